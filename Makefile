@@ -1,0 +1,35 @@
+# Quick start: `make run` (console bot on the embedded SQLite default) and `make test`.
+# Both create .venv when it is missing or stale (pyproject.toml changed, or its Python is gone).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+CONFIG ?= $(if $(wildcard config.toml),config.toml,config.example.toml)
+
+.PHONY: run console test bench check-config clean
+
+$(STAMP): pyproject.toml
+	@if ! $(BIN)/python -c 'import sys' >/dev/null 2>&1; then \
+		echo "Creating $(VENV)"; rm -rf $(VENV); $(PYTHON) -m venv $(VENV); fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/liaison-bot --config $(CONFIG) run
+
+console: $(STAMP)
+	$(BIN)/liaison-bot --config $(CONFIG) console
+
+check-config: $(STAMP)
+	$(BIN)/liaison-bot --config $(CONFIG) check-config
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	@for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
