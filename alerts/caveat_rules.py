@@ -1,0 +1,120 @@
+"""Where an item may be posted under its caveat (ARCHITECTURE.md section 5), as pure functions.
+
+    check(caveat, destination, directory, audience)   one destination
+    verify_route(route, draft, originator, directory)  a whole route, independently of how it was made
+
+`audience` is the set of organisations the item is for: the organisations of its recipients, and
+the originator's own (a room holding the source's colleagues discloses nothing new). The router
+uses `check` to choose destinations, and runs `verify_route` over every route it returns, so that
+a mistake in choosing can never post where a caveat forbids (defence in depth).
+
+| TLP          | direct chats                        | rooms                                          |
+| CLEAR        | anyone                              | any chat                                       |
+| GREEN        | people in the directory             | registered rooms (their members are network)  |
+| AMBER        | people of the audience              | registered rooms holding only the audience     |
+| AMBER+STRICT | people of the audience              | an audience organisation's own room            |
+| RED          | named people only (verify_route)    | never                                          |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from alerts.caveats import Caveat, Tlp
+from alerts.directory import Contact, Directory
+from alerts.items import ItemDraft, SelectorKind
+from alerts.routing_types import Destination, DestinationKind, Route
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """Why a delivery may not be made, in words fit for the person who asked for it."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+Checker = Callable[[Caveat, Destination, Directory, frozenset[str]], "Violation | None"]
+
+
+def check(caveat: Caveat, destination: Destination, directory: Directory,
+          audience: frozenset[str] = frozenset()) -> Violation | None:
+    """None when an item under `caveat`, meant for organisations `audience`, may go to `destination`."""
+    tlp = caveat.tlp
+    if tlp is Tlp.CLEAR:
+        return None
+    if destination.kind is DestinationKind.DIRECT:
+        return _check_direct(tlp, destination, directory, audience)
+    if tlp is Tlp.RED:
+        return Violation("TLP:RED is never posted in a room or group, only in direct chats with each named person")
+    room = directory.room(destination.address)  # type: ignore[arg-type]
+    if room is None:
+        return Violation(f"{tlp.label} is posted only in registered rooms, and {destination.address} is not one")
+    if tlp is Tlp.GREEN:
+        return None
+    if not room.organisations:
+        return Violation(f"{tlp.label} needs a room whose members are known; {room.name} lists no organisations")
+    if tlp is Tlp.AMBER_STRICT:
+        owner = next(iter(room.organisations))
+        if not (room.is_own_room_of(owner) and owner in audience):
+            return Violation(f"TLP:AMBER+STRICT is posted only in the recipient organisation's own room, "
+                             f"and {room.name} is not one")
+        return None
+    outsiders = room.organisations - audience
+    if outsiders:
+        return Violation(f"TLP:AMBER is posted only in rooms restricted to the recipient organisations, and "
+                         f"{room.name} also holds {', '.join(sorted(outsiders))}")
+    return None
+
+
+def _check_direct(tlp: Tlp, destination: Destination, directory: Directory,
+                  audience: frozenset[str]) -> Violation | None:
+    person = directory.contact_for(destination.address)  # type: ignore[arg-type]
+    if person is None:
+        return Violation(f"{tlp.label} goes only to people in the directory, and {destination.address} is not")
+    if tlp is not Tlp.GREEN and person.organisation not in audience:
+        return Violation(f"{tlp.label} goes only to the recipient organisations, and "
+                         f"{person.title(directory)} is not in one")
+    return None
+
+
+def named_people(draft: ItemDraft, directory: Directory) -> set[str]:
+    """The contact ids the item's own `to:` names one by one (TLP:RED goes to nobody else)."""
+    named = set()
+    for selector in draft.recipients:
+        if selector.kind is SelectorKind.PERSON:
+            person = directory.contact(selector.person or "")
+            if person is not None:
+                named.add(person.id)
+    return named
+
+
+def verify_route(route: Route, draft: ItemDraft, originator: Contact, directory: Directory,
+                 checker: Checker = check) -> Violation | None:
+    """The first delivery of `route` that breaks the item's caveat or the routing contract, if any."""
+    caveat = draft.caveat
+    recipients = route.recipients
+    known = [directory.contacts.get(c) for c in recipients]
+    if None in known:
+        return Violation(f"{recipients[known.index(None)]} is not in the directory")
+    if len(set(recipients)) != len(recipients):
+        return Violation("someone would receive the item twice")
+    if originator.id in recipients:
+        return Violation("the originator would receive their own item")
+    audience = frozenset(c.organisation for c in known if c is not None) | {originator.organisation}
+    named = named_people(draft, directory) if caveat.tlp is Tlp.RED else set()
+    for delivery in route.deliveries:
+        destination = delivery.destination
+        if destination.kind is DestinationKind.DIRECT:
+            owner = directory.contact_for(destination.address)  # type: ignore[arg-type]
+            if delivery.also or owner is not directory.contacts[delivery.contact]:
+                return Violation(f"a direct chat reaches {delivery.contact} alone, through one of their accounts")
+        if caveat.tlp is Tlp.RED and delivery.contact not in named:
+            return Violation(f"TLP:RED goes only to people named in to:, and {delivery.contact} was not named")
+        violation = checker(caveat, destination, directory, audience)
+        if violation is not None:
+            return violation
+    return None

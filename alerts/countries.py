@@ -1,0 +1,26 @@
+"""Country codes: ISO 3166-1 alpha-2 and alpha-3 both accepted, alpha-2 kept."""
+
+from __future__ import annotations
+
+from alerts.iso3166 import COUNTRIES
+
+_BY_ALPHA2 = {a2: (a2, a3, name) for a2, a3, name in COUNTRIES}
+_BY_ALPHA3 = {a3: (a2, a3, name) for a2, a3, name in COUNTRIES}
+
+
+def country_code(text: str) -> str | None:
+    """The alpha-2 code for an alpha-2 or alpha-3 code in any case, or None if it is not one."""
+    key = text.strip().upper()
+    if key in _BY_ALPHA2:
+        return key
+    if key in _BY_ALPHA3:
+        return _BY_ALPHA3[key][0]
+    return None
+
+
+def country_name(alpha2: str) -> str:
+    return _BY_ALPHA2[alpha2.upper()][2]
+
+
+def alpha3(alpha2: str) -> str:
+    return _BY_ALPHA2[alpha2.upper()][1]

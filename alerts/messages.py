@@ -1,0 +1,52 @@
+"""Messages in and out of the bot, platform-neutral."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from alerts.identity import ChatRef, MessageRef, UserRef
+from alerts.routing import Destination
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A text a person sent, as the connector recorded it in the inbox."""
+
+    event_id: str
+    sender: UserRef
+    chat: ChatRef
+    text: str
+    received_at: datetime
+    reply_to: MessageRef | None = None
+
+
+class MessageKind(enum.Enum):
+    DELIVERY = "delivery"      # an item given to a recipient (a disclosure, audited when sent)
+    RECEIPT = "receipt"        # the originator's confirmation with the reference number
+    ANSWER = "answer"          # a reply to a command (help, errors, status)
+    FEEDBACK = "feedback"      # a recipient's feedback relayed to the originator
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+    NOTICE = "notice"          # anything else the bot tells someone
+    MEMBERSHIP = "membership"  # a room action (invite, remove) for bot.membership_gateway, not a text to post
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One message to send; `key` is made when the message is created and never again.
+
+    The key is the idempotency key of the outbox row and, on Matrix, the transaction id, so a
+    resend after a crash is recognised rather than delivered twice.
+    """
+
+    key: str
+    kind: MessageKind
+    destination: Destination
+    text: str
+    reference: str | None = None
+    contact: str | None = None
+    protect_content: bool = False
+    reply_to: MessageRef | None = None
+    not_before: datetime | None = None

@@ -1,0 +1,288 @@
+"""Which reminders and escalations are due: a pure function of an item's follow-up state and the time.
+
+    plan = plan_item(follow_up, now, policy, directory)
+    plan.send        reminders to send now, each with a key that is the same every time it is computed
+    plan.superseded  stages overtaken while they waited (downtime, quiet hours, a snooze): recorded, not sent
+    plan.next_at     the earliest moment anything more may become due (None: nothing more is planned)
+
+For each recipient who has the item (their copy was sent) and has not answered, two tracks run:
+acknowledgement (until they acknowledge) and feedback (until they answer); closing the item stops
+both. Each track has stages: before the due time, at it, repeats, then escalation to the
+recipient's backup and to the coordinators. A recipient reached late is given the item's whole
+allowance from when their copy was sent. Stages already in `FollowUp.done` never come back, so
+computing the plan again (a restart, a re-fired job) sends nothing twice. Of the reminders to one
+recipient that fell due together, only the latest is sent: one message, late, not a burst.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable, Iterator
+
+from alerts.caveats import Caveat, Tlp
+from alerts.directory import Directory
+from alerts.lifecycle import Progress
+from alerts.priority import Priority
+from alerts.reminder_policy import ReminderPolicy
+from alerts.roles import Role
+
+KEY_LIMIT = 100  # the outbox key column
+
+
+class Track(enum.Enum):
+    ACK = "ack"
+    FEEDBACK = "feedback"
+
+
+class Stage(enum.Enum):
+    BEFORE = "before"
+    DUE = "due"
+    REPEAT = "repeat"
+    BACKUP = "backup"
+    COORDINATORS = "coordinators"
+
+    @property
+    def escalation(self) -> bool:
+        return self in (Stage.BACKUP, Stage.COORDINATORS)
+
+
+@dataclass(frozen=True, slots=True)
+class Snooze:
+    """Reminders held until `until`: the whole item's (contact None) or one recipient's."""
+
+    contact: str | None
+    until: datetime
+    by: str
+    at: datetime
+
+    def covers(self, contact: str) -> bool:
+        return self.contact is None or self.contact == contact
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """What reminders need to know of one item; all of it is kept in clear, no content."""
+
+    reference: str
+    priority: Priority
+    caveat: Caveat
+    created_at: datetime
+    ack_due: datetime | None
+    feedback_due: datetime | None
+    originator: str
+    open: bool
+    recipients: tuple[Progress, ...]  # of each copy, only the state and when it was sent count here
+    done: frozenset[str] = frozenset()  # keys of reminders sent or superseded
+    snoozes: tuple[Snooze, ...] = ()
+
+    def snoozed_until(self, contact: str) -> datetime | None:
+        held = [s.until for s in self.snoozes if s.covers(contact)]
+        return max(held) if held else None
+
+
+def reminder_key(reference: str, contact: str, track: Track, stage: Stage, n: int, target: str) -> str:
+    """The outbox key of a reminder: made from what it is, so that it is the same whenever computed."""
+    key = f"rem:{reference}:{contact}:{track.value}-{stage.value}:{n}"
+    if target != contact:
+        key += f":{target}"
+    if len(key) > KEY_LIMIT:  # long contact ids: still deterministic, still unique
+        key = "rem:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    reference: str
+    contact: str         # the recipient who owes the acknowledgement or feedback
+    track: Track
+    stage: Stage
+    n: int               # the repeat's number; 0 for the other stages
+    target: str          # who is told: the recipient, their backup, or a coordinator
+    planned_at: datetime  # when the stage falls, before quiet hours or a snooze held it
+    due: datetime        # the due time the stage is about
+
+    @property
+    def key(self) -> str:
+        return reminder_key(self.reference, self.contact, self.track, self.stage, self.n, self.target)
+
+
+@dataclass(frozen=True)
+class Plan:
+    send: tuple[Reminder, ...]
+    superseded: tuple[Reminder, ...]
+    next_at: datetime | None
+
+
+def deadline(due: datetime, created_at: datetime, sent_at: datetime) -> datetime:
+    """A recipient's due time: the item's, or the item's whole allowance from when their copy was sent."""
+    return max(due, sent_at + (due - created_at))
+
+
+def chased(directory: Directory, contact_id: str) -> bool:
+    """Whether a recipient is chased for acknowledgement and feedback. Coordinators get copies to
+    oversee (every urgent item goes to them): they are not chased, nor counted as overdue."""
+    contact = directory.contacts.get(contact_id)
+    return contact is None or not contact.has(Role.COORDINATOR)
+
+
+def open_tracks(item: FollowUp, progress: Progress) -> list[tuple[Track, datetime]]:
+    """What the recipient still owes and by when; nothing before their copy was sent."""
+    if not item.open or progress.state.answered or progress.sent_at is None:
+        return []
+    tracks = []
+    if item.feedback_due is not None:
+        tracks.append((Track.FEEDBACK, deadline(item.feedback_due, item.created_at, progress.sent_at)))
+    # Acknowledgement due no earlier than feedback is covered by the feedback track.
+    if item.ack_due is not None and not progress.state.acknowledged and (
+            item.feedback_due is None or item.ack_due < item.feedback_due):
+        tracks.insert(0, (Track.ACK, deadline(item.ack_due, item.created_at, progress.sent_at)))
+    return tracks
+
+
+def _to_recipient(item: FollowUp, progress: Progress, track: Track, due: datetime,
+                  policy: ReminderPolicy) -> Iterator[Reminder]:
+    """The stages that go to the recipient themselves, earliest first."""
+    times, contact = policy.stages[item.priority], progress.contact
+    if times.before is not None and due - times.before > progress.sent_at:  # type: ignore[operator]
+        yield Reminder(item.reference, contact, track, Stage.BEFORE, 0, contact, due - times.before, due)
+    yield Reminder(item.reference, contact, track, Stage.DUE, 0, contact, due, due)
+    if times.repeat is not None:
+        for n in range(1, times.max_repeats + 1):
+            yield Reminder(item.reference, contact, track, Stage.REPEAT, n, contact, due + n * times.repeat, due)
+
+
+def _escalations(item: FollowUp, contact: str, track: Track, due: datetime, policy: ReminderPolicy,
+                 directory: Directory, soonest: datetime | None, now: datetime) -> list[Reminder]:
+    """The backup's and the coordinators' stages; none when all fall after `soonest` (see plan_item)."""
+    times = policy.stages[item.priority]
+    found: list[Reminder] = []
+    after = [t for t in (times.backup_after, times.coordinators_after) if t is not None]
+    first = due + min(after) if after else None
+    if first is None or (first > now and soonest is not None and first >= soonest):
+        return found
+    person = directory.contacts.get(contact)
+    backup = directory.backup_for(person) if person is not None else None
+    # TLP:RED is for named people only: a backup is not named, so is not told of it.
+    if times.backup_after is not None and backup is not None and backup.id != contact and item.caveat.tlp is not Tlp.RED:
+        found.append(Reminder(item.reference, contact, track, Stage.BACKUP, 0, backup.id, due + times.backup_after, due))
+    if times.coordinators_after is not None:
+        at = due + times.coordinators_after
+        found += [Reminder(item.reference, contact, track, Stage.COORDINATORS, 0, c.id, at, due)
+                  for c in directory.with_role(Role.COORDINATOR) if c.id != contact]
+    return found
+
+
+def _when_sendable(reminder: Reminder, item: FollowUp, now: datetime, policy: ReminderPolicy,
+                   directory: Directory) -> datetime:
+    """The stage's time, held by a snooze on the recipient and then by the target's quiet hours.
+    A stage whose time has passed (the bot was down) is held too if it is night for them now."""
+    at = reminder.planned_at
+    snoozed = item.snoozed_until(reminder.contact)
+    if snoozed is not None and snoozed > at:
+        at = snoozed
+    target = directory.contacts.get(reminder.target)
+    zone = target.timezone if target else "UTC"
+    return policy.release(max(at, now), item.priority, zone)
+
+
+def plan_item(item: FollowUp, now: datetime, policy: ReminderPolicy, directory: Directory) -> Plan:
+    send: list[Reminder] = []
+    superseded: list[Reminder] = []
+    soonest: datetime | None = None  # when the first stage not sendable yet will be
+
+    def done(reminder: Reminder) -> bool:
+        return bool(item.done) and reminder.key in item.done
+
+    def beyond_soonest(reminder: Reminder) -> bool:
+        """Not sendable now, and no sooner than what is planned next anyway (a stage is never sent
+        before its time): skip the work of placing it. Keeps planning thousands of items cheap."""
+        return reminder.planned_at > now and soonest is not None and reminder.planned_at >= soonest
+
+    for progress in distinct_recipients(item.recipients):
+        if not chased(directory, progress.contact):
+            continue
+        for track, due in open_tracks(item, progress):
+            ripe: list[Reminder] = []  # due now, to the recipient themselves
+            latest_done = None
+            if progress.contact in directory.contacts:  # someone no longer in the directory cannot be reminded
+                for reminder in _to_recipient(item, progress, track, due, policy):
+                    if done(reminder):
+                        latest_done = reminder.planned_at
+                        continue
+                    if beyond_soonest(reminder):
+                        break
+                    at = _when_sendable(reminder, item, now, policy, directory)
+                    if at > now:
+                        # Later stages go to the same person, so are no earlier (release is monotone): stop.
+                        soonest = at if soonest is None else min(soonest, at)
+                        break
+                    ripe.append(reminder)
+            for reminder in _escalations(item, progress.contact, track, due, policy, directory, soonest, now):
+                if beyond_soonest(reminder) or done(reminder):
+                    continue
+                at = _when_sendable(reminder, item, now, policy, directory)
+                if at > now:
+                    soonest = at if soonest is None else min(soonest, at)
+                else:
+                    send.append(reminder)
+            if ripe:
+                newest = ripe.pop()  # the latest stage; the ones it overtook are noted, not sent
+                superseded += ripe
+                if latest_done is not None and latest_done > newest.planned_at:
+                    superseded.append(newest)  # a later reminder went already
+                else:
+                    send.append(newest)
+    return Plan(tuple(sorted(send, key=_in_order)), tuple(sorted(superseded, key=_in_order)), soonest)
+
+
+_STAGE_ORDER = {stage: i for i, stage in enumerate(Stage)}
+
+
+def _in_order(reminder: Reminder) -> tuple[datetime, int, str, str]:
+    """Oldest stage first; at the same moment the recipient's own reminder before escalations."""
+    return reminder.planned_at, _STAGE_ORDER[reminder.stage], reminder.contact, reminder.target
+
+
+def due_reminders(items: Iterable[FollowUp], now: datetime, policy: ReminderPolicy,
+                  directory: Directory) -> list[Reminder]:
+    """Every reminder and escalation to send at `now`, over many items."""
+    return [r for item in items for r in plan_item(item, now, policy, directory).send]
+
+
+def distinct_recipients(recipients: Iterable[Progress]) -> list[Progress]:
+    """One progress per contact (the first delivery counts, as ItemRecord.delivery_to has it)."""
+    seen: dict[str, Progress] = {}
+    for progress in recipients:
+        seen.setdefault(progress.contact, progress)
+    return list(seen.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Owed:
+    """One thing overdue: `contact` owes `track` on the item since `due`."""
+
+    item: FollowUp
+    contact: str
+    track: Track
+    due: datetime
+
+    def late(self, now: datetime) -> timedelta:
+        return now - self.due
+
+
+def overdue(items: Iterable[FollowUp], now: datetime, directory: Directory) -> list[Owed]:
+    """What is overdue now, most overdue first: one line per recipient, feedback once it is overdue
+    (answering acknowledges too), else the acknowledgement."""
+    found = []
+    for item in items:
+        for progress in distinct_recipients(item.recipients):
+            if not chased(directory, progress.contact):
+                continue
+            late = dict((t, d) for t, d in open_tracks(item, progress) if d <= now)
+            track = Track.FEEDBACK if Track.FEEDBACK in late else Track.ACK
+            if track in late:
+                found.append(Owed(item, progress.contact, track, late[track]))
+    return sorted(found, key=lambda o: (o.due, o.item.reference, o.contact))

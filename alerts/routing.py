@@ -1,0 +1,173 @@
+"""Routing: from an item's `to:`, topic and priority to the people who receive it, under its caveat.
+
+    route = Router(directory, policy).route(draft, originator)   # or RouteRefused, with the reason
+
+1. Recipients: the item's `to:` (or its topic's default recipients), each resolved to a single
+   point of contact (a desk's, else the national one); then the first matching routing rule's
+   additions, and coordinators for urgent items. TLP:RED takes only the people its `to:` names:
+   no defaults, no additions, no coordinators. The originator never receives their own item.
+2. Sharing arrangements (alerts.arrangements): a recipient the originator named but whose
+   organisation has no arrangement with the originator's refuses the route, or asks for
+   confirmation, as the policy says. Automatic additions (rules, coordinators) never widen
+   sharing: one without an arrangement, or without a chat account, is left out instead.
+3. Places (alerts.routing_places): direct chats, or rooms where a rule says so and the caveat
+   allows, falling back to direct chats.
+4. A final, independent check of the whole route against the caveat (alerts.caveat_rules).
+
+Every lookup is an index of the Directory snapshot, so a decision costs O(recipients).
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Mapping
+
+from alerts.arrangements import MissingArrangement, WithoutArrangement, missing_arrangement
+from alerts.caveat_rules import Checker, check, verify_route
+from alerts.caveats import Tlp
+from alerts.directory import Contact, Directory
+from alerts.errors import RouteRefused
+from alerts.items import ItemDraft, Selector, SelectorKind
+from alerts.priority import Priority
+from alerts.roles import Role
+from alerts.routing_places import Pick, Placer
+from alerts.routing_rules import PostIn, RoutingPolicy, RoutingRule
+from alerts.routing_types import Delivery, Destination, DestinationKind, Route
+
+__all__ = ["Delivery", "Destination", "DestinationKind", "PostIn", "Route", "RouteNeedsConfirmation", "Router",
+           "RoutingPolicy", "RoutingRule"]
+
+
+class RouteNeedsConfirmation(RouteRefused):
+    """Not routed unless the originator confirms: some recipients have no sharing arrangement."""
+
+    def __init__(self, missing: tuple[MissingArrangement, ...]) -> None:
+        self.missing = missing
+        super().__init__("; ".join(str(m) for m in missing) + ". Sending without an arrangement needs your "
+                         "confirmation.")
+
+
+class Router:
+    """Resolves recipients against one directory snapshot and refuses what a caveat forbids."""
+
+    def __init__(self, directory: Directory,
+                 policy: RoutingPolicy | Mapping[str, tuple[Selector, ...]] | None = None,
+                 *, checker: Checker = check) -> None:
+        """`checker` chooses where copies may go (tests inject a broken one to show the final check holds)."""
+        self.directory = directory
+        if not isinstance(policy, RoutingPolicy):  # a plain mapping is the topic defaults alone
+            policy = RoutingPolicy(topic_defaults=MappingProxyType(dict(policy or {})))
+        self.policy = policy
+        self.checker = checker
+
+    @property
+    def topic_defaults(self) -> Mapping[str, tuple[Selector, ...]]:
+        return self.policy.topic_defaults
+
+    def route(self, draft: ItemDraft, originator: Contact, *, confirmed: bool = False) -> Route:
+        """The route for `draft`; `confirmed` sends to recipients without an arrangement when the
+        policy asks for confirmation (it never overrides "refuse")."""
+        red = draft.caveat.tlp is Tlp.RED
+        selectors = draft.recipients if red else draft.recipients or self.topic_defaults.get(draft.topic or "", ())
+        _refuse_broad_red(draft, selectors)
+        if not selectors:
+            raise RouteRefused("No recipients. Name them with to:, for example to:TH or to:TH/immigration.")
+        rule = None if red else self.policy.rule_for(draft, selectors, self.directory)
+        chosen = self._recipients(draft, selectors, rule)
+        chosen.pop(originator.id, None)
+        if all(pick.automatic for pick in chosen.values()):  # copies need an item addressed to someone
+            raise RouteRefused("Nobody to send to: the only recipient would be you.")
+        confirmed_gaps = self._apply_arrangements(draft, originator, chosen, confirmed)
+        for contact_id in [c for c, pick in chosen.items() if pick.automatic]:
+            if not self.directory.contacts[contact_id].identities:
+                del chosen[contact_id]  # an automatic copy never blocks the item
+        audience = frozenset(self.directory.contacts[c].organisation for c in chosen) | {originator.organisation}
+        post = rule.post if rule is not None and rule.post is not None else self.policy.post
+        placer = Placer(self.directory, draft.caveat, audience, self.checker)
+        route = Route(placer.place(chosen, PostIn.DIRECT if red else post), confirmed_gaps)
+        # Always the real check, whatever checker chose the places: one mistake is not enough to leak.
+        violation = verify_route(route, draft, originator, self.directory)
+        if violation is not None:
+            raise RouteRefused(f"{violation} (stopped by the final caveat check; please tell an admin).")
+        return route
+
+    def _recipients(self, draft: ItemDraft, selectors: tuple[Selector, ...],
+                    rule: RoutingRule | None) -> dict[str, Pick]:
+        chosen: dict[str, Pick] = {}
+        for selector in selectors:
+            for contact in self._resolve(selector):
+                chosen.setdefault(contact.id, Pick(f"to:{selector}"))
+        if rule is not None:
+            for selector in rule.add:
+                try:
+                    found = self._resolve(selector)
+                except RouteRefused:
+                    continue  # e.g. a desk whose point of contact left: the rule adds what it can
+                for contact in found:
+                    chosen.setdefault(contact.id, Pick(f"rule {rule.name}: {selector}", automatic=True))
+        if draft.priority is Priority.URGENT and draft.caveat.tlp is not Tlp.RED:
+            for coordinator in self.directory.with_role(Role.COORDINATOR):
+                chosen.setdefault(coordinator.id, Pick("urgent: coordinators are told", automatic=True))
+        return chosen
+
+    def _apply_arrangements(self, draft: ItemDraft, originator: Contact, chosen: dict[str, Pick],
+                            confirmed: bool) -> tuple[str, ...]:
+        """Drops automatic recipients without an arrangement; refuses (or asks) for named ones."""
+        gaps: dict[str, MissingArrangement] = {}
+        for contact_id, pick in list(chosen.items()):
+            organisation = self.directory.contacts[contact_id].organisation
+            missing = missing_arrangement(self.directory, originator.organisation, organisation, draft.topic,
+                                          membership=self.policy.membership_arrangement)
+            if missing is None:
+                continue
+            if pick.automatic:
+                del chosen[contact_id]
+            else:
+                gaps.setdefault(organisation, missing)
+        if not gaps:
+            return ()
+        missing_list = tuple(gaps.values())
+        if self.policy.without_arrangement is WithoutArrangement.CONFIRM:
+            if not confirmed:
+                raise RouteNeedsConfirmation(missing_list)
+            for contact_id, pick in list(chosen.items()):
+                if self.directory.contacts[contact_id].organisation in gaps:
+                    chosen[contact_id] = Pick(f"{pick.reason}; no arrangement, confirmed", pick.automatic)
+            return tuple(gaps)
+        names = ", ".join(m.recipient for m in missing_list)
+        raise RouteRefused("; ".join(str(m) for m in missing_list)
+                           + f". Leave {names} out, or ask a coordinator to record the arrangement.")
+
+    def _resolve(self, selector: Selector) -> list[Contact]:
+        directory = self.directory
+        if selector.kind is SelectorKind.PERSON:
+            person = directory.contact(selector.person or "")
+            if person is None:
+                raise RouteRefused(f"Nobody called @{selector.person} in the directory. Try /contacts.")
+            return [person]
+        if selector.kind is SelectorKind.ALL:
+            return list(directory.member_points_of_contact())
+        org = directory.organisation(selector.organisation or "")
+        if org is None:
+            raise RouteRefused(f"{selector.organisation} is not in the network. Try /contacts for the list.")
+        desk = selector.desk.lower() if selector.desk else None
+        if desk is not None and org.desks and desk not in org.desks:
+            raise RouteRefused(
+                f"{org.name} has no {desk} desk. Its desks: {', '.join(org.desks)}. "
+                f"Example: to:{org.code}/{org.desks[0]}"
+            )
+        contact = directory.point_of_contact(org.code, desk)
+        if contact is None:
+            raise RouteRefused(f"{org.name} has no point of contact in the directory yet.")
+        return [contact]
+
+
+def _refuse_broad_red(draft: ItemDraft, selectors: tuple[Selector, ...]) -> None:
+    if draft.caveat.tlp is not Tlp.RED:
+        return
+    broad = [str(s) for s in selectors if s.kind is not SelectorKind.PERSON]
+    if broad:
+        raise RouteRefused(f"TLP:RED goes only to named people, not to {', '.join(broad)}. "
+                           "Name each person, for example to:@th-npoc.")
+    if not selectors:
+        raise RouteRefused("TLP:RED goes only to people named in to:. Name each person, for example to:@th-npoc.")

@@ -1,0 +1,110 @@
+"""Where each recipient's copy is posted: their direct chat, or a room the caveat allows.
+
+Posting in rooms (when a rule or the policy asks for it) picks, for each recipient, a registered
+room holding the recipient's organisation that the caveat allows and that holds no organisation
+the item is not for (a room post must not reach further than the item's addressees, whatever the
+TLP). The organisation's own room comes first, then the smallest such room. Recipients of one route
+who sit in the same room get one post there, not one each.
+
+When no room may take it, the copy goes to the recipient's direct chat instead: a direct chat with
+an addressed recipient satisfies every TLP, so falling back is always safe, and the delivery's
+reason says why the room was not used. Only a recipient with no chat account at all is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from alerts.caveat_rules import Checker, Violation
+from alerts.caveats import Caveat
+from alerts.directory import Contact, Directory, Room
+from alerts.errors import RouteRefused
+from alerts.routing_rules import PostIn
+from alerts.routing_types import Delivery, Destination
+
+REASON_LIMIT = 200  # storage keeps the reason in 200 characters
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """A recipient and why: named by the originator, or added automatically (a rule, coordinators)."""
+
+    reason: str
+    automatic: bool = False
+
+
+@dataclass
+class _Draft:
+    contact: str
+    destination: Destination
+    reason: str
+    also: list[str] = field(default_factory=list)
+
+    def frozen(self) -> Delivery:
+        reason = self.reason
+        if self.also:
+            reason += f"; also for {', '.join(self.also)}"
+        if len(reason) > REASON_LIMIT:
+            reason = reason[: REASON_LIMIT - 1] + "…"
+        return Delivery(self.contact, self.destination, reason, tuple(self.also))
+
+
+class Placer:
+    """Places the recipients of one route; made per route, so its caches never outlive a snapshot."""
+
+    def __init__(self, directory: Directory, caveat: Caveat, audience: frozenset[str], checker: Checker) -> None:
+        self.directory = directory
+        self.caveat = caveat
+        self.audience = audience
+        self.checker = checker
+        self._rooms: dict[str, Room | Violation] = {}
+
+    def place(self, chosen: dict[str, Pick], post: PostIn) -> tuple[Delivery, ...]:
+        placed: list[_Draft] = []
+        in_room: dict[object, _Draft] = {}
+        for contact_id, pick in chosen.items():
+            contact = self.directory.contacts[contact_id]
+            reason = pick.reason
+            if post is PostIn.ROOMS:
+                room = self.room_for(contact.organisation)
+                if isinstance(room, Room):
+                    shared = in_room.get(room.chat)
+                    if shared is not None:
+                        shared.also.append(contact_id)
+                    else:
+                        shared = in_room[room.chat] = _Draft(contact_id, Destination.chat(room.chat),
+                                                             f"{reason}; in {room.name}")
+                        placed.append(shared)
+                    continue
+                reason = f"{reason}; direct: {room}"
+            placed.append(_Draft(contact_id, self.direct(contact), reason))
+        return tuple(p.frozen() for p in placed)
+
+    def direct(self, contact: Contact) -> Destination:
+        if not contact.identities:
+            raise RouteRefused(f"{contact.title(self.directory)} has no chat account in the directory. "
+                               "Ask an admin to add one (/member add).")
+        return Destination.direct(contact.identities[0])
+
+    def room_for(self, organisation: str) -> Room | Violation:
+        """The room to post in for recipients of `organisation`, or why there is none."""
+        if organisation not in self._rooms:
+            self._rooms[organisation] = self._choose(organisation)
+        return self._rooms[organisation]
+
+    def _choose(self, organisation: str) -> Room | Violation:
+        holding = self.directory.rooms_holding(organisation)
+        if not holding:
+            name = self.directory.organisations[organisation].name
+            return Violation(f"{name} has no registered room")
+        own_first = sorted(holding, key=lambda r: (not r.is_own_room_of(organisation), len(r.organisations)))
+        first_reason: Violation | None = None
+        for room in own_first:
+            violation = self.checker(self.caveat, Destination.chat(room.chat), self.directory, self.audience)
+            if violation is None and not room.organisations <= self.audience:
+                violation = Violation(f"{room.name} holds organisations the item is not for")
+            if violation is None:
+                return room
+            first_reason = first_reason or violation
+        assert first_reason is not None
+        return first_reason
