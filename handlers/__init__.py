@@ -1,0 +1,1 @@
+"""The command language: parse what people type into commands and carry them out, platform-neutral."""

@@ -1,0 +1,318 @@
+"""The commands people type, as values; each renders to canonical text that parses back equal.
+
+Every class's `name` is its top-level name in COMMAND_NAMES ("member" for both /member add and
+/member remove), the key that role checks and /help use.
+
+render() writes fields as one-line `key:value` tokens and puts free text (an item's body) after a
+blank line, where nothing can be mistaken for a field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import ClassVar, Union
+
+from alerts.caveats import Handling
+from alerts.countries import country_code
+from alerts.items import ItemDraft, ItemKind, Reference, Selector, SelectorKind
+from alerts.priority import Priority
+from alerts.roles import Role
+from handlers.lexer import quote
+from handlers.values import render_due, render_duration
+
+COMMAND_NAMES: tuple[str, ...] = (
+    "alert", "request", "ack", "reply", "close", "status", "overdue", "mine", "contacts", "whoami",
+    "help", "forward", "consent", "snooze", "remind", "escalate", "stats", "member", "rooms", "room",
+    "cancel",
+)
+
+# Command word as typed (in lowercase) -> the top-level name in COMMAND_NAMES.
+ALIASES: dict[str, str] = {name: name for name in COMMAND_NAMES} | {
+    "req": "request",
+    "rfi": "request",
+    "acknowledge": "ack",
+    "directory": "contacts",
+    "me": "whoami",
+    "start": "help",  # Telegram sends /start when someone first opens the bot
+    "fwd": "forward",
+}
+
+
+def _draft_text(word: str, draft: ItemDraft, confirmed: bool = False) -> str:
+    caveat = draft.caveat
+    tokens = []
+    if draft.recipients:
+        tokens.append("to:" + ",".join(str(selector) for selector in draft.recipients))
+    if draft.topic:
+        tokens.append("topic:" + quote(draft.topic))
+    tokens.append("tlp:" + caveat.tlp.value.lower())
+    if caveat.handling is not Handling.H0:
+        tokens.append("handling:" + caveat.handling.value)
+    if caveat.orcon:
+        tokens.append("orcon")
+    if draft.grading is not None:
+        tokens.append("grade:" + draft.grading.code)
+    if draft.priority is not Priority.ROUTINE:
+        tokens.append("priority:" + draft.priority.value)
+    if draft.due is not None:
+        tokens.append("feedback:" + render_due(draft.due))
+    if draft.purpose:
+        tokens.append("purpose:" + quote(draft.purpose))
+    if draft.outside_ref:
+        tokens.append("ref:" + quote(draft.outside_ref))
+    if confirmed:
+        tokens.append("confirm:yes")
+    return f"/{word} {' '.join(tokens)}\n\n{draft.body}"
+
+
+def _joined(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
+
+
+def _optional_text(key: str, value: str | None) -> str:
+    """A value that may be given as key:value or as free text: free text after a blank line when
+    it spans lines, which a quoted value cannot."""
+    if not value:
+        return ""
+    return f"\n\n{value}" if "\n" in value else f" {key}:{quote(value)}"
+
+
+class _ReferenceOnly:
+    """Render for commands that take only a reference: `/ack A-2026-0042`."""
+
+    name: ClassVar[str]
+    reference: Reference
+
+    def render(self) -> str:
+        return f"/{self.name} {self.reference}"
+
+
+class _Bare:
+    """Render for commands that take nothing: `/mine`."""
+
+    name: ClassVar[str]
+
+    def render(self) -> str:
+        return f"/{self.name}"
+
+
+def _check_kind(draft: ItemDraft, kind: ItemKind) -> None:
+    if draft.kind is not kind:  # a programming error: /request would render what parses as /alert
+        raise ValueError(f"a {kind.noun.lower()} command needs a {kind.noun.lower()} draft, not {draft.kind}")
+
+
+@dataclass(frozen=True)
+class AlertCommand:
+    name: ClassVar[str] = "alert"
+    draft: ItemDraft
+    confirmed: bool = False  # confirm:yes, to send where the config asks to confirm a missing arrangement
+
+    def __post_init__(self) -> None:
+        _check_kind(self.draft, ItemKind.ALERT)
+
+    def render(self) -> str:
+        return _draft_text("alert", self.draft, self.confirmed)
+
+
+@dataclass(frozen=True)
+class RequestCommand:
+    name: ClassVar[str] = "request"
+    draft: ItemDraft
+    confirmed: bool = False  # confirm:yes, to send where the config asks to confirm a missing arrangement
+
+    def __post_init__(self) -> None:
+        _check_kind(self.draft, ItemKind.REQUEST)
+
+    def render(self) -> str:
+        return _draft_text("request", self.draft, self.confirmed)
+
+
+@dataclass(frozen=True)
+class AckCommand(_ReferenceOnly):
+    name: ClassVar[str] = "ack"
+    reference: Reference
+
+
+@dataclass(frozen=True)
+class ReplyCommand:
+    name: ClassVar[str] = "reply"
+    reference: Reference
+    text: str
+
+    def render(self) -> str:
+        return f"/reply {self.reference} {self.text}"
+
+
+@dataclass(frozen=True)
+class CloseCommand:
+    name: ClassVar[str] = "close"
+    reference: Reference
+    outcome: str  # free text, may be ""
+
+    def render(self) -> str:
+        return _joined("/close", str(self.reference), self.outcome)
+
+
+@dataclass(frozen=True)
+class StatusCommand(_ReferenceOnly):
+    name: ClassVar[str] = "status"
+    reference: Reference
+
+
+def _scope_text(scope: Selector | None) -> str:
+    return str(scope) if scope is not None and scope.kind is not SelectorKind.ALL else ""
+
+
+@dataclass(frozen=True)
+class OverdueCommand:
+    name: ClassVar[str] = "overdue"
+    scope: Selector | None  # an organisation, desk or person; never ALL (parsed as None)
+
+    def render(self) -> str:
+        return _joined("/overdue", _scope_text(self.scope))
+
+
+@dataclass(frozen=True)
+class MineCommand(_Bare):
+    name: ClassVar[str] = "mine"
+
+
+@dataclass(frozen=True)
+class ContactsCommand:
+    name: ClassVar[str] = "contacts"
+    scope: Selector | None  # as OverdueCommand.scope
+
+    def render(self) -> str:
+        return _joined("/contacts", _scope_text(self.scope))
+
+
+@dataclass(frozen=True)
+class WhoamiCommand(_Bare):
+    name: ClassVar[str] = "whoami"
+
+
+@dataclass(frozen=True)
+class HelpCommand:
+    name: ClassVar[str] = "help"
+    topic: str | None  # a command name from COMMAND_NAMES, a field name, or what was typed
+
+    def render(self) -> str:
+        return _joined("/help", self.topic or "")
+
+
+@dataclass(frozen=True)
+class ForwardCommand:
+    name: ClassVar[str] = "forward"
+    reference: Reference
+    recipients: tuple[Selector, ...]
+    purpose: str | None
+
+    def render(self) -> str:
+        to = "to:" + ",".join(str(selector) for selector in self.recipients)
+        return f"/forward {self.reference} {to}" + _optional_text("purpose", self.purpose)
+
+
+@dataclass(frozen=True)
+class ConsentCommand:
+    name: ClassVar[str] = "consent"
+    reference: Reference
+    granted: bool
+    reason: str  # free text, may be ""
+
+    def render(self) -> str:
+        return _joined("/consent", str(self.reference), "yes" if self.granted else "no", self.reason)
+
+
+@dataclass(frozen=True)
+class SnoozeCommand:
+    name: ClassVar[str] = "snooze"
+    reference: Reference
+    duration: timedelta  # whole minutes, from one minute to MAX_SNOOZE
+    reason: str  # free text, may be ""
+
+    def render(self) -> str:
+        return _joined("/snooze", str(self.reference), render_duration(self.duration), self.reason)
+
+
+@dataclass(frozen=True)
+class RemindCommand(_ReferenceOnly):
+    name: ClassVar[str] = "remind"
+    reference: Reference
+
+
+@dataclass(frozen=True)
+class EscalateCommand(_ReferenceOnly):
+    name: ClassVar[str] = "escalate"
+    reference: Reference
+
+
+@dataclass(frozen=True)
+class StatsCommand:
+    name: ClassVar[str] = "stats"
+    period: str | None  # "30d", "4w", "3m" (months), "2026-10" or "2026"; None for the default
+
+    def render(self) -> str:
+        return _joined("/stats", self.period or "")
+
+
+@dataclass(frozen=True)
+class MemberAddCommand:
+    name: ClassVar[str] = "member"
+    user: str  # a UserRef string (matrix:@alice:example.org, telegram:user:42, console:alice) or a Telegram @username
+    organisation: str
+    role: Role
+    desk: str | None
+
+    def render(self) -> str:
+        key = "country" if country_code(self.organisation) == self.organisation else "org"
+        desk = f"desk:{self.desk}" if self.desk else ""
+        return _joined("/member add", self.user, f"{key}:{self.organisation}", f"role:{self.role.value}", desk)
+
+
+@dataclass(frozen=True)
+class MemberRemoveCommand:
+    name: ClassVar[str] = "member"
+    user: str  # as MemberAddCommand.user
+    reason: str | None
+
+    def render(self) -> str:
+        return f"/member remove {self.user}" + _optional_text("reason", self.reason)
+
+
+@dataclass(frozen=True)
+class RoomsCommand(_Bare):
+    name: ClassVar[str] = "rooms"
+
+
+@dataclass(frozen=True)
+class RoomSyncCommand:
+    name: ClassVar[str] = "room"
+    apply: bool  # False: only report what would change
+
+    def render(self) -> str:
+        return "/room sync --apply" if self.apply else "/room sync"
+
+
+@dataclass(frozen=True)
+class CancelCommand(_Bare):
+    name: ClassVar[str] = "cancel"
+
+
+Command = Union[
+    AlertCommand, RequestCommand, AckCommand, ReplyCommand, CloseCommand, StatusCommand,
+    OverdueCommand, MineCommand, ContactsCommand, WhoamiCommand, HelpCommand, ForwardCommand,
+    ConsentCommand, SnoozeCommand, RemindCommand, EscalateCommand, StatsCommand, MemberAddCommand,
+    MemberRemoveCommand, RoomsCommand, RoomSyncCommand, CancelCommand,
+]
+
+
+@dataclass(frozen=True)
+class ParseError:
+    """Why a command was not understood: one short message, fit for a phone screen."""
+
+    command: str | None  # the command's name when the command word was recognised
+    message: str
+
+    def __str__(self) -> str:
+        return self.message

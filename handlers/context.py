@@ -1,0 +1,52 @@
+"""What one command sees while it runs: the message, its sender, the directory, time, the unit of work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from alerts.audit import AuditAction, AuditEvent
+from alerts.directory import Contact, Directory
+from alerts.messages import InboundMessage, MessageKind, OutboundMessage
+from alerts.routing import Destination
+from handlers.ports import UnitOfWork
+
+
+@dataclass
+class CommandContext:
+    uow: UnitOfWork
+    message: InboundMessage
+    sender: Contact | None
+    directory: Directory
+    now: datetime
+    new_key: Callable[[], str]
+    answers: list[str] = field(default_factory=list)
+
+    @property
+    def actor(self) -> str:
+        return self.sender.id if self.sender else str(self.message.sender)
+
+    @property
+    def channel(self) -> str:
+        return str(self.message.chat)
+
+    def answer(self, text: str, kind: MessageKind = MessageKind.ANSWER, reference: str | None = None) -> None:
+        """Answer in the chat the command came from; the answer is an outbox row like any other."""
+        self.answers.append(text)
+        self.uow.outbox.enqueue(
+            OutboundMessage(
+                key=self.new_key(),
+                kind=kind,
+                destination=Destination.chat(self.message.chat),
+                text=text,
+                reference=reference,
+                contact=self.sender.id if self.sender else None,
+                reply_to=None,
+            )
+        )
+
+    def audit(self, action: AuditAction, **fields: object) -> None:
+        fields.setdefault("actor", self.actor)
+        fields.setdefault("channel", self.channel)
+        self.uow.audit.record(AuditEvent(action=action, at=self.now, **fields))  # type: ignore[arg-type]

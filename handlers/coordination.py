@@ -1,0 +1,199 @@
+"""/overdue, /stats, /snooze, /remind and /escalate: the coordinators' views, and follow-up by hand.
+
+Who may do what (the dispatcher checks roles first; anyone refused here is told why, and audited):
+  /overdue   coordinators and admins see everyone; officers and contacts see what they owe or sent
+  /stats     coordinators, admins and auditors
+  /snooze    a recipient holds their own reminders; the originator or a coordinator, the whole item's
+  /remind    the originator or a coordinator: every recipient who still owes something, at once
+  /escalate  the originator, a recipient or a coordinator: every coordinator is told at once
+
+Answers and messages carry references, TLP labels and names, never an item's content; a person's
+words about an item (a snooze reason relayed) open with the item's banner line.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from alerts.audit import AuditAction
+from alerts.digest import render_overdue
+from alerts.items import Reference, Selector, SelectorKind
+from alerts.messages import MessageKind, OutboundMessage
+from alerts.render import banner_line
+from alerts.reminder_render import local_time, render_escalation, render_nudge, title, when_for
+from alerts.reminders import FollowUp, Owed, Snooze, Track, chased, distinct_recipients, open_tracks, overdue
+from alerts.roles import Role
+from alerts.stats import group_stats, period_bounds, render_stats
+from handlers.context import CommandContext
+from handlers.followup import find_item, notify, refuse, sender_of
+from handlers.followup_reminders import destination_of
+from handlers.ports import ItemRecord, ReminderRepository
+
+NOT_AVAILABLE = "Reminders are not available in this setup of the bot, so /{0} cannot answer. Tell an admin."
+
+
+def _store(ctx: CommandContext, command: str) -> ReminderRepository | None:
+    """The reminders repository of this unit of work; None (after saying so) where there is none."""
+    store = getattr(ctx.uow, "reminders", None)
+    if store is None:
+        ctx.answer(NOT_AVAILABLE.format(command))
+    return store
+
+
+def _in_direct_chat(ctx: CommandContext) -> bool:
+    """Whether the command came from a direct chat. Where the platform cannot tell (Matrix), a chat
+    that is not a registered room is taken as direct: registered rooms are where groups meet."""
+    chat = ctx.message.chat
+    return chat.is_direct is True or (chat.is_direct is None and ctx.directory.room(chat) is None)
+
+
+def _in_scope(ctx: CommandContext, contact_id: str, scope: Selector | None) -> bool:
+    if scope is None or scope.kind is SelectorKind.ALL:
+        return True
+    if scope.kind is SelectorKind.PERSON:
+        person = ctx.directory.contact(scope.person or "")
+        return person is not None and person.id == contact_id
+    contact = ctx.directory.contacts.get(contact_id)
+    org = ctx.directory.organisation(scope.organisation or "")
+    if contact is None or org is None or contact.organisation != org.code:
+        return False
+    return scope.kind is SelectorKind.ORGANISATION or (contact.desk or "") == (scope.desk or "").lower()
+
+
+def _follow_up(store: ReminderRepository, reference: Reference) -> FollowUp:
+    [found] = store.follow_ups([str(reference)])  # the caller checked that the item is open
+    return found
+
+
+def _owed(ctx: CommandContext, item: FollowUp) -> list[tuple[str, Track, datetime]]:
+    """What each recipient still owes on the item, overdue or not: (contact, track, due)."""
+    owed = []
+    for progress in distinct_recipients(item.recipients):
+        tracks = open_tracks(item, progress) if chased(ctx.directory, progress.contact) else []
+        if tracks:
+            owed.append((progress.contact, *tracks[0]))
+    return owed
+
+
+def overdue_command(ctx: CommandContext, scope: Selector | None) -> None:
+    store = _store(ctx, "overdue")
+    if store is None:
+        return
+    me = sender_of(ctx)
+    owed: list[Owed] = overdue(store.overdue(ctx.now), ctx.now, ctx.directory)
+    if not (me.has(Role.COORDINATOR) or me.has(Role.ADMIN)):
+        owed = [o for o in owed if me.id in (o.contact, o.item.originator)]
+    owed = [o for o in owed if _in_scope(ctx, o.contact, scope)]
+    in_room = not _in_direct_chat(ctx)
+    ctx.audit(AuditAction.CONSULTATION, detail={
+        "command": "overdue", "scope": str(scope) if scope else "all", "view": "room" if in_room else "direct",
+        "references": ", ".join(sorted({o.item.reference for o in owed})),
+    })
+    ctx.answer(render_overdue(owed, ctx.directory, ctx.now, in_room=in_room, scope=str(scope) if scope else None))
+
+
+def stats_command(ctx: CommandContext, period: str | None) -> None:
+    store = _store(ctx, "stats")
+    if store is None:
+        return
+    since, until, label = period_bounds(period, ctx.now)
+    groups = group_stats(store.exchange_times(since, until), ctx.directory, ctx.now)
+    ctx.answer(render_stats(groups, label, since, until))
+
+
+def _item_for(ctx: CommandContext, reference: Reference, command: str) -> ItemRecord | None:
+    """The open item, or None after saying it is unknown or closed."""
+    record = find_item(ctx, reference, command)
+    if record is not None and record.closure is not None:
+        ctx.answer(f"{reference} is closed: there are no reminders on it any more. See /status {reference}.")
+        return None
+    return record
+
+
+def snooze(ctx: CommandContext, reference: Reference, duration: timedelta, reason: str) -> None:
+    store = _store(ctx, "snooze")
+    record = _item_for(ctx, reference, "snooze") if store is not None else None
+    if store is None or record is None:
+        return
+    me, item = sender_of(ctx), record.item
+    if me.id == item.originator or me.has(Role.COORDINATOR):
+        held, whose = None, "every recipient"
+    elif record.delivery_to(me.id) is not None:
+        held, whose = me.id, "you"
+    else:
+        refuse(ctx, record, "snooze", f"Only recipients of {reference}, its originator and coordinators can "
+                                      "hold its reminders.")
+        return
+    until = ctx.now + duration
+    store.add_snooze(str(reference), Snooze(held, until, me.id, ctx.now))
+    ctx.audit(AuditAction.REMINDER, reference=str(reference), caveat=item.caveat.label(),
+              detail={"snooze": until.isoformat(), "for": held or "every recipient", "reason": reason})
+    if held is not None and item.originator != me.id:
+        said = f" Reason: {reason}" if reason else ""
+        notify(ctx, item.originator, MessageKind.NOTICE, str(reference),
+               f"{banner_line(item)}\n{ctx.directory.contacts[me.id].title(ctx.directory)} holds reminders on "
+               f"{reference} until {when_for(until, ctx.directory, item.originator)}.{said}",
+               protect_content=item.caveat.protect_content)
+    ctx.answer(f"Reminders on {reference} for {whose} are held until {when_for(until, ctx.directory, me.id)}."
+               + (" The reason is recorded." if reason else " Add a reason next time: it is recorded."))
+
+
+def remind(ctx: CommandContext, reference: Reference) -> None:
+    store = _store(ctx, "remind")
+    record = _item_for(ctx, reference, "remind") if store is not None else None
+    if store is None or record is None:
+        return
+    me, item = sender_of(ctx), record.item
+    if me.id != item.originator and not me.has(Role.COORDINATOR):
+        refuse(ctx, record, "remind", f"Only the originator of {reference} or a coordinator can remind its recipients.")
+        return
+    follow = _follow_up(store, reference)
+    told = []
+    for contact_id, track, due in _owed(ctx, follow):
+        destination = destination_of(ctx.directory, contact_id)
+        if destination is None:
+            continue
+        text = render_nudge(follow, track, due, title(ctx.directory, me.id), ctx.directory, contact_id, ctx.now)
+        ctx.uow.outbox.enqueue(OutboundMessage(
+            key=ctx.new_key(), kind=MessageKind.REMINDER, destination=destination, text=text,
+            reference=str(reference), contact=contact_id, protect_content=item.caveat.protect_content))
+        ctx.audit(AuditAction.REMINDER, recipients=(contact_id,), reference=str(reference),
+                  caveat=item.caveat.label(), detail={"stage": f"{track.value}-manual", "asked_by": me.id})
+        zone = ctx.directory.contacts[contact_id].timezone
+        told.append(f"{title(ctx.directory, contact_id)} ({'acknowledgement' if track is Track.ACK else 'feedback'}; "
+                    f"{local_time(ctx.now, zone)} their time)")
+    if not told:
+        ctx.answer(f"Nobody who has received {reference} owes anything on it now: nothing to remind.")
+        return
+    ctx.answer(f"Reminded about {reference}: " + ", ".join(told) + ".")
+
+
+def escalate(ctx: CommandContext, reference: Reference) -> None:
+    store = _store(ctx, "escalate")
+    record = _item_for(ctx, reference, "escalate") if store is not None else None
+    if store is None or record is None:
+        return
+    me, item = sender_of(ctx), record.item
+    if me.id != item.originator and record.delivery_to(me.id) is None and not me.has(Role.COORDINATOR):
+        refuse(ctx, record, "escalate", f"Only the originator, recipients and coordinators of {reference} can "
+                                        "escalate it.")
+        return
+    coordinators = [c for c in ctx.directory.with_role(Role.COORDINATOR) if c.id != me.id and c.identities]
+    if not coordinators:
+        ctx.answer("There is no other coordinator in the directory to escalate to. Ask an admin to add one.")
+        return
+    follow = _follow_up(store, reference)
+    owed = _owed(ctx, follow)
+    for coordinator in coordinators:
+        text = render_escalation(follow, owed, ctx.directory, ctx.now, target=coordinator.id,
+                                 automatic=False, asked_by=title(ctx.directory, me.id))
+        destination = destination_of(ctx.directory, coordinator.id)
+        assert destination is not None, "coordinators without an account were left out above"
+        ctx.uow.outbox.enqueue(OutboundMessage(
+            key=ctx.new_key(), kind=MessageKind.ESCALATION, destination=destination, text=text,
+            reference=str(reference), contact=coordinator.id, protect_content=item.caveat.protect_content))
+    ctx.audit(AuditAction.ESCALATION, recipients=tuple(c.id for c in coordinators), reference=str(reference),
+              caveat=item.caveat.label(),
+              detail={"asked_by": me.id, "owed": ", ".join(f"{c} {t.value}" for c, t, _ in owed) or "nothing"})
+    names = ", ".join(c.title(ctx.directory) for c in coordinators)
+    ctx.answer(f"{reference} is escalated to {names}.")

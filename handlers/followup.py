@@ -1,0 +1,248 @@
+"""/ack, /reply, /close, /status and /mine: closing the loop on an item.
+
+Who may do what (anyone else is refused, and the refusal is audited):
+  /ack     a recipient: a contact with a delivery of the item
+  /reply   a recipient (feedback, relayed to the originator) or the originator (an update, relayed
+           to every recipient); both under the item's caveat
+  /close   the originator or a coordinator
+  /status  the originator, coordinators and auditors see every recipient; a recipient sees only
+           their own line (who else received an item is not theirs to know)
+  /mine    anyone, about themselves
+
+A closed item still takes /ack and /reply: late feedback (a hit after the case was closed) is
+worth more than a tidy state, so it is relayed, marked as being about a closed item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from alerts.audit import AuditAction
+from alerts.items import Reference
+from alerts.directory import Contact
+from alerts.lifecycle import Closure, DeliveryState, ForwardState, delivery_step
+from alerts.messages import MessageKind, OutboundMessage
+from alerts.render import (
+    mine_received_line,
+    mine_sent_line,
+    render_closure,
+    render_decision,
+    render_feedback,
+    render_mine,
+    render_status,
+    short_when,
+)
+from alerts.roles import Role
+from alerts.routing import Destination
+from handlers.context import CommandContext
+from handlers.ports import ItemRecord
+
+MINE_LIMIT = 8  # lines; a phone screen without scrolling
+
+
+# --- shared by the follow-up and forwarding commands --------------------------------------------
+
+def sender_of(ctx: CommandContext) -> Contact:
+    assert ctx.sender is not None, "the dispatcher checks senders before commands run"
+    return ctx.sender
+
+
+def find_item(ctx: CommandContext, reference: Reference, command: str) -> ItemRecord | None:
+    """The item, or None after telling the sender there is no such item."""
+    record = ctx.uow.items.get(reference)
+    if record is None:
+        ctx.answer(f"There is no item {reference}. Check the reference; /mine lists your open items. "
+                   f"Example: /{command} A-2026-0042")
+    return record
+
+
+def refuse(ctx: CommandContext, record: ItemRecord, command: str, text: str) -> None:
+    """Answer `text` and audit it as a refusal about the item."""
+    ctx.audit(AuditAction.REFUSAL, reference=str(record.item.reference), caveat=record.item.caveat.label(),
+              detail={"command": command, "reason": text})
+    ctx.answer(text)
+
+
+def title(ctx: CommandContext, contact_id: str) -> str:
+    """`Th Npoc (Thailand)`; the bare id for someone no longer in the directory."""
+    contact = ctx.directory.contacts.get(contact_id)
+    return contact.title(ctx.directory) if contact else contact_id
+
+
+def notify(ctx: CommandContext, contact_id: str, kind: MessageKind, reference: str, text: str,
+           *, protect_content: bool = False) -> bool:
+    """Queue `text` for the contact's direct chat; False when they are not (or no longer) reachable."""
+    contact = ctx.directory.contacts.get(contact_id)
+    if contact is None or not contact.identities:
+        return False
+    ctx.uow.outbox.enqueue(OutboundMessage(
+        key=ctx.new_key(), kind=kind, destination=Destination.direct(contact.identities[0]), text=text,
+        reference=reference, contact=contact_id, protect_content=protect_content,
+    ))
+    return True
+
+
+def relay_to_recipients(ctx: CommandContext, record: ItemRecord, kind: MessageKind, text: str) -> tuple[str, ...]:
+    """Queue `text` to every recipient where their delivery went (a place the caveat allowed),
+    once per place: recipients who share a room get one post there, as with the item itself."""
+    item = record.item
+    places: set[str] = set()
+    for delivery in record.deliveries:
+        if delivery.destination in places:
+            continue
+        places.add(delivery.destination)
+        ctx.uow.outbox.enqueue(OutboundMessage(
+            key=ctx.new_key(), kind=kind, destination=Destination.parse(delivery.destination), text=text,
+            reference=str(item.reference), contact=delivery.contact, protect_content=item.caveat.protect_content,
+        ))
+    return tuple(d.contact for d in record.deliveries)
+
+
+# --- the commands -------------------------------------------------------------------------------
+
+
+def acknowledge(ctx: CommandContext, reference: Reference) -> None:
+    record = find_item(ctx, reference, "ack")
+    if record is None:
+        return
+    me = sender_of(ctx).id
+    delivery = record.delivery_to(me)
+    if delivery is None:
+        refuse(ctx, record, "ack", f"Only recipients of {reference} can acknowledge it. Your items: /mine")
+        return
+    if delivery_step(delivery.progress.state, DeliveryState.ACKNOWLEDGED) is None:
+        ctx.answer(f"You already acknowledged {reference} at {short_when(delivery.acknowledged_at)} UTC.")
+        return
+    ctx.uow.items.mark_delivery(delivery.outbox_key, DeliveryState.ACKNOWLEDGED.value, ctx.now)
+    item = record.item
+    ctx.audit(AuditAction.ACKNOWLEDGEMENT, recipients=(item.originator,), reference=str(reference),
+              caveat=item.caveat.label(), detail={"delivery": delivery.outbox_key})
+    acked = 1 + sum(d.progress.state.acknowledged for d in record.deliveries if d is not delivery)
+    notify(ctx, item.originator, MessageKind.NOTICE, str(reference),
+           f"{reference}: acknowledged by {title(ctx, me)} at {short_when(ctx.now)} UTC "
+           f"({acked} of {len(record.deliveries)}).")
+    ctx.answer(f"Acknowledged {reference}. Send feedback with /reply {reference} <text>.")
+
+
+def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
+    record = find_item(ctx, reference, "reply")
+    if record is None:
+        return
+    item = record.item
+    me = sender_of(ctx).id
+    closed = " It is closed, but they still get it." if record.closure else ""
+    if me == item.originator:
+        relayed = render_feedback(item, title(ctx, me), text, from_originator=True, closure=record.closure)
+        contacts = relay_to_recipients(ctx, record, MessageKind.FEEDBACK, relayed)
+        ctx.audit(AuditAction.FEEDBACK, recipients=contacts, reference=str(reference), caveat=item.caveat.label(),
+                  detail={"direction": "update to recipients", "text": text})
+        ctx.answer(f"Your update on {reference} goes to {len(contacts)} recipients.{closed}")
+        return
+    delivery = record.delivery_to(me)
+    if delivery is None:
+        refuse(ctx, record, "reply", f"Only the originator and recipients of {reference} can reply to it.")
+        return
+    relayed = render_feedback(item, title(ctx, me), text, from_originator=False, closure=record.closure)
+    if not notify(ctx, item.originator, MessageKind.FEEDBACK, str(reference), relayed,
+                  protect_content=item.caveat.protect_content):
+        refuse(ctx, record, "reply", f"The originator of {reference} is no longer in the directory, so your "
+                                     "feedback cannot be relayed. Tell a coordinator.")
+        return
+    # Answering implies acknowledging: both times are recorded, the first of each counts.
+    for state in (DeliveryState.ACKNOWLEDGED, DeliveryState.ANSWERED):
+        ctx.uow.items.mark_delivery(delivery.outbox_key, state.value, ctx.now)
+    ctx.audit(AuditAction.FEEDBACK, recipients=(item.originator,), reference=str(reference),
+              caveat=item.caveat.label(), detail={"direction": "feedback to originator", "text": text})
+    ctx.answer(f"Your feedback on {reference} goes to {title(ctx, item.originator)}.{closed}")
+
+
+def close(ctx: CommandContext, reference: Reference, outcome: str) -> None:
+    record = find_item(ctx, reference, "close")
+    if record is None:
+        return
+    item, sender = record.item, sender_of(ctx)
+    if sender.id != item.originator and not sender.has(Role.COORDINATOR):
+        refuse(ctx, record, "close", f"Only the originator of {reference} or a coordinator can close it.")
+        return
+    if record.closure is not None or not ctx.uow.items.close(reference, Closure(sender.id, ctx.now, outcome)):
+        when = short_when(record.closure.closed_at) if record.closure else "earlier"
+        ctx.answer(f"{reference} was already closed ({when} UTC). See /status {reference}.")
+        return
+    ctx.audit(AuditAction.CLOSURE, recipients=tuple(d.contact for d in record.deliveries),
+              reference=str(reference), caveat=item.caveat.label(), detail={"outcome": outcome})
+    told = relay_to_recipients(ctx, record, MessageKind.NOTICE, render_closure(item, title(ctx, sender.id), outcome))
+    if sender.id != item.originator:
+        notify(ctx, item.originator, MessageKind.NOTICE, str(reference),
+               render_closure(item, title(ctx, sender.id), outcome), protect_content=item.caveat.protect_content)
+    _refuse_pending_forwards(ctx, record)
+    ctx.answer(f"Closed {reference}. {len(told)} recipients are told.")
+
+
+def _refuse_pending_forwards(ctx: CommandContext, record: ItemRecord) -> None:
+    """A closed item is not forwarded: waiting requests are refused, and each asker told why."""
+    me, item, reason = sender_of(ctx).id, record.item, "the item was closed"
+    for request in ctx.uow.items.forwards(item.reference):
+        if not request.pending:
+            continue
+        if not ctx.uow.items.decide_forward(request.id, ForwardState.REFUSED, me, ctx.now, reason):
+            continue
+        ctx.audit(AuditAction.CONSENT, recipients=request.contacts, reference=str(item.reference),
+                  caveat=item.caveat.label(), purpose=request.purpose,
+                  detail={"request": request.id, "asker": request.asker, "decision": "refused", "reason": reason})
+        decided = replace(request, state=ForwardState.REFUSED, decided_by=me, decided_at=ctx.now, reason=reason)
+        names = [title(ctx, c) for c in request.contacts]
+        notify(ctx, request.asker, MessageKind.NOTICE, str(item.reference),
+               render_decision(item, decided, title(ctx, me), names))
+
+
+def status(ctx: CommandContext, reference: Reference) -> None:
+    record = find_item(ctx, reference, "status")
+    if record is None:
+        return
+    item, sender = record.item, sender_of(ctx)
+    overseer = sender.id == item.originator or sender.has(Role.COORDINATOR) or sender.has(Role.AUDITOR)
+    own = record.delivery_to(sender.id)
+    if not overseer and own is None:
+        refuse(ctx, record, "status", f"Only the originator, recipients, coordinators and auditors can see {reference}.")
+        return
+    ctx.audit(AuditAction.CONSULTATION, reference=str(reference), caveat=item.caveat.label(),
+              detail={"command": "status", "view": "every recipient" if overseer else "own delivery"})
+    shown = record.deliveries if overseer else (own,)
+    pending = sum(f.pending for f in ctx.uow.items.forwards(reference)) if overseer else 0
+    closer = title(ctx, record.closure.closed_by) if record.closure else None
+    ctx.answer(render_status(
+        item, title(ctx, item.originator), [(title(ctx, d.contact), d.progress) for d in shown if d is not None],
+        closure=record.closure, closer=closer, pending_forwards=pending, summary=overseer,
+    ))
+
+
+def mine(ctx: CommandContext) -> None:
+    me = sender_of(ctx).id
+    lines = []
+    for record in ctx.uow.items.for_contact(me):
+        item = record.item
+        if item.originator == me:
+            organisations = _organisations(ctx, [d.contact for d in record.deliveries])
+            pending = sum(f.pending for f in ctx.uow.items.forwards(item.reference))
+            line = mine_sent_line(item, organisations, [d.progress for d in record.deliveries], pending)
+        else:
+            delivery = record.delivery_to(me)
+            if delivery is None or delivery.progress.state.answered:
+                continue
+            originator = ctx.directory.contacts.get(item.originator)
+            sender = f"{originator.name} ({originator.organisation})" if originator else item.originator
+            line = mine_received_line(item, sender, delivery.progress.state)
+        lines.append((item.created_at, str(item.reference), line))
+    lines.sort(reverse=True)
+    ctx.answer(render_mine([line for _, _, line in lines], MINE_LIMIT))
+
+
+def _organisations(ctx: CommandContext, contacts: list[str]) -> list[str]:
+    """The recipients' organisation codes, each once, in route order."""
+    codes: list[str] = []
+    for contact_id in contacts:
+        contact = ctx.directory.contacts.get(contact_id)
+        code = contact.organisation if contact else contact_id
+        if code not in codes:
+            codes.append(code)
+    return codes

@@ -1,0 +1,287 @@
+"""/member add, /member remove, /rooms and /room sync: the directory and the rooms kept in step.
+
+Each command changes the directory and plans its room actions in the one transaction it runs in,
+with the audit entries; nothing reaches a platform before that commits. The actions are carried
+out afterwards, each once (bot/membership_gateway.py), which tells the admin's chat how it went.
+/room sync is a dry run unless --apply is given. The ports come with the unit of work
+(handlers.ports.MembershipUnitOfWork); without them the commands say they are not set up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from alerts.audit import AuditAction
+from alerts.directory import Contact, Directory
+from alerts.errors import InvalidValue
+from alerts.identity import Platform, UserRef
+from alerts.membership import (Drift, Plan, PlannedAction, Run, contact_id_for, drift, offboarding_plan,
+                               onboarding_plan, sync_plan)
+from alerts.messages import MessageKind, OutboundMessage
+from alerts.render import render_delivery
+from alerts.routing import Delivery, Destination, Route
+from handlers.commands import MemberAddCommand, MemberRemoveCommand
+from handlers.context import CommandContext
+from handlers.ports import DirectoryWriter, ItemRecord, MembershipGateway
+
+NOT_SET_UP = "Membership administration is not set up in this deployment (no directory writer)."
+SHOWN_PER_ROOM = 8  # names listed per room and kind before "and N more"
+TELEGRAM_NOTE = ("Telegram cannot list a group's members: there the bot counts whom it invited, removed "
+                 "or checked one by one.")
+
+
+def _ports(ctx: CommandContext) -> tuple[DirectoryWriter, MembershipGateway] | None:
+    writer = getattr(ctx.uow, "directory_writer", None)
+    gateway = getattr(ctx.uow, "membership", None)
+    if writer is None or gateway is None:
+        ctx.answer(NOT_SET_UP)
+        return None
+    return writer, gateway
+
+
+def _run(ctx: CommandContext) -> Run:
+    return Run(op=ctx.new_key(), requested_by=ctx.actor, reply_chat=ctx.channel)
+
+
+def _with_contacts(directory: Directory, contacts: list[Contact]) -> Directory:
+    return Directory.build(directory.organisations.values(), contacts, directory.rooms, directory.arrangements)
+
+
+def _plan_actions(ctx: CommandContext, gateway: MembershipGateway, plan: Plan, why: str) -> int:
+    planned = gateway.plan(plan.actions)
+    if plan.actions:
+        ctx.audit(AuditAction.MEMBERSHIP, recipients=tuple(sorted({a.contact for a in plan.actions if a.contact})),
+                  detail={"stage": "planned", "why": why, "op": plan.actions[0].op, "count": str(len(plan.actions)),
+                          "actions": "; ".join(a.describe() for a in plan.actions)})
+    return planned
+
+
+def _action_lines(actions: tuple[PlannedAction, ...], limit: int = 20) -> list[str]:
+    lines = [f"  {a.describe()}" for a in actions[:limit]]
+    if len(actions) > limit:
+        lines.append(f"  … and {len(actions) - limit} more")
+    return lines
+
+
+# --- /member add ----------------------------------------------------------------------------------
+
+def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
+    ports = _ports(ctx)
+    if ports is None:
+        return
+    writer, gateway = ports
+    if command.user.startswith("@"):
+        ctx.answer(f"{command.user} is a Telegram username, and Telegram gives the bot no way to look one up. "
+                   "Ask them to write to the bot, then use their number: /member add telegram:user:123456789 …")
+        return
+    try:
+        identity = UserRef.parse(command.user)
+    except InvalidValue as error:
+        ctx.answer(str(error))
+        return
+    directory = ctx.directory
+    org = directory.organisation(command.organisation)
+    if org is None:
+        ctx.answer(f"{command.organisation} is not in the network. See /contacts for the list.")
+        return
+    existing = directory.contact_for(identity)
+    if existing is not None and existing.organisation != org.code:
+        ctx.answer(f"{identity} is already {existing.title(directory)} (@{existing.id}). "
+                   f"Remove them first (/member remove {existing.id}) to move them to {org.name}.")
+        return
+    if existing is not None:
+        contact = replace(existing, roles=existing.roles | {command.role}, desk=command.desk or existing.desk)
+        writer.update_contact(contact)
+        verb = "Updated"
+    else:
+        name = identity.user_id.removeprefix("@").split(":")[0] if identity.platform is not Platform.TELEGRAM \
+            else f"Telegram user {identity.telegram_id}"
+        contact = Contact(id=contact_id_for(identity, directory.contacts), name=name, organisation=org.code,
+                          roles=frozenset({command.role}), identities=(identity,), desk=command.desk)
+        writer.add_contact(contact)
+        verb = "Added"
+    after = _with_contacts(directory, [contact if c.id == contact.id else c for c in directory.contacts.values()]
+                           + ([] if existing else [contact]))
+    present = {room.chat: tuple(gateway.present(room.chat) or ()) for room in after.rooms}
+    plan = onboarding_plan(contact, after, _run(ctx), present)
+    ctx.audit(AuditAction.ADMIN, recipients=(contact.id,),
+              detail={"command": "member add", "contact": contact.id, "identity": str(identity),
+                      "organisation": org.code, "role": command.role.value, "desk": command.desk or "",
+                      "change": verb.lower()})
+    _plan_actions(ctx, gateway, plan, "onboarding")
+    where = org.name + (f", {contact.desk} desk" if contact.desk else "")
+    lines = [f"{verb} {contact.name} (@{contact.id}, {where}) with roles "
+             f"{', '.join(sorted(r.value for r in contact.roles))}."]
+    if plan.actions:
+        lines.append(f"Bringing them into {len(plan.actions)} room{'s' if len(plan.actions) != 1 else ''}:")
+        lines += _action_lines(plan.actions)
+        lines.append("I will say here when it is done.")
+    else:
+        lines.append("No room to bring them into: they are in every room they belong in, as far as I know.")
+    for room in plan.unplaceable:
+        lines.append(f"Not placed in {room.name}: they have no {room.chat.platform.value} account in the directory.")
+    other = directory.point_of_contact(org.code, contact.desk)
+    if existing is None and contact.is_point_of_contact and other is not None and \
+            (other.desk == contact.desk) and other.id != contact.id:
+        lines.append(f"Note: {other.title(directory)} is already the point of contact there and stays first.")
+    ctx.answer("\n".join(lines))
+
+
+# --- /member remove --------------------------------------------------------------------------------
+
+def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
+    ports = _ports(ctx)
+    if ports is None:
+        return
+    writer, gateway = ports
+    directory = ctx.directory
+    contact = directory.contact(command.user)
+    if contact is None:
+        ctx.answer(f"Nobody in the directory is {command.user}. See /contacts.")
+        return
+    plan = offboarding_plan(contact, directory, _run(ctx))
+    handed, kept, without_backup = _hand_over(ctx, contact)
+    writer.remove_contact(contact.id)
+    ctx.audit(AuditAction.ADMIN, recipients=(contact.id,),
+              detail={"command": "member remove", "contact": contact.id, "reason": command.reason or "",
+                      "accounts": ", ".join(str(i) for i in contact.identities),
+                      "handed_over": ", ".join(handed), "not_handed_over": ", ".join(without_backup)})
+    _plan_actions(ctx, gateway, plan, "offboarding")
+    lines = [f"Removed {contact.title(directory)} (@{contact.id}) from the directory"
+             + (f" ({command.reason})." if command.reason else ".")]
+    if plan.actions:
+        lines.append(f"Removing them from {len(plan.actions)} room{'s' if len(plan.actions) != 1 else ''}:")
+        lines += _action_lines(plan.actions)
+        lines.append("I will say here when it is done.")
+    backup = directory.backup_for(contact)
+    if handed:
+        lines.append(f"Handed {len(handed)} open item{'s' if len(handed) != 1 else ''} to "
+                     f"{backup.title(directory) if backup else 'their backup'}: {', '.join(handed)}; "
+                     "their originators are told.")
+    if without_backup:
+        lines.append(f"No backup to hand over to: {', '.join(without_backup)} stay with nobody; assign them by hand.")
+    if kept:
+        lines.append(f"Items they sent stay open under their name: {', '.join(kept)}.")
+    orphans = [c.id for c in directory.contacts.values() if c.backup == contact.id and c.id != contact.id]
+    if orphans:
+        lines.append(f"They were the backup of {', '.join(orphans)}: give them a new one.")
+    ctx.answer("\n".join(lines))
+
+
+def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[str], list[str]]:
+    """The leaving person's open received items go to their backup as new deliveries of the same
+    items; each originator is told. Returns (handed over, sent by them, not handed over)."""
+    directory = ctx.directory
+    backup = directory.backup_for(leaving)
+    if backup is not None and (backup.id == leaving.id or not backup.identities):
+        backup = None
+    handed: list[str] = []
+    kept: list[str] = []
+    without: list[str] = []
+    for record in ctx.uow.items.for_contact(leaving.id):
+        reference = str(record.item.reference)
+        if record.delivery_to(leaving.id) is None:
+            kept.append(reference)
+            continue
+        if backup is None:
+            without.append(reference)
+            _tell_originator(ctx, record, f"{leaving.title(directory)} has left the network; their copy of "
+                                          f"{reference} has no backup to go to. Coordinators can reassign it.")
+            continue
+        handed.append(reference)
+        if record.delivery_to(backup.id) is not None:
+            continue  # the backup has it already
+        reason = f"handover from {leaving.id}"
+        key = ctx.new_key()
+        route = Route((Delivery(backup.id, Destination.direct(backup.identities[0]), reason),))
+        ctx.uow.items.add_deliveries(record.item.reference, route, {backup.id: key})
+        item = record.item
+        text = render_delivery(item, directory, forwarded=f"Handed over to you from {leaving.title(directory)}, "
+                                                         "who has left the network")
+        ctx.uow.outbox.enqueue(OutboundMessage(
+            key=key, kind=MessageKind.DELIVERY, destination=route.deliveries[0].destination, text=text,
+            reference=reference, contact=backup.id, protect_content=item.caveat.protect_content))
+        ctx.audit(AuditAction.ADMIN, recipients=(backup.id,), reference=reference, caveat=item.caveat.label(),
+                  detail={"handover_from": leaving.id, "to": backup.id})
+        _tell_originator(ctx, record, f"{leaving.title(directory)} has left the network; their copy of {reference} "
+                                      f"was handed over to {backup.title(directory)}.")
+    return handed, kept, without
+
+
+def _tell_originator(ctx: CommandContext, record: ItemRecord, text: str) -> None:
+    originator = ctx.directory.contacts.get(record.item.originator)
+    destination = (Destination.direct(originator.identities[0]) if originator and originator.identities
+                   else Destination.chat(record.item.origin_chat))
+    ctx.uow.outbox.enqueue(OutboundMessage(key=ctx.new_key(), kind=MessageKind.NOTICE, destination=destination,
+                                           text=text, reference=str(record.item.reference),
+                                           contact=record.item.originator))
+
+
+# --- /rooms and /room sync ---------------------------------------------------------------------------
+
+def _drifts(ctx: CommandContext, gateway: MembershipGateway) -> list[Drift]:
+    found = []
+    for room in ctx.directory.rooms:
+        present = gateway.present(room.chat)
+        found.append(drift(room, ctx.directory, present.keys() if present is not None else None))
+    return found
+
+
+def rooms(ctx: CommandContext) -> None:
+    ports = _ports(ctx)
+    if ports is None:
+        return
+    drifts = _drifts(ctx, ports[1])
+    if not drifts:
+        ctx.answer("No rooms are registered. Rooms are registered in the configuration ([[network.rooms]]).")
+        return
+    lines = [f"{len(drifts)} registered room{'s' if len(drifts) != 1 else ''}:"]
+    for d in drifts:
+        members = f"{d.present} member{'s' if d.present != 1 else ''}" if d.known else "members not seen yet"
+        state = "in step" if d.clean and d.known else \
+            f"drift: {len(d.missing)} missing, {len(d.unexpected)} should not be there"
+        lines.append(f"• {d.room.name} · {d.room.purpose.value} · {d.room.chat.platform.value} · {members} "
+                     f"(expected {d.expected}) · {state}")
+    if any(d.room.chat.platform is Platform.TELEGRAM for d in drifts):
+        lines.append(TELEGRAM_NOTE)
+    lines.append("Details: /room sync (a dry run); /room sync --apply to fix.")
+    ctx.audit(AuditAction.CONSULTATION, detail={"command": "rooms"})
+    ctx.answer("\n".join(lines))
+
+
+def _names(items: list[str]) -> str:
+    shown = ", ".join(items[:SHOWN_PER_ROOM])
+    return shown + (f" and {len(items) - SHOWN_PER_ROOM} more" if len(items) > SHOWN_PER_ROOM else "")
+
+
+def room_sync(ctx: CommandContext, apply: bool) -> None:
+    ports = _ports(ctx)
+    if ports is None:
+        return
+    _, gateway = ports
+    drifts = _drifts(ctx, gateway)
+    plan = sync_plan(drifts, ctx.directory, _run(ctx))
+    lines = []
+    for d in drifts:
+        if d.clean:
+            continue
+        lines.append(f"{d.room.name} ({d.room.chat}):")
+        if d.missing:
+            lines.append(f"  missing: {_names([c for _, c in d.missing])}")
+        if d.unexpected:
+            lines.append(f"  should not be there: {_names([str(u) for u in d.unexpected])}")
+    if not plan.actions:
+        ctx.audit(AuditAction.ADMIN, detail={"command": "room sync", "apply": str(apply).lower(), "actions": "0"})
+        ctx.answer("Every room is in step with the directory, as far as I know." +
+                   (f"\n{TELEGRAM_NOTE}" if any(d.room.chat.platform is Platform.TELEGRAM for d in drifts) else ""))
+        return
+    ctx.audit(AuditAction.ADMIN, detail={"command": "room sync", "apply": str(apply).lower(),
+                                         "actions": str(len(plan.actions))})
+    if not apply:
+        ctx.answer("\n".join([f"Dry run, nothing changed. {len(plan.actions)} action"
+                              f"{'s' if len(plan.actions) != 1 else ''} would be taken:", *lines,
+                              *_action_lines(plan.actions), "To do it: /room sync --apply"]))
+        return
+    _plan_actions(ctx, gateway, plan, "room sync")
+    ctx.answer("\n".join([f"Applying {len(plan.actions)} action{'s' if len(plan.actions) != 1 else ''}:", *lines,
+                          *_action_lines(plan.actions), "Progress will follow here."]))

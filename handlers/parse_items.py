@@ -1,0 +1,134 @@
+"""Parsing /alert, /request and /forward: the commands that carry fields, recipients and caveats."""
+
+from __future__ import annotations
+
+from alerts.caveats import Caveat, Handling, Tlp
+from alerts.grading import Grading
+from alerts.items import ItemDraft, ItemKind
+from alerts.priority import Priority
+from handlers.commands import AlertCommand, ForwardCommand, RequestCommand
+from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields
+from handlers.values import (
+    checked,
+    parse_due,
+    parse_recipients,
+    parse_topic,
+    parse_yes_no,
+    take_reference,
+)
+from handlers.vocabulary import Vocabulary
+
+ALERT_EXAMPLE = "/alert to:TH topic:document-fraud tlp:amber Two travellers with altered passports"
+REQUEST_EXAMPLE = '/request to:TH purpose:"identity check" Please confirm passport N1234567'
+FORWARD_EXAMPLE = '/forward A-2026-0042 to:VN purpose:"joint investigation"'
+
+_TO_KEYS = {"to": "to", "recipients": "to", "recipient": "to"}
+_PURPOSE_KEYS = {"purpose": "purpose", "why": "purpose", "reason": "purpose"}
+
+ITEM_FIELDS = FieldSpec(
+    keys=_TO_KEYS | _PURPOSE_KEYS | {
+        "topic": "topic",
+        "tlp": "tlp",
+        "handling": "handling",
+        "orcon": "orcon",
+        "grade": "grade",
+        "grading": "grade",
+        "source": "grade",
+        "priority": "priority",
+        "prio": "priority",
+        "feedback": "feedback",
+        "due": "feedback",
+        "ref": "ref",
+        "confirm": "confirm",
+    },
+    examples={
+        "to": "to:TH,MY",
+        "topic": "topic:document-fraud",
+        "tlp": "tlp:amber",
+        "handling": "handling:H2",
+        "orcon": "orcon",
+        "grade": "grade:B2",
+        "priority": "priority:urgent",
+        "feedback": "feedback:24h",
+        "purpose": 'purpose:"identity check"',
+        "ref": "ref:OP-1234",
+        "confirm": "confirm:yes",
+    },
+    flags={"orcon": ("orcon", "yes")},
+    lists=frozenset({"to"}),
+)
+
+FORWARD_FIELDS = FieldSpec(
+    keys=_TO_KEYS | _PURPOSE_KEYS,
+    examples={"to": "to:VN", "purpose": 'purpose:"joint investigation"'},
+    lists=frozenset({"to"}),
+)
+
+
+def parse_alert(rest: str, vocabulary: Vocabulary) -> AlertCommand:
+    return AlertCommand(*parse_draft_and_confirmation(ItemKind.ALERT, rest, vocabulary))
+
+
+def parse_request(rest: str, vocabulary: Vocabulary) -> RequestCommand:
+    return RequestCommand(*parse_draft_and_confirmation(ItemKind.REQUEST, rest, vocabulary))
+
+
+def parse_draft(kind: ItemKind, rest: str, vocabulary: Vocabulary) -> ItemDraft:
+    return parse_draft_and_confirmation(kind, rest, vocabulary)[0]
+
+
+def parse_draft_and_confirmation(kind: ItemKind, rest: str, vocabulary: Vocabulary) -> tuple[ItemDraft, bool]:
+    scan = scan_fields(rest, ITEM_FIELDS)
+    values = scan.single(ITEM_FIELDS, repeatable=frozenset({"to"}))
+    confirmed = parse_yes_no(values["confirm"], "Confirm", "confirm:yes") if "confirm" in values else False
+    default = Caveat()
+    caveat = Caveat(
+        tlp=checked(Tlp.parse, values["tlp"]) if "tlp" in values else default.tlp,
+        handling=checked(Handling.parse, values["handling"]) if "handling" in values else default.handling,
+        orcon=parse_yes_no(values["orcon"], "Orcon", "orcon:yes") if "orcon" in values else default.orcon,
+    )
+    draft = ItemDraft(
+        kind=kind,
+        body=scan.text,
+        recipients=parse_recipients(scan.all("to"), vocabulary),
+        caveat=caveat,
+        grading=checked(Grading.parse, values["grade"]) if "grade" in values else None,
+        priority=checked(Priority.parse, values["priority"]) if "priority" in values else Priority.ROUTINE,
+        topic=parse_topic(values["topic"], vocabulary) if "topic" in values else None,
+        due=parse_due(values["feedback"]) if "feedback" in values else None,
+        purpose=values.get("purpose"),
+        outside_ref=values.get("ref"),
+    )
+    _check_complete(draft)
+    return draft, confirmed
+
+
+def _check_complete(draft: ItemDraft) -> None:
+    noun = draft.kind.noun.lower()
+    example = ALERT_EXAMPLE if draft.kind is ItemKind.ALERT else REQUEST_EXAMPLE
+    if not draft.recipients and draft.topic is None:
+        raise CommandSyntaxError(
+            f"Say who gets the {noun}: to:TH,MY, or a topic: whose usual recipients get it. Example: {example}"
+        )
+    if draft.kind is ItemKind.REQUEST and not draft.purpose:
+        raise CommandSyntaxError(
+            f'A request needs purpose:"...", the reason the audit records. Example: {REQUEST_EXAMPLE}'
+        )
+    if not draft.body:
+        raise CommandSyntaxError(f"The {noun} has no text: write it after the fields. Example: {example}")
+
+
+def parse_forward(rest: str, vocabulary: Vocabulary) -> ForwardCommand:
+    """`/forward REF to:VN purpose:"..."`; free text after the fields is the purpose too."""
+    reference, after = take_reference(rest, "forward")
+    scan = scan_fields(after, FORWARD_FIELDS)
+    values = scan.single(FORWARD_FIELDS, repeatable=frozenset({"to"}))
+    recipients = parse_recipients(scan.all("to"), vocabulary)
+    if not recipients:
+        raise CommandSyntaxError(f"Say whom to forward it to with to:. Example: {FORWARD_EXAMPLE}")
+    purpose = values.get("purpose")
+    if purpose and scan.text:
+        raise CommandSyntaxError(
+            f"Give the purpose once, as purpose:\"...\" or as text after to:. Example: {FORWARD_EXAMPLE}"
+        )
+    return ForwardCommand(reference, recipients, purpose or scan.text or None)

@@ -1,0 +1,252 @@
+"""What the command handlers need from the outside world, as protocols.
+
+storage/ implements them with SQLAlchemy inside one transaction; tests use the in-memory fakes in
+handlers/fakes.py. Everything a handler writes through one UnitOfWork commits together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from alerts.audit import AuditEvent
+from alerts.caveats import Caveat
+from alerts.directory import Contact, Directory
+from alerts.identity import ChatRef, UserRef
+from alerts.items import Item, ItemKind, Reference
+from alerts.membership import PlannedAction
+from alerts.lifecycle import Closure, DeliveryState, ForwardRequest, ForwardState, Progress
+from alerts.messages import OutboundMessage
+from alerts.priority import Priority
+from alerts.reminders import FollowUp, Reminder, Snooze
+from alerts.routing import Route
+from alerts.stats import ExchangeTimes
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One recipient's copy of an item and how far it has got."""
+
+    contact: str
+    destination: str
+    outbox_key: str
+    state: str  # a DeliveryState value: queued, sent, failed, acknowledged, answered
+    sent_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    answered_at: datetime | None = None
+    platform_message_id: str | None = None
+
+    @property
+    def progress(self) -> Progress:
+        return Progress(self.contact, DeliveryState(self.state), self.sent_at, self.acknowledged_at, self.answered_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRecord:
+    item: Item
+    route: Route
+    deliveries: tuple[DeliveryRecord, ...] = field(default_factory=tuple)
+    closure: Closure | None = None  # set once the item is closed
+
+    def delivery_to(self, contact: str) -> DeliveryRecord | None:
+        """The contact's delivery of the item (the first one, should a forward ever repeat it)."""
+        return next((d for d in self.deliveries if d.contact == contact), None)
+
+
+class ItemRepository(Protocol):
+    def next_reference(self, kind: ItemKind, year: int) -> Reference:
+        """The next unused reference for the kind and year; never reused, even after a restart."""
+        ...
+
+    def add(self, item: Item, route: Route, outbox_keys: dict[str, str]) -> None:
+        """Store a new item with its resolved route; outbox_keys maps contact id to outbox key."""
+        ...
+
+    def get(self, reference: Reference) -> ItemRecord | None: ...
+
+    def for_contact(self, contact_id: str) -> list[ItemRecord]:
+        """Open items the contact sent or received, oldest first."""
+        ...
+
+    def delivery_by_message(self, platform_message_id: str) -> tuple[Reference, str] | None:
+        """(item reference, recipient contact) of the delivery a platform message carried, for
+        reactions, buttons and replies that point at a delivered message."""
+        ...
+
+    def mark_delivery(
+        self, outbox_key: str, state: str, at: datetime, platform_message_id: str | None = None
+    ) -> bool:
+        """Move a delivery forward (never back; the first time of each state is kept);
+        False when the outbox key is not an item's delivery."""
+        ...
+
+    def add_deliveries(self, reference: Reference, route: Route, outbox_keys: dict[str, str]) -> None:
+        """More deliveries of an existing item (a forward); the stored route grows by `route`."""
+        ...
+
+    def close(self, reference: Reference, closure: Closure) -> bool:
+        """Close an open item; False when it was closed already (the first closure stands)."""
+        ...
+
+    def add_forward(self, request: ForwardRequest) -> None:
+        """Store a pending request to forward an item."""
+        ...
+
+    def forwards(self, reference: Reference) -> list[ForwardRequest]:
+        """The item's forward requests, oldest first."""
+        ...
+
+    def decide_forward(
+        self, request_id: str, state: ForwardState, decided_by: str, at: datetime, reason: str
+    ) -> bool:
+        """Record the originator's answer; False when the request was not pending (decided already)."""
+        ...
+
+
+class Outbox(Protocol):
+    def enqueue(self, message: OutboundMessage) -> None:
+        """Add a message to send; enqueuing the same key twice keeps the first and is not an error."""
+        ...
+
+    def enqueue_many(self, messages: Iterable[OutboundMessage]) -> None:
+        """enqueue() each message, in this order; at once (one statement), where storage can."""
+        ...
+
+
+class AuditLog(Protocol):
+    def record(self, event: AuditEvent) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    items: ItemRepository
+    outbox: Outbox
+    audit: AuditLog
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+# --- reminders, escalation and the coordinators' views (issue 5) --------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ItemSummary:
+    """An item as the monthly bulletin counts it: no content, contact ids as stored."""
+
+    reference: str
+    caveat: Caveat
+    priority: Priority
+    topic: str | None
+    originator: str
+    recipients: tuple[str, ...]
+    created_at: datetime
+
+
+class ReminderRepository(Protocol):
+    def candidates(self, now: datetime, limit: int) -> list[str]:
+        """Open items whose reminders need planning: never planned (or forgotten), next stage due by
+        `now`, or deliveries added or sent since the last plan. At most `limit`, by reference."""
+        ...
+
+    def follow_ups(self, references: Sequence[str], *, lock: bool = False) -> list[FollowUp]:
+        """The follow-up state of the open items among `references`. With lock=True, writers that
+        could change it (an /ack, a /reply, a /close) wait for this transaction, or it for them."""
+        ...
+
+    def record(self, reminder: Reminder, outcome: str, at: datetime) -> bool:
+        """Note a reminder "sent" or "superseded"; False when its key was noted before: then it was
+        handled already (a re-fired job, a second scheduler) and nothing more must be done."""
+        ...
+
+    def claim(self, key: str, at: datetime) -> bool:
+        """Note that the run `key` (a digest's day, a bulletin's month) is done; False when it was
+        before, so that a job fired twice posts and audits once."""
+        ...
+
+    def set_plans(self, next_at: Mapping[str, datetime | None], at: datetime) -> None:
+        """When each item must be planned again (None: only when its deliveries change)."""
+        ...
+
+    def forget_plans(self) -> None:
+        """Drop every plan, so that the next round plans every open item from scratch."""
+        ...
+
+    def add_snooze(self, reference: str, snooze: Snooze) -> None:
+        """Hold reminders (see alerts.reminders.Snooze); the item is planned again."""
+        ...
+
+    def overdue(self, now: datetime) -> list[FollowUp]:
+        """Open items with an unanswered copy past the item's due time: every item
+        alerts.reminders.overdue may find overdue, and maybe a few more."""
+        ...
+
+    def exchange_times(self, since: datetime, until: datetime) -> list[ExchangeTimes]:
+        """Every delivery of the items created in [since, until)."""
+        ...
+
+    def summaries(self, since: datetime, until: datetime) -> list[ItemSummary]:
+        """The items created in [since, until), oldest first."""
+        ...
+
+
+class ReminderUnitOfWork(UnitOfWork, Protocol):
+    reminders: ReminderRepository
+
+
+class DirectorySource(Protocol):
+    def current(self) -> Directory:
+        """The directory snapshot to resolve against now."""
+        ...
+
+
+# --- membership administration (issue 8) --------------------------------------------------------
+
+class DirectoryWriter(Protocol):
+    """Changes to the directory's people, in the unit of work's transaction. The directory snapshot
+    handlers resolve against is replaced only after the commit (DatabaseDirectory.refresh)."""
+
+    def add_contact(self, contact: Contact) -> None:
+        """A new contact; ValueError when the id or one of the accounts is taken."""
+        ...
+
+    def update_contact(self, contact: Contact) -> None:
+        """Replace the contact with this id (roles, accounts, desk, backup...); KeyError when unknown."""
+        ...
+
+    def remove_contact(self, contact_id: str) -> bool:
+        """Remove the contact with their roles and accounts; False when there was none."""
+        ...
+
+
+class MembershipGateway(Protocol):
+    """Room actions as handlers see them. plan() only records them, in the unit of work's
+    transaction (nothing reaches a platform before the commit); bot/membership_gateway.py carries
+    them out afterwards, each once, and records each outcome."""
+
+    def plan(self, actions: Sequence[PlannedAction]) -> int:
+        """Record the actions to carry out after commit; an action planned before (same key) is not
+        planned again. How many were new."""
+        ...
+
+    def present(self, room: ChatRef) -> dict[UserRef, str] | None:
+        """The room's members as the bot knows them (account -> "invited" or "joined"): what it did
+        and what it saw. None when the bot knows nothing of the room yet."""
+        ...
+
+
+class MembershipUnitOfWork(UnitOfWork, Protocol):
+    directory_writer: DirectoryWriter
+    membership: MembershipGateway

@@ -1,0 +1,278 @@
+"""Parsing and rendering the values of fields: recipients, topics, durations, due times, periods, users.
+
+Every parser raises alerts.errors.InvalidValue, whose message says what was wrong, what is
+accepted and gives an example; a value quoted back is shortened to fit a phone screen.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, time, timedelta, timezone
+from typing import TypeVar
+
+from alerts.countries import country_code
+from alerts.errors import InvalidValue
+from alerts.identity import UserRef
+from alerts.items import ALL, DueSpec, Reference, Selector, SelectorKind
+from handlers.lexer import CommandSyntaxError, shorten, take_word
+from handlers.vocabulary import Vocabulary
+
+T = TypeVar("T")
+
+_ORG_NAME = re.compile(r"[A-Z][A-Z0-9_-]{1,15}")
+_DESK = re.compile(r"[a-z0-9][a-z0-9_.-]{0,31}")
+_PERSON = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_TOPIC = re.compile(r"\w[\w.-]{0,63}")
+_MAX_LISTED = 10
+
+
+def invalid(what: str, got: str, accepted: str, example: str) -> InvalidValue:
+    return InvalidValue(what, shorten(got), accepted, example)
+
+
+def checked(parse: Callable[[str], T], text: str) -> T:
+    """A domain parse (Tlp.parse, Grading.parse, ...) whose error quotes the value shortened."""
+    try:
+        return parse(text)
+    except InvalidValue as error:
+        raise invalid(error.what, error.got, error.accepted, error.example) from None
+
+
+def _listing(choices: Iterable[str], near: str) -> str:
+    """Some accepted choices, the closest to what was typed first, short enough for a phone."""
+    choices = list(choices)
+    first = difflib.get_close_matches(near[:40], choices, n=3, cutoff=0.5)
+    ordered = list(dict.fromkeys([*first, *choices]))
+    more = ", …" if len(ordered) > _MAX_LISTED else ""
+    return ", ".join(ordered[:_MAX_LISTED]) + more
+
+
+def take_reference(text: str, command: str) -> tuple[Reference, str]:
+    """The reference that starts text (any case: a-2026-0042), and the text after it."""
+    word, after = take_word(text)
+    example = f"/{command} A-2026-0042"
+    if not word:
+        raise CommandSyntaxError(f"/{command} needs a reference such as A-2026-0042. Example: {example}")
+    if not Reference.looks_like(word):
+        raise invalid("Reference", word, "A-YYYY-NNNN for an alert, R-YYYY-NNNN for a request", example)
+    return Reference.parse(word), after
+
+
+# --- recipients -------------------------------------------------------------------------------
+
+_RECIPIENTS = "all, a country (TH or THA), an organisation (IOM), a desk (TH/immigration) or a person (@th-npoc)"
+
+
+def parse_organisation(text: str, vocabulary: Vocabulary, example: str = "to:TH") -> str:
+    """An organisation code: a known code, or a country code in either ISO form, kept as alpha-2."""
+    key = text.strip().upper()
+    if vocabulary.organisations:
+        known = sorted(code.upper() for code in vocabulary.organisations)
+        if key in known:
+            return key
+        alpha2 = country_code(key)
+        if alpha2 in known:
+            return alpha2  # type: ignore[return-value]
+        raise invalid("Organisation", text, _listing(known, key), example)
+    alpha2 = country_code(key)
+    if alpha2:
+        return alpha2
+    if _ORG_NAME.fullmatch(key):
+        return key
+    raise invalid("Organisation", text, "a country code (TH or THA) or a short name (IOM)", example)
+
+
+def parse_desk(organisation: str, text: str, vocabulary: Vocabulary) -> str:
+    desk = text.strip().lower()
+    by_code = {code.upper(): tuple(name.lower() for name in names) for code, names in vocabulary.desks.items()}
+    desks = by_code.get(organisation)
+    if desks is not None and desk not in desks:
+        accepted = f"{organisation} desks: {_listing(desks, desk)}" if desks else f"none, {organisation} has no desks"
+        example = f"to:{organisation}/{desks[0]}" if desks else f"to:{organisation}"
+        raise invalid("Desk", text, accepted, example)
+    if not _DESK.fullmatch(desk):
+        raise invalid("Desk", text, "letters, digits and hyphens", f"to:{organisation}/immigration")
+    return desk
+
+
+def parse_selector(text: str, vocabulary: Vocabulary) -> Selector:
+    raw = text.strip()
+    if raw.lower() == "all":
+        return ALL
+    if raw.startswith("@"):
+        if not _PERSON.fullmatch(raw[1:]):
+            raise invalid("Person", raw, "@ and a contact id: letters, digits, . _ -", "to:@th-npoc")
+        return Selector(SelectorKind.PERSON, person=raw[1:])
+    if "/" in raw:
+        organisation, _, desk = raw.partition("/")
+        code = parse_organisation(organisation, vocabulary)
+        return Selector(SelectorKind.DESK, organisation=code, desk=parse_desk(code, desk, vocabulary))
+    if not raw:
+        raise invalid("Recipient", raw, _RECIPIENTS, "to:TH,MY")
+    return Selector(SelectorKind.ORGANISATION, organisation=parse_organisation(raw, vocabulary))
+
+
+def parse_recipients(values: Iterable[str], vocabulary: Vocabulary) -> tuple[Selector, ...]:
+    """Every `to:` value merged in order, split on commas (and spaces, as form lines have them),
+    duplicates dropped."""
+    selectors = [
+        parse_selector(item, vocabulary)
+        for value in values
+        for item in re.split(r"[,\s]+", value)
+        if item
+    ]
+    return tuple(dict.fromkeys(selectors))
+
+
+def parse_scope(text: str, vocabulary: Vocabulary) -> Selector | None:
+    """The optional scope of /overdue and /contacts; `all` is the same as no scope."""
+    selector = parse_selector(text, vocabulary)
+    return None if selector.kind is SelectorKind.ALL else selector
+
+
+def parse_topic(text: str, vocabulary: Vocabulary) -> str:
+    slug = "-".join(text.strip().lower().split())  # `Document fraud` from a form line
+    if vocabulary.topics:
+        by_key = {topic.lower(): topic for topic in vocabulary.topics}
+        if slug in by_key:
+            return by_key[slug]
+        raise invalid("Topic", text, _listing(vocabulary.topics, slug), f"topic:{vocabulary.topics[0]}")
+    if not _TOPIC.fullmatch(slug):
+        raise invalid("Topic", text, "a word, or words joined by hyphens", "topic:document-fraud")
+    return slug
+
+
+# --- durations, due times, periods ------------------------------------------------------------
+
+# re.ASCII: only 0-9 count as digits, so that what parses is what renders.
+_DURATION = re.compile(r"(?:\d{1,6}\s*(?:weeks?|wks?|w|days?|d|hours?|hrs?|h|minutes?|mins?|m)\s*)+", re.ASCII)
+_DURATION_PART = re.compile(r"(\d{1,6})\s*([wdhm])", re.ASCII)
+_UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
+
+
+def parse_duration(text: str, what: str, example: str, maximum: timedelta) -> timedelta:
+    """`90m`, `24h`, `2d`, `1w` or combined `1d12h`; m is minutes. From one minute to maximum."""
+    key = text.strip().lower()
+    accepted = f"minutes, hours, days or weeks such as 90m, 24h, 2d, 1w, up to {render_duration(maximum)}"
+    if not _DURATION.fullmatch(key):
+        raise invalid(what, text, accepted, example)
+    total = timedelta()
+    for number, unit in _DURATION_PART.findall(key):
+        total += int(number) * _UNITS[unit]
+        if total > maximum:  # checked as we go, so that no sum can overflow
+            raise invalid(what, text, accepted, example)
+    if total < timedelta(minutes=1):
+        raise invalid(what, text, accepted, example)
+    return total
+
+
+def render_duration(duration: timedelta) -> str:
+    minutes = -(-duration // timedelta(minutes=1))  # whole minutes, rounded up
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    text = (f"{days}d" if days else "") + (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
+    return text or "0m"
+
+
+MAX_FEEDBACK = timedelta(days=366)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_DATETIME = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2})?)\s*(z|utc|[+-]\d{2}:?\d{2})?", re.IGNORECASE | re.ASCII
+)
+END_OF_DAY = time(23, 59, 59)
+_DUE_ACCEPTED = "a duration (90m, 24h, 2d, 1w) or a UTC date or time (2026-11-30, 2026-11-30T14:00)"
+
+
+def parse_due(text: str) -> DueSpec:
+    """A duration from when the item is sent, or a moment in UTC; a date alone means the end of
+    that day, 23:59:59 UTC. A time may carry Z, UTC or an offset such as +07:00 (converted to UTC)."""
+    key = text.strip()
+    try:
+        if _DATE.fullmatch(key):
+            return DueSpec(at=datetime.combine(date.fromisoformat(key), END_OF_DAY, tzinfo=timezone.utc))
+        match = _DATETIME.fullmatch(key)
+        if match:
+            zone = (match[3] or "z").lower()
+            offset = "+00:00" if zone in ("z", "utc") else zone[:3] + ":" + zone[-2:]
+            moment = datetime.fromisoformat(f"{match[1]}T{match[2]}{offset}")
+            return DueSpec(at=moment.astimezone(timezone.utc))
+    except (ValueError, OverflowError):
+        raise invalid("Due time", text, _DUE_ACCEPTED, "feedback:2026-11-30") from None
+    if _DURATION.fullmatch(key.lower()):
+        return DueSpec(after=parse_duration(key, "Due time", "feedback:24h", MAX_FEEDBACK))
+    raise invalid("Due time", text, _DUE_ACCEPTED, "feedback:24h")
+
+
+def render_due(due: DueSpec) -> str:
+    if due.after is not None:
+        return render_duration(due.after)
+    at = due.at if due.at.tzinfo is None else due.at.astimezone(timezone.utc)  # type: ignore[union-attr]
+    day = f"{at.year:04d}-{at.month:02d}-{at.day:02d}"
+    if at.time() == END_OF_DAY:
+        return day
+    seconds = f":{at.second:02d}" if at.second else ""
+    return f"{day}T{at.hour:02d}:{at.minute:02d}{seconds}"
+
+
+_PERIOD_SPAN = re.compile(r"(\d{1,4})\s*(d|days?|w|weeks?|m|mo|months?)", re.ASCII)
+_PERIOD_MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
+_PERIOD_YEAR = re.compile(r"\d{4}", re.ASCII)
+_PERIOD_ACCEPTED = "30d, 4w, 3m (months), a month 2026-10 or a year 2026"
+
+
+def parse_period(text: str) -> str:
+    """The period of /stats in a canonical spelling: `30d`, `4w`, `3m` (m is months here: minutes
+    make no sense for statistics), `2026-10` or `2026`."""
+    key = text.strip().lower()
+    span = _PERIOD_SPAN.fullmatch(key)
+    if span and int(span[1]) > 0:
+        return f"{int(span[1])}{span[2][0]}"
+    month = _PERIOD_MONTH.fullmatch(key)
+    if month and 1970 <= int(month[1]) and 1 <= int(month[2]) <= 12:
+        return key
+    if _PERIOD_YEAR.fullmatch(key) and int(key) >= 1970:
+        return key
+    raise invalid("Period", text, _PERIOD_ACCEPTED, "/stats 30d")
+
+
+# --- yes or no, users -------------------------------------------------------------------------
+
+_YES = {"yes", "y", "true", "on", "1", "ok", "agree", "grant", "granted", "approve", "approved"}
+_NO = {"no", "n", "false", "off", "0", "deny", "denied", "refuse", "refused", "decline", "declined"}
+
+
+def parse_yes_no(text: str, what: str, example: str) -> bool:
+    key = text.strip().lower()
+    if key in _YES:
+        return True
+    if key in _NO:
+        return False
+    raise invalid(what, text, "yes or no", example)
+
+
+_TELEGRAM_USERNAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
+_MATRIX_USER = re.compile(r"@[^:\s]+:\S+")
+_TELEGRAM_NUMBER = re.compile(r"telegram:([0-9]+)", re.IGNORECASE)
+
+
+def parse_user(text: str) -> str:
+    """A platform identity as alerts.identity.UserRef spells it (`matrix:@alice:example.org`,
+    `telegram:user:42`, `console:alice`), or a Telegram `@username`, which only the Telegram
+    connector can turn into a user id. A bare Matrix id `@alice:example.org` gains `matrix:`."""
+    raw = text.strip()
+    if _TELEGRAM_USERNAME.fullmatch(raw):
+        return raw
+    if _MATRIX_USER.fullmatch(raw):
+        raw = "matrix:" + raw
+    number = _TELEGRAM_NUMBER.fullmatch(raw)
+    if number:
+        raw = f"telegram:user:{number[1]}"
+    try:
+        return str(UserRef.parse(raw))
+    except InvalidValue:
+        raise invalid(
+            "User", text, "@alice:example.org (Matrix), @username or telegram:user:42 (Telegram), console:alice",
+            "/member add @alice:example.org country:TH role:contact",
+        ) from None
