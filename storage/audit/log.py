@@ -1,0 +1,143 @@
+"""Appending to the audit log, in the caller's transaction (handlers.ports.AuditLog).
+
+An entry commits or rolls back with the change it records, because it is written on the same
+Connection. Appends are serialised by the one-row audit_head: PostgreSQL locks it FOR UPDATE;
+on SQLite the engine's BEGIN IMMEDIATE (storage.db) already made this transaction the only
+writer. The head also carries the Merkle frontier, so a checkpoint never rescans the log.
+The statements run through the driver's cursor on the same connection (storage.keys.driver):
+SQLAlchemy's per-statement cost was most of an append's. The head is read once per transaction:
+it is locked until the transaction ends, so later appends in it know the head they left.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import RootTransaction
+
+from alerts.audit import AuditAction, AuditEvent
+from alerts.clock import Clock
+from storage.audit.encoding import (
+    GENESIS_HASH,
+    SCHEMA_VERSION,
+    detail_plaintext,
+    entry_hash,
+    meta_plaintext,
+    part_aad,
+    to_micros,
+)
+from storage.audit.merkle import Frontier
+from storage.audit.tables import audit_head
+from storage.db import insert_for
+from storage.keys.driver import execute, fetch_one, together
+from storage.keyring import Keyring
+from storage.sealing import CaseKeySealer
+
+# Entries about the log itself, not content of the case they name: sealed under the master key.
+NOT_CASE_CONTENT = frozenset({AuditAction.ERASURE, AuditAction.EXPORT, AuditAction.CONSULTATION, AuditAction.KEY})
+
+
+class AuditHeadCorrupt(Exception):
+    """The head row does not describe a tree; appending would extend a broken log, so it refuses."""
+
+
+@dataclass
+class Head:
+    seq: int
+    entry_hash: bytes
+    frontier: Frontier
+
+
+_SELECT_HEAD = "SELECT seq, entry_hash, frontier FROM audit_head WHERE id = 1"
+_INSERT_ENTRY = ("INSERT INTO audit_entries (seq, recorded_at_us, action, reference, key_id, schema_version, "
+                 "case_ref, sealed_meta, sealed_detail, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_UPDATE_HEAD = "UPDATE audit_head SET seq = ?, entry_hash = ?, frontier = ? WHERE id = 1"
+
+
+# The head as the last append of a transaction left it, by transaction: nobody else can move it
+# before the transaction ends (it holds the lock), and a new transaction is a new key. Only for
+# transactions without a savepoint, whose rollback could undo an append behind our back.
+_HEADS: weakref.WeakKeyDictionary[RootTransaction, Head] = weakref.WeakKeyDictionary()
+
+
+def lock_head(connection: Connection) -> Head:
+    """The head, locked until the caller's transaction ends; made on first use."""
+    lock = _SELECT_HEAD + (" FOR UPDATE" if connection.dialect.name == "postgresql" else "")
+    row = fetch_one(connection, lock)
+    if row is None:
+        connection.execute(
+            insert_for(connection, audit_head)
+            .values(id=1, seq=0, entry_hash=GENESIS_HASH, frontier=b"")
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        row = fetch_one(connection, lock)
+    try:
+        return Head(row[0], bytes(row[1]), Frontier.from_bytes(row[0], row[2]))
+    except ValueError as exc:
+        raise AuditHeadCorrupt(f"audit_head is corrupt ({exc}); run `liaison-bot audit verify`") from None
+
+
+def _head_for_append(connection: Connection) -> tuple[Head, RootTransaction | None]:
+    """The locked head, read from the database once per transaction; and the transaction to
+    remember the new head under after the append (None: do not remember it)."""
+    transaction = connection.get_transaction()
+    if transaction is not None and connection.get_nested_transaction() is not None:
+        _HEADS.pop(transaction, None)  # rolling back the savepoint could undo this append
+        return lock_head(connection), None
+    head = _HEADS.get(transaction) if transaction is not None else None
+    if head is None:
+        head = lock_head(connection)
+        transaction = connection.get_transaction()  # begun by lock_head if there was none
+    # A copy: the caller extends it, and only an append that went through may be remembered.
+    return Head(head.seq, head.entry_hash, head.frontier.copy()), transaction
+
+
+class SqlAuditLog:
+    """Seals, chains and appends audit entries on the caller's Connection."""
+
+    def __init__(self, connection: Connection, keyring: Keyring, clock: Clock | None = None,
+                 sealer: CaseKeySealer | None = None) -> None:
+        self._connection = connection
+        self._keyring = keyring
+        self._clock = clock
+        self._sealer = sealer or CaseKeySealer(connection, keyring, clock)
+
+    def record(self, event: AuditEvent) -> None:
+        self.append(event)
+
+    def append(self, event: AuditEvent) -> int:
+        """Append `event`; returns its seq."""
+        case_ref = event.reference if event.reference and event.action not in NOT_CASE_CONTENT else None
+        # The case key before the head: every writer takes them in this order (sealers make case
+        # keys before they append), so two writers cannot wait on each other.
+        case_key = self._sealer.case_keys.get_or_create(case_ref) if case_ref and event.detail else None
+        # Content arriving for an erased case must not outlive the erasure: keep who/when only.
+        detail_dropped = case_key is not None and case_key.erased
+        if not event.detail:
+            case_ref = None  # nothing sealed under a case key
+
+        head, transaction = _head_for_append(self._connection)
+        seq = head.seq + 1
+        key_id = self._keyring.current_id
+        recorded_at_us = to_micros(self._clock.now() if self._clock else event.at)
+        sealed_detail = None
+        if event.detail and not detail_dropped:
+            sealed_detail = self._sealer.seal(detail_plaintext(event.detail),
+                                              aad=part_aad(seq, key_id, SCHEMA_VERSION, "detail"), case=case_ref)
+        sealed_meta = self._sealer.seal(
+            meta_plaintext(event, detail_dropped=detail_dropped), aad=part_aad(seq, key_id, SCHEMA_VERSION, "meta")
+        )
+        digest = entry_hash(seq, recorded_at_us, event.action.value, event.reference, key_id, SCHEMA_VERSION,
+                            case_ref, sealed_meta, sealed_detail, head.entry_hash)
+        head.frontier.append(digest)
+        with together(self._connection):  # one round trip on PostgreSQL
+            execute(self._connection, _INSERT_ENTRY, (
+                seq, recorded_at_us, event.action.value, event.reference, key_id, SCHEMA_VERSION, case_ref,
+                sealed_meta, sealed_detail, head.entry_hash, digest,
+            ))
+            execute(self._connection, _UPDATE_HEAD, (seq, digest, head.frontier.to_bytes()))
+        if transaction is not None:
+            _HEADS[transaction] = Head(seq, digest, head.frontier)
+        return seq

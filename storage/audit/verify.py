@@ -1,0 +1,275 @@
+"""`audit verify`: recompute the chain and the Merkle roots, check every checkpoint and the witness,
+and open every sealed part; name the first bad entry and why.
+
+What each kind of tampering looks like here:
+- a bit flip or edit in a row: its hash no longer matches its columns (or, if the attacker
+  recomputed the hashes, the Merkle root at the next checkpoint no longer matches);
+- a deletion, or a seq changed: a gap in the sequence;
+- a reordering: hashes cover the seq, so a moved row fails its own hash;
+- a truncation: a checkpoint (in the table or the witness) or the head is larger than the log.
+An entry whose case key was erased on purpose counts as erased, not as tampered: the hashes cover
+ciphertexts, so the chain still verifies.
+
+The log is scanned in chunks of 2**14 entries aligned in the tree; large logs are scanned by
+several processes (fork) and the chunks' frontiers joined, which keeps a million entries within
+seconds on two cores. The state verified is the one at the start: entries appended meanwhile
+are left for the next run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from storage.audit.checkpoints import Checkpoint, WitnessFile, read_checkpoints
+from storage.audit.encoding import GENESIS_HASH
+from storage.audit.merkle import EMPTY_ROOT, Frontier, fold
+from storage.audit.tables import audit_entries, audit_head
+from storage.audit.verify_scan import CaseKeyTable, Chunk, ChunkResult, scan_chunk
+from storage.db import READ_ONLY, create_engine_for
+from storage.keyring import Keyring
+
+CHUNK_BITS = 14  # small enough to spread over the workers evenly, large enough to keep per-chunk costs low
+CHUNK = 1 << CHUNK_BITS
+
+
+@dataclass
+class VerifyReport:
+    ok: bool
+    entries: int                      # entries checked (up to the first bad one)
+    checkpoints: int                  # signed checkpoints in the table
+    witness_checkpoints: int          # signed checkpoints in the witness file
+    erased: int                       # entries whose content was erased on purpose
+    root: bytes | None                # the verified Merkle root over all entries, when ok
+    first_bad_seq: int | None = None  # None when ok, or when only a checkpoint itself is bad
+    reason: str | None = None
+    by_key: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        if self.ok:
+            keys = ", ".join(f"{k}: {n}" for k, n in sorted(self.by_key.items())) or "none"
+            return (f"audit log OK: {self.entries} entries, {self.checkpoints} checkpoints, "
+                    f"{self.witness_checkpoints} witnessed, {self.erased} with erased content; "
+                    f"root {self.root.hex() if self.root else EMPTY_ROOT.hex()} (size {self.entries}); "
+                    f"entries by key: {keys}; {self.seconds:.2f} s")
+        where = f"first bad entry: {self.first_bad_seq}: " if self.first_bad_seq is not None else ""
+        return f"audit log FAILED verification: {where}{self.reason} ({self.entries} entries read)"
+
+
+@dataclass
+class _Signed:
+    source: str       # "table" or "witness line N"
+    checkpoint: Checkpoint
+
+
+def verify(engine: Engine, keyring: Keyring, witness_path: str | Path | None = None, *,
+           workers: int | None = None) -> VerifyReport:
+    started = time.perf_counter()
+    failures: list[tuple[int, int | None, str]] = []  # (position in the log, bad seq or None, why)
+    signed: list[_Signed] = []
+    witness_count = 0
+    # The witness first: its lines are written after their checkpoint commits, so every line read
+    # now is covered by the database state read next.
+    if witness_path is not None:
+        witness = WitnessFile(witness_path)
+        for number, checkpoint in witness.lines():
+            if checkpoint is None:
+                failures.append((0, None, f"witness {witness_path} line {number} is not a readable checkpoint"))
+            else:
+                witness_count += 1
+                signed.append(_Signed(f"witness line {number}", checkpoint))
+    with engine.connect() as connection:
+        connection = connection.execution_options(**READ_ONLY)
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            head = connection.execute(select(audit_head).where(audit_head.c.id == 1)).first()
+            if head is not None and not (isinstance(head.seq, int) and isinstance(head.entry_hash, bytes)
+                                         and isinstance(head.frontier, bytes)):
+                failures.append((0, None, "the audit_head row holds values of the wrong type: it was altered"))
+                head = None
+            count, top = connection.execute(select(func.count(), func.max(audit_entries.c.seq))).one()
+            table_checkpoints, unreadable = _read_table_checkpoints(connection)
+            failures += unreadable
+            if witness_path is not None and table_checkpoints and not witness_count and not failures:
+                failures.append((0, None, f"witness file {witness_path} is missing or empty, "
+                                          f"but the table holds {len(table_checkpoints)} checkpoints"))
+            signed += [_Signed("table", cp) for cp in table_checkpoints]
+            bound = max(count, top or 0, head.seq if head else 0)
+            chunks = _plan(count, bound, {s.checkpoint.tree_size for s in signed})
+            if _workers(workers, count, engine) > 1:
+                results = _scan_in_processes(engine, keyring, chunks, _workers(workers, count, engine))
+            else:
+                case_keys = CaseKeyTable(keyring)
+                results = [scan_chunk(connection, keyring, chunk, case_keys) for chunk in chunks]
+    for s in signed:
+        if not keyring.verify_signature(s.checkpoint.key_id, s.checkpoint.signature, s.checkpoint.body()):
+            failures.append((s.checkpoint.tree_size, None,
+                             f"checkpoint at size {s.checkpoint.tree_size} ({s.source}): signature does not verify"))
+    report = _merge(results, signed, head, failures)
+    report.checkpoints = len(table_checkpoints)
+    report.witness_checkpoints = witness_count
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _read_table_checkpoints(connection: Any) -> tuple[list[Checkpoint], list[tuple[int, int | None, str]]]:
+    """The checkpoint rows; a row altered so far that it does not even parse is reported, not raised."""
+    try:
+        return read_checkpoints(connection), []
+    except Exception as exc:  # a value no type can read: someone wrote into the table
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute("SELECT tree_size FROM audit_checkpoints ORDER BY tree_size")
+            sizes = [row[0] for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+        return [], [(min(sizes, default=0), None, f"the checkpoint table holds unreadable rows ({type(exc).__name__})")]
+
+
+def _plan(count: int, bound: int, sizes: set[int]) -> list[Chunk]:
+    """Chunks of CHUNK entries over 1..count; the last one reaches to `bound` to catch stray rows."""
+    chunks = []
+    lo = 1
+    while lo + CHUNK <= count:
+        hi = lo + CHUNK - 1
+        chunks.append(Chunk(lo, hi, frozenset(s for s in sizes if lo <= s <= hi)))
+        lo += CHUNK
+    chunks.append(Chunk(lo, max(bound, lo - 1), frozenset(s for s in sizes if s >= lo)))
+    return chunks
+
+
+def _merge(results: list[ChunkResult], signed: list[_Signed], head: Any,
+           failures: list[tuple[int, int | None, str]]) -> VerifyReport:
+    upper = Frontier()  # over the roots of the full chunks before the current one
+    last_hash = GENESIS_HASH
+    roots: dict[int, bytes] = {}
+    entries = erased = 0
+    by_key: dict[str, int] = {}
+    final: list[bytes] = []
+    broken: tuple[int, str] | None = None
+    strays = [s for r in results for s in r.strays]
+    for index, result in enumerate(results):
+        if result.rows and result.first_prev != last_hash:
+            broken = (result.lo, "prev_hash is not the previous entry's hash: chain broken")
+            break
+        for size, snapshot in result.snapshots.items():
+            roots[size] = fold(upper.hashes + snapshot)
+        entries += result.rows
+        erased += result.erased
+        for key, n in result.by_key.items():
+            by_key[key] = by_key.get(key, 0) + n
+        if result.failure is not None:
+            broken = result.failure
+            break
+        last_hash = result.last_hash or last_hash
+        if index < len(results) - 1:
+            upper.append(fold(result.frontier))  # a full, aligned chunk is one subtree
+        else:
+            final = upper.hashes + result.frontier
+    if broken is not None:
+        seq, why = broken
+        if strays:
+            why += f" (rows with out-of-place seq {sorted(strays)[:5]} exist)"
+        failures.append((seq, seq, why))
+    else:
+        _check_end(entries, last_hash, fold(final), head, strays, signed, failures)
+    _check_roots(roots, signed, failures)
+    if failures:
+        _, seq, why = min(failures, key=lambda f: (f[0], f[1] is None))
+        return VerifyReport(False, entries, 0, 0, erased, None, seq, why, by_key)
+    return VerifyReport(True, entries, 0, 0, erased, fold(final) if entries else EMPTY_ROOT, by_key=by_key)
+
+
+def _check_end(n: int, last_hash: bytes, root: bytes, head: Any, strays: list[int], signed: list[_Signed],
+               failures: list[tuple[int, int | None, str]]) -> None:
+    """After a clean scan of n entries: nothing signed beyond n, and the head agrees."""
+    beyond = [s for s in signed if s.checkpoint.tree_size > n]
+    if beyond:
+        top = max(beyond, key=lambda s: s.checkpoint.tree_size)
+        failures.append((n + 1, n + 1, f"entries {n + 1}..{top.checkpoint.tree_size} are missing: the log was "
+                                       f"truncated after a checkpoint at size {top.checkpoint.tree_size} ({top.source})"))
+    if strays:
+        failures.append((min(strays), min(strays), f"rows with seq {sorted(strays)[:5]} do not belong in the log"))
+    if head is None:
+        if n:
+            failures.append((n, None, "the audit_head row is missing"))
+        return
+    if head.seq > n:
+        failures.append((n + 1, n + 1, f"entries {n + 1}..{head.seq} are missing: the log was truncated "
+                                       f"(the head says {head.seq})"))
+    elif head.seq < n:
+        failures.append((head.seq + 1, head.seq + 1, f"entries after {head.seq} were not appended through the log "
+                                                     f"(the head says {head.seq})"))
+    elif bytes(head.entry_hash) != last_hash:
+        failures.append((n, n, "the head's hash is not the last entry's hash"))
+    elif not _frontier_matches(n, head.frontier, root):
+        failures.append((n, None, "the head's Merkle frontier does not match the entries"))
+
+
+def _frontier_matches(n: int, frontier: bytes, root: bytes) -> bool:
+    try:
+        return Frontier.from_bytes(n, frontier).root() == (root if n else EMPTY_ROOT)
+    except ValueError:
+        return False
+
+
+def _check_roots(roots: dict[int, bytes], signed: list[_Signed], failures: list[tuple[int, int | None, str]]) -> None:
+    """Each signed root against the root recomputed at its size; a mismatch means entries after the
+    last matching checkpoint were rewritten (with their hashes recomputed)."""
+    good = 0
+    for s in sorted(signed, key=lambda s: s.checkpoint.tree_size):
+        size = s.checkpoint.tree_size
+        if size not in roots:
+            continue
+        if roots[size] == s.checkpoint.root_hash:
+            good = max(good, size)
+            continue
+        failures.append((size, good + 1, f"Merkle root at checkpoint size {size} ({s.source}) does not match: "
+                                         f"entries {good + 1}..{size} were rewritten"))
+
+
+def _workers(requested: int | None, count: int, engine: Engine) -> int:
+    if requested is not None:
+        workers = requested
+    else:
+        workers = min(os.cpu_count() or 1, 8) if count >= 2 * CHUNK else 1
+    database = engine.url.database or ""
+    if engine.dialect.name == "sqlite" and (not database or database == ":memory:" or database.startswith("file:")):
+        return 1  # another process cannot see this database
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, workers)
+
+
+_worker_state: dict[str, Any] = {}
+
+
+def _init_worker(url: str, keyring: Keyring) -> None:
+    # Forked: the keyring arrives through memory, never through a pipe or the command line.
+    _worker_state["engine"] = create_engine_for(url)
+    _worker_state["keyring"] = keyring
+
+
+def _scan_in_worker(chunk: Chunk) -> ChunkResult:
+    engine, keyring = _worker_state["engine"], _worker_state["keyring"]
+    with engine.connect() as connection:
+        connection = connection.execution_options(**READ_ONLY)
+        with connection.begin():
+            if "case_keys" not in _worker_state:
+                _worker_state["case_keys"] = CaseKeyTable(keyring)
+            return scan_chunk(connection, keyring, chunk, _worker_state["case_keys"])
+
+
+def _scan_in_processes(engine: Engine, keyring: Keyring, chunks: list[Chunk], workers: int) -> list[ChunkResult]:
+    url = engine.url.render_as_string(hide_password=False)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_init_worker, initargs=(url, keyring)) as pool:
+        return pool.map(_scan_in_worker, chunks, chunksize=1)

@@ -1,0 +1,161 @@
+"""Engines: SQLite at a path by default (WAL, full sync, foreign keys), PostgreSQL by URL.
+
+SQLite write transactions start with BEGIN IMMEDIATE. Python 3.11's sqlite3 driver would
+otherwise begin lazily at the first write, so two transactions that both read first and then
+write each hold a read snapshot and ask to upgrade it: one of them gets SQLITE_BUSY at once,
+whatever the busy timeout. Taking the write lock at BEGIN makes the second writer wait its turn.
+A connection that will only read can ask for a plain deferred BEGIN with `READ_ONLY`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import make_url
+
+# Execution option naming how a SQLite transaction begins; ignored by other databases.
+SQLITE_BEGIN = "liaison_sqlite_begin"
+READ_ONLY: dict[str, Any] = {SQLITE_BEGIN: "DEFERRED"}
+
+BUSY_TIMEOUT_MS = 5000
+# PostgreSQL pool: see _postgres_engine.
+PING_AFTER_IDLE_SECONDS = 10.0
+POOL_RECYCLE_SECONDS = 1800
+_IDLE_SINCE = "liaison_idle_since"
+
+
+def sqlite_url(path: str | Path) -> str:
+    """The URL of a SQLite database file at `path` (made absolute, so the cwd does not matter)."""
+    return f"sqlite:///{Path(path).expanduser().resolve()}"
+
+
+def create_engine_for(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`: `sqlite:///path` or `postgresql://...` (driven by psycopg 3)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, **kwargs)
+    if backend == "postgresql":
+        if parsed.drivername in ("postgresql", "postgres"):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return _postgres_engine(parsed, **kwargs)
+    raise ValueError(f"unsupported database backend {backend!r}: use sqlite:///path or postgresql://")
+
+
+def _postgres_engine(url: Any, **kwargs: Any) -> Engine:
+    """Pooled connections are checked before use only after they sat idle (PING_AFTER_IDLE_SECONDS),
+    not on every checkout as pool_pre_ping does: that ping is a round trip per transaction, and a
+    connection used a moment ago is alive but for a server restart, which the next statement
+    reports as an OperationalError that empties the pool (as a failed ping would). Connections are
+    replaced after POOL_RECYCLE_SECONDS, before a server or proxy idle limit ends them. Passing
+    pool_pre_ping=True restores SQLAlchemy's ping on every checkout."""
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
+    engine = create_engine(url, **kwargs)
+    if kwargs.get("pool_pre_ping"):
+        return engine
+    dialect = engine.dialect
+
+    def note_idle_since(_dbapi_connection: Any, connection_record: Any) -> None:
+        if connection_record is not None:
+            connection_record.info[_IDLE_SINCE] = time.monotonic()
+
+    def ping_after_idle(dbapi_connection: Any, connection_record: Any, _connection_proxy: Any) -> None:
+        idle_since = connection_record.info.pop(_IDLE_SINCE, None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return  # new, or used a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+            dbapi_connection.rollback()  # psycopg began a transaction for the ping
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                # As a failed pre-ping: this and every older pooled connection is replaced.
+                raise exc.InvalidatePoolError() from error
+            raise
+
+    event.listen(engine, "checkin", note_idle_since)
+    event.listen(engine, "checkout", ping_after_idle)
+    return engine
+
+
+def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+    parsed = make_url(url)
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        raise ValueError("SQLite needs a file path: sqlite:///path/to/bot.db")
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # The driver's own timeout is its busy handler; keep it in step with the PRAGMA.
+    connect_args = {"timeout": BUSY_TIMEOUT_MS / 1000, **kwargs.pop("connect_args", {})}
+    engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:
+    # isolation_level=None stops the driver from emitting BEGIN itself; _begin does it instead.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        _ensure_wal(cursor)
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _ensure_wal(cursor: Any) -> None:
+    """Switch the file to WAL (a setting it keeps), waiting out other connections.
+
+    The switch needs the file to itself and SQLite does not apply the busy timeout to it, so two
+    processes opening a new database together would otherwise fail with "database is locked".
+    """
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        return
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            # SQLite answers with the old mode, rather than an error, when it could not switch.
+            if cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() == "wal":
+                return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("cannot switch the database to WAL journal mode")
+        time.sleep(0.01)
+
+
+_BEGIN = {mode: f"BEGIN {mode}" for mode in ("IMMEDIATE", "DEFERRED", "EXCLUSIVE")}
+
+
+def _begin_sqlite_transaction(connection: Any) -> None:
+    mode = connection.get_execution_options().get(SQLITE_BEGIN, "IMMEDIATE")
+    statement = _BEGIN.get(mode)
+    if statement is None:
+        raise ValueError(f"{SQLITE_BEGIN} must be IMMEDIATE, DEFERRED or EXCLUSIVE")
+    # On the driver's own cursor: every write transaction begins here (storage.keys.driver).
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(statement)
+    except Exception as error:
+        if not isinstance(error, sqlite3.Error):
+            raise
+        connection._handle_dbapi_exception(error, statement, (), cursor, None)  # noqa: SLF001 - raises it wrapped
+    finally:
+        cursor.close()
+
+
+def insert_for(connection: Any, table: Any) -> Any:
+    """An INSERT on `table` that knows ON CONFLICT for this connection's database."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif connection.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        raise ValueError(f"unsupported database {connection.dialect.name!r}")
+    return insert(table)

@@ -1,0 +1,309 @@
+"""The directory in the database: seeded from the configuration, then the source of truth.
+
+    store = SqlDirectoryStore()
+    with engine.begin() as connection:
+        store.seed(connection, settings.directory())   # at every start
+    source = DatabaseDirectory(engine)                  # handlers.ports.DirectorySource
+    source.current()                                    # a cached snapshot; refresh() reloads it
+
+The seeding rule: at start, the configuration wins for everything it names. Each organisation,
+contact, room and arrangement in the file is inserted, or updated to match the file, together with
+what belongs to it (an organisation's desks, a contact's roles and accounts, a room's member
+organisations, an arrangement's parties); an account the file gives to a contact moves to that
+contact. Nothing the file does not name is touched: what admin commands added or changed in the
+database stays until an admin changes it, or until the file names the same thing. Seeding records
+nothing else and is idempotent: seeding the same file twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, delete, func, select, text, update
+
+from alerts.arrangements import Arrangement
+from alerts.directory import Contact, Directory, Organisation, OrgKind, Room, RoomPurpose, Standing
+from alerts.identity import ChatRef, UserRef
+from alerts.membership import PlannedAction, action_message
+from alerts.roles import Role
+from storage.cursors import SqlCursors
+from storage.db import READ_ONLY, insert_for
+from storage.directory_tables import (directory_arrangements, directory_contacts, directory_desks,
+                                      directory_identities, directory_organisations, directory_parties,
+                                      directory_roles, directory_room_members, directory_rooms)
+from storage.tables import outbox as outbox_table
+
+_SEED_LOCK_ID = 0x6C69_6169_6469_72  # a PostgreSQL advisory lock: two starts seed one after the other
+_CHUNK = 500  # keys per IN (...) list, well under every database's limit on bound parameters
+
+
+class SqlDirectoryStore:
+    """Reads and seeds the directory tables on the caller's connection, inside the caller's transaction."""
+
+    def seed(self, connection: Connection, directory: Directory) -> None:
+        """Make the database agree with `directory` on everything `directory` names; keep the rest."""
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SEED_LOCK_ID})
+        orgs = list(directory.organisations.values())
+        _upsert(connection, directory_organisations, ("code",), [
+            {"code": o.code, "name": o.name, "kind": o.kind.value, "standing": o.standing.value, "position": i}
+            for i, o in enumerate(orgs)])
+        _replace(connection, directory_desks, "organisation", [o.code for o in orgs], [
+            {"organisation": o.code, "desk": desk, "position": i} for o in orgs for i, desk in enumerate(o.desks)])
+        contacts = list(directory.contacts.values())
+        _upsert(connection, directory_contacts, ("id",), [
+            {"id": c.id, "name": c.name, "organisation": c.organisation, "desk": c.desk, "timezone": c.timezone,
+             "backup": c.backup, "position": i} for i, c in enumerate(contacts)])
+        ids = [c.id for c in contacts]
+        _replace(connection, directory_roles, "contact", ids, [
+            {"contact": c.id, "role": role.value} for c in contacts for role in sorted(c.roles, key=lambda r: r.value)])
+        accounts = [{"identity": str(identity), "contact": c.id, "position": i}
+                    for c in contacts for i, identity in enumerate(c.identities)]
+        # The file wins for the accounts it names, even when the database gave one to someone else.
+        _delete_in(connection, directory_identities, "identity", [a["identity"] for a in accounts])
+        _replace(connection, directory_identities, "contact", ids, accounts)
+        rooms = list(directory.rooms)
+        _upsert(connection, directory_rooms, ("chat",), [
+            {"chat": str(r.chat), "name": r.name, "purpose": r.purpose.value, "position": i}
+            for i, r in enumerate(rooms)])
+        _replace(connection, directory_room_members, "room", [str(r.chat) for r in rooms], [
+            {"room": str(r.chat), "organisation": code} for r in rooms for code in sorted(r.organisations)])
+        arrangements = list(directory.arrangements)
+        _upsert(connection, directory_arrangements, ("key",), [
+            {"key": a.key, "kind": a.kind, "topics": ",".join(sorted(a.topics)) if a.topics else None,
+             "position": i} for i, a in enumerate(arrangements)])
+        _replace(connection, directory_parties, "arrangement", [a.key for a in arrangements], [
+            {"arrangement": a.key, "organisation": code} for a in arrangements for code in sorted(a.parties)])
+
+    def load(self, connection: Connection) -> Directory:
+        """The whole directory as one snapshot, in the order the configuration (then admins) gave."""
+        desks = _grouped(connection, directory_desks, "organisation", "desk", order="position")
+        organisations = [
+            Organisation(row.code, row.name, OrgKind(row.kind), Standing(row.standing), tuple(desks.get(row.code, ())))
+            for row in _ordered(connection, directory_organisations, "code")]
+        roles = _grouped(connection, directory_roles, "contact", "role")
+        accounts = _grouped(connection, directory_identities, "contact", "identity", order="position")
+        contacts = [
+            Contact(row.id, row.name, row.organisation, frozenset(Role(r) for r in roles.get(row.id, ())),
+                    tuple(UserRef.parse(i) for i in accounts.get(row.id, ())), row.desk, row.timezone, row.backup)
+            for row in _ordered(connection, directory_contacts, "id")]
+        members = _grouped(connection, directory_room_members, "room", "organisation")
+        rooms = [Room(ChatRef.parse(row.chat), row.name, RoomPurpose(row.purpose), frozenset(members.get(row.chat, ())))
+                 for row in _ordered(connection, directory_rooms, "chat")]
+        parties = _grouped(connection, directory_parties, "arrangement", "organisation")
+        arrangements = [
+            Arrangement(row.kind, frozenset(parties.get(row.key, ())),
+                        frozenset(row.topics.split(",")) if row.topics else frozenset())
+            for row in _ordered(connection, directory_arrangements, "key")]
+        return Directory.build(organisations, contacts, rooms, arrangements)
+
+
+class DatabaseDirectory:
+    """handlers.ports.DirectorySource on the database: one cached snapshot, replaced by refresh().
+
+    current() costs an attribute read; commands that change the directory call refresh() after
+    their transaction commits, and every command after that resolves against the new snapshot.
+    """
+
+    def __init__(self, engine: Engine, store: SqlDirectoryStore | None = None) -> None:
+        self._engine = engine
+        self._store = store or SqlDirectoryStore()
+        self._snapshot: Directory | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> Directory:
+        snapshot = self._snapshot
+        return snapshot if snapshot is not None else self.refresh()
+
+    def refresh(self) -> Directory:
+        """Load the directory again; the new snapshot replaces the old one whole."""
+        with self._lock:  # two refreshes at once would only load twice; one at a time keeps the latest
+            with self._engine.connect() as connection:
+                connection.execution_options(**READ_ONLY)
+                if connection.dialect.name == "postgresql":  # one snapshot over all the SELECTs
+                    connection.execution_options(isolation_level="REPEATABLE READ")
+                with connection.begin():
+                    snapshot = self._store.load(connection)
+            self._snapshot = snapshot
+            return snapshot
+
+    def seed(self, directory: Directory) -> Directory:
+        """Seed from `directory` (the configuration's) in one transaction, then load what the database says."""
+        with self._engine.begin() as connection:
+            self._store.seed(connection, directory)
+        return self.refresh()
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+def _upsert(connection: Connection, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    statement = insert_for(connection, table)
+    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    connection.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
+
+
+def _delete_in(connection: Connection, table: Table, column: str, values: Sequence[Any]) -> None:
+    for chunk in _chunks(values):
+        connection.execute(delete(table).where(table.c[column].in_(chunk)))
+
+
+def _replace(connection: Connection, table: Table, owner: str, owners: Sequence[Any],
+             rows: list[dict[str, Any]]) -> None:
+    """The rows belonging to each of `owners` become exactly `rows`."""
+    _delete_in(connection, table, owner, owners)
+    if rows:
+        connection.execute(table.insert(), rows)
+
+
+def _ordered(connection: Connection, table: Table, key: str) -> list[Any]:
+    return list(connection.execute(select(table).order_by(table.c.position, table.c[key])))
+
+
+def _grouped(connection: Connection, table: Table, owner: str, value: str,
+             order: str | None = None) -> dict[str, list[str]]:
+    ordering = [table.c[order]] if order else []
+    found: dict[str, list[str]] = {}
+    for row in connection.execute(select(table.c[owner], table.c[value]).order_by(table.c[owner], *ordering,
+                                                                                 table.c[value])):
+        found.setdefault(row[0], []).append(row[1])
+    return found
+
+
+# --- writes (issue 8: /member, `liaison-bot member`) ---------------------------------------------
+
+class SqlDirectoryWriter:
+    """handlers.ports.DirectoryWriter on the caller's connection, inside the caller's transaction.
+
+    `changed` tells the unit of work that the snapshot must be reloaded after its commit
+    (DatabaseDirectory.refresh); bot/membership_gateway.MembershipUnitOfWorkFactory does it.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+        self.changed = False
+
+    def _exists(self, contact_id: str) -> bool:
+        c = directory_contacts.c
+        return self._conn.execute(select(c.id).where(c.id == contact_id)).first() is not None
+
+    def _check_accounts(self, contact: Contact) -> None:
+        i = directory_identities.c
+        taken = self._conn.execute(
+            select(i.identity, i.contact).where(i.identity.in_([str(x) for x in contact.identities]),
+                                                i.contact != contact.id)).first()
+        if taken is not None:
+            raise ValueError(f"the account {taken.identity} belongs to {taken.contact}")
+        if len(set(contact.identities)) != len(contact.identities):
+            raise ValueError(f"{contact.id} lists an account twice")
+
+    def _write_parts(self, contact: Contact) -> None:
+        _replace(self._conn, directory_roles, "contact", [contact.id],
+                 [{"contact": contact.id, "role": r.value} for r in sorted(contact.roles, key=lambda r: r.value)])
+        _replace(self._conn, directory_identities, "contact", [contact.id],
+                 [{"identity": str(x), "contact": contact.id, "position": n} for n, x in enumerate(contact.identities)])
+
+    def _row(self, contact: Contact) -> dict[str, Any]:
+        return {"name": contact.name, "organisation": contact.organisation, "desk": contact.desk,
+                "timezone": contact.timezone, "backup": contact.backup}
+
+    def add_contact(self, contact: Contact) -> None:
+        if self._exists(contact.id):
+            raise ValueError(f"there is a contact {contact.id} already")
+        self._check_accounts(contact)
+        c = directory_contacts.c
+        last = self._conn.execute(select(func.max(c.position))).scalar_one_or_none()
+        self._conn.execute(directory_contacts.insert().values(
+            id=contact.id, position=(last if last is not None else -1) + 1, **self._row(contact)))
+        self._write_parts(contact)
+        self.changed = True
+
+    def update_contact(self, contact: Contact) -> None:
+        if not self._exists(contact.id):
+            raise KeyError(contact.id)
+        self._check_accounts(contact)
+        self._conn.execute(update(directory_contacts).where(directory_contacts.c.id == contact.id)
+                           .values(**self._row(contact)))
+        self._write_parts(contact)
+        self.changed = True
+
+    def remove_contact(self, contact_id: str) -> bool:
+        # Children first: SQLite enforces ON DELETE CASCADE only with PRAGMA foreign_keys.
+        _delete_in(self._conn, directory_roles, "contact", [contact_id])
+        _delete_in(self._conn, directory_identities, "contact", [contact_id])
+        result = self._conn.execute(delete(directory_contacts).where(directory_contacts.c.id == contact_id))
+        self.changed = True
+        return result.rowcount > 0
+
+
+class SqlRoomRoster:
+    """Room membership as the bot knows it (what it did and what it saw), and each run's progress.
+
+    Kept as small JSON values in the `cursors` key-value table ("roster:<chat>", "membership-run:<op>"),
+    so no migration was needed; a dedicated table is the step up if rooms grow past a few hundred members.
+    """
+
+    ROSTER = "roster:"
+    RUN = "membership-run:"
+
+    def __init__(self, connection: Connection) -> None:
+        self._cursors = SqlCursors(connection)
+
+    def present(self, room: ChatRef) -> dict[UserRef, str] | None:
+        raw = self._cursors.get(self.ROSTER + str(room))
+        if raw is None:
+            return None
+        return {UserRef.parse(k): v for k, v in json.loads(raw).items()}
+
+    def mark(self, room: ChatRef, identity: UserRef, state: str | None) -> None:
+        """`identity` is in `room` as `state` ("invited", "joined"), or gone (None)."""
+        members = {str(k): v for k, v in (self.present(room) or {}).items()}
+        if state is None:
+            members.pop(str(identity), None)
+        else:
+            members[str(identity)] = state
+        self._cursors.set(self.ROSTER + str(room), json.dumps(members, sort_keys=True))
+
+    def seen(self, room: ChatRef, members: dict[UserRef, str]) -> None:
+        """A full list of the room's members, as a platform that can list them gave it."""
+        self._cursors.set(self.ROSTER + str(room), json.dumps({str(k): v for k, v in members.items()}, sort_keys=True))
+
+    def progress(self, op: str, key: str, outcome: str) -> dict[str, str]:
+        """Note `outcome` of the action `key` of run `op` (once: a second note of the same key is
+        ignored); every outcome of the run so far, by key."""
+        raw = self._cursors.get(self.RUN + op)
+        outcomes: dict[str, str] = json.loads(raw) if raw else {}
+        if key not in outcomes:
+            outcomes[key] = outcome
+            self._cursors.set(self.RUN + op, json.dumps(outcomes, sort_keys=True))
+        return outcomes
+
+
+class SqlMembershipGateway:
+    """handlers.ports.MembershipGateway: planned actions become outbox rows of kind MEMBERSHIP in the
+    caller's transaction (bot/membership_gateway.py carries them out after the commit)."""
+
+    def __init__(self, connection: Connection, outbox: Any, roster: SqlRoomRoster | None = None) -> None:
+        self._conn = connection
+        self._outbox = outbox
+        self._roster = roster or SqlRoomRoster(connection)
+
+    def plan(self, actions: Sequence[PlannedAction]) -> int:
+        keys = [a.key for a in actions]
+        known: set[str] = set()
+        for chunk in _chunks(keys):
+            known |= set(self._conn.execute(select(outbox_table.c.key).where(outbox_table.c.key.in_(chunk))).scalars())
+        new = [a for a in actions if a.key not in known]
+        if new:
+            self._outbox.enqueue_many([action_message(a) for a in new])
+        return len(new)
+
+    def present(self, room: ChatRef) -> dict[UserRef, str] | None:
+        return self._roster.present(room)

@@ -1,0 +1,100 @@
+"""The inbox: every platform event the bot read, recorded once, before it is acted on.
+
+A connector records a batch of events together with its new sync token or update offset (see
+storage.cursors) in one transaction, and only then tells the platform it has them. Recording an
+event id a second time does nothing, so an event read again after a crash is not run twice.
+An event is named by its platform (the sender's) and the platform's event id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from alerts.clock import Clock
+from alerts.identity import ChatRef, MessageRef, Platform, UserRef
+from alerts.messages import InboundMessage
+from storage.content import inbox_aad, open_json, seal_json
+from storage.db import insert_for
+from storage.sealing import ContentSealer
+from storage.tables import inbox
+
+
+class SqlInbox:
+    def __init__(self, connection: Connection, sealer: ContentSealer, clock: Clock) -> None:
+        self._conn = connection
+        self._sealer = sealer
+        self._clock = clock
+
+    def record(self, message: InboundMessage) -> bool:
+        """Record an event; False when this platform's event id was recorded before."""
+        platform = message.sender.platform.value
+        reply_to = message.reply_to
+        content = {
+            "text": message.text,
+            "reply_to": {"chat": str(reply_to.chat), "message_id": reply_to.message_id} if reply_to else None,
+        }
+        stmt = insert_for(self._conn, inbox).values(
+            platform=platform,
+            event_id=message.event_id,
+            sender=str(message.sender),
+            chat=str(message.chat),
+            received_at=message.received_at,
+            content=seal_json(self._sealer, content, aad=inbox_aad(platform, message.event_id)),
+            state="pending",
+        )
+        # RETURNING, not rowcount: drivers disagree on rowcount for an INSERT that returns rows.
+        stmt = stmt.on_conflict_do_nothing(index_elements=[inbox.c.platform, inbox.c.event_id]).returning(inbox.c.id)
+        return self._conn.execute(stmt).scalar_one_or_none() is not None
+
+    def record_event(
+        self,
+        platform: Platform,
+        event_id: str,
+        sender: UserRef,
+        chat: ChatRef,
+        text: str,
+        received_at: datetime,
+        reply_to: MessageRef | None = None,
+    ) -> bool:
+        """record() from the event's parts, for connectors that have no InboundMessage yet."""
+        if sender.platform is not platform or chat.platform is not platform:
+            raise ValueError("the sender and chat of an event are on the event's platform")
+        return self.record(InboundMessage(event_id, sender, chat, text, received_at, reply_to))
+
+    def pending(self, limit: int) -> list[InboundMessage]:
+        """Events not yet handled, in the order they were recorded."""
+        rows = self._conn.execute(
+            select(inbox).where(inbox.c.state == "pending").order_by(inbox.c.id).limit(limit)
+        ).all()
+        return [self._message(row) for row in rows]
+
+    def mark_done(self, message: InboundMessage, at: datetime | None = None) -> None:
+        self._finish(message, at, state="done", error_ref=None)
+
+    def mark_failed(self, message: InboundMessage, error_ref: str, at: datetime | None = None) -> None:
+        """Give up on an event; `error_ref` names the log entry, it holds no content."""
+        self._finish(message, at, state="failed", error_ref=error_ref)
+
+    def _finish(self, message: InboundMessage, at: datetime | None, state: str, error_ref: str | None) -> None:
+        c = inbox.c
+        result = self._conn.execute(
+            update(inbox)
+            .where(c.platform == message.sender.platform.value, c.event_id == message.event_id)
+            .values(state=state, processed_at=at or self._clock.now(), error_ref=error_ref)
+        )
+        if result.rowcount == 0:
+            raise KeyError("no inbox row for that platform event")
+
+    def _message(self, row) -> InboundMessage:  # noqa: ANN001 - a Row of inbox
+        content = open_json(self._sealer, row.content, aad=inbox_aad(row.platform, row.event_id))
+        reply = content["reply_to"]
+        return InboundMessage(
+            event_id=row.event_id,
+            sender=UserRef.parse(row.sender),
+            chat=ChatRef.parse(row.chat),
+            text=content["text"],
+            received_at=row.received_at,
+            reply_to=MessageRef(ChatRef.parse(reply["chat"]), reply["message_id"]) if reply else None,
+        )

@@ -1,0 +1,271 @@
+"""Items with their resolved routes and the state of each delivery.
+
+The route is stored as it was resolved when the item was accepted, so later changes to the
+directory do not change who an item went to. A forward adds deliveries to the same item: the
+stored route grows, each new delivery with its reason ("forward by X, consented by Y").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, func, or_, select, update
+
+from alerts.caveats import Caveat, Handling, Tlp
+from alerts.grading import Grading
+from alerts.identity import ChatRef
+from alerts.items import ALL, DueSpec, Item, ItemDraft, ItemKind, ItemState, Reference, Selector, SelectorKind
+from alerts.lifecycle import Closure, DeliveryState, ForwardRequest, ForwardState
+from alerts.priority import Priority
+from alerts.routing import Delivery, Destination, Route
+from handlers.ports import DeliveryRecord, ItemRecord
+from storage.content import item_aad, open_json, seal_json
+from storage.forwards import SqlForwardRequests
+from storage.keys.driver import Binder, execute, execute_many, fetch_one, insert_sql, together
+from storage.sealing import ContentSealer
+from storage.tables import DELIVERY_STATES, deliveries, items
+
+# A delivery only moves forward (alerts.lifecycle): a late "sent" must not undo an
+# acknowledgement that overtook it.
+_DELIVERY_RANK = {state.value: state.rank for state in DeliveryState}
+_DELIVERY_MOMENT = {"sent": "sent_at", "acknowledged": "acknowledged_at", "answered": "answered_at"}
+
+# The writes of every new item run as driver SQL (storage.keys.driver): SQLAlchemy's cost per
+# statement was most of theirs.
+_ITEM_COLUMNS = ("reference", "kind", "year", "number", "originator", "origin_chat", "created_at", "ack_due",
+                 "feedback_due", "state", "tlp", "handling", "orcon", "priority", "topic", "grading", "recipients",
+                 "due_after", "due_at", "content")
+_INSERT_ITEM = insert_sql("items", _ITEM_COLUMNS)
+_ITEM = Binder(items.c[name] for name in _ITEM_COLUMNS)
+_DELIVERY_COLUMNS = ("item_reference", "contact", "destination", "reason", "outbox_key", "state")
+_INSERT_DELIVERY = insert_sql("deliveries", _DELIVERY_COLUMNS)  # plain strings: nothing to bind
+# One statement, so concurrent writers on PostgreSQL queue on the counter row (or on the unique
+# index for the year's first number) instead of reading the same last number.
+_NEXT_NUMBER = ("INSERT INTO reference_counters (kind, year, last_number) VALUES (?, ?, 1) "
+                "ON CONFLICT (kind, year) DO UPDATE SET last_number = reference_counters.last_number + 1 "
+                "RETURNING last_number")
+
+
+class SqlItemRepository:
+    """handlers.ports.ItemRepository on one connection, inside the caller's transaction."""
+
+    def __init__(self, connection: Connection, sealer: ContentSealer) -> None:
+        self._conn = connection
+        self._sealer = sealer
+        self._forwards = SqlForwardRequests(connection, sealer)
+
+    def next_reference(self, kind: ItemKind, year: int) -> Reference:
+        return Reference(kind, year, fetch_one(self._conn, _NEXT_NUMBER, (kind.value, year))[0])
+
+    def add(self, item: Item, route: Route, outbox_keys: Mapping[str, str]) -> None:
+        """Store a new item and its route; `outbox_keys` maps each contact id to its outbox key."""
+        draft = item.draft
+        reference = str(item.reference)
+        if draft.kind is not item.reference.kind:
+            raise ValueError("the draft's kind differs from the reference's kind")
+        deliveries_rows = self._delivery_rows(reference, route, outbox_keys)
+        content = {"body": draft.body, "purpose": draft.purpose, "outside_ref": draft.outside_ref}
+        # Sealed before `together`: making the case key needs its own round trip's answer.
+        sealed = seal_json(self._sealer, content, aad=item_aad(reference), case=reference)
+        with together(self._conn):  # one round trip on PostgreSQL
+            execute(self._conn, _INSERT_ITEM, _ITEM(self._conn, (
+                reference,
+                item.reference.kind.value,
+                item.reference.year,
+                item.reference.number,
+                item.originator,
+                str(item.origin_chat),
+                item.created_at,
+                item.ack_due,
+                item.feedback_due,
+                item.state.value,
+                draft.caveat.tlp.value,
+                draft.caveat.handling.value,
+                draft.caveat.orcon,
+                draft.priority.value,
+                draft.topic,
+                draft.grading.code if draft.grading else None,
+                _join_selectors(draft.recipients),
+                draft.due.after if draft.due else None,
+                draft.due.at if draft.due else None,
+                sealed,
+            )))
+            execute_many(self._conn, _INSERT_DELIVERY, deliveries_rows)
+
+    def add_deliveries(self, reference: Reference, route: Route, outbox_keys: Mapping[str, str]) -> None:
+        """More deliveries of an existing item (a forward); the stored route grows by `route`."""
+        found = self._conn.execute(select(items.c.reference).where(items.c.reference == str(reference))).first()
+        if found is None:
+            raise ValueError(f"no item {reference} to add deliveries to")
+        self._insert_deliveries(str(reference), route, outbox_keys)
+
+    def close(self, reference: Reference, closure: Closure) -> bool:
+        """Close an open item; False when it is closed already (the first closure stands)."""
+        ref = str(reference)
+        outcome = seal_json(self._sealer, {"outcome": closure.outcome}, aad=_outcome_aad(ref), case=ref)
+        result = self._conn.execute(
+            update(items)
+            .where(items.c.reference == ref, items.c.state == ItemState.OPEN.value)
+            .values(state=ItemState.CLOSED.value, closed_at=closure.closed_at, closed_by=closure.closed_by,
+                    outcome=outcome)
+        )
+        return result.rowcount > 0
+
+    def add_forward(self, request: ForwardRequest) -> None:
+        self._forwards.add(request)
+
+    def forwards(self, reference: Reference) -> list[ForwardRequest]:
+        return self._forwards.for_item(str(reference))
+
+    def decide_forward(
+        self, request_id: str, state: ForwardState, decided_by: str, at: datetime, reason: str
+    ) -> bool:
+        return self._forwards.decide(request_id, state, decided_by, at, reason)
+
+    def _insert_deliveries(self, reference: str, route: Route, outbox_keys: Mapping[str, str]) -> None:
+        execute_many(self._conn, _INSERT_DELIVERY, self._delivery_rows(reference, route, outbox_keys))
+
+    @staticmethod
+    def _delivery_rows(reference: str, route: Route, outbox_keys: Mapping[str, str]) -> list[tuple[str, ...]]:
+        """The deliveries' rows, in the route's order (their ids give it back)."""
+        missing = [d.contact for d in route.deliveries if d.contact not in outbox_keys]
+        if missing:
+            raise ValueError(f"no outbox key for {len(missing)} deliveries")
+        queued = DeliveryState.QUEUED.value
+        return [(reference, d.contact, str(d.destination), d.reason, outbox_keys[d.contact], queued)
+                for d in route.deliveries]
+
+    def get(self, reference: Reference) -> ItemRecord | None:
+        row = self._conn.execute(select(items).where(items.c.reference == str(reference))).one_or_none()
+        if row is None:
+            return None
+        return self._records([row])[0]
+
+    def for_contact(self, contact_id: str) -> list[ItemRecord]:
+        """Open items the contact sent or received, oldest first."""
+        received = select(deliveries.c.item_reference).where(deliveries.c.contact == contact_id)
+        rows = self._conn.execute(
+            select(items)
+            .where(items.c.state == ItemState.OPEN.value)
+            .where(or_(items.c.originator == contact_id, items.c.reference.in_(received)))
+            .order_by(items.c.created_at, items.c.reference)
+        ).all()
+        return self._records(rows)
+
+    def delivery_by_message(self, platform_message_id: str) -> tuple[Reference, str] | None:
+        row = self._conn.execute(
+            select(deliveries.c.item_reference, deliveries.c.contact)
+            .where(deliveries.c.platform_message_id == platform_message_id)
+            .limit(1)
+        ).first()
+        return (Reference.parse(row.item_reference), row.contact) if row else None
+
+    def mark_delivery(
+        self, outbox_key: str, state: str, at: datetime, platform_message_id: str | None = None
+    ) -> bool:
+        """Record how far a delivery got; False when the outbox key is not an item's delivery."""
+        if state not in DELIVERY_STATES:
+            raise ValueError(f"unknown delivery state {state!r}")
+        behind = [s for s, rank in _DELIVERY_RANK.items() if rank < _DELIVERY_RANK[state]]
+        c = deliveries.c
+        values: dict[str, Any] = {
+            "state": case((c.state.in_(behind), state), else_=c.state),
+            "platform_message_id": func.coalesce(c.platform_message_id, platform_message_id),
+        }
+        moment = _DELIVERY_MOMENT.get(state)
+        if moment is not None:
+            # The first time is the one that counts; a redelivery does not move it.
+            values[moment] = func.coalesce(c[moment], at)
+        result = self._conn.execute(update(deliveries).where(c.outbox_key == outbox_key).values(**values))
+        return result.rowcount > 0
+
+    def _records(self, rows: Iterable[Any]) -> list[ItemRecord]:
+        rows = list(rows)
+        if not rows:
+            return []
+        references = [row.reference for row in rows]
+        by_item: dict[str, list[Any]] = {ref: [] for ref in references}
+        for d in self._conn.execute(
+            select(deliveries).where(deliveries.c.item_reference.in_(references)).order_by(deliveries.c.id)
+        ):
+            by_item[d.item_reference].append(d)
+        return [self._record(row, by_item[row.reference]) for row in rows]
+
+    def _record(self, row: Any, delivery_rows: list[Any]) -> ItemRecord:
+        content = open_json(self._sealer, row.content, aad=item_aad(row.reference), case=row.reference)
+        kind = ItemKind(row.kind)
+        due = None
+        if row.due_after is not None:
+            due = DueSpec(after=row.due_after)
+        elif row.due_at is not None:
+            due = DueSpec(at=row.due_at)
+        draft = ItemDraft(
+            kind=kind,
+            body=content["body"],
+            recipients=_split_selectors(row.recipients),
+            caveat=Caveat(Tlp(row.tlp), Handling(row.handling), bool(row.orcon)),
+            grading=Grading(row.grading[0], row.grading[1]) if row.grading else None,
+            priority=Priority(row.priority),
+            topic=row.topic,
+            due=due,
+            purpose=content["purpose"],
+            outside_ref=content["outside_ref"],
+        )
+        item = Item(
+            reference=Reference(kind, row.year, row.number),
+            draft=draft,
+            originator=row.originator,
+            origin_chat=ChatRef.parse(row.origin_chat),
+            created_at=row.created_at,
+            ack_due=row.ack_due,
+            feedback_due=row.feedback_due,
+            state=ItemState(row.state),
+        )
+        route = Route(tuple(Delivery(d.contact, Destination.parse(d.destination), d.reason) for d in delivery_rows))
+        records = tuple(
+            DeliveryRecord(
+                contact=d.contact,
+                destination=d.destination,
+                outbox_key=d.outbox_key,
+                state=d.state,
+                sent_at=d.sent_at,
+                acknowledged_at=d.acknowledged_at,
+                answered_at=d.answered_at,
+                platform_message_id=d.platform_message_id,
+            )
+            for d in delivery_rows
+        )
+        closure = None
+        if row.closed_at is not None:
+            outcome = open_json(self._sealer, row.outcome, aad=_outcome_aad(row.reference), case=row.reference)
+            closure = Closure(closed_by=row.closed_by, closed_at=row.closed_at, outcome=outcome["outcome"])
+        return ItemRecord(item=item, route=route, deliveries=records, closure=closure)
+
+
+def _outcome_aad(reference: str) -> bytes:
+    return item_aad(reference) + b"|outcome"
+
+
+def _join_selectors(selectors: Iterable[Selector]) -> str:
+    texts = [str(s) for s in selectors]
+    if any("," in t for t in texts):
+        raise ValueError("a recipient selector contains a comma")
+    return ",".join(texts)
+
+
+def _split_selectors(text: str) -> tuple[Selector, ...]:
+    return tuple(_parse_selector(part) for part in text.split(",")) if text else ()
+
+
+def _parse_selector(text: str) -> Selector:
+    """The inverse of str(Selector)."""
+    if text == str(ALL):
+        return ALL
+    if text.startswith("@"):
+        return Selector(SelectorKind.PERSON, person=text[1:])
+    organisation, slash, desk = text.partition("/")
+    if slash:
+        return Selector(SelectorKind.DESK, organisation=organisation, desk=desk)
+    return Selector(SelectorKind.ORGANISATION, organisation=organisation)

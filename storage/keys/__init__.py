@@ -1,0 +1,1 @@
+"""Per-case data keys, wrapped by the master keys of the key file (storage.keyring)."""

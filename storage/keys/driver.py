@@ -1,0 +1,193 @@
+"""Driver-level SQL for the statements on the hot path of every exchange.
+
+Through SQLAlchemy's execution machinery a statement costs tens of microseconds on the machines we
+run on (building it, its cache key, the execution context, the result), through the driver's own
+cursor a few. An alert runs a dozen such statements (its item, deliveries, outbox rows, case key,
+reference number and audit entries), so these helpers run them on the caller's connection, inside
+its transaction, with SQL written with `?` placeholders (translated once for drivers that use
+`%s`, psycopg), values bound as SQLAlchemy would bind them for their columns (Binder), and driver
+errors raised as SQLAlchemy's (a lost PostgreSQL connection invalidates the pool, and callers that
+catch sqlalchemy.exc.OperationalError still do).
+
+On PostgreSQL each statement is a round trip to the server; `together` sends a few in one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Column, Connection
+
+
+@lru_cache(maxsize=256)
+def _for_paramstyle(sql: str, paramstyle: str) -> str:
+    return sql if paramstyle == "qmark" else sql.replace("?", "%s")
+
+
+def driver_cursor(connection: Connection) -> Any:
+    """A DBAPI cursor inside the connection's transaction (begun now if none is: a bare cursor on
+    SQLite would run in autocommit and escape the caller's transaction)."""
+    if not connection.in_transaction():
+        connection.begin()
+    return connection.connection.cursor()
+
+
+def _raise(connection: Connection, error: Exception, sql: str | None, params: Any, cursor: Any) -> None:
+    """Raise a driver error as SQLAlchemy would have (wrapped, the pool told of a lost connection)."""
+    if isinstance(error, connection.dialect.loaded_dbapi.Error):
+        connection._handle_dbapi_exception(error, sql, params, cursor, None)  # noqa: SLF001 - raises
+    raise error
+
+
+def run(cursor: Any, connection: Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    """Execute `sql` on `cursor`; returns the cursor, to fetch from."""
+    statement = _for_paramstyle(sql, connection.dialect.paramstyle)
+    try:
+        cursor.execute(statement, params)
+    except Exception as error:
+        _raise(connection, error, statement, params, cursor)
+    return cursor
+
+
+def submit(connection: Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    """Run `sql`; returns its cursor, for the caller to fetch from and close. Inside `together`,
+    fetch after the block: the results come back with the block's one round trip."""
+    return run(driver_cursor(connection), connection, sql, params)
+
+
+def fetch_one(connection: Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    """The first row of `sql` (a tuple), or None. Inside `together` this is a round trip of its own:
+    see `submit`."""
+    cursor = driver_cursor(connection)
+    statement = _for_paramstyle(sql, connection.dialect.paramstyle)
+    try:
+        cursor.execute(statement, params)
+        return cursor.fetchone()
+    except Exception as error:
+        _raise(connection, error, statement, params, cursor)
+    finally:
+        cursor.close()
+
+
+def execute(connection: Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    """Run `sql`; returns the driver's rowcount (not known yet inside `together` on PostgreSQL)."""
+    cursor = driver_cursor(connection)
+    try:
+        return run(cursor, connection, sql, params).rowcount
+    finally:
+        cursor.close()
+
+
+def execute_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run `sql` once per row, in order (psycopg sends them all in one round trip)."""
+    if not rows:
+        return
+    cursor = driver_cursor(connection)
+    statement = _for_paramstyle(sql, connection.dialect.paramstyle)
+    try:
+        cursor.executemany(statement, rows)
+    except Exception as error:
+        _raise(connection, error, statement, rows, cursor)
+    finally:
+        cursor.close()
+
+
+_NOTHING_TO_GROUP = nullcontext()
+
+
+@lru_cache(maxsize=1)
+def _pipeline_supported() -> bool:
+    """psycopg's pipeline mode needs libpq 14 or later."""
+    from psycopg import Pipeline
+
+    return bool(Pipeline.is_supported())
+
+
+def together(connection: Connection) -> AbstractContextManager[None]:
+    """On PostgreSQL, the statements run in the block go to the server together (psycopg's
+    pipeline mode): one round trip, where each would take one, provided that their results are
+    fetched after the block (`submit`); fetching inside it costs a round trip of its own. A failure
+    is raised when the block ends at the latest (and aborts the PostgreSQL transaction in any case).
+    Elsewhere nothing changes. The transaction's BEGIN, if it is still to come, is a round trip
+    before the block's: psycopg waits for it."""
+    if connection.dialect.name != "postgresql":
+        return _NOTHING_TO_GROUP
+    return _pipelined(connection)
+
+
+@contextmanager
+def _pipelined(connection: Connection) -> Iterator[None]:
+    if not connection.in_transaction():
+        connection.begin()
+    pipeline = getattr(connection.connection.driver_connection, "pipeline", None)
+    if pipeline is None or not _pipeline_supported():
+        yield
+        return
+    try:
+        with pipeline():
+            yield
+    except Exception as error:
+        _raise(connection, error, None, None, None)
+
+
+def insert_sql(table: str, columns: Sequence[str], *, conflict: Sequence[str] = ()) -> str:
+    """INSERT of one row of `columns`, doing nothing when `conflict` (a unique key) is taken."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
+    if conflict:
+        sql += f" ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+    return sql
+
+
+class Binder:
+    """Values for `columns`, in that order, as SQLAlchemy binds them on the connection's database:
+    driver SQL skips SQLAlchemy's types, yet a UtcDateTime must still reach SQLite as its naive UTC
+    text, an Interval as SQLite's epoch form, a Boolean as SQLite's integer. None binds as NULL
+    (not for types that bind None otherwise, such as JSON)."""
+
+    def __init__(self, columns: Iterable[Column[Any]]) -> None:
+        self._columns = tuple(columns)
+        self._processors: dict[tuple[str, str], list[tuple[int, Any]]] = {}
+
+    def _for(self, connection: Connection) -> list[tuple[int, Any]]:
+        dialect = connection.dialect
+        found = self._processors.get((dialect.name, dialect.driver))
+        if found is None:
+            found = []
+            for i, column in enumerate(self._columns):
+                processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+                if processor is not None:
+                    found.append((i, processor))
+            self._processors[(dialect.name, dialect.driver)] = found
+        return found
+
+    def __call__(self, connection: Connection, values: Sequence[Any]) -> list[Any]:
+        bound = list(values)
+        for i, processor in self._for(connection):
+            if bound[i] is not None:  # NULL binds as NULL whatever the type
+                bound[i] = processor(bound[i])
+        return bound
+
+    def rows(self, connection: Connection, rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+        """Each row as __call__ binds it; a value that is the very object of the row before (one
+        time for a whole batch, say) is bound once."""
+        processors = self._for(connection)
+        last: dict[int, tuple[Any, Any]] = {}
+        bound = []
+        for values in rows:
+            row = list(values)
+            for i, processor in processors:
+                value = row[i]
+                if value is None:
+                    continue
+                seen = last.get(i)
+                if seen is not None and seen[0] is value:
+                    row[i] = seen[1]
+                else:
+                    row[i] = processor(value)
+                    last[i] = (value, row[i])
+            bound.append(row)
+        return bound

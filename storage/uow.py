@@ -1,0 +1,147 @@
+"""One transaction, with every repository a handler or worker writes through.
+
+    with uow_factory() as uow:
+        ref = uow.items.next_reference(ItemKind.ALERT, 2026)
+        ...
+        uow.commit()
+    # leaving without commit() rolls back
+
+After commit() the unit of work may go on: the next statement begins a new transaction, which
+is rolled back on exit unless committed too.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from functools import lru_cache
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine
+
+from alerts.clock import Clock
+from handlers.ports import AuditLog
+from storage.cursors import SqlCursors
+from storage.db import READ_ONLY
+from storage.inbox import SqlInbox
+from storage.items import SqlItemRepository
+from storage.outbox import SqlOutbox
+from storage.sealing import ContentSealer
+
+# An audit factory is given the connection and, when it has a parameter named `sealer`, the
+# sealer the unit of work's repositories use: one CaseKeySealer then serves both, so a case key
+# made or read for the item is not read again (and unwrapped again) for its audit entry.
+AuditFactory = Callable[[Connection], AuditLog] | Callable[..., AuditLog]
+# A sealer that keeps state in the database (per-case data keys) is made for each connection.
+SealerFactory = Callable[[Connection], ContentSealer]
+
+
+class SqlUnitOfWork:
+    """handlers.ports.UnitOfWork on SQLAlchemy; the repositories exist only inside `with`."""
+
+    items: SqlItemRepository
+    outbox: SqlOutbox
+    audit: AuditLog
+    inbox: SqlInbox
+    cursors: SqlCursors
+
+    def __init__(
+        self,
+        engine: Engine,
+        sealer: ContentSealer | SealerFactory,
+        audit_factory: AuditFactory,
+        clock: Clock,
+        *,
+        read_only: bool = False,
+    ) -> None:
+        self._engine = engine
+        self._sealer = sealer
+        self._audit_factory = audit_factory
+        self._clock = clock
+        self._read_only = read_only
+        self._connection: Connection | None = None
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("the unit of work is used outside its `with` block")
+        return self._connection
+
+    def __enter__(self) -> SqlUnitOfWork:
+        if self._connection is not None:
+            raise RuntimeError("a unit of work is entered once")
+        connection = self._engine.connect()
+        if self._read_only:
+            # On SQLite a reader need not take the write lock; see storage.db.
+            connection.execution_options(**READ_ONLY)
+        try:
+            connection.begin()
+            sealer = _sealer_on(self._sealer, connection)
+            self.items = SqlItemRepository(connection, sealer)
+            self.outbox = SqlOutbox(connection, sealer, self._clock)
+            self.inbox = SqlInbox(connection, sealer, self._clock)
+            self.cursors = SqlCursors(connection)
+            if _takes_sealer(self._audit_factory):
+                self.audit = self._audit_factory(connection, sealer=sealer)
+            else:
+                self.audit = self._audit_factory(connection)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        return self
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    def rollback(self) -> None:
+        self.connection.rollback()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if connection.in_transaction():
+                connection.rollback()
+        finally:
+            connection.close()
+
+
+class SqlUnitOfWorkFactory:
+    """handlers.ports.UnitOfWorkFactory: a new SqlUnitOfWork on each call."""
+
+    def __init__(
+        self, engine: Engine, sealer: ContentSealer | SealerFactory, audit_factory: AuditFactory, clock: Clock
+    ) -> None:
+        self._engine = engine
+        self._sealer = sealer
+        self._audit_factory = audit_factory
+        self._clock = clock
+
+    def __call__(self, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._engine, self._sealer, self._audit_factory, self._clock, read_only=read_only)
+
+
+def _takes_sealer(factory: AuditFactory) -> bool:
+    try:
+        return _signature_takes_sealer(factory)
+    except TypeError:  # an unhashable factory: read its signature every time
+        return _signature_takes_sealer.__wrapped__(factory)
+
+
+@lru_cache(maxsize=64)
+def _signature_takes_sealer(factory: AuditFactory) -> bool:
+    try:
+        return "sealer" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # no signature to read: the plain form
+        return False
+
+
+def _sealer_on(sealer: ContentSealer | SealerFactory, connection: Connection) -> ContentSealer:
+    """A ContentSealer is used as it is; anything else is a factory, given the connection."""
+    if callable(getattr(sealer, "seal", None)):
+        return sealer  # type: ignore[return-value]
+    return sealer(connection)  # type: ignore[operator]
