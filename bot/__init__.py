@@ -1,0 +1,1 @@
+"""The runtime of liaison-bot: configuration, command line, connectors, delivery and scheduling."""

@@ -1,0 +1,180 @@
+"""The console: act as any member of the directory, type commands, and see what each recipient gets.
+
+    :as ID         act as another member (by contact id), e.g. :as th-npoc
+    :in CHAT       post in a room (:in #network) or back in your direct chat (:in direct)
+    :who           list the members you can act as
+    :help          this help;  :quit (or end of input) leaves
+
+/alert and /request take a body: after their first line, keep typing and end with an empty line
+(or start the next command or :line). Every other command is sent at the end of its line.
+Lines starting with # are comments (scripts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from typing import Awaitable, Callable, TextIO
+
+from alerts.clock import Clock
+from alerts.directory import Contact
+from alerts.identity import ChatRef, Platform
+from alerts.messages import InboundMessage
+from alerts.roles import Role
+from handlers.commands import ALIASES
+from handlers.ports import DirectorySource
+
+CONSOLE_HELP = __doc__.split("\n\n", 1)[1].rstrip()
+_BODY_COMMANDS = ("alert", "request", "req", "rfi")
+
+
+_META_WORDS = ("as", "in", "who", "help", "quit", "q", "exit")
+
+
+def _command_word(line: str) -> str | None:
+    stripped = line.strip()
+    if len(stripped) < 2 or stripped[0] not in ("/", "!"):
+        return None
+    return stripped[1:].split(maxsplit=1)[0].split("@")[0].lower()
+
+
+def takes_body(line: str) -> bool:
+    """Whether the line opens a command whose body may follow on further lines."""
+    return _command_word(line) in _BODY_COMMANDS
+
+
+def ends_body(line: str) -> bool:
+    """A blank line ends a body; so does the next command or console line, so scripts need no blanks."""
+    stripped = line.strip()
+    if not stripped:
+        return True
+    if stripped.startswith(":"):
+        words = stripped[1:].split(maxsplit=1)
+        return bool(words) and words[0].lower() in _META_WORDS
+    return _command_word(stripped) in ALIASES
+
+
+class ConsoleSession:
+    def __init__(
+        self,
+        directory: DirectorySource,
+        submit: Callable[[InboundMessage], Awaitable[None]],
+        clock: Clock,
+        out: TextIO,
+        read_line: Callable[[], Awaitable[str]],
+        interactive: bool,
+    ) -> None:
+        self._directory = directory
+        self._submit = submit
+        self._clock = clock
+        self._out = out
+        self._read_line = read_line
+        self._interactive = interactive
+        self.persona: Contact = self._default_persona()
+        self.chat: ChatRef = self._direct_chat()
+        self._pending: str | None = None  # a line that ended a body and is still to be handled
+
+    def _default_persona(self) -> Contact:
+        contacts = list(self._directory.current().contacts.values())
+        console = [c for c in contacts if any(i.platform is Platform.CONSOLE for i in c.identities)]
+        if not console:
+            raise SystemExit("No member of the directory has a console identity; add one (console:NAME) to the config.")
+        officers = [c for c in console if Role.OFFICER in c.roles]
+        return (officers or console)[0]
+
+    def _identity(self, contact: Contact):  # noqa: ANN202 - UserRef
+        return next(i for i in contact.identities if i.platform is Platform.CONSOLE)
+
+    def _direct_chat(self) -> ChatRef:
+        return ChatRef(Platform.CONSOLE, "@" + self._identity(self.persona).user_id)
+
+    def _say(self, text: str) -> None:
+        self._out.write(text + "\n")
+        self._out.flush()
+
+    def _prompt(self, continuation: bool = False) -> None:
+        if self._interactive:
+            where = "" if self.chat == self._direct_chat() else f" {self.chat.chat_id}"
+            self._out.write("… " if continuation else f"{self.persona.id}{where}> ")
+            self._out.flush()
+
+    async def run(self) -> None:
+        self._say(f"liaison-bot console. Acting as {self.persona.title(self._directory.current())}. :help for help.")
+        while True:
+            line = self._pending
+            self._pending = None
+            if line is None:
+                self._prompt()
+                line = await self._read_line()
+            if not line:
+                return
+            text = line.rstrip("\n")
+            stripped = text.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            if stripped.startswith(":"):
+                if not self._meta(stripped):
+                    return
+                continue
+            if takes_body(stripped):
+                text = await self._read_body(text)
+            await self._submit(self._message(text))
+
+    async def _read_body(self, first: str) -> str:
+        lines = [first]
+        while True:
+            self._prompt(continuation=True)
+            line = await self._read_line()
+            if not line or ends_body(line):
+                self._pending = line if line and line.strip() else None
+                return "\n".join(lines)
+            lines.append(line.rstrip("\n"))
+
+    def _message(self, text: str) -> InboundMessage:
+        return InboundMessage(
+            event_id=f"console-{uuid.uuid4().hex}",
+            sender=self._identity(self.persona),
+            chat=self.chat,
+            text=text,
+            received_at=self._clock.now(),
+        )
+
+    def _meta(self, line: str) -> bool:
+        word, _, arg = line[1:].partition(" ")
+        word, arg = word.lower(), arg.strip()
+        directory = self._directory.current()
+        if word in ("quit", "q", "exit"):
+            return False
+        if word == "help":
+            self._say(CONSOLE_HELP)
+        elif word == "who":
+            for contact in sorted(directory.contacts.values(), key=lambda c: c.id):
+                roles = ",".join(sorted(r.value for r in contact.roles))
+                self._say(f"  {contact.id:<16} {contact.title(directory)} [{roles}]")
+        elif word == "as":
+            contact = directory.contact(arg)
+            if contact is None or not any(i.platform is Platform.CONSOLE for i in contact.identities):
+                self._say(f"No member {arg!r} on the console. :who lists them. Example: :as th-npoc")
+            else:
+                self.persona, self.chat = contact, ChatRef(Platform.CONSOLE, "@" + self._identity(contact).user_id)
+                self._say(f"Now acting as {contact.title(directory)}.")
+        elif word == "in":
+            if arg in ("", "direct", "dm"):
+                self.chat = self._direct_chat()
+                self._say("Now in your direct chat with the bot.")
+            else:
+                chat = ChatRef(Platform.CONSOLE, arg if arg.startswith("#") else "#" + arg)
+                room = directory.room(chat)
+                self.chat = chat
+                self._say(f"Now in {room.name if room else chat.chat_id}.")
+        else:
+            self._say(f"Unknown console command :{word}. {CONSOLE_HELP.splitlines()[0].strip()} … (:help for all)")
+        return True
+
+
+def stdin_reader(stream: TextIO = sys.stdin) -> Callable[[], Awaitable[str]]:
+    async def read_line() -> str:
+        return await asyncio.get_running_loop().run_in_executor(None, stream.readline)
+
+    return read_line

@@ -1,0 +1,200 @@
+"""The health and metrics endpoint: a tiny HTTP/1.1 server on asyncio streams (no dependency).
+
+    health = await start_health_server(runtime, settings.health, leader=leader)   # None when disabled
+    health.state.scheduler = scheduler          # once the scheduler runs (optional)
+    ...
+    await health.close()
+
+GET /healthz answers JSON, 200 when this instance does its job in its role, 503 otherwise:
+    {"status": "ok", "role": "active", "database": "ok", "connectors": {"matrix": true},
+     "scheduler": "running", "outbox_oldest_age_seconds": 0.4, "problems": []}
+The active one is healthy when the database answers, every connector is connected, the scheduler
+runs (where reminders are enabled) and the oldest unsent message is younger than max_outbox_age.
+A standby is healthy when the database answers: it is ready to take over. A demoted one is not.
+GET /metrics answers the Prometheus text format (bot.metrics_gather says what each metric means).
+
+Both endpoints are off by default and bind to 127.0.0.1: they carry no secrets nor content, but
+they have no authentication either. Database reads run on threads of their own, never on the bot's
+database thread, so a slow scrape never delays a delivery and a busy bot never stalls a probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.config_ops import HealthSettings
+from bot.metrics import CONTENT_TYPE
+from bot.metrics_gather import DatabaseMetrics, render_metrics
+from storage.db import READ_ONLY
+from storage.tables import outbox
+
+log = logging.getLogger(__name__)
+
+DATABASE_TIMEOUT = 5.0  # seconds a probe waits for the database before calling it down
+REQUEST_TIMEOUT = 5.0
+MAX_HEADER_LINES = 100
+
+
+class InstanceState:
+    """What this process knows of itself: its role, its connectors, its scheduler."""
+
+    def __init__(self, runtime: Any, leader: Any = None, scheduler: Any = None) -> None:
+        self.runtime = runtime
+        self.leader = leader        # bot.leadership.Leadership, or None (always active)
+        self.scheduler = scheduler  # bot.scheduler.ReminderScheduler once started, or None
+
+    def role(self) -> str:
+        return self.leader.role.value if self.leader is not None else "active"
+
+    def connectors(self) -> dict[str, bool]:
+        # The console connector has no connection to lose: it counts as connected.
+        return {platform.value: bool(getattr(connector, "connected", True))
+                for platform, connector in self.runtime.connectors.items()}
+
+    def scheduler_state(self) -> str:
+        if not self.runtime.settings.reminders.enabled:
+            return "disabled"
+        if self.role() != "active":
+            return "standby"
+        running = getattr(self.scheduler, "active", getattr(self.scheduler, "running", False))
+        return "running" if self.scheduler is not None and running else "stopped"
+
+
+@dataclass
+class Probe:
+    database: str
+    oldest_age: float | None
+
+
+def _probe(runtime: Any) -> Probe:
+    """One light query: the database answers, and how old the oldest unsent message is."""
+    c = outbox.c
+    with runtime.engine.connect() as conn:
+        conn.execution_options(**READ_ONLY)
+        with conn.begin():
+            oldest = conn.execute(select(func.min(c.created_at)).where(c.state.in_(("pending", "sending")))).scalar()
+    age = None if oldest is None else max(0.0, (runtime.clock.now() - oldest).total_seconds())
+    return Probe("ok", age)
+
+
+def health_report(state: InstanceState, probe: Probe, settings: HealthSettings) -> tuple[int, dict[str, Any]]:
+    role, connectors, scheduler = state.role(), state.connectors(), state.scheduler_state()
+    problems = []
+    if probe.database != "ok":
+        problems.append("the database does not answer")
+    if role == "demoted":
+        problems.append("this instance lost the instance lock and is stopping")
+    if role == "active":
+        problems += [f"{platform} is not connected" for platform, ok in sorted(connectors.items()) if not ok]
+        if scheduler == "stopped":
+            problems.append("the reminder scheduler is not running")
+        limit = settings.max_outbox_age.total_seconds()
+        if probe.oldest_age is not None and probe.oldest_age > limit:
+            problems.append(f"the oldest unsent message is older than {limit:.0f} s")
+    body = {"status": "fail" if problems else "ok", "role": role, "database": probe.database,
+            "connectors": connectors, "scheduler": scheduler,
+            "outbox_oldest_age_seconds": None if probe.oldest_age is None else round(probe.oldest_age, 3),
+            "problems": problems}
+    return (503 if problems else 200), body
+
+
+class HealthServer:
+    def __init__(self, state: InstanceState, settings: HealthSettings) -> None:
+        self.state = state
+        self.settings = settings
+        self.database_metrics = DatabaseMetrics(state.runtime.engine, state.runtime.clock, state.runtime.directory)
+        self._server: asyncio.AbstractServer | None = None
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, self.settings.host, self.settings.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("health endpoint listening on %s:%d (/healthz, /metrics)", self.settings.host, self.port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def healthz(self) -> tuple[int, dict[str, Any]]:
+        try:
+            probe = await asyncio.wait_for(asyncio.to_thread(_probe, self.state.runtime), DATABASE_TIMEOUT)
+        except Exception as exc:
+            log.warning("health probe: the database did not answer (%s)", type(exc).__name__)
+            probe = Probe("error", None)
+        return health_report(self.state, probe, self.settings)
+
+    async def metrics(self) -> str:
+        started = time.perf_counter()
+        try:
+            snap = await asyncio.wait_for(asyncio.to_thread(self.database_metrics.snapshot), DATABASE_TIMEOUT * 2)
+        except Exception as exc:
+            log.warning("metrics: the database did not answer (%s)", type(exc).__name__)
+            snap = None
+        return render_metrics(snap, self.state.role(), self.state.connectors(),
+                              self.state.scheduler_state() == "running", time.perf_counter() - started)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            method, path = await asyncio.wait_for(_read_request(reader), REQUEST_TIMEOUT)
+            if method not in ("GET", "HEAD"):
+                status, ctype, body = 405, "text/plain; charset=utf-8", b"only GET\n"
+            elif path == "/healthz":
+                status, report = await self.healthz()
+                ctype, body = "application/json", (json.dumps(report, sort_keys=True) + "\n").encode()
+            elif path == "/metrics":
+                status, ctype, body = 200, CONTENT_TYPE, (await self.metrics()).encode()
+            else:
+                status, ctype, body = 404, "text/plain; charset=utf-8", b"not found: try /healthz or /metrics\n"
+            await _respond(writer, status, ctype, b"" if method == "HEAD" else body, len(body))
+        except (asyncio.TimeoutError, ValueError, ConnectionError, asyncio.IncompleteReadError):
+            pass  # a bad or slow client: drop it, say nothing
+        except Exception:
+            log.exception("health endpoint failed on a request")
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, OSError):
+                pass
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str]:
+    request_line = (await reader.readline()).decode("latin-1").strip()
+    parts = request_line.split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+        raise ValueError("not an HTTP request")
+    for _ in range(MAX_HEADER_LINES):  # headers are not needed: read past them
+        if (await reader.readline()) in (b"\r\n", b"\n", b""):
+            break
+    else:
+        raise ValueError("too many header lines")
+    return parts[0], parts[1].split("?", 1)[0]
+
+
+_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
+
+
+async def _respond(writer: asyncio.StreamWriter, status: int, ctype: str, body: bytes, length: int) -> None:
+    head = (f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {ctype}\r\nContent-Length: {length}\r\n"
+            "Cache-Control: no-store\r\nConnection: close\r\n\r\n")
+    writer.write(head.encode("latin-1") + body)
+    await writer.drain()
+
+
+async def start_health_server(runtime: Any, settings: HealthSettings, *, leader: Any = None,
+                              scheduler: Any = None) -> HealthServer | None:
+    """Start the endpoint when [health] enabled; None otherwise."""
+    if not settings.enabled:
+        return None
+    server = HealthServer(InstanceState(runtime, leader, scheduler), settings)
+    await server.start()
+    return server
