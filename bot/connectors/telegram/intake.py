@@ -1,0 +1,231 @@
+"""From Telegram updates to what the bot records: inbox messages, form steps, refusals, answers.
+
+Buttons and replies become ordinary commands from the person who pressed or wrote them, recorded
+in the same inbox as typed ones, so the dispatcher checks and runs them the same way:
+
+    Acknowledge on a delivery          ->  /ack A-2026-0042
+    Snooze 4h                          ->  /snooze A-2026-0042 4h
+    a reply to a delivered message     ->  /reply A-2026-0042 <the reply's text>
+    Reply, then a reply to the prompt  ->  /reply A-2026-0042 <the reply's text>
+
+The item a reply is about is found by the replied-to message: first the delivery that message
+carried (ItemRepository.delivery_by_message("<chat>:<message>")), else the reference on the first
+line of the bot's own message (every part of a delivery, a feedback relay, a reply prompt). Only
+commands and replies to the bot are recorded; other chatter never reaches the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from html import escape
+from typing import Any, Callable
+
+from telegram import CallbackQuery, ForceReply, Message, Update
+
+from alerts.identity import ChatRef, MessageRef, Platform, UserRef
+from alerts.items import Reference
+from alerts.messages import InboundMessage
+from bot.connectors.telegram import buttons, safety
+from bot.connectors.telegram.api import TelegramApi
+from bot.connectors.telegram.batch import Batch
+from bot.connectors.telegram.chats import MIGRATIONS, ChatMigrations
+from bot.connectors.telegram.guided_chat import GuidedChats
+from bot.connectors.telegram.sender import TelegramSender
+from bot.connectors.telegram.store import Refusal, TelegramStore
+from handlers.commands import ALIASES
+from handlers.permissions import refusal
+from handlers.ports import DirectorySource
+
+log = logging.getLogger(__name__)
+
+_REFERENCE = re.compile(r"\b[AR]-\d{4}-\d{4,}\b")
+_QUIET = 60.0  # seconds between two refusal answers in one chat; each refusal is audited regardless
+TG = Platform.TELEGRAM
+
+
+class Intake:
+    def __init__(self, api: TelegramApi, sender: TelegramSender, guided: GuidedChats, store: TelegramStore,
+                 directory: DirectorySource, migrations: ChatMigrations, now: Callable[[], datetime]) -> None:
+        self._api = api
+        self._sender = sender
+        self._guided = guided
+        self._store = store
+        self._directory = directory
+        self._migrations = migrations
+        self._now = now
+        self._answered_at: dict[int, float] = {}
+        self.refused = 0
+
+    async def read(self, raw_updates: list[dict[str, Any]]) -> Batch:
+        batch = Batch()
+        for raw in sorted(raw_updates, key=lambda u: u["update_id"]):
+            try:
+                update = Update.de_json(raw, self._api.bot)
+            except Exception:  # never log the update itself: it holds what people wrote
+                log.warning("update %s could not be read and is skipped", raw["update_id"])
+                continue
+            if update.callback_query is not None:
+                await self._press(update.update_id, update.callback_query, batch)
+            elif update.message is not None:
+                await self._message(update.update_id, update.message, batch)
+            else:
+                log.info("update %s ignored: not a message or a button press", update.update_id)
+        return batch
+
+    def forget(self) -> None:
+        """The batch just read was not recorded: forget the form steps it applied in memory."""
+        self._guided.forget()
+
+    async def _message(self, update_id: int, msg: Message, batch: Batch) -> None:
+        if msg.migrate_to_chat_id or msg.migrate_from_chat_id:
+            old, new = ((msg.chat.id, msg.migrate_to_chat_id) if msg.migrate_to_chat_id
+                        else (msg.migrate_from_chat_id, msg.chat.id))
+            self.chat_moved(int(old), int(new), batch)
+            return
+        text, chat_id = msg.text, msg.chat.id
+        word = safety.command_word(text, self._api.username)
+        ours = self._replied_to_us(msg)
+        private = msg.chat.type == "private"
+        if not private and ours is None and (word is None or (
+                word not in ALIASES and not safety.addressed_to_us(text or "", self._api.username))):
+            return  # chatter, or another bot's /command: none of this bot's business, never stored
+        reason = safety.untrusted_reason(msg)
+        if reason is None and private and msg.from_user.id != chat_id:
+            reason = safety.NOT_A_PERSON
+        chat = self._chat(chat_id, private)
+        if reason is None and chat is None:
+            reason = safety.UNREGISTERED
+        if reason is not None or chat is None or text is None:
+            if reason is not None and word is not None:
+                self._refuse(update_id, msg, chat_id, reason, word, batch)
+            elif reason is not None:
+                log.info("update %s from an untrusted source ignored (%s)", update_id, reason)
+            return
+        reference = await self._reference_of(ours, chat_id) if ours is not None and word is None else None
+        if private and await self._form_step(update_id, chat_id, word, text, reference, batch):
+            return
+        if word is None:
+            if reference is None:
+                return
+            text = f"/reply {reference} {text}"
+        self._ingest(update_id, msg.from_user.id, chat, text, ours, chat_id, batch)
+
+    async def _form_step(self, update_id: int, chat_id: int, word: str | None, text: str, reference: str | None,
+                         batch: Batch) -> bool:
+        """True when the message belonged to the guided form (started, answered or cancelled it)."""
+        kind = ALIASES.get(word or "")
+        if kind in ("alert", "request") and safety.is_bare(text):
+            if not self._may_post(chat_id, kind):
+                return False  # recorded as typed: the dispatcher refuses it, says why, and audits it
+            await self._guided.start(kind, chat_id, update_id, batch)
+            return True
+        draft = await self._guided.draft(chat_id, batch)
+        if kind == "cancel":
+            if draft is None:
+                self._guided.say(chat_id, "There is nothing to cancel.", batch)
+            else:
+                self._guided.cancel(chat_id, batch)
+            return True
+        if draft is not None and word is None and reference is None:
+            await self._guided.typed(draft, chat_id, text, update_id, batch)
+            return True
+        return False
+
+    async def _press(self, update_id: int, query: CallbackQuery, batch: Batch) -> None:
+        message = query.message
+        user = query.from_user
+        chat_id = message.chat.id if message is not None else user.id
+        private = chat_id == user.id
+        parsed = buttons.parse_callback(query.data)
+        if parsed is None:
+            batch.answer(query.id, "This button is no longer active.")
+            return
+        action, value = parsed
+        if action == buttons.GUIDED:
+            shown = message.text if isinstance(message, Message) else None
+            if not private:
+                batch.answer(query.id, "This form belongs to a private chat.")
+                return
+            message_id = message.message_id if message is not None else None
+            batch.answer(query.id, await self._guided.pressed(chat_id, message_id, shown or "", value,
+                                                              update_id, batch))
+            return
+        chat = self._chat(chat_id, private)
+        if not Reference.looks_like(value) or chat is None:
+            batch.answer(query.id, "This button is no longer active.")
+            return
+        pressed = message if isinstance(message, Message) else None
+        if action == buttons.ACK:
+            self._ingest(update_id, user.id, chat, f"/ack {value}", pressed, chat_id, batch)
+            batch.answer(query.id, f"Acknowledging {value}…")
+        elif action == buttons.SNOOZE:
+            self._ingest(update_id, user.id, chat, f"/snooze {value} {buttons.SNOOZE_FOR}", pressed, chat_id, batch)
+            batch.answer(query.id, f"Snoozing {value} for {buttons.SNOOZE_FOR}…")
+        else:
+            batch.answer(query.id, "Write your reply as an answer to my next message.")
+            who = "" if private else f'<a href="tg://user?id={user.id}">{escape(user.first_name, quote=False)}</a>, '
+            prompt = f"{who}reply to {value}: write your feedback as a reply to this message."
+            markup = ForceReply(selective=True, input_field_placeholder=f"Feedback on {value}")
+            batch.then(chat_id, lambda: self._sender.post(chat_id, prompt, markup=markup))
+
+    def _may_post(self, user_id: int, kind: str) -> bool:
+        """Only someone the dispatcher would take the finished command from is walked through the form."""
+        contact = self._directory.current().contact_for(UserRef(TG, f"user:{user_id}"))
+        return contact is not None and refusal(kind, contact) is None
+
+    def chat_moved(self, old: int, new: int, batch: Batch) -> None:
+        if self._migrations.add(old, new):
+            batch.saves[MIGRATIONS] = self._migrations.to_json()
+            log.warning("Telegram group %s became supergroup %s; it keeps its place in the directory. "
+                        'Admins: set chat = "telegram:%s" in its [[network.rooms]] entry when convenient.',
+                        old, new, new)
+
+    def _chat(self, chat_id: int, private: bool) -> ChatRef | None:
+        """The chat as the directory names it; None for a group the directory does not know."""
+        if private:
+            return ChatRef(TG, str(chat_id))
+        directory = self._directory.current()
+
+        def registered(candidate: int) -> bool:
+            return directory.room(ChatRef(TG, str(candidate))) is not None
+
+        named = self._migrations.incoming(chat_id, registered)
+        return ChatRef(TG, str(named)) if registered(named) else None
+
+    def _replied_to_us(self, msg: Message) -> Message | None:
+        replied = msg.reply_to_message
+        if replied is not None and replied.from_user is not None and replied.from_user.id == self._api.bot_id:
+            return replied
+        return None
+
+    async def _reference_of(self, replied: Message, chat_id: int) -> str | None:
+        found = await self._store.delivery_reference(f"{chat_id}:{replied.message_id}")
+        if found:
+            return found
+        first_line = (replied.text or "").split("\n", 1)[0]
+        match = _REFERENCE.search(first_line)
+        return match[0] if match else None
+
+    def _ingest(self, update_id: int, user_id: int, chat: ChatRef, text: str, replied: Message | None,
+                chat_id: int, batch: Batch) -> None:
+        reply_to = MessageRef(ChatRef(TG, str(chat_id)), f"{chat_id}:{replied.message_id}") if replied else None
+        batch.messages.append(InboundMessage(
+            event_id=f"telegram:{update_id}", sender=UserRef(TG, f"user:{user_id}"), chat=chat, text=text,
+            received_at=self._now(), reply_to=reply_to,
+        ))
+
+    def _refuse(self, update_id: int, msg: Message, chat_id: int, reason: str, word: str, batch: Batch) -> None:
+        self.refused += 1
+        if msg.sender_chat is not None or msg.from_user is None:
+            actor = f"telegram:{msg.sender_chat.id if msg.sender_chat else chat_id}"
+        else:
+            actor = f"telegram:user:{msg.from_user.id}"
+        now = self._now().timestamp()
+        answer = None
+        if reason in safety.ANSWERS and now - self._answered_at.get(chat_id, -_QUIET) >= _QUIET:
+            self._answered_at[chat_id] = now
+            answer = safety.ANSWERS[reason]
+        batch.refusals.append(Refusal(f"telegram:{update_id}", ChatRef(TG, str(chat_id)), actor, reason, word, answer))
+        log.warning("refused /%s in Telegram chat %s: %s (update %s)", word, chat_id, reason, update_id)

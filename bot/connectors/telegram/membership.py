@@ -1,0 +1,99 @@
+"""Room actions on Telegram (bot.membership_gateway.RoomAdmin), through the connector's PTB Bot.
+
+- invite: getChatMember first; someone already in the group is left alone ("joined"). Otherwise
+  (after lifting an old ban) a single-use invite link (member_limit 1, valid LINK_DAYS) is made and
+  sent to the person in their private chat with the bot ("invited"). Telegram lets a bot write only
+  to people who have started a chat with it; for others the action fails and the admin is told.
+- remove: banChatMember, then unbanChatMember(only_if_banned): out of the group, and free to be
+  invited again later.
+
+Telegram cannot list a group's members to a bot; it can only be asked about one person at a time
+(getChatMember). So the roster of a Telegram group is what the bot did and what it checked.
+Errors are mapped once, by bot.connectors.telegram.errors; a 429 reaches the delivery worker as
+RateLimited and the action is retried after retry_after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from datetime import datetime, timedelta, timezone
+
+from telegram import error as tg
+
+from alerts.identity import Platform
+from alerts.membership import PlannedAction
+from bot.connectors.telegram.api import TelegramApi
+from bot.connectors.telegram.chats import ChatMigrations
+from bot.connectors.telegram.connector import TelegramConnector
+from bot.connectors.telegram.errors import platform_error
+from bot.errors import PermanentFailure
+
+LINK_DAYS = 7
+IN_GROUP = ("creator", "administrator", "member")
+
+
+class TelegramRoomAdmin:
+    platform = Platform.TELEGRAM
+
+    def __init__(self, api: TelegramApi, migrations: ChatMigrations | None = None, *, spacing: float = 0.05,
+                 now=lambda: datetime.now(timezone.utc)) -> None:  # noqa: ANN001
+        self._api = api
+        self._migrations = migrations
+        self._spacing = spacing  # seconds between two calls: a bulk run stays under the flood limits
+        self._lock = asyncio.Lock()
+        self._last = 0.0
+        self._now = now
+
+    @classmethod
+    def for_connector(cls, connector: TelegramConnector) -> TelegramRoomAdmin:
+        return cls(connector._api, connector._migrations)  # noqa: SLF001 - the connector's own PTB session
+
+    def _chat(self, action: PlannedAction) -> int:
+        chat_id = int(action.room.chat_id)
+        return self._migrations.outgoing(chat_id) if self._migrations is not None else chat_id
+
+    async def _call(self, method: str, **kwargs):  # noqa: ANN003, ANN202
+        async with self._lock:
+            wait = self._last + self._spacing - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                await self._api.initialize()  # a no-op once done; actions may come before the receive loop starts
+                return await getattr(self._api.bot, method)(**kwargs)
+            except tg.TelegramError as exc:
+                raise platform_error(exc) from exc
+            finally:
+                self._last = time.monotonic()
+
+    async def status(self, chat_id: int, user_id: int) -> str | None:
+        """The person's status in the group ("member", "left", "kicked", ...); None when Telegram
+        does not know them there."""
+        try:
+            member = await self._call("get_chat_member", chat_id=chat_id, user_id=user_id)
+        except PermanentFailure:
+            return None
+        if member.status == "restricted" and getattr(member, "is_member", False):
+            return "member"
+        return member.status
+
+    async def invite(self, action: PlannedAction) -> str:
+        chat_id, user_id = self._chat(action), action.identity.telegram_id
+        status = await self.status(chat_id, user_id)
+        if status in IN_GROUP:
+            return "joined"
+        if status == "kicked":
+            await self._call("unban_chat_member", chat_id=chat_id, user_id=user_id, only_if_banned=True)
+        link = await self._call("create_chat_invite_link", chat_id=chat_id, member_limit=1,
+                                expire_date=self._now() + timedelta(days=LINK_DAYS),
+                                name=(action.contact or "liaison")[:32])
+        text = (f"You have been added to <b>{html.escape(action.room_name)}</b> on the liaison network. "
+                f"Join with this link; it works once, for {LINK_DAYS} days:\n{html.escape(link.invite_link)}")
+        await self._call("send_message", chat_id=user_id, text=text, parse_mode="HTML", protect_content=True)
+        return "invited"
+
+    async def remove(self, action: PlannedAction) -> None:
+        chat_id, user_id = self._chat(action), action.identity.telegram_id
+        await self._call("ban_chat_member", chat_id=chat_id, user_id=user_id, revoke_messages=False)
+        await self._call("unban_chat_member", chat_id=chat_id, user_id=user_id, only_if_banned=True)

@@ -1,0 +1,145 @@
+"""Sending to Telegram within its limits: HTML, split parts, protected content, buttons, retry-after.
+
+Every request that posts a message waits for bot.ratelimit first (per chat about 1 a second, per
+group 20 a minute, 30 a second overall), so that in normal operation Telegram never answers 429.
+Should it anyway, the chat is held for the retry-after it names and the send raises RateLimited,
+so the delivery worker reschedules that outbox row only; no other chat waits.
+
+A long message goes out as several parts; the parts already sent are remembered by outbox key, so
+a retry after a failure in the middle continues where it stopped instead of repeating part one.
+The platform message id returned is "<chat id>:<message id>" of the first part, which is what the
+delivery worker stores and ItemRepository.delivery_by_message finds again for a reply.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import Any, Awaitable, Callable
+
+from alerts.identity import ChatRef, UserRef
+from alerts.messages import MessageKind
+from alerts.routing import DestinationKind
+from bot.connectors.base import Outgoing
+from bot.connectors.telegram.api import TelegramApi
+from bot.connectors.telegram.buttons import delivery_keyboard
+from bot.connectors.telegram.chats import ChatMigrations
+from bot.connectors.telegram.errors import ChatMoved
+from bot.connectors.telegram.formatting import html_parts
+from bot.errors import PermanentFailure, RateLimited, UnknownOutcome
+from bot.ratelimit import Rate, RateLimiter
+
+log = logging.getLogger(__name__)
+
+_REMEMBERED = 1000  # outbox keys whose progress (parts sent, unknown outcomes) is kept
+
+
+def telegram_limiter() -> RateLimiter:
+    """Telegram's published limits. Groups may burst a little (a split message); one chat may not."""
+    return RateLimiter(shared=Rate(30, 1.0), keyed={"chat": Rate(1, 1.0), "group": Rate(20, 60.0, burst=3)})
+
+
+def chat_id_of(message: Outgoing) -> int:
+    """A direct destination is the person's private chat, whose id is their user id."""
+    address = message.destination.address
+    if message.destination.kind is DestinationKind.DIRECT:
+        assert isinstance(address, UserRef)
+        return address.telegram_id
+    assert isinstance(address, ChatRef)
+    return int(address.chat_id)
+
+
+class TelegramSender:
+    def __init__(self, api: TelegramApi, limiter: RateLimiter, migrations: ChatMigrations) -> None:
+        self._api = api
+        self._limiter = limiter
+        self._migrations = migrations
+        # Told when a send finds its group moved; the connector records and persists the move.
+        self.on_migrated: Callable[[int, int], Awaitable[None]] | None = None
+        self._progress: OrderedDict[str, tuple[int, list[int]]] = OrderedDict()
+        self._unknown: OrderedDict[str, None] = OrderedDict()
+        self.unknown_outcomes = 0  # sends that timed out after leaving: they may have arrived twice
+
+    async def send(self, message: Outgoing) -> str:
+        chat_id = chat_id_of(message)
+        parts = html_parts(message.text)
+        markup = (delivery_keyboard(message.reference)
+                  if message.kind is MessageKind.DELIVERY and message.reference else None)
+        reply_to = _reply_target(message, chat_id)
+        target, sent = self._progress.get(message.key, (chat_id, []))
+        for index in range(len(sent), len(parts)):
+            last = index == len(parts) - 1
+            try:
+                target, message_id = await self.post(
+                    target, parts[index], protect=message.protect_content, markup=markup if last else None,
+                    reply_to=reply_to if index == 0 else None)
+            except UnknownOutcome:
+                self._count_unknown(message.key)
+                raise
+            sent.append(message_id)
+            self._remember(self._progress, message.key, (target, sent))
+        self._progress.pop(message.key, None)
+        self._unknown.pop(message.key, None)
+        return f"{target}:{sent[0]}"
+
+    async def post(self, chat_id: int, html: str, *, protect: bool = False, markup: Any = None,
+                   reply_to: int | None = None) -> tuple[int, int]:
+        """One message within the limits; (chat id it went to, message id). Follows a group's move."""
+        for _ in range(3):
+            target = self._migrations.outgoing(chat_id)
+            await self._acquire(target)
+            try:
+                return target, await self._api.send_message(target, html, protect=protect, markup=markup,
+                                                            reply_to=reply_to)
+            except ChatMoved as moved:
+                if self.on_migrated is not None:
+                    await self.on_migrated(target, moved.new_chat_id)
+                else:
+                    self._migrations.add(target, moved.new_chat_id)
+            except RateLimited as limited:
+                self._limiter.hold(limited.retry_after or 1.0, chat=target)
+                raise
+        raise PermanentFailure("chat-migrated", "the chat kept moving")
+
+    async def edit(self, chat_id: int, message_id: int, html: str, markup: Any = None) -> None:
+        target = self._migrations.outgoing(chat_id)
+        await self._acquire(target)
+        try:
+            await self._api.edit_message(target, message_id, html, markup)
+        except RateLimited as limited:
+            self._limiter.hold(limited.retry_after or 1.0, chat=target)
+            raise
+
+    async def _acquire(self, chat_id: int) -> None:
+        if chat_id < 0:
+            await self._limiter.acquire(chat=chat_id, group=chat_id)
+        else:
+            await self._limiter.acquire(chat=chat_id)
+
+    def _count_unknown(self, key: str) -> None:
+        """Telegram cannot tell a repeat from a new message: retry once with the same key, then stop."""
+        self.unknown_outcomes += 1
+        if key in self._unknown:
+            log.warning("send %s timed out again after leaving; not retried (it may have arrived)", key)
+            self._unknown.pop(key, None)
+            raise PermanentFailure("unknown-outcome", "timed out twice after sending; it may have arrived")
+        log.warning("send %s timed out after leaving; retried once with the same key", key)
+        self._remember(self._unknown, key, None)
+
+    @staticmethod
+    def _remember(store: OrderedDict, key: str, value: Any) -> None:
+        store[key] = value
+        store.move_to_end(key)
+        while len(store) > _REMEMBERED:
+            store.popitem(last=False)
+
+
+def _reply_target(message: Outgoing, chat_id: int) -> int | None:
+    """The message id to reply to, when the outbox row names one in the same chat ("chat:message")."""
+    ref = message.reply_to
+    if ref is None:
+        return None
+    chat, _, number = ref.message_id.rpartition(":")
+    if chat and chat != str(chat_id) or not number.isdigit():
+        return None
+    return int(number)

@@ -1,0 +1,99 @@
+"""What the Telegram connector keeps in the database, behind a small port.
+
+- small named values in the cursors table: guided-form drafts ("telegram.guided.<chat>") and the
+  map of groups that became supergroups ("telegram.chat_migrations"); no new table is needed;
+- the item a delivered message carried (ItemRepository.delivery_by_message), for replies to it;
+- refusals of commands from senders who cannot be trusted: an audit entry (who as far as Telegram
+  says, which chat, the reason, the command word; never the text) and, optionally, a short answer
+  queued in the outbox like any other answer. The outbox key is derived from the update id, so a
+  re-read update queues its answer once (the audit entry may then be written twice: a refusal is
+  recorded at least once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping, Protocol
+
+from alerts.audit import AuditAction, AuditEvent
+from alerts.identity import ChatRef
+from alerts.messages import MessageKind, OutboundMessage
+from alerts.routing import Destination
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    event_id: str         # "telegram:<update_id>"
+    chat: ChatRef
+    actor: str            # "telegram:user:42", or the chat itself for an anonymous admin
+    reason: str           # "anonymous admin", "forwarded", "via bot", "unregistered chat", ...
+    command: str          # the command word only
+    answer: str | None    # what the chat is told, or None to stay silent
+
+
+class TelegramStore(Protocol):
+    async def load(self, name: str) -> str | None: ...
+
+    async def save(self, values: Mapping[str, str]) -> None:
+        """Write named values in one transaction."""
+        ...
+
+    async def delivery_reference(self, platform_message_id: str) -> str | None:
+        """The item reference of the delivery that a platform message ("chat:message") carried."""
+        ...
+
+    async def refuse(self, refusal: Refusal) -> None: ...
+
+
+class RuntimeTelegramStore:
+    """TelegramStore on the runtime's database thread and unit of work."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    async def load(self, name: str) -> str | None:
+        return await self._runtime.db.run(self._runtime.cursor, name)
+
+    async def save(self, values: Mapping[str, str]) -> None:
+        if values:
+            await self._runtime.db.run(self._save, dict(values))
+
+    def _save(self, values: dict[str, str]) -> None:
+        with self._runtime.uow_factory() as uow:
+            for name, value in values.items():
+                uow.cursors.set(name, value)
+            uow.commit()
+
+    async def delivery_reference(self, platform_message_id: str) -> str | None:
+        return await self._runtime.db.run(self._delivery_reference, platform_message_id)
+
+    def _delivery_reference(self, platform_message_id: str) -> str | None:
+        with self._runtime.uow_factory(read_only=True) as uow:
+            found = uow.items.delivery_by_message(platform_message_id)
+        return str(found[0]) if found else None
+
+    async def refuse(self, refusal: Refusal) -> None:
+        await self._runtime.db.run(self._refuse, refusal)
+        if refusal.answer:
+            self._runtime.worker.wake()
+
+    def _refuse(self, refusal: Refusal) -> None:
+        with self._runtime.uow_factory() as uow:
+            uow.audit.record(AuditEvent(
+                action=AuditAction.REFUSAL,
+                at=self._runtime.clock.now(),
+                actor=refusal.actor,
+                channel=str(refusal.chat),
+                detail={"command": refusal.command, "reason": refusal.reason, "event": refusal.event_id},
+            ))
+            if refusal.answer:
+                uow.outbox.enqueue(OutboundMessage(
+                    key=f"telegram-refusal-{refusal.event_id.rpartition(':')[2]}",
+                    kind=MessageKind.ANSWER,
+                    destination=Destination.chat(refusal.chat),
+                    text=refusal.answer,
+                ))
+            uow.commit()
