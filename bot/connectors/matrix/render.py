@@ -1,0 +1,70 @@
+"""What the bot posts on Matrix: an m.notice with the plain text as `body` and an HTML `formatted_body`.
+
+The caveat banner (the first line, `[TLP:AMBER] A-2026-0042 · URGENT alert`) is bold and its TLP label
+is shown in the TLP 2.0 colours (FIRST: the label in its colour on a black background), using the
+`data-mx-color` / `data-mx-bg-color` span attributes that Matrix clients render.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from bot.connectors.base import Outgoing
+
+# TLP 2.0 (FIRST), font colour of each label; the background is always black.
+TLP_COLOURS = {
+    "CLEAR": "#FFFFFF",
+    "GREEN": "#33FF00",
+    "AMBER": "#FFC000",
+    "AMBER+STRICT": "#FFC000",
+    "RED": "#FF2B2B",
+}
+TLP_BACKGROUND = "#000000"
+HTML_FORMAT = "org.matrix.custom.html"
+
+_BANNER = re.compile(r"^\[TLP:(CLEAR|GREEN|AMBER\+STRICT|AMBER|RED)\](.*)$")
+_LABEL = re.compile(r"\bTLP:(CLEAR|GREEN|AMBER\+STRICT|AMBER|RED)\b")
+
+
+def tlp_span(level: str, text: str | None = None) -> str:
+    colour = TLP_COLOURS[level]
+    shown = html.escape(text if text is not None else f"TLP:{level}")
+    return f'<span data-mx-color="{colour}" data-mx-bg-color="{TLP_BACKGROUND}">{shown}</span>'
+
+
+def _line(text: str) -> str:
+    """One plain line as HTML, with any TLP label in it coloured."""
+    out, last = [], 0
+    for match in _LABEL.finditer(text):
+        out.append(html.escape(text[last:match.start()]))
+        out.append(tlp_span(match.group(1)))
+        last = match.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
+def formatted_body(text: str) -> str:
+    lines = text.split("\n")
+    first, rest = lines[0], lines[1:]
+    banner = _BANNER.match(first)
+    if banner:
+        head = f"<strong>{tlp_span(banner.group(1), f'[TLP:{banner.group(1)}]')}{_line(banner.group(2))}</strong>"
+    else:
+        head = _line(first)
+    return "<br>".join([head, *(_line(line) for line in rest)])
+
+
+def message_content(message: Outgoing, room_id: str) -> dict[str, Any]:
+    """The m.room.message content for one outbox row; a reply when it answers a message in this room."""
+    content: dict[str, Any] = {
+        "msgtype": "m.notice",
+        "body": message.text,
+        "format": HTML_FORMAT,
+        "formatted_body": formatted_body(message.text),
+    }
+    reply_to = message.reply_to
+    if reply_to is not None and reply_to.chat.chat_id == room_id:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to.message_id}}
+    return content

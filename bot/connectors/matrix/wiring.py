@@ -1,0 +1,96 @@
+"""How the composition root plugs the Matrix connector into a Runtime.
+
+    from bot.connectors.matrix.wiring import matrix_connector_for
+    if settings.matrix.enabled:
+        add_receiver(runtime, matrix_connector_for(runtime))
+
+`find_delivery` looks a Matrix event id up among delivered items (for reactions and replies);
+`on_security` writes device-trust and invite decisions to the audit log and tells the admins when an
+unverified device blocks deliveries under device_trust = "verified".
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from alerts.audit import AuditAction, AuditEvent
+from alerts.messages import MessageKind, OutboundMessage
+from alerts.roles import Role
+from alerts.routing import Destination
+from bot.connectors.matrix.connector import (
+    FindDelivery,
+    MatrixConnector,
+    SecurityEvent,
+    SecurityHook,
+    SecurityKind,
+)
+
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+BOT_ACTOR = "liaison-bot"
+
+
+def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
+    """The connector for `runtime.settings.matrix`, wired to the runtime's database and directory."""
+    return MatrixConnector.from_settings(
+        runtime.settings.matrix,
+        runtime.directory,
+        find_delivery=delivery_finder(runtime),
+        on_security=security_recorder(runtime),
+        **options,
+    )
+
+
+def delivery_finder(runtime: Runtime) -> FindDelivery:
+    def look(event_id: str) -> tuple[str, str] | None:
+        with runtime.uow_factory(read_only=True) as uow:
+            found = uow.items.delivery_by_message(event_id)
+        return (str(found[0]), found[1]) if found else None
+
+    async def find(event_id: str) -> tuple[str, str] | None:
+        return await runtime.db.run(look, event_id)
+
+    return find
+
+
+def security_recorder(runtime: Runtime) -> SecurityHook:
+    def record(event: SecurityEvent) -> bool:
+        now = runtime.clock.now()
+        device = event.kind.value.startswith("device-")
+        detail = {"event": event.kind.value, "user": event.user_id}
+        if event.device_id:
+            detail["device"] = event.device_id
+        if event.ed25519:
+            detail["ed25519"] = event.ed25519
+        if event.detail:
+            detail["detail"] = event.detail
+        told = False
+        with runtime.uow_factory() as uow:
+            uow.audit.record(AuditEvent(
+                action=AuditAction.KEY if device else AuditAction.MEMBERSHIP,
+                at=now,
+                actor=BOT_ACTOR,
+                recipients=(event.user_id,) if event.user_id else (),
+                channel=f"matrix:{event.room_id}" if event.room_id else "matrix",
+                detail=detail,
+            ))
+            if event.kind is SecurityKind.DEVICE_BLOCKING:
+                text = (f"Matrix: deliveries to {event.room_id} are waiting: {event.user_id} has a device nobody "
+                        f"verified ({event.device_id}, key {event.ed25519}). Check it with its owner, then verify "
+                        "or blacklist it.")
+                for admin in runtime.directory.current().with_role(Role.ADMIN):
+                    if admin.identities:
+                        uow.outbox.enqueue(OutboundMessage(
+                            key=uuid.uuid4().hex, kind=MessageKind.NOTICE,
+                            destination=Destination.direct(admin.identities[0]), text=text, contact=admin.id))
+                        told = True
+            uow.commit()
+        return told
+
+    async def hook(event: SecurityEvent) -> None:
+        if await runtime.db.run(record, event):
+            runtime.worker.wake()
+
+    return hook
