@@ -1,0 +1,118 @@
+"""`liaison-bot audit ...` and `liaison-bot keys ...` through argparse, with a stand-in context."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import json
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from alerts.clock import ManualClock
+from bot import cli_audit, cli_keys
+from storage import keyring as keyfile
+from storage.audit import Checkpointer, read_entries
+from tests.audit.support import execute, fill
+
+
+@dataclass
+class Context:
+    engine: Engine
+    keyring_path: Path
+    witness_path: Path | None
+    clock: ManualClock
+    actor: str = "cli:auditor"
+
+
+@pytest.fixture
+def run(sqlite_engine: Engine, tmp_path: Path, clock: ManualClock, capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
+    context = Context(sqlite_engine, tmp_path / "keys" / "liaison.keys", tmp_path / "witness.log", clock)
+    parser = argparse.ArgumentParser(prog="liaison-bot")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", default=None)
+    commands = parser.add_subparsers(dest="command", required=True)
+    cli_keys.register(commands, lambda args: context, common)
+    cli_audit.register(commands, lambda args: context, common)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        args = parser.parse_args(argv)
+        code = args.handler(args)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    run.context = context  # type: ignore[attr-defined]
+    return run
+
+
+def _secrets(path: Path) -> list[str]:
+    document = json.loads(path.read_text())
+    return [k["key"] for k in document["master_keys"]] + [document["signing_key"]["private"]]
+
+
+def test_keys_generate_and_rotate_are_recorded_and_print_no_secret(run) -> None:  # noqa: ANN001
+    context = run.context
+    code, out, _ = run("keys", "generate")
+    assert code == 0 and "mode 0600" in out
+    assert stat.S_IMODE(context.keyring_path.stat().st_mode) == 0o600
+    code, _, err = run("keys", "generate")
+    assert code == 1 and "already exists" in err
+    fill(context.engine, keyfile.load(context.keyring_path), context.clock, 3)
+    code, out2, _ = run("keys", "rotate", "--rewrap")
+    assert code == 0 and "Re-wrapped 1 case key" in out2
+    keyring = keyfile.load(context.keyring_path)
+    for secret in _secrets(context.keyring_path):
+        assert secret not in out + out2
+        assert base64.b64decode(secret).hex() not in out + out2
+    with context.engine.begin() as connection:
+        key_entries = [e for e in read_entries(connection, keyring) if e.action == "key"]
+    assert [e.detail["operation"] for e in key_entries] == ["generate", "rotate"]
+    assert key_entries[1].detail["master_key"] == keyring.current_id and key_entries[1].actor == "cli:auditor"
+
+
+def test_audit_verify_exits_zero_with_counts_and_root_and_one_naming_the_bad_entry(run) -> None:  # noqa: ANN001
+    context = run.context
+    run("keys", "generate")
+    keyring = keyfile.load(context.keyring_path)
+    fill(context.engine, keyring, context.clock, 9)
+    Checkpointer(keyring, context.witness_path, every_entries=1).run(context.engine, context.clock.now())
+    code, out, _ = run("audit", "verify")
+    assert code == 0 and "audit log OK: 10 entries, 1 checkpoints, 1 witnessed" in out and "root " in out
+    execute(context.engine, "DELETE FROM audit_entries WHERE seq = 4")
+    code, out, _ = run("audit", "verify", "--workers", "1")
+    assert code == 1 and "first bad entry: 4" in out
+
+
+def test_audit_export_show_and_erase(run, tmp_path: Path) -> None:  # noqa: ANN001
+    context = run.context
+    run("keys", "generate")
+    keyring = keyfile.load(context.keyring_path)
+    fill(context.engine, keyring, context.clock, 6)
+    target = tmp_path / "export.csv"
+    code, _, err = run("audit", "export", "--format", "csv", "--reference", "A-2026-0001", "--output", str(target),
+                       "--since", "2026-01-01", "--purpose", "annual audit")
+    assert code == 0 and "exported 3 entries" in err
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [r["seq"] for r in csv.DictReader(target.open())] == ["5", "6", "7"]  # seq 1 is the KEY entry
+    code, _, err = run("audit", "export", "--output", str(target))
+    assert code == 1 and "exists" in err  # never over an existing file
+    code, out, _ = run("audit", "show", "A-2026-0001")
+    assert code == 0 and "message 4" in out
+    code, out, _ = run("audit", "erase", "A-2026-0001", "--reason", "retention")
+    assert code == 0 and "destroyed" in out
+    code, out, _ = run("audit", "show", "A-2026-0001")
+    assert "[content erased]" in out and "message 4" not in out
+    code, out, _ = run("audit", "verify")
+    assert code == 0
+    with context.engine.begin() as connection:
+        actions = [e.action for e in read_entries(connection, keyring)]
+    assert actions == ["key"] + ["delivery"] * 6 + ["export", "consultation", "erasure", "consultation"]
+
+
+def test_erase_needs_a_reason(run) -> None:  # noqa: ANN001
+    with pytest.raises(SystemExit):
+        run("audit", "erase", "A-2026-0001")

@@ -1,0 +1,259 @@
+"""The delivery worker against real storage and fake connectors that fail the way platforms do."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Connection, Engine
+
+from alerts.audit import AuditAction, AuditEvent
+from alerts.clock import ManualClock
+from alerts.identity import ChatRef, Platform, UserRef
+from alerts.messages import MessageKind, OutboundMessage
+from alerts.routing import Destination
+from bot.connectors.base import Outgoing
+from bot.dbthread import DatabaseThread
+from bot.delivery import DeliveryWorker, RetryPolicy
+from bot.errors import PermanentFailure, PlatformError, RateLimited, TransientFailure
+from storage.sealing import AesGcmSealer
+from storage.uow import SqlUnitOfWorkFactory
+from tests.storage.builders import make_item, make_route
+
+
+class SharedAudit:
+    def __init__(self) -> None:
+        self.events: list[AuditEvent] = []
+
+    def __call__(self, connection: Connection) -> SharedAudit:
+        return self
+
+    def record(self, event: AuditEvent) -> None:
+        self.events.append(event)
+
+
+class FakePlatform:
+    """Accepts sends, or fails them as scripted: `failures[contact]` is a list of errors to raise first."""
+
+    platform = Platform.CONSOLE
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str]] = []
+        self.failures: dict[str, list[Exception]] = {}
+        self._ids = itertools.count(1)
+
+    async def send(self, message: Outgoing) -> str:
+        who = str(message.destination.address)
+        pending = self.failures.get(who)
+        if pending:
+            raise pending.pop(0)
+        self.received.append((who, message.text))
+        return f"m{next(self._ids)}"
+
+
+@pytest.fixture
+def world(engine: Engine, sealer: AesGcmSealer):
+    clock = ManualClock()
+    audit = SharedAudit()
+    factory = SqlUnitOfWorkFactory(engine, sealer, audit, clock)
+    platform = FakePlatform()
+    keys = itertools.count(1)
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",
+                            RetryPolicy(max_attempts=3, base=timedelta(seconds=2)))
+    yield clock, audit, factory, platform, worker
+    db.close()
+
+
+def enqueue(factory: SqlUnitOfWorkFactory, *messages: OutboundMessage) -> None:
+    with factory() as uow:
+        for message in messages:
+            uow.outbox.enqueue(message)
+        uow.commit()
+
+
+def to(who: str, key: str, text: str, **fields: object) -> OutboundMessage:
+    return OutboundMessage(key, fields.pop("kind", MessageKind.NOTICE), Destination.direct(UserRef.parse(f"console:{who}")),  # type: ignore[arg-type]
+                           text, **fields)  # type: ignore[arg-type]
+
+
+async def test_messages_arrive_in_order_per_recipient(world) -> None:
+    clock, audit, factory, platform, worker = world
+    enqueue(factory, to("alice", "a1", "one"), to("bob", "b1", "uno"), to("alice", "a2", "two"), to("alice", "a3", "three"))
+    await worker.settle()
+    alice = [text for who, text in platform.received if who == "console:alice"]
+    assert alice == ["one", "two", "three"]
+    assert len(platform.received) == 4
+
+
+async def test_a_rate_limit_reschedules_only_that_recipient(world) -> None:
+    clock, audit, factory, platform, worker = world
+    platform.failures["console:alice"] = [RateLimited("429", retry_after=30)]
+    enqueue(factory, to("alice", "a1", "one"), to("bob", "b1", "uno"))
+    await worker.settle()
+    assert platform.received == [("console:bob", "uno")]
+    clock.advance(timedelta(seconds=29))
+    await worker.settle()
+    assert len(platform.received) == 1  # nothing inside the retry-after window
+    clock.advance(timedelta(seconds=2))
+    await worker.settle()
+    assert platform.received[-1] == ("console:alice", "one")
+
+
+async def test_a_delivery_that_cannot_be_made_is_told_to_the_originator_and_audited(world) -> None:
+    clock, audit, factory, platform, worker = world
+    item = make_item(originator="my-officer")
+    with factory() as uow:
+        uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
+        uow.commit()
+    platform.failures["console:th-npoc"] = [PermanentFailure("blocked")]
+    enqueue(factory, to("th-npoc", "d1", "the alert", kind=MessageKind.DELIVERY, reference=str(item.reference),
+                        contact="th-npoc"))
+    await worker.settle()
+    notice = [text for who, text in platform.received if who == str(item.origin_chat)]
+    assert notice and "failed (blocked)" in notice[0]
+    assert [e.action for e in audit.events] == [AuditAction.REFUSAL]
+    with factory() as uow:
+        record = uow.items.get(item.reference)
+    assert record is not None and record.deliveries[0].state == "failed"
+
+
+async def test_a_delivery_that_keeps_failing_is_told_to_the_coordinators_too(engine: Engine, sealer: AesGcmSealer) -> None:
+    clock = ManualClock()
+    audit = SharedAudit()
+    factory = SqlUnitOfWorkFactory(engine, sealer, audit, clock)
+    platform = FakePlatform()
+    keys = itertools.count(1)
+    coordinators = [Destination.direct(UserRef.parse("console:rso-coord")),
+                    Destination.direct(UserRef.parse("console:rso-deputy")),
+                    Destination.direct(UserRef.parse("console:th-npoc"))]  # the failing chat: not used
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",
+                            RetryPolicy(max_attempts=2, base=timedelta(seconds=2)), coordinators=lambda: coordinators)
+    try:
+        item = make_item(originator="my-officer")
+        with factory() as uow:
+            uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
+            uow.commit()
+        platform.failures["console:th-npoc"] = [TransientFailure("502"), TransientFailure("502")]
+        enqueue(factory, to("th-npoc", "d1", "the alert", kind=MessageKind.DELIVERY, reference=str(item.reference),
+                            contact="th-npoc"))
+        await worker.settle()
+        assert platform.received == []  # the first failure is retried later, nobody is told yet
+        clock.advance(timedelta(seconds=3))
+        await worker.settle()
+        told = {who: text for who, text in platform.received}
+        assert set(told) == {str(item.origin_chat), "console:rso-coord", "console:rso-deputy"}
+        for coordinator in ("console:rso-coord", "console:rso-deputy"):
+            assert f"Delivery of {item.reference} to th-npoc failed for good (502) after 2 attempts" in told[coordinator]
+        assert [e.action for e in audit.events] == [AuditAction.REFUSAL]
+        with factory() as uow:
+            record = uow.items.get(item.reference)
+            assert uow.outbox.depth() == 0
+        assert record is not None and record.deliveries[0].state == "failed"
+    finally:
+        db.close()
+
+
+async def test_a_failed_notice_is_not_surfaced_again(world) -> None:
+    clock, audit, factory, platform, worker = world
+    platform.failures["console:alice"] = [PermanentFailure("blocked")]
+    enqueue(factory, to("alice", "n1", "a notice"))
+    await worker.settle()
+    assert platform.received == [] and audit.events == []
+    with factory() as uow:
+        assert uow.outbox.depth() == 0
+
+
+async def test_transient_failures_back_off_then_give_up_after_the_maximum(world) -> None:
+    clock, audit, factory, platform, worker = world
+    platform.failures["console:alice"] = [TransientFailure("502")] * 5
+    enqueue(factory, to("alice", "a1", "one"))
+    for _ in range(5):
+        await worker.settle()
+        clock.advance(timedelta(minutes=5))
+    assert platform.received == []
+    assert len(platform.failures["console:alice"]) == 2  # three attempts made, then it stopped
+    with factory() as uow:
+        assert uow.outbox.depth() == 0
+
+
+async def test_a_sent_delivery_is_recorded_with_its_platform_id_and_audited(world) -> None:
+    clock, audit, factory, platform, worker = world
+    item = make_item(originator="my-officer")
+    with factory() as uow:
+        uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
+        uow.commit()
+    enqueue(factory, to("th-npoc", "d1", "the alert", kind=MessageKind.DELIVERY, reference=str(item.reference),
+                        contact="th-npoc"))
+    await worker.settle()
+    [event] = audit.events
+    assert (event.action, event.recipients, event.reference) == (AuditAction.DELIVERY, ("th-npoc",), str(item.reference))
+    assert event.detail["platform_message_id"] == "m1"
+    with factory() as uow:
+        record = uow.items.get(item.reference)
+    assert record is not None and record.deliveries[0].state == "sent"
+    assert record.deliveries[0].platform_message_id == "m1"
+    with factory() as uow:
+        assert uow.items.delivery_by_message("m1") == (item.reference, "th-npoc")
+        assert uow.items.delivery_by_message("m2") is None
+
+
+async def test_a_connector_bug_keeps_the_row_for_later(world) -> None:
+    clock, audit, factory, platform, worker = world
+    platform.failures["console:alice"] = [RuntimeError("bug")]
+    enqueue(factory, to("alice", "a1", "one"))
+    await worker.settle()
+    assert platform.received == []
+    clock.advance(timedelta(minutes=1))
+    await worker.settle()
+    assert platform.received == [("console:alice", "one")]
+
+
+def test_backoff_doubles_and_honours_retry_after() -> None:
+    policy = RetryPolicy(base=timedelta(seconds=2), cap=timedelta(seconds=60))
+    assert [policy.delay(n, None).total_seconds() for n in (1, 2, 3, 10)] == [2, 4, 8, 60]
+    assert policy.delay(1, 17.5) == timedelta(seconds=17.5)
+    assert not PlatformError("x").retryable and RateLimited("x").retryable
+
+
+async def test_rate_limits_never_use_up_the_attempts(world) -> None:
+    clock, audit, factory, platform, worker = world
+    platform.failures["console:alice"] = [RateLimited("429", retry_after=1)] * 6  # max_attempts is 3
+    enqueue(factory, to("alice", "a1", "one"))
+    for _ in range(7):
+        await worker.settle()
+        clock.advance(timedelta(seconds=2))
+    assert platform.received == [("console:alice", "one")]
+
+
+async def test_a_send_that_hangs_is_abandoned_before_its_lease_ends_and_retried_with_its_key(engine, sealer) -> None:
+    import asyncio
+
+    class Hanging(FakePlatform):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[str] = []
+
+        async def send(self, message: Outgoing) -> str:
+            self.calls.append(message.key)
+            if len(self.calls) == 1:
+                await asyncio.sleep(60)
+            return await super().send(message)
+
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealer, SharedAudit(), clock)
+    platform = Hanging()
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: "k",
+                            RetryPolicy(lease=timedelta(seconds=0.2), base=timedelta(seconds=1)))
+    try:
+        enqueue(factory, to("alice", "a1", "one"))
+        await worker.settle()
+        clock.advance(timedelta(seconds=2))
+        await worker.settle()
+    finally:
+        db.close()
+    assert platform.calls == ["a1", "a1"]
+    assert platform.received == [("console:alice", "one")]

@@ -1,0 +1,67 @@
+"""The console end to end, as a newcomer runs it: a real process, a script on standard input."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """\
+# a Malaysian liaison officer posts an urgent alert to Thailand
+/alert to:TH tlp:amber topic:document-fraud grade:B2 priority:urgent
+Two travellers with altered passports, flight XX123 KUL-BKK 14:30 today.
+
+/alert to:TH tlp:red Named source details
+/alert to:TH tlp:orange oops
+:as th-npoc
+/whoami
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "config.example.toml", tmp_path / "config.toml")
+    return tmp_path
+
+
+def console(workdir: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--config", str(workdir / "config.toml"), "console", *args],
+        input=script, capture_output=True, text=True, cwd=workdir, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_an_alert_travels_from_the_console_to_thailand(workdir: Path) -> None:
+    run = console(workdir, SCRIPT)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    receipt = next(line for line in out.splitlines() if "accepted (TLP:AMBER" in line)
+    reference = receipt.split("Alert ", 1)[1].split(" ", 1)[0]
+    to_thailand = out.split("(Thailand), direct chat", 1)[1]
+    assert f"[TLP:AMBER] {reference} · URGENT alert" in to_thailand
+    assert "Two travellers with altered passports" in to_thailand
+    assert "Not sent: TLP:RED goes only to named people" in out
+    assert "TLP 'orange' is not valid" in out
+    assert "You are" in out and "(th-npoc)" in out
+    assert "Traceback" not in out + run.stderr
+
+
+def test_references_stay_unique_across_restarts(workdir: Path) -> None:
+    first = console(workdir, "/alert to:TH one\n\n")
+    second = console(workdir, "/alert to:TH two\n\n")
+    refs = [line.split("Alert ", 1)[1].split(" ", 1)[0]
+            for run in (first, second) for line in run.stdout.splitlines() if " accepted (" in line]
+    assert len(refs) == 2 and refs[0] != refs[1], first.stdout + second.stdout
+
+
+def test_no_content_reaches_the_database_in_clear(workdir: Path) -> None:
+    console(workdir, "/alert to:TH tlp:amber CANARY-7f3a9 passport N1234567\n\n")
+    for path in (workdir / "var").rglob("*"):
+        if path.is_file():
+            assert b"CANARY-7f3a9" not in path.read_bytes(), path

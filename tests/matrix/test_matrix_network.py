@@ -1,0 +1,267 @@
+"""The Matrix connector end to end, on a real Synapse, with real nio clients as the people.
+
+One network for the module: an officer (Malaysia), Thailand's point of contact, an admin; a network
+room (plain) and Thailand's own room (encrypted); the bot runs in the real runtime (bot.app) with the
+Matrix connector wired as bot/connectors/matrix/wiring.py wires it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import stat
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from alerts.identity import ChatRef, Platform
+from alerts.items import Reference
+from alerts.messages import MessageKind, OutboundMessage
+from alerts.routing import Destination
+from bot.connectors.base import Outgoing
+from bot.connectors.matrix import SecurityKind
+from tests.matrix.people import Person
+from tests.matrix.synapse import Synapse
+from tests.matrix.world import RunningBot, network_toml, start_bot, write_config
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
+
+PICKLE_KEY = "test-pickle-key-0123456789"
+REF = re.compile(r"\b([AR]-\d{4}-\d{4})\b")
+
+
+class World:
+    def __init__(self, synapse: Synapse, root: Path) -> None:
+        self.synapse = synapse
+        self.root = root
+        self.bot_account = synapse.register("liaison-bot")
+        synapse.override_ratelimit(self.bot_account.user_id, 0, 0)  # as the README tells admins to do
+        self.officer = Person(synapse.url, synapse.register("aminah"), root / "people" / "officer")
+        self.th = Person(synapse.url, synapse.register("somchai"), root / "people" / "th")
+        self.admin = Person(synapse.url, synapse.register("rso-admin"), root / "people" / "admin")
+        self.bot: RunningBot | None = None
+
+    async def setup(self) -> None:
+        await asyncio.gather(self.officer.login(), self.th.login(), self.admin.login())
+        bot = self.bot_account.user_id
+        # The network room (plain) holds everyone; Thailand's room is encrypted and holds Thailand.
+        self.network_room = await self.admin.create_room([bot, self.officer.user_id, self.th.user_id],
+                                                         name="Network")
+        self.th_room = await self.th.create_room([bot], encrypted=True, name="Thailand")
+        await self.officer.wait_for(lambda: self.network_room in self.officer.invites, what="invite")
+        await self.officer.join(self.network_room)
+        await self.th.wait_for(lambda: self.network_room in self.th.invites, what="invite")
+        await self.th.join(self.network_room)
+        self.config = write_config(self.root / "bot", network_toml(
+            homeserver=self.synapse.url, bot=bot, officer=self.officer.user_id, th=self.th.user_id,
+            admin=self.admin.user_id,
+            rooms=[(self.network_room, "Network", "network", '["all"]'),
+                   (self.th_room, "Thailand", "country", '["TH"]')],
+        ))
+        self.bot = await start_bot(self.config, self.bot_account.password, PICKLE_KEY, sync_timeout_ms=5000)
+        # The bot accepted both invites, because both rooms are registered in the directory.
+        for person, room in ((self.admin, self.network_room), (self.th, self.th_room)):
+            await person.wait_for(lambda p=person, r=room: bot in p.client.rooms[r].users
+                                  and not p.client.rooms[r].users[bot].invited, what=f"the bot in {room}")
+
+    async def close(self) -> None:
+        if self.bot is not None:
+            await self.bot.close()
+        await asyncio.gather(self.officer.close(), self.th.close(), self.admin.close())
+
+    def bot_messages(self, person: Person, room_id: str | None = None) -> list[tuple[str, Any]]:
+        return person.messages(room_id, sender=self.bot_account.user_id)
+
+    def item_state(self, reference: str, contact: str) -> str | None:
+        assert self.bot is not None
+        with self.bot.runtime.uow_factory(read_only=True) as uow:
+            record = uow.items.get(Reference.parse(reference))
+            delivery = record.delivery_to(contact) if record else None
+            return delivery.state if delivery else None
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(synapse: Synapse, tmp_path_factory: pytest.TempPathFactory):
+    w = World(synapse, tmp_path_factory.mktemp("matrix-world"))
+    await w.setup()
+    try:
+        yield w
+    finally:
+        await w.close()
+
+
+async def post_alert(world: World, text: str) -> tuple[str, Any]:
+    """The officer posts in the network room; the reference from the bot's receipt there."""
+    await world.officer.say(world.network_room, text)
+    found = await world.officer.wait_for(
+        lambda: [e for _, e in world.bot_messages(world.officer, world.network_room)
+                 if " accepted (" in e.body and REF.search(e.body) and e.event_id not in world.seen_receipts],
+        what="the receipt")
+    receipt = found[-1]
+    world.seen_receipts.add(receipt.event_id)
+    return REF.search(receipt.body).group(1), receipt
+
+
+@pytest.fixture(autouse=True)
+def _receipts(world: World) -> None:
+    if not hasattr(world, "seen_receipts"):
+        world.seen_receipts = set()
+
+
+async def test_an_amber_strict_alert_reaches_thailand_in_its_encrypted_room(world: World) -> None:
+    reference, receipt = await post_alert(
+        world, "!alert to:TH tlp:amber+strict topic:document-fraud grade:B2 priority:urgent\n"
+               "Two travellers with altered passports, flight XX123 KUL-BKK 14:30 today.")
+    assert receipt.source["content"]["msgtype"] == "m.notice"
+    delivered = await world.th.wait_for(
+        lambda: [e for _, e in world.bot_messages(world.th, world.th_room) if reference in e.body],
+        what="the delivery in Thailand's room")
+    event = delivered[0]
+    assert event.decrypted, "Thailand's room is encrypted: the contact's client decrypted the delivery"
+    assert event.body.startswith(f"[TLP:AMBER+STRICT] {reference} · URGENT alert")
+    assert "Two travellers with altered passports" in event.body
+    content = event.source["content"]
+    assert content["msgtype"] == "m.notice" and content["format"] == "org.matrix.custom.html"
+    html = content["formatted_body"]
+    assert html.startswith('<strong><span data-mx-color="#FFC000" data-mx-bg-color="#000000">[TLP:AMBER+STRICT]</span>')
+    assert "<br>" in html and "&lt;" not in html.split("<br>")[0]
+    # Not in the network room: AMBER+STRICT stays within Thailand.
+    assert not [e for _, e in world.bot_messages(world.officer, world.network_room) if "Two travellers" in e.body]
+    world.amber = (reference, event)
+
+
+async def test_a_red_alert_goes_to_a_direct_chat_made_once_and_reused(world: World) -> None:
+    before = set(world.th.invites)
+    reference, _ = await post_alert(world, "!alert to:@th-npoc tlp:red\nSource is a named airline employee.")
+    invite = await world.th.wait_for(lambda: set(world.th.invites) - before, what="an invite to a direct chat")
+    (dm,) = invite
+    assert world.th.invites[dm]["content"].get("is_direct") is True
+    await world.th.join(dm)
+    first = await world.th.wait_for(
+        lambda: [e for _, e in world.bot_messages(world.th, dm) if reference in e.body], what="the RED delivery")
+    assert first[0].decrypted and first[0].body.startswith(f"[TLP:RED] {reference}")
+    assert 'data-mx-color="#FF2B2B"' in first[0].source["content"]["formatted_body"]
+    assert world.bot.connector.client.rooms[dm].encrypted
+
+    second_ref, _ = await post_alert(world, "!alert to:@th-npoc tlp:red\nA second named source.")
+    await world.th.wait_for(lambda: [e for _, e in world.bot_messages(world.th, dm) if second_ref in e.body],
+                            what="the second RED delivery in the same direct chat")
+    assert set(world.th.invites) - before == {dm}, "the direct chat was reused, not made again"
+    dm_file = world.config.parent / "var" / "matrix" / "direct_rooms.json"
+    assert stat.S_IMODE(dm_file.stat().st_mode) == 0o600
+
+
+async def test_a_reaction_acknowledges_and_a_reply_is_relayed_to_the_originator(world: World) -> None:
+    if not hasattr(world, "amber"):
+        await test_an_amber_strict_alert_reaches_thailand_in_its_encrypted_room(world)
+    reference, delivered = world.amber
+    await world.th.react(world.th_room, delivered.event_id, "\u2705", encrypted=True)  # as Element sends it
+    await world.th.wait_for(lambda: world.item_state(reference, "th-npoc") == "acknowledged",
+                            what="the acknowledgement")
+
+    before = set(world.officer.invites)
+    await world.th.reply(world.th_room, delivered, "Confirmed, passport reported stolen 2026-10-02")
+    await world.th.wait_for(lambda: world.item_state(reference, "th-npoc") == "answered", what="the feedback")
+    # The feedback goes to the officer's direct chat with the bot (made on demand).
+    new = await world.officer.wait_for(lambda: set(world.officer.invites) - before, what="the officer's direct chat")
+    (dm,) = new
+    await world.officer.join(dm)
+    relayed = await world.officer.wait_for(
+        lambda: [e for _, e in world.bot_messages(world.officer, dm) if "Confirmed, passport reported stolen" in e.body],
+        what="the relayed feedback")
+    body = relayed[0].body
+    assert reference in body and "Feedback from" in body
+    assert "> <" not in body, "the reply fallback was stripped before the feedback was relayed"
+
+
+async def test_a_thread_reply_is_feedback_too(world: World) -> None:
+    reference, _ = await post_alert(world, "!alert to:TH tlp:amber+strict topic:people-smuggling\nBoat sighted.")
+    delivered = (await world.th.wait_for(
+        lambda: [e for _, e in world.bot_messages(world.th, world.th_room) if reference in e.body],
+        what="the delivery"))[0]
+    await world.th.reply(world.th_room, delivered, "Coast guard informed", thread=True)
+    await world.th.wait_for(lambda: world.item_state(reference, "th-npoc") == "answered", what="thread feedback")
+
+
+async def test_the_same_transaction_id_twice_makes_one_event(world: World) -> None:
+    connector = world.bot.connector
+    message = Outgoing(key="liaison-dedupe-test-0001", kind=MessageKind.NOTICE,
+                       destination=Destination.chat(ChatRef(Platform.MATRIX, world.network_room)),
+                       text="Dedupe probe", reference=None, contact=None, protect_content=False, reply_to=None,
+                       attempt=1)
+    first = await connector.send(message)
+    second = await connector.send(message)  # a retry after a crash between the send and its record
+    assert first == second
+    events = world.synapse.room_events(world.network_room, world.officer.account.access_token)
+    assert [e["event_id"] for e in events if e.get("content", {}).get("body") == "Dedupe probe"] == [first]
+
+
+async def test_files_are_private_and_nio_keeps_no_sync_token(world: World) -> None:
+    store = world.config.parent / "var" / "matrix"
+    assert stat.S_IMODE(store.stat().st_mode) == 0o700
+    for path in [store / "session.json", *sorted((store / "crypto").iterdir())]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert world.bot.connector.client.config.store_sync_tokens is False
+    assert world.bot.connector.client.store.load_sync_token() is None
+    cursor = world.bot.runtime.cursor("matrix.cursor")
+    assert cursor, "the sync token lives in the bot's database"
+
+
+async def test_an_uninvited_room_is_refused(world: World) -> None:
+    stranger = Person(world.synapse.url, world.synapse.register("stranger"), world.root / "people" / "stranger")
+    await stranger.login()
+    try:
+        room = await stranger.create_room([world.bot_account.user_id], name="Unknown")
+        await stranger.wait_for(lambda: [e for e in world.bot.security
+                                         if e.kind is SecurityKind.INVITE_REFUSED and e.room_id == room],
+                                what="the bot refusing the invite")
+        assert room not in world.bot.connector.client.rooms
+    finally:
+        await stranger.close()
+
+
+async def test_with_a_low_rate_limit_everything_arrives_and_no_request_is_sent_inside_a_429_window(
+        world: World) -> None:
+    bot = world.bot
+    connector = bot.connector
+    requests: list[tuple[float, str, str]] = []
+    windows: list[tuple[float, float]] = []
+    client = connector.client
+    original_send, original_block = client.send, connector.gate.block
+
+    async def send(method: str, path: str, *args: Any, **kwargs: Any):
+        if "/send/" in path or "/createRoom" in path or "/join" in path:
+            requests.append((time.monotonic(), method, path.split("?")[0]))
+        return await original_send(method, path, *args, **kwargs)
+
+    def block(seconds: float) -> None:
+        windows.append((time.monotonic(), seconds))
+        original_block(seconds)
+
+    client.send, connector.gate.block = send, block
+    world.synapse.override_ratelimit(world.bot_account.user_id, 1, 2)
+    texts = [f"Rate probe {i}" for i in range(8)]
+    try:
+        with bot.runtime.uow_factory() as uow:
+            for i, text in enumerate(texts):
+                room = world.network_room if i % 2 else world.th_room
+                uow.outbox.enqueue(OutboundMessage(key=f"rate-probe-{i}-{time.time_ns()}", kind=MessageKind.NOTICE,
+                                                   destination=Destination.chat(ChatRef(Platform.MATRIX, room)),
+                                                   text=text))
+            uow.commit()
+        bot.runtime.worker.wake()
+        await world.th.wait_for(
+            lambda: {t for t in texts for _, e in world.bot_messages(world.th) if e.body == t} == set(texts),
+            timeout=180, what="every rate-limited message")
+    finally:
+        client.send, connector.gate.block = original_send, original_block
+        world.synapse.override_ratelimit(world.bot_account.user_id, 0, 0)
+    assert windows, "the homeserver's rate limit was reached (the test must exercise 429s)"
+    for at, seconds in windows:
+        inside = [r for r in requests if at < r[0] < at + seconds]
+        assert not inside, f"requests sent inside the 429 window opened at {at} for {seconds}s: {inside}"
+    for text in texts:  # each exactly once
+        assert sum(1 for _, e in world.bot_messages(world.th) if e.body == text) == 1

@@ -1,0 +1,150 @@
+"""A small network on the test homeserver: a test config in the shape of config.example.toml, whose
+contacts are the Matrix users the test registered, and the real runtime built from it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.app import Runtime, add_receiver, build_runtime, serve
+from bot.config import load_settings
+from bot.connectors.matrix import MatrixConnector, SecurityEvent
+from bot.connectors.matrix.wiring import matrix_connector_for
+
+
+def network_toml(*, homeserver: str, bot: str, officer: str, th: str, admin: str, rooms: list[tuple[str, str, str, str]],
+                 post: str = "rooms", device_trust: str = "tofu") -> str:
+    """rooms: (room id, name, purpose, organisations as TOML list text)."""
+    room_blocks = "\n".join(
+        f'[[network.rooms]]\nchat = "matrix:{room_id}"\nname = "{name}"\npurpose = "{purpose}"\n'
+        f"organisations = {orgs}\n"
+        for room_id, name, purpose, orgs in rooms
+    )
+    return f"""\
+[bot]
+name = "liaison-bot"
+default_timezone = "Asia/Bangkok"
+
+[storage]
+url = "sqlite:///var/liaison.sqlite"
+
+[keys]
+path = "var/keys/liaison.keys"
+
+[audit]
+witness_path = "var/audit/witness.log"
+
+[delivery]
+max_attempts = 10
+retry_base_seconds = 1
+retry_max_seconds = 30
+
+[console]
+enabled = false
+
+[matrix]
+enabled = false   # the test constructs the connector itself (bot/app.py does not wire it yet)
+homeserver = "{homeserver}"
+user_id = "{bot}"
+password = {{ env = "LIAISON_TEST_MATRIX_PASSWORD" }}
+pickle_key = {{ env = "LIAISON_TEST_MATRIX_PICKLE_KEY" }}
+store_path = "var/matrix"
+device_trust = "{device_trust}"
+
+[network]
+name = "Test liaison network"
+topics = ["document-fraud", "people-smuggling"]
+organisations = [
+  {{ code = "MY", name = "Malaysia", kind = "country" }},
+  {{ code = "TH", name = "Thailand", kind = "country" }},
+  {{ code = "RSO", name = "Regional Support Office", kind = "coordinator" }},
+]
+
+[[network.contacts]]
+id = "my-officer"
+name = "Aminah"
+organisation = "MY"
+roles = ["officer"]
+identities = ["matrix:{officer}"]
+
+[[network.contacts]]
+id = "th-npoc"
+name = "Somchai"
+organisation = "TH"
+roles = ["contact"]
+identities = ["matrix:{th}"]
+
+[[network.contacts]]
+id = "rso-admin"
+name = "Admin"
+organisation = "RSO"
+roles = ["admin", "coordinator"]
+identities = ["matrix:{admin}"]
+
+{room_blocks}
+[routing]
+post = "{post}"
+"""
+
+
+class UntilStopped:
+    """A stand-in for the console session: serve() runs until `stop` is set."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+
+    async def run(self) -> None:
+        await self.stop.wait()
+
+
+@dataclass
+class RunningBot:
+    runtime: Runtime
+    connector: MatrixConnector
+    task: asyncio.Task[None]
+    session: UntilStopped
+    security: list[SecurityEvent] = field(default_factory=list)
+
+    async def close(self) -> None:
+        # serve() runs until a signal once platforms are served; cancelling it runs its shutdown path
+        # (receivers stopped, worker and inbox ended, instance lock released, runtime closed).
+        self.session.stop.set()
+        self.task.cancel()
+        await asyncio.wait_for(asyncio.gather(self.task, return_exceptions=True), timeout=120)
+
+
+def write_config(directory: Path, toml: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "config.toml"
+    path.write_text(toml)
+    return path
+
+
+async def start_bot(config: Path, password: str, pickle_key: str, **options: Any) -> RunningBot:
+    """The real runtime (bot.app.build_runtime), the Matrix connector wired as the lead will wire it,
+    served by bot.app.serve, in this event loop."""
+    os.environ["LIAISON_TEST_MATRIX_PASSWORD"] = password
+    os.environ["LIAISON_TEST_MATRIX_PICKLE_KEY"] = pickle_key
+    settings = load_settings(config)
+    runtime = build_runtime(settings)
+    connector = matrix_connector_for(runtime, **options)
+    security: list[SecurityEvent] = []
+    recorder = connector._on_security
+
+    async def hook(event: SecurityEvent) -> None:
+        security.append(event)
+        if recorder is not None:
+            await recorder(event)
+
+    connector._on_security = hook
+    add_receiver(runtime, connector)
+    session = UntilStopped()
+    task = asyncio.create_task(serve(runtime, session))
+    while not connector.connected:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.1)
+    return RunningBot(runtime, connector, task, session, security)

@@ -1,0 +1,187 @@
+"""The outbox: idempotent enqueue, per-destination order, one in flight, leases, retries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from alerts.clock import ManualClock
+from alerts.identity import ChatRef, MessageRef, UserRef
+from alerts.messages import MessageKind
+from alerts.routing import Destination
+from storage.uow import SqlUnitOfWorkFactory
+from tests.storage.builders import make_message
+
+LEASE = timedelta(seconds=60)
+
+
+def _enqueue(factory: SqlUnitOfWorkFactory, *messages) -> None:  # noqa: ANN002
+    with factory() as uow:
+        for message in messages:
+            uow.outbox.enqueue(message)
+        uow.commit()
+
+
+def _lease(factory: SqlUnitOfWorkFactory, clock: ManualClock, limit: int = 50, platforms=None) -> list[str]:  # noqa: ANN001
+    with factory() as uow:
+        leased = uow.outbox.lease(clock.now(), limit, LEASE, platforms)
+        uow.commit()
+    return [m.key for m in leased]
+
+
+def _sent(factory: SqlUnitOfWorkFactory, clock: ManualClock, *keys: str) -> None:
+    with factory() as uow:
+        for key in keys:
+            uow.outbox.mark_sent(key, f"pm-{key}", clock.now())
+        uow.commit()
+
+
+def test_enqueue_is_idempotent_on_the_key(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    _enqueue(uow_factory, make_message("k1", text="first"))
+    _enqueue(uow_factory, make_message("k1", text="second"), make_message("k1", text="third"))
+    with uow_factory() as uow:
+        assert uow.outbox.depth() == 1
+        (leased,) = uow.outbox.lease(clock.now(), 10, LEASE)
+    assert leased.text == "first"
+
+
+def test_a_leased_message_carries_everything_that_was_enqueued(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    message = make_message(
+        "k1",
+        kind=MessageKind.DELIVERY,
+        destination=Destination.chat(ChatRef.parse("telegram:-100123")),
+        text="Alert A-2026-0001 ...",
+        reference="A-2026-0001",
+        contact="th-npoc",
+        protect_content=True,
+        reply_to=MessageRef(ChatRef.parse("telegram:-100123"), "77"),
+    )
+    _enqueue(uow_factory, message)
+    with uow_factory() as uow:
+        (leased,) = uow.outbox.lease(clock.now(), 10, LEASE)
+    assert leased.message == message
+    assert (leased.attempts, leased.lease_until, leased.created_at) == (1, clock.now() + LEASE, clock.now())
+
+
+def test_each_destination_gets_its_messages_in_order_one_at_a_time(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    _enqueue(uow_factory, *(make_message(f"a{i}", to="alice") for i in range(3)))
+    _enqueue(uow_factory, *(make_message(f"b{i}", to="bob") for i in range(2)))
+    assert _lease(uow_factory, clock) == ["a0", "b0"]
+    assert _lease(uow_factory, clock) == []  # both destinations have one in flight
+    _sent(uow_factory, clock, "a0")
+    assert _lease(uow_factory, clock) == ["a1"]
+    _sent(uow_factory, clock, "a1", "b0")
+    assert _lease(uow_factory, clock) == ["a2", "b1"]
+
+
+def test_limit_and_platform_filter(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    telegram = Destination.direct(UserRef.parse("telegram:user:42"))
+    _enqueue(uow_factory, make_message("c1", to="c1"), make_message("c2", to="c2"), make_message("t1", destination=telegram))
+    assert _lease(uow_factory, clock, platforms={"telegram"}) == ["t1"]
+    assert _lease(uow_factory, clock, limit=1, platforms={"console", "matrix"}) == ["c1"]
+    assert _lease(uow_factory, clock, platforms=set()) == []
+
+
+def test_an_expired_lease_is_leased_again(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    _enqueue(uow_factory, make_message("k1"), make_message("k2"))
+    assert _lease(uow_factory, clock) == ["k1"]
+    clock.advance(LEASE - timedelta(seconds=1))
+    assert _lease(uow_factory, clock) == []
+    clock.advance(timedelta(seconds=1))  # the worker died holding k1
+    with uow_factory() as uow:
+        (again,) = uow.outbox.lease(clock.now(), 10, LEASE)
+        uow.commit()
+    assert (again.key, again.attempts) == ("k1", 2)
+
+
+def test_retry_later_waits_and_keeps_its_place(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    _enqueue(uow_factory, make_message("k1"), make_message("k2"))
+    assert _lease(uow_factory, clock) == ["k1"]
+    with uow_factory() as uow:
+        uow.outbox.retry_later("k1", clock.now() + timedelta(seconds=30), "telegram.429")
+        uow.commit()
+    assert _lease(uow_factory, clock) == []  # k2 must not overtake k1
+    clock.advance(timedelta(seconds=30))
+    assert _lease(uow_factory, clock) == ["k1"]
+
+
+def test_a_scheduled_message_does_not_hold_up_the_ones_before_it_is_due(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    _enqueue(uow_factory, make_message("reminder", not_before=clock.now() + timedelta(hours=1)), make_message("now"))
+    assert _lease(uow_factory, clock) == ["now"]
+    _sent(uow_factory, clock, "now")
+    assert _lease(uow_factory, clock) == []
+    clock.advance(timedelta(hours=1))
+    assert _lease(uow_factory, clock) == ["reminder"]
+
+
+def test_failed_and_sent_messages_leave_the_queue(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    _enqueue(uow_factory, make_message("k1"), make_message("k2"), make_message("k3", to="bob"))
+    with uow_factory() as uow:
+        assert uow.outbox.depth() == 3
+        assert uow.outbox.oldest_pending_age(clock.now() + timedelta(minutes=5)) == timedelta(minutes=5)
+    _lease(uow_factory, clock)
+    with uow_factory() as uow:
+        uow.outbox.mark_failed("k1", "matrix.M_FORBIDDEN")
+        uow.outbox.mark_sent("k3", "pm-3", clock.now())
+        uow.commit()
+    assert _lease(uow_factory, clock) == ["k2"]
+    _sent(uow_factory, clock, "k2")
+    with uow_factory() as uow:
+        assert uow.outbox.depth() == 0
+        assert uow.outbox.oldest_pending_age(clock.now()) is None
+
+
+def test_errors_are_codes_never_text(uow_factory: SqlUnitOfWorkFactory) -> None:
+    _enqueue(uow_factory, make_message("k1"))
+    with uow_factory() as uow:
+        with pytest.raises(ValueError):
+            uow.outbox.mark_failed("k1", "could not send 'Two travellers with altered passports'")
+        with pytest.raises(KeyError):
+            uow.outbox.mark_sent("no-such-key", None, ManualClock().now())
+
+
+@pytest.mark.parametrize("migrated_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_concurrent_workers_never_lease_one_destination_twice(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    _enqueue(uow_factory, make_message("a0", to="alice"), make_message("a1", to="alice"), make_message("b0", to="bob"))
+    with uow_factory() as first, uow_factory() as second:
+        assert [m.key for m in first.outbox.lease(clock.now(), 1, LEASE)] == ["a0"]
+        # a0 is locked by the first worker (skipped, not waited for); a1 is not alice's head.
+        assert [m.key for m in second.outbox.lease(clock.now(), 10, LEASE)] == ["b0"]
+        first.commit()
+        second.commit()
+    assert _lease(uow_factory, clock) == []
+
+
+def test_enqueue_many_keeps_the_order_given_and_the_first_of_each_key(
+    uow_factory: SqlUnitOfWorkFactory, clock: ManualClock
+) -> None:
+    _enqueue(uow_factory, make_message("a-old", to="alice", text="kept"))
+    with uow_factory() as uow:
+        uow.outbox.enqueue_many([make_message("a-old", to="alice", text="dropped"), make_message("a1", to="alice"),
+                                 make_message("b0", to="bob"), make_message("a2", to="alice"),
+                                 make_message("a1", to="alice", text="dropped too")])
+        uow.outbox.enqueue_many([])  # nothing to add is not an error
+        assert uow.outbox.depth() == 4
+        uow.commit()
+    with uow_factory() as uow:
+        first = {m.key: m.text for m in uow.outbox.lease(clock.now(), 10, LEASE)}
+        uow.commit()
+    assert first == {"a-old": "kept", "b0": make_message("b0", to="bob").text}
+    _sent(uow_factory, clock, "a-old", "b0")
+    assert _lease(uow_factory, clock) == ["a1"]
+    _sent(uow_factory, clock, "a1")
+    assert _lease(uow_factory, clock) == ["a2"]
+
+
+def test_enqueue_many_rolls_back_with_its_transaction(uow_factory: SqlUnitOfWorkFactory) -> None:
+    with uow_factory() as uow:
+        uow.outbox.enqueue_many(make_message(f"k{i}") for i in range(3))  # any iterable
+    with uow_factory() as uow:
+        assert uow.outbox.depth() == 0

@@ -1,0 +1,181 @@
+"""The Bot API methods of the fake server, with Telegram's answers and Telegram's refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from tests.telegram.fake_bot_state import HtmlError, Sent, shown_text, utf16_len
+
+if TYPE_CHECKING:
+    from tests.telegram.fake_bot_api import FakeBotApi
+
+MAX_TEXT = 4096
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.parameters = parameters
+
+
+async def get_me(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
+    return {**fake.world.bot.json(), "can_join_groups": True, "can_read_all_group_messages": False,
+            "supports_inline_queries": False}
+
+
+async def get_updates(fake: FakeBotApi, params: dict[str, Any]) -> list[dict[str, Any]]:
+    if fake.webhook is not None:
+        raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                            "use deleteWebhook to delete the webhook first")
+    offset = params.get("offset")
+    if isinstance(offset, int) and offset > 0:  # confirms (forgets) everything below it
+        fake.updates = [u for u in fake.updates if u["update_id"] >= offset]
+    allowed = params.get("allowed_updates")
+    limit = max(1, min(100, params.get("limit") or 100, fake.max_batch or 100))
+    deadline = time.monotonic() + max(0, params.get("timeout") or 0)
+    while True:
+        ready = [u for u in fake.updates if not allowed or any(kind in u for kind in allowed)]
+        if ready or time.monotonic() >= deadline:
+            break
+        await fake.wait_for_update(deadline - time.monotonic())
+    batch = ready[:limit]
+    if fake.duplicate_next and fake._last_batch:  # noqa: SLF001 - a fault: the last batch again
+        fake.duplicate_next = False
+        batch = fake._last_batch + batch  # noqa: SLF001
+    fake._last_batch = list(batch)  # noqa: SLF001
+    if batch and fake.after_batch is not None:
+        fake.after_batch(batch)
+    return batch
+
+
+def _chat(fake: FakeBotApi, chat_id: Any) -> int:
+    if not isinstance(chat_id, int):
+        raise ApiError(400, "Bad Request: chat_id is empty" if chat_id is None else "Bad Request: chat not found")
+    moved = fake.world.moved.get(chat_id)
+    if moved is not None:
+        raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                       {"migrate_to_chat_id": moved})
+    if chat_id not in fake.world.chats:
+        raise ApiError(400, "Bad Request: chat not found")
+    if chat_id in fake.world.blocked:
+        raise ApiError(403, "Forbidden: bot was blocked by the user")
+    return chat_id
+
+
+def _flood(fake: FakeBotApi, chat_id: int) -> None:
+    retry_after = fake.flood.check(chat_id)
+    if retry_after is not None:
+        raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+
+
+def _text(params: dict[str, Any]) -> tuple[str, str]:
+    html = str(params.get("text", ""))
+    try:
+        shown = shown_text(html) if params.get("parse_mode") == "HTML" else html
+    except HtmlError as error:
+        raise ApiError(400, f"Bad Request: can't parse entities: {error}") from None
+    if not shown.strip():
+        raise ApiError(400, "Bad Request: message text is empty")
+    if utf16_len(shown) > MAX_TEXT:
+        raise ApiError(400, "Bad Request: message is too long")
+    return html, shown
+
+
+async def send_message(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
+    chat_id = _chat(fake, params.get("chat_id"))
+    html, shown = _text(params)
+    _flood(fake, chat_id)
+    reply = params.get("reply_parameters") or {}
+    sent = Sent(chat_id, fake.world.next_message_id(chat_id), shown, html, params.get("reply_markup"),
+                bool(params.get("protect_content")), reply.get("message_id"))
+    fake.world.messages[(chat_id, sent.message_id)] = sent
+    fake.world.sent.append(sent)
+    return fake.world.bot_message_json(sent)
+
+
+def _message(fake: FakeBotApi, params: dict[str, Any]) -> Sent:
+    chat_id = _chat(fake, params.get("chat_id"))
+    sent = fake.world.messages.get((chat_id, params.get("message_id")))
+    if sent is None:
+        raise ApiError(400, "Bad Request: message to edit not found")
+    _flood(fake, chat_id)
+    return sent
+
+
+async def edit_message_text(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
+    sent = _message(fake, params)
+    html, shown = _text(params)
+    sent.edits.append(sent.text)
+    sent.html, sent.text, sent.reply_markup = html, shown, params.get("reply_markup")
+    return fake.world.bot_message_json(sent)
+
+
+async def edit_message_reply_markup(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
+    sent = _message(fake, params)
+    sent.reply_markup = params.get("reply_markup")
+    return fake.world.bot_message_json(sent)
+
+
+async def answer_callback_query(fake: FakeBotApi, params: dict[str, Any]) -> bool:
+    query = fake.world.queries.get(str(params.get("callback_query_id")))
+    if query is None or query["answered"]:
+        raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+    query.update(answered=True, text=params.get("text"))
+    return True
+
+
+async def get_chat(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
+    return fake.world.chats[_chat(fake, params.get("chat_id"))].json()
+
+
+async def get_chat_member(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
+    _chat(fake, params.get("chat_id"))
+    user = params.get("user_id")
+    status = "kicked" if (params.get("chat_id"), user) in fake.world.banned else "member"
+    return {"status": status, "user": {"id": user, "is_bot": False, "first_name": "Member"}}
+
+
+async def ban_chat_member(fake: FakeBotApi, params: dict[str, Any]) -> bool:
+    fake.world.banned.add((_chat(fake, params.get("chat_id")), params.get("user_id")))
+    return True
+
+
+async def unban_chat_member(fake: FakeBotApi, params: dict[str, Any]) -> bool:
+    fake.world.banned.discard((_chat(fake, params.get("chat_id")), params.get("user_id")))
+    return True
+
+
+async def create_chat_invite_link(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
+    chat_id = _chat(fake, params.get("chat_id"))
+    return {"invite_link": f"https://t.me/+fake{abs(chat_id)}", "creator": fake.world.bot.json(),
+            "creates_join_request": False, "is_primary": False, "is_revoked": False}
+
+
+async def set_webhook(fake: FakeBotApi, params: dict[str, Any]) -> bool:
+    url = str(params.get("url", ""))
+    if not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
+        raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+    fake.webhook = {"url": url, "secret_token": params.get("secret_token"),
+                    "allowed_updates": params.get("allowed_updates"), "max_connections": params.get("max_connections")}
+    return True
+
+
+async def delete_webhook(fake: FakeBotApi, params: dict[str, Any]) -> bool:
+    fake.webhook = None
+    if params.get("drop_pending_updates"):
+        fake.updates.clear()
+    await asyncio.sleep(0)
+    return True
+
+
+METHODS: dict[str, Callable[[FakeBotApi, dict[str, Any]], Awaitable[Any]]] = {
+    "getMe": get_me, "getUpdates": get_updates, "sendMessage": send_message,
+    "editMessageText": edit_message_text, "editMessageReplyMarkup": edit_message_reply_markup,
+    "answerCallbackQuery": answer_callback_query, "getChat": get_chat, "getChatMember": get_chat_member,
+    "banChatMember": ban_chat_member, "unbanChatMember": unban_chat_member,
+    "createChatInviteLink": create_chat_invite_link, "setWebhook": set_webhook, "deleteWebhook": delete_webhook,
+}

@@ -1,0 +1,164 @@
+"""What the fake Bot API server knows: users, chats, messages and updates, in Telegram's JSON shapes.
+
+Dates are whole seconds since the epoch, users carry is_bot, commands carry a bot_command entity,
+message ids count per chat, and HTML sent with parse_mode=HTML is checked and stored as Telegram
+would show it (tags gone, entities unescaped), so a test reads what a person would read.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from dataclasses import dataclass, field
+from html import unescape
+from typing import Any
+
+ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "tg-spoiler",
+                "span", "blockquote"}
+ANONYMOUS_ADMIN_BOT = 1087968824  # Telegram's GroupAnonymousBot
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    first_name: str
+    username: str | None = None
+    is_bot: bool = False
+
+    def json(self) -> dict[str, Any]:
+        data = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
+        if self.username:
+            data["username"] = self.username
+        return data
+
+
+@dataclass(frozen=True)
+class Chat:
+    id: int
+    type: str  # private, group, supergroup, channel
+    title: str | None = None
+
+    def json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "type": self.type}
+        data["title" if self.type != "private" else "first_name"] = self.title or "Chat"
+        return data
+
+
+@dataclass
+class Sent:
+    """A message the bot sent, as stored by the server."""
+
+    chat_id: int
+    message_id: int
+    text: str  # as shown: tags stripped, entities unescaped
+    html: str  # as sent
+    reply_markup: dict[str, Any] | None = None
+    protect_content: bool = False
+    reply_to: int | None = None
+    edits: list[str] = field(default_factory=list)
+
+    def buttons(self) -> list[tuple[str, str]]:
+        """(label, callback_data) of every inline button."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
+
+
+class HtmlError(ValueError):
+    pass
+
+
+_TOKEN = re.compile(r'<(/?)([a-z-]+)((?:\s+[a-z-]+="[^"<>]*")*)\s*>|&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);|[<>&]')
+
+
+def shown_text(html: str) -> str:
+    """What Telegram shows for parse_mode HTML. Like Telegram, HtmlError ("can't parse entities") for
+    an unknown tag, an unbalanced one, or a raw <, > or & that is not part of a tag or an entity."""
+    out: list[str] = []
+    open_tags: list[str] = []
+    position = 0
+    for match in _TOKEN.finditer(html):
+        out.append(html[position:match.start()])
+        position = match.end()
+        closing, tag, entity = match[1], match[2], match[4]
+        if tag:
+            if tag not in ALLOWED_TAGS:
+                raise HtmlError(f'Unsupported start tag "{tag}" at byte offset {match.start()}')
+            if not closing:
+                open_tags.append(tag)
+            elif not open_tags or open_tags.pop() != tag:
+                raise HtmlError(f'Can\'t find end tag corresponding to start tag "{tag}"')
+        elif entity:
+            out.append(unescape(match[0]))
+        else:
+            raise HtmlError(f"Unexpected {match[0]!r} at byte offset {match.start()}")
+    out.append(html[position:])
+    if open_tags:
+        raise HtmlError(f'Can\'t find end tag corresponding to start tag "{open_tags[-1]}"')
+    return "".join(out)
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+class World:
+    """Users, chats, messages and the update queue."""
+
+    def __init__(self, bot: User) -> None:
+        self.bot = bot
+        self.chats: dict[int, Chat] = {}
+        self.messages: dict[tuple[int, int], Sent] = {}
+        self.sent: list[Sent] = []
+        self.user_messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self._message_ids: dict[int, itertools.count] = {}
+        self._query_ids = itertools.count(1)
+        self._update_ids = itertools.count(1)
+        self.queries: dict[str, dict[str, Any]] = {}
+        self.moved: dict[int, int] = {}       # group -> the supergroup it became
+        self.blocked: set[int] = set()        # users who blocked the bot
+        self.banned: set[tuple[int, int]] = set()
+
+    def chat(self, chat: Chat) -> Chat:
+        self.chats.setdefault(chat.id, chat)
+        return self.chats[chat.id]
+
+    def next_message_id(self, chat_id: int) -> int:
+        return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
+
+    def next_update_id(self) -> int:
+        return next(self._update_ids)
+
+    def user_message(self, user: User | None, chat: Chat, text: str | None, *, reply_to: Sent | None = None,
+                     **extra: Any) -> dict[str, Any]:
+        self.chat(chat)
+        message: dict[str, Any] = {"message_id": self.next_message_id(chat.id), "chat": chat.json(),
+                                   "date": int(time.time())}
+        if user is not None:
+            message["from"] = user.json()
+        if text is not None:
+            message["text"] = text
+            if text.startswith("/"):
+                word = text.split(maxsplit=1)[0]
+                message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(word)}]
+        if reply_to is not None:
+            message["reply_to_message"] = self.bot_message_json(reply_to)
+        message.update(extra)
+        self.user_messages[(chat.id, message["message_id"])] = message
+        return message
+
+    def bot_message_json(self, sent: Sent) -> dict[str, Any]:
+        data: dict[str, Any] = {"message_id": sent.message_id, "from": self.bot.json(),
+                                "chat": self.chats[sent.chat_id].json(), "date": int(time.time()),
+                                "text": sent.text}
+        if sent.reply_markup and "inline_keyboard" in sent.reply_markup:  # Telegram echoes only these
+            data["reply_markup"] = sent.reply_markup
+        if sent.protect_content:
+            data["has_protected_content"] = True
+        return data
+
+    def callback_query(self, user: User, sent: Sent, data: str) -> dict[str, Any]:
+        query = {"id": str(next(self._query_ids)), "from": user.json(), "message": self.bot_message_json(sent),
+                 "chat_instance": str(sent.chat_id), "data": data}
+        self.queries[query["id"]] = {"answered": False, "text": None}
+        return query

@@ -1,0 +1,86 @@
+"""Acknowledge, Snooze and Reply on a delivery, and a plain reply to it, become the ordinary commands."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage.tables import deliveries
+from tests.telegram.fake_bot_api import FakeBotApi
+from tests.telegram.fake_bot_state import Sent
+from tests.telegram.support import OFFICER, TH_NPOC, Bot, eventually, relaxed, running_bot
+
+ALERT = "/alert to:TH tlp:amber topic:document-fraud\nTwo travellers with altered passports"
+
+
+async def delivered(fake: FakeBotApi) -> tuple[Sent, str]:
+    fake.says(OFFICER, ALERT)
+    await eventually(lambda: fake.sent_to(TH_NPOC.id), "the delivery to Thailand")
+    delivery = fake.sent_to(TH_NPOC.id)[0]
+    return delivery, delivery.text.split()[1]  # "[TLP:AMBER] A-2026-0001 · ..."
+
+
+def to(fake: FakeBotApi, user_id: int, words: str) -> list[Sent]:
+    return [s for s in fake.sent_to(user_id) if words in s.text]
+
+
+def delivery_row(bot: Bot, reference: str):  # noqa: ANN201
+    with bot.runtime.engine.connect() as conn:
+        return conn.execute(select(deliveries).where(deliveries.c.item_reference == reference)).one()
+
+
+async def test_acknowledge_button(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        delivery, reference = await delivered(fake)
+        assert delivery_row(bot, reference).platform_message_id == f"{TH_NPOC.id}:{delivery.message_id}"
+        query = fake.press(TH_NPOC, delivery, f"a:{reference}")
+        await eventually(lambda: fake.answered(query) is not None, "the press answered")
+        assert reference in fake.answered(query)
+        await eventually(lambda: to(fake, TH_NPOC.id, f"Acknowledged {reference}"), "the ack answer")
+        await eventually(lambda: to(fake, OFFICER.id, "acknowledged by"), "the originator told")
+        assert delivery_row(bot, reference).state == "acknowledged"
+
+
+async def test_snooze_button_becomes_the_snooze_command(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        delivery, reference = await delivered(fake)
+        seen = len(fake.sent_to(TH_NPOC.id))
+        query = fake.press(TH_NPOC, delivery, f"s:{reference}")
+        await eventually(lambda: fake.answered(query) is not None, "the press answered")
+        assert "Snoozing" in fake.answered(query)
+        # The press is the /snooze command: the reminders on that item are held for the default span.
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) > seen, "the answer to /snooze")
+        answer = fake.sent_to(TH_NPOC.id)[seen].text
+        assert f"Reminders on {reference} for you are held until" in answer, answer
+        assert len(bot.inbox_events()) == 2  # the alert, and the press as a command
+
+
+async def test_a_reply_to_the_delivery_is_feedback(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        delivery, reference = await delivered(fake)
+        fake.says(TH_NPOC, "Confirmed: both passports reported stolen", reply_to=delivery)
+        await eventually(lambda: to(fake, OFFICER.id, "Confirmed: both passports reported stolen"), "the feedback")
+        feedback = to(fake, OFFICER.id, "Confirmed: both passports")[0]
+        assert feedback.text.startswith(f"[TLP:AMBER] {reference}") and feedback.protect_content
+        assert delivery_row(bot, reference).state == "answered"
+
+
+async def test_reply_button_prompts_and_the_answer_to_the_prompt_is_feedback(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+        delivery, reference = await delivered(fake)
+        query = fake.press(TH_NPOC, delivery, f"r:{reference}")
+        await eventually(lambda: to(fake, TH_NPOC.id, f"reply to {reference}"), "the reply prompt")
+        prompt = to(fake, TH_NPOC.id, f"reply to {reference}")[0]
+        assert prompt.reply_markup == {"force_reply": True, "selective": True,
+                                       "input_field_placeholder": f"Feedback on {reference}"}
+        assert fake.answered(query) is not None
+        fake.says(TH_NPOC, "Not known here", reply_to=prompt)
+        await eventually(lambda: to(fake, OFFICER.id, "Not known here"), "the feedback")
+
+
+async def test_a_button_with_unknown_data_is_answered_and_does_nothing(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        delivery, _ = await delivered(fake)
+        queries = [fake.press(TH_NPOC, delivery, data) for data in ("zz:1", "a:/member add x", "a:")]
+        await eventually(lambda: all(fake.answered(q) is not None for q in queries), "every press answered")
+        assert all("no longer active" in fake.answered(q) for q in queries)
+        assert len(bot.inbox_events()) == 1  # only the alert itself

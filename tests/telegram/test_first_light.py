@@ -1,0 +1,21 @@
+"""An alert typed in Telegram reaches a Telegram contact, with buttons, protected, in HTML."""
+
+from __future__ import annotations
+
+from tests.telegram.support import OFFICER, TH_NPOC, eventually, running_bot
+
+
+async def test_a_typed_alert_reaches_thailand_with_buttons(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch) as bot:
+        fake.says(OFFICER, "/alert to:TH tlp:amber topic:document-fraud grade:B2 priority:urgent\n"
+                           "Two travellers <with> altered passports & more")
+        await eventually(lambda: fake.sent_to(TH_NPOC.id), "the delivery to Thailand")
+        delivery = fake.sent_to(TH_NPOC.id)[0]
+        assert delivery.text.startswith("[TLP:AMBER] A-")
+        assert "Two travellers <with> altered passports & more" in delivery.text
+        assert "&lt;with&gt;" in delivery.html and delivery.html.startswith("<b>[TLP:AMBER]")
+        assert delivery.protect_content
+        assert [label for label, _ in delivery.buttons()] == ["Acknowledge", "Reply", "Snooze 4h"]
+        await eventually(lambda: fake.sent_to(OFFICER.id), "the receipt")
+        assert "accepted" in fake.sent_to(OFFICER.id)[0].text
+        assert bot.items() == 1

@@ -1,0 +1,143 @@
+"""Membership administration on Telegram, against the fake Bot API server: onboarding sends a
+single-use invite link to each new member directly, offboarding bans then unbans in every group,
+and open items go to the backup. The admin works from the console, as rso-admin.
+
+The fake server's getChatMember says "member" for anyone not banned; here it is given a memory of
+who joined (JOINED), as Telegram has, so that invitations are only sent to people not yet there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+from alerts.identity import ChatRef, UserRef
+from alerts.messages import InboundMessage
+from bot.app import add_receiver, build_runtime, vocabulary_for
+from bot.connectors.telegram import telegram_connector_for
+from bot.connectors.telegram.membership import TelegramRoomAdmin
+from bot.membership_gateway import install_membership
+from tests.telegram import fake_bot_methods
+from tests.telegram.fake_bot_api import FakeBotApi
+from tests.telegram.fake_bot_state import Chat, User
+from tests.telegram.support import (NETWORK_GROUP, OFFICER, TH_GROUP, TH_NPOC, TOKEN_ENV, eventually, relaxed,
+                                    settings_for)
+
+NEWCOMER = User(301, "Niran")
+SILENT = User(302, "Kwan")  # never opened a chat with the bot
+
+
+def remember_joins(fake: FakeBotApi, monkeypatch, joined: set[tuple[int, int]]) -> None:  # noqa: ANN001
+    async def get_chat_member(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
+        key = (params.get("chat_id"), params.get("user_id"))
+        status = "kicked" if key in fake.world.banned else "member" if key in joined else "left"
+        member: dict[str, Any] = {"status": status, "user": {"id": key[1], "is_bot": False, "first_name": "M"}}
+        if status == "kicked":
+            member["until_date"] = 0
+        return member
+
+    monkeypatch.setitem(fake_bot_methods.METHODS, "getChatMember", get_chat_member)
+
+
+class Admin:
+    def __init__(self, runtime, out: io.StringIO) -> None:  # noqa: ANN001
+        self.runtime = runtime
+        self.out = out
+        self._n = 0
+
+    async def says(self, text: str, who: str = "rso-admin") -> str:
+        self._n += 1
+        start = len(self.out.getvalue())
+        await self.runtime.submit(InboundMessage(f"admin-{self._n}", UserRef.parse(f"console:{who}"),
+                                                 ChatRef.parse(f"console:@{who}"), text, self.runtime.clock.now()))
+        return self.out.getvalue()[start:]
+
+    def printed(self) -> str:
+        return self.out.getvalue()
+
+
+@asynccontextmanager
+async def bot_with_membership(tmp_path, fake: FakeBotApi, monkeypatch) -> AsyncIterator[Admin]:  # noqa: ANN001
+    monkeypatch.setenv(TOKEN_ENV, fake.token)
+    settings = settings_for(tmp_path, fake.base_url)
+    out = io.StringIO()
+    runtime = build_runtime(settings, out=out, notice=io.StringIO())
+    connector = telegram_connector_for(runtime, vocabulary_for(settings), limiter=relaxed(fake), poll_timeout=1,
+                                       request_timeout=2.0)
+    add_receiver(runtime, connector)
+    actions = install_membership(runtime, out)
+    actions.add(TelegramRoomAdmin.for_connector(connector))
+    # The runtime's loops without serve(): serve() waits for a signal once a receiver runs.
+    stop = asyncio.Event()
+    await runtime.settle()
+    tasks = [asyncio.create_task(runtime.worker.run(stop, idle=0.2)), asyncio.create_task(runtime.run_inbox(stop, idle=0.2))]
+    try:
+        await connector.start(runtime.ingest, None)
+        await eventually(lambda: connector.connected, "the connector to start")
+        yield Admin(runtime, out)
+    finally:
+        stop.set()
+        await connector.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=30)
+        await runtime.close()
+
+
+def calls(fake: FakeBotApi, method: str) -> list[dict[str, Any]]:
+    return [r.params for r in fake.requests if r.method == method and r.status == 200]
+
+
+async def test_onboarding_sends_a_single_use_link_for_each_group_they_belong_in(tmp_path, fake, monkeypatch) -> None:
+    fake.world.chat(Chat(NEWCOMER.id, "private", NEWCOMER.first_name))
+    remember_joins(fake, monkeypatch, joined=set())
+    async with bot_with_membership(tmp_path, fake, monkeypatch) as admin:
+        answer = await admin.says("/member add telegram:user:301 country:TH role:contact desk:police")
+        assert "Added Telegram user 301 (@tg-301, Thailand, police desk)" in answer
+        await eventually(lambda: len(fake.sent_to(NEWCOMER.id)) == 2, "two invitations")
+        links = calls(fake, "createChatInviteLink")
+        assert sorted(p["chat_id"] for p in links) == sorted([NETWORK_GROUP.id, TH_GROUP.id])
+        assert all(str(p["member_limit"]) == "1" and "expire_date" in p for p in links)
+        texts = [s.text for s in fake.sent_to(NEWCOMER.id)]
+        assert any("Thailand desk" in t and "https://t.me/+fake4001" in t for t in texts)
+        assert all(s.protect_content for s in fake.sent_to(NEWCOMER.id))
+        # Not placed in the console rooms (no console account), and the admin is told it all went out.
+        assert "they have no console account" in answer
+        await eventually(lambda: "Finished onboarding (2 room actions): 2 done, 2 of them invitations" in admin.printed(),
+                         "the end of the run")
+
+
+async def test_someone_already_in_a_group_gets_no_link_and_a_closed_chat_is_told_to_the_admin(
+        tmp_path, fake, monkeypatch) -> None:  # noqa: ANN001
+    remember_joins(fake, monkeypatch, joined={(NETWORK_GROUP.id, SILENT.id)})
+    async with bot_with_membership(tmp_path, fake, monkeypatch) as admin:
+        await admin.says("/member add telegram:user:302 country:TH role:officer")
+        await eventually(lambda: "Finished onboarding" in admin.printed(), "the end of the run")
+        assert [p["chat_id"] for p in calls(fake, "createChatInviteLink")] == [TH_GROUP.id]
+        assert "Could not invite tg-302 (telegram:user:302) to Thailand desk" in admin.printed()
+        assert "They must open a chat with the bot first" in admin.printed()
+        assert "1 done" in admin.printed() and "1 failed" in admin.printed()
+
+
+async def test_offboarding_bans_then_unbans_in_every_group_and_hands_items_to_the_backup(
+        tmp_path, fake, monkeypatch) -> None:  # noqa: ANN001
+    remember_joins(fake, monkeypatch, joined={(NETWORK_GROUP.id, TH_NPOC.id), (TH_GROUP.id, TH_NPOC.id)})
+    async with bot_with_membership(tmp_path, fake, monkeypatch) as admin:
+        fake.says(OFFICER, "/alert to:TH tlp:amber Two travellers, flight XX123")
+        await eventually(lambda: fake.sent_to(TH_NPOC.id), "the delivery to Thailand")
+        answer = await admin.says('/member remove telegram:user:201 reason:"left the service"')
+        assert "Removed National point of contact (Thailand) (@th-npoc)" in answer
+        await eventually(lambda: len(calls(fake, "unbanChatMember")) == 2, "the removals")
+        for group in (NETWORK_GROUP, TH_GROUP):
+            order = [(r.method, r.params.get("chat_id")) for r in fake.requests
+                     if r.method in ("banChatMember", "unbanChatMember") and r.params.get("chat_id") == group.id]
+            assert order == [("banChatMember", group.id), ("unbanChatMember", group.id)]
+        assert fake.world.banned == set()  # free to be invited again
+        # th-npoc's backup is th-immigration (console): the same item, handed over, and the originator told.
+        await eventually(lambda: "Handed over to you from National point of contact (Thailand)" in admin.printed(),
+                         "the handover")
+        await eventually(lambda: any("was handed over to Immigration desk" in s.text for s in fake.sent_to(OFFICER.id)),
+                         "the notice to the originator")
+        await eventually(lambda: "Finished offboarding" in admin.printed(), "the end of the run")
+        refused = await admin.says("/rooms", who="th-npoc")
+        assert "not in this network's directory" in refused

@@ -1,0 +1,221 @@
+"""Membership administration as conversations: /member add, /member remove, /rooms, /room sync.
+
+The room actions a command plans are outbox rows of kind MEMBERSHIP; `carry_out` plays the
+gateway's part (every action succeeds) so that drift can be seen to close.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from alerts.audit import AuditAction
+from alerts.clock import ManualClock
+from alerts.directory import RoomPurpose
+from alerts.due import DuePolicy
+from alerts.identity import ChatRef, UserRef
+from alerts.membership import PlannedAction, RoomAction, belongs_in, contact_id_for, drift, rooms_for
+from alerts.messages import InboundMessage, MessageKind
+from handlers.dispatcher import Dispatcher
+from handlers.fakes import MembershipMemoryUnitOfWork, MemoryDirectory, MemoryRooms, MemoryStore
+from handlers.post_item import PostingPolicy
+from handlers.vocabulary import Vocabulary
+from tests.sample_network import network_with_rooms, person
+from alerts.roles import Role
+
+THAILAND = ChatRef.parse("console:#thailand")
+NETWORK = ChatRef.parse("console:#network")
+MY_TH = ChatRef.parse("console:#my-th")
+
+
+class Admin:
+    def __init__(self) -> None:
+        base = network_with_rooms()
+        contacts = list(base.contacts.values()) + [person("th-boss", "TH", Role.CONTACT, Role.ADMIN)]
+        from alerts.directory import Directory
+
+        self.directory = MemoryDirectory(Directory.build(base.organisations.values(), contacts, base.rooms,
+                                                         base.arrangements))
+        self.rooms = MemoryRooms()
+        self.store = MemoryStore()
+        self.clock = ManualClock()
+        counter = itertools.count(1)
+        self.dispatcher = Dispatcher(
+            self.directory, PostingPolicy(DuePolicy.default(), {}),
+            lambda: Vocabulary(topics=("document-fraud",), organisations=frozenset(self.directory.current().organisations),
+                               desks={"TH": ("immigration", "police")}),
+            lambda: f"key-{next(counter)}",
+        )
+        self._events = itertools.count(1)
+
+    def says(self, who: str, text: str) -> list[str]:
+        before = set(self.store.outbox)
+        message = InboundMessage(f"e{next(self._events)}", UserRef.parse(f"console:{who}"),
+                                 ChatRef.parse(f"console:@{who}"), text, self.clock.now())
+        with MembershipMemoryUnitOfWork(self.store, self.directory, self.rooms) as uow:
+            self.dispatcher.handle(uow, message)
+            uow.commit()
+        return [m.text for k, m in self.store.outbox.items()
+                if k not in before and str(m.destination) == f"chat:console:@{who}"]
+
+    def actions(self) -> list[PlannedAction]:
+        return [PlannedAction.from_json(m.text) for m in self.store.outbox.values() if m.kind is MessageKind.MEMBERSHIP]
+
+    def carry_out(self) -> None:
+        """Every planned action succeeds, once (the gateway's part)."""
+        done = getattr(self, "_done", set())
+        for action in self.actions():
+            if action.key in done:
+                continue
+            done.add(action.key)
+            members = self.rooms.present.setdefault(action.room, {})
+            if action.action is RoomAction.INVITE:
+                members[action.identity] = "joined"
+            else:
+                members.pop(action.identity, None)
+        self._done = done
+
+    def seen_everyone(self) -> None:
+        """The bot has looked at every room: everyone the directory expects is there."""
+        directory = self.directory.current()
+        for room in directory.rooms:
+            self.rooms.present[room.chat] = {u: "joined" for c in directory.contacts.values() if belongs_in(c, room)
+                                             for u in c.identities if u.platform is room.chat.platform}
+
+
+@pytest.fixture
+def admin() -> Admin:
+    return Admin()
+
+
+def test_onboarding_puts_a_new_contact_in_exactly_the_right_rooms(admin: Admin) -> None:
+    [answer] = admin.says("admin", "/member add console:somsak country:TH role:contact desk:police")
+    assert answer.startswith("Added somsak (@somsak, Thailand, police desk) with roles contact.")
+    contact = admin.directory.current().contact("somsak")
+    assert contact is not None and contact.desk == "police" and contact.roles == frozenset({Role.CONTACT})
+    invited = {(a.action, a.room) for a in admin.actions()}
+    # Thailand's room, the network room and the Malaysia-Thailand room; not IOM's, the coordinators' or unlisted.
+    assert invited == {(RoomAction.INVITE, NETWORK), (RoomAction.INVITE, THAILAND), (RoomAction.INVITE, MY_TH)}
+    assert all(a.identity == UserRef.parse("console:somsak") and a.contact == "somsak" for a in admin.actions())
+    kinds = [e.action for e in admin.store.audit]
+    assert AuditAction.ADMIN in kinds and AuditAction.MEMBERSHIP in kinds
+    planned = next(e for e in admin.store.audit if e.action is AuditAction.MEMBERSHIP)
+    assert planned.detail["stage"] == "planned" and planned.detail["count"] == "3"
+
+
+def test_the_new_contact_can_use_the_bot_at_once(admin: Admin) -> None:
+    admin.says("admin", "/member add console:somsak country:TH role:officer")
+    assert "somsak" in admin.says("somsak", "/whoami")[0]
+
+
+def test_adding_twice_plans_nothing_new_once_they_are_in(admin: Admin) -> None:
+    admin.says("admin", "/member add console:somsak country:TH role:contact")
+    admin.carry_out()
+    [answer] = admin.says("admin", "/member add console:somsak country:TH role:officer")
+    assert answer.startswith("Updated") and "contact, officer" in answer and "No room to bring them into" in answer
+
+
+def test_a_person_of_another_organisation_is_not_moved_silently(admin: Admin) -> None:
+    [answer] = admin.says("admin", "/member add console:my-npoc country:TH role:contact")
+    assert "Remove them first" in answer
+    assert admin.actions() == []
+
+
+def test_a_non_admin_is_refused_and_the_refusal_recorded(admin: Admin) -> None:
+    for text in ("/member add console:x country:TH role:contact", "/member remove console:th-npoc", "/room sync --apply"):
+        [answer] = admin.says("rso-coord", text)
+        assert "needs one of these roles: admin" in answer
+    refusals = [e for e in admin.store.audit if e.action is AuditAction.REFUSAL]
+    assert [r.detail["command"] for r in refusals] == ["member", "member", "room"]
+    assert all(r.actor == "rso-coord" for r in refusals)
+    assert admin.actions() == [] and "x" not in admin.directory.current().contacts
+
+
+def test_offboarding_removes_them_from_every_room_and_hands_their_items_to_the_backup(admin: Admin) -> None:
+    admin.seen_everyone()
+    admin.says("my-officer", "/alert to:TH tlp:amber Two travellers")
+    assert any(r.delivery_to("th-npoc") for r in admin.store.items.values())
+    [answer] = admin.says("admin", '/member remove console:th-npoc reason:"left the service"')
+    assert "Removed" in answer and "left the service" in answer
+    removed = {(a.action, a.room) for a in admin.actions()}
+    # every registered console room, not only those the directory put them in
+    assert removed == {(RoomAction.REMOVE, room.chat) for room in admin.directory.current().rooms}
+    assert admin.directory.current().contact("th-npoc") is None
+    [record] = admin.store.items.values()
+    handed = record.delivery_to("th-deputy")
+    assert handed is not None
+    assert "handover from th-npoc" in [d.reason for d in record.route.deliveries]
+    delivery = admin.store.outbox[handed.outbox_key]
+    assert delivery.kind is MessageKind.DELIVERY and "Handed over to you" in delivery.text
+    notices = admin.store.messages_to("direct:console:my-officer")
+    assert any("handed over to Th Deputy" in m.text for m in notices)
+    assert "A-2026-0001" in answer
+    admin.carry_out()
+    assert all(UserRef.parse("console:th-npoc") not in m for m in admin.rooms.present.values())
+
+
+def test_drift_is_found_reported_as_a_dry_run_and_fixed(admin: Admin) -> None:
+    admin.seen_everyone()
+    intruder = UserRef.parse("console:mallory")
+    admin.rooms.present[THAILAND][intruder] = "joined"
+    del admin.rooms.present[NETWORK][UserRef.parse("console:my-npoc")]
+    [listing] = admin.says("admin", "/rooms")
+    assert "Thailand room · country · console · " in listing and "1 should not be there" in listing
+    assert "Network room · network · console" in listing and "1 missing" in listing
+    before_outbox = len(admin.actions())
+    [dry] = admin.says("admin", "/room sync")
+    assert dry.startswith("Dry run, nothing changed. 2 actions would be taken:")
+    assert "invite my-npoc" in dry and "remove console:mallory from Thailand room" in dry
+    assert len(admin.actions()) == before_outbox  # a dry run plans nothing
+    [applied] = admin.says("admin", "/room sync --apply")
+    assert applied.startswith("Applying 2 actions")
+    admin.carry_out()
+    [clean] = admin.says("admin", "/room sync")
+    assert clean.startswith("Every room is in step")
+
+
+def test_a_telegram_username_is_explained_not_guessed(admin: Admin) -> None:
+    [answer] = admin.says("admin", "/member add @somchai_k country:TH role:contact")
+    assert "Telegram username" in answer and admin.actions() == []
+
+
+def test_without_the_ports_the_commands_say_so() -> None:
+    from handlers.fakes import FixedDirectory, MemoryUnitOfWork
+    from tests.sample_network import small_network
+
+    store = MemoryStore()
+    dispatcher = Dispatcher(FixedDirectory(small_network()), PostingPolicy(DuePolicy.default(), {}),
+                            lambda: Vocabulary(topics=()), lambda: "k")
+    message = InboundMessage("e", UserRef.parse("console:admin"), ChatRef.parse("console:@admin"), "/rooms",
+                             ManualClock().now())
+    with MemoryUnitOfWork(store) as uow:
+        dispatcher.handle(uow, message)
+        uow.commit()
+    assert [m.text for m in store.outbox.values()] == ["Membership administration is not set up in this deployment "
+                                                        "(no directory writer)."]
+
+
+def test_room_rules() -> None:
+    directory = network_with_rooms()
+    by_chat = {r.chat: r for r in directory.rooms}
+    assert {r.name for r in rooms_for(directory.contacts["rso-coord"], directory)} == {"Network room", "Coordinators"}
+    assert [r.name for r in rooms_for(directory.contacts["admin"], directory)] == ["Network room", "Coordinators",
+                                                                                  "Unlisted"]
+    assert by_chat[ChatRef.parse("console:#unlisted")].purpose is RoomPurpose.MANAGEMENT
+    d = drift(by_chat[THAILAND], directory, None)
+    assert not d.known and {c for _, c in d.missing} == {"th-npoc", "th-deputy", "th-immigration"}
+
+
+def test_contact_ids_for_new_accounts() -> None:
+    assert contact_id_for(UserRef.parse("console:Alice"), ()) == "alice"
+    assert contact_id_for(UserRef.parse("matrix:@alice:example.org"), ("alice",)) == "alice-example-org"
+    assert contact_id_for(UserRef.parse("telegram:user:42"), ()) == "tg-42"
+    assert contact_id_for(UserRef.parse("console:alice"), ("alice",)) == "alice-2"
+
+
+def test_an_action_round_trips_and_its_key_is_stable() -> None:
+    action = PlannedAction(RoomAction.INVITE, THAILAND, "Thailand room", UserRef.parse("console:x"), "x", "onboarding",
+                           "op1", "admin", "console:@admin", 3)
+    again = PlannedAction.from_json(action.to_json())
+    assert again == action and again.key == action.key and len(action.key) <= 100
