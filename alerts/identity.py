@@ -33,7 +33,8 @@ def _split(text: str, what: str, example: str) -> tuple[Platform, str]:
 
 
 _MATRIX_USER = re.compile(r"^@[^:\s]+:[^\s]+$")
-_MATRIX_ROOM = re.compile(r"^![^:\s]+:[^\s]+$")
+# Room version 12 ids (Synapse's default since 1.135) are a bare hash with no ":server" part.
+_MATRIX_ROOM = re.compile(r"^![^:\s]+(?::[^\s]+)?$")
 _TELEGRAM_CHAT = re.compile(r"^-?\d+$")
 _TELEGRAM_USER = re.compile(r"^user:\d+$")
 _CONSOLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

@@ -72,17 +72,14 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _unavailable_connectors(settings: Settings) -> list[str]:
-    return [name for name, section in (("matrix", settings.matrix),) if section.enabled]
-
-
 def _enabled(settings: Settings) -> list[str]:
     sections = (("console", settings.console), ("matrix", settings.matrix), ("telegram", settings.telegram))
     return [name for name, section in sections if section.enabled]
 
 
 def cmd_run(args: argparse.Namespace, console_only: bool = False) -> int:
-    from bot.app import build_runtime, serve
+    from bot.app import build_runtime
+    from bot.serve import serve
     from bot.console_session import ConsoleSession, stdin_reader
     from bot.scheduler import SchedulerLocked
 
@@ -93,11 +90,6 @@ def cmd_run(args: argparse.Namespace, console_only: bool = False) -> int:
         if not _enabled(settings):
             print(f"{settings.source}: no connector is enabled; enable [console], [matrix] or [telegram].",
                   file=sys.stderr)
-            return 2
-        missing = _unavailable_connectors(settings)
-        if missing:
-            print(f"{settings.source}: the {' and '.join(missing)} connector is not in this version yet; "
-                  "set enabled = false there.", file=sys.stderr)
             return 2
         problems = settings.check_secrets()
         if problems:
@@ -125,8 +117,15 @@ def _attach_platforms(runtime, settings: Settings) -> None:  # noqa: ANN001 - bo
 
     if settings.telegram.enabled:
         from bot.connectors.telegram import telegram_connector_for
+        from bot.connectors.telegram.membership import TelegramRoomAdmin
 
-        add_receiver(runtime, telegram_connector_for(runtime, vocabulary_for(settings)))
+        telegram = telegram_connector_for(runtime, vocabulary_for(settings))
+        add_receiver(runtime, telegram)
+        runtime.room_actions.add(TelegramRoomAdmin.for_connector(telegram))
+    if settings.matrix.enabled:
+        from bot.connectors.matrix.wiring import matrix_connector_for
+
+        add_receiver(runtime, matrix_connector_for(runtime))
 
 
 def _with_console(settings: Settings) -> Settings:
@@ -169,9 +168,10 @@ def _register_operator_tools(commands: argparse._SubParsersAction, common: argpa
     loader = context_loader(settings_from_args)
     cli_keys.register(commands, loader, common)
     cli_audit.register(commands, loader, common)
-    from bot import cli_ops
+    from bot import cli_member, cli_ops
 
     cli_ops.register(commands, settings_from_args, common)
+    cli_member.register(commands, settings_from_args, common)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,11 +10,6 @@ their audit entries; the room actions they plan are outbox rows that the running
 An import with any invalid row changes nothing and lists every error. `--as` names the admin
 (a contact with the admin role) the audit records; by default the first admin in the directory.
 The running bot sees changes made here at its next start, or at its next directory change.
-
-Wiring (bot/cli.py, in _register_operator_tools):
-
-    from bot import cli_member
-    cli_member.register(commands, settings_from_args, common)
 """
 
 from __future__ import annotations

@@ -244,22 +244,3 @@ class MembershipConnectors(Mapping[Platform, Connector]):
 
     def __len__(self) -> int:
         return len(self._connectors)
-
-
-def install_membership(runtime: Any, out: TextIO | None = None) -> RoomActions:
-    """Membership administration on a runtime bot.app.build_runtime made, until bot/app.py builds it
-    itself (the wiring snippet in the issue 8 report does the same inside build_runtime): the inbox
-    runs commands on units of work with the membership ports, and the delivery worker hands
-    MEMBERSHIP rows to RoomActions. Returns RoomActions, to add platforms to (Telegram, Matrix)."""
-    from bot.inbox import InboxProcessor
-
-    membership_uow = MembershipUnitOfWorkFactory(runtime.uow_factory, runtime.directory)
-    admins: dict[Platform, RoomAdmin] = {}
-    if out is not None:
-        admins[Platform.CONSOLE] = ConsoleRoomAdmin(out)
-    actions = RoomActions(runtime.db, membership_uow, admins, runtime.clock,
-                          max_attempts=runtime.settings.delivery.max_attempts)
-    old = runtime.inbox
-    runtime.inbox = InboxProcessor(membership_uow, old._dispatcher, old._new_key)  # noqa: SLF001
-    runtime.worker._connectors = MembershipConnectors(runtime.worker._connectors, actions)  # noqa: SLF001
-    return actions

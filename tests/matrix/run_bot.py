@@ -14,7 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from bot.app import add_receiver, build_runtime, serve
+from bot.app import add_receiver, build_runtime
+from bot.serve import serve
 from bot.config import load_settings
 from bot.connectors.matrix.wiring import matrix_connector_for
 

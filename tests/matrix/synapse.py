@@ -53,10 +53,6 @@ def homeserver_config(root: Path, port: int) -> dict[str, Any]:
         "suppress_key_server_warning": True,
         "federation_domain_whitelist": [],
         "presence": {"enabled": False},
-        # Synapse >= 1.135 makes room version 12 rooms, whose ids have no ":server" part; the project's
-        # ChatRef (alerts/identity.py) does not accept those yet, so the tests ask for version 11 rooms.
-        # See test_identity_v12 in test_matrix_units.py, which fails once identity.py is fixed.
-        "default_room_version": "11",
         "rc_message": _RELAXED,
         "rc_registration": _RELAXED,
         "rc_login": {"address": _RELAXED, "account": _RELAXED, "failed_attempts": _RELAXED},

@@ -200,11 +200,3 @@ async def test_the_gate_holds_requests_for_the_whole_window() -> None:
     assert not waiting.done()
     now[0] = 102.0
     await asyncio.wait_for(waiting, timeout=5)
-
-
-# --- what alerts/identity.py must still learn ------------------------------------------------------
-
-@pytest.mark.xfail(strict=True, reason="alerts/identity.py: room version 12 ids have no ':server' part "
-                                       "(Synapse's default since 1.135); the lead fixes _MATRIX_ROOM")
-def test_identity_v12_room_ids_are_chats() -> None:
-    assert ChatRef.parse("matrix:!Jfn8vHuu1oclwTznDoqMv0VNrqyvoboQA2H-XifGFSk").chat_id.startswith("!")

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.app import Runtime, add_receiver, build_runtime, serve
+from bot.app import Runtime, add_receiver, build_runtime
+from bot.serve import serve
 from bot.config import load_settings
 from bot.connectors.matrix import MatrixConnector, SecurityEvent
 from bot.connectors.matrix.wiring import matrix_connector_for

@@ -11,7 +11,7 @@ from alerts.identity import ChatRef, UserRef
 from alerts.messages import InboundMessage
 from bot.app import Runtime, build_runtime
 from bot.config import Settings, settings_from_data
-from bot.membership_gateway import RoomActions, install_membership
+from bot.membership_gateway import RoomActions
 from storage.audit.trail import read_entries
 from bot.keys import ensure_keyring
 
@@ -36,12 +36,12 @@ def settings_for(tmp: Path) -> Settings:
 
 
 class ConsoleBot:
-    """A runtime on the console with membership installed; says() submits and settles."""
+    """A runtime on the console; says() submits and settles."""
 
     def __init__(self, settings: Settings) -> None:
         self.out = io.StringIO()
         self.runtime: Runtime = build_runtime(settings, out=self.out, notice=io.StringIO())
-        self.actions: RoomActions = install_membership(self.runtime, self.out)
+        self.actions: RoomActions = self.runtime.room_actions
         self._events = itertools.count(1)
 
     async def says(self, who: str, text: str, chat: str | None = None) -> str:

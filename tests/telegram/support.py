@@ -17,7 +17,8 @@ from typing import AsyncIterator, Callable
 
 from sqlalchemy import func, select
 
-from bot.app import Runtime, add_receiver, build_runtime, serve, vocabulary_for
+from bot.app import Runtime, add_receiver, build_runtime, vocabulary_for
+from bot.serve import serve
 from bot.config import Settings, settings_from_data
 from bot.connectors.telegram import TelegramConnector, telegram_connector_for
 from bot.keys import ensure_keyring

@@ -18,7 +18,6 @@ from alerts.messages import InboundMessage
 from bot.app import add_receiver, build_runtime, vocabulary_for
 from bot.connectors.telegram import telegram_connector_for
 from bot.connectors.telegram.membership import TelegramRoomAdmin
-from bot.membership_gateway import install_membership
 from tests.telegram import fake_bot_methods
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.fake_bot_state import Chat, User
@@ -67,8 +66,7 @@ async def bot_with_membership(tmp_path, fake: FakeBotApi, monkeypatch) -> AsyncI
     connector = telegram_connector_for(runtime, vocabulary_for(settings), limiter=relaxed(fake), poll_timeout=1,
                                        request_timeout=2.0)
     add_receiver(runtime, connector)
-    actions = install_membership(runtime, out)
-    actions.add(TelegramRoomAdmin.for_connector(connector))
+    runtime.room_actions.add(TelegramRoomAdmin.for_connector(connector))
     # The runtime's loops without serve(): serve() waits for a signal once a receiver runs.
     stop = asyncio.Event()
     await runtime.settle()

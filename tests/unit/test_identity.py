@@ -15,7 +15,9 @@ def test_user_refs_round_trip(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["matrix:!abc:example.org", "telegram:-100123", "telegram:42", "console:#network", "console:@alice"]
+    "text",
+    ["matrix:!abc:example.org", "matrix:!Jfn8vHuu1oclwTznDoqMv0VNrqyvoboQA2H-XifGFSk",  # room versions 11 and 12
+     "telegram:-100123", "telegram:42", "console:#network", "console:@alice"],
 )
 def test_chat_refs_round_trip(text: str) -> None:
     assert str(ChatRef.parse(text)) == text
