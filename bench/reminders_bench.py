@@ -5,8 +5,7 @@
 The parent seeds a temporary SQLite database (the sample network of config.example.toml; every item
 delivered to one or two points of contact, none acknowledged, every reminder stage still ahead), then
 starts the bot in a child process, so that the child's memory is the bot's alone: the bot's imports,
-the composition root (bot.app.build_runtime, with ReminderUnitOfWorkFactory as the wiring snippet
-has it), then bot.scheduler.start_scheduler: lock, APScheduler with its job store, job
+the composition root (bot.app.build_runtime), then bot.scheduler.start_scheduler: lock, APScheduler with its job store, job
 reconciliation, and planning every open item from scratch. It does that twice (a cold job store,
 then a restart). The baseline, in the same child: one plain SELECT of the same items and deliveries.
 
@@ -85,15 +84,12 @@ async def start_and_measure(config: Path) -> dict[str, float]:
     from bot.app import build_runtime
     from bot.config import settings_from_toml
     from bot.scheduler import start_scheduler
-    from storage.reminders import ReminderUnitOfWorkFactory
     from storage.tables import deliveries, items
 
     figures = {"imports_s": time.perf_counter() - PROCESS_START, "rss_after_imports_mb": rss_mb()}
     began = time.perf_counter()
     settings = settings_from_toml(config.read_text(), config)
     runtime = build_runtime(settings, out=io.StringIO(), notice=io.StringIO())
-    old = runtime.uow_factory  # as the wiring snippet has it in bot/app.py
-    runtime.uow_factory = ReminderUnitOfWorkFactory(old._engine, old._sealer, old._audit_factory, old._clock)
     figures["runtime_s"] = time.perf_counter() - began
 
     scheduler_began = time.perf_counter()
