@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot import cli_member
+from bot import cli_member, member_rows
 from storage.tables import outbox
 from tests.ops_member.support import ConsoleBot, settings_for
 
@@ -88,7 +88,7 @@ def test_import_with_one_bad_row_changes_nothing_and_lists_every_error(tmp_path:
     good = "new-one,New One,TH,contact,police,console:new-one,Asia/Bangkok,\n"
     bad = ("bad-one,,XX,wizard,,console:th-npoc,Mars/Base,nobody\n")
     path = tmp_path / "people.csv"
-    path.write_text(",".join(cli_member.FIELDS) + "\n" + good + bad, encoding="utf-8")
+    path.write_text(",".join(member_rows.FIELDS) + "\n" + good + bad, encoding="utf-8")
     settings = settings_for(tmp_path)
     code = cli_member.cmd_import(argparse.Namespace(file=path, dry_run=False, admin=None), settings)
     err = capsys.readouterr().err
@@ -99,7 +99,7 @@ def test_import_with_one_bad_row_changes_nothing_and_lists_every_error(tmp_path:
     code = cli_member.cmd_export(argparse.Namespace(format="csv", output=tmp_path / "out.csv"), settings)
     assert code == 0 and "new-one" not in (tmp_path / "out.csv").read_text() and "th-npoc" in (tmp_path / "out.csv").read_text()
 
-    path.write_text(",".join(cli_member.FIELDS) + "\n" + good, encoding="utf-8")
+    path.write_text(",".join(member_rows.FIELDS) + "\n" + good, encoding="utf-8")
     assert cli_member.cmd_import(argparse.Namespace(file=path, dry_run=True, admin=None), settings) == 0
     assert "Dry run" in capsys.readouterr().out
     assert cli_member.cmd_import(argparse.Namespace(file=path, dry_run=False, admin=None), settings) == 0
@@ -108,7 +108,7 @@ def test_import_with_one_bad_row_changes_nothing_and_lists_every_error(tmp_path:
         assert fresh.runtime.directory.current().contact("new-one").desk == "police"
         printed = run(fresh.says("rso-admin", "/whoami"))  # settles: the queued invitations are carried out
         assert "new-one joins (onboarding)" in printed
-        toml = cli_member.render_export(fresh.runtime.directory.current(), "toml")
+        toml = member_rows.render_export(fresh.runtime.directory.current(), "toml")
         assert 'id = "new-one"' in toml and 'identities = ["console:new-one"]' in toml
     finally:
         run(fresh.runtime.close())
