@@ -9,7 +9,7 @@ Changes go through the same code as /member (handlers/membership.py), in one tra
 their audit entries; the room actions they plan are outbox rows that the running bot carries out.
 An import with any invalid row changes nothing and lists every error. `--as` names the admin
 (a contact with the admin role) the audit records; by default the first admin in the directory.
-The running bot sees changes made here at its next start, or at its next directory change.
+A running bot picks the changes up within a few seconds (bot/serve.py _follow_directory).
 """
 
 from __future__ import annotations

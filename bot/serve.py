@@ -13,6 +13,8 @@ from bot.scheduler import start_scheduler
 
 log = logging.getLogger(__name__)
 
+DIRECTORY_CHECK_SECONDS = 5.0
+
 
 async def serve(runtime: Runtime, console_session=None, *, instance_lock: bool = True,
                 outlive_console: bool = False) -> bool:  # noqa: ANN001
@@ -42,6 +44,8 @@ async def serve(runtime: Runtime, console_session=None, *, instance_lock: bool =
 async def _run_active(runtime: Runtime, console_session, stopping: asyncio.Event, leader, health,  # noqa: ANN001
                       outlive_console: bool) -> None:
     stop = asyncio.Event()
+    # A standby may have waited for hours: what the CLI or the other instance changed meanwhile counts.
+    await runtime.db.run(runtime.directory.refresh_if_changed)
     await runtime.settle()  # whatever a crash left in the inbox or outbox goes first
     scheduler = await start_scheduler(runtime)  # reconciled from the items; None when disabled
     if health is not None:
@@ -50,6 +54,7 @@ async def _run_active(runtime: Runtime, console_session, stopping: asyncio.Event
         asyncio.create_task(runtime.worker.run(stop)),
         asyncio.create_task(runtime.run_inbox(stop)),
         asyncio.create_task(_checkpoint_regularly(runtime, stop)),
+        asyncio.create_task(_follow_directory(runtime, stop)),
     ]
     try:
         for platform, receiver in runtime.receivers.items():
@@ -93,6 +98,20 @@ async def _checkpoint_regularly(runtime: Runtime, stop: asyncio.Event, every: fl
                 await runtime.db.run(runtime.retention.run_if_due, runtime.clock.now())
         except Exception:
             log.exception("audit maintenance failed")
+
+
+async def _follow_directory(runtime: Runtime, stop: asyncio.Event, every: float = DIRECTORY_CHECK_SECONDS) -> None:
+    """Changes made by `liaison-bot member ...` or by another instance reach this one within `every`."""
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        except asyncio.TimeoutError:
+            pass
+        try:
+            if await runtime.db.run(runtime.directory.refresh_if_changed):
+                log.info("directory reloaded: it was changed by another process")
+        except Exception:
+            log.exception("directory reload failed; the previous snapshot stays in use")
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -31,6 +31,7 @@ from alerts.membership import PlannedAction, action_message
 from alerts.roles import Role
 from storage.cursors import SqlCursors
 from storage.db import READ_ONLY, insert_for
+from storage.directory_version import bump_version, read_version
 from storage.directory_tables import (directory_arrangements, directory_contacts, directory_desks,
                                       directory_identities, directory_organisations, directory_parties,
                                       directory_roles, directory_room_members, directory_rooms)
@@ -77,6 +78,7 @@ class SqlDirectoryStore:
              "position": i} for i, a in enumerate(arrangements)])
         _replace(connection, directory_parties, "arrangement", [a.key for a in arrangements], [
             {"arrangement": a.key, "organisation": code} for a in arrangements for code in sorted(a.parties)])
+        bump_version(connection)  # a running instance reloads what this start's configuration changed
 
     def load(self, connection: Connection) -> Directory:
         """The whole directory as one snapshot, in the order the configuration (then admins) gave."""
@@ -112,6 +114,7 @@ class DatabaseDirectory:
         self._engine = engine
         self._store = store or SqlDirectoryStore()
         self._snapshot: Directory | None = None
+        self._version = -1
         self._lock = threading.Lock()
 
     def current(self) -> Directory:
@@ -126,9 +129,22 @@ class DatabaseDirectory:
                 if connection.dialect.name == "postgresql":  # one snapshot over all the SELECTs
                     connection.execution_options(isolation_level="REPEATABLE READ")
                 with connection.begin():
+                    version = read_version(connection)
                     snapshot = self._store.load(connection)
-            self._snapshot = snapshot
+            self._snapshot, self._version = snapshot, version
             return snapshot
+
+    def refresh_if_changed(self) -> bool:
+        """Reload when another writer (the CLI, another instance) changed the directory since the
+        snapshot was loaded; True when it did."""
+        with self._engine.connect() as connection:
+            connection.execution_options(**READ_ONLY)
+            with connection.begin():
+                version = read_version(connection)
+        if version == self._version and self._snapshot is not None:
+            return False
+        self.refresh()
+        return True
 
     def seed(self, directory: Directory) -> Directory:
         """Seed from `directory` (the configuration's) in one transaction, then load what the database says."""
@@ -190,6 +206,11 @@ class SqlDirectoryWriter:
         self._conn = connection
         self.changed = False
 
+    def _mark_changed(self) -> None:
+        if not self.changed:
+            bump_version(self._conn)  # once per transaction: other processes reload after it commits
+        self.changed = True
+
     def _exists(self, contact_id: str) -> bool:
         c = directory_contacts.c
         return self._conn.execute(select(c.id).where(c.id == contact_id)).first() is not None
@@ -223,7 +244,7 @@ class SqlDirectoryWriter:
         self._conn.execute(directory_contacts.insert().values(
             id=contact.id, position=(last if last is not None else -1) + 1, **self._row(contact)))
         self._write_parts(contact)
-        self.changed = True
+        self._mark_changed()
 
     def update_contact(self, contact: Contact) -> None:
         if not self._exists(contact.id):
@@ -232,14 +253,14 @@ class SqlDirectoryWriter:
         self._conn.execute(update(directory_contacts).where(directory_contacts.c.id == contact.id)
                            .values(**self._row(contact)))
         self._write_parts(contact)
-        self.changed = True
+        self._mark_changed()
 
     def remove_contact(self, contact_id: str) -> bool:
         # Children first: SQLite enforces ON DELETE CASCADE only with PRAGMA foreign_keys.
         _delete_in(self._conn, directory_roles, "contact", [contact_id])
         _delete_in(self._conn, directory_identities, "contact", [contact_id])
         result = self._conn.execute(delete(directory_contacts).where(directory_contacts.c.id == contact_id))
-        self.changed = True
+        self._mark_changed()
         return result.rowcount > 0
 
 

@@ -112,3 +112,29 @@ def test_import_with_one_bad_row_changes_nothing_and_lists_every_error(tmp_path:
         assert 'id = "new-one"' in toml and 'identities = ["console:new-one"]' in toml
     finally:
         run(fresh.runtime.close())
+
+
+def test_a_running_bot_follows_an_import_made_by_the_cli_meanwhile(bot: ConsoleBot, tmp_path: Path) -> None:
+    from bot.serve import _follow_directory
+
+    path = tmp_path / "people.csv"
+    path.write_text(",".join(member_rows.FIELDS) + "\n" + "new-one,New One,TH,officer,,console:new-one,UTC,\n",
+                    encoding="utf-8")
+
+    async def scenario() -> str:
+        assert "not in this network's directory" in await bot.says("new-one", "/whoami")
+        assert cli_member.cmd_import(argparse.Namespace(file=path, dry_run=False, admin=None),
+                                     bot.runtime.settings) == 0  # another process, as far as the bot knows
+        stop = asyncio.Event()
+        follower = asyncio.create_task(_follow_directory(bot.runtime, stop, every=0.05))
+        try:
+            for _ in range(100):
+                if bot.runtime.directory.current().contact("new-one") is not None:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await follower
+        return await bot.says("new-one", "/whoami")
+
+    assert "New One" in run(scenario())

@@ -66,3 +66,26 @@ def test_the_roster_and_run_progress(engine: Engine) -> None:
         assert roster.progress("op", "k1", "joined") == {"k1": "joined"}
         assert roster.progress("op", "k1", "failed:x") == {"k1": "joined"}  # once per action
         assert roster.progress("op", "k2", "failed:x") == {"k1": "joined", "k2": "failed:x"}
+
+
+def test_another_process_change_is_picked_up_and_a_rolled_back_one_is_not(engine: Engine) -> None:
+    running = DatabaseDirectory(engine)  # the bot's snapshot
+    running.seed(EXAMPLE.directory())
+    assert running.refresh_if_changed() is False  # nothing since it loaded
+    cli = DatabaseDirectory(engine)  # `liaison-bot member import` in another process
+    with engine.connect() as conn, conn.begin():
+        SqlDirectoryWriter(conn).add_contact(NEW)
+        conn.rollback()
+    assert running.refresh_if_changed() is False
+    with engine.begin() as conn:
+        writer = SqlDirectoryWriter(conn)
+        writer.add_contact(NEW)
+        writer.update_contact(dataclasses.replace(NEW, desk=None))  # one bump per transaction is enough
+    assert cli.current().contact("somsak") is not None
+    assert running.current().contact("somsak") is None
+    assert running.refresh_if_changed() is True
+    assert running.current().contact("somsak").desk is None
+    assert running.refresh_if_changed() is False
+    with engine.begin() as conn:
+        SqlDirectoryWriter(conn).remove_contact("somsak")
+    assert running.refresh_if_changed() is True and running.current().contact("somsak") is None
