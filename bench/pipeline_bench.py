@@ -2,27 +2,32 @@
 
     .venv/bin/python bench/pipeline_bench.py [--alerts 300] [--rounds 5] [--dir DIR]
                                              [--postgres postgresql://postgres@127.0.0.1:5432/test]
-                                             [--profile]
+                                             [--profile] [--record-batch 10]
 
 What is measured, for alerts with 1, 10 and 50 recipients (`to:` lists; the sample network of
 config.example.toml plus 40 partner organisations, each with a focal point, so that 50 exist):
 
-  path    one transaction per alert, as InboxProcessor runs it: Dispatcher.handle (parse, sender
+  path    one transaction per alert, the durable accept path alone: Dispatcher.handle (parse, sender
           and role check, route under the caveats, number the item, write it and its deliveries,
           one sealed outbox row per delivery and the receipt, the command and item.created audit
-          entries, per-case key) and one durable commit. Nothing is sent.
-  +inbox  the same with the inbox around it, as a connector and the inbox loop run it:
-          InboxProcessor.record (a commit), then process_pending (handle + mark done, a commit).
-          Two commits per alert, so 0.5 is its ceiling against the baseline.
+          entries, per-case key) and one durable commit. Nothing is sent; no inbox.
+  +inbox  one alert at a time through the inbox, as the console submits one: InboxProcessor.record
+          (a commit), then process_pending (handle + mark done, a commit). Two commits per alert,
+          so 0.5 is its ceiling against the baseline.
+  group   the production inbox path under load, with group commit: a backlog recorded as a
+          connector records a sync (Runtime.ingest: RECORD_BATCH events and the cursor per
+          transaction), then InboxProcessor.process_pending, which handles up to bot.inbox.BATCH
+          messages per transaction, each in a savepoint. The header line gives both sizes.
   raw     single-row inserts of 300 bytes, each its own committed transaction: sqlite3 with WAL and
           synchronous=FULL on the same disk, or psycopg on the same PostgreSQL server.
 
 The objects are those bot.app.build_runtime wires (Dispatcher, SqlUnitOfWork, CaseKeySealer,
-SqlAuditLog, the database-backed directory), built from a configuration file. Rounds alternate
-between the three, so drift on a shared machine weighs on all alike. Goal (issue 4): path at 0.5
-or more of the raw commit rate for single-recipient alerts. Prints; asserts nothing.
+SqlAuditLog, the database-backed directory, InboxProcessor), built from a configuration file.
+Rounds alternate between the variants and the baseline, so drift on a shared machine weighs on all
+alike. Goal (issues 4 and 9): 0.5 or more of the raw commit rate for single-recipient alerts
+(marked on the path and group rows). Prints; asserts nothing.
 --postgres ADMIN_URL makes a temporary database on that server, runs the same there, and drops it.
---profile adds a cProfile of the single-recipient path on each database.
+--profile adds a cProfile of the single-recipient path and group variants on each database.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ SENDER = "my-officer"
 SAMPLE = ["TH", "ID", "AU", "PH", "VN", "KH", "LK", "BD", "PK", "IOM", "UNHCR", "UNODC", "NZ", "US", "MV", "MM"]
 PARTNERS = ["PT" + a + b for a, b in itertools.islice(itertools.product(string.ascii_uppercase, repeat=2), 40)]
 FANOUTS = (1, 10, 50)
+RECORD_BATCH = 10  # events a connector records per transaction in the backlog variant (one sync's worth)
 BODY = "Two travellers with altered passports, flight XX123 KUL-BKK 14:30 today; names withheld. "
 
 
@@ -106,6 +112,16 @@ class Pipeline:
             self.runtime.inbox.record(self.message())
             self.runtime.inbox.process_pending()
 
+    def backlog(self, n: int) -> None:
+        """`n` alerts recorded as a connector records a sync (Runtime.ingest: RECORD_BATCH messages and
+        the cursor in one transaction), then handled by process_pending with group commit."""
+        for start in range(0, n, RECORD_BATCH):
+            batch = [self.message() for _ in range(min(RECORD_BATCH, n - start))]
+            self.runtime._record_batch(batch, ("bench.cursor", str(start)))  # noqa: SLF001 - ingest's own step
+        handled = self.runtime.inbox.process_pending(limit=n)
+        if handled != n:
+            raise SystemExit(f"process_pending handled {handled} of {n} alerts")
+
     def check_fanout(self) -> None:
         """One alert, then count its delivery rows: a bench of the wrong fan-out would mislead."""
         self.path(1)
@@ -121,7 +137,10 @@ class Pipeline:
 
 def measure(label: str, runtime: Runtime, raw: RawSqlite | RawPostgres, alerts: int, rounds: int) -> None:
     per_round = max(1, alerts // rounds)
+    batch = runtime.inbox._batch  # noqa: SLF001 - the production batch size, reported as measured
     print(f"{label}: {per_round * rounds} alerts per fan-out and per variant, {rounds} alternating rounds")
+    print(f"  group = the inbox backlog with group commit: {RECORD_BATCH} recorded per transaction, then "
+          f"process_pending, up to {min(batch, per_round)} alerts per transaction (batch {batch})")
     print(f"  {'recipients':>10} {'variant':>7} {'alerts/s':>9} {'deliveries/s':>13} {'raw commits/s':>14} "
           f"{'ratio':>6}")
     for fanout in FANOUTS:
@@ -129,13 +148,13 @@ def measure(label: str, runtime: Runtime, raw: RawSqlite | RawPostgres, alerts: 
         pipeline.check_fanout()
         pipeline.path(3)  # warm: statement caches, the directory snapshot
         raw.commits(20)
-        ours, inboxed, baseline = alternate(rounds, pipeline.path, pipeline.with_inbox, raw.commits,
-                                            per_round=per_round)
+        ours, inboxed, grouped, baseline = alternate(rounds, pipeline.path, pipeline.with_inbox, pipeline.backlog,
+                                                     raw.commits, per_round=per_round)
         done = per_round * rounds
         raw_rate = done / baseline
-        for variant, seconds in (("path", ours), ("+inbox", inboxed)):
+        for variant, seconds in (("path", ours), ("+inbox", inboxed), ("group", grouped)):
             rate = done / seconds
-            goal = "  (goal >= 0.5)" if fanout == 1 and variant == "path" else ""
+            goal = "  (goal >= 0.5)" if fanout == 1 and variant in ("path", "group") else ""
             print(f"  {fanout:>10} {variant:>7} {rate:>9.0f} {rate * fanout:>13.0f} {raw_rate:>14.0f} "
                   f"{rate / raw_rate:>6.3f}{goal}")
 
@@ -146,7 +165,8 @@ def run(label: str, workdir: Path, url: str, raw: RawSqlite | RawPostgres, alert
     try:
         measure(label, runtime, raw, alerts, rounds)
         if profile:
-            profile_path(runtime, max(100, alerts // 2))
+            profile_variant(runtime, "path", max(100, alerts // 2))
+            profile_variant(runtime, "group", max(100, alerts // 2))
     finally:
         raw.close()
         runtime.db.close()
@@ -166,16 +186,17 @@ def run_postgres(workdir: Path, admin_url: str, alerts: int, rounds: int, profil
             profile)
 
 
-def profile_path(runtime: Runtime, alerts: int) -> None:
+def profile_variant(runtime: Runtime, variant: str, alerts: int) -> None:
     pipeline = Pipeline(runtime, 1)
+    run_it = pipeline.path if variant == "path" else pipeline.backlog
     profiler = cProfile.Profile()
     profiler.enable()
-    pipeline.path(alerts)
+    run_it(alerts)
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative").print_stats(r"/work|liaison|handlers|storage|alerts|bot", 40)
-    print(f"cProfile of {alerts} single-recipient alerts (path); own time by area, per alert:")
+    print(f"cProfile of {alerts} single-recipient alerts ({variant}); own time by area, per alert:")
     by_area: dict[str, float] = {}
     for (filename, _line, name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
         by_area[area(filename, name)] = by_area.get(area(filename, name), 0.0) + tottime
@@ -208,9 +229,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dir", type=Path, default=None, help="where the SQLite files go (default: a temp dir)")
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="also run on PostgreSQL, in a temporary database")
-    parser.add_argument("--profile", action="store_true", help="print a cProfile of the single-recipient path")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of the single-recipient path and group variants")
+    parser.add_argument("--record-batch", type=int, default=RECORD_BATCH,
+                        help="events recorded per transaction in the group variant (a connector's sync)")
     parser.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL run (with --postgres)")
     args = parser.parse_args()
+    globals()["RECORD_BATCH"] = max(1, args.record_batch)  # read by Pipeline.backlog and measure
     print(f"cpus: {os.cpu_count()}")
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-", dir=args.dir) as tmp:
         for name in ("sqlite", "postgres"):

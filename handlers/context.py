@@ -33,17 +33,20 @@ class CommandContext:
 
     def answer(self, text: str, kind: MessageKind = MessageKind.ANSWER, reference: str | None = None) -> None:
         """Answer in the chat the command came from; the answer is an outbox row like any other."""
+        self.uow.outbox.enqueue(self.answer_message(text, kind, reference))
+
+    def answer_message(self, text: str, kind: MessageKind = MessageKind.ANSWER,
+                       reference: str | None = None) -> OutboundMessage:
+        """The answer that answer() queues, for a caller that queues it with other rows (one statement)."""
         self.answers.append(text)
-        self.uow.outbox.enqueue(
-            OutboundMessage(
-                key=self.new_key(),
-                kind=kind,
-                destination=Destination.chat(self.message.chat),
-                text=text,
-                reference=reference,
-                contact=self.sender.id if self.sender else None,
-                reply_to=None,
-            )
+        return OutboundMessage(
+            key=self.new_key(),
+            kind=kind,
+            destination=Destination.chat(self.message.chat),
+            text=text,
+            reference=reference,
+            contact=self.sender.id if self.sender else None,
+            reply_to=None,
         )
 
     def audit(self, action: AuditAction, **fields: object) -> None:

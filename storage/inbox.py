@@ -4,21 +4,32 @@ A connector records a batch of events together with its new sync token or update
 storage.cursors) in one transaction, and only then tells the platform it has them. Recording an
 event id a second time does nothing, so an event read again after a crash is not run twice.
 An event is named by its platform (the sender's) and the platform's event id.
+
+Recording and finishing an event run as driver SQL (storage.keys.driver): once per message, they
+cost more through SQLAlchemy than the rest of handling a small command.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
 from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.messages import InboundMessage
 from storage.content import inbox_aad, open_json, seal_json
-from storage.db import insert_for
+from storage.keys.driver import Binder, execute, execute_many, fetch_one, insert_sql
 from storage.sealing import ContentSealer
 from storage.tables import inbox
+
+_RECORD_COLUMNS = ("platform", "event_id", "sender", "chat", "received_at", "content", "state")
+_RECORD_MANY = insert_sql("inbox", _RECORD_COLUMNS, conflict=("platform", "event_id"))
+# RETURNING, not rowcount: drivers disagree on rowcount for an INSERT that returns rows.
+_RECORD = _RECORD_MANY + " RETURNING id"
+_RECORD_ROW = Binder(inbox.c[name] for name in _RECORD_COLUMNS)
+_FINISH = "UPDATE inbox SET state = ?, processed_at = ?, error_ref = ? WHERE platform = ? AND event_id = ?"
+_FINISH_ROW = Binder((inbox.c.state, inbox.c.processed_at, inbox.c.error_ref, inbox.c.platform, inbox.c.event_id))
 
 
 class SqlInbox:
@@ -29,24 +40,22 @@ class SqlInbox:
 
     def record(self, message: InboundMessage) -> bool:
         """Record an event; False when this platform's event id was recorded before."""
+        return fetch_one(self._conn, _RECORD, _RECORD_ROW(self._conn, self._row(message))) is not None
+
+    def _row(self, message: InboundMessage) -> tuple:
         platform = message.sender.platform.value
         reply_to = message.reply_to
         content = {
             "text": message.text,
             "reply_to": {"chat": str(reply_to.chat), "message_id": reply_to.message_id} if reply_to else None,
         }
-        stmt = insert_for(self._conn, inbox).values(
-            platform=platform,
-            event_id=message.event_id,
-            sender=str(message.sender),
-            chat=str(message.chat),
-            received_at=message.received_at,
-            content=seal_json(self._sealer, content, aad=inbox_aad(platform, message.event_id)),
-            state="pending",
-        )
-        # RETURNING, not rowcount: drivers disagree on rowcount for an INSERT that returns rows.
-        stmt = stmt.on_conflict_do_nothing(index_elements=[inbox.c.platform, inbox.c.event_id]).returning(inbox.c.id)
-        return self._conn.execute(stmt).scalar_one_or_none() is not None
+        return (platform, message.event_id, str(message.sender), str(message.chat), message.received_at,
+                seal_json(self._sealer, content, aad=inbox_aad(platform, message.event_id)), "pending")
+
+    def record_many(self, messages: list[InboundMessage]) -> None:
+        """record() each of `messages` (a connector's sync), in one statement: one round trip on
+        PostgreSQL. Which of them were new is not told; events recorded before stay as they were."""
+        execute_many(self._conn, _RECORD_MANY, _RECORD_ROW.rows(self._conn, (self._row(m) for m in messages)))
 
     def record_event(
         self,
@@ -73,18 +82,19 @@ class SqlInbox:
     def mark_done(self, message: InboundMessage, at: datetime | None = None) -> None:
         self._finish(message, at, state="done", error_ref=None)
 
+    def mark_all_done(self, messages: list[InboundMessage], at: datetime | None = None) -> None:
+        """mark_done() each of `messages`, in one statement (one round trip on PostgreSQL)."""
+        at = at or self._clock.now()
+        execute_many(self._conn, _FINISH, _FINISH_ROW.rows(self._conn, (
+            ("done", at, None, m.sender.platform.value, m.event_id) for m in messages)))
+
     def mark_failed(self, message: InboundMessage, error_ref: str, at: datetime | None = None) -> None:
         """Give up on an event; `error_ref` names the log entry, it holds no content."""
         self._finish(message, at, state="failed", error_ref=error_ref)
 
     def _finish(self, message: InboundMessage, at: datetime | None, state: str, error_ref: str | None) -> None:
-        c = inbox.c
-        result = self._conn.execute(
-            update(inbox)
-            .where(c.platform == message.sender.platform.value, c.event_id == message.event_id)
-            .values(state=state, processed_at=at or self._clock.now(), error_ref=error_ref)
-        )
-        if result.rowcount == 0:
+        row = (state, at or self._clock.now(), error_ref, message.sender.platform.value, message.event_id)
+        if execute(self._conn, _FINISH, _FINISH_ROW(self._conn, row)) == 0:
             raise KeyError("no inbox row for that platform event")
 
     def _message(self, row) -> InboundMessage:  # noqa: ANN001 - a Row of inbox

@@ -8,12 +8,17 @@
 
 After commit() the unit of work may go on: the next statement begins a new transaction, which
 is rolled back on exit unless committed too.
+
+Several commands may share one transaction (group commit, bot.inbox), each inside savepoint():
+one that fails is undone alone, and what the repositories cached about the rows it undid is
+forgotten.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from types import TracebackType
 
@@ -21,6 +26,7 @@ from sqlalchemy import Connection, Engine
 
 from alerts.clock import Clock
 from handlers.ports import AuditLog
+from storage.audit.log import savepoint_released
 from storage.cursors import SqlCursors
 from storage.db import READ_ONLY
 from storage.inbox import SqlInbox
@@ -34,6 +40,10 @@ from storage.sealing import ContentSealer
 AuditFactory = Callable[[Connection], AuditLog] | Callable[..., AuditLog]
 # A sealer that keeps state in the database (per-case data keys) is made for each connection.
 SealerFactory = Callable[[Connection], ContentSealer]
+
+
+class SavepointNotReleased(Exception):
+    """RELEASE SAVEPOINT failed: the transaction as a whole must be rolled back."""
 
 
 class SqlUnitOfWork:
@@ -76,7 +86,7 @@ class SqlUnitOfWork:
             connection.execution_options(**READ_ONLY)
         try:
             connection.begin()
-            sealer = _sealer_on(self._sealer, connection)
+            sealer = self._live_sealer = _sealer_on(self._sealer, connection)
             self.items = SqlItemRepository(connection, sealer)
             self.outbox = SqlOutbox(connection, sealer, self._clock)
             self.inbox = SqlInbox(connection, sealer, self._clock)
@@ -96,6 +106,41 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self.connection.rollback()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """What runs in the block is kept (RELEASE) or, when it raises, undone alone (ROLLBACK TO),
+        and the exception goes on. On SQLite this needs the driver kept out of transaction
+        handling, as storage.db does (SQLAlchemy's pysqlite workaround)."""
+        connection = self.connection
+        savepoint = connection.begin_nested()
+        try:
+            yield
+        except BaseException:
+            try:
+                if savepoint.is_active:
+                    savepoint.rollback()
+            finally:
+                self._forget_cached()
+            raise
+        try:
+            savepoint.commit()
+        except Exception as error:
+            # What the block wrote may or may not be in the transaction now: only rolling back the
+            # whole transaction is safe, so this is not the block's failure to handle alone.
+            self._forget_cached()
+            raise SavepointNotReleased(str(error)) from error
+        savepoint_released(connection, savepoint)
+
+    def _forget_cached(self) -> None:
+        # Case keys made in the undone savepoint are gone; a stale one would seal the next
+        # command's content (its reference number is handed out again) under a key nobody has.
+        keys = getattr(self._live_sealer, "case_keys", None)  # a CaseKeySealer's; a plain sealer has none
+        if keys is not None:
+            keys.forget()
+        forget = getattr(self.audit, "forget_cached", None)  # an audit log with a sealer of its own
+        if forget is not None:
+            forget()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -6,7 +6,8 @@ on SQLite the engine's BEGIN IMMEDIATE (storage.db) already made this transactio
 writer. The head also carries the Merkle frontier, so a checkpoint never rescans the log.
 The statements run through the driver's cursor on the same connection (storage.keys.driver):
 SQLAlchemy's per-statement cost was most of an append's. The head is read once per transaction:
-it is locked until the transaction ends, so later appends in it know the head they left.
+it is locked until the transaction ends, so later appends in it know the head they left. A
+savepoint rolled back may have undone appends, so after one the head is read again (see _HEADS).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import weakref
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
-from sqlalchemy.engine import RootTransaction
+from sqlalchemy.engine import RootTransaction, Transaction
 
 from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import Clock
@@ -56,10 +57,13 @@ _INSERT_ENTRY = ("INSERT INTO audit_entries (seq, recorded_at_us, action, refere
 _UPDATE_HEAD = "UPDATE audit_head SET seq = ?, entry_hash = ?, frontier = ? WHERE id = 1"
 
 
-# The head as the last append of a transaction left it, by transaction: nobody else can move it
-# before the transaction ends (it holds the lock), and a new transaction is a new key. Only for
-# transactions without a savepoint, whose rollback could undo an append behind our back.
-_HEADS: weakref.WeakKeyDictionary[RootTransaction, Head] = weakref.WeakKeyDictionary()
+# The head as the last append of a transaction left it, by root transaction, with the transaction
+# (the root or a savepoint) that append ran in: nobody else can move the head before the root ends
+# (it holds the lock), and a new transaction is a new key. The remembered head holds in the
+# transaction it was made in and, if that is the root, in any savepoint under it (an append there
+# would have replaced it). A savepoint that ends makes it stale: rolled back, it may have undone
+# the append; released, it is believed only after savepoint_released() hands it to the parent.
+_HEADS: weakref.WeakKeyDictionary[RootTransaction, tuple[weakref.ref[Transaction], Head]] = weakref.WeakKeyDictionary()
 
 
 def lock_head(connection: Connection) -> Head:
@@ -79,19 +83,30 @@ def lock_head(connection: Connection) -> Head:
         raise AuditHeadCorrupt(f"audit_head is corrupt ({exc}); run `liaison-bot audit verify`") from None
 
 
-def _head_for_append(connection: Connection) -> tuple[Head, RootTransaction | None]:
-    """The locked head, read from the database once per transaction; and the transaction to
-    remember the new head under after the append (None: do not remember it)."""
-    transaction = connection.get_transaction()
-    if transaction is not None and connection.get_nested_transaction() is not None:
-        _HEADS.pop(transaction, None)  # rolling back the savepoint could undo this append
-        return lock_head(connection), None
-    head = _HEADS.get(transaction) if transaction is not None else None
-    if head is None:
+def _head_for_append(connection: Connection) -> tuple[Head, RootTransaction, Transaction]:
+    """The locked head, read from the database once per transaction; the root transaction and the
+    innermost one (the root or a savepoint), to remember the new head under after the append."""
+    root = connection.get_transaction()
+    remembered = _HEADS.get(root) if root is not None else None
+    innermost = connection.get_nested_transaction() or root
+    if remembered is not None and remembered[0]() in (innermost, root):
+        head = remembered[1]
+    else:
         head = lock_head(connection)
-        transaction = connection.get_transaction()  # begun by lock_head if there was none
+        root = connection.get_transaction()  # begun by lock_head if there was none
+        innermost = connection.get_nested_transaction() or root
+    assert root is not None and innermost is not None
     # A copy: the caller extends it, and only an append that went through may be remembered.
-    return Head(head.seq, head.entry_hash, head.frontier.copy()), transaction
+    return Head(head.seq, head.entry_hash, head.frontier.copy()), root, innermost
+
+
+def savepoint_released(connection: Connection, savepoint: Transaction) -> None:
+    """`savepoint` was released into its parent: a head its appends left holds there too, so the
+    next append need not read it again."""
+    root = connection.get_transaction()
+    remembered = _HEADS.get(root) if root is not None else None
+    if remembered is not None and remembered[0]() is savepoint:
+        _HEADS[root] = (weakref.ref(connection.get_nested_transaction() or root), remembered[1])
 
 
 class SqlAuditLog:
@@ -107,6 +122,10 @@ class SqlAuditLog:
     def record(self, event: AuditEvent) -> None:
         self.append(event)
 
+    def forget_cached(self) -> None:
+        """After a savepoint was rolled back: case keys made in it are gone (the head looks after itself)."""
+        self._sealer.case_keys.forget()
+
     def append(self, event: AuditEvent) -> int:
         """Append `event`; returns its seq."""
         case_ref = event.reference if event.reference and event.action not in NOT_CASE_CONTENT else None
@@ -118,7 +137,7 @@ class SqlAuditLog:
         if not event.detail:
             case_ref = None  # nothing sealed under a case key
 
-        head, transaction = _head_for_append(self._connection)
+        head, root, innermost = _head_for_append(self._connection)
         seq = head.seq + 1
         key_id = self._keyring.current_id
         recorded_at_us = to_micros(self._clock.now() if self._clock else event.at)
@@ -138,6 +157,5 @@ class SqlAuditLog:
                 sealed_meta, sealed_detail, head.entry_hash, digest,
             ))
             execute(self._connection, _UPDATE_HEAD, (seq, digest, head.frontier.to_bytes()))
-        if transaction is not None:
-            _HEADS[transaction] = Head(seq, digest, head.frontier)
+        _HEADS[root] = (weakref.ref(innermost), Head(seq, digest, head.frontier))
         return seq

@@ -115,6 +115,11 @@ class CaseKeys:
     def _now(self) -> datetime:
         return self._clock.now() if self._clock else datetime.now(timezone.utc)
 
+    def forget(self) -> None:
+        """Drop what is cached: after a savepoint rollback a cached key may name a row that is gone
+        (its reference number is then handed out again, with a new key) or an erasure undone."""
+        self._cache.clear()
+
     def get(self, reference: str) -> CaseKey | None:
         cached = self._cache.get(reference)
         if cached is not None:

@@ -73,3 +73,47 @@ def test_a_bug_is_answered_with_a_reference_and_the_message_is_kept(factory) -> 
         [answer] = uow.outbox.lease(ManualClock().now(), 10, timedelta(seconds=30))
     assert "Something went wrong on our side (reference E-" in answer.text
     assert "boom" not in answer.text and "Traceback" not in answer.text
+
+
+class DirectoryWriter:
+    changed = False
+
+
+class ChangesTheDirectory(ScriptedDispatcher):
+    """Handles every message; the first one changes the directory, as a membership command does."""
+
+    def handle(self, uow, message: InboundMessage) -> None:  # noqa: ANN001
+        super().handle(uow, message)
+        if message.event_id == "e1":
+            uow.directory_writer.changed = True
+
+
+class WithDirectoryWriter:
+    """The runtime's units of work carry a directory writer (bot.membership_gateway); so do these."""
+
+    def __init__(self, inner: SqlUnitOfWorkFactory, commits: list[list[str]], handled: list[str]) -> None:
+        self.inner, self.commits, self.handled = inner, commits, handled
+
+    def __call__(self, **options):  # noqa: ANN003, ANN204
+        uow = self.inner(**options)
+        uow.directory_writer = DirectoryWriter()
+        factory, plain_commit = self, uow.commit
+
+        def commit() -> None:
+            plain_commit()
+            factory.commits.append(list(factory.handled))
+            uow.directory_writer.changed = False
+
+        uow.commit = commit
+        return uow
+
+
+def test_a_directory_change_is_committed_before_the_next_message_is_handled(factory) -> None:
+    dispatcher = ChangesTheDirectory()
+    commits: list[list[str]] = []
+    inbox = processor(WithDirectoryWriter(factory, commits, dispatcher.handled), dispatcher)
+    for event_id in ("e1", "e2", "e3"):
+        inbox.record(message(event_id, ManualClock()))
+    commits.clear()
+    assert inbox.process_pending() == 3
+    assert commits == [["e1"], ["e1", "e2", "e3"]]  # e2 ran after e1's change was committed

@@ -55,6 +55,19 @@ def test_pending_is_oldest_first_and_round_trips(uow_factory: SqlUnitOfWorkFacto
         assert [m.event_id for m in uow.inbox.pending(1)] == ["e2"]
 
 
+def test_a_batch_recorded_in_one_statement_skips_events_seen_before(uow_factory: SqlUnitOfWorkFactory,
+                                                                    clock: ManualClock) -> None:
+    with uow_factory() as uow:
+        uow.inbox.record(_event("e2", clock, text="first"))
+        uow.commit()
+    with uow_factory() as uow:
+        uow.inbox.record_many([_event("e1", clock), _event("e2", clock, text="again"), _event("e3", clock)])
+        uow.commit()
+    with uow_factory() as uow:
+        assert [(m.event_id, m.text) for m in uow.inbox.pending(10)] == [
+            ("e2", "first"), ("e1", "/status A-2026-0001"), ("e3", "/status A-2026-0001")]
+
+
 def test_done_and_failed_events_leave_pending(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
     with uow_factory() as uow:
         for event_id in ("e1", "e2", "e3"):
