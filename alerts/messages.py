@@ -31,6 +31,7 @@ class MessageKind(enum.Enum):
     ESCALATION = "escalation"
     NOTICE = "notice"          # anything else the bot tells someone
     MEMBERSHIP = "membership"  # a room action (invite, remove) for bot.membership_gateway, not a text to post
+    DEVICE = "device"          # a device trust action (list, verify, blacklist) for bot.device_gateway, likewise
 
 
 @dataclass(frozen=True, slots=True)

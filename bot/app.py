@@ -16,7 +16,7 @@ from alerts.clock import Clock
 from alerts.identity import Platform
 from alerts.roles import Role
 from alerts.routing import Destination
-from alerts.messages import InboundMessage
+from alerts.messages import InboundMessage, MessageKind
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.connectors.base import Connector, ReceivingConnector
@@ -25,7 +25,13 @@ from bot.dbthread import DatabaseThread
 from bot.delivery import DeliveryWorker, RetryPolicy
 from bot.inbox import InboxProcessor
 from bot.keys import ensure_keyring
-from bot.membership_gateway import ConsoleRoomAdmin, MembershipConnectors, MembershipUnitOfWorkFactory, RoomActions
+from bot.membership_gateway import (
+    ConsoleRoomAdmin,
+    MembershipConnectors,
+    MembershipUnitOfWorkFactory,
+    Operation,
+    RoomActions,
+)
 from bot.retention import RetentionSweeper
 from bot.witness_room import room_witness
 from handlers.dispatcher import Dispatcher
@@ -72,6 +78,8 @@ class Runtime:
     checkpointer: Checkpointer
     receivers: dict[Platform, ReceivingConnector]
     room_actions: RoomActions  # membership actions, per platform (add a connector's RoomAdmin to it)
+    # Outbox rows that are actions, by kind, and who carries them out (bot.device_gateway adds DEVICE).
+    operations: dict[MessageKind, Operation] = field(default_factory=dict)
     retention: RetentionSweeper | None = None
     _inbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -87,8 +95,7 @@ class Runtime:
 
     def _record_batch(self, messages: list[InboundMessage], cursor: tuple[str, str] | None) -> None:
         with self.uow_factory() as uow:
-            for message in messages:
-                uow.inbox.record(message)
+            uow.inbox.record_many(messages)
             if cursor is not None:
                 uow.cursors.set(*cursor)
             uow.commit()
@@ -158,8 +165,9 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         cap=timedelta(seconds=settings.delivery.retry_max_seconds),
     )
     db = DatabaseThread()
+    operations: dict[MessageKind, Operation] = {}
     # Units of work that can also change the directory and plan room actions (the membership commands).
-    membership_uow = MembershipUnitOfWorkFactory(uow_factory, directory)
+    membership_uow = MembershipUnitOfWorkFactory(uow_factory, directory, operations)
     room_actions = RoomActions(db, membership_uow,
                                {Platform.CONSOLE: ConsoleRoomAdmin(out)} if settings.console.enabled else {},
                                clock, max_attempts=settings.delivery.max_attempts)
@@ -178,12 +186,13 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         uow_factory=uow_factory,
         directory=directory,
         inbox=InboxProcessor(membership_uow, dispatcher, new_key),
-        worker=DeliveryWorker(db, uow_factory, MembershipConnectors(connectors, room_actions), clock, new_key, retry,
-                              coordinators=coordinator_chats(directory, connectors)),
+        worker=DeliveryWorker(db, uow_factory, MembershipConnectors(connectors, room_actions, operations), clock,
+                              new_key, retry, coordinators=coordinator_chats(directory, connectors)),
         connectors=connectors,
         checkpointer=checkpointer,
         receivers={},
         room_actions=room_actions,
+        operations=operations,
         retention=(RetentionSweeper(engine, keyring, timedelta(days=settings.audit.retention_days))
                    if settings.audit.retention_days else None),
     )

@@ -4,7 +4,7 @@ Every class's `name` is its top-level name in COMMAND_NAMES ("member" for both /
 /member remove), the key that role checks and /help use.
 
 render() writes fields as one-line `key:value` tokens and puts free text (an item's body) after a
-blank line, where nothing can be mistaken for a field.
+blank line, where nothing can be mistaken for a field. The admins' commands are in commands_admin.py.
 """
 
 from __future__ import annotations
@@ -14,17 +14,24 @@ from datetime import timedelta
 from typing import ClassVar, Union
 
 from alerts.caveats import Handling
-from alerts.countries import country_code
 from alerts.items import ItemDraft, ItemKind, Reference, Selector, SelectorKind
 from alerts.priority import Priority
-from alerts.roles import Role
+from handlers import command_text
+from handlers.command_text import Bare, ReferenceOnly
+from handlers.commands_admin import (
+    DeviceCommand,
+    MemberAddCommand,
+    MemberRemoveCommand,
+    RoomSyncCommand,
+    RoomsCommand,
+)
 from handlers.lexer import quote
 from handlers.values import render_due, render_duration
 
 COMMAND_NAMES: tuple[str, ...] = (
     "alert", "request", "ack", "reply", "close", "status", "overdue", "mine", "contacts", "whoami",
     "help", "forward", "consent", "snooze", "remind", "escalate", "stats", "member", "rooms", "room",
-    "cancel",
+    "device", "cancel",
 )
 
 # Command word as typed (in lowercase) -> the top-level name in COMMAND_NAMES.
@@ -66,37 +73,6 @@ def _draft_text(word: str, draft: ItemDraft, confirmed: bool = False) -> str:
     return f"/{word} {' '.join(tokens)}\n\n{draft.body}"
 
 
-def _joined(*parts: str) -> str:
-    return " ".join(part for part in parts if part)
-
-
-def _optional_text(key: str, value: str | None) -> str:
-    """A value that may be given as key:value or as free text: free text after a blank line when
-    it spans lines, which a quoted value cannot."""
-    if not value:
-        return ""
-    return f"\n\n{value}" if "\n" in value else f" {key}:{quote(value)}"
-
-
-class _ReferenceOnly:
-    """Render for commands that take only a reference: `/ack A-2026-0042`."""
-
-    name: ClassVar[str]
-    reference: Reference
-
-    def render(self) -> str:
-        return f"/{self.name} {self.reference}"
-
-
-class _Bare:
-    """Render for commands that take nothing: `/mine`."""
-
-    name: ClassVar[str]
-
-    def render(self) -> str:
-        return f"/{self.name}"
-
-
 def _check_kind(draft: ItemDraft, kind: ItemKind) -> None:
     if draft.kind is not kind:  # a programming error: /request would render what parses as /alert
         raise ValueError(f"a {kind.noun.lower()} command needs a {kind.noun.lower()} draft, not {draft.kind}")
@@ -129,7 +105,7 @@ class RequestCommand:
 
 
 @dataclass(frozen=True)
-class AckCommand(_ReferenceOnly):
+class AckCommand(ReferenceOnly):
     name: ClassVar[str] = "ack"
     reference: Reference
 
@@ -151,11 +127,11 @@ class CloseCommand:
     outcome: str  # free text, may be ""
 
     def render(self) -> str:
-        return _joined("/close", str(self.reference), self.outcome)
+        return command_text.joined("/close", str(self.reference), self.outcome)
 
 
 @dataclass(frozen=True)
-class StatusCommand(_ReferenceOnly):
+class StatusCommand(ReferenceOnly):
     name: ClassVar[str] = "status"
     reference: Reference
 
@@ -170,11 +146,11 @@ class OverdueCommand:
     scope: Selector | None  # an organisation, desk or person; never ALL (parsed as None)
 
     def render(self) -> str:
-        return _joined("/overdue", _scope_text(self.scope))
+        return command_text.joined("/overdue", _scope_text(self.scope))
 
 
 @dataclass(frozen=True)
-class MineCommand(_Bare):
+class MineCommand(Bare):
     name: ClassVar[str] = "mine"
 
 
@@ -184,11 +160,11 @@ class ContactsCommand:
     scope: Selector | None  # as OverdueCommand.scope
 
     def render(self) -> str:
-        return _joined("/contacts", _scope_text(self.scope))
+        return command_text.joined("/contacts", _scope_text(self.scope))
 
 
 @dataclass(frozen=True)
-class WhoamiCommand(_Bare):
+class WhoamiCommand(Bare):
     name: ClassVar[str] = "whoami"
 
 
@@ -198,7 +174,7 @@ class HelpCommand:
     topic: str | None  # a command name from COMMAND_NAMES, a field name, or what was typed
 
     def render(self) -> str:
-        return _joined("/help", self.topic or "")
+        return command_text.joined("/help", self.topic or "")
 
 
 @dataclass(frozen=True)
@@ -210,7 +186,7 @@ class ForwardCommand:
 
     def render(self) -> str:
         to = "to:" + ",".join(str(selector) for selector in self.recipients)
-        return f"/forward {self.reference} {to}" + _optional_text("purpose", self.purpose)
+        return f"/forward {self.reference} {to}" + command_text.optional_text("purpose", self.purpose)
 
 
 @dataclass(frozen=True)
@@ -221,7 +197,7 @@ class ConsentCommand:
     reason: str  # free text, may be ""
 
     def render(self) -> str:
-        return _joined("/consent", str(self.reference), "yes" if self.granted else "no", self.reason)
+        return command_text.joined("/consent", str(self.reference), "yes" if self.granted else "no", self.reason)
 
 
 @dataclass(frozen=True)
@@ -232,17 +208,17 @@ class SnoozeCommand:
     reason: str  # free text, may be ""
 
     def render(self) -> str:
-        return _joined("/snooze", str(self.reference), render_duration(self.duration), self.reason)
+        return command_text.joined("/snooze", str(self.reference), render_duration(self.duration), self.reason)
 
 
 @dataclass(frozen=True)
-class RemindCommand(_ReferenceOnly):
+class RemindCommand(ReferenceOnly):
     name: ClassVar[str] = "remind"
     reference: Reference
 
 
 @dataclass(frozen=True)
-class EscalateCommand(_ReferenceOnly):
+class EscalateCommand(ReferenceOnly):
     name: ClassVar[str] = "escalate"
     reference: Reference
 
@@ -253,49 +229,11 @@ class StatsCommand:
     period: str | None  # "30d", "4w", "3m" (months), "2026-10" or "2026"; None for the default
 
     def render(self) -> str:
-        return _joined("/stats", self.period or "")
+        return command_text.joined("/stats", self.period or "")
 
 
 @dataclass(frozen=True)
-class MemberAddCommand:
-    name: ClassVar[str] = "member"
-    user: str  # a UserRef string (matrix:@alice:example.org, telegram:user:42, console:alice) or a Telegram @username
-    organisation: str
-    role: Role
-    desk: str | None
-
-    def render(self) -> str:
-        key = "country" if country_code(self.organisation) == self.organisation else "org"
-        desk = f"desk:{self.desk}" if self.desk else ""
-        return _joined("/member add", self.user, f"{key}:{self.organisation}", f"role:{self.role.value}", desk)
-
-
-@dataclass(frozen=True)
-class MemberRemoveCommand:
-    name: ClassVar[str] = "member"
-    user: str  # as MemberAddCommand.user
-    reason: str | None
-
-    def render(self) -> str:
-        return f"/member remove {self.user}" + _optional_text("reason", self.reason)
-
-
-@dataclass(frozen=True)
-class RoomsCommand(_Bare):
-    name: ClassVar[str] = "rooms"
-
-
-@dataclass(frozen=True)
-class RoomSyncCommand:
-    name: ClassVar[str] = "room"
-    apply: bool  # False: only report what would change
-
-    def render(self) -> str:
-        return "/room sync --apply" if self.apply else "/room sync"
-
-
-@dataclass(frozen=True)
-class CancelCommand(_Bare):
+class CancelCommand(Bare):
     name: ClassVar[str] = "cancel"
 
 
@@ -303,7 +241,7 @@ Command = Union[
     AlertCommand, RequestCommand, AckCommand, ReplyCommand, CloseCommand, StatusCommand,
     OverdueCommand, MineCommand, ContactsCommand, WhoamiCommand, HelpCommand, ForwardCommand,
     ConsentCommand, SnoozeCommand, RemindCommand, EscalateCommand, StatsCommand, MemberAddCommand,
-    MemberRemoveCommand, RoomsCommand, RoomSyncCommand, CancelCommand,
+    MemberRemoveCommand, RoomsCommand, RoomSyncCommand, DeviceCommand, CancelCommand,
 ]
 
 

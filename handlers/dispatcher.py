@@ -12,7 +12,7 @@ from typing import Callable
 from alerts.audit import AuditAction
 from alerts.messages import InboundMessage
 from handlers import commands as cmd
-from handlers import coordination, followup, forwarding, membership
+from handlers import coordination, devices, followup, forwarding, membership
 from handlers.context import CommandContext
 from handlers.help import help_text
 from handlers.info import contacts, whoami
@@ -114,10 +114,12 @@ class Dispatcher:
                 membership.rooms(ctx)
             case cmd.RoomSyncCommand(apply=apply):
                 membership.room_sync(ctx, apply)
+            case cmd.DeviceCommand():
+                devices.device(ctx, command)
             case _:
                 ctx.answer(
                     f"/{command.name} is understood but not available in this version yet. "
                     "Available now: /alert, /request, /ack, /reply, /close, /status, /mine, /forward, "
-                    "/consent, /overdue, /stats, /snooze, /remind, /escalate, /member, /rooms, /room, /contacts, "
-                    "/whoami, /help."
+                    "/consent, /overdue, /stats, /snooze, /remind, /escalate, /member, /rooms, /room, /device, "
+                    "/contacts, /whoami, /help."
                 )

@@ -18,6 +18,7 @@ from alerts.items import Item, ItemKind, ItemState, Reference
 from alerts.lifecycle import (
     Closure, DeliveryState, ForwardRequest, ForwardState, close_step, delivery_step, forward_step,
 )
+from alerts.devices import DeviceAction, device_message
 from alerts.membership import PlannedAction, action_message
 from alerts.messages import OutboundMessage
 from alerts.reminders import FollowUp, Reminder, Snooze
@@ -351,14 +352,26 @@ class _Membership:
         return dict(found) if found is not None else None
 
 
+class _Devices:
+    """handlers.ports.DeviceDesk in memory: actions become outbox rows, as in bot/device_gateway.py."""
+
+    def __init__(self, outbox: _Outbox) -> None:
+        self._outbox = outbox
+
+    def plan(self, action: DeviceAction) -> None:
+        self._outbox.enqueue(device_message(action))
+
+
 class MembershipMemoryUnitOfWork(MemoryUnitOfWork):
-    """MemoryUnitOfWork with handlers.ports.MembershipUnitOfWork's directory_writer and membership."""
+    """MemoryUnitOfWork with handlers.ports.MembershipUnitOfWork's directory_writer and membership,
+    and handlers.ports.DeviceDesk as `devices` (as where the Matrix connector runs)."""
 
     def __init__(self, store: MemoryStore, directory: MemoryDirectory, rooms: MemoryRooms) -> None:
         super().__init__(store)
         self._directory = directory
         self.directory_writer = _DirectoryWriter(dict(directory.directory.contacts))
         self.membership = _Membership(self.outbox, rooms)
+        self.devices = _Devices(self.outbox)
 
     def commit(self) -> None:
         super().commit()

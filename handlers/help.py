@@ -30,6 +30,7 @@ SUMMARIES: dict[str, str] = {
     "member": "/member add|remove USER … — onboard or offboard someone (admins)",
     "rooms": "/rooms — the registered rooms",
     "room": "/room sync [--apply] — put room membership right (admins)",
+    "device": "/device list|verify|blacklist USER [DEVICE] — trust of Matrix devices (admins)",
     "cancel": "/cancel — stop a command you started",
 }
 
@@ -73,6 +74,9 @@ DETAILS: dict[str, str] = {
     'Example: /member remove @alice:example.org reason:"left the service"',
     "rooms": "The registered rooms and whose members they hold.\nExample: /rooms",
     "room": "Compare room membership with the directory; --apply makes the changes.\nExample: /room sync --apply",
+    "device": "See a Matrix user's devices with their keys, then verify one (after checking its key with its owner) "
+    "or blacklist it. Where only verified devices may receive, deliveries wait until an admin decides.\n"
+    "Example: /device list @alice:example.org\nExample: /device verify @alice:example.org ABCDEFGHIJ",
     "cancel": "Stop a command that is waiting for more from you.\nExample: /cancel",
 }
 

@@ -1,9 +1,14 @@
-"""Parsing the admin commands: /member add, /member remove and /room sync."""
+"""Parsing the admin commands: /member add, /member remove, /room sync and /device."""
 
 from __future__ import annotations
 
+import re
+
+from alerts.devices import DeviceOp
+from alerts.errors import InvalidValue
+from alerts.identity import Platform, UserRef
 from alerts.roles import Role
-from handlers.commands import MemberAddCommand, MemberRemoveCommand, RoomSyncCommand
+from handlers.commands import DeviceCommand, MemberAddCommand, MemberRemoveCommand, RoomSyncCommand
 from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields, shorten, take_word
 from handlers.values import checked, parse_desk, parse_organisation, parse_user
 from handlers.vocabulary import Vocabulary
@@ -27,6 +32,14 @@ MEMBER_REMOVE_FIELDS = FieldSpec(
     keys={"reason": "reason", "why": "reason"},
     examples={"reason": 'reason:"left the service"'},
 )
+
+DEVICE_EXAMPLE = "/device verify @alice:example.org ABCDEFGHIJ"
+DEVICE_USAGE = ("Use /device list USER to see someone's Matrix devices, then /device verify USER DEVICE or "
+                f"/device blacklist USER DEVICE. Example: {DEVICE_EXAMPLE}")
+_DEVICE_OPS = {"list": DeviceOp.LIST, "ls": DeviceOp.LIST, "verify": DeviceOp.VERIFY,
+               "blacklist": DeviceOp.BLACKLIST, "blocklist": DeviceOp.BLACKLIST, "block": DeviceOp.BLACKLIST}
+# Matrix device ids are opaque; this keeps out what could not be a device id typed on a phone.
+_DEVICE_ID = re.compile(r"[A-Za-z0-9._+/=-]{1,64}")
 
 # `--apply`, and what phones make of it: an em or en dash.
 _APPLY_WORDS = {"--apply", "—apply", "–apply", "-apply", "apply"}
@@ -90,3 +103,45 @@ def parse_room(rest: str, vocabulary: Vocabulary) -> RoomSyncCommand:
             "Example: /room sync --apply"
         )
     return RoomSyncCommand(apply=bool(flag))
+
+
+def parse_device(rest: str, vocabulary: Vocabulary) -> DeviceCommand:
+    """`/device list USER`, `/device verify USER DEVICE`, `/device blacklist USER DEVICE`."""
+    word, after = take_word(rest)
+    op = _DEVICE_OPS.get(word.lower())
+    if op is None:
+        raise CommandSyntaxError(DEVICE_USAGE)
+    example = ("/device list @alice:example.org" if op is DeviceOp.LIST
+               else f"/device {op.value} @alice:example.org ABCDEFGHIJ")
+    user_word, after = take_word(after)
+    if not user_word:
+        raise CommandSyntaxError(f"/device {op.value} needs a Matrix user. Example: {example}")
+    user = _matrix_user(user_word, example)
+    device, extra = take_word(after)
+    if op is DeviceOp.LIST:
+        if device:
+            raise CommandSyntaxError(f"Unexpected '{shorten(device, 30)}': /device list takes only the user. "
+                                     f"Example: /device list {user.user_id}")
+        return DeviceCommand(op, user, None)
+    if not device:
+        raise CommandSyntaxError(f"Say which device, after the user (/device list {user.user_id} shows them). "
+                                 f"Example: /device {op.value} {user.user_id} ABCDEFGHIJ")
+    if not _DEVICE_ID.fullmatch(device):
+        raise CommandSyntaxError(f"'{shorten(device, 30)}' is not a device id; /device list {user.user_id} shows "
+                                 f"them. Example: /device {op.value} {user.user_id} ABCDEFGHIJ")
+    if extra.strip():
+        raise CommandSyntaxError(f"Unexpected '{shorten(extra.strip(), 30)}': /device {op.value} takes a user and "
+                                 f"one device. Example: /device {op.value} {user.user_id} {device}")
+    return DeviceCommand(op, user, device)
+
+
+def _matrix_user(word: str, example: str) -> UserRef:
+    text = word if word.lower().startswith("matrix:") else f"matrix:{word}"
+    try:
+        user = UserRef.parse(text)
+    except InvalidValue:
+        user = None
+    if user is None or user.platform is not Platform.MATRIX:
+        raise CommandSyntaxError(f"'{shorten(word, 40)}' is not a Matrix user; device trust is for Matrix "
+                                 f"accounts such as @alice:example.org. Example: {example}")
+    return user

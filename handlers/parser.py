@@ -181,5 +181,6 @@ _PARSERS: dict[str, Callable[[str, Vocabulary], Command]] = {
     "member": parse_admin.parse_member,
     "rooms": _no_arguments("rooms", RoomsCommand),
     "room": parse_admin.parse_room,
+    "device": parse_admin.parse_device,
     "cancel": _no_arguments("cancel", CancelCommand),
 }

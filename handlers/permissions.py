@@ -19,6 +19,7 @@ REQUIRED_ROLES: dict[str, frozenset[Role]] = {
     "member": _ADMINISTRATION,
     "rooms": _ADMINISTRATION | {Role.COORDINATOR},
     "room": _ADMINISTRATION,
+    "device": _ADMINISTRATION,
 }
 
 

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from alerts.audit import AuditEvent
 from alerts.caveats import Caveat
+from alerts.devices import DeviceAction
 from alerts.directory import Contact, Directory
 from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, Reference
@@ -250,3 +251,17 @@ class MembershipGateway(Protocol):
 class MembershipUnitOfWork(UnitOfWork, Protocol):
     directory_writer: DirectoryWriter
     membership: MembershipGateway
+
+
+# --- device trust (issue 6) ---------------------------------------------------------------------
+
+class DeviceDesk(Protocol):
+    """Device trust actions as handlers see them. plan() only records one, in the unit of work's
+    transaction; bot/device_gateway.py carries it out on Matrix after the commit and answers the admin."""
+
+    def plan(self, action: DeviceAction) -> None:
+        ...
+
+
+class DeviceUnitOfWork(UnitOfWork, Protocol):
+    devices: DeviceDesk  # absent where no connector can act on devices (no Matrix)

@@ -165,6 +165,13 @@ class SqlOutbox:
     def mark_failed(self, key: str, error_code: str) -> None:
         self._set(key, state="failed", lease_until=None, last_error=_code(error_code))
 
+    def release_held(self, error_code: str, now: datetime) -> int:
+        """Rows held back by `error_code` become due now; they keep their attempts and their place in line."""
+        c = outbox.c
+        result = self._conn.execute(update(outbox).where(
+            c.state == "pending", c.last_error == _code(error_code), c.not_before > now).values(not_before=now))
+        return result.rowcount or 0
+
     def depth(self) -> int:
         """Messages not yet sent or given up on."""
         return self._conn.execute(

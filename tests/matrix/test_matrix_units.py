@@ -16,12 +16,14 @@ from alerts.identity import ChatRef, MessageRef, Platform
 from alerts.messages import MessageKind
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
-from bot.connectors.matrix.connector import _is_direct_with, _own_join_index, sync_filter
 from bot.connectors.matrix.errors import SessionExpired, from_exception, from_response, retry_after_seconds
 from bot.connectors.matrix.files import private_dir, touch_private, write_json
 from bot.connectors.matrix.gate import RateGate
 from bot.connectors.matrix.inbound import MatrixReaction, MatrixText, read_event, reply_command, strip_reply_fallback
+from bot.connectors.matrix.model import sync_filter
+from bot.connectors.matrix.receiving import _own_join_index
 from bot.connectors.matrix.render import formatted_body, message_content
+from bot.connectors.matrix.sending import _is_direct_with
 from bot.errors import PermanentFailure, RateLimited, TransientFailure, UnknownOutcome
 
 ROOM = "!room:example.org"

@@ -9,7 +9,9 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 from alerts.caveats import Caveat, Handling, Tlp
+from alerts.devices import DeviceOp
 from alerts.grading import CREDIBILITY, RELIABILITY, Grading
+from alerts.identity import UserRef
 from alerts.items import ALL, DueSpec, ItemDraft, ItemKind, Reference, Selector, SelectorKind
 from alerts.priority import Priority
 from alerts.roles import Role
@@ -119,6 +121,15 @@ def member_adds(vocabulary: Vocabulary) -> st.SearchStrategy[c.MemberAddCommand]
     )
 
 
+matrix_users = st.from_regex(r"@[a-z0-9._=-]{1,12}:[a-z0-9.-]{1,12}(:[0-9]{2,5})?", fullmatch=True).map(
+    lambda user: UserRef.parse(f"matrix:{user}"))
+device_ids = st.from_regex(r"[A-Za-z0-9._+/=-]{1,64}", fullmatch=True)
+devices = st.one_of(
+    st.builds(c.DeviceCommand, st.just(DeviceOp.LIST), matrix_users, st.none()),
+    st.builds(c.DeviceCommand, st.sampled_from([DeviceOp.VERIFY, DeviceOp.BLACKLIST]), matrix_users, device_ids),
+)
+
+
 def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
     return st.one_of(
         st.builds(c.AlertCommand, drafts(ItemKind.ALERT, vocabulary), st.booleans()),
@@ -145,6 +156,7 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
         st.builds(c.MemberRemoveCommand, users, st.one_of(st.none(), line_text, free_text)),
         st.just(c.RoomsCommand()),
         st.builds(c.RoomSyncCommand, st.booleans()),
+        devices,
         st.just(c.CancelCommand()),
     )
 
@@ -271,7 +283,7 @@ FIND_ONE = settings(max_examples=2000, database=None, phases=[Phase.generate])
     [
         ("handlers.commands.quote", lambda value: value),  # values no longer quoted
         ("handlers.commands.render_due", lambda due: "24h"),  # due times lost
-        ("handlers.commands._optional_text", lambda key, value: f" {key}:{quote(value)}" if value else ""),
+        ("handlers.command_text.optional_text", lambda key, value: f" {key}:{quote(value)}" if value else ""),
         ("handlers.commands._scope_text", lambda scope: ""),
     ],
     ids=["no-quotes", "due-lost", "multi-line-text-quoted", "scope-lost"],

@@ -36,11 +36,13 @@ class UnverifiedDevices(TransientFailure):
     Retryable: the send waits for an admin to verify or blacklist the devices (the admins are told).
     """
 
+    CODE = "unverified-device"  # what the outbox records for a delivery held back this way
+
     def __init__(self, devices: list[tuple[str, str]], room_id: str, retry_after: float) -> None:
         self.devices = tuple(devices)
         self.room_id = room_id
         names = ", ".join(f"{user} {device}" for user, device in devices)
-        super().__init__("unverified-device", f"in {room_id}: {names}", retry_after=retry_after)
+        super().__init__(self.CODE, f"in {room_id}: {names}", retry_after=retry_after)
 
 
 class SessionExpired(TransientFailure):

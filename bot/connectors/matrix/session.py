@@ -5,7 +5,7 @@ Under `store_path` (0700):
     session.json        user id, device id and access token (0600)
     crypto/             nio's SqliteStore: the Olm account, Olm and Megolm sessions, device keys and
                         their trust, every secret pickled by vodozemac under the pickle key (0600)
-    direct_rooms.json   the direct chat the bot uses with each person (0600; see connector.py)
+    direct_rooms.json   the direct chat the bot uses with each person (0600; see sending.py)
     undecrypted.json    encrypted events still waiting for their room key (0600)
 
 Keeping the device id is what makes a resend after a crash safe: Matrix de-duplicates transaction ids

@@ -6,7 +6,8 @@
 
 `find_delivery` looks a Matrix event id up among delivered items (for reactions and replies);
 `on_security` writes device-trust and invite decisions to the audit log and tells the admins when an
-unverified device blocks deliveries under device_trust = "verified".
+unverified device blocks deliveries under device_trust = "verified". The admins' /device command is
+carried out by this connector (bot/device_gateway.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from bot.connectors.matrix.connector import (
     SecurityHook,
     SecurityKind,
 )
+from bot.connectors.matrix.errors import UnverifiedDevices
+from bot.device_gateway import attach_device_trust
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -33,14 +36,17 @@ BOT_ACTOR = "liaison-bot"
 
 
 def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
-    """The connector for `runtime.settings.matrix`, wired to the runtime's database and directory."""
-    return MatrixConnector.from_settings(
+    """The connector for `runtime.settings.matrix`, wired to the runtime's database and directory,
+    and carrying out the runtime's /device actions."""
+    connector = MatrixConnector.from_settings(
         runtime.settings.matrix,
         runtime.directory,
         find_delivery=delivery_finder(runtime),
         on_security=security_recorder(runtime),
         **options,
     )
+    attach_device_trust(runtime, connector, waiting_code=UnverifiedDevices.CODE)
+    return connector
 
 
 def delivery_finder(runtime: Runtime) -> FindDelivery:
@@ -78,8 +84,8 @@ def security_recorder(runtime: Runtime) -> SecurityHook:
             ))
             if event.kind is SecurityKind.DEVICE_BLOCKING:
                 text = (f"Matrix: deliveries to {event.room_id} are waiting: {event.user_id} has a device nobody "
-                        f"verified ({event.device_id}, key {event.ed25519}). Check it with its owner, then verify "
-                        "or blacklist it.")
+                        f"verified ({event.device_id}, key {event.ed25519}). Check the key with its owner, then "
+                        f"/device verify {event.user_id} {event.device_id} (or /device blacklist …).")
                 for admin in runtime.directory.current().with_role(Role.ADMIN):
                     if admin.identities:
                         uow.outbox.enqueue(OutboundMessage(

@@ -1,0 +1,184 @@
+"""What a Matrix sync batch becomes: inbox messages (the sync round itself is in connector.py).
+
+One sync loop; every sync passes `since` from the bot's database, never nio's memory or store. After
+nio has decrypted a batch, its texts and reactions go to the inbox together with the batch's
+`next_batch` as the cursor "matrix.cursor", in one transaction (`ingest`); only then does the loop
+move on. A crash anywhere before that commit means the same batch is fetched again, and the inbox
+(unique on platform and event id) keeps each event once. When a sync's timeline was cut short
+(`limited`), the gap back to the previous token is read with /messages, so nothing in between is
+lost. On the very first start (no cursor) the initial sync's token is stored and its timeline is not
+read: what was said before the bot arrived is not replayed as commands. The same holds in a room the
+bot joins later: only events after its own join count.
+
+What is recorded: texts that are commands (they begin with / or !); replies and thread replies to a
+delivered item, as "/reply REF text" (with the quoted reply fallback removed); reactions ✅ 👍 ✔️ ☑️
+by the delivery's recipient on a delivered item, as "/ack REF". Ordinary conversation is never stored.
+
+An event the bot cannot decrypt yet is kept (undecrypted.json) and its room key requested; it is
+tried again after every sync, and given up after a day.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from nio import MegolmEvent, MessageDirection, RoomMessagesResponse, SyncResponse
+
+from alerts.identity import ChatRef, MessageRef, UserRef
+from alerts.messages import InboundMessage
+from bot.connectors.matrix.core import ConnectorCore
+from bot.connectors.matrix.errors import from_response
+from bot.connectors.matrix.files import write_json
+from bot.connectors.matrix.inbound import MatrixReaction, MatrixText, read_event, reply_command
+from bot.connectors.matrix.model import TIMELINE_TYPES
+
+log = logging.getLogger(__name__)
+
+UNDECRYPTED_KEEP_SECONDS = 24 * 3600
+
+
+class Receiving(ConnectorCore):
+    async def _collect(self, response: SyncResponse, since: str) -> list[InboundMessage]:
+        messages: list[InboundMessage] = []
+        pending_changed = False
+        for room_id, info in response.rooms.join.items():
+            events = list(info.timeline.events)
+            joined_here = _own_join_index(events, self._user_id)
+            if joined_here is not None:
+                events = events[joined_here + 1:]
+            elif info.timeline.limited and info.timeline.prev_batch:
+                older = await self._backfill(room_id, info.timeline.prev_batch, since)
+                log.info("Matrix: filled a gap of %d events in %s", len(older), room_id)
+                events = older + events
+            for event in events:
+                if isinstance(event, MegolmEvent):
+                    pending_changed |= await self._hold_undecrypted(event, room_id)
+                    continue
+                source = getattr(event, "source", None)
+                if isinstance(source, dict):
+                    message = await self._inbound(source, room_id)
+                    if message is not None:
+                        messages.append(message)
+        if pending_changed:
+            write_json(self._paths.undecrypted, self._undecrypted)
+        return messages
+
+    async def _backfill(self, room_id: str, prev_batch: str, since: str) -> list[Any]:
+        """The events between `since` and a limited timeline's start, oldest first."""
+        assert self.client is not None
+        found: list[Any] = []
+        start = prev_batch
+        while True:
+            response = await self.client.room_messages(room_id, start=start, end=since,
+                                                       direction=MessageDirection.back, limit=100,
+                                                       message_filter={"types": TIMELINE_TYPES})
+            if not isinstance(response, RoomMessagesResponse):
+                raise from_response(response, "messages")
+            for event in response.chunk:  # newest first
+                if _is_own_join(getattr(event, "source", {}), self._user_id):
+                    return list(reversed(found))
+                found.append(event)
+            if not response.chunk or not response.end or response.end == start:
+                return list(reversed(found))
+            start = response.end
+
+    async def _inbound(self, source: dict[str, Any], room_id: str) -> InboundMessage | None:
+        if source.get("sender") == self._user_id:
+            return None
+        read = read_event(source, room_id)
+        if read is None:
+            return None
+        try:
+            sender = UserRef.parse(f"matrix:{read.sender}")
+            chat = ChatRef.parse(f"matrix:{room_id}")
+        except ValueError:
+            return None
+        if isinstance(read, MatrixReaction):
+            return await self._reaction(read, sender, chat)
+        return await self._text(read, sender, chat)
+
+    async def _reaction(self, read: MatrixReaction, sender: UserRef, chat: ChatRef) -> InboundMessage | None:
+        if not read.acknowledges or self._find_delivery is None:
+            return None
+        found = await self._find_delivery(read.target)
+        if found is None:
+            return None
+        reference, contact_id = found
+        contact = self._directory.current().contact_for(sender)
+        if contact is None or contact.id != contact_id:
+            return None  # somebody else's reaction on this delivery is not its recipient's acknowledgement
+        return InboundMessage(read.event_id, sender, chat, f"/ack {reference}", read.at,
+                              MessageRef(chat, read.target))
+
+    async def _text(self, read: MatrixText, sender: UserRef, chat: ChatRef) -> InboundMessage | None:
+        text, reply_to = read.text, None
+        for target in read.targets:
+            found = await self._find_delivery(target) if self._find_delivery else None
+            if found is not None:
+                text, reply_to = reply_command(found[0], read.text), MessageRef(chat, target)
+                break
+        if reply_to is None and read.targets:
+            reply_to = MessageRef(chat, read.targets[-1])
+        if not text.startswith(("/", "!")):
+            return None  # ordinary conversation: never stored
+        return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to)
+
+    # events we could not decrypt yet
+
+    async def _hold_undecrypted(self, event: MegolmEvent, room_id: str) -> bool:
+        if event.sender == self._user_id or event.event_id in self._undecrypted:
+            return False
+        self._undecrypted[event.event_id] = {"room_id": room_id, "source": event.source, "seen": time.time()}
+        log.warning("Matrix: cannot decrypt %s in %s yet; asking for its key", event.event_id, room_id)
+        try:
+            assert self.client is not None
+            event.room_id = room_id
+            await self.client.request_room_key(event)
+        except Exception as exc:  # a request already in flight, or the sender's devices unknown yet
+            log.debug("room key request for %s: %s", event.event_id, exc)
+        return True
+
+    async def _retry_undecrypted(self) -> list[InboundMessage]:
+        if not self._undecrypted or self.client is None:
+            return []
+        messages, changed = [], False
+        for event_id, held in list(self._undecrypted.items()):
+            try:
+                event = MegolmEvent.from_dict(held["source"])
+                event.room_id = held["room_id"]
+                decrypted = self.client.decrypt_event(event)
+            except Exception:
+                decrypted = None
+            if decrypted is not None and not isinstance(decrypted, MegolmEvent) and isinstance(
+                    getattr(decrypted, "source", None), dict):
+                del self._undecrypted[event_id]
+                changed = True
+                message = await self._inbound(decrypted.source, held["room_id"])
+                if message is not None:
+                    messages.append(message)
+            elif time.time() - float(held.get("seen", 0)) > UNDECRYPTED_KEEP_SECONDS:
+                log.error("Matrix: gave up on %s in %s: its room key never came", event_id, held["room_id"])
+                del self._undecrypted[event_id]
+                changed = True
+        if changed:
+            write_json(self._paths.undecrypted, self._undecrypted)
+        return messages
+
+
+def _is_own_join(source: Any, user_id: str) -> bool:
+    if not isinstance(source, dict) or source.get("type") != "m.room.member" or source.get("state_key") != user_id:
+        return False
+    if (source.get("content") or {}).get("membership") != "join":
+        return False
+    before = ((source.get("unsigned") or {}).get("prev_content") or {}).get("membership")
+    return before != "join"  # a join, not a display name change
+
+
+def _own_join_index(events: Sequence[Any], user_id: str) -> int | None:
+    for index in range(len(events) - 1, -1, -1):
+        if _is_own_join(getattr(events[index], "source", None), user_id):
+            return index
+    return None
