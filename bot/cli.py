@@ -123,9 +123,12 @@ def _attach_platforms(runtime, settings: Settings) -> None:  # noqa: ANN001 - bo
         add_receiver(runtime, telegram)
         runtime.room_actions.add(TelegramRoomAdmin.for_connector(telegram))
     if settings.matrix.enabled:
+        from bot.connectors.matrix.room_reports import attach_room_admin
         from bot.connectors.matrix.wiring import matrix_connector_for
 
-        add_receiver(runtime, matrix_connector_for(runtime))
+        matrix = matrix_connector_for(runtime)
+        add_receiver(runtime, matrix)
+        attach_room_admin(runtime, matrix)  # room actions, the registered rooms' rosters, room safety
 
 
 def _with_console(settings: Settings) -> Settings:

@@ -10,7 +10,7 @@ How it runs (issue 8):
    flight per room so a room's actions keep their order). MembershipConnectors hands a MEMBERSHIP
    row to RoomActions instead of to the connector's send().
 3. RoomActions runs the action through the platform's RoomAdmin (console: print; Telegram:
-   bot.connectors.telegram.membership; Matrix: not yet), then records the outcome in one
+   bot.connectors.telegram.membership; Matrix: bot.connectors.matrix.membership), then records the outcome in one
    transaction: the room roster, an audit entry (AuditAction.MEMBERSHIP), the run's progress
    and, where it is due, a notice to the admin's chat (every 10 actions of a long run, each
    failure, and the end). Notices and progress are keyed by the action, so a retry after a crash
@@ -18,8 +18,12 @@ How it runs (issue 8):
    action of the same run is never planned twice; a platform action repeated by a crash between
    doing it and recording it is harmless (invite of a member: found there; removal: idempotent).
 
-MembershipUnitOfWorkFactory gives the handlers their ports (directory_writer, membership) on the
-unit of work, and reloads the directory snapshot after a commit that changed it.
+MembershipUnitOfWorkFactory gives the handlers their ports (directory_writer, membership, and
+devices where a connector carries out DEVICE rows: bot/device_gateway.py) on the unit of work, and
+reloads the directory snapshot after a commit that changed it.
+
+Other outbox rows that are actions rather than texts (kind DEVICE) are carried out by the runtime's
+`operations`, which MembershipConnectors consults the same way.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator, Mapping
-from typing import Any, Callable, Protocol, TextIO
+from typing import Any, Awaitable, Callable, Protocol, TextIO
 
 from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import Clock
@@ -37,6 +41,7 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Connector, Outgoing
 from bot.dbthread import DatabaseThread
+from bot.device_gateway import DeviceQueue
 from bot.errors import PermanentFailure, PlatformError, RateLimited
 from storage.directory import DatabaseDirectory, SqlDirectoryWriter, SqlMembershipGateway, SqlRoomRoster
 
@@ -45,16 +50,23 @@ log = logging.getLogger(__name__)
 BOT_ACTOR = "liaison-bot"
 PROGRESS_EVERY = 10
 
+# Carries out an outbox row that is an action, not a text to post; returns what is recorded as its
+# platform message id.
+Operation = Callable[[Outgoing], Awaitable[str]]
+
 
 # --- the unit of work the membership handlers need ---------------------------------------------------
 
 class MembershipUnitOfWork:
     """A storage unit of work (SqlUnitOfWork, or the reminders' one) with handlers.ports.
-    MembershipUnitOfWork's directory_writer and membership, and `roster` for the gateway."""
+    MembershipUnitOfWork's directory_writer and membership, `roster` for the gateway, and
+    handlers.ports.DeviceDesk as `devices` when DEVICE rows have someone to carry them out."""
 
-    def __init__(self, inner: Any, directory: DatabaseDirectory) -> None:
+    def __init__(self, inner: Any, directory: DatabaseDirectory,
+                 operations: Mapping[MessageKind, Operation] | None = None) -> None:
         self._inner = inner
         self._directory = directory
+        self._operations = operations if operations is not None else {}
 
     def __enter__(self) -> MembershipUnitOfWork:
         self._inner.__enter__()
@@ -62,6 +74,7 @@ class MembershipUnitOfWork:
         self.roster = SqlRoomRoster(connection)
         self.directory_writer = SqlDirectoryWriter(connection)
         self.membership = SqlMembershipGateway(connection, self._inner.outbox, self.roster)
+        self.devices = DeviceQueue(self._inner.outbox) if MessageKind.DEVICE in self._operations else None
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -80,12 +93,14 @@ class MembershipUnitOfWork:
 class MembershipUnitOfWorkFactory:
     """Wraps the runtime's unit-of-work factory; everything else it offers passes through."""
 
-    def __init__(self, inner: Callable[..., Any], directory: DatabaseDirectory) -> None:
+    def __init__(self, inner: Callable[..., Any], directory: DatabaseDirectory,
+                 operations: Mapping[MessageKind, Operation] | None = None) -> None:
         self._inner = inner
         self._directory = directory
+        self._operations = operations  # live: connectors attached later add theirs
 
     def __call__(self, **options: Any) -> MembershipUnitOfWork:
-        return MembershipUnitOfWork(self._inner(**options), self._directory)
+        return MembershipUnitOfWork(self._inner(**options), self._directory, self._operations)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -211,16 +226,21 @@ class RoomActions:
 
 
 class _WithMembership:
-    """A connector whose MEMBERSHIP rows go to RoomActions; everything else to the connector."""
+    """A connector whose MEMBERSHIP rows go to RoomActions, and rows of a kind in `operations` to
+    their operation; everything else to the connector."""
 
-    def __init__(self, connector: Connector, actions: RoomActions) -> None:
+    def __init__(self, connector: Connector, actions: RoomActions, operations: Mapping[MessageKind, Operation]) -> None:
         self._connector = connector
         self._actions = actions
+        self._operations = operations
         self.platform = connector.platform
 
     async def send(self, message: Outgoing) -> str:
         if message.kind is MessageKind.MEMBERSHIP:
             return await self._actions.carry_out(message)
+        operation = self._operations.get(message.kind)
+        if operation is not None:
+            return await operation(message)
         return await self._connector.send(message)
 
     def __getattr__(self, name: str) -> Any:
@@ -230,14 +250,17 @@ class _WithMembership:
 class MembershipConnectors(Mapping[Platform, Connector]):
     """The runtime's connectors as the delivery worker should see them: a live view (connectors
     added later, such as Telegram by add_receiver, are included), each one routing MEMBERSHIP rows
-    to RoomActions."""
+    to RoomActions and rows of the kinds in `operations` (also live) to their operation."""
 
-    def __init__(self, connectors: Mapping[Platform, Connector], actions: RoomActions) -> None:
+    def __init__(self, connectors: Mapping[Platform, Connector], actions: RoomActions,
+                 operations: Mapping[MessageKind, Operation] | None = None) -> None:
         self._connectors = connectors
         self._actions = actions
+        self._operations = operations if operations is not None else {}
 
     def __getitem__(self, platform: Platform) -> Connector:
-        return _WithMembership(self._connectors[platform], self._actions)  # type: ignore[return-value]
+        connector = self._connectors[platform]
+        return _WithMembership(connector, self._actions, self._operations)  # type: ignore[return-value]
 
     def __iter__(self) -> Iterator[Platform]:
         return iter(self._connectors)

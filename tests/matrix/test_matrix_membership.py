@@ -1,0 +1,181 @@
+"""Membership administration on the real Synapse and the fake Telegram Bot API, in one runtime: the
+admin works in the Admins room on Matrix; the people are real nio clients (tests/matrix/membership_world.py
+says who is where). The module's tests run in order on one network, as a day of administration would.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import func, select
+
+from alerts.messages import MessageKind
+from bot.connectors.matrix.room_state import MEGOLM
+from storage.tables import outbox
+from tests.matrix.membership_world import MembershipWorld, wait_until
+from tests.matrix.synapse import Synapse
+from tests.telegram.fake_bot_state import Chat
+from tests.telegram.support import NETWORK_GROUP, TH_GROUP, TH_NPOC
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
+
+REF = re.compile(r"\b([AR]-\d{4}-\d{4})\b")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(synapse: Synapse, tmp_path_factory: pytest.TempPathFactory):
+    monkeypatch = pytest.MonkeyPatch()
+    w = MembershipWorld(synapse, tmp_path_factory.mktemp("membership"))
+    try:
+        await w.start(monkeypatch)
+        yield w
+    finally:
+        await w.close()
+        monkeypatch.undo()
+
+
+def membership_rows(world: MembershipWorld) -> int:
+    with world.runtime.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(outbox)
+                            .where(outbox.c.kind == MessageKind.MEMBERSHIP.value)).scalar_one()
+
+
+def telegram_calls(world: MembershipWorld, method: str, chat: Chat) -> list[str]:
+    return [r.method for r in world.telegram.requests if r.method == method and r.status == 200
+            and r.params.get("chat_id") == chat.id and r.params.get("user_id") == TH_NPOC.id]
+
+
+async def test_at_start_the_bot_names_the_room_where_it_lacks_power(world: MembershipWorld) -> None:
+    (notice,) = await world.admin.wait_for(
+        lambda: [b for b in world.bot_said(world.admin, "Admins") if "Matrix power check" in b],
+        what="the power check in the Admins room")
+    assert "the bot lacks what it needs in 1 registered room" in notice
+    assert f"Malaysia (matrix:{world.rooms['Malaysia']}): cannot remove people (its level 0; needed kick 50)" in notice
+    assert "Network" not in notice and "Thailand" not in notice
+    (check,) = [e for e in world.audit() if (e.detail or {}).get("event") == "power-check"]
+    assert check.action == "config" and check.detail["serious"] == "true" and "Malaysia" in check.detail["finding"]
+
+
+async def test_a_non_admins_admin_command_is_refused_and_recorded(world: MembershipWorld) -> None:
+    before = membership_rows(world)
+    answer = await world.says(world.aminah, "Network", "!room sync --apply", expect="needs one of these roles")
+    assert answer.startswith("/room needs one of these roles: admin. Yours: contact, officer.")
+    refusals = [e for e in world.audit() if e.action == "refusal" and (e.detail or {}).get("command") == "room"]
+    assert len(refusals) == 1
+    assert membership_rows(world) == before
+
+
+async def test_onboarding_invites_a_new_contact_into_exactly_their_rooms(world: MembershipWorld) -> None:
+    niran, rooms = world.niran, world.rooms
+    answer = await world.says(world.admin, "Admins", f"!member add matrix:{niran.user_id} country:TH role:contact "
+                                                     "desk:immigration", expect="Added")
+    assert answer.startswith("Added niran-m (@niran-m, Thailand, immigration desk) with roles contact.")
+    assert "Bringing them into 2 rooms:" in answer
+    assert "Not placed in Thailand (Telegram): they have no telegram account in the directory." in answer
+    await niran.wait_for(lambda: len(niran.invites) >= 2, what="two invitations")
+    assert set(niran.invites) == {rooms["Network"], rooms["Thailand"]}  # not Malaysia, not Admins
+    assert {i["sender"] for i in niran.invites.values()} == {world.bot}
+    for room in ("Network", "Thailand"):
+        await niran.join(rooms[room])
+    for room in ("Network", "Thailand"):
+        await wait_until(lambda r=room: (world.roster(f"matrix:{rooms[r]}") or {}).get(f"matrix:{niran.user_id}")
+                         == "joined", f"the bot to see Niran joined in {room}")
+    await world.admin.wait_for(lambda: [b for b in world.bot_said(world.admin, "Admins") if b.startswith(
+        "Finished onboarding (2 room actions): 2 done, 2 of them invitations still to be accepted.")],
+        what="the end of the onboarding run")
+    listing = await world.says(world.admin, "Admins", "!rooms", expect="registered rooms")
+    assert "• Network · network · matrix · 5 members (expected 5) · in step" in listing
+    assert "• Thailand · country · matrix · 3 members (expected 3) · in step" in listing
+    assert "• Malaysia · country · matrix · 1 member (expected 1) · in step" in listing
+
+
+async def test_drift_is_found_by_a_dry_run_which_changes_nothing_and_fixed_by_apply(world: MembershipWorld) -> None:
+    network, mallory = world.rooms["Network"], world.mallory
+    await world.admin.invite(network, mallory.user_id)
+    await mallory.wait_for(lambda: network in mallory.invites, what="Mallory's invite")
+    await mallory.join(network)
+    await wait_until(lambda: f"matrix:{mallory.user_id}" in (world.roster(f"matrix:{network}") or {}),
+                     "the bot to see Mallory in the network room")
+    before = membership_rows(world)
+    dry = await world.says(world.admin, "Admins", "!room sync", expect="Dry run")
+    assert f"Network (matrix:{network}):\n  should not be there: matrix:{mallory.user_id}" in dry
+    assert f"remove matrix:{mallory.user_id} from Network" in dry
+    assert membership_rows(world) == before
+    assert world.membership_in(mallory, "Network") == "joined"
+
+    applied = await world.says(world.admin, "Admins", "!room sync --apply", expect="Applying")
+    assert f"remove matrix:{mallory.user_id} from Network" in applied
+    await world.admin.wait_for(lambda: mallory.user_id not in world.admin.client.rooms[network].users,
+                               what="Mallory out of the network room")
+    kicks = [e.source for r, e in world.admin.events if r == network and e.source.get("state_key") == mallory.user_id
+             and e.source["content"].get("membership") == "leave"]
+    assert kicks[-1]["sender"] == world.bot and kicks[-1]["content"].get("reason") == "room sync"
+    await wait_until(lambda: f"matrix:{mallory.user_id}" not in (world.roster(f"matrix:{network}") or {}),
+                     "Mallory gone from the roster")
+    done = [e for e in world.audit() if e.action == "membership" and (e.detail or {}).get("stage") == "done"
+            and (e.detail or {}).get("identity") == f"matrix:{mallory.user_id}"]
+    assert [d.detail["action"] for d in done] == ["remove"]
+
+
+async def test_offboarding_removes_them_everywhere_on_both_platforms_and_hands_over_their_items(
+        world: MembershipWorld) -> None:
+    somchai, rooms = world.somchai, world.rooms
+    receipt = await world.says(world.aminah, "Network", "!alert to:TH tlp:amber topic:document-fraud grade:B2\n"
+                                                        "Altered passports on flight XX123.", expect=" accepted (")
+    reference = REF.search(receipt).group(1)
+    await wait_until(lambda: [s for s in world.telegram.sent_to(TH_NPOC.id) if reference in s.text],
+                     "the alert in Somchai's Telegram chat")
+
+    kanya_invites = set(world.kanya.invites)
+    answer = await world.says(world.admin, "Admins", f'!member remove matrix:{somchai.user_id} '
+                                                     'reason:"left the service"', expect="Removed")
+    assert answer.startswith("Removed ") and "(left the service)" in answer
+    assert "Removing them from 6 rooms:" in answer
+    assert "Handed 1 open item to" in answer and reference in answer
+
+    for room, watcher in (("Network", world.admin), ("Thailand", world.kanya)):
+        await watcher.wait_for(lambda r=rooms[room], w=watcher: somchai.user_id not in w.client.rooms[r].users,
+                               what=f"Somchai out of {room}")
+    for group in (NETWORK_GROUP, TH_GROUP):
+        await wait_until(lambda g=group: telegram_calls(world, "unbanChatMember", g), f"the unban in {group.title}")
+        assert telegram_calls(world, "banChatMember", group) == ["banChatMember"]
+    assert world.telegram.world.banned == set()  # free to be invited again one day
+    await world.admin.wait_for(lambda: [b for b in world.bot_said(world.admin, "Admins")
+                                        if b.startswith("Finished offboarding (6 room actions): 6 done.")],
+                               what="the end of the offboarding run")
+
+    # Kanya, Somchai's backup, has the alert now, in her direct chat with the bot.
+    assert world.delivery_state(reference, "th-deputy") is not None
+    (direct,) = await world.kanya.wait_for(lambda: set(world.kanya.invites) - kanya_invites, what="a direct chat")
+    await world.kanya.join(direct)
+    await world.kanya.wait_for(lambda: [b for b in world.bot_said(world.kanya, direct) if reference in b],
+                               what="the handed-over alert")
+
+
+async def test_a_change_of_encryption_or_power_levels_is_told_to_the_admins(world: MembershipWorld) -> None:
+    network, admin = world.rooms["Network"], world.admin
+    await admin.client.room_put_state(network, "m.room.encryption", {"algorithm": MEGOLM})
+    (note,) = await admin.wait_for(lambda: [b for b in world.bot_said(admin, "Admins") if "Encryption was turned on" in b],
+                                   what="the note about encryption")
+    assert note == (f"Room safety note · Network (matrix:{network}):\n"
+                    f"Encryption was turned on in Network by {admin.user_id} ({MEGOLM}).")
+
+    levels = await admin.client.room_get_state_event(network, "m.room.power_levels")
+    content = dict(levels.content)
+    content["users"] = {**content["users"], world.bot: 0}
+    await admin.client.room_put_state(network, "m.room.power_levels", content)
+    (warning,) = await admin.wait_for(lambda: [b for b in world.bot_said(admin, "Admins") if "lost power" in b],
+                                      what="the warning about the bot's power")
+    assert warning.startswith(f"⚠ Room safety warning · Network (matrix:{network}):\n"
+                              f"The bot lost power in Network (power levels changed by {admin.user_id}): "
+                              "it can no longer remove people there.")
+
+    content["users"] = {**content["users"], world.bot: 50}
+    await admin.client.room_put_state(network, "m.room.power_levels", content)
+    await admin.wait_for(lambda: [b for b in world.bot_said(admin, "Admins")
+                                  if "The bot has the power it needs in Network again" in b], what="the all-clear")
+    changes = [e.detail for e in world.audit() if (e.detail or {}).get("event") == "room-safety-change"]
+    assert [(c["serious"], c["finding"].split(" in Network")[0]) for c in changes] == [
+        ("false", "Encryption was turned on"), ("true", "The bot lost power"), ("false", "The bot has the power it needs")]
