@@ -43,7 +43,8 @@ from bot.connectors.base import Connector, Outgoing
 from bot.dbthread import DatabaseThread
 from bot.device_gateway import DeviceQueue
 from bot.errors import PermanentFailure, PlatformError, RateLimited
-from storage.directory import DatabaseDirectory, SqlDirectoryWriter, SqlMembershipGateway, SqlRoomRoster
+from storage.directory import DatabaseDirectory, SqlDirectoryWriter
+from storage.roster import SqlMembershipGateway, SqlRoomRoster
 
 log = logging.getLogger(__name__)
 

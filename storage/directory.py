@@ -17,7 +17,6 @@ nothing else and is idempotent: seeding the same file twice changes nothing.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -27,15 +26,12 @@ from sqlalchemy import Connection, Engine, Table, delete, func, select, text, up
 from alerts.arrangements import Arrangement
 from alerts.directory import Contact, Directory, Organisation, OrgKind, Room, RoomPurpose, Standing
 from alerts.identity import ChatRef, UserRef
-from alerts.membership import PlannedAction, action_message
 from alerts.roles import Role
-from storage.cursors import SqlCursors
 from storage.db import READ_ONLY, insert_for
 from storage.directory_version import bump_version, read_version
 from storage.directory_tables import (directory_arrangements, directory_contacts, directory_desks,
                                       directory_identities, directory_organisations, directory_parties,
                                       directory_roles, directory_room_members, directory_rooms)
-from storage.tables import outbox as outbox_table
 
 _SEED_LOCK_ID = 0x6C69_6169_6469_72  # a PostgreSQL advisory lock: two starts seed one after the other
 _CHUNK = 500  # keys per IN (...) list, well under every database's limit on bound parameters
@@ -153,7 +149,7 @@ class DatabaseDirectory:
         return self.refresh()
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+def in_chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start:start + _CHUNK]
 
@@ -167,7 +163,7 @@ def _upsert(connection: Connection, table: Table, keys: tuple[str, ...], rows: l
 
 
 def _delete_in(connection: Connection, table: Table, column: str, values: Sequence[Any]) -> None:
-    for chunk in _chunks(values):
+    for chunk in in_chunks(values):
         connection.execute(delete(table).where(table.c[column].in_(chunk)))
 
 
@@ -262,69 +258,3 @@ class SqlDirectoryWriter:
         result = self._conn.execute(delete(directory_contacts).where(directory_contacts.c.id == contact_id))
         self._mark_changed()
         return result.rowcount > 0
-
-
-class SqlRoomRoster:
-    """Room membership as the bot knows it (what it did and what it saw), and each run's progress.
-
-    Kept as small JSON values in the `cursors` key-value table ("roster:<chat>", "membership-run:<op>"),
-    so no migration was needed; a dedicated table is the step up if rooms grow past a few hundred members.
-    """
-
-    ROSTER = "roster:"
-    RUN = "membership-run:"
-
-    def __init__(self, connection: Connection) -> None:
-        self._cursors = SqlCursors(connection)
-
-    def present(self, room: ChatRef) -> dict[UserRef, str] | None:
-        raw = self._cursors.get(self.ROSTER + str(room))
-        if raw is None:
-            return None
-        return {UserRef.parse(k): v for k, v in json.loads(raw).items()}
-
-    def mark(self, room: ChatRef, identity: UserRef, state: str | None) -> None:
-        """`identity` is in `room` as `state` ("invited", "joined"), or gone (None)."""
-        members = {str(k): v for k, v in (self.present(room) or {}).items()}
-        if state is None:
-            members.pop(str(identity), None)
-        else:
-            members[str(identity)] = state
-        self._cursors.set(self.ROSTER + str(room), json.dumps(members, sort_keys=True))
-
-    def seen(self, room: ChatRef, members: dict[UserRef, str]) -> None:
-        """A full list of the room's members, as a platform that can list them gave it."""
-        self._cursors.set(self.ROSTER + str(room), json.dumps({str(k): v for k, v in members.items()}, sort_keys=True))
-
-    def progress(self, op: str, key: str, outcome: str) -> dict[str, str]:
-        """Note `outcome` of the action `key` of run `op` (once: a second note of the same key is
-        ignored); every outcome of the run so far, by key."""
-        raw = self._cursors.get(self.RUN + op)
-        outcomes: dict[str, str] = json.loads(raw) if raw else {}
-        if key not in outcomes:
-            outcomes[key] = outcome
-            self._cursors.set(self.RUN + op, json.dumps(outcomes, sort_keys=True))
-        return outcomes
-
-
-class SqlMembershipGateway:
-    """handlers.ports.MembershipGateway: planned actions become outbox rows of kind MEMBERSHIP in the
-    caller's transaction (bot/membership_gateway.py carries them out after the commit)."""
-
-    def __init__(self, connection: Connection, outbox: Any, roster: SqlRoomRoster | None = None) -> None:
-        self._conn = connection
-        self._outbox = outbox
-        self._roster = roster or SqlRoomRoster(connection)
-
-    def plan(self, actions: Sequence[PlannedAction]) -> int:
-        keys = [a.key for a in actions]
-        known: set[str] = set()
-        for chunk in _chunks(keys):
-            known |= set(self._conn.execute(select(outbox_table.c.key).where(outbox_table.c.key.in_(chunk))).scalars())
-        new = [a for a in actions if a.key not in known]
-        if new:
-            self._outbox.enqueue_many([action_message(a) for a in new])
-        return len(new)
-
-    def present(self, room: ChatRef) -> dict[UserRef, str] | None:
-        return self._roster.present(room)

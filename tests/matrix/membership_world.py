@@ -32,7 +32,7 @@ from bot.connectors.telegram.membership import TelegramRoomAdmin
 from bot.keys import ensure_keyring
 from bot.serve import serve
 from storage.audit.trail import read_entries
-from storage.directory import SqlRoomRoster
+from storage.roster import SqlRoomRoster
 from tests.matrix.people import ENCRYPTION, Person
 from tests.matrix.synapse import Synapse
 from tests.matrix.world import UntilStopped, write_config

@@ -57,7 +57,7 @@ class ConsoleBot:
             return list(read_entries(conn, keyring))
 
     def roster(self, chat: str) -> dict:
-        from storage.directory import SqlRoomRoster
+        from storage.roster import SqlRoomRoster
 
         with self.runtime.engine.connect() as conn:
             return {str(k): v for k, v in (SqlRoomRoster(conn).present(ChatRef.parse(chat)) or {}).items()}

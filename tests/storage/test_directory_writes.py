@@ -12,7 +12,8 @@ from alerts.directory import Contact
 from alerts.identity import ChatRef, UserRef
 from alerts.roles import Role
 from bot.config import load_settings
-from storage.directory import DatabaseDirectory, SqlDirectoryWriter, SqlRoomRoster
+from storage.directory import DatabaseDirectory, SqlDirectoryWriter
+from storage.roster import SqlRoomRoster
 
 EXAMPLE = load_settings(Path(__file__).resolve().parents[2] / "config.example.toml")
 NEW = Contact("somsak", "Somsak", "TH", frozenset({Role.CONTACT, Role.OFFICER}),

@@ -17,8 +17,8 @@ from alerts.messages import InboundMessage, MessageKind
 from handlers import commands as c
 from handlers.devices import NOT_SET_UP
 from handlers.dispatcher import Dispatcher
-from handlers.fakes import FixedDirectory, MembershipMemoryUnitOfWork, MemoryDirectory, MemoryRooms, MemoryStore, \
-    MemoryUnitOfWork
+from handlers.fakes import FixedDirectory, MemoryStore, MemoryUnitOfWork
+from handlers.fakes_membership import MembershipMemoryUnitOfWork, MemoryDirectory, MemoryRooms
 from handlers.parser import ParseError, parse
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary

@@ -18,7 +18,8 @@ from alerts.identity import ChatRef, UserRef
 from alerts.membership import PlannedAction, RoomAction, belongs_in, contact_id_for, drift, rooms_for
 from alerts.messages import InboundMessage, MessageKind
 from handlers.dispatcher import Dispatcher
-from handlers.fakes import MembershipMemoryUnitOfWork, MemoryDirectory, MemoryRooms, MemoryStore
+from handlers.fakes import MemoryStore
+from handlers.fakes_membership import MembershipMemoryUnitOfWork, MemoryDirectory, MemoryRooms
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary
 from tests.sample_network import network_with_rooms, person

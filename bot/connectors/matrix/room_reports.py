@@ -6,7 +6,7 @@ Matrix room admin and the watch are plugged into a runtime:
     attach_room_admin(runtime, matrix)
 
 For each look, in one transaction:
-- the room's roster (storage.directory.SqlRoomRoster) becomes the members seen, so /rooms and
+- the room's roster (storage.roster.SqlRoomRoster) becomes the members seen, so /rooms and
   /room sync count the room as it is, with no wait on the homeserver while a command runs;
 - the look is compared with the previous one (kept as "matrix-room-safety:<room id>" in the cursors
   table, so a change made while the bot was down is found at the next start); each change is
@@ -35,7 +35,7 @@ from alerts.routing import Destination
 from bot.connectors.matrix.membership import MatrixRoomAdmin
 from bot.connectors.matrix.room_state import Finding, RoomLook, changes, describe_lacking
 from bot.connectors.matrix.room_watch import Report, RoomWatch
-from storage.directory import SqlRoomRoster
+from storage.roster import SqlRoomRoster
 
 if TYPE_CHECKING:
     from bot.app import Runtime
