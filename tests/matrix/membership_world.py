@@ -35,7 +35,7 @@ from storage.audit.trail import read_entries
 from storage.roster import SqlRoomRoster
 from tests.matrix.people import ENCRYPTION, Person
 from tests.matrix.synapse import Synapse
-from tests.matrix.world import UntilStopped, write_config
+from tests.matrix.world import UntilStopped, both_platforms_sections, write_config
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.fake_bot_state import Chat
 from tests.telegram.support import NETWORK_GROUP, TH_GROUP, TH_NPOC, eventually, relaxed
@@ -48,34 +48,7 @@ def membership_toml(world: MembershipWorld) -> str:
     blocks = "".join(f'[[network.rooms]]\nchat = "matrix:{world.rooms[name]}"\nname = "{name}"\n'
                      f'purpose = "{purpose}"\norganisations = {orgs}\n\n' for name, purpose, orgs in rooms)
     return f"""\
-[bot]
-name = "liaison-bot"
-default_timezone = "Asia/Bangkok"
-
-[storage]
-url = "sqlite:///var/liaison.sqlite"
-
-[keys]
-path = "var/keys/liaison.keys"
-
-[audit]
-witness_path = "var/audit/witness.log"
-
-[console]
-enabled = false
-
-[matrix]
-enabled = true
-homeserver = "{world.synapse.url}"
-user_id = "{world.bot_account.user_id}"
-password = {{ env = "LIAISON_TEST_MATRIX_PASSWORD" }}
-pickle_key = {{ env = "LIAISON_TEST_MATRIX_PICKLE_KEY" }}
-store_path = "var/matrix"
-
-[telegram]
-enabled = true
-token = {{ env = "LIAISON_TEST_TELEGRAM_TOKEN" }}
-api_url = "{world.telegram.base_url}"
+{both_platforms_sections(world.synapse.url, world.bot_account.user_id, world.telegram.base_url)}
 
 [network]
 name = "Test liaison network"

@@ -22,7 +22,7 @@ from bot.connectors.telegram import telegram_connector_for
 from bot.serve import serve
 from tests.matrix.people import Person
 from tests.matrix.synapse import Synapse
-from tests.matrix.world import UntilStopped, write_config
+from tests.matrix.world import UntilStopped, both_platforms_sections, write_config
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.fake_bot_state import Chat
 from tests.telegram.support import TH_NPOC, eventually, relaxed
@@ -35,34 +35,7 @@ REF = re.compile(r"\b([AR]-\d{4}-\d{4})\b")
 def both_platforms_toml(*, homeserver: str, bot: str, officer: str, somchai: str, admin: str, api_url: str,
                         network_room: str) -> str:
     return f"""\
-[bot]
-name = "liaison-bot"
-default_timezone = "Asia/Bangkok"
-
-[storage]
-url = "sqlite:///var/liaison.sqlite"
-
-[keys]
-path = "var/keys/liaison.keys"
-
-[audit]
-witness_path = "var/audit/witness.log"
-
-[console]
-enabled = false
-
-[matrix]
-enabled = true
-homeserver = "{homeserver}"
-user_id = "{bot}"
-password = {{ env = "LIAISON_TEST_MATRIX_PASSWORD" }}
-pickle_key = {{ env = "LIAISON_TEST_MATRIX_PICKLE_KEY" }}
-store_path = "var/matrix"
-
-[telegram]
-enabled = true
-token = {{ env = "LIAISON_TEST_TELEGRAM_TOKEN" }}
-api_url = "{api_url}"
+{both_platforms_sections(homeserver, bot, api_url)}
 
 [network]
 name = "Test liaison network"

@@ -16,6 +16,40 @@ from bot.connectors.matrix import MatrixConnector, SecurityEvent
 from bot.connectors.matrix.wiring import matrix_connector_for
 
 
+def both_platforms_sections(homeserver: str, bot: str, api_url: str) -> str:
+    """[bot] to [telegram] of a config whose runtime serves the test Synapse and the fake Bot API."""
+    return f"""\
+[bot]
+name = "liaison-bot"
+default_timezone = "Asia/Bangkok"
+
+[storage]
+url = "sqlite:///var/liaison.sqlite"
+
+[keys]
+path = "var/keys/liaison.keys"
+
+[audit]
+witness_path = "var/audit/witness.log"
+
+[console]
+enabled = false
+
+[matrix]
+enabled = true
+homeserver = "{homeserver}"
+user_id = "{bot}"
+password = {{ env = "LIAISON_TEST_MATRIX_PASSWORD" }}
+pickle_key = {{ env = "LIAISON_TEST_MATRIX_PICKLE_KEY" }}
+store_path = "var/matrix"
+
+[telegram]
+enabled = true
+token = {{ env = "LIAISON_TEST_TELEGRAM_TOKEN" }}
+api_url = "{api_url}"
+"""
+
+
 def network_toml(*, homeserver: str, bot: str, officer: str, th: str, admin: str, rooms: list[tuple[str, str, str, str]],
                  post: str = "rooms", device_trust: str = "tofu") -> str:
     """rooms: (room id, name, purpose, organisations as TOML list text)."""
