@@ -21,7 +21,7 @@ from bot.keys import ensure_keyring
 from storage.audit.trail import read_entries
 from tests.matrix.people import Person
 from tests.matrix.synapse import Synapse
-from tests.matrix.world import RunningBot, network_toml, start_bot, write_config
+from tests.matrix.world import RunningBot, verified_only_world
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
@@ -31,24 +31,8 @@ HELD = "Held until an admin decides on Somchai's phone"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def device_world(synapse: Synapse, tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("matrix-device-command")
-    bot_account = synapse.register("device-bot")
-    synapse.override_ratelimit(bot_account.user_id, 0, 0)
-    th = Person(synapse.url, synapse.register("device-th"), root / "th")
-    admin = Person(synapse.url, synapse.register("device-admin"), root / "admin")
-    await asyncio.gather(th.login(), admin.login())
-    room = await th.create_room([bot_account.user_id], encrypted=True, name="Thailand")
-    config = write_config(root / "bot", network_toml(
-        homeserver=synapse.url, bot=bot_account.user_id, officer="@device-officer:localhost", th=th.user_id,
-        admin=admin.user_id, rooms=[(room, "Thailand", "country", '["TH"]')], device_trust="verified"))
-    bot = await start_bot(config, bot_account.password, "device-pickle", sync_timeout_ms=3000, unverified_retry=RETRY)
-    await th.wait_for(lambda: bot_account.user_id in th.client.rooms[room].users
-                      and not th.client.rooms[room].users[bot_account.user_id].invited, what="the bot joining")
-    try:
-        yield bot, th, admin, room
-    finally:
-        await bot.close()
-        await asyncio.gather(th.close(), admin.close())
+    async with verified_only_world(synapse, tmp_path_factory.mktemp("matrix-device-command"), "device", sync_timeout_ms=3000, unverified_retry=RETRY) as world:
+        yield world
 
 
 def audit(bot: RunningBot) -> list[Any]:

@@ -4,7 +4,6 @@ through, and that device cannot read it)."""
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
 import pytest_asyncio
@@ -17,7 +16,7 @@ from bot.connectors.matrix import SecurityKind
 from bot.connectors.matrix.errors import UnverifiedDevices
 from tests.matrix.people import Person
 from tests.matrix.synapse import Synapse
-from tests.matrix.world import network_toml, start_bot, write_config
+from tests.matrix.world import verified_only_world
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
@@ -29,24 +28,8 @@ def notice(key: str, room: str, text: str) -> Outgoing:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def trust_world(synapse: Synapse, tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("matrix-trust")
-    bot_account = synapse.register("verified-bot")
-    synapse.override_ratelimit(bot_account.user_id, 0, 0)
-    th = Person(synapse.url, synapse.register("trust-th"), root / "th")
-    admin = Person(synapse.url, synapse.register("trust-admin"), root / "admin")
-    await asyncio.gather(th.login(), admin.login())
-    room = await th.create_room([bot_account.user_id], encrypted=True, name="Thailand")
-    config = write_config(root / "bot", network_toml(
-        homeserver=synapse.url, bot=bot_account.user_id, officer="@trust-officer:localhost", th=th.user_id,
-        admin=admin.user_id, rooms=[(room, "Thailand", "country", '["TH"]')], device_trust="verified"))
-    bot = await start_bot(config, bot_account.password, "trust-pickle", sync_timeout_ms=5000)
-    await th.wait_for(lambda: bot_account.user_id in th.client.rooms[room].users
-                      and not th.client.rooms[room].users[bot_account.user_id].invited, what="the bot joining")
-    try:
-        yield bot, th, admin, room
-    finally:
-        await bot.close()
-        await asyncio.gather(th.close(), admin.close())
+    async with verified_only_world(synapse, tmp_path_factory.mktemp("matrix-trust"), "trust", sync_timeout_ms=5000) as world:
+        yield world
 
 
 async def test_an_unverified_device_blocks_until_an_admin_verifies_it(trust_world) -> None:

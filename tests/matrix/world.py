@@ -4,6 +4,7 @@ contacts are the Matrix users the test registered, and the real runtime built fr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,3 +184,28 @@ async def start_bot(config: Path, password: str, pickle_key: str, **options: Any
             task.result()
         await asyncio.sleep(0.1)
     return RunningBot(runtime, connector, task, session, security)
+
+
+@contextlib.asynccontextmanager
+async def verified_only_world(synapse: Any, root: Path, name: str, **options: Any):  # noqa: ANN201
+    """A bot under device_trust = "verified" in Thailand's encrypted room, with Thailand's contact and
+    an admin logged in: yields (bot, th, admin, room id). `options` go to the connector."""
+    from tests.matrix.people import Person
+
+    bot_account = synapse.register(f"{name}-bot")
+    synapse.override_ratelimit(bot_account.user_id, 0, 0)
+    th = Person(synapse.url, synapse.register(f"{name}-th"), root / "th")
+    admin = Person(synapse.url, synapse.register(f"{name}-admin"), root / "admin")
+    await asyncio.gather(th.login(), admin.login())
+    room = await th.create_room([bot_account.user_id], encrypted=True, name="Thailand")
+    config = write_config(root / "bot", network_toml(
+        homeserver=synapse.url, bot=bot_account.user_id, officer=f"@{name}-officer:localhost", th=th.user_id,
+        admin=admin.user_id, rooms=[(room, "Thailand", "country", '["TH"]')], device_trust="verified"))
+    bot = await start_bot(config, bot_account.password, f"{name}-pickle", **options)
+    try:
+        await th.wait_for(lambda: bot_account.user_id in th.client.rooms[room].users
+                          and not th.client.rooms[room].users[bot_account.user_id].invited, what="the bot joining")
+        yield bot, th, admin, room
+    finally:
+        await bot.close()
+        await asyncio.gather(th.close(), admin.close())
