@@ -10,6 +10,7 @@ import difflib
 import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import TypeVar
 
 from alerts.countries import country_code
@@ -69,19 +70,27 @@ def parse_organisation(text: str, vocabulary: Vocabulary, example: str = "to:TH"
     """An organisation code: a known code, or a country code in either ISO form, kept as alpha-2."""
     key = text.strip().upper()
     if vocabulary.organisations:
-        known = sorted(code.upper() for code in vocabulary.organisations)
+        organisations = vocabulary.organisations
+        known = (_upper_codes(organisations) if isinstance(organisations, frozenset)
+                 else frozenset(code.upper() for code in organisations))
         if key in known:
             return key
         alpha2 = country_code(key)
         if alpha2 in known:
             return alpha2  # type: ignore[return-value]
-        raise invalid("Organisation", text, _listing(known, key), example)
+        raise invalid("Organisation", text, _listing(sorted(known), key), example)
     alpha2 = country_code(key)
     if alpha2:
         return alpha2
     if _ORG_NAME.fullmatch(key):
         return key
     raise invalid("Organisation", text, "a country code (TH or THA) or a short name (IOM)", example)
+
+
+@lru_cache(maxsize=8)
+def _upper_codes(organisations: frozenset[str]) -> frozenset[str]:
+    # Every recipient of every command looks its code up here: the set is made once per vocabulary.
+    return frozenset(code.upper() for code in organisations)
 
 
 def parse_desk(organisation: str, text: str, vocabulary: Vocabulary) -> str:

@@ -12,6 +12,7 @@ cost more through SQLAlchemy than the rest of handling a small command.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import Connection, select
 
@@ -19,7 +20,7 @@ from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.messages import InboundMessage
 from storage.content import inbox_aad, open_json, seal_json
-from storage.keys.driver import Binder, execute, execute_many, fetch_one, insert_sql
+from storage.keys.driver import Binder, execute, fetch_one, insert_many, insert_sql
 from storage.sealing import ContentSealer
 from storage.tables import inbox
 
@@ -30,6 +31,15 @@ _RECORD = _RECORD_MANY + " RETURNING id"
 _RECORD_ROW = Binder(inbox.c[name] for name in _RECORD_COLUMNS)
 _FINISH = "UPDATE inbox SET state = ?, processed_at = ?, error_ref = ? WHERE platform = ? AND event_id = ?"
 _FINISH_ROW = Binder((inbox.c.state, inbox.c.processed_at, inbox.c.error_ref, inbox.c.platform, inbox.c.event_id))
+# A batch's messages are marked done by one UPDATE: one statement, not one per message.
+_DONE_ROW = Binder((inbox.c.state, inbox.c.processed_at))
+_DONE_PER_STATEMENT = 400  # 2 parameters each, under the 999 an older SQLite allows
+
+
+@lru_cache(maxsize=64)
+def _done_sql(count: int) -> str:
+    events = ", ".join(["(?, ?)"] * count)
+    return f"UPDATE inbox SET state = ?, processed_at = ?, error_ref = NULL WHERE (platform, event_id) IN ({events})"
 
 
 class SqlInbox:
@@ -55,7 +65,7 @@ class SqlInbox:
     def record_many(self, messages: list[InboundMessage]) -> None:
         """record() each of `messages` (a connector's sync), in one statement: one round trip on
         PostgreSQL. Which of them were new is not told; events recorded before stay as they were."""
-        execute_many(self._conn, _RECORD_MANY, _RECORD_ROW.rows(self._conn, (self._row(m) for m in messages)))
+        insert_many(self._conn, _RECORD_MANY, _RECORD_ROW.rows(self._conn, (self._row(m) for m in messages)))
 
     def record_event(
         self,
@@ -84,9 +94,13 @@ class SqlInbox:
 
     def mark_all_done(self, messages: list[InboundMessage], at: datetime | None = None) -> None:
         """mark_done() each of `messages`, in one statement (one round trip on PostgreSQL)."""
-        at = at or self._clock.now()
-        execute_many(self._conn, _FINISH, _FINISH_ROW.rows(self._conn, (
-            ("done", at, None, m.sender.platform.value, m.event_id) for m in messages)))
+        if not messages:
+            return
+        done = _DONE_ROW(self._conn, ("done", at or self._clock.now()))
+        for start in range(0, len(messages), _DONE_PER_STATEMENT):
+            chunk = messages[start:start + _DONE_PER_STATEMENT]
+            events = [value for m in chunk for value in (m.sender.platform.value, m.event_id)]
+            execute(self._conn, _done_sql(len(chunk)), done + events)
 
     def mark_failed(self, message: InboundMessage, error_ref: str, at: datetime | None = None) -> None:
         """Give up on an event; `error_ref` names the log entry, it holds no content."""

@@ -23,7 +23,7 @@ from alerts.routing import Delivery, Destination, Route
 from handlers.ports import DeliveryRecord, ItemRecord
 from storage.content import item_aad, open_json, seal_json
 from storage.forwards import SqlForwardRequests
-from storage.keys.driver import Binder, execute, execute_many, fetch_one, insert_sql, together
+from storage.keys.driver import Binder, execute, fetch_one, insert_many, insert_sql, together
 from storage.sealing import ContentSealer
 from storage.tables import DELIVERY_STATES, deliveries, items
 
@@ -92,7 +92,7 @@ class SqlItemRepository:
                 draft.due.at if draft.due else None,
                 sealed,
             )))
-            execute_many(self._conn, _INSERT_DELIVERY, deliveries_rows)
+            insert_many(self._conn, _INSERT_DELIVERY, deliveries_rows)
 
     def add_deliveries(self, reference: Reference, route: Route, outbox_keys: Mapping[str, str]) -> None:
         """More deliveries of an existing item (a forward); the stored route grows by `route`."""
@@ -125,7 +125,7 @@ class SqlItemRepository:
         return self._forwards.decide(request_id, state, decided_by, at, reason)
 
     def _insert_deliveries(self, reference: str, route: Route, outbox_keys: Mapping[str, str]) -> None:
-        execute_many(self._conn, _INSERT_DELIVERY, self._delivery_rows(reference, route, outbox_keys))
+        insert_many(self._conn, _INSERT_DELIVERY, self._delivery_rows(reference, route, outbox_keys))
 
     @staticmethod
     def _delivery_rows(reference: str, route: Route, outbox_keys: Mapping[str, str]) -> list[tuple[str, ...]]:

@@ -20,7 +20,7 @@ from alerts.identity import ChatRef, MessageRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from storage.content import json_plaintext, open_json, outbox_aad
-from storage.keys.driver import Binder, execute_many, insert_sql
+from storage.keys.driver import Binder, insert_many, insert_sql
 from storage.sealing import ContentSealer
 from storage.tables import outbox
 
@@ -108,7 +108,7 @@ class SqlOutbox:
                 message.not_before,
                 now,
             ))
-        execute_many(self._conn, _INSERT, _BIND.rows(self._conn, rows))
+        insert_many(self._conn, _INSERT, _BIND.rows(self._conn, rows))
 
     def lease(
         self, now: datetime, limit: int, lease_for: timedelta, platforms: set[str] | None = None

@@ -13,7 +13,9 @@ savepoint rolled back may have undone appends, so after one the head is read aga
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import RootTransaction, Transaction
@@ -52,8 +54,11 @@ class Head:
 
 
 _SELECT_HEAD = "SELECT seq, entry_hash, frontier FROM audit_head WHERE id = 1"
-_INSERT_ENTRY = ("INSERT INTO audit_entries (seq, recorded_at_us, action, reference, key_id, schema_version, "
-                 "case_ref, sealed_meta, sealed_detail, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_ENTRIES = ("INSERT INTO audit_entries (seq, recorded_at_us, action, reference, key_id, schema_version, "
+                   "case_ref, sealed_meta, sealed_detail, prev_hash, entry_hash) VALUES ")
+_ENTRY_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# Entries per INSERT: 11 parameters each stay under the 999 an older SQLite allows.
+_PER_STATEMENT = 64
 _UPDATE_HEAD = "UPDATE audit_head SET seq = ?, entry_hash = ?, frontier = ? WHERE id = 1"
 
 
@@ -86,6 +91,13 @@ def lock_head(connection: Connection) -> Head:
 def _head_for_append(connection: Connection) -> tuple[Head, RootTransaction, Transaction]:
     """The locked head, read from the database once per transaction; the root transaction and the
     innermost one (the root or a savepoint), to remember the new head under after the append."""
+    head, root, innermost = _locked_head(connection)
+    # A copy: the caller extends it, and only an append that went through may be remembered.
+    return Head(head.seq, head.entry_hash, head.frontier.copy()), root, innermost
+
+
+def _locked_head(connection: Connection) -> tuple[Head, RootTransaction, Transaction]:
+    """_head_for_append's head, not to be changed."""
     root = connection.get_transaction()
     remembered = _HEADS.get(root) if root is not None else None
     innermost = connection.get_nested_transaction() or root
@@ -95,9 +107,10 @@ def _head_for_append(connection: Connection) -> tuple[Head, RootTransaction, Tra
         head = lock_head(connection)
         root = connection.get_transaction()  # begun by lock_head if there was none
         innermost = connection.get_nested_transaction() or root
+        assert root is not None and innermost is not None
+        _HEADS[root] = (weakref.ref(innermost), head)  # as read: the head holds until this transaction appends
     assert root is not None and innermost is not None
-    # A copy: the caller extends it, and only an append that went through may be remembered.
-    return Head(head.seq, head.entry_hash, head.frontier.copy()), root, innermost
+    return head, root, innermost
 
 
 def savepoint_released(connection: Connection, savepoint: Transaction) -> None:
@@ -110,7 +123,13 @@ def savepoint_released(connection: Connection, savepoint: Transaction) -> None:
 
 
 class SqlAuditLog:
-    """Seals, chains and appends audit entries on the caller's Connection."""
+    """Seals, chains and appends audit entries on the caller's Connection.
+
+    A unit of work may defer its records (defer()): they are kept in order and written together,
+    one multi-row INSERT and one head update, when it flushes them before its savepoint is released
+    or it commits; a rollback discards them with the rest of what it undid. Everything else
+    appends at once.
+    """
 
     def __init__(self, connection: Connection, keyring: Keyring, clock: Clock | None = None,
                  sealer: CaseKeySealer | None = None) -> None:
@@ -118,44 +137,110 @@ class SqlAuditLog:
         self._keyring = keyring
         self._clock = clock
         self._sealer = sealer or CaseKeySealer(connection, keyring, clock)
+        self._pending: list[tuple[AuditEvent, int]] | None = None  # None: not deferring
+
+    def defer(self) -> None:
+        """Keep records until flush(); the caller flushes before it commits or releases a savepoint."""
+        if self._pending is None:
+            self._pending = []
 
     def record(self, event: AuditEvent) -> None:
-        self.append(event)
+        if self._pending is None:
+            self.append(event)
+        else:
+            # The head is locked now, as an immediate append would lock it: a transaction that has
+            # recorded something holds it from then on, and others (a reminder round) wait for it.
+            _locked_head(self._connection)
+            # The time is taken now too: a deferred entry records what an immediate one would have.
+            self._pending.append((event, self._recorded_at_us(event)))
+
+    def flush(self) -> None:
+        """Write the deferred records, in the order they were made."""
+        self.prepare_flush()()
+
+    def prepare_flush(self) -> Callable[[], object]:
+        """Seal and chain the deferred records now; the statements that write them run when the
+        returned function is called, so that a caller may send them with its own (one round trip)."""
+        if not self._pending:
+            return _nothing
+        pending, self._pending = self._pending, []
+        return self._prepare(pending)
+
+    def discard(self) -> None:
+        """The transaction (or savepoint) the deferred records belonged to was rolled back."""
+        if self._pending:
+            self._pending = []
 
     def forget_cached(self) -> None:
-        """After a savepoint was rolled back: case keys made in it are gone (the head looks after itself)."""
+        """After a savepoint was rolled back: case keys made in it are gone (the head looks after
+        itself), and so are the records it deferred."""
         self._sealer.case_keys.forget()
+        self.discard()
 
     def append(self, event: AuditEvent) -> int:
-        """Append `event`; returns its seq."""
-        case_ref = event.reference if event.reference and event.action not in NOT_CASE_CONTENT else None
-        # The case key before the head: every writer takes them in this order (sealers make case
-        # keys before they append), so two writers cannot wait on each other.
-        case_key = self._sealer.case_keys.get_or_create(case_ref) if case_ref and event.detail else None
-        # Content arriving for an erased case must not outlive the erasure: keep who/when only.
-        detail_dropped = case_key is not None and case_key.erased
-        if not event.detail:
-            case_ref = None  # nothing sealed under a case key
+        """Append `event` now, after any deferred records; returns its seq."""
+        self.flush()
+        return self._prepare([(event, self._recorded_at_us(event))])()
 
+    def _recorded_at_us(self, event: AuditEvent) -> int:
+        return to_micros(self._clock.now() if self._clock else event.at)
+
+    def _prepare(self, entries: list[tuple[AuditEvent, int]]) -> Callable[[], int]:
+        """Seal and chain `entries`; the function returned inserts them and returns the last seq."""
+        # The case keys before the head: every writer takes them in this order (sealers make case
+        # keys before they append), so two writers cannot wait on each other.
+        cases = [self._case(event) for event, _ in entries]
         head, root, innermost = _head_for_append(self._connection)
-        seq = head.seq + 1
         key_id = self._keyring.current_id
-        recorded_at_us = to_micros(self._clock.now() if self._clock else event.at)
-        sealed_detail = None
-        if event.detail and not detail_dropped:
-            sealed_detail = self._sealer.seal(detail_plaintext(event.detail),
-                                              aad=part_aad(seq, key_id, SCHEMA_VERSION, "detail"), case=case_ref)
-        sealed_meta = self._sealer.seal(
-            meta_plaintext(event, detail_dropped=detail_dropped), aad=part_aad(seq, key_id, SCHEMA_VERSION, "meta")
-        )
-        digest = entry_hash(seq, recorded_at_us, event.action.value, event.reference, key_id, SCHEMA_VERSION,
-                            case_ref, sealed_meta, sealed_detail, head.entry_hash)
-        head.frontier.append(digest)
-        with together(self._connection):  # one round trip on PostgreSQL
-            execute(self._connection, _INSERT_ENTRY, (
-                seq, recorded_at_us, event.action.value, event.reference, key_id, SCHEMA_VERSION, case_ref,
-                sealed_meta, sealed_detail, head.entry_hash, digest,
-            ))
-            execute(self._connection, _UPDATE_HEAD, (seq, digest, head.frontier.to_bytes()))
-        _HEADS[root] = (weakref.ref(innermost), Head(seq, digest, head.frontier))
-        return seq
+        prev_hash = head.entry_hash
+        seq = head.seq
+        rows: list[object] = []
+        for (event, recorded_at_us), (case_ref, detail_dropped) in zip(entries, cases):
+            seq += 1
+            sealed_detail = None
+            if event.detail and not detail_dropped:
+                sealed_detail = self._sealer.seal(detail_plaintext(event.detail),
+                                                  aad=part_aad(seq, key_id, SCHEMA_VERSION, "detail"), case=case_ref)
+            sealed_meta = self._sealer.seal(meta_plaintext(event, detail_dropped=detail_dropped),
+                                            aad=part_aad(seq, key_id, SCHEMA_VERSION, "meta"))
+            action = event.action.value
+            digest = entry_hash(seq, recorded_at_us, action, event.reference, key_id, SCHEMA_VERSION,
+                                case_ref, sealed_meta, sealed_detail, prev_hash)
+            head.frontier.append(digest)
+            rows += (seq, recorded_at_us, action, event.reference, key_id, SCHEMA_VERSION, case_ref,
+                     sealed_meta, sealed_detail, prev_hash, digest)
+            prev_hash = digest
+        width = len(rows) // len(entries)
+        connection = self._connection
+
+        def write() -> int:
+            with together(connection):  # one round trip on PostgreSQL
+                for start in range(0, len(entries), _PER_STATEMENT):
+                    chunk = rows[start * width:(start + _PER_STATEMENT) * width]
+                    execute(connection, _insert_entries(len(chunk) // width), chunk)
+                execute(connection, _UPDATE_HEAD, (seq, prev_hash, head.frontier.to_bytes()))
+            _HEADS[root] = (weakref.ref(innermost), Head(seq, prev_hash, head.frontier))
+            return seq
+
+        return write
+
+    def _case(self, event: AuditEvent) -> tuple[str | None, bool]:
+        """The case whose key seals the entry's detail (None: the master key), and whether the
+        detail is dropped because that case was erased."""
+        case_ref = event.reference if event.reference and event.action not in NOT_CASE_CONTENT else None
+        if not event.detail:
+            return None, False  # nothing sealed under a case key
+        if case_ref is None:
+            return None, False
+        # Content arriving for an erased case must not outlive the erasure: keep who/when only.
+        return case_ref, self._sealer.case_keys.get_or_create(case_ref).erased
+
+
+def _nothing() -> None:
+    return None
+
+
+@lru_cache(maxsize=64)
+def _insert_entries(count: int) -> str:
+    """The INSERT of `count` entries in one statement."""
+    return _INSERT_ENTRIES + ", ".join([_ENTRY_VALUES] * count)

@@ -95,6 +95,38 @@ def execute_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]
         cursor.close()
 
 
+# Bounds of one multi-row INSERT: PostgreSQL takes up to 65535 parameters a statement.
+_ROWS_PER_INSERT = 500
+_PARAMETERS_PER_INSERT = 30_000
+
+
+def insert_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run `sql`, an INSERT of one row (insert_sql), for each row, in order. On PostgreSQL as
+    multi-row INSERTs, rows in their order: psycopg's executemany enters pipeline mode and syncs,
+    which costs more than the one round trip a single statement takes. SQLite's executemany is
+    already as cheap as it gets."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        execute_many(connection, sql, rows)
+        return
+    width = len(rows[0])
+    per_statement = max(1, min(_ROWS_PER_INSERT, _PARAMETERS_PER_INSERT // max(1, width)))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start:start + per_statement]
+        execute(connection, _multi_row(sql, len(chunk)), [value for row in chunk for value in row])
+
+
+@lru_cache(maxsize=256)
+def _multi_row(sql: str, count: int) -> str:
+    """`sql` (insert_sql's form: one VALUES group) with `count` VALUES groups."""
+    head, values, tail = sql.partition(" VALUES (")
+    group, _, rest = tail.partition(")")
+    if not values or set(group) - set("?, "):
+        raise ValueError("not an INSERT of one row of ? placeholders")
+    return f"{head} VALUES " + ", ".join([f"({group})"] * count) + rest
+
+
 _NOTHING_TO_GROUP = nullcontext()
 
 
@@ -118,19 +150,28 @@ def together(connection: Connection) -> AbstractContextManager[None]:
     return _pipelined(connection)
 
 
+_IN_PIPELINE = "storage.keys.driver.together"
+
+
 @contextmanager
 def _pipelined(connection: Connection) -> Iterator[None]:
     if not connection.in_transaction():
         connection.begin()
+    info = connection.info
     pipeline = getattr(connection.connection.driver_connection, "pipeline", None)
-    if pipeline is None or not _pipeline_supported():
+    if pipeline is None or info.get(_IN_PIPELINE) or not _pipeline_supported():
+        # Inside another `together` the outer block sends everything: a nested psycopg pipeline
+        # would sync on entry and on exit, a round trip each.
         yield
         return
+    info[_IN_PIPELINE] = True
     try:
         with pipeline():
             yield
     except Exception as error:
         _raise(connection, error, None, None, None)
+    finally:
+        info.pop(_IN_PIPELINE, None)
 
 
 def insert_sql(table: str, columns: Sequence[str], *, conflict: Sequence[str] = ()) -> str:
