@@ -99,6 +99,17 @@ def test_turning_encryption_on_is_a_note_and_moving_away_from_megolm_a_warning()
     assert "Treat the room as unencrypted" in off.text
 
 
+def test_a_room_upgrade_is_a_warning_naming_the_new_room_once() -> None:
+    before = look_at(ROOM, state(), BOT).snapshot()
+    events = state() + [{"type": "m.room.tombstone", "state_key": "", "sender": ADMIN,
+                         "content": {"body": "upgraded", "replacement_room": "!new:example.org"}}]
+    after = look_at(ROOM, events, BOT)
+    (finding,) = changes("Thailand", before, after)
+    assert finding.serious and finding.kind == "replaced"
+    assert f"Thailand was replaced by {ADMIN} by the room !new:example.org" in finding.text
+    assert changes("Thailand", after.snapshot(), after) == []
+
+
 def test_nothing_changed_is_nothing_to_tell() -> None:
     look = look_at(ROOM, state(encryption=MEGOLM), BOT)
     assert changes("Thailand", look.snapshot(), look) == []
@@ -216,6 +227,7 @@ def test_the_watch_looks_again_only_where_membership_power_or_encryption_changed
         join={"!talk:x": room([event("m.room.message")]),
               "!power:x": room([event("m.room.power_levels", state_key="")]),
               "!gap:x": room([], [event("m.room.encryption", state_key="")]),
-              "!joined:x": room([event("m.room.member", state_key="@new:x")])},
+              "!joined:x": room([event("m.room.member", state_key="@new:x")]),
+              "!upgraded:x": room([event("m.room.tombstone", state_key="")])},
         leave={"!kicked:x": room([])}))
-    assert changed_rooms(response) == {"!power:x", "!gap:x", "!joined:x", "!kicked:x"}
+    assert changed_rooms(response) == {"!power:x", "!gap:x", "!joined:x", "!kicked:x", "!upgraded:x"}

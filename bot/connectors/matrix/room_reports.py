@@ -101,7 +101,7 @@ def room_reporter(runtime: Runtime) -> Report:
                 before = json.loads(raw) if raw else None
                 found = changes(room.name, before, look)
                 if at_start and look.lacking:
-                    found = [f for f in found if f.kind == "encryption"]  # the power check below says the rest
+                    found = [f for f in found if f.kind in ("encryption", "replaced")]  # the power check says the rest
                 snapshot = look.snapshot()
                 if snapshot != before:
                     uow.cursors.set(SAFETY + look.room_id, json.dumps(snapshot, sort_keys=True))

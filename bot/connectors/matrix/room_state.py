@@ -38,6 +38,8 @@ class RoomLook:
     users: dict[str, int] = field(default_factory=dict)  # explicit levels of the power levels event
     power_by: str = ""  # who sent the current power levels, and the encryption, events
     encryption_by: str = ""
+    replaced_by: str | None = None  # the room that replaced this one (m.room.tombstone), if any
+    replaced_by_sender: str = ""
 
     @property
     def lacking(self) -> tuple[str, ...]:
@@ -49,7 +51,8 @@ class RoomLook:
     def snapshot(self) -> dict[str, Any]:
         """What is kept between looks to tell a change (members are the roster's business)."""
         return {"in_room": self.in_room, "encryption": self.encryption, "bot_level": self.bot_level,
-                "thresholds": self.thresholds, "users": self.users, "lacking": list(self.lacking)}
+                "thresholds": self.thresholds, "users": self.users, "lacking": list(self.lacking),
+                "replaced_by": self.replaced_by}
 
 
 def _state(events: Iterable[Any], kind: str, key: str = "") -> dict[str, Any] | None:
@@ -97,8 +100,12 @@ def look_at(room_id: str, events: list[Any], bot_user: str) -> RoomLook:
         level = 100 if bot_user in creators else 0
     else:
         level = users.get(bot_user, thresholds["users_default"])
+    tombstone = _state(events, "m.room.tombstone") or {}
+    replacement = (tombstone.get("content") or {}).get("replacement_room")
     return RoomLook(room_id, in_room, members, algorithm, level, thresholds, users,
-                    (power or {}).get("sender", ""), (encryption or {}).get("sender", ""))
+                    (power or {}).get("sender", ""), (encryption or {}).get("sender", ""),
+                    replacement if isinstance(replacement, str) and replacement else None,
+                    tombstone.get("sender", ""))
 
 
 def _creators_unlimited(create: Mapping[str, Any]) -> bool:
@@ -114,7 +121,7 @@ class Finding:
 
     serious: bool
     text: str
-    kind: str = "power"  # "presence" (the bot in the room or not), "encryption", "power"
+    kind: str = "power"  # "presence" (the bot in the room or not), "encryption", "power", "replaced"
 
 
 def describe_lacking(lacking: Iterable[str]) -> str:
@@ -126,8 +133,14 @@ def changes(name: str, before: Mapping[str, Any] | None, after: RoomLook) -> lis
     if before is None:
         return []
     found: list[Finding] = []
+    if after.replaced_by and after.replaced_by != before.get("replaced_by"):
+        # An upgraded room goes quiet: people move to the new one, and the registry still names the old.
+        by = f" by {after.replaced_by_sender}" if after.replaced_by_sender else ""
+        found.append(Finding(True, f"{name} was replaced{by} by the room {after.replaced_by} (a room upgrade). "
+                                   "Deliveries still go to the old room: register the new one in "
+                                   "[[network.rooms]] in its place and invite the bot there.", "replaced"))
     if before.get("in_room") and not after.in_room:
-        return [Finding(True, f"The bot is no longer in {name}: it was removed or left. Deliveries to the room "
+        return found + [Finding(True, f"The bot is no longer in {name}: it was removed or left. Deliveries to the room "
                               "and room actions there fail until it is invited back.", "presence")]
     if not before.get("in_room") and after.in_room:
         found.append(Finding(False, f"The bot is in {name} now.", "presence"))

@@ -29,7 +29,8 @@ from handlers.ports import DirectorySource
 
 log = logging.getLogger(__name__)
 
-WATCHED = frozenset({"m.room.member", "m.room.power_levels", "m.room.encryption", "m.room.create"})
+WATCHED = frozenset({"m.room.member", "m.room.power_levels", "m.room.encryption", "m.room.create",
+                     "m.room.tombstone"})
 
 # (the rooms looked at with what was seen, at start): the looks of one sync round
 Report = Callable[[list[tuple[Room, RoomLook]], bool], Awaitable[None]]
