@@ -54,6 +54,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         return None
 
     reference = ctx.uow.items.next_reference(draft.kind, ctx.now.year)
+    ref = str(reference)
     ack_due, feedback_due = policy.due.due_times(draft, ctx.now)
     item = Item(
         reference=reference,
@@ -73,7 +74,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
             kind=MessageKind.DELIVERY,
             destination=delivery.destination,
             text=text,
-            reference=str(reference),
+            reference=ref,
             contact=delivery.contact,
             protect_content=draft.caveat.protect_content,
         )
@@ -92,13 +93,13 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
     ctx.audit(
         AuditAction.ITEM_CREATED,
         recipients=route.recipients,  # with those reached by a room post made for another recipient
-        reference=str(reference),
+        reference=ref,
         caveat=draft.caveat.label(),
         purpose=draft.purpose,
         detail=detail,
     )
     names = [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients]
-    queued.append(ctx.answer_message(render_receipt(item, names), kind=MessageKind.RECEIPT, reference=str(reference)))
+    queued.append(ctx.answer_message(render_receipt(item, names), kind=MessageKind.RECEIPT, reference=ref))
     # The deliveries and the receipt in one statement: one round trip on PostgreSQL, not two.
     ctx.uow.outbox.enqueue_many(queued)
     return item

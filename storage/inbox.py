@@ -5,22 +5,23 @@ storage.cursors) in one transaction, and only then tells the platform it has the
 event id a second time does nothing, so an event read again after a crash is not run twice.
 An event is named by its platform (the sender's) and the platform's event id.
 
-Recording and finishing an event run as driver SQL (storage.keys.driver): once per message, they
-cost more through SQLAlchemy than the rest of handling a small command.
+Recording, reading and finishing events run as driver SQL (storage.keys.driver): once per
+message, they cost more through SQLAlchemy than the rest of handling a small command.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from typing import Any, Callable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.messages import InboundMessage
 from storage.content import inbox_aad, open_json, seal_json
-from storage.keys.driver import Binder, execute, fetch_one, insert_many, insert_sql
+from storage.keys.driver import Binder, execute, fetch_one, insert_many, insert_sql, submit
 from storage.sealing import ContentSealer
 from storage.tables import inbox
 
@@ -34,6 +35,18 @@ _FINISH_ROW = Binder((inbox.c.state, inbox.c.processed_at, inbox.c.error_ref, in
 # A batch's messages are marked done by one UPDATE: one statement, not one per message.
 _DONE_ROW = Binder((inbox.c.state, inbox.c.processed_at))
 _DONE_PER_STATEMENT = 400  # 2 parameters each, under the 999 an older SQLite allows
+# Read by every batch, so driver SQL too; received_at is then read back as UtcDateTime reads it.
+_PENDING = ("SELECT platform, event_id, sender, chat, received_at, content FROM inbox WHERE state = 'pending' "
+            "ORDER BY id LIMIT ?")
+_RECEIVED_AT: dict[tuple[str, str], Callable[[Any], Any] | None] = {}
+
+
+def _received_at(connection: Connection) -> Callable[[Any], Any] | None:
+    dialect = connection.dialect
+    key = (dialect.name, dialect.driver)
+    if key not in _RECEIVED_AT:
+        _RECEIVED_AT[key] = inbox.c.received_at.type.dialect_impl(dialect).result_processor(dialect, None)
+    return _RECEIVED_AT[key]
 
 
 @lru_cache(maxsize=64)
@@ -84,10 +97,13 @@ class SqlInbox:
 
     def pending(self, limit: int) -> list[InboundMessage]:
         """Events not yet handled, in the order they were recorded."""
-        rows = self._conn.execute(
-            select(inbox).where(inbox.c.state == "pending").order_by(inbox.c.id).limit(limit)
-        ).all()
-        return [self._message(row) for row in rows]
+        cursor = submit(self._conn, _PENDING, (limit,))
+        try:
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        received_at = _received_at(self._conn)
+        return [self._message(row, received_at) for row in rows]
 
     def mark_done(self, message: InboundMessage, at: datetime | None = None) -> None:
         self._finish(message, at, state="done", error_ref=None)
@@ -111,14 +127,16 @@ class SqlInbox:
         if execute(self._conn, _FINISH, _FINISH_ROW(self._conn, row)) == 0:
             raise KeyError("no inbox row for that platform event")
 
-    def _message(self, row) -> InboundMessage:  # noqa: ANN001 - a Row of inbox
-        content = open_json(self._sealer, row.content, aad=inbox_aad(row.platform, row.event_id))
+    def _message(self, row: tuple, received_at: Callable[[Any], Any] | None) -> InboundMessage:
+        """The message of a _PENDING row; `received_at` reads its time back (_received_at)."""
+        platform, event_id, sender, chat, received, sealed = row
+        content = open_json(self._sealer, sealed, aad=inbox_aad(platform, event_id))
         reply = content["reply_to"]
         return InboundMessage(
-            event_id=row.event_id,
-            sender=UserRef.parse(row.sender),
-            chat=ChatRef.parse(row.chat),
+            event_id=event_id,
+            sender=UserRef.parse(sender),
+            chat=ChatRef.parse(chat),
             text=content["text"],
-            received_at=row.received_at,
+            received_at=received_at(received) if received_at is not None else received,
             reply_to=MessageRef(ChatRef.parse(reply["chat"]), reply["message_id"]) if reply else None,
         )

@@ -55,6 +55,8 @@ class SqlItemRepository:
         self._conn = connection
         self._sealer = sealer
         self._forwards = SqlForwardRequests(connection, sealer)
+        # A new item's case has no key yet: the case-key sealer need not look for one first.
+        self._expect_new_case = getattr(sealer, "expect_new_case", None)
 
     def next_reference(self, kind: ItemKind, year: int) -> Reference:
         return Reference(kind, year, fetch_one(self._conn, _NEXT_NUMBER, (kind.value, year))[0])
@@ -67,6 +69,8 @@ class SqlItemRepository:
             raise ValueError("the draft's kind differs from the reference's kind")
         deliveries_rows = self._delivery_rows(reference, route, outbox_keys)
         content = {"body": draft.body, "purpose": draft.purpose, "outside_ref": draft.outside_ref}
+        if self._expect_new_case is not None:
+            self._expect_new_case(reference)
         # Sealed before `together`: making the case key needs its own round trip's answer.
         sealed = seal_json(self._sealer, content, aad=item_aad(reference), case=reference)
         with together(self._conn):  # one round trip on PostgreSQL

@@ -112,6 +112,10 @@ class CaseKeySealer:
         self._master = AesGcmSealer.from_keyring(keyring)
         self.case_keys = CaseKeys(connection, keyring, clock)
 
+    def expect_new_case(self, case: str) -> None:
+        """See CaseKeys.expect_new."""
+        self.case_keys.expect_new(case)
+
     def seal(self, plaintext: bytes, *, aad: bytes, case: str | None = None) -> bytes:
         if case is None:
             return self._master.seal(plaintext, aad=aad)

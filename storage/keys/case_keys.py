@@ -111,6 +111,7 @@ class CaseKeys:
         self._keyring = keyring
         self._clock = clock
         self._cache: dict[str, CaseKey] = {}
+        self._new: set[str] = set()
 
     def _now(self) -> datetime:
         return self._clock.now() if self._clock else datetime.now(timezone.utc)
@@ -119,6 +120,13 @@ class CaseKeys:
         """Drop what is cached: after a savepoint rollback a cached key may name a row that is gone
         (its reference number is then handed out again, with a new key) or an erasure undone."""
         self._cache.clear()
+        self._new.clear()
+
+    def expect_new(self, reference: str) -> None:
+        """`reference` was just numbered: its key is to be made, so get_or_create tries the insert
+        first instead of looking for a row first. Only a hint: a row that is there all the same (an
+        erasure's tombstone) still wins, through the insert's conflict."""
+        self._new.add(reference)
 
     def get(self, reference: str) -> CaseKey | None:
         cached = self._cache.get(reference)
@@ -146,7 +154,8 @@ class CaseKeys:
             return cached
         connection = self._connection
         postgres = connection.dialect.name == "postgresql"
-        if not postgres:  # on PostgreSQL, see _CREATE_IF_NONE: the check goes with the insert
+        # On PostgreSQL the check goes with the insert (_CREATE_IF_NONE); on SQLite a new case skips it.
+        if not postgres and reference not in self._new:
             existing = self.get(reference)
             if existing is not None:
                 return existing
@@ -167,6 +176,7 @@ class CaseKeys:
             # A key another writer made first stays; ours is dropped.
             row = None
             mine = _insert_key(connection, reference, key_id, wrapped, self._keyring.current_id, self._now(), None) == 1
+        self._new.discard(reference)
         if mine:
             # Ours: no need to read it back and unwrap what we hold.
             key = self._cache[reference] = CaseKey(reference, key_id, AESGCM(data_key), None)

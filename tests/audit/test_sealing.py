@@ -87,6 +87,22 @@ def test_erasing_a_case_that_never_had_a_key_blocks_one_being_made(audit_engine:
             CaseKeySealer(connection, keyring).seal(b"x", aad=b"x", case="A-2026-0099")
 
 
+def test_a_case_expected_new_still_finds_a_key_or_erasure_that_is_there(audit_engine: Engine,
+                                                                        keyring: Keyring) -> None:
+    """expect_new only skips the look-up: the insert's conflict still hands back the row there."""
+    with audit_engine.begin() as connection:
+        existing = CaseKeys(connection, keyring).get_or_create("A-2026-0042")
+        assert CaseKeys(connection, keyring).erase("A-2026-0043") is False
+    with audit_engine.begin() as connection:
+        sealer = CaseKeySealer(connection, keyring)
+        sealer.expect_new_case("A-2026-0042")
+        assert sealer.case_keys.get_or_create("A-2026-0042").key_id == existing.key_id
+        sealer.expect_new_case("A-2026-0043")
+        with pytest.raises(ContentErased):
+            sealer.seal(b"x", aad=b"x", case="A-2026-0043")
+        assert len(connection.execute(select(case_keys)).all()) == 2
+
+
 def test_rotation_keeps_case_keys_readable_and_rewrap_moves_them(audit_engine: Engine, keyring_path: Path) -> None:
     old = keyfile.load(keyring_path)
     with audit_engine.begin() as connection:
