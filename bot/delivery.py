@@ -22,7 +22,7 @@ from alerts.routing import Destination
 from bot.connectors.base import Connector, Outgoing
 from bot.dbthread import DatabaseThread
 from bot.logging_setup import item_fields
-from bot.errors import NotConnected, PlatformError, RateLimited, TransientFailure, UnknownOutcome
+from bot.errors import NotConnected, PlatformError, TransientFailure, UnknownOutcome
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +168,7 @@ class DeliveryWorker:
         now = self._clock.now()
         attempts = message.attempt
         with self._uow_factory() as uow:
-            # A platform that says "wait" is not failing: rate limits never use up the attempts.
-            if isinstance(error, RateLimited) or (error.retryable and attempts < self._retry.max_attempts):
+            if error.retried_after(attempts, self._retry.max_attempts):
                 uow.outbox.retry_later(message.key, now + self._retry.delay(attempts, error.retry_after), error.code)
                 log.info("delivery %s will be retried (%s, attempt %d)", message.key, error.code, attempts,
                          extra=item_fields(reference=message.reference, key=message.key))

@@ -28,7 +28,7 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.dbthread import DatabaseThread
-from bot.errors import PlatformError, RateLimited
+from bot.errors import PlatformError
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -107,7 +107,7 @@ class DeviceActions:
                 changed = await decide(user_id, action.device_id, by=action.requested_by)
                 text = await self._decided(action, changed)
         except PlatformError as error:
-            last = not isinstance(error, RateLimited) and (not error.retryable or message.attempt >= self._max_attempts)
+            last = not error.retried_after(message.attempt, self._max_attempts)
             if last:
                 await self._db.run(self._record, action, _failure(action, error), error.code)
             raise

@@ -13,11 +13,18 @@ class PlatformError(Exception):
         self.retry_after = retry_after
         super().__init__(f"{code}: {detail}" if detail else code)
 
+    def retried_after(self, attempt: int, max_attempts: int) -> bool:
+        """Whether the delivery worker tries again after `attempt` of `max_attempts` failed this way."""
+        return self.retryable and attempt < max_attempts
+
 
 class RateLimited(PlatformError):
     """The platform asked us to wait (Telegram 429 retry_after, Matrix M_LIMIT_EXCEEDED)."""
 
     retryable = True
+
+    def retried_after(self, attempt: int, max_attempts: int) -> bool:
+        return True  # a platform that says "wait" is not failing: rate limits never use up the attempts
 
 
 class TransientFailure(PlatformError):

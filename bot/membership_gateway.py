@@ -42,7 +42,7 @@ from alerts.routing import Destination
 from bot.connectors.base import Connector, Outgoing
 from bot.dbthread import DatabaseThread
 from bot.device_gateway import DeviceQueue
-from bot.errors import PermanentFailure, PlatformError, RateLimited
+from bot.errors import PermanentFailure, PlatformError
 from storage.directory import DatabaseDirectory, SqlDirectoryWriter
 from storage.roster import SqlMembershipGateway, SqlRoomRoster
 
@@ -176,7 +176,7 @@ class RoomActions:
                 await admin.remove(action)
                 state = None
         except PlatformError as error:
-            last = not isinstance(error, RateLimited) and (not error.retryable or message.attempt >= self._max_attempts)
+            last = not error.retried_after(message.attempt, self._max_attempts)
             if last:
                 await self._db.run(self._record, action, None, f"failed:{error.code}", str(error))
             raise

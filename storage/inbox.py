@@ -30,8 +30,8 @@ _RECORD_MANY = insert_sql("inbox", _RECORD_COLUMNS, conflict=("platform", "event
 # RETURNING, not rowcount: drivers disagree on rowcount for an INSERT that returns rows.
 _RECORD = _RECORD_MANY + " RETURNING id"
 _RECORD_ROW = Binder(inbox.c[name] for name in _RECORD_COLUMNS)
-_FINISH = "UPDATE inbox SET state = ?, processed_at = ?, error_ref = ? WHERE platform = ? AND event_id = ?"
-_FINISH_ROW = Binder((inbox.c.state, inbox.c.processed_at, inbox.c.error_ref, inbox.c.platform, inbox.c.event_id))
+_FAIL = "UPDATE inbox SET state = 'failed', processed_at = ?, error_ref = ? WHERE platform = ? AND event_id = ?"
+_FAIL_ROW = Binder((inbox.c.processed_at, inbox.c.error_ref, inbox.c.platform, inbox.c.event_id))
 # A batch's messages are marked done by one UPDATE: one statement, not one per message.
 _DONE_ROW = Binder((inbox.c.state, inbox.c.processed_at))
 _DONE_PER_STATEMENT = 400  # 2 parameters each, under the 999 an older SQLite allows
@@ -105,11 +105,8 @@ class SqlInbox:
         received_at = _received_at(self._conn)
         return [self._message(row, received_at) for row in rows]
 
-    def mark_done(self, message: InboundMessage, at: datetime | None = None) -> None:
-        self._finish(message, at, state="done", error_ref=None)
-
     def mark_all_done(self, messages: list[InboundMessage], at: datetime | None = None) -> None:
-        """mark_done() each of `messages`, in one statement (one round trip on PostgreSQL)."""
+        """Mark `messages` handled, in one statement (one round trip on PostgreSQL)."""
         if not messages:
             return
         done = _DONE_ROW(self._conn, ("done", at or self._clock.now()))
@@ -120,11 +117,8 @@ class SqlInbox:
 
     def mark_failed(self, message: InboundMessage, error_ref: str, at: datetime | None = None) -> None:
         """Give up on an event; `error_ref` names the log entry, it holds no content."""
-        self._finish(message, at, state="failed", error_ref=error_ref)
-
-    def _finish(self, message: InboundMessage, at: datetime | None, state: str, error_ref: str | None) -> None:
-        row = (state, at or self._clock.now(), error_ref, message.sender.platform.value, message.event_id)
-        if execute(self._conn, _FINISH, _FINISH_ROW(self._conn, row)) == 0:
+        row = (at or self._clock.now(), error_ref, message.sender.platform.value, message.event_id)
+        if execute(self._conn, _FAIL, _FAIL_ROW(self._conn, row)) == 0:
             raise KeyError("no inbox row for that platform event")
 
     def _message(self, row: tuple, received_at: Callable[[Any], Any] | None) -> InboundMessage:

@@ -17,9 +17,8 @@ from bot.connectors.matrix import MatrixConnector, SecurityEvent
 from bot.connectors.matrix.wiring import matrix_connector_for
 
 
-def both_platforms_sections(homeserver: str, bot: str, api_url: str) -> str:
-    """[bot] to [telegram] of a config whose runtime serves the test Synapse and the fake Bot API."""
-    return f"""\
+# The sections every test bot shares: its files under the working directory the test gives it.
+BASE_SECTIONS = """\
 [bot]
 name = "liaison-bot"
 default_timezone = "Asia/Bangkok"
@@ -32,7 +31,13 @@ path = "var/keys/liaison.keys"
 
 [audit]
 witness_path = "var/audit/witness.log"
+"""
 
+
+def both_platforms_sections(homeserver: str, bot: str, api_url: str) -> str:
+    """[bot] to [telegram] of a config whose runtime serves the test Synapse and the fake Bot API."""
+    return f"""\
+{BASE_SECTIONS}
 [console]
 enabled = false
 
@@ -60,19 +65,7 @@ def network_toml(*, homeserver: str, bot: str, officer: str, th: str, admin: str
         for room_id, name, purpose, orgs in rooms
     )
     return f"""\
-[bot]
-name = "liaison-bot"
-default_timezone = "Asia/Bangkok"
-
-[storage]
-url = "sqlite:///var/liaison.sqlite"
-
-[keys]
-path = "var/keys/liaison.keys"
-
-[audit]
-witness_path = "var/audit/witness.log"
-
+{BASE_SECTIONS}
 [delivery]
 max_attempts = 10
 retry_base_seconds = 1
@@ -82,7 +75,7 @@ retry_max_seconds = 30
 enabled = false
 
 [matrix]
-enabled = false   # the test constructs the connector itself (bot/app.py does not wire it yet)
+enabled = false   # start_bot attaches the connector itself, with the test's options
 homeserver = "{homeserver}"
 user_id = "{bot}"
 password = {{ env = "LIAISON_TEST_MATRIX_PASSWORD" }}

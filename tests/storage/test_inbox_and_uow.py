@@ -75,10 +75,10 @@ def test_done_and_failed_events_leave_pending(uow_factory: SqlUnitOfWorkFactory,
         uow.commit()
     with uow_factory() as uow:
         e1, e2, _ = uow.inbox.pending(10)
-        uow.inbox.mark_done(e1)
+        uow.inbox.mark_all_done([e1])
         uow.inbox.mark_failed(e2, "ERR-7F3A")
         with pytest.raises(KeyError):
-            uow.inbox.mark_done(_event("never-recorded", clock))
+            uow.inbox.mark_failed(_event("never-recorded", clock), "ERR-0000")
         uow.commit()
     with uow_factory() as uow:
         assert [m.event_id for m in uow.inbox.pending(10)] == ["e3"]
