@@ -18,3 +18,8 @@ class InvalidValue(DomainError):
 
 class RouteRefused(DomainError):
     """A route that would break a caveat or a rule; the reason is audited and shown."""
+
+
+class ReferenceUnavailable(Exception):
+    """A number just handed out whose case was erased before it was issued (a mistyped erasure leaves
+    such a tombstone): nothing may be stored under it, so the item takes the next number."""

@@ -17,7 +17,8 @@ config.example.toml plus 40 partner organisations, each with a focal point, so t
   group   the production inbox path under load, with group commit: a backlog recorded as a
           connector records a sync (Runtime.ingest: RECORD_BATCH events and the cursor per
           transaction), then InboxProcessor.process_pending, which handles up to bot.inbox.BATCH
-          messages per transaction, each in a savepoint. The header line gives both sizes.
+          messages per transaction with their INSERTs held back and sent together per table
+          (storage.write_behind). The header line gives both sizes.
   raw     single-row inserts of 300 bytes, each its own committed transaction: sqlite3 with WAL and
           synchronous=FULL on the same disk, or psycopg on the same PostgreSQL server.
 

@@ -1,12 +1,16 @@
 """Inbox processing: each recorded message is handled exactly once, in the transaction that marks it done.
 
-Group commit: the messages pending at once are handled up to `batch` to a transaction, each inside
-a savepoint, and committed together, so a backlog pays one durable commit per batch rather than
-one per message; a lone message is still one transaction, with no wait for company. If a handler
-fails, its savepoint is rolled back alone (what it wrote, and what the repositories cached about
-it, is gone), the row is marked failed with an error reference, and the sender is told that
-reference, all in the same batch; the traceback goes to the log, never to a chat. If the database
-fails (OperationalError), the whole batch is rolled back and every message in it stays pending.
+Group commit: the messages pending at once are handled up to `batch` to a transaction and committed
+together, so a backlog pays one durable commit per batch rather than one per message; a lone
+message is still one transaction, with no wait for company. The batch first runs in one go, its
+INSERTs held back and sent together (storage.write_behind): fifty alerts' items, deliveries and
+outbox rows cost a statement per table, not one each. Anything unusual in that run (a handler
+failing, a held row meeting one already there) undoes the whole batch, which is then done again
+message by message, each in a savepoint: a handler that fails there is rolled back alone (what it
+wrote, and what the repositories cached about it, is gone), the row is marked failed with an error
+reference, and the sender is told that reference, all in the same batch; the traceback goes to the
+log, never to a chat. If the database fails (OperationalError), the whole batch is rolled back and
+every message in it stays pending.
 """
 
 from __future__ import annotations
@@ -58,6 +62,37 @@ class InboxProcessor:
 
     def _process_batch(self, size: int) -> tuple[int, bool]:
         """One transaction: how many messages it handled, and whether more may be pending."""
+        try:
+            return self._process_held(size)
+        except _DoAgain as again:
+            log.warning("a batch of %d messages is done again one by one (%s)", again.size, again.reason)
+        return self._process_one_by_one(size)
+
+    def _process_held(self, size: int) -> tuple[int, bool]:
+        """The batch in one go, its writes held back (see the module's docstring)."""
+        with self._uow_factory() as uow:
+            pending = uow.inbox.pending(size)
+            if not pending:
+                return 0, False
+            uow.hold_writes()
+            handled: list[InboundMessage] = []
+            try:
+                for message in pending:
+                    handled.append(message)
+                    self._dispatcher.handle(uow, message)
+                    if _directory_changed(uow):
+                        break  # the commit refreshes the directory the next messages resolve against
+                uow.inbox.mark_all_done(handled)
+                uow.commit()
+            except OperationalError:
+                log.warning("database unavailable while handling a batch; it stays pending")
+                raise
+            except Exception as error:  # rolled back as the block ends; the one-by-one run finds who failed
+                raise _DoAgain(len(pending), type(error).__name__) from error
+        return len(handled), len(handled) < len(pending) or len(pending) == size
+
+    def _process_one_by_one(self, size: int) -> tuple[int, bool]:
+        """The batch again, each message in a savepoint, its writes sent as they are made."""
         with self._uow_factory() as uow:
             # Read in the batch's own transaction: one pending message costs one transaction.
             pending = uow.inbox.pending(size)
@@ -99,6 +134,13 @@ class InboxProcessor:
                 )
             )
             return False
+
+
+class _DoAgain(Exception):
+    def __init__(self, size: int, reason: str) -> None:
+        super().__init__(reason)
+        self.size = size
+        self.reason = reason
 
 
 def _directory_changed(uow: Any) -> bool:

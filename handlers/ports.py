@@ -63,7 +63,9 @@ class ItemRepository(Protocol):
         ...
 
     def add(self, item: Item, route: Route, outbox_keys: dict[str, str]) -> None:
-        """Store a new item with its resolved route; outbox_keys maps contact id to outbox key."""
+        """Store a new item with its resolved route; outbox_keys maps contact id to outbox key.
+        alerts.errors.ReferenceUnavailable, with nothing stored, when the item's case was erased
+        before its number was handed out."""
         ...
 
     def get(self, reference: Reference) -> ItemRecord | None: ...

@@ -8,12 +8,17 @@ from typing import Mapping
 from alerts.audit import AuditAction
 from alerts.directory import Directory
 from alerts.due import DuePolicy
-from alerts.errors import RouteRefused
+from alerts.errors import ReferenceUnavailable, RouteRefused
 from alerts.items import Item, ItemDraft, Selector
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.render import render_delivery, render_receipt
 from alerts.routing import RouteNeedsConfirmation, Router, RoutingPolicy
 from handlers.context import CommandContext
+
+
+# Numbers an item may skip because their cases were erased before they were issued (a mistyped
+# `audit erase`); more than this in a row is not a typo, and the command fails with an error reference.
+_NUMBERS_TRIED = 20
 
 
 @dataclass(frozen=True)
@@ -53,20 +58,26 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         ctx.answer(refusal_answer(refused))
         return None
 
-    reference = ctx.uow.items.next_reference(draft.kind, ctx.now.year)
-    ref = str(reference)
     ack_due, feedback_due = policy.due.due_times(draft, ctx.now)
-    item = Item(
-        reference=reference,
-        draft=draft,
-        originator=ctx.sender.id,
-        origin_chat=ctx.message.chat,
-        created_at=ctx.now,
-        ack_due=ack_due,
-        feedback_due=feedback_due,
-    )
     keys = {delivery.contact: ctx.new_key() for delivery in route.deliveries}
-    ctx.uow.items.add(item, route, keys)
+    for _ in range(_NUMBERS_TRIED):
+        item = Item(
+            reference=ctx.uow.items.next_reference(draft.kind, ctx.now.year),
+            draft=draft,
+            originator=ctx.sender.id,
+            origin_chat=ctx.message.chat,
+            created_at=ctx.now,
+            ack_due=ack_due,
+            feedback_due=feedback_due,
+        )
+        try:
+            ctx.uow.items.add(item, route, keys)
+            break
+        except ReferenceUnavailable:
+            continue  # erased before it was issued: that number stays unused
+    else:
+        raise RuntimeError(f"{_NUMBERS_TRIED} numbers in a row were erased before they were issued")
+    ref = str(item.reference)
     text = render_delivery(item, ctx.directory)
     queued = [
         OutboundMessage(

@@ -8,12 +8,14 @@ stored route grows, each new delivery with its reason ("forward by X, consented 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, case, func, or_, select, update
 
 from alerts.caveats import Caveat, Handling, Tlp
+from alerts.errors import ReferenceUnavailable
 from alerts.grading import Grading
 from alerts.identity import ChatRef
 from alerts.items import ALL, DueSpec, Item, ItemDraft, ItemKind, ItemState, Reference, Selector, SelectorKind
@@ -23,9 +25,10 @@ from alerts.routing import Delivery, Destination, Route
 from handlers.ports import DeliveryRecord, ItemRecord
 from storage.content import item_aad, open_json, seal_json
 from storage.forwards import SqlForwardRequests
-from storage.keys.driver import Binder, execute, fetch_one, insert_many, insert_sql, together
-from storage.sealing import ContentSealer
+from storage.keys.driver import Binder, fetch_one, insert_many, insert_sql, together
+from storage.sealing import ContentErased, ContentSealer
 from storage.tables import DELIVERY_STATES, deliveries, items
+from storage.write_behind import held_writes
 
 # A delivery only moves forward (alerts.lifecycle): a late "sent" must not undo an
 # acknowledgement that overtook it.
@@ -46,6 +49,7 @@ _INSERT_DELIVERY = insert_sql("deliveries", _DELIVERY_COLUMNS)  # plain strings:
 _NEXT_NUMBER = ("INSERT INTO reference_counters (kind, year, last_number) VALUES (?, ?, 1) "
                 "ON CONFLICT (kind, year) DO UPDATE SET last_number = reference_counters.last_number + 1 "
                 "RETURNING last_number")
+_SET_COUNTER = "UPDATE reference_counters SET last_number = ? WHERE kind = ? AND year = ?"
 
 
 class SqlItemRepository:
@@ -59,7 +63,21 @@ class SqlItemRepository:
         self._expect_new_case = getattr(sealer, "expect_new_case", None)
 
     def next_reference(self, kind: ItemKind, year: int) -> Reference:
-        return Reference(kind, year, fetch_one(self._conn, _NEXT_NUMBER, (kind.value, year))[0])
+        held = held_writes(self._conn)
+        if held is None:
+            return Reference(kind, year, fetch_one(self._conn, _NEXT_NUMBER, (kind.value, year))[0])
+        # A transaction that holds its writes numbers in memory after its first number: that
+        # statement locked the counter row until the transaction ends, so the numbers after it are
+        # ours alone, and the counter is set once, to the last of them, when the rows are sent.
+        counter = ("reference_counter", kind.value, year)
+        last = held.memo.get(counter)
+        if last is None:
+            number = fetch_one(self._conn, _NEXT_NUMBER, (kind.value, year))[0]
+        else:
+            number = last + 1
+            held.last(counter, _SET_COUNTER, (number, kind.value, year))
+        held.memo[counter] = number
+        return Reference(kind, year, number)
 
     def add(self, item: Item, route: Route, outbox_keys: Mapping[str, str]) -> None:
         """Store a new item and its route; `outbox_keys` maps each contact id to its outbox key."""
@@ -72,9 +90,13 @@ class SqlItemRepository:
         if self._expect_new_case is not None:
             self._expect_new_case(reference)
         # Sealed before `together`: making the case key needs its own round trip's answer.
-        sealed = seal_json(self._sealer, content, aad=item_aad(reference), case=reference)
-        with together(self._conn):  # one round trip on PostgreSQL
-            execute(self._conn, _INSERT_ITEM, _ITEM(self._conn, (
+        try:
+            sealed = seal_json(self._sealer, content, aad=item_aad(reference), case=reference)
+        except ContentErased:
+            raise ReferenceUnavailable(reference) from None
+        held = held_writes(self._conn) is not None
+        with nullcontext() if held else together(self._conn):  # one round trip on PostgreSQL, if not held
+            insert_many(self._conn, _INSERT_ITEM, [_ITEM(self._conn, (
                 reference,
                 item.reference.kind.value,
                 item.reference.year,
@@ -95,7 +117,7 @@ class SqlItemRepository:
                 draft.due.after if draft.due else None,
                 draft.due.at if draft.due else None,
                 sealed,
-            )))
+            ))])
             insert_many(self._conn, _INSERT_DELIVERY, deliveries_rows)
 
     def add_deliveries(self, reference: Reference, route: Route, outbox_keys: Mapping[str, str]) -> None:

@@ -34,6 +34,7 @@ from storage.items import SqlItemRepository
 from storage.keys.driver import together
 from storage.outbox import SqlOutbox
 from storage.sealing import ContentSealer
+from storage.write_behind import hold_writes, send_held
 
 # An audit factory is given the connection and, when it has a parameter named `sealer`, the
 # sealer the unit of work's repositories use: one CaseKeySealer then serves both, so a case key
@@ -107,8 +108,15 @@ class SqlUnitOfWork:
         self._connection = connection
         return self
 
+    def hold_writes(self) -> None:
+        """Hold back the INSERTs of this transaction, to be sent together when anything else runs or
+        it commits (storage.write_behind); a commit may then raise what a held row ran into."""
+        hold_writes(self.connection)
+
     def commit(self) -> None:
         self._flush_audit()
+        # Sent before the commit begins, so that a failure leaves the transaction to roll back.
+        send_held(self.connection)
         self.connection.commit()
 
     def rollback(self) -> None:
@@ -175,7 +183,7 @@ class SqlUnitOfWork:
             return
         self._discard_audit()  # never written: the rollback below would have undone them anyway
         try:
-            if connection.in_transaction():
+            if connection.get_transaction() is not None:  # a commit that failed leaves one to roll back
                 connection.rollback()
         finally:
             connection.close()

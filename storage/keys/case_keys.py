@@ -22,10 +22,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import bindparam, CheckConstraint, Column, Connection, Engine, LargeBinary, String, Table, select, text, update
 
 from alerts.clock import Clock
-from storage.keys.driver import Binder, execute, fetch_one, submit, together
+from storage.keys.driver import Binder, execute, fetch_one, insert_many, submit, together
 from storage.keyring import Keyring
 from storage.schema import metadata
 from storage.tables import UtcDateTime
+from storage.write_behind import held_writes
 
 case_keys = Table(
     "case_keys",
@@ -153,6 +154,8 @@ class CaseKeys:
         if cached is not None:
             return cached
         connection = self._connection
+        if reference in self._new and held_writes(connection) is not None:
+            return self._create_held(reference)
         postgres = connection.dialect.name == "postgresql"
         # On PostgreSQL the check goes with the insert (_CREATE_IF_NONE); on SQLite a new case skips it.
         if not postgres and reference not in self._new:
@@ -183,6 +186,19 @@ class CaseKeys:
             return key
         key = self._from_row(reference, row) if postgres else self.get(reference)
         assert key is not None, "the row was just inserted or another writer's is there"
+        return key
+
+    def _create_held(self, reference: str) -> CaseKey:
+        """A new case's key, its row held back with the transaction's other writes: should a row be
+        there after all (an erasure's tombstone), sending it raises HeldWriteConflict and the
+        transaction is done again without holding, where the row found wins."""
+        key_id = "ck-" + os.urandom(8).hex()
+        data_key = os.urandom(32)
+        wrapped = _wrap(self._keyring, reference, key_id, data_key)
+        row = _KEY_ROW(self._connection, (reference, key_id, wrapped, self._keyring.current_id, self._now(), None))
+        insert_many(self._connection, _INSERT_KEY, [row], all_new=True)
+        self._new.discard(reference)
+        key = self._cache[reference] = CaseKey(reference, key_id, AESGCM(data_key), None)
         return key
 
     def erase(self, reference: str, now: datetime | None = None) -> bool:

@@ -27,11 +27,19 @@ def _for_paramstyle(sql: str, paramstyle: str) -> str:
     return sql if paramstyle == "qmark" else sql.replace("?", "%s")
 
 
+# Where a transaction's held-back INSERTs wait (storage.write_behind), in Connection.info.
+HELD_WRITES = "liaison.held_writes"
+
+
 def driver_cursor(connection: Connection) -> Any:
     """A DBAPI cursor inside the connection's transaction (begun now if none is: a bare cursor on
-    SQLite would run in autocommit and escape the caller's transaction)."""
+    SQLite would run in autocommit and escape the caller's transaction). Rows held back by
+    storage.write_behind are sent first: the statement to come must see them."""
     if not connection.in_transaction():
         connection.begin()
+    held = connection.info.get(HELD_WRITES)
+    if held:
+        held.send(connection)
     return connection.connection.cursor()
 
 
@@ -100,21 +108,40 @@ _ROWS_PER_INSERT = 500
 _PARAMETERS_PER_INSERT = 30_000
 
 
-def insert_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """Run `sql`, an INSERT of one row (insert_sql), for each row, in order. On PostgreSQL as
-    multi-row INSERTs, rows in their order: psycopg's executemany enters pipeline mode and syncs,
-    which costs more than the one round trip a single statement takes. SQLite's executemany is
-    already as cheap as it gets."""
+def insert_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]], *, all_new: bool = False) -> None:
+    """Run `sql`, an INSERT of one row (insert_sql), for each row, in order; or, when the transaction
+    holds its writes (storage.write_behind), hold the rows back. `all_new`: the writer counts on
+    every row going in (ON CONFLICT DO NOTHING would skip one), checked when held rows are sent."""
     if not rows:
         return
-    if connection.dialect.name != "postgresql":
-        execute_many(connection, sql, rows)
+    held = connection.info.get(HELD_WRITES)
+    if held is not None and held.belongs_to(connection):
+        held.insert(sql, rows, all_new=all_new)
         return
+    for cursor in insert_many_now(connection, sql, rows):
+        cursor.close()
+
+
+def insert_many_now(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> list[Any]:
+    """insert_many, never held; returns the cursors (the caller closes them), whose rowcounts add
+    up to the rows inserted. On PostgreSQL as multi-row INSERTs, rows in their order: psycopg's
+    executemany enters pipeline mode and syncs, which costs more than the one round trip a single
+    statement takes. SQLite's executemany is already as cheap as it gets."""
+    if connection.dialect.name != "postgresql":
+        cursor = driver_cursor(connection)
+        statement = _for_paramstyle(sql, connection.dialect.paramstyle)
+        try:
+            cursor.executemany(statement, rows)
+        except Exception as error:
+            try:
+                _raise(connection, error, statement, rows, cursor)
+            finally:
+                cursor.close()
+        return [cursor]
     width = len(rows[0])
     per_statement = max(1, min(_ROWS_PER_INSERT, _PARAMETERS_PER_INSERT // max(1, width)))
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start:start + per_statement]
-        execute(connection, _multi_row(sql, len(chunk)), [value for row in chunk for value in row])
+    return [submit(connection, _multi_row(sql, len(chunk)), [value for row in chunk for value in row])
+            for chunk in (rows[start:start + per_statement] for start in range(0, len(rows), per_statement))]
 
 
 @lru_cache(maxsize=256)

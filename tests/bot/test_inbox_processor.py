@@ -62,13 +62,28 @@ def test_a_database_outage_leaves_the_message_pending(factory) -> None:
     assert dispatcher.handled == ["e1"]
 
 
+class FailsOn(ScriptedDispatcher):
+    """A bug: handling `event` raises every time."""
+
+    def __init__(self, event: str, error: Exception) -> None:
+        super().__init__()
+        self.event, self.error, self.attempts = event, error, 0
+
+    def handle(self, uow, message: InboundMessage) -> None:  # noqa: ANN001
+        if message.event_id == self.event:
+            self.attempts += 1
+            raise self.error
+        super().handle(uow, message)
+
+
 def test_a_bug_is_answered_with_a_reference_and_the_message_is_kept(factory) -> None:
-    dispatcher = ScriptedDispatcher(KeyError("boom"))
+    dispatcher = FailsOn("e1", KeyError("boom"))
     inbox = processor(factory, dispatcher)
     inbox.record(message("e1", ManualClock()))
     inbox.process_pending()
+    attempts = dispatcher.attempts
     inbox.process_pending()
-    assert dispatcher.handled == []  # failed for good: not retried into a loop
+    assert dispatcher.attempts == attempts  # failed for good: not retried into a loop
     with factory() as uow:
         [answer] = uow.outbox.lease(ManualClock().now(), 10, timedelta(seconds=30))
     assert "Something went wrong on our side (reference E-" in answer.text
