@@ -21,7 +21,7 @@ from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.messages import InboundMessage
 from storage.content import inbox_aad, open_json, seal_json
-from storage.keys.driver import Binder, execute, fetch_one, insert_many, insert_sql, submit
+from storage.keys.driver import Binder, execute, fetch_one, insert_many, insert_sql, submit, together
 from storage.sealing import ContentSealer
 from storage.tables import inbox
 
@@ -47,6 +47,10 @@ def _received_at(connection: Connection) -> Callable[[Any], Any] | None:
     if key not in _RECEIVED_AT:
         _RECEIVED_AT[key] = inbox.c.received_at.type.dialect_impl(dialect).result_processor(dialect, None)
     return _RECEIVED_AT[key]
+
+
+_DONE_UNNEST = ("UPDATE inbox SET state = ?, processed_at = ?, error_ref = NULL "
+                "WHERE (platform, event_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))")
 
 
 @lru_cache(maxsize=64)
@@ -78,7 +82,8 @@ class SqlInbox:
     def record_many(self, messages: list[InboundMessage]) -> None:
         """record() each of `messages` (a connector's sync), in one statement: one round trip on
         PostgreSQL. Which of them were new is not told; events recorded before stay as they were."""
-        insert_many(self._conn, _RECORD_MANY, _RECORD_ROW.rows(self._conn, (self._row(m) for m in messages)))
+        with together(self._conn):  # psycopg's executemany in a pipeline: short SQL, parsed once
+            insert_many(self._conn, _RECORD_MANY, _RECORD_ROW.rows(self._conn, (self._row(m) for m in messages)))
 
     def record_event(
         self,
@@ -110,6 +115,11 @@ class SqlInbox:
         if not messages:
             return
         done = _DONE_ROW(self._conn, ("done", at or self._clock.now()))
+        if self._conn.dialect.name == "postgresql":
+            # Two arrays, not two parameters per message: psycopg parses a long statement anew each time.
+            platforms, events = zip(*((m.sender.platform.value, m.event_id) for m in messages))
+            execute(self._conn, _DONE_UNNEST, done + [list(platforms), list(events)])
+            return
         for start in range(0, len(messages), _DONE_PER_STATEMENT):
             chunk = messages[start:start + _DONE_PER_STATEMENT]
             events = [value for m in chunk for value in (m.sender.platform.value, m.event_id)]

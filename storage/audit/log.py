@@ -15,7 +15,6 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import RootTransaction, Transaction
@@ -34,7 +33,7 @@ from storage.audit.encoding import (
 from storage.audit.merkle import Frontier
 from storage.audit.tables import audit_head
 from storage.db import insert_for
-from storage.keys.driver import execute, fetch_one, together
+from storage.keys.driver import execute, fetch_one, insert_many_now, together
 from storage.keyring import Keyring
 from storage.sealing import CaseKeySealer
 
@@ -54,11 +53,8 @@ class Head:
 
 
 _SELECT_HEAD = "SELECT seq, entry_hash, frontier FROM audit_head WHERE id = 1"
-_INSERT_ENTRIES = ("INSERT INTO audit_entries (seq, recorded_at_us, action, reference, key_id, schema_version, "
-                   "case_ref, sealed_meta, sealed_detail, prev_hash, entry_hash) VALUES ")
-_ENTRY_VALUES = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-# Entries per INSERT: 11 parameters each stay under the 999 an older SQLite allows.
-_PER_STATEMENT = 64
+_INSERT_ENTRY = ("INSERT INTO audit_entries (seq, recorded_at_us, action, reference, key_id, schema_version, "
+                 "case_ref, sealed_meta, sealed_detail, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _UPDATE_HEAD = "UPDATE audit_head SET seq = ?, entry_hash = ?, frontier = ? WHERE id = 1"
 
 
@@ -194,7 +190,7 @@ class SqlAuditLog:
         key_id = self._keyring.current_id
         prev_hash = head.entry_hash
         seq = head.seq
-        rows: list[object] = []
+        rows: list[tuple[object, ...]] = []
         for (event, recorded_at_us), (case_ref, detail_dropped) in zip(entries, cases):
             seq += 1
             sealed_detail = None
@@ -207,17 +203,15 @@ class SqlAuditLog:
             digest = entry_hash(seq, recorded_at_us, action, event.reference, key_id, SCHEMA_VERSION,
                                 case_ref, sealed_meta, sealed_detail, prev_hash)
             head.frontier.append(digest)
-            rows += (seq, recorded_at_us, action, event.reference, key_id, SCHEMA_VERSION, case_ref,
-                     sealed_meta, sealed_detail, prev_hash, digest)
+            rows.append((seq, recorded_at_us, action, event.reference, key_id, SCHEMA_VERSION, case_ref,
+                         sealed_meta, sealed_detail, prev_hash, digest))
             prev_hash = digest
-        width = len(rows) // len(entries)
         connection = self._connection
 
         def write() -> int:
             with together(connection):  # one round trip on PostgreSQL
-                for start in range(0, len(entries), _PER_STATEMENT):
-                    chunk = rows[start * width:(start + _PER_STATEMENT) * width]
-                    execute(connection, _insert_entries(len(chunk) // width), chunk)
+                for cursor in insert_many_now(connection, _INSERT_ENTRY, rows):
+                    cursor.close()
                 execute(connection, _UPDATE_HEAD, (seq, prev_hash, head.frontier.to_bytes()))
             _HEADS[root] = (weakref.ref(innermost), Head(seq, prev_hash, head.frontier))
             return seq
@@ -238,9 +232,3 @@ class SqlAuditLog:
 
 def _nothing() -> None:
     return None
-
-
-@lru_cache(maxsize=64)
-def _insert_entries(count: int) -> str:
-    """The INSERT of `count` entries in one statement."""
-    return _INSERT_ENTRIES + ", ".join([_ENTRY_VALUES] * count)

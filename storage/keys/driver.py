@@ -127,7 +127,7 @@ def insert_many_now(connection: Connection, sql: str, rows: Sequence[Sequence[An
     up to the rows inserted. On PostgreSQL as multi-row INSERTs, rows in their order: psycopg's
     executemany enters pipeline mode and syncs, which costs more than the one round trip a single
     statement takes. SQLite's executemany is already as cheap as it gets."""
-    if connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql" or connection.info.get(_IN_PIPELINE):
         cursor = driver_cursor(connection)
         statement = _for_paramstyle(sql, connection.dialect.paramstyle)
         try:
