@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 
-from storage.keys.driver import HELD_WRITES, insert_many_now, submit, together
+from storage.keys.driver import HELD_WRITES, insert_many_now, results_in, submit, together
 
 __all__ = ["HeldWriteConflict", "HeldWrites", "drop_held", "hold_writes", "held_writes", "send_held"]
 
@@ -82,6 +82,8 @@ class HeldWrites:
                     _close(cursors)
             for sql, params in last.values():
                 submit(connection, sql, params).close()
+        if counted:
+            results_in(connection)  # when sent inside a caller's `together`, which ends later
         for sql, expected, cursors in counted:
             inserted = sum(max(0, cursor.rowcount) for cursor in cursors)
             _close(cursors)

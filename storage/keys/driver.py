@@ -191,14 +191,26 @@ def _pipelined(connection: Connection) -> Iterator[None]:
         # would sync on entry and on exit, a round trip each.
         yield
         return
-    info[_IN_PIPELINE] = True
     try:
-        with pipeline():
+        with pipeline() as open_pipeline:
+            info[_IN_PIPELINE] = open_pipeline
             yield
     except Exception as error:
         _raise(connection, error, None, None, None)
     finally:
         info.pop(_IN_PIPELINE, None)
+
+
+def results_in(connection: Connection) -> None:
+    """Inside `together`, wait for the results of what was sent so far (a round trip), so that a
+    cursor's rowcount may be read; elsewhere results are in already."""
+    open_pipeline = connection.info.get(_IN_PIPELINE)
+    if open_pipeline is None:
+        return
+    try:
+        open_pipeline.sync()
+    except Exception as error:
+        _raise(connection, error, None, None, None)
 
 
 def insert_sql(table: str, columns: Sequence[str], *, conflict: Sequence[str] = ()) -> str:

@@ -15,7 +15,7 @@ from alerts.clock import ManualClock
 from alerts.items import ItemKind
 from storage import keyring as keyfile
 from storage.keys.case_keys import _INSERT_KEY, _KEY_ROW, CaseKeys, case_keys
-from storage.keys.driver import insert_many
+from storage.keys.driver import execute, insert_many, together
 from storage.sealing import CaseKeySealer
 from storage.tables import deliveries, items, outbox, reference_counters
 from storage.uow import SqlUnitOfWorkFactory
@@ -118,6 +118,30 @@ def test_a_plain_commit_that_cannot_send_what_is_held_leaves_nothing_behind(engi
             connection.commit()
     with engine.connect() as connection:
         assert count(connection, reference_counters) == 0
+        assert count(connection, case_keys) == 1
+
+
+@pytest.mark.parametrize("there_already", [False, True])
+def test_held_rows_sent_inside_a_callers_together_are_checked_on_their_results(engine: Engine,
+                                                                               there_already: bool) -> None:
+    # On PostgreSQL the caller's pipeline is still open when the held rows are sent: their row
+    # counts are known only once its results are in.
+    at = datetime(2026, 12, 5, 10, tzinfo=timezone.utc)
+    row = ("A-2026-0009", "ck-1", b"wrapped", "m1", at, None)
+    if there_already:
+        with engine.begin() as connection:
+            insert_many(connection, _INSERT_KEY, [_KEY_ROW(connection, row)])
+    with engine.connect() as connection:
+        hold_writes(connection)
+        insert_many(connection, _INSERT_KEY, [_KEY_ROW(connection, row)], all_new=True)
+        if there_already:
+            with pytest.raises(HeldWriteConflict), together(connection):
+                execute(connection, "UPDATE reference_counters SET last_number = 2 WHERE kind = 'R'")
+            return
+        with together(connection):
+            execute(connection, "UPDATE reference_counters SET last_number = 2 WHERE kind = 'R'")
+        connection.commit()
+    with engine.connect() as connection:
         assert count(connection, case_keys) == 1
 
 
