@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine
 
 from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import ManualClock
-from alerts.identity import ChatRef, Platform, UserRef
+from alerts.identity import Platform, UserRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing

@@ -29,7 +29,7 @@ def keyring(tmp_path: Path) -> Keyring:
 
 
 @pytest.fixture
-def engine(migrated_url: str) -> Iterator[Engine]:
+def engine(migrated_url: str) -> Iterator[Engine]:  # noqa: F811 - the imported fixture, by name
     engine = create_engine_for(migrated_url)
     try:
         yield engine

@@ -93,7 +93,7 @@ def test_overdue_finds_every_unanswered_delivered_copy_past_the_items_due_time(
     now = clock.now()
     late = seed(make_uow, 1, now - timedelta(hours=2))
     seed(make_uow, 2, now - timedelta(hours=2), sent_after=None)  # never delivered: not theirs to owe
-    answered = seed(make_uow, 3, now - timedelta(hours=2))
+    seed(make_uow, 3, now - timedelta(hours=2))  # answered below: owes nothing
     seed(make_uow, 4, now)  # not due yet
     with make_uow() as uow:
         uow.items.mark_delivery("d-3-my-npoc", "answered", now, None)

@@ -135,4 +135,4 @@ def test_a_recipient_escalates_to_the_coordinators_with_who_owes_what(bot: Remin
 
 
 def test_someone_outside_the_item_cannot_escalate_it(bot: ReminderBot) -> None:
-    assert bot.answer("iom-npoc", f"/escalate {REF}").startswith(f"Only the originator, recipients and coordinators")
+    assert bot.answer("iom-npoc", f"/escalate {REF}").startswith("Only the originator, recipients and coordinators")
