@@ -9,8 +9,9 @@
 After commit() the unit of work may go on: the next statement begins a new transaction, which
 is rolled back on exit unless committed too.
 
-Several commands may share one transaction (group commit, bot.inbox), each inside savepoint():
-one that fails is undone alone, and what the repositories cached about the rows it undid is
+Several commands may share one transaction (group commit, bot.inbox): with their INSERTs held
+back and sent together (hold_writes, storage.write_behind), or each inside savepoint(), where
+one that fails is undone alone and what the repositories cached about the rows it undid is
 forgotten.
 """
 

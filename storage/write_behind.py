@@ -6,7 +6,7 @@ database. Once a transaction holds its writes (hold_writes), storage.keys.driver
 such rows in memory, and they are sent, grouped by statement in the order each statement was first
 used, the moment anything else runs on the connection: a read, an UPDATE, a savepoint, the commit.
 So every statement still sees every row written before it, and fifty commands' items cost one
-multi-row INSERT, not fifty. The holding ends with the transaction; a rollback drops what is held.
+executemany (in one pipeline with the rest on PostgreSQL), not fifty statements. The holding ends with the transaction; a rollback drops what is held.
 
 Grouping changes the order of rows of different tables, never of one table's: a table is sent
 before another when it was written first, which keeps foreign keys (an item before its
@@ -121,9 +121,9 @@ def held_writes(connection: Connection) -> HeldWrites | None:
 
 
 def send_held(connection: Connection) -> None:
-    held = held_writes(connection)
+    held = connection.info.get(HELD_WRITES)
     if held:
-        held.send(connection)
+        held.send(connection)  # which drops what a transaction that ended left behind
 
 
 def drop_held(connection: Connection) -> None:

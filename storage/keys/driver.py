@@ -89,20 +89,6 @@ def execute(connection: Connection, sql: str, params: Sequence[Any] = ()) -> int
         cursor.close()
 
 
-def execute_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """Run `sql` once per row, in order (psycopg sends them all in one round trip)."""
-    if not rows:
-        return
-    cursor = driver_cursor(connection)
-    statement = _for_paramstyle(sql, connection.dialect.paramstyle)
-    try:
-        cursor.executemany(statement, rows)
-    except Exception as error:
-        _raise(connection, error, statement, rows, cursor)
-    finally:
-        cursor.close()
-
-
 # Bounds of one multi-row INSERT: PostgreSQL takes up to 65535 parameters a statement.
 _ROWS_PER_INSERT = 500
 _PARAMETERS_PER_INSERT = 30_000
@@ -124,9 +110,11 @@ def insert_many(connection: Connection, sql: str, rows: Sequence[Sequence[Any]],
 
 def insert_many_now(connection: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> list[Any]:
     """insert_many, never held; returns the cursors (the caller closes them), whose rowcounts add
-    up to the rows inserted. On PostgreSQL as multi-row INSERTs, rows in their order: psycopg's
-    executemany enters pipeline mode and syncs, which costs more than the one round trip a single
-    statement takes. SQLite's executemany is already as cheap as it gets."""
+    up to the rows inserted. The driver's executemany, except on PostgreSQL outside `together`:
+    there psycopg's executemany opens a pipeline of its own and syncs, which costs more than the
+    one round trip a multi-row INSERT takes (inside `together` it rides the open pipeline, and
+    its short statement is parsed once, where psycopg parses a statement of more than 50
+    parameters anew each time)."""
     if connection.dialect.name != "postgresql" or connection.info.get(_IN_PIPELINE):
         cursor = driver_cursor(connection)
         statement = _for_paramstyle(sql, connection.dialect.paramstyle)
