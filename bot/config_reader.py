@@ -251,6 +251,6 @@ class Table:
 def _secret_shape(raw: Any) -> str:
     """What was written where a secret was expected, without showing any value."""
     if isinstance(raw, dict):
-        keys = ", ".join(sorted(raw)) or "no keys"
+        keys = ", ".join(join_key("", str(key)) for key in sorted(raw)) or "no keys"  # quoted as in key paths
         return f"a table with {keys}"
     return {bool: "a boolean", int: "a number", float: "a number", list: "a list"}.get(type(raw), "another value")

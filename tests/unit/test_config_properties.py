@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.config import ConfigError, settings_from_data
@@ -61,6 +61,7 @@ def mutated(document: dict[str, Any], path: list[int], replacement: Any, delete:
 
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.sampled_from(_KEYS), TOML_VALUES, max_size=6))
+@example({"matrix": {"access_token": {"\n": "TH"}}})  # a key with a line break, where a secret was due
 def test_any_document(data):
     assert_settings_or_clean_error(data)
 
