@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
-
-if TYPE_CHECKING:
-    from alerts.directory import Directory
+from typing import Iterable
 
 
 class WithoutArrangement(enum.Enum):
@@ -83,24 +80,3 @@ def pairs(arrangements: Iterable[Arrangement]) -> dict[frozenset[str], tuple[Arr
             for second in parties[i + 1:]:
                 found.setdefault(frozenset((first, second)), []).append(arrangement)
     return {pair: tuple(found_) for pair, found_ in found.items()}
-
-
-def missing_arrangement(directory: Directory, sender: str, recipient: str, topic: str | None,
-                        *, membership: bool = True) -> MissingArrangement | None:
-    """None when `sender` (an organisation code) may share with `recipient` on `topic`."""
-    from alerts.directory import OrgKind, Standing  # here, not above: directory imports this module
-
-    if sender == recipient:
-        return None
-    orgs = directory.organisations
-    ours, theirs = orgs.get(sender), orgs.get(recipient)
-    if ours is None or theirs is None:  # unknown organisations have no basis; the router refuses earlier
-        return MissingArrangement(sender, recipient, recipient, topic)
-    if OrgKind.COORDINATOR in (ours.kind, theirs.kind):
-        return None
-    if membership and ours.standing is Standing.MEMBER and theirs.standing is Standing.MEMBER:
-        return None
-    between = directory.arrangements_between(sender, recipient)
-    if any(a.covers(topic) for a in between):
-        return None
-    return MissingArrangement(ours.name, theirs.name, theirs.code, topic, between)

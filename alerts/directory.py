@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from alerts.arrangements import Arrangement, pairs
+from alerts.arrangements import Arrangement, MissingArrangement, pairs
 from alerts.countries import country_code
 from alerts.identity import ChatRef, UserRef
 from alerts.roles import Role
@@ -226,3 +226,22 @@ class Directory:
 
     def backup_for(self, contact: Contact) -> Contact | None:
         return self.contacts.get(contact.backup) if contact.backup else None
+
+
+def missing_arrangement(directory: Directory, sender: str, recipient: str, topic: str | None,
+                        *, membership: bool = True) -> MissingArrangement | None:
+    """None when `sender` (an organisation code) may share with `recipient` on `topic`."""
+    if sender == recipient:
+        return None
+    orgs = directory.organisations
+    ours, theirs = orgs.get(sender), orgs.get(recipient)
+    if ours is None or theirs is None:  # unknown organisations have no basis; the router refuses earlier
+        return MissingArrangement(sender, recipient, recipient, topic)
+    if OrgKind.COORDINATOR in (ours.kind, theirs.kind):
+        return None
+    if membership and ours.standing is Standing.MEMBER and theirs.standing is Standing.MEMBER:
+        return None
+    between = directory.arrangements_between(sender, recipient)
+    if any(a.covers(topic) for a in between):
+        return None
+    return MissingArrangement(ours.name, theirs.name, theirs.code, topic, between)

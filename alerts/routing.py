@@ -22,10 +22,10 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-from alerts.arrangements import MissingArrangement, WithoutArrangement, missing_arrangement
+from alerts.arrangements import MissingArrangement, WithoutArrangement
 from alerts.caveat_rules import Checker, check, verify_route
 from alerts.caveats import Tlp
-from alerts.directory import Contact, Directory
+from alerts.directory import Contact, Directory, missing_arrangement
 from alerts.errors import RouteRefused
 from alerts.items import ItemDraft, Selector, SelectorKind
 from alerts.priority import Priority

@@ -16,7 +16,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Integer, String, Table
 
 from storage.schema import metadata
-from storage.tables import UtcDateTime
+from storage.schema import UtcDateTime
 
 TRACKS = ("ack", "feedback")
 STAGES = ("before", "due", "repeat", "backup", "coordinators")

@@ -25,7 +25,7 @@ from alerts.clock import Clock
 from storage.keys.driver import Binder, execute, fetch_one, insert_many, submit, together
 from storage.keyring import Keyring
 from storage.schema import metadata
-from storage.tables import UtcDateTime
+from storage.schema import UtcDateTime
 from storage.write_behind import held_writes
 
 case_keys = Table(

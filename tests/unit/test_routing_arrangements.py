@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from alerts.arrangements import Arrangement, WithoutArrangement, missing_arrangement
+from alerts.arrangements import Arrangement, WithoutArrangement
+from alerts.directory import missing_arrangement
 from alerts.caveats import Caveat, Tlp
 from alerts.errors import RouteRefused
 from alerts.items import ItemDraft, ItemKind, Selector, SelectorKind
