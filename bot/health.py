@@ -1,4 +1,4 @@
-"""The health and metrics endpoint: a tiny HTTP/1.1 server on asyncio streams (no dependency).
+"""The health and metrics endpoint, served by aiohttp.web (as the Telegram webhook is).
 
     health = await start_health_server(runtime, settings.health, leader=leader)   # None when disabled
     health.state.scheduler = scheduler          # once the scheduler runs (optional)
@@ -11,7 +11,8 @@ GET /healthz answers JSON, 200 when this instance does its job in its role, 503 
 The active one is healthy when the database answers, every connector is connected, the scheduler
 runs (where reminders are enabled) and the oldest unsent message is younger than max_outbox_age.
 A standby is healthy when the database answers: it is ready to take over. A demoted one is not.
-GET /metrics answers the Prometheus text format (bot.metrics_gather says what each metric means).
+GET /metrics answers what prometheus_client renders, in the format the scraper's Accept header asks
+for (bot.metrics_gather says what each metric means).
 
 Both endpoints are off by default and bind to 127.0.0.1: they carry no secrets nor content, but
 they have no authentication either. Database reads run on threads of their own, never on the bot's
@@ -27,10 +28,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.config_ops import HealthSettings
-from bot.metrics import CONTENT_TYPE
 from bot.metrics_gather import DatabaseMetrics, render_metrics
 from storage.db import READ_ONLY
 from storage.tables import outbox
@@ -38,8 +39,6 @@ from storage.tables import outbox
 log = logging.getLogger(__name__)
 
 DATABASE_TIMEOUT = 5.0  # seconds a probe waits for the database before calling it down
-REQUEST_TIMEOUT = 5.0
-MAX_HEADER_LINES = 100
 
 
 class InstanceState:
@@ -110,19 +109,24 @@ class HealthServer:
         self.state = state
         self.settings = settings
         self.database_metrics = DatabaseMetrics(state.runtime.engine, state.runtime.clock, state.runtime.directory)
-        self._server: asyncio.AbstractServer | None = None
+        self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, self.settings.host, self.settings.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        app = web.Application(middlewares=[_no_store])
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)  # probes every few seconds would drown the log
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]  # the port really bound, when the settings asked for 0
         log.info("health endpoint listening on %s:%d (/healthz, /metrics)", self.settings.host, self.port)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
     async def healthz(self) -> tuple[int, dict[str, Any]]:
         try:
@@ -132,7 +136,7 @@ class HealthServer:
             probe = Probe("error", None)
         return health_report(self.state, probe, self.settings)
 
-    async def metrics(self) -> str:
+    async def metrics(self, accept: str | None = None) -> tuple[bytes, str]:
         started = time.perf_counter()
         try:
             snap = await asyncio.wait_for(asyncio.to_thread(self.database_metrics.snapshot), DATABASE_TIMEOUT * 2)
@@ -140,54 +144,28 @@ class HealthServer:
             log.warning("metrics: the database did not answer (%s)", type(exc).__name__)
             snap = None
         return render_metrics(snap, self.state.role(), self.state.connectors(),
-                              self.state.scheduler_state() == "running", time.perf_counter() - started)
+                              self.state.scheduler_state() == "running", time.perf_counter() - started, accept)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            method, path = await asyncio.wait_for(_read_request(reader), REQUEST_TIMEOUT)
-            if method not in ("GET", "HEAD"):
-                status, ctype, body = 405, "text/plain; charset=utf-8", b"only GET\n"
-            elif path == "/healthz":
-                status, report = await self.healthz()
-                ctype, body = "application/json", (json.dumps(report, sort_keys=True) + "\n").encode()
-            elif path == "/metrics":
-                status, ctype, body = 200, CONTENT_TYPE, (await self.metrics()).encode()
-            else:
-                status, ctype, body = 404, "text/plain; charset=utf-8", b"not found: try /healthz or /metrics\n"
-            await _respond(writer, status, ctype, b"" if method == "HEAD" else body, len(body))
-        except (asyncio.TimeoutError, ValueError, ConnectionError, asyncio.IncompleteReadError):
-            pass  # a bad or slow client: drop it, say nothing
-        except Exception:
-            log.exception("health endpoint failed on a request")
-        finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
+    async def _healthz(self, request: web.Request) -> web.Response:
+        status, report = await self.healthz()
+        return web.json_response(report, status=status, dumps=_sorted_json)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body, content_type = await self.metrics(request.headers.get("Accept"))
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
 
 
-async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str]:
-    request_line = (await reader.readline()).decode("latin-1").strip()
-    parts = request_line.split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
-        raise ValueError("not an HTTP request")
-    for _ in range(MAX_HEADER_LINES):  # headers are not needed: read past them
-        if (await reader.readline()) in (b"\r\n", b"\n", b""):
-            break
-    else:
-        raise ValueError("too many header lines")
-    return parts[0], parts[1].split("?", 1)[0]
+@web.middleware
+async def _no_store(request: web.Request, handler: Any) -> web.StreamResponse:
+    response: web.StreamResponse = await handler(request)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
-
-
-async def _respond(writer: asyncio.StreamWriter, status: int, ctype: str, body: bytes, length: int) -> None:
-    head = (f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {ctype}\r\nContent-Length: {length}\r\n"
-            "Cache-Control: no-store\r\nConnection: close\r\n\r\n")
-    writer.write(head.encode("latin-1") + body)
-    await writer.drain()
+def _sorted_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True) + "\n"
 
 
 async def start_health_server(runtime: Any, settings: HealthSettings, *, leader: Any = None,

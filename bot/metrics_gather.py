@@ -25,13 +25,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator
 
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 from sqlalchemy import Connection, Engine, case, func, select
 
 from alerts.clock import Clock
 from alerts.directory import Directory
-from bot.metrics import Registry
 from storage.audit.encoding import from_micros
 from storage.audit.tables import audit_checkpoints, audit_head
 from storage.db import READ_ONLY
@@ -134,56 +138,91 @@ class DatabaseMetrics:
             return snap
 
 
-def render_metrics(snap: Snapshot | None, role: str, connectors: dict[str, bool], scheduler: bool | None,
-                   scrape_seconds: float) -> str:
-    """The exposition text: this process's state always, the database's when `snap` was read."""
-    r = Registry()
-    r.gauge("liaison_instance_active", "1 when this instance is the active one, 0 on a standby.").set(
-        1 if role == "active" else 0)
-    connected = r.gauge("liaison_connector_connected", "1 when the platform connector is connected.", ("platform",))
-    for platform, ok in sorted(connectors.items()):
-        connected.set(1 if ok else 0, platform=platform)
-    running = r.gauge("liaison_scheduler_running", "1 when this instance runs the reminder scheduler.")
-    running.set(1 if scheduler else 0)
-    r.gauge("liaison_database_up", "1 when the database answered this scrape.").set(1 if snap else 0)
-    r.gauge("liaison_metrics_gather_seconds", "Time spent reading the database for this scrape.").set(
-        round(scrape_seconds, 6))
-    if snap is None:
-        return r.render()
-    deliveries = r.counter("liaison_deliveries_total", "Outbox messages by platform, kind and outcome "
-                           "(sent, or failed: given up on).", ("platform", "kind", "outcome"))
-    depth = r.gauge("liaison_outbox_depth", "Outbox messages not yet sent nor given up on.", ("platform", "state"))
-    reminders = r.counter("liaison_reminders_sent_total", "Reminders and escalations sent.", ("kind",))
-    for kind in ("reminder", "escalation"):
-        reminders.set(0, kind=kind)
-    for (platform, kind, state), n in snap.outbox_counts.items():
+class _Scrape(Collector):
+    """One scrape's families, built from this process's state and the snapshot (None: the database
+    did not answer). prometheus_client renders them; label values come from fixed vocabularies
+    (platforms, kinds, states), never content, references or people."""
+
+    def __init__(self, snap: Snapshot | None, role: str, connectors: dict[str, bool], scheduler: bool | None,
+                 scrape_seconds: float) -> None:
+        self._snap, self._role, self._connectors = snap, role, connectors
+        self._scheduler, self._scrape_seconds = scheduler, scrape_seconds
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("liaison_instance_active", "1 when this instance is the active one, 0 on a standby.",
+                                value=1 if self._role == "active" else 0)
+        connected = GaugeMetricFamily("liaison_connector_connected", "1 when the platform connector is connected.",
+                                      labels=("platform",))
+        for platform, ok in sorted(self._connectors.items()):
+            connected.add_metric((platform,), 1 if ok else 0)
+        yield connected
+        yield GaugeMetricFamily("liaison_scheduler_running", "1 when this instance runs the reminder scheduler.",
+                                value=1 if self._scheduler else 0)
+        yield GaugeMetricFamily("liaison_database_up", "1 when the database answered this scrape.",
+                                value=1 if self._snap else 0)
+        yield GaugeMetricFamily("liaison_metrics_gather_seconds", "Time spent reading the database for this scrape.",
+                                value=round(self._scrape_seconds, 6))
+        if self._snap is not None:
+            yield from _database_families(self._snap)
+
+
+def _database_families(snap: Snapshot) -> Iterator[Metric]:
+    deliveries = CounterMetricFamily("liaison_deliveries", "Outbox messages by platform, kind and outcome "
+                                     "(sent, or failed: given up on).", labels=("platform", "kind", "outcome"))
+    depth = GaugeMetricFamily("liaison_outbox_depth", "Outbox messages not yet sent nor given up on.",
+                              labels=("platform", "state"))
+    sent_reminders = {"reminder": 0, "escalation": 0}
+    unsent: dict[tuple[str, str], int] = {}
+    for (platform, kind, state), n in sorted(snap.outbox_counts.items()):
         if state in ("sent", "failed"):
-            deliveries.inc(n, platform=platform, kind=kind, outcome=state)
+            deliveries.add_metric((platform, kind, state), n)
         else:
-            depth.inc(n, platform=platform, state=state)
-        if state == "sent" and kind in ("reminder", "escalation"):
-            reminders.inc(n, kind=kind)
-    latency = r.histogram("liaison_delivery_latency_seconds", "From an outbox row's creation to its sending.",
-                          ("platform", "kind"), LATENCY_BOUNDS)
-    for (platform, kind), (cumulative, total, count) in snap.latency.items():
-        latency.set_cumulative(cumulative, total, count, platform=platform, kind=kind)
-    r.gauge("liaison_outbox_oldest_age_seconds", "Age of the oldest unsent outbox message (0 when none).").set(
-        snap.oldest_unsent_age or 0)
-    pending = r.gauge("liaison_inbox_pending", "Received events not handled yet.")
-    pending.set(snap.inbox_counts.get("pending", 0))
-    handled = r.counter("liaison_inbox_events_total", "Received events handled, by outcome (done, failed).",
-                        ("outcome",))
+            unsent[(platform, state)] = unsent.get((platform, state), 0) + n
+        if state == "sent" and kind in sent_reminders:
+            sent_reminders[kind] += n
+    for labels, n in sorted(unsent.items()):
+        depth.add_metric(labels, n)
+    yield deliveries
+    yield depth
+    reminders = CounterMetricFamily("liaison_reminders_sent", "Reminders and escalations sent.", labels=("kind",))
+    for kind, n in sent_reminders.items():
+        reminders.add_metric((kind,), n)
+    yield reminders
+    latency = HistogramMetricFamily("liaison_delivery_latency_seconds", "From an outbox row's creation to its "
+                                    "sending.", labels=("platform", "kind"))
+    for (platform, kind), (cumulative, total, count) in sorted(snap.latency.items()):
+        buckets = [(floatToGoString(bound), n) for bound, n in zip(LATENCY_BOUNDS, cumulative)]
+        latency.add_metric((platform, kind), [*buckets, ("+Inf", count)], total)
+    yield latency
+    yield GaugeMetricFamily("liaison_outbox_oldest_age_seconds", "Age of the oldest unsent outbox message "
+                            "(0 when none).", value=snap.oldest_unsent_age or 0)
+    yield GaugeMetricFamily("liaison_inbox_pending", "Received events not handled yet.",
+                            value=snap.inbox_counts.get("pending", 0))
+    handled = CounterMetricFamily("liaison_inbox_events", "Received events handled, by outcome (done, failed).",
+                                  labels=("outcome",))
     for outcome in ("done", "failed"):
-        handled.set(snap.inbox_counts.get(outcome, 0), outcome=outcome)
-    overdue = r.gauge("liaison_overdue", "What /overdue lists: recipients past due on an open item, by what "
-                      "they owe (feedback, or else an acknowledgement).", ("track",))
+        handled.add_metric((outcome,), snap.inbox_counts.get(outcome, 0))
+    yield handled
+    overdue = GaugeMetricFamily("liaison_overdue", "What /overdue lists: recipients past due on an open item, by "
+                                "what they owe (feedback, or else an acknowledgement).", labels=("track",))
     for track, n in sorted(snap.overdue.items()):
-        overdue.set(n, track=track)
-    r.gauge("liaison_audit_entries", "Entries in the audit log.").set(snap.audit_entries)
-    r.gauge("liaison_audit_checkpoint_size", "Entries covered by the last signed checkpoint.").set(
-        snap.checkpoint_size)
-    age = r.gauge("liaison_audit_last_checkpoint_age_seconds", "Age of the last signed checkpoint (absent when "
-                  "there is none).")
+        overdue.add_metric((track,), n)
+    yield overdue
+    yield GaugeMetricFamily("liaison_audit_entries", "Entries in the audit log.", value=snap.audit_entries)
+    yield GaugeMetricFamily("liaison_audit_checkpoint_size", "Entries covered by the last signed checkpoint.",
+                            value=snap.checkpoint_size)
+    age = GaugeMetricFamily("liaison_audit_last_checkpoint_age_seconds", "Age of the last signed checkpoint "
+                            "(absent when there is none).")
     if snap.last_checkpoint is not None:
-        age.set(max(0.0, (snap.now - snap.last_checkpoint).total_seconds()))
-    return r.render()
+        age.add_metric((), max(0.0, (snap.now - snap.last_checkpoint).total_seconds()))
+    yield age
+
+
+def render_metrics(snap: Snapshot | None, role: str, connectors: dict[str, bool], scheduler: bool | None,
+                   scrape_seconds: float, accept: str | None = None) -> tuple[bytes, str]:
+    """The exposition (body, content type) in the format the scraper's Accept header asks for: this
+    process's state always, the database's when `snap` was read."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Scrape(snap, role, connectors, scheduler, scrape_seconds))
+    encode, content_type = choose_encoder(accept or "")
+    return encode(registry), content_type

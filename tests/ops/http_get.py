@@ -1,4 +1,4 @@
-"""A raw HTTP/1.1 GET (or any method) over asyncio streams: what a probe or a scraper sends."""
+"""A raw HTTP/1.1 GET (or any method) over asyncio streams, read to the end (Connection: close)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 
 async def http_request(port: int, path: str, method: str = "GET") -> tuple[int, dict[str, str], str]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n".encode())
+    writer.write(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\nConnection: close\r\n\r\n".encode())
     await writer.drain()
     raw = await asyncio.wait_for(reader.read(), timeout=30)
     writer.close()

@@ -64,7 +64,7 @@ async def test_metrics_count_what_the_database_holds(config: Path) -> None:
         le = dict(platform="console", kind="delivery")
         assert value(families, "liaison_delivery_latency_seconds_count", **le) == deliveries
         assert value(families, "liaison_delivery_latency_seconds_bucket", le="2.5", **le) == 0
-        assert value(families, "liaison_delivery_latency_seconds_bucket", le="5", **le) == deliveries
+        assert value(families, "liaison_delivery_latency_seconds_bucket", le="5.0", **le) == deliveries
         assert value(families, "liaison_delivery_latency_seconds_sum", **le) == pytest.approx(3 * deliveries, rel=.01)
         assert value(families, "liaison_audit_entries") == entries
         assert value(families, "liaison_instance_active") == 1
