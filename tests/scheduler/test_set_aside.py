@@ -14,10 +14,9 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy import Engine, select, text, update
 
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef
@@ -29,7 +28,6 @@ from handlers.followup_reminders import ReminderService
 from storage.audit.trail import read_entries
 from storage.audit.verify import verify
 from storage.keyring import Keyring
-from storage.reminder_tables import reminder_snoozes
 from storage.reminders import ReminderUnitOfWorkFactory
 from storage.tables import deliveries, items, outbox
 from tests.sample_network import network_with_rooms
@@ -195,8 +193,21 @@ def _runs(engine: Engine, keyring: Keyring, kind: str) -> list[dict[str, str]]:
         return [e.detail or {} for e in read_entries(conn, keyring) if (e.detail or {}).get("kind") == kind]
 
 
-@pytest.mark.parametrize("name", ["priority-nobody-knows", "tlp-nobody-knows", "sent-time-unreadable"])
-def test_the_digest_leaves_out_a_bad_row_and_the_admins_are_told_once_over_two_days(
+def _sent_again(engine: Engine, reference: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(deliveries).where(deliveries.c.item_reference == reference)
+                     .values(sent_at=datetime(2026, 11, 23, 7, 0, tzinfo=timezone.utc)))
+
+
+PUT_RIGHT: dict[str, Corrupt] = {  # what an admin's fix writes back
+    "priority-nobody-knows": _set_item(priority="urgent"),
+    "tlp-nobody-knows": _set_item(tlp="AMBER"),
+    "sent-time-unreadable": _sent_again,
+}
+
+
+@pytest.mark.parametrize("name", list(PUT_RIGHT))
+def test_the_digest_leaves_out_a_bad_row_tells_the_admins_once_and_takes_it_back_once_put_right(
         name: str, engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock,
         keyring: Keyring, caplog: pytest.LogCaptureFixture) -> None:
     _seed_three(uow_factory, clock)
@@ -205,11 +216,16 @@ def test_the_digest_leaves_out_a_bad_row_and_the_admins_are_told_once_over_two_d
     clock.advance(timedelta(days=1))
     assert _service(uow_factory).digest(clock.now(), date(2026, 11, 24))  # a new day, a restarted bot
     assert _posted(engine, "chat:console:#coordination") == 2
-    for run in _runs(engine, keyring, "digest"):
-        assert run["overdue"] == ", ".join(sorted(GOOD))
+    assert [run["overdue"] for run in _runs(engine, keyring, "digest")] == [", ".join(sorted(GOOD))] * 2
     aside = _set_aside_entries(engine, keyring, BAD)
     assert [(e["event"], e["round"]) for e in aside] == [("set-aside", "digest")]
     assert len(_notices(engine)) == 1 and len(_tracebacks(caplog)) == 1
+    PUT_RIGHT[name](engine, BAD)
+    clock.advance(timedelta(days=1))
+    assert _service(uow_factory).digest(clock.now(), date(2026, 11, 25))
+    assert _runs(engine, keyring, "digest")[-1]["overdue"] == ", ".join(sorted(GOOD | {BAD}))
+    assert [e["event"] for e in _set_aside_entries(engine, keyring, BAD)] == ["set-aside", "set-aside-lifted"]
+    assert len(_notices(engine)) == 1
     assert verify(engine, keyring).ok
 
 
@@ -250,3 +266,23 @@ async def test_a_row_put_right_is_back_at_the_next_start_and_gets_its_reminders(
     assert events == ["set-aside", "set-aside-lifted"]
     assert len(_notices(engine)) == 1  # told when it was set aside; its return is in the log and the audit
     assert verify(engine, keyring).ok
+
+
+async def test_a_bad_item_closed_meanwhile_is_no_longer_noted_as_set_aside_after_the_next_start(
+        engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock, keyring: Keyring) -> None:
+    _seed_three(uow_factory, clock)
+    CORRUPTIONS["due-in-year-9999"](engine, BAD)
+    rt = runtime_like(engine, uow_factory, clock, ReminderSettings())
+    try:
+        for close in (False, True):
+            if close:
+                _set_item(state="closed")(engine, BAD)
+            scheduler = await start_scheduler(rt)
+            assert scheduler is not None
+            await scheduler.stop()
+    finally:
+        rt.db.close()
+    with uow_factory() as uow:
+        assert uow.reminders.set_aside_items("reminders") == {}
+    assert [e["event"] for e in _set_aside_entries(engine, keyring, BAD)] == ["set-aside", "set-aside-lifted"]
+    assert len(_notices(engine)) == 1
