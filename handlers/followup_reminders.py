@@ -82,6 +82,7 @@ class TickReport:
     sent: int = 0
     superseded: int = 0
     unreachable: int = 0
+    set_aside: int = 0  # items newly set aside by this round
 
 
 def destination_of(directory: Directory, contact_id: str) -> Destination | None:
@@ -144,12 +145,15 @@ class ReminderService:
         with self._uow_factory() as uow:
             plans: dict[str, datetime | None] = {}
             found = uow.reminders.follow_ups(references, lock=True)
-            failed = self._set_aside_unreadable(uow, REMINDERS, now)
+            unreadable = uow.reminders.unreadable()
+            failed = set(unreadable)
+            for reference, error in sorted(unreadable.items()):
+                report.set_aside += self._set_aside(uow, reference, REMINDERS, error, now)
             for item in found:
                 try:
                     plan, texts = self._prepare(item, now, directory)
                 except Exception as error:  # anything this one item's values make of the planning
-                    self._set_aside(uow, item.reference, REMINDERS, error, now)
+                    report.set_aside += self._set_aside(uow, item.reference, REMINDERS, error, now)
                     failed.add(item.reference)
                     continue
                 for reminder in plan.superseded:
@@ -203,13 +207,13 @@ class ReminderService:
     # --- items set aside ------------------------------------------------------------------------
 
     def _set_aside(self, uow: ReminderUnitOfWork, reference: str, loop: str, error: Exception,
-                   now: datetime) -> None:
+                   now: datetime) -> bool:
         """Leave the item out of the round `loop`: logged, audited and told to the admins the first
-        time; a round that meets it again (a start, the next digest) only says it is still aside."""
+        time (True); a round that meets it again (a start, the next digest) only says it is still aside."""
         aside = SetAside(loop, type(error).__name__, self._error_ref(), now)
         if not uow.reminders.set_aside(reference, aside):
             log.warning("item %s is still set aside: the %s round cannot handle it (%s)", reference, loop, aside.error)
-            return
+            return False
         log.error("item %s set aside: the %s round cannot handle it [%s]", reference, loop, aside.error_ref,
                   exc_info=error)
         uow.audit.record(AuditEvent(
@@ -225,13 +229,12 @@ class ReminderService:
         if not places:
             log.warning("no admin can be told that item %s is set aside [%s] (no management room or admin chat "
                         "on a connected platform)", reference, aside.error_ref)
+        return True
 
-    def _set_aside_unreadable(self, uow: ReminderUnitOfWork, loop: str, now: datetime) -> set[str]:
-        """Set aside what storage could not read in this unit of work; their references."""
-        unreadable = uow.reminders.unreadable()
-        for reference, error in sorted(unreadable.items()):
+    def _set_aside_unreadable(self, uow: ReminderUnitOfWork, loop: str, now: datetime) -> None:
+        """Set aside what storage could not read in this unit of work since it was last asked."""
+        for reference, error in sorted(uow.reminders.unreadable().items()):
             self._set_aside(uow, reference, loop, error, now)
-        return set(unreadable)
 
     def _restore(self, uow: ReminderUnitOfWork, reference: str, loop: str, now: datetime) -> None:
         uow.reminders.restore(reference, loop)

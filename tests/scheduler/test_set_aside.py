@@ -114,6 +114,7 @@ async def test_a_bad_row_is_set_aside_once_and_the_others_get_their_reminders_ac
     try:
         first = await start_scheduler(rt)  # start-up: every item planned again, the due ones sent
         assert first is not None and first.active and first.catch_up is not None
+        assert first.catch_up.set_aside == 1 and first.catch_up.planned == 2
         assert _referenced(engine) == GOOD
         sent_at_start = len(reminder_keys(engine))
         for _ in range(2):  # two more ticks, later: the others' repeats go on, the bad row stays aside
@@ -122,7 +123,8 @@ async def test_a_bad_row_is_set_aside_once_and_the_others_get_their_reminders_ac
         assert len(reminder_keys(engine)) > sent_at_start and _referenced(engine) == GOOD
         await first.stop()
         again = await start_scheduler(rt)  # a restart: the bad row is tried again, and still fails
-        assert again is not None and again.active
+        assert again is not None and again.active and again.catch_up is not None
+        assert again.catch_up.set_aside == 0 and again.catch_up.planned == 2
         await again.stop()
     finally:
         rt.db.close()
