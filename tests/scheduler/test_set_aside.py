@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from sqlalchemy import Engine, select, text, update
 
 from alerts.clock import ManualClock
@@ -23,6 +24,7 @@ from alerts.identity import ChatRef
 from alerts.routing import Destination
 from bot.config_reminders import ReminderSettings
 from bot.scheduler import start_scheduler
+from bot.scheduler_jobs import TICK
 from handlers.fakes import FixedDirectory
 from handlers.followup_reminders import ReminderService
 from storage.audit.trail import read_entries
@@ -32,6 +34,7 @@ from storage.reminders import ReminderUnitOfWorkFactory
 from storage.tables import deliveries, items, outbox
 from tests.sample_network import network_with_rooms
 from tests.scheduler.support import DUE_ONLY, reminder_keys, runtime_like, seed
+from tests.scheduler.test_apscheduler_wiring import _events_of
 
 BAD = "A-2026-0002"
 GOOD = {"A-2026-0001", "A-2026-0003"}
@@ -288,3 +291,23 @@ async def test_a_bad_item_closed_meanwhile_is_no_longer_noted_as_set_aside_after
         assert uow.reminders.set_aside_items("reminders") == {}
     assert [e["event"] for e in _set_aside_entries(engine, keyring, BAD)] == ["set-aside", "set-aside-lifted"]
     assert len(_notices(engine)) == 1
+
+
+async def test_apschedulers_tick_job_runs_clean_with_a_bad_row_in_the_database(
+        engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The job itself, on APScheduler's clock: it ends as executed, not as an error every minute."""
+    _seed_three(uow_factory, clock)
+    rt = runtime_like(engine, uow_factory, clock, ReminderSettings())
+    try:
+        scheduler = await start_scheduler(rt)
+        assert scheduler is not None and scheduler.scheduler is not None
+        CORRUPTIONS["due-in-year-9999"](engine, BAD)  # after the start: the next tick meets it
+        clock.advance(timedelta(hours=1))  # its plan falls due
+        scheduler.scheduler.modify_job(TICK, next_run_time=datetime.now(timezone.utc))
+        ran = await _events_of(scheduler, TICK, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        await scheduler.stop()
+    finally:
+        rt.db.close()
+    assert [event.code for event in ran] == [EVENT_JOB_EXECUTED]
+    assert len(_notices(engine)) == 1 and len(_tracebacks(caplog)) == 1
