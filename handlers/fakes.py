@@ -21,7 +21,7 @@ from alerts.messages import OutboundMessage
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
-from handlers.ports import DeliveryRecord, ItemRecord, ItemSummary
+from handlers.ports import DeliveryRecord, ItemRecord, ItemSummary, SetAside
 
 # Which time a delivery state records, as storage keeps it: the first time counts.
 _MOMENT = {DeliveryState.SENT: "sent_at", DeliveryState.ACKNOWLEDGED: "acknowledged_at",
@@ -39,6 +39,7 @@ class MemoryStore:
     snoozes: dict[str, tuple[Snooze, ...]] = field(default_factory=dict)
     plans: dict[str, tuple[datetime | None, tuple[int, int]]] = field(default_factory=dict)
     runs: dict[str, datetime] = field(default_factory=dict)  # digests and bulletins done, by key
+    set_aside: dict[tuple[str, str], SetAside] = field(default_factory=dict)  # (round, reference)
 
     def messages_to(self, destination: str) -> list[OutboundMessage]:
         return [m for m in self.outbox.values() if str(m.destination) == destination]
@@ -173,6 +174,8 @@ class _Reminders:
     def candidates(self, now: datetime, limit: int) -> list[str]:
         found = []
         for record in self._open():
+            if ("reminders", str(record.item.reference)) in self._staged.set_aside:
+                continue
             plan = self._staged.plans.get(str(record.item.reference))
             if plan is None or (plan[0] is not None and plan[0] <= now) or plan[1] != _signature(record):
                 found.append(str(record.item.reference))
@@ -212,6 +215,21 @@ class _Reminders:
     def forget_plans(self) -> None:
         self._staged.plans.clear()
 
+    def unreadable(self) -> Mapping[str, Exception]:
+        return {}  # what the fakes hold is always of its type
+
+    def set_aside(self, reference: str, aside: SetAside) -> bool:
+        if (aside.loop, reference) in self._staged.set_aside:
+            return False
+        self._staged.set_aside[(aside.loop, reference)] = aside
+        return True
+
+    def set_aside_items(self, loop: str) -> dict[str, SetAside]:
+        return {ref: aside for (round_, ref), aside in self._staged.set_aside.items() if round_ == loop}
+
+    def restore(self, reference: str, loop: str) -> None:
+        self._staged.set_aside.pop((loop, reference), None)
+
     def add_snooze(self, reference: str, snooze: Snooze) -> None:
         self._staged.snoozes[reference] = self._staged.snoozes.get(reference, ()) + (snooze,)
         self._staged.plans.pop(reference, None)
@@ -248,6 +266,7 @@ class MemoryUnitOfWork:
             snoozes=dict(store.snoozes),
             plans=dict(store.plans),
             runs=dict(store.runs),
+            set_aside=dict(store.set_aside),
         )
         self.items = _Items(self._staged)
         self.outbox = _Outbox(self._staged)
@@ -270,6 +289,7 @@ class MemoryUnitOfWork:
         self._store.snoozes = self._staged.snoozes
         self._store.plans = self._staged.plans
         self._store.runs = self._staged.runs
+        self._store.set_aside = self._staged.set_aside
 
 
 class FixedDirectory:

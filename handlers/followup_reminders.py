@@ -10,14 +10,24 @@ Each round of items runs in one transaction that reads the items' state under lo
 reminder under its deterministic key, and only when the key is new queues the outbox row and the
 audit entry: so a reminder for an item answered meanwhile is never made, and a job fired twice, or
 a second scheduler, sends nothing twice. Nothing here knows APScheduler, SQL or a platform.
+
+One item the rounds cannot handle (a stored time out of range, a value storage cannot read) never
+stops them for the others: it is set aside. Its round logs the error with an error reference,
+records it in the audit log (the reference and the error's type, no content), tells the admins
+once (the note that it is set aside is durable, so neither the next tick nor a restart tells them
+again) and goes on. An item set aside gets no reminders until a start finds it can be handled
+again (its stored values were put right, or it was closed); the digest and the bulletin leave it
+out and try it again each time.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
+from typing import Protocol, TypeVar
 
 from alerts.audit import AuditAction, AuditEvent
 from alerts.bulletin import SharedItem, may_carry, render_bulletin
@@ -28,16 +38,42 @@ from alerts.items import Reference
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.reminder_policy import ReminderPolicy
 from alerts.reminder_render import render_reminder
-from alerts.reminders import FollowUp, Reminder, overdue, plan_item
+from alerts.reminders import FollowUp, Plan, Reminder, overdue, plan_item
 from alerts.routing import Destination
 from alerts.stats import period_bounds
-from handlers.ports import DirectorySource, ItemSummary, ReminderUnitOfWork
+from handlers.ports import DirectorySource, ItemSummary, ReminderUnitOfWork, SetAside
 
 log = logging.getLogger(__name__)
 
 BOT_ACTOR = "liaison-bot"  # as the delivery worker names the bot in the audit log
 BATCH = 250  # items per transaction: short enough that commands never wait long behind a round
 SCAN = 5000  # items looked up per query for candidates: one scan of the items serves many batches
+REMINDERS, DIGEST, BULLETIN = "reminders", "digest", "bulletin"  # the rounds that may set an item aside
+STOPS = {REMINDERS: "Its reminders and escalations stop; the bot tries it again at every start.",
+         DIGEST: "It is left out of the coordinators' digest, and tried again at the next one.",
+         BULLETIN: "It is left out of the monthly bulletin, and tried again at the next one."}
+
+# Where admins are told of an item set aside: (destination, contact id or None for a room).
+AdminPlaces = Callable[[], Sequence[tuple[Destination, str | None]]]
+
+
+class _Referenced(Protocol):
+    @property
+    def reference(self) -> str: ...
+
+
+R = TypeVar("R", bound=_Referenced)
+
+
+def _error_ref() -> str:
+    """An error reference of the form bot.errorref makes (the bot passes that one in)."""
+    return "E-" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
+
+
+def _storable(moment: datetime) -> datetime:
+    """The moment in UTC, as storage writes it: a time that has no UTC form fails here, for its own
+    item, rather than in the write of a whole batch."""
+    return moment.astimezone(timezone.utc)
 
 
 @dataclass
@@ -46,6 +82,7 @@ class TickReport:
     sent: int = 0
     superseded: int = 0
     unreachable: int = 0
+    set_aside: int = 0  # items newly set aside by this round
 
 
 def destination_of(directory: Directory, contact_id: str) -> Destination | None:
@@ -59,26 +96,34 @@ def destination_of(directory: Directory, contact_id: str) -> Destination | None:
 class ReminderService:
     def __init__(self, uow_factory: Callable[[], ReminderUnitOfWork], directory: DirectorySource,
                  policy: ReminderPolicy, *, digest_room: ChatRef | None = None,
-                 bulletin_room: ChatRef | None = None, batch: int = BATCH) -> None:
+                 bulletin_room: ChatRef | None = None, batch: int = BATCH, admins: AdminPlaces = lambda: (),
+                 error_ref: Callable[[], str] = _error_ref) -> None:
         self._uow_factory = uow_factory
         self._directory = directory
         self.policy = policy
         self._digest_room = digest_room
         self._bulletin_room = bulletin_room
         self._batch = batch
+        self._admins = admins
+        self._error_ref = error_ref
 
     # --- reminders ------------------------------------------------------------------------------
 
     def reconcile(self, now: datetime) -> TickReport:
         """Forget every plan and plan each open item again from its own state; what fell due while
-        the bot was down is sent now, once."""
+        the bot was down is sent now, once. Items set aside are tried again first, one by one: one
+        put right meanwhile (or closed) is back in the rounds, the others stay aside, untold."""
         with self._uow_factory() as uow:
             uow.reminders.forget_plans()
+            aside = sorted(uow.reminders.set_aside_items(REMINDERS))
             uow.commit()
-        return self.tick(now)
-
-    def tick(self, now: datetime) -> TickReport:
         report = TickReport()
+        for reference in aside:
+            self.process([reference], now, report, again=True)
+        return self.tick(now, report)
+
+    def tick(self, now: datetime, report: TickReport | None = None) -> TickReport:
+        report = report or TickReport()
         seen: set[str] = set()
         while True:
             with self._uow_factory() as uow:
@@ -90,26 +135,54 @@ class ReminderService:
             for start in range(0, len(fresh), self._batch):
                 self.process(fresh[start:start + self._batch], now, report)
 
-    def process(self, references: list[str], now: datetime, report: TickReport | None = None) -> TickReport:
-        """One transaction: read the items under lock, send what is due, store the next plans."""
+    def process(self, references: list[str], now: datetime, report: TickReport | None = None, *,
+                again: bool = False) -> TickReport:
+        """One transaction: read the items under lock, send what is due, store the next plans. An
+        item that cannot be handled is set aside; with `again` the items are ones set aside before,
+        and each that is handled now (or is no longer open) is taken back."""
         report = report or TickReport()
         directory = self._directory.current()
         with self._uow_factory() as uow:
             plans: dict[str, datetime | None] = {}
-            for item in uow.reminders.follow_ups(references, lock=True):
-                plan = plan_item(item, now, self.policy, directory)
+            found = uow.reminders.follow_ups(references, lock=True)
+            unreadable = uow.reminders.unreadable()
+            failed = set(unreadable)
+            for reference, error in sorted(unreadable.items()):
+                report.set_aside += self._set_aside(uow, reference, REMINDERS, error, now)
+            for item in found:
+                try:
+                    plan, texts = self._prepare(item, now, directory)
+                except Exception as error:  # anything this one item's values make of the planning
+                    report.set_aside += self._set_aside(uow, item.reference, REMINDERS, error, now)
+                    failed.add(item.reference)
+                    continue
                 for reminder in plan.superseded:
                     report.superseded += uow.reminders.record(reminder, "superseded", now)
                 for reminder in plan.send:
-                    self._send(uow, reminder, item, directory, now, report)
+                    self._send(uow, reminder, item, directory, texts, now, report)
                 plans[item.reference] = plan.next_at
+            if again:
+                for reference in sorted(set(references) - failed):
+                    self._restore(uow, reference, REMINDERS, now)
             uow.reminders.set_plans(plans, now)
             uow.commit()
         report.planned += len(plans)
         return report
 
+    def _prepare(self, item: FollowUp, now: datetime, directory: Directory) -> tuple[Plan, dict[str, str]]:
+        """The item's plan and the texts of what it sends, by key: all that is made of its stored
+        values, made before anything of it is written."""
+        plan = plan_item(item, now, self.policy, directory)
+        texts = {r.key: render_reminder(r, item, directory, now) for r in plan.send
+                 if destination_of(directory, r.target) is not None}
+        for reminder in plan.send + plan.superseded:
+            _storable(reminder.planned_at)
+        if plan.next_at is not None:
+            _storable(plan.next_at)
+        return plan, texts
+
     def _send(self, uow: ReminderUnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,
-              now: datetime, report: TickReport) -> None:
+              texts: dict[str, str], now: datetime, report: TickReport) -> None:
         destination = destination_of(directory, reminder.target)
         if destination is None:
             report.unreachable += uow.reminders.record(reminder, "unreachable", now)
@@ -119,7 +192,7 @@ class ReminderService:
         escalation = reminder.stage.escalation
         uow.outbox.enqueue(OutboundMessage(
             key=reminder.key, kind=MessageKind.ESCALATION if escalation else MessageKind.REMINDER,
-            destination=destination, text=render_reminder(reminder, item, directory, now),
+            destination=destination, text=texts[reminder.key],
             reference=item.reference, contact=reminder.target, protect_content=item.caveat.protect_content,
         ))
         uow.audit.record(AuditEvent(
@@ -130,6 +203,64 @@ class ReminderService:
                     "owed_by": reminder.contact, "due": reminder.due.isoformat(), "key": reminder.key},
         ))
         report.sent += 1
+
+    # --- items set aside ------------------------------------------------------------------------
+
+    def _set_aside(self, uow: ReminderUnitOfWork, reference: str, loop: str, error: Exception,
+                   now: datetime) -> bool:
+        """Leave the item out of the round `loop`: logged, audited and told to the admins the first
+        time (True); a round that meets it again (a start, the next digest) only says it is still aside."""
+        aside = SetAside(loop, type(error).__name__, self._error_ref(), now)
+        if not uow.reminders.set_aside(reference, aside):
+            log.warning("item %s is still set aside: the %s round cannot handle it (%s)", reference, loop, aside.error)
+            return False
+        log.error("item %s set aside: the %s round cannot handle it [%s]", reference, loop, aside.error_ref,
+                  exc_info=error)
+        uow.audit.record(AuditEvent(
+            action=AuditAction.REMINDER, at=now, actor=BOT_ACTOR, channel="scheduler", reference=reference,
+            detail={"event": "set-aside", "round": loop, "error": aside.error, "error_ref": aside.error_ref},
+        ))
+        text = (f"⚠ Item {reference} is set aside: the {loop} round cannot handle what is stored for it "
+                f"({aside.error}, reference {aside.error_ref}). {STOPS[loop]} Everything else goes on.")
+        places = self._admins()
+        for n, (destination, contact) in enumerate(places):
+            uow.outbox.enqueue(OutboundMessage(key=f"set-aside:{aside.error_ref}:{n}", kind=MessageKind.NOTICE,
+                                               destination=destination, text=text, contact=contact))
+        if not places:
+            log.warning("no admin can be told that item %s is set aside [%s] (no management room or admin chat "
+                        "on a connected platform)", reference, aside.error_ref)
+        return True
+
+    def _set_aside_unreadable(self, uow: ReminderUnitOfWork, loop: str, now: datetime) -> None:
+        """Set aside what storage could not read in this unit of work since it was last asked."""
+        for reference, error in sorted(uow.reminders.unreadable().items()):
+            self._set_aside(uow, reference, loop, error, now)
+
+    def _restore(self, uow: ReminderUnitOfWork, reference: str, loop: str, now: datetime) -> None:
+        uow.reminders.restore(reference, loop)
+        log.info("item %s is no longer set aside: the %s round handles it again", reference, loop)
+        uow.audit.record(AuditEvent(
+            action=AuditAction.REMINDER, at=now, actor=BOT_ACTOR, channel="scheduler", reference=reference,
+            detail={"event": "set-aside-lifted", "round": loop},
+        ))
+
+    def _handled(self, uow: ReminderUnitOfWork, loop: str, now: datetime, found: Sequence[R],
+                 check: Callable[[R], object]) -> list[R]:
+        """The items `check` handles without an error; the others, and any storage could not read,
+        are set aside. An item set aside before by this round and handled now is taken back."""
+        before = uow.reminders.set_aside_items(loop)
+        self._set_aside_unreadable(uow, loop, now)
+        kept = []
+        for item in found:
+            try:
+                check(item)
+            except Exception as error:  # anything this one item's values make of the round
+                self._set_aside(uow, item.reference, loop, error, now)
+                continue
+            kept.append(item)
+            if item.reference in before:
+                self._restore(uow, item.reference, loop, now)
+        return kept
 
     # --- the coordinators' digest and the monthly bulletin --------------------------------------
 
@@ -142,9 +273,14 @@ class ReminderService:
         with self._uow_factory() as uow:
             if not uow.reminders.claim(key, now):
                 return False
-            owed = overdue(uow.reminders.overdue(now), now, directory)
+            label = f"{day:%a %d %b %Y}"
+            # Each item's lines are made alone first: one that cannot be is set aside, not the digest.
+            found = self._handled(uow, DIGEST, now, uow.reminders.overdue(now), lambda item: render_digest(
+                overdue([item], now, directory), directory, now, day=label, new_items=0))
+            owed = overdue(found, now, directory)
             new_items = len(uow.reminders.summaries(now - timedelta(hours=24), now))
-            text = render_digest(owed, directory, now, day=f"{day:%a %d %b %Y}", new_items=new_items)
+            self._set_aside_unreadable(uow, DIGEST, now)
+            text = render_digest(owed, directory, now, day=label, new_items=new_items)
             room = Destination.chat(self._digest_room)
             uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=room, text=text))
             uow.audit.record(AuditEvent(
@@ -167,7 +303,14 @@ class ReminderService:
         with self._uow_factory() as uow:
             if not uow.reminders.claim(key, now):
                 return False
-            items = [self._shared(uow, s, directory, green_allowed) for s in uow.reminders.summaries(since, until)]
+            shared: dict[str, SharedItem] = {}
+
+            def share(summary: ItemSummary) -> None:  # each item's part made alone first, as the digest's
+                shared[summary.reference] = self._shared(uow, summary, directory, green_allowed)
+                render_bulletin([shared[summary.reference]], label, green_allowed=green_allowed)
+
+            items = [shared[s.reference] for s in self._handled(uow, BULLETIN, now,
+                                                                uow.reminders.summaries(since, until), share)]
             text = render_bulletin(items, label, green_allowed=green_allowed)
             uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=room, text=text))
             carried = [i for i in items if i.body is not None]

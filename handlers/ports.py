@@ -158,10 +158,41 @@ class ItemSummary:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """An item a scheduled round could not handle (a stored value out of range or unreadable), left
+    out of the rounds so that the others go on. No content: which round, the error's type, and the
+    error reference its log line carries."""
+
+    loop: str  # "reminders", "digest" or "bulletin"
+    error: str
+    error_ref: str
+    at: datetime
+
+
 class ReminderRepository(Protocol):
     def candidates(self, now: datetime, limit: int) -> list[str]:
         """Open items whose reminders need planning: never planned (or forgotten), next stage due by
-        `now`, or deliveries added or sent since the last plan. At most `limit`, by reference."""
+        `now`, or deliveries added or sent since the last plan. At most `limit`, by reference.
+        Items set aside by the reminders' round are not among them."""
+        ...
+
+    def unreadable(self) -> Mapping[str, Exception]:
+        """The items this unit of work could not read since the last call (a stored value that cannot
+        be what its column means), with the error: follow_ups, overdue and summaries left them out."""
+        ...
+
+    def set_aside(self, reference: str, aside: SetAside) -> bool:
+        """Note that the round `aside.loop` set the item aside; False when it was noted already
+        (then nobody is told again)."""
+        ...
+
+    def set_aside_items(self, loop: str) -> dict[str, SetAside]:
+        """Every item the round `loop` set aside, by reference."""
+        ...
+
+    def restore(self, reference: str, loop: str) -> None:
+        """Drop the note that the round `loop` set the item aside (it can be handled again)."""
         ...
 
     def follow_ups(self, references: Sequence[str], *, lock: bool = False) -> list[FollowUp]:

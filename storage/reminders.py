@@ -11,30 +11,45 @@ lock every command takes first (its COMMAND entry) and every audit append takes.
 commit. Locking the deliveries' rows instead would deadlock with the delivery worker, which marks
 a delivery sent and then appends to the audit log: the opposite order. On SQLite the BEGIN
 IMMEDIATE that starts every write transaction already makes the round the only writer.
+
+A row whose stored values cannot be read (SQLite text that is no time, PostgreSQL's 'infinity', a
+priority no code knows) is left out of what is loaded and noted in `unreadable()`: a round reads
+its items in batches, and one such row must not keep the batch's other items from their reminders.
+Items set aside (handlers.followup_reminders) are noted in the `cursors` table as
+"set-aside:<round>:<reference>", so the note survives restarts without a table of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, delete, func, or_, select
+from sqlalchemy import Connection, bindparam, delete, func, literal, or_, select
+from sqlalchemy.exc import DataError
 
 from alerts.caveats import Caveat, Handling, Tlp
 from alerts.lifecycle import DeliveryState, Progress
 from alerts.priority import Priority
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.stats import ExchangeTimes
-from handlers.ports import ItemSummary
+from handlers.ports import ItemSummary, SetAside
 from storage.audit.log import lock_head
 from storage.db import insert_for
 from storage.reminder_tables import reminder_log, reminder_plans, reminder_snoozes, scheduled_runs
-from storage.tables import deliveries, items
+from storage.tables import cursors, deliveries, items
 from storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 
 CHUNK = 500  # references per IN (...) list
 _OPEN = "open"
+SET_ASIDE = "set-aside:"  # + "<round>:<reference>": a row of the cursors table
+# What reading a stored value the code cannot take raises: SQLite text that is no time
+# (ValueError), PostgreSQL's 'infinity' (psycopg's DataError, raised as the row is fetched), a
+# value no enum knows (ValueError), a time outside Python's years (OverflowError).
+UNREADABLE = (ValueError, TypeError, OverflowError, DataError)
+
+T = TypeVar("T")
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -67,6 +82,21 @@ class SqlReminders:
         # (deliveries, sent) of the items loaded in this transaction, for set_plans to store
         # without counting again: a round loads its items, then plans them, in one transaction.
         self._counts: dict[str, tuple[int, int]] = {}
+        self._unreadable: dict[str, Exception] = {}
+
+    def unreadable(self) -> Mapping[str, Exception]:
+        found, self._unreadable = self._unreadable, {}
+        return found
+
+    def _each(self, load: Callable[[Sequence[str]], list[T]], references: Sequence[str]) -> list[T]:
+        """load(references); if a stored value cannot be read, each reference alone, noting those that fail."""
+        try:
+            return load(references)
+        except UNREADABLE as error:
+            if len(references) == 1:
+                self._unreadable[references[0]] = error
+                return []
+        return [found for reference in references for found in self._each(load, [reference])]
 
     def candidates(self, now: datetime, limit: int) -> list[str]:
         d, p, i = deliveries.c, reminder_plans.c, items.c
@@ -75,8 +105,9 @@ class SqlReminders:
         query = (
             select(i.reference)
             .select_from(items.outerjoin(reminder_plans, p.item_reference == i.reference)
-                         .outerjoin(counts, counts.c.ref == i.reference))
-            .where(i.state == _OPEN)
+                         .outerjoin(counts, counts.c.ref == i.reference)
+                         .outerjoin(cursors, cursors.c.name == literal(SET_ASIDE + "reminders:") + i.reference))
+            .where(i.state == _OPEN, cursors.c.name.is_(None))
             .where(or_(p.item_reference.is_(None), p.next_at <= now, p.deliveries != func.coalesce(counts.c.n, 0),
                        p.sent != func.coalesce(counts.c.sent, 0)))
             .order_by(i.reference)
@@ -89,7 +120,7 @@ class SqlReminders:
             lock_head(self._conn)
         found: list[FollowUp] = []
         for chunk in _chunks(sorted(set(references))):
-            found += self._load(chunk)
+            found += self._each(self._load, chunk)
         return found
 
     def _load(self, references: Sequence[str]) -> list[FollowUp]:
@@ -156,6 +187,25 @@ class SqlReminders:
     def forget_plans(self) -> None:
         self._conn.execute(delete(reminder_plans))
 
+    def set_aside(self, reference: str, aside: SetAside) -> bool:
+        value = json.dumps({"error": aside.error, "error_ref": aside.error_ref, "at": aside.at.isoformat()},
+                           sort_keys=True)
+        name = f"{SET_ASIDE}{aside.loop}:{reference}"
+        return self._inserted(insert_for(self._conn, cursors).values(name=name, value=value), cursors.c.name)
+
+    def set_aside_items(self, loop: str) -> dict[str, SetAside]:
+        prefix = f"{SET_ASIDE}{loop}:"
+        found = {}
+        for name, value in self._conn.execute(select(cursors.c.name, cursors.c.value)
+                                              .where(cursors.c.name.startswith(prefix, autoescape=True))):
+            note = json.loads(value)
+            found[name.removeprefix(prefix)] = SetAside(loop, note["error"], note["error_ref"],
+                                                        datetime.fromisoformat(note["at"]))
+        return found
+
+    def restore(self, reference: str, loop: str) -> None:
+        self._conn.execute(delete(cursors).where(cursors.c.name == f"{SET_ASIDE}{loop}:{reference}"))
+
     def add_snooze(self, reference: str, snooze: Snooze) -> None:
         self._conn.execute(reminder_snoozes.insert().values(
             item_reference=reference, contact=snooze.contact, held_until=snooze.until, snoozed_by=snooze.by,
@@ -183,16 +233,22 @@ class SqlReminders:
                               r.answered_at, r.ack_due, r.feedback_due) for r in rows]
 
     def summaries(self, since: datetime, until: datetime) -> list[ItemSummary]:
+        i = items.c
+        references = list(self._conn.execute(
+            select(i.reference).where(i.created_at >= since, i.created_at < until).order_by(i.created_at, i.reference)
+        ).scalars())
+        return [summary for chunk in _chunks(references) for summary in self._each(self._summaries, chunk)]
+
+    def _summaries(self, references: Sequence[str]) -> list[ItemSummary]:
         i, d = items.c, deliveries.c
         rows = self._conn.execute(
             select(i.reference, i.tlp, i.handling, i.orcon, i.priority, i.topic, i.originator, i.created_at)
-            .where(i.created_at >= since, i.created_at < until).order_by(i.created_at, i.reference)
+            .where(i.reference.in_(references)).order_by(i.created_at, i.reference)
         ).all()
         recipients: dict[str, list[str]] = {row.reference: [] for row in rows}
-        for chunk in _chunks(list(recipients)):
-            for ref, contact in self._conn.execute(select(d.item_reference, d.contact)
-                                                   .where(d.item_reference.in_(chunk)).order_by(d.id)):
-                recipients[ref].append(contact)
+        for ref, contact in self._conn.execute(select(d.item_reference, d.contact)
+                                               .where(d.item_reference.in_(references)).order_by(d.id)):
+            recipients[ref].append(contact)
         return [ItemSummary(r.reference, _caveat(r), Priority(r.priority), r.topic, r.originator,
                             tuple(recipients[r.reference]), r.created_at) for r in rows]
 

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from sqlalchemy import Engine, func, select
 
 from alerts.caveats import Caveat, Tlp
-from alerts.identity import ChatRef, UserRef
+from alerts.identity import ChatRef, Platform, UserRef
 from alerts.items import Item, ItemDraft, ItemKind, Reference, Selector, SelectorKind
 from alerts.priority import Priority
 from alerts.reminder_policy import ReminderPolicy, StageTimes
@@ -73,5 +73,5 @@ def runtime_like(engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock, 
     return SimpleNamespace(
         settings=SimpleNamespace(reminders=reminders), clock=clock, engine=engine, db=DatabaseThread(),
         uow_factory=uow_factory, directory=FixedDirectory(network_with_rooms()),
-        worker=SimpleNamespace(wake=lambda: wakes.append(1), wakes=wakes),
+        worker=SimpleNamespace(wake=lambda: wakes.append(1), wakes=wakes), connectors={Platform.CONSOLE: None},
     )

@@ -4,6 +4,7 @@ and migration 0005_reminders against storage.reminder_tables."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 from alembic.autogenerate import compare_metadata
@@ -14,6 +15,7 @@ from alerts.clock import ManualClock
 from alerts.items import ItemKind, Reference
 from alerts.lifecycle import Closure
 from alerts.reminders import Reminder, Snooze, Stage, Track, overdue
+from handlers.ports import SetAside
 from storage.db import create_engine_for
 from storage.migrate import current_revision, downgrade, upgrade
 from storage.reminder_tables import REMINDER_TABLES
@@ -42,6 +44,27 @@ def test_a_reminder_and_a_run_are_noted_once(make_uow: Callable, clock: ManualCl
         [follow] = uow.reminders.follow_ups([ref])
         assert follow.done == {reminder(ref).key}
         assert not uow.reminders.record(reminder(ref), "sent", clock.now())  # after commit too
+
+
+def test_an_item_set_aside_by_the_reminders_round_is_no_candidate_until_taken_back(
+        make_uow: Callable, clock: ManualClock) -> None:
+    now = clock.now()
+    first, second = seed(make_uow, 1, now), seed(make_uow, 2, now)
+    aside = SetAside("reminders", "OverflowError", "E-ABCDEF", now)
+    with make_uow() as uow:
+        assert uow.reminders.set_aside(first, aside)
+        assert not uow.reminders.set_aside(first, replace(aside, error_ref="E-GHJKLM"))  # noted once
+        assert uow.reminders.set_aside(second, replace(aside, loop="digest"))  # another round's: still planned
+        uow.commit()
+    with make_uow() as uow:
+        assert uow.reminders.candidates(now, 10) == [second]
+        assert uow.reminders.set_aside_items("reminders") == {first: aside}  # as it was noted, after a restart too
+        assert set(uow.reminders.set_aside_items("digest")) == {second}
+        uow.reminders.restore(first, "reminders")
+        uow.commit()
+    with make_uow() as uow:
+        assert uow.reminders.candidates(now, 10) == [first, second]
+        assert uow.reminders.set_aside_items("reminders") == {}
 
 
 def test_only_what_is_not_committed_is_forgotten(make_uow: Callable, clock: ManualClock) -> None:

@@ -27,11 +27,10 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from alerts.audit import AuditAction, AuditEvent
-from alerts.directory import Room, RoomPurpose
+from alerts.directory import Room
 from alerts.identity import UserRef
 from alerts.messages import MessageKind, OutboundMessage
-from alerts.roles import Role
-from alerts.routing import Destination
+from bot.admins import admin_destinations
 from bot.connectors.matrix.membership import MatrixRoomAdmin
 from bot.connectors.matrix.room_state import Finding, RoomLook, changes, describe_lacking
 from bot.connectors.matrix.room_watch import Report, RoomWatch
@@ -53,23 +52,6 @@ def attach_room_admin(runtime: Runtime, connector: Any, **options: Any) -> RoomW
     watch = RoomWatch.for_connector(connector, runtime.directory, room_reporter(runtime))
     connector.observe_sync(watch)
     return watch
-
-
-def admin_destinations(runtime: Runtime) -> list[tuple[Destination, str | None]]:
-    """Where admins are told things: the management rooms on a connected platform, else each
-    admin's direct chat there. (destination, contact id or None for a room)"""
-    directory = runtime.directory.current()
-    connected = set(runtime.connectors)
-    rooms = [(Destination.chat(r.chat), None) for r in directory.rooms
-             if r.purpose is RoomPurpose.MANAGEMENT and r.chat.platform in connected]
-    if rooms:
-        return rooms
-    found: list[tuple[Destination, str | None]] = []
-    for admin in directory.with_role(Role.ADMIN):
-        identity = next((i for i in admin.identities if i.platform in connected), None)
-        if identity is not None:
-            found.append((Destination.direct(identity), admin.id))
-    return found
 
 
 def _members(look: RoomLook) -> dict[UserRef, str]:
