@@ -165,6 +165,7 @@ class FieldSpec:
     # Bare words besides the flags whose near misses are refused before the text (`confrim`): keys
     # often typed without their value. The words themselves stay text (`Confirm whether ...`).
     guarded: frozenset[str] = frozenset()
+    takes_text: bool = True  # whether free text may follow the fields, for the hint in errors
 
     @property
     def guarded_words(self) -> frozenset[str]:
@@ -183,9 +184,8 @@ class FieldSpec:
             meant = f"did you mean {close[0]}? Example: {self.examples[self.keys[close[0]]]}"
         else:
             meant = "fields here: " + ", ".join(f"{name}:" for name in dict.fromkeys(self.keys.values()))
-        raise UnknownField(
-            f"Unknown field '{shown}' — {meant}. To begin the text with '{shown}:', put an empty line before it."
-        )
+        hint = f" To begin the text with '{shown}:', put an empty line before it." if self.takes_text else ""
+        raise UnknownField(f"Unknown field '{shown}' — {meant}.{hint}")
 
     def check_word(self, word: str) -> None:
         """Refuse a bare word one edit away from a flag or a guarded word (`orcn`, `confrim`)."""

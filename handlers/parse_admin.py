@@ -27,6 +27,7 @@ MEMBER_ADD_FIELDS = FieldSpec(
         "desk": "desk",
     },
     examples={"org": "country:TH", "role": "role:contact", "desk": "desk:immigration"},
+    takes_text=False,
 )
 MEMBER_REMOVE_FIELDS = FieldSpec(
     keys={"reason": "reason", "why": "reason"},

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from alerts.caveats import Caveat, Tlp
 from alerts.items import ItemDraft, Reference, Selector, SelectorKind
 from handlers.commands import AlertCommand, ForwardCommand, MemberRemoveCommand, ParseError, RequestCommand
+from handlers.help import help_text
 from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields
 from handlers.parser import FIELD_SPECS, parse
 from handlers.vocabulary import Vocabulary
@@ -61,13 +62,12 @@ def _draft(text: str) -> ItemDraft:
         ("/alert to:, topic:document-fraud Two travellers", ["to: is empty"]),
         ("/alert to:TH to:\nTwo travellers", ["to: is empty"]),
         ("/alert\nTo:\nTopic: document-fraud\nTwo travellers", ["to: is empty"]),
-        ('/request to:TH purpse:"identity check" Please confirm', ["Unknown field 'purpse'", "did you mean purpose?"]),
         ("/request to:TH tlp:red Please confirm, orcon", ["'orcon' comes after the text has begun"]),
         ("/forward A-2026-0042 to:VN tlp:red joint investigation", ["Unknown field 'tlp'"]),
         ("/forward A-2026-0042 to:VN\nBecause: joint investigation", ["Unknown field 'Because'"]),
         ("/forward A-2026-0042 to: purpose:x", ["to: is empty"]),
-        ("/member remove @alice:example.org reasn:left", ["Unknown field 'reasn'", "did you mean reason?"]),
-        ("/member add @alice:example.org country:TH rol:contact", ["Unknown field 'rol'", "did you mean role?"]),
+        ("/member remove @alice:example.org reasn left: retired", ["Unknown field 'left'"]),
+        ("/member add @alice:example.org country:TH role:contact note:x", ["Unknown field 'note'"]),
     ],
 )
 def test_a_typo_before_the_text_is_refused_naming_it(text: str, expected_words: list[str]) -> None:
@@ -76,6 +76,7 @@ def test_a_typo_before_the_text_is_refused_naming_it(text: str, expected_words: 
         assert words in message, message
 
 
+# Guards of the rule's edges, which pass on the old parser too: real bodies keep working.
 @pytest.mark.parametrize(
     "text, body",
     [
@@ -228,6 +229,7 @@ def test_a_due_date_in_the_past_or_beyond_the_longest_duration_is_refused(bot: C
     assert bot.received_by("th-npoc") == [] and bot.store.items == {}
 
 
+# The other edge of the bound: these are accepted (as they were before it).
 @pytest.mark.parametrize("due", ["2026-11-23", "2026-11-23T09:05", "2027-11-23", "2027-11-24T09:00"])
 def test_a_due_date_from_now_to_the_longest_duration_is_accepted(bot: Conversation, due: str) -> None:
     answers = bot.says("my-officer", f"/request to:TH purpose:check feedback:{due} Is N1234567 stolen?")
@@ -240,7 +242,34 @@ def test_the_bound_follows_the_clock(bot: Conversation) -> None:
     assert "Due time '2026-11-30' is not valid" in answers[0]
 
 
-@pytest.mark.parametrize("period", ["9999", "9999-12", "10000"])
+@pytest.mark.parametrize("period", ["9999", "9999-12"])
 def test_a_stats_period_whose_end_no_date_can_hold_is_refused(period: str) -> None:
     result = parse(f"/stats {period}", VOCABULARY)
     assert isinstance(result, ParseError) and "Period" in result.message
+
+
+def test_help_says_where_the_text_begins_and_how_far_a_due_date_may_be() -> None:
+    assert "put an empty line before the text" in help_text("alert")
+    assert "366 days ahead" in help_text("due")
+
+
+def test_the_readme_examples_of_where_the_text_begins() -> None:
+    lines = "Two travellers, flight XX123 14:30, photos https://x.y/z\nNote: both travel on Thai passports"
+    assert _draft(f"/alert to:TH tlp:red\n{lines}").body == lines
+    assert _draft("/alert to:TH tlp:red\n\nNote: both travel on Thai passports").body.startswith("Note:")
+    assert _draft("/alert to:TH tlp:red\nETA 14:30\nETA: 14:30").body == "ETA 14:30\nETA: 14:30"
+    assert "Unknown field 'ETA'" in _refused("/alert to:TH tlp:red\nETA: 14:30")
+    assert "comes after the text" in _refused("/alert to:TH urgent tlp:red Two travellers")
+
+
+@pytest.mark.parametrize(
+    "text, attribute, expected",
+    [
+        ("/reply A-2026-0042 tlp:red Note: orcn", "text", "tlp:red Note: orcn"),
+        ("/close A-2026-0042 tpl:x outcome: ok", "outcome", "tpl:x outcome: ok"),
+        ("/consent A-2026-0042 no tlp:red Note:", "reason", "tlp:red Note:"),
+        ("/snooze A-2026-0042 4h orcn tpl:x", "reason", "orcn tpl:x"),
+    ],
+)
+def test_commands_without_fields_take_what_follows_as_text(text: str, attribute: str, expected: str) -> None:
+    assert getattr(parse(text, VOCABULARY), attribute) == expected
