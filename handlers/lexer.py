@@ -9,10 +9,11 @@ begins at the first of:
 - on a later line, a line that does not begin with a field or a flag: the text is that line onward;
 - an empty line once a field has been read: the text is everything after it, taken as it is.
 
-Fail closed: before the text, a word ending in a colon (`tpl:`, `Subject:`, `Note:`) that is not a
-field of the command, or a word one edit away from a flag (`orcn`), is refused, never read as text;
-so is, on the line where the text begins, any later `word:` or flag (`... passports tlp:red`), since
-a field after the first words of the text would otherwise be lost in it. A word counts as `word:`
+Fail closed: before the text, a word with a colon (`tpl:`, `Subject:`, `Note:`) that is not a
+field of the command, a word one edit away from a flag (`orcn`) or a field with `;` or `=` for its
+colon (`tlp;red`) is refused, never read as text; so is, on the line where the text begins, any
+later `word:` or flag (`... passports tlp:red`), since a field after the first words of the text
+would otherwise be lost in it. A word counts as `word:`
 when what comes before its first colon holds a letter: a time (`14:30`), an ISO date-time
 (`2026-11-30T14:00`) and a URL (`https://x.y/z`) are text. After an empty line nothing is checked,
 which is how a text begins with `Note:` or holds fields' words.
@@ -128,6 +129,11 @@ class UnknownField(CommandSyntaxError):
 _ISO_DATETIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}\Z", re.ASCII)
 
 
+# A field with `;` or `=` for its colon (`tlp;red`: the colon key without shift); a word that
+# ends in one (`due;`) closes a clause and stays text.
+_COLON_SLIP = re.compile(r"([a-z_-]+)[;=](?=.)")
+
+
 def key_like(word: str) -> str | None:
     """What comes before the colon when word reads as `key:value`: the part before its first colon
     holds a letter, and it is neither a URL (`https://`) nor an ISO date-time; else None."""
@@ -188,8 +194,15 @@ class FieldSpec:
         raise UnknownField(f"Unknown field '{shown}' — {meant}.{hint}")
 
     def check_word(self, word: str) -> None:
-        """Refuse a bare word one edit away from a flag or a guarded word (`orcn`, `confrim`)."""
+        """Refuse a bare word one edit away from a flag or a guarded word (`orcn`, `confrim`), or a
+        field with a semicolon or an equals sign for its colon (`tlp;red`, the colon key unshifted)."""
         lowered = word.lower()
+        slip = _COLON_SLIP.match(lowered)
+        if slip and slip[1] in self.keys:
+            raise UnknownField(
+                f"Unknown word '{shorten(word, 20)}' — did you mean {slip[1]}:{shorten(word[slip.end():], 20)}? "
+                "To begin the text with it, put an empty line before it."
+            )
         for known in sorted(self.guarded_words):
             if one_edit(lowered, known):
                 meant = known if known in self.flags else self.examples.get(self.keys.get(known, ""), known)
@@ -205,7 +218,8 @@ class FieldSpec:
             self.resolve(key)  # an unknown one is named as such, with the field meant
         elif word.lower() not in self.flags:
             lowered = word.lower()
-            if not any(one_edit(lowered, flag) for flag in self.flags):
+            slip = _COLON_SLIP.match(lowered)
+            if not any(one_edit(lowered, flag) for flag in self.flags) and not (slip and slip[1] in self.keys):
                 return
             self.check_word(word)
         raise UnknownField(
@@ -239,8 +253,11 @@ class Scan:
         return values
 
 
-def scan_fields(text: str, spec: FieldSpec) -> Scan:
-    """Split text (after the command word and any positional words) into fields and free text."""
+def scan_fields(text: str, spec: FieldSpec, after_words: bool = False) -> Scan:
+    """Split text (after the command word and any positional words) into fields and free text.
+
+    Empty lines before any field are skipped when the command word stood alone (`/alert`, an empty
+    line, then a form); after positional words (`/member remove USER`) an empty line begins the text."""
     first, *later = text.split("\n")
     fields: list[Field] = []
     start = _scan_tokens(first, spec, fields)
@@ -249,7 +266,7 @@ def scan_fields(text: str, spec: FieldSpec) -> Scan:
         return Scan(tuple(fields), "\n".join([first[start:], *later]).strip())
     for index, line in enumerate(later):
         if not line.strip():
-            if fields:  # a blank line ends the fields; blank lines before any field are skipped
+            if fields or after_words:  # a blank line ends the fields
                 return Scan(tuple(fields), "\n".join(later[index + 1:]).strip())
             continue
         start = _field_line(line, spec, fields)

@@ -138,7 +138,7 @@ def _check_complete(draft: ItemDraft) -> None:
 def parse_forward(rest: str, vocabulary: Vocabulary) -> ForwardCommand:
     """`/forward REF to:VN purpose:"..."`; free text after the fields is the purpose too."""
     reference, after = take_reference(rest, "forward")
-    scan = scan_fields(after, FORWARD_FIELDS)
+    scan = scan_fields(after, FORWARD_FIELDS, after_words=True)
     values = scan.single(FORWARD_FIELDS, repeatable=frozenset({"to"}))
     recipients = _recipients(scan.all("to"), vocabulary, FORWARD_EXAMPLE)
     if not recipients:

@@ -57,6 +57,9 @@ def _draft(text: str) -> ItemDraft:
         ("/alert to:TH Two travellers tpl:red", ["Unknown field 'tpl'"]),
         ("/alert to:TH\nTwo travellers handling:H3", ["'handling:H3' comes after the text has begun"]),
         ("/alert to:TH 1lp:red Two travellers", ["Unknown field '1lp'"]),
+        ("/alert to:TH tlp;red Two travellers", ["Unknown word 'tlp;red'", "did you mean tlp:red?"]),
+        ("/alert to:TH TLP=RED Two travellers", ["did you mean tlp:RED?"]),
+        ("/alert to:TH Two travellers handling;H3", ["did you mean handling:H3?"]),
         ("/alert to: topic:document-fraud Two travellers", ["to: is empty", "leave to: out"]),
         ('/alert to:"" topic:document-fraud Two travellers', ["to: is empty"]),
         ("/alert to:, topic:document-fraud Two travellers", ["to: is empty"]),
@@ -273,3 +276,10 @@ def test_the_readme_examples_of_where_the_text_begins() -> None:
 )
 def test_commands_without_fields_take_what_follows_as_text(text: str, attribute: str, expected: str) -> None:
     assert getattr(parse(text, VOCABULARY), attribute) == expected
+
+
+def test_after_positional_words_an_empty_line_begins_the_text() -> None:
+    result = parse("/member remove @alice:example.org\n\nto:TH left\nNote: retired", VOCABULARY)
+    assert isinstance(result, MemberRemoveCommand) and result.reason == "to:TH left\nNote: retired"
+    forward = parse("/forward A-2026-0042 to:VN\n\nNote: joint investigation", VOCABULARY)
+    assert isinstance(forward, ForwardCommand) and forward.purpose == "Note: joint investigation"
