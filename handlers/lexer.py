@@ -7,7 +7,8 @@ begins at the first of:
 - a word on a header line that is neither a field (`key:value`, `key: value`) nor a flag (`orcon`):
   the text runs from that word to the end;
 - on a later line, a line that does not begin with a field or a flag: the text is that line onward;
-- an empty line once a field has been read: the text is everything after it, taken as it is.
+- an empty line once a field, or a positional word (`/forward REF`), has been read: the text is
+  everything after it, taken as it is.
 
 Fail closed: before the text, a word with a colon (`tpl:`, `Subject:`, `Note:`) that is not a
 field of the command, a word one edit away from a flag (`orcn`) or a field with `;` or `=` for its
