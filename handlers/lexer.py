@@ -16,7 +16,7 @@ colon (`tlp;red`) is refused, never read as text; so is, on the line where the t
 later `word:` or flag (`... passports tlp:red`), since a field after the first words of the text
 would otherwise be lost in it. A word counts as `word:`
 when what comes before its first colon holds a letter: a time (`14:30`), an ISO date-time
-(`2026-11-30T14:00`) and a URL (`https://x.y/z`) are text. After an empty line nothing is checked,
+(`2026-11-30T14:00`), a URL (`https://x.y/z`) and a Matrix user id (`@a:example.org`) are text. After an empty line nothing is checked,
 which is how a text begins with `Note:` or holds fields' words.
 
 `Key: value` (a space after the colon) on a later line is a form line: the value runs to the end
@@ -126,8 +126,10 @@ class UnknownField(CommandSyntaxError):
     """A `word:` or a near miss of a flag before the text: refused, never read as text."""
 
 
-# An ISO date-time written as one word (2026-11-30T14:00) is a value or text, not a `word:`.
+# An ISO date-time written as one word (2026-11-30T14:00) is a value or text, not a `word:`;
+# nor is a Matrix user id (@alice:example.org), whose server has a dot.
 _ISO_DATETIME_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}\Z", re.ASCII)
+_MATRIX_ID = re.compile(r"@[^\s:]+:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 # A field with `;` or `=` for its colon (`tlp;red`: the colon key without shift); a word that
@@ -137,9 +139,9 @@ _COLON_SLIP = re.compile(r"([a-z_-]+)[;=](?=.)")
 
 def key_like(word: str) -> str | None:
     """What comes before the colon when word reads as `key:value`: the part before its first colon
-    holds a letter, and it is neither a URL (`https://`) nor an ISO date-time; else None."""
+    holds a letter, and it is neither a URL (`https://`), an ISO date-time nor a Matrix user id."""
     colon = word.find(":")
-    if colon <= 0 or word.startswith("//", colon + 1):
+    if colon <= 0 or word.startswith("//", colon + 1) or _MATRIX_ID.match(word):
         return None
     key = word[:colon]
     if not any(char.isalpha() for char in key) or _ISO_DATETIME_START.match(key):

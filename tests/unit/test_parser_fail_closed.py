@@ -57,6 +57,7 @@ def _draft(text: str) -> ItemDraft:
         ("/alert to:TH Two travellers tpl:red", ["Unknown field 'tpl'"]),
         ("/alert to:TH\nTwo travellers handling:H3", ["'handling:H3' comes after the text has begun"]),
         ("/alert to:TH 1lp:red Two travellers", ["Unknown field '1lp'"]),
+        ("/alert to:TH @lp:red Two travellers", ["Unknown field '@lp'"]),
         ("/alert to:TH tlp;red Two travellers", ["Unknown word 'tlp;red'", "did you mean tlp:red?"]),
         ("/alert to:TH TLP=RED Two travellers", ["did you mean tlp:RED?"]),
         ("/alert to:TH Two travellers handling;H3", ["did you mean handling:H3?"]),
@@ -86,6 +87,7 @@ def test_a_typo_before_the_text_is_refused_naming_it(text: str, expected_words: 
         ("/alert to:TH 14:30 at KUL, photos https://x.y/z", "14:30 at KUL, photos https://x.y/z"),
         ("/alert to:TH https://x.y/z shows them", "https://x.y/z shows them"),
         ("/alert to:TH seen 2026-11-30T14:00 at BKK", "seen 2026-11-30T14:00 at BKK"),
+        ("/alert to:TH ask @somchai:example.org, 14:30", "ask @somchai:example.org, 14:30"),
         ("/alert to:TH tlp:red\nTwo travellers, 14:30.\nNote: both on Thai passports", "Two travellers, 14:30.\n"
          "Note: both on Thai passports"),
         ("/alert to:TH tlp:red\n\nNote: both on Thai passports", "Note: both on Thai passports"),
