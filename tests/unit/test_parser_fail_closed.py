@@ -107,7 +107,7 @@ def test_a_flag_on_a_later_line_is_read_before_its_text() -> None:
     assert draft.caveat == Caveat(orcon=True) and draft.body == "Two travellers"
 
 
-def test_free_text_of_forward_and_member_remove_still_reads() -> None:
+def test_free_text_of_forward_and_member_remove_still_reads() -> None:  # a guard, as above
     assert parse("/forward A-2026-0042 to:VN joint investigation, 14:30", VOCABULARY) == ForwardCommand(
         Reference.parse("A-2026-0042"), (Selector(SelectorKind.ORGANISATION, organisation="VN"),),
         "joint investigation, 14:30",
@@ -267,6 +267,7 @@ def test_the_readme_examples_of_where_the_text_begins() -> None:
     assert "comes after the text" in _refused("/alert to:TH urgent tlp:red Two travellers")
 
 
+# A guard of the README's word: commands without fields are not checked for them.
 @pytest.mark.parametrize(
     "text, attribute, expected",
     [
@@ -280,7 +281,7 @@ def test_commands_without_fields_take_what_follows_as_text(text: str, attribute:
     assert getattr(parse(text, VOCABULARY), attribute) == expected
 
 
-def test_after_positional_words_an_empty_line_begins_the_text() -> None:
+def test_after_positional_words_an_empty_line_begins_the_text() -> None:  # a guard of the rule's edge
     result = parse("/member remove @alice:example.org\n\nto:TH left\nNote: retired", VOCABULARY)
     assert isinstance(result, MemberRemoveCommand) and result.reason == "to:TH left\nNote: retired"
     forward = parse("/forward A-2026-0042 to:VN\n\nNote: joint investigation", VOCABULARY)
