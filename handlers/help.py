@@ -94,7 +94,8 @@ FIELDS: dict[str, str] = {
     "priority": "priority: routine, priority or urgent (flash and immediate mean urgent; also prio:). "
     "Example: priority:urgent",
     "feedback": "feedback: when feedback is due (also due:): 90m, 24h, 2d, 1w, or a UTC date or time, at most "
-    "366 days ahead; a date means the end of that day UTC. Example: feedback:2026-11-30 or feedback:\"2026-11-30 14:00\"",
+    "366 days ahead; a date means the end of that day UTC. "
+    "Example: feedback:2026-11-30 or feedback:\"2026-11-30 14:00\"",
     "purpose": 'purpose: why, for the audit; required for requests (also why:, reason:). Example: purpose:"identity check"',
     "ref": "ref: your own reference number for the case. Example: ref:OP-1234",
     "confirm": "confirm:yes sends to recipients without a sharing arrangement where the network allows it after "

@@ -14,10 +14,10 @@ Fail closed: before the text, a word with a colon (`tpl:`, `Subject:`, `Note:`) 
 field of the command, a word one edit away from a flag (`orcn`) or a field with `;` or `=` for its
 colon (`tlp;red`) is refused, never read as text; so is, on the line where the text begins, any
 later `word:` or flag (`... passports tlp:red`), since a field after the first words of the text
-would otherwise be lost in it. A word counts as `word:`
-when what comes before its first colon holds a letter: a time (`14:30`), an ISO date-time
-(`2026-11-30T14:00`), a URL (`https://x.y/z`) and a Matrix user id (`@a:example.org`) are text. After an empty line nothing is checked,
-which is how a text begins with `Note:` or holds fields' words.
+would otherwise be lost in it. A word counts as `word:` when what comes before its first colon
+holds a letter: a time (`14:30`), an ISO date-time (`2026-11-30T14:00`), a URL (`https://x.y/z`)
+and a Matrix user id (`@a:example.org`) are text. After an empty line nothing is checked, which is
+how a text begins with `Note:` or holds fields' words.
 
 `Key: value` (a space after the colon) on a later line is a form line: the value runs to the end
 of the line; on the first line it takes the next word. `key:value ...` (no space) on a later line
@@ -295,7 +295,7 @@ def _field_line(line: str, spec: FieldSpec, fields: list[Field]) -> int | None:
                 fields.extend(tokens)
                 return None
         except UnknownField:
-            raise
+            raise  # `Purpose:check tpl:red`: a typo is refused, not read into the form line's value
         except CommandSyntaxError:
             pass  # not a line of tokens; read it as a form line, which reports its own errors
     # `Key: value` on a line of its own, or `Purpose:identity check`, a form line missing its space.

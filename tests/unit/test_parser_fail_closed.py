@@ -56,6 +56,7 @@ def _draft(text: str) -> ItemDraft:
         ("/alert to:TH Two travellers, orcn", ["Unknown word 'orcn'"]),
         ("/alert to:TH Two travellers tpl:red", ["Unknown field 'tpl'"]),
         ("/alert to:TH\nTwo travellers handling:H3", ["'handling:H3' comes after the text has begun"]),
+        ("/alert to:TH\nPurpose:check tpl:red\nTwo travellers", ["Unknown field 'tpl'"]),
         ("/alert to:TH 1lp:red Two travellers", ["Unknown field '1lp'"]),
         ("/alert to:TH @lp:red Two travellers", ["Unknown field '@lp'"]),
         ("/alert to:TH tlp;red Two travellers", ["Unknown word 'tlp;red'", "did you mean tlp:red?"]),
