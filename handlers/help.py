@@ -37,7 +37,8 @@ SUMMARIES: dict[str, str] = {
 _ITEM_STYLES = (
     "Fields come first, as key:value; the text follows (after them, or on the next line). "
     "Or write the command alone, then one 'Key: value' per line, then the text. "
-    "A blank line ends the fields. /help fields lists them."
+    "A word with a colon before the text must be a field; to begin the text with one (Note:), put an empty "
+    "line before the text. /help fields lists them."
 )
 
 DETAILS: dict[str, str] = {
@@ -92,8 +93,9 @@ FIELDS: dict[str, str] = {
     f"credibility {min(CREDIBILITY)}-{max(CREDIBILITY)} (also grading:, source:). Example: grade:B2",
     "priority": "priority: routine, priority or urgent (flash and immediate mean urgent; also prio:). "
     "Example: priority:urgent",
-    "feedback": "feedback: when feedback is due (also due:): 90m, 24h, 2d, 1w, or a UTC date or time; "
-    "a date means the end of that day UTC. Example: feedback:2026-11-30 or feedback:\"2026-11-30 14:00\"",
+    "feedback": "feedback: when feedback is due (also due:): 90m, 24h, 2d, 1w, or a UTC date or time, at most "
+    "366 days ahead; a date means the end of that day UTC. "
+    "Example: feedback:2026-11-30 or feedback:\"2026-11-30 14:00\"",
     "purpose": 'purpose: why, for the audit; required for requests (also why:, reason:). Example: purpose:"identity check"',
     "ref": "ref: your own reference number for the case. Example: ref:OP-1234",
     "confirm": "confirm:yes sends to recipients without a sharing arrangement where the network allows it after "

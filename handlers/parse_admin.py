@@ -27,6 +27,7 @@ MEMBER_ADD_FIELDS = FieldSpec(
         "desk": "desk",
     },
     examples={"org": "country:TH", "role": "role:contact", "desk": "desk:immigration"},
+    takes_text=False,
 )
 MEMBER_REMOVE_FIELDS = FieldSpec(
     keys={"reason": "reason", "why": "reason"},
@@ -63,7 +64,7 @@ def _take_user(text: str, command: str, example: str) -> tuple[str, str]:
 
 def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
     user, after = _take_user(text, "member add", MEMBER_ADD_EXAMPLE)
-    scan = scan_fields(after, MEMBER_ADD_FIELDS)
+    scan = scan_fields(after, MEMBER_ADD_FIELDS, after_words=True)
     if scan.text:
         raise CommandSyntaxError(
             f"Unexpected '{shorten(scan.text)}'. /member add takes country:, role: and desk:. "
@@ -85,7 +86,7 @@ def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
 def _member_remove(text: str) -> MemberRemoveCommand:
     """`/member remove USER [reason:"..."]`; free text after the user is the reason too."""
     user, after = _take_user(text, "member remove", MEMBER_REMOVE_EXAMPLE)
-    scan = scan_fields(after, MEMBER_REMOVE_FIELDS)
+    scan = scan_fields(after, MEMBER_REMOVE_FIELDS, after_words=True)
     reason = scan.single(MEMBER_REMOVE_FIELDS).get("reason")
     if reason and scan.text:
         raise CommandSyntaxError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerts.caveats import Caveat, Handling, Tlp
 from alerts.grading import Grading
-from alerts.items import ItemDraft, ItemKind
+from alerts.items import ItemDraft, ItemKind, Selector
 from alerts.priority import Priority
 from handlers.commands import AlertCommand, ForwardCommand, RequestCommand
 from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields
@@ -56,6 +56,7 @@ ITEM_FIELDS = FieldSpec(
     },
     flags={"orcon": ("orcon", "yes")},
     lists=frozenset({"to"}),
+    guarded=frozenset({"confirm"}),
 )
 
 FORWARD_FIELDS = FieldSpec(
@@ -90,7 +91,7 @@ def parse_draft_and_confirmation(kind: ItemKind, rest: str, vocabulary: Vocabula
     draft = ItemDraft(
         kind=kind,
         body=scan.text,
-        recipients=parse_recipients(scan.all("to"), vocabulary),
+        recipients=_recipients(scan.all("to"), vocabulary, _example(kind)),
         caveat=caveat,
         grading=checked(Grading.parse, values["grade"]) if "grade" in values else None,
         priority=checked(Priority.parse, values["priority"]) if "priority" in values else Priority.ROUTINE,
@@ -103,9 +104,25 @@ def parse_draft_and_confirmation(kind: ItemKind, rest: str, vocabulary: Vocabula
     return draft, confirmed
 
 
+def _recipients(values: list[str], vocabulary: Vocabulary, example: str) -> tuple[Selector, ...]:
+    """Every to: merged; a to: that names no one is refused, never read as "the topic's usual
+    recipients", which may be many more people than meant."""
+    for value in values:
+        if not parse_recipients([value], vocabulary):
+            raise CommandSyntaxError(
+                f"to: is empty. Name the recipients, or leave to: out to send to the topic's usual "
+                f"recipients. Example: {example}"
+            )
+    return parse_recipients(values, vocabulary)
+
+
+def _example(kind: ItemKind) -> str:
+    return ALERT_EXAMPLE if kind is ItemKind.ALERT else REQUEST_EXAMPLE
+
+
 def _check_complete(draft: ItemDraft) -> None:
     noun = draft.kind.noun.lower()
-    example = ALERT_EXAMPLE if draft.kind is ItemKind.ALERT else REQUEST_EXAMPLE
+    example = _example(draft.kind)
     if not draft.recipients and draft.topic is None:
         raise CommandSyntaxError(
             f"Say who gets the {noun}: to:TH,MY, or a topic: whose usual recipients get it. Example: {example}"
@@ -121,9 +138,9 @@ def _check_complete(draft: ItemDraft) -> None:
 def parse_forward(rest: str, vocabulary: Vocabulary) -> ForwardCommand:
     """`/forward REF to:VN purpose:"..."`; free text after the fields is the purpose too."""
     reference, after = take_reference(rest, "forward")
-    scan = scan_fields(after, FORWARD_FIELDS)
+    scan = scan_fields(after, FORWARD_FIELDS, after_words=True)
     values = scan.single(FORWARD_FIELDS, repeatable=frozenset({"to"}))
-    recipients = parse_recipients(scan.all("to"), vocabulary)
+    recipients = _recipients(scan.all("to"), vocabulary, FORWARD_EXAMPLE)
     if not recipients:
         raise CommandSyntaxError(f"Say whom to forward it to with to:. Example: {FORWARD_EXAMPLE}")
     purpose = values.get("purpose")

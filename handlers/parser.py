@@ -36,13 +36,23 @@ from handlers.commands import (
     WhoamiCommand,
 )
 from handlers.help import help_topic
-from handlers.lexer import MAX_LENGTH, CommandSyntaxError, normalise_lines, shorten, split_head, take_word
+from handlers.lexer import MAX_LENGTH, CommandSyntaxError, FieldSpec, normalise_lines, shorten, split_head, take_word
 from handlers.values import parse_duration, parse_period, parse_scope, parse_yes_no, take_reference
 from handlers.vocabulary import Vocabulary
 
 __all__ = ["parse", "ParseError", "Command", "Vocabulary", "MAX_LENGTH", "MAX_SNOOZE"]
 
 log = logging.getLogger(__name__)
+
+# Every command that takes fields: what comes before its fields (the command word and positional
+# words, as an example) -> the fields it takes. Tests draw every key and flag from here.
+FIELD_SPECS: dict[str, FieldSpec] = {
+    "/alert": parse_items.ITEM_FIELDS,
+    "/request": parse_items.ITEM_FIELDS,
+    "/forward A-2026-0042": parse_items.FORWARD_FIELDS,
+    "/member add @alice:example.org": parse_admin.MEMBER_ADD_FIELDS,
+    "/member remove @alice:example.org": parse_admin.MEMBER_REMOVE_FIELDS,
+}
 
 INTERNAL_ERROR = "Sorry, I could not read that command. Send /help {name} for how to write it."
 MAX_SNOOZE = timedelta(days=30)

@@ -8,12 +8,13 @@ from typing import Mapping
 from alerts.audit import AuditAction
 from alerts.directory import Directory
 from alerts.due import DuePolicy
-from alerts.errors import ReferenceUnavailable, RouteRefused
+from alerts.errors import InvalidValue, ReferenceUnavailable, RouteRefused
 from alerts.items import Item, ItemDraft, Selector
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.render import render_delivery, render_receipt
 from alerts.routing import RouteNeedsConfirmation, Router, RoutingPolicy
 from handlers.context import CommandContext
+from handlers.values import check_due
 
 
 # Numbers an item may skip because their cases were erased before they were issued (a mistyped
@@ -45,6 +46,11 @@ def refusal_answer(refused: RouteRefused) -> str:
 def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, confirmed: bool = False) -> Item | None:
     """Accept the draft or refuse it with the reason; a refusal routes nothing and is audited."""
     assert ctx.sender is not None, "senders are checked before commands run"
+    try:
+        check_due(draft.due, ctx.now)  # here, where the clock is: the parser has none
+    except InvalidValue as error:
+        ctx.answer(str(error))
+        return None
     try:
         route = policy.router(ctx.directory).route(draft, ctx.sender, confirmed=confirmed)
     except RouteRefused as refused:

@@ -214,6 +214,23 @@ def parse_due(text: str) -> DueSpec:
     raise invalid("Due time", text, _DUE_ACCEPTED, "feedback:24h")
 
 
+def check_due(due: DueSpec | None, now: datetime) -> None:
+    """A due moment must lie from a minute to MAX_FEEDBACK after now, as a duration must: one in
+    the past would be overdue at once, and one in the far future overflows the reminders' sums."""
+    if due is None or due.at is None:
+        return
+    if now + timedelta(minutes=1) <= due.at <= now + MAX_FEEDBACK:
+        return
+    earliest, latest = now + timedelta(minutes=1), now + MAX_FEEDBACK
+    example = render_due(DueSpec(at=datetime.combine((now + timedelta(days=7)).date(), END_OF_DAY, timezone.utc)))
+    raise invalid(
+        "Due time", render_due(due),
+        f"a UTC date or time from {earliest:%Y-%m-%d %H:%M} to {latest:%Y-%m-%d %H:%M} (not in the past, at most "
+        f"{render_duration(MAX_FEEDBACK)} ahead), or a duration such as 24h or 3d",
+        f"feedback:{example}",
+    )
+
+
 def render_due(due: DueSpec) -> str:
     if due.after is not None:
         return render_duration(due.after)
@@ -228,7 +245,9 @@ def render_due(due: DueSpec) -> str:
 _PERIOD_SPAN = re.compile(r"(\d{1,4})\s*(d|days?|w|weeks?|m|mo|months?)", re.ASCII)
 _PERIOD_MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
 _PERIOD_YEAR = re.compile(r"\d{4}", re.ASCII)
-_PERIOD_ACCEPTED = "30d, 4w, 3m (months), a month 2026-10 or a year 2026"
+_PERIOD_ACCEPTED = "30d, 4w, 3m (months), a month 2026-10 or a year 2026, from 1970"
+# The period's end is the next month or year: 9999 has none that a datetime can hold.
+_LAST_PERIOD_YEAR = 9998
 
 
 def parse_period(text: str) -> str:
@@ -239,9 +258,9 @@ def parse_period(text: str) -> str:
     if span and int(span[1]) > 0:
         return f"{int(span[1])}{span[2][0]}"
     month = _PERIOD_MONTH.fullmatch(key)
-    if month and 1970 <= int(month[1]) and 1 <= int(month[2]) <= 12:
+    if month and 1970 <= int(month[1]) <= _LAST_PERIOD_YEAR and 1 <= int(month[2]) <= 12:
         return key
-    if _PERIOD_YEAR.fullmatch(key) and int(key) >= 1970:
+    if _PERIOD_YEAR.fullmatch(key) and 1970 <= int(key) <= _LAST_PERIOD_YEAR:
         return key
     raise invalid("Period", text, _PERIOD_ACCEPTED, "/stats 30d")
 

@@ -120,13 +120,13 @@ def _draft(text: str, vocabulary: Vocabulary = VOCABULARY) -> ItemDraft:
         ('/alert to:TH\nPurpose: "Op X" follow-up\nx', "purpose", '"Op X" follow-up'),
         ("/alert to:TH ref:OP-1234 x", "outside_ref", "OP-1234"),
         ("/alert to:TH\nRef:\nx", "outside_ref", None),
-        ("/alert to:TH Subject: passports\nmore", "body", "Subject: passports\nmore"),
-        ("/alert\nTo: TH\nSubject: passports\nTopic: document-fraud", "body", "Subject: passports\nTopic: document-fraud"),
+        ("/alert to:TH\n\nSubject: passports\nmore", "body", "Subject: passports\nmore"),
+        ("/alert\nTo: TH\n\nSubject: passports\nTopic: document-fraud", "body", "Subject: passports\nTopic: document-fraud"),
         ("/alert to:TH\n\nTopic: not a field", "body", "Topic: not a field"),
         ("/alert\n\nTo: TH\n\nbody after blank lines", "body", "body after blank lines"),
         ('/alert to:TH "Quoted" start, it\'s fine', "body", '"Quoted" start, it\'s fine'),
-        ("/alert to:TH Re: the case", "body", "Re: the case"),
-        ("/alert to:TH urgent: not a field", "body", "urgent: not a field"),
+        ("/alert to:TH\n\nRe: the case", "body", "Re: the case"),
+        ("/alert to:TH The case\nurgent: not a field", "body", "The case\nurgent: not a field"),
     ],
 )
 def test_fields(text: str, field: str, expected: object) -> None:
