@@ -124,7 +124,7 @@ class Receiving(ConnectorCore):
             reply_to = MessageRef(chat, read.targets[-1])
         if not text.startswith(("/", "!")):
             return None  # ordinary conversation: never stored
-        return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to)
+        return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to, message_id=read.event_id)
 
     # events we could not decrypt yet
 
