@@ -12,7 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from alerts.identity import ChatRef
+from alerts.identity import ChatRef, UserRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing_types import Destination
 
@@ -23,6 +23,7 @@ class Removal:
     message_id: str  # the platform's id of the message (a Matrix event id, Telegram "chat:message")
     chat_name: str  # as the chat and the officer are told it
     officer: str  # contact id of who typed it
+    officer_account: UserRef  # the account they typed it from: they are told in its direct chat
     officer_name: str
     tlp: str  # the label, "TLP:RED"
     noun: str  # "alert" or "request"
@@ -36,14 +37,16 @@ class Removal:
 
     def to_json(self) -> str:
         return json.dumps({"chat": str(self.chat), "message_id": self.message_id, "chat_name": self.chat_name,
-                           "officer": self.officer, "officer_name": self.officer_name, "tlp": self.tlp,
+                           "officer": self.officer, "officer_account": str(self.officer_account),
+                           "officer_name": self.officer_name, "tlp": self.tlp,
                            "noun": self.noun, "reference": self.reference}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Removal:
         data = json.loads(text)
         return cls(ChatRef.parse(data["chat"]), data["message_id"], data["chat_name"], data["officer"],
-                   data["officer_name"], data["tlp"], data["noun"], data.get("reference"))
+                   UserRef.parse(data["officer_account"]), data["officer_name"], data["tlp"], data["noun"],
+                   data.get("reference"))
 
     # --- what the chat and the officer are told --------------------------------------------------
 

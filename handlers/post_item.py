@@ -157,7 +157,7 @@ def _plan_removal(ctx: CommandContext, draft: ItemDraft, reference: str | None) 
         return {"removal": "not possible: the platform gave no message id"}
     assert ctx.sender is not None
     room = ctx.directory.room(chat)
-    removal = Removal(chat, message_id, room.name if room else str(chat), ctx.sender.id,
+    removal = Removal(chat, message_id, room.name if room else str(chat), ctx.sender.id, ctx.message.sender,
                       ctx.sender.title(ctx.directory), draft.caveat.tlp.label, draft.kind.noun.lower(), reference)
     ctx.uow.outbox.enqueue(removal_message(removal))
     return {"removal": f"planned from {chat}"}
