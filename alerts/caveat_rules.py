@@ -93,16 +93,17 @@ def _channel_name(destination: Destination, directory: Directory) -> str:
     return room.name if room is not None else str(destination.address)
 
 
-def shared_chat(chat: ChatRef) -> bool:
+def shared_chat(chat: ChatRef, direct: bool = False) -> bool:
     """Whether people besides the sender may read `chat`: a group or room. A Matrix room cannot be
-    told from a direct chat by its id, so it counts as shared (failing closed)."""
-    return chat.is_direct is not True
+    told from a direct chat by its id: it counts as shared (failing closed) unless the connector
+    said it is the sender's direct chat (`direct`)."""
+    return not direct and chat.is_direct is not True
 
 
-def private_answer(chat: ChatRef, tlps: frozenset[Tlp] | set[Tlp]) -> bool:
+def private_answer(chat: ChatRef, tlps: frozenset[Tlp] | set[Tlp], direct: bool = False) -> bool:
     """Whether an answer carrying facts of items at `tlps` must go to the asker's direct chat
     rather than to `chat`, where the command was typed."""
-    return shared_chat(chat) and bool(PRIVATE_FACTS & set(tlps))
+    return shared_chat(chat, direct) and bool(PRIVATE_FACTS & set(tlps))
 
 
 def check(caveat: Caveat, destination: Destination, directory: Directory,

@@ -23,6 +23,9 @@ class InboundMessage:
     # The platform's id of the message itself, where the bot may need to act on it (remove it):
     # a Matrix event id, a Telegram "chat:message" pair. None where the connector did not give one.
     message_id: str | None = None
+    # The connector knows `chat` is the sender's direct chat with the bot (nobody else reads it), where
+    # the chat's id cannot tell (a Matrix room). alerts.caveat_rules.shared_chat reads both.
+    direct: bool = False
 
 
 class MessageKind(enum.Enum):

@@ -23,7 +23,7 @@ def placed_answer(ctx: CommandContext, text: str, tlps: Iterable[Tlp], *, kind: 
     """The answer's outbox rows: the answer where it may be read, and a pointer when that is elsewhere."""
     answer = ctx.answer_message(text, kind, reference)
     found = set(tlps)
-    if not private_answer(ctx.message.chat, found):
+    if not private_answer(ctx.message.chat, found, ctx.message.direct):
         return [answer]
     strictest = max(found & {Tlp.AMBER_STRICT, Tlp.RED}, key=lambda t: t.rank)
     private = replace(answer, destination=Destination.direct(ctx.message.sender))

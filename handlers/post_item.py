@@ -150,7 +150,7 @@ def _plan_removal(ctx: CommandContext, draft: ItemDraft, reference: str | None) 
     """A TLP:RED item typed in a shared chat: plan its removal from there (an outbox row, in this
     transaction), whatever became of the item. What the audit entry notes about it."""
     chat = ctx.message.chat
-    if draft.caveat.tlp is not Tlp.RED or not shared_chat(chat):
+    if draft.caveat.tlp is not Tlp.RED or not shared_chat(chat, ctx.message.direct):
         return {}
     message_id = ctx.message.message_id
     if message_id is None:

@@ -78,6 +78,8 @@ class SqlInbox:
         }
         if message.message_id is not None:
             content["message_id"] = message.message_id
+        if message.direct:
+            content["direct"] = True
         return (platform, message.event_id, str(message.sender), str(message.chat), message.received_at,
                 seal_json(self._sealer, content, aad=inbox_aad(platform, message.event_id)), "pending")
 
@@ -146,4 +148,5 @@ class SqlInbox:
             received_at=received_at(received) if received_at is not None else received,
             reply_to=MessageRef(ChatRef.parse(reply["chat"]), reply["message_id"]) if reply else None,
             message_id=content.get("message_id"),
+            direct=content.get("direct") is True,
         )

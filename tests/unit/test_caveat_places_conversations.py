@@ -135,3 +135,11 @@ def test_an_amber_strict_item_for_someone_with_only_telegram_is_refused_and_noth
                       "for them (/member add), or leave them out.")
     assert bot.store.items == {}
     assert not [m for m in bot.store.outbox.values() if m.kind is MessageKind.DELIVERY]
+
+
+def test_a_matrix_room_is_shared_unless_the_connector_says_it_is_the_senders_direct_chat() -> None:
+    from alerts.caveats import Tlp
+    from alerts.caveat_rules import private_answer, shared_chat
+    room = ChatRef.parse("matrix:!dm:example.org")
+    assert shared_chat(room) and private_answer(room, {Tlp.RED})
+    assert not shared_chat(room, direct=True) and not private_answer(room, {Tlp.RED}, direct=True)
