@@ -123,7 +123,7 @@ class MatrixRoomAdmin:
         reaches the room's `redact` level (moderator, 50, by default); below it, M_FORBIDDEN."""
         try:
             await self._call(lambda c: c.room_redact(chat.chat_id, message_id, reason=reason), "redact")
-        except PermanentFailure as error:
+        except PlatformError as error:  # by the Matrix code, as membership() reads it
             if error.code == "M_FORBIDDEN":
                 raise PermanentFailure("not-allowed", f"the bot may not redact in {chat.chat_id}") from error
             if error.code == "M_NOT_FOUND":
