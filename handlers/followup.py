@@ -22,6 +22,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from alerts.audit import AuditAction
+from alerts.caveats import Tlp
 from alerts.items import Reference
 from alerts.directory import Contact
 from alerts.lifecycle import Closure, DeliveryState, ForwardState, delivery_step
@@ -38,7 +39,6 @@ from alerts.render import (
 )
 from alerts.roles import Role
 from alerts.routing import Destination
-from alerts.caveats import Tlp
 from handlers.answer_place import answer_placed
 from handlers.context import CommandContext
 from handlers.ports import ItemRecord

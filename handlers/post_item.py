@@ -12,11 +12,11 @@ from alerts.directory import Directory
 from alerts.due import DuePolicy
 from alerts.errors import ReferenceUnavailable, RouteRefused
 from alerts.items import Item, ItemDraft, Selector
-from alerts.messages import MessageKind, OutboundMessage
 from alerts.identity import Platform
+from alerts.messages import MessageKind, OutboundMessage
 from alerts.removal import Removal, removal_message
 from alerts.render import render_delivery, render_receipt
-from alerts.routing import RouteNeedsConfirmation, Router, RoutingPolicy
+from alerts.routing import Destination, RouteNeedsConfirmation, Router, RoutingPolicy
 from alerts.routing_types import Notice
 from handlers.answer_place import placed_answer
 from handlers.context import CommandContext
@@ -152,12 +152,17 @@ def _plan_removal(ctx: CommandContext, draft: ItemDraft, reference: str | None) 
     chat = ctx.message.chat
     if draft.caveat.tlp is not Tlp.RED or not shared_chat(chat, ctx.message.direct):
         return {}
-    message_id = ctx.message.message_id
-    if message_id is None:
-        return {"removal": "not possible: the platform gave no message id"}
     assert ctx.sender is not None
     room = ctx.directory.room(chat)
-    removal = Removal(chat, message_id, room.name if room else str(chat), ctx.sender.id, ctx.message.sender,
-                      ctx.sender.title(ctx.directory), draft.caveat.tlp.label, draft.kind.noun.lower(), reference)
+    removal = Removal(chat, ctx.message.message_id or "", room.name if room else str(chat), ctx.sender.id,
+                      ctx.message.sender, ctx.sender.title(ctx.directory), draft.caveat.tlp.label,
+                      draft.kind.noun.lower(), reference)
+    if ctx.message.message_id is None:  # nothing to remove it by: both are asked to, at once
+        why = "the platform did not say which message it was"
+        ctx.uow.outbox.enqueue_many([
+            ctx.answer_message(removal.kept_chat_text(why), MessageKind.NOTICE, reference),
+            OutboundMessage(key=ctx.new_key(), kind=MessageKind.NOTICE, destination=Destination.direct(
+                ctx.message.sender), text=removal.kept_officer_text(why), reference=reference, contact=ctx.sender.id)])
+        return {"removal": "not possible: no message id; the chat and the officer were asked to delete it"}
     ctx.uow.outbox.enqueue(removal_message(removal))
     return {"removal": f"planned from {chat}"}

@@ -143,3 +143,12 @@ def test_a_matrix_room_is_shared_unless_the_connector_says_it_is_the_senders_dir
     room = ChatRef.parse("matrix:!dm:example.org")
     assert shared_chat(room) and private_answer(room, {Tlp.RED})
     assert not shared_chat(room, direct=True) and not private_answer(room, {Tlp.RED}, direct=True)
+
+
+def test_without_a_message_id_the_room_and_officer_are_asked_to_delete_it_at_once() -> None:
+    bot = Bot()
+    in_room = bot.says("my-officer", RED, chat=ROOM)  # the harness gives no message id
+    assert any(t.startswith("⚠ A message by My Officer (Malaysia) in this chat carries a TLP:RED alert")
+               and "the platform did not say which message it was" in t for t in in_room)
+    assert any(t.startswith("⚠ Your TLP:RED alert is still visible in Network room") for t in bot.received_by("my-officer"))
+    assert not [m for m in bot.store.outbox.values() if m.kind is MessageKind.REMOVAL]

@@ -182,3 +182,18 @@ def test_answers_with_red_or_amber_strict_facts_are_private_outside_direct_chats
     assert private_answer(group, {Tlp.RED}) and private_answer(matrix_room, {Tlp.AMBER_STRICT, Tlp.GREEN})
     assert not private_answer(own, {Tlp.RED}) and not private_answer(ChatRef.parse("console:@a"), {Tlp.RED})
     assert not private_answer(group, {Tlp.AMBER, Tlp.GREEN})
+
+
+def test_an_automatic_copy_without_an_allowed_channel_is_left_out_not_refused() -> None:
+    from alerts.priority import Priority
+    directory = Directory.build(
+        [Organisation("MY", "Malaysia", OrgKind.COUNTRY), Organisation("TH", "Thailand", OrgKind.COUNTRY),
+         Organisation("RSO", "Regional Support Office", OrgKind.COORDINATOR)],
+        [Contact("a", "A", "MY", frozenset({Role.OFFICER}), (UserRef.parse("console:a"),)),
+         Contact("b", "B", "TH", frozenset({Role.CONTACT}), (UserRef.parse("matrix:@b:example.org"),)),
+         Contact("c", "C", "RSO", frozenset({Role.COORDINATOR}), (UserRef.parse("telegram:user:9"),))])
+    draft = ItemDraft(ItemKind.ALERT, "x", (Selector(SelectorKind.ORGANISATION, organisation="TH"),),
+                      Caveat(Tlp.AMBER_STRICT), priority=Priority.URGENT)
+    assert Router(directory).route(draft, directory.contacts["a"]).recipients == ("b",)
+    amber = replace(draft, caveat=Caveat(Tlp.AMBER))  # AMBER may use Telegram: the coordinator is told
+    assert Router(directory).route(amber, directory.contacts["a"]).recipients == ("b", "c")
