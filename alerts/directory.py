@@ -90,6 +90,9 @@ class Room:
     name: str
     purpose: RoomPurpose
     organisations: frozenset[str] = frozenset()
+    # End-to-end encrypted as the platform last showed it (a Matrix room's m.room.encryption state);
+    # False until seen, so that a room nobody has looked at yet is treated as unencrypted.
+    encrypted: bool = False
 
     def is_own_room_of(self, organisation: str) -> bool:
         """A country's or organisation's own room: it holds that organisation's members only."""

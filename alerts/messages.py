@@ -20,6 +20,12 @@ class InboundMessage:
     text: str
     received_at: datetime
     reply_to: MessageRef | None = None
+    # The platform's id of the message itself, where the bot may need to act on it (remove it):
+    # a Matrix event id, a Telegram "chat:message" pair. None where the connector did not give one.
+    message_id: str | None = None
+    # The connector knows `chat` is the sender's direct chat with the bot (nobody else reads it), where
+    # the chat's id cannot tell (a Matrix room). alerts.caveat_rules.shared_chat reads both.
+    direct: bool = False
 
 
 class MessageKind(enum.Enum):
@@ -32,6 +38,7 @@ class MessageKind(enum.Enum):
     NOTICE = "notice"          # anything else the bot tells someone
     MEMBERSHIP = "membership"  # a room action (invite, remove) for bot.membership_gateway, not a text to post
     DEVICE = "device"          # a device trust action (list, verify, blacklist) for bot.device_gateway, likewise
+    REMOVAL = "removal"        # removing a message from a chat (alerts.removal) for bot.removal_gateway, likewise
 
 
 @dataclass(frozen=True, slots=True)

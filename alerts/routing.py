@@ -11,7 +11,9 @@
    confirmation, as the policy says. Automatic additions (rules, coordinators) never widen
    sharing: one without an arrangement, or without a chat account, is left out instead.
 3. Places (alerts.routing_places): direct chats, or rooms where a rule says so and the caveat
-   allows, falling back to direct chats.
+   allows, falling back to direct chats; only channels encrypted enough for the item (RED and
+   AMBER+STRICT content only end-to-end encrypted, by default), with a content-free notice where
+   a recipient's usual chat may not carry it. Automatic additions without such a channel are left out.
 4. A final, independent check of the whole route against the caveat (alerts.caveat_rules).
 
 Every lookup is an index of the Directory snapshot, so a decision costs O(recipients).
@@ -23,7 +25,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from alerts.arrangements import MissingArrangement, WithoutArrangement
-from alerts.caveat_rules import Checker, check, verify_route
+from alerts.caveat_rules import Checker, channel_violation, check, verify_route
 from alerts.caveats import Tlp
 from alerts.directory import Contact, Directory, missing_arrangement
 from alerts.errors import RouteRefused
@@ -79,14 +81,17 @@ class Router:
             raise RouteRefused("Nobody to send to: the only recipient would be you.")
         confirmed_gaps = self._apply_arrangements(draft, originator, chosen, confirmed)
         for contact_id in [c for c, pick in chosen.items() if pick.automatic]:
-            if not self.directory.contacts[contact_id].identities:
+            contact = self.directory.contacts[contact_id]
+            if not any(channel_violation(draft.caveat, Destination.direct(i), self.directory,
+                                         self.policy.encrypted_only) is None for i in contact.identities):
                 del chosen[contact_id]  # an automatic copy never blocks the item
         audience = frozenset(self.directory.contacts[c].organisation for c in chosen) | {originator.organisation}
+        placer = Placer(self.directory, draft.caveat, audience, self.checker, self.policy.encrypted_only)
         post = rule.post if rule is not None and rule.post is not None else self.policy.post
-        placer = Placer(self.directory, draft.caveat, audience, self.checker)
-        route = Route(placer.place(chosen, PostIn.DIRECT if red else post), confirmed_gaps)
+        route = Route(placer.place(chosen, PostIn.DIRECT if red else post), confirmed_gaps, tuple(placer.notices))
         # Always the real check, whatever checker chose the places: one mistake is not enough to leak.
-        violation = verify_route(route, draft, originator, self.directory)
+        violation = verify_route(route, draft, originator, self.directory,
+                                 encrypted_only=self.policy.encrypted_only)
         if violation is not None:
             raise RouteRefused(f"{violation} (stopped by the final caveat check; please tell an admin).")
         return route

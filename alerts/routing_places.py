@@ -9,20 +9,30 @@ who sit in the same room get one post there, not one each.
 When no room may take it, the copy goes to the recipient's direct chat instead: a direct chat with
 an addressed recipient satisfies every TLP, so falling back is always safe, and the delivery's
 reason says why the room was not used. Only a recipient with no chat account at all is refused.
+
+Channels: a room must also be encrypted enough for the item (alerts.caveat_rules.channel_violation),
+and so must a direct chat. When the recipient's first account is on a channel the item may not use
+(Telegram, for RED), the copy goes to the direct chat of their first account that may carry it, and
+the first account gets a content-free notice saying where to read it. A recipient with no account
+that may carry it is refused (NoAllowedChannel).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from alerts.caveat_rules import Checker, Violation
-from alerts.caveats import Caveat
+from alerts.caveat_rules import ENCRYPTED_ONLY, Checker, Violation, channel_violation
+from alerts.caveats import Caveat, Tlp
 from alerts.directory import Contact, Directory, Room
 from alerts.errors import RouteRefused
 from alerts.routing_rules import PostIn
-from alerts.routing_types import Delivery, Destination
+from alerts.routing_types import Delivery, Destination, Notice
 
 REASON_LIMIT = 200  # storage keeps the reason in 200 characters
+
+
+class NoAllowedChannel(RouteRefused):
+    """The recipient has no account whose direct chat may carry the item (only Telegram, for RED)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +62,18 @@ class _Draft:
 class Placer:
     """Places the recipients of one route; made per route, so its caches never outlive a snapshot."""
 
-    def __init__(self, directory: Directory, caveat: Caveat, audience: frozenset[str], checker: Checker) -> None:
+    def __init__(self, directory: Directory, caveat: Caveat, audience: frozenset[str], checker: Checker,
+                 encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY) -> None:
         self.directory = directory
         self.caveat = caveat
         self.audience = audience
         self.checker = checker
+        self.encrypted_only = encrypted_only
         self._rooms: dict[str, Room | Violation] = {}
+        self.notices: list[Notice] = []  # filled by place()
 
     def place(self, chosen: dict[str, Pick], post: PostIn) -> tuple[Delivery, ...]:
+        self.notices = []
         placed: list[_Draft] = []
         in_room: dict[object, _Draft] = {}
         for contact_id, pick in chosen.items():
@@ -81,10 +95,30 @@ class Placer:
         return tuple(p.frozen() for p in placed)
 
     def direct(self, contact: Contact) -> Destination:
+        """The direct chat of the contact's first account that may carry the item; a notice for the
+        first account when that is not it."""
         if not contact.identities:
             raise RouteRefused(f"{contact.title(self.directory)} has no chat account in the directory. "
                                "Ask an admin to add one (/member add).")
-        return Destination.direct(contact.identities[0])
+        usual = Destination.direct(contact.identities[0])
+        allowed = self.direct_allowed(contact)
+        if allowed is None:
+            tlp = self.caveat.tlp
+            platforms = ", ".join(sorted({i.platform.value.capitalize() for i in contact.identities}))
+            raise NoAllowedChannel(f"{contact.title(self.directory)} can receive {tlp.label} only over an "
+                                   f"end-to-end encrypted channel (Matrix or the console), and has only {platforms}. "
+                                   "Ask an admin to add a Matrix account for them (/member add), or leave them out.")
+        if allowed != usual:
+            self.notices.append(Notice(contact.id, usual, allowed))
+        return allowed
+
+    def direct_allowed(self, contact: Contact) -> Destination | None:
+        """The direct chat of the contact's first account whose channel may carry the item, if any."""
+        for identity in contact.identities:
+            destination = Destination.direct(identity)
+            if channel_violation(self.caveat, destination, self.directory, self.encrypted_only) is None:
+                return destination
+        return None
 
     def room_for(self, organisation: str) -> Room | Violation:
         """The room to post in for recipients of `organisation`, or why there is none."""
@@ -100,7 +134,9 @@ class Placer:
         own_first = sorted(holding, key=lambda r: (not r.is_own_room_of(organisation), len(r.organisations)))
         first_reason: Violation | None = None
         for room in own_first:
-            violation = self.checker(self.caveat, Destination.chat(room.chat), self.directory, self.audience)
+            place = Destination.chat(room.chat)
+            violation = self.checker(self.caveat, place, self.directory, self.audience) or \
+                channel_violation(self.caveat, place, self.directory, self.encrypted_only)
             if violation is None and not room.organisations <= self.audience:
                 violation = Violation(f"{room.name} holds organisations the item is not for")
             if violation is None:

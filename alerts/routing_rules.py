@@ -15,6 +15,8 @@ from types import MappingProxyType
 from typing import Mapping
 
 from alerts.arrangements import WithoutArrangement
+from alerts.caveat_rules import ENCRYPTED_ONLY
+from alerts.caveats import Tlp
 from alerts.directory import Directory
 from alerts.items import ItemDraft, Selector, SelectorKind
 from alerts.priority import Priority
@@ -73,6 +75,8 @@ class RoutingPolicy:
     post: PostIn = PostIn.DIRECT
     without_arrangement: WithoutArrangement = WithoutArrangement.REFUSE
     membership_arrangement: bool = True  # members share with members on every topic (see alerts.arrangements)
+    # The TLPs whose content goes only over end-to-end encrypted channels (alerts.caveat_rules).
+    encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY
 
     def rule_for(self, draft: ItemDraft, selectors: tuple[Selector, ...], directory: Directory) -> RoutingRule | None:
         """The first rule that matches, or None: then the default applies (no additions, post as `post`)."""

@@ -61,10 +61,22 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """A content-free message: the recipient's copy went to `read_at` (an end-to-end encrypted
+    channel), and `destination` (their usual chat, which may not carry the content) is told so."""
+
+    contact: str
+    destination: Destination
+    read_at: Destination
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     deliveries: tuple[Delivery, ...]
     # Recipients sent to without a sharing arrangement, because the originator confirmed it.
     confirmed_without_arrangement: tuple[str, ...] = ()
+    # Told where to read their copy; only made when routing, never stored with the item.
+    notices: tuple[Notice, ...] = ()
 
     @property
     def contacts(self) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ from bot.membership_gateway import (
     Operation,
     RoomActions,
 )
+from bot.removal_gateway import RemovalActions
 from bot.retention import RetentionSweeper
 from bot.witness_room import room_witness
 from handlers.dispatcher import Dispatcher
@@ -172,6 +173,9 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     room_actions = RoomActions(db, membership_uow,
                                {Platform.CONSOLE: ConsoleRoomAdmin(out)} if settings.console.enabled else {},
                                clock, max_attempts=settings.delivery.max_attempts)
+    # TLP:RED typed in a shared chat is taken out of it through the platform's room admin.
+    operations[MessageKind.REMOVAL] = RemovalActions(db, membership_uow, room_actions.admin, clock,
+                                                     max_attempts=settings.delivery.max_attempts).carry_out
     checkpointer = Checkpointer(
         keyring,
         settings.audit.witness_path,

@@ -4,6 +4,7 @@
     post = "direct"                  # or "rooms": where items go unless a rule says otherwise
     without_arrangement = "refuse"   # or "confirm"
     membership_arrangement = true    # members share with members on every topic
+    encrypted_only = ["red", "amber+strict"]  # TLPs whose content goes only over end-to-end encrypted channels
 
     [routing.topic_defaults]
     document-fraud = ["TH/immigration", "MY"]
@@ -24,6 +25,8 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from alerts.arrangements import WithoutArrangement
+from alerts.caveat_rules import ENCRYPTED_ONLY
+from alerts.caveats import Tlp
 from alerts.directory import Directory
 from alerts.items import ALL, Selector, SelectorKind
 from alerts.priority import Priority
@@ -34,6 +37,7 @@ from bot.config_values import Refused
 
 SELECTOR_EXPECT = 'a recipient as in to:, like "TH", "THA", "IOM", "TH/immigration", "all" or "@th-npoc"'
 PRIORITY_EXPECT = 'a priority: "routine", "priority" or "urgent"'
+TLP_EXPECT = 'a TLP: "clear", "green", "amber", "amber+strict" or "red"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +49,11 @@ class RoutingSettings:
     # be re-sent to the right recipients at once.
     without_arrangement: WithoutArrangement = WithoutArrangement.REFUSE
     membership_arrangement: bool = True
+    encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY
 
     def policy(self) -> RoutingPolicy:
         return RoutingPolicy(self.topic_defaults, self.rules, self.post, self.without_arrangement,
-                             self.membership_arrangement)
+                             self.membership_arrangement, self.encrypted_only)
 
 
 def parse_selector(raw: Any, directory: Directory) -> Selector:
@@ -81,11 +86,13 @@ def read_routing(table: Table, network: NetworkSettings) -> RoutingSettings:
     post = table.choice("post", PostIn, PostIn.DIRECT)
     without = table.choice("without_arrangement", WithoutArrangement, WithoutArrangement.REFUSE)
     membership = table.boolean("membership_arrangement", True)
+    encrypted_only = table.items("encrypted_only", _tlp, TLP_EXPECT, default=None)
     defaults = _read_topic_defaults(table.table("topic_defaults"), network, directory)
     rules = _read_rules(table, network, directory)
     table.done()
     return RoutingSettings(MappingProxyType(defaults), rules, post or PostIn.DIRECT,
-                           without or WithoutArrangement.REFUSE, True if membership is None else membership)
+                           without or WithoutArrangement.REFUSE, True if membership is None else membership,
+                           ENCRYPTED_ONLY if encrypted_only is None else frozenset(encrypted_only))
 
 
 def _read_topic_defaults(defaults: Table, network: NetworkSettings,
@@ -111,6 +118,12 @@ def _known_topic(network: NetworkSettings) -> Callable[[Any], str]:
             raise Refused(f"not in network.topics ({', '.join(network.topics) or 'none yet'})")
         return name
     return check
+
+
+def _tlp(raw: Any) -> Tlp:
+    if not isinstance(raw, str):
+        raise ValueError(raw)
+    return Tlp.parse(raw)
 
 
 def _priority(raw: Any) -> Priority:

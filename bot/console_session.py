@@ -132,12 +132,14 @@ class ConsoleSession:
             lines.append(line.rstrip("\n"))
 
     def _message(self, text: str) -> InboundMessage:
+        event_id = f"console-{uuid.uuid4().hex}"
         return InboundMessage(
-            event_id=f"console-{uuid.uuid4().hex}",
+            event_id=event_id,
             sender=self._identity(self.persona),
             chat=self.chat,
             text=text,
             received_at=self._clock.now(),
+            message_id=event_id,
         )
 
     def _meta(self, line: str) -> bool:

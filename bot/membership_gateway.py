@@ -35,7 +35,7 @@ from typing import Any, Awaitable, Callable, Protocol, TextIO
 
 from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import Clock
-from alerts.identity import Platform
+from alerts.identity import ChatRef, Platform
 from alerts.membership import PlannedAction, RoomAction
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
@@ -143,6 +143,11 @@ class ConsoleRoomAdmin:
     async def remove(self, action: PlannedAction) -> None:
         self._print(action, f"{action.contact or action.identity} is removed ({action.reason})")
 
+    async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
+        """bot.removal_gateway.MessageRemover: the console cannot unprint, so it says what went."""
+        self._out.write(f"┌─ in {chat.chat_id} · removal\n│ message {message_id} removed ({reason})\n└─\n")
+        self._out.flush()
+
 
 # --- carrying out --------------------------------------------------------------------------------------
 
@@ -163,6 +168,10 @@ class RoomActions:
 
     def add(self, admin: RoomAdmin) -> None:
         self._admins[admin.platform] = admin
+
+    def admin(self, platform: Platform) -> RoomAdmin | None:
+        """The platform's room admin (bot.removal_gateway removes messages through it), if any."""
+        return self._admins.get(platform)
 
     async def carry_out(self, message: Outgoing) -> str:
         action = PlannedAction.from_json(message.text)

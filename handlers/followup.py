@@ -9,6 +9,9 @@ Who may do what (anyone else is refused, and the refusal is audited):
            their own line (who else received an item is not theirs to know)
   /mine    anyone, about themselves
 
+/status and /mine about AMBER+STRICT or RED items, asked in a group or room, are answered in the
+asker's direct chat; the chat is told where the answer went (handlers/answer_place.py).
+
 A closed item still takes /ack and /reply: late feedback (a hit after the case was closed) is
 worth more than a tidy state, so it is relayed, marked as being about a closed item.
 """
@@ -16,8 +19,10 @@ worth more than a tidy state, so it is relayed, marked as being about a closed i
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from alerts.audit import AuditAction
+from alerts.caveats import Tlp
 from alerts.items import Reference
 from alerts.directory import Contact
 from alerts.lifecycle import Closure, DeliveryState, ForwardState, delivery_step
@@ -34,6 +39,7 @@ from alerts.render import (
 )
 from alerts.roles import Role
 from alerts.routing import Destination
+from handlers.answer_place import answer_placed
 from handlers.context import CommandContext
 from handlers.ports import ItemRecord
 
@@ -210,15 +216,15 @@ def status(ctx: CommandContext, reference: Reference) -> None:
     shown = record.deliveries if overseer else (own,)
     pending = sum(f.pending for f in ctx.uow.items.forwards(reference)) if overseer else 0
     closer = title(ctx, record.closure.closed_by) if record.closure else None
-    ctx.answer(render_status(
+    answer_placed(ctx, render_status(
         item, title(ctx, item.originator), [(title(ctx, d.contact), d.progress) for d in shown if d is not None],
         closure=record.closure, closer=closer, pending_forwards=pending, summary=overseer,
-    ))
+    ), {item.caveat.tlp}, reference=str(reference))
 
 
 def mine(ctx: CommandContext) -> None:
     me = sender_of(ctx).id
-    lines = []
+    lines: list[tuple[datetime, str, str, Tlp]] = []
     for record in ctx.uow.items.for_contact(me):
         item = record.item
         if item.originator == me:
@@ -232,9 +238,9 @@ def mine(ctx: CommandContext) -> None:
             originator = ctx.directory.contacts.get(item.originator)
             sender = f"{originator.name} ({originator.organisation})" if originator else item.originator
             line = mine_received_line(item, sender, delivery.progress.state)
-        lines.append((item.created_at, str(item.reference), line))
-    lines.sort(reverse=True)
-    ctx.answer(render_mine([line for _, _, line in lines], MINE_LIMIT))
+        lines.append((item.created_at, str(item.reference), line, item.caveat.tlp))
+    lines.sort(key=lambda entry: entry[:2], reverse=True)
+    answer_placed(ctx, render_mine([line for _, _, line, _ in lines], MINE_LIMIT), {tlp for *_, tlp in lines})
 
 
 def _organisations(ctx: CommandContext, contacts: list[str]) -> list[str]:

@@ -6,13 +6,19 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from alerts.audit import AuditAction
+from alerts.caveat_rules import shared_chat
+from alerts.caveats import Tlp
 from alerts.directory import Directory
 from alerts.due import DuePolicy
 from alerts.errors import InvalidValue, ReferenceUnavailable, RouteRefused
 from alerts.items import Item, ItemDraft, Selector
+from alerts.identity import Platform
 from alerts.messages import MessageKind, OutboundMessage
+from alerts.removal import Removal, removal_message
 from alerts.render import render_delivery, render_receipt
-from alerts.routing import RouteNeedsConfirmation, Router, RoutingPolicy
+from alerts.routing import Destination, RouteNeedsConfirmation, Router, RoutingPolicy
+from alerts.routing_types import Notice
+from handlers.answer_place import placed_answer
 from handlers.context import CommandContext
 from handlers.values import check_due
 
@@ -54,14 +60,15 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
     try:
         route = policy.router(ctx.directory).route(draft, ctx.sender, confirmed=confirmed)
     except RouteRefused as refused:
+        removal = _plan_removal(ctx, draft, None)
         ctx.audit(
             AuditAction.REFUSAL,
             caveat=draft.caveat.label(),
             purpose=draft.purpose,
             recipients=tuple(str(s) for s in draft.recipients),
-            detail={"command": draft.kind.noun.lower(), "reason": str(refused)},
+            detail={"command": draft.kind.noun.lower(), "reason": str(refused), **removal},
         )
-        ctx.answer(refusal_answer(refused))
+        ctx.uow.outbox.enqueue_many(placed_answer(ctx, refusal_answer(refused), {draft.caveat.tlp}))
         return None
 
     ack_due, feedback_due = policy.due.due_times(draft, ctx.now)
@@ -107,6 +114,10 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
     }
     if route.confirmed_without_arrangement:
         detail["confirmed_without_arrangement"] = ", ".join(route.confirmed_without_arrangement)
+    if route.notices:
+        detail["notices"] = "; ".join(f"{n.contact} via {n.destination} (to read at {n.read_at})" for n in route.notices)
+        queued += [_notice(ctx, item, notice) for notice in route.notices]
+    detail.update(_plan_removal(ctx, draft, ref))
     ctx.audit(
         AuditAction.ITEM_CREATED,
         recipients=route.recipients,  # with those reached by a room post made for another recipient
@@ -116,7 +127,48 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         detail=detail,
     )
     names = [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients]
-    queued.append(ctx.answer_message(render_receipt(item, names), kind=MessageKind.RECEIPT, reference=ref))
+    queued += placed_answer(ctx, render_receipt(item, names), {draft.caveat.tlp}, kind=MessageKind.RECEIPT,
+                            reference=ref)
     # The deliveries and the receipt in one statement: one round trip on PostgreSQL, not two.
     ctx.uow.outbox.enqueue_many(queued)
     return item
+
+
+# --- where caveats keep content and facts out of shared chats -----------------------------------
+
+_PLATFORM_NAMES = {Platform.MATRIX: "Matrix", Platform.CONSOLE: "the console", Platform.TELEGRAM: "Telegram"}
+
+
+def _notice(ctx: CommandContext, item: Item, notice: Notice) -> OutboundMessage:
+    """Content-free: the item's caveat, kind, number and origin, and where to read it."""
+    tlp = item.caveat.tlp.label
+    sender = ctx.directory.organisations.get(ctx.sender.organisation) if ctx.sender else None
+    origin = sender.name if sender else item.originator
+    where = _PLATFORM_NAMES[notice.read_at.platform]
+    return OutboundMessage(
+        key=ctx.new_key(), kind=MessageKind.NOTICE, destination=notice.destination, reference=str(item.reference),
+        contact=notice.contact,
+        text=f"A {tlp} {item.kind.noun.lower()} {item.reference} from {origin} awaits you on {where}, in your "
+             f"direct chat with the bot there. {tlp} is sent only over end-to-end encrypted channels, so not here.")
+
+
+def _plan_removal(ctx: CommandContext, draft: ItemDraft, reference: str | None) -> dict[str, str]:
+    """A TLP:RED item typed in a shared chat: plan its removal from there (an outbox row, in this
+    transaction), whatever became of the item. What the audit entry notes about it."""
+    chat = ctx.message.chat
+    if draft.caveat.tlp is not Tlp.RED or not shared_chat(chat, ctx.message.direct):
+        return {}
+    assert ctx.sender is not None
+    room = ctx.directory.room(chat)
+    removal = Removal(chat, ctx.message.message_id or "", room.name if room else str(chat), ctx.sender.id,
+                      ctx.message.sender, ctx.sender.title(ctx.directory), draft.caveat.tlp.label,
+                      draft.kind.noun.lower(), reference)
+    if ctx.message.message_id is None:  # nothing to remove it by: both are asked to, at once
+        why = "the platform did not say which message it was"
+        ctx.uow.outbox.enqueue_many([
+            ctx.answer_message(removal.kept_chat_text(why), MessageKind.NOTICE, reference),
+            OutboundMessage(key=ctx.new_key(), kind=MessageKind.NOTICE, destination=Destination.direct(
+                ctx.message.sender), text=removal.kept_officer_text(why), reference=reference, contact=ctx.sender.id)])
+        return {"removal": "not possible: no message id; the chat and the officer were asked to delete it"}
+    ctx.uow.outbox.enqueue(removal_message(removal))
+    return {"removal": f"planned from {chat}"}

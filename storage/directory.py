@@ -17,6 +17,7 @@ nothing else and is idempotent: seeding the same file twice changes nothing.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -29,6 +30,7 @@ from alerts.identity import ChatRef, UserRef
 from alerts.roles import Role
 from storage.db import READ_ONLY, insert_for
 from storage.directory_version import bump_version, read_version
+from storage.tables import cursors
 from storage.directory_tables import (directory_arrangements, directory_contacts, directory_desks,
                                       directory_identities, directory_organisations, directory_parties,
                                       directory_roles, directory_room_members, directory_rooms)
@@ -89,7 +91,9 @@ class SqlDirectoryStore:
                     tuple(UserRef.parse(i) for i in accounts.get(row.id, ())), row.desk, row.timezone, row.backup)
             for row in _ordered(connection, directory_contacts, "id")]
         members = _grouped(connection, directory_room_members, "room", "organisation")
-        rooms = [Room(ChatRef.parse(row.chat), row.name, RoomPurpose(row.purpose), frozenset(members.get(row.chat, ())))
+        encrypted = _encrypted_rooms(connection)
+        rooms = [Room(ChatRef.parse(row.chat), row.name, RoomPurpose(row.purpose), frozenset(members.get(row.chat, ())),
+                      row.chat in encrypted)
                  for row in _ordered(connection, directory_rooms, "chat")]
         parties = _grouped(connection, directory_parties, "arrangement", "organisation")
         arrangements = [
@@ -147,6 +151,28 @@ class DatabaseDirectory:
         with self._engine.begin() as connection:
             self._store.seed(connection, directory)
         return self.refresh()
+
+
+# What the Matrix connector last saw of each registered room (bot/connectors/matrix/room_reports.py
+# keeps it, one JSON value per room in `cursors`): a room counts as end-to-end encrypted while its
+# encryption is Megolm, and as unencrypted before anyone has looked.
+MATRIX_ROOM_SAFETY = "matrix-room-safety:"
+MEGOLM = "m.megolm.v1.aes-sha2"
+
+
+def _encrypted_rooms(connection: Connection) -> set[str]:
+    """The chats (as stored, "matrix:!id") of the Matrix rooms last seen encrypted with Megolm."""
+    found = set()
+    rows = connection.execute(select(cursors.c.name, cursors.c.value)
+                              .where(cursors.c.name.startswith(MATRIX_ROOM_SAFETY, autoescape=True)))
+    for name, value in rows:
+        try:
+            seen = json.loads(value)
+        except ValueError:
+            continue  # unreadable: treated as unencrypted
+        if isinstance(seen, dict) and seen.get("encryption") == MEGOLM:
+            found.add("matrix:" + name[len(MATRIX_ROOM_SAFETY):])
+    return found
 
 
 def in_chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:

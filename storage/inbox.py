@@ -72,10 +72,14 @@ class SqlInbox:
     def _row(self, message: InboundMessage) -> tuple:
         platform = message.sender.platform.value
         reply_to = message.reply_to
-        content = {
+        content: dict[str, Any] = {
             "text": message.text,
             "reply_to": {"chat": str(reply_to.chat), "message_id": reply_to.message_id} if reply_to else None,
         }
+        if message.message_id is not None:
+            content["message_id"] = message.message_id
+        if message.direct:
+            content["direct"] = True
         return (platform, message.event_id, str(message.sender), str(message.chat), message.received_at,
                 seal_json(self._sealer, content, aad=inbox_aad(platform, message.event_id)), "pending")
 
@@ -143,4 +147,6 @@ class SqlInbox:
             text=content["text"],
             received_at=received_at(received) if received_at is not None else received,
             reply_to=MessageRef(ChatRef.parse(reply["chat"]), reply["message_id"]) if reply else None,
+            message_id=content.get("message_id"),
+            direct=content.get("direct") is True,
         )

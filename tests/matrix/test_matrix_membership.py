@@ -179,3 +179,46 @@ async def test_a_change_of_encryption_or_power_levels_is_told_to_the_admins(worl
     changes = [e.detail for e in world.audit() if (e.detail or {}).get("event") == "room-safety-change"]
     assert [(c["serious"], c["finding"].split(" in Network")[0]) for c in changes] == [
         ("false", "Encryption was turned on"), ("true", "The bot lost power"), ("false", "The bot has the power it needs")]
+
+
+def room_in_directory(world: MembershipWorld, name: str):  # noqa: ANN201 - alerts.directory.Room
+    from alerts.identity import ChatRef
+    return world.runtime.directory.current().room(ChatRef.parse(f"matrix:{world.rooms[name]}"))
+
+
+async def test_routing_knows_which_rooms_are_encrypted_as_the_bot_last_saw_them(world: MembershipWorld) -> None:
+    # Thailand was made encrypted; Network was encrypted by the test before; Malaysia never was.
+    await wait_until(lambda: room_in_directory(world, "Network").encrypted, "Network known as encrypted")
+    assert room_in_directory(world, "Thailand").encrypted
+    assert not room_in_directory(world, "Malaysia").encrypted
+
+
+async def test_a_red_alert_typed_in_a_room_is_redacted_and_the_room_and_officer_told(world: MembershipWorld) -> None:
+    from nio import RedactionEvent
+
+    network, kanya = world.rooms["Network"], world.kanya
+    typed = await kanya.say(network, "/alert to:@my-officer tlp:red Informant says the boat leaves tonight")
+    told = await kanya.wait_for(lambda: [b for b in world.bot_said(kanya, "Network") if "was removed from this chat" in b],
+                                what="the room told of the removal")
+    assert told == ["A message by Kanya (Thailand) was removed from this chat: it carried a TLP:RED alert, and "
+                    "TLP:RED goes only to direct chats with the people named."]
+    await kanya.wait_for(lambda: [e for _, e in kanya.events if isinstance(e, RedactionEvent) and e.redacts == typed],
+                         what="the redaction")
+    await kanya.wait_for(lambda: [b for _, e in kanya.messages(sender=world.bot) if (b := e.body)
+                                  and "Your TLP:RED alert was removed from Network" in b], what="the officer told")
+    in_room = world.bot_said(kanya, "Network")
+    assert any("answered in your direct chat" in b for b in in_room)
+    assert not any("Informant" in b or "Aminah" in b for b in in_room)
+
+
+async def test_where_the_bot_may_not_redact_the_room_and_officer_are_warned(world: MembershipWorld) -> None:
+    aminah = world.aminah  # the bot is at level 0 in Malaysia: it may post, not redact others
+    await aminah.say(world.rooms["Malaysia"], "/alert to:@th-deputy tlp:red Informant says the boat leaves tonight")
+    (warning,) = await aminah.wait_for(lambda: [b for b in world.bot_said(aminah, "Malaysia") if "cannot remove it" in b],
+                                       what="the room warned")
+    assert warning == ("⚠ A message by Aminah (Malaysia) in this chat carries a TLP:RED alert, which goes only to "
+                       "direct chats with the people named. The bot cannot remove it (it lacks the power to remove "
+                       "others' messages there): Aminah (Malaysia) or a moderator, please delete it now, and do not "
+                       "pass it on.")
+    await wait_until(lambda: [e for e in world.audit() if (e.detail or {}).get("event") == "message-kept"],
+                     "the audit entry")

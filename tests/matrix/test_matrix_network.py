@@ -61,11 +61,17 @@ class World:
             rooms=[(self.network_room, "Network", "network", '["all"]'),
                    (self.th_room, "Thailand", "country", '["TH"]')],
         ))
-        self.bot = await start_bot(self.config, self.bot_account.password, PICKLE_KEY, sync_timeout_ms=5000)
+        self.bot = await start_bot(self.config, self.bot_account.password, PICKLE_KEY, room_admin=True,
+                                   sync_timeout_ms=5000)
         # The bot accepted both invites, because both rooms are registered in the directory.
         for person, room in ((self.admin, self.network_room), (self.th, self.th_room)):
             await person.wait_for(lambda p=person, r=room: bot in p.client.rooms[r].users
                                   and not p.client.rooms[r].users[bot].invited, what=f"the bot in {room}")
+        # Routing posts AMBER+STRICT in Thailand's room once the bot has seen it encrypted.
+        directory = self.bot.runtime.directory
+        await self.th.wait_for(lambda: directory.current().room(ChatRef(Platform.MATRIX, self.th_room)).encrypted,
+                               what="the bot seeing Thailand's room encrypted")
+        assert not directory.current().room(ChatRef(Platform.MATRIX, self.network_room)).encrypted
 
     async def close(self) -> None:
         if self.bot is not None:
@@ -93,13 +99,27 @@ async def world(synapse: Synapse, tmp_path_factory: pytest.TempPathFactory):
         await w.close()
 
 
+async def officer_finds(world: World, match: Any, what: str, timeout: float = 90.0) -> list[Any]:
+    """The bot's messages to the officer that `match`, in any room, joining the direct chat the bot
+    opens with them on the way (receipts of AMBER+STRICT and RED items posted in a room go there)."""
+    officer, deadline = world.officer, time.monotonic() + timeout
+    while True:
+        for room_id in [r for r in officer.invites if r not in officer.client.rooms]:
+            await officer.join(room_id)
+        found = [e for _, e in world.bot_messages(officer) if match(e)]
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the officer waited {timeout:.0f}s in vain for {what}")
+        await officer.sync(timeout_ms=1000)
+
+
 async def post_alert(world: World, text: str) -> tuple[str, Any]:
-    """The officer posts in the network room; the reference from the bot's receipt there."""
+    """The officer posts in the network room; the reference from the bot's receipt (in the room, or
+    in the officer's direct chat for AMBER+STRICT and RED, whose recipients the room must not see)."""
     await world.officer.say(world.network_room, text)
-    found = await world.officer.wait_for(
-        lambda: [e for _, e in world.bot_messages(world.officer, world.network_room)
-                 if " accepted (" in e.body and REF.search(e.body) and e.event_id not in world.seen_receipts],
-        what="the receipt")
+    found = await officer_finds(world, lambda e: " accepted (" in e.body and REF.search(e.body)
+                                and e.event_id not in world.seen_receipts, "the receipt")
     receipt = found[-1]
     world.seen_receipts.add(receipt.event_id)
     return REF.search(receipt.body).group(1), receipt
@@ -116,6 +136,10 @@ async def test_an_amber_strict_alert_reaches_thailand_in_its_encrypted_room(worl
         world, "!alert to:TH tlp:amber+strict topic:document-fraud grade:B2 priority:urgent\n"
                "Two travellers with altered passports, flight XX123 KUL-BKK 14:30 today.")
     assert receipt.source["content"]["msgtype"] == "m.notice"
+    # The receipt names the recipients: in the officer's direct chat; the network room only hears where.
+    in_room = [e.body for _, e in world.bot_messages(world.officer, world.network_room)]
+    assert not any(reference in b for b in in_room)
+    assert any("answered in your direct chat" in b for b in in_room)
     delivered = await world.th.wait_for(
         lambda: [e for _, e in world.bot_messages(world.th, world.th_room) if reference in e.body],
         what="the delivery in Thailand's room")
@@ -162,16 +186,11 @@ async def test_a_reaction_acknowledges_and_a_reply_is_relayed_to_the_originator(
     await world.th.wait_for(lambda: world.item_state(reference, "th-npoc") == "acknowledged",
                             what="the acknowledgement")
 
-    before = set(world.officer.invites)
     await world.th.reply(world.th_room, delivered, "Confirmed, passport reported stolen 2026-10-02")
     await world.th.wait_for(lambda: world.item_state(reference, "th-npoc") == "answered", what="the feedback")
     # The feedback goes to the officer's direct chat with the bot (made on demand).
-    new = await world.officer.wait_for(lambda: set(world.officer.invites) - before, what="the officer's direct chat")
-    (dm,) = new
-    await world.officer.join(dm)
-    relayed = await world.officer.wait_for(
-        lambda: [e for _, e in world.bot_messages(world.officer, dm) if "Confirmed, passport reported stolen" in e.body],
-        what="the relayed feedback")
+    relayed = await officer_finds(world, lambda e: "Confirmed, passport reported stolen" in e.body,
+                                  "the relayed feedback")
     body = relayed[0].body
     assert reference in body and "Feedback from" in body
     assert "> <" not in body, "the reply fallback was stripped before the feedback was relayed"

@@ -14,6 +14,7 @@ from bot.app import Runtime, add_receiver, build_runtime
 from bot.serve import serve
 from bot.config import load_settings
 from bot.connectors.matrix import MatrixConnector, SecurityEvent
+from bot.connectors.matrix.room_reports import attach_room_admin
 from bot.connectors.matrix.wiring import matrix_connector_for
 
 
@@ -152,7 +153,8 @@ def write_config(directory: Path, toml: str) -> Path:
     return path
 
 
-async def start_bot(config: Path, password: str, pickle_key: str, **options: Any) -> RunningBot:
+async def start_bot(config: Path, password: str, pickle_key: str, *, room_admin: bool = False,
+                    **options: Any) -> RunningBot:
     """The real runtime (bot.app.build_runtime), the Matrix connector wired as the lead will wire it,
     served by bot.app.serve, in this event loop."""
     os.environ["LIAISON_TEST_MATRIX_PASSWORD"] = password
@@ -170,6 +172,8 @@ async def start_bot(config: Path, password: str, pickle_key: str, **options: Any
 
     connector._on_security = hook
     add_receiver(runtime, connector)
+    if room_admin:  # as bot/cli.py wires it: the room watch also tells routing which rooms are encrypted
+        attach_room_admin(runtime, connector)
     session = UntilStopped()
     task = asyncio.create_task(serve(runtime, session))
     while not connector.connected:

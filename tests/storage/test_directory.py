@@ -96,3 +96,23 @@ def test_a_fresh_source_loads_on_first_use_and_routes_like_the_configuration(eng
 
 def test_an_empty_database_is_an_empty_directory(engine: Engine) -> None:
     assert DatabaseDirectory(engine).current() == Directory.build([], [])
+
+
+def test_a_matrix_room_counts_as_encrypted_while_the_room_watch_last_saw_megolm(engine: Engine) -> None:
+    import json
+
+    from alerts.directory import Room, RoomPurpose
+    from alerts.identity import ChatRef
+    from storage.cursors import SqlCursors
+    from storage.directory import MATRIX_ROOM_SAFETY, MEGOLM
+
+    rooms = [Room(ChatRef.parse(f"matrix:!{name}:example.org"), name, RoomPurpose.NETWORK) for name in ("a", "b", "c")]
+    source = DatabaseDirectory(engine)
+    seeded = source.seed(dataclasses.replace(EXAMPLE.directory(), rooms=tuple(rooms)))
+    assert [r.encrypted for r in seeded.rooms] == [False, False, False]  # never looked at: unencrypted
+    with engine.begin() as conn:
+        seen = SqlCursors(conn)
+        seen.set(MATRIX_ROOM_SAFETY + "!a:example.org", json.dumps({"encryption": MEGOLM, "in_room": True}))
+        seen.set(MATRIX_ROOM_SAFETY + "!b:example.org", json.dumps({"encryption": None, "in_room": True}))
+        seen.set(MATRIX_ROOM_SAFETY + "!c:example.org", "not json")
+    assert [r.encrypted for r in source.refresh().rooms] == [True, False, False]

@@ -155,6 +155,20 @@ async def create_chat_invite_link(fake: FakeBotApi, params: dict[str, Any]) -> d
             "creates_join_request": False, "is_primary": False, "is_revoked": False}
 
 
+async def delete_message(fake: FakeBotApi, params: dict[str, Any]) -> bool:
+    """Telegram's rules for a bot: its own messages anywhere, and others' in a group only as an
+    administrator with can_delete_messages (and in a private chat, the other side's too)."""
+    chat_id = _chat(fake, params.get("chat_id"))
+    key = (chat_id, params.get("message_id"))
+    if key in fake.world.deleted or (key not in fake.world.user_messages and key not in fake.world.messages):
+        raise ApiError(400, "Bad Request: message to delete not found")
+    ours = key in fake.world.messages
+    if not ours and chat_id < 0 and chat_id not in fake.world.can_delete:
+        raise ApiError(400, "Bad Request: message can't be deleted")
+    fake.world.deleted.add(key)
+    return True
+
+
 async def set_webhook(fake: FakeBotApi, params: dict[str, Any]) -> bool:
     url = str(params.get("url", ""))
     if not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
@@ -177,5 +191,5 @@ METHODS: dict[str, Callable[[FakeBotApi, dict[str, Any]], Awaitable[Any]]] = {
     "editMessageText": edit_message_text, "editMessageReplyMarkup": edit_message_reply_markup,
     "answerCallbackQuery": answer_callback_query, "getChat": get_chat, "getChatMember": get_chat_member,
     "banChatMember": ban_chat_member, "unbanChatMember": unban_chat_member,
-    "createChatInviteLink": create_chat_invite_link, "setWebhook": set_webhook, "deleteWebhook": delete_webhook,
+    "createChatInviteLink": create_chat_invite_link, "deleteMessage": delete_message, "setWebhook": set_webhook, "deleteWebhook": delete_webhook,
 }

@@ -118,6 +118,8 @@ class World:
         self.moved: dict[int, int] = {}       # group -> the supergroup it became
         self.blocked: set[int] = set()        # users who blocked the bot
         self.banned: set[tuple[int, int]] = set()
+        self.can_delete: set[int] = set()     # groups where the bot is an administrator that may delete messages
+        self.deleted: set[tuple[int, int]] = set()
 
     def chat(self, chat: Chat) -> Chat:
         self.chats.setdefault(chat.id, chat)

@@ -145,3 +145,16 @@ def test_rule_names_are_unique_and_routing_values_checked() -> None:
         'config.toml: routing.rules[1].name: expected each rule name once, got "r" again (first given by '
         'routing.rules[0])',
     ]
+
+
+def test_encrypted_only_is_read_per_tlp_and_defaults_to_red_and_amber_strict() -> None:
+    from alerts.caveats import Tlp
+    assert settings_from_toml(NETWORK, SOURCE).routing_policy().encrypted_only == {Tlp.RED, Tlp.AMBER_STRICT}
+    assert load_settings(EXAMPLE).routing_policy().encrypted_only == {Tlp.RED, Tlp.AMBER_STRICT}
+    policy = settings_from_toml(NETWORK + '[routing]\nencrypted_only = ["RED", "amber"]\n', SOURCE).routing_policy()
+    assert policy.encrypted_only == {Tlp.RED, Tlp.AMBER}
+    assert settings_from_toml(NETWORK + '[routing]\nencrypted_only = []\n', SOURCE).routing_policy().encrypted_only \
+        == frozenset()
+    assert errors(NETWORK + '[routing]\nencrypted_only = ["red", "purple"]\n') == [
+        'config.toml: routing.encrypted_only[1]: expected a TLP: "clear", "green", "amber", "amber+strict" or '
+        '"red", got "purple"']

@@ -21,7 +21,7 @@ from alerts.arrangements import Arrangement, WithoutArrangement
 from alerts.caveats import Caveat, Handling, Tlp
 from alerts.directory import Contact, Directory, Organisation, OrgKind, Room, RoomPurpose, Standing
 from alerts.errors import RouteRefused
-from alerts.identity import ChatRef, UserRef
+from alerts.identity import ChatRef, Platform, UserRef
 from alerts.items import ALL, ItemDraft, ItemKind, Selector, SelectorKind
 from alerts.priority import Priority
 from alerts.roles import Role
@@ -216,6 +216,13 @@ def problems(case: Case, route: Route) -> list[str]:
     return found
 
 
+def reachable(case: Case, contact: Contact) -> bool:
+    """Whether the contact has an account whose direct chat may carry the item's content."""
+    if case.draft.caveat.tlp not in case.policy.encrypted_only:
+        return True
+    return any(i.platform is not Platform.TELEGRAM for i in contact.identities)
+
+
 def outcome(case: Case, router: Router) -> list[str]:
     try:
         route = router.route(case.draft, case.originator, confirmed=case.confirmed)
@@ -240,7 +247,7 @@ def test_a_sound_item_is_not_refused(case: Case) -> None:
     sound = (draft.caveat.tlp is not Tlp.RED and draft.recipients and None not in named
              and len(accounts) == len(set(accounts))
              and (people := set().union(*named) - {case.originator.id})
-             and all(d.contacts[p].identities
+             and all(d.contacts[p].identities and reachable(case, d.contacts[p])
                      and may_share(case, case.originator.organisation, d.contacts[p].organisation) for p in people))
     if sound:
         Router(d, case.policy).route(draft, case.originator)

@@ -22,7 +22,7 @@ from typing import Any
 
 from nio import AsyncClient, ErrorResponse, RoomGetStateEventResponse
 
-from alerts.identity import Platform
+from alerts.identity import ChatRef, Platform
 from alerts.membership import PlannedAction
 from bot.connectors.matrix.errors import from_exception, from_response
 from bot.connectors.matrix.gate import RateGate
@@ -117,3 +117,15 @@ class MatrixRoomAdmin:
                 if await self.membership(room_id, user_id) not in ("join", "invite", "knock"):
                     return  # they left between the look and the kick
                 raise
+
+    async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
+        """bot.removal_gateway.MessageRemover: a redaction. Synapse allows it to a member whose power
+        reaches the room's `redact` level (moderator, 50, by default); below it, M_FORBIDDEN."""
+        try:
+            await self._call(lambda c: c.room_redact(chat.chat_id, message_id, reason=reason), "redact")
+        except PlatformError as error:  # by the Matrix code, as membership() reads it
+            if error.code == "M_FORBIDDEN":
+                raise PermanentFailure("not-allowed", f"the bot may not redact in {chat.chat_id}") from error
+            if error.code == "M_NOT_FOUND":
+                return  # gone already
+            raise

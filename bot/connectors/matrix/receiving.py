@@ -124,7 +124,16 @@ class Receiving(ConnectorCore):
             reply_to = MessageRef(chat, read.targets[-1])
         if not text.startswith(("/", "!")):
             return None  # ordinary conversation: never stored
-        return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to)
+        return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to, message_id=read.event_id,
+                              direct=self._direct_with(chat, read.sender))
+
+    def _direct_with(self, chat: ChatRef, user_id: str) -> bool:
+        """Whether the room is the sender's direct chat with the bot: an unregistered room holding
+        (joined or invited) nobody but the two of them, as the sync shows it now. Unknown: shared."""
+        room = self.client.rooms.get(chat.chat_id) if self.client is not None else None
+        if room is None or self._directory.current().room(chat) is not None:
+            return False
+        return set(room.users) == {self._user_id, user_id}  # nio's users include the invited
 
     # events we could not decrypt yet
 

@@ -9,7 +9,9 @@ For each look, in one transaction:
 - the room's roster (storage.roster.SqlRoomRoster) becomes the members seen, so /rooms and
   /room sync count the room as it is, with no wait on the homeserver while a command runs;
 - the look is compared with the previous one (kept as "matrix-room-safety:<room id>" in the cursors
-  table, so a change made while the bot was down is found at the next start); each change is
+  table, so a change made while the bot was down is found at the next start; the directory reads
+  each room's encryption from it, and is reloaded when that changes, so that routing never posts
+  AMBER or above in a room that is not encrypted now); each change is
   recorded in the audit log and told to the admins, a loss of safety (the bot lost power or left,
   encryption changed away from Megolm) as a warning;
 - after the first sync of a session, the power check: rooms where the bot lacks a power it needs are
@@ -34,6 +36,8 @@ from bot.admins import admin_destinations
 from bot.connectors.matrix.membership import MatrixRoomAdmin
 from bot.connectors.matrix.room_state import Finding, RoomLook, changes, describe_lacking
 from bot.connectors.matrix.room_watch import Report, RoomWatch
+from storage.directory import MATRIX_ROOM_SAFETY
+from storage.directory_version import bump_version
 from storage.roster import SqlRoomRoster
 
 if TYPE_CHECKING:
@@ -42,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BOT_ACTOR = "liaison-bot"
-SAFETY = "matrix-room-safety:"
+SAFETY = MATRIX_ROOM_SAFETY  # the directory reads each room's encryption from it (storage.directory)
 
 
 def attach_room_admin(runtime: Runtime, connector: Any, **options: Any) -> RoomWatch:
@@ -73,6 +77,7 @@ def room_reporter(runtime: Runtime) -> Report:
     def record(looks: list[tuple[Room, RoomLook]], at_start: bool) -> bool:
         now = runtime.clock.now()
         texts: list[str] = []
+        encryption_changed = False
         lacking = [(room, look) for room, look in looks if look.lacking] if at_start else []
         with runtime.uow_factory() as uow:
             roster = SqlRoomRoster(uow.connection)
@@ -87,6 +92,7 @@ def room_reporter(runtime: Runtime) -> Report:
                 snapshot = look.snapshot()
                 if snapshot != before:
                     uow.cursors.set(SAFETY + look.room_id, json.dumps(snapshot, sort_keys=True))
+                    encryption_changed |= (before or {}).get("encryption") != snapshot["encryption"]
                 for finding in found:
                     uow.audit.record(_audit(now, room, "room-safety-change", finding.text, finding.serious))
                 if found:
@@ -113,7 +119,11 @@ def room_reporter(runtime: Runtime) -> Report:
             if texts and not destinations:
                 log.warning("Matrix: no admin can be told of room safety (no management room or admin chat on a "
                             "connected platform)")
+            if encryption_changed:
+                bump_version(uow.connection)  # routing reads a room's encryption from the directory
             uow.commit()
+        if encryption_changed:
+            runtime.directory.refresh()
         return bool(texts and destinations)
 
     async def report(looks: list[tuple[Room, RoomLook]], at_start: bool) -> None:

@@ -110,7 +110,7 @@ class Intake:
             if reference is None:
                 return
             text = f"/reply {reference} {text}"
-        self._ingest(update_id, msg.from_user.id, chat, text, ours, chat_id, batch)
+        self._ingest(update_id, msg.from_user.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}")
 
     async def _form_step(self, update_id: int, chat_id: int, word: str | None, text: str, reference: str | None,
                          batch: Batch) -> bool:
@@ -209,11 +209,11 @@ class Intake:
         return match[0] if match else None
 
     def _ingest(self, update_id: int, user_id: int, chat: ChatRef, text: str, replied: Message | None,
-                chat_id: int, batch: Batch) -> None:
+                chat_id: int, batch: Batch, message_id: str | None = None) -> None:
         reply_to = MessageRef(ChatRef(TG, str(chat_id)), f"{chat_id}:{replied.message_id}") if replied else None
         batch.messages.append(InboundMessage(
             event_id=f"telegram:{update_id}", sender=UserRef(TG, f"user:{user_id}"), chat=chat, text=text,
-            received_at=self._now(), reply_to=reply_to,
+            received_at=self._now(), reply_to=reply_to, message_id=message_id,
         ))
 
     def _refuse(self, update_id: int, msg: Message, chat_id: int, reason: str, word: str, batch: Batch) -> None:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 
 from telegram import error as tg
 
-from alerts.identity import Platform
+from alerts.identity import ChatRef, Platform
 from alerts.membership import PlannedAction
 from bot.connectors.telegram.api import TelegramApi
 from bot.connectors.telegram.chats import ChatMigrations
@@ -97,3 +97,21 @@ class TelegramRoomAdmin:
         chat_id, user_id = self._chat(action), action.identity.telegram_id
         await self._call("ban_chat_member", chat_id=chat_id, user_id=user_id, revoke_messages=False)
         await self._call("unban_chat_member", chat_id=chat_id, user_id=user_id, only_if_banned=True)
+
+    async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
+        """bot.removal_gateway.MessageRemover: deleteMessage. In a group a bot may delete others'
+        messages only as an administrator with can_delete_messages; otherwise Telegram answers
+        "message can't be deleted". A message already gone ("not found") is not an error."""
+        chat_part, _, number = message_id.rpartition(":")
+        chat_id = int(chat_part or chat.chat_id)
+        if self._migrations is not None:
+            chat_id = self._migrations.outgoing(chat_id)
+        try:
+            await self._call("delete_message", chat_id=chat_id, message_id=int(number))
+        except PermanentFailure as error:
+            detail = str(error).lower()
+            if "not found" in detail:
+                return
+            if error.code == "forbidden" or "can't be deleted" in detail or "not enough rights" in detail:
+                raise PermanentFailure("not-allowed", "the bot may not delete messages in this group") from error
+            raise

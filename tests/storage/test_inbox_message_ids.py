@@ -1,0 +1,23 @@
+"""The inbox keeps what a connector said of a message beyond its text: the platform's id of the
+message (to remove it from a shared chat) and whether it came from the sender's direct chat."""
+
+from __future__ import annotations
+
+from alerts.clock import ManualClock
+from alerts.identity import ChatRef, UserRef
+from alerts.messages import InboundMessage
+from storage.uow import SqlUnitOfWorkFactory
+
+
+def test_message_id_and_direct_round_trip(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    sender, room = UserRef.parse("matrix:@a:example.org"), ChatRef.parse("matrix:!r:example.org")
+    messages = [InboundMessage("$e1", sender, room, "/mine", clock.now(), message_id="$e1", direct=True),
+                InboundMessage("$e2", sender, room, "/mine", clock.now(), message_id="$e2"),
+                InboundMessage("$e3", sender, room, "/mine", clock.now())]
+    with uow_factory() as uow:
+        uow.inbox.record(messages[0])
+        uow.inbox.record_many(messages[1:])
+        uow.commit()
+    with uow_factory() as uow:
+        assert [(m.message_id, m.direct) for m in uow.inbox.pending(10)] == [("$e1", True), ("$e2", False),
+                                                                             (None, False)]
