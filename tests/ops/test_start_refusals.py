@@ -148,3 +148,10 @@ def test_the_database_its_wal_and_shm_files_and_the_witness_are_made_0600(config
         assert verify(engine, keyfile.load(settings.keys.path), settings.audit.witness_path).ok
     finally:
         engine.dispose()
+
+
+def test_an_unreachable_database_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, "postgresql://nobody@127.0.0.1:9/none")  # nothing listens on port 9
+    for command in (["console"], ["db", "upgrade"], ["audit", "verify"]):
+        line = one_line_error(capsys, "--config", str(config), *command)
+        assert line.startswith("error: the database cannot be used:") and "SELECT" not in line
