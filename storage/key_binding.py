@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from storage.audit.encoding import to_micros
 from storage.audit.tables import key_binding
@@ -49,7 +49,7 @@ def read_binding(connection: Connection) -> Binding | None:
 
 def holds_sealed_content(connection: Connection) -> bool:
     """Whether any table holds a row sealed or signed under some key file."""
-    existing = set(connection.dialect.get_table_names(connection))
+    existing = set(inspect(connection).get_table_names())
     return any(connection.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None  # noqa: S608
                for table in _SEALED_TABLES if table in existing)
 
@@ -67,7 +67,7 @@ def expected_key(connection: Connection) -> str:
 
 
 def _key_ids_in_use(connection: Connection) -> tuple[set[str], set[str]]:
-    existing = set(connection.dialect.get_table_names(connection))
+    existing = set(inspect(connection).get_table_names())
     masters: set[str] = set()
     signing: set[str] = set()
     if "audit_entries" in existing:
@@ -114,7 +114,7 @@ def bind(engine: Engine, keyring: Keyring, now: datetime | None = None) -> Bindi
                 raise KeyFileMismatch(
                     f"key file {keyring.path} is not this database's: it lacks {', '.join(foreign)}, which the "
                     f"database's content names; put the right key file back from its backup ({KEYS_SECTION})")
-            moment = (now or datetime.now(timezone.utc))
+            moment = now or datetime.now(timezone.utc)
             connection.execute(insert_for(connection, key_binding).values(
                 id=1, signing_key_id=keyring.signing_key_id, fingerprint=keyring.fingerprint,
                 bound_at_us=to_micros(moment)).on_conflict_do_nothing(index_elements=["id"]))

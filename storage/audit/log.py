@@ -15,9 +15,9 @@ so a tail cut or rewritten without the key is refused here and reported by verif
 
 from __future__ import annotations
 
+import hmac
 import weakref
 from collections.abc import Callable
-import hmac
 from dataclasses import dataclass
 
 from sqlalchemy import Connection

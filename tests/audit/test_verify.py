@@ -109,6 +109,7 @@ def test_every_bit_flip_in_an_entry_is_detected_at_that_entry(small_log: tuple[E
 
 @pytest.mark.parametrize("table, column, key", [
     ("audit_head", "entry_hash", "id = 1"), ("audit_head", "frontier", "id = 1"), ("audit_head", "seq", "id = 1"),
+    ("audit_head", "mac", "id = 1"),
     ("audit_checkpoints", "root_hash", "tree_size = 16"), ("audit_checkpoints", "signature", "tree_size = 8"),
     ("audit_checkpoints", "tree_size", "tree_size = 16"), ("audit_checkpoints", "created_at_us", "tree_size = 8"),
     ("case_keys", "wrapped_key", "reference = 'A-2026-0002'"),

@@ -143,6 +143,9 @@ def test_the_database_its_wal_and_shm_files_and_the_witness_are_made_0600(config
     assert modes == {database.name: 0o600, f"{database.name}-wal": 0o600, f"{database.name}-shm": 0o600}
     assert settings.audit.witness_path is not None
     assert stat.S_IMODE(settings.audit.witness_path.stat().st_mode) == 0o600
+    # Their folders, made by the bot here, are its own too.
+    assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(settings.audit.witness_path.parent.stat().st_mode) == 0o700
     engine = create_engine_for(settings.storage.url)
     try:
         assert verify(engine, keyfile.load(settings.keys.path), settings.audit.witness_path).ok
