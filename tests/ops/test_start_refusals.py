@@ -34,13 +34,17 @@ def used(config: Path) -> None:
     asyncio.run(go())
 
 
-def one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    """Runs the CLI; returns its one error line after checking the exit code and that no traceback came."""
+def cli(*argv: str) -> int:
     handlers, level = logging.root.handlers[:], logging.root.level
     try:
-        code = main(list(argv))
+        return main(list(argv))
     finally:  # main() points logging at this test's captured stderr: leave none of it to the next
         logging.root.handlers[:], logging.root.level = handlers, level
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Runs the CLI; returns its one error line after checking the exit code and that no traceback came."""
+    code = cli(*argv)
     err = capsys.readouterr().err
     assert code != 0, err
     assert "Traceback" not in err, err
@@ -158,3 +162,22 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path, capsys: pytest.Capt
     for command in (["console"], ["db", "upgrade"], ["audit", "verify"]):
         line = one_line_error(capsys, "--config", str(config), *command)
         assert line.startswith("error: the database cannot be used:") and "SELECT" not in line
+
+
+def test_a_log_from_before_keyed_heads_stops_the_start_until_db_upgrade_verifies_and_keys_it(
+        config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    used(config)
+    settings = load_settings(config)
+    database = Path(settings.storage.url.removeprefix("sqlite:///"))
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE audit_head SET mac = NULL")  # as migration 0006 leaves an older log
+    line = one_line_error(capsys, "--config", str(config), "console")
+    assert "carries no MAC" in line and "liaison-bot db upgrade" in line
+    assert cli("--config", str(config), "db", "upgrade") == 0
+    assert "head keyed" in capsys.readouterr().out
+    engine = create_engine_for(settings.storage.url)
+    try:
+        report = verify(engine, keyfile.load(settings.keys.path), settings.audit.witness_path)
+        assert report.ok, report.summary()
+    finally:
+        engine.dispose()
