@@ -139,7 +139,7 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     clock = clock or SystemClock()
     engine = engine_for(settings)
     upgrade(engine)
-    keyring = ensure_keyring(settings.keys.path, notice)
+    keyring = ensure_keyring(settings.keys.path, notice, engine)  # refuses a missing or wrong key file
 
     def audit_factory(connection: Connection, sealer: CaseKeySealer) -> SqlAuditLog:
         return SqlAuditLog(connection, keyring, clock, sealer=sealer)  # the unit of work's sealer

@@ -59,7 +59,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    import getpass
+
     from bot.engine import engine_for
+    from bot.keys import key_unkeyed_head
     from storage.migrate import current_revision, upgrade
 
     settings = settings_from_args(args)
@@ -67,6 +70,12 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     try:
         upgrade(engine)
         print(f"Database at revision {current_revision(engine)}.")
+        # A log from before heads were keyed: verified as it stands, then keyed (needs the key file).
+        keyed = key_unkeyed_head(engine, settings.keys.path, settings.audit.witness_path,
+                                 actor=f"cli:{getpass.getuser()}")
+        if keyed is not None:
+            print(f"Audit log verified and its head keyed at {keyed} entries: a later change without the key file "
+                  "is detected.")
     finally:
         engine.dispose()
     return 0
@@ -178,6 +187,12 @@ def _register_operator_tools(commands: argparse._SubParsersAction, common: argpa
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import OperationalError
+
+    from storage.audit.log import AuditHeadCorrupt
+    from storage.db import DatabaseUnavailable
+    from storage.keyring import KeyringError
+
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
@@ -185,8 +200,25 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
+    # Expected conditions an operator can put right: one line each, never a traceback.
+    except (KeyringError, AuditHeadCorrupt, DatabaseUnavailable) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OperationalError as error:
+        print(f"error: {database_problem(error)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def database_problem(error: Exception) -> str:
+    """The driver's own first line (no SQL, no parameters: they may hold content), and a hint."""
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    first = reason[0] if reason else type(error).__name__
+    hint = ""
+    if "locked" in first:
+        hint = " (another process holds it: is the bot, a restore or a sqlite3 shell using it?)"
+    return f"the database cannot be used: {first}{hint}"
 
 
 if __name__ == "__main__":

@@ -19,8 +19,10 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from alerts.clock import Clock
+from storage import key_binding
 from storage import keyring as keyfile
-from storage.keyring import KeyringError
+from storage.audit.log import AuditHeadCorrupt
+from storage.keyring import Keyring, KeyringError
 from storage.audit import erase, export, show, verify
 
 
@@ -51,10 +53,35 @@ def runs(handler: Handler, load_context: LoadContext) -> Callable[[argparse.Name
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args, load_context(args))
-        except (KeyringError, OSError) as error:
+        except BrokenPipeError:
+            # The reader stopped early (`| head`): what was consulted is recorded already.
+            _quiet_stdout()
+            return 1
+        except (KeyringError, AuditHeadCorrupt, OSError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
     return run
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def keyring_of(ctx: AuditContext, *, records: bool = True) -> Keyring:
+    """The key file, checked against the database it is used with (KeyFileMismatch names the right
+    one); a command that records in the log binds the database to it on first use."""
+    keyring = keyfile.load(ctx.keyring_path)
+    if records:
+        key_binding.bind(ctx.engine, keyring)
+    else:
+        key_binding.check(ctx.engine, keyring)
+    return keyring
 
 
 def register(subparsers: Any, load_context: LoadContext, common: argparse.ArgumentParser | None = None) -> None:
@@ -94,7 +121,7 @@ def register(subparsers: Any, load_context: LoadContext, common: argparse.Argume
 
 
 def cmd_verify(args: argparse.Namespace, ctx: AuditContext) -> int:
-    report = verify(ctx.engine, keyfile.load(ctx.keyring_path), ctx.witness_path, workers=args.workers)
+    report = verify(ctx.engine, keyring_of(ctx, records=False), ctx.witness_path, workers=args.workers)
     print(report.summary())
     if ctx.witness_path is None:
         print("note: no witness file is configured, so truncation is only checked against the database",
@@ -103,7 +130,7 @@ def cmd_verify(args: argparse.Namespace, ctx: AuditContext) -> int:
 
 
 def cmd_export(args: argparse.Namespace, ctx: AuditContext) -> int:
-    keyring = keyfile.load(ctx.keyring_path)
+    keyring = keyring_of(ctx)
     options = dict(since=args.since, until=args.until, reference=args.reference, country=args.country,
                    recipient=args.recipient, actor=ctx.actor, purpose=args.purpose, clock=ctx.clock,
                    organisation_of=getattr(ctx, "organisation_of", None))
@@ -119,13 +146,13 @@ def cmd_export(args: argparse.Namespace, ctx: AuditContext) -> int:
 
 
 def cmd_show(args: argparse.Namespace, ctx: AuditContext) -> int:
-    entries = show(ctx.engine, keyfile.load(ctx.keyring_path), args.reference, sys.stdout, actor=ctx.actor,
+    entries = show(ctx.engine, keyring_of(ctx), args.reference, sys.stdout, actor=ctx.actor,
                    purpose=args.purpose, clock=ctx.clock)
     return 0 if entries else 1
 
 
 def cmd_erase(args: argparse.Namespace, ctx: AuditContext) -> int:
-    destroyed = erase(ctx.engine, keyfile.load(ctx.keyring_path), args.reference, reason=args.reason,
+    destroyed = erase(ctx.engine, keyring_of(ctx), args.reference, reason=args.reason,
                       actor=ctx.actor, clock=ctx.clock)
     if destroyed:
         print(f"{args.reference}: its key is destroyed; its content can no longer be read. The erasure is recorded.")

@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from alerts.audit import AuditAction, AuditEvent
-from bot.cli_audit import AuditContext, LoadContext, runs
+from bot.cli_audit import AuditContext, LoadContext, keyring_of, runs
+from storage import key_binding
 from storage import keyring as keyfile
 from storage.audit import SqlAuditLog
 from storage.keyring import Keyring
@@ -38,9 +39,14 @@ def register(subparsers: Any, load_context: LoadContext, common: argparse.Argume
 
 
 def cmd_generate(args: argparse.Namespace, ctx: AuditContext) -> int:
+    if not args.force and not ctx.keyring_path.exists():
+        # A database that holds content needs its own key file back, not a new one.
+        key_binding.refuse_new_key_file(ctx.engine, ctx.keyring_path)
     keyring = keyfile.generate(ctx.keyring_path, force=args.force)
     print(f"Created the key file {ctx.keyring_path} (mode 0600): master key {keyring.current_id}, "
-          f"signing key {keyring.signing_key_id}.")
+          f"signing key {keyring.signing_key_id}, fingerprint {keyring.fingerprint}.")
+    if not args.force:
+        key_binding.bind(ctx.engine, keyring)
     print(f"Public signing key (for checking checkpoints): {base64.b64encode(keyring.public_key_bytes()).decode()}")
     print("Back it up apart from the database: without it the audit log can be neither read nor verified.")
     return _record(ctx, keyring, {"operation": "generate", "master_key": keyring.current_id,
@@ -48,7 +54,7 @@ def cmd_generate(args: argparse.Namespace, ctx: AuditContext) -> int:
 
 
 def cmd_rotate(args: argparse.Namespace, ctx: AuditContext) -> int:
-    previous = keyfile.load(ctx.keyring_path).current_id
+    previous = keyring_of(ctx).current_id
     keyring = keyfile.rotate(ctx.keyring_path)
     print(f"Master key {keyring.current_id} is now current; {len(keyring.master_keys) - 1} older key(s) kept. "
           "Restart the bot so that it seals with the new key.")

@@ -9,6 +9,7 @@ A connection that will only read can ask for a plain deferred BEGIN with `READ_O
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -22,6 +23,10 @@ from storage.keys.driver import execute
 # Execution option naming how a SQLite transaction begins; ignored by other databases.
 SQLITE_BEGIN = "liaison_sqlite_begin"
 READ_ONLY: dict[str, Any] = {SQLITE_BEGIN: "DEFERRED"}
+
+
+class DatabaseUnavailable(Exception):
+    """The database file cannot be made or opened where the configuration puts it (one line)."""
 
 BUSY_TIMEOUT_MS = 5000
 # PostgreSQL pool: see _postgres_engine.
@@ -101,13 +106,27 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     database = parsed.database
     if not database or database == ":memory:" or database.startswith("file:"):
         raise ValueError("SQLite needs a file path: sqlite:///path/to/bot.db")
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    _create_private(Path(database))
     # The driver's own timeout is its busy handler; keep it in step with the PRAGMA.
     connect_args = {"timeout": BUSY_TIMEOUT_MS / 1000, **kwargs.pop("connect_args", {})}
     engine = create_engine(parsed, connect_args=connect_args, **kwargs)
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Make the database file 0600 (and its folder 0700) before SQLite does: SQLite would make it
+    0644, and it gives the WAL and shared-memory files the database file's mode."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except FileExistsError:
+        return  # an empty file is an empty database to SQLite; an existing one keeps its mode
+    except OSError as exc:
+        raise DatabaseUnavailable(f"the database file {path} cannot be created: {exc.strerror} "
+                                  f"({exc.filename})") from None
+    os.close(fd)
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:

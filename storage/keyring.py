@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import stat
@@ -26,6 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat, NoEncryption
@@ -69,6 +72,7 @@ class Keyring:
         self.signing_created_at = signing_created_at
         self._signing_key = signing_key
         self._aeads: dict[str, AESGCM] = {}
+        self._derived: dict[bytes, bytes] = {}
 
     def __repr__(self) -> str:
         return f"Keyring(path={self.path!s}, current={self.current_id!r}, keys={sorted(self.master_keys)!r})"
@@ -100,6 +104,23 @@ class Keyring:
 
     def public_key_bytes(self) -> bytes:
         return self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA256:<base64> of the public signing key, as OpenSSH shows keys: the signing key stays
+        through rotations, so this names the key file a database belongs to, and reveals nothing."""
+        digest = hashlib.sha256(self.public_key_bytes()).digest()
+        return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+    def derive(self, label: bytes) -> bytes:
+        """A 256-bit key for one purpose (`label`), HKDF-SHA-256 from the signing key: it needs no
+        new field in the key file and does not change when master keys rotate."""
+        key = self._derived.get(label)
+        if key is None:
+            seed = self._signing_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+            key = self._derived[label] = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                                              info=b"liaison-bot/" + label).derive(seed)
+        return key
 
     def verify_signature(self, key_id: str, signature: bytes, message: bytes) -> bool:
         if key_id != self.signing_key_id:
@@ -217,7 +238,7 @@ def _parse(path: Path, raw: bytes) -> Keyring:
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """An exclusive lock on a sidecar file: the key file itself is replaced, so it cannot carry the lock."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

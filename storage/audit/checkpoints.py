@@ -88,8 +88,8 @@ class WitnessFile:
         self.path = Path(path)
 
     def append(self, checkpoint: Checkpoint) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             size = os.fstat(fd).st_size
             # A torn last line (a crash mid-write) must not swallow this one.
@@ -167,7 +167,9 @@ class Checkpointer:
 
     def write_checkpoint(self, connection: Connection, now: datetime) -> Checkpoint | None:
         """Sign the log as it stands (None when empty); refuses when it is shorter than a signed size."""
-        head = lock_head(connection)  # no append can slip between reading the size and the root
+        # No append can slip between reading the size and the root; a head forged without the key
+        # is refused here, never signed.
+        head = lock_head(connection, self._keyring)
         if head.seq == 0:
             return None
         root = head.frontier.root()

@@ -7,6 +7,7 @@ every hash, the chain and the Merkle roots intact.
 
 from __future__ import annotations
 
+import hmac
 import json
 import struct
 from datetime import datetime, timezone
@@ -41,6 +42,18 @@ def entry_hash(seq: int, recorded_at_us: int, action: str, reference: str | None
         len(c) if case_ref is not None else -1, len(sealed_meta), len(d) if sealed_detail is not None else -1,
     )
     return sha256(b"\x00" + header + a + r + k + c + sealed_meta + d + prev_hash).digest()
+
+
+HEAD_MAC_LABEL = b"audit head MAC v1"
+_HEAD_MAC_PREFIX = b"liaison-bot/audit-head\x00"
+
+
+def head_mac(key: bytes, seq: int, entry_hash: bytes, frontier: bytes) -> bytes:
+    """HMAC-SHA-256 over the head (size, last hash, Merkle frontier) under a key derived from the
+    key file: the hashes alone are unkeyed, so without this anyone who can write the database could
+    cut or rewrite the entries after the last checkpoint and recompute a head that agrees.
+    The last hash has a fixed length and the frontier comes last, so no two heads encode alike."""
+    return hmac.new(key, _HEAD_MAC_PREFIX + struct.pack(">q", seq) + entry_hash + frontier, sha256).digest()
 
 
 def part_aad(seq: int, key_id: str, schema_version: int, part: str) -> bytes:

@@ -8,10 +8,14 @@ The statements run through the driver's cursor on the same connection (storage.k
 SQLAlchemy's per-statement cost was most of an append's. The head is read once per transaction:
 it is locked until the transaction ends, so later appends in it know the head they left. A
 savepoint rolled back may have undone appends, so after one the head is read again (see _HEADS).
+The head carries an HMAC under a key derived from the key file (encoding.head_mac): it is checked
+whenever the head is read from the database to be extended or signed, and renewed by every append,
+so a tail cut or rewritten without the key is refused here and reported by verify.
 """
 
 from __future__ import annotations
 
+import hmac
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,9 +27,11 @@ from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import Clock
 from storage.audit.encoding import (
     GENESIS_HASH,
+    HEAD_MAC_LABEL,
     SCHEMA_VERSION,
     detail_plaintext,
     entry_hash,
+    head_mac,
     meta_plaintext,
     part_aad,
     to_micros,
@@ -42,7 +48,18 @@ NOT_CASE_CONTENT = frozenset({AuditAction.ERASURE, AuditAction.EXPORT, AuditActi
 
 
 class AuditHeadCorrupt(Exception):
-    """The head row does not describe a tree; appending would extend a broken log, so it refuses."""
+    """The head row does not describe a tree, or its MAC does not verify; appending would extend a
+    broken (or forged) log, so it refuses."""
+
+
+class AuditHeadUnkeyed(AuditHeadCorrupt):
+    """The head of a non-empty log carries no MAC: written before heads were keyed, or altered."""
+
+
+UNKEYED = ("the audit log's head carries no MAC (a log written before heads were keyed, or one altered): "
+           "run `liaison-bot db upgrade`, which verifies the log and then keys its head")
+FORGED = ("the audit log's head does not verify under the key file: entries after the last checkpoint were "
+          "changed without the key, or this is not the database's key file; run `liaison-bot audit verify`")
 
 
 @dataclass
@@ -50,12 +67,27 @@ class Head:
     seq: int
     entry_hash: bytes
     frontier: Frontier
+    mac: bytes | None = None
 
 
-_SELECT_HEAD = "SELECT seq, entry_hash, frontier FROM audit_head WHERE id = 1"
+_SELECT_HEAD = "SELECT seq, entry_hash, frontier, mac FROM audit_head WHERE id = 1"
 _INSERT_ENTRY = ("INSERT INTO audit_entries (seq, recorded_at_us, action, reference, key_id, schema_version, "
                  "case_ref, sealed_meta, sealed_detail, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_UPDATE_HEAD = "UPDATE audit_head SET seq = ?, entry_hash = ?, frontier = ? WHERE id = 1"
+_UPDATE_HEAD = "UPDATE audit_head SET seq = ?, entry_hash = ?, frontier = ?, mac = ? WHERE id = 1"
+
+
+def mac_for(keyring: Keyring, seq: int, last_hash: bytes, frontier: bytes) -> bytes:
+    return head_mac(keyring.derive(HEAD_MAC_LABEL), seq, last_hash, frontier)
+
+
+def check_head_mac(keyring: Keyring, seq: int, last_hash: bytes, frontier: bytes, mac: bytes | None) -> None:
+    """Raises AuditHeadUnkeyed or AuditHeadCorrupt; a log never appended to needs no MAC."""
+    if mac is None:
+        if seq == 0:
+            return
+        raise AuditHeadUnkeyed(UNKEYED)
+    if not hmac.compare_digest(bytes(mac), mac_for(keyring, seq, last_hash, frontier)):
+        raise AuditHeadCorrupt(FORGED)
 
 
 # The head as the last append of a transaction left it, by root transaction, with the transaction
@@ -67,8 +99,9 @@ _UPDATE_HEAD = "UPDATE audit_head SET seq = ?, entry_hash = ?, frontier = ? WHER
 _HEADS: weakref.WeakKeyDictionary[RootTransaction, tuple[weakref.ref[Transaction], Head]] = weakref.WeakKeyDictionary()
 
 
-def lock_head(connection: Connection) -> Head:
-    """The head, locked until the caller's transaction ends; made on first use."""
+def lock_head(connection: Connection, keyring: Keyring | None = None) -> Head:
+    """The head, locked until the caller's transaction ends; made on first use. With `keyring`,
+    its MAC is checked (AuditHeadCorrupt): whoever extends or signs the head passes one."""
     lock = _SELECT_HEAD + (" FOR UPDATE" if connection.dialect.name == "postgresql" else "")
     row = fetch_one(connection, lock)
     if row is None:
@@ -79,20 +112,24 @@ def lock_head(connection: Connection) -> Head:
         )
         row = fetch_one(connection, lock)
     try:
-        return Head(row[0], bytes(row[1]), Frontier.from_bytes(row[0], row[2]))
-    except ValueError as exc:
+        head = Head(row[0], bytes(row[1]), Frontier.from_bytes(row[0], row[2]),
+                    bytes(row[3]) if row[3] is not None else None)
+    except (ValueError, TypeError) as exc:
         raise AuditHeadCorrupt(f"audit_head is corrupt ({exc}); run `liaison-bot audit verify`") from None
+    if keyring is not None:
+        check_head_mac(keyring, head.seq, head.entry_hash, bytes(row[2]), head.mac)
+    return head
 
 
-def _head_for_append(connection: Connection) -> tuple[Head, RootTransaction, Transaction]:
+def _head_for_append(connection: Connection, keyring: Keyring) -> tuple[Head, RootTransaction, Transaction]:
     """The locked head, read from the database once per transaction; the root transaction and the
     innermost one (the root or a savepoint), to remember the new head under after the append."""
-    head, root, innermost = _locked_head(connection)
+    head, root, innermost = _locked_head(connection, keyring)
     # A copy: the caller extends it, and only an append that went through may be remembered.
     return Head(head.seq, head.entry_hash, head.frontier.copy()), root, innermost
 
 
-def _locked_head(connection: Connection) -> tuple[Head, RootTransaction, Transaction]:
+def _locked_head(connection: Connection, keyring: Keyring) -> tuple[Head, RootTransaction, Transaction]:
     """_head_for_append's head, not to be changed."""
     root = connection.get_transaction()
     remembered = _HEADS.get(root) if root is not None else None
@@ -100,7 +137,7 @@ def _locked_head(connection: Connection) -> tuple[Head, RootTransaction, Transac
     if remembered is not None and remembered[0]() in (innermost, root):
         head = remembered[1]
     else:
-        head = lock_head(connection)
+        head = lock_head(connection, keyring)
         root = connection.get_transaction()  # begun by lock_head if there was none
         innermost = connection.get_nested_transaction() or root
         assert root is not None and innermost is not None
@@ -146,7 +183,7 @@ class SqlAuditLog:
         else:
             # The head is locked now, as an immediate append would lock it: a transaction that has
             # recorded something holds it from then on, and others (a reminder round) wait for it.
-            _locked_head(self._connection)
+            _locked_head(self._connection, self._keyring)
             # The time is taken now too: a deferred entry records what an immediate one would have.
             self._pending.append((event, self._recorded_at_us(event)))
 
@@ -186,7 +223,7 @@ class SqlAuditLog:
         # The case keys before the head: every writer takes them in this order (sealers make case
         # keys before they append), so two writers cannot wait on each other.
         cases = [self._case(event) for event, _ in entries]
-        head, root, innermost = _head_for_append(self._connection)
+        head, root, innermost = _head_for_append(self._connection, self._keyring)
         key_id = self._keyring.current_id
         prev_hash = head.entry_hash
         seq = head.seq
@@ -207,13 +244,15 @@ class SqlAuditLog:
                          sealed_meta, sealed_detail, prev_hash, digest))
             prev_hash = digest
         connection = self._connection
+        frontier = head.frontier.to_bytes()
+        mac = mac_for(self._keyring, seq, prev_hash, frontier)
 
         def write() -> int:
             with together(connection):  # one round trip on PostgreSQL
                 for cursor in insert_many_now(connection, _INSERT_ENTRY, rows):
                     cursor.close()
-                execute(connection, _UPDATE_HEAD, (seq, prev_hash, head.frontier.to_bytes()))
-            _HEADS[root] = (weakref.ref(innermost), Head(seq, prev_hash, head.frontier))
+                execute(connection, _UPDATE_HEAD, (seq, prev_hash, frontier, mac))
+            _HEADS[root] = (weakref.ref(innermost), Head(seq, prev_hash, head.frontier, mac))
             return seq
 
         return write

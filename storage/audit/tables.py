@@ -50,6 +50,21 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("entry_hash", LargeBinary, nullable=False),
     Column("frontier", LargeBinary, nullable=False),  # concatenated 32-byte subtree roots
+    # HMAC of the three above under a key derived from the key file (encoding.head_mac); NULL only
+    # before the first append, or in a log written before heads were keyed (db upgrade keys it).
+    Column("mac", LargeBinary),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+# One row (id 1): which key file this database belongs to, recorded when a key file is first used
+# with it, so that a start with another key file, or none, can name the one it needs.
+key_binding = Table(
+    "key_binding",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("signing_key_id", String(64), nullable=False),
+    Column("fingerprint", String(64), nullable=False),  # Keyring.fingerprint: of the public signing key
+    Column("bound_at_us", BigInteger, nullable=False),
     CheckConstraint("id = 1", name="single_row"),
 )
 

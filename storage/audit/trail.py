@@ -1,13 +1,17 @@
 """Reading the log for people: `audit export` for an auditor, `audit show REF` for one item's trail.
 
 Both decrypt, so both are themselves recorded: an export as an EXPORT entry with its filter, a
-show as a CONSULTATION of the item. These are the only places that print decrypted content.
+show as a CONSULTATION of the item, committed before anything is printed (a reader that stops
+early, like `| head`, has still been recorded). These are the only places that print decrypted
+content, and what anyone wrote is shown with its control characters escaped (escape_controls):
+a body cannot clear the terminal, move the cursor or print a line that looks like an entry.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -23,6 +27,35 @@ from storage.audit.tables import audit_entries
 from storage.db import READ_ONLY
 from storage.keyring import Keyring
 from storage.sealing import CaseKeySealer, ContentErased, SealError
+
+# C0 and C1 controls and DEL (terminal escapes, \r, \n, \t), the line and paragraph separators,
+# and the bidirectional controls that reorder what a terminal shows.
+_CONTROL_CHARS = "\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROLS = re.compile(f"[{_CONTROL_CHARS}]")
+_CONTROLS_OR_BACKSLASH = re.compile(f"[{_CONTROL_CHARS}\\\\]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line with its control characters shown as escapes (and backslashes doubled,
+    so an escape seen is one that was there)."""
+    return _CONTROLS_OR_BACKSLASH.sub(_escape, text)
+
+
+def _json_text(data: Any) -> str:
+    """JSON on one line; json escapes C0 controls itself, the rest are escaped as \\uXXXX here (the
+    same data to a JSON reader, inert in a terminal)."""
+    return _CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(data, ensure_ascii=False, sort_keys=True))
+
 
 FIELDS = ("seq", "recorded_at", "action", "reference", "actor", "recipients", "channel", "caveat", "purpose",
           "at", "content", "detail")
@@ -109,9 +142,14 @@ def _matches(entry: TrailEntry, country: str | None, recipient: str | None,
 def _csv_cell(value: Any) -> str:
     if isinstance(value, list):
         value = "; ".join(value)
-    text = "" if value is None else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if value is None:
+        text = ""
+    elif isinstance(value, str):
+        text = escape_controls(value)
+    else:  # the detail: JSON escapes what it holds, and _json_text what JSON leaves raw
+        text = _json_text(value)
     # Chat text ends up in a spreadsheet: keep a leading =, +, - or @ from being run as a formula.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def export(engine: Engine, keyring: Keyring, out: TextIO, fmt: str = "jsonl", *, since: datetime | None = None,
@@ -137,7 +175,7 @@ def export(engine: Engine, keyring: Keyring, out: TextIO, fmt: str = "jsonl", *,
                     if writer is not None:
                         writer.writerow([_csv_cell(data[name]) for name in FIELDS])
                     else:
-                        out.write(json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n")
+                        out.write(_json_text(data) + "\n")
                     count += 1
         out.flush()
         completed = True
@@ -153,30 +191,32 @@ def export(engine: Engine, keyring: Keyring, out: TextIO, fmt: str = "jsonl", *,
 
 def show(engine: Engine, keyring: Keyring, reference: str, out: TextIO, *, actor: str,
          purpose: str | None = None, clock: Clock | None = None) -> list[TrailEntry]:
-    """Print the trail of one item: who received what, when, by which channel, and why."""
+    """Print the trail of one item: who received what, when, by which channel, and why. The
+    consultation is recorded (committed) before the first line is written."""
     with engine.connect() as connection:
         connection = connection.execution_options(**READ_ONLY)
         with connection.begin():
             entries = list(read_entries(connection, keyring, reference=reference))
-    out.write(f"Trail of {reference}: {len(entries)} entries\n")
+    _record(engine, keyring, clock, AuditAction.CONSULTATION, actor, reference, purpose,
+            {"via": "audit show", "entries": str(len(entries))})
+    x = escape_controls
+    out.write(f"Trail of {x(reference)}: {len(entries)} entries\n")
     for e in entries:
-        line = f"{e.recorded_at:%Y-%m-%d %H:%M:%SZ}  #{e.seq}  {e.action}  by {e.actor or '?'}"
+        line = f"{e.recorded_at:%Y-%m-%d %H:%M:%SZ}  #{e.seq}  {x(e.action)}  by {x(e.actor or '?')}"
         if e.recipients:
-            line += f"  to {', '.join(e.recipients)}"
+            line += f"  to {', '.join(x(r) for r in e.recipients)}"
         if e.channel:
-            line += f"  via {e.channel}"
+            line += f"  via {x(e.channel)}"
         if e.caveat:
-            line += f"  [{e.caveat}]"
+            line += f"  [{x(e.caveat)}]"
         if e.purpose:
-            line += f"  why: {e.purpose}"
+            line += f"  why: {x(e.purpose)}"
         out.write(line + "\n")
         for key, value in sorted((e.detail or {}).items()):
-            out.write(f"    {key}: {value}\n")
+            out.write(f"    {x(str(key))}: {x(str(value))}\n")
         if e.content in ("erased", "unreadable"):
             out.write(f"    [content {e.content}]\n")
     out.flush()
-    _record(engine, keyring, clock, AuditAction.CONSULTATION, actor, reference, purpose,
-            {"via": "audit show", "entries": str(len(entries))})
     return entries
 
 

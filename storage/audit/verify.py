@@ -6,7 +6,10 @@ What each kind of tampering looks like here:
   recomputed the hashes, the Merkle root at the next checkpoint no longer matches);
 - a deletion, or a seq changed: a gap in the sequence;
 - a reordering: hashes cover the seq, so a moved row fails its own hash;
-- a truncation: a checkpoint (in the table or the witness) or the head is larger than the log.
+- a truncation: a checkpoint (in the table or the witness) or the head is larger than the log;
+- a tail cut or rewritten after the last checkpoint, hashes and head recomputed: the head's MAC
+  (keyed by the key file) no longer verifies. Only someone holding the key file can make a head
+  that does; the witness still bounds what they can change (nothing at or below its last size).
 An entry whose case key was erased on purpose counts as erased, not as tampered: the hashes cover
 ciphertexts, so the chain still verifies.
 
@@ -23,12 +26,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import Engine, func, select
 
 from storage.audit.checkpoints import Checkpoint, WitnessFile, read_checkpoints
 from storage.audit.encoding import GENESIS_HASH
+from storage.audit.log import AuditHeadCorrupt, AuditHeadUnkeyed, check_head_mac
 from storage.audit.merkle import EMPTY_ROOT, Frontier, fold
 from storage.audit.tables import audit_entries, audit_head
 from storage.audit.verify_scan import CaseKeyTable, Chunk, ChunkResult, scan_chunk
@@ -70,7 +74,9 @@ class _Signed:
 
 
 def verify(engine: Engine, keyring: Keyring, witness_path: str | Path | None = None, *,
-           workers: int | None = None) -> VerifyReport:
+           workers: int | None = None, unkeyed_head_ok: bool = False) -> VerifyReport:
+    """`unkeyed_head_ok`: accept a head without a MAC (a log from before heads were keyed), for
+    the upgrade that verifies such a log and then keys its head; a MAC present must still verify."""
     started = time.perf_counter()
     failures: list[tuple[int, int | None, str]] = []  # (position in the log, bad seq or None, why)
     signed: list[_Signed] = []
@@ -92,7 +98,8 @@ def verify(engine: Engine, keyring: Keyring, witness_path: str | Path | None = N
         with connection.begin():
             head = connection.execute(select(audit_head).where(audit_head.c.id == 1)).first()
             if head is not None and not (isinstance(head.seq, int) and isinstance(head.entry_hash, bytes)
-                                         and isinstance(head.frontier, bytes)):
+                                         and isinstance(head.frontier, bytes)
+                                         and isinstance(head.mac, (bytes, type(None)))):
                 failures.append((0, None, "the audit_head row holds values of the wrong type: it was altered"))
                 head = None
             count, top = connection.execute(select(func.count(), func.max(audit_entries.c.seq))).one()
@@ -113,7 +120,7 @@ def verify(engine: Engine, keyring: Keyring, witness_path: str | Path | None = N
         if not keyring.verify_signature(s.checkpoint.key_id, s.checkpoint.signature, s.checkpoint.body()):
             failures.append((s.checkpoint.tree_size, None,
                              f"checkpoint at size {s.checkpoint.tree_size} ({s.source}): signature does not verify"))
-    report = _merge(results, signed, head, failures)
+    report = _merge(results, signed, head, failures, lambda h: _head_mac_problem(keyring, h, unkeyed_head_ok))
     report.checkpoints = len(table_checkpoints)
     report.witness_checkpoints = witness_count
     report.seconds = time.perf_counter() - started
@@ -147,7 +154,7 @@ def _plan(count: int, bound: int, sizes: set[int]) -> list[Chunk]:
 
 
 def _merge(results: list[ChunkResult], signed: list[_Signed], head: Any,
-           failures: list[tuple[int, int | None, str]]) -> VerifyReport:
+           failures: list[tuple[int, int | None, str]], head_mac_problem: Callable[[Any], str | None]) -> VerifyReport:
     upper = Frontier()  # over the roots of the full chunks before the current one
     last_hash = GENESIS_HASH
     roots: dict[int, bytes] = {}
@@ -180,7 +187,7 @@ def _merge(results: list[ChunkResult], signed: list[_Signed], head: Any,
             why += f" (rows with out-of-place seq {sorted(strays)[:5]} exist)"
         failures.append((seq, seq, why))
     else:
-        _check_end(entries, last_hash, fold(final), head, strays, signed, failures)
+        _check_end(entries, last_hash, fold(final), head, strays, signed, failures, head_mac_problem)
     _check_roots(roots, signed, failures)
     if failures:
         _, seq, why = min(failures, key=lambda f: (f[0], f[1] is None))
@@ -189,8 +196,9 @@ def _merge(results: list[ChunkResult], signed: list[_Signed], head: Any,
 
 
 def _check_end(n: int, last_hash: bytes, root: bytes, head: Any, strays: list[int], signed: list[_Signed],
-               failures: list[tuple[int, int | None, str]]) -> None:
-    """After a clean scan of n entries: nothing signed beyond n, and the head agrees."""
+               failures: list[tuple[int, int | None, str]], head_mac_problem: Callable[[Any], str | None]) -> None:
+    """After a clean scan of n entries: nothing signed beyond n, and the head agrees and carries
+    a MAC made with the key file."""
     beyond = [s for s in signed if s.checkpoint.tree_size > n]
     if beyond:
         top = max(beyond, key=lambda s: s.checkpoint.tree_size)
@@ -212,6 +220,27 @@ def _check_end(n: int, last_hash: bytes, root: bytes, head: Any, strays: list[in
         failures.append((n, n, "the head's hash is not the last entry's hash"))
     elif not _frontier_matches(n, head.frontier, root):
         failures.append((n, None, "the head's Merkle frontier does not match the entries"))
+    else:
+        why = head_mac_problem(head)
+        if why is not None:
+            covered = max((s.checkpoint.tree_size for s in signed if s.checkpoint.tree_size <= n), default=0)
+            # Ranked after a truncation that a checkpoint proves, which names the first missing entry.
+            failures.append((n + 1, None, f"{why} (entries {covered + 1}..{n} are after the last checkpoint)"
+                             if covered < n else why))
+
+
+def _head_mac_problem(keyring: Keyring, head: Any, unkeyed_ok: bool) -> str | None:
+    if head.mac is None and unkeyed_ok:
+        return None
+    try:
+        check_head_mac(keyring, head.seq, bytes(head.entry_hash), bytes(head.frontier), head.mac)
+    except AuditHeadUnkeyed:
+        return ("the head carries no MAC (a log from before heads were keyed, or one altered); "
+                "`liaison-bot db upgrade` verifies such a log and keys its head")
+    except AuditHeadCorrupt:
+        return ("the head's MAC does not verify: entries after the last checkpoint were cut, added or rewritten "
+                "without the key file, or this is not the database's key file")
+    return None
 
 
 def _frontier_matches(n: int, frontier: bytes, root: bytes) -> bool:

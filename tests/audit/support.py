@@ -11,15 +11,15 @@ from sqlalchemy import Engine, select, text
 from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import ManualClock
 from storage.audit.encoding import GENESIS_HASH, entry_hash
-from storage.audit.log import SqlAuditLog
+from storage.audit.log import SqlAuditLog, mac_for
 from storage.audit.merkle import Frontier
-from storage.audit.tables import audit_checkpoints, audit_entries, audit_head
+from storage.audit.tables import audit_checkpoints, audit_entries, audit_head, key_binding
 from storage.db import create_engine_for
 from storage.keyring import Keyring
 from storage.keys.case_keys import case_keys
 from storage.schema import metadata
 
-AUDIT_TABLES = [audit_entries, audit_head, audit_checkpoints, case_keys]
+AUDIT_TABLES = [audit_entries, audit_head, audit_checkpoints, case_keys, key_binding]
 
 
 def make_engine(url: str) -> Engine:
@@ -67,8 +67,9 @@ def scalar(engine: Engine, sql: str, **params: Any) -> Any:
         return connection.execute(text(sql), params).scalar()
 
 
-def rehash_from(engine: Engine, start: int) -> None:
-    """Recompute entry hashes, prev hashes and the head from `start` on, as anyone can (no key needed)."""
+def rehash_from(engine: Engine, start: int, keyring: Keyring | None = None) -> None:
+    """Recompute entry hashes, prev hashes and the head from `start` on, as anyone can (no key
+    needed); with `keyring`, also the head's MAC, as only someone holding the key file can."""
     with engine.begin() as connection:
         rows = connection.execute(select(audit_entries).order_by(audit_entries.c.seq)).all()
         frontier, prev = Frontier(), GENESIS_HASH
@@ -85,3 +86,6 @@ def rehash_from(engine: Engine, start: int) -> None:
             prev = digest
         connection.execute(text("UPDATE audit_head SET seq = :s, entry_hash = :h, frontier = :f"),
                            {"s": frontier.size, "h": prev, "f": frontier.to_bytes()})
+        if keyring is not None:
+            connection.execute(text("UPDATE audit_head SET mac = :m"),
+                               {"m": mac_for(keyring, frontier.size, prev, frontier.to_bytes())})

@@ -8,6 +8,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -15,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from alerts.clock import ManualClock
 from storage import keyring as keyfile
 from storage.audit import Checkpointer, TamperDetected, erase, verify
+from storage.audit.log import AuditHeadCorrupt
 from storage.db import sqlite_url
 from tests.audit.support import execute, fill, make_engine, rehash_from
 
@@ -33,6 +35,7 @@ class AuditLogMachine(RuleBasedStateMachine):
         self.witnessed = 0         # largest tree size in the witness
         self.tampered: set[int] = set()   # seqs whose row was altered, moved or deleted
         self.truncated = False     # a truncation that a witnessed checkpoint exposes
+        self.forged_head = False   # a head rewound without the key: its MAC no longer verifies
 
     def teardown(self) -> None:
         self.engine.dispose()
@@ -43,6 +46,10 @@ class AuditLogMachine(RuleBasedStateMachine):
 
     @rule(n=st.integers(1, 4))
     def append(self, n: int) -> None:
+        if self.forged_head:
+            with pytest.raises(AuditHeadCorrupt):
+                fill(self.engine, self.keyring, self.clock, n, start=self.appended)
+            return
         fill(self.engine, self.keyring, self.clock, n, start=self.appended)
         self.appended += n
         self.size += n
@@ -54,6 +61,10 @@ class AuditLogMachine(RuleBasedStateMachine):
         except TamperDetected:
             assert self.truncated, "a checkpoint was refused on an untampered log"
             return
+        except AuditHeadCorrupt:
+            assert self.forged_head, "a checkpoint was refused on a head made with the key"
+            return
+        assert not self.forged_head, "a head forged without the key was signed"
         if checkpoint is not None:
             self.witnessed = max(self.witnessed, checkpoint.tree_size)
 
@@ -94,15 +105,18 @@ class AuditLogMachine(RuleBasedStateMachine):
             execute(self.engine, sql, a=a, b=b)
         self.tampered |= {a, b}
 
-    @precondition(lambda self: self.size > 0 and not self.tampered)
-    @rule(data=st.data())
-    def truncate_and_cover_up(self, data: st.DataObject) -> None:
-        """Delete the tail, its checkpoint rows, and rewind the head: only the witness remembers."""
+    @precondition(lambda self: self.size > 0 and not self.tampered and not self.forged_head)
+    @rule(data=st.data(), with_key=st.booleans())
+    def truncate_and_cover_up(self, data: st.DataObject, with_key: bool) -> None:
+        """Delete the tail, its checkpoint rows, and rewind the head. Without the key file the head's
+        MAC gives it away; with it (and keep > 0, so there is a head to MAC), only the witness remembers."""
         keep = data.draw(st.integers(0, self.size - 1), label="keep")
         execute(self.engine, "DELETE FROM audit_entries WHERE seq > :k", k=keep)
         execute(self.engine, "DELETE FROM audit_checkpoints WHERE tree_size > :k", k=keep)
-        rehash_from(self.engine, keep + 1)
+        rehash_from(self.engine, keep + 1, self.keyring if with_key else None)
         self.size = keep
+        if not with_key:
+            self.forged_head = True
         if self.witnessed > keep:
             self.truncated = True
 
@@ -110,21 +124,27 @@ class AuditLogMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def erase_a_case(self, data: st.DataObject) -> None:
         case = data.draw(st.integers(0, (self.appended - 1) // 3), label="case")
+        if self.forged_head:
+            with pytest.raises(AuditHeadCorrupt):
+                erase(self.engine, self.keyring, f"A-2026-{case:04d}", reason="test", actor="console:admin")
+            return
         erase(self.engine, self.keyring, f"A-2026-{case:04d}", reason="test", actor="console:admin")
         self.size += 1  # the erasure is an entry itself
 
     @invariant()
     def verify_agrees_with_the_model(self) -> None:
         report = verify(self.engine, self.keyring, self.witness)
-        if not self.tampered and not self.truncated:
+        if not self.tampered and not self.truncated and not self.forged_head:
             assert report.ok, report.summary()
             assert report.entries == self.size
             return
         assert not report.ok, "tampering went unnoticed"
         if self.tampered and not self.truncated:
             assert report.first_bad_seq == min(self.tampered), report.summary()
-        else:
+        elif self.truncated:
             assert report.first_bad_seq is not None
+        else:
+            assert "MAC" in (report.reason or ""), report.summary()
 
 
 AuditLogMachine.TestCase.settings = settings(

@@ -109,6 +109,7 @@ def test_every_bit_flip_in_an_entry_is_detected_at_that_entry(small_log: tuple[E
 
 @pytest.mark.parametrize("table, column, key", [
     ("audit_head", "entry_hash", "id = 1"), ("audit_head", "frontier", "id = 1"), ("audit_head", "seq", "id = 1"),
+    ("audit_head", "mac", "id = 1"),
     ("audit_checkpoints", "root_hash", "tree_size = 16"), ("audit_checkpoints", "signature", "tree_size = 8"),
     ("audit_checkpoints", "tree_size", "tree_size = 16"), ("audit_checkpoints", "created_at_us", "tree_size = 8"),
     ("case_keys", "wrapped_key", "reference = 'A-2026-0002'"),
@@ -183,10 +184,11 @@ def test_editing_clear_metadata_names_the_entry(log20: Engine, keyring: Keyring,
 
 def test_truncation_below_a_witnessed_checkpoint_is_detected_even_when_the_database_is_cleaned(
         log20: Engine, keyring: Keyring, witness_path: Path, clock: ManualClock) -> None:
-    # The attacker deletes entries 12..20, the checkpoint rows above 11, and rewinds the head.
+    # An insider holding the key file deletes entries 12..20, the checkpoint rows above 11, and
+    # rewinds the head with a valid MAC: only the witness remembers.
     execute(log20, "DELETE FROM audit_entries WHERE seq >= 12")
     execute(log20, "DELETE FROM audit_checkpoints WHERE tree_size > 11")
-    rehash_from(log20, 12)
+    rehash_from(log20, 12, keyring)
     report = verify(log20, keyring, witness_path)
     assert not report.ok and report.first_bad_seq == 12
     assert "truncated" in report.reason and "witness" in report.reason
@@ -213,7 +215,7 @@ def test_a_rewrite_with_the_key_and_recomputed_hashes_is_caught_by_the_checkpoin
     forged = AesGcmSealer.from_keyring(keyring).seal(b'{"actor":"nobody"}', aad=part_aad(11, keyring.current_id, 1,
                                                                                              "meta"))
     execute(log20, "UPDATE audit_entries SET sealed_meta = :m WHERE seq = 11", m=forged)
-    rehash_from(log20, 11)
+    rehash_from(log20, 11, keyring)
     report = verify(log20, keyring, witness_path)
     assert not report.ok and report.first_bad_seq == 9  # the checkpoint at 8 still matches
     assert "Merkle root at checkpoint size 16" in report.reason
