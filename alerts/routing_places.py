@@ -19,6 +19,7 @@ from alerts.caveat_rules import Checker, Violation
 from alerts.caveats import Caveat
 from alerts.directory import Contact, Directory, Room
 from alerts.errors import RouteRefused
+from alerts.identity import Platform
 from alerts.routing_rules import PostIn
 from alerts.routing_types import Delivery, Destination
 
@@ -52,8 +53,10 @@ class _Draft:
 class Placer:
     """Places the recipients of one route; made per route, so its caches never outlive a snapshot."""
 
-    def __init__(self, directory: Directory, caveat: Caveat, audience: frozenset[str], checker: Checker) -> None:
+    def __init__(self, directory: Directory, caveat: Caveat, audience: frozenset[str], checker: Checker,
+                 platforms: frozenset[Platform] | None = None) -> None:
         self.directory = directory
+        self.platforms = platforms
         self.caveat = caveat
         self.audience = audience
         self.checker = checker
@@ -84,7 +87,9 @@ class Placer:
         if not contact.identities:
             raise RouteRefused(f"{contact.title(self.directory)} has no chat account in the directory. "
                                "Ask an admin to add one (/member add).")
-        return Destination.direct(contact.identities[0])
+        # The first account on a platform the bot runs; with none, the first (the copy is then unreachable).
+        usable = [i for i in contact.identities if self.platforms is None or i.platform in self.platforms]
+        return Destination.direct((usable or list(contact.identities))[0])
 
     def room_for(self, organisation: str) -> Room | Violation:
         """The room to post in for recipients of `organisation`, or why there is none."""

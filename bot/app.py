@@ -153,7 +153,7 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     vocabulary = vocabulary_for(settings)
     dispatcher = Dispatcher(
         directory,
-        PostingPolicy(settings.due_policy(), routing=settings.routing_policy()),
+        PostingPolicy(settings.due_policy(), routing=settings.routing_policy(), platforms=settings.enabled_platforms()),
         lambda: vocabulary,
         new_key,
     )
