@@ -8,6 +8,7 @@ check-config names such contacts before anyone posts.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from alerts.directory import Contact, Directory
@@ -20,7 +21,7 @@ from alerts.routing_types import Destination, DestinationKind
 NO_ACCOUNT = "no account on an enabled platform"
 
 
-def reachable(destination: Destination, platforms: frozenset[Platform] | None) -> bool:
+def reachable(destination: Destination, platforms: AbstractSet[Platform] | None) -> bool:
     """Whether a connector for the destination's platform runs (`platforms` None: every platform does)."""
     return platforms is None or destination.platform in platforms
 

@@ -19,6 +19,7 @@ Every lookup is an index of the Directory snapshot, so a decision costs O(recipi
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from types import MappingProxyType
 from typing import Mapping
 
@@ -53,7 +54,7 @@ class Router:
 
     def __init__(self, directory: Directory,
                  policy: RoutingPolicy | Mapping[str, tuple[Selector, ...]] | None = None,
-                 *, checker: Checker = check, platforms: frozenset[Platform] | None = None) -> None:
+                 *, checker: Checker = check, platforms: AbstractSet[Platform] | None = None) -> None:
         """`checker` chooses where copies may go (tests inject a broken one to show the final check holds);
         `platforms`, when given, are those the bot runs on: a direct copy goes to the first account there."""
         self.directory = directory

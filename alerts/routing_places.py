@@ -13,6 +13,7 @@ reason says why the room was not used. Only a recipient with no chat account at 
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from alerts.caveat_rules import Checker, Violation
@@ -54,7 +55,7 @@ class Placer:
     """Places the recipients of one route; made per route, so its caches never outlive a snapshot."""
 
     def __init__(self, directory: Directory, caveat: Caveat, audience: frozenset[str], checker: Checker,
-                 platforms: frozenset[Platform] | None = None) -> None:
+                 platforms: AbstractSet[Platform] | None = None) -> None:
         self.directory = directory
         self.platforms = platforms
         self.caveat = caveat

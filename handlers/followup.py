@@ -15,6 +15,7 @@ worth more than a tidy state, so it is relayed, marked as being about a closed i
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 
 from alerts.audit import AuditAction
@@ -197,7 +198,7 @@ def _refuse_pending_forwards(ctx: CommandContext, record: ItemRecord) -> None:
                render_decision(item, decided, title(ctx, me), names))
 
 
-def status(ctx: CommandContext, reference: Reference, platforms: frozenset[Platform] | None = None) -> None:
+def status(ctx: CommandContext, reference: Reference, platforms: AbstractSet[Platform] | None = None) -> None:
     """`platforms`: those the bot runs on, so a copy for anywhere else shows as undeliverable."""
     record = find_item(ctx, reference, "status")
     if record is None:

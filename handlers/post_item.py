@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -26,12 +27,12 @@ _NUMBERS_TRIED = 20
 @dataclass(frozen=True)
 class PostingPolicy:
     """Due times, and how to route: `routing` (rules, arrangements) when given, else the topic defaults alone.
-    `platforms` are those the bot runs connectors for (None: every platform counts as running)."""
+    `platforms` are those the bot runs connectors for, a live view (None: every platform counts as running)."""
 
     due: DuePolicy
     topic_defaults: Mapping[str, tuple[Selector, ...]] = field(default_factory=dict)
     routing: RoutingPolicy | None = None
-    platforms: frozenset[Platform] | None = None
+    platforms: AbstractSet[Platform] | None = None
 
     def router(self, directory: Directory) -> Router:
         return Router(directory, self.routing if self.routing is not None else self.topic_defaults,
