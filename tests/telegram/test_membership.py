@@ -157,6 +157,7 @@ async def test_an_onboarding_link_admits_the_person_it_was_made_for_and_nobody_e
         await admin.says("/member add telegram:user:301 country:TH role:contact desk:police")
         await eventually(lambda: len(fake.sent_to(NEWCOMER.id)) == 2, "two invitations")
         [link] = links_for(fake, TH_GROUP)
+        assert link in (admin.runtime.cursor("telegram.invite_links") or "")  # kept in the database
         assert link in fake.sent_to(NEWCOMER.id)[0].text + fake.sent_to(NEWCOMER.id)[1].text
         assert fake.request_to_join(FORWARDED_TO, link) is not None
         await eventually(lambda: (TH_GROUP.id, FORWARDED_TO.id) in fake.world.declined, "the stranger declined")
