@@ -169,7 +169,7 @@ class SqlOutbox:
     def retry_later(self, key: str, at: datetime, error_code: str, outcome_unknown: bool = False) -> None:
         """Send again no earlier than `at`; the message keeps its place before later ones.
         `outcome_unknown`: the attempt may have arrived; the row stays a possible repeat until sent."""
-        unknown = _code(_UNKNOWN + error_code)
+        unknown = (_UNKNOWN + _code(error_code))[:100]
         last_error = literal(unknown) if outcome_unknown else case(
             (outbox.c.last_error.like(_UNKNOWN + "%"), literal(unknown)), else_=literal(_code(error_code)))
         self._set(key, state="pending", not_before=at, lease_until=None, last_error=last_error)
@@ -181,7 +181,7 @@ class SqlOutbox:
         """Rows held back by `error_code` become due now; they keep their attempts and their place in line."""
         c = outbox.c
         result = self._conn.execute(update(outbox).where(
-            c.state == "pending", c.last_error.in_([_code(error_code), _code(_UNKNOWN + error_code)]),
+            c.state == "pending", c.last_error.in_([_code(error_code), (_UNKNOWN + error_code)[:100]]),
             c.not_before > now).values(not_before=now))
         return result.rowcount or 0
 

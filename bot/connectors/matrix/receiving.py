@@ -92,11 +92,12 @@ class Receiving(ConnectorCore):
     async def _before_join(self, room_id: str, before: list[Any], timeline: Any) -> list[Any]:
         """In a direct chat a directory contact opened with the bot, the inviter's events from before
         the bot's join, back to the room's creation; elsewhere none (no replay of old commands)."""
-        inviter = self._direct_inviters.pop(room_id, None) or _direct_inviter(before, self._user_id)
+        inviter = self._direct_inviters.get(room_id) or _direct_inviter(before, self._user_id)
         if inviter is None:
             return []
         if timeline.limited and timeline.prev_batch and not any(_is_create(e) for e in before):
             before = await self._since_creation(room_id, timeline.prev_batch) + before
+        self._direct_inviters.pop(room_id, None)  # only now: a failed read is done again with the sync
         taken = [e for e in before if getattr(e, "sender", None) == inviter
                  and (getattr(e, "source", None) or {}).get("type") in ("m.room.message", "m.room.encrypted")]
         if taken:
