@@ -6,7 +6,7 @@ outcome, a forward's purpose) opens with the item's banner line, so its caveat i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from alerts.directory import Directory
@@ -65,12 +65,14 @@ def render_delivery(item: Item, directory: Directory, forwarded: str | None = No
     return "\n".join([*head, rule, item.draft.body, rule, answer])
 
 
-def render_receipt(item: Item, recipients: list[str]) -> str:
-    """What the originator sees at once: the reference number and who it went to."""
+def render_receipt(item: Item, recipients: list[str], unreachable: Sequence[tuple[str, str]] = ()) -> str:
+    """What the originator sees at once: the reference number, who it goes to, and who cannot be
+    reached (each with why), so nobody believes a copy is on its way that never will be."""
     names = ", ".join(recipients) if recipients else "nobody"
+    cannot = "".join(f" Cannot reach: {name} — {why}." for name, why in unreachable)
     return (
         f"{item.kind.noun} {item.reference} accepted ({item.caveat.label()}). "
-        f"Sending to {names}. Feedback due {_when(item.feedback_due)}. Track it with /status {item.reference}."
+        f"Sending to {names}.{cannot} Feedback due {_when(item.feedback_due)}. Track it with /status {item.reference}."
     )
 
 
@@ -121,9 +123,11 @@ def render_decision(item: Item, request: ForwardRequest, decider: str, recipient
     return f"{decider} {verb} your forward of {item.reference} to {', '.join(recipients)}.{why}"
 
 
-def _progress_line(name: str, progress: Progress) -> str:
+def _progress_line(name: str, progress: Progress, unreachable: str | None = None) -> str:
     steps = [("sent", progress.sent_at), ("ack", progress.acknowledged_at), ("answered", progress.answered_at)]
     reached = [f"{label} {short_when(moment)}" for label, moment in steps if moment is not None]
+    if progress.state is DeliveryState.FAILED and not reached and unreachable:
+        return f"{name}: undeliverable ({unreachable})"
     if progress.state is DeliveryState.FAILED and not reached:
         return f"{name}: not delivered yet (retrying)"
     return f"{name}: " + (" · ".join(reached) if reached else progress.state.value)
@@ -131,8 +135,10 @@ def _progress_line(name: str, progress: Progress) -> str:
 
 def render_status(item: Item, originator: str, recipients: Sequence[tuple[str, Progress]], *,
                   closure: Closure | None = None, closer: str | None = None,
-                  pending_forwards: int = 0, summary: bool = True) -> str:
-    """/status: the item's state and due times, then one line per recipient (times in UTC).
+                  pending_forwards: int = 0, summary: bool = True,
+                  unreachable: Mapping[str, str] | None = None) -> str:
+    """/status: the item's state and due times, then one line per recipient (times in UTC);
+    `unreachable` gives, by recipient name, why a copy could never be sent.
 
     With summary=False (a recipient asking) `recipients` holds only the asker's own line, and the
     count of everyone's progress, which is not theirs to know, is left out.
@@ -150,7 +156,7 @@ def render_status(item: Item, originator: str, recipients: Sequence[tuple[str, P
         acked = sum(p.state.acknowledged for p in progress)
         answered = sum(p.state.answered for p in progress)
         lines.append(f"Acknowledged {acked} of {len(progress)} · answered {answered} of {len(progress)}")
-    lines += [_progress_line(name, p) for name, p in recipients]
+    lines += [_progress_line(name, p, (unreachable or {}).get(name)) for name, p in recipients]
     if pending_forwards:
         lines.append(f"Forward requests waiting for consent: {pending_forwards} (/consent {item.reference} yes|no)")
     return "\n".join(lines)

@@ -21,6 +21,7 @@ Every lookup is an index of the Directory snapshot, so a decision costs O(recipi
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from types import MappingProxyType
 from typing import Mapping
 
@@ -29,6 +30,7 @@ from alerts.caveat_rules import Checker, channel_violation, check, verify_route
 from alerts.caveats import Tlp
 from alerts.directory import Contact, Directory, missing_arrangement
 from alerts.errors import RouteRefused
+from alerts.identity import Platform
 from alerts.items import ItemDraft, Selector, SelectorKind
 from alerts.priority import Priority
 from alerts.roles import Role
@@ -54,9 +56,11 @@ class Router:
 
     def __init__(self, directory: Directory,
                  policy: RoutingPolicy | Mapping[str, tuple[Selector, ...]] | None = None,
-                 *, checker: Checker = check) -> None:
-        """`checker` chooses where copies may go (tests inject a broken one to show the final check holds)."""
+                 *, checker: Checker = check, platforms: AbstractSet[Platform] | None = None) -> None:
+        """`checker` chooses where copies may go (tests inject a broken one to show the final check holds);
+        `platforms`, when given, are those the bot runs on: a direct copy goes to the first account there."""
         self.directory = directory
+        self.platforms = platforms
         if not isinstance(policy, RoutingPolicy):  # a plain mapping is the topic defaults alone
             policy = RoutingPolicy(topic_defaults=MappingProxyType(dict(policy or {})))
         self.policy = policy
@@ -86,8 +90,9 @@ class Router:
                                          self.policy.encrypted_only) is None for i in contact.identities):
                 del chosen[contact_id]  # an automatic copy never blocks the item
         audience = frozenset(self.directory.contacts[c].organisation for c in chosen) | {originator.organisation}
-        placer = Placer(self.directory, draft.caveat, audience, self.checker, self.policy.encrypted_only)
         post = rule.post if rule is not None and rule.post is not None else self.policy.post
+        placer = Placer(self.directory, draft.caveat, audience, self.checker, self.policy.encrypted_only,
+                        self.platforms)
         route = Route(placer.place(chosen, PostIn.DIRECT if red else post), confirmed_gaps, tuple(placer.notices))
         # Always the real check, whatever checker chose the places: one mistake is not enough to leak.
         violation = verify_route(route, draft, originator, self.directory,

@@ -19,12 +19,14 @@ that may carry it is refused (NoAllowedChannel).
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from alerts.caveat_rules import ENCRYPTED_ONLY, Checker, Violation, channel_violation
 from alerts.caveats import Caveat, Tlp
 from alerts.directory import Contact, Directory, Room
 from alerts.errors import RouteRefused
+from alerts.identity import Platform, UserRef
 from alerts.routing_rules import PostIn
 from alerts.routing_types import Delivery, Destination, Notice
 
@@ -63,8 +65,10 @@ class Placer:
     """Places the recipients of one route; made per route, so its caches never outlive a snapshot."""
 
     def __init__(self, directory: Directory, caveat: Caveat, audience: frozenset[str], checker: Checker,
-                 encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY) -> None:
+                 encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY, platforms: AbstractSet[Platform] | None = None
+                 ) -> None:
         self.directory = directory
+        self.platforms = platforms
         self.caveat = caveat
         self.audience = audience
         self.checker = checker
@@ -100,8 +104,11 @@ class Placer:
         if not contact.identities:
             raise RouteRefused(f"{contact.title(self.directory)} has no chat account in the directory. "
                                "Ask an admin to add one (/member add).")
-        usual = Destination.direct(contact.identities[0])
-        allowed = self.direct_allowed(contact)
+        # Accounts on a platform the bot runs come first; with none, the copy is unreachable (reported).
+        running = [i for i in contact.identities if self.platforms is None or i.platform in self.platforms]
+        ordered = running + [i for i in contact.identities if i not in running]
+        usual = Destination.direct(ordered[0])
+        allowed = self.direct_allowed(ordered)
         if allowed is None:
             tlp = self.caveat.tlp
             platforms = ", ".join(sorted({i.platform.value.capitalize() for i in contact.identities}))
@@ -112,9 +119,9 @@ class Placer:
             self.notices.append(Notice(contact.id, usual, allowed))
         return allowed
 
-    def direct_allowed(self, contact: Contact) -> Destination | None:
-        """The direct chat of the contact's first account whose channel may carry the item, if any."""
-        for identity in contact.identities:
+    def direct_allowed(self, identities: list[UserRef]) -> Destination | None:
+        """The direct chat of the first of `identities` whose channel may carry the item, if any."""
+        for identity in identities:
             destination = Destination.direct(identity)
             if channel_violation(self.caveat, destination, self.directory, self.encrypted_only) is None:
                 return destination

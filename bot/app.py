@@ -152,13 +152,14 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     directory = DatabaseDirectory(engine)
     directory.seed(settings.directory())  # the config wins for what it names; see storage/directory.py
     vocabulary = vocabulary_for(settings)
+    connectors: dict[Platform, Connector] = {}
     dispatcher = Dispatcher(
         directory,
-        PostingPolicy(settings.due_policy(), routing=settings.routing_policy()),
+        # The platforms with a connector, as a live view: connectors are added after this (add_receiver).
+        PostingPolicy(settings.due_policy(), routing=settings.routing_policy(), platforms=connectors.keys()),
         lambda: vocabulary,
         new_key,
     )
-    connectors: dict[Platform, Connector] = {}
     if settings.console.enabled:
         connectors[Platform.CONSOLE] = ConsoleConnector(directory, out)
     retry = RetryPolicy(

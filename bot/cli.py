@@ -53,6 +53,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if problems:
         return 1
     directory = settings.directory()
+    from alerts.reachability import unreachable_contacts
+
+    # Not an error (the contact may get an account later), but every copy for them would go nowhere.
+    for found in unreachable_contacts(directory, settings.routing_policy(), settings.enabled_platforms()):
+        print(f"warning: {settings.source}: {found.line(directory)}", file=sys.stderr)
     print(f"{settings.source}: OK ({len(directory.organisations)} organisations, {len(directory.contacts)} contacts, "
           f"{len(directory.rooms)} rooms)")
     return 0

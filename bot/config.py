@@ -20,6 +20,7 @@ from typing import Any
 
 from alerts.directory import Directory
 from alerts.due import DuePolicy
+from alerts.identity import Platform
 from alerts.items import Selector
 from alerts.routing_rules import RoutingPolicy
 from bot.config_connectors import (ConsoleSettings, DeviceTrust, MatrixSettings, TelegramMode, TelegramSettings,
@@ -66,6 +67,11 @@ class Settings:
 
     def directory(self) -> Directory:
         return self.network.directory()
+
+    def enabled_platforms(self) -> frozenset[Platform]:
+        """The platforms whose connectors `run` starts."""
+        sections = ((Platform.CONSOLE, self.console), (Platform.MATRIX, self.matrix), (Platform.TELEGRAM, self.telegram))
+        return frozenset(platform for platform, section in sections if section.enabled)
 
     def topic_defaults(self) -> dict[str, tuple[Selector, ...]]:
         return dict(self.routing.topic_defaults)

@@ -118,6 +118,7 @@ class DeliveryWorker:
                 protect_content=row.protect_content,
                 reply_to=row.reply_to,
                 attempt=row.attempts,
+                possible_repeat=row.possible_repeat,
             )
             for row in rows
         ]
@@ -169,7 +170,8 @@ class DeliveryWorker:
         attempts = message.attempt
         with self._uow_factory() as uow:
             if error.retried_after(attempts, self._retry.max_attempts):
-                uow.outbox.retry_later(message.key, now + self._retry.delay(attempts, error.retry_after), error.code)
+                uow.outbox.retry_later(message.key, now + self._retry.delay(attempts, error.retry_after), error.code,
+                                       outcome_unknown=isinstance(error, UnknownOutcome))
                 log.info("delivery %s will be retried (%s, attempt %d)", message.key, error.code, attempts,
                          extra=item_fields(reference=message.reference, key=message.key))
             else:

@@ -89,7 +89,7 @@ class Dispatcher:
             case cmd.CloseCommand(reference=reference, outcome=outcome):
                 followup.close(ctx, reference, outcome)
             case cmd.StatusCommand(reference=reference):
-                followup.status(ctx, reference)
+                followup.status(ctx, reference, self._policy.platforms)
             case cmd.MineCommand():
                 followup.mine(ctx)
             case cmd.ForwardCommand():

@@ -18,6 +18,7 @@ worth more than a tidy state, so it is relayed, marked as being about a closed i
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import datetime
 
@@ -26,6 +27,8 @@ from alerts.caveats import Tlp
 from alerts.items import Reference
 from alerts.directory import Contact
 from alerts.lifecycle import Closure, DeliveryState, ForwardState, delivery_step
+from alerts.identity import Platform
+from alerts.reachability import reachable, why_unreachable
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.render import (
     mine_received_line,
@@ -201,7 +204,8 @@ def _refuse_pending_forwards(ctx: CommandContext, record: ItemRecord) -> None:
                render_decision(item, decided, title(ctx, me), names))
 
 
-def status(ctx: CommandContext, reference: Reference) -> None:
+def status(ctx: CommandContext, reference: Reference, platforms: AbstractSet[Platform] | None = None) -> None:
+    """`platforms`: those the bot runs on, so a copy for anywhere else shows as undeliverable."""
     record = find_item(ctx, reference, "status")
     if record is None:
         return
@@ -216,9 +220,11 @@ def status(ctx: CommandContext, reference: Reference) -> None:
     shown = record.deliveries if overseer else (own,)
     pending = sum(f.pending for f in ctx.uow.items.forwards(reference)) if overseer else 0
     closer = title(ctx, record.closure.closed_by) if record.closure else None
+    unreachable = {title(ctx, d.contact): why_unreachable(Destination.parse(d.destination)) for d in shown
+                   if d is not None and not reachable(Destination.parse(d.destination), platforms)}
     answer_placed(ctx, render_status(
         item, title(ctx, item.originator), [(title(ctx, d.contact), d.progress) for d in shown if d is not None],
-        closure=record.closure, closer=closer, pending_forwards=pending, summary=overseer,
+        closure=record.closure, closer=closer, pending_forwards=pending, summary=overseer, unreachable=unreachable,
     ), {item.caveat.tlp}, reference=str(reference))
 
 

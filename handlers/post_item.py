@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -14,6 +15,7 @@ from alerts.errors import InvalidValue, ReferenceUnavailable, RouteRefused
 from alerts.items import Item, ItemDraft, Selector
 from alerts.identity import Platform
 from alerts.messages import MessageKind, OutboundMessage
+from alerts.reachability import reachable, why_unreachable
 from alerts.removal import Removal, removal_message
 from alerts.render import render_delivery, render_receipt
 from alerts.routing import Destination, RouteNeedsConfirmation, Router, RoutingPolicy
@@ -30,14 +32,17 @@ _NUMBERS_TRIED = 20
 
 @dataclass(frozen=True)
 class PostingPolicy:
-    """Due times, and how to route: `routing` (rules, arrangements) when given, else the topic defaults alone."""
+    """Due times, and how to route: `routing` (rules, arrangements) when given, else the topic defaults alone.
+    `platforms` are those the bot runs connectors for, a live view (None: every platform counts as running)."""
 
     due: DuePolicy
     topic_defaults: Mapping[str, tuple[Selector, ...]] = field(default_factory=dict)
     routing: RoutingPolicy | None = None
+    platforms: AbstractSet[Platform] | None = None
 
     def router(self, directory: Directory) -> Router:
-        return Router(directory, self.routing if self.routing is not None else self.topic_defaults)
+        return Router(directory, self.routing if self.routing is not None else self.topic_defaults,
+                      platforms=self.platforms)
 
 
 def refusal_answer(refused: RouteRefused) -> str:
@@ -70,6 +75,20 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         )
         ctx.uow.outbox.enqueue_many(placed_answer(ctx, refusal_answer(refused), {draft.caveat.tlp}))
         return None
+    # A copy no running connector can carry is not queued to wait forever: it is recorded as failed
+    # and the receipt says at once who cannot be reached; with nobody reachable, nothing is sent.
+    unreachable = {d.contact: why_unreachable(d.destination) for d in route.deliveries
+                   if not reachable(d.destination, policy.platforms)}
+    cut_off = {c: unreachable[d.contact] for d in route.deliveries if d.contact in unreachable
+               for c in (d.contact, *d.also)}
+    cannot = [(ctx.directory.contacts[c].title(ctx.directory), why) for c, why in cut_off.items()]
+    if len(unreachable) == len(route.deliveries):
+        reason = "; ".join(f"{name} — {why}" for name, why in cannot)
+        ctx.audit(AuditAction.REFUSAL, caveat=draft.caveat.label(), purpose=draft.purpose,
+                  recipients=tuple(cut_off), detail={"command": draft.kind.noun.lower(), "reason": f"unreachable: {reason}"})
+        ctx.uow.outbox.enqueue_many(placed_answer(
+            ctx, f"Not sent: nobody it is for can be reached. Cannot reach: {reason}.", {draft.caveat.tlp}))
+        return None
 
     ack_due, feedback_due = policy.due.due_times(draft, ctx.now)
     keys = {delivery.contact: ctx.new_key() for delivery in route.deliveries}
@@ -92,6 +111,8 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         raise RuntimeError(f"{_NUMBERS_TRIED} numbers in a row were erased before they were issued")
     ref = str(item.reference)
     text = render_delivery(item, ctx.directory)
+    for contact in unreachable:
+        ctx.uow.items.mark_delivery(keys[contact], "failed", ctx.now)
     queued = [
         OutboundMessage(
             key=keys[delivery.contact],
@@ -103,6 +124,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
             protect_content=draft.caveat.protect_content,
         )
         for delivery in route.deliveries
+        if delivery.contact not in unreachable
     ]
     detail = {
         "kind": draft.kind.noun.lower(),
@@ -112,6 +134,8 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         "grade": draft.grading.code if draft.grading else "",
         "route": "; ".join(f"{d.contact} via {d.destination} ({d.reason})" for d in route.deliveries),
     }
+    if unreachable:
+        detail["unreachable"] = "; ".join(f"{c}: {why}" for c, why in cut_off.items())
     if route.confirmed_without_arrangement:
         detail["confirmed_without_arrangement"] = ", ".join(route.confirmed_without_arrangement)
     if route.notices:
@@ -126,8 +150,8 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         purpose=draft.purpose,
         detail=detail,
     )
-    names = [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients]
-    queued += placed_answer(ctx, render_receipt(item, names), {draft.caveat.tlp}, kind=MessageKind.RECEIPT,
+    names = [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients if c not in cut_off]
+    queued += placed_answer(ctx, render_receipt(item, names, cannot), {draft.caveat.tlp}, kind=MessageKind.RECEIPT,
                             reference=ref)
     # The deliveries and the receipt in one statement: one round trip on PostgreSQL, not two.
     ctx.uow.outbox.enqueue_many(queued)

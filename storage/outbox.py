@@ -2,8 +2,12 @@
 
 Delivery is at least once. A worker leases due rows, sends them and marks them sent; a lease that
 runs out (the worker crashed) makes the row due again, and the key lets the platform recognise
-the resend (on Matrix it is the transaction id). Each destination gets its messages in the order
-they were enqueued, one in flight at a time.
+the resend where it can (on Matrix it is the transaction id, and the event carries it too). Each
+destination gets its messages in the order they were enqueued, one in flight at a time.
+
+A row that was handed out before without a recorded result (its lease ran out, or the send's
+outcome was unknown) is leased as a possible repeat, and stays one until it is sent: the earlier
+attempt may have arrived. Its last error then starts with "unknown:".
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, not_, or_, select, update
+from sqlalchemy import Connection, and_, case, func, literal, not_, or_, select, update
 
 from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef
@@ -27,6 +31,7 @@ from storage.tables import outbox
 # Error codes are kept in clear for operators: a code such as "telegram.429", never a message text.
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 _UNFINISHED = ("pending", "sending")
+_UNKNOWN = "unknown:"  # the last error's prefix once an attempt may have arrived without a recorded result
 
 # The hot path of every exchange: driver SQL (storage.keys.driver). ON CONFLICT (key) DO NOTHING:
 # a second enqueue of a key keeps the first row.
@@ -53,6 +58,7 @@ class LeasedMessage:
     attempts: int
     lease_until: datetime
     created_at: datetime
+    possible_repeat: bool = False  # an earlier attempt may have arrived: its outcome was never recorded
 
     @property
     def message(self) -> OutboundMessage:
@@ -148,19 +154,25 @@ class SqlOutbox:
         if not rows:
             return []
         lease_until = now + lease_for
+        # A row still "sending" here had its lease run out: that attempt's outcome is unknown.
         self._conn.execute(
             update(outbox)
             .where(c.id.in_([row.id for row in rows]))
-            .values(state="sending", lease_until=lease_until, attempts=c.attempts + 1)
+            .values(state="sending", lease_until=lease_until, attempts=c.attempts + 1,
+                    last_error=case((c.state == "sending", _UNKNOWN + "lease-expired"), else_=c.last_error))
         )
         return [self._leased(row, lease_until) for row in rows]
 
     def mark_sent(self, key: str, platform_message_id: str | None, at: datetime) -> None:
         self._set(key, state="sent", platform_message_id=platform_message_id, sent_at=at, lease_until=None)
 
-    def retry_later(self, key: str, at: datetime, error_code: str) -> None:
-        """Send again no earlier than `at`; the message keeps its place before later ones."""
-        self._set(key, state="pending", not_before=at, lease_until=None, last_error=_code(error_code))
+    def retry_later(self, key: str, at: datetime, error_code: str, outcome_unknown: bool = False) -> None:
+        """Send again no earlier than `at`; the message keeps its place before later ones.
+        `outcome_unknown`: the attempt may have arrived; the row stays a possible repeat until sent."""
+        unknown = (_UNKNOWN + _code(error_code))[:100]
+        last_error = literal(unknown) if outcome_unknown else case(
+            (outbox.c.last_error.like(_UNKNOWN + "%"), literal(unknown)), else_=literal(_code(error_code)))
+        self._set(key, state="pending", not_before=at, lease_until=None, last_error=last_error)
 
     def mark_failed(self, key: str, error_code: str) -> None:
         self._set(key, state="failed", lease_until=None, last_error=_code(error_code))
@@ -169,7 +181,8 @@ class SqlOutbox:
         """Rows held back by `error_code` become due now; they keep their attempts and their place in line."""
         c = outbox.c
         result = self._conn.execute(update(outbox).where(
-            c.state == "pending", c.last_error == _code(error_code), c.not_before > now).values(not_before=now))
+            c.state == "pending", c.last_error.in_([_code(error_code), (_UNKNOWN + error_code)[:100]]),
+            c.not_before > now).values(not_before=now))
         return result.rowcount or 0
 
     def depth(self) -> int:
@@ -209,6 +222,7 @@ class SqlOutbox:
             attempts=row.attempts + 1,
             lease_until=lease_until,
             created_at=row.created_at,
+            possible_repeat=row.state == "sending" or (row.last_error or "").startswith(_UNKNOWN),
         )
 
 

@@ -23,6 +23,11 @@ class Outgoing:
     protect_content: bool
     reply_to: MessageRef | None
     attempt: int
+    possible_repeat: bool = False  # an earlier attempt may have arrived (storage.outbox): say so, or check
+
+
+# The first line of a send that may repeat an earlier one whose outcome was never recorded.
+POSSIBLE_REPEAT = "(possible repeat of an earlier send)"
 
 
 class Ingest(Protocol):

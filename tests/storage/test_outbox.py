@@ -185,3 +185,51 @@ def test_enqueue_many_rolls_back_with_its_transaction(uow_factory: SqlUnitOfWork
         uow.outbox.enqueue_many(make_message(f"k{i}") for i in range(3))  # any iterable
     with uow_factory() as uow:
         assert uow.outbox.depth() == 0
+
+
+def _lease_one(factory: SqlUnitOfWorkFactory, clock: ManualClock):  # noqa: ANN202 - a LeasedMessage
+    with factory() as uow:
+        (leased,) = uow.outbox.lease(clock.now(), 10, LEASE)
+        uow.commit()
+    return leased
+
+
+def _retry(factory: SqlUnitOfWorkFactory, clock: ManualClock, code: str, unknown: bool = False) -> None:
+    with factory() as uow:
+        uow.outbox.retry_later("k1", clock.now(), code, outcome_unknown=unknown)
+        uow.commit()
+
+
+def test_a_row_whose_lease_ran_out_is_leased_again_as_a_possible_repeat_until_it_is_sent(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    _enqueue(uow_factory, make_message("k1"))
+    assert not _lease_one(uow_factory, clock).possible_repeat
+    clock.advance(LEASE)  # the worker died holding k1: its send may have arrived
+    assert _lease_one(uow_factory, clock).possible_repeat
+    _retry(uow_factory, clock, "telegram.429")  # a known outcome later does not make the first one known
+    assert _lease_one(uow_factory, clock).possible_repeat
+
+
+def test_a_retry_after_an_unknown_outcome_is_a_possible_repeat_and_one_after_a_known_failure_is_not(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    _enqueue(uow_factory, make_message("k1"))
+    _lease_one(uow_factory, clock)
+    _retry(uow_factory, clock, "connection-refused")
+    assert not _lease_one(uow_factory, clock).possible_repeat
+    _retry(uow_factory, clock, "timed-out", unknown=True)
+    assert _lease_one(uow_factory, clock).possible_repeat
+    _retry(uow_factory, clock, "rate-limited")
+    assert _lease_one(uow_factory, clock).possible_repeat
+
+
+def test_held_rows_are_released_whether_or_not_an_earlier_outcome_was_unknown(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    _enqueue(uow_factory, make_message("k1"))
+    _lease_one(uow_factory, clock)
+    with uow_factory() as uow:
+        uow.outbox.retry_later("k1", clock.now() + timedelta(hours=1), "timed-out", outcome_unknown=True)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.outbox.release_held("timed-out", clock.now()) == 1
+        uow.commit()
+    assert _lease_one(uow_factory, clock).possible_repeat

@@ -31,9 +31,10 @@ from tests.telegram.fake_bot_state import Chat, Sent, User, World
 
 TOKEN = "123456789:TEST-token-for-the-fake-server"
 _METHOD_NAMES = {name.lower(): name for name in METHODS}  # Bot API method names are case-insensitive
-_INTS = {"chat_id", "user_id", "offset", "limit", "timeout", "message_id", "max_connections"}
+_INTS = {"chat_id", "user_id", "offset", "limit", "timeout", "message_id", "max_connections", "expire_date",
+         "member_limit"}
 _JSON = {"reply_markup", "allowed_updates", "reply_parameters", "link_preview_options", "protect_content",
-         "show_alert", "drop_pending_updates", "disable_notification"}
+         "show_alert", "drop_pending_updates", "disable_notification", "creates_join_request"}
 
 
 @dataclass
@@ -96,6 +97,21 @@ class FakeBotApi:
         query = self.world.callback_query(user, sent, data)
         self.push({"callback_query": query})
         return query["id"]
+
+    def request_to_join(self, user: User, link: str) -> int | None:
+        """`user` opens `link`: a join request (an update) when the link asks for approval; None when
+        Telegram would refuse the link itself (revoked, unknown) or let them straight in."""
+        made = self.world.invite_links.get(link)
+        if made is None or made.is_revoked:
+            return None
+        if not made.creates_join_request:
+            self.world.joined.add((made.chat_id, user.id))
+            return None
+        self.world.join_requests.add((made.chat_id, user.id))
+        chat = self.world.chats[made.chat_id]
+        return self.push({"chat_join_request": {
+            "chat": chat.json(), "from": user.json(), "user_chat_id": user.id, "date": int(time.time()),
+            "invite_link": made.json(self.world.bot)}})
 
     def migrate(self, group: Chat, new_id: int, by: User) -> Chat:
         """`group` becomes a supergroup: Telegram's two service messages, and the old id stops working."""

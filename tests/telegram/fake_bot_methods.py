@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from tests.telegram.fake_bot_state import HtmlError, Sent, shown_text, utf16_len
+from tests.telegram.fake_bot_state import HtmlError, InviteLink, Sent, shown_text, utf16_len
 
 if TYPE_CHECKING:
     from tests.telegram.fake_bot_api import FakeBotApi
@@ -149,10 +149,49 @@ async def unban_chat_member(fake: FakeBotApi, params: dict[str, Any]) -> bool:
     return True
 
 
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
 async def create_chat_invite_link(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
     chat_id = _chat(fake, params.get("chat_id"))
-    return {"invite_link": f"https://t.me/+fake{abs(chat_id)}", "creator": fake.world.bot.json(),
-            "creates_join_request": False, "is_primary": False, "is_revoked": False}
+    joins_by_request = _flag(params.get("creates_join_request"))
+    if joins_by_request and params.get("member_limit") is not None:
+        raise ApiError(400, "Bad Request: member limit can't be specified for links requiring administrator approval")
+    link = InviteLink(f"https://t.me/+fake{abs(chat_id)}{fake.world.next_link_suffix()}", chat_id,
+                      joins_by_request, params.get("name"), params.get("expire_date"), params.get("member_limit"))
+    fake.world.invite_links[link.invite_link] = link
+    return link.json(fake.world.bot)
+
+
+async def revoke_chat_invite_link(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
+    chat_id = _chat(fake, params.get("chat_id"))
+    link = fake.world.invite_links.get(str(params.get("invite_link")))
+    if link is None or link.chat_id != chat_id:
+        raise ApiError(400, "Bad Request: INVITE_HASH_EXPIRED")
+    link.is_revoked = True
+    return link.json(fake.world.bot)
+
+
+async def _join_request(fake: FakeBotApi, params: dict[str, Any], approve: bool) -> bool:
+    chat_id = _chat(fake, params.get("chat_id"))
+    user_id = params.get("user_id")
+    if (chat_id, user_id) not in fake.world.join_requests:
+        raise ApiError(400, "Bad Request: HIDE_REQUESTER_MISSING")
+    fake.world.join_requests.discard((chat_id, user_id))
+    if approve:
+        fake.world.joined.add((chat_id, user_id))
+    else:
+        fake.world.declined.add((chat_id, user_id))
+    return True
+
+
+async def approve_chat_join_request(fake: FakeBotApi, params: dict[str, Any]) -> bool:
+    return await _join_request(fake, params, approve=True)
+
+
+async def decline_chat_join_request(fake: FakeBotApi, params: dict[str, Any]) -> bool:
+    return await _join_request(fake, params, approve=False)
 
 
 async def delete_message(fake: FakeBotApi, params: dict[str, Any]) -> bool:
@@ -191,5 +230,7 @@ METHODS: dict[str, Callable[[FakeBotApi, dict[str, Any]], Awaitable[Any]]] = {
     "editMessageText": edit_message_text, "editMessageReplyMarkup": edit_message_reply_markup,
     "answerCallbackQuery": answer_callback_query, "getChat": get_chat, "getChatMember": get_chat_member,
     "banChatMember": ban_chat_member, "unbanChatMember": unban_chat_member,
-    "createChatInviteLink": create_chat_invite_link, "deleteMessage": delete_message, "setWebhook": set_webhook, "deleteWebhook": delete_webhook,
+    "createChatInviteLink": create_chat_invite_link, "deleteMessage": delete_message, "setWebhook": set_webhook,
+    "deleteWebhook": delete_webhook, "revokeChatInviteLink": revoke_chat_invite_link,
+    "approveChatJoinRequest": approve_chat_join_request, "declineChatJoinRequest": decline_chat_join_request,
 }

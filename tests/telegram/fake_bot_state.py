@@ -64,6 +64,28 @@ class Sent:
         return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
 
 
+@dataclass
+class InviteLink:
+    """An invite link the bot made (ChatInviteLink), as the server keeps it."""
+
+    invite_link: str
+    chat_id: int
+    creates_join_request: bool
+    name: str | None = None
+    expire_date: int | None = None
+    member_limit: int | None = None
+    is_revoked: bool = False
+
+    def json(self, creator: User) -> dict[str, Any]:
+        data: dict[str, Any] = {"invite_link": self.invite_link, "creator": creator.json(),
+                                "creates_join_request": self.creates_join_request, "is_primary": False,
+                                "is_revoked": self.is_revoked}
+        for key in ("name", "expire_date", "member_limit"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
+        return data
+
+
 class HtmlError(ValueError):
     pass
 
@@ -120,6 +142,11 @@ class World:
         self.banned: set[tuple[int, int]] = set()
         self.can_delete: set[int] = set()     # groups where the bot is an administrator that may delete messages
         self.deleted: set[tuple[int, int]] = set()
+        self.invite_links: dict[str, InviteLink] = {}
+        self._link_suffixes = itertools.count(1)
+        self.join_requests: set[tuple[int, int]] = set()  # (chat, user) waiting for an administrator
+        self.joined: set[tuple[int, int]] = set()         # admitted through an approved request
+        self.declined: set[tuple[int, int]] = set()
 
     def chat(self, chat: Chat) -> Chat:
         self.chats.setdefault(chat.id, chat)
@@ -127,6 +154,9 @@ class World:
 
     def next_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
+
+    def next_link_suffix(self) -> str:
+        return f"x{next(self._link_suffixes)}"
 
     def next_update_id(self) -> int:
         return next(self._update_ids)

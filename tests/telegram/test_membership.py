@@ -1,6 +1,7 @@
-"""Membership administration on Telegram, against the fake Bot API server: onboarding sends a
-single-use invite link to each new member directly, offboarding bans then unbans in every group,
-and open items go to the backup. The admin works from the console, as rso-admin.
+"""Membership administration on Telegram, against the fake Bot API server: onboarding sends each
+new member, directly, an invite link that admits only them (join requests approved for them alone),
+offboarding revokes their unused links and bans then unbans in every group, and open items go to
+the backup. The admin works from the console, as rso-admin.
 
 The fake server's getChatMember says "member" for anyone not banned; here it is given a memory of
 who joined (JOINED), as Telegram has, so that invitations are only sent to people not yet there.
@@ -25,6 +26,7 @@ from tests.telegram.support import (NETWORK_GROUP, OFFICER, TH_GROUP, TH_NPOC, T
                                     settings_for)
 
 NEWCOMER = User(301, "Niran")
+FORWARDED_TO = User(303, "Eve")  # someone the newcomer's link was passed on to
 SILENT = User(302, "Kwan")  # never opened a chat with the bot
 
 
@@ -95,7 +97,9 @@ async def test_onboarding_sends_a_single_use_link_for_each_group_they_belong_in(
         await eventually(lambda: len(fake.sent_to(NEWCOMER.id)) == 2, "two invitations")
         links = calls(fake, "createChatInviteLink")
         assert sorted(p["chat_id"] for p in links) == sorted([NETWORK_GROUP.id, TH_GROUP.id])
-        assert all(str(p["member_limit"]) == "1" and "expire_date" in p for p in links)
+        # A link that asks for approval (admitting only the person it is for), never a bare member_limit.
+        assert all(str(p["creates_join_request"]).lower() == "true" and "member_limit" not in p and "expire_date" in p
+                   for p in links)
         texts = [s.text for s in fake.sent_to(NEWCOMER.id)]
         assert any("Thailand desk" in t and "https://t.me/+fake4001" in t for t in texts)
         assert all(s.protect_content for s in fake.sent_to(NEWCOMER.id))
@@ -139,3 +143,47 @@ async def test_offboarding_bans_then_unbans_in_every_group_and_hands_items_to_th
         await eventually(lambda: "Finished offboarding" in admin.printed(), "the end of the run")
         refused = await admin.says("/rooms", who="th-npoc")
         assert "not in this network's directory" in refused
+
+
+def links_for(fake: FakeBotApi, chat: Chat) -> list[str]:
+    return [link for link, made in fake.world.invite_links.items() if made.chat_id == chat.id]
+
+
+async def test_an_onboarding_link_admits_the_person_it_was_made_for_and_nobody_else(
+        tmp_path, fake, monkeypatch) -> None:  # noqa: ANN001
+    fake.world.chat(Chat(NEWCOMER.id, "private", NEWCOMER.first_name))
+    remember_joins(fake, monkeypatch, joined=set())
+    async with bot_with_membership(tmp_path, fake, monkeypatch) as admin:
+        await admin.says("/member add telegram:user:301 country:TH role:contact desk:police")
+        await eventually(lambda: len(fake.sent_to(NEWCOMER.id)) == 2, "two invitations")
+        [link] = links_for(fake, TH_GROUP)
+        assert link in (admin.runtime.cursor("telegram.invite_links") or "")  # kept in the database
+        assert link in fake.sent_to(NEWCOMER.id)[0].text + fake.sent_to(NEWCOMER.id)[1].text
+        assert fake.request_to_join(FORWARDED_TO, link) is not None
+        await eventually(lambda: (TH_GROUP.id, FORWARDED_TO.id) in fake.world.declined, "the stranger declined")
+        assert not fake.world.invite_links[link].is_revoked  # still good for the person it was made for
+        assert fake.request_to_join(NEWCOMER, link) is not None
+        await eventually(lambda: (TH_GROUP.id, NEWCOMER.id) in fake.world.joined, "the newcomer admitted")
+        await eventually(lambda: fake.world.invite_links[link].is_revoked, "the used link revoked")
+        assert (TH_GROUP.id, FORWARDED_TO.id) not in fake.world.joined
+        assert fake.world.join_requests == set()
+
+
+async def test_offboarding_revokes_the_links_the_person_never_used(tmp_path, fake, monkeypatch) -> None:  # noqa: ANN001
+    fake.world.chat(Chat(NEWCOMER.id, "private", NEWCOMER.first_name))
+    remember_joins(fake, monkeypatch, joined=set())
+    async with bot_with_membership(tmp_path, fake, monkeypatch) as admin:
+        await admin.says("/member add telegram:user:301 country:TH role:contact desk:police")
+        await eventually(lambda: "Finished onboarding" in admin.printed(), "the onboarding")
+        made = {link: fake.world.invite_links[link].chat_id for group in (NETWORK_GROUP, TH_GROUP)
+                for link in links_for(fake, group)}
+        assert len(made) == 2
+        await admin.says('/member remove telegram:user:301 reason:"posted elsewhere"')
+        await eventually(lambda: "Finished offboarding" in admin.printed(), "the offboarding")
+        revoked = {p["invite_link"]: p["chat_id"] for p in calls(fake, "revokeChatInviteLink")}
+        assert revoked == made
+        for group in (NETWORK_GROUP, TH_GROUP):  # revoked before the ban
+            order = [r.method for r in fake.requests if r.params.get("chat_id") == group.id
+                     and r.method in ("revokeChatInviteLink", "banChatMember")]
+            assert order == ["revokeChatInviteLink", "banChatMember"]
+        assert all(fake.request_to_join(NEWCOMER, link) is None for link in made)  # the links admit nobody now

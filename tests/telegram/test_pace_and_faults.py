@@ -6,6 +6,7 @@ import asyncio
 
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import InboundMessage
+from bot.connectors.base import POSSIBLE_REPEAT
 from bot.connectors.telegram.api import TelegramApi, build_application
 from bot.errors import PlatformError
 from tests.telegram.support import MY_NPOC, OFFICER, TH_NPOC, eventually, relaxed, running_bot
@@ -14,7 +15,7 @@ ALERT = "/alert to:TH,MY tlp:amber topic:document-fraud\nTwo travellers with alt
 
 
 def deliveries(fake, user) -> list:  # noqa: ANN001
-    return [s for s in fake.sent_to(user.id) if s.text.startswith("[TLP:AMBER]")]
+    return [s for s in fake.sent_to(user.id) if s.text.removeprefix(POSSIBLE_REPEAT + "\n").startswith("[TLP:AMBER]")]
 
 
 async def test_the_fake_server_enforces_telegram_flood_control(fake) -> None:
@@ -51,6 +52,19 @@ async def test_a_send_that_timed_out_after_leaving_is_retried_once_and_counted(t
         await eventually(lambda: bot.outbox_states().get("leased", 0) == 0 and "pending" not in bot.outbox_states(),
                          "the outbox settled")
         assert "failed" not in bot.outbox_states()
+
+
+async def test_the_resend_after_an_unknown_outcome_says_it_may_repeat_the_earlier_send(
+        tmp_path, fake, monkeypatch) -> None:
+    fake.stall_next("sendMessage", 4.0, chat_id=TH_NPOC.id)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), request_timeout=1.0):
+        fake.says(OFFICER, ALERT)
+        await eventually(lambda: len(deliveries(fake, TH_NPOC)) == 2, "the retry")
+        first, second = deliveries(fake, TH_NPOC)
+        assert first.text.startswith("[TLP:AMBER] A-2026-0001")
+        assert second.text == f"{POSSIBLE_REPEAT}\n{first.text}"
+        [to_malaysia] = deliveries(fake, MY_NPOC)  # its send had a known outcome: no mark
+        assert to_malaysia.text.startswith("[TLP:AMBER] A-2026-0001")
 
 
 async def test_a_second_unknown_outcome_is_not_retried_and_the_originator_is_told(tmp_path, fake, monkeypatch) -> None:

@@ -70,7 +70,7 @@ async def test_unregistered_groups_other_bots_and_edits_are_not_heard(tmp_path, 
         assert bot.items() == 0
         assert len(bot.inbox_events()) == 1
         polls = [r for r in fake.requests if r.method == "getUpdates"]
-        assert all(r.params["allowed_updates"] == ["message", "callback_query"] for r in polls)
+        assert all(r.params["allowed_updates"] == ["message", "callback_query", "chat_join_request"] for r in polls)
 
 
 async def test_another_bots_commands_in_a_group_get_no_answer(tmp_path, fake, monkeypatch) -> None:

@@ -89,6 +89,10 @@ class ConnectorCore:
         self._dms: dict[str, str] = {}
         self._created: set[str] = set()  # rooms this process created and may not have seen in a sync yet
         self._invites_done: set[str] = set()
+        # Direct chats a directory contact opened with the bot, by room: the inviter, whose messages
+        # written before the bot joined are taken as if they came after (clients send the first one
+        # with the room).
+        self._direct_inviters: dict[str, str] = {}
         self._alerted: set[tuple[str, str]] = set()
         self._undecrypted: dict[str, dict[str, Any]] = {}
         self._sync_observers: list[SyncObserver] = []

@@ -35,6 +35,8 @@ class Invites(ConnectorCore):
             self._invites_done.add(room_id)
             try:
                 if accept:
+                    if is_direct and inviter:
+                        self._direct_inviters[room_id] = inviter
                     await self._join(room_id)
                 else:
                     assert self.client is not None

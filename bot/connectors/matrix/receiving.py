@@ -8,7 +8,9 @@ move on. A crash anywhere before that commit means the same batch is fetched aga
 (`limited`), the gap back to the previous token is read with /messages, so nothing in between is
 lost. On the very first start (no cursor) the initial sync's token is stored and its timeline is not
 read: what was said before the bot arrived is not replayed as commands. The same holds in a room the
-bot joins later: only events after its own join count.
+bot joins later: only events after its own join count, except in a direct chat a directory contact
+opened with the bot: there the inviter's messages since the room was created are taken too (many
+clients send the first message with the new room, before the bot could join).
 
 What is recorded: texts that are commands (they begin with / or !); replies and thread replies to a
 delivered item, as "/reply REF text" (with the quoted reply fallback removed); reactions ✅ 👍 ✔️ ☑️
@@ -38,6 +40,7 @@ from bot.connectors.matrix.model import TIMELINE_TYPES
 log = logging.getLogger(__name__)
 
 UNDECRYPTED_KEEP_SECONDS = 24 * 3600
+PRE_JOIN_PAGES = 5  # of 100 events: how far back a new direct chat is read for messages before the join
 
 
 class Receiving(ConnectorCore):
@@ -48,7 +51,8 @@ class Receiving(ConnectorCore):
             events = list(info.timeline.events)
             joined_here = _own_join_index(events, self._user_id)
             if joined_here is not None:
-                events = events[joined_here + 1:]
+                before, events = events[:joined_here], events[joined_here + 1:]
+                events = await self._before_join(room_id, before, info.timeline) + events
             elif info.timeline.limited and info.timeline.prev_batch:
                 older = await self._backfill(room_id, info.timeline.prev_batch, since)
                 log.info("Matrix: filled a gap of %d events in %s", len(older), room_id)
@@ -84,6 +88,38 @@ class Receiving(ConnectorCore):
             if not response.chunk or not response.end or response.end == start:
                 return list(reversed(found))
             start = response.end
+
+    async def _before_join(self, room_id: str, before: list[Any], timeline: Any) -> list[Any]:
+        """In a direct chat a directory contact opened with the bot, the inviter's events from before
+        the bot's join, back to the room's creation; elsewhere none (no replay of old commands)."""
+        inviter = self._direct_inviters.get(room_id) or _direct_inviter(before, self._user_id)
+        if inviter is None:
+            return []
+        if timeline.limited and timeline.prev_batch and not any(_is_create(e) for e in before):
+            before = await self._since_creation(room_id, timeline.prev_batch) + before
+        self._direct_inviters.pop(room_id, None)  # only now: a failed read is done again with the sync
+        taken = [e for e in before if getattr(e, "sender", None) == inviter
+                 and (getattr(e, "source", None) or {}).get("type") in ("m.room.message", "m.room.encrypted")]
+        if taken:
+            log.info("Matrix: %d message(s) in direct chat %s predate the bot's join; taken", len(taken), room_id)
+        return taken
+
+    async def _since_creation(self, room_id: str, prev_batch: str) -> list[Any]:
+        """The room's events before `prev_batch`, back to its creation (at most PRE_JOIN_PAGES pages), oldest first."""
+        assert self.client is not None
+        found: list[Any] = []
+        start = prev_batch
+        for _ in range(PRE_JOIN_PAGES):
+            response = await self.client.room_messages(room_id, start=start, direction=MessageDirection.back,
+                                                       limit=100, message_filter={"types": TIMELINE_TYPES})
+            if not isinstance(response, RoomMessagesResponse):
+                raise from_response(response, "messages")
+            found.extend(response.chunk)  # newest first
+            if any(_is_create(e) for e in response.chunk) or not response.chunk or not response.end \
+                    or response.end == start:
+                break
+            start = response.end
+        return list(reversed(found))
 
     async def _inbound(self, source: dict[str, Any], room_id: str) -> InboundMessage | None:
         if source.get("sender") == self._user_id:
@@ -184,6 +220,24 @@ def _is_own_join(source: Any, user_id: str) -> bool:
         return False
     before = ((source.get("unsigned") or {}).get("prev_content") or {}).get("membership")
     return before != "join"  # a join, not a display name change
+
+
+def _is_create(event: Any) -> bool:
+    source = getattr(event, "source", None)
+    return isinstance(source, dict) and source.get("type") == "m.room.create"
+
+
+def _direct_inviter(events: Sequence[Any], user_id: str) -> str | None:
+    """Who invited the bot into a direct chat, from the invite in the events before its join (the
+    invite itself is gone from a sync fetched again after a restart)."""
+    for event in reversed(events):
+        source = getattr(event, "source", None)
+        if not isinstance(source, dict) or source.get("type") != "m.room.member" or source.get("state_key") != user_id:
+            continue
+        content = source.get("content") or {}
+        if content.get("membership") == "invite":
+            return source.get("sender") if content.get("is_direct") else None
+    return None
 
 
 def _own_join_index(events: Sequence[Any], user_id: str) -> int | None:

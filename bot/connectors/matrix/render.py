@@ -2,7 +2,8 @@
 
 The caveat banner (the first line, `[TLP:AMBER] A-2026-0042 · URGENT alert`) is bold and its TLP label
 is shown in the TLP 2.0 colours (FIRST: the label in its colour on a black background), using the
-`data-mx-color` / `data-mx-bg-color` span attributes that Matrix clients render.
+`data-mx-color` / `data-mx-bg-color` span attributes that Matrix clients render. Every event carries
+its outbox key (KEY_FIELD); a possible repeat opens with "(possible repeat of an earlier send)".
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import html
 import re
 from typing import Any
 
-from bot.connectors.base import Outgoing
+from bot.connectors.base import POSSIBLE_REPEAT, Outgoing
 
 # TLP 2.0 (FIRST), font colour of each label; the background is always black.
 TLP_COLOURS = {
@@ -23,6 +24,9 @@ TLP_COLOURS = {
 }
 TLP_BACKGROUND = "#000000"
 HTML_FORMAT = "org.matrix.custom.html"
+# The outbox key in every event the bot sends, also outside the encryption (session.py): after a
+# failover the standby is another device, so the transaction id cannot find an earlier send; this can.
+KEY_FIELD = "org.liaison.key"
 
 _BANNER = re.compile(r"^\[TLP:(CLEAR|GREEN|AMBER\+STRICT|AMBER|RED)\](.*)$")
 _LABEL = re.compile(r"\bTLP:(CLEAR|GREEN|AMBER\+STRICT|AMBER|RED)\b")
@@ -58,11 +62,15 @@ def formatted_body(text: str) -> str:
 
 def message_content(message: Outgoing, room_id: str) -> dict[str, Any]:
     """The m.room.message content for one outbox row; a reply when it answers a message in this room."""
+    body, html_body = message.text, formatted_body(message.text)
+    if message.possible_repeat:
+        body, html_body = f"{POSSIBLE_REPEAT}\n{body}", f"{html.escape(POSSIBLE_REPEAT)}<br>{html_body}"
     content: dict[str, Any] = {
         "msgtype": "m.notice",
-        "body": message.text,
+        "body": body,
         "format": HTML_FORMAT,
-        "formatted_body": formatted_body(message.text),
+        "formatted_body": html_body,
+        KEY_FIELD: message.key,
     }
     reply_to = message.reply_to
     if reply_to is not None and reply_to.chat.chat_id == room_id:

@@ -4,7 +4,9 @@ m.notice with a plain `body` and an HTML `formatted_body` (render.py). A deliver
 the bot's direct chat with them: created on demand (is_direct, encrypted, trusted private chat),
 remembered in `direct_rooms.json` (0600, written before the first send into it) and in the bot's
 m.direct account data, and reused until the person leaves it. The outbox key is the transaction id,
-so a resend after a crash (same device) is de-duplicated by the homeserver. After a 429 the rate
+so a resend after a crash (same device) is de-duplicated by the homeserver; it is also in the event
+(render.KEY_FIELD), so a possible repeat (after a failover the standby is another device) is first
+looked for among the bot's latest events in the room and, if found, recorded as sent, not sent again. After a 429 the rate
 gate keeps every rate-limited request back until the window has passed; a send waits and retries
 within `rate_wait_budget` seconds, then hands RateLimited (with the time left) to the worker.
 """
@@ -21,6 +23,8 @@ from typing import Any
 from nio import (
     DirectRoomsResponse,
     ErrorResponse,
+    MessageDirection,
+    RoomMessagesResponse,
     RoomCreateResponse,
     RoomGetStateResponse,
     RoomPreset,
@@ -34,13 +38,14 @@ from alerts.routing import DestinationKind
 from bot.config_connectors import DeviceTrust
 from bot.connectors.base import Outgoing
 from bot.connectors.matrix.files import write_json
-from bot.connectors.matrix.render import message_content
+from bot.connectors.matrix.render import KEY_FIELD, message_content
 from bot.connectors.matrix.trust import DeviceTrustKeeper
 from bot.errors import NotConnected, PermanentFailure, TransientFailure
 
 log = logging.getLogger(__name__)
 
 ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+SENT_BEFORE_WINDOW = 100  # the bot's own latest events in a room searched for an earlier send of a key
 DIRECT_MARKER = "org.liaison_bot.direct"  # state event in each direct chat the bot makes: {"user_id": ...}
 
 
@@ -67,7 +72,32 @@ class Sending(DeviceTrustKeeper):  # a send into an encrypted room applies the d
                 raise PermanentFailure("bad-destination", str(destination))
             room_id = address.chat_id
         await self._joined(room_id)
+        if message.possible_repeat:
+            # The transaction id only de-duplicates on the device that sent; the event's key works on any.
+            found = await self._sent_before(room_id, message.key)
+            if found is not None:
+                log.info("Matrix: %s was sent before as %s; not sent again", message.key, found)
+                return found
         return await self.room_send(room_id, message_content(message, room_id), message.key)
+
+    async def _sent_before(self, room_id: str, key: str) -> str | None:
+        """The event id of the bot's recent event in the room that carries `key`, if there is one."""
+        client = self.client
+        assert client is not None
+        await self.gate.wait()
+        response = await self._call(
+            client.room_messages(room_id, start=None, direction=MessageDirection.back, limit=SENT_BEFORE_WINDOW,
+                                 message_filter={"senders": [self._user_id]}),
+            "messages", request_sent=False)
+        if not isinstance(response, RoomMessagesResponse):
+            log.warning("Matrix: could not read %s to look for an earlier send: %s", room_id, response)
+            return None  # sent again, marked as a possible repeat
+        for event in response.chunk:
+            source = getattr(event, "source", None)
+            content = source.get("content") if isinstance(source, dict) else None
+            if isinstance(content, dict) and content.get(KEY_FIELD) == key:
+                return str(source.get("event_id"))
+        return None
 
     async def room_send(self, room_id: str, content: dict[str, Any], tx_id: str,
                         event_type: str = "m.room.message") -> str:

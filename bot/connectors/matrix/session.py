@@ -20,12 +20,14 @@ import secrets
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nio import AsyncClient, AsyncClientConfig, LoginResponse, WhoamiResponse
 from nio.store import SqliteStore
 
 from bot.connectors.matrix.errors import SessionExpired, from_response
 from bot.connectors.matrix.files import private_dir, read_json, touch_private, write_json
+from bot.connectors.matrix.render import KEY_FIELD
 from bot.credentials import SecretRef
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,18 @@ def client_config(pickle_key: str, request_timeout: float) -> AsyncClientConfig:
     )
 
 
+class KeyedClient(AsyncClient):
+    """An AsyncClient whose encrypted events carry the outbox key outside the ciphertext too: another
+    device of the bot (the standby after a failover) may hold no room key for them, yet must find an
+    earlier send by its key. The key is random and says nothing about the content."""
+
+    def encrypt(self, room_id: str, message_type: str, content: dict[Any, Any]) -> tuple[str, dict[str, str]]:
+        kind, encrypted = super().encrypt(room_id, message_type, content)
+        if isinstance(content.get(KEY_FIELD), str):
+            encrypted[KEY_FIELD] = content[KEY_FIELD]
+        return kind, encrypted
+
+
 def new_device_id() -> str:
     return "LIAISON" + "".join(secrets.choice(string.ascii_uppercase) for _ in range(8))
 
@@ -100,7 +114,7 @@ async def open_session(
         key = pickle_key.read()
     except Exception as exc:  # SecretError: say where, never what
         raise MatrixStartError(f"matrix.pickle_key: {exc}") from None
-    client = AsyncClient(homeserver, user_id, store_path=str(paths.crypto), config=client_config(key, request_timeout))
+    client = KeyedClient(homeserver, user_id, store_path=str(paths.crypto), config=client_config(key, request_timeout))
     try:
         device_id, token = await _credentials(client, homeserver, user_id, password, access_token, device_name, paths)
         touch_private(paths.crypto_db(user_id, device_id))

@@ -117,6 +117,21 @@ class TelegramApi:
         except tg.TelegramError as exc:
             raise platform_error(exc) from exc
 
+    async def answer_join_request(self, chat_id: int, user_id: int, approve: bool) -> None:
+        try:
+            if approve:
+                await self._app.bot.approve_chat_join_request(chat_id, user_id)
+            else:
+                await self._app.bot.decline_chat_join_request(chat_id, user_id)
+        except tg.TelegramError as exc:
+            raise platform_error(exc) from exc
+
+    async def revoke_invite_link(self, chat_id: int, link: str) -> None:
+        try:
+            await self._app.bot.revoke_chat_invite_link(chat_id, link)
+        except tg.TelegramError as exc:
+            raise platform_error(exc) from exc
+
     async def set_webhook(self, url: str, secret: str, allowed: Sequence[str]) -> None:
         # max_connections=1: Telegram then posts one update at a time, in order.
         try:

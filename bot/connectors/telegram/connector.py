@@ -22,6 +22,7 @@ from bot.connectors.telegram.api import TelegramApi
 from bot.connectors.telegram.batch import Batch
 from bot.connectors.telegram.chats import MIGRATIONS, ChatMigrations
 from bot.connectors.telegram.intake import Intake
+from bot.connectors.telegram.invite_links import InviteLinks
 from bot.connectors.telegram.polling import ALLOWED_UPDATES, Poller
 from bot.connectors.telegram.sender import TelegramSender
 from bot.connectors.telegram.store import TelegramStore
@@ -45,8 +46,10 @@ class TelegramConnector:
 
     def __init__(self, api: TelegramApi, sender: TelegramSender, intake: Intake, store: TelegramStore,
                  migrations: ChatMigrations, *, webhook: WebhookConfig | None = None, poll_timeout: int = 25,
-                 start_wait: float = 15.0) -> None:
+                 start_wait: float = 15.0, invite_links: InviteLinks | None = None) -> None:
         self._api = api
+        # The links onboarding made, shared with the room admin (membership.py) and the intake.
+        self.invite_links = invite_links if invite_links is not None else InviteLinks(store)
         self._sender = sender
         self._intake = intake
         self._store = store

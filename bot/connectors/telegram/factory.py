@@ -19,6 +19,7 @@ from bot.connectors.telegram.chats import ChatMigrations
 from bot.connectors.telegram.connector import TelegramConnector, WebhookConfig
 from bot.connectors.telegram.guided_chat import GuidedChats
 from bot.connectors.telegram.intake import Intake
+from bot.connectors.telegram.invite_links import InviteLinks
 from bot.connectors.telegram.sender import TelegramSender, telegram_limiter
 from bot.connectors.telegram.store import RuntimeTelegramStore
 from bot.guided import GuidedForm
@@ -47,10 +48,12 @@ def telegram_connector_for(runtime: Runtime, vocabulary: Vocabulary, *, settings
     keyring = ensure_keyring(runtime.settings.keys.path, sys.stderr)  # created already by build_runtime
     sender = TelegramSender(api, limiter or telegram_limiter(), migrations)
     guided = GuidedChats(GuidedForm(vocabulary, form_ttl), store, AesGcmSealer.from_keyring(keyring), sender)
-    intake = Intake(api, sender, guided, store, runtime.directory, migrations, runtime.clock.now)
+    links = InviteLinks(store)
+    intake = Intake(api, sender, guided, store, runtime.directory, migrations, runtime.clock.now, links=links)
     webhook = None
     if settings.mode is TelegramMode.WEBHOOK:
         if settings.webhook_url is None or settings.webhook_secret is None:
             raise ValueError("webhook mode needs telegram.webhook_url and telegram.webhook_secret")
         webhook = WebhookConfig(settings.webhook_url, settings.webhook_listen, settings.webhook_secret.read())
-    return TelegramConnector(api, sender, intake, store, migrations, webhook=webhook, poll_timeout=poll_timeout)
+    return TelegramConnector(api, sender, intake, store, migrations, webhook=webhook, poll_timeout=poll_timeout,
+                             invite_links=links)

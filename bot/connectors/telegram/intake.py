@@ -11,7 +11,9 @@ in the same inbox as typed ones, so the dispatcher checks and runs them the same
 The item a reply is about is found by the replied-to message: first the delivery that message
 carried (ItemRepository.delivery_by_message("<chat>:<message>")), else the reference on the first
 line of the bot's own message (every part of a delivery, a feedback relay, a reply prompt). Only
-commands and replies to the bot are recorded; other chatter never reaches the database.
+commands and replies to the bot are recorded; other chatter never reaches the database. A request
+to join a group is approved only through a link the bot made for that very person and group
+(invite_links.py), and declined otherwise.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from datetime import datetime
 from html import escape
 from typing import Any, Callable
 
-from telegram import CallbackQuery, ForceReply, Message, Update
+from telegram import CallbackQuery, ChatJoinRequest, ForceReply, Message, Update
 
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.items import Reference
@@ -32,8 +34,10 @@ from bot.connectors.telegram.api import TelegramApi
 from bot.connectors.telegram.batch import Batch
 from bot.connectors.telegram.chats import MIGRATIONS, ChatMigrations
 from bot.connectors.telegram.guided_chat import GuidedChats
+from bot.connectors.telegram.invite_links import InviteLinks
 from bot.connectors.telegram.sender import TelegramSender
 from bot.connectors.telegram.store import Refusal, TelegramStore
+from bot.errors import PermanentFailure, PlatformError
 from handlers.commands import ALIASES
 from handlers.permissions import refusal
 from handlers.ports import DirectorySource
@@ -47,8 +51,10 @@ TG = Platform.TELEGRAM
 
 class Intake:
     def __init__(self, api: TelegramApi, sender: TelegramSender, guided: GuidedChats, store: TelegramStore,
-                 directory: DirectorySource, migrations: ChatMigrations, now: Callable[[], datetime]) -> None:
+                 directory: DirectorySource, migrations: ChatMigrations, now: Callable[[], datetime],
+                 links: InviteLinks | None = None) -> None:
         self._api = api
+        self._links = links
         self._sender = sender
         self._guided = guided
         self._store = store
@@ -70,9 +76,33 @@ class Intake:
                 await self._press(update.update_id, update.callback_query, batch)
             elif update.message is not None:
                 await self._message(update.update_id, update.message, batch)
+            elif update.chat_join_request is not None:
+                await self._join_request(update.update_id, update.chat_join_request)
             else:
                 log.info("update %s ignored: not a message or a button press", update.update_id)
         return batch
+
+    async def _join_request(self, update_id: int, request: ChatJoinRequest) -> None:
+        """Approve a request through a link the bot made for exactly this person and group; decline the rest.
+        Answered before the batch is recorded: a crash re-reads the update, and answering twice is harmless."""
+        chat_id, user_id = request.chat.id, request.from_user.id
+        link = request.invite_link.invite_link if request.invite_link is not None else None
+        made = await self._links.get(link) if link is not None and self._links is not None else None
+        approve = made is not None and made.user_id == user_id and (
+            made.chat_id == chat_id or self._migrations.outgoing(made.chat_id) == chat_id)
+        try:
+            await self._api.answer_join_request(chat_id, user_id, approve)
+        except PermanentFailure as error:  # answered already (a re-read update), or the request is gone;
+            # a network fault or a 429 propagates instead: the batch is read again, and the request answered
+            log.info("join request in update %s could not be answered (%s)", update_id, error.code)
+            return
+        log.info("join request in update %s %s", update_id, "approved" if approve else "declined (not its link)")
+        if approve and made is not None and self._links is not None:
+            try:  # used: nobody else may even ask through it
+                await self._api.revoke_invite_link(chat_id, made.link)
+            except PlatformError as error:
+                log.info("revoking a used invite link failed (%s)", error.code)
+            await self._links.forget(made.link)
 
     def forget(self) -> None:
         """The batch just read was not recorded: forget the form steps it applied in memory."""

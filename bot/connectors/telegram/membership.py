@@ -1,11 +1,14 @@
 """Room actions on Telegram (bot.membership_gateway.RoomAdmin), through the connector's PTB Bot.
 
 - invite: getChatMember first; someone already in the group is left alone ("joined"). Otherwise
-  (after lifting an old ban) a single-use invite link (member_limit 1, valid LINK_DAYS) is made and
-  sent to the person in their private chat with the bot ("invited"). Telegram lets a bot write only
-  to people who have started a chat with it; for others the action fails and the admin is told.
-- remove: banChatMember, then unbanChatMember(only_if_banned): out of the group, and free to be
-  invited again later.
+  (after lifting an old ban) an invite link that asks for approval (creates_join_request, valid
+  LINK_DAYS) is made, remembered (invite_links.py) and sent to the person in their private chat with
+  the bot ("invited"). Its join request is approved for that person only (intake.py); anyone else
+  who got hold of the link is declined. Telegram lets a bot write only to people who have started a
+  chat with it; for others the action fails and the admin is told.
+- remove: the person's links to the group that were never used are revoked (revokeChatInviteLink),
+  then banChatMember and unbanChatMember(only_if_banned): out of the group, and free to be invited
+  again later.
 
 Telegram cannot list a group's members to a bot; it can only be asked about one person at a time
 (getChatMember). So the roster of a Telegram group is what the bot did and what it checked.
@@ -28,6 +31,7 @@ from bot.connectors.telegram.api import TelegramApi
 from bot.connectors.telegram.chats import ChatMigrations
 from bot.connectors.telegram.connector import TelegramConnector
 from bot.connectors.telegram.errors import platform_error
+from bot.connectors.telegram.invite_links import InviteLink, InviteLinks, MemoryValues
 from bot.errors import PermanentFailure
 
 LINK_DAYS = 7
@@ -38,8 +42,9 @@ class TelegramRoomAdmin:
     platform = Platform.TELEGRAM
 
     def __init__(self, api: TelegramApi, migrations: ChatMigrations | None = None, *, spacing: float = 0.05,
-                 now=lambda: datetime.now(timezone.utc)) -> None:  # noqa: ANN001
+                 now=lambda: datetime.now(timezone.utc), links: InviteLinks | None = None) -> None:  # noqa: ANN001
         self._api = api
+        self._links = links if links is not None else InviteLinks(MemoryValues())
         self._migrations = migrations
         self._spacing = spacing  # seconds between two calls: a bulk run stays under the flood limits
         self._lock = asyncio.Lock()
@@ -48,7 +53,8 @@ class TelegramRoomAdmin:
 
     @classmethod
     def for_connector(cls, connector: TelegramConnector) -> TelegramRoomAdmin:
-        return cls(connector._api, connector._migrations)  # noqa: SLF001 - the connector's own PTB session
+        return cls(connector._api, connector._migrations,  # noqa: SLF001 - the connector's own PTB session
+                   links=connector.invite_links)
 
     def _chat(self, action: PlannedAction) -> int:
         chat_id = int(action.room.chat_id)
@@ -85,16 +91,25 @@ class TelegramRoomAdmin:
             return "joined"
         if status == "kicked":
             await self._call("unban_chat_member", chat_id=chat_id, user_id=user_id, only_if_banned=True)
-        link = await self._call("create_chat_invite_link", chat_id=chat_id, member_limit=1,
-                                expire_date=self._now() + timedelta(days=LINK_DAYS),
-                                name=(action.contact or "liaison")[:32])
+        now = self._now()
+        expires = now + timedelta(days=LINK_DAYS)
+        # Approval, not member_limit (Telegram takes one or the other): a forwarded link admits nobody else.
+        link = await self._call("create_chat_invite_link", chat_id=chat_id, creates_join_request=True,
+                                expire_date=expires, name=(action.contact or "liaison")[:32])
+        await self._links.add(InviteLink(link.invite_link, chat_id, user_id, expires), now)  # before it is sent
         text = (f"You have been added to <b>{html.escape(action.room_name)}</b> on the liaison network. "
-                f"Join with this link; it works once, for {LINK_DAYS} days:\n{html.escape(link.invite_link)}")
+                f"Join with this link; it admits only you, for {LINK_DAYS} days:\n{html.escape(link.invite_link)}")
         await self._call("send_message", chat_id=user_id, text=text, parse_mode="HTML", protect_content=True)
         return "invited"
 
     async def remove(self, action: PlannedAction) -> None:
         chat_id, user_id = self._chat(action), action.identity.telegram_id
+        for unused in await self._links.of_person(chat_id, user_id):
+            try:
+                await self._call("revoke_chat_invite_link", chat_id=chat_id, invite_link=unused.link)
+            except PermanentFailure:
+                pass  # expired or revoked already: it admits nobody either way
+            await self._links.forget(unused.link)
         await self._call("ban_chat_member", chat_id=chat_id, user_id=user_id, revoke_messages=False)
         await self._call("unban_chat_member", chat_id=chat_id, user_id=user_id, only_if_banned=True)
 

@@ -17,7 +17,8 @@ from bot.errors import PlatformError
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ("message", "callback_query")  # no edits, channel posts, reactions, member changes
+# No edits, channel posts, reactions or member changes; join requests, to admit only whom a link was for.
+ALLOWED_UPDATES = ("message", "callback_query", "chat_join_request")
 Receive = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 

@@ -5,7 +5,8 @@ group 20 a minute, 30 a second overall), so that in normal operation Telegram ne
 Should it anyway, the chat is held for the retry-after it names and the send raises RateLimited,
 so the delivery worker reschedules that outbox row only; no other chat waits.
 
-A long message goes out as several parts; the parts already sent are remembered by outbox key, so
+A send that may repeat an earlier one (its outcome was never recorded) opens with the line
+"(possible repeat of an earlier send)". A long message goes out as several parts; the parts already sent are remembered by outbox key, so
 a retry after a failure in the middle continues where it stopped instead of repeating part one.
 The platform message id returned is "<chat id>:<message id>" of the first part, which is what the
 delivery worker stores and ItemRepository.delivery_by_message finds again for a reply.
@@ -15,17 +16,18 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from html import escape
 from typing import Any, Awaitable, Callable
 
 from alerts.identity import ChatRef, UserRef
 from alerts.messages import MessageKind
 from alerts.routing import DestinationKind
-from bot.connectors.base import Outgoing
+from bot.connectors.base import POSSIBLE_REPEAT, Outgoing
 from bot.connectors.telegram.api import TelegramApi
 from bot.connectors.telegram.buttons import delivery_keyboard
 from bot.connectors.telegram.chats import ChatMigrations
 from bot.connectors.telegram.errors import ChatMoved
-from bot.connectors.telegram.formatting import html_parts
+from bot.connectors.telegram.formatting import LIMIT, html_parts
 from bot.errors import PermanentFailure, RateLimited, UnknownOutcome
 from bot.ratelimit import Rate, RateLimiter
 
@@ -62,11 +64,15 @@ class TelegramSender:
 
     async def send(self, message: Outgoing) -> str:
         chat_id = chat_id_of(message)
-        parts = html_parts(message.text)
+        target, sent = self._progress.get(message.key, (chat_id, []))
+        # Telegram cannot tell a repeat from a new message: one whose earlier send may have arrived says so.
+        marked = message.possible_repeat and not sent
+        parts = html_parts(message.text, LIMIT - len(POSSIBLE_REPEAT) - 1 if marked else LIMIT)
+        if marked:
+            parts[0] = f"{escape(POSSIBLE_REPEAT)}\n{parts[0]}"
         markup = (delivery_keyboard(message.reference)
                   if message.kind is MessageKind.DELIVERY and message.reference else None)
         reply_to = _reply_target(message, chat_id)
-        target, sent = self._progress.get(message.key, (chat_id, []))
         for index in range(len(sent), len(parts)):
             last = index == len(parts) - 1
             try:

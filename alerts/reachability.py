@@ -1,0 +1,86 @@
+"""Who can be reached on the platforms the bot runs, and what routes to those who cannot.
+
+A copy whose destination is on a platform no connector serves would wait in the outbox forever
+while the originator believes it is on its way; routing says who cannot be reached instead, and
+check-config names such contacts before anyone posts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+
+from alerts.directory import Contact, Directory
+from alerts.identity import Platform
+from alerts.items import Selector, SelectorKind
+from alerts.roles import Role
+from alerts.routing_rules import RoutingPolicy
+from alerts.routing_types import Destination, DestinationKind
+
+NO_ACCOUNT = "no account on an enabled platform"
+
+
+def reachable(destination: Destination, platforms: AbstractSet[Platform] | None) -> bool:
+    """Whether a connector for the destination's platform runs (`platforms` None: every platform does)."""
+    return platforms is None or destination.platform in platforms
+
+
+def why_unreachable(destination: Destination) -> str:
+    if destination.kind is DestinationKind.DIRECT:
+        return NO_ACCOUNT
+    return f"its room is on {destination.platform.value}, which is not enabled"
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    """A contact with no account on an enabled platform, and what would route items to them."""
+
+    contact: Contact
+    routes: tuple[str, ...]
+
+    def line(self, directory: Directory) -> str:
+        accounts = ", ".join(str(i) for i in self.contact.identities) or "none"
+        return (f"contact {self.contact.id} ({self.contact.title(directory)}) has {NO_ACCOUNT} "
+                f"(accounts: {accounts}); routed to by: {', '.join(self.routes)}")
+
+
+def unreachable_contacts(directory: Directory, policy: RoutingPolicy,
+                         platforms: Iterable[Platform]) -> list[Unreachable]:
+    """Every contact none of whose accounts is on `platforms`, in directory order, with what routes to them."""
+    enabled = frozenset(platforms)
+    found = []
+    for contact in directory.contacts.values():
+        if any(identity.platform in enabled for identity in contact.identities):
+            continue
+        found.append(Unreachable(contact, _routes_to(contact, directory, policy)))
+    return found
+
+
+def _routes_to(contact: Contact, directory: Directory, policy: RoutingPolicy) -> tuple[str, ...]:
+    routes = [f"to:@{contact.id}"]
+    if directory.point_of_contact(contact.organisation, contact.desk) == contact:
+        routes.append(f"to:{contact.organisation}/{contact.desk}" if contact.desk else f"to:{contact.organisation}")
+    if contact in directory.member_points_of_contact():
+        routes.append("to:all")
+    for topic, selectors in policy.topic_defaults.items():
+        if any(_selects(s, contact, directory) for s in selectors):
+            routes.append(f"topic {topic}")
+    for rule in policy.rules:
+        if any(_selects(s, contact, directory) for s in rule.add):
+            routes.append(f"rule {rule.name}")
+    if contact.has(Role.COORDINATOR):
+        routes.append("urgent items and escalations (coordinator)")
+    backing = [c.id for c in directory.contacts.values() if c.backup == contact.id]
+    if backing:
+        routes.append(f"escalations as backup of {', '.join(backing)}")
+    return tuple(routes)
+
+
+def _selects(selector: Selector, contact: Contact, directory: Directory) -> bool:
+    if selector.kind is SelectorKind.PERSON:
+        return directory.contact(selector.person or "") == contact
+    if selector.kind is SelectorKind.ALL:
+        return contact in directory.member_points_of_contact()
+    org = directory.organisation(selector.organisation or "")
+    return org is not None and directory.point_of_contact(org.code, selector.desk) == contact
