@@ -23,10 +23,12 @@ from alerts.directory import Contact
 from alerts.lifecycle import Closure, DeliveryState, ForwardState, delivery_step
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.render import (
+    erased_line,
     mine_received_line,
     mine_sent_line,
     render_closure,
     render_decision,
+    render_erased,
     render_feedback,
     render_mine,
     render_status,
@@ -48,11 +50,20 @@ def sender_of(ctx: CommandContext) -> Contact:
 
 
 def find_item(ctx: CommandContext, reference: Reference, command: str) -> ItemRecord | None:
-    """The item, or None after telling the sender there is no such item."""
+    """The item, or None after telling the sender there is no such item, or that it was erased.
+
+    The command's own text is about the item: it is filed under the item's case (see
+    ItemRepository.file_message), so that erasing the case erases it too."""
     record = ctx.uow.items.get(reference)
     if record is None:
         ctx.answer(f"There is no item {reference}. Check the reference; /mine lists your open items. "
                    f"Example: /{command} A-2026-0042")
+        return None
+    ctx.uow.items.file_message(reference, ctx.message)
+    if record.erasure is not None:
+        # No reference on the answer: it would be sealed under the erased case's key, which is gone.
+        ctx.answer(render_erased(reference, record.erasure))
+        return None
     return record
 
 
@@ -221,6 +232,9 @@ def mine(ctx: CommandContext) -> None:
     lines = []
     for record in ctx.uow.items.for_contact(me):
         item = record.item
+        if record.erasure is not None:  # an erasure closes its item; one left open says what it is
+            lines.append((item.created_at, str(item.reference), erased_line(item.reference, record.erasure)))
+            continue
         if item.originator == me:
             organisations = _organisations(ctx, [d.contact for d in record.deliveries])
             pending = sum(f.pending for f in ctx.uow.items.forwards(item.reference))

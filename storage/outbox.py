@@ -8,6 +8,7 @@ they were enqueued, one in flight at a time.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,12 +22,17 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from storage.content import json_plaintext, open_json, outbox_aad
 from storage.keys.driver import Binder, insert_many, insert_sql
-from storage.sealing import ContentSealer
-from storage.tables import outbox
+from storage.sealing import ContentErased, ContentSealer, SealError
+from storage.tables import deliveries, outbox
 
 # Error codes are kept in clear for operators: a code such as "telegram.429", never a message text.
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 _UNFINISHED = ("pending", "sending")
+# Error codes of rows that are not sent because their text is gone (erasure) or cannot be opened.
+ERASED = "erased"
+UNREADABLE = "unreadable"
+
+log = logging.getLogger(__name__)
 
 # The hot path of every exchange: driver SQL (storage.keys.driver). ON CONFLICT (key) DO NOTHING:
 # a second enqueue of a key keeps the first row.
@@ -144,16 +150,35 @@ class SqlOutbox:
         )
         if platforms is not None:
             query = query.where(c.platform.in_(sorted(platforms)))
-        rows = self._conn.execute(query).all()
-        if not rows:
-            return []
         lease_until = now + lease_for
+        leased: list[LeasedMessage] = []
+        while not leased:  # rows given up on make room for the next of their destination
+            rows = self._conn.execute(query).all()
+            if not rows:
+                return []
+            for row in rows:
+                try:
+                    leased.append(self._leased(row, lease_until))
+                except ContentErased:
+                    self._give_up(row, ERASED)
+                except SealError:
+                    self._give_up(row, UNREADABLE)
         self._conn.execute(
             update(outbox)
-            .where(c.id.in_([row.id for row in rows]))
+            .where(c.key.in_([message.key for message in leased]))
             .values(state="sending", lease_until=lease_until, attempts=c.attempts + 1)
         )
-        return [self._leased(row, lease_until) for row in rows]
+        return leased
+
+    def _give_up(self, row, code: str) -> None:  # noqa: ANN001 - a Row of outbox
+        """A row whose text cannot be opened is never sent: it is marked failed with `code`, and the
+        others go on (one bad row must not stop every delivery)."""
+        log.warning("outbox row %s is not sent: its text is %s", row.key, code)
+        self._conn.execute(update(outbox).where(outbox.c.id == row.id)
+                           .values(state="failed", lease_until=None, last_error=code))
+        # An item's copy that will never go says so in /status, rather than staying "queued".
+        self._conn.execute(update(deliveries).where(deliveries.c.outbox_key == row.key,
+                                                    deliveries.c.state == "queued").values(state="failed"))
 
     def mark_sent(self, key: str, platform_message_id: str | None, at: datetime) -> None:
         self._set(key, state="sent", platform_message_id=platform_message_id, sent_at=at, lease_until=None)
@@ -210,6 +235,16 @@ class SqlOutbox:
             lease_until=lease_until,
             created_at=row.created_at,
         )
+
+
+def cancel_case(connection: Connection, reference: str) -> int:
+    """Erasure: the case's messages not yet sent never will be. They are marked failed with the code
+    `erased` (their text, sealed under the case key, is gone with it); returns how many."""
+    result = connection.execute(
+        update(outbox).where(outbox.c.reference == reference, outbox.c.state.in_(_UNFINISHED))
+        .values(state="failed", lease_until=None, last_error=ERASED)
+    )
+    return result.rowcount or 0
 
 
 def _code(error_code: str) -> str:
