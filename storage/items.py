@@ -292,17 +292,22 @@ class SqlItemRepository:
         return Erasure(row.erased_at, reason or None)
 
 
+# closed_by of an item the erasure closed: who erased it is sealed with the reason, as the audit
+# log keeps its actors.
+ERASURE_CLOSER = "erasure"
+
+
 def close_as_erased(connection: Connection, sealer: ContentSealer, reference: str, erasure: Erasure,
                     actor: str) -> bool:
-    """In the erasure's transaction: the item is closed (if it was open, by `actor`) and marked
-    erased, its reason sealed under the master key since the case key is gone, its closing outcome
-    dropped. True when there was such an item."""
+    """In the erasure's transaction: the item is closed (if it was open, by ERASURE_CLOSER) and
+    marked erased, the reason and `actor` sealed under the master key since the case key is gone,
+    its closing outcome dropped. True when there was such an item."""
     c = items.c
-    reason = seal_json(sealer, {"reason": erasure.reason or ""}, aad=_erasure_aad(reference))
+    reason = seal_json(sealer, {"reason": erasure.reason or "", "by": actor}, aad=_erasure_aad(reference))
     result = connection.execute(update(items).where(c.reference == reference).values(
         state=ItemState.CLOSED.value,
         closed_at=func.coalesce(c.closed_at, literal(erasure.erased_at, UtcDateTime())),
-        closed_by=func.coalesce(c.closed_by, actor),
+        closed_by=func.coalesce(c.closed_by, ERASURE_CLOSER),
         outcome=None,
         erased_at=erasure.erased_at,
         erasure=reason,

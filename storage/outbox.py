@@ -143,7 +143,6 @@ class SqlOutbox:
             .where(c.state.in_(_UNFINISHED), due, leasable)
             .where(not_(earlier_in_queue.exists()), not_(in_flight.exists()))
             .order_by(c.id)
-            .limit(limit)
             # PostgreSQL: rows another worker is leasing right now are skipped, not waited for;
             # SQLite ignores this, its BEGIN IMMEDIATE already serialises leasing.
             .with_for_update(skip_locked=True, of=outbox)
@@ -152,22 +151,25 @@ class SqlOutbox:
             query = query.where(c.platform.in_(sorted(platforms)))
         lease_until = now + lease_for
         leased: list[LeasedMessage] = []
-        while not leased:  # rows given up on make room for the next of their destination
-            rows = self._conn.execute(query).all()
-            if not rows:
-                return []
+        while len(leased) < limit:
+            rows = self._conn.execute(query.limit(limit - len(leased))).all()
+            batch: list[LeasedMessage] = []
             for row in rows:
                 try:
-                    leased.append(self._leased(row, lease_until))
+                    batch.append(self._leased(row, lease_until))
                 except ContentErased:
                     self._give_up(row, ERASED)
                 except SealError:
                     self._give_up(row, UNREADABLE)
-        self._conn.execute(
-            update(outbox)
-            .where(c.key.in_([message.key for message in leased]))
-            .values(state="sending", lease_until=lease_until, attempts=c.attempts + 1)
-        )
+            if batch:
+                self._conn.execute(
+                    update(outbox)
+                    .where(c.key.in_([message.key for message in batch]))
+                    .values(state="sending", lease_until=lease_until, attempts=c.attempts + 1)
+                )
+                leased.extend(batch)
+            if len(batch) == len(rows):
+                break  # nothing was given up on, so nothing else became next in line
         return leased
 
     def _give_up(self, row, code: str) -> None:  # noqa: ANN001 - a Row of outbox

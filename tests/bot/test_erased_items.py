@@ -170,7 +170,8 @@ def test_every_command_about_an_erased_item_says_when_and_why_it_was_erased(
             ("th-npoc", f"/ack {gone}"), ("th-npoc", f"/reply {gone} {LATE_REPLY}"),
             ("my-officer", f"/reply {gone} an update"), ("my-officer", f"/close {gone} done"),
             ("th-npoc", f"/forward {gone} to:AU purpose:\"joint case\""),
-            ("my-officer", f"/snooze {gone} 2h busy"), ("my-officer", f"/remind {gone}"),
+            ("my-officer", f"/consent {gone} yes"), ("my-officer", f"/snooze {gone} 2h busy"),
+            ("my-officer", f"/remind {gone}"), ("th-npoc", f"/escalate {gone}"),
         ]:
             said[f"{who} {text}"] = await bot.says(who, text)
         said["member remove"] = await bot.says("rso-admin", '/member remove console:th-npoc reason:"posted elsewhere"')
