@@ -32,7 +32,7 @@ from bot.retention import RetentionSweeper
 from handlers.followup_reminders import ReminderService
 from storage.audit.trail import read_entries
 from storage.content import inbox_aad
-from storage.keys.case_keys import case_keys
+from storage.keys.case_keys import CaseKeys, case_keys
 from storage.sealing import CaseKeySealer, ContentErased, SealError, unpack_blob
 from storage.tables import inbox, items, outbox
 from tests.ops.failover_pair import write_config
@@ -263,3 +263,23 @@ def test_retention_erases_an_open_item_and_the_bot_goes_on(bot: Bot) -> None:
     assert kept in said["mine"] and gone not in said["mine"]
     readable, unreadable = bot.inbox_texts()
     assert unreadable == 1 and not any("CANARY-ERASED" in text for text in readable)
+
+
+def test_an_item_whose_key_alone_was_erased_reads_as_erased_too(bot: Bot) -> None:
+    # A database erased before items recorded their erasure: the item is open, its key is gone.
+    gone, kept = post_two_alerts(bot, deliver=True)
+    with bot.runtime.engine.begin() as connection:
+        CaseKeys(connection, bot.keyring).erase(gone)
+
+    async def after() -> dict[str, str]:
+        return {
+            "mine": await bot.says("th-npoc", "/mine"),
+            "status": await bot.says("my-officer", f"/status {gone}"),
+            "member remove": await bot.says("rso-admin", "/member remove console:th-npoc"),
+        }
+
+    said = run(after())
+    no_failure(said)
+    assert re.search(rf"{gone}: content erased on \d{{4}}-\d{{2}}-\d{{2}}\n", said["mine"])
+    assert re.search(rf"{gone}: content erased on \d{{4}}-\d{{2}}-\d{{2}}\. It is closed", said["status"])
+    assert f"their copy of {kept}" in said["member remove"] and gone not in said["member remove"]
