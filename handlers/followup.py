@@ -61,8 +61,13 @@ def find_item(ctx: CommandContext, reference: Reference, command: str) -> ItemRe
         return None
     ctx.uow.items.file_message(reference, ctx.message)
     if record.erasure is not None:
+        sender = sender_of(ctx)
+        involved = (sender.id == record.item.originator or record.delivery_to(sender.id) is not None
+                    or sender.has(Role.COORDINATOR) or sender.has(Role.AUDITOR))
+        # Why it was erased is for those who could see the item; when, and that it is gone, for anyone.
+        erasure = record.erasure if involved else replace(record.erasure, reason=None)
         # No reference on the answer: it would be sealed under the erased case's key, which is gone.
-        ctx.answer(render_erased(reference, record.erasure))
+        ctx.answer(render_erased(reference, erasure))
         return None
     return record
 
