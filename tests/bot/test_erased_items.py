@@ -21,15 +21,18 @@ import pytest
 from sqlalchemy import select
 
 from alerts.clock import ManualClock
-from alerts.identity import ChatRef, UserRef
+from alerts.identity import ChatRef, Platform, UserRef
 from alerts.items import Reference
-from alerts.messages import InboundMessage
+from alerts.messages import InboundMessage, MessageKind
 from bot import cli
 from bot.app import Runtime, build_runtime
 from bot.config import load_settings
+from bot.connectors.base import Outgoing
+from bot.errors import PermanentFailure
 from bot.keys import ensure_keyring
 from bot.retention import RetentionSweeper
 from handlers.followup_reminders import ReminderService
+from storage.audit.erasure import erase
 from storage.audit.trail import read_entries
 from storage.content import inbox_aad
 from storage.keys.case_keys import CaseKeys, case_keys
@@ -286,3 +289,29 @@ def test_an_item_whose_key_alone_was_erased_reads_as_erased_too(bot: Bot) -> Non
     assert re.search(rf"{gone}: content erased on \d{{4}}-\d{{2}}-\d{{2}}\n", said["mine"])
     assert re.search(rf"{gone}: content erased on \d{{4}}-\d{{2}}-\d{{2}}\. It is closed", said["status"])
     assert f"their copy of {kept}" in said["member remove"] and gone not in said["member remove"]
+
+
+class ErasedWhileSending:
+    """A platform on which the item `gone` is erased while its copy is on the way, and that copy then
+    fails for good; every other message is printed as the console would."""
+
+    platform = Platform.CONSOLE
+
+    def __init__(self, bot: Bot, gone: str, console: object) -> None:
+        self.bot, self.gone, self.console = bot, gone, console
+
+    async def send(self, message: Outgoing) -> str:
+        if message.reference == self.gone and message.kind is MessageKind.DELIVERY:
+            erase(self.bot.runtime.engine, self.bot.keyring, self.gone, reason="mistaken alert", actor="cli:test")
+            raise PermanentFailure("blocked", "the recipient blocked the bot")
+        return await self.console.send(message)  # type: ignore[attr-defined]
+
+
+def test_an_item_erased_while_its_copy_is_on_the_way_fails_quietly_and_the_round_goes_on(bot: Bot) -> None:
+    gone, kept = post_two_alerts(bot, deliver=False)
+    bot.runtime.connectors[Platform.CONSOLE] = ErasedWhileSending(bot, gone, bot.runtime.connectors[Platform.CONSOLE])
+
+    said = {"delivery round": run(bot.deliver())}
+    no_failure(said)
+    assert KEPT_BODY in said["delivery round"] and ERASED_BODY not in said["delivery round"]
+    assert f"Delivery of {gone}" not in said["delivery round"]  # nothing written about the erased case
