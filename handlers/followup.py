@@ -226,10 +226,11 @@ def status(ctx: CommandContext, reference: Reference) -> None:
     shown = record.deliveries if overseer else (own,)
     pending = sum(f.pending for f in ctx.uow.items.forwards(reference)) if overseer else 0
     closer = title(ctx, record.closure.closed_by) if record.closure else None
+    # With the item's reference, so that the answer (it shows the outcome) is sealed under the case key.
     ctx.answer(render_status(
         item, title(ctx, item.originator), [(title(ctx, d.contact), d.progress) for d in shown if d is not None],
         closure=record.closure, closer=closer, pending_forwards=pending, summary=overseer,
-    ))
+    ), reference=str(reference))
 
 
 def mine(ctx: CommandContext) -> None:

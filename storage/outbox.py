@@ -124,6 +124,8 @@ class SqlOutbox:
         A destination's next message is its lowest-id unfinished row that is due, or that was
         tried already (a retry keeps its place at the head of the queue). It is leased only when
         it is pending or its lease ran out, and nothing else to that destination is in flight.
+        A row whose text cannot be opened (its case erased, or the row damaged) is not handed out:
+        it is marked failed (ERASED, UNREADABLE) and the destination's next row is looked at.
         """
         c = outbox.c
         other = outbox.alias("other")

@@ -34,7 +34,7 @@ from bot.retention import RetentionSweeper
 from handlers.followup_reminders import ReminderService
 from storage.audit.erasure import erase
 from storage.audit.trail import read_entries
-from storage.content import inbox_aad
+from storage.content import inbox_aad, outbox_aad
 from storage.keys.case_keys import CaseKeys, case_keys
 from storage.sealing import CaseKeySealer, ContentErased, SealError, unpack_blob
 from storage.tables import inbox, items, outbox
@@ -85,6 +85,18 @@ class Bot:
     def audit(self) -> list:
         with self.runtime.engine.connect() as conn:
             return list(read_entries(conn, self.keyring))
+
+    def outbox_texts(self) -> tuple[list[str], int]:
+        """Every outbox text that can still be opened, and how many cannot (erased)."""
+        readable, erased = [], 0
+        with self.runtime.engine.connect() as conn:
+            sealer = CaseKeySealer(conn, self.keyring)
+            for row in conn.execute(select(outbox)):
+                try:
+                    readable.append(sealer.open(bytes(row.content), aad=outbox_aad(row.key), case=row.reference).decode())
+                except ContentErased:
+                    erased += 1
+        return readable, erased
 
     def inbox_texts(self) -> tuple[list[str], int]:
         """Every inbox text that can still be opened, and how many cannot (erased)."""
@@ -223,16 +235,23 @@ def test_no_reminder_overdue_line_or_digest_line_is_made_for_an_erased_item(
     assert "Coordinators (#coordination)" in said["digest"] and gone not in said["digest"]
 
 
-def test_the_inbox_texts_of_an_erased_item_cannot_be_read_any_more(
+def test_no_inbox_or_outbox_text_of_an_erased_item_can_be_read_any_more(
         bot: Bot, capsys: pytest.CaptureFixture[str]) -> None:
+    canaries = ("CANARY-ERASED", "CANARY-EARLY", "CANARY-OUTCOME", "CANARY-LATE")
     gone, kept = post_two_alerts(bot, deliver=True)
     run(bot.says("th-npoc", f"/reply {gone} CANARY-EARLY seen at the airport"))
+    run(bot.says("my-officer", f"/close {gone} CANARY-OUTCOME both arrested"))
+    run(bot.says("my-officer", f"/status {gone}"))  # the answer shows the outcome
     erase_with_the_cli(bot, gone, "data subject request", capsys)
     run(bot.says("th-npoc", f"/reply {gone} {LATE_REPLY}"))  # after the erasure: not kept either
 
     readable, unreadable = bot.inbox_texts()
-    assert unreadable == 2  # the alert and the reply before the erasure, under the erased case key
-    assert not any(canary in text for text in readable for canary in ("CANARY-ERASED", "CANARY-EARLY", "CANARY-LATE"))
+    assert unreadable == 4  # the alert, the reply, the /close and the /status, under the erased case key
+    assert not any(canary in text for text in readable for canary in canaries)
+    assert any("CANARY-KEPT" in text for text in readable)
+    readable, unreadable = bot.outbox_texts()
+    assert unreadable >= 5  # its copy, receipt, relayed reply, closure notice, /status answer
+    assert not any(canary in text for text in readable for canary in canaries)
     assert any("CANARY-KEPT" in text for text in readable)
 
 
