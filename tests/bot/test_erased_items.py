@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef, Platform, UserRef
@@ -27,6 +27,7 @@ from alerts.messages import InboundMessage, MessageKind
 from bot import cli
 from bot.app import Runtime, build_runtime
 from bot.config import load_settings
+from bot.engine import engine_for
 from bot.connectors.base import Outgoing
 from bot.errors import PermanentFailure
 from bot.keys import ensure_keyring
@@ -36,8 +37,9 @@ from storage.audit.erasure import erase
 from storage.audit.trail import read_entries
 from storage.content import inbox_aad, outbox_aad
 from storage.keys.case_keys import CaseKeys, case_keys
+from storage.migrate import upgrade
 from storage.sealing import CaseKeySealer, ContentErased, SealError, unpack_blob
-from storage.tables import inbox, items, outbox
+from storage.tables import UtcDateTime, inbox, items, outbox
 from tests.ops.failover_pair import write_config
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -334,3 +336,36 @@ def test_an_item_erased_while_its_copy_is_on_the_way_fails_quietly_and_the_round
     no_failure(said)
     assert KEPT_BODY in said["delivery round"] and ERASED_BODY not in said["delivery round"]
     assert f"Delivery of {gone}" not in said["delivery round"]  # nothing written about the erased case
+
+
+def test_the_upgrade_closes_items_erased_before_items_recorded_erasure(tmp_path: Path, db_url: str) -> None:
+    config = write_config(tmp_path, None if db_url.startswith("sqlite") else db_url)
+    settings = load_settings(config)
+    engine = engine_for(settings)
+    try:
+        upgrade(engine, "0005_reminders")  # as the database was before
+        keyring = ensure_keyring(settings.keys.path, io.StringIO())
+        at = bindparam("now", T0, type_=UtcDateTime())
+        with engine.begin() as conn:
+            for n in (1, 2):
+                conn.execute(text(
+                    "INSERT INTO items (reference, kind, year, number, originator, origin_chat, created_at, state, "
+                    "tlp, handling, orcon, priority, recipients, content) VALUES (:ref, 'A', 2026, :n, 'my-officer', "
+                    "'console:@my-officer', :now, 'open', 'amber', 'H0', false, 'routine', 'TH', :blob)").bindparams(at),
+                    {"ref": f"A-2026-000{n}", "n": n, "blob": b"sealed"})
+                conn.execute(text(
+                    "INSERT INTO outbox (key, kind, platform, destination, contact, reference, protect_content, "
+                    "content, state, attempts, created_at) VALUES (:key, 'delivery', 'console', 'direct:console:th-npoc',"
+                    " 'th-npoc', :ref, false, :blob, 'pending', 0, :now)").bindparams(at),
+                    {"key": f"k{n}", "ref": f"A-2026-000{n}", "blob": b"sealed"})
+            CaseKeys(conn, keyring).get_or_create("A-2026-0002")
+            CaseKeys(conn, keyring).erase("A-2026-0001", T0)  # erased the old way: the key alone
+        upgrade(engine)
+        with engine.connect() as conn:
+            found = {row.reference: (row.state, row.erased_at is not None, row.closed_by)
+                     for row in conn.execute(select(items))}
+            unsent = dict(conn.execute(select(outbox.c.reference, outbox.c.last_error)).all())
+        assert found == {"A-2026-0001": ("closed", True, "erasure"), "A-2026-0002": ("open", False, None)}
+        assert unsent == {"A-2026-0001": "erased", "A-2026-0002": None}
+    finally:
+        engine.dispose()
