@@ -1,12 +1,12 @@
 """Erasure is a state of the item: the running bot (inbox, handlers, delivery worker, console), on
 SQLite and PostgreSQL, erases an open item through the CLI, or by retention, and then keeps working.
 
-Each scenario posts alerts through the inbox as the console does, leaves their deliveries pending,
-erases one, and then uses it every way a person could: the delivery round, /mine, /status, /ack,
-/reply, /close, /forward, a member leaving. Every answer is a sentence, nothing raises, the other
-items are delivered, and no text of the erased case can be read anywhere any more.
+The scenarios post alerts through the inbox as the console does, erase one (its deliveries still
+pending, or made), and then use it every way a person could: the delivery round, /mine, /status,
+/ack, /reply, /close, /forward, /consent, /snooze, /remind, /escalate, a member leaving, reminders,
+/overdue and the digest. Every answer is a sentence, nothing raises, the other items are delivered,
+and no text of the erased case can be read in the inbox or the outbox any more.
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +22,6 @@ from sqlalchemy import bindparam, select, text
 
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef, Platform, UserRef
-from alerts.items import Reference
 from alerts.messages import InboundMessage, MessageKind
 from bot import cli
 from bot.app import Runtime, build_runtime
@@ -38,7 +37,7 @@ from storage.audit.trail import read_entries
 from storage.content import inbox_aad, outbox_aad
 from storage.keys.case_keys import CaseKeys, case_keys
 from storage.migrate import upgrade
-from storage.sealing import CaseKeySealer, ContentErased, SealError, unpack_blob
+from storage.sealing import CaseKeySealer, ContentErased, unpack_blob
 from storage.tables import UtcDateTime, inbox, items, outbox
 from tests.ops.failover_pair import write_config
 
