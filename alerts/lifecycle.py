@@ -94,6 +94,15 @@ class Closure:
 
 
 @dataclass(frozen=True, slots=True)
+class Erasure:
+    """An item whose case was erased: its content is gone for good, so every view says when and why
+    instead of showing it. `reason` is None where it was not recorded with the item."""
+
+    erased_at: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ForwardRequest:
     """A request to pass an item on, waiting for (or decided by) its originator.
 

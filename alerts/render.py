@@ -11,7 +11,7 @@ from datetime import datetime
 
 from alerts.directory import Directory
 from alerts.items import Item, ItemKind
-from alerts.lifecycle import Closure, DeliveryState, ForwardRequest, ForwardState, Progress
+from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress
 
 
 def _when(moment: datetime | None) -> str:
@@ -81,6 +81,19 @@ def render_receipt(item: Item, recipients: list[str], unreachable: Sequence[tupl
 def short_when(moment: datetime | None) -> str:
     """`23 Nov 09:05`, in UTC: short enough for a phone, unambiguous in every locale."""
     return moment.strftime("%d %b %H:%M") if moment else "none"
+
+
+def erased_line(reference: object, erasure: Erasure) -> str:
+    """`A-2026-0042: content erased on 2026-12-06 (retention period over)`: what every view and command
+    says of an erased item in place of its content."""
+    why = f" ({erasure.reason})" if erasure.reason else ""
+    return f"{reference}: content erased on {erasure.erased_at:%Y-%m-%d}{why}"
+
+
+def render_erased(reference: object, erasure: Erasure) -> str:
+    """The answer to any command about an erased item: nothing can be done with it any more."""
+    return (f"{erased_line(reference, erasure)}. It is closed; nothing more can be done with it. "
+            "Who received it stays in the audit log.")
 
 
 def render_feedback(item: Item, author: str, text: str, *, from_originator: bool,

@@ -152,12 +152,15 @@ def cmd_show(args: argparse.Namespace, ctx: AuditContext) -> int:
 
 
 def cmd_erase(args: argparse.Namespace, ctx: AuditContext) -> int:
-    destroyed = erase(ctx.engine, keyring_of(ctx), args.reference, reason=args.reason,
-                      actor=ctx.actor, clock=ctx.clock)
-    if destroyed:
+    erased = erase(ctx.engine, keyring_of(ctx), args.reference, reason=args.reason,
+                   actor=ctx.actor, clock=ctx.clock)
+    if erased.key_destroyed:
         print(f"{args.reference}: its key is destroyed; its content can no longer be read. The erasure is recorded.")
     else:
         print(f"{args.reference}: no live key was left (already erased, or nothing was stored); recorded anyway.")
+    if erased.item_closed:
+        print(f"{args.reference}: the item is closed as erased; {erased.outbox_cancelled} unsent message(s) "
+              "cancelled. Every command about it now says when and why it was erased.")
     return 0
 
 

@@ -187,7 +187,7 @@ class DeliveryWorker:
         silently dropped. The notices are outbox rows in the transaction that marks the row failed."""
         uow.items.mark_delivery(message.key, "failed", now, None)
         record = uow.items.get(Reference.parse(message.reference or ""))
-        if record is None:
+        if record is None or record.erasure is not None:  # nothing may be written about an erased case
             return
         uow.audit.record(
             AuditEvent(

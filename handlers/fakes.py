@@ -17,7 +17,7 @@ from alerts.items import Item, ItemKind, ItemState, Reference
 from alerts.lifecycle import (
     Closure, DeliveryState, ForwardRequest, ForwardState, close_step, delivery_step, forward_step,
 )
-from alerts.messages import OutboundMessage
+from alerts.messages import InboundMessage, OutboundMessage
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
@@ -62,6 +62,9 @@ class _Items:
 
     def get(self, reference: Reference) -> ItemRecord | None:
         return self._staged.items.get(str(reference))
+
+    def file_message(self, reference: Reference, message: InboundMessage) -> None:
+        """Nothing to re-seal in memory."""
 
     def for_contact(self, contact_id: str) -> list[ItemRecord]:
         found = [

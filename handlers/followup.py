@@ -31,10 +31,12 @@ from alerts.identity import Platform
 from alerts.reachability import reachable, why_unreachable
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.render import (
+    erased_line,
     mine_received_line,
     mine_sent_line,
     render_closure,
     render_decision,
+    render_erased,
     render_feedback,
     render_mine,
     render_status,
@@ -57,11 +59,25 @@ def sender_of(ctx: CommandContext) -> Contact:
 
 
 def find_item(ctx: CommandContext, reference: Reference, command: str) -> ItemRecord | None:
-    """The item, or None after telling the sender there is no such item."""
+    """The item, or None after telling the sender there is no such item, or that it was erased.
+
+    The command's own text is about the item: it is filed under the item's case (see
+    ItemRepository.file_message), so that erasing the case erases it too."""
     record = ctx.uow.items.get(reference)
     if record is None:
         ctx.answer(f"There is no item {reference}. Check the reference; /mine lists your open items. "
                    f"Example: /{command} A-2026-0042")
+        return None
+    ctx.uow.items.file_message(reference, ctx.message)
+    if record.erasure is not None:
+        sender = sender_of(ctx)
+        involved = (sender.id == record.item.originator or record.delivery_to(sender.id) is not None
+                    or sender.has(Role.COORDINATOR) or sender.has(Role.AUDITOR))
+        # Why it was erased is for those who could see the item; when, and that it is gone, for anyone.
+        erasure = record.erasure if involved else replace(record.erasure, reason=None)
+        # No reference on the answer: it would be sealed under the erased case's key, which is gone.
+        ctx.answer(render_erased(reference, erasure))
+        return None
     return record
 
 
@@ -220,6 +236,7 @@ def status(ctx: CommandContext, reference: Reference, platforms: AbstractSet[Pla
     shown = record.deliveries if overseer else (own,)
     pending = sum(f.pending for f in ctx.uow.items.forwards(reference)) if overseer else 0
     closer = title(ctx, record.closure.closed_by) if record.closure else None
+    # With the item's reference, so that the answer (it shows the outcome) is sealed under the case key.
     unreachable = {title(ctx, d.contact): why_unreachable(Destination.parse(d.destination)) for d in shown
                    if d is not None and not reachable(Destination.parse(d.destination), platforms)}
     answer_placed(ctx, render_status(
@@ -233,6 +250,9 @@ def mine(ctx: CommandContext) -> None:
     lines: list[tuple[datetime, str, str, Tlp]] = []
     for record in ctx.uow.items.for_contact(me):
         item = record.item
+        if record.erasure is not None:  # an erasure closes its item; one left open says what it is
+            lines.append((item.created_at, str(item.reference), erased_line(item.reference, record.erasure)))
+            continue
         if item.originator == me:
             organisations = _organisations(ctx, [d.contact for d in record.deliveries])
             pending = sum(f.pending for f in ctx.uow.items.forwards(item.reference))

@@ -338,7 +338,7 @@ class ReminderService:
         body = None
         if may_carry(summary.caveat, green_allowed=green_allowed):
             record = uow.items.get(Reference.parse(summary.reference))
-            body = record.item.draft.body if record else None
+            body = record.item.draft.body if record and record.erasure is None else None
         recipients = tuple(dict.fromkeys(org(c) for c in summary.recipients))
         return SharedItem(summary.reference, summary.caveat, summary.priority, summary.topic,
                           org(summary.originator), recipients, summary.created_at, body)

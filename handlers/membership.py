@@ -180,6 +180,8 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
     without: list[str] = []
     for record in ctx.uow.items.for_contact(leaving.id):
         reference = str(record.item.reference)
+        if record.erasure is not None:
+            continue  # nothing left to hand over: its content is gone, and it is closed
         if record.delivery_to(leaving.id) is None:
             kept.append(reference)
             continue

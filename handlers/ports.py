@@ -19,8 +19,8 @@ from alerts.directory import Contact, Directory
 from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, Reference
 from alerts.membership import PlannedAction
-from alerts.lifecycle import Closure, DeliveryState, ForwardRequest, ForwardState, Progress
-from alerts.messages import OutboundMessage
+from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress
+from alerts.messages import InboundMessage, OutboundMessage
 from alerts.priority import Priority
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
@@ -51,6 +51,9 @@ class ItemRecord:
     route: Route
     deliveries: tuple[DeliveryRecord, ...] = field(default_factory=tuple)
     closure: Closure | None = None  # set once the item is closed
+    # Set once the item's case is erased: its body, purpose and outcome are then empty, and every
+    # command about it answers alerts.render.render_erased instead.
+    erasure: Erasure | None = None
 
     def delivery_to(self, contact: str) -> DeliveryRecord | None:
         """The contact's delivery of the item (the first one, should a forward ever repeat it)."""
@@ -69,6 +72,12 @@ class ItemRepository(Protocol):
         ...
 
     def get(self, reference: Reference) -> ItemRecord | None: ...
+
+    def file_message(self, reference: Reference, message: InboundMessage) -> None:
+        """`message` (as read from the inbox) is about the item: its stored text is sealed under
+        the item's case key from now on, so erasing the case erases it too. The text of a message
+        about an erased case is dropped."""
+        ...
 
     def for_contact(self, contact_id: str) -> list[ItemRecord]:
         """Open items the contact sent or received, oldest first."""

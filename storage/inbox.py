@@ -22,7 +22,8 @@ from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.messages import InboundMessage
 from storage.content import inbox_aad, open_json, seal_json
 from storage.keys.driver import Binder, execute, fetch_one, insert_many, insert_sql, submit, together
-from storage.sealing import ContentSealer
+from storage.sealing import ContentErased, ContentSealer
+from storage.write_behind import held_writes
 from storage.tables import inbox
 
 _RECORD_COLUMNS = ("platform", "event_id", "sender", "chat", "received_at", "content", "state")
@@ -49,6 +50,10 @@ def _received_at(connection: Connection) -> Callable[[Any], Any] | None:
     return _RECEIVED_AT[key]
 
 
+# A message about an item: its text sealed again, under the item's case key (file_under_case).
+_FILE = "UPDATE inbox SET content = ? WHERE platform = ? AND event_id = ?"
+_FILE_ROW = Binder((inbox.c.content, inbox.c.platform, inbox.c.event_id))
+
 _DONE_UNNEST = ("UPDATE inbox SET state = ?, processed_at = ?, error_ref = NULL "
                 "WHERE (platform, event_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))")
 
@@ -71,17 +76,8 @@ class SqlInbox:
 
     def _row(self, message: InboundMessage) -> tuple:
         platform = message.sender.platform.value
-        reply_to = message.reply_to
-        content: dict[str, Any] = {
-            "text": message.text,
-            "reply_to": {"chat": str(reply_to.chat), "message_id": reply_to.message_id} if reply_to else None,
-        }
-        if message.message_id is not None:
-            content["message_id"] = message.message_id
-        if message.direct:
-            content["direct"] = True
         return (platform, message.event_id, str(message.sender), str(message.chat), message.received_at,
-                seal_json(self._sealer, content, aad=inbox_aad(platform, message.event_id)), "pending")
+                seal_json(self._sealer, _content(message), aad=inbox_aad(platform, message.event_id)), "pending")
 
     def record_many(self, messages: list[InboundMessage]) -> None:
         """record() each of `messages` (a connector's sync), in one statement: one round trip on
@@ -150,3 +146,37 @@ class SqlInbox:
             message_id=content.get("message_id"),
             direct=content.get("direct") is True,
         )
+
+
+def _content(message: InboundMessage) -> dict[str, Any]:
+    reply_to = message.reply_to
+    content: dict[str, Any] = {
+        "text": message.text,
+        "reply_to": {"chat": str(reply_to.chat), "message_id": reply_to.message_id} if reply_to else None,
+    }
+    if message.message_id is not None:
+        content["message_id"] = message.message_id
+    if message.direct:
+        content["direct"] = True
+    return content
+
+
+def file_under_case(connection: Connection, sealer: ContentSealer, message: InboundMessage, case: str) -> None:
+    """The recorded text of `message`, which is about the item `case`, sealed again under the case's
+    key (it was recorded under the master key, before anyone knew which item it is about), so that
+    erasing the case erases it too. For a case already erased the text is dropped: nothing may outlive
+    the erasure. Held back with the transaction's other writes where they are held (one statement per
+    message, sent with them), else run now.
+    """
+    platform = message.sender.platform.value
+    aad = inbox_aad(platform, message.event_id)
+    try:
+        sealed = seal_json(sealer, _content(message), aad=aad, case=case)
+    except ContentErased:
+        sealed = seal_json(sealer, {"text": "", "reply_to": None}, aad=aad)
+    params = _FILE_ROW(connection, (sealed, platform, message.event_id))
+    held = held_writes(connection)
+    if held is not None:
+        held.last(("inbox-file", platform, message.event_id), _FILE, params)
+    else:
+        execute(connection, _FILE, params)

@@ -12,22 +12,24 @@ from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, or_, select, update
+from sqlalchemy import Connection, case, func, literal, or_, select, update
 
 from alerts.caveats import Caveat, Handling, Tlp
 from alerts.errors import ReferenceUnavailable
 from alerts.grading import Grading
 from alerts.identity import ChatRef
 from alerts.items import ALL, DueSpec, Item, ItemDraft, ItemKind, ItemState, Reference, Selector, SelectorKind
-from alerts.lifecycle import Closure, DeliveryState, ForwardRequest, ForwardState
+from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState
+from alerts.messages import InboundMessage
 from alerts.priority import Priority
 from alerts.routing import Delivery, Destination, Route
 from handlers.ports import DeliveryRecord, ItemRecord
 from storage.content import item_aad, open_json, seal_json
 from storage.forwards import SqlForwardRequests
+from storage.inbox import file_under_case
 from storage.keys.driver import Binder, fetch_one, insert_many, insert_sql, together
 from storage.sealing import ContentErased, ContentSealer
-from storage.tables import DELIVERY_STATES, deliveries, items
+from storage.tables import DELIVERY_STATES, UtcDateTime, deliveries, items
 from storage.write_behind import held_writes
 
 # A delivery only moves forward (alerts.lifecycle): a late "sent" must not undo an
@@ -169,6 +171,9 @@ class SqlItemRepository:
             return None
         return self._records([row])[0]
 
+    def file_message(self, reference: Reference, message: InboundMessage) -> None:
+        file_under_case(self._conn, self._sealer, message, str(reference))
+
     def for_contact(self, contact_id: str) -> list[ItemRecord]:
         """Open items the contact sent or received, oldest first."""
         received = select(deliveries.c.item_reference).where(deliveries.c.contact == contact_id)
@@ -220,7 +225,13 @@ class SqlItemRepository:
         return [self._record(row, by_item[row.reference]) for row in rows]
 
     def _record(self, row: Any, delivery_rows: list[Any]) -> ItemRecord:
-        content = open_json(self._sealer, row.content, aad=item_aad(row.reference), case=row.reference)
+        erasure = self._erasure(row)
+        content: dict[str, Any] = {"body": "", "purpose": None, "outside_ref": None}
+        if erasure is None:
+            try:
+                content = open_json(self._sealer, row.content, aad=item_aad(row.reference), case=row.reference)
+            except ContentErased as erased:  # erased before items recorded their erasure
+                erasure = Erasure(erased.erased_at or row.created_at)
         kind = ItemKind(row.kind)
         due = None
         if row.due_after is not None:
@@ -247,7 +258,7 @@ class SqlItemRepository:
             created_at=row.created_at,
             ack_due=row.ack_due,
             feedback_due=row.feedback_due,
-            state=ItemState(row.state),
+            state=ItemState.CLOSED if erasure else ItemState(row.state),
         )
         route = Route(tuple(Delivery(d.contact, Destination.parse(d.destination), d.reason) for d in delivery_rows))
         records = tuple(
@@ -265,9 +276,47 @@ class SqlItemRepository:
         )
         closure = None
         if row.closed_at is not None:
-            outcome = open_json(self._sealer, row.outcome, aad=_outcome_aad(row.reference), case=row.reference)
-            closure = Closure(closed_by=row.closed_by, closed_at=row.closed_at, outcome=outcome["outcome"])
-        return ItemRecord(item=item, route=route, deliveries=records, closure=closure)
+            outcome = ""
+            if erasure is None and row.outcome is not None:
+                outcome = open_json(self._sealer, row.outcome, aad=_outcome_aad(row.reference),
+                                    case=row.reference)["outcome"]
+            closure = Closure(closed_by=row.closed_by, closed_at=row.closed_at, outcome=outcome)
+        elif erasure is not None:  # erased while open, before items recorded their erasure
+            closure = Closure(closed_by="", closed_at=erasure.erased_at, outcome="")
+        return ItemRecord(item=item, route=route, deliveries=records, closure=closure, erasure=erasure)
+
+    def _erasure(self, row: Any) -> Erasure | None:
+        if row.erased_at is None:
+            return None
+        reason = open_json(self._sealer, row.erasure, aad=_erasure_aad(row.reference))["reason"] if row.erasure else ""
+        return Erasure(row.erased_at, reason or None)
+
+
+# closed_by of an item the erasure closed: who erased it is sealed with the reason, as the audit
+# log keeps its actors.
+ERASURE_CLOSER = "erasure"
+
+
+def close_as_erased(connection: Connection, sealer: ContentSealer, reference: str, erasure: Erasure,
+                    actor: str) -> bool:
+    """In the erasure's transaction: the item is closed (if it was open, by ERASURE_CLOSER) and
+    marked erased, the reason and `actor` sealed under the master key since the case key is gone,
+    its closing outcome dropped. True when there was such an item."""
+    c = items.c
+    reason = seal_json(sealer, {"reason": erasure.reason or "", "by": actor}, aad=_erasure_aad(reference))
+    result = connection.execute(update(items).where(c.reference == reference).values(
+        state=ItemState.CLOSED.value,
+        closed_at=func.coalesce(c.closed_at, literal(erasure.erased_at, UtcDateTime())),
+        closed_by=func.coalesce(c.closed_by, ERASURE_CLOSER),
+        outcome=None,
+        erased_at=erasure.erased_at,
+        erasure=reason,
+    ))
+    return result.rowcount > 0
+
+
+def _erasure_aad(reference: str) -> bytes:
+    return item_aad(reference) + b"|erasure"
 
 
 def _outcome_aad(reference: str) -> bytes:

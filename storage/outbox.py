@@ -12,6 +12,7 @@ attempt may have arrived. Its last error then starts with "unknown:".
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,13 +26,19 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from storage.content import json_plaintext, open_json, outbox_aad
 from storage.keys.driver import Binder, insert_many, insert_sql
-from storage.sealing import ContentSealer
-from storage.tables import outbox
+from storage.sealing import ContentErased, ContentSealer, SealError
+from storage.tables import deliveries, outbox
 
 # Error codes are kept in clear for operators: a code such as "telegram.429", never a message text.
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 _UNFINISHED = ("pending", "sending")
 _UNKNOWN = "unknown:"  # the last error's prefix once an attempt may have arrived without a recorded result
+
+# Error codes of rows that are not sent because their text is gone (erasure) or cannot be opened.
+ERASED = "erased"
+UNREADABLE = "unreadable"
+
+log = logging.getLogger(__name__)
 
 # The hot path of every exchange: driver SQL (storage.keys.driver). ON CONFLICT (key) DO NOTHING:
 # a second enqueue of a key keeps the first row.
@@ -124,6 +131,8 @@ class SqlOutbox:
         A destination's next message is its lowest-id unfinished row that is due, or that was
         tried already (a retry keeps its place at the head of the queue). It is leased only when
         it is pending or its lease ran out, and nothing else to that destination is in flight.
+        A row whose text cannot be opened (its case erased, or the row damaged) is not handed out:
+        it is marked failed (ERASED, UNREADABLE) and the destination's next row is looked at.
         """
         c = outbox.c
         other = outbox.alias("other")
@@ -143,25 +152,45 @@ class SqlOutbox:
             .where(c.state.in_(_UNFINISHED), due, leasable)
             .where(not_(earlier_in_queue.exists()), not_(in_flight.exists()))
             .order_by(c.id)
-            .limit(limit)
             # PostgreSQL: rows another worker is leasing right now are skipped, not waited for;
             # SQLite ignores this, its BEGIN IMMEDIATE already serialises leasing.
             .with_for_update(skip_locked=True, of=outbox)
         )
         if platforms is not None:
             query = query.where(c.platform.in_(sorted(platforms)))
-        rows = self._conn.execute(query).all()
-        if not rows:
-            return []
         lease_until = now + lease_for
-        # A row still "sending" here had its lease run out: that attempt's outcome is unknown.
-        self._conn.execute(
-            update(outbox)
-            .where(c.id.in_([row.id for row in rows]))
-            .values(state="sending", lease_until=lease_until, attempts=c.attempts + 1,
-                    last_error=case((c.state == "sending", _UNKNOWN + "lease-expired"), else_=c.last_error))
-        )
-        return [self._leased(row, lease_until) for row in rows]
+        leased: list[LeasedMessage] = []
+        while len(leased) < limit:
+            rows = self._conn.execute(query.limit(limit - len(leased))).all()
+            batch: list[LeasedMessage] = []
+            for row in rows:
+                try:
+                    batch.append(self._leased(row, lease_until))
+                except ContentErased:
+                    self._give_up(row, ERASED)
+                except SealError:
+                    self._give_up(row, UNREADABLE)
+            if batch:
+                self._conn.execute(
+                    update(outbox)
+                    .where(c.key.in_([message.key for message in batch]))
+                    .values(state="sending", lease_until=lease_until, attempts=c.attempts + 1,
+                            last_error=case((c.state == "sending", _UNKNOWN + "lease-expired"), else_=c.last_error))
+                )
+                leased.extend(batch)
+            if len(batch) == len(rows):
+                break  # nothing was given up on, so nothing else became next in line
+        return leased
+
+    def _give_up(self, row, code: str) -> None:  # noqa: ANN001 - a Row of outbox
+        """A row whose text cannot be opened is never sent: it is marked failed with `code`, and the
+        others go on (one bad row must not stop every delivery)."""
+        log.warning("outbox row %s is not sent: its text is %s", row.key, code)
+        self._conn.execute(update(outbox).where(outbox.c.id == row.id)
+                           .values(state="failed", lease_until=None, last_error=code))
+        # An item's copy that will never go says so in /status, rather than staying "queued".
+        self._conn.execute(update(deliveries).where(deliveries.c.outbox_key == row.key,
+                                                    deliveries.c.state == "queued").values(state="failed"))
 
     def mark_sent(self, key: str, platform_message_id: str | None, at: datetime) -> None:
         self._set(key, state="sent", platform_message_id=platform_message_id, sent_at=at, lease_until=None)
@@ -224,6 +253,16 @@ class SqlOutbox:
             created_at=row.created_at,
             possible_repeat=row.state == "sending" or (row.last_error or "").startswith(_UNKNOWN),
         )
+
+
+def cancel_case(connection: Connection, reference: str) -> int:
+    """Erasure: the case's messages not yet sent never will be. They are marked failed with the code
+    `erased` (their text, sealed under the case key, is gone with it); returns how many."""
+    result = connection.execute(
+        update(outbox).where(outbox.c.reference == reference, outbox.c.state.in_(_UNFINISHED))
+        .values(state="failed", lease_until=None, last_error=ERASED)
+    )
+    return result.rowcount or 0
 
 
 def _code(error_code: str) -> str:

@@ -10,6 +10,7 @@ because the row's identity is part of the associated data.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -29,7 +30,12 @@ class SealError(Exception):
 
 
 class ContentErased(SealError):
-    """The blob was sealed under a case key that has been erased: the content is gone for good."""
+    """The blob was sealed under a case key that has been erased: the content is gone for good.
+    `erased_at` says when, where it is known."""
+
+    def __init__(self, message: str, erased_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.erased_at = erased_at
 
 
 class ContentSealer(Protocol):
@@ -121,7 +127,8 @@ class CaseKeySealer:
             return self._master.seal(plaintext, aad=aad)
         key = self.case_keys.get_or_create(case)
         if key.aead is None:
-            raise ContentErased(f"case {case} was erased on {key.erased_at:%Y-%m-%d}; its content is not stored")
+            raise ContentErased(f"case {case} was erased on {key.erased_at:%Y-%m-%d}; its content is not stored",
+                                key.erased_at)
         key_id = key.key_id.encode()
         nonce = os.urandom(NONCE_BYTES)
         return pack_blob(CASE_BLOB, key_id, nonce, key.aead.encrypt(nonce, plaintext, case_aad(key_id, case, aad)))
@@ -139,7 +146,7 @@ class CaseKeySealer:
         if key is None:
             raise SealError(f"no data key for case {case}: the key row is missing (deleted, not erased)")
         if key.aead is None:
-            raise ContentErased(f"content of case {case} was erased on {key.erased_at:%Y-%m-%d}")
+            raise ContentErased(f"content of case {case} was erased on {key.erased_at:%Y-%m-%d}", key.erased_at)
         _, key_id, nonce, body = unpack_blob(blob)
         if key_id != key.key_id.encode():
             raise SealError(f"content was not sealed under the data key of case {case}")

@@ -2,7 +2,7 @@
 
 Every text a person wrote is kept only as a sealed blob (`content`); the clear columns hold what
 routing, delivery and reminders must query. Migration 0001_core creates exactly the core tables
-and 0003_followup adds the closure columns and the follow-up tables; tests/storage/
+and 0003_followup adds the closure columns and the follow-up tables, 0007_erasure the erasure columns; tests/storage/
 test_migrations.py and test_followup_schema.py check that migrations and code agree.
 """
 
@@ -72,6 +72,10 @@ items = Table(
     Column("closed_at", UtcDateTime),
     Column("closed_by", String(200)),
     Column("outcome", LargeBinary),  # sealed JSON {outcome}
+    # Erasure (0007_erasure): when the case was erased, in clear, and why, sealed under the master
+    # key (the case key is gone); an erased item is closed too.
+    Column("erased_at", UtcDateTime),
+    Column("erasure", LargeBinary),  # sealed JSON {reason}, under the master key
     _states("state", "open", "closed"),
 )
 

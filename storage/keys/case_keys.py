@@ -1,7 +1,7 @@
 """Per-case data keys: one random AES-256 key per case (item reference), wrapped by a master key.
 
 Erasing a case overwrites its wrapped key with NULL: everything sealed under it, in items,
-outbox and audit details alike, can no longer be opened by anyone. The row stays, with the time
+outbox, inbox and audit details alike, can no longer be opened by anyone. The row stays, with the time
 of erasure, so that "erased" can be told apart from "deleted by someone" and so that no new key
 is made for an erased case.
 

@@ -18,8 +18,10 @@ from storage.db import create_engine_for
 from storage.keyring import Keyring
 from storage.keys.case_keys import case_keys
 from storage.schema import metadata
+from storage.tables import deliveries, items, outbox
 
-AUDIT_TABLES = [audit_entries, audit_head, audit_checkpoints, case_keys, key_binding]
+# With the core tables an erasure closes items and cancels outbox rows in.
+AUDIT_TABLES = [audit_entries, audit_head, audit_checkpoints, case_keys, key_binding, items, deliveries, outbox]
 
 
 def make_engine(url: str) -> Engine:

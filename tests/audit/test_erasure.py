@@ -28,7 +28,7 @@ def test_erasure_makes_content_unreadable_everywhere_and_keeps_the_disclosure_re
     with audit_engine.begin() as connection:
         item_blob = CaseKeySealer(connection, keyring).seal(b"the item", aad=b"items|A-2026-0001", case="A-2026-0001")
 
-    assert erase(audit_engine, keyring, "A-2026-0001", reason="data subject request", actor="console:admin")
+    assert erase(audit_engine, keyring, "A-2026-0001", reason="data subject request", actor="console:admin").key_destroyed
 
     with audit_engine.begin() as connection:
         with pytest.raises(ContentErased):
@@ -39,7 +39,8 @@ def test_erasure_makes_content_unreadable_everywhere_and_keeps_the_disclosure_re
     assert all(e.actor == "console:th-officer" and e.recipients == ["my-npoc"] for e in entries[:3])
     erasure = entries[3]
     assert erasure.action == AuditAction.ERASURE.value and erasure.purpose == "data subject request"
-    assert erasure.detail == {"case_key": "destroyed"} and erasure.actor == "console:admin"
+    assert erasure.detail == {"case_key": "destroyed", "item": "none", "outbox_cancelled": "0"}
+    assert erasure.actor == "console:admin"
     with audit_engine.connect() as connection:
         row = connection.execute(select(audit_entries).where(audit_entries.c.seq == 7)).one()
     assert row.case_ref is None  # sealed under the master key: it holds no case content
