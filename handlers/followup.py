@@ -251,7 +251,8 @@ def mine(ctx: CommandContext) -> None:
     for record in ctx.uow.items.for_contact(me):
         item = record.item
         if record.erasure is not None:  # an erasure closes its item; one left open says what it is
-            lines.append((item.created_at, str(item.reference), erased_line(item.reference, record.erasure)))
+            lines.append((item.created_at, str(item.reference), erased_line(item.reference, record.erasure),
+                          item.caveat.tlp))
             continue
         if item.originator == me:
             organisations = _organisations(ctx, [d.contact for d in record.deliveries])

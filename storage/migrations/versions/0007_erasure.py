@@ -1,7 +1,7 @@
 """Erasure: an item remembers that its case was erased, when, and why.
 
 Revision ID: 0007_erasure
-Revises: 0005_reminders
+Revises: 0006_keyed_audit_head
 Create Date: 2026-12-06
 
 Written by hand and frozen, like 0001_core. Nullable additions, so SQLite needs no table rebuild.
