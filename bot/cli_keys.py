@@ -18,7 +18,7 @@ from bot.cli_audit import AuditContext, LoadContext, runs
 from storage import keyring as keyfile
 from storage.audit import SqlAuditLog
 from storage.keyring import Keyring
-from storage.keys.case_keys import CaseKeys
+from storage.case_keys import CaseKeys
 
 
 def register(subparsers: Any, load_context: LoadContext, common: argparse.ArgumentParser | None = None) -> None:

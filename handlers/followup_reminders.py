@@ -15,7 +15,6 @@ a second scheduler, sends nothing twice. Nothing here knows APScheduler, SQL or 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -31,7 +30,7 @@ from alerts.reminder_render import render_reminder
 from alerts.reminders import FollowUp, Reminder, overdue, plan_item
 from alerts.routing import Destination
 from alerts.stats import period_bounds
-from handlers.ports import DirectorySource, ItemSummary, ReminderUnitOfWork
+from handlers.ports import DirectorySource, ItemSummary, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ def destination_of(directory: Directory, contact_id: str) -> Destination | None:
 
 
 class ReminderService:
-    def __init__(self, uow_factory: Callable[[], ReminderUnitOfWork], directory: DirectorySource,
+    def __init__(self, uow_factory: UnitOfWorkFactory, directory: DirectorySource,
                  policy: ReminderPolicy, *, digest_room: ChatRef | None = None,
                  bulletin_room: ChatRef | None = None, batch: int = BATCH) -> None:
         self._uow_factory = uow_factory
@@ -108,7 +107,7 @@ class ReminderService:
         report.planned += len(plans)
         return report
 
-    def _send(self, uow: ReminderUnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,
+    def _send(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,
               now: datetime, report: TickReport) -> None:
         destination = destination_of(directory, reminder.target)
         if destination is None:
@@ -186,7 +185,7 @@ class ReminderService:
         return True
 
     @staticmethod
-    def _shared(uow: ReminderUnitOfWork, summary: ItemSummary, directory: Directory,
+    def _shared(uow: UnitOfWork, summary: ItemSummary, directory: Directory,
                 green_allowed: bool) -> SharedItem:
         def org(contact_id: str) -> str:
             contact = directory.contacts.get(contact_id)

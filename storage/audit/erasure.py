@@ -15,7 +15,7 @@ from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import Clock
 from storage.audit.log import SqlAuditLog
 from storage.keyring import Keyring
-from storage.keys.case_keys import truncate_wal
+from storage.case_keys import truncate_wal
 from storage.sealing import CaseKeySealer
 
 RETENTION_ACTOR = "system:retention"

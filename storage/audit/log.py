@@ -4,8 +4,7 @@ An entry commits or rolls back with the change it records, because it is written
 Connection. Appends are serialised by the one-row audit_head: PostgreSQL locks it FOR UPDATE;
 on SQLite the engine's BEGIN IMMEDIATE (storage.db) already made this transaction the only
 writer. The head also carries the Merkle frontier, so a checkpoint never rescans the log.
-The statements run through the driver's cursor on the same connection (storage.keys.driver):
-SQLAlchemy's per-statement cost was most of an append's. The head is read once per transaction:
+The head is read once per transaction:
 it is locked until the transaction ends, so later appends in it know the head they left. A
 savepoint rolled back may have undone appends, so after one the head is read again (see _HEADS).
 """
@@ -16,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.engine import RootTransaction, Transaction
 
 from alerts.audit import AuditAction, AuditEvent
@@ -31,9 +30,8 @@ from storage.audit.encoding import (
     to_micros,
 )
 from storage.audit.merkle import Frontier
-from storage.audit.tables import audit_head
+from storage.audit.tables import audit_entries, audit_head
 from storage.db import insert_for
-from storage.keys.driver import execute, fetch_one, insert_many_now, together
 from storage.keyring import Keyring
 from storage.sealing import CaseKeySealer
 
@@ -52,10 +50,9 @@ class Head:
     frontier: Frontier
 
 
-_SELECT_HEAD = "SELECT seq, entry_hash, frontier FROM audit_head WHERE id = 1"
-_INSERT_ENTRY = ("INSERT INTO audit_entries (seq, recorded_at_us, action, reference, key_id, schema_version, "
-                 "case_ref, sealed_meta, sealed_detail, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_UPDATE_HEAD = "UPDATE audit_head SET seq = ?, entry_hash = ?, frontier = ? WHERE id = 1"
+_SELECT_HEAD = select(audit_head.c.seq, audit_head.c.entry_hash, audit_head.c.frontier).where(audit_head.c.id == 1)
+_ENTRY_COLUMNS = ("seq", "recorded_at_us", "action", "reference", "key_id", "schema_version", "case_ref",
+                  "sealed_meta", "sealed_detail", "prev_hash", "entry_hash")
 
 
 # The head as the last append of a transaction left it, by root transaction, with the transaction
@@ -69,15 +66,15 @@ _HEADS: weakref.WeakKeyDictionary[RootTransaction, tuple[weakref.ref[Transaction
 
 def lock_head(connection: Connection) -> Head:
     """The head, locked until the caller's transaction ends; made on first use."""
-    lock = _SELECT_HEAD + (" FOR UPDATE" if connection.dialect.name == "postgresql" else "")
-    row = fetch_one(connection, lock)
+    lock = _SELECT_HEAD.with_for_update()  # FOR UPDATE on PostgreSQL; SQLite leaves it out
+    row = connection.execute(lock).first()
     if row is None:
         connection.execute(
             insert_for(connection, audit_head)
             .values(id=1, seq=0, entry_hash=GENESIS_HASH, frontier=b"")
             .on_conflict_do_nothing(index_elements=["id"])
         )
-        row = fetch_one(connection, lock)
+        row = connection.execute(lock).first()
     try:
         return Head(row[0], bytes(row[1]), Frontier.from_bytes(row[0], row[2]))
     except ValueError as exc:
@@ -190,7 +187,7 @@ class SqlAuditLog:
         key_id = self._keyring.current_id
         prev_hash = head.entry_hash
         seq = head.seq
-        rows: list[tuple[object, ...]] = []
+        rows: list[dict[str, object]] = []
         for (event, recorded_at_us), (case_ref, detail_dropped) in zip(entries, cases):
             seq += 1
             sealed_detail = None
@@ -203,16 +200,16 @@ class SqlAuditLog:
             digest = entry_hash(seq, recorded_at_us, action, event.reference, key_id, SCHEMA_VERSION,
                                 case_ref, sealed_meta, sealed_detail, prev_hash)
             head.frontier.append(digest)
-            rows.append((seq, recorded_at_us, action, event.reference, key_id, SCHEMA_VERSION, case_ref,
-                         sealed_meta, sealed_detail, prev_hash, digest))
+            rows.append(dict(zip(_ENTRY_COLUMNS, (seq, recorded_at_us, action, event.reference, key_id,
+                                                  SCHEMA_VERSION, case_ref, sealed_meta, sealed_detail, prev_hash,
+                                                  digest))))
             prev_hash = digest
         connection = self._connection
 
         def write() -> int:
-            with together(connection):  # one round trip on PostgreSQL
-                for cursor in insert_many_now(connection, _INSERT_ENTRY, rows):
-                    cursor.close()
-                execute(connection, _UPDATE_HEAD, (seq, prev_hash, head.frontier.to_bytes()))
+            connection.execute(insert(audit_entries), rows)
+            connection.execute(update(audit_head).where(audit_head.c.id == 1)
+                               .values(seq=seq, entry_hash=prev_hash, frontier=head.frontier.to_bytes()))
             _HEADS[root] = (weakref.ref(innermost), Head(seq, prev_hash, head.frontier))
             return seq
 

@@ -15,7 +15,7 @@ from alerts.items import ALL, DueSpec, Item, ItemKind, ItemState, Reference
 from alerts.priority import Priority
 from storage.db import create_engine_for
 from storage.uow import SqlUnitOfWorkFactory
-from tests.storage.builders import CREATED, RecordingAudit, make_item, make_route
+from tests.storage.builders import CREATED, RecordingAudit, make_item, make_route, sealing
 
 BANGKOK = timezone(timedelta(hours=7))
 
@@ -35,11 +35,11 @@ def test_references_count_up_per_kind_and_year(uow_factory: SqlUnitOfWorkFactory
 
 
 def test_references_survive_a_restart(migrated_url: str, engine: Engine, sealer, clock) -> None:  # noqa: ANN001
-    assert _next(SqlUnitOfWorkFactory(engine, sealer, RecordingAudit, clock)).number == 1
+    assert _next(SqlUnitOfWorkFactory(engine, sealing(sealer, RecordingAudit), clock)).number == 1
     engine.dispose()
     reopened = create_engine_for(migrated_url)
     try:
-        assert _next(SqlUnitOfWorkFactory(reopened, sealer, RecordingAudit, clock)).number == 2
+        assert _next(SqlUnitOfWorkFactory(reopened, sealing(sealer, RecordingAudit), clock)).number == 2
     finally:
         reopened.dispose()
 
