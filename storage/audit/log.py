@@ -4,15 +4,14 @@ An entry commits or rolls back with the change it records, because it is written
 Connection. Appends are serialised by the one-row audit_head: PostgreSQL locks it FOR UPDATE;
 on SQLite the engine's BEGIN IMMEDIATE (storage.db) already made this transaction the only
 writer. The head also carries the Merkle frontier, so a checkpoint never rescans the log.
-The head is read once per transaction:
-it is locked until the transaction ends, so later appends in it know the head they left. A
-savepoint rolled back may have undone appends, so after one the head is read again (see _HEADS).
+The head is read once per transaction: it is locked until the transaction ends, so later appends
+in it know the head they left. A savepoint that ended may have undone appends, so after one the
+head is read again (see _HEADS).
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
@@ -60,7 +59,7 @@ _ENTRY_COLUMNS = ("seq", "recorded_at_us", "action", "reference", "key_id", "sch
 # (it holds the lock), and a new transaction is a new key. The remembered head holds in the
 # transaction it was made in and, if that is the root, in any savepoint under it (an append there
 # would have replaced it). A savepoint that ends makes it stale: rolled back, it may have undone
-# the append; released, it is believed only after savepoint_released() hands it to the parent.
+# the append; released, the head is simply read again.
 _HEADS: weakref.WeakKeyDictionary[RootTransaction, tuple[weakref.ref[Transaction], Head]] = weakref.WeakKeyDictionary()
 
 
@@ -106,23 +105,8 @@ def _locked_head(connection: Connection) -> tuple[Head, RootTransaction, Transac
     return head, root, innermost
 
 
-def savepoint_released(connection: Connection, savepoint: Transaction) -> None:
-    """`savepoint` was released into its parent: a head its appends left holds there too, so the
-    next append need not read it again."""
-    root = connection.get_transaction()
-    remembered = _HEADS.get(root) if root is not None else None
-    if remembered is not None and remembered[0]() is savepoint:
-        _HEADS[root] = (weakref.ref(connection.get_nested_transaction() or root), remembered[1])
-
-
 class SqlAuditLog:
-    """Seals, chains and appends audit entries on the caller's Connection.
-
-    A unit of work may defer its records (defer()): they are kept in order and written together,
-    one multi-row INSERT and one head update, when it flushes them before its savepoint is released
-    or it commits; a rollback discards them with the rest of what it undid. Everything else
-    appends at once.
-    """
+    """Seals, chains and appends audit entries on the caller's Connection, each as it is recorded."""
 
     def __init__(self, connection: Connection, keyring: Keyring, clock: Clock | None = None,
                  sealer: CaseKeySealer | None = None) -> None:
@@ -130,56 +114,19 @@ class SqlAuditLog:
         self._keyring = keyring
         self._clock = clock
         self._sealer = sealer or CaseKeySealer(connection, keyring, clock)
-        self._pending: list[tuple[AuditEvent, int]] | None = None  # None: not deferring
-
-    def defer(self) -> None:
-        """Keep records until flush(); the caller flushes before it commits or releases a savepoint."""
-        if self._pending is None:
-            self._pending = []
 
     def record(self, event: AuditEvent) -> None:
-        if self._pending is None:
-            self.append(event)
-        else:
-            # The head is locked now, as an immediate append would lock it: a transaction that has
-            # recorded something holds it from then on, and others (a reminder round) wait for it.
-            _locked_head(self._connection)
-            # The time is taken now too: a deferred entry records what an immediate one would have.
-            self._pending.append((event, self._recorded_at_us(event)))
-
-    def flush(self) -> None:
-        """Write the deferred records, in the order they were made."""
-        self.prepare_flush()()
-
-    def prepare_flush(self) -> Callable[[], object]:
-        """Seal and chain the deferred records now; the statements that write them run when the
-        returned function is called, so that a caller may send them with its own (one round trip)."""
-        if not self._pending:
-            return _nothing
-        pending, self._pending = self._pending, []
-        return self._prepare(pending)
-
-    def discard(self) -> None:
-        """The transaction (or savepoint) the deferred records belonged to was rolled back."""
-        if self._pending:
-            self._pending = []
-
-    def forget_cached(self) -> None:
-        """After a savepoint was rolled back: case keys made in it are gone (the head looks after
-        itself), and so are the records it deferred."""
-        self._sealer.case_keys.forget()
-        self.discard()
+        self.append(event)
 
     def append(self, event: AuditEvent) -> int:
-        """Append `event` now, after any deferred records; returns its seq."""
-        self.flush()
-        return self._prepare([(event, self._recorded_at_us(event))])()
+        """Append `event` now; returns its seq."""
+        return self._append([(event, self._recorded_at_us(event))])
 
     def _recorded_at_us(self, event: AuditEvent) -> int:
         return to_micros(self._clock.now() if self._clock else event.at)
 
-    def _prepare(self, entries: list[tuple[AuditEvent, int]]) -> Callable[[], int]:
-        """Seal and chain `entries`; the function returned inserts them and returns the last seq."""
+    def _append(self, entries: list[tuple[AuditEvent, int]]) -> int:
+        """Seal, chain and insert `entries`; returns the last seq."""
         # The case keys before the head: every writer takes them in this order (sealers make case
         # keys before they append), so two writers cannot wait on each other.
         cases = [self._case(event) for event, _ in entries]
@@ -205,15 +152,11 @@ class SqlAuditLog:
                                                   digest))))
             prev_hash = digest
         connection = self._connection
-
-        def write() -> int:
-            connection.execute(insert(audit_entries), rows)
-            connection.execute(update(audit_head).where(audit_head.c.id == 1)
-                               .values(seq=seq, entry_hash=prev_hash, frontier=head.frontier.to_bytes()))
-            _HEADS[root] = (weakref.ref(innermost), Head(seq, prev_hash, head.frontier))
-            return seq
-
-        return write
+        connection.execute(insert(audit_entries), rows)
+        connection.execute(update(audit_head).where(audit_head.c.id == 1)
+                           .values(seq=seq, entry_hash=prev_hash, frontier=head.frontier.to_bytes()))
+        _HEADS[root] = (weakref.ref(innermost), Head(seq, prev_hash, head.frontier))
+        return seq
 
     def _case(self, event: AuditEvent) -> tuple[str | None, bool]:
         """The case whose key seals the entry's detail (None: the master key), and whether the
@@ -226,6 +169,3 @@ class SqlAuditLog:
         # Content arriving for an erased case must not outlive the erasure: keep who/when only.
         return case_ref, self._sealer.case_keys.get_or_create(case_ref).erased
 
-
-def _nothing() -> None:
-    return None

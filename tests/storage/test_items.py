@@ -170,7 +170,7 @@ def test_deliveries_come_back_in_the_routes_order(uow_factory: SqlUnitOfWorkFact
 
 
 def test_a_database_error_comes_as_sqlalchemys(uow_factory: SqlUnitOfWorkFactory) -> None:
-    """The hot path writes through the driver's cursor; callers still see sqlalchemy.exc errors."""
+    """Callers see sqlalchemy.exc errors."""
     with uow_factory() as uow:
         uow.items.add(make_item(), make_route("th-npoc"), {"th-npoc": "k1"})
         with pytest.raises(IntegrityError):
