@@ -189,7 +189,7 @@ def _grouped(connection: Connection, table: Table, owner: str, value: str,
     return found
 
 
-# --- writes (issue 8: /member, `liaison-bot member`) ---------------------------------------------
+# --- writes (/member, `liaison-bot member`) ---------------------------------------------------------
 
 class SqlDirectoryWriter:
     """handlers.ports.DirectoryWriter on the caller's connection, inside the caller's transaction.

@@ -1,4 +1,4 @@
-"""Room membership as the bot knows it, and membership actions planned as outbox rows (issue 8)."""
+"""Room membership as the bot knows it, and membership actions planned as outbox rows."""
 
 from __future__ import annotations
 
