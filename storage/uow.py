@@ -115,10 +115,6 @@ class SqlUnitOfWork:
             self.directory_writer.changed = False
             self._directory.refresh()  # every later command resolves against the changed directory
 
-    def rollback(self) -> None:
-        self.connection.rollback()
-        self._sealer.forget()
-
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """What runs in the block is kept (RELEASE) or, when it raises, undone alone (ROLLBACK TO),
