@@ -31,7 +31,7 @@ from storage import keyring as keyfile  # noqa: E402
 from storage.audit import SqlAuditLog, verify  # noqa: E402
 from storage.audit.tables import audit_checkpoints, audit_entries, audit_head  # noqa: E402
 from storage.db import create_engine_for, sqlite_url  # noqa: E402
-from storage.keys.case_keys import case_keys, unwrap  # noqa: E402
+from storage.case_keys import case_keys, unwrap  # noqa: E402
 from storage.schema import metadata  # noqa: E402
 from sqlalchemy import event as sqlalchemy_event  # noqa: E402
 

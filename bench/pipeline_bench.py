@@ -10,16 +10,14 @@ config.example.toml plus 40 partner organisations, each with a focal point, so t
   path    one transaction per alert, the durable accept path alone: Dispatcher.handle (parse, sender
           and role check, route under the caveats, number the item, write it and its deliveries,
           one sealed outbox row per delivery and the receipt, the command and item.created audit
-          entries, per-case key) and one durable commit, the INSERTs held back and sent together
-          before it (storage.write_behind) as the inbox does. Nothing is sent; no inbox.
+          entries, per-case key) and one durable commit. Nothing is sent; no inbox.
   +inbox  one alert at a time through the inbox, as the console submits one: InboxProcessor.record
           (a commit), then process_pending (handle + mark done, a commit). Two commits per alert,
           so 0.5 is its ceiling against the baseline.
   group   the production inbox path under load, with group commit: a backlog recorded as a
           connector records a sync (Runtime.ingest: RECORD_BATCH events and the cursor per
           transaction), then InboxProcessor.process_pending, which handles up to bot.inbox.BATCH
-          messages per transaction with their INSERTs held back and sent together per table
-          (storage.write_behind). The header line gives both sizes.
+          messages per transaction, each in a savepoint. The header line gives both sizes.
   raw     single-row inserts of 300 bytes, each its own committed transaction: sqlite3 with WAL and
           synchronous=FULL on the same disk, or psycopg on the same PostgreSQL server.
 
@@ -108,7 +106,6 @@ class Pipeline:
     def path(self, n: int) -> None:
         for _ in range(n):
             with self.runtime.uow_factory() as uow:
-                uow.hold_writes()  # as bot.inbox runs every batch, a lone message's too
                 self._dispatcher.handle(uow, self.message())
                 uow.commit()
 

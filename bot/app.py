@@ -25,13 +25,7 @@ from bot.dbthread import DatabaseThread
 from bot.delivery import DeliveryWorker, RetryPolicy
 from bot.inbox import InboxProcessor
 from bot.keys import ensure_keyring
-from bot.membership_gateway import (
-    ConsoleRoomAdmin,
-    MembershipConnectors,
-    MembershipUnitOfWorkFactory,
-    Operation,
-    RoomActions,
-)
+from bot.membership_gateway import ConsoleRoomAdmin, MembershipConnectors, Operation, RoomActions
 from bot.removal_gateway import RemovalActions
 from bot.retention import RetentionSweeper
 from bot.witness_room import room_witness
@@ -44,7 +38,6 @@ from bot.engine import engine_for
 from storage.directory import DatabaseDirectory
 from storage.migrate import upgrade
 from storage.sealing import CaseKeySealer
-from storage.reminders import ReminderUnitOfWorkFactory
 from storage.uow import SqlUnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -141,15 +134,16 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     upgrade(engine)
     keyring = ensure_keyring(settings.keys.path, notice, engine)  # refuses a missing or wrong key file
 
-    def audit_factory(connection: Connection, sealer: CaseKeySealer) -> SqlAuditLog:
-        return SqlAuditLog(connection, keyring, clock, sealer=sealer)  # the unit of work's sealer
+    def sealing(connection: Connection) -> tuple[CaseKeySealer, SqlAuditLog]:
+        sealer = CaseKeySealer(connection, keyring, clock)
+        return sealer, SqlAuditLog(connection, keyring, clock, sealer=sealer)
 
-    def sealer_factory(connection: Connection) -> CaseKeySealer:
-        return CaseKeySealer(connection, keyring, clock)
-
-    # The reminders' repository rides on the same unit of work (uow.reminders).
-    uow_factory = ReminderUnitOfWorkFactory(engine, sealer_factory, audit_factory, clock)
     directory = DatabaseDirectory(engine)
+    # Outbox rows that are actions, by kind: connectors attached later add theirs (bot.device_gateway
+    # adds DEVICE), so units of work ask at their start whether device actions can be carried out.
+    operations: dict[MessageKind, Operation] = {}
+    uow_factory = SqlUnitOfWorkFactory(engine, sealing, clock, directory=directory,
+                                       devices=lambda: MessageKind.DEVICE in operations)
     directory.seed(settings.directory())  # the config wins for what it names; see storage/directory.py
     vocabulary = vocabulary_for(settings)
     connectors: dict[Platform, Connector] = {}
@@ -168,14 +162,11 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         cap=timedelta(seconds=settings.delivery.retry_max_seconds),
     )
     db = DatabaseThread()
-    operations: dict[MessageKind, Operation] = {}
-    # Units of work that can also change the directory and plan room actions (the membership commands).
-    membership_uow = MembershipUnitOfWorkFactory(uow_factory, directory, operations)
-    room_actions = RoomActions(db, membership_uow,
+    room_actions = RoomActions(db, uow_factory,
                                {Platform.CONSOLE: ConsoleRoomAdmin(out)} if settings.console.enabled else {},
                                clock, max_attempts=settings.delivery.max_attempts)
     # TLP:RED typed in a shared chat is taken out of it through the platform's room admin.
-    operations[MessageKind.REMOVAL] = RemovalActions(db, membership_uow, room_actions.admin, clock,
+    operations[MessageKind.REMOVAL] = RemovalActions(db, uow_factory, room_actions.admin, clock,
                                                      max_attempts=settings.delivery.max_attempts).carry_out
     checkpointer = Checkpointer(
         keyring,
@@ -191,7 +182,7 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         db=db,
         uow_factory=uow_factory,
         directory=directory,
-        inbox=InboxProcessor(membership_uow, dispatcher, new_key),
+        inbox=InboxProcessor(uow_factory, dispatcher, new_key),
         worker=DeliveryWorker(db, uow_factory, MembershipConnectors(connectors, room_actions, operations), clock,
                               new_key, retry, coordinators=coordinator_chats(directory, connectors)),
         connectors=connectors,

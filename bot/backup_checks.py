@@ -32,7 +32,7 @@ from storage.audit import SqlAuditLog, VerifyReport, WitnessFile, verify
 from storage.audit.checkpoints import read_checkpoints
 from storage.audit.tables import audit_checkpoints, audit_entries, audit_head
 from storage.keyring import Keyring, KeyringError
-from storage.keys.case_keys import case_keys
+from storage.case_keys import case_keys
 from storage.migrate import upgrade
 from storage.tables import outbox
 

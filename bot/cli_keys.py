@@ -19,7 +19,7 @@ from storage import key_binding
 from storage import keyring as keyfile
 from storage.audit import SqlAuditLog
 from storage.keyring import Keyring
-from storage.keys.case_keys import CaseKeys
+from storage.case_keys import CaseKeys
 
 
 def register(subparsers: Any, load_context: LoadContext, common: argparse.ArgumentParser | None = None) -> None:

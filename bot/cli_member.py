@@ -30,9 +30,8 @@ from alerts.directory import Contact, Directory
 from alerts.errors import InvalidValue
 from alerts.identity import ChatRef, Platform
 from alerts.membership import PlannedAction, Run, onboarding_plan
-from alerts.messages import InboundMessage, OutboundMessage
+from alerts.messages import InboundMessage
 from alerts.roles import Role
-from alerts.routing import Destination
 from bot.config import Settings
 from bot.member_rows import check_rows, read_rows, render_export
 from handlers.commands import MemberAddCommand, MemberRemoveCommand
@@ -85,10 +84,8 @@ class _Session:
 
     def __init__(self, settings: Settings) -> None:
         from bot.app import build_runtime
-        from bot.membership_gateway import MembershipUnitOfWorkFactory
-
         self.runtime = build_runtime(settings, out=io.StringIO(), notice=sys.stderr)
-        self.uow_factory = MembershipUnitOfWorkFactory(self.runtime.uow_factory, self.runtime.directory)
+        self.uow_factory = self.runtime.uow_factory
 
     def close(self) -> None:
         self.runtime.db.close()
@@ -190,34 +187,6 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-class _CliUnitOfWork:
-    """The handlers' unit of work, with answers to CLI_CHAT printed instead of queued, and no
-    progress notices planned (nobody is in a chat to read them)."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self.outbox = self
-        self.membership = self
-
-    def enqueue(self, message: OutboundMessage) -> None:
-        if message.destination == Destination.chat(CLI_CHAT):
-            return
-        self._inner.outbox.enqueue(message)
-
-    def enqueue_many(self, messages: Any) -> None:
-        for message in messages:
-            self.enqueue(message)
-
-    def plan(self, actions: Any) -> int:
-        return self._inner.membership.plan([replace(a, reply_chat=None) for a in actions])
-
-    def present(self, room: ChatRef) -> Any:
-        return self._inner.membership.present(room)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
 def _run_handler(settings: Settings, admin_id: str | None, dry_run: bool,
                  run: Callable[[CommandContext], None]) -> int:
     session = _Session(settings)
@@ -230,8 +199,9 @@ def _run_handler(settings: Settings, admin_id: str | None, dry_run: bool,
         keys = (uuid.uuid4().hex for _ in itertools.count())
         message = InboundMessage(f"cli-{uuid.uuid4().hex}", admin.identities[0], CLI_CHAT, "", now)
         with session.uow_factory() as uow:
-            ctx = CommandContext(uow=_CliUnitOfWork(uow), message=message, sender=admin, directory=directory,
-                                 now=now, new_key=lambda: next(keys))
+            # Answers are printed, not queued, and no progress notices are planned: nobody is in a chat.
+            ctx = CommandContext(uow=uow, message=message, sender=admin, directory=directory,
+                                 now=now, new_key=lambda: next(keys), in_chat=False)
             run(ctx)
             for answer in ctx.answers:
                 print(answer)

@@ -23,6 +23,7 @@ from bot.connectors.base import Connector, Outgoing
 from bot.dbthread import DatabaseThread
 from bot.logging_setup import item_fields
 from bot.errors import NotConnected, PlatformError, TransientFailure, UnknownOutcome
+from storage.uow import SqlUnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class DeliveryWorker:
     def __init__(
         self,
         db: DatabaseThread,
-        uow_factory: Callable,
+        uow_factory: SqlUnitOfWorkFactory,  # the worker leases and marks outbox rows: SQL only
         connectors: dict[Platform, Connector],
         clock: Clock,
         new_key: Callable[[], str],

@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import Clock
-from alerts.devices import DeviceAction, DeviceOp, device_message
+from alerts.devices import DeviceAction, DeviceOp
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.dbthread import DatabaseThread
 from bot.errors import PlatformError
+from handlers.ports import UnitOfWorkFactory
 
 if TYPE_CHECKING:
     from bot.app import Runtime
@@ -56,16 +57,6 @@ class DeviceTrust(Protocol):
     async def blacklist_device(self, user_id: str, device_id: str, by: str = "") -> bool: ...
 
 
-class DeviceQueue:
-    """handlers.ports.DeviceDesk on a unit of work's outbox."""
-
-    def __init__(self, outbox_repository: Any) -> None:
-        self._outbox = outbox_repository
-
-    def plan(self, action: DeviceAction) -> None:
-        self._outbox.enqueue(device_message(action))
-
-
 def fingerprint(ed25519: str) -> str:
     """The key in groups of four, as Matrix clients show a session key, to read out over the phone."""
     return " ".join(ed25519[i:i + 4] for i in range(0, len(ed25519), 4))
@@ -86,7 +77,7 @@ def listing(user_id: str, devices: Sequence[DeviceView]) -> str:
 class DeviceActions:
     """Carries out one DEVICE outbox row and answers the admin (see the module docstring)."""
 
-    def __init__(self, db: DatabaseThread, uow_factory: Callable[..., Any], trust: DeviceTrust, clock: Clock, *,
+    def __init__(self, db: DatabaseThread, uow_factory: UnitOfWorkFactory, trust: DeviceTrust, clock: Clock, *,
                  waiting_code: str, max_attempts: int = 8) -> None:
         self._db = db
         self._uow_factory = uow_factory

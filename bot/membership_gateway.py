@@ -1,6 +1,6 @@
 """Room actions carried out on the platforms, after the command that planned them has committed.
 
-How it runs (issue 8):
+How it runs:
 
 1. /member and /room sync (handlers/membership.py) run inside a unit of work on the database
    thread. They change the directory, write their audit entries and plan their room actions as
@@ -18,8 +18,8 @@ How it runs (issue 8):
    action of the same run is never planned twice; a platform action repeated by a crash between
    doing it and recording it is harmless (invite of a member: found there; removal: idempotent).
 
-MembershipUnitOfWorkFactory gives the handlers their ports (directory_writer, membership, and
-devices where a connector carries out DEVICE rows: bot/device_gateway.py) on the unit of work, and
+The unit of work (storage.uow.SqlUnitOfWork) gives the handlers their ports (directory_writer,
+membership, and devices where a connector carries out DEVICE rows: bot/device_gateway.py), and
 reloads the directory snapshot after a commit that changed it.
 
 Other outbox rows that are actions rather than texts (kind DEVICE) are carried out by the runtime's
@@ -41,10 +41,8 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Connector, Outgoing
 from bot.dbthread import DatabaseThread
-from bot.device_gateway import DeviceQueue
 from bot.errors import PermanentFailure, PlatformError
-from storage.directory import DatabaseDirectory, SqlDirectoryWriter
-from storage.roster import SqlMembershipGateway, SqlRoomRoster
+from handlers.ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -54,57 +52,6 @@ PROGRESS_EVERY = 10
 # Carries out an outbox row that is an action, not a text to post; returns what is recorded as its
 # platform message id.
 Operation = Callable[[Outgoing], Awaitable[str]]
-
-
-# --- the unit of work the membership handlers need ---------------------------------------------------
-
-class MembershipUnitOfWork:
-    """A storage unit of work (SqlUnitOfWork, or the reminders' one) with handlers.ports.
-    MembershipUnitOfWork's directory_writer and membership, `roster` for the gateway, and
-    handlers.ports.DeviceDesk as `devices` when DEVICE rows have someone to carry them out."""
-
-    def __init__(self, inner: Any, directory: DatabaseDirectory,
-                 operations: Mapping[MessageKind, Operation] | None = None) -> None:
-        self._inner = inner
-        self._directory = directory
-        self._operations = operations if operations is not None else {}
-
-    def __enter__(self) -> MembershipUnitOfWork:
-        self._inner.__enter__()
-        connection = self._inner.connection
-        self.roster = SqlRoomRoster(connection)
-        self.directory_writer = SqlDirectoryWriter(connection)
-        self.membership = SqlMembershipGateway(connection, self._inner.outbox, self.roster)
-        self.devices = DeviceQueue(self._inner.outbox) if MessageKind.DEVICE in self._operations else None
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return self._inner.__exit__(*exc)
-
-    def commit(self) -> None:
-        self._inner.commit()
-        if self.directory_writer.changed:
-            self.directory_writer.changed = False
-            self._directory.refresh()  # every later command resolves against the changed directory
-
-    def __getattr__(self, name: str) -> Any:  # items, outbox, audit, inbox, cursors, reminders, connection
-        return getattr(self._inner, name)
-
-
-class MembershipUnitOfWorkFactory:
-    """Wraps the runtime's unit-of-work factory; everything else it offers passes through."""
-
-    def __init__(self, inner: Callable[..., Any], directory: DatabaseDirectory,
-                 operations: Mapping[MessageKind, Operation] | None = None) -> None:
-        self._inner = inner
-        self._directory = directory
-        self._operations = operations  # live: connectors attached later add theirs
-
-    def __call__(self, **options: Any) -> MembershipUnitOfWork:
-        return MembershipUnitOfWork(self._inner(**options), self._directory, self._operations)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 # --- the platforms ----------------------------------------------------------------------------------
@@ -158,7 +105,7 @@ def _key(prefix: str, *parts: str) -> str:
 class RoomActions:
     """Carries out one MEMBERSHIP outbox row and records how it went (see the module docstring)."""
 
-    def __init__(self, db: DatabaseThread, uow_factory: Callable[..., Any], admins: Mapping[Platform, RoomAdmin],
+    def __init__(self, db: DatabaseThread, uow_factory: UnitOfWorkFactory, admins: Mapping[Platform, RoomAdmin],
                  clock: Clock, *, max_attempts: int = 8) -> None:
         self._db = db
         self._uow_factory = uow_factory
@@ -197,7 +144,7 @@ class RoomActions:
         failed = outcome.startswith("failed")
         now = self._clock.now()
         with self._uow_factory() as uow:
-            roster: SqlRoomRoster = uow.roster
+            roster = uow.roster
             if not failed:
                 roster.mark(action.room, action.identity, state)
             uow.audit.record(AuditEvent(
@@ -211,7 +158,7 @@ class RoomActions:
                 self._tell(uow, action, outcomes, failed, error)
             uow.commit()
 
-    def _tell(self, uow: Any, action: PlannedAction, outcomes: dict[str, str], failed: bool, error: str) -> None:
+    def _tell(self, uow: UnitOfWork, action: PlannedAction, outcomes: dict[str, str], failed: bool, error: str) -> None:
         destination = Destination.parse(f"chat:{action.reply_chat}")
         notices: list[tuple[str, str]] = []
         if failed:

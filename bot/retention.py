@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from storage.audit.erasure import erase_expired
 from storage.keyring import Keyring
-from storage.keys.case_keys import truncate_wal
+from storage.case_keys import truncate_wal
 
 log = logging.getLogger(__name__)
 

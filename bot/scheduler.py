@@ -38,7 +38,7 @@ from bot.errorref import new_error_ref
 from bot.scheduler_jobs import BULLETIN, DIGEST, TICK, BoundJobsExecutor, JobSpec, job_specs, reconcile_jobs
 from bot.scheduler_lock import SchedulerLock, SchedulerLocked, scheduler_lock_for
 from handlers.followup_reminders import ReminderService, TickReport
-from handlers.ports import DirectorySource
+from handlers.ports import DirectorySource, UnitOfWorkFactory
 from storage.db import READ_ONLY, create_engine_for
 
 __all__ = ["ReminderScheduler", "ReminderService", "SchedulerLocked", "start_scheduler"]
@@ -49,14 +49,13 @@ RunOnDatabase = Callable[..., Awaitable[Any]]  # bot.dbthread.DatabaseThread.run
 
 
 class RuntimeLike(Protocol):
-    """What start_scheduler needs of bot.app.Runtime. Its uow_factory must make units of work with
-    `reminders` (storage.reminders.ReminderUnitOfWorkFactory)."""
+    """What start_scheduler needs of bot.app.Runtime."""
 
     settings: Settings
     clock: Clock
     engine: Any
     db: Any  # DatabaseThread
-    uow_factory: Any
+    uow_factory: UnitOfWorkFactory
     directory: DirectorySource
     worker: Any  # DeliveryWorker: wake()
     connectors: dict[Platform, Any]  # the connected platforms, where admins can be told
@@ -177,9 +176,6 @@ async def start_scheduler(runtime: RuntimeLike, *, standby_poll_seconds: float =
     settings = runtime.settings.reminders
     if not settings.enabled:
         return None
-    with runtime.uow_factory() as uow:
-        if not hasattr(uow, "reminders"):
-            raise TypeError("the runtime's uow_factory must be storage.reminders.ReminderUnitOfWorkFactory")
     service = ReminderService(runtime.uow_factory, runtime.directory, settings.policy(),
                               digest_room=settings.digest_room, bulletin_room=settings.bulletin_room,
                               admins=lambda: admin_destinations(runtime), error_ref=new_error_ref)

@@ -12,6 +12,7 @@ from typing import Callable
 from alerts.identity import ChatRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
+from handlers.ports import UnitOfWorkFactory
 from storage.audit.checkpoints import Checkpoint
 
 
@@ -24,7 +25,7 @@ def checkpoint_text(checkpoint: Checkpoint) -> str:
     )
 
 
-def room_witness(uow_factory: Callable, room: ChatRef) -> Callable[[Checkpoint], None]:
+def room_witness(uow_factory: UnitOfWorkFactory, room: ChatRef) -> Callable[[Checkpoint], None]:
     def publish(checkpoint: Checkpoint) -> None:
         with uow_factory() as uow:
             uow.outbox.enqueue(

@@ -22,6 +22,9 @@ class CommandContext:
     now: datetime
     new_key: Callable[[], str]
     answers: list[str] = field(default_factory=list)
+    # False where nobody reads the chat (the command line): answers are only collected in `answers`,
+    # and membership runs plan no progress notices.
+    in_chat: bool = True
 
     @property
     def actor(self) -> str:
@@ -33,7 +36,9 @@ class CommandContext:
 
     def answer(self, text: str, kind: MessageKind = MessageKind.ANSWER, reference: str | None = None) -> None:
         """Answer in the chat the command came from; the answer is an outbox row like any other."""
-        self.uow.outbox.enqueue(self.answer_message(text, kind, reference))
+        message = self.answer_message(text, kind, reference)
+        if self.in_chat:
+            self.uow.outbox.enqueue(message)
 
     def answer_message(self, text: str, kind: MessageKind = MessageKind.ANSWER,
                        reference: str | None = None) -> OutboundMessage:

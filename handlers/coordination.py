@@ -29,17 +29,6 @@ from handlers.followup import find_item, notify, refuse, sender_of
 from handlers.followup_reminders import destination_of
 from handlers.ports import ItemRecord, ReminderRepository
 
-NOT_AVAILABLE = "Reminders are not available in this setup of the bot, so /{0} cannot answer. Tell an admin."
-
-
-def _store(ctx: CommandContext, command: str) -> ReminderRepository | None:
-    """The reminders repository of this unit of work; None (after saying so) where there is none."""
-    store = getattr(ctx.uow, "reminders", None)
-    if store is None:
-        ctx.answer(NOT_AVAILABLE.format(command))
-    return store
-
-
 def _in_direct_chat(ctx: CommandContext) -> bool:
     """Whether the command came from a direct chat. Where the platform cannot tell (Matrix), a chat
     that is not a registered room is taken as direct: registered rooms are where groups meet."""
@@ -76,9 +65,7 @@ def _owed(ctx: CommandContext, item: FollowUp) -> list[tuple[str, Track, datetim
 
 
 def overdue_command(ctx: CommandContext, scope: Selector | None) -> None:
-    store = _store(ctx, "overdue")
-    if store is None:
-        return
+    store = ctx.uow.reminders
     me = sender_of(ctx)
     owed: list[Owed] = overdue(store.overdue(ctx.now), ctx.now, ctx.directory)
     if not (me.has(Role.COORDINATOR) or me.has(Role.ADMIN)):
@@ -93,9 +80,7 @@ def overdue_command(ctx: CommandContext, scope: Selector | None) -> None:
 
 
 def stats_command(ctx: CommandContext, period: str | None) -> None:
-    store = _store(ctx, "stats")
-    if store is None:
-        return
+    store = ctx.uow.reminders
     since, until, label = period_bounds(period, ctx.now)
     groups = group_stats(store.exchange_times(since, until), ctx.directory, ctx.now)
     ctx.answer(render_stats(groups, label, since, until))
@@ -111,9 +96,9 @@ def _item_for(ctx: CommandContext, reference: Reference, command: str) -> ItemRe
 
 
 def snooze(ctx: CommandContext, reference: Reference, duration: timedelta, reason: str) -> None:
-    store = _store(ctx, "snooze")
-    record = _item_for(ctx, reference, "snooze") if store is not None else None
-    if store is None or record is None:
+    store = ctx.uow.reminders
+    record = _item_for(ctx, reference, "snooze")
+    if record is None:
         return
     me, item = sender_of(ctx), record.item
     if me.id == item.originator or me.has(Role.COORDINATOR):
@@ -139,9 +124,9 @@ def snooze(ctx: CommandContext, reference: Reference, duration: timedelta, reaso
 
 
 def remind(ctx: CommandContext, reference: Reference) -> None:
-    store = _store(ctx, "remind")
-    record = _item_for(ctx, reference, "remind") if store is not None else None
-    if store is None or record is None:
+    store = ctx.uow.reminders
+    record = _item_for(ctx, reference, "remind")
+    if record is None:
         return
     me, item = sender_of(ctx), record.item
     if me.id != item.originator and not me.has(Role.COORDINATOR):
@@ -169,9 +154,9 @@ def remind(ctx: CommandContext, reference: Reference) -> None:
 
 
 def escalate(ctx: CommandContext, reference: Reference) -> None:
-    store = _store(ctx, "escalate")
-    record = _item_for(ctx, reference, "escalate") if store is not None else None
-    if store is None or record is None:
+    store = ctx.uow.reminders
+    record = _item_for(ctx, reference, "escalate")
+    if record is None:
         return
     me, item = sender_of(ctx), record.item
     if me.id != item.originator and record.delivery_to(me.id) is None and not me.has(Role.COORDINATOR):

@@ -17,13 +17,12 @@ from alerts.audit import AuditAction
 from alerts.devices import DeviceAction, DeviceOp
 from handlers.commands import DeviceCommand
 from handlers.context import CommandContext
-from handlers.ports import DeviceDesk
 
 NOT_SET_UP = "Device trust is not set up in this deployment: it needs the Matrix connector."
 
 
 def device(ctx: CommandContext, command: DeviceCommand) -> None:
-    desk: DeviceDesk | None = getattr(ctx.uow, "devices", None)
+    desk = ctx.uow.devices
     if desk is None:
         ctx.answer(NOT_SET_UP)
         return

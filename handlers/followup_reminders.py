@@ -41,7 +41,7 @@ from alerts.reminder_render import render_reminder
 from alerts.reminders import FollowUp, Plan, Reminder, overdue, plan_item
 from alerts.routing import Destination
 from alerts.stats import period_bounds
-from handlers.ports import DirectorySource, ItemSummary, ReminderUnitOfWork, SetAside
+from handlers.ports import DirectorySource, ItemSummary, SetAside, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def destination_of(directory: Directory, contact_id: str) -> Destination | None:
 
 
 class ReminderService:
-    def __init__(self, uow_factory: Callable[[], ReminderUnitOfWork], directory: DirectorySource,
+    def __init__(self, uow_factory: UnitOfWorkFactory, directory: DirectorySource,
                  policy: ReminderPolicy, *, digest_room: ChatRef | None = None,
                  bulletin_room: ChatRef | None = None, batch: int = BATCH, admins: AdminPlaces = lambda: (),
                  error_ref: Callable[[], str] = _error_ref) -> None:
@@ -181,7 +181,7 @@ class ReminderService:
             _storable(plan.next_at)
         return plan, texts
 
-    def _send(self, uow: ReminderUnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,
+    def _send(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,
               texts: dict[str, str], now: datetime, report: TickReport) -> None:
         destination = destination_of(directory, reminder.target)
         if destination is None:
@@ -206,7 +206,7 @@ class ReminderService:
 
     # --- items set aside ------------------------------------------------------------------------
 
-    def _set_aside(self, uow: ReminderUnitOfWork, reference: str, loop: str, error: Exception,
+    def _set_aside(self, uow: UnitOfWork, reference: str, loop: str, error: Exception,
                    now: datetime) -> bool:
         """Leave the item out of the round `loop`: logged, audited and told to the admins the first
         time (True); a round that meets it again (a start, the next digest) only says it is still aside."""
@@ -231,12 +231,12 @@ class ReminderService:
                         "on a connected platform)", reference, aside.error_ref)
         return True
 
-    def _set_aside_unreadable(self, uow: ReminderUnitOfWork, loop: str, now: datetime) -> None:
+    def _set_aside_unreadable(self, uow: UnitOfWork, loop: str, now: datetime) -> None:
         """Set aside what storage could not read in this unit of work since it was last asked."""
         for reference, error in sorted(uow.reminders.unreadable().items()):
             self._set_aside(uow, reference, loop, error, now)
 
-    def _restore(self, uow: ReminderUnitOfWork, reference: str, loop: str, now: datetime) -> None:
+    def _restore(self, uow: UnitOfWork, reference: str, loop: str, now: datetime) -> None:
         uow.reminders.restore(reference, loop)
         log.info("item %s is no longer set aside: the %s round handles it again", reference, loop)
         uow.audit.record(AuditEvent(
@@ -244,7 +244,7 @@ class ReminderService:
             detail={"event": "set-aside-lifted", "round": loop},
         ))
 
-    def _handled(self, uow: ReminderUnitOfWork, loop: str, now: datetime, found: Sequence[R],
+    def _handled(self, uow: UnitOfWork, loop: str, now: datetime, found: Sequence[R],
                  check: Callable[[R], object]) -> list[R]:
         """The items `check` handles without an error; the others, and any storage could not read,
         are set aside. An item set aside before by this round and handled now is taken back."""
@@ -329,7 +329,7 @@ class ReminderService:
         return True
 
     @staticmethod
-    def _shared(uow: ReminderUnitOfWork, summary: ItemSummary, directory: Directory,
+    def _shared(uow: UnitOfWork, summary: ItemSummary, directory: Directory,
                 green_allowed: bool) -> SharedItem:
         def org(contact_id: str) -> str:
             contact = directory.contacts.get(contact_id)

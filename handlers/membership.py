@@ -4,7 +4,7 @@ Each command changes the directory and plans its room actions in the one transac
 with the audit entries; nothing reaches a platform before that commits. The actions are carried
 out afterwards, each once (bot/membership_gateway.py), which tells the admin's chat how it went.
 /room sync is a dry run unless --apply is given. The ports come with the unit of work
-(handlers.ports.MembershipUnitOfWork); without them the commands say they are not set up.
+(uow.directory_writer, uow.membership).
 """
 
 from __future__ import annotations
@@ -22,25 +22,16 @@ from alerts.render import render_delivery
 from alerts.routing import Delivery, Destination, Route
 from handlers.commands import MemberAddCommand, MemberRemoveCommand
 from handlers.context import CommandContext
-from handlers.ports import DirectoryWriter, ItemRecord, MembershipGateway
+from handlers.ports import ItemRecord, MembershipGateway
 
-NOT_SET_UP = "Membership administration is not set up in this deployment (no directory writer)."
 SHOWN_PER_ROOM = 8  # names listed per room and kind before "and N more"
 TELEGRAM_NOTE = ("Telegram cannot list a group's members: there the bot counts whom it invited, removed "
                  "or checked one by one.")
 
 
-def _ports(ctx: CommandContext) -> tuple[DirectoryWriter, MembershipGateway] | None:
-    writer = getattr(ctx.uow, "directory_writer", None)
-    gateway = getattr(ctx.uow, "membership", None)
-    if writer is None or gateway is None:
-        ctx.answer(NOT_SET_UP)
-        return None
-    return writer, gateway
-
-
 def _run(ctx: CommandContext) -> Run:
-    return Run(op=ctx.new_key(), requested_by=ctx.actor, reply_chat=ctx.channel)
+    # Progress notices go to the chat the command came from, where someone reads it.
+    return Run(op=ctx.new_key(), requested_by=ctx.actor, reply_chat=ctx.channel if ctx.in_chat else None)
 
 
 def _with_contacts(directory: Directory, contacts: list[Contact]) -> Directory:
@@ -66,10 +57,7 @@ def _action_lines(actions: tuple[PlannedAction, ...], limit: int = 20) -> list[s
 # --- /member add ----------------------------------------------------------------------------------
 
 def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
-    ports = _ports(ctx)
-    if ports is None:
-        return
-    writer, gateway = ports
+    writer, gateway = ctx.uow.directory_writer, ctx.uow.membership
     if command.user.startswith("@"):
         ctx.answer(f"{command.user} is a Telegram username, and Telegram gives the bot no way to look one up. "
                    "Ask them to write to the bot, then use their number: /member add telegram:user:123456789 …")
@@ -130,10 +118,7 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
 # --- /member remove --------------------------------------------------------------------------------
 
 def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
-    ports = _ports(ctx)
-    if ports is None:
-        return
-    writer, gateway = ports
+    writer, gateway = ctx.uow.directory_writer, ctx.uow.membership
     directory = ctx.directory
     contact = directory.contact(command.user)
     if contact is None:
@@ -230,10 +215,7 @@ def _drifts(ctx: CommandContext, gateway: MembershipGateway) -> list[Drift]:
 
 
 def rooms(ctx: CommandContext) -> None:
-    ports = _ports(ctx)
-    if ports is None:
-        return
-    drifts = _drifts(ctx, ports[1])
+    drifts = _drifts(ctx, ctx.uow.membership)
     if not drifts:
         ctx.answer("No rooms are registered. Rooms are registered in the configuration ([[network.rooms]]).")
         return
@@ -257,10 +239,7 @@ def _names(items: list[str]) -> str:
 
 
 def room_sync(ctx: CommandContext, apply: bool) -> None:
-    ports = _ports(ctx)
-    if ports is None:
-        return
-    _, gateway = ports
+    gateway = ctx.uow.membership
     drifts = _drifts(ctx, gateway)
     plan = sync_plan(drifts, ctx.directory, _run(ctx))
     lines = []

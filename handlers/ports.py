@@ -1,12 +1,14 @@
 """What the command handlers need from the outside world, as protocols.
 
-storage/ implements them with SQLAlchemy inside one transaction; tests use the in-memory fakes in
-handlers/fakes.py. Everything a handler writes through one UnitOfWork commits together or not at all.
+storage/ implements them with SQLAlchemy inside one transaction (storage.uow.SqlUnitOfWork); tests
+use the in-memory fakes in tests/fakes.py, held to the same behaviour by tests/contract. Everything a
+handler or worker writes through one UnitOfWork commits together or not at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -132,28 +134,6 @@ class AuditLog(Protocol):
     def record(self, event: AuditEvent) -> None: ...
 
 
-class UnitOfWork(Protocol):
-    items: ItemRepository
-    outbox: Outbox
-    audit: AuditLog
-
-    def __enter__(self) -> UnitOfWork: ...
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """Roll back whatever was not committed."""
-        ...
-
-    def commit(self) -> None: ...
-
-
-class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
-
-
-# --- reminders, escalation and the coordinators' views (issue 5) --------------------------------
-
 @dataclass(frozen=True, slots=True)
 class ItemSummary:
     """An item as the monthly bulletin counts it: no content, contact ids as stored."""
@@ -245,21 +225,17 @@ class ReminderRepository(Protocol):
         ...
 
 
-class ReminderUnitOfWork(UnitOfWork, Protocol):
-    reminders: ReminderRepository
-
-
 class DirectorySource(Protocol):
     def current(self) -> Directory:
         """The directory snapshot to resolve against now."""
         ...
 
 
-# --- membership administration (issue 8) --------------------------------------------------------
-
 class DirectoryWriter(Protocol):
     """Changes to the directory's people, in the unit of work's transaction. The directory snapshot
-    handlers resolve against is replaced only after the commit (DatabaseDirectory.refresh)."""
+    handlers resolve against is replaced only after the commit; `changed` says one is due."""
+
+    changed: bool
 
     def add_contact(self, contact: Contact) -> None:
         """A new contact; ValueError when the id or one of the accounts is taken."""
@@ -290,13 +266,6 @@ class MembershipGateway(Protocol):
         ...
 
 
-class MembershipUnitOfWork(UnitOfWork, Protocol):
-    directory_writer: DirectoryWriter
-    membership: MembershipGateway
-
-
-# --- device trust (issue 6) ---------------------------------------------------------------------
-
 class DeviceDesk(Protocol):
     """Device trust actions as handlers see them. plan() only records one, in the unit of work's
     transaction; bot/device_gateway.py carries it out on Matrix after the commit and answers the admin."""
@@ -305,5 +274,91 @@ class DeviceDesk(Protocol):
         ...
 
 
-class DeviceUnitOfWork(UnitOfWork, Protocol):
-    devices: DeviceDesk  # absent where no connector can act on devices (no Matrix)
+class Inbox(Protocol):
+    """Every platform event the bot read, recorded once, before it is acted on."""
+
+    def record(self, message: InboundMessage) -> bool:
+        """Record an event; False when this platform's event id was recorded before."""
+        ...
+
+    def record_many(self, messages: list[InboundMessage]) -> None:
+        """record() each message; events recorded before stay as they were."""
+        ...
+
+    def pending(self, limit: int) -> list[InboundMessage]:
+        """Events not yet handled, in the order they were recorded."""
+        ...
+
+    def mark_all_done(self, messages: list[InboundMessage], at: datetime | None = None) -> None: ...
+
+    def mark_failed(self, message: InboundMessage, error_ref: str, at: datetime | None = None) -> None:
+        """Give up on an event; KeyError when it was never recorded."""
+        ...
+
+
+class Cursors(Protocol):
+    """Named values (a connector's sync token, an update offset) kept with what they cover."""
+
+    def get(self, name: str) -> str | None: ...
+
+    def set(self, name: str, value: str) -> None: ...
+
+
+class RoomRoster(Protocol):
+    """Room membership as the bot knows it, and each membership run's progress."""
+
+    def present(self, room: ChatRef) -> dict[UserRef, str] | None: ...
+
+    def mark(self, room: ChatRef, identity: UserRef, state: str | None) -> None:
+        """`identity` is in `room` as `state` ("invited", "joined"), or gone (None)."""
+        ...
+
+    def seen(self, room: ChatRef, members: dict[UserRef, str]) -> None:
+        """A full list of the room's members, as a platform that can list them gave it."""
+        ...
+
+    def progress(self, op: str, key: str, outcome: str) -> dict[str, str]:
+        """Note `outcome` of the action `key` of run `op` (the first note of a key counts); every
+        outcome of the run so far, by key."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction, with every repository a handler or worker writes through.
+
+        with uow_factory() as uow:
+            ...
+            uow.commit()
+        # leaving without commit() rolls back
+
+    `devices` is None where no connector can act on devices (no Matrix)."""
+
+    items: ItemRepository
+    outbox: Outbox
+    audit: AuditLog
+    inbox: Inbox
+    cursors: Cursors
+    reminders: ReminderRepository
+    directory_writer: DirectoryWriter
+    membership: MembershipGateway
+    roster: RoomRoster
+    devices: DeviceDesk | None
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    def commit(self) -> None:
+        """Commit; a directory changed in it is reloaded for the commands after it."""
+        ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """What runs in the block is kept or, when it raises, undone alone; the exception goes on."""
+        ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -1,8 +1,9 @@
 """Engines: SQLite at a path by default (WAL, full sync, foreign keys), PostgreSQL by URL.
 
-SQLite write transactions start with BEGIN IMMEDIATE. Python 3.11's sqlite3 driver would
-otherwise begin lazily at the first write, so two transactions that both read first and then
-write each hold a read snapshot and ask to upgrade it: one of them gets SQLITE_BUSY at once,
+SQLite write transactions start with BEGIN IMMEDIATE, emitted as SQLAlchemy's pysqlite recipe
+does (the `connect` event sets isolation_level=None, the `begin` event emits BEGIN), which is also
+what makes SAVEPOINT work on SQLite. Python 3.11's sqlite3 driver would otherwise begin lazily at
+the first write, so two transactions that both read first and then write each hold a read snapshot and ask to upgrade it: one of them gets SQLITE_BUSY at once,
 whatever the busy timeout. Taking the write lock at BEGIN makes the second writer wait its turn.
 A connection that will only read can ask for a plain deferred BEGIN with `READ_ONLY`.
 """
@@ -17,8 +18,6 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
-
-from storage.keys.driver import execute
 
 # Execution option naming how a SQLite transaction begins; ignored by other databases.
 SQLITE_BEGIN = "liaison_sqlite_begin"
@@ -45,25 +44,12 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _savepoints_on_the_driver(_sqlite_engine(url, **kwargs))
+        return _sqlite_engine(url, **kwargs)
     if backend == "postgresql":
         if parsed.drivername in ("postgresql", "postgres"):
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return _savepoints_on_the_driver(_postgres_engine(parsed, **kwargs))
+        return _postgres_engine(parsed, **kwargs)
     raise ValueError(f"unsupported database backend {backend!r}: use sqlite:///path or postgresql://")
-
-
-def _savepoints_on_the_driver(engine: Engine) -> Engine:
-    """SAVEPOINT, RELEASE and ROLLBACK TO run on the driver's cursor, not through SQLAlchemy's
-    statement execution, which cost more than a small command's own statements (bot.inbox takes a
-    savepoint per message). Connection.begin_nested() and its bookkeeping are SQLAlchemy's still."""
-    dialect = engine.dialect
-    dialect.do_savepoint = lambda connection, name: execute(connection, f"SAVEPOINT {name}")  # type: ignore[method-assign]
-    dialect.do_release_savepoint = (  # type: ignore[method-assign]
-        lambda connection, name: execute(connection, f"RELEASE SAVEPOINT {name}"))
-    dialect.do_rollback_to_savepoint = (  # type: ignore[method-assign]
-        lambda connection, name: execute(connection, f"ROLLBACK TO SAVEPOINT {name}"))
-    return engine
 
 
 def _postgres_engine(url: Any, **kwargs: Any) -> Engine:
@@ -172,16 +158,7 @@ def _begin_sqlite_transaction(connection: Any) -> None:
     statement = _BEGIN.get(mode)
     if statement is None:
         raise ValueError(f"{SQLITE_BEGIN} must be IMMEDIATE, DEFERRED or EXCLUSIVE")
-    # On the driver's own cursor: every write transaction begins here (storage.keys.driver).
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(statement)
-    except Exception as error:
-        if not isinstance(error, sqlite3.Error):
-            raise
-        connection._handle_dbapi_exception(error, statement, (), cursor, None)  # noqa: SLF001 - raises it wrapped
-    finally:
-        cursor.close()
+    connection.exec_driver_sql(statement)
 
 
 def insert_for(connection: Any, table: Any) -> Any:

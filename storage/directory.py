@@ -215,13 +215,13 @@ def _grouped(connection: Connection, table: Table, owner: str, value: str,
     return found
 
 
-# --- writes (issue 8: /member, `liaison-bot member`) ---------------------------------------------
+# --- writes (/member, `liaison-bot member`) ---------------------------------------------------------
 
 class SqlDirectoryWriter:
     """handlers.ports.DirectoryWriter on the caller's connection, inside the caller's transaction.
 
     `changed` tells the unit of work that the snapshot must be reloaded after its commit
-    (DatabaseDirectory.refresh); bot/membership_gateway.MembershipUnitOfWorkFactory does it.
+    (DatabaseDirectory.refresh); storage.uow.SqlUnitOfWork.commit does it.
     """
 
     def __init__(self, connection: Connection) -> None:

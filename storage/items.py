@@ -8,11 +8,10 @@ stored route grows, each new delivery with its reason ("forward by X, consented 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, literal, or_, select, update
+from sqlalchemy import Connection, case, func, insert, literal, or_, select, update
 
 from alerts.caveats import Caveat, Handling, Tlp
 from alerts.errors import ReferenceUnavailable
@@ -26,33 +25,16 @@ from alerts.routing import Delivery, Destination, Route
 from handlers.ports import DeliveryRecord, ItemRecord
 from storage.content import item_aad, open_json, seal_json
 from storage.forwards import SqlForwardRequests
+from storage.db import insert_for
 from storage.inbox import file_under_case
-from storage.keys.driver import Binder, fetch_one, insert_many, insert_sql, together
 from storage.sealing import ContentErased, ContentSealer
-from storage.tables import DELIVERY_STATES, UtcDateTime, deliveries, items
-from storage.write_behind import held_writes
+from storage.schema import UtcDateTime
+from storage.tables import DELIVERY_STATES, deliveries, items, reference_counters
 
 # A delivery only moves forward (alerts.lifecycle): a late "sent" must not undo an
 # acknowledgement that overtook it.
 _DELIVERY_RANK = {state.value: state.rank for state in DeliveryState}
 _DELIVERY_MOMENT = {"sent": "sent_at", "acknowledged": "acknowledged_at", "answered": "answered_at"}
-
-# The writes of every new item run as driver SQL (storage.keys.driver): SQLAlchemy's cost per
-# statement was most of theirs.
-_ITEM_COLUMNS = ("reference", "kind", "year", "number", "originator", "origin_chat", "created_at", "ack_due",
-                 "feedback_due", "state", "tlp", "handling", "orcon", "priority", "topic", "grading", "recipients",
-                 "due_after", "due_at", "content")
-_INSERT_ITEM = insert_sql("items", _ITEM_COLUMNS)
-_ITEM = Binder(items.c[name] for name in _ITEM_COLUMNS)
-_DELIVERY_COLUMNS = ("item_reference", "contact", "destination", "reason", "outbox_key", "state")
-_INSERT_DELIVERY = insert_sql("deliveries", _DELIVERY_COLUMNS)  # plain strings: nothing to bind
-# One statement, so concurrent writers on PostgreSQL queue on the counter row (or on the unique
-# index for the year's first number) instead of reading the same last number.
-_NEXT_NUMBER = ("INSERT INTO reference_counters (kind, year, last_number) VALUES (?, ?, 1) "
-                "ON CONFLICT (kind, year) DO UPDATE SET last_number = reference_counters.last_number + 1 "
-                "RETURNING last_number")
-_SET_COUNTER = "UPDATE reference_counters SET last_number = ? WHERE kind = ? AND year = ?"
-
 
 class SqlItemRepository:
     """handlers.ports.ItemRepository on one connection, inside the caller's transaction."""
@@ -61,25 +43,17 @@ class SqlItemRepository:
         self._conn = connection
         self._sealer = sealer
         self._forwards = SqlForwardRequests(connection, sealer)
-        # A new item's case has no key yet: the case-key sealer need not look for one first.
-        self._expect_new_case = getattr(sealer, "expect_new_case", None)
 
     def next_reference(self, kind: ItemKind, year: int) -> Reference:
-        held = held_writes(self._conn)
-        if held is None:
-            return Reference(kind, year, fetch_one(self._conn, _NEXT_NUMBER, (kind.value, year))[0])
-        # A transaction that holds its writes numbers in memory after its first number: that
-        # statement locked the counter row until the transaction ends, so the numbers after it are
-        # ours alone, and the counter is set once, to the last of them, when the rows are sent.
-        counter = ("reference_counter", kind.value, year)
-        last = held.memo.get(counter)
-        if last is None:
-            number = fetch_one(self._conn, _NEXT_NUMBER, (kind.value, year))[0]
-        else:
-            number = last + 1
-            held.last(counter, _SET_COUNTER, (number, kind.value, year))
-        held.memo[counter] = number
-        return Reference(kind, year, number)
+        # One statement, so concurrent writers on PostgreSQL queue on the counter row (or on the
+        # unique index for the year's first number) instead of reading the same last number.
+        counters = reference_counters
+        statement = insert_for(self._conn, counters).values(kind=kind.value, year=year, last_number=1)
+        statement = statement.on_conflict_do_update(
+            index_elements=[counters.c.kind, counters.c.year],
+            set_={"last_number": counters.c.last_number + 1},
+        ).returning(counters.c.last_number)
+        return Reference(kind, year, self._conn.execute(statement).scalar_one())
 
     def add(self, item: Item, route: Route, outbox_keys: Mapping[str, str]) -> None:
         """Store a new item and its route; `outbox_keys` maps each contact id to its outbox key."""
@@ -89,38 +63,33 @@ class SqlItemRepository:
             raise ValueError("the draft's kind differs from the reference's kind")
         deliveries_rows = self._delivery_rows(reference, route, outbox_keys)
         content = {"body": draft.body, "purpose": draft.purpose, "outside_ref": draft.outside_ref}
-        if self._expect_new_case is not None:
-            self._expect_new_case(reference)
-        # Sealed before `together`: making the case key needs its own round trip's answer.
         try:
             sealed = seal_json(self._sealer, content, aad=item_aad(reference), case=reference)
         except ContentErased:
             raise ReferenceUnavailable(reference) from None
-        held = held_writes(self._conn) is not None
-        with nullcontext() if held else together(self._conn):  # one round trip on PostgreSQL, if not held
-            insert_many(self._conn, _INSERT_ITEM, [_ITEM(self._conn, (
-                reference,
-                item.reference.kind.value,
-                item.reference.year,
-                item.reference.number,
-                item.originator,
-                str(item.origin_chat),
-                item.created_at,
-                item.ack_due,
-                item.feedback_due,
-                item.state.value,
-                draft.caveat.tlp.value,
-                draft.caveat.handling.value,
-                draft.caveat.orcon,
-                draft.priority.value,
-                draft.topic,
-                draft.grading.code if draft.grading else None,
-                _join_selectors(draft.recipients),
-                draft.due.after if draft.due else None,
-                draft.due.at if draft.due else None,
-                sealed,
-            ))])
-            insert_many(self._conn, _INSERT_DELIVERY, deliveries_rows)
+        self._conn.execute(insert(items).values(
+            reference=reference,
+            kind=item.reference.kind.value,
+            year=item.reference.year,
+            number=item.reference.number,
+            originator=item.originator,
+            origin_chat=str(item.origin_chat),
+            created_at=item.created_at,
+            ack_due=item.ack_due,
+            feedback_due=item.feedback_due,
+            state=item.state.value,
+            tlp=draft.caveat.tlp.value,
+            handling=draft.caveat.handling.value,
+            orcon=draft.caveat.orcon,
+            priority=draft.priority.value,
+            topic=draft.topic,
+            grading=draft.grading.code if draft.grading else None,
+            recipients=_join_selectors(draft.recipients),
+            due_after=draft.due.after if draft.due else None,
+            due_at=draft.due.at if draft.due else None,
+            content=sealed,
+        ))
+        self._insert_rows(deliveries_rows)
 
     def add_deliveries(self, reference: Reference, route: Route, outbox_keys: Mapping[str, str]) -> None:
         """More deliveries of an existing item (a forward); the stored route grows by `route`."""
@@ -153,16 +122,21 @@ class SqlItemRepository:
         return self._forwards.decide(request_id, state, decided_by, at, reason)
 
     def _insert_deliveries(self, reference: str, route: Route, outbox_keys: Mapping[str, str]) -> None:
-        insert_many(self._conn, _INSERT_DELIVERY, self._delivery_rows(reference, route, outbox_keys))
+        self._insert_rows(self._delivery_rows(reference, route, outbox_keys))
+
+    def _insert_rows(self, rows: list[dict[str, str]]) -> None:
+        if rows:
+            self._conn.execute(insert(deliveries), rows)
 
     @staticmethod
-    def _delivery_rows(reference: str, route: Route, outbox_keys: Mapping[str, str]) -> list[tuple[str, ...]]:
+    def _delivery_rows(reference: str, route: Route, outbox_keys: Mapping[str, str]) -> list[dict[str, str]]:
         """The deliveries' rows, in the route's order (their ids give it back)."""
         missing = [d.contact for d in route.deliveries if d.contact not in outbox_keys]
         if missing:
             raise ValueError(f"no outbox key for {len(missing)} deliveries")
         queued = DeliveryState.QUEUED.value
-        return [(reference, d.contact, str(d.destination), d.reason, outbox_keys[d.contact], queued)
+        return [{"item_reference": reference, "contact": d.contact, "destination": str(d.destination),
+                 "reason": d.reason, "outbox_key": outbox_keys[d.contact], "state": queued}
                 for d in route.deliveries]
 
     def get(self, reference: Reference) -> ItemRecord | None:

@@ -25,7 +25,7 @@ from alerts.identity import ChatRef, MessageRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from storage.content import json_plaintext, open_json, outbox_aad
-from storage.keys.driver import Binder, insert_many, insert_sql
+from storage.db import insert_for
 from storage.sealing import ContentErased, ContentSealer, SealError
 from storage.tables import deliveries, outbox
 
@@ -39,14 +39,6 @@ ERASED = "erased"
 UNREADABLE = "unreadable"
 
 log = logging.getLogger(__name__)
-
-# The hot path of every exchange: driver SQL (storage.keys.driver). ON CONFLICT (key) DO NOTHING:
-# a second enqueue of a key keeps the first row.
-_COLUMNS = ("key", "kind", "platform", "destination", "contact", "reference", "protect_content", "reply_to_chat",
-            "reply_to_message", "content", "state", "attempts", "not_before", "created_at")
-_INSERT = insert_sql("outbox", _COLUMNS, conflict=("key",))
-_BIND = Binder(outbox.c[name] for name in _COLUMNS)
-
 
 @dataclass(frozen=True, slots=True)
 class LeasedMessage:
@@ -96,7 +88,7 @@ class SqlOutbox:
 
     def enqueue_many(self, messages: Iterable[OutboundMessage]) -> None:
         """enqueue() each message, in this order (the order each destination receives them in),
-        in one statement (one round trip on PostgreSQL)."""
+        in one executemany."""
         now = self._clock.now()
         plaintexts: dict[str, bytes] = {}  # a fan-out seals the same text for every row: encode it once
         rows = []
@@ -105,23 +97,25 @@ class SqlOutbox:
             if plaintext is None:
                 plaintext = plaintexts[message.text] = json_plaintext({"text": message.text})
             reply_to = message.reply_to
-            rows.append((
-                message.key,
-                message.kind.value,
-                message.destination.platform.value,
-                str(message.destination),
-                message.contact,
-                message.reference,
-                message.protect_content,
-                str(reply_to.chat) if reply_to else None,
-                reply_to.message_id if reply_to else None,
-                self._sealer.seal(plaintext, aad=outbox_aad(message.key), case=message.reference),
-                "pending",
-                0,
-                message.not_before,
-                now,
-            ))
-        insert_many(self._conn, _INSERT, _BIND.rows(self._conn, rows))
+            rows.append({
+                "key": message.key,
+                "kind": message.kind.value,
+                "platform": message.destination.platform.value,
+                "destination": str(message.destination),
+                "contact": message.contact,
+                "reference": message.reference,
+                "protect_content": message.protect_content,
+                "reply_to_chat": str(reply_to.chat) if reply_to else None,
+                "reply_to_message": reply_to.message_id if reply_to else None,
+                "content": self._sealer.seal(plaintext, aad=outbox_aad(message.key), case=message.reference),
+                "state": "pending",
+                "attempts": 0,
+                "not_before": message.not_before,
+                "created_at": now,
+            })
+        if rows:
+            # ON CONFLICT (key) DO NOTHING: a second enqueue of a key keeps the first row.
+            self._conn.execute(insert_for(self._conn, outbox).on_conflict_do_nothing(index_elements=["key"]), rows)
 
     def lease(
         self, now: datetime, limit: int, lease_for: timedelta, platforms: set[str] | None = None

@@ -1,8 +1,4 @@
-"""handlers.ports.ReminderRepository on SQLAlchemy, and a unit of work that carries it.
-
-    uow_factory = ReminderUnitOfWorkFactory(engine, sealer_factory, audit_factory, clock)
-    with uow_factory() as uow:      # a SqlUnitOfWork, plus uow.reminders
-        ...
+"""handlers.ports.ReminderRepository on SQLAlchemy (uow.reminders of storage.uow.SqlUnitOfWork).
 
 Only clear columns are read: reminders never carry an item's content, so nothing is unsealed here.
 Locking (follow_ups(lock=True)): on PostgreSQL the round first locks the audit log's head row, the
@@ -39,7 +35,6 @@ from storage.audit.log import lock_head
 from storage.db import insert_for
 from storage.reminder_tables import reminder_log, reminder_plans, reminder_snoozes, scheduled_runs
 from storage.tables import cursors, deliveries, items
-from storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 
 CHUNK = 500  # references per IN (...) list
 _OPEN = "open"
@@ -251,21 +246,3 @@ class SqlReminders:
             recipients[ref].append(contact)
         return [ItemSummary(r.reference, _caveat(r), Priority(r.priority), r.topic, r.originator,
                             tuple(recipients[r.reference]), r.created_at) for r in rows]
-
-
-class ReminderUnitOfWork(SqlUnitOfWork):
-    """A SqlUnitOfWork with `reminders` (handlers.ports.ReminderUnitOfWork)."""
-
-    reminders: SqlReminders
-
-    def __enter__(self) -> ReminderUnitOfWork:
-        super().__enter__()
-        self.reminders = SqlReminders(self.connection)
-        return self
-
-
-class ReminderUnitOfWorkFactory(SqlUnitOfWorkFactory):
-    """SqlUnitOfWorkFactory, making ReminderUnitOfWorks: a drop-in for it in the composition root."""
-
-    def __call__(self, *, read_only: bool = False) -> ReminderUnitOfWork:
-        return ReminderUnitOfWork(self._engine, self._sealer, self._audit_factory, self._clock, read_only=read_only)

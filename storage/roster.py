@@ -1,15 +1,15 @@
-"""Room membership as the bot knows it, and membership actions planned as outbox rows (issue 8)."""
+"""Room membership as the bot knows it, and membership actions planned as outbox rows."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Connection, select
 
 from alerts.identity import ChatRef, UserRef
 from alerts.membership import PlannedAction, action_message
+from handlers.ports import Outbox
 from storage.cursors import SqlCursors
 from storage.directory import in_chunks
 from storage.tables import outbox as outbox_table
@@ -62,10 +62,10 @@ class SqlMembershipGateway:
     """handlers.ports.MembershipGateway: planned actions become outbox rows of kind MEMBERSHIP in the
     caller's transaction (bot/membership_gateway.py carries them out after the commit)."""
 
-    def __init__(self, connection: Connection, outbox: Any, roster: SqlRoomRoster | None = None) -> None:
+    def __init__(self, connection: Connection, outbox: Outbox, roster: SqlRoomRoster) -> None:
         self._conn = connection
         self._outbox = outbox
-        self._roster = roster or SqlRoomRoster(connection)
+        self._roster = roster
 
     def plan(self, actions: Sequence[PlannedAction]) -> int:
         keys = [a.key for a in actions]

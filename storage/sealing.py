@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from alerts.clock import Clock
 from storage.keyring import Keyring
-from storage.keys.case_keys import CaseKeyError, CaseKeys
+from storage.case_keys import CaseKeyError, CaseKeys
 
 MASTER_BLOB = 1
 CASE_BLOB = 2
@@ -45,6 +45,10 @@ class ContentSealer(Protocol):
     def seal(self, plaintext: bytes, *, aad: bytes, case: str | None = None) -> bytes: ...
 
     def open(self, blob: bytes, *, aad: bytes, case: str | None = None) -> bytes: ...
+
+    def forget(self) -> None:
+        """Drop what is cached about rows: a savepoint rolled back may have undone them."""
+        ...
 
 
 def pack_blob(version: int, key_id: bytes, nonce: bytes, body: bytes) -> bytes:
@@ -85,6 +89,9 @@ class AesGcmSealer:
         sealer._current = keyring.current_id
         return sealer
 
+    def forget(self) -> None:
+        """Nothing cached: the master keys come from the key file."""
+
     def seal(self, plaintext: bytes, *, aad: bytes, case: str | None = None) -> bytes:
         key_id = self._current.encode()
         nonce = os.urandom(NONCE_BYTES)
@@ -118,9 +125,8 @@ class CaseKeySealer:
         self._master = AesGcmSealer.from_keyring(keyring)
         self.case_keys = CaseKeys(connection, keyring, clock)
 
-    def expect_new_case(self, case: str) -> None:
-        """See CaseKeys.expect_new."""
-        self.case_keys.expect_new(case)
+    def forget(self) -> None:
+        self.case_keys.forget()
 
     def seal(self, plaintext: bytes, *, aad: bytes, case: str | None = None) -> bytes:
         if case is None:

@@ -20,7 +20,7 @@ from alerts.lifecycle import Erasure
 from storage.audit.log import SqlAuditLog
 from storage.items import close_as_erased
 from storage.keyring import Keyring
-from storage.keys.case_keys import truncate_wal
+from storage.case_keys import truncate_wal
 from storage.outbox import cancel_case
 from storage.sealing import CaseKeySealer
 

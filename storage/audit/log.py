@@ -4,10 +4,9 @@ An entry commits or rolls back with the change it records, because it is written
 Connection. Appends are serialised by the one-row audit_head: PostgreSQL locks it FOR UPDATE;
 on SQLite the engine's BEGIN IMMEDIATE (storage.db) already made this transaction the only
 writer. The head also carries the Merkle frontier, so a checkpoint never rescans the log.
-The statements run through the driver's cursor on the same connection (storage.keys.driver):
-SQLAlchemy's per-statement cost was most of an append's. The head is read once per transaction:
-it is locked until the transaction ends, so later appends in it know the head they left. A
-savepoint rolled back may have undone appends, so after one the head is read again (see _HEADS).
+The head is read once per transaction: it is locked until the transaction ends, so later appends
+in it know the head they left. A savepoint that ended may have undone appends, so after one the
+head is read again (see _HEADS).
 The head carries an HMAC under a key derived from the key file (encoding.head_mac): it is checked
 whenever the head is read from the database to be extended or signed, and renewed by every append,
 so a tail cut or rewritten without the key is refused here and reported by verify.
@@ -17,10 +16,9 @@ from __future__ import annotations
 
 import hmac
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.engine import RootTransaction, Transaction
 
 from alerts.audit import AuditAction, AuditEvent
@@ -37,9 +35,8 @@ from storage.audit.encoding import (
     to_micros,
 )
 from storage.audit.merkle import Frontier
-from storage.audit.tables import audit_head
+from storage.audit.tables import audit_entries, audit_head
 from storage.db import insert_for
-from storage.keys.driver import execute, fetch_one, insert_many_now, together
 from storage.keyring import Keyring
 from storage.sealing import CaseKeySealer
 
@@ -70,10 +67,10 @@ class Head:
     mac: bytes | None = None
 
 
-_SELECT_HEAD = "SELECT seq, entry_hash, frontier, mac FROM audit_head WHERE id = 1"
-_INSERT_ENTRY = ("INSERT INTO audit_entries (seq, recorded_at_us, action, reference, key_id, schema_version, "
-                 "case_ref, sealed_meta, sealed_detail, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_UPDATE_HEAD = "UPDATE audit_head SET seq = ?, entry_hash = ?, frontier = ?, mac = ? WHERE id = 1"
+_SELECT_HEAD = select(audit_head.c.seq, audit_head.c.entry_hash, audit_head.c.frontier, audit_head.c.mac).where(
+    audit_head.c.id == 1)
+_ENTRY_COLUMNS = ("seq", "recorded_at_us", "action", "reference", "key_id", "schema_version", "case_ref",
+                  "sealed_meta", "sealed_detail", "prev_hash", "entry_hash")
 
 
 def mac_for(keyring: Keyring, seq: int, last_hash: bytes, frontier: bytes) -> bytes:
@@ -95,22 +92,22 @@ def check_head_mac(keyring: Keyring, seq: int, last_hash: bytes, frontier: bytes
 # (it holds the lock), and a new transaction is a new key. The remembered head holds in the
 # transaction it was made in and, if that is the root, in any savepoint under it (an append there
 # would have replaced it). A savepoint that ends makes it stale: rolled back, it may have undone
-# the append; released, it is believed only after savepoint_released() hands it to the parent.
+# the append; released, the head is simply read again.
 _HEADS: weakref.WeakKeyDictionary[RootTransaction, tuple[weakref.ref[Transaction], Head]] = weakref.WeakKeyDictionary()
 
 
 def lock_head(connection: Connection, keyring: Keyring | None = None) -> Head:
     """The head, locked until the caller's transaction ends; made on first use. With `keyring`,
     its MAC is checked (AuditHeadCorrupt): whoever extends or signs the head passes one."""
-    lock = _SELECT_HEAD + (" FOR UPDATE" if connection.dialect.name == "postgresql" else "")
-    row = fetch_one(connection, lock)
+    lock = _SELECT_HEAD.with_for_update()  # FOR UPDATE on PostgreSQL; SQLite leaves it out
+    row = connection.execute(lock).first()
     if row is None:
         connection.execute(
             insert_for(connection, audit_head)
             .values(id=1, seq=0, entry_hash=GENESIS_HASH, frontier=b"")
             .on_conflict_do_nothing(index_elements=["id"])
         )
-        row = fetch_one(connection, lock)
+        row = connection.execute(lock).first()
     try:
         head = Head(row[0], bytes(row[1]), Frontier.from_bytes(row[0], row[2]),
                     bytes(row[3]) if row[3] is not None else None)
@@ -146,23 +143,8 @@ def _locked_head(connection: Connection, keyring: Keyring) -> tuple[Head, RootTr
     return head, root, innermost
 
 
-def savepoint_released(connection: Connection, savepoint: Transaction) -> None:
-    """`savepoint` was released into its parent: a head its appends left holds there too, so the
-    next append need not read it again."""
-    root = connection.get_transaction()
-    remembered = _HEADS.get(root) if root is not None else None
-    if remembered is not None and remembered[0]() is savepoint:
-        _HEADS[root] = (weakref.ref(connection.get_nested_transaction() or root), remembered[1])
-
-
 class SqlAuditLog:
-    """Seals, chains and appends audit entries on the caller's Connection.
-
-    A unit of work may defer its records (defer()): they are kept in order and written together,
-    one multi-row INSERT and one head update, when it flushes them before its savepoint is released
-    or it commits; a rollback discards them with the rest of what it undid. Everything else
-    appends at once.
-    """
+    """Seals, chains and appends audit entries on the caller's Connection, each as it is recorded."""
 
     def __init__(self, connection: Connection, keyring: Keyring, clock: Clock | None = None,
                  sealer: CaseKeySealer | None = None) -> None:
@@ -170,56 +152,19 @@ class SqlAuditLog:
         self._keyring = keyring
         self._clock = clock
         self._sealer = sealer or CaseKeySealer(connection, keyring, clock)
-        self._pending: list[tuple[AuditEvent, int]] | None = None  # None: not deferring
-
-    def defer(self) -> None:
-        """Keep records until flush(); the caller flushes before it commits or releases a savepoint."""
-        if self._pending is None:
-            self._pending = []
 
     def record(self, event: AuditEvent) -> None:
-        if self._pending is None:
-            self.append(event)
-        else:
-            # The head is locked now, as an immediate append would lock it: a transaction that has
-            # recorded something holds it from then on, and others (a reminder round) wait for it.
-            _locked_head(self._connection, self._keyring)
-            # The time is taken now too: a deferred entry records what an immediate one would have.
-            self._pending.append((event, self._recorded_at_us(event)))
-
-    def flush(self) -> None:
-        """Write the deferred records, in the order they were made."""
-        self.prepare_flush()()
-
-    def prepare_flush(self) -> Callable[[], object]:
-        """Seal and chain the deferred records now; the statements that write them run when the
-        returned function is called, so that a caller may send them with its own (one round trip)."""
-        if not self._pending:
-            return _nothing
-        pending, self._pending = self._pending, []
-        return self._prepare(pending)
-
-    def discard(self) -> None:
-        """The transaction (or savepoint) the deferred records belonged to was rolled back."""
-        if self._pending:
-            self._pending = []
-
-    def forget_cached(self) -> None:
-        """After a savepoint was rolled back: case keys made in it are gone (the head looks after
-        itself), and so are the records it deferred."""
-        self._sealer.case_keys.forget()
-        self.discard()
+        self.append(event)
 
     def append(self, event: AuditEvent) -> int:
-        """Append `event` now, after any deferred records; returns its seq."""
-        self.flush()
-        return self._prepare([(event, self._recorded_at_us(event))])()
+        """Append `event` now; returns its seq."""
+        return self._append([(event, self._recorded_at_us(event))])
 
     def _recorded_at_us(self, event: AuditEvent) -> int:
         return to_micros(self._clock.now() if self._clock else event.at)
 
-    def _prepare(self, entries: list[tuple[AuditEvent, int]]) -> Callable[[], int]:
-        """Seal and chain `entries`; the function returned inserts them and returns the last seq."""
+    def _append(self, entries: list[tuple[AuditEvent, int]]) -> int:
+        """Seal, chain and insert `entries`; returns the last seq."""
         # The case keys before the head: every writer takes them in this order (sealers make case
         # keys before they append), so two writers cannot wait on each other.
         cases = [self._case(event) for event, _ in entries]
@@ -227,7 +172,7 @@ class SqlAuditLog:
         key_id = self._keyring.current_id
         prev_hash = head.entry_hash
         seq = head.seq
-        rows: list[tuple[object, ...]] = []
+        rows: list[dict[str, object]] = []
         for (event, recorded_at_us), (case_ref, detail_dropped) in zip(entries, cases):
             seq += 1
             sealed_detail = None
@@ -240,22 +185,18 @@ class SqlAuditLog:
             digest = entry_hash(seq, recorded_at_us, action, event.reference, key_id, SCHEMA_VERSION,
                                 case_ref, sealed_meta, sealed_detail, prev_hash)
             head.frontier.append(digest)
-            rows.append((seq, recorded_at_us, action, event.reference, key_id, SCHEMA_VERSION, case_ref,
-                         sealed_meta, sealed_detail, prev_hash, digest))
+            rows.append(dict(zip(_ENTRY_COLUMNS, (seq, recorded_at_us, action, event.reference, key_id,
+                                                  SCHEMA_VERSION, case_ref, sealed_meta, sealed_detail, prev_hash,
+                                                  digest))))
             prev_hash = digest
         connection = self._connection
         frontier = head.frontier.to_bytes()
         mac = mac_for(self._keyring, seq, prev_hash, frontier)
-
-        def write() -> int:
-            with together(connection):  # one round trip on PostgreSQL
-                for cursor in insert_many_now(connection, _INSERT_ENTRY, rows):
-                    cursor.close()
-                execute(connection, _UPDATE_HEAD, (seq, prev_hash, frontier, mac))
-            _HEADS[root] = (weakref.ref(innermost), Head(seq, prev_hash, head.frontier, mac))
-            return seq
-
-        return write
+        connection.execute(insert(audit_entries), rows)
+        connection.execute(update(audit_head).where(audit_head.c.id == 1)
+                           .values(seq=seq, entry_hash=prev_hash, frontier=frontier, mac=mac))
+        _HEADS[root] = (weakref.ref(innermost), Head(seq, prev_hash, head.frontier, mac))
+        return seq
 
     def _case(self, event: AuditEvent) -> tuple[str | None, bool]:
         """The case whose key seals the entry's detail (None: the master key), and whether the
@@ -268,6 +209,3 @@ class SqlAuditLog:
         # Content arriving for an erased case must not outlive the erasure: keep who/when only.
         return case_ref, self._sealer.case_keys.get_or_create(case_ref).erased
 
-
-def _nothing() -> None:
-    return None

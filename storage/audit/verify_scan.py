@@ -6,7 +6,7 @@ names. It also grows the chunk's Merkle frontier, and snapshots it at the sizes 
 
 Chunks start at multiples of a power of two, so a chunk's frontier is made of subtrees aligned
 in the whole tree and verify can join chunks scanned by different processes (see verify.py).
-Rows are read through the raw driver cursor in batches: this loop runs a million times.
+Rows are read in batches, streamed: this loop runs a million times.
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from hashlib import sha256
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from storage.audit.encoding import HEADER
 from storage.audit.tables import TABLE_NAME
 from storage.keyring import Keyring
-from storage.keys.case_keys import CaseKeyError, unwrap
-from storage.keys.driver import run
+from storage.case_keys import CaseKeyError, unwrap
 from storage.sealing import CASE_BLOB, MASTER_BLOB
 
 COLUMNS = ("seq, recorded_at_us, action, reference, key_id, schema_version, case_ref, "
@@ -61,16 +60,12 @@ class CaseKeyTable:
         self._rows: dict[str, Any] = {}
         self._keys: dict[str, Any] = {}
 
-    def load(self, connection: Connection, where: str, params: tuple[Any, ...]) -> None:
+    def load(self, connection: Connection, where: str, params: dict[str, Any]) -> None:
         """The rows of the case keys that entries matching `where` name (a chunk's, not the whole
         table: each process then reads only its share)."""
-        cursor = connection.connection.cursor()
-        try:
-            run(cursor, connection, "SELECT reference, key_id, master_key_id, wrapped_key FROM case_keys WHERE "
-                                    "reference IN (SELECT case_ref FROM audit_entries" + where + ")", params)
-            self._rows.update((row[0], row) for row in cursor.fetchall())
-        finally:
-            cursor.close()
+        rows = connection.execute(text("SELECT reference, key_id, master_key_id, wrapped_key FROM case_keys WHERE "
+                                       "reference IN (SELECT case_ref FROM audit_entries" + where + ")"), params)
+        self._rows.update((row[0], tuple(row)) for row in rows)
 
     def get(self, reference: str) -> Any:
         """(key id bytes, AESGCM), _ERASED, or raises CaseKeyError (missing or unwrappable)."""
@@ -103,22 +98,22 @@ def _open_master(blob: bytes, kid: bytes, aeads: dict[bytes, AESGCM], aad: bytes
 
 def scan_chunk(connection: Connection, keyring: Keyring, chunk: Chunk, case_keys: CaseKeyTable) -> ChunkResult:
     result = ChunkResult(lo=chunk.lo)
-    where, params = [], []
+    where: list[str] = []
+    params: dict[str, Any] = {}
     if chunk.lo > 1:  # the first chunk also sees seqs below 1, which can only be tampering
-        where.append("seq >= ?")
-        params.append(chunk.lo)
+        where.append("seq >= :lo")
+        params["lo"] = chunk.lo
     if chunk.hi is not None:
-        where.append("seq <= ?")
-        params.append(chunk.hi)
+        where.append("seq <= :hi")
+        params["hi"] = chunk.hi
     condition = " WHERE " + " AND ".join(where) if where else ""
-    case_keys.load(connection, condition, tuple(params))
+    case_keys.load(connection, condition, params)
     sql = f"SELECT {COLUMNS} FROM {TABLE_NAME}{condition} ORDER BY seq"
-    cursor = connection.connection.cursor()
+    rows = connection.execute(text(sql).execution_options(stream_results=True), params)
     try:
-        run(cursor, connection, sql, tuple(params))
-        _scan_rows(cursor, keyring.aeads(), chunk, case_keys, result)
+        _scan_rows(rows, keyring.aeads(), chunk, case_keys, result)
     finally:
-        cursor.close()
+        rows.close()
     if result.failure is None and chunk.hi is not None and chunk.lo + result.rows <= chunk.hi:
         result.failure = (chunk.lo + result.rows, "entry is missing (deleted)")
     return result

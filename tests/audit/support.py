@@ -16,7 +16,7 @@ from storage.audit.merkle import Frontier
 from storage.audit.tables import audit_checkpoints, audit_entries, audit_head, key_binding
 from storage.db import create_engine_for
 from storage.keyring import Keyring
-from storage.keys.case_keys import case_keys
+from storage.case_keys import case_keys
 from storage.schema import metadata
 from storage.tables import deliveries, items, outbox
 

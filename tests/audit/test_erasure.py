@@ -17,7 +17,7 @@ from storage.audit import erase, erase_expired, export, read_entries, show, veri
 from storage.audit.log import SqlAuditLog
 from storage.audit.tables import audit_entries
 from storage.keyring import Keyring
-from storage.keys.case_keys import case_keys
+from storage.case_keys import case_keys
 from storage.sealing import CaseKeySealer, ContentErased
 from tests.audit.support import append, event, fill
 

@@ -1,4 +1,4 @@
-"""Revision 0002_audit makes exactly the tables storage.audit and storage.keys declare, and the head row."""
+"""Revision 0002_audit makes exactly the tables storage.audit and storage.case_keys declare, and the head row."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 import storage.audit.tables  # noqa: F401 - registers the audit tables on the shared MetaData
-import storage.keys.case_keys  # noqa: F401
+import storage.case_keys  # noqa: F401
 from alerts.clock import ManualClock
 from storage.audit import SqlAuditLog, verify
 from storage.db import create_engine_for

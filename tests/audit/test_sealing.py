@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from alerts.clock import ManualClock
 from storage import keyring as keyfile
 from storage.keyring import Keyring
-from storage.keys.case_keys import CaseKeys, case_keys, truncate_wal
+from storage.case_keys import CaseKeys, case_keys, truncate_wal
 from storage.sealing import AesGcmSealer, CaseKeySealer, ContentErased, ContentSealer, SealError
 from tests.audit.support import make_engine
 
@@ -87,17 +87,13 @@ def test_erasing_a_case_that_never_had_a_key_blocks_one_being_made(audit_engine:
             CaseKeySealer(connection, keyring).seal(b"x", aad=b"x", case="A-2026-0099")
 
 
-def test_a_case_expected_new_still_finds_a_key_or_erasure_that_is_there(audit_engine: Engine,
-                                                                        keyring: Keyring) -> None:
-    """expect_new only skips the look-up: the insert's conflict still hands back the row there."""
+def test_get_or_create_finds_a_key_or_erasure_that_is_there(audit_engine: Engine, keyring: Keyring) -> None:
     with audit_engine.begin() as connection:
         existing = CaseKeys(connection, keyring).get_or_create("A-2026-0042")
         assert CaseKeys(connection, keyring).erase("A-2026-0043") is False
     with audit_engine.begin() as connection:
         sealer = CaseKeySealer(connection, keyring)
-        sealer.expect_new_case("A-2026-0042")
         assert sealer.case_keys.get_or_create("A-2026-0042").key_id == existing.key_id
-        sealer.expect_new_case("A-2026-0043")
         with pytest.raises(ContentErased):
             sealer.seal(b"x", aad=b"x", case="A-2026-0043")
         assert len(connection.execute(select(case_keys)).all()) == 2

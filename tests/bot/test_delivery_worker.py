@@ -19,7 +19,7 @@ from bot.delivery import DeliveryWorker, RetryPolicy
 from bot.errors import PermanentFailure, PlatformError, RateLimited, TransientFailure
 from storage.sealing import AesGcmSealer
 from storage.uow import SqlUnitOfWorkFactory
-from tests.storage.builders import make_item, make_route
+from tests.storage.builders import make_item, make_route, sealing
 
 
 class SharedAudit:
@@ -56,7 +56,7 @@ class FakePlatform:
 def world(engine: Engine, sealer: AesGcmSealer):
     clock = ManualClock()
     audit = SharedAudit()
-    factory = SqlUnitOfWorkFactory(engine, sealer, audit, clock)
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, audit), clock)
     platform = FakePlatform()
     keys = itertools.count(1)
     db = DatabaseThread()
@@ -122,7 +122,7 @@ async def test_a_delivery_that_cannot_be_made_is_told_to_the_originator_and_audi
 async def test_a_delivery_that_keeps_failing_is_told_to_the_coordinators_too(engine: Engine, sealer: AesGcmSealer) -> None:
     clock = ManualClock()
     audit = SharedAudit()
-    factory = SqlUnitOfWorkFactory(engine, sealer, audit, clock)
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, audit), clock)
     platform = FakePlatform()
     keys = itertools.count(1)
     coordinators = [Destination.direct(UserRef.parse("console:rso-coord")),
@@ -243,7 +243,7 @@ async def test_a_send_that_hangs_is_abandoned_before_its_lease_ends_and_retried_
             return await super().send(message)
 
     clock = ManualClock()
-    factory = SqlUnitOfWorkFactory(engine, sealer, SharedAudit(), clock)
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
     platform = Hanging()
     db = DatabaseThread()
     worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: "k",

@@ -35,7 +35,7 @@ from handlers.followup_reminders import ReminderService
 from storage.audit.erasure import erase
 from storage.audit.trail import read_entries
 from storage.content import inbox_aad, outbox_aad
-from storage.keys.case_keys import CaseKeys, case_keys
+from storage.case_keys import CaseKeys, case_keys
 from storage.migrate import upgrade
 from storage.sealing import CaseKeySealer, ContentErased, unpack_blob
 from storage.tables import UtcDateTime, inbox, items, outbox

@@ -13,7 +13,7 @@ from alerts.identity import ChatRef, UserRef
 from alerts.messages import InboundMessage
 from bot.inbox import InboxProcessor
 from storage.uow import SqlUnitOfWorkFactory
-from tests.storage.builders import RecordingAudit
+from tests.storage.builders import RecordingAudit, sealing
 
 
 class ScriptedDispatcher:
@@ -33,7 +33,7 @@ def message(event: str, clock: ManualClock) -> InboundMessage:
 
 @pytest.fixture
 def factory(engine, sealer) -> SqlUnitOfWorkFactory:
-    return SqlUnitOfWorkFactory(engine, sealer, RecordingAudit, ManualClock())
+    return SqlUnitOfWorkFactory(engine, sealing(sealer, RecordingAudit), ManualClock())
 
 
 def processor(factory, dispatcher) -> InboxProcessor:  # noqa: ANN001

@@ -7,12 +7,12 @@ from alerts.identity import ChatRef
 from bot.witness_room import checkpoint_text, room_witness
 from storage.audit.checkpoints import Checkpoint
 from storage.uow import SqlUnitOfWorkFactory
-from tests.storage.builders import RecordingAudit
+from tests.storage.builders import RecordingAudit, sealing
 
 
 def test_a_checkpoint_is_posted_to_the_room_once(engine, sealer) -> None:
     clock = ManualClock()
-    factory = SqlUnitOfWorkFactory(engine, sealer, RecordingAudit, clock)
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, RecordingAudit), clock)
     checkpoint = Checkpoint(42, b"\x01" * 32, datetime(2026, 11, 23, 9, tzinfo=timezone.utc), "sk-1", b"\x02" * 64)
     publish = room_witness(factory, ChatRef.parse("console:#coordination"))
     publish(checkpoint)

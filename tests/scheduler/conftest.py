@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import Connection, Engine
 
 from alerts.clock import ManualClock
-from handlers.fakes import MemoryStore, MemoryUnitOfWork
+from tests.fakes import MemoryStore, MemoryUnitOfWork
 from storage import keyring as keyfile
 from storage.audit.log import SqlAuditLog
 from storage.db import create_engine_for
 from storage.keyring import Keyring
 from storage.migrate import upgrade
-from storage.reminders import ReminderUnitOfWorkFactory
+from storage.uow import SqlUnitOfWorkFactory
 from storage.sealing import CaseKeySealer
 from tests.storage.conftest import _emptied, _migrated_postgres_url, migrated_url  # noqa: F401 - fixtures
 
@@ -37,19 +37,17 @@ def engine(migrated_url: str) -> Iterator[Engine]:  # noqa: F811 - the imported 
         engine.dispose()
 
 
-def reminder_uow_factory(engine: Engine, keyring: Keyring, clock: ManualClock) -> ReminderUnitOfWorkFactory:
+def reminder_uow_factory(engine: Engine, keyring: Keyring, clock: ManualClock) -> SqlUnitOfWorkFactory:
     """Units of work as bot.app builds them: the real audit log and per-case sealer."""
-    def audit(connection: Connection) -> SqlAuditLog:
-        return SqlAuditLog(connection, keyring, clock)
+    def sealing(connection: Connection) -> tuple[CaseKeySealer, SqlAuditLog]:
+        sealer = CaseKeySealer(connection, keyring, clock)
+        return sealer, SqlAuditLog(connection, keyring, clock, sealer=sealer)
 
-    def sealer(connection: Connection) -> CaseKeySealer:
-        return CaseKeySealer(connection, keyring, clock)
-
-    return ReminderUnitOfWorkFactory(engine, sealer, audit, clock)
+    return SqlUnitOfWorkFactory(engine, sealing, clock)
 
 
 @pytest.fixture
-def uow_factory(engine: Engine, keyring: Keyring, clock: ManualClock) -> ReminderUnitOfWorkFactory:
+def uow_factory(engine: Engine, keyring: Keyring, clock: ManualClock) -> SqlUnitOfWorkFactory:
     return reminder_uow_factory(engine, keyring, clock)
 
 

@@ -14,10 +14,10 @@ from alerts.priority import Priority
 from alerts.reminder_policy import ReminderPolicy, StageTimes
 from alerts.routing import Delivery, Destination, Route
 from bot.dbthread import DatabaseThread
-from handlers.fakes import FixedDirectory
+from tests.fakes import FixedDirectory
 from storage.audit.tables import audit_entries
 from storage.reminder_tables import reminder_log
-from storage.reminders import ReminderUnitOfWorkFactory
+from storage.uow import SqlUnitOfWorkFactory
 from storage.tables import outbox
 from tests.sample_network import network_with_rooms
 
@@ -25,7 +25,7 @@ from tests.sample_network import network_with_rooms
 DUE_ONLY = ReminderPolicy({p: StageTimes(None, None, 0, None, None) for p in Priority})
 
 
-def seed(uow_factory: ReminderUnitOfWorkFactory, number: int, created: datetime, *, to: tuple[str, ...] = ("my-npoc",),
+def seed(uow_factory: SqlUnitOfWorkFactory, number: int, created: datetime, *, to: tuple[str, ...] = ("my-npoc",),
          ack: timedelta = timedelta(hours=1), feedback: timedelta = timedelta(hours=24),
          priority: Priority = Priority.URGENT, sent_after: timedelta | None = timedelta(0)) -> str:
     """Item A-2026-<number> from my-officer to `to`, its copies sent `sent_after` its creation."""
@@ -67,7 +67,7 @@ def logged(engine: Engine, outcome: str) -> int:
     return count(engine, reminder_log, reminder_log.c.outcome == outcome)
 
 
-def runtime_like(engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock, reminders) -> SimpleNamespace:  # noqa: ANN001
+def runtime_like(engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock, reminders) -> SimpleNamespace:  # noqa: ANN001
     """What bot.scheduler.start_scheduler needs of bot.app.Runtime; close `db` when done."""
     wakes: list[int] = []
     return SimpleNamespace(

@@ -21,11 +21,12 @@ from alerts.due import DuePolicy
 from alerts.identity import ChatRef, UserRef
 from alerts.messages import InboundMessage
 from handlers.dispatcher import Dispatcher
-from handlers.fakes import FixedDirectory
+from tests.fakes import FixedDirectory
 from handlers.followup_reminders import ReminderService
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary
-from storage.reminders import ReminderUnitOfWorkFactory, SqlReminders
+from storage.reminders import SqlReminders
+from storage.uow import SqlUnitOfWorkFactory
 from tests.sample_network import small_network
 from tests.scheduler.support import DUE_ONLY, reminder_keys, seed
 
@@ -43,7 +44,7 @@ def _dispatcher() -> Dispatcher:
                       lambda: Vocabulary(topics=()), lambda: f"k-{next(keys)}")
 
 
-def _due_now(uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock) -> ReminderService:
+def _due_now(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> ReminderService:
     """An urgent item to Thailand, delivered at once; the clock at its acknowledgement due time."""
     seed(uow_factory, 1, clock.now(), to=("th-npoc",))
     service = ReminderService(uow_factory, FixedDirectory(small_network()), DUE_ONLY)
@@ -54,7 +55,7 @@ def _due_now(uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock) -> Remi
 
 @pytest.mark.parametrize("acknowledged, expected", [(True, []), (False, [ACK_REMINDER])])
 def test_an_ack_committed_after_the_round_picked_the_item_is_seen_before_it_sends(
-        uow_factory: ReminderUnitOfWorkFactory, engine: Engine, clock: ManualClock,
+        uow_factory: SqlUnitOfWorkFactory, engine: Engine, clock: ManualClock,
         acknowledged: bool, expected: list[str]) -> None:
     service = _due_now(uow_factory, clock)
     with uow_factory() as uow:
@@ -75,7 +76,7 @@ def _blocked_on_a_lock(engine: Engine) -> bool:
         )).scalar())
 
 
-def _race(uow_factory: ReminderUnitOfWorkFactory, engine: Engine, service: ReminderService, clock: ManualClock) -> None:
+def _race(uow_factory: SqlUnitOfWorkFactory, engine: Engine, service: ReminderService, clock: ManualClock) -> None:
     """The /ack's transaction is open (its writes made, not committed) while a round starts."""
     ack = uow_factory()
     ack.__enter__()
@@ -104,7 +105,7 @@ def _race(uow_factory: ReminderUnitOfWorkFactory, engine: Engine, service: Remin
 
 
 def test_a_round_that_starts_while_an_ack_is_in_flight_waits_for_it(
-        uow_factory: ReminderUnitOfWorkFactory, engine: Engine, clock: ManualClock) -> None:
+        uow_factory: SqlUnitOfWorkFactory, engine: Engine, clock: ManualClock) -> None:
     service = _due_now(uow_factory, clock)
     _race(uow_factory, engine, service, clock)
     assert reminder_keys(engine) == []
@@ -112,7 +113,7 @@ def test_a_round_that_starts_while_an_ack_is_in_flight_waits_for_it(
 
 @pytest.mark.postgres
 def test_without_the_lock_the_race_would_remind_an_acknowledged_item(
-        uow_factory: ReminderUnitOfWorkFactory, engine: Engine, clock: ManualClock,
+        uow_factory: SqlUnitOfWorkFactory, engine: Engine, clock: ManualClock,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The control: reading without the lock lets the round decide on a state the /ack is changing."""
     if engine.dialect.name != "postgresql":

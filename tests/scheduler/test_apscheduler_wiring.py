@@ -22,7 +22,7 @@ from bot.scheduler import ReminderScheduler, start_scheduler
 from bot.scheduler_jobs import DIGEST, TICK, job_specs
 from bot.scheduler_lock import scheduler_lock_for
 from handlers.followup_reminders import ReminderService
-from storage.reminders import ReminderUnitOfWorkFactory
+from storage.uow import SqlUnitOfWorkFactory
 from tests.scheduler.support import DUE_ONLY, reminders_in_outbox, runtime_like, seed
 
 WITH_DIGEST = ReminderSettings(digest_room=ChatRef.parse("console:#coordination"),
@@ -56,7 +56,7 @@ async def _events_of(scheduler: ReminderScheduler, job_id: str, mask: int) -> li
 
 
 async def test_the_jobs_live_in_the_bots_database_and_each_start_reconciles_them(
-        engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock) -> None:
+        engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
     rt = runtime_like(engine, uow_factory, clock, WITH_DIGEST)
     try:
         first = await start_scheduler(rt)
@@ -81,7 +81,7 @@ async def test_the_jobs_live_in_the_bots_database_and_each_start_reconciles_them
 
 
 async def test_a_tick_missed_for_two_hours_runs_once_and_each_due_reminder_goes_once(
-        engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock) -> None:
+        engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
     for i in range(1, 101):  # due one by one during the two hours the bot will be down
         seed(uow_factory, i, clock.now() - timedelta(hours=1) + i * timedelta(seconds=72))
     rt = runtime_like(engine, uow_factory, clock, ReminderSettings(stages=DUE_ONLY.stages, quiet_hours=None))
@@ -104,7 +104,7 @@ async def test_a_tick_missed_for_two_hours_runs_once_and_each_due_reminder_goes_
 
 
 async def test_a_digest_missed_for_two_days_is_posted_once_for_the_latest_day(
-        engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock) -> None:
+        engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
     rt = runtime_like(engine, uow_factory, clock, WITH_DIGEST)
     try:
         first = await start_scheduler(rt)
@@ -125,7 +125,7 @@ async def test_a_digest_missed_for_two_days_is_posted_once_for_the_latest_day(
 
 
 async def test_with_a_short_misfire_grace_the_missed_run_would_be_dropped(
-        engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock) -> None:
+        engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
     """Why the jobs have no grace: with one second of it, a digest a day late is skipped as missed."""
     url = engine.url.render_as_string(hide_password=False)
     specs = [replace(spec, grace=1) for spec in job_specs(timedelta(minutes=1), WITH_DIGEST.digest_time, "UTC",

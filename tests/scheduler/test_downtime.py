@@ -12,21 +12,21 @@ from sqlalchemy import Engine
 
 from alerts.clock import ManualClock
 from alerts.reminder_policy import ReminderPolicy
-from handlers.fakes import FixedDirectory
+from tests.fakes import FixedDirectory
 from handlers.followup_reminders import ReminderService
-from storage.reminders import ReminderUnitOfWorkFactory
+from storage.uow import SqlUnitOfWorkFactory
 from tests.sample_network import small_network
 from tests.scheduler.support import DUE_ONLY, audited, logged, reminder_keys, reminders_in_outbox, seed
 
 DOWNTIME = timedelta(hours=2)
 
 
-def restart(uow_factory: ReminderUnitOfWorkFactory, policy: ReminderPolicy = DUE_ONLY) -> ReminderService:
+def restart(uow_factory: SqlUnitOfWorkFactory, policy: ReminderPolicy = DUE_ONLY) -> ReminderService:
     return ReminderService(uow_factory, FixedDirectory(small_network()), policy)
 
 
 def test_a_hundred_reminders_due_during_a_two_hour_downtime_each_fire_exactly_once_after_restart(
-        uow_factory: ReminderUnitOfWorkFactory, engine: Engine, clock: ManualClock) -> None:
+        uow_factory: SqlUnitOfWorkFactory, engine: Engine, clock: ManualClock) -> None:
     down_at = clock.now()
     # Item i is due i*72 seconds into the downtime: a hundred due times spread over the two hours.
     for i in range(1, 101):
@@ -51,7 +51,7 @@ def test_a_hundred_reminders_due_during_a_two_hour_downtime_each_fire_exactly_on
 
 
 def test_with_every_stage_each_recipient_gets_one_late_reminder_and_each_escalation_once(
-        uow_factory: ReminderUnitOfWorkFactory, engine: Engine, clock: ManualClock) -> None:
+        uow_factory: SqlUnitOfWorkFactory, engine: Engine, clock: ManualClock) -> None:
     """Urgent items whose acknowledgement is due 40 minutes into the downtime: the reminders before
     it, at it and two repeats are missed, and so are the escalations to the backup and coordinators."""
     down_at = clock.now()

@@ -15,7 +15,7 @@ from alerts.clock import ManualClock
 from bot.config_reminders import ReminderSettings, SecondInstance
 from bot.scheduler import SchedulerLocked, start_scheduler
 from bot.scheduler_lock import AdvisoryLock, FileLock, scheduler_lock_for
-from storage.reminders import ReminderUnitOfWorkFactory
+from storage.uow import SqlUnitOfWorkFactory
 from tests.scheduler.support import runtime_like
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +86,7 @@ def test_the_lock_fits_the_database(engine: Engine) -> None:
 
 
 async def test_a_second_bot_on_the_same_database_refuses_or_stands_by(
-        engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock) -> None:
+        engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
     first_rt = runtime_like(engine, uow_factory, clock, ReminderSettings())
     second_rt = runtime_like(engine, uow_factory, clock, ReminderSettings(second_instance=SecondInstance.STANDBY))
     refusing_rt = runtime_like(engine, uow_factory, clock, ReminderSettings())

@@ -25,12 +25,12 @@ from alerts.routing import Destination
 from bot.config_reminders import ReminderSettings
 from bot.scheduler import start_scheduler
 from bot.scheduler_jobs import TICK
-from handlers.fakes import FixedDirectory
+from tests.fakes import FixedDirectory
 from handlers.followup_reminders import ReminderService
 from storage.audit.trail import read_entries
 from storage.audit.verify import verify
 from storage.keyring import Keyring
-from storage.reminders import ReminderUnitOfWorkFactory
+from storage.uow import SqlUnitOfWorkFactory
 from storage.tables import deliveries, items, outbox
 from tests.sample_network import network_with_rooms
 from tests.scheduler.support import DUE_ONLY, reminder_keys, runtime_like, seed
@@ -79,7 +79,7 @@ CORRUPTIONS = {
 }
 
 
-def _seed_three(uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock) -> None:
+def _seed_three(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
     """Three urgent items to my-npoc, all overdue: each owes its reminders now."""
     for number in (1, 2, 3):
         seed(uow_factory, number, clock.now() - timedelta(hours=2))
@@ -107,7 +107,7 @@ def _tracebacks(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 @pytest.mark.parametrize("corrupt", list(CORRUPTIONS.values()), ids=list(CORRUPTIONS))
 async def test_a_bad_row_is_set_aside_once_and_the_others_get_their_reminders_across_ticks_and_a_restart(
-        corrupt: Corrupt, engine: Engine, uow_factory: ReminderUnitOfWorkFactory,
+        corrupt: Corrupt, engine: Engine, uow_factory: SqlUnitOfWorkFactory,
         clock: ManualClock, keyring: Keyring, caplog: pytest.LogCaptureFixture,
         capsys: pytest.CaptureFixture[str]) -> None:
     _seed_three(uow_factory, clock)
@@ -146,7 +146,7 @@ async def test_a_bad_row_is_set_aside_once_and_the_others_get_their_reminders_ac
 
 
 async def test_every_kind_of_bad_row_at_once_leaves_the_good_items_and_the_start_alone(
-        engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock, keyring: Keyring) -> None:
+        engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: ManualClock, keyring: Keyring) -> None:
     """All the corruptions in one database, among good items, and two items that are odd but can be
     handled: one with no due times at all (NULL, as the schema allows) and one whose recipient has
     left the directory. Those two are not set aside; each bad one is, once."""
@@ -180,7 +180,7 @@ async def test_every_kind_of_bad_row_at_once_leaves_the_good_items_and_the_start
     assert verify(engine, keyring).ok
 
 
-def _service(uow_factory: ReminderUnitOfWorkFactory) -> ReminderService:
+def _service(uow_factory: SqlUnitOfWorkFactory) -> ReminderService:
     """A service as start_scheduler makes it, with the digest and the bulletin on."""
     return ReminderService(uow_factory, FixedDirectory(network_with_rooms()), DUE_ONLY,
                            digest_room=ChatRef.parse("console:#coordination"),
@@ -213,7 +213,7 @@ PUT_RIGHT: dict[str, Corrupt] = {  # what an admin's fix writes back
 
 @pytest.mark.parametrize("name", list(PUT_RIGHT))
 def test_the_digest_leaves_out_a_bad_row_tells_the_admins_once_and_takes_it_back_once_put_right(
-        name: str, engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock,
+        name: str, engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: ManualClock,
         keyring: Keyring, caplog: pytest.LogCaptureFixture) -> None:
     _seed_three(uow_factory, clock)
     CORRUPTIONS[name](engine, BAD)
@@ -236,7 +236,7 @@ def test_the_digest_leaves_out_a_bad_row_tells_the_admins_once_and_takes_it_back
 
 @pytest.mark.parametrize("name", ["priority-nobody-knows", "tlp-nobody-knows"])
 def test_the_bulletin_leaves_out_a_bad_row_and_counts_the_others(
-        name: str, engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock,
+        name: str, engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: ManualClock,
         keyring: Keyring) -> None:
     _seed_three(uow_factory, clock)
     CORRUPTIONS[name](engine, BAD)
@@ -251,7 +251,7 @@ def test_the_bulletin_leaves_out_a_bad_row_and_counts_the_others(
 
 
 async def test_a_row_put_right_is_back_at_the_next_start_and_gets_its_reminders(
-        engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock, keyring: Keyring) -> None:
+        engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: ManualClock, keyring: Keyring) -> None:
     _seed_three(uow_factory, clock)
     CORRUPTIONS["priority-nobody-knows"](engine, BAD)
     rt = runtime_like(engine, uow_factory, clock, ReminderSettings())
@@ -274,7 +274,7 @@ async def test_a_row_put_right_is_back_at_the_next_start_and_gets_its_reminders(
 
 
 async def test_a_bad_item_closed_meanwhile_is_no_longer_noted_as_set_aside_after_the_next_start(
-        engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock, keyring: Keyring) -> None:
+        engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: ManualClock, keyring: Keyring) -> None:
     _seed_three(uow_factory, clock)
     CORRUPTIONS["due-in-year-9999"](engine, BAD)
     rt = runtime_like(engine, uow_factory, clock, ReminderSettings())
@@ -294,7 +294,7 @@ async def test_a_bad_item_closed_meanwhile_is_no_longer_noted_as_set_aside_after
 
 
 async def test_apschedulers_tick_job_runs_clean_with_a_bad_row_in_the_database(
-        engine: Engine, uow_factory: ReminderUnitOfWorkFactory, clock: ManualClock,
+        engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: ManualClock,
         caplog: pytest.LogCaptureFixture) -> None:
     """The job itself, on APScheduler's clock: it ends as executed, not as an error every minute."""
     _seed_three(uow_factory, clock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Connection
@@ -14,6 +15,9 @@ from alerts.items import DueSpec, Item, ItemDraft, ItemKind, Reference, Selector
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.priority import Priority
 from alerts.routing import Delivery, Destination, Route
+from handlers.ports import AuditLog
+from storage.sealing import ContentSealer
+from storage.uow import SealingFactory
 
 CREATED = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 
@@ -27,6 +31,11 @@ class RecordingAudit:
 
     def record(self, event: AuditEvent) -> None:
         self.events.append(event)
+
+
+def sealing(sealer: ContentSealer, audit: Callable[[Connection], AuditLog] = RecordingAudit) -> SealingFactory:
+    """A unit of work's sealing with one sealer for every connection, and `audit` made for each."""
+    return lambda connection: (sealer, audit(connection))
 
 
 def make_item(

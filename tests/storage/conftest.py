@@ -20,7 +20,7 @@ from storage.migrate import upgrade
 from storage.sealing import AesGcmSealer
 from storage.uow import SqlUnitOfWorkFactory
 from tests.conftest import fresh_postgres_database
-from tests.storage.builders import RecordingAudit
+from tests.storage.builders import RecordingAudit, sealing
 
 
 @pytest.fixture(scope="session")
@@ -75,4 +75,4 @@ def sealer() -> AesGcmSealer:
 
 @pytest.fixture
 def uow_factory(engine: Engine, sealer: AesGcmSealer, clock: ManualClock) -> SqlUnitOfWorkFactory:
-    return SqlUnitOfWorkFactory(engine, sealer, RecordingAudit, clock)
+    return SqlUnitOfWorkFactory(engine, sealing(sealer, RecordingAudit), clock)

@@ -17,7 +17,7 @@ from alerts.items import ItemKind, Reference
 from alerts.lifecycle import ForwardState
 from alerts.messages import InboundMessage
 from handlers.dispatcher import Dispatcher
-from handlers.fakes import FixedDirectory
+from tests.fakes import FixedDirectory
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary
 from storage.uow import SqlUnitOfWorkFactory

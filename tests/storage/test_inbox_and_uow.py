@@ -141,44 +141,29 @@ def test_the_audit_log_writes_on_the_unit_of_works_connection(uow_factory: SqlUn
         uow.connection  # noqa: B018 - outside `with` there is no connection
 
 
-def test_a_sealer_factory_gets_the_unit_of_works_connection(engine, sealer, clock: ManualClock) -> None:  # noqa: ANN001
+def test_the_sealing_factory_gets_the_unit_of_works_connection(engine, sealer, clock: ManualClock) -> None:  # noqa: ANN001
+    """One sealer per unit of work, shared with its audit log: case keys read for the item are not
+    read again for its audit entries."""
     given = []
 
-    def sealer_on(connection):  # noqa: ANN001, ANN202
+    def sealing_on(connection):  # noqa: ANN001, ANN202
         given.append(connection)
-        return sealer
+        return sealer, RecordingAudit(connection)
 
-    factory = SqlUnitOfWorkFactory(engine, sealer_on, RecordingAudit, clock)
+    factory = SqlUnitOfWorkFactory(engine, sealing_on, clock)
     with factory() as uow:
         uow.inbox.record(_event("e1", clock))
         assert given == [uow.connection]
+        assert uow.audit.connection is uow.connection  # type: ignore[attr-defined]
         uow.commit()
     with factory() as uow:
         assert uow.inbox.pending(1)[0].text == "/status A-2026-0001"
 
 
-def test_an_audit_factory_that_takes_a_sealer_shares_the_unit_of_works(engine, sealer, clock: ManualClock) -> None:  # noqa: ANN001
-    """One sealer per unit of work: case keys read for the item are not read again for its audit entries."""
-    made, given = [], []
-
-    def sealer_on(connection):  # noqa: ANN001, ANN202
-        made.append(connection)
-        return sealer
-
-    def audit(connection, sealer):  # noqa: ANN001, ANN202
-        given.append(sealer)
-        return RecordingAudit(connection)
-
-    with SqlUnitOfWorkFactory(engine, sealer_on, audit, clock)() as uow:
-        assert made == [uow.connection] and given == [sealer]
-    with SqlUnitOfWorkFactory(engine, sealer_on, RecordingAudit, clock)() as uow:  # the plain form still works
-        assert uow.audit.connection is uow.connection  # type: ignore[attr-defined]
-
-
 def test_a_sqlite_writer_that_cannot_get_the_lock_gets_sqlalchemys_operational_error(
         tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
-    """BEGIN IMMEDIATE runs on the driver's cursor; InboxProcessor still sees "database is locked" as
-    sqlalchemy.exc.OperationalError, and leaves the message pending."""
+    """BEGIN IMMEDIATE is emitted by the engine's `begin` event; InboxProcessor still sees "database is
+    locked" as sqlalchemy.exc.OperationalError, and leaves the message pending."""
     monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", 50)
     url = f"sqlite:///{tmp_path / 'bot.db'}"
     holder, waiter = create_engine_for(url), create_engine_for(url)

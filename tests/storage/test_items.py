@@ -15,7 +15,7 @@ from alerts.items import ALL, DueSpec, Item, ItemKind, ItemState, Reference
 from alerts.priority import Priority
 from storage.db import create_engine_for
 from storage.uow import SqlUnitOfWorkFactory
-from tests.storage.builders import CREATED, RecordingAudit, make_item, make_route
+from tests.storage.builders import CREATED, RecordingAudit, make_item, make_route, sealing
 
 BANGKOK = timezone(timedelta(hours=7))
 
@@ -35,11 +35,11 @@ def test_references_count_up_per_kind_and_year(uow_factory: SqlUnitOfWorkFactory
 
 
 def test_references_survive_a_restart(migrated_url: str, engine: Engine, sealer, clock) -> None:  # noqa: ANN001
-    assert _next(SqlUnitOfWorkFactory(engine, sealer, RecordingAudit, clock)).number == 1
+    assert _next(SqlUnitOfWorkFactory(engine, sealing(sealer, RecordingAudit), clock)).number == 1
     engine.dispose()
     reopened = create_engine_for(migrated_url)
     try:
-        assert _next(SqlUnitOfWorkFactory(reopened, sealer, RecordingAudit, clock)).number == 2
+        assert _next(SqlUnitOfWorkFactory(reopened, sealing(sealer, RecordingAudit), clock)).number == 2
     finally:
         reopened.dispose()
 
@@ -170,7 +170,7 @@ def test_deliveries_come_back_in_the_routes_order(uow_factory: SqlUnitOfWorkFact
 
 
 def test_a_database_error_comes_as_sqlalchemys(uow_factory: SqlUnitOfWorkFactory) -> None:
-    """The hot path writes through the driver's cursor; callers still see sqlalchemy.exc errors."""
+    """Callers see sqlalchemy.exc errors."""
     with uow_factory() as uow:
         uow.items.add(make_item(), make_route("th-npoc"), {"th-npoc": "k1"})
         with pytest.raises(IntegrityError):

@@ -15,7 +15,7 @@ from storage.db import create_engine_for
 from storage.migrate import upgrade
 from storage.sealing import AesGcmSealer
 from storage.uow import SqlUnitOfWorkFactory
-from tests.storage.builders import RecordingAudit
+from tests.storage.builders import sealing
 
 pytestmark = pytest.mark.postgres
 
@@ -55,8 +55,8 @@ def test_a_connection_that_sat_idle_is_pinged_and_replaced_when_the_server_dropp
 
 def test_a_connection_used_a_moment_ago_that_the_server_dropped_fails_once_then_is_replaced(
         pg_engine: Engine, postgres_admin: object) -> None:
-    """The unit of work's statements go through the driver; its errors still reach the pool."""
-    factory = SqlUnitOfWorkFactory(pg_engine, AesGcmSealer({"k": bytes(32)}, "k"), RecordingAudit, ManualClock())
+    """The unit of work's errors reach the pool: a dropped connection is replaced."""
+    factory = SqlUnitOfWorkFactory(pg_engine, sealing(AesGcmSealer({"k": bytes(32)}, "k")), ManualClock())
     _kill(postgres_admin, _backend(pg_engine))
     with pytest.raises(OperationalError) as raised:
         with factory() as uow:

@@ -16,7 +16,7 @@ from alerts.audit import AuditAction
 from alerts.identity import ChatRef, UserRef
 from alerts.messages import InboundMessage, MessageKind
 from alerts.removal import Removal
-from handlers.fakes import MemoryUnitOfWork
+from tests.fakes import MemoryUnitOfWork
 from tests.sample_network import person, small_network
 from tests.unit.test_followup_harness import Bot
 

@@ -17,8 +17,8 @@ from alerts.messages import InboundMessage, MessageKind
 from handlers import commands as c
 from handlers.devices import NOT_SET_UP
 from handlers.dispatcher import Dispatcher
-from handlers.fakes import FixedDirectory, MemoryStore, MemoryUnitOfWork
-from handlers.fakes_membership import MembershipMemoryUnitOfWork, MemoryDirectory, MemoryRooms
+from tests.fakes import FixedDirectory, MemoryStore, MemoryUnitOfWork
+from tests.fakes import MemoryDirectory
 from handlers.parser import ParseError, parse
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary
@@ -43,9 +43,7 @@ class Network:
         before = set(self.store.outbox)
         message = InboundMessage(f"e{next(self._events)}", UserRef.parse(f"console:{who}"),
                                  ChatRef.parse(f"console:@{who}"), text, self.clock.now())
-        uow = (MembershipMemoryUnitOfWork(self.store, self.directory, MemoryRooms()) if self.with_devices
-               else MemoryUnitOfWork(self.store))
-        with uow:
+        with MemoryUnitOfWork(self.store, self.directory, devices=self.with_devices) as uow:
             self.dispatcher.handle(uow, message)
             uow.commit()
         return [m.text for k, m in self.store.outbox.items()

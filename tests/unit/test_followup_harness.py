@@ -19,7 +19,7 @@ from alerts.items import ItemKind, Reference
 from alerts.lifecycle import Closure, ForwardRequest, ForwardState
 from alerts.messages import InboundMessage, MessageKind, OutboundMessage
 from handlers.dispatcher import Dispatcher
-from handlers.fakes import FixedDirectory, MemoryStore, MemoryUnitOfWork
+from tests.fakes import FixedDirectory, MemoryStore, MemoryUnitOfWork
 from handlers.ports import ItemRecord
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary

@@ -11,7 +11,7 @@ from alerts.identity import ChatRef, UserRef
 from alerts.lifecycle import ForwardState
 from alerts.messages import InboundMessage, MessageKind
 from alerts.routing import PostIn, RoutingPolicy
-from handlers.fakes import MemoryUnitOfWork
+from tests.fakes import MemoryUnitOfWork
 from handlers.post_item import PostingPolicy
 from tests.sample_network import network_with_rooms
 from tests.unit.test_followup_harness import Bot

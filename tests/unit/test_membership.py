@@ -18,8 +18,7 @@ from alerts.identity import ChatRef, UserRef
 from alerts.membership import PlannedAction, RoomAction, belongs_in, contact_id_for, drift, rooms_for
 from alerts.messages import InboundMessage, MessageKind
 from handlers.dispatcher import Dispatcher
-from handlers.fakes import MemoryStore
-from handlers.fakes_membership import MembershipMemoryUnitOfWork, MemoryDirectory, MemoryRooms
+from tests.fakes import MemoryDirectory, MemoryStore, MemoryUnitOfWork
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary
 from tests.sample_network import network_with_rooms, person
@@ -38,7 +37,6 @@ class Admin:
 
         self.directory = MemoryDirectory(Directory.build(base.organisations.values(), contacts, base.rooms,
                                                          base.arrangements))
-        self.rooms = MemoryRooms()
         self.store = MemoryStore()
         self.clock = ManualClock()
         counter = itertools.count(1)
@@ -54,7 +52,7 @@ class Admin:
         before = set(self.store.outbox)
         message = InboundMessage(f"e{next(self._events)}", UserRef.parse(f"console:{who}"),
                                  ChatRef.parse(f"console:@{who}"), text, self.clock.now())
-        with MembershipMemoryUnitOfWork(self.store, self.directory, self.rooms) as uow:
+        with MemoryUnitOfWork(self.store, self.directory) as uow:
             self.dispatcher.handle(uow, message)
             uow.commit()
         return [m.text for k, m in self.store.outbox.items()
@@ -70,7 +68,7 @@ class Admin:
             if action.key in done:
                 continue
             done.add(action.key)
-            members = self.rooms.present.setdefault(action.room, {})
+            members = self.store.present.setdefault(action.room, {})
             if action.action is RoomAction.INVITE:
                 members[action.identity] = "joined"
             else:
@@ -81,7 +79,7 @@ class Admin:
         """The bot has looked at every room: everyone the directory expects is there."""
         directory = self.directory.current()
         for room in directory.rooms:
-            self.rooms.present[room.chat] = {u: "joined" for c in directory.contacts.values() if belongs_in(c, room)
+            self.store.present[room.chat] = {u: "joined" for c in directory.contacts.values() if belongs_in(c, room)
                                              for u in c.identities if u.platform is room.chat.platform}
 
 
@@ -153,14 +151,14 @@ def test_offboarding_removes_them_from_every_room_and_hands_their_items_to_the_b
     assert any("handed over to Th Deputy" in m.text for m in notices)
     assert "A-2026-0001" in answer
     admin.carry_out()
-    assert all(UserRef.parse("console:th-npoc") not in m for m in admin.rooms.present.values())
+    assert all(UserRef.parse("console:th-npoc") not in m for m in admin.store.present.values())
 
 
 def test_drift_is_found_reported_as_a_dry_run_and_fixed(admin: Admin) -> None:
     admin.seen_everyone()
     intruder = UserRef.parse("console:mallory")
-    admin.rooms.present[THAILAND][intruder] = "joined"
-    del admin.rooms.present[NETWORK][UserRef.parse("console:my-npoc")]
+    admin.store.present[THAILAND][intruder] = "joined"
+    del admin.store.present[NETWORK][UserRef.parse("console:my-npoc")]
     [listing] = admin.says("admin", "/rooms")
     assert "Thailand room · country · console · " in listing and "1 should not be there" in listing
     assert "Network room · network · console" in listing and "1 missing" in listing
@@ -179,22 +177,6 @@ def test_drift_is_found_reported_as_a_dry_run_and_fixed(admin: Admin) -> None:
 def test_a_telegram_username_is_explained_not_guessed(admin: Admin) -> None:
     [answer] = admin.says("admin", "/member add @somchai_k country:TH role:contact")
     assert "Telegram username" in answer and admin.actions() == []
-
-
-def test_without_the_ports_the_commands_say_so() -> None:
-    from handlers.fakes import FixedDirectory, MemoryUnitOfWork
-    from tests.sample_network import small_network
-
-    store = MemoryStore()
-    dispatcher = Dispatcher(FixedDirectory(small_network()), PostingPolicy(DuePolicy.default(), {}),
-                            lambda: Vocabulary(topics=()), lambda: "k")
-    message = InboundMessage("e", UserRef.parse("console:admin"), ChatRef.parse("console:@admin"), "/rooms",
-                             ManualClock().now())
-    with MemoryUnitOfWork(store) as uow:
-        dispatcher.handle(uow, message)
-        uow.commit()
-    assert [m.text for m in store.outbox.values()] == ["Membership administration is not set up in this deployment "
-                                                        "(no directory writer)."]
 
 
 def test_room_rules() -> None:

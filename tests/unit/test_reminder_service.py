@@ -14,7 +14,7 @@ from alerts.audit import AuditAction
 from alerts.identity import ChatRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.reminder_policy import QuietHours, ReminderPolicy
-from handlers.fakes import MemoryUnitOfWork
+from tests.fakes import MemoryUnitOfWork
 from handlers.followup_reminders import ReminderService, TickReport
 from tests.sample_network import network_with_rooms
 from tests.unit.test_followup_harness import Bot
@@ -171,7 +171,7 @@ def test_a_round_that_fails_leaves_nothing_behind(bot: ReminderBot, monkeypatch:
     def broken(self, event) -> None:  # noqa: ANN001 - the audit log fails half-way through a round
         raise RuntimeError("audit log unavailable")
 
-    monkeypatch.setattr("handlers.fakes._Audit.record", broken)
+    monkeypatch.setattr("tests.fakes._Audit.record", broken)
     before = (dict(bot.store.outbox), dict(bot.store.reminder_log))
     with pytest.raises(RuntimeError):
         bot.tick()

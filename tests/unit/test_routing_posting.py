@@ -12,7 +12,7 @@ from alerts.identity import ChatRef, UserRef
 from alerts.messages import InboundMessage, MessageKind
 from alerts.routing import PostIn, RoutingPolicy
 from handlers.dispatcher import Dispatcher
-from handlers.fakes import FixedDirectory, MemoryStore, MemoryUnitOfWork
+from tests.fakes import FixedDirectory, MemoryStore, MemoryUnitOfWork
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary
 from tests.sample_network import network_with_rooms

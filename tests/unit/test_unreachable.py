@@ -14,7 +14,7 @@ from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import InboundMessage
 from bot.cli import main
 from handlers.dispatcher import Dispatcher
-from handlers.fakes import FixedDirectory, MemoryStore, MemoryUnitOfWork
+from tests.fakes import FixedDirectory, MemoryStore, MemoryUnitOfWork
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary
 from tests.sample_network import small_network

@@ -1,22 +1,27 @@
-"""In-memory fakes of the storage ports, for tests that read like conversations with the bot.
+"""In-memory fakes of the storage ports (handlers.ports), for tests that read like conversations with the bot.
 
 They keep the contract that matters: nothing is visible until commit, and an exception (or a
-missing commit) leaves the store as it was.
+missing commit) leaves the store as it was; a savepoint that raises undoes its block alone.
+tests/contract runs the same assertions on these and on storage.uow.SqlUnitOfWork.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from types import TracebackType
 
 from alerts.audit import AuditEvent
-from alerts.directory import Directory
+from alerts.devices import DeviceAction, device_message
+from alerts.directory import Contact, Directory
+from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, ItemState, Reference
 from alerts.lifecycle import (
     Closure, DeliveryState, ForwardRequest, ForwardState, close_step, delivery_step, forward_step,
 )
+from alerts.membership import PlannedAction, action_message
 from alerts.messages import InboundMessage, OutboundMessage
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
@@ -26,6 +31,13 @@ from handlers.ports import DeliveryRecord, ItemRecord, ItemSummary, SetAside
 # Which time a delivery state records, as storage keeps it: the first time counts.
 _MOMENT = {DeliveryState.SENT: "sent_at", DeliveryState.ACKNOWLEDGED: "acknowledged_at",
            DeliveryState.ANSWERED: "answered_at"}
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    message: InboundMessage
+    state: str = "pending"  # pending, done, failed
+    error_ref: str | None = None
 
 
 @dataclass
@@ -40,6 +52,10 @@ class MemoryStore:
     plans: dict[str, tuple[datetime | None, tuple[int, int]]] = field(default_factory=dict)
     runs: dict[str, datetime] = field(default_factory=dict)  # digests and bulletins done, by key
     set_aside: dict[tuple[str, str], SetAside] = field(default_factory=dict)  # (round, reference)
+    inbox: dict[tuple[str, str], InboxRow] = field(default_factory=dict)  # by (platform, event id), in order
+    cursors: dict[str, str] = field(default_factory=dict)
+    present: dict[ChatRef, dict[UserRef, str]] = field(default_factory=dict)  # each room's members as known
+    progress: dict[str, dict[str, str]] = field(default_factory=dict)  # each membership run's outcomes, by key
 
     def messages_to(self, destination: str) -> list[OutboundMessage]:
         return [m for m in self.outbox.values() if str(m.destination) == destination]
@@ -255,26 +271,177 @@ class _Reminders:
                 for r in self._created(since, until)]
 
 
+class _Inbox:
+    """handlers.ports.Inbox in memory."""
+
+    def __init__(self, staged: MemoryStore) -> None:
+        self._staged = staged
+
+    def record(self, message: InboundMessage) -> bool:
+        key = (message.sender.platform.value, message.event_id)
+        if key in self._staged.inbox:
+            return False
+        self._staged.inbox[key] = InboxRow(message)
+        return True
+
+    def record_many(self, messages: list[InboundMessage]) -> None:
+        for message in messages:
+            self.record(message)
+
+    def pending(self, limit: int) -> list[InboundMessage]:
+        return [row.message for row in self._staged.inbox.values() if row.state == "pending"][:limit]
+
+    def mark_all_done(self, messages: list[InboundMessage], at: datetime | None = None) -> None:
+        for message in messages:
+            key = (message.sender.platform.value, message.event_id)
+            if key in self._staged.inbox:
+                self._staged.inbox[key] = replace(self._staged.inbox[key], state="done", error_ref=None)
+
+    def mark_failed(self, message: InboundMessage, error_ref: str, at: datetime | None = None) -> None:
+        key = (message.sender.platform.value, message.event_id)
+        if key not in self._staged.inbox:
+            raise KeyError("no inbox row for that platform event")
+        self._staged.inbox[key] = replace(self._staged.inbox[key], state="failed", error_ref=error_ref)
+
+
+class _Cursors:
+    """handlers.ports.Cursors in memory."""
+
+    def __init__(self, staged: MemoryStore) -> None:
+        self._staged = staged
+
+    def get(self, name: str) -> str | None:
+        return self._staged.cursors.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        self._staged.cursors[name] = value
+
+
+class _Roster:
+    """handlers.ports.RoomRoster in memory."""
+
+    def __init__(self, staged: MemoryStore) -> None:
+        self._staged = staged
+
+    def present(self, room: ChatRef) -> dict[UserRef, str] | None:
+        found = self._staged.present.get(room)
+        return dict(found) if found is not None else None
+
+    def mark(self, room: ChatRef, identity: UserRef, state: str | None) -> None:
+        members = dict(self._staged.present.get(room, {}))  # a copy: a savepoint keeps the one before
+        if state is None:
+            members.pop(identity, None)
+        else:
+            members[identity] = state
+        self._staged.present[room] = members
+
+    def seen(self, room: ChatRef, members: dict[UserRef, str]) -> None:
+        self._staged.present[room] = dict(members)
+
+    def progress(self, op: str, key: str, outcome: str) -> dict[str, str]:
+        outcomes = dict(self._staged.progress.get(op, {}))
+        outcomes.setdefault(key, outcome)
+        self._staged.progress[op] = outcomes
+        return dict(outcomes)
+
+
+class MemoryDirectory:
+    """handlers.ports.DirectorySource whose snapshot MemoryUnitOfWork replaces on a commit that
+    changed it, as storage.uow.SqlUnitOfWork does with DatabaseDirectory.refresh()."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+
+    def current(self) -> Directory:
+        return self.directory
+
+
+class _DirectoryWriter:
+    """handlers.ports.DirectoryWriter on a staged copy of the contacts."""
+
+    def __init__(self, contacts: dict[str, Contact]) -> None:
+        self.contacts = contacts
+        self.changed = False
+
+    def _check_accounts(self, contact: Contact) -> None:
+        for other in self.contacts.values():
+            if other.id != contact.id and set(other.identities) & set(contact.identities):
+                raise ValueError(f"an account of {contact.id} belongs to {other.id}")
+
+    def add_contact(self, contact: Contact) -> None:
+        if contact.id in self.contacts:
+            raise ValueError(f"there is a contact {contact.id} already")
+        self._check_accounts(contact)
+        self.contacts[contact.id] = contact
+        self.changed = True
+
+    def update_contact(self, contact: Contact) -> None:
+        if contact.id not in self.contacts:
+            raise KeyError(contact.id)
+        self._check_accounts(contact)
+        self.contacts[contact.id] = contact
+        self.changed = True
+
+    def remove_contact(self, contact_id: str) -> bool:
+        self.changed = True
+        return self.contacts.pop(contact_id, None) is not None
+
+
+class _Membership:
+    """handlers.ports.MembershipGateway in memory: actions become outbox rows, as in storage."""
+
+    def __init__(self, staged: MemoryStore, outbox: _Outbox, roster: _Roster) -> None:
+        self._staged = staged
+        self._outbox = outbox
+        self._roster = roster
+
+    def plan(self, actions: Sequence[PlannedAction]) -> int:
+        new = [a for a in actions if a.key not in self._staged.outbox]
+        self._outbox.enqueue_many(action_message(a) for a in new)
+        return len(new)
+
+    def present(self, room: ChatRef) -> dict[UserRef, str] | None:
+        return self._roster.present(room)
+
+
+class _Devices:
+    """handlers.ports.DeviceDesk in memory: actions become outbox rows, as in storage.uow."""
+
+    def __init__(self, outbox: _Outbox) -> None:
+        self._outbox = outbox
+
+    def plan(self, action: DeviceAction) -> None:
+        self._outbox.enqueue(device_message(action))
+
+
+def _copy(store: MemoryStore) -> MemoryStore:
+    """A copy whose containers can change without changing `store`'s (their values are immutable)."""
+    return replace(store, **{f.name: type(getattr(store, f.name))(getattr(store, f.name)) for f in fields(store)})
+
+
+def _put(target: MemoryStore, source: MemoryStore) -> None:
+    for f in fields(source):
+        setattr(target, f.name, getattr(source, f.name))
+
+
 class MemoryUnitOfWork:
-    def __init__(self, store: MemoryStore) -> None:
+    """handlers.ports.UnitOfWork in memory. `directory` is what directory_writer changes (replaced on
+    commit); `devices`: a connector can carry out device actions (as where Matrix runs)."""
+
+    def __init__(self, store: MemoryStore, directory: MemoryDirectory | None = None, *, devices: bool = False) -> None:
         self._store = store
-        self._staged = replace(
-            store,
-            counters=dict(store.counters),
-            items=dict(store.items),
-            forwards=dict(store.forwards),
-            outbox=dict(store.outbox),
-            audit=list(store.audit),
-            reminder_log=dict(store.reminder_log),
-            snoozes=dict(store.snoozes),
-            plans=dict(store.plans),
-            runs=dict(store.runs),
-            set_aside=dict(store.set_aside),
-        )
+        self._staged = _copy(store)
+        self._directory = directory if directory is not None else MemoryDirectory(Directory.build((), ()))
         self.items = _Items(self._staged)
         self.outbox = _Outbox(self._staged)
         self.audit = _Audit(self._staged)
         self.reminders = _Reminders(self._staged)
+        self.inbox = _Inbox(self._staged)
+        self.cursors = _Cursors(self._staged)
+        self.roster = _Roster(self._staged)
+        self.directory_writer = _DirectoryWriter(dict(self._directory.directory.contacts))
+        self.membership = _Membership(self._staged, self.outbox, self.roster)
+        self.devices = _Devices(self.outbox) if devices else None
 
     def __enter__(self) -> MemoryUnitOfWork:
         return self
@@ -282,17 +449,26 @@ class MemoryUnitOfWork:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         return None  # uncommitted changes live only in the staged copy and are dropped with it
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        before = _copy(self._staged)
+        contacts = dict(self.directory_writer.contacts)
+        try:
+            yield
+        except BaseException:
+            _put(self._staged, before)
+            self.directory_writer.contacts.clear()
+            self.directory_writer.contacts.update(contacts)
+            raise
+
     def commit(self) -> None:
-        self._store.counters = self._staged.counters
-        self._store.items = self._staged.items
-        self._store.forwards = self._staged.forwards
-        self._store.outbox = self._staged.outbox
-        self._store.audit = self._staged.audit
-        self._store.reminder_log = self._staged.reminder_log
-        self._store.snoozes = self._staged.snoozes
-        self._store.plans = self._staged.plans
-        self._store.runs = self._staged.runs
-        self._store.set_aside = self._staged.set_aside
+        _put(self._store, _copy(self._staged))
+        if self.directory_writer.changed:
+            current = self._directory.directory
+            self._directory.directory = Directory.build(current.organisations.values(),
+                                                        self.directory_writer.contacts.values(), current.rooms,
+                                                        current.arrangements)
+            self.directory_writer.changed = False
 
 
 class FixedDirectory:

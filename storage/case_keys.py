@@ -16,17 +16,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import bindparam, CheckConstraint, Column, Connection, Engine, LargeBinary, String, Table, select, text, update
+from sqlalchemy import CheckConstraint, Column, Connection, Engine, LargeBinary, String, Table, select, text, update
 
 from alerts.clock import Clock
-from storage.keys.driver import Binder, execute, fetch_one, insert_many, submit, together
+from storage.db import insert_for
 from storage.keyring import Keyring
 from storage.schema import metadata
 from storage.schema import UtcDateTime
-from storage.write_behind import held_writes
 
 case_keys = Table(
     "case_keys",
@@ -41,30 +39,18 @@ case_keys = Table(
 )
 
 
-_LIVE_KEY = "SELECT key_id, master_key_id, wrapped_key FROM case_keys WHERE reference = ?"
-_BY_REFERENCE = select(case_keys).where(case_keys.c.reference == bindparam("reference"))
-
-
-# ON CONFLICT ... DO NOTHING: of two writers making a case's key, the first wins (SQLite >= 3.24, PostgreSQL).
-_INSERT_KEY = ("INSERT INTO case_keys (reference, key_id, wrapped_key, master_key_id, created_at, erased_at) "
-               "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (reference) DO NOTHING")
-# PostgreSQL makes a missing key and reads the case's key in one round trip (storage.keys.driver.together):
-# the insert is tried only when no key is visible, as a SELECT then INSERT would, so that an existing
-# key is read without waiting on a writer that holds its row (an erasure under way).
-_CREATE_IF_NONE = ("INSERT INTO case_keys (reference, key_id, wrapped_key, master_key_id, created_at) "
-                   "SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM case_keys WHERE reference = ?) "
-                   "ON CONFLICT (reference) DO NOTHING")
-_KEY_ROW = Binder((case_keys.c.reference, case_keys.c.key_id, case_keys.c.wrapped_key, case_keys.c.master_key_id,
-                   case_keys.c.created_at, case_keys.c.erased_at))
-_NEW_KEY = Binder((case_keys.c.reference, case_keys.c.key_id, case_keys.c.wrapped_key, case_keys.c.master_key_id,
-                   case_keys.c.created_at, case_keys.c.reference))
-
-
 def _insert_key(connection: Connection, reference: str, key_id: str, wrapped: bytes | None, master_key_id: str,
-                created_at: datetime, erased_at: datetime | None) -> int:
-    """Insert the key row unless the case has one; returns the driver's rowcount (1: inserted)."""
-    return execute(connection, _INSERT_KEY,
-                   _KEY_ROW(connection, (reference, key_id, wrapped, master_key_id, created_at, erased_at)))
+                created_at: datetime, erased_at: datetime | None) -> bool:
+    """Insert the key row unless the case has one (of two writers making a case's key, the first
+    wins); True when this one went in."""
+    inserted = connection.execute(
+        insert_for(connection, case_keys)
+        .values(reference=reference, key_id=key_id, wrapped_key=wrapped, master_key_id=master_key_id,
+                created_at=created_at, erased_at=erased_at)
+        .on_conflict_do_nothing(index_elements=["reference"])
+        .returning(case_keys.c.reference)  # RETURNING, not rowcount: drivers disagree on it here
+    ).first()
+    return inserted is not None
 
 
 class CaseKeyError(Exception):
@@ -112,7 +98,6 @@ class CaseKeys:
         self._keyring = keyring
         self._clock = clock
         self._cache: dict[str, CaseKey] = {}
-        self._new: set[str] = set()
 
     def _now(self) -> datetime:
         return self._clock.now() if self._clock else datetime.now(timezone.utc)
@@ -121,84 +106,41 @@ class CaseKeys:
         """Drop what is cached: after a savepoint rollback a cached key may name a row that is gone
         (its reference number is then handed out again, with a new key) or an erasure undone."""
         self._cache.clear()
-        self._new.clear()
-
-    def expect_new(self, reference: str) -> None:
-        """`reference` was just numbered: its key is to be made, so get_or_create tries the insert
-        first instead of looking for a row first. Only a hint: a row that is there all the same (an
-        erasure's tombstone) still wins, through the insert's conflict."""
-        self._new.add(reference)
 
     def get(self, reference: str) -> CaseKey | None:
         cached = self._cache.get(reference)
         if cached is not None:
             return cached
-        # On the path of every append: driver SQL, see storage.keys.driver.
-        return self._from_row(reference, fetch_one(self._connection, _LIVE_KEY, (reference,)))
-
-    def _from_row(self, reference: str, row: Any) -> CaseKey | None:
+        row = self._connection.execute(select(case_keys).where(case_keys.c.reference == reference)).first()
         if row is None:
             return None
-        key_id, master_key_id, wrapped = row
-        if wrapped is None:  # erased: the rare path may take the time to read a proper datetime
-            erased_at = self._connection.execute(_BY_REFERENCE, {"reference": reference}).one().erased_at
-            key = CaseKey(reference, key_id, None, erased_at)
+        if row.wrapped_key is None:
+            key = CaseKey(reference, row.key_id, None, row.erased_at)
         else:
-            key = CaseKey(reference, key_id, unwrap(self._keyring, reference, key_id, master_key_id, bytes(wrapped)), None)
+            key = CaseKey(reference, row.key_id,
+                          unwrap(self._keyring, reference, row.key_id, row.master_key_id, bytes(row.wrapped_key)), None)
         self._cache[reference] = key
         return key
 
     def get_or_create(self, reference: str) -> CaseKey:
-        """The case's key, made now if it has none; two writers racing both end up with the winner's."""
+        """The case's key, made now if it has none; two writers racing both end up with the winner's.
+        The look-up comes first, so that an existing key is read without waiting on a writer that
+        holds its row (an erasure under way)."""
         cached = self._cache.get(reference)
         if cached is not None:
             return cached
-        connection = self._connection
-        if reference in self._new and held_writes(connection) is not None:
-            return self._create_held(reference)
-        postgres = connection.dialect.name == "postgresql"
-        # On PostgreSQL the check goes with the insert (_CREATE_IF_NONE); on SQLite a new case skips it.
-        if not postgres and reference not in self._new:
-            existing = self.get(reference)
-            if existing is not None:
-                return existing
+        existing = self.get(reference)
+        if existing is not None:
+            return existing
         key_id = "ck-" + os.urandom(8).hex()
         data_key = os.urandom(32)
         wrapped = _wrap(self._keyring, reference, key_id, data_key)
-        if postgres:
-            with together(connection):
-                execute(connection, _CREATE_IF_NONE, _NEW_KEY(connection, (
-                    reference, key_id, wrapped, self._keyring.current_id, self._now(), reference)))
-                cursor = submit(connection, _LIVE_KEY, (reference,))
-            try:
-                row = cursor.fetchone()
-            finally:
-                cursor.close()
-            mine = row is not None and row[0] == key_id
-        else:
-            # A key another writer made first stays; ours is dropped.
-            row = None
-            mine = _insert_key(connection, reference, key_id, wrapped, self._keyring.current_id, self._now(), None) == 1
-        self._new.discard(reference)
-        if mine:
+        if _insert_key(self._connection, reference, key_id, wrapped, self._keyring.current_id, self._now(), None):
             # Ours: no need to read it back and unwrap what we hold.
             key = self._cache[reference] = CaseKey(reference, key_id, AESGCM(data_key), None)
             return key
-        key = self._from_row(reference, row) if postgres else self.get(reference)
-        assert key is not None, "the row was just inserted or another writer's is there"
-        return key
-
-    def _create_held(self, reference: str) -> CaseKey:
-        """A new case's key, its row held back with the transaction's other writes: should a row be
-        there after all (an erasure's tombstone), sending it raises HeldWriteConflict and the
-        transaction is done again without holding, where the row found wins."""
-        key_id = "ck-" + os.urandom(8).hex()
-        data_key = os.urandom(32)
-        wrapped = _wrap(self._keyring, reference, key_id, data_key)
-        row = _KEY_ROW(self._connection, (reference, key_id, wrapped, self._keyring.current_id, self._now(), None))
-        insert_many(self._connection, _INSERT_KEY, [row], all_new=True)
-        self._new.discard(reference)
-        key = self._cache[reference] = CaseKey(reference, key_id, AESGCM(data_key), None)
+        key = self.get(reference)  # another writer's, or an erasure's tombstone
+        assert key is not None, "the insert met a row that is there"
         return key
 
     def erase(self, reference: str, now: datetime | None = None) -> bool:

@@ -1,0 +1,85 @@
+"""One contract for every repository of the unit of work, run on the in-memory fakes (tests/fakes.py),
+on SQLite and on PostgreSQL (storage.uow.SqlUnitOfWork as bot.app wires it: CaseKeySealer, SqlAuditLog).
+
+A `Backend` gives the factory and a way to look at what was committed that does not go through the
+repositories under test (the fake's store, or the tables), so a repository cannot vouch for itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, func, select
+
+from alerts.clock import ManualClock
+from alerts.messages import MessageKind
+from handlers.ports import DirectorySource, UnitOfWork
+from storage import keyring as keyfile
+from storage.audit.log import SqlAuditLog
+from storage.audit.tables import audit_entries
+from storage.db import create_engine_for
+from storage.directory import DatabaseDirectory
+from storage.keyring import Keyring
+from storage.migrate import upgrade
+from storage.sealing import CaseKeySealer
+from storage.tables import outbox
+from storage.uow import SqlUnitOfWorkFactory
+from tests.fakes import MemoryDirectory, MemoryStore, MemoryUnitOfWork
+from tests.sample_network import network_with_rooms
+from tests.storage.conftest import _emptied, _migrated_postgres_url  # noqa: F401 - a fixture, by name
+
+
+@dataclass
+class Backend:
+    name: str
+    factory: Callable[[], UnitOfWork]
+    directory: DirectorySource
+    outbox_kinds: Callable[[], dict[str, MessageKind]]  # committed outbox rows: key -> kind
+    audit_count: Callable[[], int]  # committed audit entries
+
+
+@pytest.fixture
+def keyring(tmp_path: Path) -> Keyring:
+    path = tmp_path / "keys" / "liaison.keys"
+    keyfile.generate(path)
+    return keyfile.load(path)
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path, keyring: Keyring, clock: ManualClock) -> Iterator[Backend]:
+    if request.param == "memory":
+        store = MemoryStore()
+        directory = MemoryDirectory(network_with_rooms())
+        yield Backend("memory", lambda: MemoryUnitOfWork(store, directory, devices=True), directory,
+                      lambda: {key: m.kind for key, m in store.outbox.items()}, lambda: len(store.audit))
+        return
+    if request.param == "postgres":
+        url = _emptied(request.getfixturevalue("_migrated_postgres_url"))
+    else:
+        url = f"sqlite:///{tmp_path / 'bot.db'}"
+    engine = create_engine_for(url)
+    try:
+        upgrade(engine)
+        sql_directory = DatabaseDirectory(engine)
+        sql_directory.seed(network_with_rooms())
+
+        def sealing(connection: Connection) -> tuple[CaseKeySealer, SqlAuditLog]:
+            sealer = CaseKeySealer(connection, keyring, clock)
+            return sealer, SqlAuditLog(connection, keyring, clock, sealer=sealer)
+
+        def outbox_kinds() -> dict[str, MessageKind]:
+            with engine.connect() as connection:
+                return {row.key: MessageKind(row.kind)
+                        for row in connection.execute(select(outbox.c.key, outbox.c.kind).order_by(outbox.c.id))}
+
+        def audit_count() -> int:
+            with engine.connect() as connection:
+                return connection.execute(select(func.count()).select_from(audit_entries)).scalar_one()
+
+        factory = SqlUnitOfWorkFactory(engine, sealing, clock, directory=sql_directory, devices=lambda: True)
+        yield Backend(request.param, factory, sql_directory, outbox_kinds, audit_count)
+    finally:
+        engine.dispose()

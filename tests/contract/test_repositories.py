@@ -1,0 +1,269 @@
+"""The unit of work and its repositories behave alike on the fakes, SQLite and PostgreSQL.
+
+The reminder repository's contract runs the same way in tests/scheduler/test_reminder_storage.py.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from alerts.audit import AuditAction, AuditEvent
+from alerts.clock import ManualClock
+from alerts.devices import DeviceAction, DeviceOp
+from alerts.identity import ChatRef, UserRef
+from alerts.items import ItemKind, Reference
+from alerts.lifecycle import Closure, ForwardRequest, ForwardState
+from alerts.membership import PlannedAction, RoomAction
+from alerts.messages import InboundMessage, MessageKind
+from alerts.reminders import Reminder, Stage, Track
+from tests.contract.conftest import Backend
+from tests.sample_network import person
+from tests.storage.builders import make_item, make_message, make_route
+
+ROOM = ChatRef.parse("console:#network")
+ALICE = UserRef.parse("console:alice")
+
+
+def _event(event_id: str, clock: ManualClock, text: str = "/status A-2026-0001") -> InboundMessage:
+    return InboundMessage(event_id, ALICE, ChatRef.parse("console:@alice"), text, clock.now())
+
+
+def _audit(clock: ManualClock) -> AuditEvent:
+    return AuditEvent(action=AuditAction.COMMAND, at=clock.now(), actor="th-lo", channel="console:#network")
+
+
+def _action(identity: str, op: str = "op-1") -> PlannedAction:
+    return PlannedAction(RoomAction.INVITE, ROOM, "Network room", UserRef.parse(identity), None, "onboarding", op)
+
+
+# --- the unit of work -------------------------------------------------------------------------------
+
+def test_nothing_is_kept_without_commit(backend: Backend, clock: ManualClock) -> None:
+    with backend.factory() as uow:
+        uow.outbox.enqueue(make_message("k1"))
+        uow.audit.record(_audit(clock))
+    assert backend.outbox_kinds() == {} and backend.audit_count() == 0
+    with backend.factory() as uow:
+        uow.outbox.enqueue(make_message("k1"))
+        uow.audit.record(_audit(clock))
+        uow.commit()
+    assert backend.outbox_kinds() == {"k1": MessageKind.NOTICE} and backend.audit_count() == 1
+
+
+def test_an_exception_leaves_everything_as_it_was(backend: Backend, clock: ManualClock) -> None:
+    with pytest.raises(RuntimeError), backend.factory() as uow:
+        uow.outbox.enqueue(make_message("k1"))
+        uow.cursors.set("telegram", "1")
+        raise RuntimeError("a handler failed")
+    with backend.factory() as uow:
+        assert uow.cursors.get("telegram") is None
+    assert backend.outbox_kinds() == {}
+
+
+def test_a_savepoint_that_raises_undoes_its_block_alone(backend: Backend, clock: ManualClock) -> None:
+    with backend.factory() as uow:
+        uow.outbox.enqueue(make_message("before"))
+        with pytest.raises(RuntimeError), uow.savepoint():
+            uow.outbox.enqueue(make_message("undone"))
+            reference = uow.items.next_reference(ItemKind.ALERT, 2026)
+            uow.items.add(make_item(reference.number), make_route("my-npoc"), {"my-npoc": "undone-delivery"})
+            uow.audit.record(_audit(clock))
+            raise RuntimeError("this command failed")
+        with uow.savepoint():
+            uow.outbox.enqueue(make_message("after"))
+            again = uow.items.next_reference(ItemKind.ALERT, 2026)
+            uow.items.add(make_item(again.number), make_route("my-npoc"), {"my-npoc": "kept-delivery"})
+            uow.audit.record(_audit(clock))
+        uow.commit()
+    assert again == reference  # the undone number is handed out again
+    assert list(backend.outbox_kinds()) == ["before", "after"] and backend.audit_count() == 1
+    with backend.factory() as uow:
+        record = uow.items.get(again)
+        assert record is not None and [d.outbox_key for d in record.deliveries] == ["kept-delivery"]
+        assert record.item.draft.body == make_item().draft.body  # sealed under the case key that is there
+
+
+# --- items and forwards -----------------------------------------------------------------------------
+
+def test_references_count_up_per_kind_and_year_across_units_of_work(backend: Backend) -> None:
+    with backend.factory() as uow:
+        first = uow.items.next_reference(ItemKind.ALERT, 2026)
+        second = uow.items.next_reference(ItemKind.ALERT, 2026)
+        other = uow.items.next_reference(ItemKind.REQUEST, 2026)
+        uow.commit()
+    with backend.factory() as uow:
+        third = uow.items.next_reference(ItemKind.ALERT, 2026)
+        next_year = uow.items.next_reference(ItemKind.ALERT, 2027)
+    assert [first.number, second.number, third.number] == [1, 2, 3]
+    assert other == Reference(ItemKind.REQUEST, 2026, 1) and next_year == Reference(ItemKind.ALERT, 2027, 1)
+
+
+def test_an_item_comes_back_as_stored_with_its_deliveries_in_route_order(backend: Backend) -> None:
+    item = make_item(1)
+    with backend.factory() as uow:
+        uow.items.add(item, make_route("th-lo-2", "my-npoc"), {"th-lo-2": "o1", "my-npoc": "o2"})
+        uow.commit()
+    with backend.factory() as uow:
+        record = uow.items.get(item.reference)
+        assert uow.items.get(Reference(ItemKind.ALERT, 2026, 2)) is None
+    assert record is not None and record.item == item and record.closure is None
+    assert [(d.contact, d.outbox_key, d.state) for d in record.deliveries] == [("th-lo-2", "o1", "queued"),
+                                                                             ("my-npoc", "o2", "queued")]
+    assert record.route == make_route("th-lo-2", "my-npoc")
+
+
+def test_a_delivery_only_moves_forward_and_keeps_its_first_times(backend: Backend, clock: ManualClock) -> None:
+    item = make_item(1)
+    sent, acked = clock.now(), clock.now() + timedelta(hours=1)
+    with backend.factory() as uow:
+        uow.items.add(item, make_route("my-npoc"), {"my-npoc": "o1"})
+        assert uow.items.mark_delivery("o1", "sent", sent, "m-1")
+        assert uow.items.mark_delivery("o1", "acknowledged", acked)
+        assert uow.items.mark_delivery("o1", "sent", acked + timedelta(hours=1), "m-2")  # late: changes nothing
+        assert not uow.items.mark_delivery("no-such-key", "sent", sent)
+        uow.commit()
+    with backend.factory() as uow:
+        [delivery] = uow.items.get(item.reference).deliveries  # type: ignore[union-attr]
+        assert uow.items.delivery_by_message("m-1") == (item.reference, "my-npoc")
+        assert uow.items.delivery_by_message("m-2") is None
+    assert (delivery.state, delivery.sent_at, delivery.acknowledged_at) == ("acknowledged", sent, acked)
+
+
+def test_open_items_of_a_contact_and_the_first_closure_stands(backend: Backend, clock: ManualClock) -> None:
+    with backend.factory() as uow:
+        uow.items.add(make_item(1, originator="th-lo"), make_route("my-npoc"), {"my-npoc": "o1"})
+        uow.items.add(make_item(2, originator="sg-npoc"), make_route("th-lo"), {"th-lo": "o2"})
+        uow.items.add(make_item(3, originator="sg-npoc"), make_route("my-npoc"), {"my-npoc": "o3"})
+        first = Closure("th-lo", clock.now(), "answered")
+        assert uow.items.close(Reference(ItemKind.ALERT, 2026, 1), first)
+        assert not uow.items.close(Reference(ItemKind.ALERT, 2026, 1), Closure("x", clock.now(), "again"))
+        uow.commit()
+    with backend.factory() as uow:
+        assert [str(r.item.reference) for r in uow.items.for_contact("th-lo")] == ["A-2026-0002"]
+        assert [str(r.item.reference) for r in uow.items.for_contact("my-npoc")] == ["A-2026-0003"]
+        assert uow.items.get(Reference(ItemKind.ALERT, 2026, 1)).closure == first  # type: ignore[union-attr]
+
+
+def test_a_forward_adds_deliveries_and_is_decided_once(backend: Backend, clock: ManualClock) -> None:
+    item = make_item(1)
+    request = ForwardRequest("f1", str(item.reference), "my-npoc", ("SG",), ("sg-npoc",), "a lead", clock.now())
+    with backend.factory() as uow:
+        uow.items.add(item, make_route("my-npoc"), {"my-npoc": "o1"})
+        uow.items.add_forward(request)
+        assert uow.items.decide_forward("f1", ForwardState.GRANTED, "th-lo", clock.now(), "ok")
+        assert not uow.items.decide_forward("f1", ForwardState.REFUSED, "th-lo", clock.now(), "no")
+        uow.items.add_deliveries(item.reference, make_route("sg-npoc"), {"sg-npoc": "o2"})
+        uow.commit()
+    with backend.factory() as uow:
+        [forward] = uow.items.forwards(item.reference)
+        record = uow.items.get(item.reference)
+    assert forward.state is ForwardState.GRANTED and forward.decided_by == "th-lo"
+    assert record is not None and [d.contact for d in record.deliveries] == ["my-npoc", "sg-npoc"]
+    assert record.route == make_route("my-npoc", "sg-npoc")
+
+
+# --- outbox, inbox, cursors -------------------------------------------------------------------------
+
+def test_a_second_enqueue_of_a_key_keeps_the_first(backend: Backend) -> None:
+    with backend.factory() as uow:
+        uow.outbox.enqueue(make_message("k1", kind=MessageKind.NOTICE))
+        uow.outbox.enqueue_many([make_message("k2"), make_message("k1", kind=MessageKind.ANSWER)])
+        uow.commit()
+    assert backend.outbox_kinds() == {"k1": MessageKind.NOTICE, "k2": MessageKind.NOTICE}
+
+
+def test_an_event_is_recorded_once_and_handled_in_order(backend: Backend, clock: ManualClock) -> None:
+    with backend.factory() as uow:
+        assert uow.inbox.record(_event("e1", clock))
+        assert not uow.inbox.record(_event("e1", clock, "/status again"))
+        uow.inbox.record_many([_event("e2", clock), _event("e1", clock), _event("e3", clock, "/help")])
+        uow.commit()
+    with backend.factory() as uow:
+        pending = uow.inbox.pending(10)
+        assert [(m.event_id, m.text) for m in pending] == [("e1", "/status A-2026-0001"),
+                                                           ("e2", "/status A-2026-0001"), ("e3", "/help")]
+        assert pending[0] == _event("e1", clock)
+        assert [m.event_id for m in uow.inbox.pending(1)] == ["e1"]
+        uow.inbox.mark_all_done(pending[:1])
+        uow.inbox.mark_failed(pending[1], "ERR-1")
+        with pytest.raises(KeyError):
+            uow.inbox.mark_failed(_event("never", clock), "ERR-2")
+        uow.commit()
+    with backend.factory() as uow:
+        assert [m.event_id for m in uow.inbox.pending(10)] == ["e3"]
+
+
+def test_a_cursor_keeps_its_last_value(backend: Backend) -> None:
+    with backend.factory() as uow:
+        assert uow.cursors.get("matrix") is None
+        uow.cursors.set("matrix", "s1")
+        uow.cursors.set("matrix", "s2")
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.cursors.get("matrix") == "s2"
+
+
+# --- the directory, rooms and devices ---------------------------------------------------------------
+
+def test_the_directory_writer_refuses_clashes_and_a_commit_publishes_the_change(backend: Backend) -> None:
+    newcomer = person("th-new", "TH", identities=("console:th-new",))
+    with backend.factory() as uow:
+        assert not uow.directory_writer.changed
+        uow.directory_writer.add_contact(newcomer)
+        with pytest.raises(ValueError):
+            uow.directory_writer.add_contact(newcomer)
+        with pytest.raises(ValueError):  # an account someone else has
+            uow.directory_writer.add_contact(person("th-other", "TH", identities=("console:th-new",)))
+        with pytest.raises(KeyError):
+            uow.directory_writer.update_contact(person("nobody", "TH"))
+        assert uow.directory_writer.changed
+        assert "th-new" not in backend.directory.current().contacts  # not before the commit
+        uow.commit()
+    assert "th-new" in backend.directory.current().contacts
+    with backend.factory() as uow:
+        assert uow.directory_writer.remove_contact("th-new")
+        assert not uow.directory_writer.remove_contact("th-new")
+        uow.commit()
+    assert "th-new" not in backend.directory.current().contacts
+
+
+def test_a_room_action_is_planned_once_and_the_roster_keeps_what_the_bot_knows(backend: Backend) -> None:
+    with backend.factory() as uow:
+        assert uow.membership.plan([_action("console:a"), _action("console:b")]) == 2
+        assert uow.membership.plan([_action("console:a"), _action("console:c")]) == 1
+        assert uow.membership.present(ROOM) is None
+        uow.roster.seen(ROOM, {UserRef.parse("console:a"): "joined"})
+        uow.roster.mark(ROOM, UserRef.parse("console:b"), "invited")
+        uow.roster.mark(ROOM, UserRef.parse("console:a"), None)
+        assert uow.roster.progress("op-1", "k1", "joined") == {"k1": "joined"}
+        assert uow.roster.progress("op-1", "k1", "failed") == {"k1": "joined"}  # the first note counts
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.membership.present(ROOM) == {UserRef.parse("console:b"): "invited"}
+        assert uow.roster.progress("op-1", "k2", "invited") == {"k1": "joined", "k2": "invited"}
+    kinds = backend.outbox_kinds()
+    assert sorted(kinds) == sorted(_action(f"console:{x}").key for x in "abc")
+    assert set(kinds.values()) == {MessageKind.MEMBERSHIP}
+
+
+def test_a_device_action_becomes_an_outbox_row(backend: Backend) -> None:
+    action = DeviceAction(DeviceOp.LIST, UserRef.parse("matrix:@au-npoc:example.org"), None, "admin", "console:@admin", "d1")
+    with backend.factory() as uow:
+        assert uow.devices is not None
+        uow.devices.plan(action)
+        uow.commit()
+    assert backend.outbox_kinds() == {"d1": MessageKind.DEVICE}
+
+
+def test_a_reminder_and_a_run_are_noted_once(backend: Backend, clock: ManualClock) -> None:
+    reminder = Reminder("A-2026-0001", "my-npoc", Track.ACK, Stage.DUE, 0, "my-npoc", clock.now(), clock.now())
+    with backend.factory() as uow:
+        uow.items.add(make_item(1), make_route("my-npoc"), {"my-npoc": "o1"})
+        assert uow.reminders.record(reminder, "sent", clock.now())
+        assert not uow.reminders.record(reminder, "sent", clock.now())
+        assert uow.reminders.claim("digest:2026-11-23", clock.now())
+        uow.commit()
+    with backend.factory() as uow:
+        assert not uow.reminders.claim("digest:2026-11-23", clock.now())
