@@ -7,6 +7,7 @@ postgresql://postgres@127.0.0.1:5432/test, the maintenance database used to crea
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,22 @@ from sqlalchemy.engine import make_url
 from alerts.clock import ManualClock
 
 POSTGRES_ADMIN_URL = os.environ.get("LIAISON_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that runs the CLI in process configures logging (bot.logging_setup replaces the root
+    handlers with one on the stderr it captured); the next test must not inherit that handler."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture
