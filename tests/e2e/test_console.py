@@ -65,3 +65,11 @@ def test_no_content_reaches_the_database_in_clear(workdir: Path) -> None:
     for path in (workdir / "var").rglob("*"):
         if path.is_file():
             assert b"CANARY-7f3a9" not in path.read_bytes(), path
+
+
+def test_cancel_drops_an_alert_still_being_typed(workdir: Path) -> None:
+    run = console(workdir, "/alert to:TH tlp:amber\nTwo travellers, wrong country\n/cancel\n/cancel\n")
+    assert run.returncode == 0, run.stderr
+    assert "Cancelled. Nothing was sent." in run.stdout
+    assert "Nothing to cancel." in run.stdout  # the second /cancel: no body was pending
+    assert " accepted (" not in run.stdout and "Two travellers" not in run.stdout

@@ -34,7 +34,7 @@ from bot.connectors.telegram.chats import MIGRATIONS, ChatMigrations
 from bot.connectors.telegram.guided_chat import GuidedChats
 from bot.connectors.telegram.sender import TelegramSender
 from bot.connectors.telegram.store import Refusal, TelegramStore
-from handlers.command_list import COMMANDS
+from handlers.command_list import COMMANDS, NOTHING_TO_CANCEL
 from handlers.ports import DirectorySource
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class Intake:
         draft = await self._guided.draft(chat_id, batch)
         if kind == "cancel":
             if draft is None:
-                self._guided.say(chat_id, "There is nothing to cancel.", batch)
+                self._guided.say(chat_id, NOTHING_TO_CANCEL, batch)
             else:
                 self._guided.cancel(chat_id, batch)
             return True
