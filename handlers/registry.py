@@ -15,7 +15,6 @@ from alerts.directory import Contact
 from alerts.errors import InvalidValue
 from alerts.roles import Role
 from handlers import help as field_help
-from handlers import permissions
 from handlers.commands import Command, ParseError
 from handlers.context import CommandContext
 from handlers.lexer import MAX_LENGTH, CommandSyntaxError, normalise_lines, shorten, split_head
@@ -24,20 +23,19 @@ from handlers.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 
+EVERYONE = frozenset(Role)  # any member of the directory, whatever their roles
 INTERNAL_ERROR = "Sorry, I could not read that command. Send /help {name} for how to write it."
 
+# What follows the command word -> the command, or CommandSyntaxError or InvalidValue with one short message.
 Parse = Callable[[str, Vocabulary], Command]
-"""What follows the command word (lines normalised) -> the command; raises CommandSyntaxError or
-InvalidValue with one short message for the person."""
-
+# Carries out a command (of the classes its Parse returns) in the context's unit of work.
 Run = Callable[[CommandContext, Any, PostingPolicy], None]
-"""Carries out a parsed command (of the classes its parse returns) in the context's unit of work."""
 
 
 @dataclass(frozen=True)
 class CommandSpec:
     name: str  # the word /help, the role check and the audit log use; also a word it is typed as
-    roles: frozenset[Role]  # whoever holds one of these may use it (permissions.EVERYONE: any member)
+    roles: frozenset[Role]  # whoever holds one of these may use it (EVERYONE: any member)
     usage: str  # the start of its /help line: "/ack REF"
     summary: str  # the rest of its /help line: "acknowledge an item"
     details: str  # /help NAME: what it does and when
@@ -50,10 +48,6 @@ class CommandSpec:
     def help_line(self) -> str:
         also = f" (also {', '.join('/' + alias for alias in self.aliases)})" if self.aliases else ""
         return f"{self.usage} — {self.summary}{also}"
-
-    @property
-    def help_details(self) -> str:
-        return "\n".join([self.help_line, self.details, *(f"Example: {example}" for example in self.examples)])
 
 
 class Registry:
@@ -115,7 +109,10 @@ class Registry:
     def refusal(self, name: str, contact: Contact) -> str | None:
         """A short reason the contact may not use the command, or None when they may."""
         spec = self._specs.get(name)
-        return permissions.refusal(name, spec.roles, contact) if spec else None
+        if spec is None or spec.roles == EVERYONE or contact.roles & spec.roles:
+            return None
+        needed = ", ".join(sorted(role.value for role in spec.roles))
+        return f"/{name} needs one of these roles: {needed}. Yours: {', '.join(sorted(r.value for r in contact.roles))}."
 
     def help_topic(self, word: str) -> str:
         """The canonical help topic for what was typed: `/rfi` -> request, `due` -> feedback."""
@@ -129,8 +126,9 @@ class Registry:
                               *(spec.help_line for spec in self.specs),
                               "Send /help COMMAND for details, /help fields for the fields of /alert and /request."])
         key = self.help_topic(topic)
-        if key in self._specs:
-            return self._specs[key].help_details
+        spec = self._specs.get(key)
+        if spec is not None:
+            return "\n".join([spec.help_line, spec.details, *(f"Example: {example}" for example in spec.examples)])
         if key == "fields":
             return "\n".join(["Fields of /alert and /request:", *field_help.FIELDS.values()])
         if key in field_help.FIELDS:

@@ -15,13 +15,12 @@ from alerts.due import DuePolicy
 from alerts.identity import ChatRef, UserRef
 from alerts.messages import InboundMessage
 from alerts.roles import Role
-from handlers.command_list import COMMANDS, NOTHING_TO_CANCEL
+from handlers.command_list import ADMINISTRATION, COMMANDS, NOTHING_TO_CANCEL
 from handlers.commands import ParseError
 from handlers.context import CommandContext
 from handlers.dispatcher import Dispatcher
 from handlers.fakes import FixedDirectory, MemoryStore, MemoryUnitOfWork
 from handlers.lexer import CommandSyntaxError
-from handlers.permissions import ADMINISTRATION
 from handlers.post_item import PostingPolicy
 from handlers.registry import CommandSpec, Registry
 from handlers.vocabulary import Vocabulary
