@@ -109,7 +109,9 @@ class Registry:
     def refusal(self, name: str, contact: Contact) -> str | None:
         """A short reason the contact may not use the command, or None when they may."""
         spec = self._specs.get(name)
-        if spec is None or spec.roles == EVERYONE or contact.roles & spec.roles:
+        if spec is None:  # fail closed: nobody may use what was never declared
+            return f"Unknown command /{name}. Send /help for the list."
+        if spec.roles == EVERYONE or contact.roles & spec.roles:
             return None
         needed = ", ".join(sorted(role.value for role in spec.roles))
         return f"/{name} needs one of these roles: {needed}. Yours: {', '.join(sorted(r.value for r in contact.roles))}."

@@ -108,6 +108,7 @@ def test_a_command_declared_once_is_parsed_listed_checked_and_run() -> None:
     assert registry.help_text("p") == "/ping — see whether the bot is there (also /p)\nThe bot answers pong.\nExample: /ping"
     assert registry.refusal("ping", small_network().contacts["admin"]) is None
     assert "needs one of these roles: admin" in (registry.refusal("ping", small_network().contacts["my-officer"]) or "")
+    assert registry.refusal("alert", small_network().contacts["admin"]) == "Unknown command /alert. Send /help for the list."
 
     bot = Bot(registry)
     assert bot.says("admin", "/P") == ["pong"] and ran == [PingCommand()]
