@@ -6,7 +6,8 @@
     :help          this help;  :quit (or end of input) leaves
 
 /alert and /request take a body: after their first line, keep typing and end with an empty line
-(or start the next command or :line). Every other command is sent at the end of its line.
+(or start the next command or :line); /cancel instead drops it unsent. Every other command is sent
+at the end of its line.
 Lines starting with # are comments (scripts).
 """
 
@@ -22,11 +23,12 @@ from alerts.directory import Contact
 from alerts.identity import ChatRef, Platform
 from alerts.messages import InboundMessage
 from alerts.roles import Role
-from handlers.commands import ALIASES
+from handlers.command_list import COMMANDS
 from handlers.ports import DirectorySource
 
 CONSOLE_HELP = __doc__.split("\n\n", 1)[1].rstrip()
-_BODY_COMMANDS = ("alert", "request", "req", "rfi")
+_BODY_COMMANDS = ("alert", "request")
+CANCELLED = "Cancelled. Nothing was sent."
 
 
 _META_WORDS = ("as", "in", "who", "help", "quit", "q", "exit")
@@ -41,7 +43,7 @@ def _command_word(line: str) -> str | None:
 
 def takes_body(line: str) -> bool:
     """Whether the line opens a command whose body may follow on further lines."""
-    return _command_word(line) in _BODY_COMMANDS
+    return COMMANDS.name_for(_command_word(line) or "") in _BODY_COMMANDS
 
 
 def ends_body(line: str) -> bool:
@@ -52,7 +54,7 @@ def ends_body(line: str) -> bool:
     if stripped.startswith(":"):
         words = stripped[1:].split(maxsplit=1)
         return bool(words) and words[0].lower() in _META_WORDS
-    return _command_word(stripped) in ALIASES
+    return COMMANDS.spec_for(_command_word(stripped) or "") is not None
 
 
 class ConsoleSession:
@@ -118,14 +120,21 @@ class ConsoleSession:
                     return
                 continue
             if takes_body(stripped):
-                text = await self._read_body(text)
+                body = await self._read_body(text)
+                if body is None:
+                    self._say(CANCELLED)
+                    continue
+                text = body
             await self._submit(self._message(text))
 
-    async def _read_body(self, first: str) -> str:
+    async def _read_body(self, first: str) -> str | None:
+        """The command with its body; None when /cancel ended it."""
         lines = [first]
         while True:
             self._prompt(continuation=True)
             line = await self._read_line()
+            if line and COMMANDS.name_for(_command_word(line) or "") == "cancel":
+                return None
             if not line or ends_body(line):
                 self._pending = line if line and line.strip() else None
                 return "\n".join(lines)

@@ -1,7 +1,7 @@
 """The commands people type, as values; each renders to canonical text that parses back equal.
 
-Every class's `name` is its top-level name in COMMAND_NAMES ("member" for both /member add and
-/member remove), the key that role checks and /help use.
+Every class's `name` is the name its command is declared under in handlers/command_list.py
+("member" for both /member add and /member remove), the key that role checks and /help use.
 
 render() writes fields as one-line `key:value` tokens and puts free text (an item's body) after a
 blank line, where nothing can be mistaken for a field. The admins' commands are in commands_admin.py.
@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import ClassVar, Union
+from typing import ClassVar, Protocol
 
 from alerts.caveats import Handling
 from alerts.items import ItemDraft, ItemKind, Reference, Selector, SelectorKind
 from alerts.priority import Priority
 from handlers import command_text
 from handlers.command_text import Bare, ReferenceOnly
-from handlers.commands_admin import (
+from handlers.commands_admin import (  # noqa: F401 - every command class is imported from here
     DeviceCommand,
     MemberAddCommand,
     MemberRemoveCommand,
@@ -27,24 +27,6 @@ from handlers.commands_admin import (
 )
 from handlers.lexer import quote
 from handlers.values import render_due, render_duration
-
-COMMAND_NAMES: tuple[str, ...] = (
-    "alert", "request", "ack", "reply", "close", "status", "overdue", "mine", "contacts", "whoami",
-    "help", "forward", "consent", "snooze", "remind", "escalate", "stats", "member", "rooms", "room",
-    "device", "cancel",
-)
-
-# Command word as typed (in lowercase) -> the top-level name in COMMAND_NAMES.
-ALIASES: dict[str, str] = {name: name for name in COMMAND_NAMES} | {
-    "req": "request",
-    "rfi": "request",
-    "acknowledge": "ack",
-    "directory": "contacts",
-    "me": "whoami",
-    "start": "help",  # Telegram sends /start when someone first opens the bot
-    "fwd": "forward",
-}
-
 
 def _draft_text(word: str, draft: ItemDraft, confirmed: bool = False) -> str:
     caveat = draft.caveat
@@ -171,7 +153,7 @@ class WhoamiCommand(Bare):
 @dataclass(frozen=True)
 class HelpCommand:
     name: ClassVar[str] = "help"
-    topic: str | None  # a command name from COMMAND_NAMES, a field name, or what was typed
+    topic: str | None  # a command's name, a field's name, or what was typed
 
     def render(self) -> str:
         return command_text.joined("/help", self.topic or "")
@@ -237,12 +219,12 @@ class CancelCommand(Bare):
     name: ClassVar[str] = "cancel"
 
 
-Command = Union[
-    AlertCommand, RequestCommand, AckCommand, ReplyCommand, CloseCommand, StatusCommand,
-    OverdueCommand, MineCommand, ContactsCommand, WhoamiCommand, HelpCommand, ForwardCommand,
-    ConsentCommand, SnoozeCommand, RemindCommand, EscalateCommand, StatsCommand, MemberAddCommand,
-    MemberRemoveCommand, RoomsCommand, RoomSyncCommand, DeviceCommand, CancelCommand,
-]
+class Command(Protocol):
+    """What every command class above is: a value with the name of the command it belongs to."""
+
+    name: ClassVar[str]
+
+    def render(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The admins' commands as values: the directory and room membership (/member, /rooms, /room sync)
-and Matrix device trust (/device). handlers/commands.py includes them in `Command`."""
+and Matrix device trust (/device). handlers/commands.py re-exports them."""
 
 from __future__ import annotations
 

@@ -74,10 +74,6 @@ def parse_request(rest: str, vocabulary: Vocabulary) -> RequestCommand:
     return RequestCommand(*parse_draft_and_confirmation(ItemKind.REQUEST, rest, vocabulary))
 
 
-def parse_draft(kind: ItemKind, rest: str, vocabulary: Vocabulary) -> ItemDraft:
-    return parse_draft_and_confirmation(kind, rest, vocabulary)[0]
-
-
 def parse_draft_and_confirmation(kind: ItemKind, rest: str, vocabulary: Vocabulary) -> tuple[ItemDraft, bool]:
     scan = scan_fields(rest, ITEM_FIELDS)
     values = scan.single(ITEM_FIELDS, repeatable=frozenset({"to"}))

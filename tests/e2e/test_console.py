@@ -84,3 +84,11 @@ def test_a_red_alert_typed_in_a_room_leaves_it_and_its_facts_stay_in_direct_chat
     assert any("Your TLP:RED alert was removed from Network room" in b for b in to_officer)
     assert sum("A-2026-0001 · TLP:RED H0 · open" in b for b in to_officer) == 2  # asked in the room, then here
     assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_cancel_drops_an_alert_still_being_typed(workdir: Path) -> None:
+    run = console(workdir, "/alert to:TH tlp:amber\nTwo travellers, wrong country\n/cancel\n/cancel\n")
+    assert run.returncode == 0, run.stderr
+    assert "Cancelled. Nothing was sent." in run.stdout
+    assert "Nothing to cancel." in run.stdout  # the second /cancel: no body was pending
+    assert " accepted (" not in run.stdout and "Two travellers" not in run.stdout

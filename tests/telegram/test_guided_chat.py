@@ -73,6 +73,8 @@ async def test_a_form_survives_a_restart_and_cancel_leaves_it(tmp_path, fake, mo
         fake.says(OFFICER, "some words after the form")
         fake.says(OFFICER, "/whoami")
         await eventually(lambda: any("You are" in s.text for s in fake.sent_to(OFFICER.id)), "the /whoami answer")
+        fake.says(OFFICER, "/cancel")  # no form is open any more
+        await eventually(lambda: any(s.text == "Nothing to cancel." for s in fake.sent_to(OFFICER.id)), "the answer")
         assert bot.items() == 0
         assert all("some words" not in s.text for s in fake.sent_to(OFFICER.id))
 

@@ -136,7 +136,8 @@ def test_the_forms_people_type_parse_and_render_canonically(text: str, command: 
 
 
 def test_help_lists_device_and_explains_it() -> None:
-    from handlers.help import help_text
+    from handlers.command_list import COMMANDS
+    help_text = COMMANDS.help_text
 
     assert "/device list|verify|blacklist USER [DEVICE]" in help_text()
     assert "Example: /device verify @alice:example.org ABCDEFGHIJ" in help_text("device")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from alerts.caveats import Caveat, Tlp
 from alerts.items import ItemDraft, Reference, Selector, SelectorKind
 from handlers.commands import AlertCommand, ForwardCommand, MemberRemoveCommand, ParseError, RequestCommand
-from handlers.help import help_text
+from handlers.command_list import COMMANDS
 from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields
 from handlers.parser import FIELD_SPECS, parse
 from handlers.vocabulary import Vocabulary
@@ -255,8 +255,8 @@ def test_a_stats_period_whose_end_no_date_can_hold_is_refused(period: str) -> No
 
 
 def test_help_says_where_the_text_begins_and_how_far_a_due_date_may_be() -> None:
-    assert "put an empty line before the text" in help_text("alert")
-    assert "366 days ahead" in help_text("due")
+    assert "put an empty line before the text" in COMMANDS.help_text("alert")
+    assert "366 days ahead" in COMMANDS.help_text("due")
 
 
 def test_the_readme_examples_of_where_the_text_begins() -> None:

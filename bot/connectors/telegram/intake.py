@@ -38,8 +38,7 @@ from bot.connectors.telegram.invite_links import InviteLinks
 from bot.connectors.telegram.sender import TelegramSender
 from bot.connectors.telegram.store import Refusal, TelegramStore
 from bot.errors import PermanentFailure, PlatformError
-from handlers.commands import ALIASES
-from handlers.permissions import refusal
+from handlers.command_list import COMMANDS, NOTHING_TO_CANCEL
 from handlers.ports import DirectorySource
 
 log = logging.getLogger(__name__)
@@ -119,7 +118,7 @@ class Intake:
         ours = self._replied_to_us(msg)
         private = msg.chat.type == "private"
         if not private and ours is None and (word is None or (
-                word not in ALIASES and not safety.addressed_to_us(text or "", self._api.username))):
+                COMMANDS.spec_for(word) is None and not safety.addressed_to_us(text or "", self._api.username))):
             return  # chatter, or another bot's /command: none of this bot's business, never stored
         reason = safety.untrusted_reason(msg)
         if reason is None and private and msg.from_user.id != chat_id:
@@ -145,7 +144,7 @@ class Intake:
     async def _form_step(self, update_id: int, chat_id: int, word: str | None, text: str, reference: str | None,
                          batch: Batch) -> bool:
         """True when the message belonged to the guided form (started, answered or cancelled it)."""
-        kind = ALIASES.get(word or "")
+        kind = COMMANDS.name_for(word or "")
         if kind in ("alert", "request") and safety.is_bare(text):
             if not self._may_post(chat_id, kind):
                 return False  # recorded as typed: the dispatcher refuses it, says why, and audits it
@@ -154,7 +153,7 @@ class Intake:
         draft = await self._guided.draft(chat_id, batch)
         if kind == "cancel":
             if draft is None:
-                self._guided.say(chat_id, "There is nothing to cancel.", batch)
+                self._guided.say(chat_id, NOTHING_TO_CANCEL, batch)
             else:
                 self._guided.cancel(chat_id, batch)
             return True
@@ -203,7 +202,7 @@ class Intake:
     def _may_post(self, user_id: int, kind: str) -> bool:
         """Only someone the dispatcher would take the finished command from is walked through the form."""
         contact = self._directory.current().contact_for(UserRef(TG, f"user:{user_id}"))
-        return contact is not None and refusal(kind, contact) is None
+        return contact is not None and COMMANDS.refusal(kind, contact) is None
 
     def chat_moved(self, old: int, new: int, batch: Batch) -> None:
         if self._migrations.add(old, new):

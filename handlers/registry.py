@@ -1,0 +1,139 @@
+"""A command is declared once, as a CommandSpec: its words, the roles it needs, how it is read, how
+/help explains it, and what runs it. The parser, the role check, /help and the dispatcher all read
+the Registry, so nothing about a command is written twice. The commands themselves are declared in
+handlers/command_list.py.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from alerts.directory import Contact
+from alerts.errors import InvalidValue
+from alerts.roles import Role
+from handlers import help as field_help
+from handlers.commands import Command, ParseError
+from handlers.context import CommandContext
+from handlers.lexer import MAX_LENGTH, CommandSyntaxError, normalise_lines, shorten, split_head
+from handlers.post_item import PostingPolicy
+from handlers.vocabulary import Vocabulary
+
+log = logging.getLogger(__name__)
+
+EVERYONE = frozenset(Role)  # any member of the directory, whatever their roles
+INTERNAL_ERROR = "Sorry, I could not read that command. Send /help {name} for how to write it."
+
+# What follows the command word -> the command, or CommandSyntaxError or InvalidValue with one short message.
+Parse = Callable[[str, Vocabulary], Command]
+# Carries out a command (of the classes its Parse returns) in the context's unit of work.
+Run = Callable[[CommandContext, Any, PostingPolicy], None]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str  # the word /help, the role check and the audit log use; also a word it is typed as
+    roles: frozenset[Role]  # whoever holds one of these may use it (EVERYONE: any member)
+    usage: str  # the start of its /help line: "/ack REF"
+    summary: str  # the rest of its /help line: "acknowledge an item"
+    details: str  # /help NAME: what it does and when
+    examples: tuple[str, ...]  # each parses to this command; /help NAME shows them
+    parse: Parse
+    run: Run
+    aliases: tuple[str, ...] = ()  # other words it is typed as, named in its /help line
+
+    @property
+    def help_line(self) -> str:
+        also = f" (also {', '.join('/' + alias for alias in self.aliases)})" if self.aliases else ""
+        return f"{self.usage} — {self.summary}{also}"
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._specs: dict[str, CommandSpec] = {}  # in declaration order, which /help follows
+        self._words: dict[str, CommandSpec] = {}  # every word a command is typed as, in lowercase
+
+    def declare(self, spec: CommandSpec) -> CommandSpec:
+        for word in (spec.name, *spec.aliases):
+            if word in self._words or word != word.lower():  # a programming error, caught at import
+                raise ValueError(f"/{word} is declared twice or not in lowercase")
+            self._words[word] = spec
+        self._specs[spec.name] = spec
+        return spec
+
+    @property
+    def specs(self) -> tuple[CommandSpec, ...]:
+        return tuple(self._specs.values())
+
+    def spec_for(self, word: str) -> CommandSpec | None:
+        """The command a word (as typed, without / and in any case) stands for."""
+        return self._words.get(word.lower())
+
+    def name_for(self, word: str) -> str | None:
+        spec = self.spec_for(word)
+        return spec.name if spec else None
+
+    def parse(self, text: str, vocabulary: Vocabulary) -> Command | ParseError | None:
+        """Never raises: whatever goes wrong becomes a ParseError with one short message."""
+        head = split_head(text)
+        if head is None:
+            return None
+        word, bot_name, rest = head
+        if bot_name is not None and not vocabulary.knows_bot(bot_name):
+            return None
+        spec = self._words.get(word)
+        if spec is None:
+            return ParseError(None, self._unknown_command(word))
+        if len(text) > MAX_LENGTH:
+            return ParseError(
+                spec.name,
+                f"That message is too long: {len(text):,} characters; at most {MAX_LENGTH:,}. "
+                "Send a summary, for example the key facts and your ref:.",
+            )
+        try:
+            return spec.parse(normalise_lines(rest), vocabulary)
+        except (CommandSyntaxError, InvalidValue) as error:
+            return ParseError(spec.name, str(error))
+        except Exception:  # a bug must not take the bot down; the tests assert it never happens
+            log.exception("parse failed on a /%s command", spec.name)
+            return ParseError(spec.name, INTERNAL_ERROR.format(name=spec.name))
+
+    def _unknown_command(self, word: str) -> str:
+        close = difflib.get_close_matches(word, list(self._words), n=1, cutoff=0.6) if len(word) <= 20 else []
+        if close:
+            return f"Unknown command /{word} — did you mean /{close[0]}? Send /help for the list."
+        return f"Unknown command /{shorten(word, 20)}. Try /alert, /request, /ack, /reply or /status; /help lists all."
+
+    def refusal(self, name: str, contact: Contact) -> str | None:
+        """A short reason the contact may not use the command, or None when they may."""
+        spec = self._specs.get(name)
+        if spec is None:  # fail closed: nobody may use what was never declared
+            return f"Unknown command /{name}. Send /help for the list."
+        if spec.roles == EVERYONE or contact.roles & spec.roles:
+            return None
+        needed = ", ".join(sorted(role.value for role in spec.roles))
+        return f"/{name} needs one of these roles: {needed}. Yours: {', '.join(sorted(r.value for r in contact.roles))}."
+
+    def help_topic(self, word: str) -> str:
+        """The canonical help topic for what was typed: `/rfi` -> request, `due` -> feedback."""
+        key = word.strip().lstrip("/!").rstrip(":").lower()
+        return self.name_for(key) or field_help.FIELD_ALIASES.get(key) or key
+
+    def help_text(self, topic: str | None = None) -> str:
+        """/help lists the commands one line each; /help COMMAND (or a field) explains one."""
+        if topic is None or not topic.strip():
+            return "\n".join(["Commands (REF is a reference such as A-2026-0042):",
+                              *(spec.help_line for spec in self.specs),
+                              "Send /help COMMAND for details, /help fields for the fields of /alert and /request."])
+        key = self.help_topic(topic)
+        spec = self._specs.get(key)
+        if spec is not None:
+            return "\n".join([spec.help_line, spec.details, *(f"Example: {example}" for example in spec.examples)])
+        if key == "fields":
+            return "\n".join(["Fields of /alert and /request:", *field_help.FIELDS.values()])
+        if key in field_help.FIELDS:
+            return field_help.FIELDS[key]
+        names = ", ".join("/" + name for name in self._specs)
+        return f"No help on '{shorten(topic, 20)}'. Commands: {names}. Send /help for what each does."
