@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from alerts.messages import InboundMessage, MessageKind, OutboundMessage
 from alerts.routing import Destination
-from bot.errorref import new_error_ref, user_message
+from handlers.errorref import new_error_ref, user_message
 from handlers.dispatcher import Dispatcher
 from handlers.ports import UnitOfWork, UnitOfWorkFactory
 from storage.uow import SavepointNotReleased

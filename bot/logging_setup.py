@@ -6,7 +6,7 @@
         ...
 
 Every record gets the fields `reference` (an item's reference number) and `error_ref` (the code a
-user was told, bot.errorref) when it has them: given with `extra=`, bound with log_context, or
+user was told, handlers.errorref) when it has them: given with `extra=`, bound with log_context, or
 found in the message itself (callers write ids into messages: "failed [E-7KQ2MX]"), so the line
 an officer's "reference E-7KQ2MX" points to can be found with a plain search or a JSON query.
 

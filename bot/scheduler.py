@@ -12,7 +12,7 @@ the timers run. A second instance is refused (SchedulerLocked) or, with second_i
 
 Every job runs its work on the bot's database thread with the bot's clock, and wakes the delivery
 worker when it queued anything. An item a round cannot handle is set aside (see
-handlers.followup_reminders): its error reference comes from bot.errorref, and the admins are told
+handlers.followup_reminders): its error reference comes from handlers.errorref, and the admins are told
 where the room watch tells them (bot.admins), so one bad row stops neither the timers nor a start. Tests drive ReminderService.tick with a manual clock; this module
 only adds the timers, and its own tests check those with APScheduler's real clock.
 """
@@ -34,7 +34,6 @@ from alerts.reminder_policy import zone_of
 from bot.admins import admin_destinations
 from bot.config import Settings
 from bot.config_reminders import SecondInstance
-from bot.errorref import new_error_ref
 from bot.scheduler_jobs import BULLETIN, DIGEST, TICK, BoundJobsExecutor, JobSpec, job_specs, reconcile_jobs
 from bot.scheduler_lock import SchedulerLock, SchedulerLocked, scheduler_lock_for
 from handlers.followup_reminders import ReminderService, TickReport
@@ -178,7 +177,7 @@ async def start_scheduler(runtime: RuntimeLike, *, standby_poll_seconds: float =
         return None
     service = ReminderService(runtime.uow_factory, runtime.directory, settings.policy(),
                               digest_room=settings.digest_room, bulletin_room=settings.bulletin_room,
-                              admins=lambda: admin_destinations(runtime), error_ref=new_error_ref)
+                              admins=lambda: admin_destinations(runtime))
     specs = job_specs(settings.tick, settings.digest_time, settings.digest_timezone, digest=settings.digest_room is not None,
                       bulletin_day=settings.bulletin_day if settings.bulletin_room else None)
     scheduler = ReminderScheduler(service, run_on_db=runtime.db.run, clock=runtime.clock,

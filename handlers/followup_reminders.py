@@ -23,7 +23,6 @@ out and try it again each time.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -41,6 +40,7 @@ from alerts.reminder_render import render_reminder
 from alerts.reminders import FollowUp, Plan, Reminder, overdue, plan_item
 from alerts.routing import Destination
 from alerts.stats import period_bounds
+from handlers.errorref import new_error_ref
 from handlers.ports import DirectorySource, ItemSummary, SetAside, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -63,11 +63,6 @@ class _Referenced(Protocol):
 
 
 R = TypeVar("R", bound=_Referenced)
-
-
-def _error_ref() -> str:
-    """An error reference of the form bot.errorref makes (the bot passes that one in)."""
-    return "E-" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
 
 
 def _storable(moment: datetime) -> datetime:
@@ -97,7 +92,7 @@ class ReminderService:
     def __init__(self, uow_factory: UnitOfWorkFactory, directory: DirectorySource,
                  policy: ReminderPolicy, *, digest_room: ChatRef | None = None,
                  bulletin_room: ChatRef | None = None, batch: int = BATCH, admins: AdminPlaces = lambda: (),
-                 error_ref: Callable[[], str] = _error_ref) -> None:
+                 error_ref: Callable[[], str] = new_error_ref) -> None:
         self._uow_factory = uow_factory
         self._directory = directory
         self.policy = policy
