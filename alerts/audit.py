@@ -6,6 +6,9 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# The actor the audit log names for what the bot does on its own (deliveries, reminders, room actions).
+BOT_ACTOR = "liaison-bot"
+
 
 class AuditAction(enum.Enum):
     COMMAND = "command"            # an inbound command, as received

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
-from alerts.audit import AuditAction, AuditEvent
+from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.clock import Clock
 from alerts.identity import Platform
 from alerts.items import Reference
@@ -27,7 +27,6 @@ from storage.uow import SqlUnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
-BOT_ACTOR = "liaison-bot"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from alerts.audit import AuditAction, AuditEvent
+from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.clock import Clock
 from alerts.devices import DeviceAction, DeviceOp
 from alerts.messages import MessageKind, OutboundMessage
@@ -34,7 +34,6 @@ from handlers.ports import UnitOfWorkFactory
 if TYPE_CHECKING:
     from bot.app import Runtime
 
-BOT_ACTOR = "liaison-bot"
 TRUST_WORDS = {"verified": "verified", "tofu": "trusted on first use, not verified", "blacklisted": "blacklisted",
                "unverified": "unverified"}
 CHECK_KEY = "Before you verify one, check its key with its owner: their app shows it for that session."

@@ -33,7 +33,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, Awaitable, Callable, Protocol, TextIO
 
-from alerts.audit import AuditAction, AuditEvent
+from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.clock import Clock
 from alerts.identity import ChatRef, Platform
 from alerts.membership import PlannedAction, RoomAction
@@ -46,7 +46,6 @@ from handlers.ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
-BOT_ACTOR = "liaison-bot"
 PROGRESS_EVERY = 10
 
 # Carries out an outbox row that is an action, not a text to post; returns what is recorded as its

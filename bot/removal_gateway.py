@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from alerts.audit import AuditAction, AuditEvent
+from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.clock import Clock
 from alerts.identity import ChatRef, Platform
 from alerts.messages import MessageKind, OutboundMessage
@@ -29,7 +29,6 @@ from bot.connectors.base import Outgoing
 from bot.dbthread import DatabaseThread
 from bot.errors import PermanentFailure, PlatformError
 
-BOT_ACTOR = "liaison-bot"
 REASON = "TLP:RED goes only to direct chats with the people named"
 _WHY = {"not-allowed": "it lacks the power to remove others' messages there",
         "no-remover": "the bot cannot remove messages on this platform"}

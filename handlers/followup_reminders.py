@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol, TypeVar
 
-from alerts.audit import AuditAction, AuditEvent
+from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.bulletin import SharedItem, may_carry, render_bulletin
 from alerts.digest import render_digest
 from alerts.directory import Directory
@@ -45,7 +45,6 @@ from handlers.ports import DirectorySource, ItemSummary, SetAside, UnitOfWork, U
 
 log = logging.getLogger(__name__)
 
-BOT_ACTOR = "liaison-bot"  # as the delivery worker names the bot in the audit log
 BATCH = 250  # items per transaction: short enough that commands never wait long behind a round
 SCAN = 5000  # items looked up per query for candidates: one scan of the items serves many batches
 REMINDERS, DIGEST, BULLETIN = "reminders", "digest", "bulletin"  # the rounds that may set an item aside

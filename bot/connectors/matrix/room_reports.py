@@ -28,7 +28,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from alerts.audit import AuditAction, AuditEvent
+from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.directory import Room
 from alerts.identity import UserRef
 from alerts.messages import MessageKind, OutboundMessage
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BOT_ACTOR = "liaison-bot"
 SAFETY = MATRIX_ROOM_SAFETY  # the directory reads each room's encryption from it (storage.directory)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from alerts.audit import AuditAction, AuditEvent
+from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.roles import Role
 from alerts.routing import Destination
@@ -32,7 +32,6 @@ from bot.device_gateway import attach_device_trust
 if TYPE_CHECKING:
     from bot.app import Runtime
 
-BOT_ACTOR = "liaison-bot"
 
 
 def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
