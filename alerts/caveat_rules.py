@@ -1,4 +1,4 @@
-"""Where an item may be posted under its caveat (ARCHITECTURE.md section 5), as pure functions.
+"""Where an item may be posted under its caveat, as pure functions.
 
     check(caveat, destination, directory, audience)   one destination
     channel_violation(caveat, destination, directory)  whether the channel is encrypted enough for it

@@ -11,7 +11,7 @@ the standby's poll, its taking over of the dead one's leases (on PostgreSQL afte
 keep-alive periods, in case the old holder were alive), and its first delivery round. The run then
 finishes and the crash test's checks say whether anything was lost or duplicated.
 
-Goal (issue 9): median under 10 s. Prints; asserts nothing. SQLite (a flock, two processes on
+Goal: median under 10 s. Prints; asserts nothing. SQLite (a flock, two processes on
 one machine) and PostgreSQL (an advisory lock; skipped when no server answers).
 """
 

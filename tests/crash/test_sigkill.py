@@ -1,4 +1,4 @@
-"""Crash safety (issue 4, part 7): SIGKILL at random points while alerts are routed and delivered.
+"""Crash safety: SIGKILL at random points while alerts are routed and delivered.
 
 For each seed, tests/crash/driver.py runs the real runtime on a fresh copy of config.example.toml
 and is killed several times: once a random time after it starts (start-up, migrations, the first

@@ -1,4 +1,4 @@
-"""Active/standby (issue 9): two real processes on one database; SIGKILL the active one mid-delivery.
+"""Active/standby: two real processes on one database; SIGKILL the active one mid-delivery.
 
 The standby must take over (it holds the instance lock, frees the dead one's leases) and finish:
 every scripted alert made once, every delivery on the platform, under one key per recipient and

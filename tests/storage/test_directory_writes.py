@@ -1,4 +1,4 @@
-"""Writes to the directory (issue 8): add, update and remove a contact, and the rooms' roster."""
+"""Writes to the directory: add, update and remove a contact, and the rooms' roster."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Where each TLP may be posted (ARCHITECTURE.md section 5), one destination at a time, and whole routes."""
+"""Where each TLP may be posted, one destination at a time, and whole routes."""
 
 from __future__ import annotations
 

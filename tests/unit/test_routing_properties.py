@@ -1,7 +1,7 @@
 """Properties of routing over random directories, rooms, rules, arrangements and items.
 
-Every route the router returns is checked against an oracle written here from ARCHITECTURE.md
-section 5, independently of alerts.caveat_rules: every delivery satisfies its caveat, TLP:RED
+Every route the router returns is checked against an oracle written here from the caveat table
+of the README ("Routing and caveats"), independently of alerts.caveat_rules: every delivery satisfies its caveat, TLP:RED
 never goes to a room nor to anyone not named, nobody outside the item's recipients (plus the
 first matching rule's additions, plus coordinators for urgent items) receives it, nobody receives
 it twice, the originator never receives it, and every recipient has a sharing basis. The last

@@ -1,5 +1,5 @@
 """The registered Matrix rooms, watched from the sync stream: their members (the roster behind /rooms
-and /room sync), their encryption and the bot's power in them (issue 8, room safety).
+and /room sync), their encryption and the bot's power in them (room safety).
 
 The connector calls a RoomWatch after each sync has been recorded (its sync observer). After the
 first sync of a session every registered Matrix room is looked at; after the others only the
