@@ -98,6 +98,8 @@ def test_the_base_network_is_valid():
                  '{ file = "/run/credentials/liaison/telegram-token" } when enabled = true', id="missing value"),
     pytest.param('[storage]\nurl = "sqlite://"\n',
                  'config.toml: storage.url: expected a string like', id="in-memory database"),
+    pytest.param('[due]\nroutine = 5\n', "config.toml: due.routine: expected a table [due.routine], got 5",
+                 id="a value where a table belongs"),
 ])
 def test_one_line_per_mistake_outside_the_network(text, line):
     (found,) = errors(text)
