@@ -53,14 +53,15 @@ class StageEntry:
     coordinators_after: DurationOrOff = None
 
 
-def _stages(priority: Priority) -> Any:
+def _stages(priority: Priority) -> Check:
+    """[reminders.<priority>]: what is left out keeps the priority's default; "off" leaves a stage out."""
     default = DEFAULT_STAGES[priority]
 
     def build(entry: StageEntry, load: Load) -> StageTimes:
         given = {name: getattr(entry, name) for name in StageTimes.__dataclass_fields__}
         return StageTimes(**{name: getattr(default, name) if value is None else None if value == _OFF else value
                              for name, value in given.items()})
-    return Annotated[StageTimes, Table(StageEntry, build)]
+    return Table(StageEntry, build)
 
 
 def _tick(text: str) -> timedelta:
@@ -98,9 +99,9 @@ Room = Annotated[ChatRef | None, Check(_room, CHAT_EXPECT, load=True, text=True)
 class ReminderSettings:
     enabled: Bool = True
     tick: Annotated[timedelta, Check(_tick, DURATION_EXPECT, text=True)] = timedelta(minutes=1)
-    urgent: _stages(Priority.URGENT) = DEFAULT_STAGES[Priority.URGENT]  # type: ignore[valid-type]
-    priority: _stages(Priority.PRIORITY) = DEFAULT_STAGES[Priority.PRIORITY]  # type: ignore[valid-type]
-    routine: _stages(Priority.ROUTINE) = DEFAULT_STAGES[Priority.ROUTINE]  # type: ignore[valid-type]
+    urgent: Annotated[StageTimes, _stages(Priority.URGENT)] = DEFAULT_STAGES[Priority.URGENT]
+    priority: Annotated[StageTimes, _stages(Priority.PRIORITY)] = DEFAULT_STAGES[Priority.PRIORITY]
+    routine: Annotated[StageTimes, _stages(Priority.ROUTINE)] = DEFAULT_STAGES[Priority.ROUTINE]
     # each person's own time zone
     quiet_hours: Annotated[QuietHours | None, Check(
         lambda text: None if text.lower() in ("off", "none", "") else QuietHours.parse(text),

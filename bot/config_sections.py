@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any, Mapping
+from typing import Annotated, Mapping
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, model_validator
@@ -108,7 +108,8 @@ class DueEntry:
     feedback: Duration | None = None
 
 
-def _due(priority: Priority) -> Any:
+def _due(priority: Priority) -> Check:
+    """[due.<priority>]: what is left out keeps the priority's default."""
     default = DEFAULT_DUE[priority]
 
     def build(entry: DueEntry, load: Load) -> DueTimes:
@@ -117,14 +118,14 @@ def _due(priority: Priority) -> Any:
             raise refuse(f"expected a duration no longer than feedback ({format_duration(times.feedback)}), "
                          f"got {format_duration(times.acknowledge)}", "acknowledge")
         return times
-    return Annotated[DueTimes, Table(DueEntry, build)]
+    return Table(DueEntry, build)
 
 
 @settings
 class DueSettings:
-    urgent: _due(Priority.URGENT) = DEFAULT_DUE[Priority.URGENT]  # type: ignore[valid-type]
-    priority: _due(Priority.PRIORITY) = DEFAULT_DUE[Priority.PRIORITY]  # type: ignore[valid-type]
-    routine: _due(Priority.ROUTINE) = DEFAULT_DUE[Priority.ROUTINE]  # type: ignore[valid-type]
+    urgent: Annotated[DueTimes, _due(Priority.URGENT)] = DEFAULT_DUE[Priority.URGENT]
+    priority: Annotated[DueTimes, _due(Priority.PRIORITY)] = DEFAULT_DUE[Priority.PRIORITY]
+    routine: Annotated[DueTimes, _due(Priority.ROUTINE)] = DEFAULT_DUE[Priority.ROUTINE]
 
     @property
     def by_priority(self) -> Mapping[Priority, DueTimes]:
