@@ -9,14 +9,14 @@ from __future__ import annotations
 import enum
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, model_validator
 
 from alerts.identity import UserRef
-from bot.config_reader import Check, Loc, Problems, Refused, loaded, settings
-from bot.config_values import Bool, Choice, FilePath, Secret, Text, require
+from bot.config_reader import Check, Loc, Refused, loaded, settings
+from bot.config_values import Bool, Choice, FilePath, Secret, Text, require, with_checks
 from bot.credentials import SecretRef
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
@@ -67,24 +67,26 @@ class MatrixSettings:
                                                    f"{_SECRET_DIR}/matrix-pickle-key")] = None
     device_trust: Annotated[DeviceTrust, Choice(DeviceTrust)] = DeviceTrust.TOFU
 
-    @model_validator(mode="after")
-    def _complete(self, info: ValidationInfo) -> MatrixSettings:
-        if (load := loaded(info)) is None:
-            return self
-        problems: list[tuple[Loc, str]] = []
-        if self.password is not None and self.access_token is not None:
-            problems.append((("access_token",), "expected either password or access_token, not both"))
-        if self.enabled:
-            problems += require(self, ("homeserver", "user_id"), "when enabled = true")
-            if self.password is None and self.access_token is None:
-                problems.append((("access_token",), "missing; expected a secret for access_token or for password, "
-                                                    'like { env = "LIAISON_MATRIX_TOKEN" } when enabled = true'))
-            problems += require(self, ("pickle_key",), "when enabled = true")
-        if problems:
-            raise Problems(problems).error()
-        if _plain_http_elsewhere(self.homeserver):
+    @model_validator(mode="wrap")
+    @classmethod
+    def _complete(cls, data: Any, handler: Any, info: ValidationInfo) -> MatrixSettings:
+        settings = with_checks(cls, data, handler, info, cls._requirements)
+        if (load := loaded(info)) and _plain_http_elsewhere(settings.homeserver):
             load.warn("matrix.homeserver", "plain http to another machine: use https outside a test setup")
-        return self
+        return settings
+
+    @classmethod
+    def _requirements(cls, written: dict[str, Any]) -> list[tuple[Loc, str]]:
+        problems: list[tuple[Loc, str]] = []
+        if "password" in written and "access_token" in written:
+            problems.append((("access_token",), "expected either password or access_token, not both"))
+        if written.get("enabled") is True:
+            problems += require(cls, written, ("homeserver", "user_id"), "when enabled = true")
+            if "password" not in written and "access_token" not in written:
+                problems.append((("access_token",), "missing; expected a secret for access_token or for password, "
+                                                    'like { env = "LIAISON_MATRIX_TOKEN" }'))
+            problems += require(cls, written, ("pickle_key",), "when enabled = true")
+        return problems
 
 
 class TelegramMode(enum.Enum):
@@ -112,8 +114,8 @@ def _bot_username(text: str) -> str:
 @settings
 class TelegramSettings:
     enabled: Bool = False
-    token: Annotated[SecretRef | None, Secret("LIAISON_TELEGRAM_TOKEN", f"{_SECRET_DIR}/telegram-token")] = None
     mode: Annotated[TelegramMode, Choice(TelegramMode)] = TelegramMode.POLLING
+    token: Annotated[SecretRef | None, Secret("LIAISON_TELEGRAM_TOKEN", f"{_SECRET_DIR}/telegram-token")] = None
     # public https address that Telegram posts to
     webhook_url: Annotated[str | None, Check(lambda text: http_url(text, https_only=True),
                                              'an https address like "https://bot.example.org/telegram"',
@@ -129,15 +131,22 @@ class TelegramSettings:
     # a self-hosted Bot API server; None means Telegram's own
     api_url: Annotated[str | None, Check(http_url, 'an address like "http://127.0.0.1:8081/bot"', text=True)] = None
 
-    @model_validator(mode="after")
-    def _complete(self, info: ValidationInfo) -> TelegramSettings:
-        if (load := loaded(info)) is None:
-            return self
-        problems = require(self, ("token",), "when enabled = true") if self.enabled else []
-        if self.enabled and self.mode is TelegramMode.WEBHOOK:
-            problems += require(self, ("webhook_url", "webhook_secret"), "(mode is webhook) when enabled = true")
-        if problems:
-            raise Problems(problems).error()
-        if _plain_http_elsewhere(self.api_url):
+    @model_validator(mode="wrap")
+    @classmethod
+    def _complete(cls, data: Any, handler: Any, info: ValidationInfo) -> TelegramSettings:
+        settings = with_checks(cls, data, handler, info, cls._requirements)
+        if (load := loaded(info)) and _plain_http_elsewhere(settings.api_url):
             load.warn("telegram.api_url", "plain http to another machine: use https outside a test setup")
-        return self
+        return settings
+
+    @classmethod
+    def _requirements(cls, written: dict[str, Any]) -> list[tuple[Loc, str]]:
+        if written.get("enabled") is not True:
+            return []
+        problems = require(cls, written, ("token",), "when enabled = true")
+        if str(written.get("mode", "")).strip().lower() == TelegramMode.WEBHOOK.value:
+            problems += require(cls, written, ("webhook_url",), "(mode is webhook) when enabled = true")
+            if "webhook_secret" not in written:
+                problems.append((("webhook_secret",), 'missing; expected { env = "LIAISON_TELEGRAM_WEBHOOK_SECRET" } '
+                                                      "(mode is webhook) when enabled = true"))
+        return problems

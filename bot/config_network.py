@@ -16,7 +16,7 @@ import re
 from dataclasses import KW_ONLY
 from typing import Annotated, Any, Iterable
 
-from pydantic import ValidationInfo, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from alerts.arrangements import Arrangement
 from alerts.countries import country_code, country_name
@@ -69,6 +69,8 @@ def _org_code(raw: Any, load: Load) -> str:
     kind = load.entry.get("kind")
     expect = ('an ISO 3166 country code like "TH" or "THA"' if kind is OrgKind.COUNTRY
               else 'a short code of letters like "IOM"')
+    if raw is None:
+        raise refuse(f"missing; expected {expect}")
     code = raw.strip().upper() if isinstance(raw, str) and _CODE.match(raw.strip()) else None
     alpha2 = code and country_code(code)
     if code is None or (kind is OrgKind.COUNTRY and alpha2 is None):
@@ -79,20 +81,29 @@ def _org_code(raw: Any, load: Load) -> str:
     return load.once("organisation code", alpha2 if kind is OrgKind.COUNTRY else code)
 
 
+ORG_NAME = 'a name like "International Organization for Migration"'
+
+
+def _org_name(raw: Any, load: Load) -> str | None:
+    """A country's name defaults to its ISO name; any other organisation needs one."""
+    if raw is not None:
+        return Text(ORG_NAME).run(raw, load)
+    if load.entry.get("kind") is not OrgKind.COUNTRY:
+        raise refuse(f"missing; expected {ORG_NAME}")
+    return None
+
+
 @settings
 class OrganisationEntry:
     TITLE = "an organisation"
     kind: Annotated[OrgKind, Choice(OrgKind)]
     code: Annotated[str, Check(_org_code, 'a short code of letters like "IOM", or an ISO 3166 country code like "TH"',
-                               load=True)]
-    # a country's name defaults to its ISO name
-    name: Annotated[str | None, Text('a name like "International Organization for Migration"')] = None
+                               load=True)] = Field(None, validate_default=True)  # what it expects depends on kind
+    name: Annotated[str | None, Check(_org_name, ORG_NAME, load=True)] = Field(None, validate_default=True)
     standing: Annotated[Standing, Choice(Standing)] = Standing.MEMBER
     desks: Annotated[tuple[str, ...], Items(Word("immigration"), once="desk")] = ()
 
     def build(self, load: Load) -> Organisation:
-        if self.name is None and self.kind is not OrgKind.COUNTRY:
-            raise refuse('missing; expected a name like "International Organization for Migration"', "name")
         name = self.name or country_name(self.code) or self.code
         return Organisation(self.code, name, self.kind, self.standing, self.desks)
 

@@ -17,11 +17,14 @@ import math
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from pydantic import ValidationError, ValidationInfo
+
 from alerts.identity import ChatRef
-from bot.config_reader import Check, Load, Loc, Refused, describe, expect_of, key_path, refuse
+from bot.config_reader import (Check, Load, Loc, Problems, Refused, describe, expect_of, explain, key_path, loaded,
+                               refuse)
 from bot.credentials import ENV_NAME, SecretRef
 
 _DURATION = re.compile(r"^(?:\d+[wdhms])+$")
@@ -150,10 +153,25 @@ def _secret_shape(raw: Any) -> str:
     return {bool: "a boolean", int: "a number", float: "a number", list: "a list"}.get(type(raw), "another value")
 
 
-def require(model: Any, names: tuple[str, ...], why: str) -> list[tuple[Loc, str]]:
-    """A line for each of `names` that `model` lacks, though it is needed `why`."""
-    return [((name,), f"missing; expected {expect_of(type(model), name)} {why}")
-            for name in names if getattr(model, name) is None]
+def require(model: type, written: dict[str, Any], names: tuple[str, ...], why: str) -> list[tuple[Loc, str]]:
+    """A line for each of `names` not `written` in the table, though it is needed `why`."""
+    return [((name,), f"missing; expected {expect_of(model, name)} {why}") for name in names if name not in written]
+
+
+def with_checks(model: type, data: Any, handler: Any, info: ValidationInfo,
+                checks: Callable[[dict[str, Any]], list[tuple[Loc, str]]]) -> Any:
+    """For a wrap validator: the table checked by pydantic and by `checks` of what was written, so
+    that a key required by another one is named in the same run as any mistake in the table."""
+    found = checks(data) if loaded(info) and isinstance(data, dict) else []
+    try:
+        value = handler(data)
+    except ValidationError as exc:
+        lines = explain(exc, model)
+        unknown = [line for line in lines if line[0] and str(line[0][0]) not in model.__pydantic_fields__]  # last
+        raise Problems([line for line in lines if line not in unknown] + found + unknown).error() from None
+    if found:
+        raise Problems(found).error()
+    return value
 
 
 Bool = Annotated[bool, Check(boolean, "true or false")]
