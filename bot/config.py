@@ -28,7 +28,7 @@ from alerts.routing_rules import RoutingPolicy
 from bot.config_connectors import ConsoleSettings, DeviceTrust, MatrixSettings, TelegramMode, TelegramSettings
 from bot.config_network import NetworkSettings
 from bot.config_ops import FailoverSettings, HealthSettings, LoggingSettings
-from bot.config_reader import HERE, ConfigError, Load, explain, key_path, loaded, refuse, settings
+from bot.config_reader import HERE, ConfigError, Load, Loc, explain, key_path, loaded, settings
 from bot.config_reminders import ReminderSettings, SecondInstance
 from bot.config_routing import RoutingSettings, parse_selector
 from bot.config_sections import (AuditSettings, BotSettings, DeliverySettings, DueSettings, KeysSettings,
@@ -69,10 +69,6 @@ class Sections:
     def _across(self, info: ValidationInfo) -> Sections:
         if (load := loaded(info)) is None:
             return self
-        witness = self.audit.witness_room
-        if witness is not None and all(room.chat != witness for room in self.network.rooms):
-            raise refuse(f'expected a room registered in [[network.rooms]], got "{witness}"',
-                         "audit", "witness_room").error()
         if not (self.console.enabled or self.matrix.enabled or self.telegram.enabled):
             load.warn("console.enabled", "no connector is enabled: `liaison-bot run` would have nobody to talk to")
         return self
@@ -151,10 +147,19 @@ def settings_from_data(data: dict[str, Any], path: Path) -> Settings:
     document = {name: {} for name in Sections.__pydantic_fields__} | data  # a section left out takes its defaults
     try:
         sections = _SECTIONS.validate_python(document, context={"load": load})
+        problems = _unregistered_witness(load)
     except ValidationError as exc:
-        raise ConfigError([_line(path, loc, message) for loc, message in explain(exc, Sections)]) from None
+        problems = explain(exc, Sections) + _unregistered_witness(load)
+    if problems:
+        raise ConfigError([_line(path, loc, message) for loc, message in problems])
     values = {name: getattr(sections, name) for name in Sections.__pydantic_fields__}
     return Settings(**values, source=source, warnings=tuple(f"{path}: {line}" for line in load.warnings))
+
+
+def _unregistered_witness(load: Load) -> list[tuple[Loc, str]]:
+    """The witness room is read before the rooms are, so it is checked against them at the end."""
+    return [(("audit", "witness_room"), f'expected a room registered in [[network.rooms]], got "{chat}"')
+            for chat in load.found.get("audit.witness_room", ()) if chat not in load.taken("room")]
 
 
 def _line(path: Path, loc: tuple[str | int, ...], message: str) -> str:

@@ -60,11 +60,11 @@ class MatrixSettings:
     # log in with a password or with an access token: exactly one
     password: Annotated[SecretRef | None, Secret("LIAISON_MATRIX_PASSWORD", f"{_SECRET_DIR}/matrix-password")] = None
     access_token: Annotated[SecretRef | None, Secret("LIAISON_MATRIX_TOKEN", f"{_SECRET_DIR}/matrix-token")] = None
-    device_name: Annotated[str, Text()] = "liaison-bot"
-    store_path: FilePath = Field(Path("var/matrix"), validate_default=True)  # device id, token, crypto store; 0600
     # encrypts the crypto store
     pickle_key: Annotated[SecretRef | None, Secret("LIAISON_MATRIX_PICKLE_KEY",
                                                    f"{_SECRET_DIR}/matrix-pickle-key")] = None
+    device_name: Annotated[str, Text()] = "liaison-bot"
+    store_path: FilePath = Field(Path("var/matrix"), validate_default=True)  # device id, token, crypto store; 0600
     device_trust: Annotated[DeviceTrust, Choice(DeviceTrust)] = DeviceTrust.TOFU
 
     @model_validator(mode="wrap")

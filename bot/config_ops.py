@@ -24,8 +24,8 @@ from typing import Annotated
 
 from pydantic import ValidationInfo, model_validator
 
-from bot.config_reader import Check, Problems, Refused, loaded, refuse, settings
-from bot.config_values import Bool, Choice, Duration
+from bot.config_reader import Check, Refused, loaded, settings
+from bot.config_values import Between, Bool, Choice, Duration
 
 LISTEN_EXPECT = 'an address like "127.0.0.1:9464" or "[::1]:9464"'
 
@@ -64,10 +64,10 @@ def listen_address(text: str) -> str:
 
 @settings
 class HealthSettings:
-    enabled: Bool = False
     # next to the Prometheus exporters' usual range; localhost unless a scraper elsewhere needs it
     listen: Annotated[str, Check(listen_address, LISTEN_EXPECT, text=True)] = "127.0.0.1:9464"
     max_outbox_age: Duration = timedelta(minutes=15)  # /healthz answers 503 when the oldest unsent is older
+    enabled: Bool = False
 
     @property
     def host(self) -> str:
@@ -94,15 +94,6 @@ class LoggingSettings:
 
 @settings
 class FailoverSettings:
+    poll: Annotated[timedelta, Between(timedelta(seconds=1), timedelta(minutes=1))] = timedelta(seconds=1)
+    keepalive: Annotated[timedelta, Between(timedelta(seconds=1), timedelta(minutes=1))] = timedelta(seconds=1)
     enabled: Bool = True
-    poll: Duration = timedelta(seconds=1)
-    keepalive: Duration = timedelta(seconds=1)
-
-    @model_validator(mode="after")
-    def _bounds(self, info: ValidationInfo) -> FailoverSettings:
-        wrong = [refuse(f"expected a duration from 1s to 1m, got {value}", name).found[0]
-                 for name, value in (("poll", self.poll), ("keepalive", self.keepalive))
-                 if not timedelta(seconds=1) <= value <= timedelta(minutes=1)]
-        if loaded(info) and wrong:
-            raise Problems(wrong).error()
-        return self

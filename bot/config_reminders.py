@@ -28,7 +28,7 @@ from alerts.identity import ChatRef
 from alerts.priority import Priority
 from alerts.reminder_policy import DEFAULT_STAGES, QuietHours, ReminderPolicy, StageTimes
 from bot.config_reader import Check, Items, Load, Refused, Table, loaded, refuse, settings
-from bot.config_values import CHAT_EXPECT, DURATION_EXPECT, Bool, Choice, TimeZone, Whole, parse_duration
+from bot.config_values import CHAT_EXPECT, Between, Bool, Choice, TimeZone, Whole, parse_duration
 
 _OFF = timedelta(0)  # what "off" reads as: no such stage
 
@@ -64,13 +64,6 @@ def _stages(priority: Priority) -> Check:
     return Table(StageEntry, build)
 
 
-def _tick(text: str) -> timedelta:
-    tick = parse_duration(text)
-    if not timedelta(seconds=10) <= tick <= timedelta(hours=1):
-        raise refuse(f"expected a duration from 10s to 1h, got {tick}")
-    return tick
-
-
 def _held_priority(text: str) -> Priority:
     priority = Priority.parse(text)
     if priority is Priority.URGENT:
@@ -97,11 +90,6 @@ Room = Annotated[ChatRef | None, Check(_room, CHAT_EXPECT, load=True, text=True)
 
 @settings
 class ReminderSettings:
-    enabled: Bool = True
-    tick: Annotated[timedelta, Check(_tick, DURATION_EXPECT, text=True)] = timedelta(minutes=1)
-    urgent: Annotated[StageTimes, _stages(Priority.URGENT)] = DEFAULT_STAGES[Priority.URGENT]
-    priority: Annotated[StageTimes, _stages(Priority.PRIORITY)] = DEFAULT_STAGES[Priority.PRIORITY]
-    routine: Annotated[StageTimes, _stages(Priority.ROUTINE)] = DEFAULT_STAGES[Priority.ROUTINE]
     # each person's own time zone
     quiet_hours: Annotated[QuietHours | None, Check(
         lambda text: None if text.lower() in ("off", "none", "") else QuietHours.parse(text),
@@ -110,10 +98,15 @@ class ReminderSettings:
         _held_priority, 'a priority: "routine" or "priority" (never "urgent")', text=True), into=frozenset)
     ] = frozenset({Priority.ROUTINE})
     second_instance: Annotated[SecondInstance, Choice(SecondInstance)] = SecondInstance.REFUSE
+    tick: Annotated[timedelta, Between(timedelta(seconds=10), timedelta(hours=1))] = timedelta(minutes=1)
+    bulletin_day: Annotated[int, Check(_day, "a whole number of at least 1")] = 1  # of each month, for the one before
+    enabled: Bool = True
+    routine: Annotated[StageTimes, _stages(Priority.ROUTINE)] = DEFAULT_STAGES[Priority.ROUTINE]
+    priority: Annotated[StageTimes, _stages(Priority.PRIORITY)] = DEFAULT_STAGES[Priority.PRIORITY]
+    urgent: Annotated[StageTimes, _stages(Priority.URGENT)] = DEFAULT_STAGES[Priority.URGENT]
     digest_time: Annotated[time, Check(time.fromisoformat, 'a time of day like "08:00"', text=True)] = time(8, 0)
     digest_timezone: TimeZone = "UTC"  # in a file, the bot's default_timezone
     digest_room: Room = None  # the coordinators' room; None: no daily digest
-    bulletin_day: Annotated[int, Check(_day, "a whole number of at least 1")] = 1  # of each month, for the one before
     bulletin_room: Room = None  # None: no monthly bulletin; TLP:GREEN content only in a registered room
 
     @property

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Mapping
+from typing import Annotated, Any, Mapping
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, model_validator
 
 from alerts.due import DEFAULT_DUE, DueTimes
+from alerts.identity import ChatRef
 from alerts.priority import Priority
 from bot.config_reader import Check, Load, Refused, Table, loaded, refuse, settings
-from bot.config_values import (Chat, Duration, FilePath, Number, Secret, Text, TimeZone, Whole,
-                               format_duration)
+from bot.config_values import (CHAT_EXPECT, Duration, FilePath, Number, Secret, Text, TimeZone, Whole, format_duration,
+                               number)
 from bot.credentials import SecretRef
 
 STORAGE_EXPECT = 'a string like "sqlite:///var/liaison.sqlite" or "postgresql://liaison@db.example.org/liaison"'
@@ -78,28 +79,36 @@ class KeysSettings:
     path: FilePath = Field(Path("var/keys/liaison.keys"), validate_default=True)
 
 
+def _witness(text: str, load: Load) -> ChatRef:
+    load.found["audit.witness_room"] = (chat := ChatRef.parse(text),)
+    return chat
+
+
 @settings
 class AuditSettings:
     checkpoint_every: Annotated[int, Whole(1)] = 1000   # entries between signed checkpoints
     checkpoint_minutes: Annotated[int, Whole(1)] = 60   # and at least this often while entries are written
     # checkpoints also written outside the database
     witness_path: FilePath = Field(Path("var/audit/witness.log"), validate_default=True)
-    witness_room: Chat | None = None  # optionally also posted to a registered room
+    # optionally also posted to a room registered in [[network.rooms]] (checked once rooms are read)
+    witness_room: Annotated[ChatRef | None, Check(_witness, CHAT_EXPECT, load=True, text=True)] = None
     retention_days: Annotated[int | None, Whole(1)] = None  # erase cases older than this; None keeps them
+
+
+def _retry_max(raw: Any, load: Load) -> float:
+    base, most = load.entry.get("retry_base_seconds", 2.0), number(raw)
+    if most < base:
+        raise refuse(f"expected a number not below retry_base_seconds ({base:g}), got {most:g}")
+    return most
 
 
 @settings
 class DeliverySettings:
-    max_attempts: Annotated[int, Whole(1)] = 10  # after these, the failure is surfaced to the originator and coordinators
     retry_base_seconds: Number = 2.0  # back-off doubles from here ...
-    retry_max_seconds: Number = 600.0  # ... up to here, unless the platform says when to retry
-
-    @model_validator(mode="after")
-    def _ordered(self, info: ValidationInfo) -> DeliverySettings:
-        if loaded(info) and self.retry_max_seconds < self.retry_base_seconds:
-            raise refuse(f"expected a number not below retry_base_seconds ({self.retry_base_seconds:g}), "
-                         f"got {self.retry_max_seconds:g}", "retry_max_seconds").error()
-        return self
+    # ... up to here, unless the platform says when to retry
+    retry_max_seconds: Annotated[float, Check(_retry_max, "a number greater than 0, like 2 or 0.5", load=True)] = Field(
+        600.0, validate_default=True)
+    max_attempts: Annotated[int, Whole(1)] = 10  # after these, the failure is surfaced to the originator and coordinators
 
 
 @settings
@@ -123,9 +132,9 @@ def _due(priority: Priority) -> Check:
 
 @settings
 class DueSettings:
-    urgent: Annotated[DueTimes, _due(Priority.URGENT)] = DEFAULT_DUE[Priority.URGENT]
-    priority: Annotated[DueTimes, _due(Priority.PRIORITY)] = DEFAULT_DUE[Priority.PRIORITY]
     routine: Annotated[DueTimes, _due(Priority.ROUTINE)] = DEFAULT_DUE[Priority.ROUTINE]
+    priority: Annotated[DueTimes, _due(Priority.PRIORITY)] = DEFAULT_DUE[Priority.PRIORITY]
+    urgent: Annotated[DueTimes, _due(Priority.URGENT)] = DEFAULT_DUE[Priority.URGENT]
 
     @property
     def by_priority(self) -> Mapping[Priority, DueTimes]:

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import ValidationError, ValidationInfo
 
-from alerts.identity import ChatRef
 from bot.config_reader import (Check, Load, Loc, Problems, Refused, describe, expect_of, explain, key_path, loaded,
                                refuse)
 from bot.credentials import ENV_NAME, SecretRef
@@ -178,6 +177,14 @@ Bool = Annotated[bool, Check(boolean, "true or false")]
 Number = Annotated[float, Check(number, "a number greater than 0, like 2 or 0.5")]
 DURATION_EXPECT = 'a duration like "30m", "1h", "24h", "3d" or "1h30m"'
 Duration = Annotated[timedelta, Check(parse_duration, DURATION_EXPECT, text=True)]
+
+
+def Between(low: timedelta, high: timedelta) -> Check:
+    """A duration from `low` to `high`."""
+    def check(text: str) -> timedelta:
+        if not low <= (value := parse_duration(text)) <= high:
+            raise refuse(f"expected a duration from {format_duration(low)} to {format_duration(high)}, got {value}")
+        return value
+    return Check(check, DURATION_EXPECT, text=True)
 FilePath = Annotated[Path, Check(file_path, 'a file path like "var/keys/liaison.keys"', load=True)]
 TimeZone = Annotated[str, Check(timezone_name, TIMEZONE_EXPECT, text=True)]
-Chat = Annotated[ChatRef, Check(ChatRef.parse, CHAT_EXPECT, text=True)]
