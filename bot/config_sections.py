@@ -7,29 +7,29 @@ from types import MappingProxyType
 from typing import Annotated, Any, Mapping
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field
 
 from alerts.due import DEFAULT_DUE, DueTimes
 from alerts.identity import ChatRef
 from alerts.priority import Priority
-from bot.config_reader import Check, Load, Refused, Table, loaded, refuse, settings
-from bot.config_values import (CHAT_EXPECT, Duration, FilePath, Number, Secret, Text, TimeZone, Whole, format_duration,
-                               number)
+from bot.config_reader import Check, Load, Refused, Table, refuse, settings
+from bot.config_values import (CHAT_EXPECT, TIMEZONE_EXPECT, Duration, FilePath, Number, Secret, Text, Whole,
+                               format_duration, number, timezone_name)
 from bot.credentials import SecretRef
 
 STORAGE_EXPECT = 'a string like "sqlite:///var/liaison.sqlite" or "postgresql://liaison@db.example.org/liaison"'
 
 
+def _default_timezone(text: str, load: Load) -> str:
+    load.default_timezone = timezone_name(text)  # for the contacts and the digest below
+    return load.default_timezone
+
+
 @settings
 class BotSettings:
     name: Annotated[str, Text('a name like "liaison-bot"')] = "liaison-bot"
-    default_timezone: TimeZone = "UTC"  # for contacts whose own time zone is not given
-
-    @model_validator(mode="after")
-    def _share(self, info: ValidationInfo) -> BotSettings:
-        if (load := loaded(info)) is not None:
-            load.default_timezone = self.default_timezone
-        return self
+    # for contacts whose own time zone is not given
+    default_timezone: Annotated[str, Check(_default_timezone, TIMEZONE_EXPECT, load=True, text=True)] = "UTC"
 
 
 def storage_url(text: str, load: Load) -> str:
