@@ -56,10 +56,10 @@ def known_org(text: str, load: Load) -> str:
     return code
 
 
-def known_topic(text: str, load: Load) -> str:
+def known_topic(text: str, load: Load, none: str = "none: add topics = [...] under [network]") -> str:
     name, topics = word(text), load.found.get("network.topics", ())
     if name not in topics:
-        raise Refused(f"not in network.topics ({', '.join(topics) or 'none: add topics = [...] under [network]'})")
+        raise Refused(f"not in network.topics ({', '.join(topics) or none})")
     return name
 
 

@@ -86,7 +86,8 @@ class RuleEntry:
     TITLE = "a routing rule"
     name: Annotated[str, Check(lambda text, load: load.once("rule name", word(text)),
                                WORD_EXPECT.format("maritime-police"), load=True, text=True)]
-    topics: Annotated[tuple[str, ...], Items(Check(known_topic, WORD_EXPECT.format("maritime"), load=True, text=True),
+    topics: Annotated[tuple[str, ...], Items(Check(lambda text, load: known_topic(text, load, "none yet"),
+                                                   WORD_EXPECT.format("maritime"), load=True, text=True),
                                              once="topic", empty=_leave_out("topics"))] = ()
     priorities: Annotated[tuple[Priority, ...], Items(Check(Priority.parse, PRIORITY_EXPECT, text=True),
                                                       empty=_leave_out("priorities"))] = ()
