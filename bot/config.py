@@ -8,32 +8,32 @@ Each problem is one line naming the file, the dotted key and what is expected, f
 "UTC", got "Bangkok"`. Warnings (the file loads, but something will not work yet) are kept in
 `Settings.warnings` for the caller to print. Secrets are only named here; `check_secrets()` reads
 those the enabled connectors need, so that `check-config` can tell a missing token before `run`.
-The sections live in bot/config_*.py, one concern per module.
+The sections live in bot/config_*.py, one concern per module, each a frozen pydantic dataclass
+whose fields say their type, default and what they expect (bot/config_reader.py: how they are checked).
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import field
 from pathlib import Path
 from typing import Any
+
+from pydantic import TypeAdapter, ValidationError, ValidationInfo, model_validator
 
 from alerts.directory import Directory
 from alerts.due import DuePolicy
 from alerts.identity import Platform
 from alerts.items import Selector
 from alerts.routing_rules import RoutingPolicy
-from bot.config_connectors import (ConsoleSettings, DeviceTrust, MatrixSettings, TelegramMode, TelegramSettings,
-                                   read_console, read_matrix, read_telegram)
-from bot.config_network import NetworkSettings, read_network
-from bot.config_ops import (FailoverSettings, HealthSettings, LoggingSettings, read_failover, read_health,
-                            read_logging)
-from bot.config_reader import ConfigError, Problems, Table
-from bot.config_reminders import ReminderSettings, SecondInstance, read_reminders
-from bot.config_routing import RoutingSettings, parse_selector, read_routing
+from bot.config_connectors import ConsoleSettings, DeviceTrust, MatrixSettings, TelegramMode, TelegramSettings
+from bot.config_network import NetworkSettings
+from bot.config_ops import FailoverSettings, HealthSettings, LoggingSettings
+from bot.config_reader import HERE, ConfigError, Load, Loc, explain, key_path, loaded, settings
+from bot.config_reminders import ReminderSettings, SecondInstance
+from bot.config_routing import RoutingSettings, parse_selector
 from bot.config_sections import (AuditSettings, BotSettings, DeliverySettings, DueSettings, KeysSettings,
-                                 StorageSettings, read_audit, read_bot, read_delivery, read_due, read_keys,
-                                 read_storage)
+                                 StorageSettings)
 from bot.credentials import SecretError, SecretRef
 
 __all__ = [
@@ -45,9 +45,11 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Settings:
-    source: Path  # the configuration file, absolute; relative paths in it were resolved from its folder
+@settings
+class Sections:
+    """The file's sections, in the order the example file has them, so the lines come in that order too.
+    Network comes before routing and reminders, which are checked against it."""
+
     bot: BotSettings
     storage: StorageSettings
     keys: KeysSettings
@@ -59,11 +61,24 @@ class Settings:
     telegram: TelegramSettings
     network: NetworkSettings
     routing: RoutingSettings
-    reminders: ReminderSettings = ReminderSettings()
-    health: HealthSettings = HealthSettings()
-    logging: LoggingSettings = LoggingSettings()
-    failover: FailoverSettings = FailoverSettings()
-    warnings: tuple[str, ...] = ()  # one line each, same form as errors
+    reminders: ReminderSettings
+    health: HealthSettings
+    logging: LoggingSettings
+    failover: FailoverSettings
+
+    @model_validator(mode="after")
+    def _across(self, info: ValidationInfo) -> Sections:
+        if (load := loaded(info)) is None:
+            return self
+        if not (self.console.enabled or self.matrix.enabled or self.telegram.enabled):
+            load.warn("console.enabled", "no connector is enabled: `liaison-bot run` would have nobody to talk to")
+        return self
+
+
+@settings
+class Settings(Sections):
+    source: Path = field(kw_only=True)  # the file, absolute; relative paths in it were resolved from its folder
+    warnings: tuple[str, ...] = field(default=(), kw_only=True)  # one line each, same form as errors
 
     def directory(self) -> Directory:
         return self.network.directory()
@@ -106,6 +121,9 @@ class Settings:
         return problems
 
 
+_SECTIONS: TypeAdapter[Sections] = TypeAdapter(Sections)
+
+
 def load_settings(path: Path) -> Settings:
     """Read and check `path`; ConfigError lists every problem found, one line each."""
     try:
@@ -131,34 +149,25 @@ def settings_from_toml(text: str, path: Path) -> Settings:
 def settings_from_data(data: dict[str, Any], path: Path) -> Settings:
     """Check an already parsed TOML document, as if it were the file at `path`."""
     source = Path(path).expanduser().resolve()
-    problems = Problems(str(path))
-    root = Table(data, "", problems, source.parent)
-    # Sections are read in the order the example file has them, so the lines come in that order too.
-    bot = read_bot(root.table("bot"))
-    storage = read_storage(root.table("storage"))
-    keys = read_keys(root.table("keys"))
-    audit = read_audit(root.table("audit"))
-    delivery = read_delivery(root.table("delivery"))
-    due = read_due(root.table("due"))
-    console = read_console(root.table("console"))
-    matrix = read_matrix(root.table("matrix"))
-    telegram = read_telegram(root.table("telegram"))
-    network = read_network(root.table("network"), bot.default_timezone)
-    routing = read_routing(root.table("routing"), network)
-    reminders = read_reminders(root.table("reminders"), network, bot.default_timezone)
-    settings = Settings(source, bot, storage, keys, audit, delivery, due, console, matrix, telegram, network,
-                        routing, reminders, health=read_health(root.table("health")),
-                        logging=read_logging(root.table("logging")), failover=read_failover(root.table("failover")))
-    _check_across_sections(settings, problems)
-    root.done()
-    if problems.errors:
-        raise ConfigError(problems.errors)
-    return replace(settings, warnings=tuple(problems.warnings))
+    load = Load(source.parent)
+    document = {name: {} for name in Sections.__pydantic_fields__} | data  # a section left out takes its defaults
+    try:
+        sections = _SECTIONS.validate_python(document, context={"load": load})
+        problems = _unregistered_witness(load)
+    except ValidationError as exc:
+        problems = explain(exc, Sections) + _unregistered_witness(load)
+    if problems:
+        raise ConfigError([_line(path, loc, message) for loc, message in problems])
+    values = {name: getattr(sections, name) for name in Sections.__pydantic_fields__}
+    return Settings(**values, source=source, warnings=tuple(f"{path}: {line}" for line in load.warnings))
 
 
-def _check_across_sections(settings: Settings, problems: Problems) -> None:
-    witness = settings.audit.witness_room
-    if witness is not None and all(room.chat != witness for room in settings.network.rooms):
-        problems.error("audit.witness_room", f'expected a room registered in [[network.rooms]], got "{witness}"')
-    if not (settings.console.enabled or settings.matrix.enabled or settings.telegram.enabled):
-        problems.warn("console.enabled", "no connector is enabled: `liaison-bot run` would have nobody to talk to")
+def _unregistered_witness(load: Load) -> list[tuple[Loc, str]]:
+    """The witness room is read before the rooms are, so it is checked against them at the end."""
+    return [(("audit", "witness_room"), f'expected a room registered in [[network.rooms]], got "{chat}"')
+            for chat in load.found.get("audit.witness_room", ()) if chat not in load.taken("room")]
+
+
+def _line(path: Path, loc: tuple[str | int, ...], message: str) -> str:
+    message = message.replace(HERE, key_path(loc))
+    return f"{path}: {key_path(loc)}: {message}" if loc else f"{path}: {message}"

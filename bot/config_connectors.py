@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+from pydantic import Field, ValidationInfo, model_validator
+
 from alerts.identity import UserRef
-from bot.config_reader import Table
-from bot.config_values import Refused
+from bot.config_reader import Check, Loc, Refused, loaded, settings
+from bot.config_values import Bool, Choice, FilePath, Secret, Text, require, with_checks
 from bot.credentials import SecretRef
 
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
@@ -23,28 +24,20 @@ _BOT_USERNAME = re.compile(r"^@?[A-Za-z][A-Za-z0-9_]{3,31}$")
 _SECRET_DIR = "/run/credentials/liaison"
 
 
-@dataclass(frozen=True, slots=True)
+@settings
 class ConsoleSettings:
-    enabled: bool = True  # the console needs no account anywhere: `make run` starts it
+    enabled: Bool = True  # the console needs no account anywhere: `make run` starts it
 
 
-def read_console(table: Table) -> ConsoleSettings:
-    enabled = table.boolean("enabled", default=True)
-    table.done()
-    return ConsoleSettings(enabled=True if enabled is None else enabled)
-
-
-def http_url(raw: Any, https_only: bool = False) -> str:
-    if not isinstance(raw, str):
-        raise ValueError(raw)
-    parts = urlsplit(raw.strip())
+def http_url(text: str, https_only: bool = False) -> str:
+    parts = urlsplit(text)
     schemes = ("https",) if https_only else ("https", "http")
     if parts.scheme not in schemes or not parts.hostname or parts.password is not None:
-        raise ValueError(raw)
-    return raw.strip().rstrip("/")
+        raise ValueError(text)
+    return text.rstrip("/")
 
 
-def _is_plain_http_elsewhere(url: str | None) -> bool:
+def _plain_http_elsewhere(url: str | None) -> bool:
     """Plain HTTP is fine to a homeserver on this machine (tests), not across a network."""
     if not url:
         return False
@@ -57,57 +50,43 @@ class DeviceTrust(enum.Enum):
     VERIFIED = "verified"  # send only to verified devices; a new device blocks the send and alerts admins
 
 
-@dataclass(frozen=True, slots=True)
+@settings
 class MatrixSettings:
-    enabled: bool = False
-    homeserver: str | None = None  # "https://matrix.example.org"
-    user_id: str | None = None  # the bot's own account, "@liaison-bot:example.org"
-    password: SecretRef | None = None  # log in with a password ...
-    access_token: SecretRef | None = None  # ... or with an access token: exactly one
-    device_name: str = "liaison-bot"
-    store_path: Path = Path("var/matrix")  # device id, token and crypto store, created 0600
-    pickle_key: SecretRef | None = None  # encrypts the crypto store
-    device_trust: DeviceTrust = DeviceTrust.TOFU
+    enabled: Bool = False
+    homeserver: Annotated[str | None, Check(http_url, 'an address like "https://matrix.example.org"', text=True)] = None
+    user_id: Annotated[str | None, Check(  # the bot's own account
+        lambda text: UserRef.parse("matrix:" + text).user_id, 'a Matrix user id like "@liaison-bot:example.org"',
+        text=True)] = None
+    # log in with a password or with an access token: exactly one
+    password: Annotated[SecretRef | None, Secret("LIAISON_MATRIX_PASSWORD", f"{_SECRET_DIR}/matrix-password")] = None
+    access_token: Annotated[SecretRef | None, Secret("LIAISON_MATRIX_TOKEN", f"{_SECRET_DIR}/matrix-token")] = None
+    # encrypts the crypto store
+    pickle_key: Annotated[SecretRef | None, Secret("LIAISON_MATRIX_PICKLE_KEY",
+                                                   f"{_SECRET_DIR}/matrix-pickle-key")] = None
+    device_name: Annotated[str, Text()] = "liaison-bot"
+    store_path: FilePath = Field(Path("var/matrix"), validate_default=True)  # device id, token, crypto store; 0600
+    device_trust: Annotated[DeviceTrust, Choice(DeviceTrust)] = DeviceTrust.TOFU
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _complete(cls, data: Any, handler: Any, info: ValidationInfo) -> MatrixSettings:
+        settings = with_checks(cls, data, handler, info, cls._requirements)
+        if (load := loaded(info)) and _plain_http_elsewhere(settings.homeserver):
+            load.warn("matrix.homeserver", "plain http to another machine: use https outside a test setup")
+        return settings
 
-def matrix_user_id(raw: Any) -> str:
-    if not isinstance(raw, str):
-        raise ValueError(raw)
-    return UserRef.parse("matrix:" + raw.strip()).user_id
-
-
-def read_matrix(table: Table) -> MatrixSettings:
-    enabled = bool(table.boolean("enabled", default=False))
-    homeserver = table.value("homeserver", http_url, 'an address like "https://matrix.example.org"', None)
-    user_id = table.value("user_id", matrix_user_id, 'a Matrix user id like "@liaison-bot:example.org"', None)
-    password = table.secret("password", "LIAISON_MATRIX_PASSWORD", f"{_SECRET_DIR}/matrix-password")
-    token = table.secret("access_token", "LIAISON_MATRIX_TOKEN", f"{_SECRET_DIR}/matrix-token")
-    pickle_key = table.secret("pickle_key", "LIAISON_MATRIX_PICKLE_KEY", f"{_SECRET_DIR}/matrix-pickle-key")
-    settings = MatrixSettings(
-        enabled=enabled,
-        homeserver=homeserver,
-        user_id=user_id,
-        password=password,
-        access_token=token,
-        device_name=table.string("device_name", default="liaison-bot") or "liaison-bot",
-        store_path=table.path_value("store_path", default=None) or table.resolve("var/matrix"),
-        pickle_key=pickle_key,
-        device_trust=table.choice("device_trust", DeviceTrust, DeviceTrust.TOFU) or DeviceTrust.TOFU,
-    )
-    if table.has("password") and table.has("access_token"):
-        table.error("access_token", "expected either password or access_token, not both")
-    if enabled:
-        _require(table, "homeserver", 'an address like "https://matrix.example.org"')
-        _require(table, "user_id", 'a Matrix user id like "@liaison-bot:example.org"')
-        if not table.has("password") and not table.has("access_token"):
-            table.missing("access_token", 'a secret for access_token or for password, like '
-                                          '{ env = "LIAISON_MATRIX_TOKEN" }')
-        _require(table, "pickle_key", '{ env = "LIAISON_MATRIX_PICKLE_KEY" } or '
-                                      f'{{ file = "{_SECRET_DIR}/matrix-pickle-key" }}')
-    if _is_plain_http_elsewhere(homeserver):
-        table.warn("homeserver", "plain http to another machine: use https outside a test setup")
-    table.done()
-    return settings
+    @classmethod
+    def _requirements(cls, written: dict[str, Any]) -> list[tuple[Loc, str]]:
+        problems: list[tuple[Loc, str]] = []
+        if "password" in written and "access_token" in written:
+            problems.append((("access_token",), "expected either password or access_token, not both"))
+        if written.get("enabled") is True:
+            problems += require(cls, written, ("homeserver", "user_id"), "when enabled = true")
+            if "password" not in written and "access_token" not in written:
+                problems.append((("access_token",), "missing; expected a secret for access_token or for password, "
+                                                    'like { env = "LIAISON_MATRIX_TOKEN" }'))
+            problems += require(cls, written, ("pickle_key",), "when enabled = true")
+        return problems
 
 
 class TelegramMode(enum.Enum):
@@ -115,65 +94,59 @@ class TelegramMode(enum.Enum):
     WEBHOOK = "webhook"  # Telegram posts updates to webhook_url; needs a reverse proxy with TLS
 
 
-@dataclass(frozen=True, slots=True)
-class TelegramSettings:
-    enabled: bool = False
-    token: SecretRef | None = None  # from @BotFather
-    mode: TelegramMode = TelegramMode.POLLING
-    webhook_url: str | None = None  # public https address that Telegram posts to
-    webhook_listen: tuple[str, int] = ("127.0.0.1", 8443)  # where the bot listens behind the proxy
-    webhook_secret: SecretRef | None = None  # checked against X-Telegram-Bot-Api-Secret-Token
-    bot_username: str | None = None  # without @; learned from getMe when not given
-    api_url: str | None = None  # a self-hosted Bot API server; None means Telegram's own
-
-
-def listen_address(raw: Any) -> tuple[str, int]:
-    if not isinstance(raw, str):
-        raise ValueError(raw)
-    host, sep, port = raw.strip().rpartition(":")
+def listen_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
     host = host.strip("[]")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(raw)
+        raise ValueError(text)
     return host, int(port)
 
 
-def bot_username(raw: Any) -> str:
-    if not isinstance(raw, str) or not _BOT_USERNAME.match(raw.strip()):
-        raise ValueError(raw)
-    name = raw.strip().removeprefix("@")
+def _bot_username(text: str) -> str:
+    if not _BOT_USERNAME.match(text):
+        raise ValueError(text)
+    name = text.removeprefix("@")
     if not name.lower().endswith("bot"):
         raise Refused("Telegram bot usernames end in \"bot\"")
     return name
 
 
-def read_telegram(table: Table) -> TelegramSettings:
-    enabled = bool(table.boolean("enabled", default=False))
-    mode = table.choice("mode", TelegramMode, TelegramMode.POLLING) or TelegramMode.POLLING
-    settings = TelegramSettings(
-        enabled=enabled,
-        token=table.secret("token", "LIAISON_TELEGRAM_TOKEN", f"{_SECRET_DIR}/telegram-token"),
-        mode=mode,
-        webhook_url=table.value("webhook_url", lambda r: http_url(r, https_only=True),
-                                'an https address like "https://bot.example.org/telegram"', None),
-        webhook_listen=table.value("webhook_listen", listen_address, 'a "host:port" like "127.0.0.1:8443"',
-                                   ("127.0.0.1", 8443)) or ("127.0.0.1", 8443),
-        webhook_secret=table.secret("webhook_secret", "LIAISON_TELEGRAM_WEBHOOK_SECRET",
-                                    f"{_SECRET_DIR}/telegram-webhook-secret"),
-        bot_username=table.value("bot_username", bot_username, 'a bot username like "LiaisonNetworkBot"', None),
-        api_url=table.value("api_url", http_url, 'an address like "http://127.0.0.1:8081/bot"', None),
-    )
-    if enabled:
-        _require(table, "token", '{ env = "LIAISON_TELEGRAM_TOKEN" } or '
-                                 f'{{ file = "{_SECRET_DIR}/telegram-token" }}')
-        if mode is TelegramMode.WEBHOOK:
-            _require(table, "webhook_url", 'an https address like "https://bot.example.org/telegram" (mode is webhook)')
-            _require(table, "webhook_secret", '{ env = "LIAISON_TELEGRAM_WEBHOOK_SECRET" } (mode is webhook)')
-    if _is_plain_http_elsewhere(settings.api_url):
-        table.warn("api_url", "plain http to another machine: use https outside a test setup")
-    table.done()
-    return settings
+@settings
+class TelegramSettings:
+    enabled: Bool = False
+    mode: Annotated[TelegramMode, Choice(TelegramMode)] = TelegramMode.POLLING
+    token: Annotated[SecretRef | None, Secret("LIAISON_TELEGRAM_TOKEN", f"{_SECRET_DIR}/telegram-token")] = None
+    # public https address that Telegram posts to
+    webhook_url: Annotated[str | None, Check(lambda text: http_url(text, https_only=True),
+                                             'an https address like "https://bot.example.org/telegram"',
+                                             text=True)] = None
+    # where the bot listens behind the proxy
+    webhook_listen: Annotated[tuple[str, int], Check(listen_address, 'a "host:port" like "127.0.0.1:8443"', text=True)] = (
+        "127.0.0.1", 8443)
+    # checked against X-Telegram-Bot-Api-Secret-Token
+    webhook_secret: Annotated[SecretRef | None, Secret("LIAISON_TELEGRAM_WEBHOOK_SECRET",
+                                                       f"{_SECRET_DIR}/telegram-webhook-secret")] = None
+    # without @; learned from getMe when not given
+    bot_username: Annotated[str | None, Check(_bot_username, 'a bot username like "LiaisonNetworkBot"', text=True)] = None
+    # a self-hosted Bot API server; None means Telegram's own
+    api_url: Annotated[str | None, Check(http_url, 'an address like "http://127.0.0.1:8081/bot"', text=True)] = None
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _complete(cls, data: Any, handler: Any, info: ValidationInfo) -> TelegramSettings:
+        settings = with_checks(cls, data, handler, info, cls._requirements)
+        if (load := loaded(info)) and _plain_http_elsewhere(settings.api_url):
+            load.warn("telegram.api_url", "plain http to another machine: use https outside a test setup")
+        return settings
 
-def _require(table: Table, name: str, expect: str) -> None:
-    if not table.has(name):
-        table.missing(name, f"{expect} when enabled = true")
+    @classmethod
+    def _requirements(cls, written: dict[str, Any]) -> list[tuple[Loc, str]]:
+        if written.get("enabled") is not True:
+            return []
+        problems = require(cls, written, ("token",), "when enabled = true")
+        if str(written.get("mode", "")).strip().lower() == TelegramMode.WEBHOOK.value:
+            problems += require(cls, written, ("webhook_url",), "(mode is webhook) when enabled = true")
+            if "webhook_secret" not in written:
+                problems.append((("webhook_secret",), 'missing; expected { env = "LIAISON_TELEGRAM_WEBHOOK_SECRET" } '
+                                                      "(mode is webhook) when enabled = true"))
+        return problems

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated
 
-from bot.config_reader import Table
-from bot.config_values import Refused
+from pydantic import ValidationInfo, model_validator
+
+from bot.config_reader import Check, Refused, loaded, settings
+from bot.config_values import Between, Bool, Choice, Duration
 
 LISTEN_EXPECT = 'an address like "127.0.0.1:9464" or "[::1]:9464"'
 
@@ -40,86 +42,58 @@ class LogLevel(enum.Enum):
     ERROR = "error"
 
 
-@dataclass(frozen=True, slots=True)
-class HealthSettings:
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = 9464  # next to the Prometheus exporters' usual range
-    max_outbox_age: timedelta = timedelta(minutes=15)
-
-    @property
-    def listen(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+def _split(text: str) -> tuple[str, str, str]:
+    if text.startswith("["):
+        return text[1:].partition("]:")
+    return text.rpartition(":")
 
 
-@dataclass(frozen=True, slots=True)
-class LoggingSettings:
-    format: LogFormat = LogFormat.TEXT
-    level: LogLevel = LogLevel.INFO
-
-
-@dataclass(frozen=True, slots=True)
-class FailoverSettings:
-    enabled: bool = True
-    poll: timedelta = timedelta(seconds=1)
-    keepalive: timedelta = timedelta(seconds=1)
-
-
-def listen_address(raw: object) -> tuple[str, int]:
+def listen_address(text: str) -> str:
     """"host:port" (an IP address, or localhost); IPv6 in brackets. Host names other than localhost
     are refused: which interface they bind to depends on name resolution at start."""
-    if not isinstance(raw, str):
-        raise ValueError(raw)
-    text = raw.strip()
-    if text.startswith("["):
-        host, sep, port = text[1:].partition("]:")
-    else:
-        host, sep, port = text.rpartition(":")
+    host, sep, port = _split(text)
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(raw)
+        raise ValueError(text)
     if host != "localhost":
         try:
             ipaddress.ip_address(host)
         except ValueError:
             raise Refused("the host must be an IP address (or localhost)") from None
-    return host, int(port)
+    return f"[{host}]:{int(port)}" if ":" in host else f"{host}:{int(port)}"
 
 
-def read_health(table: Table) -> HealthSettings:
-    default = HealthSettings()
-    address = table.value("listen", listen_address, LISTEN_EXPECT, default=(default.host, default.port))
-    host, port = address or (default.host, default.port)
-    age = table.duration("max_outbox_age", default=default.max_outbox_age) or default.max_outbox_age
-    settings = HealthSettings(
-        enabled=table.boolean("enabled", default=False) is True,
-        host=host,
-        port=port,
-        max_outbox_age=age,
-    )
-    if settings.enabled and host not in ("127.0.0.1", "::1", "localhost"):
-        table.warn("listen", f"the health endpoint listens on {settings.listen}, beyond this machine: it has no "
-                             "authentication, so keep it behind a firewall")
-    table.done()
-    return settings
+@settings
+class HealthSettings:
+    # next to the Prometheus exporters' usual range; localhost unless a scraper elsewhere needs it
+    listen: Annotated[str, Check(listen_address, LISTEN_EXPECT, text=True)] = "127.0.0.1:9464"
+    max_outbox_age: Duration = timedelta(minutes=15)  # /healthz answers 503 when the oldest unsent is older
+    enabled: Bool = False
+
+    @property
+    def host(self) -> str:
+        return _split(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return int(_split(self.listen)[2])
+
+    @model_validator(mode="after")
+    def _local(self, info: ValidationInfo) -> HealthSettings:
+        load = loaded(info)
+        if load and self.enabled and self.host not in ("127.0.0.1", "::1", "localhost"):
+            load.warn("health.listen", f"the health endpoint listens on {self.listen}, beyond this machine: it has "
+                                       "no authentication, so keep it behind a firewall")
+        return self
 
 
-def read_logging(table: Table) -> LoggingSettings:
-    settings = LoggingSettings(
-        format=table.choice("format", LogFormat, default=LogFormat.TEXT) or LogFormat.TEXT,
-        level=table.choice("level", LogLevel, default=LogLevel.INFO) or LogLevel.INFO,
-    )
-    table.done()
-    return settings
+@settings
+class LoggingSettings:
+    format: Annotated[LogFormat, Choice(LogFormat)] = LogFormat.TEXT
+    level: Annotated[LogLevel, Choice(LogLevel)] = LogLevel.INFO
 
 
-def read_failover(table: Table) -> FailoverSettings:
-    default = FailoverSettings()
-    poll = table.duration("poll", default=default.poll) or default.poll
-    keepalive = table.duration("keepalive", default=default.keepalive) or default.keepalive
-    for name, value in (("poll", poll), ("keepalive", keepalive)):
-        if not timedelta(seconds=1) <= value <= timedelta(minutes=1):
-            table.error(name, f"expected a duration from 1s to 1m, got {value}")
-    settings = FailoverSettings(enabled=table.boolean("enabled", default=True) is not False, poll=poll,
-                                keepalive=keepalive)
-    table.done()
-    return settings
+@settings
+class FailoverSettings:
+    poll: Annotated[timedelta, Between(timedelta(seconds=1), timedelta(minutes=1))] = timedelta(seconds=1)
+    keepalive: Annotated[timedelta, Between(timedelta(seconds=1), timedelta(minutes=1))] = timedelta(seconds=1)
+    enabled: Bool = True

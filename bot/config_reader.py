@@ -1,29 +1,78 @@
-"""Reading a TOML document into typed values, with every problem collected as one line.
+"""How the configuration's pydantic models are checked, and how their errors become one line each.
 
-A `Table` remembers which keys it was asked for, so whatever is left over is an unknown key. Its
-getters never raise: they record the problem and return None, so one run reports every mistake
-in the file at once instead of one per restart. Nothing read here escapes while errors remain.
+Each field is declared once, with its converter and what it expects:
+
+    timezone: Annotated[str, Check(timezone_name, TIMEZONE_EXPECT)] = "UTC"
+
+`Check` replaces pydantic's own coercion, so a value is taken only as TOML writes it, and a refusal
+reads `expected <expect>, got <what was written>`. Every model forbids unknown keys. `explain` turns
+each entry of a ValidationError into `(key path, message)`; pydantic reports every problem of one
+validation, so one run lists every mistake in the file. A converter may need what the file declared
+earlier (organisations, rooms, ids already taken): it is given the `Load` of this read, which is
+also where warnings go. Constructed in code (tests, `dataclasses.replace`), nothing is converted.
 """
 
 from __future__ import annotations
 
 import difflib
-import enum
 import json
-import math
 import re
-from datetime import timedelta
+from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
+from urllib.parse import urlsplit
 
-from bot.config_values import Duplicate, Refused, describe, parse_duration
-from bot.credentials import ENV_NAME, SecretRef
+from pydantic import ConfigDict, TypeAdapter, ValidationError, ValidationInfo
+from pydantic.dataclasses import dataclass
+from pydantic_core import PydanticCustomError, core_schema
+
 
 T = TypeVar("T")
-E = TypeVar("E", bound=enum.Enum)
-
-REQUIRED: Any = object()  # the default of a getter whose key must be present
+Loc = tuple[str | int, ...]
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+HERE = "\0"  # in a message, the key path of its line (a nested table does not know where it sits)
+
+
+class Refused(ValueError):
+    """Raised by a converter to add a reason after "expected …, got …"."""
+
+
+class Duplicate(ValueError):
+    """Raised by a converter for a value that must be unique and was given before."""
+
+    def __init__(self, noun: str, first: str) -> None:
+        super().__init__(noun, first)
+        self.noun = noun
+        self.first = first
+
+
+def describe(value: Any) -> str:
+    """A value as the file wrote it, short; never used for secrets, and hides a password in a URL."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and _has_url_password(value):
+        return "a URL with a password (not shown)"
+    if isinstance(value, str):
+        return json.dumps(value if len(value) <= 60 else value[:57] + "…", ensure_ascii=False)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, (datetime, date, time)):
+        return f"the date/time {value.isoformat()}"
+    return type(value).__name__
+
+
+def _has_url_password(text: str) -> bool:
+    if "://" not in text:
+        return False
+    try:
+        return urlsplit(text).password is not None
+    except ValueError:  # unparsable: keep it hidden if it might hold credentials
+        return "@" in text
+
 
 
 class ConfigError(Exception):
@@ -34,223 +83,225 @@ class ConfigError(Exception):
         super().__init__("\n".join(self.lines))
 
 
-class Problems:
-    """The errors and warnings of one file, each formatted `FILE: KEY: MESSAGE`."""
+class Problems(ValueError):
+    """Raised by a converter or a model check: messages for keys below the value checked."""
 
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.errors: list[str] = []
+    def __init__(self, found: Iterable[tuple[Loc, str]]) -> None:
+        self.found = tuple(found)
+        super().__init__(self.found)
+
+    def error(self) -> PydanticCustomError:
+        return PydanticCustomError("config", "see lines", {"lines": self.found})
+
+
+def refuse(message: str, *at: str | int) -> Problems:
+    """One message, for the key `at` below the value checked (the value itself when empty)."""
+    return Problems([(at, message)])
+
+
+def settings(cls: type[T]) -> type[T]:
+    """A frozen pydantic dataclass that refuses unknown keys."""
+    return dataclass(frozen=True, config=ConfigDict(extra="forbid"))(cls)
+
+
+class Load:
+    """What one read of the file has found so far: earlier entries, ids taken, warnings."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = base_dir
+        self.default_timezone = "UTC"
         self.warnings: list[str] = []
+        self.found: dict[str, tuple[Any, ...]] = {}  # valid entries of each [[table]], by its path
+        self.path = ""  # the [[table]] entry being read, like network.contacts[3]
+        self.label = ""  # how duplicates name where a value was first given: its path, or "id, path"
+        self.entry: dict[str, Any] = {}  # the fields of the entry being read that were valid so far
+        self._first: dict[tuple[str, Any], str] = {}
 
-    def line(self, key: str, message: str) -> str:
-        return f"{self.source}: {key}: {message}" if key else f"{self.source}: {message}"
+    def once(self, noun: str, value: T, owner: str | None = None) -> T:
+        """`value`, refused when an earlier entry gave it already."""
+        owner = owner or f"by {self.label}"
+        first = self._first.setdefault((noun, value), owner)
+        if first != owner:
+            raise Duplicate(noun, first)
+        return value
 
-    def error(self, key: str, message: str) -> None:
-        self.errors.append(self.line(key, message))
+    def taken(self, noun: str) -> list[Any]:
+        """Every value given for `noun` so far, valid entry or not, in the order of the file."""
+        return [value for (kind, value) in self._first if kind == noun]
 
     def warn(self, key: str, message: str) -> None:
-        self.warnings.append(self.line(key, message))
-
-
-def join_key(path: str, name: str) -> str:
-    """`network.contacts[3]` + `timezone`; keys that are not bare TOML keys are quoted."""
-    shown = name if _BARE_KEY.match(name) else json.dumps(name, ensure_ascii=False)
-    return f"{path}.{shown}" if path else shown
-
-
-class Table:
-    """One TOML table being read, at a dotted path such as `network.contacts[3]`."""
-
-    def __init__(self, data: Mapping[str, Any], path: str, problems: Problems, base_dir: Path,
-                 broken: bool = False) -> None:
-        self._data = data
-        self.path = path
-        self.problems = problems
-        self.base_dir = base_dir
-        self._seen: set[str] = set()
-        self._broken = broken  # the table itself had the wrong type: do not also report its keys missing
-
-    def key(self, name: str) -> str:
-        return join_key(self.path, name)
-
-    def has(self, name: str) -> bool:
-        return name in self._data
-
-    def keys(self) -> list[str]:
-        """Every key, all taken as known: for tables whose keys are data (topic names)."""
-        self._seen.update(self._data)
-        return list(self._data)
-
-    def error(self, name: str, message: str) -> None:
-        self.problems.error(self.key(name), message)
-
-    def warn(self, name: str, message: str) -> None:
-        self.problems.warn(self.key(name), message)
-
-    def missing(self, name: str, expect: str) -> None:
-        if not self._broken:
-            self.error(name, f"missing; expected {expect}")
-
-    def raw(self, name: str) -> Any:
-        self._seen.add(name)
-        return self._data.get(name, REQUIRED)
-
-    def value(self, name: str, convert: Callable[[Any], T], expect: str, default: Any = REQUIRED) -> T | None:
-        """The converted value, the default when absent, or None after recording the problem."""
-        raw = self.raw(name)
-        if raw is REQUIRED:
-            if default is REQUIRED:
-                self.missing(name, expect)
-                return None
-            return default
-        return self.convert(self.key(name), raw, convert, expect)
-
-    def convert(self, key: str, raw: Any, convert: Callable[[Any], T], expect: str) -> T | None:
-        try:
-            return convert(raw)
-        except Duplicate as exc:
-            self.problems.error(key, f"expected each {exc.noun} once, got {describe(raw)} again "
-                                     f"(first given {exc.first})")
-            return None
-        except (ValueError, TypeError) as exc:
-            reason = f"; {exc}" if isinstance(exc, Refused) and str(exc) else ""
-            self.problems.error(key, f"expected {expect}, got {describe(raw)}{reason}")
-            return None
-
-    def string(self, name: str, expect: str = "a string", default: Any = REQUIRED) -> str | None:
-        def check(raw: Any) -> str:
-            if not isinstance(raw, str) or not raw.strip():
-                raise ValueError(raw)
-            return raw.strip()
-        return self.value(name, check, expect, default)
-
-    def integer(self, name: str, minimum: int, default: Any = REQUIRED) -> int | None:
-        def check(raw: Any) -> int:
-            if isinstance(raw, bool) or not isinstance(raw, int) or raw < minimum:
-                raise ValueError(raw)
-            return raw
-        return self.value(name, check, f"a whole number of at least {minimum}", default)
-
-    def number(self, name: str, default: Any = REQUIRED) -> float | None:
-        def check(raw: Any) -> float:
-            if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 < raw < math.inf:
-                raise ValueError(raw)
-            return float(raw)
-        return self.value(name, check, "a number greater than 0, like 2 or 0.5", default)
-
-    def boolean(self, name: str, default: Any = REQUIRED) -> bool | None:
-        def check(raw: Any) -> bool:
-            if not isinstance(raw, bool):
-                raise ValueError(raw)
-            return raw
-        return self.value(name, check, "true or false", default)
-
-    def choice(self, name: str, choices: type[E], default: Any = REQUIRED) -> E | None:
-        expect = "one of " + ", ".join(json.dumps(c.value) for c in choices)
-        def check(raw: Any) -> E:
-            if not isinstance(raw, str):
-                raise ValueError(raw)
-            return choices(raw.strip().lower())
-        return self.value(name, check, expect, default)
-
-    def duration(self, name: str, default: Any = REQUIRED) -> timedelta | None:
-        def check(raw: Any) -> timedelta:
-            if not isinstance(raw, str):
-                raise ValueError(raw)
-            return parse_duration(raw)
-        return self.value(name, check, 'a duration like "30m", "1h", "24h", "3d" or "1h30m"', default)
-
-    def path_value(self, name: str, default: Any = REQUIRED) -> Path | None:
-        """A file or folder; a relative one is taken from the configuration file's folder."""
-        text = self.string(name, 'a file path like "var/keys/liaison.keys"', default)
-        return None if text is None else self.resolve(text)
+        self.warnings.append(f"{key}: {message}")
 
     def resolve(self, text: str | Path) -> Path:
         path = Path(text).expanduser()
         return path if path.is_absolute() else self.base_dir / path
 
-    def items(self, name: str, convert: Callable[[Any], T], expect_item: str,
-              default: Any = REQUIRED) -> tuple[T, ...] | None:
-        """A list whose items are each converted; a bad item is reported with its index."""
-        raw = self.raw(name)
-        if raw is REQUIRED:
-            if default is REQUIRED:
-                self.missing(name, f"a list, each {expect_item}")
-                return None
-            return default
+
+def loaded(info: ValidationInfo) -> Load | None:
+    """The read in progress, or None for values built in code (taken as given)."""
+    return info.context.get("load") if isinstance(info.context, dict) else None
+
+
+class Check:
+    """A field's converter and what it expects. `convert(raw)` or, with `load=True`, `convert(raw, load)`
+    returns the value or raises ValueError ("expected …, got …"), Refused (with a reason), Duplicate
+    or Problems. With `text=True` only a string is taken, and given to `convert` stripped."""
+
+    def __init__(self, convert: Callable[..., Any], expect: str, load: bool = False, text: bool = False) -> None:
+        self.convert, self.expect, self.load, self.text = convert, expect, load, text
+
+    def run(self, raw: Any, load: Load) -> Any:
+        if self.text and not isinstance(raw, str):
+            raise ValueError(raw)
+        given = raw.strip() if self.text else raw
+        return self.convert(given, load) if self.load else self.convert(given)
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.with_info_plain_validator_function(self.validate)
+
+    def validate(self, raw: Any, info: ValidationInfo) -> Any:
+        load = loaded(info)
+        if load is None:
+            return raw
+        load.entry = info.data or {}
+        try:
+            return self.run(raw, load)
+        except (ValueError, TypeError) as exc:
+            raise problems_of(exc, raw, self.expect).error() from None
+
+
+def problems_of(exc: ValueError | TypeError, raw: Any, expect: str) -> Problems:
+    """What a converter's exception means, as lines."""
+    if isinstance(exc, Problems):
+        return exc
+    if isinstance(exc, Duplicate):
+        return refuse(f"expected each {exc.noun} once, got {describe(raw)} again (first given {exc.first})")
+    reason = f"; {exc}" if isinstance(exc, Refused) and str(exc) else ""
+    return refuse(f"expected {expect}, got {describe(raw)}{reason}")
+
+
+def Items(item: Check, empty: str | None = None, once: str | None = None,
+          into: Callable[[list[Any]], Any] = tuple, share: str | None = None) -> Check:
+    """A list whose items are each checked and reported with their index; `once` names what each
+    item is when the list may hold it only once, `empty` is the refusal of an empty list. `share`
+    keeps the valid items in `load.found` even when others were refused, for the checks below."""
+    def check(raw: Any, load: Load) -> Any:
         if not isinstance(raw, list):
-            self.error(name, f"expected a list, each {expect_item}, got {describe(raw)}")
-            return None
-        found = [self.convert(f"{self.key(name)}[{i}]", item, convert, expect_item) for i, item in enumerate(raw)]
-        return tuple(x for x in found if x is not None)
+            raise ValueError(raw)
+        if not raw and empty:
+            raise Problems([((), empty)])
+        found, problems, seen = [], [], set()
+        for i, given in enumerate(raw):
+            try:
+                value = item.run(given, load)
+                if once and value in seen:
+                    raise Duplicate(once, "earlier in the list")
+                seen.add(value)
+                found.append(value)
+            except (ValueError, TypeError) as exc:
+                problems += [((i, *at), message) for at, message in problems_of(exc, given, item.expect).found]
+        if share:
+            load.found[share] = tuple(found)
+        if problems:
+            raise Problems(problems)
+        return into(found)
+    return Check(check, f"a list, each {item.expect}", load=True)
 
-    def secret(self, name: str, example_env: str, example_file: str) -> SecretRef | None:
-        """`{ env = "NAME" }` or `{ file = "/path" }`; never echoes what was written instead."""
-        raw = self.raw(name)
-        forms = f'{{ env = "{example_env}" }} or {{ file = "{example_file}" }}'
-        if raw is REQUIRED:
-            return None
-        if isinstance(raw, str):
-            self.error(name, f"a secret must not be written in the file; expected {forms}, got a plain string")
-            return None
-        if not isinstance(raw, dict) or len(raw) != 1 or not ({"env", "file"} & raw.keys()):
-            self.error(name, f"expected a secret written {forms}, got {_secret_shape(raw)}")
-            return None
-        (form, where), = raw.items()
-        if form == "env" and isinstance(where, str) and ENV_NAME.match(where):
-            return SecretRef.from_env(where)
-        if form == "file" and isinstance(where, str) and where.strip():
-            return SecretRef.from_file(self.resolve(where.strip()))
-        key = join_key(self.key(name), form)
-        if form == "file":
-            self.problems.error(key, f'expected a file path like "{example_file}", got {describe(where)}')
-        else:  # not echoed: what sits where a variable name belongs may be the secret itself
-            self.problems.error(key, f'expected an environment variable name like "{example_env}", '
-                                     "got something else (not shown, in case it is the secret)")
-        return None
 
-    def table(self, name: str) -> Table:
-        """A sub-table; absent means empty, so that every key in it takes its default."""
-        raw = self.raw(name)
-        if raw is REQUIRED:
-            return Table({}, self.key(name), self.problems, self.base_dir)
-        if not isinstance(raw, dict):
-            self.error(name, f"expected a table [{self.key(name)}], got {describe(raw)}")
-            return Table({}, self.key(name), self.problems, self.base_dir, broken=True)
-        return Table(raw, self.key(name), self.problems, self.base_dir)
+def Tables(entry: type, path: str, build: Callable[[Any, Load], Any],
+           finish: Callable[[list[tuple[int, Any]], Load], Iterable[tuple[Loc, str]]] | None = None) -> Check:
+    """`[[path]]` blocks, each checked as `entry` (whose TITLE names one) and made a domain value by
+    `build(entry, load)`; `finish` checks them against each other. The valid ones are kept in
+    `load.found[path]` for the sections below."""
+    adapter: TypeAdapter[Any] = TypeAdapter(entry)
+    title = entry.TITLE
 
-    def tables(self, name: str, expect: str) -> list[Table]:
-        """An array of tables, `[[name]]` blocks or a list of inline tables."""
-        raw = self.raw(name)
-        if raw is REQUIRED:
-            return []
+    def check(raw: Any, load: Load) -> tuple[Any, ...]:
         if not isinstance(raw, list):
-            self.error(name, f"expected {expect}, written as [[{self.key(name)}]] blocks, got {describe(raw)}")
-            return []
-        found = []
+            raise refuse(f"expected {title}, written as [[{path}]] blocks, got {describe(raw)}")
+        built: list[tuple[int, Any]] = []
+        problems: list[tuple[Loc, str]] = []
+
+        def read(i: int, item: dict[str, Any]) -> None:
+            load.path = load.label = f"{path}[{i}]"
+            try:
+                built.append((i, build(adapter.validate_python(item, context={"load": load}), load)))
+            except Problems as exc:
+                problems.extend(((i, *at), message) for at, message in exc.found)
+
         for i, item in enumerate(raw):
-            key = f"{self.key(name)}[{i}]"
-            if isinstance(item, dict):
-                found.append(Table(item, key, self.problems, self.base_dir))
-            else:
-                self.problems.error(key, f"expected {expect} (a table), got {describe(item)}")
-        return found
-
-    def done(self) -> None:
-        """Report every key that no getter asked for, with the nearest known key as a hint."""
-        known = sorted(self._seen)
-        for name in self._data:
-            if name in self._seen:
+            if not isinstance(item, dict):
+                problems.append(((i,), f"expected {title} (a table), got {describe(item)}"))
                 continue
-            hint = difflib.get_close_matches(name, known, n=1)
+            try:
+                read(i, item)
+            except ValidationError as exc:
+                problems += [((i, *at), message) for at, message in explain(exc, entry)]
+                unknown = {e["loc"][0] for e in exc.errors() if e["type"] == "unexpected_keyword_argument"}
+                if len(unknown) == exc.error_count():  # the rest of the entry still counts for those below
+                    read(i, {key: value for key, value in item.items() if key not in unknown})
+        load.found[path] = tuple(value for _, value in built)
+        problems += finish(built, load) if finish else ()
+        if problems:
+            raise Problems(problems)
+        return load.found[path]
+    return Check(check, f"{title}, written as [[{path}]] blocks", load=True)
+
+
+def explain(exc: ValidationError, root: Any) -> list[tuple[Loc, str]]:
+    """Each error of a validation of `root` as (key path, message), in the order pydantic found them."""
+    found: list[tuple[Loc, str]] = []
+    for error in exc.errors(include_url=False):
+        loc, kind, raw = tuple(error["loc"]), error["type"], error["input"]
+        if kind == "config":
+            found += [(loc + tuple(at), message) for at, message in error["ctx"]["lines"]]
+        elif kind in ("unexpected_keyword_argument", "extra_forbidden"):
+            known = sorted(_model_at(root, loc[:-1]).__pydantic_fields__)
+            hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
             guess = f" (did you mean {hint[0]}?)" if hint else ""
-            expect = f"expected one of {', '.join(known)}" if known else "this table takes no keys"
-            self.error(name, f"unknown key{guess}; {expect}")
+            found.append((loc, f"unknown key{guess}; " + (f"expected one of {', '.join(known)}" if known
+                                                          else "this table takes no keys")))
+        elif kind == "missing":
+            found.append((loc, f"missing; expected {expect_of(_model_at(root, loc[:-1]), str(loc[-1]))}"))
+        elif kind == "dataclass_type":
+            found.append((loc, f"expected a table [{HERE}], got {describe(raw)}"))
+        else:  # not expected from these models; pydantic's own words never show the value
+            found.append((loc, error["msg"]))
+    return found
 
 
-def _secret_shape(raw: Any) -> str:
-    """What was written where a secret was expected, without showing any value."""
-    if isinstance(raw, dict):
-        keys = ", ".join(join_key("", str(key)) for key in sorted(raw)) or "no keys"  # quoted as in key paths
-        return f"a table with {keys}"
-    return {bool: "a boolean", int: "a number", float: "a number", list: "a list"}.get(type(raw), "another value")
+def Table(entry: type, build: Callable[[Any, Load], Any]) -> Check:
+    """A sub-table checked as `entry`, made a value by `build(entry, load)`."""
+    adapter: TypeAdapter[Any] = TypeAdapter(entry)
+
+    def check(raw: Any, load: Load) -> Any:
+        try:
+            return build(adapter.validate_python(raw, context={"load": load}), load)
+        except ValidationError as exc:
+            raise Problems(explain(exc, entry)) from None
+    return Check(check, "a table", load=True)
+
+
+def _model_at(root: Any, loc: Loc) -> Any:
+    """Sections hold their tables directly; deeper ones are checked apart (Table, Tables)."""
+    for step in loc:
+        root = root.__pydantic_fields__[step].annotation
+    return root
+
+
+def expect_of(model: Any, name: str) -> str:
+    """What the field `name` of `model` expects, as its Check says."""
+    return next(m.expect for m in model.__pydantic_fields__[name].metadata if isinstance(m, Check))
+
+
+def key_path(loc: Loc) -> str:
+    """`network.contacts[3].timezone`; keys that are not bare TOML keys are quoted."""
+    path = ""
+    for step in loc:
+        if isinstance(step, int):
+            path += f"[{step}]"
+        else:
+            shown = step if _BARE_KEY.match(step) else json.dumps(step, ensure_ascii=False)
+            path = f"{path}.{shown}" if path else shown
+    return path
+

@@ -18,22 +18,19 @@ bulletin carries TLP:GREEN content only in a registered room (alerts.bulletin).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from datetime import time, timedelta
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
+
+from pydantic import ValidationInfo, model_validator
 
 from alerts.identity import ChatRef
 from alerts.priority import Priority
 from alerts.reminder_policy import DEFAULT_STAGES, QuietHours, ReminderPolicy, StageTimes
-from bot.config_network import NetworkSettings
-from bot.config_reader import Table
-from bot.config_values import CHAT_EXPECT, TIMEZONE_EXPECT, Refused, chat_ref, parse_duration, timezone_name
+from bot.config_reader import Check, Items, Load, Refused, Table, loaded, refuse, settings
+from bot.config_values import CHAT_EXPECT, Between, Bool, Choice, TimeZone, Whole, parse_duration
 
-DURATION_OR_OFF = 'a duration like "15m", "4h" or "1d", or "off"'
-TIME_EXPECT = 'a time of day like "08:00"'
-QUIET_EXPECT = 'a span of the local day like "22:00-07:00", or "off"'
-_OFF = object()
+_OFF = timedelta(0)  # what "off" reads as: no such stage
 
 
 class SecondInstance(enum.Enum):
@@ -43,105 +40,84 @@ class SecondInstance(enum.Enum):
     STANDBY = "standby"  # run without scheduling, and take over when the other one stops
 
 
-@dataclass(frozen=True, slots=True)
-class ReminderSettings:
-    enabled: bool = True
-    tick: timedelta = timedelta(minutes=1)  # how often due reminders are looked for
-    stages: Mapping[Priority, StageTimes] = field(default_factory=lambda: MappingProxyType(dict(DEFAULT_STAGES)))
-    quiet_hours: QuietHours | None = QuietHours(time(22, 0), time(7, 0))
-    quiet_for: frozenset[Priority] = frozenset({Priority.ROUTINE})
-    second_instance: SecondInstance = SecondInstance.REFUSE
-    digest_time: time = time(8, 0)
-    digest_timezone: str = "UTC"
-    digest_room: ChatRef | None = None  # None: no daily digest
-    bulletin_day: int = 1               # of each month, at digest_time, for the month before
-    bulletin_room: ChatRef | None = None  # None: no monthly bulletin
-
-    def policy(self) -> ReminderPolicy:
-        return ReminderPolicy(dict(self.stages), self.quiet_hours, self.quiet_for)
+DurationOrOff = Annotated[timedelta | None, Check(lambda text: _OFF if text.lower() == "off" else parse_duration(text),
+                                                  'a duration like "15m", "4h" or "1d", or "off"', text=True)]
 
 
-def _duration_or_off(raw: Any) -> Any:
-    if isinstance(raw, str) and raw.strip().lower() == "off":
-        return _OFF
-    if not isinstance(raw, str):
-        raise ValueError(raw)
-    return parse_duration(raw)
+@settings
+class StageEntry:
+    before: DurationOrOff = None  # the priority's own default when left out
+    repeat: DurationOrOff = None
+    max_repeats: Annotated[int | None, Whole(0)] = None
+    backup_after: DurationOrOff = None
+    coordinators_after: DurationOrOff = None
 
 
-def _time_of_day(raw: Any) -> time:
-    if not isinstance(raw, str):
-        raise ValueError(raw)
-    return time.fromisoformat(raw.strip())
+def _stages(priority: Priority) -> Check:
+    """[reminders.<priority>]: what is left out keeps the priority's default; "off" leaves a stage out."""
+    default = DEFAULT_STAGES[priority]
+
+    def build(entry: StageEntry, load: Load) -> StageTimes:
+        given = {name: getattr(entry, name) for name in StageTimes.__dataclass_fields__}
+        return StageTimes(**{name: getattr(default, name) if value is None else None if value == _OFF else value
+                             for name, value in given.items()})
+    return Table(StageEntry, build)
 
 
-def _quiet(raw: Any) -> Any:
-    if isinstance(raw, str) and raw.strip().lower() in ("off", "none", ""):
-        return _OFF
-    if not isinstance(raw, str):
-        raise ValueError(raw)
-    return QuietHours.parse(raw)
-
-
-def _held_priority(raw: Any) -> Priority:
-    if not isinstance(raw, str):
-        raise ValueError(raw)
-    priority = Priority.parse(raw)
+def _held_priority(text: str) -> Priority:
+    priority = Priority.parse(text)
     if priority is Priority.URGENT:
         raise Refused("urgent reminders are never held back")
     return priority
 
 
-def _optional(table: Table, name: str, default: timedelta | None) -> timedelta | None:
-    value = table.value(name, _duration_or_off, DURATION_OR_OFF, default=_OFF if default is None else default)
-    return None if value is _OFF else value
+def _day(raw: Any) -> int:
+    day = Whole(1).convert(raw)
+    if day > 28:
+        raise refuse(f"expected a day of the month from 1 to 28 (every month has it), got {day}")
+    return day
 
 
-def _stages(table: Table, default: StageTimes) -> StageTimes:
-    times = StageTimes(
-        before=_optional(table, "before", default.before),
-        repeat=_optional(table, "repeat", default.repeat),
-        max_repeats=table.integer("max_repeats", 0, default=default.max_repeats) or 0,
-        backup_after=_optional(table, "backup_after", default.backup_after),
-        coordinators_after=_optional(table, "coordinators_after", default.coordinators_after),
-    )
-    table.done()
-    return times
-
-
-def _room(table: Table, name: str, network: NetworkSettings) -> ChatRef | None:
-    chat = table.value(name, chat_ref, CHAT_EXPECT, default=None)
-    if chat is not None and all(room.chat != chat for room in network.rooms):
-        table.error(name, f'expected a room registered in [[network.rooms]], got "{chat}"')
+def _room(text: str, load: Load) -> ChatRef:
+    chat = ChatRef.parse(text)
+    if chat not in load.taken("room"):  # a room refused for another mistake is still registered
+        raise refuse(f'expected a room registered in [[network.rooms]], got "{chat}"')
     return chat
 
 
-def read_reminders(table: Table, network: NetworkSettings, default_timezone: str) -> ReminderSettings:
-    default = ReminderSettings()
-    quiet = table.value("quiet_hours", _quiet, QUIET_EXPECT, default=default.quiet_hours)
-    held = table.items("quiet_for", _held_priority, 'a priority: "routine" or "priority" (never "urgent")',
-                       default=tuple(default.quiet_for))
-    second = table.choice("second_instance", SecondInstance, default=default.second_instance)
-    tick = table.duration("tick", default=default.tick) or default.tick
-    if tick < timedelta(seconds=10) or tick > timedelta(hours=1):
-        table.error("tick", f"expected a duration from 10s to 1h, got {tick}")
-    bulletin_day = table.integer("bulletin_day", 1, default=default.bulletin_day) or default.bulletin_day
-    if bulletin_day > 28:
-        table.error("bulletin_day", f"expected a day of the month from 1 to 28 (every month has it), got {bulletin_day}")
-    settings = ReminderSettings(
-        enabled=table.boolean("enabled", default=True) is not False,
-        tick=tick,
-        stages=MappingProxyType({p: _stages(table.table(p.value), DEFAULT_STAGES[p]) for p in Priority}),
-        quiet_hours=None if quiet is _OFF else quiet,
-        quiet_for=frozenset(held or ()),
-        second_instance=second or default.second_instance,
-        digest_time=table.value("digest_time", _time_of_day, TIME_EXPECT, default=default.digest_time)
-        or default.digest_time,
-        digest_timezone=table.value("digest_timezone", timezone_name, TIMEZONE_EXPECT, default=default_timezone)
-        or default_timezone,
-        digest_room=_room(table, "digest_room", network),
-        bulletin_day=bulletin_day,
-        bulletin_room=_room(table, "bulletin_room", network),
-    )
-    table.done()
-    return settings
+Room = Annotated[ChatRef | None, Check(_room, CHAT_EXPECT, load=True, text=True)]
+
+
+@settings
+class ReminderSettings:
+    # each person's own time zone
+    quiet_hours: Annotated[QuietHours | None, Check(
+        lambda text: None if text.lower() in ("off", "none", "") else QuietHours.parse(text),
+        'a span of the local day like "22:00-07:00", or "off"', text=True)] = QuietHours(time(22, 0), time(7, 0))
+    quiet_for: Annotated[frozenset[Priority], Items(Check(
+        _held_priority, 'a priority: "routine" or "priority" (never "urgent")', text=True), into=frozenset)
+    ] = frozenset({Priority.ROUTINE})
+    second_instance: Annotated[SecondInstance, Choice(SecondInstance)] = SecondInstance.REFUSE
+    tick: Annotated[timedelta, Between(timedelta(seconds=10), timedelta(hours=1))] = timedelta(minutes=1)
+    bulletin_day: Annotated[int, Check(_day, "a whole number of at least 1")] = 1  # of each month, for the one before
+    enabled: Bool = True
+    routine: Annotated[StageTimes, _stages(Priority.ROUTINE)] = DEFAULT_STAGES[Priority.ROUTINE]
+    priority: Annotated[StageTimes, _stages(Priority.PRIORITY)] = DEFAULT_STAGES[Priority.PRIORITY]
+    urgent: Annotated[StageTimes, _stages(Priority.URGENT)] = DEFAULT_STAGES[Priority.URGENT]
+    digest_time: Annotated[time, Check(time.fromisoformat, 'a time of day like "08:00"', text=True)] = time(8, 0)
+    digest_timezone: TimeZone = "UTC"  # in a file, the bot's default_timezone
+    digest_room: Room = None  # the coordinators' room; None: no daily digest
+    bulletin_room: Room = None  # None: no monthly bulletin; TLP:GREEN content only in a registered room
+
+    @property
+    def stages(self) -> Mapping[Priority, StageTimes]:
+        return MappingProxyType({p: getattr(self, p.value) for p in Priority})
+
+    def policy(self) -> ReminderPolicy:
+        return ReminderPolicy(dict(self.stages), self.quiet_hours, frozenset(self.quiet_for))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_digest(cls, data: Any, info: ValidationInfo) -> Any:
+        load = loaded(info)
+        return {"digest_timezone": load.default_timezone} | data if load and isinstance(data, dict) else data

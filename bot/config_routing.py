@@ -4,7 +4,6 @@
     post = "direct"                  # or "rooms": where items go unless a rule says otherwise
     without_arrangement = "refuse"   # or "confirm"
     membership_arrangement = true    # members share with members on every topic
-    encrypted_only = ["red", "amber+strict"]  # TLPs whose content goes only over end-to-end encrypted channels
 
     [routing.topic_defaults]
     document-fraud = ["TH/immigration", "MY"]
@@ -20,9 +19,10 @@ default or a rule is found at start rather than on the day an alert needs it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Annotated, Any, Mapping
+
+from pydantic import Field
 
 from alerts.arrangements import WithoutArrangement
 from alerts.caveat_rules import ENCRYPTED_ONLY
@@ -31,29 +31,13 @@ from alerts.directory import Directory
 from alerts.items import ALL, Selector, SelectorKind
 from alerts.priority import Priority
 from alerts.routing_rules import PostIn, RoutingPolicy, RoutingRule
-from bot.config_network import WORD_EXPECT, NetworkSettings, once, word
-from bot.config_reader import Table
-from bot.config_values import Refused
+from bot.config_network import WORD_EXPECT, known_topic, word
+from bot.config_reader import Check, Items, Load, Loc, Problems, Refused, Tables, problems_of, refuse, settings
+from bot.config_values import Bool, Choice
 
 SELECTOR_EXPECT = 'a recipient as in to:, like "TH", "THA", "IOM", "TH/immigration", "all" or "@th-npoc"'
 PRIORITY_EXPECT = 'a priority: "routine", "priority" or "urgent"'
 TLP_EXPECT = 'a TLP: "clear", "green", "amber", "amber+strict" or "red"'
-
-
-@dataclass(frozen=True, slots=True)
-class RoutingSettings:
-    topic_defaults: Mapping[str, tuple[Selector, ...]] = field(default_factory=lambda: MappingProxyType({}))
-    rules: tuple[RoutingRule, ...] = ()
-    post: PostIn = PostIn.DIRECT
-    # Refuse by default: a disclosure without a legal basis cannot be undone, a refused alert can
-    # be re-sent to the right recipients at once.
-    without_arrangement: WithoutArrangement = WithoutArrangement.REFUSE
-    membership_arrangement: bool = True
-    encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY
-
-    def policy(self) -> RoutingPolicy:
-        return RoutingPolicy(self.topic_defaults, self.rules, self.post, self.without_arrangement,
-                             self.membership_arrangement, self.encrypted_only)
 
 
 def parse_selector(raw: Any, directory: Directory) -> Selector:
@@ -81,84 +65,91 @@ def parse_selector(raw: Any, directory: Directory) -> Selector:
     return Selector(SelectorKind.DESK, organisation=org.code, desk=desk)
 
 
-def read_routing(table: Table, network: NetworkSettings) -> RoutingSettings:
-    directory = network.directory()
-    post = table.choice("post", PostIn, PostIn.DIRECT)
-    without = table.choice("without_arrangement", WithoutArrangement, WithoutArrangement.REFUSE)
-    membership = table.boolean("membership_arrangement", True)
-    encrypted_only = table.items("encrypted_only", _tlp, TLP_EXPECT, default=None)
-    defaults = _read_topic_defaults(table.table("topic_defaults"), network, directory)
-    rules = _read_rules(table, network, directory)
-    table.done()
-    return RoutingSettings(MappingProxyType(defaults), rules, post or PostIn.DIRECT,
-                           without or WithoutArrangement.REFUSE, True if membership is None else membership,
-                           ENCRYPTED_ONLY if encrypted_only is None else frozenset(encrypted_only))
+def _selector(raw: Any, load: Load) -> Selector:
+    """Checked against the network now, so that a typo is found at start, not when an alert needs it."""
+    directory = load.found.get("directory")
+    if directory is None:
+        found = {name: load.found.get(f"network.{name}", ()) for name in
+                 ("organisations", "contacts", "rooms", "arrangements")}
+        directory = load.found["directory"] = (Directory.build(**found),)
+    return parse_selector(raw, directory[0])
 
 
-def _read_topic_defaults(defaults: Table, network: NetworkSettings,
-                         directory: Directory) -> dict[str, tuple[Selector, ...]]:
+def _leave_out(key: str) -> str:
+    return f"expected at least one item, got an empty list; leave {key} out instead"
+
+
+def _recipients(key: str) -> Check:
+    return Items(Check(_selector, SELECTOR_EXPECT, load=True), empty=_leave_out(key))
+
+
+@settings
+class RuleEntry:
+    """Conditions, each optional: topics, priorities, to; effects: add (recipients), post."""
+    TITLE = "a routing rule"
+    name: Annotated[str, Check(lambda text, load: load.once("rule name", word(text)),
+                               WORD_EXPECT.format("maritime-police"), load=True, text=True)]
+    topics: Annotated[tuple[str, ...], Items(Check(lambda text, load: known_topic(text, load, "none yet"),
+                                                   WORD_EXPECT.format("maritime"), load=True, text=True),
+                                             once="topic", empty=_leave_out("topics"))] = ()
+    priorities: Annotated[tuple[Priority, ...], Items(Check(Priority.parse, PRIORITY_EXPECT, text=True),
+                                                      empty=_leave_out("priorities"))] = ()
+    to: Annotated[tuple[Selector, ...], _recipients("to")] = ()
+    add: Annotated[tuple[Selector, ...] | None, _recipients("add")] = None
+    post: Annotated[PostIn | None, Choice(PostIn)] = None
+
+    def build(self, load: Load) -> RoutingRule:
+        if self.add is None and self.post is None:
+            raise refuse('missing; a rule must add recipients (add = ["AU/police"]) or say where to post '
+                         '(post = "rooms"), or both', "add")
+        # rules apply in order, the first that matches: one with no condition hides every later one
+        catch_all = load.found.setdefault("routing.catch_all", ())
+        if catch_all:
+            raise refuse(f"this rule never applies: {catch_all[0]} has no condition and matches every item first",
+                         "name")
+        if not (self.topics or self.priorities or self.to):
+            load.found["routing.catch_all"] = (f"{load.path} ({self.name})",)
+        return RoutingRule(self.name, frozenset(self.topics), frozenset(self.priorities), tuple(dict.fromkeys(self.to)),
+                           tuple(dict.fromkeys(self.add or ())), self.post)
+
+
+def _topic_defaults(raw: Any, load: Load) -> Mapping[str, tuple[Selector, ...]]:
+    """`topic = [recipients]` for topics declared in [network]; the same recipient twice means once."""
+    if not isinstance(raw, dict):
+        raise ValueError(raw)
     found: dict[str, tuple[Selector, ...]] = {}
-    for topic in defaults.keys():
-        if topic.lower() not in network.topics:
-            known = ", ".join(network.topics) or "none: add topics = [...] under [network]"
-            defaults.error(topic, f"unknown topic; expected one of network.topics ({known})")
-        selectors = defaults.items(topic, lambda raw: parse_selector(raw, directory), SELECTOR_EXPECT)
-        if selectors == () and defaults.raw(topic) == []:
-            defaults.error(topic, "expected at least one recipient, got an empty list; leave the topic out instead")
-        if selectors:
-            found[topic.lower()] = tuple(dict.fromkeys(selectors))  # the same recipient twice means once
-    defaults.done()
-    return found
+    problems: list[tuple[Loc, str]] = []
+    recipients = _recipients("the topic")
+    for topic, given in raw.items():
+        try:
+            known_topic(topic, load)
+        except ValueError:
+            known = ", ".join(load.found.get("network.topics", ())) or "none: add topics = [...] under [network]"
+            problems.append(((topic,), f"unknown topic; expected one of network.topics ({known})"))
+        try:
+            found[topic.lower()] = tuple(dict.fromkeys(recipients.run(given, load)))
+        except ValueError as exc:
+            problems += [((topic, *at), message) for at, message in problems_of(exc, given, recipients.expect).found]
+    if problems:
+        raise Problems(sorted(problems, key=lambda p: list(raw).index(p[0][0])))
+    return MappingProxyType(found)
 
 
-def _known_topic(network: NetworkSettings) -> Callable[[Any], str]:
-    def check(raw: Any) -> str:
-        name = word(raw)
-        if name not in network.topics:
-            raise Refused(f"not in network.topics ({', '.join(network.topics) or 'none yet'})")
-        return name
-    return check
+@settings
+class RoutingSettings:
+    post: Annotated[PostIn, Choice(PostIn)] = PostIn.DIRECT
+    # Refuse by default: a disclosure without a legal basis cannot be undone, a refused alert can
+    # be re-sent to the right recipients at once.
+    without_arrangement: Annotated[WithoutArrangement, Choice(WithoutArrangement)] = WithoutArrangement.REFUSE
+    membership_arrangement: Bool = True  # members share with members on every topic
+    topic_defaults: Annotated[Mapping[str, tuple[Selector, ...]], Check(
+        _topic_defaults, 'a table of topic = [recipients], like document-fraud = ["TH/immigration"]', load=True
+    )] = Field(default_factory=lambda: MappingProxyType({}))
+    rules: Annotated[tuple[RoutingRule, ...], Tables(RuleEntry, "routing.rules", RuleEntry.build)] = ()
+    # The TLPs whose content goes only over end-to-end encrypted channels; None: ENCRYPTED_ONLY.
+    encrypted_only: Annotated[tuple[Tlp, ...] | None, Items(Check(Tlp.parse, TLP_EXPECT, text=True))] = None
 
-
-def _tlp(raw: Any) -> Tlp:
-    if not isinstance(raw, str):
-        raise ValueError(raw)
-    return Tlp.parse(raw)
-
-
-def _priority(raw: Any) -> Priority:
-    if not isinstance(raw, str):
-        raise ValueError(raw)
-    return Priority.parse(raw)
-
-
-def _read_rules(table: Table, network: NetworkSettings, directory: Directory) -> tuple[RoutingRule, ...]:
-    rules: list[RoutingRule] = []
-    names: dict[Any, str] = {}
-    catch_all: str | None = None  # the first rule with no condition: no later rule can ever apply
-    selector = lambda raw: parse_selector(raw, directory)  # noqa: E731
-    for entry in table.tables("rules", "a routing rule"):
-        name = entry.value("name", once(word, names, f"by {entry.path}", "rule name"),
-                           WORD_EXPECT.format("maritime-police"))
-        topics = entry.items("topics", once(_known_topic(network), {}, "earlier in the list", "topic"),
-                             WORD_EXPECT.format("maritime"), default=())
-        priorities = entry.items("priorities", _priority, PRIORITY_EXPECT, default=())
-        to = entry.items("to", selector, SELECTOR_EXPECT, default=())
-        add = entry.items("add", selector, SELECTOR_EXPECT, default=())
-        post = entry.choice("post", PostIn, None)
-        entry.done()
-        for key, given in (("topics", topics), ("priorities", priorities), ("to", to), ("add", add)):
-            if given == () and entry.raw(key) == []:
-                entry.error(key, f"expected at least one item, got an empty list; leave {key} out instead")
-        if not entry.has("add") and not entry.has("post"):
-            entry.error("add", 'missing; a rule must add recipients (add = ["AU/police"]) or say where to post '
-                               '(post = "rooms"), or both')
-        if catch_all is not None:
-            entry.error("name", f"this rule never applies: {catch_all} has no condition and matches every item first")
-        if None in (name, topics, priorities, to, add):
-            continue
-        rules.append(RoutingRule(name, frozenset(topics), frozenset(priorities), tuple(dict.fromkeys(to)),
-                                 tuple(dict.fromkeys(add)), post))
-        if not (topics or priorities or to) and catch_all is None:
-            catch_all = f"{entry.path} ({name})"
-    return tuple(rules)
+    def policy(self) -> RoutingPolicy:
+        return RoutingPolicy(self.topic_defaults, self.rules, self.post, self.without_arrangement,
+                             self.membership_arrangement,
+                             ENCRYPTED_ONLY if self.encrypted_only is None else frozenset(self.encrypted_only))

@@ -2,71 +2,64 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Annotated, Any, Mapping
 from urllib.parse import urlsplit
+
+from pydantic import Field
 
 from alerts.due import DEFAULT_DUE, DueTimes
 from alerts.identity import ChatRef
 from alerts.priority import Priority
-from bot.config_reader import Table
-from bot.config_values import (CHAT_EXPECT, TIMEZONE_EXPECT, Refused, chat_ref, describe, format_duration,
-                              timezone_name)
+from bot.config_reader import Check, Load, Refused, Table, refuse, settings
+from bot.config_values import (CHAT_EXPECT, TIMEZONE_EXPECT, Duration, FilePath, Number, Secret, Text, Whole,
+                               format_duration, number, timezone_name)
 from bot.credentials import SecretRef
 
-DEFAULT_STORAGE_URL = "sqlite:///var/liaison.sqlite"
 STORAGE_EXPECT = 'a string like "sqlite:///var/liaison.sqlite" or "postgresql://liaison@db.example.org/liaison"'
 
 
-@dataclass(frozen=True, slots=True)
+def _default_timezone(text: str, load: Load) -> str:
+    load.default_timezone = timezone_name(text)  # for the contacts and the digest below
+    return load.default_timezone
+
+
+@settings
 class BotSettings:
-    name: str = "liaison-bot"
-    default_timezone: str = "UTC"  # for contacts whose own time zone is not given
+    name: Annotated[str, Text('a name like "liaison-bot"')] = "liaison-bot"
+    # for contacts whose own time zone is not given
+    default_timezone: Annotated[str, Check(_default_timezone, TIMEZONE_EXPECT, load=True, text=True)] = "UTC"
 
 
-def read_bot(table: Table) -> BotSettings:
-    settings = BotSettings(
-        name=table.string("name", 'a name like "liaison-bot"', default="liaison-bot") or "liaison-bot",
-        default_timezone=table.value("default_timezone", timezone_name, TIMEZONE_EXPECT, "UTC") or "UTC",
-    )
-    table.done()
-    return settings
-
-
-class PasswordInUrl(Refused):
-    pass
-
-
-def storage_url(raw: Any, base_dir: Path) -> str:
+def storage_url(text: str, load: Load) -> str:
     """A SQLAlchemy URL for SQLite or PostgreSQL; a relative SQLite path is made absolute."""
-    if not isinstance(raw, str):
-        raise ValueError(raw)
-    scheme, sep, rest = raw.strip().partition("://")
+    scheme, sep, rest = text.partition("://")
     backend = scheme.split("+", 1)[0].lower()
     if not sep:
-        raise ValueError(raw)
+        raise ValueError(text)
     if backend == "sqlite":
         if rest and not rest.startswith("/"):
-            raise ValueError(raw)  # sqlite://host/... has no meaning
+            raise ValueError(text)  # sqlite://host/... has no meaning
         path, question, query = rest[1:].partition("?")
         if path in ("", ":memory:") or path.startswith("file:"):
             raise Refused("the bot needs a database file, so that nothing accepted is lost on restart")
-        full = Path(path).expanduser()
-        full = full if full.is_absolute() else base_dir / full
-        return f"{scheme}:///{full}{question}{query}"
+        return f"{scheme}:///{load.resolve(path)}{question}{query}"
     if backend == "postgresql":
-        if urlsplit(raw).password is not None:
-            raise PasswordInUrl()
-        return raw.strip()
-    raise ValueError(raw)
+        if urlsplit(text).password is not None:
+            raise refuse("the database password must not be in the file; expected a URL without it and "
+                         'storage.password = { env = "LIAISON_DB_PASSWORD" }, got a URL with a password')
+        return text
+    raise ValueError(text)
 
 
-@dataclass(frozen=True, slots=True)
+@settings
 class StorageSettings:
-    url: str  # never holds a password; see `password`
-    password: SecretRef | None = None  # for PostgreSQL when neither peer auth nor ~/.pgpass is used
+    # never holds a password; see `password`
+    url: Annotated[str, Check(storage_url, STORAGE_EXPECT, load=True, text=True)] = Field(
+        "sqlite:///var/liaison.sqlite", validate_default=True)
+    # for PostgreSQL when neither peer auth nor ~/.pgpass is used
+    password: Annotated[SecretRef | None, Secret("LIAISON_DB_PASSWORD", "/run/credentials/liaison/db-password")] = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -80,88 +73,69 @@ class StorageSettings:
         return Path(self.url.partition("://")[2][1:].partition("?")[0])
 
 
-def read_storage(table: Table) -> StorageSettings:
-    url = storage_url(DEFAULT_STORAGE_URL, table.base_dir)
-    raw = table.raw("url")
-    if table.has("url"):
-        try:
-            url = storage_url(raw, table.base_dir)
-        except PasswordInUrl:
-            table.error("url", "the database password must not be in the file; expected a URL without it and "
-                               'storage.password = { env = "LIAISON_DB_PASSWORD" }, got a URL with a password')
-        except ValueError as exc:
-            reason = f"; {exc}" if isinstance(exc, Refused) else ""
-            table.error("url", f"expected {STORAGE_EXPECT}, got {describe(raw)}{reason}")
-    password = table.secret("password", "LIAISON_DB_PASSWORD", "/run/credentials/liaison/db-password")
-    table.done()
-    return StorageSettings(url, password)
-
-
-@dataclass(frozen=True, slots=True)
+@settings
 class KeysSettings:
-    path: Path  # the key file, outside the database; storage refuses it when wider than 0600
+    # the key file, outside the database; storage refuses it when wider than 0600
+    path: FilePath = Field(Path("var/keys/liaison.keys"), validate_default=True)
 
 
-def read_keys(table: Table) -> KeysSettings:
-    path = table.path_value("path", default=None) or table.resolve("var/keys/liaison.keys")
-    table.done()
-    return KeysSettings(path)
+def _witness(text: str, load: Load) -> ChatRef:
+    load.found["audit.witness_room"] = (chat := ChatRef.parse(text),)
+    return chat
 
 
-@dataclass(frozen=True, slots=True)
+@settings
 class AuditSettings:
-    checkpoint_every: int = 1000   # entries between signed checkpoints
-    checkpoint_minutes: int = 60   # and at least this often while entries are written
-    witness_path: Path = Path("var/audit/witness.log")  # checkpoints also written outside the database
-    witness_room: ChatRef | None = None  # optionally also posted to a registered room
-    retention_days: int | None = None  # erase cases older than this; None keeps them
+    checkpoint_every: Annotated[int, Whole(1)] = 1000   # entries between signed checkpoints
+    checkpoint_minutes: Annotated[int, Whole(1)] = 60   # and at least this often while entries are written
+    # checkpoints also written outside the database
+    witness_path: FilePath = Field(Path("var/audit/witness.log"), validate_default=True)
+    # optionally also posted to a room registered in [[network.rooms]] (checked once rooms are read)
+    witness_room: Annotated[ChatRef | None, Check(_witness, CHAT_EXPECT, load=True, text=True)] = None
+    retention_days: Annotated[int | None, Whole(1)] = None  # erase cases older than this; None keeps them
 
 
-def read_audit(table: Table) -> AuditSettings:
-    settings = AuditSettings(
-        checkpoint_every=table.integer("checkpoint_every", 1, default=1000) or 1000,
-        checkpoint_minutes=table.integer("checkpoint_minutes", 1, default=60) or 60,
-        witness_path=table.path_value("witness_path", default=None) or table.resolve("var/audit/witness.log"),
-        witness_room=table.value("witness_room", chat_ref, CHAT_EXPECT, default=None),
-        retention_days=table.integer("retention_days", 1, default=None),
-    )
-    table.done()
-    return settings
-
-
-@dataclass(frozen=True, slots=True)
-class DeliverySettings:
-    max_attempts: int = 10  # after these, the failure is surfaced to the originator and coordinators
-    retry_base_seconds: float = 2.0  # back-off doubles from here ...
-    retry_max_seconds: float = 600.0  # ... up to here, unless the platform says when to retry
-
-
-def read_delivery(table: Table) -> DeliverySettings:
-    base = table.number("retry_base_seconds", default=2.0) or 2.0
-    most = table.number("retry_max_seconds", default=600.0) or 600.0
+def _retry_max(raw: Any, load: Load) -> float:
+    base, most = load.entry.get("retry_base_seconds", 2.0), number(raw)
     if most < base:
-        table.error("retry_max_seconds", f"expected a number not below retry_base_seconds ({base:g}), got {most:g}")
-    settings = DeliverySettings(table.integer("max_attempts", 1, default=10) or 10, base, most)
-    table.done()
-    return settings
+        raise refuse(f"expected a number not below retry_base_seconds ({base:g}), got {most:g}")
+    return most
 
 
-@dataclass(frozen=True, slots=True)
+@settings
+class DeliverySettings:
+    retry_base_seconds: Number = 2.0  # back-off doubles from here ...
+    # ... up to here, unless the platform says when to retry
+    retry_max_seconds: Annotated[float, Check(_retry_max, "a number greater than 0, like 2 or 0.5", load=True)] = Field(
+        600.0, validate_default=True)
+    max_attempts: Annotated[int, Whole(1)] = 10  # after these, the failure is surfaced to the originator and coordinators
+
+
+@settings
+class DueEntry:
+    acknowledge: Duration | None = None
+    feedback: Duration | None = None
+
+
+def _due(priority: Priority) -> Check:
+    """[due.<priority>]: what is left out keeps the priority's default."""
+    default = DEFAULT_DUE[priority]
+
+    def build(entry: DueEntry, load: Load) -> DueTimes:
+        times = DueTimes(entry.acknowledge or default.acknowledge, entry.feedback or default.feedback)
+        if times.acknowledge > times.feedback:
+            raise refuse(f"expected a duration no longer than feedback ({format_duration(times.feedback)}), "
+                         f"got {format_duration(times.acknowledge)}", "acknowledge")
+        return times
+    return Table(DueEntry, build)
+
+
+@settings
 class DueSettings:
-    by_priority: Mapping[Priority, DueTimes]  # a read-only mapping, one entry per priority
+    routine: Annotated[DueTimes, _due(Priority.ROUTINE)] = DEFAULT_DUE[Priority.ROUTINE]
+    priority: Annotated[DueTimes, _due(Priority.PRIORITY)] = DEFAULT_DUE[Priority.PRIORITY]
+    urgent: Annotated[DueTimes, _due(Priority.URGENT)] = DEFAULT_DUE[Priority.URGENT]
 
-
-def read_due(table: Table) -> DueSettings:
-    found: dict[Priority, DueTimes] = {}
-    for priority in Priority:
-        section = table.table(priority.value)
-        default = DEFAULT_DUE[priority]
-        acknowledge = section.duration("acknowledge", default.acknowledge) or default.acknowledge
-        feedback = section.duration("feedback", default.feedback) or default.feedback
-        if acknowledge > feedback:
-            section.error("acknowledge", f"expected a duration no longer than feedback ({format_duration(feedback)}),"
-                                         f" got {format_duration(acknowledge)}")
-        found[priority] = DueTimes(acknowledge, feedback)
-        section.done()
-    table.done()
-    return DueSettings(MappingProxyType(found))
+    @property
+    def by_priority(self) -> Mapping[Priority, DueTimes]:
+        return MappingProxyType({p: getattr(self, p.value) for p in Priority})

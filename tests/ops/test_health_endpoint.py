@@ -24,7 +24,7 @@ from tests.ops.failover_pair import write_config
 from tests.ops.http_get import http_request
 from tests.ops.prometheus_text import parse, value
 
-HEALTH = HealthSettings(enabled=True, port=0)
+HEALTH = HealthSettings(enabled=True, listen="127.0.0.1:0")
 
 
 def alert(n: int, to: str = "TH", sender: str = "my-officer") -> InboundMessage:

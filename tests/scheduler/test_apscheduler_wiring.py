@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef
+from alerts.priority import Priority
 from bot.config_reminders import ReminderSettings
 from bot.scheduler import ReminderScheduler, start_scheduler
 from bot.scheduler_jobs import DIGEST, TICK, job_specs
@@ -84,7 +85,8 @@ async def test_a_tick_missed_for_two_hours_runs_once_and_each_due_reminder_goes_
         engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
     for i in range(1, 101):  # due one by one during the two hours the bot will be down
         seed(uow_factory, i, clock.now() - timedelta(hours=1) + i * timedelta(seconds=72))
-    rt = runtime_like(engine, uow_factory, clock, ReminderSettings(stages=DUE_ONLY.stages, quiet_hours=None))
+    due_only = ReminderSettings(**{p.value: DUE_ONLY.stages[p] for p in Priority}, quiet_hours=None)
+    rt = runtime_like(engine, uow_factory, clock, due_only)
     try:
         before = await start_scheduler(rt)
         assert before is not None and before.catch_up is not None and before.catch_up.sent == 0

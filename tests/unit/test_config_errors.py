@@ -98,6 +98,8 @@ def test_the_base_network_is_valid():
                  '{ file = "/run/credentials/liaison/telegram-token" } when enabled = true', id="missing value"),
     pytest.param('[storage]\nurl = "sqlite://"\n',
                  'config.toml: storage.url: expected a string like', id="in-memory database"),
+    pytest.param('[due]\nroutine = 5\n', "config.toml: due.routine: expected a table [due.routine], got 5",
+                 id="a value where a table belongs"),
 ])
 def test_one_line_per_mistake_outside_the_network(text, line):
     (found,) = errors(text)
@@ -208,3 +210,26 @@ def test_a_string_where_a_list_is_expected():
     assert line == ('config.toml: network.contacts[3].roles: expected a list, each a role: officer, contact, '
                     'coordinator, admin or auditor, got "contact"')
 
+
+
+def test_a_key_needed_by_another_is_named_in_the_same_run_as_a_typo():
+    text = ('[matrix]\nenabled = true\nhomeservr = "https://matrix.example.org"\nuser_id = "@bot:example.org"\n'
+            'access_token = { env = "T" }\npickle_key = { env = "K" }\n')
+    assert errors(text) == [
+        'config.toml: matrix.homeserver: missing; expected an address like "https://matrix.example.org" when '
+        'enabled = true',
+        "config.toml: matrix.homeservr: unknown key (did you mean homeserver?); expected one of access_token, "
+        "device_name, device_trust, enabled, homeserver, password, pickle_key, store_path, user_id"]
+
+
+def test_what_an_organisation_lacks_depends_on_its_kind():
+    text = '[network]\norganisations = [{ kind = "organisation" }, { kind = "country" }, { code = "IOM" }]\n'
+    assert errors(text) == [
+        'config.toml: network.organisations[0].code: missing; expected a short code of letters like "IOM"',
+        'config.toml: network.organisations[0].name: missing; expected a name like "International Organization for '
+        'Migration"',
+        'config.toml: network.organisations[1].code: missing; expected an ISO 3166 country code like "TH" or "THA"',
+        'config.toml: network.organisations[2].kind: missing; expected one of "country", "organisation", '
+        '"coordinator"',
+        'config.toml: network.organisations[2].name: missing; expected a name like "International Organization for '
+        'Migration"']
