@@ -37,6 +37,19 @@ _BIND = Binder(outbox.c[name] for name in _COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableRow:
+    """A leased row that could not be opened (its content does not unseal, a column does not parse):
+    handed to the worker as what is known in clear, so it can set the row aside and go on."""
+
+    key: str
+    kind: str
+    reference: str | None
+    contact: str | None
+    attempts: int
+    cause: str  # the exception's type name, for the log; never content
+
+
+@dataclass(frozen=True, slots=True)
 class LeasedMessage:
     """A message handed to a delivery worker until `lease_until`: the OutboundMessage's fields,
     and how many times it has been handed out (this time included)."""
@@ -112,8 +125,11 @@ class SqlOutbox:
 
     def lease(
         self, now: datetime, limit: int, lease_for: timedelta, platforms: set[str] | None = None
-    ) -> list[LeasedMessage]:
+    ) -> list[LeasedMessage | UnreadableRow]:
         """Lease up to `limit` due messages, at most one per destination, marking them sending.
+
+        A row that cannot be opened comes back as an UnreadableRow, so one bad row never keeps the
+        others from being leased.
 
         A destination's next message is its lowest-id unfinished row that is due, or that was
         tried already (a retry keeps its place at the head of the queue). It is leased only when
@@ -153,10 +169,16 @@ class SqlOutbox:
             .where(c.id.in_([row.id for row in rows]))
             .values(state="sending", lease_until=lease_until, attempts=c.attempts + 1)
         )
-        return [self._leased(row, lease_until) for row in rows]
+        return [self._leased_or_unreadable(row, lease_until) for row in rows]
 
     def mark_sent(self, key: str, platform_message_id: str | None, at: datetime) -> None:
         self._set(key, state="sent", platform_message_id=platform_message_id, sent_at=at, lease_until=None)
+
+    def release(self, key: str) -> None:
+        """Hand a leased row back untried (its platform was not connected): due at once when it is,
+        the attempt it was leased with not counted."""
+        self._conn.execute(update(outbox).where(outbox.c.key == key, outbox.c.state == "sending")
+                           .values(state="pending", lease_until=None, attempts=outbox.c.attempts - 1))
 
     def retry_later(self, key: str, at: datetime, error_code: str) -> None:
         """Send again no earlier than `at`; the message keeps its place before later ones."""
@@ -190,6 +212,13 @@ class SqlOutbox:
         result = self._conn.execute(update(outbox).where(outbox.c.key == key).values(**values))
         if result.rowcount == 0:
             raise KeyError("no outbox row with that key")
+
+    def _leased_or_unreadable(self, row, lease_until: datetime) -> LeasedMessage | UnreadableRow:  # noqa: ANN001
+        try:
+            return self._leased(row, lease_until)
+        except Exception as error:  # a tampered or corrupt row: whatever the cause, it is set aside
+            return UnreadableRow(key=row.key, kind=row.kind, reference=row.reference, contact=row.contact,
+                                 attempts=row.attempts + 1, cause=type(error).__name__)
 
     def _leased(self, row, lease_until: datetime) -> LeasedMessage:  # noqa: ANN001 - a Row of outbox
         content = open_json(self._sealer, row.content, aad=outbox_aad(row.key), case=row.reference)
