@@ -86,6 +86,10 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._waiting: dict[Platform, float] = {}  # platform -> monotonic time it said "not connected"
 
+    @property
+    def concurrency(self) -> int:
+        return self._concurrency
+
     def wake(self) -> None:
         self._wake.set()
 
