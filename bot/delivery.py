@@ -94,8 +94,9 @@ class DeliveryWorker:
         self._wake.set()
 
     async def deliver_due(self) -> int:
-        """Lease what is due and send it, each destination's next row; returns how many were leased."""
-        leased = await self._db.run(self._lease, self._batch, self._ready_platforms())
+        """Lease what is due and send it, each destination's next row; how many rows were leased
+        (sent, or set aside unread)."""
+        leased, handled = await self._db.run(self._lease, self._batch, self._ready_platforms())
         if leased:
             limit = asyncio.Semaphore(self._concurrency)
 
@@ -104,7 +105,7 @@ class DeliveryWorker:
                     await self._deliver(message)
 
             await asyncio.gather(*(bounded(message) for message in leased))
-        return len(leased)
+        return handled
 
     async def settle(self, max_rounds: int = 1000) -> None:
         """Deliver until nothing is due now (the console and tests use it to see results at once);
@@ -127,21 +128,26 @@ class DeliveryWorker:
                 self._wake.clear()  # before leasing: a wake that comes during the lease is not lost
                 free = self._concurrency - len(in_flight)
                 leased: list[Outgoing] = []
+                handled = 0
                 if free > 0:
                     try:
-                        leased = await self._db.run(self._lease, free, self._ready_platforms())
+                        leased, handled = await self._db.run(self._lease, free, self._ready_platforms())
                     except Exception:  # keep relaying: a database fault now must not stop later deliveries
                         log.exception("leasing deliveries failed")
                 for message in leased:
                     task = asyncio.create_task(self._deliver(message))
                     in_flight.add(task)
                     task.add_done_callback(finished)
-                if leased and len(in_flight) < self._concurrency:
+                if handled and len(in_flight) < self._concurrency:
                     continue  # there may be more due to other destinations
                 await self._idle(stop, idle)
-        finally:
-            if in_flight:
-                await asyncio.gather(*in_flight, return_exceptions=True)
+        except asyncio.CancelledError:
+            for task in in_flight:  # cancelled (demoted: another instance sends now): stop at once
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            raise
+        if in_flight:  # stopped: finish what is under way, so it is recorded
+            await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _idle(self, stop: asyncio.Event, idle: float) -> None:
         """Wait for a wake, a stop, a waited-for platform coming up, or `idle` seconds (a safety net)."""
@@ -177,9 +183,10 @@ class DeliveryWorker:
         connector = self._connectors.get(platform)
         return connector is not None and bool(getattr(connector, "connected", True))
 
-    def _lease(self, limit: int, platforms: set[str]) -> list[Outgoing]:
+    def _lease(self, limit: int, platforms: set[str]) -> tuple[list[Outgoing], int]:
+        """The rows to send, and how many rows were leased (those set aside unread included)."""
         if not platforms:
-            return []
+            return [], 0
         with self._uow_factory() as uow:
             rows = uow.outbox.lease(self._clock.now(), limit, self._retry.lease, platforms)
             messages = []
@@ -199,7 +206,7 @@ class DeliveryWorker:
                     attempt=row.attempts,
                 ))
             uow.commit()
-        return messages
+        return messages, len(rows)
 
     async def _deliver(self, message: Outgoing) -> None:
         """Send one row and record the outcome; whatever goes wrong stays with this row."""
