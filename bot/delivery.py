@@ -30,6 +30,7 @@ from bot.connectors.base import Connector, Outgoing
 from bot.dbthread import DatabaseThread
 from bot.errorref import new_error_ref
 from bot.logging_setup import item_fields
+from handlers.ports import ItemRecord
 from bot.errors import NotConnected, PlatformError, UnknownOutcome
 from storage.outbox import UnreadableRow
 
@@ -85,6 +86,8 @@ class DeliveryWorker:
         self._send_timeout = retry.lease.total_seconds() * 0.75
         self._wake = asyncio.Event()
         self._waiting: dict[Platform, float] = {}  # platform -> monotonic time it said "not connected"
+        self._sent: list[tuple[Outgoing, str, asyncio.Future[None]]] = []  # sends waiting to be recorded
+        self._recording = False
 
     @property
     def concurrency(self) -> int:
@@ -242,20 +245,60 @@ class DeliveryWorker:
                           error_ref, extra=item_fields(reference=message.reference, key=message.key))
             await self._db.run(self._set_aside, message, error_ref, type(error).__name__)
         else:
-            await self._db.run(self._record_sent, message, message_id)
+            await self._record_sent(message, message_id)
 
     def _release(self, message: Outgoing) -> None:
         with self._uow_factory() as uow:
             uow.outbox.release(message.key)
             uow.commit()
 
-    def _record_sent(self, message: Outgoing, message_id: str) -> None:
+    async def _record_sent(self, message: Outgoing, message_id: str) -> None:
+        """Record a send; sends that end while a record is being written share the next transaction
+        (one commit, and one read of each item, for a fan-out's deliveries that end together)."""
+        done = asyncio.get_running_loop().create_future()
+        self._sent.append((message, message_id, done))
+        if not self._recording:
+            self._recording = True
+            asyncio.create_task(self._record_sent_batches())
+        await done
+
+    async def _record_sent_batches(self) -> None:
+        try:
+            while self._sent:
+                batch, self._sent = self._sent, []
+                try:
+                    await self._db.run(self._write_sent, [(message, message_id) for message, message_id, _ in batch])
+                    outcomes: list[BaseException | None] = [None] * len(batch)
+                except Exception:  # one row spoils the transaction: record each alone, so only it fails
+                    outcomes = []
+                    for message, message_id, _ in batch:
+                        try:
+                            await self._db.run(self._write_sent, [(message, message_id)])
+                            outcomes.append(None)
+                        except Exception as error:
+                            outcomes.append(error)
+                for (_, _, done), outcome in zip(batch, outcomes):
+                    if done.done():  # its send was cancelled meanwhile
+                        continue
+                    if outcome is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(outcome)
+        finally:
+            self._recording = False
+
+    def _write_sent(self, sent: list[tuple[Outgoing, str]]) -> None:
         now = self._clock.now()
         with self._uow_factory() as uow:
-            uow.outbox.mark_sent(message.key, message_id, now)
-            if message.kind is MessageKind.DELIVERY and message.reference:
+            records: dict[str, ItemRecord | None] = {}  # within one transaction: the same item, read once
+            for message, message_id in sent:
+                uow.outbox.mark_sent(message.key, message_id, now)
+                if message.kind is not MessageKind.DELIVERY or not message.reference:
+                    continue
                 uow.items.mark_delivery(message.key, "sent", now, message_id)
-                record = uow.items.get(Reference.parse(message.reference))
+                if message.reference not in records:
+                    records[message.reference] = uow.items.get(Reference.parse(message.reference))
+                record = records[message.reference]
                 uow.audit.record(
                     AuditEvent(
                         action=AuditAction.DELIVERY,

@@ -453,3 +453,42 @@ async def test_a_send_that_hangs_is_abandoned_before_its_lease_ends_and_retried_
         db.close()
     assert platform.calls == ["a1", "a1"]
     assert platform.received == [("console:alice", "one")]
+
+
+async def test_sends_that_end_together_are_recorded_together_and_a_row_that_cannot_be_recorded_fails_alone(
+        engine: Engine, sealer: AesGcmSealer) -> None:
+    from sqlalchemy import delete
+
+    from storage.tables import outbox
+
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealer, SharedAudit(), clock)
+    people = [f"p{n}" for n in range(8)]
+    platform = Gated(held={f"console:{who}" for who in people})
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: "k", concurrency=8)
+    transactions: list[int] = []  # rows per transaction that records sends
+    write = worker._write_sent
+
+    def counted(sent: list) -> None:  # type: ignore[type-arg]
+        transactions.append(len(sent))
+        write(sent)
+
+    worker._write_sent = counted  # type: ignore[method-assign]
+    enqueue(factory, *(to(who, f"{who}-1", f"to {who}") for who in people), to("p0", "p0-2", "again"))
+    stop, task = running(worker)
+    try:
+        await until(lambda: platform.flight == 8, "every send under way")
+        with engine.begin() as conn:  # p3's row goes while its send is under way: it cannot be marked sent
+            conn.execute(delete(outbox).where(outbox.c.key == "p3-1"))
+        platform.gate.set()
+        await until(lambda: len(platform.received) == 9, "every send made")
+        await until(lambda: all(outbox_row(engine, f"{who}-1")[0] == "sent" for who in people if who != "p3")
+                    and outbox_row(engine, "p0-2")[0] == "sent", "the others recorded as sent")
+    finally:
+        platform.gate.set()
+        stop.set()
+        await task
+        db.close()
+    assert max(transactions) > 1  # sends that ended together shared a transaction
+    assert sum(transactions) > 9  # the batch with p3 failed, and was recorded again row by row
