@@ -72,7 +72,7 @@ class DeliveryWorker:
         retry: RetryPolicy = RetryPolicy(),
         batch: int = 50,
         coordinators: Callable[[], list[Destination]] = no_one,
-        concurrency: int = 16,
+        concurrency: int = 32,
     ) -> None:
         self._db = db
         self._uow_factory = uow_factory
