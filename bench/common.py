@@ -96,3 +96,20 @@ def alternate(rounds: int, *runs: Callable[[int], None], per_round: int) -> list
             run(per_round)
             spent[i] += time.perf_counter() - started
     return spent
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile, nearest rank (p95 of 20 values is the 19th smallest)."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))
+    return ordered[int(rank) - 1]
+
+
+def postgres_answers(admin_url: str) -> bool:
+    try:
+        import psycopg
+
+        psycopg.connect(libpq_url(admin_url), connect_timeout=2).close()
+        return True
+    except Exception:
+        return False

@@ -145,6 +145,8 @@ def main() -> None:
     print(f"start_scheduler, restart:          {restart:.3f} s   = {restart / base:.1f} x the baseline SELECT")
     print(f"resident memory (peak, whole bot): {f['rss_peak_mb']:.0f} MB   (goal < 150 MB; after imports "
           f"{f['rss_after_imports_mb']:.0f} MB)")
+    met = f["start_to_reconciled_s"] < 2 and f["rss_peak_mb"] < 150
+    print(f"goal reminders: start to reconciled < 2 s, peak memory < 150 MB: {'met' if met else 'NOT met'}")
 
 
 if __name__ == "__main__":

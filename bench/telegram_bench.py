@@ -127,7 +127,7 @@ async def main(chats: int) -> None:
           f"{rate / raw_rate if raw_rate else 0:6.1%} of the raw baseline, 429 answers: {fake.flood.too_many}, "
           f"{elapsed:.1f} s from the command to the last delivery")
     goal = "met" if rate / ALLOWED >= 0.95 and fake.flood.too_many == 0 else "NOT met"
-    print(f"goal (>= 95% of allowed, 0 answers 429): {goal}")
+    print(f"goal Telegram pacing: >= 95% of allowed, 0 answers 429: {goal}")
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ async def _run_active(runtime: Runtime, console_session, stopping: asyncio.Event
         for platform, receiver in runtime.receivers.items():
             cursor = await runtime.db.run(runtime.cursor, f"{platform.value}.cursor")
             await receiver.start(runtime.ingest, cursor)
+            runtime.worker.wake()  # what waited for this platform to connect goes now
         if console_session is not None:
             await _first(console_session.run(), stopping.wait(), leader.lost.wait())
         if console_session is None or outlive_console:

@@ -26,7 +26,7 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from storage.content import json_plaintext, open_json, outbox_aad
 from storage.db import insert_for
-from storage.sealing import ContentErased, ContentSealer, SealError
+from storage.sealing import ContentErased, ContentSealer
 from storage.tables import deliveries, outbox
 
 # Error codes are kept in clear for operators: a code such as "telegram.429", never a message text.
@@ -34,11 +34,23 @@ _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 _UNFINISHED = ("pending", "sending")
 _UNKNOWN = "unknown:"  # the last error's prefix once an attempt may have arrived without a recorded result
 
-# Error codes of rows that are not sent because their text is gone (erasure) or cannot be opened.
+# The error code of rows that are not sent because their text went with their case's erasure.
 ERASED = "erased"
-UNREADABLE = "unreadable"
 
 log = logging.getLogger(__name__)
+
+@dataclass(frozen=True, slots=True)
+class UnreadableRow:
+    """A leased row that could not be opened (its content does not unseal, a column does not parse):
+    handed to the worker as what is known in clear, so it can set the row aside and go on."""
+
+    key: str
+    kind: str
+    reference: str | None
+    contact: str | None
+    attempts: int
+    cause: str  # the exception's type name, for the log; never content
+
 
 @dataclass(frozen=True, slots=True)
 class LeasedMessage:
@@ -119,14 +131,16 @@ class SqlOutbox:
 
     def lease(
         self, now: datetime, limit: int, lease_for: timedelta, platforms: set[str] | None = None
-    ) -> list[LeasedMessage]:
+    ) -> list[LeasedMessage | UnreadableRow]:
         """Lease up to `limit` due messages, at most one per destination, marking them sending.
 
         A destination's next message is its lowest-id unfinished row that is due, or that was
         tried already (a retry keeps its place at the head of the queue). It is leased only when
         it is pending or its lease ran out, and nothing else to that destination is in flight.
-        A row whose text cannot be opened (its case erased, or the row damaged) is not handed out:
-        it is marked failed (ERASED, UNREADABLE) and the destination's next row is looked at.
+        A row whose case was erased is not handed out: it is marked failed (ERASED) and the
+        destination's next row is looked at. A row that cannot be opened otherwise (damaged) comes
+        back as an UnreadableRow for the worker to set aside, so one bad row never keeps the others
+        from being leased.
         """
         c = outbox.c
         other = outbox.alias("other")
@@ -153,17 +167,19 @@ class SqlOutbox:
         if platforms is not None:
             query = query.where(c.platform.in_(sorted(platforms)))
         lease_until = now + lease_for
-        leased: list[LeasedMessage] = []
+        leased: list[LeasedMessage | UnreadableRow] = []
         while len(leased) < limit:
             rows = self._conn.execute(query.limit(limit - len(leased))).all()
-            batch: list[LeasedMessage] = []
+            batch: list[LeasedMessage | UnreadableRow] = []
             for row in rows:
                 try:
                     batch.append(self._leased(row, lease_until))
-                except ContentErased:
+                except ContentErased:  # its case was erased: never to be sent, and nothing is wrong
                     self._give_up(row, ERASED)
-                except SealError:
-                    self._give_up(row, UNREADABLE)
+                except Exception as error:  # damaged or tampered with: the worker sets it aside and tells
+                    batch.append(UnreadableRow(key=row.key, kind=row.kind, reference=row.reference,
+                                               contact=row.contact, attempts=row.attempts + 1,
+                                               cause=type(error).__name__))
             if batch:
                 self._conn.execute(
                     update(outbox)
@@ -177,8 +193,8 @@ class SqlOutbox:
         return leased
 
     def _give_up(self, row, code: str) -> None:  # noqa: ANN001 - a Row of outbox
-        """A row whose text cannot be opened is never sent: it is marked failed with `code`, and the
-        others go on (one bad row must not stop every delivery)."""
+        """A row whose case was erased is never sent: it is marked failed with `code`, and the others
+        go on."""
         log.warning("outbox row %s is not sent: its text is %s", row.key, code)
         self._conn.execute(update(outbox).where(outbox.c.id == row.id)
                            .values(state="failed", lease_until=None, last_error=code))
@@ -188,6 +204,12 @@ class SqlOutbox:
 
     def mark_sent(self, key: str, platform_message_id: str | None, at: datetime) -> None:
         self._set(key, state="sent", platform_message_id=platform_message_id, sent_at=at, lease_until=None)
+
+    def release(self, key: str) -> None:
+        """Hand a leased row back untried (its platform was not connected): due at once when it is,
+        the attempt it was leased with not counted."""
+        self._conn.execute(update(outbox).where(outbox.c.key == key, outbox.c.state == "sending")
+                           .values(state="pending", lease_until=None, attempts=outbox.c.attempts - 1))
 
     def retry_later(self, key: str, at: datetime, error_code: str, outcome_unknown: bool = False) -> None:
         """Send again no earlier than `at`; the message keeps its place before later ones.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import timedelta
 
@@ -16,7 +17,7 @@ from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.dbthread import DatabaseThread
 from bot.delivery import DeliveryWorker, RetryPolicy
-from bot.errors import PermanentFailure, PlatformError, RateLimited, TransientFailure
+from bot.errors import NotConnected, PermanentFailure, PlatformError, RateLimited, TransientFailure
 from storage.sealing import AesGcmSealer
 from storage.uow import SqlUnitOfWorkFactory
 from tests.storage.builders import make_item, make_route, sealing
@@ -200,15 +201,212 @@ async def test_a_sent_delivery_is_recorded_with_its_platform_id_and_audited(worl
         assert uow.items.delivery_by_message("m2") is None
 
 
-async def test_a_connector_bug_keeps_the_row_for_later(world) -> None:
-    clock, audit, factory, platform, worker = world
-    platform.failures["console:alice"] = [RuntimeError("bug")]
+async def test_a_connector_bug_sets_that_row_aside_and_the_next_ones_go_on(engine: Engine, sealer: AesGcmSealer) -> None:
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    platform = FakePlatform()
+    keys = itertools.count(1)
+    admins = [Destination.direct(UserRef.parse("console:rso-coord"))]
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",
+                            RetryPolicy(max_attempts=3), coordinators=lambda: admins)
+    try:
+        platform.failures["console:alice"] = [RuntimeError("bug")]
+        enqueue(factory, to("alice", "a1", "one"), to("alice", "a2", "two"), to("bob", "b1", "uno"))
+        await worker.settle()  # the clock never moves: nothing waits out a back-off
+    finally:
+        db.close()
+    assert ("console:alice", "two") in platform.received and ("console:bob", "uno") in platform.received
+    assert ("console:alice", "one") not in platform.received
+    [told] = [text for who, text in platform.received if who == "console:rso-coord"]
+    state, error = outbox_row(engine, "a1")
+    assert state == "failed" and error is not None and error.startswith("set-aside:E-")
+    assert error.removeprefix("set-aside:") in told and "RuntimeError" in told
+
+
+def outbox_row(engine: Engine, key: str) -> tuple[str, str | None]:
+    from sqlalchemy import select
+
+    from storage.tables import outbox
+
+    with engine.connect() as conn:
+        row = conn.execute(select(outbox.c.state, outbox.c.last_error).where(outbox.c.key == key)).one()
+    return row.state, row.last_error
+
+
+async def test_an_unreadable_row_is_set_aside_once_while_every_other_row_is_delivered(
+        engine: Engine, sealer: AesGcmSealer) -> None:
+    from sqlalchemy import update
+
+    from storage.tables import outbox
+
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    platform = FakePlatform()
+    keys = itertools.count(1)
+    admins = [Destination.direct(UserRef.parse("console:rso-coord"))]
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",
+                            RetryPolicy(max_attempts=3), coordinators=lambda: admins)
+    try:
+        enqueue(factory, to("alice", "a1", "one"), to("bob", "b1", "uno"), to("alice", "a2", "two"))
+        with engine.begin() as conn:  # written straight into the database: it does not unseal
+            conn.execute(update(outbox).where(outbox.c.key == "a1").values(content=b"not a sealed blob"))
+        await worker.settle()
+        await worker.settle()  # asked again: the row is not leased or reported a second time
+    finally:
+        db.close()
+    delivered = [(who, text) for who, text in platform.received if who != "console:rso-coord"]
+    assert sorted(delivered) == [("console:alice", "two"), ("console:bob", "uno")]
+    [told] = [text for who, text in platform.received if who == "console:rso-coord"]
+    state, error = outbox_row(engine, "a1")
+    assert state == "failed" and error is not None and error.startswith("set-aside:E-")
+    assert error.removeprefix("set-aside:") in told
+
+
+class Gated(FakePlatform):
+    """Sends to the people in `held` wait for `gate`; `flight` counts the sends under way."""
+
+    def __init__(self, held: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        super().__init__()
+        self.held = held
+        self.gate = asyncio.Event()
+        self.flight = 0
+        self.most_in_flight = 0
+        self.connected = True
+
+    async def send(self, message: Outgoing) -> str:
+        if not self.connected:
+            raise NotConnected("not-connected", "console")
+        self.flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.flight)
+        try:
+            who = str(message.destination.address)
+            if who in self.held:
+                await self.gate.wait()
+            for _ in range(len(message.key) % 4):  # uneven send lengths: completions interleave
+                await asyncio.sleep(0)
+            return await super().send(message)
+        finally:
+            self.flight -= 1
+
+
+async def until(condition, what: str) -> None:  # noqa: ANN001 - a guard against hanging, not a timing
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.005)
+
+    try:
+        await asyncio.wait_for(poll(), timeout=20)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"never happened: {what}") from None
+
+
+def running(worker: DeliveryWorker) -> tuple[asyncio.Event, asyncio.Task]:
+    stop = asyncio.Event()
+    return stop, asyncio.create_task(worker.run(stop, idle=0.05))
+
+
+async def test_order_per_recipient_is_kept_while_recipients_are_sent_to_concurrently(
+        engine: Engine, sealer: AesGcmSealer) -> None:
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    platform = Gated()
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: "k", concurrency=3)
+    people = ["p0", "p1", "p2", "p3", "p4"]
+    messages = [to(who, f"{who}-{n:0{n % 3 + 1}d}", f"{who} {n}") for n in range(6) for who in people]
+    enqueue(factory, *messages)
+    stop, task = running(worker)
+    try:
+        await until(lambda: len(platform.received) == len(messages), "every message delivered")
+    finally:
+        stop.set()
+        await task
+        db.close()
+    for who in people:
+        assert [text for w, text in platform.received if w == f"console:{who}"] == [f"{who} {n}" for n in range(6)]
+    assert len(platform.received) == len(set(platform.received))
+    assert 1 < platform.most_in_flight <= 3
+
+
+async def test_a_slow_destination_does_not_hold_the_others(engine: Engine, sealer: AesGcmSealer) -> None:
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    platform = Gated(held={"console:slow"})
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: "k", concurrency=4)
+    enqueue(factory, to("slow", "s1", "first"), to("alice", "a1", "one"), to("slow", "s2", "second"),
+            to("alice", "a2", "two"), to("alice", "a3", "three"), to("bob", "b1", "uno"))
+    stop, task = running(worker)
+    try:
+        await until(lambda: len(platform.received) == 4, "alice's and bob's messages delivered")
+        assert not any(who == "console:slow" for who, _ in platform.received)
+        platform.gate.set()
+        await until(lambda: len(platform.received) == 6, "the slow destination's messages delivered")
+    finally:
+        platform.gate.set()
+        stop.set()
+        await task
+        db.close()
+    assert [text for who, text in platform.received if who == "console:alice"] == ["one", "two", "three"]
+    assert [text for who, text in platform.received if who == "console:slow"] == ["first", "second"]
+
+
+async def test_not_connected_is_waited_for_without_back_off_and_sent_as_soon_as_connected(
+        engine: Engine, sealer: AesGcmSealer) -> None:
+    clock = ManualClock()  # never advanced: a back-off would keep the rows forever
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    platform = Gated()
+    platform.connected = False
+    attempts: list[int] = []
+    sent = platform.send
+
+    async def send(message: Outgoing) -> str:
+        attempts.append(message.attempt)
+        return await sent(message)
+
+    platform.send = send  # type: ignore[method-assign]
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: "k",
+                            RetryPolicy(max_attempts=2))
+    enqueue(factory, to("alice", "a1", "one"), to("alice", "a2", "two"), to("bob", "b1", "uno"))
+    try:
+        for _ in range(5):  # more tries than max_attempts: waiting uses none of them
+            await worker.settle()
+        assert platform.received == []
+        with factory() as uow:
+            assert uow.outbox.depth() == 3
+        assert outbox_row(engine, "a1") == ("pending", None)
+        stop, task = running(worker)
+        try:
+            platform.connected = True
+            await until(lambda: len(platform.received) == 3, "everything sent once connected")
+        finally:
+            stop.set()
+            await task
+    finally:
+        db.close()
+    assert [text for who, text in platform.received if who == "console:alice"] == ["one", "two"]
+    assert attempts[-3:] == [1, 1, 1]
+
+
+async def test_stopping_the_worker_finishes_the_sends_in_flight(engine: Engine, sealer: AesGcmSealer) -> None:
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    platform = Gated(held={"console:alice"})
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: "k")
     enqueue(factory, to("alice", "a1", "one"))
-    await worker.settle()
-    assert platform.received == []
-    clock.advance(timedelta(minutes=1))
-    await worker.settle()
-    assert platform.received == [("console:alice", "one")]
+    stop, task = running(worker)
+    try:
+        await until(lambda: platform.flight == 1, "the send under way")
+        stop.set()
+        platform.gate.set()
+        await task
+        assert outbox_row(engine, "a1")[0] == "sent"
+    finally:
+        db.close()
 
 
 def test_backoff_doubles_and_honours_retry_after() -> None:
@@ -229,8 +427,6 @@ async def test_rate_limits_never_use_up_the_attempts(world) -> None:
 
 
 async def test_a_send_that_hangs_is_abandoned_before_its_lease_ends_and_retried_with_its_key(engine, sealer) -> None:
-    import asyncio
-
     class Hanging(FakePlatform):
         def __init__(self) -> None:
             super().__init__()
@@ -257,3 +453,42 @@ async def test_a_send_that_hangs_is_abandoned_before_its_lease_ends_and_retried_
         db.close()
     assert platform.calls == ["a1", "a1"]
     assert platform.received == [("console:alice", "one")]
+
+
+async def test_sends_that_end_together_are_recorded_together_and_a_row_that_cannot_be_recorded_fails_alone(
+        engine: Engine, sealer: AesGcmSealer) -> None:
+    from sqlalchemy import delete
+
+    from storage.tables import outbox
+
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    people = [f"p{n}" for n in range(8)]
+    platform = Gated(held={f"console:{who}" for who in people})
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: "k", concurrency=8)
+    transactions: list[int] = []  # rows per transaction that records sends
+    write = worker._write_sent
+
+    def counted(sent: list) -> None:  # type: ignore[type-arg]
+        transactions.append(len(sent))
+        write(sent)
+
+    worker._write_sent = counted  # type: ignore[method-assign]
+    enqueue(factory, *(to(who, f"{who}-1", f"to {who}") for who in people), to("p0", "p0-2", "again"))
+    stop, task = running(worker)
+    try:
+        await until(lambda: platform.flight == 8, "every send under way")
+        with engine.begin() as conn:  # p3's row goes while its send is under way: it cannot be marked sent
+            conn.execute(delete(outbox).where(outbox.c.key == "p3-1"))
+        platform.gate.set()
+        await until(lambda: len(platform.received) == 9, "every send made")
+        await until(lambda: all(outbox_row(engine, f"{who}-1")[0] == "sent" for who in people if who != "p3")
+                    and outbox_row(engine, "p0-2")[0] == "sent", "the others recorded as sent")
+    finally:
+        platform.gate.set()
+        stop.set()
+        await task
+        db.close()
+    assert max(transactions) > 1  # sends that ended together shared a transaction
+    assert sum(transactions) > 9  # the batch with p3 failed, and was recorded again row by row

@@ -49,7 +49,9 @@ class Person:
 
     async def sync(self, timeout_ms: int = 0) -> None:
         client = self.client
-        response = await client.sync(timeout=timeout_ms, since=client.next_batch or None)
+        # A timeline long enough for a burst (the server's default is 10): a limited one would skip events.
+        response = await client.sync(timeout=timeout_ms, since=client.next_batch or None,
+                                     sync_filter={"room": {"timeline": {"limit": 100}}})
         assert isinstance(response, SyncResponse), response
         for room_id, info in response.rooms.join.items():
             for event in info.timeline.events:

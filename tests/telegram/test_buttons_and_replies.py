@@ -31,7 +31,9 @@ def delivery_row(bot: Bot, reference: str):  # noqa: ANN201
 async def test_acknowledge_button(tmp_path, fake, monkeypatch) -> None:
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
         delivery, reference = await delivered(fake)
-        assert delivery_row(bot, reference).platform_message_id == f"{TH_NPOC.id}:{delivery.message_id}"
+        # Recorded once the send has returned: a moment after the fake saw it.
+        await eventually(lambda: delivery_row(bot, reference).platform_message_id
+                         == f"{TH_NPOC.id}:{delivery.message_id}", "the delivery recorded")
         query = fake.press(TH_NPOC, delivery, f"a:{reference}")
         await eventually(lambda: fake.answered(query) is not None, "the press answered")
         assert reference in fake.answered(query)
