@@ -2,7 +2,7 @@
 end-to-end encryption devices, as values that travel in the outbox.
 
 Pure: no I/O. handlers/devices.py plans an action inside the command's transaction;
-bot/device_gateway.py carries it out through the Matrix connector after the commit and answers the
+bot/actions/devices.py carries it out through the Matrix connector after the commit and answers the
 admin in the chat the command came from.
 """
 
@@ -62,6 +62,6 @@ class DeviceAction:
 
 
 def device_message(action: DeviceAction) -> OutboundMessage:
-    """The outbox row that carries the action to bot/device_gateway.py (kind DEVICE)."""
+    """The outbox row that carries the action to bot/actions/devices.py (kind DEVICE)."""
     return OutboundMessage(key=action.key, kind=MessageKind.DEVICE, destination=DEVICE_QUEUE, text=action.to_json(),
                            contact=action.requested_by or None)

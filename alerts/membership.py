@@ -1,7 +1,7 @@
 """Room membership as the directory calls for it: who belongs in which registered room, the drift
 between that and who is there, and plans of actions (invite, remove) that close the gap.
 
-Pure: no I/O. The handlers (handlers/membership.py) decide, bot/membership_gateway.py carries out.
+Pure: no I/O. The handlers (handlers/membership.py) decide, bot/actions/membership.py carries out.
 
 Who belongs in a room (one rule, used for onboarding, offboarding and drift alike):
 
@@ -219,7 +219,7 @@ def contact_id_for(identity: UserRef, taken: Iterable[str]) -> str:
 
 
 def action_message(action: PlannedAction) -> OutboundMessage:
-    """The outbox row that carries a planned action to bot/membership_gateway.py: kind MEMBERSHIP,
+    """The outbox row that carries a planned action to bot/actions/membership.py: kind MEMBERSHIP,
     addressed to the room (so a room's actions keep their order), keyed by the action's key."""
     return OutboundMessage(key=action.key, kind=MessageKind.MEMBERSHIP, destination=Destination.chat(action.room),
                            text=action.to_json(), contact=action.contact)

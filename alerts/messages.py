@@ -36,9 +36,9 @@ class MessageKind(enum.Enum):
     REMINDER = "reminder"
     ESCALATION = "escalation"
     NOTICE = "notice"          # anything else the bot tells someone
-    MEMBERSHIP = "membership"  # a room action (invite, remove) for bot.membership_gateway, not a text to post
-    DEVICE = "device"          # a device trust action (list, verify, blacklist) for bot.device_gateway, likewise
-    REMOVAL = "removal"        # removing a message from a chat (alerts.removal) for bot.removal_gateway, likewise
+    MEMBERSHIP = "membership"  # a room action (invite, remove) for bot.actions.membership, not a text to post
+    DEVICE = "device"          # a device trust action (list, verify, blacklist) for bot.actions.devices, likewise
+    REMOVAL = "removal"        # removing a message from a chat (alerts.removal) for bot.actions.removal, likewise
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 Pure: no I/O. handlers/post_item.py plans a Removal inside the command's transaction, as an outbox
 row of kind REMOVAL (removal_message), so a crash can neither lose it nor do it twice;
-bot/removal_gateway.py carries it out after the commit (a Matrix redaction, a Telegram deletion)
+bot/actions/removal.py carries it out after the commit (a Matrix redaction, a Telegram deletion)
 and tells the chat and the officer how it went. Texts name the officer and the rule; never content.
 """
 
@@ -75,7 +75,7 @@ class Removal:
 
 
 def removal_message(removal: Removal) -> OutboundMessage:
-    """The outbox row that carries the removal to bot/removal_gateway.py: kind REMOVAL, addressed to
+    """The outbox row that carries the removal to bot/actions/removal.py: kind REMOVAL, addressed to
     the chat (so it keeps its place among what the bot posts there), keyed by the removal."""
     return OutboundMessage(key=removal.key, kind=MessageKind.REMOVAL, destination=Destination.chat(removal.chat),
                            text=removal.to_json(), reference=removal.reference, contact=removal.officer)

@@ -11,7 +11,7 @@ one recipient, each measured alone (latency, not throughput): p50, p95, p99.
 The baseline, in the same run on the same database: one single-row insert of 300 bytes, each its
 own committed transaction, timed alone (sqlite3 with WAL and synchronous=FULL on the same disk;
 psycopg on the same PostgreSQL server). Accepting commits twice (record, then handle), so about
-twice the baseline is its floor. The objects are those bot.app.build_runtime wires.
+twice the baseline is its floor. The objects are those bot.runtime.app.build_runtime wires.
 
 Goal: accept p99 < 20 ms on SQLite and on PostgreSQL. Prints; asserts nothing.
 """
@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from alerts.identity import ChatRef, Platform, UserRef  # noqa: E402
 from alerts.messages import InboundMessage  # noqa: E402
 from bench.common import RawPostgres, RawSqlite, libpq_url, percentile, postgres_answers, temporary_postgres_database  # noqa: E402
-from bot.app import Runtime, build_runtime  # noqa: E402
-from bot.config import settings_from_data  # noqa: E402
+from bot.runtime.app import Runtime, build_runtime  # noqa: E402
+from bot.config.settings import settings_from_data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SENDER = "my-officer"

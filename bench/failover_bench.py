@@ -4,7 +4,7 @@
                                              [--postgres postgresql://postgres@127.0.0.1:5432/test | --no-postgres]
 
 Each run starts two real instances (tests/ops/failover_driver.py: the production runtime, the
-instance lock of bot.leadership with its defaults, poll 1 s and keep-alive 1 s, and a sink platform
+instance lock of bot.ops.leadership with its defaults, poll 1 s and keep-alive 1 s, and a sink platform
 that de-duplicates by key) on a fresh database, lets the first one deliver part of the crash
 test's script, SIGKILLs it mid-delivery, and times the first send the sink receives after that:
 the standby's poll, its taking over of the dead one's leases (on PostgreSQL after a grace of two

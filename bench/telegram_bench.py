@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from alerts.identity import ChatRef, Platform, UserRef  # noqa: E402
 from alerts.messages import InboundMessage, MessageKind  # noqa: E402
 from alerts.routing import Destination  # noqa: E402
-from bot.app import add_receiver, build_runtime, vocabulary_for  # noqa: E402
-from bot.config import settings_from_data  # noqa: E402
+from bot.runtime.app import add_receiver, build_runtime, vocabulary_for  # noqa: E402
+from bot.config.settings import settings_from_data  # noqa: E402
 from bot.connectors.base import Outgoing  # noqa: E402
 from bot.connectors.telegram import telegram_connector_for  # noqa: E402
 from bot.connectors.telegram.api import TelegramApi, build_application  # noqa: E402

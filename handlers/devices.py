@@ -6,7 +6,7 @@ the owner's devices, checks the key with its owner, and verifies or blacklists i
 
 The handler checks what it can without the homeserver, records the request in the audit log and
 plans the action (an outbox row of kind DEVICE, handlers.ports.DeviceDesk) in the command's
-transaction. bot/device_gateway.py carries it out after the commit and gives the one answer, in
+transaction. bot/actions/devices.py carries it out after the commit and gives the one answer, in
 the chat the command came from: the devices with their trust and keys, or what was decided. The
 decision itself is audited again when the connector makes it (a KEY entry).
 """

@@ -5,7 +5,7 @@
     service.tick(now)        # on a timer: send what is due, plan what comes next
     service.digest(now, day) / service.bulletin(now, month)
 
-The scheduler (bot/scheduler.py) calls these with the time; tests call them with a manual clock.
+The scheduler (bot/scheduling/scheduler.py) calls these with the time; tests call them with a manual clock.
 Each round of items runs in one transaction that reads the items' state under lock, notes each
 reminder under its deterministic key, and only when the key is new queues the outbox row and the
 audit entry: so a reminder for an item answered meanwhile is never made, and a job fired twice, or

@@ -2,7 +2,7 @@
 
 Each command changes the directory and plans its room actions in the one transaction it runs in,
 with the audit entries; nothing reaches a platform before that commits. The actions are carried
-out afterwards, each once (bot/membership_gateway.py), which tells the admin's chat how it went.
+out afterwards, each once (bot/actions/membership.py), which tells the admin's chat how it went.
 /room sync is a dry run unless --apply is given. The ports come with the unit of work
 (uow.directory_writer, uow.membership).
 """

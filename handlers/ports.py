@@ -252,7 +252,7 @@ class DirectoryWriter(Protocol):
 
 class MembershipGateway(Protocol):
     """Room actions as handlers see them. plan() only records them, in the unit of work's
-    transaction (nothing reaches a platform before the commit); bot/membership_gateway.py carries
+    transaction (nothing reaches a platform before the commit); bot/actions/membership.py carries
     them out afterwards, each once, and records each outcome."""
 
     def plan(self, actions: Sequence[PlannedAction]) -> int:
@@ -268,7 +268,7 @@ class MembershipGateway(Protocol):
 
 class DeviceDesk(Protocol):
     """Device trust actions as handlers see them. plan() only records one, in the unit of work's
-    transaction; bot/device_gateway.py carries it out on Matrix after the commit and answers the admin."""
+    transaction; bot/actions/devices.py carries it out on Matrix after the commit and answers the admin."""
 
     def plan(self, action: DeviceAction) -> None:
         ...

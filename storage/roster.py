@@ -60,7 +60,7 @@ class SqlRoomRoster:
 
 class SqlMembershipGateway:
     """handlers.ports.MembershipGateway: planned actions become outbox rows of kind MEMBERSHIP in the
-    caller's transaction (bot/membership_gateway.py carries them out after the commit)."""
+    caller's transaction (bot/actions/membership.py carries them out after the commit)."""
 
     def __init__(self, connection: Connection, outbox: Outbox, roster: SqlRoomRoster) -> None:
         self._conn = connection

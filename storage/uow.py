@@ -8,7 +8,7 @@
 
 After commit() the unit of work may go on: the next statement begins a new transaction, which
 is rolled back on exit unless committed too. Several commands may share one transaction, each
-inside savepoint() (bot.inbox): one that fails is undone alone, and what the sealer cached about
+inside savepoint() (bot.runtime.inbox): one that fails is undone alone, and what the sealer cached about
 the rows it undid (case keys) is forgotten.
 """
 
@@ -45,7 +45,7 @@ class SavepointNotReleased(Exception):
 
 class SqlDeviceDesk:
     """handlers.ports.DeviceDesk: a device action becomes an outbox row of kind DEVICE in the
-    caller's transaction; bot/device_gateway.py carries it out after the commit."""
+    caller's transaction; bot/actions/devices.py carries it out after the commit."""
 
     def __init__(self, outbox: SqlOutbox) -> None:
         self._outbox = outbox

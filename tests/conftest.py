@@ -24,7 +24,7 @@ POSTGRES_ADMIN_URL = os.environ.get("LIAISON_TEST_POSTGRES", "postgresql://postg
 
 @pytest.fixture(autouse=True)
 def _root_logging_restored() -> Iterator[None]:
-    """A test that runs the CLI in process configures logging (bot.logging_setup replaces the root
+    """A test that runs the CLI in process configures logging (bot.ops.logs replaces the root
     handlers with one on the stderr it captured); the next test must not inherit that handler."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level

@@ -52,5 +52,5 @@ def test_domain_and_command_language_know_no_platform() -> None:
 
 def test_the_rule_catches_an_offence(tmp_path: Path) -> None:
     offender = tmp_path / "bad.py"
-    offender.write_text("from sqlalchemy import select\nimport bot.app\n")
+    offender.write_text("from sqlalchemy import select\nimport bot.runtime.app\n")
     assert {"sqlalchemy", "bot"} <= _imported_top_levels(offender)

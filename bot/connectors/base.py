@@ -42,7 +42,7 @@ class Connector(Protocol):
     platform: Platform
 
     async def send(self, message: Outgoing) -> str:
-        """Send and return the platform's message id; raise a bot.errors.PlatformError on failure."""
+        """Send and return the platform's message id; raise a bot.connectors.errors.PlatformError on failure."""
         ...
 
 

@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import Engine
 
 from alerts.clock import ManualClock
-from bot import cli_audit, cli_keys
+from bot.cli import audit as cli_audit
+from bot.cli import keys as cli_keys
 from storage import keyring as keyfile
 from storage.audit import Checkpointer, read_entries
 from tests.audit.support import execute, fill

@@ -1,7 +1,7 @@
 """The audit head's MAC: a tail cut or rewritten after the last checkpoint by someone who can write
 the database but lacks the key file is detected by verify, and refused by appends and checkpoints;
 someone holding the key file can still do it, and then only the witness bounds them. A log from
-before heads were keyed is verified and then keyed by `db upgrade` (bot.keys.key_unkeyed_head)."""
+before heads were keyed is verified and then keyed by `db upgrade` (bot.runtime.keys.key_unkeyed_head)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine
 
 from alerts.clock import ManualClock
-from bot.keys import check_audit_head, ensure_keyring, key_unkeyed_head
+from bot.runtime.keys import check_audit_head, ensure_keyring, key_unkeyed_head
 from storage import keyring as keyfile
 from storage.audit import Checkpointer, verify
 from storage.audit.log import AuditHeadCorrupt, AuditHeadUnkeyed

@@ -102,7 +102,7 @@ def test_audit_show_into_a_pipe_closed_early_still_leaves_the_record_and_no_trac
         read_end, write_end = os.pipe()
         os.close(read_end)  # the reader is gone before the first byte, as `| head -0` would leave it
         try:
-            done = subprocess.run([sys.executable, "-m", "bot.cli", "--config", str(config), "audit", "show",
+            done = subprocess.run([sys.executable, "-m", "bot.cli.main", "--config", str(config), "audit", "show",
                                    "A-2026-0001"], stdout=write_end, stderr=subprocess.PIPE, timeout=120,
                                   cwd=Path(__file__).resolve().parents[2])
         finally:

@@ -15,9 +15,9 @@ from alerts.identity import Platform, UserRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
-from bot.dbthread import DatabaseThread
-from bot.delivery import DeliveryWorker, RetryPolicy
-from bot.errors import NotConnected, PermanentFailure, PlatformError, RateLimited, TransientFailure
+from bot.runtime.dbthread import DatabaseThread
+from bot.runtime.delivery import DeliveryWorker, RetryPolicy
+from bot.connectors.errors import NotConnected, PermanentFailure, PlatformError, RateLimited, TransientFailure
 from storage.sealing import AesGcmSealer
 from storage.uow import SqlUnitOfWorkFactory
 from tests.storage.builders import make_item, make_route, sealing

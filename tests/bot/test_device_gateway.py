@@ -1,5 +1,5 @@
 """/device end to end on SQLite: the real runtime, inbox, outbox and worker, the gateway
-(bot/device_gateway.py) carrying out the planned action through a fake of the Matrix connector's
+(bot/actions/devices.py) carrying out the planned action through a fake of the Matrix connector's
 device trust, the answer in the admin's (console) chat, and the deliveries that were waiting."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from alerts.identity import ChatRef, Platform
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
-from bot.device_gateway import attach_device_trust
-from bot.errors import PermanentFailure
+from bot.actions.devices import attach_device_trust
+from bot.connectors.errors import PermanentFailure
 from storage.tables import outbox
 from tests.ops_member.support import ConsoleBot, settings_for
 

@@ -23,14 +23,14 @@ from sqlalchemy import bindparam, select, text
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import InboundMessage, MessageKind
-from bot import cli
-from bot.app import Runtime, build_runtime
-from bot.config import load_settings
-from bot.engine import engine_for
+from bot.cli import main as cli
+from bot.runtime.app import Runtime, build_runtime
+from bot.config.settings import load_settings
+from bot.runtime.engine import engine_for
 from bot.connectors.base import Outgoing
-from bot.errors import PermanentFailure
-from bot.keys import ensure_keyring
-from bot.retention import RetentionSweeper
+from bot.connectors.errors import PermanentFailure
+from bot.runtime.keys import ensure_keyring
+from bot.scheduling.retention import RetentionSweeper
 from handlers.followup_reminders import ReminderService
 from storage.audit.erasure import erase
 from storage.audit.trail import read_entries
@@ -52,7 +52,7 @@ def run(coroutine):  # noqa: ANN001, ANN201
 
 
 class Bot:
-    """The runtime bot.app builds, on the console; `says` records a message in the inbox and handles
+    """The runtime bot.runtime.app builds, on the console; `says` records a message in the inbox and handles
     it, `deliver` runs the delivery worker's rounds until nothing is due."""
 
     def __init__(self, config: Path, clock: ManualClock) -> None:

@@ -1,6 +1,6 @@
-"""Group commit in the inbox (bot.inbox): several messages in one transaction, each in a savepoint.
+"""Group commit in the inbox (bot.runtime.inbox): several messages in one transaction, each in a savepoint.
 
-On the production wiring (bot.app.build_runtime: Dispatcher, SqlAuditLog, CaseKeySealer), on SQLite
+On the production wiring (bot.runtime.app.build_runtime: Dispatcher, SqlAuditLog, CaseKeySealer), on SQLite
 and on PostgreSQL where a server answers. A handler that fails does so after writing its item,
 outbox rows, audit entries and case key, so that undoing it alone is what is tested; the message
 after it is handed the reference number the undone one had, so a case key or an audit head
@@ -21,9 +21,9 @@ from alerts.clock import ManualClock
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.items import Reference
 from alerts.messages import InboundMessage
-from bot.app import Runtime, build_runtime
-from bot.config import load_settings
-from bot.inbox import InboxProcessor
+from bot.runtime.app import Runtime, build_runtime
+from bot.config.settings import load_settings
+from bot.runtime.inbox import InboxProcessor
 from storage import keyring as keyring_file
 from storage.audit.tables import audit_entries, audit_head
 from storage.audit.verify import verify

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef, UserRef
 from alerts.messages import InboundMessage
-from bot.inbox import InboxProcessor
+from bot.runtime.inbox import InboxProcessor
 from storage.uow import SqlUnitOfWorkFactory
 from tests.storage.builders import RecordingAudit, sealing
 
@@ -104,7 +104,7 @@ class ChangesTheDirectory(ScriptedDispatcher):
 
 
 class WithDirectoryWriter:
-    """The runtime's units of work carry a directory writer (bot.membership_gateway); so do these."""
+    """The runtime's units of work carry a directory writer (bot.actions.membership); so do these."""
 
     def __init__(self, inner: SqlUnitOfWorkFactory, commits: list[list[str]], handled: list[str]) -> None:
         self.inner, self.commits, self.handled = inner, commits, handled

@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 
 from alerts.clock import ManualClock
 from alerts.audit import AuditAction, AuditEvent
-from bot.retention import RetentionSweeper
+from bot.scheduling.retention import RetentionSweeper
 from storage import keyring as keyfile
 from storage.audit.log import SqlAuditLog
 from storage.audit.verify import verify

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef
-from bot.witness_room import checkpoint_text, room_witness
+from bot.ops.witness_room import checkpoint_text, room_witness
 from storage.audit.checkpoints import Checkpoint
 from storage.uow import SqlUnitOfWorkFactory
 from tests.storage.builders import RecordingAudit, sealing

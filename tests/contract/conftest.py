@@ -1,5 +1,5 @@
 """One contract for every repository of the unit of work, run on the in-memory fakes (tests/fakes.py),
-on SQLite and on PostgreSQL (storage.uow.SqlUnitOfWork as bot.app wires it: CaseKeySealer, SqlAuditLog).
+on SQLite and on PostgreSQL (storage.uow.SqlUnitOfWork as bot.runtime.app wires it: CaseKeySealer, SqlAuditLog).
 
 A `Backend` gives the factory and a way to look at what was committed that does not go through the
 repositories under test (the fake's store, or the tables), so a repository cannot vouch for itself.

@@ -4,7 +4,7 @@
                                         [--restart K] [--crash-after-sends M] [--broken new-key|no-dedupe]
     python -m tests.crash.driver verify --config DIR/config.toml --seed S --events N   # JSON on stdout
 
-`run` builds the runtime with bot.app.build_runtime from the given config, swaps the console
+`run` builds the runtime with bot.runtime.app.build_runtime from the given config, swaps the console
 connector for SinkPlatform, and then does what a receiving connector and `serve` do: the delivery
 worker and the inbox loop run in the background while the script's events are handed to
 Runtime.ingest in small batches, every event of the script from the first, each time the process
@@ -49,11 +49,11 @@ from sqlalchemy import func, select
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.items import Reference
 from alerts.messages import InboundMessage
-from bot.app import build_runtime
-from bot.config import load_settings
+from bot.runtime.app import build_runtime
+from bot.config.settings import load_settings
 from bot.connectors.base import Outgoing
-from bot.delivery import RetryPolicy
-from bot.errors import RateLimited
+from bot.runtime.delivery import RetryPolicy
+from bot.connectors.errors import RateLimited
 from storage import keyring as keyring_file
 from storage.audit.tables import audit_entries
 from storage.audit.verify import verify as audit_verify
@@ -169,7 +169,7 @@ async def run(args: argparse.Namespace) -> None:
     runtime.connectors[Platform.CONSOLE] = FreshKeyAtSend(sink) if args.broken == "new-key" else sink
     suffix = f"-{uuid.uuid4().hex[:8]}" if args.broken == "no-dedupe" else ""
     print("READY", flush=True)
-    await runtime.settle()  # as bot.app.serve starts: what the last process left goes first
+    await runtime.settle()  # as bot.runtime.app.serve starts: what the last process left goes first
     stop = asyncio.Event()
     tasks = [asyncio.create_task(runtime.worker.run(stop, idle=0.05)),
              asyncio.create_task(runtime.run_inbox(stop, idle=0.05))]
@@ -189,7 +189,7 @@ async def run(args: argparse.Namespace) -> None:
     print("DONE", flush=True)
 
 
-def _drained(runtime) -> bool:  # noqa: ANN001 - bot.app.Runtime
+def _drained(runtime) -> bool:  # noqa: ANN001 - bot.runtime.app.Runtime
     with runtime.uow_factory(read_only=True) as uow:
         waiting = uow.connection.execute(
             select(func.count()).select_from(inbox).where(inbox.c.state == "pending")).scalar_one()

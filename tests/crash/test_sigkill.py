@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import load_settings
+from bot.config.settings import load_settings
 from tests.crash.checks import Findings, check, read_receipts
 from tests.crash.driver import script
 

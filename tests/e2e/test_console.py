@@ -31,7 +31,7 @@ def workdir(tmp_path: Path) -> Path:
 
 def console(workdir: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--config", str(workdir / "config.toml"), "console", *args],
+        [sys.executable, "-m", "bot.cli.main", "--config", str(workdir / "config.toml"), "console", *args],
         input=script, capture_output=True, text=True, cwd=workdir, timeout=120,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
     )

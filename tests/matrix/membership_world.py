@@ -1,5 +1,5 @@
 """A network for membership administration across platforms: the real Synapse and the fake Telegram
-Bot API server, served by one runtime wired as bot/cli.py wires it (room admins on both platforms,
+Bot API server, served by one runtime wired as bot/cli/main.py wires it (room admins on both platforms,
 the Matrix room watch).
 
 Rooms are made by a room maker who gives the bot its power level, invites everyone, and leaves, as a
@@ -23,14 +23,14 @@ import pytest
 
 from alerts.identity import ChatRef
 from alerts.items import Reference
-from bot.app import add_receiver, build_runtime, vocabulary_for
-from bot.config import load_settings
+from bot.runtime.app import add_receiver, build_runtime, vocabulary_for
+from bot.config.settings import load_settings
 from bot.connectors.matrix.room_reports import attach_room_admin
 from bot.connectors.matrix.wiring import matrix_connector_for
 from bot.connectors.telegram import telegram_connector_for
 from bot.connectors.telegram.membership import TelegramRoomAdmin
-from bot.keys import ensure_keyring
-from bot.serve import serve
+from bot.runtime.keys import ensure_keyring
+from bot.runtime.serve import serve
 from storage.audit.trail import read_entries
 from storage.roster import SqlRoomRoster
 from tests.matrix.people import ENCRYPTION, Person

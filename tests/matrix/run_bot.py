@@ -1,4 +1,4 @@
-"""The bot as a process, as `liaison-bot run` will run it once bot/app.py wires Matrix:
+"""The bot as a process, as `liaison-bot run` will run it once bot/runtime/app.py wires Matrix:
 
     python -m tests.matrix.run_bot CONFIG
 
@@ -14,9 +14,9 @@ import os
 import sys
 from pathlib import Path
 
-from bot.app import add_receiver, build_runtime
-from bot.serve import serve
-from bot.config import load_settings
+from bot.runtime.app import add_receiver, build_runtime
+from bot.runtime.serve import serve
+from bot.config.settings import load_settings
 from bot.connectors.matrix.wiring import matrix_connector_for
 
 

@@ -15,11 +15,11 @@ import pytest
 import pytest_asyncio
 
 from alerts.items import Reference
-from bot.app import add_receiver, build_runtime, vocabulary_for
-from bot.config import load_settings
+from bot.runtime.app import add_receiver, build_runtime, vocabulary_for
+from bot.config.settings import load_settings
 from bot.connectors.matrix.wiring import matrix_connector_for
 from bot.connectors.telegram import telegram_connector_for
-from bot.serve import serve
+from bot.runtime.serve import serve
 from tests.matrix.people import Person
 from tests.matrix.synapse import Synapse
 from tests.matrix.world import UntilStopped, both_platforms_sections, write_config

@@ -16,8 +16,8 @@ import pytest_asyncio
 from alerts.identity import ChatRef, Platform
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
-from bot.device_gateway import fingerprint
-from bot.keys import ensure_keyring
+from bot.actions.devices import fingerprint
+from bot.runtime.keys import ensure_keyring
 from storage.audit.trail import read_entries
 from tests.matrix.people import Person
 from tests.matrix.synapse import Synapse

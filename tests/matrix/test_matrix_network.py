@@ -1,7 +1,7 @@
 """The Matrix connector end to end, on a real Synapse, with real nio clients as the people.
 
 One network for the module: an officer (Malaysia), Thailand's point of contact, an admin; a network
-room (plain) and Thailand's own room (encrypted); the bot runs in the real runtime (bot.app) with the
+room (plain) and Thailand's own room (encrypted); the bot runs in the real runtime (bot.runtime.app) with the
 Matrix connector wired as bot/connectors/matrix/wiring.py wires it.
 """
 

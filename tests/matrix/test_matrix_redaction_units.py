@@ -15,7 +15,7 @@ from alerts.directory import Directory, Room, RoomPurpose
 from alerts.identity import ChatRef
 from bot.connectors.matrix.membership import MatrixRoomAdmin
 from bot.connectors.matrix.receiving import Receiving
-from bot.errors import PermanentFailure
+from bot.connectors.errors import PermanentFailure
 
 ROOM = ChatRef.parse("matrix:!room:example.org")
 

@@ -16,7 +16,7 @@ from alerts.membership import PlannedAction, RoomAction
 from bot.connectors.matrix.membership import MatrixRoomAdmin
 from bot.connectors.matrix.room_state import MEGOLM, UNLIMITED, changes, look_at
 from bot.connectors.matrix.room_watch import changed_rooms
-from bot.errors import PermanentFailure, RateLimited
+from bot.connectors.errors import PermanentFailure, RateLimited
 
 BOT = "@liaison-bot:example.org"
 ADMIN = "@admin:example.org"

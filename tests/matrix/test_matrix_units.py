@@ -24,7 +24,7 @@ from bot.connectors.matrix.model import sync_filter
 from bot.connectors.matrix.receiving import _own_join_index
 from bot.connectors.matrix.render import formatted_body, message_content
 from bot.connectors.matrix.sending import _is_direct_with
-from bot.errors import PermanentFailure, RateLimited, TransientFailure, UnknownOutcome
+from bot.connectors.errors import PermanentFailure, RateLimited, TransientFailure, UnknownOutcome
 
 ROOM = "!room:example.org"
 

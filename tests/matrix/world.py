@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.app import Runtime, add_receiver, build_runtime
-from bot.serve import serve
-from bot.config import load_settings
+from bot.runtime.app import Runtime, add_receiver, build_runtime
+from bot.runtime.serve import serve
+from bot.config.settings import load_settings
 from bot.connectors.matrix import MatrixConnector, SecurityEvent
 from bot.connectors.matrix.room_reports import attach_room_admin
 from bot.connectors.matrix.wiring import matrix_connector_for
@@ -155,8 +155,8 @@ def write_config(directory: Path, toml: str) -> Path:
 
 async def start_bot(config: Path, password: str, pickle_key: str, *, room_admin: bool = False,
                     **options: Any) -> RunningBot:
-    """The real runtime (bot.app.build_runtime), the Matrix connector wired as the lead will wire it,
-    served by bot.app.serve, in this event loop."""
+    """The real runtime (bot.runtime.app.build_runtime), the Matrix connector wired as the lead will wire it,
+    served by bot.runtime.app.serve, in this event loop."""
     os.environ["LIAISON_TEST_MATRIX_PASSWORD"] = password
     os.environ["LIAISON_TEST_MATRIX_PICKLE_KEY"] = pickle_key
     settings = load_settings(config)
@@ -172,7 +172,7 @@ async def start_bot(config: Path, password: str, pickle_key: str, *, room_admin:
 
     connector._on_security = hook
     add_receiver(runtime, connector)
-    if room_admin:  # as bot/cli.py wires it: the room watch also tells routing which rooms are encrypted
+    if room_admin:  # as bot/cli/main.py wires it: the room watch also tells routing which rooms are encrypted
         attach_room_admin(runtime, connector)
     session = UntilStopped()
     task = asyncio.create_task(serve(runtime, session))

@@ -1,5 +1,5 @@
 """A bot in a folder of its own (config.example.toml, its SQLite file or a PostgreSQL database, its
-keys), built by bot.app.build_runtime, with a sink that records what it was asked to send."""
+keys), built by bot.runtime.app.build_runtime, with a sink that records what it was asked to send."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from alerts.clock import Clock
 from alerts.identity import Platform
-from bot.app import Runtime, build_runtime
-from bot.config import load_settings
+from bot.runtime.app import Runtime, build_runtime
+from bot.config.settings import load_settings
 from bot.connectors.base import Outgoing
 from tests.ops.failover_pair import write_config
 

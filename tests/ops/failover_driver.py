@@ -3,15 +3,15 @@
     python -m tests.ops.failover_driver --config DIR/config.toml --receipts FILE --seed S --events N
                                         [--send-delay 0.005]
 
-It builds the real runtime (bot.app.build_runtime), swaps the console connector for the crash
+It builds the real runtime (bot.runtime.app.build_runtime), swaps the console connector for the crash
 test's SinkPlatform (de-duplicates by outbox key, writes every accepted send to the receipt file
-and fsyncs it before answering), and waits for the instance lock as bot.leadership has it: a
+and fsyncs it before answering), and waits for the instance lock as bot.ops.leadership has it: a
 second instance started beside a first one stands by. Once active it does what `serve` and a
 receiving connector do: the worker and the inbox loop run while the crash script's events are
 handed to Runtime.ingest, every event from the first (the inbox drops those recorded before, as a
 connector resuming from its cursor would). When inbox and outbox are empty it prints DONE.
 
-Lines on stdout: READY (built), ACTIVE (holds the lock), DONE. The logs (bot.logging_setup, text)
+Lines on stdout: READY (built), ACTIVE (holds the lock), DONE. The logs (bot.ops.logs, text)
 go to stderr: "standing by", "active", "freed N delivery lease(s)".
 """
 
@@ -26,12 +26,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from alerts.identity import Platform
-from bot.app import build_runtime
-from bot.config import load_settings
-from bot.config_ops import LoggingSettings
+from bot.runtime.app import build_runtime
+from bot.config.settings import load_settings
+from bot.config.ops import LoggingSettings
 from bot.connectors.base import Outgoing
-from bot.leadership import leadership_for
-from bot.logging_setup import configure_logging
+from bot.ops.leadership import leadership_for
+from bot.ops.logs import configure_logging
 from storage.tables import inbox
 from tests.crash.driver import BATCH, SinkPlatform, messages
 
@@ -52,7 +52,7 @@ class SlowSink:
         return await self._inner.send(message)
 
 
-def drained(runtime) -> bool:  # noqa: ANN001 - bot.app.Runtime
+def drained(runtime) -> bool:  # noqa: ANN001 - bot.runtime.app.Runtime
     with runtime.uow_factory(read_only=True) as uow:
         waiting = uow.connection.execute(
             select(func.count()).select_from(inbox).where(inbox.c.state == "pending")).scalar_one()

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.config import load_settings
+from bot.config.settings import load_settings
 from tests.crash.checks import Findings, check, read_receipts
 from tests.crash.driver import script
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.cli_ops import cmd_backup, cmd_restore
-from bot.config import load_settings
-from bot.leadership import leadership_for
+from bot.cli.backup import cmd_backup, cmd_restore
+from bot.config.settings import load_settings
+from bot.ops.leadership import leadership_for
 from storage import keyring as keyfile
 from storage.audit import verify
 from storage.audit.tables import audit_entries

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, settings_from_toml
-from bot.config_ops import LogFormat, LogLevel
+from bot.config.settings import ConfigError, settings_from_toml
+from bot.config.ops import LogFormat, LogLevel
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = (ROOT / "config.example.toml").read_text()

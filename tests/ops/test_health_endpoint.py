@@ -1,4 +1,4 @@
-"""/healthz and /metrics over real HTTP, on a bot built by bot.app.build_runtime (SQLite, and
+"""/healthz and /metrics over real HTTP, on a bot built by bot.runtime.app.build_runtime (SQLite, and
 PostgreSQL where a server answers). The metrics text is read with the strict reader."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import InboundMessage
-from bot.config_ops import HealthSettings
-from bot.health import start_health_server
-from bot.leadership import Role
+from bot.config.ops import HealthSettings
+from bot.ops.health import start_health_server
+from bot.ops.leadership import Role
 from storage.audit.tables import audit_head
 from storage.tables import outbox
 from tests.ops.conftest import bot_runtime
@@ -135,7 +135,7 @@ async def test_a_database_that_does_not_answer(bot_config: Path) -> None:
 
 
 def test_disabled_by_default_and_bound_to_localhost(bot_config: Path) -> None:
-    from bot.config import load_settings
+    from bot.config.settings import load_settings
 
     settings = load_settings(bot_config).health
     assert settings.enabled is False and settings.listen == "127.0.0.1:9464"

@@ -1,4 +1,4 @@
-"""bot.leadership in one process: the lock is the one bot.scheduler_lock has (a flock beside the
+"""bot.ops.leadership in one process: the lock is the one bot.scheduling.lock has (a flock beside the
 SQLite file, a PostgreSQL advisory lock on a connection of its own); two Leadership objects on
 separate descriptors or connections contend for it as two processes would."""
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.config import load_settings
-from bot.config_ops import FailoverSettings
-from bot.leadership import Role, leadership_for
+from bot.config.settings import load_settings
+from bot.config.ops import FailoverSettings
+from bot.ops.leadership import Role, leadership_for
 from storage.db import create_engine_for
 from storage.migrate import upgrade
 from storage.tables import outbox
@@ -38,7 +38,7 @@ async def test_one_active_the_other_stands_by_then_takes_over(bot_config: Path,
     first, second = leadership_for(settings, engine), leadership_for(settings, engine)
     try:
         assert await asyncio.wait_for(first.wait_until_active(), 10) and first.role is Role.ACTIVE
-        with caplog.at_level(logging.INFO, logger="bot.leadership"):
+        with caplog.at_level(logging.INFO, logger="bot.ops.leadership"):
             waiting = asyncio.create_task(second.wait_until_active())
             await asyncio.sleep(0.3)
             assert not waiting.done() and second.role is Role.STANDBY

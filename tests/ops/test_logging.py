@@ -15,8 +15,8 @@ import pytest
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import InboundMessage
-from bot.config_ops import LogFormat, LoggingSettings, LogLevel
-from bot.logging_setup import configure_logging, item_fields, log_context, secret_values
+from bot.config.ops import LogFormat, LoggingSettings, LogLevel
+from bot.ops.logs import configure_logging, item_fields, log_context, secret_values
 from tests.ops.conftest import bot_runtime
 
 CANARY = "CANARY-7f3a91-do-not-log"
@@ -102,7 +102,7 @@ def test_context_fields_and_references_found_in_messages() -> None:
 
 
 def test_secret_values_reads_what_the_configuration_names(bot_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.config import load_settings
+    from bot.config.settings import load_settings
 
     text = bot_config.read_text().replace('url = "sqlite:///var/liaison.sqlite"',
                                           'url = "sqlite:///var/liaison.sqlite"\npassword = { env = "OPS_TEST_DB_PW" }')
@@ -112,7 +112,7 @@ def test_secret_values_reads_what_the_configuration_names(bot_config: Path, monk
 
 
 def test_secret_shapes_are_redacted_even_when_not_configured() -> None:
-    from bot.logging_setup import Redactor
+    from bot.ops.logs import Redactor
 
     redact = Redactor()
     assert TOKEN not in redact(f"POST https://api.telegram.org/bot{TOKEN}/sendMessage")

@@ -1,4 +1,4 @@
-"""What /metrics renders (bot.metrics_gather, through prometheus_client) parses strictly, label values
+"""What /metrics renders (bot.ops.metrics_gather, through prometheus_client) parses strictly, label values
 round-trip through their escapes, and the strict reader itself refuses bad input."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.metrics_gather import LATENCY_BOUNDS, Snapshot, render_metrics
+from bot.ops.metrics_gather import LATENCY_BOUNDS, Snapshot, render_metrics
 from tests.ops.prometheus_text import ExpositionError, parse, value
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc)

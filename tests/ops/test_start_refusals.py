@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from bot.config import load_settings
+from bot.cli.main import main
+from bot.config.settings import load_settings
 from storage import keyring as keyfile
 from storage.audit import verify
 from storage.db import create_engine_for

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from alerts.identity import ChatRef, UserRef
 from alerts.messages import InboundMessage
-from bot.app import Runtime, build_runtime
-from bot.config import Settings, settings_from_data
-from bot.membership_gateway import RoomActions
+from bot.runtime.app import Runtime, build_runtime
+from bot.config.settings import Settings, settings_from_data
+from bot.actions.membership import RoomActions
 from storage.audit.trail import read_entries
-from bot.keys import ensure_keyring
+from bot.runtime.keys import ensure_keyring
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTRA_ROOMS = [

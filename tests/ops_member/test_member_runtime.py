@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot import cli_member, member_rows
+from bot.cli import member as cli_member
+
+from bot.cli import member_rows
 from storage.tables import outbox
 from tests.ops_member.support import ConsoleBot, settings_for
 
@@ -115,7 +117,7 @@ def test_import_with_one_bad_row_changes_nothing_and_lists_every_error(tmp_path:
 
 
 def test_a_running_bot_follows_an_import_made_by_the_cli_meanwhile(bot: ConsoleBot, tmp_path: Path) -> None:
-    from bot.serve import _follow_directory
+    from bot.runtime.serve import _follow_directory
 
     path = tmp_path / "people.csv"
     path.write_text(",".join(member_rows.FIELDS) + "\n" + "new-one,New One,TH,officer,,console:new-one,UTC,\n",

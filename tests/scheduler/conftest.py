@@ -38,7 +38,7 @@ def engine(migrated_url: str) -> Iterator[Engine]:  # noqa: F811 - the imported 
 
 
 def reminder_uow_factory(engine: Engine, keyring: Keyring, clock: ManualClock) -> SqlUnitOfWorkFactory:
-    """Units of work as bot.app builds them: the real audit log and per-case sealer."""
+    """Units of work as bot.runtime.app builds them: the real audit log and per-case sealer."""
     def sealing(connection: Connection) -> tuple[CaseKeySealer, SqlAuditLog]:
         sealer = CaseKeySealer(connection, keyring, clock)
         return sealer, SqlAuditLog(connection, keyring, clock, sealer=sealer)

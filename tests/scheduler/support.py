@@ -13,7 +13,7 @@ from alerts.items import Item, ItemDraft, ItemKind, Reference, Selector, Selecto
 from alerts.priority import Priority
 from alerts.reminder_policy import ReminderPolicy, StageTimes
 from alerts.routing import Delivery, Destination, Route
-from bot.dbthread import DatabaseThread
+from bot.runtime.dbthread import DatabaseThread
 from tests.fakes import FixedDirectory
 from storage.audit.tables import audit_entries
 from storage.reminder_tables import reminder_log
@@ -68,7 +68,7 @@ def logged(engine: Engine, outcome: str) -> int:
 
 
 def runtime_like(engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock, reminders) -> SimpleNamespace:  # noqa: ANN001
-    """What bot.scheduler.start_scheduler needs of bot.app.Runtime; close `db` when done."""
+    """What bot.scheduling.scheduler.start_scheduler needs of bot.runtime.app.Runtime; close `db` when done."""
     wakes: list[int] = []
     return SimpleNamespace(
         settings=SimpleNamespace(reminders=reminders), clock=clock, engine=engine, db=DatabaseThread(),

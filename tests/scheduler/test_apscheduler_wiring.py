@@ -18,10 +18,10 @@ from sqlalchemy import Engine, text
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef
 from alerts.priority import Priority
-from bot.config_reminders import ReminderSettings
-from bot.scheduler import ReminderScheduler, start_scheduler
-from bot.scheduler_jobs import DIGEST, TICK, job_specs
-from bot.scheduler_lock import scheduler_lock_for
+from bot.config.reminders import ReminderSettings
+from bot.scheduling.scheduler import ReminderScheduler, start_scheduler
+from bot.scheduling.jobs import DIGEST, TICK, job_specs
+from bot.scheduling.lock import scheduler_lock_for
 from handlers.followup_reminders import ReminderService
 from storage.uow import SqlUnitOfWorkFactory
 from tests.scheduler.support import DUE_ONLY, reminders_in_outbox, runtime_like, seed

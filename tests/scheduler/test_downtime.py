@@ -1,7 +1,7 @@
 """Reminders due while the bot was down fire once, late, after the restart: not never, not twice.
 
 A "restart" is a new ReminderService on the same database, planning from scratch (reconcile), as
-bot.scheduler does at start; the clock is a manual one, so two hours pass without any sleeping.
+bot.scheduling.scheduler does at start; the clock is a manual one, so two hours pass without any sleeping.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine
 
 from alerts.clock import ManualClock
-from bot.config_reminders import ReminderSettings, SecondInstance
-from bot.scheduler import SchedulerLocked, start_scheduler
-from bot.scheduler_lock import AdvisoryLock, FileLock, scheduler_lock_for
+from bot.config.reminders import ReminderSettings, SecondInstance
+from bot.scheduling.scheduler import SchedulerLocked, start_scheduler
+from bot.scheduling.lock import AdvisoryLock, FileLock, scheduler_lock_for
 from storage.uow import SqlUnitOfWorkFactory
 from tests.scheduler.support import runtime_like
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HOLDER = """
 import sys
 from pathlib import Path
-from bot.scheduler_lock import FileLock
+from bot.scheduling.lock import FileLock
 lock = FileLock(Path(sys.argv[1]))
 print("locked" if lock.try_acquire() else "refused", flush=True)
 sys.stdin.readline()

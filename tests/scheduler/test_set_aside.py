@@ -22,9 +22,9 @@ from sqlalchemy import Engine, select, text, update
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef
 from alerts.routing import Destination
-from bot.config_reminders import ReminderSettings
-from bot.scheduler import start_scheduler
-from bot.scheduler_jobs import TICK
+from bot.config.reminders import ReminderSettings
+from bot.scheduling.scheduler import start_scheduler
+from bot.scheduling.jobs import TICK
 from tests.fakes import FixedDirectory
 from handlers.followup_reminders import ReminderService
 from storage.audit.trail import read_entries
@@ -140,7 +140,7 @@ async def test_a_bad_row_is_set_aside_once_and_the_others_get_their_reminders_ac
     assert ERROR_REF.search(logged.getMessage()).group(1) == entry["error_ref"]  # type: ignore[union-attr]
     assert notice == f"set-aside:{entry['error_ref']}:0"
     assert any("still set aside" in r.getMessage() for r in caplog.records)  # the restart: said, not told
-    assert not any(r.name == "bot.scheduler_jobs" and r.levelno >= logging.ERROR for r in caplog.records)
+    assert not any(r.name == "bot.scheduling.jobs" and r.levelno >= logging.ERROR for r in caplog.records)
     assert "Traceback" not in capsys.readouterr().err
     assert verify(engine, keyring).ok
 

@@ -12,7 +12,7 @@ from alerts.identity import UserRef
 from alerts.items import ItemDraft, ItemKind, Selector, SelectorKind
 from alerts.roles import Role
 from alerts.routing import Router
-from bot.config import load_settings
+from bot.config.settings import load_settings
 from storage.directory import DatabaseDirectory, SqlDirectoryStore
 from storage.directory_tables import (DIRECTORY_TABLES, directory_contacts, directory_identities,
                                       directory_organisations, directory_roles)

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from alerts.directory import Contact
 from alerts.identity import ChatRef, UserRef
 from alerts.roles import Role
-from bot.config import load_settings
+from bot.config.settings import load_settings
 from storage.directory import DatabaseDirectory, SqlDirectoryWriter
 from storage.roster import SqlRoomRoster
 

@@ -13,9 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from bot.app import add_receiver, build_runtime, vocabulary_for
-from bot.serve import serve
-from bot.config import settings_from_data
+from bot.runtime.app import add_receiver, build_runtime, vocabulary_for
+from bot.runtime.serve import serve
+from bot.config.settings import settings_from_data
 from bot.connectors.telegram import telegram_connector_for
 from tests.telegram.support import generous_limiter
 

@@ -17,12 +17,12 @@ from typing import AsyncIterator, Callable
 
 from sqlalchemy import func, select
 
-from bot.app import Runtime, add_receiver, build_runtime, vocabulary_for
-from bot.serve import serve
-from bot.config import Settings, settings_from_data
+from bot.runtime.app import Runtime, add_receiver, build_runtime, vocabulary_for
+from bot.runtime.serve import serve
+from bot.config.settings import Settings, settings_from_data
 from bot.connectors.telegram import TelegramConnector, telegram_connector_for
-from bot.keys import ensure_keyring
-from bot.ratelimit import Rate, RateLimiter
+from bot.runtime.keys import ensure_keyring
+from bot.connectors.ratelimit import Rate, RateLimiter
 from storage.audit.trail import read_entries
 from storage.tables import inbox, items, outbox
 from tests.telegram.fake_bot_api import TOKEN, FakeBotApi

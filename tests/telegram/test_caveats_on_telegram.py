@@ -12,7 +12,7 @@ RED = "/alert to:@th-npoc tlp:red\nInformant says the boat leaves tonight"
 
 
 def with_room_admin(bot: Bot) -> None:
-    """As `liaison-bot run` has it (bot/cli.py): removals go through the Telegram room admin."""
+    """As `liaison-bot run` has it (bot/cli/main.py): removals go through the Telegram room admin."""
     bot.runtime.room_actions.add(TelegramRoomAdmin.for_connector(bot.connector))
 
 

@@ -1,4 +1,4 @@
-"""PTB exceptions map to bot.errors in one place, by whether the send may have happened."""
+"""PTB exceptions map to bot.connectors.errors in one place, by whether the send may have happened."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from telegram import error as tg
 
 from bot.connectors.telegram.errors import ChatMoved, platform_error
-from bot.errors import PermanentFailure, RateLimited, TransientFailure, UnknownOutcome
+from bot.connectors.errors import PermanentFailure, RateLimited, TransientFailure, UnknownOutcome
 
 
 def caused(error: tg.TelegramError, cause: Exception) -> tg.TelegramError:

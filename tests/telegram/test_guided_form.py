@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerts.caveats import Tlp
 from alerts.priority import Priority
-from bot.guided import CANCEL, NONE, SEND, Draft, GuidedForm
+from bot.connectors.guided import CANCEL, NONE, SEND, Draft, GuidedForm
 from handlers.commands import AlertCommand, RequestCommand
 from handlers.parser import parse
 from handlers.vocabulary import Vocabulary

@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator
 
 from alerts.identity import ChatRef, UserRef
 from alerts.messages import InboundMessage
-from bot.app import add_receiver, build_runtime, vocabulary_for
+from bot.runtime.app import add_receiver, build_runtime, vocabulary_for
 from bot.connectors.telegram import telegram_connector_for
 from bot.connectors.telegram.membership import TelegramRoomAdmin
 from tests.telegram import fake_bot_methods

@@ -8,7 +8,7 @@ from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import InboundMessage
 from bot.connectors.base import POSSIBLE_REPEAT
 from bot.connectors.telegram.api import TelegramApi, build_application
-from bot.errors import PlatformError
+from bot.connectors.errors import PlatformError
 from tests.telegram.support import MY_NPOC, OFFICER, TH_NPOC, eventually, relaxed, running_bot
 
 ALERT = "/alert to:TH,MY tlp:amber topic:document-fraud\nTwo travellers with altered passports"

@@ -1,4 +1,4 @@
-"""bot.ratelimit on virtual time: the pace is checked exactly, and no test sleeps."""
+"""bot.connectors.ratelimit on virtual time: the pace is checked exactly, and no test sleeps."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from bot.ratelimit import Rate, RateLimiter
+from bot.connectors.ratelimit import Rate, RateLimiter
 from bot.connectors.telegram.sender import telegram_limiter
 
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bot.config import SecretRef, TelegramMode
+from bot.config.settings import SecretRef, TelegramMode
 from tests.telegram.support import OFFICER, eventually, relaxed, running_bot, settings_for
 
 SECRET = "s3cret-token_for-the-webhook"

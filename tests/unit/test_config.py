@@ -13,7 +13,7 @@ from alerts.identity import ChatRef, UserRef
 from alerts.items import ALL, Selector, SelectorKind
 from alerts.priority import Priority
 from alerts.roles import Role
-from bot.config import ConfigError, load_settings, settings_from_toml
+from bot.config.settings import ConfigError, load_settings, settings_from_toml
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 MEMBERS = {"AF", "AU", "BD", "KH", "ID", "MY", "MV", "MM", "NZ", "PK", "PH", "LK", "TH", "US", "VN"}

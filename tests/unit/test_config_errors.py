@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, settings_from_toml
+from bot.config.settings import ConfigError, settings_from_toml
 
 SOURCE = Path("config.toml")
 

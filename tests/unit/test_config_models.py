@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.config import ConfigError, Sections, settings_from_data, settings_from_toml
+from bot.config.settings import ConfigError, Sections, settings_from_data, settings_from_toml
 
 SOURCE = Path("config.toml")
 EXAMPLE = tomllib.loads((Path(__file__).resolve().parents[2] / "config.example.toml").read_text())

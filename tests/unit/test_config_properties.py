@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.config import ConfigError, settings_from_data
+from bot.config.settings import ConfigError, settings_from_data
 
 SOURCE = Path("config.toml")
 EXAMPLE = tomllib.loads((Path(__file__).resolve().parents[2] / "config.example.toml").read_text())

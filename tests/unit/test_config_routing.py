@@ -10,7 +10,7 @@ from alerts.arrangements import Arrangement, WithoutArrangement
 from alerts.items import Selector, SelectorKind
 from alerts.priority import Priority
 from alerts.routing import PostIn, RoutingRule
-from bot.config import ConfigError, load_settings, settings_from_toml
+from bot.config.settings import ConfigError, load_settings, settings_from_toml
 from tests.unit.test_config_errors import NETWORK
 
 SOURCE = Path("config.toml")

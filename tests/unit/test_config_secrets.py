@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, settings_from_toml
-from bot.credentials import SecretError, SecretRef
+from bot.config.settings import ConfigError, settings_from_toml
+from bot.config.credentials import SecretError, SecretRef
 
 VALUE = "123456:AAE-very-secret-token"
 
@@ -135,7 +135,7 @@ def test_secret_file_paths_are_resolved_from_the_config_folder(tmp_path):
     (0o640, 0, True), (0o644, 0, False), (0o660, 0, False),
 ])
 def test_permission_rule_others_never_group_only_for_root_owned_files(mode, uid, allowed, monkeypatch):
-    from bot import credentials as secrets
+    from bot.config import credentials as secrets
     info = os.stat_result((0o100000 | mode, 0, 0, 1, uid, 0, 10, 0, 0, 0))
     monkeypatch.setattr(secrets.os, "name", "posix")
     ref = SecretRef.from_file("/run/credentials/liaison/token")

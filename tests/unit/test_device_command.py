@@ -1,5 +1,5 @@
 """/device list, verify and blacklist as conversations with the handler fakes: what an admin's command
-plans (one DEVICE outbox row, carried out later by bot/device_gateway.py), what it records in the
+plans (one DEVICE outbox row, carried out later by bot/actions/devices.py), what it records in the
 audit log, and the short answers to everyone else and to bad input."""
 
 from __future__ import annotations

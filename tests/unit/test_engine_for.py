@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import settings_from_toml
-from bot.engine import engine_for
+from bot.config.settings import settings_from_toml
+from bot.runtime.engine import engine_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ import pytest
 from alerts.identity import ChatRef
 from alerts.priority import Priority
 from alerts.reminder_policy import DEFAULT_STAGES, QuietHours
-from bot.config import ConfigError, SecondInstance, load_settings, settings_from_toml
+from bot.config.settings import ConfigError, SecondInstance, load_settings, settings_from_toml
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 

@@ -12,7 +12,7 @@ from alerts.clock import ManualClock
 from alerts.due import DuePolicy
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import InboundMessage
-from bot.cli import main
+from bot.cli.main import main
 from handlers.dispatcher import Dispatcher
 from tests.fakes import FixedDirectory, MemoryStore, MemoryUnitOfWork
 from handlers.post_item import PostingPolicy

@@ -19,7 +19,7 @@ from nio import SyncResponse
 
 from alerts.identity import Platform
 from alerts.messages import InboundMessage
-from bot.config_connectors import MatrixSettings
+from bot.config.connectors import MatrixSettings
 from bot.connectors.base import Ingest
 from bot.connectors.matrix.errors import SessionExpired, from_response
 from bot.connectors.matrix.files import read_json
@@ -37,7 +37,7 @@ from bot.connectors.matrix.model import (
 from bot.connectors.matrix.receiving import Receiving
 from bot.connectors.matrix.sending import Sending
 from bot.connectors.matrix.session import MatrixStartError, open_session
-from bot.errors import PlatformError, RateLimited
+from bot.connectors.errors import PlatformError, RateLimited
 from handlers.ports import DirectorySource
 
 __all__ = ["CURSOR", "DeviceInfo", "FindDelivery", "MatrixConnector", "SecurityEvent", "SecurityHook",

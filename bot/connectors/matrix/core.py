@@ -18,14 +18,14 @@ from typing import Any
 
 from nio import AsyncClient, JoinResponse
 
-from bot.config_connectors import DeviceTrust
+from bot.config.connectors import DeviceTrust
 from bot.connectors.base import Ingest
 from bot.connectors.matrix.errors import SessionExpired, from_exception, from_response
 from bot.connectors.matrix.gate import RateGate
 from bot.connectors.matrix.model import FindDelivery, SecurityEvent, SecurityHook, SyncObserver, sync_filter
 from bot.connectors.matrix.session import SessionPaths
-from bot.credentials import SecretRef
-from bot.errors import RateLimited
+from bot.config.credentials import SecretRef
+from bot.connectors.errors import RateLimited
 from handlers.ports import DirectorySource
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ import aiohttp
 from nio import ErrorResponse
 from nio.exceptions import EncryptionError, LocalProtocolError, OlmUnverifiedDeviceError
 
-from bot.errors import PermanentFailure, PlatformError, RateLimited, TransientFailure, UnknownOutcome
+from bot.connectors.errors import PermanentFailure, PlatformError, RateLimited, TransientFailure, UnknownOutcome
 
 DEFAULT_RETRY_AFTER = 5.0  # seconds, when a 429 names no time at all
 SESSION_CODES = frozenset({"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"})

@@ -15,7 +15,7 @@ from alerts.identity import ChatRef, Platform, UserRef
 from alerts.roles import Role
 from bot.connectors.matrix.core import ConnectorCore
 from bot.connectors.matrix.model import SecurityEvent, SecurityKind
-from bot.errors import PlatformError
+from bot.connectors.errors import PlatformError
 
 log = logging.getLogger(__name__)
 

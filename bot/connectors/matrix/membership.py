@@ -1,4 +1,4 @@
-"""Room actions on Matrix (bot.membership_gateway.RoomAdmin), through the connector's nio client.
+"""Room actions on Matrix (bot.actions.membership.RoomAdmin), through the connector's nio client.
 
 - invite: the person's m.room.member state first. Joined: left alone ("joined"); invited already:
   nothing to do ("invited"); banned: refused, since a room moderator banned them on purpose and only
@@ -26,7 +26,7 @@ from alerts.identity import ChatRef, Platform
 from alerts.membership import PlannedAction
 from bot.connectors.matrix.errors import from_exception, from_response
 from bot.connectors.matrix.gate import RateGate
-from bot.errors import NotConnected, PermanentFailure, PlatformError, RateLimited
+from bot.connectors.errors import NotConnected, PermanentFailure, PlatformError, RateLimited
 
 INVITE_SPACING = 1.0  # seconds between two invites
 
@@ -119,7 +119,7 @@ class MatrixRoomAdmin:
                 raise
 
     async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
-        """bot.removal_gateway.MessageRemover: a redaction. Synapse allows it to a member whose power
+        """bot.actions.removal.MessageRemover: a redaction. Synapse allows it to a member whose power
         reaches the room's `redact` level (moderator, 50, by default); below it, M_FORBIDDEN."""
         try:
             await self._call(lambda c: c.room_redact(chat.chat_id, message_id, reason=reason), "redact")

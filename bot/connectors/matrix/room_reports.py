@@ -32,7 +32,7 @@ from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.directory import Room
 from alerts.identity import UserRef
 from alerts.messages import MessageKind, OutboundMessage
-from bot.admins import admin_destinations
+from bot.runtime.admins import admin_destinations
 from bot.connectors.matrix.membership import MatrixRoomAdmin
 from bot.connectors.matrix.room_state import Finding, RoomLook, changes, describe_lacking
 from bot.connectors.matrix.room_watch import Report, RoomWatch
@@ -41,7 +41,7 @@ from storage.directory_version import bump_version
 from storage.roster import SqlRoomRoster
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime.app import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from alerts.directory import Room
 from alerts.identity import Platform
 from bot.connectors.matrix.errors import from_exception, from_response
 from bot.connectors.matrix.room_state import RoomLook, look_at
-from bot.errors import PermanentFailure, PlatformError
+from bot.connectors.errors import PermanentFailure, PlatformError
 from handlers.ports import DirectorySource
 
 log = logging.getLogger(__name__)

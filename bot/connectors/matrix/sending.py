@@ -35,12 +35,12 @@ from nio.responses import EmptyResponse
 
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.routing import DestinationKind
-from bot.config_connectors import DeviceTrust
+from bot.config.connectors import DeviceTrust
 from bot.connectors.base import Outgoing
 from bot.connectors.matrix.files import write_json
 from bot.connectors.matrix.render import KEY_FIELD, message_content
 from bot.connectors.matrix.trust import DeviceTrustKeeper
-from bot.errors import NotConnected, PermanentFailure, TransientFailure
+from bot.connectors.errors import NotConnected, PermanentFailure, TransientFailure
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from nio.store import SqliteStore
 from bot.connectors.matrix.errors import SessionExpired, from_response
 from bot.connectors.matrix.files import private_dir, read_json, touch_private, write_json
 from bot.connectors.matrix.render import KEY_FIELD
-from bot.credentials import SecretRef
+from bot.config.credentials import SecretRef
 
 log = logging.getLogger(__name__)
 

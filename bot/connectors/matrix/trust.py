@@ -18,11 +18,11 @@ from typing import Any
 from nio import AsyncClient, ErrorResponse, JoinedMembersResponse, KeysQueryResponse
 from nio.crypto import TrustState
 
-from bot.config_connectors import DeviceTrust
+from bot.config.connectors import DeviceTrust
 from bot.connectors.matrix.core import ConnectorCore
 from bot.connectors.matrix.errors import UnverifiedDevices, from_response
 from bot.connectors.matrix.model import TRUST_NAMES, DeviceInfo, SecurityEvent, SecurityKind
-from bot.errors import NotConnected, PermanentFailure
+from bot.connectors.errors import NotConnected, PermanentFailure
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class DeviceTrustKeeper(ConnectorCore):
                                                    "verify or blacklist it; deliveries to this room wait"))
         raise UnverifiedDevices([(d.user_id, d.id) for d in blocking], room_id, retry_after=self._unverified_retry)
 
-    # admin operations: the /device command (bot/device_gateway.py)
+    # admin operations: the /device command (bot/actions/devices.py)
 
     async def devices(self, user_id: str) -> list[DeviceInfo]:
         """The user's devices as the bot knows them (their keys are fetched first if unknown)."""

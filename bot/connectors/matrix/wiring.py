@@ -7,7 +7,7 @@
 `find_delivery` looks a Matrix event id up among delivered items (for reactions and replies);
 `on_security` writes device-trust and invite decisions to the audit log and tells the admins when an
 unverified device blocks deliveries under device_trust = "verified". The admins' /device command is
-carried out by this connector (bot/device_gateway.py).
+carried out by this connector (bot/actions/devices.py).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from bot.connectors.matrix.connector import (
     SecurityKind,
 )
 from bot.connectors.matrix.errors import UnverifiedDevices
-from bot.device_gateway import attach_device_trust
+from bot.actions.devices import attach_device_trust
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime.app import Runtime
 
 
 

@@ -7,7 +7,7 @@ Modules: factory (building it from the settings), connector (start/stop/send/rec
 webhook (how updates arrive), intake (updates -> inbox messages, form steps, refusals), safety (who
 may give commands), guided_chat (the guided /alert form in private chats), sender (HTML, parts, limits,
 buttons), formatting, buttons, chats (supergroup moves), store (what it keeps in the database),
-api (the PTB calls), errors (PTB exceptions -> bot.errors, in one place), batch.
+api (the PTB calls), errors (PTB exceptions -> bot.connectors.errors, in one place), batch.
 """
 
 from bot.connectors.telegram.connector import TelegramConnector, WebhookConfig

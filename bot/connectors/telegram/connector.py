@@ -27,7 +27,7 @@ from bot.connectors.telegram.polling import ALLOWED_UPDATES, Poller
 from bot.connectors.telegram.sender import TelegramSender
 from bot.connectors.telegram.store import TelegramStore
 from bot.connectors.telegram.webhook import WebhookServer, webhook_address
-from bot.errors import PlatformError
+from bot.connectors.errors import PlatformError
 
 log = logging.getLogger(__name__)
 

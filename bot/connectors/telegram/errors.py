@@ -1,4 +1,4 @@
-"""python-telegram-bot's exceptions become the bot's own (bot.errors), here and nowhere else.
+"""python-telegram-bot's exceptions become the bot's own (bot.connectors.errors), here and nowhere else.
 
 What matters to the delivery worker is whether a send may have happened:
 
@@ -20,7 +20,7 @@ import httpx
 from telegram import error as tg
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.errors import PermanentFailure, PlatformError, RateLimited, TransientFailure, UnknownOutcome
+from bot.connectors.errors import PermanentFailure, PlatformError, RateLimited, TransientFailure, UnknownOutcome
 
 # PTB 22 warns whenever a RetryAfter is made that retry_after will become a timedelta; both are handled.
 warnings.filterwarnings("ignore", message=".*`retry_after`.*", category=PTBDeprecationWarning)
@@ -46,7 +46,7 @@ def retry_after_seconds(exc: tg.RetryAfter) -> float:
 
 
 def platform_error(exc: tg.TelegramError) -> PlatformError:
-    """The bot.errors exception for a PTB exception (the caller raises it `from exc`)."""
+    """The bot.connectors.errors exception for a PTB exception (the caller raises it `from exc`)."""
     if isinstance(exc, tg.RetryAfter):
         return RateLimited("rate-limited", "Telegram flood control", retry_after_seconds(exc))
     if isinstance(exc, tg.ChatMigrated):

@@ -1,4 +1,4 @@
-"""Building the Telegram connector from the settings, for the composition root (bot/app.py).
+"""Building the Telegram connector from the settings, for the composition root (bot/runtime/app.py).
 
     from bot.connectors.telegram import telegram_connector_for
     if settings.telegram.enabled:
@@ -13,7 +13,7 @@ import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.config_connectors import TelegramMode, TelegramSettings
+from bot.config.connectors import TelegramMode, TelegramSettings
 from bot.connectors.telegram.api import TelegramApi, build_application, quiet_library_logs
 from bot.connectors.telegram.chats import ChatMigrations
 from bot.connectors.telegram.connector import TelegramConnector, WebhookConfig
@@ -22,14 +22,14 @@ from bot.connectors.telegram.intake import Intake
 from bot.connectors.telegram.invite_links import InviteLinks
 from bot.connectors.telegram.sender import TelegramSender, telegram_limiter
 from bot.connectors.telegram.store import RuntimeTelegramStore
-from bot.guided import GuidedForm
-from bot.keys import ensure_keyring
-from bot.ratelimit import RateLimiter
+from bot.connectors.guided import GuidedForm
+from bot.runtime.keys import ensure_keyring
+from bot.connectors.ratelimit import RateLimiter
 from handlers.vocabulary import Vocabulary
 from storage.sealing import AesGcmSealer
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime.app import Runtime
 
 
 def telegram_connector_for(runtime: Runtime, vocabulary: Vocabulary, *, settings: TelegramSettings | None = None,

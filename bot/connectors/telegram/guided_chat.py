@@ -1,9 +1,9 @@
-"""The guided /alert and /request form (bot.guided) in Telegram private chats, with buttons.
+"""The guided /alert and /request form (bot.connectors.guided) in Telegram private chats, with buttons.
 
 Drafts are kept per chat in the cursors table ("telegram.guided.<chat id>"), so a restart in the
 middle of a form loses nothing. They are sealed (AES-GCM under the master key, bound to the chat) as
 everything with content is at rest; a cleared draft is an empty value. A draft that has expired
-(bot.guided.GuidedForm ttl) is dropped the next time its chat writes.
+(bot.connectors.guided.GuidedForm ttl) is dropped the next time its chat writes.
 
 Each answer is applied once: a draft remembers the last update id it applied, and a re-read
 update only asks the current question again. On Send, the command is recorded with an event id
@@ -26,7 +26,7 @@ from bot.connectors.telegram.buttons import choice_keyboard
 from bot.connectors.telegram.formatting import html_parts
 from bot.connectors.telegram.sender import TelegramSender
 from bot.connectors.telegram.store import TelegramStore
-from bot.guided import Draft, GuidedForm, Outcome
+from bot.connectors.guided import Draft, GuidedForm, Outcome
 from storage.sealing import ContentSealer, SealError
 
 PREFIX = "telegram.guided."

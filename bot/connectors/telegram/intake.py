@@ -37,7 +37,7 @@ from bot.connectors.telegram.guided_chat import GuidedChats
 from bot.connectors.telegram.invite_links import InviteLinks
 from bot.connectors.telegram.sender import TelegramSender
 from bot.connectors.telegram.store import Refusal, TelegramStore
-from bot.errors import PermanentFailure, PlatformError
+from bot.connectors.errors import PermanentFailure, PlatformError
 from handlers.command_list import COMMANDS, NOTHING_TO_CANCEL
 from handlers.ports import DirectorySource
 

@@ -1,4 +1,4 @@
-"""Room actions on Telegram (bot.membership_gateway.RoomAdmin), through the connector's PTB Bot.
+"""Room actions on Telegram (bot.actions.membership.RoomAdmin), through the connector's PTB Bot.
 
 - invite: getChatMember first; someone already in the group is left alone ("joined"). Otherwise
   (after lifting an old ban) an invite link that asks for approval (creates_join_request, valid
@@ -32,7 +32,7 @@ from bot.connectors.telegram.chats import ChatMigrations
 from bot.connectors.telegram.connector import TelegramConnector
 from bot.connectors.telegram.errors import platform_error
 from bot.connectors.telegram.invite_links import InviteLink, InviteLinks, MemoryValues
-from bot.errors import PermanentFailure
+from bot.connectors.errors import PermanentFailure
 
 LINK_DAYS = 7
 IN_GROUP = ("creator", "administrator", "member")
@@ -114,7 +114,7 @@ class TelegramRoomAdmin:
         await self._call("unban_chat_member", chat_id=chat_id, user_id=user_id, only_if_banned=True)
 
     async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
-        """bot.removal_gateway.MessageRemover: deleteMessage. In a group a bot may delete others'
+        """bot.actions.removal.MessageRemover: deleteMessage. In a group a bot may delete others'
         messages only as an administrator with can_delete_messages; otherwise Telegram answers
         "message can't be deleted". A message already gone ("not found") is not an error."""
         chat_part, _, number = message_id.rpartition(":")

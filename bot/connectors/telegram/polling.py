@@ -13,7 +13,7 @@ import logging
 from typing import Any, Awaitable, Callable
 
 from bot.connectors.telegram.api import TelegramApi
-from bot.errors import PlatformError
+from bot.connectors.errors import PlatformError
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Sending to Telegram within its limits: HTML, split parts, protected content, buttons, retry-after.
 
-Every request that posts a message waits for bot.ratelimit first (per chat about 1 a second, per
+Every request that posts a message waits for bot.connectors.ratelimit first (per chat about 1 a second, per
 group 20 a minute, 30 a second overall), so that in normal operation Telegram never answers 429.
 Should it anyway, the chat is held for the retry-after it names and the send raises RateLimited,
 so the delivery worker reschedules that outbox row only; no other chat waits.
@@ -28,8 +28,8 @@ from bot.connectors.telegram.buttons import delivery_keyboard
 from bot.connectors.telegram.chats import ChatMigrations
 from bot.connectors.telegram.errors import ChatMoved
 from bot.connectors.telegram.formatting import LIMIT, html_parts
-from bot.errors import PermanentFailure, RateLimited, UnknownOutcome
-from bot.ratelimit import Rate, RateLimiter
+from bot.connectors.errors import PermanentFailure, RateLimited, UnknownOutcome
+from bot.connectors.ratelimit import Rate, RateLimiter
 
 log = logging.getLogger(__name__)
 

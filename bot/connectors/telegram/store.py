@@ -21,7 +21,7 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 
 if TYPE_CHECKING:
-    from bot.app import Runtime
+    from bot.runtime.app import Runtime
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ Create Date: 2026-12-06
 
 Written by hand and frozen, like the revisions before it. Schema only: the migration has no key
 file, so a log that already holds entries keeps a head without a MAC, which the bot refuses to
-extend until `liaison-bot db upgrade` has verified the log and keyed its head (bot.keys).
+extend until `liaison-bot db upgrade` has verified the log and keyed its head (bot.runtime.keys).
 """
 
 from __future__ import annotations

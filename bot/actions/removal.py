@@ -1,0 +1,91 @@
+"""Messages removed from shared chats, after the command that planned the removal committed.
+
+1. /alert or /request with TLP:RED typed in a group or room (handlers/post_item.py) plans the
+   removal of that message as an outbox row of kind REMOVAL (alerts.removal), in the command's
+   transaction: a crash can neither lose it nor do it twice.
+2. The delivery worker leases it like any other row (retries, back-off, retry-after, one in flight
+   per chat, so it keeps its place among what the bot posts there); the runtime's operations
+   (bot.actions.membership.MembershipConnectors) hand a REMOVAL row to RemovalActions.
+3. RemovalActions asks the platform's room admin to remove the message (Matrix: a redaction;
+   Telegram: deleteMessage; console: printed), then, in one transaction, records it in the audit log
+   and tells the chat and the officer (in their direct chat). Where the bot lacks the power (or the
+   platform refuses for good), both are warned instead, so that a person deletes it. The notices'
+   keys are made from the removal's, so a retry after a crash tells each of them once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
+from alerts.clock import Clock
+from alerts.identity import ChatRef, Platform
+from alerts.messages import MessageKind, OutboundMessage
+from alerts.removal import Removal
+from alerts.routing import Destination
+from bot.connectors.base import Outgoing
+from bot.runtime.dbthread import DatabaseThread
+from bot.connectors.errors import PermanentFailure, PlatformError
+
+REASON = "TLP:RED goes only to direct chats with the people named"
+_WHY = {"not-allowed": "it lacks the power to remove others' messages there",
+        "no-remover": "the bot cannot remove messages on this platform"}
+
+
+class MessageRemover(Protocol):
+    """A platform's room admin that can take a message out of a chat. Raise bot.connectors.errors.PlatformError
+    on failure: PermanentFailure("not-allowed", …) when the bot lacks the power."""
+
+    platform: Platform
+
+    async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None: ...
+
+
+class RemovalActions:
+    """Carries out one REMOVAL outbox row and tells the chat and the officer (see the module docstring)."""
+
+    def __init__(self, db: DatabaseThread, uow_factory: Callable[..., Any],
+                 removers: Callable[[Platform], MessageRemover | None], clock: Clock, *,
+                 max_attempts: int = 8) -> None:
+        self._db = db
+        self._uow_factory = uow_factory
+        self._removers = removers  # live: connectors attached later add theirs
+        self._clock = clock
+        self._max_attempts = max_attempts
+
+    async def carry_out(self, message: Outgoing) -> str:
+        removal = Removal.from_json(message.text)
+        remover = self._removers(removal.chat.platform)
+        try:
+            if remover is None or not hasattr(remover, "remove_message"):
+                raise PermanentFailure("no-remover", f"no message removal on {removal.chat.platform.value}")
+            await remover.remove_message(removal.chat, removal.message_id, REASON)
+        except PlatformError as error:
+            if not error.retried_after(message.attempt, self._max_attempts):
+                await self._db.run(self._record, removal, error)
+            raise
+        await self._db.run(self._record, removal, None)
+        return "removal:done"
+
+    def _record(self, removal: Removal, error: PlatformError | None) -> None:
+        now = self._clock.now()
+        why = _WHY.get(error.code, f"the platform refused: {error.code}") if error is not None else ""
+        with self._uow_factory() as uow:
+            uow.audit.record(AuditEvent(
+                action=AuditAction.ADMIN, at=now, actor=BOT_ACTOR, recipients=(removal.officer,),
+                channel=str(removal.chat), reference=removal.reference, caveat=removal.tlp,
+                detail={"event": "message-kept" if error else "message-removed", "message": removal.message_id,
+                        "officer": removal.officer, "error": error.code if error else ""}))
+            if error is None:
+                texts = (removal.removed_chat_text(), removal.removed_officer_text())
+            else:
+                texts = (removal.kept_chat_text(why), removal.kept_officer_text(why))
+            places = (Destination.chat(removal.chat), Destination.direct(removal.officer_account))
+            for n, (destination, text) in enumerate(zip(places, texts)):
+                uow.outbox.enqueue(OutboundMessage(
+                    key="rmn-" + hashlib.sha256(f"{removal.key}|{n}".encode()).hexdigest()[:48],
+                    kind=MessageKind.NOTICE, destination=destination, text=text, reference=removal.reference,
+                    contact=removal.officer))
+            uow.commit()

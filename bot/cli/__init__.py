@@ -1,0 +1,1 @@
+"""The `liaison-bot` command line: run, console, and the operator's tools."""

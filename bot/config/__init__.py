@@ -1,0 +1,1 @@
+"""Configuration: the TOML file read once at start into typed, validated settings."""

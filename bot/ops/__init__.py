@@ -1,0 +1,1 @@
+"""Operating the bot: health and metrics, logs, active/standby, backups, audit witnesses."""

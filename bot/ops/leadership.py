@@ -1,0 +1,241 @@
+"""Active/standby: of the instances on one database, only the one holding the instance lock runs the
+connectors, the delivery worker and the scheduler; the others stand by and take over when it dies.
+
+    leader = leadership_for(settings, runtime.engine, runtime.clock)
+    if await leader.wait_until_active(stop):   # a standby waits here, polling, logging "standing by"
+        ...                                     # run everything; stop it all once leader.lost is set
+    await leader.release()
+
+One lock mechanism for the whole bot: bot.scheduling.lock's. On PostgreSQL a session advisory lock
+(LEADER_LOCK_ID) on a connection kept open for it alone; on SQLite a flock on
+`<database>.leader.lock`, for instances on one machine. The kernel or the server frees either when
+the process dies, even by SIGKILL, so a standby polling every `poll` takes over within seconds.
+
+The active instance checks every `keepalive` that it still holds the lock; a lost (or hung) lock
+connection demotes it at once: `lost` is set and the caller stops everything. The lock decides who
+runs; what keeps a row from being sent by two instances during a brief overlap is the outbox lease.
+When an instance takes over, rows the dead one had leased would wait out their lease (a minute)
+before anyone sends them again: `take_over_leases` frees them, on PostgreSQL only after a grace
+period long enough for a demoted (not dead) holder to notice its loss and stop. They are sent again
+under their own keys, which the platforms de-duplicate (the at-least-once half of the contract).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from sqlalchemy import Engine, event, func, select, update
+
+from alerts.clock import Clock
+from bot.runtime.clock import SystemClock
+from bot.config.settings import Settings
+from bot.config.ops import FailoverSettings
+from bot.scheduling.lock import AdvisoryLock, FileLock, SchedulerLock
+from storage.db import READ_ONLY, create_engine_for
+from storage.tables import outbox
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# An arbitrary constant naming "the active instance" among advisory locks ("lsn-lead"); the
+# scheduler's (bot.scheduling.lock) and the migrations' (storage.migrate) use others.
+LEADER_LOCK_ID = 0x6C73_6E2D_6C65_6164
+STILL_STANDING_BY_EVERY = 600.0  # seconds between reminders in the log that this one still waits
+
+
+class Role(enum.Enum):
+    STANDBY = "standby"
+    ACTIVE = "active"
+    DEMOTED = "demoted"  # held the lock and lost it: stopping; the service manager restarts it
+
+
+class Leadership:
+    def __init__(self, lock: SchedulerLock | None, settings: FailoverSettings, engine: Engine,
+                 clock: Clock | None = None, *, lock_engine: Engine | None = None) -> None:
+        self._lock = lock
+        self._settings = settings
+        self._engine = engine
+        self._lock_engine = lock_engine
+        self._clock = clock or SystemClock()
+        # One thread for the lock's calls: a hung database blocks that thread, never the loop, and
+        # never piles up threads poll after poll.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liaison-leader")
+        self._keepalive: asyncio.Task[None] | None = None
+        self.role = Role.STANDBY
+        self.lost = asyncio.Event()
+
+    @property
+    def enabled(self) -> bool:
+        return self._lock is not None
+
+    async def wait_until_active(self, stop: asyncio.Event | None = None) -> bool:
+        """Return True once this instance holds the lock (at once when failover is off), False when
+        `stop` is set first."""
+        stop = stop or asyncio.Event()
+        if self._lock is None:
+            self._activate()
+            return True
+        poll = self._settings.poll.total_seconds()
+        said_at: float | None = None
+        while not stop.is_set():
+            try:
+                if await self._call(self._lock.try_acquire, timeout=max(poll, 5.0)):
+                    break
+                refused = True
+            except Exception as exc:  # the database is down or slow: keep trying, as a standby does
+                log.warning("cannot try the instance lock (%s); trying again", type(exc).__name__)
+                refused = False
+            if refused and said_at is None:
+                log.warning("standing by: another instance is active on this database; taking over when it "
+                            "stops (polling every %.0f s)", poll)
+                said_at = time.monotonic()
+            elif refused and time.monotonic() - said_at > STILL_STANDING_BY_EVERY:  # type: ignore[operator]
+                log.info("still standing by")
+                said_at = time.monotonic()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=poll)
+            except asyncio.TimeoutError:
+                pass
+        else:
+            return False
+        freed = await self.take_over_leases()
+        self._activate()
+        log.warning("active: this instance holds the instance lock%s",
+                    f" (freed {freed} delivery lease(s) of the previous instance)" if freed else "")
+        self._keepalive = asyncio.create_task(self._keep_alive())
+        return True
+
+    async def take_over_leases(self) -> int:
+        """Free the leases a previous active instance left, so its rows are sent now, not in a minute."""
+        if self._lock is None:
+            return 0
+        leased = await self._call(_in_flight, self._engine, self._clock.now())
+        if not leased:
+            return 0
+        if self._engine.dialect.name == "postgresql":
+            # A holder that lost its connection (rather than died) stops within one keep-alive
+            # period and one check's time-out; wait that long before sending what it had leased.
+            await asyncio.sleep(self.grace.total_seconds())
+        return await self._call(_release_leases, self._engine, self._clock.now())
+
+    @property
+    def grace(self) -> timedelta:
+        return self._settings.keepalive * 2 + timedelta(milliseconds=500)
+
+    async def release(self) -> None:
+        """Stop the keep-alive and free the lock (closing its connection, or its file)."""
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            try:
+                await self._keepalive
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._keepalive = None
+        if self._lock is not None:
+            try:
+                await self._call(self._lock.release, timeout=5.0)
+            except Exception:  # the process is ending: its connection, and the lock, go with it
+                log.warning("could not release the instance lock cleanly")
+        self._executor.shutdown(wait=False)
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()
+
+    async def __aenter__(self) -> Leadership:
+        await self.wait_until_active()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.release()
+
+    def _activate(self) -> None:
+        self.role = Role.ACTIVE
+
+    async def _keep_alive(self) -> None:
+        period = self._settings.keepalive.total_seconds()
+        while True:
+            await asyncio.sleep(period)
+            try:
+                held = await self._call(self._lock.held, timeout=period)  # type: ignore[union-attr]
+            except Exception as exc:  # a hung check counts as lost: another may hold the lock by now
+                held = False
+                log.error("the instance lock check failed (%s)", type(exc).__name__)
+            if not held:
+                self.role = Role.DEMOTED
+                self.lost.set()
+                log.error("lost the instance lock: stopping connectors, delivery and scheduler at once "
+                          "(a standby takes over); this process should be restarted as a standby")
+                return
+
+    async def _call(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+        future = asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await asyncio.wait_for(future, timeout=timeout)
+
+
+def _in_flight(engine: Engine, now: Any) -> int:
+    c = outbox.c
+    with engine.connect() as conn:
+        conn.execution_options(**READ_ONLY)  # SQLite: no write lock for a count
+        return conn.execute(select(func.count()).select_from(outbox)
+                            .where(c.state == "sending", c.lease_until > now)).scalar_one()
+
+
+def _release_leases(engine: Engine, now: Any) -> int:
+    c = outbox.c
+    with engine.begin() as conn:
+        return conn.execute(update(outbox).where(c.state == "sending", c.lease_until > now)
+                            .values(lease_until=now)).rowcount
+
+
+def leader_lock_engine(engine: Engine, password: str | None = None) -> Engine:
+    """A small engine for the PostgreSQL lock's own connection, with TCP keep-alives both ways.
+
+    The server frees a session's advisory lock only when it notices the session is gone: a dead
+    process closes its socket at once, but a vanished host does not. Per-session keep-alives make
+    the server drop the lock within about 11 s of the host going silent, whatever the server's
+    own defaults (hours); client keep-alives make the active one's checks fail rather than hang.
+    """
+    args: dict[str, Any] = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5,
+                            "keepalives_interval": 2, "keepalives_count": 3,
+                            "application_name": "liaison-bot instance lock"}
+    if password is not None:
+        args["password"] = password
+    lock_engine = create_engine_for(engine.url.render_as_string(hide_password=False), connect_args=args,
+                                    pool_size=1, max_overflow=1)
+
+    @event.listens_for(lock_engine, "connect")
+    def _server_keepalives(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        with dbapi_connection.cursor() as cursor:
+            for name, value in (("tcp_keepalives_idle", 5), ("tcp_keepalives_interval", 2),
+                                ("tcp_keepalives_count", 3), ("tcp_user_timeout", 10000)):
+                cursor.execute(f"SET {name} = {value}")
+        dbapi_connection.autocommit = autocommit
+
+    return lock_engine
+
+
+def leadership_for(settings: Settings, engine: Engine, clock: Clock | None = None, *, enabled: bool = True
+                   ) -> Leadership:
+    """The instance lock that fits the database; none (always active) when [failover] enabled = false
+    or `enabled` is False (the console, a tool beside a running bot, takes no lock)."""
+    failover = settings.failover
+    if not (failover.enabled and enabled):
+        return Leadership(None, failover, engine, clock)
+    if engine.dialect.name == "postgresql":
+        password = settings.storage.password.read() if settings.storage.password is not None else None
+        lock_engine = leader_lock_engine(engine, password)
+        return Leadership(AdvisoryLock(lock_engine, LEADER_LOCK_ID), failover, engine, clock, lock_engine=lock_engine)
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database:
+        raise ValueError(f"no instance lock for {engine.dialect.name} databases")
+    path = Path(database)
+    return Leadership(FileLock(path.with_name(path.name + ".leader.lock")), failover, engine, clock)

@@ -1,0 +1,1 @@
+"""The running bot: the composition root, the inbox, the delivery worker and serving."""

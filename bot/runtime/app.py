@@ -1,0 +1,215 @@
+"""The composition root: the one place that builds the object graph from the settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Sequence, TextIO
+
+from sqlalchemy import Connection, Engine
+
+from alerts.clock import Clock
+from alerts.identity import Platform
+from alerts.roles import Role
+from alerts.routing import Destination
+from alerts.messages import InboundMessage, MessageKind
+from bot.runtime.clock import SystemClock
+from bot.config.settings import Settings
+from bot.connectors.base import Connector, ReceivingConnector
+from bot.connectors.console import ConsoleConnector
+from bot.runtime.dbthread import DatabaseThread
+from bot.runtime.delivery import DeliveryWorker, RetryPolicy
+from bot.runtime.inbox import InboxProcessor
+from bot.runtime.keys import ensure_keyring
+from bot.actions.membership import ConsoleRoomAdmin, MembershipConnectors, Operation, RoomActions
+from bot.actions.removal import RemovalActions
+from bot.scheduling.retention import RetentionSweeper
+from bot.ops.witness_room import room_witness
+from handlers.dispatcher import Dispatcher
+from handlers.post_item import PostingPolicy
+from handlers.vocabulary import Vocabulary
+from storage.audit.checkpoints import Checkpointer
+from storage.audit.log import SqlAuditLog
+from bot.runtime.engine import engine_for
+from storage.directory import DatabaseDirectory
+from storage.migrate import upgrade
+from storage.sealing import CaseKeySealer
+from storage.uow import SqlUnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+def new_key() -> str:
+    """An idempotency key: random, made once when a row is created, never at send time. 32 hex
+    digits as uuid4().hex gave, from os.urandom at a quarter of uuid4's cost (a few per alert)."""
+    return os.urandom(16).hex()
+
+
+def vocabulary_for(settings: Settings) -> Vocabulary:
+    directory = settings.directory()
+    return Vocabulary(
+        topics=tuple(settings.network.topics),
+        organisations=frozenset(directory.organisations),
+        desks={code: org.desks for code, org in directory.organisations.items() if org.desks},
+        bot_username=settings.telegram.bot_username,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    db: DatabaseThread
+    uow_factory: SqlUnitOfWorkFactory
+    directory: DatabaseDirectory
+    inbox: InboxProcessor
+    worker: DeliveryWorker
+    connectors: dict[Platform, Connector]
+    checkpointer: Checkpointer
+    receivers: dict[Platform, ReceivingConnector]
+    room_actions: RoomActions  # membership actions, per platform (add a connector's RoomAdmin to it)
+    # Outbox rows that are actions, by kind, and who carries them out (bot.actions.devices adds DEVICE).
+    operations: dict[MessageKind, Operation] = field(default_factory=dict)
+    retention: RetentionSweeper | None = None
+    _inbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def submit(self, message: InboundMessage) -> None:
+        """Record a message durably, handle it, and deliver what it produced (the console's path)."""
+        await self.db.run(self.inbox.record, message)
+        await self.settle()
+
+    async def ingest(self, messages: Sequence[InboundMessage], cursor: tuple[str, str] | None = None) -> None:
+        """bot.connectors.base.Ingest: inbox rows and the cursor in one transaction, then handling."""
+        await self.db.run(self._record_batch, list(messages), cursor)
+        self._inbox_wake.set()
+
+    def _record_batch(self, messages: list[InboundMessage], cursor: tuple[str, str] | None) -> None:
+        with self.uow_factory() as uow:
+            uow.inbox.record_many(messages)
+            if cursor is not None:
+                uow.cursors.set(*cursor)
+            uow.commit()
+
+    def cursor(self, name: str) -> str | None:
+        with self.uow_factory(read_only=True) as uow:
+            return uow.cursors.get(name)
+
+    async def run_inbox(self, stop: asyncio.Event, idle: float = 1.0) -> None:
+        """Handle what connectors recorded, as soon as they say so, and on a timer as a safety net."""
+        while not stop.is_set():
+            try:
+                if await self.db.run(self.inbox.process_pending):
+                    self.worker.wake()
+                    continue
+            except Exception:
+                log.exception("inbox round failed")
+            self._inbox_wake.clear()
+            try:
+                await asyncio.wait_for(self._inbox_wake.wait(), timeout=idle)
+            except asyncio.TimeoutError:
+                pass
+
+    async def settle(self) -> None:
+        while await self.db.run(self.inbox.process_pending):
+            pass
+        await self.worker.settle()
+        await self.db.run(self.checkpointer.run, self.engine, self.clock.now())
+
+    async def close(self) -> None:
+        # A checkpoint at shutdown: entries written since the last one are witnessed before we stop.
+        await self.db.run(lambda: self.checkpointer.run(self.engine, self.clock.now(), force=True))
+        self.db.close()
+        self.engine.dispose()
+
+
+def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | None = None,
+                  notice: TextIO = sys.stderr) -> Runtime:
+    clock = clock or SystemClock()
+    engine = engine_for(settings)
+    upgrade(engine)
+    keyring = ensure_keyring(settings.keys.path, notice, engine)  # refuses a missing or wrong key file
+
+    def sealing(connection: Connection) -> tuple[CaseKeySealer, SqlAuditLog]:
+        sealer = CaseKeySealer(connection, keyring, clock)
+        return sealer, SqlAuditLog(connection, keyring, clock, sealer=sealer)
+
+    directory = DatabaseDirectory(engine)
+    # Outbox rows that are actions, by kind: connectors attached later add theirs (bot.actions.devices
+    # adds DEVICE), so units of work ask at their start whether device actions can be carried out.
+    operations: dict[MessageKind, Operation] = {}
+    uow_factory = SqlUnitOfWorkFactory(engine, sealing, clock, directory=directory,
+                                       devices=lambda: MessageKind.DEVICE in operations)
+    directory.seed(settings.directory())  # the config wins for what it names; see storage/directory.py
+    vocabulary = vocabulary_for(settings)
+    connectors: dict[Platform, Connector] = {}
+    dispatcher = Dispatcher(
+        directory,
+        # The platforms with a connector, as a live view: connectors are added after this (add_receiver).
+        PostingPolicy(settings.due_policy(), routing=settings.routing_policy(), platforms=connectors.keys()),
+        lambda: vocabulary,
+        new_key,
+    )
+    if settings.console.enabled:
+        connectors[Platform.CONSOLE] = ConsoleConnector(directory, out)
+    retry = RetryPolicy(
+        max_attempts=settings.delivery.max_attempts,
+        base=timedelta(seconds=settings.delivery.retry_base_seconds),
+        cap=timedelta(seconds=settings.delivery.retry_max_seconds),
+    )
+    db = DatabaseThread()
+    room_actions = RoomActions(db, uow_factory,
+                               {Platform.CONSOLE: ConsoleRoomAdmin(out)} if settings.console.enabled else {},
+                               clock, max_attempts=settings.delivery.max_attempts)
+    # TLP:RED typed in a shared chat is taken out of it through the platform's room admin.
+    operations[MessageKind.REMOVAL] = RemovalActions(db, uow_factory, room_actions.admin, clock,
+                                                     max_attempts=settings.delivery.max_attempts).carry_out
+    checkpointer = Checkpointer(
+        keyring,
+        settings.audit.witness_path,
+        every_entries=settings.audit.checkpoint_every,
+        every=timedelta(minutes=settings.audit.checkpoint_minutes),
+        hook=room_witness(uow_factory, settings.audit.witness_room) if settings.audit.witness_room else None,
+    )
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        db=db,
+        uow_factory=uow_factory,
+        directory=directory,
+        inbox=InboxProcessor(uow_factory, dispatcher, new_key),
+        worker=DeliveryWorker(db, uow_factory, MembershipConnectors(connectors, room_actions, operations), clock,
+                              new_key, retry, coordinators=coordinator_chats(directory, connectors)),
+        connectors=connectors,
+        checkpointer=checkpointer,
+        receivers={},
+        room_actions=room_actions,
+        operations=operations,
+        retention=(RetentionSweeper(engine, keyring, timedelta(days=settings.audit.retention_days))
+                   if settings.audit.retention_days else None),
+    )
+
+
+def coordinator_chats(directory: DatabaseDirectory, connectors: dict[Platform, Connector]):  # noqa: ANN201
+    """Where coordinators are told of failed deliveries: each one's direct chat on a connected platform."""
+
+    def chats() -> list[Destination]:
+        found = []
+        for contact in directory.current().with_role(Role.COORDINATOR):
+            identity = next((i for i in contact.identities if i.platform in connectors), None)
+            if identity is not None:
+                found.append(Destination.direct(identity))
+        return found
+
+    return chats
+
+
+def add_receiver(runtime: Runtime, connector: ReceivingConnector) -> None:
+    """Register a platform connector that both sends and receives (Matrix, Telegram)."""
+    runtime.connectors[connector.platform] = connector
+    runtime.receivers[connector.platform] = connector

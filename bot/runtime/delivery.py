@@ -1,0 +1,420 @@
+"""The delivery worker: the outbox relay that sends through the connectors, retrying what is retryable.
+
+Rows are leased, sent, then marked in a second transaction. A crash between the send and the mark
+leaves a leased row whose lease expires and is sent again with the same key, which the platform
+de-duplicates where it can (Matrix transaction ids); that is the at-least-once half of the contract.
+
+Each destination is its own pipeline: the outbox leases a destination's next row only when nothing
+to it is in flight, and the worker leases again as soon as any send ends, so a slow destination
+holds only itself and twenty messages to one person are twenty sends in a row, not twenty rounds.
+A platform that is not connected yet is waited for, not failed: its rows go back untried and are
+leased again the moment the connector says it is connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Mapping
+
+from alerts.audit import BOT_ACTOR, AuditAction, AuditEvent
+from alerts.clock import Clock
+from alerts.identity import Platform
+from alerts.items import Reference
+from alerts.messages import MessageKind, OutboundMessage
+from alerts.routing import Destination
+from bot.connectors.base import Connector, Outgoing
+from bot.runtime.dbthread import DatabaseThread
+from bot.ops.logs import item_fields
+from bot.connectors.errors import NotConnected, PlatformError, UnknownOutcome
+from handlers.errorref import new_error_ref
+from handlers.ports import ItemRecord
+from storage.outbox import UnreadableRow
+from storage.uow import SqlUnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+READY_POLL = 0.05  # seconds between looks at a waited-for connector's `connected`: a flag, not a query
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base: timedelta = timedelta(seconds=2)
+    cap: timedelta = timedelta(minutes=10)
+    lease: timedelta = timedelta(seconds=60)
+
+    def delay(self, attempt: int, retry_after: float | None) -> timedelta:
+        if retry_after is not None:
+            return timedelta(seconds=retry_after)
+        return min(self.cap, self.base * (2 ** max(0, attempt - 1)))
+
+
+def no_one() -> list[Destination]:
+    return []
+
+
+class DeliveryWorker:
+    """`coordinators` names where the network's coordinators are told of a delivery that failed for
+    good (each one's direct chat); it is asked at the time of the failure, so it follows the directory.
+    `concurrency` bounds the sends in flight at once (each to a different destination)."""
+
+    def __init__(
+        self,
+        db: DatabaseThread,
+        uow_factory: SqlUnitOfWorkFactory,  # the worker leases and marks outbox rows: SQL only
+        connectors: Mapping[Platform, Connector],
+        clock: Clock,
+        new_key: Callable[[], str],
+        retry: RetryPolicy = RetryPolicy(),
+        batch: int = 50,
+        coordinators: Callable[[], list[Destination]] = no_one,
+        concurrency: int = 32,
+    ) -> None:
+        self._db = db
+        self._uow_factory = uow_factory
+        self._connectors = connectors
+        self._clock = clock
+        self._new_key = new_key
+        self._retry = retry
+        self._batch = batch
+        self._coordinators = coordinators
+        self._concurrency = max(1, concurrency)
+        self._send_timeout = retry.lease.total_seconds() * 0.75
+        self._wake = asyncio.Event()
+        self._waiting: dict[Platform, float] = {}  # platform -> monotonic time it said "not connected"
+        self._sent: list[tuple[Outgoing, str, asyncio.Future[None]]] = []  # sends waiting to be recorded
+        self._recording = False
+
+    @property
+    def concurrency(self) -> int:
+        return self._concurrency
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def deliver_due(self) -> int:
+        """Lease what is due and send it, each destination's next row; how many rows were leased
+        (sent, or set aside unread)."""
+        leased, handled = await self._db.run(self._lease, self._batch, self._ready_platforms())
+        if leased:
+            limit = asyncio.Semaphore(self._concurrency)
+
+            async def bounded(message: Outgoing) -> None:
+                async with limit:
+                    await self._deliver(message)
+
+            await asyncio.gather(*(bounded(message) for message in leased))
+        return handled
+
+    async def settle(self, max_rounds: int = 1000) -> None:
+        """Deliver until nothing is due now (the console and tests use it to see results at once);
+        rows for a platform that is not connected are left for when it is."""
+        for _ in range(max_rounds):
+            if not await self.deliver_due():
+                return
+
+    async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
+        """Lease whenever a send ends, something is enqueued (wake) or a platform comes up, up to
+        `concurrency` sends in flight; on stop, the sends in flight are finished."""
+        in_flight: set[asyncio.Task] = set()
+
+        def finished(task: asyncio.Task) -> None:
+            in_flight.discard(task)
+            self._wake.set()
+
+        try:
+            while not stop.is_set():
+                self._wake.clear()  # before leasing: a wake that comes during the lease is not lost
+                free = self._concurrency - len(in_flight)
+                leased: list[Outgoing] = []
+                handled = 0
+                if free > 0:
+                    try:
+                        leased, handled = await self._db.run(self._lease, free, self._ready_platforms())
+                    except Exception:  # keep relaying: a database fault now must not stop later deliveries
+                        log.exception("leasing deliveries failed")
+                for message in leased:
+                    task = asyncio.create_task(self._deliver(message))
+                    in_flight.add(task)
+                    task.add_done_callback(finished)
+                if handled and len(in_flight) < self._concurrency:
+                    continue  # there may be more due to other destinations
+                await self._idle(stop, idle)
+        except asyncio.CancelledError:
+            for task in in_flight:  # cancelled (demoted: another instance sends now): stop at once
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            raise
+        if in_flight:  # stopped: finish what is under way, so it is recorded
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _idle(self, stop: asyncio.Event, idle: float) -> None:
+        """Wait for a wake, a stop, a waited-for platform coming up, or `idle` seconds (a safety net)."""
+        deadline = time.monotonic() + idle
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            step = min(remaining, READY_POLL) if self._waiting else remaining
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=step)
+                return
+            except asyncio.TimeoutError:
+                pass
+            if self._came_up():
+                return
+
+    def _ready_platforms(self) -> set[str]:
+        self._came_up()
+        return {platform.value for platform in self._connectors if platform not in self._waiting}
+
+    def _came_up(self) -> bool:
+        """Stop waiting for platforms whose connector says it is connected (after a short pause, so
+        a connector that says so wrongly is asked at most every READY_POLL, never in a busy loop)."""
+        now = time.monotonic()
+        up = [platform for platform, since in self._waiting.items()
+              if now - since >= READY_POLL and self._is_connected(platform)]
+        for platform in up:
+            del self._waiting[platform]
+        return bool(up)
+
+    def _is_connected(self, platform: Platform) -> bool:
+        connector = self._connectors.get(platform)
+        return connector is not None and bool(getattr(connector, "connected", True))
+
+    def _lease(self, limit: int, platforms: set[str]) -> tuple[list[Outgoing], int]:
+        """The rows to send, and how many rows were leased (those set aside unread included)."""
+        if not platforms:
+            return [], 0
+        with self._uow_factory() as uow:
+            rows = uow.outbox.lease(self._clock.now(), limit, self._retry.lease, platforms)
+            messages = []
+            for row in rows:
+                if isinstance(row, UnreadableRow):
+                    self._set_aside_unreadable(uow, row)
+                    continue
+                messages.append(Outgoing(
+                    key=row.key,
+                    kind=row.kind,
+                    destination=row.destination,
+                    text=row.text,
+                    reference=row.reference,
+                    contact=row.contact,
+                    protect_content=row.protect_content,
+                    reply_to=row.reply_to,
+                    attempt=row.attempts,
+                    possible_repeat=row.possible_repeat,
+                ))
+            uow.commit()
+        return messages, len(rows)
+
+    async def _deliver(self, message: Outgoing) -> None:
+        """Send one row and record the outcome; whatever goes wrong stays with this row."""
+        try:
+            await self._send(message)
+        except Exception:  # recording the outcome failed (a database fault): the lease runs out and
+            # the row is sent again with the same key; the other rows go on
+            log.exception("recording delivery %s failed", message.key,
+                          extra=item_fields(reference=message.reference, key=message.key))
+
+    async def _send(self, message: Outgoing) -> None:
+        platform = message.destination.platform
+        connector = self._connectors.get(platform)
+        try:
+            if connector is None:
+                raise NotConnected("not-connected", platform.value)
+            message_id = await asyncio.wait_for(connector.send(message), timeout=self._send_timeout)
+        except NotConnected:
+            # Not a failure: the row goes back untried and waits, with every other row of the
+            # platform, for the connector to be connected.
+            self._waiting.setdefault(platform, time.monotonic())
+            await self._db.run(self._release, message)
+        except asyncio.TimeoutError:
+            # Give up before the lease runs out, or this worker would lease the row again while the
+            # first send may still land; the retry carries the same key.
+            error = UnknownOutcome("send-timeout", f"no answer in {self._send_timeout:.0f} s")
+            await self._db.run(self._record_failure, message, error)
+        except PlatformError as error:
+            await self._db.run(self._record_failure, message, error)
+        except Exception as error:  # a connector bug for this row: set it aside, the others go on
+            error_ref = new_error_ref()
+            log.exception("connector %s raised while sending %s; set aside as %s", platform.value, message.key,
+                          error_ref, extra=item_fields(reference=message.reference, key=message.key))
+            await self._db.run(self._set_aside, message, error_ref, type(error).__name__)
+        else:
+            await self._record_sent(message, message_id)
+
+    def _release(self, message: Outgoing) -> None:
+        with self._uow_factory() as uow:
+            uow.outbox.release(message.key)
+            uow.commit()
+
+    async def _record_sent(self, message: Outgoing, message_id: str) -> None:
+        """Record a send; sends that end while a record is being written share the next transaction
+        (one commit, and one read of each item, for a fan-out's deliveries that end together)."""
+        done = asyncio.get_running_loop().create_future()
+        self._sent.append((message, message_id, done))
+        if not self._recording:
+            self._recording = True
+            asyncio.create_task(self._record_sent_batches())
+        await done
+
+    async def _record_sent_batches(self) -> None:
+        try:
+            while self._sent:
+                batch, self._sent = self._sent, []
+                try:
+                    await self._db.run(self._write_sent, [(message, message_id) for message, message_id, _ in batch])
+                    outcomes: list[BaseException | None] = [None] * len(batch)
+                except Exception:  # one row spoils the transaction: record each alone, so only it fails
+                    outcomes = []
+                    for message, message_id, _ in batch:
+                        try:
+                            await self._db.run(self._write_sent, [(message, message_id)])
+                            outcomes.append(None)
+                        except Exception as error:
+                            outcomes.append(error)
+                for (_, _, done), outcome in zip(batch, outcomes):
+                    if done.done():  # its send was cancelled meanwhile
+                        continue
+                    if outcome is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(outcome)
+        finally:
+            self._recording = False
+
+    def _write_sent(self, sent: list[tuple[Outgoing, str]]) -> None:
+        now = self._clock.now()
+        with self._uow_factory() as uow:
+            records: dict[str, ItemRecord | None] = {}  # within one transaction: the same item, read once
+            for message, message_id in sent:
+                uow.outbox.mark_sent(message.key, message_id, now)
+                if message.kind is not MessageKind.DELIVERY or not message.reference:
+                    continue
+                uow.items.mark_delivery(message.key, "sent", now, message_id)
+                if message.reference not in records:
+                    records[message.reference] = uow.items.get(Reference.parse(message.reference))
+                record = records[message.reference]
+                uow.audit.record(
+                    AuditEvent(
+                        action=AuditAction.DELIVERY,
+                        at=now,
+                        actor=BOT_ACTOR,
+                        recipients=(message.contact or "",),
+                        channel=str(message.destination),
+                        reference=message.reference,
+                        caveat=record.item.caveat.label() if record else None,
+                        purpose=record.item.draft.purpose if record else None,
+                        detail={"platform_message_id": message_id, "attempt": str(message.attempt)},
+                    )
+                )
+            uow.commit()
+
+    def _record_failure(self, message: Outgoing, error: PlatformError) -> None:
+        now = self._clock.now()
+        attempts = message.attempt
+        with self._uow_factory() as uow:
+            if error.retried_after(attempts, self._retry.max_attempts):
+                uow.outbox.retry_later(message.key, now + self._retry.delay(attempts, error.retry_after), error.code,
+                                       outcome_unknown=isinstance(error, UnknownOutcome))
+                log.info("delivery %s will be retried (%s, attempt %d)", message.key, error.code, attempts,
+                         extra=item_fields(reference=message.reference, key=message.key))
+            else:
+                uow.outbox.mark_failed(message.key, error.code)
+                log.warning("delivery %s failed for good (%s)", message.key, error.code,
+                            extra=item_fields(reference=message.reference, key=message.key))
+                if message.kind is MessageKind.DELIVERY and message.reference:
+                    self._surface_failure(uow, message.key, message.reference, message.contact,
+                                          message.destination, message.attempt, error.code, now)
+            uow.commit()
+
+    def _set_aside(self, message: Outgoing, error_ref: str, cause: str) -> None:
+        """A row the connector raised an unexpected exception for: failed, with the error reference."""
+        with self._uow_factory() as uow:
+            self._set_aside_row(uow, message.key, message.kind.value, message.reference, message.contact,
+                                message.destination, message.attempt, error_ref, f"the connector raised {cause}")
+            uow.commit()
+
+    def _set_aside_unreadable(self, uow, row: UnreadableRow) -> None:  # noqa: ANN001 - a unit of work
+        error_ref = new_error_ref()
+        log.error("outbox row %s cannot be read (%s); set aside as %s", row.key, row.cause, error_ref,
+                  extra=item_fields(reference=row.reference, key=row.key))
+        self._set_aside_row(uow, row.key, row.kind, row.reference, row.contact, None, row.attempts, error_ref,
+                            "it could not be read")
+
+    def _set_aside_row(self, uow, key: str, kind: str, reference: str | None, contact: str | None,  # noqa: ANN001
+                       destination: Destination | None, attempt: int, error_ref: str, why: str) -> None:
+        """Mark one row failed with `error_ref` as its code and tell people once: a delivery's
+        originator and the coordinators as for any failed delivery; for any other row, the coordinators."""
+        now = self._clock.now()
+        code = f"set-aside:{error_ref}"
+        uow.outbox.mark_failed(key, code)
+        if kind == MessageKind.DELIVERY.value and reference:
+            self._surface_failure(uow, key, reference, contact, destination, attempt, code, now)
+            return
+        text = (f"A message{f' about {reference}' if reference else ''} was set aside, unsent: {why} "
+                f"(error {error_ref}). Quote the reference to whoever runs the bot.")
+        for chat in self._coordinators():
+            if chat != destination:
+                uow.outbox.enqueue(OutboundMessage(key=self._new_key(), kind=MessageKind.NOTICE, destination=chat,
+                                                   text=text, reference=reference))
+
+    def _surface_failure(self, uow, key: str, reference: str, contact: str | None,  # noqa: ANN001
+                         destination: Destination | None, attempt: int, code: str, now: datetime) -> None:
+        """A delivery that cannot be made is told to its originator and to the coordinators, never
+        silently dropped. The notices are outbox rows in the transaction that marks the row failed."""
+        uow.items.mark_delivery(key, "failed", now, None)
+        try:
+            record = uow.items.get(Reference.parse(reference))
+        except ValueError:  # a reference that does not parse (a corrupt row): nobody to find
+            record = None
+        if record is None or record.erasure is not None:  # nothing may be written about an erased case
+            return
+        uow.audit.record(
+            AuditEvent(
+                action=AuditAction.REFUSAL,
+                at=now,
+                actor=BOT_ACTOR,
+                recipients=(contact or "",),
+                channel=str(destination) if destination else "",
+                reference=reference,
+                caveat=record.item.caveat.label(),
+                detail={"reason": f"delivery failed: {code}"},
+            )
+        )
+        uow.outbox.enqueue(
+            OutboundMessage(
+                key=self._new_key(),
+                kind=MessageKind.NOTICE,
+                destination=Destination.chat(record.item.origin_chat),
+                text=(
+                    f"Delivery of {reference} to {contact} failed ({code}). "
+                    "Coordinators can see it with /status; try another channel if it is urgent."
+                ),
+                reference=reference,
+                contact=record.item.originator,
+            )
+        )
+        told = {Destination.chat(record.item.origin_chat), destination}  # not twice, not where it fails
+        for chat in self._coordinators():
+            if chat in told:
+                continue
+            told.add(chat)
+            uow.outbox.enqueue(
+                OutboundMessage(
+                    key=self._new_key(),
+                    kind=MessageKind.NOTICE,
+                    destination=chat,
+                    text=(
+                        f"Delivery of {reference} to {contact} failed for good ({code}) "
+                        f"after {attempt} attempt{'s' if attempt != 1 else ''}. "
+                        f"{record.item.originator} has been told. See /status {reference}."
+                    ),
+                    reference=reference,
+                )
+            )

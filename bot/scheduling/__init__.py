@@ -1,0 +1,1 @@
+"""Reminders, digests, bulletins and retention on APScheduler."""
