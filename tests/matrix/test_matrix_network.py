@@ -34,14 +34,15 @@ REF = re.compile(r"\b([AR]-\d{4}-\d{4})\b")
 
 
 class World:
-    def __init__(self, synapse: Synapse, root: Path) -> None:
+    def __init__(self, synapse: Synapse, root: Path, suffix: str = "") -> None:
+        """`suffix` names the accounts apart, for another module's world on the same homeserver."""
         self.synapse = synapse
         self.root = root
-        self.bot_account = synapse.register("liaison-bot")
+        self.bot_account = synapse.register(f"liaison-bot{suffix}")
         synapse.override_ratelimit(self.bot_account.user_id, 0, 0)  # as the README tells admins to do
-        self.officer = Person(synapse.url, synapse.register("aminah"), root / "people" / "officer")
-        self.th = Person(synapse.url, synapse.register("somchai"), root / "people" / "th")
-        self.admin = Person(synapse.url, synapse.register("rso-admin"), root / "people" / "admin")
+        self.officer = Person(synapse.url, synapse.register(f"aminah{suffix}"), root / "people" / "officer")
+        self.th = Person(synapse.url, synapse.register(f"somchai{suffix}"), root / "people" / "th")
+        self.admin = Person(synapse.url, synapse.register(f"rso-admin{suffix}"), root / "people" / "admin")
         self.bot: RunningBot | None = None
 
     async def setup(self) -> None:

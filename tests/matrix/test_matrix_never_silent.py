@@ -6,9 +6,11 @@ On the module network of test_matrix_network (a real Synapse, the real runtime).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import pytest
+import pytest_asyncio
 from nio import RoomCreateResponse, RoomPreset
 
 from alerts.identity import ChatRef, Platform
@@ -17,9 +19,21 @@ from alerts.routing import Destination
 from bot.connectors.base import POSSIBLE_REPEAT, Outgoing
 from bot.connectors.matrix.render import KEY_FIELD
 from tests.matrix.people import ENCRYPTION
-from tests.matrix.test_matrix_network import REF, World, world  # noqa: F401 - the module's network
+from tests.matrix.synapse import Synapse
+from tests.matrix.test_matrix_network import REF, World
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(synapse: Synapse, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    """The network of test_matrix_network, with accounts of its own on the shared homeserver."""
+    w = World(synapse, tmp_path_factory.mktemp("matrix-never-silent"), suffix="-ns")
+    await w.setup()
+    try:
+        yield w
+    finally:
+        await w.close()
 
 
 def probe(world: World, key: str, room: str, text: str, *, possible_repeat: bool = False) -> Outgoing:
