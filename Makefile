@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= $(if $(wildcard config.toml),config.toml,config.example.toml)
 
-.PHONY: run console test bench check-config clean
+.PHONY: run console test typecheck bench check-config clean
 
 $(STAMP): pyproject.toml
 	@if ! $(BIN)/python -c 'import sys' >/dev/null 2>&1; then \
@@ -26,7 +26,12 @@ check-config: $(STAMP)
 	$(BIN)/liaison-bot --config $(CONFIG) check-config
 
 test: $(STAMP)
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
+
+# Settings in pyproject.toml's [tool.mypy]: strict for alerts/ and handlers/.
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
 
 bench: $(STAMP)
 	@for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
