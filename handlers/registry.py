@@ -28,8 +28,9 @@ INTERNAL_ERROR = "Sorry, I could not read that command. Send /help {name} for ho
 
 # What follows the command word -> the command, or CommandSyntaxError or InvalidValue with one short message.
 Parse = Callable[[str, Vocabulary], Command]
-# Carries out a command (of the classes its Parse returns) in the context's unit of work.
-Run = Callable[[CommandContext, Any, PostingPolicy], None]
+# Carries out a command (of the classes its Parse returns) in the context's unit of work; what it
+# returns (post_item's Item, say) is not used.
+Run = Callable[[CommandContext, Any, PostingPolicy], object]
 
 
 @dataclass(frozen=True)
