@@ -32,7 +32,10 @@ def run_online() -> None:
     if connection is not None:
         run_on(connection)
         return
-    engine = create_engine_for(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("migrations need sqlalchemy.url or a connection in the Alembic config")
+    engine = create_engine_for(url)
     try:
         with engine.begin() as own_connection:
             run_on(own_connection)
