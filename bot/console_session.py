@@ -164,12 +164,12 @@ class ConsoleSession:
                 roles = ",".join(sorted(r.value for r in contact.roles))
                 self._say(f"  {contact.id:<16} {contact.title(directory)} [{roles}]")
         elif word == "as":
-            contact = directory.contact(arg)
-            if contact is None or not any(i.platform is Platform.CONSOLE for i in contact.identities):
+            persona = directory.contact(arg)
+            if persona is None or not any(i.platform is Platform.CONSOLE for i in persona.identities):
                 self._say(f"No member {arg!r} on the console. :who lists them. Example: :as th-npoc")
             else:
-                self.persona, self.chat = contact, ChatRef(Platform.CONSOLE, "@" + self._identity(contact).user_id)
-                self._say(f"Now acting as {contact.title(directory)}.")
+                self.persona, self.chat = persona, ChatRef(Platform.CONSOLE, "@" + self._identity(persona).user_id)
+                self._say(f"Now acting as {persona.title(directory)}.")
         elif word == "in":
             if arg in ("", "direct", "dm"):
                 self.chat = self._direct_chat()
