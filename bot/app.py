@@ -183,8 +183,11 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         uow_factory=uow_factory,
         directory=directory,
         inbox=InboxProcessor(uow_factory, dispatcher, new_key),
-        worker=DeliveryWorker(db, uow_factory, MembershipConnectors(connectors, room_actions, operations), clock,
-                              new_key, retry, coordinators=coordinator_chats(directory, connectors)),
+        # DeliveryWorker only reads its connectors (get, iteration) but declares a dict; delivery.py
+        # is being rewritten elsewhere: make it Mapping[Platform, Connector] there and drop this.
+        worker=DeliveryWorker(db, uow_factory,
+                              MembershipConnectors(connectors, room_actions, operations),  # type: ignore[arg-type]
+                              clock, new_key, retry, coordinators=coordinator_chats(directory, connectors)),
         connectors=connectors,
         checkpointer=checkpointer,
         receivers={},
