@@ -20,7 +20,7 @@ from typing import Awaitable, Callable, TextIO
 
 from alerts.clock import Clock
 from alerts.directory import Contact
-from alerts.identity import ChatRef, Platform
+from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import InboundMessage
 from alerts.roles import Role
 from handlers.command_list import COMMANDS
@@ -85,7 +85,7 @@ class ConsoleSession:
         officers = [c for c in console if Role.OFFICER in c.roles]
         return (officers or console)[0]
 
-    def _identity(self, contact: Contact):  # noqa: ANN202 - UserRef
+    def _identity(self, contact: Contact) -> UserRef:
         return next(i for i in contact.identities if i.platform is Platform.CONSOLE)
 
     def _direct_chat(self) -> ChatRef:

@@ -7,6 +7,7 @@ with storage.db.create_engine_for, so SQLite gets the same PRAGMAs and BEGIN as 
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 import storage.tables  # noqa: F401 - registers the core tables on the shared MetaData
 from storage.db import create_engine_for
@@ -21,7 +22,7 @@ def run_offline() -> None:
         context.run_migrations()
 
 
-def run_on(connection) -> None:  # noqa: ANN001 - a sqlalchemy Connection
+def run_on(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=metadata)
     with context.begin_transaction():
         context.run_migrations()
