@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 CONFIG ?= $(if $(wildcard config.toml),config.toml,config.example.toml)
 
-.PHONY: run console test bench check-config clean
+.PHONY: run console test typecheck bench check-config clean
 
 $(STAMP): pyproject.toml
 	@if ! $(BIN)/python -c 'import sys' >/dev/null 2>&1; then \
@@ -26,7 +26,12 @@ check-config: $(STAMP)
 	$(BIN)/liaison-bot --config $(CONFIG) check-config
 
 test: $(STAMP)
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
+
+# Settings in pyproject.toml's [tool.mypy]: strict for alerts/ and handlers/.
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
 
 # Every benchmark, then each one's goal lines again; several minutes. The Synapse-based ones print
 # their goals as not measured with LIAISON_BENCH_NO_SYNAPSE=1 (or where Synapse is not installed).
@@ -39,4 +44,4 @@ bench: $(STAMP)
 	echo "== goals"; grep '^goal ' $(BENCH_LOG)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .hypothesis *.egg-info

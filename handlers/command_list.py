@@ -8,8 +8,9 @@ the small ones are read here, next to their declaration.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Callable
+from typing import Protocol, TypeVar
 
+from alerts.items import Reference, Selector
 from alerts.roles import Role
 from handlers import coordination, devices, followup, forwarding, info, membership, parse_admin, parse_items
 from handlers import commands as c
@@ -37,11 +38,41 @@ def _nothing_more(text: str, usage: str) -> None:
         raise CommandSyntaxError(f"Unexpected '{shorten(text.strip(), 30)}'. Use: {usage}")
 
 
-def _reference_only(make: Callable[..., c.Command]) -> Parse:
-    """For a command that takes only a reference: `/ack A-2026-0042`."""
-    command = make.name  # type: ignore[attr-defined]
+C = TypeVar("C", bound=c.Command, covariant=True)
 
-    def parse_reference_command(rest: str, vocabulary: Vocabulary) -> c.Command:
+
+class _FromReference(Protocol[C]):
+    """A command class made from a reference alone (c.AckCommand)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def __call__(self, reference: Reference, /) -> C: ...
+
+
+class _FromNothing(Protocol[C]):
+    """A command class made from nothing (c.MineCommand)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def __call__(self) -> C: ...
+
+
+class _FromScope(Protocol[C]):
+    """A command class made from a scope or None (c.OverdueCommand)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def __call__(self, scope: Selector | None, /) -> C: ...
+
+
+def _reference_only(make: _FromReference[C]) -> Parse[C]:
+    """For a command that takes only a reference: `/ack A-2026-0042`."""
+    command = make.name
+
+    def parse_reference_command(rest: str, vocabulary: Vocabulary) -> C:
         reference, after = take_reference(rest, command)
         hint = f" To answer, use /reply {reference} your text." if command == "ack" else ""
         if after.strip():
@@ -54,20 +85,20 @@ def _reference_only(make: Callable[..., c.Command]) -> Parse:
     return parse_reference_command
 
 
-def _no_arguments(make: Callable[[], c.Command]) -> Parse:
+def _no_arguments(make: _FromNothing[C]) -> Parse[C]:
     """For a command that takes nothing: `/mine`."""
-    def parse_bare_command(rest: str, vocabulary: Vocabulary) -> c.Command:
-        _nothing_more(rest, f"/{make.name} on its own")  # type: ignore[attr-defined]
+    def parse_bare_command(rest: str, vocabulary: Vocabulary) -> C:
+        _nothing_more(rest, f"/{make.name} on its own")
         return make()
 
     return parse_bare_command
 
 
-def _scoped(make: Callable[..., c.Command]) -> Parse:
+def _scoped(make: _FromScope[C]) -> Parse[C]:
     """For a command that takes an organisation, desk or person, or nothing: `/overdue TH`."""
-    command = make.name  # type: ignore[attr-defined]
+    command = make.name
 
-    def parse_scoped_command(rest: str, vocabulary: Vocabulary) -> c.Command:
+    def parse_scoped_command(rest: str, vocabulary: Vocabulary) -> C:
         word, after = take_word(rest)
         _nothing_more(after, f"/{command}, /{command} TH or /{command} TH/immigration")
         return make(parse_scope(word, vocabulary) if word else None)
@@ -191,8 +222,8 @@ _declare(CommandSpec("member", ADMINISTRATION, "/member add|remove USER …", "o
     f"Roles: {', '.join(role.value for role in Role)}.",
     (parse_admin.MEMBER_ADD_EXAMPLE, parse_admin.MEMBER_REMOVE_EXAMPLE),
     parse_admin.parse_member,
-    lambda ctx, cmd, policy: (membership.member_add if isinstance(cmd, c.MemberAddCommand)
-                            else membership.member_remove)(ctx, cmd)))
+    lambda ctx, cmd, policy: (membership.member_add(ctx, cmd) if isinstance(cmd, c.MemberAddCommand)
+                              else membership.member_remove(ctx, cmd))))
 _declare(CommandSpec("rooms", COORDINATION, "/rooms", "the registered rooms",
     "The registered rooms and whose members they hold.", ("/rooms",),
     _no_arguments(c.RoomsCommand), lambda ctx, cmd, policy: membership.rooms(ctx)))

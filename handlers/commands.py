@@ -18,13 +18,12 @@ from alerts.items import ItemDraft, ItemKind, Reference, Selector, SelectorKind
 from alerts.priority import Priority
 from handlers import command_text
 from handlers.command_text import Bare, ReferenceOnly
-from handlers.commands_admin import (  # noqa: F401 - every command class is imported from here
-    DeviceCommand,
-    MemberAddCommand,
-    MemberRemoveCommand,
-    RoomSyncCommand,
-    RoomsCommand,
-)
+# Every command class is imported from here; `X as X` marks the re-export for the type checker.
+from handlers.commands_admin import DeviceCommand as DeviceCommand
+from handlers.commands_admin import MemberAddCommand as MemberAddCommand
+from handlers.commands_admin import MemberRemoveCommand as MemberRemoveCommand
+from handlers.commands_admin import RoomSyncCommand as RoomSyncCommand
+from handlers.commands_admin import RoomsCommand as RoomsCommand
 from handlers.lexer import quote
 from handlers.values import render_due, render_duration
 

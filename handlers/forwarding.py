@@ -137,7 +137,7 @@ def _check_recipient_may_share(ctx: CommandContext, record: ItemRecord, asker: C
     item, directory = record.item, ctx.directory
     caveat = item.caveat
     if caveat.tlp is Tlp.AMBER_STRICT or caveat.handling is Handling.H1:
-        allowed = {asker.organisation}
+        allowed: set[str | None] = {asker.organisation}
         org = directory.organisations.get(asker.organisation)
         scope = f"it stays within {org.name if org else asker.organisation}"
     elif caveat.tlp is Tlp.AMBER:

@@ -129,6 +129,11 @@ class Outbox(Protocol):
         """enqueue() each message, in this order; at once (one statement), where storage can."""
         ...
 
+    def release_held(self, error_code: str, now: datetime) -> int:
+        """Messages held back by `error_code` become due now, keeping their attempts and place in
+        line; how many."""
+        ...
+
 
 class AuditLog(Protocol):
     def record(self, event: AuditEvent) -> None: ...
@@ -331,18 +336,40 @@ class UnitOfWork(Protocol):
             uow.commit()
         # leaving without commit() rolls back
 
-    `devices` is None where no connector can act on devices (no Matrix)."""
+    `devices` is None where no connector can act on devices (no Matrix).
 
-    items: ItemRepository
-    outbox: Outbox
-    audit: AuditLog
-    inbox: Inbox
-    cursors: Cursors
-    reminders: ReminderRepository
-    directory_writer: DirectoryWriter
-    membership: MembershipGateway
-    roster: RoomRoster
-    devices: DeviceDesk | None
+    The repositories are read-only properties here, so that an implementation may hold its own
+    (narrower) classes in plain attributes."""
+
+    @property
+    def items(self) -> ItemRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def inbox(self) -> Inbox: ...
+
+    @property
+    def cursors(self) -> Cursors: ...
+
+    @property
+    def reminders(self) -> ReminderRepository: ...
+
+    @property
+    def directory_writer(self) -> DirectoryWriter: ...
+
+    @property
+    def membership(self) -> MembershipGateway: ...
+
+    @property
+    def roster(self) -> RoomRoster: ...
+
+    @property
+    def devices(self) -> DeviceDesk | None: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 from alerts.directory import Contact
 from alerts.errors import InvalidValue
@@ -26,22 +26,28 @@ log = logging.getLogger(__name__)
 EVERYONE = frozenset(Role)  # any member of the directory, whatever their roles
 INTERNAL_ERROR = "Sorry, I could not read that command. Send /help {name} for how to write it."
 
+C = TypeVar("C", bound=Command)
+
 # What follows the command word -> the command, or CommandSyntaxError or InvalidValue with one short message.
-Parse = Callable[[str, Vocabulary], Command]
-# Carries out a command (of the classes its Parse returns) in the context's unit of work.
-Run = Callable[[CommandContext, Any, PostingPolicy], None]
+Parse = Callable[[str, Vocabulary], C]
+# Carries out a command (of the class its Parse returns) in the context's unit of work; what it
+# returns (post_item's Item, say) is not used.
+Run = Callable[[CommandContext, C, PostingPolicy], object]
 
 
 @dataclass(frozen=True)
-class CommandSpec:
+class CommandSpec(Generic[C]):
+    """A declaration ties a Parse to the Run of the same command class, so each `run` is checked
+    against what its `parse` returns."""
+
     name: str  # the word /help, the role check and the audit log use; also a word it is typed as
     roles: frozenset[Role]  # whoever holds one of these may use it (EVERYONE: any member)
     usage: str  # the start of its /help line: "/ack REF"
     summary: str  # the rest of its /help line: "acknowledge an item"
     details: str  # /help NAME: what it does and when
     examples: tuple[str, ...]  # each parses to this command; /help NAME shows them
-    parse: Parse
-    run: Run
+    parse: Parse[C]
+    run: Run[C]
     aliases: tuple[str, ...] = ()  # other words it is typed as, named in its /help line
 
     @property
@@ -52,10 +58,12 @@ class CommandSpec:
 
 class Registry:
     def __init__(self) -> None:
-        self._specs: dict[str, CommandSpec] = {}  # in declaration order, which /help follows
-        self._words: dict[str, CommandSpec] = {}  # every word a command is typed as, in lowercase
+        # Specs of every command class: Any, because each pairs its parse and run (checked where it is
+        # declared) and the dispatcher hands a run only what the same spec's parse returned.
+        self._specs: dict[str, CommandSpec[Any]] = {}  # in declaration order, which /help follows
+        self._words: dict[str, CommandSpec[Any]] = {}  # every word a command is typed as, in lowercase
 
-    def declare(self, spec: CommandSpec) -> CommandSpec:
+    def declare(self, spec: CommandSpec[C]) -> CommandSpec[C]:
         for word in (spec.name, *spec.aliases):
             if word in self._words or word != word.lower():  # a programming error, caught at import
                 raise ValueError(f"/{word} is declared twice or not in lowercase")
@@ -64,10 +72,10 @@ class Registry:
         return spec
 
     @property
-    def specs(self) -> tuple[CommandSpec, ...]:
+    def specs(self) -> tuple[CommandSpec[Any], ...]:
         return tuple(self._specs.values())
 
-    def spec_for(self, word: str) -> CommandSpec | None:
+    def spec_for(self, word: str) -> CommandSpec[Any] | None:
         """The command a word (as typed, without / and in any case) stands for."""
         return self._words.get(word.lower())
 
@@ -93,7 +101,8 @@ class Registry:
                 "Send a summary, for example the key facts and your ref:.",
             )
         try:
-            return spec.parse(normalise_lines(rest), vocabulary)
+            command: Command = spec.parse(normalise_lines(rest), vocabulary)
+            return command
         except (CommandSyntaxError, InvalidValue) as error:
             return ParseError(spec.name, str(error))
         except Exception:  # a bug must not take the bot down; the tests assert it never happens

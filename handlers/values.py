@@ -77,7 +77,7 @@ def parse_organisation(text: str, vocabulary: Vocabulary, example: str = "to:TH"
             return key
         alpha2 = country_code(key)
         if alpha2 in known:
-            return alpha2  # type: ignore[return-value]
+            return alpha2
         raise invalid("Organisation", text, _listing(sorted(known), key), example)
     alpha2 = country_code(key)
     if alpha2:
@@ -234,7 +234,8 @@ def check_due(due: DueSpec | None, now: datetime) -> None:
 def render_due(due: DueSpec) -> str:
     if due.after is not None:
         return render_duration(due.after)
-    at = due.at if due.at.tzinfo is None else due.at.astimezone(timezone.utc)  # type: ignore[union-attr]
+    assert due.at is not None  # a DueSpec holds exactly one of after and at
+    at = due.at if due.at.tzinfo is None else due.at.astimezone(timezone.utc)
     day = f"{at.year:04d}-{at.month:02d}-{at.day:02d}"
     if at.time() == END_OF_DAY:
         return day

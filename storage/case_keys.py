@@ -137,8 +137,8 @@ class CaseKeys:
         wrapped = _wrap(self._keyring, reference, key_id, data_key)
         if _insert_key(self._connection, reference, key_id, wrapped, self._keyring.current_id, self._now(), None):
             # Ours: no need to read it back and unwrap what we hold.
-            key = self._cache[reference] = CaseKey(reference, key_id, AESGCM(data_key), None)
-            return key
+            ours = self._cache[reference] = CaseKey(reference, key_id, AESGCM(data_key), None)
+            return ours
         key = self.get(reference)  # another writer's, or an erasure's tombstone
         assert key is not None, "the insert met a row that is there"
         return key
@@ -201,6 +201,8 @@ def truncate_wal(engine: Engine) -> None:
         return
     raw = engine.raw_connection()
     try:
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        driver = raw.driver_connection
+        assert driver is not None, "a connection just checked out of the pool holds its driver's"
+        driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         raw.close()

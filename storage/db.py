@@ -164,9 +164,9 @@ def _begin_sqlite_transaction(connection: Any) -> None:
 def insert_for(connection: Any, table: Any) -> Any:
     """An INSERT on `table` that knows ON CONFLICT for this connection's database."""
     if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif connection.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise ValueError(f"unsupported database {connection.dialect.name!r}")
-    return insert(table)
+        from sqlalchemy.dialects import postgresql
+        return postgresql.insert(table)
+    if connection.dialect.name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+        return sqlite.insert(table)
+    raise ValueError(f"unsupported database {connection.dialect.name!r}")

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, delete, func, literal, or_, select
 from sqlalchemy.exc import DataError
+from sqlalchemy.sql.elements import BindParameter
 
 from alerts.caveats import Caveat, Handling, Tlp
 from alerts.lifecycle import DeliveryState, Progress
@@ -58,7 +59,7 @@ def _caveat(row: Any) -> Caveat:
 
 # The statements of a round, built once: an expanding parameter takes each batch's references
 # without building (and coercing) a new IN list every time.
-_REFS = bindparam("refs", expanding=True)
+_REFS: BindParameter[list[str]] = bindparam("refs", expanding=True)
 _ITEMS = (select(items.c.reference, items.c.priority, items.c.tlp, items.c.handling, items.c.orcon, items.c.created_at,
                  items.c.ack_due, items.c.feedback_due, items.c.originator)
           .where(items.c.reference.in_(_REFS), items.c.state == _OPEN).order_by(items.c.reference))

@@ -40,10 +40,19 @@ CHECK_KEY = "Before you verify one, check its key with its owner: their app show
 
 
 class DeviceView(Protocol):
-    device_id: str
-    display_name: str
-    ed25519: str
-    trust: str  # "verified", "tofu", "blacklisted" or "unverified"
+    """Read-only, as a frozen dataclass (bot.connectors.matrix.model.DeviceInfo) is."""
+
+    @property
+    def device_id(self) -> str: ...
+
+    @property
+    def display_name(self) -> str: ...
+
+    @property
+    def ed25519(self) -> str: ...
+
+    @property
+    def trust(self) -> str: ...  # "verified", "tofu", "blacklisted" or "unverified"
 
 
 class DeviceTrust(Protocol):

@@ -69,6 +69,10 @@ class RoomAdmin(Protocol):
         """Take the account out of the room; not being there is not an error."""
         ...
 
+    async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
+        """Take a message out of a chat (bot.actions.removal.MessageRemover)."""
+        ...
+
 
 class ConsoleRoomAdmin:
     """The console has no real rooms: actions are printed, and count as done."""

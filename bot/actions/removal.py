@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.clock import Clock
@@ -28,6 +28,7 @@ from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.runtime.dbthread import DatabaseThread
 from bot.connectors.errors import PermanentFailure, PlatformError
+from handlers.ports import UnitOfWorkFactory
 
 REASON = "TLP:RED goes only to direct chats with the people named"
 _WHY = {"not-allowed": "it lacks the power to remove others' messages there",
@@ -46,7 +47,7 @@ class MessageRemover(Protocol):
 class RemovalActions:
     """Carries out one REMOVAL outbox row and tells the chat and the officer (see the module docstring)."""
 
-    def __init__(self, db: DatabaseThread, uow_factory: Callable[..., Any],
+    def __init__(self, db: DatabaseThread, uow_factory: UnitOfWorkFactory,
                  removers: Callable[[Platform], MessageRemover | None], clock: Clock, *,
                  max_attempts: int = 8) -> None:
         self._db = db

@@ -8,8 +8,12 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:  # at run time bot.runtime.app is imported inside the commands that need it
+    from bot.runtime.app import Runtime
 
 DEFAULT_CONFIG = Path("config.toml")
 EXAMPLE_CONFIG = Path("config.example.toml")
@@ -126,7 +130,7 @@ def cmd_run(args: argparse.Namespace, console_only: bool = False) -> int:
     return 75 if demoted else 0  # EX_TEMPFAIL: the service manager restarts us as a standby
 
 
-def _attach_platforms(runtime, settings: Settings) -> None:  # noqa: ANN001 - bot.runtime.app.Runtime
+def _attach_platforms(runtime: Runtime, settings: Settings) -> None:
     from bot.runtime.app import add_receiver, vocabulary_for
 
     if settings.telegram.enabled:

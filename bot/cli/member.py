@@ -117,8 +117,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         if errors:
             print(f"{args.file}: {len(errors)} error{'s' if len(errors) != 1 else ''}; nothing was changed.",
                   file=sys.stderr)
-            for error in errors:
-                print(f"  {error}", file=sys.stderr)
+            for problem in errors:
+                print(f"  {problem}", file=sys.stderr)
             return 1
         admin = _admin(directory, args.admin)
         if admin is None:

@@ -51,7 +51,7 @@ def known_org(text: str, load: Load) -> str:
     organisations = load.taken("organisation code")  # an entry refused for another mistake is still known
     key = text.upper()
     code = key if key in organisations else country_code(key)
-    if code not in organisations:
+    if code is None or code not in organisations:
         raise Refused(f"not in network.organisations ({', '.join(organisations) or 'none yet'})")
     return code
 
@@ -78,7 +78,7 @@ def _org_code(raw: Any, load: Load) -> str:
     if kind not in (None, OrgKind.COUNTRY) and alpha2 is not None:
         raise refuse(f"expected {expect}, got {describe(raw)}; that is the ISO code of {country_name(alpha2)}; "
                      "give an organisation a code that is no country's")
-    return load.once("organisation code", alpha2 if kind is OrgKind.COUNTRY else code)
+    return load.once("organisation code", (alpha2 or code) if kind is OrgKind.COUNTRY else code)
 
 
 ORG_NAME = 'a name like "International Organization for Migration"'

@@ -19,11 +19,12 @@ import json
 import re
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar, dataclass_transform
 from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, ValidationInfo
 from pydantic.dataclasses import dataclass
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError, core_schema
 
 
@@ -99,9 +100,16 @@ def refuse(message: str, *at: str | int) -> Problems:
     return Problems([(at, message)])
 
 
+def fields_of(model: Any) -> dict[str, FieldInfo]:
+    """A settings class's fields as pydantic declared them (pydantic sets the attribute on the class)."""
+    found: dict[str, FieldInfo] = model.__pydantic_fields__
+    return found
+
+
+@dataclass_transform(frozen_default=True)
 def settings(cls: type[T]) -> type[T]:
     """A frozen pydantic dataclass that refuses unknown keys."""
-    return dataclass(frozen=True, config=ConfigDict(extra="forbid"))(cls)
+    return dataclass(frozen=True, config=ConfigDict(extra="forbid"))(cls)  # type: ignore[return-value]
 
 
 class Load:
@@ -214,7 +222,7 @@ def Tables(entry: type, path: str, build: Callable[[Any, Load], Any],
     `build(entry, load)`; `finish` checks them against each other. The valid ones are kept in
     `load.found[path]` for the sections below."""
     adapter: TypeAdapter[Any] = TypeAdapter(entry)
-    title = entry.TITLE
+    title: str = getattr(entry, "TITLE")  # each [[table]] entry class names one of itself
 
     def check(raw: Any, load: Load) -> tuple[Any, ...]:
         if not isinstance(raw, list):
@@ -256,7 +264,7 @@ def explain(exc: ValidationError, root: Any) -> list[tuple[Loc, str]]:
         if kind == "config":
             found += [(loc + tuple(at), message) for at, message in error["ctx"]["lines"]]
         elif kind in ("unexpected_keyword_argument", "extra_forbidden"):
-            known = sorted(_model_at(root, loc[:-1]).__pydantic_fields__)
+            known = sorted(fields_of(_model_at(root, loc[:-1])))
             hint = difflib.get_close_matches(str(loc[-1]), known, n=1)
             guess = f" (did you mean {hint[0]}?)" if hint else ""
             found.append((loc, f"unknown key{guess}; " + (f"expected one of {', '.join(known)}" if known
@@ -285,13 +293,13 @@ def Table(entry: type, build: Callable[[Any, Load], Any]) -> Check:
 def _model_at(root: Any, loc: Loc) -> Any:
     """Sections hold their tables directly; deeper ones are checked apart (Table, Tables)."""
     for step in loc:
-        root = root.__pydantic_fields__[step].annotation
+        root = fields_of(root)[str(step)].annotation
     return root
 
 
 def expect_of(model: Any, name: str) -> str:
     """What the field `name` of `model` expects, as its Check says."""
-    return next(m.expect for m in model.__pydantic_fields__[name].metadata if isinstance(m, Check))
+    return next(m.expect for m in fields_of(model)[name].metadata if isinstance(m, Check))
 
 
 def key_path(loc: Loc) -> str:

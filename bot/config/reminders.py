@@ -58,9 +58,10 @@ def _stages(priority: Priority) -> Check:
     default = DEFAULT_STAGES[priority]
 
     def build(entry: StageEntry, load: Load) -> StageTimes:
-        given = {name: getattr(entry, name) for name in StageTimes.__dataclass_fields__}
-        return StageTimes(**{name: getattr(default, name) if value is None else None if value == _OFF else value
-                             for name, value in given.items()})
+        given: dict[str, Any] = {name: getattr(entry, name) for name in StageTimes.__dataclass_fields__}
+        chosen: dict[str, Any] = {name: getattr(default, name) if value is None else None if value == _OFF else value
+                                  for name, value in given.items()}
+        return StageTimes(**chosen)
     return Table(StageEntry, build)
 
 

@@ -29,7 +29,7 @@ from alerts.routing_rules import RoutingPolicy
 from bot.config.connectors import ConsoleSettings, DeviceTrust, MatrixSettings, TelegramMode, TelegramSettings
 from bot.config.network import NetworkSettings
 from bot.config.ops import FailoverSettings, HealthSettings, LoggingSettings
-from bot.config.reader import HERE, ConfigError, Load, Loc, explain, key_path, loaded, settings
+from bot.config.reader import HERE, ConfigError, Load, Loc, explain, fields_of, key_path, loaded, settings
 from bot.config.reminders import ReminderSettings, SecondInstance
 from bot.config.routing import RoutingSettings, parse_selector
 from bot.config.sections import (AuditSettings, BotSettings, DeliverySettings, DueSettings, KeysSettings,
@@ -150,7 +150,7 @@ def settings_from_data(data: dict[str, Any], path: Path) -> Settings:
     """Check an already parsed TOML document, as if it were the file at `path`."""
     source = Path(path).expanduser().resolve()
     load = Load(source.parent)
-    document = {name: {} for name in Sections.__pydantic_fields__} | data  # a section left out takes its defaults
+    document = {name: {} for name in fields_of(Sections)} | data  # a section left out takes its defaults
     try:
         sections = _SECTIONS.validate_python(document, context={"load": load})
         problems = _unregistered_witness(load)
@@ -158,7 +158,7 @@ def settings_from_data(data: dict[str, Any], path: Path) -> Settings:
         problems = explain(exc, Sections) + _unregistered_witness(load)
     if problems:
         raise ConfigError([_line(path, loc, message) for loc, message in problems])
-    values = {name: getattr(sections, name) for name in Sections.__pydantic_fields__}
+    values = {name: getattr(sections, name) for name in fields_of(Sections)}
     return Settings(**values, source=source, warnings=tuple(f"{path}: {line}" for line in load.warnings))
 
 

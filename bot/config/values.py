@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import ValidationError, ValidationInfo
 
-from bot.config.reader import (Check, Load, Loc, Problems, Refused, describe, expect_of, explain, key_path, loaded,
+from bot.config.reader import (Check, fields_of, Load, Loc, Problems, Refused, describe, expect_of, explain, key_path, loaded,
                                refuse)
 from bot.config.credentials import ENV_NAME, SecretRef
 
@@ -166,7 +166,7 @@ def with_checks(model: type, data: Any, handler: Any, info: ValidationInfo,
         value = handler(data)
     except ValidationError as exc:
         lines = explain(exc, model)
-        unknown = [line for line in lines if line[0] and str(line[0][0]) not in model.__pydantic_fields__]  # last
+        unknown = [line for line in lines if line[0] and str(line[0][0]) not in fields_of(model)]  # last
         raise Problems([line for line in lines if line not in unknown] + found + unknown).error() from None
     if found:
         raise Problems(found).error()

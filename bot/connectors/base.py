@@ -50,7 +50,8 @@ class ReceivingConnector(Connector, Protocol):
     """A connector with a receive loop: `start` returns once it is connected and receiving in the
     background; `stop` ends the loop and closes the session; `connected` is for health checks."""
 
-    connected: bool
+    @property
+    def connected(self) -> bool: ...
 
     async def start(self, ingest: Ingest, cursor: str | None) -> None: ...
 

@@ -20,7 +20,7 @@ from typing import Awaitable, Callable, TextIO
 
 from alerts.clock import Clock
 from alerts.directory import Contact
-from alerts.identity import ChatRef, Platform
+from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import InboundMessage
 from alerts.roles import Role
 from handlers.command_list import COMMANDS
@@ -85,7 +85,7 @@ class ConsoleSession:
         officers = [c for c in console if Role.OFFICER in c.roles]
         return (officers or console)[0]
 
-    def _identity(self, contact: Contact):  # noqa: ANN202 - UserRef
+    def _identity(self, contact: Contact) -> UserRef:
         return next(i for i in contact.identities if i.platform is Platform.CONSOLE)
 
     def _direct_chat(self) -> ChatRef:
@@ -164,12 +164,12 @@ class ConsoleSession:
                 roles = ",".join(sorted(r.value for r in contact.roles))
                 self._say(f"  {contact.id:<16} {contact.title(directory)} [{roles}]")
         elif word == "as":
-            contact = directory.contact(arg)
-            if contact is None or not any(i.platform is Platform.CONSOLE for i in contact.identities):
+            persona = directory.contact(arg)
+            if persona is None or not any(i.platform is Platform.CONSOLE for i in persona.identities):
                 self._say(f"No member {arg!r} on the console. :who lists them. Example: :as th-npoc")
             else:
-                self.persona, self.chat = contact, ChatRef(Platform.CONSOLE, "@" + self._identity(contact).user_id)
-                self._say(f"Now acting as {contact.title(directory)}.")
+                self.persona, self.chat = persona, ChatRef(Platform.CONSOLE, "@" + self._identity(persona).user_id)
+                self._say(f"Now acting as {persona.title(directory)}.")
         elif word == "in":
             if arg in ("", "direct", "dm"):
                 self.chat = self._direct_chat()

@@ -26,7 +26,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy import func, select
@@ -36,6 +36,11 @@ from bot.ops.metrics_gather import DatabaseMetrics, render_metrics
 from storage.db import READ_ONLY
 from storage.tables import outbox
 
+if TYPE_CHECKING:  # bot.runtime.app and the scheduler import what the health server does not need
+    from bot.runtime.app import Runtime
+    from bot.ops.leadership import Leadership
+    from bot.scheduling.scheduler import ReminderScheduler
+
 log = logging.getLogger(__name__)
 
 DATABASE_TIMEOUT = 5.0  # seconds a probe waits for the database before calling it down
@@ -44,7 +49,8 @@ DATABASE_TIMEOUT = 5.0  # seconds a probe waits for the database before calling 
 class InstanceState:
     """What this process knows of itself: its role, its connectors, its scheduler."""
 
-    def __init__(self, runtime: Any, leader: Any = None, scheduler: Any = None) -> None:
+    def __init__(self, runtime: Runtime, leader: Leadership | None = None,
+                 scheduler: ReminderScheduler | None = None) -> None:
         self.runtime = runtime
         self.leader = leader        # bot.ops.leadership.Leadership, or None (always active)
         self.scheduler = scheduler  # bot.scheduling.scheduler.ReminderScheduler once started, or None
@@ -168,8 +174,8 @@ def _sorted_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True) + "\n"
 
 
-async def start_health_server(runtime: Any, settings: HealthSettings, *, leader: Any = None,
-                              scheduler: Any = None) -> HealthServer | None:
+async def start_health_server(runtime: Runtime, settings: HealthSettings, *, leader: Leadership | None = None,
+                              scheduler: ReminderScheduler | None = None) -> HealthServer | None:
     """Start the endpoint when [health] enabled; None otherwise."""
     if not settings.enabled:
         return None

@@ -157,8 +157,9 @@ class JsonFormatter(logging.Formatter):
         body: dict[str, Any] = {"ts": _timestamp(record), "level": record.levelname, "logger": record.name,
                                 "message": getattr(record, "liaison_message", "")}
         body.update(getattr(record, "liaison_fields", {}))
-        if getattr(record, "liaison_exception", None):
-            body["exception"] = record.liaison_exception
+        exception = getattr(record, "liaison_exception", None)
+        if exception:
+            body["exception"] = exception
         return json.dumps(body, ensure_ascii=False)
 
 

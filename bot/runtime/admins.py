@@ -4,7 +4,7 @@ watch), an item the scheduler had to set aside."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from alerts.directory import RoomPurpose
 from alerts.identity import Platform
@@ -14,8 +14,11 @@ from handlers.ports import DirectorySource
 
 
 class AdminsRuntime(Protocol):
-    directory: DirectorySource
-    connectors: Mapping[Platform, Any]
+    @property
+    def directory(self) -> DirectorySource: ...
+
+    @property
+    def connectors(self) -> Mapping[Platform, object]: ...  # only which platforms are connected
 
 
 def admin_destinations(runtime: AdminsRuntime) -> list[tuple[Destination, str | None]]:
@@ -23,7 +26,7 @@ def admin_destinations(runtime: AdminsRuntime) -> list[tuple[Destination, str | 
     admin's direct chat there. (destination, contact id or None for a room)"""
     directory = runtime.directory.current()
     connected = set(runtime.connectors)
-    rooms = [(Destination.chat(r.chat), None) for r in directory.rooms
+    rooms: list[tuple[Destination, str | None]] = [(Destination.chat(r.chat), None) for r in directory.rooms
              if r.purpose is RoomPurpose.MANAGEMENT and r.chat.platform in connected]
     if rooms:
         return rooms

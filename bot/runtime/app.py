@@ -8,7 +8,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Sequence, TextIO
+from typing import Callable, Sequence, TextIO
 
 from sqlalchemy import Connection, Engine
 
@@ -183,8 +183,11 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         uow_factory=uow_factory,
         directory=directory,
         inbox=InboxProcessor(uow_factory, dispatcher, new_key),
-        worker=DeliveryWorker(db, uow_factory, MembershipConnectors(connectors, room_actions, operations), clock,
-                              new_key, retry, coordinators=coordinator_chats(directory, connectors)),
+        # DeliveryWorker only reads its connectors (get, iteration) but declares a dict; delivery.py
+        # is being rewritten elsewhere: make it Mapping[Platform, Connector] there and drop this.
+        worker=DeliveryWorker(db, uow_factory,
+                              MembershipConnectors(connectors, room_actions, operations),  # type: ignore[arg-type]
+                              clock, new_key, retry, coordinators=coordinator_chats(directory, connectors)),
         connectors=connectors,
         checkpointer=checkpointer,
         receivers={},
@@ -195,11 +198,12 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     )
 
 
-def coordinator_chats(directory: DatabaseDirectory, connectors: dict[Platform, Connector]):  # noqa: ANN201
+def coordinator_chats(directory: DatabaseDirectory, connectors: dict[Platform, Connector]
+                      ) -> Callable[[], list[Destination]]:
     """Where coordinators are told of failed deliveries: each one's direct chat on a connected platform."""
 
     def chats() -> list[Destination]:
-        found = []
+        found: list[Destination] = []
         for contact in directory.current().with_role(Role.COORDINATOR):
             identity = next((i for i in contact.identities if i.platform in connectors), None)
             if identity is not None:

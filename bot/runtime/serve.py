@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable
 
 from bot.runtime.app import Runtime
-from bot.ops.health import start_health_server
-from bot.ops.leadership import leadership_for
+from bot.connectors.console_session import ConsoleSession
+from bot.ops.health import HealthServer, start_health_server
+from bot.ops.leadership import Leadership, leadership_for
 from bot.scheduling.scheduler import start_scheduler
 
 log = logging.getLogger(__name__)
@@ -16,8 +18,8 @@ log = logging.getLogger(__name__)
 DIRECTORY_CHECK_SECONDS = 5.0
 
 
-async def serve(runtime: Runtime, console_session=None, *, instance_lock: bool = True,
-                outlive_console: bool = False) -> bool:  # noqa: ANN001
+async def serve(runtime: Runtime, console_session: ConsoleSession | None = None, *, instance_lock: bool = True,
+                outlive_console: bool = False) -> bool:
     """Run until the console ends or the process is told to stop; stand by while another instance is active.
 
     With `outlive_console` the platforms run on after the console session ends (a service whose stdin
@@ -41,8 +43,8 @@ async def serve(runtime: Runtime, console_session=None, *, instance_lock: bool =
         await runtime.close()
 
 
-async def _run_active(runtime: Runtime, console_session, stopping: asyncio.Event, leader, health,  # noqa: ANN001
-                      outlive_console: bool) -> None:
+async def _run_active(runtime: Runtime, console_session: ConsoleSession | None, stopping: asyncio.Event,
+                      leader: Leadership, health: HealthServer | None, outlive_console: bool) -> None:
     stop = asyncio.Event()
     # A standby may have waited for hours: what the CLI or the other instance changed meanwhile counts.
     await runtime.db.run(runtime.directory.refresh_if_changed)
@@ -77,7 +79,7 @@ async def _run_active(runtime: Runtime, console_session, stopping: asyncio.Event
             await scheduler.stop()
 
 
-async def _first(*waits) -> None:  # noqa: ANN002
+async def _first(*waits: Awaitable[object]) -> None:
     tasks = [asyncio.ensure_future(w) for w in waits]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

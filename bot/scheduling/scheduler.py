@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any, Protocol, Sequence
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from sqlalchemy import Engine
 
 from alerts.clock import Clock
 from alerts.identity import Platform
@@ -34,6 +36,7 @@ from alerts.reminder_policy import zone_of
 from bot.runtime.admins import admin_destinations
 from bot.config.settings import Settings
 from bot.config.reminders import SecondInstance
+from bot.runtime.dbthread import DatabaseThread
 from bot.scheduling.jobs import BULLETIN, DIGEST, TICK, BoundJobsExecutor, JobSpec, job_specs, reconcile_jobs
 from bot.scheduling.lock import SchedulerLock, SchedulerLocked, scheduler_lock_for
 from handlers.followup_reminders import ReminderService, TickReport
@@ -47,17 +50,38 @@ log = logging.getLogger(__name__)
 RunOnDatabase = Callable[..., Awaitable[Any]]  # bot.runtime.dbthread.DatabaseThread.run
 
 
-class RuntimeLike(Protocol):
-    """What start_scheduler needs of bot.runtime.app.Runtime."""
+class Wakeable(Protocol):
+    def wake(self) -> None:
+        """Look for due work now rather than at the next poll."""
+        ...
 
-    settings: Settings
-    clock: Clock
-    engine: Any
-    db: Any  # DatabaseThread
-    uow_factory: UnitOfWorkFactory
-    directory: DirectorySource
-    worker: Any  # DeliveryWorker: wake()
-    connectors: dict[Platform, Any]  # the connected platforms, where admins can be told
+
+class RuntimeLike(Protocol):
+    """What start_scheduler needs of bot.runtime.app.Runtime (read-only, so Runtime's narrower types fit)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def db(self) -> DatabaseThread: ...
+
+    @property
+    def uow_factory(self) -> UnitOfWorkFactory: ...
+
+    @property
+    def directory(self) -> DirectorySource: ...
+
+    @property
+    def worker(self) -> Wakeable: ...  # the delivery worker
+
+    @property
+    def connectors(self) -> Mapping[Platform, object]: ...  # the connected platforms, where admins can be told
 
 
 def previous_month(day: date) -> date:
@@ -159,7 +183,7 @@ class ReminderScheduler:
         return posted
 
 
-def _job_store_url(engine: Any) -> str:
+def _job_store_url(engine: Engine) -> str:
     # APScheduler disposes its engine when it shuts down, so it gets one of its own on the same URL.
     # On SQLite its transactions begin DEFERRED (READ_ONLY): each is one statement, and a write lock
     # taken at BEGIN would make the event loop wait behind a reminder round.

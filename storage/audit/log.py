@@ -108,6 +108,8 @@ def lock_head(connection: Connection, keyring: Keyring | None = None) -> Head:
             .on_conflict_do_nothing(index_elements=["id"])
         )
         row = connection.execute(lock).first()
+    if row is None:  # the insert above made it, or found it made: not there means a broken table
+        raise AuditHeadCorrupt("audit_head has no row; run `liaison-bot audit verify`")
     try:
         head = Head(row[0], bytes(row[1]), Frontier.from_bytes(row[0], row[2]),
                     bytes(row[3]) if row[3] is not None else None)

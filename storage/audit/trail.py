@@ -181,7 +181,8 @@ def export(engine: Engine, keyring: Keyring, out: TextIO, fmt: str = "jsonl", *,
         completed = True
     finally:
         # Recorded even when writing failed half-way: some content may have left already.
-        filters = {"format": fmt, "since": since and since.isoformat(), "until": until and until.isoformat(),
+        filters = {"format": fmt, "since": since.isoformat() if since else None,
+                   "until": until.isoformat() if until else None,
                    "reference": reference, "country": country, "recipient": recipient}
         detail = {k: v for k, v in filters.items() if v is not None}
         detail.update(entries=str(count), completed="yes" if completed else "no")

@@ -190,8 +190,8 @@ def _merge(results: list[ChunkResult], signed: list[_Signed], head: Any,
         _check_end(entries, last_hash, fold(final), head, strays, signed, failures, head_mac_problem)
     _check_roots(roots, signed, failures)
     if failures:
-        _, seq, why = min(failures, key=lambda f: (f[0], f[1] is None))
-        return VerifyReport(False, entries, 0, 0, erased, None, seq, why, by_key)
+        _, bad_seq, why = min(failures, key=lambda f: (f[0], f[1] is None))
+        return VerifyReport(False, entries, 0, 0, erased, None, bad_seq, why, by_key)
     return VerifyReport(True, entries, 0, 0, erased, fold(final) if entries else EMPTY_ROOT, by_key=by_key)
 
 

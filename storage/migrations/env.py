@@ -7,6 +7,7 @@ with storage.db.create_engine_for, so SQLite gets the same PRAGMAs and BEGIN as 
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 import storage.tables  # noqa: F401 - registers the core tables on the shared MetaData
 from storage.db import create_engine_for
@@ -21,7 +22,7 @@ def run_offline() -> None:
         context.run_migrations()
 
 
-def run_on(connection) -> None:  # noqa: ANN001 - a sqlalchemy Connection
+def run_on(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=metadata)
     with context.begin_transaction():
         context.run_migrations()
@@ -32,7 +33,10 @@ def run_online() -> None:
     if connection is not None:
         run_on(connection)
         return
-    engine = create_engine_for(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("migrations need sqlalchemy.url or a connection in the Alembic config")
+    engine = create_engine_for(url)
     try:
         with engine.begin() as own_connection:
             run_on(own_connection)

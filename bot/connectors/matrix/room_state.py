@@ -71,7 +71,7 @@ def _int(value: Any, default: int) -> int:
 
 def look_at(room_id: str, events: list[Any], bot_user: str) -> RoomLook:
     own = _state(events, "m.room.member", bot_user)
-    in_room = bool(own) and (own.get("content") or {}).get("membership") == "join"
+    in_room = bool(own and (own.get("content") or {}).get("membership") == "join")
     members: dict[str, str] = {}
     for event in events:
         if not isinstance(event, dict) or event.get("type") != "m.room.member":

@@ -60,12 +60,13 @@ class Sending(DeviceTrustKeeper):  # a send into an encrypted room applies the d
             address = destination.address
             if not isinstance(address, UserRef) or address.platform is not Platform.MATRIX:
                 raise PermanentFailure("bad-destination", str(destination))
-            room_id = await self._direct_room(address.user_id)
+            user_id = address.user_id
+            room_id = await self._direct_room(user_id)
             await self._joined(room_id)
             # Until the person's invite is in our view of the room, a group session would be shared
             # without them and they could never read this message: wait for it (a new room's events
             # may come in two syncs).
-            await self._until_synced(lambda: address.user_id in client.rooms[room_id].users, room_id)
+            await self._until_synced(lambda: user_id in client.rooms[room_id].users, room_id)
         else:
             address = destination.address
             if not isinstance(address, ChatRef) or address.platform is not Platform.MATRIX:
@@ -94,7 +95,9 @@ class Sending(DeviceTrustKeeper):  # a send into an encrypted room applies the d
             return None  # sent again, marked as a possible repeat
         for event in response.chunk:
             source = getattr(event, "source", None)
-            content = source.get("content") if isinstance(source, dict) else None
+            if not isinstance(source, dict):
+                continue
+            content = source.get("content")
             if isinstance(content, dict) and content.get(KEY_FIELD) == key:
                 return str(source.get("event_id"))
         return None

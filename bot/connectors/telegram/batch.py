@@ -20,7 +20,7 @@ from typing import Awaitable, Callable
 from alerts.messages import InboundMessage
 from bot.connectors.telegram.store import Refusal
 
-Followup = Callable[[], Awaitable[None]]
+Followup = Callable[[], Awaitable[object]]  # what it returns is not used
 
 
 @dataclass

@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from collections.abc import Coroutine
 from typing import Any
 
 from alerts.identity import Platform
 from bot.connectors.base import Ingest, Outgoing
 from bot.connectors.telegram.api import TelegramApi
-from bot.connectors.telegram.batch import Batch
+from bot.connectors.telegram.batch import Batch, Followup
 from bot.connectors.telegram.chats import MIGRATIONS, ChatMigrations
 from bot.connectors.telegram.intake import Intake
 from bot.connectors.telegram.invite_links import InviteLinks
@@ -64,8 +65,8 @@ class TelegramConnector:
         self._poller: Poller | None = None
         self._server: WebhookServer | None = None
         self._task: asyncio.Task | None = None
-        self._chains: dict[int, asyncio.Task] = {}  # per chat: its prompts and edits, in order
-        self._background: set[asyncio.Task] = set()
+        self._chains: dict[int, asyncio.Task[None]] = {}  # per chat: its prompts and edits, in order
+        self._background: set[asyncio.Task[None]] = set()
         self._up = asyncio.Event()
         sender.on_migrated = self.chat_moved
 
@@ -168,14 +169,18 @@ class TelegramConnector:
         """Answer button presses at once (Telegram shows a spinner until then); prompts follow, in order."""
         for query_id, text in batch.answers:
             self._spawn(self._answer(query_id, text))
-        by_chat: dict[int, list] = {}
+        by_chat: dict[int, list[Followup]] = {}
         for chat_id, followup in batch.followups:
             by_chat.setdefault(chat_id, []).append(followup)
         for chat_id, followups in by_chat.items():
             chain = self._spawn(self._follow(self._chains.get(chat_id), followups))
             self._chains[chat_id] = chain
-            chain.add_done_callback(lambda done, chat=chat_id: self._chains.pop(chat, None)
-                                    if self._chains.get(chat) is done else None)
+
+            def forget(done: asyncio.Task[None], chat: int = chat_id) -> None:
+                if self._chains.get(chat) is done:
+                    self._chains.pop(chat, None)
+
+            chain.add_done_callback(forget)
 
     async def _answer(self, query_id: str, text: str | None) -> None:
         try:
@@ -183,7 +188,7 @@ class TelegramConnector:
         except PlatformError as error:  # too old after a restart, or a network fault: the press still counts
             log.info("answering a button press failed (%s)", error.code)
 
-    async def _follow(self, previous: asyncio.Task | None, followups: list) -> None:
+    async def _follow(self, previous: asyncio.Task[None] | None, followups: list[Followup]) -> None:
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
         for followup in followups:
@@ -194,7 +199,7 @@ class TelegramConnector:
             except Exception:
                 log.exception("a Telegram prompt failed")
 
-    def _spawn(self, coroutine: Any) -> asyncio.Task:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)

@@ -108,10 +108,11 @@ class Intake:
         self._guided.forget()
 
     async def _message(self, update_id: int, msg: Message, batch: Batch) -> None:
-        if msg.migrate_to_chat_id or msg.migrate_from_chat_id:
-            old, new = ((msg.chat.id, msg.migrate_to_chat_id) if msg.migrate_to_chat_id
-                        else (msg.migrate_from_chat_id, msg.chat.id))
-            self.chat_moved(int(old), int(new), batch)
+        if msg.migrate_to_chat_id:
+            self.chat_moved(int(msg.chat.id), int(msg.migrate_to_chat_id), batch)
+            return
+        if msg.migrate_from_chat_id:
+            self.chat_moved(int(msg.migrate_from_chat_id), int(msg.chat.id), batch)
             return
         text, chat_id = msg.text, msg.chat.id
         word = safety.command_word(text, self._api.username)
@@ -121,12 +122,13 @@ class Intake:
                 COMMANDS.spec_for(word) is None and not safety.addressed_to_us(text or "", self._api.username))):
             return  # chatter, or another bot's /command: none of this bot's business, never stored
         reason = safety.untrusted_reason(msg)
-        if reason is None and private and msg.from_user.id != chat_id:
+        sender = msg.from_user  # None only with a reason (NOT_A_PERSON)
+        if reason is None and private and sender is not None and sender.id != chat_id:
             reason = safety.NOT_A_PERSON
         chat = self._chat(chat_id, private)
         if reason is None and chat is None:
             reason = safety.UNREGISTERED
-        if reason is not None or chat is None or text is None:
+        if reason is not None or chat is None or text is None or sender is None:
             if reason is not None and word is not None:
                 self._refuse(update_id, msg, chat_id, reason, word, batch)
             elif reason is not None:
@@ -139,7 +141,7 @@ class Intake:
             if reference is None:
                 return
             text = f"/reply {reference} {text}"
-        self._ingest(update_id, msg.from_user.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}")
+        self._ingest(update_id, sender.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}")
 
     async def _form_step(self, update_id: int, chat_id: int, word: str | None, text: str, reference: str | None,
                          batch: Batch) -> bool:
