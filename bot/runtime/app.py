@@ -8,15 +8,16 @@ import os
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Sequence, TextIO
+from typing import Callable, Sequence, TextIO
 
 from sqlalchemy import Connection, Engine
 
+from alerts.caveats import Tlp
 from alerts.clock import Clock
 from alerts.identity import Platform
 from alerts.roles import Role
 from alerts.routing import Destination
-from alerts.messages import InboundMessage, MessageKind
+from alerts.messages import InboundMessage, MessageKind, OutboundMessage
 from bot.runtime.clock import SystemClock
 from bot.config.settings import Settings
 from bot.connectors.base import Connector, ReceivingConnector
@@ -29,7 +30,9 @@ from bot.actions.membership import ConsoleRoomAdmin, MembershipConnectors, Opera
 from bot.actions.removal import RemovalActions
 from bot.scheduling.retention import RetentionSweeper
 from bot.ops.witness_room import room_witness
+from handlers.answer_place import messages_about
 from handlers.dispatcher import Dispatcher
+from handlers.ports import ItemRecord
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary
 from storage.audit.checkpoints import Checkpointer
@@ -184,7 +187,9 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         directory=directory,
         inbox=InboxProcessor(uow_factory, dispatcher, new_key),
         worker=DeliveryWorker(db, uow_factory, MembershipConnectors(connectors, room_actions, operations), clock,
-                              new_key, retry, coordinators=coordinator_chats(directory, connectors)),
+                              new_key, retry, coordinators=coordinator_chats(directory, connectors),
+                              tell_originator=originator_rows(directory, connectors,
+                                                              settings.routing_policy().encrypted_only, new_key)),
         connectors=connectors,
         checkpointer=checkpointer,
         receivers={},
@@ -207,6 +212,19 @@ def coordinator_chats(directory: DatabaseDirectory, connectors: dict[Platform, C
         return found
 
     return chats
+
+
+def originator_rows(directory: DatabaseDirectory, connectors: dict[Platform, Connector], encrypted_only: frozenset[Tlp],
+                    new_key: Callable[[], str]) -> Callable[[ItemRecord, str], list[OutboundMessage]]:
+    """How the delivery worker tells an item's originator something about it: where the item's caveat
+    lets a message about it go, on a connected platform (handlers.answer_place.messages_about)."""
+
+    def rows(record: ItemRecord, text: str) -> list[OutboundMessage]:
+        item = record.item
+        return messages_about(directory.current(), item.originator, item.caveat, str(item.reference), text, new_key,
+                              encrypted_only=encrypted_only, platforms=connectors.keys())
+
+    return rows
 
 
 def add_receiver(runtime: Runtime, connector: ReceivingConnector) -> None:
