@@ -159,6 +159,7 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     )
     if settings.console.enabled:
         connectors[Platform.CONSOLE] = ConsoleConnector(directory, out)
+    encrypted_only = settings.routing_policy().encrypted_only
     retry = RetryPolicy(
         max_attempts=settings.delivery.max_attempts,
         base=timedelta(seconds=settings.delivery.retry_base_seconds),
@@ -188,8 +189,8 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         inbox=InboxProcessor(uow_factory, dispatcher, new_key),
         worker=DeliveryWorker(db, uow_factory, MembershipConnectors(connectors, room_actions, operations), clock,
                               new_key, retry, coordinators=coordinator_chats(directory, connectors),
-                              tell_originator=originator_rows(directory, connectors,
-                                                              settings.routing_policy().encrypted_only, new_key)),
+                              tell_originator=originator_rows(directory, connectors, encrypted_only, new_key),
+                              tell_coordinators=coordinator_rows(directory, connectors, encrypted_only, new_key)),
         connectors=connectors,
         checkpointer=checkpointer,
         receivers={},
@@ -223,6 +224,25 @@ def originator_rows(directory: DatabaseDirectory, connectors: dict[Platform, Con
         item = record.item
         return messages_about(directory.current(), item.originator, item.caveat, str(item.reference), text, new_key,
                               encrypted_only=encrypted_only, platforms=connectors.keys())
+
+    return rows
+
+
+def coordinator_rows(directory: DatabaseDirectory, connectors: dict[Platform, Connector],
+                     encrypted_only: frozenset[Tlp], new_key: Callable[[], str]
+                     ) -> Callable[[ItemRecord, str], list[OutboundMessage]]:
+    """How the delivery worker tells the coordinators something about an item: as originator_rows, for
+    each coordinator with an account on a connected platform."""
+
+    def rows(record: ItemRecord, text: str) -> list[OutboundMessage]:
+        item, current = record.item, directory.current()
+        found: list[OutboundMessage] = []
+        for contact in current.with_role(Role.COORDINATOR):
+            if any(i.platform in connectors for i in contact.identities):
+                found += [m for m in messages_about(current, contact.id, item.caveat, str(item.reference), text,
+                                                    new_key, encrypted_only=encrypted_only, platforms=connectors.keys())
+                          if m.destination.platform in connectors]
+        return found
 
     return rows
 

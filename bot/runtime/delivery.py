@@ -75,6 +75,7 @@ class DeliveryWorker:
         coordinators: Callable[[], list[Destination]] = no_one,
         concurrency: int = 32,
         tell_originator: Callable[[ItemRecord, str], list[OutboundMessage]] = lambda record, text: [],
+        tell_coordinators: Callable[[ItemRecord, str], list[OutboundMessage]] | None = None,
     ) -> None:
         self._db = db
         self._uow_factory = uow_factory
@@ -85,6 +86,7 @@ class DeliveryWorker:
         self._batch = batch
         self._coordinators = coordinators
         self._tell_originator = tell_originator  # the rows telling an item's originator `text` about it
+        self._tell_coordinators = tell_coordinators  # and the coordinators, where the item's caveat lets it go
         self._concurrency = max(1, concurrency)
         self._send_timeout = retry.lease.total_seconds() * 0.75
         self._wake = asyncio.Event()
@@ -400,20 +402,15 @@ class DeliveryWorker:
                                        contact=record.item.originator)]
         uow.outbox.enqueue_many(notices)
         told = {m.destination for m in notices} | {destination}  # not twice, not where it fails
-        for chat in self._coordinators():
-            if chat in told:
+        told_them = (f"Delivery of {reference} to {contact} failed for good ({code}) "
+                     f"after {attempt} attempt{'s' if attempt != 1 else ''}. "
+                     f"{record.item.originator} has been told. See /status {reference}.")
+        rows = self._tell_coordinators(record, told_them) if self._tell_coordinators is not None else None
+        if rows is None:  # not given: each coordinator's chat, whatever the item
+            rows = [OutboundMessage(key=self._new_key(), kind=MessageKind.NOTICE, destination=chat, text=told_them,
+                                    reference=reference) for chat in self._coordinators()]
+        for row in rows:
+            if row.destination in told:
                 continue
-            told.add(chat)
-            uow.outbox.enqueue(
-                OutboundMessage(
-                    key=self._new_key(),
-                    kind=MessageKind.NOTICE,
-                    destination=chat,
-                    text=(
-                        f"Delivery of {reference} to {contact} failed for good ({code}) "
-                        f"after {attempt} attempt{'s' if attempt != 1 else ''}. "
-                        f"{record.item.originator} has been told. See /status {reference}."
-                    ),
-                    reference=reference,
-                )
-            )
+            told.add(row.destination)
+            uow.outbox.enqueue(row)

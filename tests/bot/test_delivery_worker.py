@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -13,12 +14,13 @@ from alerts.audit import AuditAction, AuditEvent
 from alerts.caveat_rules import ENCRYPTED_ONLY
 from alerts.caveats import Caveat, Tlp
 from alerts.clock import ManualClock
+from alerts.directory import Directory
 from alerts.identity import Platform, UserRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.runtime.dbthread import DatabaseThread
-from bot.runtime.app import originator_rows
+from bot.runtime.app import coordinator_rows, originator_rows
 from bot.runtime.delivery import DeliveryWorker, RetryPolicy
 from bot.connectors.errors import NotConnected, PermanentFailure, PlatformError, RateLimited, TransientFailure
 from storage.sealing import AesGcmSealer
@@ -534,5 +536,46 @@ async def test_a_failure_notice_about_a_red_item_typed_in_a_room_never_goes_to_t
         assert str(item.origin_chat) not in told
         assert "console:rso-coord" in told  # never silent: the coordinators hear of it either way
         assert ("console:my-officer" in told) is wired
+    finally:
+        db.close()
+
+
+async def test_failure_notices_about_a_red_item_reach_telegram_first_people_only_where_they_may(
+        engine: Engine, sealer: AesGcmSealer) -> None:
+    """The originator and the coordinator are on Telegram first: the facts go to their console chats,
+    and Telegram gets only content-free notices (alerts.routing_places.direct_place, as routing does)."""
+    clock, audit, keys = ManualClock(), SharedAudit(), itertools.count(1)
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, audit), clock)
+    console, telegram = FakePlatform(), FakePlatform()
+    telegram.platform = Platform.TELEGRAM  # type: ignore[misc]
+    connectors = {Platform.CONSOLE: console, Platform.TELEGRAM: telegram}
+    base = small_network()
+    first = {"my-officer": UserRef.parse("telegram:user:77"), "rso-coord": UserRef.parse("telegram:user:78")}
+    contacts = [replace(c, identities=(first[c.id], *c.identities)) if c.id in first else c
+                for c in base.contacts.values()]
+    directory = FixedDirectory(Directory.build(base.organisations.values(), contacts, base.rooms))
+    key = lambda: f"k{next(keys)}"  # noqa: E731
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, connectors, clock, key,  # type: ignore[arg-type]
+                            RetryPolicy(max_attempts=3, base=timedelta(seconds=2)),
+                            tell_originator=originator_rows(directory, connectors, ENCRYPTED_ONLY, key),  # type: ignore[arg-type]
+                            tell_coordinators=coordinator_rows(directory, connectors, ENCRYPTED_ONLY, key))  # type: ignore[arg-type]
+    try:
+        item = make_item(originator="my-officer", caveat=Caveat(Tlp.RED))
+        with factory() as uow:
+            uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
+            uow.commit()
+        console.failures["console:th-npoc"] = [PermanentFailure("blocked")]
+        enqueue(factory, to("th-npoc", "d1", "the alert", kind=MessageKind.DELIVERY, reference=str(item.reference),
+                            contact="th-npoc"))
+        await worker.settle()
+        facts = {who: text for who, text in console.received}
+        assert "failed (blocked)" in facts["console:my-officer"]
+        assert "failed for good (blocked)" in facts["console:rso-coord"]
+        assert str(item.origin_chat) not in facts
+        assert sorted(who for who, _ in telegram.received) == ["telegram:user:77", "telegram:user:78"]
+        for _, text in telegram.received:
+            assert text.startswith(f"A message for you about {item.reference} (TLP:RED) awaits you on the console")
+            assert "th-npoc" not in text and "failed" not in text
     finally:
         db.close()
