@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from alerts.audit import AuditAction
 from alerts.digest import render_overdue
 from alerts.items import Reference, Selector, SelectorKind
-from alerts.messages import MessageKind, OutboundMessage
+from alerts.messages import MessageKind
 from alerts.render import banner_line
 from alerts.reminder_render import local_time, render_escalation, render_nudge, title, when_for
 from alerts.reminders import FollowUp, Owed, Snooze, Track, chased, distinct_recipients, open_tracks, overdue
