@@ -15,6 +15,9 @@ and so must a direct chat. When the recipient's first account is on a channel th
 (Telegram, for RED), the copy goes to the direct chat of their first account that may carry it, and
 the first account gets a content-free notice saying where to read it. A recipient with no account
 that may carry it is refused (NoAllowedChannel).
+
+The same rule (direct_place) chooses the direct chat of every other message about an item (feedback,
+reminders, escalations, forwards, hand-overs, failure notices), so none of them takes another way.
 """
 
 from __future__ import annotations
@@ -61,6 +64,42 @@ class _Draft:
         return Delivery(self.contact, self.destination, reason, tuple(self.also))
 
 
+@dataclass(frozen=True, slots=True)
+class DirectPlace:
+    """Where a message about an item goes for one contact. `destination`: the direct chat of their
+    first account that may carry it (None when no account may). `notice`: their usual chat (the first
+    account on a running platform), to be told content-free where to read it, when that is not
+    `destination`. Both None for a contact with no account at all."""
+
+    destination: Destination | None
+    notice: Destination | None
+
+
+def direct_place(contact: Contact, caveat: Caveat, directory: Directory,
+                 encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY,
+                 platforms: AbstractSet[Platform] | None = None) -> DirectPlace:
+    """The direct chat a message carrying the content or facts of an item under `caveat` may go to,
+    for `contact`; `platforms` are those the bot runs (None: all). Accounts on a running platform
+    come first, so nothing waits for a connector that is not there when another account would do."""
+    if not contact.identities:
+        return DirectPlace(None, None)
+    running = [i for i in contact.identities if platforms is None or i.platform in platforms]
+    ordered = running + [i for i in contact.identities if i not in running]
+    usual = Destination.direct(ordered[0])
+    allowed = first_allowed(ordered, caveat, directory, encrypted_only)
+    return DirectPlace(allowed, None if allowed == usual else usual)
+
+
+def first_allowed(identities: list[UserRef], caveat: Caveat, directory: Directory,
+                  encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY) -> Destination | None:
+    """The direct chat of the first of `identities` whose channel may carry an item under `caveat`."""
+    for identity in identities:
+        destination = Destination.direct(identity)
+        if channel_violation(caveat, destination, directory, encrypted_only) is None:
+            return destination
+    return None
+
+
 class Placer:
     """Places the recipients of one route; made per route, so its caches never outlive a snapshot."""
 
@@ -104,28 +143,20 @@ class Placer:
         if not contact.identities:
             raise RouteRefused(f"{contact.title(self.directory)} has no chat account in the directory. "
                                "Ask an admin to add one (/member add).")
-        # Accounts on a platform the bot runs come first; with none, the copy is unreachable (reported).
-        running = [i for i in contact.identities if self.platforms is None or i.platform in self.platforms]
-        ordered = running + [i for i in contact.identities if i not in running]
-        usual = Destination.direct(ordered[0])
-        allowed = self.direct_allowed(ordered)
-        if allowed is None:
+        place = direct_place(contact, self.caveat, self.directory, self.encrypted_only, self.platforms)
+        if place.destination is None:
             tlp = self.caveat.tlp
             platforms = ", ".join(sorted({i.platform.value.capitalize() for i in contact.identities}))
             raise NoAllowedChannel(f"{contact.title(self.directory)} can receive {tlp.label} only over an "
                                    f"end-to-end encrypted channel (Matrix or the console), and has only {platforms}. "
                                    "Ask an admin to add a Matrix account for them (/member add), or leave them out.")
-        if allowed != usual:
-            self.notices.append(Notice(contact.id, usual, allowed))
-        return allowed
+        if place.notice is not None:
+            self.notices.append(Notice(contact.id, place.notice, place.destination))
+        return place.destination
 
     def direct_allowed(self, identities: list[UserRef]) -> Destination | None:
         """The direct chat of the first of `identities` whose channel may carry the item, if any."""
-        for identity in identities:
-            destination = Destination.direct(identity)
-            if channel_violation(self.caveat, destination, self.directory, self.encrypted_only) is None:
-                return destination
-        return None
+        return first_allowed(identities, self.caveat, self.directory, self.encrypted_only)
 
     def room_for(self, organisation: str) -> Room | Violation:
         """The room to post in for recipients of `organisation`, or why there is none."""

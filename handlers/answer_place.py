@@ -4,17 +4,24 @@ An answer about AMBER+STRICT or RED items (who received them, when, how far they
 group or room is given in the asker's direct chat with the bot on the same platform (on Matrix the
 connector opens one on demand), and the chat is told only where the answer went
 (alerts.caveat_rules.private_answer). Everything else is answered where it was asked.
+
+A message to a person about an item (feedback, a notice, a reminder, a forward) goes where
+alerts.routing_places.direct_place says, as the item's own copies do: `messages_about`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 
-from alerts.caveat_rules import private_answer
-from alerts.caveats import Tlp
+from alerts.caveat_rules import ENCRYPTED_ONLY, private_answer
+from alerts.caveats import Caveat, Tlp
+from alerts.directory import Directory
+from alerts.identity import Platform
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
+from alerts.routing_places import direct_place
 from handlers.context import CommandContext
 
 
@@ -40,3 +47,41 @@ def answer_placed(ctx: CommandContext, text: str, tlps: Iterable[Tlp], *, kind: 
 
 def _name(ctx: CommandContext) -> str:
     return ctx.sender.name if ctx.sender is not None else str(ctx.message.sender)
+
+
+PLATFORM_NAMES = {Platform.MATRIX: "Matrix", Platform.CONSOLE: "the console", Platform.TELEGRAM: "Telegram"}
+
+
+def messages_about(directory: Directory, contact_id: str, caveat: Caveat, reference: str, text: str,
+                   new_key: Callable[[], str], *, kind: MessageKind = MessageKind.NOTICE,
+                   encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY,
+                   platforms: AbstractSet[Platform] | None = None, protect_content: bool = False,
+                   key: str | None = None) -> list[OutboundMessage]:
+    """The outbox rows telling the contact `text` about the item `reference`: `text` in the direct
+    chat direct_place allows, and a content-free notice in their usual chat when that is elsewhere,
+    or when no chat of theirs may carry it. [] for someone not (or no longer) reachable at all."""
+    contact = directory.contacts.get(contact_id)
+    if contact is None:
+        return []
+    place = direct_place(contact, caveat, directory, encrypted_only, platforms)
+    found: list[OutboundMessage] = []
+    if place.destination is not None:
+        found.append(OutboundMessage(key=key or new_key(), kind=kind, destination=place.destination, text=text,
+                                     reference=reference, contact=contact_id, protect_content=protect_content))
+    if place.notice is not None:
+        found.append(OutboundMessage(
+            key=f"{key}:notice" if key else new_key(), kind=MessageKind.NOTICE, destination=place.notice,
+            text=content_free_notice(caveat.tlp, reference, place.destination), reference=reference,
+            contact=contact_id))
+    return found
+
+
+def content_free_notice(tlp: Tlp, reference: str, read_at: Destination | None) -> str:
+    """Where to read a message about an item that this chat may not carry: no content, no facts."""
+    if read_at is None:
+        return (f"There is a message for you about {reference} ({tlp.label}), but {tlp.label} is sent only "
+                "over end-to-end encrypted channels and you have none with the bot. Ask an admin to add a "
+                "Matrix account for you (/member add).")
+    return (f"A message for you about {reference} ({tlp.label}) awaits you on {PLATFORM_NAMES[read_at.platform]}, "
+            f"in your direct chat with the bot there. {tlp.label} is sent only over end-to-end encrypted "
+            "channels, so not here.")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
 from alerts.audit import AuditAction, AuditEvent
+from alerts.caveat_rules import ENCRYPTED_ONLY
+from alerts.caveats import Tlp
 from alerts.directory import Contact, Directory
+from alerts.identity import Platform
 from alerts.messages import InboundMessage, MessageKind, OutboundMessage
 from alerts.routing import Destination
 from handlers.ports import UnitOfWork
@@ -25,6 +29,10 @@ class CommandContext:
     # False where nobody reads the chat (the command line): answers are only collected in `answers`,
     # and membership runs plan no progress notices.
     in_chat: bool = True
+    # Where messages about an item may go (alerts.routing_places.direct_place): the platforms the bot
+    # runs (None: every one) and the TLPs whose content goes only over end-to-end encrypted channels.
+    platforms: AbstractSet[Platform] | None = None
+    encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY
 
     @property
     def actor(self) -> str:

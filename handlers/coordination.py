@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from alerts.audit import AuditAction
 from alerts.digest import render_overdue
 from alerts.items import Reference, Selector, SelectorKind
-from alerts.messages import MessageKind, OutboundMessage
+from alerts.messages import MessageKind
 from alerts.render import banner_line
 from alerts.reminder_render import local_time, render_escalation, render_nudge, title, when_for
 from alerts.reminders import FollowUp, Owed, Snooze, Track, chased, distinct_recipients, open_tracks, overdue
@@ -26,7 +26,7 @@ from alerts.roles import Role
 from alerts.stats import group_stats, period_bounds, render_stats
 from handlers.context import CommandContext
 from handlers.followup import find_item, notify, refuse, sender_of
-from handlers.followup_reminders import destination_of
+from handlers.answer_place import messages_about
 from handlers.ports import ItemRecord, ReminderRepository
 
 def _in_direct_chat(ctx: CommandContext) -> bool:
@@ -115,7 +115,7 @@ def snooze(ctx: CommandContext, reference: Reference, duration: timedelta, reaso
               detail={"snooze": until.isoformat(), "for": held or "every recipient", "reason": reason})
     if held is not None and item.originator != me.id:
         said = f" Reason: {reason}" if reason else ""
-        notify(ctx, item.originator, MessageKind.NOTICE, str(reference),
+        notify(ctx, item.originator, MessageKind.NOTICE, record,
                f"{banner_line(item)}\n{ctx.directory.contacts[me.id].title(ctx.directory)} holds reminders on "
                f"{reference} until {when_for(until, ctx.directory, item.originator)}.{said}",
                protect_content=item.caveat.protect_content)
@@ -135,13 +135,13 @@ def remind(ctx: CommandContext, reference: Reference) -> None:
     follow = _follow_up(store, reference)
     told = []
     for contact_id, track, due in _owed(ctx, follow):
-        destination = destination_of(ctx.directory, contact_id)
-        if destination is None:
-            continue
         text = render_nudge(follow, track, due, title(ctx.directory, me.id), ctx.directory, contact_id, ctx.now)
-        ctx.uow.outbox.enqueue(OutboundMessage(
-            key=ctx.new_key(), kind=MessageKind.REMINDER, destination=destination, text=text,
-            reference=str(reference), contact=contact_id, protect_content=item.caveat.protect_content))
+        found = messages_about(ctx.directory, contact_id, item.caveat, str(reference), text, ctx.new_key,
+                               kind=MessageKind.REMINDER, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms,
+                               protect_content=item.caveat.protect_content)
+        if not found:
+            continue
+        ctx.uow.outbox.enqueue_many(found)
         ctx.audit(AuditAction.REMINDER, recipients=(contact_id,), reference=str(reference),
                   caveat=item.caveat.label(), detail={"stage": f"{track.value}-manual", "asked_by": me.id})
         zone = ctx.directory.contacts[contact_id].timezone
@@ -172,11 +172,10 @@ def escalate(ctx: CommandContext, reference: Reference) -> None:
     for coordinator in coordinators:
         text = render_escalation(follow, owed, ctx.directory, ctx.now, target=coordinator.id,
                                  automatic=False, asked_by=title(ctx.directory, me.id))
-        destination = destination_of(ctx.directory, coordinator.id)
-        assert destination is not None, "coordinators without an account were left out above"
-        ctx.uow.outbox.enqueue(OutboundMessage(
-            key=ctx.new_key(), kind=MessageKind.ESCALATION, destination=destination, text=text,
-            reference=str(reference), contact=coordinator.id, protect_content=item.caveat.protect_content))
+        ctx.uow.outbox.enqueue_many(messages_about(
+            ctx.directory, coordinator.id, item.caveat, str(reference), text, ctx.new_key,
+            kind=MessageKind.ESCALATION, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms,
+            protect_content=item.caveat.protect_content))
     ctx.audit(AuditAction.ESCALATION, recipients=tuple(c.id for c in coordinators), reference=str(reference),
               caveat=item.caveat.label(),
               detail={"asked_by": me.id, "owed": ", ".join(f"{c} {t.value}" for c, t, _ in owed) or "nothing"})

@@ -55,6 +55,8 @@ class Dispatcher:
             directory=directory,
             now=message.received_at,
             new_key=self._new_key,
+            platforms=self._policy.platforms,
+            encrypted_only=self._policy.encrypted_only,
         )
         name = parsed.command if isinstance(parsed, ParseError) else parsed.name
         if ctx.sender is None:

@@ -44,7 +44,7 @@ from alerts.render import (
 )
 from alerts.roles import Role
 from alerts.routing import Destination
-from handlers.answer_place import answer_placed
+from handlers.answer_place import answer_placed, messages_about
 from handlers.context import CommandContext
 from handlers.ports import ItemRecord
 
@@ -94,17 +94,16 @@ def title(ctx: CommandContext, contact_id: str) -> str:
     return contact.title(ctx.directory) if contact else contact_id
 
 
-def notify(ctx: CommandContext, contact_id: str, kind: MessageKind, reference: str, text: str,
+def notify(ctx: CommandContext, contact_id: str, kind: MessageKind, record: ItemRecord, text: str,
            *, protect_content: bool = False) -> bool:
-    """Queue `text` for the contact's direct chat; False when they are not (or no longer) reachable."""
-    contact = ctx.directory.contacts.get(contact_id)
-    if contact is None or not contact.identities:
-        return False
-    ctx.uow.outbox.enqueue(OutboundMessage(
-        key=ctx.new_key(), kind=kind, destination=Destination.direct(contact.identities[0]), text=text,
-        reference=reference, contact=contact_id, protect_content=protect_content,
-    ))
-    return True
+    """Queue `text` about the item for the contact's direct chat, where the item's caveat lets it
+    go (handlers.answer_place.messages_about); False when they are not (or no longer) reachable."""
+    caveat = record.item.caveat
+    found = messages_about(ctx.directory, contact_id, caveat, str(record.item.reference), text, ctx.new_key,
+                           kind=kind, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms,
+                           protect_content=protect_content)
+    ctx.uow.outbox.enqueue_many(found)
+    return bool(found)
 
 
 def relay_to_recipients(ctx: CommandContext, record: ItemRecord, kind: MessageKind, text: str) -> tuple[str, ...]:
@@ -143,7 +142,7 @@ def acknowledge(ctx: CommandContext, reference: Reference) -> None:
     ctx.audit(AuditAction.ACKNOWLEDGEMENT, recipients=(item.originator,), reference=str(reference),
               caveat=item.caveat.label(), detail={"delivery": delivery.outbox_key})
     acked = 1 + sum(d.progress.state.acknowledged for d in record.deliveries if d is not delivery)
-    notify(ctx, item.originator, MessageKind.NOTICE, str(reference),
+    notify(ctx, item.originator, MessageKind.NOTICE, record,
            f"{reference}: acknowledged by {title(ctx, me)} at {short_when(ctx.now)} UTC "
            f"({acked} of {len(record.deliveries)}).")
     ctx.answer(f"Acknowledged {reference}. Send feedback with /reply {reference} <text>.")
@@ -168,7 +167,7 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
         refuse(ctx, record, "reply", f"Only the originator and recipients of {reference} can reply to it.")
         return
     relayed = render_feedback(item, title(ctx, me), text, from_originator=False, closure=record.closure)
-    if not notify(ctx, item.originator, MessageKind.FEEDBACK, str(reference), relayed,
+    if not notify(ctx, item.originator, MessageKind.FEEDBACK, record, relayed,
                   protect_content=item.caveat.protect_content):
         refuse(ctx, record, "reply", f"The originator of {reference} is no longer in the directory, so your "
                                      "feedback cannot be relayed. Tell a coordinator.")
@@ -197,7 +196,7 @@ def close(ctx: CommandContext, reference: Reference, outcome: str) -> None:
               reference=str(reference), caveat=item.caveat.label(), detail={"outcome": outcome})
     told = relay_to_recipients(ctx, record, MessageKind.NOTICE, render_closure(item, title(ctx, sender.id), outcome))
     if sender.id != item.originator:
-        notify(ctx, item.originator, MessageKind.NOTICE, str(reference),
+        notify(ctx, item.originator, MessageKind.NOTICE, record,
                render_closure(item, title(ctx, sender.id), outcome), protect_content=item.caveat.protect_content)
     _refuse_pending_forwards(ctx, record)
     ctx.answer(f"Closed {reference}. {len(told)} recipients are told.")
@@ -216,7 +215,7 @@ def _refuse_pending_forwards(ctx: CommandContext, record: ItemRecord) -> None:
                   detail={"request": request.id, "asker": request.asker, "decision": "refused", "reason": reason})
         decided = replace(request, state=ForwardState.REFUSED, decided_by=me, decided_at=ctx.now, reason=reason)
         names = [title(ctx, c) for c in request.contacts]
-        notify(ctx, request.asker, MessageKind.NOTICE, str(item.reference),
+        notify(ctx, request.asker, MessageKind.NOTICE, record,
                render_decision(item, decided, title(ctx, me), names))
 
 

@@ -24,15 +24,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol, TypeVar
 
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.bulletin import SharedItem, may_carry, render_bulletin
+from alerts.caveat_rules import ENCRYPTED_ONLY
+from alerts.caveats import Tlp
 from alerts.digest import render_digest
 from alerts.directory import Directory
-from alerts.identity import ChatRef
+from alerts.identity import ChatRef, Platform
 from alerts.items import Reference
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.reminder_policy import ReminderPolicy
@@ -40,6 +43,7 @@ from alerts.reminder_render import render_reminder
 from alerts.reminders import FollowUp, Plan, Reminder, overdue, plan_item
 from alerts.routing import Destination
 from alerts.stats import period_bounds
+from handlers.answer_place import messages_about
 from handlers.errorref import new_error_ref
 from handlers.ports import DirectorySource, ItemSummary, SetAside, UnitOfWork, UnitOfWorkFactory
 
@@ -79,19 +83,19 @@ class TickReport:
     set_aside: int = 0  # items newly set aside by this round
 
 
-def destination_of(directory: Directory, contact_id: str) -> Destination | None:
-    """The contact's direct chat, where reminders go; None when they have no account any more."""
+def _has_account(directory: Directory, contact_id: str) -> bool:
     contact = directory.contacts.get(contact_id)
-    if contact is None or not contact.identities:
-        return None
-    return Destination.direct(contact.identities[0])
+    return contact is not None and bool(contact.identities)
 
 
 class ReminderService:
     def __init__(self, uow_factory: UnitOfWorkFactory, directory: DirectorySource,
                  policy: ReminderPolicy, *, digest_room: ChatRef | None = None,
                  bulletin_room: ChatRef | None = None, batch: int = BATCH, admins: AdminPlaces = lambda: (),
-                 error_ref: Callable[[], str] = new_error_ref) -> None:
+                 error_ref: Callable[[], str] = new_error_ref, platforms: AbstractSet[Platform] | None = None,
+                 encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY) -> None:
+        """`platforms` (those the bot runs; None: every one) and `encrypted_only` choose each reminder's
+        chat as routing chooses an item's (alerts.routing_places.direct_place)."""
         self._uow_factory = uow_factory
         self._directory = directory
         self.policy = policy
@@ -100,6 +104,8 @@ class ReminderService:
         self._batch = batch
         self._admins = admins
         self._error_ref = error_ref
+        self._platforms = platforms
+        self._encrypted_only = encrypted_only
 
     # --- reminders ------------------------------------------------------------------------------
 
@@ -168,7 +174,7 @@ class ReminderService:
         values, made before anything of it is written."""
         plan = plan_item(item, now, self.policy, directory)
         texts = {r.key: render_reminder(r, item, directory, now) for r in plan.send
-                 if destination_of(directory, r.target) is not None}
+                 if _has_account(directory, r.target)}
         for reminder in plan.send + plan.superseded:
             _storable(reminder.planned_at)
         if plan.next_at is not None:
@@ -177,18 +183,19 @@ class ReminderService:
 
     def _send(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,
               texts: dict[str, str], now: datetime, report: TickReport) -> None:
-        destination = destination_of(directory, reminder.target)
-        if destination is None:
+        escalation = reminder.stage.escalation
+        found = messages_about(directory, reminder.target, item.caveat, item.reference, texts.get(reminder.key, ""),
+                               lambda: reminder.key, key=reminder.key,
+                               kind=MessageKind.ESCALATION if escalation else MessageKind.REMINDER,
+                               encrypted_only=self._encrypted_only, platforms=self._platforms,
+                               protect_content=item.caveat.protect_content)
+        if not found:
             report.unreachable += uow.reminders.record(reminder, "unreachable", now)
             return
         if not uow.reminders.record(reminder, "sent", now):
             return  # handled before: by an earlier run of this job, or another scheduler
-        escalation = reminder.stage.escalation
-        uow.outbox.enqueue(OutboundMessage(
-            key=reminder.key, kind=MessageKind.ESCALATION if escalation else MessageKind.REMINDER,
-            destination=destination, text=texts[reminder.key],
-            reference=item.reference, contact=reminder.target, protect_content=item.caveat.protect_content,
-        ))
+        uow.outbox.enqueue_many(found)
+        destination = found[0].destination
         uow.audit.record(AuditEvent(
             action=AuditAction.ESCALATION if escalation else AuditAction.REMINDER, at=now, actor=BOT_ACTOR,
             recipients=(reminder.target,), channel=str(destination), reference=item.reference,

@@ -11,7 +11,9 @@
   /consent. Consent covers exactly the people named in the prompt, so they are routed by name
   when it comes, never re-resolved to whoever a country's point of contact is by then.
 - A forward adds deliveries to the same item (same reference), each with its reason, and each
-  to the new recipient's direct chat, whatever rooms the router would post an item in.
+  to the new recipient's direct chat, whatever rooms the router would post an item in: the one
+  routing would choose (alerts.routing_places.direct_place), with the same content-free notice
+  where their usual chat may not carry the item.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from alerts.items import ItemState, Selector, SelectorKind
 from alerts.lifecycle import ForwardRequest, forward_step
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.render import render_consent_prompt, render_decision, render_delivery, short_when
-from alerts.routing import Delivery, Destination, Route, RouteNeedsConfirmation
+from alerts.routing import Delivery, Route, RouteNeedsConfirmation
+from alerts.routing_places import direct_place
+from alerts.routing_types import Notice
+from handlers.answer_place import content_free_notice
 from handlers.commands import ConsentCommand, ForwardCommand
 from handlers.context import CommandContext
 from handlers.followup import find_item, notify, refuse, sender_of, title
@@ -69,7 +74,7 @@ def forward(ctx: CommandContext, command: ForwardCommand, policy: PostingPolicy)
     names = _send(ctx, record, route, asker.id, command.purpose or "", consented_by=None)
     ctx.answer(f"Forwarded {reference} to {', '.join(names)}.")
     if not by_originator:
-        notify(ctx, item.originator, MessageKind.NOTICE, str(reference),
+        notify(ctx, item.originator, MessageKind.NOTICE, record,
                f"{reference}: {title(ctx, asker.id)} forwarded your {item.kind.noun.lower()} to {', '.join(names)}. "
                f"Purpose: {command.purpose}", protect_content=item.caveat.protect_content)
 
@@ -101,7 +106,7 @@ def consent(ctx: CommandContext, command: ConsentCommand, policy: PostingPolicy)
     names = [title(ctx, c) for c in request.contacts]
     sent, outcome = _send_consented(ctx, record, decided, policy) if command.granted else (False, "")
     decision = render_decision(item, decided, title(ctx, me), names)
-    notify(ctx, request.asker, MessageKind.NOTICE, str(reference), decision if sent else f"{decision} {outcome}".strip())
+    notify(ctx, request.asker, MessageKind.NOTICE, record, decision if sent else f"{decision} {outcome}".strip())
     answer = f"Consent recorded. {outcome}" if command.granted else f"Refusal recorded; {title(ctx, request.asker)} is told."
     if len(pending) > 1:  # /consent answers the oldest, so name the one the next answer is about
         following = pending[1]
@@ -123,11 +128,17 @@ def _route_onward(ctx: CommandContext, record: ItemRecord, selectors: tuple[Sele
     holders = {d.contact for d in record.deliveries} | {item.originator}
     # The router decides who may have it; a forward then goes to each one's direct chat, which
     # every caveat allows: a room post would also reach people nobody asked, or consented, about.
-    route = Route(tuple(
-        Delivery(contact.id, Destination.direct(contact.identities[0]), "forward")
-        for contact in (ctx.directory.contacts[c] for c in dict.fromkeys(routed.recipients))
-        if contact.id not in holders and contact.identities
-    ))
+    # Each chat as routing chooses an item's: a content-free notice where the usual one may not carry it.
+    deliveries: list[Delivery] = []
+    notices: list[Notice] = []
+    for contact in (ctx.directory.contacts[c] for c in dict.fromkeys(routed.recipients)):
+        place = direct_place(contact, item.caveat, ctx.directory, ctx.encrypted_only, ctx.platforms)
+        if contact.id in holders or place.destination is None:
+            continue
+        deliveries.append(Delivery(contact.id, place.destination, "forward"))
+        if place.notice is not None:
+            notices.append(Notice(contact.id, place.notice, place.destination))
+    route = Route(tuple(deliveries), notices=tuple(notices))
     if asker.id != item.originator:
         _check_recipient_may_share(ctx, record, asker, route)
     return route
@@ -163,7 +174,7 @@ def _ask_consent(ctx: CommandContext, record: ItemRecord, command: ForwardComman
     item, asker = record.item, sender_of(ctx)
     names = [title(ctx, c) for c in route.contacts]
     prompt = render_consent_prompt(item, title(ctx, asker.id), names, command.purpose or "")
-    if not notify(ctx, item.originator, MessageKind.NOTICE, str(item.reference), prompt,
+    if not notify(ctx, item.originator, MessageKind.NOTICE, record, prompt,
                   protect_content=item.caveat.protect_content):
         refuse(ctx, record, "forward", f"The originator of {item.reference} is no longer in the directory, "
                                        "so nobody can consent to forwarding it.")
@@ -196,7 +207,8 @@ def _send_consented(ctx: CommandContext, record: ItemRecord, request: ForwardReq
                   detail={"command": "consent", "request": request.id, "reason": str(refused)})
         return False, f"Nothing was sent: {refused}"
     # Urgent items route to coordinators too: consent covers only the people it named.
-    route = Route(tuple(d for d in route.deliveries if d.contact in request.contacts))
+    route = Route(tuple(d for d in route.deliveries if d.contact in request.contacts),
+                  notices=tuple(n for n in route.notices if n.contact in request.contacts))
     if not route.deliveries:
         return False, "Nothing was sent: everyone named has it already."
     names = _send(ctx, record, route, request.asker, request.purpose, consented_by=ctx.actor)
@@ -208,7 +220,7 @@ def _send(ctx: CommandContext, record: ItemRecord, route: Route, asker: str, pur
     """Queue the forward as more deliveries of the same item; the names it went to."""
     item = record.item
     reason = f"forward by {asker}" + (f", consented by {consented_by}" if consented_by else "")
-    route = Route(tuple(replace(d, reason=reason) for d in route.deliveries))
+    route = Route(tuple(replace(d, reason=reason) for d in route.deliveries), notices=route.notices)
     keys = {d.contact: ctx.new_key() for d in route.deliveries}
     ctx.uow.items.add_deliveries(item.reference, route, keys)
     note = f"Forwarded by {title(ctx, asker)}" + (", with the originator's consent" if consented_by else "")
@@ -218,6 +230,10 @@ def _send(ctx: CommandContext, record: ItemRecord, route: Route, asker: str, pur
             key=keys[delivery.contact], kind=MessageKind.DELIVERY, destination=delivery.destination, text=text,
             reference=str(item.reference), contact=delivery.contact, protect_content=item.caveat.protect_content,
         ))
+    ctx.uow.outbox.enqueue_many([OutboundMessage(
+        key=ctx.new_key(), kind=MessageKind.NOTICE, destination=notice.destination, reference=str(item.reference),
+        contact=notice.contact, text=content_free_notice(item.caveat.tlp, str(item.reference), notice.read_at))
+        for notice in route.notices])
     ctx.audit(AuditAction.FORWARD, recipients=route.contacts, reference=str(item.reference),
               caveat=item.caveat.label(), purpose=purpose,
               detail={"stage": "sent", "asker": asker, "consented_by": consented_by or "",

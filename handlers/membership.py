@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from alerts.audit import AuditAction
+from alerts.caveat_rules import private_answer
 from alerts.directory import Contact, Directory
 from alerts.errors import InvalidValue
 from alerts.identity import Platform, UserRef
@@ -20,6 +21,8 @@ from alerts.membership import (Drift, Plan, PlannedAction, Run, contact_id_for, 
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.render import render_delivery
 from alerts.routing import Delivery, Destination, Route
+from alerts.routing_places import direct_place
+from handlers.answer_place import content_free_notice, messages_about
 from handlers.commands import MemberAddCommand, MemberRemoveCommand
 from handlers.context import CommandContext
 from handlers.ports import ItemRecord, MembershipGateway
@@ -179,8 +182,17 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
         if record.delivery_to(backup.id) is not None:
             continue  # the backup has it already
         reason = f"handover from {leaving.id}"
+        place = direct_place(backup, record.item.caveat, directory, ctx.encrypted_only, ctx.platforms)
+        if place.destination is None:  # no chat of the backup's may carry this item: as if there were none
+            handed.remove(reference)
+            without.append(reference)
+            _tell_originator(ctx, record, f"{leaving.title(directory)} has left the network; their copy of "
+                                          f"{reference} cannot go to their backup, {backup.title(directory)}, who "
+                                          f"has no chat that may carry {record.item.caveat.tlp.label}. "
+                                          "Coordinators can reassign it.")
+            continue
         key = ctx.new_key()
-        route = Route((Delivery(backup.id, Destination.direct(backup.identities[0]), reason),))
+        route = Route((Delivery(backup.id, place.destination, reason),))
         ctx.uow.items.add_deliveries(record.item.reference, route, {backup.id: key})
         item = record.item
         text = render_delivery(item, directory, forwarded=f"Handed over to you from {leaving.title(directory)}, "
@@ -188,6 +200,10 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
         ctx.uow.outbox.enqueue(OutboundMessage(
             key=key, kind=MessageKind.DELIVERY, destination=route.deliveries[0].destination, text=text,
             reference=reference, contact=backup.id, protect_content=item.caveat.protect_content))
+        if place.notice is not None:
+            ctx.uow.outbox.enqueue(OutboundMessage(
+                key=ctx.new_key(), kind=MessageKind.NOTICE, destination=place.notice, reference=reference,
+                contact=backup.id, text=content_free_notice(item.caveat.tlp, reference, place.destination)))
         ctx.audit(AuditAction.ADMIN, recipients=(backup.id,), reference=reference, caveat=item.caveat.label(),
                   detail={"handover_from": leaving.id, "to": backup.id})
         _tell_originator(ctx, record, f"{leaving.title(directory)} has left the network; their copy of {reference} "
@@ -196,12 +212,15 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
 
 
 def _tell_originator(ctx: CommandContext, record: ItemRecord, text: str) -> None:
-    originator = ctx.directory.contacts.get(record.item.originator)
-    destination = (Destination.direct(originator.identities[0]) if originator and originator.identities
-                   else Destination.chat(record.item.origin_chat))
-    ctx.uow.outbox.enqueue(OutboundMessage(key=ctx.new_key(), kind=MessageKind.NOTICE, destination=destination,
-                                           text=text, reference=str(record.item.reference),
-                                           contact=record.item.originator))
+    """Where the item's caveat lets a message about it go; for an originator who has left, the chat
+    the item came from, unless its facts must stay out of shared chats."""
+    item = record.item
+    found = messages_about(ctx.directory, item.originator, item.caveat, str(item.reference), text, ctx.new_key,
+                           encrypted_only=ctx.encrypted_only, platforms=ctx.platforms)
+    if not found and not private_answer(item.origin_chat, {item.caveat.tlp}):
+        found = [OutboundMessage(key=ctx.new_key(), kind=MessageKind.NOTICE, destination=Destination.chat(
+            item.origin_chat), text=text, reference=str(item.reference), contact=item.originator)]
+    ctx.uow.outbox.enqueue_many(found)
 
 
 # --- /rooms and /room sync ---------------------------------------------------------------------------

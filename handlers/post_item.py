@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from alerts.audit import AuditAction
-from alerts.caveat_rules import shared_chat
+from alerts.caveat_rules import ENCRYPTED_ONLY, shared_chat
 from alerts.caveats import Tlp
 from alerts.directory import Directory
 from alerts.due import DuePolicy
@@ -39,6 +39,10 @@ class PostingPolicy:
     topic_defaults: Mapping[str, tuple[Selector, ...]] = field(default_factory=dict)
     routing: RoutingPolicy | None = None
     platforms: AbstractSet[Platform] | None = None
+
+    @property
+    def encrypted_only(self) -> frozenset[Tlp]:
+        return self.routing.encrypted_only if self.routing is not None else ENCRYPTED_ONLY
 
     def router(self, directory: Directory) -> Router:
         return Router(directory, self.routing if self.routing is not None else self.topic_defaults,

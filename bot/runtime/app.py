@@ -12,11 +12,12 @@ from typing import Callable, Sequence, TextIO
 
 from sqlalchemy import Connection, Engine
 
+from alerts.caveats import Tlp
 from alerts.clock import Clock
 from alerts.identity import Platform
 from alerts.roles import Role
 from alerts.routing import Destination
-from alerts.messages import InboundMessage, MessageKind
+from alerts.messages import InboundMessage, MessageKind, OutboundMessage
 from bot.runtime.clock import SystemClock
 from bot.config.settings import Settings
 from bot.connectors.base import Connector, ReceivingConnector
@@ -29,7 +30,9 @@ from bot.actions.membership import ConsoleRoomAdmin, MembershipConnectors, Opera
 from bot.actions.removal import RemovalActions
 from bot.scheduling.retention import RetentionSweeper
 from bot.ops.witness_room import room_witness
+from handlers.answer_place import messages_about
 from handlers.dispatcher import Dispatcher
+from handlers.ports import ItemRecord
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary
 from storage.audit.checkpoints import Checkpointer
@@ -156,6 +159,7 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     )
     if settings.console.enabled:
         connectors[Platform.CONSOLE] = ConsoleConnector(directory, out)
+    encrypted_only = settings.routing_policy().encrypted_only
     retry = RetryPolicy(
         max_attempts=settings.delivery.max_attempts,
         base=timedelta(seconds=settings.delivery.retry_base_seconds),
@@ -183,11 +187,10 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         uow_factory=uow_factory,
         directory=directory,
         inbox=InboxProcessor(uow_factory, dispatcher, new_key),
-        # DeliveryWorker only reads its connectors (get, iteration) but declares a dict; delivery.py
-        # is being rewritten elsewhere: make it Mapping[Platform, Connector] there and drop this.
-        worker=DeliveryWorker(db, uow_factory,
-                              MembershipConnectors(connectors, room_actions, operations),  # type: ignore[arg-type]
-                              clock, new_key, retry, coordinators=coordinator_chats(directory, connectors)),
+        worker=DeliveryWorker(db, uow_factory, MembershipConnectors(connectors, room_actions, operations), clock,
+                              new_key, retry, coordinators=coordinator_chats(directory, connectors),
+                              tell_originator=originator_rows(directory, connectors, encrypted_only, new_key),
+                              tell_coordinators=coordinator_rows(directory, connectors, encrypted_only, new_key)),
         connectors=connectors,
         checkpointer=checkpointer,
         receivers={},
@@ -211,6 +214,38 @@ def coordinator_chats(directory: DatabaseDirectory, connectors: dict[Platform, C
         return found
 
     return chats
+
+
+def originator_rows(directory: DatabaseDirectory, connectors: dict[Platform, Connector], encrypted_only: frozenset[Tlp],
+                    new_key: Callable[[], str]) -> Callable[[ItemRecord, str], list[OutboundMessage]]:
+    """How the delivery worker tells an item's originator something about it: where the item's caveat
+    lets a message about it go, on a connected platform (handlers.answer_place.messages_about)."""
+
+    def rows(record: ItemRecord, text: str) -> list[OutboundMessage]:
+        item = record.item
+        return messages_about(directory.current(), item.originator, item.caveat, str(item.reference), text, new_key,
+                              encrypted_only=encrypted_only, platforms=connectors.keys())
+
+    return rows
+
+
+def coordinator_rows(directory: DatabaseDirectory, connectors: dict[Platform, Connector],
+                     encrypted_only: frozenset[Tlp], new_key: Callable[[], str]
+                     ) -> Callable[[ItemRecord, str], list[OutboundMessage]]:
+    """How the delivery worker tells the coordinators something about an item: as originator_rows, for
+    each coordinator with an account on a connected platform."""
+
+    def rows(record: ItemRecord, text: str) -> list[OutboundMessage]:
+        item, current = record.item, directory.current()
+        found: list[OutboundMessage] = []
+        for contact in current.with_role(Role.COORDINATOR):
+            if any(i.platform in connectors for i in contact.identities):
+                found += [m for m in messages_about(current, contact.id, item.caveat, str(item.reference), text,
+                                                    new_key, encrypted_only=encrypted_only, platforms=connectors.keys())
+                          if m.destination.platform in connectors]
+        return found
+
+    return rows
 
 
 def add_receiver(runtime: Runtime, connector: ReceivingConnector) -> None:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Mapping
 
 from alerts.audit import BOT_ACTOR, AuditAction, AuditEvent
+from alerts.caveat_rules import private_answer
 from alerts.clock import Clock
 from alerts.identity import Platform
 from alerts.items import Reference
@@ -73,6 +74,8 @@ class DeliveryWorker:
         batch: int = 50,
         coordinators: Callable[[], list[Destination]] = no_one,
         concurrency: int = 32,
+        tell_originator: Callable[[ItemRecord, str], list[OutboundMessage]] = lambda record, text: [],
+        tell_coordinators: Callable[[ItemRecord, str], list[OutboundMessage]] | None = None,
     ) -> None:
         self._db = db
         self._uow_factory = uow_factory
@@ -82,6 +85,8 @@ class DeliveryWorker:
         self._retry = retry
         self._batch = batch
         self._coordinators = coordinators
+        self._tell_originator = tell_originator  # the rows telling an item's originator `text` about it
+        self._tell_coordinators = tell_coordinators  # and the coordinators, where the item's caveat lets it go
         self._concurrency = max(1, concurrency)
         self._send_timeout = retry.lease.total_seconds() * 0.75
         self._wake = asyncio.Event()
@@ -387,34 +392,25 @@ class DeliveryWorker:
                 detail={"reason": f"delivery failed: {code}"},
             )
         )
-        uow.outbox.enqueue(
-            OutboundMessage(
-                key=self._new_key(),
-                kind=MessageKind.NOTICE,
-                destination=Destination.chat(record.item.origin_chat),
-                text=(
-                    f"Delivery of {reference} to {contact} failed ({code}). "
-                    "Coordinators can see it with /status; try another channel if it is urgent."
-                ),
-                reference=reference,
-                contact=record.item.originator,
-            )
-        )
-        told = {Destination.chat(record.item.origin_chat), destination}  # not twice, not where it fails
-        for chat in self._coordinators():
-            if chat in told:
+        text = (f"Delivery of {reference} to {contact} failed ({code}). "
+                "Coordinators can see it with /status; try another channel if it is urgent.")
+        # Where the item's caveat lets a message about it go, never a shared chat its facts must stay out of.
+        notices = self._tell_originator(record, text)
+        if not notices and not private_answer(record.item.origin_chat, {record.item.caveat.tlp}):
+            notices = [OutboundMessage(key=self._new_key(), kind=MessageKind.NOTICE, text=text, reference=reference,
+                                       destination=Destination.chat(record.item.origin_chat),
+                                       contact=record.item.originator)]
+        uow.outbox.enqueue_many(notices)
+        told = {m.destination for m in notices} | {destination}  # not twice, not where it fails
+        told_them = (f"Delivery of {reference} to {contact} failed for good ({code}) "
+                     f"after {attempt} attempt{'s' if attempt != 1 else ''}. "
+                     f"{record.item.originator} has been told. See /status {reference}.")
+        rows = self._tell_coordinators(record, told_them) if self._tell_coordinators is not None else None
+        if rows is None:  # not given: each coordinator's chat, whatever the item
+            rows = [OutboundMessage(key=self._new_key(), kind=MessageKind.NOTICE, destination=chat, text=told_them,
+                                    reference=reference) for chat in self._coordinators()]
+        for row in rows:
+            if row.destination in told:
                 continue
-            told.add(chat)
-            uow.outbox.enqueue(
-                OutboundMessage(
-                    key=self._new_key(),
-                    kind=MessageKind.NOTICE,
-                    destination=chat,
-                    text=(
-                        f"Delivery of {reference} to {contact} failed for good ({code}) "
-                        f"after {attempt} attempt{'s' if attempt != 1 else ''}. "
-                        f"{record.item.originator} has been told. See /status {reference}."
-                    ),
-                    reference=reference,
-                )
-            )
+            told.add(row.destination)
+            uow.outbox.enqueue(row)

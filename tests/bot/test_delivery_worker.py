@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import Connection, Engine
 
 from alerts.audit import AuditAction, AuditEvent
+from alerts.caveat_rules import ENCRYPTED_ONLY
+from alerts.caveats import Caveat, Tlp
 from alerts.clock import ManualClock
+from alerts.directory import Directory
 from alerts.identity import Platform, UserRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.runtime.dbthread import DatabaseThread
+from bot.runtime.app import coordinator_rows, originator_rows
 from bot.runtime.delivery import DeliveryWorker, RetryPolicy
 from bot.connectors.errors import NotConnected, PermanentFailure, PlatformError, RateLimited, TransientFailure
 from storage.sealing import AesGcmSealer
 from storage.uow import SqlUnitOfWorkFactory
+from tests.fakes import FixedDirectory
+from tests.sample_network import small_network
 from tests.storage.builders import make_item, make_route, sealing
 
 
@@ -61,8 +68,11 @@ def world(engine: Engine, sealer: AesGcmSealer):
     platform = FakePlatform()
     keys = itertools.count(1)
     db = DatabaseThread()
-    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",
-                            RetryPolicy(max_attempts=3, base=timedelta(seconds=2)))
+    connectors = {Platform.CONSOLE: platform}
+    worker = DeliveryWorker(db, factory, connectors, clock, lambda: f"k{next(keys)}",  # type: ignore[arg-type]
+                            RetryPolicy(max_attempts=3, base=timedelta(seconds=2)),
+                            tell_originator=originator_rows(FixedDirectory(small_network()),  # type: ignore[arg-type]
+                                                            connectors, ENCRYPTED_ONLY, lambda: f"k{next(keys)}"))
     yield clock, audit, factory, platform, worker
     db.close()
 
@@ -112,7 +122,9 @@ async def test_a_delivery_that_cannot_be_made_is_told_to_the_originator_and_audi
     enqueue(factory, to("th-npoc", "d1", "the alert", kind=MessageKind.DELIVERY, reference=str(item.reference),
                         contact="th-npoc"))
     await worker.settle()
-    notice = [text for who, text in platform.received if who == str(item.origin_chat)]
+    # The originator's direct chat: the item is AMBER+STRICT, and was typed in a shared room.
+    assert not [who for who, _ in platform.received if who == str(item.origin_chat)]
+    notice = [text for who, text in platform.received if who == "console:my-officer"]
     assert notice and "failed (blocked)" in notice[0]
     assert [e.action for e in audit.events] == [AuditAction.REFUSAL]
     with factory() as uow:
@@ -130,8 +142,11 @@ async def test_a_delivery_that_keeps_failing_is_told_to_the_coordinators_too(eng
                     Destination.direct(UserRef.parse("console:rso-deputy")),
                     Destination.direct(UserRef.parse("console:th-npoc"))]  # the failing chat: not used
     db = DatabaseThread()
-    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",
-                            RetryPolicy(max_attempts=2, base=timedelta(seconds=2)), coordinators=lambda: coordinators)
+    connectors = {Platform.CONSOLE: platform}
+    worker = DeliveryWorker(db, factory, connectors, clock, lambda: f"k{next(keys)}",  # type: ignore[arg-type]
+                            RetryPolicy(max_attempts=2, base=timedelta(seconds=2)), coordinators=lambda: coordinators,
+                            tell_originator=originator_rows(FixedDirectory(small_network()),  # type: ignore[arg-type]
+                                                            connectors, ENCRYPTED_ONLY, lambda: f"k{next(keys)}"))
     try:
         item = make_item(originator="my-officer")
         with factory() as uow:
@@ -145,7 +160,7 @@ async def test_a_delivery_that_keeps_failing_is_told_to_the_coordinators_too(eng
         clock.advance(timedelta(seconds=3))
         await worker.settle()
         told = {who: text for who, text in platform.received}
-        assert set(told) == {str(item.origin_chat), "console:rso-coord", "console:rso-deputy"}
+        assert set(told) == {"console:my-officer", "console:rso-coord", "console:rso-deputy"}
         for coordinator in ("console:rso-coord", "console:rso-deputy"):
             assert f"Delivery of {item.reference} to th-npoc failed for good (502) after 2 attempts" in told[coordinator]
         assert [e.action for e in audit.events] == [AuditAction.REFUSAL]
@@ -492,3 +507,75 @@ async def test_sends_that_end_together_are_recorded_together_and_a_row_that_cann
         db.close()
     assert max(transactions) > 1  # sends that ended together shared a transaction
     assert sum(transactions) > 9  # the batch with p3 failed, and was recorded again row by row
+
+
+@pytest.mark.parametrize("wired", [True, False], ids=["with the directory", "without"])
+async def test_a_failure_notice_about_a_red_item_typed_in_a_room_never_goes_to_that_room(
+        engine: Engine, sealer: AesGcmSealer, wired: bool) -> None:
+    clock, audit, keys = ManualClock(), SharedAudit(), itertools.count(1)
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, audit), clock)
+    platform = FakePlatform()
+    connectors = {Platform.CONSOLE: platform}
+    coordinators = [Destination.direct(UserRef.parse("console:rso-coord"))]
+    tell = originator_rows(FixedDirectory(small_network()), connectors, ENCRYPTED_ONLY,  # type: ignore[arg-type]
+                           lambda: f"t{next(keys)}")
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, connectors, clock, lambda: f"k{next(keys)}",  # type: ignore[arg-type]
+                            RetryPolicy(max_attempts=3, base=timedelta(seconds=2)), coordinators=lambda: coordinators,
+                            **({"tell_originator": tell} if wired else {}))
+    try:
+        item = make_item(originator="my-officer", caveat=Caveat(Tlp.RED))  # typed in console:#network
+        with factory() as uow:
+            uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
+            uow.commit()
+        platform.failures["console:th-npoc"] = [PermanentFailure("blocked")]
+        enqueue(factory, to("th-npoc", "d1", "the alert", kind=MessageKind.DELIVERY, reference=str(item.reference),
+                            contact="th-npoc"))
+        await worker.settle()
+        told = [who for who, _ in platform.received]
+        assert str(item.origin_chat) not in told
+        assert "console:rso-coord" in told  # never silent: the coordinators hear of it either way
+        assert ("console:my-officer" in told) is wired
+    finally:
+        db.close()
+
+
+async def test_failure_notices_about_a_red_item_reach_telegram_first_people_only_where_they_may(
+        engine: Engine, sealer: AesGcmSealer) -> None:
+    """The originator and the coordinator are on Telegram first: the facts go to their console chats,
+    and Telegram gets only content-free notices (alerts.routing_places.direct_place, as routing does)."""
+    clock, audit, keys = ManualClock(), SharedAudit(), itertools.count(1)
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, audit), clock)
+    console, telegram = FakePlatform(), FakePlatform()
+    telegram.platform = Platform.TELEGRAM  # type: ignore[misc]
+    connectors = {Platform.CONSOLE: console, Platform.TELEGRAM: telegram}
+    base = small_network()
+    first = {"my-officer": UserRef.parse("telegram:user:77"), "rso-coord": UserRef.parse("telegram:user:78")}
+    contacts = [replace(c, identities=(first[c.id], *c.identities)) if c.id in first else c
+                for c in base.contacts.values()]
+    directory = FixedDirectory(Directory.build(base.organisations.values(), contacts, base.rooms))
+    key = lambda: f"k{next(keys)}"  # noqa: E731
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, connectors, clock, key,  # type: ignore[arg-type]
+                            RetryPolicy(max_attempts=3, base=timedelta(seconds=2)),
+                            tell_originator=originator_rows(directory, connectors, ENCRYPTED_ONLY, key),  # type: ignore[arg-type]
+                            tell_coordinators=coordinator_rows(directory, connectors, ENCRYPTED_ONLY, key))  # type: ignore[arg-type]
+    try:
+        item = make_item(originator="my-officer", caveat=Caveat(Tlp.RED))
+        with factory() as uow:
+            uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
+            uow.commit()
+        console.failures["console:th-npoc"] = [PermanentFailure("blocked")]
+        enqueue(factory, to("th-npoc", "d1", "the alert", kind=MessageKind.DELIVERY, reference=str(item.reference),
+                            contact="th-npoc"))
+        await worker.settle()
+        facts = {who: text for who, text in console.received}
+        assert "failed (blocked)" in facts["console:my-officer"]
+        assert "failed for good (blocked)" in facts["console:rso-coord"]
+        assert str(item.origin_chat) not in facts
+        assert sorted(who for who, _ in telegram.received) == ["telegram:user:77", "telegram:user:78"]
+        for _, text in telegram.received:
+            assert text.startswith(f"A message for you about {item.reference} (TLP:RED) awaits you on the console")
+            assert "th-npoc" not in text and "failed" not in text
+    finally:
+        db.close()
