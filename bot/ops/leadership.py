@@ -184,14 +184,18 @@ class Leadership:
         stop = stop or asyncio.Event()
         if not self._stand_by:
             if self._lock is not None and not await self._try_lock(max(self._settings.poll.total_seconds(), 5.0)):
-                log.warning("another instance holds the instance lock: this one runs without the reminder scheduler")
+                log.warning("this instance does not hold the instance lock (another one does, or the database did "
+                            "not answer): it runs without the reminder scheduler")
             return self._activate()
         poll = self._settings.poll.total_seconds()
         said_at: float | None = None
         while not stop.is_set():
-            if await self._try_lock(max(poll, 5.0)):
+            got = await self._try_lock(max(poll, 5.0))
+            if got:
                 break
-            if said_at is None:
+            if got is None:  # the database is down or slow: keep trying, as a standby does
+                pass
+            elif said_at is None:
                 log.warning("standing by: another instance is active on this database; taking over when it "
                             "stops (polling every %.0f s)", poll)
                 said_at = time.monotonic()
@@ -245,19 +249,14 @@ class Leadership:
         if self._lock_engine is not None:
             self._lock_engine.dispose()
 
-    async def __aenter__(self) -> Leadership:
-        await self.wait_until_active()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.release()
-
-    async def _try_lock(self, timeout: float) -> bool:
+    async def _try_lock(self, timeout: float) -> bool | None:
+        """Whether this instance now holds the lock; None when the database did not answer."""
         assert self._lock is not None
         try:
             self._holds_lock = await self._call(self._lock.try_acquire, timeout=timeout)
-        except Exception as exc:  # the database is down or slow: not held; a standby tries again
+        except Exception as exc:
             log.warning("cannot try the instance lock (%s)", type(exc).__name__)
+            return None
         return self._holds_lock
 
     def _activate(self) -> bool:

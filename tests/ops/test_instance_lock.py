@@ -14,10 +14,9 @@ import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 import pytest
-from sqlalchemy import Engine
 
 from bot.config.ops import FailoverSettings
 from bot.config.settings import load_settings
