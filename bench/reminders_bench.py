@@ -5,7 +5,7 @@
 The parent seeds a temporary SQLite database (the sample network of config.example.toml; every item
 delivered to one or two points of contact, none acknowledged, every reminder stage still ahead), then
 starts the bot in a child process, so that the child's memory is the bot's alone: the bot's imports,
-the composition root (bot.runtime.app.build_runtime), then bot.scheduling.scheduler.start_scheduler: lock, APScheduler with its job store, job
+the composition root (bot.runtime.app.build_runtime), then bot.scheduling.scheduler.start_scheduler: APScheduler with its job store, job
 reconciliation, and planning every open item from scratch. It does that twice (a cold job store,
 then a restart). The baseline, in the same child: one plain SELECT of the same items and deliveries.
 

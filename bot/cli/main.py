@@ -99,7 +99,6 @@ def cmd_run(args: argparse.Namespace, console_only: bool = False) -> int:
     from bot.runtime.app import build_runtime
     from bot.runtime.serve import serve
     from bot.connectors.console_session import ConsoleSession, stdin_reader
-    from bot.scheduling.scheduler import SchedulerLocked
 
     settings = settings_from_args(args)
     if console_only:
@@ -121,12 +120,8 @@ def cmd_run(args: argparse.Namespace, console_only: bool = False) -> int:
     if settings.console.enabled:
         session = ConsoleSession(runtime.directory, runtime.submit, runtime.clock, sys.stdout, stdin_reader(),
                                  interactive=sys.stdin.isatty())
-    try:
-        demoted = asyncio.run(serve(runtime, session, instance_lock=not console_only,
-                                    outlive_console=bool(runtime.receivers)))
-    except SchedulerLocked as locked:
-        print(locked, file=sys.stderr)
-        return 1
+    demoted = asyncio.run(serve(runtime, session, instance_lock=not console_only,
+                                outlive_console=bool(runtime.receivers)))
     return 75 if demoted else 0  # EX_TEMPFAIL: the service manager restarts us as a standby
 
 

@@ -17,7 +17,6 @@ bulletin carries TLP:GREEN content only in a registered room (alerts.bulletin).
 
 from __future__ import annotations
 
-import enum
 from datetime import time, timedelta
 from types import MappingProxyType
 from typing import Annotated, Any, Mapping
@@ -28,16 +27,9 @@ from alerts.identity import ChatRef
 from alerts.priority import Priority
 from alerts.reminder_policy import DEFAULT_STAGES, QuietHours, ReminderPolicy, StageTimes
 from bot.config.reader import Check, Items, Load, Refused, Table, loaded, refuse, settings
-from bot.config.values import CHAT_EXPECT, Between, Bool, Choice, TimeZone, Whole, parse_duration
+from bot.config.values import CHAT_EXPECT, Between, Bool, TimeZone, Whole, parse_duration
 
 _OFF = timedelta(0)  # what "off" reads as: no such stage
-
-
-class SecondInstance(enum.Enum):
-    """What a bot does when another one already schedules reminders on the same database."""
-
-    REFUSE = "refuse"    # stop with a clear message
-    STANDBY = "standby"  # run without scheduling, and take over when the other one stops
 
 
 DurationOrOff = Annotated[timedelta | None, Check(lambda text: _OFF if text.lower() == "off" else parse_duration(text),
@@ -98,7 +90,6 @@ class ReminderSettings:
     quiet_for: Annotated[frozenset[Priority], Items(Check(
         _held_priority, 'a priority: "routine" or "priority" (never "urgent")', text=True), into=frozenset)
     ] = frozenset({Priority.ROUTINE})
-    second_instance: Annotated[SecondInstance, Choice(SecondInstance)] = SecondInstance.REFUSE
     tick: Annotated[timedelta, Between(timedelta(seconds=10), timedelta(hours=1))] = timedelta(minutes=1)
     bulletin_day: Annotated[int, Check(_day, "a whole number of at least 1")] = 1  # of each month, for the one before
     enabled: Bool = True

@@ -30,7 +30,7 @@ from bot.config.connectors import ConsoleSettings, DeviceTrust, MatrixSettings, 
 from bot.config.network import NetworkSettings
 from bot.config.ops import FailoverSettings, HealthSettings, LoggingSettings
 from bot.config.reader import HERE, ConfigError, Load, Loc, explain, fields_of, key_path, loaded, settings
-from bot.config.reminders import ReminderSettings, SecondInstance
+from bot.config.reminders import ReminderSettings
 from bot.config.routing import RoutingSettings, parse_selector
 from bot.config.sections import (AuditSettings, BotSettings, DeliverySettings, DueSettings, KeysSettings,
                                  StorageSettings)
@@ -39,8 +39,8 @@ from bot.config.credentials import SecretError, SecretRef
 __all__ = [
     "AuditSettings", "BotSettings", "ConfigError", "ConsoleSettings", "DeliverySettings", "DeviceTrust",
     "DueSettings", "FailoverSettings", "HealthSettings", "KeysSettings", "LoggingSettings", "MatrixSettings",
-    "NetworkSettings", "ReminderSettings", "RoutingSettings",
-    "SecondInstance", "SecretRef", "Settings", "StorageSettings", "TelegramMode", "TelegramSettings", "load_settings",
+    "NetworkSettings", "ReminderSettings", "RoutingSettings", "SecretRef", "Settings", "StorageSettings",
+    "TelegramMode", "TelegramSettings", "load_settings",
     "parse_selector", "settings_from_data", "settings_from_toml",
 ]
 

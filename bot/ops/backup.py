@@ -8,7 +8,7 @@ run by psql in ONE transaction with the drop of what the database held (--force)
 leaves the database as it was. The client tools must be at least the server's major version.
 
 Restore refuses a database that holds tables unless --force, and refuses while an instance runs on
-it (it holds the instance lock or the scheduler lock). On PostgreSQL it keeps the instance lock and
+it (it holds the instance lock). On PostgreSQL it keeps the instance lock and
 the migration lock while it works, so no instance starts, or migrates, in the middle.
 """
 
@@ -27,8 +27,7 @@ from typing import Iterator
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from bot.ops.leadership import LEADER_LOCK_ID
-from bot.scheduling.lock import SCHEDULER_LOCK_ID, FileLock
+from bot.ops.leadership import LEADER_LOCK_ID, FileLock
 from storage.migrate import _MIGRATION_LOCK_ID
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -112,19 +111,15 @@ def contextlib_closing(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 @contextmanager
 def sqlite_instances_stopped(database: Path) -> Iterator[None]:
-    """Hold the instance and scheduler file locks: none may run, or start, while this holds."""
-    locks = [FileLock(database.with_name(database.name + suffix)) for suffix in (".leader.lock", ".scheduler.lock")]
-    held = []
+    """Hold the instance lock: no instance may run, or start, while this holds."""
+    lock = FileLock(database.with_name(database.name + ".leader.lock"))
+    if not lock.try_acquire():
+        raise BackupError(f"a liaison-bot instance runs on {database} (it holds {lock.path}): stop every "
+                          "instance before restoring")
     try:
-        for lock in locks:
-            if not lock.try_acquire():
-                raise BackupError(f"a liaison-bot instance runs on {database} (it holds {lock.path}): stop every "
-                                  "instance before restoring")
-            held.append(lock)
         yield
     finally:
-        for lock in held:
-            lock.release()
+        lock.release()
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------
@@ -191,10 +186,9 @@ def postgres_tables(engine: Engine) -> list[str]:
 
 @contextmanager
 def postgres_instances_stopped(engine: Engine) -> Iterator[None]:
-    """Hold the instance, scheduler and migration locks on one session for the whole restore."""
+    """Hold the instance and migration locks on one session for the whole restore."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for lock_id, what in ((LEADER_LOCK_ID, "an instance is active"), (SCHEDULER_LOCK_ID, "a scheduler runs"),
-                              (_MIGRATION_LOCK_ID, "a migration runs")):
+        for lock_id, what in ((LEADER_LOCK_ID, "an instance is active"), (_MIGRATION_LOCK_ID, "a migration runs")):
             if not conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": lock_id}).scalar():
                 raise BackupError(f"{what} on this database: stop every liaison-bot instance before restoring")
         try:

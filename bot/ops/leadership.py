@@ -1,17 +1,20 @@
-"""Active/standby: of the instances on one database, only the one holding the instance lock runs the
-connectors, the delivery worker and the scheduler; the others stand by and take over when it dies.
+"""Active/standby: of the instances on one database, the one holding the instance lock is active and
+the only one that runs the reminder scheduler; with [failover] on, the others stand by and take over
+when it dies.
 
     leader = leadership_for(settings, runtime.engine, runtime.clock)
     if await leader.wait_until_active(stop):   # a standby waits here, polling, logging "standing by"
-        ...                                     # run everything; stop it all once leader.lost is set
+        ...                                     # run everything, the scheduler if leader.runs_scheduler;
+                                                # stop it all once leader.lost is set
     await leader.release()
 
-One lock mechanism for the whole bot: bot.scheduling.lock's. On PostgreSQL a session advisory lock
-(LEADER_LOCK_ID) on a connection kept open for it alone; on SQLite a flock on
-`<database>.leader.lock`, for instances on one machine. The kernel or the server frees either when
-the process dies, even by SIGKILL, so a standby polling every `poll` takes over within seconds.
+The lock: on PostgreSQL a session advisory lock (LEADER_LOCK_ID) on a connection kept open for it
+alone; on SQLite a flock on `<database>.leader.lock`, for instances on one machine. The kernel or
+the server frees either when the process dies, even by SIGKILL, so a standby polling every `poll`
+takes over within seconds. With [failover] off, and for the console (a tool beside a running bot),
+an instance tries the lock once and is active either way, but runs the scheduler only if it got it.
 
-The active instance checks every `keepalive` that it still holds the lock; a lost (or hung) lock
+The lock holder checks every `keepalive` that it still holds the lock; a lost (or hung) lock
 connection demotes it at once: `lost` is set and the caller stops everything. The lock decides who
 runs; what keeps a row from being sent by two instances during a brief overlap is the outbox lease.
 When an instance takes over, rows the dead one had leased would wait out their lease (a minute)
@@ -24,20 +27,21 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import fcntl
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 
-from sqlalchemy import Engine, event, func, select, update
+from sqlalchemy import Connection, Engine, event, func, select, text, update
 
 from alerts.clock import Clock
 from bot.runtime.clock import SystemClock
 from bot.config.settings import Settings
 from bot.config.ops import FailoverSettings
-from bot.scheduling.lock import AdvisoryLock, FileLock, SchedulerLock
 from storage.db import READ_ONLY, create_engine_for
 from storage.tables import outbox
 
@@ -46,9 +50,99 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # An arbitrary constant naming "the active instance" among advisory locks ("lsn-lead"); the
-# scheduler's (bot.scheduling.lock) and the migrations' (storage.migrate) use others.
+# migrations' (storage.migrate) uses another.
 LEADER_LOCK_ID = 0x6C73_6E2D_6C65_6164
 STILL_STANDING_BY_EVERY = 600.0  # seconds between reminders in the log that this one still waits
+
+
+class InstanceLock(Protocol):
+    def try_acquire(self) -> bool: ...
+
+    def held(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+class FileLock:
+    """flock(2) on a file beside the SQLite database, holding the owner's pid for people to read."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing drops the flock
+
+
+class AdvisoryLock:
+    """A PostgreSQL session advisory lock; lost with its connection, which `held()` then says."""
+
+    def __init__(self, engine: Engine, lock_id: int = LEADER_LOCK_ID) -> None:
+        self._engine = engine
+        self._lock_id = lock_id
+        self._conn: Connection | None = None
+
+    def try_acquire(self) -> bool:
+        if self._conn is not None:
+            return True
+        # Autocommit: the lock is the session's, and the connection must not sit in a transaction
+        # for the life of the process.
+        conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:id)"), {"id": self._lock_id}).scalar()
+        except BaseException:
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def held(self) -> bool:
+        if self._conn is None:
+            return False
+        # A bigint key shows in pg_locks as its high and low 32 bits (classid, objid), objsubid 1.
+        key = self._lock_id & 0xFFFF_FFFF_FFFF_FFFF
+        try:
+            return bool(self._conn.execute(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted "
+                "AND classid::bigint = :high AND objid::bigint = :low AND objsubid = 1"),
+                {"high": key >> 32, "low": key & 0xFFFF_FFFF}).scalar())
+        except Exception:  # the connection is gone, and the lock with it
+            log.exception("the lock's connection failed")
+            return False
+
+    def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": self._lock_id})
+        except Exception:
+            log.warning("could not unlock cleanly; closing its connection frees it")
+        finally:
+            conn.close()
 
 
 class Role(enum.Enum):
@@ -58,13 +152,15 @@ class Role(enum.Enum):
 
 
 class Leadership:
-    def __init__(self, lock: SchedulerLock | None, settings: FailoverSettings, engine: Engine,
-                 clock: Clock | None = None, *, lock_engine: Engine | None = None) -> None:
+    def __init__(self, lock: InstanceLock | None, settings: FailoverSettings, engine: Engine,
+                 clock: Clock | None = None, *, stand_by: bool = True, lock_engine: Engine | None = None) -> None:
         self._lock = lock
         self._settings = settings
         self._engine = engine
         self._lock_engine = lock_engine
         self._clock = clock or SystemClock()
+        self._stand_by = stand_by and lock is not None
+        self._holds_lock = False
         # One thread for the lock's calls: a hung database blocks that thread, never the loop, and
         # never piles up threads poll after poll.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liaison-leader")
@@ -74,30 +170,36 @@ class Leadership:
 
     @property
     def enabled(self) -> bool:
-        return self._lock is not None
+        """Failover is on: without the lock this instance stands by."""
+        return self._stand_by
+
+    @property
+    def runs_scheduler(self) -> bool:
+        """Only the lock holder schedules reminders (or the only instance there can be: no lock at all)."""
+        return self.role is Role.ACTIVE and (self._lock is None or self._holds_lock)
 
     async def wait_until_active(self, stop: asyncio.Event | None = None) -> bool:
-        """Return True once this instance holds the lock (at once when failover is off), False when
-        `stop` is set first."""
+        """Return True once this instance is active, False when `stop` is set first. A standby is active
+        once it holds the lock; without failover an instance is active at once, lock or not."""
         stop = stop or asyncio.Event()
-        if self._lock is None:
-            self._activate()
-            return True
+        if not self._stand_by:
+            if self._lock is not None and not await self._try_lock(max(self._settings.poll.total_seconds(), 5.0)):
+                log.warning("this instance does not hold the instance lock (another one does, or the database did "
+                            "not answer): it runs without the reminder scheduler")
+            return self._activate()
         poll = self._settings.poll.total_seconds()
         said_at: float | None = None
         while not stop.is_set():
-            try:
-                if await self._call(self._lock.try_acquire, timeout=max(poll, 5.0)):
-                    break
-                refused = True
-            except Exception as exc:  # the database is down or slow: keep trying, as a standby does
-                log.warning("cannot try the instance lock (%s); trying again", type(exc).__name__)
-                refused = False
-            if refused and said_at is None:
+            got = await self._try_lock(max(poll, 5.0))
+            if got:
+                break
+            if got is None:  # the database is down or slow: keep trying, as a standby does
+                pass
+            elif said_at is None:
                 log.warning("standing by: another instance is active on this database; taking over when it "
                             "stops (polling every %.0f s)", poll)
                 said_at = time.monotonic()
-            elif refused and time.monotonic() - said_at > STILL_STANDING_BY_EVERY:  # type: ignore[operator]
+            elif time.monotonic() - said_at > STILL_STANDING_BY_EVERY:
                 log.info("still standing by")
                 said_at = time.monotonic()
             try:
@@ -107,15 +209,13 @@ class Leadership:
         else:
             return False
         freed = await self.take_over_leases()
-        self._activate()
         log.warning("active: this instance holds the instance lock%s",
                     f" (freed {freed} delivery lease(s) of the previous instance)" if freed else "")
-        self._keepalive = asyncio.create_task(self._keep_alive())
-        return True
+        return self._activate()
 
     async def take_over_leases(self) -> int:
         """Free the leases a previous active instance left, so its rows are sent now, not in a minute."""
-        if self._lock is None:
+        if not self._stand_by:  # other active instances may be sending what they leased
             return 0
         leased = await self._call(_in_flight, self._engine, self._clock.now())
         if not leased:
@@ -144,19 +244,26 @@ class Leadership:
                 await self._call(self._lock.release, timeout=5.0)
             except Exception:  # the process is ending: its connection, and the lock, go with it
                 log.warning("could not release the instance lock cleanly")
+        self._holds_lock = False
         self._executor.shutdown(wait=False)
         if self._lock_engine is not None:
             self._lock_engine.dispose()
 
-    async def __aenter__(self) -> Leadership:
-        await self.wait_until_active()
-        return self
+    async def _try_lock(self, timeout: float) -> bool | None:
+        """Whether this instance now holds the lock; None when the database did not answer."""
+        assert self._lock is not None
+        try:
+            self._holds_lock = await self._call(self._lock.try_acquire, timeout=timeout)
+        except Exception as exc:
+            log.warning("cannot try the instance lock (%s)", type(exc).__name__)
+            return None
+        return self._holds_lock
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.release()
-
-    def _activate(self) -> None:
+    def _activate(self) -> bool:
         self.role = Role.ACTIVE
+        if self._holds_lock:
+            self._keepalive = asyncio.create_task(self._keep_alive())
+        return True
 
     async def _keep_alive(self) -> None:
         period = self._settings.keepalive.total_seconds()
@@ -225,17 +332,20 @@ def leader_lock_engine(engine: Engine, password: str | None = None) -> Engine:
 
 def leadership_for(settings: Settings, engine: Engine, clock: Clock | None = None, *, enabled: bool = True
                    ) -> Leadership:
-    """The instance lock that fits the database; none (always active) when [failover] enabled = false
-    or `enabled` is False (the console, a tool beside a running bot, takes no lock)."""
+    """The instance lock that fits the database. With [failover] enabled = false, or `enabled` False
+    (the console, a tool beside a running bot), the instance does not stand by: it tries the lock
+    once, to learn whether it is the one to run the scheduler."""
     failover = settings.failover
-    if not (failover.enabled and enabled):
-        return Leadership(None, failover, engine, clock)
+    stand_by = failover.enabled and enabled
     if engine.dialect.name == "postgresql":
         password = settings.storage.password.read() if settings.storage.password is not None else None
         lock_engine = leader_lock_engine(engine, password)
-        return Leadership(AdvisoryLock(lock_engine, LEADER_LOCK_ID), failover, engine, clock, lock_engine=lock_engine)
+        return Leadership(AdvisoryLock(lock_engine), failover, engine, clock, stand_by=stand_by,
+                          lock_engine=lock_engine)
     database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database:
-        raise ValueError(f"no instance lock for {engine.dialect.name} databases")
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        if stand_by:
+            raise ValueError(f"no instance lock for this {engine.dialect.name} database")
+        return Leadership(None, failover, engine, clock, stand_by=False)  # no other instance can share it
     path = Path(database)
-    return Leadership(FileLock(path.with_name(path.name + ".leader.lock")), failover, engine, clock)
+    return Leadership(FileLock(path.with_name(path.name + ".leader.lock")), failover, engine, clock, stand_by=stand_by)

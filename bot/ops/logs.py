@@ -52,7 +52,7 @@ CHATTY_LIBRARIES = ("nio", "httpx", "httpcore", "telegram", "aiohttp.access", "s
 # Exceptions whose messages describe infrastructure, not what a person wrote.
 SAFE_MESSAGE_MODULES = ("sqlalchemy", "psycopg", "alembic", "asyncio", "concurrent", "ssl", "socket", "aiohttp",
                         "httpx", "httpcore", "nio", "telegram", "apscheduler", "bot.connectors.errors", "storage.keyring",
-                        "storage.audit", "bot.scheduling.lock")
+                        "storage.audit")
 SAFE_BUILTINS = (OSError, TimeoutError, MemoryError, RecursionError)  # ConnectionError is an OSError
 WITHHELD = "(message withheld: it may quote content)"
 

@@ -49,7 +49,8 @@ async def _run_active(runtime: Runtime, console_session: ConsoleSession | None, 
     # A standby may have waited for hours: what the CLI or the other instance changed meanwhile counts.
     await runtime.db.run(runtime.directory.refresh_if_changed)
     await runtime.settle()  # whatever a crash left in the inbox or outbox goes first
-    scheduler = await start_scheduler(runtime)  # reconciled from the items; None when disabled
+    # Only the instance lock's holder schedules: a second scheduler on the database would be wasted work.
+    scheduler = await start_scheduler(runtime) if leader.runs_scheduler else None  # None also when disabled
     if health is not None:
         health.state.scheduler = scheduler
     tasks = [

@@ -32,6 +32,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 log = logging.getLogger(__name__)
 
 TICK, DIGEST, BULLETIN = "reminders.tick", "reminders.digest", "reminders.bulletin"
+STORE = "default"  # the job store alias the jobs are added to
 
 JobHandler = Callable[[datetime], Awaitable[object]]  # called with the run time the job was due at
 
@@ -45,18 +46,15 @@ class BoundJobsExecutor(BaseExecutor):
     """Runs each job by its id, through the coroutine bound to that id, on the scheduler's event loop.
 
     The misfire check and the events are those of APScheduler's own executors, so listeners see
-    EVENT_JOB_EXECUTED, EVENT_JOB_MISSED and EVENT_JOB_ERROR as usual.
+    EVENT_JOB_EXECUTED, EVENT_JOB_MISSED and EVENT_JOB_ERROR as usual. `loop` is the one the
+    scheduler is given (AsyncIOScheduler(event_loop=...)), and the jobs live in its "default" store.
     """
 
-    def __init__(self, handlers: Mapping[str, JobHandler]) -> None:
+    def __init__(self, handlers: Mapping[str, JobHandler], loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
         self._handlers = dict(handlers)
         self._tasks: set[asyncio.Task[list[JobExecutionEvent]]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def start(self, scheduler: Any, alias: str) -> None:
-        super().start(scheduler, alias)
-        self._loop = scheduler._eventloop  # AsyncIOScheduler's loop, as APScheduler's AsyncIOExecutor uses it
+        self._loop = loop
 
     def shutdown(self, wait: bool = True) -> None:
         for task in self._tasks:
@@ -64,7 +62,6 @@ class BoundJobsExecutor(BaseExecutor):
         self._tasks.clear()
 
     def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
-        assert self._loop is not None, "the executor is started with the scheduler"
         task = self._loop.create_task(self._run(job, run_times))
         self._tasks.add(task)
 
@@ -86,7 +83,7 @@ class BoundJobsExecutor(BaseExecutor):
             late = datetime.now(timezone.utc) - run_time
             if job.misfire_grace_time is not None and late > timedelta(seconds=job.misfire_grace_time):
                 log.warning("job %s missed its run at %s by %s", job.id, run_time, late)
-                events.append(JobExecutionEvent(EVENT_JOB_MISSED, job.id, job._jobstore_alias, run_time))
+                events.append(JobExecutionEvent(EVENT_JOB_MISSED, job.id, STORE, run_time))
                 continue
             try:
                 if handler is None:
@@ -94,10 +91,10 @@ class BoundJobsExecutor(BaseExecutor):
                 value = await handler(run_time)
             except Exception as exc:
                 log.exception("job %s failed", job.id)
-                events.append(JobExecutionEvent(EVENT_JOB_ERROR, job.id, job._jobstore_alias, run_time,
+                events.append(JobExecutionEvent(EVENT_JOB_ERROR, job.id, STORE, run_time,
                                                 exception=exc, traceback=traceback.format_exc()))
             else:
-                events.append(JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, job._jobstore_alias, run_time,
+                events.append(JobExecutionEvent(EVENT_JOB_EXECUTED, job.id, STORE, run_time,
                                                 retval=value))
         return events
 
@@ -142,7 +139,7 @@ def reconcile_jobs(scheduler: BaseScheduler, specs: Sequence[JobSpec]) -> dict[s
     for spec in specs:
         if done.get(spec.id) == "kept":
             continue
-        scheduler.add_job(bound_job, spec.trigger, id=spec.id, name=spec.describes, replace_existing=True,
-                          coalesce=True, misfire_grace_time=spec.grace, max_instances=1)
+        scheduler.add_job(bound_job, spec.trigger, id=spec.id, name=spec.describes, jobstore=STORE,
+                          replace_existing=True, coalesce=True, misfire_grace_time=spec.grace, max_instances=1)
         done.setdefault(spec.id, "added")
     return done

@@ -4,17 +4,19 @@
     ...
     await scheduler.stop()
 
-At start: take the single-scheduler lock (bot.scheduling.lock), start APScheduler paused, make its
-jobs match the settings (bot.scheduling.jobs.reconcile_jobs), plan every open item again from the
-items (ReminderService.reconcile, which also sends what fell due while the bot was down), then let
-the timers run. A second instance is refused (SchedulerLocked) or, with second_instance =
-"standby", waits and takes over when the first one's lock is freed.
+Only the instance holding the instance lock starts it (bot.ops.leadership decides; bot.runtime.serve
+asks): this module takes no lock of its own. At start: start APScheduler paused, make its jobs match
+the settings (bot.scheduling.jobs.reconcile_jobs), plan every open item again from the items
+(ReminderService.reconcile, which also sends what fell due while the bot was down), then let the
+timers run. Should two ever run at once, the job store and the outbox keys still send each reminder
+once.
 
 Every job runs its work on the bot's database thread with the bot's clock, and wakes the delivery
 worker when it queued anything. An item a round cannot handle is set aside (see
 handlers.followup_reminders): its error reference comes from handlers.errorref, and the admins are told
-where the room watch tells them (bot.runtime.admins), so one bad row stops neither the timers nor a start. Tests drive ReminderService.tick with a manual clock; this module
-only adds the timers, and its own tests check those with APScheduler's real clock.
+where the room watch tells them (bot.runtime.admins), so one bad row stops neither the timers nor a
+start. Tests drive ReminderService.tick with a manual clock; this module only adds the timers, and
+its own tests check those with APScheduler's real clock.
 """
 
 from __future__ import annotations
@@ -35,15 +37,13 @@ from alerts.identity import Platform
 from alerts.reminder_policy import zone_of
 from bot.runtime.admins import admin_destinations
 from bot.config.settings import Settings
-from bot.config.reminders import SecondInstance
 from bot.runtime.dbthread import DatabaseThread
-from bot.scheduling.jobs import BULLETIN, DIGEST, TICK, BoundJobsExecutor, JobSpec, job_specs, reconcile_jobs
-from bot.scheduling.lock import SchedulerLock, SchedulerLocked, scheduler_lock_for
+from bot.scheduling.jobs import BULLETIN, DIGEST, STORE, TICK, BoundJobsExecutor, JobSpec, job_specs, reconcile_jobs
 from handlers.followup_reminders import ReminderService, TickReport
 from handlers.ports import DirectorySource, UnitOfWorkFactory
 from storage.db import READ_ONLY, create_engine_for
 
-__all__ = ["ReminderScheduler", "ReminderService", "SchedulerLocked", "start_scheduler"]
+__all__ = ["ReminderScheduler", "ReminderService", "start_scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +89,10 @@ def previous_month(day: date) -> date:
 
 
 class ReminderScheduler:
-    def __init__(self, service: ReminderService, *, run_on_db: RunOnDatabase, clock: Clock, lock: SchedulerLock,
+    def __init__(self, service: ReminderService, *, run_on_db: RunOnDatabase, clock: Clock,
                  job_store_url: str, specs: Sequence[JobSpec], zone: str = "UTC",
                  wake: Callable[[], None] = lambda: None) -> None:
         self.service = service
-        self.lock = lock
         self._run_on_db = run_on_db
         self._clock = clock
         self._job_store_url = job_store_url
@@ -103,26 +102,23 @@ class ReminderScheduler:
         self.scheduler: AsyncIOScheduler | None = None
         self.reconciled: dict[str, str] = {}  # what start did to each job, for logs and tests
         self.catch_up: TickReport | None = None
-        self._standby: asyncio.Task[None] | None = None
 
     @property
     def active(self) -> bool:
         return self.scheduler is not None
 
-    async def start(self) -> bool:
-        """Take the lock and start; False (and nothing started) when another instance holds it."""
+    async def start(self) -> None:
         if self.active:
-            return True
-        if not self.lock.try_acquire():
-            return False
+            return
         try:
             engine = create_engine_for(self._job_store_url).execution_options(**READ_ONLY)  # see _job_store_url
+            loop = asyncio.get_running_loop()
             scheduler = AsyncIOScheduler(
-                jobstores={"default": SQLAlchemyJobStore(engine=engine)},
+                jobstores={STORE: SQLAlchemyJobStore(engine=engine)},
                 executors={"default": BoundJobsExecutor({TICK: self._tick, DIGEST: self._digest,
-                                                         BULLETIN: self._bulletin})},
+                                                         BULLETIN: self._bulletin}, loop)},
                 job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
-                timezone=timezone.utc,
+                timezone=timezone.utc, event_loop=loop,
             )
             scheduler.start(paused=True)
             self.scheduler = scheduler
@@ -134,36 +130,18 @@ class ReminderScheduler:
             await self.stop()
             raise
         log.info("reminder scheduler started: jobs %s; %s", self.reconciled, self.catch_up)
-        return True
-
-    def wait_as_standby(self, poll_seconds: float) -> None:
-        """Try the lock every `poll_seconds` in the background, and start once it is free."""
-        async def take_over() -> None:
-            while not await self.start():
-                await asyncio.sleep(poll_seconds)
-            log.warning("the other scheduler is gone: this instance now schedules reminders")
-
-        self._standby = asyncio.create_task(take_over())
 
     async def stop(self) -> None:
-        if self._standby is not None:
-            self._standby.cancel()
-            self._standby = None
         scheduler, self.scheduler = self.scheduler, None
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler shuts down on its loop's next turn: let it
-        self.lock.release()
 
     def _after(self, report: TickReport | None) -> None:
         if report is not None and report.sent:
             self._wake()
 
-    async def _tick(self, run_time: datetime) -> TickReport | None:
-        if not self.lock.held():  # the PostgreSQL lock went with its connection: another may run now
-            log.error("the scheduler lock is lost: this instance stops scheduling reminders")
-            await self.stop()
-            return None
+    async def _tick(self, run_time: datetime) -> TickReport:
         report = await self._run_on_db(self.service.tick, self._clock.now())
         self._after(report)
         return report
@@ -190,12 +168,9 @@ def _job_store_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
-async def start_scheduler(runtime: RuntimeLike, *, standby_poll_seconds: float = 30.0) -> ReminderScheduler | None:
-    """Start the reminder scheduler of `runtime`; None when reminders are disabled.
-
-    Raises SchedulerLocked (with a message fit for the operator) when another instance runs one and
-    second_instance is "refuse"; with "standby" it returns an inactive scheduler that takes over later.
-    """
+async def start_scheduler(runtime: RuntimeLike) -> ReminderScheduler | None:
+    """Start the reminder scheduler of `runtime`; None when reminders are disabled. Call it only in the
+    instance that holds the instance lock (Leadership.runs_scheduler)."""
     settings = runtime.settings.reminders
     if not settings.enabled:
         return None
@@ -206,12 +181,7 @@ async def start_scheduler(runtime: RuntimeLike, *, standby_poll_seconds: float =
     specs = job_specs(settings.tick, settings.digest_time, settings.digest_timezone, digest=settings.digest_room is not None,
                       bulletin_day=settings.bulletin_day if settings.bulletin_room else None)
     scheduler = ReminderScheduler(service, run_on_db=runtime.db.run, clock=runtime.clock,
-                                  lock=scheduler_lock_for(runtime.engine), job_store_url=_job_store_url(runtime.engine),
+                                  job_store_url=_job_store_url(runtime.engine),
                                   specs=specs, zone=settings.digest_timezone, wake=runtime.worker.wake)
-    if await scheduler.start():
-        return scheduler
-    if settings.second_instance is SecondInstance.REFUSE:
-        raise SchedulerLocked(scheduler.lock.refusal())
-    log.warning("%s Waiting as a standby.", scheduler.lock.refusal())
-    scheduler.wait_as_standby(standby_poll_seconds)
+    await scheduler.start()
     return scheduler

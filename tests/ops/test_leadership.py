@@ -1,6 +1,6 @@
-"""bot.ops.leadership in one process: the lock is the one bot.scheduling.lock has (a flock beside the
-SQLite file, a PostgreSQL advisory lock on a connection of its own); two Leadership objects on
-separate descriptors or connections contend for it as two processes would."""
+"""bot.ops.leadership in one process: the instance lock (a flock beside the SQLite file, a PostgreSQL
+advisory lock on a connection of its own); two Leadership objects on separate descriptors or
+connections contend for it as two processes would."""
 
 from __future__ import annotations
 
@@ -38,13 +38,14 @@ async def test_one_active_the_other_stands_by_then_takes_over(bot_config: Path,
     first, second = leadership_for(settings, engine), leadership_for(settings, engine)
     try:
         assert await asyncio.wait_for(first.wait_until_active(), 10) and first.role is Role.ACTIVE
+        assert first.runs_scheduler and not second.runs_scheduler
         with caplog.at_level(logging.INFO, logger="bot.ops.leadership"):
             waiting = asyncio.create_task(second.wait_until_active())
             await asyncio.sleep(0.3)
             assert not waiting.done() and second.role is Role.STANDBY
             assert any("standing by" in r.getMessage() for r in caplog.records)
             await first.release()
-            assert await asyncio.wait_for(waiting, 10) and second.role is Role.ACTIVE
+            assert await asyncio.wait_for(waiting, 10) and second.role is Role.ACTIVE and second.runs_scheduler
     finally:
         await first.release()
         await second.release()
@@ -75,6 +76,7 @@ async def test_without_failover_every_instance_is_active(bot_config: Path) -> No
     one, two = leadership_for(settings, engine), leadership_for(settings, engine)
     assert await one.wait_until_active() and await two.wait_until_active()
     assert not one.enabled and one.role is two.role is Role.ACTIVE
+    assert one.runs_scheduler and not two.runs_scheduler  # the lock, tried once, says who schedules
     await one.release()
     await two.release()
     engine.dispose()

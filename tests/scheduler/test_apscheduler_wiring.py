@@ -21,7 +21,6 @@ from alerts.priority import Priority
 from bot.config.reminders import ReminderSettings
 from bot.scheduling.scheduler import ReminderScheduler, start_scheduler
 from bot.scheduling.jobs import DIGEST, TICK, job_specs
-from bot.scheduling.lock import scheduler_lock_for
 from handlers.followup_reminders import ReminderService
 from storage.uow import SqlUnitOfWorkFactory
 from tests.scheduler.support import DUE_ONLY, reminders_in_outbox, runtime_like, seed
@@ -135,16 +134,17 @@ async def test_with_a_short_misfire_grace_the_missed_run_would_be_dropped(
 
     def make() -> ReminderScheduler:
         service = ReminderService(uow_factory, rt.directory, DUE_ONLY, digest_room=WITH_DIGEST.digest_room)
-        return ReminderScheduler(service, run_on_db=rt.db.run, clock=clock, lock=scheduler_lock_for(engine),
-                                 job_store_url=url, specs=specs)
+        return ReminderScheduler(service, run_on_db=rt.db.run, clock=clock, job_store_url=url, specs=specs)
 
     rt = runtime_like(engine, uow_factory, clock, ReminderSettings())
     try:
         first = make()
-        assert await first.start()
+        await first.start()
+        assert first.active
         await _stopped_after_downtime(first, DIGEST, timedelta(days=2, hours=1))
         second = make()
-        assert await second.start()
+        await second.start()
+        assert second.active
         [missed] = await _events_of(second, DIGEST, EVENT_JOB_MISSED | EVENT_JOB_EXECUTED)
         assert missed.code == EVENT_JOB_MISSED
         await second.stop()
