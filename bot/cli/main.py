@@ -195,6 +195,7 @@ def _register_operator_tools(commands: argparse._SubParsersAction, common: argpa
 def main(argv: list[str] | None = None) -> int:
     from sqlalchemy.exc import OperationalError
 
+    from bot.ops.leadership import InstanceActive
     from storage.audit.log import AuditHeadCorrupt
     from storage.db import DatabaseUnavailable
     from storage.keyring import KeyringError
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 1
     # Expected conditions an operator can put right: one line each, never a traceback.
-    except (KeyringError, AuditHeadCorrupt, DatabaseUnavailable) as error:
+    except (KeyringError, AuditHeadCorrupt, DatabaseUnavailable, InstanceActive) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except OperationalError as error:

@@ -151,10 +151,16 @@ class Role(enum.Enum):
     DEMOTED = "demoted"  # held the lock and lost it: stopping; the service manager restarts it
 
 
+class InstanceActive(RuntimeError):
+    """Failover is off and another instance holds the instance lock: this one must not start."""
+
+
 class Leadership:
     def __init__(self, lock: InstanceLock | None, settings: FailoverSettings, engine: Engine,
-                 clock: Clock | None = None, *, stand_by: bool = True, lock_engine: Engine | None = None) -> None:
+                 clock: Clock | None = None, *, stand_by: bool = True, lock_engine: Engine | None = None,
+                 sole: bool = False) -> None:
         self._lock = lock
+        self._sole = sole  # without failover, an instance that finds the lock held refuses to start
         self._settings = settings
         self._engine = engine
         self._lock_engine = lock_engine
@@ -183,7 +189,12 @@ class Leadership:
         once it holds the lock; without failover an instance is active at once, lock or not."""
         stop = stop or asyncio.Event()
         if not self._stand_by:
-            if self._lock is not None and not await self._try_lock(max(self._settings.poll.total_seconds(), 5.0)):
+            got = None if self._lock is None else await self._try_lock(max(self._settings.poll.total_seconds(), 5.0))
+            if got is False and self._sole:
+                await self.release()
+                raise InstanceActive("another liaison-bot instance is active on this database; stop it first, or "
+                                     "set [failover] enabled = true to run this one as its standby")
+            if self._lock is not None and not got:
                 log.warning("this instance does not hold the instance lock (another one does, or the database did "
                             "not answer): it runs without the reminder scheduler")
             return self._activate()
@@ -332,20 +343,23 @@ def leader_lock_engine(engine: Engine, password: str | None = None) -> Engine:
 
 def leadership_for(settings: Settings, engine: Engine, clock: Clock | None = None, *, enabled: bool = True
                    ) -> Leadership:
-    """The instance lock that fits the database. With [failover] enabled = false, or `enabled` False
-    (the console, a tool beside a running bot), the instance does not stand by: it tries the lock
-    once, to learn whether it is the one to run the scheduler."""
+    """The instance lock that fits the database. With [failover] enabled = false the instance does not
+    stand by: it takes the lock, and refuses to start where another instance holds it (two instances
+    would both poll the platforms). With `enabled` False (the console, a tool beside a running bot)
+    it tries the lock once, to learn whether it is the one to run the scheduler, and runs either way."""
     failover = settings.failover
     stand_by = failover.enabled and enabled
+    sole = enabled and not failover.enabled
     if engine.dialect.name == "postgresql":
         password = settings.storage.password.read() if settings.storage.password is not None else None
         lock_engine = leader_lock_engine(engine, password)
         return Leadership(AdvisoryLock(lock_engine), failover, engine, clock, stand_by=stand_by,
-                          lock_engine=lock_engine)
+                          lock_engine=lock_engine, sole=sole)
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         if stand_by:
             raise ValueError(f"no instance lock for this {engine.dialect.name} database")
         return Leadership(None, failover, engine, clock, stand_by=False)  # no other instance can share it
     path = Path(database)
-    return Leadership(FileLock(path.with_name(path.name + ".leader.lock")), failover, engine, clock, stand_by=stand_by)
+    return Leadership(FileLock(path.with_name(path.name + ".leader.lock")), failover, engine, clock, stand_by=stand_by,
+                      sole=sole)

@@ -20,7 +20,7 @@ import pytest
 
 from bot.config.ops import FailoverSettings
 from bot.config.settings import load_settings
-from bot.ops.leadership import AdvisoryLock, FileLock, leadership_for
+from bot.ops.leadership import AdvisoryLock, FileLock, InstanceActive, leadership_for
 from bot.runtime.app import Runtime, build_runtime
 from bot.runtime.serve import serve
 from bot.scheduling.scheduler import ReminderScheduler
@@ -165,18 +165,21 @@ async def test_two_instances_on_one_database_never_both_run_reminder_rounds(
         session = Session()
         return runtime, session, asyncio.create_task(serve(runtime, session))
 
-    waiting = "standing by" if failover else "runs without the reminder scheduler"
     with caplog.at_level(logging.INFO, logger="bot.ops.leadership"):
         _, first, served_first = instance("first")
         await _until(lambda: any(who == "first" for who, _ in rounds))
-        _, second, served_second = instance("second")
-        await _until(lambda: any(waiting in r.getMessage() for r in caplog.records))
+        second_runtime, second, served_second = instance("second")
+        if failover:
+            await _until(lambda: any("standing by" in r.getMessage() for r in caplog.records))
+        else:  # two instances would both poll the platforms: the second refuses to start
+            with pytest.raises(InstanceActive, match="another liaison-bot instance is active"):
+                await served_second
         first.ended.set()
         assert await served_first is False
         if failover:  # the standby takes the lock, and the scheduler with it
             await _until(lambda: any(who == "second" for who, _ in rounds))
-        second.ended.set()
-        assert await served_second is False
+            second.ended.set()
+            assert await served_second is False
     assert rounds and all(meanwhile == {who} for who, meanwhile in rounds), rounds
     assert {who for who, _ in rounds} == ({"first", "second"} if failover else {"first"})
     assert not running

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.config.settings import load_settings
 from bot.config.ops import FailoverSettings
-from bot.ops.leadership import Role, leadership_for
+from bot.ops.leadership import InstanceActive, Role, leadership_for
 from storage.db import create_engine_for
 from storage.migrate import upgrade
 from storage.tables import outbox
@@ -70,15 +70,20 @@ async def test_a_standby_told_to_stop_stops(bot_config: Path) -> None:
         engine.dispose()
 
 
-async def test_without_failover_every_instance_is_active(bot_config: Path) -> None:
+async def test_without_failover_a_second_instance_refuses_and_a_console_runs_beside(bot_config: Path) -> None:
     settings = settings_for(bot_config, FailoverSettings(enabled=False))
     engine = create_engine_for(settings.storage.url)
     one, two = leadership_for(settings, engine), leadership_for(settings, engine)
-    assert await one.wait_until_active() and await two.wait_until_active()
-    assert not one.enabled and one.role is two.role is Role.ACTIVE
-    assert one.runs_scheduler and not two.runs_scheduler  # the lock, tried once, says who schedules
+    console = leadership_for(settings, engine, enabled=False)  # a tool beside the running bot
+    assert await one.wait_until_active()
+    assert not one.enabled and one.role is Role.ACTIVE and one.runs_scheduler
+    with pytest.raises(InstanceActive, match="set \\[failover\\] enabled = true"):
+        await two.wait_until_active()  # two instances would both poll the platforms
+    assert await console.wait_until_active()
+    assert console.role is Role.ACTIVE and not console.runs_scheduler  # the lock, tried once, says who schedules
     await one.release()
     await two.release()
+    await console.release()
     engine.dispose()
 
 
