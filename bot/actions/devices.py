@@ -55,7 +55,7 @@ class DeviceView(Protocol):
     def trust(self) -> str: ...  # "verified", "tofu", "blacklisted" or "unverified"
 
 
-class DeviceTrust(Protocol):
+class DeviceTrustPort(Protocol):
     """What a connector offers for device trust (bot.connectors.matrix.MatrixConnector)."""
 
     async def devices(self, user_id: str) -> Sequence[DeviceView]: ...
@@ -85,7 +85,7 @@ def listing(user_id: str, devices: Sequence[DeviceView]) -> str:
 class DeviceActions:
     """Carries out one DEVICE outbox row and answers the admin (see the module docstring)."""
 
-    def __init__(self, db: DatabaseThread, uow_factory: UnitOfWorkFactory, trust: DeviceTrust, clock: Clock, *,
+    def __init__(self, db: DatabaseThread, uow_factory: UnitOfWorkFactory, trust: DeviceTrustPort, clock: Clock, *,
                  waiting_code: str, max_attempts: int = 8) -> None:
         self._db = db
         self._uow_factory = uow_factory
@@ -153,7 +153,7 @@ def _failure(action: DeviceAction, error: PlatformError) -> str:
     return f"Could not {action.describe()} ({error.code}). Try again later."
 
 
-def attach_device_trust(runtime: Runtime, trust: DeviceTrust, *, waiting_code: str) -> DeviceActions:
+def attach_device_trust(runtime: Runtime, trust: DeviceTrustPort, *, waiting_code: str) -> DeviceActions:
     """/device works from now on: its actions go to `trust`, and the handlers get their DeviceDesk."""
     actions = DeviceActions(runtime.db, runtime.uow_factory, trust, runtime.clock, waiting_code=waiting_code,
                             max_attempts=runtime.settings.delivery.max_attempts)

@@ -145,7 +145,7 @@ class AdvisoryLock:
             conn.close()
 
 
-class Role(enum.Enum):
+class InstanceRole(enum.Enum):
     STANDBY = "standby"
     ACTIVE = "active"
     DEMOTED = "demoted"  # held the lock and lost it: stopping; the service manager restarts it
@@ -171,7 +171,7 @@ class Leadership:
         # never piles up threads poll after poll.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liaison-leader")
         self._keepalive: asyncio.Task[None] | None = None
-        self.role = Role.STANDBY
+        self.role = InstanceRole.STANDBY
         self.lost = asyncio.Event()
 
     @property
@@ -182,7 +182,7 @@ class Leadership:
     @property
     def runs_scheduler(self) -> bool:
         """Only the lock holder schedules reminders (or the only instance there can be: no lock at all)."""
-        return self.role is Role.ACTIVE and (self._lock is None or self._holds_lock)
+        return self.role is InstanceRole.ACTIVE and (self._lock is None or self._holds_lock)
 
     async def wait_until_active(self, stop: asyncio.Event | None = None) -> bool:
         """Return True once this instance is active, False when `stop` is set first. A standby is active
@@ -271,7 +271,7 @@ class Leadership:
         return self._holds_lock
 
     def _activate(self) -> bool:
-        self.role = Role.ACTIVE
+        self.role = InstanceRole.ACTIVE
         if self._holds_lock:
             self._keepalive = asyncio.create_task(self._keep_alive())
         return True
@@ -286,7 +286,7 @@ class Leadership:
                 held = False
                 log.error("the instance lock check failed (%s)", type(exc).__name__)
             if not held:
-                self.role = Role.DEMOTED
+                self.role = InstanceRole.DEMOTED
                 self.lost.set()
                 log.error("lost the instance lock: stopping connectors, delivery and scheduler at once "
                           "(a standby takes over); this process should be restarted as a standby")

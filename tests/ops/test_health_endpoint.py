@@ -16,7 +16,7 @@ from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import InboundMessage
 from bot.config.ops import HealthSettings
 from bot.ops.health import start_health_server
-from bot.ops.leadership import Role
+from bot.ops.leadership import InstanceRole
 from storage.audit.tables import audit_head
 from storage.tables import outbox
 from tests.ops.conftest import bot_runtime
@@ -83,7 +83,7 @@ async def test_metrics_count_what_the_database_holds(config: Path) -> None:
 async def test_healthz_says_what_is_wrong(bot_config: Path) -> None:
     clock = ManualClock()
     runtime, _ = bot_runtime(bot_config, clock)
-    leader = SimpleNamespace(role=Role.ACTIVE)
+    leader = SimpleNamespace(role=InstanceRole.ACTIVE)
     health = await start_health_server(runtime, HEALTH, leader=leader)
     try:
         status, _, body = await http_request(health.port, "/healthz")
@@ -102,10 +102,10 @@ async def test_healthz_says_what_is_wrong(bot_config: Path) -> None:
         assert status == 503
         assert json.loads(body)["problems"] == ["matrix is not connected",
                                                 "the oldest unsent message is older than 900 s"]
-        leader.role = Role.STANDBY  # a standby runs no connector: it is healthy when it can take over
+        leader.role = InstanceRole.STANDBY  # a standby runs no connector: it is healthy when it can take over
         status, _, body = await http_request(health.port, "/healthz")
         assert status == 200 and json.loads(body)["scheduler"] == "standby"
-        leader.role = Role.DEMOTED
+        leader.role = InstanceRole.DEMOTED
         assert (await http_request(health.port, "/healthz"))[0] == 503
         assert (await http_request(health.port, "/nothing"))[0] == 404
         assert (await http_request(health.port, "/healthz", "POST"))[0] == 405

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.config.settings import load_settings
 from bot.config.ops import FailoverSettings
-from bot.ops.leadership import InstanceActive, Role, leadership_for
+from bot.ops.leadership import InstanceActive, InstanceRole, leadership_for
 from storage.db import create_engine_for
 from storage.migrate import upgrade
 from storage.tables import outbox
@@ -37,15 +37,15 @@ async def test_one_active_the_other_stands_by_then_takes_over(bot_config: Path,
     upgrade(engine)
     first, second = leadership_for(settings, engine), leadership_for(settings, engine)
     try:
-        assert await asyncio.wait_for(first.wait_until_active(), 10) and first.role is Role.ACTIVE
+        assert await asyncio.wait_for(first.wait_until_active(), 10) and first.role is InstanceRole.ACTIVE
         assert first.runs_scheduler and not second.runs_scheduler
         with caplog.at_level(logging.INFO, logger="bot.ops.leadership"):
             waiting = asyncio.create_task(second.wait_until_active())
             await asyncio.sleep(0.3)
-            assert not waiting.done() and second.role is Role.STANDBY
+            assert not waiting.done() and second.role is InstanceRole.STANDBY
             assert any("standing by" in r.getMessage() for r in caplog.records)
             await first.release()
-            assert await asyncio.wait_for(waiting, 10) and second.role is Role.ACTIVE and second.runs_scheduler
+            assert await asyncio.wait_for(waiting, 10) and second.role is InstanceRole.ACTIVE and second.runs_scheduler
     finally:
         await first.release()
         await second.release()
@@ -63,7 +63,7 @@ async def test_a_standby_told_to_stop_stops(bot_config: Path) -> None:
         waiting = asyncio.create_task(second.wait_until_active(stop))
         await asyncio.sleep(0.1)
         stop.set()
-        assert await asyncio.wait_for(waiting, 10) is False and second.role is Role.STANDBY
+        assert await asyncio.wait_for(waiting, 10) is False and second.role is InstanceRole.STANDBY
     finally:
         await first.release()
         await second.release()
@@ -76,11 +76,11 @@ async def test_without_failover_a_second_instance_refuses_and_a_console_runs_bes
     one, two = leadership_for(settings, engine), leadership_for(settings, engine)
     console = leadership_for(settings, engine, enabled=False)  # a tool beside the running bot
     assert await one.wait_until_active()
-    assert not one.enabled and one.role is Role.ACTIVE and one.runs_scheduler
+    assert not one.enabled and one.role is InstanceRole.ACTIVE and one.runs_scheduler
     with pytest.raises(InstanceActive, match="set \\[failover\\] enabled = true"):
         await two.wait_until_active()  # two instances would both poll the platforms
     assert await console.wait_until_active()
-    assert console.role is Role.ACTIVE and not console.runs_scheduler  # the lock, tried once, says who schedules
+    assert console.role is InstanceRole.ACTIVE and not console.runs_scheduler  # the lock, tried once, says who schedules
     await one.release()
     await two.release()
     await console.release()
@@ -131,8 +131,8 @@ async def test_a_lost_lock_connection_demotes_at_once(tmp_path: Path, postgres_u
             "AND granted AND d.datname = %s", (name,)).fetchall()
         postgres_admin.execute("SELECT pg_terminate_backend(%s)", (pid,))  # the server drops the lock's session
         await asyncio.wait_for(active.lost.wait(), 10)
-        assert active.role is Role.DEMOTED
-        assert await asyncio.wait_for(taking_over, 10) and standby.role is Role.ACTIVE
+        assert active.role is InstanceRole.DEMOTED
+        assert await asyncio.wait_for(taking_over, 10) and standby.role is InstanceRole.ACTIVE
     finally:
         await active.release()
         await standby.release()
