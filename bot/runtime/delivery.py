@@ -302,15 +302,11 @@ class DeliveryWorker:
                 # The sends of this batch are ending: their places are free for what is leased now.
                 limit = self._concurrency - len(self._in_flight) + len(batch) if self._leasing() else 0
                 leased_next = limit > 0
+                leased: list[Outgoing] = []
                 try:
                     leased, _ = await self._db.run(self._write_sent, [(message, message_id) for message, message_id, _
                                                                       in batch], limit, self._ready_platforms())
                     outcomes: list[BaseException | None] = [None] * len(batch)
-                    if self._leasing():
-                        for message in leased:
-                            self._start(message)
-                    elif leased:  # stopped while this was written: the rows go back untried, at once
-                        await self._db.run(self._release_all, leased)
                     # Every place taken: more may be due than this lease could take.
                     leased_next = leased_next and len(leased) < limit
                 except Exception:  # one row spoils the transaction: record each alone, so only it fails
@@ -322,6 +318,15 @@ class DeliveryWorker:
                             outcomes.append(None)
                         except Exception as error:
                             outcomes.append(error)
+                if self._leasing():
+                    for message in leased:
+                        self._start(message)
+                elif leased:  # stopped while this was written: the rows go back untried, at once
+                    leased_next = False
+                    try:
+                        await self._db.run(self._release_all, leased)
+                    except Exception:  # their leases run out instead, and they are sent then
+                        log.exception("handing back %d leased deliveries failed", len(leased))
                 for (_, _, done), outcome in zip(batch, outcomes):
                     if done.done():  # its send was cancelled meanwhile
                         continue

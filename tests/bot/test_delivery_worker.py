@@ -591,3 +591,36 @@ async def test_a_worker_asked_to_stop_records_its_last_sends_without_leasing_mor
     assert platform.received == [("console:alice", "one")]
     assert outbox_row(engine, "a1")[0] == "sent"
     assert outbox_row(engine, "a2")[0] == "pending"  # untouched, for whoever runs next
+
+
+async def test_rows_leased_by_a_record_written_as_the_worker_stops_go_back_untried(
+        engine: Engine, sealer: AesGcmSealer) -> None:
+    from sqlalchemy import select
+
+    from storage.tables import outbox
+
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    platform = Gated()
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: "k")
+    enqueue(factory, to("alice", "a1", "one"), to("alice", "a2", "two"))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    write = worker._write_sent
+
+    def stopped_meanwhile(sent: list, *lease: object) -> tuple:  # type: ignore[type-arg]
+        leased = write(sent, *lease)  # type: ignore[arg-type]
+        loop.call_soon_threadsafe(stop.set)  # the stop comes while the transaction commits
+        return leased
+
+    worker._write_sent = stopped_meanwhile  # type: ignore[method-assign]
+    task = asyncio.create_task(worker.run(stop, idle=5))
+    try:
+        await task
+    finally:
+        db.close()
+    assert platform.received == [("console:alice", "one")]
+    with engine.connect() as conn:
+        state, attempts = conn.execute(select(outbox.c.state, outbox.c.attempts).where(outbox.c.key == "a2")).one()
+    assert (state, attempts) == ("pending", 0)  # handed back at once, the attempt not counted
