@@ -7,6 +7,8 @@ de-duplicates where it can (Matrix transaction ids); that is the at-least-once h
 Each destination is its own pipeline: the outbox leases a destination's next row only when nothing
 to it is in flight, and the worker leases again as soon as any send ends, so a slow destination
 holds only itself and twenty messages to one person are twenty sends in a row, not twenty rounds.
+A send that lands is recorded in the transaction that leases what is next (its destination's next
+row among them): one commit and one trip through the database thread per step, not two.
 A platform that is not connected yet is waited for, not failed: its rows go back untried and are
 leased again the moment the connector says it is connected.
 """
@@ -91,8 +93,10 @@ class DeliveryWorker:
         self._send_timeout = retry.lease.total_seconds() * 0.75
         self._wake = asyncio.Event()
         self._waiting: dict[Platform, float] = {}  # platform -> monotonic time it said "not connected"
-        self._sent: list[tuple[Outgoing, str, asyncio.Future[None]]] = []  # sends waiting to be recorded
+        self._sent: list[tuple[Outgoing, str, asyncio.Future[bool]]] = []  # sends waiting to be recorded
         self._recording = False
+        self._in_flight: set[asyncio.Task[bool]] = set()
+        self._stop: asyncio.Event | None = None  # run()'s, while it runs: recording a send also leases what is next
 
     @property
     def concurrency(self) -> int:
@@ -125,12 +129,8 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
         """Lease whenever a send ends, something is enqueued (wake) or a platform comes up, up to
         `concurrency` sends in flight; on stop, the sends in flight are finished."""
-        in_flight: set[asyncio.Task] = set()
-
-        def finished(task: asyncio.Task) -> None:
-            in_flight.discard(task)
-            self._wake.set()
-
+        in_flight = self._in_flight
+        self._stop = stop
         try:
             while not stop.is_set():
                 self._wake.clear()  # before leasing: a wake that comes during the lease is not lost
@@ -143,19 +143,35 @@ class DeliveryWorker:
                     except Exception:  # keep relaying: a database fault now must not stop later deliveries
                         log.exception("leasing deliveries failed")
                 for message in leased:
-                    task = asyncio.create_task(self._deliver(message))
-                    in_flight.add(task)
-                    task.add_done_callback(finished)
+                    self._start(message)
                 if handled and len(in_flight) < self._concurrency:
                     continue  # there may be more due to other destinations
                 await self._idle(stop, idle)
         except asyncio.CancelledError:
-            for task in in_flight:  # cancelled (demoted: another instance sends now): stop at once
+            self._stop = None  # first: a record written from now on leases nothing to start
+            for task in list(in_flight):  # cancelled (demoted: another instance sends now): stop at once
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
             raise
-        if in_flight:  # stopped: finish what is under way, so it is recorded
+        finally:
+            self._stop = None
+        while in_flight:  # stopped: finish what is under way, so it is recorded
             await asyncio.gather(*in_flight, return_exceptions=True)
+
+    def _leasing(self) -> bool:
+        """run() is running and not asked to stop: a send's record leases what is next."""
+        return self._stop is not None and not self._stop.is_set()
+
+    def _start(self, message: Outgoing) -> None:
+        task = asyncio.create_task(self._deliver(message))
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[bool]) -> None:
+        self._in_flight.discard(task)
+        # A send whose record leased what was next wakes nobody: that lease saw everything due then.
+        if task.cancelled() or task.exception() is not None or not task.result():
+            self._wake.set()
 
     async def _idle(self, stop: asyncio.Event, idle: float) -> None:
         """Wait for a wake, a stop, a waited-for platform coming up, or `idle` seconds (a safety net)."""
@@ -196,37 +212,46 @@ class DeliveryWorker:
         if not platforms:
             return [], 0
         with self._uow_factory() as uow:
-            rows = uow.outbox.lease(self._clock.now(), limit, self._retry.lease, platforms)
-            messages = []
-            for row in rows:
-                if isinstance(row, UnreadableRow):
-                    self._set_aside_unreadable(uow, row)
-                    continue
-                messages.append(Outgoing(
-                    key=row.key,
-                    kind=row.kind,
-                    destination=row.destination,
-                    text=row.text,
-                    reference=row.reference,
-                    contact=row.contact,
-                    protect_content=row.protect_content,
-                    reply_to=row.reply_to,
-                    attempt=row.attempts,
-                    possible_repeat=row.possible_repeat,
-                ))
+            leased = self._lease_in(uow, limit, platforms)
             uow.commit()
+        return leased
+
+    def _lease_in(self, uow, limit: int, platforms: set[str]) -> tuple[list[Outgoing], int]:  # noqa: ANN001
+        """_lease within `uow`, uncommitted."""
+        if not platforms or limit <= 0:
+            return [], 0
+        rows = uow.outbox.lease(self._clock.now(), limit, self._retry.lease, platforms)
+        messages = []
+        for row in rows:
+            if isinstance(row, UnreadableRow):
+                self._set_aside_unreadable(uow, row)
+                continue
+            messages.append(Outgoing(
+                key=row.key,
+                kind=row.kind,
+                destination=row.destination,
+                text=row.text,
+                reference=row.reference,
+                contact=row.contact,
+                protect_content=row.protect_content,
+                reply_to=row.reply_to,
+                attempt=row.attempts,
+                possible_repeat=row.possible_repeat,
+            ))
         return messages, len(rows)
 
-    async def _deliver(self, message: Outgoing) -> None:
-        """Send one row and record the outcome; whatever goes wrong stays with this row."""
+    async def _deliver(self, message: Outgoing) -> bool:
+        """Send one row and record the outcome; whatever goes wrong stays with this row. True when
+        the record also leased what was next."""
         try:
-            await self._send(message)
+            return await self._send(message)
         except Exception:  # recording the outcome failed (a database fault): the lease runs out and
             # the row is sent again with the same key; the other rows go on
             log.exception("recording delivery %s failed", message.key,
                           extra=item_fields(reference=message.reference, key=message.key))
+            return False
 
-    async def _send(self, message: Outgoing) -> None:
+    async def _send(self, message: Outgoing) -> bool:
         platform = message.destination.platform
         connector = self._connectors.get(platform)
         try:
@@ -251,49 +276,75 @@ class DeliveryWorker:
                           error_ref, extra=item_fields(reference=message.reference, key=message.key))
             await self._db.run(self._set_aside, message, error_ref, type(error).__name__)
         else:
-            await self._record_sent(message, message_id)
+            return await self._record_sent(message, message_id)
+        return False
 
     def _release(self, message: Outgoing) -> None:
+        self._release_all([message])
+
+    def _release_all(self, messages: list[Outgoing]) -> None:
         with self._uow_factory() as uow:
-            uow.outbox.release(message.key)
+            for message in messages:
+                uow.outbox.release(message.key)
             uow.commit()
 
-    async def _record_sent(self, message: Outgoing, message_id: str) -> None:
+    async def _record_sent(self, message: Outgoing, message_id: str) -> bool:
         """Record a send; sends that end while a record is being written share the next transaction
-        (one commit, and one read of each item, for a fan-out's deliveries that end together)."""
-        done = asyncio.get_running_loop().create_future()
+        (one commit, and one read of each item, for a fan-out's deliveries that end together). In
+        run(), that transaction also leases what is next, and the leased rows are sent at once.
+        True when it did."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._sent.append((message, message_id, done))
         if not self._recording:
             self._recording = True
             asyncio.create_task(self._record_sent_batches())
-        await done
+        return await done
 
     async def _record_sent_batches(self) -> None:
         try:
             while self._sent:
                 batch, self._sent = self._sent, []
+                # The sends of this batch are ending: their places are free for what is leased now.
+                limit = self._concurrency - len(self._in_flight) + len(batch) if self._leasing() else 0
+                leased_next = limit > 0
+                leased: list[Outgoing] = []
                 try:
-                    await self._db.run(self._write_sent, [(message, message_id) for message, message_id, _ in batch])
+                    leased, _ = await self._db.run(self._write_sent, [(message, message_id) for message, message_id, _
+                                                                      in batch], limit, self._ready_platforms())
                     outcomes: list[BaseException | None] = [None] * len(batch)
+                    # Every place taken: more may be due than this lease could take.
+                    leased_next = leased_next and len(leased) < limit
                 except Exception:  # one row spoils the transaction: record each alone, so only it fails
+                    leased_next = False  # the run loop leases when these sends are done
                     outcomes = []
                     for message, message_id, _ in batch:
                         try:
-                            await self._db.run(self._write_sent, [(message, message_id)])
+                            await self._db.run(self._write_sent, [(message, message_id)], 0, set())
                             outcomes.append(None)
                         except Exception as error:
                             outcomes.append(error)
+                if self._leasing():
+                    for message in leased:
+                        self._start(message)
+                elif leased:  # stopped while this was written: the rows go back untried, at once
+                    leased_next = False
+                    try:
+                        await self._db.run(self._release_all, leased)
+                    except Exception:  # their leases run out instead, and they are sent then
+                        log.exception("handing back %d leased deliveries failed", len(leased))
                 for (_, _, done), outcome in zip(batch, outcomes):
                     if done.done():  # its send was cancelled meanwhile
                         continue
                     if outcome is None:
-                        done.set_result(None)
+                        done.set_result(leased_next)
                     else:
                         done.set_exception(outcome)
         finally:
             self._recording = False
 
-    def _write_sent(self, sent: list[tuple[Outgoing, str]]) -> None:
+    def _write_sent(self, sent: list[tuple[Outgoing, str]], limit: int = 0,
+                    platforms: set[str] | frozenset[str] = frozenset()) -> tuple[list[Outgoing], int]:
+        """Mark `sent` sent and lease up to `limit` rows of `platforms` to send next, in one transaction."""
         now = self._clock.now()
         with self._uow_factory() as uow:
             records: dict[str, ItemRecord | None] = {}  # within one transaction: the same item, read once
@@ -318,7 +369,9 @@ class DeliveryWorker:
                         detail={"platform_message_id": message_id, "attempt": str(message.attempt)},
                     )
                 )
+            leased = self._lease_in(uow, limit, set(platforms))
             uow.commit()
+        return leased
 
     def _record_failure(self, message: Outgoing, error: PlatformError) -> None:
         now = self._clock.now()

@@ -485,9 +485,9 @@ async def test_sends_that_end_together_are_recorded_together_and_a_row_that_cann
     transactions: list[int] = []  # rows per transaction that records sends
     write = worker._write_sent
 
-    def counted(sent: list) -> None:  # type: ignore[type-arg]
+    def counted(sent: list, *lease: object) -> tuple:  # type: ignore[type-arg]
         transactions.append(len(sent))
-        write(sent)
+        return write(sent, *lease)  # type: ignore[arg-type]
 
     worker._write_sent = counted  # type: ignore[method-assign]
     enqueue(factory, *(to(who, f"{who}-1", f"to {who}") for who in people), to("p0", "p0-2", "again"))
@@ -579,3 +579,135 @@ async def test_failure_notices_about_a_red_item_reach_telegram_first_people_only
             assert "th-npoc" not in text and "failed" not in text
     finally:
         db.close()
+
+
+class OutboxSpy:
+    """Wraps a unit of work's outbox: what each committed transaction marked sent and leased."""
+
+    def __init__(self, outbox, ops: list[tuple[str, str]]) -> None:  # noqa: ANN001 - a SqlOutbox
+        self._outbox = outbox
+        self._ops = ops
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._outbox, name)
+
+    def mark_sent(self, key: str, *args: object) -> None:
+        self._ops.append(("sent", key))
+        self._outbox.mark_sent(key, *args)
+
+    def lease(self, *args: object, **kwargs: object) -> list:  # type: ignore[type-arg]
+        rows = self._outbox.lease(*args, **kwargs)
+        self._ops.extend(("leased", row.key) for row in rows)
+        return rows
+
+
+class CommitLog:
+    """A unit-of-work factory that notes, per commit, the outbox rows marked sent and leased in it."""
+
+    def __init__(self, factory: SqlUnitOfWorkFactory) -> None:
+        self._factory = factory
+        self.commits: list[list[tuple[str, str]]] = []
+
+    def __call__(self, **kwargs: object):  # noqa: ANN204 - a context manager over a unit of work
+        log = self
+
+        class Spied:
+            def __enter__(self):  # noqa: ANN204
+                self._inner = log._factory(**kwargs)
+                uow = self._inner.__enter__()
+                ops: list[tuple[str, str]] = []
+                uow.outbox = OutboxSpy(uow.outbox, ops)
+                commit = uow.commit
+
+                def counted_commit() -> None:
+                    commit()
+                    log.commits.append(ops[:])
+                    ops.clear()
+
+                uow.commit = counted_commit
+                return uow
+
+            def __exit__(self, *exc: object) -> object:
+                return self._inner.__exit__(*exc)
+
+        return Spied()
+
+
+async def test_a_send_is_recorded_in_the_transaction_that_leases_its_destinations_next_row(
+        engine: Engine, sealer: AesGcmSealer) -> None:
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    commits = CommitLog(factory)
+    platform = Gated()
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, commits, {Platform.CONSOLE: platform}, clock, lambda: "k")  # type: ignore[arg-type]
+    enqueue(factory, to("alice", "a1", "one"), to("alice", "a2", "two"), to("alice", "a3", "three"))
+    stop, task = running(worker)
+    try:
+        await until(lambda: outbox_row(engine, "a3")[0] == "sent", "every message recorded as sent")
+    finally:
+        stop.set()
+        await task
+        db.close()
+    assert [text for _, text in platform.received] == ["one", "two", "three"]
+    busy = [ops for ops in commits.commits if ops]
+    assert busy[0] == [("leased", "a1")]
+    assert [("sent", "a1"), ("leased", "a2")] in busy  # one commit per step, not a record then a lease
+    assert [("sent", "a2"), ("leased", "a3")] in busy
+    assert [("sent", "a3")] in busy
+    assert len(busy) == 4
+
+
+async def test_a_worker_asked_to_stop_records_its_last_sends_without_leasing_more(
+        engine: Engine, sealer: AesGcmSealer) -> None:
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    platform = Gated(held={"console:alice"})
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: "k")
+    enqueue(factory, to("alice", "a1", "one"), to("alice", "a2", "two"))
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop, idle=5))  # the stop is seen on the send's end, not on a poll
+    try:
+        await until(lambda: platform.flight == 1, "the first send under way")
+        stop.set()
+        platform.gate.set()
+        await task
+    finally:
+        db.close()
+    assert platform.received == [("console:alice", "one")]
+    assert outbox_row(engine, "a1")[0] == "sent"
+    assert outbox_row(engine, "a2")[0] == "pending"  # untouched, for whoever runs next
+
+
+async def test_rows_leased_by_a_record_written_as_the_worker_stops_go_back_untried(
+        engine: Engine, sealer: AesGcmSealer) -> None:
+    from sqlalchemy import select
+
+    from storage.tables import outbox
+
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    platform = Gated()
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: "k")
+    enqueue(factory, to("alice", "a1", "one"), to("alice", "a2", "two"))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    write = worker._write_sent
+
+    def stopped_meanwhile(sent: list, *lease: object) -> tuple:  # type: ignore[type-arg]
+        leased = write(sent, *lease)  # type: ignore[arg-type]
+        loop.call_soon_threadsafe(stop.set)  # the stop comes while the transaction commits
+        return leased
+
+    worker._write_sent = stopped_meanwhile  # type: ignore[method-assign]
+    task = asyncio.create_task(worker.run(stop, idle=5))
+    try:
+        await task
+    finally:
+        db.close()
+    assert platform.received == [("console:alice", "one")]
+    with engine.connect() as conn:
+        state, attempts = conn.execute(select(outbox.c.state, outbox.c.attempts).where(outbox.c.key == "a2")).one()
+    assert (state, attempts) == ("pending", 0)  # handed back at once, the attempt not counted

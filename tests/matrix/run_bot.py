@@ -17,6 +17,7 @@ from pathlib import Path
 from bot.runtime.app import add_receiver, build_runtime
 from bot.runtime.serve import serve
 from bot.config.settings import load_settings
+from bot.connectors.matrix.room_reports import attach_room_admin
 from bot.connectors.matrix.wiring import matrix_connector_for
 
 
@@ -29,7 +30,9 @@ def main() -> None:
     settings = load_settings(Path(sys.argv[1]))
     runtime = build_runtime(settings)
     limit = int(os.environ.get("LIAISON_TEST_TIMELINE_LIMIT", "50"))
-    add_receiver(runtime, matrix_connector_for(runtime, timeline_limit=limit, sync_timeout_ms=5000))
+    matrix = matrix_connector_for(runtime, timeline_limit=limit, sync_timeout_ms=5000)
+    add_receiver(runtime, matrix)
+    attach_room_admin(runtime, matrix)  # as `liaison-bot run`: room safety, so routing may post in encrypted rooms
     asyncio.run(serve(runtime))
 
 
