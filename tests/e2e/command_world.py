@@ -193,6 +193,15 @@ class World:
             self.attach(item_marker, new[0])
         return new
 
+    def participants(self, reference: str) -> list[str]:
+        """The item's originator and everyone a delivery of it was made for (contact ids)."""
+        with self.rt.engine.connect() as conn:
+            originator = conn.execute(select(items.c.originator).where(items.c.reference == reference)).scalar_one()
+            recipients = conn.execute(select(outbox.c.contact).distinct().where(
+                outbox.c.reference == reference, outbox.c.kind == MessageKind.DELIVERY.value,
+                outbox.c.contact.is_not(None))).scalars().all()
+        return [originator, *sorted(recipients)]
+
     def attach(self, marker: Marker, reference: str) -> None:
         if reference in self.known:
             marker.reference, marker.tlp = reference, self.known[reference]
@@ -246,17 +255,23 @@ class World:
         assert answers, (f"no answer to {said.text[:200]!r} from {said.sender} in {said.chat}; "
                          f"sent: {[(str(m.destination), m.text[:80]) for m in said.sent]}")
 
-    def check_sent(self) -> None:
+    def check_sent(self, said: Said | None = None) -> None:
         """Everything sent since the last check: no defect shown, no strict content in a room, no text
-        of an erased case, no text of a refused command beyond its own chat."""
+        of an erased case, no text of a refused command beyond its own chat. `said`: the command
+        handled since, whose own words may be quoted back where they were typed."""
         for index in range(self.checked, len(self.sink.sent)):
             message = self.sink.sent[index]
             for defect in DEFECTS:
                 assert defect not in message.text, f"{defect!r} sent to {message.destination}:\n{message.text}"
             if is_room(message.destination):
-                # Facts of a strict item (who has it, how far it got) stay out of shared rooms too.
-                named = [ref for ref in _references_in(message.text) if self.known.get(ref) in STRICT]
-                assert not named, f"{named} named in a shared room {message.destination}:\n{message.text}"
+                # Facts of a strict item (its caveat, who has it, how far it got) stay out of shared
+                # rooms too. Naming a reference someone typed there, to refuse it, tells nothing new.
+                named = {ref for ref in _references_in(message.text) if self.known.get(ref) in STRICT}
+                if said is not None and message.destination == Destination.chat(said.chat):
+                    echoed = named & _references_in(said.text)
+                    if not any(tlp.label in message.text for tlp in STRICT):
+                        named -= echoed
+                assert not named, f"{sorted(named)} named in a shared room {message.destination}:\n{message.text}"
             for word in _markers_in(message.text):
                 marker = self.markers[word]
                 where = f"{word} ({marker.tlp}, {marker.reference}) sent to {message.destination}:\n{message.text}"

@@ -75,6 +75,14 @@ ITEM_FIELDS = st.lists(st.one_of(field("to", TO), field("tlp", TLP), field("hand
                        max_size=6)
 
 
+# Items most likely accepted, so that the follow-ups have something to act on.
+VALID_FIELDS = st.tuples(st.sampled_from(["to:TH", "to:@th-npoc", "to:TH,MY", "to:@my-npoc,@th-police", "to:AU/police",
+                                          "topic:people-smuggling", "to:all"]),
+                         st.sampled_from(["tlp:red", "tlp:amber+strict", "tlp:amber", "tlp:green", "tlp:clear"]),
+                         st.sampled_from(["", "priority:urgent", "priority:priority", "orcon", "handling:H2",
+                                          "due:1h", "grade:B2"]))
+
+
 class CommandMachine(RuleBasedStateMachine):
     """One bot per example; `make_world` gives it a folder (and, for PostgreSQL, a database)."""
 
@@ -107,11 +115,24 @@ class CommandMachine(RuleBasedStateMachine):
             return data.draw(st.sampled_from(known), label="reference")
         return data.draw(st.sampled_from(UNKNOWN_REFERENCES), label="reference")
 
+    def _who_about(self, data: st.DataObject, who: str) -> tuple[str, str]:
+        """A person and a reference: often someone the item concerns (its originator, a recipient)."""
+        known = sorted(self.world.known)
+        if known and data.draw(st.booleans(), label="someone it concerns"):
+            reference = data.draw(st.sampled_from(known), label="reference")
+            return data.draw(st.sampled_from(self.world.participants(reference)), label="who"), reference
+        return who, self._reference(data)
+
     def _handled(self, said: Said) -> None:
         self.world.check_answered(said)
-        self.world.check_sent()
+        self.world.check_sent(said)
 
     # --- rules ---------------------------------------------------------------------------------
+
+    @rule(data=st.data(), kind=st.sampled_from(["alert", "request"]), fields=VALID_FIELDS.map(list),
+          body=st.sampled_from(BODY[:2]), who=st.sampled_from(OFFICERS))
+    def post_likely_item(self, data: st.DataObject, kind: str, fields: list[str], body: str, who: str) -> None:
+        self.post_item(data, kind, [f for f in fields if f], body, False, who)
 
     @rule(data=st.data(), kind=st.sampled_from(["alert", "request"]), fields=ITEM_FIELDS,
           body=st.sampled_from(BODY), form=st.booleans(),
@@ -135,9 +156,10 @@ class CommandMachine(RuleBasedStateMachine):
           command=st.sampled_from(["ack", "status", "remind", "escalate", "reply", "close", "snooze", "consent",
                                    "forward"]),
           body=st.sampled_from(BODY[:9]))
-    def follow_up(self, data: st.DataObject, who: str, command: str, body: str) -> None:
+    def follow_up(self, data: st.DataObject, who: str, command: str, body: str, reference: str | None = None) -> None:
+        if reference is None:
+            who, reference = self._who_about(data, who)
         sender, chat = self._place(data, who)
-        reference = self._reference(data)
         text = f"/{command} {reference}"
         marker: Marker | None = None
         if command in ("reply", "close"):
@@ -155,6 +177,18 @@ class CommandMachine(RuleBasedStateMachine):
         if marker is not None and reference in self.world.known:
             self.world.attach(marker, reference)  # feedback and outcomes travel under the item's caveat
         self._handled(self.world.says(sender, chat, text))
+
+    @precondition(lambda self: self.world.known)
+    @rule(data=st.data(), command=st.sampled_from(["reply", "close", "status", "ack", "forward", "consent", "mine"]),
+          body=st.sampled_from(BODY[:4]))
+    def someone_it_concerns_follows_up(self, data: st.DataObject, command: str, body: str) -> None:
+        reference = data.draw(st.sampled_from(sorted(self.world.known)), label="reference")
+        who = data.draw(st.sampled_from(self.world.participants(reference)), label="who")
+        if command == "mine":
+            sender, chat = self._place(data, who)
+            self._handled(self.world.says(sender, chat, "/mine"))
+        else:
+            self.follow_up(data, who, command, body, reference)
 
     @rule(data=st.data(), who=st.sampled_from(PEOPLE),
           text=st.sampled_from(["/mine", "/overdue", "/overdue TH", "/overdue TH/immigration", "/overdue XX",
