@@ -263,7 +263,7 @@ EXAMPLES = int(os.environ.get("LIAISON_SM_EXAMPLES", "0"))
 
 
 def test_the_command_surface_fails_closed_on_sqlite() -> None:
-    run_machine(sqlite_world, examples=EXAMPLES or 20, steps=25)
+    run_machine(sqlite_world, examples=EXAMPLES or 30, steps=30)
 
 
 @pytest.mark.postgres
@@ -285,7 +285,7 @@ def test_the_command_surface_fails_closed_on_postgresql(postgres_admin: object) 
             dispose()
             raise
 
-    run_machine(postgres_world, examples=6, steps=20)
+    run_machine(postgres_world, examples=EXAMPLES or 8, steps=20)
 
 
 # --- what the machine found, kept as examples ----------------------------------------------------
