@@ -212,6 +212,9 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
 
 def _tell_originator(ctx: CommandContext, record: ItemRecord, text: str) -> None:
     originator = ctx.directory.contacts.get(record.item.originator)
+    if (not (originator and originator.identities)
+            and private_answer(record.item.origin_chat, {record.item.caveat.tlp})):
+        return  # who holds an AMBER+STRICT or RED item is not for the shared chat it was typed in
     destination = (Destination.direct(originator.identities[0]) if originator and originator.identities
                    else Destination.chat(record.item.origin_chat))
     ctx.uow.outbox.enqueue(OutboundMessage(key=ctx.new_key(), kind=MessageKind.NOTICE, destination=destination,

@@ -310,3 +310,23 @@ def test_removing_a_member_in_a_room_names_their_strict_items_only_in_the_admins
     finally:
         world.shutdown()
         dispose()
+
+
+def test_when_the_originator_has_left_a_handover_of_a_strict_item_is_not_told_in_the_room_it_was_typed_in() -> None:
+    world, dispose = sqlite_world()
+    try:
+        officer, admin = UserRef.parse("console:my-officer"), UserRef.parse("console:rso-admin")
+        network = ChatRef.parse("console:#network")
+        marker = world.mark(officer, network)
+        posted = world.says(officer, network, f"/alert to:TH tlp:amber+strict {marker.word} passport N1234567")
+        [reference] = world.learn(marker)
+        world.check_sent(posted)
+        for leaving in ("my-officer", "th-npoc"):
+            said = world.says(admin, admin.direct_chat() or network, f"/member remove console:{leaving}")
+            world.check_answered(said)
+            world.check_sent(said)  # no "their copy of A-… was handed over" in #network
+        assert any(reference in m.text and m.destination.address == UserRef.parse("console:th-immigration")
+                   for m in said.sent)  # the backup has it
+    finally:
+        world.shutdown()
+        dispose()
