@@ -268,7 +268,7 @@ class World:
                 # rooms too. Naming a reference someone typed there, to refuse it, tells nothing new.
                 named = {ref for ref in _references_in(message.text) if self.known.get(ref) in STRICT}
                 if said is not None and message.destination == Destination.chat(said.chat):
-                    echoed = named & _references_in(said.text)
+                    echoed = named & _typed_references(said.text)
                     if not any(tlp.label in message.text for tlp in STRICT):
                         named -= echoed
                 assert not named, f"{sorted(named)} named in a shared room {message.destination}:\n{message.text}"
@@ -313,3 +313,9 @@ def _markers_in(text: str) -> list[str]:
 
 def _references_in(text: str) -> set[str]:
     return set(re.findall(r"\b[AR]-\d{4}-\d{4,}\b", text))
+
+
+def _typed_references(text: str) -> set[str]:
+    """References as the bot reads what was typed (a-2026-00001 is A-2026-0001)."""
+    return {f"{kind.upper()}-{year}-{int(number):04d}"
+            for kind, year, number in re.findall(r"\b([AaRr])-(\d{4})-(\d+)\b", text)}
