@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from alerts.audit import AuditAction
-from alerts.caveat_rules import private_answer
+from alerts.caveat_rules import PRIVATE_FACTS, private_answer
+from alerts.caveats import Tlp
 from alerts.directory import Contact, Directory
 from alerts.errors import InvalidValue
 from alerts.identity import Platform, UserRef
@@ -128,7 +129,7 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
         ctx.answer(f"Nobody in the directory is {command.user}. See /contacts.")
         return
     plan = offboarding_plan(contact, directory, _run(ctx))
-    handed, kept, without_backup = _hand_over(ctx, contact)
+    handed, kept, without_backup, tlps = _hand_over(ctx, contact)
     writer.remove_contact(contact.id)
     ctx.audit(AuditAction.ADMIN, recipients=(contact.id,),
               detail={"command": "member remove", "contact": contact.id, "reason": command.reason or "",
@@ -142,23 +143,34 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
         lines += _action_lines(plan.actions)
         lines.append("I will say here when it is done.")
     backup = directory.backup_for(contact)
+    item_lines: list[str] = []
     if handed:
-        lines.append(f"Handed {len(handed)} open item{'s' if len(handed) != 1 else ''} to "
-                     f"{backup.title(directory) if backup else 'their backup'}: {', '.join(handed)}; "
-                     "their originators are told.")
+        item_lines.append(f"Handed {len(handed)} open item{'s' if len(handed) != 1 else ''} to "
+                          f"{backup.title(directory) if backup else 'their backup'}: {', '.join(handed)}; "
+                          "their originators are told.")
     if without_backup:
-        lines.append(f"No backup to hand over to: {', '.join(without_backup)} stay with nobody; assign them by hand.")
+        item_lines.append(f"No backup to hand over to: {', '.join(without_backup)} stay with nobody; "
+                          "assign them by hand.")
     if kept:
-        lines.append(f"Items they sent stay open under their name: {', '.join(kept)}.")
+        item_lines.append(f"Items they sent stay open under their name: {', '.join(kept)}.")
+    if item_lines and private_answer(ctx.message.chat, tlps, ctx.message.direct):
+        # Who now holds an AMBER+STRICT or RED item is a fact of it: not for a shared chat.
+        strictest = max(tlps & PRIVATE_FACTS, key=lambda t: t.rank)
+        ctx.uow.outbox.enqueue(replace(ctx.answer_message("\n".join(item_lines)),
+                                       destination=Destination.direct(ctx.message.sender)))
+        item_lines = [f"Their open items: answered in your direct chat with the bot, because they include "
+                      f"{strictest.label} items, whose details stay out of shared chats."]
+    lines += item_lines
     orphans = [c.id for c in directory.contacts.values() if c.backup == contact.id and c.id != contact.id]
     if orphans:
         lines.append(f"They were the backup of {', '.join(orphans)}: give them a new one.")
     ctx.answer("\n".join(lines))
 
 
-def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[str], list[str]]:
+def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[str], list[str], set[Tlp]]:
     """The leaving person's open received items go to their backup as new deliveries of the same
-    items; each originator is told. Returns (handed over, sent by them, not handed over)."""
+    items; each originator is told. Returns (handed over, sent by them, not handed over, and the
+    TLPs of all of those)."""
     directory = ctx.directory
     backup = directory.backup_for(leaving)
     if backup is not None and (backup.id == leaving.id or not backup.identities):
@@ -166,10 +178,12 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
     handed: list[str] = []
     kept: list[str] = []
     without: list[str] = []
+    tlps: set[Tlp] = set()
     for record in ctx.uow.items.for_contact(leaving.id):
         reference = str(record.item.reference)
         if record.erasure is not None:
             continue  # nothing left to hand over: its content is gone, and it is closed
+        tlps.add(record.item.caveat.tlp)
         if record.delivery_to(leaving.id) is None:
             kept.append(reference)
             continue
@@ -208,7 +222,7 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
                   detail={"handover_from": leaving.id, "to": backup.id})
         _tell_originator(ctx, record, f"{leaving.title(directory)} has left the network; their copy of {reference} "
                                       f"was handed over to {backup.title(directory)}.")
-    return handed, kept, without
+    return handed, kept, without, tlps
 
 
 def _tell_originator(ctx: CommandContext, record: ItemRecord, text: str) -> None:
