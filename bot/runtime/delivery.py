@@ -407,14 +407,18 @@ class DeliveryWorker:
 
     def _set_aside_row(self, uow, key: str, kind: str, reference: str | None, contact: str | None,  # noqa: ANN001
                        destination: Destination | None, attempt: int, error_ref: str, why: str) -> None:
-        """Mark one row failed with `error_ref` as its code and tell people once: a delivery's
-        originator and the coordinators as for any failed delivery; for any other row, the coordinators."""
+        """Mark one row failed with `error_ref` as its code, record it in the audit log and tell people
+        once: a delivery's originator and the coordinators as for any failed delivery; for any other
+        row, the coordinators."""
         now = self._clock.now()
         code = f"set-aside:{error_ref}"
         uow.outbox.mark_failed(key, code)
         if kind == MessageKind.DELIVERY.value and reference:
             self._surface_failure(uow, key, reference, contact, destination, attempt, code, now)
             return
+        uow.audit.record(AuditEvent(action=AuditAction.REFUSAL, at=now, actor=BOT_ACTOR, recipients=(contact or "",),
+                                    channel=str(destination) if destination else "", reference=reference,
+                                    detail={"event": "set-aside", "kind": kind, "error_ref": error_ref, "reason": why}))
         text = (f"A message{f' about {reference}' if reference else ''} was set aside, unsent: {why} "
                 f"(error {error_ref}). Quote the reference to whoever runs the bot.")
         for chat in self._coordinators():

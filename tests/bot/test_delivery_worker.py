@@ -217,8 +217,8 @@ async def test_a_sent_delivery_is_recorded_with_its_platform_id_and_audited(worl
 
 
 async def test_a_connector_bug_sets_that_row_aside_and_the_next_ones_go_on(engine: Engine, sealer: AesGcmSealer) -> None:
-    clock = ManualClock()
-    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    clock, audit = ManualClock(), SharedAudit()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, audit), clock)
     platform = FakePlatform()
     keys = itertools.count(1)
     admins = [Destination.direct(UserRef.parse("console:rso-coord"))]
@@ -237,6 +237,8 @@ async def test_a_connector_bug_sets_that_row_aside_and_the_next_ones_go_on(engin
     state, error = outbox_row(engine, "a1")
     assert state == "failed" and error is not None and error.startswith("set-aside:E-")
     assert error.removeprefix("set-aside:") in told and "RuntimeError" in told
+    [recorded] = [e for e in audit.events if e.detail.get("event") == "set-aside"]  # in the audit log, once
+    assert recorded.detail["error_ref"] == error.removeprefix("set-aside:") and "console:alice" in recorded.channel
 
 
 def outbox_row(engine: Engine, key: str) -> tuple[str, str | None]:
