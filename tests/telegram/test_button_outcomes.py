@@ -1,0 +1,140 @@
+"""A pressed button turns into its outcome and cannot send its command twice; snooze to a time on the
+person's own clock or with a reason they type; no command in a delivery that sends something incomplete."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.connectors.telegram.formatting import complete_alone
+from storage.tables import outbox
+from tests.telegram.fake_bot_state import Sent, bot_commands, parse_html
+from tests.telegram.support import OFFICER, TH_NPOC, Bot, eventually, relaxed, running_bot
+from tests.telegram.test_buttons_and_replies import delivered, delivery_row, to
+
+BANGKOK = ZoneInfo("Asia/Bangkok")  # th-npoc's time zone in config.example.toml
+
+
+def acknowledged_label(bot: Bot, reference: str) -> str:
+    at = delivery_row(bot, reference).acknowledged_at
+    return f"✓ Acknowledged {at.replace(tzinfo=at.tzinfo or ZoneInfo('UTC')).astimezone(BANGKOK):%H:%M}"
+
+
+def buttons_rows(bot: Bot) -> list[tuple[str, str]]:
+    with bot.runtime.engine.connect() as conn:
+        return [(r.kind, r.state) for r in conn.execute(select(outbox.c.kind, outbox.c.state)
+                                                        .where(outbox.c.kind == "buttons"))]
+
+
+async def test_acknowledge_becomes_its_outcome_and_a_second_press_adds_nothing(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        delivery, reference = await delivered(fake)
+        fake.press(TH_NPOC, delivery, f"a:{reference}")
+        await eventually(lambda: delivery.buttons()[0][1] == f"d:a:{reference}", "the button edited")
+        # In th-npoc's own time zone; and the edit was editMessageReplyMarkup, the text is unchanged.
+        assert delivery.buttons()[0][0] == acknowledged_label(bot, reference)
+        assert delivery.markups and delivery.markups[0]["inline_keyboard"][0][0]["text"] == "Acknowledge"
+        assert not delivery.edits
+        await eventually(lambda: to(fake, TH_NPOC.id, f"Acknowledged {reference}"), "the ack answer")
+        messages = len(fake.sent_to(TH_NPOC.id))
+        # A stale press (another device still shows Acknowledge), and a press of the outcome itself.
+        stale = fake.press(TH_NPOC, delivery, f"a:{reference}")
+        used = fake.press(TH_NPOC, delivery, f"d:a:{reference}")
+        await eventually(lambda: fake.answered(stale) is not None and fake.answered(used) is not None, "answered")
+        assert fake.answered(stale) == fake.answered(used) == f"Already done: {acknowledged_label(bot, reference)}."
+        # Anything the presses caused would arrive before the answer to a command sent after them.
+        fake.says(TH_NPOC, "/whoami")
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) > messages, "the /whoami answer")
+        await fake_settled(bot)
+        assert len(fake.sent_to(TH_NPOC.id)) == messages + 1, [s.text for s in fake.sent_to(TH_NPOC.id)[messages:]]
+        assert bot.inbox_events() == ["telegram:1", "telegram:2", "telegram:5"]  # alert, first press, /whoami
+
+
+async def test_two_quick_presses_before_the_edit_acknowledge_once(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        delivery, reference = await delivered(fake)
+        first, second = fake.press(TH_NPOC, delivery, f"a:{reference}"), fake.press(TH_NPOC, delivery, f"a:{reference}")
+        await eventually(lambda: fake.answered(first) is not None and fake.answered(second) is not None, "answered")
+        assert fake.answered(second) == f"Already acknowledging {reference}…"
+        await eventually(lambda: delivery.buttons()[0][1] == f"d:a:{reference}", "the button edited")
+        await eventually(lambda: to(fake, TH_NPOC.id, f"Acknowledged {reference}"), "the ack answer")
+        await fake_settled(bot)
+        assert len(bot.inbox_events()) == 2
+        assert len(to(fake, TH_NPOC.id, "cknowledged")) == 1
+
+
+async def test_an_edit_refused_with_429_is_retried_from_the_outbox(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        delivery, reference = await delivered(fake)
+        fake.fail_next("editMessageReplyMarkup", 429, retry_after=1, chat_id=TH_NPOC.id)
+        fake.press(TH_NPOC, delivery, f"a:{reference}")
+        await eventually(lambda: delivery.buttons()[0][1] == f"d:a:{reference}", "the edit, retried")
+        refused = [r for r in fake.requests if r.method == "editMessageReplyMarkup" and r.status == 429]
+        assert refused, "the first edit was refused"
+        await eventually(lambda: buttons_rows(bot) == [("buttons", "sent")], "the outbox row done")
+
+
+async def test_snooze_until_tomorrow_morning_on_the_persons_clock(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+        delivery, reference = await delivered(fake)
+        seen = len(fake.sent_to(TH_NPOC.id))
+        for data in (f"s:{reference}", f"s:{reference}:t"):
+            fake.press(TH_NPOC, delivery, data)
+            await eventually(lambda: any(d.startswith(data + ":") for _, d in delivery.buttons()),
+                             f"the next step after {data}")
+        fake.press(TH_NPOC, delivery, f"s:{reference}:t:0")
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) > seen, "the answer to /snooze")
+        answer = fake.sent_to(TH_NPOC.id)[seen].text
+        assert "09:00 your time)" in answer, answer
+        await eventually(lambda: to(fake, OFFICER.id, "Reason: waiting on another agency"), "the originator told")
+        await eventually(lambda: any(label.startswith("💤 Held until") and label.endswith(" 09:00")
+                                     for label, _ in delivery.buttons()), "the outcome")
+
+
+async def test_snooze_with_a_reason_typed_as_a_reply(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+        delivery, reference = await delivered(fake)
+        for data in (f"s:{reference}", f"s:{reference}:1h"):
+            fake.press(TH_NPOC, delivery, data)
+            await eventually(lambda: any(d.startswith(data + ":") for _, d in delivery.buttons()), "the next step")
+        fake.press(TH_NPOC, delivery, f"s:{reference}:1h:o")
+        await eventually(lambda: to(fake, TH_NPOC.id, f"Snooze {reference} for 1h"), "the prompt")
+        prompt = to(fake, TH_NPOC.id, f"Snooze {reference} for 1h")[0]
+        assert prompt.reply_markup["force_reply"] is True
+        assert delivery.buttons()[0] == ("Acknowledge", f"a:{reference}")  # the buttons are back
+        fake.says(TH_NPOC, "Awaiting a court order", reply_to=prompt)
+        await eventually(lambda: to(fake, OFFICER.id, "Reason: Awaiting a court order"), "the reason relayed")
+        answer = to(fake, TH_NPOC.id, f"Reminders on {reference} for you are held until")[0]
+        assert "The reason is recorded." in answer.text
+
+
+async def test_a_delivery_has_no_tappable_command_that_sends_something_incomplete(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+        delivery, reference = await delivered(fake)
+        await eventually(lambda: to(fake, OFFICER.id, "accepted"), "the receipt")
+        assert delivery.tappable_commands() == []
+        for sent in fake.sent:  # the receipt too: "Track it with /status A-2026-0001" is shown as code
+            assert all(complete_alone(command.lstrip("/").split("@")[0]) for command in sent.tappable_commands()), \
+                (sent.text, sent.tappable_commands())
+
+
+async def test_with_buttons_the_footer_says_only_what_buttons_cannot(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+        delivery, reference = await delivered(fake)
+        assert delivery.text.splitlines()[-1] == "↩️ Reply to this message with your feedback."
+        assert f"/ack {reference}" not in delivery.text and "Acknowledge:" not in delivery.text
+        assert [label for label, _ in delivery.buttons()] == ["Acknowledge", "Reply", "Snooze…"]
+
+
+def test_the_fake_finds_commands_as_telegram_does() -> None:
+    """So the tests above can fail: plain "/ack A-2026-0001" is a tappable "/ack"; in <code> it is not."""
+    assert Sent(1, 1, "Acknowledge: /ack A-2026-0001", "", entities=bot_commands(
+        "Acknowledge: /ack A-2026-0001")).tappable_commands() == ["/ack"]
+    shown, entities = parse_html("Use <code>/ack A-2026-0001</code> or /help, not KUL/BKK or /etc/hosts")
+    assert Sent(1, 1, shown, "", entities=entities).tappable_commands() == ["/help"]
+
+
+async def fake_settled(bot: Bot) -> None:
+    """Every outbox row handled (sent or failed), so nothing more is on its way."""
+    await eventually(lambda: set(bot.outbox_states()) <= {"sent", "failed"}, "the outbox drained")
