@@ -4,9 +4,15 @@ Buttons and replies become ordinary commands from the person who pressed or wrot
 in the same inbox as typed ones, so the dispatcher checks and runs them the same way:
 
     Acknowledge on a delivery          ->  /ack A-2026-0042
-    Snooze 4h                          ->  /snooze A-2026-0042 4h
+    Snooze…, 4 hours, Checking records ->  /snooze A-2026-0042 4h checking records
+    Snooze…, 1 hour, Other, a reply    ->  /snooze A-2026-0042 1h <the reply's text>
     a reply to a delivered message     ->  /reply A-2026-0042 <the reply's text>
     Reply, then a reply to the prompt  ->  /reply A-2026-0042 <the reply's text>
+
+A command sent by a button names the message it was on (InboundMessage.pressed), so the command
+plans the button's outcome (see buttons.py). A press of a button the message no longer shows (used
+on another device) or of an outcome is only answered ("Already done: …"); a second press of the same
+button before its outcome arrived is not sent again either.
 
 The item a reply is about is found by the replied-to message: first the delivery that message
 carried (ItemRepository.delivery_by_message("<chat>:<message>")), else the reference on the first
