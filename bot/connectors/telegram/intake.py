@@ -197,19 +197,20 @@ class Intake:
             return
         chat = self._chat(chat_id, private)
         reference, _, step = value.partition(":")
+        used = action  # the action of the button pressed, or the one an outcome stands for
         if action == buttons.DONE:
-            reference = step
+            used, reference = reference, step
         if not Reference.looks_like(reference) or chat is None:
             batch.answer(query.id, "This button is no longer active.")
             return
         pressed = message if isinstance(message, Message) else None
         keyboard = buttons.buttons_of(pressed.reply_markup) if pressed is not None else None
         if action == buttons.DONE or (keyboard is not None and query.data not in {d for row in keyboard for _, d in row}):
-            batch.answer(query.id, _already(reference, keyboard or []))  # used already, maybe on another device
+            batch.answer(query.id, _already(used, reference, keyboard or []))  # used already, maybe on another device
             return
         where = f"{chat_id}:{pressed.message_id}" if pressed is not None else None
         if action == buttons.ACK:
-            if self._repeated(where, query.data):
+            if self._repeated(where, query.data, user.id):
                 batch.answer(query.id, f"Already acknowledging {reference}…")
                 return
             self._ingest(update_id, user.id, chat, f"/ack {reference}", pressed, chat_id, batch, pressed=where)
@@ -256,10 +257,11 @@ class Intake:
         if not reason.isdigit() or int(reason) >= len(buttons.REASONS):
             batch.answer(query_id, "This button is no longer active.")
             return
-        if self._repeated(where, f"s:{reference}"):
+        if self._repeated(where, f"s:{reference}", user_id):
             batch.answer(query_id, f"Already snoozing {reference}…")
             return
-        self._edit_buttons(pressed, chat_id, restored, batch)  # the outcome follows once the command is done
+        # The buttons stay as they are until the command's outcome replaces them all (an edit made
+        # here could arrive after that one and undo it).
         self._ingest(update_id, user_id, chat, f"/snooze {reference} {span} {buttons.REASONS[int(reason)]}",
                      pressed, chat_id, batch, pressed=where)
         batch.answer(query_id, f"Snoozing {reference} for {label.lower()}…")
@@ -277,13 +279,13 @@ class Intake:
             message_id = pressed.message_id
             batch.then(chat_id, lambda: self._sender.edit_markup(chat_id, message_id, markup))
 
-    def _repeated(self, where: str | None, data: str | None) -> bool:
+    def _repeated(self, where: str | None, data: str | None, user_id: int) -> bool:
         """A second press of the same button before its outcome reached the message (two devices, two
         taps): not sent again. Remembered in memory only: once the edit is there, the stale button is
         recognised by the message's current buttons."""
         if where is None or data is None:
             return False
-        key = f"{where}|{data}"
+        key = f"{where}|{data}|{user_id}"  # in a group, one member's press does not stand for another's
         now = self._now().timestamp()
         fresh = now - self._pressed.get(key, -_REPEAT) >= _REPEAT
         if fresh:
@@ -357,9 +359,9 @@ class Intake:
         log.warning("refused /%s in Telegram chat %s: %s (update %s)", word, chat_id, reason, update_id)
 
 
-def _already(reference: str, shown: list[list[tuple[str, str]]]) -> str:
+def _already(action: str, reference: str, shown: list[list[tuple[str, str]]]) -> str:
     """The answer to a button used already: what it became, where the message shows it."""
-    done = [label for row in shown for label, data in row if data.startswith(f"{buttons.DONE}:")]
+    done = [label for row in shown for label, data in row if data == f"{buttons.DONE}:{action}:{reference}"]
     if done:
-        return f"Already done: {', '.join(done)}."
+        return f"Already done: {done[0]}."
     return f"Already pressed: the buttons under {reference} show what is left to do."
