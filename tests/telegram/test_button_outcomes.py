@@ -9,6 +9,8 @@ import pytest
 
 from sqlalchemy import select
 
+from alerts.pressed import ButtonState
+from bot.connectors.telegram.buttons import delivery_keyboard, durations_keyboard, reasons_keyboard, with_buttons_footer
 from bot.connectors.telegram.formatting import complete_alone
 from storage.tables import outbox
 from tests.telegram.fake_bot_state import Sent, bot_commands, parse_html
@@ -144,3 +146,19 @@ def test_the_fake_finds_commands_as_telegram_does() -> None:
 async def fake_settled(bot: Bot) -> None:
     """Every outbox row handled (sent or failed), so nothing more is on its way."""
     await eventually(lambda: set(bot.outbox_states()) <= {"sent", "failed"}, "the outbox drained")
+
+
+def test_the_footer_of_a_request_asks_for_an_answer_and_another_layout_is_left_alone() -> None:
+    request = "[TLP:GREEN] R-2026-0003 · ROUTINE request\nWhich flights?\nAcknowledge: /ack R-2026-0003 · " \
+              "Answer: /reply R-2026-0003 <answer>"
+    assert with_buttons_footer(request, "R-2026-0003").splitlines()[-1] == "↩️ Reply to this message with your answer."
+    other = "[TLP:GREEN] A-2026-0003 · ROUTINE alert\nA body that names /ack A-2026-0003 in the middle\nThe end."
+    assert with_buttons_footer(other, "A-2026-0003") == other
+
+
+def test_every_button_fits_telegrams_64_bytes_for_a_long_reference() -> None:
+    reference = "A-2026-" + "9" * 12
+    keyboards = [delivery_keyboard(reference, ButtonState("1:2", reference, "14:02", "Mon 09:00")),
+                 durations_keyboard(reference, []), reasons_keyboard(reference, "t", [])]
+    data = [b.callback_data for k in keyboards for row in k.inline_keyboard for b in row]
+    assert data and all(len(str(d).encode()) <= 64 for d in data)
