@@ -115,6 +115,8 @@ async def test_snooze_with_a_reason_typed_as_a_reply(tmp_path, fake, monkeypatch
         await eventually(lambda: to(fake, OFFICER.id, "Reason: Awaiting a court order"), "the reason relayed")
         answer = to(fake, TH_NPOC.id, f"Reminders on {reference} for you are held until")[0]
         assert "The reason is recorded." in answer.text
+        await eventually(lambda: any(label.startswith("💤 Held until") for label, _ in delivery.buttons()),
+                         "the Snooze button showing its outcome")
 
 
 async def test_a_delivery_has_no_tappable_command_that_sends_something_incomplete(tmp_path, fake, monkeypatch) -> None:

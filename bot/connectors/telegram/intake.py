@@ -53,6 +53,7 @@ _REFERENCE = re.compile(r"\b[AR]-\d{4}-\d{4,}\b")
 _QUIET = 60.0  # seconds between two refusal answers in one chat; each refusal is audited regardless
 _REPEAT = 120.0  # seconds within which a second press of the same button is the same press
 # The prompt for a typed snooze reason; the reply to it becomes /snooze REF SPAN <the reply's text>.
+_PROMPTED = "telegram.snooze-prompt."  # "<chat>:<prompt>" -> "<chat>:<message>" whose Snooze asked for it
 _SPAN_WORDS = {"1h": "for 1h", "4h": "for 4h", buttons.TOMORROW: "until tomorrow 09:00"}
 _SNOOZE_PROMPT = re.compile(r"^Snooze ([AR]-\d{4}-\d{4,}) (?:for (\d+h)|until (tomorrow) 09:00):")
 TG = Platform.TELEGRAM
@@ -152,7 +153,12 @@ class Intake:
         if word is None:
             if reference is None:
                 return
-            text = self._snooze_reason(ours, sender.id, text) or f"/reply {reference} {text}"
+            snooze = await self._snooze_reason(ours, chat_id, sender.id, text, batch)
+            if snooze is not None:
+                self._ingest(update_id, sender.id, chat, snooze[0], ours, chat_id, batch, f"{chat_id}:{msg.message_id}",
+                             pressed=snooze[1])
+                return
+            text = f"/reply {reference} {text}"
         self._ingest(update_id, sender.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}")
 
     async def _form_step(self, update_id: int, chat_id: int, word: str | None, text: str, reference: str | None,
@@ -252,7 +258,13 @@ class Intake:
             batch.answer(query_id, "Write the reason as an answer to my next message.")
             prompt = f"Snooze {reference} {_SPAN_WORDS[duration]}: write the reason as a reply to this message."
             force = ForceReply(selective=True, input_field_placeholder=f"Why hold {reference}?")
-            batch.then(chat_id, lambda: self._sender.post(chat_id, prompt, markup=force))
+
+            async def ask() -> None:
+                target, prompt_id = await self._sender.post(chat_id, prompt, markup=force)
+                if where is not None:  # the reply to the prompt will finish the press on `where`
+                    await self._store.save({f"{_PROMPTED}{target}:{prompt_id}": where})
+
+            batch.then(chat_id, ask)
             return
         if not reason.isdigit() or int(reason) >= len(buttons.REASONS):
             batch.answer(query_id, "This button is no longer active.")
@@ -266,13 +278,19 @@ class Intake:
                      pressed, chat_id, batch, pressed=where)
         batch.answer(query_id, f"Snoozing {reference} for {label.lower()}…")
 
-    def _snooze_reason(self, prompt: Message | None, user_id: int, text: str) -> str | None:
-        """A reply to the prompt for a typed snooze reason, as the /snooze command it completes."""
+    async def _snooze_reason(self, prompt: Message | None, chat_id: int, user_id: int, text: str,
+                             batch: Batch) -> tuple[str, str | None] | None:
+        """A reply to the prompt for a typed snooze reason: the /snooze command it completes, and the
+        message whose Snooze button asked for it (its outcome is shown there), when remembered."""
         found = _SNOOZE_PROMPT.match(prompt.text or "") if prompt is not None else None
-        if found is None:
+        if prompt is None or found is None:
             return None
         span = found[2] or buttons.snooze_span(buttons.TOMORROW, self._now(), self._zone_of(user_id))
-        return f"/snooze {found[1]} {span} {text}"
+        key = f"{_PROMPTED}{chat_id}:{prompt.message_id}"
+        pressed = await self._store.load(key) or None
+        if pressed is not None:
+            batch.saves_after[key] = ""  # used: a second reply to the same prompt changes no button
+        return f"/snooze {found[1]} {span} {text}", pressed
 
     def _edit_buttons(self, pressed: Message | None, chat_id: int, markup: InlineKeyboardMarkup, batch: Batch) -> None:
         if pressed is not None:
