@@ -101,7 +101,7 @@ async def test_snooze_until_tomorrow_morning_on_the_persons_clock(tmp_path, fake
 
 
 async def test_snooze_with_a_reason_typed_as_a_reply(tmp_path, fake, monkeypatch) -> None:
-    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
         delivery, reference = await delivered(fake)
         for data in (f"s:{reference}", f"s:{reference}:1h"):
             fake.press(TH_NPOC, delivery, data)
@@ -111,8 +111,13 @@ async def test_snooze_with_a_reason_typed_as_a_reply(tmp_path, fake, monkeypatch
         prompt = to(fake, TH_NPOC.id, f"Snooze {reference} for 1h")[0]
         assert prompt.reply_markup["force_reply"] is True
         assert delivery.buttons()[0] == ("Acknowledge", f"a:{reference}")  # the buttons are back
+        # The prompt remembers the message it came from a moment after it is posted; a person typing
+        # takes longer than that.
+        await eventually(lambda: bot.runtime.cursor(f"telegram.snooze-prompt.{TH_NPOC.id}:{prompt.message_id}"),
+                         "the prompt remembered")
         fake.says(TH_NPOC, "Awaiting a court order", reply_to=prompt)
         await eventually(lambda: to(fake, OFFICER.id, "Reason: Awaiting a court order"), "the reason relayed")
+        await eventually(lambda: to(fake, TH_NPOC.id, f"Reminders on {reference} for you are held until"), "the answer")
         answer = to(fake, TH_NPOC.id, f"Reminders on {reference} for you are held until")[0]
         assert "The reason is recorded." in answer.text
         await eventually(lambda: any(label.startswith("💤 Held until") for label, _ in delivery.buttons()),
