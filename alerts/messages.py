@@ -26,6 +26,9 @@ class InboundMessage:
     # The connector knows `chat` is the sender's direct chat with the bot (nobody else reads it), where
     # the chat's id cannot tell (a Matrix room). alerts.caveat_rules.shared_chat reads both.
     direct: bool = False
+    # Not a command: the connector's reading of a gesture that does nothing (a reaction or a reply the
+    # bot cannot take), said to the sender so that it is never silently dropped. Nothing runs.
+    remark: str | None = None
 
 
 class MessageKind(enum.Enum):
@@ -58,3 +61,6 @@ class OutboundMessage:
     protect_content: bool = False
     reply_to: MessageRef | None = None
     not_before: datetime | None = None
+    # The people this message asks to act (a delivery, a reminder, an escalation): each platform makes
+    # it notify them (on Matrix, a mention). Empty: a message to read, which need not notify.
+    attention: tuple[UserRef, ...] = ()

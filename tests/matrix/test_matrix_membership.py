@@ -12,7 +12,7 @@ import pytest_asyncio
 from sqlalchemy import func, select
 
 from alerts.messages import MessageKind
-from bot.connectors.matrix.room_state import MEGOLM
+from bot.connectors.matrix.sansio.rooms import MEGOLM
 from storage.tables import outbox
 from tests.matrix.membership_world import MembershipWorld, wait_until
 from tests.matrix.synapse import Synapse
