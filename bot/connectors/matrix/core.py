@@ -86,10 +86,11 @@ class Session:
 
     async def limited(self, make: Callable[[AsyncClient], Awaitable[Any]], ok: type, what: str) -> Any:
         """A rate-limited request, waited through 429s within `rate_wait_budget`; its response."""
-        assert self.client is not None
         deadline = time.monotonic() + self.rate_wait_budget
         while True:
             await self.gate.wait()
+            if self.client is None:  # logged out while it waited
+                raise NotConnected("not-connected", "matrix")
             response = await self.call(make(self.client), what, request_sent=True)
             if isinstance(response, ok):
                 return response

@@ -36,7 +36,7 @@ from nio.responses import EmptyResponse
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.routing import DestinationKind
 from bot.connectors.base import Outgoing
-from bot.connectors.errors import NotConnected, PermanentFailure
+from bot.connectors.errors import PermanentFailure
 from bot.connectors.matrix.core import Session
 from bot.connectors.matrix.files import read_json, write_json
 from bot.connectors.matrix.sansio.outbound import KEY_FIELD, message_content
@@ -214,9 +214,6 @@ class Sender:
     async def room_send(self, room_id: str, content: dict[str, Any], tx_id: str,
                         event_type: str = "m.room.message") -> str:
         """Send one event with `tx_id` as its transaction id; the event id, or a PlatformError."""
-        if self._session.client is None:
-            raise NotConnected("not-connected", "matrix")
-
         async def send(client: AsyncClient) -> Any:
             room = client.rooms.get(room_id)
             if room is not None and room.encrypted:
