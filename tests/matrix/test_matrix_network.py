@@ -175,6 +175,10 @@ async def test_a_red_alert_goes_to_a_direct_chat_made_once_and_reused(world: Wor
         lambda: [e for _, e in world.bot_messages(world.th, dm) if reference in e.body], what="the RED delivery")
     assert first[0].decrypted and first[0].body.startswith(f"[TLP:RED] {reference}")
     assert 'data-mx-color="#FF2B2B"' in first[0].source["content"]["formatted_body"]
+    # In the direct chat the mention is in the event only: the text does not name its one reader.
+    assert first[0].source["content"]["msgtype"] == "m.text"
+    assert first[0].source["content"]["m.mentions"] == {"user_ids": [world.th.user_id]}
+    assert world.th.user_id not in first[0].body
     assert world.bot.connector.client.rooms[dm].encrypted
 
     second_ref, _ = await post_alert(world, "!alert to:@th-npoc tlp:red\nA second named source.")

@@ -4,7 +4,8 @@ A message that asks people to act (a delivery, a reminder, an escalation: the ro
 an m.text that mentions them (`m.mentions`, MSC3952 intentional mentions, and their id in the text
 when it is posted in a room), so the default push rules notify them, encrypted or not; everything
 else (receipts, answers, notices) is an m.notice, which the default rules keep quiet, and mentions
-nobody. Commands in the text read `!ack`, not `/ack`: Element takes an unknown /command as its own.
+nobody. Commands in the text read `!ack`, not `/ack`: Element takes an unknown /command as its own
+(the whole text is read so, a command quoted in an item's body included: both mean the same to the bot).
 The plain text is `body`, with an HTML `formatted_body`.
 
 The caveat banner (the first line, `[TLP:AMBER] A-2026-0042 · URGENT alert`) is bold and its TLP label
