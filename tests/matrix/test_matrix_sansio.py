@@ -183,3 +183,17 @@ def test_which_invites_are_accepted() -> None:
     assert invite_decision(directory, "!other:x", TH, True)[0]
     assert not invite_decision(directory, "!other:x", TH, False)[0]
     assert not invite_decision(directory, "!other:x", "@stranger:x", True)[0]
+
+
+def test_the_sans_io_layer_imports_no_network_library() -> None:
+    import ast
+    from pathlib import Path
+
+    import bot.connectors.matrix.sansio as sansio
+
+    for path in Path(sansio.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert name.split(".")[0] not in {"nio", "aiohttp", "asyncio", "socket", "storage"}, (path, name)

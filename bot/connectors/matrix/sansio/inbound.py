@@ -141,20 +141,17 @@ def reaction_message(read: MatrixReaction, target: Target, sender_contact: str |
     sender, chat = _refs(read.sender, read.room_id)
     if sender is None or chat is None or sender_contact is None or not (target.from_bot or target.delivery):
         return None
-    reply_to = MessageRef(chat, read.target)
+    reference, recipient = target.delivery or ("", None)
+    text, remark = f"/ack {reference}", None
     if target.delivery is None:
-        return InboundMessage(read.event_id, sender, chat, "", read.at, reply_to,
-                              remark=NOT_A_DELIVERY.format(what="reaction"))
-    reference, recipient = target.delivery
-    if recipient != sender_contact:
-        return InboundMessage(read.event_id, sender, chat, "", read.at, reply_to,
-                              remark=f"{reference} was delivered here to somebody else: only its recipient "
-                                     "acknowledges it, so your reaction does nothing.")
-    if not read.acknowledges:
-        return InboundMessage(read.event_id, sender, chat, "", read.at, reply_to,
-                              remark=f"A {shown_key(read.key)} reaction does nothing. React with {ACK_SHOWN} to "
-                                     f"acknowledge {reference}, or reply to it to give feedback.")
-    return InboundMessage(read.event_id, sender, chat, f"/ack {reference}", read.at, reply_to)
+        text, remark = "", NOT_A_DELIVERY.format(what="reaction")
+    elif recipient != sender_contact:
+        text, remark = "", (f"{reference} was delivered here to somebody else: only its recipient acknowledges "
+                            "it, so your reaction does nothing.")
+    elif not read.acknowledges:
+        text, remark = "", (f"A {shown_key(read.key)} reaction does nothing. React with {ACK_SHOWN} to "
+                            f"acknowledge {reference}, or reply to it to give feedback.")
+    return InboundMessage(read.event_id, sender, chat, text, read.at, MessageRef(chat, read.target), remark=remark)
 
 
 def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool) -> InboundMessage | None:
