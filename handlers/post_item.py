@@ -20,7 +20,7 @@ from alerts.removal import Removal, removal_message
 from alerts.render import render_delivery, render_receipt
 from alerts.routing import Destination, RouteNeedsConfirmation, Router, RoutingPolicy
 from alerts.routing_types import Notice
-from handlers.answer_place import placed_answer
+from handlers.answer_place import attention_of, placed_answer
 from handlers.context import CommandContext
 from handlers.values import check_due
 
@@ -127,6 +127,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
             reference=ref,
             contact=delivery.contact,
             protect_content=draft.caveat.protect_content,
+            attention=attention_of(ctx.directory, delivery.contact),
         )
         for delivery in route.deliveries
         if delivery.contact not in unreachable

@@ -110,6 +110,7 @@ class SqlInbox:
             message_id=content.get("message_id"),
             direct=content.get("direct") is True,
             pressed=content.get("pressed"),
+            remark=content.get("remark"),
         )
 
 
@@ -125,6 +126,8 @@ def _content(message: InboundMessage) -> dict[str, Any]:
         content["direct"] = True
     if message.pressed is not None:
         content["pressed"] = message.pressed
+    if message.remark is not None:
+        content["remark"] = message.remark
     return content
 
 
