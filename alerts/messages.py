@@ -26,6 +26,9 @@ class InboundMessage:
     # The connector knows `chat` is the sender's direct chat with the bot (nobody else reads it), where
     # the chat's id cannot tell (a Matrix room). alerts.caveat_rules.shared_chat reads both.
     direct: bool = False
+    # This is an edit of an earlier message: the platform's id of the original (as `message_id` names
+    # messages), and `text` is the edited text. None for a message as first sent.
+    edit_of: str | None = None
 
 
 class MessageKind(enum.Enum):

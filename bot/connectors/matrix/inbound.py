@@ -2,7 +2,8 @@
 and reactions, before the connector turns them into inbox messages.
 
 Only what a person typed counts: m.text messages (m.notice is what bots post, and answering it could
-start two bots talking forever; m.emote, media and edits are not commands).
+start two bots talking forever; m.emote and media are not commands). An edit (m.replace) is read as
+the text it makes (m.new_content), marked as an edit of the original event.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class MatrixText:
     text: str
     # Events this one answers, most specific first: a thread's root, then the event replied to.
     targets: tuple[str, ...] = ()
+    edit_of: str | None = None  # the event this one edits: `text` is the edited text
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,11 @@ def read_event(source: dict[str, Any], room_id: str) -> MatrixText | MatrixReact
     if event_type != "m.room.message" or content.get("msgtype") != "m.text":
         return None
     if relation.get("rel_type") == "m.replace" or "m.new_content" in content:
-        return None  # an edit: the command was read when it was first sent
+        new, original = content.get("m.new_content"), relation.get("event_id")
+        if relation.get("rel_type") != "m.replace" or not isinstance(new, dict) or new.get("msgtype") != "m.text" \
+                or not isinstance(new.get("body"), str) or not isinstance(original, str):
+            return None
+        return MatrixText(event_id, sender, room_id, _when(source), new["body"].strip(), edit_of=original)
     body = content.get("body")
     if not isinstance(body, str):
         return None

@@ -158,10 +158,10 @@ class Receiving(ConnectorCore):
                 break
         if reply_to is None and read.targets:
             reply_to = MessageRef(chat, read.targets[-1])
-        if not text.startswith(("/", "!")):
-            return None  # ordinary conversation: never stored
+        if not text.startswith(("/", "!")) and not (self.awaits_body and await self.awaits_body(sender, chat)):
+            return None  # ordinary conversation: never stored (unless a command of theirs awaits its text)
         return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to, message_id=read.event_id,
-                              direct=self._direct_with(chat, read.sender))
+                              direct=self._direct_with(chat, read.sender), edit_of=read.edit_of)
 
     def _direct_with(self, chat: ChatRef, user_id: str) -> bool:
         """Whether the room is the sender's direct chat with the bot: an unregistered room holding
