@@ -74,7 +74,8 @@ class Dispatcher:
         self._new_key = new_key
 
     def handle(self, uow: UnitOfWork, message: InboundMessage) -> None:
-        if message.edit_of is not None:
+        edited = message.edit_of  # the original's id: what a later edit names it by, too
+        if edited is not None:
             if self._edit_was_run(uow, message):
                 return
             message = replace(message, edit_of=None)  # taken as the command it now is
@@ -123,9 +124,10 @@ class Dispatcher:
         if parsed.name in ("alert", "request") and not isinstance(result, Item):
             return  # refused by its handler (routing, caveat): an edit of it is a new command
         outcome = CommandOutcome(message.sender, True, str(result.reference) if isinstance(result, Item) else None)
-        for sent in (message, header):
-            if sent is not None and sent.message_id is not None:
-                uow.conversations.note_outcome(sent.sender.platform.value, sent.message_id, outcome, ctx.now)
+        platform = message.sender.platform.value
+        for sent in {message.message_id, edited, header.message_id if header is not None else None} - {None}:
+            assert sent is not None
+            uow.conversations.note_outcome(platform, sent, outcome, ctx.now)
 
     def _context(self, uow: UnitOfWork, message: InboundMessage) -> CommandContext:
         directory = self._directory.current()

@@ -141,9 +141,13 @@ def test_a_stranger_in_a_shared_room_is_answered_in_a_direct_chat_only(bot: Bot)
 def test_an_edit_of_a_refused_command_is_taken_as_a_new_command(bot: Bot) -> None:
     [refused] = bot.says("my-officer", "/alert to:TH tlp:orange Two travellers", message_id="m1")
     assert "orange" in refused
-    [receipt] = bot.says("my-officer", "/alert to:TH tlp:amber Two travellers", edit_of="m1")
+    [receipt] = bot.says("my-officer", "/alert to:TH tlp:amber Two travellers", message_id="m2", edit_of="m1")
     assert receipt.startswith("Alert A-2026-0001 accepted")
     assert len(bot.deliveries_to("th-npoc")) == 1
+    # Matrix gives each edit an id of its own, and names the original in every later edit
+    [answer] = bot.says("my-officer", "/alert to:TH tlp:amber Three travellers", message_id="m3", edit_of="m1")
+    assert answer.startswith("Your alert A-2026-0001 was already sent")
+    assert len(bot.store.items) == 1
 
 
 def test_an_edit_of_a_message_that_was_no_command_is_taken_as_a_command(bot: Bot) -> None:
