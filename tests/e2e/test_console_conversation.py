@@ -39,3 +39,11 @@ def test_cancel_ends_the_wait(workdir: Path) -> None:
     run = console(workdir, "/alert to:TH\n\n/cancel\nTwo travellers\n")
     assert "Cancelled: your alert was not sent." in run.stdout
     assert " accepted (" not in run.stdout
+
+
+def test_the_wait_is_set_in_the_config(workdir: Path) -> None:
+    config = workdir / "config.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace("body_wait_minutes = 5", "body_wait_minutes = 2"),
+                      encoding="utf-8")
+    run = console(workdir, "/alert to:TH\n\n")
+    assert "Send the text of your alert now, or /cancel. I wait 2 minutes for it." in run.stdout, run.stdout

@@ -78,6 +78,9 @@ def test_the_form_style_and_a_reply_wait_for_their_text_too(bot: Bot) -> None:
     assert bot.says("my-officer", "Boat sighted")[0].startswith("Alert A-2026-0001 accepted (TLP:GREEN")
     assert bot.says("th-npoc", "/reply A-2026-0001") == [
         "Send the text of your reply now, or /cancel. I wait 5 minutes for it."]
+    assert bot.says("my-officer", '/request to:TH purpose:"identity check"') == [
+        "Send the text of your request now, or /cancel. I wait 5 minutes for it."]
+    assert bot.says("my-officer", "Is N1234567 stolen?")[0].startswith("Request R-2026-0001 accepted")
     bot.says("th-npoc", "Confirmed, we see it too")
     assert "Confirmed, we see it too" in bot.sent_to("direct:console:my-officer")[-1]  # relayed to the sender
 
