@@ -10,7 +10,11 @@ A conversation, kept in the database (uow.conversations) so that a restart does 
   its text; /cancel ends the wait, another command replaces it, and a message after the wait is
   answered that it lapsed;
 - an edit of a command that was refused, or never taken as one, is taken as a new command; an edit
-  of a command that was carried out is answered that it was, and is not run again.
+  of a command that was carried out is answered that it was, and is not run again;
+- a bare /alert or /request in a direct chat on Matrix or the console starts the guided form
+  (handlers/guided.py, its choices numbered: handlers/guided_chat.py); the person's next messages
+  there answer it, and on Send its command is run as if typed. Telegram's connector runs the same
+  form with buttons.
 
 Someone not in the directory is answered in their direct chat with the bot, never in a shared room:
 whoever else reads the room learns nothing from the refusal.
@@ -32,6 +36,9 @@ from alerts.routing import Destination
 from handlers.command_list import COMMANDS
 from handlers.commands import Command, ParseError
 from handlers.context import CommandContext
+from handlers.guided import KINDS, Draft, GuidedForm
+from handlers.guided_chat import chosen, shown
+from handlers.lexer import split_head
 from handlers.ports import AwaitedBody, CommandOutcome, DirectorySource, UnitOfWork
 from handlers.post_item import PostingPolicy
 from handlers.registry import Registry
@@ -81,6 +88,13 @@ class Dispatcher:
             message = replace(message, edit_of=None)  # taken as the command it now is
         vocabulary = self._vocabulary()
         parsed = self._commands.parse(message.text, vocabulary)
+        form = uow.conversations.form(message.sender, message.chat)
+        if form is not None:
+            answered = self._form_answer(uow, message, Draft.from_json(form), parsed, GuidedForm(vocabulary))
+            if answered is None:
+                return
+            if answered is not message:  # Send: the form's command, run as if typed
+                message, parsed = answered, self._commands.parse(answered.text, vocabulary)
         awaited = uow.conversations.awaited(message.sender, message.chat)
         header: InboundMessage | None = None
         if awaited is not None:
@@ -103,6 +117,12 @@ class Dispatcher:
             self._answer_stranger(ctx)
             return
         if isinstance(parsed, ParseError):
+            if self._starts_form(ctx, parsed):
+                started = GuidedForm(vocabulary).start(parsed.command or "", message.received_at.timestamp(), 0)
+                assert started.draft is not None
+                uow.conversations.keep_form(message.sender, message.chat, started.draft.to_json())
+                ctx.answer(shown(started, command(message, "cancel")))
+                return
             spec = self._commands.awaits_text(message.text, vocabulary)
             denied = self._commands.refusal(spec.name, ctx.sender) if spec is not None else None
             if spec is None or denied:
@@ -128,6 +148,42 @@ class Dispatcher:
         for sent in {message.message_id, edited, header.message_id if header is not None else None} - {None}:
             assert sent is not None
             uow.conversations.note_outcome(platform, sent, outcome, ctx.now)
+
+    def _starts_form(self, ctx: CommandContext, parsed: ParseError) -> bool:
+        """A bare /alert or /request, in a direct chat, from someone who may send it, on a platform
+        whose connector does not run the form itself (Telegram does, with buttons)."""
+        message, head = ctx.message, split_head(ctx.message.text)
+        return (parsed.command in KINDS and head is not None and not head[2].strip()
+                and message.chat.platform is not Platform.TELEGRAM and not shared_chat(message.chat, message.direct)
+                and ctx.sender is not None and self._commands.refusal(parsed.command, ctx.sender) is None)
+
+    def _form_answer(self, uow: UnitOfWork, message: InboundMessage, draft: Draft,
+                     parsed: Command | ParseError | None, form: GuidedForm) -> InboundMessage | None:
+        """A message while the sender has a form open in this chat: an answer to its question (None:
+        done; on Send, the message carrying the form's command), or a command, which goes on as typed
+        (`message` itself; the form stays open, as on Telegram) unless it is /cancel."""
+        conversations, cancel = uow.conversations, command(message, "cancel")
+        if form.expired(draft, message.received_at.timestamp()):
+            conversations.keep_form(message.sender, message.chat, None)
+            if parsed is None:
+                self._context(uow, message).answer(
+                    f"Your {draft.kind} form expired before it was sent. Send {command(message, draft.kind)} "
+                    "to start again.")
+                return None
+            return message
+        if parsed is not None and not isinstance(parsed, ParseError) and parsed.name == "cancel":
+            conversations.keep_form(message.sender, message.chat, None)
+            self._context(uow, message).answer(form.cancel().note or "")
+            return None
+        if parsed is not None:
+            return message
+        outcome = form.answer(draft, chosen(form.question(draft), message.text), 0)
+        conversations.keep_form(message.sender, message.chat,
+                                outcome.draft.to_json() if outcome.draft is not None else None)
+        if outcome.command is not None:
+            return replace(message, text=outcome.command)
+        self._context(uow, message).answer(shown(outcome, cancel))
+        return None
 
     def _context(self, uow: UnitOfWork, message: InboundMessage) -> CommandContext:
         directory = self._directory.current()

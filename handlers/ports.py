@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from alerts.audit import AuditEvent
 from alerts.caveats import Caveat
@@ -349,6 +349,14 @@ class Conversations(Protocol):
     def note_outcome(self, platform: str, message_id: str, outcome: CommandOutcome, at: datetime) -> None: ...
 
     def outcome(self, platform: str, message_id: str) -> CommandOutcome | None: ...
+
+    def form(self, sender: UserRef, chat: ChatRef) -> dict[str, Any] | None:
+        """The guided form the sender is filling in in the chat (handlers.guided.Draft.to_json())."""
+        ...
+
+    def keep_form(self, sender: UserRef, chat: ChatRef, form: dict[str, Any] | None) -> None:
+        """Keep the form (sealed: it holds what the person wrote), or drop it (None)."""
+        ...
 
 
 class RoomRoster(Protocol):

@@ -100,7 +100,7 @@ class SqlUnitOfWork:
             self.outbox = SqlOutbox(connection, self._sealer, self._clock)
             self.inbox = SqlInbox(connection, self._sealer, self._clock)
             self.cursors = SqlCursors(connection)
-            self.conversations = SqlConversations(connection)
+            self.conversations = SqlConversations(connection, self._sealer)
             self.reminders = SqlReminders(connection)
             self.directory_writer = SqlDirectoryWriter(connection)
             self.roster = SqlRoomRoster(connection)

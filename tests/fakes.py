@@ -56,6 +56,7 @@ class MemoryStore:
     cursors: dict[str, str] = field(default_factory=dict)
     awaited: dict[tuple[str, str], AwaitedBody] = field(default_factory=dict)  # by (sender, chat)
     outcomes: dict[tuple[str, str], CommandOutcome] = field(default_factory=dict)  # by (platform, message id)
+    forms: dict[tuple[str, str], dict] = field(default_factory=dict)  # guided forms, by (sender, chat)
     present: dict[ChatRef, dict[UserRef, str]] = field(default_factory=dict)  # each room's members as known
     progress: dict[str, dict[str, str]] = field(default_factory=dict)  # each membership run's outcomes, by key
 
@@ -330,6 +331,16 @@ class _Conversations:
 
     def outcome(self, platform: str, message_id: str) -> CommandOutcome | None:
         return self._staged.outcomes.get((platform, message_id))
+
+    def form(self, sender: UserRef, chat: ChatRef) -> dict | None:
+        found = self._staged.forms.get((str(sender), str(chat)))
+        return dict(found) if found is not None else None
+
+    def keep_form(self, sender: UserRef, chat: ChatRef, form: dict | None) -> None:
+        if form is None:
+            self._staged.forms.pop((str(sender), str(chat)), None)
+        else:
+            self._staged.forms[(str(sender), str(chat))] = dict(form)
 
 
 class _Cursors:

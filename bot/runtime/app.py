@@ -103,13 +103,15 @@ class Runtime:
 
     async def awaits_body(self, sender: UserRef, chat: ChatRef) -> bool:
         """Whether the sender's next message in the chat may be the text of a command (or tell them its
-        wait lapsed), so a connector records it although it is no command: a command of theirs awaits
-        its text there, or one of their messages there is not handled yet (it may be such a command)."""
+        wait lapsed) or an answer to their guided form, so a connector records it although it is no
+        command: a command of theirs awaits its text there, a form of theirs is open there, or one of
+        their messages there is not handled yet (it may be such a command)."""
         return await self.db.run(self._awaits_body, sender, chat)
 
     def _awaits_body(self, sender: UserRef, chat: ChatRef) -> bool:
         with self.uow_factory(read_only=True) as uow:
-            if uow.conversations.awaited(sender, chat) is not None:
+            conversations = uow.conversations
+            if conversations.awaited(sender, chat) is not None or conversations.form(sender, chat) is not None:
                 return True
             return any(m.sender == sender and m.chat == chat for m in uow.inbox.pending(AWAIT_LOOKAHEAD))
 

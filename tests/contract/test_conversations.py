@@ -59,3 +59,22 @@ def test_an_event_is_read_back_with_the_edit_it_is(backend: Backend, clock: Manu
         assert uow.inbox.get("console", "e2") == edit
         assert uow.inbox.pending(5) == [edit]
         assert uow.inbox.get("console", "e9") is None
+
+
+def test_a_guided_form_is_kept_per_sender_and_chat_until_dropped(backend: Backend) -> None:
+    form = {"kind": "alert", "step": "body", "started": 1.5, "to": "TH", "body": "Two travellers"}
+    with backend.factory() as uow:
+        assert uow.conversations.form(ALICE, ROOM) is None
+        uow.conversations.keep_form(ALICE, ROOM, form)
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.conversations.form(ALICE, ROOM) == form
+        assert uow.conversations.form(BOB, ROOM) is None
+        uow.conversations.keep_form(ALICE, ROOM, {**form, "step": "confirm"})
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.conversations.form(ALICE, ROOM) == {**form, "step": "confirm"}
+        uow.conversations.keep_form(ALICE, ROOM, None)
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.conversations.form(ALICE, ROOM) is None

@@ -47,3 +47,25 @@ def test_the_wait_is_set_in_the_config(workdir: Path) -> None:
                       encoding="utf-8")
     run = console(workdir, "/alert to:TH\n\n")
     assert "Send the text of your alert now, or /cancel. I wait 2 minutes for it." in run.stdout, run.stdout
+
+
+def test_the_guided_form_on_the_console(workdir: Path) -> None:
+    script = ("/alert\n\nTH\n3\nurgent\n-\nB2\nTwo travellers with altered passports\n1\n")
+    run = console(workdir, script)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "New alert · step 1 of 6" in out and "1. All members" in out and "3. AMBER" in out
+    assert "Ready to send this alert:" in out and "1. Send" in out
+    assert out.count(" accepted (TLP:AMBER") == 1, out
+    to_thailand = out.split("(Thailand), direct chat", 1)[1]
+    assert "URGENT" in to_thailand and "Two travellers with altered passports" in to_thailand
+    assert "Traceback" not in out + run.stderr
+
+
+def test_an_open_form_keeps_its_text_sealed_and_survives_a_restart(workdir: Path) -> None:
+    console(workdir, "/alert\n\nTH\n3\nurgent\n-\nB2\nCANARY-5e1d passport N7654321\n")
+    for path in (workdir / "var").rglob("*"):
+        if path.is_file():
+            assert b"CANARY-5e1d" not in path.read_bytes(), path
+    run = console(workdir, "send\n")
+    assert run.stdout.count(" accepted (TLP:AMBER") == 1, run.stdout + run.stderr

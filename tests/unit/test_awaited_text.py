@@ -189,3 +189,50 @@ def test_an_edited_command_on_matrix_names_commands_with_an_exclamation_mark() -
     message = InboundMessage("e", UserRef.parse("matrix:@a:example.org"), ChatRef.parse("matrix:!r:example.org"),
                              "x", ManualClock().now())
     assert command(message, "cancel") == "!cancel"
+
+
+# --- the guided form, with numbered choices (Matrix and the console) ----------------------------------
+
+def test_the_guided_form_asks_with_numbered_choices_and_sends_what_it_built(bot: Bot) -> None:
+    [question] = bot.says("my-officer", "/alert")
+    assert question.startswith("New alert · step 1 of 6\nWho should receive it?")
+    assert "1. All members\n2. By topic (its usual recipients)" in question
+    assert question.endswith("Reply with a number or a word, or /cancel to stop.")
+    [question] = bot.says("my-officer", "TH")
+    assert "Which TLP?" in question and "3. AMBER" in question
+    assert "Priority?" in bot.says("my-officer", "3")[0]           # amber, by its number
+    assert "Topic?" in bot.says("my-officer", "urgent")[0]          # by its word
+    assert "Source reliability?" in bot.says("my-officer", "document-fraud")[0]
+    assert "Now write the text" in bot.says("my-officer", "B2")[0]  # typed, as the question allows
+    [summary] = bot.says("my-officer", "Two travellers with altered passports")
+    assert summary.startswith("Ready to send this alert:\nTo: TH\nTLP:AMBER · priority urgent · topic document-fraud")
+    assert "1. Send\n2. Cancel" in summary
+    [receipt] = bot.says("my-officer", "1")
+    assert receipt.startswith("Alert A-2026-0001 accepted (TLP:AMBER")
+    [delivery] = bot.deliveries_to("th-npoc")
+    assert "URGENT" in delivery and "Two travellers with altered passports" in delivery
+    assert bot.says("my-officer", "thanks") == []  # the form is over
+
+
+def test_a_wrong_answer_is_pointed_out_and_asked_again_and_cancel_leaves(bot: Bot) -> None:
+    bot.says("my-officer", "/request")
+    bot.says("my-officer", "TH")
+    [again] = bot.says("my-officer", "orange")
+    assert "orange" in again and "Which TLP?" in again
+    assert bot.says("my-officer", "/cancel") == ["Cancelled. Nothing was sent."]
+    assert bot.says("my-officer", "amber") == [] and bot.store.items == {}
+
+
+def test_the_form_starts_only_in_a_direct_chat_and_for_whoever_may_send(bot: Bot) -> None:
+    [answer] = bot.says("my-officer", "/alert", "console:#network")
+    assert answer.startswith("Say who gets the alert")  # in a room, a bare /alert is refused as before
+    [answer] = bot.says("admin", "/alert")  # an admin alone may not send alerts: no form for them
+    assert answer.startswith("Say who gets the alert")
+    assert bot.says("admin", "TH") == []
+
+
+def test_a_form_left_open_expires(bot: Bot) -> None:
+    bot.says("my-officer", "/alert")
+    bot.clock.advance(timedelta(hours=3))
+    assert bot.says("my-officer", "TH") == ["Your alert form expired before it was sent. Send /alert to start again."]
+    assert bot.says("my-officer", "TH") == []

@@ -1,4 +1,4 @@
-"""Conversations: a command awaiting its text, and what became of each command message.
+"""Conversations: a command awaiting its text, what became of each command message, guided forms.
 
 Revision ID: 0008_converse
 Revises: 0007_erasure
@@ -41,8 +41,16 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("platform", "message_id", name="pk_command_outcomes"),
     )
+    op.create_table(
+        "guided_forms",
+        sa.Column("sender", sa.String(300), nullable=False),
+        sa.Column("chat", sa.String(300), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("sender", "chat", name="pk_guided_forms"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("guided_forms")
     op.drop_table("command_outcomes")
     op.drop_table("awaited_bodies")
