@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
+from nio import RoomCreateResponse, RoomPreset
 from sqlalchemy import func, select
 
 from storage.tables import items
-from tests.matrix.people import Person
+from tests.matrix.people import ENCRYPTION, Person
 from tests.matrix.synapse import Synapse
 from tests.matrix.test_matrix_network import REF, World
 
@@ -113,3 +114,34 @@ async def test_a_strangers_refusal_goes_to_a_direct_chat_never_to_the_room(world
         assert not [e for _, e in world.bot_messages(world.officer, room) if "directory" in e.body]
     finally:
         await stranger.close()
+
+
+async def test_the_guided_form_in_a_direct_chat_with_numbered_choices(world: World) -> None:
+    officer, bot = world.officer, world.bot_account.user_id
+    created = await officer.client.room_create(is_direct=True, invite=[bot], preset=RoomPreset.trusted_private_chat,
+                                               initial_state=[ENCRYPTION])
+    assert isinstance(created, RoomCreateResponse), created
+    dm = created.room_id
+    await officer.wait_for(lambda: dm in officer.client.rooms and bot in officer.client.rooms[dm].users
+                           and not officer.client.rooms[dm].users[bot].invited, what="the bot in the direct chat")
+    before = item_count(world)
+
+    async def answer(text: str, expect: str) -> str:
+        seen = {e.event_id for _, e in world.bot_messages(officer, dm)}
+        await officer.say(dm, text)
+        [reply] = await officer.wait_for(lambda: [e for _, e in world.bot_messages(officer, dm)
+                                                  if e.event_id not in seen], what=f"the answer to {text!r}")
+        assert expect in reply.body, reply.body
+        return reply.body
+
+    first = await answer("!alert", "Who should receive it?")
+    assert "1. All members" in first and first.endswith("Reply with a number or a word, or !cancel to stop.")
+    assert "3. AMBER" in await answer("TH", "Which TLP?")
+    await answer("2", "Priority?")                      # GREEN, by its number
+    await answer("urgent", "Topic?")                    # by its word
+    await answer("-", "Source reliability?")
+    await answer("B2", "Now write the text")
+    summary = await answer("Boat sighted off Songkhla, from the form", "Ready to send this alert:")
+    assert "1. Send" in summary
+    await answer("1", " accepted (TLP:GREEN")
+    assert item_count(world) == before + 1
