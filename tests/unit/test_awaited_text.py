@@ -231,8 +231,10 @@ def test_the_form_starts_only_in_a_direct_chat_and_for_whoever_may_send(bot: Bot
     assert bot.says("admin", "TH") == []
 
 
-def test_a_form_left_open_expires(bot: Bot) -> None:
+def test_a_form_left_open_expires_after_two_hours(bot: Bot) -> None:
     bot.says("my-officer", "/alert")
-    bot.clock.advance(timedelta(hours=3))
+    bot.clock.advance(timedelta(hours=1, minutes=59))
+    assert "Which TLP?" in bot.says("my-officer", "TH")[0]
+    bot.clock.advance(timedelta(minutes=2))
     assert bot.says("my-officer", "TH") == ["Your alert form expired before it was sent. Send /alert to start again."]
     assert bot.says("my-officer", "TH") == []
