@@ -113,6 +113,12 @@ class Registry:
             log.exception("parse failed on a /%s command", spec.name)
             return ParseError(spec.name, INTERNAL_ERROR.format(name=spec.name))
 
+    def takes_text(self, text: str) -> bool:
+        """Whether `text` opens a command that ends with a text (/alert, /request, /reply), by its word alone."""
+        head = split_head(text)
+        spec = self._words.get(head[0]) if head is not None else None
+        return spec is not None and spec.text is not None
+
     def awaits_text(self, text: str, vocabulary: Vocabulary) -> CommandSpec[Any] | None:
         """The command `text` opens when all it lacks is its text: it does not parse as it is, and does
         once a text follows. None for anything else (another mistake, or a command that takes no text)."""

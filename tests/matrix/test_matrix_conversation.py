@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from storage.tables import items
 from tests.matrix.people import ENCRYPTION, Person
 from tests.matrix.synapse import Synapse
-from tests.matrix.test_matrix_network import REF, World
+from tests.matrix.test_matrix_network import PICKLE_KEY, REF, World
+from tests.matrix.world import start_bot
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
@@ -144,4 +145,22 @@ async def test_the_guided_form_in_a_direct_chat_with_numbered_choices(world: Wor
     summary = await answer("Boat sighted off Songkhla, from the form", "Ready to send this alert:")
     assert "1. Send" in summary
     await answer("1", " accepted (TLP:GREEN")
+    assert item_count(world) == before + 1
+
+
+async def test_both_messages_sent_while_the_bot_was_down_make_one_alert(world: World) -> None:
+    """Read in one sync batch after a restart: the text follows its command in the same batch."""
+    officer, room = world.officer, world.network_room
+    assert world.bot is not None
+    before, seen = item_count(world), {e.event_id for _, e in world.bot_messages(officer, room)}
+    await world.bot.close()
+    world.bot = None
+    await officer.say(room, "!alert to:TH tlp:green")
+    await officer.say(room, "Sent while the bot was down")
+    world.bot = await start_bot(world.config, world.bot_account.password, PICKLE_KEY, room_admin=True,
+                                sync_timeout_ms=5000)
+    answers = await officer.wait_for(
+        lambda: [e for _, e in world.bot_messages(officer, room) if e.event_id not in seen and " accepted (" in e.body],
+        what="the receipt")
+    assert len(answers) == 1 and "TLP:GREEN" in answers[0].body
     assert item_count(world) == before + 1

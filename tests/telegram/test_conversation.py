@@ -90,3 +90,14 @@ async def test_a_strangers_refusal_goes_to_their_private_chat_never_to_the_group
         await eventually(lambda: any(t.startswith("You are") for t in texts(fake, NETWORK_GROUP.id)), "an answer")
         assert not any("directory" in t for t in texts(fake, NETWORK_GROUP.id))
         assert bot.items() == 0
+
+
+async def test_both_messages_read_in_one_batch_make_one_alert(tmp_path, fake, monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    fake.says(OFFICER, "/alert to:TH tlp:amber")          # sent while the bot was not running:
+    fake.says(OFFICER, "Two travellers, read in one batch")  # both come in the first getUpdates
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        await eventually(lambda: any("accepted (TLP:AMBER" in t for t in texts(fake, OFFICER.id)), "the receipt")
+        await eventually(lambda: any("Two travellers, read in one batch" in t for t in texts(fake, TH_NPOC.id)),
+                         "the delivery")
+        assert bot.items() == 1

@@ -12,13 +12,14 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from nio import AsyncClient, JoinResponse
 
 from alerts.identity import ChatRef, UserRef
+from alerts.messages import InboundMessage
 from bot.config.connectors import DeviceTrust
 from bot.connectors.base import Ingest
 from bot.connectors.matrix.errors import SessionExpired, from_exception, from_response
@@ -36,6 +37,7 @@ class ConnectorCore:
     # Whether a sender's next text in a room is to be recorded although it is no command: a command of
     # theirs awaits its text there (bot.runtime.app.Runtime.awaits_body; set by wiring.py).
     awaits_body: Callable[[UserRef, ChatRef], Awaitable[bool]] | None = None
+    _collected: Sequence[InboundMessage] = ()  # what the sync batch being read holds so far (receiving.py)
 
     def __init__(
         self,

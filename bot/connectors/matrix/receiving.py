@@ -36,6 +36,7 @@ from bot.connectors.matrix.errors import from_response
 from bot.connectors.matrix.files import write_json
 from bot.connectors.matrix.inbound import MatrixReaction, MatrixText, read_event, reply_command
 from bot.connectors.matrix.model import TIMELINE_TYPES
+from handlers.command_list import COMMANDS
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ PRE_JOIN_PAGES = 5  # of 100 events: how far back a new direct chat is read for 
 class Receiving(ConnectorCore):
     async def _collect(self, response: SyncResponse, since: str) -> list[InboundMessage]:
         messages: list[InboundMessage] = []
+        self._collected = messages  # a text may be the text of a command earlier in this very batch
         pending_changed = False
         for room_id, info in response.rooms.join.items():
             events = list(info.timeline.events)
@@ -158,10 +160,15 @@ class Receiving(ConnectorCore):
                 break
         if reply_to is None and read.targets:
             reply_to = MessageRef(chat, read.targets[-1])
-        if not text.startswith(("/", "!")) and not (self.awaits_body and await self.awaits_body(sender, chat)):
+        if not text.startswith(("/", "!")) and not self._opened_earlier(sender, chat) \
+                and not (self.awaits_body and await self.awaits_body(sender, chat)):
             return None  # ordinary conversation: never stored (unless a command of theirs awaits its text)
         return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to, message_id=read.event_id,
                               direct=self._direct_with(chat, read.sender), edit_of=read.edit_of)
+
+    def _opened_earlier(self, sender: UserRef, chat: ChatRef) -> bool:
+        """Whether the sender's command earlier in this batch may await its text (the dispatcher decides)."""
+        return any(m.sender == sender and m.chat == chat and COMMANDS.takes_text(m.text) for m in self._collected)
 
     def _direct_with(self, chat: ChatRef, user_id: str) -> bool:
         """Whether the room is the sender's direct chat with the bot: an unregistered room holding

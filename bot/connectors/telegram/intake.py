@@ -148,15 +148,16 @@ class Intake:
                      edited)
 
     async def _awaits(self, msg: Message, batch: Batch) -> bool:
-        """Whether a text that is no command may be the text of the sender's command (dispatcher):
-        one of theirs in this chat awaits it, or came just before it (in this batch, or not handled yet)."""
+        """Whether a text that is no command may be the text of the sender's command (the dispatcher
+        decides): one of theirs in this chat awaits it, or came just before it (an /alert, /request or
+        /reply in this batch, or any message not handled yet)."""
         if msg.from_user is None:
             return False
         chat = self._chat(msg.chat.id, msg.chat.type == "private")
         if chat is None:
             return False
         sender = UserRef(TG, f"user:{msg.from_user.id}")
-        if any(m.sender == sender and m.chat == chat for m in batch.messages):
+        if any(m.sender == sender and m.chat == chat and COMMANDS.takes_text(m.text) for m in batch.messages):
             return True
         return await self._store.awaits_body(sender, chat)
 
