@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Iterable, Mapping
 
 from alerts.arrangements import Arrangement, MissingArrangement, pairs
@@ -232,8 +233,9 @@ class Directory:
 
 
 def missing_arrangement(directory: Directory, sender: str, recipient: str, topic: str | None,
-                        *, membership: bool = True) -> MissingArrangement | None:
-    """None when `sender` (an organisation code) may share with `recipient` on `topic`."""
+                        *, membership: bool = True, at: datetime | None = None) -> MissingArrangement | None:
+    """None when `sender` (an organisation code) may share with `recipient` on `topic` at `at`
+    (an arrangement's dates are checked against it; without it, a dated arrangement counts for nothing)."""
     if sender == recipient:
         return None
     orgs = directory.organisations
@@ -245,6 +247,17 @@ def missing_arrangement(directory: Directory, sender: str, recipient: str, topic
     if membership and ours.standing is Standing.MEMBER and theirs.standing is Standing.MEMBER:
         return None
     between = directory.arrangements_between(sender, recipient)
-    if any(a.covers(topic) for a in between):
-        return None
-    return MissingArrangement(ours.name, theirs.name, theirs.code, topic, between)
+    lapsed: list[str] = []
+    for arrangement in between:
+        if not arrangement.covers(topic):
+            continue
+        what = f"the arrangement {arrangement.label(sender)} for {topic or arrangement.scope()}"
+        lapse = arrangement.lapse(at)
+        if lapse is not None:
+            lapsed.append(f"{what} {lapse}")
+        elif not arrangement.allows(sender):
+            lapsed.append(f"{what} goes one way only, from {arrangement.giver}")
+        else:
+            return None
+    partial = tuple(a for a in between if not a.covers(topic))
+    return MissingArrangement(ours.name, theirs.name, theirs.code, topic, partial, tuple(lapsed))

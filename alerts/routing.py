@@ -22,6 +22,7 @@ Every lookup is an index of the Directory snapshot, so a decision costs O(recipi
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
+from datetime import datetime
 from types import MappingProxyType
 from typing import Mapping
 
@@ -56,10 +57,13 @@ class Router:
 
     def __init__(self, directory: Directory,
                  policy: RoutingPolicy | Mapping[str, tuple[Selector, ...]] | None = None,
-                 *, checker: Checker = check, platforms: AbstractSet[Platform] | None = None) -> None:
+                 *, checker: Checker = check, platforms: AbstractSet[Platform] | None = None,
+                 at: datetime | None = None) -> None:
         """`checker` chooses where copies may go (tests inject a broken one to show the final check holds);
-        `platforms`, when given, are those the bot runs on: a direct copy goes to the first account there."""
+        `platforms`, when given, are those the bot runs on: a direct copy goes to the first account there;
+        `at`, the time arrangements' dates are checked against (None: dated arrangements count for nothing)."""
         self.directory = directory
+        self.at = at
         self.platforms = platforms
         if not isinstance(policy, RoutingPolicy):  # a plain mapping is the topic defaults alone
             policy = RoutingPolicy(topic_defaults=MappingProxyType(dict(policy or {})))
@@ -127,7 +131,7 @@ class Router:
         for contact_id, pick in list(chosen.items()):
             organisation = self.directory.contacts[contact_id].organisation
             missing = missing_arrangement(self.directory, originator.organisation, organisation, draft.topic,
-                                          membership=self.policy.membership_arrangement)
+                                          membership=self.policy.membership_arrangement, at=self.at)
             if missing is None:
                 continue
             if pick.automatic:

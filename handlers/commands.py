@@ -19,6 +19,9 @@ from alerts.priority import Priority
 from handlers import command_text
 from handlers.command_text import Bare, ReferenceOnly
 # Every command class is imported from here; `X as X` marks the re-export for the type checker.
+from handlers.commands_admin import ArrangementAddCommand as ArrangementAddCommand
+from handlers.commands_admin import ArrangementEndCommand as ArrangementEndCommand
+from handlers.commands_admin import ArrangementListCommand as ArrangementListCommand
 from handlers.commands_admin import DeviceCommand as DeviceCommand
 from handlers.commands_admin import MemberAddCommand as MemberAddCommand
 from handlers.commands_admin import MemberRemoveCommand as MemberRemoveCommand

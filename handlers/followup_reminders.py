@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol, TypeVar
 
+from alerts.arrangements import ENDING_NOTICE
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.bulletin import SharedItem, may_carry, render_bulletin
 from alerts.caveat_rules import ENCRYPTED_ONLY
@@ -44,6 +45,7 @@ from alerts.reminders import FollowUp, Plan, Reminder, overdue, plan_item
 from alerts.routing import Destination
 from alerts.stats import period_bounds
 from handlers.answer_place import messages_about
+from handlers.arrangements import remind_ending
 from handlers.errorref import new_error_ref
 from handlers.ports import DirectorySource, ItemSummary, SetAside, UnitOfWork, UnitOfWorkFactory
 
@@ -93,9 +95,10 @@ class ReminderService:
                  policy: ReminderPolicy, *, digest_room: ChatRef | None = None,
                  bulletin_room: ChatRef | None = None, batch: int = BATCH, admins: AdminPlaces = lambda: (),
                  error_ref: Callable[[], str] = new_error_ref, platforms: AbstractSet[Platform] | None = None,
-                 encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY) -> None:
+                 encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY, arrangement_notice: timedelta = ENDING_NOTICE) -> None:
         """`platforms` (those the bot runs; None: every one) and `encrypted_only` choose each reminder's
-        chat as routing chooses an item's (alerts.routing_places.direct_place)."""
+        chat as routing chooses an item's (alerts.routing_places.direct_place); `arrangement_notice`: how
+        long before its last day a sharing arrangement reminds the coordinators."""
         self._uow_factory = uow_factory
         self._directory = directory
         self.policy = policy
@@ -106,6 +109,7 @@ class ReminderService:
         self._error_ref = error_ref
         self._platforms = platforms
         self._encrypted_only = encrypted_only
+        self.arrangement_notice = arrangement_notice
 
     # --- reminders ------------------------------------------------------------------------------
 
@@ -124,6 +128,7 @@ class ReminderService:
 
     def tick(self, now: datetime, report: TickReport | None = None) -> TickReport:
         report = report or TickReport()
+        report.sent += self.arrangements_ending(now)
         seen: set[str] = set()
         while True:
             with self._uow_factory() as uow:
@@ -262,6 +267,16 @@ class ReminderService:
             if item.reference in before:
                 self._restore(uow, item.reference, loop, now)
         return kept
+
+    def arrangements_ending(self, now: datetime) -> int:
+        """Remind the coordinators of arrangements near their end, each once (handlers.arrangements)."""
+        directory = self._directory.current()
+        if not any(a.ends is not None for a in directory.arrangements):
+            return 0  # the usual case: no transaction at all
+        with self._uow_factory() as uow:
+            told = remind_ending(uow, directory, now, self.arrangement_notice, self._platforms)
+            uow.commit()
+        return told
 
     # --- the coordinators' digest and the monthly bulletin --------------------------------------
 

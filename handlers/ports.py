@@ -14,6 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol
 
+from alerts.arrangements import Arrangement
 from alerts.audit import AuditEvent
 from alerts.caveats import Caveat
 from alerts.devices import DeviceAction
@@ -255,6 +256,23 @@ class DirectoryWriter(Protocol):
         ...
 
 
+class ArrangementRepository(Protocol):
+    """Sharing arrangements as coordinators record them (/arrangement), in the unit of work's
+    transaction; the directory snapshot routing reads them from is replaced after the commit."""
+
+    changed: bool
+
+    def add(self, arrangement: Arrangement) -> Arrangement:
+        """Store a new arrangement; it comes back with its number. ValueError when one of the same kind
+        between the same parties exists (ended or not)."""
+        ...
+
+    def end(self, number: int, at: datetime, reason: str) -> bool:
+        """End the arrangement `number` at `at`, with the reason; False when there is none in force
+        under that number (unknown, or ended already)."""
+        ...
+
+
 class MembershipGateway(Protocol):
     """Room actions as handlers see them. plan() only records them, in the unit of work's
     transaction (nothing reaches a platform before the commit); bot/actions/membership.py carries
@@ -363,6 +381,9 @@ class UnitOfWork(Protocol):
     def directory_writer(self) -> DirectoryWriter: ...
 
     @property
+    def arrangements(self) -> ArrangementRepository: ...
+
+    @property
     def membership(self) -> MembershipGateway: ...
 
     @property
@@ -380,7 +401,7 @@ class UnitOfWork(Protocol):
         ...
 
     def commit(self) -> None:
-        """Commit; a directory changed in it is reloaded for the commands after it."""
+        """Commit; a directory changed in it (people or arrangements) is reloaded for the commands after it."""
         ...
 
     def savepoint(self) -> AbstractContextManager[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Mapping
 
 from alerts.audit import AuditAction
@@ -44,9 +45,10 @@ class PostingPolicy:
     def encrypted_only(self) -> frozenset[Tlp]:
         return self.routing.encrypted_only if self.routing is not None else ENCRYPTED_ONLY
 
-    def router(self, directory: Directory) -> Router:
+    def router(self, directory: Directory, at: datetime | None = None) -> Router:
+        """`at`: the time sharing arrangements' dates are checked against (the command's)."""
         return Router(directory, self.routing if self.routing is not None else self.topic_defaults,
-                      platforms=self.platforms)
+                      platforms=self.platforms, at=at)
 
 
 def refusal_answer(refused: RouteRefused) -> str:
@@ -67,7 +69,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         ctx.answer(str(error))
         return None
     try:
-        route = policy.router(ctx.directory).route(draft, ctx.sender, confirmed=confirmed)
+        route = policy.router(ctx.directory, ctx.now).route(draft, ctx.sender, confirmed=confirmed)
     except RouteRefused as refused:
         removal = _plan_removal(ctx, draft, None)
         ctx.audit(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from types import TracebackType
 
+from alerts.arrangements import Arrangement
 from alerts.audit import AuditEvent
 from alerts.devices import DeviceAction, device_message
 from alerts.directory import Contact, Directory
@@ -387,6 +388,38 @@ class _DirectoryWriter:
         return self.contacts.pop(contact_id, None) is not None
 
 
+class _Arrangements:
+    """handlers.ports.ArrangementRepository on a staged copy of the directory's arrangements."""
+
+    def __init__(self, arrangements: list[Arrangement]) -> None:
+        # Numbered as seeding numbers them: in order, after the highest number given.
+        last = max((a.number or 0 for a in arrangements), default=0)
+        self.arrangements = []
+        for arrangement in arrangements:
+            if arrangement.number is None:
+                last += 1
+                arrangement = replace(arrangement, number=last)
+            self.arrangements.append(arrangement)
+        self.changed = False
+
+    def add(self, arrangement: Arrangement) -> Arrangement:
+        if any(a.key == arrangement.key for a in self.arrangements):
+            raise ValueError(f"there is an arrangement {arrangement.kind!r} already")
+        number = max((a.number or 0 for a in self.arrangements), default=0) + 1
+        stored = replace(arrangement, ended_at=None, end_reason="", number=number)
+        self.arrangements.append(stored)
+        self.changed = True
+        return stored
+
+    def end(self, number: int, at: datetime, reason: str) -> bool:
+        for index, arrangement in enumerate(self.arrangements):
+            if arrangement.number == number and arrangement.ended_at is None:
+                self.arrangements[index] = replace(arrangement, ended_at=at, end_reason=reason)
+                self.changed = True
+                return True
+        return False
+
+
 class _Membership:
     """handlers.ports.MembershipGateway in memory: actions become outbox rows, as in storage."""
 
@@ -440,6 +473,7 @@ class MemoryUnitOfWork:
         self.cursors = _Cursors(self._staged)
         self.roster = _Roster(self._staged)
         self.directory_writer = _DirectoryWriter(dict(self._directory.directory.contacts))
+        self.arrangements = _Arrangements(list(self._directory.directory.arrangements))
         self.membership = _Membership(self._staged, self.outbox, self.roster)
         self.devices = _Devices(self.outbox) if devices else None
 
@@ -453,22 +487,24 @@ class MemoryUnitOfWork:
     def savepoint(self) -> Iterator[None]:
         before = _copy(self._staged)
         contacts = dict(self.directory_writer.contacts)
+        arrangements = list(self.arrangements.arrangements)
         try:
             yield
         except BaseException:
             _put(self._staged, before)
             self.directory_writer.contacts.clear()
             self.directory_writer.contacts.update(contacts)
+            self.arrangements.arrangements[:] = arrangements
             raise
 
     def commit(self) -> None:
         _put(self._store, _copy(self._staged))
-        if self.directory_writer.changed:
+        if self.directory_writer.changed or self.arrangements.changed:
             current = self._directory.directory
             self._directory.directory = Directory.build(current.organisations.values(),
                                                         self.directory_writer.contacts.values(), current.rooms,
-                                                        current.arrangements)
-            self.directory_writer.changed = False
+                                                        self.arrangements.arrangements)
+            self.directory_writer.changed = self.arrangements.changed = False
 
 
 class FixedDirectory:

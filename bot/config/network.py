@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import KW_ONLY
+from datetime import date, datetime
 from typing import Annotated, Any, Iterable
 
 from pydantic import Field, ValidationInfo, model_validator
@@ -187,9 +188,32 @@ class RoomEntry:
         return Room(self.chat, self.name, self.purpose, held)
 
 
+def _day(raw: Any) -> date:
+    """A TOML date (2026-11-30) or the same as a string."""
+    if isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw
+    if isinstance(raw, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()):
+        return date.fromisoformat(raw.strip())
+    raise ValueError(raw)
+
+
+Day = Annotated[date | None, Check(_day, "a date like 2026-11-30 (UTC)")]
+
+
+def _direction(text: str, load: Load) -> str | None:
+    """"both", or one way between two organisations as "MY>CA": the code of the one that gives."""
+    if text.lower() == "both":
+        return None
+    giver, arrow, taker = text.partition(">")
+    if not arrow:
+        raise ValueError(text)
+    return known_org(giver.strip(), load) + ">" + known_org(taker.strip(), load)
+
+
 @settings
 class ArrangementEntry:
-    """Between two or more organisations, of a kind, on topics (all when left out)."""
+    """Between two or more organisations, of a kind (the signed document), on topics (all when left
+    out), from a first day until a last day (each optional), both ways or one way ("MY>CA")."""
     TITLE = "a sharing arrangement"
     between: Annotated[tuple[str, ...], Items(Check(known_org, 'an organisation code like "MY"', load=True, text=True),
                                               once="organisation")]
@@ -197,12 +221,24 @@ class ArrangementEntry:
     topics: Annotated[tuple[str, ...], Items(
         Check(known_topic, WORD_EXPECT.format("document-fraud"), load=True, text=True), once="topic",
         empty="expected at least one topic, got an empty list; leave topics out for every topic")] = ()
+    starts: Day = None
+    ends: Day = None
+    direction: Annotated[str | None, Check(_direction, '"both", or one way as "MY>CA"', load=True, text=True)] = None
 
     def build(self, load: Load) -> Arrangement:
         if len(self.between) < 2:
             raise refuse(f'expected at least two organisations, like ["MY", "TH"], got {len(self.between)}',
                          "between")
-        arrangement = Arrangement(self.kind, frozenset(self.between), frozenset(self.topics))
+        if self.starts is not None and self.ends is not None and self.ends < self.starts:
+            raise refuse(f"expected a last day on or after starts ({self.starts}), got {self.ends}", "ends")
+        giver = None
+        if self.direction is not None:
+            giver, _, taker = self.direction.partition(">")
+            if len(self.between) != 2 or {giver, taker} != set(self.between):
+                raise refuse(f'expected the two organisations of "between" as FROM>TO, got "{self.direction}"; '
+                             "a one-way arrangement has exactly two", "direction")
+        arrangement = Arrangement(self.kind, frozenset(self.between), frozenset(self.topics), self.starts,
+                                  self.ends, giver)
         try:
             load.once("arrangement", arrangement.key)
         except Duplicate:

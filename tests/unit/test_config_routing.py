@@ -74,7 +74,8 @@ def test_arrangements_are_read_with_alpha3_codes_and_topics() -> None:
      "network.arrangements[0].topics: expected at least one topic, got an empty list; leave topics out for every "
      "topic"),
     ('between = ["MY", "CA"]\nkind = "x"\nparties = 2\n',
-     "network.arrangements[0].parties: unknown key; expected one of between, kind, topics"),
+     "network.arrangements[0].parties: unknown key (did you mean starts?); expected one of between, direction, "
+     "ends, kind, starts, topics"),
 ])
 def test_each_mistake_in_an_arrangement_is_one_line(entry: str, line: str) -> None:
     assert errors(CANADA + "[[network.arrangements]]\n" + entry) == [f"config.toml: {line}"]
