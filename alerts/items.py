@@ -11,6 +11,7 @@ from alerts.caveats import Caveat
 from alerts.errors import InvalidValue
 from alerts.grading import Grading
 from alerts.identity import ChatRef
+from alerts.incident import Incident
 from alerts.priority import Priority
 
 
@@ -107,6 +108,7 @@ class ItemDraft:
     due: DueSpec | None = None
     purpose: str | None = None
     outside_ref: str | None = None
+    incident: Incident = Incident()  # the harmonised fields (alerts.incident), sealed with the body
 
 
 class ItemState(enum.Enum):

@@ -216,7 +216,7 @@ _declare(CommandSpec("escalate", COORDINATION | SENDERS, "/escalate REF", "tell 
 _declare(CommandSpec("stats", COORDINATION | {Role.AUDITOR}, "/stats [30d|4w|3m|2026-10|2026]", "exchange statistics",
     "Exchange statistics for the last days (30d), weeks (4w) or months (3m — m means months here), "
     "or a calendar month (2026-10) or year (2026).", ("/stats 2026-10",),
-    _stats, lambda ctx, cmd, policy: coordination.stats_command(ctx, cmd.period)))
+    _stats, lambda ctx, cmd, policy: coordination.stats_command(ctx, cmd.period, policy.count_minimum)))
 _declare(CommandSpec("arrangement", COORDINATION, "/arrangement add|end|list …",
     "sharing arrangements with their dates (coordinators)",
     "Record the arrangements organisations share under: between: two or more organisations, doc: the signed "

@@ -52,6 +52,19 @@ def _draft_text(word: str, draft: ItemDraft, confirmed: bool = False) -> str:
         tokens.append("purpose:" + quote(draft.purpose))
     if draft.outside_ref:
         tokens.append("ref:" + quote(draft.outside_ref))
+    incident = draft.incident
+    if incident.persons is not None:
+        tokens.append(f"persons:{incident.persons}")
+    if incident.nationalities:
+        tokens.append("nationalities:" + ",".join(incident.nationalities))
+    if incident.route:
+        tokens.append("route:" + ">".join(incident.route))
+    if incident.method is not None:
+        tokens.append("method:" + incident.method.value)
+    if incident.document is not None:
+        tokens.append("document:" + incident.document.value)
+    if incident.issuer is not None:
+        tokens.append("issuer:" + incident.issuer)
     if confirmed:
         tokens.append("confirm:yes")
     return f"/{word} {' '.join(tokens)}\n\n{draft.body}"

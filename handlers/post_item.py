@@ -13,6 +13,7 @@ from alerts.caveats import Tlp
 from alerts.directory import Directory
 from alerts.due import DuePolicy
 from alerts.errors import InvalidValue, ReferenceUnavailable, RouteRefused
+from alerts.incident import COUNT_MINIMUM
 from alerts.items import Item, ItemDraft, Selector
 from alerts.identity import Platform
 from alerts.messages import MessageKind, OutboundMessage
@@ -40,6 +41,7 @@ class PostingPolicy:
     topic_defaults: Mapping[str, tuple[Selector, ...]] = field(default_factory=dict)
     routing: RoutingPolicy | None = None
     platforms: AbstractSet[Platform] | None = None
+    count_minimum: int = COUNT_MINIMUM  # the smallest count of a harmonised field /stats shows
 
     @property
     def encrypted_only(self) -> frozenset[Tlp]:

@@ -25,6 +25,7 @@ from pydantic import ValidationInfo, model_validator
 
 from alerts.arrangements import ENDING_NOTICE
 from alerts.identity import ChatRef
+from alerts.incident import COUNT_MINIMUM
 from alerts.priority import Priority
 from alerts.reminder_policy import DEFAULT_STAGES, QuietHours, ReminderPolicy, StageTimes
 from bot.config.reader import Check, Items, Load, Refused, Table, loaded, refuse, settings
@@ -103,6 +104,8 @@ class ReminderSettings:
     bulletin_room: Room = None  # None: no monthly bulletin; TLP:GREEN content only in a registered room
     # how long before its last day a sharing arrangement reminds the coordinators (once)
     arrangement_notice: Annotated[timedelta, Between(timedelta(days=1), timedelta(days=366))] = ENDING_NOTICE
+    # the smallest count of a harmonised incident field /stats and the bulletin show
+    count_minimum: Annotated[int, Whole(1)] = COUNT_MINIMUM
 
     @property
     def stages(self) -> Mapping[Priority, StageTimes]:
