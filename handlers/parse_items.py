@@ -8,7 +8,7 @@ from alerts.incident import Incident
 from alerts.items import ItemDraft, ItemKind, Selector
 from alerts.priority import Priority
 from handlers.commands import AlertCommand, ForwardCommand, RequestCommand
-from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields
+from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields, shorten
 from handlers.values import (
     checked,
     parse_document_type,
@@ -80,6 +80,25 @@ ITEM_FIELDS = FieldSpec(
     lists=frozenset({"to", "nationalities"}),
     guarded=frozenset({"confirm"}),
 )
+
+_INCIDENT_NAMES = ("persons", "nationalities", "route", "method", "document", "issuer")
+# The harmonised fields alone, for the guided form's question about them.
+INCIDENT_FIELDS = FieldSpec(
+    keys={key: name for key, name in ITEM_FIELDS.keys.items() if name in _INCIDENT_NAMES},
+    examples={name: ITEM_FIELDS.examples[name] for name in _INCIDENT_NAMES},
+    lists=frozenset({"nationalities"}),
+    takes_text=False,
+)
+INCIDENT_EXAMPLE = "persons:4 nationalities:MM,BD method:sea route:MM>TH>MY document:passport issuer:MM"
+
+
+def parse_incident(text: str) -> Incident:
+    """Harmonised fields alone (`persons:4 method:sea`), as the guided form asks for them."""
+    scan = scan_fields(text, INCIDENT_FIELDS, after_words=True)
+    if scan.text:
+        raise CommandSyntaxError(f"Unexpected '{shorten(scan.text)}'. Give fields such as {INCIDENT_EXAMPLE}")
+    return _incident(scan.single(INCIDENT_FIELDS))
+
 
 FORWARD_FIELDS = FieldSpec(
     keys=_TO_KEYS | _PURPOSE_KEYS,
