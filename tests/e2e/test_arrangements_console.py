@@ -1,7 +1,7 @@
 """Sharing arrangements end to end: the bot of config.example.toml on the console platform, its inbox,
 delivery worker and scheduler rounds driven with a manual clock (tests/e2e/command_world.py), on
 SQLite and PostgreSQL. An arrangement recorded in chat expires mid-run; a forward is refused for
-lack of the originator's arrangement."""
+lack of the originator's arrangement; the monthly bulletin counts the harmonised incident fields."""
 
 from __future__ import annotations
 
@@ -98,3 +98,32 @@ def test_a_forward_is_refused_for_lack_of_the_originators_arrangement(world: Wor
     assert any("Forged visas" in text for text in _deliveries_to(world, CANADA))
     world.check_stores()
     world.check_audit()
+
+
+def test_the_monthly_bulletin_counts_the_harmonised_fields_from_five(world: World) -> None:
+    for n in range(5):
+        fields = f"persons:{n + 1} nationalities:MM,BD method:sea route:MM>TH>MY"
+        _answers(world, OFFICER, f"/alert to:TH tlp:amber topic:people-smuggling {fields} Boat landing {n}")
+    _answers(world, OFFICER, "/alert to:TH tlp:amber persons:1 nationalities:AF method:air document:passport "
+                             "issuer:AF Flight KUL-BKK")
+    delivered = [m.text for m in world.sink.sent if m.destination.address == UserRef.parse("console:th-npoc")]
+    assert any("Incident: 3 persons · nationalities MM, BD · sea · route MM→TH→MY" in text for text in delivered)
+    world.later(timedelta(days=8))  # 1 December: the November bulletin
+    [bulletin] = [m.text for m in world.sink.sent if "Monthly bulletin · November 2026" in m.text]
+    lines = bulletin.splitlines()
+    assert "Harmonised fields (6 items with them; counts under 5 are not shown):" in lines
+    assert "  Persons reported: 16" in lines
+    assert "  By nationality: BD 5, MM 5" in lines and "  By method: sea 5" in lines
+    assert "  By origin: MM 5" in lines and "  By transit: TH 5" in lines and "  By destination: MY 5" in lines
+    assert not any("AF" in line or "air" in line or "passport" in line for line in lines)  # one item: not shown
+    assert "Boat landing" not in bulletin  # AMBER: counted, never carried
+    world.check_stores()
+    world.check_audit()
+
+
+def test_an_erased_item_is_no_longer_counted(world: World) -> None:
+    stats = UserRef.parse("console:rso-auditor")
+    _answers(world, OFFICER, "/alert to:TH tlp:amber persons:7 nationalities:MM Boat at Satun")
+    assert "Persons reported: 7" in _answers(world, stats, "/stats 2026-11")[0]
+    world.erase("A-2026-0001")
+    assert "Harmonised fields" not in _answers(world, stats, "/stats 2026-11")[0]

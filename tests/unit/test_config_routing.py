@@ -171,6 +171,8 @@ def test_an_arrangement_is_read_with_its_days_and_direction() -> None:
     assert (letter.starts, letter.ends, letter.giver) == (date(2026, 1, 1), date(2026, 11, 30), "CA")
     assert settings.reminders.arrangement_notice == timedelta(days=30)
     assert settings_from_toml(CANADA, SOURCE).reminders.arrangement_notice == timedelta(days=14)
+    assert settings_from_toml(CANADA, SOURCE).reminders.count_minimum == 5
+    assert settings_from_toml(CANADA + "\n[reminders]\ncount_minimum = 10\n", SOURCE).reminders.count_minimum == 10
 
 
 @pytest.mark.parametrize("entry, line", [
