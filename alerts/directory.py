@@ -94,6 +94,15 @@ class Room:
     # End-to-end encrypted as the platform last showed it (a Matrix room's m.room.encryption state);
     # False until seen, so that a room nobody has looked at yet is treated as unencrypted.
     encrypted: bool = False
+    # A hub room (an airport, a seaport, a border crossing, a sea area: "KUL") or a topic room takes
+    # only items of its hubs or topics; empty: any item its organisations may see.
+    hubs: frozenset[str] = frozenset()  # upper case
+    topics: frozenset[str] = frozenset()
+
+    def takes(self, hub: str | None, topic: str | None) -> bool:
+        """Whether an item of `hub` and `topic` may be posted here, by what the room is for."""
+        return (not self.hubs or (hub is not None and hub.upper() in self.hubs)) and \
+            (not self.topics or (topic is not None and topic in self.topics))
 
     def is_own_room_of(self, organisation: str) -> bool:
         """A country's or organisation's own room: it holds that organisation's members only."""
@@ -224,6 +233,10 @@ class Directory:
     def rooms_holding(self, organisation: str) -> tuple[Room, ...]:
         """Registered rooms with members of `organisation`, in registration order."""
         return self._index.rooms_by_org.get(organisation, ())
+
+    def hubs(self) -> frozenset[str]:
+        """Every hub some registered room is for."""
+        return frozenset(hub for room in self.rooms for hub in room.hubs)
 
     def arrangements_between(self, first: str, second: str) -> tuple[Arrangement, ...]:
         return self._index.arrangements.get(frozenset((first, second)), ())

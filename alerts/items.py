@@ -109,6 +109,7 @@ class ItemDraft:
     purpose: str | None = None
     outside_ref: str | None = None
     incident: Incident = Incident()  # the harmonised fields (alerts.incident), sealed with the body
+    hub: str | None = None  # a hub (airport, seaport, border crossing, sea area) such as KUL, upper case
 
 
 class ItemState(enum.Enum):

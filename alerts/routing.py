@@ -95,8 +95,13 @@ class Router:
                 del chosen[contact_id]  # an automatic copy never blocks the item
         audience = frozenset(self.directory.contacts[c].organisation for c in chosen) | {originator.organisation}
         post = rule.post if rule is not None and rule.post is not None else self.policy.post
+        if draft.hub is not None:
+            if draft.hub not in self.directory.hubs():  # a mistyped hub is refused, never ignored
+                known = ", ".join(sorted(self.directory.hubs())) or "none yet"
+                raise RouteRefused(f"No room is registered for hub {draft.hub} (hubs: {known}). /rooms lists them.")
+            post = PostIn.ROOMS  # hub:KUL asks for the hub's rooms, where the caveat allows; else direct chats
         placer = Placer(self.directory, draft.caveat, audience, self.checker, self.policy.encrypted_only,
-                        self.platforms)
+                        self.platforms, hub=draft.hub, topic=draft.topic)
         route = Route(placer.place(chosen, PostIn.DIRECT if red else post), confirmed_gaps, tuple(placer.notices))
         # Always the real check, whatever checker chose the places: one mistake is not enough to leak.
         violation = verify_route(route, draft, originator, self.directory,

@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar
 from alerts.items import Reference, Selector
 from alerts.roles import Role
 from handlers import arrangements, coordination, devices, followup, forwarding, info, membership, parse_admin
-from handlers import parse_items
+from handlers import parse_items, rooms
 from handlers import commands as c
 from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.post_item import post_item
@@ -241,9 +241,18 @@ _declare(CommandSpec("member", ADMINISTRATION, "/member add|remove USER …", "o
 _declare(CommandSpec("rooms", COORDINATION, "/rooms", "the registered rooms",
     "The registered rooms and whose members they hold.", ("/rooms",),
     _no_arguments(c.RoomsCommand), lambda ctx, cmd, policy: membership.rooms(ctx)))
-_declare(CommandSpec("room", ADMINISTRATION, "/room sync [--apply]", "put room membership right (admins)",
-    "Compare room membership with the directory; --apply makes the changes.", ("/room sync --apply",),
-    parse_admin.parse_room, lambda ctx, cmd, policy: membership.room_sync(ctx, cmd.apply)))
+_declare(CommandSpec("room", ADMINISTRATION, "/room sync [--apply] | register CHAT … | retire CHAT REASON",
+    "keep the rooms and their membership (admins)",
+    "Compare room membership with the directory; --apply makes the changes. /room register records a room: "
+    "name:, purpose: (network, country, organisation, coordination or management), orgs: whose members it "
+    "holds, and optionally hubs: (an airport, seaport, border crossing or sea area, such as KUL) and topics:; a hub "
+    "or topic room takes only items of its hubs or topics, and /alert … hub:KUL posts there where the caveat "
+    "allows. /room retire stops all posting there.",
+    ("/room sync --apply", parse_admin.ROOM_REGISTER_EXAMPLE, parse_admin.ROOM_RETIRE_EXAMPLE),
+    parse_admin.parse_room,
+    lambda ctx, cmd, policy: (rooms.room_register(ctx, cmd) if isinstance(cmd, c.RoomRegisterCommand)
+                              else rooms.room_retire(ctx, cmd) if isinstance(cmd, c.RoomRetireCommand)
+                              else membership.room_sync(ctx, cmd.apply))))
 _declare(CommandSpec("device", ADMINISTRATION, "/device list|verify|blacklist USER [DEVICE]",
     "trust of Matrix devices (admins)",
     "See a Matrix user's devices with their keys, then verify one (after checking its key with its owner) "

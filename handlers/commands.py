@@ -26,6 +26,8 @@ from handlers.commands_admin import ArrangementListCommand as ArrangementListCom
 from handlers.commands_admin import DeviceCommand as DeviceCommand
 from handlers.commands_admin import MemberAddCommand as MemberAddCommand
 from handlers.commands_admin import MemberRemoveCommand as MemberRemoveCommand
+from handlers.commands_admin import RoomRegisterCommand as RoomRegisterCommand
+from handlers.commands_admin import RoomRetireCommand as RoomRetireCommand
 from handlers.commands_admin import RoomSyncCommand as RoomSyncCommand
 from handlers.commands_admin import RoomsCommand as RoomsCommand
 from handlers.lexer import quote
@@ -72,6 +74,8 @@ def _draft_text(word: str, draft: ItemDraft, confirmed: bool = False) -> str:
     if draft.outside_ref:
         tokens.append("ref:" + quote(draft.outside_ref))
     tokens += incident_tokens(draft.incident)
+    if draft.hub:
+        tokens.append("hub:" + draft.hub)
     if confirmed:
         tokens.append("confirm:yes")
     return f"/{word} {' '.join(tokens)}\n\n{draft.body}"

@@ -102,3 +102,30 @@ class ArrangementListCommand:
 
     def render(self) -> str:
         return "/arrangement list"
+
+
+@dataclass(frozen=True)
+class RoomRegisterCommand:
+    name: ClassVar[str] = "room"
+    chat: str  # a ChatRef as text: matrix:!abc:example.org, telegram:-100123, console:#kul
+    title: str  # the room's name, as answers show it
+    purpose: str  # an alerts.directory.RoomPurpose value
+    organisations: tuple[str, ...]
+    hubs: tuple[str, ...] = ()  # upper case
+    topics: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        return command_text.joined(
+            "/room register", self.chat, f"name:{quote(self.title)}", f"purpose:{self.purpose}",
+            f"orgs:{','.join(self.organisations)}", f"hubs:{','.join(self.hubs)}" if self.hubs else "",
+            f"topics:{','.join(self.topics)}" if self.topics else "")
+
+
+@dataclass(frozen=True)
+class RoomRetireCommand:
+    name: ClassVar[str] = "room"
+    chat: str
+    reason: str
+
+    def render(self) -> str:
+        return command_text.joined("/room retire", self.chat, self.reason)

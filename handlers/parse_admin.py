@@ -7,12 +7,14 @@ from datetime import date
 
 from alerts.devices import DeviceOp
 from alerts.errors import InvalidValue
-from alerts.identity import Platform, UserRef
+from alerts.identity import ChatRef, Platform, UserRef
 from alerts.roles import Role
 from handlers.commands import (ArrangementAddCommand, ArrangementEndCommand, ArrangementListCommand, DeviceCommand,
-                               MemberAddCommand, MemberRemoveCommand, RoomSyncCommand)
+                               MemberAddCommand, MemberRemoveCommand, RoomRegisterCommand, RoomRetireCommand,
+                               RoomSyncCommand)
 from handlers.lexer import OPENING_QUOTES, CommandSyntaxError, FieldSpec, read_quoted, scan_fields, shorten, take_word
-from handlers.values import checked, invalid, parse_desk, parse_organisation, parse_topic, parse_user
+from handlers.values import (checked, invalid, parse_desk, parse_hub, parse_organisation, parse_topic,
+                             parse_user)
 from handlers.vocabulary import Vocabulary
 
 MEMBER_ADD_EXAMPLE = "/member add @alice:example.org country:TH role:contact desk:immigration"
@@ -97,15 +99,76 @@ def _member_remove(text: str) -> MemberRemoveCommand:
     return MemberRemoveCommand(user, reason or scan.text or None)
 
 
-def parse_room(rest: str, vocabulary: Vocabulary) -> RoomSyncCommand:
+ROOM_REGISTER_EXAMPLE = ('/room register console:#kul name:"KUL airport" purpose:network orgs:MY,TH hubs:KUL '
+                         "topics:document-fraud")
+ROOM_RETIRE_EXAMPLE = "/room retire console:#kul the airport desk moved"
+ROOM_FIELDS = FieldSpec(
+    keys={"name": "name", "purpose": "purpose", "orgs": "orgs", "organisations": "orgs", "organizations": "orgs",
+          "hubs": "hubs", "hub": "hubs", "topics": "topics", "topic": "topics"},
+    examples={"name": 'name:"KUL airport"', "purpose": "purpose:network", "orgs": "orgs:MY,TH", "hubs": "hubs:KUL",
+              "topics": "topics:document-fraud"},
+    lists=frozenset({"orgs", "hubs", "topics"}),
+    takes_text=False,
+)
+_PURPOSES = ("network", "country", "organisation", "coordination", "management")  # alerts.directory.RoomPurpose
+
+
+def parse_room(rest: str, vocabulary: Vocabulary) -> RoomSyncCommand | RoomRegisterCommand | RoomRetireCommand:
     action, after = take_word(rest)
+    if action.lower() == "register":
+        return _room_register(after, vocabulary)
+    if action.lower() == "retire":
+        return _room_retire(after)
     flag, extra = take_word(after)
     if action.lower() != "sync" or extra.strip() or (flag and flag.lower() not in _APPLY_WORDS):
         raise CommandSyntaxError(
-            "Use /room sync to see what would change in the rooms, /room sync --apply to change it. "
-            "Example: /room sync --apply"
+            "Use /room sync to see what would change in the rooms, /room sync --apply to change it; "
+            "/room register CHAT … or /room retire CHAT REASON. Example: /room sync --apply"
         )
     return RoomSyncCommand(apply=bool(flag))
+
+
+def _take_chat(text: str, example: str) -> tuple[str, str]:
+    word, after = take_word(text)
+    if not word:
+        raise CommandSyntaxError(f"Say which room first, as the platform names it. Example: {example}")
+    chat = ChatRef.parse(word)
+    if chat.is_direct:
+        raise CommandSyntaxError(f"{shorten(word, 40)} is a direct chat, not a room. Example: {example}")
+    return str(chat), after
+
+
+def _room_register(text: str, vocabulary: Vocabulary) -> RoomRegisterCommand:
+    chat, after = _take_chat(text, ROOM_REGISTER_EXAMPLE)
+    scan = scan_fields(after, ROOM_FIELDS, after_words=True)
+    if scan.text:
+        raise CommandSyntaxError(f"Unexpected '{shorten(scan.text)}'. /room register takes name:, purpose:, orgs:, "
+                                 f"hubs: and topics:. Example: {ROOM_REGISTER_EXAMPLE}")
+    values = scan.single(ROOM_FIELDS)
+    for needed in ("name", "purpose", "orgs"):
+        if needed not in values:
+            raise CommandSyntaxError(f"Give {ROOM_FIELDS.examples[needed].split(':')[0]}: too. "
+                                     f"Example: {ROOM_REGISTER_EXAMPLE}")
+    purpose = values["purpose"].lower()
+    if purpose not in _PURPOSES:
+        raise invalid("Purpose", values["purpose"], ", ".join(_PURPOSES), "purpose:network")
+    organisations = tuple(dict.fromkeys(parse_organisation(code, vocabulary, example="orgs:MY,TH")
+                                        for code in _listed([values["orgs"]])))
+    hubs = tuple(dict.fromkeys(parse_hub(h) for h in _listed([values["hubs"]]))) if "hubs" in values else ()
+    topics = tuple(dict.fromkeys(parse_topic(t, vocabulary) for t in _listed([values["topics"]]))) \
+        if "topics" in values else ()
+    if not organisations:
+        raise CommandSyntaxError(f"orgs: names no organisation. Example: {ROOM_REGISTER_EXAMPLE}")
+    return RoomRegisterCommand(chat, " ".join(values["name"].split()), purpose, organisations, hubs, topics)
+
+
+def _room_retire(text: str) -> RoomRetireCommand:
+    chat, after = _take_chat(text, ROOM_RETIRE_EXAMPLE)
+    reason = " ".join(after.split())
+    if not reason:
+        raise CommandSyntaxError(f"Say why it is retired, after the room; the audit log keeps it. "
+                                 f"Example: {ROOM_RETIRE_EXAMPLE}")
+    return RoomRetireCommand(chat, reason)
 
 
 def parse_device(rest: str, vocabulary: Vocabulary) -> DeviceCommand:

@@ -13,6 +13,7 @@ from handlers.values import (
     checked,
     parse_document_type,
     parse_due,
+    parse_hub,
     parse_issuer,
     parse_method,
     parse_nationalities,
@@ -56,6 +57,7 @@ ITEM_FIELDS = FieldSpec(
         "method": "method",
         "document": "document",
         "issuer": "issuer",
+        "hub": "hub",
     },
     examples={
         "to": "to:TH,MY",
@@ -75,6 +77,7 @@ ITEM_FIELDS = FieldSpec(
         "method": "method:sea",
         "document": "document:passport",
         "issuer": "issuer:TH",
+        "hub": "hub:KUL",
     },
     flags={"orcon": ("orcon", "yes")},
     lists=frozenset({"to", "nationalities"}),
@@ -137,6 +140,7 @@ def parse_draft_and_confirmation(kind: ItemKind, rest: str, vocabulary: Vocabula
         purpose=values.get("purpose"),
         outside_ref=values.get("ref"),
         incident=_incident(values),
+        hub=parse_hub(values["hub"]) if "hub" in values else None,
     )
     _check_complete(draft)
     return draft, confirmed

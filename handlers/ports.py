@@ -18,7 +18,7 @@ from alerts.arrangements import Arrangement
 from alerts.audit import AuditEvent
 from alerts.caveats import Caveat
 from alerts.devices import DeviceAction
-from alerts.directory import Contact, Directory
+from alerts.directory import Contact, Directory, Room
 from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, Reference
 from alerts.membership import PlannedAction
@@ -253,6 +253,16 @@ class DirectoryWriter(Protocol):
 
     def remove_contact(self, contact_id: str) -> bool:
         """Remove the contact with their roles and accounts; False when there was none."""
+        ...
+
+    def register_room(self, room: Room) -> bool:
+        """Register a room as given (a registered or retired one is replaced); True when it was not
+        registered before (new, or retired)."""
+        ...
+
+    def retire_room(self, chat: ChatRef, at: datetime) -> bool:
+        """Retire a registered room: it is no longer in the directory, and the configuration does not
+        bring it back; False when it was not registered."""
         ...
 
 

@@ -364,3 +364,13 @@ def parse_document_type(text: str) -> DocumentType:
 
 def parse_issuer(text: str) -> str:
     return _country(text, "Issuer", "issuer:TH")
+
+
+_HUB = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{1,31}", re.ASCII)
+
+
+def parse_hub(text: str) -> str:
+    """A hub's short name as rooms are registered with it (KUL, BKK, malacca-strait), in upper case."""
+    if not _HUB.fullmatch(text.strip()):
+        raise invalid("Hub", text, "a hub's short name, letters, digits and -, as /rooms lists them", "hub:KUL")
+    return text.strip().upper()

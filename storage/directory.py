@@ -66,9 +66,11 @@ class SqlDirectoryStore:
         _delete_in(connection, directory_identities, "identity", [a["identity"] for a in accounts])
         _replace(connection, directory_identities, "contact", ids, accounts)
         rooms = list(directory.rooms)
+        # A room an admin retired stays retired: the file does not bring it back (keep=retired_at).
         _upsert(connection, directory_rooms, ("chat",), [
-            {"chat": str(r.chat), "name": r.name, "purpose": r.purpose.value, "position": i}
-            for i, r in enumerate(rooms)])
+            {"chat": str(r.chat), "name": r.name, "purpose": r.purpose.value, "position": i,
+             "hubs": _joined(r.hubs), "topics": _joined(r.topics)}
+            for i, r in enumerate(rooms)], keep=("retired_at",))
         _replace(connection, directory_room_members, "room", [str(r.chat) for r in rooms], [
             {"room": str(r.chat), "organisation": code} for r in rooms for code in sorted(r.organisations)])
         arrangements = list(directory.arrangements)
@@ -98,8 +100,8 @@ class SqlDirectoryStore:
         members = _grouped(connection, directory_room_members, "room", "organisation")
         encrypted = _encrypted_rooms(connection)
         rooms = [Room(ChatRef.parse(row.chat), row.name, RoomPurpose(row.purpose), frozenset(members.get(row.chat, ())),
-                      row.chat in encrypted)
-                 for row in _ordered(connection, directory_rooms, "chat")]
+                      row.chat in encrypted, _split(row.hubs), _split(row.topics))
+                 for row in _ordered(connection, directory_rooms, "chat") if row.retired_at is None]
         parties = _grouped(connection, directory_parties, "arrangement", "organisation")
         arrangements = [_arrangement(row, parties.get(row.key, ()))
                         for row in _ordered(connection, directory_arrangements, "key")]
@@ -181,6 +183,14 @@ def _encrypted_rooms(connection: Connection) -> set[str]:
 def in_chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start:start + _CHUNK]
+
+
+def _joined(values: frozenset[str]) -> str | None:
+    return ",".join(sorted(values)) if values else None
+
+
+def _split(value: str | None) -> frozenset[str]:
+    return frozenset(value.split(",")) if value else frozenset()
 
 
 def _arrangement(row: Any, parties: Iterable[str]) -> Arrangement:
@@ -305,6 +315,33 @@ class SqlDirectoryWriter:
                            .values(**self._row(contact)))
         self._write_parts(contact)
         self._mark_changed()
+
+    def register_room(self, room: Room) -> bool:
+        """Register `room` (or register it again, as given, when it was retired or is registered);
+        True when it was new or retired."""
+        r = directory_rooms.c
+        found = self._conn.execute(select(r.retired_at).where(r.chat == str(room.chat))).first()
+        values = {"name": room.name, "purpose": room.purpose.value, "hubs": _joined(room.hubs),
+                  "topics": _joined(room.topics), "retired_at": None}
+        if found is None:
+            last = self._conn.execute(select(func.max(r.position))).scalar_one_or_none()
+            self._conn.execute(directory_rooms.insert().values(
+                chat=str(room.chat), position=(last if last is not None else -1) + 1, **values))
+        else:
+            self._conn.execute(update(directory_rooms).where(r.chat == str(room.chat)).values(**values))
+        _replace(self._conn, directory_room_members, "room", [str(room.chat)],
+                 [{"room": str(room.chat), "organisation": code} for code in sorted(room.organisations)])
+        self._mark_changed()
+        return found is None or found.retired_at is not None
+
+    def retire_room(self, chat: ChatRef, at: datetime) -> bool:
+        """Retire a registered room; False when it is not registered (or retired already)."""
+        r = directory_rooms.c
+        result = self._conn.execute(update(directory_rooms).where(r.chat == str(chat), r.retired_at.is_(None))
+                                    .values(retired_at=at))
+        if result.rowcount:
+            self._mark_changed()
+        return bool(result.rowcount)
 
     def remove_contact(self, contact_id: str) -> bool:
         # Children first: SQLite enforces ON DELETE CASCADE only with PRAGMA foreign_keys.

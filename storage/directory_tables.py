@@ -81,6 +81,11 @@ directory_rooms = Table(
     Column("name", String(200), nullable=False),
     Column("purpose", String(16), nullable=False),
     Column("position", Integer, nullable=False),
+    # Added by 0008_arrange: what a hub or topic room is for (comma-joined; NULL: any item), and when an
+    # admin retired it (/room retire): a retired room is no longer loaded, and seeding does not revive it.
+    Column("hubs", Text),
+    Column("topics", Text),
+    Column("retired_at", DateTime(timezone=True)),
     _one_of("purpose", ROOM_PURPOSES),
 )
 

@@ -66,6 +66,8 @@ class SqlItemRepository:
         content: dict[str, Any] = {"body": draft.body, "purpose": draft.purpose, "outside_ref": draft.outside_ref}
         if not draft.incident.empty:  # sealed with the body: the harmonised fields are content too
             content["incident"] = draft.incident.to_json()
+        if draft.hub:
+            content["hub"] = draft.hub
         try:
             sealed = seal_json(self._sealer, content, aad=item_aad(reference), case=reference)
         except ContentErased:
@@ -227,6 +229,7 @@ class SqlItemRepository:
             purpose=content["purpose"],
             outside_ref=content["outside_ref"],
             incident=Incident.from_json(content.get("incident")),
+            hub=content.get("hub"),
         )
         item = Item(
             reference=Reference(kind, row.year, row.number),

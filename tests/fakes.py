@@ -16,7 +16,7 @@ from types import TracebackType
 from alerts.arrangements import Arrangement
 from alerts.audit import AuditEvent
 from alerts.devices import DeviceAction, device_message
-from alerts.directory import Contact, Directory
+from alerts.directory import Contact, Directory, Room
 from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, ItemState, Reference
 from alerts.lifecycle import (
@@ -360,8 +360,10 @@ class MemoryDirectory:
 class _DirectoryWriter:
     """handlers.ports.DirectoryWriter on a staged copy of the contacts."""
 
-    def __init__(self, contacts: dict[str, Contact]) -> None:
+    def __init__(self, contacts: dict[str, Contact], rooms: list[Room] | None = None) -> None:
         self.contacts = contacts
+        self.rooms: list[Room] = list(rooms or ())
+        self.retired: set[ChatRef] = set()
         self.changed = False
 
     def _check_accounts(self, contact: Contact) -> None:
@@ -386,6 +388,22 @@ class _DirectoryWriter:
     def remove_contact(self, contact_id: str) -> bool:
         self.changed = True
         return self.contacts.pop(contact_id, None) is not None
+
+    def register_room(self, room: Room) -> bool:
+        new = all(r.chat != room.chat for r in self.rooms)
+        self.rooms = [room if r.chat == room.chat else r for r in self.rooms] + ([room] if new else [])
+        was_retired = room.chat in self.retired
+        self.retired.discard(room.chat)
+        self.changed = True
+        return new or was_retired
+
+    def retire_room(self, chat: ChatRef, at: datetime) -> bool:
+        if all(r.chat != chat for r in self.rooms):
+            return False
+        self.rooms = [r for r in self.rooms if r.chat != chat]
+        self.retired.add(chat)
+        self.changed = True
+        return True
 
 
 class _Arrangements:
@@ -472,7 +490,8 @@ class MemoryUnitOfWork:
         self.inbox = _Inbox(self._staged)
         self.cursors = _Cursors(self._staged)
         self.roster = _Roster(self._staged)
-        self.directory_writer = _DirectoryWriter(dict(self._directory.directory.contacts))
+        self.directory_writer = _DirectoryWriter(dict(self._directory.directory.contacts),
+                                                 list(self._directory.directory.rooms))
         self.arrangements = _Arrangements(list(self._directory.directory.arrangements))
         self.membership = _Membership(self._staged, self.outbox, self.roster)
         self.devices = _Devices(self.outbox) if devices else None
@@ -487,6 +506,7 @@ class MemoryUnitOfWork:
     def savepoint(self) -> Iterator[None]:
         before = _copy(self._staged)
         contacts = dict(self.directory_writer.contacts)
+        rooms, retired = list(self.directory_writer.rooms), set(self.directory_writer.retired)
         arrangements = list(self.arrangements.arrangements)
         try:
             yield
@@ -494,6 +514,7 @@ class MemoryUnitOfWork:
             _put(self._staged, before)
             self.directory_writer.contacts.clear()
             self.directory_writer.contacts.update(contacts)
+            self.directory_writer.rooms, self.directory_writer.retired = rooms, retired
             self.arrangements.arrangements[:] = arrangements
             raise
 
@@ -502,8 +523,8 @@ class MemoryUnitOfWork:
         if self.directory_writer.changed or self.arrangements.changed:
             current = self._directory.directory
             self._directory.directory = Directory.build(current.organisations.values(),
-                                                        self.directory_writer.contacts.values(), current.rooms,
-                                                        self.arrangements.arrangements)
+                                                        self.directory_writer.contacts.values(),
+                                                        self.directory_writer.rooms, self.arrangements.arrangements)
             self.directory_writer.changed = self.arrangements.changed = False
 
 

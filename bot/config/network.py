@@ -169,6 +169,12 @@ def _member_or_all(text: str, load: Load) -> tuple[str, ...]:
     return (known_org(text, load),)
 
 
+def _hub(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{1,31}", text):
+        raise ValueError(text)
+    return text.upper()
+
+
 @settings
 class RoomEntry:
     TITLE = "a room"
@@ -179,13 +185,17 @@ class RoomEntry:
     organisations: Annotated[tuple[tuple[str, ...], ...], Items(
         Check(_member_or_all, 'an organisation code like "TH", or "all"', load=True, text=True),
         empty='expected at least one organisation code, or ["all"], got an empty list')]
+    # a hub room (an airport, a seaport, a sea area) or a topic room takes only items of its hubs or topics
+    hubs: Annotated[tuple[str, ...], Items(Check(_hub, 'a hub\'s short name like "KUL"', text=True), once="hub")] = ()
+    topics: Annotated[tuple[str, ...], Items(
+        Check(known_topic, WORD_EXPECT.format("document-fraud"), load=True, text=True), once="topic")] = ()
 
     def build(self, load: Load) -> Room:
         held = frozenset(code for group in self.organisations for code in group)
         if self.purpose in (RoomPurpose.COUNTRY, RoomPurpose.ORGANISATION) and len(held) > 1:
             raise refuse(f"expected one organisation for a {self.purpose.value} room, got {len(held)}",
                          "organisations")
-        return Room(self.chat, self.name, self.purpose, held)
+        return Room(self.chat, self.name, self.purpose, held, hubs=frozenset(self.hubs), topics=frozenset(self.topics))
 
 
 def _day(raw: Any) -> date:

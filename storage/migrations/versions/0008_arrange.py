@@ -1,4 +1,5 @@
-"""Sharing arrangements with dates: a number, start and end days, a direction, an early end.
+"""Sharing arrangements with dates (a number, start and end days, a direction, an early end); rooms by
+hub and topic, and retired rooms.
 
 Revision ID: 0008_arrange
 Revises: 0007_erasure
@@ -35,9 +36,14 @@ def upgrade() -> None:
         f"OR (o.position = {TABLE}.position AND o.key <= {TABLE}.key))"
     )
     op.create_index("ix_directory_arrangements_number", TABLE, ["number"], unique=True)
+    op.add_column("directory_rooms", sa.Column("hubs", sa.Text(), nullable=True))
+    op.add_column("directory_rooms", sa.Column("topics", sa.Text(), nullable=True))
+    op.add_column("directory_rooms", sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    for column in ("retired_at", "topics", "hubs"):
+        op.drop_column("directory_rooms", column)
     op.drop_index("ix_directory_arrangements_number", table_name=TABLE)
     for column in ("end_reason", "ended_at", "giver", "ends", "starts", "number"):
         op.drop_column(TABLE, column)
