@@ -13,6 +13,7 @@ from alerts.arrangements import Arrangement
 from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import ManualClock
 from alerts.devices import DeviceAction, DeviceOp
+from alerts.directory import Room, RoomPurpose
 from alerts.identity import ChatRef, UserRef
 from alerts.items import ItemKind, Reference
 from alerts.lifecycle import Closure, ForwardRequest, ForwardState
@@ -257,6 +258,28 @@ def test_an_arrangement_is_numbered_once_ended_once_and_published_on_commit(back
     with backend.factory() as uow:  # rolled back: nothing changes
         uow.arrangements.end(2, clock.now(), "not committed")
     assert backend.directory.current().arrangements[1].ended_at is None
+
+
+def test_a_room_is_registered_retired_and_registered_again_on_commit(backend: Backend, clock: ManualClock) -> None:
+    kul = Room(ChatRef.parse("console:#kul"), "KUL airport", RoomPurpose.NETWORK, frozenset({"MY", "TH"}),
+               hubs=frozenset({"KUL"}), topics=frozenset({"document-fraud"}))
+    with backend.factory() as uow:
+        assert uow.directory_writer.register_room(kul)
+        assert not uow.directory_writer.register_room(kul)  # registered already: updated
+        assert backend.directory.current().room(kul.chat) is None  # not before the commit
+        uow.commit()
+    assert backend.directory.current().room(kul.chat) == kul
+    assert backend.directory.current().hubs() == frozenset({"KUL"})
+    with backend.factory() as uow:
+        assert uow.directory_writer.retire_room(kul.chat, clock.now())
+        assert not uow.directory_writer.retire_room(kul.chat, clock.now())
+        assert not uow.directory_writer.retire_room(ChatRef.parse("console:#nowhere"), clock.now())
+        uow.commit()
+    assert backend.directory.current().room(kul.chat) is None
+    with backend.factory() as uow:
+        assert uow.directory_writer.register_room(kul)  # retired: registered again
+        uow.commit()
+    assert backend.directory.current().room(kul.chat) == kul
 
 
 def test_a_room_action_is_planned_once_and_the_roster_keeps_what_the_bot_knows(backend: Backend) -> None:

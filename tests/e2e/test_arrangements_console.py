@@ -127,3 +127,26 @@ def test_an_erased_item_is_no_longer_counted(world: World) -> None:
     assert "Persons reported: 7" in _answers(world, stats, "/stats 2026-11")[0]
     world.erase("A-2026-0001")
     assert "Harmonised fields" not in _answers(world, stats, "/stats 2026-11")[0]
+
+
+def test_a_hub_room_receives_a_green_alert_but_never_an_amber_strict_one(world: World) -> None:
+    admin, kul = UserRef.parse("console:rso-admin"), ChatRef.parse("console:#kul")
+    registered = _answers(world, admin, '/room register console:#kul name:"KUL airport" purpose:network '
+                                        "orgs:MY,TH hubs:KUL")
+    assert registered[0].startswith("Registered KUL airport (console:#kul) · network · MY, TH · only items of hubs KUL")
+    world.restart()  # registered in the database: a new start keeps it
+    green, strict = world.mark(OFFICER, direct(OFFICER)), world.mark(OFFICER, direct(OFFICER))
+    for marker, text in ((green, "/alert to:TH tlp:green hub:KUL {} two travellers at gate C3"),
+                         (strict, "/alert to:TH tlp:amber+strict hub:KUL {} named informant at gate C3")):
+        said = world.says(OFFICER, direct(OFFICER), text.format(marker.word))
+        world.learn(marker)
+        world.check_sent(said)  # the world's own check: no strict content in any room
+    in_room = [m.text for m in world.sink.sent if m.destination.address == kul]
+    assert len(in_room) == 1 and green.word in in_room[0]
+    assert any(strict.word in m.text for m in world.sink.sent
+               if m.destination.address == UserRef.parse("console:th-npoc"))  # Thailand's direct chat instead
+    retired = _answers(world, admin, "/room retire console:#kul the airport desk moved")
+    assert retired[0].startswith("Retired KUL airport (console:#kul)")
+    assert "No room is registered for hub KUL" in _answers(world, OFFICER, "/alert to:TH tlp:green hub:KUL Boat")[0]
+    world.check_stores()
+    world.check_audit()

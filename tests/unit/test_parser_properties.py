@@ -76,6 +76,7 @@ due_specs = st.one_of(
     moments.map(lambda moment: DueSpec(at=datetime.combine(moment.date(), time(23, 59, 59), timezone.utc))),
 )
 open_topics = st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}", fullmatch=True)
+hubs = st.from_regex(r"[A-Z0-9][A-Z0-9-]{1,31}", fullmatch=True)
 countries = st.sampled_from(["MM", "BD", "TH", "MY", "ID", "AU", "VN", "LK"])
 incidents = st.one_of(st.just(Incident()), st.builds(
     Incident,
@@ -108,6 +109,7 @@ def drafts(draw: st.DrawFn, kind: ItemKind, vocabulary: Vocabulary) -> ItemDraft
         purpose=draw(line_text if needs_purpose else st.one_of(st.none(), line_text)),
         outside_ref=draw(st.one_of(st.none(), line_text)),
         incident=draw(incidents),
+        hub=draw(st.one_of(st.none(), hubs)),
     )
 
 
@@ -161,6 +163,14 @@ def arrangement_adds(draw: st.DrawFn, vocabulary: Vocabulary) -> c.ArrangementAd
                                    tuple(draw(st.lists(topics, max_size=3, unique=True))), starts, ends, giver)
 
 
+rooms_chats = st.one_of(st.from_regex(r"console:#[a-z][a-z0-9-]{0,10}", fullmatch=True),
+                        st.integers(1, 10**12).map(lambda n: f"telegram:-{n}"))
+room_registers = st.builds(
+    c.RoomRegisterCommand, rooms_chats, one_line, st.sampled_from(["network", "country", "organisation"]),
+    st.lists(st.sampled_from(ORGANISATIONS), min_size=1, max_size=3, unique=True).map(tuple),
+    st.lists(hubs, max_size=3, unique=True).map(tuple), st.just(()))
+room_retires = st.builds(c.RoomRetireCommand, rooms_chats, one_line)
+
 arrangement_ends = st.builds(
     c.ArrangementEndCommand,
     st.one_of(st.integers(0, 10**6).map(str), one_line.filter(lambda text: not text.startswith("#"))),
@@ -198,6 +208,8 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
         arrangement_adds(vocabulary),
         arrangement_ends,
         st.just(c.ArrangementListCommand()),
+        room_registers,
+        room_retires,
     )
 
 
@@ -263,6 +275,8 @@ def _as_form(command: c.AlertCommand | c.RequestCommand) -> str:
         lines.append(f"Document: {incident.document.value.upper()}")
     if incident.issuer is not None:
         lines.append(f"Issuer: {incident.issuer.lower()}")
+    if draft.hub:
+        lines.append(f"Hub: {draft.hub.lower()}")
     return "\n".join(lines) + "\n\n" + draft.body
 
 
