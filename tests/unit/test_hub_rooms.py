@@ -123,3 +123,34 @@ def test_a_wrong_room_command_is_refused_and_registers_nothing(bot: ArrangementB
 def test_only_admins_keep_the_rooms(bot: ArrangementBot) -> None:
     bot.answer("rso-coord", REGISTER)
     assert bot.current.room(KUL) is None
+
+
+def test_the_readme_examples_parse_and_the_refusal_names_the_known_hubs(bot: ArrangementBot) -> None:
+    from handlers.commands import AlertCommand, RoomRegisterCommand, RoomRetireCommand
+    from handlers.parser import parse
+
+    examples = ['/room register console:#kul name:"KUL airport" purpose:network orgs:MY,TH hubs:KUL',
+                '/room register matrix:!fraud:example.org name:"Document fraud" purpose:network orgs:MY,TH,ID '
+                "topics:document-fraud",
+                "/room retire console:#kul the airport desk moved",
+                "/alert to:TH tlp:green hub:KUL Two travellers at gate C3"]
+    kinds = [type(parse(text)) for text in examples]
+    assert kinds == [RoomRegisterCommand, RoomRegisterCommand, RoomRetireCommand, AlertCommand]
+    bot.answer("admin", REGISTER)
+    assert bot.answer("my-officer", "/alert to:TH tlp:green hub:KLU Boat") == (
+        "Not sent: No room is registered for hub KLU (hubs: KUL). /rooms lists them.")
+    bot.answer("admin", "/room retire console:#kul the airport desk moved")
+    assert [e.detail["command"] for e in bot.store.audit if e.action is AuditAction.ADMIN] == [
+        "room register", "room retire"]
+
+
+def test_the_configuration_seeds_hub_and_topic_rooms() -> None:
+    from pathlib import Path
+
+    from bot.config.settings import settings_from_toml
+    from tests.unit.test_config_errors import NETWORK
+
+    text = NETWORK + ('\n[[network.rooms]]\nchat = "console:#kul"\nname = "KUL airport"\npurpose = "network"\n'
+                      'organisations = ["MY", "TH"]\nhubs = ["kul"]\ntopics = ["document-fraud"]\n')
+    [room] = [r for r in settings_from_toml(text, Path("config.toml")).directory().rooms if r.chat == KUL]
+    assert (room.hubs, room.topics) == (frozenset({"KUL"}), frozenset({"document-fraud"}))
