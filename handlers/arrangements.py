@@ -43,12 +43,13 @@ def status(arrangement: Arrangement, now: datetime) -> str:
 
 def arrangement_add(ctx: CommandContext, command: ArrangementAddCommand) -> None:
     directory = ctx.directory
-    unknown = [code for code in command.parties if directory.organisation(code) is None]
+    found = {code: directory.organisation(code) for code in command.parties}
+    unknown = [code for code, org in found.items() if org is None]
     if unknown:
         ctx.answer(f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not in the network. "
                    "/contacts lists who is.")
         return
-    parties = tuple(dict.fromkeys(directory.organisation(code).code for code in command.parties))  # type: ignore[union-attr]
+    parties = tuple(dict.fromkeys(org.code for org in found.values() if org is not None))
     today = ctx.now.astimezone(timezone.utc).date()
     if command.ends is not None and command.ends < today:
         ctx.answer(f"until:{command.ends.isoformat()} is past: that arrangement has ended, and an ended one "
