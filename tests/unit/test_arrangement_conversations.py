@@ -7,10 +7,15 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alerts.arrangements import Arrangement
 from alerts.audit import AuditAction
 from alerts.directory import Directory, missing_arrangement
+from alerts.errors import RouteRefused
+from alerts.items import ItemDraft, ItemKind, Selector, SelectorKind
+from alerts.routing import Router
 from alerts.identity import ChatRef, UserRef
 from alerts.messages import InboundMessage, MessageKind
 from handlers.followup_reminders import ReminderService
@@ -226,3 +231,33 @@ def test_a_recipient_cannot_forward_where_the_originator_has_no_arrangement() ->
     bot.answer("rso-coord", '/arrangement add between:MY,CA doc:"MoU MY-CA 2026" topics:document-fraud')
     assert bot.answer("au-npoc", '/forward A-2026-0001 to:CA purpose:"joint investigation"') == (
         "Forwarded A-2026-0001 to Ca Npoc (Canada).")
+
+
+# --- routing on the day, as a property ------------------------------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.none(), st.dates(date(2026, 1, 1), date(2027, 12, 31))),
+       st.one_of(st.none(), st.dates(date(2026, 1, 1), date(2027, 12, 31))),
+       st.datetimes(datetime(2025, 12, 1), datetime(2028, 1, 31), timezones=st.just(timezone.utc)),
+       st.booleans())
+def test_an_item_to_an_observer_goes_exactly_on_the_days_its_arrangement_is_in_force(
+        starts: date | None, ends: date | None, at: datetime, ended_early: bool) -> None:
+    if starts is not None and ends is not None and ends < starts:
+        starts, ends = ends, starts
+    ended_at = datetime(2026, 6, 1, tzinfo=timezone.utc) if ended_early else None
+    mou = Arrangement("MoU", frozenset({"MY", "CA"}), frozenset({"document-fraud"}), starts, ends,
+                      ended_at=ended_at, end_reason="replaced")
+    base = small_network()
+    directory = Directory.build(base.organisations.values(), base.contacts.values(), base.rooms, [mou])
+    draft = ItemDraft(ItemKind.ALERT, "x", (Selector(SelectorKind.ORGANISATION, organisation="CA"),),
+                      topic="document-fraud")
+    day = at.date()
+    in_force = ((starts is None or starts <= day) and (ends is None or day <= ends)
+                and (ended_at is None or at < ended_at))
+    try:
+        Router(directory, at=at).route(draft, directory.contacts["my-officer"])
+        routed = True
+    except RouteRefused as refused:
+        routed = False
+        assert "the arrangement MY–CA for document-fraud" in str(refused)
+    assert routed == in_force
