@@ -5,7 +5,7 @@ cannot shift half-way. Routing must stay O(recipients) against thousands of cont
 of rooms, so every lookup it makes is a dict lookup into an index built once per snapshot: contacts
 by identity, by id in any case and by role, points of contact by organisation and desk, national
 points of contact of the members, organisations by name, rooms by chat and by the organisations
-they hold, and arrangements by pair of parties.
+they hold, the hubs rooms are for, and arrangements by pair of parties.
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ class _Index:
     room_by_chat: dict[ChatRef, Room]
     rooms_by_org: dict[str, tuple[Room, ...]]
     arrangements: dict[frozenset[str], tuple[Arrangement, ...]]
+    hubs: frozenset[str]
 
     @classmethod
     def of(cls, directory: Directory) -> _Index:
@@ -156,6 +157,7 @@ class _Index:
             room_by_chat={room.chat: room for room in reversed(directory.rooms)},
             rooms_by_org={code: tuple(found) for code, found in rooms_by_org.items()},
             arrangements=pairs(directory.arrangements),
+            hubs=frozenset(hub for room in directory.rooms for hub in room.hubs),
         )
 
 
@@ -236,7 +238,7 @@ class Directory:
 
     def hubs(self) -> frozenset[str]:
         """Every hub some registered room is for."""
-        return frozenset(hub for room in self.rooms for hub in room.hubs)
+        return self._index.hubs
 
     def arrangements_between(self, first: str, second: str) -> tuple[Arrangement, ...]:
         return self._index.arrangements.get(frozenset((first, second)), ())
