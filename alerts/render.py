@@ -65,6 +65,8 @@ def render_delivery(item: Item, directory: Directory, forwarded: str | None = No
     incident = item.draft.incident
     if not incident.empty:
         head.append("Incident: " + incident.compact())
+    if item.draft.hub:
+        head.append(f"Hub: {item.draft.hub}")
     return "\n".join([*head, rule, item.draft.body, rule, answer])
 
 

@@ -34,6 +34,8 @@ FIELDS: dict[str, str] = {
     "method": f"method: how they travelled: {', '.join(m.value for m in Method)}. Example: method:sea",
     "document": f"document: the document type: {', '.join(d.value for d in DocumentType)}. Example: document:passport",
     "issuer": "issuer: the document's issuing country, an ISO 3166 code. Example: issuer:TH",
+    "hub": "hub: the airport, seaport, border crossing or sea area it concerns; it is posted in that hub's room where "
+    "its TLP allows (/rooms lists the hubs). Example: hub:KUL",
 }
 
 # Other words for a field, as the parser reads them: `due` -> feedback.

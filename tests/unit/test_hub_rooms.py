@@ -90,6 +90,7 @@ def test_an_admin_registers_a_hub_room_and_hub_alerts_go_there_where_their_cavea
     bot.says("my-officer", "/alert to:TH tlp:amber+strict hub:kul Named informant at gate C3")
     in_room = _posted_in(bot, "console:#kul")
     assert len(in_room) == 1 and "Two travellers at gate C3" in in_room[0]
+    assert "Hub: KUL" in in_room[0].splitlines()
     assert any("Named informant" in text for text in bot.received_by("th-npoc"))  # in Thailand's direct chat
     assert "hubs KUL" in bot.answer("admin", "/rooms")
 
