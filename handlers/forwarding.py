@@ -128,7 +128,9 @@ def _route_onward(ctx: CommandContext, record: ItemRecord, selectors: tuple[Sele
                   policy: PostingPolicy) -> Route:
     """The route to people who do not hold the item yet; RouteRefused when the caveat forbids it."""
     item = record.item
-    routed = policy.router(ctx.directory, ctx.now).route(replace(item.draft, recipients=selectors), asker)
+    # A forward goes to direct chats whatever the item's hub: the hub's rooms are not asked for again.
+    draft = replace(item.draft, recipients=selectors, hub=None)
+    routed = policy.router(ctx.directory, ctx.now).route(draft, asker)
     holders = {d.contact for d in record.deliveries} | {item.originator}
     # The router decides who may have it; a forward then goes to each one's direct chat, which
     # every caveat allows: a room post would also reach people nobody asked, or consented, about.

@@ -106,6 +106,14 @@ def test_a_retired_room_gets_nothing_more(bot: ArrangementBot) -> None:
         "console:#kul is not a registered room. /rooms lists them.")
 
 
+def test_an_item_of_a_retired_hub_can_still_be_forwarded(bot: ArrangementBot) -> None:
+    bot.answer("admin", REGISTER)
+    bot.says("my-officer", "/alert to:TH tlp:green hub:KUL Two travellers at gate C3")
+    bot.answer("admin", "/room retire console:#kul the airport desk moved")
+    assert bot.answer("my-officer", '/forward A-2026-0001 to:MY purpose:"joint investigation"').startswith(
+        "Forwarded A-2026-0001 to My Npoc (Malaysia)")
+
+
 @pytest.mark.parametrize("text, answer", [
     ('/room register console:#kul name:"KUL" purpose:network orgs:MY,XX', "XX is not in the network."),
     ('/room register console:#kul name:"KUL" purpose:lounge orgs:MY', "Purpose 'lounge' is not valid."),
