@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from alerts.arrangements import Arrangement
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
-from alerts.directory import Directory
+from alerts.directory import Directory, OrgKind, Standing
 from alerts.identity import Platform
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.roles import Role
@@ -41,7 +41,8 @@ def status(arrangement: Arrangement, now: datetime) -> str:
     return "in force"
 
 
-def arrangement_add(ctx: CommandContext, command: ArrangementAddCommand) -> None:
+def arrangement_add(ctx: CommandContext, command: ArrangementAddCommand, membership: bool = True) -> None:
+    """`membership`: whether members share with members without an arrangement (the routing policy's)."""
     directory = ctx.directory
     found = {code: directory.organisation(code) for code in command.parties}
     unknown = [code for code, org in found.items() if org is None]
@@ -63,8 +64,13 @@ def arrangement_add(ctx: CommandContext, command: ArrangementAddCommand) -> None
                    "new document.")
         return
     ctx.audit(AuditAction.ADMIN, detail={"command": "arrangement add", **_detail(stored)})
+    note = ""
+    orgs = [directory.organisations[code] for code in parties]
+    if membership and all(o.standing is Standing.MEMBER and o.kind is not OrgKind.COORDINATOR for o in orgs):
+        note = (" Note: they are all members, who share on every topic by being members, so it changes no route "
+                "unless [routing] membership_arrangement is turned off.")
     ctx.answer(f"Recorded arrangement {stored.describe()}; it is {status(stored, ctx.now)}. "
-               f"Routing honours it from now on; /arrangement end {stored.number} REASON ends it.")
+               f"Routing honours it from now on; /arrangement end {stored.number} REASON ends it.{note}")
 
 
 def _find(directory: Directory, which: str) -> tuple[Arrangement | None, str]:

@@ -226,7 +226,8 @@ _declare(CommandSpec("arrangement", COORDINATION, "/arrangement add|end|list …
     "once before one ends. /arrangement end takes its number (or its document in quotes) and the reason.",
     ("/arrangement list", parse_admin.ARRANGEMENT_ADD_EXAMPLE, parse_admin.ARRANGEMENT_END_EXAMPLE),
     parse_admin.parse_arrangement,
-    lambda ctx, cmd, policy: (arrangements.arrangement_add(ctx, cmd) if isinstance(cmd, c.ArrangementAddCommand)
+    lambda ctx, cmd, policy: (arrangements.arrangement_add(ctx, cmd, policy.membership_arrangement)
+                              if isinstance(cmd, c.ArrangementAddCommand)
                               else arrangements.arrangement_end(ctx, cmd) if isinstance(cmd, c.ArrangementEndCommand)
                               else arrangements.arrangement_list(ctx)),
     aliases=("arrangements",)))

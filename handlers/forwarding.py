@@ -160,7 +160,7 @@ def _check_originator_may_share(ctx: CommandContext, record: ItemRecord, route: 
     if originator is None:
         raise RouteRefused(f"the originator of {item.reference} is no longer in the directory, so their "
                            "sharing arrangements cannot be checked.")
-    membership = policy.routing.membership_arrangement if policy.routing is not None else True
+    membership = policy.membership_arrangement
     gaps: dict[str, MissingArrangement] = {}
     for contact_id in route.contacts:
         organisation = _organisation_of(ctx, contact_id)

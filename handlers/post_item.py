@@ -44,6 +44,11 @@ class PostingPolicy:
     count_minimum: int = COUNT_MINIMUM  # the smallest count of a harmonised field /stats shows
 
     @property
+    def membership_arrangement(self) -> bool:
+        """Whether members share with members without an arrangement (alerts.arrangements)."""
+        return self.routing.membership_arrangement if self.routing is not None else True
+
+    @property
     def encrypted_only(self) -> frozenset[Tlp]:
         return self.routing.encrypted_only if self.routing is not None else ENCRYPTED_ONLY
 

@@ -171,6 +171,13 @@ def test_only_coordinators_and_admins_manage_arrangements(bot: ArrangementBot) -
     assert bot.answer("admin", ADD).startswith("Recorded arrangement #1")
 
 
+def test_an_arrangement_between_members_says_it_changes_no_route(bot: ArrangementBot) -> None:
+    answer = bot.answer("rso-coord", '/arrangement add between:MY,TH doc:"MoU MY-TH 2019"')
+    assert answer.endswith("Note: they are all members, who share on every topic by being members, so it changes "
+                           "no route unless [routing] membership_arrangement is turned off.")
+    assert "Note:" not in bot.answer("rso-coord", ADD)  # Canada is an observer
+
+
 def test_the_same_document_between_the_same_parties_is_recorded_once(bot: ArrangementBot) -> None:
     bot.answer("rso-coord", ADD)
     assert bot.answer("rso-coord", ADD).startswith("Not recorded: there is an arrangement 'MoU MY-CA 2026'")
