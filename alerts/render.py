@@ -67,8 +67,8 @@ def render_delivery(item: Item, directory: Directory, forwarded: str | None = No
     draft = item.draft
     originator = directory.contacts.get(item.originator)
     sender = originator.title(directory) if originator else item.originator
-    to = ", ".join(str(s) for s in draft.recipients) if draft.recipients else "by topic"
-    block = [f"{item.reference} · {item.kind.noun.lower()} from {sender} · to {to}", *caveat_lines(item)]
+    to = "to " + ", ".join(str(s) for s in draft.recipients) if draft.recipients else "by topic"
+    block = [f"{item.reference} · {item.kind.noun.lower()} from {sender} · {to}", *caveat_lines(item)]
     block.append(f"Feedback due {local_or_none(item.feedback_due, zone)}")
     if draft.purpose:
         block.append(f"Purpose: {draft.purpose}")
