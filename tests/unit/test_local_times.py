@@ -9,6 +9,7 @@ the coordinators' digest is on the zone configured for it.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,7 @@ from alerts.reminder_policy import ReminderPolicy
 from alerts.roles import Role
 from alerts.routing import Destination
 from alerts.times import local_time, zone_at, zone_name
+from bot.config.settings import settings_from_toml
 from handlers.followup_reminders import ReminderService
 from tests.fakes import MemoryUnitOfWork
 from tests.sample_network import person
@@ -146,3 +148,30 @@ def test_one_function_writes_every_time(moment: datetime, zone: str, shown: str)
 
 def test_a_heading_names_the_zone_or_utc() -> None:
     assert (zone_name("Asia/Bangkok"), zone_name("UTC"), zone_name("Mars/Olympus_Mons")) == ("Asia/Bangkok", "UTC", "UTC")
+
+
+def test_in_the_config_a_contact_without_a_zone_gets_the_bots_default(tmp_path: Path) -> None:
+    settings = settings_from_toml("""\
+[bot]
+default_timezone = "Asia/Bangkok"
+
+[network]
+organisations = [{ code = "TH", name = "Thailand", kind = "country" }]
+
+[[network.contacts]]
+id = "th-npoc"
+name = "Somchai"
+organisation = "TH"
+roles = ["contact"]
+identities = ["console:th-npoc"]
+
+[[network.contacts]]
+id = "th-sydney"
+name = "Posted in Sydney"
+organisation = "TH"
+roles = ["officer"]
+identities = ["console:th-sydney"]
+timezone = "Australia/Sydney"
+""", tmp_path / "config.toml")
+    contacts = settings.directory().contacts
+    assert (contacts["th-npoc"].timezone, contacts["th-sydney"].timezone) == ("Asia/Bangkok", "Australia/Sydney")
