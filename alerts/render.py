@@ -21,7 +21,7 @@ from alerts.directory import Directory
 from alerts.items import Item, ItemKind
 from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress
 from alerts.priority import Priority
-from alerts.times import UTC, clock_time, local_or_none, local_time, zone_name
+from alerts.times import clock_time, local_or_none, local_time, zone_name
 
 # Between the body and what the bot adds: short, so it never wraps on a phone.
 RULE = "───"
