@@ -25,6 +25,7 @@ from handlers.followup_reminders import ReminderService
 from tests.fakes import MemoryUnitOfWork
 from tests.sample_network import person
 from tests.unit.test_followup_harness import Bot
+from tests.unit.test_reminder_service import URGENT, ReminderBot
 
 
 def network() -> Directory:
@@ -175,3 +176,23 @@ timezone = "Australia/Sydney"
 """, tmp_path / "config.toml")
     contacts = settings.directory().contacts
     assert (contacts["th-npoc"].timezone, contacts["th-sydney"].timezone) == ("Asia/Bangkok", "Australia/Sydney")
+
+
+def test_reminders_and_escalations_say_what_is_asked_first_on_the_readers_clock() -> None:
+    """th-npoc and th-deputy are in Bangkok, my-npoc in Kuala Lumpur, the coordinator in Bangkok."""
+    bot = ReminderBot()
+    bot.says("my-officer", URGENT)
+    bot.worker_sends()
+    for _ in range(0, 150, 5):
+        bot.tick(5)
+    second = {m.key.split(":", 2)[2]: m.text.splitlines()[1] for m in bot.reminders()}
+    assert second["my-npoc:ack-before:0"] == (
+        f"Reminder: please acknowledge {REF} from My Officer (Malaysia) by 23 Nov 18:01 UTC+8.")
+    assert second["th-npoc:ack-repeat:1"] == (
+        f"Overdue (reminder 2): please acknowledge {REF} from My Officer (Malaysia); it was due 23 Nov 17:01 UTC+7, "
+        "30m ago.")
+    assert second["th-npoc:ack-backup:0:th-deputy"] == (
+        f"Please check with Th Npoc (Thailand), whose acknowledgement of {REF} was due 23 Nov 17:01 UTC+7, 30m ago: "
+        "you are their backup.")
+    escalation = next(m.text for m in bot.reminders("rso-coord") if ":my-npoc:" in m.key)
+    assert "My Npoc (Malaysia) owes acknowledgement since 23 Nov 17:01 UTC+7 (1h late)." in escalation
