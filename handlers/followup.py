@@ -48,6 +48,7 @@ from alerts.times import contact_zone, local_or_none, local_time, zone_at
 from handlers.answer_place import answer_placed, answer_zone, messages_about
 from handlers.context import CommandContext
 from handlers.ports import ItemRecord
+from handlers.pressed import plan_buttons
 
 MINE_LIMIT = 8  # lines; a phone screen without scrolling
 
@@ -140,10 +141,12 @@ def acknowledge(ctx: CommandContext, reference: Reference) -> None:
         refuse(ctx, record, "ack", f"Only recipients of {reference} can acknowledge it. Your items: /mine")
         return
     if delivery_step(delivery.progress.state, DeliveryState.ACKNOWLEDGED) is None:
+        plan_buttons(ctx, record)
         when = local_or_none(delivery.acknowledged_at, answer_zone(ctx))
         ctx.answer(f"You already acknowledged {reference} at {when}.")
         return
     ctx.uow.items.mark_delivery(delivery.outbox_key, DeliveryState.ACKNOWLEDGED.value, ctx.now)
+    plan_buttons(ctx, record, acknowledged=ctx.now)
     item = record.item
     ctx.audit(AuditAction.ACKNOWLEDGEMENT, recipients=(item.originator,), reference=str(reference),
               caveat=item.caveat.label(), detail={"delivery": delivery.outbox_key})
