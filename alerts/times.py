@@ -12,6 +12,8 @@ audit log and exports stay in UTC and are not written here.
     local_time(moment, "UTC")               '23 Nov 09:05 UTC'
     clock_time(moment, zone)                the same without the zone, under a heading that names it
                                             once: f"(times {zone_name(zone)})"
+    button_time(moment, now, zone)          '14:02' or 'Sat 09:00' on a button of the person's own
+                                            message (alerts.pressed); '14:02 UTC' when UTC is their clock
 
 A zone's own abbreviation is used where the time zone database has a real one (AEDT, CET, IST);
 where it only has a number (Bangkok's "+07"), the offset is written as UTC+7. A zone name this
@@ -60,6 +62,14 @@ def local_time(moment: datetime, zone: str) -> str:
     """`23 Nov 16:05 UTC+7`: the moment on the wall clock of `zone`, with the zone named."""
     local = moment.astimezone(zone_of(zone))
     return f"{local:%d %b %H:%M} {_label(local)}"
+
+
+def button_time(moment: datetime, now: datetime, zone: str) -> str:
+    """Short enough for a button on the person's own copy: `14:02` today on their clock, `Sat 09:00`
+    on another day; "UTC" is said where that is their clock (no zone of their own, or one unknown here)."""
+    local, today = moment.astimezone(zone_of(zone)), now.astimezone(zone_of(zone))
+    text = f"{local:%H:%M}" if local.date() == today.date() else f"{local:%a %H:%M}"
+    return f"{text} {UTC}" if zone_name(zone) == UTC else text
 
 
 def local_or_none(moment: datetime | None, zone: str) -> str:

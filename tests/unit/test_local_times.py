@@ -19,7 +19,7 @@ from alerts.messages import MessageKind
 from alerts.reminder_policy import ReminderPolicy
 from alerts.roles import Role
 from alerts.routing import Destination
-from alerts.times import local_time, zone_at, zone_name
+from alerts.times import button_time, local_time, zone_at, zone_name
 from bot.config.settings import settings_from_toml
 from handlers.followup_reminders import ReminderService
 from tests.fakes import MemoryUnitOfWork
@@ -196,3 +196,9 @@ def test_reminders_and_escalations_say_what_is_asked_first_on_the_readers_clock(
         "you are their backup.")
     escalation = next(m.text for m in bot.reminders("rso-coord") if ":my-npoc:" in m.key)
     assert "My Npoc (Malaysia) owes acknowledgement since 23 Nov 17:01 UTC+7 (1h late)." in escalation
+
+
+def test_a_button_on_a_persons_own_copy_says_the_time_short() -> None:
+    assert button_time(SUMMER, SUMMER, "Australia/Sydney") == "20:05"  # their own message, their clock
+    assert button_time(SUMMER, WINTER, "Asia/Bangkok") == "Mon 16:05"  # another day: its weekday
+    assert button_time(SUMMER, SUMMER, "UTC") == button_time(SUMMER, SUMMER, "Mars/Olympus_Mons") == "09:05 UTC"
