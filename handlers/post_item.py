@@ -21,7 +21,7 @@ from alerts.render import render_delivery, render_receipt
 from alerts.times import zone_at
 from alerts.routing import Destination, RouteNeedsConfirmation, Router, RoutingPolicy
 from alerts.routing_types import Notice
-from handlers.answer_place import answer_zone, placed_answer
+from handlers.answer_place import answer_zone, attention_of, placed_answer
 from handlers.context import CommandContext
 from handlers.values import check_due
 
@@ -128,6 +128,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
             reference=ref,
             contact=delivery.contact,
             protect_content=draft.caveat.protect_content,
+            attention=attention_of(ctx.directory, delivery.contact),
         )
         for delivery in route.deliveries
         if delivery.contact not in unreachable
