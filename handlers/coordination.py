@@ -22,13 +22,14 @@ from alerts.incident import COUNT_MINIMUM, Incident, harmonised_counts
 from alerts.items import Reference, Selector, SelectorKind
 from alerts.messages import MessageKind
 from alerts.render import banner_line
-from alerts.reminder_render import local_time, render_escalation, render_nudge, title, when_for
+from alerts.reminder_render import render_escalation, render_nudge, title, when_for
 from alerts.reminders import FollowUp, Owed, Snooze, Track, chased, distinct_recipients, open_tracks, overdue
 from alerts.roles import Role
 from alerts.stats import group_stats, period_bounds, render_stats
+from alerts.times import contact_zone, local_time
 from handlers.context import CommandContext
 from handlers.followup import find_item, notify, refuse, sender_of
-from handlers.answer_place import messages_about
+from handlers.answer_place import answer_zone, messages_about
 from handlers.pressed import plan_buttons
 from handlers.ports import ItemRecord, ItemSummary, ReminderRepository, UnitOfWork
 
@@ -79,7 +80,8 @@ def overdue_command(ctx: CommandContext, scope: Selector | None) -> None:
         "command": "overdue", "scope": str(scope) if scope else "all", "view": "room" if in_room else "direct",
         "references": ", ".join(sorted({o.item.reference for o in owed})),
     })
-    ctx.answer(render_overdue(owed, ctx.directory, ctx.now, in_room=in_room, scope=str(scope) if scope else None))
+    ctx.answer(render_overdue(owed, ctx.directory, ctx.now, in_room=in_room, zone=answer_zone(ctx),
+                              scope=str(scope) if scope else None))
 
 
 def stats_command(ctx: CommandContext, period: str | None, count_minimum: int = COUNT_MINIMUM) -> None:
@@ -134,7 +136,7 @@ def snooze(ctx: CommandContext, reference: Reference, duration: timedelta, reaso
                f"{banner_line(item)}\n{ctx.directory.contacts[me.id].title(ctx.directory)} holds reminders on "
                f"{reference} until {when_for(until, ctx.directory, item.originator)}.{said}",
                protect_content=item.caveat.protect_content)
-    ctx.answer(f"Reminders on {reference} for {whose} are held until {when_for(until, ctx.directory, me.id)}."
+    ctx.answer(f"Reminders on {reference} for {whose} are held until {local_time(until, answer_zone(ctx))}."
                + (" The reason is recorded." if reason else " Add a reason next time: it is recorded."))
 
 
@@ -159,9 +161,9 @@ def remind(ctx: CommandContext, reference: Reference) -> None:
         ctx.uow.outbox.enqueue_many(found)
         ctx.audit(AuditAction.REMINDER, recipients=(contact_id,), reference=str(reference),
                   caveat=item.caveat.label(), detail={"stage": f"{track.value}-manual", "asked_by": me.id})
-        zone = ctx.directory.contacts[contact_id].timezone
+        zone = contact_zone(ctx.directory, contact_id)
         told.append(f"{title(ctx.directory, contact_id)} ({'acknowledgement' if track is Track.ACK else 'feedback'}; "
-                    f"{local_time(ctx.now, zone)} their time)")
+                    f"it is {local_time(ctx.now, zone)} there)")
     if not told:
         ctx.answer(f"Nobody who has received {reference} owes anything on it now: nothing to remind.")
         return

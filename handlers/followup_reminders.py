@@ -45,6 +45,7 @@ from alerts.reminder_render import render_reminder
 from alerts.reminders import FollowUp, Plan, Reminder, overdue, plan_item
 from alerts.routing import Destination
 from alerts.stats import period_bounds
+from alerts.times import UTC
 from handlers.answer_place import messages_about
 from handlers.arrangements import remind_ending
 from handlers.errorref import new_error_ref
@@ -97,11 +98,12 @@ class ReminderService:
                  bulletin_room: ChatRef | None = None, batch: int = BATCH, admins: AdminPlaces = lambda: (),
                  error_ref: Callable[[], str] = new_error_ref, platforms: AbstractSet[Platform] | None = None,
                  encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY, arrangement_notice: timedelta = ENDING_NOTICE,
-                 count_minimum: int = COUNT_MINIMUM) -> None:
+                 count_minimum: int = COUNT_MINIMUM, digest_zone: str = UTC) -> None:
         """`platforms` (those the bot runs; None: every one) and `encrypted_only` choose each reminder's
         chat as routing chooses an item's (alerts.routing_places.direct_place); `arrangement_notice`: how
         long before its last day a sharing arrangement reminds the coordinators; `count_minimum`: the
-        smallest count of a harmonised incident field the bulletin shows."""
+        smallest count of a harmonised incident field the bulletin shows. `digest_zone` is the time
+        zone of the digest's day and hour, on whose clock its times are written too."""
         self._uow_factory = uow_factory
         self._directory = directory
         self.policy = policy
@@ -114,6 +116,7 @@ class ReminderService:
         self._encrypted_only = encrypted_only
         self.arrangement_notice = arrangement_notice
         self.count_minimum = count_minimum
+        self._digest_zone = digest_zone
 
     # --- reminders ------------------------------------------------------------------------------
 
@@ -296,11 +299,11 @@ class ReminderService:
             label = f"{day:%a %d %b %Y}"
             # Each item's lines are made alone first: one that cannot be is set aside, not the digest.
             found = self._handled(uow, DIGEST, now, uow.reminders.overdue(now), lambda item: render_digest(
-                overdue([item], now, directory), directory, now, day=label, new_items=0))
+                overdue([item], now, directory), directory, now, day=label, new_items=0, zone=self._digest_zone))
             owed = overdue(found, now, directory)
             new_items = len(uow.reminders.summaries(now - timedelta(hours=24), now))
             self._set_aside_unreadable(uow, DIGEST, now)
-            text = render_digest(owed, directory, now, day=label, new_items=new_items)
+            text = render_digest(owed, directory, now, day=label, new_items=new_items, zone=self._digest_zone)
             room = Destination.chat(self._digest_room)
             uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=room, text=text))
             uow.audit.record(AuditEvent(

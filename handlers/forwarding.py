@@ -31,11 +31,12 @@ from alerts.errors import RouteRefused
 from alerts.items import ItemState, Selector, SelectorKind
 from alerts.lifecycle import ForwardRequest, forward_step
 from alerts.messages import MessageKind, OutboundMessage
-from alerts.render import render_consent_prompt, render_decision, render_delivery, short_when
+from alerts.render import render_consent_prompt, render_decision, render_delivery
+from alerts.times import local_or_none, zone_at
 from alerts.routing import Delivery, Route, RouteNeedsConfirmation
 from alerts.routing_places import direct_place
 from alerts.routing_types import Notice
-from handlers.answer_place import attention_of, content_free_notice
+from handlers.answer_place import answer_zone, attention_of, content_free_notice
 from handlers.commands import ConsentCommand, ForwardCommand
 from handlers.context import CommandContext
 from handlers.followup import find_item, notify, refuse, sender_of, title
@@ -257,8 +258,9 @@ def _send(ctx: CommandContext, record: ItemRecord, route: Route, asker: str, pur
     keys = {d.contact: ctx.new_key() for d in route.deliveries}
     ctx.uow.items.add_deliveries(item.reference, route, keys)
     note = f"Forwarded by {title(ctx, asker)}" + (", with the originator's consent" if consented_by else "")
-    text = render_delivery(item, ctx.directory, forwarded=note)
     for delivery in route.deliveries:
+        text = render_delivery(item, ctx.directory, forwarded=note,
+                               zone=zone_at(ctx.directory, delivery.contact, delivery.destination))
         ctx.uow.outbox.enqueue(OutboundMessage(
             key=keys[delivery.contact], kind=MessageKind.DELIVERY, destination=delivery.destination, text=text,
             reference=str(item.reference), contact=delivery.contact, protect_content=item.caveat.protect_content,
@@ -282,5 +284,6 @@ def _nothing_to_decide(ctx: CommandContext, record: ItemRecord, requests: list[F
         return f"Nobody has asked to forward {reference}, so there is nothing to consent to."
     last = decided[-1]
     names = ", ".join(title(ctx, c) for c in last.contacts)
+    when = local_or_none(last.decided_at, answer_zone(ctx))
     return (f"Already decided: the forward of {reference} by {title(ctx, last.asker)} to {names} "
-            f"was {last.state.value} on {short_when(last.decided_at)} UTC.")
+            f"was {last.state.value} on {when}.")

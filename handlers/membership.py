@@ -21,6 +21,7 @@ from alerts.membership import (Drift, Plan, PlannedAction, Run, contact_id_for, 
                                onboarding_plan, sync_plan)
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.render import render_delivery
+from alerts.times import zone_at
 from alerts.routing import Delivery, Destination, Route
 from alerts.routing_places import direct_place
 from handlers.answer_place import content_free_notice, messages_about
@@ -210,7 +211,8 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
         ctx.uow.items.add_deliveries(record.item.reference, route, {backup.id: key})
         item = record.item
         text = render_delivery(item, directory, forwarded=f"Handed over to you from {leaving.title(directory)}, "
-                                                         "who has left the network")
+                                                         "who has left the network",
+                               zone=zone_at(directory, backup.id, route.deliveries[0].destination))
         ctx.uow.outbox.enqueue(OutboundMessage(
             key=key, kind=MessageKind.DELIVERY, destination=route.deliveries[0].destination, text=text,
             reference=reference, contact=backup.id, protect_content=item.caveat.protect_content,

@@ -20,9 +20,10 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.reachability import reachable, why_unreachable
 from alerts.removal import Removal, removal_message
 from alerts.render import render_delivery, render_receipt
+from alerts.times import zone_at
 from alerts.routing import Destination, RouteNeedsConfirmation, Router, RoutingPolicy
 from alerts.routing_types import Notice
-from handlers.answer_place import attention_of, placed_answer
+from handlers.answer_place import answer_zone, attention_of, placed_answer
 from handlers.context import CommandContext
 from handlers.values import check_due
 
@@ -124,7 +125,6 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
     else:
         raise RuntimeError(f"{_NUMBERS_TRIED} numbers in a row were erased before they were issued")
     ref = str(item.reference)
-    text = render_delivery(item, ctx.directory)
     for contact in unreachable:
         ctx.uow.items.mark_delivery(keys[contact], "failed", ctx.now)
     queued = [
@@ -132,7 +132,8 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
             key=keys[delivery.contact],
             kind=MessageKind.DELIVERY,
             destination=delivery.destination,
-            text=text,
+            text=render_delivery(item, ctx.directory, zone=zone_at(ctx.directory, delivery.contact,
+                                                                   delivery.destination)),
             reference=ref,
             contact=delivery.contact,
             protect_content=draft.caveat.protect_content,
@@ -166,8 +167,8 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         detail=detail,
     )
     names = [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients if c not in cut_off]
-    queued += placed_answer(ctx, render_receipt(item, names, cannot), {draft.caveat.tlp}, kind=MessageKind.RECEIPT,
-                            reference=ref)
+    receipt = render_receipt(item, names, cannot, zone=answer_zone(ctx, {draft.caveat.tlp}))
+    queued += placed_answer(ctx, receipt, {draft.caveat.tlp}, kind=MessageKind.RECEIPT, reference=ref)
     # The deliveries and the receipt in one statement: one round trip on PostgreSQL, not two.
     ctx.uow.outbox.enqueue_many(queued)
     return item

@@ -49,7 +49,7 @@ async def test_guided_alert_from_first_tap_to_delivery(tmp_path, fake, monkeypat
         presses.append(fake.press(OFFICER, summary, send))
         await eventually(lambda: fake.sent_to(TH_NPOC.id), "the delivery to Thailand")
         delivery = fake.sent_to(TH_NPOC.id)[0]
-        assert delivery.text.startswith("[TLP:AMBER] A-") and "URGENT alert" in delivery.text
+        assert delivery.text.startswith("[TLP:AMBER] URGENT") and "A-2026-0001 · alert from" in delivery.text
         assert "Grade B2" in delivery.text and "<KUL-BKK> & onward" in delivery.text
         assert "Incident: 2 persons · air · passport issued by MY" in delivery.text
         assert delivery.protect_content
