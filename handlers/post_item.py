@@ -22,6 +22,7 @@ from alerts.routing import Destination, RouteNeedsConfirmation, Router, RoutingP
 from alerts.routing_types import Notice
 from handlers.answer_place import placed_answer
 from handlers.context import CommandContext
+from handlers.portal import PortalPolicy
 from handlers.values import check_due
 
 
@@ -39,6 +40,7 @@ class PostingPolicy:
     topic_defaults: Mapping[str, tuple[Selector, ...]] = field(default_factory=dict)
     routing: RoutingPolicy | None = None
     platforms: AbstractSet[Platform] | None = None
+    portal: PortalPolicy | None = None  # None: the web portal is not served, /portal says so
 
     @property
     def encrypted_only(self) -> frozenset[Tlp]:
