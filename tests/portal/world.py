@@ -76,7 +76,8 @@ class PortalWorld:
 
     @property
     def url(self) -> str:
-        return self.portal.base_url
+        """Where the portal listens (its public URL may be a reverse proxy's that does not exist here)."""
+        return f"http://127.0.0.1:{self.portal.port}"
 
     def say(self, sender: str, text: str, chat: str | None = None) -> list[str]:
         """`sender` types `text` (in their direct chat unless `chat`); what the bot sent back to that chat."""

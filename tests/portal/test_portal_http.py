@@ -1,0 +1,166 @@
+"""The portal's security over plain HTTP: headers, links stored as hashes, expiry, rate limits,
+sessions ended by /member remove, Secure cookies behind TLS, fixed redirects, nothing in the logs,
+auditors' pages, and every consultation in the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import urllib.parse
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.portal.server import CSP
+from storage.audit.trail import read_entries
+from storage.portal_tables import portal_links, portal_sessions
+from tests.portal.client import Client
+from tests.portal.world import PortalWorld
+
+BODY = "Travellers <b>X</b> on flight XX123"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[PortalWorld]:
+    with PortalWorld(tmp_path) as world:
+        world.say("my-officer", f"/alert to:TH tlp:amber topic:document-fraud\n{BODY}")
+        world.say("my-officer", "/alert to:@th-npoc tlp:red topic:document-fraud\nRed words")
+        yield world
+
+
+def test_every_answer_carries_the_strict_headers(world: PortalWorld) -> None:
+    client = Client(world.url)
+    for path in ("/", "/login/whatever", "/no-such-page", "/static/portal.css"):
+        answer = client.get(path)
+        assert answer.headers["Content-Security-Policy"] == CSP, path
+        assert "default-src 'none'" in CSP and "frame-ancestors 'none'" in CSP and "form-action 'self'" in CSP
+        assert answer.headers["Referrer-Policy"] == "no-referrer"
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/no-such-page").status == 404
+
+
+def test_a_link_is_stored_as_its_hash_works_once_and_redirects_to_a_fixed_place(world: PortalWorld) -> None:
+    link = world.login_link("th-npoc")
+    token = link.rsplit("/", 1)[1]
+    with world.runtime.engine.connect() as connection:
+        stored = connection.execute(select(portal_links.c.token_hash)).scalars().all()
+    assert stored == [hashlib.sha256(token.encode()).hexdigest()]
+    client = Client(world.url)
+    page = client.get(urllib.parse.urlsplit(link).path)
+    answer = client.post("/login", {"csrf": page.field("csrf"), "token": token, "next": "https://evil.example"})
+    assert answer.status == 303 and answer.headers["Location"] == "/board"
+    assert client.get("/board").status == 200
+    again = Client(world.url).log_in(link)
+    assert again.status == 403 and "Link refused" in again.body
+
+
+def test_a_link_expires_after_its_minutes(world: PortalWorld) -> None:
+    link = world.login_link("th-npoc")
+    world.advance(timedelta(minutes=5))
+    assert Client(world.url).log_in(link).status == 403
+
+
+def test_portal_gives_links_only_in_a_direct_chat(world: PortalWorld) -> None:
+    answers = world.say("th-npoc", "/portal", chat="console:#network")
+    assert answers and "direct chat" in answers[0] and "/login/" not in answers[0]
+
+
+def test_a_session_expires(world: PortalWorld) -> None:
+    client = Client(world.url)
+    assert client.log_in(world.login_link("th-npoc")).status == 303
+    world.advance(timedelta(minutes=31))
+    answer = client.get("/board")
+    assert answer.status == 303 and answer.headers["Location"] == "/"
+
+
+def test_member_remove_ends_their_sessions_at_once(world: PortalWorld) -> None:
+    client = Client(world.url)
+    assert client.log_in(world.login_link("th-police")).status == 303
+    assert client.get("/board").status == 200
+    unused = world.login_link("th-police")
+    answers = world.say("rso-admin", "/member remove console:th-police left the service")
+    assert any("Removed" in a for a in answers), answers
+    answer = client.get("/board")
+    assert answer.status == 303 and answer.headers["Location"] == "/"
+    assert Client(world.url).log_in(unused).status == 403
+    with world.runtime.engine.connect() as connection:  # ended in the database, not only unrecognised
+        sessions = connection.execute(select(portal_sessions.c.ended_at)
+                                      .where(portal_sessions.c.contact == "th-police")).scalars().all()
+        links = connection.execute(select(portal_links.c.token_hash)
+                                   .where(portal_links.c.contact == "th-police")).scalars().all()
+    assert sessions and all(ended is not None for ended in sessions)
+    assert len(links) == 1  # the one used to log in; the unused one was dropped
+
+
+def test_link_redemption_is_rate_limited(tmp_path: Path) -> None:
+    with PortalWorld(tmp_path, logins_per_minute=2) as world:
+        client = Client(world.url)
+        page = client.get("/login/x")
+        for _ in range(2):
+            assert client.post("/login", {"csrf": page.field("csrf"), "token": "wrong"}).status == 403
+        assert client.post("/login", {"csrf": page.field("csrf"), "token": "wrong"}).status == 429
+        assert Client(world.url).log_in(world.login_link("th-npoc")).status == 429
+
+
+def test_behind_tls_the_session_cookie_is_secure_and_host_bound(tmp_path: Path) -> None:
+    with PortalWorld(tmp_path, public_url="https://portal.example.org") as world:
+        answers = world.say("th-npoc", "/portal")
+        link = next(word for a in answers for word in a.split() if word.startswith("https://portal.example.org/login/"))
+        client = Client(world.url)
+        answer = client.log_in(link)  # the path is what counts: the reverse proxy would pass it on
+        assert answer.status == 303
+        [session] = [c for c in client.set_cookies if c.startswith("__Host-portal=")]
+        flags = {part.strip().lower() for part in session.split(";")}
+        assert {"secure", "httponly", "samesite=strict", "path=/"} <= flags
+
+
+def test_no_token_nor_content_reaches_the_logs(world: PortalWorld, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    link = world.login_link("rso-coordinator")
+    client = Client(world.url)
+    client.log_in(link)
+    client.get("/items/A-2026-0001")
+    token = link.rsplit("/", 1)[1]
+    session = client.cookies["portal_session"]
+    assert caplog.records  # the portal did log (a login), just nothing secret
+    assert token not in caplog.text and session not in caplog.text and "XX123" not in caplog.text
+
+
+def test_pages_escape_what_people_wrote(world: PortalWorld) -> None:
+    client = Client(world.url)
+    client.log_in(world.login_link("th-npoc"))
+    page = client.get("/items/A-2026-0001").body
+    assert "Travellers &lt;b&gt;X&lt;/b&gt; on flight XX123" in page and "<b>X</b>" not in page
+
+
+def test_auditors_read_an_items_trail_and_every_reading_is_audited(world: PortalWorld) -> None:
+    auditor = Client(world.url)
+    auditor.log_in(world.login_link("rso-auditor"))
+    assert auditor.get("/items/A-2026-0002").status == 200  # auditors see every item, as /status
+    trail = auditor.get("/items/A-2026-0002/audit")
+    assert trail.status == 200 and "item.created" in trail.body and "consultation" in trail.body
+    contact = Client(world.url)
+    contact.log_in(world.login_link("th-npoc"))
+    assert contact.get("/items/A-2026-0002").status == 200  # its recipient
+    assert contact.get("/items/A-2026-0002/audit").status == 404
+    assert contact.get("/stats").status == 404  # statistics: coordinators, admins and auditors, as /stats
+    assert auditor.get("/stats").status == 200
+    assert contact.get("/items/not-a-reference").status == 404
+    with world.runtime.engine.connect() as connection:
+        entries = list(read_entries(connection, world.runtime.keyring, reference="A-2026-0002"))
+    portal = [(e.actor, (e.detail or {}).get("command")) for e in entries if e.channel == "portal"]
+    assert ("rso-auditor", "portal item") in portal and ("rso-auditor", "portal audit") in portal
+    assert ("th-npoc", "portal item") in portal
+
+
+def test_an_unknown_filter_is_refused_with_what_is_accepted(world: PortalWorld) -> None:
+    client = Client(world.url)
+    client.log_in(world.login_link("rso-coordinator"))
+    answer = client.get("/items?tlp=PURPLE")
+    assert answer.status == 400 and "is not one of CLEAR, GREEN, AMBER" in answer.body
+    assert "A-2026-0002" in client.get("/items?tlp=RED").body
+    assert "A-2026-0002" not in client.get("/items?tlp=AMBER").body
