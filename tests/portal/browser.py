@@ -1,6 +1,6 @@
 """A real headless Chromium driven by Selenium: Debian's `chromium` and `chromium-driver`, which
 .ci/run installs where they are missing. Where they are missing locally, the browser tests skip and
-say why; CI has them."""
+say why; on CI (LIAISON_REQUIRE_BROWSER=1, set by .ci/run) they fail instead."""
 
 from __future__ import annotations
 
@@ -27,10 +27,19 @@ def missing() -> str | None:
     return None
 
 
-def chromium(width: int = 1100, height: int = 900, phone: bool = False):  # type: ignore[no-untyped-def]
+def skip_unless_browser() -> None:
+    """Skip, saying why, where there is no browser; but fail on CI (.ci/run sets LIAISON_REQUIRE_BROWSER),
+    which installs it: there the browser tests must run."""
     reason = missing()
-    if reason is not None:
-        pytest.skip(reason)
+    if reason is None:
+        return
+    if os.environ.get("LIAISON_REQUIRE_BROWSER"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def chromium(width: int = 1100, height: int = 900, phone: bool = False):  # type: ignore[no-untyped-def]
+    skip_unless_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

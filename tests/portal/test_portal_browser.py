@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.portal.browser import chromium, missing
+from tests.portal.browser import chromium, skip_unless_browser
 from tests.portal.world import PortalWorld
 
 pytestmark = pytest.mark.slow
@@ -25,8 +25,7 @@ HOSTILE = 'Two travellers <script>document.title="pwned"</script><img src=x id="
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalWorld]:
-    if (reason := missing()) is not None:
-        pytest.skip(reason)
+    skip_unless_browser()
     with PortalWorld(tmp_path_factory.mktemp("portal"), logins_per_minute=1000) as world:
         answers = world.say("my-officer", f"/alert to:TH,ID tlp:amber topic:document-fraud priority:urgent\n{HOSTILE}")
         assert any("A-2026-0001" in a for a in answers), answers
