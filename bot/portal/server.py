@@ -270,7 +270,7 @@ class PortalServer:
         log.info("web portal: a login link was used")
         response = web.HTTPSeeOther("/board")
         self._set_cookie(response, self.cookie, session, max_age=int(self.settings.session_lifetime.total_seconds()))
-        response.del_cookie(self.login_cookie, path="/")
+        self._del_cookie(response, self.login_cookie)
         return response
 
     async def _logout(self, request: web.Request) -> web.StreamResponse:
@@ -284,12 +284,16 @@ class PortalServer:
 
         await self._db(end)
         response = web.HTTPSeeOther("/")
-        response.del_cookie(self.cookie, path="/")
+        self._del_cookie(response, self.cookie)
         return response
 
     def _set_cookie(self, response: web.StreamResponse, name: str, value: str, *, max_age: int) -> None:
         response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="Strict",
                             secure=self.settings.secure)
+
+    def _del_cookie(self, response: web.StreamResponse, name: str) -> None:
+        # With the attributes it was set with: a browser keeps a __Host- cookie that an insecure deletion names.
+        response.del_cookie(name, path="/", secure=self.settings.secure, httponly=True, samesite="Strict")
 
     async def _board(self, request: web.Request) -> web.Response:
         viewer, token = await self._session(request)

@@ -164,3 +164,17 @@ def test_an_unknown_filter_is_refused_with_what_is_accepted(world: PortalWorld) 
     assert answer.status == 400 and "is not one of CLEAR, GREEN, AMBER" in answer.body
     assert "A-2026-0002" in client.get("/items?tlp=RED").body
     assert "A-2026-0002" not in client.get("/items?tlp=AMBER").body
+
+
+def test_logging_out_needs_its_token_and_ends_the_session(world: PortalWorld) -> None:
+    client = Client(world.url)
+    client.log_in(world.login_link("th-npoc"))
+    board = client.get("/board")
+    assert client.post("/logout", {}).status == 403
+    assert client.get("/board").status == 200  # still logged in
+    session = client.cookies["portal_session"]
+    answer = client.post("/logout", {"csrf": board.field("csrf")})
+    assert answer.status == 303 and answer.headers["Location"] == "/"
+    assert "portal_session" not in client.cookies
+    client.cookies["portal_session"] = session  # a copy kept of the cookie opens nothing any more
+    assert client.get("/board").status == 303
