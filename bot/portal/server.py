@@ -221,7 +221,11 @@ class PortalServer:
         """`fn(uow, *args)` in a unit of work that commits: pages record their consultations."""
         def run(*args: Any) -> Any:
             with self._uow() as uow:
-                result = fn(uow, *args)
+                try:
+                    result = fn(uow, *args)
+                except views.NotFound:
+                    uow.commit()  # the refusal it recorded stays on record, as in chat
+                    raise
                 uow.commit()
                 return result
         return run

@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 from alerts.audit import AuditAction, AuditEvent
 from alerts.caveats import Tlp
 from alerts.directory import Contact, Directory
+from alerts.identity import ChatRef
 from alerts.items import Reference
+from alerts.routing_types import Destination, DestinationKind
 from alerts.reminder_render import duration
 from alerts.reminders import Owed, Track, overdue
 from alerts.roles import Role
@@ -61,6 +63,19 @@ class Clock:
 def _title(directory: Directory, contact_id: str) -> str:
     contact = directory.contacts.get(contact_id)
     return contact.title(directory) if contact else contact_id
+
+
+def _via(directory: Directory, destination: str) -> str:
+    """`Telegram, direct chat`, `Matrix, Network room`: where a copy went, without platform ids."""
+    try:
+        where = Destination.parse(destination)
+    except ValueError:
+        return "?"
+    platform = where.platform.value.title()
+    if where.kind is DestinationKind.DIRECT or not isinstance(where.address, ChatRef):
+        return f"{platform}, direct chat"
+    room = directory.room(where.address)
+    return f"{platform}, {room.name if room else 'a chat'}"
 
 
 def _consulted(uow: UnitOfWork, viewer: Contact, now: datetime, *, reference: str | None = None,
@@ -220,7 +235,7 @@ def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datet
     draft = item.draft
     page: dict[str, Any] = {
         "reference": reference, "tlp": item.caveat.tlp.label, "tlp_class": _tlp_class(item.caveat.tlp),
-        "tlp_meaning": item.caveat.tlp.meaning, "caveat": item.caveat.label(), "kind": item.kind.value,
+        "tlp_meaning": item.caveat.tlp.meaning, "caveat": item.caveat.label(), "kind": item.kind.noun,
         "priority": draft.priority.value, "topic": draft.topic or "—",
         "grading": str(draft.grading) if draft.grading else "—", "purpose": draft.purpose,
         "originator": _title(directory, item.originator), "created": clock.at(item.created_at),
@@ -230,7 +245,7 @@ def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datet
         "deliveries": [{
             "contact": _title(directory, d.contact), "state": d.state, "sent": clock.at(d.sent_at),
             "acknowledged": clock.at(d.acknowledged_at), "answered": clock.at(d.answered_at),
-            "platform": d.destination.split(":", 1)[0],
+            "platform": _via(directory, d.destination),
         } for d in shown],
         "forwards": [], "feedback": feedback or [],
         "can_act": may_act(viewer) and record.closure is None and record.erasure is None,

@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import socket
 import urllib.parse
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from bot.portal.server import CSP
+from bot.config.portal import PortalSettings
+from bot.config.settings import load_settings
+from bot.portal.server import CSP, start_portal
 from storage.audit.trail import read_entries
 from storage.portal_tables import portal_links, portal_sessions
+from tests.ops.conftest import bot_runtime
+from tests.ops.failover_pair import write_config
 from tests.portal.client import Client
 from tests.portal.world import PortalWorld
 
@@ -50,6 +56,7 @@ def test_a_link_is_stored_as_its_hash_works_once_and_redirects_to_a_fixed_place(
         stored = connection.execute(select(portal_links.c.token_hash)).scalars().all()
     assert stored == [hashlib.sha256(token.encode()).hexdigest()]
     client = Client(world.url)
+    client.get(urllib.parse.urlsplit(link).path)  # a chat app's link preview: opening it spends nothing
     page = client.get(urllib.parse.urlsplit(link).path)
     answer = client.post("/login", {"csrf": page.field("csrf"), "token": token, "next": "https://evil.example"})
     assert answer.status == 303 and answer.headers["Location"] == "/board"
@@ -178,3 +185,74 @@ def test_logging_out_needs_its_token_and_ends_the_session(world: PortalWorld) ->
     assert "portal_session" not in client.cookies
     client.cookies["portal_session"] = session  # a copy kept of the cookie opens nothing any more
     assert client.get("/board").status == 303
+
+
+def test_the_example_configuration_serves_the_portal_with_the_documented_defaults() -> None:
+    settings = load_settings(Path(__file__).resolve().parents[2] / "config.example.toml").portal
+    assert settings.enabled and settings.listen == "127.0.0.1:8470" and settings.public_url is None
+    assert settings.link_lifetime == timedelta(minutes=5) and settings.session_lifetime == timedelta(minutes=30)
+    assert settings.logins_per_minute == 10 and not settings.secure
+
+
+async def test_a_taken_address_leaves_the_bot_running_without_a_portal(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    runtime, _ = bot_runtime(write_config(tmp_path, None))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        try:
+            assert await start_portal(runtime, PortalSettings(enabled=True, listen=f"127.0.0.1:{port}")) is None
+        finally:
+            await runtime.close()
+    assert f"web portal not served: cannot listen on 127.0.0.1:{port}" in caplog.text
+
+
+def test_times_are_shown_in_the_viewers_zone(world: PortalWorld) -> None:
+    created = world.clock.now()
+    shown = {}
+    for contact, zone in (("th-npoc", "Asia/Bangkok"), ("my-officer", "Asia/Kuala_Lumpur")):
+        client = Client(world.url)
+        client.log_in(world.login_link(contact))
+        shown[contact] = client.get("/items/A-2026-0001").body
+        local = created.astimezone(ZoneInfo(zone))
+        assert f"{local:%Y-%m-%d %H:%M} {local.tzname()}" in shown[contact], contact
+    assert shown["th-npoc"] != shown["my-officer"]
+
+
+def test_coordinators_remind_and_escalate_from_the_portal_and_nobody_else_does(world: PortalWorld) -> None:
+    coordinator = Client(world.url)
+    coordinator.log_in(world.login_link("rso-coordinator"))
+    page = coordinator.get("/items/A-2026-0001")
+    assert "/items/A-2026-0001/escalate" in page.body
+    done = coordinator.post("/items/A-2026-0001/remind", {"csrf": page.field("csrf")})
+    assert done.status == 200 and "Reminded about A-2026-0001: National point of contact (Thailand)" in done.body
+    # The sample network has one coordinator: /escalate's own answer says so.
+    done = coordinator.post("/items/A-2026-0001/escalate", {"csrf": page.field("csrf")})
+    assert done.status == 200 and "There is no other coordinator in the directory to escalate to" in done.body
+    originator = Client(world.url)
+    originator.log_in(world.login_link("my-officer"))
+    page = originator.get("/items/A-2026-0001")
+    assert page.status == 200 and "/items/A-2026-0001/escalate" not in page.body
+    assert originator.post("/items/A-2026-0001/remind", {"csrf": page.field("csrf")}).status == 404
+    with world.runtime.engine.connect() as connection:
+        actions = [(e.action, e.actor) for e in read_entries(connection, world.runtime.keyring,
+                                                              reference="A-2026-0001")]
+    assert ("reminder", "rso-coordinator") in actions and ("reminder", "my-officer") not in actions
+
+
+def test_items_filter_by_country_and_topic_and_a_refusal_is_audited(world: PortalWorld) -> None:
+    world.say("my-officer", "/alert to:ID tlp:green topic:maritime\nBoat sighted")
+    client = Client(world.url)
+    client.log_in(world.login_link("rso-coordinator"))
+    by_country = client.get("/items?country=ID").body
+    assert "A-2026-0003" in by_country and "A-2026-0001" not in by_country
+    by_topic = client.get("/items?topic=maritime").body
+    assert "A-2026-0003" in by_topic and "A-2026-0002" not in by_topic
+    stranger = Client(world.url)
+    stranger.log_in(world.login_link("th-police"))
+    assert stranger.get("/items/A-2026-0002").status == 404
+    with world.runtime.engine.connect() as connection:
+        refusals = [e for e in read_entries(connection, world.runtime.keyring)
+                    if e.action == "refusal" and e.channel == "portal"]
+    assert [e.actor for e in refusals] == ["th-police"]
