@@ -42,6 +42,7 @@ from handlers import coordination
 from handlers.context import CommandContext
 from handlers.portal import LOGIN_PATH, new_token, token_hash
 from handlers.ports import UnitOfWork
+from handlers.values import parse_period
 from handlers.visibility import item_view
 
 log = logging.getLogger(__name__)
@@ -356,15 +357,14 @@ class PortalServer:
 
     async def _stats(self, request: web.Request) -> web.Response:
         viewer, token = await self._session(request)
-        period = request.query.get("period", "")[:12] or None
+        asked = request.query.get("period", "").strip()
         try:
-            page = await self._db(self._write(views.stats_page), self.runtime.directory.current(), viewer,
-                                  self._now(), period)
-        except ValueError as error:
-            if isinstance(error, views.NotFound):
-                raise
+            period = parse_period(asked[:20]) if asked else None
+        except ValueError as error:  # fail closed: what was wrong, what is accepted, an example
             return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Statistics",
-                              message=f"{error} Examples: 30d, 4w, 3m, 2026-10, 2026.")
+                              message=str(error))
+        page = await self._db(self._write(views.stats_page), self.runtime.directory.current(), viewer,
+                              self._now(), period)
         page["volume_chart"] = charts.stacked_bars(page["months"], page["volume"], "Items per month, by topic")
         labels = [t["label"] for t in page["times"]]
         page["ack_chart"] = charts.paired_bars(labels, [t["ack_median"] for t in page["times"]],

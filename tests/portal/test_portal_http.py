@@ -256,3 +256,11 @@ def test_items_filter_by_country_and_topic_and_a_refusal_is_audited(world: Porta
         refusals = [e for e in read_entries(connection, world.runtime.keyring)
                     if e.action == "refusal" and e.channel == "portal"]
     assert [e.actor for e in refusals] == ["th-police"]
+
+
+def test_statistics_refuse_an_unknown_period_with_what_is_accepted(world: PortalWorld) -> None:
+    client = Client(world.url)
+    client.log_in(world.login_link("rso-coordinator"))
+    answer = client.get("/stats?period=fortnight")
+    assert answer.status == 400 and "fortnight" in answer.body and "/stats 30d" in answer.body
+    assert client.get("/stats?period=2026-11").status == 200
