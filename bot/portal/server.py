@@ -19,6 +19,7 @@ paths only. Nothing here logs a token, a URL path or any content: aiohttp's acce
 from __future__ import annotations
 
 import hmac
+import re
 import logging
 import secrets
 import time
@@ -117,6 +118,7 @@ class PortalServer:
         r.add_get("/items/{reference}/audit", self._audit)
         r.add_post("/items/{reference}/{action:remind|escalate}", self._act)
         r.add_get("/stats", self._stats)
+        r.add_get("/bulletin", self._bulletin)
         return app
 
     async def start(self) -> None:
@@ -374,6 +376,21 @@ class PortalServer:
                                                     [t["feedback_p90"] for t in page["times"]], ("median", "p90"),
                                                     "Time to feedback, by country", "hours")
         return self._page("stats.html", viewer=viewer, csrf=csrf_for(token), title="Statistics", **page)
+
+    async def _bulletin(self, request: web.Request) -> web.Response:
+        viewer, token = await self._session(request)
+        asked = request.query.get("month", "").strip()
+        if asked and not re.fullmatch(r"\d{4}-\d{2}", asked):
+            return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Bulletin",
+                              message=f"'{asked[:20]}' is not a month. Accepted: YYYY-MM. Example: 2026-10")
+        try:
+            month = parse_period(asked) if asked else None
+        except ValueError as error:
+            return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Bulletin",
+                              message=str(error))
+        page = await self._db(self._write(views.bulletin_page), self.runtime.directory.current(), viewer,
+                              self._now(), month)
+        return self._page("bulletin.html", viewer=viewer, csrf=csrf_for(token), title="Monthly bulletin", **page)
 
     async def _act(self, request: web.Request) -> web.Response:
         """Remind or escalate from the board: the chat command's own handler, run as the viewer; its

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from alerts.audit import AuditAction, AuditEvent
 from alerts.caveats import Tlp
-from alerts.directory import Contact, Directory
+from alerts.bulletin import SharedItem, may_carry, render_bulletin
+from alerts.directory import Contact, Directory, Standing
 from alerts.identity import ChatRef
 from alerts.items import Reference
 from alerts.routing_types import Destination, DestinationKind
@@ -330,3 +331,44 @@ def stats_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: date
     _consulted(uow, viewer, now, command="portal stats", period=label)
     return {"label": label, "since": f"{since:%Y-%m-%d}", "until": f"{until:%Y-%m-%d}", "months": months,
             "volume": volume, "times": times, "lines": [g.line() for g in groups], "period": period or ""}
+
+
+# --- the monthly bulletin -----------------------------------------------------------------------
+
+def may_see_bulletin(viewer: Contact, directory: Directory) -> bool:
+    """The bulletin goes to the network's members: people of a member organisation (not an observer's)."""
+    organisation = directory.organisations.get(viewer.organisation)
+    return organisation is not None and organisation.standing is Standing.MEMBER
+
+
+def bulletin_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, month: str | None
+                  ) -> dict[str, Any]:
+    """The monthly bulletin as alerts.bulletin renders it for chat, for the calendar month `month`
+    (YYYY-MM; the last complete month when None). It carries the text of TLP:CLEAR H0 items only:
+    a page is not a registered room, so TLP:GREEN content stays out (alerts.bulletin.may_carry)."""
+    if not may_see_bulletin(viewer, directory):
+        raise NotFound()
+    if month is None:
+        first = datetime(now.year, now.month, 1, tzinfo=timezone.utc)
+        month = f"{first - timedelta(days=1):%Y-%m}"
+    since, until, label = period_bounds(month, now)
+
+    def org(contact_id: str) -> str:
+        contact = directory.contacts.get(contact_id)
+        return contact.organisation if contact else contact_id
+
+    items = []
+    for summary in uow.reminders.summaries(since, until):
+        body = None
+        if may_carry(summary.caveat, green_allowed=False):
+            record = uow.items.get(Reference.parse(summary.reference))
+            body = record.item.draft.body if record and record.erasure is None else None
+        items.append(SharedItem(summary.reference, summary.caveat, summary.priority, summary.topic,
+                                org(summary.originator), tuple(dict.fromkeys(org(c) for c in summary.recipients)),
+                                summary.created_at, body))
+    _consulted(uow, viewer, now, command="portal bulletin", month=month,
+               content_of=", ".join(i.reference for i in items if i.body is not None))
+    previous = f"{since - timedelta(days=1):%Y-%m}"
+    following = f"{until:%Y-%m}" if until <= now else None
+    return {"month": month, "label": label, "text": render_bulletin(items, label, green_allowed=False),
+            "previous": previous, "following": following}

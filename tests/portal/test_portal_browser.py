@@ -79,10 +79,11 @@ def status_of(driver: Any, world: PortalWorld, path: str, method: str = "GET") -
 def wait_for_title(driver: Any, heading: str) -> None:
     """Wait until the page that a click loads has `heading` as its <h1>."""
     from selenium.webdriver.common.by import By
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,)).until(
+    # While the page is being replaced, an element found may be gone by the time it is read: look again.
+    WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(
         lambda d: any(h.text == heading for h in d.find_elements(By.TAG_NAME, "h1")), f"no page titled {heading}")
 
 
@@ -206,3 +207,25 @@ def test_pages_read_on_a_phone(world: PortalWorld, shots: Path) -> None:
         screenshot(phone, "board-phone", shots)
     finally:
         phone.quit()
+
+
+def test_the_bulletin_prints_without_the_menus_and_as_a_pdf(world: PortalWorld, browser: Any, shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.print_page_options import PrintOptions
+
+    log_in(browser, world, "th-npoc")
+    browser.find_element(By.LINK_TEXT, "Bulletin").click()
+    wait_for_title(browser, "Monthly bulletin")
+    browser.get(world.url + f"/bulletin?month={world.clock.now():%Y-%m}")
+    assert "Monthly bulletin" in browser.find_element(By.ID, "bulletin").text
+    assert browser.find_element(By.TAG_NAME, "header").is_displayed()
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not browser.find_element(By.TAG_NAME, "header").is_displayed()
+        assert browser.find_element(By.ID, "bulletin").is_displayed()
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    pdf = base64.b64decode(browser.print_page(PrintOptions()))
+    assert pdf.startswith(b"%PDF") and len(pdf) > 1000
+    (shots / "bulletin.pdf").write_bytes(pdf)
+    screenshot(browser, "bulletin", shots)

@@ -264,3 +264,21 @@ def test_statistics_refuse_an_unknown_period_with_what_is_accepted(world: Portal
     answer = client.get("/stats?period=fortnight")
     assert answer.status == 400 and "fortnight" in answer.body and "/stats 30d" in answer.body
     assert client.get("/stats?period=2026-11").status == 200
+
+
+def test_the_monthly_bulletin_counts_every_item_and_carries_only_clear_text(world: PortalWorld) -> None:
+    world.say("my-officer", "/alert to:ID tlp:clear topic:maritime\nPublic advice, boat season")
+    world.say("my-officer", "/alert to:ID tlp:green topic:maritime\nCommunity only words")
+    client = Client(world.url)
+    client.log_in(world.login_link("th-npoc"))
+    month = f"{world.clock.now():%Y-%m}"
+    page = client.get(f"/bulletin?month={month}")
+    assert page.status == 200
+    assert "Items shared: 4 (4 alerts, 0 requests)." in page.body
+    assert "Public advice, boat season" in page.body
+    assert "Community only words" not in page.body and "Red words" not in page.body and "XX123" not in page.body
+    assert client.get("/bulletin?month=2026-13").status == 400
+    assert client.get("/bulletin?month=soon").status == 400
+    observer = Client(world.url)
+    observer.log_in(world.login_link("ca-npoc"))  # Canada is an observer: the bulletin is for members
+    assert observer.get(f"/bulletin?month={month}").status == 404
