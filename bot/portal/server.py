@@ -119,6 +119,7 @@ class PortalServer:
         r.add_post("/items/{reference}/{action:remind|escalate}", self._act)
         r.add_get("/stats", self._stats)
         r.add_get("/bulletin", self._bulletin)
+        r.add_get("/directory", self._directory)
         return app
 
     async def start(self) -> None:
@@ -391,6 +392,12 @@ class PortalServer:
         page = await self._db(self._write(views.bulletin_page), self.runtime.directory.current(), viewer,
                               self._now(), month)
         return self._page("bulletin.html", viewer=viewer, csrf=csrf_for(token), title="Monthly bulletin", **page)
+
+    async def _directory(self, request: web.Request) -> web.Response:
+        viewer, token = await self._session(request)
+        page = await self._db(self._write(views.directory_page), self.runtime.directory.current(), viewer,
+                              self._now())
+        return self._page("directory.html", viewer=viewer, csrf=csrf_for(token), title="Directory", **page)
 
     async def _act(self, request: web.Request) -> web.Response:
         """Remind or escalate from the board: the chat command's own handler, run as the viewer; its

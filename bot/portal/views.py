@@ -372,3 +372,31 @@ def bulletin_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: d
     following = f"{until:%Y-%m}" if until <= now else None
     return {"month": month, "label": label, "text": render_bulletin(items, label, green_allowed=False),
             "previous": previous, "following": following}
+
+
+# --- the directory and the arrangements ---------------------------------------------------------
+
+def directory_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime) -> dict[str, Any]:
+    """People with their roles, desks, zones, backups and accounts: every one for admins, their own
+    organisation's for a focal point (a point of contact); the sharing arrangements for coordinators and
+    admins. Anyone else: 404."""
+    admin, focal = viewer.has(Role.ADMIN), viewer.has(Role.CONTACT)
+    sees_arrangements = admin or viewer.has(Role.COORDINATOR)
+    if not (admin or focal or sees_arrangements):
+        raise NotFound()
+    people = []
+    if admin or focal:
+        for contact in sorted(directory.contacts.values(), key=lambda c: (c.organisation, c.desk or "", c.id)):
+            if not admin and contact.organisation != viewer.organisation:
+                continue
+            people.append({"id": contact.id, "name": contact.name, "organisation": contact.organisation,
+                           "desk": contact.desk or "—", "roles": ", ".join(sorted(r.value for r in contact.roles)),
+                           "timezone": contact.timezone, "backup": contact.backup or "—",
+                           "accounts": ", ".join(str(i) for i in contact.identities) or "none"})
+    arrangements = []
+    if sees_arrangements:
+        arrangements = [{"kind": a.kind, "parties": ", ".join(sorted(a.parties)), "scope": a.scope()}
+                        for a in sorted(directory.arrangements, key=lambda a: a.key)]
+    _consulted(uow, viewer, now, command="portal directory", view="all" if admin else viewer.organisation)
+    return {"people": people, "arrangements": arrangements, "all": admin, "organisation": viewer.organisation,
+            "sees_people": admin or focal, "sees_arrangements": sees_arrangements}

@@ -282,3 +282,22 @@ def test_the_monthly_bulletin_counts_every_item_and_carries_only_clear_text(worl
     observer = Client(world.url)
     observer.log_in(world.login_link("ca-npoc"))  # Canada is an observer: the bulletin is for members
     assert observer.get(f"/bulletin?month={month}").status == 404
+
+
+def test_the_directory_shows_admins_everyone_and_a_focal_point_their_own_people(world: PortalWorld) -> None:
+    admin = Client(world.url)
+    admin.log_in(world.login_link("rso-admin"))
+    page = admin.get("/directory").body
+    assert "console:th-police" in page and "console:my-officer" in page and "Sharing arrangements" in page
+    focal = Client(world.url)
+    focal.log_in(world.login_link("th-npoc"))
+    page = focal.get("/directory").body
+    assert "The people of TH" in page and "console:th-police" in page and "console:my-officer" not in page
+    assert "Sharing arrangements" not in page
+    coordinator = Client(world.url)
+    coordinator.log_in(world.login_link("rso-coordinator"))
+    page = coordinator.get("/directory").body
+    assert "Sharing arrangements" in page and "console:th-police" not in page
+    officer = Client(world.url)
+    officer.log_in(world.login_link("my-officer"))
+    assert officer.get("/directory").status == 404
