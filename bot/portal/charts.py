@@ -8,22 +8,23 @@ import base64
 import io
 from collections.abc import Mapping, Sequence
 
+import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+# SVG ids from a fixed salt: the same numbers draw the same bytes (no pyplot: figures are thread-safe).
+matplotlib.rcParams["svg.hashsalt"] = "liaison-portal"
 _COLOURS = ("#1f5f8b", "#e07b39", "#3a9d5d", "#b23a48", "#7b5ea7", "#8c8c8c", "#c9a227", "#2a9d8f")
 
 
 def _data_uri(figure: Figure) -> str:
     buffer = io.BytesIO()
-    # A fixed hash salt and no date: the same numbers draw the same bytes.
+    # No date in the file: with the fixed salt above, the same numbers draw the same bytes.
     figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _figure() -> Figure:
-    import matplotlib
-    matplotlib.rcParams["svg.hashsalt"] = "liaison-portal"
     return Figure(figsize=(7, 3.4), dpi=100)
 
 

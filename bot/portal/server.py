@@ -18,6 +18,7 @@ paths only. Nothing here logs a token, a URL path or any content: aiohttp's acce
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
 import logging
@@ -96,6 +97,8 @@ class PortalServer:
             undefined=jinja2.StrictUndefined,
         )
         self.templates.globals["roles"] = Role
+        self.templates.globals["sees_bulletin"] = lambda viewer: views.may_see_bulletin(
+            viewer, self.runtime.directory.current())
         self.stylesheet = resources.files("bot.portal").joinpath("static/portal.css").read_bytes()
 
     @property
@@ -368,14 +371,7 @@ class PortalServer:
                               message=str(error))
         page = await self._db(self._write(views.stats_page), self.runtime.directory.current(), viewer,
                               self._now(), period)
-        page["volume_chart"] = charts.stacked_bars(page["months"], page["volume"], "Items per month, by topic")
-        labels = [t["label"] for t in page["times"]]
-        page["ack_chart"] = charts.paired_bars(labels, [t["ack_median"] for t in page["times"]],
-                                               [t["ack_p90"] for t in page["times"]], ("median", "p90"),
-                                               "Time to acknowledge, by country", "hours")
-        page["feedback_chart"] = charts.paired_bars(labels, [t["feedback_median"] for t in page["times"]],
-                                                    [t["feedback_p90"] for t in page["times"]], ("median", "p90"),
-                                                    "Time to feedback, by country", "hours")
+        page.update(await asyncio.to_thread(_draw_charts, page))  # drawing takes a while: not on the event loop
         return self._page("stats.html", viewer=viewer, csrf=csrf_for(token), title="Statistics", **page)
 
     async def _bulletin(self, request: web.Request) -> web.Response:
@@ -432,6 +428,19 @@ class PortalServer:
         self.runtime.worker.wake()  # the reminders or escalations it queued go now
         return self._page("done.html", viewer=viewer, csrf=csrf_for(token), title=f"{action.title()} {reference}",
                           answers=answers, reference=str(reference))
+
+
+def _draw_charts(page: dict[str, Any]) -> dict[str, str]:
+    labels = [t["label"] for t in page["times"]]
+    return {
+        "volume_chart": charts.stacked_bars(page["months"], page["volume"], "Items per month, by topic"),
+        "ack_chart": charts.paired_bars(labels, [t["ack_median"] for t in page["times"]],
+                                        [t["ack_p90"] for t in page["times"]], ("median", "p90"),
+                                        "Time to acknowledge, by country", "hours"),
+        "feedback_chart": charts.paired_bars(labels, [t["feedback_median"] for t in page["times"]],
+                                             [t["feedback_p90"] for t in page["times"]], ("median", "p90"),
+                                             "Time to feedback, by country", "hours"),
+    }
 
 
 async def start_portal(runtime: Any, settings: PortalSettings) -> PortalServer | None:

@@ -31,3 +31,17 @@ def test_the_stage_is_the_furthest_reminder_sent_on_that_debt() -> None:
     # Another track's or another person's reminders are not this debt's.
     assert _stage(owed(key(Stage.COORDINATORS, track=Track.ACK))) == "not reminded yet"
     assert _stage(owed(key(Stage.COORDINATORS, contact="th-immigration"))) == "not reminded yet"
+
+
+def test_charts_are_svg_images_the_same_for_the_same_numbers_and_drawn_with_no_data() -> None:
+    import base64
+
+    from bot.portal.charts import paired_bars, stacked_bars
+
+    first = stacked_bars(["2026-10", "2026-11"], {"maritime": [1, 2], "document-fraud": [3, 0]}, "Items")
+    assert first == stacked_bars(["2026-10", "2026-11"], {"maritime": [1, 2], "document-fraud": [3, 0]}, "Items")
+    assert first != stacked_bars(["2026-10", "2026-11"], {"maritime": [1, 3], "document-fraud": [3, 0]}, "Items")
+    svg = base64.b64decode(first.removeprefix("data:image/svg+xml;base64,")).decode()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "<script" not in svg
+    for empty in (stacked_bars([], {}, "Items"), paired_bars([], [], [], ("median", "p90"), "Times", "hours")):
+        assert empty.startswith("data:image/svg+xml;base64,")
