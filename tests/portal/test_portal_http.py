@@ -301,3 +301,21 @@ def test_the_directory_shows_admins_everyone_and_a_focal_point_their_own_people(
     officer = Client(world.url)
     officer.log_in(world.login_link("my-officer"))
     assert officer.get("/directory").status == 404
+
+
+def test_a_recipient_sees_their_own_feedback_and_the_originators_updates_only(world: PortalWorld) -> None:
+    world.say("my-officer", "/alert to:TH,ID tlp:amber topic:document-fraud\nShared with two")
+    world.say("th-npoc", "/reply A-2026-0003 Thai feedback here")
+    world.say("id-npoc", "/reply A-2026-0003 Indonesian feedback here")
+    world.say("my-officer", "/reply A-2026-0003 Update for everyone")
+    pages = {}
+    for contact in ("th-npoc", "id-npoc", "my-officer"):
+        client = Client(world.url)
+        client.log_in(world.login_link(contact))
+        pages[contact] = client.get("/items/A-2026-0003").body
+    assert "Thai feedback here" in pages["th-npoc"] and "Indonesian feedback here" not in pages["th-npoc"]
+    assert "Indonesian feedback here" in pages["id-npoc"] and "Thai feedback here" not in pages["id-npoc"]
+    assert all("Update for everyone" in page for page in pages.values())
+    assert "Thai feedback here" in pages["my-officer"] and "Indonesian feedback here" in pages["my-officer"]
+    # A recipient's route shows their own copy only.
+    assert "National point of contact (Indonesia)" not in pages["th-npoc"].split("<h2>Feedback</h2>")[0]
