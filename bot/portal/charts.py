@@ -59,3 +59,18 @@ def paired_bars(labels: Sequence[str], first: Sequence[float], second: Sequence[
     axes.set_title(title)
     axes.legend(fontsize="small", frameon=False)
     return _data_uri(figure)
+
+
+def line(labels: Sequence[str], values: Sequence[int], title: str, unit: str) -> str:
+    """One count over time (copies overdue at the end of each day)."""
+    figure = _figure()
+    axes = figure.subplots()
+    axes.plot(list(range(len(labels))), values, color=_COLOURS[3], marker="o" if len(labels) <= 31 else None)
+    step = max(1, len(labels) // 10)
+    axes.set_xticks(list(range(0, len(labels), step)), [labels[i] for i in range(0, len(labels), step)])
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylim(bottom=0)
+    axes.set_ylabel(unit)
+    axes.set_title(title)
+    axes.tick_params(axis="x", labelrotation=45)
+    return _data_uri(figure)

@@ -434,6 +434,8 @@ def _draw_charts(page: dict[str, Any]) -> dict[str, str]:
     labels = [t["label"] for t in page["times"]]
     return {
         "volume_chart": charts.stacked_bars(page["months"], page["volume"], "Items per month, by topic"),
+        "overdue_chart": charts.line(page["overdue_days"], page["overdue_counts"],
+                                     "Copies overdue at the end of each day (UTC)", "copies"),
         "ack_chart": charts.paired_bars(labels, [t["ack_median"] for t in page["times"]],
                                         [t["ack_p90"] for t in page["times"]], ("median", "p90"),
                                         "Time to acknowledge, by country", "hours"),

@@ -8,6 +8,7 @@ audit log as the chat commands do, and returns plain values for the templates (w
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,9 +22,9 @@ from alerts.identity import ChatRef
 from alerts.items import Reference
 from alerts.routing_types import Destination, DestinationKind
 from alerts.reminder_render import duration
-from alerts.reminders import Owed, Track, overdue
+from alerts.reminders import Owed, Track, chased, deadline, overdue
 from alerts.roles import Role
-from alerts.stats import group_stats, median, percentile, period_bounds
+from alerts.stats import ExchangeTimes, group_stats, median, percentile, period_bounds
 from handlers.ports import ItemRecord, ItemSummary, UnitOfWork
 from handlers.visibility import ItemView, item_view, overdue_for
 
@@ -303,6 +304,42 @@ def _month(moment: datetime) -> str:
     return f"{moment:%Y-%m}"
 
 
+def overdue_series(rows: Sequence[ExchangeTimes], closed_at: Mapping[str, datetime], directory: Directory,
+                   ends: Sequence[datetime]) -> list[int]:
+    """How many copies were overdue at each moment of `ends`: as alerts.stats counts "overdue now" (the
+    due time from when the copy was sent; coordinators' oversight copies left out), at that moment:
+    not yet answered then, past the feedback time, or past the acknowledgement time and not yet
+    acknowledged then, and the item not yet closed then."""
+    counts = []
+    for end in ends:
+        count = 0
+        for row in rows:
+            if row.created_at > end or not chased(directory, row.contact):
+                continue
+            closed = closed_at.get(row.reference)
+            if (closed is not None and closed <= end) or (row.answered_at is not None and row.answered_at <= end):
+                continue
+            start = row.sent_at or row.created_at
+            acked = any(moment is not None and moment <= end for moment in (row.acknowledged_at, row.answered_at))
+            answer_by = deadline(row.feedback_due, row.created_at, start) if row.feedback_due else None
+            ack_by = deadline(row.ack_due, row.created_at, start) if row.ack_due else None
+            if (answer_by is not None and answer_by <= end) or (not acked and ack_by is not None and ack_by <= end):
+                count += 1
+        counts.append(count)
+    return counts
+
+
+def _day_ends(since: datetime, until: datetime, now: datetime) -> list[datetime]:
+    """The end of each UTC day of [since, until), up to now (at most a year of days)."""
+    last = min(until, now)
+    day = datetime(since.year, since.month, since.day, tzinfo=timezone.utc) + timedelta(days=1)
+    ends: list[datetime] = []
+    while day <= last and len(ends) < 400:
+        ends.append(day)
+        day += timedelta(days=1)
+    return ends + ([last] if not ends or ends[-1] < last else [])
+
+
 def stats_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, period: str | None
                ) -> dict[str, Any]:
     """The numbers behind the charts (drawn by bot.portal.charts). Counts, no content: as /stats in chat."""
@@ -328,8 +365,18 @@ def stats_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: date
         "feedback_median": hours(median(g.feedback.times)), "feedback_p90": hours(percentile(g.feedback.times, 0.9)),
         "overdue": g.overdue_now,
     } for g in countries]
+    # Items made up to a quarter before the period may still have been overdue in it.
+    history = uow.reminders.exchange_times(since - timedelta(days=92), until)
+    closed_at: dict[str, datetime] = {}
+    for reference in {row.reference for row in history if not row.open}:
+        record = uow.items.get(Reference.parse(reference))
+        if record is not None and record.closure is not None:
+            closed_at[reference] = record.closure.closed_at
+    ends = _day_ends(since, until, now)
+    overdue_days = [f"{end - timedelta(seconds=1):%m-%d}" for end in ends]
+    overdue_counts = overdue_series(history, closed_at, directory, ends)
     _consulted(uow, viewer, now, command="portal stats", period=label)
-    return {"label": label, "since": f"{since:%Y-%m-%d}", "until": f"{until:%Y-%m-%d}", "months": months,
+    return {"overdue_days": overdue_days, "overdue_counts": overdue_counts, "label": label, "since": f"{since:%Y-%m-%d}", "until": f"{until:%Y-%m-%d}", "months": months,
             "volume": volume, "times": times, "lines": [g.line() for g in groups], "period": period or ""}
 
 

@@ -140,6 +140,8 @@ def test_statistics_show_charts_drawn_on_the_server(world: PortalWorld, browser:
     svg = base64.b64decode(source.split(",", 1)[1]).decode()
     assert "<svg" in svg and len(svg) > 2000
     assert browser.execute_script("return arguments[0].naturalWidth", chart) > 100  # the browser drew it
+    for other in ("overdue-chart", "ack-chart", "feedback-chart"):
+        assert browser.execute_script("return arguments[0].naturalWidth", browser.find_element(By.ID, other)) > 100
     screenshot(browser, "stats", shots)
 
 

@@ -45,3 +45,29 @@ def test_charts_are_svg_images_the_same_for_the_same_numbers_and_drawn_with_no_d
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "<script" not in svg
     for empty in (stacked_bars([], {}, "Items"), paired_bars([], [], [], ("median", "p90"), "Times", "hours")):
         assert empty.startswith("data:image/svg+xml;base64,")
+
+
+def test_overdue_over_time_counts_each_copy_while_it_was_overdue() -> None:
+    from datetime import timedelta
+
+    from alerts.directory import Directory
+    from alerts.stats import ExchangeTimes
+    from bot.portal.views import overdue_series
+    from tests.sample_network import small_network
+
+    directory: Directory = small_network()
+    day = timedelta(days=1)
+    rows = [
+        # owes feedback from day 2; answers on day 4
+        ExchangeTimes("A-2026-0001", "th-npoc", AT, False, sent_at=AT, answered_at=AT + 4 * day,
+                      feedback_due=AT + 2 * day),
+        # owes an acknowledgement from day 1; never acknowledges; the item is closed on day 3
+        ExchangeTimes("A-2026-0002", "my-npoc", AT, False, sent_at=AT, ack_due=AT + day),
+        # a coordinator's oversight copy is never overdue
+        ExchangeTimes("A-2026-0002", "rso-coord", AT, False, sent_at=AT, ack_due=AT + day),
+        # acknowledged in time: its acknowledgement is not overdue
+        ExchangeTimes("A-2026-0003", "au-npoc", AT, True, sent_at=AT, acknowledged_at=AT + day / 2, ack_due=AT + day),
+    ]
+    ends = [AT + n * day for n in range(6)]
+    counts = overdue_series(rows, {"A-2026-0002": AT + 3 * day}, directory, ends)
+    assert counts == [0, 1, 2, 1, 0, 0]
