@@ -40,7 +40,7 @@ from alerts.roles import Role
 from alerts.messages import InboundMessage
 from bot.config.portal import PortalSettings
 from bot.portal import charts, views
-from handlers import coordination
+from handlers import coordination, membership
 from handlers.context import CommandContext
 from handlers.portal import LOGIN_PATH, new_token, token_hash
 from handlers.ports import UnitOfWork
@@ -123,6 +123,7 @@ class PortalServer:
         r.add_get("/stats", self._stats)
         r.add_get("/bulletin", self._bulletin)
         r.add_get("/directory", self._directory)
+        r.add_get("/rooms", self._rooms)
         return app
 
     async def start(self) -> None:
@@ -395,13 +396,37 @@ class PortalServer:
                               self._now())
         return self._page("directory.html", viewer=viewer, csrf=csrf_for(token), title="Directory", **page)
 
+    def _command(self, uow: UnitOfWork, viewer: Contact, text: str, now: datetime) -> CommandContext:
+        """A chat command's context, as if `viewer` typed `text` in their direct chat: the command's own
+        handler runs, and its answers are collected for the page instead of being sent."""
+        message = InboundMessage(f"portal-{secrets.token_hex(16)}", viewer.identities[0], PORTAL_CHAT, text, now,
+                                 direct=True)
+        policy = self.runtime.posting_policy
+        return CommandContext(uow=uow, message=message, sender=viewer, directory=self.runtime.directory.current(),
+                              now=now, new_key=lambda: secrets.token_hex(16), in_chat=False,
+                              platforms=policy.platforms, encrypted_only=policy.encrypted_only)
+
+    async def _rooms(self, request: web.Request) -> web.Response:
+        """The registered rooms with their drift, as /rooms answers coordinators and admins in chat."""
+        viewer, token = await self._session(request)
+        if not (viewer.has(Role.COORDINATOR) or viewer.has(Role.ADMIN)) or not viewer.identities:
+            raise views.NotFound()
+        now = self._now()
+
+        def run(uow: UnitOfWork) -> list[str]:
+            ctx = self._command(uow, viewer, "/rooms", now)
+            membership.rooms(ctx)
+            return ctx.answers
+
+        answers = await self._db(self._write(run))
+        return self._page("rooms.html", viewer=viewer, csrf=csrf_for(token), title="Rooms", answers=answers)
+
     async def _act(self, request: web.Request) -> web.Response:
         """Remind or escalate from the board: the chat command's own handler, run as the viewer; its
         answers are shown on the page instead of in a chat."""
         viewer, token = await self._session(request)
         await self._checked_post(request, token)
         action = request.match_info["action"]
-        directory = self.runtime.directory.current()
         now = self._now()
         try:
             reference = Reference.parse(request.match_info["reference"])
@@ -415,12 +440,7 @@ class PortalServer:
             if record is None or item_view(viewer, record.item.originator,
                                            (d.contact for d in record.deliveries)) is None:
                 raise views.NotFound()
-            message = InboundMessage(f"portal-{secrets.token_hex(16)}", viewer.identities[0], PORTAL_CHAT,
-                                     f"/{action} {reference}", now, direct=True)
-            policy = self.runtime.posting_policy
-            ctx = CommandContext(uow=uow, message=message, sender=viewer, directory=directory, now=now,
-                                 new_key=lambda: secrets.token_hex(16), in_chat=False,
-                                 platforms=policy.platforms, encrypted_only=policy.encrypted_only)
+            ctx = self._command(uow, viewer, f"/{action} {reference}", now)
             (coordination.remind if action == "remind" else coordination.escalate)(ctx, reference)
             return ctx.answers
 

@@ -319,3 +319,17 @@ def test_a_recipient_sees_their_own_feedback_and_the_originators_updates_only(wo
     assert "Thai feedback here" in pages["my-officer"] and "Indonesian feedback here" in pages["my-officer"]
     # A recipient's route shows their own copy only.
     assert "National point of contact (Indonesia)" not in pages["th-npoc"].split("<h2>Feedback</h2>")[0]
+
+
+def test_rooms_with_their_drift_for_coordinators_and_admins_as_rooms_answers(world: PortalWorld) -> None:
+    admin = Client(world.url)
+    admin.log_in(world.login_link("rso-admin"))
+    page = admin.get("/rooms")
+    assert page.status == 200 and "registered rooms:" in page.body and "(expected " in page.body
+    contact = Client(world.url)
+    contact.log_in(world.login_link("th-npoc"))
+    assert contact.get("/rooms").status == 404
+    with world.runtime.engine.connect() as connection:
+        consulted = [(e.actor, (e.detail or {}).get("command")) for e in read_entries(connection, world.runtime.keyring)
+                     if e.action == "consultation"]
+    assert ("rso-admin", "rooms") in consulted
