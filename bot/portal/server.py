@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import io
 import re
 import logging
 import secrets
@@ -45,6 +46,7 @@ from handlers.context import CommandContext
 from handlers.portal import LOGIN_PATH, new_token, token_hash
 from handlers.ports import UnitOfWork
 from handlers.values import parse_period
+from storage.audit.trail import export, read_entries
 from handlers.visibility import item_view
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,7 @@ class PortalServer:
         r.add_get("/items", self._items)
         r.add_get("/items/{reference}", self._item)
         r.add_get("/items/{reference}/audit", self._audit)
+        r.add_get("/items/{reference}/audit.csv", self._audit_export)
         r.add_post("/items/{reference}/{action:remind|escalate}", self._act)
         r.add_get("/stats", self._stats)
         r.add_get("/bulletin", self._bulletin)
@@ -340,7 +343,7 @@ class PortalServer:
         return self._page("item.html", viewer=viewer, csrf=csrf_for(token), title=page["reference"], **page)
 
     def _trail(self, uow: UnitOfWork, reference: str) -> list[Any]:
-        from storage.audit.trail import read_entries  # the audit log's reader; no port reads the log yet
+        # The audit log's own reader (as `liaison-bot audit show` uses): no port of the unit of work reads the log.
         return list(read_entries(uow.connection, self.runtime.keyring, reference=reference))  # type: ignore[attr-defined]
 
     async def _audit(self, request: web.Request) -> web.Response:
@@ -361,6 +364,33 @@ class PortalServer:
         page = await self._db(self._write(load))
         return self._page("audit.html", viewer=viewer, csrf=csrf_for(token), title=f"Audit {page['reference']}",
                           **page)
+
+    async def _audit_export(self, request: web.Request) -> web.Response:
+        """An item's trail as CSV, for auditors: `liaison-bot audit export --reference` by another way,
+        recorded as an export (channel portal), formula-safe for spreadsheets."""
+        viewer, _ = await self._session(request)
+        if not viewer.has(Role.AUDITOR):
+            raise views.NotFound()
+        try:
+            reference = str(Reference.parse(request.match_info["reference"]))
+        except ValueError:
+            raise views.NotFound() from None
+
+        def write() -> str | None:
+            with self.runtime.uow_factory(read_only=True) as uow:
+                if uow.items.get(Reference.parse(reference)) is None:
+                    return None
+            out = io.StringIO()
+            export(self.runtime.engine, self.runtime.keyring, out, "csv", reference=reference, actor=viewer.id,
+                   clock=self.runtime.clock, channel=views.PORTAL_CHANNEL)
+            return out.getvalue()
+
+        text = await self._db(write)
+        if text is None:
+            raise views.NotFound()
+        response = web.Response(text=text, content_type="text/csv", charset="utf-8")
+        response.headers["Content-Disposition"] = f'attachment; filename="{reference}-audit.csv"'
+        return response
 
     async def _stats(self, request: web.Request) -> web.Response:
         viewer, token = await self._session(request)

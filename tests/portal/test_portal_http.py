@@ -333,3 +333,22 @@ def test_rooms_with_their_drift_for_coordinators_and_admins_as_rooms_answers(wor
         consulted = [(e.actor, (e.detail or {}).get("command")) for e in read_entries(connection, world.runtime.keyring)
                      if e.action == "consultation"]
     assert ("rso-admin", "rooms") in consulted
+
+
+def test_auditors_export_an_items_trail_as_csv_recorded_as_an_export(world: PortalWorld) -> None:
+    world.say("th-npoc", "/reply A-2026-0001 =HYPERLINK(\"http://evil\") found")
+    auditor = Client(world.url)
+    auditor.log_in(world.login_link("rso-auditor"))
+    answer = auditor.get("/items/A-2026-0001/audit.csv")
+    assert answer.status == 200 and answer.headers["Content-Type"].startswith("text/csv")
+    assert 'filename="A-2026-0001-audit.csv"' in answer.headers["Content-Disposition"]
+    assert answer.body.startswith("seq,recorded_at,action,reference") and "item.created" in answer.body
+    assert "HYPERLINK" in answer.body and "\n=HYPERLINK" not in answer.body and ",=HYPERLINK" not in answer.body
+    assert auditor.get("/items/A-2026-0099/audit.csv").status == 404
+    contact = Client(world.url)
+    contact.log_in(world.login_link("th-npoc"))
+    assert contact.get("/items/A-2026-0001/audit.csv").status == 404
+    with world.runtime.engine.connect() as connection:
+        exports = [(e.actor, e.channel) for e in read_entries(connection, world.runtime.keyring, reference="A-2026-0001")
+                   if e.action == "export"]
+    assert exports == [("rso-auditor", "portal")]
