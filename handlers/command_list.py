@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar
 from alerts.items import Reference, Selector
 from alerts.roles import Role
 from handlers import arrangements, coordination, devices, followup, forwarding, info, membership, parse_admin
-from handlers import parse_items, rooms
+from handlers import parse_items, portal, rooms
 from handlers import commands as c
 from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.post_item import post_item
@@ -192,6 +192,10 @@ _declare(CommandSpec("contacts", EVERYONE, "/contacts [TH]", "points of contact"
 _declare(CommandSpec("whoami", EVERYONE, "/whoami", "who the bot takes you for",
     "Your contact entry, organisation, desk and roles as the bot has them.", ("/whoami",),
     _no_arguments(c.WhoamiCommand), lambda ctx, cmd, policy: info.whoami(ctx), aliases=("me",)))
+_declare(CommandSpec("portal", EVERYONE, "/portal", "a login link to the web portal",
+    "A one-time link to the web portal (boards, items, statistics with charts), for you alone: it works "
+    "once, within a few minutes. Only in your direct chat with the bot.", ("/portal",),
+    _no_arguments(c.PortalCommand), lambda ctx, cmd, policy: portal.portal_link(ctx, policy.portal)))
 _declare(CommandSpec("help", EVERYONE, "/help [command]", "this list, or one command in detail",
     "The list of commands, or one command or field in detail.", ("/help alert",),
     _help, lambda ctx, cmd, policy: ctx.answer(COMMANDS.help_text(cmd.topic)),

@@ -177,6 +177,11 @@ class WhoamiCommand(Bare):
 
 
 @dataclass(frozen=True)
+class PortalCommand(Bare):
+    name: ClassVar[str] = "portal"
+
+
+@dataclass(frozen=True)
 class HelpCommand:
     name: ClassVar[str] = "help"
     topic: str | None  # a command's name, a field's name, or what was typed

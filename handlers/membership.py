@@ -132,6 +132,8 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
     plan = offboarding_plan(contact, directory, _run(ctx))
     handed, kept, without_backup, tlps = _hand_over(ctx, contact)
     writer.remove_contact(contact.id)
+    # Their web portal sessions end with this transaction: someone who left reads nothing more.
+    ctx.uow.portal.end_sessions(contact.id, ctx.now)
     ctx.audit(AuditAction.ADMIN, recipients=(contact.id,),
               detail={"command": "member remove", "contact": contact.id, "reason": command.reason or "",
                       "accounts": ", ".join(str(i) for i in contact.identities),

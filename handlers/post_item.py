@@ -25,6 +25,7 @@ from alerts.routing import Destination, RouteNeedsConfirmation, Router, RoutingP
 from alerts.routing_types import Notice
 from handlers.answer_place import answer_zone, attention_of, placed_answer
 from handlers.context import CommandContext
+from handlers.portal import PortalPolicy
 from handlers.values import check_due
 
 
@@ -43,6 +44,7 @@ class PostingPolicy:
     routing: RoutingPolicy | None = None
     platforms: AbstractSet[Platform] | None = None
     count_minimum: int = COUNT_MINIMUM  # the smallest count of a harmonised field /stats shows
+    portal: PortalPolicy | None = None  # None: the web portal is not served, /portal says so
 
     @property
     def membership_arrangement(self) -> bool:

@@ -189,6 +189,7 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
         st.just(c.MineCommand()),
         st.builds(c.ContactsCommand, scopes),
         st.just(c.WhoamiCommand()),
+        st.just(c.PortalCommand()),
         st.builds(c.HelpCommand, help_topics),
         st.builds(c.ForwardCommand, references, recipients.filter(bool), st.one_of(st.none(), line_text, free_text)),
         st.builds(c.ConsentCommand, references, st.booleans(), maybe_free_text),
