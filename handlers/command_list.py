@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Protocol, TypeVar
 
+from alerts.focal import FOCAL_POINTS
 from alerts.items import Reference, Selector
 from alerts.roles import Role
 from handlers import coordination, devices, followup, forwarding, info, membership, parse_admin, parse_items
@@ -23,6 +24,8 @@ from handlers.vocabulary import Vocabulary
 SENDERS = frozenset({Role.OFFICER, Role.CONTACT, Role.COORDINATOR})
 COORDINATION = frozenset({Role.COORDINATOR, Role.ADMIN})
 ADMINISTRATION = frozenset({Role.ADMIN})
+# Focal points manage their own people only: handlers/membership.py asks alerts/focal.py whose.
+PEOPLE = ADMINISTRATION | FOCAL_POINTS
 MAX_SNOOZE = timedelta(days=30)
 NOTHING_TO_CANCEL = "Nothing to cancel."
 
@@ -217,9 +220,13 @@ _declare(CommandSpec("stats", COORDINATION | {Role.AUDITOR}, "/stats [30d|4w|3m|
     "Exchange statistics for the last days (30d), weeks (4w) or months (3m — m means months here), "
     "or a calendar month (2026-10) or year (2026).", ("/stats 2026-10",),
     _stats, lambda ctx, cmd, policy: coordination.stats_command(ctx, cmd.period)))
-_declare(CommandSpec("member", ADMINISTRATION, "/member add|remove USER …", "onboard or offboard someone (admins)",
+_declare(CommandSpec("member", PEOPLE, "/member add|remove USER …",
+    "onboard or offboard someone (admins; focal points: their own people)",
     "Onboard someone into every room they belong in, on every platform, or offboard them from all. "
     "USER is @alice:example.org (Matrix), @username or telegram:user:42 (Telegram). "
+    "Admins manage everyone; a national focal point the people of their own country, an organisational "
+    "focal point those of their own organisation (in a country: their own desk), with the roles officer, "
+    "contact and focal point. "
     f"Roles: {', '.join(role.value for role in Role)}.",
     (parse_admin.MEMBER_ADD_EXAMPLE, parse_admin.MEMBER_REMOVE_EXAMPLE),
     parse_admin.parse_member,

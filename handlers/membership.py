@@ -16,6 +16,7 @@ from alerts.caveat_rules import PRIVATE_FACTS, private_answer
 from alerts.caveats import Tlp
 from alerts.directory import Contact, Directory
 from alerts.errors import InvalidValue
+from alerts.focal import management_refusal
 from alerts.identity import Platform, UserRef
 from alerts.membership import (Drift, Plan, PlannedAction, Run, contact_id_for, drift, offboarding_plan,
                                onboarding_plan, sync_plan)
@@ -58,6 +59,12 @@ def _action_lines(actions: tuple[PlannedAction, ...], limit: int = 20) -> list[s
     return lines
 
 
+def _refuse(ctx: CommandContext, command: str, reason: str) -> None:
+    """A focal point outside their own people: answered and recorded; nothing changes."""
+    ctx.audit(AuditAction.REFUSAL, detail={"command": command, "reason": reason})
+    ctx.answer(reason)
+
+
 # --- /member add ----------------------------------------------------------------------------------
 
 def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
@@ -77,6 +84,12 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
         ctx.answer(f"{command.organisation} is not in the network. See /contacts for the list.")
         return
     existing = directory.contact_for(identity)
+    refused = management_refusal(ctx.sender, directory, org.code, command.desk, {command.role})
+    if refused is None and existing is not None:
+        refused = management_refusal(ctx.sender, directory, existing.organisation, existing.desk, existing.roles)
+    if refused is not None:
+        _refuse(ctx, "member add", refused)
+        return
     if existing is not None and existing.organisation != org.code:
         ctx.answer(f"{identity} is already {existing.title(directory)} (@{existing.id}). "
                    f"Remove them first (/member remove {existing.id}) to move them to {org.name}.")
@@ -127,6 +140,10 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
     contact = directory.contact(command.user)
     if contact is None:
         ctx.answer(f"Nobody in the directory is {command.user}. See /contacts.")
+        return
+    refused = management_refusal(ctx.sender, directory, contact.organisation, contact.desk, contact.roles)
+    if refused is not None:
+        _refuse(ctx, "member remove", refused)
         return
     plan = offboarding_plan(contact, directory, _run(ctx))
     handed, kept, without_backup, tlps = _hand_over(ctx, contact)
