@@ -32,7 +32,7 @@ def _place(directory: Directory, organisation: str | None, desk: str | None) -> 
 
 
 def _outside(manager: Contact, role: Role, directory: Directory, organisation: str | None,
-             desk: str | None) -> str | None:
+             desk: str | None, who: str) -> str | None:
     """Why (organisation, desk) is outside what `manager`, as `role`, manages; None when inside."""
     own = directory.organisations.get(manager.organisation)
     target = directory.organisations.get(organisation) if organisation else None
@@ -41,7 +41,7 @@ def _outside(manager: Contact, role: Role, directory: Directory, organisation: s
             return (f"as national focal point you need a country of your own, and "
                     f"{_place(directory, manager.organisation, None)} is not one in the directory")
         if target is None or target.code != own.code:
-            return f"you manage the people of {own.name} only; this person is of {_place(directory, organisation, desk)}"
+            return f"you manage the people of {own.name} only; {who} is of {_place(directory, organisation, desk)}"
         return None
     if own is None:
         return f"your organisation {manager.organisation} is not in the directory"
@@ -50,12 +50,12 @@ def _outside(manager: Contact, role: Role, directory: Directory, organisation: s
                 "and you have none")
     mine = _place(directory, own.code, manager.desk)
     if target is None or target.code != own.code or (manager.desk is not None and desk != manager.desk):
-        return f"you manage the people of {mine} only; this person is of {_place(directory, organisation, desk)}"
+        return f"you manage the people of {mine} only; {who} is of {_place(directory, organisation, desk)}"
     return None
 
 
 def management_refusal(manager: Contact | None, directory: Directory, organisation: str | None, desk: str | None,
-                       roles: Iterable[Role]) -> str | None:
+                       roles: Iterable[Role], who: str = "this person") -> str | None:
     """None when `manager` may add, change or remove a person at (organisation, desk) holding `roles`;
     otherwise a short reason. Admins may always; focal points within their own people and the roles
     they may give; anyone else (or no one known) never."""
@@ -68,7 +68,7 @@ def management_refusal(manager: Contact | None, directory: Directory, organisati
     for role in (Role.NATIONAL_FOCAL_POINT, Role.ORGANISATIONAL_FOCAL_POINT):
         if not manager.has(role):
             continue
-        outside = _outside(manager, role, directory, organisation, desk)
+        outside = _outside(manager, role, directory, organisation, desk, who)
         beyond = wanted - GRANTABLE[role]
         if outside is None and not beyond:
             return None

@@ -220,17 +220,19 @@ _declare(CommandSpec("stats", COORDINATION | {Role.AUDITOR}, "/stats [30d|4w|3m|
     "Exchange statistics for the last days (30d), weeks (4w) or months (3m — m means months here), "
     "or a calendar month (2026-10) or year (2026).", ("/stats 2026-10",),
     _stats, lambda ctx, cmd, policy: coordination.stats_command(ctx, cmd.period)))
-_declare(CommandSpec("member", PEOPLE, "/member add|remove USER …",
+_declare(CommandSpec("member", PEOPLE, "/member add|remove|backup USER …",
     "onboard or offboard someone (admins; focal points: their own people)",
-    "Onboard someone into every room they belong in, on every platform, or offboard them from all. "
+    "Onboard someone into every room they belong in, on every platform, or offboard them from all; "
+    "/member backup USER BACKUP (or none) names who takes over their open items when they leave. "
     "USER is @alice:example.org (Matrix), @username or telegram:user:42 (Telegram). "
     "Admins manage everyone; a national focal point the people of their own country, an organisational "
     "focal point those of their own organisation (in a country: their own desk), with the roles officer, "
     "contact and focal point. "
     f"Roles: {', '.join(role.value for role in Role)}.",
-    (parse_admin.MEMBER_ADD_EXAMPLE, parse_admin.MEMBER_REMOVE_EXAMPLE),
+    (parse_admin.MEMBER_ADD_EXAMPLE, parse_admin.MEMBER_REMOVE_EXAMPLE, parse_admin.MEMBER_BACKUP_EXAMPLE),
     parse_admin.parse_member,
     lambda ctx, cmd, policy: (membership.member_add(ctx, cmd) if isinstance(cmd, c.MemberAddCommand)
+                              else membership.member_backup(ctx, cmd) if isinstance(cmd, c.MemberBackupCommand)
                               else membership.member_remove(ctx, cmd))))
 _declare(CommandSpec("rooms", COORDINATION, "/rooms", "the registered rooms",
     "The registered rooms and whose members they hold.", ("/rooms",),

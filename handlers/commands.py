@@ -21,6 +21,7 @@ from handlers.command_text import Bare, ReferenceOnly
 # Every command class is imported from here; `X as X` marks the re-export for the type checker.
 from handlers.commands_admin import DeviceCommand as DeviceCommand
 from handlers.commands_admin import MemberAddCommand as MemberAddCommand
+from handlers.commands_admin import MemberBackupCommand as MemberBackupCommand
 from handlers.commands_admin import MemberRemoveCommand as MemberRemoveCommand
 from handlers.commands_admin import RoomSyncCommand as RoomSyncCommand
 from handlers.commands_admin import RoomsCommand as RoomsCommand

@@ -25,7 +25,7 @@ from alerts.render import render_delivery
 from alerts.routing import Delivery, Destination, Route
 from alerts.routing_places import direct_place
 from handlers.answer_place import content_free_notice, messages_about
-from handlers.commands import MemberAddCommand, MemberRemoveCommand
+from handlers.commands import MemberAddCommand, MemberBackupCommand, MemberRemoveCommand
 from handlers.context import CommandContext
 from handlers.ports import ItemRecord, MembershipGateway
 
@@ -182,6 +182,41 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
     if orphans:
         lines.append(f"They were the backup of {', '.join(orphans)}: give them a new one.")
     ctx.answer("\n".join(lines))
+
+
+# --- /member backup --------------------------------------------------------------------------------
+
+def member_backup(ctx: CommandContext, command: MemberBackupCommand) -> None:
+    """Name who takes over someone's open items when they leave (handed over by /member remove)."""
+    directory = ctx.directory
+    contact = directory.contact(command.user)
+    if contact is None:
+        ctx.answer(f"Nobody in the directory is {command.user}. See /contacts.")
+        return
+    backup = directory.contact(command.backup) if command.backup is not None else None
+    if command.backup is not None and backup is None:
+        ctx.answer(f"Nobody in the directory is {command.backup}, to be the backup. See /contacts.")
+        return
+    if backup is not None and backup.id == contact.id:
+        ctx.answer(f"{contact.title(directory)} cannot be their own backup: name someone else, or none.")
+        return
+    refused = management_refusal(ctx.sender, directory, contact.organisation, contact.desk, contact.roles)
+    if refused is None and backup is not None:
+        # Naming a backup gives them the person's items at removal: they must be one's own people too.
+        refused = management_refusal(ctx.sender, directory, backup.organisation, backup.desk, (), who="the backup")
+    if refused is not None:
+        _refuse(ctx, "member backup", refused)
+        return
+    ctx.uow.directory_writer.update_contact(replace(contact, backup=backup.id if backup else None))
+    ctx.audit(AuditAction.ADMIN, recipients=(contact.id,),
+              detail={"command": "member backup", "contact": contact.id, "backup": backup.id if backup else "",
+                      "previous": contact.backup or ""})
+    if backup is None:
+        ctx.answer(f"{contact.title(directory)} (@{contact.id}) has no backup now: at removal their open items "
+                   "would stay with nobody.")
+        return
+    ctx.answer(f"{backup.title(directory)} (@{backup.id}) is now the backup of {contact.title(directory)} "
+               f"(@{contact.id}): they take over {contact.name}'s open items at removal.")
 
 
 def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[str], list[str], set[Tlp]]:

@@ -177,3 +177,25 @@ def test_an_unknown_role_lists_every_role() -> None:
     with pytest.raises(InvalidValue) as error:
         Role.parse("focal point")
     assert "national-focal-point, organisational-focal-point" in str(error.value)
+
+
+def test_a_focal_point_sets_backups_among_their_own_people_only(net: Network) -> None:
+    answer = net.says("th-nfp", "/member backup console:th-deputy th-immigration")
+    assert answer == ("Th Immigration (Thailand immigration) (@th-immigration) is now the backup of Th Deputy "
+                      "(Thailand) (@th-deputy): they take over Th Deputy's open items at removal.")
+    assert net.directory.current().contacts["th-deputy"].backup == "th-immigration"
+    answer = net.says("th-nfp", "/member backup th-deputy my-officer")
+    assert answer == "Not allowed: you manage the people of Thailand only; the backup is of Malaysia. Ask an admin."
+    answer = net.says("th-nfp", "/member backup my-officer th-deputy")
+    assert "this person is of Malaysia" in answer
+    assert net.directory.current().contacts["th-deputy"].backup == "th-immigration"
+    assert net.directory.current().contacts["my-officer"].backup is None
+    assert [r["command"] for r in net.refusals()] == ["member backup", "member backup"]
+    assert net.says("th-nfp", "/member backup th-deputy none").endswith("would stay with nobody.")
+    assert net.directory.current().contacts["th-deputy"].backup is None
+    assert "cannot be their own backup" in net.says("th-nfp", "/member backup th-deputy th-deputy")
+    assert "Nobody in the directory is ghost" in net.says("th-nfp", "/member backup th-deputy ghost")
+    # Admins set anyone's.
+    assert net.says("admin", "/member backup my-officer th-deputy").startswith("Th Deputy")
+    recorded = [e.detail for e in net.store.audit if e.action is AuditAction.ADMIN]
+    assert {"command": "member backup", "contact": "th-deputy", "backup": "th-immigration", "previous": ""} in recorded
