@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from alerts.directory import Directory
 from alerts.roles import Role
 from bot.cli import member as cli_member
+from bot.cli.member_portal import check_portal_rows, read_portal
+from tests.sample_network import person, small_network
 from tests.ops_member.support import ConsoleBot, settings_for
 
 HEADER = "Name,Email,Country,Organisation,Role,Matrix ID,Telegram ID,Accounts,Time zone\n"
@@ -50,13 +53,7 @@ def test_the_portal_list_is_shown_in_a_dry_run_then_imported_with_its_roles(tmp_
 
     assert imported(path, settings, dry_run=False) == 0
     assert "Imported: 3 added, 0 updated" in capsys.readouterr().out
-    # The next list: Somchai now an organisational focal point of the immigration desk; found by his account.
-    path.write_text(HEADER + "Somchai Rattana,,TH,immigration,Organisational Focal Point,,,console:somchai,\n",
-                    encoding="utf-8")
-    assert imported(path, settings, dry_run=True) == 0
-    assert ("  update somchai.r: desk none -> immigration; roles national-focal-point, officer -> officer, "
-            "organisational-focal-point") in capsys.readouterr().out
-    path.write_text(HEADER + GOOD, encoding="utf-8")
+
     bot = ConsoleBot(settings)
     try:
         directory = bot.runtime.directory.current()
@@ -87,6 +84,35 @@ def test_the_portal_list_is_shown_in_a_dry_run_then_imported_with_its_roles(tmp_
                                                                       ("niran.p", "member remove")]
     finally:
         run(bot.runtime.close())
+
+    # The next list: Somchai now an organisational focal point of the immigration desk, found by his
+    # account; the others are not on it, and stay (the import removes no one).
+    path.write_text(HEADER + "Somchai Rattana,,TH,immigration,Organisational Focal Point,,,console:somchai,\n",
+                    encoding="utf-8")
+    assert imported(path, settings, dry_run=False) == 0
+    assert ("  update somchai.r: desk none -> immigration; roles national-focal-point, officer -> officer, "
+            "organisational-focal-point") in capsys.readouterr().out
+    bot = ConsoleBot(settings)
+    try:
+        directory = bot.runtime.directory.current()
+        assert directory.contact("somchai.r").roles == {Role.ORGANISATIONAL_FOCAL_POINT, Role.OFFICER}
+        assert directory.contact("niran.p") is not None and directory.contact("ana.o") is not None
+    finally:
+        run(bot.runtime.close())
+
+
+def test_an_update_keeps_what_the_portal_does_not_know() -> None:
+    base = small_network()
+    keeper = person("th-keeper", "TH", Role.CONTACT, Role.ADMIN, Role.NATIONAL_FOCAL_POINT, desk="police",
+                    backup="th-npoc", tz="Asia/Bangkok")
+    directory = Directory.build(base.organisations.values(), [*base.contacts.values(), keeper])
+    rows, unknown = read_portal(HEADER + "K. Eeper,k@th.go,TH,,User,@k:example.org,,console:th-keeper,\n")
+    [contact], errors = check_portal_rows(rows, directory)
+    assert unknown == [] and errors == []
+    assert contact.id == "th-keeper" and contact.name == "K. Eeper" and contact.desk is None
+    assert contact.roles == {Role.CONTACT, Role.ADMIN, Role.OFFICER}  # the portal's role replaces only its own
+    assert contact.backup == "th-npoc" and contact.timezone == "Asia/Bangkok"
+    assert [str(i) for i in contact.identities] == ["console:th-keeper", "matrix:@k:example.org"]
 
 
 @pytest.mark.parametrize("row, line_and_reason", [
