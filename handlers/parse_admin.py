@@ -7,6 +7,7 @@ import re
 from alerts.devices import DeviceOp
 from alerts.errors import InvalidValue
 from alerts.identity import Platform, UserRef
+from alerts.roles import ACCEPTED as ROLES_ACCEPTED
 from alerts.roles import Role
 from handlers.commands import DeviceCommand, MemberAddCommand, MemberBackupCommand, MemberRemoveCommand, RoomSyncCommand
 from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields, shorten, take_word
@@ -103,7 +104,7 @@ def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
         raise CommandSyntaxError(f"Say where they work with country: (or org:). Example: {MEMBER_ADD_EXAMPLE}")
     if "role" not in values:
         raise CommandSyntaxError(
-            f"Say what they do with role: officer, contact, coordinator, admin or auditor. Example: {MEMBER_ADD_EXAMPLE}"
+            f"Say what they do with role: {ROLES_ACCEPTED}. Example: {MEMBER_ADD_EXAMPLE}"
         )
     organisation = parse_organisation(values["org"], vocabulary, example="country:TH")
     role = checked(Role.parse, values["role"])
