@@ -109,6 +109,9 @@ def test_a_focal_point_gives_no_administration_roles_and_touches_no_admin(net: N
     assert "may give or take away only the roles contact, national-focal-point, officer, " \
            "organisational-focal-point, not admin" in answer
     assert not net.has("eve")
+    assert "not coordinator" in net.says("th-nfp", "/member add console:eve country:TH role:coordinator")
+    assert "not auditor" in net.says("th-nfp", "/member add console:eve country:TH role:auditor")
+    assert not net.has("eve")
     assert "not admin" in net.says("th-nfp", "/member remove console:th-boss")
     assert net.has("th-boss")
     # Making an admin of their country an officer too would be managing the admin: refused as well.
