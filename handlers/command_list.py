@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Protocol, TypeVar
 
+from alerts.focal import FOCAL_POINTS
 from alerts.items import Reference, Selector
 from alerts.roles import Role
 from handlers import arrangements, coordination, devices, followup, forwarding, info, membership, parse_admin
@@ -24,6 +25,8 @@ from handlers.vocabulary import Vocabulary
 SENDERS = frozenset({Role.OFFICER, Role.CONTACT, Role.COORDINATOR})
 COORDINATION = frozenset({Role.COORDINATOR, Role.ADMIN})
 ADMINISTRATION = frozenset({Role.ADMIN})
+# Focal points manage their own people only: handlers/membership.py asks alerts/focal.py whose.
+PEOPLE = ADMINISTRATION | FOCAL_POINTS
 MAX_SNOOZE = timedelta(days=30)
 NOTHING_TO_CANCEL = "Nothing to cancel."
 
@@ -236,13 +239,19 @@ _declare(CommandSpec("arrangement", COORDINATION, "/arrangement add|end|list …
                               else arrangements.arrangement_end(ctx, cmd) if isinstance(cmd, c.ArrangementEndCommand)
                               else arrangements.arrangement_list(ctx)),
     aliases=("arrangements",)))
-_declare(CommandSpec("member", ADMINISTRATION, "/member add|remove USER …", "onboard or offboard someone (admins)",
-    "Onboard someone into every room they belong in, on every platform, or offboard them from all. "
+_declare(CommandSpec("member", PEOPLE, "/member add|remove|backup USER …",
+    "onboard or offboard someone (admins; focal points: their own people)",
+    "Onboard someone into every room they belong in, on every platform, or offboard them from all; "
+    "/member backup USER BACKUP (or none) names who takes over their open items when they leave. "
     "USER is @alice:example.org (Matrix), @username or telegram:user:42 (Telegram). "
+    "Admins manage everyone; a national focal point the people of their own country, an organisational "
+    "focal point those of their own organisation (in a country: their own desk), with the roles officer, "
+    "contact and focal point. "
     f"Roles: {', '.join(role.value for role in Role)}.",
-    (parse_admin.MEMBER_ADD_EXAMPLE, parse_admin.MEMBER_REMOVE_EXAMPLE),
+    (parse_admin.MEMBER_ADD_EXAMPLE, parse_admin.MEMBER_REMOVE_EXAMPLE, parse_admin.MEMBER_BACKUP_EXAMPLE),
     parse_admin.parse_member,
     lambda ctx, cmd, policy: (membership.member_add(ctx, cmd) if isinstance(cmd, c.MemberAddCommand)
+                              else membership.member_backup(ctx, cmd) if isinstance(cmd, c.MemberBackupCommand)
                               else membership.member_remove(ctx, cmd))))
 _declare(CommandSpec("rooms", COORDINATION, "/rooms", "the registered rooms",
     "The registered rooms and whose members they hold.", ("/rooms",),

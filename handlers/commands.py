@@ -25,6 +25,7 @@ from handlers.commands_admin import ArrangementEndCommand as ArrangementEndComma
 from handlers.commands_admin import ArrangementListCommand as ArrangementListCommand
 from handlers.commands_admin import DeviceCommand as DeviceCommand
 from handlers.commands_admin import MemberAddCommand as MemberAddCommand
+from handlers.commands_admin import MemberBackupCommand as MemberBackupCommand
 from handlers.commands_admin import MemberRemoveCommand as MemberRemoveCommand
 from handlers.commands_admin import RoomRegisterCommand as RoomRegisterCommand
 from handlers.commands_admin import RoomRetireCommand as RoomRetireCommand

@@ -202,6 +202,7 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
         st.builds(c.StatsCommand, periods),
         member_adds(vocabulary),
         st.builds(c.MemberRemoveCommand, users, st.one_of(st.none(), line_text, free_text)),
+        st.builds(c.MemberBackupCommand, users, st.one_of(st.none(), users)),
         st.just(c.RoomsCommand()),
         st.builds(c.RoomSyncCommand, st.booleans()),
         devices,
