@@ -29,6 +29,7 @@ class AuditAction(enum.Enum):
     KEY = "key"
     EXPORT = "export"
     ERASURE = "erasure"
+    WITHDRAWAL = "withdrawal"      # an item taken back by its originator or a coordinator
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from alerts.directory import Directory
 from alerts.items import Item, ItemKind
-from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress
+from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress, Withdrawal
 
 
 def _when(moment: datetime | None) -> str:
@@ -94,6 +94,27 @@ def render_erased(reference: object, erasure: Erasure) -> str:
     """The answer to any command about an erased item: nothing can be done with it any more."""
     return (f"{erased_line(reference, erasure)}. It is closed; nothing more can be done with it. "
             "Who received it stays in the audit log.")
+
+
+def withdrawn_line(reference: object, withdrawal: Withdrawal) -> str:
+    """`A-2026-0042: withdrawn on 2026-12-06 (sent to the wrong country)`: what every command about a
+    withdrawn item says, in the shape of erased_line."""
+    why = f" ({withdrawal.reason})" if withdrawal.reason else ""
+    return f"{reference}: withdrawn on {withdrawal.withdrawn_at:%Y-%m-%d}{why}"
+
+
+def render_withdrawn(reference: object, withdrawal: Withdrawal) -> str:
+    """The answer to any command about a withdrawn item."""
+    return f"{withdrawn_line(reference, withdrawal)}. It is closed; nothing more can be done with it."
+
+
+def render_withdrawal_notice(item: Item, by: str, withdrawal: Withdrawal, *, removed: bool) -> str:
+    """The one line a recipient is told where their copy was; `removed`: the bot removes that copy
+    (else they are asked to delete it themselves)."""
+    after = ("Disregard it; the bot removes its copy." if removed
+             else "Disregard it and delete the copy yourself: the bot can no longer remove it here.")
+    return (f"[{item.caveat.tlp.label}] {item.reference} was withdrawn by {by} on "
+            f"{withdrawal.withdrawn_at:%Y-%m-%d}: {withdrawal.reason or 'no reason given'}. {after}")
 
 
 def render_feedback(item: Item, author: str, text: str, *, from_originator: bool,

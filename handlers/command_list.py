@@ -13,6 +13,7 @@ from typing import Protocol, TypeVar
 from alerts.items import Reference, Selector
 from alerts.roles import Role
 from handlers import coordination, devices, followup, forwarding, info, membership, parse_admin, parse_items
+from handlers import withdrawal
 from handlers import commands as c
 from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.post_item import post_item
@@ -120,6 +121,14 @@ def _close(rest: str, vocabulary: Vocabulary) -> c.CloseCommand:
     return c.CloseCommand(reference, after.strip())
 
 
+def _withdraw(rest: str, vocabulary: Vocabulary) -> c.WithdrawCommand:
+    reference, after = take_reference(rest, "withdraw")
+    if not after.strip():
+        raise CommandSyntaxError(f"Say why after the reference; its recipients are told. "
+                                 f"Example: /withdraw {reference} sent to the wrong country")
+    return c.WithdrawCommand(reference, after.strip())
+
+
 def _consent(rest: str, vocabulary: Vocabulary) -> c.ConsentCommand:
     reference, after = take_reference(rest, "consent")
     answer, reason = take_word(after)
@@ -174,6 +183,12 @@ _declare(CommandSpec("close", EVERYONE, "/close REF [outcome]", "close an item y
     "Close an item you sent (coordinators may close any), with an optional outcome. Late feedback is still "
     "relayed.", ("/close R-2026-0017 answered",),
     _close, lambda ctx, cmd, policy: followup.close(ctx, cmd.reference, cmd.outcome)))
+_declare(CommandSpec("withdraw", EVERYONE, "/withdraw REF reason", "take back an item you sent (coordinators too)",
+    "Take back an item you sent (coordinators may withdraw any): its delivered copies are removed where the "
+    "platform allows (Matrix; Telegram within 48 hours), unsent copies and reminders are cancelled, and its "
+    "recipients are told in one line, with your reason. Every later command about it says it was withdrawn.",
+    ("/withdraw A-2026-0042 sent to the wrong country",),
+    _withdraw, lambda ctx, cmd, policy: withdrawal.withdraw(ctx, cmd.reference, cmd.reason)))
 _declare(CommandSpec("status", EVERYONE, "/status REF", "who has it, who acknowledged, what is due",
     "Where an item has got: deliveries, acknowledgements, due times.", ("/status A-2026-0042",),
     _reference_only(c.StatusCommand), lambda ctx, cmd, policy: followup.status(ctx, cmd.reference, policy.platforms)))

@@ -112,6 +112,16 @@ class CloseCommand:
 
 
 @dataclass(frozen=True)
+class WithdrawCommand:
+    name: ClassVar[str] = "withdraw"
+    reference: Reference
+    reason: str  # free text, never empty
+
+    def render(self) -> str:
+        return f"/withdraw {self.reference} {self.reason}"
+
+
+@dataclass(frozen=True)
 class StatusCommand(ReferenceOnly):
     name: ClassVar[str] = "status"
     reference: Reference

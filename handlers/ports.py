@@ -8,6 +8,7 @@ handler or worker writes through one UnitOfWork commits together or not at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,8 +22,8 @@ from alerts.directory import Contact, Directory
 from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, Reference
 from alerts.membership import PlannedAction
-from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress
-from alerts.messages import InboundMessage, OutboundMessage
+from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress, Withdrawal
+from alerts.messages import InboundMessage, MessageKind, OutboundMessage
 from alerts.priority import Priority
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
@@ -56,6 +57,9 @@ class ItemRecord:
     # Set once the item's case is erased: its body, purpose and outcome are then empty, and every
     # command about it answers alerts.render.render_erased instead.
     erasure: Erasure | None = None
+    # Set once the item is withdrawn (it is closed too): every command about it then answers
+    # alerts.render.render_withdrawn instead.
+    withdrawal: Withdrawal | None = None
 
     def delivery_to(self, contact: str) -> DeliveryRecord | None:
         """The contact's delivery of the item (the first one, should a forward ever repeat it)."""
@@ -105,6 +109,11 @@ class ItemRepository(Protocol):
         """Close an open item; False when it was closed already (the first closure stands)."""
         ...
 
+    def withdraw(self, reference: Reference, withdrawal: Withdrawal) -> bool:
+        """Close the item (if it is open) and mark it withdrawn, the reason sealed with its content;
+        False when it was withdrawn already (the first withdrawal stands)."""
+        ...
+
     def add_forward(self, request: ForwardRequest) -> None:
         """Store a pending request to forward an item."""
         ...
@@ -127,6 +136,11 @@ class Outbox(Protocol):
 
     def enqueue_many(self, messages: Iterable[OutboundMessage]) -> None:
         """enqueue() each message, in this order; at once (one statement), where storage can."""
+        ...
+
+    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str) -> list[str]:
+        """The item's messages of `kinds` not yet sent (waiting, or handed to the delivery worker) are
+        never sent: marked failed with `error_code`. Their keys, in the order they were enqueued."""
         ...
 
     def release_held(self, error_code: str, now: datetime) -> int:

@@ -18,7 +18,7 @@ from alerts.errors import ReferenceUnavailable
 from alerts.grading import Grading
 from alerts.identity import ChatRef
 from alerts.items import ALL, DueSpec, Item, ItemDraft, ItemKind, ItemState, Reference, Selector, SelectorKind
-from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState
+from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Withdrawal
 from alerts.messages import InboundMessage
 from alerts.priority import Priority
 from alerts.routing import Delivery, Destination, Route
@@ -108,6 +108,21 @@ class SqlItemRepository:
             .values(state=ItemState.CLOSED.value, closed_at=closure.closed_at, closed_by=closure.closed_by,
                     outcome=outcome)
         )
+        return result.rowcount > 0
+
+    def withdraw(self, reference: Reference, withdrawal: Withdrawal) -> bool:
+        """Close the item (if open) and mark it withdrawn; False when it was withdrawn already."""
+        ref = str(reference)
+        c = items.c
+        reason = seal_json(self._sealer, {"reason": withdrawal.reason or ""}, aad=_withdrawal_aad(ref), case=ref)
+        result = self._conn.execute(update(items).where(c.reference == ref, c.withdrawn_at.is_(None)).values(
+            state=ItemState.CLOSED.value,
+            closed_at=func.coalesce(c.closed_at, literal(withdrawal.withdrawn_at, UtcDateTime())),
+            closed_by=func.coalesce(c.closed_by, withdrawal.withdrawn_by),
+            withdrawn_at=withdrawal.withdrawn_at,
+            withdrawn_by=withdrawal.withdrawn_by,
+            withdrawal=reason,
+        ))
         return result.rowcount > 0
 
     def add_forward(self, request: ForwardRequest) -> None:
@@ -257,7 +272,15 @@ class SqlItemRepository:
             closure = Closure(closed_by=row.closed_by, closed_at=row.closed_at, outcome=outcome)
         elif erasure is not None:  # erased while open, before items recorded their erasure
             closure = Closure(closed_by="", closed_at=erasure.erased_at, outcome="")
-        return ItemRecord(item=item, route=route, deliveries=records, closure=closure, erasure=erasure)
+        withdrawal = None
+        if row.withdrawn_at is not None:
+            reason = None
+            if erasure is None and row.withdrawal is not None:
+                reason = open_json(self._sealer, row.withdrawal, aad=_withdrawal_aad(row.reference),
+                                   case=row.reference)["reason"] or None
+            withdrawal = Withdrawal(row.withdrawn_at, row.withdrawn_by or "", reason)
+        return ItemRecord(item=item, route=route, deliveries=records, closure=closure, erasure=erasure,
+                          withdrawal=withdrawal)
 
     def _erasure(self, row: Any) -> Erasure | None:
         if row.erased_at is None:
@@ -291,6 +314,10 @@ def close_as_erased(connection: Connection, sealer: ContentSealer, reference: st
 
 def _erasure_aad(reference: str) -> bytes:
     return item_aad(reference) + b"|erasure"
+
+
+def _withdrawal_aad(reference: str) -> bytes:
+    return item_aad(reference) + b"|withdrawal"
 
 
 def _outcome_aad(reference: str) -> bytes:

@@ -2,7 +2,8 @@
 
 Every text a person wrote is kept only as a sealed blob (`content`); the clear columns hold what
 routing, delivery and reminders must query. Migration 0001_core creates exactly the core tables
-and 0003_followup adds the closure columns and the follow-up tables, 0007_erasure the erasure columns; tests/storage/
+and 0003_followup adds the closure columns and the follow-up tables, 0007_erasure the erasure columns,
+0008_withdraw the withdrawal columns; tests/storage/
 test_migrations.py and test_followup_schema.py check that migrations and code agree.
 """
 
@@ -76,6 +77,10 @@ items = Table(
     # key (the case key is gone); an erased item is closed too.
     Column("erased_at", UtcDateTime),
     Column("erasure", LargeBinary),  # sealed JSON {reason}, under the master key
+    # Withdrawal (0008_withdraw): when and by whom, in clear; why, sealed under the case key.
+    Column("withdrawn_at", UtcDateTime),
+    Column("withdrawn_by", String(200)),
+    Column("withdrawal", LargeBinary),  # sealed JSON {reason}, under the case key
     _states("state", "open", "closed"),
 )
 

@@ -8,6 +8,7 @@ tests/contract runs the same assertions on these and on storage.uow.SqlUnitOfWor
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -19,10 +20,10 @@ from alerts.directory import Contact, Directory
 from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, ItemState, Reference
 from alerts.lifecycle import (
-    Closure, DeliveryState, ForwardRequest, ForwardState, close_step, delivery_step, forward_step,
+    Closure, DeliveryState, ForwardRequest, ForwardState, Withdrawal, close_step, delivery_step, forward_step,
 )
 from alerts.membership import PlannedAction, action_message
-from alerts.messages import InboundMessage, OutboundMessage
+from alerts.messages import InboundMessage, MessageKind, OutboundMessage
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
@@ -56,6 +57,10 @@ class MemoryStore:
     cursors: dict[str, str] = field(default_factory=dict)
     present: dict[ChatRef, dict[UserRef, str]] = field(default_factory=dict)  # each room's members as known
     progress: dict[str, dict[str, str]] = field(default_factory=dict)  # each membership run's outcomes, by key
+    # An outbox row's state where it is not "pending" (a test marks rows "sent"; cancel() marks them
+    # "failed"), and the error code of each failed row.
+    outbox_state: dict[str, str] = field(default_factory=dict)
+    outbox_errors: dict[str, str] = field(default_factory=dict)
 
     def messages_to(self, destination: str) -> list[OutboundMessage]:
         return [m for m in self.outbox.values() if str(m.destination) == destination]
@@ -136,6 +141,16 @@ class _Items:
         self._staged.items[str(reference)] = replace(record, item=replace(record.item, state=closed), closure=closure)
         return True
 
+    def withdraw(self, reference: Reference, withdrawal: Withdrawal) -> bool:
+        record = self._staged.items[str(reference)]
+        if record.withdrawal is not None:
+            return False
+        closure = record.closure or Closure(withdrawal.withdrawn_by, withdrawal.withdrawn_at, "")
+        withdrawal = replace(withdrawal, reason=withdrawal.reason or None)  # as storage reads an empty one back
+        self._staged.items[str(reference)] = replace(record, item=replace(record.item, state=ItemState.CLOSED),
+                                                     closure=closure, withdrawal=withdrawal)
+        return True
+
     def add_forward(self, request: ForwardRequest) -> None:
         self._staged.forwards[request.id] = request
 
@@ -165,6 +180,15 @@ class _Outbox:
     def enqueue_many(self, messages: Iterable[OutboundMessage]) -> None:
         for message in messages:
             self.enqueue(message)
+
+    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str) -> list[str]:
+        keys = [key for key, m in self._staged.outbox.items()
+                if m.reference == reference and m.kind in kinds
+                and self._staged.outbox_state.get(key, "pending") in ("pending", "sending")]
+        for key in keys:
+            self._staged.outbox_state[key] = "failed"
+            self._staged.outbox_errors[key] = error_code
+        return keys
 
 
 class _Audit:

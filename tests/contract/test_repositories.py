@@ -14,7 +14,7 @@ from alerts.clock import ManualClock
 from alerts.devices import DeviceAction, DeviceOp
 from alerts.identity import ChatRef, UserRef
 from alerts.items import ItemKind, Reference
-from alerts.lifecycle import Closure, ForwardRequest, ForwardState
+from alerts.lifecycle import Closure, ForwardRequest, ForwardState, Withdrawal
 from alerts.membership import PlannedAction, RoomAction
 from alerts.messages import InboundMessage, MessageKind
 from alerts.reminders import Reminder, Stage, Track
@@ -162,6 +162,55 @@ def test_a_forward_adds_deliveries_and_is_decided_once(backend: Backend, clock: 
     assert forward.state is ForwardState.GRANTED and forward.decided_by == "th-lo"
     assert record is not None and [d.contact for d in record.deliveries] == ["my-npoc", "sg-npoc"]
     assert record.route == make_route("my-npoc", "sg-npoc")
+
+
+def test_an_item_is_withdrawn_once_closed_with_its_reason_kept(backend: Backend, clock: ManualClock) -> None:
+    ref = Reference(ItemKind.ALERT, 2026, 1)
+    with backend.factory() as uow:
+        uow.items.add(make_item(1, originator="th-lo"), make_route("my-npoc"), {"my-npoc": "o1"})
+        uow.items.add(make_item(2, originator="th-lo"), make_route("my-npoc"), {"my-npoc": "o2"})
+        closed = Closure("th-lo", clock.now(), "answered")
+        assert uow.items.close(Reference(ItemKind.ALERT, 2026, 2), closed)
+        uow.commit()
+    clock.advance(timedelta(hours=1))
+    first = Withdrawal(clock.now(), "th-lo", "sent to the wrong country")
+    with backend.factory() as uow:
+        assert uow.items.withdraw(ref, first)
+        assert not uow.items.withdraw(ref, Withdrawal(clock.now(), "rso-coord", "again"))
+        assert uow.items.withdraw(Reference(ItemKind.ALERT, 2026, 2), Withdrawal(clock.now(), "th-lo", ""))
+        uow.commit()
+    with backend.factory() as uow:
+        record = uow.items.get(ref)
+        closed_before = uow.items.get(Reference(ItemKind.ALERT, 2026, 2))
+        assert uow.items.for_contact("my-npoc") == []
+    assert record is not None and record.withdrawal == first
+    assert record.item.state.value == "closed" and record.closure is not None
+    assert (record.closure.closed_by, record.closure.closed_at) == ("th-lo", first.withdrawn_at)
+    # A closed item keeps its closure; an empty reason reads back as none.
+    assert closed_before is not None and closed_before.closure == closed
+    assert closed_before.withdrawal == Withdrawal(clock.now(), "th-lo", None)
+
+
+def test_cancel_fails_an_items_unsent_rows_of_the_kinds_named(backend: Backend) -> None:
+    with backend.factory() as uow:
+        uow.outbox.enqueue_many([
+            make_message("d1", kind=MessageKind.DELIVERY, reference="A-2026-0001"),
+            make_message("d2", kind=MessageKind.DELIVERY, reference="A-2026-0001"),
+            make_message("r1", kind=MessageKind.REMINDER, reference="A-2026-0001"),
+            make_message("n1", kind=MessageKind.NOTICE, reference="A-2026-0001"),
+            make_message("x1", kind=MessageKind.DELIVERY, reference="A-2026-0002"),
+        ])
+        uow.commit()
+    backend.mark_sent("d1")
+    with backend.factory() as uow:
+        cancelled = uow.outbox.cancel("A-2026-0001", {MessageKind.DELIVERY, MessageKind.REMINDER}, "withdrawn")
+        uow.commit()
+    assert cancelled == ["d2", "r1"]
+    assert backend.outbox_states() == {"d1": ("sent", None), "d2": ("failed", "withdrawn"),
+                                       "r1": ("failed", "withdrawn"), "n1": ("pending", None),
+                                       "x1": ("pending", None)}
+    with backend.factory() as uow:
+        assert uow.outbox.cancel("A-2026-0001", {MessageKind.DELIVERY}, "withdrawn") == []
 
 
 # --- outbox, inbox, cursors -------------------------------------------------------------------------

@@ -79,9 +79,11 @@ class Bot:
         self.clock.advance(after)
         with MemoryUnitOfWork(self.store) as uow:
             for message in self.store.outbox.values():
-                if message.kind is MessageKind.DELIVERY:
+                if message.kind is MessageKind.DELIVERY and self.store.outbox_state.get(message.key) is None:
                     uow.items.mark_delivery(message.key, "sent", self.clock.now(), f"msg-{message.key}")
             uow.commit()
+        for message in self.store.outbox.values():  # every row it could send, it sent
+            self.store.outbox_state.setdefault(message.key, "sent")
 
     def later(self, minutes: int) -> None:
         self.clock.advance(timedelta(minutes=minutes))

@@ -139,6 +139,7 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
         st.builds(c.AckCommand, references),
         st.builds(c.ReplyCommand, references, free_text),
         st.builds(c.CloseCommand, references, maybe_free_text),
+        st.builds(c.WithdrawCommand, references, free_text),
         st.builds(c.StatusCommand, references),
         st.builds(c.OverdueCommand, scopes),
         st.just(c.MineCommand()),

@@ -148,6 +148,11 @@ class Sending(DeviceTrustKeeper):  # a send into an encrypted room applies the d
             except asyncio.TimeoutError:
                 pass
 
+    def known_direct_room(self, user_id: str) -> str | None:
+        """The bot's direct chat with the user as it knows it now (never creates one): where a copy
+        it sent them is, for a removal (bot.actions.removal)."""
+        return self._dms.get(user_id)
+
     async def _direct_room(self, user_id: str) -> str:
         """The bot's direct chat with the user: the known one while they are in it, else a new one."""
         async with self._dm_locks[user_id]:
