@@ -92,3 +92,20 @@ def test_cancel_drops_an_alert_still_being_typed(workdir: Path) -> None:
     assert "Cancelled. Nothing was sent." in run.stdout
     assert "Nothing to cancel." in run.stdout  # the second /cancel: no body was pending
     assert " accepted (" not in run.stdout and "Two travellers" not in run.stdout
+
+
+def test_a_withdrawn_alert_is_removed_from_each_readers_chat_and_later_commands_say_so(workdir: Path) -> None:
+    script = ("/alert to:TH tlp:amber Two travellers, flight XX123\n\n"
+              "/withdraw A-2026-0001 sent to the wrong country\n"
+              ":as th-npoc\n/ack A-2026-0001\n")
+    run = console(workdir, script)
+    assert run.returncode == 0, run.stderr
+    blocks = run.stdout.split("┌─ ")
+    assert any(b.startswith("in @th-npoc · removal") and "removed (the item was withdrawn)" in b for b in blocks)
+    to_thailand = [b for b in blocks if b.startswith("to National point of contact (Thailand), direct chat")]
+    assert any("A-2026-0001 was withdrawn by Immigration liaison officer (Malaysia) on " in b
+               and "sent to the wrong country. Disregard it; the bot removes its copy." in b for b in to_thailand)
+    assert any("A-2026-0001: withdrawn on " in b and "(sent to the wrong country). It is closed" in b
+               for b in blocks)
+    assert any("Withdrew A-2026-0001. 1 delivered copy to be removed" in b for b in blocks), run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
