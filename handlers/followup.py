@@ -88,7 +88,8 @@ def find_item(ctx: CommandContext, reference: Reference, command: str) -> ItemRe
         # As for an erased item: why, only for those who could see it. The answer is sealed under the
         # case key, as the reason it shows is.
         withdrawal = record.withdrawal if involved(ctx, record) else replace(record.withdrawal, reason=None)
-        ctx.answer(render_withdrawn(reference, withdrawal), reference=str(reference))
+        answer_placed(ctx, render_withdrawn(reference, withdrawal), {record.item.caveat.tlp},
+                      reference=str(reference))
         return None
     return record
 

@@ -32,6 +32,7 @@ from alerts.roles import Role
 from alerts.routing import Destination
 from alerts.routing_places import direct_place
 from alerts.routing_types import DestinationKind
+from handlers.answer_place import answer_placed
 from handlers.context import CommandContext
 from handlers.followup import find_item, notify, refuse, sender_of, title
 from handlers.ports import DeliveryRecord, ItemRecord
@@ -129,9 +130,9 @@ def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
     if sender.id != item.originator:
         notify(ctx, item.originator, MessageKind.NOTICE, record,
                f"{reference} was withdrawn by {title(ctx, sender.id)}: {reason}.")
-    ctx.answer(f"Withdrew {reference}. {removals} delivered cop{'y' if removals == 1 else 'ies'} "
-               f"to be removed, {unsent} unsent cancelled, {told} chat{'' if told == 1 else 's'} told.",
-               reference=str(reference))
+    answer_placed(ctx, f"Withdrew {reference}. {removals} delivered cop{'y' if removals == 1 else 'ies'} "
+                       f"to be removed, {unsent} unsent cancelled, {told} chat{'' if told == 1 else 's'} told.",
+                  {item.caveat.tlp}, reference=str(reference))
 
 
 def _place_of(ctx: CommandContext, contact_id: str, record: ItemRecord) -> UserRef | None:
