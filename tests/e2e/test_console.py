@@ -109,3 +109,18 @@ def test_a_withdrawn_alert_is_removed_from_each_readers_chat_and_later_commands_
                for b in blocks)
     assert any("Withdrew A-2026-0001. 1 delivered copy to be removed" in b for b in blocks), run.stdout
     assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_a_withdrawal_reason_is_sealed_with_the_item_and_erased_with_its_case(workdir: Path) -> None:
+    console(workdir, "/alert to:TH tlp:amber Two travellers\n\n/withdraw A-2026-0001 CANARY-WD-51c2 wrong desk\n")
+    for path in (workdir / "var").rglob("*"):
+        if path.is_file():
+            assert b"CANARY-WD-51c2" not in path.read_bytes(), path
+    erased = subprocess.run(
+        [sys.executable, "-m", "bot.cli.main", "--config", str(workdir / "config.toml"), "audit", "erase",
+         "A-2026-0001", "--reason", "retention period over"],
+        capture_output=True, text=True, cwd=workdir, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    assert erased.returncode == 0, erased.stderr
+    run = console(workdir, "/status A-2026-0001\n")
+    assert "A-2026-0001: content erased on " in run.stdout and "(retention period over)" in run.stdout
+    assert "CANARY-WD-51c2" not in run.stdout and "Traceback" not in run.stdout + run.stderr

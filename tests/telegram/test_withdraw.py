@@ -3,10 +3,14 @@ told in one line; past Telegram's 48 hours the copy cannot be deleted, and its r
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta, timezone
 
+from bot.runtime.keys import ensure_keyring
+from storage.audit.trail import read_entries
+
 from tests.telegram.fake_bot_api import FakeBotApi
-from tests.telegram.support import OFFICER, TH_NPOC, eventually, meet, relaxed, running_bot
+from tests.telegram.support import OFFICER, TH_NPOC, Bot, eventually, meet, relaxed, running_bot
 from tests.telegram.test_caveats_on_telegram import texts, with_room_admin
 
 ALERT = "/alert to:TH tlp:amber topic:document-fraud Two travellers with altered passports"
@@ -22,6 +26,13 @@ class AheadClock:
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc) + self.shift
+
+
+def audit(bot: Bot) -> list:
+    """The audit log's entries, decrypted."""
+    keyring = ensure_keyring(bot.runtime.settings.keys.path, io.StringIO())
+    with bot.runtime.engine.connect() as conn:
+        return list(read_entries(conn, keyring))
 
 
 def _copy(fake: FakeBotApi) -> tuple[int, int]:
@@ -54,6 +65,12 @@ async def test_withdraw_deletes_the_copy_tells_its_reader_and_answers_later_comm
         await eventually(lambda: any("withdrawn on" in t for t in texts(fake, TH_NPOC.id)), "the ack answered")
         [answer] = [t for t in texts(fake, TH_NPOC.id) if "withdrawn on" in t]
         assert answer.endswith("(sent to the wrong country). It is closed; nothing more can be done with it.")
+        entries = audit(bot)
+        [withdrawal] = [e for e in entries if e.action == "withdrawal"]
+        assert (withdrawal.actor, withdrawal.reference) == ("my-officer", REF)
+        assert withdrawal.detail["reason"] == "sent to the wrong country"
+        assert [(e.detail["event"], e.detail["why"]) for e in entries if (e.detail or {}).get("why")] == [
+            ("message-removed", "withdrawn")]
 
 
 async def test_past_48_hours_the_fake_refuses_and_the_reader_and_withdrawer_are_asked_to_delete(
@@ -72,6 +89,8 @@ async def test_past_48_hours_the_fake_refuses_and_the_reader_and_withdrawer_are_
         assert "Telegram lets a bot delete messages only for 48 hours" in warning
         await eventually(lambda: any("could not be removed" in t for t in texts(fake, OFFICER.id)),
                          "the withdrawer told")
+        assert [(e.detail["event"], e.detail["error"]) for e in audit(bot) if (e.detail or {}).get("why")] == [
+            ("message-kept", "too-old")]
 
 
 async def test_a_copy_the_bot_knows_is_past_48_hours_gets_the_one_line_notice_instead(tmp_path, fake,
