@@ -20,7 +20,7 @@ def _when(moment: datetime | None) -> str:
 
 def banner_line(item: Item) -> str:
     """The first line of the item's banner, which every message about its content starts with."""
-    return f"[{item.caveat.tlp.label}] {item.reference} · {item.draft.priority.value.upper()} {item.kind.noun.lower()}"
+    return f"[{item.caveat.tlp.label}] {item.label} · {item.draft.priority.value.upper()} {item.kind.noun.lower()}"
 
 
 def banner_lines(item: Item, directory: Directory) -> list[str]:
@@ -106,6 +106,12 @@ def withdrawn_line(reference: object, withdrawal: Withdrawal) -> str:
 def render_withdrawn(reference: object, withdrawal: Withdrawal) -> str:
     """The answer to any command about a withdrawn item."""
     return f"{withdrawn_line(reference, withdrawal)}. It is closed; nothing more can be done with it."
+
+
+def render_superseded_notice(item: Item, earlier: int) -> str:
+    """The one line that follows a copy of an earlier revision, where its reader gets the new one."""
+    return (f"[{item.caveat.tlp.label}] {item.reference} rev {earlier} is superseded by {item.label}, sent to you "
+            "now: acknowledge and act on that one.")
 
 
 def render_withdrawal_notice(item: Item, by: str, withdrawal: Withdrawal, *, removed: bool) -> str:

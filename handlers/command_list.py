@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar
 from alerts.items import Reference, Selector
 from alerts.roles import Role
 from handlers import coordination, devices, followup, forwarding, info, membership, parse_admin, parse_items
-from handlers import withdrawal
+from handlers import correction, withdrawal
 from handlers import commands as c
 from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.post_item import post_item
@@ -183,6 +183,13 @@ _declare(CommandSpec("close", EVERYONE, "/close REF [outcome]", "close an item y
     "Close an item you sent (coordinators may close any), with an optional outcome. Late feedback is still "
     "relayed.", ("/close R-2026-0017 answered",),
     _close, lambda ctx, cmd, policy: followup.close(ctx, cmd.reference, cmd.outcome)))
+_declare(CommandSpec("correct", EVERYONE, "/correct REF [fields] [text]", "send a corrected revision of your item",
+    "Send the next revision of an item you sent (A-2026-0042 rev 2): the fields you give (to:, tlp:, topic:, "
+    "grade:, priority:, feedback:, purpose:, ref:, handling:, orcon) and/or the new text replace the old. It "
+    "goes to its new route and everyone acknowledges again; earlier copies get a line saying they are "
+    "superseded, and recipients it no longer goes to have theirs taken back as by /withdraw.",
+    ("/correct A-2026-0042 to:MY tlp:green",),
+    parse_items.parse_correct, lambda ctx, cmd, policy: correction.correct(ctx, cmd, policy)))
 _declare(CommandSpec("withdraw", EVERYONE, "/withdraw REF reason", "take back an item you sent (coordinators too)",
     "Take back an item you sent (coordinators may withdraw any): its delivered copies are removed where the "
     "platform allows (Matrix; Telegram within 48 hours), unsent copies and reminders are cancelled, and its "

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import ClassVar, Protocol
 
 from alerts.caveats import Handling
-from alerts.items import ItemDraft, ItemKind, Reference, Selector, SelectorKind
+from alerts.items import Correction, ItemDraft, ItemKind, Reference, Selector, SelectorKind
 from alerts.priority import Priority
 from handlers import command_text
 from handlers.command_text import Bare, ReferenceOnly
@@ -119,6 +119,42 @@ class WithdrawCommand:
 
     def render(self) -> str:
         return f"/withdraw {self.reference} {self.reason}"
+
+
+@dataclass(frozen=True)
+class CorrectCommand:
+    name: ClassVar[str] = "correct"
+    reference: Reference
+    correction: Correction
+    confirmed: bool = False
+
+    def render(self) -> str:
+        fix = self.correction
+        tokens = []
+        if fix.recipients is not None:
+            tokens.append("to:" + ",".join(str(selector) for selector in fix.recipients))
+        if fix.topic is not None:
+            tokens.append("topic:" + quote(fix.topic))
+        if fix.tlp is not None:
+            tokens.append("tlp:" + fix.tlp.value.lower())
+        if fix.handling is not None:
+            tokens.append("handling:" + fix.handling.value)
+        if fix.orcon is not None:
+            tokens.append("orcon:" + ("yes" if fix.orcon else "no"))
+        if fix.grading is not None:
+            tokens.append("grade:" + fix.grading.code)
+        if fix.priority is not None:
+            tokens.append("priority:" + fix.priority.value)
+        if fix.due is not None:
+            tokens.append("feedback:" + render_due(fix.due))
+        if fix.purpose is not None:
+            tokens.append("purpose:" + quote(fix.purpose))
+        if fix.outside_ref is not None:
+            tokens.append("ref:" + quote(fix.outside_ref))
+        if self.confirmed:
+            tokens.append("confirm:yes")
+        head = command_text.joined("/correct", str(self.reference), *tokens)
+        return f"{head}\n\n{fix.body}" if fix.body is not None else head
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,13 @@ class ItemRepository(Protocol):
         """More deliveries of an existing item (a forward); the stored route grows by `route`."""
         ...
 
+    def revise(self, item: Item, route: Route, outbox_keys: dict[str, str], at: datetime) -> None:
+        """Store `item`, the next revision (Item.revision) of a stored item, in its place: its draft,
+        due times and revision. The current deliveries are kept apart as the earlier revision's (no
+        longer counted by reminders, /status or /ack), and `route`'s deliveries (all queued) become the
+        item's; outbox_keys maps contact id to outbox key."""
+        ...
+
     def close(self, reference: Reference, closure: Closure) -> bool:
         """Close an open item; False when it was closed already (the first closure stands)."""
         ...

@@ -107,7 +107,7 @@ def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
         return
     cancelled = set(ctx.uow.outbox.cancel(str(reference), CANCELLED_KINDS, CANCELLED))
     record = ItemRecord(record.item, record.route, record.deliveries, record.closure, None, withdrawal)
-    place = _place_of(ctx, sender.id, record)
+    place = originator_place(ctx, sender.id, record)
     rows: list[OutboundMessage] = []
     removals = told = 0
     for delivery in record.deliveries:
@@ -135,8 +135,8 @@ def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
                   {item.caveat.tlp}, reference=str(reference))
 
 
-def _place_of(ctx: CommandContext, contact_id: str, record: ItemRecord) -> UserRef | None:
-    """The account in whose direct chat the withdrawer may be told about the item (None: nowhere)."""
+def originator_place(ctx: CommandContext, contact_id: str, record: ItemRecord) -> UserRef | None:
+    """The account in whose direct chat `contact_id` may be told about the item (None: nowhere)."""
     contact = ctx.directory.contacts.get(contact_id)
     if contact is None:
         return None

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, case, delete, func, insert, literal, or_, select, update
 
 from alerts.caveats import Caveat, Handling, Tlp
 from alerts.errors import ReferenceUnavailable
@@ -29,7 +29,7 @@ from storage.db import insert_for
 from storage.inbox import file_under_case
 from storage.sealing import ContentErased, ContentSealer
 from storage.schema import UtcDateTime
-from storage.tables import DELIVERY_STATES, deliveries, items, reference_counters
+from storage.tables import DELIVERY_STATES, deliveries, items, reference_counters, superseded_deliveries
 
 # A delivery only moves forward (alerts.lifecycle): a late "sent" must not undo an
 # acknowledgement that overtook it.
@@ -97,6 +97,31 @@ class SqlItemRepository:
         if found is None:
             raise ValueError(f"no item {reference} to add deliveries to")
         self._insert_deliveries(str(reference), route, outbox_keys)
+
+    def revise(self, item: Item, route: Route, outbox_keys: Mapping[str, str], at: datetime) -> None:
+        """Store `item`, the next revision of an item stored before, in its place: its draft, due times
+        and revision; the current deliveries are kept apart (superseded_deliveries) and `route`'s become
+        the item's."""
+        ref, draft = str(item.reference), item.draft
+        rows = self._delivery_rows(ref, route, outbox_keys)
+        content = {"body": draft.body, "purpose": draft.purpose, "outside_ref": draft.outside_ref}
+        sealed = seal_json(self._sealer, content, aad=item_aad(ref), case=ref)
+        earlier = self._conn.execute(select(items.c.revision).where(items.c.reference == ref)).scalar_one()
+        d = deliveries.c
+        columns = ["item_reference", "contact", "destination", "reason", "outbox_key", "state", "sent_at",
+                   "acknowledged_at", "answered_at", "platform_message_id"]
+        self._conn.execute(insert(superseded_deliveries).from_select(
+            [*columns, "revision", "superseded_at"],
+            select(*[d[name] for name in columns], literal(earlier or 1), literal(at, UtcDateTime()))
+            .where(d.item_reference == ref).order_by(d.id)))
+        self._conn.execute(delete(deliveries).where(d.item_reference == ref))
+        self._conn.execute(update(items).where(items.c.reference == ref).values(
+            ack_due=item.ack_due, feedback_due=item.feedback_due, tlp=draft.caveat.tlp.value,
+            handling=draft.caveat.handling.value, orcon=draft.caveat.orcon, priority=draft.priority.value,
+            topic=draft.topic, grading=draft.grading.code if draft.grading else None,
+            recipients=_join_selectors(draft.recipients), due_after=draft.due.after if draft.due else None,
+            due_at=draft.due.at if draft.due else None, content=sealed, revision=item.revision))
+        self._insert_rows(rows)
 
     def close(self, reference: Reference, closure: Closure) -> bool:
         """Close an open item; False when it is closed already (the first closure stands)."""
@@ -248,6 +273,7 @@ class SqlItemRepository:
             ack_due=row.ack_due,
             feedback_due=row.feedback_due,
             state=ItemState.CLOSED if erasure else ItemState(row.state),
+            revision=row.revision or 1,
         )
         route = Route(tuple(Delivery(d.contact, Destination.parse(d.destination), d.reason) for d in delivery_rows))
         records = tuple(

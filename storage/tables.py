@@ -81,6 +81,7 @@ items = Table(
     Column("withdrawn_at", UtcDateTime),
     Column("withdrawn_by", String(200)),
     Column("withdrawal", LargeBinary),  # sealed JSON {reason}, under the case key
+    Column("revision", Integer),  # /correct (0008_withdraw): NULL is the first
     _states("state", "open", "closed"),
 )
 
@@ -99,6 +100,26 @@ deliveries = Table(
     Column("answered_at", UtcDateTime),
     Column("platform_message_id", String(300)),
     _states("state", *DELIVERY_STATES),
+)
+
+# The deliveries of an item's earlier revisions (0008_withdraw): /correct moves them here, so that
+# reminders, /status and /ack count only the current revision's.
+superseded_deliveries = Table(
+    "superseded_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("item_reference", String(32), ForeignKey("items.reference"), nullable=False, index=True),
+    Column("revision", Integer, nullable=False),
+    Column("contact", String(200), nullable=False),
+    Column("destination", String(300), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("outbox_key", String(100), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),
+    Column("sent_at", UtcDateTime),
+    Column("acknowledged_at", UtcDateTime),
+    Column("answered_at", UtcDateTime),
+    Column("platform_message_id", String(300)),
+    Column("superseded_at", UtcDateTime, nullable=False),
 )
 
 # A recipient's request to pass an item on (0003_followup). Only forwards that need the
@@ -175,6 +196,7 @@ cursors = Table(
 
 CORE_TABLES = (reference_counters, items, deliveries, inbox, outbox, cursors)
 FOLLOWUP_TABLES = (forward_requests,)
+REVISION_TABLES = (superseded_deliveries,)
 
 # The reminder tables (0005_reminders) live in their own module; importing it here puts them on the
 # shared MetaData wherever the core tables are loaded (the migrations' env.py, the schema tests), so

@@ -61,6 +61,8 @@ class MemoryStore:
     # "failed"), and the error code of each failed row.
     outbox_state: dict[str, str] = field(default_factory=dict)
     outbox_errors: dict[str, str] = field(default_factory=dict)
+    # each item's deliveries of earlier revisions, as (revision, delivery), as storage keeps them apart
+    superseded: dict[str, tuple[tuple[int, DeliveryRecord], ...]] = field(default_factory=dict)
 
     def messages_to(self, destination: str) -> list[OutboundMessage]:
         return [m for m in self.outbox.values() if str(m.destination) == destination]
@@ -132,6 +134,16 @@ class _Items:
             route=Route(record.route.deliveries + route.deliveries),
             deliveries=record.deliveries + added,
         )
+
+    def revise(self, item: Item, route: Route, outbox_keys: dict[str, str], at: datetime) -> None:
+        record = self._staged.items[str(item.reference)]
+        earlier = self._staged.superseded.get(str(item.reference), ())
+        self._staged.superseded[str(item.reference)] = earlier + tuple((record.item.revision, d) for d in record.deliveries)
+        deliveries = tuple(
+            DeliveryRecord(d.contact, str(d.destination), outbox_keys[d.contact], "queued") for d in route.deliveries
+        )
+        self._staged.items[str(item.reference)] = replace(record, item=replace(item, state=record.item.state),
+                                                          route=route, deliveries=deliveries)
 
     def close(self, reference: Reference, closure: Closure) -> bool:
         record = self._staged.items[str(reference)]

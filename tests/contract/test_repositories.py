@@ -5,11 +5,13 @@ The reminder repository's contract runs the same way in tests/scheduler/test_rem
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from alerts.audit import AuditAction, AuditEvent
+from alerts.caveats import Caveat, Tlp
 from alerts.clock import ManualClock
 from alerts.devices import DeviceAction, DeviceOp
 from alerts.identity import ChatRef, UserRef
@@ -189,6 +191,29 @@ def test_an_item_is_withdrawn_once_closed_with_its_reason_kept(backend: Backend,
     # A closed item keeps its closure; an empty reason reads back as none.
     assert closed_before is not None and closed_before.closure == closed
     assert closed_before.withdrawal == Withdrawal(clock.now(), "th-lo", None)
+
+
+def test_a_revision_replaces_the_draft_and_the_deliveries(backend: Backend, clock: ManualClock) -> None:
+    item = make_item(1, originator="th-lo")
+    with backend.factory() as uow:
+        uow.items.add(item, make_route("my-npoc", "sg-npoc"), {"my-npoc": "o1", "sg-npoc": "o2"})
+        uow.items.mark_delivery("o1", "acknowledged", clock.now(), "m-1")
+        uow.commit()
+    clock.advance(timedelta(hours=2))
+    draft = replace(item.draft, body="corrected text", caveat=Caveat(Tlp.GREEN), topic=None)
+    revised = replace(item, draft=draft, revision=2, ack_due=clock.now() + timedelta(hours=4),
+                      feedback_due=clock.now() + timedelta(hours=24))
+    with backend.factory() as uow:
+        uow.items.revise(revised, make_route("my-npoc", "vn-npoc"), {"my-npoc": "o3", "vn-npoc": "o4"}, clock.now())
+        uow.commit()
+    with backend.factory() as uow:
+        record = uow.items.get(item.reference)
+        mine = uow.items.for_contact("sg-npoc")
+    assert record is not None and record.item == revised
+    assert [(d.contact, d.outbox_key, d.state) for d in record.deliveries] == [("my-npoc", "o3", "queued"),
+                                                                            ("vn-npoc", "o4", "queued")]
+    assert record.route == make_route("my-npoc", "vn-npoc")
+    assert mine == []  # no longer a recipient
 
 
 def test_cancel_fails_an_items_unsent_rows_of_the_kinds_named(backend: Backend) -> None:

@@ -12,7 +12,7 @@ from alerts.caveats import Caveat, Handling, Tlp
 from alerts.devices import DeviceOp
 from alerts.grading import CREDIBILITY, RELIABILITY, Grading
 from alerts.identity import UserRef
-from alerts.items import ALL, DueSpec, ItemDraft, ItemKind, Reference, Selector, SelectorKind
+from alerts.items import ALL, Correction, DueSpec, ItemDraft, ItemKind, Reference, Selector, SelectorKind
 from alerts.priority import Priority
 from alerts.roles import Role
 from handlers import commands as c
@@ -98,6 +98,22 @@ def drafts(draw: st.DrawFn, kind: ItemKind, vocabulary: Vocabulary) -> ItemDraft
     )
 
 
+@st.composite
+def corrections(draw: st.DrawFn, vocabulary: Vocabulary) -> Correction:
+    topic_values = st.sampled_from(vocabulary.topics) if vocabulary.topics else open_topics
+
+    def maybe(values: st.SearchStrategy) -> object:  # type: ignore[type-arg]
+        return draw(st.one_of(st.none(), values))
+
+    found = Correction(
+        recipients=maybe(recipients.filter(bool)), topic=maybe(topic_values), tlp=maybe(st.sampled_from(Tlp)),
+        handling=maybe(st.sampled_from(Handling)), orcon=maybe(st.booleans()), grading=maybe(gradings),
+        priority=maybe(st.sampled_from(Priority)), due=maybe(due_specs), purpose=maybe(line_text),
+        outside_ref=maybe(line_text), body=maybe(free_text),
+    )
+    return found if not found.empty else Correction(body=draw(free_text))
+
+
 users = st.one_of(
     st.from_regex(r"matrix:@[a-z0-9._=-]{1,12}:[a-z0-9.-]{1,12}(:[0-9]{2,5})?", fullmatch=True),
     st.integers(1, 10**12).map(lambda number: f"telegram:user:{number}"),
@@ -140,6 +156,7 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
         st.builds(c.ReplyCommand, references, free_text),
         st.builds(c.CloseCommand, references, maybe_free_text),
         st.builds(c.WithdrawCommand, references, free_text),
+        st.builds(c.CorrectCommand, references, corrections(vocabulary), st.booleans()),
         st.builds(c.StatusCommand, references),
         st.builds(c.OverdueCommand, scopes),
         st.just(c.MineCommand()),
@@ -165,7 +182,7 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
 
 
 def test_the_strategies_cover_every_command() -> None:
-    drawn = {type(command) for command in _examples(commands(CONFIGURED), 400)}
+    drawn = {type(command) for command in _examples(commands(CONFIGURED), 1000)}
     assert drawn == COMMAND_CLASSES
 
 
