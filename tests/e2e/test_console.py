@@ -124,3 +124,20 @@ def test_a_withdrawal_reason_is_sealed_with_the_item_and_erased_with_its_case(wo
     run = console(workdir, "/status A-2026-0001\n")
     assert "A-2026-0001: content erased on " in run.stdout and "(retention period over)" in run.stdout
     assert "CANARY-WD-51c2" not in run.stdout and "Traceback" not in run.stdout + run.stderr
+
+
+def test_a_correction_reaches_the_new_route_and_marks_the_earlier_copy(workdir: Path) -> None:
+    script = ("/alert to:TH tlp:amber Two travellers, flight XX123\n\n"
+              "/correct A-2026-0001 to:TH,MY\nTwo travellers, flight XX124\n\n"
+              ":as th-npoc\n/ack A-2026-0001\n")
+    run = console(workdir, script)
+    assert run.returncode == 0, run.stderr
+    blocks = run.stdout.split("┌─ ")
+    to_thailand = [b for b in blocks if b.startswith("to National point of contact (Thailand), direct chat")]
+    assert any("A-2026-0001 rev 1 is superseded by A-2026-0001 rev 2, sent to you now" in b for b in to_thailand)
+    assert any("[TLP:AMBER] A-2026-0001 rev 2 · ROUTINE alert" in b and "flight XX124" in b for b in to_thailand)
+    assert any(b.startswith("to National point of contact (Malaysia), direct chat · delivery")
+               and "A-2026-0001 rev 2" in b for b in blocks), run.stdout
+    assert any("A-2026-0001 rev 2 accepted (TLP:AMBER H0)." in b and "1 marked superseded" in b for b in blocks)
+    assert any("Acknowledged A-2026-0001." in b for b in blocks)
+    assert "Traceback" not in run.stdout + run.stderr
