@@ -95,3 +95,12 @@ def test_a_route_the_new_caveat_refuses_leaves_the_item_as_it_was(bot: Bot) -> N
     [answer] = bot.says("my-officer", f"/correct {REF} tlp:red to:TH")
     assert answer.startswith("Not sent:") and answer.endswith(f"{REF} stays as it was.")
     assert bot.record(REF).item.revision == 1
+
+
+def test_status_shows_the_new_revisions_copies_and_the_audit_its_text_and_route(bot: Bot) -> None:
+    bot.says("my-officer", f"/correct {REF} to:AU\n\nThree travellers")
+    entry = bot.store.audit[-1]
+    assert entry.detail["body"] == "Three travellers" and entry.detail["route"].startswith("au-npoc via ")
+    status = bot.answer("my-officer", f"/status {REF}")
+    assert "Au Npoc (Australia): queued" in status
+    assert "Th Npoc" not in status and "My Npoc" not in status
