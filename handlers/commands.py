@@ -10,7 +10,7 @@ blank line, where nothing can be mistaken for a field. The admins' commands are 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import ClassVar, Protocol
 
 from alerts.caveats import Handling
@@ -158,6 +158,12 @@ class CorrectCommand:
 
 
 @dataclass(frozen=True)
+class HistoryCommand(ReferenceOnly):
+    name: ClassVar[str] = "history"
+    reference: Reference
+
+
+@dataclass(frozen=True)
 class StatusCommand(ReferenceOnly):
     name: ClassVar[str] = "status"
     reference: Reference
@@ -177,8 +183,35 @@ class OverdueCommand:
 
 
 @dataclass(frozen=True)
-class MineCommand(Bare):
+class MineCommand:
     name: ClassVar[str] = "mine"
+    everything: bool = False  # `/mine all`: closed items too
+    page: int = 1
+
+    def render(self) -> str:
+        return command_text.joined("/mine", "all" if self.everything else "",
+                                   f"page:{self.page}" if self.page != 1 else "")
+
+
+@dataclass(frozen=True)
+class FindCommand:
+    """`/find passport topic:document-fraud country:TH from:2026-11-01 until:2026-11-30 page:2`."""
+
+    name: ClassVar[str] = "find"
+    words: tuple[str, ...] = ()  # every one must be in the item's text (any case)
+    topic: str | None = None
+    country: str | None = None  # an organisation code
+    reference: str | None = None  # a reference or its beginning, or the originator's own ref:
+    since: date | None = None  # from this day (UTC)
+    until: date | None = None  # to this day, inclusive
+    page: int = 1
+
+    def render(self) -> str:
+        return command_text.joined(
+            "/find", *self.words, f"topic:{self.topic}" if self.topic else "",
+            f"country:{self.country}" if self.country else "", f"ref:{self.reference}" if self.reference else "",
+            f"from:{self.since.isoformat()}" if self.since else "", f"until:{self.until.isoformat()}" if self.until else "",
+            f"page:{self.page}" if self.page != 1 else "")
 
 
 @dataclass(frozen=True)

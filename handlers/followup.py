@@ -59,11 +59,16 @@ def sender_of(ctx: CommandContext) -> Contact:
     return ctx.sender
 
 
+def may_see(sender: Contact, record: ItemRecord) -> bool:
+    """The one rule for who may see an item (/status, /find, /mine all, /history): its originator,
+    coordinators and auditors (every copy), and its recipients (their own copy)."""
+    return (sender.id == record.item.originator or sender.has(Role.COORDINATOR) or sender.has(Role.AUDITOR)
+            or record.delivery_to(sender.id) is not None)
+
+
 def involved(ctx: CommandContext, record: ItemRecord) -> bool:
     """The sender could see the item: its originator, a recipient, a coordinator or an auditor."""
-    sender = sender_of(ctx)
-    return (sender.id == record.item.originator or record.delivery_to(sender.id) is not None
-            or sender.has(Role.COORDINATOR) or sender.has(Role.AUDITOR))
+    return may_see(sender_of(ctx), record)
 
 
 def find_item(ctx: CommandContext, reference: Reference, command: str) -> ItemRecord | None:
@@ -240,7 +245,7 @@ def status(ctx: CommandContext, reference: Reference, platforms: AbstractSet[Pla
     item, sender = record.item, sender_of(ctx)
     overseer = sender.id == item.originator or sender.has(Role.COORDINATOR) or sender.has(Role.AUDITOR)
     own = record.delivery_to(sender.id)
-    if not overseer and own is None:
+    if not may_see(sender, record):
         refuse(ctx, record, "status", f"Only the originator, recipients, coordinators and auditors can see {reference}.")
         return
     ctx.audit(AuditAction.CONSULTATION, reference=str(reference), caveat=item.caveat.label(),

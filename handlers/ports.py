@@ -89,6 +89,13 @@ class ItemRepository(Protocol):
         """Open items the contact sent or received, oldest first."""
         ...
 
+    def find(self, contact_id: str | None, *, topic: str | None = None, since: datetime | None = None,
+             until: datetime | None = None) -> list[Reference]:
+        """The references a search may consider, newest first, chosen by what is kept in clear (no
+        content is opened): the items `contact_id` sent or received (None: every item), created in
+        [since, until), with `topic`. Open and closed, withdrawn and erased alike."""
+        ...
+
     def delivery_by_message(self, platform_message_id: str) -> tuple[Reference, str] | None:
         """(item reference, recipient contact) of the delivery a platform message carried, for
         reactions, buttons and replies that point at a delivered message."""
@@ -110,6 +117,10 @@ class ItemRepository(Protocol):
         due times and revision. The current deliveries are kept apart as the earlier revision's (no
         longer counted by reminders, /status or /ack), and `route`'s deliveries (all queued) become the
         item's; outbox_keys maps contact id to outbox key."""
+        ...
+
+    def earlier_deliveries(self, reference: Reference) -> list[tuple[int, DeliveryRecord]]:
+        """The deliveries of the item's earlier revisions, as (revision, delivery), oldest first."""
         ...
 
     def close(self, reference: Reference, closure: Closure) -> bool:

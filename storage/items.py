@@ -123,6 +123,14 @@ class SqlItemRepository:
             due_at=draft.due.at if draft.due else None, content=sealed, revision=item.revision))
         self._insert_rows(rows)
 
+    def earlier_deliveries(self, reference: Reference) -> list[tuple[int, DeliveryRecord]]:
+        d = superseded_deliveries.c
+        rows = self._conn.execute(select(superseded_deliveries).where(d.item_reference == str(reference))
+                                  .order_by(d.revision, d.id)).all()
+        return [(row.revision, DeliveryRecord(row.contact, row.destination, row.outbox_key, row.state, row.sent_at,
+                                              row.acknowledged_at, row.answered_at, row.platform_message_id))
+                for row in rows]
+
     def close(self, reference: Reference, closure: Closure) -> bool:
         """Close an open item; False when it is closed already (the first closure stands)."""
         ref = str(reference)
@@ -198,6 +206,24 @@ class SqlItemRepository:
             .order_by(items.c.created_at, items.c.reference)
         ).all()
         return self._records(rows)
+
+    def find(self, contact_id: str | None, *, topic: str | None = None, since: datetime | None = None,
+             until: datetime | None = None) -> list[Reference]:
+        """References by metadata alone, newest first (see handlers.ports.ItemRepository.find)."""
+        c = items.c
+        query = select(c.kind, c.year, c.number)
+        if contact_id is not None:
+            received = select(deliveries.c.item_reference).where(deliveries.c.contact == contact_id)
+            query = query.where(or_(c.originator == contact_id, c.reference.in_(received)))
+        if topic is not None:
+            query = query.where(c.topic == topic)
+        if since is not None:
+            query = query.where(c.created_at >= since)
+        if until is not None:
+            query = query.where(c.created_at < until)
+        rows = self._conn.execute(query.order_by(c.created_at.desc(), c.year.desc(), c.kind.desc(),
+                                                 c.number.desc())).all()
+        return [Reference(ItemKind(row.kind), row.year, row.number) for row in rows]
 
     def delivery_by_message(self, platform_message_id: str) -> tuple[Reference, str] | None:
         row = self._conn.execute(

@@ -97,6 +97,16 @@ class _Items:
         ]
         return sorted(found, key=lambda r: (r.item.created_at, str(r.item.reference)))
 
+    def find(self, contact_id: str | None, *, topic: str | None = None, since: datetime | None = None,
+             until: datetime | None = None) -> list[Reference]:
+        found = [r.item for r in self._staged.items.values()
+                 if (contact_id is None or r.item.originator == contact_id or r.delivery_to(contact_id) is not None)
+                 and (topic is None or r.item.draft.topic == topic)
+                 and (since is None or r.item.created_at >= since) and (until is None or r.item.created_at < until)]
+        found.sort(key=lambda i: (i.created_at, i.reference.year, i.reference.kind.value, i.reference.number),
+                   reverse=True)
+        return [i.reference for i in found]
+
     def delivery_by_message(self, platform_message_id: str) -> tuple[Reference, str] | None:
         for record in self._staged.items.values():
             for delivery in record.deliveries:
@@ -144,6 +154,9 @@ class _Items:
         )
         self._staged.items[str(item.reference)] = replace(record, item=replace(item, state=record.item.state),
                                                           route=route, deliveries=deliveries)
+
+    def earlier_deliveries(self, reference: Reference) -> list[tuple[int, DeliveryRecord]]:
+        return list(self._staged.superseded.get(str(reference), ()))
 
     def close(self, reference: Reference, closure: Closure) -> bool:
         record = self._staged.items[str(reference)]

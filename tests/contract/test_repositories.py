@@ -22,7 +22,7 @@ from alerts.messages import InboundMessage, MessageKind
 from alerts.reminders import Reminder, Stage, Track
 from tests.contract.conftest import Backend
 from tests.sample_network import person
-from tests.storage.builders import make_item, make_message, make_route
+from tests.storage.builders import CREATED, make_item, make_message, make_route
 
 ROOM = ChatRef.parse("console:#network")
 ALICE = UserRef.parse("console:alice")
@@ -214,6 +214,29 @@ def test_a_revision_replaces_the_draft_and_the_deliveries(backend: Backend, cloc
                                                                             ("vn-npoc", "o4", "queued")]
     assert record.route == make_route("my-npoc", "vn-npoc")
     assert mine == []  # no longer a recipient
+    with backend.factory() as uow:
+        earlier = uow.items.earlier_deliveries(item.reference)
+    assert [(n, d.contact, d.outbox_key, d.state, d.platform_message_id) for n, d in earlier] == [
+        (1, "my-npoc", "o1", "acknowledged", "m-1"), (1, "sg-npoc", "o2", "queued", None)]
+
+
+def test_find_chooses_by_metadata_newest_first(backend: Backend) -> None:
+    with backend.factory() as uow:
+        for n, (originator, to, topic, hours) in enumerate([
+                ("th-lo", "my-npoc", "document-fraud", 0), ("sg-npoc", "th-lo", "people-smuggling", 5),
+                ("sg-npoc", "my-npoc", "document-fraud", 3), ("my-npoc", "sg-npoc", None, 1)], start=1):
+            uow.items.add(make_item(n, originator=originator, topic=topic, created_at=CREATED + timedelta(hours=hours)),
+                          make_route(to), {to: f"o{n}"})
+        uow.commit()
+    refs = lambda found: [str(r) for r in found]  # noqa: E731
+    with backend.factory() as uow:
+        assert refs(uow.items.find(None)) == ["A-2026-0002", "A-2026-0003", "A-2026-0004", "A-2026-0001"]
+        assert refs(uow.items.find("th-lo")) == ["A-2026-0002", "A-2026-0001"]
+        assert refs(uow.items.find("my-npoc")) == ["A-2026-0003", "A-2026-0004", "A-2026-0001"]
+        assert refs(uow.items.find("my-npoc", topic="document-fraud")) == ["A-2026-0003", "A-2026-0001"]
+        assert refs(uow.items.find(None, since=CREATED + timedelta(hours=1),
+                                   until=CREATED + timedelta(hours=5))) == ["A-2026-0003", "A-2026-0004"]
+        assert uow.items.find("nobody") == []
 
 
 def test_cancel_fails_an_items_unsent_rows_of_the_kinds_named(backend: Backend) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
@@ -114,6 +114,22 @@ def corrections(draw: st.DrawFn, vocabulary: Vocabulary) -> Correction:
     return found if not found.empty else Correction(body=draw(free_text))
 
 
+find_words = st.from_regex(r"[a-z0-9][a-z0-9.,'-]{0,12}", fullmatch=True)
+days = st.dates(date(1990, 1, 1), date(2200, 1, 1))
+
+
+@st.composite
+def finds(draw: st.DrawFn, vocabulary: Vocabulary) -> c.FindCommand:
+    topic_values = st.sampled_from(vocabulary.topics) if vocabulary.topics else open_topics
+    since, until = draw(st.one_of(st.none(), days)), draw(st.one_of(st.none(), days))
+    if since and until and until < since:
+        since, until = until, since
+    return c.FindCommand(tuple(draw(st.lists(find_words, max_size=3))), draw(st.one_of(st.none(), topic_values)),
+                         draw(st.one_of(st.none(), st.sampled_from(ORGANISATIONS))),
+                         draw(st.one_of(st.none(), st.from_regex(r"[AR]-20[0-9]{2}-[0-9]{1,4}", fullmatch=True))),
+                         since, until, draw(st.integers(1, 10_000)))
+
+
 users = st.one_of(
     st.from_regex(r"matrix:@[a-z0-9._=-]{1,12}:[a-z0-9.-]{1,12}(:[0-9]{2,5})?", fullmatch=True),
     st.integers(1, 10**12).map(lambda number: f"telegram:user:{number}"),
@@ -159,7 +175,9 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
         st.builds(c.CorrectCommand, references, corrections(vocabulary), st.booleans()),
         st.builds(c.StatusCommand, references),
         st.builds(c.OverdueCommand, scopes),
-        st.just(c.MineCommand()),
+        st.builds(c.MineCommand, st.booleans(), st.integers(1, 10_000)),
+        st.builds(c.HistoryCommand, references),
+        finds(vocabulary),
         st.builds(c.ContactsCommand, scopes),
         st.just(c.WhoamiCommand()),
         st.builds(c.HelpCommand, help_topics),
