@@ -79,6 +79,10 @@ class ItemRepository(Protocol):
 
     def get(self, reference: Reference) -> ItemRecord | None: ...
 
+    def get_many(self, references: Sequence[Reference]) -> list[ItemRecord]:
+        """The items of `references` that exist, in that order (a search opens them a batch at a time)."""
+        ...
+
     def file_message(self, reference: Reference, message: InboundMessage) -> None:
         """`message` (as read from the inbox) is about the item: its stored text is sealed under
         the item's case key from now on, so erasing the case erases it too. The text of a message

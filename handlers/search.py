@@ -76,22 +76,25 @@ def _matches(ctx: CommandContext, command: FindCommand, record: ItemRecord) -> b
 
 def _page_of(ctx: CommandContext, references: list[Reference], command: FindCommand | None,
              page: int) -> tuple[list[ItemRecord], bool]:
-    """The records of page `page` (of PAGE) among `references`, opened one by one, newest first, and
-    whether there are more after it."""
+    """The records of page `page` (of PAGE) among `references`, opened a batch at a time, newest
+    first, and whether there are more after it."""
     sender = sender_of(ctx)
     skip, shown = (page - 1) * PAGE, list[ItemRecord]()
-    for reference in references:
-        record = ctx.uow.items.get(reference)
-        if record is None or not may_see(sender, record):  # the candidates' rule and /status's must agree
-            continue
-        if command is not None and not _matches(ctx, command, record):
-            continue
-        if skip:
-            skip -= 1
-            continue
-        if len(shown) == PAGE:
-            return shown, True
-        shown.append(record)
+    start, batch = 0, page * PAGE + 1
+    while start < len(references):
+        for record in ctx.uow.items.get_many(references[start:start + batch]):
+            if not may_see(sender, record):  # the candidates' rule and /status's must agree
+                continue
+            if command is not None and not _matches(ctx, command, record):
+                continue
+            if skip:
+                skip -= 1
+                continue
+            if len(shown) == PAGE:
+                return shown, True
+            shown.append(record)
+        start += batch
+        batch = min(batch * 2, 256)  # a search that filters most out reads on in bigger batches
     return shown, False
 
 

@@ -7,7 +7,7 @@ stored route grows, each new delivery with its reason ("forward by X, consented 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -192,6 +192,18 @@ class SqlItemRepository:
         if row is None:
             return None
         return self._records([row])[0]
+
+    def get_many(self, references: Sequence[Reference]) -> list[ItemRecord]:
+        """The items of `references` that exist, in that order: one query for the items, one for their
+        deliveries and one for their case keys, however many they are."""
+        wanted = [str(r) for r in references]
+        if not wanted:
+            return []
+        keys = getattr(self._sealer, "case_keys", None)
+        if keys is not None:
+            keys.load(wanted)
+        rows = {row.reference: row for row in self._conn.execute(select(items).where(items.c.reference.in_(wanted)))}
+        return self._records([rows[r] for r in wanted if r in rows])
 
     def file_message(self, reference: Reference, message: InboundMessage) -> None:
         file_under_case(self._conn, self._sealer, message, str(reference))

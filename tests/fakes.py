@@ -86,6 +86,9 @@ class _Items:
     def get(self, reference: Reference) -> ItemRecord | None:
         return self._staged.items.get(str(reference))
 
+    def get_many(self, references: Sequence[Reference]) -> list[ItemRecord]:
+        return [self._staged.items[str(r)] for r in references if str(r) in self._staged.items]
+
     def file_message(self, reference: Reference, message: InboundMessage) -> None:
         """Nothing to re-seal in memory."""
 

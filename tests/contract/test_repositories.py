@@ -237,6 +237,9 @@ def test_find_chooses_by_metadata_newest_first(backend: Backend) -> None:
         assert refs(uow.items.find(None, since=CREATED + timedelta(hours=1),
                                    until=CREATED + timedelta(hours=5))) == ["A-2026-0003", "A-2026-0004"]
         assert uow.items.find("nobody") == []
+        wanted = [Reference(ItemKind.ALERT, 2026, n) for n in (3, 9, 1)]
+        assert [str(r.item.reference) for r in uow.items.get_many(wanted)] == ["A-2026-0003", "A-2026-0001"]
+        assert uow.items.get_many(wanted)[1] == uow.items.get(wanted[2])
 
 
 def test_cancel_fails_an_items_unsent_rows_of_the_kinds_named(backend: Backend) -> None:
