@@ -149,3 +149,27 @@ def _status_shows(answer: str) -> bool:
     if "withdrawn on" in answer:
         return "(oops)" in answer
     return not answer.startswith("Only the originator")
+
+
+def test_a_search_about_red_items_asked_in_a_room_is_answered_in_the_direct_chat() -> None:
+    bot = Bot()
+    bot.says("my-officer", "/alert to:@th-npoc tlp:red Informant named Somsak")
+    in_room = bot.says("th-npoc", "/find informant", chat="console:#network")
+    assert in_room == ["Th Npoc: answered in your direct chat with the bot, because the answer is about TLP:RED "
+                       "items, whose details stay out of shared chats."]
+    assert _refs(bot.messages_to("th-npoc")[-1].text) == ["A-2026-0001"]
+
+
+def test_history_shows_forwards_to_those_who_oversee_the_item_and_its_closure() -> None:
+    bot = Bot()
+    bot.says("my-officer", "/alert to:TH tlp:amber orcon Boat leaves tonight")
+    bot.worker_sends()
+    bot.says("th-npoc", '/forward A-2026-0001 to:MY purpose:"joint operation"')
+    bot.later(10)
+    bot.says("my-officer", "/consent A-2026-0001 yes")
+    bot.says("my-officer", "/close A-2026-0001 intercepted")
+    history = bot.answer("my-officer", "/history A-2026-0001")
+    assert "forward to My Npoc (Malaysia) asked by Th Npoc (Thailand)" in history
+    assert "forward to My Npoc (Malaysia) granted by My Officer (Malaysia)" in history
+    assert history.splitlines()[-1].endswith("closed by My Officer (Malaysia)")
+    assert "forward to" not in bot.answer("th-npoc", "/history A-2026-0001")
