@@ -141,3 +141,21 @@ def test_a_correction_reaches_the_new_route_and_marks_the_earlier_copy(workdir: 
     assert any("A-2026-0001 rev 2 accepted (TLP:AMBER H0)." in b and "1 marked superseded" in b for b in blocks)
     assert any("Acknowledged A-2026-0001." in b for b in blocks)
     assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_find_mine_all_and_history_on_the_running_bot(workdir: Path) -> None:
+    script = ("/alert to:TH tlp:amber topic:document-fraud Altered passports on flight XX123\n\n"
+              "/alert to:TH tlp:green Boat sighted\n\n/close A-2026-0002 done\n"
+              "/find passports topic:document-fraud country:TH\n/mine all\n/history A-2026-0001\n")
+    run = console(workdir, script)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    found = out.split("Found, newest first (page 1, times UTC):", 1)[1].split("└─", 1)[0]
+    assert "A-2026-0001 TLP:AMBER" in found and "Altered passports on flight XX123" in found
+    assert "A-2026-0002" not in found
+    mine = out.split("Your items, open and closed, newest first", 1)[1].split("└─", 1)[0]
+    assert mine.index("A-2026-0002") < mine.index("A-2026-0001") and "· closed: Boat sighted" in mine
+    history = out.split("A-2026-0001 · TLP:AMBER H0 · history (times UTC)", 1)[1].split("└─", 1)[0]
+    assert "alert sent by Immigration liaison officer (Malaysia)" in history
+    assert "delivered to National point of contact (Thailand)" in history
+    assert "Traceback" not in out + run.stderr
