@@ -13,7 +13,12 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
 
+from dataclasses import replace
+
 from alerts.audit import AuditAction
+from alerts.caveat_rules import channel_violation, shared_chat
+from alerts.caveats import Tlp
+from alerts.routing import Destination
 from alerts.items import Reference
 from alerts.render import erased_line, short_when
 from alerts.roles import Role
@@ -34,6 +39,14 @@ def _state(record: ItemRecord) -> str:
     return "open"
 
 
+def readable_here(ctx: CommandContext, record: ItemRecord) -> bool:
+    """The item's text may reach the asker's direct chat (where search answers go): not TLP:RED or
+    AMBER+STRICT text over Telegram, which is not end-to-end encrypted. Where it may not, the item is
+    neither matched by words nor shown with its text, so a search cannot carry its content there."""
+    place = Destination.direct(ctx.message.sender)
+    return channel_violation(record.item.caveat, place, ctx.directory, ctx.encrypted_only) is None
+
+
 def _line(ctx: CommandContext, record: ItemRecord) -> str:
     item = record.item
     if record.erasure is not None:
@@ -42,6 +55,8 @@ def _line(ctx: CommandContext, record: ItemRecord) -> str:
     sender = originator.organisation if originator else item.originator
     first = " ".join(item.draft.body.split())
     snippet = first if len(first) <= 48 else first[:47] + "…"
+    if not readable_here(ctx, record):
+        snippet = f"(its text only where {item.caveat.tlp.label} may be read: /status {item.reference} there)"
     return (f"{item.label} {item.caveat.tlp.label} · {short_when(item.created_at)} · "
             f"{item.draft.topic or 'no topic'} · from {sender} · {_state(record)}: {snippet}")
 
@@ -67,7 +82,7 @@ def _matches(ctx: CommandContext, command: FindCommand, record: ItemRecord) -> b
         if not str(item.reference).startswith(command.reference) and command.reference not in theirs:
             return False
     if command.words:
-        if record.erasure is not None:
+        if record.erasure is not None or not readable_here(ctx, record):
             return False
         text = " ".join([item.draft.body, item.draft.purpose or "", item.draft.outside_ref or ""]).lower()
         return all(word in text for word in command.words)
@@ -108,7 +123,16 @@ def _answer(ctx: CommandContext, head: str, records: list[ItemRecord], more: str
     lines = [head, *(_line(ctx, r) for r in records)]
     if more:
         lines.append(f"More: {more}")
-    answer_placed(ctx, "\n".join(lines), {r.item.caveat.tlp for r in records})
+    text = "\n".join(lines)
+    if shared_chat(ctx.message.chat, ctx.message.direct) and any(r.item.caveat.tlp is not Tlp.CLEAR for r in records):
+        # The lines carry items' text: only TLP:CLEAR may be read by a whole room.
+        answer = ctx.answer_message(text)
+        ctx.uow.outbox.enqueue_many([
+            replace(answer, destination=Destination.direct(ctx.message.sender)),
+            ctx.answer_message(f"{sender_of(ctx).name}: answered in your direct chat with the bot, because the "
+                               "answer carries the text of items not for everyone here.")])
+        return
+    answer_placed(ctx, text, {r.item.caveat.tlp for r in records})
 
 
 def find(ctx: CommandContext, command: FindCommand) -> None:

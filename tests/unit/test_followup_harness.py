@@ -42,12 +42,13 @@ class Bot:
         self._events = itertools.count(1)
         self.last_audit: list[AuditAction] = []
 
-    def says(self, who: str, text: str, chat: str | None = None) -> list[str]:
-        """What `who` typed; the answers queued for that chat. `last_audit` holds what it audited."""
+    def says(self, who: str, text: str, chat: str | None = None, account: str | None = None) -> list[str]:
+        """What `who` typed (from `account`, by default their console one); the answers queued for that
+        chat. `last_audit` holds what it audited."""
         before, audited = set(self.store.outbox), len(self.store.audit)
         message = InboundMessage(
             event_id=f"e{next(self._events)}",
-            sender=UserRef.parse(f"console:{who}"),
+            sender=UserRef.parse(account or f"console:{who}"),
             chat=ChatRef.parse(chat or f"console:@{who}"),
             text=text,
             received_at=self.clock.now(),

@@ -155,9 +155,34 @@ def test_a_search_about_red_items_asked_in_a_room_is_answered_in_the_direct_chat
     bot = Bot()
     bot.says("my-officer", "/alert to:@th-npoc tlp:red Informant named Somsak")
     in_room = bot.says("th-npoc", "/find informant", chat="console:#network")
-    assert in_room == ["Th Npoc: answered in your direct chat with the bot, because the answer is about TLP:RED "
-                       "items, whose details stay out of shared chats."]
+    assert in_room == ["Th Npoc: answered in your direct chat with the bot, because the answer carries the text "
+                       "of items not for everyone here."]
     assert _refs(bot.messages_to("th-npoc")[-1].text) == ["A-2026-0001"]
+
+
+def test_a_search_asked_in_a_room_shows_only_clear_items_there() -> None:
+    bot = Bot()
+    bot.says("my-officer", "/alert to:TH tlp:amber Boat one")
+    bot.says("my-officer", "/alert to:TH tlp:clear Boat two")
+    assert len(bot.says("th-npoc", "/find boat", chat="console:#network")) == 1  # only the pointer
+    assert _refs(bot.says("th-npoc", "/find boat", chat="console:#network")[0]) == []
+    assert _refs(bot.messages_to("th-npoc")[-1].text) == ["A-2026-0002", "A-2026-0001"]
+    assert _refs(bot.says("th-npoc", "/find two", chat="console:#network")[0]) == ["A-2026-0002"]
+
+
+def test_red_text_is_neither_searched_nor_shown_over_telegram() -> None:
+    bot = Bot()
+    bot.says("my-officer", "/alert to:@au-npoc tlp:red Informant named Somsak")
+    bot.says("my-officer", "/alert to:@au-npoc tlp:amber Informant seen")
+    telegram = {"chat": "telegram:4242", "account": "telegram:user:4242"}
+    assert _refs(bot.says("au-npoc", "/find informant", **telegram)[0]) == ["A-2026-0002"]
+    listed = bot.says("au-npoc", "/find", **telegram)[0]
+    assert _refs(listed) == ["A-2026-0002", "A-2026-0001"] and "Somsak" not in listed
+    assert "(its text only where TLP:RED may be read: /status A-2026-0001 there)" in listed
+    on_matrix = bot.says("au-npoc", "/find informant", chat="matrix:!dm:example.org",
+                         account="matrix:@au-npoc:example.org")
+    assert on_matrix[0].startswith("Au Npoc: answered in your direct chat")  # a room id: counts as shared
+    assert "Somsak" in bot.store.messages_to("direct:matrix:@au-npoc:example.org")[-1].text
 
 
 def test_history_shows_forwards_to_those_who_oversee_the_item_and_its_closure() -> None:
