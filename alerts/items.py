@@ -127,6 +127,7 @@ class Item:
     feedback_due: datetime | None = None
     state: ItemState = ItemState.OPEN
     revision: int = 1  # /correct makes the next one; the reference stays the same
+    revised_at: datetime | None = None  # when this revision was made (None: the first, at created_at)
 
     @property
     def label(self) -> str:

@@ -73,7 +73,8 @@ def correct(ctx: CommandContext, command: CorrectCommand, policy: PostingPolicy)
                  f"{reference} stays as it was.", tlps))
         return
     ack_due, feedback_due = policy.due.due_times(draft, ctx.now)
-    revised = replace(item, draft=draft, ack_due=ack_due, feedback_due=feedback_due, revision=item.revision + 1)
+    revised = replace(item, draft=draft, ack_due=ack_due, feedback_due=feedback_due, revision=item.revision + 1,
+                      revised_at=ctx.now)
     ref = str(reference)
     cancelled = set(ctx.uow.outbox.cancel(ref, CANCELLED_KINDS, SUPERSEDED))
     staying = set(route.recipients)

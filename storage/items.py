@@ -120,7 +120,8 @@ class SqlItemRepository:
             handling=draft.caveat.handling.value, orcon=draft.caveat.orcon, priority=draft.priority.value,
             topic=draft.topic, grading=draft.grading.code if draft.grading else None,
             recipients=_join_selectors(draft.recipients), due_after=draft.due.after if draft.due else None,
-            due_at=draft.due.at if draft.due else None, content=sealed, revision=item.revision))
+            due_at=draft.due.at if draft.due else None, content=sealed, revision=item.revision,
+            revised_at=item.revised_at))
         self._insert_rows(rows)
 
     def earlier_deliveries(self, reference: Reference) -> list[tuple[int, DeliveryRecord]]:
@@ -312,6 +313,7 @@ class SqlItemRepository:
             feedback_due=row.feedback_due,
             state=ItemState.CLOSED if erasure else ItemState(row.state),
             revision=row.revision or 1,
+            revised_at=row.revised_at,
         )
         route = Route(tuple(Delivery(d.contact, Destination.parse(d.destination), d.reason) for d in delivery_rows))
         records = tuple(

@@ -82,6 +82,7 @@ items = Table(
     Column("withdrawn_by", String(200)),
     Column("withdrawal", LargeBinary),  # sealed JSON {reason}, under the case key
     Column("revision", Integer),  # /correct (0008_withdraw): NULL is the first
+    Column("revised_at", UtcDateTime),  # when the current revision was made; reminders count from it
     _states("state", "open", "closed"),
 )
 

@@ -262,9 +262,9 @@ class _Reminders:
             if record is None or record.item.state is not ItemState.OPEN:
                 continue
             item = record.item
-            found.append(FollowUp(ref, item.draft.priority, item.caveat, item.created_at, item.ack_due,
+            found.append(FollowUp(ref, item.draft.priority, item.caveat, item.revised_at or item.created_at, item.ack_due,
                                   item.feedback_due, item.originator, True, tuple(d.progress for d in record.deliveries),
-                                  frozenset(done.get(ref, ())), self._staged.snoozes.get(ref, ())))
+                                  frozenset(done.get(ref, ())), self._staged.snoozes.get(ref, ()), item.revision))
         return found
 
     def record(self, reminder: Reminder, outcome: str, at: datetime) -> bool:

@@ -201,7 +201,7 @@ def test_a_revision_replaces_the_draft_and_the_deliveries(backend: Backend, cloc
         uow.commit()
     clock.advance(timedelta(hours=2))
     draft = replace(item.draft, body="corrected text", caveat=Caveat(Tlp.GREEN), topic=None)
-    revised = replace(item, draft=draft, revision=2, ack_due=clock.now() + timedelta(hours=4),
+    revised = replace(item, draft=draft, revision=2, revised_at=clock.now(), ack_due=clock.now() + timedelta(hours=4),
                       feedback_due=clock.now() + timedelta(hours=24))
     with backend.factory() as uow:
         uow.items.revise(revised, make_route("my-npoc", "vn-npoc"), {"my-npoc": "o3", "vn-npoc": "o4"}, clock.now())

@@ -104,3 +104,23 @@ def test_status_shows_the_new_revisions_copies_and_the_audit_its_text_and_route(
     status = bot.answer("my-officer", f"/status {REF}")
     assert "Au Npoc (Australia): queued" in status
     assert "Th Npoc" not in status and "My Npoc" not in status
+
+
+def test_a_new_revision_is_reminded_afresh() -> None:
+    from tests.unit.test_reminder_service import URGENT, ReminderBot
+
+    bot = ReminderBot()
+    bot.says("my-officer", URGENT)
+    bot.worker_sends()
+    for _ in range(0, 150, 5):
+        bot.tick(5)
+    first = bot.stages_to("th-npoc")
+    assert "ack-due" in first
+    bot.says("my-officer", f"/correct {REF} to:TH")
+    bot.worker_sends()
+    for _ in range(0, 150, 5):
+        bot.tick(5)
+    again = bot.stages_to("th-npoc")[len(first):]
+    assert again[:2] == ["ack-before", "ack-due"]  # rev 2's, though rev 1 had the same stages
+    assert all(k.startswith(f"rem:{REF}~rev2:") for k in bot.store.outbox if k.startswith("rem:")
+               and bot.store.outbox[k].text.startswith(f"[TLP:AMBER] {REF} rev 2"))

@@ -26,6 +26,7 @@ def upgrade() -> None:
     op.add_column("items", sa.Column("withdrawn_by", sa.String(200), nullable=True))
     op.add_column("items", sa.Column("withdrawal", sa.LargeBinary(), nullable=True))
     op.add_column("items", sa.Column("revision", sa.Integer(), nullable=True))
+    op.add_column("items", sa.Column("revised_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "superseded_deliveries",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
@@ -49,6 +50,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_superseded_deliveries_item_reference"), "superseded_deliveries")
     op.drop_table("superseded_deliveries")
+    op.drop_column("items", "revised_at")
     op.drop_column("items", "revision")
     op.drop_column("items", "withdrawal")
     op.drop_column("items", "withdrawn_by")
