@@ -10,7 +10,8 @@ revision's; the result is routed afresh, as /alert routes a draft, and in the co
   the new route leaves out gets the withdrawal treatment (handlers.withdrawal.withdrawn_copy): its
   removal where the platform allows, and one line saying the item now goes elsewhere;
 - the earlier revision's deliveries are kept apart (ItemRepository.revise), and the audit log
-  records the correction with the new revision's route.
+  records the correction with the new revision's route;
+- a TLP:RED correction typed in a shared chat is planned for removal from it, as post_item does.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from handlers.answer_place import placed_answer
 from handlers.commands import CorrectCommand
 from handlers.context import CommandContext
 from handlers.followup import find_item, refuse, sender_of
-from handlers.post_item import PostingPolicy, _notice, refusal_answer
+from handlers.post_item import PostingPolicy, _notice, _plan_removal, refusal_answer
 from handlers.values import check_due
 from handlers.withdrawal import CANCELLED_KINDS, delivered, originator_place, withdrawn_copy
 
@@ -106,13 +107,15 @@ def correct(ctx: CommandContext, command: CorrectCommand, policy: PostingPolicy)
                              reference=ref, contact=d.contact, protect_content=draft.caveat.protect_content)
              for d in route.deliveries if d.contact not in unreachable]
     rows += [_notice(ctx, revised, notice) for notice in route.notices]
+    # A TLP:RED correction typed in a shared chat leaves it, as a TLP:RED alert typed there does.
+    removal = _plan_removal(ctx, draft, ref)
     ctx.audit(AuditAction.CORRECTION, recipients=route.recipients, reference=ref, caveat=draft.caveat.label(),
               purpose=draft.purpose,
               detail={"revision": str(revised.revision), "body": draft.body, "topic": draft.topic or "",
                       "priority": draft.priority.value, "grade": draft.grading.code if draft.grading else "",
                       "route": "; ".join(f"{d.contact} via {d.destination} ({d.reason})" for d in route.deliveries),
                       "earlier_marked": str(marked), "earlier_taken_back": str(taken_back),
-                      "cancelled": str(len(cancelled))})
+                      "cancelled": str(len(cancelled)), **removal})
     names = [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients
              if c in ctx.directory.contacts and c not in unreachable]
     answer = (f"{revised.label} accepted ({draft.caveat.label()}). Sending to {', '.join(names) or 'nobody'}. "
