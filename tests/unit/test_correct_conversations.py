@@ -32,6 +32,7 @@ def test_a_correction_goes_to_the_new_route_and_the_earlier_copies_are_marked_or
                       f"Track it with /status {REF}.")
     record = bot.record(REF)
     assert record.item.revision == 2 and record.item.draft.body == "Two travellers, flight XX124"
+    assert record.item.revised_at == bot.clock.now() and record.item.ack_due > bot.clock.now()  # due from now
     # Everyone on the new route acknowledges again: Thailand's acknowledgement was of rev 1.
     assert [(d.contact, d.state) for d in record.deliveries] == [("th-npoc", "queued"), ("au-npoc", "queued")]
     assert [d.contact for _, d in bot.store.superseded[REF]] == ["th-npoc", "my-npoc"]

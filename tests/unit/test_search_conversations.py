@@ -50,6 +50,9 @@ def test_find_filters_by_topic_country_reference_and_dates() -> None:
     assert _refs(bot.answer("rso-coord", "/find from:2026-11-23 until:2026-11-23")) == [
         "A-2026-0003", "A-2026-0002", "A-2026-0001"]
     assert bot.answer("rso-coord", "/find until:2026-11-22") == "Nothing found among the items you may see."
+    assert _refs(bot.answer("rso-coord", "/find passports forged")) == ["A-2026-0003"]  # every word must be there
+    bot.says("my-officer", "/alert to:TH tlp:green ref:OP-77 Convoy")
+    assert _refs(bot.answer("my-officer", "/find ref:op-77")) == ["A-2026-0004"]  # their own ref:, any case
 
 
 def test_find_pages_through_the_results() -> None:
