@@ -29,6 +29,8 @@ class AuditAction(enum.Enum):
     KEY = "key"
     EXPORT = "export"
     ERASURE = "erasure"
+    WITHDRAWAL = "withdrawal"      # an item taken back by its originator or a coordinator
+    CORRECTION = "correction"      # the next revision of an item, with its route
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from alerts.caveats import Caveat
+from alerts.caveats import Caveat, Handling, Tlp
 from alerts.errors import InvalidValue
 from alerts.grading import Grading
 from alerts.identity import ChatRef
@@ -129,6 +129,13 @@ class Item:
     ack_due: datetime | None = None
     feedback_due: datetime | None = None
     state: ItemState = ItemState.OPEN
+    revision: int = 1  # /correct makes the next one; the reference stays the same
+    revised_at: datetime | None = None  # when this revision was made (None: the first, at created_at)
+
+    @property
+    def label(self) -> str:
+        """`A-2026-0042`, or `A-2026-0042 rev 2` once corrected: how messages name this revision."""
+        return str(self.reference) if self.revision <= 1 else f"{self.reference} rev {self.revision}"
 
     @property
     def kind(self) -> ItemKind:
@@ -137,3 +144,37 @@ class Item:
     @property
     def caveat(self) -> Caveat:
         return self.draft.caveat
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """What /correct changes in an item's draft: each field given, and the text when given (None: as
+    it was). Applied to the item's current draft, it gives the next revision's draft."""
+
+    recipients: tuple[Selector, ...] | None = None
+    topic: str | None = None
+    tlp: Tlp | None = None
+    handling: Handling | None = None
+    orcon: bool | None = None
+    grading: Grading | None = None
+    priority: Priority | None = None
+    due: DueSpec | None = None
+    purpose: str | None = None
+    outside_ref: str | None = None
+    body: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return all(getattr(self, name) is None for name in self.__slots__)
+
+    def apply(self, draft: ItemDraft) -> ItemDraft:
+        caveat = draft.caveat
+        caveat = Caveat(self.tlp if self.tlp is not None else caveat.tlp,
+                        self.handling if self.handling is not None else caveat.handling,
+                        self.orcon if self.orcon is not None else caveat.orcon)
+        changes: dict[str, object] = {"caveat": caveat}
+        for name in ("recipients", "topic", "grading", "priority", "due", "purpose", "outside_ref", "body"):
+            value = getattr(self, name)
+            if value is not None:
+                changes[name] = value
+        return replace(draft, **changes)  # type: ignore[arg-type]

@@ -103,6 +103,16 @@ class Erasure:
 
 
 @dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """An item its originator (or a coordinator) took back: its copies are removed where the platform
+    allows, and every command about it answers when and why instead of acting on it."""
+
+    withdrawn_at: datetime
+    withdrawn_by: str  # contact id
+    reason: str | None = None  # None where the asker may not learn why
+
+
+@dataclass(frozen=True, slots=True)
 class ForwardRequest:
     """A request to pass an item on, waiting for (or decided by) its originator.
 

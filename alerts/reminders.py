@@ -77,6 +77,7 @@ class FollowUp:
     recipients: tuple[Progress, ...]  # of each copy, only the state and when it was sent count here
     done: frozenset[str] = frozenset()  # keys of reminders sent or superseded
     snoozes: tuple[Snooze, ...] = ()
+    revision: int = 1  # /correct: a new revision's copies are reminded afresh (their keys differ)
 
     def snoozed_until(self, contact: str) -> datetime | None:
         held = [s.until for s in self.snoozes if s.covers(contact)]
@@ -103,10 +104,12 @@ class Reminder:
     target: str          # who is told: the recipient, their backup, or a coordinator
     planned_at: datetime  # when the stage falls, before quiet hours or a snooze held it
     due: datetime        # the due time the stage is about
+    revision: int = 1    # of the item; the first revision's keys are as they always were
 
     @property
     def key(self) -> str:
-        return reminder_key(self.reference, self.contact, self.track, self.stage, self.n, self.target)
+        subject = self.reference if self.revision <= 1 else f"{self.reference}~rev{self.revision}"
+        return reminder_key(subject, self.contact, self.track, self.stage, self.n, self.target)
 
 
 @dataclass(frozen=True)
@@ -147,11 +150,12 @@ def _to_recipient(item: FollowUp, progress: Progress, track: Track, due: datetim
     """The stages that go to the recipient themselves, earliest first."""
     times, contact = policy.stages[item.priority], progress.contact
     if times.before is not None and due - times.before > progress.sent_at:  # type: ignore[operator]
-        yield Reminder(item.reference, contact, track, Stage.BEFORE, 0, contact, due - times.before, due)
-    yield Reminder(item.reference, contact, track, Stage.DUE, 0, contact, due, due)
+        yield Reminder(item.reference, contact, track, Stage.BEFORE, 0, contact, due - times.before, due, item.revision)
+    yield Reminder(item.reference, contact, track, Stage.DUE, 0, contact, due, due, item.revision)
     if times.repeat is not None:
         for n in range(1, times.max_repeats + 1):
-            yield Reminder(item.reference, contact, track, Stage.REPEAT, n, contact, due + n * times.repeat, due)
+            yield Reminder(item.reference, contact, track, Stage.REPEAT, n, contact, due + n * times.repeat, due,
+                           item.revision)
 
 
 def _escalations(item: FollowUp, contact: str, track: Track, due: datetime, policy: ReminderPolicy,
@@ -167,10 +171,11 @@ def _escalations(item: FollowUp, contact: str, track: Track, due: datetime, poli
     backup = directory.backup_for(person) if person is not None else None
     # TLP:RED is for named people only: a backup is not named, so is not told of it.
     if times.backup_after is not None and backup is not None and backup.id != contact and item.caveat.tlp is not Tlp.RED:
-        found.append(Reminder(item.reference, contact, track, Stage.BACKUP, 0, backup.id, due + times.backup_after, due))
+        found.append(Reminder(item.reference, contact, track, Stage.BACKUP, 0, backup.id, due + times.backup_after, due,
+                              item.revision))
     if times.coordinators_after is not None:
         at = due + times.coordinators_after
-        found += [Reminder(item.reference, contact, track, Stage.COORDINATORS, 0, c.id, at, due)
+        found += [Reminder(item.reference, contact, track, Stage.COORDINATORS, 0, c.id, at, due, item.revision)
                   for c in directory.with_role(Role.COORDINATOR) if c.id != contact]
     return found
 

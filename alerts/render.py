@@ -19,7 +19,7 @@ from datetime import datetime
 
 from alerts.directory import Directory
 from alerts.items import Item, ItemKind
-from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress
+from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress, Withdrawal
 from alerts.priority import Priority
 from alerts.times import clock_time, local_or_none, local_time, zone_name
 
@@ -29,7 +29,7 @@ RULE = "───"
 
 def banner_line(item: Item) -> str:
     """The first line of every message about the item other than its delivery, which says its number."""
-    return f"[{item.caveat.tlp.label}] {item.reference} · {item.draft.priority.value.upper()} {item.kind.noun.lower()}"
+    return f"[{item.caveat.tlp.label}] {item.label} · {item.draft.priority.value.upper()} {item.kind.noun.lower()}"
 
 
 def _origin(item: Item, directory: Directory) -> str:
@@ -47,6 +47,8 @@ def delivery_banner(item: Item, directory: Directory) -> str:
     parts = [draft.priority.value.upper()] if draft.priority is not Priority.ROUTINE else []
     parts += [draft.topic] if draft.topic else []
     parts.append(f"from {_origin(item, directory)}")
+    if item.revision > 1:  # a correction: the reader must see at once that it replaces what they had
+        parts.append(f"rev {item.revision}")
     return f"[{item.caveat.tlp.label}] " + " · ".join(parts)
 
 
@@ -68,7 +70,7 @@ def render_delivery(item: Item, directory: Directory, forwarded: str | None = No
     originator = directory.contacts.get(item.originator)
     sender = originator.title(directory) if originator else item.originator
     to = "to " + ", ".join(str(s) for s in draft.recipients) if draft.recipients else "by topic"
-    block = [f"{item.reference} · {item.kind.noun.lower()} from {sender} · {to}", *caveat_lines(item)]
+    block = [f"{item.label} · {item.kind.noun.lower()} from {sender} · {to}", *caveat_lines(item)]
     block.append(f"Feedback due {local_or_none(item.feedback_due, zone)}")
     if draft.purpose:
         block.append(f"Purpose: {draft.purpose}")
@@ -117,6 +119,33 @@ def render_erased(reference: object, erasure: Erasure) -> str:
     """The answer to any command about an erased item: nothing can be done with it any more."""
     return (f"{erased_line(reference, erasure)}. It is closed; nothing more can be done with it. "
             "Who received it stays in the audit log.")
+
+
+def withdrawn_line(reference: object, withdrawal: Withdrawal) -> str:
+    """`A-2026-0042: withdrawn on 2026-12-06 (sent to the wrong country)`: what every command about a
+    withdrawn item says, in the shape of erased_line."""
+    why = f" ({withdrawal.reason})" if withdrawal.reason else ""
+    return f"{reference}: withdrawn on {withdrawal.withdrawn_at:%Y-%m-%d}{why}"
+
+
+def render_withdrawn(reference: object, withdrawal: Withdrawal) -> str:
+    """The answer to any command about a withdrawn item."""
+    return f"{withdrawn_line(reference, withdrawal)}. It is closed; nothing more can be done with it."
+
+
+def render_superseded_notice(item: Item, earlier: int) -> str:
+    """The one line that follows a copy of an earlier revision, where its reader gets the new one."""
+    return (f"[{item.caveat.tlp.label}] {item.reference} rev {earlier} is superseded by {item.label}, sent to you "
+            "now: acknowledge and act on that one.")
+
+
+def render_withdrawal_notice(item: Item, by: str, withdrawal: Withdrawal, *, removed: bool) -> str:
+    """The one line a recipient is told where their copy was; `removed`: the bot removes that copy
+    (else they are asked to delete it themselves)."""
+    after = ("Disregard it; the bot removes its copy." if removed
+             else "Disregard it and delete the copy yourself: the bot can no longer remove it here.")
+    return (f"[{item.caveat.tlp.label}] {item.reference} was withdrawn by {by} on "
+            f"{withdrawal.withdrawn_at:%Y-%m-%d}: {withdrawal.reason or 'no reason given'}. {after}")
 
 
 def render_feedback(item: Item, author: str, text: str, *, from_originator: bool,

@@ -7,7 +7,7 @@ the small ones are read here, next to their declaration.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Protocol, TypeVar
 
 from alerts.focal import FOCAL_POINTS
@@ -15,11 +15,12 @@ from alerts.items import Reference, Selector
 from alerts.roles import Role
 from handlers import arrangements, coordination, devices, followup, forwarding, info, membership, parse_admin
 from handlers import parse_items, portal, rooms
+from handlers import correction, search, withdrawal
 from handlers import commands as c
 from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.post_item import post_item
 from handlers.registry import EVERYONE, CommandSpec, Parse, Registry
-from handlers.values import parse_duration, parse_period, parse_scope, parse_yes_no, take_reference
+from handlers.values import parse_duration, parse_period, parse_scope, parse_topic, parse_yes_no, take_reference
 from handlers.vocabulary import Vocabulary
 
 SENDERS = frozenset({Role.OFFICER, Role.CONTACT, Role.COORDINATOR})
@@ -124,6 +125,77 @@ def _close(rest: str, vocabulary: Vocabulary) -> c.CloseCommand:
     return c.CloseCommand(reference, after.strip())
 
 
+def _withdraw(rest: str, vocabulary: Vocabulary) -> c.WithdrawCommand:
+    reference, after = take_reference(rest, "withdraw")
+    if not after.strip():
+        raise CommandSyntaxError(f"Say why after the reference; its recipients are told. "
+                                 f"Example: /withdraw {reference} sent to the wrong country")
+    return c.WithdrawCommand(reference, after.strip())
+
+
+_FIND_KEYS = ("topic", "country", "ref", "from", "until", "page")
+FIND_EXAMPLE = "/find passport topic:document-fraud country:TH from:2026-11-01"
+
+
+def _page(value: str, example: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 10_000:
+        raise CommandSyntaxError(f"page:{shorten(value, 12)} is not a page number: give 1, 2, 3… Example: {example}")
+    return int(value)
+
+
+def _day(key: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CommandSyntaxError(f"{key}:{shorten(value, 12)} is not a date: give it as YYYY-MM-DD. "
+                                 f"Example: {FIND_EXAMPLE}") from None
+
+
+def _find(rest: str, vocabulary: Vocabulary) -> c.FindCommand:
+    """Words to look for and key:value filters, in any order; an unknown key is refused."""
+    words: list[str] = []
+    values: dict[str, str] = {}
+    for word in rest.split():
+        key, colon, value = word.partition(":")
+        if not colon or not any(ch.isalpha() for ch in key):
+            words.append(word.lower())
+            continue
+        key = key.lower()
+        if key not in _FIND_KEYS:
+            raise CommandSyntaxError(f"Unknown filter '{shorten(key, 20)}:'. /find takes text and "
+                                     f"{', '.join(k + ':' for k in _FIND_KEYS)}. Example: {FIND_EXAMPLE}")
+        if key in values or not value:
+            raise CommandSyntaxError(f"Give {key}: once, with a value. Example: {FIND_EXAMPLE}")
+        values[key] = value
+    country = None
+    if "country" in values:
+        scope = parse_scope(values["country"], vocabulary)
+        if scope is None or scope.organisation is None or scope.desk is not None:
+            raise CommandSyntaxError(f"country: takes a country or organisation code, such as country:TH. "
+                                     f"Example: {FIND_EXAMPLE}")
+        country = scope.organisation
+    since = _day("from", values["from"]) if "from" in values else None
+    until = _day("until", values["until"]) if "until" in values else None
+    if since and until and until < since:
+        raise CommandSyntaxError(f"until: is before from:. Example: {FIND_EXAMPLE}")
+    return c.FindCommand(tuple(words), parse_topic(values["topic"], vocabulary) if "topic" in values else None,
+                         country, values["ref"].upper() if "ref" in values else None, since, until,
+                         _page(values["page"], FIND_EXAMPLE) if "page" in values else 1)
+
+
+def _mine(rest: str, vocabulary: Vocabulary) -> c.MineCommand:
+    everything, page = False, 1
+    for word in rest.split():
+        if word.lower() == "all" and not everything:
+            everything = True
+        elif word.lower().startswith("page:"):
+            page = _page(word[5:], "/mine all page:2")
+        else:
+            raise CommandSyntaxError(f"Unexpected '{shorten(word, 30)}'. Use: /mine, or /mine all (closed items "
+                                     "too), with page:2 for more")
+    return c.MineCommand(everything, page)
+
+
 def _consent(rest: str, vocabulary: Vocabulary) -> c.ConsentCommand:
     reference, after = take_reference(rest, "consent")
     answer, reason = take_word(after)
@@ -179,6 +251,19 @@ _declare(CommandSpec("close", EVERYONE, "/close REF [outcome]", "close an item y
     "Close an item you sent (coordinators may close any), with an optional outcome. Late feedback is still "
     "relayed.", ("/close R-2026-0017 answered",),
     _close, lambda ctx, cmd, policy: followup.close(ctx, cmd.reference, cmd.outcome)))
+_declare(CommandSpec("correct", EVERYONE, "/correct REF [fields] [text]", "send a corrected revision of your item",
+    "Send the next revision of an item you sent (A-2026-0042 rev 2): the fields you give (to:, tlp:, topic:, "
+    "grade:, priority:, feedback:, purpose:, ref:, handling:, orcon) and/or the new text replace the old. It "
+    "goes to its new route and everyone acknowledges again; earlier copies get a line saying they are "
+    "superseded, and recipients it no longer goes to have theirs taken back as by /withdraw.",
+    ("/correct A-2026-0042 to:MY tlp:green",),
+    parse_items.parse_correct, lambda ctx, cmd, policy: correction.correct(ctx, cmd, policy)))
+_declare(CommandSpec("withdraw", EVERYONE, "/withdraw REF reason", "take back an item you sent (coordinators too)",
+    "Take back an item you sent (coordinators may withdraw any): its delivered copies are removed where the "
+    "platform allows (Matrix; Telegram within 48 hours), unsent copies and reminders are cancelled, and its "
+    "recipients are told in one line, with your reason. Every later command about it says it was withdrawn.",
+    ("/withdraw A-2026-0042 sent to the wrong country",),
+    _withdraw, lambda ctx, cmd, policy: withdrawal.withdraw(ctx, cmd.reference, cmd.reason)))
 _declare(CommandSpec("status", EVERYONE, "/status REF", "who has it, who acknowledged, what is due",
     "Where an item has got: deliveries, acknowledgements, due times.", ("/status A-2026-0042",),
     _reference_only(c.StatusCommand), lambda ctx, cmd, policy: followup.status(ctx, cmd.reference, policy.platforms)))
@@ -186,9 +271,20 @@ _declare(CommandSpec("overdue", COORDINATION | SENDERS, "/overdue [TH or TH/desk
     "Items past their acknowledgement or feedback time, for everyone or one country, desk or person.",
     ("/overdue TH/immigration",),
     _scoped(c.OverdueCommand), lambda ctx, cmd, policy: coordination.overdue_command(ctx, cmd.scope)))
-_declare(CommandSpec("mine", EVERYONE, "/mine", "your open items",
-    "The items you sent or hold that are still open.", ("/mine",),
-    _no_arguments(c.MineCommand), lambda ctx, cmd, policy: followup.mine(ctx)))
+_declare(CommandSpec("mine", EVERYONE, "/mine [all]", "your open items (all: closed ones too)",
+    "The items you sent or hold that are still open; /mine all lists closed, withdrawn and erased ones too, "
+    "newest first, a page at a time (page:2).", ("/mine", "/mine all page:2"),
+    _mine, lambda ctx, cmd, policy: search.mine_all(ctx, cmd.page) if cmd.everything else followup.mine(ctx)))
+_declare(CommandSpec("find", EVERYONE, "/find TEXT [topic: country: ref: from: until:]", "search the items you may see",
+    "Search the items you may see (those you sent or received; coordinators and auditors: every item) for "
+    "words in their text, and by topic:, country: (sent to or from), ref: (a reference or its beginning, or "
+    "their ref:), from: and until: (UTC days). Newest first, a page at a time (page:2).",
+    (FIND_EXAMPLE, "/find ref:A-2026-00 page:2"),
+    _find, lambda ctx, cmd, policy: search.find(ctx, cmd)))
+_declare(CommandSpec("history", EVERYONE, "/history REF", "an item's revisions, acknowledgements and forwards",
+    "What happened to an item, as you may see it: its revisions, each copy's delivery, acknowledgement and "
+    "answer, its forward requests, and its closure or withdrawal.", ("/history A-2026-0042",),
+    _reference_only(c.HistoryCommand), lambda ctx, cmd, policy: search.history(ctx, cmd.reference)))
 _declare(CommandSpec("contacts", EVERYONE, "/contacts [TH]", "points of contact",
     "The points of contact, for everyone or one country or desk.", ("/contacts TH",),
     _scoped(c.ContactsCommand), lambda ctx, cmd, policy: info.contacts(ctx, cmd.scope), aliases=("directory",)))

@@ -10,12 +10,12 @@ blank line, where nothing can be mistaken for a field. The admins' commands are 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import ClassVar, Protocol
 
 from alerts.caveats import Handling
 from alerts.incident import Incident
-from alerts.items import ItemDraft, ItemKind, Reference, Selector, SelectorKind
+from alerts.items import Correction, ItemDraft, ItemKind, Reference, Selector, SelectorKind
 from alerts.priority import Priority
 from handlers import command_text
 from handlers.command_text import Bare, ReferenceOnly
@@ -140,6 +140,58 @@ class CloseCommand:
 
 
 @dataclass(frozen=True)
+class WithdrawCommand:
+    name: ClassVar[str] = "withdraw"
+    reference: Reference
+    reason: str  # free text, never empty
+
+    def render(self) -> str:
+        return f"/withdraw {self.reference} {self.reason}"
+
+
+@dataclass(frozen=True)
+class CorrectCommand:
+    name: ClassVar[str] = "correct"
+    reference: Reference
+    correction: Correction
+    confirmed: bool = False
+
+    def render(self) -> str:
+        fix = self.correction
+        tokens = []
+        if fix.recipients is not None:
+            tokens.append("to:" + ",".join(str(selector) for selector in fix.recipients))
+        if fix.topic is not None:
+            tokens.append("topic:" + quote(fix.topic))
+        if fix.tlp is not None:
+            tokens.append("tlp:" + fix.tlp.value.lower())
+        if fix.handling is not None:
+            tokens.append("handling:" + fix.handling.value)
+        if fix.orcon is not None:
+            tokens.append("orcon:" + ("yes" if fix.orcon else "no"))
+        if fix.grading is not None:
+            tokens.append("grade:" + fix.grading.code)
+        if fix.priority is not None:
+            tokens.append("priority:" + fix.priority.value)
+        if fix.due is not None:
+            tokens.append("feedback:" + render_due(fix.due))
+        if fix.purpose is not None:
+            tokens.append("purpose:" + quote(fix.purpose))
+        if fix.outside_ref is not None:
+            tokens.append("ref:" + quote(fix.outside_ref))
+        if self.confirmed:
+            tokens.append("confirm:yes")
+        head = command_text.joined("/correct", str(self.reference), *tokens)
+        return f"{head}\n\n{fix.body}" if fix.body is not None else head
+
+
+@dataclass(frozen=True)
+class HistoryCommand(ReferenceOnly):
+    name: ClassVar[str] = "history"
+    reference: Reference
+
+
+@dataclass(frozen=True)
 class StatusCommand(ReferenceOnly):
     name: ClassVar[str] = "status"
     reference: Reference
@@ -159,8 +211,35 @@ class OverdueCommand:
 
 
 @dataclass(frozen=True)
-class MineCommand(Bare):
+class MineCommand:
     name: ClassVar[str] = "mine"
+    everything: bool = False  # `/mine all`: closed items too
+    page: int = 1
+
+    def render(self) -> str:
+        return command_text.joined("/mine", "all" if self.everything else "",
+                                   f"page:{self.page}" if self.page != 1 else "")
+
+
+@dataclass(frozen=True)
+class FindCommand:
+    """`/find passport topic:document-fraud country:TH from:2026-11-01 until:2026-11-30 page:2`."""
+
+    name: ClassVar[str] = "find"
+    words: tuple[str, ...] = ()  # every one must be in the item's text (any case)
+    topic: str | None = None
+    country: str | None = None  # an organisation code
+    reference: str | None = None  # a reference or its beginning, or the originator's own ref:
+    since: date | None = None  # from this day (UTC)
+    until: date | None = None  # to this day, inclusive
+    page: int = 1
+
+    def render(self) -> str:
+        return command_text.joined(
+            "/find", *self.words, f"topic:{self.topic}" if self.topic else "",
+            f"country:{self.country}" if self.country else "", f"ref:{self.reference}" if self.reference else "",
+            f"from:{self.since.isoformat()}" if self.since else "", f"until:{self.until.isoformat()}" if self.until else "",
+            f"page:{self.page}" if self.page != 1 else "")
 
 
 @dataclass(frozen=True)

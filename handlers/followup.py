@@ -41,6 +41,7 @@ from alerts.render import (
     render_feedback,
     render_mine,
     render_status,
+    render_withdrawn,
 )
 from alerts.roles import Role
 from alerts.routing import Destination
@@ -61,8 +62,20 @@ def sender_of(ctx: CommandContext) -> Contact:
     return ctx.sender
 
 
+def may_see(sender: Contact, record: ItemRecord) -> bool:
+    """Whether the sender may see the item at all (/status, /find, /mine all, /history): the one rule
+    of handlers.visibility, which the web portal applies too."""
+    return item_view(sender, record.item.originator, (d.contact for d in record.deliveries)) is not None
+
+
+def involved(ctx: CommandContext, record: ItemRecord) -> bool:
+    """The sender could see the item: its originator, a recipient, a coordinator or an auditor."""
+    return may_see(sender_of(ctx), record)
+
+
 def find_item(ctx: CommandContext, reference: Reference, command: str) -> ItemRecord | None:
-    """The item, or None after telling the sender there is no such item, or that it was erased.
+    """The item, or None after telling the sender there is no such item, or that it was erased or
+    withdrawn.
 
     The command's own text is about the item: it is filed under the item's case (see
     ItemRepository.file_message), so that erasing the case erases it too."""
@@ -73,13 +86,17 @@ def find_item(ctx: CommandContext, reference: Reference, command: str) -> ItemRe
         return None
     ctx.uow.items.file_message(reference, ctx.message)
     if record.erasure is not None:
-        sender = sender_of(ctx)
-        involved = (sender.id == record.item.originator or record.delivery_to(sender.id) is not None
-                    or sender.has(Role.COORDINATOR) or sender.has(Role.AUDITOR))
         # Why it was erased is for those who could see the item; when, and that it is gone, for anyone.
-        erasure = record.erasure if involved else replace(record.erasure, reason=None)
+        erasure = record.erasure if involved(ctx, record) else replace(record.erasure, reason=None)
         # No reference on the answer: it would be sealed under the erased case's key, which is gone.
         ctx.answer(render_erased(reference, erasure))
+        return None
+    if record.withdrawal is not None:
+        # As for an erased item: why, only for those who could see it. The answer is sealed under the
+        # case key, as the reason it shows is.
+        withdrawal = record.withdrawal if involved(ctx, record) else replace(record.withdrawal, reason=None)
+        answer_placed(ctx, render_withdrawn(reference, withdrawal), {record.item.caveat.tlp},
+                      reference=str(reference))
         return None
     return record
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alerts.caveats import Caveat, Handling, Tlp
 from alerts.grading import Grading
 from alerts.incident import Incident
-from alerts.items import ItemDraft, ItemKind, Selector
+from alerts.items import Correction, ItemDraft, ItemKind, Selector
 from alerts.priority import Priority
-from handlers.commands import AlertCommand, ForwardCommand, RequestCommand
+from handlers.commands import AlertCommand, CorrectCommand, ForwardCommand, RequestCommand
 from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields, shorten
 from handlers.values import (
     checked,
@@ -186,6 +186,36 @@ def _check_complete(draft: ItemDraft) -> None:
         )
     if not draft.body:
         raise CommandSyntaxError(f"The {noun} has no text: write it after the fields. Example: {example}")
+
+
+CORRECT_EXAMPLE = "/correct A-2026-0042 to:MY tlp:green"
+
+
+def parse_correct(rest: str, vocabulary: Vocabulary) -> CorrectCommand:
+    """`/correct REF` with the fields that change and/or the new text (after the fields, or after an
+    empty line), as /alert takes them; what is not given stays as it was."""
+    reference, after = take_reference(rest, "correct")
+    scan = scan_fields(after, ITEM_FIELDS)
+    values = scan.single(ITEM_FIELDS, repeatable=frozenset({"to"}))
+    confirmed = parse_yes_no(values["confirm"], "Confirm", "confirm:yes") if "confirm" in values else False
+    example = f"/correct {reference} to:MY tlp:green"
+    correction = Correction(
+        recipients=_recipients(scan.all("to"), vocabulary, example) if scan.all("to") else None,
+        topic=parse_topic(values["topic"], vocabulary) if "topic" in values else None,
+        tlp=checked(Tlp.parse, values["tlp"]) if "tlp" in values else None,
+        handling=checked(Handling.parse, values["handling"]) if "handling" in values else None,
+        orcon=parse_yes_no(values["orcon"], "Orcon", "orcon:yes") if "orcon" in values else None,
+        grading=checked(Grading.parse, values["grade"]) if "grade" in values else None,
+        priority=checked(Priority.parse, values["priority"]) if "priority" in values else None,
+        due=parse_due(values["feedback"]) if "feedback" in values else None,
+        purpose=values.get("purpose"),
+        outside_ref=values.get("ref"),
+        body=scan.text or None,
+    )
+    if correction.empty:
+        raise CommandSyntaxError("Say what changes: fields (to:, tlp:, topic:, …) and/or the new text. "
+                                 f"Example: {example}")
+    return CorrectCommand(reference, correction, confirmed)
 
 
 def parse_forward(rest: str, vocabulary: Vocabulary) -> ForwardCommand:

@@ -8,6 +8,7 @@ handler or worker writes through one UnitOfWork commits together or not at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,8 +23,8 @@ from alerts.directory import Contact, Directory, Room
 from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, Reference
 from alerts.membership import PlannedAction
-from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress
-from alerts.messages import InboundMessage, OutboundMessage
+from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress, Withdrawal
+from alerts.messages import InboundMessage, MessageKind, OutboundMessage
 from alerts.priority import Priority
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
@@ -57,6 +58,9 @@ class ItemRecord:
     # Set once the item's case is erased: its body, purpose and outcome are then empty, and every
     # command about it answers alerts.render.render_erased instead.
     erasure: Erasure | None = None
+    # Set once the item is withdrawn (it is closed too): every command about it then answers
+    # alerts.render.render_withdrawn instead.
+    withdrawal: Withdrawal | None = None
 
     def delivery_to(self, contact: str) -> DeliveryRecord | None:
         """The contact's delivery of the item (the first one, should a forward ever repeat it)."""
@@ -76,6 +80,10 @@ class ItemRepository(Protocol):
 
     def get(self, reference: Reference) -> ItemRecord | None: ...
 
+    def get_many(self, references: Sequence[Reference]) -> list[ItemRecord]:
+        """The items of `references` that exist, in that order (a search opens them a batch at a time)."""
+        ...
+
     def file_message(self, reference: Reference, message: InboundMessage) -> None:
         """`message` (as read from the inbox) is about the item: its stored text is sealed under
         the item's case key from now on, so erasing the case erases it too. The text of a message
@@ -84,6 +92,13 @@ class ItemRepository(Protocol):
 
     def for_contact(self, contact_id: str) -> list[ItemRecord]:
         """Open items the contact sent or received, oldest first."""
+        ...
+
+    def find(self, contact_id: str | None, *, topic: str | None = None, since: datetime | None = None,
+             until: datetime | None = None) -> list[Reference]:
+        """The references a search may consider, newest first, chosen by what is kept in clear (no
+        content is opened): the items `contact_id` sent or received (None: every item), created in
+        [since, until), with `topic`. Open and closed, withdrawn and erased alike."""
         ...
 
     def delivery_by_message(self, platform_message_id: str) -> tuple[Reference, str] | None:
@@ -102,8 +117,24 @@ class ItemRepository(Protocol):
         """More deliveries of an existing item (a forward); the stored route grows by `route`."""
         ...
 
+    def revise(self, item: Item, route: Route, outbox_keys: dict[str, str], at: datetime) -> None:
+        """Store `item`, the next revision (Item.revision) of a stored item, in its place: its draft,
+        due times and revision. The current deliveries are kept apart as the earlier revision's (no
+        longer counted by reminders, /status or /ack), and `route`'s deliveries (all queued) become the
+        item's; outbox_keys maps contact id to outbox key."""
+        ...
+
+    def earlier_deliveries(self, reference: Reference) -> list[tuple[int, DeliveryRecord]]:
+        """The deliveries of the item's earlier revisions, as (revision, delivery), oldest first."""
+        ...
+
     def close(self, reference: Reference, closure: Closure) -> bool:
         """Close an open item; False when it was closed already (the first closure stands)."""
+        ...
+
+    def withdraw(self, reference: Reference, withdrawal: Withdrawal) -> bool:
+        """Close the item (if it is open) and mark it withdrawn, the reason sealed with its content;
+        False when it was withdrawn already (the first withdrawal stands)."""
         ...
 
     def add_forward(self, request: ForwardRequest) -> None:
@@ -128,6 +159,11 @@ class Outbox(Protocol):
 
     def enqueue_many(self, messages: Iterable[OutboundMessage]) -> None:
         """enqueue() each message, in this order; at once (one statement), where storage can."""
+        ...
+
+    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str) -> list[str]:
+        """The item's messages of `kinds` not yet sent (waiting, or handed to the delivery worker) are
+        never sent: marked failed with `error_code`. Their keys, in the order they were enqueued."""
         ...
 
     def release_held(self, error_code: str, now: datetime) -> int:

@@ -7,11 +7,11 @@ stored route grows, each new delivery with its reason ("forward by X, consented 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, case, delete, func, insert, literal, or_, select, update
 
 from alerts.caveats import Caveat, Handling, Tlp
 from alerts.errors import ReferenceUnavailable
@@ -19,7 +19,7 @@ from alerts.grading import Grading
 from alerts.identity import ChatRef
 from alerts.incident import Incident
 from alerts.items import ALL, DueSpec, Item, ItemDraft, ItemKind, ItemState, Reference, Selector, SelectorKind
-from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState
+from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Withdrawal
 from alerts.messages import InboundMessage
 from alerts.priority import Priority
 from alerts.routing import Delivery, Destination, Route
@@ -30,7 +30,7 @@ from storage.db import insert_for
 from storage.inbox import file_under_case
 from storage.sealing import ContentErased, ContentSealer
 from storage.schema import UtcDateTime
-from storage.tables import DELIVERY_STATES, deliveries, items, reference_counters
+from storage.tables import DELIVERY_STATES, deliveries, items, reference_counters, superseded_deliveries
 
 # A delivery only moves forward (alerts.lifecycle): a late "sent" must not undo an
 # acknowledgement that overtook it.
@@ -103,6 +103,40 @@ class SqlItemRepository:
             raise ValueError(f"no item {reference} to add deliveries to")
         self._insert_deliveries(str(reference), route, outbox_keys)
 
+    def revise(self, item: Item, route: Route, outbox_keys: Mapping[str, str], at: datetime) -> None:
+        """Store `item`, the next revision of an item stored before, in its place: its draft, due times
+        and revision; the current deliveries are kept apart (superseded_deliveries) and `route`'s become
+        the item's."""
+        ref, draft = str(item.reference), item.draft
+        rows = self._delivery_rows(ref, route, outbox_keys)
+        content = {"body": draft.body, "purpose": draft.purpose, "outside_ref": draft.outside_ref}
+        sealed = seal_json(self._sealer, content, aad=item_aad(ref), case=ref)
+        earlier = self._conn.execute(select(items.c.revision).where(items.c.reference == ref)).scalar_one()
+        d = deliveries.c
+        columns = ["item_reference", "contact", "destination", "reason", "outbox_key", "state", "sent_at",
+                   "acknowledged_at", "answered_at", "platform_message_id"]
+        self._conn.execute(insert(superseded_deliveries).from_select(
+            [*columns, "revision", "superseded_at"],
+            select(*[d[name] for name in columns], literal(earlier or 1), literal(at, UtcDateTime()))
+            .where(d.item_reference == ref).order_by(d.id)))
+        self._conn.execute(delete(deliveries).where(d.item_reference == ref))
+        self._conn.execute(update(items).where(items.c.reference == ref).values(
+            ack_due=item.ack_due, feedback_due=item.feedback_due, tlp=draft.caveat.tlp.value,
+            handling=draft.caveat.handling.value, orcon=draft.caveat.orcon, priority=draft.priority.value,
+            topic=draft.topic, grading=draft.grading.code if draft.grading else None,
+            recipients=_join_selectors(draft.recipients), due_after=draft.due.after if draft.due else None,
+            due_at=draft.due.at if draft.due else None, content=sealed, revision=item.revision,
+            revised_at=item.revised_at))
+        self._insert_rows(rows)
+
+    def earlier_deliveries(self, reference: Reference) -> list[tuple[int, DeliveryRecord]]:
+        d = superseded_deliveries.c
+        rows = self._conn.execute(select(superseded_deliveries).where(d.item_reference == str(reference))
+                                  .order_by(d.revision, d.id)).all()
+        return [(row.revision, DeliveryRecord(row.contact, row.destination, row.outbox_key, row.state, row.sent_at,
+                                              row.acknowledged_at, row.answered_at, row.platform_message_id))
+                for row in rows]
+
     def close(self, reference: Reference, closure: Closure) -> bool:
         """Close an open item; False when it is closed already (the first closure stands)."""
         ref = str(reference)
@@ -113,6 +147,21 @@ class SqlItemRepository:
             .values(state=ItemState.CLOSED.value, closed_at=closure.closed_at, closed_by=closure.closed_by,
                     outcome=outcome)
         )
+        return result.rowcount > 0
+
+    def withdraw(self, reference: Reference, withdrawal: Withdrawal) -> bool:
+        """Close the item (if open) and mark it withdrawn; False when it was withdrawn already."""
+        ref = str(reference)
+        c = items.c
+        reason = seal_json(self._sealer, {"reason": withdrawal.reason or ""}, aad=_withdrawal_aad(ref), case=ref)
+        result = self._conn.execute(update(items).where(c.reference == ref, c.withdrawn_at.is_(None)).values(
+            state=ItemState.CLOSED.value,
+            closed_at=func.coalesce(c.closed_at, literal(withdrawal.withdrawn_at, UtcDateTime())),
+            closed_by=func.coalesce(c.closed_by, withdrawal.withdrawn_by),
+            withdrawn_at=withdrawal.withdrawn_at,
+            withdrawn_by=withdrawal.withdrawn_by,
+            withdrawal=reason,
+        ))
         return result.rowcount > 0
 
     def add_forward(self, request: ForwardRequest) -> None:
@@ -150,6 +199,18 @@ class SqlItemRepository:
             return None
         return self._records([row])[0]
 
+    def get_many(self, references: Sequence[Reference]) -> list[ItemRecord]:
+        """The items of `references` that exist, in that order: one query for the items, one for their
+        deliveries and one for their case keys, however many they are."""
+        wanted = [str(r) for r in references]
+        if not wanted:
+            return []
+        keys = getattr(self._sealer, "case_keys", None)
+        if keys is not None:
+            keys.load(wanted)
+        rows = {row.reference: row for row in self._conn.execute(select(items).where(items.c.reference.in_(wanted)))}
+        return self._records([rows[r] for r in wanted if r in rows])
+
     def file_message(self, reference: Reference, message: InboundMessage) -> None:
         file_under_case(self._conn, self._sealer, message, str(reference))
 
@@ -163,6 +224,24 @@ class SqlItemRepository:
             .order_by(items.c.created_at, items.c.reference)
         ).all()
         return self._records(rows)
+
+    def find(self, contact_id: str | None, *, topic: str | None = None, since: datetime | None = None,
+             until: datetime | None = None) -> list[Reference]:
+        """References by metadata alone, newest first (see handlers.ports.ItemRepository.find)."""
+        c = items.c
+        query = select(c.kind, c.year, c.number)
+        if contact_id is not None:
+            received = select(deliveries.c.item_reference).where(deliveries.c.contact == contact_id)
+            query = query.where(or_(c.originator == contact_id, c.reference.in_(received)))
+        if topic is not None:
+            query = query.where(c.topic == topic)
+        if since is not None:
+            query = query.where(c.created_at >= since)
+        if until is not None:
+            query = query.where(c.created_at < until)
+        rows = self._conn.execute(query.order_by(c.created_at.desc(), c.year.desc(), c.kind.desc(),
+                                                 c.number.desc())).all()
+        return [Reference(ItemKind(row.kind), row.year, row.number) for row in rows]
 
     def delivery_by_message(self, platform_message_id: str) -> tuple[Reference, str] | None:
         row = self._conn.execute(
@@ -240,6 +319,8 @@ class SqlItemRepository:
             ack_due=row.ack_due,
             feedback_due=row.feedback_due,
             state=ItemState.CLOSED if erasure else ItemState(row.state),
+            revision=row.revision or 1,
+            revised_at=row.revised_at,
         )
         route = Route(tuple(Delivery(d.contact, Destination.parse(d.destination), d.reason) for d in delivery_rows))
         records = tuple(
@@ -264,7 +345,15 @@ class SqlItemRepository:
             closure = Closure(closed_by=row.closed_by, closed_at=row.closed_at, outcome=outcome)
         elif erasure is not None:  # erased while open, before items recorded their erasure
             closure = Closure(closed_by="", closed_at=erasure.erased_at, outcome="")
-        return ItemRecord(item=item, route=route, deliveries=records, closure=closure, erasure=erasure)
+        withdrawal = None
+        if row.withdrawn_at is not None:
+            reason = None
+            if erasure is None and row.withdrawal is not None:
+                reason = open_json(self._sealer, row.withdrawal, aad=_withdrawal_aad(row.reference),
+                                   case=row.reference)["reason"] or None
+            withdrawal = Withdrawal(row.withdrawn_at, row.withdrawn_by or "", reason)
+        return ItemRecord(item=item, route=route, deliveries=records, closure=closure, erasure=erasure,
+                          withdrawal=withdrawal)
 
     def _erasure(self, row: Any) -> Erasure | None:
         if row.erased_at is None:
@@ -298,6 +387,10 @@ def close_as_erased(connection: Connection, sealer: ContentSealer, reference: st
 
 def _erasure_aad(reference: str) -> bytes:
     return item_aad(reference) + b"|erasure"
+
+
+def _withdrawal_aad(reference: str) -> bytes:
+    return item_aad(reference) + b"|withdrawal"
 
 
 def _outcome_aad(reference: str) -> bytes:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -228,6 +229,18 @@ class SqlOutbox:
 
     def mark_failed(self, key: str, error_code: str) -> None:
         self._set(key, state="failed", lease_until=None, last_error=_code(error_code))
+
+    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str) -> list[str]:
+        """The item's unsent rows of `kinds` (pending, or leased: a send in flight that lands after
+        all is recorded as sent by the worker, which then treats it as the caller planned) are
+        marked failed with `error_code`; their keys, in the order they were enqueued."""
+        c = outbox.c
+        where = (c.reference == reference, c.state.in_(_UNFINISHED), c.kind.in_(sorted(k.value for k in kinds)))
+        keys = list(self._conn.execute(select(c.key).where(*where).order_by(c.id)).scalars())
+        if keys:
+            self._conn.execute(update(outbox).where(*where).values(state="failed", lease_until=None,
+                                                                  last_error=_code(error_code)))
+        return keys
 
     def release_held(self, error_code: str, now: datetime) -> int:
         """Rows held back by `error_code` become due now; they keep their attempts and their place in line."""

@@ -60,8 +60,10 @@ def _caveat(row: Any) -> Caveat:
 # The statements of a round, built once: an expanding parameter takes each batch's references
 # without building (and coercing) a new IN list every time.
 _REFS: BindParameter[list[str]] = bindparam("refs", expanding=True)
-_ITEMS = (select(items.c.reference, items.c.priority, items.c.tlp, items.c.handling, items.c.orcon, items.c.created_at,
-                 items.c.ack_due, items.c.feedback_due, items.c.originator)
+# A revision (/correct) is reminded from when it was made, with its own allowance.
+_ITEMS = (select(items.c.reference, items.c.priority, items.c.tlp, items.c.handling, items.c.orcon,
+                 func.coalesce(items.c.revised_at, items.c.created_at).label("created_at"),
+                 items.c.ack_due, items.c.feedback_due, items.c.originator, items.c.revision)
           .where(items.c.reference.in_(_REFS), items.c.state == _OPEN).order_by(items.c.reference))
 # A copy's state and send time are all reminders need: the times of its acknowledgement and answer
 # are left out (turning stored text into dates is most of the cost of a round on SQLite).
@@ -138,7 +140,7 @@ class SqlReminders:
         return [
             FollowUp(row.reference, Priority(row.priority), _caveat(row), row.created_at, row.ack_due, row.feedback_due,
                      row.originator, True, tuple(progress[row.reference]), frozenset(done[row.reference]),
-                     tuple(snoozes[row.reference]))
+                     tuple(snoozes[row.reference]), row.revision or 1)
             for row in rows
         ]
 

@@ -2,7 +2,8 @@
 
 Every text a person wrote is kept only as a sealed blob (`content`); the clear columns hold what
 routing, delivery and reminders must query. Migration 0001_core creates exactly the core tables
-and 0003_followup adds the closure columns and the follow-up tables, 0007_erasure the erasure columns; tests/storage/
+and 0003_followup adds the closure columns and the follow-up tables, 0007_erasure the erasure columns,
+0012_withdraw the withdrawal columns; tests/storage/
 test_migrations.py and test_followup_schema.py check that migrations and code agree.
 """
 
@@ -76,6 +77,12 @@ items = Table(
     # key (the case key is gone); an erased item is closed too.
     Column("erased_at", UtcDateTime),
     Column("erasure", LargeBinary),  # sealed JSON {reason}, under the master key
+    # Withdrawal (0012_withdraw): when and by whom, in clear; why, sealed under the case key.
+    Column("withdrawn_at", UtcDateTime),
+    Column("withdrawn_by", String(200)),
+    Column("withdrawal", LargeBinary),  # sealed JSON {reason}, under the case key
+    Column("revision", Integer),  # /correct (0012_withdraw): NULL is the first
+    Column("revised_at", UtcDateTime),  # when the current revision was made; reminders count from it
     _states("state", "open", "closed"),
 )
 
@@ -94,6 +101,26 @@ deliveries = Table(
     Column("answered_at", UtcDateTime),
     Column("platform_message_id", String(300)),
     _states("state", *DELIVERY_STATES),
+)
+
+# The deliveries of an item's earlier revisions (0012_withdraw): /correct moves them here, so that
+# reminders, /status and /ack count only the current revision's.
+superseded_deliveries = Table(
+    "superseded_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("item_reference", String(32), ForeignKey("items.reference"), nullable=False, index=True),
+    Column("revision", Integer, nullable=False),
+    Column("contact", String(200), nullable=False),
+    Column("destination", String(300), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("outbox_key", String(100), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),
+    Column("sent_at", UtcDateTime),
+    Column("acknowledged_at", UtcDateTime),
+    Column("answered_at", UtcDateTime),
+    Column("platform_message_id", String(300)),
+    Column("superseded_at", UtcDateTime, nullable=False),
 )
 
 # A recipient's request to pass an item on (0003_followup). Only forwards that need the
@@ -170,6 +197,7 @@ cursors = Table(
 
 CORE_TABLES = (reference_counters, items, deliveries, inbox, outbox, cursors)
 FOLLOWUP_TABLES = (forward_requests,)
+REVISION_TABLES = (superseded_deliveries,)
 
 # The reminder tables (0005_reminders) live in their own module; importing it here puts them on the
 # shared MetaData wherever the core tables are loaded (the migrations' env.py, the schema tests), so

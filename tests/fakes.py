@@ -8,6 +8,7 @@ tests/contract runs the same assertions on these and on storage.uow.SqlUnitOfWor
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -20,10 +21,10 @@ from alerts.directory import Contact, Directory, Room
 from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, ItemState, Reference
 from alerts.lifecycle import (
-    Closure, DeliveryState, ForwardRequest, ForwardState, close_step, delivery_step, forward_step,
+    Closure, DeliveryState, ForwardRequest, ForwardState, Withdrawal, close_step, delivery_step, forward_step,
 )
 from alerts.membership import PlannedAction, action_message
-from alerts.messages import InboundMessage, OutboundMessage
+from alerts.messages import InboundMessage, MessageKind, OutboundMessage
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
@@ -63,6 +64,12 @@ class MemoryStore:
     # The portal's links and sessions by token hash: (contact, expires_at, used_at or ended_at).
     portal_links: dict[str, tuple[str, datetime, datetime | None]] = field(default_factory=dict)
     portal_sessions: dict[str, tuple[str, datetime, datetime | None]] = field(default_factory=dict)
+    # An outbox row's state where it is not "pending" (a test marks rows "sent"; cancel() marks them
+    # "failed"), and the error code of each failed row.
+    outbox_state: dict[str, str] = field(default_factory=dict)
+    outbox_errors: dict[str, str] = field(default_factory=dict)
+    # each item's deliveries of earlier revisions, as (revision, delivery), as storage keeps them apart
+    superseded: dict[str, tuple[tuple[int, DeliveryRecord], ...]] = field(default_factory=dict)
 
     def messages_to(self, destination: str) -> list[OutboundMessage]:
         return [m for m in self.outbox.values() if str(m.destination) == destination]
@@ -86,6 +93,9 @@ class _Items:
     def get(self, reference: Reference) -> ItemRecord | None:
         return self._staged.items.get(str(reference))
 
+    def get_many(self, references: Sequence[Reference]) -> list[ItemRecord]:
+        return [self._staged.items[str(r)] for r in references if str(r) in self._staged.items]
+
     def file_message(self, reference: Reference, message: InboundMessage) -> None:
         """Nothing to re-seal in memory."""
 
@@ -96,6 +106,16 @@ class _Items:
             and (r.item.originator == contact_id or r.delivery_to(contact_id) is not None)
         ]
         return sorted(found, key=lambda r: (r.item.created_at, str(r.item.reference)))
+
+    def find(self, contact_id: str | None, *, topic: str | None = None, since: datetime | None = None,
+             until: datetime | None = None) -> list[Reference]:
+        found = [r.item for r in self._staged.items.values()
+                 if (contact_id is None or r.item.originator == contact_id or r.delivery_to(contact_id) is not None)
+                 and (topic is None or r.item.draft.topic == topic)
+                 and (since is None or r.item.created_at >= since) and (until is None or r.item.created_at < until)]
+        found.sort(key=lambda i: (i.created_at, i.reference.year, i.reference.kind.value, i.reference.number),
+                   reverse=True)
+        return [i.reference for i in found]
 
     def delivery_by_message(self, platform_message_id: str) -> tuple[Reference, str] | None:
         for record in self._staged.items.values():
@@ -135,12 +155,35 @@ class _Items:
             deliveries=record.deliveries + added,
         )
 
+    def revise(self, item: Item, route: Route, outbox_keys: dict[str, str], at: datetime) -> None:
+        record = self._staged.items[str(item.reference)]
+        earlier = self._staged.superseded.get(str(item.reference), ())
+        self._staged.superseded[str(item.reference)] = earlier + tuple((record.item.revision, d) for d in record.deliveries)
+        deliveries = tuple(
+            DeliveryRecord(d.contact, str(d.destination), outbox_keys[d.contact], "queued") for d in route.deliveries
+        )
+        self._staged.items[str(item.reference)] = replace(record, item=replace(item, state=record.item.state),
+                                                          route=route, deliveries=deliveries)
+
+    def earlier_deliveries(self, reference: Reference) -> list[tuple[int, DeliveryRecord]]:
+        return list(self._staged.superseded.get(str(reference), ()))
+
     def close(self, reference: Reference, closure: Closure) -> bool:
         record = self._staged.items[str(reference)]
         closed = close_step(record.item.state)
         if closed is None:
             return False
         self._staged.items[str(reference)] = replace(record, item=replace(record.item, state=closed), closure=closure)
+        return True
+
+    def withdraw(self, reference: Reference, withdrawal: Withdrawal) -> bool:
+        record = self._staged.items[str(reference)]
+        if record.withdrawal is not None:
+            return False
+        closure = record.closure or Closure(withdrawal.withdrawn_by, withdrawal.withdrawn_at, "")
+        withdrawal = replace(withdrawal, reason=withdrawal.reason or None)  # as storage reads an empty one back
+        self._staged.items[str(reference)] = replace(record, item=replace(record.item, state=ItemState.CLOSED),
+                                                     closure=closure, withdrawal=withdrawal)
         return True
 
     def add_forward(self, request: ForwardRequest) -> None:
@@ -172,6 +215,15 @@ class _Outbox:
     def enqueue_many(self, messages: Iterable[OutboundMessage]) -> None:
         for message in messages:
             self.enqueue(message)
+
+    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str) -> list[str]:
+        keys = [key for key, m in self._staged.outbox.items()
+                if m.reference == reference and m.kind in kinds
+                and self._staged.outbox_state.get(key, "pending") in ("pending", "sending")]
+        for key in keys:
+            self._staged.outbox_state[key] = "failed"
+            self._staged.outbox_errors[key] = error_code
+        return keys
 
 
 class _Audit:
@@ -217,9 +269,9 @@ class _Reminders:
             if record is None or record.item.state is not ItemState.OPEN:
                 continue
             item = record.item
-            found.append(FollowUp(ref, item.draft.priority, item.caveat, item.created_at, item.ack_due,
+            found.append(FollowUp(ref, item.draft.priority, item.caveat, item.revised_at or item.created_at, item.ack_due,
                                   item.feedback_due, item.originator, True, tuple(d.progress for d in record.deliveries),
-                                  frozenset(done.get(ref, ())), self._staged.snoozes.get(ref, ())))
+                                  frozenset(done.get(ref, ())), self._staged.snoozes.get(ref, ()), item.revision))
         return found
 
     def record(self, reminder: Reminder, outcome: str, at: datetime) -> bool:

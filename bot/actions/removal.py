@@ -1,8 +1,9 @@
-"""Messages removed from shared chats, after the command that planned the removal committed.
+"""Messages removed from chats, after the command that planned the removal committed.
 
 1. /alert or /request with TLP:RED typed in a group or room (handlers/post_item.py) plans the
    removal of that message as an outbox row of kind REMOVAL (alerts.removal), in the command's
-   transaction: a crash can neither lose it nor do it twice.
+   transaction: a crash can neither lose it nor do it twice. /withdraw (handlers/withdrawal.py)
+   plans the removal of each delivered copy of the item the same way.
 2. The delivery worker leases it like any other row (retries, back-off, retry-after, one in flight
    per chat, so it keeps its place among what the bot posts there); the runtime's operations
    (bot.actions.membership.MembershipConnectors) hand a REMOVAL row to RemovalActions.
@@ -10,7 +11,9 @@
    Telegram: deleteMessage; console: printed), then, in one transaction, records it in the audit log
    and tells the chat and the officer (in their direct chat). Where the bot lacks the power (or the
    platform refuses for good), both are warned instead, so that a person deletes it. The notices'
-   keys are made from the removal's, so a retry after a crash tells each of them once.
+   keys are made from the removal's, so a retry after a crash tells each of them once. A withdrawn
+   copy's reader was told when the item was withdrawn: only a copy that could not be removed is
+   told again (and the withdrawer).
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from typing import Protocol
 
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.clock import Clock
-from alerts.identity import ChatRef, Platform
+from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import MessageKind, OutboundMessage
-from alerts.removal import Removal
+from alerts.removal import WITHDRAWN, Removal
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.runtime.dbthread import DatabaseThread
@@ -31,8 +34,11 @@ from bot.connectors.errors import PermanentFailure, PlatformError
 from handlers.ports import UnitOfWorkFactory
 
 REASON = "TLP:RED goes only to direct chats with the people named"
+WITHDRAWN_REASON = "the item was withdrawn"
 _WHY = {"not-allowed": "it lacks the power to remove others' messages there",
-        "no-remover": "the bot cannot remove messages on this platform"}
+        "no-remover": "the bot cannot remove messages on this platform",
+        "too-old": "Telegram lets a bot delete messages only for 48 hours",
+        "no-direct-chat": "the bot no longer knows that direct chat"}
 
 
 class MessageRemover(Protocol):
@@ -43,6 +49,15 @@ class MessageRemover(Protocol):
 
     async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None: ...
 
+
+def direct_chat_of(remover: MessageRemover, user: UserRef) -> ChatRef | None:
+    """The bot's direct chat with `user`: named by the platform (Telegram, the console), or known to the
+    connector (Matrix: `direct_chat(user)` on its remover)."""
+    known = user.direct_chat()
+    if known is not None:
+        return known
+    lookup = getattr(remover, "direct_chat", None)
+    return lookup(user) if lookup is not None else None
 
 class RemovalActions:
     """Carries out one REMOVAL outbox row and tells the chat and the officer (see the module docstring)."""
@@ -58,11 +73,18 @@ class RemovalActions:
 
     async def carry_out(self, message: Outgoing) -> str:
         removal = Removal.from_json(message.text)
-        remover = self._removers(removal.chat.platform)
+        platform = removal.place.platform
+        remover = self._removers(platform)
         try:
             if remover is None or not hasattr(remover, "remove_message"):
-                raise PermanentFailure("no-remover", f"no message removal on {removal.chat.platform.value}")
-            await remover.remove_message(removal.chat, removal.message_id, REASON)
+                raise PermanentFailure("no-remover", f"no message removal on {platform.value}")
+            chat = removal.chat
+            if chat is None and removal.direct_with is not None:
+                chat = direct_chat_of(remover, removal.direct_with)
+            if chat is None:
+                raise PermanentFailure("no-direct-chat", f"no direct chat known on {platform.value}")
+            await remover.remove_message(chat, removal.message_id,
+                                         WITHDRAWN_REASON if removal.purpose == WITHDRAWN else REASON)
         except PlatformError as error:
             if not error.retried_after(message.attempt, self._max_attempts):
                 await self._db.run(self._record, removal, error)
@@ -73,17 +95,23 @@ class RemovalActions:
     def _record(self, removal: Removal, error: PlatformError | None) -> None:
         now = self._clock.now()
         why = _WHY.get(error.code, f"the platform refused: {error.code}") if error is not None else ""
+        withdrawn = removal.purpose == WITHDRAWN
         with self._uow_factory() as uow:
             uow.audit.record(AuditEvent(
                 action=AuditAction.ADMIN, at=now, actor=BOT_ACTOR, recipients=(removal.officer,),
-                channel=str(removal.chat), reference=removal.reference, caveat=removal.tlp,
+                channel=str(removal.place), reference=removal.reference, caveat=removal.tlp,
                 detail={"event": "message-kept" if error else "message-removed", "message": removal.message_id,
-                        "officer": removal.officer, "error": error.code if error else ""}))
-            if error is None:
+                        "officer": removal.officer, "error": error.code if error else "",
+                        "why": removal.purpose}))
+            if withdrawn and error is None:
+                texts: tuple[str, ...] = ()  # its reader was told when the item was withdrawn
+            elif withdrawn:
+                texts = (removal.kept_copy_text(why), removal.kept_withdrawer_text(why))
+            elif error is None:
                 texts = (removal.removed_chat_text(), removal.removed_officer_text())
             else:
                 texts = (removal.kept_chat_text(why), removal.kept_officer_text(why))
-            places = (Destination.chat(removal.chat), Destination.direct(removal.officer_account))
+            places = [removal.place] + ([Destination.direct(removal.officer_account)] if removal.officer_account else [])
             for n, (destination, text) in enumerate(zip(places, texts)):
                 uow.outbox.enqueue(OutboundMessage(
                     key="rmn-" + hashlib.sha256(f"{removal.key}|{n}".encode()).hexdigest()[:48],

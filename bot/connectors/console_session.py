@@ -5,7 +5,7 @@
     :who           list the members you can act as
     :help          this help;  :quit (or end of input) leaves
 
-/alert and /request take a body: after their first line, keep typing and end with an empty line
+/alert, /request and /correct take a body: after their first line, keep typing and end with an empty line
 (or start the next command or :line); /cancel instead drops it unsent. A bare /alert or /request
 (then an empty line) starts the guided form: answer each question on one line. Every other command
 is sent at the end of its line.
@@ -28,7 +28,7 @@ from handlers.command_list import COMMANDS
 from handlers.ports import DirectorySource
 
 CONSOLE_HELP = __doc__.split("\n\n", 1)[1].rstrip()
-_BODY_COMMANDS = ("alert", "request")
+_BODY_COMMANDS = ("alert", "request", "correct")
 CANCELLED = "Cancelled. Nothing was sent."
 
 

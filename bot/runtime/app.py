@@ -36,6 +36,7 @@ from handlers.ports import ItemRecord
 from handlers.portal import PortalPolicy
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary
+from handlers.withdrawal import withdrawn_copy
 from storage.audit.checkpoints import Checkpointer
 from storage.audit.log import SqlAuditLog
 from bot.runtime.engine import engine_for
@@ -215,7 +216,9 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         worker=DeliveryWorker(db, uow_factory, MembershipConnectors(connectors, room_actions, operations), clock,
                               new_key, retry, coordinators=coordinator_chats(directory, connectors),
                               tell_originator=originator_rows(directory, connectors, encrypted_only, new_key),
-                              tell_coordinators=coordinator_rows(directory, connectors, encrypted_only, new_key)),
+                              tell_coordinators=coordinator_rows(directory, connectors, encrypted_only, new_key),
+                              withdrawn_copy=lambda record, delivery: withdrawn_copy(
+                                  record, delivery, directory.current(), clock.now())),
         connectors=connectors,
         checkpointer=checkpointer,
         receivers={},

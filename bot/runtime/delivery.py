@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Mapping
 
@@ -34,7 +34,7 @@ from bot.runtime.dbthread import DatabaseThread
 from bot.ops.logs import item_fields
 from bot.connectors.errors import NotConnected, PlatformError, UnknownOutcome
 from handlers.errorref import new_error_ref
-from handlers.ports import ItemRecord
+from handlers.ports import DeliveryRecord, ItemRecord
 from storage.outbox import UnreadableRow
 from storage.uow import SqlUnitOfWorkFactory
 
@@ -78,6 +78,7 @@ class DeliveryWorker:
         concurrency: int = 32,
         tell_originator: Callable[[ItemRecord, str], list[OutboundMessage]] = lambda record, text: [],
         tell_coordinators: Callable[[ItemRecord, str], list[OutboundMessage]] | None = None,
+        withdrawn_copy: Callable[[ItemRecord, DeliveryRecord], list[OutboundMessage]] | None = None,
     ) -> None:
         self._db = db
         self._uow_factory = uow_factory
@@ -89,6 +90,9 @@ class DeliveryWorker:
         self._coordinators = coordinators
         self._tell_originator = tell_originator  # the rows telling an item's originator `text` about it
         self._tell_coordinators = tell_coordinators  # and the coordinators, where the item's caveat lets it go
+        # The rows that take back a copy of a withdrawn item (handlers.withdrawal.withdrawn_copy): for a
+        # copy whose send was in flight when its item was withdrawn, and landed.
+        self._withdrawn_copy = withdrawn_copy
         self._concurrency = max(1, concurrency)
         self._send_timeout = retry.lease.total_seconds() * 0.75
         self._wake = asyncio.Event()
@@ -357,6 +361,8 @@ class DeliveryWorker:
                 if message.reference not in records:
                     records[message.reference] = uow.items.get(Reference.parse(message.reference))
                 record = records[message.reference]
+                if record is not None and record.withdrawal is not None and record.erasure is None:
+                    self._take_back(uow, record, message, message_id, now)
                 uow.audit.record(
                     AuditEvent(
                         action=AuditAction.DELIVERY,
@@ -373,6 +379,18 @@ class DeliveryWorker:
             leased = self._lease_in(uow, limit, set(platforms))
             uow.commit()
         return leased
+
+    def _take_back(self, uow, record: ItemRecord, message: Outgoing, message_id: str,  # noqa: ANN001
+                   now: datetime) -> None:
+        """A copy of an item withdrawn while its send was in flight landed: take it back as the
+        withdrawal took back the others (its removal, and the line its reader is told)."""
+        if self._withdrawn_copy is None:
+            return
+        delivery = next((d for d in record.deliveries if d.outbox_key == message.key), None)
+        if delivery is None:
+            return
+        landed = replace(delivery, state="sent", platform_message_id=message_id, sent_at=delivery.sent_at or now)
+        uow.outbox.enqueue_many(self._withdrawn_copy(record, landed))
 
     def _record_failure(self, message: Outgoing, error: PlatformError) -> None:
         now = self._clock.now()

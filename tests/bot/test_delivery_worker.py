@@ -16,6 +16,9 @@ from alerts.caveats import Caveat, Tlp
 from alerts.clock import ManualClock
 from alerts.directory import Directory
 from alerts.identity import Platform, UserRef
+from alerts.items import Reference
+from alerts.lifecycle import Withdrawal
+from alerts.removal import Removal
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
@@ -23,7 +26,9 @@ from bot.runtime.dbthread import DatabaseThread
 from bot.runtime.app import coordinator_rows, originator_rows
 from bot.runtime.delivery import DeliveryWorker, RetryPolicy
 from bot.connectors.errors import NotConnected, PermanentFailure, PlatformError, RateLimited, TransientFailure
+from handlers.withdrawal import CANCELLED, CANCELLED_KINDS, withdrawn_copy
 from storage.sealing import AesGcmSealer
+from storage.tables import outbox
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import FixedDirectory
 from tests.sample_network import small_network
@@ -713,3 +718,42 @@ async def test_rows_leased_by_a_record_written_as_the_worker_stops_go_back_untri
     with engine.connect() as conn:
         state, attempts = conn.execute(select(outbox.c.state, outbox.c.attempts).where(outbox.c.key == "a2")).one()
     assert (state, attempts) == ("pending", 0)  # handed back at once, the attempt not counted
+
+
+async def test_a_copy_that_lands_after_its_item_was_withdrawn_is_taken_back(engine: Engine, sealer: AesGcmSealer) -> None:
+    """The withdrawal cancelled the copy while its send was in flight; the send landed after all: the
+    worker plans its removal and the line its reader is told, as the withdrawal did for the others."""
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    item = make_item(originator="my-officer")
+    reference = str(item.reference)
+
+    class WithdrawnMidSend(FakePlatform):
+        async def send(self, message: Outgoing) -> str:
+            if message.kind is MessageKind.DELIVERY:
+                with factory() as uow:  # /withdraw commits while the send is on its way
+                    uow.items.withdraw(Reference.parse(reference), Withdrawal(clock.now(), "my-officer", "wrong"))
+                    assert uow.outbox.cancel(reference, CANCELLED_KINDS, CANCELLED) == ["d1"]
+                    uow.commit()
+            return await super().send(message)
+
+    platform = WithdrawnMidSend()
+    db = DatabaseThread()
+    keys = itertools.count(1)
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",  # type: ignore[arg-type]
+                            withdrawn_copy=lambda record, delivery: withdrawn_copy(record, delivery, small_network(),
+                                                                                   clock.now()))
+    try:
+        with factory() as uow:
+            uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
+            uow.outbox.enqueue(to("th-npoc", "d1", "the alert", kind=MessageKind.DELIVERY, reference=reference))
+            uow.commit()
+        await worker.settle()
+    finally:
+        db.close()
+    with engine.connect() as connection:
+        rows = connection.execute(outbox.select().order_by(outbox.c.id)).all()
+    assert [(r.kind, r.state) for r in rows] == [("delivery", "sent"), ("removal", "sent"), ("notice", "sent")]
+    removal = Removal.from_json(platform.received[1][1])
+    assert (removal.message_id, removal.reference) == ("m1", reference)
+    assert "was withdrawn by My Officer (Malaysia)" in platform.received[2][1]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
 
 from alerts.clock import ManualClock
 from alerts.messages import MessageKind
@@ -39,6 +39,10 @@ class Backend:
     directory: DirectorySource
     outbox_kinds: Callable[[], dict[str, MessageKind]]  # committed outbox rows: key -> kind
     audit_count: Callable[[], int]  # committed audit entries
+    # committed outbox rows' states: key -> (state, last error); and the delivery worker's mark that a
+    # row was sent, which is not a port of the unit of work
+    outbox_states: Callable[[], dict[str, tuple[str, str | None]]] = lambda: {}
+    mark_sent: Callable[[str], None] = lambda key: None
 
 
 @pytest.fixture
@@ -54,7 +58,10 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, keyring: Keyring, cl
         store = MemoryStore()
         directory = MemoryDirectory(network_with_rooms())
         yield Backend("memory", lambda: MemoryUnitOfWork(store, directory, devices=True), directory,
-                      lambda: {key: m.kind for key, m in store.outbox.items()}, lambda: len(store.audit))
+                      lambda: {key: m.kind for key, m in store.outbox.items()}, lambda: len(store.audit),
+                      lambda: {key: (store.outbox_state.get(key, "pending"), store.outbox_errors.get(key))
+                               for key in store.outbox},
+                      lambda key: store.outbox_state.__setitem__(key, "sent"))
         return
     if request.param == "postgres":
         url = _emptied(request.getfixturevalue("_migrated_postgres_url"))
@@ -79,7 +86,16 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, keyring: Keyring, cl
             with engine.connect() as connection:
                 return connection.execute(select(func.count()).select_from(audit_entries)).scalar_one()
 
+        def outbox_states() -> dict[str, tuple[str, str | None]]:
+            with engine.connect() as connection:
+                return {row.key: (row.state, row.last_error) for row in connection.execute(
+                    select(outbox.c.key, outbox.c.state, outbox.c.last_error).order_by(outbox.c.id))}
+
+        def mark_sent(key: str) -> None:
+            with engine.begin() as connection:
+                connection.execute(update(outbox).where(outbox.c.key == key).values(state="sent"))
+
         factory = SqlUnitOfWorkFactory(engine, sealing, clock, directory=sql_directory, devices=lambda: True)
-        yield Backend(request.param, factory, sql_directory, outbox_kinds, audit_count)
+        yield Backend(request.param, factory, sql_directory, outbox_kinds, audit_count, outbox_states, mark_sent)
     finally:
         engine.dispose()

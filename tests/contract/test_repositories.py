@@ -5,25 +5,27 @@ The reminder repository's contract runs the same way in tests/scheduler/test_rem
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
 from alerts.arrangements import Arrangement
 from alerts.audit import AuditAction, AuditEvent
+from alerts.caveats import Caveat, Tlp
 from alerts.clock import ManualClock
 from alerts.devices import DeviceAction, DeviceOp
 from alerts.directory import Room, RoomPurpose
 from alerts.identity import ChatRef, UserRef
 from alerts.items import ItemKind, Reference
-from alerts.lifecycle import Closure, ForwardRequest, ForwardState
+from alerts.lifecycle import Closure, ForwardRequest, ForwardState, Withdrawal
 from alerts.membership import PlannedAction, RoomAction
 from alerts.messages import InboundMessage, MessageKind
 from alerts.reminders import Reminder, Stage, Track
 from alerts.roles import Role
 from tests.contract.conftest import Backend
 from tests.sample_network import person
-from tests.storage.builders import make_item, make_message, make_route
+from tests.storage.builders import CREATED, make_item, make_message, make_route
 
 ROOM = ChatRef.parse("console:#network")
 ALICE = UserRef.parse("console:alice")
@@ -165,6 +167,104 @@ def test_a_forward_adds_deliveries_and_is_decided_once(backend: Backend, clock: 
     assert forward.state is ForwardState.GRANTED and forward.decided_by == "th-lo"
     assert record is not None and [d.contact for d in record.deliveries] == ["my-npoc", "sg-npoc"]
     assert record.route == make_route("my-npoc", "sg-npoc")
+
+
+def test_an_item_is_withdrawn_once_closed_with_its_reason_kept(backend: Backend, clock: ManualClock) -> None:
+    ref = Reference(ItemKind.ALERT, 2026, 1)
+    with backend.factory() as uow:
+        uow.items.add(make_item(1, originator="th-lo"), make_route("my-npoc"), {"my-npoc": "o1"})
+        uow.items.add(make_item(2, originator="th-lo"), make_route("my-npoc"), {"my-npoc": "o2"})
+        closed = Closure("th-lo", clock.now(), "answered")
+        assert uow.items.close(Reference(ItemKind.ALERT, 2026, 2), closed)
+        uow.commit()
+    clock.advance(timedelta(hours=1))
+    first = Withdrawal(clock.now(), "th-lo", "sent to the wrong country")
+    with backend.factory() as uow:
+        assert uow.items.withdraw(ref, first)
+        assert not uow.items.withdraw(ref, Withdrawal(clock.now(), "rso-coord", "again"))
+        assert uow.items.withdraw(Reference(ItemKind.ALERT, 2026, 2), Withdrawal(clock.now(), "th-lo", ""))
+        uow.commit()
+    with backend.factory() as uow:
+        record = uow.items.get(ref)
+        closed_before = uow.items.get(Reference(ItemKind.ALERT, 2026, 2))
+        assert uow.items.for_contact("my-npoc") == []
+    assert record is not None and record.withdrawal == first
+    assert record.item.state.value == "closed" and record.closure is not None
+    assert (record.closure.closed_by, record.closure.closed_at) == ("th-lo", first.withdrawn_at)
+    # A closed item keeps its closure; an empty reason reads back as none.
+    assert closed_before is not None and closed_before.closure == closed
+    assert closed_before.withdrawal == Withdrawal(clock.now(), "th-lo", None)
+
+
+def test_a_revision_replaces_the_draft_and_the_deliveries(backend: Backend, clock: ManualClock) -> None:
+    item = make_item(1, originator="th-lo")
+    with backend.factory() as uow:
+        uow.items.add(item, make_route("my-npoc", "sg-npoc"), {"my-npoc": "o1", "sg-npoc": "o2"})
+        uow.items.mark_delivery("o1", "acknowledged", clock.now(), "m-1")
+        uow.commit()
+    clock.advance(timedelta(hours=2))
+    draft = replace(item.draft, body="corrected text", caveat=Caveat(Tlp.GREEN), topic=None)
+    revised = replace(item, draft=draft, revision=2, revised_at=clock.now(), ack_due=clock.now() + timedelta(hours=4),
+                      feedback_due=clock.now() + timedelta(hours=24))
+    with backend.factory() as uow:
+        uow.items.revise(revised, make_route("my-npoc", "vn-npoc"), {"my-npoc": "o3", "vn-npoc": "o4"}, clock.now())
+        uow.commit()
+    with backend.factory() as uow:
+        record = uow.items.get(item.reference)
+        mine = uow.items.for_contact("sg-npoc")
+    assert record is not None and record.item == revised
+    assert [(d.contact, d.outbox_key, d.state) for d in record.deliveries] == [("my-npoc", "o3", "queued"),
+                                                                            ("vn-npoc", "o4", "queued")]
+    assert record.route == make_route("my-npoc", "vn-npoc")
+    assert mine == []  # no longer a recipient
+    with backend.factory() as uow:
+        earlier = uow.items.earlier_deliveries(item.reference)
+    assert [(n, d.contact, d.outbox_key, d.state, d.platform_message_id) for n, d in earlier] == [
+        (1, "my-npoc", "o1", "acknowledged", "m-1"), (1, "sg-npoc", "o2", "queued", None)]
+
+
+def test_find_chooses_by_metadata_newest_first(backend: Backend) -> None:
+    with backend.factory() as uow:
+        for n, (originator, to, topic, hours) in enumerate([
+                ("th-lo", "my-npoc", "document-fraud", 0), ("sg-npoc", "th-lo", "people-smuggling", 5),
+                ("sg-npoc", "my-npoc", "document-fraud", 3), ("my-npoc", "sg-npoc", None, 1)], start=1):
+            uow.items.add(make_item(n, originator=originator, topic=topic, created_at=CREATED + timedelta(hours=hours)),
+                          make_route(to), {to: f"o{n}"})
+        uow.commit()
+    refs = lambda found: [str(r) for r in found]  # noqa: E731
+    with backend.factory() as uow:
+        assert refs(uow.items.find(None)) == ["A-2026-0002", "A-2026-0003", "A-2026-0004", "A-2026-0001"]
+        assert refs(uow.items.find("th-lo")) == ["A-2026-0002", "A-2026-0001"]
+        assert refs(uow.items.find("my-npoc")) == ["A-2026-0003", "A-2026-0004", "A-2026-0001"]
+        assert refs(uow.items.find("my-npoc", topic="document-fraud")) == ["A-2026-0003", "A-2026-0001"]
+        assert refs(uow.items.find(None, since=CREATED + timedelta(hours=1),
+                                   until=CREATED + timedelta(hours=5))) == ["A-2026-0003", "A-2026-0004"]
+        assert uow.items.find("nobody") == []
+        wanted = [Reference(ItemKind.ALERT, 2026, n) for n in (3, 9, 1)]
+        assert [str(r.item.reference) for r in uow.items.get_many(wanted)] == ["A-2026-0003", "A-2026-0001"]
+        assert uow.items.get_many(wanted)[1] == uow.items.get(wanted[2])
+
+
+def test_cancel_fails_an_items_unsent_rows_of_the_kinds_named(backend: Backend) -> None:
+    with backend.factory() as uow:
+        uow.outbox.enqueue_many([
+            make_message("d1", kind=MessageKind.DELIVERY, reference="A-2026-0001"),
+            make_message("d2", kind=MessageKind.DELIVERY, reference="A-2026-0001"),
+            make_message("r1", kind=MessageKind.REMINDER, reference="A-2026-0001"),
+            make_message("n1", kind=MessageKind.NOTICE, reference="A-2026-0001"),
+            make_message("x1", kind=MessageKind.DELIVERY, reference="A-2026-0002"),
+        ])
+        uow.commit()
+    backend.mark_sent("d1")
+    with backend.factory() as uow:
+        cancelled = uow.outbox.cancel("A-2026-0001", {MessageKind.DELIVERY, MessageKind.REMINDER}, "withdrawn")
+        uow.commit()
+    assert cancelled == ["d2", "r1"]
+    assert backend.outbox_states() == {"d1": ("sent", None), "d2": ("failed", "withdrawn"),
+                                       "r1": ("failed", "withdrawn"), "n1": ("pending", None),
+                                       "x1": ("pending", None)}
+    with backend.factory() as uow:
+        assert uow.outbox.cancel("A-2026-0001", {MessageKind.DELIVERY}, "withdrawn") == []
 
 
 # --- outbox, inbox, cursors -------------------------------------------------------------------------

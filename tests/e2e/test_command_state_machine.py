@@ -154,7 +154,7 @@ class CommandMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), who=st.sampled_from(PEOPLE),
           command=st.sampled_from(["ack", "status", "remind", "escalate", "reply", "close", "snooze", "consent",
-                                   "forward"]),
+                                   "forward", "withdraw", "correct", "history"]),
           body=st.sampled_from(BODY[:9]))
     def follow_up(self, data: st.DataObject, who: str, command: str, body: str, reference: str | None = None) -> None:
         if reference is None:
@@ -162,7 +162,7 @@ class CommandMachine(RuleBasedStateMachine):
         sender, chat = self._place(data, who)
         text = f"/{command} {reference}"
         marker: Marker | None = None
-        if command in ("reply", "close"):
+        if command in ("reply", "close", "withdraw", "correct"):
             marker = self.world.mark(sender, chat)
             text += f" {marker.word} {body}"
         elif command == "snooze":
@@ -179,7 +179,8 @@ class CommandMachine(RuleBasedStateMachine):
         self._handled(self.world.says(sender, chat, text))
 
     @precondition(lambda self: self.world.known)
-    @rule(data=st.data(), command=st.sampled_from(["reply", "close", "status", "ack", "forward", "consent", "mine"]),
+    @rule(data=st.data(), command=st.sampled_from(["reply", "close", "status", "ack", "forward", "consent", "mine",
+                                                   "withdraw", "correct", "history"]),
           body=st.sampled_from(BODY[:4]))
     def someone_it_concerns_follows_up(self, data: st.DataObject, command: str, body: str) -> None:
         reference = data.draw(st.sampled_from(sorted(self.world.known)), label="reference")
@@ -191,7 +192,8 @@ class CommandMachine(RuleBasedStateMachine):
             self.follow_up(data, who, command, body, reference)
 
     @rule(data=st.data(), who=st.sampled_from(PEOPLE),
-          text=st.sampled_from(["/mine", "/overdue", "/overdue TH", "/overdue TH/immigration", "/overdue XX",
+          text=st.sampled_from(["/mine", "/mine all", "/find", "/find boat topic:document-fraud", "/find country:TH",
+                                "/find page:2", "/find topc:x", "/overdue", "/overdue TH", "/overdue TH/immigration", "/overdue XX",
                                 "/contacts", "/contacts TH", "/contacts ZZ", "/whoami", "/help", "/help alert",
                                 "/help nonsense", "/rooms", "/room sync", "/room sync --apply", "/room nuke",
                                 "/device list console:th-npoc", "/device verify console:th-npoc ABC", "/cancel",

@@ -98,3 +98,70 @@ def test_cancel_drops_an_alert_still_being_typed(workdir: Path) -> None:
     assert "Cancelled. Nothing was sent." in run.stdout
     assert "Nothing to cancel." in run.stdout  # the second /cancel: no body was pending
     assert " accepted (" not in run.stdout and "Two travellers" not in run.stdout
+
+
+def test_a_withdrawn_alert_is_removed_from_each_readers_chat_and_later_commands_say_so(workdir: Path) -> None:
+    script = ("/alert to:TH tlp:amber Two travellers, flight XX123\n\n"
+              "/withdraw A-2026-0001 sent to the wrong country\n"
+              ":as th-npoc\n/ack A-2026-0001\n")
+    run = console(workdir, script)
+    assert run.returncode == 0, run.stderr
+    blocks = run.stdout.split("┌─ ")
+    assert any(b.startswith("in @th-npoc · removal") and "removed (the item was withdrawn)" in b for b in blocks)
+    to_thailand = [b for b in blocks if b.startswith("to National point of contact (Thailand), direct chat")]
+    assert any("A-2026-0001 was withdrawn by Immigration liaison officer (Malaysia) on " in b
+               and "sent to the wrong country. Disregard it; the bot removes its copy." in b for b in to_thailand)
+    assert any("A-2026-0001: withdrawn on " in b and "(sent to the wrong country). It is closed" in b
+               for b in blocks)
+    assert any("Withdrew A-2026-0001. 1 delivered copy to be removed" in b for b in blocks), run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_a_withdrawal_reason_is_sealed_with_the_item_and_erased_with_its_case(workdir: Path) -> None:
+    console(workdir, "/alert to:TH tlp:amber Two travellers\n\n/withdraw A-2026-0001 CANARY-WD-51c2 wrong desk\n")
+    for path in (workdir / "var").rglob("*"):
+        if path.is_file():
+            assert b"CANARY-WD-51c2" not in path.read_bytes(), path
+    erased = subprocess.run(
+        [sys.executable, "-m", "bot.cli.main", "--config", str(workdir / "config.toml"), "audit", "erase",
+         "A-2026-0001", "--reason", "retention period over"],
+        capture_output=True, text=True, cwd=workdir, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+    assert erased.returncode == 0, erased.stderr
+    run = console(workdir, "/status A-2026-0001\n")
+    assert "A-2026-0001: content erased on " in run.stdout and "(retention period over)" in run.stdout
+    assert "CANARY-WD-51c2" not in run.stdout and "Traceback" not in run.stdout + run.stderr
+
+
+def test_a_correction_reaches_the_new_route_and_marks_the_earlier_copy(workdir: Path) -> None:
+    script = ("/alert to:TH tlp:amber Two travellers, flight XX123\n\n"
+              "/correct A-2026-0001 to:TH,MY\nTwo travellers, flight XX124\n\n"
+              ":as th-npoc\n/ack A-2026-0001\n")
+    run = console(workdir, script)
+    assert run.returncode == 0, run.stderr
+    blocks = run.stdout.split("┌─ ")
+    to_thailand = [b for b in blocks if b.startswith("to National point of contact (Thailand), direct chat")]
+    assert any("A-2026-0001 rev 1 is superseded by A-2026-0001 rev 2, sent to you now" in b for b in to_thailand)
+    assert any("A-2026-0001 rev 2 · alert from" in b and "· rev 2\n" in b and "flight XX124" in b for b in to_thailand)
+    assert any(b.startswith("to National point of contact (Malaysia), direct chat · delivery")
+               and "A-2026-0001 rev 2" in b for b in blocks), run.stdout
+    assert any("A-2026-0001 rev 2 accepted (TLP:AMBER H0)." in b and "1 marked superseded" in b for b in blocks)
+    assert any("Acknowledged A-2026-0001." in b for b in blocks)
+    assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_find_mine_all_and_history_on_the_running_bot(workdir: Path) -> None:
+    script = ("/alert to:TH tlp:amber topic:document-fraud Altered passports on flight XX123\n\n"
+              "/alert to:TH tlp:green Boat sighted\n\n/close A-2026-0002 done\n"
+              "/find passports topic:document-fraud country:TH\n/mine all\n/history A-2026-0001\n")
+    run = console(workdir, script)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    found = out.split("Found, newest first (page 1, times ", 1)[1].split("└─", 1)[0]
+    assert "A-2026-0001 TLP:AMBER" in found and "Altered passports on flight XX123" in found
+    assert "A-2026-0002" not in found
+    mine = out.split("Your items, open and closed, newest first", 1)[1].split("└─", 1)[0]
+    assert mine.index("A-2026-0002") < mine.index("A-2026-0001") and "· closed: Boat sighted" in mine
+    history = out.split("A-2026-0001 · TLP:AMBER H0 · history (times ", 1)[1].split("└─", 1)[0]
+    assert "alert sent by Immigration liaison officer (Malaysia)" in history
+    assert "delivered to National point of contact (Thailand)" in history
+    assert "Traceback" not in out + run.stderr

@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from tests.telegram.fake_bot_state import HtmlError, InviteLink, Sent, bot_commands, parse_html, utf16_len
+from tests.telegram.fake_bot_state import DELETE_WINDOW, HtmlError, InviteLink, Sent, bot_commands, parse_html, shown_text, utf16_len
 
 if TYPE_CHECKING:
     from tests.telegram.fake_bot_api import FakeBotApi
@@ -92,7 +92,7 @@ async def send_message(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, An
     _flood(fake, chat_id)
     reply = params.get("reply_parameters") or {}
     sent = Sent(chat_id, fake.world.next_message_id(chat_id), shown, html, params.get("reply_markup"),
-                bool(params.get("protect_content")), reply.get("message_id"), entities=entities)
+                bool(params.get("protect_content")), reply.get("message_id"), entities=entities, date=fake.world.now())
     fake.world.messages[(chat_id, sent.message_id)] = sent
     fake.world.sent.append(sent)
     return fake.world.bot_message_json(sent)
@@ -207,12 +207,16 @@ async def decline_chat_join_request(fake: FakeBotApi, params: dict[str, Any]) ->
 
 async def delete_message(fake: FakeBotApi, params: dict[str, Any]) -> bool:
     """Telegram's rules for a bot: its own messages anywhere, and others' in a group only as an
-    administrator with can_delete_messages (and in a private chat, the other side's too)."""
+    administrator with can_delete_messages (and in a private chat, the other side's too); any message
+    only within 48 hours of its sending."""
     chat_id = _chat(fake, params.get("chat_id"))
     key = (chat_id, params.get("message_id"))
     if key in fake.world.deleted or (key not in fake.world.user_messages and key not in fake.world.messages):
         raise ApiError(400, "Bad Request: message to delete not found")
     ours = key in fake.world.messages
+    date = fake.world.messages[key].date if ours else fake.world.user_messages[key]["date"]
+    if fake.world.now() - date > DELETE_WINDOW:
+        raise ApiError(400, "Bad Request: message can't be deleted for everyone")
     if not ours and chat_id < 0 and chat_id not in fake.world.can_delete:
         raise ApiError(400, "Bad Request: message can't be deleted")
     fake.world.deleted.add(key)

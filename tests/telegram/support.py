@@ -17,6 +17,8 @@ from typing import AsyncIterator, Callable
 
 from sqlalchemy import func, select
 
+from alerts.clock import Clock
+
 from bot.runtime.app import Runtime, add_receiver, build_runtime, vocabulary_for
 from bot.runtime.serve import serve
 from bot.config.settings import Settings, settings_from_data
@@ -115,10 +117,11 @@ class Bot:
 
 @asynccontextmanager
 async def running_bot(tmp: Path, fake: FakeBotApi, monkeypatch, *, limiter: RateLimiter | None = None,
-                      settings: Settings | None = None, **options) -> AsyncIterator[Bot]:  # noqa: ANN001
+                      settings: Settings | None = None, clock: Clock | None = None,
+                      **options) -> AsyncIterator[Bot]:  # noqa: ANN001
     monkeypatch.setenv(TOKEN_ENV, fake.token)
     settings = settings or settings_for(tmp, fake.base_url)
-    runtime = build_runtime(settings, out=io.StringIO(), notice=io.StringIO())
+    runtime = build_runtime(settings, out=io.StringIO(), notice=io.StringIO(), clock=clock)
     options.setdefault("poll_timeout", 1)
     options.setdefault("request_timeout", 2.0)
     connector = telegram_connector_for(runtime, vocabulary_for(settings), limiter=limiter, **options)

@@ -71,5 +71,5 @@ def test_help_lines_keep_their_words_but_no_incomplete_command_is_tappable() -> 
         shown, entities = parse_html(part)
         tappable = Sent(1, 1, shown, part, entities=entities).tappable_commands()
         assert all(complete_alone(command[1:]) for command in tappable), tappable
-        assert "/mine" in tappable and "/whoami" in tappable
+        assert "/whoami" in tappable and "/portal" in tappable
     assert "\n".join(shown_text(p) for p in html_parts(text)) == text

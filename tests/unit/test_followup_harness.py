@@ -42,12 +42,13 @@ class Bot:
         self._events = itertools.count(1)
         self.last_audit: list[AuditAction] = []
 
-    def says(self, who: str, text: str, chat: str | None = None) -> list[str]:
-        """What `who` typed; the answers queued for that chat. `last_audit` holds what it audited."""
+    def says(self, who: str, text: str, chat: str | None = None, account: str | None = None) -> list[str]:
+        """What `who` typed (from `account`, by default their console one); the answers queued for that
+        chat. `last_audit` holds what it audited."""
         before, audited = set(self.store.outbox), len(self.store.audit)
         message = InboundMessage(
             event_id=f"e{next(self._events)}",
-            sender=UserRef.parse(f"console:{who}"),
+            sender=UserRef.parse(account or f"console:{who}"),
             chat=ChatRef.parse(chat or f"console:@{who}"),
             text=text,
             received_at=self.clock.now(),
@@ -79,9 +80,11 @@ class Bot:
         self.clock.advance(after)
         with MemoryUnitOfWork(self.store) as uow:
             for message in self.store.outbox.values():
-                if message.kind is MessageKind.DELIVERY:
+                if message.kind is MessageKind.DELIVERY and self.store.outbox_state.get(message.key) is None:
                     uow.items.mark_delivery(message.key, "sent", self.clock.now(), f"msg-{message.key}")
             uow.commit()
+        for message in self.store.outbox.values():  # every row it could send, it sent
+            self.store.outbox_state.setdefault(message.key, "sent")
 
     def later(self, minutes: int) -> None:
         self.clock.advance(timedelta(minutes=minutes))

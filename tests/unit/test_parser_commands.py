@@ -123,7 +123,7 @@ def test_any_bot_name_is_accepted_when_none_is_configured() -> None:
         ("/overdue XX", "overdue", ["Organisation 'XX'", "IOM, MY, TH"]),
         ("/overdue TH/visa", "overdue", ["Desk 'visa'", "immigration, police"]),
         ("/overdue TH MY", "overdue", ["Unexpected 'MY'", "/overdue TH/immigration"]),
-        ("/mine please", "mine", ["Unexpected 'please'", "/mine on its own"]),
+        ("/mine please", "mine", ["Unexpected 'please'", "/mine all"]),
         ("/consent A-2026-0042", "consent", ["Say yes or no", "Example: /consent A-2026-0042 yes"]),
         ("/consent A-2026-0042 perhaps", "consent", ["Consent 'perhaps'", "yes or no"]),
         ("/snooze A-2026-0042", "snooze", ["Say for how long", "Example: /snooze"]),

@@ -14,7 +14,7 @@ from alerts.devices import DeviceOp
 from alerts.grading import CREDIBILITY, RELIABILITY, Grading
 from alerts.incident import MAX_PERSONS, DocumentType, Incident, Method
 from alerts.identity import UserRef
-from alerts.items import ALL, DueSpec, ItemDraft, ItemKind, Reference, Selector, SelectorKind
+from alerts.items import ALL, Correction, DueSpec, ItemDraft, ItemKind, Reference, Selector, SelectorKind
 from alerts.priority import Priority
 from alerts.roles import Role
 from handlers import commands as c
@@ -113,6 +113,38 @@ def drafts(draw: st.DrawFn, kind: ItemKind, vocabulary: Vocabulary) -> ItemDraft
     )
 
 
+@st.composite
+def corrections(draw: st.DrawFn, vocabulary: Vocabulary) -> Correction:
+    topic_values = st.sampled_from(vocabulary.topics) if vocabulary.topics else open_topics
+
+    def maybe(values: st.SearchStrategy) -> object:  # type: ignore[type-arg]
+        return draw(st.one_of(st.none(), values))
+
+    found = Correction(
+        recipients=maybe(recipients.filter(bool)), topic=maybe(topic_values), tlp=maybe(st.sampled_from(Tlp)),
+        handling=maybe(st.sampled_from(Handling)), orcon=maybe(st.booleans()), grading=maybe(gradings),
+        priority=maybe(st.sampled_from(Priority)), due=maybe(due_specs), purpose=maybe(line_text),
+        outside_ref=maybe(line_text), body=maybe(free_text),
+    )
+    return found if not found.empty else Correction(body=draw(free_text))
+
+
+find_words = st.from_regex(r"[a-z0-9][a-z0-9.,'-]{0,12}", fullmatch=True)
+days = st.dates(date(1990, 1, 1), date(2200, 1, 1))
+
+
+@st.composite
+def finds(draw: st.DrawFn, vocabulary: Vocabulary) -> c.FindCommand:
+    topic_values = st.sampled_from(vocabulary.topics) if vocabulary.topics else open_topics
+    since, until = draw(st.one_of(st.none(), days)), draw(st.one_of(st.none(), days))
+    if since and until and until < since:
+        since, until = until, since
+    return c.FindCommand(tuple(draw(st.lists(find_words, max_size=3))), draw(st.one_of(st.none(), topic_values)),
+                         draw(st.one_of(st.none(), st.sampled_from(ORGANISATIONS))),
+                         draw(st.one_of(st.none(), st.from_regex(r"[AR]-20[0-9]{2}-[0-9]{1,4}", fullmatch=True))),
+                         since, until, draw(st.integers(1, 10_000)))
+
+
 users = st.one_of(
     st.from_regex(r"matrix:@[a-z0-9._=-]{1,12}:[a-z0-9.-]{1,12}(:[0-9]{2,5})?", fullmatch=True),
     st.integers(1, 10**12).map(lambda number: f"telegram:user:{number}"),
@@ -184,9 +216,13 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
         st.builds(c.AckCommand, references),
         st.builds(c.ReplyCommand, references, free_text),
         st.builds(c.CloseCommand, references, maybe_free_text),
+        st.builds(c.WithdrawCommand, references, free_text),
+        st.builds(c.CorrectCommand, references, corrections(vocabulary), st.booleans()),
         st.builds(c.StatusCommand, references),
         st.builds(c.OverdueCommand, scopes),
-        st.just(c.MineCommand()),
+        st.builds(c.MineCommand, st.booleans(), st.integers(1, 10_000)),
+        st.builds(c.HistoryCommand, references),
+        finds(vocabulary),
         st.builds(c.ContactsCommand, scopes),
         st.just(c.WhoamiCommand()),
         st.just(c.PortalCommand()),
@@ -216,7 +252,7 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
 
 
 def test_the_strategies_cover_every_command() -> None:
-    drawn = {type(command) for command in _examples(commands(CONFIGURED), 400)}
+    drawn = {type(command) for command in _examples(commands(CONFIGURED), 1000)}
     assert drawn == COMMAND_CLASSES
 
 

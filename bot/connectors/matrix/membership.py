@@ -22,7 +22,7 @@ from typing import Any
 
 from nio import AsyncClient, ErrorResponse, RoomGetStateEventResponse
 
-from alerts.identity import ChatRef, Platform
+from alerts.identity import ChatRef, Platform, UserRef
 from alerts.membership import PlannedAction
 from bot.connectors.matrix.errors import from_exception, from_response
 from bot.connectors.matrix.gate import RateGate
@@ -36,8 +36,10 @@ class MatrixRoomAdmin:
 
     def __init__(self, client_of: Callable[[], AsyncClient | None], *, invite_spacing: float = INVITE_SPACING,
                  clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 direct_rooms: Callable[[str], str | None] | None = None) -> None:
         self._client_of = client_of  # the connector's client, which is replaced when it logs in again
+        self._direct_rooms = direct_rooms  # the connector's direct chats, by user id
         self._spacing = invite_spacing
         self._clock = clock
         self._sleep = sleep
@@ -47,7 +49,12 @@ class MatrixRoomAdmin:
 
     @classmethod
     def for_connector(cls, connector: Any, **options: Any) -> MatrixRoomAdmin:
-        return cls(lambda: connector.client, **options)
+        return cls(lambda: connector.client, direct_rooms=connector.direct.known, **options)
+
+    def direct_chat(self, user: UserRef) -> ChatRef | None:
+        """bot.actions.removal.direct_chat_of: the bot's direct chat with `user`, as the connector knows it."""
+        room_id = self._direct_rooms(user.user_id) if self._direct_rooms is not None else None
+        return ChatRef(Platform.MATRIX, room_id) if room_id else None
 
     def _client(self) -> AsyncClient:
         client = self._client_of()

@@ -64,6 +64,11 @@ class DirectChats:
         self._dms = {k: v for k, v in (read_json(self._session.paths.direct_rooms) or {}).items()
                      if isinstance(v, str)}
 
+    def known(self, user_id: str) -> str | None:
+        """The bot's direct chat with the user as it knows it now (never creates one): where a copy
+        it sent them is, for a removal (bot.actions.removal)."""
+        return self._dms.get(user_id)
+
     async def room_with(self, user_id: str) -> str:
         """The bot's direct chat with the user: the known one while they are in it, else a new one."""
         client = self._session.client

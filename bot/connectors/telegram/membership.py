@@ -116,7 +116,8 @@ class TelegramRoomAdmin:
     async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
         """bot.actions.removal.MessageRemover: deleteMessage. In a group a bot may delete others'
         messages only as an administrator with can_delete_messages; otherwise Telegram answers
-        "message can't be deleted". A message already gone ("not found") is not an error."""
+        "message can't be deleted". Any message only for 48 hours after it was sent: then "message
+        can't be deleted for everyone" (too-old). A message already gone ("not found") is not an error."""
         chat_part, _, number = message_id.rpartition(":")
         chat_id = int(chat_part or chat.chat_id)
         if self._migrations is not None:
@@ -127,6 +128,8 @@ class TelegramRoomAdmin:
             detail = str(error).lower()
             if "not found" in detail:
                 return
+            if "for everyone" in detail:  # Telegram's answer past the 48 hours it allows a bot
+                raise PermanentFailure("too-old", "the message is older than Telegram lets a bot delete") from error
             if error.code == "forbidden" or "can't be deleted" in detail or "not enough rights" in detail:
                 raise PermanentFailure("not-allowed", "the bot may not delete messages in this group") from error
             raise

@@ -1,0 +1,144 @@
+"""/withdraw REF reason: take an item back.
+
+By its originator or a coordinator. In the command's transaction:
+- the item is closed (if open) and marked withdrawn: when, by whom and why (sealed with its content);
+- its copies not yet sent, and its reminders and escalations, are cancelled (outbox rows failed with
+  the code `withdrawn`); a copy whose send was in flight and lands after all is treated by the
+  delivery worker as below, when it records it (withdrawn_copy);
+- each delivered copy is removed where the platform allows: a REMOVAL outbox row (alerts.removal,
+  carried out by bot/actions/removal.py: a Matrix redaction, a Telegram deletion within Telegram's 48
+  hours, the console prints it), and its reader is told in one line in the same chat; a Telegram copy
+  too old to delete gets that line alone, asking its reader to delete it;
+- the audit log records it, and the originator is told when a coordinator withdrew it.
+
+Every later command about the item answers that it was withdrawn, when and why
+(handlers.followup.find_item), as for an erased item.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from alerts.audit import AuditAction
+from alerts.directory import Directory
+from alerts.identity import ChatRef, Platform, UserRef
+from alerts.items import Reference
+from alerts.lifecycle import DeliveryState, Withdrawal
+from alerts.messages import MessageKind, OutboundMessage
+from alerts.removal import TELEGRAM_DELETE_MARGIN, TELEGRAM_DELETE_WINDOW, WITHDRAWN, Removal, removal_message
+from alerts.render import render_withdrawal_notice
+from alerts.roles import Role
+from alerts.routing import Destination
+from alerts.routing_places import direct_place
+from alerts.routing_types import DestinationKind
+from handlers.answer_place import answer_placed
+from handlers.context import CommandContext
+from handlers.followup import find_item, notify, refuse, sender_of, title
+from handlers.ports import DeliveryRecord, ItemRecord
+
+# The error code of the messages a withdrawal cancels before they were sent.
+CANCELLED = "withdrawn"
+CANCELLED_KINDS = frozenset({MessageKind.DELIVERY, MessageKind.REMINDER, MessageKind.ESCALATION})
+
+
+def removable(destination: Destination, delivery: DeliveryRecord, now: datetime) -> bool:
+    """The bot can still take this delivered copy out: it knows the message, and on Telegram it is
+    inside the 48 hours Telegram allows (with a margin for the removal's turn in the queue)."""
+    if delivery.platform_message_id is None:
+        return False
+    if destination.platform is Platform.TELEGRAM:
+        sent = delivery.sent_at or now
+        return now - sent < TELEGRAM_DELETE_WINDOW - TELEGRAM_DELETE_MARGIN
+    return True
+
+
+def withdrawn_copy(record: ItemRecord, delivery: DeliveryRecord, directory: Directory, now: datetime,
+                   withdrawer_account: UserRef | None = None) -> list[OutboundMessage]:
+    """The outbox rows that take one delivered copy of the withdrawn item back: its removal where the
+    platform allows, then the one line its reader is told in the same chat. Keys are made from the
+    item and the copy, so planning it twice (the command, then the worker meeting a late send) plans
+    it once."""
+    withdrawal = record.withdrawal
+    assert withdrawal is not None, "only a withdrawn item's copies are taken back"
+    item, reference = record.item, str(record.item.reference)
+    destination = Destination.parse(delivery.destination)
+    withdrawer = directory.contacts.get(withdrawal.withdrawn_by)
+    by = withdrawer.title(directory) if withdrawer else withdrawal.withdrawn_by
+    rows: list[OutboundMessage] = []
+    can_remove = removable(destination, delivery, now)
+    if can_remove:
+        assert delivery.platform_message_id is not None
+        room = directory.room(destination.address) if isinstance(destination.address, ChatRef) else None
+        reader = directory.contacts.get(delivery.contact)
+        place = room.name if room else (f"the direct chat of {reader.title(directory)}" if reader
+                                        else str(destination))
+        rows.append(removal_message(Removal(
+            chat=destination.address if isinstance(destination.address, ChatRef) else None,
+            message_id=delivery.platform_message_id, chat_name=place, officer=withdrawal.withdrawn_by,
+            officer_account=withdrawer_account, officer_name=by, tlp=item.caveat.tlp.label,
+            noun=item.kind.noun.lower(), reference=reference, purpose=WITHDRAWN,
+            direct_with=destination.address if destination.kind is DestinationKind.DIRECT
+            and isinstance(destination.address, UserRef) else None)))
+    digest = hashlib.sha256(f"withdrawn|{reference}|{destination}".encode()).hexdigest()[:48]
+    rows.append(OutboundMessage(
+        key=f"wdn-{digest}", kind=MessageKind.NOTICE, destination=destination,
+        text=render_withdrawal_notice(item, by, withdrawal, removed=can_remove), reference=reference,
+        contact=delivery.contact, protect_content=item.caveat.protect_content))
+    return rows
+
+
+def delivered(delivery: DeliveryRecord) -> bool:
+    """A copy that reached (or may have reached) its reader."""
+    return delivery.platform_message_id is not None or delivery.progress.state.rank >= DeliveryState.SENT.rank
+
+
+def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
+    record = find_item(ctx, reference, "withdraw")
+    if record is None:
+        return
+    item, sender = record.item, sender_of(ctx)
+    if sender.id != item.originator and not sender.has(Role.COORDINATOR):
+        refuse(ctx, record, "withdraw", f"Only the originator of {reference} or a coordinator can withdraw it.")
+        return
+    withdrawal = Withdrawal(ctx.now, sender.id, reason)
+    if not ctx.uow.items.withdraw(reference, withdrawal):  # withdrawn by someone else a moment ago
+        ctx.answer(f"{reference} was withdrawn already. See /status {reference}.")
+        return
+    cancelled = set(ctx.uow.outbox.cancel(str(reference), CANCELLED_KINDS, CANCELLED))
+    record = ItemRecord(record.item, record.route, record.deliveries, record.closure, None, withdrawal)
+    place = originator_place(ctx, sender.id, record)
+    rows: list[OutboundMessage] = []
+    removals = told = 0
+    for delivery in record.deliveries:
+        if delivery.outbox_key in cancelled:
+            ctx.uow.items.mark_delivery(delivery.outbox_key, DeliveryState.FAILED.value, ctx.now)
+            continue
+        if not delivered(delivery):
+            continue
+        copy = withdrawn_copy(record, delivery, ctx.directory, ctx.now, place)
+        removals += sum(m.kind is MessageKind.REMOVAL for m in copy)
+        fresh = [m for m in copy if m.key not in {r.key for r in rows}]
+        told += sum(m.kind is MessageKind.NOTICE for m in fresh)
+        rows += fresh
+    ctx.uow.outbox.enqueue_many(rows)
+    unsent = sum(d.outbox_key in cancelled for d in record.deliveries)
+    ctx.audit(AuditAction.WITHDRAWAL, recipients=tuple(d.contact for d in record.deliveries),
+              reference=str(reference), caveat=item.caveat.label(),
+              detail={"reason": reason, "copies_removed": str(removals), "unsent_cancelled": str(unsent),
+                      "messages_cancelled": str(len(cancelled)), "recipients_told": str(told)})
+    if sender.id != item.originator:
+        notify(ctx, item.originator, MessageKind.NOTICE, record,
+               f"{reference} was withdrawn by {title(ctx, sender.id)}: {reason}.")
+    answer_placed(ctx, f"Withdrew {reference}. {removals} delivered cop{'y' if removals == 1 else 'ies'} "
+                       f"to be removed, {unsent} unsent cancelled, {told} chat{'' if told == 1 else 's'} told.",
+                  {item.caveat.tlp}, reference=str(reference))
+
+
+def originator_place(ctx: CommandContext, contact_id: str, record: ItemRecord) -> UserRef | None:
+    """The account in whose direct chat `contact_id` may be told about the item (None: nowhere)."""
+    contact = ctx.directory.contacts.get(contact_id)
+    if contact is None:
+        return None
+    found = direct_place(contact, record.item.caveat, ctx.directory, ctx.encrypted_only, ctx.platforms).destination
+    return found.address if found is not None and isinstance(found.address, UserRef) else None

@@ -1,0 +1,132 @@
+"""/withdraw on Telegram, against the fake Bot API server: the delivered copy is deleted and its reader
+told in one line; past Telegram's 48 hours the copy cannot be deleted, and its reader is asked to.
+And /correct: the earlier copy is marked superseded by a line, then the new revision follows."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+
+from bot.runtime.keys import ensure_keyring
+from storage.audit.trail import read_entries
+
+from tests.telegram.fake_bot_api import FakeBotApi
+from tests.telegram.support import OFFICER, TH_NPOC, Bot, eventually, meet, relaxed, running_bot
+from tests.telegram.test_caveats_on_telegram import texts, with_room_admin
+
+ALERT = "/alert to:TH tlp:amber topic:document-fraud Two travellers with altered passports"
+REF = "A-2026-0001"
+HOURS_49 = 49 * 3600
+
+
+class AheadClock:
+    """The system clock, `hours` ahead: the bot's view of a copy sent that long ago."""
+
+    def __init__(self, hours: float) -> None:
+        self.shift = timedelta(hours=hours)
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self.shift
+
+
+def audit(bot: Bot) -> list:
+    """The audit log's entries, decrypted."""
+    keyring = ensure_keyring(bot.runtime.settings.keys.path, io.StringIO())
+    with bot.runtime.engine.connect() as conn:
+        return list(read_entries(conn, keyring))
+
+
+def _copy(fake: FakeBotApi) -> tuple[int, int]:
+    [sent] = [s for s in fake.sent_to(TH_NPOC.id) if "Two travellers" in s.text]
+    return sent.chat_id, sent.message_id
+
+
+async def _delivered(fake: FakeBotApi) -> tuple[int, int]:
+    fake.says(OFFICER, ALERT)
+    await eventually(lambda: any("Two travellers" in t for t in texts(fake, TH_NPOC.id)), "the delivery")
+    return _copy(fake)
+
+
+async def test_withdraw_deletes_the_copy_tells_its_reader_and_answers_later_commands(tmp_path, fake,
+                                                                                    monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        with_room_admin(bot)
+        copy = await _delivered(fake)
+        fake.says(OFFICER, f"/withdraw {REF} sent to the wrong country")
+        await eventually(lambda: copy in fake.world.deleted, "the copy deleted")
+        await eventually(lambda: any("was withdrawn" in t for t in texts(fake, TH_NPOC.id)), "the reader told")
+        [told] = [t for t in texts(fake, TH_NPOC.id) if "was withdrawn" in t]
+        assert told.startswith(f"[TLP:AMBER] {REF} was withdrawn by Immigration liaison officer (Malaysia) on ")
+        assert told.endswith(": sent to the wrong country. Disregard it; the bot removes its copy.")
+        assert "\n" not in told
+        await eventually(lambda: any(t.startswith(f"Withdrew {REF}.") for t in texts(fake, OFFICER.id)),
+                         "the officer answered")
+        fake.says(TH_NPOC, f"/ack {REF}")
+        await eventually(lambda: any("withdrawn on" in t for t in texts(fake, TH_NPOC.id)), "the ack answered")
+        [answer] = [t for t in texts(fake, TH_NPOC.id) if "withdrawn on" in t]
+        assert answer.endswith("(sent to the wrong country). It is closed; nothing more can be done with it.")
+        entries = audit(bot)
+        [withdrawal] = [e for e in entries if e.action == "withdrawal"]
+        assert (withdrawal.actor, withdrawal.reference) == ("my-officer", REF)
+        assert withdrawal.detail["reason"] == "sent to the wrong country"
+        assert [(e.detail["event"], e.detail["why"]) for e in entries if (e.detail or {}).get("why")] == [
+            ("message-removed", "withdrawn")]
+
+
+async def test_past_48_hours_the_fake_refuses_and_the_reader_and_withdrawer_are_asked_to_delete(
+        tmp_path, fake, monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        with_room_admin(bot)
+        copy = await _delivered(fake)
+        now = fake.world.now
+        fake.world.now = lambda: now() + HOURS_49  # the server's 48 hours are over; the bot has not noticed
+        fake.says(OFFICER, f"/withdraw {REF} sent to the wrong country")
+        await eventually(lambda: any("cannot remove its copy here" in t for t in texts(fake, TH_NPOC.id)),
+                         "the reader asked to delete it")
+        assert copy not in fake.world.deleted
+        [warning] = [t for t in texts(fake, TH_NPOC.id) if "cannot remove its copy here" in t]
+        assert "Telegram lets a bot delete messages only for 48 hours" in warning
+        await eventually(lambda: any("could not be removed" in t for t in texts(fake, OFFICER.id)),
+                         "the withdrawer told")
+        assert [(e.detail["event"], e.detail["error"]) for e in audit(bot) if (e.detail or {}).get("why")] == [
+            ("message-kept", "too-old")]
+
+
+async def test_a_copy_the_bot_knows_is_past_48_hours_gets_the_one_line_notice_instead(tmp_path, fake,
+                                                                                      monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    clock = AheadClock(0)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), clock=clock) as bot:
+        with_room_admin(bot)
+        copy = await _delivered(fake)
+        clock.shift = timedelta(hours=49)
+        now = fake.world.now
+        fake.world.now = lambda: now() + HOURS_49
+        fake.says(OFFICER, f"/withdraw {REF} sent to the wrong country")
+        await eventually(lambda: any("was withdrawn" in t for t in texts(fake, TH_NPOC.id)), "the reader told")
+        [told] = [t for t in texts(fake, TH_NPOC.id) if "was withdrawn" in t]
+        assert told.endswith("Disregard it and delete the copy yourself: the bot can no longer remove it here.")
+        await eventually(lambda: any(t.startswith(f"Withdrew {REF}. 0 delivered copies to be removed")
+                                     for t in texts(fake, OFFICER.id)), "the officer answered")
+        assert copy not in fake.world.deleted
+        assert not any("cannot remove its copy here" in t for t in texts(fake, TH_NPOC.id))
+
+
+async def test_a_correction_marks_the_earlier_copy_and_sends_the_new_revision(tmp_path, fake, monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+        await _delivered(fake)
+        fake.says(OFFICER, f"/correct {REF} topic:document-fraud\n\nTwo travellers with altered visas")
+        await eventually(lambda: any("A-2026-0001 rev 2 · alert from" in t for t in texts(fake, TH_NPOC.id)), "rev 2")
+        thailand = texts(fake, TH_NPOC.id)
+        [marked] = [t for t in thailand if "is superseded by" in t]
+        assert marked == (f"[TLP:AMBER] {REF} rev 1 is superseded by {REF} rev 2, sent to you now: acknowledge and "
+                          "act on that one.")
+        assert thailand.index(marked) < max(i for i, t in enumerate(thailand) if "A-2026-0001 rev 2 · alert from" in t)
+        [revised] = [t for t in thailand if "A-2026-0001 rev 2 · alert from" in t]
+        assert "Two travellers with altered visas" in revised
+        fake.says(TH_NPOC, f"/ack {REF}")
+        await eventually(lambda: any(t.startswith(f"Acknowledged {REF}.") for t in texts(fake, TH_NPOC.id)),
+                         "the acknowledgement of rev 2")

@@ -1,0 +1,180 @@
+"""/withdraw REF reason, on the fakes with a manual clock: who may, what is cancelled, what is planned
+for removal, who is told, and what every later command answers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from alerts.audit import AuditAction
+from alerts.clock import ManualClock
+from alerts.identity import ChatRef, UserRef
+from alerts.lifecycle import Withdrawal
+from alerts.messages import MessageKind
+from alerts.removal import WITHDRAWN, Removal
+from handlers.ports import DeliveryRecord
+from handlers.withdrawal import CANCELLED, withdrawn_copy
+from tests.fakes import MemoryUnitOfWork
+from tests.sample_network import small_network
+from tests.unit.test_followup_harness import Bot
+
+ALERT = "/alert to:TH,MY tlp:amber topic:document-fraud Two travellers, flight XX123"
+REF = "A-2026-0001"
+
+
+@pytest.fixture
+def bot() -> Bot:
+    bot = Bot()
+    bot.says("my-officer", ALERT)
+    bot.worker_sends()
+    return bot
+
+
+def _rows(bot: Bot, kind: MessageKind) -> list:
+    return [m for m in bot.store.outbox.values() if m.kind is kind and m.reference == REF]
+
+
+def test_the_originator_withdraws_and_every_delivered_copy_is_planned_for_removal(bot: Bot) -> None:
+    bot.later(10)
+    answer = bot.answer("my-officer", f"/withdraw {REF} sent to the wrong country")
+    assert answer == f"Withdrew {REF}. 2 delivered copies to be removed, 0 unsent cancelled, 2 chats told."
+    record = bot.record(REF)
+    assert record.withdrawal == Withdrawal(bot.clock.now(), "my-officer", "sent to the wrong country")
+    assert record.closure is not None and record.item.state.value == "closed"
+    removals = [Removal.from_json(m.text) for m in _rows(bot, MessageKind.REMOVAL)]
+    delivered = {d.platform_message_id for d in record.deliveries}
+    assert {r.message_id for r in removals} == delivered and all(r.purpose == WITHDRAWN for r in removals)
+    # Each removal is queued to the copy's own chat, followed by the one line its reader is told.
+    for contact in ("th-npoc", "my-npoc"):
+        last_two = bot.messages_to(contact)[-2:]
+        assert [m.kind for m in last_two] == [MessageKind.REMOVAL, MessageKind.NOTICE]
+        assert last_two[1].text == (f"[TLP:AMBER] {REF} was withdrawn by My Officer (Malaysia) on 2026-11-23: "
+                                    "sent to the wrong country. Disregard it; the bot removes its copy.")
+        assert "\n" not in last_two[1].text
+    assert bot.last_audit == [AuditAction.COMMAND, AuditAction.WITHDRAWAL]
+    entry = bot.store.audit[-1]
+    assert entry.detail["reason"] == "sent to the wrong country" and entry.detail["copies_removed"] == "2"
+    assert set(entry.recipients) == {"th-npoc", "my-npoc"}
+
+
+def test_copies_not_yet_sent_are_cancelled_not_removed_and_their_readers_not_told() -> None:
+    bot = Bot()
+    bot.says("my-officer", ALERT)  # nothing sent yet
+    answer = bot.answer("my-officer", f"/withdraw {REF} wrong caveat")
+    assert answer == f"Withdrew {REF}. 0 delivered copies to be removed, 2 unsent cancelled, 0 chats told."
+    deliveries = [m.key for m in _rows(bot, MessageKind.DELIVERY)]
+    assert len(deliveries) == 2
+    assert all(bot.store.outbox_state[k] == "failed" and bot.store.outbox_errors[k] == CANCELLED for k in deliveries)
+    assert not _rows(bot, MessageKind.REMOVAL)
+    assert {d.state for d in bot.record(REF).deliveries} == {"failed"}
+    assert all(m.kind is MessageKind.DELIVERY for m in bot.messages_to("th-npoc"))  # told nothing
+
+
+def test_pending_reminders_are_cancelled_and_the_closed_item_gets_no_more(bot: Bot) -> None:
+    bot.says("my-officer", f"/remind {REF}")
+    reminders = [m.key for m in _rows(bot, MessageKind.REMINDER)]
+    assert reminders
+    bot.store.outbox_state.update({k: "pending" for k in reminders})  # not sent yet
+    bot.says("my-officer", f"/withdraw {REF} duplicate of A-2026-0000")
+    assert all(bot.store.outbox_state[k] == "failed" for k in reminders)
+    with MemoryUnitOfWork(bot.store) as uow:
+        assert REF not in uow.reminders.candidates(bot.clock.now() + timedelta(days=30), 100)
+        assert uow.reminders.follow_ups([REF]) == []
+
+
+@pytest.mark.parametrize("who", ["th-npoc", "iom-npoc", "admin"])
+def test_only_the_originator_or_a_coordinator_may_withdraw(bot: Bot, who: str) -> None:
+    assert bot.answer(who, f"/withdraw {REF} oops") == f"Only the originator of {REF} or a coordinator can withdraw it."
+    assert bot.last_audit == [AuditAction.COMMAND, AuditAction.REFUSAL]
+    assert bot.record(REF).withdrawal is None
+
+
+def test_a_coordinator_withdraws_and_the_originator_is_told(bot: Bot) -> None:
+    assert bot.answer("rso-coord", f"/withdraw {REF} source compromised").startswith(f"Withdrew {REF}.")
+    assert bot.last_to("my-officer") == f"{REF} was withdrawn by Rso Coord (Regional Support Office): source compromised."
+
+
+def test_a_reason_is_required() -> None:
+    bot = Bot()
+    bot.says("my-officer", ALERT)
+    [answer] = bot.says("my-officer", f"/withdraw {REF}")
+    assert answer == f"Say why after the reference; its recipients are told. Example: /withdraw {REF} sent to the wrong country"
+    assert bot.record(REF).withdrawal is None
+
+
+@pytest.mark.parametrize("command", [f"/status {REF}", f"/ack {REF}", f"/reply {REF} late news", f"/close {REF} done",
+                                     f"/forward {REF} to:AU purpose:x", f"/remind {REF}", f"/withdraw {REF} again",
+                                     f"/snooze {REF} 4h"])
+def test_every_later_command_answers_that_it_was_withdrawn_and_does_nothing_else(bot: Bot, command: str) -> None:
+    bot.says("my-officer", f"/withdraw {REF} sent to the wrong country")
+    before = dict(bot.store.outbox)
+    bot.later(60 * 24)
+    answer = bot.answer("th-npoc", command)
+    assert answer == f"{REF}: withdrawn on 2026-11-23 (sent to the wrong country). It is closed; nothing more can be done with it."
+    assert [m for k, m in bot.store.outbox.items() if k not in before and m.text != answer] == []
+    assert bot.last_audit == [AuditAction.COMMAND]
+
+
+def test_someone_it_never_concerned_learns_that_it_was_withdrawn_not_why(bot: Bot) -> None:
+    bot.says("my-officer", f"/withdraw {REF} sent to the wrong country")
+    assert bot.answer("iom-npoc", f"/status {REF}") == (
+        f"{REF}: withdrawn on 2026-11-23. It is closed; nothing more can be done with it.")
+
+
+def test_mine_no_longer_lists_it(bot: Bot) -> None:
+    assert REF in bot.answer("th-npoc", "/mine")
+    bot.says("my-officer", f"/withdraw {REF} wrong country")
+    assert REF not in bot.answer("th-npoc", "/mine")
+
+
+# --- one copy, as the command and the delivery worker plan it ---------------------------------------
+
+def _telegram_record(sent_hours_ago: float, clock: ManualClock):  # noqa: ANN202 - an ItemRecord
+    bot = Bot()
+    bot.says("my-officer", "/alert to:TH tlp:green Boat sighted")
+    record = bot.record(REF)
+    delivery = DeliveryRecord("th-npoc", "direct:telegram:user:201", "k-1", "sent",
+                              sent_at=clock.now() - timedelta(hours=sent_hours_ago), platform_message_id="201:17")
+    withdrawn = replace(record, deliveries=(delivery,),
+                        withdrawal=Withdrawal(clock.now(), "my-officer", "wrong country"))
+    return withdrawn, delivery
+
+
+def test_a_telegram_copy_inside_48_hours_is_deleted() -> None:
+    clock = ManualClock()
+    record, delivery = _telegram_record(47, clock)
+    removal, notice = withdrawn_copy(record, delivery, small_network(), clock.now())
+    assert removal.kind is MessageKind.REMOVAL and str(removal.destination) == "direct:telegram:user:201"
+    planned = Removal.from_json(removal.text)
+    assert (planned.chat, planned.message_id, planned.direct_with) == (
+        None, "201:17", UserRef.parse("telegram:user:201"))
+    assert notice.text.endswith("Disregard it; the bot removes its copy.")
+
+
+def test_a_telegram_copy_past_48_hours_gets_the_one_line_notice_instead() -> None:
+    clock = ManualClock()
+    record, delivery = _telegram_record(48.5, clock)
+    [notice] = withdrawn_copy(record, delivery, small_network(), clock.now())
+    assert notice.kind is MessageKind.NOTICE and str(notice.destination) == "direct:telegram:user:201"
+    assert notice.text.endswith("Disregard it and delete the copy yourself: the bot can no longer remove it here.")
+
+
+def test_planning_a_copy_twice_plans_it_once() -> None:
+    clock = ManualClock()
+    record, delivery = _telegram_record(1, clock)
+    first = withdrawn_copy(record, delivery, small_network(), clock.now())
+    again = withdrawn_copy(record, delivery, small_network(), clock.now() + timedelta(minutes=5))
+    assert [m.key for m in first] == [m.key for m in again]
+
+
+def test_a_copy_in_a_room_is_removed_from_that_room() -> None:
+    clock = ManualClock()
+    record, _ = _telegram_record(1, clock)
+    in_room = DeliveryRecord("th-npoc", "chat:console:#network", "k-2", "sent", sent_at=clock.now(),
+                             platform_message_id="m-9")
+    removal, _ = withdrawn_copy(record, in_room, small_network(), clock.now())
+    planned = Removal.from_json(removal.text)
+    assert (planned.chat, planned.chat_name, planned.direct_with) == (ChatRef.parse("console:#network"),
+                                                                      "Network room", None)
