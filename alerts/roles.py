@@ -13,6 +13,7 @@ class Role(enum.Enum):
     COORDINATOR = "coordinator"
     ADMIN = "admin"
     AUDITOR = "auditor"
+    APPROVER = "approver"  # may approve the release of their organisation's items (alerts/release.py)
 
     @classmethod
     def parse(cls, text: str) -> Role:
@@ -22,5 +23,5 @@ class Role(enum.Enum):
             return cls(key)
         except ValueError:
             raise InvalidValue(
-                "Role", text, "officer, contact, coordinator, admin, auditor", "role:contact"
+                "Role", text, "officer, contact, coordinator, admin, auditor, approver", "role:contact"
             ) from None

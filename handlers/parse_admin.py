@@ -75,7 +75,7 @@ def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
         raise CommandSyntaxError(f"Say where they work with country: (or org:). Example: {MEMBER_ADD_EXAMPLE}")
     if "role" not in values:
         raise CommandSyntaxError(
-            f"Say what they do with role: officer, contact, coordinator, admin or auditor. Example: {MEMBER_ADD_EXAMPLE}"
+            f"Say what they do with role: officer, contact, coordinator, admin, auditor or approver. Example: {MEMBER_ADD_EXAMPLE}"
         )
     organisation = parse_organisation(values["org"], vocabulary, example="country:TH")
     role = checked(Role.parse, values["role"])

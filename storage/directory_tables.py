@@ -14,7 +14,7 @@ from storage.schema import metadata
 
 ORG_KINDS = ("country", "organisation", "coordinator")
 STANDINGS = ("member", "observer")
-ROLES = ("officer", "contact", "coordinator", "admin", "auditor")
+ROLES = ("officer", "contact", "coordinator", "admin", "auditor", "approver")
 ROOM_PURPOSES = ("network", "country", "organisation", "coordination", "management")
 
 

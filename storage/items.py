@@ -98,6 +98,10 @@ class SqlItemRepository:
             raise ValueError(f"no item {reference} to add deliveries to")
         self._insert_deliveries(str(reference), route, outbox_keys)
 
+    def set_due(self, reference: Reference, ack_due: datetime | None, feedback_due: datetime | None) -> None:
+        self._conn.execute(update(items).where(items.c.reference == str(reference))
+                           .values(ack_due=ack_due, feedback_due=feedback_due))
+
     def close(self, reference: Reference, closure: Closure) -> bool:
         """Close an open item; False when it is closed already (the first closure stands)."""
         ref = str(reference)

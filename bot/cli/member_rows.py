@@ -79,7 +79,7 @@ def check_rows(rows: list[dict[str, Any]], directory: Directory, first: int = 1)
             try:
                 roles.add(Role.parse(str(raw)))
             except InvalidValue:
-                problems.append(f"roles: {raw!r} is not officer, contact, coordinator, admin or auditor")
+                problems.append(f"roles: {raw!r} is not officer, contact, coordinator, admin, auditor or approver")
         if not row.get("roles"):
             problems.append("roles: expected at least one role")
         desk = str(row.get("desk") or "").strip().lower() or None

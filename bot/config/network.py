@@ -123,8 +123,8 @@ class ContactEntry:
     organisation: Annotated[str, Check(known_org, 'the code of an organisation like "TH"', load=True, text=True)]
     desk: Annotated[str | None, Word("immigration")] = None
     _: KW_ONLY
-    roles: Annotated[tuple[Role, ...], Items(Check(Role.parse, "a role: officer, contact, coordinator, admin or "
-                                                   "auditor", text=True),
+    roles: Annotated[tuple[Role, ...], Items(Check(Role.parse, "a role: officer, contact, coordinator, admin, "
+                                                   "auditor or approver", text=True),
                                              empty="expected at least one role, got an empty list")]
     identities: Annotated[tuple[UserRef, ...], Items(Check(
         lambda text, load: load.once("account", UserRef.parse(text)),

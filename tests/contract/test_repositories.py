@@ -17,6 +17,7 @@ from alerts.items import ItemKind, Reference
 from alerts.lifecycle import Closure, ForwardRequest, ForwardState
 from alerts.membership import PlannedAction, RoomAction
 from alerts.messages import InboundMessage, MessageKind
+from alerts.release import HeldRelease, ReleaseState
 from alerts.reminders import Reminder, Stage, Track
 from tests.contract.conftest import Backend
 from tests.sample_network import person
@@ -162,6 +163,34 @@ def test_a_forward_adds_deliveries_and_is_decided_once(backend: Backend, clock: 
     assert forward.state is ForwardState.GRANTED and forward.decided_by == "th-lo"
     assert record is not None and [d.contact for d in record.deliveries] == ["my-npoc", "sg-npoc"]
     assert record.route == make_route("my-npoc", "sg-npoc")
+
+
+def test_a_held_release_is_decided_once_and_due_times_can_be_set_again(backend: Backend, clock: ManualClock) -> None:
+    first, second = make_item(1, originator="th-lo"), make_item(2, originator="th-lo")
+    now = clock.now()
+    held = HeldRelease(str(first.reference), "th-lo", "TH", False, now, now + timedelta(hours=24))
+    with backend.factory() as uow:
+        uow.items.add(first, make_route(), {})
+        uow.items.add(second, make_route(), {})
+        uow.releases.hold(held)
+        uow.releases.hold(HeldRelease(str(second.reference), "th-lo", "TH", True, now + timedelta(minutes=1),
+                                      now + timedelta(hours=1)))
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.releases.get(str(first.reference)) == held
+        assert uow.releases.get("A-2026-0099") is None
+        assert [h.reference for h in uow.releases.pending()] == ["A-2026-0001", "A-2026-0002"]
+        assert uow.releases.decide("A-2026-0001", ReleaseState.DECLINED, "th-2", now, "source at risk")
+        assert not uow.releases.decide("A-2026-0001", ReleaseState.APPROVED, "rso", now, "")
+        uow.items.set_due(first.reference, now + timedelta(hours=2), now + timedelta(hours=3))
+        uow.commit()
+    with backend.factory() as uow:
+        decided = uow.releases.get("A-2026-0001")
+        assert [h.reference for h in uow.releases.pending()] == ["A-2026-0002"]
+        item = uow.items.get(first.reference).item  # type: ignore[union-attr]
+    assert decided is not None and (decided.state, decided.decided_by, decided.decided_at, decided.reason) == (
+        ReleaseState.DECLINED, "th-2", now, "source at risk")
+    assert (item.ack_due, item.feedback_due) == (now + timedelta(hours=2), now + timedelta(hours=3))
 
 
 # --- outbox, inbox, cursors -------------------------------------------------------------------------
