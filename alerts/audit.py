@@ -29,6 +29,7 @@ class AuditAction(enum.Enum):
     KEY = "key"
     EXPORT = "export"
     ERASURE = "erasure"
+    RELEASE = "release"            # two-person release: held, reminded, approved, declined, expired
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from typing import Protocol, TypeVar
 
 from alerts.items import Reference, Selector
 from alerts.roles import Role
-from handlers import coordination, devices, followup, forwarding, info, membership, parse_admin, parse_items
+from handlers import coordination, devices, followup, forwarding, info, membership, parse_admin, parse_items, release
 from handlers import commands as c
 from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.post_item import post_item
@@ -129,6 +129,14 @@ def _consent(rest: str, vocabulary: Vocabulary) -> c.ConsentCommand:
     return c.ConsentCommand(reference, parse_yes_no(answer, "Consent", example), reason.strip())
 
 
+def _decline(rest: str, vocabulary: Vocabulary) -> c.DeclineCommand:
+    reference, after = take_reference(rest, "decline")
+    if not after.strip():
+        raise CommandSyntaxError(f"Say why after the reference; the originator is told. "
+                                 f"Example: /decline {reference} source would be exposed")
+    return c.DeclineCommand(reference, after.strip())
+
+
 def _snooze(rest: str, vocabulary: Vocabulary) -> c.SnoozeCommand:
     reference, after = take_reference(rest, "snooze")
     word, reason = take_word(after)
@@ -202,6 +210,15 @@ _declare(CommandSpec("forward", SENDERS, '/forward REF to:VN purpose:"…"', "pa
 _declare(CommandSpec("consent", EVERYONE, "/consent REF yes|no [reason]", "answer a request to forward your item",
     "As originator, allow or refuse a forward of your item.", ("/consent A-2026-0042 no source at risk",),
     _consent, forwarding.consent))
+_declare(CommandSpec("approve", EVERYONE, "/approve REF", "release an item held for a second person's approval",
+    "Items that need two-person release (TLP:RED by default) wait, unsent, until a second person approves: "
+    "an approver of the originator's organisation, or a coordinator where it has none; never the originator. "
+    "Approving sends it as it routes now.", ("/approve A-2026-0042",),
+    _reference_only(c.ApproveCommand), lambda ctx, cmd, policy: release.approve(ctx, cmd.reference, policy)))
+_declare(CommandSpec("decline", EVERYONE, "/decline REF reason", "refuse to release a held item",
+    "Decline an item waiting for your approval, with the reason its originator is told. Nothing is sent, and it is "
+    "closed.", ("/decline A-2026-0042 source would be exposed",),
+    _decline, lambda ctx, cmd, policy: release.decline(ctx, cmd.reference, cmd.reason)))
 _declare(CommandSpec("snooze", EVERYONE, "/snooze REF 4h [reason]", "hold reminders for a while",
     "Hold the reminders on an item for a while (90m, 4h, 2d, 1w; at most 30 days).",
     ("/snooze A-2026-0042 4h waiting for records",),

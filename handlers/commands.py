@@ -182,6 +182,22 @@ class ConsentCommand:
 
 
 @dataclass(frozen=True)
+class ApproveCommand(ReferenceOnly):
+    name: ClassVar[str] = "approve"
+    reference: Reference
+
+
+@dataclass(frozen=True)
+class DeclineCommand:
+    name: ClassVar[str] = "decline"
+    reference: Reference
+    reason: str
+
+    def render(self) -> str:
+        return command_text.joined("/decline", str(self.reference), self.reason)
+
+
+@dataclass(frozen=True)
 class SnoozeCommand:
     name: ClassVar[str] = "snooze"
     reference: Reference

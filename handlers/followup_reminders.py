@@ -38,6 +38,7 @@ from alerts.directory import Directory
 from alerts.identity import ChatRef, Platform
 from alerts.items import Reference
 from alerts.messages import MessageKind, OutboundMessage
+from alerts.release import ReleasePolicy
 from alerts.reminder_policy import ReminderPolicy
 from alerts.reminder_render import render_reminder
 from alerts.reminders import FollowUp, Plan, Reminder, overdue, plan_item
@@ -45,6 +46,7 @@ from alerts.routing import Destination
 from alerts.stats import period_bounds
 from handlers.answer_place import messages_about
 from handlers.errorref import new_error_ref
+from handlers.release import release_round
 from handlers.ports import DirectorySource, ItemSummary, SetAside, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -93,8 +95,9 @@ class ReminderService:
                  policy: ReminderPolicy, *, digest_room: ChatRef | None = None,
                  bulletin_room: ChatRef | None = None, batch: int = BATCH, admins: AdminPlaces = lambda: (),
                  error_ref: Callable[[], str] = new_error_ref, platforms: AbstractSet[Platform] | None = None,
-                 encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY) -> None:
-        """`platforms` (those the bot runs; None: every one) and `encrypted_only` choose each reminder's
+                 encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY, release: ReleasePolicy | None = None) -> None:
+        """`release`: items held for two-person release are reminded about and expired in each tick.
+        `platforms` (those the bot runs; None: every one) and `encrypted_only` choose each reminder's
         chat as routing chooses an item's (alerts.routing_places.direct_place)."""
         self._uow_factory = uow_factory
         self._directory = directory
@@ -106,6 +109,7 @@ class ReminderService:
         self._error_ref = error_ref
         self._platforms = platforms
         self._encrypted_only = encrypted_only
+        self._release = release
 
     # --- reminders ------------------------------------------------------------------------------
 
@@ -124,6 +128,8 @@ class ReminderService:
 
     def tick(self, now: datetime, report: TickReport | None = None) -> TickReport:
         report = report or TickReport()
+        if self._release is not None:
+            self.releases(now)
         seen: set[str] = set()
         while True:
             with self._uow_factory() as uow:
@@ -134,6 +140,15 @@ class ReminderService:
             seen.update(fresh)
             for start in range(0, len(fresh), self._batch):
                 self.process(fresh[start:start + self._batch], now, report)
+
+    def releases(self, now: datetime) -> int:
+        """Remind the approvers of items held for release, and expire those past their time (handlers/release.py)."""
+        assert self._release is not None
+        with self._uow_factory() as uow:
+            done = release_round(uow, self._directory.current(), self._release, now, self._encrypted_only,
+                                 self._platforms)
+            uow.commit()
+        return done
 
     def process(self, references: list[str], now: datetime, report: TickReport | None = None, *,
                 again: bool = False) -> TickReport:
