@@ -192,13 +192,14 @@ def test_rules_by_tlp_and_priority() -> None:
 
 
 def test_the_config_requires_release_for_red_by_default_and_refuses_a_bad_rule(tmp_path: Path) -> None:
-    example = load_settings(EXAMPLE)
-    assert example.release.policy().rules == (ReleaseRule(Tlp.RED),)
+    assert load_settings(EXAMPLE).release.policy().rules == (ReleaseRule(Tlp.RED),)
     text = EXAMPLE.read_text(encoding="utf-8")
-    off = settings_from_toml(text.replace("[release]", "[release]\nrequired = []", 1) if "[release]" in text
-                             else text + '\n[release]\nrequired = []\n', tmp_path / "c.toml")
+    assert settings_from_toml(text.replace('required = ["red"]', "", 1), tmp_path / "c.toml").release.required == (
+        ReleaseRule(Tlp.RED),)  # left out: the default
+    off = settings_from_toml(text.replace('required = ["red"]', "required = []", 1), tmp_path / "c.toml")
     assert off.release.policy().rules == ()
+    pair = settings_from_toml(text.replace('required = ["red"]', 'required = ["amber/urgent"]', 1), tmp_path / "c.toml")
+    assert pair.release.policy().rules == (ReleaseRule(Tlp.AMBER, Priority.URGENT),)
     with pytest.raises(ConfigError) as error:
-        settings_from_toml(text + '\n[release]\nrequired = ["purple"]\n' if "[release]" not in text
-                           else text.replace("[release]", '[release]\nrequired = ["purple"]', 1), tmp_path / "c.toml")
+        settings_from_toml(text.replace('required = ["red"]', 'required = ["purple"]', 1), tmp_path / "c.toml")
     assert "release.required[0]" in str(error.value) and "purple" in str(error.value)
