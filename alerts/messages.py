@@ -39,6 +39,7 @@ class MessageKind(enum.Enum):
     MEMBERSHIP = "membership"  # a room action (invite, remove) for bot.actions.membership, not a text to post
     DEVICE = "device"          # a device trust action (list, verify, blacklist) for bot.actions.devices, likewise
     REMOVAL = "removal"        # removing a message from a chat (alerts.removal) for bot.actions.removal, likewise
+    APPROVAL = "approval"      # asking an approver to release a held item (alerts.release); Telegram adds a button
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,7 +247,7 @@ def _hold(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, confirme
     queued = placed_answer(ctx, receipt, {draft.caveat.tlp}, kind=MessageKind.RECEIPT, reference=ref)
     for approver in who:
         queued += messages_about(ctx.directory, approver.id, draft.caveat, ref, approval_request(ctx.directory, item),
-                                 ctx.new_key, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms,
+                                 ctx.new_key, kind=MessageKind.APPROVAL, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms,
                                  protect_content=draft.caveat.protect_content)
     ctx.uow.outbox.enqueue_many(queued)
     return item

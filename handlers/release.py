@@ -224,7 +224,7 @@ def _one(uow: UnitOfWork, directory: Directory, policy: ReleasePolicy, held: Hel
     for approver in who:
         key = f"release:{held.reference}:remind:{number}:{approver.id}"
         queued += messages_about(directory, approver.id, record.item.caveat, held.reference, text, lambda: key,
-                                 key=key, encrypted_only=encrypted_only, platforms=platforms,
+                                 key=key, kind=MessageKind.APPROVAL, encrypted_only=encrypted_only, platforms=platforms,
                                  protect_content=record.item.caveat.protect_content)
     uow.outbox.enqueue_many(queued)
     uow.audit.record(AuditEvent(action=AuditAction.RELEASE, at=now, actor=BOT_ACTOR, reference=held.reference,

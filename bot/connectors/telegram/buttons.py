@@ -5,6 +5,7 @@ Callback data is short and opaque: an action letter, a colon, a value.
     a:A-2026-0042          Acknowledge    ->  "/ack A-2026-0042" from whoever pressed it
     s:A-2026-0042          Snooze 4h      ->  "/snooze A-2026-0042 4h"
     r:A-2026-0042          Reply          ->  a prompt the person answers by replying to it
+    p:A-2026-0042          Approve        ->  "/approve A-2026-0042" (under a request to release a held item)
     g:tlp:AMBER            a choice in the guided /alert or /request form (g:STEP:VALUE)
     g:topic:3              topics go by index into the configured list: a slug may be 64 characters
 
@@ -22,6 +23,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 ACK = "a"
 SNOOZE = "s"
 REPLY = "r"
+APPROVE = "p"
 GUIDED = "g"
 MAX_BYTES = 64
 SNOOZE_FOR = "4h"
@@ -39,7 +41,7 @@ def parse_callback(data: str | None) -> tuple[str, str] | None:
     if not data or ":" not in data:
         return None
     action, _, value = data.partition(":")
-    if action not in (ACK, SNOOZE, REPLY, GUIDED) or not value:
+    if action not in (ACK, SNOOZE, REPLY, GUIDED, APPROVE) or not value:
         return None
     return action, value
 
@@ -50,6 +52,11 @@ def delivery_keyboard(reference: str) -> InlineKeyboardMarkup:
         InlineKeyboardButton("Reply", callback_data=callback(REPLY, reference)),
         InlineKeyboardButton(f"Snooze {SNOOZE_FOR}", callback_data=callback(SNOOZE, reference)),
     ]])
+
+
+def approval_keyboard(reference: str) -> InlineKeyboardMarkup:
+    """Approve only: declining needs a reason, typed as /decline REF reason."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(f"Approve {reference}", callback_data=callback(APPROVE, reference))]])
 
 
 def choice_keyboard(step: str, choices: Sequence[tuple[str, str]], columns: int) -> InlineKeyboardMarkup:

@@ -191,6 +191,9 @@ class Intake:
         if action == buttons.ACK:
             self._ingest(update_id, user.id, chat, f"/ack {value}", pressed, chat_id, batch)
             batch.answer(query.id, f"Acknowledging {value}…")
+        elif action == buttons.APPROVE:
+            self._ingest(update_id, user.id, chat, f"/approve {value}", pressed, chat_id, batch)
+            batch.answer(query.id, f"Approving {value}…")
         elif action == buttons.SNOOZE:
             self._ingest(update_id, user.id, chat, f"/snooze {value} {buttons.SNOOZE_FOR}", pressed, chat_id, batch)
             batch.answer(query.id, f"Snoozing {value} for {buttons.SNOOZE_FOR}…")

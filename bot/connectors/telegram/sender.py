@@ -24,7 +24,7 @@ from alerts.messages import MessageKind
 from alerts.routing import DestinationKind
 from bot.connectors.base import POSSIBLE_REPEAT, Outgoing
 from bot.connectors.telegram.api import TelegramApi
-from bot.connectors.telegram.buttons import delivery_keyboard
+from bot.connectors.telegram.buttons import approval_keyboard, delivery_keyboard
 from bot.connectors.telegram.chats import ChatMigrations
 from bot.connectors.telegram.errors import ChatMoved
 from bot.connectors.telegram.formatting import LIMIT, html_parts
@@ -71,7 +71,9 @@ class TelegramSender:
         if marked:
             parts[0] = f"{escape(POSSIBLE_REPEAT)}\n{parts[0]}"
         markup = (delivery_keyboard(message.reference)
-                  if message.kind is MessageKind.DELIVERY and message.reference else None)
+                  if message.kind is MessageKind.DELIVERY and message.reference else
+                  approval_keyboard(message.reference) if message.kind is MessageKind.APPROVAL and message.reference
+                  else None)
         reply_to = _reply_target(message, chat_id)
         for index in range(len(sent), len(parts)):
             last = index == len(parts) - 1
