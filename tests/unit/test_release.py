@@ -4,6 +4,7 @@ at approval (failing closed), reminded about and expired by the scheduler's roun
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 from pathlib import Path
 
@@ -135,6 +136,7 @@ def test_an_item_that_no_longer_routes_at_approval_is_not_sent(bot: ReleaseBot) 
     assert answer.startswith(f"Not sent: {REF} was approved, but it no longer routes:")
     assert bot.deliveries() == [] and bot.store.releases[REF].state is ReleaseState.FAILED
     assert "but not sent: it no longer routes" in bot.last_to("my-officer")
+    assert bot.release_events() == ["held", "failed"]
     assert bot.record(REF).closure is not None
 
 
@@ -203,3 +205,24 @@ def test_the_config_requires_release_for_red_by_default_and_refuses_a_bad_rule(t
     with pytest.raises(ConfigError) as error:
         settings_from_toml(text.replace('required = ["red"]', 'required = ["purple"]', 1), tmp_path / "c.toml")
     assert "release.required[0]" in str(error.value) and "purple" in str(error.value)
+
+
+def test_an_admin_makes_someone_an_approver_with_member_add() -> None:
+    from handlers.dispatcher import Dispatcher
+    from handlers.vocabulary import Vocabulary
+    from tests.unit.test_membership import Admin
+
+    keys = itertools.count(1)
+    admin = Admin()  # th-boss is Thailand's point of contact and an admin; Thailand has no approver yet
+    admin.dispatcher = Dispatcher(admin.directory, PostingPolicy(DuePolicy.default(), {}, release=POLICY),
+                                  lambda: Vocabulary(organisations=frozenset(admin.directory.current().organisations)),
+                                  lambda: f"k-{next(keys)}")
+    [held] = admin.says("th-deputy", "/alert to:@my-npoc tlp:red Boat leaves tonight")
+    assert "Waiting for approval by Rso Coord (Regional Support Office)" in held
+    [answer] = admin.says("th-boss", "/member add console:th-npoc country:TH role:approver")
+    assert "with roles approver, contact" in answer
+    assert admin.directory.current().contacts["th-npoc"].has(Role.APPROVER)
+    [refused] = admin.says("rso-coord", f"/approve {REF}")  # Thailand has its own approver now
+    assert refused.startswith(f"You may not approve or decline {REF}.") and "Th Npoc (Thailand)" in refused
+    [approved] = admin.says("th-npoc", f"/approve {REF}")
+    assert approved.startswith(f"Approved: {REF} is on its way to My Npoc (Malaysia).")
