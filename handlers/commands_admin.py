@@ -12,6 +12,7 @@ from alerts.identity import UserRef
 from alerts.roles import Role
 from handlers import command_text
 from handlers.command_text import Bare
+from handlers.lexer import quote
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,17 @@ class MemberAddCommand:
     organisation: str
     role: Role
     desk: str | None
+    display_name: str | None = None  # None: keep theirs, or (someone new) name them after their account
+    backup: str | None = None  # a contact id or an account, as typed; the handler looks it up
+    timezone: str | None = None  # an IANA zone the parser checked
 
     def render(self) -> str:
         key = "country" if country_code(self.organisation) == self.organisation else "org"
         desk = f"desk:{self.desk}" if self.desk else ""
         return command_text.joined("/member add", self.user, f"{key}:{self.organisation}", f"role:{self.role.value}",
-                                   desk)
+                                   desk, f"name:{quote(self.display_name)}" if self.display_name else "",
+                                   f"backup:{quote(self.backup)}" if self.backup else "",
+                                   f"tz:{self.timezone}" if self.timezone else "")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ from alerts.routing_places import direct_place
 from handlers.answer_place import content_free_notice, messages_about
 from handlers.commands import MemberAddCommand, MemberRemoveCommand
 from handlers.context import CommandContext
+from handlers.parse_admin import MEMBER_ADD_FULL_EXAMPLE
 from handlers.ports import ItemRecord, MembershipGateway
+from handlers.values import parse_user
 
 SHOWN_PER_ROOM = 8  # names listed per room and kind before "and N more"
 TELEGRAM_NOTE = ("Telegram cannot list a group's members: there the bot counts whom it invited, removed "
@@ -77,19 +79,30 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
         ctx.answer(f"{command.organisation} is not in the network. See /contacts for the list.")
         return
     existing = directory.contact_for(identity)
+    backup: Contact | None = None
+    if command.backup is not None:
+        backup = _backup_named(directory, command.backup)
+        if backup is None or (existing is not None and backup.id == existing.id) or identity in backup.identities:
+            ctx.answer(f"Backup {command.backup} is not someone else in the directory: name a contact by id or "
+                       f"account (see /contacts), or add them first. Example: {MEMBER_ADD_FULL_EXAMPLE}")
+            return
     if existing is not None and existing.organisation != org.code:
         ctx.answer(f"{identity} is already {existing.title(directory)} (@{existing.id}). "
                    f"Remove them first (/member remove {existing.id}) to move them to {org.name}.")
         return
     if existing is not None:
-        contact = replace(existing, roles=existing.roles | {command.role}, desk=command.desk or existing.desk)
+        contact = replace(existing, roles=existing.roles | {command.role}, desk=command.desk or existing.desk,
+                          name=command.display_name or existing.name, timezone=command.timezone or existing.timezone,
+                          backup=backup.id if backup is not None else existing.backup)
         writer.update_contact(contact)
         verb = "Updated"
     else:
         name = identity.user_id.removeprefix("@").split(":")[0] if identity.platform is not Platform.TELEGRAM \
             else f"Telegram user {identity.telegram_id}"
-        contact = Contact(id=contact_id_for(identity, directory.contacts), name=name, organisation=org.code,
-                          roles=frozenset({command.role}), identities=(identity,), desk=command.desk)
+        contact = Contact(id=contact_id_for(identity, directory.contacts), name=command.display_name or name,
+                          organisation=org.code, roles=frozenset({command.role}), identities=(identity,),
+                          desk=command.desk, timezone=command.timezone or "UTC",
+                          backup=backup.id if backup is not None else None)
         writer.add_contact(contact)
         verb = "Added"
     after = _with_contacts(directory, [contact if c.id == contact.id else c for c in directory.contacts.values()]
@@ -99,11 +112,15 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
     ctx.audit(AuditAction.ADMIN, recipients=(contact.id,),
               detail={"command": "member add", "contact": contact.id, "identity": str(identity),
                       "organisation": org.code, "role": command.role.value, "desk": command.desk or "",
+                      "name": contact.name, "backup": contact.backup or "", "timezone": contact.timezone,
                       "change": verb.lower()})
     _plan_actions(ctx, gateway, plan, "onboarding")
     where = org.name + (f", {contact.desk} desk" if contact.desk else "")
+    chosen = after.backup_for(contact)
     lines = [f"{verb} {contact.name} (@{contact.id}, {where}) with roles "
-             f"{', '.join(sorted(r.value for r in contact.roles))}."]
+             f"{', '.join(sorted(r.value for r in contact.roles))}; time zone {contact.timezone}; "
+             + (f"backup {chosen.title(after)}." if chosen is not None
+                else "no backup (their open items would stay with nobody if they left: add one with backup:).")]
     if plan.actions:
         lines.append(f"Bringing them into {len(plan.actions)} room{'s' if len(plan.actions) != 1 else ''}:")
         lines += _action_lines(plan.actions)
@@ -115,8 +132,24 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
     other = directory.point_of_contact(org.code, contact.desk)
     if existing is None and contact.is_point_of_contact and other is not None and \
             (other.desk == contact.desk) and other.id != contact.id:
-        lines.append(f"Note: {other.title(directory)} is already the point of contact there and stays first.")
+        selector = org.code + (f"/{contact.desk}" if contact.desk else "")
+        lines.append(f"Note: {other.title(directory)} is already the point of contact there and stays first: "
+                     f"{contact.name} receives nothing sent to:{selector} while they are, and joining rooms brings "
+                     "them nothing under the default routing. What would reach them: naming them "
+                     f"(to:@{contact.id}), a desk of their own (desk:…, with the desk in the config), or a "
+                     "[[routing.rules]] entry that sends to them.")
     ctx.answer("\n".join(lines))
+
+
+def _backup_named(directory: Directory, text: str) -> Contact | None:
+    """A contact by id or account, as a person types either (`th-imm2`, `@th-imm2:example.org`)."""
+    found = directory.contact(text)
+    if found is not None:
+        return found
+    try:
+        return directory.contact(parse_user(text))
+    except InvalidValue:
+        return None
 
 
 # --- /member remove --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import re
 from alerts.devices import DeviceOp
 from alerts.errors import InvalidValue
 from alerts.identity import Platform, UserRef
+from alerts.reminder_policy import known_zone
 from alerts.roles import Role
 from handlers.commands import DeviceCommand, MemberAddCommand, MemberRemoveCommand, RoomSyncCommand
 from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields, shorten, take_word
@@ -14,6 +15,8 @@ from handlers.values import checked, parse_desk, parse_organisation, parse_user
 from handlers.vocabulary import Vocabulary
 
 MEMBER_ADD_EXAMPLE = "/member add @alice:example.org country:TH role:contact desk:immigration"
+MEMBER_ADD_FULL_EXAMPLE = ('/member add @somchai:example.org country:TH role:contact name:"Somchai P." '
+                           'backup:@kanya:example.org tz:Asia/Bangkok')
 MEMBER_REMOVE_EXAMPLE = '/member remove @alice:example.org reason:"left the service"'
 MEMBER_USAGE = f"Use /member add USER country:TH role:contact, or /member remove USER. Example: {MEMBER_ADD_EXAMPLE}"
 
@@ -25,8 +28,13 @@ MEMBER_ADD_FIELDS = FieldSpec(
         "organization": "org",
         "role": "role",
         "desk": "desk",
+        "name": "name",
+        "backup": "backup",
+        "tz": "tz",
+        "timezone": "tz",
     },
-    examples={"org": "country:TH", "role": "role:contact", "desk": "desk:immigration"},
+    examples={"org": "country:TH", "role": "role:contact", "desk": "desk:immigration", "name": 'name:"Somchai P."',
+              "backup": "backup:@th-imm2:example.org", "tz": "tz:Asia/Bangkok"},
     takes_text=False,
 )
 MEMBER_REMOVE_FIELDS = FieldSpec(
@@ -67,7 +75,7 @@ def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
     scan = scan_fields(after, MEMBER_ADD_FIELDS, after_words=True)
     if scan.text:
         raise CommandSyntaxError(
-            f"Unexpected '{shorten(scan.text)}'. /member add takes country:, role: and desk:. "
+            f"Unexpected '{shorten(scan.text)}'. /member add takes country:, role:, desk:, name:, backup: and tz:. "
             f"Example: {MEMBER_ADD_EXAMPLE}"
         )
     values = scan.single(MEMBER_ADD_FIELDS)
@@ -80,7 +88,14 @@ def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
     organisation = parse_organisation(values["org"], vocabulary, example="country:TH")
     role = checked(Role.parse, values["role"])
     desk = parse_desk(organisation, values["desk"], vocabulary) if "desk" in values else None
-    return MemberAddCommand(user, organisation, role, desk)
+    zone = values.get("tz")
+    if zone is not None and not known_zone(zone):
+        raise CommandSyntaxError(f"Time zone '{shorten(zone, 40)}' is not valid: use an IANA zone such as "
+                                 f"Asia/Bangkok or UTC. Example: {MEMBER_ADD_FULL_EXAMPLE}")
+    name = values.get("name")
+    if name is not None and (len(name) > 100 or any(ch in name for ch in "\n\r")):
+        raise CommandSyntaxError(f"A name is one line of up to 100 characters. Example: {MEMBER_ADD_FULL_EXAMPLE}")
+    return MemberAddCommand(user, organisation, role, desk, name, values.get("backup"), zone)
 
 
 def _member_remove(text: str) -> MemberRemoveCommand:

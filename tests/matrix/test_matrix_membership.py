@@ -71,7 +71,7 @@ async def test_onboarding_invites_a_new_contact_into_exactly_their_rooms(world: 
     niran, rooms = world.niran, world.rooms
     answer = await world.says(world.admin, "Admins", f"!member add matrix:{niran.user_id} country:TH role:contact "
                                                      "desk:immigration", expect="Added")
-    assert answer.startswith("Added niran-m (@niran-m, Thailand, immigration desk) with roles contact.")
+    assert answer.startswith("Added niran-m (@niran-m, Thailand, immigration desk) with roles contact;")
     assert "Bringing them into 2 rooms:" in answer
     assert "Not placed in Thailand (Telegram): they have no telegram account in the directory." in answer
     await niran.wait_for(lambda: len(niran.invites) >= 2, what="two invitations")

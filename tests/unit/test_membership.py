@@ -90,7 +90,7 @@ def admin() -> Admin:
 
 def test_onboarding_puts_a_new_contact_in_exactly_the_right_rooms(admin: Admin) -> None:
     [answer] = admin.says("admin", "/member add console:somsak country:TH role:contact desk:police")
-    assert answer.startswith("Added somsak (@somsak, Thailand, police desk) with roles contact.")
+    assert answer.startswith("Added somsak (@somsak, Thailand, police desk) with roles contact;")
     contact = admin.directory.current().contact("somsak")
     assert contact is not None and contact.desk == "police" and contact.roles == frozenset({Role.CONTACT})
     invited = {(a.action, a.room) for a in admin.actions()}
@@ -202,3 +202,60 @@ def test_an_action_round_trips_and_its_key_is_stable() -> None:
                            "op1", "admin", "console:@admin", 3)
     again = PlannedAction.from_json(action.to_json())
     assert again == action and again.key == action.key and len(action.key) <= 100
+
+
+# --- display name, backup and time zone; a second contact --------------------------------------
+
+def test_member_add_takes_a_display_name_a_backup_and_a_time_zone(admin: Admin) -> None:
+    [answer] = admin.says("admin", '/member add console:somchai country:TH role:contact desk:police '
+                                   'name:"Somchai P." backup:th-immigration tz:Asia/Bangkok')
+    assert answer.startswith("Added Somchai P. (@somchai, Thailand, police desk) with roles contact; time zone "
+                             "Asia/Bangkok; backup Th Immigration (Thailand immigration).")
+    contact = admin.directory.current().contact("somchai")
+    assert contact is not None and (contact.name, contact.backup, contact.timezone) == (
+        "Somchai P.", "th-immigration", "Asia/Bangkok")
+    [audit] = [e for e in admin.store.audit if e.detail.get("command") == "member add"]
+    assert (audit.detail["name"], audit.detail["backup"], audit.detail["timezone"]) == (
+        "Somchai P.", "th-immigration", "Asia/Bangkok")
+
+
+def test_a_backup_may_be_named_by_account(admin: Admin) -> None:
+    admin.says("admin", "/member add console:somchai country:TH role:contact desk:police backup:console:th-npoc")
+    assert admin.directory.current().contacts["somchai"].backup == "th-npoc"
+
+
+def test_without_a_backup_the_answer_says_what_that_means(admin: Admin) -> None:
+    [answer] = admin.says("admin", "/member add console:somchai country:TH role:contact desk:police")
+    assert "time zone UTC; no backup (their open items would stay with nobody if they left" in answer
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("tz:Bangkok", "Time zone 'Bangkok' is not valid: use an IANA zone such as Asia/Bangkok or UTC."),
+    ("backup:nobody-here", "Backup nobody-here is not someone else in the directory"),
+    ("backup:@ghost:example.org", "Backup @ghost:example.org is not someone else in the directory"),
+    ("backup:console:somchai", "Backup console:somchai is not someone else in the directory"),
+])
+def test_a_bad_zone_or_an_unknown_backup_changes_nothing(admin: Admin, text: str, expected: str) -> None:
+    [answer] = admin.says("admin", f"/member add console:somchai country:TH role:contact desk:police {text}")
+    assert answer.startswith(expected)
+    assert admin.directory.current().contact("somchai") is None and admin.actions() == []
+
+
+def test_an_update_keeps_what_is_not_given_and_changes_what_is(admin: Admin) -> None:
+    admin.says("admin", '/member add console:th-npoc country:TH role:contact name:"Kanya S." tz:Asia/Tokyo')
+    contact = admin.directory.current().contacts["th-npoc"]
+    assert (contact.name, contact.timezone, contact.backup) == ("Kanya S.", "Asia/Tokyo", "th-deputy")
+
+
+def test_a_second_national_contact_is_told_they_receive_nothing_from_the_country_and_what_would_reach_them(
+        admin: Admin) -> None:
+    [answer] = admin.says("admin", "/member add console:th-second country:TH role:contact")
+    assert ("Note: Th Npoc (Thailand) is already the point of contact there and stays first: th-second receives "
+            "nothing sent to:TH while they are, and joining rooms brings them nothing under the default routing. "
+            "What would reach them: naming them (to:@th-second), a desk of their own") in answer
+    assert "[[routing.rules]]" in answer
+    admin.says("my-officer", "/alert to:TH tlp:amber Boat sighted")
+    admin.says("my-officer", "/alert to:@th-second tlp:amber Boat sighted again")
+    to_second = [m for m in admin.store.outbox.values()
+                 if m.kind is MessageKind.DELIVERY and m.contact == "th-second"]
+    assert [m.text.split()[1] for m in to_second] == ["A-2026-0002"]  # only the item that named them

@@ -119,7 +119,10 @@ def member_adds(vocabulary: Vocabulary) -> st.SearchStrategy[c.MemberAddCommand]
         return st.one_of(st.none(), st.sampled_from(known) if known else st.sampled_from(["border", "police"]))
 
     return st.sampled_from(ORGANISATIONS).flatmap(
-        lambda org: st.builds(c.MemberAddCommand, users, st.just(org), st.sampled_from(Role), desk_for(org))
+        lambda org: st.builds(c.MemberAddCommand, users, st.just(org), st.sampled_from(Role), desk_for(org),
+                              st.one_of(st.none(), line_text.filter(lambda t: len(t) <= 100)),
+                              st.one_of(st.none(), st.sampled_from(["th-npoc", "@kanya:example.org"])),
+                              st.one_of(st.none(), st.sampled_from(["Asia/Bangkok", "UTC", "America/Toronto"])))
     )
 
 
