@@ -241,6 +241,11 @@ _declare(CommandSpec("member", ADMINISTRATION, "/member add|remove USER …", "o
     parse_admin.parse_member,
     lambda ctx, cmd, policy: (membership.member_add(ctx, cmd) if isinstance(cmd, c.MemberAddCommand)
                               else membership.member_remove(ctx, cmd))))
+_declare(CommandSpec("reassign", COORDINATION, "/reassign REF to:PERSON", "give a left person's copies to someone",
+    "Coordinators: the copies of an item whose recipients have left the directory (open, not answered) go to "
+    "PERSON, as if its originator had named them (caveat and arrangements checked); they and the originator are "
+    "told.", (parse_admin.REASSIGN_EXAMPLE,),
+    parse_admin.parse_reassign, lambda ctx, cmd, policy: membership.reassign(ctx, cmd, policy)))
 _declare(CommandSpec("rooms", COORDINATION, "/rooms", "the registered rooms",
     "The registered rooms and whose members they hold.", ("/rooms",),
     _no_arguments(c.RoomsCommand), lambda ctx, cmd, policy: membership.rooms(ctx)))

@@ -22,6 +22,7 @@ from handlers.command_text import Bare, ReferenceOnly
 from handlers.commands_admin import DeviceCommand as DeviceCommand
 from handlers.commands_admin import MemberAddCommand as MemberAddCommand
 from handlers.commands_admin import MemberRemoveCommand as MemberRemoveCommand
+from handlers.commands_admin import ReassignCommand as ReassignCommand
 from handlers.commands_admin import RoomSyncCommand as RoomSyncCommand
 from handlers.commands_admin import RoomsCommand as RoomsCommand
 from handlers.lexer import quote

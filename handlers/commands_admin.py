@@ -9,6 +9,7 @@ from typing import ClassVar
 from alerts.countries import country_code
 from alerts.devices import DeviceOp
 from alerts.identity import UserRef
+from alerts.items import Reference
 from alerts.roles import Role
 from handlers import command_text
 from handlers.command_text import Bare
@@ -43,6 +44,16 @@ class MemberRemoveCommand:
 
     def render(self) -> str:
         return f"/member remove {self.user}" + command_text.optional_text("reason", self.reason)
+
+
+@dataclass(frozen=True)
+class ReassignCommand:
+    name: ClassVar[str] = "reassign"
+    reference: Reference
+    to: str  # a contact id or an account, as typed; the handler looks it up
+
+    def render(self) -> str:
+        return command_text.joined("/reassign", str(self.reference), f"to:{quote(self.to)}")
 
 
 @dataclass(frozen=True)

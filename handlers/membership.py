@@ -15,19 +15,22 @@ from alerts.audit import AuditAction
 from alerts.caveat_rules import PRIVATE_FACTS, private_answer
 from alerts.caveats import Tlp
 from alerts.directory import Contact, Directory
-from alerts.errors import InvalidValue
+from alerts.errors import InvalidValue, RouteRefused
 from alerts.identity import Platform, UserRef
 from alerts.membership import (Drift, Plan, PlannedAction, Run, contact_id_for, drift, offboarding_plan,
                                onboarding_plan, sync_plan)
 from alerts.messages import MessageKind, OutboundMessage
-from alerts.render import render_delivery
+from alerts.items import Selector, SelectorKind
+from alerts.lifecycle import DeliveryState
+from alerts.render import render_delivery, render_erased
 from alerts.routing import Delivery, Destination, Route
 from alerts.routing_places import direct_place
-from handlers.answer_place import content_free_notice, messages_about
-from handlers.commands import MemberAddCommand, MemberRemoveCommand
+from handlers.answer_place import answer_placed, content_free_notice, messages_about
+from handlers.commands import MemberAddCommand, MemberRemoveCommand, ReassignCommand
 from handlers.context import CommandContext
 from handlers.parse_admin import MEMBER_ADD_FULL_EXAMPLE
 from handlers.ports import ItemRecord, MembershipGateway
+from handlers.post_item import PostingPolicy
 from handlers.values import parse_user
 
 SHOWN_PER_ROOM = 8  # names listed per room and kind before "and N more"
@@ -268,6 +271,73 @@ def _tell_originator(ctx: CommandContext, record: ItemRecord, text: str) -> None
         found = [OutboundMessage(key=ctx.new_key(), kind=MessageKind.NOTICE, destination=Destination.chat(
             item.origin_chat), text=text, reference=str(item.reference), contact=item.originator)]
     ctx.uow.outbox.enqueue_many(found)
+
+
+# --- /reassign ------------------------------------------------------------------------------------
+
+def reassign(ctx: CommandContext, command: ReassignCommand, policy: PostingPolicy) -> None:
+    """The open copies of an item whose recipients have left go to someone of the same organisation,
+    as new deliveries of the item (as a handover to a backup does); they and the originator are told."""
+    directory, ref = ctx.directory, str(command.reference)
+    record = ctx.uow.items.get(command.reference)
+    if record is None:
+        ctx.answer(f"No item {ref}.")
+        return
+    if record.erasure is not None:
+        ctx.answer(render_erased(ref, record.erasure))
+        return
+    tlps = {record.item.caveat.tlp}
+    person = _backup_named(directory, command.to)
+    if person is None:
+        answer_placed(ctx, f"{command.to} is not in the directory: name a contact by id or account (see /contacts). "
+                           f"Example: /reassign {ref} to:@th-imm2:example.org", tlps)
+        return
+    left = [d for d in record.deliveries
+            if d.contact not in directory.contacts and d.state != DeliveryState.ANSWERED.value]
+    if record.closure is not None or not left:
+        answer_placed(ctx, f"{ref} has no open copy left with someone who has left the network: nothing to reassign."
+                      + (" It is closed." if record.closure is not None else ""), tlps)
+        return
+    if record.delivery_to(person.id) is not None:
+        answer_placed(ctx, f"{person.title(directory)} has {ref} already: nothing to reassign.", tlps)
+        return
+    # It goes to them only as it would have if its originator had named them: caveat, arrangements and
+    # channels checked as for any item (fail closed).
+    originator = directory.contacts.get(record.item.originator)
+    why = "its originator has left the network" if originator is None else None
+    found: Delivery | None = None
+    if originator is not None:
+        named = replace(record.item.draft, recipients=(Selector(SelectorKind.PERSON, person=person.id),))
+        try:
+            route = policy.router(directory).route(named, originator)
+            found = next((d for d in route.deliveries if d.contact == person.id), None)
+            why = None if found is not None else "no copy of it could go to them"
+        except RouteRefused as refused:
+            why = str(refused)
+    place = direct_place(person, record.item.caveat, directory, ctx.encrypted_only, ctx.platforms)
+    if found is None or why is not None or place.destination is None:
+        why = why or f"they have no chat that may carry {record.item.caveat.tlp.label}"
+        ctx.audit(AuditAction.REFUSAL, reference=ref, caveat=record.item.caveat.label(),
+                  detail={"command": "reassign", "to": person.id, "reason": why})
+        answer_placed(ctx, f"Not reassigned to {person.title(directory)}: {why.rstrip('.')}.", tlps)
+        return
+    who = ", ".join(d.contact for d in left)
+    key = ctx.new_key()
+    route = Route((Delivery(person.id, found.destination, f"reassigned from {who} by {ctx.actor}"),))
+    ctx.uow.items.add_deliveries(command.reference, route, {person.id: key})
+    item = record.item
+    assert ctx.sender is not None
+    text = render_delivery(item, directory, forwarded=f"Reassigned to you by {ctx.sender.title(directory)}, in "
+                                                     f"place of {who}, who has left the network")
+    ctx.uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.DELIVERY, destination=found.destination,
+                                           text=text, reference=ref, contact=person.id,
+                                           protect_content=item.caveat.protect_content))
+    ctx.audit(AuditAction.ADMIN, recipients=(person.id,), reference=ref, caveat=item.caveat.label(),
+              detail={"command": "reassign", "from": who, "to": person.id})
+    _tell_originator(ctx, record, f"{ctx.sender.title(directory)} reassigned {ref}: the copy of {who}, who has left "
+                                  f"the network, went to {person.title(directory)}.")
+    answer_placed(ctx, f"Reassigned {ref} to {person.title(directory)} in place of {who}; they and the originator "
+                       "are told.", tlps)
 
 
 # --- /rooms and /room sync ---------------------------------------------------------------------------

@@ -9,9 +9,9 @@ from alerts.errors import InvalidValue
 from alerts.identity import Platform, UserRef
 from alerts.reminder_policy import known_zone
 from alerts.roles import Role
-from handlers.commands import DeviceCommand, MemberAddCommand, MemberRemoveCommand, RoomSyncCommand
+from handlers.commands import DeviceCommand, MemberAddCommand, MemberRemoveCommand, ReassignCommand, RoomSyncCommand
 from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields, shorten, take_word
-from handlers.values import checked, parse_desk, parse_organisation, parse_user
+from handlers.values import checked, parse_desk, parse_organisation, parse_user, take_reference
 from handlers.vocabulary import Vocabulary
 
 MEMBER_ADD_EXAMPLE = "/member add @alice:example.org country:TH role:contact desk:immigration"
@@ -108,6 +108,21 @@ def _member_remove(text: str) -> MemberRemoveCommand:
             f'Give the reason once, as reason:"..." or as text after the user. Example: {MEMBER_REMOVE_EXAMPLE}'
         )
     return MemberRemoveCommand(user, reason or scan.text or None)
+
+
+REASSIGN_EXAMPLE = "/reassign A-2026-0042 to:@th-imm2:example.org"
+REASSIGN_FIELDS = FieldSpec(keys={"to": "to"}, examples={"to": "to:@th-imm2:example.org"}, takes_text=False)
+
+
+def parse_reassign(rest: str, vocabulary: Vocabulary) -> ReassignCommand:
+    """`/reassign REF to:PERSON`: PERSON a contact id or an account (a mention is one)."""
+    reference, after = take_reference(rest, "reassign")
+    scan = scan_fields(after, REASSIGN_FIELDS, after_words=True)
+    to = scan.single(REASSIGN_FIELDS).get("to")
+    if scan.text or not to:
+        raise CommandSyntaxError(f"Say who takes the item over with to:, and nothing else. "
+                                 f"Example: /reassign {reference} to:@th-imm2:example.org")
+    return ReassignCommand(reference, to)
 
 
 def parse_room(rest: str, vocabulary: Vocabulary) -> RoomSyncCommand:

@@ -259,3 +259,51 @@ def test_a_second_national_contact_is_told_they_receive_nothing_from_the_country
     to_second = [m for m in admin.store.outbox.values()
                  if m.kind is MessageKind.DELIVERY and m.contact == "th-second"]
     assert [m.text.split()[1] for m in to_second] == ["A-2026-0002"]  # only the item that named them
+
+
+# --- /reassign ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def left_with_nobody(admin: Admin) -> Admin:
+    """th-immigration (no backup) received A-2026-0001 and was removed: their copy stays with nobody."""
+    admin.says("my-officer", "/alert to:TH/immigration tlp:amber Two travellers, flight XX123")
+    [removed] = admin.says("admin", "/member remove console:th-immigration")
+    assert "No backup to hand over to: A-2026-0001 stay with nobody" in removed
+    return admin
+
+
+def _deliveries_to(admin: Admin, contact: str) -> list[str]:
+    return [m.text for m in admin.store.outbox.values() if m.kind is MessageKind.DELIVERY and m.contact == contact]
+
+
+def test_a_coordinator_reassigns_a_left_persons_copy_and_both_sides_are_told(left_with_nobody: Admin) -> None:
+    admin = left_with_nobody
+    [answer] = admin.says("rso-coord", "/reassign A-2026-0001 to:th-boss")
+    assert answer == ("Reassigned A-2026-0001 to Th Boss (Thailand) in place of th-immigration; they and the "
+                      "originator are told.")
+    [copy] = _deliveries_to(admin, "th-boss")
+    assert "Two travellers, flight XX123" in copy and "Reassigned to you by Rso Coord" in copy
+    assert any("Rso Coord (Regional Support Office) reassigned A-2026-0001: the copy of th-immigration" in m.text
+               for m in admin.store.messages_to("direct:console:my-officer"))
+    assert [d.contact for d in admin.store.items["A-2026-0001"].deliveries] == ["th-immigration", "th-boss"]
+    [audit] = [e for e in admin.store.audit if e.detail.get("command") == "reassign" and "to" in e.detail]
+    assert (audit.detail["from"], audit.detail["to"], audit.actor) == ("th-immigration", "th-boss", "rso-coord")
+    [again] = admin.says("rso-coord", "/reassign A-2026-0001 to:th-boss")
+    assert again == "Th Boss (Thailand) has A-2026-0001 already: nothing to reassign."
+
+
+def test_reassigning_checks_the_caveat_and_arrangements_as_if_the_originator_named_them(
+        left_with_nobody: Admin) -> None:
+    [answer] = left_with_nobody.says("rso-coord", "/reassign A-2026-0001 to:ca-npoc")  # an observer, no arrangement
+    assert answer.startswith("Not reassigned to Ca Npoc (Canada): Malaysia has no sharing arrangement with Canada")
+    assert _deliveries_to(left_with_nobody, "ca-npoc") == []
+
+
+def test_only_coordinators_and_admins_reassign_and_only_copies_left_with_nobody(admin: Admin) -> None:
+    admin.says("my-officer", "/alert to:TH tlp:amber Boat sighted")
+    [refused] = admin.says("my-officer", "/reassign A-2026-0001 to:th-boss")
+    assert "coordinator" in refused.lower() and _deliveries_to(admin, "th-boss") == []
+    [nothing] = admin.says("rso-coord", "/reassign A-2026-0001 to:th-boss")
+    assert nothing == "A-2026-0001 has no open copy left with someone who has left the network: nothing to reassign."
+    [unknown] = admin.says("rso-coord", "/reassign A-2026-0001 to:@ghost:example.org")
+    assert unknown.startswith("@ghost:example.org is not in the directory")
