@@ -11,7 +11,7 @@ import logging
 from typing import Callable
 
 from alerts.audit import AuditAction
-from alerts.messages import InboundMessage
+from alerts.messages import InboundMessage, with_mentions
 from handlers.command_list import COMMANDS
 from handlers.commands import Command, ParseError
 from handlers.context import CommandContext
@@ -44,7 +44,9 @@ class Dispatcher:
         self._new_key = new_key
 
     def handle(self, uow: UnitOfWork, message: InboundMessage) -> None:
-        parsed = self._commands.parse(message.text, self._vocabulary())
+        # A person named by a mention (a Matrix pill shows only their display name in the plain text)
+        # is read as their account.
+        parsed = self._commands.parse(with_mentions(message.text, message.mentions), self._vocabulary())
         if parsed is None:
             return  # ordinary conversation: not ours to answer
         directory = self._directory.current()

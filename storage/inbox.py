@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select, tuple_, update
 
 from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
-from alerts.messages import InboundMessage
+from alerts.messages import InboundMessage, Mention
 from storage.content import inbox_aad, open_json, seal_json
 from storage.db import insert_for
 from storage.sealing import ContentErased, ContentSealer
@@ -109,6 +109,7 @@ class SqlInbox:
             reply_to=MessageRef(ChatRef.parse(reply["chat"]), reply["message_id"]) if reply else None,
             message_id=content.get("message_id"),
             direct=content.get("direct") is True,
+            mentions=tuple(Mention(text, UserRef.parse(user)) for text, user in content.get("mentions", ())),
         )
 
 
@@ -122,6 +123,8 @@ def _content(message: InboundMessage) -> dict[str, Any]:
         content["message_id"] = message.message_id
     if message.direct:
         content["direct"] = True
+    if message.mentions:
+        content["mentions"] = [[m.text, str(m.user)] for m in message.mentions]
     return content
 
 

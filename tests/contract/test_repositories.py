@@ -5,6 +5,7 @@ The reminder repository's contract runs the same way in tests/scheduler/test_rem
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -16,7 +17,7 @@ from alerts.identity import ChatRef, UserRef
 from alerts.items import ItemKind, Reference
 from alerts.lifecycle import Closure, ForwardRequest, ForwardState
 from alerts.membership import PlannedAction, RoomAction
-from alerts.messages import InboundMessage, MessageKind
+from alerts.messages import InboundMessage, Mention, MessageKind
 from alerts.release import HeldRelease, ReleaseState
 from alerts.reminders import Reminder, Stage, Track
 from tests.contract.conftest import Backend
@@ -222,6 +223,17 @@ def test_an_event_is_recorded_once_and_handled_in_order(backend: Backend, clock:
         uow.commit()
     with backend.factory() as uow:
         assert [m.event_id for m in uow.inbox.pending(10)] == ["e3"]
+
+
+def test_an_events_mentions_come_back_as_recorded(backend: Backend, clock: ManualClock) -> None:
+    mentions = (Mention("Somchai P.", UserRef.parse("matrix:@somchai:example.org")),
+                Mention("Farid", UserRef.parse("telegram:user:42")))
+    event = replace(_event("m1", clock, "/member remove Somchai P."), mentions=mentions)
+    with backend.factory() as uow:
+        uow.inbox.record(event)
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.inbox.pending(10) == [event]
 
 
 def test_a_cursor_keeps_its_last_value(backend: Backend) -> None:

@@ -307,3 +307,28 @@ def test_only_coordinators_and_admins_reassign_and_only_copies_left_with_nobody(
     assert nothing == "A-2026-0001 has no open copy left with someone who has left the network: nothing to reassign."
     [unknown] = admin.says("rso-coord", "/reassign A-2026-0001 to:@ghost:example.org")
     assert unknown.startswith("@ghost:example.org is not in the directory")
+
+
+# --- people named by mentions (a Matrix pill, a Telegram text_mention) -------------------------------
+
+def test_a_mention_names_the_account_it_links_to_not_the_display_name_shown(admin: Admin) -> None:
+    from alerts.messages import InboundMessage, Mention
+
+    message = InboundMessage("pill-1", UserRef.parse("console:admin"), ChatRef.parse("console:@admin"),
+                             "/member add Somchai P. country:TH role:contact desk:police", admin.clock.now(),
+                             mentions=(Mention("Somchai P.", UserRef.parse("matrix:@somchai:example.org")),))
+    with MemoryUnitOfWork(admin.store, admin.directory) as uow:
+        admin.dispatcher.handle(uow, message)
+        uow.commit()
+    contact = admin.directory.current().contact_for(UserRef.parse("matrix:@somchai:example.org"))
+    assert contact is not None and contact.organisation == "TH"
+
+
+def test_with_mentions_replaces_each_mention_once_in_order() -> None:
+    from alerts.messages import Mention, with_mentions
+
+    kanya, tg = UserRef.parse("matrix:@kanya:example.org"), UserRef.parse("telegram:user:42")
+    text = "/reassign A-2026-0001 to:Kanya (Kanya said so)"
+    assert with_mentions(text, (Mention("Kanya", kanya),)) == "/reassign A-2026-0001 to:@kanya:example.org (Kanya said so)"
+    assert with_mentions("/member remove Farid", (Mention("Farid", tg),)) == "/member remove telegram:user:42"
+    assert with_mentions("/rooms", (Mention("Nobody", kanya),)) == "/rooms"

@@ -7,7 +7,10 @@ start two bots talking forever; m.emote, media and edits are not commands).
 
 from __future__ import annotations
 
+import html
+import re
 import unicodedata
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -28,6 +31,8 @@ class MatrixText:
     text: str
     # Events this one answers, most specific first: a thread's root, then the event replied to.
     targets: tuple[str, ...] = ()
+    # Pills, in order: (their words in the plain body, the Matrix user id they link to).
+    mentions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +108,27 @@ def read_event(source: dict[str, Any], room_id: str) -> MatrixText | MatrixReact
     if isinstance(replied, str) and replied not in targets:
         targets.append(replied)
     text = strip_reply_fallback(body) if isinstance(replied, str) else body
-    return MatrixText(event_id, sender, room_id, _when(source), text.strip(), tuple(targets))
+    return MatrixText(event_id, sender, room_id, _when(source), text.strip(), tuple(targets), pills(content))
+
+
+_PILL = re.compile(r'<a\s+href="https://matrix\.to/#/([^"?]+)[^"]*"\s*>(.*?)</a>', re.IGNORECASE | re.DOTALL)
+_REPLY_FALLBACK = re.compile(r"<mx-reply>.*?</mx-reply>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def pills(content: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The user pills of an HTML message, as Element writes a mention: the plain body holds only the
+    display name, the user id is in formatted_body's matrix.to link."""
+    formatted = content.get("formatted_body")
+    if content.get("format") != "org.matrix.custom.html" or not isinstance(formatted, str):
+        return ()
+    found = []
+    for target, inner in _PILL.findall(_REPLY_FALLBACK.sub("", formatted)):
+        user_id = urllib.parse.unquote(html.unescape(target))
+        words = html.unescape(_TAG.sub("", inner)).strip()
+        if user_id.startswith("@") and ":" in user_id and words:
+            found.append((words, user_id))
+    return tuple(found)
 
 
 def reply_command(reference: str, text: str) -> str:

@@ -29,8 +29,8 @@ from typing import Any
 
 from nio import MegolmEvent, MessageDirection, RoomMessagesResponse, SyncResponse
 
-from alerts.identity import ChatRef, MessageRef, UserRef
-from alerts.messages import InboundMessage
+from alerts.identity import ChatRef, MessageRef, Platform, UserRef
+from alerts.messages import InboundMessage, Mention
 from bot.connectors.matrix.core import ConnectorCore
 from bot.connectors.matrix.errors import from_response
 from bot.connectors.matrix.files import write_json
@@ -161,7 +161,9 @@ class Receiving(ConnectorCore):
         if not text.startswith(("/", "!")):
             return None  # ordinary conversation: never stored
         return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to, message_id=read.event_id,
-                              direct=self._direct_with(chat, read.sender))
+                              direct=self._direct_with(chat, read.sender),
+                              mentions=tuple(Mention(words, UserRef(Platform.MATRIX, user))
+                                             for words, user in read.mentions))
 
     def _direct_with(self, chat: ChatRef, user_id: str) -> bool:
         """Whether the room is the sender's direct chat with the bot: an unregistered room holding

@@ -28,7 +28,7 @@ from telegram import CallbackQuery, ChatJoinRequest, ForceReply, Message, Update
 
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.items import Reference
-from alerts.messages import InboundMessage
+from alerts.messages import InboundMessage, Mention
 from bot.connectors.telegram import buttons, safety
 from bot.connectors.telegram.api import TelegramApi
 from bot.connectors.telegram.batch import Batch
@@ -141,7 +141,10 @@ class Intake:
             if reference is None:
                 return
             text = f"/reply {reference} {text}"
-        self._ingest(update_id, sender.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}")
+        # A text_mention names someone without a username: the entity carries the user.
+        mentions = tuple(Mention(words, UserRef(TG, f"user:{entity.user.id}")) for entity, words in
+                         sorted(msg.parse_entities(["text_mention"]).items(), key=lambda e: e[0].offset) if entity.user)
+        self._ingest(update_id, sender.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}", mentions)
 
     async def _form_step(self, update_id: int, chat_id: int, word: str | None, text: str, reference: str | None,
                          batch: Batch) -> bool:
@@ -243,11 +246,11 @@ class Intake:
         return match[0] if match else None
 
     def _ingest(self, update_id: int, user_id: int, chat: ChatRef, text: str, replied: Message | None,
-                chat_id: int, batch: Batch, message_id: str | None = None) -> None:
+                chat_id: int, batch: Batch, message_id: str | None = None, mentions: tuple[Mention, ...] = ()) -> None:
         reply_to = MessageRef(ChatRef(TG, str(chat_id)), f"{chat_id}:{replied.message_id}") if replied else None
         batch.messages.append(InboundMessage(
             event_id=f"telegram:{update_id}", sender=UserRef(TG, f"user:{user_id}"), chat=chat, text=text,
-            received_at=self._now(), reply_to=reply_to, message_id=message_id,
+            received_at=self._now(), reply_to=reply_to, message_id=message_id, mentions=mentions,
         ))
 
     def _refuse(self, update_id: int, msg: Message, chat_id: int, reason: str, word: str, batch: Batch) -> None:
