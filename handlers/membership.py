@@ -164,7 +164,8 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
     if contact is None:
         ctx.answer(f"Nobody in the directory is {command.user}. See /contacts.")
         return
-    plan = offboarding_plan(contact, directory, _run(ctx))
+    present = {room.chat: gateway.present(room.chat) for room in directory.rooms}
+    plan = offboarding_plan(contact, directory, _run(ctx), present, note=command.reason or "")
     handed, kept, without_backup, tlps = _hand_over(ctx, contact)
     writer.remove_contact(contact.id)
     ctx.audit(AuditAction.ADMIN, recipients=(contact.id,),

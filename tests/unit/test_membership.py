@@ -332,3 +332,23 @@ def test_with_mentions_replaces_each_mention_once_in_order() -> None:
     assert with_mentions(text, (Mention("Kanya", kanya),)) == "/reassign A-2026-0001 to:@kanya:example.org (Kanya said so)"
     assert with_mentions("/member remove Farid", (Mention("Farid", tg),)) == "/member remove telegram:user:42"
     assert with_mentions("/rooms", (Mention("Nobody", kanya),)) == "/rooms"
+
+
+# --- offboarding: only the rooms they may be in, with the admin's reason ----------------------------
+
+def test_offboarding_leaves_out_matrix_rooms_they_are_known_not_to_be_in_and_carries_the_admins_reason() -> None:
+    from alerts.directory import Directory, RoomPurpose
+    from alerts.membership import Run, offboarding_plan
+    from tests.sample_network import room
+
+    base = network_with_rooms()
+    kanya = person("kanya", "TH", Role.CONTACT, identities=("matrix:@kanya:x.org", "telegram:user:7"))
+    rooms = [room("matrix:!a:x.org", "A", RoomPurpose.NETWORK, "TH"), room("matrix:!b:x.org", "B", RoomPurpose.NETWORK, "TH"),
+             room("matrix:!c:x.org", "C", RoomPurpose.NETWORK, "TH"), room("telegram:-100", "D", RoomPurpose.NETWORK, "TH")]
+    directory = Directory.build(base.organisations.values(), [*base.contacts.values(), kanya], rooms)
+    account = UserRef.parse("matrix:@kanya:x.org")
+    present = {rooms[0].chat: {account: "joined"}, rooms[1].chat: {}, rooms[3].chat: {}}  # C not seen yet
+    plan = offboarding_plan(kanya, directory, Run("op-1", "admin", None), present, note="left the service")
+    assert [a.room_name for a in plan.actions] == ["A", "C", "D"]  # Telegram cannot list members: tried
+    assert all(a.note == "left the service" and a.total == 3 for a in plan.actions)
+    assert PlannedAction.from_json(plan.actions[0].to_json()) == plan.actions[0]

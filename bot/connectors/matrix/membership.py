@@ -112,7 +112,7 @@ class MatrixRoomAdmin:
             if await self.membership(room_id, user_id) not in ("join", "invite", "knock"):
                 return
             try:
-                await self._call(lambda c: c.room_kick(room_id, user_id, reason=action.reason or None), "kick")
+                await self._call(lambda c: c.room_kick(room_id, user_id, reason=action.note or action.reason or None), "kick")
             except PermanentFailure:
                 if await self.membership(room_id, user_id) not in ("join", "invite", "knock"):
                     return  # they left between the look and the kick
