@@ -1,6 +1,7 @@
 """Two-person release on Telegram, against the fake Bot API server: a held item goes nowhere until a
 second person approves it (typed, or with the Approve button), is refused to its originator, can be
-declined with a reason the originator reads, and expires unsent when nobody decides."""
+declined with a reason the originator reads, and expires unsent when nobody decides. And a person
+named in a command by a text_mention."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 from bot.config.settings import settings_from_data
 from handlers.followup_reminders import ReminderService
 from tests.telegram.fake_bot_api import FakeBotApi
-from tests.telegram.support import MY_NPOC, OFFICER, TH_NPOC, config_data, eventually, relaxed, running_bot
+from tests.telegram.fake_bot_state import User
+from tests.telegram.support import MY_NPOC, OFFICER, TH_NPOC, config_data, eventually, meet, relaxed, running_bot
 
 RED = "/alert to:@th-npoc tlp:red\nInformant says the boat leaves tonight"
 URGENT = "/alert to:TH tlp:amber priority:urgent\nTwo travellers with altered passports, flight XX123"
@@ -97,3 +99,27 @@ async def test_an_alert_nobody_decides_on_expires_and_its_originator_is_told(tmp
         fake.says(MY_NPOC, f"/approve {REF}")
         await eventually(lambda: said(fake, MY_NPOC.id, f"{REF} was expired"), "a late approval refused")
         assert fake.sent_to(TH_NPOC.id) == []
+
+
+async def test_a_text_mention_names_the_user_it_carries(tmp_path, fake, monkeypatch) -> None:
+    """A Telegram mention of someone without a username is a text_mention entity carrying the user: a
+    command naming a person by it names that account, not the words shown."""
+    coordinator = User(301, "Wanida")
+    data = config_data(tmp_path, fake.base_url)
+    for contact in data["network"]["contacts"]:
+        if contact["id"] == "rso-coordinator":
+            contact["identities"] = [f"telegram:user:{coordinator.id}", *contact["identities"]]
+    settings = settings_from_data(data, tmp_path / "config.toml")
+    meet(fake, coordinator)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), settings=settings):
+        fake.says(OFFICER, "/alert to:TH tlp:amber\nBoat sighted off Songkhla")
+        await eventually(lambda: said(fake, TH_NPOC.id, "Boat sighted"), "the delivery")
+        text = f"/reassign {REF} to:Somchai"
+        entities = [{"type": "bot_command", "offset": 0, "length": len("/reassign")},
+                    {"type": "text_mention", "offset": text.index("Somchai"), "length": len("Somchai"),
+                     "user": TH_NPOC.json()}]
+        fake.says(coordinator, text, entities=entities)
+        # Read as th-npoc's account: found in the directory, and holding the item already.
+        await eventually(lambda: said(fake, coordinator.id, f"has no open copy left with someone who has left"),
+                         "the answer to the mention")
+        assert not said(fake, coordinator.id, "is not in the directory")
