@@ -352,3 +352,20 @@ def test_offboarding_leaves_out_matrix_rooms_they_are_known_not_to_be_in_and_car
     assert [a.room_name for a in plan.actions] == ["A", "C", "D"]  # Telegram cannot list members: tried
     assert all(a.note == "left the service" and a.total == 3 for a in plan.actions)
     assert PlannedAction.from_json(plan.actions[0].to_json()) == plan.actions[0]
+
+
+def test_mentions_name_a_backup_and_the_person_to_remove(admin: Admin) -> None:
+    from alerts.messages import InboundMessage, Mention
+
+    def says(text: str, *mentions: Mention) -> None:
+        message = InboundMessage(f"m-{text[:20]}", UserRef.parse("console:admin"), ChatRef.parse("console:@admin"),
+                                 text, admin.clock.now(), mentions=mentions)
+        with MemoryUnitOfWork(admin.store, admin.directory) as uow:
+            admin.dispatcher.handle(uow, message)
+            uow.commit()
+
+    deputy = Mention("Kanya", UserRef.parse("console:th-deputy"))
+    says("/member add console:somchai country:TH role:contact desk:police backup:Kanya", deputy)
+    assert admin.directory.current().contacts["somchai"].backup == "th-deputy"
+    says('/member remove Somchai P. reason:"left"', Mention("Somchai P.", UserRef.parse("console:somchai")))
+    assert admin.directory.current().contact("somchai") is None
