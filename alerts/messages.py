@@ -56,6 +56,9 @@ class InboundMessage:
     # The connector knows `chat` is the sender's direct chat with the bot (nobody else reads it), where
     # the chat's id cannot tell (a Matrix room). alerts.caveat_rules.shared_chat reads both.
     direct: bool = False
+    # The platform's id of the message whose button sent this command (Telegram "chat:message"); the
+    # command then plans that message's buttons to show its outcome (alerts.pressed). None if typed.
+    pressed: str | None = None
     # The people the message mentions, in the order they appear (handlers.dispatcher reads commands
     # with each mention's words replaced by its account: alerts.messages.with_mentions).
     mentions: tuple[Mention, ...] = ()
@@ -72,6 +75,7 @@ class MessageKind(enum.Enum):
     MEMBERSHIP = "membership"  # a room action (invite, remove) for bot.actions.membership, not a text to post
     DEVICE = "device"          # a device trust action (list, verify, blacklist) for bot.actions.devices, likewise
     REMOVAL = "removal"        # removing a message from a chat (alerts.removal) for bot.actions.removal, likewise
+    BUTTONS = "buttons"        # a pressed button shown as its outcome (alerts.pressed): an edit, not a text to post
     APPROVAL = "approval"      # asking an approver to release a held item (alerts.release); Telegram adds a button
 
 

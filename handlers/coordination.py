@@ -28,6 +28,7 @@ from handlers.context import CommandContext
 from handlers.followup import find_item, notify, refuse, sender_of
 from handlers.answer_place import messages_about
 from handlers.ports import ItemRecord, ReminderRepository
+from handlers.pressed import plan_buttons
 
 def _in_direct_chat(ctx: CommandContext) -> bool:
     """Whether the command came from a direct chat. Where the platform cannot tell (Matrix), a chat
@@ -111,6 +112,7 @@ def snooze(ctx: CommandContext, reference: Reference, duration: timedelta, reaso
         return
     until = ctx.now + duration
     store.add_snooze(str(reference), Snooze(held, until, me.id, ctx.now))
+    plan_buttons(ctx, record, held_until=until)
     ctx.audit(AuditAction.REMINDER, reference=str(reference), caveat=item.caveat.label(),
               detail={"snooze": until.isoformat(), "for": held or "every recipient", "reason": reason})
     if held is not None and item.originator != me.id:

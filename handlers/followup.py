@@ -47,6 +47,7 @@ from alerts.routing import Destination
 from handlers.answer_place import answer_placed, messages_about
 from handlers.context import CommandContext
 from handlers.ports import ItemRecord
+from handlers.pressed import plan_buttons
 
 MINE_LIMIT = 8  # lines; a phone screen without scrolling
 
@@ -135,9 +136,11 @@ def acknowledge(ctx: CommandContext, reference: Reference) -> None:
         refuse(ctx, record, "ack", f"Only recipients of {reference} can acknowledge it. Your items: /mine")
         return
     if delivery_step(delivery.progress.state, DeliveryState.ACKNOWLEDGED) is None:
+        plan_buttons(ctx, record)
         ctx.answer(f"You already acknowledged {reference} at {short_when(delivery.acknowledged_at)} UTC.")
         return
     ctx.uow.items.mark_delivery(delivery.outbox_key, DeliveryState.ACKNOWLEDGED.value, ctx.now)
+    plan_buttons(ctx, record, acknowledged=ctx.now)
     item = record.item
     ctx.audit(AuditAction.ACKNOWLEDGEMENT, recipients=(item.originator,), reference=str(reference),
               caveat=item.caveat.label(), detail={"delivery": delivery.outbox_key})

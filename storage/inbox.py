@@ -109,6 +109,7 @@ class SqlInbox:
             reply_to=MessageRef(ChatRef.parse(reply["chat"]), reply["message_id"]) if reply else None,
             message_id=content.get("message_id"),
             direct=content.get("direct") is True,
+            pressed=content.get("pressed"),
             mentions=tuple(Mention(text, UserRef.parse(user)) for text, user in content.get("mentions", ())),
         )
 
@@ -123,6 +124,8 @@ def _content(message: InboundMessage) -> dict[str, Any]:
         content["message_id"] = message.message_id
     if message.direct:
         content["direct"] = True
+    if message.pressed is not None:
+        content["pressed"] = message.pressed
     if message.mentions:
         content["mentions"] = [[m.text, str(m.user)] for m in message.mentions]
     return content

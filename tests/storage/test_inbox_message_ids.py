@@ -21,3 +21,15 @@ def test_message_id_and_direct_round_trip(uow_factory: SqlUnitOfWorkFactory, clo
     with uow_factory() as uow:
         assert [(m.message_id, m.direct) for m in uow.inbox.pending(10)] == [("$e1", True), ("$e2", False),
                                                                              (None, False)]
+
+
+def test_the_pressed_message_round_trips(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    """A command sent by a button keeps which message the button was on, for its outcome (alerts.pressed)."""
+    sender, chat = UserRef.parse("telegram:user:201"), ChatRef.parse("telegram:201")
+    messages = [InboundMessage("telegram:1", sender, chat, "/ack A-2026-0001", clock.now(), pressed="201:7"),
+                InboundMessage("telegram:2", sender, chat, "/mine", clock.now())]
+    with uow_factory() as uow:
+        uow.inbox.record_many(messages)
+        uow.commit()
+    with uow_factory() as uow:
+        assert [m.pressed for m in uow.inbox.pending(10)] == ["201:7", None]

@@ -6,7 +6,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from tests.telegram.fake_bot_state import HtmlError, InviteLink, Sent, shown_text, utf16_len
+from tests.telegram.fake_bot_state import HtmlError, InviteLink, Sent, bot_commands, parse_html, utf16_len
 
 if TYPE_CHECKING:
     from tests.telegram.fake_bot_api import FakeBotApi
@@ -72,26 +72,27 @@ def _flood(fake: FakeBotApi, chat_id: int) -> None:
         raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
 
 
-def _text(params: dict[str, Any]) -> tuple[str, str]:
+def _text(params: dict[str, Any]) -> tuple[str, str, list[dict[str, Any]]]:
+    """(as sent, as shown, entities): Telegram finds bot commands in plain text too."""
     html = str(params.get("text", ""))
     try:
-        shown = shown_text(html) if params.get("parse_mode") == "HTML" else html
+        shown, entities = parse_html(html) if params.get("parse_mode") == "HTML" else (html, bot_commands(html))
     except HtmlError as error:
         raise ApiError(400, f"Bad Request: can't parse entities: {error}") from None
     if not shown.strip():
         raise ApiError(400, "Bad Request: message text is empty")
     if utf16_len(shown) > MAX_TEXT:
         raise ApiError(400, "Bad Request: message is too long")
-    return html, shown
+    return html, shown, entities
 
 
 async def send_message(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
     chat_id = _chat(fake, params.get("chat_id"))
-    html, shown = _text(params)
+    html, shown, entities = _text(params)
     _flood(fake, chat_id)
     reply = params.get("reply_parameters") or {}
     sent = Sent(chat_id, fake.world.next_message_id(chat_id), shown, html, params.get("reply_markup"),
-                bool(params.get("protect_content")), reply.get("message_id"))
+                bool(params.get("protect_content")), reply.get("message_id"), entities=entities)
     fake.world.messages[(chat_id, sent.message_id)] = sent
     fake.world.sent.append(sent)
     return fake.world.bot_message_json(sent)
@@ -108,14 +109,24 @@ def _message(fake: FakeBotApi, params: dict[str, Any]) -> Sent:
 
 async def edit_message_text(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
     sent = _message(fake, params)
-    html, shown = _text(params)
+    html, shown, entities = _text(params)
+    if html == sent.html and params.get("reply_markup") == sent.reply_markup:
+        raise ApiError(400, _NOT_MODIFIED)
     sent.edits.append(sent.text)
-    sent.html, sent.text, sent.reply_markup = html, shown, params.get("reply_markup")
+    sent.markups.append(sent.reply_markup)
+    sent.html, sent.text, sent.entities, sent.reply_markup = html, shown, entities, params.get("reply_markup")
     return fake.world.bot_message_json(sent)
+
+
+_NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
+                 "exactly the same as a current content and reply markup of the message")
 
 
 async def edit_message_reply_markup(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
     sent = _message(fake, params)
+    if params.get("reply_markup") == sent.reply_markup:
+        raise ApiError(400, _NOT_MODIFIED)
+    sent.markups.append(sent.reply_markup)
     sent.reply_markup = params.get("reply_markup")
     return fake.world.bot_message_json(sent)
 

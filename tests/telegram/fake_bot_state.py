@@ -3,6 +3,10 @@
 Dates are whole seconds since the epoch, users carry is_bot, commands carry a bot_command entity,
 message ids count per chat, and HTML sent with parse_mode=HTML is checked and stored as Telegram
 would show it (tags gone, entities unescaped), so a test reads what a person would read.
+
+Like Telegram, the server finds the commands in what the bot sends by itself: every "/word" not
+inside a <code> or <pre> becomes a bot_command entity, which a person can tap to send that word
+alone (Sent.tappable_commands).
 """
 
 from __future__ import annotations
@@ -57,6 +61,14 @@ class Sent:
     protect_content: bool = False
     reply_to: int | None = None
     edits: list[str] = field(default_factory=list)
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    markups: list[dict[str, Any] | None] = field(default_factory=list)  # every earlier reply_markup, in order
+
+    def tappable_commands(self) -> list[str]:
+        """The text of every bot_command entity: what tapping it sends."""
+        units = self.text.encode("utf-16-le")
+        return [units[2 * e["offset"]:2 * (e["offset"] + e["length"])].decode("utf-16-le")
+                for e in self.entities if e["type"] == "bot_command"]
 
     def buttons(self) -> list[tuple[str, str]]:
         """(label, callback_data) of every inline button."""
@@ -96,28 +108,70 @@ _TOKEN = re.compile(r'<(/?)([a-z-]+)((?:\s+[a-z-]+="[^"<>]*")*)\s*>|&(lt|gt|amp|
 def shown_text(html: str) -> str:
     """What Telegram shows for parse_mode HTML. Like Telegram, HtmlError ("can't parse entities") for
     an unknown tag, an unbalanced one, or a raw <, > or & that is not part of a tag or an entity."""
+    return parse_html(html)[0]
+
+
+_ENTITY_TYPES = {"b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
+                 "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
+                 "a": "text_link", "code": "code", "pre": "pre", "tg-spoiler": "spoiler", "span": "spoiler",
+                 "blockquote": "blockquote"}
+
+
+def parse_html(html: str) -> tuple[str, list[dict[str, Any]]]:
+    """The text shown for parse_mode HTML and its entities (offsets and lengths in UTF-16 units),
+    the tags' own and the bot commands Telegram finds in the rest."""
     out: list[str] = []
-    open_tags: list[str] = []
+    open_tags: list[tuple[str, int]] = []
+    entities: list[dict[str, Any]] = []
     position = 0
+    length = 0
+
+    def add(piece: str) -> None:
+        nonlocal length
+        out.append(piece)
+        length += utf16_len(piece)
+
     for match in _TOKEN.finditer(html):
-        out.append(html[position:match.start()])
+        add(html[position:match.start()])
         position = match.end()
         closing, tag, entity = match[1], match[2], match[4]
         if tag:
             if tag not in ALLOWED_TAGS:
                 raise HtmlError(f'Unsupported start tag "{tag}" at byte offset {match.start()}')
             if not closing:
-                open_tags.append(tag)
-            elif not open_tags or open_tags.pop() != tag:
+                open_tags.append((tag, length))
+            elif not open_tags or open_tags[-1][0] != tag:
                 raise HtmlError(f'Can\'t find end tag corresponding to start tag "{tag}"')
+            else:
+                _, start = open_tags.pop()
+                if length > start:
+                    entities.append({"type": _ENTITY_TYPES[tag], "offset": start, "length": length - start})
         elif entity:
-            out.append(unescape(match[0]))
+            add(unescape(match[0]))
         else:
             raise HtmlError(f"Unexpected {match[0]!r} at byte offset {match.start()}")
-    out.append(html[position:])
+    add(html[position:])
     if open_tags:
-        raise HtmlError(f'Can\'t find end tag corresponding to start tag "{open_tags[-1]}"')
-    return "".join(out)
+        raise HtmlError(f'Can\'t find end tag corresponding to start tag "{open_tags[-1][0]}"')
+    shown = "".join(out)
+    return shown, sorted(entities + bot_commands(shown, entities), key=lambda e: (e["offset"], -e["length"]))
+
+
+# Telegram's rule: "/" not after a word character, "/", "<", ">" or "\\"; 1 to 64 of [A-Za-z0-9_];
+# an optional @username of 3 to 32; not followed by a word character, "/", "<", ">" or "\\".
+_BOT_COMMAND = re.compile(r"(?<![\w/<>\\])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>\\])")
+
+
+def bot_commands(text: str, entities: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    """The bot_command entities Telegram finds in `text`, except inside code and pre, which hold no others."""
+    verbatim = [(e["offset"], e["offset"] + e["length"]) for e in entities if e["type"] in ("code", "pre")]
+    found = []
+    for match in _BOT_COMMAND.finditer(text):
+        start = utf16_len(text[:match.start()])
+        end = start + utf16_len(match[0])
+        if not any(a < end and start < b for a, b in verbatim):
+            found.append({"type": "bot_command", "offset": start, "length": end - start})
+    return found
 
 
 def utf16_len(text: str) -> int:

@@ -42,18 +42,33 @@ async def test_acknowledge_button(tmp_path, fake, monkeypatch) -> None:
         assert delivery_row(bot, reference).state == "acknowledged"
 
 
-async def test_snooze_button_becomes_the_snooze_command(tmp_path, fake, monkeypatch) -> None:
+async def test_snooze_button_asks_how_long_and_why_then_becomes_the_snooze_command(tmp_path, fake, monkeypatch) -> None:
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
         delivery, reference = await delivered(fake)
         seen = len(fake.sent_to(TH_NPOC.id))
         query = fake.press(TH_NPOC, delivery, f"s:{reference}")
+        await eventually(lambda: ("4 hours", f"s:{reference}:4h") in delivery.buttons(), "the durations")
+        assert [label for label, _ in delivery.buttons()] == [
+            "Acknowledge", "1 hour", "4 hours", "Tomorrow 09:00", "« Back"]
+        assert fake.answered(query) == "For how long?"
+        fake.press(TH_NPOC, delivery, f"s:{reference}:4h")
+        await eventually(lambda: ("Checking records", f"s:{reference}:4h:1") in delivery.buttons(), "the reasons")
+        assert [label for label, _ in delivery.buttons()] == [
+            "Acknowledge", "Waiting on another agency", "Checking records", "Need more details", "Other — type it",
+            "« Back"]
+        query = fake.press(TH_NPOC, delivery, f"s:{reference}:4h:1")
         await eventually(lambda: fake.answered(query) is not None, "the press answered")
         assert "Snoozing" in fake.answered(query)
-        # The press is the /snooze command: the reminders on that item are held for the default span.
+        # The press is the /snooze command with the reason: the reminders on that item are held.
         await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) > seen, "the answer to /snooze")
         answer = fake.sent_to(TH_NPOC.id)[seen].text
         assert f"Reminders on {reference} for you are held until" in answer, answer
+        assert "The reason is recorded." in answer and "Add a reason next time" not in answer
+        await eventually(lambda: to(fake, OFFICER.id, "Reason: checking records"), "the originator told why")
         assert len(bot.inbox_events()) == 2  # the alert, and the press as a command
+        await eventually(lambda: any(label.startswith("💤 Held until") for label, _ in delivery.buttons()),
+                         "the snooze button showing its outcome")
+        assert delivery.buttons()[0] == ("Acknowledge", f"a:{reference}")
 
 
 async def test_a_reply_to_the_delivery_is_feedback(tmp_path, fake, monkeypatch) -> None:

@@ -15,7 +15,7 @@ async def test_a_typed_alert_reaches_thailand_with_buttons(tmp_path, fake, monke
         assert "Two travellers <with> altered passports & more" in delivery.text
         assert "&lt;with&gt;" in delivery.html and delivery.html.startswith("<b>[TLP:AMBER]")
         assert delivery.protect_content
-        assert [label for label, _ in delivery.buttons()] == ["Acknowledge", "Reply", "Snooze 4h"]
+        assert [label for label, _ in delivery.buttons()] == ["Acknowledge", "Reply", "Snooze…"]
         await eventually(lambda: fake.sent_to(OFFICER.id), "the receipt")
         assert "accepted" in fake.sent_to(OFFICER.id)[0].text
         assert bot.items() == 1

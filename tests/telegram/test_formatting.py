@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.connectors.telegram.formatting import LIMIT, html_parts, utf16_len
+from bot.connectors.telegram.formatting import LIMIT, complete_alone, html_parts, utf16_len
 from tests.telegram.fake_bot_state import shown_text
 
 BANNER = "[TLP:AMBER] A-2026-0042 · URGENT alert"
@@ -51,3 +51,25 @@ def test_characters_outside_the_basic_plane_count_twice() -> None:
 def test_every_part_parses_and_fits(lines: list[str]) -> None:
     for part in html_parts("\n".join([BANNER, *lines])):
         assert utf16_len(shown_text(part)) <= LIMIT
+
+
+def test_command_hints_are_code_and_only_complete_commands_stay_plain() -> None:
+    [part] = html_parts("Acknowledged A-2026-0001. Send feedback with /reply A-2026-0001 <text>. Commands: /help, "
+                        "/mine; /ack alone needs a reference. Flight KUL/BKK, see /etc/hosts.")
+    assert "<code>/reply A-2026-0001 &lt;text&gt;</code>." in part
+    assert "Commands: /help, /mine;" in part and "<code>/ack</code> alone" in part
+    assert "KUL/BKK" in part and "/etc/hosts" in part  # not commands to Telegram either
+    assert shown_text(part).startswith("Acknowledged A-2026-0001. Send feedback with /reply A-2026-0001 <text>.")
+
+
+def test_help_lines_keep_their_words_but_no_incomplete_command_is_tappable() -> None:
+    from handlers.command_list import COMMANDS
+    from tests.telegram.fake_bot_state import Sent, parse_html
+
+    text = "\n".join(spec.help_line for spec in COMMANDS.specs)
+    for part in html_parts(text):
+        shown, entities = parse_html(part)
+        tappable = Sent(1, 1, shown, part, entities=entities).tappable_commands()
+        assert all(complete_alone(command[1:]) for command in tappable), tappable
+        assert "/mine" in tappable and "/whoami" in tappable
+    assert "\n".join(shown_text(p) for p in html_parts(text)) == text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.connectors.telegram.formatting import complete_alone
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.fake_bot_state import Sent, User
 from tests.telegram.support import OFFICER, TH_NPOC, eventually, relaxed, running_bot
@@ -51,6 +52,8 @@ async def test_guided_alert_from_first_tap_to_delivery(tmp_path, fake, monkeypat
         await eventually(lambda: any("accepted" in s.text for s in fake.sent_to(OFFICER.id)), "the receipt")
         assert bot.items() == 1
         assert any(s.edits for s in fake.sent_to(OFFICER.id)), "an answered question is marked"
+        # Nothing the form wrote, or marked afterwards, has a command a tap would send incomplete.
+        assert all(complete_alone(c[1:]) for s in fake.sent for c in s.tappable_commands())
         # Send pressed again (a second tap that raced the first): one alert, not two.
         again = fake.press(OFFICER, summary, send)
         await eventually(lambda: fake.answered(again) is not None, "the second press answered")

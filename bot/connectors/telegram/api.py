@@ -111,6 +111,12 @@ class TelegramApi:
         except tg.TelegramError as exc:
             raise platform_error(exc) from exc
 
+    async def edit_markup(self, chat_id: int, message_id: int, markup: Any) -> None:
+        try:
+            await self._app.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=markup)
+        except tg.TelegramError as exc:
+            raise platform_error(exc) from exc
+
     async def answer_callback(self, query_id: str, text: str | None = None) -> None:
         try:
             await self._app.bot.answer_callback_query(query_id, text=text)

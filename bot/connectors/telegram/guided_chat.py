@@ -23,7 +23,7 @@ from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import InboundMessage
 from bot.connectors.telegram.batch import Batch
 from bot.connectors.telegram.buttons import choice_keyboard
-from bot.connectors.telegram.formatting import html_parts
+from bot.connectors.telegram.formatting import html_parts, inline_html
 from bot.connectors.telegram.sender import TelegramSender
 from bot.connectors.telegram.store import TelegramStore
 from bot.connectors.guided import Draft, GuidedForm, Outcome
@@ -90,7 +90,7 @@ class GuidedChats:
             return "OK"
         outcome = self._form.answer(draft, value, update_id, pressed=step)
         if outcome.chosen and message_id is not None:
-            marked = f"{escape(shown, quote=False)}\n→ <b>{escape(outcome.chosen, quote=False)}</b>"
+            marked = f"{inline_html(shown)}\n→ <b>{escape(outcome.chosen, quote=False)}</b>"
             batch.then(chat_id, lambda: self._sender.edit(chat_id, message_id, marked))
         self._apply(chat_id, outcome, batch)
         return "Sending…" if outcome.command else (outcome.note or "OK")[:190]

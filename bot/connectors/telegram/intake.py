@@ -4,9 +4,15 @@ Buttons and replies become ordinary commands from the person who pressed or wrot
 in the same inbox as typed ones, so the dispatcher checks and runs them the same way:
 
     Acknowledge on a delivery          ->  /ack A-2026-0042
-    Snooze 4h                          ->  /snooze A-2026-0042 4h
+    Snooze…, 4 hours, Checking records ->  /snooze A-2026-0042 4h checking records
+    Snooze…, 1 hour, Other, a reply    ->  /snooze A-2026-0042 1h <the reply's text>
     a reply to a delivered message     ->  /reply A-2026-0042 <the reply's text>
     Reply, then a reply to the prompt  ->  /reply A-2026-0042 <the reply's text>
+
+A command sent by a button names the message it was on (InboundMessage.pressed), so the command
+plans the button's outcome (see buttons.py). A press of a button the message no longer shows (used
+on another device) or of an outcome is only answered ("Already done: …"); a second press of the same
+button before its outcome arrived is not sent again either.
 
 The item a reply is about is found by the replied-to message: first the delivery that message
 carried (ItemRepository.delivery_by_message("<chat>:<message>")), else the reference on the first
@@ -24,7 +30,7 @@ from datetime import datetime
 from html import escape
 from typing import Any, Callable
 
-from telegram import CallbackQuery, ChatJoinRequest, ForceReply, Message, Update
+from telegram import CallbackQuery, ChatJoinRequest, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.items import Reference
@@ -45,6 +51,11 @@ log = logging.getLogger(__name__)
 
 _REFERENCE = re.compile(r"\b[AR]-\d{4}-\d{4,}\b")
 _QUIET = 60.0  # seconds between two refusal answers in one chat; each refusal is audited regardless
+_REPEAT = 120.0  # seconds within which a second press of the same button is the same press
+# The prompt for a typed snooze reason; the reply to it becomes /snooze REF SPAN <the reply's text>.
+_PROMPTED = "telegram.snooze-prompt."  # "<chat>:<prompt>" -> "<chat>:<message>" whose Snooze asked for it
+_SPAN_WORDS = {"1h": "for 1h", "4h": "for 4h", buttons.TOMORROW: "until tomorrow 09:00"}
+_SNOOZE_PROMPT = re.compile(r"^Snooze ([AR]-\d{4}-\d{4,}) (?:for (\d+h)|until (tomorrow) 09:00):")
 TG = Platform.TELEGRAM
 
 
@@ -61,6 +72,7 @@ class Intake:
         self._migrations = migrations
         self._now = now
         self._answered_at: dict[int, float] = {}
+        self._pressed: dict[str, float] = {}  # "chat:message|data" -> when a command button was last taken
         self.refused = 0
 
     async def read(self, raw_updates: list[dict[str, Any]]) -> Batch:
@@ -104,8 +116,9 @@ class Intake:
             await self._links.forget(made.link)
 
     def forget(self) -> None:
-        """The batch just read was not recorded: forget the form steps it applied in memory."""
+        """The batch just read was not recorded: forget the form steps and presses it applied in memory."""
         self._guided.forget()
+        self._pressed.clear()
 
     async def _message(self, update_id: int, msg: Message, batch: Batch) -> None:
         if msg.migrate_to_chat_id:
@@ -140,11 +153,17 @@ class Intake:
         if word is None:
             if reference is None:
                 return
+            snooze = await self._snooze_reason(ours, chat_id, sender.id, text, batch)
+            if snooze is not None:
+                self._ingest(update_id, sender.id, chat, snooze[0], ours, chat_id, batch, f"{chat_id}:{msg.message_id}",
+                             pressed=snooze[1])
+                return
             text = f"/reply {reference} {text}"
         # A text_mention names someone without a username: the entity carries the user.
         mentions = tuple(Mention(words, UserRef(TG, f"user:{entity.user.id}")) for entity, words in
                          sorted(msg.parse_entities(["text_mention"]).items(), key=lambda e: e[0].offset) if entity.user)
-        self._ingest(update_id, sender.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}", mentions)
+        self._ingest(update_id, sender.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}",
+                     mentions=mentions)
 
     async def _form_step(self, update_id: int, chat_id: int, word: str | None, text: str, reference: str | None,
                          batch: Batch) -> bool:
@@ -187,25 +206,122 @@ class Intake:
                                                               update_id, batch))
             return
         chat = self._chat(chat_id, private)
-        if not Reference.looks_like(value) or chat is None:
+        reference, _, step = value.partition(":")
+        used = action  # the action of the button pressed, or the one an outcome stands for
+        if action == buttons.DONE:
+            used, reference = reference, step
+        if not Reference.looks_like(reference) or chat is None:
             batch.answer(query.id, "This button is no longer active.")
             return
         pressed = message if isinstance(message, Message) else None
+        keyboard = buttons.buttons_of(pressed.reply_markup) if pressed is not None else None
+        if action == buttons.DONE or (keyboard is not None and query.data not in {d for row in keyboard for _, d in row}):
+            batch.answer(query.id, _already(used, reference, keyboard or []))  # used already, maybe on another device
+            return
+        where = f"{chat_id}:{pressed.message_id}" if pressed is not None else None
         if action == buttons.ACK:
-            self._ingest(update_id, user.id, chat, f"/ack {value}", pressed, chat_id, batch)
-            batch.answer(query.id, f"Acknowledging {value}…")
-        elif action == buttons.APPROVE:
-            self._ingest(update_id, user.id, chat, f"/approve {value}", pressed, chat_id, batch)
-            batch.answer(query.id, f"Approving {value}…")
+            if self._repeated(where, query.data, user.id):
+                batch.answer(query.id, f"Already acknowledging {reference}…")
+                return
+            self._ingest(update_id, user.id, chat, f"/ack {reference}", pressed, chat_id, batch, pressed=where)
+            batch.answer(query.id, f"Acknowledging {reference}…")
+        elif action == buttons.APPROVE:  # a release is decided once: a second press is answered by /approve
+            self._ingest(update_id, user.id, chat, f"/approve {reference}", pressed, chat_id, batch)
+            batch.answer(query.id, f"Approving {reference}…")
         elif action == buttons.SNOOZE:
-            self._ingest(update_id, user.id, chat, f"/snooze {value} {buttons.SNOOZE_FOR}", pressed, chat_id, batch)
-            batch.answer(query.id, f"Snoozing {value} for {buttons.SNOOZE_FOR}…")
+            self._snooze(update_id, query.id, user.id, chat, pressed, chat_id, reference, step, keyboard or [], batch)
         else:
             batch.answer(query.id, "Write your reply as an answer to my next message.")
             who = "" if private else f'<a href="tg://user?id={user.id}">{escape(user.first_name, quote=False)}</a>, '
-            prompt = f"{who}reply to {value}: write your feedback as a reply to this message."
-            markup = ForceReply(selective=True, input_field_placeholder=f"Feedback on {value}")
+            prompt = f"{who}reply to {reference}: write your feedback as a reply to this message."
+            markup = ForceReply(selective=True, input_field_placeholder=f"Feedback on {reference}")
             batch.then(chat_id, lambda: self._sender.post(chat_id, prompt, markup=markup))
+
+    def _snooze(self, update_id: int, query_id: str, user_id: int, chat: ChatRef, pressed: Message | None,
+                chat_id: int, reference: str, step: str, shown: list[list[tuple[str, str]]], batch: Batch) -> None:
+        """Snooze in steps on the delivery's own buttons: how long, then why; then the /snooze command."""
+        ack_row = [InlineKeyboardButton(label, callback_data=data) for label, data in (shown[0] if shown else [])] \
+            or list(buttons.delivery_keyboard(reference).inline_keyboard[0])
+        restored = InlineKeyboardMarkup([ack_row, *buttons.delivery_keyboard(reference).inline_keyboard[1:]])
+        duration, _, reason = step.partition(":")
+        if not step or duration == buttons.BACK:
+            markup: InlineKeyboardMarkup = restored if step else buttons.durations_keyboard(reference, ack_row)
+            self._edit_buttons(pressed, chat_id, markup, batch)
+            batch.answer(query_id, None if step else "For how long?")
+            return
+        label = buttons.duration_label(duration)
+        zone = self._zone_of(user_id)
+        span = buttons.snooze_span(duration, self._now(), zone)
+        if label is None or span is None:
+            batch.answer(query_id, "This button is no longer active.")
+            return
+        if not reason:
+            self._edit_buttons(pressed, chat_id, buttons.reasons_keyboard(reference, duration, ack_row), batch)
+            batch.answer(query_id, "Why? The reason is recorded and told to the sender.")
+            return
+        where = f"{chat_id}:{pressed.message_id}" if pressed is not None else None
+        if reason == buttons.OTHER:
+            self._edit_buttons(pressed, chat_id, restored, batch)
+            batch.answer(query_id, "Write the reason as an answer to my next message.")
+            prompt = f"Snooze {reference} {_SPAN_WORDS[duration]}: write the reason as a reply to this message."
+            force = ForceReply(selective=True, input_field_placeholder=f"Why hold {reference}?")
+
+            async def ask() -> None:
+                target, prompt_id = await self._sender.post(chat_id, prompt, markup=force)
+                if where is not None:  # the reply to the prompt will finish the press on `where`
+                    await self._store.save({f"{_PROMPTED}{target}:{prompt_id}": where})
+
+            batch.then(chat_id, ask)
+            return
+        if not reason.isdigit() or int(reason) >= len(buttons.REASONS):
+            batch.answer(query_id, "This button is no longer active.")
+            return
+        if self._repeated(where, f"s:{reference}", user_id):
+            batch.answer(query_id, f"Already snoozing {reference}…")
+            return
+        # The buttons stay as they are until the command's outcome replaces them all (an edit made
+        # here could arrive after that one and undo it).
+        self._ingest(update_id, user_id, chat, f"/snooze {reference} {span} {buttons.REASONS[int(reason)]}",
+                     pressed, chat_id, batch, pressed=where)
+        batch.answer(query_id, f"Snoozing {reference} for {label.lower()}…")
+
+    async def _snooze_reason(self, prompt: Message | None, chat_id: int, user_id: int, text: str,
+                             batch: Batch) -> tuple[str, str | None] | None:
+        """A reply to the prompt for a typed snooze reason: the /snooze command it completes, and the
+        message whose Snooze button asked for it (its outcome is shown there), when remembered."""
+        found = _SNOOZE_PROMPT.match(prompt.text or "") if prompt is not None else None
+        if prompt is None or found is None:
+            return None
+        span = found[2] or buttons.snooze_span(buttons.TOMORROW, self._now(), self._zone_of(user_id))
+        key = f"{_PROMPTED}{chat_id}:{prompt.message_id}"
+        pressed = await self._store.load(key) or None
+        if pressed is not None:
+            batch.saves_after[key] = ""  # used: a second reply to the same prompt changes no button
+        return f"/snooze {found[1]} {span} {text}", pressed
+
+    def _edit_buttons(self, pressed: Message | None, chat_id: int, markup: InlineKeyboardMarkup, batch: Batch) -> None:
+        if pressed is not None:
+            message_id = pressed.message_id
+            batch.then(chat_id, lambda: self._sender.edit_markup(chat_id, message_id, markup))
+
+    def _repeated(self, where: str | None, data: str | None, user_id: int) -> bool:
+        """A second press of the same button before its outcome reached the message (two devices, two
+        taps): not sent again. Remembered in memory only: once the edit is there, the stale button is
+        recognised by the message's current buttons."""
+        if where is None or data is None:
+            return False
+        key = f"{where}|{data}|{user_id}"  # in a group, one member's press does not stand for another's
+        now = self._now().timestamp()
+        fresh = now - self._pressed.get(key, -_REPEAT) >= _REPEAT
+        if fresh:
+            self._pressed[key] = now
+            while len(self._pressed) > 1000:
+                self._pressed.pop(next(iter(self._pressed)))
+        return not fresh
+
+    def _zone_of(self, user_id: int) -> str:
+        contact = self._directory.current().contact_for(UserRef(TG, f"user:{user_id}"))
+        return contact.timezone if contact is not None else "UTC"
 
     def _may_post(self, user_id: int, kind: str) -> bool:
         """Only someone the dispatcher would take the finished command from is walked through the form."""
@@ -246,11 +362,12 @@ class Intake:
         return match[0] if match else None
 
     def _ingest(self, update_id: int, user_id: int, chat: ChatRef, text: str, replied: Message | None,
-                chat_id: int, batch: Batch, message_id: str | None = None, mentions: tuple[Mention, ...] = ()) -> None:
+                chat_id: int, batch: Batch, message_id: str | None = None, pressed: str | None = None,
+                mentions: tuple[Mention, ...] = ()) -> None:
         reply_to = MessageRef(ChatRef(TG, str(chat_id)), f"{chat_id}:{replied.message_id}") if replied else None
         batch.messages.append(InboundMessage(
             event_id=f"telegram:{update_id}", sender=UserRef(TG, f"user:{user_id}"), chat=chat, text=text,
-            received_at=self._now(), reply_to=reply_to, message_id=message_id, mentions=mentions,
+            received_at=self._now(), reply_to=reply_to, message_id=message_id, pressed=pressed, mentions=mentions,
         ))
 
     def _refuse(self, update_id: int, msg: Message, chat_id: int, reason: str, word: str, batch: Batch) -> None:
@@ -266,3 +383,11 @@ class Intake:
             answer = safety.ANSWERS[reason]
         batch.refusals.append(Refusal(f"telegram:{update_id}", ChatRef(TG, str(chat_id)), actor, reason, word, answer))
         log.warning("refused /%s in Telegram chat %s: %s (update %s)", word, chat_id, reason, update_id)
+
+
+def _already(action: str, reference: str, shown: list[list[tuple[str, str]]]) -> str:
+    """The answer to a button used already: what it became, where the message shows it."""
+    done = [label for row in shown for label, data in row if data == f"{buttons.DONE}:{action}:{reference}"]
+    if done:
+        return f"Already done: {done[0]}."
+    return f"Already pressed: the buttons under {reference} show what is left to do."

@@ -24,7 +24,8 @@ from alerts.messages import MessageKind
 from alerts.routing import DestinationKind
 from bot.connectors.base import POSSIBLE_REPEAT, Outgoing
 from bot.connectors.telegram.api import TelegramApi
-from bot.connectors.telegram.buttons import approval_keyboard, delivery_keyboard
+from alerts.pressed import ButtonState
+from bot.connectors.telegram.buttons import approval_keyboard, delivery_keyboard, with_buttons_footer
 from bot.connectors.telegram.chats import ChatMigrations
 from bot.connectors.telegram.errors import ChatMoved
 from bot.connectors.telegram.formatting import LIMIT, html_parts
@@ -63,17 +64,21 @@ class TelegramSender:
         self.unknown_outcomes = 0  # sends that timed out after leaving: they may have arrived twice
 
     async def send(self, message: Outgoing) -> str:
+        if message.kind is MessageKind.BUTTONS:
+            return await self.show_outcome(message)
         chat_id = chat_id_of(message)
         target, sent = self._progress.get(message.key, (chat_id, []))
         # Telegram cannot tell a repeat from a new message: one whose earlier send may have arrived says so.
         marked = message.possible_repeat and not sent
-        parts = html_parts(message.text, LIMIT - len(POSSIBLE_REPEAT) - 1 if marked else LIMIT)
+        markup = (delivery_keyboard(message.reference)
+                  if message.kind is MessageKind.DELIVERY and message.reference else None)
+        text = with_buttons_footer(message.text, message.reference) if markup is not None and message.reference \
+            else message.text
+        if message.kind is MessageKind.APPROVAL and message.reference:
+            markup = approval_keyboard(message.reference)  # its text keeps every hint: it is not a delivery
+        parts = html_parts(text, LIMIT - len(POSSIBLE_REPEAT) - 1 if marked else LIMIT)
         if marked:
             parts[0] = f"{escape(POSSIBLE_REPEAT)}\n{parts[0]}"
-        markup = (delivery_keyboard(message.reference)
-                  if message.kind is MessageKind.DELIVERY and message.reference else
-                  approval_keyboard(message.reference) if message.kind is MessageKind.APPROVAL and message.reference
-                  else None)
         reply_to = _reply_target(message, chat_id)
         for index in range(len(sent), len(parts)):
             last = index == len(parts) - 1
@@ -89,6 +94,33 @@ class TelegramSender:
         self._progress.pop(message.key, None)
         self._unknown.pop(message.key, None)
         return f"{target}:{sent[0]}"
+
+    async def show_outcome(self, message: Outgoing) -> str:
+        """A BUTTONS row: the pressed message's buttons become what the command did. Editing is
+        idempotent, so a retry (after a 429 or a lost answer) is safe; a message that is gone or
+        already shows it is done."""
+        state = ButtonState.from_json(message.text)
+        chat, _, number = state.message_id.rpartition(":")
+        try:
+            await self.edit_markup(int(chat), int(number), delivery_keyboard(state.reference, state))
+        except PermanentFailure as failure:
+            said = str(failure).lower()
+            if "not modified" in said:
+                return f"buttons:{state.message_id}"
+            if failure.code == "bad-request" and ("not found" in said or "can't be edited" in said):
+                log.info("buttons of a message could not be edited any more (%s)", failure.code)
+                return f"buttons-gone:{state.message_id}"
+            raise
+        return f"buttons:{state.message_id}"
+
+    async def edit_markup(self, chat_id: int, message_id: int, markup: Any) -> None:
+        target = self._migrations.outgoing(chat_id)
+        await self._acquire(target)
+        try:
+            await self._api.edit_markup(target, message_id, markup)
+        except RateLimited as limited:
+            self._limiter.hold(limited.retry_after or 1.0, chat=target)
+            raise
 
     async def post(self, chat_id: int, html: str, *, protect: bool = False, markup: Any = None,
                    reply_to: int | None = None) -> tuple[int, int]:
