@@ -59,6 +59,9 @@ class InboundMessage:
     # The platform's id of the message whose button sent this command (Telegram "chat:message"); the
     # command then plans that message's buttons to show its outcome (alerts.pressed). None if typed.
     pressed: str | None = None
+    # Not a command: the connector's reading of a gesture that does nothing (a reaction or a reply the
+    # bot cannot take), said to the sender so that it is never silently dropped. Nothing runs.
+    remark: str | None = None
     # The people the message mentions, in the order they appear (handlers.dispatcher reads commands
     # with each mention's words replaced by its account: alerts.messages.with_mentions).
     mentions: tuple[Mention, ...] = ()
@@ -96,3 +99,6 @@ class OutboundMessage:
     protect_content: bool = False
     reply_to: MessageRef | None = None
     not_before: datetime | None = None
+    # The people this message asks to act (a delivery, a reminder, an escalation): each platform makes
+    # it notify them (on Matrix, a mention). Empty: a message to read, which need not notify.
+    attention: tuple[UserRef, ...] = ()

@@ -14,6 +14,7 @@ from alerts.audit import AuditAction
 from alerts.messages import InboundMessage, with_mentions
 from handlers.command_list import COMMANDS
 from handlers.commands import Command, ParseError
+from handlers.answer_place import answer_placed
 from handlers.context import CommandContext
 from handlers.ports import DirectorySource, UnitOfWork
 from handlers.post_item import PostingPolicy
@@ -46,8 +47,9 @@ class Dispatcher:
     def handle(self, uow: UnitOfWork, message: InboundMessage) -> None:
         # A person named by a mention (a Matrix pill shows only their display name in the plain text)
         # is read as their account.
-        parsed = self._commands.parse(with_mentions(message.text, message.mentions), self._vocabulary())
-        if parsed is None:
+        parsed = None if message.remark is not None else self._commands.parse(
+            with_mentions(message.text, message.mentions), self._vocabulary())
+        if parsed is None and message.remark is None:
             return  # ordinary conversation: not ours to answer
         directory = self._directory.current()
         ctx = CommandContext(
@@ -60,6 +62,10 @@ class Dispatcher:
             platforms=self._policy.platforms,
             encrypted_only=self._policy.encrypted_only,
         )
+        if parsed is None:  # a gesture that does nothing: say why, to a contact (a stranger's is left alone)
+            if ctx.sender is not None and message.remark:
+                answer_placed(ctx, message.remark, ())
+            return
         name = parsed.command if isinstance(parsed, ParseError) else parsed.name
         if ctx.sender is None:
             ctx.audit(AuditAction.REFUSAL, detail={"command": name or "", "reason": "unknown sender"})

@@ -31,7 +31,7 @@ from alerts.render import render_consent_prompt, render_decision, render_deliver
 from alerts.routing import Delivery, Route, RouteNeedsConfirmation
 from alerts.routing_places import direct_place
 from alerts.routing_types import Notice
-from handlers.answer_place import content_free_notice
+from handlers.answer_place import attention_of, content_free_notice
 from handlers.commands import ConsentCommand, ForwardCommand
 from handlers.context import CommandContext
 from handlers.followup import find_item, notify, refuse, sender_of, title
@@ -229,6 +229,7 @@ def _send(ctx: CommandContext, record: ItemRecord, route: Route, asker: str, pur
         ctx.uow.outbox.enqueue(OutboundMessage(
             key=keys[delivery.contact], kind=MessageKind.DELIVERY, destination=delivery.destination, text=text,
             reference=str(item.reference), contact=delivery.contact, protect_content=item.caveat.protect_content,
+            attention=attention_of(ctx.directory, delivery.contact),
         ))
     ctx.uow.outbox.enqueue_many([OutboundMessage(
         key=ctx.new_key(), kind=MessageKind.NOTICE, destination=notice.destination, reference=str(item.reference),

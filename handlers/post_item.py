@@ -22,7 +22,7 @@ from alerts.render import render_delivery, render_receipt, short_when
 from alerts.release import NO_RELEASE, HeldRelease, ReleasePolicy, approvers
 from alerts.routing import Destination, Route, RouteNeedsConfirmation, Router, RoutingPolicy
 from alerts.routing_types import Notice
-from handlers.answer_place import messages_about, placed_answer
+from handlers.answer_place import attention_of, messages_about, placed_answer
 from handlers.context import CommandContext
 from handlers.values import check_due
 
@@ -189,6 +189,7 @@ def queue_deliveries(ctx: CommandContext, item: Item, route: Route, reach: Reach
             reference=ref,
             contact=delivery.contact,
             protect_content=draft.caveat.protect_content,
+            attention=attention_of(ctx.directory, delivery.contact),
         )
         for delivery in route.deliveries
         if delivery.contact not in reach.unreachable

@@ -110,6 +110,7 @@ class SqlInbox:
             message_id=content.get("message_id"),
             direct=content.get("direct") is True,
             pressed=content.get("pressed"),
+            remark=content.get("remark"),
             mentions=tuple(Mention(text, UserRef.parse(user)) for text, user in content.get("mentions", ())),
         )
 
@@ -126,6 +127,8 @@ def _content(message: InboundMessage) -> dict[str, Any]:
         content["direct"] = True
     if message.pressed is not None:
         content["pressed"] = message.pressed
+    if message.remark is not None:
+        content["remark"] = message.remark
     if message.mentions:
         content["mentions"] = [[m.text, str(m.user)] for m in message.mentions]
     return content

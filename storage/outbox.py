@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, case, func, literal, not_, or_, select, update
 
 from alerts.clock import Clock
-from alerts.identity import ChatRef, MessageRef
+from alerts.identity import ChatRef, MessageRef, UserRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from storage.content import json_plaintext, open_json, outbox_aad
@@ -70,6 +70,7 @@ class LeasedMessage:
     lease_until: datetime
     created_at: datetime
     possible_repeat: bool = False  # an earlier attempt may have arrived: its outcome was never recorded
+    attention: tuple[UserRef, ...] = ()
 
     @property
     def message(self) -> OutboundMessage:
@@ -83,6 +84,7 @@ class LeasedMessage:
             protect_content=self.protect_content,
             reply_to=self.reply_to,
             not_before=self.not_before,
+            attention=self.attention,
         )
 
 
@@ -102,12 +104,17 @@ class SqlOutbox:
         """enqueue() each message, in this order (the order each destination receives them in),
         in one executemany."""
         now = self._clock.now()
-        plaintexts: dict[str, bytes] = {}  # a fan-out seals the same text for every row: encode it once
+        plaintexts: dict[tuple[str, ...], bytes] = {}  # a fan-out seals the same text for every row: encode it once
         rows = []
         for message in messages:
-            plaintext = plaintexts.get(message.text)
+            # Whom it asks to act is sealed with the text: who is told what is not for the database to show.
+            attention = [str(user) for user in message.attention]
+            plaintext = plaintexts.get((message.text, *attention))
             if plaintext is None:
-                plaintext = plaintexts[message.text] = json_plaintext({"text": message.text})
+                content: dict[str, object] = {"text": message.text}
+                if attention:
+                    content["attention"] = attention
+                plaintext = plaintexts[(message.text, *attention)] = json_plaintext(content)
             reply_to = message.reply_to
             rows.append({
                 "key": message.key,
@@ -268,6 +275,7 @@ class SqlOutbox:
             lease_until=lease_until,
             created_at=row.created_at,
             possible_repeat=row.state == "sending" or (row.last_error or "").startswith(_UNKNOWN),
+            attention=tuple(UserRef.parse(user) for user in content.get("attention", ())),
         )
 
 

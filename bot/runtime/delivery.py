@@ -237,6 +237,7 @@ class DeliveryWorker:
                 reply_to=row.reply_to,
                 attempt=row.attempts,
                 possible_repeat=row.possible_repeat,
+                attention=row.attention,
             ))
         return messages, len(rows)
 

@@ -44,7 +44,7 @@ def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
         on_security=security_recorder(runtime),
         **options,
     )
-    attach_device_trust(runtime, connector, waiting_code=UnverifiedDevices.CODE)
+    attach_device_trust(runtime, connector.trust, waiting_code=UnverifiedDevices.CODE)
     return connector
 
 
