@@ -235,9 +235,10 @@ _declare(CommandSpec("stats", COORDINATION | {Role.AUDITOR}, "/stats [30d|4w|3m|
     _stats, lambda ctx, cmd, policy: coordination.stats_command(ctx, cmd.period)))
 _declare(CommandSpec("member", ADMINISTRATION, "/member add|remove USER …", "onboard or offboard someone (admins)",
     "Onboard someone into every room they belong in, on every platform, or offboard them from all. "
-    "USER is @alice:example.org (Matrix), @username or telegram:user:42 (Telegram). "
+    "USER is @alice:example.org (Matrix), @username or telegram:user:42 (Telegram), or a mention. "
+    "/member add also takes name:, backup: (a contact) and tz: (an IANA zone). "
     f"Roles: {', '.join(role.value for role in Role)}.",
-    (parse_admin.MEMBER_ADD_EXAMPLE, parse_admin.MEMBER_REMOVE_EXAMPLE),
+    (parse_admin.MEMBER_ADD_EXAMPLE, parse_admin.MEMBER_ADD_FULL_EXAMPLE, parse_admin.MEMBER_REMOVE_EXAMPLE),
     parse_admin.parse_member,
     lambda ctx, cmd, policy: (membership.member_add(ctx, cmd) if isinstance(cmd, c.MemberAddCommand)
                               else membership.member_remove(ctx, cmd))))
