@@ -187,7 +187,7 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
                           "their originators are told.")
     if without_backup:
         item_lines.append(f"No backup to hand over to: {', '.join(without_backup)} stay with nobody; "
-                          "assign them by hand.")
+                          "give them to someone with /reassign REF to:PERSON.")
     if kept:
         item_lines.append(f"Items they sent stay open under their name: {', '.join(kept)}.")
     if item_lines and private_answer(ctx.message.chat, tlps, ctx.message.direct):
@@ -227,7 +227,8 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
         if backup is None:
             without.append(reference)
             _tell_originator(ctx, record, f"{leaving.title(directory)} has left the network; their copy of "
-                                          f"{reference} has no backup to go to. Coordinators can reassign it.")
+                                          f"{reference} has no backup to go to. Coordinators can reassign it "
+                                          f"(/reassign {reference} to:PERSON).")
             continue
         handed.append(reference)
         if record.delivery_to(backup.id) is not None:
@@ -240,7 +241,7 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
             _tell_originator(ctx, record, f"{leaving.title(directory)} has left the network; their copy of "
                                           f"{reference} cannot go to their backup, {backup.title(directory)}, who "
                                           f"has no chat that may carry {record.item.caveat.tlp.label}. "
-                                          "Coordinators can reassign it.")
+                                          f"Coordinators can reassign it (/reassign {reference} to:PERSON).")
             continue
         key = ctx.new_key()
         route = Route((Delivery(backup.id, place.destination, reason),))

@@ -268,7 +268,10 @@ def left_with_nobody(admin: Admin) -> Admin:
     """th-immigration (no backup) received A-2026-0001 and was removed: their copy stays with nobody."""
     admin.says("my-officer", "/alert to:TH/immigration tlp:amber Two travellers, flight XX123")
     [removed] = admin.says("admin", "/member remove console:th-immigration")
-    assert "No backup to hand over to: A-2026-0001 stay with nobody" in removed
+    assert ("No backup to hand over to: A-2026-0001 stay with nobody; give them to someone with /reassign REF "
+            "to:PERSON.") in removed
+    assert any("Coordinators can reassign it (/reassign A-2026-0001 to:PERSON)." in m.text
+               for m in admin.store.messages_to("direct:console:my-officer"))
     return admin
 
 
