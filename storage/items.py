@@ -316,6 +316,8 @@ def _parse_selector(text: str) -> Selector:
     """The inverse of str(Selector)."""
     if text == str(ALL):
         return ALL
+    if ":" in text:  # a person named by an account
+        return Selector(SelectorKind.PERSON, person=text)
     if text.startswith("@"):
         return Selector(SelectorKind.PERSON, person=text[1:])
     organisation, slash, desk = text.partition("/")

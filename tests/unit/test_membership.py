@@ -372,3 +372,28 @@ def test_mentions_name_a_backup_and_the_person_to_remove(admin: Admin) -> None:
     assert admin.directory.current().contacts["somchai"].backup == "th-deputy"
     says('/member remove Somchai P. reason:"left"', Mention("Somchai P.", UserRef.parse("console:somchai")))
     assert admin.directory.current().contact("somchai") is None
+
+
+def test_an_alert_to_a_mentioned_person_goes_to_them(admin: Admin) -> None:
+    from alerts.messages import InboundMessage, Mention
+
+    message = InboundMessage("to-pill", UserRef.parse("console:my-officer"), ChatRef.parse("console:@my-officer"),
+                             "/alert to:Somchai tlp:red Boat leaves tonight", admin.clock.now(),
+                             mentions=(Mention("Somchai", UserRef.parse("console:th-npoc")),))
+    with MemoryUnitOfWork(admin.store, admin.directory) as uow:
+        admin.dispatcher.handle(uow, message)
+        uow.commit()
+    assert _deliveries_to(admin, "th-npoc") and "Boat leaves tonight" in _deliveries_to(admin, "th-npoc")[0]
+    assert [str(s) for s in admin.store.items["A-2026-0001"].item.draft.recipients] == ["console:th-npoc"]
+
+
+def test_to_takes_an_account_and_it_is_stored_and_read_back_as_written() -> None:
+    from handlers.values import parse_selector
+    from handlers.vocabulary import Vocabulary
+    from storage.items import _parse_selector
+
+    for typed, person in (("@somchai:example.org", "matrix:@somchai:example.org"),
+                          ("telegram:user:42", "telegram:user:42"), ("@th-npoc", "th-npoc")):
+        selector = parse_selector(typed, Vocabulary())
+        assert selector.person == person and _parse_selector(str(selector)) == selector
+        assert parse_selector(str(selector), Vocabulary()) == selector
