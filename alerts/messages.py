@@ -62,6 +62,9 @@ class InboundMessage:
     # Not a command: the connector's reading of a gesture that does nothing (a reaction or a reply the
     # bot cannot take), said to the sender so that it is never silently dropped. Nothing runs.
     remark: str | None = None
+    # This is an edit of an earlier message: the platform's id of the original (as `message_id` names
+    # messages), and `text` is the edited text. None for a message as first sent.
+    edit_of: str | None = None
     # The people the message mentions, in the order they appear (handlers.dispatcher reads commands
     # with each mention's words replaced by its account: alerts.messages.with_mentions).
     mentions: tuple[Mention, ...] = ()

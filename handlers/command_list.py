@@ -164,12 +164,13 @@ _declare = COMMANDS.declare
 _declare(CommandSpec("alert", SENDERS, "/alert to:TH topic:… TEXT", "send an alert",
     "Send an alert to countries, organisations, desks or people. " + _ITEM_STYLES,
     ("/alert to:TH,MY topic:document-fraud tlp:amber grade:B2 priority:urgent feedback:24h Two travellers…",),
-    parse_items.parse_alert, lambda ctx, cmd, policy: post_item(ctx, cmd.draft, policy, cmd.confirmed)))
+    parse_items.parse_alert, lambda ctx, cmd, policy: post_item(ctx, cmd.draft, policy, cmd.confirmed),
+    text="alert"))
 _declare(CommandSpec("request", SENDERS, '/request to:TH purpose:"…" TEXT', "ask for information",
     "Ask for information. Needs purpose:, the reason the audit records. " + _ITEM_STYLES,
     ('/request to:TH due:48h purpose:"identity check" Please confirm passport N1234567',),
     parse_items.parse_request, lambda ctx, cmd, policy: post_item(ctx, cmd.draft, policy, cmd.confirmed),
-    aliases=("req", "rfi")))
+    aliases=("req", "rfi"), text="request"))
 _declare(CommandSpec("ack", EVERYONE, "/ack REF", "acknowledge an item",
     "Acknowledge that you have an item. It stops the acknowledgement reminders.", ("/ack A-2026-0042",),
     _reference_only(c.AckCommand), lambda ctx, cmd, policy: followup.acknowledge(ctx, cmd.reference),
@@ -177,7 +178,7 @@ _declare(CommandSpec("ack", EVERYONE, "/ack REF", "acknowledge an item",
 _declare(CommandSpec("reply", EVERYONE, "/reply REF TEXT", "give feedback or an answer",
     "Send feedback on an alert or the answer to a request to its sender.",
     ("/reply A-2026-0042 Confirmed, stolen 2026-10-02",),
-    _reply, lambda ctx, cmd, policy: followup.reply(ctx, cmd.reference, cmd.text)))
+    _reply, lambda ctx, cmd, policy: followup.reply(ctx, cmd.reference, cmd.text), text="reply"))
 _declare(CommandSpec("close", EVERYONE, "/close REF [outcome]", "close an item you sent (coordinators too)",
     "Close an item you sent (coordinators may close any), with an optional outcome. Late feedback is still "
     "relayed.", ("/close R-2026-0017 answered",),

@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from alerts.audit import AuditEvent
 from alerts.caveats import Caveat
@@ -323,6 +323,10 @@ class Inbox(Protocol):
         """Give up on an event; KeyError when it was never recorded."""
         ...
 
+    def get(self, platform: str, event_id: str) -> InboundMessage | None:
+        """The recorded event, whatever its state; None when it was never recorded."""
+        ...
+
 
 class Cursors(Protocol):
     """Named values (a connector's sync token, an update offset) kept with what they cover."""
@@ -330,6 +334,52 @@ class Cursors(Protocol):
     def get(self, name: str) -> str | None: ...
 
     def set(self, name: str, value: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitedBody:
+    """A command whose fields came without its text: the sender's next message in the chat is the text."""
+
+    sender: UserRef
+    chat: ChatRef
+    command: str       # the command's name: "alert"
+    platform: str      # the inbox event of the command's first message, which holds its text
+    event_id: str
+    since: datetime    # when that message was received; the wait ends a while after
+
+
+@dataclass(frozen=True, slots=True)
+class CommandOutcome:
+    """What became of a command message, for an edit of it: run (and the item it made) or refused."""
+
+    sender: UserRef  # who sent it: an edit by anyone else is not an edit of theirs
+    accepted: bool
+    reference: str | None = None
+
+
+class Conversations(Protocol):
+    """What the bot keeps between one message of a person and the next: a command awaiting its text,
+    and what became of each command message (platform message id), so an edit of it can be answered."""
+
+    def awaited(self, sender: UserRef, chat: ChatRef) -> AwaitedBody | None: ...
+
+    def await_body(self, awaited: AwaitedBody) -> None:
+        """Wait for the text of `awaited`, instead of anything the sender awaited in that chat before."""
+        ...
+
+    def stop_awaiting(self, sender: UserRef, chat: ChatRef) -> None: ...
+
+    def note_outcome(self, platform: str, message_id: str, outcome: CommandOutcome, at: datetime) -> None: ...
+
+    def outcome(self, platform: str, message_id: str) -> CommandOutcome | None: ...
+
+    def form(self, sender: UserRef, chat: ChatRef) -> dict[str, Any] | None:
+        """The guided form the sender is filling in in the chat (handlers.guided.Draft.to_json())."""
+        ...
+
+    def keep_form(self, sender: UserRef, chat: ChatRef, form: dict[str, Any] | None) -> None:
+        """Keep the form (sealed: it holds what the person wrote), or drop it (None)."""
+        ...
 
 
 class RoomRoster(Protocol):
@@ -381,6 +431,9 @@ class UnitOfWork(Protocol):
 
     @property
     def cursors(self) -> Cursors: ...
+
+    @property
+    def conversations(self) -> Conversations: ...
 
     @property
     def reminders(self) -> ReminderRepository: ...

@@ -97,6 +97,15 @@ class SqlInbox:
         if result.rowcount == 0:
             raise KeyError("no inbox row for that platform event")
 
+    def get(self, platform: str, event_id: str) -> InboundMessage | None:
+        """The recorded event, whatever its state; None when it was never recorded."""
+        c = inbox.c
+        row = self._conn.execute(
+            select(c.platform, c.event_id, c.sender, c.chat, c.received_at, c.content)
+            .where(c.platform == platform, c.event_id == event_id)
+        ).first()
+        return self._message(row) if row is not None else None
+
     def _message(self, row: Any) -> InboundMessage:
         content = open_json(self._sealer, row.content, aad=inbox_aad(row.platform, row.event_id))
         reply = content["reply_to"]
@@ -111,6 +120,7 @@ class SqlInbox:
             direct=content.get("direct") is True,
             pressed=content.get("pressed"),
             remark=content.get("remark"),
+            edit_of=content.get("edit_of"),
             mentions=tuple(Mention(text, UserRef.parse(user)) for text, user in content.get("mentions", ())),
         )
 
@@ -129,6 +139,8 @@ def _content(message: InboundMessage) -> dict[str, Any]:
         content["pressed"] = message.pressed
     if message.remark is not None:
         content["remark"] = message.remark
+    if message.edit_of is not None:
+        content["edit_of"] = message.edit_of
     if message.mentions:
         content["mentions"] = [[m.text, str(m.user)] for m in message.mentions]
     return content

@@ -175,4 +175,5 @@ FOLLOWUP_TABLES = (forward_requests,)
 # shared MetaData wherever the core tables are loaded (the migrations' env.py, the schema tests), so
 # that "the tables in code" are every table the migrations build. At the end: it needs UtcDateTime.
 from storage import reminder_tables as _reminder_tables  # noqa: E402,F401
+from storage import conversations as _conversations  # noqa: E402,F401
 from storage import releases as _releases  # noqa: E402,F401  (0008_release; as the reminder tables)

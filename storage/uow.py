@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 from alerts.clock import Clock
 from alerts.devices import DeviceAction, device_message
 from handlers.ports import AuditLog
+from storage.conversations import SqlConversations
 from storage.cursors import SqlCursors
 from storage.db import READ_ONLY
 from storage.directory import DatabaseDirectory, SqlDirectoryWriter
@@ -63,6 +64,7 @@ class SqlUnitOfWork:
     audit: AuditLog
     inbox: SqlInbox
     cursors: SqlCursors
+    conversations: SqlConversations
     reminders: SqlReminders
     directory_writer: SqlDirectoryWriter
     membership: SqlMembershipGateway
@@ -100,6 +102,7 @@ class SqlUnitOfWork:
             self.releases = SqlReleases(connection, self._sealer)
             self.inbox = SqlInbox(connection, self._sealer, self._clock)
             self.cursors = SqlCursors(connection)
+            self.conversations = SqlConversations(connection, self._sealer)
             self.reminders = SqlReminders(connection)
             self.directory_writer = SqlDirectoryWriter(connection)
             self.roster = SqlRoomRoster(connection)

@@ -27,7 +27,7 @@ from alerts.release import HeldRelease, ReleaseState
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
-from handlers.ports import DeliveryRecord, ItemRecord, ItemSummary, SetAside
+from handlers.ports import AwaitedBody, CommandOutcome, DeliveryRecord, ItemRecord, ItemSummary, SetAside
 
 # Which time a delivery state records, as storage keeps it: the first time counts.
 _MOMENT = {DeliveryState.SENT: "sent_at", DeliveryState.ACKNOWLEDGED: "acknowledged_at",
@@ -56,6 +56,9 @@ class MemoryStore:
     set_aside: dict[tuple[str, str], SetAside] = field(default_factory=dict)  # (round, reference)
     inbox: dict[tuple[str, str], InboxRow] = field(default_factory=dict)  # by (platform, event id), in order
     cursors: dict[str, str] = field(default_factory=dict)
+    awaited: dict[tuple[str, str], AwaitedBody] = field(default_factory=dict)  # by (sender, chat)
+    outcomes: dict[tuple[str, str], CommandOutcome] = field(default_factory=dict)  # by (platform, message id)
+    forms: dict[tuple[str, str], dict] = field(default_factory=dict)  # guided forms, by (sender, chat)
     present: dict[ChatRef, dict[UserRef, str]] = field(default_factory=dict)  # each room's members as known
     progress: dict[str, dict[str, str]] = field(default_factory=dict)  # each membership run's outcomes, by key
 
@@ -339,6 +342,42 @@ class _Inbox:
             raise KeyError("no inbox row for that platform event")
         self._staged.inbox[key] = replace(self._staged.inbox[key], state="failed", error_ref=error_ref)
 
+    def get(self, platform: str, event_id: str) -> InboundMessage | None:
+        row = self._staged.inbox.get((platform, event_id))
+        return row.message if row is not None else None
+
+
+class _Conversations:
+    """handlers.ports.Conversations in memory."""
+
+    def __init__(self, staged: MemoryStore) -> None:
+        self._staged = staged
+
+    def awaited(self, sender: UserRef, chat: ChatRef) -> AwaitedBody | None:
+        return self._staged.awaited.get((str(sender), str(chat)))
+
+    def await_body(self, awaited: AwaitedBody) -> None:
+        self._staged.awaited[(str(awaited.sender), str(awaited.chat))] = awaited
+
+    def stop_awaiting(self, sender: UserRef, chat: ChatRef) -> None:
+        self._staged.awaited.pop((str(sender), str(chat)), None)
+
+    def note_outcome(self, platform: str, message_id: str, outcome: CommandOutcome, at: datetime) -> None:
+        self._staged.outcomes[(platform, message_id)] = outcome
+
+    def outcome(self, platform: str, message_id: str) -> CommandOutcome | None:
+        return self._staged.outcomes.get((platform, message_id))
+
+    def form(self, sender: UserRef, chat: ChatRef) -> dict | None:
+        found = self._staged.forms.get((str(sender), str(chat)))
+        return dict(found) if found is not None else None
+
+    def keep_form(self, sender: UserRef, chat: ChatRef, form: dict | None) -> None:
+        if form is None:
+            self._staged.forms.pop((str(sender), str(chat)), None)
+        else:
+            self._staged.forms[(str(sender), str(chat))] = dict(form)
+
 
 class _Cursors:
     """handlers.ports.Cursors in memory."""
@@ -475,6 +514,7 @@ class MemoryUnitOfWork:
         self.reminders = _Reminders(self._staged)
         self.inbox = _Inbox(self._staged)
         self.cursors = _Cursors(self._staged)
+        self.conversations = _Conversations(self._staged)
         self.roster = _Roster(self._staged)
         self.directory_writer = _DirectoryWriter(dict(self._directory.directory.contacts))
         self.membership = _Membership(self._staged, self.outbox, self.roster)

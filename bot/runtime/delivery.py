@@ -385,7 +385,9 @@ class DeliveryWorker:
                          extra=item_fields(reference=message.reference, key=message.key))
             else:
                 uow.outbox.mark_failed(message.key, error.code)
-                log.warning("delivery %s failed for good (%s)", message.key, error.code,
+                # With an error reference: an answer that could not be given (a stranger's refusal whose
+                # direct chat cannot be opened) is told to nobody else, so the log is where it is found.
+                log.warning("delivery %s failed for good (%s) [%s]", message.key, error.code, new_error_ref(),
                             extra=item_fields(reference=message.reference, key=message.key))
                 if message.kind is MessageKind.DELIVERY and message.reference:
                     self._surface_failure(uow, message.key, message.reference, message.contact,

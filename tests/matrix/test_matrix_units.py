@@ -98,10 +98,21 @@ def test_a_thread_reply_names_the_thread_root_first() -> None:
     assert isinstance(read, MatrixText) and read.targets == ("$root", "$latest")
 
 
-def test_notices_edits_and_media_are_not_read() -> None:
+def test_notices_media_and_edits_without_new_content_are_not_read() -> None:
     assert read_event(message("!alert x", msgtype="m.notice"), ROOM) is None
     assert read_event(message("* !alert x", {"rel_type": "m.replace", "event_id": "$e0"}), ROOM) is None
     assert read_event(message("pic.png", msgtype="m.image"), ROOM) is None
+
+
+def test_an_edit_is_read_as_the_text_it_makes_marked_as_an_edit_of_the_original() -> None:
+    new = {"msgtype": "m.text", "body": "!alert to:TH x"}
+    read = read_event(message("* !alert to:TH x", {"rel_type": "m.replace", "event_id": "$e0"},
+                              **{"m.new_content": new}), ROOM)
+    assert isinstance(read, MatrixText) and read.text == "!alert to:TH x" and read.edit_of == "$e0"
+    assert read.event_id == "$e"
+    image = {"msgtype": "m.image", "body": "pic.png"}
+    assert read_event(message("* pic", {"rel_type": "m.replace", "event_id": "$e0"}, **{"m.new_content": image}),
+                      ROOM) is None
 
 
 @pytest.mark.parametrize("key, acks", [("\u2705", True), ("\U0001F44D", True), ("\U0001F44D\U0001F3FD", True),

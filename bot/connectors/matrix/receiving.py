@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nio import MegolmEvent, MessageDirection, RoomGetEventResponse, RoomMessagesResponse, SyncResponse
 
-from alerts.identity import UserRef
+from alerts.identity import ChatRef, UserRef
 from alerts.messages import InboundMessage
 from bot.connectors.matrix.core import Session
 from bot.connectors.matrix.errors import from_response
@@ -36,6 +37,7 @@ from bot.connectors.matrix.model import TIMELINE_TYPES, FindDelivery
 from bot.connectors.matrix.sansio.inbound import (
     COMMAND_PREFIXES,
     MatrixReaction,
+    MatrixText,
     Target,
     direct_inviter,
     is_create,
@@ -47,6 +49,7 @@ from bot.connectors.matrix.sansio.inbound import (
 )
 from bot.connectors.matrix.sansio.rooms import is_direct_chat
 from handlers.ports import DirectorySource
+from handlers.command_list import COMMANDS
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,10 @@ class Receiver:
         # written before the bot joined are taken as if they came after (clients send the first one
         # with the room). Invites fills it.
         self.direct_inviters: dict[str, str] = {}
+        # Whether a sender's next text in a room is to be recorded although it is no command: a command of
+        # theirs awaits its text there (bot.runtime.app.Runtime.awaits_body; set by wiring.py).
+        self.awaits_body: Callable[[UserRef, ChatRef], Awaitable[bool]] | None = None
+        self._collected: list[InboundMessage] = []  # what the sync batch being read holds so far
 
     def load(self) -> None:
         self._undecrypted = read_json(self._session.paths.undecrypted) or {}
@@ -79,6 +86,7 @@ class Receiver:
 
     async def collect(self, response: SyncResponse, since: str) -> list[InboundMessage]:
         messages: list[InboundMessage] = []
+        self._collected = messages  # a text may be the text of a command earlier in this very batch
         pending_changed = False
         for room_id, info in response.rooms.join.items():
             events = list(info.timeline.events)
@@ -166,7 +174,7 @@ class Receiver:
         room = self._client.rooms.get(room_id)
         direct = is_direct_chat(self._directory.current(), room_id, room.users if room is not None else None,
                                 self._user_id, read.sender)
-        return text_message(read, targets, direct)
+        return text_message(read, targets, direct, awaited=whose and await self._awaited(read))
 
     async def _target(self, room_id: str, event_id: str, whose: bool = True) -> Target:
         """What a reaction or reply points at: a delivery, else (`whose`) whether the bot sent it."""
@@ -188,6 +196,17 @@ class Receiver:
         except ValueError:
             return None
         return contact.id if contact is not None else None
+
+    async def _awaited(self, read: MatrixText) -> bool:
+        """Whether plain text may be the text of the sender's command (the dispatcher decides): one of
+        theirs earlier in this batch, or one waiting in the database, awaits it in this room."""
+        try:
+            sender, chat = UserRef.parse(f"matrix:{read.sender}"), ChatRef.parse(f"matrix:{read.room_id}")
+        except ValueError:
+            return False
+        if any(m.sender == sender and m.chat == chat and COMMANDS.takes_text(m.text) for m in self._collected):
+            return True
+        return self.awaits_body is not None and await self.awaits_body(sender, chat)
 
     # events we could not decrypt yet
 

@@ -45,6 +45,7 @@ def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
         **options,
     )
     attach_device_trust(runtime, connector.trust, waiting_code=UnverifiedDevices.CODE)
+    connector.receiver.awaits_body = runtime.awaits_body
     return connector
 
 

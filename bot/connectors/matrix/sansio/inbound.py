@@ -40,6 +40,7 @@ class MatrixText:
     text: str
     # Events this one answers, most specific first: a thread's root, then the event replied to.
     targets: tuple[str, ...] = ()
+    edit_of: str | None = None  # the event this one edits: `text` is the edited text
     # Pills, in order: (their words in the plain body, the Matrix user id they link to).
     mentions: tuple[tuple[str, str], ...] = ()
 
@@ -105,7 +106,12 @@ def read_event(source: dict[str, Any], room_id: str) -> MatrixText | MatrixReact
     if event_type != "m.room.message" or content.get("msgtype") != "m.text":
         return None
     if relation.get("rel_type") == "m.replace" or "m.new_content" in content:
-        return None  # an edit: the command was read when it was first sent
+        new, original = content.get("m.new_content"), relation.get("event_id")
+        if relation.get("rel_type") != "m.replace" or not isinstance(new, dict) or new.get("msgtype") != "m.text" \
+                or not isinstance(new.get("body"), str) or not isinstance(original, str):
+            return None
+        return MatrixText(event_id, sender, room_id, _when(source), new["body"].strip(), edit_of=original,
+                          mentions=pills(new))
     body = content.get("body")
     if not isinstance(body, str):
         return None
@@ -117,7 +123,7 @@ def read_event(source: dict[str, Any], room_id: str) -> MatrixText | MatrixReact
     if isinstance(replied, str) and replied not in targets:
         targets.append(replied)
     text = strip_reply_fallback(body) if isinstance(replied, str) else body
-    return MatrixText(event_id, sender, room_id, _when(source), text.strip(), tuple(targets), pills(content))
+    return MatrixText(event_id, sender, room_id, _when(source), text.strip(), tuple(targets), mentions=pills(content))
 
 
 def reply_command(reference: str, text: str) -> str:
@@ -159,9 +165,11 @@ def reaction_message(read: MatrixReaction, target: Target, sender_contact: str |
     return InboundMessage(read.event_id, sender, chat, text, read.at, MessageRef(chat, read.target), remark=remark)
 
 
-def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool) -> InboundMessage | None:
+def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
+                 awaited: bool = False) -> InboundMessage | None:
     """The inbox message a text makes, given what each of its targets is (in read.targets' order);
-    None for ordinary conversation."""
+    None for ordinary conversation. `awaited`: a command of the sender's awaits its text here, so
+    plain text is kept for the dispatcher to judge."""
     sender, chat = _refs(read.sender, read.room_id)
     if sender is None or chat is None:
         return None
@@ -173,12 +181,12 @@ def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool) ->
     if reply_to is None and read.targets:
         reply_to = MessageRef(chat, read.targets[-1])
     remark = None
-    if not text.startswith(COMMAND_PREFIXES):
+    if not text.startswith(COMMAND_PREFIXES) and not awaited:
         if not any(t.from_bot for t in targets):
             return None  # ordinary conversation: never stored
         text, remark = "", NOT_A_DELIVERY.format(what="reply")
     return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to, message_id=read.event_id,
-                          direct=direct, remark=remark,
+                          direct=direct, remark=remark, edit_of=read.edit_of,
                           mentions=tuple(Mention(words, UserRef(Platform.MATRIX, user))
                                          for words, user in read.mentions))
 
