@@ -1,7 +1,7 @@
 """Two-person release: the `approver` role, and the items held until a second person decides.
 
 Revision ID: 0008_release
-Revises: 0007_erasure
+Revises: 0008_converse (re-chained after main merged it)
 Create Date: 2026-12-06
 
 Written by hand and frozen, like 0001_core. The roles' CHECK constraint gains `approver`: SQLite
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_release"
-down_revision: str | Sequence[str] | None = "0007_erasure"
+down_revision: str | Sequence[str] | None = "0008_converse"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
