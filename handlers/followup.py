@@ -42,6 +42,7 @@ from alerts.render import (
     render_status,
     short_when,
 )
+from alerts.release import ReleaseState
 from alerts.roles import Role
 from alerts.routing import Destination
 from handlers.answer_place import answer_placed, messages_about
@@ -241,10 +242,15 @@ def status(ctx: CommandContext, reference: Reference, platforms: AbstractSet[Pla
     # With the item's reference, so that the answer (it shows the outcome) is sealed under the case key.
     unreachable = {title(ctx, d.contact): why_unreachable(Destination.parse(d.destination)) for d in shown
                    if d is not None and not reachable(Destination.parse(d.destination), platforms)}
-    answer_placed(ctx, render_status(
+    text = render_status(
         item, title(ctx, item.originator), [(title(ctx, d.contact), d.progress) for d in shown if d is not None],
         closure=record.closure, closer=closer, pending_forwards=pending, summary=overseer, unreachable=unreachable,
-    ), {item.caveat.tlp}, reference=str(reference))
+    )
+    held = ctx.uow.releases.get(str(reference))
+    if held is not None and held.state is ReleaseState.PENDING:  # handlers/release.py
+        text += (f"\nHeld for two-person release: nothing is sent until it is approved; it expires "
+                 f"{short_when(held.expires_at)} UTC.")
+    answer_placed(ctx, text, {item.caveat.tlp}, reference=str(reference))
 
 
 def mine(ctx: CommandContext) -> None:

@@ -81,6 +81,15 @@ def test_a_red_item_is_held_unsent_and_the_originator_told_who_may_approve(bot: 
     assert bot.store.releases[REF].state is ReleaseState.PENDING
 
 
+def test_status_says_an_item_is_held_until_it_is_decided(bot: ReleaseBot) -> None:
+    [held] = bot.says("my-officer", f"/status {REF}")
+    assert held.endswith("Held for two-person release: nothing is sent until it is approved; it expires "
+                         "24 Nov 09:00 UTC.")
+    bot.says("my-approver", f"/approve {REF}")
+    [sent] = bot.says("my-officer", f"/status {REF}")
+    assert "Held for two-person release" not in sent
+
+
 def test_the_originator_cannot_approve_their_own_item(bot: ReleaseBot) -> None:
     answer = bot.answer("my-officer", f"/approve {REF}")
     assert answer.startswith(f"You sent {REF}, so you cannot approve or decline it: a second person must.")
