@@ -13,25 +13,27 @@ from datetime import datetime
 
 from alerts.caveats import Tlp
 from alerts.directory import Directory
-from alerts.reminder_render import duration, short_utc, title
+from alerts.reminder_render import duration, title
 from alerts.reminders import Owed, Track
+from alerts.times import clock_time, zone_name
 
 LISTED_IN_ROOMS = frozenset({Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER})
 OVERDUE_LIMIT = 20  # lines in an /overdue answer: a phone screen or two
 DIGEST_LIMIT = 40
 
 
-def overdue_line(owed: Owed, directory: Directory, now: datetime) -> str:
+def overdue_line(owed: Owed, directory: Directory, now: datetime, zone: str) -> str:
+    """One owed step; times on the clock of `zone`, which the heading names."""
     item = owed.item
     what = "acknowledgement" if owed.track is Track.ACK else ("answer" if item.reference.startswith("R-") else "feedback")
     parts = [
         f"{item.reference} {item.caveat.tlp.label}",
-        f"{title(directory, owed.contact)} owes {what} since {short_utc(owed.due)} ({duration(owed.late(now))} late)",
+        f"{title(directory, owed.contact)} owes {what} since {clock_time(owed.due, zone)} ({duration(owed.late(now))} late)",
         f"from {title(directory, item.originator)}",
     ]
     snoozed = item.snoozed_until(owed.contact)
     if snoozed is not None and snoozed > now:
-        parts.append(f"snoozed until {short_utc(snoozed)}")
+        parts.append(f"snoozed until {clock_time(snoozed, zone)}")
     return " · ".join(parts)
 
 
@@ -42,9 +44,10 @@ def _listed(owed: Sequence[Owed], in_room: bool) -> tuple[list[Owed], int]:
     return shown, len(owed) - len(shown)
 
 
-def _lines(owed: Sequence[Owed], directory: Directory, now: datetime, in_room: bool, limit: int) -> list[str]:
+def _lines(owed: Sequence[Owed], directory: Directory, now: datetime, in_room: bool, limit: int,
+           zone: str) -> list[str]:
     shown, withheld = _listed(owed, in_room)
-    lines = [overdue_line(o, directory, now) for o in shown[:limit]]
+    lines = [overdue_line(o, directory, now, zone) for o in shown[:limit]]
     if len(shown) > limit:
         lines.append(f"and {len(shown) - limit} more.")
     if withheld:
@@ -54,21 +57,24 @@ def _lines(owed: Sequence[Owed], directory: Directory, now: datetime, in_room: b
 
 
 def render_overdue(owed: Sequence[Owed], directory: Directory, now: datetime, *, in_room: bool,
-                   scope: str | None = None, limit: int = OVERDUE_LIMIT) -> str:
+                   zone: str, scope: str | None = None, limit: int = OVERDUE_LIMIT) -> str:
+    """/overdue, on the asker's clock (`zone`), or UTC when it is read in a room."""
     where = f" for {scope}" if scope else ""
     if not owed:
         return f"Nothing is overdue{where}."
-    head = f"Overdue{where}: {len(owed)}, most overdue first (times UTC)"
-    return "\n".join([head, *_lines(owed, directory, now, in_room, limit)])
+    head = f"Overdue{where}: {len(owed)}, most overdue first (times {zone_name(zone)})"
+    return "\n".join([head, *_lines(owed, directory, now, in_room, limit, zone)])
 
 
 def render_digest(owed: Sequence[Owed], directory: Directory, now: datetime, *, day: str, new_items: int,
-                  limit: int = DIGEST_LIMIT) -> str:
-    """The daily digest for the coordinators' room; `day` names the local day it is for."""
+                  zone: str, limit: int = DIGEST_LIMIT) -> str:
+    """The daily digest for the coordinators' room; `day` names the local day it is for, in `zone`
+    (the digest's configured time zone), on whose clock its times are."""
     acks = sum(o.track is Track.ACK for o in owed)
     head = [f"Daily digest, {day}",
             f"New items in the last 24 hours: {new_items}. Overdue now: {len(owed)} "
             f"({acks} acknowledgement, {len(owed) - acks} feedback)."]
     if not owed:
         return "\n".join(head + ["Nothing is overdue."])
-    return "\n".join(head + ["Most overdue first (times UTC):"] + _lines(owed, directory, now, True, limit))
+    return "\n".join(head + [f"Most overdue first (times {zone_name(zone)}):"]
+                     + _lines(owed, directory, now, True, limit, zone))

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 
-from alerts.reminder_policy import zone_of
+from alerts.times import button_time
+
+__all__ = ["ButtonState", "button_time"]  # button_time is written in alerts.times, with every other time
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +32,3 @@ class ButtonState:
     def from_json(cls, text: str) -> ButtonState:
         data = json.loads(text)
         return cls(str(data["message_id"]), str(data["reference"]), data.get("acknowledged"), data.get("held_until"))
-
-
-def button_time(moment: datetime, now: datetime, zone: str) -> str:
-    """Short enough for a button: `14:02` today on the person's clock, `Sat 09:00` on another day;
-    "UTC" is said where the person has no zone of their own."""
-    local, today = moment.astimezone(zone_of(zone)), now.astimezone(zone_of(zone))
-    text = f"{local:%H:%M}" if local.date() == today.date() else f"{local:%a %H:%M}"
-    return f"{text} UTC" if zone.upper() == "UTC" else text

@@ -1,4 +1,5 @@
-"""Texts of reminders and escalations: the item's banner line first, then who owes what by when.
+"""Texts of reminders and escalations: the item's banner line first, then what is asked of the reader,
+then how to do it. Times are on the reader's clock with the zone named (alerts.times).
 
 They carry no content of the item (no body, purpose or topic): a reminder is sent to people the
 caveat may not cover (a backup, the coordinators), so it says only what the banner line says and
@@ -11,26 +12,13 @@ from datetime import datetime, timedelta
 
 from alerts.directory import Directory
 from alerts.items import Reference
-from alerts.reminder_policy import zone_of
 from alerts.reminders import FollowUp, Reminder, Stage, Track
-
-
-def short_utc(moment: datetime) -> str:
-    """`23 Nov 09:05 UTC`, as alerts.render.short_when writes times, with the zone said."""
-    return f"{moment:%d %b %H:%M} UTC"
-
-
-def local_time(moment: datetime, zone: str) -> str:
-    """`Tue 16:05` on the wall clock of `zone`."""
-    return f"{moment.astimezone(zone_of(zone)):%a %H:%M}"
+from alerts.times import contact_zone, local_time
 
 
 def when_for(moment: datetime, directory: Directory, contact: str) -> str:
-    """A moment in UTC, and on the contact's own clock when they are not on UTC."""
-    person = directory.contacts.get(contact)
-    if person is None or person.timezone.upper() == "UTC":
-        return short_utc(moment)
-    return f"{short_utc(moment)} ({local_time(moment, person.timezone)} your time)"
+    """`23 Nov 16:05 UTC+7`: the moment on the contact's own clock (UTC for someone without a zone)."""
+    return local_time(moment, contact_zone(directory, contact))
 
 
 def duration(span: timedelta) -> str:
@@ -59,6 +47,13 @@ def _what(item: FollowUp, track: Track) -> str:
     return "an answer" if item.reference.startswith("R-") else "feedback"
 
 
+def _asked(item: FollowUp, track: Track) -> str:
+    """What the reader is asked to do, as a verb: `acknowledge`, `send feedback on`, `answer`."""
+    if track is Track.ACK:
+        return "acknowledge"
+    return "answer" if item.reference.startswith("R-") else "send feedback on"
+
+
 def _how(item: FollowUp, track: Track) -> str:
     ref = item.reference
     if track is Track.ACK:
@@ -73,14 +68,15 @@ def render_reminder(reminder: Reminder, item: FollowUp, directory: Directory, no
     if reminder.stage is Stage.COORDINATORS:
         return render_escalation(item, [(reminder.contact, reminder.track, reminder.due)], directory, now,
                                  target=reminder.target, automatic=True)
-    ref, what = item.reference, _what(item, reminder.track)
+    ref, asked = item.reference, _asked(item, reminder.track)
     sender = title(directory, item.originator)
     due = when_for(reminder.due, directory, reminder.target)
     if reminder.due > now:
-        line = f"Reminder: {what} of {ref} from {sender} is due by {due}."
+        line = f"Reminder: please {asked} {ref} from {sender} by {due}."
     else:
         count = f" (reminder {reminder.n + 1})" if reminder.stage is Stage.REPEAT else ""
-        line = f"Reminder{count}: {what} of {ref} from {sender} was due {due}, {duration(now - reminder.due)} ago."
+        line = (f"Overdue{count}: please {asked} {ref} from {sender}; it was due {due}, "
+                f"{duration(now - reminder.due)} ago.")
     return "\n".join([banner(item), line, f"{_how(item, reminder.track)} · Hold reminders: /snooze {ref} 4h <reason>"])
 
 
@@ -88,20 +84,22 @@ def render_backup(reminder: Reminder, item: FollowUp, directory: Directory, now:
     who = title(directory, reminder.contact)
     return "\n".join([
         banner(item),
-        f"You are the backup of {who}: their {_what(item, reminder.track)} of {item.reference} was due "
-        f"{when_for(reminder.due, directory, reminder.target)}, {duration(now - reminder.due)} ago.",
-        f"Please check with them, or ask {title(directory, item.originator)}, who sent it.",
+        f"Please check with {who}, whose {_what(item, reminder.track)} of {item.reference} was due "
+        f"{when_for(reminder.due, directory, reminder.target)}, {duration(now - reminder.due)} ago: "
+        "you are their backup.",
+        f"Or ask {title(directory, item.originator)}, who sent it.",
     ])
 
 
 def render_escalation(item: FollowUp, owed: list[tuple[str, Track, datetime]], directory: Directory,
                       now: datetime, *, target: str, automatic: bool, asked_by: str | None = None) -> str:
-    """To a coordinator: who owes what on the item, and since when."""
+    """To a coordinator (`target`): who owes what on the item, and since when, on their clock."""
     head = "Overdue, escalated automatically" if automatic else f"Escalated by {asked_by}"
     lines = [banner(item), f"{head}: {item.reference} from {title(directory, item.originator)}."]
     for contact, track, due in owed:
         late = f"{duration(now - due)} late" if due <= now else f"due {when_for(due, directory, target)}"
-        lines.append(f"{title(directory, contact)} owes {_what(item, track)} since {short_utc(due)} ({late}).")
+        lines.append(f"{title(directory, contact)} owes {_what(item, track)} since "
+                     f"{when_for(due, directory, target)} ({late}).")
     if not owed:
         lines.append("Nobody owes anything on it now.")
     lines.append(f"Follow up: /status {item.reference}")
@@ -114,6 +112,6 @@ def render_nudge(item: FollowUp, track: Track, due: datetime, asked_by: str, dir
     state = f"was due {when_for(due, directory, target)}" if due <= now else f"is due by {when_for(due, directory, target)}"
     return "\n".join([
         banner(item),
-        f"{asked_by} reminds you: {_what(item, track)} of {item.reference} {state}.",
+        f"{asked_by} asks you to {_asked(item, track)} {item.reference}: it {state}.",
         _how(item, track),
     ])

@@ -1,7 +1,15 @@
-"""Plain-text rendering of deliveries: the caveat banner always comes first, then the body.
+"""Plain-text rendering of deliveries and of what people read about items.
 
-Anything that carries an item's content or a person's words about it (feedback, updates, the
-outcome, a forward's purpose) opens with the item's banner line, so its caveat is seen first.
+A delivery leads with what matters, because a phone's notification shows only its first lines: one
+banner line (`[TLP:AMBER] URGENT · document-fraud · from Malaysia`), then the body, then a compact
+block with the reference, the caveat in full (TLP and handling codes with their meanings, originator
+control), the source grading and the due time, and last how to answer. The banner opens with the
+TLP label, so no preview and no part of a long message split by a connector shows content without it.
+
+Anything else that carries an item's content or a person's words about it (feedback, updates, the
+outcome, a forward's purpose) opens with the item's banner_line, so its caveat is seen first.
+
+Times are on the reader's clock with the zone named (alerts.times): each renderer takes the zone.
 """
 
 from __future__ import annotations
@@ -12,75 +20,90 @@ from datetime import datetime
 from alerts.directory import Directory
 from alerts.items import Item, ItemKind
 from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress
+from alerts.priority import Priority
+from alerts.times import clock_time, local_or_none, local_time, zone_name
 
-
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "none"
+# Between the body and what the bot adds: short, so it never wraps on a phone.
+RULE = "───"
 
 
 def banner_line(item: Item) -> str:
-    """The first line of the item's banner, which every message about its content starts with."""
+    """The first line of every message about the item other than its delivery, which says its number."""
     return f"[{item.caveat.tlp.label}] {item.reference} · {item.draft.priority.value.upper()} {item.kind.noun.lower()}"
 
 
-def banner_lines(item: Item, directory: Directory) -> list[str]:
+def _origin(item: Item, directory: Directory) -> str:
+    originator = directory.contacts.get(item.originator)
+    if originator is None:
+        return item.originator
+    organisation = directory.organisations.get(originator.organisation)
+    return organisation.name if organisation else originator.organisation
+
+
+def delivery_banner(item: Item, directory: Directory) -> str:
+    """`[TLP:AMBER] URGENT · document-fraud · from Malaysia`: the caveat, the priority unless routine,
+    the topic, and the originating country or organisation; what a notification preview shows first."""
+    draft = item.draft
+    parts = [draft.priority.value.upper()] if draft.priority is not Priority.ROUTINE else []
+    parts += [draft.topic] if draft.topic else []
+    parts.append(f"from {_origin(item, directory)}")
+    return f"[{item.caveat.tlp.label}] " + " · ".join(parts)
+
+
+def caveat_lines(item: Item) -> list[str]:
+    """The caveat in full and the grading, in two lines: the labels, then what they mean."""
     draft = item.draft
     caveat = draft.caveat
+    grade = f"Grade {draft.grading.describe()}" if draft.grading is not None else "Not graded by the originator"
+    meaning = [f"{caveat.tlp.label}: {caveat.tlp.meaning}.", f"{caveat.handling.value}: {caveat.handling.meaning}."]
+    if caveat.originator_controlled and not caveat.handling.implies_orcon:
+        meaning.append("ORCON: no onward sharing without the originator's consent.")
+    return [f"{caveat.label()} · {grade}", " ".join(meaning)]
+
+
+def render_delivery(item: Item, directory: Directory, forwarded: str | None = None, *, zone: str) -> str:
+    """What one recipient sees: the banner, the body, the reference with the caveat, grading and due
+    time, and how to answer; `forwarded` says who passed it on; times on the clock of `zone`."""
+    draft = item.draft
     originator = directory.contacts.get(item.originator)
     sender = originator.title(directory) if originator else item.originator
-    lines = [
-        banner_line(item),
-        f"{caveat.tlp.label}: {caveat.tlp.meaning}.",
-        f"Handling {caveat.handling.value}: {caveat.handling.meaning}.",
-    ]
-    if caveat.originator_controlled and caveat.handling.value not in ("H2", "H3"):
-        lines.append("ORCON: no onward sharing without the originator's consent.")
-    if draft.grading is not None:
-        lines.append(f"Grade {draft.grading.describe()}")
-    else:
-        lines.append("Grade: not graded by the originator")
-    details = []
-    if draft.topic:
-        details.append(f"Topic: {draft.topic}")
-    details.append(f"Feedback due: {_when(item.feedback_due)}")
-    lines.append(" · ".join(details))
-    lines.append(f"From: {sender}")
-    lines.append("To: " + ", ".join(str(s) for s in draft.recipients) if draft.recipients else "To: by topic")
+    to = "to " + ", ".join(str(s) for s in draft.recipients) if draft.recipients else "by topic"
+    block = [f"{item.reference} · {item.kind.noun.lower()} from {sender} · {to}", *caveat_lines(item)]
+    block.append(f"Feedback due {local_or_none(item.feedback_due, zone)}")
     if draft.purpose:
-        lines.append(f"Purpose: {draft.purpose}")
+        block.append(f"Purpose: {draft.purpose}")
     if draft.outside_ref:
-        lines.append(f"Their ref: {draft.outside_ref}")
-    return lines
-
-
-def render_delivery(item: Item, directory: Directory, forwarded: str | None = None) -> str:
-    """What one recipient sees: banner, body, and how to answer; `forwarded` says who passed it on."""
-    rule = "─" * 24
+        block.append(f"Their ref: {draft.outside_ref}")
+    if forwarded:
+        block.append(forwarded)
     answer = (
         f"Acknowledge: /ack {item.reference} · Feedback: /reply {item.reference} <text>"
         if item.kind is ItemKind.ALERT
         else f"Acknowledge: /ack {item.reference} · Answer: /reply {item.reference} <answer>"
     )
-    head = banner_lines(item, directory) + ([forwarded] if forwarded else [])
-    return "\n".join([*head, rule, item.draft.body, rule, answer])
+    if draft.hub:
+        block.insert(1, f"Hub: {draft.hub}")
+    incident = [] if draft.incident.empty else ["Incident: " + draft.incident.compact()]
+    return "\n".join([delivery_banner(item, directory), draft.body, *incident, RULE, *block, answer])
 
 
-def render_receipt(item: Item, recipients: list[str], unreachable: Sequence[tuple[str, str]] = ()) -> str:
+def render_receipt(item: Item, recipients: list[str], unreachable: Sequence[tuple[str, str]] = (), *,
+                   zone: str) -> str:
     """What the originator sees at once: the reference number, who it goes to, and who cannot be
     reached (each with why), so nobody believes a copy is on its way that never will be."""
     names = ", ".join(recipients) if recipients else "nobody"
     cannot = "".join(f" Cannot reach: {name} — {why}." for name, why in unreachable)
     return (
         f"{item.kind.noun} {item.reference} accepted ({item.caveat.label()}). "
-        f"Sending to {names}.{cannot} Feedback due {_when(item.feedback_due)}. Track it with /status {item.reference}."
+        f"Sending to {names}.{cannot} Feedback due {local_or_none(item.feedback_due, zone)}. Track it with /status {item.reference}."
     )
 
 
 # --- follow-up: feedback, closure, consent, /status and /mine ------------------------------------
 
-def short_when(moment: datetime | None) -> str:
-    """`23 Nov 09:05`, in UTC: short enough for a phone, unambiguous in every locale."""
-    return moment.strftime("%d %b %H:%M") if moment else "none"
+def _clock(moment: datetime | None, zone: str) -> str:
+    """`23 Nov 16:05` in `zone`, under a heading that names the zone once."""
+    return clock_time(moment, zone) if moment else "none"
 
 
 def erased_line(reference: object, erasure: Erasure) -> str:
@@ -97,7 +120,7 @@ def render_erased(reference: object, erasure: Erasure) -> str:
 
 
 def render_feedback(item: Item, author: str, text: str, *, from_originator: bool,
-                    closure: Closure | None = None) -> str:
+                    closure: Closure | None = None, zone: str) -> str:
     """A /reply relayed: to the originator from a recipient, or to each recipient from the originator."""
     if from_originator:
         head = f"Update from the originator, {author} · {item.caveat.label()}"
@@ -107,7 +130,7 @@ def render_feedback(item: Item, author: str, text: str, *, from_originator: bool
         answer = f"Answer: /reply {item.reference} <text> · Status: /status {item.reference}"
     lines = [banner_line(item), head]
     if closure is not None:
-        lines.append(f"(The item was closed on {short_when(closure.closed_at)} UTC.)")
+        lines.append(f"(The item was closed on {local_time(closure.closed_at, zone)}.)")
     return "\n".join([*lines, text, answer])
 
 
@@ -136,9 +159,9 @@ def render_decision(item: Item, request: ForwardRequest, decider: str, recipient
     return f"{decider} {verb} your forward of {item.reference} to {', '.join(recipients)}.{why}"
 
 
-def _progress_line(name: str, progress: Progress, unreachable: str | None = None) -> str:
+def _progress_line(name: str, progress: Progress, zone: str, unreachable: str | None = None) -> str:
     steps = [("sent", progress.sent_at), ("ack", progress.acknowledged_at), ("answered", progress.answered_at)]
-    reached = [f"{label} {short_when(moment)}" for label, moment in steps if moment is not None]
+    reached = [f"{label} {_clock(moment, zone)}" for label, moment in steps if moment is not None]
     if progress.state is DeliveryState.FAILED and not reached and unreachable:
         return f"{name}: undeliverable ({unreachable})"
     if progress.state is DeliveryState.FAILED and not reached:
@@ -149,18 +172,19 @@ def _progress_line(name: str, progress: Progress, unreachable: str | None = None
 def render_status(item: Item, originator: str, recipients: Sequence[tuple[str, Progress]], *,
                   closure: Closure | None = None, closer: str | None = None,
                   pending_forwards: int = 0, summary: bool = True,
-                  unreachable: Mapping[str, str] | None = None) -> str:
-    """/status: the item's state and due times, then one line per recipient (times in UTC);
+                  unreachable: Mapping[str, str] | None = None, zone: str) -> str:
+    """/status: the item's state and due times, then one line per recipient (times on the clock of
+    `zone`, named once in the second line);
     `unreachable` gives, by recipient name, why a copy could never be sent.
 
     With summary=False (a recipient asking) `recipients` holds only the asker's own line, and the
     count of everyone's progress, which is not theirs to know, is left out.
     """
-    state = "open" if closure is None else f"closed {short_when(closure.closed_at)} by {closer or closure.closed_by}"
+    state = "open" if closure is None else f"closed {_clock(closure.closed_at, zone)} by {closer or closure.closed_by}"
     lines = [
         f"{item.reference} · {item.caveat.label()} · {state}",
-        f"{item.kind.noun} from {originator}, {short_when(item.created_at)} (times UTC)",
-        f"Ack due {short_when(item.ack_due)} · feedback due {short_when(item.feedback_due)}",
+        f"{item.kind.noun} from {originator}, {_clock(item.created_at, zone)} (times {zone_name(zone)})",
+        f"Ack due {_clock(item.ack_due, zone)} · feedback due {_clock(item.feedback_due, zone)}",
     ]
     if closure is not None and closure.outcome:
         lines.append(f"Outcome: {closure.outcome}")
@@ -169,14 +193,14 @@ def render_status(item: Item, originator: str, recipients: Sequence[tuple[str, P
         acked = sum(p.state.acknowledged for p in progress)
         answered = sum(p.state.answered for p in progress)
         lines.append(f"Acknowledged {acked} of {len(progress)} · answered {answered} of {len(progress)}")
-    lines += [_progress_line(name, p, (unreachable or {}).get(name)) for name, p in recipients]
+    lines += [_progress_line(name, p, zone, (unreachable or {}).get(name)) for name, p in recipients]
     if pending_forwards:
         lines.append(f"Forward requests waiting for consent: {pending_forwards} (/consent {item.reference} yes|no)")
     return "\n".join(lines)
 
 
 def mine_sent_line(item: Item, organisations: Sequence[str], progress: Sequence[Progress],
-                   pending_forwards: int = 0) -> str:
+                   pending_forwards: int = 0, *, zone: str) -> str:
     """/mine, an item I sent: reference, caveat, to whom, how far, when feedback is due."""
     acked = sum(p.state.acknowledged for p in progress)
     answered = sum(p.state.answered for p in progress)
@@ -184,7 +208,7 @@ def mine_sent_line(item: Item, organisations: Sequence[str], progress: Sequence[
         f"{item.reference} {item.caveat.tlp.label}",
         "to " + (", ".join(organisations) or "nobody"),
         f"{acked}/{len(progress)} ack, {answered} answered",
-        f"due {short_when(item.feedback_due)}",
+        f"due {_clock(item.feedback_due, zone)}",
     ]
     if pending_forwards:
         parts.append("1 forward awaits your consent" if pending_forwards == 1
@@ -192,20 +216,21 @@ def mine_sent_line(item: Item, organisations: Sequence[str], progress: Sequence[
     return " · ".join(parts)
 
 
-def mine_received_line(item: Item, sender: str, state: DeliveryState) -> str:
+def mine_received_line(item: Item, sender: str, state: DeliveryState, *, zone: str) -> str:
     """/mine, an item I received and have not answered: what is still expected of me, and by when."""
     if state.acknowledged:
-        todo, due = "to answer", f"due {short_when(item.feedback_due)}"
+        todo, due = "to answer", f"due {_clock(item.feedback_due, zone)}"
     else:
-        todo, due = "to acknowledge", f"ack due {short_when(item.ack_due)}"
+        todo, due = "to acknowledge", f"ack due {_clock(item.ack_due, zone)}"
     return " · ".join([f"{item.reference} {item.caveat.tlp.label}", f"from {sender}", todo, due])
 
 
-def render_mine(lines: Sequence[str], limit: int) -> str:
-    """The /mine answer: at most `limit` lines, newest first, and how many more there are."""
+def render_mine(lines: Sequence[str], limit: int, *, zone: str) -> str:
+    """The /mine answer: at most `limit` lines, newest first, and how many more there are; the lines'
+    times are on the clock of `zone`, named in the heading."""
     if not lines:
         return "You have no open items, sent or received."
     shown = list(lines[:limit])
     if len(lines) > limit:
         shown.append(f"and {len(lines) - limit} more.")
-    return "Your open items, newest first (times UTC):\n" + "\n".join(shown)
+    return f"Your open items, newest first (times {zone_name(zone)}):\n" + "\n".join(shown)

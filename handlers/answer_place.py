@@ -17,14 +17,24 @@ from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import replace
 
-from alerts.caveat_rules import ENCRYPTED_ONLY, private_answer
+from alerts.caveat_rules import ENCRYPTED_ONLY, private_answer, shared_chat
 from alerts.caveats import Caveat, Tlp
 from alerts.directory import Directory
 from alerts.identity import Platform, UserRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from alerts.routing_places import direct_place
+from alerts.times import UTC, contact_zone
 from handlers.context import CommandContext
+
+
+def answer_zone(ctx: CommandContext, tlps: Iterable[Tlp] = ()) -> str:
+    """The time zone of an answer: the asker's where only they read it (their direct chat, or an
+    answer placed there because of `tlps`), UTC where others read it too (alerts.times)."""
+    chat, direct = ctx.message.chat, ctx.message.direct
+    if shared_chat(chat, direct) and not private_answer(chat, set(tlps), direct):
+        return UTC
+    return contact_zone(ctx.directory, ctx.sender.id if ctx.sender else None)
 
 
 def placed_answer(ctx: CommandContext, text: str, tlps: Iterable[Tlp], *, kind: MessageKind = MessageKind.ANSWER,

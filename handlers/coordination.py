@@ -13,22 +13,25 @@ words about an item (a snooze reason relayed) open with the item's banner line.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from alerts.audit import AuditAction
 from alerts.digest import render_overdue
+from alerts.incident import COUNT_MINIMUM, Incident, harmonised_counts
 from alerts.items import Reference, Selector, SelectorKind
 from alerts.messages import MessageKind
 from alerts.render import banner_line
-from alerts.reminder_render import local_time, render_escalation, render_nudge, title, when_for
+from alerts.reminder_render import render_escalation, render_nudge, title, when_for
 from alerts.reminders import FollowUp, Owed, Snooze, Track, chased, distinct_recipients, open_tracks, overdue
 from alerts.roles import Role
 from alerts.stats import group_stats, period_bounds, render_stats
+from alerts.times import contact_zone, local_time
 from handlers.context import CommandContext
 from handlers.followup import find_item, notify, refuse, sender_of
-from handlers.answer_place import messages_about
-from handlers.ports import ItemRecord, ReminderRepository
+from handlers.answer_place import answer_zone, messages_about
 from handlers.pressed import plan_buttons
+from handlers.ports import ItemRecord, ItemSummary, ReminderRepository, UnitOfWork
 
 def _in_direct_chat(ctx: CommandContext) -> bool:
     """Whether the command came from a direct chat. Where the platform cannot tell (Matrix), a chat
@@ -77,14 +80,26 @@ def overdue_command(ctx: CommandContext, scope: Selector | None) -> None:
         "command": "overdue", "scope": str(scope) if scope else "all", "view": "room" if in_room else "direct",
         "references": ", ".join(sorted({o.item.reference for o in owed})),
     })
-    ctx.answer(render_overdue(owed, ctx.directory, ctx.now, in_room=in_room, scope=str(scope) if scope else None))
+    ctx.answer(render_overdue(owed, ctx.directory, ctx.now, in_room=in_room, zone=answer_zone(ctx),
+                              scope=str(scope) if scope else None))
 
 
-def stats_command(ctx: CommandContext, period: str | None) -> None:
+def stats_command(ctx: CommandContext, period: str | None, count_minimum: int = COUNT_MINIMUM) -> None:
     store = ctx.uow.reminders
     since, until, label = period_bounds(period, ctx.now)
     groups = group_stats(store.exchange_times(since, until), ctx.directory, ctx.now)
-    ctx.answer(render_stats(groups, label, since, until))
+    counts = harmonised_counts(incidents_of(ctx.uow, store.summaries(since, until)), count_minimum)
+    ctx.answer("\n".join([render_stats(groups, label, since, until), *counts]))
+
+
+def incidents_of(uow: UnitOfWork, summaries: Iterable[ItemSummary]) -> list[Incident]:
+    """The harmonised fields of each item, opened from its sealed content; an erased item has none."""
+    found = []
+    for summary in summaries:
+        record = uow.items.get(Reference.parse(summary.reference))
+        if record is not None and record.erasure is None:
+            found.append(record.item.draft.incident)
+    return found
 
 
 def _item_for(ctx: CommandContext, reference: Reference, command: str) -> ItemRecord | None:
@@ -121,7 +136,7 @@ def snooze(ctx: CommandContext, reference: Reference, duration: timedelta, reaso
                f"{banner_line(item)}\n{ctx.directory.contacts[me.id].title(ctx.directory)} holds reminders on "
                f"{reference} until {when_for(until, ctx.directory, item.originator)}.{said}",
                protect_content=item.caveat.protect_content)
-    ctx.answer(f"Reminders on {reference} for {whose} are held until {when_for(until, ctx.directory, me.id)}."
+    ctx.answer(f"Reminders on {reference} for {whose} are held until {local_time(until, answer_zone(ctx))}."
                + (" The reason is recorded." if reason else " Add a reason next time: it is recorded."))
 
 
@@ -146,9 +161,9 @@ def remind(ctx: CommandContext, reference: Reference) -> None:
         ctx.uow.outbox.enqueue_many(found)
         ctx.audit(AuditAction.REMINDER, recipients=(contact_id,), reference=str(reference),
                   caveat=item.caveat.label(), detail={"stage": f"{track.value}-manual", "asked_by": me.id})
-        zone = ctx.directory.contacts[contact_id].timezone
+        zone = contact_zone(ctx.directory, contact_id)
         told.append(f"{title(ctx.directory, contact_id)} ({'acknowledgement' if track is Track.ACK else 'feedback'}; "
-                    f"{local_time(ctx.now, zone)} their time)")
+                    f"it is {local_time(ctx.now, zone)} there)")
     if not told:
         ctx.answer(f"Nobody who has received {reference} owes anything on it now: nothing to remind.")
         return

@@ -18,6 +18,7 @@ worth more than a tidy state, so it is relayed, marked as being about a closed i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from datetime import datetime
@@ -40,12 +41,12 @@ from alerts.render import (
     render_feedback,
     render_mine,
     render_status,
-    short_when,
 )
 from alerts.release import ReleaseState
 from alerts.roles import Role
 from alerts.routing import Destination
-from handlers.answer_place import answer_placed, messages_about
+from alerts.times import UTC, contact_zone, local_or_none, local_time, zone_at
+from handlers.answer_place import answer_placed, answer_zone, messages_about
 from handlers.context import CommandContext
 from handlers.ports import ItemRecord
 from handlers.pressed import plan_buttons
@@ -108,17 +109,21 @@ def notify(ctx: CommandContext, contact_id: str, kind: MessageKind, record: Item
     return bool(found)
 
 
-def relay_to_recipients(ctx: CommandContext, record: ItemRecord, kind: MessageKind, text: str) -> tuple[str, ...]:
-    """Queue `text` to every recipient where their delivery went (a place the caveat allowed),
-    once per place: recipients who share a room get one post there, as with the item itself."""
+def relay_to_recipients(ctx: CommandContext, record: ItemRecord, kind: MessageKind,
+                        text: Callable[[str], str]) -> tuple[str, ...]:
+    """Queue `text(zone)` to every recipient where their delivery went (a place the caveat allowed),
+    once per place: recipients who share a room get one post there, as with the item itself. The
+    zone is the recipient's in their direct chat, UTC in a room (alerts.times)."""
     item = record.item
     places: set[str] = set()
     for delivery in record.deliveries:
         if delivery.destination in places:
             continue
         places.add(delivery.destination)
+        destination = Destination.parse(delivery.destination)
         ctx.uow.outbox.enqueue(OutboundMessage(
-            key=ctx.new_key(), kind=kind, destination=Destination.parse(delivery.destination), text=text,
+            key=ctx.new_key(), kind=kind, destination=destination,
+            text=text(zone_at(ctx.directory, delivery.contact, destination)),
             reference=str(item.reference), contact=delivery.contact, protect_content=item.caveat.protect_content,
         ))
     return tuple(d.contact for d in record.deliveries)
@@ -138,7 +143,8 @@ def acknowledge(ctx: CommandContext, reference: Reference) -> None:
         return
     if delivery_step(delivery.progress.state, DeliveryState.ACKNOWLEDGED) is None:
         plan_buttons(ctx, record)
-        ctx.answer(f"You already acknowledged {reference} at {short_when(delivery.acknowledged_at)} UTC.")
+        when = local_or_none(delivery.acknowledged_at, answer_zone(ctx))
+        ctx.answer(f"You already acknowledged {reference} at {when}.")
         return
     ctx.uow.items.mark_delivery(delivery.outbox_key, DeliveryState.ACKNOWLEDGED.value, ctx.now)
     plan_buttons(ctx, record, acknowledged=ctx.now)
@@ -146,9 +152,9 @@ def acknowledge(ctx: CommandContext, reference: Reference) -> None:
     ctx.audit(AuditAction.ACKNOWLEDGEMENT, recipients=(item.originator,), reference=str(reference),
               caveat=item.caveat.label(), detail={"delivery": delivery.outbox_key})
     acked = 1 + sum(d.progress.state.acknowledged for d in record.deliveries if d is not delivery)
+    when = local_time(ctx.now, contact_zone(ctx.directory, item.originator))  # notify() goes to a direct chat
     notify(ctx, item.originator, MessageKind.NOTICE, record,
-           f"{reference}: acknowledged by {title(ctx, me)} at {short_when(ctx.now)} UTC "
-           f"({acked} of {len(record.deliveries)}).")
+           f"{reference}: acknowledged by {title(ctx, me)} at {when} ({acked} of {len(record.deliveries)}).")
     ctx.answer(f"Acknowledged {reference}. Send feedback with /reply {reference} <text>.")
 
 
@@ -160,8 +166,8 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
     me = sender_of(ctx).id
     closed = " It is closed, but they still get it." if record.closure else ""
     if me == item.originator:
-        relayed = render_feedback(item, title(ctx, me), text, from_originator=True, closure=record.closure)
-        contacts = relay_to_recipients(ctx, record, MessageKind.FEEDBACK, relayed)
+        contacts = relay_to_recipients(ctx, record, MessageKind.FEEDBACK, lambda zone: render_feedback(
+            item, title(ctx, me), text, from_originator=True, closure=record.closure, zone=zone))
         ctx.audit(AuditAction.FEEDBACK, recipients=contacts, reference=str(reference), caveat=item.caveat.label(),
                   detail={"direction": "update to recipients", "text": text})
         ctx.answer(f"Your update on {reference} goes to {len(contacts)} recipients.{closed}")
@@ -170,7 +176,8 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
     if delivery is None:
         refuse(ctx, record, "reply", f"Only the originator and recipients of {reference} can reply to it.")
         return
-    relayed = render_feedback(item, title(ctx, me), text, from_originator=False, closure=record.closure)
+    relayed = render_feedback(item, title(ctx, me), text, from_originator=False, closure=record.closure,
+                              zone=contact_zone(ctx.directory, item.originator))
     if not notify(ctx, item.originator, MessageKind.FEEDBACK, record, relayed,
                   protect_content=item.caveat.protect_content):
         refuse(ctx, record, "reply", f"The originator of {reference} is no longer in the directory, so your "
@@ -193,12 +200,13 @@ def close(ctx: CommandContext, reference: Reference, outcome: str) -> None:
         refuse(ctx, record, "close", f"Only the originator of {reference} or a coordinator can close it.")
         return
     if record.closure is not None or not ctx.uow.items.close(reference, Closure(sender.id, ctx.now, outcome)):
-        when = short_when(record.closure.closed_at) if record.closure else "earlier"
-        ctx.answer(f"{reference} was already closed ({when} UTC). See /status {reference}.")
+        when = local_time(record.closure.closed_at, answer_zone(ctx)) if record.closure else "earlier"
+        ctx.answer(f"{reference} was already closed ({when}). See /status {reference}.")
         return
     ctx.audit(AuditAction.CLOSURE, recipients=tuple(d.contact for d in record.deliveries),
               reference=str(reference), caveat=item.caveat.label(), detail={"outcome": outcome})
-    told = relay_to_recipients(ctx, record, MessageKind.NOTICE, render_closure(item, title(ctx, sender.id), outcome))
+    closed = render_closure(item, title(ctx, sender.id), outcome)
+    told = relay_to_recipients(ctx, record, MessageKind.NOTICE, lambda zone: closed)
     if sender.id != item.originator:
         notify(ctx, item.originator, MessageKind.NOTICE, record,
                render_closure(item, title(ctx, sender.id), outcome), protect_content=item.caveat.protect_content)
@@ -245,18 +253,23 @@ def status(ctx: CommandContext, reference: Reference, platforms: AbstractSet[Pla
     text = render_status(
         item, title(ctx, item.originator), [(title(ctx, d.contact), d.progress) for d in shown if d is not None],
         closure=record.closure, closer=closer, pending_forwards=pending, summary=overseer, unreachable=unreachable,
+        zone=answer_zone(ctx, {item.caveat.tlp}),
     )
     held = ctx.uow.releases.get(str(reference))
     if held is not None and held.state is ReleaseState.PENDING:  # handlers/release.py
         text += (f"\nHeld for two-person release: nothing is sent until it is approved; it expires "
-                 f"{short_when(held.expires_at)} UTC.")
+                 f"{local_or_none(held.expires_at, UTC)}.")
     answer_placed(ctx, text, {item.caveat.tlp}, reference=str(reference))
 
 
 def mine(ctx: CommandContext) -> None:
     me = sender_of(ctx).id
+    records = list(ctx.uow.items.for_contact(me))
+    # The answer goes to the asker's direct chat when any item in it must (answer_placed): its zone too.
+    zone = answer_zone(ctx, {record.item.caveat.tlp for record in records if record.erasure is not None
+                             or record.item.originator == me or _owes(record, me)})
     lines: list[tuple[datetime, str, str, Tlp]] = []
-    for record in ctx.uow.items.for_contact(me):
+    for record in records:
         item = record.item
         if record.erasure is not None:  # an erasure closes its item; one left open says what it is
             lines.append((item.created_at, str(item.reference), erased_line(item.reference, record.erasure),
@@ -265,17 +278,24 @@ def mine(ctx: CommandContext) -> None:
         if item.originator == me:
             organisations = _organisations(ctx, [d.contact for d in record.deliveries])
             pending = sum(f.pending for f in ctx.uow.items.forwards(item.reference))
-            line = mine_sent_line(item, organisations, [d.progress for d in record.deliveries], pending)
+            line = mine_sent_line(item, organisations, [d.progress for d in record.deliveries], pending, zone=zone)
         else:
             delivery = record.delivery_to(me)
             if delivery is None or delivery.progress.state.answered:
                 continue
             originator = ctx.directory.contacts.get(item.originator)
             sender = f"{originator.name} ({originator.organisation})" if originator else item.originator
-            line = mine_received_line(item, sender, delivery.progress.state)
+            line = mine_received_line(item, sender, delivery.progress.state, zone=zone)
         lines.append((item.created_at, str(item.reference), line, item.caveat.tlp))
     lines.sort(key=lambda entry: entry[:2], reverse=True)
-    answer_placed(ctx, render_mine([line for _, _, line, _ in lines], MINE_LIMIT), {tlp for *_, tlp in lines})
+    answer_placed(ctx, render_mine([line for _, _, line, _ in lines], MINE_LIMIT, zone=zone),
+                  {tlp for *_, tlp in lines})
+
+
+def _owes(record: ItemRecord, me: str) -> bool:
+    """Whether /mine lists the item as received by `me`: delivered to them and not answered yet."""
+    delivery = record.delivery_to(me)
+    return delivery is not None and not delivery.progress.state.answered
 
 
 def _organisations(ctx: CommandContext, contacts: list[str]) -> list[str]:

@@ -23,6 +23,8 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.items import Selector, SelectorKind
 from alerts.lifecycle import DeliveryState
 from alerts.render import render_delivery, render_erased
+from alerts.render import render_delivery
+from alerts.times import zone_at
 from alerts.routing import Delivery, Destination, Route
 from alerts.routing_places import direct_place
 from handlers.answer_place import answer_placed, content_free_notice, messages_about
@@ -248,7 +250,8 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
         ctx.uow.items.add_deliveries(record.item.reference, route, {backup.id: key})
         item = record.item
         text = render_delivery(item, directory, forwarded=f"Handed over to you from {leaving.title(directory)}, "
-                                                         "who has left the network")
+                                                         "who has left the network",
+                               zone=zone_at(directory, backup.id, route.deliveries[0].destination))
         ctx.uow.outbox.enqueue(OutboundMessage(
             key=key, kind=MessageKind.DELIVERY, destination=route.deliveries[0].destination, text=text,
             reference=reference, contact=backup.id, protect_content=item.caveat.protect_content,
@@ -312,7 +315,7 @@ def reassign(ctx: CommandContext, command: ReassignCommand, policy: PostingPolic
     if originator is not None:
         named = replace(record.item.draft, recipients=(Selector(SelectorKind.PERSON, person=person.id),))
         try:
-            route = policy.router(directory).route(named, originator)
+            route = policy.router(directory, ctx.now).route(named, originator)
             found = next((d for d in route.deliveries if d.contact == person.id), None)
             why = None if found is not None else "no copy of it could go to them"
         except RouteRefused as refused:
@@ -331,7 +334,8 @@ def reassign(ctx: CommandContext, command: ReassignCommand, policy: PostingPolic
     item = record.item
     assert ctx.sender is not None
     text = render_delivery(item, directory, forwarded=f"Reassigned to you by {ctx.sender.title(directory)}, in "
-                                                     f"place of {who}, who has left the network")
+                                                     f"place of {who}, who has left the network",
+                           zone=zone_at(directory, person.id, found.destination))
     ctx.uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.DELIVERY, destination=found.destination,
                                            text=text, reference=ref, contact=person.id,
                                            protect_content=item.caveat.protect_content))
@@ -356,14 +360,17 @@ def _drifts(ctx: CommandContext, gateway: MembershipGateway) -> list[Drift]:
 def rooms(ctx: CommandContext) -> None:
     drifts = _drifts(ctx, ctx.uow.membership)
     if not drifts:
-        ctx.answer("No rooms are registered. Rooms are registered in the configuration ([[network.rooms]]).")
+        ctx.answer("No rooms are registered. Admins register them with /room register, or in the configuration "
+                   "([[network.rooms]]).")
         return
     lines = [f"{len(drifts)} registered room{'s' if len(drifts) != 1 else ''}:"]
     for d in drifts:
         members = f"{d.present} member{'s' if d.present != 1 else ''}" if d.known else "members not seen yet"
         state = "in step" if d.clean and d.known else \
             f"drift: {len(d.missing)} missing, {len(d.unexpected)} should not be there"
-        lines.append(f"• {d.room.name} · {d.room.purpose.value} · {d.room.chat.platform.value} · {members} "
+        serves = "".join(f" · {what} {', '.join(sorted(values))}"
+                         for what, values in (("hubs", d.room.hubs), ("topics", d.room.topics)) if values)
+        lines.append(f"• {d.room.name} · {d.room.purpose.value} · {d.room.chat.platform.value}{serves} · {members} "
                      f"(expected {d.expected}) · {state}")
     if any(d.room.chat.platform is Platform.TELEGRAM for d in drifts):
         lines.append(TELEGRAM_NOTE)

@@ -13,16 +13,19 @@ from alerts.caveats import Tlp
 from alerts.directory import Directory
 from alerts.due import DuePolicy
 from alerts.errors import InvalidValue, ReferenceUnavailable, RouteRefused
+from alerts.incident import COUNT_MINIMUM
 from alerts.items import Item, ItemDraft, Selector
 from alerts.identity import Platform
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.reachability import reachable, why_unreachable
 from alerts.removal import Removal, removal_message
-from alerts.render import render_delivery, render_receipt, short_when
+from alerts.render import render_delivery, render_receipt
+from alerts.times import UTC, local_or_none
+from alerts.times import zone_at
 from alerts.release import NO_RELEASE, HeldRelease, ReleasePolicy, approvers
 from alerts.routing import Destination, Route, RouteNeedsConfirmation, Router, RoutingPolicy
 from alerts.routing_types import Notice
-from handlers.answer_place import attention_of, messages_about, placed_answer
+from handlers.answer_place import answer_zone, attention_of, messages_about, placed_answer
 from handlers.context import CommandContext
 from handlers.values import check_due
 
@@ -42,14 +45,21 @@ class PostingPolicy:
     routing: RoutingPolicy | None = None
     platforms: AbstractSet[Platform] | None = None
     release: ReleasePolicy = NO_RELEASE  # which items wait for a second person's approval
+    count_minimum: int = COUNT_MINIMUM  # the smallest count of a harmonised field /stats shows
+
+    @property
+    def membership_arrangement(self) -> bool:
+        """Whether members share with members without an arrangement (alerts.arrangements)."""
+        return self.routing.membership_arrangement if self.routing is not None else True
 
     @property
     def encrypted_only(self) -> frozenset[Tlp]:
         return self.routing.encrypted_only if self.routing is not None else ENCRYPTED_ONLY
 
-    def router(self, directory: Directory) -> Router:
+    def router(self, directory: Directory, at: datetime | None = None) -> Router:
+        """`at`: the time sharing arrangements' dates are checked against (the command's)."""
         return Router(directory, self.routing if self.routing is not None else self.topic_defaults,
-                      platforms=self.platforms)
+                      platforms=self.platforms, at=at)
 
 
 def refusal_answer(refused: RouteRefused) -> str:
@@ -71,7 +81,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         ctx.answer(str(error))
         return None
     try:
-        route = policy.router(ctx.directory).route(draft, ctx.sender, confirmed=confirmed)
+        route = policy.router(ctx.directory, ctx.now).route(draft, ctx.sender, confirmed=confirmed)
     except RouteRefused as refused:
         removal = plan_removal(ctx, draft, None)
         ctx.audit(
@@ -105,8 +115,8 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         detail=detail,
     )
     names = reach.names(ctx, route)
-    queued += placed_answer(ctx, render_receipt(item, names, reach.cannot), {draft.caveat.tlp},
-                            kind=MessageKind.RECEIPT, reference=ref)
+    receipt = render_receipt(item, names, reach.cannot, zone=answer_zone(ctx, {draft.caveat.tlp}))
+    queued += placed_answer(ctx, receipt, {draft.caveat.tlp}, kind=MessageKind.RECEIPT, reference=ref)
     # The deliveries and the receipt in one statement: one round trip on PostgreSQL, not two.
     ctx.uow.outbox.enqueue_many(queued)
     return item
@@ -177,7 +187,6 @@ def queue_deliveries(ctx: CommandContext, item: Item, route: Route, reach: Reach
     carry are marked failed. With the audit detail that says where each went."""
     draft = item.draft
     ref = str(item.reference)
-    text = render_delivery(item, ctx.directory)
     for contact in reach.unreachable:
         ctx.uow.items.mark_delivery(keys[contact], "failed", ctx.now)
     queued = [
@@ -185,7 +194,8 @@ def queue_deliveries(ctx: CommandContext, item: Item, route: Route, reach: Reach
             key=keys[delivery.contact],
             kind=MessageKind.DELIVERY,
             destination=delivery.destination,
-            text=text,
+            text=render_delivery(item, ctx.directory, zone=zone_at(ctx.directory, delivery.contact,
+                                                                   delivery.destination)),
             reference=ref,
             contact=delivery.contact,
             protect_content=draft.caveat.protect_content,
@@ -244,7 +254,7 @@ def _hold(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, confirme
                       "approvers": ", ".join(c.id for c in who)})
     names = ", ".join(c.title(ctx.directory) for c in who)
     receipt = (f"{noun} {ref} is held ({draft.caveat.label()}): nothing is sent until a second person approves it. "
-               f"Waiting for approval by {names}. If nobody decides by {short_when(expires)} UTC, it expires unsent.")
+               f"Waiting for approval by {names}. If nobody decides by {local_or_none(expires, UTC)}, it expires unsent.")
     queued = placed_answer(ctx, receipt, {draft.caveat.tlp}, kind=MessageKind.RECEIPT, reference=ref)
     for approver in who:
         queued += messages_about(ctx.directory, approver.id, draft.caveat, ref, approval_request(ctx.directory, item),
@@ -263,7 +273,7 @@ def approval_request(directory: Directory, item: Item, reminder: bool = False) -
     return (f"{first}{who} asks you to approve the release of {item.kind.noun.lower()} {ref} "
             f"({item.caveat.label()}) to {', '.join(str(s) for s in item.draft.recipients) or 'its default recipients'}. "
             f"Nothing is sent until someone does. Approve: /approve {ref} · Decline: /decline {ref} your reason\n\n"
-            + render_delivery(item, directory))
+            + render_delivery(item, directory, zone=UTC))  # sent to each approver alike: UTC, named
 
 
 # --- where caveats keep content and facts out of shared chats -----------------------------------

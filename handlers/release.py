@@ -25,7 +25,8 @@ from alerts.lifecycle import Closure
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.release import (HeldRelease, ReleasePolicy, ReleaseState, approvers, refusal_to_decide,
                             reminder_round)
-from alerts.render import render_erased, render_receipt, short_when
+from alerts.render import render_erased, render_receipt
+from alerts.times import UTC, contact_zone, local_or_none
 from handlers.answer_place import answer_placed, messages_about
 from handlers.context import CommandContext
 from handlers.errorref import new_error_ref
@@ -50,7 +51,7 @@ def approve(ctx: CommandContext, reference: Reference, policy: PostingPolicy) ->
         _fail(ctx, record, held, "its originator is no longer in the directory")
         return
     try:
-        route = policy.router(ctx.directory).route(item.draft, originator, confirmed=held.confirmed)
+        route = policy.router(ctx.directory, ctx.now).route(item.draft, originator, confirmed=held.confirmed)
     except RouteRefused as refused:
         _fail(ctx, record, held, f"it no longer routes: {refused}")
         return
@@ -74,7 +75,8 @@ def approve(ctx: CommandContext, reference: Reference, policy: PostingPolicy) ->
     names = reach.names(ctx, route)
     queued += _to_originator(ctx.directory, held, item.caveat.tlp, ctx,
                              f"{ctx.sender.title(ctx.directory)} approved {ref}. "
-                             + render_receipt(item, names, reach.cannot), MessageKind.RECEIPT)
+                             + render_receipt(item, names, reach.cannot, zone=contact_zone(ctx.directory, held.originator)),
+                             MessageKind.RECEIPT)
     ctx.uow.outbox.enqueue_many(queued)
     _answer(ctx, held, f"Approved: {ref} is on its way to {', '.join(names)}. "
                        f"{originator.title(ctx.directory)} is told.")
@@ -123,12 +125,12 @@ def _decidable(ctx: CommandContext, reference: Reference, verb: str) -> tuple[It
     if held.state is not ReleaseState.PENDING:
         by = ctx.directory.contacts.get(held.decided_by or "")
         who = f" by {by.title(ctx.directory)}" if by is not None and held.state is not ReleaseState.EXPIRED else ""
-        _answer(ctx, held, f"{ref} was {_WAS[held.state]}{who} on {short_when(held.decided_at)} UTC; "
+        _answer(ctx, held, f"{ref} was {_WAS[held.state]}{who} on {local_or_none(held.decided_at, UTC)}; "
                            "nothing more to decide.")
         return None
     if ctx.now >= held.expires_at:  # the round has not got to it yet: it expires now
         expire(ctx.uow, ctx.directory, held, record, ctx.now, ctx.encrypted_only, ctx.platforms)
-        _answer(ctx, held, f"{ref} expired unsent on {short_when(held.expires_at)} UTC; nothing more to decide. "
+        _answer(ctx, held, f"{ref} expired unsent on {local_or_none(held.expires_at, UTC)}; nothing more to decide. "
                            "Its originator is told.")
         return None
     if record.closure is not None:
@@ -185,7 +187,7 @@ def expire(uow: UnitOfWork, directory: Directory, held: HeldRelease, record: Ite
                                 detail={"event": "expired", "originator": held.originator}))
     uow.outbox.enqueue_many(messages_about(
         directory, held.originator, record.item.caveat, ref,
-        f"{ref} expired unsent: nobody approved it by {short_when(held.expires_at)} UTC. Nothing was sent, and "
+        f"{ref} expired unsent: nobody approved it by {local_or_none(held.expires_at, UTC)}. Nothing was sent, and "
         "it is closed. Send it again if it is still needed.", lambda: f"release:{ref}:expired",
         key=f"release:{ref}:expired", encrypted_only=encrypted_only, platforms=platforms))
     return True

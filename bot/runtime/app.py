@@ -171,7 +171,7 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         directory,
         # The platforms with a connector, as a live view: connectors are added after this (add_receiver).
         PostingPolicy(settings.due_policy(), routing=settings.routing_policy(), platforms=connectors.keys(),
-                      release=settings.release.policy()),
+                      count_minimum=settings.reminders.count_minimum, release=settings.release.policy()),
         lambda: vocabulary,
         new_key,
         body_wait=timedelta(minutes=settings.bot.body_wait_minutes),

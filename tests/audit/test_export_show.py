@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from sqlalchemy import Engine
 
@@ -92,6 +92,7 @@ def test_show_prints_who_received_what_when_how_and_why_and_records_the_consulta
     assert len(entries) == 3 and "Trail of A-2026-0001: 3 entries" in text
     assert "to th-npoc, my-npoc" in text and "via direct:console:my-npoc" in text
     assert "[TLP:AMBER]" in text and "why: identity check" in text and "message 1" in text
+    assert f"{entries[0].recorded_at.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S}Z  #" in text  # the audit log: UTC
     with audit_engine.begin() as connection:
         consulted = list(read_entries(connection, keyring))[-1]
     assert consulted.action == "consultation" and consulted.reference == "A-2026-0001"

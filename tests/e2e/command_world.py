@@ -119,7 +119,8 @@ class World:
         # As bot.scheduling.scheduler.start_scheduler builds it, without APScheduler's timers.
         self.reminders = ReminderService(runtime.uow_factory, runtime.directory, reminders.policy(),
                                          digest_room=reminders.digest_room, bulletin_room=reminders.bulletin_room,
-                                         admins=lambda: admin_destinations(runtime))
+                                         admins=lambda: admin_destinations(runtime),
+                                         digest_zone=reminders.digest_timezone)
         self.run(self.runtime.db.run(self.reminders.reconcile, self.clock.now()))
         self.settle()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -44,8 +45,13 @@ def test_an_alert_travels_from_the_console_to_thailand(workdir: Path) -> None:
     receipt = next(line for line in out.splitlines() if "accepted (TLP:AMBER" in line)
     reference = receipt.split("Alert ", 1)[1].split(" ", 1)[0]
     to_thailand = out.split("(Thailand), direct chat", 1)[1]
-    assert f"[TLP:AMBER] {reference} · URGENT alert" in to_thailand
-    assert "Two travellers with altered passports" in to_thailand
+    # What a phone's notification shows: the banner, then the body; the reference and caveat follow.
+    shown = to_thailand.splitlines()
+    assert shown[1] == "│ [TLP:AMBER] URGENT · document-fraud · from Malaysia"
+    assert shown[2] == "│ Two travellers with altered passports, flight XX123 KUL-BKK 14:30 today."
+    assert f"│ {reference} · alert from Immigration liaison officer (Malaysia) · to TH" in shown
+    assert "│ TLP:AMBER: recipient organisations only, need to know. H0: may be shared within law enforcement." in shown
+    assert re.search(r"│ Feedback due \d\d [A-Z][a-z]{2} \d\d:\d\d UTC\+7\n", to_thailand)  # on Bangkok's clock
     assert "Not sent: TLP:RED goes only to named people" in out
     assert "TLP 'orange' is not valid" in out
     assert "You are" in out and "(th-npoc)" in out

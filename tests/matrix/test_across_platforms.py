@@ -161,7 +161,7 @@ async def test_an_alert_posted_in_matrix_reaches_a_telegram_contact(both: TwoPla
     await eventually(lambda: [s for s in both.telegram.sent_to(TH_NPOC.id) if reference in s.text],
                      "the delivery in Somchai's Telegram chat", timeout=60)
     delivery = next(s for s in both.telegram.sent_to(TH_NPOC.id) if reference in s.text)
-    assert delivery.text.startswith(f"[TLP:AMBER] {reference}")
+    assert delivery.text.startswith("[TLP:AMBER] document-fraud · from Malaysia\nAltered passports")
     assert "Altered passports on flight XX123" in delivery.text
     assert delivery.protect_content, "AMBER is protected content on Telegram"
     both.amber = reference
@@ -189,5 +189,5 @@ async def test_a_request_typed_in_telegram_reaches_a_matrix_user(both: TwoPlatfo
     await both.officer.join(direct)
     delivered = await both.officer.wait_for(
         lambda: [b for b in both.bot_said(both.officer, direct) if reference in b], what="the request on Matrix")
-    assert delivered[0].startswith(f"[TLP:GREEN] {reference}")
+    assert delivered[0].startswith("[TLP:GREEN] document-fraud · from Thailand\nPlease check passport")
     assert "Please check passport A1234567" in delivered[0]

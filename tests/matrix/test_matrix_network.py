@@ -146,8 +146,10 @@ async def test_an_amber_strict_alert_reaches_thailand_in_its_encrypted_room(worl
         what="the delivery in Thailand's room")
     event = delivered[0]
     assert event.decrypted, "Thailand's room is encrypted: the contact's client decrypted the delivery"
-    assert event.body.startswith(f"[TLP:AMBER+STRICT] {reference} · URGENT alert")
-    assert "Two travellers with altered passports" in event.body
+    assert event.body.startswith("[TLP:AMBER+STRICT] URGENT · document-fraud · from Malaysia\n"
+                                 "Two travellers with altered passports")  # what a notification shows first
+    assert f"{reference} · alert from" in event.body
+    assert re.search(r"\nFeedback due \d\d [A-Z][a-z]{2} \d\d:\d\d UTC\n", event.body)  # a room: UTC, named
     # It asks Thailand's contact to act: an m.text that mentions them, so their phone notifies them
     # (the default push rules keep m.notice quiet), with its hints in Matrix's `!` commands.
     assert event.source["type"] == "m.room.message"
@@ -173,7 +175,7 @@ async def test_a_red_alert_goes_to_a_direct_chat_made_once_and_reused(world: Wor
     await world.th.join(dm)
     first = await world.th.wait_for(
         lambda: [e for _, e in world.bot_messages(world.th, dm) if reference in e.body], what="the RED delivery")
-    assert first[0].decrypted and first[0].body.startswith(f"[TLP:RED] {reference}")
+    assert first[0].decrypted and first[0].body.startswith("[TLP:RED] from Malaysia\nSource is a named")
     assert 'data-mx-color="#FF2B2B"' in first[0].source["content"]["formatted_body"]
     # In the direct chat the mention is in the event only: the text does not name its one reader.
     assert first[0].source["content"]["msgtype"] == "m.text"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from storage.tables import deliveries
@@ -16,7 +18,9 @@ async def delivered(fake: FakeBotApi) -> tuple[Sent, str]:
     fake.says(OFFICER, ALERT)
     await eventually(lambda: fake.sent_to(TH_NPOC.id), "the delivery to Thailand")
     delivery = fake.sent_to(TH_NPOC.id)[0]
-    return delivery, delivery.text.split()[1]  # "[TLP:AMBER] A-2026-0001 · ..."
+    found = re.search(r"\b[AR]-\d{4}-\d{4,}\b", delivery.text)  # "A-2026-0001 · alert from ...", after the body
+    assert found is not None, delivery.text
+    return delivery, found.group()
 
 
 def to(fake: FakeBotApi, user_id: int, words: str) -> list[Sent]:

@@ -11,7 +11,7 @@ async def test_a_typed_alert_reaches_thailand_with_buttons(tmp_path, fake, monke
                            "Two travellers <with> altered passports & more")
         await eventually(lambda: fake.sent_to(TH_NPOC.id), "the delivery to Thailand")
         delivery = fake.sent_to(TH_NPOC.id)[0]
-        assert delivery.text.startswith("[TLP:AMBER] A-")
+        assert delivery.text.startswith("[TLP:AMBER] URGENT · document-fraud · from Malaysia\nTwo travellers")
         assert "Two travellers <with> altered passports & more" in delivery.text
         assert "&lt;with&gt;" in delivery.html and delivery.html.startswith("<b>[TLP:AMBER]")
         assert delivery.protect_content

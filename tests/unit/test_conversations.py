@@ -62,12 +62,13 @@ def test_an_alert_reaches_thailand_with_its_banner_and_the_officer_gets_a_refere
     answers = bot.says("my-officer", "/alert to:TH tlp:amber topic:document-fraud grade:B2 Two travellers, flight XX123")
     assert len(answers) == 1 and answers[0].startswith("Alert A-2026-0001 accepted (TLP:AMBER H0)")
     [delivery] = bot.received_by("th-npoc")
-    first_line, *rest = delivery.splitlines()
-    assert first_line == "[TLP:AMBER] A-2026-0001 · ROUTINE alert"
-    assert "Grade B2 (source usually reliable; information probably true)" in rest
-    assert "Two travellers, flight XX123" in rest
+    first_line, body, *rest = delivery.splitlines()
+    assert first_line == "[TLP:AMBER] document-fraud · from Malaysia"  # routine: no priority in the banner
+    assert body == "Two travellers, flight XX123"
+    assert "A-2026-0001 · alert from My Officer (Malaysia) · to TH" in rest
+    assert "TLP:AMBER H0 · Grade B2 (source usually reliable; information probably true)" in rest
     assert delivery.index("TLP:AMBER") < delivery.index("Two travellers")
-    assert "Feedback due: 2026-11-30 09:00 UTC" in delivery  # routine: seven days
+    assert "Feedback due 30 Nov 16:00 UTC+7" in rest  # routine: seven days, on Bangkok's clock
     assert rest[-1].startswith("Acknowledge: /ack A-2026-0001")
 
 
@@ -140,7 +141,7 @@ def test_help_whoami_and_contacts(bot: Conversation) -> None:
 def test_urgent_items_reach_the_coordinator_too(bot: Conversation) -> None:
     bot.says("my-officer", "/alert to:TH priority:flash Boat in distress")
     assert len(bot.received_by("rso-coord")) == 1
-    assert "Feedback due: 2026-11-24 09:00 UTC" in bot.received_by("th-npoc")[0]
+    assert "Feedback due 24 Nov 16:00 UTC+7" in bot.received_by("th-npoc")[0]
 
 
 def test_nothing_is_kept_without_a_commit(bot: Conversation) -> None:

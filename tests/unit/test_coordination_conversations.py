@@ -28,10 +28,10 @@ def test_a_coordinator_sees_who_owes_what_most_overdue_first(bot: ReminderBot) -
     bot.later(5)
     answer = bot.answer("rso-coord", "/overdue")
     assert answer.splitlines() == [
-        "Overdue: 2, most overdue first (times UTC)",
-        "A-2026-0001 TLP:AMBER · Th Npoc (Thailand) owes acknowledgement since 23 Nov 10:01 UTC (1h5m late) · "
+        "Overdue: 2, most overdue first (times Asia/Bangkok)",  # the coordinator's clock, in their direct chat
+        "A-2026-0001 TLP:AMBER · Th Npoc (Thailand) owes acknowledgement since 23 Nov 17:01 (1h5m late) · "
         "from My Officer (Malaysia)",
-        "A-2026-0002 TLP:RED · Th Npoc (Thailand) owes acknowledgement since 23 Nov 10:01 UTC (1h5m late) · "
+        "A-2026-0002 TLP:RED · Th Npoc (Thailand) owes acknowledgement since 23 Nov 17:01 (1h5m late) · "
         "from My Officer (Malaysia)",
     ]
     assert bot.last_audit == [AuditAction.COMMAND, AuditAction.CONSULTATION]
@@ -41,6 +41,7 @@ def test_a_coordinator_sees_who_owes_what_most_overdue_first(bot: ReminderBot) -
 def test_in_a_room_red_items_are_counted_not_listed(bot: ReminderBot) -> None:
     [answer] = bot.says("rso-coord", "/overdue", chat="console:#coordination")
     assert "A-2026-0001 TLP:AMBER" in answer
+    assert "(times UTC)" in answer and "since 23 Nov 10:01 (" in answer  # several readers: UTC, named
     assert "A-2026-0002" not in answer and "1 more under TLP:AMBER+STRICT or TLP:RED" in answer
 
 
@@ -79,13 +80,13 @@ def test_stats_are_for_coordinators_and_auditors(bot: ReminderBot) -> None:
 
 def test_a_recipient_snoozes_their_reminders_with_a_reason_that_is_recorded(bot: ReminderBot) -> None:
     assert bot.answer("th-npoc", f"/snooze {REF} 4h waiting for the airline") == (
-        f"Reminders on {REF} for you are held until 23 Nov 15:01 UTC (Mon 22:01 your time). The reason is recorded.")
+        f"Reminders on {REF} for you are held until 23 Nov 22:01 UTC+7. The reason is recorded.")
     snooze = bot.store.audit[-1]
     assert (snooze.action, snooze.reference, snooze.detail["reason"], snooze.detail["for"]) == (
         AuditAction.REMINDER, REF, "waiting for the airline", "th-npoc")
     told = bot.messages_to("my-officer")[-1].text.splitlines()
     assert told[0] == f"[TLP:AMBER] {REF} · URGENT alert"  # their words about the item: the banner first
-    assert told[1].endswith("Reason: waiting for the airline")
+    assert told[1].endswith("until 23 Nov 23:01 UTC+8. Reason: waiting for the airline")  # Kuala Lumpur's clock
     bot.tick()
     assert not [m for m in bot.reminders("th-npoc") if REF in m.key]  # held, while Malaysia's go on
     assert [m for m in bot.reminders("my-npoc") if REF in m.key]
@@ -104,11 +105,11 @@ def test_only_those_involved_may_snooze_and_a_closed_item_has_nothing_to_snooze(
 def test_the_originator_reminds_everyone_who_still_owes_at_once(bot: ReminderBot) -> None:
     bot.says("my-npoc", f"/reply {REF} Known to us")
     answer = bot.answer("my-officer", f"/remind {REF}")
-    assert answer == f"Reminded about {REF}: Th Npoc (Thailand) (acknowledgement; Mon 18:01 their time)."
+    assert answer == f"Reminded about {REF}: Th Npoc (Thailand) (acknowledgement; it is 23 Nov 18:01 UTC+7 there)."
     nudge = bot.messages_to("th-npoc")[-1]
     assert nudge.kind is MessageKind.REMINDER and nudge.text.splitlines() == [
         f"[TLP:AMBER] {REF} · URGENT alert",
-        f"My Officer (Malaysia) reminds you: acknowledgement of {REF} was due 23 Nov 10:01 UTC (Mon 17:01 your time).",
+        f"My Officer (Malaysia) asks you to acknowledge {REF}: it was due 23 Nov 17:01 UTC+7.",
         f"Acknowledge: /ack {REF}",
     ]
     assert bot.last_audit == [AuditAction.COMMAND, AuditAction.REMINDER]
@@ -127,7 +128,7 @@ def test_a_recipient_escalates_to_the_coordinators_with_who_owes_what(bot: Remin
     assert escalation.text.splitlines()[:3] == [
         f"[TLP:AMBER] {REF} · URGENT alert",
         f"Escalated by Th Npoc (Thailand): {REF} from My Officer (Malaysia).",
-        "Th Npoc (Thailand) owes acknowledgement since 23 Nov 10:01 UTC (1h late).",
+        "Th Npoc (Thailand) owes acknowledgement since 23 Nov 17:01 UTC+7 (1h late).",  # Bangkok: the coordinator's
     ]
     assert "Two travellers" not in escalation.text
     assert bot.last_audit == [AuditAction.COMMAND, AuditAction.ESCALATION]

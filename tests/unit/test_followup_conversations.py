@@ -29,7 +29,7 @@ def _state(bot: Bot, contact: str) -> str:
 def test_a_contact_acknowledges_and_the_originator_hears_of_it(bot: Bot) -> None:
     bot.later(5)
     assert bot.answer("th-npoc", f"/ack {REF}") == f"Acknowledged {REF}. Send feedback with /reply {REF} <text>."
-    assert bot.last_to("my-officer") == f"{REF}: acknowledged by Th Npoc (Thailand) at 23 Nov 09:06 UTC (1 of 2)."
+    assert bot.last_to("my-officer") == f"{REF}: acknowledged by Th Npoc (Thailand) at 23 Nov 17:06 UTC+8 (1 of 2)."  # on Kuala Lumpur's clock
     assert _state(bot, "th-npoc") == "acknowledged"
     assert bot.last_audit == [AuditAction.COMMAND, AuditAction.ACKNOWLEDGEMENT]
 
@@ -38,7 +38,7 @@ def test_a_second_ack_says_when_the_first_was_given_and_changes_nothing(bot: Bot
     bot.says("th-npoc", f"/ack {REF}")
     told = len(bot.received_by("my-officer"))
     bot.later(30)
-    assert bot.answer("th-npoc", f"/ack {REF}") == f"You already acknowledged {REF} at 23 Nov 09:01 UTC."
+    assert bot.answer("th-npoc", f"/ack {REF}") == f"You already acknowledged {REF} at 23 Nov 16:01 UTC+7."
     assert len(bot.received_by("my-officer")) == told
     assert bot.last_audit == [AuditAction.COMMAND]
 
@@ -61,7 +61,8 @@ def test_feedback_reaches_the_originator_under_the_items_banner(bot: Bot) -> Non
         f"Your feedback on {REF} goes to My Officer (Malaysia).")
     relayed = bot.messages_to("my-officer")[-1]
     delivery = bot.received_by("th-npoc")[0]
-    assert relayed.text.splitlines()[0] == delivery.splitlines()[0] == f"[TLP:AMBER] {REF} · ROUTINE alert"
+    assert relayed.text.splitlines()[0] == f"[TLP:AMBER] {REF} · ROUTINE alert"
+    assert delivery.splitlines()[0].startswith("[TLP:AMBER] ")  # the same caveat first as the delivery
     assert "Feedback from Th Npoc (Thailand) · TLP:AMBER H0" in relayed.text
     assert "Confirmed, stolen 2026-10-02" in relayed.text
     assert (relayed.kind, relayed.protect_content) == (MessageKind.FEEDBACK, True)
@@ -106,7 +107,7 @@ def test_the_originator_closes_and_recipients_are_told_briefly(bot: Bot) -> None
     closure = bot.record(REF).closure
     assert closure is not None and (closure.closed_by, closure.outcome) == ("my-officer", "both arrested at BKK")
     assert bot.last_audit == [AuditAction.COMMAND, AuditAction.CLOSURE]
-    assert bot.answer("my-officer", f"/close {REF}").startswith(f"{REF} was already closed (23 Nov 09:01 UTC)")
+    assert bot.answer("my-officer", f"/close {REF}").startswith(f"{REF} was already closed (23 Nov 17:01 UTC+8)")
 
 
 def test_a_coordinator_may_close_and_the_originator_is_told(bot: Bot) -> None:
@@ -124,7 +125,7 @@ def test_others_may_not_close(bot: Bot, who: str) -> None:
 def test_a_reply_to_a_closed_item_is_still_relayed_and_says_so(bot: Bot) -> None:
     bot.says("my-officer", f"/close {REF} done")
     assert bot.answer("th-npoc", f"/reply {REF} one more hit").endswith("It is closed, but they still get it.")
-    assert "(The item was closed on 23 Nov 09:01 UTC.)" in bot.last_to("my-officer")
+    assert "(The item was closed on 23 Nov 17:01 UTC+8.)" in bot.last_to("my-officer")
 
 
 def test_status_shows_each_recipient_with_times(bot: Bot) -> None:
@@ -134,11 +135,11 @@ def test_status_shows_each_recipient_with_times(bot: Bot) -> None:
     bot.says("th-npoc", f"/reply {REF} Confirmed")
     assert bot.answer("my-officer", f"/status {REF}").splitlines() == [
         f"{REF} · TLP:AMBER H0 · open",
-        "Alert from My Officer (Malaysia), 23 Nov 09:00 (times UTC)",
-        "Ack due 24 Nov 09:00 · feedback due 30 Nov 09:00",
+        "Alert from My Officer (Malaysia), 23 Nov 17:00 (times Asia/Kuala_Lumpur)",  # the asker's clock
+        "Ack due 24 Nov 17:00 · feedback due 30 Nov 17:00",
         "Acknowledged 1 of 2 · answered 1 of 2",
-        "Th Npoc (Thailand): sent 23 Nov 09:01 · ack 23 Nov 09:05 · answered 23 Nov 09:35",
-        "My Npoc (Malaysia): sent 23 Nov 09:01",
+        "Th Npoc (Thailand): sent 23 Nov 17:01 · ack 23 Nov 17:05 · answered 23 Nov 17:35",
+        "My Npoc (Malaysia): sent 23 Nov 17:01",
     ]
     assert bot.last_audit == [AuditAction.COMMAND, AuditAction.CONSULTATION]
     assert bot.store.audit[-1].reference == REF
@@ -152,7 +153,7 @@ def test_a_queued_delivery_shows_as_queued() -> None:
 
 def test_a_recipient_sees_only_their_own_line(bot: Bot) -> None:
     lines = bot.answer("my-npoc", f"/status {REF}").splitlines()
-    assert lines[-1] == "My Npoc (Malaysia): sent 23 Nov 09:01"
+    assert lines[-1] == "My Npoc (Malaysia): sent 23 Nov 17:01"
     assert not any("Th Npoc" in line or "Acknowledged" in line for line in lines)
 
 
@@ -176,14 +177,15 @@ def test_mine_lists_both_directions_newest_first(bot: Bot) -> None:
     bot.says("th-npoc", "/alert to:@my-officer tlp:red Named source")
     bot.says("th-npoc", f"/ack {REF}")
     assert bot.answer("my-officer", "/mine").splitlines() == [
-        "Your open items, newest first (times UTC):",
-        "A-2026-0002 TLP:RED · from Th Npoc (TH) · to acknowledge · ack due 24 Nov 10:02",
-        f"{REF} TLP:AMBER · to TH, MY · 1/2 ack, 0 answered · due 30 Nov 09:00",
+        "Your open items, newest first (times Asia/Kuala_Lumpur):",
+        "A-2026-0002 TLP:RED · from Th Npoc (TH) · to acknowledge · ack due 24 Nov 18:02",
+        f"{REF} TLP:AMBER · to TH, MY · 1/2 ack, 0 answered · due 30 Nov 17:00",
     ]
-    assert bot.answer("th-npoc", "/mine").splitlines()[1:] == [
-        "A-2026-0002 TLP:RED · to MY · 0/1 ack, 0 answered · due 30 Nov 10:02",
-        "R-2026-0001 TLP:AMBER · to MY · 0/1 ack, 0 answered · due 30 Nov 10:01",
-        f"{REF} TLP:AMBER · from My Officer (MY) · to answer · due 30 Nov 09:00",
+    assert bot.answer("th-npoc", "/mine").splitlines() == [
+        "Your open items, newest first (times Asia/Bangkok):",
+        "A-2026-0002 TLP:RED · to MY · 0/1 ack, 0 answered · due 30 Nov 17:02",
+        "R-2026-0001 TLP:AMBER · to MY · 0/1 ack, 0 answered · due 30 Nov 17:01",
+        f"{REF} TLP:AMBER · from My Officer (MY) · to answer · due 30 Nov 16:00",
     ]
 
 

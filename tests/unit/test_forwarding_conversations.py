@@ -55,7 +55,9 @@ def test_an_orcon_forward_waits_for_consent_then_goes(orcon: Bot) -> None:
         "Consent recorded. It went to Th Immigration (Thailand immigration).")
     assert orcon.last_audit == [AuditAction.COMMAND, AuditAction.CONSENT, AuditAction.FORWARD]
     [delivery] = _deliveries_to(orcon, "th-immigration")
-    assert delivery.startswith(f"[TLP:AMBER] {REF} · ROUTINE alert")
+    assert delivery.startswith("[TLP:AMBER] document-fraud · from Malaysia\nTwo travellers")
+    assert f"{REF} · alert from My Officer (Malaysia)" in delivery
+    assert "TLP:AMBER H0 ORCON" in delivery and "ORCON: no onward sharing without the originator's consent." in delivery
     assert "Forwarded by Th Npoc (Thailand), with the originator's consent" in delivery
     assert "Two travellers, flight XX123" in delivery
     assert orcon.last_to("th-npoc") == (
@@ -92,7 +94,7 @@ def test_consent_is_given_once(orcon: Bot) -> None:
     orcon.says("my-officer", f"/consent {REF} no")
     assert orcon.answer("my-officer", f"/consent {REF} yes") == (
         f"Already decided: the forward of {REF} by Th Npoc (Thailand) to Th Immigration (Thailand immigration) "
-        "was refused on 23 Nov 09:01 UTC.")
+        "was refused on 23 Nov 17:01 UTC+8.")  # on the asker's clock, in Kuala Lumpur
     assert _deliveries_to(orcon, "th-immigration") == []
     assert orcon.last_audit == [AuditAction.COMMAND]
 

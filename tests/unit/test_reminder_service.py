@@ -65,8 +65,9 @@ def test_an_unacknowledged_urgent_alert_is_reminded_then_escalated(bot: Reminder
     assert bot.stages_to("th-deputy") == ["ack-backup"]  # Thailand's backup; Malaysia's contact has none
     assert bot.stages_to("rso-coord") == ["ack-coordinators", "ack-coordinators"]  # about TH, and about MY
     delivery = bot.received_by("th-npoc")[0]
-    for message in bot.reminders():
-        assert message.text.splitlines()[0] == delivery.splitlines()[0] == f"[TLP:AMBER] {REF} · URGENT alert"
+    assert delivery.splitlines()[0] == "[TLP:AMBER] URGENT · from Malaysia"
+    for message in bot.reminders():  # the same caveat and priority first, with the reference: no content
+        assert message.text.splitlines()[0] == f"[TLP:AMBER] {REF} · URGENT alert"
         assert "Two travellers" not in message.text and message.protect_content
 
 

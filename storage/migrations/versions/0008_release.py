@@ -1,7 +1,7 @@
 """Two-person release: the `approver` role, and the items held until a second person decides.
 
 Revision ID: 0008_release
-Revises: 0008_converse (re-chained after main merged it)
+Revises: 0009_arrange (re-chained after main merged 0008_converse and 0009_arrange)
 Create Date: 2026-12-06
 
 Written by hand and frozen, like 0001_core. The roles' CHECK constraint gains `approver`: SQLite
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_release"
-down_revision: str | Sequence[str] | None = "0008_converse"
+down_revision: str | Sequence[str] | None = "0009_arrange"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
