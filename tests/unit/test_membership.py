@@ -258,7 +258,7 @@ def test_a_second_national_contact_is_told_they_receive_nothing_from_the_country
     admin.says("my-officer", "/alert to:@th-second tlp:amber Boat sighted again")
     to_second = [m for m in admin.store.outbox.values()
                  if m.kind is MessageKind.DELIVERY and m.contact == "th-second"]
-    assert [m.text.split()[1] for m in to_second] == ["A-2026-0002"]  # only the item that named them
+    assert [m.reference for m in to_second] == ["A-2026-0002"]  # only the item that named them
 
 
 # --- /reassign ------------------------------------------------------------------------------------

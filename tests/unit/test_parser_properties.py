@@ -220,7 +220,7 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
 
 
 def test_the_strategies_cover_every_command() -> None:
-    drawn = {type(command) for command in _examples(commands(CONFIGURED), 400)}
+    drawn = {type(command) for command in _examples(commands(CONFIGURED), 800)}
     assert drawn == COMMAND_CLASSES
 
 
