@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Protocol, TypeVar
 
+from alerts.focal import FOCAL_POINTS
 from alerts.items import Reference, Selector
 from alerts.roles import Role
 from handlers import arrangements, coordination, devices, followup, forwarding, info, membership, parse_admin
-from handlers import parse_items, release, rooms
+from handlers import parse_items, portal, release, rooms
 from handlers import commands as c
 from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.post_item import post_item
@@ -24,6 +25,8 @@ from handlers.vocabulary import Vocabulary
 SENDERS = frozenset({Role.OFFICER, Role.CONTACT, Role.COORDINATOR})
 COORDINATION = frozenset({Role.COORDINATOR, Role.ADMIN})
 ADMINISTRATION = frozenset({Role.ADMIN})
+# Focal points manage their own people only: handlers/membership.py asks alerts/focal.py whose.
+PEOPLE = ADMINISTRATION | FOCAL_POINTS
 MAX_SNOOZE = timedelta(days=30)
 NOTHING_TO_CANCEL = "Nothing to cancel."
 
@@ -200,6 +203,10 @@ _declare(CommandSpec("contacts", EVERYONE, "/contacts [TH]", "points of contact"
 _declare(CommandSpec("whoami", EVERYONE, "/whoami", "who the bot takes you for",
     "Your contact entry, organisation, desk and roles as the bot has them.", ("/whoami",),
     _no_arguments(c.WhoamiCommand), lambda ctx, cmd, policy: info.whoami(ctx), aliases=("me",)))
+_declare(CommandSpec("portal", EVERYONE, "/portal", "a login link to the web portal",
+    "A one-time link to the web portal (boards, items, statistics with charts), for you alone: it works "
+    "once, within a few minutes. Only in your direct chat with the bot.", ("/portal",),
+    _no_arguments(c.PortalCommand), lambda ctx, cmd, policy: portal.portal_link(ctx, policy.portal)))
 _declare(CommandSpec("help", EVERYONE, "/help [command]", "this list, or one command in detail",
     "The list of commands, or one command or field in detail.", ("/help alert",),
     _help, lambda ctx, cmd, policy: ctx.answer(COMMANDS.help_text(cmd.topic)),
@@ -249,14 +256,21 @@ _declare(CommandSpec("arrangement", COORDINATION, "/arrangement add|end|list …
                               else arrangements.arrangement_end(ctx, cmd) if isinstance(cmd, c.ArrangementEndCommand)
                               else arrangements.arrangement_list(ctx)),
     aliases=("arrangements",)))
-_declare(CommandSpec("member", ADMINISTRATION, "/member add|remove USER …", "onboard or offboard someone (admins)",
-    "Onboard someone into every room they belong in, on every platform, or offboard them from all. "
+_declare(CommandSpec("member", PEOPLE, "/member add|remove|backup USER …",
+    "onboard or offboard someone (admins; focal points: their own people)",
+    "Onboard someone into every room they belong in, on every platform, or offboard them from all; "
+    "/member backup USER BACKUP (or none) names who takes over their open items when they leave. "
     "USER is @alice:example.org (Matrix), @username or telegram:user:42 (Telegram), or a mention. "
     "/member add also takes name:, backup: (a contact) and tz: (an IANA zone). "
+    "Admins manage everyone; a national focal point the people of their own country, an organisational "
+    "focal point those of their own organisation (in a country: their own desk), with the roles officer, "
+    "contact and focal point. "
     f"Roles: {', '.join(role.value for role in Role)}.",
-    (parse_admin.MEMBER_ADD_EXAMPLE, parse_admin.MEMBER_ADD_FULL_EXAMPLE, parse_admin.MEMBER_REMOVE_EXAMPLE),
+    (parse_admin.MEMBER_ADD_EXAMPLE, parse_admin.MEMBER_ADD_FULL_EXAMPLE, parse_admin.MEMBER_REMOVE_EXAMPLE,
+     parse_admin.MEMBER_BACKUP_EXAMPLE),
     parse_admin.parse_member,
     lambda ctx, cmd, policy: (membership.member_add(ctx, cmd) if isinstance(cmd, c.MemberAddCommand)
+                              else membership.member_backup(ctx, cmd) if isinstance(cmd, c.MemberBackupCommand)
                               else membership.member_remove(ctx, cmd))))
 _declare(CommandSpec("reassign", COORDINATION, "/reassign REF to:PERSON", "give a left person's copies to someone",
     "Coordinators: the copies of an item whose recipients have left the directory (open, not answered) go to "

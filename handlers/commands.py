@@ -25,6 +25,7 @@ from handlers.commands_admin import ArrangementEndCommand as ArrangementEndComma
 from handlers.commands_admin import ArrangementListCommand as ArrangementListCommand
 from handlers.commands_admin import DeviceCommand as DeviceCommand
 from handlers.commands_admin import MemberAddCommand as MemberAddCommand
+from handlers.commands_admin import MemberBackupCommand as MemberBackupCommand
 from handlers.commands_admin import MemberRemoveCommand as MemberRemoveCommand
 from handlers.commands_admin import ReassignCommand as ReassignCommand
 from handlers.commands_admin import RoomRegisterCommand as RoomRegisterCommand
@@ -175,6 +176,11 @@ class ContactsCommand:
 @dataclass(frozen=True)
 class WhoamiCommand(Bare):
     name: ClassVar[str] = "whoami"
+
+
+@dataclass(frozen=True)
+class PortalCommand(Bare):
+    name: ClassVar[str] = "portal"
 
 
 @dataclass(frozen=True)

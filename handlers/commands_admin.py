@@ -58,6 +58,18 @@ class ReassignCommand:
 
 
 @dataclass(frozen=True)
+class MemberBackupCommand:
+    """`/member backup PERSON BACKUP`: who takes over PERSON's items when they leave (None: nobody)."""
+
+    name: ClassVar[str] = "member"
+    user: str  # an account as MemberAddCommand.user, or a contact id
+    backup: str | None  # likewise; None clears it
+
+    def render(self) -> str:
+        return command_text.joined("/member backup", self.user, self.backup or "none")
+
+
+@dataclass(frozen=True)
 class RoomsCommand(Bare):
     name: ClassVar[str] = "rooms"
 

@@ -32,8 +32,9 @@ from handlers.followup import find_item, notify, refuse, sender_of
 from handlers.answer_place import answer_zone, messages_about
 from handlers.pressed import plan_buttons
 from handlers.ports import ItemRecord, ItemSummary, ReminderRepository, UnitOfWork
+from handlers.visibility import overdue_for
 
-def _in_direct_chat(ctx: CommandContext) -> bool:
+def in_direct_chat(ctx: CommandContext) -> bool:
     """Whether the command came from a direct chat. Where the platform cannot tell (Matrix), a chat
     that is not a registered room is taken as direct: registered rooms are where groups meet."""
     chat = ctx.message.chat
@@ -72,10 +73,9 @@ def overdue_command(ctx: CommandContext, scope: Selector | None) -> None:
     store = ctx.uow.reminders
     me = sender_of(ctx)
     owed: list[Owed] = overdue(store.overdue(ctx.now), ctx.now, ctx.directory)
-    if not (me.has(Role.COORDINATOR) or me.has(Role.ADMIN)):
-        owed = [o for o in owed if me.id in (o.contact, o.item.originator)]
+    owed = overdue_for(me, owed)
     owed = [o for o in owed if _in_scope(ctx, o.contact, scope)]
-    in_room = not _in_direct_chat(ctx)
+    in_room = not in_direct_chat(ctx)
     ctx.audit(AuditAction.CONSULTATION, detail={
         "command": "overdue", "scope": str(scope) if scope else "all", "view": "room" if in_room else "direct",
         "references": ", ".join(sorted({o.item.reference for o in owed})),

@@ -50,6 +50,7 @@ from handlers.answer_place import answer_placed, answer_zone, messages_about
 from handlers.context import CommandContext
 from handlers.ports import ItemRecord
 from handlers.pressed import plan_buttons
+from handlers.visibility import ItemView, item_view
 
 MINE_LIMIT = 8  # lines; a phone screen without scrolling
 
@@ -237,13 +238,14 @@ def status(ctx: CommandContext, reference: Reference, platforms: AbstractSet[Pla
     if record is None:
         return
     item, sender = record.item, sender_of(ctx)
-    overseer = sender.id == item.originator or sender.has(Role.COORDINATOR) or sender.has(Role.AUDITOR)
-    own = record.delivery_to(sender.id)
-    if not overseer and own is None:
+    view = item_view(sender, item.originator, (d.contact for d in record.deliveries))
+    if view is None:
         refuse(ctx, record, "status", f"Only the originator, recipients, coordinators and auditors can see {reference}.")
         return
+    overseer = view is ItemView.EVERY_RECIPIENT
+    own = record.delivery_to(sender.id)
     ctx.audit(AuditAction.CONSULTATION, reference=str(reference), caveat=item.caveat.label(),
-              detail={"command": "status", "view": "every recipient" if overseer else "own delivery"})
+              detail={"command": "status", "view": view.value})
     shown = record.deliveries if overseer else (own,)
     pending = sum(f.pending for f in ctx.uow.items.forwards(reference)) if overseer else 0
     closer = title(ctx, record.closure.closed_by) if record.closure else None

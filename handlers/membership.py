@@ -16,6 +16,7 @@ from alerts.caveat_rules import PRIVATE_FACTS, private_answer
 from alerts.caveats import Tlp
 from alerts.directory import Contact, Directory
 from alerts.errors import InvalidValue, RouteRefused
+from alerts.focal import management_refusal
 from alerts.identity import Platform, UserRef
 from alerts.membership import (Drift, Plan, PlannedAction, Run, contact_id_for, drift, offboarding_plan,
                                onboarding_plan, sync_plan)
@@ -28,7 +29,7 @@ from alerts.times import zone_at
 from alerts.routing import Delivery, Destination, Route
 from alerts.routing_places import direct_place
 from handlers.answer_place import answer_placed, content_free_notice, messages_about
-from handlers.commands import MemberAddCommand, MemberRemoveCommand, ReassignCommand
+from handlers.commands import MemberAddCommand, MemberBackupCommand, MemberRemoveCommand, ReassignCommand
 from handlers.context import CommandContext
 from handlers.parse_admin import MEMBER_ADD_FULL_EXAMPLE
 from handlers.ports import ItemRecord, MembershipGateway
@@ -65,6 +66,12 @@ def _action_lines(actions: tuple[PlannedAction, ...], limit: int = 20) -> list[s
     return lines
 
 
+def _refuse(ctx: CommandContext, command: str, reason: str) -> None:
+    """A focal point outside their own people: answered and recorded; nothing changes."""
+    ctx.audit(AuditAction.REFUSAL, detail={"command": command, "reason": reason})
+    ctx.answer(reason)
+
+
 # --- /member add ----------------------------------------------------------------------------------
 
 def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
@@ -84,6 +91,12 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
         ctx.answer(f"{command.organisation} is not in the network. See /contacts for the list.")
         return
     existing = directory.contact_for(identity)
+    refused = management_refusal(ctx.sender, directory, org.code, command.desk, {command.role})
+    if refused is None and existing is not None:
+        refused = management_refusal(ctx.sender, directory, existing.organisation, existing.desk, existing.roles)
+    if refused is not None:
+        _refuse(ctx, "member add", refused)
+        return
     backup: Contact | None = None
     if command.backup is not None:
         backup = _backup_named(directory, command.backup)
@@ -166,10 +179,16 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
     if contact is None:
         ctx.answer(f"Nobody in the directory is {command.user}. See /contacts.")
         return
+    refused = management_refusal(ctx.sender, directory, contact.organisation, contact.desk, contact.roles)
+    if refused is not None:
+        _refuse(ctx, "member remove", refused)
+        return
     present = {room.chat: gateway.present(room.chat) for room in directory.rooms}
     plan = offboarding_plan(contact, directory, _run(ctx), present, note=command.reason or "")
     handed, kept, without_backup, tlps = _hand_over(ctx, contact)
     writer.remove_contact(contact.id)
+    # Their web portal sessions end with this transaction: someone who left reads nothing more.
+    ctx.uow.portal.end_sessions(contact.id, ctx.now)
     ctx.audit(AuditAction.ADMIN, recipients=(contact.id,),
               detail={"command": "member remove", "contact": contact.id, "reason": command.reason or "",
                       "accounts": ", ".join(str(i) for i in contact.identities),
@@ -204,6 +223,41 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
     if orphans:
         lines.append(f"They were the backup of {', '.join(orphans)}: give them a new one.")
     ctx.answer("\n".join(lines))
+
+
+# --- /member backup --------------------------------------------------------------------------------
+
+def member_backup(ctx: CommandContext, command: MemberBackupCommand) -> None:
+    """Name who takes over someone's open items when they leave (handed over by /member remove)."""
+    directory = ctx.directory
+    contact = directory.contact(command.user)
+    if contact is None:
+        ctx.answer(f"Nobody in the directory is {command.user}. See /contacts.")
+        return
+    backup = directory.contact(command.backup) if command.backup is not None else None
+    if command.backup is not None and backup is None:
+        ctx.answer(f"Nobody in the directory is {command.backup}, to be the backup. See /contacts.")
+        return
+    if backup is not None and backup.id == contact.id:
+        ctx.answer(f"{contact.title(directory)} cannot be their own backup: name someone else, or none.")
+        return
+    refused = management_refusal(ctx.sender, directory, contact.organisation, contact.desk, contact.roles)
+    if refused is None and backup is not None:
+        # Naming a backup gives them the person's items at removal: they must be one's own people too.
+        refused = management_refusal(ctx.sender, directory, backup.organisation, backup.desk, (), who="the backup")
+    if refused is not None:
+        _refuse(ctx, "member backup", refused)
+        return
+    ctx.uow.directory_writer.update_contact(replace(contact, backup=backup.id if backup else None))
+    ctx.audit(AuditAction.ADMIN, recipients=(contact.id,),
+              detail={"command": "member backup", "contact": contact.id, "backup": backup.id if backup else "",
+                      "previous": contact.backup or ""})
+    if backup is None:
+        ctx.answer(f"{contact.title(directory)} (@{contact.id}) has no backup now: at removal their open items "
+                   "would stay with nobody.")
+        return
+    ctx.answer(f"{backup.title(directory)} (@{backup.id}) is now the backup of {contact.title(directory)} "
+               f"(@{contact.id}): they take over {contact.name}'s open items at removal.")
 
 
 def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[str], list[str], set[Tlp]]:

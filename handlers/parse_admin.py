@@ -9,9 +9,11 @@ from alerts.devices import DeviceOp
 from alerts.errors import InvalidValue
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.reminder_policy import known_zone
+from alerts.roles import ACCEPTED as ROLES_ACCEPTED
 from alerts.roles import Role
 from handlers.commands import (ArrangementAddCommand, ArrangementEndCommand, ArrangementListCommand, DeviceCommand,
-                               MemberAddCommand, MemberRemoveCommand, ReassignCommand, RoomRegisterCommand,
+                               MemberAddCommand, MemberBackupCommand, MemberRemoveCommand, ReassignCommand,
+                               RoomRegisterCommand,
                                RoomRetireCommand, RoomSyncCommand)
 from handlers.lexer import OPENING_QUOTES, CommandSyntaxError, FieldSpec, read_quoted, scan_fields, shorten, take_word
 from handlers.values import (checked, invalid, parse_desk, parse_hub, parse_organisation, parse_topic,
@@ -22,7 +24,9 @@ MEMBER_ADD_EXAMPLE = "/member add @alice:example.org country:TH role:contact des
 MEMBER_ADD_FULL_EXAMPLE = ('/member add @somchai:example.org country:TH role:contact name:"Somchai P." '
                            'backup:@kanya:example.org tz:Asia/Bangkok')
 MEMBER_REMOVE_EXAMPLE = '/member remove @alice:example.org reason:"left the service"'
-MEMBER_USAGE = f"Use /member add USER country:TH role:contact, or /member remove USER. Example: {MEMBER_ADD_EXAMPLE}"
+MEMBER_BACKUP_EXAMPLE = "/member backup console:th-deputy th-immigration"
+MEMBER_USAGE = (f"Use /member add USER country:TH role:contact, /member remove USER, or /member backup USER BACKUP. "
+                f"Example: {MEMBER_ADD_EXAMPLE}")
 
 MEMBER_ADD_FIELDS = FieldSpec(
     keys={
@@ -58,13 +62,39 @@ _DEVICE_ID = re.compile(r"[A-Za-z0-9._+/=-]{1,64}")
 _APPLY_WORDS = {"--apply", "—apply", "–apply", "-apply", "apply"}
 
 
-def parse_member(rest: str, vocabulary: Vocabulary) -> MemberAddCommand | MemberRemoveCommand:
+def parse_member(rest: str, vocabulary: Vocabulary) -> MemberAddCommand | MemberRemoveCommand | MemberBackupCommand:
     action, after = take_word(rest)
     if action.lower() == "add":
         return _member_add(after, vocabulary)
     if action.lower() == "remove":
         return _member_remove(after)
+    if action.lower() == "backup":
+        return _member_backup(after)
     raise CommandSyntaxError(MEMBER_USAGE)
+
+
+_CONTACT_ID = re.compile(r"@?[a-z0-9][a-z0-9._-]{0,199}")
+
+
+def _person(word: str) -> str:
+    """An account, or a contact id as the directory has it (th-immigration): who /member backup names."""
+    try:
+        return parse_user(word)
+    except InvalidValue:
+        if _CONTACT_ID.fullmatch(word.lower()):
+            return word.lower().removeprefix("@")
+        raise CommandSyntaxError(f"'{shorten(word, 40)}' is neither an account nor a contact id. "
+                                 f"Example: {MEMBER_BACKUP_EXAMPLE}") from None
+
+
+def _member_backup(text: str) -> MemberBackupCommand:
+    """`/member backup PERSON BACKUP`, or `none` for BACKUP to clear it."""
+    user, after = take_word(text)
+    backup, extra = take_word(after)
+    if not user or not backup or extra.strip():
+        raise CommandSyntaxError("Use /member backup PERSON BACKUP (or none), each an account or a contact id. "
+                                 f"Example: {MEMBER_BACKUP_EXAMPLE}")
+    return MemberBackupCommand(_person(user), None if backup.lower() == "none" else _person(backup))
 
 
 def _take_user(text: str, command: str, example: str) -> tuple[str, str]:
@@ -87,7 +117,7 @@ def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
         raise CommandSyntaxError(f"Say where they work with country: (or org:). Example: {MEMBER_ADD_EXAMPLE}")
     if "role" not in values:
         raise CommandSyntaxError(
-            f"Say what they do with role: officer, contact, coordinator, admin, auditor or approver. Example: {MEMBER_ADD_EXAMPLE}"
+            f"Say what they do with role: {ROLES_ACCEPTED}. Example: {MEMBER_ADD_EXAMPLE}"
         )
     organisation = parse_organisation(values["org"], vocabulary, example="country:TH")
     role = checked(Role.parse, values["role"])

@@ -254,6 +254,32 @@ class ReminderRepository(Protocol):
         ...
 
 
+class PortalAccess(Protocol):
+    """The web portal's one-time login links and sessions. Only hashes of the tokens are stored (a
+    copy of the database opens nothing); the tokens themselves exist in the person's chat and
+    browser alone."""
+
+    def add_link(self, token_hash: str, contact: str, expires_at: datetime, at: datetime) -> None:
+        """A login link for `contact`, good once until `expires_at`."""
+        ...
+
+    def redeem_link(self, token_hash: str, now: datetime) -> str | None:
+        """Use the link up and return whose it is; None when it is unknown, used or expired."""
+        ...
+
+    def add_session(self, session_hash: str, contact: str, expires_at: datetime, at: datetime) -> None: ...
+
+    def session(self, session_hash: str, now: datetime) -> str | None:
+        """Whose live session this is; None when it is unknown, ended or expired."""
+        ...
+
+    def end_session(self, session_hash: str, at: datetime) -> None: ...
+
+    def end_sessions(self, contact: str, at: datetime) -> int:
+        """End every session of `contact` and drop their unused links (they left); how many sessions."""
+        ...
+
+
 class DirectorySource(Protocol):
     def current(self) -> Directory:
         """The directory snapshot to resolve against now."""
@@ -480,6 +506,9 @@ class UnitOfWork(Protocol):
 
     @property
     def devices(self) -> DeviceDesk | None: ...
+
+    @property
+    def portal(self) -> PortalAccess: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -27,6 +27,7 @@ from alerts.routing import Destination, Route, RouteNeedsConfirmation, Router, R
 from alerts.routing_types import Notice
 from handlers.answer_place import answer_zone, attention_of, messages_about, placed_answer
 from handlers.context import CommandContext
+from handlers.portal import PortalPolicy
 from handlers.values import check_due
 
 
@@ -46,6 +47,7 @@ class PostingPolicy:
     platforms: AbstractSet[Platform] | None = None
     release: ReleasePolicy = NO_RELEASE  # which items wait for a second person's approval
     count_minimum: int = COUNT_MINIMUM  # the smallest count of a harmonised field /stats shows
+    portal: PortalPolicy | None = None  # None: the web portal is not served, /portal says so
 
     @property
     def membership_arrangement(self) -> bool:

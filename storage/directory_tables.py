@@ -14,7 +14,8 @@ from storage.schema import metadata
 
 ORG_KINDS = ("country", "organisation", "coordinator")
 STANDINGS = ("member", "observer")
-ROLES = ("officer", "contact", "coordinator", "admin", "auditor", "approver")
+ROLES = ("officer", "contact", "coordinator", "admin", "auditor", "national-focal-point",
+         "organisational-focal-point", "approver")  # focal points: 0011_focal; approver: 0008_release
 ROOM_PURPOSES = ("network", "country", "organisation", "coordination", "management")
 
 
@@ -62,7 +63,7 @@ directory_roles = Table(
     "directory_roles",
     metadata,
     Column("contact", String(200), _parent("directory_contacts.id"), primary_key=True),
-    Column("role", String(16), primary_key=True),
+    Column("role", String(32), primary_key=True),
     _one_of("role", ROLES),
 )
 

@@ -176,4 +176,5 @@ FOLLOWUP_TABLES = (forward_requests,)
 # that "the tables in code" are every table the migrations build. At the end: it needs UtcDateTime.
 from storage import reminder_tables as _reminder_tables  # noqa: E402,F401
 from storage import conversations as _conversations  # noqa: E402,F401
+from storage import portal_tables as _portal_tables  # noqa: E402,F401
 from storage import releases as _releases  # noqa: E402,F401  (0008_release; as the reminder tables)

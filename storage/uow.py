@@ -30,6 +30,7 @@ from storage.directory import DatabaseDirectory, SqlArrangements, SqlDirectoryWr
 from storage.inbox import SqlInbox
 from storage.items import SqlItemRepository
 from storage.outbox import SqlOutbox
+from storage.portal import SqlPortalAccess
 from storage.releases import SqlReleases
 from storage.reminders import SqlReminders
 from storage.roster import SqlMembershipGateway, SqlRoomRoster
@@ -71,6 +72,7 @@ class SqlUnitOfWork:
     membership: SqlMembershipGateway
     roster: SqlRoomRoster
     devices: SqlDeviceDesk | None
+    portal: SqlPortalAccess
 
     def __init__(self, engine: Engine, sealing: SealingFactory, clock: Clock, directory: DatabaseDirectory,
                  devices: Callable[[], bool], *, read_only: bool = False) -> None:
@@ -110,6 +112,7 @@ class SqlUnitOfWork:
             self.roster = SqlRoomRoster(connection)
             self.membership = SqlMembershipGateway(connection, self.outbox, self.roster)
             self.devices = SqlDeviceDesk(self.outbox) if self._devices() else None
+            self.portal = SqlPortalAccess(connection)
         except BaseException:
             connection.close()
             raise

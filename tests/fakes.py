@@ -62,6 +62,9 @@ class MemoryStore:
     forms: dict[tuple[str, str], dict] = field(default_factory=dict)  # guided forms, by (sender, chat)
     present: dict[ChatRef, dict[UserRef, str]] = field(default_factory=dict)  # each room's members as known
     progress: dict[str, dict[str, str]] = field(default_factory=dict)  # each membership run's outcomes, by key
+    # The portal's links and sessions by token hash: (contact, expires_at, used_at or ended_at).
+    portal_links: dict[str, tuple[str, datetime, datetime | None]] = field(default_factory=dict)
+    portal_sessions: dict[str, tuple[str, datetime, datetime | None]] = field(default_factory=dict)
 
     def messages_to(self, destination: str) -> list[OutboundMessage]:
         return [m for m in self.outbox.values() if str(m.destination) == destination]
@@ -380,6 +383,46 @@ class _Conversations:
             self._staged.forms[(str(sender), str(chat))] = dict(form)
 
 
+class _Portal:
+    """handlers.ports.PortalAccess in memory; each entry a tuple (contact, expires_at, used or ended at)."""
+
+    def __init__(self, staged: MemoryStore) -> None:
+        self._staged = staged
+
+    def add_link(self, token_hash: str, contact: str, expires_at: datetime, at: datetime) -> None:
+        if token_hash in self._staged.portal_links:
+            raise ValueError("duplicate token hash")
+        self._staged.portal_links[token_hash] = (contact, expires_at, None)
+
+    def redeem_link(self, token_hash: str, now: datetime) -> str | None:
+        link = self._staged.portal_links.get(token_hash)
+        if link is None or link[2] is not None or link[1] <= now:
+            return None
+        self._staged.portal_links[token_hash] = (link[0], link[1], now)
+        return link[0]
+
+    def add_session(self, session_hash: str, contact: str, expires_at: datetime, at: datetime) -> None:
+        self._staged.portal_sessions[session_hash] = (contact, expires_at, None)
+
+    def session(self, session_hash: str, now: datetime) -> str | None:
+        found = self._staged.portal_sessions.get(session_hash)
+        return found[0] if found is not None and found[2] is None and found[1] > now else None
+
+    def end_session(self, session_hash: str, at: datetime) -> None:
+        found = self._staged.portal_sessions.get(session_hash)
+        if found is not None and found[2] is None:
+            self._staged.portal_sessions[session_hash] = (found[0], found[1], at)
+
+    def end_sessions(self, contact: str, at: datetime) -> int:
+        links, sessions = self._staged.portal_links, self._staged.portal_sessions
+        for token_hash in [h for h, link in links.items() if link[0] == contact and link[2] is None]:
+            del links[token_hash]
+        ended = [h for h, found in sessions.items() if found[0] == contact and found[2] is None]
+        for session_hash in ended:
+            sessions[session_hash] = (contact, sessions[session_hash][1], at)
+        return len(ended)
+
+
 class _Cursors:
     """handlers.ports.Cursors in memory."""
 
@@ -572,6 +615,7 @@ class MemoryUnitOfWork:
         self.arrangements = _Arrangements(list(self._directory.directory.arrangements))
         self.membership = _Membership(self._staged, self.outbox, self.roster)
         self.devices = _Devices(self.outbox) if devices else None
+        self.portal = _Portal(self._staged)
 
     def __enter__(self) -> MemoryUnitOfWork:
         return self

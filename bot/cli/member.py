@@ -1,6 +1,7 @@
 """`liaison-bot member`: the directory's people from the command line.
 
     liaison-bot member import FILE [--dry-run] [--as ADMIN]     # .csv or .toml; every row checked first
+                                                                # (a CSV with a `role` column: the portal's list)
     liaison-bot member export [--format csv|toml] [--output PATH]
     liaison-bot member add USER --country TH --role contact [--desk D] [--as ADMIN]
     liaison-bot member remove USER [--reason TEXT] [--dry-run] [--as ADMIN]
@@ -33,7 +34,9 @@ from alerts.membership import PlannedAction, Run, onboarding_plan
 from alerts.messages import InboundMessage
 from alerts.roles import Role
 from bot.config.settings import Settings
-from bot.cli.member_rows import check_rows, read_rows, render_export
+from bot.cli.member_portal import COLUMNS as PORTAL_COLUMNS
+from bot.cli.member_portal import check_portal_rows, is_portal_header, read_portal
+from bot.cli.member_rows import RowError, check_rows, read_rows, render_export
 from handlers.commands import MemberAddCommand, MemberRemoveCommand
 from handlers.context import CommandContext
 from handlers.values import parse_user
@@ -50,7 +53,8 @@ def register(subparsers: Any, settings_from_args: Callable[[argparse.Namespace],
     def runs(fn: Callable[[argparse.Namespace, Settings], int]) -> Callable[[argparse.Namespace], int]:
         return lambda args: fn(args, settings_from_args(args))
 
-    p = actions.add_parser("import", parents=parents, help="add or update contacts from a CSV or TOML file")
+    p = actions.add_parser("import", parents=parents,
+                           help="add or update contacts from a CSV or TOML file, or the portal's member list (CSV)")
     p.add_argument("file", type=Path)
     p.add_argument("--dry-run", action="store_true", help="check and show what would change; change nothing")
     p.add_argument("--as", dest="admin", help="the admin the audit records (a contact id)")
@@ -106,14 +110,25 @@ def _no_admin(wanted: str | None) -> int:
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        rows = read_rows(args.file)
+        text = args.file.read_text(encoding="utf-8")
+        portal = args.file.suffix.lower() != ".toml" and is_portal_header(next(csv.reader(io.StringIO(text)), []))
+        rows = [] if portal else read_rows(args.file)
+        portal_rows, unknown = read_portal(text) if portal else ([], [])
     except (OSError, tomllib.TOMLDecodeError, csv.Error, UnicodeDecodeError) as error:
         print(f"{args.file}: {error}", file=sys.stderr)
         return 1
     session = _Session(settings)
     try:
         directory = session.runtime.directory.current()
-        contacts, errors = check_rows(rows, directory, 1 if args.file.suffix.lower() == ".toml" else 2)
+        if portal:
+            contacts, errors = check_portal_rows(portal_rows, directory, frozenset(settings.directory().contacts))
+            if unknown:  # a column the bot would ignore could be a role or a country it must not miss
+                errors.insert(0, RowError(1, "", f"unknown column(s) {', '.join(unknown)}; expected "
+                                                 f"{', '.join(PORTAL_COLUMNS)}"))
+            count = len(portal_rows)
+        else:
+            contacts, errors = check_rows(rows, directory, 1 if args.file.suffix.lower() == ".toml" else 2)
+            count = len(rows)
         if errors:
             print(f"{args.file}: {len(errors)} error{'s' if len(errors) != 1 else ''}; nothing was changed.",
                   file=sys.stderr)
@@ -125,13 +140,13 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             return _no_admin(args.admin)
         new = [c for c in contacts if c.id not in directory.contacts]
         changed = [c for c in contacts if c.id in directory.contacts and directory.contacts[c.id] != c]
-        print(f"{args.file}: {len(rows)} rows valid; {len(new)} to add, {len(changed)} to update, "
-              f"{len(contacts) - len(new) - len(changed)} unchanged.")
+        print(f"{args.file}: {count} rows valid{' (the portal member list)' if portal else ''}; {len(new)} to add, "
+              f"{len(changed)} to update, {len(contacts) - len(new) - len(changed)} unchanged.")
         for c in new:
             print(f"  add {c.id} ({c.organisation}{'/' + c.desk if c.desk else ''}, "
                   f"{', '.join(sorted(r.value for r in c.roles))})")
         for c in changed:
-            print(f"  update {c.id}")
+            print(f"  update {c.id}: {_changes(directory.contacts[c.id], c)}")
         if args.dry_run:
             print("Dry run: nothing was changed.")
             return 0
@@ -140,6 +155,21 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         session.close()
+
+
+def _changes(before: Contact, after: Contact) -> str:
+    """What an update changes, field by field: `roles contact -> contact, officer`."""
+    def shown(contact: Contact, field: str) -> str:
+        value = getattr(contact, field)
+        if field == "roles":
+            return ", ".join(sorted(r.value for r in value))
+        if field == "identities":
+            return ", ".join(str(i) for i in value)
+        return str(value) if value else "none"
+
+    fields = ("name", "organisation", "desk", "roles", "identities", "timezone", "backup")
+    return "; ".join(f"{f} {shown(before, f)} -> {shown(after, f)}" for f in fields
+                     if getattr(before, f) != getattr(after, f))
 
 
 def _apply_import(session: _Session, directory: Directory, admin: Contact, new: list[Contact],

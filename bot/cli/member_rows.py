@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from alerts.directory import Contact, Directory
 from alerts.errors import InvalidValue
 from alerts.identity import UserRef
+from alerts.roles import ACCEPTED as ROLES_ACCEPTED
 from alerts.roles import Role
 from handlers.values import parse_user
 
@@ -79,7 +80,7 @@ def check_rows(rows: list[dict[str, Any]], directory: Directory, first: int = 1)
             try:
                 roles.add(Role.parse(str(raw)))
             except InvalidValue:
-                problems.append(f"roles: {raw!r} is not officer, contact, coordinator, admin, auditor or approver")
+                problems.append(f"roles: {raw!r} is not one of {ROLES_ACCEPTED}")
         if not row.get("roles"):
             problems.append("roles: expected at least one role")
         desk = str(row.get("desk") or "").strip().lower() or None

@@ -23,6 +23,7 @@ from alerts.arrangements import Arrangement
 from alerts.countries import country_code, country_name
 from alerts.directory import Contact, Directory, Organisation, OrgKind, Room, RoomPurpose, Standing
 from alerts.identity import ChatRef, UserRef
+from alerts.roles import ACCEPTED as ROLES_ACCEPTED
 from alerts.roles import Role
 from bot.config.reader import (Check, Duplicate, Items, Load, Loc, Problems, Refused, Tables, describe, loaded, refuse,
                                settings)
@@ -124,8 +125,7 @@ class ContactEntry:
     organisation: Annotated[str, Check(known_org, 'the code of an organisation like "TH"', load=True, text=True)]
     desk: Annotated[str | None, Word("immigration")] = None
     _: KW_ONLY
-    roles: Annotated[tuple[Role, ...], Items(Check(Role.parse, "a role: officer, contact, coordinator, admin, "
-                                                   "auditor or approver", text=True),
+    roles: Annotated[tuple[Role, ...], Items(Check(Role.parse, f"a role: {ROLES_ACCEPTED}", text=True),
                                              empty="expected at least one role, got an empty list")]
     identities: Annotated[tuple[UserRef, ...], Items(Check(
         lambda text, load: load.once("account", UserRef.parse(text)),

@@ -29,6 +29,7 @@ from alerts.routing_rules import RoutingPolicy
 from bot.config.connectors import ConsoleSettings, DeviceTrust, MatrixSettings, TelegramMode, TelegramSettings
 from bot.config.network import NetworkSettings
 from bot.config.ops import FailoverSettings, HealthSettings, LoggingSettings
+from bot.config.portal import PortalSettings
 from bot.config.reader import HERE, ConfigError, Load, Loc, explain, fields_of, key_path, loaded, settings
 from bot.config.release import ReleaseSettings
 from bot.config.reminders import ReminderSettings
@@ -40,7 +41,7 @@ from bot.config.credentials import SecretError, SecretRef
 __all__ = [
     "AuditSettings", "BotSettings", "ConfigError", "ConsoleSettings", "DeliverySettings", "DeviceTrust",
     "DueSettings", "FailoverSettings", "HealthSettings", "KeysSettings", "LoggingSettings", "MatrixSettings",
-    "NetworkSettings", "ReleaseSettings", "ReminderSettings", "RoutingSettings", "SecretRef", "Settings", "StorageSettings",
+    "NetworkSettings", "PortalSettings", "ReleaseSettings", "ReminderSettings", "RoutingSettings", "SecretRef", "Settings", "StorageSettings",
     "TelegramMode", "TelegramSettings", "load_settings",
     "parse_selector", "settings_from_data", "settings_from_toml",
 ]
@@ -67,6 +68,7 @@ class Sections:
     health: HealthSettings
     logging: LoggingSettings
     failover: FailoverSettings
+    portal: PortalSettings
 
     @model_validator(mode="after")
     def _across(self, info: ValidationInfo) -> Sections:

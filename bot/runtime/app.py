@@ -33,12 +33,14 @@ from bot.ops.witness_room import room_witness
 from handlers.answer_place import messages_about
 from handlers.dispatcher import Dispatcher
 from handlers.ports import ItemRecord
+from handlers.portal import PortalPolicy
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary
 from storage.audit.checkpoints import Checkpointer
 from storage.audit.log import SqlAuditLog
 from bot.runtime.engine import engine_for
 from storage.directory import DatabaseDirectory
+from storage.keyring import Keyring
 from storage.migrate import upgrade
 from storage.sealing import CaseKeySealer
 from storage.uow import SqlUnitOfWorkFactory
@@ -82,6 +84,10 @@ class Runtime:
     # Outbox rows that are actions, by kind, and who carries them out (bot.actions.devices adds DEVICE).
     operations: dict[MessageKind, Operation] = field(default_factory=dict)
     retention: RetentionSweeper | None = None
+    keyring: Keyring | None = None  # the web portal opens an item's audit trail with it
+    posting_policy: PostingPolicy | None = None  # as the dispatcher has it; the web portal's actions too
+    # The web portal's address once it is served (bot.runtime.serve sets it), for /portal's links.
+    portal_url: str | None = None
     _inbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def submit(self, message: InboundMessage) -> None:
@@ -167,15 +173,15 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     directory.seed(settings.directory())  # the config wins for what it names; see storage/directory.py
     vocabulary = vocabulary_for(settings)
     connectors: dict[Platform, Connector] = {}
-    dispatcher = Dispatcher(
-        directory,
-        # The platforms with a connector, as a live view: connectors are added after this (add_receiver).
-        PostingPolicy(settings.due_policy(), routing=settings.routing_policy(), platforms=connectors.keys(),
-                      count_minimum=settings.reminders.count_minimum, release=settings.release.policy()),
-        lambda: vocabulary,
-        new_key,
-        body_wait=timedelta(minutes=settings.bot.body_wait_minutes),
-    )
+    served: list[Runtime] = []  # the runtime made below, for /portal to ask where the portal is
+    portal = PortalPolicy(lambda: served[0].portal_url if served else None, settings.portal.link_lifetime) \
+        if settings.portal.enabled else None
+    # The platforms with a connector, as a live view: connectors are added after this (add_receiver).
+    posting_policy = PostingPolicy(settings.due_policy(), routing=settings.routing_policy(),
+                                   platforms=connectors.keys(), count_minimum=settings.reminders.count_minimum,
+                                   portal=portal, release=settings.release.policy())
+    dispatcher = Dispatcher(directory, posting_policy, lambda: vocabulary, new_key,
+                            body_wait=timedelta(minutes=settings.bot.body_wait_minutes))
     if settings.console.enabled:
         connectors[Platform.CONSOLE] = ConsoleConnector(directory, out)
     encrypted_only = settings.routing_policy().encrypted_only
@@ -198,7 +204,7 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         every=timedelta(minutes=settings.audit.checkpoint_minutes),
         hook=room_witness(uow_factory, settings.audit.witness_room) if settings.audit.witness_room else None,
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         clock=clock,
         engine=engine,
@@ -217,7 +223,11 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         operations=operations,
         retention=(RetentionSweeper(engine, keyring, timedelta(days=settings.audit.retention_days))
                    if settings.audit.retention_days else None),
+        keyring=keyring,
+        posting_policy=posting_policy,
     )
+    served.append(runtime)
+    return runtime
 
 
 def coordinator_chats(directory: DatabaseDirectory, connectors: dict[Platform, Connector]

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Awaitable
+from typing import TextIO
 
 from bot.runtime.app import Runtime
 from bot.connectors.console_session import ConsoleSession
 from bot.ops.health import HealthServer, start_health_server
+from bot.portal.server import PortalServer, start_portal
 from bot.ops.leadership import Leadership, leadership_for
 from bot.scheduling.scheduler import start_scheduler
 
@@ -19,7 +22,7 @@ DIRECTORY_CHECK_SECONDS = 5.0
 
 
 async def serve(runtime: Runtime, console_session: ConsoleSession | None = None, *, instance_lock: bool = True,
-                outlive_console: bool = False) -> bool:
+                outlive_console: bool = False, notice: TextIO = sys.stderr) -> bool:
     """Run until the console ends or the process is told to stop; stand by while another instance is active.
 
     With `outlive_console` the platforms run on after the console session ends (a service whose stdin
@@ -31,12 +34,22 @@ async def serve(runtime: Runtime, console_session: ConsoleSession | None = None,
     stopping = _stop_on_signals()
     leader = leadership_for(runtime.settings, runtime.engine, runtime.clock, enabled=instance_lock)
     health = await start_health_server(runtime, runtime.settings.health, leader=leader)
+    portal: PortalServer | None = None
     try:
         if not await leader.wait_until_active(stopping):
             return False
+        # Only the active instance serves the portal: a standby's port stays free for it.
+        portal = await start_portal(runtime, runtime.settings.portal)
+        if portal is not None:
+            runtime.portal_url = portal.base_url
+            print(f"Web portal: {portal.base_url} (ask /portal in a direct chat with the bot for a login link)",
+                  file=notice, flush=True)
         await _run_active(runtime, console_session, stopping, leader, health, outlive_console)
         return leader.lost.is_set()
     finally:
+        runtime.portal_url = None
+        if portal is not None:
+            await portal.close()
         await leader.release()
         if health is not None:
             await health.close()

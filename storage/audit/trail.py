@@ -155,8 +155,9 @@ def _csv_cell(value: Any) -> str:
 def export(engine: Engine, keyring: Keyring, out: TextIO, fmt: str = "jsonl", *, since: datetime | None = None,
            until: datetime | None = None, reference: str | None = None, country: str | None = None,
            recipient: str | None = None, actor: str, purpose: str | None = None, clock: Clock | None = None,
-           organisation_of: Callable[[str], str | None] | None = None) -> int:
-    """Write the matching entries, decrypted, as JSON lines or CSV; records the export. Returns the count."""
+           organisation_of: Callable[[str], str | None] | None = None, channel: str = "cli") -> int:
+    """Write the matching entries, decrypted, as JSON lines or CSV; records the export (made by way of
+    `channel`: the command line, or the web portal). Returns the count."""
     if fmt not in ("jsonl", "csv"):
         raise ValueError("format must be jsonl or csv")
     writer = csv.writer(out) if fmt == "csv" else None
@@ -186,7 +187,7 @@ def export(engine: Engine, keyring: Keyring, out: TextIO, fmt: str = "jsonl", *,
                    "reference": reference, "country": country, "recipient": recipient}
         detail = {k: v for k, v in filters.items() if v is not None}
         detail.update(entries=str(count), completed="yes" if completed else "no")
-        _record(engine, keyring, clock, AuditAction.EXPORT, actor, reference, purpose, detail)
+        _record(engine, keyring, clock, AuditAction.EXPORT, actor, reference, purpose, detail, channel)
     return count
 
 
@@ -222,10 +223,10 @@ def show(engine: Engine, keyring: Keyring, reference: str, out: TextIO, *, actor
 
 
 def _record(engine: Engine, keyring: Keyring, clock: Clock | None, action: AuditAction, actor: str,
-            reference: str | None, purpose: str | None, detail: dict[str, str]) -> None:
+            reference: str | None, purpose: str | None, detail: dict[str, str], channel: str = "cli") -> None:
     now = clock.now() if clock else datetime.now(timezone.utc)
     with engine.begin() as connection:
         SqlAuditLog(connection, keyring, clock).record(
-            AuditEvent(action=action, at=now, actor=actor, channel="cli", reference=reference,
+            AuditEvent(action=action, at=now, actor=actor, channel=channel, reference=reference,
                        purpose=purpose, detail=detail)
         )

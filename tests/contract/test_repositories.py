@@ -22,6 +22,7 @@ from alerts.membership import PlannedAction, RoomAction
 from alerts.messages import InboundMessage, Mention, MessageKind
 from alerts.release import HeldRelease, ReleaseState
 from alerts.reminders import Reminder, Stage, Track
+from alerts.roles import Role
 from tests.contract.conftest import Backend
 from tests.sample_network import person
 from tests.storage.builders import make_item, make_message, make_route
@@ -321,6 +322,18 @@ def test_a_room_is_registered_retired_and_registered_again_on_commit(backend: Ba
         assert uow.directory_writer.register_room(kul)  # retired: registered again
         uow.commit()
     assert backend.directory.current().room(kul.chat) == kul
+def test_every_role_a_contact_may_hold_is_kept_and_changed_back(backend: Backend) -> None:
+    """The focal point roles are longer than the first five and came with migration 0011_focal."""
+    every = person("th-all", "TH", *Role, identities=("console:th-all",))
+    with backend.factory() as uow:
+        uow.directory_writer.add_contact(every)
+        uow.commit()
+    assert backend.directory.current().contacts["th-all"].roles == frozenset(Role)
+    with backend.factory() as uow:
+        uow.directory_writer.update_contact(person("th-all", "TH", Role.ORGANISATIONAL_FOCAL_POINT, desk="police",
+                                                   identities=("console:th-all",)))
+        uow.commit()
+    assert backend.directory.current().contacts["th-all"].roles == frozenset({Role.ORGANISATIONAL_FOCAL_POINT})
 
 
 def test_a_room_action_is_planned_once_and_the_roster_keeps_what_the_bot_knows(backend: Backend) -> None:

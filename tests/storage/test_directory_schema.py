@@ -57,3 +57,35 @@ def test_the_directory_revision_builds_on_followup_and_downgrades_cleanly(db_url
         assert NAMES <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+def test_the_focal_revision_keeps_the_roles_and_its_downgrade_drops_only_the_focal_ones(db_url: str) -> None:
+    from sqlalchemy import text
+
+    engine = create_engine_for(db_url)
+    insert_role = text("INSERT INTO directory_roles (contact, role) VALUES (:c, :r)")
+    try:
+        upgrade(engine, "0010_portal")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO directory_organisations (code, name, kind, standing, position) "
+                              "VALUES ('TH', 'Thailand', 'country', 'member', 0)"))
+            conn.execute(text("INSERT INTO directory_contacts (id, name, organisation, timezone, position) "
+                              "VALUES ('th-nfp', 'NFP', 'TH', 'UTC', 0)"))
+            conn.execute(insert_role, {"c": "th-nfp", "r": "contact"})
+        upgrade(engine, "0011_focal")
+        with engine.begin() as conn:
+            conn.execute(insert_role, {"c": "th-nfp", "r": "national-focal-point"})
+        with engine.begin() as conn:  # the CHECK still refuses what is no role
+            try:
+                conn.execute(insert_role, {"c": "th-nfp", "r": "wizard"})
+                refused = False
+            except Exception:  # noqa: BLE001 - an IntegrityError on both databases
+                refused = True
+        assert refused
+        downgrade(engine, "0010_portal")
+        with engine.connect() as conn:
+            roles = conn.execute(text("SELECT role FROM directory_roles")).scalars().all()
+        assert roles == ["contact"]
+        upgrade(engine)
+    finally:
+        engine.dispose()

@@ -19,7 +19,7 @@ from handlers.command_list import ADMINISTRATION, COMMANDS, NOTHING_TO_CANCEL
 from handlers.commands import ParseError
 from handlers.context import CommandContext
 from handlers.dispatcher import Dispatcher
-from tests.fakes import FixedDirectory, MemoryStore, MemoryUnitOfWork
+from tests.fakes import MemoryDirectory, MemoryStore, MemoryUnitOfWork
 from handlers.lexer import CommandSyntaxError
 from handlers.post_item import PostingPolicy
 from handlers.registry import CommandSpec, Registry
@@ -79,7 +79,9 @@ class Bot:
         self.store = MemoryStore()
         self.clock = ManualClock()
         counter = itertools.count(1)
-        self.dispatcher = Dispatcher(FixedDirectory(directory or small_network()),
+        # The one directory the dispatcher reads and the unit of work changes (/member backup updates it).
+        self.directory = MemoryDirectory(directory or small_network())
+        self.dispatcher = Dispatcher(self.directory,
                                      PostingPolicy(DuePolicy.default(), {}), Vocabulary,
                                      lambda: f"key-{next(counter)}", commands)
         self._events = itertools.count(1)
@@ -88,7 +90,7 @@ class Bot:
         before = set(self.store.outbox)
         message = InboundMessage(f"e{next(self._events)}", UserRef.parse(f"console:{who}"),
                                  ChatRef.parse(f"console:@{who}"), text, self.clock.now())
-        with MemoryUnitOfWork(self.store) as uow:
+        with MemoryUnitOfWork(self.store, self.directory) as uow:
             self.dispatcher.handle(uow, message)
             uow.commit()
         return [m.text for k, m in self.store.outbox.items() if k not in before

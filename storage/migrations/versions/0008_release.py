@@ -1,7 +1,7 @@
 """Two-person release: the `approver` role, and the items held until a second person decides.
 
 Revision ID: 0008_release
-Revises: 0009_arrange (re-chained after main merged 0008_converse and 0009_arrange)
+Revises: 0011_focal (re-chained after main merged 0008_converse to 0011_focal)
 Create Date: 2026-12-06
 
 Written by hand and frozen, like 0001_core. The roles' CHECK constraint gains `approver`: SQLite
@@ -16,11 +16,12 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_release"
-down_revision: str | Sequence[str] | None = "0009_arrange"
+down_revision: str | Sequence[str] | None = "0011_focal"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_OLD_ROLES = ("officer", "contact", "coordinator", "admin", "auditor")
+_OLD_ROLES = ("officer", "contact", "coordinator", "admin", "auditor", "national-focal-point",
+              "organisational-focal-point")  # as 0011_focal left them
 _NEW_ROLES = _OLD_ROLES + ("approver",)
 # The name 0004_directory gave it (its name went through the naming convention twice); kept as it is.
 _CHECK = "ck_directory_roles_ck_directory_roles_role"
@@ -34,7 +35,7 @@ def _roles_table(roles: tuple[str, ...]) -> sa.Table:
     return sa.Table(
         "directory_roles", sa.MetaData(),
         sa.Column("contact", sa.String(200), nullable=False),
-        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("role", sa.String(32), nullable=False),  # as 0011_focal made it
         sa.PrimaryKeyConstraint("contact", "role", name="pk_directory_roles"),
         sa.ForeignKeyConstraint(["contact"], ["directory_contacts.id"], name="fk_directory_roles_contact_directory_contacts",
                                 ondelete="CASCADE"),

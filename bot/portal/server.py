@@ -1,0 +1,509 @@
+"""The web portal's HTTP side, on aiohttp.web with Jinja2 templates (autoescaped everywhere).
+
+    portal = await start_portal(runtime, settings.portal)   # None when disabled or the port is taken
+    print(portal.base_url)
+    ...
+    await portal.close()
+
+Logging in: /portal in a direct chat gives a one-time link (handlers/portal.py). Opening it shows a
+button; only pressing it (a POST) uses the link up, so a chat app's link preview cannot. The session
+is a random token in an HttpOnly, SameSite=Strict cookie (Secure, and named __Host-, when the public
+URL is https); only its hash is stored, and `/member remove` ends it in the same transaction.
+
+Every POST form carries a CSRF token derived from the session (or, before login, from a login cookie);
+a POST without it is refused with 403. Every answer carries a strict Content-Security-Policy, no
+Referer leaves the portal (the login URL holds a token), and no page is cached. Redirects go to fixed
+paths only. Nothing here logs a token, a URL path or any content: aiohttp's access log is off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import io
+import re
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from alerts.directory import Contact
+from alerts.identity import ChatRef, Platform, UserRef
+from alerts.items import Reference
+from alerts.roles import Role
+from alerts.messages import InboundMessage
+from bot.config.portal import PortalSettings
+from bot.portal import charts, views
+from handlers import coordination, membership
+from handlers.context import CommandContext
+from handlers.portal import LOGIN_PATH, new_token, token_hash
+from handlers.ports import UnitOfWork
+from handlers.values import parse_period
+from storage.audit.trail import export, read_entries
+from handlers.visibility import item_view
+
+log = logging.getLogger(__name__)
+
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+# The chat the portal's actions are recorded as coming from: answers to it are shown on the page.
+PORTAL_CHAT = ChatRef(Platform.CONSOLE, "@liaison-portal")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class RateLimit:
+    """At most `per_minute` attempts per client address in any sliding minute."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._seen: dict[str, deque[float]] = {}
+
+    def allow(self, address: str) -> bool:
+        now = self._clock()
+        if len(self._seen) > 10_000:  # a flood of addresses: forget the idle ones
+            self._seen = {a: q for a, q in self._seen.items() if q and q[-1] > now - 60}
+        recent = self._seen.setdefault(address, deque())
+        while recent and recent[0] <= now - 60:
+            recent.popleft()
+        if len(recent) >= self.per_minute:
+            return False
+        recent.append(now)
+        return True
+
+
+def csrf_for(secret: str) -> str:
+    """The CSRF token of a session (or login) cookie: a keyed hash of it, useless without the cookie."""
+    return hmac.new(secret.encode(), b"portal-csrf", "sha256").hexdigest()
+
+
+class PortalServer:
+    def __init__(self, runtime: Any, settings: PortalSettings) -> None:
+        self.runtime = runtime  # bot.runtime.app.Runtime (not imported: it imports this package's caller)
+        self.settings = settings
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self.logins = RateLimit(settings.logins_per_minute)
+        self.cookie = "__Host-portal" if settings.secure else "portal_session"
+        self.login_cookie = "__Host-portal-login" if settings.secure else "portal_login"
+        self.templates = jinja2.Environment(
+            loader=jinja2.PackageLoader("bot.portal", "templates"),
+            autoescape=True,  # every template, whatever its name: bodies are hostile input
+            undefined=jinja2.StrictUndefined,
+        )
+        self.templates.globals["roles"] = Role
+        self.templates.globals["sees_bulletin"] = lambda viewer: views.may_see_bulletin(
+            viewer, self.runtime.directory.current())
+        self.stylesheet = resources.files("bot.portal").joinpath("static/portal.css").read_bytes()
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url(self.port)
+
+    # --- running ---------------------------------------------------------------------------------
+
+    def application(self) -> web.Application:
+        app = web.Application(middlewares=[self._headers, self._errors], client_max_size=64 * 1024)
+        r = app.router
+        r.add_get("/", self._home)
+        r.add_get("/static/portal.css", self._css)
+        r.add_get(LOGIN_PATH + "{token}", self._login_form)
+        r.add_post("/login", self._login)
+        r.add_post("/logout", self._logout)
+        r.add_get("/board", self._board)
+        r.add_get("/items", self._items)
+        r.add_get("/items/{reference}", self._item)
+        r.add_get("/items/{reference}/audit", self._audit)
+        r.add_get("/items/{reference}/audit.csv", self._audit_export)
+        r.add_post("/items/{reference}/{action:remind|escalate}", self._act)
+        r.add_get("/stats", self._stats)
+        r.add_get("/bulletin", self._bulletin)
+        r.add_get("/directory", self._directory)
+        r.add_get("/rooms", self._rooms)
+        return app
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.application(), access_log=None)  # paths hold tokens and references
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        try:
+            await site.start()
+        except BaseException:
+            await self._runner.cleanup()
+            self._runner = None
+            raise
+        self.port = self._runner.addresses[0][1]
+        log.info("web portal listening on %s:%d", self.settings.host, self.port)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _headers(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            response = await handler(request)
+        except web.HTTPException as error:
+            response = error
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Cache-Control"] = "no-store"
+        if isinstance(response, web.HTTPException):
+            raise response
+        return response
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Expected refusals as short pages; anything else as a 500 page, logged without its request."""
+        try:
+            return await handler(request)
+        except views.NotFound:
+            return self._page("message.html", status=404, title="Not found",
+                              message="There is no such page, or it is not yours to see.")
+        except web.HTTPNotFound:
+            return self._page("message.html", status=404, title="Not found",
+                              message="There is no such page, or it is not yours to see.")
+        except web.HTTPException:
+            raise
+        except Exception:
+            ref = secrets.token_hex(4)
+            log.exception("portal page failed (error reference %s)", ref)
+            return self._page("message.html", status=500, title="Something went wrong",
+                              message=f"The page could not be made. Error reference {ref}: tell an admin.")
+
+    def _page(self, template: str, *, status: int = 200, viewer: Contact | None = None, csrf: str = "",
+              **values: Any) -> web.Response:
+        html = self.templates.get_template(template).render(viewer=viewer, csrf=csrf, **values)
+        return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+    def _now(self) -> datetime:
+        return self.runtime.clock.now()  # type: ignore[no-any-return]
+
+    async def _db(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await self.runtime.db.run(fn, *args)
+
+    async def _viewer(self, request: web.Request) -> tuple[Contact, str] | None:
+        """The logged-in person and their session token, or None."""
+        token = request.cookies.get(self.cookie)
+        if not token or len(token) > 100:
+            return None
+
+        def find() -> str | None:
+            with self.runtime.uow_factory(read_only=True) as uow:
+                return uow.portal.session(token_hash(token), self._now())  # type: ignore[no-any-return]
+
+        contact_id = await self._db(find)
+        contact = self.runtime.directory.current().contacts.get(contact_id) if contact_id else None
+        return (contact, token) if contact is not None else None
+
+    async def _session(self, request: web.Request) -> tuple[Contact, str]:
+        found = await self._viewer(request)
+        if found is None:
+            raise web.HTTPSeeOther("/")  # a fixed path: nothing in a request chooses where a redirect goes
+        return found
+
+    async def _checked_post(self, request: web.Request, secret: str | None) -> dict[str, str]:
+        """The form's fields, after its CSRF token was checked against `secret`; 403 otherwise."""
+        form = await request.post()
+        sent = form.get("csrf")
+        if secret is None or not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_for(secret)):
+            raise web.HTTPForbidden(text=self.templates.get_template("message.html").render(
+                viewer=None, csrf="", title="Refused",
+                message="This form was refused: its security token is missing or wrong. Go back, reload the "
+                        "page and try again."), content_type="text/html")
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+
+    def _uow(self) -> UnitOfWork:
+        return self.runtime.uow_factory()  # type: ignore[no-any-return]
+
+    def _write(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """`fn(uow, *args)` in a unit of work that commits: pages record their consultations."""
+        def run(*args: Any) -> Any:
+            with self._uow() as uow:
+                try:
+                    result = fn(uow, *args)
+                except views.NotFound:
+                    uow.commit()  # the refusal it recorded stays on record, as in chat
+                    raise
+                uow.commit()
+                return result
+        return run
+
+    # --- pages -----------------------------------------------------------------------------------
+
+    async def _css(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.stylesheet, content_type="text/css")
+
+    async def _home(self, request: web.Request) -> web.StreamResponse:
+        if await self._viewer(request) is not None:
+            raise web.HTTPSeeOther("/board")
+        return self._page("home.html", title="Log in")
+
+    async def _login_form(self, request: web.Request) -> web.Response:
+        # Not used up here: a link preview fetching this page must not spend it. The button posts it.
+        token = request.match_info["token"]
+        login_secret = secrets.token_urlsafe(32)
+        response = self._page("login.html", title="Log in", token=token[:100], csrf=csrf_for(login_secret))
+        self._set_cookie(response, self.login_cookie, login_secret, max_age=int(self.settings.link_lifetime.total_seconds()))
+        return response
+
+    async def _login(self, request: web.Request) -> web.StreamResponse:
+        form = await self._checked_post(request, request.cookies.get(self.login_cookie))
+        if not self.logins.allow(request.remote or "?"):
+            return self._page("message.html", status=429, title="Too many attempts",
+                              message="Too many login attempts from here. Wait a minute, then ask /portal for a "
+                                      "new link.")
+        token = form.get("token", "")
+        session = new_token()
+        now = self._now()
+
+        def redeem() -> str | None:
+            with self._uow() as uow:
+                contact = uow.portal.redeem_link(token_hash(token), now) if 0 < len(token) <= 100 else None
+                if contact is not None:
+                    uow.portal.add_session(token_hash(session), contact, now + self.settings.session_lifetime, now)
+                uow.commit()
+                return contact
+
+        contact_id = await self._db(redeem)
+        if contact_id is None or contact_id not in self.runtime.directory.current().contacts:
+            return self._page("message.html", status=403, title="Link refused",
+                              message="This login link is unknown, used already or expired. Ask /portal in your "
+                                      "direct chat with the bot for a new one.")
+        log.info("web portal: a login link was used")
+        response = web.HTTPSeeOther("/board")
+        self._set_cookie(response, self.cookie, session, max_age=int(self.settings.session_lifetime.total_seconds()))
+        self._del_cookie(response, self.login_cookie)
+        return response
+
+    async def _logout(self, request: web.Request) -> web.StreamResponse:
+        viewer, token = await self._session(request)
+        await self._checked_post(request, token)
+
+        def end() -> None:
+            with self._uow() as uow:
+                uow.portal.end_session(token_hash(token), self._now())
+                uow.commit()
+
+        await self._db(end)
+        response = web.HTTPSeeOther("/")
+        self._del_cookie(response, self.cookie)
+        return response
+
+    def _set_cookie(self, response: web.StreamResponse, name: str, value: str, *, max_age: int) -> None:
+        response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="Strict",
+                            secure=self.settings.secure)
+
+    def _del_cookie(self, response: web.StreamResponse, name: str) -> None:
+        # With the attributes it was set with: a browser keeps a __Host- cookie that an insecure deletion names.
+        response.del_cookie(name, path="/", secure=self.settings.secure, httponly=True, samesite="Strict")
+
+    async def _board(self, request: web.Request) -> web.Response:
+        viewer, token = await self._session(request)
+        page = await self._db(self._write(views.board), self.runtime.directory.current(), viewer, self._now())
+        return self._page("board.html", viewer=viewer, csrf=csrf_for(token), title="Overdue", **page)
+
+    async def _items(self, request: web.Request) -> web.Response:
+        viewer, token = await self._session(request)
+        q = request.query
+        filters = views.ItemFilters(q.get("tlp", "")[:20], q.get("topic", "")[:60], q.get("country", "")[:10])
+        topics = tuple(self.runtime.settings.network.topics)
+        page = await self._db(self._write(views.items_list), self.runtime.directory.current(), viewer, self._now(),
+                              filters, topics)
+        return self._page("items.html", viewer=viewer, csrf=csrf_for(token), title="Items",
+                          status=400 if page["problems"] else 200, **page)
+
+    async def _item(self, request: web.Request) -> web.Response:
+        viewer, token = await self._session(request)
+        reference = request.match_info["reference"]
+        directory = self.runtime.directory.current()
+        now = self._now()
+
+        def load(uow: UnitOfWork) -> dict[str, Any]:
+            page = views.item_page(uow, directory, viewer, now, reference)
+            if not page["erased"]:
+                view = views.ItemView(page["view"])
+                page["feedback"] = views.feedback_visible(self._trail(uow, page["reference"]), viewer, view,
+                                                          directory, views.Clock(viewer.timezone))
+            return page
+
+        page = await self._db(self._write(load))
+        return self._page("item.html", viewer=viewer, csrf=csrf_for(token), title=page["reference"], **page)
+
+    def _trail(self, uow: UnitOfWork, reference: str) -> list[Any]:
+        # The audit log's own reader (as `liaison-bot audit show` uses): no port of the unit of work reads the log.
+        return list(read_entries(uow.connection, self.runtime.keyring, reference=reference))  # type: ignore[attr-defined]
+
+    async def _audit(self, request: web.Request) -> web.Response:
+        viewer, token = await self._session(request)
+        reference = request.match_info["reference"]
+        directory = self.runtime.directory.current()
+        now = self._now()
+
+        def load(uow: UnitOfWork) -> dict[str, Any]:
+            if not viewer.has(Role.AUDITOR):
+                raise views.NotFound()
+            try:
+                canonical = str(Reference.parse(reference))
+            except ValueError:
+                raise views.NotFound() from None
+            return views.audit_page(uow, directory, viewer, now, reference, self._trail(uow, canonical))
+
+        page = await self._db(self._write(load))
+        return self._page("audit.html", viewer=viewer, csrf=csrf_for(token), title=f"Audit {page['reference']}",
+                          **page)
+
+    async def _audit_export(self, request: web.Request) -> web.Response:
+        """An item's trail as CSV, for auditors: `liaison-bot audit export --reference` by another way,
+        recorded as an export (channel portal), formula-safe for spreadsheets."""
+        viewer, _ = await self._session(request)
+        if not viewer.has(Role.AUDITOR):
+            raise views.NotFound()
+        try:
+            reference = str(Reference.parse(request.match_info["reference"]))
+        except ValueError:
+            raise views.NotFound() from None
+
+        def write() -> str | None:
+            with self.runtime.uow_factory(read_only=True) as uow:
+                if uow.items.get(Reference.parse(reference)) is None:
+                    return None
+            out = io.StringIO()
+            export(self.runtime.engine, self.runtime.keyring, out, "csv", reference=reference, actor=viewer.id,
+                   clock=self.runtime.clock, channel=views.PORTAL_CHANNEL)
+            return out.getvalue()
+
+        text = await self._db(write)
+        if text is None:
+            raise views.NotFound()
+        response = web.Response(text=text, content_type="text/csv", charset="utf-8")
+        response.headers["Content-Disposition"] = f'attachment; filename="{reference}-audit.csv"'
+        return response
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        viewer, token = await self._session(request)
+        asked = request.query.get("period", "").strip()
+        try:
+            period = parse_period(asked[:20]) if asked else None
+        except ValueError as error:  # fail closed: what was wrong, what is accepted, an example
+            return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Statistics",
+                              message=str(error))
+        page = await self._db(self._write(views.stats_page), self.runtime.directory.current(), viewer,
+                              self._now(), period)
+        page.update(await asyncio.to_thread(_draw_charts, page))  # drawing takes a while: not on the event loop
+        return self._page("stats.html", viewer=viewer, csrf=csrf_for(token), title="Statistics", **page)
+
+    async def _bulletin(self, request: web.Request) -> web.Response:
+        viewer, token = await self._session(request)
+        asked = request.query.get("month", "").strip()
+        if asked and not re.fullmatch(r"\d{4}-\d{2}", asked):
+            return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Bulletin",
+                              message=f"'{asked[:20]}' is not a month. Accepted: YYYY-MM. Example: 2026-10")
+        try:
+            month = parse_period(asked) if asked else None
+        except ValueError as error:
+            return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Bulletin",
+                              message=str(error))
+        page = await self._db(self._write(views.bulletin_page), self.runtime.directory.current(), viewer,
+                              self._now(), month)
+        return self._page("bulletin.html", viewer=viewer, csrf=csrf_for(token), title="Monthly bulletin", **page)
+
+    async def _directory(self, request: web.Request) -> web.Response:
+        viewer, token = await self._session(request)
+        page = await self._db(self._write(views.directory_page), self.runtime.directory.current(), viewer,
+                              self._now())
+        return self._page("directory.html", viewer=viewer, csrf=csrf_for(token), title="Directory", **page)
+
+    def _command(self, uow: UnitOfWork, viewer: Contact, text: str, now: datetime) -> CommandContext:
+        """A chat command's context, as if `viewer` typed `text` in their direct chat: the command's own
+        handler runs, and its answers are collected for the page instead of being sent."""
+        message = InboundMessage(f"portal-{secrets.token_hex(16)}", viewer.identities[0], PORTAL_CHAT, text, now,
+                                 direct=True)
+        policy = self.runtime.posting_policy
+        return CommandContext(uow=uow, message=message, sender=viewer, directory=self.runtime.directory.current(),
+                              now=now, new_key=lambda: secrets.token_hex(16), in_chat=False,
+                              platforms=policy.platforms, encrypted_only=policy.encrypted_only)
+
+    async def _rooms(self, request: web.Request) -> web.Response:
+        """The registered rooms with their drift, as /rooms answers coordinators and admins in chat."""
+        viewer, token = await self._session(request)
+        if not (viewer.has(Role.COORDINATOR) or viewer.has(Role.ADMIN)) or not viewer.identities:
+            raise views.NotFound()
+        now = self._now()
+
+        def run(uow: UnitOfWork) -> list[str]:
+            ctx = self._command(uow, viewer, "/rooms", now)
+            membership.rooms(ctx)
+            return ctx.answers
+
+        answers = await self._db(self._write(run))
+        return self._page("rooms.html", viewer=viewer, csrf=csrf_for(token), title="Rooms", answers=answers)
+
+    async def _act(self, request: web.Request) -> web.Response:
+        """Remind or escalate from the board: the chat command's own handler, run as the viewer; its
+        answers are shown on the page instead of in a chat."""
+        viewer, token = await self._session(request)
+        await self._checked_post(request, token)
+        action = request.match_info["action"]
+        now = self._now()
+        try:
+            reference = Reference.parse(request.match_info["reference"])
+        except ValueError:
+            raise views.NotFound() from None
+        if not views.may_act(viewer) or not viewer.identities:
+            raise views.NotFound()
+
+        def run(uow: UnitOfWork) -> list[str]:
+            record = uow.items.get(reference)
+            if record is None or item_view(viewer, record.item.originator,
+                                           (d.contact for d in record.deliveries)) is None:
+                raise views.NotFound()
+            ctx = self._command(uow, viewer, f"/{action} {reference}", now)
+            (coordination.remind if action == "remind" else coordination.escalate)(ctx, reference)
+            return ctx.answers
+
+        answers = await self._db(self._write(run))
+        self.runtime.worker.wake()  # the reminders or escalations it queued go now
+        return self._page("done.html", viewer=viewer, csrf=csrf_for(token), title=f"{action.title()} {reference}",
+                          answers=answers, reference=str(reference))
+
+
+def _draw_charts(page: dict[str, Any]) -> dict[str, str]:
+    labels = [t["label"] for t in page["times"]]
+    return {
+        "volume_chart": charts.stacked_bars(page["months"], page["volume"], "Items per month, by topic"),
+        "overdue_chart": charts.line(page["overdue_days"], page["overdue_counts"],
+                                     "Copies overdue at the end of each day (UTC)", "copies"),
+        "ack_chart": charts.paired_bars(labels, [t["ack_median"] for t in page["times"]],
+                                        [t["ack_p90"] for t in page["times"]], ("median", "p90"),
+                                        "Time to acknowledge, by country", "hours"),
+        "feedback_chart": charts.paired_bars(labels, [t["feedback_median"] for t in page["times"]],
+                                             [t["feedback_p90"] for t in page["times"]], ("median", "p90"),
+                                             "Time to feedback, by country", "hours"),
+    }
+
+
+async def start_portal(runtime: Any, settings: PortalSettings) -> PortalServer | None:
+    """Serve the portal when [portal] enabled; None otherwise, or when its address cannot be bound
+    (the bot goes on without it, and says so once)."""
+    if not settings.enabled:
+        return None
+    server = PortalServer(runtime, settings)
+    try:
+        await server.start()
+    except OSError as error:
+        log.warning("web portal not served: cannot listen on %s (%s)", settings.listen, error.strerror or error)
+        return None
+    return server

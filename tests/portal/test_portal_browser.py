@@ -1,0 +1,233 @@
+"""The web portal in a real headless Chromium: log in by a one-time link, read the overdue board,
+open an item, see a chart; a reused link, a RED item for someone not entitled and a form without
+its CSRF token are refused. Screenshots of the main pages are written to the test's tmp folder
+(and, with LIAISON_PORTAL_SCREENSHOTS=DIR, to DIR: docs/screenshots/ holds the README's)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.portal.browser import chromium, skip_unless_browser
+from tests.portal.world import PortalWorld
+
+pytestmark = pytest.mark.slow
+
+HOSTILE = 'Two travellers <script>document.title="pwned"</script><img src=x id="injected"> flight XX123'
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalWorld]:
+    skip_unless_browser()
+    with PortalWorld(tmp_path_factory.mktemp("portal"), logins_per_minute=1000) as world:
+        answers = world.say("my-officer", f"/alert to:TH,ID tlp:amber topic:document-fraud priority:urgent\n{HOSTILE}")
+        assert any("A-2026-0001" in a for a in answers), answers
+        answers = world.say("my-officer", "/alert to:@th-npoc tlp:red topic:document-fraud priority:urgent\n"
+                                          "The source is at risk, do not share")
+        assert any("A-2026-0002" in a for a in answers), answers
+        world.say("th-npoc", "/ack A-2026-0001")
+        world.say("th-npoc", "/reply A-2026-0001 Confirmed <b>stolen</b>")
+        world.advance(timedelta(days=3))  # everything unanswered is overdue now
+        yield world
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    driver = chromium()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def screenshot(driver: Any, name: str, folder: Path) -> None:
+    driver.save_screenshot(str(folder / f"{name}.png"))
+    extra = os.environ.get("LIAISON_PORTAL_SCREENSHOTS")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(extra) / f"portal-{name}.png"))
+
+
+def status_of(driver: Any, world: PortalWorld, path: str, method: str = "GET") -> int:
+    """The HTTP status of `path` with the browser's session cookie (the page's own scripts may not
+    fetch: the Content-Security-Policy forbids it)."""
+    import urllib.error
+    import urllib.request
+
+    cookie = driver.get_cookie("portal_session")
+    request = urllib.request.Request(world.url + path, method=method, data=b"" if method == "POST" else None,
+                                     headers={"Cookie": f"portal_session={cookie['value']}"} if cookie else {})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def wait_for_title(driver: Any, heading: str) -> None:
+    """Wait until the page that a click loads has `heading` as its <h1>."""
+    from selenium.webdriver.common.by import By
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # While the page is being replaced, an element found may be gone by the time it is read: look again.
+    WebDriverWait(driver, 20, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: any(h.text == heading for h in d.find_elements(By.TAG_NAME, "h1")), f"no page titled {heading}")
+
+
+def log_in(driver: Any, world: PortalWorld, contact: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(world.url + "/")
+    driver.delete_all_cookies()
+    driver.get(world.login_link(contact))
+    driver.find_element(By.ID, "login").click()
+    wait_for_title(driver, "Overdue")
+
+
+def test_a_coordinator_logs_in_by_link_and_reads_the_overdue_board(world: PortalWorld, browser: Any,
+                                                                    shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    log_in(browser, world, "rso-coordinator")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Overdue"
+    board = browser.find_element(By.TAG_NAME, "main").text
+    assert "A-2026-0001" in board and "A-2026-0002" in board
+    assert [h.text for h in browser.find_elements(By.TAG_NAME, "h2")] == ["ID", "TH"]  # by country and desk
+    assert "Asia/Bangkok" in board  # the viewer's own zone
+    assert browser.find_elements(By.CSS_SELECTOR, "form[action='/items/A-2026-0002/escalate'] input[name=csrf]")
+    cookie = browser.get_cookie("portal_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]  # plain http here
+    screenshot(browser, "board", shots)
+
+
+def test_an_item_page_shows_its_route_feedback_and_hostile_text_inert(world: PortalWorld, browser: Any,
+                                                                     shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    log_in(browser, world, "rso-coordinator")
+    browser.find_element(By.LINK_TEXT, "A-2026-0001").click()
+    wait_for_title(browser, "A-2026-0001")
+    assert browser.find_element(By.ID, "body").text == HOSTILE  # shown as text, never run
+    assert browser.title != "pwned" and not browser.find_elements(By.ID, "injected")
+    main = browser.find_element(By.TAG_NAME, "main").text
+    assert "Confirmed <b>stolen</b>" in main  # feedback, escaped too
+    assert "acknowledged" in main or "answered" in main
+    screenshot(browser, "item", shots)
+
+
+def test_statistics_show_charts_drawn_on_the_server(world: PortalWorld, browser: Any, shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    log_in(browser, world, "rso-coordinator")
+    browser.find_element(By.LINK_TEXT, "Statistics").click()
+    wait_for_title(browser, "Statistics")
+    chart = browser.find_element(By.ID, "volume-chart")
+    source = chart.get_attribute("src")
+    assert source.startswith("data:image/svg+xml;base64,")
+    svg = base64.b64decode(source.split(",", 1)[1]).decode()
+    assert "<svg" in svg and len(svg) > 2000
+    assert browser.execute_script("return arguments[0].naturalWidth", chart) > 100  # the browser drew it
+    for other in ("overdue-chart", "ack-chart", "feedback-chart"):
+        assert browser.execute_script("return arguments[0].naturalWidth", browser.find_element(By.ID, other)) > 100
+    screenshot(browser, "stats", shots)
+
+
+def test_a_used_link_is_refused(world: PortalWorld, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(world.url + "/")
+    browser.delete_all_cookies()
+    link = world.login_link("th-npoc")
+    browser.get(link)
+    browser.find_element(By.ID, "login").click()
+    wait_for_title(browser, "Overdue")
+    browser.delete_all_cookies()
+    browser.get(link)
+    browser.find_element(By.ID, "login").click()
+    wait_for_title(browser, "Link refused")
+    assert browser.get_cookie("portal_session") is None
+    browser.get(world.url + "/board")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Log in"  # not logged in
+
+
+def test_a_red_item_is_not_found_for_someone_not_entitled(world: PortalWorld, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    log_in(browser, world, "th-police")  # a TH contact, but not a recipient of the RED item
+    browser.get(world.url + "/items/A-2026-0002")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
+    assert "do not share" not in browser.page_source
+    assert status_of(browser, world, "/items/A-2026-0002") == 404
+    browser.get(world.url + "/items")
+    assert "A-2026-0002" not in browser.find_element(By.TAG_NAME, "main").text
+    # Its recipient sees it, and their own copy only.
+    log_in(browser, world, "th-npoc")
+    browser.get(world.url + "/items/A-2026-0002")
+    assert browser.find_element(By.ID, "body").text == "The source is at risk, do not share"
+
+
+def test_a_form_without_its_csrf_token_is_refused(world: PortalWorld, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    log_in(browser, world, "rso-coordinator")
+    form = browser.find_element(By.CSS_SELECTOR, "form[action='/items/A-2026-0001/remind']")
+    browser.execute_script("arguments[0].querySelector('input[name=csrf]').remove()", form)
+    form.find_element(By.TAG_NAME, "button").click()
+    wait_for_title(browser, "Refused")
+    assert status_of(browser, world, "/items/A-2026-0001/remind", "POST") == 403
+    # With its token the same form works: the reminder goes out and the bot's answer is shown.
+    browser.get(world.url + "/board")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/items/A-2026-0001/remind'] button").click()
+    wait_for_title(browser, "Remind A-2026-0001")
+    main = browser.find_element(By.TAG_NAME, "main").text
+    assert re.search(r"Reminded about A-2026-0001|Nobody who has received", main), main
+
+
+def test_pages_read_on_a_phone(world: PortalWorld, shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    phone = chromium(phone=True)
+    try:
+        log_in(phone, world, "rso-coordinator")
+        inner, scrolled = phone.execute_script(
+            "return [window.innerWidth, document.documentElement.scrollWidth]")
+        assert inner <= 400 and scrolled <= inner  # wide tables scroll inside their box, the page does not
+        assert phone.find_element(By.TAG_NAME, "h1").is_displayed()
+        screenshot(phone, "board-phone", shots)
+    finally:
+        phone.quit()
+
+
+def test_the_bulletin_prints_without_the_menus_and_as_a_pdf(world: PortalWorld, browser: Any, shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.print_page_options import PrintOptions
+
+    log_in(browser, world, "th-npoc")
+    browser.find_element(By.LINK_TEXT, "Bulletin").click()
+    wait_for_title(browser, "Monthly bulletin")
+    browser.get(world.url + f"/bulletin?month={world.clock.now():%Y-%m}")
+    assert "Monthly bulletin" in browser.find_element(By.ID, "bulletin").text
+    assert browser.find_element(By.TAG_NAME, "header").is_displayed()
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not browser.find_element(By.TAG_NAME, "header").is_displayed()
+        assert browser.find_element(By.ID, "bulletin").is_displayed()
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    pdf = base64.b64decode(browser.print_page(PrintOptions()))
+    assert pdf.startswith(b"%PDF") and len(pdf) > 1000
+    (shots / "bulletin.pdf").write_bytes(pdf)
+    screenshot(browser, "bulletin", shots)

@@ -1,0 +1,354 @@
+"""The portal's security over plain HTTP: headers, links stored as hashes, expiry, rate limits,
+sessions ended by /member remove, Secure cookies behind TLS, fixed redirects, nothing in the logs,
+auditors' pages, and every consultation in the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import urllib.parse
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bot.config.portal import PortalSettings
+from bot.config.settings import load_settings
+from bot.portal.server import CSP, start_portal
+from storage.audit.trail import read_entries
+from storage.portal_tables import portal_links, portal_sessions
+from tests.ops.conftest import bot_runtime
+from tests.ops.failover_pair import write_config
+from tests.portal.client import Client
+from tests.portal.world import PortalWorld
+
+BODY = "Travellers <b>X</b> on flight XX123"
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[PortalWorld]:
+    with PortalWorld(tmp_path) as world:
+        world.say("my-officer", f"/alert to:TH tlp:amber topic:document-fraud\n{BODY}")
+        world.say("my-officer", "/alert to:@th-npoc tlp:red topic:document-fraud\nRed words")
+        yield world
+
+
+def test_every_answer_carries_the_strict_headers(world: PortalWorld) -> None:
+    client = Client(world.url)
+    for path in ("/", "/login/whatever", "/no-such-page", "/static/portal.css"):
+        answer = client.get(path)
+        assert answer.headers["Content-Security-Policy"] == CSP, path
+        assert "default-src 'none'" in CSP and "frame-ancestors 'none'" in CSP and "form-action 'self'" in CSP
+        assert answer.headers["Referrer-Policy"] == "no-referrer"
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/no-such-page").status == 404
+
+
+def test_a_link_is_stored_as_its_hash_works_once_and_redirects_to_a_fixed_place(world: PortalWorld) -> None:
+    link = world.login_link("th-npoc")
+    token = link.rsplit("/", 1)[1]
+    with world.runtime.engine.connect() as connection:
+        stored = connection.execute(select(portal_links.c.token_hash)).scalars().all()
+    assert stored == [hashlib.sha256(token.encode()).hexdigest()]
+    client = Client(world.url)
+    client.get(urllib.parse.urlsplit(link).path)  # a chat app's link preview: opening it spends nothing
+    page = client.get(urllib.parse.urlsplit(link).path)
+    answer = client.post("/login", {"csrf": page.field("csrf"), "token": token, "next": "https://evil.example"})
+    assert answer.status == 303 and answer.headers["Location"] == "/board"
+    assert client.get("/board").status == 200
+    again = Client(world.url).log_in(link)
+    assert again.status == 403 and "Link refused" in again.body
+
+
+def test_a_link_expires_after_its_minutes(world: PortalWorld) -> None:
+    link = world.login_link("th-npoc")
+    world.advance(timedelta(minutes=5))
+    assert Client(world.url).log_in(link).status == 403
+
+
+def test_portal_gives_links_only_in_a_direct_chat(world: PortalWorld) -> None:
+    answers = world.say("th-npoc", "/portal", chat="console:#network")
+    assert answers and "direct chat" in answers[0] and "/login/" not in answers[0]
+
+
+def test_a_session_expires(world: PortalWorld) -> None:
+    client = Client(world.url)
+    assert client.log_in(world.login_link("th-npoc")).status == 303
+    world.advance(timedelta(minutes=31))
+    answer = client.get("/board")
+    assert answer.status == 303 and answer.headers["Location"] == "/"
+
+
+def test_member_remove_ends_their_sessions_at_once(world: PortalWorld) -> None:
+    client = Client(world.url)
+    assert client.log_in(world.login_link("th-police")).status == 303
+    assert client.get("/board").status == 200
+    unused = world.login_link("th-police")
+    answers = world.say("rso-admin", "/member remove console:th-police left the service")
+    assert any("Removed" in a for a in answers), answers
+    answer = client.get("/board")
+    assert answer.status == 303 and answer.headers["Location"] == "/"
+    assert Client(world.url).log_in(unused).status == 403
+    with world.runtime.engine.connect() as connection:  # ended in the database, not only unrecognised
+        sessions = connection.execute(select(portal_sessions.c.ended_at)
+                                      .where(portal_sessions.c.contact == "th-police")).scalars().all()
+        links = connection.execute(select(portal_links.c.token_hash)
+                                   .where(portal_links.c.contact == "th-police")).scalars().all()
+    assert sessions and all(ended is not None for ended in sessions)
+    assert len(links) == 1  # the one used to log in; the unused one was dropped
+
+
+def test_link_redemption_is_rate_limited(tmp_path: Path) -> None:
+    with PortalWorld(tmp_path, logins_per_minute=2) as world:
+        client = Client(world.url)
+        page = client.get("/login/x")
+        for _ in range(2):
+            assert client.post("/login", {"csrf": page.field("csrf"), "token": "wrong"}).status == 403
+        assert client.post("/login", {"csrf": page.field("csrf"), "token": "wrong"}).status == 429
+        assert Client(world.url).log_in(world.login_link("th-npoc")).status == 429
+
+
+def test_behind_tls_the_session_cookie_is_secure_and_host_bound(tmp_path: Path) -> None:
+    with PortalWorld(tmp_path, public_url="https://portal.example.org") as world:
+        answers = world.say("th-npoc", "/portal")
+        link = next(word for a in answers for word in a.split() if word.startswith("https://portal.example.org/login/"))
+        client = Client(world.url)
+        answer = client.log_in(link)  # the path is what counts: the reverse proxy would pass it on
+        assert answer.status == 303
+        [session] = [c for c in client.set_cookies if c.startswith("__Host-portal=")]
+        flags = {part.strip().lower() for part in session.split(";")}
+        assert {"secure", "httponly", "samesite=strict", "path=/"} <= flags
+
+
+def test_no_token_nor_content_reaches_the_logs(world: PortalWorld, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    link = world.login_link("rso-coordinator")
+    client = Client(world.url)
+    client.log_in(link)
+    client.get("/items/A-2026-0001")
+    token = link.rsplit("/", 1)[1]
+    session = client.cookies["portal_session"]
+    assert caplog.records  # the portal did log (a login), just nothing secret
+    assert token not in caplog.text and session not in caplog.text and "XX123" not in caplog.text
+
+
+def test_pages_escape_what_people_wrote(world: PortalWorld) -> None:
+    client = Client(world.url)
+    client.log_in(world.login_link("th-npoc"))
+    page = client.get("/items/A-2026-0001").body
+    assert "Travellers &lt;b&gt;X&lt;/b&gt; on flight XX123" in page and "<b>X</b>" not in page
+
+
+def test_auditors_read_an_items_trail_and_every_reading_is_audited(world: PortalWorld) -> None:
+    auditor = Client(world.url)
+    auditor.log_in(world.login_link("rso-auditor"))
+    assert auditor.get("/items/A-2026-0002").status == 200  # auditors see every item, as /status
+    trail = auditor.get("/items/A-2026-0002/audit")
+    assert trail.status == 200 and "item.created" in trail.body and "consultation" in trail.body
+    contact = Client(world.url)
+    contact.log_in(world.login_link("th-npoc"))
+    assert contact.get("/items/A-2026-0002").status == 200  # its recipient
+    assert contact.get("/items/A-2026-0002/audit").status == 404
+    assert contact.get("/stats").status == 404  # statistics: coordinators, admins and auditors, as /stats
+    assert auditor.get("/stats").status == 200
+    assert contact.get("/items/not-a-reference").status == 404
+    with world.runtime.engine.connect() as connection:
+        entries = list(read_entries(connection, world.runtime.keyring, reference="A-2026-0002"))
+    portal = [(e.actor, (e.detail or {}).get("command")) for e in entries if e.channel == "portal"]
+    assert ("rso-auditor", "portal item") in portal and ("rso-auditor", "portal audit") in portal
+    assert ("th-npoc", "portal item") in portal
+
+
+def test_an_unknown_filter_is_refused_with_what_is_accepted(world: PortalWorld) -> None:
+    client = Client(world.url)
+    client.log_in(world.login_link("rso-coordinator"))
+    answer = client.get("/items?tlp=PURPLE")
+    assert answer.status == 400 and "is not one of CLEAR, GREEN, AMBER" in answer.body
+    assert "A-2026-0002" in client.get("/items?tlp=RED").body
+    assert "A-2026-0002" not in client.get("/items?tlp=AMBER").body
+
+
+def test_logging_out_needs_its_token_and_ends_the_session(world: PortalWorld) -> None:
+    client = Client(world.url)
+    client.log_in(world.login_link("th-npoc"))
+    board = client.get("/board")
+    assert client.post("/logout", {}).status == 403
+    assert client.get("/board").status == 200  # still logged in
+    session = client.cookies["portal_session"]
+    answer = client.post("/logout", {"csrf": board.field("csrf")})
+    assert answer.status == 303 and answer.headers["Location"] == "/"
+    assert "portal_session" not in client.cookies
+    client.cookies["portal_session"] = session  # a copy kept of the cookie opens nothing any more
+    assert client.get("/board").status == 303
+
+
+def test_the_example_configuration_serves_the_portal_with_the_documented_defaults() -> None:
+    settings = load_settings(Path(__file__).resolve().parents[2] / "config.example.toml").portal
+    assert settings.enabled and settings.listen == "127.0.0.1:8470" and settings.public_url is None
+    assert settings.link_lifetime == timedelta(minutes=5) and settings.session_lifetime == timedelta(minutes=30)
+    assert settings.logins_per_minute == 10 and not settings.secure
+
+
+async def test_a_taken_address_leaves_the_bot_running_without_a_portal(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    runtime, _ = bot_runtime(write_config(tmp_path, None))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        try:
+            assert await start_portal(runtime, PortalSettings(enabled=True, listen=f"127.0.0.1:{port}")) is None
+        finally:
+            await runtime.close()
+    assert f"web portal not served: cannot listen on 127.0.0.1:{port}" in caplog.text
+
+
+def test_times_are_shown_in_the_viewers_zone(world: PortalWorld) -> None:
+    created = world.clock.now()
+    shown = {}
+    for contact, zone in (("th-npoc", "Asia/Bangkok"), ("my-officer", "Asia/Kuala_Lumpur")):
+        client = Client(world.url)
+        client.log_in(world.login_link(contact))
+        shown[contact] = client.get("/items/A-2026-0001").body
+        local = created.astimezone(ZoneInfo(zone))
+        assert f"{local:%Y-%m-%d %H:%M} {local.tzname()}" in shown[contact], contact
+    assert shown["th-npoc"] != shown["my-officer"]
+
+
+def test_coordinators_remind_and_escalate_from_the_portal_and_nobody_else_does(world: PortalWorld) -> None:
+    coordinator = Client(world.url)
+    coordinator.log_in(world.login_link("rso-coordinator"))
+    page = coordinator.get("/items/A-2026-0001")
+    assert "/items/A-2026-0001/escalate" in page.body
+    done = coordinator.post("/items/A-2026-0001/remind", {"csrf": page.field("csrf")})
+    assert done.status == 200 and "Reminded about A-2026-0001: National point of contact (Thailand)" in done.body
+    # The sample network has one coordinator: /escalate's own answer says so.
+    done = coordinator.post("/items/A-2026-0001/escalate", {"csrf": page.field("csrf")})
+    assert done.status == 200 and "There is no other coordinator in the directory to escalate to" in done.body
+    originator = Client(world.url)
+    originator.log_in(world.login_link("my-officer"))
+    page = originator.get("/items/A-2026-0001")
+    assert page.status == 200 and "/items/A-2026-0001/escalate" not in page.body
+    assert originator.post("/items/A-2026-0001/remind", {"csrf": page.field("csrf")}).status == 404
+    with world.runtime.engine.connect() as connection:
+        actions = [(e.action, e.actor) for e in read_entries(connection, world.runtime.keyring,
+                                                              reference="A-2026-0001")]
+    assert ("reminder", "rso-coordinator") in actions and ("reminder", "my-officer") not in actions
+
+
+def test_items_filter_by_country_and_topic_and_a_refusal_is_audited(world: PortalWorld) -> None:
+    world.say("my-officer", "/alert to:ID tlp:green topic:maritime\nBoat sighted")
+    client = Client(world.url)
+    client.log_in(world.login_link("rso-coordinator"))
+    by_country = client.get("/items?country=ID").body
+    assert "A-2026-0003" in by_country and "A-2026-0001" not in by_country
+    by_topic = client.get("/items?topic=maritime").body
+    assert "A-2026-0003" in by_topic and "A-2026-0002" not in by_topic
+    stranger = Client(world.url)
+    stranger.log_in(world.login_link("th-police"))
+    assert stranger.get("/items/A-2026-0002").status == 404
+    with world.runtime.engine.connect() as connection:
+        refusals = [e for e in read_entries(connection, world.runtime.keyring)
+                    if e.action == "refusal" and e.channel == "portal"]
+    assert [e.actor for e in refusals] == ["th-police"]
+
+
+def test_statistics_refuse_an_unknown_period_with_what_is_accepted(world: PortalWorld) -> None:
+    client = Client(world.url)
+    client.log_in(world.login_link("rso-coordinator"))
+    answer = client.get("/stats?period=fortnight")
+    assert answer.status == 400 and "fortnight" in answer.body and "/stats 30d" in answer.body
+    assert client.get("/stats?period=2026-11").status == 200
+
+
+def test_the_monthly_bulletin_counts_every_item_and_carries_only_clear_text(world: PortalWorld) -> None:
+    world.say("my-officer", "/alert to:ID tlp:clear topic:maritime\nPublic advice, boat season")
+    world.say("my-officer", "/alert to:ID tlp:green topic:maritime\nCommunity only words")
+    client = Client(world.url)
+    client.log_in(world.login_link("th-npoc"))
+    month = f"{world.clock.now():%Y-%m}"
+    page = client.get(f"/bulletin?month={month}")
+    assert page.status == 200
+    assert "Items shared: 4 (4 alerts, 0 requests)." in page.body
+    assert "Public advice, boat season" in page.body
+    assert "Community only words" not in page.body and "Red words" not in page.body and "XX123" not in page.body
+    assert client.get("/bulletin?month=2026-13").status == 400
+    assert client.get("/bulletin?month=soon").status == 400
+    observer = Client(world.url)
+    observer.log_in(world.login_link("ca-npoc"))  # Canada is an observer: the bulletin is for members
+    assert observer.get(f"/bulletin?month={month}").status == 404
+
+
+def test_the_directory_shows_admins_everyone_and_a_focal_point_their_own_people(world: PortalWorld) -> None:
+    admin = Client(world.url)
+    admin.log_in(world.login_link("rso-admin"))
+    page = admin.get("/directory").body
+    assert "console:th-police" in page and "console:my-officer" in page and "Sharing arrangements" in page
+    focal = Client(world.url)
+    focal.log_in(world.login_link("th-npoc"))
+    page = focal.get("/directory").body
+    assert "The people of TH" in page and "console:th-police" in page and "console:my-officer" not in page
+    assert "Sharing arrangements" not in page
+    coordinator = Client(world.url)
+    coordinator.log_in(world.login_link("rso-coordinator"))
+    page = coordinator.get("/directory").body
+    assert "Sharing arrangements" in page and "console:th-police" not in page
+    officer = Client(world.url)
+    officer.log_in(world.login_link("my-officer"))
+    assert officer.get("/directory").status == 404
+
+
+def test_a_recipient_sees_their_own_feedback_and_the_originators_updates_only(world: PortalWorld) -> None:
+    world.say("my-officer", "/alert to:TH,ID tlp:amber topic:document-fraud\nShared with two")
+    world.say("th-npoc", "/reply A-2026-0003 Thai feedback here")
+    world.say("id-npoc", "/reply A-2026-0003 Indonesian feedback here")
+    world.say("my-officer", "/reply A-2026-0003 Update for everyone")
+    pages = {}
+    for contact in ("th-npoc", "id-npoc", "my-officer"):
+        client = Client(world.url)
+        client.log_in(world.login_link(contact))
+        pages[contact] = client.get("/items/A-2026-0003").body
+    assert "Thai feedback here" in pages["th-npoc"] and "Indonesian feedback here" not in pages["th-npoc"]
+    assert "Indonesian feedback here" in pages["id-npoc"] and "Thai feedback here" not in pages["id-npoc"]
+    assert all("Update for everyone" in page for page in pages.values())
+    assert "Thai feedback here" in pages["my-officer"] and "Indonesian feedback here" in pages["my-officer"]
+    # A recipient's route shows their own copy only.
+    assert "National point of contact (Indonesia)" not in pages["th-npoc"].split("<h2>Feedback</h2>")[0]
+
+
+def test_rooms_with_their_drift_for_coordinators_and_admins_as_rooms_answers(world: PortalWorld) -> None:
+    admin = Client(world.url)
+    admin.log_in(world.login_link("rso-admin"))
+    page = admin.get("/rooms")
+    assert page.status == 200 and "registered rooms:" in page.body and "(expected " in page.body
+    contact = Client(world.url)
+    contact.log_in(world.login_link("th-npoc"))
+    assert contact.get("/rooms").status == 404
+    with world.runtime.engine.connect() as connection:
+        consulted = [(e.actor, (e.detail or {}).get("command")) for e in read_entries(connection, world.runtime.keyring)
+                     if e.action == "consultation"]
+    assert ("rso-admin", "rooms") in consulted
+
+
+def test_auditors_export_an_items_trail_as_csv_recorded_as_an_export(world: PortalWorld) -> None:
+    world.say("th-npoc", "/reply A-2026-0001 =HYPERLINK(\"http://evil\") found")
+    auditor = Client(world.url)
+    auditor.log_in(world.login_link("rso-auditor"))
+    answer = auditor.get("/items/A-2026-0001/audit.csv")
+    assert answer.status == 200 and answer.headers["Content-Type"].startswith("text/csv")
+    assert 'filename="A-2026-0001-audit.csv"' in answer.headers["Content-Disposition"]
+    assert answer.body.startswith("seq,recorded_at,action,reference") and "item.created" in answer.body
+    assert "HYPERLINK" in answer.body and "\n=HYPERLINK" not in answer.body and ",=HYPERLINK" not in answer.body
+    assert auditor.get("/items/A-2026-0099/audit.csv").status == 404
+    contact = Client(world.url)
+    contact.log_in(world.login_link("th-npoc"))
+    assert contact.get("/items/A-2026-0001/audit.csv").status == 404
+    with world.runtime.engine.connect() as connection:
+        exports = [(e.actor, e.channel) for e in read_entries(connection, world.runtime.keyring, reference="A-2026-0001")
+                   if e.action == "export"]
+    assert exports == [("rso-auditor", "portal")]

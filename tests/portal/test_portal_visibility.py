@@ -1,0 +1,88 @@
+"""Every page of the portal shows an item only when the chat rule would: over random items (senders,
+recipients, TLPs) and every person of the network as viewer, the items list and the item pages agree
+with /status, and the overdue board with /overdue, as each viewer asks them in their direct chat."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alerts.audit import AuditAction
+from alerts.identity import ChatRef
+from alerts.messages import InboundMessage
+from alerts.roles import Role
+from bot.portal import views
+from tests.fakes import MemoryUnitOfWork
+from tests.unit.test_followup_harness import Bot
+
+SENDERS = ("my-officer", "th-deputy", "th-npoc", "my-npoc", "rso-coord")
+PEOPLE = ("th-npoc", "th-deputy", "th-immigration", "my-npoc", "my-officer", "au-npoc", "iom-npoc", "rso-coord")
+TLPS = ("clear", "green", "amber", "amber+strict", "red")
+REFERENCE = re.compile(r"[AR]-\d{4}-\d{4}")
+
+item = st.tuples(st.sampled_from(SENDERS), st.lists(st.sampled_from(PEOPLE), min_size=1, max_size=3, unique=True),
+                 st.sampled_from(TLPS), st.booleans())
+
+
+def says_as(bot: Bot, contact: str, text: str) -> list[str]:
+    """`contact` types `text` from their first account, in their direct chat there (Bot.says types on the
+    console, where not everyone has an account)."""
+    identity = bot.directory.contacts[contact].identities[0]
+    chat = f"{identity.platform.value}:@{identity.user_id}" if identity.platform.value == "console" else (
+        f"{identity.platform.value}:!dm-{contact}:example.org" if identity.platform.value == "matrix"
+        else f"{identity.platform.value}:{identity.user_id.split(':')[-1]}")
+    before, audited = set(bot.store.outbox), len(bot.store.audit)
+    message = InboundMessage(f"v{len(bot.store.audit)}-{len(bot.store.outbox)}", identity, ChatRef.parse(chat), text,
+                             bot.clock.now())
+    with MemoryUnitOfWork(bot.store) as uow:
+        bot.dispatcher.handle(uow, message)
+        uow.commit()
+    bot.last_audit = [e.action for e in bot.store.audit[audited:]]
+    return [m.text for k, m in bot.store.outbox.items() if k not in before and m.contact == contact]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(item, min_size=1, max_size=4))
+def test_pages_show_an_item_only_when_chat_would(drawn: list[tuple[str, list[str], str, bool]]) -> None:
+    bot = Bot()
+    for n, (sender, recipients, tlp, acknowledged) in enumerate(drawn):
+        to = ",".join(f"@{r}" for r in recipients if r != sender) or "@iom-npoc"
+        answers = bot.says(sender, f"/alert to:{to} tlp:{tlp} topic:document-fraud confirm:yes\nBody {n}")
+        found = [m.group() for a in answers for m in [REFERENCE.search(a)] if m]
+        if found and acknowledged:
+            bot.says(recipients[0], f"/ack {found[0]}")
+    bot.clock.advance(timedelta(days=4))  # all that is unanswered is overdue
+    references = sorted(bot.store.items)
+    for viewer in bot.directory.contacts.values():
+        in_chat = set()
+        for reference in references:
+            says_as(bot, viewer.id, f"/status {reference}")
+            if AuditAction.CONSULTATION in bot.last_audit:
+                in_chat.add(reference)
+            else:
+                assert AuditAction.REFUSAL in bot.last_audit
+        now = bot.clock.now()
+        with MemoryUnitOfWork(bot.store) as uow:
+            listed = {row["reference"] for row in views.items_list(
+                uow, bot.directory, viewer, now, views.ItemFilters(), ("document-fraud", "maritime"))["rows"]}
+            opened = set()
+            for reference in references:
+                try:
+                    page = views.item_page(uow, bot.directory, viewer, now, reference)
+                except views.NotFound:
+                    continue
+                opened.add(reference)
+                # A recipient's page shows their own copy only, as /status does.
+                if page["view"] == "own delivery":
+                    assert len(page["deliveries"]) == 1
+            board = set(views.board(uow, bot.directory, viewer, now)["references"])
+        assert listed == in_chat, viewer.id
+        assert opened == in_chat, viewer.id
+        if viewer.roles & {Role.OFFICER, Role.CONTACT, Role.COORDINATOR, Role.ADMIN}:  # who may ask /overdue
+            answer = "\n".join(says_as(bot, viewer.id, "/overdue"))
+            assert board == set(REFERENCE.findall(answer)), (viewer.id, answer)
+        else:
+            assert board <= in_chat
