@@ -31,6 +31,7 @@ class AuditAction(enum.Enum):
     ERASURE = "erasure"
     WITHDRAWAL = "withdrawal"      # an item taken back by its originator or a coordinator
     CORRECTION = "correction"      # the next revision of an item, with its route
+    RELEASE = "release"            # two-person release: held, reminded, approved, declined, expired
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,8 @@ class SelectorKind(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Selector:
-    """One `to:` entry: `all`, an organisation or country, `TH/immigration`, or a named person."""
+    """One `to:` entry: `all`, an organisation or country, `TH/immigration`, or a named person: a
+    contact id, or one of their accounts (what a mention names)."""
 
     kind: SelectorKind
     organisation: str | None = None
@@ -73,6 +74,8 @@ class Selector:
             return str(self.organisation)
         if self.kind is SelectorKind.DESK:
             return f"{self.organisation}/{self.desk}"
+        if ":" in str(self.person):  # an account (`matrix:@alice:example.org`, `telegram:user:42`), as written
+            return str(self.person)
         return f"@{self.person}"
 
 

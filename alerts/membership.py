@@ -22,7 +22,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from alerts.directory import Contact, Directory, Room, RoomPurpose
@@ -109,6 +109,7 @@ class PlannedAction:
     requested_by: str = ""
     reply_chat: str | None = None  # where progress and failures are told (a ChatRef string)
     total: int = 1  # actions in the run
+    note: str = ""  # what the person is shown where the platform shows a reason (the admin's, on a removal)
 
     @property
     def key(self) -> str:
@@ -126,6 +127,7 @@ class PlannedAction:
             "action": self.action.value, "room": str(self.room), "room_name": self.room_name,
             "identity": str(self.identity), "contact": self.contact, "reason": self.reason, "op": self.op,
             "requested_by": self.requested_by, "reply_chat": self.reply_chat, "total": self.total,
+            **({"note": self.note} if self.note else {}),
         }, sort_keys=True)
 
     @classmethod
@@ -133,7 +135,8 @@ class PlannedAction:
         data = json.loads(text)
         return cls(RoomAction(data["action"]), ChatRef.parse(data["room"]), data["room_name"],
                    UserRef.parse(data["identity"]), data.get("contact"), data.get("reason", ""), data["op"],
-                   data.get("requested_by", ""), data.get("reply_chat"), int(data.get("total", 1)))
+                   data.get("requested_by", ""), data.get("reply_chat"), int(data.get("total", 1)),
+                   data.get("note", ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,12 +178,22 @@ def onboarding_plan(contact: Contact, directory: Directory, run: Run,
     return Plan(_numbered(actions), tuple(unplaceable))
 
 
-def offboarding_plan(contact: Contact, directory: Directory, run: Run) -> Plan:
-    """Removal from every registered room on every platform the person has an account on: not only the
-    rooms the directory put them in, since the bot cannot know every room they joined on their own."""
+def offboarding_plan(contact: Contact, directory: Directory, run: Run,
+                     present: Mapping[ChatRef, Collection[UserRef] | None] | None = None, note: str = "") -> Plan:
+    """Removal from every registered room on every platform the person has an account on where they
+    may be: not only the rooms the directory put them in, since they may have joined others on their
+    own. A Matrix room whose members the bot knows (`present`: the sync keeps them) and where they are
+    not is left out; elsewhere (Telegram cannot list a group's members) every room is tried. `note`:
+    the admin's reason, shown to the person where the platform shows one."""
+    known = present or {}
+
+    def maybe_in(room: Room, account: UserRef) -> bool:
+        members = known.get(room.chat)
+        return room.chat.platform is not Platform.MATRIX or members is None or account in members
+
     actions = [PlannedAction(RoomAction.REMOVE, room.chat, room.name, a, contact.id, "offboarding", run.op,
-                             run.requested_by, run.reply_chat)
-               for room in directory.rooms for a in accounts_in(contact, room)]
+                             run.requested_by, run.reply_chat, note=note)
+               for room in directory.rooms for a in accounts_in(contact, room) if maybe_in(room, a)]
     return Plan(_numbered(actions))
 
 

@@ -6,8 +6,38 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from alerts.identity import ChatRef, MessageRef, UserRef
+from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.routing import Destination
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A person named in a message by a mention (a Matrix pill, a Telegram text_mention): `text` is
+    how it reads in the message's plain text (often a display name), `user` the account it stands for."""
+
+    text: str
+    user: UserRef
+
+    @property
+    def written(self) -> str:
+        """The account as a command names one: `@alice:example.org`, `telegram:user:42`."""
+        return self.user.user_id if self.user.platform is Platform.MATRIX else str(self.user)
+
+
+def with_mentions(text: str, mentions: tuple[Mention, ...]) -> str:
+    """`text` with each mention's words replaced by the account it stands for, so that a command
+    naming a person by a pill or a Telegram mention names their account. Each mention is taken once,
+    at its first place after the one before it; one whose words are not found changes nothing."""
+    out, at = [], 0
+    for mention in mentions:
+        if not mention.text:
+            continue
+        found = text.find(mention.text, at)
+        if found < 0:
+            continue
+        out.append(text[at:found] + mention.written)
+        at = found + len(mention.text)
+    return "".join(out) + text[at:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +65,9 @@ class InboundMessage:
     # This is an edit of an earlier message: the platform's id of the original (as `message_id` names
     # messages), and `text` is the edited text. None for a message as first sent.
     edit_of: str | None = None
+    # The people the message mentions, in the order they appear (handlers.dispatcher reads commands
+    # with each mention's words replaced by its account: alerts.messages.with_mentions).
+    mentions: tuple[Mention, ...] = ()
 
 
 class MessageKind(enum.Enum):
@@ -49,6 +82,7 @@ class MessageKind(enum.Enum):
     DEVICE = "device"          # a device trust action (list, verify, blacklist) for bot.actions.devices, likewise
     REMOVAL = "removal"        # removing a message from a chat (alerts.removal) for bot.actions.removal, likewise
     BUTTONS = "buttons"        # a pressed button shown as its outcome (alerts.pressed): an edit, not a text to post
+    APPROVAL = "approval"      # asking an approver to release a held item (alerts.release); Telegram adds a button
 
 
 @dataclass(frozen=True, slots=True)

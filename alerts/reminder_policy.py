@@ -60,6 +60,17 @@ def zone_of(name: str) -> tzinfo:
         return timezone.utc
 
 
+def known_zone(name: str) -> bool:
+    """Whether `name` is an IANA zone this machine knows (or UTC)."""
+    if name.upper() == "UTC":
+        return True
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def first_instant_at_or_after(day: date, wall: time, zone: tzinfo) -> datetime:
     """The first UTC instant at which the clocks of `zone` read `wall` on `day`, or later.
 

@@ -24,6 +24,7 @@ class Role(enum.Enum):
     # (alerts/focal.py decides whose), and send nothing by themselves.
     NATIONAL_FOCAL_POINT = "national-focal-point"
     ORGANISATIONAL_FOCAL_POINT = "organisational-focal-point"
+    APPROVER = "approver"  # may approve the release of their organisation's items (alerts/release.py)
 
     @classmethod
     def parse(cls, text: str) -> Role:

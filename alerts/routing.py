@@ -162,7 +162,7 @@ class Router:
         if selector.kind is SelectorKind.PERSON:
             person = directory.contact(selector.person or "")
             if person is None:
-                raise RouteRefused(f"Nobody called @{selector.person} in the directory. Try /contacts.")
+                raise RouteRefused(f"Nobody called {selector} in the directory. Try /contacts.")
             return [person]
         if selector.kind is SelectorKind.ALL:
             return list(directory.member_points_of_contact())

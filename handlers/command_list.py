@@ -14,7 +14,7 @@ from alerts.focal import FOCAL_POINTS
 from alerts.items import Reference, Selector
 from alerts.roles import Role
 from handlers import arrangements, coordination, devices, followup, forwarding, info, membership, parse_admin
-from handlers import parse_items, portal, rooms
+from handlers import parse_items, portal, release, rooms
 from handlers import correction, search, withdrawal
 from handlers import commands as c
 from handlers.lexer import CommandSyntaxError, shorten, take_word
@@ -205,6 +205,14 @@ def _consent(rest: str, vocabulary: Vocabulary) -> c.ConsentCommand:
     return c.ConsentCommand(reference, parse_yes_no(answer, "Consent", example), reason.strip())
 
 
+def _decline(rest: str, vocabulary: Vocabulary) -> c.DeclineCommand:
+    reference, after = take_reference(rest, "decline")
+    if not after.strip():
+        raise CommandSyntaxError(f"Say why after the reference; the originator is told. "
+                                 f"Example: /decline {reference} source would be exposed")
+    return c.DeclineCommand(reference, after.strip())
+
+
 def _snooze(rest: str, vocabulary: Vocabulary) -> c.SnoozeCommand:
     reference, after = take_reference(rest, "snooze")
     word, reason = take_word(after)
@@ -307,6 +315,15 @@ _declare(CommandSpec("forward", SENDERS, '/forward REF to:VN purpose:"…"', "pa
 _declare(CommandSpec("consent", EVERYONE, "/consent REF yes|no [reason]", "answer a request to forward your item",
     "As originator, allow or refuse a forward of your item.", ("/consent A-2026-0042 no source at risk",),
     _consent, forwarding.consent))
+_declare(CommandSpec("approve", EVERYONE, "/approve REF", "release an item held for a second person's approval",
+    "Items that need two-person release (TLP:RED by default) wait, unsent, until a second person approves: "
+    "an approver of the originator's organisation, or a coordinator where it has none; never the originator. "
+    "Approving sends it as it routes now.", ("/approve A-2026-0042",),
+    _reference_only(c.ApproveCommand), lambda ctx, cmd, policy: release.approve(ctx, cmd.reference, policy)))
+_declare(CommandSpec("decline", EVERYONE, "/decline REF reason", "refuse to release a held item",
+    "Decline an item waiting for your approval, with the reason its originator is told. Nothing is sent, and it is "
+    "closed.", ("/decline A-2026-0042 source would be exposed",),
+    _decline, lambda ctx, cmd, policy: release.decline(ctx, cmd.reference, cmd.reason)))
 _declare(CommandSpec("snooze", EVERYONE, "/snooze REF 4h [reason]", "hold reminders for a while",
     "Hold the reminders on an item for a while (90m, 4h, 2d, 1w; at most 30 days).",
     ("/snooze A-2026-0042 4h waiting for records",),
@@ -339,16 +356,23 @@ _declare(CommandSpec("member", PEOPLE, "/member add|remove|backup USER …",
     "onboard or offboard someone (admins; focal points: their own people)",
     "Onboard someone into every room they belong in, on every platform, or offboard them from all; "
     "/member backup USER BACKUP (or none) names who takes over their open items when they leave. "
-    "USER is @alice:example.org (Matrix), @username or telegram:user:42 (Telegram). "
+    "USER is @alice:example.org (Matrix), @username or telegram:user:42 (Telegram), or a mention. "
+    "/member add also takes name:, backup: (a contact) and tz: (an IANA zone). "
     "Admins manage everyone; a national focal point the people of their own country, an organisational "
     "focal point those of their own organisation (in a country: their own desk), with the roles officer, "
     "contact and focal point. "
     f"Roles: {', '.join(role.value for role in Role)}.",
-    (parse_admin.MEMBER_ADD_EXAMPLE, parse_admin.MEMBER_REMOVE_EXAMPLE, parse_admin.MEMBER_BACKUP_EXAMPLE),
+    (parse_admin.MEMBER_ADD_EXAMPLE, parse_admin.MEMBER_ADD_FULL_EXAMPLE, parse_admin.MEMBER_REMOVE_EXAMPLE,
+     parse_admin.MEMBER_BACKUP_EXAMPLE),
     parse_admin.parse_member,
     lambda ctx, cmd, policy: (membership.member_add(ctx, cmd) if isinstance(cmd, c.MemberAddCommand)
                               else membership.member_backup(ctx, cmd) if isinstance(cmd, c.MemberBackupCommand)
                               else membership.member_remove(ctx, cmd))))
+_declare(CommandSpec("reassign", COORDINATION, "/reassign REF to:PERSON", "give a left person's copies to someone",
+    "Coordinators: the copies of an item whose recipients have left the directory (open, not answered) go to "
+    "PERSON, as if its originator had named them (caveat and arrangements checked); they and the originator are "
+    "told.", (parse_admin.REASSIGN_EXAMPLE,),
+    parse_admin.parse_reassign, lambda ctx, cmd, policy: membership.reassign(ctx, cmd, policy)))
 _declare(CommandSpec("rooms", COORDINATION, "/rooms", "the registered rooms",
     "The registered rooms and whose members they hold.", ("/rooms",),
     _no_arguments(c.RoomsCommand), lambda ctx, cmd, policy: membership.rooms(ctx)))

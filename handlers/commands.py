@@ -27,6 +27,7 @@ from handlers.commands_admin import DeviceCommand as DeviceCommand
 from handlers.commands_admin import MemberAddCommand as MemberAddCommand
 from handlers.commands_admin import MemberBackupCommand as MemberBackupCommand
 from handlers.commands_admin import MemberRemoveCommand as MemberRemoveCommand
+from handlers.commands_admin import ReassignCommand as ReassignCommand
 from handlers.commands_admin import RoomRegisterCommand as RoomRegisterCommand
 from handlers.commands_admin import RoomRetireCommand as RoomRetireCommand
 from handlers.commands_admin import RoomSyncCommand as RoomSyncCommand
@@ -291,6 +292,22 @@ class ConsentCommand:
 
     def render(self) -> str:
         return command_text.joined("/consent", str(self.reference), "yes" if self.granted else "no", self.reason)
+
+
+@dataclass(frozen=True)
+class ApproveCommand(ReferenceOnly):
+    name: ClassVar[str] = "approve"
+    reference: Reference
+
+
+@dataclass(frozen=True)
+class DeclineCommand:
+    name: ClassVar[str] = "decline"
+    reference: Reference
+    reason: str
+
+    def render(self) -> str:
+        return command_text.joined("/decline", str(self.reference), self.reason)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import ClassVar
 from alerts.countries import country_code
 from alerts.devices import DeviceOp
 from alerts.identity import UserRef
+from alerts.items import Reference
 from alerts.roles import Role
 from handlers import command_text
 from handlers.command_text import Bare
@@ -23,12 +24,17 @@ class MemberAddCommand:
     organisation: str
     role: Role
     desk: str | None
+    display_name: str | None = None  # None: keep theirs, or (someone new) name them after their account
+    backup: str | None = None  # a contact id or an account, as typed; the handler looks it up
+    timezone: str | None = None  # an IANA zone the parser checked
 
     def render(self) -> str:
         key = "country" if country_code(self.organisation) == self.organisation else "org"
         desk = f"desk:{self.desk}" if self.desk else ""
         return command_text.joined("/member add", self.user, f"{key}:{self.organisation}", f"role:{self.role.value}",
-                                   desk)
+                                   desk, f"name:{quote(self.display_name)}" if self.display_name else "",
+                                   f"backup:{quote(self.backup)}" if self.backup else "",
+                                   f"tz:{self.timezone}" if self.timezone else "")
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,16 @@ class MemberRemoveCommand:
 
     def render(self) -> str:
         return f"/member remove {self.user}" + command_text.optional_text("reason", self.reason)
+
+
+@dataclass(frozen=True)
+class ReassignCommand:
+    name: ClassVar[str] = "reassign"
+    reference: Reference
+    to: str  # a contact id or an account, as typed; the handler looks it up
+
+    def render(self) -> str:
+        return command_text.joined("/reassign", str(self.reference), f"to:{quote(self.to)}")
 
 
 @dataclass(frozen=True)

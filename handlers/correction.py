@@ -31,7 +31,7 @@ from handlers.answer_place import attention_of, placed_answer
 from handlers.commands import CorrectCommand
 from handlers.context import CommandContext
 from handlers.followup import find_item, refuse, sender_of
-from handlers.post_item import PostingPolicy, _notice, _plan_removal, refusal_answer
+from handlers.post_item import PostingPolicy, _notice, plan_removal, refusal_answer
 from handlers.values import check_due
 from handlers.withdrawal import CANCELLED_KINDS, delivered, originator_place, withdrawn_copy
 
@@ -111,7 +111,7 @@ def correct(ctx: CommandContext, command: CorrectCommand, policy: PostingPolicy)
              for d in route.deliveries if d.contact not in unreachable]
     rows += [_notice(ctx, revised, notice) for notice in route.notices]
     # A TLP:RED correction typed in a shared chat leaves it, as a TLP:RED alert typed there does.
-    removal = _plan_removal(ctx, draft, ref)
+    removal = plan_removal(ctx, draft, ref)
     ctx.audit(AuditAction.CORRECTION, recipients=route.recipients, reference=ref, caveat=draft.caveat.label(),
               purpose=draft.purpose,
               detail={"revision": str(revised.revision), "body": draft.body, "topic": draft.topic or "",

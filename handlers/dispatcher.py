@@ -31,7 +31,7 @@ from alerts.audit import AuditAction
 from alerts.caveat_rules import shared_chat
 from alerts.identity import Platform
 from alerts.items import Item
-from alerts.messages import InboundMessage
+from alerts.messages import InboundMessage, with_mentions
 from alerts.routing import Destination
 from handlers.command_list import COMMANDS
 from handlers.commands import Command, ParseError
@@ -87,6 +87,8 @@ class Dispatcher:
             if remarked.sender is not None:
                 answer_placed(remarked, message.remark, ())
             return
+        if message.mentions:  # a person named by a mention (a Matrix pill shows only a display name) is their account
+            message = replace(message, text=with_mentions(message.text, message.mentions), mentions=())
         edited = message.edit_of  # the original's id: what a later edit names it by, too
         if edited is not None:
             if self._edit_was_run(uow, message):

@@ -43,9 +43,10 @@ from alerts.render import (
     render_status,
     render_withdrawn,
 )
+from alerts.release import ReleaseState
 from alerts.roles import Role
 from alerts.routing import Destination
-from alerts.times import contact_zone, local_or_none, local_time, zone_at
+from alerts.times import UTC, contact_zone, local_or_none, local_time, zone_at
 from handlers.answer_place import answer_placed, answer_zone, messages_about
 from handlers.context import CommandContext
 from handlers.ports import ItemRecord
@@ -102,10 +103,11 @@ def find_item(ctx: CommandContext, reference: Reference, command: str) -> ItemRe
 
 
 def refuse(ctx: CommandContext, record: ItemRecord, command: str, text: str) -> None:
-    """Answer `text` and audit it as a refusal about the item."""
+    """Answer `text` and audit it as a refusal about the item; placed by the item's caveat, as any
+    answer about it is (an AMBER+STRICT or RED item is not discussed in a shared chat)."""
     ctx.audit(AuditAction.REFUSAL, reference=str(record.item.reference), caveat=record.item.caveat.label(),
               detail={"command": command, "reason": text})
-    ctx.answer(text)
+    answer_placed(ctx, text, (record.item.caveat.tlp,), reference=str(record.item.reference))
 
 
 def title(ctx: CommandContext, contact_id: str) -> str:
@@ -268,11 +270,16 @@ def status(ctx: CommandContext, reference: Reference, platforms: AbstractSet[Pla
     # With the item's reference, so that the answer (it shows the outcome) is sealed under the case key.
     unreachable = {title(ctx, d.contact): why_unreachable(Destination.parse(d.destination)) for d in shown
                    if d is not None and not reachable(Destination.parse(d.destination), platforms)}
-    answer_placed(ctx, render_status(
+    text = render_status(
         item, title(ctx, item.originator), [(title(ctx, d.contact), d.progress) for d in shown if d is not None],
         closure=record.closure, closer=closer, pending_forwards=pending, summary=overseer, unreachable=unreachable,
         zone=answer_zone(ctx, {item.caveat.tlp}),
-    ), {item.caveat.tlp}, reference=str(reference))
+    )
+    held = ctx.uow.releases.get(str(reference))
+    if held is not None and held.state is ReleaseState.PENDING:  # handlers/release.py
+        text += (f"\nHeld for two-person release: nothing is sent until it is approved; it expires "
+                 f"{local_or_none(held.expires_at, UTC)}.")
+    answer_placed(ctx, text, {item.caveat.tlp}, reference=str(reference))
 
 
 def mine(ctx: CommandContext) -> None:

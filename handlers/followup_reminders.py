@@ -40,6 +40,7 @@ from alerts.directory import Directory
 from alerts.identity import ChatRef, Platform
 from alerts.items import Reference
 from alerts.messages import MessageKind, OutboundMessage
+from alerts.release import ReleasePolicy
 from alerts.reminder_policy import ReminderPolicy
 from alerts.reminder_render import render_reminder
 from alerts.reminders import FollowUp, Plan, Reminder, overdue, plan_item
@@ -49,6 +50,7 @@ from alerts.times import UTC
 from handlers.answer_place import messages_about
 from handlers.arrangements import remind_ending
 from handlers.errorref import new_error_ref
+from handlers.release import release_round
 from handlers.ports import DirectorySource, ItemSummary, SetAside, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -98,12 +100,13 @@ class ReminderService:
                  bulletin_room: ChatRef | None = None, batch: int = BATCH, admins: AdminPlaces = lambda: (),
                  error_ref: Callable[[], str] = new_error_ref, platforms: AbstractSet[Platform] | None = None,
                  encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY, arrangement_notice: timedelta = ENDING_NOTICE,
-                 count_minimum: int = COUNT_MINIMUM, digest_zone: str = UTC) -> None:
+                 count_minimum: int = COUNT_MINIMUM, digest_zone: str = UTC, release: ReleasePolicy | None = None) -> None:
         """`platforms` (those the bot runs; None: every one) and `encrypted_only` choose each reminder's
         chat as routing chooses an item's (alerts.routing_places.direct_place); `arrangement_notice`: how
         long before its last day a sharing arrangement reminds the coordinators; `count_minimum`: the
         smallest count of a harmonised incident field the bulletin shows. `digest_zone` is the time
-        zone of the digest's day and hour, on whose clock its times are written too."""
+        zone of the digest's day and hour, on whose clock its times are written too. `release`: items
+        held for two-person release are reminded about and expired in each tick."""
         self._uow_factory = uow_factory
         self._directory = directory
         self.policy = policy
@@ -117,6 +120,7 @@ class ReminderService:
         self.arrangement_notice = arrangement_notice
         self.count_minimum = count_minimum
         self._digest_zone = digest_zone
+        self._release = release
 
     # --- reminders ------------------------------------------------------------------------------
 
@@ -136,6 +140,8 @@ class ReminderService:
     def tick(self, now: datetime, report: TickReport | None = None) -> TickReport:
         report = report or TickReport()
         report.sent += self.arrangements_ending(now)
+        if self._release is not None:
+            self.releases(now)
         seen: set[str] = set()
         while True:
             with self._uow_factory() as uow:
@@ -146,6 +152,15 @@ class ReminderService:
             seen.update(fresh)
             for start in range(0, len(fresh), self._batch):
                 self.process(fresh[start:start + self._batch], now, report)
+
+    def releases(self, now: datetime) -> int:
+        """Remind the approvers of items held for release, and expire those past their time (handlers/release.py)."""
+        assert self._release is not None
+        with self._uow_factory() as uow:
+            done = release_round(uow, self._directory.current(), self._release, now, self._encrypted_only,
+                                 self._platforms)
+            uow.commit()
+        return done
 
     def process(self, references: list[str], now: datetime, report: TickReport | None = None, *,
                 again: bool = False) -> TickReport:

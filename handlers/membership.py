@@ -15,20 +15,26 @@ from alerts.audit import AuditAction
 from alerts.caveat_rules import PRIVATE_FACTS, private_answer
 from alerts.caveats import Tlp
 from alerts.directory import Contact, Directory
-from alerts.errors import InvalidValue
+from alerts.errors import InvalidValue, RouteRefused
 from alerts.focal import management_refusal
 from alerts.identity import Platform, UserRef
 from alerts.membership import (Drift, Plan, PlannedAction, Run, contact_id_for, drift, offboarding_plan,
                                onboarding_plan, sync_plan)
 from alerts.messages import MessageKind, OutboundMessage
+from alerts.items import Selector, SelectorKind
+from alerts.lifecycle import DeliveryState
+from alerts.render import render_delivery, render_erased
 from alerts.render import render_delivery
 from alerts.times import zone_at
 from alerts.routing import Delivery, Destination, Route
 from alerts.routing_places import direct_place
-from handlers.answer_place import content_free_notice, messages_about
-from handlers.commands import MemberAddCommand, MemberBackupCommand, MemberRemoveCommand
+from handlers.answer_place import answer_placed, content_free_notice, messages_about
+from handlers.commands import MemberAddCommand, MemberBackupCommand, MemberRemoveCommand, ReassignCommand
 from handlers.context import CommandContext
+from handlers.parse_admin import MEMBER_ADD_FULL_EXAMPLE
 from handlers.ports import ItemRecord, MembershipGateway
+from handlers.post_item import PostingPolicy
+from handlers.values import parse_user
 
 SHOWN_PER_ROOM = 8  # names listed per room and kind before "and N more"
 TELEGRAM_NOTE = ("Telegram cannot list a group's members: there the bot counts whom it invited, removed "
@@ -91,19 +97,30 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
     if refused is not None:
         _refuse(ctx, "member add", refused)
         return
+    backup: Contact | None = None
+    if command.backup is not None:
+        backup = _backup_named(directory, command.backup)
+        if backup is None or (existing is not None and backup.id == existing.id) or identity in backup.identities:
+            ctx.answer(f"Backup {command.backup} is not someone else in the directory: name a contact by id or "
+                       f"account (see /contacts), or add them first. Example: {MEMBER_ADD_FULL_EXAMPLE}")
+            return
     if existing is not None and existing.organisation != org.code:
         ctx.answer(f"{identity} is already {existing.title(directory)} (@{existing.id}). "
                    f"Remove them first (/member remove {existing.id}) to move them to {org.name}.")
         return
     if existing is not None:
-        contact = replace(existing, roles=existing.roles | {command.role}, desk=command.desk or existing.desk)
+        contact = replace(existing, roles=existing.roles | {command.role}, desk=command.desk or existing.desk,
+                          name=command.display_name or existing.name, timezone=command.timezone or existing.timezone,
+                          backup=backup.id if backup is not None else existing.backup)
         writer.update_contact(contact)
         verb = "Updated"
     else:
         name = identity.user_id.removeprefix("@").split(":")[0] if identity.platform is not Platform.TELEGRAM \
             else f"Telegram user {identity.telegram_id}"
-        contact = Contact(id=contact_id_for(identity, directory.contacts), name=name, organisation=org.code,
-                          roles=frozenset({command.role}), identities=(identity,), desk=command.desk)
+        contact = Contact(id=contact_id_for(identity, directory.contacts), name=command.display_name or name,
+                          organisation=org.code, roles=frozenset({command.role}), identities=(identity,),
+                          desk=command.desk, timezone=command.timezone or "UTC",
+                          backup=backup.id if backup is not None else None)
         writer.add_contact(contact)
         verb = "Added"
     after = _with_contacts(directory, [contact if c.id == contact.id else c for c in directory.contacts.values()]
@@ -113,11 +130,15 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
     ctx.audit(AuditAction.ADMIN, recipients=(contact.id,),
               detail={"command": "member add", "contact": contact.id, "identity": str(identity),
                       "organisation": org.code, "role": command.role.value, "desk": command.desk or "",
+                      "name": contact.name, "backup": contact.backup or "", "timezone": contact.timezone,
                       "change": verb.lower()})
     _plan_actions(ctx, gateway, plan, "onboarding")
     where = org.name + (f", {contact.desk} desk" if contact.desk else "")
+    chosen = after.backup_for(contact)
     lines = [f"{verb} {contact.name} (@{contact.id}, {where}) with roles "
-             f"{', '.join(sorted(r.value for r in contact.roles))}."]
+             f"{', '.join(sorted(r.value for r in contact.roles))}; time zone {contact.timezone}; "
+             + (f"backup {chosen.title(after)}." if chosen is not None
+                else "no backup (their open items would stay with nobody if they left: add one with backup:).")]
     if plan.actions:
         lines.append(f"Bringing them into {len(plan.actions)} room{'s' if len(plan.actions) != 1 else ''}:")
         lines += _action_lines(plan.actions)
@@ -129,8 +150,24 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
     other = directory.point_of_contact(org.code, contact.desk)
     if existing is None and contact.is_point_of_contact and other is not None and \
             (other.desk == contact.desk) and other.id != contact.id:
-        lines.append(f"Note: {other.title(directory)} is already the point of contact there and stays first.")
+        selector = org.code + (f"/{contact.desk}" if contact.desk else "")
+        lines.append(f"Note: {other.title(directory)} is already the point of contact there and stays first: "
+                     f"{contact.name} receives nothing sent to:{selector} while they are, and joining rooms brings "
+                     "them nothing under the default routing. What would reach them: naming them "
+                     f"(to:@{contact.id}), a desk of their own (desk:…, with the desk in the config), or a "
+                     "[[routing.rules]] entry that sends to them.")
     ctx.answer("\n".join(lines))
+
+
+def _backup_named(directory: Directory, text: str) -> Contact | None:
+    """A contact by id or account, as a person types either (`th-imm2`, `@th-imm2:example.org`)."""
+    found = directory.contact(text)
+    if found is not None:
+        return found
+    try:
+        return directory.contact(parse_user(text))
+    except InvalidValue:
+        return None
 
 
 # --- /member remove --------------------------------------------------------------------------------
@@ -146,7 +183,8 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
     if refused is not None:
         _refuse(ctx, "member remove", refused)
         return
-    plan = offboarding_plan(contact, directory, _run(ctx))
+    present = {room.chat: gateway.present(room.chat) for room in directory.rooms}
+    plan = offboarding_plan(contact, directory, _run(ctx), present, note=command.reason or "")
     handed, kept, without_backup, tlps = _hand_over(ctx, contact)
     writer.remove_contact(contact.id)
     # Their web portal sessions end with this transaction: someone who left reads nothing more.
@@ -170,7 +208,7 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
                           "their originators are told.")
     if without_backup:
         item_lines.append(f"No backup to hand over to: {', '.join(without_backup)} stay with nobody; "
-                          "assign them by hand.")
+                          "give them to someone with /reassign REF to:PERSON.")
     if kept:
         item_lines.append(f"Items they sent stay open under their name: {', '.join(kept)}.")
     if item_lines and private_answer(ctx.message.chat, tlps, ctx.message.direct):
@@ -245,7 +283,8 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
         if backup is None:
             without.append(reference)
             _tell_originator(ctx, record, f"{leaving.title(directory)} has left the network; their copy of "
-                                          f"{reference} has no backup to go to. Coordinators can reassign it.")
+                                          f"{reference} has no backup to go to. Coordinators can reassign it "
+                                          f"(/reassign {reference} to:PERSON).")
             continue
         handed.append(reference)
         if record.delivery_to(backup.id) is not None:
@@ -258,7 +297,7 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
             _tell_originator(ctx, record, f"{leaving.title(directory)} has left the network; their copy of "
                                           f"{reference} cannot go to their backup, {backup.title(directory)}, who "
                                           f"has no chat that may carry {record.item.caveat.tlp.label}. "
-                                          "Coordinators can reassign it.")
+                                          f"Coordinators can reassign it (/reassign {reference} to:PERSON).")
             continue
         key = ctx.new_key()
         route = Route((Delivery(backup.id, place.destination, reason),))
@@ -292,6 +331,74 @@ def _tell_originator(ctx: CommandContext, record: ItemRecord, text: str) -> None
         found = [OutboundMessage(key=ctx.new_key(), kind=MessageKind.NOTICE, destination=Destination.chat(
             item.origin_chat), text=text, reference=str(item.reference), contact=item.originator)]
     ctx.uow.outbox.enqueue_many(found)
+
+
+# --- /reassign ------------------------------------------------------------------------------------
+
+def reassign(ctx: CommandContext, command: ReassignCommand, policy: PostingPolicy) -> None:
+    """The open copies of an item whose recipients have left go to someone of the same organisation,
+    as new deliveries of the item (as a handover to a backup does); they and the originator are told."""
+    directory, ref = ctx.directory, str(command.reference)
+    record = ctx.uow.items.get(command.reference)
+    if record is None:
+        ctx.answer(f"No item {ref}.")
+        return
+    if record.erasure is not None:
+        ctx.answer(render_erased(ref, record.erasure))
+        return
+    tlps = {record.item.caveat.tlp}
+    person = _backup_named(directory, command.to)
+    if person is None:
+        answer_placed(ctx, f"{command.to} is not in the directory: name a contact by id or account (see /contacts). "
+                           f"Example: /reassign {ref} to:@th-imm2:example.org", tlps)
+        return
+    left = [d for d in record.deliveries
+            if d.contact not in directory.contacts and d.state != DeliveryState.ANSWERED.value]
+    if record.closure is not None or not left:
+        answer_placed(ctx, f"{ref} has no open copy left with someone who has left the network: nothing to reassign."
+                      + (" It is closed." if record.closure is not None else ""), tlps)
+        return
+    if record.delivery_to(person.id) is not None:
+        answer_placed(ctx, f"{person.title(directory)} has {ref} already: nothing to reassign.", tlps)
+        return
+    # It goes to them only as it would have if its originator had named them: caveat, arrangements and
+    # channels checked as for any item (fail closed).
+    originator = directory.contacts.get(record.item.originator)
+    why = "its originator has left the network" if originator is None else None
+    found: Delivery | None = None
+    if originator is not None:
+        named = replace(record.item.draft, recipients=(Selector(SelectorKind.PERSON, person=person.id),))
+        try:
+            route = policy.router(directory, ctx.now).route(named, originator)
+            found = next((d for d in route.deliveries if d.contact == person.id), None)
+            why = None if found is not None else "no copy of it could go to them"
+        except RouteRefused as refused:
+            why = str(refused)
+    place = direct_place(person, record.item.caveat, directory, ctx.encrypted_only, ctx.platforms)
+    if found is None or why is not None or place.destination is None:
+        why = why or f"they have no chat that may carry {record.item.caveat.tlp.label}"
+        ctx.audit(AuditAction.REFUSAL, reference=ref, caveat=record.item.caveat.label(),
+                  detail={"command": "reassign", "to": person.id, "reason": why})
+        answer_placed(ctx, f"Not reassigned to {person.title(directory)}: {why.rstrip('.')}.", tlps)
+        return
+    who = ", ".join(d.contact for d in left)
+    key = ctx.new_key()
+    route = Route((Delivery(person.id, found.destination, f"reassigned from {who} by {ctx.actor}"),))
+    ctx.uow.items.add_deliveries(command.reference, route, {person.id: key})
+    item = record.item
+    assert ctx.sender is not None
+    text = render_delivery(item, directory, forwarded=f"Reassigned to you by {ctx.sender.title(directory)}, in "
+                                                     f"place of {who}, who has left the network",
+                           zone=zone_at(directory, person.id, found.destination))
+    ctx.uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.DELIVERY, destination=found.destination,
+                                           text=text, reference=ref, contact=person.id,
+                                           protect_content=item.caveat.protect_content))
+    ctx.audit(AuditAction.ADMIN, recipients=(person.id,), reference=ref, caveat=item.caveat.label(),
+              detail={"command": "reassign", "from": who, "to": person.id})
+    _tell_originator(ctx, record, f"{ctx.sender.title(directory)} reassigned {ref}: the copy of {who}, who has left "
+                                  f"the network, went to {person.title(directory)}.")
+    answer_placed(ctx, f"Reassigned {ref} to {person.title(directory)} in place of {who}; they and the originator "
+                       "are told.", tlps)
 
 
 # --- /rooms and /room sync ---------------------------------------------------------------------------

@@ -8,17 +8,21 @@ from datetime import date
 from alerts.devices import DeviceOp
 from alerts.errors import InvalidValue
 from alerts.identity import ChatRef, Platform, UserRef
+from alerts.reminder_policy import known_zone
 from alerts.roles import ACCEPTED as ROLES_ACCEPTED
 from alerts.roles import Role
 from handlers.commands import (ArrangementAddCommand, ArrangementEndCommand, ArrangementListCommand, DeviceCommand,
-                               MemberAddCommand, MemberBackupCommand, MemberRemoveCommand, RoomRegisterCommand,
+                               MemberAddCommand, MemberBackupCommand, MemberRemoveCommand, ReassignCommand,
+                               RoomRegisterCommand,
                                RoomRetireCommand, RoomSyncCommand)
 from handlers.lexer import OPENING_QUOTES, CommandSyntaxError, FieldSpec, read_quoted, scan_fields, shorten, take_word
 from handlers.values import (checked, invalid, parse_desk, parse_hub, parse_organisation, parse_topic,
-                             parse_user)
+                             parse_user, take_reference)
 from handlers.vocabulary import Vocabulary
 
 MEMBER_ADD_EXAMPLE = "/member add @alice:example.org country:TH role:contact desk:immigration"
+MEMBER_ADD_FULL_EXAMPLE = ('/member add @somchai:example.org country:TH role:contact name:"Somchai P." '
+                           'backup:@kanya:example.org tz:Asia/Bangkok')
 MEMBER_REMOVE_EXAMPLE = '/member remove @alice:example.org reason:"left the service"'
 MEMBER_BACKUP_EXAMPLE = "/member backup console:th-deputy th-immigration"
 MEMBER_USAGE = (f"Use /member add USER country:TH role:contact, /member remove USER, or /member backup USER BACKUP. "
@@ -32,8 +36,13 @@ MEMBER_ADD_FIELDS = FieldSpec(
         "organization": "org",
         "role": "role",
         "desk": "desk",
+        "name": "name",
+        "backup": "backup",
+        "tz": "tz",
+        "timezone": "tz",
     },
-    examples={"org": "country:TH", "role": "role:contact", "desk": "desk:immigration"},
+    examples={"org": "country:TH", "role": "role:contact", "desk": "desk:immigration", "name": 'name:"Somchai P."',
+              "backup": "backup:@th-imm2:example.org", "tz": "tz:Asia/Bangkok"},
     takes_text=False,
 )
 MEMBER_REMOVE_FIELDS = FieldSpec(
@@ -100,7 +109,7 @@ def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
     scan = scan_fields(after, MEMBER_ADD_FIELDS, after_words=True)
     if scan.text:
         raise CommandSyntaxError(
-            f"Unexpected '{shorten(scan.text)}'. /member add takes country:, role: and desk:. "
+            f"Unexpected '{shorten(scan.text)}'. /member add takes country:, role:, desk:, name:, backup: and tz:. "
             f"Example: {MEMBER_ADD_EXAMPLE}"
         )
     values = scan.single(MEMBER_ADD_FIELDS)
@@ -113,7 +122,14 @@ def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
     organisation = parse_organisation(values["org"], vocabulary, example="country:TH")
     role = checked(Role.parse, values["role"])
     desk = parse_desk(organisation, values["desk"], vocabulary) if "desk" in values else None
-    return MemberAddCommand(user, organisation, role, desk)
+    zone = values.get("tz")
+    if zone is not None and not known_zone(zone):
+        raise CommandSyntaxError(f"Time zone '{shorten(zone, 40)}' is not valid: use an IANA zone such as "
+                                 f"Asia/Bangkok or UTC. Example: {MEMBER_ADD_FULL_EXAMPLE}")
+    name = values.get("name")
+    if name is not None and (len(name) > 100 or any(ch in name for ch in "\n\r")):
+        raise CommandSyntaxError(f"A name is one line of up to 100 characters. Example: {MEMBER_ADD_FULL_EXAMPLE}")
+    return MemberAddCommand(user, organisation, role, desk, name, values.get("backup"), zone)
 
 
 def _member_remove(text: str) -> MemberRemoveCommand:
@@ -126,6 +142,21 @@ def _member_remove(text: str) -> MemberRemoveCommand:
             f'Give the reason once, as reason:"..." or as text after the user. Example: {MEMBER_REMOVE_EXAMPLE}'
         )
     return MemberRemoveCommand(user, reason or scan.text or None)
+
+
+REASSIGN_EXAMPLE = "/reassign A-2026-0042 to:@th-imm2:example.org"
+REASSIGN_FIELDS = FieldSpec(keys={"to": "to"}, examples={"to": "to:@th-imm2:example.org"}, takes_text=False)
+
+
+def parse_reassign(rest: str, vocabulary: Vocabulary) -> ReassignCommand:
+    """`/reassign REF to:PERSON`: PERSON a contact id or an account (a mention is one)."""
+    reference, after = take_reference(rest, "reassign")
+    scan = scan_fields(after, REASSIGN_FIELDS, after_words=True)
+    to = scan.single(REASSIGN_FIELDS).get("to")
+    if scan.text or not to:
+        raise CommandSyntaxError(f"Say who takes the item over with to:, and nothing else. "
+                                 f"Example: /reassign {reference} to:@th-imm2:example.org")
+    return ReassignCommand(reference, to)
 
 
 ROOM_REGISTER_EXAMPLE = ('/room register console:#kul name:"KUL airport" purpose:network orgs:MY,TH hubs:KUL '

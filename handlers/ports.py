@@ -26,6 +26,7 @@ from alerts.membership import PlannedAction
 from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress, Withdrawal
 from alerts.messages import InboundMessage, MessageKind, OutboundMessage
 from alerts.priority import Priority
+from alerts.release import HeldRelease, ReleaseState
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
@@ -128,6 +129,10 @@ class ItemRepository(Protocol):
         """The deliveries of the item's earlier revisions, as (revision, delivery), oldest first."""
         ...
 
+    def set_due(self, reference: Reference, ack_due: datetime | None, feedback_due: datetime | None) -> None:
+        """New due times for an item (one held for release counts them from its approval)."""
+        ...
+
     def close(self, reference: Reference, closure: Closure) -> bool:
         """Close an open item; False when it was closed already (the first closure stands)."""
         ...
@@ -169,6 +174,24 @@ class Outbox(Protocol):
     def release_held(self, error_code: str, now: datetime) -> int:
         """Messages held back by `error_code` become due now, keeping their attempts and place in
         line; how many."""
+        ...
+
+
+class ReleaseRepository(Protocol):
+    """Items held for two-person release (alerts.release), and the decisions on them."""
+
+    def hold(self, held: HeldRelease) -> None:
+        """Store a held item's release; its item must be stored already."""
+        ...
+
+    def get(self, reference: str) -> HeldRelease | None: ...
+
+    def pending(self) -> list[HeldRelease]:
+        """Every release still waiting for a decision, oldest first."""
+        ...
+
+    def decide(self, reference: str, state: ReleaseState, decided_by: str, at: datetime, reason: str) -> bool:
+        """Record the decision; False when the release was not pending (decided already)."""
         ...
 
 
@@ -486,6 +509,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def releases(self) -> ReleaseRepository: ...
 
     @property
     def audit(self) -> AuditLog: ...

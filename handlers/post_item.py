@@ -20,10 +20,12 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.reachability import reachable, why_unreachable
 from alerts.removal import Removal, removal_message
 from alerts.render import render_delivery, render_receipt
+from alerts.times import UTC, local_or_none
 from alerts.times import zone_at
-from alerts.routing import Destination, RouteNeedsConfirmation, Router, RoutingPolicy
+from alerts.release import NO_RELEASE, HeldRelease, ReleasePolicy, approvers
+from alerts.routing import Destination, Route, RouteNeedsConfirmation, Router, RoutingPolicy
 from alerts.routing_types import Notice
-from handlers.answer_place import answer_zone, attention_of, placed_answer
+from handlers.answer_place import answer_zone, attention_of, messages_about, placed_answer
 from handlers.context import CommandContext
 from handlers.portal import PortalPolicy
 from handlers.values import check_due
@@ -43,6 +45,7 @@ class PostingPolicy:
     topic_defaults: Mapping[str, tuple[Selector, ...]] = field(default_factory=dict)
     routing: RoutingPolicy | None = None
     platforms: AbstractSet[Platform] | None = None
+    release: ReleasePolicy = NO_RELEASE  # which items wait for a second person's approval
     count_minimum: int = COUNT_MINIMUM  # the smallest count of a harmonised field /stats shows
     portal: PortalPolicy | None = None  # None: the web portal is not served, /portal says so
 
@@ -71,7 +74,8 @@ def refusal_answer(refused: RouteRefused) -> str:
 
 
 def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, confirmed: bool = False) -> Item | None:
-    """Accept the draft or refuse it with the reason; a refusal routes nothing and is audited."""
+    """Accept the draft or refuse it with the reason; a refusal routes nothing and is audited. An item
+    that needs two-person release is numbered and held, unsent (handlers/release.py)."""
     assert ctx.sender is not None, "senders are checked before commands run"
     try:
         check_due(draft.due, ctx.now)  # here, where the clock is: the parser has none
@@ -81,7 +85,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
     try:
         route = policy.router(ctx.directory, ctx.now).route(draft, ctx.sender, confirmed=confirmed)
     except RouteRefused as refused:
-        removal = _plan_removal(ctx, draft, None)
+        removal = plan_removal(ctx, draft, None)
         ctx.audit(
             AuditAction.REFUSAL,
             caveat=draft.caveat.label(),
@@ -91,6 +95,53 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         )
         ctx.uow.outbox.enqueue_many(placed_answer(ctx, refusal_answer(refused), {draft.caveat.tlp}))
         return None
+    reach = reach_of(ctx, route, policy)
+    if reach.nobody:
+        _refuse_unreachable(ctx, draft, reach)
+        return None
+    if policy.release.needs_release(draft):
+        return _hold(ctx, draft, policy, confirmed)
+
+    ack_due, feedback_due = policy.due.due_times(draft, ctx.now)
+    keys = {delivery.contact: ctx.new_key() for delivery in route.deliveries}
+    item = number_item(ctx, draft, ack_due, feedback_due, route, keys)
+    ref = str(item.reference)
+    queued, detail = queue_deliveries(ctx, item, route, reach, keys)
+    detail.update(plan_removal(ctx, draft, ref))
+    ctx.audit(
+        AuditAction.ITEM_CREATED,
+        recipients=route.recipients,  # with those reached by a room post made for another recipient
+        reference=ref,
+        caveat=draft.caveat.label(),
+        purpose=draft.purpose,
+        detail=detail,
+    )
+    names = reach.names(ctx, route)
+    receipt = render_receipt(item, names, reach.cannot, zone=answer_zone(ctx, {draft.caveat.tlp}))
+    queued += placed_answer(ctx, receipt, {draft.caveat.tlp}, kind=MessageKind.RECEIPT, reference=ref)
+    # The deliveries and the receipt in one statement: one round trip on PostgreSQL, not two.
+    ctx.uow.outbox.enqueue_many(queued)
+    return item
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Who on a route no running connector can carry a copy to, and why."""
+
+    unreachable: dict[str, str]  # contact of a delivery -> why
+    cut_off: dict[str, str]  # every contact that delivery was for -> why
+    cannot: list[tuple[str, str]]  # (title, why), for the receipt
+    everyone: bool  # nobody on the route can be reached
+
+    @property
+    def nobody(self) -> bool:
+        return self.everyone
+
+    def names(self, ctx: CommandContext, route: Route) -> list[str]:
+        return [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients if c not in self.cut_off]
+
+
+def reach_of(ctx: CommandContext, route: Route, policy: PostingPolicy) -> Reach:
     # A copy no running connector can carry is not queued to wait forever: it is recorded as failed
     # and the receipt says at once who cannot be reached; with nobody reachable, nothing is sent.
     unreachable = {d.contact: why_unreachable(d.destination) for d in route.deliveries
@@ -98,16 +149,21 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
     cut_off = {c: unreachable[d.contact] for d in route.deliveries if d.contact in unreachable
                for c in (d.contact, *d.also)}
     cannot = [(ctx.directory.contacts[c].title(ctx.directory), why) for c, why in cut_off.items()]
-    if len(unreachable) == len(route.deliveries):
-        reason = "; ".join(f"{name} — {why}" for name, why in cannot)
-        ctx.audit(AuditAction.REFUSAL, caveat=draft.caveat.label(), purpose=draft.purpose,
-                  recipients=tuple(cut_off), detail={"command": draft.kind.noun.lower(), "reason": f"unreachable: {reason}"})
-        ctx.uow.outbox.enqueue_many(placed_answer(
-            ctx, f"Not sent: nobody it is for can be reached. Cannot reach: {reason}.", {draft.caveat.tlp}))
-        return None
+    return Reach(unreachable, cut_off, cannot, len(unreachable) == len(route.deliveries))
 
-    ack_due, feedback_due = policy.due.due_times(draft, ctx.now)
-    keys = {delivery.contact: ctx.new_key() for delivery in route.deliveries}
+
+def _refuse_unreachable(ctx: CommandContext, draft: ItemDraft, reach: Reach) -> None:
+    reason = "; ".join(f"{name} — {why}" for name, why in reach.cannot)
+    ctx.audit(AuditAction.REFUSAL, caveat=draft.caveat.label(), purpose=draft.purpose,
+              recipients=tuple(reach.cut_off), detail={"command": draft.kind.noun.lower(), "reason": f"unreachable: {reason}"})
+    ctx.uow.outbox.enqueue_many(placed_answer(
+        ctx, f"Not sent: nobody it is for can be reached. Cannot reach: {reason}.", {draft.caveat.tlp}))
+
+
+def number_item(ctx: CommandContext, draft: ItemDraft, ack_due: datetime | None, feedback_due: datetime | None,
+                route: Route, keys: dict[str, str]) -> Item:
+    """Number the item and store it with `route` (empty for an item held for release)."""
+    assert ctx.sender is not None
     for _ in range(_NUMBERS_TRIED):
         item = Item(
             reference=ctx.uow.items.next_reference(draft.kind, ctx.now.year),
@@ -121,13 +177,19 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         try:
             ctx.uow.items.add(item, route, keys)
             ctx.uow.items.file_message(item.reference, ctx.message)  # its text, under the new case's key
-            break
+            return item
         except ReferenceUnavailable:
             continue  # erased before it was issued: that number stays unused
-    else:
-        raise RuntimeError(f"{_NUMBERS_TRIED} numbers in a row were erased before they were issued")
+    raise RuntimeError(f"{_NUMBERS_TRIED} numbers in a row were erased before they were issued")
+
+
+def queue_deliveries(ctx: CommandContext, item: Item, route: Route, reach: Reach,
+                     keys: dict[str, str]) -> tuple[list[OutboundMessage], dict[str, str]]:
+    """The item's copies (and content-free notices) as outbox rows, not yet queued; copies nobody can
+    carry are marked failed. With the audit detail that says where each went."""
+    draft = item.draft
     ref = str(item.reference)
-    for contact in unreachable:
+    for contact in reach.unreachable:
         ctx.uow.items.mark_delivery(keys[contact], "failed", ctx.now)
     queued = [
         OutboundMessage(
@@ -142,7 +204,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
             attention=attention_of(ctx.directory, delivery.contact),
         )
         for delivery in route.deliveries
-        if delivery.contact not in unreachable
+        if delivery.contact not in reach.unreachable
     ]
     detail = {
         "kind": draft.kind.noun.lower(),
@@ -152,28 +214,68 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         "grade": draft.grading.code if draft.grading else "",
         "route": "; ".join(f"{d.contact} via {d.destination} ({d.reason})" for d in route.deliveries),
     }
-    if unreachable:
-        detail["unreachable"] = "; ".join(f"{c}: {why}" for c, why in cut_off.items())
+    if reach.unreachable:
+        detail["unreachable"] = "; ".join(f"{c}: {why}" for c, why in reach.cut_off.items())
     if route.confirmed_without_arrangement:
         detail["confirmed_without_arrangement"] = ", ".join(route.confirmed_without_arrangement)
     if route.notices:
         detail["notices"] = "; ".join(f"{n.contact} via {n.destination} (to read at {n.read_at})" for n in route.notices)
         queued += [_notice(ctx, item, notice) for notice in route.notices]
-    detail.update(_plan_removal(ctx, draft, ref))
-    ctx.audit(
-        AuditAction.ITEM_CREATED,
-        recipients=route.recipients,  # with those reached by a room post made for another recipient
-        reference=ref,
-        caveat=draft.caveat.label(),
-        purpose=draft.purpose,
-        detail=detail,
-    )
-    names = [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients if c not in cut_off]
-    receipt = render_receipt(item, names, cannot, zone=answer_zone(ctx, {draft.caveat.tlp}))
-    queued += placed_answer(ctx, receipt, {draft.caveat.tlp}, kind=MessageKind.RECEIPT, reference=ref)
-    # The deliveries and the receipt in one statement: one round trip on PostgreSQL, not two.
+    return queued, detail
+
+
+# --- two-person release: held until a second person approves (handlers/release.py) ------------
+
+def _hold(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, confirmed: bool) -> Item | None:
+    """Number and store the item with no deliveries; tell the originator who may approve it, and ask them.
+    Routed again at approval, so that what goes out follows the directory as it is then."""
+    assert ctx.sender is not None
+    noun = draft.kind.noun
+    who = approvers(ctx.directory, ctx.sender.id, ctx.sender.organisation)
+    if not who:
+        removal = plan_removal(ctx, draft, None)
+        ctx.audit(AuditAction.REFUSAL, caveat=draft.caveat.label(), purpose=draft.purpose,
+                  recipients=tuple(str(s) for s in draft.recipients),
+                  detail={"command": noun.lower(), "reason": "release: nobody may approve", **removal})
+        ctx.uow.outbox.enqueue_many(placed_answer(
+            ctx, f"Not sent: a {draft.caveat.tlp.label} {noun.lower()} needs a second person's approval, and nobody "
+                 "else in the directory may give it (an approver of your organisation, or a coordinator). Ask an "
+                 "admin to give someone the approver role.", {draft.caveat.tlp}))
+        return None
+    item = number_item(ctx, draft, None, None, Route(()), {})  # due times count from the approval
+    ref = str(item.reference)
+    expires = ctx.now + policy.release.expires_after
+    ctx.uow.releases.hold(HeldRelease(ref, ctx.sender.id, ctx.sender.organisation, confirmed, ctx.now, expires))
+    detail = {"kind": noun.lower(), "body": draft.body, "topic": draft.topic or "", "priority": draft.priority.value,
+              "grade": draft.grading.code if draft.grading else "", "release": "held for approval"}
+    detail.update(plan_removal(ctx, draft, ref))
+    ctx.audit(AuditAction.ITEM_CREATED, reference=ref, caveat=draft.caveat.label(), purpose=draft.purpose,
+              detail=detail)
+    ctx.audit(AuditAction.RELEASE, reference=ref, caveat=draft.caveat.label(), recipients=tuple(c.id for c in who),
+              detail={"event": "held", "expires_at": expires.isoformat(),
+                      "approvers": ", ".join(c.id for c in who)})
+    names = ", ".join(c.title(ctx.directory) for c in who)
+    receipt = (f"{noun} {ref} is held ({draft.caveat.label()}): nothing is sent until a second person approves it. "
+               f"Waiting for approval by {names}. If nobody decides by {local_or_none(expires, UTC)}, it expires unsent.")
+    queued = placed_answer(ctx, receipt, {draft.caveat.tlp}, kind=MessageKind.RECEIPT, reference=ref)
+    for approver in who:
+        queued += messages_about(ctx.directory, approver.id, draft.caveat, ref, approval_request(ctx.directory, item),
+                                 ctx.new_key, kind=MessageKind.APPROVAL, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms,
+                                 protect_content=draft.caveat.protect_content)
     ctx.uow.outbox.enqueue_many(queued)
     return item
+
+
+def approval_request(directory: Directory, item: Item, reminder: bool = False) -> str:
+    """What an approver reads: who asks, how to answer, and the item as its recipients would see it."""
+    originator = directory.contacts.get(item.originator)
+    who = originator.title(directory) if originator else item.originator
+    ref = item.reference
+    first = "Reminder: still waiting. " if reminder else ""
+    return (f"{first}{who} asks you to approve the release of {item.kind.noun.lower()} {ref} "
+            f"({item.caveat.label()}) to {', '.join(str(s) for s in item.draft.recipients) or 'its default recipients'}. "
+            f"Nothing is sent until someone does. Approve: /approve {ref} · Decline: /decline {ref} your reason\n\n"
+            + render_delivery(item, directory, zone=UTC))  # sent to each approver alike: UTC, named
 
 
 # --- where caveats keep content and facts out of shared chats -----------------------------------
@@ -184,7 +286,8 @@ _PLATFORM_NAMES = {Platform.MATRIX: "Matrix", Platform.CONSOLE: "the console", P
 def _notice(ctx: CommandContext, item: Item, notice: Notice) -> OutboundMessage:
     """Content-free: the item's caveat, kind, number and origin, and where to read it."""
     tlp = item.caveat.tlp.label
-    sender = ctx.directory.organisations.get(ctx.sender.organisation) if ctx.sender else None
+    originator = ctx.directory.contacts.get(item.originator)
+    sender = ctx.directory.organisations.get(originator.organisation) if originator else None
     origin = sender.name if sender else item.originator
     where = _PLATFORM_NAMES[notice.read_at.platform]
     return OutboundMessage(
@@ -194,7 +297,7 @@ def _notice(ctx: CommandContext, item: Item, notice: Notice) -> OutboundMessage:
              f"direct chat with the bot there. {tlp} is sent only over end-to-end encrypted channels, so not here.")
 
 
-def _plan_removal(ctx: CommandContext, draft: ItemDraft, reference: str | None) -> dict[str, str]:
+def plan_removal(ctx: CommandContext, draft: ItemDraft, reference: str | None) -> dict[str, str]:
     """A TLP:RED item typed in a shared chat: plan its removal from there (an outbox row, in this
     transaction), whatever became of the item. What the audit entry notes about it."""
     chat = ctx.message.chat

@@ -111,6 +111,9 @@ def parse_selector(text: str, vocabulary: Vocabulary) -> Selector:
     raw = text.strip()
     if raw.lower() == "all":
         return ALL
+    account = _account(raw)
+    if account is not None:  # a person named by an account, as a mention names them
+        return Selector(SelectorKind.PERSON, person=account)
     if raw.startswith("@"):
         if not _PERSON.fullmatch(raw[1:]):
             raise invalid("Person", raw, "@ and a contact id: letters, digits, . _ -", "to:@th-npoc")
@@ -122,6 +125,17 @@ def parse_selector(text: str, vocabulary: Vocabulary) -> Selector:
     if not raw:
         raise invalid("Recipient", raw, _RECIPIENTS, "to:TH,MY")
     return Selector(SelectorKind.ORGANISATION, organisation=parse_organisation(raw, vocabulary))
+
+
+def _account(text: str) -> str | None:
+    """`@alice:example.org`, `matrix:@alice:example.org`, `telegram:user:42` as an account's text; None otherwise."""
+    raw = "matrix:" + text if _MATRIX_USER.fullmatch(text) else text
+    if ":" not in raw:
+        return None
+    try:
+        return str(UserRef.parse(raw))
+    except InvalidValue:
+        return None
 
 
 def parse_recipients(values: Iterable[str], vocabulary: Vocabulary) -> tuple[Selector, ...]:

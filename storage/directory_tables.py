@@ -15,7 +15,7 @@ from storage.schema import metadata
 ORG_KINDS = ("country", "organisation", "coordinator")
 STANDINGS = ("member", "observer")
 ROLES = ("officer", "contact", "coordinator", "admin", "auditor", "national-focal-point",
-         "organisational-focal-point")  # the focal points: migration 0011_focal
+         "organisational-focal-point", "approver")  # focal points: 0011_focal; approver: 0013_release
 ROOM_PURPOSES = ("network", "country", "organisation", "coordination", "management")
 
 

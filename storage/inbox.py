@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select, tuple_, update
 
 from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
-from alerts.messages import InboundMessage
+from alerts.messages import InboundMessage, Mention
 from storage.content import inbox_aad, open_json, seal_json
 from storage.db import insert_for
 from storage.sealing import ContentErased, ContentSealer
@@ -121,6 +121,7 @@ class SqlInbox:
             pressed=content.get("pressed"),
             remark=content.get("remark"),
             edit_of=content.get("edit_of"),
+            mentions=tuple(Mention(text, UserRef.parse(user)) for text, user in content.get("mentions", ())),
         )
 
 
@@ -140,6 +141,8 @@ def _content(message: InboundMessage) -> dict[str, Any]:
         content["remark"] = message.remark
     if message.edit_of is not None:
         content["edit_of"] = message.edit_of
+    if message.mentions:
+        content["mentions"] = [[m.text, str(m.user)] for m in message.mentions]
     return content
 
 

@@ -63,13 +63,8 @@ class SqlItemRepository:
         if draft.kind is not item.reference.kind:
             raise ValueError("the draft's kind differs from the reference's kind")
         deliveries_rows = self._delivery_rows(reference, route, outbox_keys)
-        content: dict[str, Any] = {"body": draft.body, "purpose": draft.purpose, "outside_ref": draft.outside_ref}
-        if not draft.incident.empty:  # sealed with the body: the harmonised fields are content too
-            content["incident"] = draft.incident.to_json()
-        if draft.hub:
-            content["hub"] = draft.hub
         try:
-            sealed = seal_json(self._sealer, content, aad=item_aad(reference), case=reference)
+            sealed = seal_json(self._sealer, _content(draft), aad=item_aad(reference), case=reference)
         except ContentErased:
             raise ReferenceUnavailable(reference) from None
         self._conn.execute(insert(items).values(
@@ -109,8 +104,7 @@ class SqlItemRepository:
         the item's."""
         ref, draft = str(item.reference), item.draft
         rows = self._delivery_rows(ref, route, outbox_keys)
-        content = {"body": draft.body, "purpose": draft.purpose, "outside_ref": draft.outside_ref}
-        sealed = seal_json(self._sealer, content, aad=item_aad(ref), case=ref)
+        sealed = seal_json(self._sealer, _content(draft), aad=item_aad(ref), case=ref)
         earlier = self._conn.execute(select(items.c.revision).where(items.c.reference == ref)).scalar_one()
         d = deliveries.c
         columns = ["item_reference", "contact", "destination", "reason", "outbox_key", "state", "sent_at",
@@ -136,6 +130,9 @@ class SqlItemRepository:
         return [(row.revision, DeliveryRecord(row.contact, row.destination, row.outbox_key, row.state, row.sent_at,
                                               row.acknowledged_at, row.answered_at, row.platform_message_id))
                 for row in rows]
+    def set_due(self, reference: Reference, ack_due: datetime | None, feedback_due: datetime | None) -> None:
+        self._conn.execute(update(items).where(items.c.reference == str(reference))
+                           .values(ack_due=ack_due, feedback_due=feedback_due))
 
     def close(self, reference: Reference, closure: Closure) -> bool:
         """Close an open item; False when it is closed already (the first closure stands)."""
@@ -412,9 +409,22 @@ def _parse_selector(text: str) -> Selector:
     """The inverse of str(Selector)."""
     if text == str(ALL):
         return ALL
+    if ":" in text:  # a person named by an account
+        return Selector(SelectorKind.PERSON, person=text)
     if text.startswith("@"):
         return Selector(SelectorKind.PERSON, person=text[1:])
     organisation, slash, desk = text.partition("/")
     if slash:
         return Selector(SelectorKind.DESK, organisation=organisation, desk=desk)
     return Selector(SelectorKind.ORGANISATION, organisation=organisation)
+
+
+def _content(draft: ItemDraft) -> dict[str, Any]:
+    """What of a draft is sealed: its text, purpose and their ref, and the harmonised fields and hub,
+    which are content too."""
+    content: dict[str, Any] = {"body": draft.body, "purpose": draft.purpose, "outside_ref": draft.outside_ref}
+    if not draft.incident.empty:
+        content["incident"] = draft.incident.to_json()
+    if draft.hub:
+        content["hub"] = draft.hub
+    return content

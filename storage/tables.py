@@ -205,3 +205,4 @@ REVISION_TABLES = (superseded_deliveries,)
 from storage import reminder_tables as _reminder_tables  # noqa: E402,F401
 from storage import conversations as _conversations  # noqa: E402,F401
 from storage import portal_tables as _portal_tables  # noqa: E402,F401
+from storage import releases as _releases  # noqa: E402,F401  (0013_release; as the reminder tables)

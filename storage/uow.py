@@ -31,6 +31,7 @@ from storage.inbox import SqlInbox
 from storage.items import SqlItemRepository
 from storage.outbox import SqlOutbox
 from storage.portal import SqlPortalAccess
+from storage.releases import SqlReleases
 from storage.reminders import SqlReminders
 from storage.roster import SqlMembershipGateway, SqlRoomRoster
 from storage.sealing import ContentSealer
@@ -101,6 +102,7 @@ class SqlUnitOfWork:
             self._sealer, self.audit = self._sealing(connection)
             self.items = SqlItemRepository(connection, self._sealer)
             self.outbox = SqlOutbox(connection, self._sealer, self._clock)
+            self.releases = SqlReleases(connection, self._sealer)
             self.inbox = SqlInbox(connection, self._sealer, self._clock)
             self.cursors = SqlCursors(connection)
             self.conversations = SqlConversations(connection, self._sealer)

@@ -25,6 +25,7 @@ from alerts.lifecycle import (
 )
 from alerts.membership import PlannedAction, action_message
 from alerts.messages import InboundMessage, MessageKind, OutboundMessage
+from alerts.release import HeldRelease, ReleaseState
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
@@ -47,6 +48,7 @@ class MemoryStore:
     counters: dict[tuple[str, int], int] = field(default_factory=dict)
     items: dict[str, ItemRecord] = field(default_factory=dict)
     forwards: dict[str, ForwardRequest] = field(default_factory=dict)
+    releases: dict[str, HeldRelease] = field(default_factory=dict)  # by item reference
     outbox: dict[str, OutboundMessage] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
     reminder_log: dict[str, tuple[Reminder, str]] = field(default_factory=dict)  # key -> (reminder, outcome)
@@ -168,6 +170,11 @@ class _Items:
     def earlier_deliveries(self, reference: Reference) -> list[tuple[int, DeliveryRecord]]:
         return list(self._staged.superseded.get(str(reference), ()))
 
+    def set_due(self, reference: Reference, ack_due: datetime | None, feedback_due: datetime | None) -> None:
+        record = self._staged.items[str(reference)]
+        self._staged.items[str(reference)] = replace(
+            record, item=replace(record.item, ack_due=ack_due, feedback_due=feedback_due))
+
     def close(self, reference: Reference, closure: Closure) -> bool:
         record = self._staged.items[str(reference)]
         closed = close_step(record.item.state)
@@ -202,6 +209,35 @@ class _Items:
         self._staged.forwards[request_id] = replace(
             request, state=state, decided_by=decided_by, decided_at=at, reason=reason
         )
+        return True
+
+
+class _Releases:
+    def __init__(self, staged: MemoryStore) -> None:
+        self._staged = staged
+
+    def hold(self, held: HeldRelease) -> None:
+        if held.reference not in self._staged.items:
+            raise ValueError(f"no item {held.reference} to hold")
+        if held.reference in self._staged.releases:
+            raise ValueError(f"{held.reference} is held already")
+        self._staged.releases[held.reference] = held
+
+    def get(self, reference: str) -> HeldRelease | None:
+        return self._staged.releases.get(reference)
+
+    def pending(self) -> list[HeldRelease]:
+        found = [h for h in self._staged.releases.values() if h.state is ReleaseState.PENDING]
+        return sorted(found, key=lambda h: (h.requested_at, h.reference))
+
+    def decide(self, reference: str, state: ReleaseState, decided_by: str, at: datetime, reason: str) -> bool:
+        if state is ReleaseState.PENDING:
+            raise ValueError("a decision approves, declines, expires or fails")
+        held = self._staged.releases.get(reference)
+        if held is None or held.state is not ReleaseState.PENDING:
+            return False
+        self._staged.releases[reference] = replace(held, state=state, decided_by=decided_by, decided_at=at,
+                                                   reason=reason)
         return True
 
 
@@ -619,6 +655,7 @@ class MemoryUnitOfWork:
         self._directory = directory if directory is not None else MemoryDirectory(Directory.build((), ()))
         self.items = _Items(self._staged)
         self.outbox = _Outbox(self._staged)
+        self.releases = _Releases(self._staged)
         self.audit = _Audit(self._staged)
         self.reminders = _Reminders(self._staged)
         self.inbox = _Inbox(self._staged)

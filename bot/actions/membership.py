@@ -91,7 +91,7 @@ class ConsoleRoomAdmin:
         return "joined"
 
     async def remove(self, action: PlannedAction) -> None:
-        self._print(action, f"{action.contact or action.identity} is removed ({action.reason})")
+        self._print(action, f"{action.contact or action.identity} is removed ({action.note or action.reason})")
 
     async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
         """bot.actions.removal.MessageRemover: the console cannot unprint, so it says what went."""

@@ -31,6 +31,7 @@ from bot.config.network import NetworkSettings
 from bot.config.ops import FailoverSettings, HealthSettings, LoggingSettings
 from bot.config.portal import PortalSettings
 from bot.config.reader import HERE, ConfigError, Load, Loc, explain, fields_of, key_path, loaded, settings
+from bot.config.release import ReleaseSettings
 from bot.config.reminders import ReminderSettings
 from bot.config.routing import RoutingSettings, parse_selector
 from bot.config.sections import (AuditSettings, BotSettings, DeliverySettings, DueSettings, KeysSettings,
@@ -40,7 +41,7 @@ from bot.config.credentials import SecretError, SecretRef
 __all__ = [
     "AuditSettings", "BotSettings", "ConfigError", "ConsoleSettings", "DeliverySettings", "DeviceTrust",
     "DueSettings", "FailoverSettings", "HealthSettings", "KeysSettings", "LoggingSettings", "MatrixSettings",
-    "NetworkSettings", "PortalSettings", "ReminderSettings", "RoutingSettings", "SecretRef", "Settings", "StorageSettings",
+    "NetworkSettings", "PortalSettings", "ReleaseSettings", "ReminderSettings", "RoutingSettings", "SecretRef", "Settings", "StorageSettings",
     "TelegramMode", "TelegramSettings", "load_settings",
     "parse_selector", "settings_from_data", "settings_from_toml",
 ]
@@ -62,6 +63,7 @@ class Sections:
     telegram: TelegramSettings
     network: NetworkSettings
     routing: RoutingSettings
+    release: ReleaseSettings
     reminders: ReminderSettings
     health: HealthSettings
     logging: LoggingSettings

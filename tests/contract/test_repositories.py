@@ -20,7 +20,8 @@ from alerts.identity import ChatRef, UserRef
 from alerts.items import ItemKind, Reference
 from alerts.lifecycle import Closure, ForwardRequest, ForwardState, Withdrawal
 from alerts.membership import PlannedAction, RoomAction
-from alerts.messages import InboundMessage, MessageKind
+from alerts.messages import InboundMessage, Mention, MessageKind
+from alerts.release import HeldRelease, ReleaseState
 from alerts.reminders import Reminder, Stage, Track
 from alerts.roles import Role
 from tests.contract.conftest import Backend
@@ -265,6 +266,32 @@ def test_cancel_fails_an_items_unsent_rows_of_the_kinds_named(backend: Backend) 
                                        "x1": ("pending", None)}
     with backend.factory() as uow:
         assert uow.outbox.cancel("A-2026-0001", {MessageKind.DELIVERY}, "withdrawn") == []
+def test_a_held_release_is_decided_once_and_due_times_can_be_set_again(backend: Backend, clock: ManualClock) -> None:
+    first, second = make_item(1, originator="th-lo"), make_item(2, originator="th-lo")
+    now = clock.now()
+    held = HeldRelease(str(first.reference), "th-lo", "TH", False, now, now + timedelta(hours=24))
+    with backend.factory() as uow:
+        uow.items.add(first, make_route(), {})
+        uow.items.add(second, make_route(), {})
+        uow.releases.hold(held)
+        uow.releases.hold(HeldRelease(str(second.reference), "th-lo", "TH", True, now + timedelta(minutes=1),
+                                      now + timedelta(hours=1)))
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.releases.get(str(first.reference)) == held
+        assert uow.releases.get("A-2026-0099") is None
+        assert [h.reference for h in uow.releases.pending()] == ["A-2026-0001", "A-2026-0002"]
+        assert uow.releases.decide("A-2026-0001", ReleaseState.DECLINED, "th-2", now, "source at risk")
+        assert not uow.releases.decide("A-2026-0001", ReleaseState.APPROVED, "rso", now, "")
+        uow.items.set_due(first.reference, now + timedelta(hours=2), now + timedelta(hours=3))
+        uow.commit()
+    with backend.factory() as uow:
+        decided = uow.releases.get("A-2026-0001")
+        assert [h.reference for h in uow.releases.pending()] == ["A-2026-0002"]
+        item = uow.items.get(first.reference).item  # type: ignore[union-attr]
+    assert decided is not None and (decided.state, decided.decided_by, decided.decided_at, decided.reason) == (
+        ReleaseState.DECLINED, "th-2", now, "source at risk")
+    assert (item.ack_due, item.feedback_due) == (now + timedelta(hours=2), now + timedelta(hours=3))
 
 
 # --- outbox, inbox, cursors -------------------------------------------------------------------------
@@ -296,6 +323,17 @@ def test_an_event_is_recorded_once_and_handled_in_order(backend: Backend, clock:
         uow.commit()
     with backend.factory() as uow:
         assert [m.event_id for m in uow.inbox.pending(10)] == ["e3"]
+
+
+def test_an_events_mentions_come_back_as_recorded(backend: Backend, clock: ManualClock) -> None:
+    mentions = (Mention("Somchai P.", UserRef.parse("matrix:@somchai:example.org")),
+                Mention("Farid", UserRef.parse("telegram:user:42")))
+    event = replace(_event("m1", clock, "/member remove Somchai P."), mentions=mentions)
+    with backend.factory() as uow:
+        uow.inbox.record(event)
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.inbox.pending(10) == [event]
 
 
 def test_a_cursor_keeps_its_last_value(backend: Backend) -> None:

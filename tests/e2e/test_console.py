@@ -75,7 +75,7 @@ def test_no_content_reaches_the_database_in_clear(workdir: Path) -> None:
 
 def test_a_red_alert_typed_in_a_room_leaves_it_and_its_facts_stay_in_direct_chats(workdir: Path) -> None:
     script = (":in #network\n/alert to:@th-npoc tlp:red\nInformant says the boat leaves tonight\n\n"
-              "/status A-2026-0001\n:in direct\n/status A-2026-0001\n")
+              "/status A-2026-0001\n:in direct\n/status A-2026-0001\n:as my-npoc\n/approve A-2026-0001\n")
     run = console(workdir, script)
     assert run.returncode == 0, run.stderr
     blocks = run.stdout.split("┌─ ")
@@ -85,8 +85,9 @@ def test_a_red_alert_typed_in_a_room_leaves_it_and_its_facts_stay_in_direct_chat
     assert sum("answered in your direct chat with the bot" in b for b in in_room) == 2  # the receipt, the /status
     assert not any("Informant" in b or "National point of contact" in b for b in in_room)
     to_officer = [b for b in blocks if b.startswith("to Immigration liaison officer (Malaysia), direct chat")]
-    assert any("A-2026-0001 accepted (TLP:RED H0). Sending to National point of contact (Thailand)" in b
-               for b in to_officer)
+    assert any("Alert A-2026-0001 is held (TLP:RED H0)" in b for b in to_officer)
+    assert any("approved A-2026-0001. Alert A-2026-0001 accepted (TLP:RED H0). Sending to National point of contact "
+               "(Thailand)" in b for b in to_officer)
     assert any("Your TLP:RED alert was removed from Network room" in b for b in to_officer)
     assert sum("A-2026-0001 · TLP:RED H0 · open" in b for b in to_officer) == 2  # asked in the room, then here
     assert "Traceback" not in run.stdout + run.stderr

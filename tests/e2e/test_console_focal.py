@@ -40,7 +40,7 @@ def test_a_national_focal_point_manages_their_own_people_only(workdir: Path) -> 
     run = console(workdir, SCRIPT)
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    assert "Added somsak (@somsak, Thailand, immigration desk) with roles officer." in out
+    assert "Added somsak (@somsak, Thailand, immigration desk) with roles officer;" in out
     assert "somsak joins (onboarding)" in out  # the room actions were carried out
     assert "is now the backup of somsak (Thailand immigration) (@somsak)" in out
     assert "Not allowed: you manage the people of Thailand only; this person is of Malaysia. Ask an admin." in out

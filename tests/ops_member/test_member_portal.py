@@ -73,7 +73,7 @@ def test_the_portal_list_is_shown_in_a_dry_run_then_imported_with_its_roles(tmp_
             return own, other, desk, mine
 
         own, other, desk, mine = run(scenario())
-        assert "Added somsak (@somsak, Thailand, immigration desk) with roles officer." in own
+        assert "Added somsak (@somsak, Thailand, immigration desk) with roles officer;" in own
         assert "Not allowed: you manage the people of Thailand only; this person is of Malaysia." in other
         assert "you manage the people of Thailand police desk only" in desk
         assert "Removed Police desk (Thailand police) (@th-police)" in mine

@@ -36,8 +36,10 @@ class PortalWorld:
     def __init__(self, workdir: Path, database_url: str | None = None, **portal: Any) -> None:
         config = write_config(workdir, database_url)
         settings = load_settings(config)
+        # The pages are about items as delivered: a TLP:RED one is not held for a second person's release.
         self.settings = dataclasses.replace(
-            settings, portal=PortalSettings(**{"enabled": True, "listen": "127.0.0.1:0", **portal}))
+            settings, portal=PortalSettings(**{"enabled": True, "listen": "127.0.0.1:0", **portal}),
+            release=dataclasses.replace(settings.release, required=()))
         self.clock = ManualClock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="portal-world", daemon=True)

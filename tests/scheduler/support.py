@@ -13,6 +13,7 @@ from alerts.items import Item, ItemDraft, ItemKind, Reference, Selector, Selecto
 from alerts.priority import Priority
 from alerts.reminder_policy import ReminderPolicy, StageTimes
 from alerts.routing import Delivery, Destination, Route, RoutingPolicy
+from bot.config.release import ReleaseSettings
 from bot.runtime.dbthread import DatabaseThread
 from tests.fakes import FixedDirectory
 from storage.audit.tables import audit_entries
@@ -71,7 +72,7 @@ def runtime_like(engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock, remin
     """What bot.scheduling.scheduler.start_scheduler needs of bot.runtime.app.Runtime; close `db` when done."""
     wakes: list[int] = []
     return SimpleNamespace(
-        settings=SimpleNamespace(reminders=reminders, routing_policy=RoutingPolicy), clock=clock, engine=engine, db=DatabaseThread(),
+        settings=SimpleNamespace(reminders=reminders, routing_policy=RoutingPolicy, release=ReleaseSettings()), clock=clock, engine=engine, db=DatabaseThread(),
         uow_factory=uow_factory, directory=FixedDirectory(network_with_rooms()),
         worker=SimpleNamespace(wake=lambda: wakes.append(1), wakes=wakes), connectors={Platform.CONSOLE: None},
     )

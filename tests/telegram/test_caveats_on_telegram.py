@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.connectors.telegram.membership import TelegramRoomAdmin
 from tests.telegram.fake_bot_api import FakeBotApi
-from tests.telegram.support import NETWORK_GROUP, OFFICER, TH_NPOC, Bot, eventually, meet, relaxed, running_bot
+from tests.telegram.support import MY_NPOC, NETWORK_GROUP, OFFICER, TH_NPOC, Bot, eventually, meet, relaxed, running_bot
 
 RED = "/alert to:@th-npoc tlp:red\nInformant says the boat leaves tonight"
 
@@ -21,11 +21,12 @@ def texts(fake: FakeBotApi, chat_id: int) -> list[str]:
 
 
 async def test_red_for_someone_on_telegram_first_is_a_content_free_notice_there(tmp_path, fake, monkeypatch) -> None:
-    meet(fake, OFFICER, TH_NPOC)
+    meet(fake, OFFICER, TH_NPOC, MY_NPOC)
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
         fake.says(OFFICER, RED)
+        await eventually(lambda: any("is held" in t for t in texts(fake, OFFICER.id)), "the receipt")
+        fake.says(MY_NPOC, "/approve A-2026-0001")  # TLP:RED waits for a second person (tests/telegram/test_release.py)
         await eventually(lambda: texts(fake, TH_NPOC.id), "the notice to Thailand")
-        await eventually(lambda: any("accepted" in t for t in texts(fake, OFFICER.id)), "the receipt")
         [notice] = texts(fake, TH_NPOC.id)
         assert notice == ("A TLP:RED alert A-2026-0001 from Malaysia awaits you on the console, in your direct chat "
                           "with the bot there. TLP:RED is sent only over end-to-end encrypted channels, so not here.")
@@ -47,7 +48,7 @@ async def test_red_typed_in_a_group_is_deleted_and_the_group_and_officer_told(tm
         group = texts(fake, NETWORK_GROUP.id)
         assert not any("Informant" in t or "National point of contact" in t for t in group)
         # The receipt names the recipient: it went to the officer's direct chat, the group was only pointed there.
-        assert any("A-2026-0001 accepted" in t for t in texts(fake, OFFICER.id))
+        assert any("A-2026-0001 is held" in t for t in texts(fake, OFFICER.id))
         assert any("answered in your direct chat" in t for t in group)
 
 

@@ -208,7 +208,7 @@ def test_many_mistakes_are_all_reported_at_once():
 def test_a_string_where_a_list_is_expected():
     (line,) = errors(NETWORK + fourth().replace('roles = ["contact"]', 'roles = "contact"'))
     assert line == ('config.toml: network.contacts[3].roles: expected a list, each a role: officer, contact, '
-                    'coordinator, admin, auditor, national-focal-point, organisational-focal-point, got "contact"')
+                    'coordinator, admin, auditor, national-focal-point, organisational-focal-point, approver, got "contact"')
 
 
 

@@ -78,7 +78,7 @@ def net() -> Network:
 
 def test_a_national_focal_point_adds_and_removes_people_of_their_own_country(net: Network) -> None:
     answer = net.says("th-nfp", "/member add console:somsak country:TH role:officer desk:immigration")
-    assert answer.startswith("Added somsak (@somsak, Thailand, immigration desk) with roles officer.")
+    assert answer.startswith("Added somsak (@somsak, Thailand, immigration desk) with roles officer;")
     assert net.has("somsak") and net.room_actions() > 0
     answer = net.says("th-nfp", '/member remove console:th-deputy reason:"posted elsewhere"')
     assert answer.startswith("Removed Th Deputy (Thailand) (@th-deputy)") and not net.has("th-deputy")

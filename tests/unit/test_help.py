@@ -63,8 +63,10 @@ def test_the_help_is_unchanged_by_declaring_it_with_each_command() -> None:
         '/request to:TH purpose:"…" TEXT — ask for information (also /req, /rfi)',
         "/ack REF — acknowledge an item (also /acknowledge)",
     ]
-    assert help_text("member").splitlines()[-3:] == [
+    assert help_text("member").splitlines()[-4:] == [
         "Example: /member add @alice:example.org country:TH role:contact desk:immigration",
+        'Example: /member add @somchai:example.org country:TH role:contact name:"Somchai P." '
+        "backup:@kanya:example.org tz:Asia/Bangkok",
         'Example: /member remove @alice:example.org reason:"left the service"',
         "Example: /member backup console:th-deputy th-immigration",
     ]

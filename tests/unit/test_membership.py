@@ -90,7 +90,7 @@ def admin() -> Admin:
 
 def test_onboarding_puts_a_new_contact_in_exactly_the_right_rooms(admin: Admin) -> None:
     [answer] = admin.says("admin", "/member add console:somsak country:TH role:contact desk:police")
-    assert answer.startswith("Added somsak (@somsak, Thailand, police desk) with roles contact.")
+    assert answer.startswith("Added somsak (@somsak, Thailand, police desk) with roles contact;")
     contact = admin.directory.current().contact("somsak")
     assert contact is not None and contact.desk == "police" and contact.roles == frozenset({Role.CONTACT})
     invited = {(a.action, a.room) for a in admin.actions()}
@@ -202,3 +202,198 @@ def test_an_action_round_trips_and_its_key_is_stable() -> None:
                            "op1", "admin", "console:@admin", 3)
     again = PlannedAction.from_json(action.to_json())
     assert again == action and again.key == action.key and len(action.key) <= 100
+
+
+# --- display name, backup and time zone; a second contact --------------------------------------
+
+def test_member_add_takes_a_display_name_a_backup_and_a_time_zone(admin: Admin) -> None:
+    [answer] = admin.says("admin", '/member add console:somchai country:TH role:contact desk:police '
+                                   'name:"Somchai P." backup:th-immigration tz:Asia/Bangkok')
+    assert answer.startswith("Added Somchai P. (@somchai, Thailand, police desk) with roles contact; time zone "
+                             "Asia/Bangkok; backup Th Immigration (Thailand immigration).")
+    contact = admin.directory.current().contact("somchai")
+    assert contact is not None and (contact.name, contact.backup, contact.timezone) == (
+        "Somchai P.", "th-immigration", "Asia/Bangkok")
+    [audit] = [e for e in admin.store.audit if e.detail.get("command") == "member add"]
+    assert (audit.detail["name"], audit.detail["backup"], audit.detail["timezone"]) == (
+        "Somchai P.", "th-immigration", "Asia/Bangkok")
+
+
+def test_a_backup_may_be_named_by_account(admin: Admin) -> None:
+    admin.says("admin", "/member add console:somchai country:TH role:contact desk:police backup:console:th-npoc")
+    assert admin.directory.current().contacts["somchai"].backup == "th-npoc"
+
+
+def test_without_a_backup_the_answer_says_what_that_means(admin: Admin) -> None:
+    [answer] = admin.says("admin", "/member add console:somchai country:TH role:contact desk:police")
+    assert "time zone UTC; no backup (their open items would stay with nobody if they left" in answer
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("tz:Bangkok", "Time zone 'Bangkok' is not valid: use an IANA zone such as Asia/Bangkok or UTC."),
+    ("backup:nobody-here", "Backup nobody-here is not someone else in the directory"),
+    ("backup:@ghost:example.org", "Backup @ghost:example.org is not someone else in the directory"),
+    ("backup:console:somchai", "Backup console:somchai is not someone else in the directory"),
+])
+def test_a_bad_zone_or_an_unknown_backup_changes_nothing(admin: Admin, text: str, expected: str) -> None:
+    [answer] = admin.says("admin", f"/member add console:somchai country:TH role:contact desk:police {text}")
+    assert answer.startswith(expected)
+    assert admin.directory.current().contact("somchai") is None and admin.actions() == []
+
+
+def test_an_update_keeps_what_is_not_given_and_changes_what_is(admin: Admin) -> None:
+    admin.says("admin", '/member add console:th-npoc country:TH role:contact name:"Kanya S." tz:Asia/Tokyo')
+    contact = admin.directory.current().contacts["th-npoc"]
+    assert (contact.name, contact.timezone, contact.backup) == ("Kanya S.", "Asia/Tokyo", "th-deputy")
+
+
+def test_a_second_national_contact_is_told_they_receive_nothing_from_the_country_and_what_would_reach_them(
+        admin: Admin) -> None:
+    [answer] = admin.says("admin", "/member add console:th-second country:TH role:contact")
+    assert ("Note: Th Npoc (Thailand) is already the point of contact there and stays first: th-second receives "
+            "nothing sent to:TH while they are, and joining rooms brings them nothing under the default routing. "
+            "What would reach them: naming them (to:@th-second), a desk of their own") in answer
+    assert "[[routing.rules]]" in answer
+    admin.says("my-officer", "/alert to:TH tlp:amber Boat sighted")
+    admin.says("my-officer", "/alert to:@th-second tlp:amber Boat sighted again")
+    to_second = [m for m in admin.store.outbox.values()
+                 if m.kind is MessageKind.DELIVERY and m.contact == "th-second"]
+    assert [m.reference for m in to_second] == ["A-2026-0002"]  # only the item that named them
+
+
+# --- /reassign ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def left_with_nobody(admin: Admin) -> Admin:
+    """th-immigration (no backup) received A-2026-0001 and was removed: their copy stays with nobody."""
+    admin.says("my-officer", "/alert to:TH/immigration tlp:amber Two travellers, flight XX123")
+    [removed] = admin.says("admin", "/member remove console:th-immigration")
+    assert ("No backup to hand over to: A-2026-0001 stay with nobody; give them to someone with /reassign REF "
+            "to:PERSON.") in removed
+    assert any("Coordinators can reassign it (/reassign A-2026-0001 to:PERSON)." in m.text
+               for m in admin.store.messages_to("direct:console:my-officer"))
+    return admin
+
+
+def _deliveries_to(admin: Admin, contact: str) -> list[str]:
+    return [m.text for m in admin.store.outbox.values() if m.kind is MessageKind.DELIVERY and m.contact == contact]
+
+
+def test_a_coordinator_reassigns_a_left_persons_copy_and_both_sides_are_told(left_with_nobody: Admin) -> None:
+    admin = left_with_nobody
+    [answer] = admin.says("rso-coord", "/reassign A-2026-0001 to:th-boss")
+    assert answer == ("Reassigned A-2026-0001 to Th Boss (Thailand) in place of th-immigration; they and the "
+                      "originator are told.")
+    [copy] = _deliveries_to(admin, "th-boss")
+    assert "Two travellers, flight XX123" in copy and "Reassigned to you by Rso Coord" in copy
+    assert any("Rso Coord (Regional Support Office) reassigned A-2026-0001: the copy of th-immigration" in m.text
+               for m in admin.store.messages_to("direct:console:my-officer"))
+    assert [d.contact for d in admin.store.items["A-2026-0001"].deliveries] == ["th-immigration", "th-boss"]
+    [audit] = [e for e in admin.store.audit if e.detail.get("command") == "reassign" and "to" in e.detail]
+    assert (audit.detail["from"], audit.detail["to"], audit.actor) == ("th-immigration", "th-boss", "rso-coord")
+    [again] = admin.says("rso-coord", "/reassign A-2026-0001 to:th-boss")
+    assert again == "Th Boss (Thailand) has A-2026-0001 already: nothing to reassign."
+
+
+def test_reassigning_checks_the_caveat_and_arrangements_as_if_the_originator_named_them(
+        left_with_nobody: Admin) -> None:
+    [answer] = left_with_nobody.says("rso-coord", "/reassign A-2026-0001 to:ca-npoc")  # an observer, no arrangement
+    assert answer.startswith("Not reassigned to Ca Npoc (Canada): Malaysia has no sharing arrangement with Canada")
+    assert _deliveries_to(left_with_nobody, "ca-npoc") == []
+
+
+def test_only_coordinators_and_admins_reassign_and_only_copies_left_with_nobody(admin: Admin) -> None:
+    admin.says("my-officer", "/alert to:TH tlp:amber Boat sighted")
+    [refused] = admin.says("my-officer", "/reassign A-2026-0001 to:th-boss")
+    assert "coordinator" in refused.lower() and _deliveries_to(admin, "th-boss") == []
+    [nothing] = admin.says("rso-coord", "/reassign A-2026-0001 to:th-boss")
+    assert nothing == "A-2026-0001 has no open copy left with someone who has left the network: nothing to reassign."
+    [unknown] = admin.says("rso-coord", "/reassign A-2026-0001 to:@ghost:example.org")
+    assert unknown.startswith("@ghost:example.org is not in the directory")
+
+
+# --- people named by mentions (a Matrix pill, a Telegram text_mention) -------------------------------
+
+def test_a_mention_names_the_account_it_links_to_not_the_display_name_shown(admin: Admin) -> None:
+    from alerts.messages import InboundMessage, Mention
+
+    message = InboundMessage("pill-1", UserRef.parse("console:admin"), ChatRef.parse("console:@admin"),
+                             "/member add Somchai P. country:TH role:contact desk:police", admin.clock.now(),
+                             mentions=(Mention("Somchai P.", UserRef.parse("matrix:@somchai:example.org")),))
+    with MemoryUnitOfWork(admin.store, admin.directory) as uow:
+        admin.dispatcher.handle(uow, message)
+        uow.commit()
+    contact = admin.directory.current().contact_for(UserRef.parse("matrix:@somchai:example.org"))
+    assert contact is not None and contact.organisation == "TH"
+
+
+def test_with_mentions_replaces_each_mention_once_in_order() -> None:
+    from alerts.messages import Mention, with_mentions
+
+    kanya, tg = UserRef.parse("matrix:@kanya:example.org"), UserRef.parse("telegram:user:42")
+    text = "/reassign A-2026-0001 to:Kanya (Kanya said so)"
+    assert with_mentions(text, (Mention("Kanya", kanya),)) == "/reassign A-2026-0001 to:@kanya:example.org (Kanya said so)"
+    assert with_mentions("/member remove Farid", (Mention("Farid", tg),)) == "/member remove telegram:user:42"
+    assert with_mentions("/rooms", (Mention("Nobody", kanya),)) == "/rooms"
+
+
+# --- offboarding: only the rooms they may be in, with the admin's reason ----------------------------
+
+def test_offboarding_leaves_out_matrix_rooms_they_are_known_not_to_be_in_and_carries_the_admins_reason() -> None:
+    from alerts.directory import Directory, RoomPurpose
+    from alerts.membership import Run, offboarding_plan
+    from tests.sample_network import room
+
+    base = network_with_rooms()
+    kanya = person("kanya", "TH", Role.CONTACT, identities=("matrix:@kanya:x.org", "telegram:user:7"))
+    rooms = [room("matrix:!a:x.org", "A", RoomPurpose.NETWORK, "TH"), room("matrix:!b:x.org", "B", RoomPurpose.NETWORK, "TH"),
+             room("matrix:!c:x.org", "C", RoomPurpose.NETWORK, "TH"), room("telegram:-100", "D", RoomPurpose.NETWORK, "TH")]
+    directory = Directory.build(base.organisations.values(), [*base.contacts.values(), kanya], rooms)
+    account = UserRef.parse("matrix:@kanya:x.org")
+    present = {rooms[0].chat: {account: "joined"}, rooms[1].chat: {}, rooms[3].chat: {}}  # C not seen yet
+    plan = offboarding_plan(kanya, directory, Run("op-1", "admin", None), present, note="left the service")
+    assert [a.room_name for a in plan.actions] == ["A", "C", "D"]  # Telegram cannot list members: tried
+    assert all(a.note == "left the service" and a.total == 3 for a in plan.actions)
+    assert PlannedAction.from_json(plan.actions[0].to_json()) == plan.actions[0]
+
+
+def test_mentions_name_a_backup_and_the_person_to_remove(admin: Admin) -> None:
+    from alerts.messages import InboundMessage, Mention
+
+    def says(text: str, *mentions: Mention) -> None:
+        message = InboundMessage(f"m-{text[:20]}", UserRef.parse("console:admin"), ChatRef.parse("console:@admin"),
+                                 text, admin.clock.now(), mentions=mentions)
+        with MemoryUnitOfWork(admin.store, admin.directory) as uow:
+            admin.dispatcher.handle(uow, message)
+            uow.commit()
+
+    deputy = Mention("Kanya", UserRef.parse("console:th-deputy"))
+    says("/member add console:somchai country:TH role:contact desk:police backup:Kanya", deputy)
+    assert admin.directory.current().contacts["somchai"].backup == "th-deputy"
+    says('/member remove Somchai P. reason:"left"', Mention("Somchai P.", UserRef.parse("console:somchai")))
+    assert admin.directory.current().contact("somchai") is None
+
+
+def test_an_alert_to_a_mentioned_person_goes_to_them(admin: Admin) -> None:
+    from alerts.messages import InboundMessage, Mention
+
+    message = InboundMessage("to-pill", UserRef.parse("console:my-officer"), ChatRef.parse("console:@my-officer"),
+                             "/alert to:Somchai tlp:red Boat leaves tonight", admin.clock.now(),
+                             mentions=(Mention("Somchai", UserRef.parse("console:th-npoc")),))
+    with MemoryUnitOfWork(admin.store, admin.directory) as uow:
+        admin.dispatcher.handle(uow, message)
+        uow.commit()
+    assert _deliveries_to(admin, "th-npoc") and "Boat leaves tonight" in _deliveries_to(admin, "th-npoc")[0]
+    assert [str(s) for s in admin.store.items["A-2026-0001"].item.draft.recipients] == ["console:th-npoc"]
+
+
+def test_to_takes_an_account_and_it_is_stored_and_read_back_as_written() -> None:
+    from handlers.values import parse_selector
+    from handlers.vocabulary import Vocabulary
+    from storage.items import _parse_selector
+
+    for typed, person in (("@somchai:example.org", "matrix:@somchai:example.org"),
+                          ("telegram:user:42", "telegram:user:42"), ("@th-npoc", "th-npoc")):
+        selector = parse_selector(typed, Vocabulary())
+        assert selector.person == person and _parse_selector(str(selector)) == selector
+        assert parse_selector(str(selector), Vocabulary()) == selector

@@ -166,7 +166,10 @@ def member_adds(vocabulary: Vocabulary) -> st.SearchStrategy[c.MemberAddCommand]
         return st.one_of(st.none(), st.sampled_from(known) if known else st.sampled_from(["border", "police"]))
 
     return st.sampled_from(ORGANISATIONS).flatmap(
-        lambda org: st.builds(c.MemberAddCommand, users, st.just(org), st.sampled_from(Role), desk_for(org))
+        lambda org: st.builds(c.MemberAddCommand, users, st.just(org), st.sampled_from(Role), desk_for(org),
+                              st.one_of(st.none(), line_text.filter(lambda t: len(t) <= 100)),
+                              st.one_of(st.none(), st.sampled_from(["th-npoc", "@kanya:example.org"])),
+                              st.one_of(st.none(), st.sampled_from(["Asia/Bangkok", "UTC", "America/Toronto"])))
     )
 
 
@@ -229,6 +232,9 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
         st.builds(c.HelpCommand, help_topics),
         st.builds(c.ForwardCommand, references, recipients.filter(bool), st.one_of(st.none(), line_text, free_text)),
         st.builds(c.ConsentCommand, references, st.booleans(), maybe_free_text),
+        st.builds(c.ApproveCommand, references),
+        st.builds(c.ReassignCommand, references, st.sampled_from(["th-boss", "@th-imm2:example.org", "console:x"])),
+        st.builds(c.DeclineCommand, references, free_text),
         st.builds(
             c.SnoozeCommand, references, st.integers(1, 30 * 24 * 60).map(lambda m: timedelta(minutes=m)),
             maybe_free_text,
@@ -330,7 +336,7 @@ def test_the_form_style_means_the_same(vocabulary: Vocabulary, data: st.DataObje
 
 # Near-valid text built from the pieces commands are made of, to reach deep into the parser.
 WORDS = ["alert", "ALERT", "request", "rfi", "ack", "reply", "close", "status", "overdue", "contacts", "help",
-         "forward", "consent", "snooze", "remind", "stats", "member add", "member remove", "member", "room sync",
+         "forward", "consent", "approve", "decline", "reassign", "snooze", "remind", "stats", "member add", "member remove", "member", "room sync",
          "rooms", "cancel", "whoami", "alrt", "usr/bin"]
 KEYS = ["to", "To", "recipients", "topic", "Topic", "tlp", "TLP", "handling", "orcon", "grade", "source", "priority",
         "prio", "feedback", "due", "purpose", "why", "reason", "ref", "Tpoic", "Re", "Note", "country", "org", "role",

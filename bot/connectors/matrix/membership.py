@@ -119,7 +119,9 @@ class MatrixRoomAdmin:
             if await self.membership(room_id, user_id) not in ("join", "invite", "knock"):
                 return
             try:
-                await self._call(lambda c: c.room_kick(room_id, user_id, reason=action.reason or None), "kick")
+                # The admin's reason where given: it is what the person is shown.
+                reason = action.note or action.reason or None
+                await self._call(lambda c: c.room_kick(room_id, user_id, reason=reason), "kick")
             except PermanentFailure:
                 if await self.membership(room_id, user_id) not in ("join", "invite", "knock"):
                     return  # they left between the look and the kick

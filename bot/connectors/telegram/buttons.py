@@ -10,6 +10,7 @@ Callback data is short and opaque: an action letter, a colon, a value.
     s:A-2026-0042:4h:o     other — type it   ->  a prompt; the reply to it is the reason
     s:A-2026-0042:x        Back              ->  the delivery's buttons again
     d:a:A-2026-0042        ✓ Acknowledged 14:02, a button already used: pressing it only says so
+    p:A-2026-0042          Approve           ->  "/approve A-2026-0042" (under a request to release a held item)
     g:tlp:AMBER            a choice in the guided /alert or /request form (g:STEP:VALUE)
     g:topic:3              topics go by index into the configured list: a slug may be 64 characters
 
@@ -36,6 +37,7 @@ from alerts.reminder_policy import zone_of
 ACK = "a"
 SNOOZE = "s"
 REPLY = "r"
+APPROVE = "p"
 GUIDED = "g"
 DONE = "d"
 MAX_BYTES = 64
@@ -59,7 +61,7 @@ def parse_callback(data: str | None) -> tuple[str, str] | None:
     if not data or ":" not in data:
         return None
     action, _, value = data.partition(":")
-    if action not in (ACK, SNOOZE, REPLY, GUIDED, DONE) or not value:
+    if action not in (ACK, SNOOZE, REPLY, GUIDED, DONE, APPROVE) or not value:
         return None
     return action, value
 
@@ -70,6 +72,11 @@ def delivery_keyboard(reference: str, state: ButtonState | None = None) -> Inlin
         InlineKeyboardButton("Reply", callback_data=callback(REPLY, reference)),
         _snooze_button(reference, state),
     ]])
+
+
+def approval_keyboard(reference: str) -> InlineKeyboardMarkup:
+    """Approve only: declining needs a reason, typed as /decline REF reason."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(f"Approve {reference}", callback_data=callback(APPROVE, reference))]])
 
 
 def _ack_row(reference: str, state: ButtonState | None) -> list[InlineKeyboardButton]:

@@ -34,7 +34,7 @@ from telegram import CallbackQuery, ChatJoinRequest, ForceReply, InlineKeyboardB
 
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.items import Reference
-from alerts.messages import InboundMessage
+from alerts.messages import InboundMessage, Mention
 from bot.connectors.telegram import buttons, safety
 from bot.connectors.telegram.api import TelegramApi
 from bot.connectors.telegram.batch import Batch
@@ -162,8 +162,11 @@ class Intake:
             text = f"/reply {reference} {text}"
         elif word is None and not await self._awaits(msg, batch):
             return
+        # A text_mention names someone without a username: the entity carries the user.
+        mentions = tuple(Mention(words, UserRef(TG, f"user:{entity.user.id}")) for entity, words in
+                         sorted(msg.parse_entities(["text_mention"]).items(), key=lambda e: e[0].offset) if entity.user)
         self._ingest(update_id, sender.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}",
-                     edited)
+                     edited, mentions=mentions)
 
     async def _awaits(self, msg: Message, batch: Batch) -> bool:
         """Whether a text that is no command may be the text of the sender's command (the dispatcher
@@ -239,6 +242,9 @@ class Intake:
                 return
             self._ingest(update_id, user.id, chat, f"/ack {reference}", pressed, chat_id, batch, pressed=where)
             batch.answer(query.id, f"Acknowledging {reference}…")
+        elif action == buttons.APPROVE:  # a release is decided once: a second press is answered by /approve
+            self._ingest(update_id, user.id, chat, f"/approve {reference}", pressed, chat_id, batch)
+            batch.answer(query.id, f"Approving {reference}…")
         elif action == buttons.SNOOZE:
             self._snooze(update_id, query.id, user.id, chat, pressed, chat_id, reference, step, keyboard or [], batch)
         else:
@@ -374,12 +380,13 @@ class Intake:
 
     def _ingest(self, update_id: int, user_id: int, chat: ChatRef, text: str, replied: Message | None,
                 chat_id: int, batch: Batch, message_id: str | None = None, edited: bool = False,
-                pressed: str | None = None) -> None:
+                pressed: str | None = None, mentions: tuple[Mention, ...] = ()) -> None:
         reply_to = MessageRef(ChatRef(TG, str(chat_id)), f"{chat_id}:{replied.message_id}") if replied else None
         batch.messages.append(InboundMessage(
             event_id=f"telegram:{update_id}", sender=UserRef(TG, f"user:{user_id}"), chat=chat, text=text,
             received_at=self._now(), reply_to=reply_to, message_id=message_id, pressed=pressed,
             edit_of=message_id if edited else None,  # Telegram keeps the message id through edits
+            mentions=mentions,
         ))
 
     def _refuse(self, update_id: int, msg: Message, chat_id: int, reason: str, word: str, batch: Batch) -> None:

@@ -25,7 +25,7 @@ from alerts.routing import DestinationKind
 from bot.connectors.base import POSSIBLE_REPEAT, Outgoing
 from bot.connectors.telegram.api import TelegramApi
 from alerts.pressed import ButtonState
-from bot.connectors.telegram.buttons import delivery_keyboard, with_buttons_footer
+from bot.connectors.telegram.buttons import approval_keyboard, delivery_keyboard, with_buttons_footer
 from bot.connectors.telegram.chats import ChatMigrations
 from bot.connectors.telegram.errors import ChatMoved
 from bot.connectors.telegram.formatting import LIMIT, html_parts
@@ -74,6 +74,8 @@ class TelegramSender:
                   if message.kind is MessageKind.DELIVERY and message.reference else None)
         text = with_buttons_footer(message.text, message.reference) if markup is not None and message.reference \
             else message.text
+        if message.kind is MessageKind.APPROVAL and message.reference:
+            markup = approval_keyboard(message.reference)  # its text keeps every hint: it is not a delivery
         parts = html_parts(text, LIMIT - len(POSSIBLE_REPEAT) - 1 if marked else LIMIT)
         if marked:
             parts[0] = f"{escape(POSSIBLE_REPEAT)}\n{parts[0]}"

@@ -12,14 +12,17 @@ Ordinary conversation (anything else, replies and reactions among people include
 
 from __future__ import annotations
 
+import html
+import re
 import unicodedata
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from alerts.identity import ChatRef, MessageRef, UserRef
-from alerts.messages import InboundMessage
+from alerts.identity import ChatRef, MessageRef, Platform, UserRef
+from alerts.messages import InboundMessage, Mention
 
 # Reactions that acknowledge a delivered item: ✅ 👍 ✔️ (with or without the emoji variation selector),
 # and ☑️. Skin tones on 👍 count too.
@@ -38,6 +41,8 @@ class MatrixText:
     # Events this one answers, most specific first: a thread's root, then the event replied to.
     targets: tuple[str, ...] = ()
     edit_of: str | None = None  # the event this one edits: `text` is the edited text
+    # Pills, in order: (their words in the plain body, the Matrix user id they link to).
+    mentions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +110,8 @@ def read_event(source: dict[str, Any], room_id: str) -> MatrixText | MatrixReact
         if relation.get("rel_type") != "m.replace" or not isinstance(new, dict) or new.get("msgtype") != "m.text" \
                 or not isinstance(new.get("body"), str) or not isinstance(original, str):
             return None
-        return MatrixText(event_id, sender, room_id, _when(source), new["body"].strip(), edit_of=original)
+        return MatrixText(event_id, sender, room_id, _when(source), new["body"].strip(), edit_of=original,
+                          mentions=pills(new))
     body = content.get("body")
     if not isinstance(body, str):
         return None
@@ -117,7 +123,7 @@ def read_event(source: dict[str, Any], room_id: str) -> MatrixText | MatrixReact
     if isinstance(replied, str) and replied not in targets:
         targets.append(replied)
     text = strip_reply_fallback(body) if isinstance(replied, str) else body
-    return MatrixText(event_id, sender, room_id, _when(source), text.strip(), tuple(targets))
+    return MatrixText(event_id, sender, room_id, _when(source), text.strip(), tuple(targets), mentions=pills(content))
 
 
 def reply_command(reference: str, text: str) -> str:
@@ -180,7 +186,29 @@ def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
             return None  # ordinary conversation: never stored
         text, remark = "", NOT_A_DELIVERY.format(what="reply")
     return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to, message_id=read.event_id,
-                          direct=direct, remark=remark, edit_of=read.edit_of)
+                          direct=direct, remark=remark, edit_of=read.edit_of,
+                          mentions=tuple(Mention(words, UserRef(Platform.MATRIX, user))
+                                         for words, user in read.mentions))
+
+
+_PILL = re.compile(r'<a\s+href="https://matrix\.to/#/([^"?]+)[^"]*"\s*>(.*?)</a>', re.IGNORECASE | re.DOTALL)
+_REPLY_FALLBACK = re.compile(r"<mx-reply>.*?</mx-reply>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def pills(content: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The user pills of an HTML message, as Element writes a mention: the plain body holds only the
+    display name, the user id is in formatted_body's matrix.to link."""
+    formatted = content.get("formatted_body")
+    if content.get("format") != "org.matrix.custom.html" or not isinstance(formatted, str):
+        return ()
+    found = []
+    for target, inner in _PILL.findall(_REPLY_FALLBACK.sub("", formatted)):
+        user_id = urllib.parse.unquote(html.unescape(target))
+        words = html.unescape(_TAG.sub("", inner)).strip()
+        if user_id.startswith("@") and ":" in user_id and words:
+            found.append((words, user_id))
+    return tuple(found)
 
 
 def shown_key(key: str) -> str:
