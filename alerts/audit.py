@@ -29,6 +29,7 @@ class AuditAction(enum.Enum):
     KEY = "key"
     EXPORT = "export"
     ERASURE = "erasure"
+    AWAY = "away"                  # an absence set or ended, with its delegate
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from alerts.items import Reference, Selector
 from alerts.roles import Role
 from handlers import coordination, devices, followup, forwarding, info, membership, parse_admin, parse_items
 from handlers import commands as c
+from handlers import away
 from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.post_item import post_item
 from handlers.registry import EVERYONE, CommandSpec, Parse, Registry
@@ -185,6 +186,18 @@ _declare(CommandSpec("overdue", COORDINATION | SENDERS, "/overdue [TH or TH/desk
 _declare(CommandSpec("mine", EVERYONE, "/mine", "your open items",
     "The items you sent or hold that are still open.", ("/mine",),
     _no_arguments(c.MineCommand), lambda ctx, cmd, policy: followup.mine(ctx)))
+_declare(CommandSpec("away", EVERYONE, "/away until:YYYY-MM-DD backup:@contact [note]",
+    "away: who stands in for you",
+    "Set yourself away until a date (your last day away, your time; at most 366 days ahead) with a delegate in "
+    "your organisation, who receives your new items and reminders and may /ack and /reply for you (shown as "
+    "'for you'). TLP:RED items are not passed on: they wait for you. Coordinators may set someone else: "
+    "/away @person until:… backup:…. /away alone shows what is set; /away off (or /back) ends it, and you are "
+    "told what arrived meanwhile.",
+    ("/away until:2026-12-24 backup:@th-immigration on leave", "/away off", "/away"),
+    away.parse_away, lambda ctx, cmd, policy: away.away(ctx, cmd)))
+_declare(CommandSpec("back", EVERYONE, "/back", "back from being away",
+    "End your /away early: new items come to you again, and you are told what arrived meanwhile.", ("/back",),
+    away.parse_back, lambda ctx, cmd, policy: away.back(ctx)))
 _declare(CommandSpec("contacts", EVERYONE, "/contacts [TH]", "points of contact",
     "The points of contact, for everyone or one country or desk.", ("/contacts TH",),
     _scoped(c.ContactsCommand), lambda ctx, cmd, policy: info.contacts(ctx, cmd.scope), aliases=("directory",)))

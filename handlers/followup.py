@@ -46,7 +46,8 @@ from alerts.roles import Role
 from alerts.routing import Destination
 from handlers.answer_place import answer_placed, messages_about
 from handlers.context import CommandContext
-from handlers.ports import ItemRecord
+from handlers.away import acting_for
+from handlers.ports import DeliveryRecord, ItemRecord
 from handlers.pressed import plan_buttons
 
 MINE_LIMIT = 8  # lines; a phone screen without scrolling
@@ -131,24 +132,45 @@ def acknowledge(ctx: CommandContext, reference: Reference) -> None:
     if record is None:
         return
     me = sender_of(ctx).id
-    delivery = record.delivery_to(me)
+    delivery, on_behalf = _own_or_stood_in(ctx, record)
     if delivery is None:
         refuse(ctx, record, "ack", f"Only recipients of {reference} can acknowledge it. Your items: /mine")
         return
     if delivery_step(delivery.progress.state, DeliveryState.ACKNOWLEDGED) is None:
         plan_buttons(ctx, record)
-        ctx.answer(f"You already acknowledged {reference} at {short_when(delivery.acknowledged_at)} UTC.")
+        whose = "You" if on_behalf is None else f"{title(ctx, delivery.contact)}'s copy was"
+        ctx.answer(f"{whose} already acknowledged {reference} at {short_when(delivery.acknowledged_at)} UTC.")
         return
     ctx.uow.items.mark_delivery(delivery.outbox_key, DeliveryState.ACKNOWLEDGED.value, ctx.now)
     plan_buttons(ctx, record, acknowledged=ctx.now)
     item = record.item
     ctx.audit(AuditAction.ACKNOWLEDGEMENT, recipients=(item.originator,), reference=str(reference),
-              caveat=item.caveat.label(), detail={"delivery": delivery.outbox_key})
+              caveat=item.caveat.label(), detail={"delivery": delivery.outbox_key, **_behalf_detail(delivery, on_behalf)})
     acked = 1 + sum(d.progress.state.acknowledged for d in record.deliveries if d is not delivery)
     notify(ctx, item.originator, MessageKind.NOTICE, record,
-           f"{reference}: acknowledged by {title(ctx, me)} at {short_when(ctx.now)} UTC "
+           f"{reference}: acknowledged by {title(ctx, me)}{_for(ctx, delivery, on_behalf)} at {short_when(ctx.now)} UTC "
            f"({acked} of {len(record.deliveries)}).")
-    ctx.answer(f"Acknowledged {reference}. Send feedback with /reply {reference} <text>.")
+    ctx.answer(f"Acknowledged {reference}{_for(ctx, delivery, on_behalf)}. Send feedback with /reply {reference} <text>.")
+
+
+def _own_or_stood_in(ctx: CommandContext, record: ItemRecord) -> tuple[DeliveryRecord | None, str | None]:
+    """The sender's own copy; else the copy of someone they stand in for (handlers.away.acting_for),
+    with how ("delegate", "backup"); (None, None) when neither."""
+    own = record.delivery_to(sender_of(ctx).id)
+    if own is not None:
+        return own, None
+    found = acting_for(ctx, record)
+    if found is None:
+        return None, None
+    return record.delivery_to(found[0]), found[1]
+
+
+def _for(ctx: CommandContext, delivery: DeliveryRecord, on_behalf: str | None) -> str:
+    return "" if on_behalf is None else f" for {title(ctx, delivery.contact)}"
+
+
+def _behalf_detail(delivery: DeliveryRecord, on_behalf: str | None) -> dict[str, str]:
+    return {} if on_behalf is None else {"on_behalf_of": delivery.contact, "as": on_behalf}
 
 
 def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
@@ -165,11 +187,12 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
                   detail={"direction": "update to recipients", "text": text})
         ctx.answer(f"Your update on {reference} goes to {len(contacts)} recipients.{closed}")
         return
-    delivery = record.delivery_to(me)
+    delivery, on_behalf = _own_or_stood_in(ctx, record)
     if delivery is None:
         refuse(ctx, record, "reply", f"Only the originator and recipients of {reference} can reply to it.")
         return
-    relayed = render_feedback(item, title(ctx, me), text, from_originator=False, closure=record.closure)
+    relayed = render_feedback(item, title(ctx, me) + _for(ctx, delivery, on_behalf), text, from_originator=False,
+                              closure=record.closure)
     if not notify(ctx, item.originator, MessageKind.FEEDBACK, record, relayed,
                   protect_content=item.caveat.protect_content):
         refuse(ctx, record, "reply", f"The originator of {reference} is no longer in the directory, so your "
@@ -179,8 +202,10 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
     for state in (DeliveryState.ACKNOWLEDGED, DeliveryState.ANSWERED):
         ctx.uow.items.mark_delivery(delivery.outbox_key, state.value, ctx.now)
     ctx.audit(AuditAction.FEEDBACK, recipients=(item.originator,), reference=str(reference),
-              caveat=item.caveat.label(), detail={"direction": "feedback to originator", "text": text})
-    ctx.answer(f"Your feedback on {reference} goes to {title(ctx, item.originator)}.{closed}")
+              caveat=item.caveat.label(), detail={"direction": "feedback to originator", "text": text,
+                                                  **_behalf_detail(delivery, on_behalf)})
+    ctx.answer(f"Your feedback on {reference}{_for(ctx, delivery, on_behalf)} goes to "
+               f"{title(ctx, item.originator)}.{closed}")
 
 
 def close(ctx: CommandContext, reference: Reference, outcome: str) -> None:

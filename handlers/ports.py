@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from alerts.audit import AuditEvent
+from alerts.away import Absence
 from alerts.caveats import Caveat
 from alerts.devices import DeviceAction
 from alerts.directory import Contact, Directory
@@ -230,6 +231,36 @@ class ReminderRepository(Protocol):
         ...
 
 
+class AbsenceRepository(Protocol):
+    """Who is away, until when, and who stands in for them (alerts.away.Absence)."""
+
+    def add(self, absence: Absence) -> None:
+        """Store a new absence; the person's earlier one still running is ended at `absence.set_at`
+        (ended_by the setter), so that a person has at most one."""
+        ...
+
+    def current(self, person: str, now: datetime) -> Absence | None:
+        """The person's absence running at `now`, if any."""
+        ...
+
+    def end(self, person: str, at: datetime, by: str) -> Absence | None:
+        """End the person's running absence at `at`; the absence as ended, or None when none ran."""
+        ...
+
+    def standing_in_for(self, delegate: str, now: datetime) -> list[Absence]:
+        """The absences running at `now` whose delegate is `delegate`, oldest first."""
+        ...
+
+    def returned(self, now: datetime) -> list[Absence]:
+        """Absences over by `now` (ended, or their date passed) whose person was not yet told what
+        arrived meanwhile, oldest first."""
+        ...
+
+    def mark_summarised(self, absence_id: str, at: datetime) -> bool:
+        """Note that the person was told; False when it was noted before."""
+        ...
+
+
 class DirectorySource(Protocol):
     def current(self) -> Directory:
         """The directory snapshot to resolve against now."""
@@ -423,6 +454,9 @@ class UnitOfWork(Protocol):
 
     @property
     def devices(self) -> DeviceDesk | None: ...
+
+    @property
+    def absences(self) -> AbsenceRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

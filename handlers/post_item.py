@@ -21,6 +21,7 @@ from alerts.render import render_delivery, render_receipt
 from alerts.routing import Destination, RouteNeedsConfirmation, Router, RoutingPolicy
 from alerts.routing_types import Notice
 from handlers.answer_place import attention_of, placed_answer
+from handlers.away import divert_delivery
 from handlers.context import CommandContext
 from handlers.values import check_due
 
@@ -132,6 +133,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         for delivery in route.deliveries
         if delivery.contact not in unreachable
     ]
+    away_notes = _divert_for_absences(ctx, item, route.recipients, queued)
     detail = {
         "kind": draft.kind.noun.lower(),
         "body": draft.body,
@@ -144,6 +146,8 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         detail["unreachable"] = "; ".join(f"{c}: {why}" for c, why in cut_off.items())
     if route.confirmed_without_arrangement:
         detail["confirmed_without_arrangement"] = ", ".join(route.confirmed_without_arrangement)
+    if away_notes:
+        detail["away"] = " ".join(away_notes)
     if route.notices:
         detail["notices"] = "; ".join(f"{n.contact} via {n.destination} (to read at {n.read_at})" for n in route.notices)
         queued += [_notice(ctx, item, notice) for notice in route.notices]
@@ -157,11 +161,26 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         detail=detail,
     )
     names = [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients if c not in cut_off]
-    queued += placed_answer(ctx, render_receipt(item, names, cannot), {draft.caveat.tlp}, kind=MessageKind.RECEIPT,
-                            reference=ref)
+    receipt = render_receipt(item, names, cannot) + "".join(f" {note}" for note in away_notes)
+    queued += placed_answer(ctx, receipt, {draft.caveat.tlp}, kind=MessageKind.RECEIPT, reference=ref)
     # The deliveries and the receipt in one statement: one round trip on PostgreSQL, not two.
     ctx.uow.outbox.enqueue_many(queued)
     return item
+
+
+def _divert_for_absences(ctx: CommandContext, item: Item, recipients: tuple[str, ...],
+                         queued: list[OutboundMessage]) -> list[str]:
+    """Copies for people away go to their delegates where the caveat lets them (handlers/away.py),
+    in place in `queued`; what the receipt and the audit entry say of each."""
+    assert ctx.sender is not None
+    audience = frozenset(ctx.directory.contacts[c].organisation for c in recipients
+                         if c in ctx.directory.contacts) | {ctx.sender.organisation}
+    notes = []
+    for n, message in enumerate(queued):
+        queued[n], note = divert_delivery(ctx, item, message, audience)
+        if note is not None:
+            notes.append(note)
+    return notes
 
 
 # --- where caveats keep content and facts out of shared chats -----------------------------------

@@ -176,3 +176,4 @@ FOLLOWUP_TABLES = (forward_requests,)
 # that "the tables in code" are every table the migrations build. At the end: it needs UtcDateTime.
 from storage import reminder_tables as _reminder_tables  # noqa: E402,F401
 from storage import conversations as _conversations  # noqa: E402,F401
+from storage import absences as _absences  # noqa: E402,F401

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 from alerts.clock import Clock
 from alerts.devices import DeviceAction, device_message
 from handlers.ports import AuditLog
+from storage.absences import SqlAbsences
 from storage.conversations import SqlConversations
 from storage.cursors import SqlCursors
 from storage.db import READ_ONLY
@@ -69,6 +70,7 @@ class SqlUnitOfWork:
     membership: SqlMembershipGateway
     roster: SqlRoomRoster
     devices: SqlDeviceDesk | None
+    absences: SqlAbsences
 
     def __init__(self, engine: Engine, sealing: SealingFactory, clock: Clock, directory: DatabaseDirectory,
                  devices: Callable[[], bool], *, read_only: bool = False) -> None:
@@ -106,6 +108,7 @@ class SqlUnitOfWork:
             self.roster = SqlRoomRoster(connection)
             self.membership = SqlMembershipGateway(connection, self.outbox, self.roster)
             self.devices = SqlDeviceDesk(self.outbox) if self._devices() else None
+            self.absences = SqlAbsences(connection)
         except BaseException:
             connection.close()
             raise
