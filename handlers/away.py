@@ -101,7 +101,7 @@ def away(ctx: CommandContext, cmd: AwayCommand) -> None:
             ctx.answer(f"No contact '{cmd.person}' in the directory (see /contacts). Example: /away @th-npoc")
             return
         if person.id != me.id and not (me.has(Role.COORDINATOR) or me.has(Role.ADMIN)):
-            _refuse(ctx, f"Only coordinators set someone else away. For yourself: {EXAMPLE}")
+            _refuse(ctx, f"Only coordinators set someone else away; you may set yourself. Example: {EXAMPLE}")
             return
     assert person is not None
     yours = person.id == me.id
