@@ -1,0 +1,66 @@
+"""/away end to end on the console: a real process, a script on standard input."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+from tests.e2e.test_console import console, workdir  # noqa: F401 - a fixture, by name
+
+NPOC = "National point of contact (Thailand)"
+DESK = "Immigration desk (Thailand immigration)"
+
+
+def _blocks(out: str, heading: str) -> list[str]:
+    return [b for b in out.split("┌─ ") if b.startswith(heading)]
+
+
+def test_away_passes_items_to_the_delegate_keeps_red_back_and_sums_up_when_back(workdir: Path) -> None:  # noqa: F811
+    last_day = date.today() + timedelta(days=5)
+    script = (
+        ":as th-npoc\n"
+        f"/away until:{last_day:%Y-%m-%d} backup:@th-immigration on leave\n"
+        ":as my-officer\n"
+        "/alert to:@th-npoc tlp:amber Boat sighted off Satun\n"
+        "/alert to:@th-npoc tlp:red Named source details\n"
+        ":as th-immigration\n"
+        "/ack A-2026-0001\n"
+        "/ack A-2026-0002\n"
+        ":as th-npoc\n"
+        "/away off\n"
+    )
+    run = console(workdir, script)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    until = f"{last_day:%d %b %Y}"
+    to_desk = _blocks(out, f"to {DESK}, direct chat")
+    to_npoc = _blocks(out, f"to {NPOC}, direct chat")
+    to_officer = _blocks(out, "to Immigration liaison officer (Malaysia), direct chat")
+    # The AMBER item goes to the delegate, headed with whom it is for.
+    [amber] = [b for b in to_desk if "· delivery" in b]
+    assert f"For {NPOC}, who is away until {until}:" in amber and "Boat sighted off Satun" in amber
+    assert not any("Boat sighted" in b for b in to_npoc if "· delivery" in b)
+    # The delegate acknowledges for the person; the originator sees for whom.
+    assert any(f"A-2026-0001: acknowledged by {DESK} for {NPOC}" in b for b in to_officer)
+    # TLP:RED is not passed on: it goes to the person alone, the delegate may not act on it.
+    assert not any("Named source" in b for b in to_desk)
+    assert any("Named source details" in b for b in to_npoc)
+    assert any("TLP:RED is for named people only, so it waits for them" in b for b in to_officer)
+    assert any("Only recipients of A-2026-0002 can acknowledge it" in b for b in to_desk)
+    # Back: one summary of what arrived.
+    [summary] = [b for b in to_npoc if "Welcome back. While you were away" in b]
+    assert f"{DESK} stood in for you" in summary
+    assert "A-2026-0001 [TLP:AMBER]" in summary and "acknowledged" in summary
+    assert "A-2026-0002 [TLP:RED]" in summary and "waiting for you" in summary
+    assert "Traceback" not in out + run.stderr
+    # A restart does not tell them again.
+    again = console(workdir, ":as th-npoc\n/away\n")
+    assert again.returncode == 0, again.stderr
+    assert "While you were away" not in again.stdout and "You are not set away" in again.stdout
+
+
+def test_away_refuses_a_date_in_the_past_with_an_example(workdir: Path) -> None:  # noqa: F811
+    run = console(workdir, ":as th-npoc\n/away until:2020-01-01 backup:@th-immigration\n/away\n")
+    assert run.returncode == 0, run.stderr
+    assert "until:2020-01-01 is in the past" in run.stdout and "Example: /away until:" in run.stdout
+    assert "You are not set away" in run.stdout
