@@ -201,8 +201,8 @@ def stand_in_place(uow: UnitOfWork, directory: Directory, person_id: str, caveat
 
 def divert_delivery(ctx: CommandContext, item: Item, message: OutboundMessage, audience: frozenset[str]
                     ) -> tuple[OutboundMessage, str | None]:
-    """A delivery to someone away goes to their delegate, headed "For X, who is away until …",
-    where it may; what the audit and the receipt say of it (None: not away)."""
+    """A delivery (or an update, a closure) to someone away goes to their delegate, headed "For X, who
+    is away until …", where it may; what the audit and the receipt say of it (None: not away)."""
     person = ctx.directory.contacts.get(message.contact or "")
     if person is None or message.destination.kind is not DestinationKind.DIRECT:
         return message, None
@@ -214,7 +214,8 @@ def divert_delivery(ctx: CommandContext, item: Item, message: OutboundMessage, a
         why = "TLP:RED is for named people only" if not may_pass(item.caveat) else "their delegate may not receive it"
         return message, (f"{person.title(ctx.directory)} is away until {until_text(absence, ctx.directory)}; "
                          f"{why}, so it waits for them.")
-    diverted = replace(message, destination=place, contact=delegate.id, attention=delegate.identities,
+    diverted = replace(message, destination=place, contact=delegate.id,
+                       attention=delegate.identities if message.attention else (),
                        text=f"{for_line(person, absence, ctx.directory)}\n{message.text}")
     return diverted, (f"{person.title(ctx.directory)} is away until {until_text(absence, ctx.directory)}; "
                       f"it goes to {delegate.title(ctx.directory)}, who stands in.")

@@ -46,7 +46,7 @@ from alerts.roles import Role
 from alerts.routing import Destination
 from handlers.answer_place import answer_placed, messages_about
 from handlers.context import CommandContext
-from handlers.away import acting_for
+from handlers.away import acting_for, divert_delivery
 from handlers.ports import DeliveryRecord, ItemRecord
 from handlers.pressed import plan_buttons
 
@@ -113,14 +113,18 @@ def relay_to_recipients(ctx: CommandContext, record: ItemRecord, kind: MessageKi
     once per place: recipients who share a room get one post there, as with the item itself."""
     item = record.item
     places: set[str] = set()
+    people = (ctx.directory.contacts.get(c) for c in (item.originator, *(d.contact for d in record.deliveries)))
+    audience = frozenset(person.organisation for person in people if person is not None)
     for delivery in record.deliveries:
         if delivery.destination in places:
             continue
         places.add(delivery.destination)
-        ctx.uow.outbox.enqueue(OutboundMessage(
+        message = OutboundMessage(
             key=ctx.new_key(), kind=kind, destination=Destination.parse(delivery.destination), text=text,
             reference=str(item.reference), contact=delivery.contact, protect_content=item.caveat.protect_content,
-        ))
+        )
+        # Someone away reads it where their delegate stands in (handlers/away.py), as with new items.
+        ctx.uow.outbox.enqueue(divert_delivery(ctx, item, message, audience)[0])
     return tuple(d.contact for d in record.deliveries)
 
 

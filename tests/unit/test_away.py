@@ -41,6 +41,7 @@ def test_away_alone_shows_the_setting_and_off_ends_it(bot: AwayBot) -> None:
     shown = bot.answer("th-npoc", "/away")
     assert "away until 24 Nov 2026 (inclusive)" in shown and "Th Immigration" in shown and "on leave" in shown
     assert bot.says("th-npoc", "/away off")[0].startswith("Welcome back")
+    assert "Th Npoc (Thailand) is back: you no longer stand in for them." in bot.last_to("th-immigration")
     assert "not set away" in bot.answer("th-npoc", "/away")
     events = [e.detail["event"] for e in bot.store.audit if e.action is AuditAction.AWAY]
     assert events == ["set", "ended", "summary"]
@@ -98,6 +99,9 @@ def test_a_delivery_goes_to_the_delegate_who_acts_for_the_person(bot: AwayBot) -
     assert (ack.actor, ack.detail["on_behalf_of"], ack.detail["as"]) == ("th-immigration", "th-npoc", "delegate")
     bot.says("th-immigration", f"/reply {REF} Seen, checking the port")
     assert "Feedback from Th Immigration (Thailand immigration) for Th Npoc (Thailand)" in bot.last_to("my-officer")
+    bot.says("my-officer", f"/reply {REF} The boat left at dawn")  # the originator's update
+    update = bot.last_to("th-immigration")
+    assert update.startswith("For Th Npoc (Thailand), who is away") and "The boat left at dawn" in update
 
 
 def test_someone_not_standing_in_may_not_act(bot: AwayBot) -> None:
@@ -160,10 +164,12 @@ def test_the_backup_receives_the_item_at_escalation_and_may_act_on_it() -> None:
     assert ack.detail["as"] == "backup"
 
 
-def test_the_backup_of_a_red_item_gets_only_the_nudge_or_nothing() -> None:
+def test_a_red_item_is_never_escalated_to_a_backup() -> None:
     bot = AwayBot()
     bot.says("my-officer", "/alert to:@th-npoc tlp:red priority:urgent Named source")
     bot.worker_sends()
     for _ in range(30):
         bot.tick(10)
     assert not any("Named source" in text for text in bot.received_by("th-deputy"))
+    assert not [m for m in bot.messages_to("th-deputy") if m.kind is MessageKind.ESCALATION]
+    assert [m for m in bot.messages_to("rso-coord") if m.kind is MessageKind.ESCALATION]  # it did escalate
