@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+from sqlalchemy import select, update
+
+from storage.db import create_engine_for, sqlite_url
+from storage.tables import deliveries, items
 from tests.e2e.test_console import console, workdir  # noqa: F401 - a fixture, by name
 
 NPOC = "National point of contact (Thailand)"
@@ -64,3 +68,39 @@ def test_away_refuses_a_date_in_the_past_with_an_example(workdir: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "until:2020-01-01 is in the past" in run.stdout and "Example: /away until:" in run.stdout
     assert "You are not set away" in run.stdout
+
+
+def _shift_back(workdir: Path, span: timedelta) -> None:
+    """As if the bot had been down for `span` since the items were sent: their times move back."""
+    engine = create_engine_for(sqlite_url(workdir / "var" / "liaison.sqlite"))
+    try:
+        with engine.begin() as connection:
+            for row in connection.execute(select(items.c.reference, items.c.created_at, items.c.ack_due,
+                                                 items.c.feedback_due)).all():
+                connection.execute(update(items).where(items.c.reference == row.reference).values(
+                    created_at=row.created_at - span, ack_due=row.ack_due and row.ack_due - span,
+                    feedback_due=row.feedback_due and row.feedback_due - span))
+            for row in connection.execute(select(deliveries.c.id, deliveries.c.sent_at)).all():
+                if row.sent_at is not None:
+                    connection.execute(update(deliveries).where(deliveries.c.id == row.id)
+                                       .values(sent_at=row.sent_at - span))
+    finally:
+        engine.dispose()
+
+
+def test_the_backup_receives_the_item_at_escalation_and_acts_for_the_contact(workdir: Path) -> None:  # noqa: F811
+    first = console(workdir, "/alert to:@th-npoc tlp:amber priority:urgent Boat sighted off Satun\n")
+    assert first.returncode == 0, first.stderr
+    assert "A-2026-0001 accepted" in first.stdout
+    _shift_back(workdir, timedelta(hours=3))  # unacknowledged for hours: escalation is due at the start
+    run = console(workdir, ":as th-immigration\n/ack A-2026-0001\n")
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    to_desk = _blocks(out, f"to {DESK}, direct chat")
+    [escalation] = [b for b in to_desk if "· escalation" in b]
+    assert f"You are the backup of {NPOC}" in escalation and "Boat sighted off Satun" in escalation
+    assert "/ack A-2026-0001" in escalation
+    assert any(f"Acknowledged A-2026-0001 for {NPOC}" in b for b in to_desk)
+    to_officer = _blocks(out, "to Immigration liaison officer (Malaysia), direct chat")
+    assert any(f"A-2026-0001: acknowledged by {DESK} for {NPOC}" in b for b in to_officer)
+    assert "Traceback" not in out + run.stderr
