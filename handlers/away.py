@@ -245,6 +245,19 @@ def acting_for(ctx: CommandContext, record: ItemRecord) -> tuple[str, str] | Non
     return None
 
 
+def kept_back(ctx: CommandContext, record: ItemRecord) -> str | None:
+    """Why the sender, standing in for a recipient, may not act on this item (TLP:RED); None otherwise."""
+    me = ctx.sender
+    if me is None or may_pass(record.item.caveat):
+        return None
+    for delivery in record.deliveries:
+        absence = ctx.uow.absences.current(delivery.contact, ctx.now)
+        if absence is not None and absence.delegate == me.id:
+            return (f"{record.item.reference} is TLP:RED: it is for named people only, so it waits for "
+                    f"{_title(ctx.directory, delivery.contact)}; you cannot act on it for them.")
+    return None
+
+
 # --- back: what arrived meanwhile ---------------------------------------------------------------------
 
 

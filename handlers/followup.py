@@ -46,7 +46,7 @@ from alerts.roles import Role
 from alerts.routing import Destination
 from handlers.answer_place import answer_placed, messages_about
 from handlers.context import CommandContext
-from handlers.away import acting_for, divert_delivery
+from handlers.away import acting_for, divert_delivery, kept_back
 from handlers.ports import DeliveryRecord, ItemRecord
 from handlers.pressed import plan_buttons
 
@@ -138,7 +138,8 @@ def acknowledge(ctx: CommandContext, reference: Reference) -> None:
     me = sender_of(ctx).id
     delivery, on_behalf = _own_or_stood_in(ctx, record)
     if delivery is None:
-        refuse(ctx, record, "ack", f"Only recipients of {reference} can acknowledge it. Your items: /mine")
+        refuse(ctx, record, "ack", kept_back(ctx, record) or
+               f"Only recipients of {reference} can acknowledge it. Your items: /mine")
         return
     if delivery_step(delivery.progress.state, DeliveryState.ACKNOWLEDGED) is None:
         plan_buttons(ctx, record)
@@ -193,7 +194,8 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
         return
     delivery, on_behalf = _own_or_stood_in(ctx, record)
     if delivery is None:
-        refuse(ctx, record, "reply", f"Only the originator and recipients of {reference} can reply to it.")
+        refuse(ctx, record, "reply", kept_back(ctx, record) or
+               f"Only the originator and recipients of {reference} can reply to it.")
         return
     relayed = render_feedback(item, title(ctx, me) + _for(ctx, delivery, on_behalf), text, from_originator=False,
                               closure=record.closure)

@@ -50,7 +50,7 @@ def test_away_passes_items_to_the_delegate_keeps_red_back_and_sums_up_when_back(
     assert not any("Named source" in b for b in to_desk)
     assert any("Named source details" in b for b in to_npoc)
     assert any("TLP:RED is for named people only, so it waits for them" in b for b in to_officer)
-    assert any("Only recipients of A-2026-0002 can acknowledge it" in b for b in to_desk)
+    assert any("A-2026-0002 is TLP:RED: it is for named people only, so it waits for" in b for b in to_desk)
     # Back: one summary of what arrived.
     [summary] = [b for b in to_npoc if "Welcome back. While you were away" in b]
     assert f"{DESK} stood in for you" in summary

@@ -117,7 +117,17 @@ def test_a_red_item_is_not_passed_to_the_delegate_and_waits(bot: AwayBot) -> Non
     assert not any("Named source" in text for text in bot.received_by("th-immigration"))
     assert any("Named source" in text for text in bot.received_by("th-npoc"))
     bot.worker_sends()
-    assert "Only recipients" in bot.answer("th-immigration", f"/ack {REF}")
+    refused = f"{REF} is TLP:RED: it is for named people only, so it waits for Th Npoc (Thailand)"
+    assert refused in bot.answer("th-immigration", f"/ack {REF}")
+    assert refused in bot.answer("th-immigration", f"/reply {REF} seen")
+    assert bot.record(REF).delivery_to("th-npoc").state == "sent"  # type: ignore[union-attr]
+
+
+def test_a_coordinator_ends_someone_elses_absence(bot: AwayBot) -> None:
+    assert "Only coordinators" in bot.answer("th-deputy", "/away @th-npoc off")
+    assert "away until 24 Nov 2026" in bot.answer("th-npoc", "/away")
+    assert "Welcome back, noted for Th Npoc" in bot.answer("rso-coord", "/away @th-npoc off")
+    assert "not set away" in bot.answer("th-npoc", "/away")
 
 
 def test_reminders_go_to_the_delegate_but_not_for_red(bot: AwayBot) -> None:
