@@ -123,7 +123,7 @@ def away(ctx: CommandContext, cmd: AwayCommand) -> None:
         if current is None:
             ctx.answer(f"{whose} not set away. To set it: {EXAMPLE}")
         else:
-            ctx.answer(_describe(current, ctx.directory, whose))
+            ctx.answer(_describe(current, ctx.directory, whose, yours))
         return
     delegate = ctx.directory.contact(cmd.backup)
     try:
@@ -143,20 +143,21 @@ def away(ctx: CommandContext, cmd: AwayCommand) -> None:
     if not yours:
         _tell(ctx, person, f"{me.title(ctx.directory)} set you away until {until_text(absence, ctx.directory)}; "
                            f"{delegate.title(ctx.directory)} stands in. Back early: /back")
-    ctx.answer(_describe(absence, ctx.directory, whose))
+    ctx.answer(_describe(absence, ctx.directory, whose, yours))
 
 
 def back(ctx: CommandContext) -> None:
     away(ctx, AwayCommand(off=True))
 
 
-def _describe(absence: Absence, directory: Directory, whose: str) -> str:
+def _describe(absence: Absence, directory: Directory, whose: str, yours: bool) -> str:
     delegate = directory.contacts.get(absence.delegate)
     name = delegate.title(directory) if delegate else absence.delegate
     note = f" Note: {absence.note}." if absence.note else ""
+    end = "/away off" if yours else f"/away @{absence.person} off"
     return (f"{whose} away until {until_text(absence, directory)} (inclusive); {name} receives new items and "
-            f"reminders and may acknowledge and reply for you. TLP:RED items are not passed on: they wait.{note} "
-            "End it: /away off")
+            f"reminders and may acknowledge and reply for {'you' if yours else 'them'}. TLP:RED items are not "
+            f"passed on: they wait.{note} End it: {end}")
 
 
 def _refuse(ctx: CommandContext, text: str) -> None:
@@ -227,14 +228,14 @@ def divert_delivery(ctx: CommandContext, item: Item, message: OutboundMessage, a
 def acting_for(ctx: CommandContext, record: ItemRecord) -> tuple[str, str] | None:
     """(contact, "delegate" or "backup") whose copy the sender may act on: a recipient away with the
     sender as delegate, or a recipient whose escalation reached the sender as their backup. Never
-    for TLP:RED. Copies not yet answered come first."""
+    for TLP:RED. Copies not yet acknowledged come first."""
     me = ctx.sender
     if me is None or not may_pass(record.item.caveat):
         return None
     reference = str(record.item.reference)
     follow_up = next(iter(ctx.uow.reminders.follow_ups([reference])), None)
     done = follow_up.done if follow_up is not None else frozenset()
-    for delivery in sorted(record.deliveries, key=lambda d: d.progress.state.answered):
+    for delivery in sorted(record.deliveries, key=lambda d: (d.progress.state.answered, d.progress.state.acknowledged)):
         absence = ctx.uow.absences.current(delivery.contact, ctx.now)
         if absence is not None and absence.delegate == me.id:
             return delivery.contact, "delegate"
