@@ -299,8 +299,26 @@ def mine(ctx: CommandContext) -> None:
             sender = f"{originator.name} ({originator.organisation})" if originator else item.originator
             line = mine_received_line(item, sender, delivery.progress.state)
         lines.append((item.created_at, str(item.reference), line, item.caveat.tlp))
+    lines += _stood_in_lines(ctx)
     lines.sort(key=lambda entry: entry[:2], reverse=True)
     answer_placed(ctx, render_mine([line for _, _, line, _ in lines], MINE_LIMIT), {tlp for *_, tlp in lines})
+
+
+def _stood_in_lines(ctx: CommandContext) -> list[tuple[datetime, str, str, Tlp]]:
+    """/mine of a delegate: what the people they stand in for still owe, on items that may pass to
+    them (never TLP:RED), marked with whom it is for."""
+    lines = []
+    for absence in ctx.uow.absences.standing_in_for(sender_of(ctx).id, ctx.now):
+        for record in ctx.uow.items.for_contact(absence.person):
+            item, delivery = record.item, record.delivery_to(absence.person)
+            if (delivery is None or delivery.progress.state.answered or record.erasure is not None
+                    or item.caveat.tlp is Tlp.RED):
+                continue
+            originator = ctx.directory.contacts.get(item.originator)
+            sender = f"{originator.name} ({originator.organisation})" if originator else item.originator
+            line = f"{mine_received_line(item, sender, delivery.progress.state)} · for {title(ctx, absence.person)}"
+            lines.append((item.created_at, str(item.reference), line, item.caveat.tlp))
+    return lines
 
 
 def _organisations(ctx: CommandContext, contacts: list[str]) -> list[str]:

@@ -104,6 +104,17 @@ def test_a_delivery_goes_to_the_delegate_who_acts_for_the_person(bot: AwayBot) -
     assert update.startswith("For Th Npoc (Thailand), who is away") and "The boat left at dawn" in update
 
 
+def test_the_delegates_mine_lists_what_they_stand_in_for_but_not_red(bot: AwayBot) -> None:
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat sighted")
+    bot.says("my-officer", "/alert to:@th-npoc tlp:red Named source")
+    bot.worker_sends()
+    mine = bot.answer("th-immigration", "/mine")
+    assert f"{REF} TLP:AMBER · from My Officer (MY) · to acknowledge" in mine and "for Th Npoc (Thailand)" in mine
+    assert RED not in mine
+    bot.says("th-npoc", "/back")
+    assert REF not in bot.answer("th-immigration", "/mine")
+
+
 def test_someone_not_standing_in_may_not_act(bot: AwayBot) -> None:
     bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat sighted")
     assert "Only recipients" in bot.answer("th-deputy", f"/ack {REF}")
