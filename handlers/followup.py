@@ -307,7 +307,7 @@ def mine(ctx: CommandContext) -> None:
 def _stood_in_lines(ctx: CommandContext) -> list[tuple[datetime, str, str, Tlp]]:
     """/mine of a delegate: what the people they stand in for still owe, on items that may pass to
     them (never TLP:RED), marked with whom it is for."""
-    lines = []
+    lines: list[tuple[datetime, str, str, Tlp]] = []
     for absence in ctx.uow.absences.standing_in_for(sender_of(ctx).id, ctx.now):
         for record in ctx.uow.items.for_contact(absence.person):
             item, delivery = record.item, record.delivery_to(absence.person)
