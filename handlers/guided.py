@@ -3,7 +3,8 @@ definition of the steps, which Telegram renders with buttons (bot/connectors/tel
 and Matrix and the console as numbered choices (handlers/dispatcher.py).
 
 A bare `/alert` in a private chat starts it. The form asks for the recipients, the TLP, the
-priority, the topic, the source grade (and, for a request, the purpose), then the text; shows a
+priority, the topic, the source grade (and, for a request, the purpose), the harmonised incident
+fields (or None), then the text; shows a
 summary; and on Send produces the canonical command text (AlertCommand(draft).render()), which the
 connector records in the inbox like anything typed, so validation, routing and audit are exactly
 those of a typed command. `/cancel` leaves at any step.
@@ -22,17 +23,19 @@ from datetime import timedelta
 from alerts.caveats import Caveat, Tlp
 from alerts.errors import InvalidValue
 from alerts.grading import CREDIBILITY, RELIABILITY, Grading
+from alerts.incident import DocumentType, Incident
 from alerts.items import ItemDraft, ItemKind
 from alerts.priority import Priority
-from handlers.commands import AlertCommand, RequestCommand
+from handlers.commands import AlertCommand, RequestCommand, incident_tokens
 from handlers.lexer import CommandSyntaxError, shorten
+from handlers.parse_items import INCIDENT_EXAMPLE, parse_incident
 from handlers.values import parse_recipients, parse_topic
 from handlers.vocabulary import Vocabulary
 
 KINDS = ("alert", "request")
 _STEPS = {
-    "alert": ("to", "tlp", "priority", "topic", "grade", "credibility", "body", "confirm"),
-    "request": ("to", "tlp", "priority", "topic", "grade", "credibility", "purpose", "body", "confirm"),
+    "alert": ("to", "tlp", "priority", "topic", "grade", "credibility", "incident", "body", "confirm"),
+    "request": ("to", "tlp", "priority", "topic", "grade", "credibility", "purpose", "incident", "body", "confirm"),
 }
 BY_TOPIC = "topic"  # the `to` answer meaning "the topic's usual recipients"
 NONE = "-"          # no topic, not graded
@@ -51,6 +54,7 @@ class Draft:
     topic: str | None = None  # "" means none
     grade: str | None = None  # "B2", "B" while the credibility is asked, "" means not graded
     purpose: str | None = None
+    incident: str | None = None  # the harmonised fields as canonical tokens ("persons:4 method:sea"); "" none
     body: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -147,6 +151,11 @@ class GuidedForm:
             return {"grade": code}, code
         if step == "purpose":
             return {"purpose": " ".join(text.split())}, shorten(text, 60)
+        if step == "incident":
+            if text == NONE:
+                return {"incident": ""}, "no incident fields"
+            canonical = " ".join(incident_tokens(parse_incident(text)))
+            return {"incident": canonical}, canonical
         return {"body": text}, "text received"
 
     def _confirm(self, draft: Draft, value: str) -> Outcome:
@@ -172,6 +181,7 @@ class GuidedForm:
             priority=Priority.parse(draft.priority or "routine"),
             topic=draft.topic or None,
             purpose=draft.purpose or None,
+            incident=parse_incident(draft.incident) if draft.incident else Incident(),
         )
         return (AlertCommand(item) if kind is ItemKind.ALERT else RequestCommand(item)).render()
 
@@ -203,6 +213,11 @@ class GuidedForm:
                             tuple((f"{k} {v}", k) for k, v in CREDIBILITY.items()), 2)
         if step == "purpose":
             return Question(step, where + "Purpose: why is it asked? The audit log records it.")
+        if step == "incident":
+            return Question(step, where + "Incident fields, if any, as key:value (any of them), for example "
+                            f"{INCIDENT_EXAMPLE}. Method: air, sea or land; document: "
+                            f"{', '.join(d.value for d in DocumentType)}. Or choose None.",
+                            (("None", NONE),), 1)
         if step == "body":
             return Question(step, where + f"Now write the text of the {noun}, in one message.")
         return Question(step, self.summary(draft), (("Send", SEND), ("Cancel", CANCEL)), 2)
@@ -214,5 +229,7 @@ class GuidedForm:
         lines = [f"Ready to send this {draft.kind}:", f"To: {draft.to or 'by topic'}", " · ".join(facts)]
         if draft.purpose:
             lines.append(f"Purpose: {draft.purpose}")
+        if draft.incident:
+            lines.append(f"Incident: {parse_incident(draft.incident).compact()}")
         lines += ["Text:", shorten(draft.body or "", 300), "Send it?"]
         return "\n".join(lines)

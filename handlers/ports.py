@@ -14,11 +14,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
 
+from alerts.arrangements import Arrangement
 from alerts.audit import AuditEvent
 from alerts.away import Absence
 from alerts.caveats import Caveat
 from alerts.devices import DeviceAction
-from alerts.directory import Contact, Directory
+from alerts.directory import Contact, Directory, Room
 from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, Reference
 from alerts.membership import PlannedAction
@@ -285,6 +286,33 @@ class DirectoryWriter(Protocol):
         """Remove the contact with their roles and accounts; False when there was none."""
         ...
 
+    def register_room(self, room: Room) -> bool:
+        """Register a room as given (a registered or retired one is replaced); True when it was not
+        registered before (new, or retired)."""
+        ...
+
+    def retire_room(self, chat: ChatRef, at: datetime) -> bool:
+        """Retire a registered room: it is no longer in the directory, and the configuration does not
+        bring it back; False when it was not registered."""
+        ...
+
+
+class ArrangementRepository(Protocol):
+    """Sharing arrangements as coordinators record them (/arrangement), in the unit of work's
+    transaction; the directory snapshot routing reads them from is replaced after the commit."""
+
+    changed: bool
+
+    def add(self, arrangement: Arrangement) -> Arrangement:
+        """Store a new arrangement; it comes back with its number. ValueError when one of the same kind
+        between the same parties exists (ended or not)."""
+        ...
+
+    def end(self, number: int, at: datetime, reason: str) -> bool:
+        """End the arrangement `number` at `at`, with the reason; False when there is none in force
+        under that number (unknown, or ended already)."""
+        ...
+
 
 class MembershipGateway(Protocol):
     """Room actions as handlers see them. plan() only records them, in the unit of work's
@@ -447,6 +475,9 @@ class UnitOfWork(Protocol):
     def directory_writer(self) -> DirectoryWriter: ...
 
     @property
+    def arrangements(self) -> ArrangementRepository: ...
+
+    @property
     def membership(self) -> MembershipGateway: ...
 
     @property
@@ -467,7 +498,7 @@ class UnitOfWork(Protocol):
         ...
 
     def commit(self) -> None:
-        """Commit; a directory changed in it is reloaded for the commands after it."""
+        """Commit; a directory changed in it (people or arrangements) is reloaded for the commands after it."""
         ...
 
     def savepoint(self) -> AbstractContextManager[None]:

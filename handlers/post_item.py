@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Mapping
 
 from alerts.audit import AuditAction
@@ -12,6 +13,7 @@ from alerts.caveats import Tlp
 from alerts.directory import Directory
 from alerts.due import DuePolicy
 from alerts.errors import InvalidValue, ReferenceUnavailable, RouteRefused
+from alerts.incident import COUNT_MINIMUM
 from alerts.items import Item, ItemDraft, Selector
 from alerts.identity import Platform
 from alerts.messages import MessageKind, OutboundMessage
@@ -40,14 +42,21 @@ class PostingPolicy:
     topic_defaults: Mapping[str, tuple[Selector, ...]] = field(default_factory=dict)
     routing: RoutingPolicy | None = None
     platforms: AbstractSet[Platform] | None = None
+    count_minimum: int = COUNT_MINIMUM  # the smallest count of a harmonised field /stats shows
+
+    @property
+    def membership_arrangement(self) -> bool:
+        """Whether members share with members without an arrangement (alerts.arrangements)."""
+        return self.routing.membership_arrangement if self.routing is not None else True
 
     @property
     def encrypted_only(self) -> frozenset[Tlp]:
         return self.routing.encrypted_only if self.routing is not None else ENCRYPTED_ONLY
 
-    def router(self, directory: Directory) -> Router:
+    def router(self, directory: Directory, at: datetime | None = None) -> Router:
+        """`at`: the time sharing arrangements' dates are checked against (the command's)."""
         return Router(directory, self.routing if self.routing is not None else self.topic_defaults,
-                      platforms=self.platforms)
+                      platforms=self.platforms, at=at)
 
 
 def refusal_answer(refused: RouteRefused) -> str:
@@ -68,7 +77,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         ctx.answer(str(error))
         return None
     try:
-        route = policy.router(ctx.directory).route(draft, ctx.sender, confirmed=confirmed)
+        route = policy.router(ctx.directory, ctx.now).route(draft, ctx.sender, confirmed=confirmed)
     except RouteRefused as refused:
         removal = _plan_removal(ctx, draft, None)
         ctx.audit(

@@ -27,7 +27,7 @@ from storage.absences import SqlAbsences
 from storage.conversations import SqlConversations
 from storage.cursors import SqlCursors
 from storage.db import READ_ONLY
-from storage.directory import DatabaseDirectory, SqlDirectoryWriter
+from storage.directory import DatabaseDirectory, SqlArrangements, SqlDirectoryWriter
 from storage.inbox import SqlInbox
 from storage.items import SqlItemRepository
 from storage.outbox import SqlOutbox
@@ -67,6 +67,7 @@ class SqlUnitOfWork:
     conversations: SqlConversations
     reminders: SqlReminders
     directory_writer: SqlDirectoryWriter
+    arrangements: SqlArrangements
     membership: SqlMembershipGateway
     roster: SqlRoomRoster
     devices: SqlDeviceDesk | None
@@ -105,6 +106,7 @@ class SqlUnitOfWork:
             self.conversations = SqlConversations(connection, self._sealer)
             self.reminders = SqlReminders(connection)
             self.directory_writer = SqlDirectoryWriter(connection)
+            self.arrangements = SqlArrangements(connection)
             self.roster = SqlRoomRoster(connection)
             self.membership = SqlMembershipGateway(connection, self.outbox, self.roster)
             self.devices = SqlDeviceDesk(self.outbox) if self._devices() else None
@@ -117,8 +119,8 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         self.connection.commit()
-        if self.directory_writer.changed:
-            self.directory_writer.changed = False
+        if self.directory_writer.changed or self.arrangements.changed:
+            self.directory_writer.changed = self.arrangements.changed = False
             self._directory.refresh()  # every later command resolves against the changed directory
 
     @contextmanager

@@ -170,7 +170,8 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     dispatcher = Dispatcher(
         directory,
         # The platforms with a connector, as a live view: connectors are added after this (add_receiver).
-        PostingPolicy(settings.due_policy(), routing=settings.routing_policy(), platforms=connectors.keys()),
+        PostingPolicy(settings.due_policy(), routing=settings.routing_policy(), platforms=connectors.keys(),
+                      count_minimum=settings.reminders.count_minimum),
         lambda: vocabulary,
         new_key,
         body_wait=timedelta(minutes=settings.bot.body_wait_minutes),

@@ -50,11 +50,11 @@ def test_the_wait_is_set_in_the_config(workdir: Path) -> None:
 
 
 def test_the_guided_form_on_the_console(workdir: Path) -> None:
-    script = ("/alert\n\nTH\n3\nurgent\n-\nB2\nTwo travellers with altered passports\n1\n")
+    script = ("/alert\n\nTH\n3\nurgent\n-\nB2\n1\nTwo travellers with altered passports\n1\n")
     run = console(workdir, script)
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    assert "New alert · step 1 of 6" in out and "1. All members" in out and "3. AMBER" in out
+    assert "New alert · step 1 of 7" in out and "1. All members" in out and "3. AMBER" in out
     assert "Ready to send this alert:" in out and "1. Send" in out
     assert out.count(" accepted (TLP:AMBER") == 1, out
     to_thailand = out.split("(Thailand), direct chat", 1)[1]
@@ -63,7 +63,7 @@ def test_the_guided_form_on_the_console(workdir: Path) -> None:
 
 
 def test_an_open_form_keeps_its_text_sealed_and_survives_a_restart(workdir: Path) -> None:
-    console(workdir, "/alert\n\nTH\n3\nurgent\n-\nB2\nCANARY-5e1d passport N7654321\n")
+    console(workdir, "/alert\n\nTH\n3\nurgent\n-\nB2\n1\nCANARY-5e1d passport N7654321\n")
     for path in (workdir / "var").rglob("*"):
         if path.is_file():
             assert b"CANARY-5e1d" not in path.read_bytes(), path

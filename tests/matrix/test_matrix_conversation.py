@@ -141,7 +141,8 @@ async def test_the_guided_form_in_a_direct_chat_with_numbered_choices(world: Wor
     await answer("2", "Priority?")                      # GREEN, by its number
     await answer("urgent", "Topic?")                    # by its word
     await answer("-", "Source reliability?")
-    await answer("B2", "Now write the text")
+    await answer("B2", "Incident fields, if any")
+    await answer("1", "Now write the text")                 # no incident fields
     summary = await answer("Boat sighted off Songkhla, from the form", "Ready to send this alert:")
     assert "1. Send" in summary
     await answer("1", " accepted (TLP:GREEN")

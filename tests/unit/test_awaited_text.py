@@ -195,7 +195,7 @@ def test_an_edited_command_on_matrix_names_commands_with_an_exclamation_mark() -
 
 def test_the_guided_form_asks_with_numbered_choices_and_sends_what_it_built(bot: Bot) -> None:
     [question] = bot.says("my-officer", "/alert")
-    assert question.startswith("New alert · step 1 of 6\nWho should receive it?")
+    assert question.startswith("New alert · step 1 of 7\nWho should receive it?")
     assert "1. All members\n2. By topic (its usual recipients)" in question
     assert question.endswith("Reply with a number or a word, or /cancel to stop.")
     [question] = bot.says("my-officer", "TH")
@@ -203,7 +203,8 @@ def test_the_guided_form_asks_with_numbered_choices_and_sends_what_it_built(bot:
     assert "Priority?" in bot.says("my-officer", "3")[0]           # amber, by its number
     assert "Topic?" in bot.says("my-officer", "urgent")[0]          # by its word
     assert "Source reliability?" in bot.says("my-officer", "document-fraud")[0]
-    assert "Now write the text" in bot.says("my-officer", "B2")[0]  # typed, as the question allows
+    assert "Incident fields, if any" in bot.says("my-officer", "B2")[0]  # typed, as the question allows
+    assert "Now write the text" in bot.says("my-officer", "1")[0]  # None
     [summary] = bot.says("my-officer", "Two travellers with altered passports")
     assert summary.startswith("Ready to send this alert:\nTo: TH\nTLP:AMBER · priority urgent · topic document-fraud")
     assert "1. Send\n2. Cancel" in summary

@@ -37,6 +37,7 @@ from bot.connectors.matrix.model import TIMELINE_TYPES, FindDelivery
 from bot.connectors.matrix.sansio.inbound import (
     COMMAND_PREFIXES,
     MatrixReaction,
+    MatrixText,
     Target,
     direct_inviter,
     is_create,

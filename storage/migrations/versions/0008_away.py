@@ -1,7 +1,7 @@
 """Away and delegation: who is away until when, and who stands in for them.
 
 Revision ID: 0008_away
-Revises: 0008_converse
+Revises: 0009_arrange
 Create Date: 2026-12-06
 
 Written by hand and frozen, like 0001_core. A new table only.
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_away"
-down_revision: str | Sequence[str] | None = "0008_converse"  # main had 0008_converse already
+down_revision: str | Sequence[str] | None = "0009_arrange"  # main has 0008_converse and 0009_arrange already
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
