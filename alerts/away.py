@@ -47,6 +47,8 @@ class Absence:
     ended_at: datetime | None = None
     ended_by: str | None = None
     summarised_at: datetime | None = None
+    # What the delegate did for the person, in order: "acknowledged A-2026-0001", "replied to A-2026-0001".
+    acts: tuple[str, ...] = ()
 
     def active(self, now: datetime) -> bool:
         return self.ended_at is None and self.set_at <= now < self.until

@@ -246,6 +246,13 @@ def acting_for(ctx: CommandContext, record: ItemRecord) -> tuple[str, str] | Non
     return None
 
 
+def note_act(ctx: CommandContext, person: str, act: str) -> None:
+    """Note, for the person's summary when back, what their delegate did for them."""
+    absence = ctx.uow.absences.current(person, ctx.now)
+    if absence is not None and ctx.sender is not None and absence.delegate == ctx.sender.id:
+        ctx.uow.absences.note_act(absence.id, act)
+
+
 def kept_back(ctx: CommandContext, record: ItemRecord) -> str | None:
     """Why the sender, standing in for a recipient, may not act on this item (TLP:RED); None otherwise."""
     me = ctx.sender
@@ -295,6 +302,8 @@ def summarise(uow: UnitOfWork, directory: Directory, absence: Absence, now: date
         else:
             state = "not yet acknowledged"
         lines.append(f"• {head}: {state}")
+    if absence.acts:
+        lines.append(f"What {name} did for you: {'; '.join(absence.acts)}.")
     if not arrived:
         lines.append("Nothing arrived for you meanwhile.")
     else:

@@ -46,7 +46,7 @@ from alerts.roles import Role
 from alerts.routing import Destination
 from handlers.answer_place import answer_placed, messages_about
 from handlers.context import CommandContext
-from handlers.away import acting_for, divert_delivery, kept_back
+from handlers.away import acting_for, divert_delivery, kept_back, note_act
 from handlers.ports import DeliveryRecord, ItemRecord
 from handlers.pressed import plan_buttons
 
@@ -155,6 +155,8 @@ def acknowledge(ctx: CommandContext, reference: Reference) -> None:
     notify(ctx, item.originator, MessageKind.NOTICE, record,
            f"{reference}: acknowledged by {title(ctx, me)}{_for(ctx, delivery, on_behalf)} at {short_when(ctx.now)} UTC "
            f"({acked} of {len(record.deliveries)}).")
+    if on_behalf is not None:
+        note_act(ctx, delivery.contact, f"acknowledged {reference}")
     ctx.answer(f"Acknowledged {reference}{_for(ctx, delivery, on_behalf)}. Send feedback with /reply {reference} <text>.")
 
 
@@ -210,6 +212,8 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
     ctx.audit(AuditAction.FEEDBACK, recipients=(item.originator,), reference=str(reference),
               caveat=item.caveat.label(), detail={"direction": "feedback to originator", "text": text,
                                                   **_behalf_detail(delivery, on_behalf)})
+    if on_behalf is not None:
+        note_act(ctx, delivery.contact, f"replied to {reference}")
     ctx.answer(f"Your feedback on {reference}{_for(ctx, delivery, on_behalf)} goes to "
                f"{title(ctx, item.originator)}.{closed}")
 

@@ -252,6 +252,10 @@ class AbsenceRepository(Protocol):
         """The absences running at `now` whose delegate is `delegate`, oldest first."""
         ...
 
+    def note_act(self, absence_id: str, act: str) -> None:
+        """Note what the delegate did for the person ("acknowledged A-2026-0001"), for the summary."""
+        ...
+
     def returned(self, now: datetime) -> list[Absence]:
         """Absences over by `now` (ended, or their date passed) whose person was not yet told what
         arrived meanwhile, oldest first."""

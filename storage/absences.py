@@ -6,10 +6,11 @@ content of an item: it is kept in clear, as the directory keeps names and time z
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Index, String, Table, select, update
+from sqlalchemy import Column, Connection, Index, String, Table, Text, select, update
 
 from alerts.away import Absence
 from storage.schema import UtcDateTime, metadata
@@ -27,6 +28,7 @@ absences = Table(
     Column("ended_at", UtcDateTime),
     Column("ended_by", String(64)),
     Column("summarised_at", UtcDateTime),
+    Column("acts", Text, nullable=False, default=""),  # what the delegate did, one per line
     Index("ix_absences_person", "person"),
     Index("ix_absences_delegate", "delegate"),
 )
@@ -34,7 +36,7 @@ absences = Table(
 
 def _absence(row: Any) -> Absence:
     return Absence(row.id, row.person, row.delegate, row.until, row.note, row.set_by, row.set_at,
-                   row.ended_at, row.ended_by, row.summarised_at)
+                   row.ended_at, row.ended_by, row.summarised_at, tuple(a for a in row.acts.split("\n") if a))
 
 
 class SqlAbsences:
@@ -47,7 +49,7 @@ class SqlAbsences:
         self._conn.execute(absences.insert().values(
             id=absence.id, person=absence.person, delegate=absence.delegate, until=absence.until, note=absence.note,
             set_by=absence.set_by, set_at=absence.set_at, ended_at=absence.ended_at, ended_by=absence.ended_by,
-            summarised_at=absence.summarised_at))
+            summarised_at=absence.summarised_at, acts="\n".join(absence.acts)))
 
     def _running(self, now: datetime) -> Any:
         return (absences.c.ended_at.is_(None), absences.c.set_at <= now, absences.c.until > now)
@@ -62,13 +64,18 @@ class SqlAbsences:
         if running is None:
             return None
         self._conn.execute(update(absences).where(absences.c.id == running.id).values(ended_at=at, ended_by=by))
-        return Absence(running.id, running.person, running.delegate, running.until, running.note, running.set_by,
-                       running.set_at, at, by, running.summarised_at)
+        return replace(running, ended_at=at, ended_by=by)
 
     def standing_in_for(self, delegate: str, now: datetime) -> list[Absence]:
         rows = self._conn.execute(select(absences).where(absences.c.delegate == delegate, *self._running(now))
                                   .order_by(absences.c.set_at, absences.c.id))
         return [_absence(row) for row in rows]
+
+    def note_act(self, absence_id: str, act: str) -> None:
+        acts = self._conn.execute(select(absences.c.acts).where(absences.c.id == absence_id)).scalar_one_or_none()
+        if acts is not None:
+            self._conn.execute(update(absences).where(absences.c.id == absence_id)
+                               .values(acts="\n".join(a for a in (*acts.split("\n"), act) if a)))
 
     def returned(self, now: datetime) -> list[Absence]:
         over = (absences.c.ended_at.is_not(None)) | (absences.c.until <= now)

@@ -385,6 +385,11 @@ class _Absences:
     def standing_in_for(self, delegate: str, now: datetime) -> list[Absence]:
         return [a for a in self._staged.absences.values() if a.delegate == delegate and a.active(now)]
 
+    def note_act(self, absence_id: str, act: str) -> None:
+        absence = self._staged.absences.get(absence_id)
+        if absence is not None:
+            self._staged.absences[absence_id] = replace(absence, acts=(*absence.acts, act))
+
     def returned(self, now: datetime) -> list[Absence]:
         return [a for a in self._staged.absences.values()
                 if a.summarised_at is None and (a.ended_at is not None or a.until <= now)]

@@ -35,6 +35,9 @@ def test_an_absence_runs_until_its_date_or_its_end_and_is_summarised_once(backen
         assert uow.absences.current("th-npoc", later) == second
         assert [(a.id, a.ended_at, a.ended_by) for a in uow.absences.returned(later)] == [("a1", later, "rso-coord")]
         assert uow.absences.end("th-deputy", later, "x") is None  # nobody else is away
+        uow.absences.note_act("a2", "acknowledged A-2026-0001")
+        uow.absences.note_act("a2", "replied to A-2026-0001")
+        uow.absences.note_act("no-such", "x")
         ended = uow.absences.end("th-npoc", later + timedelta(minutes=5), "th-npoc")
         assert ended is not None and (ended.id, ended.ended_at) == ("a2", later + timedelta(minutes=5))
         uow.commit()
@@ -45,7 +48,8 @@ def test_an_absence_runs_until_its_date_or_its_end_and_is_summarised_once(backen
         assert not uow.absences.mark_summarised("no-such", later)
         uow.commit()
     with backend.factory() as uow:
-        assert [a.id for a in uow.absences.returned(later + timedelta(minutes=6))] == ["a2"]
+        [back] = uow.absences.returned(later + timedelta(minutes=6))
+        assert (back.id, back.acts) == ("a2", ("acknowledged A-2026-0001", "replied to A-2026-0001"))
         uow.absences.mark_summarised("a2", later)
         # Not committed: rolled back.
     with backend.factory() as uow:

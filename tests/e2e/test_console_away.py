@@ -55,6 +55,7 @@ def test_away_passes_items_to_the_delegate_keeps_red_back_and_sums_up_when_back(
     [summary] = [b for b in to_npoc if "Welcome back. While you were away" in b]
     assert f"{DESK} stood in for you" in summary
     assert "A-2026-0001 [TLP:AMBER]" in summary and "acknowledged" in summary
+    assert f"What {DESK} did for you: acknowledged A-2026-0001." in summary
     assert "A-2026-0002 [TLP:RED]" in summary and "waiting for you" in summary
     assert "Traceback" not in out + run.stderr
     # A restart does not tell them again.

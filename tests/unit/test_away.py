@@ -159,13 +159,16 @@ def test_back_the_person_gets_one_summary_of_what_arrived(bot: AwayBot) -> None:
     bot.says("my-officer", "/alert to:@th-npoc tlp:red Named source")
     bot.worker_sends()
     bot.says("th-immigration", f"/ack {REF}")
+    bot.says("th-immigration", f"/reply {REF} Seen")
     bot.clock.advance(timedelta(days=2))  # the date passed: the scheduler's round tells them
     bot.tick()
     bot.tick(5)  # and not twice
     [summary] = [m for m in bot.messages_to("th-npoc") if m.key.startswith("away-back:")]
     assert "Th Immigration (Thailand immigration) stood in for you" in summary.text
-    assert f"{REF} [TLP:AMBER] from My Officer (Malaysia): acknowledged" in summary.text
+    assert f"{REF} [TLP:AMBER] from My Officer (Malaysia): answered" in summary.text
     assert f"{RED} [TLP:RED] from My Officer (Malaysia): waiting for you (TLP:RED is not passed on)" in summary.text
+    assert f"What Th Immigration (Thailand immigration) did for you: acknowledged {REF}; replied to {REF}." \
+        in summary.text
     assert sum(e.detail.get("event") == "summary" for e in bot.store.audit) == 1
     assert "not set away" in bot.answer("th-npoc", "/away")
 

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("ended_by", sa.String(64), nullable=True),
         sa.Column("summarised_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("acts", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_absences"),
     )
     op.create_index("ix_absences_person", "absences", ["person"])
