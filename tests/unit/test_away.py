@@ -99,6 +99,9 @@ def test_a_delivery_goes_to_the_delegate_who_acts_for_the_person(bot: AwayBot) -
     assert (ack.actor, ack.detail["on_behalf_of"], ack.detail["as"]) == ("th-immigration", "th-npoc", "delegate")
     bot.says("th-immigration", f"/reply {REF} Seen, checking the port")
     assert "Feedback from Th Immigration (Thailand immigration) for Th Npoc (Thailand)" in bot.last_to("my-officer")
+    feedback = next(e for e in reversed(bot.store.audit) if e.action is AuditAction.FEEDBACK)
+    assert (feedback.actor, feedback.detail["on_behalf_of"], feedback.detail["as"]) == (
+        "th-immigration", "th-npoc", "delegate")
     bot.says("my-officer", f"/reply {REF} The boat left at dawn")  # the originator's update
     update = bot.last_to("th-immigration")
     assert update.startswith("For Th Npoc (Thailand), who is away") and "The boat left at dawn" in update
