@@ -211,6 +211,8 @@ def divert_delivery(ctx: CommandContext, item: Item, message: OutboundMessage, a
                                               encrypted_only=ctx.encrypted_only, platforms=ctx.platforms)
     if absence is None:
         return message, None
+    if delegate is not None and delegate.id == item.originator:  # they sent it: nothing to pass on
+        return message, None
     if delegate is None or place is None:
         why = "TLP:RED is for named people only" if not may_pass(item.caveat) else "their delegate may not receive it"
         return message, (f"{person.title(ctx.directory)} is away until {until_text(absence, ctx.directory)}; "

@@ -200,3 +200,9 @@ def test_a_red_item_is_never_escalated_to_a_backup() -> None:
     assert not any("Named source" in text for text in bot.received_by("th-deputy"))
     assert not [m for m in bot.messages_to("th-deputy") if m.kind is MessageKind.ESCALATION]
     assert [m for m in bot.messages_to("rso-coord") if m.kind is MessageKind.ESCALATION]  # it did escalate
+
+
+def test_an_item_from_the_delegate_stays_with_the_person(bot: AwayBot) -> None:
+    [receipt] = bot.says("th-immigration", "/alert to:@th-npoc tlp:amber Boat sighted")
+    assert "away" not in receipt
+    assert [m.contact for m in bot.store.outbox.values() if m.kind is MessageKind.DELIVERY] == ["th-npoc"]
