@@ -11,6 +11,12 @@ reminder under its deterministic key, and only when the key is new queues the ou
 audit entry: so a reminder for an item answered meanwhile is never made, and a job fired twice, or
 a second scheduler, sends nothing twice. Nothing here knows APScheduler, SQL or a platform.
 
+Someone standing in (handlers/away.py): a reminder to a person away goes to their delegate, and an
+escalation to a contact's backup carries the item itself where its caveat lets the backup read it
+(never TLP:RED, which is not escalated to a backup at all), so that they can act on it. The
+coordinators' escalations stay content-free (alerts/reminder_render.py). The same round tells
+people back from away what arrived meanwhile.
+
 One item the rounds cannot handle (a stored time out of range, a value storage cannot read) never
 stops them for the others: it is set aside. Its round logs the error with an error reference,
 records it in the audit log (the reference and the error's type, no content), tells the admins
