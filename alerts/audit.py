@@ -32,6 +32,7 @@ class AuditAction(enum.Enum):
     WITHDRAWAL = "withdrawal"      # an item taken back by its originator or a coordinator
     CORRECTION = "correction"      # the next revision of an item, with its route
     RELEASE = "release"            # two-person release: held, reminded, approved, declined, expired
+    AWAY = "away"                  # an absence set or ended, with its delegate
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from handlers import arrangements, coordination, devices, followup, forwarding, 
 from handlers import parse_items, portal, release, rooms
 from handlers import correction, search, withdrawal
 from handlers import commands as c
+from handlers import away
 from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.post_item import post_item
 from handlers.registry import EVERYONE, CommandSpec, Parse, Registry
@@ -293,6 +294,18 @@ _declare(CommandSpec("history", EVERYONE, "/history REF", "an item's revisions, 
     "What happened to an item, as you may see it: its revisions, each copy's delivery, acknowledgement and "
     "answer, its forward requests, and its closure or withdrawal.", ("/history A-2026-0042",),
     _reference_only(c.HistoryCommand), lambda ctx, cmd, policy: search.history(ctx, cmd.reference)))
+_declare(CommandSpec("away", EVERYONE, "/away until:YYYY-MM-DD backup:@contact [note]",
+    "away: who stands in for you",
+    "Set yourself away until a date (your last day away, your time; at most 366 days ahead) with a delegate in "
+    "your organisation, who receives your new items and reminders and may /ack and /reply for you (shown as "
+    "'for you'). TLP:RED items are not passed on: they wait for you. Coordinators may set someone else: "
+    "/away @person until:… backup:…. /away alone shows what is set; /away off (or /back) ends it, and you are "
+    "told what arrived meanwhile.",
+    ("/away until:2026-12-24 backup:@th-immigration on leave", "/away off", "/away"),
+    away.parse_away, lambda ctx, cmd, policy: away.away(ctx, cmd)))
+_declare(CommandSpec("back", EVERYONE, "/back", "back from being away",
+    "End your /away early: new items come to you again, and you are told what arrived meanwhile.", ("/back",),
+    away.parse_back, lambda ctx, cmd, policy: away.back(ctx)))
 _declare(CommandSpec("contacts", EVERYONE, "/contacts [TH]", "points of contact",
     "The points of contact, for everyone or one country or desk.", ("/contacts TH",),
     _scoped(c.ContactsCommand), lambda ctx, cmd, policy: info.contacts(ctx, cmd.scope), aliases=("directory",)))

@@ -347,6 +347,30 @@ class CancelCommand(Bare):
     name: ClassVar[str] = "cancel"
 
 
+@dataclass(frozen=True)
+class AwayCommand:
+    name: ClassVar[str] = "away"
+    person: str | None = None  # a coordinator setting it for someone; None: the sender
+    off: bool = False
+    until: date | None = None
+    backup: str | None = None
+    note: str = ""
+
+    def render(self) -> str:
+        return command_text.joined(
+            "/away", f"@{self.person}" if self.person else "", "off" if self.off else "",
+            f"until:{self.until:%Y-%m-%d}" if self.until else "", f"backup:@{self.backup}" if self.backup else "",
+            self.note)
+
+
+@dataclass(frozen=True)
+class BackCommand:
+    name: ClassVar[str] = "back"
+
+    def render(self) -> str:
+        return "/back"
+
+
 class Command(Protocol):
     """What every command class above is: a value with the name of the command it belongs to."""
 

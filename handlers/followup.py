@@ -49,7 +49,8 @@ from alerts.routing import Destination
 from alerts.times import UTC, contact_zone, local_or_none, local_time, zone_at
 from handlers.answer_place import answer_placed, answer_zone, messages_about
 from handlers.context import CommandContext
-from handlers.ports import ItemRecord
+from handlers.away import acting_for, divert_delivery, kept_back, note_act
+from handlers.ports import DeliveryRecord, ItemRecord
 from handlers.pressed import plan_buttons
 from handlers.visibility import ItemView, item_view
 
@@ -135,16 +136,20 @@ def relay_to_recipients(ctx: CommandContext, record: ItemRecord, kind: MessageKi
     zone is the recipient's in their direct chat, UTC in a room (alerts.times)."""
     item = record.item
     places: set[str] = set()
+    people = (ctx.directory.contacts.get(c) for c in (item.originator, *(d.contact for d in record.deliveries)))
+    audience = frozenset(person.organisation for person in people if person is not None)
     for delivery in record.deliveries:
         if delivery.destination in places:
             continue
         places.add(delivery.destination)
         destination = Destination.parse(delivery.destination)
-        ctx.uow.outbox.enqueue(OutboundMessage(
+        message = OutboundMessage(
             key=ctx.new_key(), kind=kind, destination=destination,
             text=text(zone_at(ctx.directory, delivery.contact, destination)),
             reference=str(item.reference), contact=delivery.contact, protect_content=item.caveat.protect_content,
-        ))
+        )
+        # Someone away reads it where their delegate stands in (handlers/away.py), as with new items.
+        ctx.uow.outbox.enqueue(divert_delivery(ctx, item, message, audience)[0])
     return tuple(d.contact for d in record.deliveries)
 
 
@@ -156,25 +161,50 @@ def acknowledge(ctx: CommandContext, reference: Reference) -> None:
     if record is None:
         return
     me = sender_of(ctx).id
-    delivery = record.delivery_to(me)
+    delivery, on_behalf = _own_or_stood_in(ctx, record)
     if delivery is None:
-        refuse(ctx, record, "ack", f"Only recipients of {reference} can acknowledge it. Your items: /mine")
+        refuse(ctx, record, "ack", kept_back(ctx, record) or
+               f"Only recipients of {reference} can acknowledge it. Your items: /mine")
         return
     if delivery_step(delivery.progress.state, DeliveryState.ACKNOWLEDGED) is None:
         plan_buttons(ctx, record)
+        whose = "You" if on_behalf is None else f"{title(ctx, delivery.contact)}'s copy was"
         when = local_or_none(delivery.acknowledged_at, answer_zone(ctx))
-        ctx.answer(f"You already acknowledged {reference} at {when}.")
+        ctx.answer(f"{whose} already acknowledged {reference} at {when}.")
         return
     ctx.uow.items.mark_delivery(delivery.outbox_key, DeliveryState.ACKNOWLEDGED.value, ctx.now)
     plan_buttons(ctx, record, acknowledged=ctx.now)
     item = record.item
     ctx.audit(AuditAction.ACKNOWLEDGEMENT, recipients=(item.originator,), reference=str(reference),
-              caveat=item.caveat.label(), detail={"delivery": delivery.outbox_key})
+              caveat=item.caveat.label(), detail={"delivery": delivery.outbox_key, **_behalf_detail(delivery, on_behalf)})
     acked = 1 + sum(d.progress.state.acknowledged for d in record.deliveries if d is not delivery)
     when = local_time(ctx.now, contact_zone(ctx.directory, item.originator))  # notify() goes to a direct chat
     notify(ctx, item.originator, MessageKind.NOTICE, record,
-           f"{reference}: acknowledged by {title(ctx, me)} at {when} ({acked} of {len(record.deliveries)}).")
-    ctx.answer(f"Acknowledged {reference}. Send feedback with /reply {reference} <text>.")
+           f"{reference}: acknowledged by {title(ctx, me)}{_for(ctx, delivery, on_behalf)} at {when} "
+           f"({acked} of {len(record.deliveries)}).")
+    if on_behalf is not None:
+        note_act(ctx, delivery.contact, f"acknowledged {reference}")
+    ctx.answer(f"Acknowledged {reference}{_for(ctx, delivery, on_behalf)}. Send feedback with /reply {reference} <text>.")
+
+
+def _own_or_stood_in(ctx: CommandContext, record: ItemRecord) -> tuple[DeliveryRecord | None, str | None]:
+    """The sender's own copy; else the copy of someone they stand in for (handlers.away.acting_for),
+    with how ("delegate", "backup"); (None, None) when neither."""
+    own = record.delivery_to(sender_of(ctx).id)
+    if own is not None:
+        return own, None
+    found = acting_for(ctx, record)
+    if found is None:
+        return None, None
+    return record.delivery_to(found[0]), found[1]
+
+
+def _for(ctx: CommandContext, delivery: DeliveryRecord, on_behalf: str | None) -> str:
+    return "" if on_behalf is None else f" for {title(ctx, delivery.contact)}"
+
+
+def _behalf_detail(delivery: DeliveryRecord, on_behalf: str | None) -> dict[str, str]:
+    return {} if on_behalf is None else {"on_behalf_of": delivery.contact, "as": on_behalf}
 
 
 def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
@@ -191,12 +221,13 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
                   detail={"direction": "update to recipients", "text": text})
         ctx.answer(f"Your update on {reference} goes to {len(contacts)} recipients.{closed}")
         return
-    delivery = record.delivery_to(me)
+    delivery, on_behalf = _own_or_stood_in(ctx, record)
     if delivery is None:
-        refuse(ctx, record, "reply", f"Only the originator and recipients of {reference} can reply to it.")
+        refuse(ctx, record, "reply", kept_back(ctx, record) or
+               f"Only the originator and recipients of {reference} can reply to it.")
         return
-    relayed = render_feedback(item, title(ctx, me), text, from_originator=False, closure=record.closure,
-                              zone=contact_zone(ctx.directory, item.originator))
+    relayed = render_feedback(item, title(ctx, me) + _for(ctx, delivery, on_behalf), text, from_originator=False,
+                              closure=record.closure, zone=contact_zone(ctx.directory, item.originator))
     if not notify(ctx, item.originator, MessageKind.FEEDBACK, record, relayed,
                   protect_content=item.caveat.protect_content):
         refuse(ctx, record, "reply", f"The originator of {reference} is no longer in the directory, so your "
@@ -206,8 +237,12 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
     for state in (DeliveryState.ACKNOWLEDGED, DeliveryState.ANSWERED):
         ctx.uow.items.mark_delivery(delivery.outbox_key, state.value, ctx.now)
     ctx.audit(AuditAction.FEEDBACK, recipients=(item.originator,), reference=str(reference),
-              caveat=item.caveat.label(), detail={"direction": "feedback to originator", "text": text})
-    ctx.answer(f"Your feedback on {reference} goes to {title(ctx, item.originator)}.{closed}")
+              caveat=item.caveat.label(), detail={"direction": "feedback to originator", "text": text,
+                                                  **_behalf_detail(delivery, on_behalf)})
+    if on_behalf is not None:
+        note_act(ctx, delivery.contact, f"replied to {reference}")
+    ctx.answer(f"Your feedback on {reference}{_for(ctx, delivery, on_behalf)} goes to "
+               f"{title(ctx, item.originator)}.{closed}")
 
 
 def close(ctx: CommandContext, reference: Reference, outcome: str) -> None:
@@ -307,6 +342,7 @@ def mine(ctx: CommandContext) -> None:
             sender = f"{originator.name} ({originator.organisation})" if originator else item.originator
             line = mine_received_line(item, sender, delivery.progress.state, zone=zone)
         lines.append((item.created_at, str(item.reference), line, item.caveat.tlp))
+    lines += _stood_in_lines(ctx, zone)
     lines.sort(key=lambda entry: entry[:2], reverse=True)
     answer_placed(ctx, render_mine([line for _, _, line, _ in lines], MINE_LIMIT, zone=zone),
                   {tlp for *_, tlp in lines})
@@ -316,6 +352,23 @@ def _owes(record: ItemRecord, me: str) -> bool:
     """Whether /mine lists the item as received by `me`: delivered to them and not answered yet."""
     delivery = record.delivery_to(me)
     return delivery is not None and not delivery.progress.state.answered
+
+
+def _stood_in_lines(ctx: CommandContext, zone: str) -> list[tuple[datetime, str, str, Tlp]]:
+    """/mine of a delegate: what the people they stand in for still owe, on items that may pass to
+    them (never TLP:RED), marked with whom it is for."""
+    lines: list[tuple[datetime, str, str, Tlp]] = []
+    for absence in ctx.uow.absences.standing_in_for(sender_of(ctx).id, ctx.now):
+        for record in ctx.uow.items.for_contact(absence.person):
+            item, delivery = record.item, record.delivery_to(absence.person)
+            if (delivery is None or delivery.progress.state.answered or record.erasure is not None
+                    or item.caveat.tlp is Tlp.RED):
+                continue
+            originator = ctx.directory.contacts.get(item.originator)
+            sender = f"{originator.name} ({originator.organisation})" if originator else item.originator
+            line = f"{mine_received_line(item, sender, delivery.progress.state, zone=zone)} · for {title(ctx, absence.person)}"
+            lines.append((item.created_at, str(item.reference), line, item.caveat.tlp))
+    return lines
 
 
 def _organisations(ctx: CommandContext, contacts: list[str]) -> list[str]:

@@ -11,6 +11,12 @@ reminder under its deterministic key, and only when the key is new queues the ou
 audit entry: so a reminder for an item answered meanwhile is never made, and a job fired twice, or
 a second scheduler, sends nothing twice. Nothing here knows APScheduler, SQL or a platform.
 
+Someone standing in (handlers/away.py): a reminder to a person away goes to their delegate, and an
+escalation to a contact's backup carries the item itself where its caveat lets the backup read it
+(never TLP:RED, which is not escalated to a backup at all), so that they can act on it. The
+coordinators' escalations stay content-free (alerts/reminder_render.py). The same round tells
+people back from away what arrived meanwhile.
+
 One item the rounds cannot handle (a stored time out of range, a value storage cannot read) never
 stops them for the others: it is set aside. Its round logs the error with an error reference,
 records it in the audit log (the reference and the error's type, no content), tells the admins
@@ -43,12 +49,17 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.release import ReleasePolicy
 from alerts.reminder_policy import ReminderPolicy
 from alerts.reminder_render import render_reminder
-from alerts.reminders import FollowUp, Plan, Reminder, overdue, plan_item
+from alerts.reminders import FollowUp, Plan, Reminder, Stage, overdue, plan_item
+from alerts.away import for_line, may_pass
+from alerts.caveat_rules import check
+from alerts.render import render_delivery
+from alerts.routing_places import direct_place
 from alerts.routing import Destination
 from alerts.stats import period_bounds
-from alerts.times import UTC
+from alerts.times import UTC, zone_at
 from handlers.answer_place import messages_about
 from handlers.arrangements import remind_ending
+from handlers.away import stand_in_place, summarise_returns
 from handlers.errorref import new_error_ref
 from handlers.release import release_round
 from handlers.ports import DirectorySource, ItemSummary, SetAside, UnitOfWork, UnitOfWorkFactory
@@ -87,6 +98,7 @@ class TickReport:
     superseded: int = 0
     unreachable: int = 0
     set_aside: int = 0  # items newly set aside by this round
+    returned: int = 0  # people back from away, told what arrived meanwhile
 
 
 def _has_account(directory: Directory, contact_id: str) -> bool:
@@ -148,6 +160,7 @@ class ReminderService:
                 references = uow.reminders.candidates(now, SCAN)
             fresh = [r for r in references if r not in seen]
             if not fresh:  # nothing left, or only items planned this round already (a safeguard)
+                report.returned += self.returns(now)
                 return report
             seen.update(fresh)
             for start in range(0, len(fresh), self._batch):
@@ -211,7 +224,8 @@ class ReminderService:
     def _send(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,
               texts: dict[str, str], now: datetime, report: TickReport) -> None:
         escalation = reminder.stage.escalation
-        found = messages_about(directory, reminder.target, item.caveat, item.reference, texts.get(reminder.key, ""),
+        target, text = self._stand_in(uow, reminder, item, directory, texts.get(reminder.key, ""), now)
+        found = messages_about(directory, target, item.caveat, item.reference, text,
                                lambda: reminder.key, key=reminder.key,
                                kind=MessageKind.ESCALATION if escalation else MessageKind.REMINDER,
                                encrypted_only=self._encrypted_only, platforms=self._platforms,
@@ -225,12 +239,63 @@ class ReminderService:
         destination = found[0].destination
         uow.audit.record(AuditEvent(
             action=AuditAction.ESCALATION if escalation else AuditAction.REMINDER, at=now, actor=BOT_ACTOR,
-            recipients=(reminder.target,), channel=str(destination), reference=item.reference,
+            recipients=(target,), channel=str(destination), reference=item.reference,
             caveat=item.caveat.label(),
             detail={"stage": f"{reminder.track.value}-{reminder.stage.value}", "repeat": str(reminder.n),
-                    "owed_by": reminder.contact, "due": reminder.due.isoformat(), "key": reminder.key},
+                    "owed_by": reminder.contact, "due": reminder.due.isoformat(), "key": reminder.key,
+                    **({"for": reminder.target} if target != reminder.target else {}),
+                    **({"with": "the item"} if text != texts.get(reminder.key, "") and reminder.stage is Stage.BACKUP
+                       else {})},
         ))
         report.sent += 1
+
+    def _stand_in(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory, text: str,
+                  now: datetime) -> tuple[str, str]:
+        """Who is told, and what: a reminder to someone away goes to their delegate (handlers/away.py);
+        an escalation to a backup carries the item itself, under its caveat, so the backup can act."""
+        if reminder.stage is Stage.BACKUP:
+            return reminder.target, self._backup_copy(uow, reminder, item, directory, text)
+        if reminder.stage.escalation or reminder.target != reminder.contact:
+            return reminder.target, text
+        audience = self._audience(uow, item, directory)
+        absence, delegate, _ = stand_in_place(uow, directory, reminder.target, item.caveat, audience, now,
+                                              encrypted_only=self._encrypted_only, platforms=self._platforms)
+        person = directory.contacts.get(reminder.target)
+        if absence is None or delegate is None or person is None:
+            return reminder.target, text
+        return delegate.id, f"{for_line(person, absence, directory)}\n{text}"
+
+    def _audience(self, uow: UnitOfWork, item: FollowUp, directory: Directory) -> frozenset[str]:
+        """The organisations an item's caveat lets it go to: its recipients' and its originator's."""
+        contacts = [item.originator, *(p.contact for p in item.recipients)]
+        return frozenset(directory.contacts[c].organisation for c in contacts if c in directory.contacts)
+
+    def _backup_copy(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,
+                     nudge: str) -> str:
+        """The escalation to a backup, with the item itself when its caveat lets the backup read it
+        where direct_place puts it; else the content-free nudge alone."""
+        backup = directory.contacts.get(reminder.target)
+        record = uow.items.get(Reference.parse(item.reference))
+        if backup is None or record is None or record.erasure is not None or not may_pass(item.caveat):
+            return nudge
+        place = direct_place(backup, item.caveat, directory, self._encrypted_only, self._platforms).destination
+        if place is None or check(item.caveat, place, directory, self._audience(uow, item, directory)) is not None:
+            return nudge
+        return "\n".join([nudge, f"You may act for them: /ack {item.reference} · /reply {item.reference} <text>",
+                          render_delivery(record.item, directory,
+                                          zone=zone_at(directory, backup.id, place))])
+
+    # --- back from away -------------------------------------------------------------------------
+
+    def returns(self, now: datetime) -> int:
+        """Tell each person back from away (the date passed, or /away off) what arrived meanwhile;
+        once each, whatever the restarts (handlers.away.summarise)."""
+        directory = self._directory.current()
+        with self._uow_factory() as uow:
+            told = summarise_returns(uow, directory, now, platforms=self._platforms,
+                                     encrypted_only=self._encrypted_only)
+            uow.commit()
+        return told
 
     # --- items set aside ------------------------------------------------------------------------
 

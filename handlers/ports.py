@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from alerts.arrangements import Arrangement
 from alerts.audit import AuditEvent
+from alerts.away import Absence
 from alerts.caveats import Caveat
 from alerts.devices import DeviceAction
 from alerts.directory import Contact, Directory, Room
@@ -313,6 +314,37 @@ class PortalAccess(Protocol):
 
     def end_sessions(self, contact: str, at: datetime) -> int:
         """End every session of `contact` and drop their unused links (they left); how many sessions."""
+class AbsenceRepository(Protocol):
+    """Who is away, until when, and who stands in for them (alerts.away.Absence)."""
+
+    def add(self, absence: Absence) -> None:
+        """Store a new absence; the person's earlier one still running is ended at `absence.set_at`
+        (ended_by the setter), so that a person has at most one."""
+        ...
+
+    def current(self, person: str, now: datetime) -> Absence | None:
+        """The person's absence running at `now`, if any."""
+        ...
+
+    def end(self, person: str, at: datetime, by: str) -> Absence | None:
+        """End the person's running absence at `at`; the absence as ended, or None when none ran."""
+        ...
+
+    def standing_in_for(self, delegate: str, now: datetime) -> list[Absence]:
+        """The absences running at `now` whose delegate is `delegate`, oldest first."""
+        ...
+
+    def note_act(self, absence_id: str, act: str) -> None:
+        """Note what the delegate did for the person ("acknowledged A-2026-0001"), for the summary."""
+        ...
+
+    def returned(self, now: datetime) -> list[Absence]:
+        """Absences over by `now` (ended, or their date passed) whose person was not yet told what
+        arrived meanwhile, oldest first."""
+        ...
+
+    def mark_summarised(self, absence_id: str, at: datetime) -> bool:
+        """Note that the person was told; False when it was noted before."""
         ...
 
 
@@ -545,6 +577,9 @@ class UnitOfWork(Protocol):
 
     @property
     def portal(self) -> PortalAccess: ...
+
+    @property
+    def absences(self) -> AbsenceRepository: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

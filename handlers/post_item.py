@@ -26,6 +26,7 @@ from alerts.release import NO_RELEASE, HeldRelease, ReleasePolicy, approvers
 from alerts.routing import Destination, Route, RouteNeedsConfirmation, Router, RoutingPolicy
 from alerts.routing_types import Notice
 from handlers.answer_place import answer_zone, attention_of, messages_about, placed_answer
+from handlers.away import divert_delivery
 from handlers.context import CommandContext
 from handlers.portal import PortalPolicy
 from handlers.values import check_due
@@ -118,6 +119,8 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
     )
     names = reach.names(ctx, route)
     receipt = render_receipt(item, names, reach.cannot, zone=answer_zone(ctx, {draft.caveat.tlp}))
+    if "away" in detail:  # copies that went to a delegate, and TLP:RED ones waiting for someone away
+        receipt += " " + detail["away"]
     queued += placed_answer(ctx, receipt, {draft.caveat.tlp}, kind=MessageKind.RECEIPT, reference=ref)
     # The deliveries and the receipt in one statement: one round trip on PostgreSQL, not two.
     ctx.uow.outbox.enqueue_many(queued)
@@ -206,6 +209,7 @@ def queue_deliveries(ctx: CommandContext, item: Item, route: Route, reach: Reach
         for delivery in route.deliveries
         if delivery.contact not in reach.unreachable
     ]
+    away_notes = _divert_for_absences(ctx, item, route.recipients, queued)
     detail = {
         "kind": draft.kind.noun.lower(),
         "body": draft.body,
@@ -218,6 +222,8 @@ def queue_deliveries(ctx: CommandContext, item: Item, route: Route, reach: Reach
         detail["unreachable"] = "; ".join(f"{c}: {why}" for c, why in reach.cut_off.items())
     if route.confirmed_without_arrangement:
         detail["confirmed_without_arrangement"] = ", ".join(route.confirmed_without_arrangement)
+    if away_notes:
+        detail["away"] = " ".join(away_notes)
     if route.notices:
         detail["notices"] = "; ".join(f"{n.contact} via {n.destination} (to read at {n.read_at})" for n in route.notices)
         queued += [_notice(ctx, item, notice) for notice in route.notices]
@@ -276,6 +282,21 @@ def approval_request(directory: Directory, item: Item, reminder: bool = False) -
             f"({item.caveat.label()}) to {', '.join(str(s) for s in item.draft.recipients) or 'its default recipients'}. "
             f"Nothing is sent until someone does. Approve: /approve {ref} · Decline: /decline {ref} your reason\n\n"
             + render_delivery(item, directory, zone=UTC))  # sent to each approver alike: UTC, named
+
+
+def _divert_for_absences(ctx: CommandContext, item: Item, recipients: tuple[str, ...],
+                         queued: list[OutboundMessage]) -> list[str]:
+    """Copies for people away go to their delegates where the caveat lets them (handlers/away.py),
+    in place in `queued`; what the receipt and the audit entry say of each."""
+    assert ctx.sender is not None
+    audience = frozenset(ctx.directory.contacts[c].organisation for c in recipients
+                         if c in ctx.directory.contacts) | {ctx.sender.organisation}
+    notes = []
+    for n, message in enumerate(queued):
+        queued[n], note = divert_delivery(ctx, item, message, audience)
+        if note is not None:
+            notes.append(note)
+    return notes
 
 
 # --- where caveats keep content and facts out of shared chats -----------------------------------

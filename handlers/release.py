@@ -75,7 +75,8 @@ def approve(ctx: CommandContext, reference: Reference, policy: PostingPolicy) ->
     names = reach.names(ctx, route)
     queued += _to_originator(ctx.directory, held, item.caveat.tlp, ctx,
                              f"{ctx.sender.title(ctx.directory)} approved {ref}. "
-                             + render_receipt(item, names, reach.cannot, zone=contact_zone(ctx.directory, held.originator)),
+                             + render_receipt(item, names, reach.cannot, zone=contact_zone(ctx.directory, held.originator))
+                             + (" " + detail["away"] if "away" in detail else ""),
                              MessageKind.RECEIPT)
     ctx.uow.outbox.enqueue_many(queued)
     _answer(ctx, held, f"Approved: {ref} is on its way to {', '.join(names)}. "

@@ -206,3 +206,4 @@ from storage import reminder_tables as _reminder_tables  # noqa: E402,F401
 from storage import conversations as _conversations  # noqa: E402,F401
 from storage import portal_tables as _portal_tables  # noqa: E402,F401
 from storage import releases as _releases  # noqa: E402,F401  (0013_release; as the reminder tables)
+from storage import absences as _absences  # noqa: E402,F401

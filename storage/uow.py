@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 from alerts.clock import Clock
 from alerts.devices import DeviceAction, device_message
 from handlers.ports import AuditLog
+from storage.absences import SqlAbsences
 from storage.conversations import SqlConversations
 from storage.cursors import SqlCursors
 from storage.db import READ_ONLY
@@ -73,6 +74,7 @@ class SqlUnitOfWork:
     roster: SqlRoomRoster
     devices: SqlDeviceDesk | None
     portal: SqlPortalAccess
+    absences: SqlAbsences
 
     def __init__(self, engine: Engine, sealing: SealingFactory, clock: Clock, directory: DatabaseDirectory,
                  devices: Callable[[], bool], *, read_only: bool = False) -> None:
@@ -113,6 +115,7 @@ class SqlUnitOfWork:
             self.membership = SqlMembershipGateway(connection, self.outbox, self.roster)
             self.devices = SqlDeviceDesk(self.outbox) if self._devices() else None
             self.portal = SqlPortalAccess(connection)
+            self.absences = SqlAbsences(connection)
         except BaseException:
             connection.close()
             raise

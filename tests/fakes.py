@@ -16,6 +16,7 @@ from types import TracebackType
 
 from alerts.arrangements import Arrangement
 from alerts.audit import AuditEvent
+from alerts.away import Absence
 from alerts.devices import DeviceAction, device_message
 from alerts.directory import Contact, Directory, Room
 from alerts.identity import ChatRef, UserRef
@@ -72,6 +73,7 @@ class MemoryStore:
     outbox_errors: dict[str, str] = field(default_factory=dict)
     # each item's deliveries of earlier revisions, as (revision, delivery), as storage keeps them apart
     superseded: dict[str, tuple[tuple[int, DeliveryRecord], ...]] = field(default_factory=dict)
+    absences: dict[str, Absence] = field(default_factory=dict)  # by id, in the order set
 
     def messages_to(self, destination: str) -> list[OutboundMessage]:
         return [m for m in self.outbox.values() if str(m.destination) == destination]
@@ -488,6 +490,49 @@ class _Cursors:
         self._staged.cursors[name] = value
 
 
+class _Absences:
+    """handlers.ports.AbsenceRepository in memory."""
+
+    def __init__(self, staged: MemoryStore) -> None:
+        self._staged = staged
+
+    def add(self, absence: Absence) -> None:
+        for old in list(self._staged.absences.values()):
+            if old.person == absence.person and old.ended_at is None:
+                self._staged.absences[old.id] = replace(old, ended_at=absence.set_at, ended_by=absence.set_by)
+        self._staged.absences[absence.id] = absence
+
+    def current(self, person: str, now: datetime) -> Absence | None:
+        return next((a for a in self._staged.absences.values() if a.person == person and a.active(now)), None)
+
+    def end(self, person: str, at: datetime, by: str) -> Absence | None:
+        running = self.current(person, at)
+        if running is None:
+            return None
+        ended = replace(running, ended_at=at, ended_by=by)
+        self._staged.absences[running.id] = ended
+        return ended
+
+    def standing_in_for(self, delegate: str, now: datetime) -> list[Absence]:
+        return [a for a in self._staged.absences.values() if a.delegate == delegate and a.active(now)]
+
+    def note_act(self, absence_id: str, act: str) -> None:
+        absence = self._staged.absences.get(absence_id)
+        if absence is not None:
+            self._staged.absences[absence_id] = replace(absence, acts=(*absence.acts, act))
+
+    def returned(self, now: datetime) -> list[Absence]:
+        return [a for a in self._staged.absences.values()
+                if a.summarised_at is None and (a.ended_at is not None or a.until <= now)]
+
+    def mark_summarised(self, absence_id: str, at: datetime) -> bool:
+        absence = self._staged.absences.get(absence_id)
+        if absence is None or absence.summarised_at is not None:
+            return False
+        self._staged.absences[absence_id] = replace(absence, summarised_at=at)
+        return True
+
+
 class _Roster:
     """handlers.ports.RoomRoster in memory."""
 
@@ -668,6 +713,7 @@ class MemoryUnitOfWork:
         self.membership = _Membership(self._staged, self.outbox, self.roster)
         self.devices = _Devices(self.outbox) if devices else None
         self.portal = _Portal(self._staged)
+        self.absences = _Absences(self._staged)
 
     def __enter__(self) -> MemoryUnitOfWork:
         return self

@@ -212,6 +212,15 @@ arrangement_ends = st.builds(
     one_line)
 
 
+away_notes = st.one_of(st.just(""), one_line.map(lambda text: text[:200].strip()).filter(
+    lambda text: bool(text) and ":" not in text.split()[0]))
+aways = st.one_of(
+    st.builds(c.AwayCommand, st.one_of(st.none(), people)),
+    st.builds(c.AwayCommand, st.one_of(st.none(), people), st.just(True)),
+    st.builds(c.AwayCommand, st.one_of(st.none(), people), st.just(False), days, people, away_notes),
+)
+
+
 def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
     return st.one_of(
         st.builds(c.AlertCommand, drafts(ItemKind.ALERT, vocabulary), st.booleans()),
@@ -254,6 +263,8 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
         st.just(c.ArrangementListCommand()),
         room_registers,
         room_retires,
+        aways,
+        st.just(c.BackCommand()),
     )
 
 

@@ -1,0 +1,341 @@
+"""/away and /back: a person away names a delegate, who receives their new items and reminders and
+may acknowledge and reply for them; the person is told what arrived when they are back.
+
+    /away until:2026-12-24 backup:@th-immigration on leave   (the person)
+    /away @th-npoc until:2026-12-24 backup:@th-immigration   (a coordinator, for someone)
+    /away                                                     what is set
+    /away off, /back                                          back early
+
+What never passes to a delegate (alerts/away.py): TLP:RED (named people only), copies posted in a
+room, and an item the delegate may not read under its caveat. Those go to the person as usual and
+wait for them; the originator's receipt says so.
+
+A contact's backup (the directory's `backup`) is given the item itself when escalation reaches
+them (handlers/followup_reminders.py), and may then acknowledge and reply for the contact too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set as AbstractSet
+from dataclasses import replace
+from datetime import date, datetime
+
+from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
+from alerts.away import EXAMPLE, Absence, AwayRefused, check_absence, for_line, may_pass, until_text
+from alerts.caveat_rules import ENCRYPTED_ONLY, check
+from alerts.caveats import Caveat, Tlp
+from alerts.directory import Contact, Directory
+from alerts.identity import Platform
+from alerts.items import Item
+from alerts.messages import MessageKind, OutboundMessage
+from alerts.reminders import Stage, Track, reminder_key
+from alerts.times import clock_time, contact_zone, zone_name
+from alerts.roles import Role
+from alerts.routing import Destination, DestinationKind
+from alerts.routing_places import direct_place
+from handlers.commands import AwayCommand, BackCommand
+from handlers.answer_place import messages_about
+from handlers.context import CommandContext
+from handlers.lexer import CommandSyntaxError, shorten, take_word
+from handlers.ports import ItemRecord, UnitOfWork
+from handlers.vocabulary import Vocabulary
+
+USAGE = "/away [@person] until:YYYY-MM-DD backup:@contact [note] · /away off · /away"
+
+
+def parse_away(rest: str, vocabulary: Vocabulary) -> AwayCommand:
+    person: str | None = None
+    word, after = take_word(rest)
+    if word.startswith("@"):
+        person, (word, after) = word[1:], take_word(after)
+    if word.lower() == "off":
+        if after.strip():
+            raise CommandSyntaxError(f"Unexpected '{shorten(after.strip(), 30)}': /away off takes nothing more.")
+        return AwayCommand(person, off=True)
+    until: date | None = None
+    backup: str | None = None
+    while word:
+        key, colon, value = word.partition(":")
+        if not colon:
+            break
+        if key.lower() == "until":
+            try:
+                until = date.fromisoformat(value)
+            except ValueError:
+                raise CommandSyntaxError(f"until:{shorten(value, 20)} is not a date. Give YYYY-MM-DD, your time. "
+                                         f"Example: {EXAMPLE}") from None
+        elif key.lower() in ("backup", "delegate"):
+            backup = value.removeprefix("@")
+            if not backup:
+                raise CommandSyntaxError(f"Say who stands in for you after backup:. Example: {EXAMPLE}")
+        else:
+            raise CommandSyntaxError(f"/away takes until: and backup:, not {shorten(key, 20)}:. Example: {EXAMPLE}")
+        word, after = take_word(after)
+    note = " ".join(part for part in (word, after.strip()) if part)
+    if until is None and backup is None and not note:
+        return AwayCommand(person)
+    if until is None or backup is None:
+        raise CommandSyntaxError(f"/away needs both until: (your last day away) and backup: (who stands in). "
+                                 f"Example: {EXAMPLE}. To end it: /away off")
+    if len(note) > 200:
+        raise CommandSyntaxError("The note is too long: at most 200 characters.")
+    return AwayCommand(person, until=until, backup=backup, note=note)
+
+
+def parse_back(rest: str, vocabulary: Vocabulary) -> BackCommand:
+    if rest.strip():
+        raise CommandSyntaxError(f"Unexpected '{shorten(rest.strip(), 30)}': /back takes nothing. Example: /back")
+    return BackCommand()
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def away(ctx: CommandContext, cmd: AwayCommand) -> None:
+    me = ctx.sender
+    assert me is not None, "senders are checked before commands run"
+    person: Contact | None = me
+    if cmd.person is not None:
+        person = ctx.directory.contact(cmd.person)
+        if person is None:
+            ctx.answer(f"No contact '{cmd.person}' in the directory (see /contacts). Example: /away @th-npoc")
+            return
+        if person.id != me.id and not (me.has(Role.COORDINATOR) or me.has(Role.ADMIN)):
+            _refuse(ctx, f"Only coordinators set someone else away; you may set yourself. Example: {EXAMPLE}")
+            return
+    assert person is not None
+    yours = person.id == me.id
+    whose = "You are" if yours else f"{person.title(ctx.directory)} is"
+    if cmd.off:
+        ended = ctx.uow.absences.end(person.id, ctx.now, me.id)
+        if ended is None:
+            ctx.answer(f"{whose} not set away. To set it: {EXAMPLE}")
+            return
+        ctx.audit(AuditAction.AWAY, recipients=(person.id, ended.delegate),
+                  detail={"event": "ended", "person": person.id, "delegate": ended.delegate, "absence": ended.id})
+        _tell_delegate(ctx, ended, f"{person.title(ctx.directory)} is back: you no longer stand in for them.")
+        summarise(ctx.uow, ctx.directory, ended, ctx.now, platforms=ctx.platforms, encrypted_only=ctx.encrypted_only)
+        ctx.answer(f"Welcome back{'' if yours else ', noted for ' + person.name}: new items go to "
+                   f"{'you' if yours else 'them'} again.")
+        return
+    if cmd.until is None or cmd.backup is None:
+        current = ctx.uow.absences.current(person.id, ctx.now)
+        if current is None:
+            ctx.answer(f"{whose} not set away. To set it: {EXAMPLE}")
+        else:
+            ctx.answer(_describe(current, ctx.directory, whose, yours))
+        return
+    delegate = ctx.directory.contact(cmd.backup)
+    try:
+        until = check_absence(person, delegate, cmd.backup, cmd.until, ctx.now, ctx.directory)
+    except AwayRefused as error:
+        _refuse(ctx, str(error))
+        return
+    assert delegate is not None
+    absence = Absence(ctx.new_key(), person.id, delegate.id, until, cmd.note, me.id, ctx.now)
+    ctx.uow.absences.add(absence)
+    ctx.audit(AuditAction.AWAY, recipients=(person.id, delegate.id),
+              detail={"event": "set", "person": person.id, "delegate": delegate.id, "until": until.isoformat(),
+                      "note": cmd.note, "absence": absence.id})
+    _tell_delegate(ctx, absence, f"You stand in for {person.title(ctx.directory)}, who is away until "
+                                 f"{until_text(absence, ctx.directory)}: their new items and reminders come to you, "
+                                 f"and you may /ack and /reply for them. TLP:RED items still go to them alone.")
+    if not yours:
+        _tell(ctx, person, f"{me.title(ctx.directory)} set you away until {until_text(absence, ctx.directory)}; "
+                           f"{delegate.title(ctx.directory)} stands in. Back early: /back")
+    ctx.answer(_describe(absence, ctx.directory, whose, yours))
+
+
+def back(ctx: CommandContext) -> None:
+    away(ctx, AwayCommand(off=True))
+
+
+def _describe(absence: Absence, directory: Directory, whose: str, yours: bool) -> str:
+    delegate = directory.contacts.get(absence.delegate)
+    name = delegate.title(directory) if delegate else absence.delegate
+    note = f" Note: {absence.note}." if absence.note else ""
+    end = "/away off" if yours else f"/away @{absence.person} off"
+    return (f"{whose} away until {until_text(absence, directory)} (inclusive); {name} receives new items and "
+            f"reminders and may acknowledge and reply for {'you' if yours else 'them'}. TLP:RED items are not "
+            f"passed on: they wait.{note} End it: {end}")
+
+
+def _refuse(ctx: CommandContext, text: str) -> None:
+    ctx.audit(AuditAction.REFUSAL, detail={"command": "away", "reason": text})
+    ctx.answer(text)
+
+
+def _tell(ctx: CommandContext, contact: Contact, text: str) -> None:
+    place = direct_place(contact, Caveat(Tlp.GREEN), ctx.directory, ctx.encrypted_only, ctx.platforms).destination
+    if place is not None:
+        ctx.uow.outbox.enqueue(OutboundMessage(key=ctx.new_key(), kind=MessageKind.NOTICE, destination=place,
+                                               text=text, contact=contact.id))
+
+
+def _tell_delegate(ctx: CommandContext, absence: Absence, text: str) -> None:
+    delegate = ctx.directory.contacts.get(absence.delegate)
+    if delegate is not None and (ctx.sender is None or delegate.id != ctx.sender.id):
+        _tell(ctx, delegate, text)
+
+
+# --- deliveries and reminders for someone away -------------------------------------------------
+
+
+def stand_in_place(uow: UnitOfWork, directory: Directory, person_id: str, caveat: Caveat, audience: frozenset[str],
+                   now: datetime, *, encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY,
+                   platforms: AbstractSet[Platform] | None = None
+                   ) -> tuple[Absence | None, Contact | None, Destination | None]:
+    """The person's running absence, and, when the item may pass to their delegate, the delegate
+    and the direct chat it goes to there (the same placement as any delivery). (None, None, None)
+    when the person is not away."""
+    absence = uow.absences.current(person_id, now)
+    if absence is None:
+        return None, None, None
+    delegate = directory.contacts.get(absence.delegate)
+    if delegate is None or not may_pass(caveat):
+        return absence, None, None
+    place = direct_place(delegate, caveat, directory, encrypted_only, platforms).destination
+    if place is None or check(caveat, place, directory, audience) is not None:
+        return absence, None, None
+    return absence, delegate, place
+
+
+def divert_delivery(ctx: CommandContext, item: Item, message: OutboundMessage, audience: frozenset[str]
+                    ) -> tuple[OutboundMessage, str | None]:
+    """A delivery (or an update, a closure) to someone away goes to their delegate, headed "For X, who
+    is away until …", where it may; what the audit and the receipt say of it (None: not away)."""
+    person = ctx.directory.contacts.get(message.contact or "")
+    if person is None or message.destination.kind is not DestinationKind.DIRECT:
+        return message, None
+    absence, delegate, place = stand_in_place(ctx.uow, ctx.directory, person.id, item.caveat, audience, ctx.now,
+                                              encrypted_only=ctx.encrypted_only, platforms=ctx.platforms)
+    if absence is None:
+        return message, None
+    if delegate is not None and delegate.id == item.originator:  # they sent it: nothing to pass on
+        return message, None
+    if delegate is None or place is None:
+        why = "TLP:RED is for named people only" if not may_pass(item.caveat) else "their delegate may not receive it"
+        return message, (f"{person.title(ctx.directory)} is away until {until_text(absence, ctx.directory)}; "
+                         f"{why}, so it waits for them.")
+    diverted = replace(message, destination=place, contact=delegate.id,
+                       attention=delegate.identities if message.attention else (),
+                       text=f"{for_line(person, absence, ctx.directory)}\n{message.text}")
+    return diverted, (f"{person.title(ctx.directory)} is away until {until_text(absence, ctx.directory)}; "
+                      f"it goes to {delegate.title(ctx.directory)}, who stands in.")
+
+
+# --- acting for someone ----------------------------------------------------------------------------
+
+
+def acting_for(ctx: CommandContext, record: ItemRecord) -> tuple[str, str] | None:
+    """(contact, "delegate" or "backup") whose copy the sender may act on: a recipient away with the
+    sender as delegate, or a recipient whose escalation reached the sender as their backup. Never
+    for TLP:RED. Copies not yet acknowledged come first."""
+    me = ctx.sender
+    if me is None or not may_pass(record.item.caveat):
+        return None
+    reference = str(record.item.reference)
+    follow_up = next(iter(ctx.uow.reminders.follow_ups([reference])), None)
+    done = follow_up.done if follow_up is not None else frozenset()
+    for delivery in sorted(record.deliveries, key=lambda d: (d.progress.state.answered, d.progress.state.acknowledged)):
+        absence = ctx.uow.absences.current(delivery.contact, ctx.now)
+        if absence is not None and absence.delegate == me.id:
+            return delivery.contact, "delegate"
+        person = ctx.directory.contacts.get(delivery.contact)
+        if person is not None and person.backup == me.id and any(
+                reminder_key(reference, person.id, track, Stage.BACKUP, 0, me.id) in done for track in Track):
+            return delivery.contact, "backup"
+    return None
+
+
+def note_act(ctx: CommandContext, person: str, act: str) -> None:
+    """Note, for the person's summary when back, what their delegate did for them."""
+    absence = ctx.uow.absences.current(person, ctx.now)
+    if absence is not None and ctx.sender is not None and absence.delegate == ctx.sender.id:
+        ctx.uow.absences.note_act(absence.id, act)
+
+
+def kept_back(ctx: CommandContext, record: ItemRecord) -> str | None:
+    """Why the sender, standing in for a recipient, may not act on this item (TLP:RED); None otherwise."""
+    me = ctx.sender
+    if me is None or may_pass(record.item.caveat):
+        return None
+    for delivery in record.deliveries:
+        absence = ctx.uow.absences.current(delivery.contact, ctx.now)
+        if absence is not None and absence.delegate == me.id:
+            return (f"{record.item.reference} is TLP:RED: it is for named people only, so it waits for "
+                    f"{_title(ctx.directory, delivery.contact)}; you cannot act on it for them.")
+    return None
+
+
+# --- back: what arrived meanwhile ---------------------------------------------------------------------
+
+
+def summary_key(absence: Absence) -> str:
+    return f"away-back:{absence.id}"
+
+
+def summarise(uow: UnitOfWork, directory: Directory, absence: Absence, now: datetime, *,
+              platforms: AbstractSet[Platform] | None = None,
+              encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY) -> bool:
+    """Tell the person what arrived while they were away and how far each got; once (the absence is
+    marked, and the outbox key is the absence's). False when it was told before."""
+    if not uow.absences.mark_summarised(absence.id, now):
+        return False
+    delegate = directory.contacts.get(absence.delegate)
+    came_back = absence.back_at()
+    arrived = [r for r in uow.items.for_contact(absence.person)
+               if absence.set_at <= r.item.created_at < came_back and r.delivery_to(absence.person) is not None
+               and r.erasure is None]
+    name = delegate.title(directory) if delegate else absence.delegate
+    zone = contact_zone(directory, absence.person)  # the summary goes to their direct chat
+    lines = [f"Welcome back. While you were away ({clock_time(absence.set_at, zone)} to {clock_time(came_back, zone)} "
+             f"{zone_name(zone)}), "
+             f"{name} stood in for you."]
+    for record in arrived:
+        delivery = record.delivery_to(absence.person)
+        assert delivery is not None
+        item = record.item
+        head = f"{item.reference} [{item.caveat.tlp.label}] from {_title(directory, item.originator)}"
+        if not may_pass(item.caveat):
+            state = "waiting for you (TLP:RED is not passed on)"
+        elif delivery.answered_at is not None:
+            state = f"answered {clock_time(delivery.answered_at, zone)}"
+        elif delivery.acknowledged_at is not None:
+            state = f"acknowledged {clock_time(delivery.acknowledged_at, zone)}, not yet answered"
+        else:
+            state = "not yet acknowledged"
+        lines.append(f"• {head}: {state}")
+    if absence.acts:
+        lines.append(f"What {name} did for you: {'; '.join(absence.acts)}.")
+    if not arrived:
+        lines.append("Nothing arrived for you meanwhile.")
+    else:
+        lines.append("Details: /status REF · open items: /mine")
+    strictest = max((r.item.caveat.tlp for r in arrived), key=lambda t: t.rank, default=Tlp.GREEN)
+    found = messages_about(directory, absence.person, Caveat(strictest), "what arrived while you were away", "\n".join(lines),
+                           lambda: summary_key(absence), key=summary_key(absence), kind=MessageKind.NOTICE,
+                           encrypted_only=encrypted_only, platforms=platforms)
+    found = [replace(m, reference=None) for m in found]
+    uow.outbox.enqueue_many(found)
+    uow.audit.record(AuditEvent(action=AuditAction.AWAY, at=now, actor=BOT_ACTOR, recipients=(absence.person,),
+                                channel=str(found[0].destination) if found else "scheduler",
+                                detail={"event": "summary", "person": absence.person, "absence": absence.id,
+                                        "items": ", ".join(str(r.item.reference) for r in arrived)}))
+    return True
+
+
+def summarise_returns(uow: UnitOfWork, directory: Directory, now: datetime, *,
+                      platforms: AbstractSet[Platform] | None = None,
+                      encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY) -> int:
+    """The scheduler's part: every absence over (its date passed, or ended) whose person was not told."""
+    told = 0
+    for absence in uow.absences.returned(now):
+        told += summarise(uow, directory, absence, now, platforms=platforms, encrypted_only=encrypted_only)
+    return told
+
+
+def _title(directory: Directory, contact_id: str) -> str:
+    contact = directory.contacts.get(contact_id)
+    return contact.title(directory) if contact else contact_id
+

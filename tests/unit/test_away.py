@@ -1,0 +1,208 @@
+"""/away and /back on in-memory fakes with a manual clock: who stands in, what passes to them, what
+never does (TLP:RED), acting for someone, the summary when back; and the backup at escalation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from alerts.audit import AuditAction
+from alerts.identity import ChatRef
+from alerts.messages import MessageKind
+from alerts.reminder_policy import ReminderPolicy
+from handlers.followup_reminders import ReminderService
+from tests.fakes import MemoryUnitOfWork
+from tests.unit.test_followup_harness import Bot
+
+AWAY = "/away until:2026-11-24 backup:@th-immigration on leave"  # the clock starts 23 Nov 16:00 in Bangkok
+REF, RED = "A-2026-0001", "A-2026-0002"
+
+
+class AwayBot(Bot):
+    def __init__(self) -> None:
+        super().__init__()
+        self.service = ReminderService(lambda: MemoryUnitOfWork(self.store), self.directory_source,
+                                       ReminderPolicy(), digest_room=ChatRef.parse("console:#network"))
+
+    def tick(self, minutes: int = 0) -> None:
+        self.later(minutes)
+        self.service.tick(self.clock.now())
+
+
+@pytest.fixture
+def bot() -> AwayBot:
+    bot = AwayBot()
+    assert "away until 24 Nov 2026" in bot.answer("th-npoc", AWAY)
+    return bot
+
+
+def test_away_alone_shows_the_setting_and_off_ends_it(bot: AwayBot) -> None:
+    shown = bot.answer("th-npoc", "/away")
+    assert "away until 24 Nov 2026 (inclusive)" in shown and "Th Immigration" in shown and "on leave" in shown
+    assert bot.says("th-npoc", "/away off")[0].startswith("Welcome back")
+    assert "Th Npoc (Thailand) is back: you no longer stand in for them." in bot.last_to("th-immigration")
+    assert "not set away" in bot.answer("th-npoc", "/away")
+    events = [e.detail["event"] for e in bot.store.audit if e.action is AuditAction.AWAY]
+    assert events == ["set", "ended", "summary"]
+
+
+def test_the_delegate_is_told_they_stand_in(bot: AwayBot) -> None:
+    assert "You stand in for Th Npoc (Thailand), who is away until 24 Nov 2026" in bot.last_to("th-immigration")
+
+
+@pytest.mark.parametrize("command, wrong", [
+    ("/away until:2026-11-22 backup:@th-immigration", "is in the past"),
+    ("/away until:2027-12-24 backup:@th-immigration", "more than 366 days ahead"),
+    ("/away until:2026-12-24 backup:@nobody", "No contact 'nobody'"),
+    ("/away until:2026-12-24 backup:@th-npoc", "cannot stand in for themselves"),
+    ("/away until:2026-12-24 backup:@my-npoc", "may not receive"),
+    ("/away until:24/12 backup:@th-immigration", "is not a date"),
+    ("/away until:2026-12-24", "needs both until: (your last day away) and backup:"),
+    ("/away @th-deputy until:2026-12-24 backup:@th-immigration", "Only coordinators set someone else away"),
+])
+def test_what_cannot_be_set_is_refused_with_what_is_accepted_and_an_example(command: str, wrong: str) -> None:
+    bot = AwayBot()
+    answer = bot.answer("th-npoc", command)
+    assert wrong in answer and "Example: /away until:" in answer, answer
+    assert "not set away" in bot.answer("th-npoc", "/away")
+
+
+def test_a_date_is_the_persons_own_day() -> None:
+    bot = AwayBot()
+    bot.clock.advance(timedelta(hours=8))  # 23 Nov 17:00 UTC: already 24 Nov in Bangkok
+    assert "is in the past" in bot.answer("th-npoc", "/away until:2026-11-23 backup:@th-immigration")
+    assert "away until 24 Nov 2026" in bot.answer("th-npoc", "/away until:2026-11-24 backup:@th-immigration")
+    with MemoryUnitOfWork(bot.store) as uow:
+        absence = uow.absences.current("th-npoc", bot.clock.now())
+    assert absence is not None and absence.until == datetime(2026, 11, 24, 17, 0, tzinfo=timezone.utc)
+
+
+def test_a_coordinator_sets_someone_away_and_they_are_told() -> None:
+    bot = AwayBot()
+    assert "Th Npoc (Thailand) is away until" in bot.answer("rso-coord", AWAY.replace("/away", "/away @th-npoc"))
+    assert "set you away until 24 Nov 2026" in bot.last_to("th-npoc")
+
+
+def test_a_delivery_goes_to_the_delegate_who_acts_for_the_person(bot: AwayBot) -> None:
+    [receipt] = bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat sighted")
+    assert "Th Npoc (Thailand) is away until 24 Nov 2026; it goes to Th Immigration" in receipt
+    [delivery] = [m for m in bot.messages_to("th-immigration") if m.kind is MessageKind.DELIVERY]
+    assert delivery.text.startswith("For Th Npoc (Thailand), who is away until 24 Nov 2026:\n[TLP:AMBER]")
+    assert "Boat sighted" in delivery.text and delivery.contact == "th-immigration"
+    assert not [m for m in bot.messages_to("th-npoc") if m.kind is MessageKind.DELIVERY]
+    bot.worker_sends()
+    assert bot.answer("th-immigration", f"/ack {REF}").startswith(f"Acknowledged {REF} for Th Npoc (Thailand)")
+    assert f"{REF}: acknowledged by Th Immigration (Thailand immigration) for Th Npoc (Thailand)" in bot.last_to("my-officer")
+    assert bot.record(REF).delivery_to("th-npoc").state == "acknowledged"  # type: ignore[union-attr]
+    ack = next(e for e in reversed(bot.store.audit) if e.action is AuditAction.ACKNOWLEDGEMENT)
+    assert (ack.actor, ack.detail["on_behalf_of"], ack.detail["as"]) == ("th-immigration", "th-npoc", "delegate")
+    bot.says("th-immigration", f"/reply {REF} Seen, checking the port")
+    assert "Feedback from Th Immigration (Thailand immigration) for Th Npoc (Thailand)" in bot.last_to("my-officer")
+    feedback = next(e for e in reversed(bot.store.audit) if e.action is AuditAction.FEEDBACK)
+    assert (feedback.actor, feedback.detail["on_behalf_of"], feedback.detail["as"]) == (
+        "th-immigration", "th-npoc", "delegate")
+    bot.says("my-officer", f"/reply {REF} The boat left at dawn")  # the originator's update
+    update = bot.last_to("th-immigration")
+    assert update.startswith("For Th Npoc (Thailand), who is away") and "The boat left at dawn" in update
+
+
+def test_the_delegates_mine_lists_what_they_stand_in_for_but_not_red(bot: AwayBot) -> None:
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat sighted")
+    bot.says("my-officer", "/alert to:@th-npoc tlp:red Named source")
+    bot.worker_sends()
+    mine = bot.answer("th-immigration", "/mine")
+    assert f"{REF} TLP:AMBER · from My Officer (MY) · to acknowledge" in mine and "for Th Npoc (Thailand)" in mine
+    assert RED not in mine
+    bot.says("th-npoc", "/back")
+    assert REF not in bot.answer("th-immigration", "/mine")
+
+
+def test_someone_not_standing_in_may_not_act(bot: AwayBot) -> None:
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat sighted")
+    assert "Only recipients" in bot.answer("th-deputy", f"/ack {REF}")
+    bot.says("th-npoc", "/back")
+    assert "Only recipients" in bot.answer("th-immigration", f"/ack {REF}")  # no longer standing in
+
+
+def test_a_red_item_is_not_passed_to_the_delegate_and_waits(bot: AwayBot) -> None:
+    [receipt] = bot.says("my-officer", "/alert to:@th-npoc tlp:red Named source")
+    assert "TLP:RED is for named people only, so it waits for them" in receipt
+    assert not any("Named source" in text for text in bot.received_by("th-immigration"))
+    assert any("Named source" in text for text in bot.received_by("th-npoc"))
+    bot.worker_sends()
+    refused = f"{REF} is TLP:RED: it is for named people only, so it waits for Th Npoc (Thailand)"
+    assert refused in bot.answer("th-immigration", f"/ack {REF}")
+    assert refused in bot.answer("th-immigration", f"/reply {REF} seen")
+    assert bot.record(REF).delivery_to("th-npoc").state == "sent"  # type: ignore[union-attr]
+
+
+def test_a_coordinator_ends_someone_elses_absence(bot: AwayBot) -> None:
+    assert "Only coordinators" in bot.answer("th-deputy", "/away @th-npoc off")
+    assert "away until 24 Nov 2026" in bot.answer("th-npoc", "/away")
+    assert "Welcome back, noted for Th Npoc" in bot.answer("rso-coord", "/away @th-npoc off")
+    assert "not set away" in bot.answer("th-npoc", "/away")
+
+
+def test_reminders_go_to_the_delegate_but_not_for_red(bot: AwayBot) -> None:
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber priority:urgent Boat sighted")
+    bot.says("my-officer", "/alert to:@th-npoc tlp:red priority:urgent Named source")
+    bot.worker_sends()
+    for _ in range(12):
+        bot.tick(10)
+    reminders = [m for m in bot.store.outbox.values() if m.kind is MessageKind.REMINDER]
+    to_delegate = [m for m in reminders if m.contact == "th-immigration"]
+    assert to_delegate and all(m.reference == REF for m in to_delegate)
+    assert all(m.text.startswith("For Th Npoc (Thailand), who is away") for m in to_delegate)
+    assert {m.reference for m in reminders if m.contact == "th-npoc"} == {RED}
+
+
+def test_back_the_person_gets_one_summary_of_what_arrived(bot: AwayBot) -> None:
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat sighted")
+    bot.says("my-officer", "/alert to:@th-npoc tlp:red Named source")
+    bot.worker_sends()
+    bot.says("th-immigration", f"/ack {REF}")
+    bot.says("th-immigration", f"/reply {REF} Seen")
+    bot.clock.advance(timedelta(days=2))  # the date passed: the scheduler's round tells them
+    bot.tick()
+    bot.tick(5)  # and not twice
+    [summary] = [m for m in bot.messages_to("th-npoc") if m.key.startswith("away-back:")]
+    assert "Th Immigration (Thailand immigration) stood in for you" in summary.text
+    assert f"{REF} [TLP:AMBER] from My Officer (Malaysia): answered" in summary.text
+    assert f"{RED} [TLP:RED] from My Officer (Malaysia): waiting for you (TLP:RED is not passed on)" in summary.text
+    assert f"What Th Immigration (Thailand immigration) did for you: acknowledged {REF}; replied to {REF}." \
+        in summary.text
+    assert sum(e.detail.get("event") == "summary" for e in bot.store.audit) == 1
+    assert "not set away" in bot.answer("th-npoc", "/away")
+
+
+def test_the_backup_receives_the_item_at_escalation_and_may_act_on_it() -> None:
+    bot = AwayBot()  # th-npoc's backup in the directory is th-deputy; nobody is away
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber priority:urgent Boat sighted")
+    bot.worker_sends()
+    assert "Only recipients" in bot.answer("th-deputy", f"/ack {REF}")  # not before escalation reaches them
+    for _ in range(30):
+        bot.tick(10)
+    [escalation] = [m for m in bot.messages_to("th-deputy") if m.kind is MessageKind.ESCALATION]
+    assert "Please check with Th Npoc (Thailand)" in escalation.text and "you are their backup" in escalation.text and "Boat sighted" in escalation.text
+    assert f"/ack {REF}" in escalation.text
+    assert bot.answer("th-deputy", f"/ack {REF}").startswith(f"Acknowledged {REF} for Th Npoc (Thailand)")
+    ack = next(e for e in reversed(bot.store.audit) if e.action is AuditAction.ACKNOWLEDGEMENT)
+    assert ack.detail["as"] == "backup"
+
+
+def test_a_red_item_is_never_escalated_to_a_backup() -> None:
+    bot = AwayBot()
+    bot.says("my-officer", "/alert to:@th-npoc tlp:red priority:urgent Named source")
+    bot.worker_sends()
+    for _ in range(30):
+        bot.tick(10)
+    assert not any("Named source" in text for text in bot.received_by("th-deputy"))
+    assert not [m for m in bot.messages_to("th-deputy") if m.kind is MessageKind.ESCALATION]
+    assert [m for m in bot.messages_to("rso-coord") if m.kind is MessageKind.ESCALATION]  # it did escalate
+
+
+def test_an_item_from_the_delegate_stays_with_the_person(bot: AwayBot) -> None:
+    [receipt] = bot.says("th-immigration", "/alert to:@th-npoc tlp:amber Boat sighted")
+    assert "away" not in receipt
+    assert [m.contact for m in bot.store.outbox.values() if m.kind is MessageKind.DELIVERY] == ["th-npoc"]
