@@ -54,7 +54,9 @@ class SqlItemRepository:
             index_elements=[counters.c.kind, counters.c.year],
             set_={"last_number": counters.c.last_number + 1},
         ).returning(counters.c.last_number)
-        return Reference(kind, year, self._conn.execute(statement).scalar_one())
+        reference = Reference(kind, year, self._conn.execute(statement).scalar_one())
+        self._sealer.numbered(str(reference))
+        return reference
 
     def add(self, item: Item, route: Route, outbox_keys: Mapping[str, str]) -> None:
         """Store a new item and its route; `outbox_keys` maps each contact id to its outbox key."""

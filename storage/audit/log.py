@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hmac
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
@@ -146,7 +148,8 @@ def _locked_head(connection: Connection, keyring: Keyring) -> tuple[Head, RootTr
 
 
 class SqlAuditLog:
-    """Seals, chains and appends audit entries on the caller's Connection, each as it is recorded."""
+    """Seals, chains and appends audit entries on the caller's Connection, each as it is recorded,
+    or those of a held() block together as it ends."""
 
     def __init__(self, connection: Connection, keyring: Keyring, clock: Clock | None = None,
                  sealer: CaseKeySealer | None = None) -> None:
@@ -154,13 +157,38 @@ class SqlAuditLog:
         self._keyring = keyring
         self._clock = clock
         self._sealer = sealer or CaseKeySealer(connection, keyring, clock)
+        self._held: list[tuple[AuditEvent, int]] | None = None
 
     def record(self, event: AuditEvent) -> None:
-        self.append(event)
+        if self._held is not None:
+            self._held.append((event, self._recorded_at_us(event)))
+        else:
+            self.append(event)
 
     def append(self, event: AuditEvent) -> int:
-        """Append `event` now; returns its seq."""
-        return self._append([(event, self._recorded_at_us(event))])
+        """Append `event` now, after any held entries; returns its seq."""
+        entries = [(event, self._recorded_at_us(event))]
+        if self._held:
+            entries = self._held + entries
+            self._held.clear()
+        return self._append(entries)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Entries recorded in the block are appended together as it ends, still inside it (one
+        INSERT and one head update instead of one each per entry); a block that raises drops them.
+        The caller's savepoint wraps the block, so they commit or roll back with what they record."""
+        if self._held is not None:
+            yield  # an outer block appends them
+            return
+        self._held = []
+        try:
+            yield
+            entries = self._held
+        finally:
+            self._held = None
+        if entries:
+            self._append(entries)
 
     def _recorded_at_us(self, event: AuditEvent) -> int:
         return to_micros(self._clock.now() if self._clock else event.at)
