@@ -74,7 +74,8 @@ class SqlItemRepository:
             sealed = seal_json(self._sealer, content, aad=item_aad(reference), case=reference)
         except ContentErased:
             raise ReferenceUnavailable(reference) from None
-        self._conn.execute(insert(items).values(
+        # The row as parameters, not .values(): one prepared statement, without building a new one per item.
+        self._conn.execute(insert(items), dict(
             reference=reference,
             kind=item.reference.kind.value,
             year=item.reference.year,
