@@ -45,10 +45,10 @@ def _insert_key(connection: Connection, reference: str, key_id: str, wrapped: by
     wins); True when this one went in."""
     inserted = connection.execute(
         insert_for(connection, case_keys)
-        .values(reference=reference, key_id=key_id, wrapped_key=wrapped, master_key_id=master_key_id,
-                created_at=created_at, erased_at=erased_at)
         .on_conflict_do_nothing(index_elements=["reference"])
-        .returning(case_keys.c.reference)  # RETURNING, not rowcount: drivers disagree on it here
+        .returning(case_keys.c.reference),  # RETURNING, not rowcount: drivers disagree on it here
+        {"reference": reference, "key_id": key_id, "wrapped_key": wrapped, "master_key_id": master_key_id,
+         "created_at": created_at, "erased_at": erased_at},
     ).first()
     return inserted is not None
 

@@ -49,12 +49,12 @@ class SqlItemRepository:
         # One statement, so concurrent writers on PostgreSQL queue on the counter row (or on the
         # unique index for the year's first number) instead of reading the same last number.
         counters = reference_counters
-        statement = insert_for(self._conn, counters).values(kind=kind.value, year=year, last_number=1)
-        statement = statement.on_conflict_do_update(
+        statement = insert_for(self._conn, counters).on_conflict_do_update(
             index_elements=[counters.c.kind, counters.c.year],
             set_={"last_number": counters.c.last_number + 1},
         ).returning(counters.c.last_number)
-        reference = Reference(kind, year, self._conn.execute(statement).scalar_one())
+        number = self._conn.execute(statement, {"kind": kind.value, "year": year, "last_number": 1}).scalar_one()
+        reference = Reference(kind, year, number)
         self._sealer.numbered(str(reference))
         return reference
 
