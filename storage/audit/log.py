@@ -179,8 +179,13 @@ class SqlAuditLog:
         """Entries recorded in the block are appended together as it ends, still inside it (one
         INSERT and one head update instead of one each per entry); a block that raises drops them.
         The caller's savepoint wraps the block, so they commit or roll back with what they record."""
-        if self._held is not None:
-            yield  # an outer block appends them
+        if self._held is not None:  # an outer block appends them, but not those of this one if it raises
+            mark = len(self._held)
+            try:
+                yield
+            except BaseException:
+                del self._held[mark:]
+                raise
             return
         self._held = []
         try:

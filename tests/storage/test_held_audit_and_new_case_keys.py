@@ -95,6 +95,20 @@ def test_a_failed_savepoint_drops_its_entries_and_the_next_one_chains_on(
     assert verify(engine, keyring).ok
 
 
+def test_a_failed_savepoint_inside_another_drops_only_its_own_entries(
+        engine: Engine, factory: SqlUnitOfWorkFactory, keyring: Keyring, clock: ManualClock) -> None:
+    with factory() as uow:
+        with uow.savepoint():
+            uow.audit.record(_event(clock, "outer"))
+            with pytest.raises(RuntimeError), uow.savepoint():
+                uow.audit.record(AuditEvent(action=AuditAction.ADMIN, at=clock.now(), actor="bot", purpose="undone"))
+                raise RuntimeError("the inner step failed")
+            uow.audit.record(AuditEvent(action=AuditAction.REFUSAL, at=clock.now(), actor="bot", purpose="after"))
+        uow.commit()
+    assert _actions(engine) == ["command", "refusal"]
+    assert verify(engine, keyring).ok
+
+
 def test_outside_a_savepoint_an_entry_is_appended_as_it_is_recorded(
         engine: Engine, factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
     with factory() as uow:
