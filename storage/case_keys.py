@@ -45,10 +45,10 @@ def _insert_key(connection: Connection, reference: str, key_id: str, wrapped: by
     wins); True when this one went in."""
     inserted = connection.execute(
         insert_for(connection, case_keys)
-        .values(reference=reference, key_id=key_id, wrapped_key=wrapped, master_key_id=master_key_id,
-                created_at=created_at, erased_at=erased_at)
         .on_conflict_do_nothing(index_elements=["reference"])
-        .returning(case_keys.c.reference)  # RETURNING, not rowcount: drivers disagree on it here
+        .returning(case_keys.c.reference),  # RETURNING, not rowcount: drivers disagree on it here
+        {"reference": reference, "key_id": key_id, "wrapped_key": wrapped, "master_key_id": master_key_id,
+         "created_at": created_at, "erased_at": erased_at},
     ).first()
     return inserted is not None
 
@@ -98,6 +98,7 @@ class CaseKeys:
         self._keyring = keyring
         self._clock = clock
         self._cache: dict[str, CaseKey] = {}
+        self._numbered: set[str] = set()
 
     def _now(self) -> datetime:
         return self._clock.now() if self._clock else datetime.now(timezone.utc)
@@ -106,6 +107,12 @@ class CaseKeys:
         """Drop what is cached: after a savepoint rollback a cached key may name a row that is gone
         (its reference number is then handed out again, with a new key) or an erasure undone."""
         self._cache.clear()
+        self._numbered.clear()
+
+    def numbered(self, reference: str) -> None:
+        """`reference` was just handed out by its counter: nobody can hold its key row yet, so its
+        key is made without a look-up first (a row found there all the same still wins)."""
+        self._numbered.add(reference)
 
     def load(self, references: list[str]) -> None:
         """Read (and unwrap) the keys of `references` not cached yet, in one query: for a reader about
@@ -139,13 +146,16 @@ class CaseKeys:
     def get_or_create(self, reference: str) -> CaseKey:
         """The case's key, made now if it has none; two writers racing both end up with the winner's.
         The look-up comes first, so that an existing key is read without waiting on a writer that
-        holds its row (an erasure under way)."""
+        holds its row (an erasure under way); a reference just numbered has no row to look up."""
         cached = self._cache.get(reference)
         if cached is not None:
             return cached
-        existing = self.get(reference)
-        if existing is not None:
-            return existing
+        if reference in self._numbered:
+            self._numbered.discard(reference)
+        else:
+            existing = self.get(reference)
+            if existing is not None:
+                return existing
         key_id = "ck-" + os.urandom(8).hex()
         data_key = os.urandom(32)
         wrapped = _wrap(self._keyring, reference, key_id, data_key)

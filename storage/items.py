@@ -49,12 +49,14 @@ class SqlItemRepository:
         # One statement, so concurrent writers on PostgreSQL queue on the counter row (or on the
         # unique index for the year's first number) instead of reading the same last number.
         counters = reference_counters
-        statement = insert_for(self._conn, counters).values(kind=kind.value, year=year, last_number=1)
-        statement = statement.on_conflict_do_update(
+        statement = insert_for(self._conn, counters).on_conflict_do_update(
             index_elements=[counters.c.kind, counters.c.year],
             set_={"last_number": counters.c.last_number + 1},
         ).returning(counters.c.last_number)
-        return Reference(kind, year, self._conn.execute(statement).scalar_one())
+        number = self._conn.execute(statement, {"kind": kind.value, "year": year, "last_number": 1}).scalar_one()
+        reference = Reference(kind, year, number)
+        self._sealer.numbered(str(reference))
+        return reference
 
     def add(self, item: Item, route: Route, outbox_keys: Mapping[str, str]) -> None:
         """Store a new item and its route; `outbox_keys` maps each contact id to its outbox key."""
@@ -67,7 +69,8 @@ class SqlItemRepository:
             sealed = seal_json(self._sealer, _content(draft), aad=item_aad(reference), case=reference)
         except ContentErased:
             raise ReferenceUnavailable(reference) from None
-        self._conn.execute(insert(items).values(
+        # The row as parameters, not .values(): one prepared statement, without building a new one per item.
+        self._conn.execute(insert(items), dict(
             reference=reference,
             kind=item.reference.kind.value,
             year=item.reference.year,

@@ -50,6 +50,10 @@ class ContentSealer(Protocol):
         """Drop what is cached about rows: a savepoint rolled back may have undone them."""
         ...
 
+    def numbered(self, case: str) -> None:
+        """The case's reference was just handed out: it has no data key yet."""
+        ...
+
 
 def pack_blob(version: int, key_id: bytes, nonce: bytes, body: bytes) -> bytes:
     return bytes([version, len(key_id)]) + key_id + nonce + body
@@ -92,6 +96,9 @@ class AesGcmSealer:
     def forget(self) -> None:
         """Nothing cached: the master keys come from the key file."""
 
+    def numbered(self, case: str) -> None:
+        """No case keys here."""
+
     def seal(self, plaintext: bytes, *, aad: bytes, case: str | None = None) -> bytes:
         key_id = self._current.encode()
         nonce = os.urandom(NONCE_BYTES)
@@ -127,6 +134,9 @@ class CaseKeySealer:
 
     def forget(self) -> None:
         self.case_keys.forget()
+
+    def numbered(self, case: str) -> None:
+        self.case_keys.numbered(case)
 
     def seal(self, plaintext: bytes, *, aad: bytes, case: str | None = None) -> bytes:
         if case is None:

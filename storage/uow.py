@@ -15,8 +15,9 @@ the rows it undid (case keys) is forgotten.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
+from typing import Protocol
 
 from sqlalchemy import Connection, Engine
 
@@ -37,10 +38,16 @@ from storage.reminders import SqlReminders
 from storage.roster import SqlMembershipGateway, SqlRoomRoster
 from storage.sealing import ContentSealer
 
+class HeldAuditLog(AuditLog, Protocol):
+    def held(self) -> AbstractContextManager[None]:
+        """Entries recorded in the block are written as it ends, inside it; dropped if it raises."""
+        ...
+
+
 # What a unit of work seals with and audits into, made for its connection. One sealer serves the
 # repositories and the audit log, so a case key made or read for an item is not read again (and
 # unwrapped again) for its audit entry.
-SealingFactory = Callable[[Connection], tuple[ContentSealer, AuditLog]]
+SealingFactory = Callable[[Connection], tuple[ContentSealer, HeldAuditLog]]
 
 
 class SavepointNotReleased(Exception):
@@ -63,7 +70,7 @@ class SqlUnitOfWork:
 
     items: SqlItemRepository
     outbox: SqlOutbox
-    audit: AuditLog
+    audit: HeldAuditLog
     inbox: SqlInbox
     cursors: SqlCursors
     conversations: SqlConversations
@@ -134,7 +141,8 @@ class SqlUnitOfWork:
         and the exception goes on."""
         savepoint = self.connection.begin_nested()
         try:
-            yield
+            with self.audit.held():  # the block's audit entries in one append, before the release
+                yield
         except BaseException:
             try:
                 if savepoint.is_active:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hmac
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
@@ -69,6 +71,7 @@ class Head:
 
 _SELECT_HEAD = select(audit_head.c.seq, audit_head.c.entry_hash, audit_head.c.frontier, audit_head.c.mac).where(
     audit_head.c.id == 1)
+_UPDATE_HEAD = update(audit_head).where(audit_head.c.id == 1)  # the values come as parameters
 _ENTRY_COLUMNS = ("seq", "recorded_at_us", "action", "reference", "key_id", "schema_version", "case_ref",
                   "sealed_meta", "sealed_detail", "prev_hash", "entry_hash")
 
@@ -146,7 +149,8 @@ def _locked_head(connection: Connection, keyring: Keyring) -> tuple[Head, RootTr
 
 
 class SqlAuditLog:
-    """Seals, chains and appends audit entries on the caller's Connection, each as it is recorded."""
+    """Seals, chains and appends audit entries on the caller's Connection, each as it is recorded,
+    or those of a held() block together as it ends."""
 
     def __init__(self, connection: Connection, keyring: Keyring, clock: Clock | None = None,
                  sealer: CaseKeySealer | None = None) -> None:
@@ -154,13 +158,43 @@ class SqlAuditLog:
         self._keyring = keyring
         self._clock = clock
         self._sealer = sealer or CaseKeySealer(connection, keyring, clock)
+        self._held: list[tuple[AuditEvent, int]] | None = None
 
     def record(self, event: AuditEvent) -> None:
-        self.append(event)
+        if self._held is not None:
+            self._held.append((event, self._recorded_at_us(event)))
+        else:
+            self.append(event)
 
     def append(self, event: AuditEvent) -> int:
-        """Append `event` now; returns its seq."""
-        return self._append([(event, self._recorded_at_us(event))])
+        """Append `event` now, after any held entries; returns its seq."""
+        entries = [(event, self._recorded_at_us(event))]
+        if self._held:
+            entries = self._held + entries
+            self._held.clear()
+        return self._append(entries)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Entries recorded in the block are appended together as it ends, still inside it (one
+        INSERT and one head update instead of one each per entry); a block that raises drops them.
+        The caller's savepoint wraps the block, so they commit or roll back with what they record."""
+        if self._held is not None:  # an outer block appends them, but not those of this one if it raises
+            mark = len(self._held)
+            try:
+                yield
+            except BaseException:
+                del self._held[mark:]
+                raise
+            return
+        self._held = []
+        try:
+            yield
+            entries = self._held
+        finally:
+            self._held = None
+        if entries:
+            self._append(entries)
 
     def _recorded_at_us(self, event: AuditEvent) -> int:
         return to_micros(self._clock.now() if self._clock else event.at)
@@ -195,8 +229,7 @@ class SqlAuditLog:
         frontier = head.frontier.to_bytes()
         mac = mac_for(self._keyring, seq, prev_hash, frontier)
         connection.execute(insert(audit_entries), rows)
-        connection.execute(update(audit_head).where(audit_head.c.id == 1)
-                           .values(seq=seq, entry_hash=prev_hash, frontier=frontier, mac=mac))
+        connection.execute(_UPDATE_HEAD, {"seq": seq, "entry_hash": prev_hash, "frontier": frontier, "mac": mac})
         _HEADS[root] = (weakref.ref(innermost), Head(seq, prev_hash, head.frontier, mac))
         return seq
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import timedelta
 
@@ -44,6 +45,9 @@ class SharedAudit:
 
     def record(self, event: AuditEvent) -> None:
         self.events.append(event)
+
+    def held(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
 
 class FakePlatform:

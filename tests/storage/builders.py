@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Connection
@@ -15,9 +16,8 @@ from alerts.items import DueSpec, Item, ItemDraft, ItemKind, Reference, Selector
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.priority import Priority
 from alerts.routing import Delivery, Destination, Route
-from handlers.ports import AuditLog
 from storage.sealing import ContentSealer
-from storage.uow import SealingFactory
+from storage.uow import HeldAuditLog, SealingFactory
 
 CREATED = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 
@@ -32,8 +32,11 @@ class RecordingAudit:
     def record(self, event: AuditEvent) -> None:
         self.events.append(event)
 
+    def held(self) -> AbstractContextManager[None]:
+        return nullcontext()  # recorded at once: nothing to write at the block's end
 
-def sealing(sealer: ContentSealer, audit: Callable[[Connection], AuditLog] = RecordingAudit) -> SealingFactory:
+
+def sealing(sealer: ContentSealer, audit: Callable[[Connection], HeldAuditLog] = RecordingAudit) -> SealingFactory:
     """A unit of work's sealing with one sealer for every connection, and `audit` made for each."""
     return lambda connection: (sealer, audit(connection))
 
