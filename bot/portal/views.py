@@ -25,6 +25,7 @@ from alerts.reminder_render import duration
 from alerts.reminders import Owed, Track, chased, deadline, overdue
 from alerts.roles import Role
 from alerts.stats import ExchangeTimes, group_stats, median, percentile, period_bounds
+from handlers.arrangements import status as arrangement_status
 from handlers.ports import ItemRecord, ItemSummary, UnitOfWork
 from handlers.visibility import ItemView, item_view, overdue_for
 
@@ -447,3 +448,29 @@ def directory_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: 
     _consulted(uow, viewer, now, command="portal directory", view="all" if admin else viewer.organisation)
     return {"people": people, "arrangements": arrangements, "all": admin, "organisation": viewer.organisation,
             "sees_people": admin or focal, "sees_arrangements": sees_arrangements}
+
+
+def may_see_arrangements(viewer: Contact) -> bool:
+    """Coordinators and admins (who manage them, as /arrangement in chat) and auditors (read only)."""
+    return any(viewer.has(r) for r in (Role.COORDINATOR, Role.ADMIN, Role.AUDITOR))
+
+
+def arrangements_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime) -> dict[str, Any]:
+    """Every sharing arrangement with its dates and where it stands today (UTC days, as routing reads
+    them): the same status /arrangement list gives in chat."""
+    if not may_see_arrangements(viewer):
+        raise NotFound()
+    today = now.astimezone(timezone.utc).date()
+    rows = []
+    for a in sorted(directory.arrangements, key=lambda a: (a.number is None, a.number or 0, a.key)):
+        lapse = a.lapse(now)
+        rows.append({
+            "number": str(a.number) if a.number is not None else "—", "open": a.number is not None and a.ended_at is None,
+            "document": a.kind, "parties": ", ".join(sorted(a.parties)), "topics": a.scope(),
+            "direction": f"one way, from {a.giver}" if a.giver else "both ways",
+            "starts": a.starts.isoformat() if a.starts else "—", "ends": a.ends.isoformat() if a.ends else "—",
+            "left": ("—" if a.ends is None or lapse is not None else str((a.ends - today).days)),
+            "in_force": lapse is None, "status": arrangement_status(a, now),
+        })
+    _consulted(uow, viewer, now, command="portal arrangements")
+    return {"rows": rows, "today": today.isoformat()}
