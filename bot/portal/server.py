@@ -42,6 +42,7 @@ from alerts.messages import InboundMessage
 from bot.config.portal import PortalSettings
 from bot.portal import charts, views
 from alerts.audit import AuditAction
+from alerts.incident import COUNT_MINIMUM
 from handlers import coordination, membership
 from handlers.command_list import COMMANDS
 from handlers.commands import ParseError
@@ -232,6 +233,11 @@ class PortalServer:
                         "page and try again."), content_type="text/html")
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
+    def _count_minimum(self) -> int:
+        """The smallest count of a harmonised field shown: the one /stats and the bulletin use."""
+        policy = self.runtime.posting_policy
+        return policy.count_minimum if policy is not None else COUNT_MINIMUM
+
     def _uow(self) -> UnitOfWork:
         return self.runtime.uow_factory()  # type: ignore[no-any-return]
 
@@ -408,7 +414,7 @@ class PortalServer:
             return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Statistics",
                               message=str(error))
         page = await self._db(self._write(views.stats_page), self.runtime.directory.current(), viewer,
-                              self._now(), period)
+                              self._now(), period, self._count_minimum())
         page.update(await asyncio.to_thread(_draw_charts, page))  # drawing takes a while: not on the event loop
         return self._page("stats.html", viewer=viewer, csrf=csrf_for(token), title="Statistics", **page)
 
@@ -424,7 +430,7 @@ class PortalServer:
             return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Bulletin",
                               message=str(error))
         page = await self._db(self._write(views.bulletin_page), self.runtime.directory.current(), viewer,
-                              self._now(), month)
+                              self._now(), month, self._count_minimum())
         return self._page("bulletin.html", viewer=viewer, csrf=csrf_for(token), title="Monthly bulletin", **page)
 
     async def _directory(self, request: web.Request) -> web.Response:

@@ -25,7 +25,9 @@ from alerts.reminder_render import duration
 from alerts.reminders import Owed, Track, chased, deadline, overdue
 from alerts.roles import Role
 from alerts.stats import ExchangeTimes, group_stats, median, percentile, period_bounds
+from alerts.incident import COUNT_MINIMUM, Incident, harmonised_counts
 from handlers.arrangements import status as arrangement_status
+from handlers.coordination import incidents_of
 from handlers.ports import ItemRecord, ItemSummary, UnitOfWork
 from handlers.visibility import ItemView, item_view, overdue_for
 
@@ -341,9 +343,10 @@ def _day_ends(since: datetime, until: datetime, now: datetime) -> list[datetime]
     return ends + ([last] if not ends or ends[-1] < last else [])
 
 
-def stats_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, period: str | None
-               ) -> dict[str, Any]:
-    """The numbers behind the charts (drawn by bot.portal.charts). Counts, no content: as /stats in chat."""
+def stats_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, period: str | None,
+               count_minimum: int = COUNT_MINIMUM) -> dict[str, Any]:
+    """The numbers behind the charts (drawn by bot.portal.charts). Counts, no content: as /stats in chat,
+    the harmonised incident fields too, each value from `count_minimum` items (as /stats counts them)."""
     if not may_see_stats(viewer):
         raise NotFound()
     since, until, label = period_bounds(period, now)
@@ -376,8 +379,9 @@ def stats_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: date
     ends = _day_ends(since, until, now)
     overdue_days = [f"{end - timedelta(seconds=1):%m-%d}" for end in ends]
     overdue_counts = overdue_series(history, closed_at, directory, ends)
+    incidents = harmonised_counts(incidents_of(uow, uow.reminders.summaries(since, until)), count_minimum)
     _consulted(uow, viewer, now, command="portal stats", period=label)
-    return {"overdue_days": overdue_days, "overdue_counts": overdue_counts, "label": label, "since": f"{since:%Y-%m-%d}", "until": f"{until:%Y-%m-%d}", "months": months,
+    return {"incidents": incidents, "overdue_days": overdue_days, "overdue_counts": overdue_counts, "label": label, "since": f"{since:%Y-%m-%d}", "until": f"{until:%Y-%m-%d}", "months": months,
             "volume": volume, "times": times, "lines": [g.line() for g in groups], "period": period or ""}
 
 
@@ -389,8 +393,8 @@ def may_see_bulletin(viewer: Contact, directory: Directory) -> bool:
     return organisation is not None and organisation.standing is Standing.MEMBER
 
 
-def bulletin_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, month: str | None
-                  ) -> dict[str, Any]:
+def bulletin_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, month: str | None,
+                  count_minimum: int = COUNT_MINIMUM) -> dict[str, Any]:
     """The monthly bulletin as alerts.bulletin renders it for chat, for the calendar month `month`
     (YYYY-MM; the last complete month when None). It carries the text of TLP:CLEAR H0 items only:
     a page is not a registered room, so TLP:GREEN content stays out (alerts.bulletin.may_carry)."""
@@ -408,17 +412,20 @@ def bulletin_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: d
     items = []
     for summary in uow.reminders.summaries(since, until):
         body = None
-        if may_carry(summary.caveat, green_allowed=False):
-            record = uow.items.get(Reference.parse(summary.reference))
-            body = record.item.draft.body if record and record.erasure is None else None
+        record = uow.items.get(Reference.parse(summary.reference))
+        kept = record is not None and record.erasure is None
+        if may_carry(summary.caveat, green_allowed=False) and record is not None and kept:
+            body = record.item.draft.body
+        # Every item's harmonised fields are counted (never shown per item), as in the bulletin in chat.
+        incident = record.item.draft.incident if record is not None and kept else Incident()
         items.append(SharedItem(summary.reference, summary.caveat, summary.priority, summary.topic,
                                 org(summary.originator), tuple(dict.fromkeys(org(c) for c in summary.recipients)),
-                                summary.created_at, body))
+                                summary.created_at, body, incident))
     _consulted(uow, viewer, now, command="portal bulletin", month=month,
                content_of=", ".join(i.reference for i in items if i.body is not None))
     previous = f"{since - timedelta(days=1):%Y-%m}"
     following = f"{until:%Y-%m}" if until <= now else None
-    return {"month": month, "label": label, "text": render_bulletin(items, label, green_allowed=False),
+    return {"month": month, "label": label, "text": render_bulletin(items, label, green_allowed=False, minimum=count_minimum),
             "previous": previous, "following": following}
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import html
+
 import pytest
 
 from storage.audit.trail import read_entries
@@ -108,3 +110,18 @@ def test_others_get_404(world: PortalWorld) -> None:
 def post_without_page(client: Client) -> Answer:
     board = client.get("/board")
     return client.post("/arrangements/add", {"csrf": board.field("csrf"), **ADD})
+
+
+def test_statistics_and_bulletin_pages_count_the_harmonised_fields_from_the_minimum(world: PortalWorld) -> None:
+    for n in range(4):
+        world.say("my-officer", f"/alert to:TH tlp:amber topic:people-smuggling persons:2 nationalities:MM,BD "
+                                f"method:sea Boat {n}")
+    world.say("my-officer", "/alert to:TH tlp:amber topic:people-smuggling persons:1 nationalities:MM method:air "
+                            "Flight")
+    stats = html.unescape(logged_in(world, "rso-coordinator").get("/stats?period=2026-11").body)
+    assert "Harmonised fields (5 items with them; counts under 5 are not shown):" in stats
+    assert "Persons reported: 9" in stats and "By nationality: MM 5" in stats
+    assert "BD 4" not in stats and "By method" not in stats  # sea 4, air 1: under the minimum
+    bulletin = html.unescape(logged_in(world, "my-officer").get("/bulletin?month=2026-11").body)
+    assert "Harmonised fields (5 items with them; counts under 5 are not shown):" in bulletin
+    assert "By nationality: MM 5" in bulletin and "Boat 1" not in bulletin  # counts only, no AMBER text
