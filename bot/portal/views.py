@@ -332,7 +332,7 @@ def overdue_series(rows: Sequence[ExchangeTimes], closed_at: Mapping[str, dateti
     return counts
 
 
-def _day_ends(since: datetime, until: datetime, now: datetime) -> list[datetime]:
+def day_ends(since: datetime, until: datetime, now: datetime) -> list[datetime]:
     """The end of each UTC day of [since, until), up to now (at most a year of days)."""
     last = min(until, now)
     day = datetime(since.year, since.month, since.day, tzinfo=timezone.utc) + timedelta(days=1)
@@ -376,7 +376,7 @@ def stats_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: date
         record = uow.items.get(Reference.parse(reference))
         if record is not None and record.closure is not None:
             closed_at[reference] = record.closure.closed_at
-    ends = _day_ends(since, until, now)
+    ends = day_ends(since, until, now)
     overdue_days = [f"{end - timedelta(seconds=1):%m-%d}" for end in ends]
     overdue_counts = overdue_series(history, closed_at, directory, ends)
     incidents = harmonised_counts(incidents_of(uow, uow.reminders.summaries(since, until)), count_minimum)
