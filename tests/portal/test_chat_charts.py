@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from alerts.identity import ChatRef
+from alerts.reminder_policy import ReminderPolicy
 from bot.portal.chat_charts import bulletin_chart_png, digest_chart_png
+from handlers.followup_reminders import ReminderService
+from tests.fakes import MemoryUnitOfWork
 from tests.portal.world import PortalWorld
+from tests.unit.test_reminder_service import ReminderBot
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -38,3 +43,23 @@ def test_the_digest_and_bulletin_charts_are_png_that_follow_the_numbers(world: P
     assert digest != empty_digest and bulletin != empty_bulletin
     with world.runtime.uow_factory(read_only=True) as uow:  # a month before any item: no bar of November
         assert bulletin_chart_png(uow, "2026-10", world.clock.now()) != bulletin
+
+
+def test_the_digest_and_bulletin_link_to_the_portals_charts_only_while_it_is_served() -> None:
+    served: list[str | None] = [None]
+    bot = ReminderBot()
+    bot.service = ReminderService(lambda: MemoryUnitOfWork(bot.store), bot.directory_source, ReminderPolicy(),
+                                  digest_room=ChatRef.parse("console:#coordination"),
+                                  bulletin_room=ChatRef.parse("console:#network"), portal_url=lambda: served[0])
+    bot.says("my-officer", "/alert to:TH tlp:amber topic:document-fraud\nForged visas")
+    now = bot.clock.now()
+    assert bot.service.digest(now, now.date())
+    [digest] = bot.store.messages_to("chat:console:#coordination")
+    assert "Charts" not in digest.text and "http" not in digest.text
+    served[0] = "https://portal.example.org/"
+    assert bot.service.digest(now, now.date() + timedelta(days=1))
+    assert bot.service.bulletin(now, now.date().replace(day=1))
+    digest = bot.store.messages_to("chat:console:#coordination")[-1]
+    [bulletin] = bot.store.messages_to("chat:console:#network")
+    assert digest.text.endswith("Charts (coordinators, admins and auditors): https://portal.example.org/stats")
+    assert bulletin.text.endswith(": https://portal.example.org/stats?period=2026-11")
