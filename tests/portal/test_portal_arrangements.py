@@ -125,3 +125,10 @@ def test_statistics_and_bulletin_pages_count_the_harmonised_fields_from_the_mini
     bulletin = html.unescape(logged_in(world, "my-officer").get("/bulletin?month=2026-11").body)
     assert "Harmonised fields (5 items with them; counts under 5 are not shown):" in bulletin
     assert "By nationality: MM 5" in bulletin and "Boat 1" not in bulletin  # counts only, no AMBER text
+
+
+def test_an_admin_records_one_and_the_same_again_is_refused_as_in_chat(world: PortalWorld) -> None:
+    client = logged_in(world, "rso-admin")
+    assert "Recorded arrangement" in post(client, "/arrangements/add", ADD).body
+    again = post(client, "/arrangements/add", ADD)
+    assert "Not recorded:" in again.body and again.body.count("<td>MoU TH-CA 2026</td>") == 1
