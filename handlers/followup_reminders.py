@@ -112,13 +112,16 @@ class ReminderService:
                  bulletin_room: ChatRef | None = None, batch: int = BATCH, admins: AdminPlaces = lambda: (),
                  error_ref: Callable[[], str] = new_error_ref, platforms: AbstractSet[Platform] | None = None,
                  encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY, arrangement_notice: timedelta = ENDING_NOTICE,
-                 count_minimum: int = COUNT_MINIMUM, digest_zone: str = UTC, release: ReleasePolicy | None = None) -> None:
+                 count_minimum: int = COUNT_MINIMUM, digest_zone: str = UTC, release: ReleasePolicy | None = None,
+                 portal_url: Callable[[], str | None] = lambda: None) -> None:
         """`platforms` (those the bot runs; None: every one) and `encrypted_only` choose each reminder's
         chat as routing chooses an item's (alerts.routing_places.direct_place); `arrangement_notice`: how
         long before its last day a sharing arrangement reminds the coordinators; `count_minimum`: the
         smallest count of a harmonised incident field the bulletin shows. `digest_zone` is the time
         zone of the digest's day and hour, on whose clock its times are written too. `release`: items
-        held for two-person release are reminded about and expired in each tick."""
+        held for two-person release are reminded about and expired in each tick. `portal_url`: the
+        web portal's address while it is served (None: not served); the digest and the bulletin then end
+        with a link to its statistics, where their charts are."""
         self._uow_factory = uow_factory
         self._directory = directory
         self.policy = policy
@@ -133,6 +136,7 @@ class ReminderService:
         self.count_minimum = count_minimum
         self._digest_zone = digest_zone
         self._release = release
+        self._portal_url = portal_url
 
     # --- reminders ------------------------------------------------------------------------------
 
@@ -384,6 +388,7 @@ class ReminderService:
             new_items = len(uow.reminders.summaries(now - timedelta(hours=24), now))
             self._set_aside_unreadable(uow, DIGEST, now)
             text = render_digest(owed, directory, now, day=label, new_items=new_items, zone=self._digest_zone)
+            text += self._charts_line("/stats")
             room = Destination.chat(self._digest_room)
             uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=room, text=text))
             uow.audit.record(AuditEvent(
@@ -393,6 +398,11 @@ class ReminderService:
             ))
             uow.commit()
         return True
+
+    def _charts_line(self, path: str) -> str:
+        """A closing line linking to the portal's charts, when the portal is served."""
+        base = self._portal_url()
+        return f"\nCharts (coordinators, admins and auditors): {base.rstrip('/')}{path}" if base else ""
 
     def bulletin(self, now: datetime, month: date) -> bool:
         """Post the bulletin of the calendar `month` (UTC) to the bulletin room, once."""
@@ -416,6 +426,7 @@ class ReminderService:
             items = [shared[s.reference] for s in self._handled(uow, BULLETIN, now,
                                                                 uow.reminders.summaries(since, until), share)]
             text = render_bulletin(items, label, green_allowed=green_allowed, minimum=self.count_minimum)
+            text += self._charts_line(f"/stats?period={month:%Y-%m}")
             uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=room, text=text))
             carried = [i for i in items if i.body is not None]
             uow.audit.record(AuditEvent(

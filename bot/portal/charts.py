@@ -24,11 +24,22 @@ def _data_uri(figure: Figure) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def png(figure: Figure) -> bytes:
+    """A chart as PNG bytes, for chat platforms that show images (they do not show SVG)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None}, bbox_inches="tight")
+    return buffer.getvalue()
+
+
 def _figure() -> Figure:
     return Figure(figsize=(7, 3.4), dpi=100)
 
 
 def stacked_bars(months: Sequence[str], series: Mapping[str, Sequence[int]], title: str) -> str:
+    return _data_uri(stacked_bars_figure(months, series, title))
+
+
+def stacked_bars_figure(months: Sequence[str], series: Mapping[str, Sequence[int]], title: str) -> Figure:
     """Items per month, one colour per topic."""
     figure = _figure()
     axes = figure.subplots()
@@ -42,11 +53,16 @@ def stacked_bars(months: Sequence[str], series: Mapping[str, Sequence[int]], tit
     if series:
         axes.legend(fontsize="small", frameon=False)
     axes.tick_params(axis="x", labelrotation=45)
-    return _data_uri(figure)
+    return figure
 
 
 def paired_bars(labels: Sequence[str], first: Sequence[float], second: Sequence[float], names: tuple[str, str],
                 title: str, unit: str) -> str:
+    return _data_uri(paired_bars_figure(labels, first, second, names, title, unit))
+
+
+def paired_bars_figure(labels: Sequence[str], first: Sequence[float], second: Sequence[float], names: tuple[str, str],
+                title: str, unit: str) -> Figure:
     """Two measures per label side by side (median and p90 hours per country)."""
     figure = _figure()
     axes = figure.subplots()
@@ -58,10 +74,14 @@ def paired_bars(labels: Sequence[str], first: Sequence[float], second: Sequence[
     axes.set_xlabel(unit)
     axes.set_title(title)
     axes.legend(fontsize="small", frameon=False)
-    return _data_uri(figure)
+    return figure
 
 
 def line(labels: Sequence[str], values: Sequence[int], title: str, unit: str) -> str:
+    return _data_uri(line_figure(labels, values, title, unit))
+
+
+def line_figure(labels: Sequence[str], values: Sequence[int], title: str, unit: str) -> Figure:
     """One count over time (copies overdue at the end of each day)."""
     figure = _figure()
     axes = figure.subplots()
@@ -73,4 +93,4 @@ def line(labels: Sequence[str], values: Sequence[int], title: str, unit: str) ->
     axes.set_ylabel(unit)
     axes.set_title(title)
     axes.tick_params(axis="x", labelrotation=45)
-    return _data_uri(figure)
+    return figure

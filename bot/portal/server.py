@@ -41,7 +41,13 @@ from alerts.roles import Role
 from alerts.messages import InboundMessage
 from bot.config.portal import PortalSettings
 from bot.portal import charts, views
+from alerts.audit import AuditAction
+from alerts.incident import COUNT_MINIMUM
 from handlers import coordination, membership
+from handlers.command_list import COMMANDS
+from handlers.commands import ParseError
+from handlers.lexer import OPENING_QUOTES
+from handlers.parse_admin import ARRANGEMENT_ADD_EXAMPLE, ARRANGEMENT_END_EXAMPLE
 from handlers.context import CommandContext
 from handlers.portal import LOGIN_PATH, new_token, token_hash
 from handlers.ports import UnitOfWork
@@ -127,6 +133,8 @@ class PortalServer:
         r.add_get("/bulletin", self._bulletin)
         r.add_get("/directory", self._directory)
         r.add_get("/rooms", self._rooms)
+        r.add_get("/arrangements", self._arrangements)
+        r.add_post("/arrangements/{action:add|end}", self._arrangement_change)
         return app
 
     async def start(self) -> None:
@@ -224,6 +232,11 @@ class PortalServer:
                 message="This form was refused: its security token is missing or wrong. Go back, reload the "
                         "page and try again."), content_type="text/html")
         return {k: v for k, v in form.items() if isinstance(v, str)}
+
+    def _count_minimum(self) -> int:
+        """The smallest count of a harmonised field shown: the one /stats and the bulletin use."""
+        policy = self.runtime.posting_policy
+        return policy.count_minimum if policy is not None else COUNT_MINIMUM
 
     def _uow(self) -> UnitOfWork:
         return self.runtime.uow_factory()  # type: ignore[no-any-return]
@@ -401,7 +414,7 @@ class PortalServer:
             return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Statistics",
                               message=str(error))
         page = await self._db(self._write(views.stats_page), self.runtime.directory.current(), viewer,
-                              self._now(), period)
+                              self._now(), period, self._count_minimum())
         page.update(await asyncio.to_thread(_draw_charts, page))  # drawing takes a while: not on the event loop
         return self._page("stats.html", viewer=viewer, csrf=csrf_for(token), title="Statistics", **page)
 
@@ -417,7 +430,7 @@ class PortalServer:
             return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Bulletin",
                               message=str(error))
         page = await self._db(self._write(views.bulletin_page), self.runtime.directory.current(), viewer,
-                              self._now(), month)
+                              self._now(), month, self._count_minimum())
         return self._page("bulletin.html", viewer=viewer, csrf=csrf_for(token), title="Monthly bulletin", **page)
 
     async def _directory(self, request: web.Request) -> web.Response:
@@ -478,6 +491,82 @@ class PortalServer:
         self.runtime.worker.wake()  # the reminders or escalations it queued go now
         return self._page("done.html", viewer=viewer, csrf=csrf_for(token), title=f"{action.title()} {reference}",
                           answers=answers, reference=str(reference))
+
+
+    async def _arrangements(self, request: web.Request, answers: list[str] | None = None,
+                            status: int = 200) -> web.Response:
+        viewer, token = await self._session(request)
+        page = await self._db(self._write(views.arrangements_page), self.runtime.directory.current(), viewer,
+                              self._now())
+        may_change = bool(viewer.identities) and COMMANDS.refusal("arrangement", viewer) is None
+        return self._page("arrangements.html", status=status, viewer=viewer, csrf=csrf_for(token),
+                          title="Arrangements", may_change=may_change, answers=answers or [], **page)
+
+    async def _arrangement_change(self, request: web.Request) -> web.Response:
+        """Add or end an arrangement from the page's forms: the text /arrangement would be in chat is
+        made from the fields and runs through the same parser, role check and handler, so the rules,
+        the audit entries and the refusals are the chat command's; its answers are shown on the page."""
+        viewer, token = await self._session(request)
+        form = await self._checked_post(request, token)
+        if not views.may_see_arrangements(viewer) or not viewer.identities:
+            raise views.NotFound()
+        action = request.match_info["action"]
+        text, problem = (_add_text(form) if action == "add" else _end_text(form))
+        now = self._now()
+
+        def run(uow: UnitOfWork) -> list[str]:
+            ctx = self._command(uow, viewer, text or "/arrangement", now)
+            if problem:
+                ctx.audit(AuditAction.REFUSAL, detail={"command": "arrangement", "reason": problem})
+                return [problem]
+            parsed = COMMANDS.parse(text, self.runtime.vocabulary)
+            if parsed is None or isinstance(parsed, ParseError):
+                ctx.answer(str(parsed) if parsed else "That is not an /arrangement command.")
+                return ctx.answers
+            ctx.audit(AuditAction.COMMAND, detail={"command": parsed.name, "event": ctx.message.event_id})
+            denied = COMMANDS.refusal(parsed.name, viewer)
+            if denied:
+                ctx.audit(AuditAction.REFUSAL, detail={"command": parsed.name, "reason": denied})
+                ctx.answer(denied)
+                return ctx.answers
+            spec = COMMANDS.spec_for(parsed.name)
+            assert spec is not None
+            spec.run(ctx, parsed, self.runtime.posting_policy)
+            return ctx.answers
+
+        answers = await self._db(self._write(run))
+        return await self._arrangements(request, answers)
+
+
+_FIELD_WORD = re.compile(r"[A-Za-z0-9,>_.-]*")
+_QUOTES = set(OPENING_QUOTES) | set("\"”’»“‘\n\r")
+
+
+def _add_text(form: dict[str, str]) -> tuple[str, str]:
+    """The /arrangement add text the form's fields make, or why the fields cannot make one (a value that
+    would read as another field is refused rather than reinterpreted)."""
+    parts = ["/arrangement add"]
+    for name in ("between", "topics", "from", "until", "direction"):
+        value = "".join(form.get(name, "").split())
+        if not _FIELD_WORD.fullmatch(value):
+            return "", (f"{name}: '{value[:30]}' holds characters it cannot: letters, digits, commas, - and > only. "
+                        f"Example: {ARRANGEMENT_ADD_EXAMPLE}")
+        if value:
+            parts.append(f"{name}:{value}")
+    document = " ".join(form.get("doc", "").split())
+    if any(c in _QUOTES for c in document):
+        return "", "doc: may not hold quotation marks. Give the document's reference, for example MoU MY-CA 2026."
+    if document:
+        parts.insert(2, f'doc:"{document}"')
+    return " ".join(parts), ""
+
+
+def _end_text(form: dict[str, str]) -> tuple[str, str]:
+    which = form.get("which", "").strip().removeprefix("#")
+    reason = " ".join(form.get("reason", "").split())
+    if not which.isdigit():
+        return "", f"Choose the arrangement to end by its number. Example: {ARRANGEMENT_END_EXAMPLE}"
+    return f"/arrangement end {which} {reason}".rstrip(), ""
 
 
 def _draw_charts(page: dict[str, Any]) -> dict[str, str]:

@@ -25,6 +25,9 @@ from alerts.reminder_render import duration
 from alerts.reminders import Owed, Track, chased, deadline, overdue
 from alerts.roles import Role
 from alerts.stats import ExchangeTimes, group_stats, median, percentile, period_bounds
+from alerts.incident import COUNT_MINIMUM, Incident, harmonised_counts
+from handlers.arrangements import status as arrangement_status
+from handlers.coordination import incidents_of
 from handlers.ports import ItemRecord, ItemSummary, UnitOfWork
 from handlers.visibility import ItemView, item_view, overdue_for
 
@@ -329,7 +332,7 @@ def overdue_series(rows: Sequence[ExchangeTimes], closed_at: Mapping[str, dateti
     return counts
 
 
-def _day_ends(since: datetime, until: datetime, now: datetime) -> list[datetime]:
+def day_ends(since: datetime, until: datetime, now: datetime) -> list[datetime]:
     """The end of each UTC day of [since, until), up to now (at most a year of days)."""
     last = min(until, now)
     day = datetime(since.year, since.month, since.day, tzinfo=timezone.utc) + timedelta(days=1)
@@ -340,9 +343,10 @@ def _day_ends(since: datetime, until: datetime, now: datetime) -> list[datetime]
     return ends + ([last] if not ends or ends[-1] < last else [])
 
 
-def stats_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, period: str | None
-               ) -> dict[str, Any]:
-    """The numbers behind the charts (drawn by bot.portal.charts). Counts, no content: as /stats in chat."""
+def stats_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, period: str | None,
+               count_minimum: int = COUNT_MINIMUM) -> dict[str, Any]:
+    """The numbers behind the charts (drawn by bot.portal.charts). Counts, no content: as /stats in chat,
+    the harmonised incident fields too, each value from `count_minimum` items (as /stats counts them)."""
     if not may_see_stats(viewer):
         raise NotFound()
     since, until, label = period_bounds(period, now)
@@ -372,11 +376,12 @@ def stats_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: date
         record = uow.items.get(Reference.parse(reference))
         if record is not None and record.closure is not None:
             closed_at[reference] = record.closure.closed_at
-    ends = _day_ends(since, until, now)
+    ends = day_ends(since, until, now)
     overdue_days = [f"{end - timedelta(seconds=1):%m-%d}" for end in ends]
     overdue_counts = overdue_series(history, closed_at, directory, ends)
+    incidents = harmonised_counts(incidents_of(uow, uow.reminders.summaries(since, until)), count_minimum)
     _consulted(uow, viewer, now, command="portal stats", period=label)
-    return {"overdue_days": overdue_days, "overdue_counts": overdue_counts, "label": label, "since": f"{since:%Y-%m-%d}", "until": f"{until:%Y-%m-%d}", "months": months,
+    return {"incidents": incidents, "overdue_days": overdue_days, "overdue_counts": overdue_counts, "label": label, "since": f"{since:%Y-%m-%d}", "until": f"{until:%Y-%m-%d}", "months": months,
             "volume": volume, "times": times, "lines": [g.line() for g in groups], "period": period or ""}
 
 
@@ -388,8 +393,8 @@ def may_see_bulletin(viewer: Contact, directory: Directory) -> bool:
     return organisation is not None and organisation.standing is Standing.MEMBER
 
 
-def bulletin_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, month: str | None
-                  ) -> dict[str, Any]:
+def bulletin_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, month: str | None,
+                  count_minimum: int = COUNT_MINIMUM) -> dict[str, Any]:
     """The monthly bulletin as alerts.bulletin renders it for chat, for the calendar month `month`
     (YYYY-MM; the last complete month when None). It carries the text of TLP:CLEAR H0 items only:
     a page is not a registered room, so TLP:GREEN content stays out (alerts.bulletin.may_carry)."""
@@ -407,17 +412,20 @@ def bulletin_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: d
     items = []
     for summary in uow.reminders.summaries(since, until):
         body = None
-        if may_carry(summary.caveat, green_allowed=False):
-            record = uow.items.get(Reference.parse(summary.reference))
-            body = record.item.draft.body if record and record.erasure is None else None
+        record = uow.items.get(Reference.parse(summary.reference))
+        kept = record is not None and record.erasure is None
+        if may_carry(summary.caveat, green_allowed=False) and record is not None and kept:
+            body = record.item.draft.body
+        # Every item's harmonised fields are counted (never shown per item), as in the bulletin in chat.
+        incident = record.item.draft.incident if record is not None and kept else Incident()
         items.append(SharedItem(summary.reference, summary.caveat, summary.priority, summary.topic,
                                 org(summary.originator), tuple(dict.fromkeys(org(c) for c in summary.recipients)),
-                                summary.created_at, body))
+                                summary.created_at, body, incident))
     _consulted(uow, viewer, now, command="portal bulletin", month=month,
                content_of=", ".join(i.reference for i in items if i.body is not None))
     previous = f"{since - timedelta(days=1):%Y-%m}"
     following = f"{until:%Y-%m}" if until <= now else None
-    return {"month": month, "label": label, "text": render_bulletin(items, label, green_allowed=False),
+    return {"month": month, "label": label, "text": render_bulletin(items, label, green_allowed=False, minimum=count_minimum),
             "previous": previous, "following": following}
 
 
@@ -447,3 +455,29 @@ def directory_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: 
     _consulted(uow, viewer, now, command="portal directory", view="all" if admin else viewer.organisation)
     return {"people": people, "arrangements": arrangements, "all": admin, "organisation": viewer.organisation,
             "sees_people": admin or focal, "sees_arrangements": sees_arrangements}
+
+
+def may_see_arrangements(viewer: Contact) -> bool:
+    """Coordinators and admins (who manage them, as /arrangement in chat) and auditors (read only)."""
+    return any(viewer.has(r) for r in (Role.COORDINATOR, Role.ADMIN, Role.AUDITOR))
+
+
+def arrangements_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime) -> dict[str, Any]:
+    """Every sharing arrangement with its dates and where it stands today (UTC days, as routing reads
+    them): the same status /arrangement list gives in chat."""
+    if not may_see_arrangements(viewer):
+        raise NotFound()
+    today = now.astimezone(timezone.utc).date()
+    rows = []
+    for a in sorted(directory.arrangements, key=lambda a: (a.number is None, a.number or 0, a.key)):
+        lapse = a.lapse(now)
+        rows.append({
+            "number": str(a.number) if a.number is not None else "—", "open": a.number is not None and a.ended_at is None,
+            "document": a.kind, "parties": ", ".join(sorted(a.parties)), "topics": a.scope(),
+            "direction": f"one way, from {a.giver}" if a.giver else "both ways",
+            "starts": a.starts.isoformat() if a.starts else "—", "ends": a.ends.isoformat() if a.ends else "—",
+            "left": ("—" if a.ends is None or lapse is not None else str((a.ends - today).days)),
+            "in_force": lapse is None, "status": arrangement_status(a, now),
+        })
+    _consulted(uow, viewer, now, command="portal arrangements")
+    return {"rows": rows, "today": today.isoformat()}

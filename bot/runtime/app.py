@@ -87,6 +87,7 @@ class Runtime:
     retention: RetentionSweeper | None = None
     keyring: Keyring | None = None  # the web portal opens an item's audit trail with it
     posting_policy: PostingPolicy | None = None  # as the dispatcher has it; the web portal's actions too
+    vocabulary: Vocabulary | None = None  # as the dispatcher parses with; the web portal's forms too
     # The web portal's address once it is served (bot.runtime.serve sets it), for /portal's links.
     portal_url: str | None = None
     _inbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -228,6 +229,7 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
                    if settings.audit.retention_days else None),
         keyring=keyring,
         posting_policy=posting_policy,
+        vocabulary=vocabulary,
     )
     served.append(runtime)
     return runtime

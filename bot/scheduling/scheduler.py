@@ -179,7 +179,8 @@ async def start_scheduler(runtime: RuntimeLike) -> ReminderScheduler | None:
                               admins=lambda: admin_destinations(runtime), platforms=runtime.connectors.keys(),
                               encrypted_only=runtime.settings.routing_policy().encrypted_only,
                               arrangement_notice=settings.arrangement_notice, count_minimum=settings.count_minimum,
-                              digest_zone=settings.digest_timezone, release=runtime.settings.release.policy())
+                              digest_zone=settings.digest_timezone, release=runtime.settings.release.policy(),
+                              portal_url=lambda: getattr(runtime, "portal_url", None))
     specs = job_specs(settings.tick, settings.digest_time, settings.digest_timezone, digest=settings.digest_room is not None,
                       bulletin_day=settings.bulletin_day if settings.bulletin_room else None)
     scheduler = ReminderScheduler(service, run_on_db=runtime.db.run, clock=runtime.clock,

@@ -231,3 +231,33 @@ def test_the_bulletin_prints_without_the_menus_and_as_a_pdf(world: PortalWorld, 
     assert pdf.startswith(b"%PDF") and len(pdf) > 1000
     (shots / "bulletin.pdf").write_bytes(pdf)
     screenshot(browser, "bulletin", shots)
+
+
+def test_a_coordinator_records_an_arrangement_from_its_page(world: PortalWorld, browser: Any, shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    log_in(browser, world, "rso-coordinator")
+    browser.find_element(By.LINK_TEXT, "Arrangements").click()
+    wait_for_title(browser, "Sharing arrangements")
+    form = browser.find_element(By.ID, "add-arrangement")
+    for name, value in (("between", "ID,CA"), ("doc", "MoU ID-CA <2026>"), ("topics", "document-fraud"),
+                        ("from", "2026-11-01"), ("until", "2027-01-31")):
+        form.find_element(By.NAME, name).send_keys(value)
+    # Without its CSRF token the form is refused and records nothing.
+    browser.execute_script("arguments[0].querySelector('input[name=csrf]').remove()", form)
+    form.find_element(By.TAG_NAME, "button").click()
+    wait_for_title(browser, "Refused")
+    browser.get(world.url + "/arrangements")
+    assert "MoU ID-CA" not in browser.find_element(By.ID, "arrangements").text
+    form = browser.find_element(By.ID, "add-arrangement")
+    for name, value in (("between", "ID,CA"), ("doc", "MoU ID-CA <2026>"), ("topics", "document-fraud"),
+                        ("from", "2026-11-01"), ("until", "2027-01-31")):
+        form.find_element(By.NAME, name).send_keys(value)
+    form.find_element(By.TAG_NAME, "button").click()
+    wait_for_title(browser, "Sharing arrangements")
+    assert "Recorded arrangement" in browser.find_element(By.TAG_NAME, "main").text
+    [row] = [r for r in browser.find_elements(By.CSS_SELECTOR, "#arrangements tbody tr") if "MoU ID-CA <2026>" in r.text]
+    cells = [c.text for c in row.find_elements(By.TAG_NAME, "td")]
+    assert cells[1] == "MoU ID-CA <2026>" and "2026-11-01" in cells and "2027-01-31" in cells
+    assert cells[7] == "66" and cells[8].startswith("in force, last day 2027-01-31")  # today: 2026-11-26
+    screenshot(browser, "arrangements", shots)

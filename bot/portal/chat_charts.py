@@ -1,0 +1,50 @@
+"""The charts that go with the coordinators' daily digest and the monthly bulletin in chat, as PNG
+(chat platforms show PNG, not SVG): the same numbers and drawing as the portal's statistics page.
+
+    with uow_factory(read_only=True) as uow:
+        image = digest_chart_png(uow, directory, now)       # PNG bytes
+        image = bulletin_chart_png(uow, "2026-10", now)
+
+Counts only, no content: the digest's room is the coordinators', the bulletin's the members'.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+from alerts.directory import Directory
+from alerts.items import Reference
+from bot.portal import charts
+from bot.portal.views import day_ends, overdue_series
+from handlers.ports import UnitOfWork
+
+
+def digest_chart_png(uow: UnitOfWork, directory: Directory, now: datetime, days: int = 30) -> bytes:
+    """Copies overdue at the end of each UTC day of the last `days` days, up to `now`."""
+    since = now - timedelta(days=days)
+    history = uow.reminders.exchange_times(since - timedelta(days=92), now)
+    closed_at: dict[str, datetime] = {}
+    for reference in {row.reference for row in history if not row.open}:
+        record = uow.items.get(Reference.parse(reference))
+        if record is not None and record.closure is not None:
+            closed_at[reference] = record.closure.closed_at
+    ends = day_ends(since, now, now)
+    labels = [f"{end - timedelta(seconds=1):%m-%d}" for end in ends]
+    figure = charts.line_figure(labels, overdue_series(history, closed_at, directory, ends),
+                                "Copies overdue at the end of each day (UTC)", "copies")
+    return charts.png(figure)
+
+
+def bulletin_chart_png(uow: UnitOfWork, month: str, now: datetime) -> bytes:
+    """Items per month by topic over the twelve months up to and including `month` (YYYY-MM)."""
+    year, number = (int(part) for part in month.split("-"))
+    until = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=timezone.utc)
+    since = datetime(year - 1 + number // 12, number % 12 + 1, 1, tzinfo=timezone.utc)  # eleven months before
+    summaries = uow.reminders.summaries(since, min(until, now + timedelta(seconds=1)))
+    months = sorted({f"{s.created_at:%Y-%m}" for s in summaries})
+    by_topic: dict[str, Counter[str]] = {}
+    for s in summaries:
+        by_topic.setdefault(s.topic or "(none)", Counter())[f"{s.created_at:%Y-%m}"] += 1
+    volume = {topic: [counts.get(m, 0) for m in months] for topic, counts in sorted(by_topic.items())}
+    return charts.png(charts.stacked_bars_figure(months, volume, f"Items per month, by topic, to {month}"))
