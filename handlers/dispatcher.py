@@ -22,6 +22,8 @@ from handlers.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 
+CARRY_ATTACHMENTS = frozenset({"alert", "request"})  # the commands a photo or file may come with
+
 UNKNOWN_SENDER = (
     "You are not in this network's directory, so I cannot take commands from you. "
     "Ask an admin to add you (/member add)."
@@ -71,6 +73,14 @@ class Dispatcher:
         if denied:
             ctx.audit(AuditAction.REFUSAL, detail={"command": parsed.name, "reason": denied})
             ctx.answer(denied)
+            return
+        if message.attachments and parsed.name not in CARRY_ATTACHMENTS:
+            # Fail closed: a file is never dropped silently, nor run with a command that cannot carry it.
+            ctx.audit(AuditAction.REFUSAL, detail={"command": parsed.name, "reason": "attachment with a command "
+                                                   "that takes none"})
+            ctx.answer(f"Not done: /{parsed.name} takes no attachment. Photos and files go with /alert or "
+                       "/request (the command in the caption), for example a photo captioned "
+                       "/alert to:TH tlp:amber topic:document-fraud Altered passport, page 2.")
             return
         self._run(ctx, parsed)
 

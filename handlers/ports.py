@@ -22,7 +22,7 @@ from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, Reference
 from alerts.membership import PlannedAction
 from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress
-from alerts.messages import InboundMessage, OutboundMessage
+from alerts.messages import Attachment, InboundMessage, OutboundMessage
 from alerts.priority import Priority
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
@@ -78,7 +78,12 @@ class ItemRepository(Protocol):
     def file_message(self, reference: Reference, message: InboundMessage) -> None:
         """`message` (as read from the inbox) is about the item: its stored text is sealed under
         the item's case key from now on, so erasing the case erases it too. The text of a message
-        about an erased case is dropped."""
+        about an erased case is dropped. Its attachments are stored under the same key, each by its
+        id in `message.attachment_ids()`."""
+        ...
+
+    def attachment(self, reference: Reference, ident: str) -> Attachment | None:
+        """An attachment filed with the item, with its bytes; None when there is none (or it was erased)."""
         ...
 
     def for_contact(self, contact_id: str) -> list[ItemRecord]:

@@ -6,6 +6,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from alerts.attachments import AttachmentPolicy, size_text
 from alerts.audit import AuditAction
 from alerts.caveat_rules import ENCRYPTED_ONLY, shared_chat
 from alerts.caveats import Tlp
@@ -39,6 +40,7 @@ class PostingPolicy:
     topic_defaults: Mapping[str, tuple[Selector, ...]] = field(default_factory=dict)
     routing: RoutingPolicy | None = None
     platforms: AbstractSet[Platform] | None = None
+    attachments: AttachmentPolicy = field(default_factory=AttachmentPolicy)
 
     @property
     def encrypted_only(self) -> frozenset[Tlp]:
@@ -65,6 +67,15 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         check_due(draft.due, ctx.now)  # here, where the clock is: the parser has none
     except InvalidValue as error:
         ctx.answer(str(error))
+        return None
+    attachments = ctx.message.attachments
+    refused_files = policy.attachments.refusal(attachments) if attachments else None
+    if refused_files is not None:  # fail closed: the whole command, not the text without its files
+        ctx.audit(AuditAction.REFUSAL, caveat=draft.caveat.label(), purpose=draft.purpose,
+                  recipients=tuple(str(s) for s in draft.recipients),
+                  detail={"command": draft.kind.noun.lower(), "reason": "attachments: " + refused_files,
+                          **_plan_removal(ctx, draft, None)})
+        ctx.uow.outbox.enqueue_many(placed_answer(ctx, refused_files, {draft.caveat.tlp}))
         return None
     try:
         route = policy.router(ctx.directory).route(draft, ctx.sender, confirmed=confirmed)
@@ -116,6 +127,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         raise RuntimeError(f"{_NUMBERS_TRIED} numbers in a row were erased before they were issued")
     ref = str(item.reference)
     text = render_delivery(item, ctx.directory)
+    files = ctx.message.attachment_ids()  # filed with the message, under the case key
     for contact in unreachable:
         ctx.uow.items.mark_delivery(keys[contact], "failed", ctx.now)
     queued = [
@@ -127,6 +139,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
             reference=ref,
             contact=delivery.contact,
             protect_content=draft.caveat.protect_content,
+            attachments=files,  # with the content, under the same caveat; a content-free notice has none
         )
         for delivery in route.deliveries
         if delivery.contact not in unreachable
@@ -139,6 +152,8 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         "grade": draft.grading.code if draft.grading else "",
         "route": "; ".join(f"{d.contact} via {d.destination} ({d.reason})" for d in route.deliveries),
     }
+    if attachments:
+        detail["attachments"] = "; ".join(f"{a.name} ({a.mime}, {size_text(a.size)})" for a in attachments)
     if unreachable:
         detail["unreachable"] = "; ".join(f"{c}: {why}" for c, why in cut_off.items())
     if route.confirmed_without_arrangement:

@@ -8,6 +8,7 @@ An event is named by its platform (the sender's) and the platform's event id.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy import Connection, select, tuple_, update
 
 from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
-from alerts.messages import InboundMessage
+from alerts.messages import Attachment, InboundMessage
 from storage.content import inbox_aad, open_json, seal_json
 from storage.db import insert_for
 from storage.sealing import ContentErased, ContentSealer
@@ -110,10 +111,17 @@ class SqlInbox:
             message_id=content.get("message_id"),
             direct=content.get("direct") is True,
             pressed=content.get("pressed"),
+            attachments=tuple(_attachment(a) for a in content.get("attachments", ())),
         )
 
 
-def _content(message: InboundMessage) -> dict[str, Any]:
+def _attachment(data: dict[str, Any]) -> Attachment:
+    raw = data.get("data")
+    return Attachment(data["name"], data["mime"], int(data["size"]),
+                      base64.b64decode(raw) if isinstance(raw, str) else None)
+
+
+def _content(message: InboundMessage, with_data: bool = True) -> dict[str, Any]:
     reply_to = message.reply_to
     content: dict[str, Any] = {
         "text": message.text,
@@ -125,6 +133,11 @@ def _content(message: InboundMessage) -> dict[str, Any]:
         content["direct"] = True
     if message.pressed is not None:
         content["pressed"] = message.pressed
+    if message.attachments:  # the bytes until the message is filed under its item (then in `attachments`)
+        content["attachments"] = [
+            {"name": a.name, "mime": a.mime, "size": a.size,
+             **({"data": base64.b64encode(a.data).decode()} if with_data and a.data is not None else {})}
+            for a in message.attachments]
     return content
 
 
@@ -136,7 +149,7 @@ def file_under_case(connection: Connection, sealer: ContentSealer, message: Inbo
     platform = message.sender.platform.value
     aad = inbox_aad(platform, message.event_id)
     try:
-        sealed = seal_json(sealer, _content(message), aad=aad, case=case)
+        sealed = seal_json(sealer, _content(message, with_data=False), aad=aad, case=case)
     except ContentErased:
         sealed = seal_json(sealer, {"text": "", "reply_to": None}, aad=aad)
     connection.execute(update(inbox).where(inbox.c.platform == platform, inbox.c.event_id == message.event_id)

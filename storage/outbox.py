@@ -70,6 +70,7 @@ class LeasedMessage:
     lease_until: datetime
     created_at: datetime
     possible_repeat: bool = False  # an earlier attempt may have arrived: its outcome was never recorded
+    attachments: tuple[str, ...] = ()
 
     @property
     def message(self) -> OutboundMessage:
@@ -83,6 +84,7 @@ class LeasedMessage:
             protect_content=self.protect_content,
             reply_to=self.reply_to,
             not_before=self.not_before,
+            attachments=self.attachments,
         )
 
 
@@ -105,8 +107,10 @@ class SqlOutbox:
         plaintexts: dict[str, bytes] = {}  # a fan-out seals the same text for every row: encode it once
         rows = []
         for message in messages:
-            plaintext = plaintexts.get(message.text)
-            if plaintext is None:
+            plaintext = plaintexts.get(message.text) if not message.attachments else None
+            if message.attachments:  # which of its item's attachments go with it (sealed, as the text)
+                plaintext = json_plaintext({"text": message.text, "attachments": list(message.attachments)})
+            elif plaintext is None:
                 plaintext = plaintexts[message.text] = json_plaintext({"text": message.text})
             reply_to = message.reply_to
             rows.append({
@@ -268,6 +272,7 @@ class SqlOutbox:
             lease_until=lease_until,
             created_at=row.created_at,
             possible_repeat=row.state == "sending" or (row.last_error or "").startswith(_UNKNOWN),
+            attachments=tuple(content.get("attachments", ())),
         )
 
 

@@ -22,7 +22,7 @@ from alerts.lifecycle import (
     Closure, DeliveryState, ForwardRequest, ForwardState, close_step, delivery_step, forward_step,
 )
 from alerts.membership import PlannedAction, action_message
-from alerts.messages import InboundMessage, OutboundMessage
+from alerts.messages import Attachment, InboundMessage, OutboundMessage
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
@@ -56,6 +56,7 @@ class MemoryStore:
     cursors: dict[str, str] = field(default_factory=dict)
     present: dict[ChatRef, dict[UserRef, str]] = field(default_factory=dict)  # each room's members as known
     progress: dict[str, dict[str, str]] = field(default_factory=dict)  # each membership run's outcomes, by key
+    attachments: dict[tuple[str, str], Attachment] = field(default_factory=dict)  # (reference, id)
 
     def messages_to(self, destination: str) -> list[OutboundMessage]:
         return [m for m in self.outbox.values() if str(m.destination) == destination]
@@ -80,7 +81,13 @@ class _Items:
         return self._staged.items.get(str(reference))
 
     def file_message(self, reference: Reference, message: InboundMessage) -> None:
-        """Nothing to re-seal in memory."""
+        """Nothing to re-seal in memory; its attachments are kept by id."""
+        for ident, attachment in zip(message.attachment_ids(), message.attachments):
+            if attachment.data is not None:
+                self._staged.attachments.setdefault((str(reference), ident), replace(attachment, id=ident))
+
+    def attachment(self, reference: Reference, ident: str) -> Attachment | None:
+        return self._staged.attachments.get((str(reference), ident))
 
     def for_contact(self, contact_id: str) -> list[ItemRecord]:
         found = [

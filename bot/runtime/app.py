@@ -153,7 +153,8 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     dispatcher = Dispatcher(
         directory,
         # The platforms with a connector, as a live view: connectors are added after this (add_receiver).
-        PostingPolicy(settings.due_policy(), routing=settings.routing_policy(), platforms=connectors.keys()),
+        PostingPolicy(settings.due_policy(), routing=settings.routing_policy(), platforms=connectors.keys(),
+                      attachments=settings.attachments.policy()),
         lambda: vocabulary,
         new_key,
     )

@@ -34,8 +34,9 @@ from telegram import CallbackQuery, ChatJoinRequest, ForceReply, InlineKeyboardB
 
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.items import Reference
-from alerts.messages import InboundMessage
-from bot.connectors.telegram import buttons, safety
+from alerts.attachments import AttachmentPolicy
+from alerts.messages import Attachment, InboundMessage
+from bot.connectors.telegram import buttons, media, safety
 from bot.connectors.telegram.api import TelegramApi
 from bot.connectors.telegram.batch import Batch
 from bot.connectors.telegram.chats import MIGRATIONS, ChatMigrations
@@ -62,8 +63,9 @@ TG = Platform.TELEGRAM
 class Intake:
     def __init__(self, api: TelegramApi, sender: TelegramSender, guided: GuidedChats, store: TelegramStore,
                  directory: DirectorySource, migrations: ChatMigrations, now: Callable[[], datetime],
-                 links: InviteLinks | None = None) -> None:
+                 links: InviteLinks | None = None, attachments: AttachmentPolicy | None = None) -> None:
         self._api = api
+        self._attachments = attachments or AttachmentPolicy()
         self._links = links
         self._sender = sender
         self._guided = guided
@@ -127,7 +129,8 @@ class Intake:
         if msg.migrate_from_chat_id:
             self.chat_moved(int(msg.migrate_from_chat_id), int(msg.chat.id), batch)
             return
-        text, chat_id = msg.text, msg.chat.id
+        # A photo's or file's caption is its text: a captioned photo is a command with an attachment.
+        text, chat_id = (msg.text if msg.text is not None else msg.caption), msg.chat.id
         word = safety.command_word(text, self._api.username)
         ours = self._replied_to_us(msg)
         private = msg.chat.type == "private"
@@ -148,7 +151,10 @@ class Intake:
                 log.info("update %s from an untrusted source ignored (%s)", update_id, reason)
             return
         reference = await self._reference_of(ours, chat_id) if ours is not None and word is None else None
-        if private and await self._form_step(update_id, chat_id, word, text, reference, batch):
+        # A photo captioned with a bare /alert does not start the guided form (the photo would be lost):
+        # it is recorded as typed, and the dispatcher says what the command lacks.
+        if private and not media.described(msg) and await self._form_step(update_id, chat_id, word, text, reference,
+                                                                           batch):
             return
         if word is None:
             if reference is None:
@@ -159,7 +165,9 @@ class Intake:
                              pressed=snooze[1])
                 return
             text = f"/reply {reference} {text}"
-        self._ingest(update_id, sender.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}")
+        files = await media.fetch(self._api, msg, self._attachments) if media.described(msg) else ()
+        self._ingest(update_id, sender.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}",
+                     attachments=files)
 
     async def _form_step(self, update_id: int, chat_id: int, word: str | None, text: str, reference: str | None,
                          batch: Batch) -> bool:
@@ -350,16 +358,18 @@ class Intake:
         found = await self._store.delivery_reference(f"{chat_id}:{replied.message_id}")
         if found:
             return found
-        first_line = (replied.text or "").split("\n", 1)[0]
+        first_line = (replied.text or replied.caption or "").split("\n", 1)[0]
         match = _REFERENCE.search(first_line)
         return match[0] if match else None
 
     def _ingest(self, update_id: int, user_id: int, chat: ChatRef, text: str, replied: Message | None,
-                chat_id: int, batch: Batch, message_id: str | None = None, pressed: str | None = None) -> None:
+                chat_id: int, batch: Batch, message_id: str | None = None, pressed: str | None = None,
+                attachments: tuple[Attachment, ...] = ()) -> None:
         reply_to = MessageRef(ChatRef(TG, str(chat_id)), f"{chat_id}:{replied.message_id}") if replied else None
         batch.messages.append(InboundMessage(
             event_id=f"telegram:{update_id}", sender=UserRef(TG, f"user:{user_id}"), chat=chat, text=text,
             received_at=self._now(), reply_to=reply_to, message_id=message_id, pressed=pressed,
+            attachments=attachments,
         ))
 
     def _refuse(self, update_id: int, msg: Message, chat_id: int, reason: str, word: str, batch: Batch) -> None:
