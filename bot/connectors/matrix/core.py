@@ -18,6 +18,7 @@ from typing import Any
 
 from nio import AsyncClient, JoinResponse
 
+from alerts.attachments import AttachmentPolicy
 from bot.config.connectors import DeviceTrust
 from bot.connectors.base import Ingest
 from bot.connectors.matrix.errors import SessionExpired, from_exception, from_response
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 
 
 class ConnectorCore:
+    attachments = AttachmentPolicy()  # the [attachments] limits (wiring.py sets the configured ones)
+
     def __init__(
         self,
         *,

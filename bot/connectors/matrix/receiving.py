@@ -31,6 +31,7 @@ from nio import MegolmEvent, MessageDirection, RoomMessagesResponse, SyncRespons
 
 from alerts.identity import ChatRef, MessageRef, UserRef
 from alerts.messages import InboundMessage
+from bot.connectors.matrix import media
 from bot.connectors.matrix.core import ConnectorCore
 from bot.connectors.matrix.errors import from_response
 from bot.connectors.matrix.files import write_json
@@ -125,8 +126,8 @@ class Receiving(ConnectorCore):
         if source.get("sender") == self._user_id:
             return None
         read = read_event(source, room_id)
-        if read is None:
-            return None
+        if read is None:  # a photo or file captioned with a command, or nothing for the bot
+            return await media.inbound(self, source, room_id)
         try:
             sender = UserRef.parse(f"matrix:{read.sender}")
             chat = ChatRef.parse(f"matrix:{room_id}")

@@ -37,6 +37,7 @@ from alerts.identity import ChatRef, Platform, UserRef
 from alerts.routing import DestinationKind
 from bot.config.connectors import DeviceTrust
 from bot.connectors.base import Outgoing
+from bot.connectors.matrix import media
 from bot.connectors.matrix.files import write_json
 from bot.connectors.matrix.render import KEY_FIELD, message_content
 from bot.connectors.matrix.trust import DeviceTrustKeeper
@@ -79,6 +80,8 @@ class Sending(DeviceTrustKeeper):  # a send into an encrypted room applies the d
             if found is not None:
                 log.info("Matrix: %s was sent before as %s; not sent again", message.key, found)
                 return found
+        if message.attachments:  # photos and files first, then the text (the delivery's event)
+            await media.send_files(self, room_id, message)
         return await self.room_send(room_id, message_content(message, room_id), message.key)
 
     async def _sent_before(self, room_id: str, key: str) -> str | None:

@@ -45,6 +45,7 @@ def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
         **options,
     )
     attach_device_trust(runtime, connector, waiting_code=UnverifiedDevices.CODE)
+    connector.attachments = runtime.settings.attachments.policy()
     return connector
 
 
