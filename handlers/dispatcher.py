@@ -22,7 +22,7 @@ from handlers.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 
-CARRY_ATTACHMENTS = frozenset({"alert", "request"})  # the commands a photo or file may come with
+CARRY_ATTACHMENTS = frozenset({"alert", "request", "reply"})  # the commands a photo or file may come with
 
 UNKNOWN_SENDER = (
     "You are not in this network's directory, so I cannot take commands from you. "
@@ -78,9 +78,16 @@ class Dispatcher:
             # Fail closed: a file is never dropped silently, nor run with a command that cannot carry it.
             ctx.audit(AuditAction.REFUSAL, detail={"command": parsed.name, "reason": "attachment with a command "
                                                    "that takes none"})
-            ctx.answer(f"Not done: /{parsed.name} takes no attachment. Photos and files go with /alert or "
-                       "/request (the command in the caption), for example a photo captioned "
+            ctx.answer(f"Not done: /{parsed.name} takes no attachment. Photos and files go with /alert, "
+                       "/request or /reply (the command in the caption), for example a photo captioned "
                        "/alert to:TH tlp:amber topic:document-fraud Altered passport, page 2.")
+            return
+        # /alert and /request check them in post_item (which also plans a RED message's removal).
+        refused = self._policy.attachments.refusal(message.attachments) \
+            if message.attachments and parsed.name not in ("alert", "request") else None
+        if refused is not None:  # fail closed: the whole command, not its text without the files
+            ctx.audit(AuditAction.REFUSAL, detail={"command": parsed.name, "reason": "attachments: " + refused})
+            ctx.answer(refused)
             return
         self._run(ctx, parsed)
 

@@ -4,11 +4,13 @@ configured limits nothing is routed; a 429 on sendPhoto is retried; a RED item's
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import select
 
 from storage.tables import attachments
 from tests.telegram.fake_bot_api import FakeBotApi
-from tests.telegram.support import OFFICER, TH_NPOC, eventually, meet, relaxed, running_bot
+from tests.telegram.support import OFFICER, TH_NPOC, eventually, meet, relaxed, running_bot, settings_for
 
 PHOTO = bytes(range(256)) * 40 + b"passport page 2"  # some bytes; the fake does not look inside
 CAPTION = "/alert to:TH tlp:amber topic:document-fraud\nAltered passport, page 2: see the laminate"
@@ -101,3 +103,31 @@ async def test_a_photo_with_a_command_that_takes_none_is_refused(tmp_path, fake,
         fake.sends_photo(OFFICER, PHOTO, "/whoami")
         await eventually(lambda: fake.sent_to(OFFICER.id), "the answer")
         assert fake.sent_to(OFFICER.id)[0].text.startswith("Not done: /whoami takes no attachment.")
+
+
+async def test_a_photo_sent_as_a_reply_to_a_delivery_reaches_the_originator_with_the_feedback(tmp_path, fake,
+                                                                                              monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+        fake.says(OFFICER, "/alert to:TH tlp:amber topic:document-fraud\nIs this passport known to you?")
+        await eventually(lambda: fake.sent_to(TH_NPOC.id), "the delivery to Thailand")
+        delivery = fake.sent_to(TH_NPOC.id)[0]
+        record = PHOTO[::-1]
+        fake.sends_photo(TH_NPOC, record, "Yes: our record of it, issued 2019", reply_to=delivery)
+        await eventually(lambda: photos_to(fake, OFFICER.id), "the feedback's photo to the originator")
+        [photo] = photos_to(fake, OFFICER.id)
+        assert photo.file == record and photo.protect_content
+        assert "A-2026-0001" in photo.text and "Yes: our record of it, issued 2019" in photo.text
+
+
+async def test_an_oversized_photo_reply_is_refused_and_relays_nothing(tmp_path, fake, monkeypatch) -> None:
+    settings = settings_for(tmp_path, fake.base_url)
+    settings = replace(settings, attachments=replace(settings.attachments, max_bytes=1000))
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), settings=settings):
+        fake.says(OFFICER, "/alert to:TH tlp:amber topic:document-fraud\nIs this passport known to you?")
+        await eventually(lambda: fake.sent_to(TH_NPOC.id), "the delivery to Thailand")
+        fake.sends_photo(TH_NPOC, PHOTO, "Our record", reply_to=fake.sent_to(TH_NPOC.id)[0])
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) >= 2, "the answer to Somchai")
+        answer = fake.sent_to(TH_NPOC.id)[1].text
+        assert answer.startswith("Not sent: the attachment photo-") and "accepted: up to 1 kB each" in answer
+        assert not photos_to(fake, OFFICER.id)
+        assert not any("Our record" in s.text for s in fake.sent_to(OFFICER.id))

@@ -27,7 +27,7 @@ from nio.crypto.attachments import decrypt_attachment, encrypt_attachment
 from alerts.attachments import AttachmentPolicy
 from alerts.identity import ChatRef, MessageRef, UserRef
 from alerts.messages import Attachment, InboundMessage
-from bot.connectors.matrix.inbound import COMMAND_PREFIXES
+from bot.connectors.matrix.inbound import COMMAND_PREFIXES, reply_command
 from bot.connectors.base import Outgoing
 from bot.connectors.errors import PermanentFailure, TransientFailure
 
@@ -170,8 +170,17 @@ async def inbound(receiving: Any, source: dict[str, Any], room_id: str) -> Inbou
     """An m.image or m.file captioned with a command, as an inbox message with its attachment; None
     for any other event, and for media without a command (never stored)."""
     found = read_media(source, room_id)
-    if found is None or receiving.client is None or not found.caption.startswith(COMMAND_PREFIXES):
+    if found is None or receiving.client is None:
         return None
+    text = found.caption
+    find = receiving._find_delivery  # noqa: SLF001 - its own connector
+    for target in found.targets:  # a photo sent as a reply to a delivery is a /reply with the photo
+        delivered = await find(target) if find is not None else None
+        if delivered is not None:
+            text = reply_command(delivered[0], found.caption)
+            break
+    if not text.startswith(COMMAND_PREFIXES):
+        return None  # a photo in conversation: never fetched, never stored
     try:
         sender = UserRef.parse(f"matrix:{found.sender}")
         chat = ChatRef.parse(f"matrix:{room_id}")
@@ -179,6 +188,6 @@ async def inbound(receiving: Any, source: dict[str, Any], room_id: str) -> Inbou
         return None
     attachment = await fetch(receiving.client, found, receiving.attachments)
     reply_to = MessageRef(chat, found.targets[-1]) if found.targets else None
-    return InboundMessage(found.event_id, sender, chat, found.caption, found.at, reply_to, message_id=found.event_id,
+    return InboundMessage(found.event_id, sender, chat, text, found.at, reply_to, message_id=found.event_id,
                           direct=receiving._direct_with(chat, found.sender),  # noqa: SLF001 - its own connector
                           attachments=(attachment,))
