@@ -19,7 +19,7 @@ from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.messages import Attachment, InboundMessage
 from storage.content import inbox_aad, open_json, seal_json
 from storage.db import insert_for
-from storage.sealing import ContentErased, ContentSealer
+from storage.sealing import ContentErased, ContentSealer, SealError
 from storage.tables import inbox
 
 _DONE_PER_STATEMENT = 400  # events per UPDATE of a batch's rows: 2 parameters each, under SQLite's old 999
@@ -80,6 +80,7 @@ class SqlInbox:
     def mark_all_done(self, messages: list[InboundMessage], at: datetime | None = None) -> None:
         """Mark `messages` handled, a few hundred to a statement."""
         at = at or self._clock.now()
+        self._drop_attachment_bytes(messages)
         events = [(m.sender.platform.value, m.event_id) for m in messages]
         for start in range(0, len(events), _DONE_PER_STATEMENT):
             chunk = events[start:start + _DONE_PER_STATEMENT]
@@ -90,6 +91,7 @@ class SqlInbox:
 
     def mark_failed(self, message: InboundMessage, error_ref: str, at: datetime | None = None) -> None:
         """Give up on an event; `error_ref` names the log entry, it holds no content."""
+        self._drop_attachment_bytes([message])
         result = self._conn.execute(
             update(inbox)
             .where(inbox.c.platform == message.sender.platform.value, inbox.c.event_id == message.event_id)
@@ -97,6 +99,25 @@ class SqlInbox:
         )
         if result.rowcount == 0:
             raise KeyError("no inbox row for that platform event")
+
+    def _drop_attachment_bytes(self, messages: list[InboundMessage]) -> None:
+        """Handled: the bytes of attachments that no item took (a refused command) are not kept. Those
+        an item took were filed under its case key already, without the bytes (file_under_case)."""
+        for message in messages:
+            if not any(a.data is not None for a in message.attachments):
+                continue
+            platform = message.sender.platform.value
+            where = (inbox.c.platform == platform, inbox.c.event_id == message.event_id)
+            blob = self._conn.execute(select(inbox.c.content).where(*where)).scalar_one_or_none()
+            aad = inbox_aad(platform, message.event_id)
+            try:
+                content = open_json(self._sealer, blob, aad=aad) if blob is not None else None
+            except SealError:  # sealed under a case key: filed, without the bytes
+                continue
+            if content is None or not any("data" in a for a in content.get("attachments", ())):
+                continue
+            kept = seal_json(self._sealer, _content(message, with_data=False), aad=aad)
+            self._conn.execute(update(inbox).where(*where).values(content=kept))
 
     def _message(self, row: Any) -> InboundMessage:
         content = open_json(self._sealer, row.content, aad=inbox_aad(row.platform, row.event_id))

@@ -4,11 +4,15 @@ configured limits nothing is routed; a 429 on sendPhoto is retried; a RED item's
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 
 from sqlalchemy import select
 
-from storage.tables import attachments
+from bot.runtime.keys import ensure_keyring
+from storage.content import inbox_aad, open_json
+from storage.sealing import CaseKeySealer
+from storage.tables import attachments, inbox
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.support import OFFICER, TH_NPOC, eventually, meet, relaxed, running_bot, settings_for
 
@@ -131,3 +135,16 @@ async def test_an_oversized_photo_reply_is_refused_and_relays_nothing(tmp_path, 
         assert answer.startswith("Not sent: the attachment photo-") and "accepted: up to 1 kB each" in answer
         assert not photos_to(fake, OFFICER.id)
         assert not any("Our record" in s.text for s in fake.sent_to(OFFICER.id))
+
+
+async def test_the_bytes_of_a_refused_commands_photo_are_not_kept(tmp_path, fake, monkeypatch) -> None:
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.sends_photo(OFFICER, PHOTO, "/alert to:TH tpl:amber\nAltered passport")  # a typo: refused
+        await eventually(lambda: fake.sent_to(OFFICER.id), "the answer")
+        assert "did you mean tlp?" in fake.sent_to(OFFICER.id)[0].text
+        keyring = ensure_keyring(bot.runtime.settings.keys.path, io.StringIO())
+        with bot.runtime.engine.connect() as conn:
+            [row] = conn.execute(select(inbox)).all()
+            content = open_json(CaseKeySealer(conn, keyring), row.content, aad=inbox_aad(row.platform, row.event_id))
+        assert row.state == "done"
+        assert content["attachments"] == [{"name": "photo-1.jpg", "mime": "image/jpeg", "size": len(PHOTO)}]
