@@ -5,6 +5,7 @@ configured limits nothing is routed; a 429 on sendPhoto is retried; a RED item's
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import replace
 
 from sqlalchemy import select
@@ -24,8 +25,9 @@ def photos_to(fake: FakeBotApi, chat_id: int) -> list:
     return [s for s in fake.sent_to(chat_id) if s.media == "photo"]
 
 
-async def test_a_captioned_photo_is_an_alert_and_reaches_thailand_as_a_protected_photo(tmp_path, fake,
-                                                                                       monkeypatch) -> None:
+async def test_a_captioned_photo_is_an_alert_and_reaches_thailand_as_a_protected_photo(tmp_path, fake, monkeypatch,
+                                                                                       caplog) -> None:
+    caplog.set_level(logging.DEBUG)
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
         fake.sends_photo(OFFICER, PHOTO, CAPTION)
         await eventually(lambda: photos_to(fake, TH_NPOC.id), "the photo to Thailand")
@@ -41,6 +43,8 @@ async def test_a_captioned_photo_is_an_alert_and_reaches_thailand_as_a_protected
             [row] = conn.execute(select(attachments)).all()
         assert row.item_reference == "A-2026-0001" and row.size == len(PHOTO)
         assert PHOTO[:64] not in bytes(row.data) and b"passport page 2" not in bytes(row.data)  # sealed at rest
+    logged = caplog.text
+    assert logged and "photo-" not in logged and "Altered passport" not in logged and "passport page" not in logged
 
 
 async def test_a_long_body_follows_the_photo_as_a_text_message(tmp_path, fake, monkeypatch) -> None:
