@@ -16,7 +16,7 @@ from alerts.identity import ChatRef, UserRef
 from alerts.items import ItemKind, Reference
 from alerts.lifecycle import Closure, ForwardRequest, ForwardState
 from alerts.membership import PlannedAction, RoomAction
-from alerts.messages import InboundMessage, MessageKind
+from alerts.messages import Attachment, InboundMessage, MessageKind
 from alerts.reminders import Reminder, Stage, Track
 from tests.contract.conftest import Backend
 from tests.sample_network import person
@@ -112,6 +112,24 @@ def test_an_item_comes_back_as_stored_with_its_deliveries_in_route_order(backend
     assert [(d.contact, d.outbox_key, d.state) for d in record.deliveries] == [("th-lo-2", "o1", "queued"),
                                                                              ("my-npoc", "o2", "queued")]
     assert record.route == make_route("th-lo-2", "my-npoc")
+
+
+def test_an_items_attachments_are_filed_with_its_message_and_open_whole(backend: Backend, clock: ManualClock) -> None:
+    item = make_item(1)
+    photo = Attachment("passport.jpg", "image/jpeg", 6, b"\xff\xd8page")
+    message = InboundMessage("evt-9", ALICE, ChatRef.parse("console:@alice"), "/alert to:TH", clock.now(),
+                             attachments=(photo, Attachment("big.pdf", "application/pdf", 99_000_000)))
+    first, unfetched = message.attachment_ids()
+    with backend.factory() as uow:
+        uow.items.add(item, make_route("my-npoc"), {"my-npoc": "o1"})
+        uow.items.file_message(item.reference, message)
+        uow.items.file_message(item.reference, message)  # filed again (a retried batch): one copy
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.items.attachment(item.reference, first) == Attachment("passport.jpg", "image/jpeg", 6,
+                                                                          b"\xff\xd8page", first)
+        assert uow.items.attachment(item.reference, unfetched) is None  # never fetched: nothing to keep
+        assert uow.items.attachment(Reference(ItemKind.ALERT, 2026, 2), first) is None
 
 
 def test_a_delivery_only_moves_forward_and_keeps_its_first_times(backend: Backend, clock: ManualClock) -> None:

@@ -238,3 +238,30 @@ async def test_a_photo_alert_from_matrix_reaches_a_telegram_contact_as_a_photo(b
                      "the photo in Somchai's Telegram chat", timeout=60)
     [sent] = [s for s in both.telegram.sent_to(TH_NPOC.id) if s.file == photo]
     assert "Page 3, the visa stamp" in sent.text and sent.protect_content
+
+
+async def test_a_pdf_from_telegram_reaches_matrix_as_an_encrypted_file(both: TwoPlatforms) -> None:
+    direct = getattr(both, "officer_direct", None)
+    assert direct is not None, "an earlier test made the officer's direct chat"
+    pdf = b"%PDF-1.4 manifest of flight XX123 " * 200
+    already = len(bot_files(both, both.officer, direct))
+    both.telegram.sends_document(TH_NPOC, pdf, "manifest.pdf", "application/pdf",
+                                 "/alert to:@my-officer tlp:green topic:document-fraud\nThe manifest of XX123")
+    files = await both.officer.wait_for(lambda: bot_files(both, both.officer, direct)[already:],
+                                        what="the file on Matrix")
+    content = files[0].source["content"]
+    assert (content["msgtype"], content["filename"], content["info"]["mimetype"]) == \
+        ("m.file", "manifest.pdf", "application/pdf")
+    assert await both.officer.fetch_file(files[0]) == pdf
+
+
+async def test_a_file_of_another_type_from_matrix_is_refused_and_routes_nothing(both: TwoPlatforms) -> None:
+    direct = getattr(both, "officer_direct", None)
+    assert direct is not None, "an earlier test made the officer's direct chat"
+    sent_before = len(both.telegram.sent_to(TH_NPOC.id))
+    await both.officer.send_file(direct, b"PK\x03\x04 a zip", "bundle.zip", "application/zip",
+                                 "!alert to:TH tlp:amber\nThe bundle")
+    answers = await both.officer.wait_for(
+        lambda: [b for b in both.bot_said(both.officer, direct) if "bundle.zip" in b], what="the refusal")
+    assert answers[0].startswith("Not sent: the attachment bundle.zip is of type application/zip")
+    assert len(both.telegram.sent_to(TH_NPOC.id)) == sent_before
