@@ -152,3 +152,15 @@ async def test_the_bytes_of_a_refused_commands_photo_are_not_kept(tmp_path, fake
             content = open_json(CaseKeySealer(conn, keyring), row.content, aad=inbox_aad(row.platform, row.event_id))
         assert row.state == "done"
         assert content["attachments"] == [{"name": "photo-1.jpg", "mime": "image/jpeg", "size": len(PHOTO)}]
+
+
+async def test_a_photo_not_sent_when_the_bot_stops_is_sent_after_the_restart(tmp_path, fake, monkeypatch) -> None:
+    fake.fail_next("sendPhoto", 502, chat_id=TH_NPOC.id, times=1000)  # Telegram down for Thailand's chat
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+        fake.sends_photo(OFFICER, PHOTO, CAPTION)
+        await eventually(lambda: any(r.method == "sendPhoto" for r in fake.requests), "a first try")
+    assert not photos_to(fake, TH_NPOC.id)
+    fake.faults.clear()
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:  # the same database
+        await eventually(lambda: photos_to(fake, TH_NPOC.id), "the photo after the restart")
+        assert photos_to(fake, TH_NPOC.id)[0].file == PHOTO and bot.items() == 1
