@@ -137,7 +137,8 @@ class Person:
         return await self.send(room_id, {"msgtype": "m.text", "body": f"{quoted}\n\n{text}",
                                          "m.relates_to": relates})
 
-    async def send_file(self, room_id: str, data: bytes, name: str, mime: str, caption: str) -> str:
+    async def send_file(self, room_id: str, data: bytes, name: str, mime: str, caption: str,
+                        reply_to: str | None = None) -> str:
         """A photo (m.image) or file (m.file) with a caption, as Element sends it: in an encrypted room
         the upload is encrypted with a key of its own, carried in the event's `file` object."""
         encrypted = self.client.rooms[room_id].encrypted
@@ -147,6 +148,8 @@ class Person:
         assert isinstance(response, UploadResponse), response
         content: dict[str, Any] = {"msgtype": "m.image" if mime.startswith("image/") else "m.file",
                                    "body": caption, "filename": name, "info": {"mimetype": mime, "size": len(data)}}
+        if reply_to is not None:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
         if keys is not None:
             content["file"] = {"url": response.content_uri, **keys}
         else:

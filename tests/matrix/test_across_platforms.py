@@ -226,6 +226,7 @@ async def test_a_photo_alert_from_telegram_reaches_a_matrix_user_as_an_encrypted
     text = await both.officer.wait_for(lambda: [b for b in both.bot_said(both.officer, direct) if reference in b],
                                        what="the alert's text after the image")
     assert "Altered passport, page 2" in text[0]
+    both.photo_alert = reference
 
 
 async def test_a_photo_alert_from_matrix_reaches_a_telegram_contact_as_a_photo(both: TwoPlatforms) -> None:
@@ -265,3 +266,19 @@ async def test_a_file_of_another_type_from_matrix_is_refused_and_routes_nothing(
         lambda: [b for b in both.bot_said(both.officer, direct) if "bundle.zip" in b], what="the refusal")
     assert answers[0].startswith("Not sent: the attachment bundle.zip is of type application/zip")
     assert len(both.telegram.sent_to(TH_NPOC.id)) == sent_before
+
+
+async def test_a_photo_sent_on_matrix_as_a_reply_reaches_the_telegram_originator(both: TwoPlatforms) -> None:
+    reference = getattr(both, "photo_alert", None)
+    direct = getattr(both, "officer_direct", None)
+    assert reference is not None and direct is not None, "an earlier test sent the photo alert"
+    [delivery] = [e for _, e in both.officer.messages(direct, sender=both.bot_account.user_id)
+                  if reference in getattr(e, "body", "")
+                  and e.source["content"].get("msgtype") in ("m.notice", "m.text")][:1]
+    answer = b"\x89PNG our matching record " * 40
+    await both.officer.send_file(direct, answer, "record.png", "image/png", "Known to us: stolen in 2024",
+                                 reply_to=delivery.event_id)
+    await eventually(lambda: [s for s in both.telegram.sent_to(TH_NPOC.id) if s.file == answer],
+                     "the feedback's photo on Telegram", timeout=60)
+    [sent] = [s for s in both.telegram.sent_to(TH_NPOC.id) if s.file == answer]
+    assert sent.media == "photo" and reference in sent.text and "Known to us: stolen in 2024" in sent.text
