@@ -1,6 +1,7 @@
 """The monthly bulletin of what the network shared, in the spirit of the networks' intelligence bulletins.
 
-Counts by topic and by route (originating organisation to receiving organisation) cover every item.
+Counts by topic and by route (originating organisation to receiving organisation) cover every item,
+and so do the counts of the harmonised incident fields, each value shown only from a minimum count.
 Content is carried only for items whose caveat lets anyone in the network see it: TLP:CLEAR, and
 TLP:GREEN where the bulletin is posted in a registered room (whose members are all network), and
 only under handling H0 without originator control, since a bulletin is onward sharing. Each item's
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from alerts.caveats import Caveat, Handling, Tlp
+from alerts.incident import COUNT_MINIMUM, Incident, harmonised_counts
 from alerts.items import Reference
 from alerts.priority import Priority
 
@@ -33,6 +35,7 @@ class SharedItem:
     recipient_orgs: tuple[str, ...]
     created_at: datetime
     body: str | None = None  # set by the caller only where `may_carry` allows it
+    incident: Incident = Incident()  # counted only (alerts.incident.harmonised_counts), never shown per item
 
 
 def may_carry(caveat: Caveat, *, green_allowed: bool) -> bool:
@@ -59,8 +62,10 @@ def _entry(item: SharedItem) -> list[str]:
             f"{topic}{route} · {item.created_at:%d %b %Y}", body, ""]
 
 
-def render_bulletin(items: Sequence[SharedItem], month: str, *, green_allowed: bool) -> str:
-    """`items` are every item of the month; only those with a body (see may_carry) show content."""
+def render_bulletin(items: Sequence[SharedItem], month: str, *, green_allowed: bool,
+                    minimum: int = COUNT_MINIMUM) -> str:
+    """`items` are every item of the month; only those with a body (see may_carry) show content. The
+    harmonised fields of every item are counted, each value shown only when `minimum` items carry it."""
     carried = [i for i in items if i.body is not None and may_carry(i.caveat, green_allowed=green_allowed)]
     level = Tlp.GREEN if any(i.caveat.tlp is Tlp.GREEN for i in carried) else Tlp.CLEAR
     lines = [f"[{level.label}] Monthly bulletin · {month}",
@@ -71,6 +76,7 @@ def render_bulletin(items: Sequence[SharedItem], month: str, *, green_allowed: b
     lines += _counts("By topic:", Counter(i.topic or "no topic" for i in items))
     lines += _counts("By route:", Counter(f"{i.originator_org} → {org}" for i in items for org in i.recipient_orgs))
     lines += _counts("By caveat:", Counter(i.caveat.tlp.label for i in items))
+    lines += harmonised_counts((i.incident for i in items), minimum)
     if carried:
         lines += ["", f"Shared content (TLP:CLEAR{' and TLP:GREEN' if green_allowed else ''} items, H0):", ""]
         for item in carried[:CONTENT_LIMIT]:

@@ -5,13 +5,14 @@ cannot shift half-way. Routing must stay O(recipients) against thousands of cont
 of rooms, so every lookup it makes is a dict lookup into an index built once per snapshot: contacts
 by identity, by id in any case and by role, points of contact by organisation and desk, national
 points of contact of the members, organisations by name, rooms by chat and by the organisations
-they hold, and arrangements by pair of parties.
+they hold, the hubs rooms are for, and arrangements by pair of parties.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Iterable, Mapping
 
 from alerts.arrangements import Arrangement, MissingArrangement, pairs
@@ -93,6 +94,15 @@ class Room:
     # End-to-end encrypted as the platform last showed it (a Matrix room's m.room.encryption state);
     # False until seen, so that a room nobody has looked at yet is treated as unencrypted.
     encrypted: bool = False
+    # A hub room (an airport, a seaport, a border crossing, a sea area: "KUL") or a topic room takes
+    # only items of its hubs or topics; empty: any item its organisations may see.
+    hubs: frozenset[str] = frozenset()  # upper case
+    topics: frozenset[str] = frozenset()
+
+    def takes(self, hub: str | None, topic: str | None) -> bool:
+        """Whether an item of `hub` and `topic` may be posted here, by what the room is for."""
+        return (not self.hubs or (hub is not None and hub.upper() in self.hubs)) and \
+            (not self.topics or (topic is not None and topic in self.topics))
 
     def is_own_room_of(self, organisation: str) -> bool:
         """A country's or organisation's own room: it holds that organisation's members only."""
@@ -111,6 +121,7 @@ class _Index:
     room_by_chat: dict[ChatRef, Room]
     rooms_by_org: dict[str, tuple[Room, ...]]
     arrangements: dict[frozenset[str], tuple[Arrangement, ...]]
+    hubs: frozenset[str]
 
     @classmethod
     def of(cls, directory: Directory) -> _Index:
@@ -146,6 +157,7 @@ class _Index:
             room_by_chat={room.chat: room for room in reversed(directory.rooms)},
             rooms_by_org={code: tuple(found) for code, found in rooms_by_org.items()},
             arrangements=pairs(directory.arrangements),
+            hubs=frozenset(hub for room in directory.rooms for hub in room.hubs),
         )
 
 
@@ -224,6 +236,10 @@ class Directory:
         """Registered rooms with members of `organisation`, in registration order."""
         return self._index.rooms_by_org.get(organisation, ())
 
+    def hubs(self) -> frozenset[str]:
+        """Every hub some registered room is for."""
+        return self._index.hubs
+
     def arrangements_between(self, first: str, second: str) -> tuple[Arrangement, ...]:
         return self._index.arrangements.get(frozenset((first, second)), ())
 
@@ -232,8 +248,9 @@ class Directory:
 
 
 def missing_arrangement(directory: Directory, sender: str, recipient: str, topic: str | None,
-                        *, membership: bool = True) -> MissingArrangement | None:
-    """None when `sender` (an organisation code) may share with `recipient` on `topic`."""
+                        *, membership: bool = True, at: datetime | None = None) -> MissingArrangement | None:
+    """None when `sender` (an organisation code) may share with `recipient` on `topic` at `at`
+    (an arrangement's dates are checked against it; without it, a dated arrangement counts for nothing)."""
     if sender == recipient:
         return None
     orgs = directory.organisations
@@ -245,6 +262,17 @@ def missing_arrangement(directory: Directory, sender: str, recipient: str, topic
     if membership and ours.standing is Standing.MEMBER and theirs.standing is Standing.MEMBER:
         return None
     between = directory.arrangements_between(sender, recipient)
-    if any(a.covers(topic) for a in between):
-        return None
-    return MissingArrangement(ours.name, theirs.name, theirs.code, topic, between)
+    lapsed: list[str] = []
+    for arrangement in between:
+        if not arrangement.covers(topic):
+            continue
+        what = f"the arrangement {arrangement.label(sender)} for {topic or arrangement.scope()}"
+        lapse = arrangement.lapse(at)
+        if lapse is not None:
+            lapsed.append(f"{what} {lapse}")
+        elif not arrangement.allows(sender):
+            lapsed.append(f"{what} goes one way only, from {arrangement.giver}")
+        else:
+            return None
+    partial = tuple(a for a in between if not a.covers(topic))
+    return MissingArrangement(ours.name, theirs.name, theirs.code, topic, partial, tuple(lapsed))

@@ -11,6 +11,7 @@ from alerts.caveats import Caveat
 from alerts.errors import InvalidValue
 from alerts.grading import Grading
 from alerts.identity import ChatRef
+from alerts.incident import Incident
 from alerts.priority import Priority
 
 
@@ -107,6 +108,8 @@ class ItemDraft:
     due: DueSpec | None = None
     purpose: str | None = None
     outside_ref: str | None = None
+    incident: Incident = Incident()  # the harmonised fields (alerts.incident), sealed with the body
+    hub: str | None = None  # a hub (airport, seaport, border crossing, sea area) such as KUL, upper case
 
 
 class ItemState(enum.Enum):

@@ -47,6 +47,12 @@ class InboundMessage:
     pressed: str | None = None
     # Photos and files sent with the text (the caption, or the accompanying text, is `text`).
     attachments: tuple[Attachment, ...] = ()
+    # Not a command: the connector's reading of a gesture that does nothing (a reaction or a reply the
+    # bot cannot take), said to the sender so that it is never silently dropped. Nothing runs.
+    remark: str | None = None
+    # This is an edit of an earlier message: the platform's id of the original (as `message_id` names
+    # messages), and `text` is the edited text. None for a message as first sent.
+    edit_of: str | None = None
 
     def attachment_ids(self) -> tuple[str, ...]:
         """The ids its attachments are filed under in their item: unique, as event ids are per platform."""
@@ -86,3 +92,6 @@ class OutboundMessage:
     not_before: datetime | None = None
     # Attachment ids of the item `reference` (ItemRepository.attachment) to send with the text.
     attachments: tuple[str, ...] = ()
+    # The people this message asks to act (a delivery, a reminder, an escalation): each platform makes
+    # it notify them (on Matrix, a mention). Empty: a message to read, which need not notify.
+    attention: tuple[UserRef, ...] = ()

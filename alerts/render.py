@@ -62,6 +62,11 @@ def render_delivery(item: Item, directory: Directory, forwarded: str | None = No
         else f"Acknowledge: /ack {item.reference} · Answer: /reply {item.reference} <answer>"
     )
     head = banner_lines(item, directory) + ([forwarded] if forwarded else [])
+    incident = item.draft.incident
+    if not incident.empty:
+        head.append("Incident: " + incident.compact())
+    if item.draft.hub:
+        head.append(f"Hub: {item.draft.hub}")
     return "\n".join([*head, rule, item.draft.body, rule, answer])
 
 

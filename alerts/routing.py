@@ -22,6 +22,7 @@ Every lookup is an index of the Directory snapshot, so a decision costs O(recipi
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
+from datetime import datetime
 from types import MappingProxyType
 from typing import Mapping
 
@@ -56,10 +57,13 @@ class Router:
 
     def __init__(self, directory: Directory,
                  policy: RoutingPolicy | Mapping[str, tuple[Selector, ...]] | None = None,
-                 *, checker: Checker = check, platforms: AbstractSet[Platform] | None = None) -> None:
+                 *, checker: Checker = check, platforms: AbstractSet[Platform] | None = None,
+                 at: datetime | None = None) -> None:
         """`checker` chooses where copies may go (tests inject a broken one to show the final check holds);
-        `platforms`, when given, are those the bot runs on: a direct copy goes to the first account there."""
+        `platforms`, when given, are those the bot runs on: a direct copy goes to the first account there;
+        `at`, the time arrangements' dates are checked against (None: dated arrangements count for nothing)."""
         self.directory = directory
+        self.at = at
         self.platforms = platforms
         if not isinstance(policy, RoutingPolicy):  # a plain mapping is the topic defaults alone
             policy = RoutingPolicy(topic_defaults=MappingProxyType(dict(policy or {})))
@@ -91,8 +95,13 @@ class Router:
                 del chosen[contact_id]  # an automatic copy never blocks the item
         audience = frozenset(self.directory.contacts[c].organisation for c in chosen) | {originator.organisation}
         post = rule.post if rule is not None and rule.post is not None else self.policy.post
+        if draft.hub is not None:
+            if draft.hub not in self.directory.hubs():  # a mistyped hub is refused, never ignored
+                known = ", ".join(sorted(self.directory.hubs())) or "none yet"
+                raise RouteRefused(f"No room is registered for hub {draft.hub} (hubs: {known}). /rooms lists them.")
+            post = PostIn.ROOMS  # hub:KUL asks for the hub's rooms, where the caveat allows; else direct chats
         placer = Placer(self.directory, draft.caveat, audience, self.checker, self.policy.encrypted_only,
-                        self.platforms)
+                        self.platforms, hub=draft.hub, topic=draft.topic)
         route = Route(placer.place(chosen, PostIn.DIRECT if red else post), confirmed_gaps, tuple(placer.notices))
         # Always the real check, whatever checker chose the places: one mistake is not enough to leak.
         violation = verify_route(route, draft, originator, self.directory,
@@ -127,7 +136,7 @@ class Router:
         for contact_id, pick in list(chosen.items()):
             organisation = self.directory.contacts[contact_id].organisation
             missing = missing_arrangement(self.directory, originator.organisation, organisation, draft.topic,
-                                          membership=self.policy.membership_arrangement)
+                                          membership=self.policy.membership_arrangement, at=self.at)
             if missing is None:
                 continue
             if pick.automatic:

@@ -1,9 +1,10 @@
 """Where each recipient's copy is posted: their direct chat, or a room the caveat allows.
 
-Posting in rooms (when a rule or the policy asks for it) picks, for each recipient, a registered
-room holding the recipient's organisation that the caveat allows and that holds no organisation
-the item is not for (a room post must not reach further than the item's addressees, whatever the
-TLP). The organisation's own room comes first, then the smallest such room. Recipients of one route
+Posting in rooms (when a rule or the policy asks for it, or the item names a hub) picks, for each
+recipient, a registered room holding the recipient's organisation that the caveat allows and that
+holds no organisation the item is not for (a room post must not reach further than the item's
+addressees, whatever the TLP). A hub or topic room takes only items of its hubs or topics, and comes
+first for them; then the organisation's own room, then the smallest such room. Recipients of one route
 who sit in the same room get one post there, not one each.
 
 When no room may take it, the copy goes to the recipient's direct chat instead: a direct chat with
@@ -104,9 +105,13 @@ class Placer:
     """Places the recipients of one route; made per route, so its caches never outlive a snapshot."""
 
     def __init__(self, directory: Directory, caveat: Caveat, audience: frozenset[str], checker: Checker,
-                 encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY, platforms: AbstractSet[Platform] | None = None
-                 ) -> None:
+                 encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY, platforms: AbstractSet[Platform] | None = None,
+                 *, hub: str | None = None, topic: str | None = None) -> None:
+        """`hub` and `topic` are the item's: a hub or topic room takes only items of its hubs or topics,
+        and is preferred for them."""
         self.directory = directory
+        self.hub = hub.upper() if hub else None
+        self.topic = topic
         self.platforms = platforms
         self.caveat = caveat
         self.audience = audience
@@ -165,11 +170,13 @@ class Placer:
         return self._rooms[organisation]
 
     def _choose(self, organisation: str) -> Room | Violation:
-        holding = self.directory.rooms_holding(organisation)
+        holding = [r for r in self.directory.rooms_holding(organisation) if r.takes(self.hub, self.topic)]
         if not holding:
             name = self.directory.organisations[organisation].name
-            return Violation(f"{name} has no registered room")
-        own_first = sorted(holding, key=lambda r: (not r.is_own_room_of(organisation), len(r.organisations)))
+            return Violation(f"{name} has no registered room" + (f" for {self.hub}" if self.hub else ""))
+        # The item's hub room first, then its topic room, then the organisation's own, then the smallest.
+        own_first = sorted(holding, key=lambda r: (not r.hubs, not r.topics, not r.is_own_room_of(organisation),
+                                                   len(r.organisations)))
         first_reason: Violation | None = None
         for room in own_first:
             place = Destination.chat(room.chat)

@@ -35,7 +35,7 @@ from nio.store import SqliteStore  # noqa: E402
 
 from alerts.identity import ChatRef, Platform, UserRef  # noqa: E402
 from alerts.messages import InboundMessage, MessageKind  # noqa: E402
-from bot.connectors.matrix.render import message_content  # noqa: E402
+from bot.connectors.matrix.sansio.outbound import message_content  # noqa: E402
 from bench.matrix_world import synapse_unavailable  # noqa: E402
 from tests.matrix.synapse import Synapse  # noqa: E402
 from tests.matrix.world import start_bot, write_config  # noqa: E402

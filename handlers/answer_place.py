@@ -6,7 +6,9 @@ connector opens one on demand), and the chat is told only where the answer went
 (alerts.caveat_rules.private_answer). Everything else is answered where it was asked.
 
 A message to a person about an item (feedback, a notice, a reminder, a forward) goes where
-alerts.routing_places.direct_place says, as the item's own copies do: `messages_about`.
+alerts.routing_places.direct_place says, as the item's own copies do: `messages_about`. Those that ask
+the person to act (deliveries, reminders, escalations) carry their accounts as `attention`, so that
+each platform makes them notify (on Matrix: a mention), whatever the chat's quiet settings for the bot.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import replace
 from alerts.caveat_rules import ENCRYPTED_ONLY, private_answer
 from alerts.caveats import Caveat, Tlp
 from alerts.directory import Directory
-from alerts.identity import Platform
+from alerts.identity import Platform, UserRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from alerts.routing_places import direct_place
@@ -52,6 +54,15 @@ def _name(ctx: CommandContext) -> str:
 PLATFORM_NAMES = {Platform.MATRIX: "Matrix", Platform.CONSOLE: "the console", Platform.TELEGRAM: "Telegram"}
 
 
+ASKS_TO_ACT = frozenset({MessageKind.DELIVERY, MessageKind.REMINDER, MessageKind.ESCALATION})
+
+
+def attention_of(directory: Directory, contact_id: str) -> tuple[UserRef, ...]:
+    """The accounts to notify when a message asks the contact to act."""
+    contact = directory.contacts.get(contact_id)
+    return contact.identities if contact is not None else ()
+
+
 def messages_about(directory: Directory, contact_id: str, caveat: Caveat, reference: str, text: str,
                    new_key: Callable[[], str], *, kind: MessageKind = MessageKind.NOTICE,
                    encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY,
@@ -68,7 +79,8 @@ def messages_about(directory: Directory, contact_id: str, caveat: Caveat, refere
     if place.destination is not None:
         found.append(OutboundMessage(key=key or new_key(), kind=kind, destination=place.destination, text=text,
                                      reference=reference, contact=contact_id, protect_content=protect_content,
-                                     attachments=attachments))  # with the content; never with the notice
+                                     attachments=attachments,  # with the content; never with the notice
+                                     attention=contact.identities if kind in ASKS_TO_ACT else ()))
     if place.notice is not None:
         found.append(OutboundMessage(
             key=f"{key}:notice" if key else new_key(), kind=MessageKind.NOTICE, destination=place.notice,

@@ -12,7 +12,8 @@ from typing import Protocol, TypeVar
 
 from alerts.items import Reference, Selector
 from alerts.roles import Role
-from handlers import coordination, devices, followup, forwarding, info, membership, parse_admin, parse_items
+from handlers import arrangements, coordination, devices, followup, forwarding, info, membership, parse_admin
+from handlers import parse_items, rooms
 from handlers import commands as c
 from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.post_item import post_item
@@ -156,12 +157,13 @@ _declare = COMMANDS.declare
 _declare(CommandSpec("alert", SENDERS, "/alert to:TH topic:… TEXT", "send an alert",
     "Send an alert to countries, organisations, desks or people. " + _ITEM_STYLES,
     ("/alert to:TH,MY topic:document-fraud tlp:amber grade:B2 priority:urgent feedback:24h Two travellers…",),
-    parse_items.parse_alert, lambda ctx, cmd, policy: post_item(ctx, cmd.draft, policy, cmd.confirmed)))
+    parse_items.parse_alert, lambda ctx, cmd, policy: post_item(ctx, cmd.draft, policy, cmd.confirmed),
+    text="alert"))
 _declare(CommandSpec("request", SENDERS, '/request to:TH purpose:"…" TEXT', "ask for information",
     "Ask for information. Needs purpose:, the reason the audit records. " + _ITEM_STYLES,
     ('/request to:TH due:48h purpose:"identity check" Please confirm passport N1234567',),
     parse_items.parse_request, lambda ctx, cmd, policy: post_item(ctx, cmd.draft, policy, cmd.confirmed),
-    aliases=("req", "rfi")))
+    aliases=("req", "rfi"), text="request"))
 _declare(CommandSpec("ack", EVERYONE, "/ack REF", "acknowledge an item",
     "Acknowledge that you have an item. It stops the acknowledgement reminders.", ("/ack A-2026-0042",),
     _reference_only(c.AckCommand), lambda ctx, cmd, policy: followup.acknowledge(ctx, cmd.reference),
@@ -169,7 +171,7 @@ _declare(CommandSpec("ack", EVERYONE, "/ack REF", "acknowledge an item",
 _declare(CommandSpec("reply", EVERYONE, "/reply REF TEXT", "give feedback or an answer",
     "Send feedback on an alert or the answer to a request to its sender.",
     ("/reply A-2026-0042 Confirmed, stolen 2026-10-02",),
-    _reply, lambda ctx, cmd, policy: followup.reply(ctx, cmd.reference, cmd.text)))
+    _reply, lambda ctx, cmd, policy: followup.reply(ctx, cmd.reference, cmd.text), text="reply"))
 _declare(CommandSpec("close", EVERYONE, "/close REF [outcome]", "close an item you sent (coordinators too)",
     "Close an item you sent (coordinators may close any), with an optional outcome. Late feedback is still "
     "relayed.", ("/close R-2026-0017 answered",),
@@ -215,7 +217,21 @@ _declare(CommandSpec("escalate", COORDINATION | SENDERS, "/escalate REF", "tell 
 _declare(CommandSpec("stats", COORDINATION | {Role.AUDITOR}, "/stats [30d|4w|3m|2026-10|2026]", "exchange statistics",
     "Exchange statistics for the last days (30d), weeks (4w) or months (3m — m means months here), "
     "or a calendar month (2026-10) or year (2026).", ("/stats 2026-10",),
-    _stats, lambda ctx, cmd, policy: coordination.stats_command(ctx, cmd.period)))
+    _stats, lambda ctx, cmd, policy: coordination.stats_command(ctx, cmd.period, policy.count_minimum)))
+_declare(CommandSpec("arrangement", COORDINATION, "/arrangement add|end|list …",
+    "sharing arrangements with their dates (coordinators)",
+    "Record the arrangements organisations share under: between: two or more organisations, doc: the signed "
+    "document, topics: (all when left out), from: and until: (days in UTC, the last one included; each "
+    "optional), direction: both (the default) or one way as MY>CA. Routing checks them on the day: one not yet "
+    "started or ended authorises nothing, and a refusal says which ended when. The coordinators are reminded "
+    "once before one ends. /arrangement end takes its number (or its document in quotes) and the reason.",
+    ("/arrangement list", parse_admin.ARRANGEMENT_ADD_EXAMPLE, parse_admin.ARRANGEMENT_END_EXAMPLE),
+    parse_admin.parse_arrangement,
+    lambda ctx, cmd, policy: (arrangements.arrangement_add(ctx, cmd, policy.membership_arrangement)
+                              if isinstance(cmd, c.ArrangementAddCommand)
+                              else arrangements.arrangement_end(ctx, cmd) if isinstance(cmd, c.ArrangementEndCommand)
+                              else arrangements.arrangement_list(ctx)),
+    aliases=("arrangements",)))
 _declare(CommandSpec("member", ADMINISTRATION, "/member add|remove USER …", "onboard or offboard someone (admins)",
     "Onboard someone into every room they belong in, on every platform, or offboard them from all. "
     "USER is @alice:example.org (Matrix), @username or telegram:user:42 (Telegram). "
@@ -227,9 +243,18 @@ _declare(CommandSpec("member", ADMINISTRATION, "/member add|remove USER …", "o
 _declare(CommandSpec("rooms", COORDINATION, "/rooms", "the registered rooms",
     "The registered rooms and whose members they hold.", ("/rooms",),
     _no_arguments(c.RoomsCommand), lambda ctx, cmd, policy: membership.rooms(ctx)))
-_declare(CommandSpec("room", ADMINISTRATION, "/room sync [--apply]", "put room membership right (admins)",
-    "Compare room membership with the directory; --apply makes the changes.", ("/room sync --apply",),
-    parse_admin.parse_room, lambda ctx, cmd, policy: membership.room_sync(ctx, cmd.apply)))
+_declare(CommandSpec("room", ADMINISTRATION, "/room sync [--apply] | register CHAT … | retire CHAT REASON",
+    "keep the rooms and their membership (admins)",
+    "Compare room membership with the directory; --apply makes the changes. /room register records a room: "
+    "name:, purpose: (network, country, organisation, coordination or management), orgs: whose members it "
+    "holds, and optionally hubs: (an airport, seaport, border crossing or sea area, such as KUL) and topics:; a hub "
+    "or topic room takes only items of its hubs or topics, and /alert … hub:KUL posts there where the caveat "
+    "allows. /room retire stops all posting there.",
+    ("/room sync --apply", parse_admin.ROOM_REGISTER_EXAMPLE, parse_admin.ROOM_RETIRE_EXAMPLE),
+    parse_admin.parse_room,
+    lambda ctx, cmd, policy: (rooms.room_register(ctx, cmd) if isinstance(cmd, c.RoomRegisterCommand)
+                              else rooms.room_retire(ctx, cmd) if isinstance(cmd, c.RoomRetireCommand)
+                              else membership.room_sync(ctx, cmd.apply))))
 _declare(CommandSpec("device", ADMINISTRATION, "/device list|verify|blacklist USER [DEVICE]",
     "trust of Matrix devices (admins)",
     "See a Matrix user's devices with their keys, then verify one (after checking its key with its owner) "

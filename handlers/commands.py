@@ -14,18 +14,42 @@ from datetime import timedelta
 from typing import ClassVar, Protocol
 
 from alerts.caveats import Handling
+from alerts.incident import Incident
 from alerts.items import ItemDraft, ItemKind, Reference, Selector, SelectorKind
 from alerts.priority import Priority
 from handlers import command_text
 from handlers.command_text import Bare, ReferenceOnly
 # Every command class is imported from here; `X as X` marks the re-export for the type checker.
+from handlers.commands_admin import ArrangementAddCommand as ArrangementAddCommand
+from handlers.commands_admin import ArrangementEndCommand as ArrangementEndCommand
+from handlers.commands_admin import ArrangementListCommand as ArrangementListCommand
 from handlers.commands_admin import DeviceCommand as DeviceCommand
 from handlers.commands_admin import MemberAddCommand as MemberAddCommand
 from handlers.commands_admin import MemberRemoveCommand as MemberRemoveCommand
+from handlers.commands_admin import RoomRegisterCommand as RoomRegisterCommand
+from handlers.commands_admin import RoomRetireCommand as RoomRetireCommand
 from handlers.commands_admin import RoomSyncCommand as RoomSyncCommand
 from handlers.commands_admin import RoomsCommand as RoomsCommand
 from handlers.lexer import quote
 from handlers.values import render_due, render_duration
+
+def incident_tokens(incident: Incident) -> list[str]:
+    """The harmonised fields as canonical `key:value` tokens (alerts.incident)."""
+    tokens = []
+    if incident.persons is not None:
+        tokens.append(f"persons:{incident.persons}")
+    if incident.nationalities:
+        tokens.append("nationalities:" + ",".join(incident.nationalities))
+    if incident.route:
+        tokens.append("route:" + ">".join(incident.route))
+    if incident.method is not None:
+        tokens.append("method:" + incident.method.value)
+    if incident.document is not None:
+        tokens.append("document:" + incident.document.value)
+    if incident.issuer is not None:
+        tokens.append("issuer:" + incident.issuer)
+    return tokens
+
 
 def _draft_text(word: str, draft: ItemDraft, confirmed: bool = False) -> str:
     caveat = draft.caveat
@@ -49,6 +73,9 @@ def _draft_text(word: str, draft: ItemDraft, confirmed: bool = False) -> str:
         tokens.append("purpose:" + quote(draft.purpose))
     if draft.outside_ref:
         tokens.append("ref:" + quote(draft.outside_ref))
+    tokens += incident_tokens(draft.incident)
+    if draft.hub:
+        tokens.append("hub:" + draft.hub)
     if confirmed:
         tokens.append("confirm:yes")
     return f"/{word} {' '.join(tokens)}\n\n{draft.body}"

@@ -4,6 +4,7 @@ and Matrix device trust (/device). handlers/commands.py re-exports them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import ClassVar
 
 from alerts.countries import country_code
@@ -12,6 +13,7 @@ from alerts.identity import UserRef
 from alerts.roles import Role
 from handlers import command_text
 from handlers.command_text import Bare
+from handlers.lexer import quote
 
 
 @dataclass(frozen=True)
@@ -62,3 +64,68 @@ class DeviceCommand:
 
     def render(self) -> str:
         return command_text.joined("/device", self.op.value, self.user.user_id, self.device_id or "")
+
+
+@dataclass(frozen=True)
+class ArrangementAddCommand:
+    name: ClassVar[str] = "arrangement"
+    parties: tuple[str, ...]  # organisation codes, in the order given, at least two
+    document: str  # the signed document, as people name it: the arrangement's kind
+    topics: tuple[str, ...] = ()  # empty: every topic
+    starts: date | None = None
+    ends: date | None = None
+    giver: str | None = None  # one way only, from this party; None: both ways
+
+    def render(self) -> str:
+        topics = f"topics:{','.join(self.topics)}" if self.topics else ""
+        direction = f"direction:{self.giver}>{next(p for p in self.parties if p != self.giver)}" if self.giver else ""
+        return command_text.joined(
+            "/arrangement add", f"between:{','.join(self.parties)}", f"doc:{quote(self.document)}", topics,
+            f"from:{self.starts.isoformat()}" if self.starts else "", f"until:{self.ends.isoformat()}" if self.ends else "",
+            direction)
+
+
+@dataclass(frozen=True)
+class ArrangementEndCommand:
+    name: ClassVar[str] = "arrangement"
+    which: str  # its number as /arrangement list shows it ("3"), or its document ("MoU MY-CA 2026")
+    reason: str
+
+    def render(self) -> str:
+        return command_text.joined("/arrangement end", self.which if self.which.isdigit() else quote(self.which),
+                                   self.reason)
+
+
+@dataclass(frozen=True)
+class ArrangementListCommand:
+    name: ClassVar[str] = "arrangement"
+
+    def render(self) -> str:
+        return "/arrangement list"
+
+
+@dataclass(frozen=True)
+class RoomRegisterCommand:
+    name: ClassVar[str] = "room"
+    chat: str  # a ChatRef as text: matrix:!abc:example.org, telegram:-100123, console:#kul
+    title: str  # the room's name, as answers show it
+    purpose: str  # an alerts.directory.RoomPurpose value
+    organisations: tuple[str, ...]
+    hubs: tuple[str, ...] = ()  # upper case
+    topics: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        return command_text.joined(
+            "/room register", self.chat, f"name:{quote(self.title)}", f"purpose:{self.purpose}",
+            f"orgs:{','.join(self.organisations)}", f"hubs:{','.join(self.hubs)}" if self.hubs else "",
+            f"topics:{','.join(self.topics)}" if self.topics else "")
+
+
+@dataclass(frozen=True)
+class RoomRetireCommand:
+    name: ClassVar[str] = "room"
+    chat: str
+    reason: str
+
+    def render(self) -> str:
+        return command_text.joined("/room retire", self.chat, self.reason)

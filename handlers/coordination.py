@@ -13,10 +13,12 @@ words about an item (a snooze reason relayed) open with the item's banner line.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from alerts.audit import AuditAction
 from alerts.digest import render_overdue
+from alerts.incident import COUNT_MINIMUM, Incident, harmonised_counts
 from alerts.items import Reference, Selector, SelectorKind
 from alerts.messages import MessageKind
 from alerts.render import banner_line
@@ -27,8 +29,8 @@ from alerts.stats import group_stats, period_bounds, render_stats
 from handlers.context import CommandContext
 from handlers.followup import find_item, notify, refuse, sender_of
 from handlers.answer_place import messages_about
-from handlers.ports import ItemRecord, ReminderRepository
 from handlers.pressed import plan_buttons
+from handlers.ports import ItemRecord, ItemSummary, ReminderRepository, UnitOfWork
 
 def _in_direct_chat(ctx: CommandContext) -> bool:
     """Whether the command came from a direct chat. Where the platform cannot tell (Matrix), a chat
@@ -80,11 +82,22 @@ def overdue_command(ctx: CommandContext, scope: Selector | None) -> None:
     ctx.answer(render_overdue(owed, ctx.directory, ctx.now, in_room=in_room, scope=str(scope) if scope else None))
 
 
-def stats_command(ctx: CommandContext, period: str | None) -> None:
+def stats_command(ctx: CommandContext, period: str | None, count_minimum: int = COUNT_MINIMUM) -> None:
     store = ctx.uow.reminders
     since, until, label = period_bounds(period, ctx.now)
     groups = group_stats(store.exchange_times(since, until), ctx.directory, ctx.now)
-    ctx.answer(render_stats(groups, label, since, until))
+    counts = harmonised_counts(incidents_of(ctx.uow, store.summaries(since, until)), count_minimum)
+    ctx.answer("\n".join([render_stats(groups, label, since, until), *counts]))
+
+
+def incidents_of(uow: UnitOfWork, summaries: Iterable[ItemSummary]) -> list[Incident]:
+    """The harmonised fields of each item, opened from its sealed content; an erased item has none."""
+    found = []
+    for summary in summaries:
+        record = uow.items.get(Reference.parse(summary.reference))
+        if record is not None and record.erasure is None:
+            found.append(record.item.draft.incident)
+    return found
 
 
 def _item_for(ctx: CommandContext, reference: Reference, command: str) -> ItemRecord | None:

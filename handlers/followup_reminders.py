@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol, TypeVar
 
+from alerts.arrangements import ENDING_NOTICE
+from alerts.incident import COUNT_MINIMUM, Incident
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.bulletin import SharedItem, may_carry, render_bulletin
 from alerts.caveat_rules import ENCRYPTED_ONLY
@@ -44,6 +46,7 @@ from alerts.reminders import FollowUp, Plan, Reminder, overdue, plan_item
 from alerts.routing import Destination
 from alerts.stats import period_bounds
 from handlers.answer_place import messages_about
+from handlers.arrangements import remind_ending
 from handlers.errorref import new_error_ref
 from handlers.ports import DirectorySource, ItemSummary, SetAside, UnitOfWork, UnitOfWorkFactory
 
@@ -93,9 +96,12 @@ class ReminderService:
                  policy: ReminderPolicy, *, digest_room: ChatRef | None = None,
                  bulletin_room: ChatRef | None = None, batch: int = BATCH, admins: AdminPlaces = lambda: (),
                  error_ref: Callable[[], str] = new_error_ref, platforms: AbstractSet[Platform] | None = None,
-                 encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY) -> None:
+                 encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY, arrangement_notice: timedelta = ENDING_NOTICE,
+                 count_minimum: int = COUNT_MINIMUM) -> None:
         """`platforms` (those the bot runs; None: every one) and `encrypted_only` choose each reminder's
-        chat as routing chooses an item's (alerts.routing_places.direct_place)."""
+        chat as routing chooses an item's (alerts.routing_places.direct_place); `arrangement_notice`: how
+        long before its last day a sharing arrangement reminds the coordinators; `count_minimum`: the
+        smallest count of a harmonised incident field the bulletin shows."""
         self._uow_factory = uow_factory
         self._directory = directory
         self.policy = policy
@@ -106,6 +112,8 @@ class ReminderService:
         self._error_ref = error_ref
         self._platforms = platforms
         self._encrypted_only = encrypted_only
+        self.arrangement_notice = arrangement_notice
+        self.count_minimum = count_minimum
 
     # --- reminders ------------------------------------------------------------------------------
 
@@ -124,6 +132,7 @@ class ReminderService:
 
     def tick(self, now: datetime, report: TickReport | None = None) -> TickReport:
         report = report or TickReport()
+        report.sent += self.arrangements_ending(now)
         seen: set[str] = set()
         while True:
             with self._uow_factory() as uow:
@@ -263,6 +272,16 @@ class ReminderService:
                 self._restore(uow, item.reference, loop, now)
         return kept
 
+    def arrangements_ending(self, now: datetime) -> int:
+        """Remind the coordinators of arrangements near their end, each once (handlers.arrangements)."""
+        directory = self._directory.current()
+        if not any(a.ends is not None for a in directory.arrangements):
+            return 0  # the usual case: no transaction at all
+        with self._uow_factory() as uow:
+            told = remind_ending(uow, directory, now, self.arrangement_notice, self._platforms)
+            uow.commit()
+        return told
+
     # --- the coordinators' digest and the monthly bulletin --------------------------------------
 
     def digest(self, now: datetime, day: date) -> bool:
@@ -308,11 +327,12 @@ class ReminderService:
 
             def share(summary: ItemSummary) -> None:  # each item's part made alone first, as the digest's
                 shared[summary.reference] = self._shared(uow, summary, directory, green_allowed)
-                render_bulletin([shared[summary.reference]], label, green_allowed=green_allowed)
+                render_bulletin([shared[summary.reference]], label, green_allowed=green_allowed,
+                                minimum=self.count_minimum)
 
             items = [shared[s.reference] for s in self._handled(uow, BULLETIN, now,
                                                                 uow.reminders.summaries(since, until), share)]
-            text = render_bulletin(items, label, green_allowed=green_allowed)
+            text = render_bulletin(items, label, green_allowed=green_allowed, minimum=self.count_minimum)
             uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=room, text=text))
             carried = [i for i in items if i.body is not None]
             uow.audit.record(AuditEvent(
@@ -336,10 +356,12 @@ class ReminderService:
             contact = directory.contacts.get(contact_id)
             return contact.organisation if contact else contact_id
 
-        body = None
-        if may_carry(summary.caveat, green_allowed=green_allowed):
-            record = uow.items.get(Reference.parse(summary.reference))
-            body = record.item.draft.body if record and record.erasure is None else None
+        # Every item is opened for its harmonised fields, which are counted whatever its caveat; its
+        # body is carried only where may_carry allows. An erased item has neither.
+        record = uow.items.get(Reference.parse(summary.reference))
+        draft = record.item.draft if record is not None and record.erasure is None else None
+        body = draft.body if draft is not None and may_carry(summary.caveat, green_allowed=green_allowed) else None
         recipients = tuple(dict.fromkeys(org(c) for c in summary.recipients))
         return SharedItem(summary.reference, summary.caveat, summary.priority, summary.topic,
-                          org(summary.originator), recipients, summary.created_at, body)
+                          org(summary.originator), recipients, summary.created_at, body,
+                          draft.incident if draft is not None else Incident())

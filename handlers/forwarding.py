@@ -10,6 +10,9 @@
   (TLP 2.0: not to be passed on without the source's permission) waits for the originator's
   /consent. Consent covers exactly the people named in the prompt, so they are routed by name
   when it comes, never re-resolved to whoever a country's point of contact is by then.
+- A recipient's forward stays within the originator's sharing arrangements as well as their own
+  (on the day of the forward): the originator's organisation must have a basis to share with each
+  new recipient's, or nothing is sent and the answer names what is missing.
 - A forward adds deliveries to the same item (same reference), each with its reason, and each
   to the new recipient's direct chat, whatever rooms the router would post an item in: the one
   routing would choose (alerts.routing_places.direct_place), with the same content-free notice
@@ -22,7 +25,8 @@ from dataclasses import replace
 
 from alerts.audit import AuditAction
 from alerts.caveats import Handling, Tlp
-from alerts.directory import Contact
+from alerts.arrangements import MissingArrangement
+from alerts.directory import Contact, missing_arrangement
 from alerts.errors import RouteRefused
 from alerts.items import ItemState, Selector, SelectorKind
 from alerts.lifecycle import ForwardRequest, forward_step
@@ -31,7 +35,7 @@ from alerts.render import render_consent_prompt, render_decision, render_deliver
 from alerts.routing import Delivery, Route, RouteNeedsConfirmation
 from alerts.routing_places import direct_place
 from alerts.routing_types import Notice
-from handlers.answer_place import content_free_notice
+from handlers.answer_place import attention_of, content_free_notice
 from handlers.commands import ConsentCommand, ForwardCommand
 from handlers.context import CommandContext
 from handlers.followup import find_item, notify, refuse, sender_of, title
@@ -124,7 +128,9 @@ def _route_onward(ctx: CommandContext, record: ItemRecord, selectors: tuple[Sele
                   policy: PostingPolicy) -> Route:
     """The route to people who do not hold the item yet; RouteRefused when the caveat forbids it."""
     item = record.item
-    routed = policy.router(ctx.directory).route(replace(item.draft, recipients=selectors), asker)
+    # A forward goes to direct chats whatever the item's hub: the hub's rooms are not asked for again.
+    draft = replace(item.draft, recipients=selectors, hub=None)
+    routed = policy.router(ctx.directory, ctx.now).route(draft, asker)
     holders = {d.contact for d in record.deliveries} | {item.originator}
     # The router decides who may have it; a forward then goes to each one's direct chat, which
     # every caveat allows: a room post would also reach people nobody asked, or consented, about.
@@ -140,8 +146,35 @@ def _route_onward(ctx: CommandContext, record: ItemRecord, selectors: tuple[Sele
             notices.append(Notice(contact.id, place.notice, place.destination))
     route = Route(tuple(deliveries), notices=tuple(notices))
     if asker.id != item.originator:
+        _check_originator_may_share(ctx, record, route, policy)
         _check_recipient_may_share(ctx, record, asker, route)
     return route
+
+
+def _check_originator_may_share(ctx: CommandContext, record: ItemRecord, route: Route,
+                                policy: PostingPolicy) -> None:
+    """Onward sharing stays within the originator's arrangements: the information is theirs, so a
+    recipient's own arrangements cannot carry it where the originator could not send it."""
+    item, directory = record.item, ctx.directory
+    originator = directory.contacts.get(item.originator)
+    if originator is None:
+        raise RouteRefused(f"the originator of {item.reference} is no longer in the directory, so their "
+                           "sharing arrangements cannot be checked.")
+    membership = policy.membership_arrangement
+    gaps: dict[str, MissingArrangement] = {}
+    for contact_id in route.contacts:
+        organisation = _organisation_of(ctx, contact_id)
+        if organisation is None or organisation in gaps:
+            continue
+        missing = missing_arrangement(directory, originator.organisation, organisation, item.draft.topic,
+                                      membership=membership, at=ctx.now)
+        if missing is not None:
+            gaps[organisation] = missing
+    if gaps:
+        raise RouteRefused(
+            "; ".join(str(m) for m in gaps.values())
+            + f", and an item goes on only where its originator, {title(ctx, item.originator)}, could send it. "
+            "Ask the originator, or a coordinator to record the arrangement.")
 
 
 def _check_recipient_may_share(ctx: CommandContext, record: ItemRecord, asker: Contact, route: Route) -> None:
@@ -229,6 +262,7 @@ def _send(ctx: CommandContext, record: ItemRecord, route: Route, asker: str, pur
         ctx.uow.outbox.enqueue(OutboundMessage(
             key=keys[delivery.contact], kind=MessageKind.DELIVERY, destination=delivery.destination, text=text,
             reference=str(item.reference), contact=delivery.contact, protect_content=item.caveat.protect_content,
+            attention=attention_of(ctx.directory, delivery.contact),
         ))
     ctx.uow.outbox.enqueue_many([OutboundMessage(
         key=ctx.new_key(), kind=MessageKind.NOTICE, destination=notice.destination, reference=str(item.reference),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from alerts.caveats import Tlp
 from alerts.grading import CREDIBILITY, RELIABILITY
+from alerts.incident import DocumentType, Method
 from handlers.parse_items import ITEM_FIELDS
 
 FIELDS: dict[str, str] = {
@@ -26,6 +27,15 @@ FIELDS: dict[str, str] = {
     "ref": "ref: your own reference number for the case. Example: ref:OP-1234",
     "confirm": "confirm:yes sends to recipients without a sharing arrangement where the network allows it after "
     "confirmation; the confirmation is recorded. Example: confirm:yes",
+    "persons": "persons: how many persons the incident concerns, 1 to 100000 (also pax:). Example: persons:4",
+    "nationalities": "nationalities: their nationalities, ISO 3166 codes, comma-separated (also nationality:). "
+    "Example: nationalities:MM,BD",
+    "route": "route: origin, any transit countries, destination, ISO 3166 codes joined by >. Example: route:MM>TH>MY",
+    "method": f"method: how they travelled: {', '.join(m.value for m in Method)}. Example: method:sea",
+    "document": f"document: the document type: {', '.join(d.value for d in DocumentType)}. Example: document:passport",
+    "issuer": "issuer: the document's issuing country, an ISO 3166 code. Example: issuer:TH",
+    "hub": "hub: the airport, seaport, border crossing or sea area it concerns; it is posted in that hub's room where "
+    "its TLP allows (/rooms lists the hubs). Example: hub:KUL",
 }
 
 # Other words for a field, as the parser reads them: `due` -> feedback.

@@ -213,7 +213,8 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
                                                          "who has left the network")
         ctx.uow.outbox.enqueue(OutboundMessage(
             key=key, kind=MessageKind.DELIVERY, destination=route.deliveries[0].destination, text=text,
-            reference=reference, contact=backup.id, protect_content=item.caveat.protect_content))
+            reference=reference, contact=backup.id, protect_content=item.caveat.protect_content,
+            attention=backup.identities))
         if place.notice is not None:
             ctx.uow.outbox.enqueue(OutboundMessage(
                 key=ctx.new_key(), kind=MessageKind.NOTICE, destination=place.notice, reference=reference,
@@ -250,14 +251,17 @@ def _drifts(ctx: CommandContext, gateway: MembershipGateway) -> list[Drift]:
 def rooms(ctx: CommandContext) -> None:
     drifts = _drifts(ctx, ctx.uow.membership)
     if not drifts:
-        ctx.answer("No rooms are registered. Rooms are registered in the configuration ([[network.rooms]]).")
+        ctx.answer("No rooms are registered. Admins register them with /room register, or in the configuration "
+                   "([[network.rooms]]).")
         return
     lines = [f"{len(drifts)} registered room{'s' if len(drifts) != 1 else ''}:"]
     for d in drifts:
         members = f"{d.present} member{'s' if d.present != 1 else ''}" if d.known else "members not seen yet"
         state = "in step" if d.clean and d.known else \
             f"drift: {len(d.missing)} missing, {len(d.unexpected)} should not be there"
-        lines.append(f"• {d.room.name} · {d.room.purpose.value} · {d.room.chat.platform.value} · {members} "
+        serves = "".join(f" · {what} {', '.join(sorted(values))}"
+                         for what, values in (("hubs", d.room.hubs), ("topics", d.room.topics)) if values)
+        lines.append(f"• {d.room.name} · {d.room.purpose.value} · {d.room.chat.platform.value}{serves} · {members} "
                      f"(expected {d.expected}) · {state}")
     if any(d.room.chat.platform is Platform.TELEGRAM for d in drifts):
         lines.append(TELEGRAM_NOTE)

@@ -1,16 +1,20 @@
-"""Parsing the admin commands: /member add, /member remove, /room sync and /device."""
+"""Parsing the admin commands: /member add, /member remove, /room sync, /device and /arrangement."""
 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from alerts.devices import DeviceOp
 from alerts.errors import InvalidValue
-from alerts.identity import Platform, UserRef
+from alerts.identity import ChatRef, Platform, UserRef
 from alerts.roles import Role
-from handlers.commands import DeviceCommand, MemberAddCommand, MemberRemoveCommand, RoomSyncCommand
-from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields, shorten, take_word
-from handlers.values import checked, parse_desk, parse_organisation, parse_user
+from handlers.commands import (ArrangementAddCommand, ArrangementEndCommand, ArrangementListCommand, DeviceCommand,
+                               MemberAddCommand, MemberRemoveCommand, RoomRegisterCommand, RoomRetireCommand,
+                               RoomSyncCommand)
+from handlers.lexer import OPENING_QUOTES, CommandSyntaxError, FieldSpec, read_quoted, scan_fields, shorten, take_word
+from handlers.values import (checked, invalid, parse_desk, parse_hub, parse_organisation, parse_topic,
+                             parse_user)
 from handlers.vocabulary import Vocabulary
 
 MEMBER_ADD_EXAMPLE = "/member add @alice:example.org country:TH role:contact desk:immigration"
@@ -95,15 +99,76 @@ def _member_remove(text: str) -> MemberRemoveCommand:
     return MemberRemoveCommand(user, reason or scan.text or None)
 
 
-def parse_room(rest: str, vocabulary: Vocabulary) -> RoomSyncCommand:
+ROOM_REGISTER_EXAMPLE = ('/room register console:#kul name:"KUL airport" purpose:network orgs:MY,TH hubs:KUL '
+                         "topics:document-fraud")
+ROOM_RETIRE_EXAMPLE = "/room retire console:#kul the airport desk moved"
+ROOM_FIELDS = FieldSpec(
+    keys={"name": "name", "purpose": "purpose", "orgs": "orgs", "organisations": "orgs", "organizations": "orgs",
+          "hubs": "hubs", "hub": "hubs", "topics": "topics", "topic": "topics"},
+    examples={"name": 'name:"KUL airport"', "purpose": "purpose:network", "orgs": "orgs:MY,TH", "hubs": "hubs:KUL",
+              "topics": "topics:document-fraud"},
+    lists=frozenset({"orgs", "hubs", "topics"}),
+    takes_text=False,
+)
+_PURPOSES = ("network", "country", "organisation", "coordination", "management")  # alerts.directory.RoomPurpose
+
+
+def parse_room(rest: str, vocabulary: Vocabulary) -> RoomSyncCommand | RoomRegisterCommand | RoomRetireCommand:
     action, after = take_word(rest)
+    if action.lower() == "register":
+        return _room_register(after, vocabulary)
+    if action.lower() == "retire":
+        return _room_retire(after)
     flag, extra = take_word(after)
     if action.lower() != "sync" or extra.strip() or (flag and flag.lower() not in _APPLY_WORDS):
         raise CommandSyntaxError(
-            "Use /room sync to see what would change in the rooms, /room sync --apply to change it. "
-            "Example: /room sync --apply"
+            "Use /room sync to see what would change in the rooms, /room sync --apply to change it; "
+            "/room register CHAT … or /room retire CHAT REASON. Example: /room sync --apply"
         )
     return RoomSyncCommand(apply=bool(flag))
+
+
+def _take_chat(text: str, example: str) -> tuple[str, str]:
+    word, after = take_word(text)
+    if not word:
+        raise CommandSyntaxError(f"Say which room first, as the platform names it. Example: {example}")
+    chat = ChatRef.parse(word)
+    if chat.is_direct:
+        raise CommandSyntaxError(f"{shorten(word, 40)} is a direct chat, not a room. Example: {example}")
+    return str(chat), after
+
+
+def _room_register(text: str, vocabulary: Vocabulary) -> RoomRegisterCommand:
+    chat, after = _take_chat(text, ROOM_REGISTER_EXAMPLE)
+    scan = scan_fields(after, ROOM_FIELDS, after_words=True)
+    if scan.text:
+        raise CommandSyntaxError(f"Unexpected '{shorten(scan.text)}'. /room register takes name:, purpose:, orgs:, "
+                                 f"hubs: and topics:. Example: {ROOM_REGISTER_EXAMPLE}")
+    values = scan.single(ROOM_FIELDS)
+    for needed in ("name", "purpose", "orgs"):
+        if needed not in values:
+            raise CommandSyntaxError(f"Give {ROOM_FIELDS.examples[needed].split(':')[0]}: too. "
+                                     f"Example: {ROOM_REGISTER_EXAMPLE}")
+    purpose = values["purpose"].lower()
+    if purpose not in _PURPOSES:
+        raise invalid("Purpose", values["purpose"], ", ".join(_PURPOSES), "purpose:network")
+    organisations = tuple(dict.fromkeys(parse_organisation(code, vocabulary, example="orgs:MY,TH")
+                                        for code in _listed([values["orgs"]])))
+    hubs = tuple(dict.fromkeys(parse_hub(h) for h in _listed([values["hubs"]]))) if "hubs" in values else ()
+    topics = tuple(dict.fromkeys(parse_topic(t, vocabulary) for t in _listed([values["topics"]]))) \
+        if "topics" in values else ()
+    if not organisations:
+        raise CommandSyntaxError(f"orgs: names no organisation. Example: {ROOM_REGISTER_EXAMPLE}")
+    return RoomRegisterCommand(chat, " ".join(values["name"].split()), purpose, organisations, hubs, topics)
+
+
+def _room_retire(text: str) -> RoomRetireCommand:
+    chat, after = _take_chat(text, ROOM_RETIRE_EXAMPLE)
+    reason = " ".join(after.split())
+    if not reason:
+        raise CommandSyntaxError(f"Say why it is retired, after the room; the audit log keeps it. "
+                                 f"Example: {ROOM_RETIRE_EXAMPLE}")
+    return RoomRetireCommand(chat, reason)
 
 
 def parse_device(rest: str, vocabulary: Vocabulary) -> DeviceCommand:
@@ -146,3 +211,121 @@ def _matrix_user(word: str, example: str) -> UserRef:
         raise CommandSyntaxError(f"'{shorten(word, 40)}' is not a Matrix user; device trust is for Matrix "
                                  f"accounts such as @alice:example.org. Example: {example}")
     return user
+
+
+# --- /arrangement ----------------------------------------------------------------------------------
+
+ARRANGEMENT_ADD_EXAMPLE = ('/arrangement add between:MY,CA doc:"MoU MY-CA 2026" topics:document-fraud '
+                           "from:2026-01-01 until:2026-11-30")
+ARRANGEMENT_END_EXAMPLE = "/arrangement end 3 superseded by the 2027 memorandum"
+ARRANGEMENT_USAGE = ("Use /arrangement list, /arrangement add between:MY,CA doc:\"…\" [topics:…] [from:DATE] "
+                     "[until:DATE] [direction:MY>CA], or /arrangement end NUMBER|\"DOCUMENT\" REASON. "
+                     f"Example: {ARRANGEMENT_ADD_EXAMPLE}")
+MAX_DOCUMENT = 200  # the stored kind's column holds this much
+ARRANGEMENT_FIELDS = FieldSpec(
+    keys={"between": "between", "parties": "between", "doc": "doc", "document": "doc", "ref": "doc",
+          "topics": "topics", "topic": "topics", "from": "from", "starts": "from", "until": "until",
+          "ends": "until", "direction": "direction"},
+    examples={"between": "between:MY,CA", "doc": 'doc:"MoU MY-CA 2026"', "topics": "topics:document-fraud",
+              "from": "from:2026-01-01", "until": "until:2026-11-30", "direction": "direction:MY>CA"},
+    lists=frozenset({"between", "topics"}),
+    takes_text=False,
+)
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_ONE_WAY = re.compile(r"([A-Za-z0-9-]+)\s*(?:>|->|→)\s*([A-Za-z0-9-]+)")
+
+
+def parse_arrangement(rest: str, vocabulary: Vocabulary) -> (
+        ArrangementAddCommand | ArrangementEndCommand | ArrangementListCommand):
+    action, after = take_word(rest)
+    word = action.lower()
+    if word in ("list", "ls"):
+        if after.strip():
+            raise CommandSyntaxError(f"Unexpected '{shorten(after.strip(), 30)}': /arrangement list takes nothing "
+                                     "more. Example: /arrangement list")
+        return ArrangementListCommand()
+    if word == "add":
+        return _arrangement_add(after, vocabulary)
+    if word == "end":
+        return _arrangement_end(after)
+    raise CommandSyntaxError(ARRANGEMENT_USAGE)
+
+
+def _day(text: str, what: str) -> date:
+    try:
+        if not _DAY.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise invalid(what, text, "a date as YYYY-MM-DD (UTC)", ARRANGEMENT_ADD_EXAMPLE) from None
+
+
+def _listed(values: list[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _arrangement_add(text: str, vocabulary: Vocabulary) -> ArrangementAddCommand:
+    scan = scan_fields(text, ARRANGEMENT_FIELDS, after_words=True)
+    if scan.text:
+        raise CommandSyntaxError(f"Unexpected '{shorten(scan.text)}'. /arrangement add takes between:, doc:, "
+                                 f"topics:, from:, until: and direction:. Example: {ARRANGEMENT_ADD_EXAMPLE}")
+    values = scan.single(ARRANGEMENT_FIELDS)
+    if "between" not in values:
+        raise CommandSyntaxError(f"Name the parties with between:, two or more organisations. "
+                                 f"Example: {ARRANGEMENT_ADD_EXAMPLE}")
+    parties = tuple(dict.fromkeys(parse_organisation(code, vocabulary, example="between:MY,CA")
+                                  for code in _listed([values["between"]])))
+    if len(parties) < 2:
+        raise CommandSyntaxError(f"An arrangement is between two or more organisations. Example: "
+                                 f"{ARRANGEMENT_ADD_EXAMPLE}")
+    document = " ".join(values.get("doc", "").split())
+    if not document:
+        raise CommandSyntaxError(f"Name the signed document with doc:, the reference people know it by. "
+                                 f"Example: {ARRANGEMENT_ADD_EXAMPLE}")
+    if len(document) > MAX_DOCUMENT:
+        raise CommandSyntaxError(f"doc: is {len(document)} characters long; at most {MAX_DOCUMENT}. Give the "
+                           "document's reference, not its text.")
+    topics = tuple(dict.fromkeys(parse_topic(t, vocabulary) for t in _listed([values["topics"]]))) \
+        if "topics" in values else ()
+    starts = _day(values["from"], "from:") if "from" in values else None
+    ends = _day(values["until"], "until:") if "until" in values else None
+    if starts is not None and ends is not None and ends < starts:
+        raise CommandSyntaxError(f"until:{ends.isoformat()} is before from:{starts.isoformat()}. "
+                           f"Example: {ARRANGEMENT_ADD_EXAMPLE}")
+    giver = _direction(values.get("direction"), parties, vocabulary)
+    return ArrangementAddCommand(parties, document, topics, starts, ends, giver)
+
+
+def _direction(text: str | None, parties: tuple[str, ...], vocabulary: Vocabulary) -> str | None:
+    if text is None or text.lower() in ("both", "both-ways", "mutual"):
+        return None
+    match = _ONE_WAY.fullmatch(text.strip())
+    example = f"direction:{parties[0]}>{parties[1]}"
+    if match is None:
+        raise CommandSyntaxError(f"direction '{shorten(text, 30)}' is not valid. Accepted: both, or one way between the "
+                           f"two parties as FROM>TO. Example: {example}")
+    giver = parse_organisation(match[1], vocabulary, example=example)
+    taker = parse_organisation(match[2], vocabulary, example=example)
+    if len(parties) != 2 or {giver, taker} != set(parties):
+        raise CommandSyntaxError(f"direction:{shorten(text, 30)} must name the two parties, FROM>TO; a one-way "
+                           f"arrangement has exactly two. Example: {example}")
+    return giver
+
+
+def _arrangement_end(text: str) -> ArrangementEndCommand:
+    stripped = text.strip()
+    if not stripped:
+        raise CommandSyntaxError(f"Say which arrangement (its number in /arrangement list, or its document in "
+                                 f"quotes) and why. Example: {ARRANGEMENT_END_EXAMPLE}")
+    if stripped[0] in OPENING_QUOTES:
+        which, end = read_quoted(stripped, 0, "/arrangement end ")
+        which, reason = " ".join(which.split()), stripped[end:].strip()
+    else:
+        which, reason = take_word(stripped)
+        which, reason = which.removeprefix("#"), reason.strip()
+    if not which:
+        raise CommandSyntaxError(f"Say which arrangement. Example: {ARRANGEMENT_END_EXAMPLE}")
+    if not reason:
+        raise CommandSyntaxError(f"Say why it ends, after the arrangement; the audit log keeps it. "
+                                 f"Example: {ARRANGEMENT_END_EXAMPLE}")
+    return ArrangementEndCommand(which, " ".join(reason.split()))

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from alerts.caveats import Caveat, Handling, Tlp
 from alerts.grading import Grading
+from alerts.incident import Incident
 from alerts.items import ItemDraft, ItemKind, Selector
 from alerts.priority import Priority
 from handlers.commands import AlertCommand, ForwardCommand, RequestCommand
-from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields
+from handlers.lexer import CommandSyntaxError, FieldSpec, scan_fields, shorten
 from handlers.values import (
     checked,
+    parse_document_type,
     parse_due,
+    parse_hub,
+    parse_issuer,
+    parse_method,
+    parse_nationalities,
+    parse_persons,
     parse_recipients,
+    parse_route,
     parse_topic,
     parse_yes_no,
     take_reference,
@@ -40,6 +48,16 @@ ITEM_FIELDS = FieldSpec(
         "due": "feedback",
         "ref": "ref",
         "confirm": "confirm",
+        # the harmonised incident fields (alerts.incident)
+        "persons": "persons",
+        "pax": "persons",
+        "nationalities": "nationalities",
+        "nationality": "nationalities",
+        "route": "route",
+        "method": "method",
+        "document": "document",
+        "issuer": "issuer",
+        "hub": "hub",
     },
     examples={
         "to": "to:TH,MY",
@@ -53,11 +71,37 @@ ITEM_FIELDS = FieldSpec(
         "purpose": 'purpose:"identity check"',
         "ref": "ref:OP-1234",
         "confirm": "confirm:yes",
+        "persons": "persons:4",
+        "nationalities": "nationalities:MM,BD",
+        "route": "route:MM>TH>MY",
+        "method": "method:sea",
+        "document": "document:passport",
+        "issuer": "issuer:TH",
+        "hub": "hub:KUL",
     },
     flags={"orcon": ("orcon", "yes")},
-    lists=frozenset({"to"}),
+    lists=frozenset({"to", "nationalities"}),
     guarded=frozenset({"confirm"}),
 )
+
+_INCIDENT_NAMES = ("persons", "nationalities", "route", "method", "document", "issuer")
+# The harmonised fields alone, for the guided form's question about them.
+INCIDENT_FIELDS = FieldSpec(
+    keys={key: name for key, name in ITEM_FIELDS.keys.items() if name in _INCIDENT_NAMES},
+    examples={name: ITEM_FIELDS.examples[name] for name in _INCIDENT_NAMES},
+    lists=frozenset({"nationalities"}),
+    takes_text=False,
+)
+INCIDENT_EXAMPLE = "persons:4 nationalities:MM,BD method:sea route:MM>TH>MY document:passport issuer:MM"
+
+
+def parse_incident(text: str) -> Incident:
+    """Harmonised fields alone (`persons:4 method:sea`), as the guided form asks for them."""
+    scan = scan_fields(text, INCIDENT_FIELDS, after_words=True)
+    if scan.text:
+        raise CommandSyntaxError(f"Unexpected '{shorten(scan.text)}'. Give fields such as {INCIDENT_EXAMPLE}")
+    return _incident(scan.single(INCIDENT_FIELDS))
+
 
 FORWARD_FIELDS = FieldSpec(
     keys=_TO_KEYS | _PURPOSE_KEYS,
@@ -95,9 +139,22 @@ def parse_draft_and_confirmation(kind: ItemKind, rest: str, vocabulary: Vocabula
         due=parse_due(values["feedback"]) if "feedback" in values else None,
         purpose=values.get("purpose"),
         outside_ref=values.get("ref"),
+        incident=_incident(values),
+        hub=parse_hub(values["hub"]) if "hub" in values else None,
     )
     _check_complete(draft)
     return draft, confirmed
+
+
+def _incident(values: dict[str, str]) -> Incident:
+    return Incident(
+        persons=parse_persons(values["persons"]) if "persons" in values else None,
+        nationalities=parse_nationalities(values["nationalities"]) if "nationalities" in values else (),
+        route=parse_route(values["route"]) if "route" in values else (),
+        method=parse_method(values["method"]) if "method" in values else None,
+        document=parse_document_type(values["document"]) if "document" in values else None,
+        issuer=parse_issuer(values["issuer"]) if "issuer" in values else None,
+    )
 
 
 def _recipients(values: list[str], vocabulary: Vocabulary, example: str) -> tuple[Selector, ...]:

@@ -12,12 +12,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
+from alerts.arrangements import Arrangement
 from alerts.audit import AuditEvent
 from alerts.caveats import Caveat
 from alerts.devices import DeviceAction
-from alerts.directory import Contact, Directory
+from alerts.directory import Contact, Directory, Room
 from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, Reference
 from alerts.membership import PlannedAction
@@ -259,6 +260,33 @@ class DirectoryWriter(Protocol):
         """Remove the contact with their roles and accounts; False when there was none."""
         ...
 
+    def register_room(self, room: Room) -> bool:
+        """Register a room as given (a registered or retired one is replaced); True when it was not
+        registered before (new, or retired)."""
+        ...
+
+    def retire_room(self, chat: ChatRef, at: datetime) -> bool:
+        """Retire a registered room: it is no longer in the directory, and the configuration does not
+        bring it back; False when it was not registered."""
+        ...
+
+
+class ArrangementRepository(Protocol):
+    """Sharing arrangements as coordinators record them (/arrangement), in the unit of work's
+    transaction; the directory snapshot routing reads them from is replaced after the commit."""
+
+    changed: bool
+
+    def add(self, arrangement: Arrangement) -> Arrangement:
+        """Store a new arrangement; it comes back with its number. ValueError when one of the same kind
+        between the same parties exists (ended or not)."""
+        ...
+
+    def end(self, number: int, at: datetime, reason: str) -> bool:
+        """End the arrangement `number` at `at`, with the reason; False when there is none in force
+        under that number (unknown, or ended already)."""
+        ...
+
 
 class MembershipGateway(Protocol):
     """Room actions as handlers see them. plan() only records them, in the unit of work's
@@ -305,6 +333,10 @@ class Inbox(Protocol):
         """Give up on an event; KeyError when it was never recorded."""
         ...
 
+    def get(self, platform: str, event_id: str) -> InboundMessage | None:
+        """The recorded event, whatever its state; None when it was never recorded."""
+        ...
+
 
 class Cursors(Protocol):
     """Named values (a connector's sync token, an update offset) kept with what they cover."""
@@ -312,6 +344,52 @@ class Cursors(Protocol):
     def get(self, name: str) -> str | None: ...
 
     def set(self, name: str, value: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitedBody:
+    """A command whose fields came without its text: the sender's next message in the chat is the text."""
+
+    sender: UserRef
+    chat: ChatRef
+    command: str       # the command's name: "alert"
+    platform: str      # the inbox event of the command's first message, which holds its text
+    event_id: str
+    since: datetime    # when that message was received; the wait ends a while after
+
+
+@dataclass(frozen=True, slots=True)
+class CommandOutcome:
+    """What became of a command message, for an edit of it: run (and the item it made) or refused."""
+
+    sender: UserRef  # who sent it: an edit by anyone else is not an edit of theirs
+    accepted: bool
+    reference: str | None = None
+
+
+class Conversations(Protocol):
+    """What the bot keeps between one message of a person and the next: a command awaiting its text,
+    and what became of each command message (platform message id), so an edit of it can be answered."""
+
+    def awaited(self, sender: UserRef, chat: ChatRef) -> AwaitedBody | None: ...
+
+    def await_body(self, awaited: AwaitedBody) -> None:
+        """Wait for the text of `awaited`, instead of anything the sender awaited in that chat before."""
+        ...
+
+    def stop_awaiting(self, sender: UserRef, chat: ChatRef) -> None: ...
+
+    def note_outcome(self, platform: str, message_id: str, outcome: CommandOutcome, at: datetime) -> None: ...
+
+    def outcome(self, platform: str, message_id: str) -> CommandOutcome | None: ...
+
+    def form(self, sender: UserRef, chat: ChatRef) -> dict[str, Any] | None:
+        """The guided form the sender is filling in in the chat (handlers.guided.Draft.to_json())."""
+        ...
+
+    def keep_form(self, sender: UserRef, chat: ChatRef, form: dict[str, Any] | None) -> None:
+        """Keep the form (sealed: it holds what the person wrote), or drop it (None)."""
+        ...
 
 
 class RoomRoster(Protocol):
@@ -362,10 +440,16 @@ class UnitOfWork(Protocol):
     def cursors(self) -> Cursors: ...
 
     @property
+    def conversations(self) -> Conversations: ...
+
+    @property
     def reminders(self) -> ReminderRepository: ...
 
     @property
     def directory_writer(self) -> DirectoryWriter: ...
+
+    @property
+    def arrangements(self) -> ArrangementRepository: ...
 
     @property
     def membership(self) -> MembershipGateway: ...
@@ -385,7 +469,7 @@ class UnitOfWork(Protocol):
         ...
 
     def commit(self) -> None:
-        """Commit; a directory changed in it is reloaded for the commands after it."""
+        """Commit; a directory changed in it (people or arrangements) is reloaded for the commands after it."""
         ...
 
     def savepoint(self) -> AbstractContextManager[None]:

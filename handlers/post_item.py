@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Mapping
 
 from alerts.attachments import AttachmentPolicy, size_text
@@ -13,6 +14,7 @@ from alerts.caveats import Tlp
 from alerts.directory import Directory
 from alerts.due import DuePolicy
 from alerts.errors import InvalidValue, ReferenceUnavailable, RouteRefused
+from alerts.incident import COUNT_MINIMUM
 from alerts.items import Item, ItemDraft, Selector
 from alerts.identity import Platform
 from alerts.messages import MessageKind, OutboundMessage
@@ -21,7 +23,7 @@ from alerts.removal import Removal, removal_message
 from alerts.render import render_delivery, render_receipt
 from alerts.routing import Destination, RouteNeedsConfirmation, Router, RoutingPolicy
 from alerts.routing_types import Notice
-from handlers.answer_place import placed_answer
+from handlers.answer_place import attention_of, placed_answer
 from handlers.context import CommandContext
 from handlers.values import check_due
 
@@ -41,14 +43,21 @@ class PostingPolicy:
     routing: RoutingPolicy | None = None
     platforms: AbstractSet[Platform] | None = None
     attachments: AttachmentPolicy = field(default_factory=AttachmentPolicy)
+    count_minimum: int = COUNT_MINIMUM  # the smallest count of a harmonised field /stats shows
+
+    @property
+    def membership_arrangement(self) -> bool:
+        """Whether members share with members without an arrangement (alerts.arrangements)."""
+        return self.routing.membership_arrangement if self.routing is not None else True
 
     @property
     def encrypted_only(self) -> frozenset[Tlp]:
         return self.routing.encrypted_only if self.routing is not None else ENCRYPTED_ONLY
 
-    def router(self, directory: Directory) -> Router:
+    def router(self, directory: Directory, at: datetime | None = None) -> Router:
+        """`at`: the time sharing arrangements' dates are checked against (the command's)."""
         return Router(directory, self.routing if self.routing is not None else self.topic_defaults,
-                      platforms=self.platforms)
+                      platforms=self.platforms, at=at)
 
 
 def refusal_answer(refused: RouteRefused) -> str:
@@ -78,7 +87,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         ctx.uow.outbox.enqueue_many(placed_answer(ctx, refused_files, {draft.caveat.tlp}))
         return None
     try:
-        route = policy.router(ctx.directory).route(draft, ctx.sender, confirmed=confirmed)
+        route = policy.router(ctx.directory, ctx.now).route(draft, ctx.sender, confirmed=confirmed)
     except RouteRefused as refused:
         removal = _plan_removal(ctx, draft, None)
         ctx.audit(
@@ -140,6 +149,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
             contact=delivery.contact,
             protect_content=draft.caveat.protect_content,
             attachments=files,  # with the content, under the same caveat; a content-free notice has none
+            attention=attention_of(ctx.directory, delivery.contact),
         )
         for delivery in route.deliveries
         if delivery.contact not in unreachable

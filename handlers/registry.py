@@ -24,6 +24,7 @@ from handlers.vocabulary import Vocabulary
 log = logging.getLogger(__name__)
 
 EVERYONE = frozenset(Role)  # any member of the directory, whatever their roles
+_PROBE = "text"  # what awaits_text() puts where the text goes, to see whether the rest is complete
 INTERNAL_ERROR = "Sorry, I could not read that command. Send /help {name} for how to write it."
 
 C = TypeVar("C", bound=Command)
@@ -49,6 +50,9 @@ class CommandSpec(Generic[C]):
     parse: Parse[C]
     run: Run[C]
     aliases: tuple[str, ...] = ()  # other words it is typed as, named in its /help line
+    # What its text is called ("alert"), for a command that ends with a text: sent without it, the
+    # sender's next message is awaited as the text (handlers/dispatcher.py). None: it takes no text.
+    text: str | None = None
 
     @property
     def help_line(self) -> str:
@@ -108,6 +112,22 @@ class Registry:
         except Exception:  # a bug must not take the bot down; the tests assert it never happens
             log.exception("parse failed on a /%s command", spec.name)
             return ParseError(spec.name, INTERNAL_ERROR.format(name=spec.name))
+
+    def takes_text(self, text: str) -> bool:
+        """Whether `text` opens a command that ends with a text (/alert, /request, /reply), by its word alone."""
+        head = split_head(text)
+        spec = self._words.get(head[0]) if head is not None else None
+        return spec is not None and spec.text is not None
+
+    def awaits_text(self, text: str, vocabulary: Vocabulary) -> CommandSpec[Any] | None:
+        """The command `text` opens when all it lacks is its text: it does not parse as it is, and does
+        once a text follows. None for anything else (another mistake, or a command that takes no text)."""
+        head = split_head(text)
+        spec = self._words.get(head[0]) if head is not None else None
+        if spec is None or spec.text is None or not isinstance(self.parse(text, vocabulary), ParseError):
+            return None
+        completed = self.parse(f"{text.rstrip()}\n\n{_PROBE}", vocabulary)
+        return spec if completed is not None and not isinstance(completed, ParseError) else None
 
     def _unknown_command(self, word: str) -> str:
         close = difflib.get_close_matches(word, list(self._words), n=1, cutoff=0.6) if len(word) <= 20 else []

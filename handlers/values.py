@@ -16,6 +16,7 @@ from typing import TypeVar
 from alerts.countries import country_code
 from alerts.errors import InvalidValue
 from alerts.identity import UserRef
+from alerts.incident import MAX_COUNTRIES, MAX_PERSONS, DocumentType, Method
 from alerts.items import ALL, DueSpec, Reference, Selector, SelectorKind
 from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.vocabulary import Vocabulary
@@ -305,3 +306,71 @@ def parse_user(text: str) -> str:
             "User", text, "@alice:example.org (Matrix), @username or telegram:user:42 (Telegram), console:alice",
             "/member add @alice:example.org country:TH role:contact",
         ) from None
+
+
+# --- the harmonised incident fields (alerts.incident) ---------------------------------------------
+
+_WHOLE = re.compile(r"\d{1,6}", re.ASCII)
+_ROUTE_STEP = re.compile(r"\s*(?:>|->|→|–|—)\s*")
+
+
+def parse_persons(text: str) -> int:
+    accepted = f"a whole number of persons from 1 to {MAX_PERSONS}"
+    if not _WHOLE.fullmatch(text.strip()) or not 1 <= int(text) <= MAX_PERSONS:
+        raise invalid("Persons", text, accepted, "persons:4")
+    return int(text)
+
+
+def _country(text: str, what: str, example: str) -> str:
+    alpha2 = country_code(text)
+    if alpha2 is None:
+        raise invalid(what, text, "ISO 3166 country codes (MM or MMR)", example)
+    return alpha2
+
+
+def parse_nationalities(text: str) -> tuple[str, ...]:
+    example = "nationalities:MM,BD"
+    codes = [part.strip() for part in text.split(",") if part.strip()]
+    if not codes:
+        raise invalid("Nationalities", text, "ISO 3166 country codes separated by commas", example)
+    found = tuple(dict.fromkeys(_country(code, "Nationality", example) for code in codes))
+    if len(found) > MAX_COUNTRIES:
+        raise invalid("Nationalities", text, f"up to {MAX_COUNTRIES} countries", example)
+    return found
+
+
+def parse_route(text: str) -> tuple[str, ...]:
+    example = "route:MM>TH>MY"
+    steps = _ROUTE_STEP.split(text.strip())
+    if not 2 <= len(steps) <= MAX_COUNTRIES or any(not step for step in steps):
+        raise invalid("Route", text, f"origin>destination, with any transit countries between (2 to "
+                                     f"{MAX_COUNTRIES} ISO 3166 codes)", example)
+    return tuple(_country(step, "Route country", example) for step in steps)
+
+
+def parse_method(text: str) -> Method:
+    try:
+        return Method(text.strip().lower())
+    except ValueError:
+        raise invalid("Method", text, ", ".join(m.value for m in Method), "method:sea") from None
+
+
+def parse_document_type(text: str) -> DocumentType:
+    try:
+        return DocumentType(text.strip().lower())
+    except ValueError:
+        raise invalid("Document", text, ", ".join(d.value for d in DocumentType), "document:passport") from None
+
+
+def parse_issuer(text: str) -> str:
+    return _country(text, "Issuer", "issuer:TH")
+
+
+_HUB = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{1,31}", re.ASCII)
+
+
+def parse_hub(text: str) -> str:
+    """A hub's short name as rooms are registered with it (KUL, BKK, malacca-strait), in upper case."""
+    if not _HUB.fullmatch(text.strip()):
+        raise invalid("Hub", text, "a hub's short name, letters, digits and -, as /rooms lists them", "hub:KUL")
+    return text.strip().upper()

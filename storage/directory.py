@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, delete, func, select, text, update
@@ -65,15 +66,21 @@ class SqlDirectoryStore:
         _delete_in(connection, directory_identities, "identity", [a["identity"] for a in accounts])
         _replace(connection, directory_identities, "contact", ids, accounts)
         rooms = list(directory.rooms)
+        # A room an admin retired stays retired: the file does not bring it back (keep=retired_at).
         _upsert(connection, directory_rooms, ("chat",), [
-            {"chat": str(r.chat), "name": r.name, "purpose": r.purpose.value, "position": i}
-            for i, r in enumerate(rooms)])
+            {"chat": str(r.chat), "name": r.name, "purpose": r.purpose.value, "position": i,
+             "hubs": _joined(r.hubs), "topics": _joined(r.topics)}
+            for i, r in enumerate(rooms)], keep=("retired_at",))
         _replace(connection, directory_room_members, "room", [str(r.chat) for r in rooms], [
             {"room": str(r.chat), "organisation": code} for r in rooms for code in sorted(r.organisations)])
         arrangements = list(directory.arrangements)
+        numbers = _arrangement_numbers(connection, [a.key for a in arrangements])
+        # A coordinator's early end (and the number) outlive a restart: the file cannot revive an
+        # arrangement ended in chat; only a new kind (a new document) can.
         _upsert(connection, directory_arrangements, ("key",), [
             {"key": a.key, "kind": a.kind, "topics": ",".join(sorted(a.topics)) if a.topics else None,
-             "position": i} for i, a in enumerate(arrangements)])
+             "position": i, "number": numbers[a.key], "starts": a.starts, "ends": a.ends, "giver": a.giver}
+            for i, a in enumerate(arrangements)], keep=("number", "ended_at", "end_reason"))
         _replace(connection, directory_parties, "arrangement", [a.key for a in arrangements], [
             {"arrangement": a.key, "organisation": code} for a in arrangements for code in sorted(a.parties)])
         bump_version(connection)  # a running instance reloads what this start's configuration changed
@@ -93,13 +100,11 @@ class SqlDirectoryStore:
         members = _grouped(connection, directory_room_members, "room", "organisation")
         encrypted = _encrypted_rooms(connection)
         rooms = [Room(ChatRef.parse(row.chat), row.name, RoomPurpose(row.purpose), frozenset(members.get(row.chat, ())),
-                      row.chat in encrypted)
-                 for row in _ordered(connection, directory_rooms, "chat")]
+                      row.chat in encrypted, _split(row.hubs), _split(row.topics))
+                 for row in _ordered(connection, directory_rooms, "chat") if row.retired_at is None]
         parties = _grouped(connection, directory_parties, "arrangement", "organisation")
-        arrangements = [
-            Arrangement(row.kind, frozenset(parties.get(row.key, ())),
-                        frozenset(row.topics.split(",")) if row.topics else frozenset())
-            for row in _ordered(connection, directory_arrangements, "key")]
+        arrangements = [_arrangement(row, parties.get(row.key, ()))
+                        for row in _ordered(connection, directory_arrangements, "key")]
         return Directory.build(organisations, contacts, rooms, arrangements)
 
 
@@ -180,11 +185,45 @@ def in_chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield values[start:start + _CHUNK]
 
 
-def _upsert(connection: Connection, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+def _joined(values: frozenset[str]) -> str | None:
+    return ",".join(sorted(values)) if values else None
+
+
+def _split(value: str | None) -> frozenset[str]:
+    return frozenset(value.split(",")) if value else frozenset()
+
+
+def _arrangement(row: Any, parties: Iterable[str]) -> Arrangement:
+    ended_at = row.ended_at
+    if ended_at is not None and ended_at.tzinfo is None:  # SQLite gives back naive UTC
+        ended_at = ended_at.replace(tzinfo=timezone.utc)
+    return Arrangement(row.kind, frozenset(parties), frozenset(row.topics.split(",")) if row.topics else frozenset(),
+                       row.starts, row.ends, row.giver, ended_at, row.end_reason or "", row.number)
+
+
+def _arrangement_numbers(connection: Connection, keys: Sequence[str]) -> dict[str, int]:
+    """The number of each arrangement: its own when stored, else the next free ones, in order."""
+    a = directory_arrangements.c
+    numbers: dict[str, int] = {}
+    for chunk in in_chunks(keys):
+        numbers.update({row.key: row.number for row in connection.execute(select(a.key, a.number)
+                                                                          .where(a.key.in_(chunk)))
+                        if row.number is not None})
+    last = connection.execute(select(func.max(a.number))).scalar_one_or_none() or 0
+    for key in keys:
+        if key not in numbers:
+            last += 1
+            numbers[key] = last
+    return numbers
+
+
+def _upsert(connection: Connection, table: Table, keys: tuple[str, ...], rows: list[dict[str, Any]],
+            keep: tuple[str, ...] = ()) -> None:
+    """Insert the rows, or update them to match; the columns `keep` are set on insert only."""
     if not rows:
         return
     statement = insert_for(connection, table)
-    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys + keep}
     connection.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
 
 
@@ -277,6 +316,33 @@ class SqlDirectoryWriter:
         self._write_parts(contact)
         self._mark_changed()
 
+    def register_room(self, room: Room) -> bool:
+        """Register `room` (or register it again, as given, when it was retired or is registered);
+        True when it was new or retired."""
+        r = directory_rooms.c
+        found = self._conn.execute(select(r.retired_at).where(r.chat == str(room.chat))).first()
+        values = {"name": room.name, "purpose": room.purpose.value, "hubs": _joined(room.hubs),
+                  "topics": _joined(room.topics), "retired_at": None}
+        if found is None:
+            last = self._conn.execute(select(func.max(r.position))).scalar_one_or_none()
+            self._conn.execute(directory_rooms.insert().values(
+                chat=str(room.chat), position=(last if last is not None else -1) + 1, **values))
+        else:
+            self._conn.execute(update(directory_rooms).where(r.chat == str(room.chat)).values(**values))
+        _replace(self._conn, directory_room_members, "room", [str(room.chat)],
+                 [{"room": str(room.chat), "organisation": code} for code in sorted(room.organisations)])
+        self._mark_changed()
+        return found is None or found.retired_at is not None
+
+    def retire_room(self, chat: ChatRef, at: datetime) -> bool:
+        """Retire a registered room; False when it is not registered (or retired already)."""
+        r = directory_rooms.c
+        result = self._conn.execute(update(directory_rooms).where(r.chat == str(chat), r.retired_at.is_(None))
+                                    .values(retired_at=at))
+        if result.rowcount:
+            self._mark_changed()
+        return bool(result.rowcount)
+
     def remove_contact(self, contact_id: str) -> bool:
         # Children first: SQLite enforces ON DELETE CASCADE only with PRAGMA foreign_keys.
         _delete_in(self._conn, directory_roles, "contact", [contact_id])
@@ -284,3 +350,45 @@ class SqlDirectoryWriter:
         result = self._conn.execute(delete(directory_contacts).where(directory_contacts.c.id == contact_id))
         self._mark_changed()
         return result.rowcount > 0
+
+
+# --- sharing arrangements (/arrangement) ------------------------------------------------------------
+
+class SqlArrangements:
+    """handlers.ports.ArrangementRepository on the caller's connection, inside the caller's transaction.
+    `changed` asks for the directory snapshot to be reloaded after the commit, as SqlDirectoryWriter's."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+        self.changed = False
+
+    def _mark_changed(self) -> None:
+        if not self.changed:
+            bump_version(self._conn)
+        self.changed = True
+
+    def add(self, arrangement: Arrangement) -> Arrangement:
+        a = directory_arrangements.c
+        if self._conn.execute(select(a.key).where(a.key == arrangement.key)).first() is not None:
+            raise ValueError(f"there is an arrangement {arrangement.kind!r} between "
+                             f"{', '.join(sorted(arrangement.parties))} already")
+        last = self._conn.execute(select(func.max(a.number), func.max(a.position))).one()
+        number = (last[0] or 0) + 1
+        self._conn.execute(directory_arrangements.insert().values(
+            key=arrangement.key, kind=arrangement.kind, position=(last[1] if last[1] is not None else -1) + 1,
+            topics=",".join(sorted(arrangement.topics)) if arrangement.topics else None, number=number,
+            starts=arrangement.starts, ends=arrangement.ends, giver=arrangement.giver))
+        self._conn.execute(directory_parties.insert(), [
+            {"arrangement": arrangement.key, "organisation": code} for code in sorted(arrangement.parties)])
+        self._mark_changed()
+        return Arrangement(arrangement.kind, arrangement.parties, arrangement.topics, arrangement.starts,
+                           arrangement.ends, arrangement.giver, number=number)
+
+    def end(self, number: int, at: datetime, reason: str) -> bool:
+        a = directory_arrangements.c
+        result = self._conn.execute(update(directory_arrangements)
+                                    .where(a.number == number, a.ended_at.is_(None))
+                                    .values(ended_at=at, end_reason=reason))
+        if result.rowcount:
+            self._mark_changed()
+        return bool(result.rowcount)

@@ -8,7 +8,7 @@ these tables; tests/storage/test_directory_schema.py checks that the two agree.
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import CheckConstraint, Column, Date, DateTime, ForeignKey, Index, Integer, String, Table, Text
 
 from storage.schema import metadata
 
@@ -81,6 +81,11 @@ directory_rooms = Table(
     Column("name", String(200), nullable=False),
     Column("purpose", String(16), nullable=False),
     Column("position", Integer, nullable=False),
+    # Added by 0009_arrange: what a hub or topic room is for (comma-joined; NULL: any item), and when an
+    # admin retired it (/room retire): a retired room is no longer loaded, and seeding does not revive it.
+    Column("hubs", Text),
+    Column("topics", Text),
+    Column("retired_at", DateTime(timezone=True)),
     _one_of("purpose", ROOM_PURPOSES),
 )
 
@@ -98,6 +103,15 @@ directory_arrangements = Table(
     Column("kind", String(200), nullable=False),
     Column("topics", Text),  # comma-joined topic names; NULL: every topic
     Column("position", Integer, nullable=False),
+    # Added by 0009_arrange: the number /arrangement list shows (given once, never reused), the days
+    # in force, the one party that gives where it goes one way, and an early end by a coordinator.
+    Column("number", Integer),
+    Column("starts", Date),
+    Column("ends", Date),
+    Column("giver", String(16)),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("end_reason", Text),
+    Index("ix_directory_arrangements_number", "number", unique=True),
 )
 
 directory_parties = Table(

@@ -118,6 +118,14 @@ class SqlInbox:
                 continue
             kept = seal_json(self._sealer, _content(message, with_data=False), aad=aad)
             self._conn.execute(update(inbox).where(*where).values(content=kept))
+    def get(self, platform: str, event_id: str) -> InboundMessage | None:
+        """The recorded event, whatever its state; None when it was never recorded."""
+        c = inbox.c
+        row = self._conn.execute(
+            select(c.platform, c.event_id, c.sender, c.chat, c.received_at, c.content)
+            .where(c.platform == platform, c.event_id == event_id)
+        ).first()
+        return self._message(row) if row is not None else None
 
     def _message(self, row: Any) -> InboundMessage:
         content = open_json(self._sealer, row.content, aad=inbox_aad(row.platform, row.event_id))
@@ -133,6 +141,8 @@ class SqlInbox:
             direct=content.get("direct") is True,
             pressed=content.get("pressed"),
             attachments=tuple(_attachment(a) for a in content.get("attachments", ())),
+            remark=content.get("remark"),
+            edit_of=content.get("edit_of"),
         )
 
 
@@ -159,6 +169,10 @@ def _content(message: InboundMessage, with_data: bool = True) -> dict[str, Any]:
             {"name": a.name, "mime": a.mime, "size": a.size,
              **({"data": base64.b64encode(a.data).decode()} if with_data and a.data is not None else {})}
             for a in message.attachments]
+    if message.remark is not None:
+        content["remark"] = message.remark
+    if message.edit_of is not None:
+        content["edit_of"] = message.edit_of
     return content
 
 

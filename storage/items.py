@@ -17,6 +17,7 @@ from alerts.caveats import Caveat, Handling, Tlp
 from alerts.errors import ReferenceUnavailable
 from alerts.grading import Grading
 from alerts.identity import ChatRef
+from alerts.incident import Incident
 from alerts.items import ALL, DueSpec, Item, ItemDraft, ItemKind, ItemState, Reference, Selector, SelectorKind
 from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState
 from alerts.messages import Attachment, InboundMessage
@@ -62,7 +63,11 @@ class SqlItemRepository:
         if draft.kind is not item.reference.kind:
             raise ValueError("the draft's kind differs from the reference's kind")
         deliveries_rows = self._delivery_rows(reference, route, outbox_keys)
-        content = {"body": draft.body, "purpose": draft.purpose, "outside_ref": draft.outside_ref}
+        content: dict[str, Any] = {"body": draft.body, "purpose": draft.purpose, "outside_ref": draft.outside_ref}
+        if not draft.incident.empty:  # sealed with the body: the harmonised fields are content too
+            content["incident"] = draft.incident.to_json()
+        if draft.hub:
+            content["hub"] = draft.hub
         try:
             sealed = seal_json(self._sealer, content, aad=item_aad(reference), case=reference)
         except ContentErased:
@@ -255,6 +260,8 @@ class SqlItemRepository:
             due=due,
             purpose=content["purpose"],
             outside_ref=content["outside_ref"],
+            incident=Incident.from_json(content.get("incident")),
+            hub=content.get("hub"),
         )
         item = Item(
             reference=Reference(kind, row.year, row.number),

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, case, func, literal, not_, or_, select, update
 
 from alerts.clock import Clock
-from alerts.identity import ChatRef, MessageRef
+from alerts.identity import ChatRef, MessageRef, UserRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from storage.content import json_plaintext, open_json, outbox_aad
@@ -71,6 +71,7 @@ class LeasedMessage:
     created_at: datetime
     possible_repeat: bool = False  # an earlier attempt may have arrived: its outcome was never recorded
     attachments: tuple[str, ...] = ()
+    attention: tuple[UserRef, ...] = ()
 
     @property
     def message(self) -> OutboundMessage:
@@ -85,6 +86,7 @@ class LeasedMessage:
             reply_to=self.reply_to,
             not_before=self.not_before,
             attachments=self.attachments,
+            attention=self.attention,
         )
 
 
@@ -104,14 +106,20 @@ class SqlOutbox:
         """enqueue() each message, in this order (the order each destination receives them in),
         in one executemany."""
         now = self._clock.now()
-        plaintexts: dict[str, bytes] = {}  # a fan-out seals the same text for every row: encode it once
+        plaintexts: dict[tuple[str, ...], bytes] = {}  # a fan-out seals the same text for every row: encode it once
         rows = []
         for message in messages:
-            plaintext = plaintexts.get(message.text) if not message.attachments else None
-            if message.attachments:  # which of its item's attachments go with it (sealed, as the text)
-                plaintext = json_plaintext({"text": message.text, "attachments": list(message.attachments)})
-            elif plaintext is None:
-                plaintext = plaintexts[message.text] = json_plaintext({"text": message.text})
+            # Whom it asks to act, and which files go with it, are sealed with the text.
+            attention = [str(user) for user in message.attention]
+            cache_key = (message.text, *attention, "|", *message.attachments)
+            plaintext = plaintexts.get(cache_key)
+            if plaintext is None:
+                content: dict[str, object] = {"text": message.text}
+                if attention:
+                    content["attention"] = attention
+                if message.attachments:
+                    content["attachments"] = list(message.attachments)
+                plaintext = plaintexts[cache_key] = json_plaintext(content)
             reply_to = message.reply_to
             rows.append({
                 "key": message.key,
@@ -273,6 +281,7 @@ class SqlOutbox:
             created_at=row.created_at,
             possible_repeat=row.state == "sending" or (row.last_error or "").startswith(_UNKNOWN),
             attachments=tuple(content.get("attachments", ())),
+            attention=tuple(UserRef.parse(user) for user in content.get("attention", ())),
         )
 
 

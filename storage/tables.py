@@ -176,7 +176,7 @@ FOLLOWUP_TABLES = (forward_requests,)
 # that "the tables in code" are every table the migrations build. At the end: it needs UtcDateTime.
 from storage import reminder_tables as _reminder_tables  # noqa: E402,F401
 
-# Photos and files items carry (0008_attach): each sealed under its item's case key, so erasing the
+# Photos and files items carry (0010_attach): each sealed under its item's case key, so erasing the
 # case makes them unreadable; the erasure also deletes the rows. Only the size is in clear.
 attachments = Table(
     "attachments",
@@ -188,3 +188,4 @@ attachments = Table(
     Column("meta", LargeBinary, nullable=False),  # sealed JSON {name, mime}
     Column("data", LargeBinary, nullable=False),  # the sealed bytes
 )
+from storage import conversations as _conversations  # noqa: E402,F401

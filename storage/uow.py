@@ -23,9 +23,10 @@ from sqlalchemy import Connection, Engine
 from alerts.clock import Clock
 from alerts.devices import DeviceAction, device_message
 from handlers.ports import AuditLog
+from storage.conversations import SqlConversations
 from storage.cursors import SqlCursors
 from storage.db import READ_ONLY
-from storage.directory import DatabaseDirectory, SqlDirectoryWriter
+from storage.directory import DatabaseDirectory, SqlArrangements, SqlDirectoryWriter
 from storage.inbox import SqlInbox
 from storage.items import SqlItemRepository
 from storage.outbox import SqlOutbox
@@ -62,8 +63,10 @@ class SqlUnitOfWork:
     audit: AuditLog
     inbox: SqlInbox
     cursors: SqlCursors
+    conversations: SqlConversations
     reminders: SqlReminders
     directory_writer: SqlDirectoryWriter
+    arrangements: SqlArrangements
     membership: SqlMembershipGateway
     roster: SqlRoomRoster
     devices: SqlDeviceDesk | None
@@ -98,8 +101,10 @@ class SqlUnitOfWork:
             self.outbox = SqlOutbox(connection, self._sealer, self._clock)
             self.inbox = SqlInbox(connection, self._sealer, self._clock)
             self.cursors = SqlCursors(connection)
+            self.conversations = SqlConversations(connection, self._sealer)
             self.reminders = SqlReminders(connection)
             self.directory_writer = SqlDirectoryWriter(connection)
+            self.arrangements = SqlArrangements(connection)
             self.roster = SqlRoomRoster(connection)
             self.membership = SqlMembershipGateway(connection, self.outbox, self.roster)
             self.devices = SqlDeviceDesk(self.outbox) if self._devices() else None
@@ -111,8 +116,8 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         self.connection.commit()
-        if self.directory_writer.changed:
-            self.directory_writer.changed = False
+        if self.directory_writer.changed or self.arrangements.changed:
+            self.directory_writer.changed = self.arrangements.changed = False
             self._directory.refresh()  # every later command resolves against the changed directory
 
     @contextmanager

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from types import TracebackType
 
+from alerts.arrangements import Arrangement
 from alerts.audit import AuditEvent
 from alerts.devices import DeviceAction, device_message
-from alerts.directory import Contact, Directory
+from alerts.directory import Contact, Directory, Room
 from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, ItemState, Reference
 from alerts.lifecycle import (
@@ -26,7 +27,7 @@ from alerts.messages import Attachment, InboundMessage, OutboundMessage
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
-from handlers.ports import DeliveryRecord, ItemRecord, ItemSummary, SetAside
+from handlers.ports import AwaitedBody, CommandOutcome, DeliveryRecord, ItemRecord, ItemSummary, SetAside
 
 # Which time a delivery state records, as storage keeps it: the first time counts.
 _MOMENT = {DeliveryState.SENT: "sent_at", DeliveryState.ACKNOWLEDGED: "acknowledged_at",
@@ -54,6 +55,9 @@ class MemoryStore:
     set_aside: dict[tuple[str, str], SetAside] = field(default_factory=dict)  # (round, reference)
     inbox: dict[tuple[str, str], InboxRow] = field(default_factory=dict)  # by (platform, event id), in order
     cursors: dict[str, str] = field(default_factory=dict)
+    awaited: dict[tuple[str, str], AwaitedBody] = field(default_factory=dict)  # by (sender, chat)
+    outcomes: dict[tuple[str, str], CommandOutcome] = field(default_factory=dict)  # by (platform, message id)
+    forms: dict[tuple[str, str], dict] = field(default_factory=dict)  # guided forms, by (sender, chat)
     present: dict[ChatRef, dict[UserRef, str]] = field(default_factory=dict)  # each room's members as known
     progress: dict[str, dict[str, str]] = field(default_factory=dict)  # each membership run's outcomes, by key
     attachments: dict[tuple[str, str], Attachment] = field(default_factory=dict)  # (reference, id)
@@ -310,6 +314,42 @@ class _Inbox:
             raise KeyError("no inbox row for that platform event")
         self._staged.inbox[key] = replace(self._staged.inbox[key], state="failed", error_ref=error_ref)
 
+    def get(self, platform: str, event_id: str) -> InboundMessage | None:
+        row = self._staged.inbox.get((platform, event_id))
+        return row.message if row is not None else None
+
+
+class _Conversations:
+    """handlers.ports.Conversations in memory."""
+
+    def __init__(self, staged: MemoryStore) -> None:
+        self._staged = staged
+
+    def awaited(self, sender: UserRef, chat: ChatRef) -> AwaitedBody | None:
+        return self._staged.awaited.get((str(sender), str(chat)))
+
+    def await_body(self, awaited: AwaitedBody) -> None:
+        self._staged.awaited[(str(awaited.sender), str(awaited.chat))] = awaited
+
+    def stop_awaiting(self, sender: UserRef, chat: ChatRef) -> None:
+        self._staged.awaited.pop((str(sender), str(chat)), None)
+
+    def note_outcome(self, platform: str, message_id: str, outcome: CommandOutcome, at: datetime) -> None:
+        self._staged.outcomes[(platform, message_id)] = outcome
+
+    def outcome(self, platform: str, message_id: str) -> CommandOutcome | None:
+        return self._staged.outcomes.get((platform, message_id))
+
+    def form(self, sender: UserRef, chat: ChatRef) -> dict | None:
+        found = self._staged.forms.get((str(sender), str(chat)))
+        return dict(found) if found is not None else None
+
+    def keep_form(self, sender: UserRef, chat: ChatRef, form: dict | None) -> None:
+        if form is None:
+            self._staged.forms.pop((str(sender), str(chat)), None)
+        else:
+            self._staged.forms[(str(sender), str(chat))] = dict(form)
+
 
 class _Cursors:
     """handlers.ports.Cursors in memory."""
@@ -366,8 +406,10 @@ class MemoryDirectory:
 class _DirectoryWriter:
     """handlers.ports.DirectoryWriter on a staged copy of the contacts."""
 
-    def __init__(self, contacts: dict[str, Contact]) -> None:
+    def __init__(self, contacts: dict[str, Contact], rooms: list[Room] | None = None) -> None:
         self.contacts = contacts
+        self.rooms: list[Room] = list(rooms or ())
+        self.retired: set[ChatRef] = set()
         self.changed = False
 
     def _check_accounts(self, contact: Contact) -> None:
@@ -392,6 +434,54 @@ class _DirectoryWriter:
     def remove_contact(self, contact_id: str) -> bool:
         self.changed = True
         return self.contacts.pop(contact_id, None) is not None
+
+    def register_room(self, room: Room) -> bool:
+        new = all(r.chat != room.chat for r in self.rooms)
+        self.rooms = [room if r.chat == room.chat else r for r in self.rooms] + ([room] if new else [])
+        was_retired = room.chat in self.retired
+        self.retired.discard(room.chat)
+        self.changed = True
+        return new or was_retired
+
+    def retire_room(self, chat: ChatRef, at: datetime) -> bool:
+        if all(r.chat != chat for r in self.rooms):
+            return False
+        self.rooms = [r for r in self.rooms if r.chat != chat]
+        self.retired.add(chat)
+        self.changed = True
+        return True
+
+
+class _Arrangements:
+    """handlers.ports.ArrangementRepository on a staged copy of the directory's arrangements."""
+
+    def __init__(self, arrangements: list[Arrangement]) -> None:
+        # Numbered as seeding numbers them: in order, after the highest number given.
+        last = max((a.number or 0 for a in arrangements), default=0)
+        self.arrangements = []
+        for arrangement in arrangements:
+            if arrangement.number is None:
+                last += 1
+                arrangement = replace(arrangement, number=last)
+            self.arrangements.append(arrangement)
+        self.changed = False
+
+    def add(self, arrangement: Arrangement) -> Arrangement:
+        if any(a.key == arrangement.key for a in self.arrangements):
+            raise ValueError(f"there is an arrangement {arrangement.kind!r} already")
+        number = max((a.number or 0 for a in self.arrangements), default=0) + 1
+        stored = replace(arrangement, ended_at=None, end_reason="", number=number)
+        self.arrangements.append(stored)
+        self.changed = True
+        return stored
+
+    def end(self, number: int, at: datetime, reason: str) -> bool:
+        for index, arrangement in enumerate(self.arrangements):
+            if arrangement.number == number and arrangement.ended_at is None:
+                self.arrangements[index] = replace(arrangement, ended_at=at, end_reason=reason)
+                self.changed = True
+                return True
+        return False
 
 
 class _Membership:
@@ -445,8 +535,11 @@ class MemoryUnitOfWork:
         self.reminders = _Reminders(self._staged)
         self.inbox = _Inbox(self._staged)
         self.cursors = _Cursors(self._staged)
+        self.conversations = _Conversations(self._staged)
         self.roster = _Roster(self._staged)
-        self.directory_writer = _DirectoryWriter(dict(self._directory.directory.contacts))
+        self.directory_writer = _DirectoryWriter(dict(self._directory.directory.contacts),
+                                                 list(self._directory.directory.rooms))
+        self.arrangements = _Arrangements(list(self._directory.directory.arrangements))
         self.membership = _Membership(self._staged, self.outbox, self.roster)
         self.devices = _Devices(self.outbox) if devices else None
 
@@ -460,22 +553,26 @@ class MemoryUnitOfWork:
     def savepoint(self) -> Iterator[None]:
         before = _copy(self._staged)
         contacts = dict(self.directory_writer.contacts)
+        rooms, retired = list(self.directory_writer.rooms), set(self.directory_writer.retired)
+        arrangements = list(self.arrangements.arrangements)
         try:
             yield
         except BaseException:
             _put(self._staged, before)
             self.directory_writer.contacts.clear()
             self.directory_writer.contacts.update(contacts)
+            self.directory_writer.rooms, self.directory_writer.retired = rooms, retired
+            self.arrangements.arrangements[:] = arrangements
             raise
 
     def commit(self) -> None:
         _put(self._store, _copy(self._staged))
-        if self.directory_writer.changed:
+        if self.directory_writer.changed or self.arrangements.changed:
             current = self._directory.directory
             self._directory.directory = Directory.build(current.organisations.values(),
-                                                        self.directory_writer.contacts.values(), current.rooms,
-                                                        current.arrangements)
-            self.directory_writer.changed = False
+                                                        self.directory_writer.contacts.values(),
+                                                        self.directory_writer.rooms, self.arrangements.arrangements)
+            self.directory_writer.changed = self.arrangements.changed = False
 
 
 class FixedDirectory:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import KW_ONLY
+from datetime import date, datetime
 from typing import Annotated, Any, Iterable
 
 from pydantic import Field, ValidationInfo, model_validator
@@ -168,6 +169,12 @@ def _member_or_all(text: str, load: Load) -> tuple[str, ...]:
     return (known_org(text, load),)
 
 
+def _hub(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{1,31}", text):
+        raise ValueError(text)
+    return text.upper()
+
+
 @settings
 class RoomEntry:
     TITLE = "a room"
@@ -178,18 +185,45 @@ class RoomEntry:
     organisations: Annotated[tuple[tuple[str, ...], ...], Items(
         Check(_member_or_all, 'an organisation code like "TH", or "all"', load=True, text=True),
         empty='expected at least one organisation code, or ["all"], got an empty list')]
+    # a hub room (an airport, a seaport, a sea area) or a topic room takes only items of its hubs or topics
+    hubs: Annotated[tuple[str, ...], Items(Check(_hub, 'a hub\'s short name like "KUL"', text=True), once="hub")] = ()
+    topics: Annotated[tuple[str, ...], Items(
+        Check(known_topic, WORD_EXPECT.format("document-fraud"), load=True, text=True), once="topic")] = ()
 
     def build(self, load: Load) -> Room:
         held = frozenset(code for group in self.organisations for code in group)
         if self.purpose in (RoomPurpose.COUNTRY, RoomPurpose.ORGANISATION) and len(held) > 1:
             raise refuse(f"expected one organisation for a {self.purpose.value} room, got {len(held)}",
                          "organisations")
-        return Room(self.chat, self.name, self.purpose, held)
+        return Room(self.chat, self.name, self.purpose, held, hubs=frozenset(self.hubs), topics=frozenset(self.topics))
+
+
+def _day(raw: Any) -> date:
+    """A TOML date (2026-11-30) or the same as a string."""
+    if isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw
+    if isinstance(raw, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()):
+        return date.fromisoformat(raw.strip())
+    raise ValueError(raw)
+
+
+Day = Annotated[date | None, Check(_day, "a date like 2026-11-30 (UTC)")]
+
+
+def _direction(text: str, load: Load) -> str | None:
+    """"both", or one way between two organisations as "MY>CA": the code of the one that gives."""
+    if text.lower() == "both":
+        return None
+    giver, arrow, taker = text.partition(">")
+    if not arrow:
+        raise ValueError(text)
+    return known_org(giver.strip(), load) + ">" + known_org(taker.strip(), load)
 
 
 @settings
 class ArrangementEntry:
-    """Between two or more organisations, of a kind, on topics (all when left out)."""
+    """Between two or more organisations, of a kind (the signed document), on topics (all when left
+    out), from a first day until a last day (each optional), both ways or one way ("MY>CA")."""
     TITLE = "a sharing arrangement"
     between: Annotated[tuple[str, ...], Items(Check(known_org, 'an organisation code like "MY"', load=True, text=True),
                                               once="organisation")]
@@ -197,12 +231,24 @@ class ArrangementEntry:
     topics: Annotated[tuple[str, ...], Items(
         Check(known_topic, WORD_EXPECT.format("document-fraud"), load=True, text=True), once="topic",
         empty="expected at least one topic, got an empty list; leave topics out for every topic")] = ()
+    starts: Day = None
+    ends: Day = None
+    direction: Annotated[str | None, Check(_direction, '"both", or one way as "MY>CA"', load=True, text=True)] = None
 
     def build(self, load: Load) -> Arrangement:
         if len(self.between) < 2:
             raise refuse(f'expected at least two organisations, like ["MY", "TH"], got {len(self.between)}',
                          "between")
-        arrangement = Arrangement(self.kind, frozenset(self.between), frozenset(self.topics))
+        if self.starts is not None and self.ends is not None and self.ends < self.starts:
+            raise refuse(f"expected a last day on or after starts ({self.starts}), got {self.ends}", "ends")
+        giver = None
+        if self.direction is not None:
+            giver, _, taker = self.direction.partition(">")
+            if len(self.between) != 2 or {giver, taker} != set(self.between):
+                raise refuse(f'expected the two organisations of "between" as FROM>TO, got "{self.direction}"; '
+                             "a one-way arrangement has exactly two", "direction")
+        arrangement = Arrangement(self.kind, frozenset(self.between), frozenset(self.topics), self.starts,
+                                  self.ends, giver)
         try:
             load.once("arrangement", arrangement.key)
         except Duplicate:

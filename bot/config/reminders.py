@@ -23,7 +23,9 @@ from typing import Annotated, Any, Mapping
 
 from pydantic import ValidationInfo, model_validator
 
+from alerts.arrangements import ENDING_NOTICE
 from alerts.identity import ChatRef
+from alerts.incident import COUNT_MINIMUM
 from alerts.priority import Priority
 from alerts.reminder_policy import DEFAULT_STAGES, QuietHours, ReminderPolicy, StageTimes
 from bot.config.reader import Check, Items, Load, Refused, Table, loaded, refuse, settings
@@ -100,6 +102,10 @@ class ReminderSettings:
     digest_timezone: TimeZone = "UTC"  # in a file, the bot's default_timezone
     digest_room: Room = None  # the coordinators' room; None: no daily digest
     bulletin_room: Room = None  # None: no monthly bulletin; TLP:GREEN content only in a registered room
+    # how long before its last day a sharing arrangement reminds the coordinators (once)
+    arrangement_notice: Annotated[timedelta, Between(timedelta(days=1), timedelta(days=366))] = ENDING_NOTICE
+    # the smallest count of a harmonised incident field /stats and the bulletin show
+    count_minimum: Annotated[int, Whole(1)] = COUNT_MINIMUM
 
     @property
     def stages(self) -> Mapping[Priority, StageTimes]:

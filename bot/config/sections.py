@@ -30,6 +30,8 @@ class BotSettings:
     name: Annotated[str, Text('a name like "liaison-bot"')] = "liaison-bot"
     # for contacts whose own time zone is not given
     default_timezone: Annotated[str, Check(_default_timezone, TIMEZONE_EXPECT, load=True, text=True)] = "UTC"
+    # how long a command sent without its text (/alert to:TH alone) waits for the sender's next message
+    body_wait_minutes: Annotated[int, Whole(1)] = 5
 
 
 def storage_url(text: str, load: Load) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from alerts.identity import MessageRef, Platform
+from alerts.identity import MessageRef, Platform, UserRef
 from alerts.messages import Attachment, InboundMessage, MessageKind
 from alerts.routing import Destination
 
@@ -25,6 +25,7 @@ class Outgoing:
     attempt: int
     possible_repeat: bool = False  # an earlier attempt may have arrived (storage.outbox): say so, or check
     attachments: tuple[Attachment, ...] = ()  # photos and files to send with the text, with their bytes
+    attention: tuple[UserRef, ...] = ()  # alerts.messages.OutboundMessage.attention
 
 
 # The first line of a send that may repeat an earlier one whose outcome was never recorded.

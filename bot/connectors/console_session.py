@@ -6,8 +6,9 @@
     :help          this help;  :quit (or end of input) leaves
 
 /alert and /request take a body: after their first line, keep typing and end with an empty line
-(or start the next command or :line); /cancel instead drops it unsent. Every other command is sent
-at the end of its line.
+(or start the next command or :line); /cancel instead drops it unsent. A bare /alert or /request
+(then an empty line) starts the guided form: answer each question on one line. Every other command
+is sent at the end of its line.
 Lines starting with # are comments (scripts).
 """
 

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from alerts.caveats import Tlp
 from alerts.clock import Clock
-from alerts.identity import Platform
+from alerts.identity import ChatRef, Platform, UserRef
 from alerts.roles import Role
 from alerts.routing import Destination
 from alerts.messages import InboundMessage, MessageKind, OutboundMessage
@@ -44,6 +44,9 @@ from storage.sealing import CaseKeySealer
 from storage.uow import SqlUnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+
+
+AWAIT_LOOKAHEAD = 50  # unhandled inbox messages looked through for the sender's own (see awaits_body)
 
 
 def new_key() -> str:
@@ -97,6 +100,20 @@ class Runtime:
             if cursor is not None:
                 uow.cursors.set(*cursor)
             uow.commit()
+
+    async def awaits_body(self, sender: UserRef, chat: ChatRef) -> bool:
+        """Whether the sender's next message in the chat may be the text of a command (or tell them its
+        wait lapsed) or an answer to their guided form, so a connector records it although it is no
+        command: a command of theirs awaits its text there, a form of theirs is open there, or one of
+        their messages there is not handled yet (it may be such a command)."""
+        return await self.db.run(self._awaits_body, sender, chat)
+
+    def _awaits_body(self, sender: UserRef, chat: ChatRef) -> bool:
+        with self.uow_factory(read_only=True) as uow:
+            conversations = uow.conversations
+            if conversations.awaited(sender, chat) is not None or conversations.form(sender, chat) is not None:
+                return True
+            return any(m.sender == sender and m.chat == chat for m in uow.inbox.pending(AWAIT_LOOKAHEAD))
 
     def cursor(self, name: str) -> str | None:
         with self.uow_factory(read_only=True) as uow:
@@ -154,9 +171,11 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         directory,
         # The platforms with a connector, as a live view: connectors are added after this (add_receiver).
         PostingPolicy(settings.due_policy(), routing=settings.routing_policy(), platforms=connectors.keys(),
-                      attachments=settings.attachments.policy()),
+                      attachments=settings.attachments.policy(),
+                      count_minimum=settings.reminders.count_minimum),
         lambda: vocabulary,
         new_key,
+        body_wait=timedelta(minutes=settings.bot.body_wait_minutes),
     )
     if settings.console.enabled:
         connectors[Platform.CONSOLE] = ConsoleConnector(directory, out)

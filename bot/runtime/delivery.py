@@ -243,6 +243,7 @@ class DeliveryWorker:
                 attempt=row.attempts,
                 possible_repeat=row.possible_repeat,
                 attachments=files,
+                attention=row.attention,
             ))
         return messages, len(rows)
 
@@ -390,7 +391,9 @@ class DeliveryWorker:
                          extra=item_fields(reference=message.reference, key=message.key))
             else:
                 uow.outbox.mark_failed(message.key, error.code)
-                log.warning("delivery %s failed for good (%s)", message.key, error.code,
+                # With an error reference: an answer that could not be given (a stranger's refusal whose
+                # direct chat cannot be opened) is told to nobody else, so the log is where it is found.
+                log.warning("delivery %s failed for good (%s) [%s]", message.key, error.code, new_error_ref(),
                             extra=item_fields(reference=message.reference, key=message.key))
                 if message.kind is MessageKind.DELIVERY and message.reference:
                     self._surface_failure(uow, message.key, message.reference, message.contact,

@@ -68,7 +68,7 @@ class InboxProcessor:
                 handled.append(message)
                 if self._process(uow, message):
                     done.append(message)
-                if uow.directory_writer.changed:
+                if uow.directory_writer.changed or uow.arrangements.changed:
                     break  # the commit refreshes the directory the next messages resolve against
             if done:
                 uow.inbox.mark_all_done(done)  # in the batch's transaction, one statement for all

@@ -177,7 +177,8 @@ async def start_scheduler(runtime: RuntimeLike) -> ReminderScheduler | None:
     service = ReminderService(runtime.uow_factory, runtime.directory, settings.policy(),
                               digest_room=settings.digest_room, bulletin_room=settings.bulletin_room,
                               admins=lambda: admin_destinations(runtime), platforms=runtime.connectors.keys(),
-                              encrypted_only=runtime.settings.routing_policy().encrypted_only)
+                              encrypted_only=runtime.settings.routing_policy().encrypted_only,
+                              arrangement_notice=settings.arrangement_notice, count_minimum=settings.count_minimum)
     specs = job_specs(settings.tick, settings.digest_time, settings.digest_timezone, digest=settings.digest_room is not None,
                       bulletin_day=settings.bulletin_day if settings.bulletin_room else None)
     scheduler = ReminderScheduler(service, run_on_db=runtime.db.run, clock=runtime.clock,

@@ -5,13 +5,15 @@ The reminder repository's contract runs the same way in tests/scheduler/test_rem
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
+from alerts.arrangements import Arrangement
 from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import ManualClock
 from alerts.devices import DeviceAction, DeviceOp
+from alerts.directory import Room, RoomPurpose
 from alerts.identity import ChatRef, UserRef
 from alerts.items import ItemKind, Reference
 from alerts.lifecycle import Closure, ForwardRequest, ForwardState
@@ -245,6 +247,57 @@ def test_the_directory_writer_refuses_clashes_and_a_commit_publishes_the_change(
         assert not uow.directory_writer.remove_contact("th-new")
         uow.commit()
     assert "th-new" not in backend.directory.current().contacts
+
+
+def test_an_arrangement_is_numbered_once_ended_once_and_published_on_commit(backend: Backend,
+                                                                            clock: ManualClock) -> None:
+    [seeded] = backend.directory.current().arrangements  # the sample network's MoU MY-CA 2021
+    mou = Arrangement("MoU TH-CA 2026", frozenset({"TH", "CA"}), frozenset({"maritime"}), date(2026, 1, 1),
+                      date(2026, 12, 31), giver="TH")
+    with backend.factory() as uow:
+        assert not uow.arrangements.changed
+        stored = uow.arrangements.add(mou)
+        assert stored == mou and stored.number == 2
+        with pytest.raises(ValueError):
+            uow.arrangements.add(mou)
+        assert uow.arrangements.changed
+        assert len(backend.directory.current().arrangements) == 1  # not before the commit
+        uow.commit()
+    assert backend.directory.current().arrangements == (seeded, mou)
+    assert [a.number for a in backend.directory.current().arrangements] == [1, 2]
+    with backend.factory() as uow:
+        assert uow.arrangements.end(1, clock.now(), "superseded")
+        assert not uow.arrangements.end(1, clock.now(), "again")
+        assert not uow.arrangements.end(9, clock.now(), "no such one")
+        uow.commit()
+    ended = backend.directory.current().arrangements[0]
+    assert ended.ended_at == clock.now() and ended.end_reason == "superseded" and ended.number == 1
+    assert ended.lapse(clock.now()) == f"ended on {clock.now():%Y-%m-%d} (superseded)"
+    with backend.factory() as uow:  # rolled back: nothing changes
+        uow.arrangements.end(2, clock.now(), "not committed")
+    assert backend.directory.current().arrangements[1].ended_at is None
+
+
+def test_a_room_is_registered_retired_and_registered_again_on_commit(backend: Backend, clock: ManualClock) -> None:
+    kul = Room(ChatRef.parse("console:#kul"), "KUL airport", RoomPurpose.NETWORK, frozenset({"MY", "TH"}),
+               hubs=frozenset({"KUL"}), topics=frozenset({"document-fraud"}))
+    with backend.factory() as uow:
+        assert uow.directory_writer.register_room(kul)
+        assert not uow.directory_writer.register_room(kul)  # registered already: updated
+        assert backend.directory.current().room(kul.chat) is None  # not before the commit
+        uow.commit()
+    assert backend.directory.current().room(kul.chat) == kul
+    assert backend.directory.current().hubs() == frozenset({"KUL"})
+    with backend.factory() as uow:
+        assert uow.directory_writer.retire_room(kul.chat, clock.now())
+        assert not uow.directory_writer.retire_room(kul.chat, clock.now())
+        assert not uow.directory_writer.retire_room(ChatRef.parse("console:#nowhere"), clock.now())
+        uow.commit()
+    assert backend.directory.current().room(kul.chat) is None
+    with backend.factory() as uow:
+        assert uow.directory_writer.register_room(kul)  # retired: registered again
+        uow.commit()
+    assert backend.directory.current().room(kul.chat) == kul
 
 
 def test_a_room_action_is_planned_once_and_the_roster_keeps_what_the_bot_knows(backend: Backend) -> None:

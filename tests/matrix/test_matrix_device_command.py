@@ -74,14 +74,14 @@ async def test_an_admins_device_verify_in_matrix_lets_a_waiting_delivery_go_on(d
     await admin.wait_for(lambda: [b for b in bodies(admin, dm) if b.startswith(f"Verified {admin.user_id}'s device")],
                          what="the admin's own device verified")
     [alert] = await admin.wait_for(lambda: [b for b in bodies(admin, dm) if th_device in b], what="the admin alert")
-    assert f"/device verify {th.user_id} {th_device}" in alert
+    assert f"!device verify {th.user_id} {th_device}" in alert  # Matrix hints use ! commands
 
     # Somchai is not an admin: his /device is refused, and the refusal recorded.
     await th.say(room, f"/device verify {th.user_id} {th_device}")
     refusals = await eventually(lambda: [e for e in audit(bot) if e.action == "refusal"
                                          and (e.detail or {}).get("command") == "device"], what="the refusal")
     assert [r.actor for r in refusals] == ["th-npoc"]
-    assert [d.trust for d in await bot.connector.devices(th.user_id)] == ["unverified"]
+    assert [d.trust for d in await bot.connector.trust.devices(th.user_id)] == ["unverified"]
 
     # The admin looks: the key shown is the one on Somchai's phone.
     await admin.say(dm, f"/device list {th.user_id}")
@@ -99,7 +99,7 @@ async def test_an_admins_device_verify_in_matrix_lets_a_waiting_delivery_go_on(d
     got = await th.wait_for(lambda: [b for b in bodies(th, room) if HELD in b], what="the held delivery")
     assert len(got) == 1 and time.monotonic() - started < RETRY / 2
     # The answer to his refused command was held back with it, and follows it now.
-    await th.wait_for(lambda: [b for b in bodies(th, room) if "/device needs one of these roles: admin" in b],
+    await th.wait_for(lambda: [b for b in bodies(th, room) if "!device needs one of these roles: admin" in b],
                       what="the refusal's answer")
 
     entries = audit(bot)

@@ -12,7 +12,7 @@ import pytest_asyncio
 from sqlalchemy import func, select
 
 from alerts.messages import MessageKind
-from bot.connectors.matrix.room_state import MEGOLM
+from bot.connectors.matrix.sansio.rooms import MEGOLM
 from storage.tables import outbox
 from tests.matrix.membership_world import MembershipWorld, wait_until
 from tests.matrix.synapse import Synapse
@@ -61,7 +61,7 @@ async def test_at_start_the_bot_names_the_room_where_it_lacks_power(world: Membe
 async def test_a_non_admins_admin_command_is_refused_and_recorded(world: MembershipWorld) -> None:
     before = membership_rows(world)
     answer = await world.says(world.aminah, "Network", "!room sync --apply", expect="needs one of these roles")
-    assert answer.startswith("/room needs one of these roles: admin. Yours: contact, officer.")
+    assert answer.startswith("!room needs one of these roles: admin. Yours: contact, officer.")  # as typed on Matrix
     refusals = [e for e in world.audit() if e.action == "refusal" and (e.detail or {}).get("command") == "room"]
     assert len(refusals) == 1
     assert membership_rows(world) == before

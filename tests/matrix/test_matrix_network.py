@@ -148,8 +148,14 @@ async def test_an_amber_strict_alert_reaches_thailand_in_its_encrypted_room(worl
     assert event.decrypted, "Thailand's room is encrypted: the contact's client decrypted the delivery"
     assert event.body.startswith(f"[TLP:AMBER+STRICT] {reference} · URGENT alert")
     assert "Two travellers with altered passports" in event.body
+    # It asks Thailand's contact to act: an m.text that mentions them, so their phone notifies them
+    # (the default push rules keep m.notice quiet), with its hints in Matrix's `!` commands.
+    assert event.source["type"] == "m.room.message"
     content = event.source["content"]
-    assert content["msgtype"] == "m.notice" and content["format"] == "org.matrix.custom.html"
+    assert content["msgtype"] == "m.text" and content["format"] == "org.matrix.custom.html"
+    assert content["m.mentions"] == {"user_ids": [world.th.user_id]}
+    assert event.body.endswith(world.th.user_id) and f"https://matrix.to/#/{world.th.user_id}" in content["formatted_body"]
+    assert f"!ack {reference}" in event.body and f"/ack {reference}" not in event.body
     html = content["formatted_body"]
     assert html.startswith('<strong><span data-mx-color="#FFC000" data-mx-bg-color="#000000">[TLP:AMBER+STRICT]</span>')
     assert "<br>" in html and "&lt;" not in html.split("<br>")[0]
@@ -169,6 +175,10 @@ async def test_a_red_alert_goes_to_a_direct_chat_made_once_and_reused(world: Wor
         lambda: [e for _, e in world.bot_messages(world.th, dm) if reference in e.body], what="the RED delivery")
     assert first[0].decrypted and first[0].body.startswith(f"[TLP:RED] {reference}")
     assert 'data-mx-color="#FF2B2B"' in first[0].source["content"]["formatted_body"]
+    # In the direct chat the mention is in the event only: the text does not name its one reader.
+    assert first[0].source["content"]["msgtype"] == "m.text"
+    assert first[0].source["content"]["m.mentions"] == {"user_ids": [world.th.user_id]}
+    assert world.th.user_id not in first[0].body
     assert world.bot.connector.client.rooms[dm].encrypted
 
     second_ref, _ = await post_alert(world, "!alert to:@th-npoc tlp:red\nA second named source.")
@@ -195,6 +205,24 @@ async def test_a_reaction_acknowledges_and_a_reply_is_relayed_to_the_originator(
     body = relayed[0].body
     assert reference in body and "Feedback from" in body
     assert "> <" not in body, "the reply fallback was stripped before the feedback was relayed"
+
+
+async def test_a_reaction_or_reply_that_does_nothing_is_answered_with_why(world: World) -> None:
+    if not hasattr(world, "amber"):
+        await test_an_amber_strict_alert_reaches_thailand_in_its_encrypted_room(world)
+    reference, delivered = world.amber
+    await world.th.react(world.th_room, delivered.event_id, "\u2764\ufe0f", encrypted=True)
+    why = await world.th.wait_for(
+        lambda: [e for _, e in world.bot_messages(world.th, world.th_room) if "reaction does nothing" in e.body],
+        what="the answer to a reaction that acknowledges nothing")
+    assert "!ack" not in why[0].body and "\u2705" in why[0].body and reference in why[0].body
+    assert why[0].source["content"]["msgtype"] == "m.notice"
+    # A reply to one of the bot's answers, which is no item: said why, in the same room.
+    await world.th.reply(world.th_room, why[0], "ok, noted")
+    await world.th.wait_for(
+        lambda: [e for _, e in world.bot_messages(world.th, world.th_room)
+                 if "a reply on it does nothing" in e.body],
+        what="the answer to a reply to a message that is no item")
 
 
 async def test_a_thread_reply_is_feedback_too(world: World) -> None:
@@ -250,7 +278,7 @@ async def test_with_a_low_rate_limit_everything_arrives_and_no_request_is_sent_i
     requests: list[tuple[float, str, str]] = []
     windows: list[tuple[float, float]] = []
     client = connector.client
-    original_send, original_block = client.send, connector.gate.block
+    original_send, original_block = client.send, connector.session.gate.block
 
     async def send(method: str, path: str, *args: Any, **kwargs: Any):
         if "/send/" in path or "/createRoom" in path or "/join" in path:
@@ -261,7 +289,7 @@ async def test_with_a_low_rate_limit_everything_arrives_and_no_request_is_sent_i
         windows.append((time.monotonic(), seconds))
         original_block(seconds)
 
-    client.send, connector.gate.block = send, block
+    client.send, connector.session.gate.block = send, block
     world.synapse.override_ratelimit(world.bot_account.user_id, 1, 2)
     texts = [f"Rate probe {i}" for i in range(8)]
     try:
@@ -277,7 +305,7 @@ async def test_with_a_low_rate_limit_everything_arrives_and_no_request_is_sent_i
             lambda: {t for t in texts for _, e in world.bot_messages(world.th) if e.body == t} == set(texts),
             timeout=180, what="every rate-limited message")
     finally:
-        client.send, connector.gate.block = original_send, original_block
+        client.send, connector.session.gate.block = original_send, original_block
         world.synapse.override_ratelimit(world.bot_account.user_id, 0, 0)
     assert windows, "the homeserver's rate limit was reached (the test must exercise 429s)"
     for at, seconds in windows:

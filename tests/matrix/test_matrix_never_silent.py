@@ -17,7 +17,7 @@ from alerts.identity import ChatRef, Platform
 from alerts.messages import MessageKind
 from alerts.routing import Destination
 from bot.connectors.base import POSSIBLE_REPEAT, Outgoing
-from bot.connectors.matrix.render import KEY_FIELD
+from bot.connectors.matrix.sansio.outbound import KEY_FIELD
 from tests.matrix.people import ENCRYPTION
 from tests.matrix.synapse import Synapse
 from tests.matrix.test_matrix_network import REF, World
@@ -56,7 +56,7 @@ async def test_a_command_sent_with_a_new_direct_chat_before_the_bot_joined_is_an
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     connector = world.bot.connector
     held = asyncio.Event()
-    answer_invites = connector._handle_invites
+    answer_invites = connector.invites.handle
 
     async def after_the_message(response) -> None:  # noqa: ANN001 - a SyncResponse
         await held.wait()
@@ -64,7 +64,7 @@ async def test_a_command_sent_with_a_new_direct_chat_before_the_bot_joined_is_an
 
     # The bot answers the invite only once the officer's first message is in the room, as happens
     # when a client sends it together with the new room.
-    monkeypatch.setattr(connector, "_handle_invites", after_the_message)
+    monkeypatch.setattr(connector.invites, "handle", after_the_message)
     officer = world.officer
     created = await officer.client.room_create(is_direct=True, invite=[world.bot_account.user_id],
                                                preset=RoomPreset.trusted_private_chat, initial_state=[ENCRYPTION])

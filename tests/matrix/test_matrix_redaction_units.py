@@ -5,7 +5,6 @@ And which rooms count as the sender's direct chat."""
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from nio import RoomRedactError, RoomRedactResponse
 from alerts.directory import Directory, Room, RoomPurpose
 from alerts.identity import ChatRef
 from bot.connectors.matrix.membership import MatrixRoomAdmin
-from bot.connectors.matrix.receiving import Receiving
+from bot.connectors.matrix.sansio.rooms import is_direct_chat
 from bot.connectors.errors import PermanentFailure
 
 ROOM = ChatRef.parse("matrix:!room:example.org")
@@ -47,24 +46,14 @@ def test_no_power_to_redact_is_not_allowed_and_a_missing_event_is_done() -> None
     asyncio.run(MatrixRoomAdmin(lambda: RedactingClient(gone)).remove_message(ROOM, "$typed", "why"))
 
 
-def _receiving(users: list[str], registered: bool = False) -> Any:
-    rooms = (Room(ROOM, "Thailand", RoomPurpose.COUNTRY),) if registered else ()
-    directory = Directory.build([], [], rooms)
-    fake = SimpleNamespace(client=SimpleNamespace(rooms={ROOM.chat_id: SimpleNamespace(users=dict.fromkeys(users))}),
-                           _directory=SimpleNamespace(current=lambda: directory), _user_id="@bot:example.org")
-    return fake
-
-
 @pytest.mark.parametrize(("users", "registered", "direct"), [
     (["@bot:example.org", "@a:example.org"], False, True),
     (["@bot:example.org", "@a:example.org", "@b:example.org"], False, False),
     (["@bot:example.org", "@a:example.org"], True, False),  # a registered room is shared, however empty
+    (None, False, False),  # a room the sync has not shown yet is shared
 ])
-def test_a_direct_chat_is_an_unregistered_room_of_the_two(users: list[str], registered: bool, direct: bool) -> None:
-    assert Receiving._direct_with(_receiving(users, registered), ROOM, "@a:example.org") is direct
-
-
-def test_a_room_the_sync_has_not_shown_yet_is_shared() -> None:
-    fake = _receiving([])
-    fake.client.rooms = {}
-    assert Receiving._direct_with(fake, ROOM, "@a:example.org") is False
+def test_a_direct_chat_is_an_unregistered_room_of_the_two(users: list[str] | None, registered: bool,
+                                                          direct: bool) -> None:
+    rooms = (Room(ROOM, "Thailand", RoomPurpose.COUNTRY),) if registered else ()
+    directory = Directory.build([], [], rooms)
+    assert is_direct_chat(directory, ROOM.chat_id, users, "@bot:example.org", "@a:example.org") is direct

@@ -14,7 +14,7 @@ from nio import RoomGetStateEventError, RoomGetStateEventResponse, RoomInviteErr
 from alerts.identity import ChatRef, UserRef
 from alerts.membership import PlannedAction, RoomAction
 from bot.connectors.matrix.membership import MatrixRoomAdmin
-from bot.connectors.matrix.room_state import MEGOLM, UNLIMITED, changes, look_at
+from bot.connectors.matrix.sansio.rooms import MEGOLM, UNLIMITED, changes, look_at
 from bot.connectors.matrix.room_watch import changed_rooms
 from bot.connectors.errors import PermanentFailure, RateLimited
 

@@ -36,7 +36,7 @@ async def test_an_unverified_device_blocks_until_an_admin_verifies_it(trust_worl
     bot, th, admin, room = trust_world
     # Bootstrap: under "verified" the admins' own devices are verified first, or the alerts about
     # other devices would wait in their (encrypted) direct chats too.
-    assert await bot.connector.verify_device(admin.user_id, admin.account.device_id, by="setup")
+    assert await bot.connector.trust.verify_device(admin.user_id, admin.account.device_id, by="setup")
     with pytest.raises(UnverifiedDevices) as raised:
         await bot.connector.send(notice("trust-1", room, "Held until verified"))
     assert raised.value.retryable and (th.user_id, th.account.device_id) in raised.value.devices
@@ -49,9 +49,9 @@ async def test_an_unverified_device_blocks_until_an_admin_verifies_it(trust_worl
     await admin.wait_for(lambda: [e for _, e in admin.messages(dm) if th.account.device_id in e.body],
                          what="the admin alert")
 
-    devices = await bot.connector.devices(th.user_id)
+    devices = await bot.connector.trust.devices(th.user_id)
     assert [(d.device_id, d.trust) for d in devices] == [(th.account.device_id, "unverified")]
-    assert await bot.connector.verify_device(th.user_id, th.account.device_id, by="trust-admin")
+    assert await bot.connector.trust.verify_device(th.user_id, th.account.device_id, by="trust-admin")
     event_id = await bot.connector.send(notice("trust-1", room, "Held until verified"))
     got = await th.wait_for(lambda: [e for _, e in th.messages(room) if e.event_id == event_id], what="the send")
     assert got[0].decrypted and got[0].body == "Held until verified"
@@ -73,7 +73,7 @@ async def test_a_blacklisted_device_is_left_out(trust_world, synapse: Synapse, t
                               what="the bot learning of the new device")
         with pytest.raises(UnverifiedDevices):
             await bot.connector.send(notice("trust-2", room, "Not for the stolen phone"))
-        assert await bot.connector.blacklist_device(th.user_id, second.account.device_id, by="trust-admin")
+        assert await bot.connector.trust.blacklist_device(th.user_id, second.account.device_id, by="trust-admin")
         event_id = await bot.connector.send(notice("trust-2", room, "Not for the stolen phone"))
         await th.wait_for(lambda: [e for _, e in th.messages(room) if e.event_id == event_id], what="the send")
         await second.wait_for(lambda: [e for _, e in second.events if getattr(e, "event_id", None) == event_id],

@@ -19,11 +19,17 @@ from bot.connectors.base import Outgoing
 from bot.connectors.matrix.errors import SessionExpired, from_exception, from_response, retry_after_seconds
 from bot.connectors.matrix.files import private_dir, touch_private, write_json
 from bot.connectors.matrix.gate import RateGate
-from bot.connectors.matrix.inbound import MatrixReaction, MatrixText, read_event, reply_command, strip_reply_fallback
 from bot.connectors.matrix.model import sync_filter
-from bot.connectors.matrix.receiving import _own_join_index
-from bot.connectors.matrix.render import formatted_body, message_content
-from bot.connectors.matrix.sending import _is_direct_with
+from bot.connectors.matrix.sansio.inbound import (
+    MatrixReaction,
+    MatrixText,
+    own_join_index,
+    read_event,
+    reply_command,
+    strip_reply_fallback,
+)
+from bot.connectors.matrix.sansio.outbound import formatted_body, message_content
+from bot.connectors.matrix.sansio.rooms import is_direct_with
 from bot.connectors.errors import PermanentFailure, RateLimited, TransientFailure, UnknownOutcome
 
 ROOM = "!room:example.org"
@@ -92,10 +98,21 @@ def test_a_thread_reply_names_the_thread_root_first() -> None:
     assert isinstance(read, MatrixText) and read.targets == ("$root", "$latest")
 
 
-def test_notices_edits_and_media_are_not_read() -> None:
+def test_notices_media_and_edits_without_new_content_are_not_read() -> None:
     assert read_event(message("!alert x", msgtype="m.notice"), ROOM) is None
     assert read_event(message("* !alert x", {"rel_type": "m.replace", "event_id": "$e0"}), ROOM) is None
     assert read_event(message("pic.png", msgtype="m.image"), ROOM) is None
+
+
+def test_an_edit_is_read_as_the_text_it_makes_marked_as_an_edit_of_the_original() -> None:
+    new = {"msgtype": "m.text", "body": "!alert to:TH x"}
+    read = read_event(message("* !alert to:TH x", {"rel_type": "m.replace", "event_id": "$e0"},
+                              **{"m.new_content": new}), ROOM)
+    assert isinstance(read, MatrixText) and read.text == "!alert to:TH x" and read.edit_of == "$e0"
+    assert read.event_id == "$e"
+    image = {"msgtype": "m.image", "body": "pic.png"}
+    assert read_event(message("* pic", {"rel_type": "m.replace", "event_id": "$e0"}, **{"m.new_content": image}),
+                      ROOM) is None
 
 
 @pytest.mark.parametrize("key, acks", [("\u2705", True), ("\U0001F44D", True), ("\U0001F44D\U0001F3FD", True),
@@ -120,16 +137,16 @@ def test_only_events_after_the_bots_own_join_count() -> None:
     rename = {**join, "unsigned": {"prev_content": {"membership": "join"}}}
     events = [SimpleNamespace(source=s) for s in ({"type": "m.room.message"}, join, {"type": "m.room.message"},
                                                   rename)]
-    assert _own_join_index(events, "@bot:x") == 1
+    assert own_join_index(events, "@bot:x") == 1
 
 
 def test_a_direct_chat_is_recognised_by_the_marker_or_is_direct() -> None:
     marker = {"type": "org.liaison_bot.direct", "state_key": "", "content": {"user_id": "@u:x"}}
-    assert _is_direct_with([marker], "@u:x") and not _is_direct_with([marker], "@v:x")
+    assert is_direct_with([marker], "@u:x") and not is_direct_with([marker], "@v:x")
     joined = {"type": "m.room.member", "content": {"membership": "join"},
               "unsigned": {"prev_content": {"membership": "invite", "is_direct": True}}}
-    assert _is_direct_with([joined], "@u:x")
-    assert not _is_direct_with([{"type": "m.room.member", "content": {"membership": "join"}}], "@u:x")
+    assert is_direct_with([joined], "@u:x")
+    assert not is_direct_with([{"type": "m.room.member", "content": {"membership": "join"}}], "@u:x")
 
 
 def test_the_sync_filter_keeps_only_what_the_bot_reads() -> None:

@@ -163,14 +163,14 @@ async def start_bot(config: Path, password: str, pickle_key: str, *, room_admin:
     runtime = build_runtime(settings)
     connector = matrix_connector_for(runtime, **options)
     security: list[SecurityEvent] = []
-    recorder = connector._on_security
+    recorder = connector.session.on_security
 
     async def hook(event: SecurityEvent) -> None:
         security.append(event)
         if recorder is not None:
             await recorder(event)
 
-    connector._on_security = hook
+    connector.session.on_security = hook
     add_receiver(runtime, connector)
     if room_admin:  # as bot/cli/main.py wires it: the room watch also tells routing which rooms are encrypted
         attach_room_admin(runtime, connector)

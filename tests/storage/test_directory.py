@@ -116,3 +116,46 @@ def test_a_matrix_room_counts_as_encrypted_while_the_room_watch_last_saw_megolm(
         seen.set(MATRIX_ROOM_SAFETY + "!b:example.org", json.dumps({"encryption": None, "in_room": True}))
         seen.set(MATRIX_ROOM_SAFETY + "!c:example.org", "not json")
     assert [r.encrypted for r in source.refresh().rooms] == [True, False, False]
+
+
+def test_a_dated_arrangement_keeps_its_number_and_a_chat_end_across_new_starts(engine: Engine) -> None:
+    from datetime import date, datetime, timezone
+
+    from alerts.arrangements import Arrangement
+    from storage.directory import SqlArrangements
+
+    dated = Arrangement("MoU MY-CA 2026", frozenset({"MY", "CA"}), frozenset({"document-fraud"}),
+                        date(2026, 1, 1), date(2026, 11, 30), giver="MY")
+    base = EXAMPLE.directory()
+    configured = Directory.build(base.organisations.values(), base.contacts.values(), base.rooms,
+                                 base.arrangements + (dated,))
+    source = DatabaseDirectory(engine)
+    first = source.seed(configured)
+    assert first.arrangements == configured.arrangements  # dates and direction stored and read back
+    assert [a.number for a in first.arrangements] == [1, 2, 3]
+    ended_at = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+    with engine.begin() as conn:
+        assert SqlArrangements(conn).end(1, ended_at, "replaced")
+    again = source.seed(configured)  # the file cannot revive what a coordinator ended
+    assert again.arrangements[0].ended_at == ended_at and again.arrangements[0].end_reason == "replaced"
+    assert [a.number for a in again.arrangements] == [1, 2, 3]
+    assert again.arrangements[2].lapse(datetime(2026, 12, 1, tzinfo=timezone.utc)) == "ended on 2026-11-30"
+
+
+def test_a_room_retired_in_chat_stays_retired_at_a_new_start_and_its_hubs_are_kept(engine: Engine) -> None:
+    from datetime import datetime, timezone
+
+    from alerts.directory import Room, RoomPurpose
+    from alerts.identity import ChatRef
+    from storage.directory import SqlDirectoryWriter
+
+    base = EXAMPLE.directory()
+    kul = Room(ChatRef.parse("console:#kul"), "KUL airport", RoomPurpose.NETWORK, frozenset({"MY", "TH"}),
+               hubs=frozenset({"KUL", "KUL-KLIA2"}))
+    configured = Directory.build(base.organisations.values(), base.contacts.values(), base.rooms + (kul,),
+                                 base.arrangements)
+    source = DatabaseDirectory(engine)
+    assert source.seed(configured).room(kul.chat) == kul
+    with engine.begin() as conn:
+        assert SqlDirectoryWriter(conn).retire_room(kul.chat, datetime(2026, 12, 1, tzinfo=timezone.utc))
+    assert source.seed(configured).room(kul.chat) is None  # the file does not bring it back

@@ -13,14 +13,16 @@ def test_message_id_and_direct_round_trip(uow_factory: SqlUnitOfWorkFactory, clo
     sender, room = UserRef.parse("matrix:@a:example.org"), ChatRef.parse("matrix:!r:example.org")
     messages = [InboundMessage("$e1", sender, room, "/mine", clock.now(), message_id="$e1", direct=True),
                 InboundMessage("$e2", sender, room, "/mine", clock.now(), message_id="$e2"),
-                InboundMessage("$e3", sender, room, "/mine", clock.now())]
+                InboundMessage("$e3", sender, room, "/mine", clock.now()),
+                InboundMessage("$e4", sender, room, "", clock.now(), remark="A ❤️ reaction does nothing.")]
     with uow_factory() as uow:
         uow.inbox.record(messages[0])
         uow.inbox.record_many(messages[1:])
         uow.commit()
     with uow_factory() as uow:
         assert [(m.message_id, m.direct) for m in uow.inbox.pending(10)] == [("$e1", True), ("$e2", False),
-                                                                             (None, False)]
+                                                                             (None, False), (None, False)]
+        assert [m.remark for m in uow.inbox.pending(10)] == [None, None, None, "A ❤️ reaction does nothing."]
 
 
 def test_the_pressed_message_round_trips(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:

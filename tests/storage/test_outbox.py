@@ -59,12 +59,25 @@ def test_a_leased_message_carries_everything_that_was_enqueued(uow_factory: SqlU
         contact="th-npoc",
         protect_content=True,
         reply_to=MessageRef(ChatRef.parse("telegram:-100123"), "77"),
+        attention=(UserRef.parse("telegram:user:42"), UserRef.parse("matrix:@th:example.org")),
     )
     _enqueue(uow_factory, message)
     with uow_factory() as uow:
         (leased,) = uow.outbox.lease(clock.now(), 10, LEASE)
     assert leased.message == message
     assert (leased.attempts, leased.lease_until, leased.created_at) == (1, clock.now() + LEASE, clock.now())
+
+
+def test_whom_a_message_asks_to_act_is_sealed_with_it_and_kept_apart_per_row(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    th, au = UserRef.parse("matrix:@th:example.org"), UserRef.parse("matrix:@au:example.org")
+    _enqueue(uow_factory, make_message("k1", to="a", text="same", attention=(th,)),
+             make_message("k2", to="b", text="same", attention=(au,)), make_message("k3", to="c", text="same"))
+    with uow_factory() as uow:
+        leased = {m.key: m.attention for m in uow.outbox.lease(clock.now(), 10, LEASE)}
+        assert leased == {"k1": (th,), "k2": (au,), "k3": ()}
+        stored = uow.connection.execute(select(outbox.c.content)).scalars().all()
+    assert not any(b"@th:example.org" in bytes(content) for content in stored)
 
 
 def test_each_destination_gets_its_messages_in_order_one_at_a_time(

@@ -68,3 +68,22 @@ def test_content_moved_to_another_row_does_not_open(engine: Engine, uow_factory:
         conn.execute(update(items).where(items.c.reference == "A-2026-0002").values(content=blob))
     with uow_factory() as uow, pytest.raises(SealError):
         uow.items.get(make_item(2).reference)
+
+
+def test_the_harmonised_fields_are_sealed_with_the_body_and_open_again(
+        engine: Engine, uow_factory: SqlUnitOfWorkFactory) -> None:
+    from alerts.incident import DocumentType, Incident, Method
+
+    incident = Incident(98765, ("MM", "BD"), ("MM", "TH", "MY"), Method.SEA, DocumentType.PASSPORT, "MM")
+    with uow_factory() as uow:
+        reference = uow.items.next_reference(ItemKind.ALERT, 2026)
+        uow.items.add(make_item(reference.number, incident=incident), make_route("th-npoc"), {"th-npoc": "k1"})
+        uow.commit()
+    with engine.connect() as conn:
+        for table in CORE_TABLES:
+            for row in conn.execute(select(table)):
+                for value in row:
+                    raw = value if isinstance(value, bytes) else str(value).encode()
+                    assert b"98765" not in raw and b"nationalities" not in raw, table.name
+    with uow_factory() as uow:
+        assert uow.items.get(reference).item.draft.incident == incident  # type: ignore[union-attr]

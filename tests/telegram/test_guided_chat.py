@@ -36,10 +36,14 @@ async def test_guided_alert_from_first_tap_to_delivery(tmp_path, fake, monkeypat
         ask = await question(fake, OFFICER, 5)
         presses.append(fake.press(OFFICER, ask, button(ask, "2 probably true")))
         ask = await question(fake, OFFICER, 6)
+        assert "Incident fields, if any" in ask.text
+        fake.says(OFFICER, "persons:2 method:air document:passport issuer:MYS")
+        ask = await question(fake, OFFICER, 7)
         assert "write the text" in ask.text
         fake.says(OFFICER, "Two travellers with altered passports, flight XX123 <KUL-BKK> & onward")
-        summary = await question(fake, OFFICER, 7)
+        summary = await question(fake, OFFICER, 8)
         assert "Ready to send this alert" in summary.text and "TLP:AMBER" in summary.text
+        assert "Incident: 2 persons · air · passport issued by MY" in summary.text
         assert bot.items() == 0  # nothing is sent before Send
         send = button(summary, "Send")
         presses.append(fake.press(OFFICER, summary, send))
@@ -47,6 +51,7 @@ async def test_guided_alert_from_first_tap_to_delivery(tmp_path, fake, monkeypat
         delivery = fake.sent_to(TH_NPOC.id)[0]
         assert delivery.text.startswith("[TLP:AMBER] A-") and "URGENT alert" in delivery.text
         assert "Grade B2" in delivery.text and "<KUL-BKK> & onward" in delivery.text
+        assert "Incident: 2 persons · air · passport issued by MY" in delivery.text
         assert delivery.protect_content
         await eventually(lambda: all(fake.answered(q) is not None for q in presses), "every press answered")
         await eventually(lambda: any("accepted" in s.text for s in fake.sent_to(OFFICER.id)), "the receipt")
@@ -94,12 +99,12 @@ async def test_a_bare_alert_in_a_group_is_the_ordinary_command(tmp_path, fake, m
 async def test_send_is_not_lost_when_recording_fails_once(tmp_path, fake, monkeypatch) -> None:
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
         fake.says(OFFICER, "/alert")
-        for seen, answer in enumerate(["TH", "green", "routine", "-", "-"]):
+        for seen, answer in enumerate(["TH", "green", "routine", "-", "-", "-"]):
             await question(fake, OFFICER, seen)
             fake.says(OFFICER, answer)
-        await question(fake, OFFICER, 5)
+        await question(fake, OFFICER, 6)
         fake.says(OFFICER, "Body of the alert")
-        summary = await question(fake, OFFICER, 6)
+        summary = await question(fake, OFFICER, 7)
         assert "Ready to send" in summary.text
         ingest, failures = bot.connector._ingest, []  # noqa: SLF001 - the database fails once, here
 

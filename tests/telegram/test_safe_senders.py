@@ -56,12 +56,11 @@ async def test_anonymous_admins_forwards_and_via_bot_are_never_command_sources(t
         assert len(fake.sent_to(NETWORK_GROUP.id)) == 1  # one explanation per chat per minute, not one each
 
 
-async def test_unregistered_groups_other_bots_and_edits_are_not_heard(tmp_path, fake, monkeypatch) -> None:
+async def test_unregistered_groups_and_other_bots_are_not_heard(tmp_path, fake, monkeypatch) -> None:
     elsewhere = fake.world.chat(Chat(-100999, "supergroup", "Somewhere else"))
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
         fake.says(OFFICER, COMMAND, elsewhere)
         fake.says(OFFICER, "/alert@SomeOtherBot to:TH tlp:amber text", NETWORK_GROUP)
-        fake.push({"edited_message": fake.world.user_message(OFFICER, Chat(OFFICER.id, "private"), COMMAND)})
         fake.push({"channel_post": fake.world.user_message(None, Chat(-100777, "channel"), COMMAND)})
         fake.says(OFFICER, "just chatting in the group", NETWORK_GROUP)
         fake.says(OFFICER, "/whoami", NETWORK_GROUP)
@@ -70,7 +69,7 @@ async def test_unregistered_groups_other_bots_and_edits_are_not_heard(tmp_path, 
         assert bot.items() == 0
         assert len(bot.inbox_events()) == 1
         polls = [r for r in fake.requests if r.method == "getUpdates"]
-        assert all(r.params["allowed_updates"] == ["message", "callback_query", "chat_join_request"] for r in polls)
+        assert all(r.params["allowed_updates"] == ["message", "edited_message", "callback_query", "chat_join_request"] for r in polls)
 
 
 async def test_another_bots_commands_in_a_group_get_no_answer(tmp_path, fake, monkeypatch) -> None:

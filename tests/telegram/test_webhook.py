@@ -32,7 +32,7 @@ async def test_webhook_mode(tmp_path, fake, monkeypatch) -> None:
         await eventually(lambda: fake.webhook is not None, "setWebhook")
         hook = fake.webhook
         assert hook["secret_token"] == SECRET and hook["max_connections"] == 1
-        assert hook["allowed_updates"] == ["message", "callback_query", "chat_join_request"]
+        assert hook["allowed_updates"] == ["message", "edited_message", "callback_query", "chat_join_request"]
         path = urlsplit(hook["url"]).path
         assert path.startswith("/telegram/") and len(path) > len("/telegram/") + 40  # 32 random bytes
         local = f"http://127.0.0.1:{port}{path}"

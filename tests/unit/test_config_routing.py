@@ -74,7 +74,8 @@ def test_arrangements_are_read_with_alpha3_codes_and_topics() -> None:
      "network.arrangements[0].topics: expected at least one topic, got an empty list; leave topics out for every "
      "topic"),
     ('between = ["MY", "CA"]\nkind = "x"\nparties = 2\n',
-     "network.arrangements[0].parties: unknown key; expected one of between, kind, topics"),
+     "network.arrangements[0].parties: unknown key (did you mean starts?); expected one of between, direction, "
+     "ends, kind, starts, topics"),
 ])
 def test_each_mistake_in_an_arrangement_is_one_line(entry: str, line: str) -> None:
     assert errors(CANADA + "[[network.arrangements]]\n" + entry) == [f"config.toml: {line}"]
@@ -158,3 +159,32 @@ def test_encrypted_only_is_read_per_tlp_and_defaults_to_red_and_amber_strict() -
     assert errors(NETWORK + '[routing]\nencrypted_only = ["red", "purple"]\n') == [
         'config.toml: routing.encrypted_only[1]: expected a TLP: "clear", "green", "amber", "amber+strict" or '
         '"red", got "purple"']
+
+
+def test_an_arrangement_is_read_with_its_days_and_direction() -> None:
+    from datetime import date, timedelta
+
+    text = CANADA + ('[[network.arrangements]]\nbetween = ["MY", "CA"]\nkind = "Letter"\nstarts = 2026-01-01\n'
+                     'ends = "2026-11-30"\ndirection = "CA>MY"\n\n[reminders]\narrangement_notice = "30d"\n')
+    settings = settings_from_toml(text, SOURCE)
+    [letter] = settings.directory().arrangements
+    assert (letter.starts, letter.ends, letter.giver) == (date(2026, 1, 1), date(2026, 11, 30), "CA")
+    assert settings.reminders.arrangement_notice == timedelta(days=30)
+    assert settings_from_toml(CANADA, SOURCE).reminders.arrangement_notice == timedelta(days=14)
+    assert settings_from_toml(CANADA, SOURCE).reminders.count_minimum == 5
+    assert settings_from_toml(CANADA + "\n[reminders]\ncount_minimum = 10\n", SOURCE).reminders.count_minimum == 10
+
+
+@pytest.mark.parametrize("entry, line", [
+    ('starts = "2026-12-01"\nends = "2026-11-30"\n',
+     "network.arrangements[0].ends: expected a last day on or after starts (2026-12-01), got 2026-11-30"),
+    ('ends = "30/11/2026"\n', 'network.arrangements[0].ends: expected a date like 2026-11-30 (UTC), got "30/11/2026"'),
+    ('direction = "MY>TH"\n',
+     'network.arrangements[0].direction: expected the two organisations of "between" as FROM>TO, got "MY>TH"; '
+     "a one-way arrangement has exactly two"),
+    ('direction = "sideways"\n',
+     'network.arrangements[0].direction: expected "both", or one way as "MY>CA", got "sideways"'),
+])
+def test_each_mistake_in_an_arrangements_dates_is_one_line(entry: str, line: str) -> None:
+    assert errors(CANADA + '[[network.arrangements]]\nbetween = ["MY", "CA"]\nkind = "x"\n' + entry) == [
+        f"config.toml: {line}"]

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 from alerts.caveats import Caveat, Handling, Tlp
+from alerts.countries import alpha3
 from alerts.devices import DeviceOp
 from alerts.grading import CREDIBILITY, RELIABILITY, Grading
+from alerts.incident import MAX_PERSONS, DocumentType, Incident, Method
 from alerts.identity import UserRef
 from alerts.items import ALL, DueSpec, ItemDraft, ItemKind, Reference, Selector, SelectorKind
 from alerts.priority import Priority
@@ -74,6 +76,17 @@ due_specs = st.one_of(
     moments.map(lambda moment: DueSpec(at=datetime.combine(moment.date(), time(23, 59, 59), timezone.utc))),
 )
 open_topics = st.from_regex(r"[a-z0-9][a-z0-9-]{0,20}", fullmatch=True)
+hubs = st.from_regex(r"[A-Z0-9][A-Z0-9-]{1,31}", fullmatch=True)
+countries = st.sampled_from(["MM", "BD", "TH", "MY", "ID", "AU", "VN", "LK"])
+incidents = st.one_of(st.just(Incident()), st.builds(
+    Incident,
+    st.one_of(st.none(), st.integers(1, MAX_PERSONS)),
+    st.lists(countries, max_size=4, unique=True).map(tuple),
+    st.one_of(st.just(()), st.lists(countries, min_size=2, max_size=4).map(tuple)),
+    st.one_of(st.none(), st.sampled_from(Method)),
+    st.one_of(st.none(), st.sampled_from(DocumentType)),
+    st.one_of(st.none(), countries),
+))
 
 
 @st.composite
@@ -95,6 +108,8 @@ def drafts(draw: st.DrawFn, kind: ItemKind, vocabulary: Vocabulary) -> ItemDraft
         due=draw(st.one_of(st.none(), due_specs)),
         purpose=draw(line_text if needs_purpose else st.one_of(st.none(), line_text)),
         outside_ref=draw(st.one_of(st.none(), line_text)),
+        incident=draw(incidents),
+        hub=draw(st.one_of(st.none(), hubs)),
     )
 
 
@@ -132,6 +147,36 @@ devices = st.one_of(
 )
 
 
+one_line = line_text.map(lambda text: " ".join(text.split())).filter(bool)
+days = st.dates(date(2000, 1, 1), date(2100, 12, 31))
+
+
+@st.composite
+def arrangement_adds(draw: st.DrawFn, vocabulary: Vocabulary) -> c.ArrangementAddCommand:
+    parties = tuple(draw(st.lists(st.sampled_from(ORGANISATIONS), min_size=2, max_size=4, unique=True)))
+    topics = st.sampled_from(vocabulary.topics) if vocabulary.topics else open_topics
+    starts, ends = draw(st.one_of(st.none(), days)), draw(st.one_of(st.none(), days))
+    if starts is not None and ends is not None and ends < starts:
+        starts, ends = ends, starts
+    giver = draw(st.one_of(st.none(), st.sampled_from(parties))) if len(parties) == 2 else None
+    return c.ArrangementAddCommand(parties, draw(one_line.map(lambda text: text[:200].strip()).filter(bool)),
+                                   tuple(draw(st.lists(topics, max_size=3, unique=True))), starts, ends, giver)
+
+
+rooms_chats = st.one_of(st.from_regex(r"console:#[a-z][a-z0-9-]{0,10}", fullmatch=True),
+                        st.integers(1, 10**12).map(lambda n: f"telegram:-{n}"))
+room_registers = st.builds(
+    c.RoomRegisterCommand, rooms_chats, one_line, st.sampled_from(["network", "country", "organisation"]),
+    st.lists(st.sampled_from(ORGANISATIONS), min_size=1, max_size=3, unique=True).map(tuple),
+    st.lists(hubs, max_size=3, unique=True).map(tuple), st.just(()))
+room_retires = st.builds(c.RoomRetireCommand, rooms_chats, one_line)
+
+arrangement_ends = st.builds(
+    c.ArrangementEndCommand,
+    st.one_of(st.integers(0, 10**6).map(str), one_line.filter(lambda text: not text.startswith("#"))),
+    one_line)
+
+
 def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
     return st.one_of(
         st.builds(c.AlertCommand, drafts(ItemKind.ALERT, vocabulary), st.booleans()),
@@ -160,6 +205,11 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
         st.builds(c.RoomSyncCommand, st.booleans()),
         devices,
         st.just(c.CancelCommand()),
+        arrangement_adds(vocabulary),
+        arrangement_ends,
+        st.just(c.ArrangementListCommand()),
+        room_registers,
+        room_retires,
     )
 
 
@@ -212,6 +262,21 @@ def _as_form(command: c.AlertCommand | c.RequestCommand) -> str:
         lines.append(f"Purpose: {_form_value(draft.purpose)}")
     if draft.outside_ref:
         lines.append(f"Ref: {_form_value(draft.outside_ref)}")
+    incident = draft.incident  # as phones write them: spaces, capitals, the other ISO code form
+    if incident.persons is not None:
+        lines.append(f"Persons: {incident.persons}")
+    if incident.nationalities:
+        lines.append("Nationalities: " + ", ".join(alpha3(code) for code in incident.nationalities))
+    if incident.route:
+        lines.append("Route: " + " > ".join(incident.route))
+    if incident.method is not None:
+        lines.append(f"Method: {incident.method.value.title()}")
+    if incident.document is not None:
+        lines.append(f"Document: {incident.document.value.upper()}")
+    if incident.issuer is not None:
+        lines.append(f"Issuer: {incident.issuer.lower()}")
+    if draft.hub:
+        lines.append(f"Hub: {draft.hub.lower()}")
     return "\n".join(lines) + "\n\n" + draft.body
 
 

@@ -27,14 +27,14 @@ from nio.crypto.attachments import decrypt_attachment, encrypt_attachment
 from alerts.attachments import AttachmentPolicy
 from alerts.identity import ChatRef, MessageRef, UserRef
 from alerts.messages import Attachment, InboundMessage
-from bot.connectors.matrix.inbound import COMMAND_PREFIXES, reply_command
+from bot.connectors.matrix.sansio.inbound import COMMAND_PREFIXES, reply_command
+from bot.connectors.matrix.sansio.rooms import is_direct_chat
 from bot.connectors.base import Outgoing
 from bot.connectors.errors import PermanentFailure, TransientFailure
 
 if TYPE_CHECKING:
     from nio import AsyncClient
 
-    from bot.connectors.matrix.sending import Sending
 
 log = logging.getLogger(__name__)
 
@@ -126,23 +126,22 @@ async def fetch(client: AsyncClient, media: MatrixMedia, policy: AttachmentPolic
     return Attachment(media.name, media.mime, len(data), data)
 
 
-async def media_content(sending: Sending, attachment: Attachment, encrypted: bool) -> dict[str, Any]:
-    """Upload the attachment (encrypted with a key of its own where the room is) and return the event content."""
-    client = sending.client
-    if client is None:
-        raise TransientFailure("not-connected", "matrix")
+async def media_content(sender: Any, attachment: Attachment, encrypted: bool) -> dict[str, Any]:
+    """`sender`: the connector's Sender (not imported: it imports this). Upload the attachment (encrypted with a key of its own where the room is) and return the event content."""
     data = attachment.data or b""
     upload = data
     keys: dict[str, Any] | None = None
     if encrypted:
         upload, keys = encrypt_attachment(data)
-    await sending.gate.wait()
-    response, _ = await sending._call(  # noqa: SLF001 - the connector's own request wrapper
-        client.upload(io.BytesIO(upload), content_type="application/octet-stream" if encrypted else attachment.mime,
-                      filename=None if encrypted else attachment.name, filesize=len(upload)),
-        "upload", request_sent=True)
-    if not isinstance(response, UploadResponse):
-        raise TransientFailure("upload-failed", "matrix media upload")
+
+    async def up(client: AsyncClient) -> Any:
+        response, _ = await client.upload(
+            io.BytesIO(upload), content_type="application/octet-stream" if encrypted else attachment.mime,
+            filename=None if encrypted else attachment.name, filesize=len(upload))
+        return response
+
+    session = sender._session  # noqa: SLF001 - the sender's own session: its gate and 429 handling
+    response = await session.limited(up, UploadResponse, "upload")
     content: dict[str, Any] = {
         "msgtype": "m.image" if attachment.mime in IMAGE_TYPES else "m.file",
         "body": attachment.name,
@@ -156,24 +155,24 @@ async def media_content(sending: Sending, attachment: Attachment, encrypted: boo
     return content
 
 
-async def send_files(sending: Sending, room_id: str, message: Outgoing) -> None:
+async def send_files(sender: Any, room_id: str, message: Outgoing) -> None:
     """Each attachment of `message` into the room, before its text (which the caller sends)."""
-    client = sending.client
-    room = client.rooms.get(room_id) if client is not None else None
+    client = sender._session.live()  # noqa: SLF001
+    room = client.rooms.get(room_id)
     encrypted = room is not None and room.encrypted
     for index, attachment in enumerate(message.attachments):
-        content = await media_content(sending, attachment, encrypted)
-        await sending.room_send(room_id, content, f"{message.key}.file{index}")
+        content = await media_content(sender, attachment, encrypted)
+        await sender.room_send(room_id, content, f"{message.key}.file{index}")
 
 
-async def inbound(receiving: Any, source: dict[str, Any], room_id: str) -> InboundMessage | None:
+async def inbound(receiver: Any, source: dict[str, Any], room_id: str) -> InboundMessage | None:
     """An m.image or m.file captioned with a command, as an inbox message with its attachment; None
     for any other event, and for media without a command (never stored)."""
     found = read_media(source, room_id)
-    if found is None or receiving.client is None:
+    if found is None:
         return None
     text = found.caption
-    find = receiving._find_delivery  # noqa: SLF001 - its own connector
+    find = receiver._find_delivery  # noqa: SLF001 - its own receiver
     for target in found.targets:  # a photo sent as a reply to a delivery is a /reply with the photo
         delivered = await find(target) if find is not None else None
         if delivered is not None:
@@ -186,8 +185,11 @@ async def inbound(receiving: Any, source: dict[str, Any], room_id: str) -> Inbou
         chat = ChatRef.parse(f"matrix:{room_id}")
     except ValueError:
         return None
-    attachment = await fetch(receiving.client, found, receiving.attachments)
+    client = receiver._client  # noqa: SLF001
+    attachment = await fetch(client, found, receiver.attachments)
+    room = client.rooms.get(room_id)
+    direct = is_direct_chat(receiver._directory.current(), room_id,  # noqa: SLF001
+                            room.users if room is not None else None, receiver._user_id, found.sender)  # noqa: SLF001
     reply_to = MessageRef(chat, found.targets[-1]) if found.targets else None
     return InboundMessage(found.event_id, sender, chat, text, found.at, reply_to, message_id=found.event_id,
-                          direct=receiving._direct_with(chat, found.sender),  # noqa: SLF001 - its own connector
-                          attachments=(attachment,))
+                          direct=direct, attachments=(attachment,))

@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.directory import Room
-from alerts.identity import UserRef
 from alerts.messages import MessageKind, OutboundMessage
 from bot.runtime.admins import admin_destinations
 from bot.connectors.matrix.membership import MatrixRoomAdmin
-from bot.connectors.matrix.room_state import Finding, RoomLook, changes, describe_lacking
+from bot.connectors.matrix.sansio.rooms import Finding, RoomLook, changes, describe_lacking
+from bot.connectors.matrix.sansio.rooms import roster as roster_of
 from bot.connectors.matrix.room_watch import Report, RoomWatch
 from storage.directory import MATRIX_ROOM_SAFETY
 from storage.directory_version import bump_version
@@ -57,16 +57,6 @@ def attach_room_admin(runtime: Runtime, connector: Any, **options: Any) -> RoomW
     return watch
 
 
-def _members(look: RoomLook) -> dict[UserRef, str]:
-    found = {}
-    for user, state in look.members.items():
-        try:
-            found[UserRef.parse(f"matrix:{user}")] = state
-        except ValueError:
-            continue  # an id the directory could never hold: not drift the bot can act on
-    return found
-
-
 def _notice(finding_lines: list[str], serious: bool, room: Room) -> str:
     head = "⚠ Room safety warning" if serious else "Room safety note"
     return f"{head} · {room.name} ({room.chat}):\n" + "\n".join(finding_lines)
@@ -82,7 +72,7 @@ def room_reporter(runtime: Runtime) -> Report:
             roster = SqlRoomRoster(uow.connection)
             for room, look in looks:
                 if look.in_room:
-                    roster.seen(room.chat, _members(look))
+                    roster.seen(room.chat, roster_of(look))
                 raw = uow.cursors.get(SAFETY + look.room_id)
                 before = json.loads(raw) if raw else None
                 found = changes(room.name, before, look)

@@ -9,7 +9,8 @@ one request gives the members joined and invited (so an invitation still to be a
 "missing"), the power levels and the encryption, as the homeserver has them now.
 
 What to make of the looks (roster, audit, admins) is the `report` callback's business
-(bot/connectors/matrix/room_reports.py); the watch only looks.
+(bot/connectors/matrix/room_reports.py), and what a room's state says is sansio/rooms.py's; the
+watch only looks.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from nio import AsyncClient, RoomGetStateResponse, SyncResponse
 from alerts.directory import Room
 from alerts.identity import Platform
 from bot.connectors.matrix.errors import from_exception, from_response
-from bot.connectors.matrix.room_state import RoomLook, look_at
+from bot.connectors.matrix.sansio.rooms import RoomLook, look_at
 from bot.connectors.errors import PermanentFailure, PlatformError
 from handlers.ports import DirectorySource
 

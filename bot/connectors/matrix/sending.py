@@ -1,11 +1,11 @@
-"""Sending, and the bot's direct chats.
+"""Sending (Sender), and the bot's direct chats (DirectChats).
 
-m.notice with a plain `body` and an HTML `formatted_body` (render.py). A delivery to a person goes to
+The content of each event is sansio/outbound.py's. A delivery to a person goes to
 the bot's direct chat with them: created on demand (is_direct, encrypted, trusted private chat),
 remembered in `direct_rooms.json` (0600, written before the first send into it) and in the bot's
 m.direct account data, and reused until the person leaves it. The outbox key is the transaction id,
 so a resend after a crash (same device) is de-duplicated by the homeserver; it is also in the event
-(render.KEY_FIELD), so a possible repeat (after a failover the standby is another device) is first
+(outbound.KEY_FIELD), so a possible repeat (after a failover the standby is another device) is first
 looked for among the bot's latest events in the room and, if found, recorded as sent, not sent again. After a 429 the rate
 gate keeps every rate-limited request back until the window has passed; a send waits and retries
 within `rate_wait_budget` seconds, then hands RateLimited (with the time left) to the worker.
@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections import defaultdict
 from typing import Any
 
 from nio import (
+    AsyncClient,
     DirectRoomsResponse,
     ErrorResponse,
     MessageDirection,
@@ -35,41 +35,150 @@ from nio.responses import EmptyResponse
 
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.routing import DestinationKind
-from bot.config.connectors import DeviceTrust
 from bot.connectors.base import Outgoing
+from bot.connectors.errors import PermanentFailure
 from bot.connectors.matrix import media
-from bot.connectors.matrix.files import write_json
-from bot.connectors.matrix.render import KEY_FIELD, message_content
+from bot.connectors.matrix.core import Session
+from bot.connectors.matrix.files import read_json, write_json
+from bot.connectors.matrix.sansio.outbound import KEY_FIELD, message_content
+from bot.connectors.matrix.sansio.rooms import DIRECT_MARKER, is_direct_with
 from bot.connectors.matrix.trust import DeviceTrustKeeper
-from bot.connectors.errors import NotConnected, PermanentFailure, TransientFailure
+from handlers.ports import DirectorySource
 
 log = logging.getLogger(__name__)
 
 ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 SENT_BEFORE_WINDOW = 100  # the bot's own latest events in a room searched for an earlier send of a key
-DIRECT_MARKER = "org.liaison_bot.direct"  # state event in each direct chat the bot makes: {"user_id": ...}
 
 
-class Sending(DeviceTrustKeeper):  # a send into an encrypted room applies the device trust policy first
+class DirectChats:
+    """The bot's direct chat with each person: found, made and remembered."""
+
+    def __init__(self, session: Session, directory: DirectorySource) -> None:
+        self._session = session
+        self._directory = directory
+        self._dms: dict[str, str] = {}
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.created: set[str] = set()  # rooms this process created or joined and may not have seen in a sync yet
+
+    def load(self) -> None:
+        self._dms = {k: v for k, v in (read_json(self._session.paths.direct_rooms) or {}).items()
+                     if isinstance(v, str)}
+
+    async def room_with(self, user_id: str) -> str:
+        """The bot's direct chat with the user: the known one while they are in it, else a new one."""
+        client = self._session.client
+        assert client is not None
+        async with self._locks[user_id]:
+            room_id = self._dms.get(user_id)
+            if room_id is not None and self._usable(room_id, user_id):
+                return room_id
+            # A direct chat we made but could not record (a crash right after creating it), or one the
+            # person opened with the bot: reuse it rather than inviting them to yet another room.
+            new_room = await self._existing(user_id, exclude=room_id)
+            if new_room is None:
+                new_room = await self._create(user_id)
+            self._dms[user_id] = new_room
+            write_json(self._session.paths.direct_rooms, self._dms)  # before the first send into it
+            await self._publish()
+            if room_id is not None and room_id in client.rooms:
+                try:
+                    await client.room_leave(room_id)  # the person left it: tidy up our side
+                except Exception:
+                    pass
+            return new_room
+
+    def _usable(self, room_id: str, user_id: str) -> bool:
+        assert self._session.client is not None
+        room = self._session.client.rooms.get(room_id)
+        if room is None:
+            return room_id in self.created  # created by us a moment ago, not synced yet
+        return user_id in room.users  # joined or still invited
+
+    async def _existing(self, user_id: str, exclude: str | None) -> str | None:
+        """An encrypted room, not registered in the directory, whose members (joined or invited) are
+        exactly the bot and the user, and that is the bot's direct chat with them (its marker state
+        event, which every direct chat the bot makes carries) or that they opened as a direct chat."""
+        client = self._session.client
+        assert client is not None
+        directory = self._directory.current()
+        for room_id, room in list(client.rooms.items()):
+            if room_id == exclude or not room.encrypted or set(room.users) != {self._session.user_id, user_id}:
+                continue
+            if directory.room(ChatRef(Platform.MATRIX, room_id)) is not None:
+                continue
+            try:
+                response = await client.room_get_state(room_id)
+            except Exception:
+                continue
+            if isinstance(response, RoomGetStateResponse) and is_direct_with(response.events, user_id):
+                log.info("Matrix: reusing direct chat %s with %s", room_id, user_id)
+                return room_id
+        return None
+
+    async def _create(self, user_id: str) -> str:
+        state = [ENCRYPTION_STATE, {"type": DIRECT_MARKER, "state_key": "", "content": {"user_id": user_id}}]
+        response = await self._session.limited(
+            lambda c: c.room_create(is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat,
+                                    initial_state=state), RoomCreateResponse, "create direct chat")
+        self.created.add(response.room_id)
+        log.info("Matrix: direct chat %s created for %s", response.room_id, user_id)
+        return str(response.room_id)
+
+    async def _publish(self) -> None:
+        """The bot's m.direct account data, so that clients (and a bot that lost its store) know them."""
+        client = self._session.client
+        assert client is not None
+        content: dict[str, list[str]] = {user: [room] for user, room in self._dms.items()}
+        path = Api._build_path(["user", self._session.user_id, "account_data", "m.direct"],
+                               {"access_token": client.access_token})
+        try:
+            response = await client._send(EmptyResponse, "PUT", path, json.dumps(content))
+            if isinstance(response, ErrorResponse):
+                log.warning("Matrix: could not update m.direct: %s", response)
+        except Exception as exc:
+            log.warning("Matrix: could not update m.direct: %s", exc)
+
+    async def recover(self) -> None:
+        """Direct chats the state file does not know (a lost store) from the bot's m.direct."""
+        client = self._session.client
+        assert client is not None
+        try:
+            response = await client.list_direct_rooms()
+        except Exception:
+            return
+        if not isinstance(response, DirectRoomsResponse):
+            return
+        for user_id, rooms in response.rooms.items():
+            if user_id not in self._dms and isinstance(rooms, list) and rooms and isinstance(rooms[-1], str):
+                self._dms[user_id] = rooms[-1]
+
+
+class Sender:
+    """bot.connectors.base.Connector.send for Matrix: into a room, or into the person's direct chat; a
+    send into an encrypted room applies the device trust policy first."""
+
+    def __init__(self, session: Session, trust: DeviceTrustKeeper, direct: DirectChats) -> None:
+        self._session = session
+        self._trust = trust
+        self._direct = direct
+
     async def send(self, message: Outgoing) -> str:
-        client = self.client
-        if client is None or not self._ready.is_set():
-            raise NotConnected("not-connected", "matrix")
+        client = self._session.live()
         destination = message.destination
+        address = destination.address
         log.debug("Matrix send %s to %s (attempt %d)", message.key, destination, message.attempt)
         if destination.kind is DestinationKind.DIRECT:
-            address = destination.address
             if not isinstance(address, UserRef) or address.platform is not Platform.MATRIX:
                 raise PermanentFailure("bad-destination", str(destination))
             user_id = address.user_id
-            room_id = await self._direct_room(user_id)
+            room_id = await self._direct.room_with(user_id)
             await self._joined(room_id)
             # Until the person's invite is in our view of the room, a group session would be shared
             # without them and they could never read this message: wait for it (a new room's events
             # may come in two syncs).
-            await self._until_synced(lambda: user_id in client.rooms[room_id].users, room_id)
+            await self._session.until_synced(lambda: user_id in client.rooms[room_id].users, room_id)
         else:
-            address = destination.address
             if not isinstance(address, ChatRef) or address.platform is not Platform.MATRIX:
                 raise PermanentFailure("bad-destination", str(destination))
             room_id = address.chat_id
@@ -86,12 +195,12 @@ class Sending(DeviceTrustKeeper):  # a send into an encrypted room applies the d
 
     async def _sent_before(self, room_id: str, key: str) -> str | None:
         """The event id of the bot's recent event in the room that carries `key`, if there is one."""
-        client = self.client
+        client = self._session.client
         assert client is not None
-        await self.gate.wait()
-        response = await self._call(
+        await self._session.gate.wait()
+        response = await self._session.call(
             client.room_messages(room_id, start=None, direction=MessageDirection.back, limit=SENT_BEFORE_WINDOW,
-                                 message_filter={"senders": [self._user_id]}),
+                                 message_filter={"senders": [self._session.user_id]}),
             "messages", request_sent=False)
         if not isinstance(response, RoomMessagesResponse):
             log.warning("Matrix: could not read %s to look for an earlier send: %s", room_id, response)
@@ -108,156 +217,26 @@ class Sending(DeviceTrustKeeper):  # a send into an encrypted room applies the d
     async def room_send(self, room_id: str, content: dict[str, Any], tx_id: str,
                         event_type: str = "m.room.message") -> str:
         """Send one event with `tx_id` as its transaction id; the event id, or a PlatformError."""
-        client = self.client
-        if client is None:
-            raise NotConnected("not-connected", "matrix")
-        deadline = time.monotonic() + self._rate_wait_budget
-        while True:
-            await self.gate.wait()
+        async def send(client: AsyncClient) -> Any:
             room = client.rooms.get(room_id)
             if room is not None and room.encrypted:
-                await self._prepare_encrypted(room_id)
-                await self.gate.wait()
-            response = await self._call(
-                client.room_send(room_id, event_type, content, tx_id=tx_id,
-                                 ignore_unverified_devices=self._trust is DeviceTrust.TOFU),
-                "send", request_sent=True)
-            if isinstance(response, RoomSendResponse):
-                return response.event_id
-            await self._raise_or_wait(response, "send", deadline)
+                await self._trust.prepare_encrypted(room_id)
+                await self._session.gate.wait()
+            return await client.room_send(room_id, event_type, content, tx_id=tx_id,
+                                          ignore_unverified_devices=self._trust.ignore_unverified)
+
+        response = await self._session.limited(send, RoomSendResponse, "send")
+        return str(response.event_id)
 
     async def _joined(self, room_id: str) -> None:
         """Wait until the bot is in the room as its sync sees it (a room it just created or joined)."""
-        client = self.client
+        client = self._session.client
         assert client is not None
         if room_id in client.rooms:
             return
         if room_id in client.invited_rooms:
-            await self._join(room_id)
-            self._created.add(room_id)
-        if room_id not in self._created:
+            await self._session.join(room_id)
+            self._direct.created.add(room_id)
+        if room_id not in self._direct.created:
             raise PermanentFailure("not-in-room", f"the bot is not in {room_id}: invite it to the room")
-        await self._until_synced(lambda: room_id in client.rooms, room_id)
-
-    async def _until_synced(self, ready: Callable[[], bool], room_id: str) -> None:
-        """Wait, sync after sync, until `ready()`; TransientFailure after `room_wait` seconds."""
-        deadline = time.monotonic() + self._room_wait
-        while not ready():
-            left = deadline - time.monotonic()
-            if left <= 0 or self._task is None or self._task.done():
-                raise TransientFailure("room-not-synced", room_id)
-            try:
-                await asyncio.wait_for(self._tick.wait(), timeout=left)
-            except asyncio.TimeoutError:
-                pass
-
-    async def _direct_room(self, user_id: str) -> str:
-        """The bot's direct chat with the user: the known one while they are in it, else a new one."""
-        async with self._dm_locks[user_id]:
-            room_id = self._dms.get(user_id)
-            if room_id is not None and self._dm_usable(room_id, user_id):
-                return room_id
-            # A direct chat we made but could not record (a crash right after creating it), or one the
-            # person opened with the bot: reuse it rather than inviting them to yet another room.
-            new_room = await self._existing_direct_room(user_id, exclude=room_id)
-            if new_room is None:
-                new_room = await self._create_direct_room(user_id)
-            self._dms[user_id] = new_room
-            write_json(self._paths.direct_rooms, self._dms)  # before the first send into it
-            await self._publish_direct_rooms()
-            if room_id is not None and self.client is not None and room_id in self.client.rooms:
-                try:
-                    await self.client.room_leave(room_id)  # the person left it: tidy up our side
-                except Exception:
-                    pass
-            return new_room
-
-    def _dm_usable(self, room_id: str, user_id: str) -> bool:
-        client = self.client
-        assert client is not None
-        room = client.rooms.get(room_id)
-        if room is None:
-            return room_id in self._created  # created by us a moment ago, not synced yet
-        return user_id in room.users  # joined or still invited
-
-    async def _existing_direct_room(self, user_id: str, exclude: str | None) -> str | None:
-        """An encrypted room, not registered in the directory, whose members (joined or invited) are
-        exactly the bot and the user, and that is the bot's direct chat with them (its marker state
-        event, which every direct chat the bot makes carries) or that they opened as a direct chat."""
-        client = self.client
-        assert client is not None
-        directory = self._directory.current()
-        for room_id, room in list(client.rooms.items()):
-            if room_id == exclude or not room.encrypted or set(room.users) != {self._user_id, user_id}:
-                continue
-            if directory.room(ChatRef(Platform.MATRIX, room_id)) is not None:
-                continue
-            try:
-                response = await client.room_get_state(room_id)
-            except Exception:
-                continue
-            if isinstance(response, RoomGetStateResponse) and _is_direct_with(response.events, user_id):
-                log.info("Matrix: reusing direct chat %s with %s", room_id, user_id)
-                return room_id
-        return None
-
-    async def _create_direct_room(self, user_id: str) -> str:
-        client = self.client
-        assert client is not None
-        deadline = time.monotonic() + self._rate_wait_budget
-        while True:
-            await self.gate.wait()
-            response = await self._call(
-                client.room_create(is_direct=True, invite=[user_id], preset=RoomPreset.trusted_private_chat,
-                                   initial_state=[ENCRYPTION_STATE, {"type": DIRECT_MARKER, "state_key": "",
-                                                                     "content": {"user_id": user_id}}]),
-                "create direct chat", request_sent=True)
-            if isinstance(response, RoomCreateResponse):
-                self._created.add(response.room_id)
-                log.info("Matrix: direct chat %s created for %s", response.room_id, user_id)
-                return response.room_id
-            await self._raise_or_wait(response, "create direct chat", deadline)
-
-    async def _publish_direct_rooms(self) -> None:
-        """The bot's m.direct account data, so that clients (and a bot that lost its store) know them."""
-        client = self.client
-        assert client is not None
-        content: dict[str, list[str]] = {user: [room] for user, room in self._dms.items()}
-        path = Api._build_path(["user", self._user_id, "account_data", "m.direct"],
-                               {"access_token": client.access_token})
-        try:
-            response = await client._send(EmptyResponse, "PUT", path, json.dumps(content))
-            if isinstance(response, ErrorResponse):
-                log.warning("Matrix: could not update m.direct: %s", response)
-        except Exception as exc:
-            log.warning("Matrix: could not update m.direct: %s", exc)
-
-    async def _recover_direct_rooms(self) -> None:
-        """Direct chats the state file does not know (a lost store) from the bot's m.direct."""
-        client = self.client
-        assert client is not None
-        try:
-            response = await client.list_direct_rooms()
-        except Exception:
-            return
-        if not isinstance(response, DirectRoomsResponse):
-            return
-        for user_id, rooms in response.rooms.items():
-            if user_id not in self._dms and isinstance(rooms, list) and rooms and isinstance(rooms[-1], str):
-                self._dms[user_id] = rooms[-1]
-
-
-
-def _is_direct_with(state: Sequence[Any], user_id: str) -> bool:
-    """The room state marks a direct chat with `user_id`: our marker, or is_direct on a member event."""
-    for event in state:
-        if not isinstance(event, dict):
-            continue
-        content = event.get("content") or {}
-        if event.get("type") == DIRECT_MARKER and content.get("user_id") == user_id:
-            return True
-        if event.get("type") == "m.room.member":
-            before = (event.get("unsigned") or {}).get("prev_content") or {}
-            if content.get("is_direct") or before.get("is_direct"):
-                return True
-    return False
+        await self._session.until_synced(lambda: room_id in client.rooms, room_id)

@@ -5,7 +5,7 @@ Under `store_path` (0700):
     session.json        user id, device id and access token (0600)
     crypto/             nio's SqliteStore: the Olm account, Olm and Megolm sessions, device keys and
                         their trust, every secret pickled by vodozemac under the pickle key (0600)
-    direct_rooms.json   the direct chat the bot uses with each person (0600; see sending.py)
+    direct_rooms.json   the direct chat the bot uses with each person (0600; see sending.DirectChats)
     undecrypted.json    encrypted events still waiting for their room key (0600)
 
 Keeping the device id is what makes a resend after a crash safe: Matrix de-duplicates transaction ids
@@ -27,7 +27,7 @@ from nio.store import SqliteStore
 
 from bot.connectors.matrix.errors import SessionExpired, from_response
 from bot.connectors.matrix.files import private_dir, read_json, touch_private, write_json
-from bot.connectors.matrix.render import KEY_FIELD
+from bot.connectors.matrix.sansio.outbound import KEY_FIELD
 from bot.config.credentials import SecretRef
 
 log = logging.getLogger(__name__)

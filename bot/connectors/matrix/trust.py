@@ -12,6 +12,7 @@ Device trust (config device_trust):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -19,7 +20,7 @@ from nio import AsyncClient, ErrorResponse, JoinedMembersResponse, KeysQueryResp
 from nio.crypto import TrustState
 
 from bot.config.connectors import DeviceTrust
-from bot.connectors.matrix.core import ConnectorCore
+from bot.connectors.matrix.core import Session
 from bot.connectors.matrix.errors import UnverifiedDevices, from_response
 from bot.connectors.matrix.model import TRUST_NAMES, DeviceInfo, SecurityEvent, SecurityKind
 from bot.connectors.errors import NotConnected, PermanentFailure
@@ -27,12 +28,27 @@ from bot.connectors.errors import NotConnected, PermanentFailure
 log = logging.getLogger(__name__)
 
 
-class DeviceTrustKeeper(ConnectorCore):
-    async def _crypto_upkeep(self) -> None:
-        client = self.client
+class DeviceTrustKeeper:
+    def __init__(self, session: Session, policy: DeviceTrust = DeviceTrust.TOFU,
+                 unverified_retry: float = 300.0) -> None:
+        self._session = session
+        self.policy = policy
+        self._unverified_retry = unverified_retry
+        # Serialises key uploads, queries, claims and group session shares: two sends must never claim
+        # keys for the same device.
+        self._lock = asyncio.Lock()
+        self._alerted: set[tuple[str, str]] = set()  # devices the admins were told block deliveries
+
+    @property
+    def ignore_unverified(self) -> bool:
+        return self.policy is DeviceTrust.TOFU
+
+    async def upkeep(self) -> None:
+        """After every sync: keys uploaded, queried and claimed, to-device messages sent, TOFU applied."""
+        client = self._session.client
         if client is None or client.olm is None:
             return
-        async with self._crypto_lock:
+        async with self._lock:
             calls = []
             if client.should_upload_keys:
                 calls.append(("keys_upload", client.keys_upload))
@@ -51,11 +67,11 @@ class DeviceTrustKeeper(ConnectorCore):
 
     async def _trust_new_devices(self) -> None:
         """TOFU: every device seen for the first time gets keys (nio's "ignored"), recorded by the hook."""
-        client = self.client
-        if self._trust is not DeviceTrust.TOFU or client is None or client.olm is None:
+        client = self._session.client
+        if self.policy is not DeviceTrust.TOFU or client is None or client.olm is None:
             return
         fresh = [d for d in client.device_store if d.trust_state is TrustState.unset and not d.deleted
-                 and not (d.user_id == self._user_id and d.id == client.device_id)]
+                 and not (d.user_id == self._session.user_id and d.id == client.device_id)]
         if not fresh:
             return
         try:
@@ -64,43 +80,43 @@ class DeviceTrustKeeper(ConnectorCore):
             fresh = [d for d in fresh if _ignore_one(client, d)]
         for device in fresh:
             log.info("Matrix: trusting %s's device %s on first use", device.user_id, device.id)
-            await self._security(SecurityEvent(SecurityKind.DEVICE_TRUSTED_ON_FIRST_USE, device.user_id, device.id,
+            await self._session.security(SecurityEvent(SecurityKind.DEVICE_TRUSTED_ON_FIRST_USE, device.user_id, device.id,
                                                device.ed25519))
 
-    async def _prepare_encrypted(self, room_id: str) -> None:
+    async def prepare_encrypted(self, room_id: str) -> None:
         """Members and device keys known, trust policy applied, a group session shared: the send
         itself then only encrypts. Serialised, so two sends never claim keys for the same device."""
-        client = self.client
+        client = self._session.client
         assert client is not None and client.olm is not None
-        async with self._crypto_lock:
+        async with self._lock:
             room = client.rooms[room_id]
             if not room.members_synced:
-                response = await self._call(client.joined_members(room_id), "members", request_sent=False)
+                response = await self._session.call(client.joined_members(room_id), "members", request_sent=False)
                 if not isinstance(response, JoinedMembersResponse):
                     raise from_response(response, "members")
             if client.should_query_keys:
-                response = await self._call(client.keys_query(), "keys", request_sent=False)
+                response = await self._session.call(client.keys_query(), "keys", request_sent=False)
                 if not isinstance(response, KeysQueryResponse):
                     raise from_response(response, "keys")
         await self._trust_new_devices()
-        if self._trust is DeviceTrust.VERIFIED:
+        if self.policy is DeviceTrust.VERIFIED:
             await self._refuse_unverified(room_id)
-        async with self._crypto_lock:
+        async with self._lock:
             if client.olm.should_share_group_session(room_id) and room_id not in client.sharing_session:
-                response = await self._call(
-                    client.share_group_session(room_id, ignore_unverified_devices=self._trust is DeviceTrust.TOFU),
+                response = await self._session.call(
+                    client.share_group_session(room_id, ignore_unverified_devices=self.ignore_unverified),
                     "share keys", request_sent=False)
                 if isinstance(response, ErrorResponse):
                     raise from_response(response, "share keys")
 
     async def _refuse_unverified(self, room_id: str) -> None:
-        client = self.client
+        client = self._session.client
         assert client is not None
         room = client.rooms[room_id]
         blocking = []
         for user_id in room.users:
             for device in client.device_store.active_user_devices(user_id):
-                if user_id == self._user_id and device.id == client.device_id:
+                if user_id == self._session.user_id and device.id == client.device_id:
                     continue
                 if device.trust_state not in (TrustState.verified, TrustState.blacklisted):
                     blocking.append(device)
@@ -109,7 +125,7 @@ class DeviceTrustKeeper(ConnectorCore):
         for device in blocking:
             if (device.user_id, device.id) not in self._alerted:
                 self._alerted.add((device.user_id, device.id))
-                await self._security(SecurityEvent(SecurityKind.DEVICE_BLOCKING, device.user_id, device.id,
+                await self._session.security(SecurityEvent(SecurityKind.DEVICE_BLOCKING, device.user_id, device.id,
                                                    device.ed25519, room_id,
                                                    "verify or blacklist it; deliveries to this room wait"))
         raise UnverifiedDevices([(d.user_id, d.id) for d in blocking], room_id, retry_after=self._unverified_retry)
@@ -119,47 +135,47 @@ class DeviceTrustKeeper(ConnectorCore):
     async def devices(self, user_id: str) -> list[DeviceInfo]:
         """The user's devices as the bot knows them (their keys are fetched first if unknown)."""
         await self._ensure_keys(user_id)
-        assert self.client is not None
+        assert self._session.client is not None
         return [DeviceInfo(d.user_id, d.id, d.display_name, d.ed25519, TRUST_NAMES[d.trust_state])
-                for d in self.client.device_store.active_user_devices(user_id)]
+                for d in self._session.client.device_store.active_user_devices(user_id)]
 
     async def verify_device(self, user_id: str, device_id: str, by: str = "") -> bool:
         """Mark a device verified (keys are shared with it from now on); False if it was already."""
         device = await self._device(user_id, device_id)
-        assert self.client is not None
-        changed = self.client.verify_device(device)
+        assert self._session.client is not None
+        changed = self._session.client.verify_device(device)
         self._alerted.discard((user_id, device_id))
-        await self._security(SecurityEvent(SecurityKind.DEVICE_VERIFIED, user_id, device_id, device.ed25519,
+        await self._session.security(SecurityEvent(SecurityKind.DEVICE_VERIFIED, user_id, device_id, device.ed25519,
                                            detail=f"by {by}" if by else ""))
         return changed
 
     async def blacklist_device(self, user_id: str, device_id: str, by: str = "") -> bool:
         """Never share keys with this device again (new group sessions are made without it)."""
         device = await self._device(user_id, device_id)
-        assert self.client is not None
-        changed = self.client.blacklist_device(device)
+        assert self._session.client is not None
+        changed = self._session.client.blacklist_device(device)
         self._alerted.discard((user_id, device_id))
-        await self._security(SecurityEvent(SecurityKind.DEVICE_BLACKLISTED, user_id, device_id, device.ed25519,
+        await self._session.security(SecurityEvent(SecurityKind.DEVICE_BLACKLISTED, user_id, device_id, device.ed25519,
                                            detail=f"by {by}" if by else ""))
         return changed
 
     async def _device(self, user_id: str, device_id: str):  # noqa: ANN202 - nio OlmDevice
         await self._ensure_keys(user_id)
-        assert self.client is not None
+        assert self._session.client is not None
         try:
-            return self.client.device_store[user_id][device_id]
+            return self._session.client.device_store[user_id][device_id]
         except KeyError:
             raise PermanentFailure("unknown-device", f"{user_id} has no device {device_id}") from None
 
     async def _ensure_keys(self, user_id: str) -> None:
-        client = self.client
+        client = self._session.client
         if client is None or client.olm is None:
             raise NotConnected("not-connected", "matrix")
-        async with self._crypto_lock:
+        async with self._lock:
             if user_id not in client.device_store.users:
                 client.olm.users_for_key_query.add(user_id)
             if client.should_query_keys:
-                response = await self._call(client.keys_query(), "keys", request_sent=False)
+                response = await self._session.call(client.keys_query(), "keys", request_sent=False)
                 if not isinstance(response, KeysQueryResponse):
                     raise from_response(response, "keys")
 

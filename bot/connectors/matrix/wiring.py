@@ -44,8 +44,9 @@ def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
         on_security=security_recorder(runtime),
         **options,
     )
-    attach_device_trust(runtime, connector, waiting_code=UnverifiedDevices.CODE)
-    connector.attachments = runtime.settings.attachments.policy()
+    attach_device_trust(runtime, connector.trust, waiting_code=UnverifiedDevices.CODE)
+    connector.receiver.awaits_body = runtime.awaits_body
+    connector.receiver.attachments = runtime.settings.attachments.policy()
     return connector
 
 

@@ -89,6 +89,8 @@ class Intake:
                 await self._press(update.update_id, update.callback_query, batch)
             elif update.message is not None:
                 await self._message(update.update_id, update.message, batch)
+            elif update.edited_message is not None:  # an edit is taken as the message it now is, marked so
+                await self._message(update.update_id, update.edited_message, batch, edited=True)
             elif update.chat_join_request is not None:
                 await self._join_request(update.update_id, update.chat_join_request)
             else:
@@ -122,7 +124,7 @@ class Intake:
         self._guided.forget()
         self._pressed.clear()
 
-    async def _message(self, update_id: int, msg: Message, batch: Batch) -> None:
+    async def _message(self, update_id: int, msg: Message, batch: Batch, edited: bool = False) -> None:
         if msg.migrate_to_chat_id:
             self.chat_moved(int(msg.chat.id), int(msg.migrate_to_chat_id), batch)
             return
@@ -135,7 +137,8 @@ class Intake:
         ours = self._replied_to_us(msg)
         private = msg.chat.type == "private"
         if not private and ours is None and (word is None or (
-                COMMANDS.spec_for(word) is None and not safety.addressed_to_us(text or "", self._api.username))):
+                COMMANDS.spec_for(word) is None and not safety.addressed_to_us(text or "", self._api.username))) \
+                and not (word is None and await self._awaits(msg, batch)):
             return  # chatter, or another bot's /command: none of this bot's business, never stored
         reason = safety.untrusted_reason(msg)
         sender = msg.from_user  # None only with a reason (NOT_A_PERSON)
@@ -153,21 +156,35 @@ class Intake:
         reference = await self._reference_of(ours, chat_id) if ours is not None and word is None else None
         # A photo captioned with a bare /alert does not start the guided form (the photo would be lost):
         # it is recorded as typed, and the dispatcher says what the command lacks.
-        if private and not media.described(msg) and await self._form_step(update_id, chat_id, word, text, reference,
-                                                                           batch):
+        if private and not edited and not media.described(msg) and await self._form_step(
+                update_id, chat_id, word, text, reference, batch):
             return
-        if word is None:
-            if reference is None:
-                return
+        if word is None and reference is not None:
             snooze = await self._snooze_reason(ours, chat_id, sender.id, text, batch)
             if snooze is not None:
                 self._ingest(update_id, sender.id, chat, snooze[0], ours, chat_id, batch, f"{chat_id}:{msg.message_id}",
                              pressed=snooze[1])
                 return
             text = f"/reply {reference} {text}"
+        elif word is None and not await self._awaits(msg, batch):
+            return
         files = await media.fetch(self._api, msg, self._attachments) if media.described(msg) else ()
         self._ingest(update_id, sender.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}",
-                     attachments=files)
+                     edited, attachments=files)
+
+    async def _awaits(self, msg: Message, batch: Batch) -> bool:
+        """Whether a text that is no command may be the text of the sender's command (the dispatcher
+        decides): one of theirs in this chat awaits it, or came just before it (an /alert, /request or
+        /reply in this batch, or any message not handled yet)."""
+        if msg.from_user is None:
+            return False
+        chat = self._chat(msg.chat.id, msg.chat.type == "private")
+        if chat is None:
+            return False
+        sender = UserRef(TG, f"user:{msg.from_user.id}")
+        if any(m.sender == sender and m.chat == chat and COMMANDS.takes_text(m.text) for m in batch.messages):
+            return True
+        return await self._store.awaits_body(sender, chat)
 
     async def _form_step(self, update_id: int, chat_id: int, word: str | None, text: str, reference: str | None,
                          batch: Batch) -> bool:
@@ -363,13 +380,14 @@ class Intake:
         return match[0] if match else None
 
     def _ingest(self, update_id: int, user_id: int, chat: ChatRef, text: str, replied: Message | None,
-                chat_id: int, batch: Batch, message_id: str | None = None, pressed: str | None = None,
-                attachments: tuple[Attachment, ...] = ()) -> None:
+                chat_id: int, batch: Batch, message_id: str | None = None, edited: bool = False,
+                pressed: str | None = None, attachments: tuple[Attachment, ...] = ()) -> None:
         reply_to = MessageRef(ChatRef(TG, str(chat_id)), f"{chat_id}:{replied.message_id}") if replied else None
         batch.messages.append(InboundMessage(
             event_id=f"telegram:{update_id}", sender=UserRef(TG, f"user:{user_id}"), chat=chat, text=text,
             received_at=self._now(), reply_to=reply_to, message_id=message_id, pressed=pressed,
             attachments=attachments,
+            edit_of=message_id if edited else None,  # Telegram keeps the message id through edits
         ))
 
     def _refuse(self, update_id: int, msg: Message, chat_id: int, reason: str, word: str, batch: Batch) -> None:

@@ -17,8 +17,9 @@ from bot.connectors.errors import PlatformError
 
 log = logging.getLogger(__name__)
 
-# No edits, channel posts, reactions or member changes; join requests, to admit only whom a link was for.
-ALLOWED_UPDATES = ("message", "callback_query", "chat_join_request")
+# Edits (read as the message they make, marked so); no channel posts, reactions or member changes; join
+# requests, to admit only whom a link was for.
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "chat_join_request")
 Receive = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 

@@ -4,7 +4,8 @@ A command is taken only from a person Telegram names (message.from_user, not a b
 themselves, in their private chat with the bot or in a group registered in the directory. Never
 a command source, whatever the text says:
 - anonymous group admins and posts "as" a channel or group (sender_chat set): nobody is named;
-- channel posts and edited messages (not even requested: allowed_updates leaves them out);
+- channel posts (not even requested: allowed_updates leaves them out); an edited message is read as the
+  message it now is, under these same rules, and marked an edit (the dispatcher decides what it means);
 - forwards, manual (forward_origin) and automatic (a linked channel's post): the text is someone
   else's, possibly from long ago;
 - messages sent via an inline bot (via_bot): the text was composed by that bot.

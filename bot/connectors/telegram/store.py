@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Protocol
 
 from alerts.audit import AuditAction, AuditEvent
-from alerts.identity import ChatRef
+from alerts.identity import ChatRef, UserRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 
@@ -47,6 +47,11 @@ class TelegramStore(Protocol):
 
     async def refuse(self, refusal: Refusal) -> None: ...
 
+    async def awaits_body(self, sender: UserRef, chat: ChatRef) -> bool:
+        """Whether the sender's next text in the chat is to be recorded although it is no command
+        (bot.runtime.app.Runtime.awaits_body)."""
+        ...
+
 
 class RuntimeTelegramStore:
     """TelegramStore on the runtime's database thread and unit of work."""
@@ -74,6 +79,9 @@ class RuntimeTelegramStore:
         with self._runtime.uow_factory(read_only=True) as uow:
             found = uow.items.delivery_by_message(platform_message_id)
         return str(found[0]) if found else None
+
+    async def awaits_body(self, sender: UserRef, chat: ChatRef) -> bool:
+        return await self._runtime.awaits_body(sender, chat)
 
     async def refuse(self, refusal: Refusal) -> None:
         await self._runtime.db.run(self._refuse, refusal)

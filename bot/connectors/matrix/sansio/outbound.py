@@ -1,4 +1,12 @@
-"""What the bot posts on Matrix: an m.notice with the plain text as `body` and an HTML `formatted_body`.
+"""What the bot posts on Matrix: the m.room.message content of an outbox row. Pure (sansio/__init__.py).
+
+A message that asks people to act (a delivery, a reminder, an escalation: the row's `attention`) is
+an m.text that mentions them (`m.mentions`, intentional mentions since Matrix 1.7, and their id in the text
+when it is posted in a room), so the default push rules notify them, encrypted or not; everything
+else (receipts, answers, notices) is an m.notice, which the default rules keep quiet, and mentions
+nobody. Commands in the text read `!ack`, not `/ack`: Element takes an unknown /command as its own
+(the whole text is read so, a command quoted in an item's body included: both mean the same to the bot).
+The plain text is `body`, with an HTML `formatted_body`.
 
 The caveat banner (the first line, `[TLP:AMBER] A-2026-0042 · URGENT alert`) is bold and its TLP label
 is shown in the TLP 2.0 colours (FIRST: the label in its colour on a black background), using the
@@ -12,7 +20,10 @@ import html
 import re
 from typing import Any
 
+from alerts.identity import Platform
+from alerts.routing import DestinationKind
 from bot.connectors.base import POSSIBLE_REPEAT, Outgoing
+from handlers.command_list import COMMANDS
 
 # TLP 2.0 (FIRST), font colour of each label; the background is always black.
 TLP_COLOURS = {
@@ -60,16 +71,43 @@ def formatted_body(text: str) -> str:
     return "<br>".join([head, *(_line(line) for line in rest)])
 
 
+# Every word a command is typed as; "/word" in what the bot writes becomes "!word" on Matrix. Only
+# at the start of a line or after a space or an opening mark, so paths and "and/or" are left alone.
+_WORDS = sorted({w for spec in COMMANDS.specs for w in (spec.name, *spec.aliases)}, key=len, reverse=True)
+_COMMAND = re.compile(r"(^|[\s(\[\"'`«“])/(" + "|".join(map(re.escape, _WORDS)) + r")(?![\w-])", re.MULTILINE)
+PREFIX = "!"
+
+
+def bang_commands(text: str) -> str:
+    """The text with each command written as Matrix users type it: `/ack A-1` -> `!ack A-1`."""
+    return _COMMAND.sub(lambda m: f"{m.group(1)}{PREFIX}{m.group(2)}", text)
+
+
+def mentioned(message: Outgoing) -> list[str]:
+    """The Matrix user ids the message asks to act."""
+    return list(dict.fromkeys(u.user_id for u in message.attention if u.platform is Platform.MATRIX))
+
+
 def message_content(message: Outgoing, room_id: str) -> dict[str, Any]:
     """The m.room.message content for one outbox row; a reply when it answers a message in this room."""
-    body, html_body = message.text, formatted_body(message.text)
+    text = bang_commands(message.text)
+    body, html_body = text, formatted_body(text)
+    users = mentioned(message)
+    if users and message.destination.kind is not DestinationKind.DIRECT:
+        # In a room the mention is also in the text (a pill), so people see whom it asks; at the end,
+        # so that a phone's notification still opens with the banner.
+        body += "\n" + " ".join(users)
+        html_body += "<br>" + " ".join(f'<a href="https://matrix.to/#/{html.escape(u)}">{html.escape(u)}</a>'
+                                       for u in users)
     if message.possible_repeat:
         body, html_body = f"{POSSIBLE_REPEAT}\n{body}", f"{html.escape(POSSIBLE_REPEAT)}<br>{html_body}"
     content: dict[str, Any] = {
-        "msgtype": "m.notice",
+        "msgtype": "m.text" if users else "m.notice",
         "body": body,
         "format": HTML_FORMAT,
         "formatted_body": html_body,
+        # Present on every event: a client then notifies only whom it names, never a name in the text.
+        "m.mentions": {"user_ids": users} if users else {},
         KEY_FIELD: message.key,
     }
     reply_to = message.reply_to

@@ -1,7 +1,9 @@
-"""What a registered Matrix room's state says: who is in it, whether it is encrypted, whether the bot
-has the power its work there needs, and how two looks at the same room differ.
+"""What a Matrix room's state says: who is in it (the roster), whether it is encrypted, whether the bot
+has the power its work there needs, and how two looks at the same room differ (findings); which
+invites the bot accepts, and which rooms are someone's direct chat with it.
 
-Pure: the room's state events as dicts (as GET /rooms/{id}/state returns them) in, values out.
+Pure (sansio/__init__.py): the room's state events as dicts (as GET /rooms/{id}/state returns them) in,
+values out.
 
 Power follows the spec: a user's level is `users[user]`, else `users_default` (0); without any
 m.room.power_levels event the creator has 100 and everyone else 0. In room versions 12 and later the
@@ -14,6 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from alerts.directory import Directory
+from alerts.identity import ChatRef, Platform, UserRef
+from alerts.roles import Role
+
+DIRECT_MARKER = "org.liaison_bot.direct"  # state event in each direct chat the bot makes: {"user_id": ...}
 
 MEGOLM = "m.megolm.v1.aes-sha2"
 UNLIMITED = 10 ** 18  # a v12 creator's power, kept as a number so that a look fits in JSON
@@ -186,3 +194,59 @@ def _level_changes(before: Mapping[str, Any], after: RoomLook) -> str:
         if a != b:
             parts.append(f"{name} {a} → {b}")
     return ", ".join(parts[:12]) + (f" and {len(parts) - 12} more" if len(parts) > 12 else "")
+
+
+def roster(look: RoomLook) -> dict[UserRef, str]:
+    """The members a look saw, as the roster keeps them ("joined" | "invited")."""
+    found = {}
+    for user, state in look.members.items():
+        try:
+            found[UserRef.parse(f"matrix:{user}")] = state
+        except ValueError:
+            continue  # an id the directory could never hold: not drift the bot can act on
+    return found
+
+
+# --- invites and direct chats -------------------------------------------------------------------
+
+def invite_decision(directory: Directory, room_id: str, inviter: str | None, is_direct: bool) -> tuple[bool, str]:
+    """Whether the bot accepts an invite, and why: from a room registered in the directory, from an
+    admin or coordinator, or, for a direct chat (is_direct), from any directory contact."""
+    if directory.room(ChatRef(Platform.MATRIX, room_id)) is not None:
+        return True, "a registered room"
+    contact = None
+    if inviter:
+        try:
+            contact = directory.contact_for(UserRef.parse(f"matrix:{inviter}"))
+        except ValueError:
+            contact = None
+    if contact is None:
+        return False, "neither a registered room nor an inviter in the directory"
+    if contact.has(Role.ADMIN) or contact.has(Role.COORDINATOR):
+        return True, f"invited by {contact.id} ({'admin' if contact.has(Role.ADMIN) else 'coordinator'})"
+    if is_direct:
+        return True, f"a direct chat with {contact.id}"
+    return False, f"{contact.id} may only open a direct chat with the bot; rooms are added by admins"
+
+
+def is_direct_chat(directory: Directory, room_id: str, room_users: Iterable[str] | None, bot: str, user: str) -> bool:
+    """Whether the room is the user's direct chat with the bot: an unregistered room holding (joined
+    or invited) nobody but the two of them. A room not seen yet (`room_users` None) is shared."""
+    if room_users is None or directory.room(ChatRef(Platform.MATRIX, room_id)) is not None:
+        return False
+    return set(room_users) == {bot, user}
+
+
+def is_direct_with(state: Iterable[Any], user_id: str) -> bool:
+    """The room state marks a direct chat with `user_id`: our marker, or is_direct on a member event."""
+    for event in state:
+        if not isinstance(event, dict):
+            continue
+        content = event.get("content") or {}
+        if event.get("type") == DIRECT_MARKER and content.get("user_id") == user_id:
+            return True
+        if event.get("type") == "m.room.member":
+            before = (event.get("unsigned") or {}).get("prev_content") or {}
+            if content.get("is_direct") or before.get("is_direct"):
+                return True
+    return False

@@ -1,7 +1,7 @@
 """Attachments: the photos and files an item carries, sealed under the item's case key.
 
-Revision ID: 0008_attach
-Revises: 0007_erasure
+Revision ID: 0010_attach
+Revises: 0009_arrange
 Create Date: 2026-12-06
 
 Written by hand and frozen, like 0001_core. A new table only.
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_attach"
-down_revision: str | Sequence[str] | None = "0007_erasure"
+revision: str = "0010_attach"
+down_revision: str | Sequence[str] | None = "0009_arrange"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

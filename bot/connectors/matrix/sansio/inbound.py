@@ -1,0 +1,230 @@
+"""Matrix events as the bot reads them, and what each becomes in the inbox. Pure (sansio/__init__.py).
+
+Only what a person typed counts: m.text messages (m.notice is what bots post, and answering it could
+start two bots talking forever; m.emote, media and edits are not commands). What is recorded:
+- a text that is a command (it begins with / or !);
+- a reply or thread reply to a delivered item, as "/reply REF text" (the quoted fallback removed);
+- a reaction ✅ 👍 ✔️ ☑️ by a delivery's recipient on it, as "/ack REF";
+- a reaction or a reply on one of the bot's messages that does nothing (an unknown emoji, somebody
+  else's delivery, a message that is no delivery) as a remark: the sender is told why.
+Ordinary conversation (anything else, replies and reactions among people included) is never stored.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from alerts.identity import ChatRef, MessageRef, UserRef
+from alerts.messages import InboundMessage
+
+# Reactions that acknowledge a delivered item: ✅ 👍 ✔️ (with or without the emoji variation selector),
+# and ☑️. Skin tones on 👍 count too.
+ACK_KEYS = frozenset({"\u2705", "\U0001F44D", "\u2714", "\u2611"})
+_SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
+COMMAND_PREFIXES = ("/", "!")
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixText:
+    event_id: str
+    sender: str
+    room_id: str
+    at: datetime
+    text: str
+    # Events this one answers, most specific first: a thread's root, then the event replied to.
+    targets: tuple[str, ...] = ()
+    edit_of: str | None = None  # the event this one edits: `text` is the edited text
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixReaction:
+    event_id: str
+    sender: str
+    room_id: str
+    at: datetime
+    key: str
+    target: str
+
+    @property
+    def acknowledges(self) -> bool:
+        return normalise_key(self.key) in ACK_KEYS
+
+
+def normalise_key(key: str) -> str:
+    """A reaction key without variation selectors and skin tones: "✔️" and "✔" are the same."""
+    return "".join(ch for ch in unicodedata.normalize("NFC", key.strip())
+                   if ch not in ("\ufe0f", "\ufe0e") and ch not in _SKIN_TONES)
+
+
+def strip_reply_fallback(body: str) -> str:
+    """Remove the quoted fallback a client puts before a reply ("> <@user:server> text" lines, then
+    one empty line); what is left is what the person wrote."""
+    lines = body.split("\n")
+    index = 0
+    while index < len(lines) and lines[index].startswith(">"):
+        index += 1
+    if index == 0:
+        return body
+    if index < len(lines) and lines[index].strip() == "":
+        index += 1
+    return "\n".join(lines[index:])
+
+
+def _when(source: dict[str, Any]) -> datetime:
+    ts = source.get("origin_server_ts")
+    if isinstance(ts, int) and ts > 0:
+        return datetime.fromtimestamp(ts / 1000, tz=timezone.utc)
+    return datetime.now(timezone.utc)
+
+
+def read_event(source: dict[str, Any], room_id: str) -> MatrixText | MatrixReaction | None:
+    """A (decrypted) room event's source as a text or a reaction; None for anything else."""
+    event_type = source.get("type")
+    content = source.get("content")
+    event_id = source.get("event_id")
+    sender = source.get("sender")
+    if not isinstance(content, dict) or not isinstance(event_id, str) or not isinstance(sender, str):
+        return None
+    relation = content.get("m.relates_to")
+    relation = relation if isinstance(relation, dict) else {}
+    if event_type == "m.reaction":
+        if relation.get("rel_type") != "m.annotation":
+            return None
+        key, target = relation.get("key"), relation.get("event_id")
+        if not isinstance(key, str) or not isinstance(target, str):
+            return None
+        return MatrixReaction(event_id, sender, room_id, _when(source), key, target)
+    if event_type != "m.room.message" or content.get("msgtype") != "m.text":
+        return None
+    if relation.get("rel_type") == "m.replace" or "m.new_content" in content:
+        new, original = content.get("m.new_content"), relation.get("event_id")
+        if relation.get("rel_type") != "m.replace" or not isinstance(new, dict) or new.get("msgtype") != "m.text" \
+                or not isinstance(new.get("body"), str) or not isinstance(original, str):
+            return None
+        return MatrixText(event_id, sender, room_id, _when(source), new["body"].strip(), edit_of=original)
+    body = content.get("body")
+    if not isinstance(body, str):
+        return None
+    targets: list[str] = []
+    if relation.get("rel_type") == "m.thread" and isinstance(relation.get("event_id"), str):
+        targets.append(relation["event_id"])
+    in_reply_to = relation.get("m.in_reply_to")
+    replied = in_reply_to.get("event_id") if isinstance(in_reply_to, dict) else None
+    if isinstance(replied, str) and replied not in targets:
+        targets.append(replied)
+    text = strip_reply_fallback(body) if isinstance(replied, str) else body
+    return MatrixText(event_id, sender, room_id, _when(source), text.strip(), tuple(targets))
+
+
+def reply_command(reference: str, text: str) -> str:
+    """A reply to a delivered item as the command it means; a reply that is a command stays one."""
+    if text.startswith(COMMAND_PREFIXES):
+        return text
+    return f"/reply {reference} {text}"
+
+
+# What the event a reaction or reply points at turned out to be (the connector looks it up).
+@dataclass(frozen=True, slots=True)
+class Target:
+    event_id: str
+    delivery: tuple[str, str] | None = None  # (item reference, recipient contact id) it delivered
+    from_bot: bool = False  # one of the bot's own messages (every delivery is)
+
+
+ACK_SHOWN = "✅ 👍 ✔️ ☑️"
+NOT_A_DELIVERY = ("That message is not a delivered alert or request, so a {what} on it does nothing. "
+                  "React with " + ACK_SHOWN + " on a delivery to acknowledge it, or reply to it to give feedback.")
+
+
+def reaction_message(read: MatrixReaction, target: Target, sender_contact: str | None) -> InboundMessage | None:
+    """The inbox message a reaction by `sender_contact` (None: not in the directory) makes; None when
+    it is no business of the bot's (a stranger's, or on somebody else's message)."""
+    sender, chat = _refs(read.sender, read.room_id)
+    if sender is None or chat is None or sender_contact is None or not (target.from_bot or target.delivery):
+        return None
+    reference, recipient = target.delivery or ("", None)
+    text, remark = f"/ack {reference}", None
+    if target.delivery is None:
+        text, remark = "", NOT_A_DELIVERY.format(what="reaction")
+    elif recipient != sender_contact:
+        text, remark = "", (f"{reference} was delivered here to somebody else: only its recipient acknowledges "
+                            "it, so your reaction does nothing.")
+    elif not read.acknowledges:
+        text, remark = "", (f"A {shown_key(read.key)} reaction does nothing. React with {ACK_SHOWN} to "
+                            f"acknowledge {reference}, or reply to it to give feedback.")
+    return InboundMessage(read.event_id, sender, chat, text, read.at, MessageRef(chat, read.target), remark=remark)
+
+
+def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
+                 awaited: bool = False) -> InboundMessage | None:
+    """The inbox message a text makes, given what each of its targets is (in read.targets' order);
+    None for ordinary conversation. `awaited`: a command of the sender's awaits its text here, so
+    plain text is kept for the dispatcher to judge."""
+    sender, chat = _refs(read.sender, read.room_id)
+    if sender is None or chat is None:
+        return None
+    text, reply_to = read.text, None
+    for target in targets:
+        if target.delivery is not None:
+            text, reply_to = reply_command(target.delivery[0], read.text), MessageRef(chat, target.event_id)
+            break
+    if reply_to is None and read.targets:
+        reply_to = MessageRef(chat, read.targets[-1])
+    remark = None
+    if not text.startswith(COMMAND_PREFIXES) and not awaited:
+        if not any(t.from_bot for t in targets):
+            return None  # ordinary conversation: never stored
+        text, remark = "", NOT_A_DELIVERY.format(what="reply")
+    return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to, message_id=read.event_id,
+                          direct=direct, remark=remark, edit_of=read.edit_of)
+
+
+def shown_key(key: str) -> str:
+    return key.strip()[:16] or "?"
+
+
+def _refs(user_id: str, room_id: str) -> tuple[UserRef | None, ChatRef | None]:
+    try:
+        return UserRef.parse(f"matrix:{user_id}"), ChatRef.parse(f"matrix:{room_id}")
+    except ValueError:
+        return None, None
+
+
+# --- the timeline around the bot's own join ----------------------------------------------------
+
+def is_own_join(source: Any, user_id: str) -> bool:
+    if not isinstance(source, dict) or source.get("type") != "m.room.member" or source.get("state_key") != user_id:
+        return False
+    if (source.get("content") or {}).get("membership") != "join":
+        return False
+    before = ((source.get("unsigned") or {}).get("prev_content") or {}).get("membership")
+    return before != "join"  # a join, not a display name change
+
+
+def is_create(event: Any) -> bool:
+    source = getattr(event, "source", None)
+    return isinstance(source, dict) and source.get("type") == "m.room.create"
+
+
+def direct_inviter(events: Sequence[Any], user_id: str) -> str | None:
+    """Who invited the bot into a direct chat, from the invite in the events before its join (the
+    invite itself is gone from a sync fetched again after a restart)."""
+    for event in reversed(events):
+        source = getattr(event, "source", None)
+        if not isinstance(source, dict) or source.get("type") != "m.room.member" or source.get("state_key") != user_id:
+            continue
+        content = source.get("content") or {}
+        if content.get("membership") == "invite":
+            return source.get("sender") if content.get("is_direct") else None
+    return None
+
+
+def own_join_index(events: Sequence[Any], user_id: str) -> int | None:
+    for index in range(len(events) - 1, -1, -1):
+        if is_own_join(getattr(events[index], "source", None), user_id):
+            return index
+    return None

@@ -1,0 +1,199 @@
+"""The Matrix protocol without I/O (bot/connectors/matrix/sansio/): events in, inbox messages out;
+outbox rows in, event contents out; room state in, roster and findings out. No homeserver: these
+tests never ask for the `synapse` fixture."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from alerts.directory import Directory, Room, RoomPurpose
+from alerts.identity import ChatRef, MessageRef, Platform, UserRef
+from alerts.messages import MessageKind
+from alerts.routing import Destination
+from bot.connectors.base import Outgoing
+from bot.connectors.matrix.sansio.inbound import (
+    MatrixReaction,
+    MatrixText,
+    Target,
+    reaction_message,
+    read_event,
+    text_message,
+)
+from bot.connectors.matrix.sansio.outbound import bang_commands, message_content
+from bot.connectors.matrix.sansio.rooms import MEGOLM, changes, invite_decision, look_at, roster
+from alerts.roles import Role
+from tests.sample_network import person, small_network
+
+ROOM = "!room:example.org"
+BOT = "@bot:example.org"
+TH = "@th:example.org"
+DELIVERY = Target("$d", ("A-2026-0001", "th-npoc"), from_bot=True)
+
+
+def event(content: dict[str, Any], kind: str = "m.room.message", sender: str = TH) -> dict[str, Any]:
+    return {"type": kind, "event_id": "$e", "sender": sender, "origin_server_ts": 1_700_000_000_000,
+            "content": content}
+
+
+def text(body: str, reply_to: str | None = None) -> MatrixText:
+    content: dict[str, Any] = {"msgtype": "m.text", "body": body}
+    if reply_to:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+    read = read_event(event(content), ROOM)
+    assert isinstance(read, MatrixText)
+    return read
+
+
+def reaction(key: str, target: str = "$d") -> MatrixReaction:
+    read = read_event(event({"m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": key}},
+                            "m.reaction"), ROOM)
+    assert isinstance(read, MatrixReaction)
+    return read
+
+
+# --- an event -> an inbox message -----------------------------------------------------------------
+
+def test_a_command_is_recorded_as_typed_and_conversation_is_not() -> None:
+    message = text_message(text("!status A-2026-0001"), (), direct=True)
+    assert message is not None and message.text == "!status A-2026-0001" and message.direct
+    assert message.sender == UserRef.parse(f"matrix:{TH}") and message.chat == ChatRef.parse(f"matrix:{ROOM}")
+    assert message.remark is None and message.message_id == "$e"
+    assert text_message(text("good morning"), (), direct=False) is None
+
+
+def test_a_reply_to_a_delivery_is_feedback_on_its_item() -> None:
+    message = text_message(text("> <@bot:example.org> [TLP:AMBER] ...\n\nConfirmed", "$d"), (DELIVERY,), False)
+    assert message is not None and message.text == "/reply A-2026-0001 Confirmed"
+    assert message.reply_to == MessageRef(ChatRef.parse(f"matrix:{ROOM}"), "$d")
+
+
+def test_a_plain_reply_to_a_bot_message_that_is_no_item_is_told_why() -> None:
+    message = text_message(text("thanks", "$receipt"), (Target("$receipt", from_bot=True),), False)
+    assert message is not None and message.text == "" and message.remark is not None
+    assert "not a delivered alert or request" in message.remark and "reply" in message.remark
+
+
+def test_a_reply_among_people_is_conversation_and_a_command_reply_stays_a_command() -> None:
+    assert text_message(text("agreed", "$p"), (Target("$p"),), False) is None
+    message = text_message(text("!help", "$p"), (Target("$p"),), False)
+    assert message is not None and message.text == "!help" and message.remark is None
+
+
+def test_an_acknowledging_reaction_by_the_recipient_acknowledges() -> None:
+    message = reaction_message(reaction("\U0001F44D"), DELIVERY, "th-npoc")
+    assert message is not None and message.text == "/ack A-2026-0001" and message.remark is None
+
+
+@pytest.mark.parametrize(("key", "target", "who", "why"), [
+    ("\u2764\ufe0f", DELIVERY, "th-npoc", "does nothing. React with ✅ 👍 ✔️ ☑️ to acknowledge A-2026-0001"),
+    ("\u2705", DELIVERY, "my-officer", "A-2026-0001 was delivered here to somebody else"),
+    ("\u2705", Target("$receipt", from_bot=True), "th-npoc", "That message is not a delivered alert or request"),
+])
+def test_a_reaction_that_does_nothing_is_told_why(key: str, target: Target, who: str, why: str) -> None:
+    message = reaction_message(reaction(key, target.event_id), target, who)
+    assert message is not None and message.text == "" and message.remark is not None and why in message.remark
+
+
+def test_reactions_among_people_and_by_strangers_are_left_alone() -> None:
+    assert reaction_message(reaction("\u2705", "$p"), Target("$p"), "th-npoc") is None
+    assert reaction_message(reaction("\u2705"), DELIVERY, None) is None
+
+
+def test_an_edit_is_not_read() -> None:
+    assert read_event(event({"msgtype": "m.text", "body": "* !alert x", "m.new_content": {"body": "!alert x"},
+                             "m.relates_to": {"rel_type": "m.replace", "event_id": "$x"}}), ROOM) is None
+
+
+# --- an outbox row -> the event content -----------------------------------------------------------
+
+def outgoing(kind: MessageKind, destination: Destination, text: str, *attention: str) -> Outgoing:
+    return Outgoing(key="k1", kind=kind, destination=destination, text=text, reference="A-2026-0001",
+                    contact="th-npoc", protect_content=False, reply_to=None, attempt=1,
+                    attention=tuple(UserRef.parse(a) for a in attention))
+
+
+IN_ROOM = Destination.chat(ChatRef(Platform.MATRIX, ROOM))
+DIRECT = Destination.direct(UserRef.parse(f"matrix:{TH}"))
+
+
+def test_a_delivery_in_a_room_is_a_text_that_mentions_its_recipient() -> None:
+    content = message_content(outgoing(MessageKind.DELIVERY, IN_ROOM, "[TLP:GREEN] A-2026-0001 · alert\nBody",
+                                       f"matrix:{TH}", "telegram:user:42"), ROOM)
+    assert content["msgtype"] == "m.text"
+    assert content["m.mentions"] == {"user_ids": [TH]}  # the Telegram account is not Matrix's business
+    assert content["body"].startswith("[TLP:GREEN] A-2026-0001") and content["body"].endswith(f"\n{TH}")
+    assert content["formatted_body"].endswith(f'<a href="https://matrix.to/#/{TH}">{TH}</a>')
+
+
+def test_a_reminder_in_a_direct_chat_mentions_without_repeating_the_id() -> None:
+    content = message_content(outgoing(MessageKind.REMINDER, DIRECT, "Reminder: A-2026-0001", f"matrix:{TH}"), ROOM)
+    assert content["msgtype"] == "m.text" and content["m.mentions"] == {"user_ids": [TH]}
+    assert content["body"] == "Reminder: A-2026-0001"
+
+
+@pytest.mark.parametrize("attention", [(), ("telegram:user:42",)])
+def test_receipts_and_answers_are_notices_that_mention_nobody(attention: tuple[str, ...]) -> None:
+    content = message_content(outgoing(MessageKind.RECEIPT, IN_ROOM, "Alert A-2026-0001 accepted", *attention), ROOM)
+    assert content["msgtype"] == "m.notice" and content["m.mentions"] == {}
+    assert content["body"] == "Alert A-2026-0001 accepted"
+
+
+def test_hints_on_matrix_use_the_bang_prefix() -> None:
+    written = "Acknowledge: /ack A-1 · Feedback: /reply A-1 <text>\n(/status A-1) or send /help."
+    assert bang_commands(written) == "Acknowledge: !ack A-1 · Feedback: !reply A-1 <text>\n(!status A-1) or send !help."
+    for kept in ("and/or", "https://example.org/help", "/nonsense", "/helpful", "a/ack"):
+        assert bang_commands(kept) == kept
+    content = message_content(outgoing(MessageKind.DELIVERY, DIRECT, "Acknowledge: /ack A-1", f"matrix:{TH}"), ROOM)
+    assert content["body"] == "Acknowledge: !ack A-1" and "!ack A-1" in content["formatted_body"]
+
+
+# --- room state -> roster and findings --------------------------------------------------------------
+
+def member(user: str, membership: str) -> dict[str, Any]:
+    return {"type": "m.room.member", "state_key": user, "sender": user, "content": {"membership": membership}}
+
+
+def test_room_state_becomes_a_roster_and_a_lost_encryption_a_serious_finding() -> None:
+    state = [{"type": "m.room.create", "state_key": "", "sender": "@admin:example.org",
+              "content": {"room_version": "10"}},
+             member(BOT, "join"), member(TH, "join"), member("@new:example.org", "invite"), member("@gone:x", "leave"),
+             {"type": "m.room.encryption", "state_key": "", "sender": "@admin:example.org",
+              "content": {"algorithm": MEGOLM}},
+             {"type": "m.room.power_levels", "state_key": "", "sender": "@admin:example.org",
+              "content": {"users": {BOT: 50}, "invite": 0, "kick": 50}}]
+    look = look_at(ROOM, state, BOT)
+    assert roster(look) == {UserRef.parse(f"matrix:{TH}"): "joined", UserRef.parse("matrix:@new:example.org"): "invited"}
+    assert look.in_room and look.encryption == MEGOLM and look.lacking == ()
+    plain = look_at(ROOM, [e for e in state if e["type"] != "m.room.encryption"]
+                    + [{"type": "m.room.encryption", "state_key": "", "sender": "@x:y", "content": {}}], BOT)
+    [finding] = changes("Thailand", look.snapshot(), plain)
+    assert finding.serious and finding.kind == "encryption"
+
+
+def test_which_invites_are_accepted() -> None:
+    directory = Directory.build(
+        small_network().organisations.values(),
+        [person("admin", "RSO", Role.ADMIN, identities=("matrix:@admin:x",)),
+         person("th-npoc", "TH", Role.CONTACT, identities=(f"matrix:{TH}",))],
+        [Room(ChatRef(Platform.MATRIX, ROOM), "Thailand", RoomPurpose.COUNTRY)])
+    assert invite_decision(directory, ROOM, None, False)[0]
+    assert invite_decision(directory, "!other:x", "@admin:x", False)[0]
+    assert invite_decision(directory, "!other:x", TH, True)[0]
+    assert not invite_decision(directory, "!other:x", TH, False)[0]
+    assert not invite_decision(directory, "!other:x", "@stranger:x", True)[0]
+
+
+def test_the_sans_io_layer_imports_no_network_library() -> None:
+    import ast
+    from pathlib import Path
+
+    import bot.connectors.matrix.sansio as sansio
+
+    for path in Path(sansio.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert name.split(".")[0] not in {"nio", "aiohttp", "asyncio", "socket", "storage"}, (path, name)

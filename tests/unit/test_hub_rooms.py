@@ -1,0 +1,165 @@
+"""Rooms by hub and topic: /room register and /room retire, and /alert … hub:KUL posting in the hub's room
+only where the caveat allows (the placement check decides). The dispatcher on the fakes."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts.audit import AuditAction
+from alerts.caveats import Caveat, Tlp
+from alerts.directory import Directory, Room, RoomPurpose
+from alerts.errors import RouteRefused
+from alerts.identity import ChatRef
+from alerts.items import ItemDraft, ItemKind, Selector, SelectorKind
+from alerts.routing import DestinationKind, PostIn, Router, RoutingPolicy
+from tests.sample_network import small_network
+from tests.unit.test_arrangement_conversations import ArrangementBot
+
+KUL = ChatRef.parse("console:#kul")
+REGISTER = '/room register console:#kul name:"KUL airport" purpose:network orgs:MY,TH hubs:KUL'
+
+
+def _with_hub_room(*extra: Room) -> Directory:
+    base = small_network()
+    hub = Room(KUL, "KUL airport", RoomPurpose.NETWORK, frozenset({"MY", "TH"}), hubs=frozenset({"KUL"}))
+    return Directory.build(base.organisations.values(), base.contacts.values(), base.rooms + (hub, *extra))
+
+
+def _draft(tlp: Tlp, hub: str | None = "KUL", topic: str | None = None) -> ItemDraft:
+    return ItemDraft(ItemKind.ALERT, "Two travellers", (Selector(SelectorKind.ORGANISATION, organisation="TH"),),
+                     Caveat(tlp), topic=topic, hub=hub)
+
+
+def test_a_hub_room_takes_a_green_alert_of_its_hub_but_never_an_amber_strict_one() -> None:
+    directory = _with_hub_room()
+    officer = directory.contacts["my-officer"]
+    green = Router(directory).route(_draft(Tlp.GREEN), officer)
+    assert [str(d.destination) for d in green.deliveries] == ["chat:console:#kul"]
+    for tlp in (Tlp.AMBER_STRICT, Tlp.RED):
+        draft = _draft(tlp) if tlp is not Tlp.RED else ItemDraft(
+            ItemKind.ALERT, "x", (Selector(SelectorKind.PERSON, person="th-npoc"),), Caveat(tlp), hub="KUL")
+        route = Router(directory).route(draft, officer)
+        assert all(d.destination.kind is DestinationKind.DIRECT for d in route.deliveries), route
+
+
+def test_a_hub_room_takes_nothing_of_another_hub_or_without_a_hub() -> None:
+    directory = _with_hub_room(Room(ChatRef.parse("console:#bkk"), "BKK airport", RoomPurpose.NETWORK,
+                                    frozenset({"MY", "TH"}), hubs=frozenset({"BKK"})))
+    officer = directory.contacts["my-officer"]
+    rooms = Router(directory, RoutingPolicy(post=PostIn.ROOMS))
+    assert [str(d.destination) for d in rooms.route(_draft(Tlp.GREEN, hub="BKK"), officer).deliveries] == [
+        "chat:console:#bkk"]
+    # post = rooms without a hub: never a hub room (the network room holds more than the item is for: direct)
+    assert [str(d.destination) for d in rooms.route(_draft(Tlp.GREEN, hub=None), officer).deliveries] == [
+        "direct:console:th-npoc"]
+    with pytest.raises(RouteRefused, match="No room is registered for hub KLU"):
+        Router(directory).route(_draft(Tlp.GREEN, hub="KLU"), officer)
+
+
+def test_a_topic_room_comes_first_for_its_topic_only() -> None:
+    base = small_network()
+    topic_room = Room(ChatRef.parse("console:#fraud"), "Document fraud", RoomPurpose.NETWORK,
+                      frozenset({"MY", "TH"}), topics=frozenset({"document-fraud"}))
+    directory = Directory.build(base.organisations.values(), base.contacts.values(), base.rooms + (topic_room,))
+    officer = directory.contacts["my-officer"]
+    rooms = Router(directory, RoutingPolicy(post=PostIn.ROOMS))
+    assert str(rooms.route(_draft(Tlp.GREEN, None, "document-fraud"), officer).deliveries[0].destination) == \
+        "chat:console:#fraud"
+    assert str(rooms.route(_draft(Tlp.GREEN, None, "maritime"), officer).deliveries[0].destination) == \
+        "direct:console:th-npoc"
+
+
+# --- /room register, /room retire, and hub: in chat ---------------------------------------------------
+
+@pytest.fixture
+def bot() -> ArrangementBot:
+    return ArrangementBot()
+
+
+def _posted_in(bot: ArrangementBot, chat: str) -> list[str]:
+    return [m.text for m in bot.store.outbox.values() if str(m.destination) == f"chat:{chat}"]
+
+
+def test_an_admin_registers_a_hub_room_and_hub_alerts_go_there_where_their_caveat_allows(bot: ArrangementBot) -> None:
+    assert "No room is registered for hub KUL" in bot.answer("my-officer", "/alert to:TH tlp:green hub:KUL Boat")
+    assert bot.answer("admin", REGISTER) == (
+        "Registered KUL airport (console:#kul) · network · MY, TH · only items of hubs KUL. Items are posted there "
+        "only where their caveat allows. /room sync --apply brings its members in.")
+    assert [e.detail["command"] for e in bot.store.audit if e.action is AuditAction.ADMIN] == ["room register"]
+    bot.says("my-officer", "/alert to:TH tlp:green hub:KUL Two travellers at gate C3")
+    bot.says("my-officer", "/alert to:TH tlp:amber+strict hub:kul Named informant at gate C3")
+    in_room = _posted_in(bot, "console:#kul")
+    assert len(in_room) == 1 and "Two travellers at gate C3" in in_room[0]
+    assert "Hub: KUL" in in_room[0].splitlines()
+    assert any("Named informant" in text for text in bot.received_by("th-npoc"))  # in Thailand's direct chat
+    assert "hubs KUL" in bot.answer("admin", "/rooms")
+
+
+def test_a_retired_room_gets_nothing_more(bot: ArrangementBot) -> None:
+    bot.answer("admin", REGISTER)
+    assert bot.answer("admin", "/room retire console:#kul the airport desk moved") == (
+        "Retired KUL airport (console:#kul): nothing more is posted there (the airport desk moved). Nobody was "
+        "removed from it; the configuration does not bring it back.")
+    assert "No room is registered for hub KUL" in bot.answer("my-officer", "/alert to:TH tlp:green hub:KUL Boat")
+    assert _posted_in(bot, "console:#kul") == []
+    assert bot.answer("admin", "/room retire console:#kul again") == (
+        "console:#kul is not a registered room. /rooms lists them.")
+
+
+def test_an_item_of_a_retired_hub_can_still_be_forwarded(bot: ArrangementBot) -> None:
+    bot.answer("admin", REGISTER)
+    bot.says("my-officer", "/alert to:TH tlp:green hub:KUL Two travellers at gate C3")
+    bot.answer("admin", "/room retire console:#kul the airport desk moved")
+    assert bot.answer("my-officer", '/forward A-2026-0001 to:MY purpose:"joint investigation"').startswith(
+        "Forwarded A-2026-0001 to My Npoc (Malaysia)")
+
+
+@pytest.mark.parametrize("text, answer", [
+    ('/room register console:#kul name:"KUL" purpose:network orgs:MY,XX', "XX is not in the network."),
+    ('/room register console:#kul name:"KUL" purpose:lounge orgs:MY', "Purpose 'lounge' is not valid."),
+    ('/room register console:#kul name:"KUL" purpose:country orgs:MY,TH', "A country room holds one organisation"),
+    ('/room register console:#kul purpose:network orgs:MY', "Give name: too."),
+    ('/room register console:@alice name:"x" purpose:network orgs:MY', "is a direct chat, not a room"),
+    ('/room register console:#kul name:"KUL" purpose:network orgs:MY hubs:K', "Hub 'K' is not valid."),
+    ('/room register console:#kul name:"KUL" purpose:network orgs:MY hbus:KUL', "Unknown field 'hbus'"),
+    ("/room retire console:#kul", "Say why it is retired"),
+])
+def test_a_wrong_room_command_is_refused_and_registers_nothing(bot: ArrangementBot, text: str, answer: str) -> None:
+    assert answer in bot.answer("admin", text)
+    assert bot.current.room(KUL) is None
+
+
+def test_only_admins_keep_the_rooms(bot: ArrangementBot) -> None:
+    bot.answer("rso-coord", REGISTER)
+    assert bot.current.room(KUL) is None
+
+
+def test_the_readme_examples_parse_and_the_refusal_names_the_known_hubs(bot: ArrangementBot) -> None:
+    from handlers.commands import AlertCommand, RoomRegisterCommand, RoomRetireCommand
+    from handlers.parser import parse
+
+    examples = ['/room register console:#kul name:"KUL airport" purpose:network orgs:MY,TH hubs:KUL',
+                '/room register matrix:!fraud:example.org name:"Document fraud" purpose:network orgs:MY,TH,ID '
+                "topics:document-fraud",
+                "/room retire console:#kul the airport desk moved",
+                "/alert to:TH tlp:green hub:KUL Two travellers at gate C3"]
+    kinds = [type(parse(text)) for text in examples]
+    assert kinds == [RoomRegisterCommand, RoomRegisterCommand, RoomRetireCommand, AlertCommand]
+    bot.answer("admin", REGISTER)
+    assert bot.answer("my-officer", "/alert to:TH tlp:green hub:KLU Boat") == (
+        "Not sent: No room is registered for hub KLU (hubs: KUL). /rooms lists them.")
+    bot.answer("admin", "/room retire console:#kul the airport desk moved")
+    assert [e.detail["command"] for e in bot.store.audit if e.action is AuditAction.ADMIN] == [
+        "room register", "room retire"]
+
+
+def test_the_configuration_seeds_hub_and_topic_rooms() -> None:
+    from pathlib import Path
+
+    from bot.config.settings import settings_from_toml
+    from tests.unit.test_config_errors import NETWORK
+
+    text = NETWORK + ('\n[[network.rooms]]\nchat = "console:#kul"\nname = "KUL airport"\npurpose = "network"\n'
+                      'organisations = ["MY", "TH"]\nhubs = ["kul"]\ntopics = ["document-fraud"]\n')
+    [room] = [r for r in settings_from_toml(text, Path("config.toml")).directory().rooms if r.chat == KUL]
+    assert (room.hubs, room.topics) == (frozenset({"KUL"}), frozenset({"document-fraud"}))
