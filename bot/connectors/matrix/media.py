@@ -34,7 +34,6 @@ from bot.connectors.errors import PermanentFailure, TransientFailure
 if TYPE_CHECKING:
     from nio import AsyncClient
 
-    from bot.connectors.matrix.sending import Sending
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +125,9 @@ async def fetch(client: AsyncClient, media: MatrixMedia, policy: AttachmentPolic
     return Attachment(media.name, media.mime, len(data), data)
 
 
-async def media_content(sending: Sending, attachment: Attachment, encrypted: bool) -> dict[str, Any]:
-    """Upload the attachment (encrypted with a key of its own where the room is) and return the event content."""
+async def media_content(sending: Any, attachment: Attachment, encrypted: bool) -> dict[str, Any]:
+    """`sending`: the connector (not imported: it imports this). Upload the attachment (encrypted with a
+    key of its own where the room is) and return the event content."""
     client = sending.client
     if client is None:
         raise TransientFailure("not-connected", "matrix")
@@ -156,7 +156,7 @@ async def media_content(sending: Sending, attachment: Attachment, encrypted: boo
     return content
 
 
-async def send_files(sending: Sending, room_id: str, message: Outgoing) -> None:
+async def send_files(sending: Any, room_id: str, message: Outgoing) -> None:
     """Each attachment of `message` into the room, before its text (which the caller sends)."""
     client = sending.client
     room = client.rooms.get(room_id) if client is not None else None
