@@ -258,11 +258,13 @@ def _send(ctx: CommandContext, record: ItemRecord, route: Route, asker: str, pur
     ctx.uow.items.add_deliveries(item.reference, route, keys)
     note = f"Forwarded by {title(ctx, asker)}" + (", with the originator's consent" if consented_by else "")
     text = render_delivery(item, ctx.directory, forwarded=note)
+    files = ctx.uow.items.attachment_ids(item.reference)  # the item's own photos and files go with it
     for delivery in route.deliveries:
         ctx.uow.outbox.enqueue(OutboundMessage(
             key=keys[delivery.contact], kind=MessageKind.DELIVERY, destination=delivery.destination, text=text,
             reference=str(item.reference), contact=delivery.contact, protect_content=item.caveat.protect_content,
             attention=attention_of(ctx.directory, delivery.contact),
+            attachments=files,
         ))
     ctx.uow.outbox.enqueue_many([OutboundMessage(
         key=ctx.new_key(), kind=MessageKind.NOTICE, destination=notice.destination, reference=str(item.reference),

@@ -76,11 +76,15 @@ class ItemRepository(Protocol):
 
     def get(self, reference: Reference) -> ItemRecord | None: ...
 
-    def file_message(self, reference: Reference, message: InboundMessage) -> None:
+    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> None:
         """`message` (as read from the inbox) is about the item: its stored text is sealed under
         the item's case key from now on, so erasing the case erases it too. The text of a message
         about an erased case is dropped. Its attachments are stored under the same key, each by its
-        id in `message.attachment_ids()`."""
+        id in `message.attachment_ids()`; `origin`: the message created the item (its files are the item's)."""
+        ...
+
+    def attachment_ids(self, reference: Reference) -> tuple[str, ...]:
+        """The ids of the attachments filed with the message that created the item (what a forward carries)."""
         ...
 
     def attachment(self, reference: Reference, ident: str) -> Attachment | None:

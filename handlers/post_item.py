@@ -128,7 +128,7 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         )
         try:
             ctx.uow.items.add(item, route, keys)
-            ctx.uow.items.file_message(item.reference, ctx.message)  # its text, under the new case's key
+            ctx.uow.items.file_message(item.reference, ctx.message, origin=True)  # text and files, under its key
             break
         except ReferenceUnavailable:
             continue  # erased before it was issued: that number stays unused

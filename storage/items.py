@@ -150,7 +150,7 @@ class SqlItemRepository:
             return None
         return self._records([row])[0]
 
-    def file_message(self, reference: Reference, message: InboundMessage) -> None:
+    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> None:
         file_under_case(self._conn, self._sealer, message, str(reference))
         case_ref = str(reference)
         rows = []
@@ -165,10 +165,17 @@ class SqlItemRepository:
             except ContentErased:
                 return  # nothing may outlive the erasure
             rows.append({"item_reference": case_ref, "id": ident, "size": len(attachment.data),
-                         "created_at": message.received_at, "meta": meta, "data": data})
+                         "created_at": message.received_at, "meta": meta, "data": data,
+                         "origin": origin})
         if rows:
             self._conn.execute(insert_for(self._conn, attachments).on_conflict_do_nothing(
                 index_elements=["item_reference", "id"]), rows)
+
+    def attachment_ids(self, reference: Reference) -> tuple[str, ...]:
+        """The ids of the attachments filed with the message that created the item, in order."""
+        c = attachments.c
+        return tuple(self._conn.execute(select(c.id).where(c.item_reference == str(reference), c.origin)
+                                        .order_by(c.id)).scalars())
 
     def attachment(self, reference: Reference, ident: str) -> Attachment | None:
         """An attachment of the item, opened; None when there is none by that id (or it was erased)."""

@@ -187,5 +187,7 @@ attachments = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("meta", LargeBinary, nullable=False),  # sealed JSON {name, mime}
     Column("data", LargeBinary, nullable=False),  # the sealed bytes
+    # Filed with the message that created the item (not with a reply): what a forward carries too.
+    Column("origin", Boolean, nullable=False),
 )
 from storage import conversations as _conversations  # noqa: E402,F401

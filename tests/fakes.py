@@ -61,6 +61,7 @@ class MemoryStore:
     present: dict[ChatRef, dict[UserRef, str]] = field(default_factory=dict)  # each room's members as known
     progress: dict[str, dict[str, str]] = field(default_factory=dict)  # each membership run's outcomes, by key
     attachments: dict[tuple[str, str], Attachment] = field(default_factory=dict)  # (reference, id)
+    origin_attachments: dict[str, tuple[str, ...]] = field(default_factory=dict)  # reference -> the item's own
 
     def messages_to(self, destination: str) -> list[OutboundMessage]:
         return [m for m in self.outbox.values() if str(m.destination) == destination]
@@ -84,11 +85,17 @@ class _Items:
     def get(self, reference: Reference) -> ItemRecord | None:
         return self._staged.items.get(str(reference))
 
-    def file_message(self, reference: Reference, message: InboundMessage) -> None:
+    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> None:
         """Nothing to re-seal in memory; its attachments are kept by id."""
         for ident, attachment in zip(message.attachment_ids(), message.attachments):
             if attachment.data is not None:
                 self._staged.attachments.setdefault((str(reference), ident), replace(attachment, id=ident))
+                if origin:
+                    self._staged.origin_attachments[str(reference)] = (
+                        *self._staged.origin_attachments.get(str(reference), ()), ident)
+
+    def attachment_ids(self, reference: Reference) -> tuple[str, ...]:
+        return tuple(sorted(set(self._staged.origin_attachments.get(str(reference), ()))))
 
     def attachment(self, reference: Reference, ident: str) -> Attachment | None:
         return self._staged.attachments.get((str(reference), ident))

@@ -122,16 +122,21 @@ def test_an_items_attachments_are_filed_with_its_message_and_open_whole(backend:
     message = InboundMessage("evt-9", ALICE, ChatRef.parse("console:@alice"), "/alert to:TH", clock.now(),
                              attachments=(photo, Attachment("big.pdf", "application/pdf", 99_000_000)))
     first, unfetched = message.attachment_ids()
+    reply = InboundMessage("evt-10", ALICE, ChatRef.parse("console:@alice"), "/reply A-2026-0001 see", clock.now(),
+                           attachments=(Attachment("r.pdf", "application/pdf", 3, b"%PD"),))
     with backend.factory() as uow:
         uow.items.add(item, make_route("my-npoc"), {"my-npoc": "o1"})
-        uow.items.file_message(item.reference, message)
-        uow.items.file_message(item.reference, message)  # filed again (a retried batch): one copy
+        uow.items.file_message(item.reference, message, origin=True)
+        uow.items.file_message(item.reference, message, origin=True)  # filed again (a retried batch): one copy
+        uow.items.file_message(item.reference, reply)  # a reply's file: the item's too, but not its own
         uow.commit()
     with backend.factory() as uow:
         assert uow.items.attachment(item.reference, first) == Attachment("passport.jpg", "image/jpeg", 6,
                                                                           b"\xff\xd8page", first)
         assert uow.items.attachment(item.reference, unfetched) is None  # never fetched: nothing to keep
         assert uow.items.attachment(Reference(ItemKind.ALERT, 2026, 2), first) is None
+        assert uow.items.attachment_ids(item.reference) == (first,)
+        assert uow.items.attachment(item.reference, reply.attachment_ids()[0]) is not None
 
 
 def test_a_delivery_only_moves_forward_and_keeps_its_first_times(backend: Backend, clock: ManualClock) -> None:

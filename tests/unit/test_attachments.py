@@ -12,7 +12,13 @@ from alerts.messages import Attachment, MessageKind
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.connectors.console import ConsoleConnector
-from tests.fakes import FixedDirectory
+from alerts.due import DuePolicy
+from alerts.items import Reference
+from alerts.routing import PostIn, RoutingPolicy
+from handlers.post_item import PostingPolicy
+from tests.fakes import FixedDirectory, MemoryUnitOfWork
+from tests.sample_network import network_with_rooms
+from tests.unit.test_followup_harness import Bot
 
 PDF = Attachment("manifest.pdf", "application/pdf", 5, b"%PDF-")
 
@@ -44,3 +50,18 @@ async def test_the_console_shows_a_files_name_type_and_size() -> None:
                                 "[TLP:AMBER] A-2026-0001", "A-2026-0001", "th-npoc", True, None, 1,
                                 attachments=(Attachment("passport.jpg", "image/jpeg", 1_234_567, b"x"),)))
     assert "│ [attachment: passport.jpg, image/jpeg, 1.2 MB]" in out.getvalue()
+
+
+def test_an_alerts_files_go_with_its_deliveries_and_its_forwards_but_not_a_replys() -> None:
+    bot = Bot(network_with_rooms(), PostingPolicy(DuePolicy.default(), routing=RoutingPolicy(post=PostIn.DIRECT)))
+    photo = Attachment("passport.jpg", "image/jpeg", 4, b"\xff\xd8pp")
+    bot.says("my-officer", "/alert to:TH tlp:amber topic:document-fraud Two travellers", attachments=(photo,))
+    [delivery] = [m for m in bot.messages_to("th-npoc") if m.kind is MessageKind.DELIVERY]
+    assert delivery.attachments == ("console:e1/0",) and delivery.protect_content
+    bot.says("th-npoc", "/reply A-2026-0001 our record", attachments=(Attachment("r.pdf", "application/pdf", 3, b"%PD"),))
+    bot.says("th-npoc", '/forward A-2026-0001 to:TH/immigration purpose:"joint investigation"')
+    [forwarded] = [m for m in bot.messages_to("th-immigration") if m.kind is MessageKind.DELIVERY]
+    assert forwarded.attachments == ("console:e1/0",)  # the item's own photo, not the reply's file
+    with MemoryUnitOfWork(bot.store) as uow:
+        assert uow.items.attachment(Reference.parse("A-2026-0001"), "console:e1/0") == \
+            Attachment("passport.jpg", "image/jpeg", 4, b"\xff\xd8pp", "console:e1/0")
