@@ -115,6 +115,18 @@ class FakeBotApi:
                     "file_size": len(data) if size is None else size}
         return self._sends(user, chat, caption, None, document=document)
 
+    def sends_album(self, user: User, photos: list[bytes], caption: str, chat: Chat | None = None) -> list[int]:
+        """`user` sends several photos at once: one message each, one media_group_id, the caption on the first."""
+        group = f"album-{self.world.next_link_suffix()}"
+        ids = []
+        for index, data in enumerate(photos):
+            full = self.world.new_file(data)
+            sizes = [{"file_id": full, "file_unique_id": "u" + full, "width": 1280, "height": 960,
+                      "file_size": len(data)}]
+            ids.append(self._sends(user, chat, caption if index == 0 else None, None, photo=sizes,
+                                   media_group_id=group))
+        return ids
+
     def _sends(self, user: User, chat: Chat | None, caption: str | None, reply_to: Sent | None, **media: Any) -> int:
         extra: dict[str, Any] = dict(media)
         if caption is not None:

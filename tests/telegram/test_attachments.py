@@ -164,3 +164,14 @@ async def test_a_photo_not_sent_when_the_bot_stops_is_sent_after_the_restart(tmp
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:  # the same database
         await eventually(lambda: photos_to(fake, TH_NPOC.id), "the photo after the restart")
         assert photos_to(fake, TH_NPOC.id)[0].file == PHOTO and bot.items() == 1
+
+
+async def test_an_album_goes_whole_with_its_caption(tmp_path, fake, monkeypatch) -> None:
+    pages = [PHOTO, PHOTO[::-1], PHOTO[::2]]
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.max_batch = 100
+        fake.sends_album(OFFICER, pages, "/alert to:TH tlp:amber topic:document-fraud\nThree pages of one passport")
+        await eventually(lambda: len(photos_to(fake, TH_NPOC.id)) == 3, "the three photos to Thailand")
+        assert [p.file for p in photos_to(fake, TH_NPOC.id)] == pages
+        assert "Three pages of one passport" in photos_to(fake, TH_NPOC.id)[0].text
+        assert bot.items() == 1 and not any("Not" in s.text for s in fake.sent_to(OFFICER.id))

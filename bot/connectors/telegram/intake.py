@@ -76,9 +76,17 @@ class Intake:
         self._answered_at: dict[int, float] = {}
         self._pressed: dict[str, float] = {}  # "chat:message|data" -> when a command button was last taken
         self.refused = 0
+        self._albums: dict[str, list[dict[str, Any]]] = {}  # media_group_id -> its messages in this batch
 
     async def read(self, raw_updates: list[dict[str, Any]]) -> Batch:
         batch = Batch()
+        # An album (several photos sent at once) comes as one message per photo, the caption on one of
+        # them: the others go with the captioned one when they arrive in the same batch.
+        self._albums = {}
+        for raw in raw_updates:
+            message = raw.get("message")
+            if isinstance(message, dict) and isinstance(message.get("media_group_id"), str):
+                self._albums.setdefault(message["media_group_id"], []).append(message)
         for raw in sorted(raw_updates, key=lambda u: u["update_id"]):
             try:
                 update = Update.de_json(raw, self._api.bot)
@@ -133,6 +141,8 @@ class Intake:
             return
         # A photo's or file's caption is its text: a captioned photo is a command with an attachment.
         text, chat_id = (msg.text if msg.text is not None else msg.caption), msg.chat.id
+        if text is None and self._in_captioned_album(msg):
+            return  # taken with the album's captioned photo
         word = safety.command_word(text, self._api.username)
         ours = self._replied_to_us(msg)
         private = msg.chat.type == "private"
@@ -168,7 +178,7 @@ class Intake:
             text = f"/reply {reference} {text}"
         elif word is None and not await self._awaits(msg, batch):
             return
-        files = await media.fetch(self._api, msg, self._attachments) if media.described(msg) else ()
+        files = await self._files(msg)
         self._ingest(update_id, sender.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}",
                      edited, attachments=files)
 
@@ -185,6 +195,22 @@ class Intake:
         if any(m.sender == sender and m.chat == chat and COMMANDS.takes_text(m.text) for m in batch.messages):
             return True
         return await self._store.awaits_body(sender, chat)
+
+    def _album(self, msg: Message) -> list[dict[str, Any]]:
+        return self._albums.get(msg.media_group_id, []) if msg.media_group_id else []
+
+    def _in_captioned_album(self, msg: Message) -> bool:
+        return any(other.get("caption") for other in self._album(msg))
+
+    async def _files(self, msg: Message) -> tuple[Attachment, ...]:
+        """The message's photos and files, and those of the uncaptioned rest of its album."""
+        files = await media.fetch(self._api, msg, self._attachments) if media.described(msg) else ()
+        for other in self._album(msg):
+            if other.get("message_id") != msg.message_id and not other.get("caption"):
+                sibling = Message.de_json(other, self._api.bot)
+                if sibling is not None:
+                    files += await media.fetch(self._api, sibling, self._attachments)
+        return files
 
     async def _form_step(self, update_id: int, chat_id: int, word: str | None, text: str, reference: str | None,
                          batch: Batch) -> bool:
