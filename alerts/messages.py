@@ -41,6 +41,22 @@ def with_mentions(text: str, mentions: tuple[Mention, ...]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A photo or file that came with a message, or goes with one. `data` is None where the connector
+    did not fetch it (over the size limit, or of a type not accepted): the command is then refused.
+    `id` names it within its item once filed (see ItemRepository.file_message)."""
+
+    name: str
+    mime: str
+    size: int
+    data: bytes | None = None
+    id: str = ""
+
+    def __repr__(self) -> str:  # never the bytes, nor the name (content), in a log or a traceback
+        return f"Attachment({self.mime}, {self.size} bytes)"
+
+
+@dataclass(frozen=True, slots=True)
 class InboundMessage:
     """A text a person sent, as the connector recorded it in the inbox."""
 
@@ -59,6 +75,8 @@ class InboundMessage:
     # The platform's id of the message whose button sent this command (Telegram "chat:message"); the
     # command then plans that message's buttons to show its outcome (alerts.pressed). None if typed.
     pressed: str | None = None
+    # Photos and files sent with the text (the caption, or the accompanying text, is `text`).
+    attachments: tuple[Attachment, ...] = ()
     # Not a command: the connector's reading of a gesture that does nothing (a reaction or a reply the
     # bot cannot take), said to the sender so that it is never silently dropped. Nothing runs.
     remark: str | None = None
@@ -68,6 +86,10 @@ class InboundMessage:
     # The people the message mentions, in the order they appear (handlers.dispatcher reads commands
     # with each mention's words replaced by its account: alerts.messages.with_mentions).
     mentions: tuple[Mention, ...] = ()
+
+    def attachment_ids(self) -> tuple[str, ...]:
+        """The ids its attachments are filed under in their item: unique, as event ids are per platform."""
+        return tuple(f"{self.sender.platform.value}:{self.event_id}/{n}" for n in range(len(self.attachments)))
 
 
 class MessageKind(enum.Enum):
@@ -102,6 +124,8 @@ class OutboundMessage:
     protect_content: bool = False
     reply_to: MessageRef | None = None
     not_before: datetime | None = None
+    # Attachment ids of the item `reference` (ItemRepository.attachment) to send with the text.
+    attachments: tuple[str, ...] = ()
     # The people this message asks to act (a delivery, a reminder, an escalation): each platform makes
     # it notify them (on Matrix, a mention). Empty: a message to read, which need not notify.
     attention: tuple[UserRef, ...] = ()

@@ -77,7 +77,7 @@ def messages_about(directory: Directory, contact_id: str, caveat: Caveat, refere
                    new_key: Callable[[], str], *, kind: MessageKind = MessageKind.NOTICE,
                    encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY,
                    platforms: AbstractSet[Platform] | None = None, protect_content: bool = False,
-                   key: str | None = None) -> list[OutboundMessage]:
+                   key: str | None = None, attachments: tuple[str, ...] = ()) -> list[OutboundMessage]:
     """The outbox rows telling the contact `text` about the item `reference`: `text` in the direct
     chat direct_place allows, and a content-free notice in their usual chat when that is elsewhere,
     or when no chat of theirs may carry it. [] for someone not (or no longer) reachable at all."""
@@ -89,6 +89,7 @@ def messages_about(directory: Directory, contact_id: str, caveat: Caveat, refere
     if place.destination is not None:
         found.append(OutboundMessage(key=key or new_key(), kind=kind, destination=place.destination, text=text,
                                      reference=reference, contact=contact_id, protect_content=protect_content,
+                                     attachments=attachments,  # with the content; never with the notice
                                      attention=contact.identities if kind in ASKS_TO_ACT else ()))
     if place.notice is not None:
         found.append(OutboundMessage(

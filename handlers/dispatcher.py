@@ -47,6 +47,8 @@ from handlers.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
 
+CARRY_ATTACHMENTS = frozenset({"alert", "request", "reply"})  # the commands a photo or file may come with
+
 UNKNOWN_SENDER = (
     "You are not in this network's directory, so I cannot take commands from you. "
     "Ask an admin to add you (/member add)."
@@ -125,13 +127,14 @@ class Dispatcher:
             self._answer_stranger(ctx)
             return
         if isinstance(parsed, ParseError):
-            if self._starts_form(ctx, parsed):
+            if not message.attachments and self._starts_form(ctx, parsed):
                 started = GuidedForm(vocabulary).start(parsed.command or "", message.received_at.timestamp(), 0)
                 assert started.draft is not None
                 uow.conversations.keep_form(message.sender, message.chat, started.draft.to_json())
                 ctx.answer(shown(started, command(message, "cancel")))
                 return
-            spec = self._commands.awaits_text(message.text, vocabulary)
+            # A photo's caption is its whole command: its text is not waited for (the photo would be lost).
+            spec = self._commands.awaits_text(message.text, vocabulary) if not message.attachments else None
             denied = self._commands.refusal(spec.name, ctx.sender) if spec is not None else None
             if spec is None or denied:
                 ctx.answer(denied or str(parsed))
@@ -147,6 +150,21 @@ class Dispatcher:
         if denied:
             ctx.audit(AuditAction.REFUSAL, detail={"command": parsed.name, "reason": denied})
             ctx.answer(denied)
+            return
+        if message.attachments and parsed.name not in CARRY_ATTACHMENTS:
+            # Fail closed: a file is never dropped silently, nor run with a command that cannot carry it.
+            ctx.audit(AuditAction.REFUSAL, detail={"command": parsed.name, "reason": "attachment with a command "
+                                                   "that takes none"})
+            ctx.answer(f"Not done: /{parsed.name} takes no attachment. Photos and files go with /alert, "
+                       "/request or /reply (the command in the caption), for example a photo captioned "
+                       "/alert to:TH tlp:amber topic:document-fraud Altered passport, page 2.")
+            return
+        # /alert and /request check them in post_item (which also plans a RED message's removal).
+        refused = self._policy.attachments.refusal(message.attachments) \
+            if message.attachments and parsed.name not in ("alert", "request") else None
+        if refused is not None:  # fail closed: the whole command, not its text without the files
+            ctx.audit(AuditAction.REFUSAL, detail={"command": parsed.name, "reason": "attachments: " + refused})
+            ctx.answer(refused)
             return
         result = self._run(ctx, parsed)
         if parsed.name in ("alert", "request") and not isinstance(result, Item):

@@ -118,19 +118,19 @@ def title(ctx: CommandContext, contact_id: str) -> str:
 
 
 def notify(ctx: CommandContext, contact_id: str, kind: MessageKind, record: ItemRecord, text: str,
-           *, protect_content: bool = False) -> bool:
+           *, protect_content: bool = False, attachments: tuple[str, ...] = ()) -> bool:
     """Queue `text` about the item for the contact's direct chat, where the item's caveat lets it
     go (handlers.answer_place.messages_about); False when they are not (or no longer) reachable."""
     caveat = record.item.caveat
     found = messages_about(ctx.directory, contact_id, caveat, str(record.item.reference), text, ctx.new_key,
                            kind=kind, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms,
-                           protect_content=protect_content)
+                           protect_content=protect_content, attachments=attachments)
     ctx.uow.outbox.enqueue_many(found)
     return bool(found)
 
 
 def relay_to_recipients(ctx: CommandContext, record: ItemRecord, kind: MessageKind,
-                        text: Callable[[str], str]) -> tuple[str, ...]:
+                        text: Callable[[str], str], attachments: tuple[str, ...] = ()) -> tuple[str, ...]:
     """Queue `text(zone)` to every recipient where their delivery went (a place the caveat allowed),
     once per place: recipients who share a room get one post there, as with the item itself. The
     zone is the recipient's in their direct chat, UTC in a room (alerts.times)."""
@@ -147,6 +147,7 @@ def relay_to_recipients(ctx: CommandContext, record: ItemRecord, kind: MessageKi
             key=ctx.new_key(), kind=kind, destination=destination,
             text=text(zone_at(ctx.directory, delivery.contact, destination)),
             reference=str(item.reference), contact=delivery.contact, protect_content=item.caveat.protect_content,
+            attachments=attachments,
         )
         # Someone away reads it where their delegate stands in (handlers/away.py), as with new items.
         ctx.uow.outbox.enqueue(divert_delivery(ctx, item, message, audience)[0])
@@ -214,9 +215,10 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
     item = record.item
     me = sender_of(ctx).id
     closed = " It is closed, but they still get it." if record.closure else ""
+    files = ctx.message.attachment_ids()  # filed under the item by find_item, with the reply's text
     if me == item.originator:
         contacts = relay_to_recipients(ctx, record, MessageKind.FEEDBACK, lambda zone: render_feedback(
-            item, title(ctx, me), text, from_originator=True, closure=record.closure, zone=zone))
+            item, title(ctx, me), text, from_originator=True, closure=record.closure, zone=zone), files)
         ctx.audit(AuditAction.FEEDBACK, recipients=contacts, reference=str(reference), caveat=item.caveat.label(),
                   detail={"direction": "update to recipients", "text": text})
         ctx.answer(f"Your update on {reference} goes to {len(contacts)} recipients.{closed}")
@@ -229,7 +231,7 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
     relayed = render_feedback(item, title(ctx, me) + _for(ctx, delivery, on_behalf), text, from_originator=False,
                               closure=record.closure, zone=contact_zone(ctx.directory, item.originator))
     if not notify(ctx, item.originator, MessageKind.FEEDBACK, record, relayed,
-                  protect_content=item.caveat.protect_content):
+                  protect_content=item.caveat.protect_content, attachments=files):
         refuse(ctx, record, "reply", f"The originator of {reference} is no longer in the directory, so your "
                                      "feedback cannot be relayed. Tell a coordinator.")
         return

@@ -258,6 +258,7 @@ def _send(ctx: CommandContext, record: ItemRecord, route: Route, asker: str, pur
     keys = {d.contact: ctx.new_key() for d in route.deliveries}
     ctx.uow.items.add_deliveries(item.reference, route, keys)
     note = f"Forwarded by {title(ctx, asker)}" + (", with the originator's consent" if consented_by else "")
+    files = ctx.uow.items.attachment_ids(item.reference)  # the item's own photos and files go with it
     for delivery in route.deliveries:
         text = render_delivery(item, ctx.directory, forwarded=note,
                                zone=zone_at(ctx.directory, delivery.contact, delivery.destination))
@@ -265,6 +266,7 @@ def _send(ctx: CommandContext, record: ItemRecord, route: Route, asker: str, pur
             key=keys[delivery.contact], kind=MessageKind.DELIVERY, destination=delivery.destination, text=text,
             reference=str(item.reference), contact=delivery.contact, protect_content=item.caveat.protect_content,
             attention=attention_of(ctx.directory, delivery.contact),
+            attachments=files,
         ))
     ctx.uow.outbox.enqueue_many([OutboundMessage(
         key=ctx.new_key(), kind=MessageKind.NOTICE, destination=notice.destination, reference=str(item.reference),

@@ -309,7 +309,8 @@ def _hand_over(ctx: CommandContext, leaving: Contact) -> tuple[list[str], list[s
         ctx.uow.outbox.enqueue(OutboundMessage(
             key=key, kind=MessageKind.DELIVERY, destination=route.deliveries[0].destination, text=text,
             reference=reference, contact=backup.id, protect_content=item.caveat.protect_content,
-            attention=backup.identities))
+            attention=backup.identities,
+            attachments=ctx.uow.items.attachment_ids(item.reference)))  # the item's own files go with it
         if place.notice is not None:
             ctx.uow.outbox.enqueue(OutboundMessage(
                 key=ctx.new_key(), kind=MessageKind.NOTICE, destination=place.notice, reference=reference,

@@ -25,7 +25,7 @@ from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, Reference
 from alerts.membership import PlannedAction
 from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress, Withdrawal
-from alerts.messages import InboundMessage, MessageKind, OutboundMessage
+from alerts.messages import Attachment, InboundMessage, MessageKind, OutboundMessage
 from alerts.priority import Priority
 from alerts.release import HeldRelease, ReleaseState
 from alerts.reminders import FollowUp, Reminder, Snooze
@@ -86,10 +86,19 @@ class ItemRepository(Protocol):
         """The items of `references` that exist, in that order (a search opens them a batch at a time)."""
         ...
 
-    def file_message(self, reference: Reference, message: InboundMessage) -> None:
+    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> None:
         """`message` (as read from the inbox) is about the item: its stored text is sealed under
         the item's case key from now on, so erasing the case erases it too. The text of a message
-        about an erased case is dropped."""
+        about an erased case is dropped. Its attachments are stored under the same key, each by its
+        id in `message.attachment_ids()`; `origin`: the message created the item (its files are the item's)."""
+        ...
+
+    def attachment_ids(self, reference: Reference) -> tuple[str, ...]:
+        """The ids of the attachments filed with the message that created the item (what a forward carries)."""
+        ...
+
+    def attachment(self, reference: Reference, ident: str) -> Attachment | None:
+        """An attachment filed with the item, with its bytes; None when there is none (or it was erased)."""
         ...
 
     def for_contact(self, contact_id: str) -> list[ItemRecord]:

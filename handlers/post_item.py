@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Mapping
 
+from alerts.attachments import AttachmentPolicy, size_text
 from alerts.audit import AuditAction
 from alerts.caveat_rules import ENCRYPTED_ONLY, shared_chat
 from alerts.caveats import Tlp
@@ -47,6 +48,7 @@ class PostingPolicy:
     routing: RoutingPolicy | None = None
     platforms: AbstractSet[Platform] | None = None
     release: ReleasePolicy = NO_RELEASE  # which items wait for a second person's approval
+    attachments: AttachmentPolicy = field(default_factory=AttachmentPolicy)
     count_minimum: int = COUNT_MINIMUM  # the smallest count of a harmonised field /stats shows
     portal: PortalPolicy | None = None  # None: the web portal is not served, /portal says so
 
@@ -82,6 +84,15 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         check_due(draft.due, ctx.now)  # here, where the clock is: the parser has none
     except InvalidValue as error:
         ctx.answer(str(error))
+        return None
+    attachments = ctx.message.attachments
+    refused_files = policy.attachments.refusal(attachments) if attachments else None
+    if refused_files is not None:  # fail closed: the whole command, not the text without its files
+        ctx.audit(AuditAction.REFUSAL, caveat=draft.caveat.label(), purpose=draft.purpose,
+                  recipients=tuple(str(s) for s in draft.recipients),
+                  detail={"command": draft.kind.noun.lower(), "reason": "attachments: " + refused_files,
+                          **plan_removal(ctx, draft, None)})
+        ctx.uow.outbox.enqueue_many(placed_answer(ctx, refused_files, {draft.caveat.tlp}))
         return None
     try:
         route = policy.router(ctx.directory, ctx.now).route(draft, ctx.sender, confirmed=confirmed)
@@ -179,7 +190,7 @@ def number_item(ctx: CommandContext, draft: ItemDraft, ack_due: datetime | None,
         )
         try:
             ctx.uow.items.add(item, route, keys)
-            ctx.uow.items.file_message(item.reference, ctx.message)  # its text, under the new case's key
+            ctx.uow.items.file_message(item.reference, ctx.message, origin=True)  # text and files, under its key
             return item
         except ReferenceUnavailable:
             continue  # erased before it was issued: that number stays unused
@@ -192,6 +203,8 @@ def queue_deliveries(ctx: CommandContext, item: Item, route: Route, reach: Reach
     carry are marked failed. With the audit detail that says where each went."""
     draft = item.draft
     ref = str(item.reference)
+    # The item's own photos and files, filed with it under its case key (also when it is released later).
+    files = ctx.uow.items.attachment_ids(item.reference)
     for contact in reach.unreachable:
         ctx.uow.items.mark_delivery(keys[contact], "failed", ctx.now)
     queued = [
@@ -204,6 +217,7 @@ def queue_deliveries(ctx: CommandContext, item: Item, route: Route, reach: Reach
             reference=ref,
             contact=delivery.contact,
             protect_content=draft.caveat.protect_content,
+            attachments=files,  # with the content, under the same caveat; a content-free notice has none
             attention=attention_of(ctx.directory, delivery.contact),
         )
         for delivery in route.deliveries
@@ -218,6 +232,12 @@ def queue_deliveries(ctx: CommandContext, item: Item, route: Route, reach: Reach
         "grade": draft.grading.code if draft.grading else "",
         "route": "; ".join(f"{d.contact} via {d.destination} ({d.reason})" for d in route.deliveries),
     }
+    sent = [a for a, ident in zip(ctx.message.attachments, ctx.message.attachment_ids())
+            if ident in files]  # this command's, when it is the origin
+    if sent:
+        detail["attachments"] = "; ".join(f"{a.name} ({a.mime}, {size_text(a.size)})" for a in sent)
+    elif files:
+        detail["attachments"] = f"{len(files)} file(s) filed with the item"
     if reach.unreachable:
         detail["unreachable"] = "; ".join(f"{c}: {why}" for c, why in reach.cut_off.items())
     if route.confirmed_without_arrangement:

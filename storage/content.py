@@ -39,3 +39,7 @@ def inbox_aad(platform: str, event_id: str) -> bytes:
 
 def outbox_aad(key: str) -> bytes:
     return b"outbox|" + key.encode()
+
+
+def attachment_aad(reference: str, ident: str) -> bytes:
+    return b"attachments|" + reference.encode() + b"|" + ident.encode()

@@ -8,6 +8,7 @@ An event is named by its platform (the sender's) and the platform's event id.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
@@ -15,10 +16,10 @@ from sqlalchemy import Connection, select, tuple_, update
 
 from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
-from alerts.messages import InboundMessage, Mention
+from alerts.messages import Attachment, InboundMessage, Mention
 from storage.content import inbox_aad, open_json, seal_json
 from storage.db import insert_for
-from storage.sealing import ContentErased, ContentSealer
+from storage.sealing import ContentErased, ContentSealer, SealError
 from storage.tables import inbox
 
 _DONE_PER_STATEMENT = 400  # events per UPDATE of a batch's rows: 2 parameters each, under SQLite's old 999
@@ -79,6 +80,7 @@ class SqlInbox:
     def mark_all_done(self, messages: list[InboundMessage], at: datetime | None = None) -> None:
         """Mark `messages` handled, a few hundred to a statement."""
         at = at or self._clock.now()
+        self._drop_attachment_bytes(messages)
         events = [(m.sender.platform.value, m.event_id) for m in messages]
         for start in range(0, len(events), _DONE_PER_STATEMENT):
             chunk = events[start:start + _DONE_PER_STATEMENT]
@@ -89,6 +91,7 @@ class SqlInbox:
 
     def mark_failed(self, message: InboundMessage, error_ref: str, at: datetime | None = None) -> None:
         """Give up on an event; `error_ref` names the log entry, it holds no content."""
+        self._drop_attachment_bytes([message])
         result = self._conn.execute(
             update(inbox)
             .where(inbox.c.platform == message.sender.platform.value, inbox.c.event_id == message.event_id)
@@ -97,6 +100,24 @@ class SqlInbox:
         if result.rowcount == 0:
             raise KeyError("no inbox row for that platform event")
 
+    def _drop_attachment_bytes(self, messages: list[InboundMessage]) -> None:
+        """Handled: the bytes of attachments that no item took (a refused command) are not kept. Those
+        an item took were filed under its case key already, without the bytes (file_under_case)."""
+        for message in messages:
+            if not any(a.data is not None for a in message.attachments):
+                continue
+            platform = message.sender.platform.value
+            where = (inbox.c.platform == platform, inbox.c.event_id == message.event_id)
+            blob = self._conn.execute(select(inbox.c.content).where(*where)).scalar_one_or_none()
+            aad = inbox_aad(platform, message.event_id)
+            try:
+                content = open_json(self._sealer, blob, aad=aad) if blob is not None else None
+            except SealError:  # sealed under a case key: filed, without the bytes
+                continue
+            if content is None or not any("data" in a for a in content.get("attachments", ())):
+                continue
+            kept = seal_json(self._sealer, _content(message, with_data=False), aad=aad)
+            self._conn.execute(update(inbox).where(*where).values(content=kept))
     def get(self, platform: str, event_id: str) -> InboundMessage | None:
         """The recorded event, whatever its state; None when it was never recorded."""
         c = inbox.c
@@ -119,13 +140,20 @@ class SqlInbox:
             message_id=content.get("message_id"),
             direct=content.get("direct") is True,
             pressed=content.get("pressed"),
+            attachments=tuple(_attachment(a) for a in content.get("attachments", ())),
             remark=content.get("remark"),
             edit_of=content.get("edit_of"),
             mentions=tuple(Mention(text, UserRef.parse(user)) for text, user in content.get("mentions", ())),
         )
 
 
-def _content(message: InboundMessage) -> dict[str, Any]:
+def _attachment(data: dict[str, Any]) -> Attachment:
+    raw = data.get("data")
+    return Attachment(data["name"], data["mime"], int(data["size"]),
+                      base64.b64decode(raw) if isinstance(raw, str) else None)
+
+
+def _content(message: InboundMessage, with_data: bool = True) -> dict[str, Any]:
     reply_to = message.reply_to
     content: dict[str, Any] = {
         "text": message.text,
@@ -137,6 +165,11 @@ def _content(message: InboundMessage) -> dict[str, Any]:
         content["direct"] = True
     if message.pressed is not None:
         content["pressed"] = message.pressed
+    if message.attachments:  # the bytes until the message is filed under its item (then in `attachments`)
+        content["attachments"] = [
+            {"name": a.name, "mime": a.mime, "size": a.size,
+             **({"data": base64.b64encode(a.data).decode()} if with_data and a.data is not None else {})}
+            for a in message.attachments]
     if message.remark is not None:
         content["remark"] = message.remark
     if message.edit_of is not None:
@@ -154,7 +187,7 @@ def file_under_case(connection: Connection, sealer: ContentSealer, message: Inbo
     platform = message.sender.platform.value
     aad = inbox_aad(platform, message.event_id)
     try:
-        sealed = seal_json(sealer, _content(message), aad=aad, case=case)
+        sealed = seal_json(sealer, _content(message, with_data=False), aad=aad, case=case)
     except ContentErased:
         sealed = seal_json(sealer, {"text": "", "reply_to": None}, aad=aad)
     connection.execute(update(inbox).where(inbox.c.platform == platform, inbox.c.event_id == message.event_id)

@@ -20,17 +20,17 @@ from alerts.identity import ChatRef
 from alerts.incident import Incident
 from alerts.items import ALL, DueSpec, Item, ItemDraft, ItemKind, ItemState, Reference, Selector, SelectorKind
 from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Withdrawal
-from alerts.messages import InboundMessage
+from alerts.messages import Attachment, InboundMessage
 from alerts.priority import Priority
 from alerts.routing import Delivery, Destination, Route
 from handlers.ports import DeliveryRecord, ItemRecord
-from storage.content import item_aad, open_json, seal_json
+from storage.content import attachment_aad, item_aad, open_json, seal_json
 from storage.forwards import SqlForwardRequests
 from storage.db import insert_for
 from storage.inbox import file_under_case
 from storage.sealing import ContentErased, ContentSealer
 from storage.schema import UtcDateTime
-from storage.tables import DELIVERY_STATES, deliveries, items, reference_counters, superseded_deliveries
+from storage.tables import DELIVERY_STATES, attachments, deliveries, items, reference_counters, superseded_deliveries
 
 # A delivery only moves forward (alerts.lifecycle): a late "sent" must not undo an
 # acknowledgement that overtook it.
@@ -211,8 +211,47 @@ class SqlItemRepository:
         rows = {row.reference: row for row in self._conn.execute(select(items).where(items.c.reference.in_(wanted)))}
         return self._records([rows[r] for r in wanted if r in rows])
 
-    def file_message(self, reference: Reference, message: InboundMessage) -> None:
+    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> None:
         file_under_case(self._conn, self._sealer, message, str(reference))
+        case_ref = str(reference)
+        rows = []
+        for ident, attachment in zip(message.attachment_ids(), message.attachments):
+            if attachment.data is None:
+                continue
+            aad = attachment_aad(case_ref, ident)
+            try:
+                meta = seal_json(self._sealer, {"name": attachment.name, "mime": attachment.mime}, aad=aad,
+                                 case=case_ref)
+                data = self._sealer.seal(attachment.data, aad=aad, case=case_ref)
+            except ContentErased:
+                return  # nothing may outlive the erasure
+            rows.append({"item_reference": case_ref, "id": ident, "size": len(attachment.data),
+                         "created_at": message.received_at, "meta": meta, "data": data,
+                         "origin": origin})
+        if rows:
+            self._conn.execute(insert_for(self._conn, attachments).on_conflict_do_nothing(
+                index_elements=["item_reference", "id"]), rows)
+
+    def attachment_ids(self, reference: Reference) -> tuple[str, ...]:
+        """The ids of the attachments filed with the message that created the item, in order."""
+        c = attachments.c
+        return tuple(self._conn.execute(select(c.id).where(c.item_reference == str(reference), c.origin)
+                                        .order_by(c.id)).scalars())
+
+    def attachment(self, reference: Reference, ident: str) -> Attachment | None:
+        """An attachment of the item, opened; None when there is none by that id (or it was erased)."""
+        case_ref = str(reference)
+        row = self._conn.execute(select(attachments).where(
+            attachments.c.item_reference == case_ref, attachments.c.id == ident)).one_or_none()
+        if row is None:
+            return None
+        aad = attachment_aad(case_ref, ident)
+        try:
+            meta = open_json(self._sealer, row.meta, aad=aad, case=case_ref)
+            data = self._sealer.open(bytes(row.data), aad=aad, case=case_ref)
+        except ContentErased:
+            return None
+        return Attachment(meta["name"], meta["mime"], len(data), data, ident)
 
     def for_contact(self, contact_id: str) -> list[ItemRecord]:
         """Open items the contact sent or received, oldest first."""

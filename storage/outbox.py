@@ -71,6 +71,7 @@ class LeasedMessage:
     lease_until: datetime
     created_at: datetime
     possible_repeat: bool = False  # an earlier attempt may have arrived: its outcome was never recorded
+    attachments: tuple[str, ...] = ()
     attention: tuple[UserRef, ...] = ()
 
     @property
@@ -85,6 +86,7 @@ class LeasedMessage:
             protect_content=self.protect_content,
             reply_to=self.reply_to,
             not_before=self.not_before,
+            attachments=self.attachments,
             attention=self.attention,
         )
 
@@ -108,14 +110,17 @@ class SqlOutbox:
         plaintexts: dict[tuple[str, ...], bytes] = {}  # a fan-out seals the same text for every row: encode it once
         rows = []
         for message in messages:
-            # Whom it asks to act is sealed with the text: who is told what is not for the database to show.
+            # Whom it asks to act, and which files go with it, are sealed with the text.
             attention = [str(user) for user in message.attention]
-            plaintext = plaintexts.get((message.text, *attention))
+            cache_key = (message.text, *attention, "|", *message.attachments)
+            plaintext = plaintexts.get(cache_key)
             if plaintext is None:
                 content: dict[str, object] = {"text": message.text}
                 if attention:
                     content["attention"] = attention
-                plaintext = plaintexts[(message.text, *attention)] = json_plaintext(content)
+                if message.attachments:
+                    content["attachments"] = list(message.attachments)
+                plaintext = plaintexts[cache_key] = json_plaintext(content)
             reply_to = message.reply_to
             rows.append({
                 "key": message.key,
@@ -288,6 +293,7 @@ class SqlOutbox:
             lease_until=lease_until,
             created_at=row.created_at,
             possible_repeat=row.state == "sending" or (row.last_error or "").startswith(_UNKNOWN),
+            attachments=tuple(content.get("attachments", ())),
             attention=tuple(UserRef.parse(user) for user in content.get("attention", ())),
         )
 

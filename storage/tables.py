@@ -203,6 +203,21 @@ REVISION_TABLES = (superseded_deliveries,)
 # shared MetaData wherever the core tables are loaded (the migrations' env.py, the schema tests), so
 # that "the tables in code" are every table the migrations build. At the end: it needs UtcDateTime.
 from storage import reminder_tables as _reminder_tables  # noqa: E402,F401
+
+# Photos and files items carry (0015_attach): each sealed under its item's case key, so erasing the
+# case makes them unreadable; the erasure also deletes the rows. Only the size is in clear.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("item_reference", String(32), ForeignKey("items.reference"), primary_key=True),
+    Column("id", String(200), primary_key=True),  # "<inbox event id>/<position>", unique within the item
+    Column("size", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("meta", LargeBinary, nullable=False),  # sealed JSON {name, mime}
+    Column("data", LargeBinary, nullable=False),  # the sealed bytes
+    # Filed with the message that created the item (not with a reply): what a forward carries too.
+    Column("origin", Boolean, nullable=False),
+)
 from storage import conversations as _conversations  # noqa: E402,F401
 from storage import portal_tables as _portal_tables  # noqa: E402,F401
 from storage import releases as _releases  # noqa: E402,F401  (0013_release; as the reminder tables)

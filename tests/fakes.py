@@ -25,7 +25,7 @@ from alerts.lifecycle import (
     Closure, DeliveryState, ForwardRequest, ForwardState, Withdrawal, close_step, delivery_step, forward_step,
 )
 from alerts.membership import PlannedAction, action_message
-from alerts.messages import InboundMessage, MessageKind, OutboundMessage
+from alerts.messages import Attachment, InboundMessage, MessageKind, OutboundMessage
 from alerts.release import HeldRelease, ReleaseState
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
@@ -74,6 +74,8 @@ class MemoryStore:
     # each item's deliveries of earlier revisions, as (revision, delivery), as storage keeps them apart
     superseded: dict[str, tuple[tuple[int, DeliveryRecord], ...]] = field(default_factory=dict)
     absences: dict[str, Absence] = field(default_factory=dict)  # by id, in the order set
+    attachments: dict[tuple[str, str], Attachment] = field(default_factory=dict)  # (reference, id)
+    origin_attachments: dict[str, tuple[str, ...]] = field(default_factory=dict)  # reference -> the item's own
 
     def messages_to(self, destination: str) -> list[OutboundMessage]:
         return [m for m in self.outbox.values() if str(m.destination) == destination]
@@ -100,8 +102,20 @@ class _Items:
     def get_many(self, references: Sequence[Reference]) -> list[ItemRecord]:
         return [self._staged.items[str(r)] for r in references if str(r) in self._staged.items]
 
-    def file_message(self, reference: Reference, message: InboundMessage) -> None:
-        """Nothing to re-seal in memory."""
+    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> None:
+        """Nothing to re-seal in memory; its attachments are kept by id."""
+        for ident, attachment in zip(message.attachment_ids(), message.attachments):
+            if attachment.data is not None:
+                self._staged.attachments.setdefault((str(reference), ident), replace(attachment, id=ident))
+                if origin:
+                    self._staged.origin_attachments[str(reference)] = (
+                        *self._staged.origin_attachments.get(str(reference), ()), ident)
+
+    def attachment_ids(self, reference: Reference) -> tuple[str, ...]:
+        return tuple(sorted(set(self._staged.origin_attachments.get(str(reference), ()))))
+
+    def attachment(self, reference: Reference, ident: str) -> Attachment | None:
+        return self._staged.attachments.get((str(reference), ident))
 
     def for_contact(self, contact_id: str) -> list[ItemRecord]:
         found = [

@@ -26,6 +26,7 @@ from alerts.due import DuePolicy
 from alerts.identity import Platform
 from alerts.items import Selector
 from alerts.routing_rules import RoutingPolicy
+from bot.config.attachments import AttachmentSettings
 from bot.config.connectors import ConsoleSettings, DeviceTrust, MatrixSettings, TelegramMode, TelegramSettings
 from bot.config.network import NetworkSettings
 from bot.config.ops import FailoverSettings, HealthSettings, LoggingSettings
@@ -57,6 +58,7 @@ class Sections:
     keys: KeysSettings
     audit: AuditSettings
     delivery: DeliverySettings
+    attachments: AttachmentSettings
     due: DueSettings
     console: ConsoleSettings
     matrix: MatrixSettings

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 from alerts.identity import MessageRef, Platform, UserRef
-from alerts.messages import InboundMessage, MessageKind
+from alerts.messages import Attachment, InboundMessage, MessageKind
 from alerts.routing import Destination
 
 
@@ -24,6 +24,7 @@ class Outgoing:
     reply_to: MessageRef | None
     attempt: int
     possible_repeat: bool = False  # an earlier attempt may have arrived (storage.outbox): say so, or check
+    attachments: tuple[Attachment, ...] = ()  # photos and files to send with the text, with their bytes
     attention: tuple[UserRef, ...] = ()  # alerts.messages.OutboundMessage.attention
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from typing import TextIO
 
+from alerts.attachments import size_text
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.routing import DestinationKind
 from bot.connectors.base import Outgoing
@@ -47,6 +48,8 @@ class ConsoleConnector:
         self._out.write(f"┌─ {self._where(message)} · {message.kind.value}{protected}\n")
         for line in lines:
             self._out.write(f"│ {line}\n")
+        for attachment in message.attachments:  # a terminal shows no photo: its name and size
+            self._out.write(f"│ [attachment: {attachment.name}, {attachment.mime}, {size_text(attachment.size)}]\n")
         self._out.write("└─\n")
         self._out.flush()
         return message_id

@@ -181,7 +181,8 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     # The platforms with a connector, as a live view: connectors are added after this (add_receiver).
     posting_policy = PostingPolicy(settings.due_policy(), routing=settings.routing_policy(),
                                    platforms=connectors.keys(), count_minimum=settings.reminders.count_minimum,
-                                   portal=portal, release=settings.release.policy())
+                                   portal=portal, release=settings.release.policy(),
+                                   attachments=settings.attachments.policy())
     dispatcher = Dispatcher(directory, posting_policy, lambda: vocabulary, new_key,
                             body_wait=timedelta(minutes=settings.bot.body_wait_minutes))
     if settings.console.enabled:

@@ -27,7 +27,7 @@ from alerts.caveat_rules import private_answer
 from alerts.clock import Clock
 from alerts.identity import Platform
 from alerts.items import Reference
-from alerts.messages import MessageKind, OutboundMessage
+from alerts.messages import Attachment, MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Connector, Outgoing
 from bot.runtime.dbthread import DatabaseThread
@@ -230,6 +230,11 @@ class DeliveryWorker:
             if isinstance(row, UnreadableRow):
                 self._set_aside_unreadable(uow, row)
                 continue
+            files = _attachments(uow, row.reference, row.attachments)
+            if files is None:  # never the text without the files it was sent with
+                self._set_aside_unreadable(uow, UnreadableRow(row.key, row.kind.value, row.reference, row.contact,
+                                                              row.attempts, "AttachmentMissing"))
+                continue
             messages.append(Outgoing(
                 key=row.key,
                 kind=row.kind,
@@ -241,6 +246,7 @@ class DeliveryWorker:
                 reply_to=row.reply_to,
                 attempt=row.attempts,
                 possible_repeat=row.possible_repeat,
+                attachments=files,
                 attention=row.attention,
             ))
         return messages, len(rows)
@@ -492,3 +498,13 @@ class DeliveryWorker:
                 continue
             told.add(row.destination)
             uow.outbox.enqueue(row)
+
+
+def _attachments(uow, reference: str | None, ids: tuple[str, ...]) -> tuple[Attachment, ...] | None:  # noqa: ANN001
+    """The files an outbox row names, opened from its item; None when one of them cannot be."""
+    if not ids:
+        return ()
+    if reference is None:
+        return None
+    files = [uow.items.attachment(Reference.parse(reference), ident) for ident in ids]
+    return None if any(f is None for f in files) else tuple(f for f in files if f is not None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, delete
 
 from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import Clock
@@ -22,6 +22,7 @@ from storage.items import close_as_erased
 from storage.keyring import Keyring
 from storage.case_keys import truncate_wal
 from storage.outbox import cancel_case
+from storage.tables import attachments
 from storage.sealing import CaseKeySealer
 
 RETENTION_ACTOR = "system:retention"
@@ -44,6 +45,8 @@ def erase_case(connection: Connection, keyring: Keyring, reference: str, *, reas
     destroy its key, and record all that in the audit log."""
     sealer = sealer or CaseKeySealer(connection, keyring)
     cancelled = cancel_case(connection, reference)
+    # Its attachments are sealed under the key about to go; the rows go too, so no blob outlives it.
+    connection.execute(delete(attachments).where(attachments.c.item_reference == reference))
     closed = close_as_erased(connection, sealer, reference, Erasure(now, reason), actor)
     destroyed = sealer.case_keys.erase(reference, now)
     SqlAuditLog(connection, keyring, sealer=sealer).record(AuditEvent(

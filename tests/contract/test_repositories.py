@@ -20,7 +20,7 @@ from alerts.identity import ChatRef, UserRef
 from alerts.items import ItemKind, Reference
 from alerts.lifecycle import Closure, ForwardRequest, ForwardState, Withdrawal
 from alerts.membership import PlannedAction, RoomAction
-from alerts.messages import InboundMessage, Mention, MessageKind
+from alerts.messages import Attachment, InboundMessage, Mention, MessageKind
 from alerts.release import HeldRelease, ReleaseState
 from alerts.reminders import Reminder, Stage, Track
 from alerts.roles import Role
@@ -118,6 +118,29 @@ def test_an_item_comes_back_as_stored_with_its_deliveries_in_route_order(backend
     assert [(d.contact, d.outbox_key, d.state) for d in record.deliveries] == [("th-lo-2", "o1", "queued"),
                                                                              ("my-npoc", "o2", "queued")]
     assert record.route == make_route("th-lo-2", "my-npoc")
+
+
+def test_an_items_attachments_are_filed_with_its_message_and_open_whole(backend: Backend, clock: ManualClock) -> None:
+    item = make_item(1)
+    photo = Attachment("passport.jpg", "image/jpeg", 6, b"\xff\xd8page")
+    message = InboundMessage("evt-9", ALICE, ChatRef.parse("console:@alice"), "/alert to:TH", clock.now(),
+                             attachments=(photo, Attachment("big.pdf", "application/pdf", 99_000_000)))
+    first, unfetched = message.attachment_ids()
+    reply = InboundMessage("evt-10", ALICE, ChatRef.parse("console:@alice"), "/reply A-2026-0001 see", clock.now(),
+                           attachments=(Attachment("r.pdf", "application/pdf", 3, b"%PD"),))
+    with backend.factory() as uow:
+        uow.items.add(item, make_route("my-npoc"), {"my-npoc": "o1"})
+        uow.items.file_message(item.reference, message, origin=True)
+        uow.items.file_message(item.reference, message, origin=True)  # filed again (a retried batch): one copy
+        uow.items.file_message(item.reference, reply)  # a reply's file: the item's too, but not its own
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.items.attachment(item.reference, first) == Attachment("passport.jpg", "image/jpeg", 6,
+                                                                          b"\xff\xd8page", first)
+        assert uow.items.attachment(item.reference, unfetched) is None  # never fetched: nothing to keep
+        assert uow.items.attachment(Reference(ItemKind.ALERT, 2026, 2), first) is None
+        assert uow.items.attachment_ids(item.reference) == (first,)
+        assert uow.items.attachment(item.reference, reply.attachment_ids()[0]) is not None
 
 
 def test_a_delivery_only_moves_forward_and_keeps_its_first_times(backend: Backend, clock: ManualClock) -> None:

@@ -17,8 +17,10 @@ from nio import (
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
+    UploadResponse,
 )
 from nio.api import Api
+from nio.crypto.attachments import decrypt_attachment, encrypt_attachment
 from nio.store import SqliteStore
 
 from tests.matrix.synapse import Account
@@ -134,6 +136,41 @@ class Person:
                        "m.in_reply_to": {"event_id": to_event.event_id}}
         return await self.send(room_id, {"msgtype": "m.text", "body": f"{quoted}\n\n{text}",
                                          "m.relates_to": relates})
+
+    async def send_file(self, room_id: str, data: bytes, name: str, mime: str, caption: str,
+                        reply_to: str | None = None) -> str:
+        """A photo (m.image) or file (m.file) with a caption, as Element sends it: in an encrypted room
+        the upload is encrypted with a key of its own, carried in the event's `file` object."""
+        encrypted = self.client.rooms[room_id].encrypted
+        upload, keys = encrypt_attachment(data) if encrypted else (data, None)
+        response, _ = await self.client.upload(lambda *_: upload, content_type="application/octet-stream"
+                                               if encrypted else mime, filesize=len(upload))
+        assert isinstance(response, UploadResponse), response
+        content: dict[str, Any] = {"msgtype": "m.image" if mime.startswith("image/") else "m.file",
+                                   "body": caption, "filename": name, "info": {"mimetype": mime, "size": len(data)}}
+        if reply_to is not None:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+        if keys is not None:
+            content["file"] = {"url": response.content_uri, **keys}
+        else:
+            content["url"] = response.content_uri
+        return await self.send(room_id, content)
+
+    async def fetch_file(self, event: Any) -> bytes:
+        """The bytes of an m.image or m.file event as a client shows them: downloaded from the
+        (authenticated) media repository and, for an encrypted room's `file`, decrypted and checked."""
+        content = event.source["content"]
+        encrypted = content.get("file")
+        server, _, media_id = (encrypted["url"] if encrypted else content["url"]).removeprefix("mxc://").partition("/")
+        session = self.client.client_session
+        assert session is not None
+        async with session.get(f"{self.client.homeserver}/_matrix/client/v1/media/download/{server}/{media_id}",
+                               headers={"Authorization": f"Bearer {self.client.access_token}"}) as response:
+            assert response.status == 200, response.status
+            data = await response.read()
+        if encrypted:
+            data = decrypt_attachment(data, encrypted["key"]["k"], encrypted["hashes"]["sha256"], encrypted["iv"])
+        return data
 
     async def react(self, room_id: str, event_id: str, key: str, encrypted: bool = False) -> str:
         content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}

@@ -1,5 +1,5 @@
 """A real Synapse homeserver for the tests: installed from PyPI (the test extra), started on 127.0.0.1 on
-a free port with SQLite, no federation, no presence, no media, relaxed rate limits; users registered
+a free port with SQLite, no federation, no presence, a media repository, relaxed rate limits; users registered
 with the shared secret through the admin API."""
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def homeserver_config(root: Path, port: int) -> dict[str, Any]:
         "database": {"name": "sqlite3", "args": {"database": str(root / "homeserver.db")}},
         "log_config": str(root / "log.yaml"),
         "media_store_path": str(root / "media"),
-        "enable_media_repo": False,
+        "enable_media_repo": True,  # photos and files (bot/connectors/matrix/media.py)
+        "max_upload_size": "20M",
         "url_preview_enabled": False,
         "registration_shared_secret": SHARED_SECRET,
         "enable_registration": False,

@@ -191,3 +191,94 @@ async def test_a_request_typed_in_telegram_reaches_a_matrix_user(both: TwoPlatfo
         lambda: [b for b in both.bot_said(both.officer, direct) if reference in b], what="the request on Matrix")
     assert delivered[0].startswith("[TLP:GREEN] document-fraud · from Thailand\nPlease check passport")
     assert "Please check passport A1234567" in delivered[0]
+
+
+PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 30 + b"passport page 2"  # bytes a phone might send
+
+
+def bot_files(both: TwoPlatforms, person: Person, room_id: str | None = None) -> list:
+    return [event for _, event in person.messages(room_id, sender=both.bot_account.user_id)
+            if event.source["content"].get("msgtype") in ("m.image", "m.file")]
+
+
+async def test_a_photo_alert_from_telegram_reaches_a_matrix_user_as_an_encrypted_image(both: TwoPlatforms) -> None:
+    before = set(both.officer.invites)
+    both.telegram.sends_photo(TH_NPOC, PHOTO, "/alert to:@my-officer tlp:amber topic:document-fraud\n"
+                                              "Altered passport, page 2: see the laminate")
+    receipts = lambda: [s.text for s in both.telegram.sent_to(TH_NPOC.id)  # noqa: E731
+                        if re.search(r"A-\d{4}-\d{4} accepted \(", s.text)]
+    await eventually(receipts, "the receipt in Somchai's Telegram chat", timeout=60)
+    reference = REF.search(receipts()[-1]).group(1)
+    # The officer's direct chat with the bot: made for the request before, or now.
+    known = [room for room in both.officer.client.rooms if room != both.network_room]
+    if known:
+        direct = known[0]
+    else:
+        (direct,) = await both.officer.wait_for(lambda: set(both.officer.invites) - before,
+                                                what="the officer's direct chat with the bot")
+        await both.officer.join(direct)
+    both.officer_direct = direct
+    [image] = await both.officer.wait_for(lambda: bot_files(both, both.officer, direct), what="the image on Matrix")
+    content = image.source["content"]
+    assert content["msgtype"] == "m.image" and content["info"]["mimetype"] == "image/jpeg"
+    assert "file" in content and "url" not in content, "the direct chat is encrypted: so is the upload"
+    assert await both.officer.fetch_file(image) == PHOTO
+    text = await both.officer.wait_for(lambda: [b for b in both.bot_said(both.officer, direct) if reference in b],
+                                       what="the alert's text after the image")
+    assert "Altered passport, page 2" in text[0]
+    both.photo_alert = reference
+
+
+async def test_a_photo_alert_from_matrix_reaches_a_telegram_contact_as_a_photo(both: TwoPlatforms) -> None:
+    direct = getattr(both, "officer_direct", None)
+    assert direct is not None, "the test before made the officer's direct chat"
+    photo = PHOTO[::-1]
+    await both.officer.send_file(direct, photo, "page-3.jpg", "image/jpeg",
+                                 "!alert to:TH tlp:amber topic:document-fraud\nPage 3, the visa stamp")
+    await eventually(lambda: [s for s in both.telegram.sent_to(TH_NPOC.id) if s.media == "photo" and s.file == photo],
+                     "the photo in Somchai's Telegram chat", timeout=60)
+    [sent] = [s for s in both.telegram.sent_to(TH_NPOC.id) if s.file == photo]
+    assert "Page 3, the visa stamp" in sent.text and sent.protect_content
+
+
+async def test_a_pdf_from_telegram_reaches_matrix_as_an_encrypted_file(both: TwoPlatforms) -> None:
+    direct = getattr(both, "officer_direct", None)
+    assert direct is not None, "an earlier test made the officer's direct chat"
+    pdf = b"%PDF-1.4 manifest of flight XX123 " * 200
+    already = len(bot_files(both, both.officer, direct))
+    both.telegram.sends_document(TH_NPOC, pdf, "manifest.pdf", "application/pdf",
+                                 "/alert to:@my-officer tlp:green topic:document-fraud\nThe manifest of XX123")
+    files = await both.officer.wait_for(lambda: bot_files(both, both.officer, direct)[already:],
+                                        what="the file on Matrix")
+    content = files[0].source["content"]
+    assert (content["msgtype"], content["filename"], content["info"]["mimetype"]) == \
+        ("m.file", "manifest.pdf", "application/pdf")
+    assert await both.officer.fetch_file(files[0]) == pdf
+
+
+async def test_a_file_of_another_type_from_matrix_is_refused_and_routes_nothing(both: TwoPlatforms) -> None:
+    direct = getattr(both, "officer_direct", None)
+    assert direct is not None, "an earlier test made the officer's direct chat"
+    sent_before = len(both.telegram.sent_to(TH_NPOC.id))
+    await both.officer.send_file(direct, b"PK\x03\x04 a zip", "bundle.zip", "application/zip",
+                                 "!alert to:TH tlp:amber\nThe bundle")
+    answers = await both.officer.wait_for(
+        lambda: [b for b in both.bot_said(both.officer, direct) if "bundle.zip" in b], what="the refusal")
+    assert answers[0].startswith("Not sent: the attachment bundle.zip is of type application/zip")
+    assert len(both.telegram.sent_to(TH_NPOC.id)) == sent_before
+
+
+async def test_a_photo_sent_on_matrix_as_a_reply_reaches_the_telegram_originator(both: TwoPlatforms) -> None:
+    reference = getattr(both, "photo_alert", None)
+    direct = getattr(both, "officer_direct", None)
+    assert reference is not None and direct is not None, "an earlier test sent the photo alert"
+    [delivery] = [e for _, e in both.officer.messages(direct, sender=both.bot_account.user_id)
+                  if reference in getattr(e, "body", "")
+                  and e.source["content"].get("msgtype") in ("m.notice", "m.text")][:1]
+    answer = b"\x89PNG our matching record " * 40
+    await both.officer.send_file(direct, answer, "record.png", "image/png", "Known to us: stolen in 2024",
+                                 reply_to=delivery.event_id)
+    await eventually(lambda: [s for s in both.telegram.sent_to(TH_NPOC.id) if s.file == answer],
+                     "the feedback's photo on Telegram", timeout=60)
+    [sent] = [s for s in both.telegram.sent_to(TH_NPOC.id) if s.file == answer]
+    assert sent.media == "photo" and reference in sent.text and "Known to us: stolen in 2024" in sent.text

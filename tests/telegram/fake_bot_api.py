@@ -8,6 +8,11 @@
     ...
     await fake.close()
 
+People send photos and files too (`fake.sends_photo`, `fake.sends_document`): the update carries
+them as Telegram does (a photo in several sizes, a caption), and the bot fetches them with getFile
+and the file address; it sends them with sendPhoto and sendDocument (multipart uploads, captions of
+at most 1024 characters), recorded in `sent` with their bytes.
+
 It implements getMe, getUpdates (offset confirms, long-poll timeout, limit, allowed_updates),
 sendMessage, editMessageText, editMessageReplyMarkup, answerCallbackQuery, getChat, getChatMember,
 banChatMember, unbanChatMember, createChatInviteLink, setWebhook and deleteWebhook, answering as
@@ -27,7 +32,7 @@ from aiohttp import web
 
 from tests.telegram.fake_bot_limits import Fault, FloodControl, Limits
 from tests.telegram.fake_bot_methods import METHODS, ApiError
-from tests.telegram.fake_bot_state import Chat, Sent, User, World
+from tests.telegram.fake_bot_state import Chat, Sent, Upload, User, World
 
 TOKEN = "123456789:TEST-token-for-the-fake-server"
 _METHOD_NAMES = {name.lower(): name for name in METHODS}  # Bot API method names are case-insensitive
@@ -72,6 +77,7 @@ class FakeBotApi:
     async def start(self, port: int = 0) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -91,6 +97,44 @@ class FakeBotApi:
         chat = chat or Chat(user.id, "private", user.first_name) if user else chat
         assert chat is not None
         return self.push({"message": self.world.user_message(user, chat, text, reply_to=reply_to, **extra)})
+
+    def sends_photo(self, user: User, data: bytes, caption: str | None = None, chat: Chat | None = None, *,
+                    reply_to: Sent | None = None) -> int:
+        """`user` sends a photo (Telegram offers it in two sizes: a thumbnail and the photo), captioned."""
+        thumb = self.world.new_file(data[:64])
+        full = self.world.new_file(data)
+        sizes = [{"file_id": thumb, "file_unique_id": "t" + thumb, "width": 90, "height": 67, "file_size": 64},
+                 {"file_id": full, "file_unique_id": "u" + full, "width": 1280, "height": 960, "file_size": len(data)}]
+        return self._sends(user, chat, caption, reply_to, photo=sizes)
+
+    def sends_document(self, user: User, data: bytes, name: str, mime: str, caption: str | None = None,
+                       chat: Chat | None = None, *, size: int | None = None) -> int:
+        """`user` sends a file; `size` is what Telegram says of it (its real size unless told)."""
+        file_id = self.world.new_file(data)
+        document = {"file_id": file_id, "file_unique_id": "u" + file_id, "file_name": name, "mime_type": mime,
+                    "file_size": len(data) if size is None else size}
+        return self._sends(user, chat, caption, None, document=document)
+
+    def sends_album(self, user: User, photos: list[bytes], caption: str, chat: Chat | None = None) -> list[int]:
+        """`user` sends several photos at once: one message each, one media_group_id, the caption on the first."""
+        group = f"album-{self.world.next_link_suffix()}"
+        ids = []
+        for index, data in enumerate(photos):
+            full = self.world.new_file(data)
+            sizes = [{"file_id": full, "file_unique_id": "u" + full, "width": 1280, "height": 960,
+                      "file_size": len(data)}]
+            ids.append(self._sends(user, chat, caption if index == 0 else None, None, photo=sizes,
+                                   media_group_id=group))
+        return ids
+
+    def _sends(self, user: User, chat: Chat | None, caption: str | None, reply_to: Sent | None, **media: Any) -> int:
+        extra: dict[str, Any] = dict(media)
+        if caption is not None:
+            extra["caption"] = caption
+            if caption.startswith("/"):
+                word = caption.split(maxsplit=1)[0]
+                extra["caption_entities"] = [{"type": "bot_command", "offset": 0, "length": len(word)}]
+        return self.says(user, None, chat, reply_to=reply_to, **extra)
 
     def press(self, user: User, sent: Sent, data: str) -> str:
         """`user` presses the button with `data` under `sent`; returns the callback query id."""
@@ -189,6 +233,16 @@ class FakeBotApi:
         record.status = 200
         return web.json_response({"ok": True, "result": result})
 
+    async def _file(self, request: web.Request) -> web.Response:
+        """The file address getFile's file_path points to."""
+        self.requests.append(Request(time.monotonic(), "file", {"path": request.match_info["path"]}, 200))
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        data = self.world.files.get(request.match_info["path"].rsplit("/", 1)[-1])
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
+
     def _answer(self, record: Request, error: ApiError) -> web.Response:
         record.status = error.code
         body: dict[str, Any] = {"ok": False, "error_code": error.code, "description": error.description}
@@ -216,7 +270,14 @@ async def _params(request: web.Request) -> dict[str, Any]:
     raw = dict(await request.post()) if request.can_read_body else {}
     raw.update(request.query)
     params: dict[str, Any] = {}
+    uploads = {key: value for key, value in raw.items() if isinstance(value, web.FileField)}
+    for key, field in uploads.items():  # multipart: a file part, named by an attach:// value or itself
+        params[key] = Upload(field.filename, field.content_type, field.file.read())
+        raw.pop(key)
     for key, value in raw.items():
+        if isinstance(value, str) and value.startswith("attach://") and value[9:] in params:
+            params[key] = params.pop(value[9:])
+            continue
         value = str(value)
         if key in _INTS and value.lstrip("-").isdigit():
             params[key] = int(value)

@@ -6,12 +6,16 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from tests.telegram.fake_bot_state import DELETE_WINDOW, HtmlError, InviteLink, Sent, bot_commands, parse_html, shown_text, utf16_len
+from tests.telegram.fake_bot_state import DELETE_WINDOW, HtmlError, InviteLink, Sent, Upload, bot_commands, parse_html, shown_text, utf16_len
 
 if TYPE_CHECKING:
     from tests.telegram.fake_bot_api import FakeBotApi
 
+
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_DOWNLOAD = 20_000_000  # getFile hands out files up to 20 MB to bots
+MAX_PHOTO = 10_000_000
 
 
 class ApiError(Exception):
@@ -96,6 +100,54 @@ async def send_message(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, An
     fake.world.messages[(chat_id, sent.message_id)] = sent
     fake.world.sent.append(sent)
     return fake.world.bot_message_json(sent)
+
+
+async def get_file(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
+    file_id = str(params.get("file_id", ""))
+    data = fake.world.files.get(file_id)
+    if data is None:
+        raise ApiError(400, "Bad Request: invalid file_id")
+    if len(data) > MAX_DOWNLOAD:
+        raise ApiError(400, "Bad Request: file is too big")
+    return {"file_id": file_id, "file_unique_id": "u" + file_id, "file_size": len(data),
+            "file_path": f"documents/{file_id}"}
+
+
+def _caption(params: dict[str, Any]) -> tuple[str, str, list[dict[str, Any]]]:
+    html = str(params.get("caption") or "")
+    try:
+        shown, entities = parse_html(html) if params.get("parse_mode") == "HTML" else (html, [])
+    except HtmlError as error:
+        raise ApiError(400, f"Bad Request: can't parse entities: {error}") from None
+    if utf16_len(shown) > MAX_CAPTION:
+        raise ApiError(400, "Bad Request: message caption is too long")
+    return html, shown, entities
+
+
+async def _send_media(fake: FakeBotApi, params: dict[str, Any], media: str) -> dict[str, Any]:
+    chat_id = _chat(fake, params.get("chat_id"))
+    upload = params.get(media)
+    if not isinstance(upload, Upload):
+        raise ApiError(400, f"Bad Request: there is no {media} in the request")
+    if media == "photo" and len(upload.data) > MAX_PHOTO:
+        raise ApiError(400, "Bad Request: PHOTO_SAVE_FILE_INVALID")
+    html, shown, entities = _caption(params)
+    _flood(fake, chat_id)
+    reply = params.get("reply_parameters") or {}
+    sent = Sent(chat_id, fake.world.next_message_id(chat_id), shown, html, params.get("reply_markup"),
+                bool(params.get("protect_content")), reply.get("message_id"), entities=entities, media=media,
+                file=upload.data, file_name=upload.filename)
+    fake.world.messages[(chat_id, sent.message_id)] = sent
+    fake.world.sent.append(sent)
+    return fake.world.bot_message_json(sent)
+
+
+async def send_photo(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
+    return await _send_media(fake, params, "photo")
+
+
+async def send_document(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
+    return await _send_media(fake, params, "document")
 
 
 def _message(fake: FakeBotApi, params: dict[str, Any]) -> Sent:
@@ -248,4 +300,5 @@ METHODS: dict[str, Callable[[FakeBotApi, dict[str, Any]], Awaitable[Any]]] = {
     "createChatInviteLink": create_chat_invite_link, "deleteMessage": delete_message, "setWebhook": set_webhook,
     "deleteWebhook": delete_webhook, "revokeChatInviteLink": revoke_chat_invite_link,
     "approveChatJoinRequest": approve_chat_join_request, "declineChatJoinRequest": decline_chat_join_request,
+    "getFile": get_file, "sendPhoto": send_photo, "sendDocument": send_document,
 }

@@ -52,6 +52,15 @@ class Chat:
         return data
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file posted in a multipart request (sendPhoto, sendDocument)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
 @dataclass
 class Sent:
     """A message the bot sent, as stored by the server."""
@@ -66,6 +75,9 @@ class Sent:
     edits: list[str] = field(default_factory=list)
     entities: list[dict[str, Any]] = field(default_factory=list)
     markups: list[dict[str, Any] | None] = field(default_factory=list)  # every earlier reply_markup, in order
+    media: str | None = None     # "photo" or "document" (sendPhoto, sendDocument); `text` is then the caption
+    file: bytes | None = None    # the bytes uploaded
+    file_name: str | None = None
 
     def tappable_commands(self) -> list[str]:
         """The text of every bot_command entity: what tapping it sends."""
@@ -206,6 +218,8 @@ class World:
         self.joined: set[tuple[int, int]] = set()         # admitted through an approved request
         self.declined: set[tuple[int, int]] = set()
         self.now: Callable[[], float] = time.time  # the server's clock: a test moves it on to pass the 48 hours
+        self.files: dict[str, bytes] = {}     # file id -> bytes, for getFile and the file download
+        self._file_ids = itertools.count(1)
 
     def chat(self, chat: Chat) -> Chat:
         self.chats.setdefault(chat.id, chat)
@@ -238,10 +252,23 @@ class World:
         self.user_messages[(chat.id, message["message_id"])] = message
         return message
 
+    def new_file(self, data: bytes) -> str:
+        file_id = f"file-{next(self._file_ids)}"
+        self.files[file_id] = data
+        return file_id
+
     def bot_message_json(self, sent: Sent) -> dict[str, Any]:
         data: dict[str, Any] = {"message_id": sent.message_id, "from": self.bot.json(),
-                                "chat": self.chats[sent.chat_id].json(), "date": int(sent.date or self.now()),
-                                "text": sent.text}
+                                "chat": self.chats[sent.chat_id].json(), "date": int(sent.date or self.now())}
+        if sent.media is None:
+            data["text"] = sent.text
+        else:
+            if sent.text:
+                data["caption"] = sent.text
+            file = {"file_id": f"sent-{sent.chat_id}-{sent.message_id}", "file_unique_id": f"u{sent.message_id}",
+                    "file_size": len(sent.file or b"")}
+            data[sent.media] = [{**file, "width": 800, "height": 600}] if sent.media == "photo" else \
+                {**file, "file_name": sent.file_name}
         if sent.reply_markup and "inline_keyboard" in sent.reply_markup:  # Telegram echoes only these
             data["reply_markup"] = sent.reply_markup
         if sent.protect_content:

@@ -17,7 +17,7 @@ from alerts.due import DuePolicy
 from alerts.identity import ChatRef, UserRef
 from alerts.items import ItemKind, Reference
 from alerts.lifecycle import Closure, ForwardRequest, ForwardState
-from alerts.messages import InboundMessage, MessageKind, OutboundMessage
+from alerts.messages import Attachment, InboundMessage, MessageKind, OutboundMessage
 from handlers.dispatcher import Dispatcher
 from tests.fakes import FixedDirectory, MemoryStore, MemoryUnitOfWork
 from handlers.ports import ItemRecord
@@ -42,9 +42,10 @@ class Bot:
         self._events = itertools.count(1)
         self.last_audit: list[AuditAction] = []
 
-    def says(self, who: str, text: str, chat: str | None = None, account: str | None = None) -> list[str]:
-        """What `who` typed (from `account`, by default their console one); the answers queued for that
-        chat. `last_audit` holds what it audited."""
+    def says(self, who: str, text: str, chat: str | None = None, account: str | None = None,
+             attachments: tuple[Attachment, ...] = ()) -> list[str]:
+        """What `who` typed (from `account`, by default their console one; with `attachments`, as a
+        caption); the answers queued for that chat. `last_audit` holds what it audited."""
         before, audited = set(self.store.outbox), len(self.store.audit)
         message = InboundMessage(
             event_id=f"e{next(self._events)}",
@@ -52,6 +53,7 @@ class Bot:
             chat=ChatRef.parse(chat or f"console:@{who}"),
             text=text,
             received_at=self.clock.now(),
+            attachments=attachments,
         )
         with MemoryUnitOfWork(self.store) as uow:
             self.dispatcher.handle(uow, message)

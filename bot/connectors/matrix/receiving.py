@@ -30,6 +30,8 @@ from nio import MegolmEvent, MessageDirection, RoomGetEventResponse, RoomMessage
 
 from alerts.identity import ChatRef, UserRef
 from alerts.messages import InboundMessage
+from alerts.attachments import AttachmentPolicy
+from bot.connectors.matrix import media
 from bot.connectors.matrix.core import Session
 from bot.connectors.matrix.errors import from_response
 from bot.connectors.matrix.files import read_json, write_json
@@ -58,6 +60,8 @@ PRE_JOIN_PAGES = 5  # of 100 events: how far back a new direct chat is read for 
 
 
 class Receiver:
+    attachments = AttachmentPolicy()  # the [attachments] limits (wiring.py sets the configured ones)
+
     def __init__(self, session: Session, directory: DirectorySource, find_delivery: FindDelivery | None) -> None:
         self._session = session
         self._directory = directory
@@ -164,8 +168,8 @@ class Receiver:
         if source.get("sender") == self._user_id:
             return None
         read = read_event(source, room_id)
-        if read is None:
-            return None
+        if read is None:  # a photo or file captioned with a command, or nothing for the bot
+            return await media.inbound(self, source, room_id)
         if isinstance(read, MatrixReaction):
             return reaction_message(read, await self._target(room_id, read.target), self._contact_id(read.sender))
         # Who sent what a command replies to does not matter; what plain text replies to does.

@@ -37,6 +37,7 @@ from alerts.identity import ChatRef, Platform, UserRef
 from alerts.routing import DestinationKind
 from bot.connectors.base import Outgoing
 from bot.connectors.errors import PermanentFailure
+from bot.connectors.matrix import media
 from bot.connectors.matrix.core import Session
 from bot.connectors.matrix.files import read_json, write_json
 from bot.connectors.matrix.sansio.outbound import KEY_FIELD, message_content
@@ -193,6 +194,8 @@ class Sender:
             if found is not None:
                 log.info("Matrix: %s was sent before as %s; not sent again", message.key, found)
                 return found
+        if message.attachments:  # photos and files first, then the text (the delivery's event)
+            await media.send_files(self, room_id, message)
         return await self.room_send(room_id, message_content(message, room_id), message.key)
 
     async def _sent_before(self, room_id: str, key: str) -> str | None:

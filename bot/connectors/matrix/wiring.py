@@ -46,6 +46,7 @@ def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
     )
     attach_device_trust(runtime, connector.trust, waiting_code=UnverifiedDevices.CODE)
     connector.receiver.awaits_body = runtime.awaits_body
+    connector.receiver.attachments = runtime.settings.attachments.policy()
     return connector
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Sequence
 
-from telegram import LinkPreviewOptions, ReplyParameters
+from telegram import InputFile, LinkPreviewOptions, ReplyParameters
 from telegram import error as tg
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder
@@ -100,6 +100,30 @@ class TelegramApi:
                 chat_id, html, parse_mode=ParseMode.HTML, protect_content=protect, reply_markup=markup,
                 reply_parameters=reply, link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
+        except tg.TelegramError as exc:
+            raise platform_error(exc) from exc
+        return sent.message_id
+
+    async def download(self, file_id: str) -> bytes:
+        """getFile, then the file itself (from the file address build_application set)."""
+        try:
+            file = await self._app.bot.get_file(file_id)
+            return bytes(await file.download_as_bytearray())
+        except tg.TelegramError as exc:
+            raise platform_error(exc) from exc
+
+    async def send_file(self, chat_id: int, data: bytes, name: str, *, photo: bool, caption: str | None = None,
+                        protect: bool = False, markup: Any = None, reply_to: int | None = None) -> int:
+        """sendPhoto or sendDocument (multipart), with an HTML caption of at most 1024 characters."""
+        reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        upload = InputFile(data, filename=name, attach=True)
+        options: dict[str, Any] = {"caption": caption, "parse_mode": ParseMode.HTML if caption else None,
+                                   "protect_content": protect, "reply_markup": markup, "reply_parameters": reply}
+        try:
+            if photo:
+                sent = await self._app.bot.send_photo(chat_id, upload, **options)
+            else:
+                sent = await self._app.bot.send_document(chat_id, upload, **options)
         except tg.TelegramError as exc:
             raise platform_error(exc) from exc
         return sent.message_id

@@ -49,7 +49,8 @@ def telegram_connector_for(runtime: Runtime, vocabulary: Vocabulary, *, settings
     sender = TelegramSender(api, limiter or telegram_limiter(), migrations)
     guided = GuidedChats(GuidedForm(vocabulary, form_ttl), store, AesGcmSealer.from_keyring(keyring), sender)
     links = InviteLinks(store)
-    intake = Intake(api, sender, guided, store, runtime.directory, migrations, runtime.clock.now, links=links)
+    intake = Intake(api, sender, guided, store, runtime.directory, migrations, runtime.clock.now, links=links,
+                    attachments=runtime.settings.attachments.policy())
     webhook = None
     if settings.mode is TelegramMode.WEBHOOK:
         if settings.webhook_url is None or settings.webhook_secret is None:

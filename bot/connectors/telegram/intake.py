@@ -34,8 +34,9 @@ from telegram import CallbackQuery, ChatJoinRequest, ForceReply, InlineKeyboardB
 
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.items import Reference
-from alerts.messages import InboundMessage, Mention
-from bot.connectors.telegram import buttons, safety
+from alerts.attachments import AttachmentPolicy
+from alerts.messages import Attachment, InboundMessage, Mention
+from bot.connectors.telegram import buttons, media, safety
 from bot.connectors.telegram.api import TelegramApi
 from bot.connectors.telegram.batch import Batch
 from bot.connectors.telegram.chats import MIGRATIONS, ChatMigrations
@@ -62,8 +63,9 @@ TG = Platform.TELEGRAM
 class Intake:
     def __init__(self, api: TelegramApi, sender: TelegramSender, guided: GuidedChats, store: TelegramStore,
                  directory: DirectorySource, migrations: ChatMigrations, now: Callable[[], datetime],
-                 links: InviteLinks | None = None) -> None:
+                 links: InviteLinks | None = None, attachments: AttachmentPolicy | None = None) -> None:
         self._api = api
+        self._attachments = attachments or AttachmentPolicy()
         self._links = links
         self._sender = sender
         self._guided = guided
@@ -74,9 +76,17 @@ class Intake:
         self._answered_at: dict[int, float] = {}
         self._pressed: dict[str, float] = {}  # "chat:message|data" -> when a command button was last taken
         self.refused = 0
+        self._albums: dict[str, list[dict[str, Any]]] = {}  # media_group_id -> its messages in this batch
 
     async def read(self, raw_updates: list[dict[str, Any]]) -> Batch:
         batch = Batch()
+        # An album (several photos sent at once) comes as one message per photo, the caption on one of
+        # them: the others go with the captioned one when they arrive in the same batch.
+        self._albums = {}
+        for raw in raw_updates:
+            message = raw.get("message")
+            if isinstance(message, dict) and isinstance(message.get("media_group_id"), str):
+                self._albums.setdefault(message["media_group_id"], []).append(message)
         for raw in sorted(raw_updates, key=lambda u: u["update_id"]):
             try:
                 update = Update.de_json(raw, self._api.bot)
@@ -129,7 +139,10 @@ class Intake:
         if msg.migrate_from_chat_id:
             self.chat_moved(int(msg.migrate_from_chat_id), int(msg.chat.id), batch)
             return
-        text, chat_id = msg.text, msg.chat.id
+        # A photo's or file's caption is its text: a captioned photo is a command with an attachment.
+        text, chat_id = (msg.text if msg.text is not None else msg.caption), msg.chat.id
+        if text is None and self._in_captioned_album(msg):
+            return  # taken with the album's captioned photo
         word = safety.command_word(text, self._api.username)
         ours = self._replied_to_us(msg)
         private = msg.chat.type == "private"
@@ -151,7 +164,10 @@ class Intake:
                 log.info("update %s from an untrusted source ignored (%s)", update_id, reason)
             return
         reference = await self._reference_of(ours, chat_id) if ours is not None and word is None else None
-        if private and not edited and await self._form_step(update_id, chat_id, word, text, reference, batch):
+        # A photo captioned with a bare /alert does not start the guided form (the photo would be lost):
+        # it is recorded as typed, and the dispatcher says what the command lacks.
+        if private and not edited and not media.described(msg) and await self._form_step(
+                update_id, chat_id, word, text, reference, batch):
             return
         if word is None and reference is not None:
             snooze = await self._snooze_reason(ours, chat_id, sender.id, text, batch)
@@ -165,8 +181,9 @@ class Intake:
         # A text_mention names someone without a username: the entity carries the user.
         mentions = tuple(Mention(words, UserRef(TG, f"user:{entity.user.id}")) for entity, words in
                          sorted(msg.parse_entities(["text_mention"]).items(), key=lambda e: e[0].offset) if entity.user)
+        files = await self._files(msg)
         self._ingest(update_id, sender.id, chat, text, ours, chat_id, batch, f"{chat_id}:{msg.message_id}",
-                     edited, mentions=mentions)
+                     edited, mentions=mentions, attachments=files)
 
     async def _awaits(self, msg: Message, batch: Batch) -> bool:
         """Whether a text that is no command may be the text of the sender's command (the dispatcher
@@ -181,6 +198,22 @@ class Intake:
         if any(m.sender == sender and m.chat == chat and COMMANDS.takes_text(m.text) for m in batch.messages):
             return True
         return await self._store.awaits_body(sender, chat)
+
+    def _album(self, msg: Message) -> list[dict[str, Any]]:
+        return self._albums.get(msg.media_group_id, []) if msg.media_group_id else []
+
+    def _in_captioned_album(self, msg: Message) -> bool:
+        return any(other.get("caption") for other in self._album(msg))
+
+    async def _files(self, msg: Message) -> tuple[Attachment, ...]:
+        """The message's photos and files, and those of the uncaptioned rest of its album."""
+        files = await media.fetch(self._api, msg, self._attachments) if media.described(msg) else ()
+        for other in self._album(msg):
+            if other.get("message_id") != msg.message_id and not other.get("caption"):
+                sibling = Message.de_json(other, self._api.bot)
+                if sibling is not None:
+                    files += await media.fetch(self._api, sibling, self._attachments)
+        return files
 
     async def _form_step(self, update_id: int, chat_id: int, word: str | None, text: str, reference: str | None,
                          batch: Batch) -> bool:
@@ -374,17 +407,19 @@ class Intake:
         found = await self._store.delivery_reference(f"{chat_id}:{replied.message_id}")
         if found:
             return found
-        first_line = (replied.text or "").split("\n", 1)[0]
+        first_line = (replied.text or replied.caption or "").split("\n", 1)[0]
         match = _REFERENCE.search(first_line)
         return match[0] if match else None
 
     def _ingest(self, update_id: int, user_id: int, chat: ChatRef, text: str, replied: Message | None,
                 chat_id: int, batch: Batch, message_id: str | None = None, edited: bool = False,
-                pressed: str | None = None, mentions: tuple[Mention, ...] = ()) -> None:
+                pressed: str | None = None, mentions: tuple[Mention, ...] = (),
+                attachments: tuple[Attachment, ...] = ()) -> None:
         reply_to = MessageRef(ChatRef(TG, str(chat_id)), f"{chat_id}:{replied.message_id}") if replied else None
         batch.messages.append(InboundMessage(
             event_id=f"telegram:{update_id}", sender=UserRef(TG, f"user:{user_id}"), chat=chat, text=text,
             received_at=self._now(), reply_to=reply_to, message_id=message_id, pressed=pressed,
+            attachments=attachments,
             edit_of=message_id if edited else None,  # Telegram keeps the message id through edits
             mentions=mentions,
         ))

@@ -34,6 +34,8 @@ from bot.connectors.ratelimit import Rate, RateLimiter
 
 log = logging.getLogger(__name__)
 
+CAPTION_LIMIT = 1024  # Telegram's limit for a photo's or file's caption; a longer text follows it
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})  # sent as photos (shown inline); the rest as files
 _REMEMBERED = 1000  # outbox keys whose progress (parts sent, unknown outcomes) is kept
 
 
@@ -67,6 +69,8 @@ class TelegramSender:
         if message.kind is MessageKind.BUTTONS:
             return await self.show_outcome(message)
         chat_id = chat_id_of(message)
+        if message.attachments:
+            return await self._send_with_files(message, chat_id)
         target, sent = self._progress.get(message.key, (chat_id, []))
         # Telegram cannot tell a repeat from a new message: one whose earlier send may have arrived says so.
         marked = message.possible_repeat and not sent
@@ -94,6 +98,65 @@ class TelegramSender:
         self._progress.pop(message.key, None)
         self._unknown.pop(message.key, None)
         return f"{target}:{sent[0]}"
+
+    async def _send_with_files(self, message: Outgoing, chat_id: int) -> str:
+        """The photos and files, each a message, the text as the first one's caption where it fits
+        (1024 characters), else as the text message(s) after them. Steps already sent are not sent again."""
+        target, sent = self._progress.get(message.key, (chat_id, []))
+        marked = message.possible_repeat and not sent
+        markup = (delivery_keyboard(message.reference)
+                  if message.kind is MessageKind.DELIVERY and message.reference else None)
+        text = with_buttons_footer(message.text, message.reference) if markup is not None and message.reference \
+            else message.text
+        if marked:
+            text = f"{POSSIBLE_REPEAT}\n{text}"
+        captions = html_parts(text, CAPTION_LIMIT)
+        caption = captions[0] if len(captions) == 1 else None
+        parts = [] if caption is not None else html_parts(text, LIMIT)
+        reply_to = _reply_target(message, chat_id)
+        steps = len(message.attachments) + len(parts)
+        for index in range(len(sent), steps):
+            last = index == steps - 1
+            try:
+                if index < len(message.attachments):
+                    attachment = message.attachments[index]
+                    first = index == 0
+                    target, message_id = await self.post_file(
+                        target, attachment.data or b"", attachment.name, photo=attachment.mime in PHOTO_TYPES,
+                        caption=caption if first else None, protect=message.protect_content,
+                        markup=markup if first and caption is not None else None,
+                        reply_to=reply_to if first else None)
+                else:
+                    target, message_id = await self.post(
+                        target, parts[index - len(message.attachments)], protect=message.protect_content,
+                        markup=markup if last else None)
+            except UnknownOutcome:
+                self._count_unknown(message.key)
+                raise
+            sent.append(message_id)
+            self._remember(self._progress, message.key, (target, sent))
+        self._progress.pop(message.key, None)
+        self._unknown.pop(message.key, None)
+        return f"{target}:{sent[0]}"
+
+    async def post_file(self, chat_id: int, data: bytes, name: str, *, photo: bool, caption: str | None,
+                        protect: bool, markup: Any = None, reply_to: int | None = None) -> tuple[int, int]:
+        """One photo or file, within the limits; (chat id it went to, message id). Follows a group's move."""
+        for _ in range(3):
+            target = self._migrations.outgoing(chat_id)
+            await self._acquire(target)
+            try:
+                return target, await self._api.send_file(target, data, name, photo=photo, caption=caption,
+                                                         protect=protect, markup=markup, reply_to=reply_to)
+            except ChatMoved as moved:
+                if self.on_migrated is not None:
+                    await self.on_migrated(target, moved.new_chat_id)
+                else:
+                    self._migrations.add(target, moved.new_chat_id)
+            except RateLimited as limited:
+                self._limiter.hold(limited.retry_after or 1.0, chat=target)
+                raise
+        raise PermanentFailure("chat-migrated", "the chat kept moving")
 
     async def show_outcome(self, message: Outgoing) -> str:
         """A BUTTONS row: the pressed message's buttons become what the command did. Editing is

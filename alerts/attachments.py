@@ -1,0 +1,52 @@
+"""Which photos and files an item may carry: a size and a list of types, from the configuration.
+
+Fail closed: a command whose attachment is too large, of a type not listed, or was not fetched is
+refused whole, with what was wrong and what is accepted; nothing is routed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from alerts.messages import Attachment
+
+DEFAULT_TYPES = frozenset({"image/jpeg", "image/png", "application/pdf"})
+
+
+def size_text(size: int) -> str:
+    """1234567 -> "1.2 MB"; what people read, never exact to the byte above a kilobyte."""
+    if size >= 1_000_000:
+        return f"{size / 1_000_000:.1f} MB"
+    if size >= 1_000:
+        return f"{size / 1_000:.0f} kB"
+    return f"{size} bytes"
+
+
+@dataclass(frozen=True)
+class AttachmentPolicy:
+    max_bytes: int = 10_000_000
+    types: frozenset[str] = field(default=DEFAULT_TYPES)
+    max_count: int = 10
+
+    def accepts(self, mime: str, size: int) -> bool:
+        return mime in self.types and 0 < size <= self.max_bytes
+
+    def refusal(self, attachments: Sequence[Attachment]) -> str | None:
+        """Why these attachments may not go (the answer's text), or None when they may."""
+        accepted = f"accepted: up to {size_text(self.max_bytes)} each, of type {', '.join(sorted(self.types))}"
+        if len(attachments) > self.max_count:
+            return f"Not sent: {len(attachments)} attachments, at most {self.max_count} go with one message."
+        for attachment in attachments:
+            if attachment.mime not in self.types:
+                return (f"Not sent: the attachment {attachment.name} is of type {attachment.mime or 'unknown'}; "
+                        f"{accepted}. Send it again as one of those (a PDF or a photo).")
+            if attachment.size > self.max_bytes:
+                return (f"Not sent: the attachment {attachment.name} is {size_text(attachment.size)}; {accepted}. "
+                        "Send a smaller file (a lower resolution, or fewer pages).")
+            if attachment.data is None or len(attachment.data) != attachment.size:
+                return f"Not sent: the attachment {attachment.name} could not be fetched. Send it again."
+        return None
+
+    def describe(self) -> str:
+        return f"up to {size_text(self.max_bytes)} each, of type {', '.join(sorted(self.types))}"

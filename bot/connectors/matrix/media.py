@@ -1,0 +1,195 @@
+"""Photos and files on Matrix: m.image and m.file, in and out, encrypted where the room is.
+
+In: an m.image or m.file whose caption is a command (Matrix media captions: `body` is the caption
+when `filename` names the file and differs from it) is that command with an attachment. The file is
+fetched from the media repository (the authenticated endpoint) only within the configured size and
+types; in an encrypted room the event's `file` object carries the key, iv and hash, and the bytes
+are decrypted with nio's attachment crypto (the hash is checked). Past the limits, the message is
+recorded with the attachment's name, type and size only, and the command is refused.
+
+Out: each attachment is uploaded for each recipient's room, encrypted with a new key where the room
+is encrypted (`file` object), and posted as m.image or m.file before the text, each with a
+transaction id made from the outbox key, so a resend after a crash is de-duplicated like the text.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from nio import UploadResponse
+from nio.crypto.attachments import decrypt_attachment, encrypt_attachment
+
+from alerts.attachments import AttachmentPolicy
+from alerts.identity import ChatRef, MessageRef, UserRef
+from alerts.messages import Attachment, InboundMessage
+from bot.connectors.matrix.sansio.inbound import COMMAND_PREFIXES, reply_command
+from bot.connectors.matrix.sansio.rooms import is_direct_chat
+from bot.connectors.base import Outgoing
+from bot.connectors.errors import PermanentFailure, TransientFailure
+
+if TYPE_CHECKING:
+    from nio import AsyncClient
+
+
+log = logging.getLogger(__name__)
+
+MEDIA_TYPES = {"m.image", "m.file"}
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixMedia:
+    event_id: str
+    sender: str
+    room_id: str
+    at: datetime
+    caption: str          # the text that came with it ("" without a caption)
+    name: str
+    mime: str
+    size: int
+    url: str              # mxc://
+    encryption: dict[str, Any] | None  # the `file` object of an encrypted room: key, iv, hashes
+    targets: tuple[str, ...] = ()
+
+
+def read_media(source: dict[str, Any], room_id: str) -> MatrixMedia | None:
+    """A (decrypted) m.image or m.file event; None for anything else."""
+    content = source.get("content")
+    if source.get("type") != "m.room.message" or not isinstance(content, dict):
+        return None
+    if content.get("msgtype") not in MEDIA_TYPES:
+        return None
+    event_id, sender = source.get("event_id"), source.get("sender")
+    if not isinstance(event_id, str) or not isinstance(sender, str):
+        return None
+    raw_body, raw_name = content.get("body"), content.get("filename")
+    body = raw_body if isinstance(raw_body, str) else ""
+    filename = raw_name if isinstance(raw_name, str) else None
+    caption = body if filename is not None and body != filename else ""
+    raw_info = content.get("info")
+    info: dict[str, Any] = raw_info if isinstance(raw_info, dict) else {}
+    raw_file = content.get("file")
+    encrypted: dict[str, Any] | None = raw_file if isinstance(raw_file, dict) else None
+    url = encrypted.get("url") if encrypted is not None else content.get("url")
+    if not isinstance(url, str) or not url.startswith("mxc://"):
+        return None
+    raw_size = info.get("size")
+    size = raw_size if isinstance(raw_size, int) else 0
+    mime = str(info.get("mimetype") or "application/octet-stream").lower()
+    raw_relation = content.get("m.relates_to")
+    relation: dict[str, Any] = raw_relation if isinstance(raw_relation, dict) else {}
+    in_reply_to = relation.get("m.in_reply_to")
+    replied = in_reply_to.get("event_id") if isinstance(in_reply_to, dict) else None
+    ts = source.get("origin_server_ts")
+    at = datetime.fromtimestamp(ts / 1000, tz=timezone.utc) if isinstance(ts, int) and ts > 0 \
+        else datetime.now(timezone.utc)
+    return MatrixMedia(event_id, sender, room_id, at, caption.strip(), filename or body or "file", mime, size, url,
+                       encrypted, (replied,) if isinstance(replied, str) else ())
+
+
+async def download(client: AsyncClient, mxc: str) -> bytes:
+    """The file at `mxc`, from the authenticated media endpoint (Synapse freezes the old one)."""
+    server, _, media_id = mxc.removeprefix("mxc://").partition("/")
+    url = (f"{client.homeserver}/_matrix/client/v1/media/download/{quote(server, safe='')}/"
+           f"{quote(media_id, safe='')}")
+    session = client.client_session
+    if session is None:
+        raise TransientFailure("not-connected", "matrix media")
+    async with session.get(url, headers={"Authorization": f"Bearer {client.access_token}"}) as response:
+        if response.status == 429 or response.status >= 500:
+            raise TransientFailure(f"media-{response.status}", "matrix media download")
+        if response.status != 200:
+            raise PermanentFailure(f"media-{response.status}", "matrix media download")
+        return await response.read()
+
+
+async def fetch(client: AsyncClient, media: MatrixMedia, policy: AttachmentPolicy) -> Attachment:
+    """The attachment, fetched and decrypted when within the limits; without bytes otherwise."""
+    if not policy.accepts(media.mime, media.size):
+        return Attachment(media.name, media.mime, media.size)
+    try:
+        data = await download(client, media.url)
+        if media.encryption is not None:
+            keys = media.encryption
+            data = decrypt_attachment(data, keys["key"]["k"], keys["hashes"]["sha256"], keys["iv"])
+    except PermanentFailure as error:  # never the name in the log: it is content
+        log.info("a Matrix file could not be fetched (%s)", error.code)
+        return Attachment(media.name, media.mime, media.size)
+    except (KeyError, TypeError, ValueError) as error:  # a damaged `file` object, or the hash does not match
+        log.info("a Matrix file could not be decrypted (%s)", type(error).__name__)
+        return Attachment(media.name, media.mime, media.size)
+    return Attachment(media.name, media.mime, len(data), data)
+
+
+async def media_content(sender: Any, attachment: Attachment, encrypted: bool) -> dict[str, Any]:
+    """`sender`: the connector's Sender (not imported: it imports this). Upload the attachment (encrypted with a key of its own where the room is) and return the event content."""
+    data = attachment.data or b""
+    upload = data
+    keys: dict[str, Any] | None = None
+    if encrypted:
+        upload, keys = encrypt_attachment(data)
+
+    async def up(client: AsyncClient) -> Any:
+        response, _ = await client.upload(
+            io.BytesIO(upload), content_type="application/octet-stream" if encrypted else attachment.mime,
+            filename=None if encrypted else attachment.name, filesize=len(upload))
+        return response
+
+    session = sender._session  # noqa: SLF001 - the sender's own session: its gate and 429 handling
+    response = await session.limited(up, UploadResponse, "upload")
+    content: dict[str, Any] = {
+        "msgtype": "m.image" if attachment.mime in IMAGE_TYPES else "m.file",
+        "body": attachment.name,
+        "filename": attachment.name,
+        "info": {"mimetype": attachment.mime, "size": len(data)},
+    }
+    if keys is not None:
+        content["file"] = {"url": response.content_uri, **keys, "mimetype": attachment.mime}
+    else:
+        content["url"] = response.content_uri
+    return content
+
+
+async def send_files(sender: Any, room_id: str, message: Outgoing) -> None:
+    """Each attachment of `message` into the room, before its text (which the caller sends)."""
+    client = sender._session.live()  # noqa: SLF001
+    room = client.rooms.get(room_id)
+    encrypted = room is not None and room.encrypted
+    for index, attachment in enumerate(message.attachments):
+        content = await media_content(sender, attachment, encrypted)
+        await sender.room_send(room_id, content, f"{message.key}.file{index}")
+
+
+async def inbound(receiver: Any, source: dict[str, Any], room_id: str) -> InboundMessage | None:
+    """An m.image or m.file captioned with a command, as an inbox message with its attachment; None
+    for any other event, and for media without a command (never stored)."""
+    found = read_media(source, room_id)
+    if found is None:
+        return None
+    text = found.caption
+    find = receiver._find_delivery  # noqa: SLF001 - its own receiver
+    for target in found.targets:  # a photo sent as a reply to a delivery is a /reply with the photo
+        delivered = await find(target) if find is not None else None
+        if delivered is not None:
+            text = reply_command(delivered[0], found.caption)
+            break
+    if not text.startswith(COMMAND_PREFIXES):
+        return None  # a photo in conversation: never fetched, never stored
+    try:
+        sender = UserRef.parse(f"matrix:{found.sender}")
+        chat = ChatRef.parse(f"matrix:{room_id}")
+    except ValueError:
+        return None
+    client = receiver._client  # noqa: SLF001
+    attachment = await fetch(client, found, receiver.attachments)
+    room = client.rooms.get(room_id)
+    direct = is_direct_chat(receiver._directory.current(), room_id,  # noqa: SLF001
+                            room.users if room is not None else None, receiver._user_id, found.sender)  # noqa: SLF001
+    reply_to = MessageRef(chat, found.targets[-1]) if found.targets else None
+    return InboundMessage(found.event_id, sender, chat, text, found.at, reply_to, message_id=found.event_id,
+                          direct=direct, attachments=(attachment,))
