@@ -274,8 +274,10 @@ def _take_back_lines(leaving: Contact, taken_back: int, too_old: int) -> list[st
         lines.append(f"Taking back {taken_back} cop{'y' if taken_back == 1 else 'ies'} of TLP:AMBER and above "
                      "from their direct chats with the bot; copies of TLP:GREEN and TLP:CLEAR items stay.")
     if too_old:
-        lines.append(f"{too_old} Telegram cop{'y is' if too_old == 1 else 'ies are'} older than 48 hours: Telegram "
-                     "no longer lets the bot delete them, so they stay with them.")
+        one = too_old == 1
+        lines.append(f"{too_old} Telegram cop{'y is' if one else 'ies are'} older than 48 hours: Telegram no longer "
+                     f"lets the bot delete {'it' if one else 'them'}, so {'it stays' if one else 'they stay'} "
+                     "with them.")
     if taken_back or too_old:
         lines.append("Nothing can take back what they already forwarded, copied or screenshotted.")
     platforms = {identity.platform for identity in leaving.identities}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, AsyncIterator
 
 from alerts.identity import ChatRef, UserRef
@@ -60,11 +61,11 @@ class Admin:
 
 
 @asynccontextmanager
-async def bot_with_membership(tmp_path, fake: FakeBotApi, monkeypatch) -> AsyncIterator[Admin]:  # noqa: ANN001
+async def bot_with_membership(tmp_path, fake: FakeBotApi, monkeypatch, clock=None) -> AsyncIterator[Admin]:  # noqa: ANN001
     monkeypatch.setenv(TOKEN_ENV, fake.token)
     settings = settings_for(tmp_path, fake.base_url)
     out = io.StringIO()
-    runtime = build_runtime(settings, out=out, notice=io.StringIO())
+    runtime = build_runtime(settings, out=out, notice=io.StringIO(), clock=clock)
     connector = telegram_connector_for(runtime, vocabulary_for(settings), limiter=relaxed(fake), poll_timeout=1,
                                        request_timeout=2.0)
     add_receiver(runtime, connector)
@@ -239,3 +240,23 @@ async def test_offboarding_past_telegrams_48_hours_the_copy_stays_and_the_audit_
         assert amber not in fake.world.deleted
         assert [(e.detail["event"], e.detail["error"]) for e in _audit(admin)
                 if (e.detail or {}).get("why") == "offboarded"] == [("message-kept", "too-old")]
+
+
+async def test_offboarding_counts_the_telegram_copies_older_than_48_hours_as_staying(
+        tmp_path, fake, monkeypatch) -> None:  # noqa: ANN001
+    from tests.telegram.test_withdraw import AheadClock
+
+    remember_joins(fake, monkeypatch, joined=set())
+    clock = AheadClock(0)
+    async with bot_with_membership(tmp_path, fake, monkeypatch, clock=clock) as admin:
+        fake.says(OFFICER, "/alert to:TH tlp:amber Two travellers, flight XX123")
+        await eventually(lambda: any("Two travellers" in s.text for s in fake.sent_to(TH_NPOC.id)), "the delivery")
+        clock.shift = timedelta(hours=49)
+        answer = await admin.says("/member remove telegram:user:201")
+        assert ("1 Telegram copy is older than 48 hours: Telegram no longer lets the bot delete it, so it "
+                "stays with them.") in answer
+        assert "Taking back" not in answer
+        assert "Nothing can take back what they already forwarded, copied or screenshotted." in answer
+        removed = next(e for e in _audit(admin) if (e.detail or {}).get("command") == "member remove")
+        assert (removed.detail["copies_taken_back"], removed.detail["copies_too_old"]) == ("0", "1")
+        assert not calls(fake, "deleteMessage")
