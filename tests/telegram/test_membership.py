@@ -199,6 +199,18 @@ def _audit(admin: Admin) -> list:
         return list(read_entries(conn, keyring))
 
 
+def _recorded(admin: Admin, count: int) -> bool:
+    """The worker has recorded `count` deliveries as sent, with their message ids (after the fake took them)."""
+    from sqlalchemy import func, select
+
+    from storage.tables import deliveries
+
+    with admin.runtime.engine.connect() as conn:
+        found = conn.execute(select(func.count()).select_from(deliveries)
+                             .where(deliveries.c.platform_message_id.is_not(None))).scalar_one()
+    return found >= count
+
+
 def _copy(fake: FakeBotApi, words: str) -> tuple[int, int]:
     [sent] = [s for s in fake.sent_to(TH_NPOC.id) if words in s.text]
     return sent.chat_id, sent.message_id
@@ -213,6 +225,7 @@ async def test_offboarding_deletes_their_amber_copy_keeps_the_green_one_and_says
         await eventually(lambda: any("public notice" in s.text for s in fake.sent_to(TH_NPOC.id))
                          and any("Two travellers" in s.text for s in fake.sent_to(TH_NPOC.id)), "both deliveries")
         amber, green = _copy(fake, "Two travellers"), _copy(fake, "public notice")
+        await eventually(lambda: _recorded(admin, 2), "the deliveries recorded")
         answer = await admin.says("/member remove telegram:user:201")
         assert "Taking back 1 copy of TLP:AMBER and above from their direct chats" in answer
         assert "Nothing can take back what they already forwarded, copied or screenshotted." in answer
@@ -232,6 +245,7 @@ async def test_offboarding_past_telegrams_48_hours_the_copy_stays_and_the_audit_
         fake.says(OFFICER, "/alert to:TH tlp:amber Two travellers, flight XX123")
         await eventually(lambda: any("Two travellers" in s.text for s in fake.sent_to(TH_NPOC.id)), "the delivery")
         amber = _copy(fake, "Two travellers")
+        await eventually(lambda: _recorded(admin, 1), "the delivery recorded")
         now = fake.world.now
         fake.world.now = lambda: now() + 49 * 3600  # the server's 48 hours are over; the bot has not noticed
         await admin.says("/member remove telegram:user:201")
@@ -251,6 +265,7 @@ async def test_offboarding_counts_the_telegram_copies_older_than_48_hours_as_sta
     async with bot_with_membership(tmp_path, fake, monkeypatch, clock=clock) as admin:
         fake.says(OFFICER, "/alert to:TH tlp:amber Two travellers, flight XX123")
         await eventually(lambda: any("Two travellers" in s.text for s in fake.sent_to(TH_NPOC.id)), "the delivery")
+        await eventually(lambda: _recorded(admin, 1), "the delivery recorded")
         clock.shift = timedelta(hours=49)
         answer = await admin.says("/member remove telegram:user:201")
         assert ("1 Telegram copy is older than 48 hours: Telegram no longer lets the bot delete it, so it "
