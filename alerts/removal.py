@@ -109,8 +109,8 @@ class Removal:
         """To the admin who removed the person: what the bot could not do in their direct chat."""
         if self.purpose == LEAVE_DIRECT:
             return f"⚠ The bot could not leave {self.chat_name} ({why}): leave it from the bot's account."
-        return (f"⚠ The copy of {self.reference} in {self.chat_name} could not be removed ({why}): it stays "
-                "with them.")
+        return (f"⚠ The copy of {self.reference or 'an erased item'} in {self.chat_name} could not be removed "
+                f"({why}): it stays with them.")
 
     def kept_chat_text(self, why: str) -> str:
         return (f"⚠ A message by {self.officer_name} in this chat carries a {self.tlp} {self.noun}, which goes "

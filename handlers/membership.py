@@ -256,7 +256,9 @@ def _take_back(ctx: CommandContext, leaving: Contact) -> tuple[int, int]:
             planned.append(removal_message(Removal(
                 chat=None, message_id=delivery.platform_message_id, chat_name=name, officer=admin.id,
                 officer_account=originator_place(ctx, admin.id, record), officer_name=admin.title(ctx.directory),
-                tlp=item.caveat.tlp.label, noun=item.kind.noun.lower(), reference=str(item.reference),
+                tlp=item.caveat.tlp.label, noun=item.kind.noun.lower(),
+                # An erased case's key is gone: the row is not tied to it (it names no content anyway).
+                reference=str(item.reference) if record.erasure is None else None,
                 purpose=OFFBOARDED, direct_with=destination.address)))
     leaves = [removal_message(Removal(
         chat=None, message_id="leave", chat_name=name, officer=admin.id,
