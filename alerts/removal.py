@@ -23,6 +23,10 @@ from alerts.routing_types import Destination
 # Why a message is removed.
 SHARED_RED = "shared-red"  # a TLP:RED item typed in a shared chat
 WITHDRAWN = "withdrawn"    # a delivered copy of an item that was withdrawn
+# /member remove: a copy of TLP:AMBER or above in the removed person's direct chat, then the bot
+# leaving that chat (Matrix; a Telegram bot cannot leave a private chat). A leave has no message id.
+OFFBOARDED = "offboarded"
+LEAVE_DIRECT = "leave-direct"
 
 # Telegram lets a bot delete a message only for 48 hours after it was sent. A copy is planned for
 # deletion only while it is well inside that window (the removal waits its turn in the chat's queue).
@@ -100,6 +104,13 @@ class Removal:
     def kept_withdrawer_text(self, why: str) -> str:
         return (f"⚠ {self.reference}: the copy in {self.chat_name} could not be removed ({why}); its reader was "
                 "asked to delete it.")
+
+    def offboard_kept_text(self, why: str) -> str:
+        """To the admin who removed the person: what the bot could not do in their direct chat."""
+        if self.purpose == LEAVE_DIRECT:
+            return f"⚠ The bot could not leave {self.chat_name} ({why}): leave it from the bot's account."
+        return (f"⚠ The copy of {self.reference or 'an erased item'} in {self.chat_name} could not be removed "
+                f"({why}): it stays with them.")
 
     def kept_chat_text(self, why: str) -> str:
         return (f"⚠ A message by {self.officer_name} in this chat carries a {self.tlp} {self.noun}, which goes "

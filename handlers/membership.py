@@ -21,20 +21,23 @@ from alerts.identity import Platform, UserRef
 from alerts.membership import (Drift, Plan, PlannedAction, Run, contact_id_for, drift, offboarding_plan,
                                onboarding_plan, sync_plan)
 from alerts.messages import MessageKind, OutboundMessage
+from alerts.removal import LEAVE_DIRECT, OFFBOARDED, Removal, removal_message
+from alerts.routing_types import DestinationKind
 from alerts.items import Selector, SelectorKind
 from alerts.lifecycle import DeliveryState
 from alerts.render import render_delivery, render_erased
-from alerts.render import render_delivery
 from alerts.times import zone_at
 from alerts.routing import Delivery, Destination, Route
 from alerts.routing_places import direct_place
 from handlers.answer_place import answer_placed, content_free_notice, messages_about
 from handlers.commands import MemberAddCommand, MemberBackupCommand, MemberRemoveCommand, ReassignCommand
 from handlers.context import CommandContext
+from handlers.followup import sender_of
 from handlers.parse_admin import MEMBER_ADD_FULL_EXAMPLE
 from handlers.ports import ItemRecord, MembershipGateway
 from handlers.post_item import PostingPolicy
 from handlers.values import parse_user
+from handlers.withdrawal import delivered, originator_place, removable
 
 SHOWN_PER_ROOM = 8  # names listed per room and kind before "and N more"
 TELEGRAM_NOTE = ("Telegram cannot list a group's members: there the bot counts whom it invited, removed "
@@ -186,13 +189,15 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
     present = {room.chat: gateway.present(room.chat) for room in directory.rooms}
     plan = offboarding_plan(contact, directory, _run(ctx), present, note=command.reason or "")
     handed, kept, without_backup, tlps = _hand_over(ctx, contact)
+    taken_back, too_old = _take_back(ctx, contact)
     writer.remove_contact(contact.id)
     # Their web portal sessions end with this transaction: someone who left reads nothing more.
     ctx.uow.portal.end_sessions(contact.id, ctx.now)
     ctx.audit(AuditAction.ADMIN, recipients=(contact.id,),
               detail={"command": "member remove", "contact": contact.id, "reason": command.reason or "",
                       "accounts": ", ".join(str(i) for i in contact.identities),
-                      "handed_over": ", ".join(handed), "not_handed_over": ", ".join(without_backup)})
+                      "handed_over": ", ".join(handed), "not_handed_over": ", ".join(without_backup),
+                      "copies_taken_back": str(taken_back), "copies_too_old": str(too_old)})
     _plan_actions(ctx, gateway, plan, "offboarding")
     lines = [f"Removed {contact.title(directory)} (@{contact.id}) from the directory"
              + (f" ({command.reason})." if command.reason else ".")]
@@ -222,7 +227,67 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
     orphans = [c.id for c in directory.contacts.values() if c.backup == contact.id and c.id != contact.id]
     if orphans:
         lines.append(f"They were the backup of {', '.join(orphans)}: give them a new one.")
+    lines += _take_back_lines(contact, taken_back, too_old)
     ctx.answer("\n".join(lines))
+
+
+def _take_back(ctx: CommandContext, leaving: Contact) -> tuple[int, int]:
+    """Plan the removal of the bot's copies of TLP:AMBER and above in the leaving person's direct
+    chats (open and closed items alike), then, on Matrix, the bot leaving each of those chats: REMOVAL
+    outbox rows, in this transaction, queued behind whatever else goes to that chat. Copies of GREEN
+    and CLEAR items stay. Returns (copies to be taken back, Telegram copies too old to delete)."""
+    planned: list[OutboundMessage] = []
+    too_old = 0
+    admin = sender_of(ctx)
+    name = f"the direct chat of {leaving.title(ctx.directory)}"
+    for record in ctx.uow.items.get_many(ctx.uow.items.find(leaving.id)):
+        item = record.item
+        if item.caveat.tlp.rank < Tlp.AMBER.rank or record.withdrawal is not None:
+            continue  # a withdrawn item's copies were taken back when it was withdrawn
+        for delivery in record.deliveries:
+            destination = Destination.parse(delivery.destination)
+            if (delivery.contact != leaving.id or destination.kind is not DestinationKind.DIRECT
+                    or not isinstance(destination.address, UserRef) or not delivered(delivery)):
+                continue
+            if not removable(destination, delivery, ctx.now):
+                too_old += destination.platform is Platform.TELEGRAM and delivery.platform_message_id is not None
+                continue
+            assert delivery.platform_message_id is not None
+            planned.append(removal_message(Removal(
+                chat=None, message_id=delivery.platform_message_id, chat_name=name, officer=admin.id,
+                officer_account=originator_place(ctx, admin.id, record), officer_name=admin.title(ctx.directory),
+                tlp=item.caveat.tlp.label, noun=item.kind.noun.lower(),
+                # An erased case's key is gone: the row is not tied to it (it names no content anyway).
+                reference=str(item.reference) if record.erasure is None else None,
+                purpose=OFFBOARDED, direct_with=destination.address)))
+    leaves = [removal_message(Removal(
+        chat=None, message_id="leave", chat_name=name, officer=admin.id,
+        officer_account=None, officer_name=admin.title(ctx.directory),  # the audit log records how it went
+        tlp="", noun="", reference=None, purpose=LEAVE_DIRECT, direct_with=identity))
+        for identity in leaving.identities if identity.platform is Platform.MATRIX]
+    ctx.uow.outbox.enqueue_many(planned + leaves)  # in this order: each chat's removals before its leave
+    return len(planned), too_old
+
+
+def _take_back_lines(leaving: Contact, taken_back: int, too_old: int) -> list[str]:
+    """What the removal report says of the copies in their direct chats, and what cannot be taken back."""
+    lines: list[str] = []
+    if taken_back:
+        lines.append(f"Taking back {taken_back} cop{'y' if taken_back == 1 else 'ies'} of TLP:AMBER and above "
+                     "from their direct chats with the bot; copies of TLP:GREEN and TLP:CLEAR items stay.")
+    if too_old:
+        one = too_old == 1
+        lines.append(f"{too_old} Telegram cop{'y is' if one else 'ies are'} older than 48 hours: Telegram no longer "
+                     f"lets the bot delete {'it' if one else 'them'}, so {'it stays' if one else 'they stay'} "
+                     "with them.")
+    if taken_back or too_old:
+        lines.append("Nothing can take back what they already forwarded, copied or screenshotted.")
+    platforms = {identity.platform for identity in leaving.identities}
+    if Platform.MATRIX in platforms:
+        lines.append("The bot leaves their Matrix direct chat after that.")
+    if Platform.TELEGRAM in platforms:
+        lines.append("Telegram does not let a bot leave a private chat: the bot simply sends nothing more there.")
+    return lines
 
 
 # --- /member backup --------------------------------------------------------------------------------

@@ -14,6 +14,10 @@
    keys are made from the removal's, so a retry after a crash tells each of them once. A withdrawn
    copy's reader was told when the item was withdrawn: only a copy that could not be removed is
    told again (and the withdrawer).
+4. /member remove (handlers/membership.py) plans the removal of each TLP:AMBER-and-above copy in the
+   removed person's direct chats, then, on Matrix, the bot leaving that chat (LEAVE_DIRECT, carried
+   out by the remover's `leave_chat`). Nobody is told in that chat (the person is out); the audit log
+   records each, and the admin who removed them is told only what could not be done.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.clock import Clock
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import MessageKind, OutboundMessage
-from alerts.removal import WITHDRAWN, Removal
+from alerts.removal import LEAVE_DIRECT, OFFBOARDED, WITHDRAWN, Removal
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.runtime.dbthread import DatabaseThread
@@ -35,10 +39,13 @@ from handlers.ports import UnitOfWorkFactory
 
 REASON = "TLP:RED goes only to direct chats with the people named"
 WITHDRAWN_REASON = "the item was withdrawn"
+OFFBOARDED_REASON = "the person was removed from the network"
+_REASONS = {WITHDRAWN: WITHDRAWN_REASON, OFFBOARDED: OFFBOARDED_REASON}
 _WHY = {"not-allowed": "it lacks the power to remove others' messages there",
         "no-remover": "the bot cannot remove messages on this platform",
         "too-old": "Telegram lets a bot delete messages only for 48 hours",
-        "no-direct-chat": "the bot no longer knows that direct chat"}
+        "no-direct-chat": "the bot no longer knows that direct chat",
+        "no-leave": "a bot cannot leave a direct chat on this platform"}
 
 
 class MessageRemover(Protocol):
@@ -81,10 +88,17 @@ class RemovalActions:
             chat = removal.chat
             if chat is None and removal.direct_with is not None:
                 chat = direct_chat_of(remover, removal.direct_with)
+            if chat is None and removal.purpose == LEAVE_DIRECT:
+                return "removal:no-direct-chat"  # the bot never had one with them: nothing to leave
             if chat is None:
                 raise PermanentFailure("no-direct-chat", f"no direct chat known on {platform.value}")
-            await remover.remove_message(chat, removal.message_id,
-                                         WITHDRAWN_REASON if removal.purpose == WITHDRAWN else REASON)
+            if removal.purpose == LEAVE_DIRECT:
+                leave = getattr(remover, "leave_chat", None)
+                if leave is None:
+                    raise PermanentFailure("no-leave", f"no leaving a direct chat on {platform.value}")
+                await leave(chat)
+            else:
+                await remover.remove_message(chat, removal.message_id, _REASONS.get(removal.purpose, REASON))
         except PlatformError as error:
             if not error.retried_after(message.attempt, self._max_attempts):
                 await self._db.run(self._record, removal, error)
@@ -96,22 +110,33 @@ class RemovalActions:
         now = self._clock.now()
         why = _WHY.get(error.code, f"the platform refused: {error.code}") if error is not None else ""
         withdrawn = removal.purpose == WITHDRAWN
+        offboarded = removal.purpose in (OFFBOARDED, LEAVE_DIRECT)
+        if removal.purpose == LEAVE_DIRECT:
+            event = "direct-chat-kept" if error else "direct-chat-left"
+        else:
+            event = "message-kept" if error else "message-removed"
         with self._uow_factory() as uow:
             uow.audit.record(AuditEvent(
                 action=AuditAction.ADMIN, at=now, actor=BOT_ACTOR, recipients=(removal.officer,),
                 channel=str(removal.place), reference=removal.reference, caveat=removal.tlp,
-                detail={"event": "message-kept" if error else "message-removed", "message": removal.message_id,
+                detail={"event": event, "message": removal.message_id,
                         "officer": removal.officer, "error": error.code if error else "",
                         "why": removal.purpose}))
-            if withdrawn and error is None:
-                texts: tuple[str, ...] = ()  # its reader was told when the item was withdrawn
+            if offboarded:
+                # Nobody reads that chat for the network now: only the admin hears what could not be done.
+                texts: tuple[str, ...] = () if error is None else (removal.offboard_kept_text(why),)
+                places = [Destination.direct(removal.officer_account)] if removal.officer_account else []
+            elif withdrawn and error is None:
+                texts = ()  # its reader was told when the item was withdrawn
             elif withdrawn:
                 texts = (removal.kept_copy_text(why), removal.kept_withdrawer_text(why))
             elif error is None:
                 texts = (removal.removed_chat_text(), removal.removed_officer_text())
             else:
                 texts = (removal.kept_chat_text(why), removal.kept_officer_text(why))
-            places = [removal.place] + ([Destination.direct(removal.officer_account)] if removal.officer_account else [])
+            if not offboarded:
+                places = [removal.place] + ([Destination.direct(removal.officer_account)]
+                                            if removal.officer_account else [])
             for n, (destination, text) in enumerate(zip(places, texts)):
                 uow.outbox.enqueue(OutboundMessage(
                     key="rmn-" + hashlib.sha256(f"{removal.key}|{n}".encode()).hexdigest()[:48],

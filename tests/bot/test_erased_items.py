@@ -210,6 +210,9 @@ def test_every_command_about_an_erased_item_says_when_and_why_it_was_erased(
     # A recipient leaves: the open item goes to their backup, the erased one does not.
     assert "Removed National point of contact (Thailand)" in said["member remove"]
     assert f"their copy of {kept}" in said["member remove"] and gone not in said["member remove"]
+    # Both AMBER copies in their direct chat are taken back, the erased one's too.
+    assert "Taking back 2 copies of TLP:AMBER and above" in said["member remove"]
+    assert said["member remove"].count("removed (the person was removed from the network)") == 2
 
 
 def test_no_reminder_overdue_line_or_digest_line_is_made_for_an_erased_item(

@@ -248,3 +248,48 @@ async def test_a_person_named_by_a_pill_is_read_as_the_account_it_links_to(world
     assert answer.startswith("Added mallory-m (@mallory-m, Malaysia) with roles officer;"), answer
     contact = world.runtime.directory.current().contact(f"matrix:{mallory.user_id}")
     assert contact is not None and contact.organisation == "MY"
+
+
+async def test_offboarding_redacts_their_amber_copy_keeps_the_green_one_and_the_bot_leaves_their_direct_chat(
+        world: MembershipWorld) -> None:
+    from nio import RedactionEvent
+
+    kanya = world.kanya
+    refs = []
+    for tlp, words in (("amber", "Offboard-amber altered passports"), ("green", "Offboard-green visa notice")):
+        receipt = await world.says(world.aminah, "Network", f"!alert to:@th-deputy tlp:{tlp} topic:document-fraud "
+                                                            f"grade:B2\n{words}", expect=" accepted (")
+        refs.append(REF.search(receipt).group(1))
+
+    def copies() -> dict[str, tuple[str, str]]:  # reference -> (direct chat, event id)
+        return {ref: (room, e.event_id) for room, e in kanya.messages(sender=world.bot)
+                for ref in refs if ref in (e.body or "") and "Offboard-" in (e.body or "")}
+
+    def join_invites() -> bool:
+        return len(copies()) == 2 or bool(set(kanya.invites) - set(kanya.client.rooms))
+
+    while len(copies()) < 2:  # her direct chat, joined already or offered now
+        await kanya.wait_for(join_invites, what="both copies or a direct chat")
+        for room in set(kanya.invites) - set(kanya.client.rooms):
+            await kanya.join(room)
+    (amber_room, amber_event), (green_room, green_event) = copies()[refs[0]], copies()[refs[1]]
+    assert amber_room == green_room
+    await wait_until(lambda: world.delivery_state(refs[0], "th-deputy") in ("sent", "acknowledged")
+                     and world.delivery_state(refs[1], "th-deputy") in ("sent", "acknowledged"), "both recorded")
+
+    answer = await world.says(world.admin, "Admins", f"!member remove matrix:{kanya.user_id}", expect="Removed")
+    # Her AMBER copy, and what earlier tests sent her if they ran: the AMBER alert handed over when
+    # Somchai left, Aminah's RED alert.
+    assert re.search(r"Taking back (1 copy|[23] copies) of TLP:AMBER and above from their direct chats", answer), answer
+    assert "Nothing can take back what they already forwarded, copied or screenshotted." in answer
+    assert "The bot leaves their Matrix direct chat after that." in answer
+
+    await kanya.wait_for(lambda: [e for r, e in kanya.events if isinstance(e, RedactionEvent) and e.redacts == amber_event],
+                         what="the AMBER copy redacted")
+    await kanya.wait_for(lambda: [e for r, e in kanya.events if r == amber_room and e.source.get("state_key") == world.bot
+                                  and e.source.get("content", {}).get("membership") == "leave"],
+                         what="the bot leaving her direct chat")
+    assert not [e for _, e in kanya.events if isinstance(e, RedactionEvent) and e.redacts == green_event]
+    await wait_until(lambda: {(e.detail or {}).get("event") for e in world.audit()
+                              if (e.detail or {}).get("why") in ("offboarded", "leave-direct")}
+                     == {"message-removed", "direct-chat-left"}, "the audit entries")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, AsyncIterator
 
 from alerts.identity import ChatRef, UserRef
@@ -60,11 +61,11 @@ class Admin:
 
 
 @asynccontextmanager
-async def bot_with_membership(tmp_path, fake: FakeBotApi, monkeypatch) -> AsyncIterator[Admin]:  # noqa: ANN001
+async def bot_with_membership(tmp_path, fake: FakeBotApi, monkeypatch, clock=None) -> AsyncIterator[Admin]:  # noqa: ANN001
     monkeypatch.setenv(TOKEN_ENV, fake.token)
     settings = settings_for(tmp_path, fake.base_url)
     out = io.StringIO()
-    runtime = build_runtime(settings, out=out, notice=io.StringIO())
+    runtime = build_runtime(settings, out=out, notice=io.StringIO(), clock=clock)
     connector = telegram_connector_for(runtime, vocabulary_for(settings), limiter=relaxed(fake), poll_timeout=1,
                                        request_timeout=2.0)
     add_receiver(runtime, connector)
@@ -187,3 +188,90 @@ async def test_offboarding_revokes_the_links_the_person_never_used(tmp_path, fak
                      and r.method in ("revokeChatInviteLink", "banChatMember")]
             assert order == ["revokeChatInviteLink", "banChatMember"]
         assert all(fake.request_to_join(NEWCOMER, link) is None for link in made)  # the links admit nobody now
+
+
+def _audit(admin: Admin) -> list:
+    from bot.runtime.keys import ensure_keyring
+    from storage.audit.trail import read_entries
+
+    keyring = ensure_keyring(admin.runtime.settings.keys.path, io.StringIO())
+    with admin.runtime.engine.connect() as conn:
+        return list(read_entries(conn, keyring))
+
+
+def _recorded(admin: Admin, count: int) -> bool:
+    """The worker has recorded `count` deliveries as sent, with their message ids (after the fake took them)."""
+    from sqlalchemy import func, select
+
+    from storage.tables import deliveries
+
+    with admin.runtime.engine.connect() as conn:
+        found = conn.execute(select(func.count()).select_from(deliveries)
+                             .where(deliveries.c.platform_message_id.is_not(None))).scalar_one()
+    return found >= count
+
+
+def _copy(fake: FakeBotApi, words: str) -> tuple[int, int]:
+    [sent] = [s for s in fake.sent_to(TH_NPOC.id) if words in s.text]
+    return sent.chat_id, sent.message_id
+
+
+async def test_offboarding_deletes_their_amber_copy_keeps_the_green_one_and_says_what_stays(
+        tmp_path, fake, monkeypatch) -> None:  # noqa: ANN001
+    remember_joins(fake, monkeypatch, joined=set())
+    async with bot_with_membership(tmp_path, fake, monkeypatch) as admin:
+        fake.says(OFFICER, "/alert to:TH tlp:amber Two travellers, flight XX123")
+        fake.says(OFFICER, "/alert to:TH tlp:green A public notice on visas")
+        await eventually(lambda: any("public notice" in s.text for s in fake.sent_to(TH_NPOC.id))
+                         and any("Two travellers" in s.text for s in fake.sent_to(TH_NPOC.id)), "both deliveries")
+        amber, green = _copy(fake, "Two travellers"), _copy(fake, "public notice")
+        await eventually(lambda: _recorded(admin, 2), "the deliveries recorded")
+        answer = await admin.says("/member remove telegram:user:201")
+        assert "Taking back 1 copy of TLP:AMBER and above from their direct chats" in answer
+        assert "Nothing can take back what they already forwarded, copied or screenshotted." in answer
+        assert "Telegram does not let a bot leave a private chat" in answer
+        await eventually(lambda: amber in fake.world.deleted, "the AMBER copy deleted")
+        await eventually(lambda: any((e.detail or {}).get("why") == "offboarded" for e in _audit(admin)),
+                         "the removal recorded")
+        assert green not in fake.world.deleted
+        assert [(e.detail["event"], e.reference) for e in _audit(admin) if (e.detail or {}).get("why") == "offboarded"
+                ] == [("message-removed", "A-2026-0001")]
+
+
+async def test_offboarding_past_telegrams_48_hours_the_copy_stays_and_the_audit_says_so(
+        tmp_path, fake, monkeypatch) -> None:  # noqa: ANN001
+    remember_joins(fake, monkeypatch, joined=set())
+    async with bot_with_membership(tmp_path, fake, monkeypatch) as admin:
+        fake.says(OFFICER, "/alert to:TH tlp:amber Two travellers, flight XX123")
+        await eventually(lambda: any("Two travellers" in s.text for s in fake.sent_to(TH_NPOC.id)), "the delivery")
+        amber = _copy(fake, "Two travellers")
+        await eventually(lambda: _recorded(admin, 1), "the delivery recorded")
+        now = fake.world.now
+        fake.world.now = lambda: now() + 49 * 3600  # the server's 48 hours are over; the bot has not noticed
+        await admin.says("/member remove telegram:user:201")
+        await eventually(lambda: any((e.detail or {}).get("why") == "offboarded" for e in _audit(admin)),
+                         "the refusal recorded")
+        assert amber not in fake.world.deleted
+        assert [(e.detail["event"], e.detail["error"]) for e in _audit(admin)
+                if (e.detail or {}).get("why") == "offboarded"] == [("message-kept", "too-old")]
+
+
+async def test_offboarding_counts_the_telegram_copies_older_than_48_hours_as_staying(
+        tmp_path, fake, monkeypatch) -> None:  # noqa: ANN001
+    from tests.telegram.test_withdraw import AheadClock
+
+    remember_joins(fake, monkeypatch, joined=set())
+    clock = AheadClock(0)
+    async with bot_with_membership(tmp_path, fake, monkeypatch, clock=clock) as admin:
+        fake.says(OFFICER, "/alert to:TH tlp:amber Two travellers, flight XX123")
+        await eventually(lambda: any("Two travellers" in s.text for s in fake.sent_to(TH_NPOC.id)), "the delivery")
+        await eventually(lambda: _recorded(admin, 1), "the delivery recorded")
+        clock.shift = timedelta(hours=49)
+        answer = await admin.says("/member remove telegram:user:201")
+        assert ("1 Telegram copy is older than 48 hours: Telegram no longer lets the bot delete it, so it "
+                "stays with them.") in answer
+        assert "Taking back" not in answer
+        assert "Nothing can take back what they already forwarded, copied or screenshotted." in answer
+        removed = next(e for e in _audit(admin) if (e.detail or {}).get("command") == "member remove")
+        assert (removed.detail["copies_taken_back"], removed.detail["copies_too_old"]) == ("0", "1")
+        assert not calls(fake, "deleteMessage")

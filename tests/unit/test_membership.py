@@ -397,3 +397,46 @@ def test_to_takes_an_account_and_it_is_stored_and_read_back_as_written() -> None
         selector = parse_selector(typed, Vocabulary())
         assert selector.person == person and _parse_selector(str(selector)) == selector
         assert parse_selector(str(selector), Vocabulary()) == selector
+
+
+def _sent(admin: Admin, contact: str) -> dict[str, str]:
+    """Each delivery to `contact` sent, with a platform message id: {message id: item reference}."""
+    sent: dict[str, str] = {}
+    with MemoryUnitOfWork(admin.store, admin.directory) as uow:
+        for record in list(admin.store.items.values()):
+            delivery = record.delivery_to(contact)
+            if delivery is not None:
+                message_id = f"m-{record.item.reference}"
+                uow.items.mark_delivery(delivery.outbox_key, "sent", admin.clock.now(), message_id)
+                sent[message_id] = str(record.item.reference)
+        uow.commit()
+    return sent
+
+
+def test_offboarding_takes_back_exactly_the_amber_and_above_copies_in_their_direct_chat(admin: Admin) -> None:
+    from alerts.removal import OFFBOARDED, Removal
+
+    admin.says("my-officer", "/alert to:TH tlp:amber Two travellers")
+    admin.says("my-officer", "/alert to:TH tlp:green A public notice")
+    admin.says("my-officer", "/alert to:TH tlp:amber+strict One named traveller")
+    admin.says("my-officer", "/alert to:TH tlp:clear Open source report")
+    sent = _sent(admin, "th-npoc")
+    assert len(sent) == 4
+    [answer] = admin.says("admin", "/member remove console:th-npoc")
+    removals = [Removal.from_json(m.text) for m in admin.store.outbox.values() if m.kind is MessageKind.REMOVAL]
+    assert {r.reference for r in removals} == {"A-2026-0001", "A-2026-0003"}
+    assert all(r.purpose == OFFBOARDED and r.direct_with == UserRef.parse("console:th-npoc") for r in removals)
+    assert {r.message_id for r in removals} == {"m-A-2026-0001", "m-A-2026-0003"}
+    assert "Taking back 2 copies of TLP:AMBER and above from their direct chats" in answer
+    assert "TLP:GREEN and TLP:CLEAR items stay" in answer
+    assert "Nothing can take back what they already forwarded, copied or screenshotted." in answer
+    removed = next(e for e in admin.store.audit if e.detail.get("command") == "member remove")
+    assert removed.detail["copies_taken_back"] == "2"
+
+
+def test_offboarding_someone_who_received_nothing_amber_plans_no_removal(admin: Admin) -> None:
+    admin.says("my-officer", "/alert to:TH tlp:green A public notice")
+    _sent(admin, "th-npoc")
+    [answer] = admin.says("admin", "/member remove console:th-npoc")
+    assert not [m for m in admin.store.outbox.values() if m.kind is MessageKind.REMOVAL]
+    assert "Taking back" not in answer and "screenshotted" not in answer

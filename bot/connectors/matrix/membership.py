@@ -138,3 +138,12 @@ class MatrixRoomAdmin:
             if error.code == "M_NOT_FOUND":
                 return  # gone already
             raise
+
+    async def leave_chat(self, chat: ChatRef) -> None:
+        """bot.actions.removal: the bot leaves a removed person's direct chat (its history stays theirs)."""
+        try:
+            await self._call(lambda c: c.room_leave(chat.chat_id), "leave")
+        except PlatformError as error:
+            if error.code in ("M_NOT_FOUND", "M_FORBIDDEN"):
+                return  # not in it (any more): nothing to leave
+            raise
