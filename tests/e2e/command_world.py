@@ -23,6 +23,7 @@ from sqlalchemy import select
 from alerts.caveats import Tlp
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef, Platform, UserRef
+from alerts.items import Reference
 from alerts.messages import InboundMessage, MessageKind
 from alerts.reminder_policy import zone_of
 from alerts.routing import Destination, DestinationKind
@@ -204,6 +205,10 @@ class World:
         return [originator, *sorted(recipients)]
 
     def attach(self, marker: Marker, reference: str) -> None:
+        try:  # as typed: in lower case or with extra zeros it is the same item to the bot
+            reference = str(Reference.parse(reference))
+        except ValueError:
+            return
         if reference in self.known:
             marker.reference, marker.tlp = reference, self.known[reference]
 

@@ -174,8 +174,10 @@ class CommandMachine(RuleBasedStateMachine):
             to = data.draw(field("to", TO), label="to")
             purpose = data.draw(st.sampled_from(['purpose:"joint case"', "", "purpose:", "tlp:green"]), label="purpose")
             text += f" {to} {purpose}"
-        if marker is not None and reference in self.world.known:
-            self.world.attach(marker, reference)  # feedback and outcomes travel under the item's caveat
+        if marker is not None and command != "consent":
+            # Feedback and outcomes travel under the item's caveat; a consent answer is no content of
+            # the item (a wrong one is only echoed back to where it was typed).
+            self.world.attach(marker, reference)
         self._handled(self.world.says(sender, chat, text))
 
     @precondition(lambda self: self.world.known)
