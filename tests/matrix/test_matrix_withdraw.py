@@ -38,7 +38,7 @@ async def test_a_withdrawn_alert_is_redacted_in_the_recipients_direct_chat_and_t
     (dm,) = await th.wait_for(lambda: set(th.invites) - before, what="an invite to a direct chat")
     await th.join(dm)
     (delivered,) = await th.wait_for(
-        lambda: [e for _, e in world.bot_messages(th, dm) if e.body.startswith(f"[TLP:RED] {reference}")],
+        lambda: [e for _, e in world.bot_messages(th, dm) if f"\n{reference} · " in e.body],
         what="the RED delivery")
 
     await world.officer.say(world.network_room, f"!withdraw {reference} sent to the wrong person")
@@ -63,7 +63,7 @@ async def test_a_correction_leaves_a_line_under_the_earlier_copy_and_sends_the_n
     th = world.th
     reference, _ = await post_alert(world, "!alert to:@th-npoc tlp:red\nThe boat leaves at 22:00.")
     (delivered,) = await th.wait_for(
-        lambda: [(r, e) for r, e in world.bot_messages(th) if e.body.startswith(f"[TLP:RED] {reference} ·")],
+        lambda: [(r, e) for r, e in world.bot_messages(th) if f"\n{reference} · " in e.body],
         what="the RED delivery")
     dm = delivered[0]
     typed = await world.officer.say(world.network_room, f"!correct {reference}\n\nThe boat leaves at 23:30.")
@@ -71,7 +71,7 @@ async def test_a_correction_leaves_a_line_under_the_earlier_copy_and_sends_the_n
                                if e.body.startswith(f"[TLP:RED] {reference} rev 1 is superseded by {reference} rev 2")],
                       what="the line marking rev 1 superseded")
     (revised,) = await th.wait_for(
-        lambda: [e for _, e in world.bot_messages(th, dm) if e.body.startswith(f"[TLP:RED] {reference} rev 2 ·")],
+        lambda: [e for _, e in world.bot_messages(th, dm) if f"\n{reference} rev 2 · " in e.body],
         what="rev 2")
     assert "23:30" in revised.body and revised.decrypted
     # Typed in the network room, the RED correction is taken out of it, as a RED alert typed there is: here

@@ -15,7 +15,7 @@ from storage.content import inbox_aad, open_json
 from storage.sealing import CaseKeySealer
 from storage.tables import attachments, inbox
 from tests.telegram.fake_bot_api import FakeBotApi
-from tests.telegram.support import OFFICER, TH_NPOC, eventually, meet, relaxed, running_bot, settings_for
+from tests.telegram.support import MY_NPOC, OFFICER, TH_NPOC, eventually, meet, relaxed, running_bot, settings_for
 
 PHOTO = bytes(range(256)) * 40 + b"passport page 2"  # some bytes; the fake does not look inside
 CAPTION = "/alert to:TH tlp:amber topic:document-fraud\nAltered passport, page 2: see the laminate"
@@ -33,7 +33,7 @@ async def test_a_captioned_photo_is_an_alert_and_reaches_thailand_as_a_protected
         await eventually(lambda: photos_to(fake, TH_NPOC.id), "the photo to Thailand")
         [photo] = photos_to(fake, TH_NPOC.id)
         assert photo.file == PHOTO  # the largest size was fetched, not the thumbnail
-        assert photo.text.startswith("[TLP:AMBER] A-2026-0001")
+        assert photo.text.startswith("[TLP:AMBER] document-fraud · from Malaysia\n") and "\nA-2026-0001 · " in photo.text
         assert "Altered passport, page 2" in photo.text  # the caption is the body
         assert photo.protect_content  # AMBER: as its text would be
         assert [label for label, _ in photo.buttons()] == ["Acknowledge", "Reply", "Snooze…"]
@@ -96,11 +96,14 @@ async def test_a_429_on_send_photo_is_retried_and_the_photo_arrives_once(tmp_pat
 
 
 async def test_a_red_photo_gives_a_telegram_recipient_only_the_notice(tmp_path, fake, monkeypatch) -> None:
-    meet(fake, OFFICER, TH_NPOC)
+    meet(fake, OFFICER, TH_NPOC, MY_NPOC)
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
         fake.sends_photo(OFFICER, PHOTO, "/alert to:@th-npoc tlp:red\nInformant's photo of the forger")
+        await eventually(lambda: any("is held" in s.text for s in fake.sent_to(OFFICER.id)), "the held receipt")
+        fake.says(MY_NPOC, "/approve A-2026-0001")  # TLP:RED waits for a second person's release
         await eventually(lambda: fake.sent_to(TH_NPOC.id), "the notice to Thailand")
-        await eventually(lambda: any("accepted" in s.text for s in fake.sent_to(OFFICER.id)), "the receipt")
+        await eventually(lambda: any(s.text.startswith("Approved: A-2026-0001") for s in fake.sent_to(MY_NPOC.id)),
+                         "the approval")
         [notice] = fake.sent_to(TH_NPOC.id)
         assert notice.media is None and "awaits you" in notice.text
         assert not any(s.media for s in fake.sent)
