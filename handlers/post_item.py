@@ -21,7 +21,7 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.reachability import reachable, why_unreachable
 from alerts.removal import Removal, removal_message
 from alerts.render import render_delivery, render_receipt
-from alerts.times import UTC, local_or_none
+from alerts.times import UTC, contact_zone, local_or_none
 from alerts.times import zone_at
 from alerts.release import NO_RELEASE, HeldRelease, ReleasePolicy, approvers
 from alerts.routing import Destination, Route, RouteNeedsConfirmation, Router, RoutingPolicy
@@ -282,17 +282,17 @@ def _hold(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, confirme
                       "approvers": ", ".join(c.id for c in who)})
     names = ", ".join(c.title(ctx.directory) for c in who)
     receipt = (f"{noun} {ref} is held ({draft.caveat.label()}): nothing is sent until a second person approves it. "
-               f"Waiting for approval by {names}. If nobody decides by {local_or_none(expires, UTC)}, it expires unsent.")
+               f"Waiting for approval by {names}. If nobody decides by {local_or_none(expires, answer_zone(ctx, {draft.caveat.tlp}))}, it expires unsent.")
     queued = placed_answer(ctx, receipt, {draft.caveat.tlp}, kind=MessageKind.RECEIPT, reference=ref)
     for approver in who:
-        queued += messages_about(ctx.directory, approver.id, draft.caveat, ref, approval_request(ctx.directory, item),
+        queued += messages_about(ctx.directory, approver.id, draft.caveat, ref, approval_request(ctx.directory, item, zone=contact_zone(ctx.directory, approver.id)),
                                  ctx.new_key, kind=MessageKind.APPROVAL, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms,
                                  protect_content=draft.caveat.protect_content)
     ctx.uow.outbox.enqueue_many(queued)
     return item
 
 
-def approval_request(directory: Directory, item: Item, reminder: bool = False) -> str:
+def approval_request(directory: Directory, item: Item, reminder: bool = False, *, zone: str = UTC) -> str:
     """What an approver reads: who asks, how to answer, and the item as its recipients would see it."""
     originator = directory.contacts.get(item.originator)
     who = originator.title(directory) if originator else item.originator
@@ -301,7 +301,7 @@ def approval_request(directory: Directory, item: Item, reminder: bool = False) -
     return (f"{first}{who} asks you to approve the release of {item.kind.noun.lower()} {ref} "
             f"({item.caveat.label()}) to {', '.join(str(s) for s in item.draft.recipients) or 'its default recipients'}. "
             f"Nothing is sent until someone does. Approve: /approve {ref} · Decline: /decline {ref} your reason\n\n"
-            + render_delivery(item, directory, zone=UTC))  # sent to each approver alike: UTC, named
+            + render_delivery(item, directory, zone=zone))  # on the approver's clock (their direct chat)
 
 
 def _divert_for_absences(ctx: CommandContext, item: Item, recipients: tuple[str, ...],

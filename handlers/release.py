@@ -27,7 +27,7 @@ from alerts.release import (HeldRelease, ReleasePolicy, ReleaseState, approvers,
                             reminder_round)
 from alerts.render import render_erased, render_receipt
 from alerts.times import UTC, contact_zone, local_or_none
-from handlers.answer_place import answer_placed, messages_about
+from handlers.answer_place import answer_placed, answer_zone, messages_about
 from handlers.context import CommandContext
 from handlers.errorref import new_error_ref
 from handlers.ports import ItemRecord, UnitOfWork
@@ -126,12 +126,12 @@ def _decidable(ctx: CommandContext, reference: Reference, verb: str) -> tuple[It
     if held.state is not ReleaseState.PENDING:
         by = ctx.directory.contacts.get(held.decided_by or "")
         who = f" by {by.title(ctx.directory)}" if by is not None and held.state is not ReleaseState.EXPIRED else ""
-        _answer(ctx, held, f"{ref} was {_WAS[held.state]}{who} on {local_or_none(held.decided_at, UTC)}; "
+        _answer(ctx, held, f"{ref} was {_WAS[held.state]}{who} on {local_or_none(held.decided_at, answer_zone(ctx, {record.item.caveat.tlp}))}; "
                            "nothing more to decide.")
         return None
     if ctx.now >= held.expires_at:  # the round has not got to it yet: it expires now
         expire(ctx.uow, ctx.directory, held, record, ctx.now, ctx.encrypted_only, ctx.platforms)
-        _answer(ctx, held, f"{ref} expired unsent on {local_or_none(held.expires_at, UTC)}; nothing more to decide. "
+        _answer(ctx, held, f"{ref} expired unsent on {local_or_none(held.expires_at, answer_zone(ctx, {record.item.caveat.tlp}))}; nothing more to decide. "
                            "Its originator is told.")
         return None
     if record.closure is not None:
@@ -188,7 +188,7 @@ def expire(uow: UnitOfWork, directory: Directory, held: HeldRelease, record: Ite
                                 detail={"event": "expired", "originator": held.originator}))
     uow.outbox.enqueue_many(messages_about(
         directory, held.originator, record.item.caveat, ref,
-        f"{ref} expired unsent: nobody approved it by {local_or_none(held.expires_at, UTC)}. Nothing was sent, and "
+        f"{ref} expired unsent: nobody approved it by {local_or_none(held.expires_at, contact_zone(directory, held.originator))}. Nothing was sent, and "
         "it is closed. Send it again if it is still needed.", lambda: f"release:{ref}:expired",
         key=f"release:{ref}:expired", encrypted_only=encrypted_only, platforms=platforms))
     return True
@@ -222,9 +222,9 @@ def _one(uow: UnitOfWork, directory: Directory, policy: ReleasePolicy, held: Hel
     if number == 0 or not uow.reminders.claim(f"release:{held.reference}:remind:{number}", now):
         return 0
     who = approvers(directory, held.originator, held.organisation)
-    text = approval_request(directory, record.item, reminder=True)
     queued: list[OutboundMessage] = []
     for approver in who:
+        text = approval_request(directory, record.item, reminder=True, zone=contact_zone(directory, approver.id))
         key = f"release:{held.reference}:remind:{number}:{approver.id}"
         queued += messages_about(directory, approver.id, record.item.caveat, held.reference, text, lambda: key,
                                  key=key, kind=MessageKind.APPROVAL, encrypted_only=encrypted_only, platforms=platforms,

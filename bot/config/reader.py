@@ -309,7 +309,7 @@ def key_path(loc: Loc) -> str:
         if isinstance(step, int):
             path += f"[{step}]"
         else:
-            shown = step if _BARE_KEY.match(step) else json.dumps(step, ensure_ascii=False)
+            shown = step if _BARE_KEY.fullmatch(step) else json.dumps(step, ensure_ascii=False)
             path = f"{path}.{shown}" if path else shown
     return path
 

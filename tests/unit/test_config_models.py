@@ -24,7 +24,7 @@ _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def _key(path: str, name: str) -> str:
-    shown = name if _BARE.match(name) else json.dumps(name, ensure_ascii=False)
+    shown = name if _BARE.fullmatch(name) else json.dumps(name, ensure_ascii=False)
     return f"{path}.{shown}" if path else shown
 
 
