@@ -24,7 +24,7 @@ def _types(raw: Any) -> tuple[str, ...]:
         raise ValueError(raw)
     found = []
     for value in raw:
-        if not isinstance(value, str) or not _MEDIA_TYPE.match(value.strip().lower()):
+        if not isinstance(value, str) or not _MEDIA_TYPE.fullmatch(value.strip().lower()):
             raise ValueError(raw)
         found.append(value.strip().lower())
     return tuple(dict.fromkeys(found))

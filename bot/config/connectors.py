@@ -103,7 +103,7 @@ def listen_address(text: str) -> tuple[str, int]:
 
 
 def _bot_username(text: str) -> str:
-    if not _BOT_USERNAME.match(text):
+    if not _BOT_USERNAME.fullmatch(text):
         raise ValueError(text)
     name = text.removeprefix("@")
     if not name.lower().endswith("bot"):

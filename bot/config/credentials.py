@@ -31,7 +31,7 @@ class SecretRef:
     def __post_init__(self) -> None:
         if (self.env is None) == (self.file is None):
             raise ValueError("SecretRef needs exactly one of env and file")
-        if self.env is not None and not ENV_NAME.match(self.env):
+        if self.env is not None and not ENV_NAME.fullmatch(self.env):
             raise ValueError(f"not an environment variable name: {self.env!r}")
 
     @classmethod

@@ -73,7 +73,7 @@ def _org_code(raw: Any, load: Load) -> str:
               else 'a short code of letters like "IOM"')
     if raw is None:
         raise refuse(f"missing; expected {expect}")
-    code = raw.strip().upper() if isinstance(raw, str) and _CODE.match(raw.strip()) else None
+    code = raw.strip().upper() if isinstance(raw, str) and _CODE.fullmatch(raw.strip()) else None
     alpha2 = code and country_code(code)
     if code is None or (kind is OrgKind.COUNTRY and alpha2 is None):
         raise refuse(f"expected {expect}, got {describe(raw)}")
@@ -111,7 +111,7 @@ class OrganisationEntry:
 
 
 def _contact_id(text: str, load: Load) -> str:
-    if not _CONTACT_ID.match(text):
+    if not _CONTACT_ID.fullmatch(text):
         raise ValueError(text)
     load.label = f"{load.once('contact id', text)}, {load.label}"  # as its accounts name it when one is given twice
     return text

@@ -132,7 +132,7 @@ def Secret(env: str, file: str) -> Check:
         if not isinstance(raw, dict) or len(raw) != 1 or not ({"env", "file"} & raw.keys()):
             raise refuse(f"expected a secret written {forms}, got {_secret_shape(raw)}")
         (form, where), = raw.items()
-        if form == "env" and isinstance(where, str) and ENV_NAME.match(where):
+        if form == "env" and isinstance(where, str) and ENV_NAME.fullmatch(where):
             return SecretRef.from_env(where)
         if form == "file" and isinstance(where, str) and where.strip():
             return SecretRef.from_file(load.resolve(where.strip()))
