@@ -142,21 +142,8 @@ class TelegramSender:
     async def post_file(self, chat_id: int, data: bytes, name: str, *, photo: bool, caption: str | None,
                         protect: bool, markup: Any = None, reply_to: int | None = None) -> tuple[int, int]:
         """One photo or file, within the limits; (chat id it went to, message id). Follows a group's move."""
-        for _ in range(3):
-            target = self._migrations.outgoing(chat_id)
-            await self._acquire(target)
-            try:
-                return target, await self._api.send_file(target, data, name, photo=photo, caption=caption,
-                                                         protect=protect, markup=markup, reply_to=reply_to)
-            except ChatMoved as moved:
-                if self.on_migrated is not None:
-                    await self.on_migrated(target, moved.new_chat_id)
-                else:
-                    self._migrations.add(target, moved.new_chat_id)
-            except RateLimited as limited:
-                self._limiter.hold(limited.retry_after or 1.0, chat=target)
-                raise
-        raise PermanentFailure("chat-migrated", "the chat kept moving")
+        return await self._following(chat_id, lambda target: self._api.send_file(
+            target, data, name, photo=photo, caption=caption, protect=protect, markup=markup, reply_to=reply_to))
 
     async def show_outcome(self, message: Outgoing) -> str:
         """A BUTTONS row: the pressed message's buttons become what the command did. Editing is
@@ -188,12 +175,16 @@ class TelegramSender:
     async def post(self, chat_id: int, html: str, *, protect: bool = False, markup: Any = None,
                    reply_to: int | None = None) -> tuple[int, int]:
         """One message within the limits; (chat id it went to, message id). Follows a group's move."""
+        return await self._following(chat_id, lambda target: self._api.send_message(
+            target, html, protect=protect, markup=markup, reply_to=reply_to))
+
+    async def _following(self, chat_id: int, send: Callable[[int], Awaitable[int]]) -> tuple[int, int]:
+        """`send` to the chat within the limits, following a group that moved (at most three times)."""
         for _ in range(3):
             target = self._migrations.outgoing(chat_id)
             await self._acquire(target)
             try:
-                return target, await self._api.send_message(target, html, protect=protect, markup=markup,
-                                                            reply_to=reply_to)
+                return target, await send(target)
             except ChatMoved as moved:
                 if self.on_migrated is not None:
                     await self.on_migrated(target, moved.new_chat_id)
