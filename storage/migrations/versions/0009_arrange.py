@@ -2,7 +2,7 @@
 hub and topic, and retired rooms.
 
 Revision ID: 0009_arrange
-Revises: 0007_erasure
+Revises: 0008_converse
 Create Date: 2026-12-06
 
 Written by hand and frozen, like 0001_core. Nullable additions, so SQLite needs no table rebuild.

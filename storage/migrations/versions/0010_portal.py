@@ -1,7 +1,7 @@
 """The web portal: one-time login links and sessions, each by the hash of its token.
 
 Revision ID: 0010_portal
-Revises: 0007_erasure
+Revises: 0009_arrange
 Create Date: 2026-12-06
 
 Written by hand and frozen, like 0001_core (it does not import storage.portal_tables). New tables only.

@@ -1,7 +1,7 @@
 """Focal points: the roles national-focal-point and organisational-focal-point in the directory.
 
 Revision ID: 0011_focal
-Revises: 0008_converse
+Revises: 0010_portal
 Create Date: 2026-12-06
 
 Written by hand and frozen: the role column is widened (the names are longer than 16) and its

@@ -2,7 +2,7 @@
 its revision, with the deliveries of its earlier revisions kept apart.
 
 Revision ID: 0012_withdraw
-Revises: 0007_erasure
+Revises: 0011_focal
 Create Date: 2026-12-06
 
 Written by hand and frozen, like 0001_core. Nullable additions, so SQLite needs no table rebuild.

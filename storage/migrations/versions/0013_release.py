@@ -1,7 +1,7 @@
 """Two-person release: the `approver` role, and the items held until a second person decides.
 
 Revision ID: 0013_release
-Revises: 0011_focal (re-chained after main merged 0008_converse to 0011_focal)
+Revises: 0012_withdraw
 Create Date: 2026-12-06
 
 Written by hand and frozen, like 0001_core. The roles' CHECK constraint gains `approver`: SQLite

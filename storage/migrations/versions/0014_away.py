@@ -1,7 +1,7 @@
 """Away and delegation: who is away until when, and who stands in for them.
 
 Revision ID: 0014_away
-Revises: 0009_arrange
+Revises: 0013_release
 Create Date: 2026-12-06
 
 Written by hand and frozen, like 0001_core. A new table only.

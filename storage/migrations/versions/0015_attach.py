@@ -1,7 +1,7 @@
 """Attachments: the photos and files an item carries, sealed under the item's case key.
 
 Revision ID: 0015_attach
-Revises: 0009_arrange
+Revises: 0014_away
 Create Date: 2026-12-06
 
 Written by hand and frozen, like 0001_core. A new table only.
