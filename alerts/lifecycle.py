@@ -12,6 +12,7 @@ or a second /consent never undoes what happened first. Pure functions; storage a
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -100,6 +101,42 @@ class Erasure:
 
     erased_at: datetime
     reason: str | None = None
+
+
+# How /reply's audit entries name the two ways feedback goes (their detail's "direction").
+FEEDBACK_TO_ORIGINATOR = "feedback to originator"
+UPDATE_TO_RECIPIENTS = "update to recipients"
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """One /reply on an item, as its audit entry holds it: a recipient's feedback to the originator,
+    or the originator's update to the recipients."""
+
+    given_at: datetime
+    by: str  # contact id of who typed it
+    text: str
+    update: bool  # the originator's update to the recipients; else feedback on one copy
+    recipients: tuple[str, ...] = ()  # contact ids it went to
+    on_behalf_of: str | None = None  # whose copy it answered, when their delegate or backup gave it
+
+    @property
+    def copy_of(self) -> str:
+        """The recipient whose copy the feedback answers (meaningless for an update)."""
+        return self.on_behalf_of or self.by
+
+
+def feedback_of(by: str | None, at: datetime, recipients: tuple[str, ...], detail: Mapping[str, object] | None
+                ) -> Feedback | None:
+    """The Feedback a /reply audit entry records; None when its detail is not one (or is gone)."""
+    if not by or not detail or not isinstance(detail.get("text"), str):
+        return None
+    direction = detail.get("direction")
+    if direction not in (FEEDBACK_TO_ORIGINATOR, UPDATE_TO_RECIPIENTS):
+        return None
+    behalf = detail.get("on_behalf_of")
+    return Feedback(at, by, str(detail["text"]), direction == UPDATE_TO_RECIPIENTS, recipients,
+                    behalf if isinstance(behalf, str) and behalf else None)
 
 
 @dataclass(frozen=True, slots=True)

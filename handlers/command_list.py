@@ -197,6 +197,18 @@ def _mine(rest: str, vocabulary: Vocabulary) -> c.MineCommand:
     return c.MineCommand(everything, page)
 
 
+def _history(rest: str, vocabulary: Vocabulary) -> c.HistoryCommand:
+    reference, after = take_reference(rest, "history")
+    page: int | None = None
+    for word in after.split():
+        if word.lower().startswith("page:") and page is None:
+            page = _page(word[5:], f"/history {reference} page:2")
+        else:
+            raise CommandSyntaxError(f"Unexpected '{shorten(word, 30)}': /history takes a reference, and page:2 "
+                                     f"for more. Example: /history {reference} page:2")
+    return c.HistoryCommand(reference, page or 1)
+
+
 def _consent(rest: str, vocabulary: Vocabulary) -> c.ConsentCommand:
     reference, after = take_reference(rest, "consent")
     answer, reason = take_word(after)
@@ -290,10 +302,13 @@ _declare(CommandSpec("find", EVERYONE, "/find TEXT [topic: country: ref: from: u
     "their ref:), from: and until: (UTC days). Newest first, a page at a time (page:2).",
     (FIND_EXAMPLE, "/find ref:A-2026-00 page:2"),
     _find, lambda ctx, cmd, policy: search.find(ctx, cmd)))
-_declare(CommandSpec("history", EVERYONE, "/history REF", "an item's revisions, acknowledgements and forwards",
-    "What happened to an item, as you may see it: its revisions, each copy's delivery, acknowledgement and "
-    "answer, its forward requests, and its closure or withdrawal.", ("/history A-2026-0042",),
-    _reference_only(c.HistoryCommand), lambda ctx, cmd, policy: search.history(ctx, cmd.reference)))
+_declare(CommandSpec("history", EVERYONE, "/history REF [page:N]",
+    "an item's revisions, acknowledgements, feedback and forwards",
+    "What happened to an item, as you may see it: its revisions, each copy's delivery and acknowledgement, "
+    "the feedback and updates sent with /reply (a recipient: their own feedback and the updates sent to them), "
+    "its forward requests, and its closure. A long history comes a page at a time (page:2).",
+    ("/history A-2026-0042", "/history A-2026-0042 page:2"),
+    _history, lambda ctx, cmd, policy: search.history(ctx, cmd.reference, cmd.page)))
 _declare(CommandSpec("away", EVERYONE, "/away until:YYYY-MM-DD backup:@contact [note]",
     "away: who stands in for you",
     "Set yourself away until a date (your last day away, your time; at most 366 days ahead) with a delegate in "

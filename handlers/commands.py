@@ -187,9 +187,15 @@ class CorrectCommand:
 
 
 @dataclass(frozen=True)
-class HistoryCommand(ReferenceOnly):
+class HistoryCommand:
+    """`/history A-2026-0042 page:2`."""
+
     name: ClassVar[str] = "history"
     reference: Reference
+    page: int = 1
+
+    def render(self) -> str:
+        return command_text.joined("/history", str(self.reference), f"page:{self.page}" if self.page != 1 else "")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,14 @@ from alerts.audit import AuditAction
 from alerts.caveats import Tlp
 from alerts.items import Reference
 from alerts.directory import Contact
-from alerts.lifecycle import Closure, DeliveryState, ForwardState, delivery_step
+from alerts.lifecycle import (
+    FEEDBACK_TO_ORIGINATOR,
+    UPDATE_TO_RECIPIENTS,
+    Closure,
+    DeliveryState,
+    ForwardState,
+    delivery_step,
+)
 from alerts.identity import Platform
 from alerts.reachability import reachable, why_unreachable
 from alerts.messages import MessageKind, OutboundMessage
@@ -220,7 +227,7 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
         contacts = relay_to_recipients(ctx, record, MessageKind.FEEDBACK, lambda zone: render_feedback(
             item, title(ctx, me), text, from_originator=True, closure=record.closure, zone=zone), files)
         ctx.audit(AuditAction.FEEDBACK, recipients=contacts, reference=str(reference), caveat=item.caveat.label(),
-                  detail={"direction": "update to recipients", "text": text})
+                  detail={"direction": UPDATE_TO_RECIPIENTS, "text": text})
         ctx.answer(f"Your update on {reference} goes to {len(contacts)} recipients.{closed}")
         return
     delivery, on_behalf = _own_or_stood_in(ctx, record)
@@ -239,7 +246,7 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
     for state in (DeliveryState.ACKNOWLEDGED, DeliveryState.ANSWERED):
         ctx.uow.items.mark_delivery(delivery.outbox_key, state.value, ctx.now)
     ctx.audit(AuditAction.FEEDBACK, recipients=(item.originator,), reference=str(reference),
-              caveat=item.caveat.label(), detail={"direction": "feedback to originator", "text": text,
+              caveat=item.caveat.label(), detail={"direction": FEEDBACK_TO_ORIGINATOR, "text": text,
                                                   **_behalf_detail(delivery, on_behalf)})
     if on_behalf is not None:
         note_act(ctx, delivery.contact, f"replied to {reference}")

@@ -24,7 +24,16 @@ from alerts.directory import Contact, Directory, Room
 from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, Reference
 from alerts.membership import PlannedAction
-from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress, Withdrawal
+from alerts.lifecycle import (
+    Closure,
+    DeliveryState,
+    Erasure,
+    Feedback,
+    ForwardRequest,
+    ForwardState,
+    Progress,
+    Withdrawal,
+)
 from alerts.messages import Attachment, InboundMessage, MessageKind, OutboundMessage
 from alerts.priority import Priority
 from alerts.release import HeldRelease, ReleaseState
@@ -45,6 +54,8 @@ class DeliveryRecord:
     acknowledged_at: datetime | None = None
     answered_at: datetime | None = None
     platform_message_id: str | None = None
+    # Set on a copy of an earlier revision (ItemRepository.earlier_deliveries): when /correct replaced it.
+    superseded_at: datetime | None = None
 
     @property
     def progress(self) -> Progress:
@@ -207,6 +218,12 @@ class ReleaseRepository(Protocol):
 
 class AuditLog(Protocol):
     def record(self, event: AuditEvent) -> None: ...
+
+    def feedback(self, reference: Reference) -> list[Feedback]:
+        """The item's feedback and updates (/reply), oldest first, opened under its case key: the log
+        is where they are kept. Entries not yet written (those of a held block) are not among them,
+        nor those whose text is gone with an erased case."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

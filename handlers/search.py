@@ -7,10 +7,14 @@ each item, its topic, when it was made: ItemRepository.find), the country filter
 directory, and only then is each candidate opened, newest first, until the page is full (and one
 more, to know whether there is a next page). Every search is recorded in the audit log as a
 consultation, with the references it showed.
+
+/history reads one item's feedback back from the audit log (AuditLog.feedback, opened under the
+item's case key) and shows what handlers.visibility.feedback_for lets the asker read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import datetime, time, timedelta, timezone
 
 from dataclasses import replace
@@ -20,6 +24,7 @@ from alerts.caveat_rules import channel_violation, shared_chat
 from alerts.caveats import Tlp
 from alerts.routing import Destination
 from alerts.items import Reference
+from alerts.lifecycle import Feedback
 from alerts.render import erased_line
 from alerts.times import clock_time, contact_zone, zone_name
 from alerts.roles import Role
@@ -28,8 +33,11 @@ from handlers.commands import FindCommand
 from handlers.context import CommandContext
 from handlers.followup import find_item, may_see, sender_of, title
 from handlers.ports import DeliveryRecord, ItemRecord
+from handlers.visibility import ItemView, feedback_for, item_view
 
 PAGE = 8  # lines; a phone screen without scrolling, as /mine
+HISTORY_PAGE = 12  # event lines of /history per answer: a phone screen with a short scroll
+FEEDBACK_SHOWN = 100  # characters of a feedback text on its /history line (the portal shows it whole)
 
 
 def _state(record: ItemRecord) -> str:
@@ -130,13 +138,18 @@ def _answer(ctx: CommandContext, head: str, records: list[ItemRecord], more: str
     text = "\n".join(lines)
     if moved:
         # The lines carry items' text: only TLP:CLEAR may be read by a whole room.
-        answer = ctx.answer_message(text)
-        ctx.uow.outbox.enqueue_many([
-            replace(answer, destination=Destination.direct(ctx.message.sender)),
-            ctx.answer_message(f"{sender_of(ctx).name}: answered in your direct chat with the bot, because the "
-                               "answer carries the text of items not for everyone here.")])
+        _in_direct_chat(ctx, text, "the text of items not for everyone here")
         return
     answer_placed(ctx, text, tlps)
+
+
+def _in_direct_chat(ctx: CommandContext, text: str, carries: str, reference: str | None = None) -> None:
+    """Answer `text` in the asker's direct chat with the bot, and tell the chat asked in why."""
+    answer = ctx.answer_message(text, reference=reference)
+    ctx.uow.outbox.enqueue_many([
+        replace(answer, destination=Destination.direct(ctx.message.sender)),
+        ctx.answer_message(f"{sender_of(ctx).name}: answered in your direct chat with the bot, because the "
+                           f"answer carries {carries}.")])
 
 
 def find(ctx: CommandContext, command: FindCommand) -> None:
@@ -163,33 +176,43 @@ def mine_all(ctx: CommandContext, page: int) -> None:
             "You have sent or received no items." if page == 1 else f"No page {page}: nothing more.", "mine all")
 
 
-def history(ctx: CommandContext, reference: Reference) -> None:
+def history(ctx: CommandContext, reference: Reference, page: int = 1) -> None:
     record = find_item(ctx, reference, "history")
     if record is None:
         return
     sender, item = sender_of(ctx), record.item
-    if not may_see(sender, record):
+    view = item_view(sender, item.originator, (d.contact for d in record.deliveries))
+    if view is None:
         ctx.audit(AuditAction.REFUSAL, reference=str(reference), caveat=item.caveat.label(),
                   detail={"command": "history", "reason": "not theirs to see"})
         ctx.answer(f"Only the originator, recipients, coordinators and auditors can see {reference}.")
         return
-    overseer = sender.id == item.originator or sender.has(Role.COORDINATOR) or sender.has(Role.AUDITOR)
+    overseer = view is ItemView.EVERY_RECIPIENT
     # Whose copies are theirs to know: every one for those who oversee it, else their own (as /status).
     mine = (lambda contact: True) if overseer else (lambda contact: contact == sender.id)  # noqa: E731
-    zone = answer_zone(ctx, (item.caveat.tlp,))
-    lines = [f"{reference} · {item.caveat.label()} · history (times {zone_name(zone)})",
-             f"{clock_time(item.created_at, zone)} {item.kind.noun.lower()} sent by {title(ctx, item.originator)}"]
+    feedback = feedback_for(sender, view, ctx.uow.audit.feedback(reference))
+    # Feedback texts are the item's content: not in a shared chat unless TLP:CLEAR (as /find), and not
+    # over a chat the caveat keeps its text from (TLP:RED on Telegram): there, who and when only.
+    texts = readable_here(ctx, record)
+    moved = (bool(feedback) and texts and item.caveat.tlp is not Tlp.CLEAR
+             and shared_chat(ctx.message.chat, ctx.message.direct))
+    zone = contact_zone(ctx.directory, sender.id) if moved else answer_zone(ctx, (item.caveat.tlp,))
     events: list[tuple[datetime, str]] = []
+    # A copy whose feedback is shown needs no "answered" line of its own: its feedback line says it.
+    answered = {f.copy_of for f in feedback if not f.update}
     earlier = ctx.uow.items.earlier_deliveries(reference)
     for revision, delivery in earlier:
         if mine(delivery.contact):
-            events += _copy_events(ctx, delivery, f"rev {revision}")
+            events += _copy_events(ctx, delivery, f"rev {revision}", answered)
     for delivery in record.deliveries:
         if mine(delivery.contact):
-            events += _copy_events(ctx, delivery, f"rev {item.revision}" if item.revision > 1 else "")
-    revisions = sorted({n for n, _ in earlier})
-    if item.revision > 1:
-        lines.append(f"Revisions: {', '.join(f'rev {n}' for n in revisions)} superseded; now {item.label}")
+            events += _copy_events(ctx, delivery, f"rev {item.revision}" if item.revision > 1 else "", answered)
+    # Each revision ended when the next was made: the revision a feedback answered is the one then in force.
+    ends = sorted({(d.superseded_at, n) for n, d in earlier if d.superseded_at is not None})
+    for f in feedback:
+        revision = next((n for end, n in ends if f.given_at < end), item.revision)
+        tag = f" (rev {revision})" if item.revision > 1 else ""
+        events.append((f.given_at, _feedback_event(ctx, f, tag, item.caveat.tlp.label if not texts else None)))
     if overseer:
         for request in ctx.uow.items.forwards(reference):
             names = ", ".join(title(ctx, c) for c in request.contacts)
@@ -200,14 +223,51 @@ def history(ctx: CommandContext, reference: Reference) -> None:
     if record.closure is not None and record.withdrawal is None:
         events.append((record.closure.closed_at, f"closed by {title(ctx, record.closure.closed_by)}"))
     events.sort(key=lambda event: event[0])
-    lines += [f"{clock_time(at, zone)} {what}" for at, what in events]
-    ctx.audit(AuditAction.CONSULTATION, reference=str(reference), caveat=item.caveat.label(),
-              detail={"command": "history", "view": "every recipient" if overseer else "own delivery"})
-    answer_placed(ctx, "\n".join(lines), {item.caveat.tlp}, reference=str(reference))
+    pages = max(1, -(-len(events) // HISTORY_PAGE))
+    detail = {"command": "history", "view": view.value, "feedback": str(len(feedback))}
+    if page > 1:
+        detail["page"] = str(page)
+    ctx.audit(AuditAction.CONSULTATION, reference=str(reference), caveat=item.caveat.label(), detail=detail)
+    if page > pages:
+        ctx.answer(f"No page {page}: the history of {reference} has {pages} page{'s' if pages > 1 else ''}. "
+                   f"Example: /history {reference}")
+        return
+    on_page = f", page {page} of {pages}" if pages > 1 else ""
+    lines = [f"{reference} · {item.caveat.label()} · history (times {zone_name(zone)}{on_page})"]
+    if page == 1:
+        lines.append(f"{clock_time(item.created_at, zone)} {item.kind.noun.lower()} sent by {title(ctx, item.originator)}")
+        if item.revision > 1:
+            revisions = sorted({n for n, _ in earlier})
+            lines.append(f"Revisions: {', '.join(f'rev {n}' for n in revisions)} superseded; now {item.label}")
+    shown = events[(page - 1) * HISTORY_PAGE:page * HISTORY_PAGE]
+    lines += [f"{clock_time(at, zone)} {what}" for at, what in shown]
+    if page < pages:
+        lines.append(f"More: /history {reference} page:{page + 1}")
+    text = "\n".join(lines)
+    if moved:
+        _in_direct_chat(ctx, text, "the feedback of an item not for everyone here", str(reference))
+        return
+    answer_placed(ctx, text, {item.caveat.tlp}, reference=str(reference))
 
 
-def _copy_events(ctx: CommandContext, delivery: DeliveryRecord, revision: str) -> list[tuple[datetime, str]]:
+def _feedback_event(ctx: CommandContext, feedback: Feedback, tag: str, withheld: str | None) -> str:
+    """`feedback from X (rev 2): text` (`update from X: text`), one line cut short for a phone;
+    `withheld`: the TLP whose text may not be read here, said instead of the text."""
+    if feedback.update:
+        head = f"update from {title(ctx, feedback.by)}{tag}"
+    else:
+        behalf = f" for {title(ctx, feedback.on_behalf_of)}" if feedback.on_behalf_of else ""
+        head = f"feedback from {title(ctx, feedback.by)}{behalf}{tag}"
+    if withheld is not None:
+        return f"{head} (its text only where {withheld} may be read)"
+    text = " ".join(feedback.text.split())
+    return f"{head}: {text if len(text) <= FEEDBACK_SHOWN else text[:FEEDBACK_SHOWN - 1] + '…'}"
+
+
+def _copy_events(ctx: CommandContext, delivery: DeliveryRecord, revision: str,
+                 answered: AbstractSet[str]) -> list[tuple[datetime, str]]:
     who, tag = title(ctx, delivery.contact), f" ({revision})" if revision else ""
-    steps = [(delivery.sent_at, "delivered to"), (delivery.acknowledged_at, "acknowledged by"),
-             (delivery.answered_at, "answered by")]
+    steps = [(delivery.sent_at, "delivered to"), (delivery.acknowledged_at, "acknowledged by")]
+    if delivery.contact not in answered:
+        steps.append((delivery.answered_at, "answered by"))
     return [(at, f"{what} {who}{tag}") for at, what in steps if at is not None]

@@ -4,6 +4,10 @@
   a recipient sees the item and their own delivery only (who else received it is not theirs to know);
   anyone else sees nothing of it, not even that it exists.
 
+Of its feedback (/reply), the same: whoever sees every recipient sees every one; a recipient sees the
+feedback on their own copy (theirs, or given for them by a delegate or backup) and the originator's
+updates that were sent to them; never another recipient's feedback.
+
 The overdue list is a coordinators' view: coordinators and admins see every line of it (references,
 names and times, no content), anyone else the lines they owe or sent.
 """
@@ -14,6 +18,7 @@ import enum
 from collections.abc import Iterable
 
 from alerts.directory import Contact
+from alerts.lifecycle import Feedback
 from alerts.reminders import Owed
 from alerts.roles import Role
 
@@ -30,6 +35,13 @@ def item_view(viewer: Contact, originator: str, recipients: Iterable[str]) -> It
     if viewer.id in set(recipients):
         return ItemView.OWN_DELIVERY
     return None
+
+
+def feedback_for(viewer: Contact, view: ItemView, feedback: Iterable[Feedback]) -> list[Feedback]:
+    """The feedback on an item that `viewer`, who sees it as `view`, may read."""
+    if view is ItemView.EVERY_RECIPIENT:
+        return list(feedback)
+    return [f for f in feedback if (viewer.id in f.recipients if f.update else f.copy_of == viewer.id)]
 
 
 def sees_all_overdue(viewer: Contact) -> bool:

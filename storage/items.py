@@ -131,7 +131,8 @@ class SqlItemRepository:
         rows = self._conn.execute(select(superseded_deliveries).where(d.item_reference == str(reference))
                                   .order_by(d.revision, d.id)).all()
         return [(row.revision, DeliveryRecord(row.contact, row.destination, row.outbox_key, row.state, row.sent_at,
-                                              row.acknowledged_at, row.answered_at, row.platform_message_id))
+                                              row.acknowledged_at, row.answered_at, row.platform_message_id,
+                                              row.superseded_at))
                 for row in rows]
     def set_due(self, reference: Reference, ack_due: datetime | None, feedback_due: datetime | None) -> None:
         self._conn.execute(update(items).where(items.c.reference == str(reference))

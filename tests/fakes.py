@@ -15,14 +15,15 @@ from datetime import datetime
 from types import TracebackType
 
 from alerts.arrangements import Arrangement
-from alerts.audit import AuditEvent
+from alerts.audit import AuditAction, AuditEvent
 from alerts.away import Absence
 from alerts.devices import DeviceAction, device_message
 from alerts.directory import Contact, Directory, Room
 from alerts.identity import ChatRef, UserRef
 from alerts.items import Item, ItemKind, ItemState, Reference
 from alerts.lifecycle import (
-    Closure, DeliveryState, ForwardRequest, ForwardState, Withdrawal, close_step, delivery_step, forward_step,
+    Closure, DeliveryState, Feedback, ForwardRequest, ForwardState, Withdrawal, close_step, delivery_step,
+    feedback_of, forward_step,
 )
 from alerts.membership import PlannedAction, action_message
 from alerts.messages import Attachment, InboundMessage, MessageKind, OutboundMessage
@@ -176,7 +177,8 @@ class _Items:
     def revise(self, item: Item, route: Route, outbox_keys: dict[str, str], at: datetime) -> None:
         record = self._staged.items[str(item.reference)]
         earlier = self._staged.superseded.get(str(item.reference), ())
-        self._staged.superseded[str(item.reference)] = earlier + tuple((record.item.revision, d) for d in record.deliveries)
+        self._staged.superseded[str(item.reference)] = earlier + tuple(
+            (record.item.revision, replace(d, superseded_at=at)) for d in record.deliveries)
         deliveries = tuple(
             DeliveryRecord(d.contact, str(d.destination), outbox_keys[d.contact], "queued") for d in route.deliveries
         )
@@ -284,6 +286,14 @@ class _Audit:
 
     def record(self, event: AuditEvent) -> None:
         self._staged.audit.append(event)
+
+    def feedback(self, reference: Reference) -> list[Feedback]:
+        record = self._staged.items.get(str(reference))
+        if record is not None and record.erasure is not None:
+            return []  # the case key is gone, and with it the texts the log sealed under it
+        found = (feedback_of(e.actor, e.at, e.recipients, e.detail) for e in self._staged.audit
+                 if e.action is AuditAction.FEEDBACK and e.reference == str(reference))
+        return [f for f in found if f is not None]
 
 
 def _signature(record: ItemRecord) -> tuple[int, int]:

@@ -345,18 +345,14 @@ class PortalServer:
         now = self._now()
 
         def load(uow: UnitOfWork) -> dict[str, Any]:
-            page = views.item_page(uow, directory, viewer, now, reference)
-            if not page["erased"]:
-                view = views.ItemView(page["view"])
-                page["feedback"] = views.feedback_visible(self._trail(uow, page["reference"]), viewer, view,
-                                                          directory, views.Clock(viewer.timezone))
-            return page
+            return views.item_page(uow, directory, viewer, now, reference)
 
         page = await self._db(self._write(load))
         return self._page("item.html", viewer=viewer, csrf=csrf_for(token), title=page["reference"], **page)
 
     def _trail(self, uow: UnitOfWork, reference: str) -> list[Any]:
-        # The audit log's own reader (as `liaison-bot audit show` uses): no port of the unit of work reads the log.
+        # The whole trail, by the audit log's own reader (as `liaison-bot audit show` uses): the unit of work's
+        # port reads only an item's feedback back.
         return list(read_entries(uow.connection, self.runtime.keyring, reference=reference))  # type: ignore[attr-defined]
 
     async def _audit(self, request: web.Request) -> web.Response:

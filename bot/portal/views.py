@@ -20,6 +20,7 @@ from alerts.bulletin import SharedItem, may_carry, render_bulletin
 from alerts.directory import Contact, Directory, Standing
 from alerts.identity import ChatRef
 from alerts.items import Reference
+from alerts.lifecycle import FEEDBACK_TO_ORIGINATOR, UPDATE_TO_RECIPIENTS, Feedback
 from alerts.routing_types import Destination, DestinationKind
 from alerts.reminder_render import duration
 from alerts.reminders import Owed, Track, chased, deadline, overdue
@@ -28,8 +29,8 @@ from alerts.stats import ExchangeTimes, group_stats, median, percentile, period_
 from alerts.incident import COUNT_MINIMUM, Incident, harmonised_counts
 from handlers.arrangements import status as arrangement_status
 from handlers.coordination import incidents_of
-from handlers.ports import ItemRecord, ItemSummary, UnitOfWork
-from handlers.visibility import ItemView, item_view, overdue_for
+from handlers.ports import DeliveryRecord, ItemRecord, ItemSummary, UnitOfWork
+from handlers.visibility import ItemView, feedback_for, item_view, overdue_for
 
 PORTAL_CHANNEL = "portal"
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -221,8 +222,8 @@ def _record_for(uow: UnitOfWork, viewer: Contact, reference_text: str) -> tuple[
     return record, view
 
 
-def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, reference_text: str,
-              feedback: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime,
+              reference_text: str) -> dict[str, Any]:
     """One item as the viewer may see it. NotFound for an unknown reference and for one the viewer may
     not see (the refusal is audited, as in chat, with no more than the reference)."""
     try:
@@ -236,7 +237,6 @@ def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datet
     _consulted(uow, viewer, now, reference=reference, caveat=item.caveat.label(), command="portal item",
                view=view.value)
     overseer = view is ItemView.EVERY_RECIPIENT
-    shown = record.deliveries if overseer else tuple(d for d in record.deliveries if d.contact == viewer.id)
     draft = item.draft
     page: dict[str, Any] = {
         "reference": reference, "tlp": item.caveat.tlp.label, "tlp_class": _tlp_class(item.caveat.tlp),
@@ -246,19 +246,28 @@ def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datet
         "originator": _title(directory, item.originator), "created": clock.at(item.created_at),
         "ack_due": clock.at(item.ack_due), "feedback_due": clock.at(item.feedback_due),
         "erased": record.erasure is not None, "body": "" if record.erasure is not None else draft.body,
-        "closure": None, "view": view.value, "overseer": overseer, "zone": viewer.timezone,
-        "deliveries": [{
-            "contact": _title(directory, d.contact), "state": d.state, "sent": clock.at(d.sent_at),
-            "acknowledged": clock.at(d.acknowledged_at), "answered": clock.at(d.answered_at),
-            "platform": _via(directory, d.destination),
-        } for d in shown],
-        "forwards": [], "feedback": feedback or [],
+        "closure": None, "withdrawal": None, "view": view.value, "overseer": overseer, "zone": viewer.timezone,
+        "deliveries": [_copy(directory, clock, d) for d in record.deliveries if overseer or d.contact == viewer.id],
+        "revision": item.revision, "revised": clock.at(item.revised_at) if item.revised_at else None, "revisions": _revisions(uow, directory, viewer, record, overseer, clock),
+        "forwards": [], "feedback": [],
         "can_act": may_act(viewer) and record.closure is None and record.erasure is None,
         "is_auditor": viewer.has(Role.AUDITOR),
     }
-    if record.closure is not None:
+    withdrawn = record.withdrawal
+    # A withdrawal closes its item: that closure is the withdrawal, said once (one made before stays).
+    by_withdrawal = withdrawn is not None and record.closure is not None and (
+        record.closure.closed_at, record.closure.closed_by) == (withdrawn.withdrawn_at, withdrawn.withdrawn_by)
+    if record.closure is not None and not by_withdrawal:
         page["closure"] = {"by": _title(directory, record.closure.closed_by), "at": clock.at(record.closure.closed_at),
                            "outcome": record.closure.outcome}
+    if record.withdrawal is not None:
+        # Whoever may open the page could see the item, so they may learn why it was taken back (as in chat).
+        withdrawal = record.withdrawal
+        page["withdrawal"] = {"by": _title(directory, withdrawal.withdrawn_by), "at": clock.at(withdrawal.withdrawn_at),
+                              "reason": "" if record.erasure is not None else (withdrawal.reason or "")}
+    if record.erasure is None:
+        page["feedback"] = [_feedback_row(directory, clock, f)
+                            for f in feedback_for(viewer, view, uow.audit.feedback(item.reference))]
     if overseer:
         page["forwards"] = [{
             "asker": _title(directory, f.asker), "to": ", ".join(_title(directory, c) for c in f.contacts),
@@ -267,20 +276,36 @@ def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datet
     return page
 
 
-def feedback_visible(entries: list[Any], viewer: Contact, view: ItemView, directory: Directory,
-                     clock: Clock) -> list[dict[str, str]]:
-    """The feedback and updates on an item as the audit log holds them: every one for whoever sees the
-    whole item; for a recipient, their own feedback and the originator's updates to every recipient."""
-    shown = []
-    for entry in entries:
-        if entry.action != AuditAction.FEEDBACK.value or not entry.detail:
-            continue
-        direction = str(entry.detail.get("direction", ""))
-        if view is not ItemView.EVERY_RECIPIENT and entry.actor != viewer.id and direction != "update to recipients":
-            continue
-        shown.append({"by": _title(directory, entry.actor or "?"), "at": clock.at(entry.recorded_at),
-                      "direction": direction, "text": str(entry.detail.get("text", ""))})
-    return shown
+def _copy(directory: Directory, clock: Clock, delivery: DeliveryRecord) -> dict[str, str]:
+    return {"contact": _title(directory, delivery.contact), "state": delivery.state, "sent": clock.at(delivery.sent_at),
+            "acknowledged": clock.at(delivery.acknowledged_at), "answered": clock.at(delivery.answered_at),
+            "platform": _via(directory, delivery.destination)}
+
+
+def _revisions(uow: UnitOfWork, directory: Directory, viewer: Contact, record: ItemRecord, overseer: bool,
+               clock: Clock) -> list[dict[str, Any]]:
+    """The item's earlier revisions (/correct), oldest first: when each was made and superseded, and its
+    copies the viewer may see (every one for an overseer, else their own, as for the current revision)."""
+    by_number: dict[int, list[DeliveryRecord]] = {}
+    for number, delivery in uow.items.earlier_deliveries(record.item.reference):
+        by_number.setdefault(number, []).append(delivery)
+    found: list[dict[str, Any]] = []
+    made: datetime | None = record.item.created_at
+    for number in sorted(by_number):
+        copies = by_number[number]
+        ended = min((d.superseded_at for d in copies if d.superseded_at is not None), default=None)
+        found.append({"number": number, "made": clock.at(made), "superseded": clock.at(ended),
+                      "copies": [_copy(directory, clock, d) for d in copies if overseer or d.contact == viewer.id]})
+        made = ended
+    return found
+
+
+def _feedback_row(directory: Directory, clock: Clock, feedback: Feedback) -> dict[str, str]:
+    by = _title(directory, feedback.by)
+    if feedback.on_behalf_of:
+        by += f" for {_title(directory, feedback.on_behalf_of)}"
+    return {"by": by, "at": clock.at(feedback.given_at), "text": feedback.text,
+            "direction": UPDATE_TO_RECIPIENTS if feedback.update else FEEDBACK_TO_ORIGINATOR}
 
 
 def audit_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, reference_text: str,

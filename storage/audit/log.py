@@ -25,13 +25,17 @@ from sqlalchemy.engine import RootTransaction, Transaction
 
 from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import Clock
+from alerts.items import Reference
+from alerts.lifecycle import Feedback, feedback_of
 from storage.audit.encoding import (
     GENESIS_HASH,
     HEAD_MAC_LABEL,
     SCHEMA_VERSION,
     detail_plaintext,
     entry_hash,
+    from_micros,
     head_mac,
+    loads,
     meta_plaintext,
     part_aad,
     to_micros,
@@ -40,7 +44,7 @@ from storage.audit.merkle import Frontier
 from storage.audit.tables import audit_entries, audit_head
 from storage.db import insert_for
 from storage.keyring import Keyring
-from storage.sealing import CaseKeySealer
+from storage.sealing import CaseKeySealer, SealError
 
 # Entries about the log itself, not content of the case they name: sealed under the master key.
 NOT_CASE_CONTENT = frozenset({AuditAction.ERASURE, AuditAction.EXPORT, AuditAction.CONSULTATION, AuditAction.KEY})
@@ -195,6 +199,31 @@ class SqlAuditLog:
             self._held = None
         if entries:
             self._append(entries)
+
+    def feedback(self, reference: Reference) -> list[Feedback]:
+        """handlers.ports.AuditLog.feedback: the item's FEEDBACK entries as written so far (not those
+        held in this block), each opened under the item's case key; one that cannot be opened (its
+        case erased, or a blob that does not verify) is left out rather than failing the reader."""
+        e = audit_entries.c
+        rows = self._connection.execute(
+            select(e.seq, e.recorded_at_us, e.key_id, e.schema_version, e.case_ref, e.sealed_meta, e.sealed_detail)
+            .where(e.reference == str(reference), e.action == AuditAction.FEEDBACK.value).order_by(e.seq))
+        found: list[Feedback] = []
+        for row in rows:
+            if row.sealed_detail is None:
+                continue  # its detail was dropped: the case was erased when it was written
+            try:
+                meta = loads(self._sealer.open(row.sealed_meta, aad=part_aad(row.seq, row.key_id,
+                                                                              row.schema_version, "meta")))
+                detail = loads(self._sealer.open(row.sealed_detail, aad=part_aad(
+                    row.seq, row.key_id, row.schema_version, "detail"), case=row.case_ref))
+            except (SealError, ValueError):
+                continue
+            entry = feedback_of(meta.get("actor"), from_micros(row.recorded_at_us),
+                                tuple(meta.get("recipients") or ()), detail)
+            if entry is not None:
+                found.append(entry)
+        return found
 
     def _recorded_at_us(self, event: AuditEvent) -> int:
         return to_micros(self._clock.now() if self._clock else event.at)

@@ -18,7 +18,15 @@ from alerts.devices import DeviceAction, DeviceOp
 from alerts.directory import Room, RoomPurpose
 from alerts.identity import ChatRef, UserRef
 from alerts.items import ItemKind, Reference
-from alerts.lifecycle import Closure, ForwardRequest, ForwardState, Withdrawal
+from alerts.lifecycle import (
+    FEEDBACK_TO_ORIGINATOR,
+    UPDATE_TO_RECIPIENTS,
+    Closure,
+    Feedback,
+    ForwardRequest,
+    ForwardState,
+    Withdrawal,
+)
 from alerts.membership import PlannedAction, RoomAction
 from alerts.messages import Attachment, InboundMessage, Mention, MessageKind
 from alerts.release import HeldRelease, ReleaseState
@@ -243,8 +251,42 @@ def test_a_revision_replaces_the_draft_and_the_deliveries(backend: Backend, cloc
     assert mine == []  # no longer a recipient
     with backend.factory() as uow:
         earlier = uow.items.earlier_deliveries(item.reference)
-    assert [(n, d.contact, d.outbox_key, d.state, d.platform_message_id) for n, d in earlier] == [
-        (1, "my-npoc", "o1", "acknowledged", "m-1"), (1, "sg-npoc", "o2", "queued", None)]
+    assert [(n, d.contact, d.outbox_key, d.state, d.platform_message_id, d.superseded_at) for n, d in earlier] == [
+        (1, "my-npoc", "o1", "acknowledged", "m-1", clock.now()), (1, "sg-npoc", "o2", "queued", None, clock.now())]
+
+
+def test_the_feedback_on_an_item_reads_back_from_the_log_oldest_first(backend: Backend, clock: ManualClock) -> None:
+    ref = Reference(ItemKind.ALERT, 2026, 1)
+
+    def reply(actor: str, recipients: tuple[str, ...], **detail: str) -> AuditEvent:
+        return AuditEvent(action=AuditAction.FEEDBACK, at=clock.now(), actor=actor, recipients=recipients,
+                          channel="console:@x", reference=str(ref), caveat="TLP:AMBER", detail=detail)
+
+    with backend.factory() as uow:
+        uow.items.add(make_item(1, originator="th-lo"), make_route("my-npoc", "sg-npoc"),
+                      {"my-npoc": "o1", "sg-npoc": "o2"})
+        uow.items.add(make_item(2, originator="th-lo"), make_route("my-npoc"), {"my-npoc": "o3"})
+        uow.audit.record(reply("my-npoc", ("th-lo",), direction=FEEDBACK_TO_ORIGINATOR, text="Held <both>"))
+        clock.advance(timedelta(minutes=5))
+        uow.audit.record(reply("th-lo", ("my-npoc", "sg-npoc"), direction=UPDATE_TO_RECIPIENTS, text="Update"))
+        clock.advance(timedelta(minutes=5))
+        uow.audit.record(reply("vn-npoc", ("th-lo",), direction=FEEDBACK_TO_ORIGINATOR, text="For SG",
+                               on_behalf_of="sg-npoc", **{"as": "delegate"}))
+        # Neither another item's feedback nor another kind of entry about this one.
+        uow.audit.record(replace(reply("my-npoc", ("th-lo",), direction=FEEDBACK_TO_ORIGINATOR, text="Other"),
+                                 reference="A-2026-0002"))
+        uow.audit.record(AuditEvent(action=AuditAction.CONSULTATION, at=clock.now(), actor="my-npoc",
+                                    reference=str(ref), detail={"command": "status", "text": "no feedback"}))
+        uow.commit()
+    with backend.factory() as uow:
+        found = uow.audit.feedback(ref)
+    start = clock.now() - timedelta(minutes=10)
+    assert found == [
+        Feedback(start, "my-npoc", "Held <both>", False, ("th-lo",)),
+        Feedback(start + timedelta(minutes=5), "th-lo", "Update", True, ("my-npoc", "sg-npoc")),
+        Feedback(start + timedelta(minutes=10), "vn-npoc", "For SG", False, ("th-lo",), "sg-npoc"),
+    ]
+    assert found[2].copy_of == "sg-npoc" and found[0].copy_of == "my-npoc"
 
 
 def test_find_chooses_by_metadata_newest_first(backend: Backend) -> None:

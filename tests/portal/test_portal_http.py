@@ -352,3 +352,62 @@ def test_auditors_export_an_items_trail_as_csv_recorded_as_an_export(world: Port
         exports = [(e.actor, e.channel) for e in read_entries(connection, world.runtime.keyring, reference="A-2026-0001")
                    if e.action == "export"]
     assert exports == [("rso-auditor", "portal")]
+
+
+def _local(moment: object, zone: str) -> str:
+    from datetime import datetime
+
+    assert isinstance(moment, datetime)
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def test_a_corrected_and_withdrawn_items_page_shows_its_revisions_and_withdrawal_escaped(world: PortalWorld) -> None:
+    world.say("my-officer", "/alert to:TH,ID tlp:amber topic:document-fraud\nTwo travellers, flight XX123")
+    made = world.clock.now()
+    world.advance(timedelta(minutes=20))
+    world.say("th-npoc", "/ack A-2026-0003")
+    world.advance(timedelta(minutes=20))
+    superseded = world.clock.now()
+    world.say("my-officer", "/correct A-2026-0003 to:TH,ID,MY\n\n<img src=x onerror=alert(1)> Three travellers")
+    world.say("th-npoc", "/reply A-2026-0003 <script>alert('feedback')</script> held at the gate")
+    world.advance(timedelta(minutes=20))
+    withdrawn = world.clock.now()
+    answers = world.say("my-officer", "/withdraw A-2026-0003 <b onclick=x()>sent</b> to the wrong desk")
+    assert any("A-2026-0003" in a for a in answers), answers
+    pages = {}
+    for contact in ("my-officer", "th-npoc", "my-npoc"):
+        client = Client(world.url)
+        client.log_in(world.login_link(contact))
+        answer = client.get("/items/A-2026-0003")
+        assert answer.status == 200, contact
+        pages[contact] = answer.body
+    officer = pages["my-officer"]
+    zone = "Asia/Kuala_Lumpur"
+    # The revisions, each with when it was made and superseded on the viewer's clock, and its copies.
+    assert "<h1>A-2026-0003 rev 2</h1>" in officer and "<h2>Earlier revisions</h2>" in officer
+    assert f"Rev 1 · made {_local(made, zone)} · superseded {_local(superseded, zone)}" in officer
+    assert f"<dt>Revised</dt><dd>{_local(superseded, zone)} (rev 2)</dd>" in officer
+    rev1 = officer.split('id="rev-1"', 1)[1].split("</section>", 1)[0]
+    assert "National point of contact (Thailand)" in rev1 and "National point of contact (Indonesia)" in rev1
+    assert "acknowledged" in rev1 and "(Malaysia)" not in rev1  # Malaysia came with rev 2
+    # The withdrawal: who, when, why, escaped; said once, not again as a closure.
+    assert (f"Withdrawn {_local(withdrawn, zone)} by Immigration liaison officer (Malaysia): "
+            "&lt;b onclick=x()&gt;sent&lt;/b&gt; to the wrong desk") in officer
+    assert "<dt>Closed</dt>" not in officer
+    # Hostile bodies are inert: the corrected text, the feedback and the reason are escaped.
+    for page in pages.values():
+        assert "<img src=x" not in page and "<script>alert" not in page and "<b onclick" not in page
+        assert "&lt;img src=x onerror=alert(1)&gt; Three travellers" in page
+    assert "&lt;script&gt;alert(&#39;feedback&#39;)&lt;/script&gt; held at the gate" in officer
+    # A recipient sees their own copy of each revision, and the withdrawal on their own clock.
+    thai = pages["th-npoc"]
+    rev1 = thai.split('id="rev-1"', 1)[1].split("</section>", 1)[0]
+    assert "National point of contact (Thailand)" in rev1 and "(Indonesia)" not in rev1
+    assert f"superseded {_local(superseded, 'Asia/Bangkok')}" in thai
+    assert f"Withdrawn {_local(withdrawn, 'Asia/Bangkok')}" in thai
+    assert "held at the gate" in thai
+    # Malaysia received rev 2 only: no copy of theirs in rev 1, and not the Thai feedback.
+    malaysian = pages["my-npoc"]
+    assert "No copy of yours." in malaysian.split('id="rev-1"', 1)[1].split("</section>", 1)[0]
+    assert "held at the gate" not in malaysian and "(Thailand)" not in malaysian.split("<h2>Earlier revisions</h2>")[1]

@@ -233,7 +233,7 @@ def commands(vocabulary: Vocabulary) -> st.SearchStrategy[c.Command]:
         st.builds(c.StatusCommand, references),
         st.builds(c.OverdueCommand, scopes),
         st.builds(c.MineCommand, st.booleans(), st.integers(1, 10_000)),
-        st.builds(c.HistoryCommand, references),
+        st.builds(c.HistoryCommand, references, st.integers(1, 10_000)),
         finds(vocabulary),
         st.builds(c.ContactsCommand, scopes),
         st.just(c.WhoamiCommand()),

@@ -97,11 +97,118 @@ def test_history_shows_revisions_acknowledgements_and_only_what_the_person_may_s
                                      "23 Nov 17:00 alert sent by My Officer (Malaysia)",
                                      "Revisions: rev 1 superseded; now A-2026-0001 rev 2"]
     assert "acknowledged by Th Npoc (Thailand) (rev 1)" in mine
-    assert "answered by Th Npoc (Thailand) (rev 2)" in mine and "delivered to My Npoc (Malaysia) (rev 2)" in mine
+    # The answer is its feedback line, with the revision it answered.
+    assert "feedback from Th Npoc (Thailand) (rev 2): Confirmed" in mine and "answered by" not in mine
+    assert "delivered to My Npoc (Malaysia) (rev 2)" in mine
     theirs = bot.answer("th-npoc", "/history A-2026-0001")
     assert "Th Npoc" in theirs and "My Npoc" not in theirs  # who else received it is not theirs to know
     assert bot.answer("iom-npoc", "/history A-2026-0001") == (
         "Only the originator, recipients, coordinators and auditors can see A-2026-0001.")
+
+
+def _two_feedbacks() -> Bot:
+    bot = Bot()
+    bot.says("my-officer", "/alert to:TH,MY tlp:amber topic:document-fraud Altered passports on flight XX123")
+    bot.worker_sends()
+    bot.later(30)
+    bot.says("th-npoc", "/reply A-2026-0001 Thai side: both travellers held")
+    bot.later(5)
+    bot.says("my-npoc", "/reply A-2026-0001 Malaysian side: no record of them")
+    bot.later(5)
+    bot.says("my-officer", "/reply A-2026-0001 Update: case handed to the prosecutor")
+    return bot
+
+
+def test_history_shows_feedback_texts_to_those_who_oversee_the_item_on_their_own_clock() -> None:
+    from alerts.times import clock_time, contact_zone
+
+    bot = _two_feedbacks()
+    thai, malaysian, update = (e for e in bot.store.audit if e.action is AuditAction.FEEDBACK)
+    for who in ("my-officer", "rso-coord", "auditor"):
+        history = bot.answer(who, "/history A-2026-0001")
+        zone = contact_zone(bot.directory, who)
+        assert history.splitlines()[0].endswith(f"history (times {zone})")
+        lines = history.splitlines()
+        assert f"{clock_time(thai.at, zone)} feedback from Th Npoc (Thailand): Thai side: both travellers held" in lines
+        assert (f"{clock_time(malaysian.at, zone)} feedback from My Npoc (Malaysia): Malaysian side: no record of "
+                "them") in lines
+        assert f"{clock_time(update.at, zone)} update from My Officer (Malaysia): Update: case handed to the " \
+               "prosecutor" in lines
+    assert bot.store.audit[-1].detail == {"command": "history", "view": "every recipient", "feedback": "3"}
+
+
+def test_a_recipient_sees_their_own_feedback_and_the_updates_never_another_recipients() -> None:
+    bot = _two_feedbacks()
+    theirs = bot.answer("th-npoc", "/history A-2026-0001")
+    assert "feedback from Th Npoc (Thailand): Thai side: both travellers held" in theirs
+    assert "update from My Officer (Malaysia): Update: case handed to the prosecutor" in theirs
+    assert "Malaysian side" not in theirs and "My Npoc" not in theirs
+    other = bot.answer("my-npoc", "/history A-2026-0001")
+    assert "Malaysian side: no record of them" in other and "Thai side" not in other and "Th Npoc" not in other
+    assert bot.store.audit[-1].detail == {"command": "history", "view": "own delivery", "feedback": "2"}
+    assert bot.answer("iom-npoc", "/history A-2026-0001") == (
+        "Only the originator, recipients, coordinators and auditors can see A-2026-0001.")
+
+
+def test_an_update_shows_only_to_the_recipients_it_was_sent_to() -> None:
+    bot = Bot()
+    bot.says("my-officer", "/alert to:TH tlp:amber Boat leaves tonight")
+    bot.worker_sends()
+    bot.says("my-officer", "/reply A-2026-0001 Thai eyes only: the captain is known")
+    bot.later(1)
+    bot.says("my-officer", "/correct A-2026-0001 to:TH,MY")
+    bot.worker_sends()
+    assert "Thai eyes only" in bot.answer("th-npoc", "/history A-2026-0001")
+    # My Npoc receives rev 2 only: the update sent before reached the Thai recipient alone.
+    assert "Thai eyes only" not in bot.answer("my-npoc", "/history A-2026-0001")
+    assert "update from My Officer (Malaysia) (rev 1): Thai eyes only" in bot.answer("my-officer", "/history A-2026-0001")
+
+
+def test_a_long_feedback_is_cut_short_and_a_long_history_comes_in_pages() -> None:
+    from handlers.search import FEEDBACK_SHOWN, HISTORY_PAGE
+
+    bot = Bot()
+    bot.says("my-officer", "/alert to:TH tlp:green Boat leaves tonight")
+    bot.worker_sends()
+    words = "word " * 60
+    for n in range(HISTORY_PAGE + 3):
+        bot.later(1)
+        bot.says("th-npoc", f"/reply A-2026-0001 Sighting {n:02d} {words}")
+    first = bot.answer("my-officer", "/history A-2026-0001").splitlines()
+    assert first[0] == "A-2026-0001 · TLP:GREEN H0 · history (times Asia/Kuala_Lumpur, page 1 of 2)"
+    assert first[-1] == "More: /history A-2026-0001 page:2"
+    feedback = [line for line in first if "feedback from" in line]
+    assert feedback and all(line.endswith("…") for line in feedback)
+    assert all(len(line.split(": ", 1)[1]) == FEEDBACK_SHOWN for line in feedback)
+    second = bot.answer("my-officer", "/history A-2026-0001 page:2").splitlines()
+    assert second[0].endswith("page 2 of 2)") and "More:" not in second[-1]
+    assert "Sighting 14" in second[-1]  # the newest, last
+    shown = [line for line in first + second if "Sighting" in line]
+    assert len(shown) == HISTORY_PAGE + 3  # each once across the pages
+    assert bot.answer("my-officer", "/history A-2026-0001 page:3") == (
+        "No page 3: the history of A-2026-0001 has 2 pages. Example: /history A-2026-0001")
+    [refused] = bot.says("my-officer", "/history A-2026-0001 everything")
+    assert refused.startswith("Unexpected 'everything'") and "/history A-2026-0001 page:2" in refused
+
+
+def test_history_with_feedback_asked_in_a_room_is_answered_in_the_direct_chat() -> None:
+    bot = _two_feedbacks()
+    in_room = bot.says("th-npoc", "/history A-2026-0001", chat="console:#network")
+    assert in_room == ["Th Npoc: answered in your direct chat with the bot, because the answer carries the "
+                       "feedback of an item not for everyone here."]
+    assert "Thai side: both travellers held" in bot.messages_to("th-npoc")[-1].text
+
+
+def test_red_feedback_text_is_not_shown_over_telegram() -> None:
+    bot = Bot()
+    bot.says("my-officer", "/alert to:@au-npoc tlp:red Informant named Somsak")
+    bot.worker_sends()
+    assert bot.says("au-npoc", "/reply A-2026-0001 Somsak is known to us", chat="matrix:!dm:example.org",
+                    account="matrix:@au-npoc:example.org")[0].startswith("Your feedback")
+    telegram = {"chat": "telegram:4242", "account": "telegram:user:4242"}
+    [history] = bot.says("au-npoc", "/history A-2026-0001", **telegram)
+    assert "Somsak" not in history
+    assert "feedback from Au Npoc (Australia) (its text only where TLP:RED may be read)" in history
 
 
 # --- the property: /find shows exactly what /status would show ---------------------------------------
