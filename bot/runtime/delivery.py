@@ -246,7 +246,7 @@ class DeliveryWorker:
                 reply_to=row.reply_to,
                 attempt=row.attempts,
                 possible_repeat=row.possible_repeat,
-                attachments=files,
+                attachments=row.files + files,  # the row's own (charts), then its item's
                 attention=row.attention,
             ))
         return messages, len(rows)
