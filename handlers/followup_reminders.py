@@ -6,6 +6,8 @@
     service.digest(now, day) / service.bulletin(now, month)
 
 The scheduler (bot/scheduling/scheduler.py) calls these with the time; tests call them with a manual clock.
+The digest and the bulletin carry their charts as images, drawn outside handlers/ (the ChatCharts port)
+and queued as the outbox row's own files; one that cannot be drawn leaves the text to go alone.
 Each round of items runs in one transaction that reads the items' state under lock, notes each
 reminder under its deterministic key, and only when the key is new queues the outbox row and the
 audit entry: so a reminder for an item answered meanwhile is never made, and a job fired twice, or
