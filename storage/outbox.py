@@ -255,9 +255,12 @@ class SqlOutbox:
         self._conn.execute(update(deliveries).where(deliveries.c.outbox_key == row.key,
                                                     deliveries.c.state == "queued").values(state="failed"))
 
-    def mark_sent(self, key: str, platform_message_id: str | None, at: datetime) -> None:
+    def mark_sent(self, key: str, platform_message_id: str | None, at: datetime, *, files: bool = True) -> None:
+        """`files=False`: the caller knows the row carried no files of its own (the delivery worker, from
+        what it leased), which spares a statement on every send."""
         self._set(key, state="sent", platform_message_id=platform_message_id, sent_at=at, lease_until=None)
-        self._drop_files(key)
+        if files:
+            self._drop_files(key)
 
     def release(self, key: str) -> None:
         """Hand a leased row back untried (its platform was not connected): due at once when it is,
