@@ -126,6 +126,9 @@ class OutboundMessage:
     not_before: datetime | None = None
     # Attachment ids of the item `reference` (ItemRepository.attachment) to send with the text.
     attachments: tuple[str, ...] = ()
+    # Files made for this message alone (the digest's and the bulletin's charts), with their bytes:
+    # stored sealed beside its outbox row until it is sent, then removed. Sent before `attachments`.
+    files: tuple[Attachment, ...] = ()
     # The people this message asks to act (a delivery, a reminder, an escalation): each platform makes
     # it notify them (on Matrix, a mention). Empty: a message to read, which need not notify.
     attention: tuple[UserRef, ...] = ()

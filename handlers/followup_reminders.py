@@ -6,6 +6,8 @@
     service.digest(now, day) / service.bulletin(now, month)
 
 The scheduler (bot/scheduling/scheduler.py) calls these with the time; tests call them with a manual clock.
+The digest and the bulletin carry their charts as images, drawn outside handlers/ (the ChatCharts port)
+and queued as the outbox row's own files; one that cannot be drawn leaves the text to go alone.
 Each round of items runs in one transaction that reads the items' state under lock, notes each
 reminder under its deterministic key, and only when the key is new queues the outbox row and the
 audit entry: so a reminder for an item answered meanwhile is never made, and a job fired twice, or
@@ -45,7 +47,7 @@ from alerts.digest import render_digest
 from alerts.directory import Directory
 from alerts.identity import ChatRef, Platform
 from alerts.items import Reference
-from alerts.messages import MessageKind, OutboundMessage
+from alerts.messages import Attachment, MessageKind, OutboundMessage
 from alerts.release import ReleasePolicy
 from alerts.reminder_policy import ReminderPolicy
 from alerts.reminder_render import render_reminder
@@ -62,7 +64,7 @@ from handlers.arrangements import remind_ending
 from handlers.away import stand_in_place, summarise_returns
 from handlers.errorref import new_error_ref
 from handlers.release import release_round
-from handlers.ports import DirectorySource, ItemSummary, SetAside, UnitOfWork, UnitOfWorkFactory
+from handlers.ports import ChatCharts, DirectorySource, ItemSummary, SetAside, UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +115,7 @@ class ReminderService:
                  error_ref: Callable[[], str] = new_error_ref, platforms: AbstractSet[Platform] | None = None,
                  encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY, arrangement_notice: timedelta = ENDING_NOTICE,
                  count_minimum: int = COUNT_MINIMUM, digest_zone: str = UTC, release: ReleasePolicy | None = None,
-                 portal_url: Callable[[], str | None] = lambda: None) -> None:
+                 portal_url: Callable[[], str | None] = lambda: None, charts: ChatCharts | None = None) -> None:
         """`platforms` (those the bot runs; None: every one) and `encrypted_only` choose each reminder's
         chat as routing chooses an item's (alerts.routing_places.direct_place); `arrangement_notice`: how
         long before its last day a sharing arrangement reminds the coordinators; `count_minimum`: the
@@ -121,7 +123,8 @@ class ReminderService:
         zone of the digest's day and hour, on whose clock its times are written too. `release`: items
         held for two-person release are reminded about and expired in each tick. `portal_url`: the
         web portal's address while it is served (None: not served); the digest and the bulletin then end
-        with a link to its statistics, where their charts are."""
+        with a link to its statistics, where their charts are. `charts`: draws the digest's and the
+        bulletin's charts, which their messages carry as images (None: text only)."""
         self._uow_factory = uow_factory
         self._directory = directory
         self.policy = policy
@@ -137,6 +140,7 @@ class ReminderService:
         self._digest_zone = digest_zone
         self._release = release
         self._portal_url = portal_url
+        self._charts = charts
 
     # --- reminders ------------------------------------------------------------------------------
 
@@ -377,6 +381,9 @@ class ReminderService:
             return False
         directory = self._directory.current()
         key = f"digest:{day.isoformat()}"
+        # Drawn before the round's transaction, which then holds no lock while they are drawn (a job
+        # fired twice draws them twice, and the second is dropped at the claim).
+        files = self._drawn(DIGEST, lambda charts: charts.digest(now, day))
         with self._uow_factory() as uow:
             if not uow.reminders.claim(key, now):
                 return False
@@ -390,7 +397,8 @@ class ReminderService:
             text = render_digest(owed, directory, now, day=label, new_items=new_items, zone=self._digest_zone)
             text += self._charts_line("/stats")
             room = Destination.chat(self._digest_room)
-            uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=room, text=text))
+            uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=room, text=text,
+                                               files=files))
             uow.audit.record(AuditEvent(
                 action=AuditAction.REMINDER, at=now, actor=BOT_ACTOR, channel=str(room),
                 detail={"kind": "digest", "day": day.isoformat(),
@@ -398,6 +406,21 @@ class ReminderService:
             ))
             uow.commit()
         return True
+
+    def _drawn(self, round_: str, draw: Callable[[ChatCharts], Sequence[Attachment]]) -> tuple[Attachment, ...]:
+        """The round's charts, or none when they cannot be drawn: its text goes without them, and the
+        log says so with an error reference and the error's type only (no content, no numbers)."""
+        if self._charts is None:
+            return ()
+        try:
+            files = tuple(draw(self._charts))
+            if any(f.data is None or len(f.data) != f.size for f in files):
+                raise ValueError("a chart came without its bytes")
+        except Exception as error:
+            log.error("the %s's charts could not be drawn (%s); it is sent without them [%s]",
+                      round_, type(error).__name__, self._error_ref())
+            return ()
+        return files
 
     def _charts_line(self, path: str) -> str:
         """A closing line linking to the portal's charts, when the portal is served."""
@@ -413,6 +436,7 @@ class ReminderService:
         key = f"bulletin:{month:%Y-%m}"
         room = Destination.chat(self._bulletin_room)
         green_allowed = directory.room(self._bulletin_room) is not None  # registered: network members only
+        files = self._drawn(BULLETIN, lambda charts: charts.bulletin(f"{month:%Y-%m}", now))  # as the digest's
         with self._uow_factory() as uow:
             if not uow.reminders.claim(key, now):
                 return False
@@ -427,7 +451,8 @@ class ReminderService:
                                                                 uow.reminders.summaries(since, until), share)]
             text = render_bulletin(items, label, green_allowed=green_allowed, minimum=self.count_minimum)
             text += self._charts_line(f"/stats?period={month:%Y-%m}")
-            uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=room, text=text))
+            uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=room, text=text,
+                                               files=files))
             carried = [i for i in items if i.body is not None]
             uow.audit.record(AuditEvent(
                 action=AuditAction.DELIVERY, at=now, actor=BOT_ACTOR, channel=str(room),

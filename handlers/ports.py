@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -625,3 +625,18 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class ChatCharts(Protocol):
+    """The charts the digest and the bulletin carry into chat, as images (PNG) with their bytes.
+
+    Drawn outside handlers/ (bot/portal/chat_charts.py), from the same numbers as the portal's
+    statistics, counts only. Either may raise: the round then sends its text without them."""
+
+    def digest(self, now: datetime, day: date) -> Sequence[Attachment]:
+        """The charts of the coordinators' digest of the local `day`, as of `now`."""
+        ...
+
+    def bulletin(self, month: str, now: datetime) -> Sequence[Attachment]:
+        """The charts of the monthly bulletin of `month` (YYYY-MM), as of `now`."""
+        ...

@@ -43,3 +43,7 @@ def outbox_aad(key: str) -> bytes:
 
 def attachment_aad(reference: str, ident: str) -> bytes:
     return b"attachments|" + reference.encode() + b"|" + ident.encode()
+
+
+def outbox_file_aad(key: str, position: int) -> bytes:
+    return b"outbox_files|" + key.encode() + b"|" + str(position).encode()

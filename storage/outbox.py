@@ -19,16 +19,16 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, case, func, literal, not_, or_, select, update
+from sqlalchemy import Connection, and_, case, delete, func, literal, not_, or_, select, update
 
 from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, UserRef
-from alerts.messages import MessageKind, OutboundMessage
+from alerts.messages import Attachment, MessageKind, OutboundMessage
 from alerts.routing import Destination
-from storage.content import json_plaintext, open_json, outbox_aad
+from storage.content import json_plaintext, open_json, outbox_aad, outbox_file_aad, seal_json
 from storage.db import insert_for
 from storage.sealing import ContentErased, ContentSealer
-from storage.tables import deliveries, outbox
+from storage.tables import deliveries, outbox, outbox_files
 
 # Error codes are kept in clear for operators: a code such as "telegram.429", never a message text.
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -73,6 +73,7 @@ class LeasedMessage:
     possible_repeat: bool = False  # an earlier attempt may have arrived: its outcome was never recorded
     attachments: tuple[str, ...] = ()
     attention: tuple[UserRef, ...] = ()
+    files: tuple[Attachment, ...] = ()  # OutboundMessage.files, opened from their rows
 
     @property
     def message(self) -> OutboundMessage:
@@ -88,6 +89,7 @@ class LeasedMessage:
             not_before=self.not_before,
             attachments=self.attachments,
             attention=self.attention,
+            files=self.files,
         )
 
 
@@ -109,10 +111,11 @@ class SqlOutbox:
         now = self._clock.now()
         plaintexts: dict[tuple[str, ...], bytes] = {}  # a fan-out seals the same text for every row: encode it once
         rows = []
+        files: list[dict[str, object]] = []
         for message in messages:
             # Whom it asks to act, and which files go with it, are sealed with the text.
             attention = [str(user) for user in message.attention]
-            cache_key = (message.text, *attention, "|", *message.attachments)
+            cache_key = (message.text, *attention, "|", *message.attachments, "|", str(len(message.files)))
             plaintext = plaintexts.get(cache_key)
             if plaintext is None:
                 content: dict[str, object] = {"text": message.text}
@@ -120,7 +123,10 @@ class SqlOutbox:
                     content["attention"] = attention
                 if message.attachments:
                     content["attachments"] = list(message.attachments)
+                if message.files:  # how many: a row whose files are not all there is never sent without them
+                    content["files"] = len(message.files)
                 plaintext = plaintexts[cache_key] = json_plaintext(content)
+            files.extend(self._file_rows(message, now))
             reply_to = message.reply_to
             rows.append({
                 "key": message.key,
@@ -141,6 +147,39 @@ class SqlOutbox:
         if rows:
             # ON CONFLICT (key) DO NOTHING: a second enqueue of a key keeps the first row.
             self._conn.execute(insert_for(self._conn, outbox).on_conflict_do_nothing(index_elements=["key"]), rows)
+        if files:  # a second enqueue of a key keeps the first row's files too
+            self._conn.execute(insert_for(self._conn, outbox_files).on_conflict_do_nothing(
+                index_elements=["outbox_key", "position"]), files)
+
+    def _file_rows(self, message: OutboundMessage, now: datetime) -> list[dict[str, object]]:
+        rows: list[dict[str, object]] = []
+        for position, file in enumerate(message.files):
+            if file.data is None:
+                raise ValueError("a file to send with a message needs its bytes")
+            aad = outbox_file_aad(message.key, position)
+            rows.append({"outbox_key": message.key, "position": position, "size": len(file.data), "created_at": now,
+                         "meta": seal_json(self._sealer, {"name": file.name, "mime": file.mime}, aad=aad,
+                                           case=message.reference),
+                         "data": self._sealer.seal(file.data, aad=aad, case=message.reference)})
+        return rows
+
+    def _files(self, key: str, count: int, reference: str | None) -> tuple[Attachment, ...]:
+        """The `count` files of the row `key`, opened; raises when one is missing (removed by retention)."""
+        c = outbox_files.c
+        rows = self._conn.execute(select(outbox_files).where(c.outbox_key == key).order_by(c.position)).all()
+        if [row.position for row in rows] != list(range(count)):
+            raise LookupError("the files of an outbox row are not all there")
+        files = []
+        for row in rows:
+            aad = outbox_file_aad(key, row.position)
+            meta = open_json(self._sealer, row.meta, aad=aad, case=reference)
+            data = self._sealer.open(bytes(row.data), aad=aad, case=reference)
+            files.append(Attachment(meta["name"], meta["mime"], len(data), data))
+        return tuple(files)
+
+    def _drop_files(self, *keys: str) -> None:
+        """A row sent or given up on needs its files no more."""
+        self._conn.execute(delete(outbox_files).where(outbox_files.c.outbox_key.in_(keys)))
 
     def lease(
         self, now: datetime, limit: int, lease_for: timedelta, platforms: set[str] | None = None
@@ -211,12 +250,17 @@ class SqlOutbox:
         log.warning("outbox row %s is not sent: its text is %s", row.key, code)
         self._conn.execute(update(outbox).where(outbox.c.id == row.id)
                            .values(state="failed", lease_until=None, last_error=code))
+        self._drop_files(row.key)
         # An item's copy that will never go says so in /status, rather than staying "queued".
         self._conn.execute(update(deliveries).where(deliveries.c.outbox_key == row.key,
                                                     deliveries.c.state == "queued").values(state="failed"))
 
-    def mark_sent(self, key: str, platform_message_id: str | None, at: datetime) -> None:
+    def mark_sent(self, key: str, platform_message_id: str | None, at: datetime, *, files: bool = True) -> None:
+        """`files=False`: the caller knows the row carried no files of its own (the delivery worker, from
+        what it leased), which spares a statement on every send."""
         self._set(key, state="sent", platform_message_id=platform_message_id, sent_at=at, lease_until=None)
+        if files:
+            self._drop_files(key)
 
     def release(self, key: str) -> None:
         """Hand a leased row back untried (its platform was not connected): due at once when it is,
@@ -234,6 +278,7 @@ class SqlOutbox:
 
     def mark_failed(self, key: str, error_code: str) -> None:
         self._set(key, state="failed", lease_until=None, last_error=_code(error_code))
+        self._drop_files(key)
 
     def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str) -> list[str]:
         """The item's unsent rows of `kinds` (pending, or leased: a send in flight that lands after
@@ -245,6 +290,7 @@ class SqlOutbox:
         if keys:
             self._conn.execute(update(outbox).where(*where).values(state="failed", lease_until=None,
                                                                   last_error=_code(error_code)))
+            self._drop_files(*keys)
         return keys
 
     def release_held(self, error_code: str, now: datetime) -> int:
@@ -295,6 +341,7 @@ class SqlOutbox:
             possible_repeat=row.state == "sending" or (row.last_error or "").startswith(_UNKNOWN),
             attachments=tuple(content.get("attachments", ())),
             attention=tuple(UserRef.parse(user) for user in content.get("attention", ())),
+            files=self._files(row.key, int(content["files"]), row.reference) if content.get("files") else (),
         )
 
 
@@ -305,6 +352,15 @@ def cancel_case(connection: Connection, reference: str) -> int:
         update(outbox).where(outbox.c.reference == reference, outbox.c.state.in_(_UNFINISHED))
         .values(state="failed", lease_until=None, last_error=ERASED)
     )
+    connection.execute(delete(outbox_files).where(outbox_files.c.outbox_key.in_(
+        select(outbox.c.key).where(outbox.c.reference == reference))))
+    return result.rowcount or 0
+
+
+def purge_files(connection: Connection, before: datetime) -> int:
+    """Retention: files of messages made before `before` and still kept (their row never went) are
+    removed; the row, if it is ever leased, is then set aside rather than sent without them."""
+    result = connection.execute(delete(outbox_files).where(outbox_files.c.created_at < before))
     return result.rowcount or 0
 
 

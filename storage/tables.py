@@ -218,6 +218,21 @@ attachments = Table(
     # Filed with the message that created the item (not with a reply): what a forward carries too.
     Column("origin", Boolean, nullable=False),
 )
+
+# Files made for one outbox message alone (0016_outfiles: the digest's and the bulletin's charts), kept
+# beside its row until it is sent or given up on (storage.outbox), or retention removes them. Sealed
+# as the row's text is (under the case key of its reference, else the master key); the size in clear.
+outbox_files = Table(
+    "outbox_files",
+    metadata,
+    Column("outbox_key", String(100), primary_key=True),  # the outbox row's key
+    Column("position", Integer, primary_key=True),  # the order they are sent in, from 0
+    Column("size", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("meta", LargeBinary, nullable=False),  # sealed JSON {name, mime}
+    Column("data", LargeBinary, nullable=False),  # the sealed bytes
+    Index("ix_outbox_files_created_at", "created_at"),
+)
 from storage import conversations as _conversations  # noqa: E402,F401
 from storage import portal_tables as _portal_tables  # noqa: E402,F401
 from storage import releases as _releases  # noqa: E402,F401  (0013_release; as the reminder tables)

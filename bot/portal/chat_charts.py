@@ -6,18 +6,21 @@
         image = bulletin_chart_png(uow, "2026-10", now)
 
 Counts only, no content: the digest's room is the coordinators', the bulletin's the members'.
+`PngCharts` is handlers.ports.ChatCharts on these: the reminder rounds' messages carry its images.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
 
 from alerts.directory import Directory
 from alerts.items import Reference
+from alerts.messages import Attachment
 from bot.portal import charts
 from bot.portal.views import day_ends, overdue_series
-from handlers.ports import UnitOfWork
+from handlers.ports import DirectorySource, UnitOfWork
 
 
 def digest_chart_png(uow: UnitOfWork, directory: Directory, now: datetime, days: int = 30) -> bytes:
@@ -48,3 +51,25 @@ def bulletin_chart_png(uow: UnitOfWork, month: str, now: datetime) -> bytes:
         by_topic.setdefault(s.topic or "(none)", Counter())[f"{s.created_at:%Y-%m}"] += 1
     volume = {topic: [counts.get(m, 0) for m in months] for topic, counts in sorted(by_topic.items())}
     return charts.png(charts.stacked_bars_figure(months, volume, f"Items per month, by topic, to {month}"))
+
+
+PNG = "image/png"
+
+
+class PngCharts:
+    """handlers.ports.ChatCharts: each chart drawn in a read-only transaction of its own (no lock held
+    for the drawing), named for what it shows and when."""
+
+    def __init__(self, uow_factory: Callable[..., UnitOfWork], directory: DirectorySource) -> None:
+        self._uow_factory = uow_factory  # called with read_only=True (storage.uow.SqlUnitOfWorkFactory)
+        self._directory = directory
+
+    def digest(self, now: datetime, day: date) -> list[Attachment]:
+        with self._uow_factory(read_only=True) as uow:
+            data = digest_chart_png(uow, self._directory.current(), now)
+        return [Attachment(f"overdue-{day.isoformat()}.png", PNG, len(data), data)]
+
+    def bulletin(self, month: str, now: datetime) -> list[Attachment]:
+        with self._uow_factory(read_only=True) as uow:
+            data = bulletin_chart_png(uow, month, now)
+        return [Attachment(f"items-by-topic-{month}.png", PNG, len(data), data)]

@@ -246,7 +246,7 @@ class DeliveryWorker:
                 reply_to=row.reply_to,
                 attempt=row.attempts,
                 possible_repeat=row.possible_repeat,
-                attachments=files,
+                attachments=row.files + files,  # the row's own (charts), then its item's
                 attention=row.attention,
             ))
         return messages, len(rows)
@@ -360,7 +360,7 @@ class DeliveryWorker:
         with self._uow_factory() as uow:
             records: dict[str, ItemRecord | None] = {}  # within one transaction: the same item, read once
             for message, message_id in sent:
-                uow.outbox.mark_sent(message.key, message_id, now)
+                uow.outbox.mark_sent(message.key, message_id, now, files=bool(message.attachments))
                 if message.kind is not MessageKind.DELIVERY or not message.reference:
                     continue
                 uow.items.mark_delivery(message.key, "sent", now, message_id)

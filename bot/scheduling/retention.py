@@ -1,4 +1,5 @@
-"""Retention: cases older than the configured period are erased on a schedule, as the audit log's rules ask."""
+"""Retention: cases older than the configured period are erased on a schedule, as the audit log's rules ask;
+files kept for messages that never went (the digest's charts) are removed after the same period."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import Engine
 from storage.audit.erasure import erase_expired
 from storage.keyring import Keyring
 from storage.case_keys import truncate_wal
+from storage.outbox import purge_files
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,9 @@ class RetentionSweeper:
         self._last = now
         with self._engine.begin() as connection:
             erased = erase_expired(connection, self._keyring, now, self._retention)
+            purged = purge_files(connection, now - self._retention)
+        if purged:
+            log.info("retention removed %d file(s) of messages never sent", purged)
         if erased:
             truncate_wal(self._engine)  # the old pages of the wrapped keys must not linger in the WAL
             log.info("retention erased %d case(s)", len(erased))

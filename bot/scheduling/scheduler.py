@@ -35,6 +35,7 @@ from sqlalchemy import Engine
 from alerts.clock import Clock
 from alerts.identity import Platform
 from alerts.reminder_policy import zone_of
+from bot.portal.chat_charts import PngCharts
 from bot.runtime.admins import admin_destinations
 from bot.config.settings import Settings
 from bot.runtime.dbthread import DatabaseThread
@@ -174,13 +175,7 @@ async def start_scheduler(runtime: RuntimeLike) -> ReminderScheduler | None:
     settings = runtime.settings.reminders
     if not settings.enabled:
         return None
-    service = ReminderService(runtime.uow_factory, runtime.directory, settings.policy(),
-                              digest_room=settings.digest_room, bulletin_room=settings.bulletin_room,
-                              admins=lambda: admin_destinations(runtime), platforms=runtime.connectors.keys(),
-                              encrypted_only=runtime.settings.routing_policy().encrypted_only,
-                              arrangement_notice=settings.arrangement_notice, count_minimum=settings.count_minimum,
-                              digest_zone=settings.digest_timezone, release=runtime.settings.release.policy(),
-                              portal_url=lambda: getattr(runtime, "portal_url", None))
+    service = reminder_service(runtime)
     specs = job_specs(settings.tick, settings.digest_time, settings.digest_timezone, digest=settings.digest_room is not None,
                       bulletin_day=settings.bulletin_day if settings.bulletin_room else None)
     scheduler = ReminderScheduler(service, run_on_db=runtime.db.run, clock=runtime.clock,
@@ -188,3 +183,17 @@ async def start_scheduler(runtime: RuntimeLike) -> ReminderScheduler | None:
                                   specs=specs, zone=settings.digest_timezone, wake=runtime.worker.wake)
     await scheduler.start()
     return scheduler
+
+
+def reminder_service(runtime: RuntimeLike) -> ReminderService:
+    """The rounds the scheduler's jobs run, as `runtime` is configured: its rooms, its policy, the
+    portal's address while it is served, and the digest's and the bulletin's charts drawn as PNG."""
+    settings = runtime.settings.reminders
+    return ReminderService(runtime.uow_factory, runtime.directory, settings.policy(),
+                           digest_room=settings.digest_room, bulletin_room=settings.bulletin_room,
+                           admins=lambda: admin_destinations(runtime), platforms=runtime.connectors.keys(),
+                           encrypted_only=runtime.settings.routing_policy().encrypted_only,
+                           arrangement_notice=settings.arrangement_notice, count_minimum=settings.count_minimum,
+                           digest_zone=settings.digest_timezone, release=runtime.settings.release.policy(),
+                           portal_url=lambda: getattr(runtime, "portal_url", None),
+                           charts=PngCharts(runtime.uow_factory, runtime.directory))

@@ -602,9 +602,9 @@ class OutboxSpy:
     def __getattr__(self, name: str) -> object:
         return getattr(self._outbox, name)
 
-    def mark_sent(self, key: str, *args: object) -> None:
+    def mark_sent(self, key: str, *args: object, **kwargs: object) -> None:
         self._ops.append(("sent", key))
-        self._outbox.mark_sent(key, *args)
+        self._outbox.mark_sent(key, *args, **kwargs)
 
     def lease(self, *args: object, **kwargs: object) -> list:  # type: ignore[type-arg]
         rows = self._outbox.lease(*args, **kwargs)

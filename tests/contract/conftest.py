@@ -25,7 +25,7 @@ from storage.directory import DatabaseDirectory
 from storage.keyring import Keyring
 from storage.migrate import upgrade
 from storage.sealing import CaseKeySealer
-from storage.tables import outbox
+from storage.tables import outbox, outbox_files
 from storage.uow import SqlUnitOfWorkFactory
 from tests.fakes import MemoryDirectory, MemoryStore, MemoryUnitOfWork
 from tests.sample_network import network_with_rooms
@@ -43,6 +43,8 @@ class Backend:
     # row was sent, which is not a port of the unit of work
     outbox_states: Callable[[], dict[str, tuple[str, str | None]]] = lambda: {}
     mark_sent: Callable[[str], None] = lambda key: None
+    # committed files of outbox rows (OutboundMessage.files): key -> their sizes, in order
+    outbox_files: Callable[[], dict[str, tuple[int, ...]]] = lambda: {}
 
 
 @pytest.fixture
@@ -61,7 +63,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, keyring: Keyring, cl
                       lambda: {key: m.kind for key, m in store.outbox.items()}, lambda: len(store.audit),
                       lambda: {key: (store.outbox_state.get(key, "pending"), store.outbox_errors.get(key))
                                for key in store.outbox},
-                      lambda key: store.outbox_state.__setitem__(key, "sent"))
+                      lambda key: store.outbox_state.__setitem__(key, "sent"),
+                      lambda: {key: tuple(f.size for f in m.files) for key, m in store.outbox.items() if m.files})
         return
     if request.param == "postgres":
         url = _emptied(request.getfixturevalue("_migrated_postgres_url"))
@@ -95,7 +98,16 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, keyring: Keyring, cl
             with engine.begin() as connection:
                 connection.execute(update(outbox).where(outbox.c.key == key).values(state="sent"))
 
+        def outbox_file_sizes() -> dict[str, tuple[int, ...]]:
+            found: dict[str, tuple[int, ...]] = {}
+            with engine.connect() as connection:
+                for row in connection.execute(select(outbox_files).order_by(outbox_files.c.outbox_key,
+                                                                            outbox_files.c.position)):
+                    found[row.outbox_key] = (*found.get(row.outbox_key, ()), row.size)
+            return found
+
         factory = SqlUnitOfWorkFactory(engine, sealing, clock, directory=sql_directory, devices=lambda: True)
-        yield Backend(request.param, factory, sql_directory, outbox_kinds, audit_count, outbox_states, mark_sent)
+        yield Backend(request.param, factory, sql_directory, outbox_kinds, audit_count, outbox_states, mark_sent,
+                      outbox_file_sizes)
     finally:
         engine.dispose()

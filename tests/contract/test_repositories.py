@@ -369,6 +369,20 @@ def test_a_second_enqueue_of_a_key_keeps_the_first(backend: Backend) -> None:
     assert backend.outbox_kinds() == {"k1": MessageKind.NOTICE, "k2": MessageKind.NOTICE}
 
 
+def test_a_messages_own_files_are_kept_with_it_in_order_and_the_first_enqueue_of_a_key_keeps_them(
+        backend: Backend) -> None:
+    chart, second = (Attachment(f"chart-{n}.png", "image/png", n, b"\x89PNG"[:n]) for n in (4, 3))
+    with backend.factory() as uow:
+        uow.outbox.enqueue(make_message("digest:2026-12-06", files=(chart, second)))
+        uow.outbox.enqueue_many([make_message("plain", to="bob"), make_message("digest:2026-12-06", files=(second,))])
+    assert backend.outbox_files() == {}  # nothing without commit
+    with backend.factory() as uow:
+        uow.outbox.enqueue(make_message("digest:2026-12-06", files=(chart, second)))
+        uow.outbox.enqueue_many([make_message("plain", to="bob"), make_message("digest:2026-12-06", files=(second,))])
+        uow.commit()
+    assert backend.outbox_files() == {"digest:2026-12-06": (4, 3)}
+
+
 def test_an_event_is_recorded_once_and_handled_in_order(backend: Backend, clock: ManualClock) -> None:
     with backend.factory() as uow:
         assert uow.inbox.record(_event("e1", clock))

@@ -9,10 +9,10 @@ from sqlalchemy import select, update
 
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef, MessageRef, UserRef
-from alerts.messages import MessageKind
+from alerts.messages import Attachment, MessageKind
 from alerts.routing import Destination
-from storage.outbox import UnreadableRow
-from storage.tables import outbox
+from storage.outbox import LeasedMessage, UnreadableRow, purge_files
+from storage.tables import outbox, outbox_files
 from storage.uow import SqlUnitOfWorkFactory
 from tests.storage.builders import make_message
 
@@ -264,3 +264,51 @@ def test_a_row_that_cannot_be_opened_comes_back_unreadable_and_the_others_are_le
     assert [m.key for m in unreadable] == ["k1"] and unreadable[0].cause  # for the worker to set aside
     assert sorted(m.key for m in leased if not isinstance(m, UnreadableRow)) == ["k3"]
 
+
+
+# --- files made for one message alone (the digest's charts) ------------------------------------------
+
+CHART = Attachment("overdue-2026-12-06.png", "image/png", 12, b"\x89PNG\r\n\x1a\nabcd")
+SECOND = Attachment("items-by-topic-2026-11.png", "image/png", 11, b"\x89PNG\r\n\x1a\nxyz")
+
+
+def test_a_messages_own_files_are_sealed_beside_it_and_leased_with_it_in_order(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    message = make_message("digest:2026-12-06", text="Digest", files=(CHART, SECOND))
+    _enqueue(uow_factory, message, make_message("plain", to="bob"))
+    _enqueue(uow_factory, make_message("digest:2026-12-06", text="again", files=(SECOND,)))  # the first is kept
+    with uow_factory() as uow:  # a new transaction, as after a restart: all of it comes from the tables
+        leased = {m.key: m for m in uow.outbox.lease(clock.now(), 10, LEASE)}
+        stored = uow.connection.execute(select(outbox_files)).all()
+    assert isinstance(leased["digest:2026-12-06"], LeasedMessage)
+    assert leased["digest:2026-12-06"].message == message
+    assert leased["plain"].files == ()  # type: ignore[union-attr]
+    assert sorted((row.outbox_key, row.position, row.size) for row in stored) == [
+        ("digest:2026-12-06", 0, 12), ("digest:2026-12-06", 1, 11)]
+    assert not any(b"PNG" in bytes(row.data) or b"overdue" in bytes(row.meta) for row in stored)  # sealed
+
+
+def test_a_messages_files_are_removed_once_it_is_sent_or_given_up_on(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    _enqueue(uow_factory, make_message("d1", to="a", files=(CHART,)), make_message("d2", to="b", files=(CHART,)),
+             make_message("d3", to="c", files=(CHART,)))
+    assert sorted(_lease(uow_factory, clock)) == ["d1", "d2", "d3"]
+    _sent(uow_factory, clock, "d1")
+    with uow_factory() as uow:
+        uow.outbox.mark_failed("d2", "telegram.400")
+        uow.commit()
+    with uow_factory() as uow:
+        kept = uow.connection.execute(select(outbox_files.c.outbox_key)).scalars().all()
+    assert kept == ["d3"]
+
+
+def test_a_row_whose_files_are_gone_is_never_sent_without_them(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    _enqueue(uow_factory, make_message("d1", files=(CHART, SECOND)))
+    clock.advance(timedelta(days=400))
+    with uow_factory() as uow:  # retention, for a row that never went
+        assert purge_files(uow.connection, clock.now() - timedelta(days=365)) == 2
+        uow.commit()
+    with uow_factory() as uow:
+        [row] = uow.outbox.lease(clock.now(), 10, LEASE)
+    assert isinstance(row, UnreadableRow) and row.key == "d1"
