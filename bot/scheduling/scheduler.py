@@ -43,7 +43,7 @@ from handlers.followup_reminders import ReminderService, TickReport
 from handlers.ports import DirectorySource, UnitOfWorkFactory
 from storage.db import READ_ONLY, create_engine_for
 
-__all__ = ["ReminderScheduler", "ReminderService", "start_scheduler"]
+__all__ = ["ReminderScheduler", "ReminderService", "reminder_service_for", "start_scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -168,19 +168,26 @@ def _job_store_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
+def reminder_service_for(runtime: RuntimeLike) -> ReminderService:
+    """The rounds the scheduler's jobs run, as the settings of `runtime` make them (tests run them
+    with a clock of their own through this, so they run what the jobs run)."""
+    settings = runtime.settings.reminders
+    return ReminderService(runtime.uow_factory, runtime.directory, settings.policy(),
+                           digest_room=settings.digest_room, bulletin_room=settings.bulletin_room,
+                           admins=lambda: admin_destinations(runtime), platforms=runtime.connectors.keys(),
+                           encrypted_only=runtime.settings.routing_policy().encrypted_only,
+                           arrangement_notice=settings.arrangement_notice, count_minimum=settings.count_minimum,
+                           digest_zone=settings.digest_timezone, release=runtime.settings.release.policy(),
+                           portal_url=lambda: getattr(runtime, "portal_url", None))
+
+
 async def start_scheduler(runtime: RuntimeLike) -> ReminderScheduler | None:
     """Start the reminder scheduler of `runtime`; None when reminders are disabled. Call it only in the
     instance that holds the instance lock (Leadership.runs_scheduler)."""
     settings = runtime.settings.reminders
     if not settings.enabled:
         return None
-    service = ReminderService(runtime.uow_factory, runtime.directory, settings.policy(),
-                              digest_room=settings.digest_room, bulletin_room=settings.bulletin_room,
-                              admins=lambda: admin_destinations(runtime), platforms=runtime.connectors.keys(),
-                              encrypted_only=runtime.settings.routing_policy().encrypted_only,
-                              arrangement_notice=settings.arrangement_notice, count_minimum=settings.count_minimum,
-                              digest_zone=settings.digest_timezone, release=runtime.settings.release.policy(),
-                              portal_url=lambda: getattr(runtime, "portal_url", None))
+    service = reminder_service_for(runtime)
     specs = job_specs(settings.tick, settings.digest_time, settings.digest_timezone, digest=settings.digest_room is not None,
                       bulletin_day=settings.bulletin_day if settings.bulletin_room else None)
     scheduler = ReminderScheduler(service, run_on_db=runtime.db.run, clock=runtime.clock,
