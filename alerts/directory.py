@@ -266,7 +266,8 @@ def missing_arrangement(directory: Directory, sender: str, recipient: str, topic
     for arrangement in between:
         if not arrangement.covers(topic):
             continue
-        what = f"the arrangement {arrangement.label(sender)} for {topic or arrangement.scope()}"
+        # Named as /arrangement list and the reminders name it: two between the same parties stay apart.
+        what = f"the arrangement {arrangement.label(sender)} {arrangement.kind!r} for {topic or arrangement.scope()}"
         lapse = arrangement.lapse(at)
         if lapse is not None:
             lapsed.append(f"{what} {lapse}")

@@ -14,17 +14,21 @@ Times are on the reader's clock with the zone named (alerts.times): each rendere
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from datetime import datetime
 
 from alerts.directory import Directory
+from alerts.identity import ChatRef
 from alerts.items import Item, ItemKind
 from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Progress, Withdrawal
 from alerts.priority import Priority
+from alerts.routing_types import Route
 from alerts.times import clock_time, local_or_none, local_time, zone_name
 
 # Between the body and what the bot adds: short, so it never wraps on a phone.
 RULE = "───"
+# Recipients a receipt names, each with why no room took their copy; the rest are counted.
+PLACES_NAMED = 3
 
 
 def banner_line(item: Item) -> str:
@@ -90,15 +94,39 @@ def render_delivery(item: Item, directory: Directory, forwarded: str | None = No
 
 
 def render_receipt(item: Item, recipients: list[str], unreachable: Sequence[tuple[str, str]] = (), *,
-                   zone: str) -> str:
-    """What the originator sees at once: the reference number, who it goes to, and who cannot be
-    reached (each with why), so nobody believes a copy is on its way that never will be."""
+                   zone: str, places: Sequence[str] = ()) -> str:
+    """What the originator sees at once: the reference number, who it goes to, where copies meant for
+    rooms went (`places`, from render_places), and who cannot be reached (each with why), so nobody
+    believes a copy is on its way that never will be, or is in a room it never was."""
     names = ", ".join(recipients) if recipients else "nobody"
+    where = "".join(f" {sentence}" for sentence in places)
     cannot = "".join(f" Cannot reach: {name} — {why}." for name, why in unreachable)
     return (
         f"{item.kind.noun} {item.reference} accepted ({item.caveat.label()}). "
-        f"Sending to {names}.{cannot} Feedback due {local_or_none(item.feedback_due, zone)}. Track it with /status {item.reference}."
+        f"Sending to {names}.{where}{cannot} Feedback due {local_or_none(item.feedback_due, zone)}. "
+        f"Track it with /status {item.reference}."
     )
+
+
+def render_places(route: Route, directory: Directory, left_out: Set[str] = frozenset()) -> list[str]:
+    """The rooms the route posts in, and each recipient whose copy was meant for a room (a hub's, or
+    as a rule asks) but went to their direct chat, with why no room could take it. `left_out`: the
+    contacts whose delivery no running connector carries (the receipt names them apart)."""
+    rooms: dict[str, None] = {}
+    for delivery in route.deliveries:
+        address = delivery.destination.address
+        if isinstance(address, ChatRef) and not address.is_direct and delivery.contact not in left_out:
+            room = directory.room(address)
+            rooms[room.name if room is not None else str(address)] = None
+    sentences = [f"Posted in {', '.join(rooms)}."] if rooms else []
+    direct = [(contact_id, why) for contact_id, why in route.not_in_room if contact_id not in left_out]
+    for contact_id, why in direct[:PLACES_NAMED]:
+        contact = directory.contacts.get(contact_id)
+        name = contact.title(directory) if contact is not None else contact_id
+        sentences.append(f"Not posted in a room for {name}: {why}; sent to their direct chat instead.")
+    if len(direct) > PLACES_NAMED:  # a receipt stays short; the audit entry keeps every copy's reason
+        sentences.append(f"{len(direct) - PLACES_NAMED} more went to their direct chats: no room could take them.")
+    return sentences
 
 
 # --- follow-up: feedback, closure, consent, /status and /mine ------------------------------------

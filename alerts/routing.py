@@ -102,7 +102,8 @@ class Router:
             post = PostIn.ROOMS  # hub:KUL asks for the hub's rooms, where the caveat allows; else direct chats
         placer = Placer(self.directory, draft.caveat, audience, self.checker, self.policy.encrypted_only,
                         self.platforms, hub=draft.hub, topic=draft.topic)
-        route = Route(placer.place(chosen, PostIn.DIRECT if red else post), confirmed_gaps, tuple(placer.notices))
+        route = Route(placer.place(chosen, PostIn.DIRECT if red else post), confirmed_gaps, tuple(placer.notices),
+                      tuple(placer.not_in_room))
         # Always the real check, whatever checker chose the places: one mistake is not enough to leak.
         violation = verify_route(route, draft, originator, self.directory,
                                  encrypted_only=self.policy.encrypted_only)

@@ -119,9 +119,11 @@ class Placer:
         self.encrypted_only = encrypted_only
         self._rooms: dict[str, Room | Violation] = {}
         self.notices: list[Notice] = []  # filled by place()
+        self.not_in_room: list[tuple[str, str]] = []  # filled by place(): (contact, why no room took it)
 
     def place(self, chosen: dict[str, Pick], post: PostIn) -> tuple[Delivery, ...]:
         self.notices = []
+        self.not_in_room = []
         placed: list[_Draft] = []
         in_room: dict[object, _Draft] = {}
         for contact_id, pick in chosen.items():
@@ -139,6 +141,7 @@ class Placer:
                         placed.append(shared)
                     continue
                 reason = f"{reason}; direct: {room}"
+                self.not_in_room.append((contact_id, str(room)))
             placed.append(_Draft(contact_id, self.direct(contact), reason))
         return tuple(p.frozen() for p in placed)
 

@@ -77,6 +77,10 @@ class Route:
     confirmed_without_arrangement: tuple[str, ...] = ()
     # Told where to read their copy; only made when routing, never stored with the item.
     notices: tuple[Notice, ...] = ()
+    # Recipients whose copy was to be posted in a room (a hub's, or as a rule asks) and went to their
+    # direct chat instead, each with why no room could take it: the originator's receipt says so.
+    # Only made when routing, as the notices.
+    not_in_room: tuple[tuple[str, str], ...] = ()
 
     @property
     def contacts(self) -> tuple[str, ...]:

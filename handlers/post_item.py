@@ -20,7 +20,7 @@ from alerts.identity import Platform
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.reachability import reachable, why_unreachable
 from alerts.removal import Removal, removal_message
-from alerts.render import render_delivery, render_receipt
+from alerts.render import render_delivery, render_places, render_receipt
 from alerts.times import UTC, contact_zone, local_or_none
 from alerts.times import zone_at
 from alerts.release import NO_RELEASE, HeldRelease, ReleasePolicy, approvers
@@ -129,7 +129,8 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
         detail=detail,
     )
     names = reach.names(ctx, route)
-    receipt = render_receipt(item, names, reach.cannot, zone=answer_zone(ctx, {draft.caveat.tlp}))
+    receipt = render_receipt(item, names, reach.cannot, zone=answer_zone(ctx, {draft.caveat.tlp}),
+                             places=render_places(route, ctx.directory, frozenset(reach.cut_off)))
     if "away" in detail:  # copies that went to a delegate, and TLP:RED ones waiting for someone away
         receipt += " " + detail["away"]
     queued += placed_answer(ctx, receipt, {draft.caveat.tlp}, kind=MessageKind.RECEIPT, reference=ref)

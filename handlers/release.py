@@ -25,7 +25,7 @@ from alerts.lifecycle import Closure
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.release import (HeldRelease, ReleasePolicy, ReleaseState, approvers, refusal_to_decide,
                             reminder_round)
-from alerts.render import render_erased, render_receipt
+from alerts.render import render_erased, render_places, render_receipt
 from alerts.times import UTC, contact_zone, local_or_none
 from handlers.answer_place import answer_placed, answer_zone, messages_about
 from handlers.context import CommandContext
@@ -75,7 +75,8 @@ def approve(ctx: CommandContext, reference: Reference, policy: PostingPolicy) ->
     names = reach.names(ctx, route)
     queued += _to_originator(ctx.directory, held, item.caveat.tlp, ctx,
                              f"{ctx.sender.title(ctx.directory)} approved {ref}. "
-                             + render_receipt(item, names, reach.cannot, zone=contact_zone(ctx.directory, held.originator))
+                             + render_receipt(item, names, reach.cannot, zone=contact_zone(ctx.directory, held.originator),
+                                              places=render_places(route, ctx.directory, frozenset(reach.cut_off)))
                              + (" " + detail["away"] if "away" in detail else ""),
                              MessageKind.RECEIPT)
     ctx.uow.outbox.enqueue_many(queued)

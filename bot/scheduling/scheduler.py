@@ -44,7 +44,7 @@ from handlers.followup_reminders import ReminderService, TickReport
 from handlers.ports import DirectorySource, UnitOfWorkFactory
 from storage.db import READ_ONLY, create_engine_for
 
-__all__ = ["ReminderScheduler", "ReminderService", "start_scheduler"]
+__all__ = ["ReminderScheduler", "ReminderService", "reminder_service", "start_scheduler"]
 
 log = logging.getLogger(__name__)
 

@@ -76,7 +76,8 @@ def test_an_arrangement_recorded_in_chat_reminds_once_and_expires_mid_run(world:
     delivered = len(_deliveries_to(world, CANADA))
     refused = _answers(world, OFFICER, alert)
     assert refused[0].startswith("Not sent: Malaysia has no sharing arrangement in force with Canada for "
-                                 "document-fraud: the arrangement MY–CA for document-fraud ended on 2026-11-30")
+                                 "document-fraud: the arrangement MY–CA 'MoU MY-CA 2026' for document-fraud ended on "
+                                 "2026-11-30")
     assert len(_deliveries_to(world, CANADA)) == delivered
     listed = _answers(world, COORDINATOR, "/arrangement list")[0]
     assert "#3 CA–MY 'MoU MY-CA 2026': document-fraud, until 2026-11-30 — ended on 2026-11-30" in listed
@@ -136,11 +137,16 @@ def test_a_hub_room_receives_a_green_alert_but_never_an_amber_strict_one(world: 
     assert registered[0].startswith("Registered KUL airport (console:#kul) · network · MY, TH · only items of hubs KUL")
     world.restart()  # registered in the database: a new start keeps it
     green, strict = world.mark(OFFICER, direct(OFFICER)), world.mark(OFFICER, direct(OFFICER))
+    receipts = []
     for marker, text in ((green, "/alert to:TH tlp:green hub:KUL {} two travellers at gate C3"),
                          (strict, "/alert to:TH tlp:amber+strict hub:KUL {} named informant at gate C3")):
         said = world.says(OFFICER, direct(OFFICER), text.format(marker.word))
         world.learn(marker)
         world.check_sent(said)  # the world's own check: no strict content in any room
+        receipts += [m.text for m in said.sent if m.kind is MessageKind.RECEIPT]
+    assert "Posted in KUL airport." in receipts[0]
+    assert ("Not posted in a room for National point of contact (Thailand): TLP:AMBER+STRICT is posted only in "
+            "the recipient organisation's own room, and KUL airport is not one") in receipts[1]
     in_room = [m.text for m in world.sink.sent if m.destination.address == kul]
     assert len(in_room) == 1 and green.word in in_room[0]
     assert any(strict.word in m.text for m in world.sink.sent

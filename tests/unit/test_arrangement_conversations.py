@@ -83,8 +83,8 @@ def test_an_expired_arrangement_refuses_with_its_end_day_and_a_one_way_one_goes_
     after = datetime(2026, 12, 1, 9, tzinfo=timezone.utc)
     assert missing_arrangement(directory, "MY", "CA", "document-fraud", at=T0) is None
     assert str(missing_arrangement(directory, "MY", "CA", "document-fraud", at=after)) == (
-        "Malaysia has no sharing arrangement in force with Canada for document-fraud: the arrangement MY–CA for "
-        "document-fraud ended on 2026-11-30")
+        "Malaysia has no sharing arrangement in force with Canada for document-fraud: the arrangement MY–CA 'MoU' "
+        "for document-fraud ended on 2026-11-30")
     one_way = Arrangement("Letter", frozenset({"MY", "CA"}), giver="CA")
     directory = Directory.build(base.organisations.values(), base.contacts.values(), base.rooms, [one_way])
     assert missing_arrangement(directory, "CA", "MY", "maritime", at=T0, membership=False) is None
@@ -108,14 +108,14 @@ def test_a_coordinator_records_an_arrangement_and_routing_honours_it_until_its_l
     bot.clock.set(datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc))
     assert bot.answer("my-officer", TO_CANADA) == (
         "Not sent: Malaysia has no sharing arrangement in force with Canada for document-fraud: the arrangement "
-        "MY–CA for document-fraud ended on 2026-11-30. Leave Canada out, or ask a coordinator to record the "
+        "MY–CA 'MoU MY-CA 2026' for document-fraud ended on 2026-11-30. Leave Canada out, or ask a coordinator to record the "
         "arrangement.")
     assert bot.store.audit[-1].action is AuditAction.REFUSAL
 
 
 def test_an_arrangement_not_yet_started_authorises_nothing(bot: ArrangementBot) -> None:
     bot.answer("rso-coord", '/arrangement add between:MY,CA doc:"MoU 2027" from:2026-12-01')
-    assert "the arrangement MY–CA for document-fraud starts on 2026-12-01" in bot.answer("my-officer", TO_CANADA)
+    assert "the arrangement MY–CA 'MoU 2027' for document-fraud starts on 2026-12-01" in bot.answer("my-officer", TO_CANADA)
     bot.clock.set(datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc))
     assert " accepted (" in bot.answer("my-officer", TO_CANADA)
 
@@ -126,7 +126,8 @@ def test_ending_an_arrangement_stops_it_at_once_with_the_reason(bot: Arrangement
         "Ended arrangement #1 CA–MY 'MoU MY-CA 2026': document-fraud, until 2026-11-30 (superseded by the 2027 "
         "memorandum). From now on it authorises nothing: items it carried are refused with this reason.")
     assert _audited(bot, "arrangement end")[0]["reason"] == "superseded by the 2027 memorandum"
-    assert ("the arrangement MY–CA for document-fraud ended on 2026-11-23 (superseded by the 2027 memorandum)"
+    assert ("the arrangement MY–CA 'MoU MY-CA 2026' for document-fraud ended on 2026-11-23 (superseded by the 2027 "
+            "memorandum)"
             in bot.answer("my-officer", TO_CANADA))
     assert bot.answer("rso-coord", '/arrangement end "MoU MY-CA 2026" again').startswith(
         "Arrangement #1 ended on 2026-11-23")
@@ -266,5 +267,5 @@ def test_an_item_to_an_observer_goes_exactly_on_the_days_its_arrangement_is_in_f
         routed = True
     except RouteRefused as refused:
         routed = False
-        assert "the arrangement MY–CA for document-fraud" in str(refused)
+        assert "the arrangement MY–CA 'MoU' for document-fraud" in str(refused)
     assert routed == in_force

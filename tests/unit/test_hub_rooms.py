@@ -9,9 +9,11 @@ from alerts.audit import AuditAction
 from alerts.caveats import Caveat, Tlp
 from alerts.directory import Directory, Room, RoomPurpose
 from alerts.errors import RouteRefused
-from alerts.identity import ChatRef
+from alerts.identity import ChatRef, UserRef
+from alerts.render import render_places
 from alerts.items import ItemDraft, ItemKind, Selector, SelectorKind
 from alerts.routing import DestinationKind, PostIn, Router, RoutingPolicy
+from alerts.routing_types import Delivery, Destination, Route
 from tests.sample_network import small_network
 from tests.unit.test_arrangement_conversations import ArrangementBot
 
@@ -35,11 +37,30 @@ def test_a_hub_room_takes_a_green_alert_of_its_hub_but_never_an_amber_strict_one
     officer = directory.contacts["my-officer"]
     green = Router(directory).route(_draft(Tlp.GREEN), officer)
     assert [str(d.destination) for d in green.deliveries] == ["chat:console:#kul"]
+    assert green.not_in_room == ()
+    strict = Router(directory).route(_draft(Tlp.AMBER_STRICT), officer)
+    assert strict.not_in_room == (("th-npoc", "TLP:AMBER+STRICT is posted only in the recipient organisation's "
+                                               "own room, and KUL airport is not one"),)  # the receipt says why
     for tlp in (Tlp.AMBER_STRICT, Tlp.RED):
         draft = _draft(tlp) if tlp is not Tlp.RED else ItemDraft(
             ItemKind.ALERT, "x", (Selector(SelectorKind.PERSON, person="th-npoc"),), Caveat(tlp), hub="KUL")
         route = Router(directory).route(draft, officer)
         assert all(d.destination.kind is DestinationKind.DIRECT for d in route.deliveries), route
+
+
+def test_the_receipt_names_the_rooms_and_at_most_three_copies_no_room_took() -> None:
+    directory = _with_hub_room()
+    direct = Destination.direct(UserRef.parse("console:th-npoc"))
+    people = ("th-npoc", "th-immigration", "au-npoc", "iom-npoc", "ca-npoc")
+    route = Route((Delivery("my-npoc", Destination.chat(KUL), "to:MY; in KUL airport"),
+                   *(Delivery(c, direct, "x") for c in people)),
+                  not_in_room=tuple((c, f"no room for {c}") for c in people))
+    places = render_places(route, directory, left_out={"iom-npoc"})
+    assert places[0] == "Posted in KUL airport."
+    assert places[1].startswith("Not posted in a room for ") and places[1].endswith(
+        ": no room for th-npoc; sent to their direct chat instead.")
+    assert len(places) == 5 and places[4] == "1 more went to their direct chats: no room could take them."
+    assert render_places(route, directory, left_out={"my-npoc", *people}) == []  # unreachable: said apart
 
 
 def test_a_hub_room_takes_nothing_of_another_hub_or_without_a_hub() -> None:
