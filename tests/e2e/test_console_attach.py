@@ -45,6 +45,9 @@ def test_a_staged_file_goes_with_the_alert_and_with_a_reply_and_is_shown_by_name
         ":as th-npoc\n"
         ":attach page.png\n"
         "/reply A-2026-0001 Confirmed, see the stamp\n"
+        ":attach page.png\n"
+        "/ack A-2026-0001\n"  # takes no file: refused whole, and the file is not kept staged
+        ":attach\n"
     )
     run = console(workdir, script)
     assert run.returncode == 0, run.stderr
@@ -59,6 +62,10 @@ def test_a_staged_file_goes_with_the_alert_and_with_a_reply_and_is_shown_by_name
     [feedback] = [b for b in _blocks(out, "to Immigration liaison officer (Malaysia), direct chat")
                   if "· feedback" in b]
     assert "Confirmed, see the stamp" in feedback and "│ [attachment: page.png, image/png, 136 bytes]" in feedback
+    assert "│ Not done: /ack takes no attachment. Photos and files go with /alert, /request or /reply (:attach " \
+           "PATH, then the command), for example :attach page2.jpg then /alert to:TH" in out
+    assert not any("Acknowledged A-2026-0001" in b for b in _blocks(out, "to National point of contact (Thailand)"))
+    assert out.count("No file is staged.") == 2
     assert "Traceback" not in out + run.stderr
 
 
