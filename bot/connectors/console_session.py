@@ -142,7 +142,9 @@ class ConsoleSession:
             if takes_body(stripped):
                 body = await self._read_body(text)
                 if body is None:
-                    self._say(CANCELLED)
+                    kept = f" Still staged for your next command: {self._files()} (:detach drops it)." \
+                        if self._staged else ""
+                    self._say(CANCELLED + kept)
                     continue
                 text = body
             files: tuple[Attachment, ...] = ()

@@ -105,12 +105,15 @@ def test_the_configured_size_and_count_limits_apply(workdir: Path) -> None:  # n
     assert "Not sent: 2 attachments, at most 1 go with one message." in lines
 
 
-def test_detach_and_acting_as_someone_else_drop_what_was_staged(workdir: Path) -> None:  # noqa: F811
+def test_cancel_keeps_detach_and_acting_as_someone_else_drop_what_was_staged(workdir: Path) -> None:  # noqa: F811
     _files(workdir)
-    script = (":attach page.png\n:detach\n/alert to:TH tlp:amber First\n\n"
+    script = (":attach page.png\n/alert to:TH tlp:amber\nWrong country\n/cancel\n"
+              ":detach\n/alert to:TH tlp:amber First\n\n"
               ":attach page.png\n:as my-npoc\n/alert to:TH tlp:amber Second\n\n")
     run = console(workdir, script)
     assert run.returncode == 0, run.stderr
+    assert "Cancelled. Nothing was sent. Still staged for your next command: page.png (image/png, 136 bytes) " \
+           "(:detach drops it)." in run.stdout
     assert "Dropped page.png (image/png, 136 bytes)." in run.stdout
     assert "Now acting as National point of contact (Malaysia). Dropped page.png (image/png, 136 bytes) staged " \
            "before." in run.stdout
