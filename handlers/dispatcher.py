@@ -155,9 +155,12 @@ class Dispatcher:
             # Fail closed: a file is never dropped silently, nor run with a command that cannot carry it.
             ctx.audit(AuditAction.REFUSAL, detail={"command": parsed.name, "reason": "attachment with a command "
                                                    "that takes none"})
+            how = ("(:attach PATH, then the command), for example :attach page2.jpg then"
+                   if message.sender.platform is Platform.CONSOLE else
+                   "(the command in the caption), for example a photo captioned")
             ctx.answer(f"Not done: /{parsed.name} takes no attachment. Photos and files go with /alert, "
-                       "/request or /reply (the command in the caption), for example a photo captioned "
-                       "/alert to:TH tlp:amber topic:document-fraud Altered passport, page 2.")
+                       f"/request or /reply {how} /alert to:TH tlp:amber topic:document-fraud Altered passport, "
+                       "page 2.")
             return
         # /alert and /request check them in post_item (which also plans a RED message's removal).
         refused = self._policy.attachments.refusal(message.attachments) \

@@ -124,8 +124,9 @@ class ItemRepository(Protocol):
         ...
 
     def delivery_by_message(self, platform_message_id: str) -> tuple[Reference, str] | None:
-        """(item reference, recipient contact) of the delivery a platform message carried, for
-        reactions, buttons and replies that point at a delivered message."""
+        """(item reference, holder) of the delivery a platform message carried, for reactions, buttons
+        and replies that point at a delivered message. The holder is the contact the copy was given
+        to: the recipient, or their delegate where it went to someone standing in for them."""
         ...
 
     def mark_delivery(

@@ -30,7 +30,8 @@ from storage.db import insert_for
 from storage.inbox import file_under_case
 from storage.sealing import ContentErased, ContentSealer
 from storage.schema import UtcDateTime
-from storage.tables import DELIVERY_STATES, attachments, deliveries, items, reference_counters, superseded_deliveries
+from storage.tables import (DELIVERY_STATES, attachments, deliveries, items, outbox, reference_counters,
+                            superseded_deliveries)
 
 # A delivery only moves forward (alerts.lifecycle): a late "sent" must not undo an
 # acknowledgement that overtook it.
@@ -284,12 +285,14 @@ class SqlItemRepository:
         return [Reference(ItemKind(row.kind), row.year, row.number) for row in rows]
 
     def delivery_by_message(self, platform_message_id: str) -> tuple[Reference, str] | None:
+        # Whose copy it is: the outbox row's contact, the delegate where it went to someone standing in.
         row = self._conn.execute(
-            select(deliveries.c.item_reference, deliveries.c.contact)
+            select(deliveries.c.item_reference, func.coalesce(outbox.c.contact, deliveries.c.contact).label("holder"))
+            .select_from(deliveries.outerjoin(outbox, outbox.c.key == deliveries.c.outbox_key))
             .where(deliveries.c.platform_message_id == platform_message_id)
             .limit(1)
         ).first()
-        return (Reference.parse(row.item_reference), row.contact) if row else None
+        return (Reference.parse(row.item_reference), row.holder) if row else None
 
     def mark_delivery(
         self, outbox_key: str, state: str, at: datetime, platform_message_id: str | None = None

@@ -140,7 +140,9 @@ class _Items:
         for record in self._staged.items.values():
             for delivery in record.deliveries:
                 if delivery.platform_message_id == platform_message_id:
-                    return record.item.reference, delivery.contact
+                    sent = self._staged.outbox.get(delivery.outbox_key)  # to a delegate, for someone away
+                    return record.item.reference, (sent.contact if sent is not None and sent.contact else
+                                                   delivery.contact)
         return None
 
     def mark_delivery(

@@ -119,7 +119,7 @@ def cmd_run(args: argparse.Namespace, console_only: bool = False) -> int:
     session = None
     if settings.console.enabled:
         session = ConsoleSession(runtime.directory, runtime.submit, runtime.clock, sys.stdout, stdin_reader(),
-                                 interactive=sys.stdin.isatty())
+                                 interactive=sys.stdin.isatty(), attachments=settings.attachments.policy())
     demoted = asyncio.run(serve(runtime, session, instance_lock=not console_only,
                                 outlive_console=bool(runtime.receivers)))
     return 75 if demoted else 0  # EX_TEMPFAIL: the service manager restarts us as a standby

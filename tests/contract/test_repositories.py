@@ -168,6 +168,25 @@ def test_a_delivery_only_moves_forward_and_keeps_its_first_times(backend: Backen
     assert (delivery.state, delivery.sent_at, delivery.acknowledged_at) == ("acknowledged", sent, acked)
 
 
+def test_a_copy_sent_to_a_delegate_is_held_by_the_delegate(backend: Backend, clock: ManualClock) -> None:
+    """A delivery diverted to someone standing in (handlers/away.py keeps its outbox key, changes its
+    contact): a reaction on that copy is the delegate's to make, not somebody else's."""
+    item = make_item(1)
+    with backend.factory() as uow:
+        uow.items.add(item, make_route("th-npoc", "my-npoc"), {"th-npoc": "o1", "my-npoc": "o2"})
+        uow.outbox.enqueue(make_message("o1", "th-deputy", kind=MessageKind.DELIVERY, reference=str(item.reference),
+                                        contact="th-deputy"))
+        uow.outbox.enqueue(make_message("o2", "my-npoc", kind=MessageKind.DELIVERY, reference=str(item.reference),
+                                        contact="my-npoc"))
+        assert uow.items.mark_delivery("o1", "sent", clock.now(), "m-1")
+        assert uow.items.mark_delivery("o2", "sent", clock.now(), "m-2")
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.items.delivery_by_message("m-1") == (item.reference, "th-deputy")
+        assert uow.items.delivery_by_message("m-2") == (item.reference, "my-npoc")
+        assert uow.items.get(item.reference).delivery_to("th-npoc") is not None  # type: ignore[union-attr]
+
+
 def test_open_items_of_a_contact_and_the_first_closure_stands(backend: Backend, clock: ManualClock) -> None:
     with backend.factory() as uow:
         uow.items.add(make_item(1, originator="th-lo"), make_route("my-npoc"), {"my-npoc": "o1"})

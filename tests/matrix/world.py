@@ -63,8 +63,9 @@ api_url = "{api_url}"
 
 
 def network_toml(*, homeserver: str, bot: str, officer: str, th: str, admin: str, rooms: list[tuple[str, str, str, str]],
-                 post: str = "rooms", device_trust: str = "tofu") -> str:
-    """rooms: (room id, name, purpose, organisations as TOML list text)."""
+                 post: str = "rooms", device_trust: str = "tofu", extra_contacts: str = "") -> str:
+    """rooms: (room id, name, purpose, organisations as TOML list text); extra_contacts: more
+    [[network.contacts]] tables, as TOML text."""
     room_blocks = "\n".join(
         f'[[network.rooms]]\nchat = "matrix:{room_id}"\nname = "{name}"\npurpose = "{purpose}"\n'
         f"organisations = {orgs}\n"
@@ -119,6 +120,7 @@ organisation = "RSO"
 roles = ["admin", "coordinator"]
 identities = ["matrix:{admin}"]
 
+{extra_contacts}
 {room_blocks}
 [routing]
 post = "{post}"
