@@ -304,9 +304,11 @@ def approval_request(directory: Directory, item: Item, reminder: bool = False, *
     who = originator.title(directory) if originator else item.originator
     ref = item.reference
     first = "Reminder: still waiting. " if reminder else ""
-    return (f"{first}{who} asks you to approve the release of {item.kind.noun.lower()} {ref} "
+    corrects = (f"It corrects {item.reference} as sent before: its earlier copies stay as they are until then. "
+                if item.revision > 1 else "")
+    return (f"{first}{who} asks you to approve the release of {item.kind.noun.lower()} {item.label} "
             f"({item.caveat.label()}) to {', '.join(str(s) for s in item.draft.recipients) or 'its default recipients'}. "
-            f"Nothing is sent until someone does. {approval_hint(str(ref))}\n\n"
+            f"{corrects}Nothing is sent until someone does. {approval_hint(str(ref))}\n\n"
             + render_delivery(item, directory, zone=zone))  # on the approver's clock (their direct chat)
 
 
