@@ -6,6 +6,8 @@ Create Date: 2026-12-06
 
 Written by hand and frozen, like 0001_core. Two nullable columns: the revision a held correction
 makes, and its draft, sealed under the item's case key (NULL for an item held when it was sent).
+And an index on the outbox's platform message ids: a reaction on an approval request on Matrix is
+found by its event id.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ def upgrade() -> None:
     with op.batch_alter_table("releases") as batch:
         batch.add_column(sa.Column("revision", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("correction", sa.LargeBinary(), nullable=True))
+    op.create_index("ix_outbox_platform_message_id", "outbox", ["platform_message_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_platform_message_id", table_name="outbox")
     with op.batch_alter_table("releases") as batch:
         batch.drop_column("correction")
         batch.drop_column("revision")
