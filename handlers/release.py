@@ -21,8 +21,7 @@ from datetime import datetime
 from alerts.audit import BOT_ACTOR, AuditAction, AuditEvent
 from alerts.caveat_rules import ENCRYPTED_ONLY
 from alerts.caveats import Caveat, Tlp
-from alerts.directory import Directory
-from alerts.directory import Contact
+from alerts.directory import Contact, Directory
 from alerts.errors import InvalidValue, RouteRefused
 from alerts.identity import Platform
 from alerts.items import Item, Reference

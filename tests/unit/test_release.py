@@ -320,6 +320,19 @@ def test_a_correction_that_needs_no_release_still_goes_at_once(sent: ReleaseBot)
     assert sent.record(REF).item.revision == 2
 
 
+def test_a_held_correction_that_no_longer_routes_at_approval_is_not_sent_and_the_item_stays_open(
+        sent: ReleaseBot) -> None:
+    current = sent.directory_source.directory
+    sent.directory_source.directory = Directory.build(
+        current.organisations.values(), [c for c in current.contacts.values() if c.id != "th-npoc"], current.rooms)
+    answer = sent.answer("my-approver", f"/approve {REF}")
+    assert answer.startswith(f"Not sent: {REF} rev 2 was approved, but it no longer routes:")
+    assert sent.store.releases[REF].state is ReleaseState.FAILED
+    assert sent.last_to("my-officer").endswith(f"{REF} stays as it was; correct it again if still needed.")
+    record = sent.record(REF)
+    assert record.closure is None and record.item.revision == 1 and sent.deliveries() == ["th-npoc"]
+
+
 def test_a_held_correction_is_reminded_about_then_expires_and_the_item_stays_open(sent: ReleaseBot) -> None:
     sent.tick(2 * 60 + 1)
     reminder = sent.last_to("my-approver")
