@@ -5,6 +5,11 @@ An item that needs release is numbered and stored, but nothing goes to its recip
 approver of the originator's own organisation (a contact with the role `approver`) approves it;
 where that organisation has no approver other than the originator, a coordinator may. Never the
 originator. It is routed again at approval, against the directory as it is then.
+
+A correction (/correct) whose next revision needs release waits the same way: the item stays at its
+current revision, its copies as they are, until the next revision is approved (then it is sent, and
+the earlier copies are marked superseded, as /correct does), declined or left to expire (then the
+item stays as it was).
 """
 
 from __future__ import annotations
@@ -84,6 +89,14 @@ class HeldRelease:
     decided_by: str | None = None
     decided_at: datetime | None = None
     reason: str = ""
+    # A held correction: the next revision's draft, and its number; None: the item itself waits.
+    correction: ItemDraft | None = None
+    revision: int = 1
+
+    @property
+    def label(self) -> str:
+        """How messages name what waits: `A-2026-0042`, or `A-2026-0042 rev 2` for a correction."""
+        return self.reference if self.revision <= 1 else f"{self.reference} rev {self.revision}"
 
 
 def approvers(directory: Directory, originator: str, organisation: str) -> tuple[Contact, ...]:

@@ -12,26 +12,36 @@ revision's; the result is routed afresh, as /alert routes a draft, and in the co
 - the earlier revision's deliveries are kept apart (ItemRepository.revise), and the audit log
   records the correction with the new revision's route;
 - a TLP:RED correction typed in a shared chat is planned for removal from it, as post_item does.
+
+A correction whose next revision needs two-person release (alerts.release: say AMBER made RED) is
+held instead, as a new item would be: nothing of the above happens yet, the earlier copies stay as
+they are, and the approvers are asked. Approving it (handlers/release.py) does all of the above
+then, through `send_revision`; declining it or letting it expire leaves the item as it was. While a
+release of the item waits, it is not corrected again (a held item would otherwise leave unapproved).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from alerts.audit import AuditAction
+from alerts.caveats import Tlp
 from alerts.errors import InvalidValue, RouteRefused
+from alerts.items import Item, ItemDraft
 from alerts.lifecycle import Withdrawal
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.reachability import reachable, why_unreachable
+from alerts.release import HeldRelease, ReleaseState, approvers
 from alerts.render import render_delivery, render_superseded_notice
-from alerts.times import zone_at
-from alerts.routing import Destination
-from handlers.answer_place import attention_of, placed_answer
+from alerts.times import contact_zone, local_or_none, zone_at
+from alerts.routing import Destination, Route
+from handlers.answer_place import answer_zone, attention_of, messages_about, placed_answer
 from handlers.commands import CorrectCommand
 from handlers.context import CommandContext
 from handlers.followup import find_item, refuse, sender_of
-from handlers.post_item import PostingPolicy, _notice, plan_removal, refusal_answer
+from handlers.ports import ItemRecord
+from handlers.post_item import PostingPolicy, _notice, approval_request, plan_removal, refusal_answer
 from handlers.values import check_due
 from handlers.withdrawal import CANCELLED_KINDS, delivered, originator_place, withdrawn_copy
 
@@ -53,6 +63,12 @@ def correct(ctx: CommandContext, command: CorrectCommand, policy: PostingPolicy)
         refuse(ctx, record, "correct", f"{reference} is closed, so nobody acts on it any more. To take its copies "
                                        f"back: /withdraw {reference} reason")
         return
+    held = ctx.uow.releases.get(str(reference))
+    if held is not None and held.state is ReleaseState.PENDING:
+        refuse(ctx, record, "correct", f"{held.label} is waiting for a second person's approval, so {reference} cannot "
+                                       "be corrected until they decide. To change it, ask an approver to decline it "
+                                       f"(/decline {reference} reason), then correct or send it again.")
+        return
     draft = command.correction.apply(item.draft)
     tlps = {item.caveat.tlp, draft.caveat.tlp}
     try:
@@ -67,22 +83,53 @@ def correct(ctx: CommandContext, command: CorrectCommand, policy: PostingPolicy)
         ctx.uow.outbox.enqueue_many(placed_answer(ctx, f"{refusal_answer(refused)} {reference} stays as it was.",
                                                   tlps))
         return
-    unreachable = {d.contact: why_unreachable(d.destination) for d in route.deliveries
-                   if not reachable(d.destination, policy.platforms)}
+    unreachable = unreachable_in(route, policy)
     if len(unreachable) == len(route.deliveries):
         ctx.uow.outbox.enqueue_many(placed_answer(
             ctx, f"Not corrected: nobody the corrected {item.kind.noun.lower()} is for can be reached. "
                  f"{reference} stays as it was.", tlps))
         return
+    # A TLP:RED correction typed in a shared chat leaves it, as a TLP:RED alert typed there does.
+    removal = plan_removal(ctx, draft, str(reference))
+    if policy.release.needs_release(draft):
+        _hold(ctx, record, draft, command.confirmed, policy, tlps, removal)
+        return
+    sent = send_revision(ctx, record, draft, route, unreachable, policy, sender.id, removal)
+    answer = (f"{sent.revised.label} accepted ({draft.caveat.label()}). Sending to {', '.join(sent.names) or 'nobody'}. "
+              f"{sent.earlier} Track it with /status {reference}.")
+    ctx.uow.outbox.enqueue_many(placed_answer(ctx, answer, tlps, kind=MessageKind.RECEIPT, reference=str(reference)))
+
+
+def unreachable_in(route: Route, policy: PostingPolicy) -> dict[str, str]:
+    """The contacts of `route` whose copy no running connector can carry, and why."""
+    return {d.contact: why_unreachable(d.destination) for d in route.deliveries
+            if not reachable(d.destination, policy.platforms)}
+
+
+@dataclass(frozen=True, slots=True)
+class SentRevision:
+    revised: Item
+    names: list[str]  # who it goes to, as people read them
+    earlier: str  # what became of the earlier copies, as a sentence
+
+
+def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, route: Route,
+                  unreachable: dict[str, str], policy: PostingPolicy, originator: str,
+                  audit_detail: dict[str, str]) -> SentRevision:
+    """Make `draft` the item's next revision and send it along `route` (in this transaction): the
+    earlier revision's unsent copies cancelled, its delivered ones marked superseded (or taken back
+    from whom the new route leaves out), the correction audited. By /correct, or by the approval of a
+    held correction (then ctx.sender is the approver; `originator` corrected it)."""
+    item = record.item
     ack_due, feedback_due = policy.due.due_times(draft, ctx.now)
     revised = replace(item, draft=draft, ack_due=ack_due, feedback_due=feedback_due, revision=item.revision + 1,
                       revised_at=ctx.now)
-    ref = str(reference)
+    ref = str(item.reference)
     cancelled = set(ctx.uow.outbox.cancel(ref, CANCELLED_KINDS, SUPERSEDED))
     staying = set(route.recipients)
     dropped = replace(record, withdrawal=Withdrawal(
-        ctx.now, sender.id, f"corrected as {revised.label}, which no longer goes to you"))
-    place = originator_place(ctx, sender.id, record)
+        ctx.now, originator, f"corrected as {revised.label}, which no longer goes to you"))
+    place = originator_place(ctx, originator, record)
     rows: list[OutboundMessage] = []
     marked = taken_back = 0
     for delivery in record.deliveries:
@@ -110,20 +157,53 @@ def correct(ctx: CommandContext, command: CorrectCommand, policy: PostingPolicy)
                              attention=attention_of(ctx.directory, d.contact))
              for d in route.deliveries if d.contact not in unreachable]
     rows += [_notice(ctx, revised, notice) for notice in route.notices]
-    # A TLP:RED correction typed in a shared chat leaves it, as a TLP:RED alert typed there does.
-    removal = plan_removal(ctx, draft, ref)
     ctx.audit(AuditAction.CORRECTION, recipients=route.recipients, reference=ref, caveat=draft.caveat.label(),
               purpose=draft.purpose,
               detail={"revision": str(revised.revision), "body": draft.body, "topic": draft.topic or "",
                       "priority": draft.priority.value, "grade": draft.grading.code if draft.grading else "",
                       "route": "; ".join(f"{d.contact} via {d.destination} ({d.reason})" for d in route.deliveries),
                       "earlier_marked": str(marked), "earlier_taken_back": str(taken_back),
-                      "cancelled": str(len(cancelled)), **removal})
+                      "cancelled": str(len(cancelled)), **audit_detail})
+    ctx.uow.outbox.enqueue_many(rows)
     names = [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients
              if c in ctx.directory.contacts and c not in unreachable]
-    answer = (f"{revised.label} accepted ({draft.caveat.label()}). Sending to {', '.join(names) or 'nobody'}. "
-              f"Earlier copies: {marked} marked superseded, {taken_back} taken back, "
-              f"{sum(d.outbox_key in cancelled for d in record.deliveries)} unsent cancelled. "
-              f"Track it with /status {ref}.")
-    rows += placed_answer(ctx, answer, tlps, kind=MessageKind.RECEIPT, reference=ref)
-    ctx.uow.outbox.enqueue_many(rows)
+    earlier = (f"Earlier copies: {marked} marked superseded, {taken_back} taken back, "
+               f"{sum(d.outbox_key in cancelled for d in record.deliveries)} unsent cancelled.")
+    return SentRevision(revised, names, earlier)
+
+
+def _hold(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, confirmed: bool, policy: PostingPolicy,
+          tlps: set[Tlp], removal: dict[str, str]) -> None:
+    """Hold the next revision for two-person release, as post_item holds a new item: nothing is sent
+    and nothing of the earlier copies changes until a second person approves it."""
+    sender = sender_of(ctx)
+    item, ref = record.item, str(record.item.reference)
+    revised = replace(item, draft=draft, revision=item.revision + 1, revised_at=ctx.now)
+    who = approvers(ctx.directory, sender.id, sender.organisation)
+    if not who:
+        ctx.audit(AuditAction.REFUSAL, reference=ref, caveat=draft.caveat.label(), purpose=draft.purpose,
+                  detail={"command": "correct", "reason": "release: nobody may approve", **removal})
+        ctx.uow.outbox.enqueue_many(placed_answer(
+            ctx, f"Not corrected: {revised.label} would be {draft.caveat.label()}, which needs a second person's "
+                 "approval, and nobody else in the directory may give it (an approver of your organisation, or a "
+                 f"coordinator). {ref} stays as it was. Ask an admin to give someone the approver role.", tlps))
+        return
+    expires = ctx.now + policy.release.expires_after
+    ctx.uow.releases.hold(HeldRelease(ref, sender.id, sender.organisation, confirmed, ctx.now, expires,
+                                      correction=draft, revision=revised.revision))
+    ctx.audit(AuditAction.RELEASE, reference=ref, caveat=draft.caveat.label(), purpose=draft.purpose,
+              recipients=tuple(c.id for c in who),
+              detail={"event": "held", "revision": str(revised.revision), "body": draft.body,
+                      "topic": draft.topic or "", "priority": draft.priority.value,
+                      "expires_at": expires.isoformat(), "approvers": ", ".join(c.id for c in who), **removal})
+    names = ", ".join(c.title(ctx.directory) for c in who)
+    receipt = (f"{revised.label} is held ({draft.caveat.label()}): nothing is sent, and the earlier copies stay as "
+               f"they are, until a second person approves it. Waiting for approval by {names}. If nobody decides by "
+               f"{local_or_none(expires, answer_zone(ctx, tlps))}, it expires unsent and {item.label} stays as it was.")
+    queued = placed_answer(ctx, receipt, tlps, kind=MessageKind.RECEIPT, reference=ref)
+    for approver in who:
+        queued += messages_about(ctx.directory, approver.id, draft.caveat, ref,
+                                 approval_request(ctx.directory, revised, zone=contact_zone(ctx.directory, approver.id)),
+                                 ctx.new_key, kind=MessageKind.APPROVAL, encrypted_only=ctx.encrypted_only,
+                                 platforms=ctx.platforms, protect_content=draft.caveat.protect_content)
+    ctx.uow.outbox.enqueue_many(queued)

@@ -320,7 +320,10 @@ def status(ctx: CommandContext, reference: Reference, platforms: AbstractSet[Pla
         zone=answer_zone(ctx, {item.caveat.tlp}),
     )
     held = ctx.uow.releases.get(str(reference))
-    if held is not None and held.state is ReleaseState.PENDING:  # handlers/release.py
+    if held is not None and held.state is ReleaseState.PENDING and held.correction is not None:
+        text += (f"\nIts correction {held.label} is held for two-person release: it is not sent, and the copies "
+                 f"above stay as they are, until it is approved; it expires {local_or_none(held.expires_at, UTC)}.")
+    elif held is not None and held.state is ReleaseState.PENDING:  # handlers/release.py
         text += (f"\nHeld for two-person release: nothing is sent until it is approved; it expires "
                  f"{local_or_none(held.expires_at, UTC)}.")
     answer_placed(ctx, text, {item.caveat.tlp}, reference=str(reference))

@@ -203,7 +203,9 @@ class ReleaseRepository(Protocol):
     """Items held for two-person release (alerts.release), and the decisions on them."""
 
     def hold(self, held: HeldRelease) -> None:
-        """Store a held item's release; its item must be stored already."""
+        """Store a held item's release (or a held correction of it); its item must be stored already.
+        It takes the place of the item's earlier release when that was decided; a pending one stays
+        (an error)."""
         ...
 
     def get(self, reference: str) -> HeldRelease | None: ...

@@ -293,15 +293,23 @@ def _hold(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, confirme
     return item
 
 
+def approval_hint(reference: str) -> str:
+    """How to answer an approval request; a connector that offers another way (a button, a reaction)
+    puts its own words in place of exactly this."""
+    return f"Approve: /approve {reference} · Decline: /decline {reference} your reason"
+
+
 def approval_request(directory: Directory, item: Item, reminder: bool = False, *, zone: str = UTC) -> str:
     """What an approver reads: who asks, how to answer, and the item as its recipients would see it."""
     originator = directory.contacts.get(item.originator)
     who = originator.title(directory) if originator else item.originator
     ref = item.reference
     first = "Reminder: still waiting. " if reminder else ""
-    return (f"{first}{who} asks you to approve the release of {item.kind.noun.lower()} {ref} "
+    corrects = (f"It corrects {item.reference} as sent before: its earlier copies stay as they are until then. "
+                if item.revision > 1 else "")
+    return (f"{first}{who} asks you to approve the release of {item.kind.noun.lower()} {item.label} "
             f"({item.caveat.label()}) to {', '.join(str(s) for s in item.draft.recipients) or 'its default recipients'}. "
-            f"Nothing is sent until someone does. Approve: /approve {ref} · Decline: /decline {ref} your reason\n\n"
+            f"{corrects}Nothing is sent until someone does. {approval_hint(str(ref))}\n\n"
             + render_delivery(item, directory, zone=zone))  # on the approver's clock (their direct chat)
 
 

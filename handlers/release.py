@@ -5,6 +5,10 @@ An item is held by handlers/post_item.py (numbered and stored, with no deliverie
 it again against the directory as it is at approval: what no longer routes, or reaches nobody, is
 not sent (it fails closed, and both people are told why). Declining, expiry and such a failure close
 the item with the reason, so it leaves /mine. Every step is in the audit log.
+
+A held correction (handlers/correction.py) is decided the same way: approving it sends the next
+revision as /correct does (correction.send_revision); declining it, its expiry or a failure leave the
+item open, at the revision its recipients have.
 """
 
 from __future__ import annotations
@@ -16,11 +20,11 @@ from datetime import datetime
 
 from alerts.audit import BOT_ACTOR, AuditAction, AuditEvent
 from alerts.caveat_rules import ENCRYPTED_ONLY
-from alerts.caveats import Tlp
-from alerts.directory import Directory
-from alerts.errors import RouteRefused
+from alerts.caveats import Caveat, Tlp
+from alerts.directory import Contact, Directory
+from alerts.errors import InvalidValue, RouteRefused
 from alerts.identity import Platform
-from alerts.items import Reference
+from alerts.items import Item, Reference
 from alerts.lifecycle import Closure
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.release import (HeldRelease, ReleasePolicy, ReleaseState, approvers, refusal_to_decide,
@@ -29,9 +33,11 @@ from alerts.render import render_erased, render_places, render_receipt
 from alerts.times import UTC, contact_zone, local_or_none
 from handlers.answer_place import answer_placed, answer_zone, messages_about
 from handlers.context import CommandContext
+from handlers.correction import send_revision, unreachable_in
 from handlers.errorref import new_error_ref
 from handlers.ports import ItemRecord, UnitOfWork
 from handlers.post_item import PostingPolicy, reach_of, approval_request, queue_deliveries
+from handlers.values import check_due
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,9 @@ def approve(ctx: CommandContext, reference: Reference, policy: PostingPolicy) ->
     originator = ctx.directory.contacts.get(held.originator)
     if originator is None:
         _fail(ctx, record, held, "its originator is no longer in the directory")
+        return
+    if held.correction is not None:
+        _approve_correction(ctx, record, held, originator, policy)
         return
     try:
         route = policy.router(ctx.directory, ctx.now).route(item.draft, originator, confirmed=held.confirmed)
@@ -84,6 +93,49 @@ def approve(ctx: CommandContext, reference: Reference, policy: PostingPolicy) ->
                        f"{originator.title(ctx.directory)} is told.")
 
 
+def _approve_correction(ctx: CommandContext, record: ItemRecord, held: HeldRelease, originator: Contact,
+                        policy: PostingPolicy) -> None:
+    """The held next revision goes out as /correct would have sent it, routed again now."""
+    assert ctx.sender is not None and held.correction is not None
+    draft, item = held.correction, record.item
+    if item.revision + 1 != held.revision:  # /correct refuses while this waits: only a damaged row gets here
+        _fail(ctx, record, held, f"{held.reference} is at rev {item.revision} now")
+        return
+    try:
+        check_due(draft.due, ctx.now)
+        route = policy.router(ctx.directory, ctx.now).route(draft, originator, confirmed=held.confirmed)
+    except (InvalidValue, RouteRefused) as refused:
+        _fail(ctx, record, held, f"it no longer routes: {refused}")
+        return
+    unreachable = unreachable_in(route, policy)
+    if len(unreachable) == len(route.deliveries):
+        _fail(ctx, record, held, "nobody it is for can be reached: "
+              + "; ".join(f"{name} — {why}" for name, why in unreachable.items()))
+        return
+    if not ctx.uow.releases.decide(held.reference, ReleaseState.APPROVED, ctx.sender.id, ctx.now, ""):
+        _answer(ctx, held, f"{held.label} was decided already.")
+        return
+    sent = send_revision(ctx, record, draft, route, unreachable, policy, held.originator,
+                         {"release": f"approved by {ctx.sender.id}"})
+    ctx.audit(AuditAction.RELEASE, recipients=route.recipients, reference=held.reference, caveat=draft.caveat.label(),
+              purpose=draft.purpose, detail={"event": "approved", "revision": str(held.revision),
+                                             "originator": held.originator})
+    names = ", ".join(sent.names) or "nobody"
+    ctx.uow.outbox.enqueue_many(_to_originator(
+        ctx.directory, held, draft.caveat.tlp, ctx,
+        f"{ctx.sender.title(ctx.directory)} approved {held.label}: sending to {names}. {sent.earlier} "
+        f"Track it with /status {held.reference}.", MessageKind.RECEIPT))
+    _answer(ctx, held, f"Approved: {held.label} is on its way to {names}; the earlier copies are marked superseded. "
+                       f"{originator.title(ctx.directory)} is told.")
+
+
+def proposed(held: HeldRelease, item: Item) -> Item:
+    """What approving releases: the item, or the next revision a held correction makes of it."""
+    if held.correction is None:
+        return item
+    return replace(item, draft=held.correction, revision=held.revision)
+
+
 def decline(ctx: CommandContext, reference: Reference, reason: str) -> None:
     found = _decidable(ctx, reference, "decline")
     if found is None:
@@ -94,14 +146,20 @@ def decline(ctx: CommandContext, reference: Reference, reason: str) -> None:
     if not ctx.uow.releases.decide(ref, ReleaseState.DECLINED, ctx.sender.id, ctx.now, reason):
         _answer(ctx, held, f"{ref} was decided already.")
         return
-    ctx.uow.items.close(reference, Closure(ctx.sender.id, ctx.now, f"declined for release: {reason}"))
-    ctx.audit(AuditAction.RELEASE, reference=ref, caveat=record.item.caveat.label(),
-              detail={"event": "declined", "reason": reason, "originator": held.originator})
+    correction = held.correction is not None
+    if not correction:
+        ctx.uow.items.close(reference, Closure(ctx.sender.id, ctx.now, f"declined for release: {reason}"))
+    ctx.audit(AuditAction.RELEASE, reference=ref, caveat=proposed(held, record.item).caveat.label(),
+              detail={"event": "declined", "reason": reason, "originator": held.originator,
+                      **({"revision": str(held.revision)} if correction else {})})
+    after = (f"Nothing was sent: {record.item.label} stays as it was." if correction
+             else "Nothing was sent, and it is closed.")
     ctx.uow.outbox.enqueue_many(_to_originator(
         ctx.directory, held, record.item.caveat.tlp, ctx,
-        f"{ctx.sender.title(ctx.directory)} declined {ref}: {reason}. Nothing was sent, and it is closed."))
+        f"{ctx.sender.title(ctx.directory)} declined {held.label}: {reason}. {after}"))
     originator = ctx.directory.contacts.get(held.originator)
-    _answer(ctx, held, f"Declined: {ref} stays unsent and is closed. "
+    state = f"{record.item.label} stays as it was" if correction else "is closed"
+    _answer(ctx, held, f"Declined: {held.label} stays unsent{';' if correction else ' and'} {state}. "
                        f"{originator.title(ctx.directory) if originator else held.originator} is told.")
 
 
@@ -148,20 +206,30 @@ def _fail(ctx: CommandContext, record: ItemRecord, held: HeldRelease, why: str) 
     if not ctx.uow.releases.decide(ref, ReleaseState.FAILED, ctx.sender.id, ctx.now, why):
         _answer(ctx, held, f"{ref} was decided already.")
         return
-    if record.closure is None:
+    correction = held.correction is not None
+    if record.closure is None and not correction:  # a correction's item stays as its recipients have it
         ctx.uow.items.close(record.item.reference, Closure(ctx.sender.id, ctx.now, f"not released: {why}"))
     ctx.audit(AuditAction.RELEASE, reference=ref, caveat=record.item.caveat.label(),
               detail={"event": "failed", "reason": why, "originator": held.originator})
+    again = (f"{record.item.label} stays as it was; correct it again if still needed." if correction
+             else "Send it again if it is still needed.")
     ctx.uow.outbox.enqueue_many(_to_originator(
         ctx.directory, held, record.item.caveat.tlp, ctx,
-        f"{ref} was approved by {ctx.sender.title(ctx.directory)} but not sent: {why}. Send it again if it "
-        "is still needed."))
-    _answer(ctx, held, f"Not sent: {ref} was approved, but {why}. Its originator is told.")
+        f"{held.label} was approved by {ctx.sender.title(ctx.directory)} but not sent: {why}. {again}"))
+    _answer(ctx, held, f"Not sent: {held.label} was approved, but {why}. Its originator is told.")
+
+
+def _caveat_of(held: HeldRelease, item: Item) -> Caveat:
+    """Where a message about what waits may go: under the held correction's caveat where it has one
+    (it names the next revision), else the item's."""
+    return held.correction.caveat if held.correction is not None else item.caveat
 
 
 def _answer(ctx: CommandContext, held: HeldRelease, text: str) -> None:
     record = ctx.uow.items.get(Reference.parse(held.reference))
     tlps = {record.item.caveat.tlp} if record is not None else set()
+    if held.correction is not None:
+        tlps.add(held.correction.caveat.tlp)
     answer_placed(ctx, text, tlps, reference=held.reference)
 
 
@@ -169,7 +237,7 @@ def _to_originator(directory: Directory, held: HeldRelease, tlp: Tlp, ctx: Comma
                    kind: MessageKind = MessageKind.NOTICE) -> list[OutboundMessage]:
     record = ctx.uow.items.get(Reference.parse(held.reference))
     assert record is not None
-    return messages_about(directory, held.originator, record.item.caveat, held.reference, text, ctx.new_key,
+    return messages_about(directory, held.originator, _caveat_of(held, record.item), held.reference, text, ctx.new_key,
                           kind=kind, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms)
 
 
@@ -182,16 +250,20 @@ def expire(uow: UnitOfWork, directory: Directory, held: HeldRelease, record: Ite
     ref = held.reference
     if not uow.releases.decide(ref, ReleaseState.EXPIRED, BOT_ACTOR, now, "nobody approved it in time"):
         return False
-    if record.closure is None:
+    correction = held.correction is not None
+    if record.closure is None and not correction:
         uow.items.close(record.item.reference, Closure(BOT_ACTOR, now, "release expired: nobody approved it"))
     uow.audit.record(AuditEvent(action=AuditAction.RELEASE, at=now, actor=BOT_ACTOR, reference=ref,
                                 caveat=record.item.caveat.label(),
                                 detail={"event": "expired", "originator": held.originator}))
+    after = (f"Nothing was sent: {record.item.label} stays as it was. Correct it again if it is still needed."
+             if correction else "Nothing was sent, and it is closed. Send it again if it is still needed.")
+    key = f"release:{ref}:expired" + (f":rev{held.revision}" if correction else "")
     uow.outbox.enqueue_many(messages_about(
-        directory, held.originator, record.item.caveat, ref,
-        f"{ref} expired unsent: nobody approved it by {local_or_none(held.expires_at, contact_zone(directory, held.originator))}. Nothing was sent, and "
-        "it is closed. Send it again if it is still needed.", lambda: f"release:{ref}:expired",
-        key=f"release:{ref}:expired", encrypted_only=encrypted_only, platforms=platforms))
+        directory, held.originator, _caveat_of(held, record.item), ref,
+        f"{held.label} expired unsent: nobody approved it by "
+        f"{local_or_none(held.expires_at, contact_zone(directory, held.originator))}. {after}", lambda: key,
+        key=key, encrypted_only=encrypted_only, platforms=platforms))
     return True
 
 
@@ -220,16 +292,19 @@ def _one(uow: UnitOfWork, directory: Directory, policy: ReleasePolicy, held: Hel
     if now >= held.expires_at:
         return int(expire(uow, directory, held, record, now, encrypted_only, platforms))
     number = reminder_round(held, now, policy.remind_every)
-    if number == 0 or not uow.reminders.claim(f"release:{held.reference}:remind:{number}", now):
+    # A held correction's reminders have keys of their own: the item's own release may have had some.
+    base = f"release:{held.reference}" + (f":rev{held.revision}" if held.correction is not None else "")
+    if number == 0 or not uow.reminders.claim(f"{base}:remind:{number}", now):
         return 0
     who = approvers(directory, held.originator, held.organisation)
+    waiting = proposed(held, record.item)
     queued: list[OutboundMessage] = []
     for approver in who:
-        text = approval_request(directory, record.item, reminder=True, zone=contact_zone(directory, approver.id))
-        key = f"release:{held.reference}:remind:{number}:{approver.id}"
-        queued += messages_about(directory, approver.id, record.item.caveat, held.reference, text, lambda: key,
+        text = approval_request(directory, waiting, reminder=True, zone=contact_zone(directory, approver.id))
+        key = f"{base}:remind:{number}:{approver.id}"
+        queued += messages_about(directory, approver.id, waiting.caveat, held.reference, text, lambda: key,
                                  key=key, kind=MessageKind.APPROVAL, encrypted_only=encrypted_only, platforms=platforms,
-                                 protect_content=record.item.caveat.protect_content)
+                                 protect_content=waiting.caveat.protect_content)
     uow.outbox.enqueue_many(queued)
     uow.audit.record(AuditEvent(action=AuditAction.RELEASE, at=now, actor=BOT_ACTOR, reference=held.reference,
                                 caveat=record.item.caveat.label(), recipients=tuple(c.id for c in who),

@@ -18,12 +18,13 @@ from alerts.errors import ReferenceUnavailable
 from alerts.grading import Grading
 from alerts.identity import ChatRef
 from alerts.incident import Incident
-from alerts.items import ALL, DueSpec, Item, ItemDraft, ItemKind, ItemState, Reference, Selector, SelectorKind
+from alerts.items import DueSpec, Item, ItemDraft, ItemKind, ItemState, Reference
 from alerts.lifecycle import Closure, DeliveryState, Erasure, ForwardRequest, ForwardState, Withdrawal
 from alerts.messages import Attachment, InboundMessage
 from alerts.priority import Priority
 from alerts.routing import Delivery, Destination, Route
 from handlers.ports import DeliveryRecord, ItemRecord
+from storage.drafts import content_of, join_selectors, split_selectors
 from storage.content import attachment_aad, item_aad, open_json, seal_json
 from storage.forwards import SqlForwardRequests
 from storage.db import insert_for
@@ -67,7 +68,7 @@ class SqlItemRepository:
             raise ValueError("the draft's kind differs from the reference's kind")
         deliveries_rows = self._delivery_rows(reference, route, outbox_keys)
         try:
-            sealed = seal_json(self._sealer, _content(draft), aad=item_aad(reference), case=reference)
+            sealed = seal_json(self._sealer, content_of(draft), aad=item_aad(reference), case=reference)
         except ContentErased:
             raise ReferenceUnavailable(reference) from None
         # The row as parameters, not .values(): one prepared statement, without building a new one per item.
@@ -88,7 +89,7 @@ class SqlItemRepository:
             priority=draft.priority.value,
             topic=draft.topic,
             grading=draft.grading.code if draft.grading else None,
-            recipients=_join_selectors(draft.recipients),
+            recipients=join_selectors(draft.recipients),
             due_after=draft.due.after if draft.due else None,
             due_at=draft.due.at if draft.due else None,
             content=sealed,
@@ -108,7 +109,7 @@ class SqlItemRepository:
         the item's."""
         ref, draft = str(item.reference), item.draft
         rows = self._delivery_rows(ref, route, outbox_keys)
-        sealed = seal_json(self._sealer, _content(draft), aad=item_aad(ref), case=ref)
+        sealed = seal_json(self._sealer, content_of(draft), aad=item_aad(ref), case=ref)
         earlier = self._conn.execute(select(items.c.revision).where(items.c.reference == ref)).scalar_one()
         d = deliveries.c
         columns = ["item_reference", "contact", "destination", "reason", "outbox_key", "state", "sent_at",
@@ -122,7 +123,7 @@ class SqlItemRepository:
             ack_due=item.ack_due, feedback_due=item.feedback_due, tlp=draft.caveat.tlp.value,
             handling=draft.caveat.handling.value, orcon=draft.caveat.orcon, priority=draft.priority.value,
             topic=draft.topic, grading=draft.grading.code if draft.grading else None,
-            recipients=_join_selectors(draft.recipients), due_after=draft.due.after if draft.due else None,
+            recipients=join_selectors(draft.recipients), due_after=draft.due.after if draft.due else None,
             due_at=draft.due.at if draft.due else None, content=sealed, revision=item.revision,
             revised_at=item.revised_at))
         self._insert_rows(rows)
@@ -342,7 +343,7 @@ class SqlItemRepository:
         draft = ItemDraft(
             kind=kind,
             body=content["body"],
-            recipients=_split_selectors(row.recipients),
+            recipients=split_selectors(row.recipients),
             caveat=Caveat(Tlp(row.tlp), Handling(row.handling), bool(row.orcon)),
             grading=Grading(row.grading[0], row.grading[1]) if row.grading else None,
             priority=Priority(row.priority),
@@ -438,39 +439,3 @@ def _withdrawal_aad(reference: str) -> bytes:
 
 def _outcome_aad(reference: str) -> bytes:
     return item_aad(reference) + b"|outcome"
-
-
-def _join_selectors(selectors: Iterable[Selector]) -> str:
-    texts = [str(s) for s in selectors]
-    if any("," in t for t in texts):
-        raise ValueError("a recipient selector contains a comma")
-    return ",".join(texts)
-
-
-def _split_selectors(text: str) -> tuple[Selector, ...]:
-    return tuple(_parse_selector(part) for part in text.split(",")) if text else ()
-
-
-def _parse_selector(text: str) -> Selector:
-    """The inverse of str(Selector)."""
-    if text == str(ALL):
-        return ALL
-    if ":" in text:  # a person named by an account
-        return Selector(SelectorKind.PERSON, person=text)
-    if text.startswith("@"):
-        return Selector(SelectorKind.PERSON, person=text[1:])
-    organisation, slash, desk = text.partition("/")
-    if slash:
-        return Selector(SelectorKind.DESK, organisation=organisation, desk=desk)
-    return Selector(SelectorKind.ORGANISATION, organisation=organisation)
-
-
-def _content(draft: ItemDraft) -> dict[str, Any]:
-    """What of a draft is sealed: its text, purpose and their ref, and the harmonised fields and hub,
-    which are content too."""
-    content: dict[str, Any] = {"body": draft.body, "purpose": draft.purpose, "outside_ref": draft.outside_ref}
-    if not draft.incident.empty:
-        content["incident"] = draft.incident.to_json()
-    if draft.hub:
-        content["hub"] = draft.hub
-    return content

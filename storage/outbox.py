@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, case, delete, func, literal, not_, or_, select, update
 
 from alerts.clock import Clock
-from alerts.identity import ChatRef, MessageRef, UserRef
+from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.messages import Attachment, MessageKind, OutboundMessage
 from alerts.routing import Destination
 from storage.content import json_plaintext, open_json, outbox_aad, outbox_file_aad, seal_json
@@ -261,6 +261,15 @@ class SqlOutbox:
         self._set(key, state="sent", platform_message_id=platform_message_id, sent_at=at, lease_until=None)
         if files:
             self._drop_files(key)
+
+    def approval_by_message(self, platform: Platform, platform_message_id: str) -> str | None:
+        """The item reference an approval request sent as `platform_message_id` asked to release (a
+        connector reads a reaction on it as /approve); None for any other message."""
+        c = outbox.c
+        return self._conn.execute(
+            select(c.reference).where(c.platform_message_id == platform_message_id, c.platform == platform.value,
+                                      c.kind == MessageKind.APPROVAL.value, c.state == "sent").limit(1)
+        ).scalar_one_or_none()
 
     def release(self, key: str) -> None:
         """Hand a leased row back untried (its platform was not connected): due at once when it is,

@@ -185,6 +185,8 @@ outbox = Table(
     Column("sent_at", UtcDateTime),
     Index("ix_outbox_state_destination_id", "state", "destination", "id"),
     Index("ix_outbox_destination_id", "destination", "id"),
+    # A reaction on one of the bot's messages is looked up by its platform id (0017_heldfix).
+    Index("ix_outbox_platform_message_id", "platform_message_id"),
     _states("state", *OUTBOX_STATES),
 )
 

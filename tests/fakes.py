@@ -239,7 +239,8 @@ class _Releases:
     def hold(self, held: HeldRelease) -> None:
         if held.reference not in self._staged.items:
             raise ValueError(f"no item {held.reference} to hold")
-        if held.reference in self._staged.releases:
+        earlier = self._staged.releases.get(held.reference)
+        if earlier is not None and earlier.state is ReleaseState.PENDING:
             raise ValueError(f"{held.reference} is held already")
         self._staged.releases[held.reference] = held
 

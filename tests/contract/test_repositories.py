@@ -17,7 +17,7 @@ from alerts.clock import ManualClock
 from alerts.devices import DeviceAction, DeviceOp
 from alerts.directory import Room, RoomPurpose
 from alerts.identity import ChatRef, UserRef
-from alerts.items import ItemKind, Reference
+from alerts.items import DueSpec, ItemKind, Reference
 from alerts.lifecycle import (
     FEEDBACK_TO_ORIGINATOR,
     UPDATE_TO_RECIPIENTS,
@@ -27,6 +27,7 @@ from alerts.lifecycle import (
     ForwardState,
     Withdrawal,
 )
+from alerts.priority import Priority
 from alerts.membership import PlannedAction, RoomAction
 from alerts.messages import Attachment, InboundMessage, Mention, MessageKind
 from alerts.release import HeldRelease, ReleaseState
@@ -376,6 +377,33 @@ def test_a_held_release_is_decided_once_and_due_times_can_be_set_again(backend: 
     assert decided is not None and (decided.state, decided.decided_by, decided.decided_at, decided.reason) == (
         ReleaseState.DECLINED, "th-2", now, "source at risk")
     assert (item.ack_due, item.feedback_due) == (now + timedelta(hours=2), now + timedelta(hours=3))
+
+
+
+def test_a_held_correction_keeps_its_whole_draft_and_takes_the_place_of_a_decided_release(
+        backend: Backend, clock: ManualClock) -> None:
+    item = make_item(1, originator="th-lo", due=DueSpec(after=timedelta(hours=6)), topic="document-fraud",
+                     purpose="case 7", outside_ref="X-1", hub="KUL")
+    corrected = replace(item.draft, body="The boat leaves at 23:30.", caveat=Caveat(Tlp.RED),
+                        priority=Priority.URGENT, due=DueSpec(at=CREATED + timedelta(days=1)))
+    now = clock.now()
+    with backend.factory() as uow:
+        uow.items.add(item, make_route(), {})
+        uow.releases.hold(HeldRelease("A-2026-0001", "th-lo", "TH", False, now, now + timedelta(hours=1)))
+        uow.commit()
+    held = HeldRelease("A-2026-0001", "th-lo", "TH", True, now, now + timedelta(hours=24),
+                       correction=corrected, revision=2)
+    with backend.factory() as uow:
+        with pytest.raises(Exception):  # one pending release per item
+            with uow.savepoint():
+                uow.releases.hold(held)
+        assert uow.releases.decide("A-2026-0001", ReleaseState.APPROVED, "th-2", now, "")
+        uow.releases.hold(held)  # the correction takes the decided release's place
+        uow.commit()
+    with backend.factory() as uow:
+        found = uow.releases.get("A-2026-0001")
+        assert [h.label for h in uow.releases.pending()] == ["A-2026-0001 rev 2"]
+    assert found == held and found.correction == corrected and found.label == "A-2026-0001 rev 2"
 
 
 # --- outbox, inbox, cursors -------------------------------------------------------------------------

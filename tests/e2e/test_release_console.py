@@ -82,3 +82,27 @@ def test_an_alert_nobody_decides_on_expires_unsent(workdir: Path) -> None:
         assert keys["release:A-2026-0001:expired"] == "direct:console:my-officer"  # the originator told
     finally:
         runtime.engine.dispose()
+
+
+def test_a_correction_raised_to_red_is_held_until_a_second_person_approves_it(workdir: Path) -> None:
+    script = ("/alert to:@th-npoc tlp:amber\nThe boat leaves pier 4 tonight\n\n"
+              "/correct A-2026-0001 tlp:red\nThe boat leaves pier 7 at 23:30\n\n"
+              "/approve A-2026-0001\n:as my-npoc\n/approve A-2026-0001\n")
+    run = console(workdir, script)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    officer = "".join(blocks_to(out, "Immigration liaison officer (Malaysia)"))
+    assert "A-2026-0001 rev 2 is held (TLP:RED H0): nothing is sent, and the earlier copies stay as they are, " \
+           "until a second person approves it." in officer
+    assert "You sent A-2026-0001, so you cannot approve or decline it" in officer
+    approver = "".join(blocks_to(out, "National point of contact (Malaysia)"))
+    assert "asks you to approve the release of alert A-2026-0001 rev 2 (TLP:RED H0)" in approver
+    assert "Approved: A-2026-0001 rev 2 is on its way to National point of contact (Thailand)" in approver
+    thailand = blocks_to(out, "National point of contact (Thailand)")
+    pier4 = [n for n, b in enumerate(thailand) if "pier 4" in b]
+    pier7 = [n for n, b in enumerate(thailand) if "pier 7" in b]
+    superseded = [n for n, b in enumerate(thailand) if "rev 1 is superseded by A-2026-0001 rev 2" in b]
+    # rev 1 first; the superseded line and rev 2 only after the approval, in that order.
+    assert len(pier4) == len(pier7) == len(superseded) == 1 and pier4[0] < superseded[0] < pier7[0], out
+    assert out.index(thailand[pier7[0]]) > out.index("Approved: A-2026-0001 rev 2"), "sent only once approved"
+    assert "Traceback" not in out + run.stderr

@@ -101,6 +101,36 @@ def test_reactions_among_people_and_by_strangers_are_left_alone() -> None:
     assert reaction_message(reaction("\u2705"), DELIVERY, None) is None
 
 
+APPROVAL = Target("$ask", from_bot=True, approval="A-2026-0002")
+
+
+@pytest.mark.parametrize("key", ["\u2705", "\U0001F44D\U0001F3FD", "\u2714\ufe0f", "\u2611"])
+@pytest.mark.parametrize("who", ["my-approver", "my-officer", "th-npoc"])
+def test_an_acknowledging_reaction_on_an_approval_request_is_approve_from_whoever_reacted(key: str, who: str) -> None:
+    # The originator and people who may not approve are not filtered here: /approve refuses them, with
+    # its own answer and audit entry, as it refuses them typed.
+    message = reaction_message(reaction(key, "$ask"), APPROVAL, who)
+    assert message is not None and message.text == "/approve A-2026-0002" and message.remark is None
+    assert message.sender == UserRef.parse(f"matrix:{TH}")
+    assert message.reply_to == MessageRef(ChatRef.parse(f"matrix:{ROOM}"), "$ask")
+
+
+def test_another_reaction_or_a_reply_on_an_approval_request_says_how_to_approve_and_decline() -> None:
+    message = reaction_message(reaction("\U0001F44E", "$ask"), APPROVAL, "my-approver")
+    assert message is not None and message.text == ""
+    assert message.remark == ("A \U0001F44E reaction does nothing. React with ✅ to approve A-2026-0002, or "
+                              "decline it with /decline A-2026-0002 your reason.")
+    reply = text_message(text("not sure about this", "$ask"), (APPROVAL,), False)
+    assert reply is not None and reply.text == "" and reply.remark is not None
+    assert reply.remark.startswith("A reply to an approval request does nothing. React with ✅ to approve A-2026-0002")
+    typed = text_message(text("!decline A-2026-0002 wrong recipient", "$ask"), (Target("$ask"),), False)
+    assert typed is not None and typed.text == "!decline A-2026-0002 wrong recipient"
+
+
+def test_a_reaction_on_an_approval_request_by_a_stranger_is_left_alone() -> None:
+    assert reaction_message(reaction("\u2705", "$ask"), APPROVAL, None) is None
+
+
 def test_an_edit_is_not_read() -> None:
     assert read_event(event({"msgtype": "m.text", "body": "* !alert x", "m.new_content": {"body": "!alert x"},
                              "m.relates_to": {"rel_type": "m.replace", "event_id": "$x"}}), ROOM) is None
@@ -138,6 +168,18 @@ def test_receipts_and_answers_are_notices_that_mention_nobody(attention: tuple[s
     content = message_content(outgoing(MessageKind.RECEIPT, IN_ROOM, "Alert A-2026-0001 accepted", *attention), ROOM)
     assert content["msgtype"] == "m.notice" and content["m.mentions"] == {}
     assert content["body"] == "Alert A-2026-0001 accepted"
+
+
+def test_an_approval_request_on_matrix_says_approve_by_reaction_and_decline_typed() -> None:
+    from handlers.post_item import approval_hint
+    ask = f"Aminah asks you to approve the release of alert A-2026-0001. {approval_hint('A-2026-0001')}\n\nbody"
+    content = message_content(outgoing(MessageKind.APPROVAL, DIRECT, ask), ROOM)
+    assert content["body"] == ("Aminah asks you to approve the release of alert A-2026-0001. Approve: react ✅ to "
+                               "this message (or !approve A-2026-0001) · Decline: !decline A-2026-0001 your reason"
+                               "\n\nbody")
+    # Anything else keeps its text: only an approval request is answered by a reaction.
+    notice = message_content(outgoing(MessageKind.NOTICE, DIRECT, ask), ROOM)
+    assert "react ✅" not in notice["body"] and "Approve: !approve A-2026-0001 · Decline" in notice["body"]
 
 
 def test_hints_on_matrix_use_the_bang_prefix() -> None:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from alerts.clock import ManualClock
-from alerts.identity import ChatRef, MessageRef, UserRef
+from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.messages import Attachment, MessageKind
 from alerts.routing import Destination
 from storage.outbox import LeasedMessage, UnreadableRow, purge_files
@@ -312,3 +312,20 @@ def test_a_row_whose_files_are_gone_is_never_sent_without_them(
     with uow_factory() as uow:
         [row] = uow.outbox.lease(clock.now(), 10, LEASE)
     assert isinstance(row, UnreadableRow) and row.key == "d1"
+
+
+def test_an_approval_request_is_found_by_the_platform_id_it_was_sent_as(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    matrix = Destination.direct(UserRef.parse("matrix:@farid:example.org"))
+    _enqueue(uow_factory,
+             make_message("ask", kind=MessageKind.APPROVAL, destination=matrix, reference="A-2026-0007"),
+             make_message("told", kind=MessageKind.RECEIPT, destination=matrix, reference="A-2026-0007"),
+             make_message("console", kind=MessageKind.APPROVAL, reference="A-2026-0008"),
+             make_message("unsent", kind=MessageKind.APPROVAL, destination=matrix, reference="A-2026-0009"))
+    _sent(uow_factory, clock, "ask", "told", "console")
+    with uow_factory(read_only=True) as uow:
+        assert uow.outbox.approval_by_message(Platform.MATRIX, "pm-ask") == "A-2026-0007"
+        assert uow.outbox.approval_by_message(Platform.MATRIX, "pm-told") is None  # not an approval request
+        assert uow.outbox.approval_by_message(Platform.MATRIX, "pm-console") is None  # another platform's id
+        assert uow.outbox.approval_by_message(Platform.CONSOLE, "pm-console") == "A-2026-0008"
+        assert uow.outbox.approval_by_message(Platform.MATRIX, "pm-unsent") is None

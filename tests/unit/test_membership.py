@@ -390,12 +390,12 @@ def test_an_alert_to_a_mentioned_person_goes_to_them(admin: Admin) -> None:
 def test_to_takes_an_account_and_it_is_stored_and_read_back_as_written() -> None:
     from handlers.values import parse_selector
     from handlers.vocabulary import Vocabulary
-    from storage.items import _parse_selector
+    from storage.drafts import parse_selector as read_stored
 
     for typed, person in (("@somchai:example.org", "matrix:@somchai:example.org"),
                           ("telegram:user:42", "telegram:user:42"), ("@th-npoc", "th-npoc")):
         selector = parse_selector(typed, Vocabulary())
-        assert selector.person == person and _parse_selector(str(selector)) == selector
+        assert selector.person == person and read_stored(str(selector)) == selector
         assert parse_selector(str(selector), Vocabulary()) == selector
 
 

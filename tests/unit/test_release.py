@@ -236,3 +236,133 @@ def test_an_admin_makes_someone_an_approver_with_member_add() -> None:
     assert refused.startswith(f"You may not approve or decline {REF}.") and "Th Npoc (Thailand)" in refused
     [approved] = admin.says("th-npoc", f"/approve {REF}")
     assert approved.startswith(f"Approved: {REF} is on its way to My Npoc (Malaysia).")
+
+
+# --- a correction that needs release: held, the earlier copies as they are until it is approved ----
+
+AMBER = "/alert to:@th-npoc tlp:amber Informant says the boat leaves tonight"
+RAISE = f"/correct {REF} tlp:red\n\nThe boat leaves at 23:30 from pier 4"
+
+
+@pytest.fixture
+def sent() -> ReleaseBot:
+    """An AMBER alert Thailand has, then its originator's correction raising it to RED."""
+    bot = ReleaseBot()
+    bot.receipt = bot.answer("my-officer", AMBER)
+    bot.worker_sends()
+    bot.receipt = bot.answer("my-officer", RAISE)
+    return bot
+
+
+def test_a_correction_raised_to_red_is_held_and_the_earlier_copies_stay_as_they_are(sent: ReleaseBot) -> None:
+    assert sent.receipt.startswith(f"{REF} rev 2 is held (TLP:RED H0): nothing is sent, and the earlier copies stay "
+                                   "as they are, until a second person approves it. Waiting for approval by My "
+                                   "Approver (Malaysia).")
+    assert sent.receipt.endswith(f"it expires unsent and {REF} stays as it was.")
+    [copy] = sent.received_by("th-npoc")  # rev 1 only: no superseded line, no rev 2
+    assert "Informant says the boat leaves tonight" in copy
+    record = sent.record(REF)
+    assert record.item.revision == 1 and record.item.caveat.tlp is Tlp.AMBER
+    assert [(d.contact, d.state) for d in record.deliveries] == [("th-npoc", "sent")]
+    [request] = sent.received_by("my-approver")
+    assert request.startswith(f"My Officer (Malaysia) asks you to approve the release of alert {REF} rev 2 (TLP:RED H0) "
+                              f"to @th-npoc. It corrects {REF} as sent before: its earlier copies stay as they are "
+                              "until then.")
+    assert f"/approve {REF}" in request and "The boat leaves at 23:30 from pier 4" in request
+    held = sent.store.releases[REF]
+    assert (held.state, held.revision, held.label) == (ReleaseState.PENDING, 2, f"{REF} rev 2")
+    assert held.correction is not None and held.correction.body == "The boat leaves at 23:30 from pier 4"
+    status = sent.answer("my-officer", f"/status {REF}")
+    assert f"Its correction {REF} rev 2 is held for two-person release: it is not sent" in status
+    # Its originator cannot approve it, nor correct the item again while it waits.
+    assert sent.answer("my-officer", f"/approve {REF}").startswith(f"You sent {REF}, so you cannot approve")
+    again = sent.answer("my-officer", f"/correct {REF} priority:urgent")
+    assert again.startswith(f"{REF} rev 2 is waiting for a second person's approval, so {REF} cannot be corrected")
+    assert sent.record(REF).item.revision == 1 and len(sent.received_by("th-npoc")) == 1
+
+
+def test_an_approved_correction_goes_out_as_corrections_do(sent: ReleaseBot) -> None:
+    sent.later(30)
+    answer = sent.answer("my-approver", f"/approve {REF}")
+    assert answer == (f"Approved: {REF} rev 2 is on its way to Th Npoc (Thailand); the earlier copies are marked "
+                      "superseded. My Officer (Malaysia) is told.")
+    notice, delivery = sent.messages_to("th-npoc")[-2:]
+    assert notice.text.startswith(f"[TLP:RED] {REF} rev 1 is superseded by {REF} rev 2")
+    assert delivery.kind is MessageKind.DELIVERY and delivery.text.startswith("[TLP:RED] from Malaysia · rev 2\n")
+    assert "The boat leaves at 23:30 from pier 4" in delivery.text
+    record = sent.record(REF)
+    assert record.item.revision == 2 and record.item.caveat.tlp is Tlp.RED and record.closure is None
+    assert [(d.contact, d.state) for d in record.deliveries] == [("th-npoc", "queued")]
+    assert record.item.revised_at == sent.clock.now()  # due times count from the approval
+    assert sent.last_to("my-officer") == (f"My Approver (Malaysia) approved {REF} rev 2: sending to Th Npoc "
+                                          "(Thailand). Earlier copies: 1 marked superseded, 0 taken back, 0 unsent "
+                                          f"cancelled. Track it with /status {REF}.")
+    assert sent.store.releases[REF].state is ReleaseState.APPROVED
+    assert AuditAction.CORRECTION in sent.last_audit and sent.release_events()[-1] == "approved"
+
+
+def test_a_declined_correction_leaves_the_item_as_it_was_and_it_may_be_corrected_again(sent: ReleaseBot) -> None:
+    answer = sent.answer("my-approver", f"/decline {REF} the pier is not confirmed")
+    assert answer == f"Declined: {REF} rev 2 stays unsent; {REF} stays as it was. My Officer (Malaysia) is told."
+    assert sent.last_to("my-officer") == (f"My Approver (Malaysia) declined {REF} rev 2: the pier is not confirmed. "
+                                          f"Nothing was sent: {REF} stays as it was.")
+    record = sent.record(REF)
+    assert record.closure is None and record.item.revision == 1 and len(sent.received_by("th-npoc")) == 1
+    # Corrected again: held again, in the place of the declined one.
+    assert sent.answer("my-officer", RAISE).startswith(f"{REF} rev 2 is held (TLP:RED H0)")
+    assert sent.store.releases[REF].state is ReleaseState.PENDING
+
+
+def test_a_correction_that_needs_no_release_still_goes_at_once(sent: ReleaseBot) -> None:
+    sent.answer("my-approver", f"/decline {REF} no")
+    answer = sent.answer("my-officer", f"/correct {REF} priority:urgent")
+    assert answer.startswith(f"{REF} rev 2 accepted (TLP:AMBER")
+    assert sent.record(REF).item.revision == 2
+
+
+def test_a_held_correction_that_no_longer_routes_at_approval_is_not_sent_and_the_item_stays_open(
+        sent: ReleaseBot) -> None:
+    current = sent.directory_source.directory
+    sent.directory_source.directory = Directory.build(
+        current.organisations.values(), [c for c in current.contacts.values() if c.id != "th-npoc"], current.rooms)
+    answer = sent.answer("my-approver", f"/approve {REF}")
+    assert answer.startswith(f"Not sent: {REF} rev 2 was approved, but it no longer routes:")
+    assert sent.store.releases[REF].state is ReleaseState.FAILED
+    assert sent.last_to("my-officer").endswith(f"{REF} stays as it was; correct it again if still needed.")
+    record = sent.record(REF)
+    assert record.closure is None and record.item.revision == 1 and sent.deliveries() == ["th-npoc"]
+
+
+def test_a_held_correction_is_reminded_about_then_expires_and_the_item_stays_open(sent: ReleaseBot) -> None:
+    sent.tick(2 * 60 + 1)
+    reminder = sent.last_to("my-approver")
+    assert reminder.startswith(f"Reminder: still waiting. My Officer (Malaysia) asks you to approve the release of "
+                               f"alert {REF} rev 2 (TLP:RED H0)")
+    sent.tick(22 * 60)
+    assert sent.store.releases[REF].state is ReleaseState.EXPIRED
+    assert sent.last_to("my-officer").startswith(f"{REF} rev 2 expired unsent: nobody approved it by ")
+    assert sent.last_to("my-officer").endswith(f"Nothing was sent: {REF} stays as it was. Correct it again if it "
+                                               "is still needed.")
+    record = sent.record(REF)
+    assert record.closure is None and record.item.revision == 1
+    # Thailand is still reminded about rev 1, which it has; it never saw rev 2.
+    assert not [t for t in sent.received_by("th-npoc") if "23:30" in t or "rev 2" in t]
+    assert "please acknowledge A-2026-0001 from My Officer" in sent.received_by("th-npoc")[-1]
+
+
+def test_a_red_item_corrected_after_its_release_needs_a_second_approval(bot: ReleaseBot) -> None:
+    bot.says("my-approver", f"/approve {REF}")
+    bot.worker_sends()
+    held = bot.answer("my-officer", f"/correct {REF}\n\nThe boat leaves tomorrow")
+    assert held.startswith(f"{REF} rev 2 is held (TLP:RED H0)")
+    assert bot.record(REF).item.draft.body == "Informant says the boat leaves tonight"
+    bot.tick(2 * 60 + 1)  # its own reminders: the first release's did not use them up
+    assert bot.last_to("my-approver").startswith("Reminder: still waiting.")
+    bot.says("my-approver", f"/approve {REF}")
+    assert bot.record(REF).item.draft.body == "The boat leaves tomorrow"
+
+
+def test_a_held_item_cannot_be_corrected_out_of_its_wait(bot: ReleaseBot) -> None:
+    answer = bot.answer("my-officer", f"/correct {REF} tlp:amber")
+    assert answer.startswith(f"{REF} is waiting for a second person's approval, so {REF} cannot be corrected")
+    assert bot.deliveries() == [] and bot.record(REF).item.caveat.tlp is Tlp.RED

@@ -17,6 +17,8 @@ TIMELINE_TYPES = ["m.room.message", "m.reaction", "m.room.encrypted", "m.room.me
 
 # (item reference, recipient contact id) of the delivery a Matrix event id carried, or None.
 FindDelivery = Callable[[str], Awaitable["tuple[str, str] | None"]]
+# The item reference whose approval a Matrix event id asked for (the bot's approval request), or None.
+FindApproval = Callable[[str], Awaitable["str | None"]]
 
 
 class SecurityKind(enum.Enum):

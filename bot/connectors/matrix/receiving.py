@@ -13,7 +13,8 @@ opened with the bot: there the inviter's messages since the room was created are
 clients send the first message with the new room, before the bot could join).
 
 What each event becomes is sansio/inbound.py's to say; the Receiver only looks up what a reaction or
-reply points at (a delivery, by find_delivery; else whether the bot sent it).
+reply points at (a delivery, by find_delivery; an approval request, by find_approval; else whether
+the bot sent it).
 
 An event the bot cannot decrypt yet is kept (undecrypted.json) and its room key requested; it is
 tried again after every sync, and given up after a day.
@@ -35,7 +36,7 @@ from bot.connectors.matrix import media
 from bot.connectors.matrix.core import Session
 from bot.connectors.matrix.errors import from_response
 from bot.connectors.matrix.files import read_json, write_json
-from bot.connectors.matrix.model import TIMELINE_TYPES, FindDelivery
+from bot.connectors.matrix.model import TIMELINE_TYPES, FindApproval, FindDelivery
 from bot.connectors.matrix.sansio.inbound import (
     COMMAND_PREFIXES,
     MatrixReaction,
@@ -74,6 +75,8 @@ class Receiver:
         # Whether a sender's next text in a room is to be recorded although it is no command: a command of
         # theirs awaits its text there (bot.runtime.app.Runtime.awaits_body; set by wiring.py).
         self.awaits_body: Callable[[UserRef, ChatRef], Awaitable[bool]] | None = None
+        # Which held item a message of the bot's asked approvers to release (set by wiring.py).
+        self.find_approval: FindApproval | None = None
         self._collected: list[InboundMessage] = []  # what the sync batch being read holds so far
 
     def load(self) -> None:
@@ -181,12 +184,16 @@ class Receiver:
         return text_message(read, targets, direct, awaited=whose and await self._awaited(read))
 
     async def _target(self, room_id: str, event_id: str, whose: bool = True) -> Target:
-        """What a reaction or reply points at: a delivery, else (`whose`) whether the bot sent it."""
+        """What a reaction or reply points at: a delivery, else (`whose`) an approval request, else
+        whether the bot sent it."""
         found = await self._find_delivery(event_id) if self._find_delivery else None
         if found is not None:
             return Target(event_id, found, from_bot=True)
         if not whose:
             return Target(event_id)
+        approval = await self.find_approval(event_id) if self.find_approval else None
+        if approval is not None:
+            return Target(event_id, from_bot=True, approval=approval)
         try:
             response = await self._client.room_get_event(room_id, event_id)
         except Exception:

@@ -4,7 +4,8 @@
     if settings.matrix.enabled:
         add_receiver(runtime, matrix_connector_for(runtime))
 
-`find_delivery` looks a Matrix event id up among delivered items (for reactions and replies);
+`find_delivery` looks a Matrix event id up among delivered items (for reactions and replies), and
+`find_approval` among the approval requests sent (a reaction on one approves);
 `on_security` writes device-trust and invite decisions to the audit log and tells the admins when an
 unverified device blocks deliveries under device_trust = "verified". The admins' /device command is
 carried out by this connector (bot/actions/devices.py).
@@ -16,6 +17,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
+from alerts.identity import Platform
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.roles import Role
 from alerts.routing import Destination
@@ -27,6 +29,7 @@ from bot.connectors.matrix.connector import (
     SecurityKind,
 )
 from bot.connectors.matrix.errors import UnverifiedDevices
+from bot.connectors.matrix.model import FindApproval
 from bot.actions.devices import attach_device_trust
 
 if TYPE_CHECKING:
@@ -46,6 +49,7 @@ def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
     )
     attach_device_trust(runtime, connector.trust, waiting_code=UnverifiedDevices.CODE)
     connector.receiver.awaits_body = runtime.awaits_body
+    connector.receiver.find_approval = approval_finder(runtime)
     connector.receiver.attachments = runtime.settings.attachments.policy()
     return connector
 
@@ -57,6 +61,17 @@ def delivery_finder(runtime: Runtime) -> FindDelivery:
         return (str(found[0]), found[1]) if found else None
 
     async def find(event_id: str) -> tuple[str, str] | None:
+        return await runtime.db.run(look, event_id)
+
+    return find
+
+
+def approval_finder(runtime: Runtime) -> FindApproval:
+    def look(event_id: str) -> str | None:
+        with runtime.uow_factory(read_only=True) as uow:
+            return uow.outbox.approval_by_message(Platform.MATRIX, event_id)
+
+    async def find(event_id: str) -> str | None:
         return await runtime.db.run(look, event_id)
 
     return find

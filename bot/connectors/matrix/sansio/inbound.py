@@ -5,6 +5,8 @@ start two bots talking forever; m.emote, media and edits are not commands). What
 - a text that is a command (it begins with / or !);
 - a reply or thread reply to a delivered item, as "/reply REF text" (the quoted fallback removed);
 - a reaction ✅ 👍 ✔️ ☑️ by a delivery's recipient on it, as "/ack REF";
+- the same reaction on the bot's request to approve a held item, as "/approve REF" from whoever
+  reacted (the handler applies every rule of /approve: never the originator, only an approver);
 - a reaction or a reply on one of the bot's messages that does nothing (an unknown emoji, somebody
   else's delivery, a message that is no delivery) as a remark: the sender is told why.
 Ordinary conversation (anything else, replies and reactions among people included) is never stored.
@@ -139,6 +141,10 @@ class Target:
     event_id: str
     delivery: tuple[str, str] | None = None  # (item reference, recipient contact id) it delivered
     from_bot: bool = False  # one of the bot's own messages (every delivery is)
+    approval: str | None = None  # the item reference the bot's approval request asks to release
+
+
+APPROVE_SHOWN = "✅"
 
 
 ACK_SHOWN = "✅ 👍 ✔️ ☑️"
@@ -146,12 +152,26 @@ NOT_A_DELIVERY = ("That message is not a delivered alert or request, so a {what}
                   "React with " + ACK_SHOWN + " on a delivery to acknowledge it, or reply to it to give feedback.")
 
 
+def approval_remark(reference: str, what: str) -> str:
+    return (f"A {what} does nothing. React with {APPROVE_SHOWN} to approve {reference}, or decline it "
+            f"with /decline {reference} your reason.")
+
+
 def reaction_message(read: MatrixReaction, target: Target, sender_contact: str | None) -> InboundMessage | None:
     """The inbox message a reaction by `sender_contact` (None: not in the directory) makes; None when
     it is no business of the bot's (a stranger's, or on somebody else's message)."""
     sender, chat = _refs(read.sender, read.room_id)
-    if sender is None or chat is None or sender_contact is None or not (target.from_bot or target.delivery):
+    if sender is None or chat is None or sender_contact is None or not (target.from_bot or target.delivery
+                                                                         or target.approval):
         return None
+    if target.delivery is None and target.approval is not None:
+        # Whoever reacted asks to approve: /approve refuses the originator and anyone who may not.
+        reference = target.approval
+        text, remark = f"/approve {reference}", None
+        if not read.acknowledges:
+            text, remark = "", approval_remark(reference, f"{shown_key(read.key)} reaction")
+        return InboundMessage(read.event_id, sender, chat, text, read.at, MessageRef(chat, read.target),
+                              remark=remark)
     reference, recipient = target.delivery or ("", None)
     text, remark = f"/ack {reference}", None
     if target.delivery is None:
@@ -182,9 +202,11 @@ def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
         reply_to = MessageRef(chat, read.targets[-1])
     remark = None
     if not text.startswith(COMMAND_PREFIXES) and not awaited:
-        if not any(t.from_bot for t in targets):
+        if not any(t.from_bot or t.approval for t in targets):
             return None  # ordinary conversation: never stored
-        text, remark = "", NOT_A_DELIVERY.format(what="reply")
+        approval = next((t.approval for t in targets if t.approval is not None), None)
+        text, remark = "", (approval_remark(approval, "reply to an approval request") if approval is not None
+                            else NOT_A_DELIVERY.format(what="reply"))
     return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to, message_id=read.event_id,
                           direct=direct, remark=remark, edit_of=read.edit_of,
                           mentions=tuple(Mention(words, UserRef(Platform.MATRIX, user))

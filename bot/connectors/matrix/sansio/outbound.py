@@ -22,8 +22,11 @@ from typing import Any
 
 from alerts.identity import Platform
 from alerts.routing import DestinationKind
+from alerts.messages import MessageKind
 from bot.connectors.base import POSSIBLE_REPEAT, Outgoing
+from bot.connectors.matrix.sansio.inbound import APPROVE_SHOWN
 from handlers.command_list import COMMANDS
+from handlers.post_item import approval_hint
 
 # TLP 2.0 (FIRST), font colour of each label; the background is always black.
 TLP_COLOURS = {
@@ -88,9 +91,20 @@ def mentioned(message: Outgoing) -> list[str]:
     return list(dict.fromkeys(u.user_id for u in message.attention if u.platform is Platform.MATRIX))
 
 
+def approval_text(text: str, reference: str) -> str:
+    """An approval request as Matrix shows it: approving is a reaction on it (the receiver reads it as
+    /approve from whoever reacts); declining needs a reason, so it stays typed."""
+    return text.replace(approval_hint(reference),
+                        f"Approve: react {APPROVE_SHOWN} to this message (or /approve {reference}) · "
+                        f"Decline: /decline {reference} your reason", 1)
+
+
 def message_content(message: Outgoing, room_id: str) -> dict[str, Any]:
     """The m.room.message content for one outbox row; a reply when it answers a message in this room."""
-    text = bang_commands(message.text)
+    text = message.text
+    if message.kind is MessageKind.APPROVAL and message.reference:
+        text = approval_text(text, message.reference)
+    text = bang_commands(text)
     body, html_body = text, formatted_body(text)
     users = mentioned(message)
     if users and message.destination.kind is not DestinationKind.DIRECT:
