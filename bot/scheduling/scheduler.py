@@ -84,6 +84,9 @@ class RuntimeLike(Protocol):
     @property
     def connectors(self) -> Mapping[Platform, object]: ...  # the connected platforms, where admins can be told
 
+    @property
+    def portal_url(self) -> str | None: ...  # the web portal's address while it is served
+
 
 def previous_month(day: date) -> date:
     return date(day.year - 1, 12, 1) if day.month == 1 else date(day.year, day.month - 1, 1)
@@ -195,5 +198,5 @@ def reminder_service(runtime: RuntimeLike) -> ReminderService:
                            encrypted_only=runtime.settings.routing_policy().encrypted_only,
                            arrangement_notice=settings.arrangement_notice, count_minimum=settings.count_minimum,
                            digest_zone=settings.digest_timezone, release=runtime.settings.release.policy(),
-                           portal_url=lambda: getattr(runtime, "portal_url", None),
+                           portal_url=lambda: runtime.portal_url,
                            charts=PngCharts(runtime.uow_factory, runtime.directory))

@@ -75,4 +75,5 @@ def runtime_like(engine: Engine, uow_factory: SqlUnitOfWorkFactory, clock, remin
         settings=SimpleNamespace(reminders=reminders, routing_policy=RoutingPolicy, release=ReleaseSettings()), clock=clock, engine=engine, db=DatabaseThread(),
         uow_factory=uow_factory, directory=FixedDirectory(network_with_rooms()),
         worker=SimpleNamespace(wake=lambda: wakes.append(1), wakes=wakes), connectors={Platform.CONSOLE: None},
+        portal_url=None,
     )
