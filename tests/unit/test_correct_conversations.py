@@ -10,6 +10,7 @@ from alerts.audit import AuditAction
 from alerts.messages import MessageKind
 from alerts.removal import WITHDRAWN, Removal
 from alerts.supersede import Supersession
+from tests.fakes import MemoryUnitOfWork
 from tests.unit.test_followup_harness import Bot
 
 ALERT = "/alert to:TH,MY tlp:amber topic:document-fraud Two travellers, flight XX123"
@@ -57,6 +58,24 @@ def test_a_correction_goes_to_the_new_route_and_the_earlier_copies_are_marked_or
                               "the bot removes its copy.")
     assert bot.last_audit == [AuditAction.COMMAND, AuditAction.CORRECTION]
     assert bot.store.audit[-1].detail["revision"] == "2"
+
+
+def test_a_copy_sent_whose_message_is_unknown_is_followed_by_the_line() -> None:
+    """A send whose outcome was never learnt (no message id): nothing to edit, so the line it is."""
+    bot = Bot()
+    bot.says("my-officer", ALERT)
+    with MemoryUnitOfWork(bot.store) as uow:
+        for delivery in bot.record(REF).deliveries:
+            uow.items.mark_delivery(delivery.outbox_key, "sent", bot.clock.now())
+        uow.commit()
+    for delivery in bot.record(REF).deliveries:
+        bot.store.outbox_state[delivery.outbox_key] = "sent"
+    bot.says("my-officer", f"/correct {REF} priority:urgent")
+    line, delivery = bot.messages_to("th-npoc")[-2:]
+    assert line.kind is MessageKind.NOTICE and delivery.kind is MessageKind.DELIVERY
+    assert line.text == (f"[TLP:AMBER] {REF} rev 1 is superseded by {REF} rev 2, sent to you now: acknowledge "
+                         "and act on that one.")
+    assert not [m for m in bot.store.outbox.values() if m.kind is MessageKind.SUPERSEDE]
 
 
 def test_only_the_fields_given_change(bot: Bot) -> None:
