@@ -199,6 +199,8 @@ async def test_an_escalation_to_the_backup_carries_the_items_photo_as_a_first_de
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), settings=settings) as bot:
         fake.sends_photo(OFFICER, PHOTO, "/alert to:@th-npoc tlp:amber priority:urgent\nAltered passport, page 2")
         await eventually(lambda: photos_to(fake, TH_NPOC.id), "the photo to Thailand")
+        # Its send recorded (reminders follow copies that were sent) before the scheduler's tick.
+        await eventually(lambda: not {"pending", "sending"} & set(bot.outbox_states()), "the sends recorded")
         runtime = bot.runtime
         with runtime.uow_factory(read_only=True) as uow:
             record = uow.items.get(Reference.parse("A-2026-0001"))
