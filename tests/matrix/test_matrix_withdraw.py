@@ -74,6 +74,8 @@ async def test_a_correction_edits_the_earlier_copy_in_place_and_sends_the_new_re
         lambda: [(r, e) for r, e in world.bot_messages(th) if f"\n{reference} · " in e.body],
         what="the RED delivery")
     dm, first = delivered
+    # Its send recorded: the correction meets the copy as sent, not as a send in flight.
+    await th.wait_for(lambda: world.item_state(reference, "th-npoc") not in (None, "queued"), what="the send recorded")
     typed = await world.officer.say(world.network_room, f"!correct {reference}\n\nThe boat leaves at 23:30.")
     # The recipient's own client sees an edit (m.replace) of the bot's event, decrypted: the copy now
     # reads that it is superseded, above its banner, without its content.

@@ -21,6 +21,11 @@ NOTICE = f"[TLP:AMBER] {REF} rev 1 is superseded by {REF} rev 2, sent to you now
 PHOTO = bytes(range(256)) * 40
 
 
+async def recorded(bot: Bot) -> None:
+    """The first copy's send recorded: a correction meets the copy as sent (not as a send in flight)."""
+    await eventually(lambda: not {"pending", "sending"} & set(bot.outbox_states()), "the sends recorded")
+
+
 def copy_of(fake: FakeBotApi, words: str) -> Sent:
     [sent] = [s for s in fake.sent_to(TH_NPOC.id) if words in s.text]
     return sent
@@ -39,11 +44,12 @@ def calls(fake: FakeBotApi, *methods: str) -> list[str]:
 async def test_the_earlier_copy_is_edited_to_say_it_is_superseded_before_the_new_one_comes(tmp_path, fake,
                                                                                           monkeypatch) -> None:
     meet(fake, OFFICER, TH_NPOC)
-    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
         fake.says(OFFICER, ALERT)
         await eventually(lambda: any("altered passports" in t for t in texts(fake, TH_NPOC.id)), "the delivery")
         first = copy_of(fake, "altered passports")
         assert first.buttons()  # Acknowledge, Reply, Snooze
+        await recorded(bot)
         fake.says(OFFICER, CORRECTION)
         await eventually(lambda: revised(fake), "rev 2")
         assert first.text == MARK
@@ -60,10 +66,11 @@ async def test_the_earlier_copy_is_edited_to_say_it_is_superseded_before_the_new
 async def test_a_photo_copy_has_its_caption_edited_and_the_new_revision_carries_the_photo(tmp_path, fake,
                                                                                           monkeypatch) -> None:
     meet(fake, OFFICER, TH_NPOC)
-    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
         fake.sends_photo(OFFICER, PHOTO, "/alert to:TH tlp:amber topic:document-fraud\nAltered passports, page 2")
         await eventually(lambda: [s for s in fake.sent_to(TH_NPOC.id) if s.media == "photo"], "the photo")
         [first] = [s for s in fake.sent_to(TH_NPOC.id) if s.media == "photo"]
+        await recorded(bot)
         fake.says(OFFICER, CORRECTION)
         await eventually(lambda: revised(fake), "rev 2")
         assert first.media == "photo" and first.text == MARK and first.buttons() == []
@@ -75,11 +82,12 @@ async def test_a_photo_copy_has_its_caption_edited_and_the_new_revision_carries_
 
 async def test_a_copy_that_cannot_be_edited_is_followed_by_the_line_instead(tmp_path, fake, monkeypatch) -> None:
     meet(fake, OFFICER, TH_NPOC)
-    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
         fake.says(OFFICER, ALERT)
         await eventually(lambda: any("altered passports" in t for t in texts(fake, TH_NPOC.id)), "the delivery")
         first = copy_of(fake, "altered passports")
         fake.world.deleted.add((first.chat_id, first.message_id))  # the reader deleted it
+        await recorded(bot)
         fake.says(OFFICER, CORRECTION)
         await eventually(lambda: NOTICE in texts(fake, TH_NPOC.id), "the line")
         assert [r.status for r in fake.requests if r.method == "editMessageText"] == [400]
@@ -100,6 +108,7 @@ async def test_an_edit_that_failed_before_a_restart_is_made_after_it(tmp_path, f
         await eventually(lambda: any("altered passports" in t for t in texts(fake, TH_NPOC.id)), "the delivery")
         first = copy_of(fake, "altered passports")
         fake.fail_next("editMessageText", 502, chat_id=TH_NPOC.id, times=100)  # Telegram down for edits
+        await recorded(bot)
         fake.says(OFFICER, CORRECTION)
         await eventually(lambda: supersede_rows(bot) and supersede_rows(bot)[0][1] >= 1
                          and supersede_rows(bot)[0][0] == "pending", "the edit failed once and waits")
