@@ -104,6 +104,7 @@ class MessageKind(enum.Enum):
     DEVICE = "device"          # a device trust action (list, verify, blacklist) for bot.actions.devices, likewise
     REMOVAL = "removal"        # removing a message from a chat (alerts.removal) for bot.actions.removal, likewise
     BUTTONS = "buttons"        # a pressed button shown as its outcome (alerts.pressed): an edit, not a text to post
+    SUPERSEDE = "supersede"    # an earlier revision's copy edited to say it is superseded (alerts.supersede), likewise
     APPROVAL = "approval"      # asking an approver to release a held item (alerts.release); Telegram adds a button
 
 

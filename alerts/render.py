@@ -167,6 +167,13 @@ def render_superseded_notice(item: Item, earlier: int) -> str:
             "now: acknowledge and act on that one.")
 
 
+def render_superseded_copy(earlier: Item, revised: Item, directory: Directory) -> str:
+    """What a delivered copy of an earlier revision becomes where the platform lets the bot edit it:
+    the mark first, then the banner it had. Its content is gone from it: the new copy carries what is
+    current."""
+    return f"Superseded by {revised.label} — see the new copy\n{delivery_banner(earlier, directory)}"
+
+
 def render_withdrawal_notice(item: Item, by: str, withdrawal: Withdrawal, *, removed: bool) -> str:
     """The one line a recipient is told where their copy was; `removed`: the bot removes that copy
     (else they are asked to delete it themselves)."""

@@ -275,8 +275,9 @@ _declare(CommandSpec("close", EVERYONE, "/close REF [outcome]", "close an item y
 _declare(CommandSpec("correct", EVERYONE, "/correct REF [fields] [text]", "send a corrected revision of your item",
     "Send the next revision of an item you sent (A-2026-0042 rev 2): the fields you give (to:, tlp:, topic:, "
     "grade:, priority:, feedback:, purpose:, ref:, handling:, orcon) and/or the new text replace the old. It "
-    "goes to its new route and everyone acknowledges again; earlier copies get a line saying they are "
-    "superseded, and recipients it no longer goes to have theirs taken back as by /withdraw.",
+    "goes to its new route and everyone acknowledges again; earlier copies are edited to say they are "
+    "superseded (or, where they cannot be, followed by a line saying so), and recipients it no longer goes "
+    "to have theirs taken back as by /withdraw.",
     ("/correct A-2026-0042 to:MY tlp:green",),
     parse_items.parse_correct, lambda ctx, cmd, policy: correction.correct(ctx, cmd, policy)))
 _declare(CommandSpec("withdraw", EVERYONE, "/withdraw REF reason", "take back an item you sent (coordinators too)",

@@ -5,8 +5,10 @@ revision's; the result is routed afresh, as /alert routes a draft, and in the co
 - the new revision goes to the new route, each copy queued anew with due times from now, so every
   recipient acknowledges again (their copy changed: its revision, and whatever was corrected);
 - the earlier revision's copies not yet sent, and its pending reminders and escalations, are
-  cancelled (code `superseded`); its delivered copies are marked superseded by a one-line notice
-  queued after them in the same chat (they are not edited in place); a delivered copy of a recipient
+  cancelled (code `superseded`); each delivered copy is edited in place to say it is superseded (an
+  outbox row of kind SUPERSEDE, alerts.supersede, carried out by bot/actions/supersede.py: a Matrix
+  edit, a Telegram editMessageText or editMessageCaption), and where it cannot be edited it is
+  followed by a one-line notice in the same chat instead; a delivered copy of a recipient
   the new route leaves out gets the withdrawal treatment (handlers.withdrawal.withdrawn_copy): its
   removal where the platform allows, and one line saying the item now goes elsewhere;
 - the earlier revision's deliveries are kept apart (ItemRepository.revise), and the audit log
@@ -33,7 +35,8 @@ from alerts.lifecycle import Withdrawal
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.reachability import reachable, why_unreachable
 from alerts.release import HeldRelease, ReleaseState, approvers
-from alerts.render import render_delivery, render_superseded_notice
+from alerts.render import render_delivery, render_superseded_copy, render_superseded_notice
+from alerts.supersede import Supersession, supersede_message
 from alerts.times import contact_zone, local_or_none, zone_at
 from alerts.routing import Destination, Route
 from handlers.answer_place import answer_zone, attention_of, messages_about, placed_answer
@@ -136,25 +139,34 @@ def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, rou
         if delivery.outbox_key in cancelled or not delivered(delivery):
             continue
         if delivery.contact in staying:
-            digest = hashlib.sha256(f"superseded|{ref}|{item.revision}|{delivery.destination}".encode()).hexdigest()
-            rows.append(OutboundMessage(
-                key=f"sup-{digest[:48]}", kind=MessageKind.NOTICE, destination=Destination.parse(delivery.destination),
-                text=render_superseded_notice(revised, item.revision), reference=ref, contact=delivery.contact,
-                protect_content=draft.caveat.protect_content or item.caveat.protect_content))
+            destination = Destination.parse(delivery.destination)
+            notice = render_superseded_notice(revised, item.revision)
+            protect = draft.caveat.protect_content or item.caveat.protect_content
+            if delivery.platform_message_id is not None:  # edited in place where the platform allows
+                rows.append(supersede_message(Supersession(
+                    delivery.platform_message_id, ref, revised.revision,
+                    render_superseded_copy(item, revised, ctx.directory), notice, delivery.contact, protect),
+                    destination))
+            else:  # sent, but its message unknown: the line after it is all that can be done
+                digest = hashlib.sha256(f"superseded|{ref}|{item.revision}|{destination}".encode()).hexdigest()
+                rows.append(OutboundMessage(
+                    key=f"sup-{digest[:48]}", kind=MessageKind.NOTICE, destination=destination, text=notice,
+                    reference=ref, contact=delivery.contact, protect_content=protect))
             marked += 1
         else:
             rows += withdrawn_copy(dropped, delivery, ctx.directory, ctx.now, place)
             taken_back += 1
-    rows = list({m.key: m for m in rows}.values())  # recipients sharing a chat: one line there
+    rows = list({m.key: m for m in rows}.values())  # recipients sharing a chat: one edit or line there
     keys = {delivery.contact: ctx.new_key() for delivery in route.deliveries}
     ctx.uow.items.revise(revised, route, keys, ctx.now)
     for contact in unreachable:
         ctx.uow.items.mark_delivery(keys[contact], "failed", ctx.now)
+    files = ctx.uow.items.attachment_ids(item.reference)  # the item's photos and files go with each revision
     rows += [OutboundMessage(key=keys[d.contact], kind=MessageKind.DELIVERY, destination=d.destination,
                              text=render_delivery(revised, ctx.directory,
                                                   zone=zone_at(ctx.directory, d.contact, d.destination)),
                              reference=ref, contact=d.contact, protect_content=draft.caveat.protect_content,
-                             attention=attention_of(ctx.directory, d.contact))
+                             attention=attention_of(ctx.directory, d.contact), attachments=files)
              for d in route.deliveries if d.contact not in unreachable]
     rows += [_notice(ctx, revised, notice) for notice in route.notices]
     ctx.audit(AuditAction.CORRECTION, recipients=route.recipients, reference=ref, caveat=draft.caveat.label(),

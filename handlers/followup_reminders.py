@@ -232,12 +232,12 @@ class ReminderService:
     def _send(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,
               texts: dict[str, str], now: datetime, report: TickReport) -> None:
         escalation = reminder.stage.escalation
-        target, text = self._stand_in(uow, reminder, item, directory, texts.get(reminder.key, ""), now)
+        target, text, files = self._stand_in(uow, reminder, item, directory, texts.get(reminder.key, ""), now)
         found = messages_about(directory, target, item.caveat, item.reference, text,
                                lambda: reminder.key, key=reminder.key,
                                kind=MessageKind.ESCALATION if escalation else MessageKind.REMINDER,
                                encrypted_only=self._encrypted_only, platforms=self._platforms,
-                               protect_content=item.caveat.protect_content)
+                               protect_content=item.caveat.protect_content, attachments=files)
         if not found:
             report.unreachable += uow.reminders.record(reminder, "unreachable", now)
             return
@@ -253,25 +253,27 @@ class ReminderService:
                     "owed_by": reminder.contact, "due": reminder.due.isoformat(), "key": reminder.key,
                     **({"for": reminder.target} if target != reminder.target else {}),
                     **({"with": "the item"} if text != texts.get(reminder.key, "") and reminder.stage is Stage.BACKUP
-                       else {})},
+                       else {}),
+                    **({"attachments": str(len(files))} if files else {})},
         ))
         report.sent += 1
 
     def _stand_in(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory, text: str,
-                  now: datetime) -> tuple[str, str]:
-        """Who is told, and what: a reminder to someone away goes to their delegate (handlers/away.py);
-        an escalation to a backup carries the item itself, under its caveat, so the backup can act."""
+                  now: datetime) -> tuple[str, str, tuple[str, ...]]:
+        """Who is told, what, and with which of the item's files: a reminder to someone away goes to
+        their delegate (handlers/away.py); an escalation to a backup carries the item itself, its
+        photos and files included, under its caveat, so the backup can act."""
         if reminder.stage is Stage.BACKUP:
-            return reminder.target, self._backup_copy(uow, reminder, item, directory, text)
+            return (reminder.target, *self._backup_copy(uow, reminder, item, directory, text))
         if reminder.stage.escalation or reminder.target != reminder.contact:
-            return reminder.target, text
+            return reminder.target, text, ()
         audience = self._audience(uow, item, directory)
         absence, delegate, _ = stand_in_place(uow, directory, reminder.target, item.caveat, audience, now,
                                               encrypted_only=self._encrypted_only, platforms=self._platforms)
         person = directory.contacts.get(reminder.target)
         if absence is None or delegate is None or person is None:
-            return reminder.target, text
-        return delegate.id, f"{for_line(person, absence, directory)}\n{text}"
+            return reminder.target, text, ()
+        return delegate.id, f"{for_line(person, absence, directory)}\n{text}", ()
 
     def _audience(self, uow: UnitOfWork, item: FollowUp, directory: Directory) -> frozenset[str]:
         """The organisations an item's caveat lets it go to: its recipients' and its originator's."""
@@ -279,19 +281,22 @@ class ReminderService:
         return frozenset(directory.contacts[c].organisation for c in contacts if c in directory.contacts)
 
     def _backup_copy(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,
-                     nudge: str) -> str:
-        """The escalation to a backup, with the item itself when its caveat lets the backup read it
-        where direct_place puts it; else the content-free nudge alone."""
+                     nudge: str) -> tuple[str, tuple[str, ...]]:
+        """The escalation to a backup, with the item itself and its photos and files (as a first
+        delivery has them) when its caveat lets the backup read it where direct_place puts it; else
+        the content-free nudge alone."""
         backup = directory.contacts.get(reminder.target)
-        record = uow.items.get(Reference.parse(item.reference))
+        reference = Reference.parse(item.reference)
+        record = uow.items.get(reference)
         if backup is None or record is None or record.erasure is not None or not may_pass(item.caveat):
-            return nudge
+            return nudge, ()
         place = direct_place(backup, item.caveat, directory, self._encrypted_only, self._platforms).destination
         if place is None or check(item.caveat, place, directory, self._audience(uow, item, directory)) is not None:
-            return nudge
+            return nudge, ()
         return "\n".join([nudge, f"You may act for them: /ack {item.reference} · /reply {item.reference} <text>",
                           render_delivery(record.item, directory,
-                                          zone=zone_at(directory, backup.id, place))])
+                                          zone=zone_at(directory, backup.id, place))]), \
+            uow.items.attachment_ids(reference)
 
     # --- back from away -------------------------------------------------------------------------
 

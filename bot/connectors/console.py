@@ -11,7 +11,7 @@ from typing import TextIO
 
 from alerts.attachments import size_text
 from alerts.identity import ChatRef, Platform, UserRef
-from alerts.routing import DestinationKind
+from alerts.routing import Destination, DestinationKind
 from bot.connectors.base import Outgoing
 from handlers.ports import DirectorySource
 
@@ -24,10 +24,10 @@ class ConsoleConnector:
         self._out = out
         self._ids = itertools.count(1)
 
-    def _where(self, message: Outgoing) -> str:
+    def _where(self, destination: Destination) -> str:
         directory = self._directory.current()
-        address = message.destination.address
-        if message.destination.kind is DestinationKind.DIRECT:
+        address = destination.address
+        if destination.kind is DestinationKind.DIRECT:
             assert isinstance(address, UserRef)
             contact = directory.contact_for(address)
             who = contact.title(directory) if contact else address.user_id
@@ -45,7 +45,7 @@ class ConsoleConnector:
         message_id = f"console-{next(self._ids)}"
         lines = message.text.splitlines() or [""]
         protected = " · protected" if message.protect_content else ""
-        self._out.write(f"┌─ {self._where(message)} · {message.kind.value}{protected}\n")
+        self._out.write(f"┌─ {self._where(message.destination)} · {message.kind.value}{protected}\n")
         for line in lines:
             self._out.write(f"│ {line}\n")
         for attachment in message.attachments:  # a terminal shows no photo: its name and size
@@ -53,3 +53,13 @@ class ConsoleConnector:
         self._out.write("└─\n")
         self._out.flush()
         return message_id
+
+    async def edit_message(self, destination: Destination, message_id: str, text: str, key: str) -> None:
+        """bot.actions.supersede.MessageEditor: a terminal cannot change what it printed, so the edit is
+        printed as what that message now reads."""
+        self._out.write(f"┌─ {self._where(destination)} · edit of {message_id}\n")
+        for line in text.splitlines() or [""]:
+            self._out.write(f"│ {line}\n")
+        self._out.write("└─\n")
+        self._out.flush()
+

@@ -28,6 +28,7 @@ from bot.runtime.inbox import InboxProcessor
 from bot.runtime.keys import ensure_keyring
 from bot.actions.membership import ConsoleRoomAdmin, MembershipConnectors, Operation, RoomActions
 from bot.actions.removal import RemovalActions
+from bot.actions.supersede import SupersedeActions
 from bot.scheduling.retention import RetentionSweeper
 from bot.ops.witness_room import room_witness
 from handlers.answer_place import messages_about
@@ -200,6 +201,9 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     # TLP:RED typed in a shared chat is taken out of it through the platform's room admin.
     operations[MessageKind.REMOVAL] = RemovalActions(db, uow_factory, room_actions.admin, clock,
                                                      max_attempts=settings.delivery.max_attempts).carry_out
+    # A corrected item's earlier copies are edited to say so, through their platform's connector.
+    operations[MessageKind.SUPERSEDE] = SupersedeActions(db, uow_factory, connectors.get,
+                                                         max_attempts=settings.delivery.max_attempts).carry_out
     checkpointer = Checkpointer(
         keyring,
         settings.audit.witness_path,

@@ -141,7 +141,11 @@ def test_a_correction_reaches_the_new_route_and_marks_the_earlier_copy(workdir: 
     assert run.returncode == 0, run.stderr
     blocks = run.stdout.split("┌─ ")
     to_thailand = [b for b in blocks if b.startswith("to National point of contact (Thailand), direct chat")]
-    assert any("A-2026-0001 rev 1 is superseded by A-2026-0001 rev 2, sent to you now" in b for b in to_thailand)
+    # The earlier copy is shown edited in place: the mark, then its banner, and none of its content.
+    [edited] = [b for b in to_thailand if " · edit of console-" in b]
+    assert edited.split("\n")[1:3] == ["│ Superseded by A-2026-0001 rev 2 — see the new copy",
+                                       "│ [TLP:AMBER] from Malaysia"] and "XX123" not in edited
+    assert not any("is superseded by" in b for b in to_thailand)  # edited, so no line after it
     assert any("A-2026-0001 rev 2 · alert from" in b and "· rev 2\n" in b and "flight XX124" in b for b in to_thailand)
     assert any(b.startswith("to National point of contact (Malaysia), direct chat · delivery")
                and "A-2026-0001 rev 2" in b for b in blocks), run.stdout

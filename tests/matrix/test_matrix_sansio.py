@@ -21,7 +21,7 @@ from bot.connectors.matrix.sansio.inbound import (
     read_event,
     text_message,
 )
-from bot.connectors.matrix.sansio.outbound import bang_commands, message_content
+from bot.connectors.matrix.sansio.outbound import bang_commands, edit_content, message_content
 from bot.connectors.matrix.sansio.rooms import MEGOLM, changes, invite_decision, look_at, roster
 from alerts.roles import Role
 from tests.sample_network import person, small_network
@@ -189,6 +189,17 @@ def test_hints_on_matrix_use_the_bang_prefix() -> None:
         assert bang_commands(kept) == kept
     content = message_content(outgoing(MessageKind.DELIVERY, DIRECT, "Acknowledge: /ack A-1", f"matrix:{TH}"), ROOM)
     assert content["body"] == "Acknowledge: !ack A-1" and "!ack A-1" in content["formatted_body"]
+
+
+def test_an_earlier_copy_marked_superseded_is_an_edit_of_the_bots_event_that_notifies_nobody() -> None:
+    text = "Superseded by A-2026-0001 rev 2 — see the new copy\n[TLP:AMBER] from Malaysia"
+    content = edit_content("$rev1", text, "sup-1")
+    assert content["m.relates_to"] == {"rel_type": "m.replace", "event_id": "$rev1"}
+    new = content["m.new_content"]
+    assert new["body"] == text and new["m.mentions"] == {} and content["m.mentions"] == {}
+    assert content["body"] == f"* {text}" and content["org.liaison.key"] == "sup-1"
+    assert "TLP:AMBER</span>" in new["formatted_body"]  # the banner's label keeps its colour
+    assert read_event(event(content), ROOM).edit_of == "$rev1"  # type: ignore[union-attr]  # as clients read it
 
 
 # --- room state -> roster and findings --------------------------------------------------------------

@@ -1,5 +1,6 @@
 """/withdraw on a real Synapse: the copy in the recipient's direct chat is redacted (their own client
 sees the redaction), and they are told in one line; a later command answers that it was withdrawn.
+/correct on the same network: the earlier copy is edited in place (their client sees the m.replace).
 
 On the network of test_matrix_network, with accounts of its own (suffix -wd) on the shared homeserver."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -59,25 +61,49 @@ async def test_a_withdrawn_alert_is_redacted_in_the_recipients_direct_chat_and_t
                                and "(sent to the wrong person). It is closed" in e.body], what="the /ack answered")
 
 
-async def test_a_correction_leaves_a_line_under_the_earlier_copy_and_sends_the_new_revision(world: World) -> None:
+async def test_a_correction_edits_the_earlier_copy_in_place_and_sends_the_new_revision(world: World) -> None:
     th = world.th
+    before = set(th.invites)
     reference, _ = await post_alert(world, "!alert to:@th-npoc tlp:red\nThe boat leaves at 22:00.")
+    found = await th.wait_for(
+        lambda: [(r, e) for r, e in world.bot_messages(th) if f"\n{reference} · " in e.body]
+        or set(th.invites) - before, what="the RED delivery, or an invite to the direct chat it is in")
+    if isinstance(found, set):  # run alone: the direct chat is new
+        await th.join(*found)
     (delivered,) = await th.wait_for(
         lambda: [(r, e) for r, e in world.bot_messages(th) if f"\n{reference} · " in e.body],
         what="the RED delivery")
-    dm = delivered[0]
+    dm, first = delivered
+    # Its send recorded: the correction meets the copy as sent, not as a send in flight.
+    await th.wait_for(lambda: world.item_state(reference, "th-npoc") not in (None, "queued"), what="the send recorded")
     typed = await world.officer.say(world.network_room, f"!correct {reference}\n\nThe boat leaves at 23:30.")
-    await th.wait_for(lambda: [e for _, e in world.bot_messages(th, dm)
-                               if e.body.startswith(f"[TLP:RED] {reference} rev 1 is superseded by {reference} rev 2")],
-                      what="the line marking rev 1 superseded")
+    # The recipient's own client sees an edit (m.replace) of the bot's event, decrypted: the copy now
+    # reads that it is superseded, above its banner, without its content.
+    (edit,) = await th.wait_for(lambda: [e for _, e in world.bot_messages(th, dm) if _replaces(e) == first.event_id],
+                                what="the edit of the rev 1 copy")
+    assert edit.decrypted
+    new = edit.source["content"]["m.new_content"]
+    assert new["body"] == f"Superseded by {reference} rev 2 — see the new copy\n[TLP:RED] from Malaysia"
+    assert "22:00" not in new["body"] and new["m.mentions"] == {}
+    assert edit.source["content"]["body"] == "* " + new["body"]  # for clients without edits
     (revised,) = await th.wait_for(
         lambda: [e for _, e in world.bot_messages(th, dm) if f"\n{reference} rev 2 · " in e.body],
         what="rev 2")
     assert "23:30" in revised.body and revised.decrypted
+    assert not [e for _, e in world.bot_messages(th, dm) if "is superseded by" in e.body]  # edited: no line
+    # In the chat the edit comes before the new copy.
+    order = [e.event_id for _, e in world.bot_messages(th, dm)]
+    assert order.index(edit.event_id) < order.index(revised.event_id)
     # Typed in the network room, the RED correction is taken out of it, as a RED alert typed there is: here
     # the bot may not redact others' messages in that room, so the room and the officer are warned instead.
     await world.officer.wait_for(lambda: [e for e in _audit(world) if (e.detail or {}).get("message") == typed
                                           and e.detail.get("event") == "message-kept"], what="the removal tried")
+
+
+def _replaces(event: Any) -> str | None:
+    """The event id an m.replace edit replaces; None for any other event."""
+    relation = getattr(event, "source", {}).get("content", {}).get("m.relates_to") or {}
+    return relation.get("event_id") if relation.get("rel_type") == "m.replace" else None
 
 
 def _audit(world: World) -> list:

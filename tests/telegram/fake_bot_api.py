@@ -14,7 +14,7 @@ and the file address; it sends them with sendPhoto and sendDocument (multipart u
 at most 1024 characters), recorded in `sent` with their bytes.
 
 It implements getMe, getUpdates (offset confirms, long-poll timeout, limit, allowed_updates),
-sendMessage, editMessageText, editMessageReplyMarkup, answerCallbackQuery, getChat, getChatMember,
+sendMessage, editMessageText, editMessageCaption, editMessageReplyMarkup, answerCallbackQuery, getChat, getChatMember,
 banChatMember, unbanChatMember, createChatInviteLink, setWebhook and deleteWebhook, answering as
 Telegram does ({"ok": true, "result": ...} or {"ok": false, "error_code", "description",
 "parameters"}), enforces flood control (fake_bot_limits), and records every request in `requests`.

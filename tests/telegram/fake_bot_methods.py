@@ -151,9 +151,14 @@ async def send_document(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, A
 
 
 def _message(fake: FakeBotApi, params: dict[str, Any]) -> Sent:
+    """The bot's own message to edit, as Telegram finds it: one deleted is not found; a person's
+    message is never the bot's to edit."""
     chat_id = _chat(fake, params.get("chat_id"))
-    sent = fake.world.messages.get((chat_id, params.get("message_id")))
-    if sent is None:
+    key = (chat_id, params.get("message_id"))
+    sent = fake.world.messages.get(key)
+    if sent is None and key in fake.world.user_messages and key not in fake.world.deleted:
+        raise ApiError(400, "Bad Request: message can't be edited")
+    if sent is None or key in fake.world.deleted:
         raise ApiError(400, "Bad Request: message to edit not found")
     _flood(fake, chat_id)
     return sent
@@ -161,6 +166,8 @@ def _message(fake: FakeBotApi, params: dict[str, Any]) -> Sent:
 
 async def edit_message_text(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
     sent = _message(fake, params)
+    if sent.media is not None:  # a photo or a file: its caption is edited with editMessageCaption
+        raise ApiError(400, "Bad Request: there is no text in the message to edit")
     html, shown, entities = _text(params)
     if html == sent.html and params.get("reply_markup") == sent.reply_markup:
         raise ApiError(400, _NOT_MODIFIED)
@@ -172,6 +179,19 @@ async def edit_message_text(fake: FakeBotApi, params: dict[str, Any]) -> dict[st
 
 _NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
                  "exactly the same as a current content and reply markup of the message")
+
+
+async def edit_message_caption(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
+    sent = _message(fake, params)
+    if sent.media is None:
+        raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+    html, shown, entities = _caption(params)
+    if html == sent.html and params.get("reply_markup") == sent.reply_markup:
+        raise ApiError(400, _NOT_MODIFIED)
+    sent.edits.append(sent.text)
+    sent.markups.append(sent.reply_markup)
+    sent.html, sent.text, sent.entities, sent.reply_markup = html, shown, entities, params.get("reply_markup")
+    return fake.world.bot_message_json(sent)
 
 
 async def edit_message_reply_markup(fake: FakeBotApi, params: dict[str, Any]) -> dict[str, Any]:
@@ -294,7 +314,8 @@ async def delete_webhook(fake: FakeBotApi, params: dict[str, Any]) -> bool:
 
 METHODS: dict[str, Callable[[FakeBotApi, dict[str, Any]], Awaitable[Any]]] = {
     "getMe": get_me, "getUpdates": get_updates, "sendMessage": send_message,
-    "editMessageText": edit_message_text, "editMessageReplyMarkup": edit_message_reply_markup,
+    "editMessageText": edit_message_text, "editMessageCaption": edit_message_caption,
+    "editMessageReplyMarkup": edit_message_reply_markup,
     "answerCallbackQuery": answer_callback_query, "getChat": get_chat, "getChatMember": get_chat_member,
     "banChatMember": ban_chat_member, "unbanChatMember": unban_chat_member,
     "createChatInviteLink": create_chat_invite_link, "deleteMessage": delete_message, "setWebhook": set_webhook,

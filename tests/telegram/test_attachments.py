@@ -1,21 +1,28 @@
 """Photos and files on Telegram, against the fake Bot API: a captioned photo is an alert with an
 attachment, fetched with getFile and sent on with sendPhoto under the item's caveat; past the
-configured limits nothing is routed; a 429 on sendPhoto is retried; a RED item's notice has no file."""
+configured limits nothing is routed; a 429 on sendPhoto is retried; a RED item's notice has no file;
+an escalation to a backup carries the photo with the item."""
 
 from __future__ import annotations
 
 import io
 import logging
 from dataclasses import replace
+from datetime import timedelta
 
 from sqlalchemy import select
 
+from alerts.items import Reference
+from bot.config.settings import settings_from_data
 from bot.runtime.keys import ensure_keyring
+from handlers.followup_reminders import ReminderService
 from storage.content import inbox_aad, open_json
 from storage.sealing import CaseKeySealer
 from storage.tables import attachments, inbox
 from tests.telegram.fake_bot_api import FakeBotApi
-from tests.telegram.support import MY_NPOC, OFFICER, TH_NPOC, eventually, meet, relaxed, running_bot, settings_for
+from tests.telegram.fake_bot_state import User
+from tests.telegram.support import (MY_NPOC, OFFICER, TH_NPOC, config_data, eventually, meet, relaxed, running_bot,
+                                    settings_for)
 
 PHOTO = bytes(range(256)) * 40 + b"passport page 2"  # some bytes; the fake does not look inside
 CAPTION = "/alert to:TH tlp:amber topic:document-fraud\nAltered passport, page 2: see the laminate"
@@ -178,3 +185,35 @@ async def test_an_album_goes_whole_with_its_caption(tmp_path, fake, monkeypatch)
         assert [p.file for p in photos_to(fake, TH_NPOC.id)] == pages
         assert "Three pages of one passport" in photos_to(fake, TH_NPOC.id)[0].text
         assert bot.items() == 1 and not any("Not" in s.text for s in fake.sent_to(OFFICER.id))
+
+
+async def test_an_escalation_to_the_backup_carries_the_items_photo_as_a_first_delivery_does(tmp_path, fake,
+                                                                                            monkeypatch) -> None:
+    deputy = User(203, "Niran")  # th-immigration, the backup of th-npoc
+    data = config_data(tmp_path, fake.base_url)
+    for contact in data["network"]["contacts"]:
+        if contact["id"] == "th-immigration":
+            contact["identities"] = [f"telegram:user:{deputy.id}", *contact["identities"]]
+    settings = settings_from_data(data, tmp_path / "config.toml")
+    meet(fake, OFFICER, TH_NPOC, deputy)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), settings=settings) as bot:
+        fake.sends_photo(OFFICER, PHOTO, "/alert to:@th-npoc tlp:amber priority:urgent\nAltered passport, page 2")
+        await eventually(lambda: photos_to(fake, TH_NPOC.id), "the photo to Thailand")
+        # Its send recorded (reminders follow copies that were sent) before the scheduler's tick.
+        await eventually(lambda: not {"pending", "sending"} & set(bot.outbox_states()), "the sends recorded")
+        runtime = bot.runtime
+        with runtime.uow_factory(read_only=True) as uow:
+            record = uow.items.get(Reference.parse("A-2026-0001"))
+        assert record is not None and record.item.ack_due is not None
+        service = ReminderService(runtime.uow_factory, runtime.directory, settings.reminders.policy(),
+                                  platforms=runtime.connectors.keys())
+        # The scheduler's tick once the acknowledgement is overdue past `backup_after` (30 minutes for
+        # urgent), before the coordinators' turn: what its job runs, with the time it would have then.
+        await runtime.db.run(service.tick, record.item.ack_due + timedelta(minutes=35))
+        runtime.worker.wake()
+        await eventually(lambda: photos_to(fake, deputy.id), "the photo to the backup")
+        [photo] = photos_to(fake, deputy.id)
+        assert photo.file == PHOTO and photo.protect_content  # under the item's caveat, as Thailand's copy
+        told = "\n".join(s.text for s in fake.sent_to(deputy.id))
+        assert "You may act for them: /ack A-2026-0001" in told and "Altered passport, page 2" in told
+        assert [s.media for s in fake.sent_to(deputy.id)][0] == "photo"  # the photo first, as in a delivery

@@ -9,6 +9,8 @@ import pytest
 from alerts.audit import AuditAction
 from alerts.messages import MessageKind
 from alerts.removal import WITHDRAWN, Removal
+from alerts.supersede import Supersession
+from tests.fakes import MemoryUnitOfWork
 from tests.unit.test_followup_harness import Bot
 
 ALERT = "/alert to:TH,MY tlp:amber topic:document-fraud Two travellers, flight XX123"
@@ -25,6 +27,8 @@ def bot() -> Bot:
 
 
 def test_a_correction_goes_to_the_new_route_and_the_earlier_copies_are_marked_or_taken_back(bot: Bot) -> None:
+    first_copy = bot.record(REF).delivery_to("th-npoc").platform_message_id  # type: ignore[union-attr]
+    assert first_copy
     bot.later(30)
     answer = bot.answer("my-officer", f"/correct {REF} to:TH,AU\n\nTwo travellers, flight XX124")
     assert answer == (f"{REF} rev 2 accepted (TLP:AMBER H0). Sending to Th Npoc (Thailand), Au Npoc (Australia). "
@@ -36,9 +40,13 @@ def test_a_correction_goes_to_the_new_route_and_the_earlier_copies_are_marked_or
     # Everyone on the new route acknowledges again: Thailand's acknowledgement was of rev 1.
     assert [(d.contact, d.state) for d in record.deliveries] == [("th-npoc", "queued"), ("au-npoc", "queued")]
     assert [d.contact for _, d in bot.store.superseded[REF]] == ["th-npoc", "my-npoc"]
-    # Thailand: a line marking rev 1 superseded, then rev 2 itself.
-    notice, delivery = bot.messages_to("th-npoc")[-2:]
-    assert notice.text == (f"[TLP:AMBER] {REF} rev 1 is superseded by {REF} rev 2, sent to you now: acknowledge "
+    # Thailand: its copy of rev 1 edited to say it is superseded (or, where it cannot be, a line), then rev 2.
+    edit, delivery = bot.messages_to("th-npoc")[-2:]
+    assert edit.kind is MessageKind.SUPERSEDE
+    mark = Supersession.from_json(edit.text)
+    assert mark.message_id == first_copy and mark.revision == 2
+    assert mark.text == f"Superseded by {REF} rev 2 — see the new copy\n[TLP:AMBER] document-fraud · from Malaysia"
+    assert mark.notice == (f"[TLP:AMBER] {REF} rev 1 is superseded by {REF} rev 2, sent to you now: acknowledge "
                            "and act on that one.")
     assert delivery.kind is MessageKind.DELIVERY and delivery.text.startswith("[TLP:AMBER] document-fraud · from Malaysia · rev 2\n")
     assert f"\n{REF} rev 2 · alert from" in delivery.text
@@ -50,6 +58,24 @@ def test_a_correction_goes_to_the_new_route_and_the_earlier_copies_are_marked_or
                               "the bot removes its copy.")
     assert bot.last_audit == [AuditAction.COMMAND, AuditAction.CORRECTION]
     assert bot.store.audit[-1].detail["revision"] == "2"
+
+
+def test_a_copy_sent_whose_message_is_unknown_is_followed_by_the_line() -> None:
+    """A send whose outcome was never learnt (no message id): nothing to edit, so the line it is."""
+    bot = Bot()
+    bot.says("my-officer", ALERT)
+    with MemoryUnitOfWork(bot.store) as uow:
+        for delivery in bot.record(REF).deliveries:
+            uow.items.mark_delivery(delivery.outbox_key, "sent", bot.clock.now())
+        uow.commit()
+    for delivery in bot.record(REF).deliveries:
+        bot.store.outbox_state[delivery.outbox_key] = "sent"
+    bot.says("my-officer", f"/correct {REF} priority:urgent")
+    line, delivery = bot.messages_to("th-npoc")[-2:]
+    assert line.kind is MessageKind.NOTICE and delivery.kind is MessageKind.DELIVERY
+    assert line.text == (f"[TLP:AMBER] {REF} rev 1 is superseded by {REF} rev 2, sent to you now: acknowledge "
+                         "and act on that one.")
+    assert not [m for m in bot.store.outbox.values() if m.kind is MessageKind.SUPERSEDE]
 
 
 def test_only_the_fields_given_change(bot: Bot) -> None:

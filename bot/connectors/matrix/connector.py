@@ -24,6 +24,7 @@ from nio import AsyncClient, SyncResponse
 
 from alerts.identity import Platform
 from alerts.messages import InboundMessage
+from alerts.routing import Destination
 from bot.config.connectors import DeviceTrust, MatrixSettings
 from bot.config.credentials import SecretRef
 from bot.connectors.base import Ingest, Outgoing
@@ -130,6 +131,10 @@ class MatrixConnector:
 
     async def send(self, message: Outgoing) -> str:
         return await self.sender.send(message)
+
+    async def edit_message(self, destination: Destination, message_id: str, text: str, key: str) -> None:
+        """bot.actions.supersede.MessageEditor: an m.replace edit of the bot's own event."""
+        await self.sender.edit(destination, message_id, text, key)
 
     # --- lifecycle ------------------------------------------------------------------------------
 

@@ -34,13 +34,13 @@ from nio.api import Api
 from nio.responses import EmptyResponse
 
 from alerts.identity import ChatRef, Platform, UserRef
-from alerts.routing import DestinationKind
+from alerts.routing import Destination, DestinationKind
 from bot.connectors.base import Outgoing
 from bot.connectors.errors import PermanentFailure
 from bot.connectors.matrix import media
 from bot.connectors.matrix.core import Session
 from bot.connectors.matrix.files import read_json, write_json
-from bot.connectors.matrix.sansio.outbound import KEY_FIELD, message_content
+from bot.connectors.matrix.sansio.outbound import KEY_FIELD, edit_content, message_content
 from bot.connectors.matrix.sansio.rooms import DIRECT_MARKER, is_direct_with
 from bot.connectors.matrix.trust import DeviceTrustKeeper
 from handlers.ports import DirectorySource
@@ -197,6 +197,26 @@ class Sender:
         if message.attachments:  # photos and files first, then the text (the delivery's event)
             await media.send_files(self, room_id, message)
         return await self.room_send(room_id, message_content(message, room_id), message.key)
+
+    async def edit(self, destination: Destination, event_id: str, text: str, key: str) -> None:
+        """bot.actions.supersede.MessageEditor: an m.replace edit of the bot's own event, in the room
+        it was sent to (a person's direct chat as the bot knows it; never a new one). The outbox key is
+        the transaction id, so a repeat on the same device is de-duplicated by the homeserver."""
+        client = self._session.live()
+        address = destination.address
+        if destination.kind is DestinationKind.DIRECT:
+            if not isinstance(address, UserRef) or address.platform is not Platform.MATRIX:
+                raise PermanentFailure("bad-destination", str(destination))
+            room_id = self._direct.known(address.user_id)
+            if room_id is None:
+                raise PermanentFailure("no-direct-chat", "the bot no longer knows that direct chat")
+        else:
+            if not isinstance(address, ChatRef) or address.platform is not Platform.MATRIX:
+                raise PermanentFailure("bad-destination", str(destination))
+            room_id = address.chat_id
+        if room_id not in client.rooms:
+            raise PermanentFailure("not-in-room", f"the bot is not in {room_id}")
+        await self.room_send(room_id, edit_content(event_id, text, key), key)
 
     async def _sent_before(self, room_id: str, key: str) -> str | None:
         """The event id of the bot's recent event in the room that carries `key`, if there is one."""

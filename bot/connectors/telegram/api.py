@@ -135,6 +135,14 @@ class TelegramApi:
         except tg.TelegramError as exc:
             raise platform_error(exc) from exc
 
+    async def edit_caption(self, chat_id: int, message_id: int, html: str, markup: Any = None) -> None:
+        """editMessageCaption: the text of a photo or file the bot sent (at most 1024 characters)."""
+        try:
+            await self._app.bot.edit_message_caption(chat_id=chat_id, message_id=message_id, caption=html,
+                                                     parse_mode=ParseMode.HTML, reply_markup=markup)
+        except tg.TelegramError as exc:
+            raise platform_error(exc) from exc
+
     async def edit_markup(self, chat_id: int, message_id: int, markup: Any) -> None:
         try:
             await self._app.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=markup)

@@ -18,6 +18,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from alerts.identity import Platform
+from alerts.routing import Destination
 from bot.connectors.base import Ingest, Outgoing
 from bot.connectors.telegram.api import TelegramApi
 from bot.connectors.telegram.batch import Batch, Followup
@@ -87,6 +88,10 @@ class TelegramConnector:
     async def send(self, message: Outgoing) -> str:
         await self._ready()
         return await self._sender.send(message)
+
+    async def edit_message(self, destination: Destination, message_id: str, text: str, key: str) -> None:
+        """bot.actions.supersede.MessageEditor: a message the bot sent now reads `text`."""
+        await self._sender.rewrite(message_id, text)
 
     async def start(self, ingest: Ingest, cursor: str | None) -> None:
         self._ingest = ingest

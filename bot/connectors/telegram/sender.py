@@ -163,6 +163,35 @@ class TelegramSender:
             raise
         return f"buttons:{state.message_id}"
 
+    async def rewrite(self, message_id: str, text: str) -> None:
+        """The bot's own message `message_id` ("chat:message") now reads `text`, without its buttons:
+        editMessageText, or editMessageCaption where it is a photo or a file (Telegram says it has no
+        text). Already reading so (a retry after a lost answer) is done. Any other refusal (the
+        message is gone, or cannot be edited) is a PermanentFailure."""
+        chat, _, number = message_id.rpartition(":")
+        if not chat.lstrip("-").isdigit() or not number.isdigit():
+            raise PermanentFailure("bad-message-id", "not a Telegram message id")
+        html = html_parts(text, CAPTION_LIMIT)[0]  # short: fits a caption as well as a text
+        target = self._migrations.outgoing(int(chat))
+        try:
+            try:
+                await self._edit_with(target, lambda: self._api.edit_message(target, int(number), html))
+            except PermanentFailure as failure:
+                if "no text in the message" not in str(failure).lower():
+                    raise
+                await self._edit_with(target, lambda: self._api.edit_caption(target, int(number), html))
+        except PermanentFailure as failure:
+            if "not modified" not in str(failure).lower():
+                raise
+
+    async def _edit_with(self, target: int, edit: Callable[[], Awaitable[None]]) -> None:
+        await self._acquire(target)
+        try:
+            await edit()
+        except RateLimited as limited:
+            self._limiter.hold(limited.retry_after or 1.0, chat=target)
+            raise
+
     async def edit_markup(self, chat_id: int, message_id: int, markup: Any) -> None:
         target = self._migrations.outgoing(chat_id)
         await self._acquire(target)

@@ -128,3 +128,15 @@ def message_content(message: Outgoing, room_id: str) -> dict[str, Any]:
     if reply_to is not None and reply_to.chat.chat_id == room_id:
         content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to.message_id}}
     return content
+
+
+def edit_content(event_id: str, text: str, key: str) -> dict[str, Any]:
+    """An m.replace edit of the bot's own event `event_id`, which then reads `text` (an earlier
+    revision's copy marked superseded). Clients show `m.new_content` in place of the event; the outer
+    body, starred, is for clients without edits. It mentions nobody: an edit need not notify."""
+    body = bang_commands(text)
+    new = {"msgtype": "m.text", "body": body, "format": HTML_FORMAT, "formatted_body": formatted_body(body),
+           "m.mentions": {}}
+    return {**new, "body": f"* {body}", "formatted_body": f"* {new['formatted_body']}", "m.new_content": new,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": event_id}, KEY_FIELD: key}
+

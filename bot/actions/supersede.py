@@ -1,0 +1,80 @@
+"""Earlier revisions' copies edited to say they are superseded, after /correct committed.
+
+1. /correct (handlers/correction.py) plans one outbox row of kind SUPERSEDE (alerts.supersede) per
+   delivered copy whose reader gets the new revision, in the command's transaction: a crash can
+   neither lose it nor do it twice.
+2. The delivery worker leases it like any other row (retries, back-off, retry-after, one in flight per
+   chat, so the edit comes before the new copy there); the runtime's operations hand it to
+   SupersedeActions.
+3. SupersedeActions asks the platform's connector to edit the bot's own message (`edit_message`:
+   Matrix an m.replace event, Telegram editMessageText or editMessageCaption, the console prints it).
+   An edit made twice (a retry after a lost answer) changes nothing more.
+4. Where the edit cannot be made, for good (the message is gone or cannot be edited, the platform
+   has no edits, the retries ran out), the one-line notice is queued in the same chat instead, under
+   a key made from the edit's, so a retry after a crash tells it once. The correction's own audit
+   entry says how many copies were marked; the edit adds no content to a chat, so it is not audited
+   again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from alerts.identity import Platform
+from alerts.routing import Destination
+from alerts.supersede import Supersession, fallback_notice
+from bot.connectors.base import Outgoing
+from bot.connectors.errors import PermanentFailure, PlatformError
+from bot.ops.logs import item_fields
+from bot.runtime.dbthread import DatabaseThread
+from handlers.ports import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+class MessageEditor(Protocol):
+    """A connector that can change the text of a message it sent. Raise
+    bot.connectors.errors.PlatformError on failure: PermanentFailure where it never can."""
+
+    platform: Platform
+
+    async def edit_message(self, destination: Destination, message_id: str, text: str, key: str) -> None: ...
+
+
+class SupersedeActions:
+    """Carries out one SUPERSEDE outbox row, or tells its reader in one line (see the module docstring)."""
+
+    def __init__(self, db: DatabaseThread, uow_factory: UnitOfWorkFactory,
+                 connectors: Callable[[Platform], object | None], *, max_attempts: int = 8) -> None:
+        self._db = db
+        self._uow_factory = uow_factory
+        self._connectors = connectors  # live: connectors attached later are found
+        self._max_attempts = max_attempts
+
+    async def carry_out(self, message: Outgoing) -> str:
+        supersession = Supersession.from_json(message.text)
+        destination = message.destination
+        editor = self._connectors(destination.platform)
+        edit = getattr(editor, "edit_message", None)
+        try:
+            if edit is None:
+                raise PermanentFailure("no-edits", f"no message edits on {destination.platform.value}")
+            await edit(destination, supersession.message_id, supersession.text, message.key)
+        except PermanentFailure as error:
+            # Expected (the message is gone, or too old to edit): the notice says it instead.
+            log.info("an earlier copy could not be edited (%s); its reader is told in one line", error.code,
+                     extra=item_fields(reference=message.reference, key=message.key))
+            await self._db.run(self._tell, supersession, destination)
+            return "supersede:notice"
+        except PlatformError as error:
+            if not error.retried_after(message.attempt, self._max_attempts):
+                await self._db.run(self._tell, supersession, destination)
+            raise
+        return "supersede:edited"
+
+    def _tell(self, supersession: Supersession, destination: Destination) -> None:
+        with self._uow_factory() as uow:
+            uow.outbox.enqueue(fallback_notice(supersession, destination))
+            uow.commit()

@@ -1,0 +1,121 @@
+"""/correct on Telegram, against the fake Bot API server: the earlier copy is edited in place to say it
+is superseded (editMessageText, or editMessageCaption for a photo), its buttons gone, before the new
+revision arrives; a copy that cannot be edited is followed by the one-line notice instead; an edit
+planned before a restart is made after it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage.tables import outbox
+from tests.telegram.fake_bot_api import FakeBotApi
+from tests.telegram.fake_bot_state import Sent
+from tests.telegram.support import OFFICER, TH_NPOC, Bot, eventually, meet, relaxed, running_bot
+from tests.telegram.test_caveats_on_telegram import texts
+
+ALERT = "/alert to:TH tlp:amber topic:document-fraud Two travellers with altered passports"
+REF = "A-2026-0001"
+CORRECTION = f"/correct {REF}\n\nTwo travellers with altered visas"
+MARK = f"Superseded by {REF} rev 2 — see the new copy\n[TLP:AMBER] document-fraud · from Malaysia"
+NOTICE = f"[TLP:AMBER] {REF} rev 1 is superseded by {REF} rev 2, sent to you now: acknowledge and act on that one."
+PHOTO = bytes(range(256)) * 40
+
+
+async def recorded(bot: Bot) -> None:
+    """The first copy's send recorded: a correction meets the copy as sent (not as a send in flight)."""
+    await eventually(lambda: not {"pending", "sending"} & set(bot.outbox_states()), "the sends recorded")
+
+
+def copy_of(fake: FakeBotApi, words: str) -> Sent:
+    [sent] = [s for s in fake.sent_to(TH_NPOC.id) if words in s.text]
+    return sent
+
+
+def revised(fake: FakeBotApi) -> list[Sent]:
+    return [s for s in fake.sent_to(TH_NPOC.id) if f"{REF} rev 2 · alert from" in s.text]
+
+
+def calls(fake: FakeBotApi, *methods: str) -> list[str]:
+    """The methods asked of the fake for Thailand's chat, in order (and answered)."""
+    return [r.method for r in fake.requests if r.method in methods and r.params.get("chat_id") == TH_NPOC.id
+            and r.status == 200]
+
+
+async def test_the_earlier_copy_is_edited_to_say_it_is_superseded_before_the_new_one_comes(tmp_path, fake,
+                                                                                          monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.says(OFFICER, ALERT)
+        await eventually(lambda: any("altered passports" in t for t in texts(fake, TH_NPOC.id)), "the delivery")
+        first = copy_of(fake, "altered passports")
+        assert first.buttons()  # Acknowledge, Reply, Snooze
+        await recorded(bot)
+        fake.says(OFFICER, CORRECTION)
+        await eventually(lambda: revised(fake), "rev 2")
+        assert first.text == MARK
+        assert "altered passports" in first.edits[0]  # what it read before
+        assert first.buttons() == []  # nothing to acknowledge on a copy that is no longer current
+        assert not any(NOTICE in t for t in texts(fake, TH_NPOC.id))  # edited, so no line after it
+        # In Thailand's chat the edit is made before the new copy is posted.
+        assert calls(fake, "editMessageText", "sendMessage")[-2:] == ["editMessageText", "sendMessage"]
+        [rev2] = revised(fake)
+        assert "Two travellers with altered visas" in rev2.text and rev2.buttons()
+        await eventually(lambda: any("1 marked superseded" in t for t in texts(fake, OFFICER.id)), "the answer")
+
+
+async def test_a_photo_copy_has_its_caption_edited_and_the_new_revision_carries_the_photo(tmp_path, fake,
+                                                                                          monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.sends_photo(OFFICER, PHOTO, "/alert to:TH tlp:amber topic:document-fraud\nAltered passports, page 2")
+        await eventually(lambda: [s for s in fake.sent_to(TH_NPOC.id) if s.media == "photo"], "the photo")
+        [first] = [s for s in fake.sent_to(TH_NPOC.id) if s.media == "photo"]
+        await recorded(bot)
+        fake.says(OFFICER, CORRECTION)
+        await eventually(lambda: revised(fake), "rev 2")
+        assert first.media == "photo" and first.text == MARK and first.buttons() == []
+        assert [r.status for r in fake.requests if r.method == "editMessageText"] == [400]  # Telegram: no text
+        assert [r.status for r in fake.requests if r.method == "editMessageCaption"] == [200]
+        [rev2] = revised(fake)
+        assert rev2.media == "photo" and rev2.file == PHOTO  # the item's photo goes with its new revision
+
+
+async def test_a_copy_that_cannot_be_edited_is_followed_by_the_line_instead(tmp_path, fake, monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.says(OFFICER, ALERT)
+        await eventually(lambda: any("altered passports" in t for t in texts(fake, TH_NPOC.id)), "the delivery")
+        first = copy_of(fake, "altered passports")
+        fake.world.deleted.add((first.chat_id, first.message_id))  # the reader deleted it
+        await recorded(bot)
+        fake.says(OFFICER, CORRECTION)
+        await eventually(lambda: NOTICE in texts(fake, TH_NPOC.id), "the line")
+        assert [r.status for r in fake.requests if r.method == "editMessageText"] == [400]
+        assert "altered passports" in first.text and not first.edits
+        assert len(revised(fake)) == 1 and texts(fake, TH_NPOC.id).count(NOTICE) == 1
+
+
+def supersede_rows(bot: Bot) -> list[tuple[str, int]]:
+    with bot.runtime.engine.connect() as conn:
+        return [(r.state, r.attempts) for r in conn.execute(
+            select(outbox.c.state, outbox.c.attempts).where(outbox.c.kind == "supersede"))]
+
+
+async def test_an_edit_that_failed_before_a_restart_is_made_after_it(tmp_path, fake, monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.says(OFFICER, ALERT)
+        await eventually(lambda: any("altered passports" in t for t in texts(fake, TH_NPOC.id)), "the delivery")
+        first = copy_of(fake, "altered passports")
+        fake.fail_next("editMessageText", 502, chat_id=TH_NPOC.id, times=100)  # Telegram down for edits
+        await recorded(bot)
+        fake.says(OFFICER, CORRECTION)
+        await eventually(lambda: supersede_rows(bot) and supersede_rows(bot)[0][1] >= 1
+                         and supersede_rows(bot)[0][0] == "pending", "the edit failed once and waits")
+    assert first.text != MARK and not revised(fake)  # the new copy waits its turn behind the edit
+    fake.faults.clear()
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        await eventually(lambda: revised(fake), "rev 2 after the restart")
+        assert first.text == MARK
+        assert supersede_rows(bot) == [("sent", supersede_rows(bot)[0][1])]
+        assert not any(NOTICE in t for t in texts(fake, TH_NPOC.id))
