@@ -101,8 +101,8 @@ def test_a_correction_raised_to_red_is_held_until_a_second_person_approves_it(wo
     thailand = blocks_to(out, "National point of contact (Thailand)")
     pier4 = [n for n, b in enumerate(thailand) if "pier 4" in b]
     pier7 = [n for n, b in enumerate(thailand) if "pier 7" in b]
-    superseded = [n for n, b in enumerate(thailand) if "rev 1 is superseded by A-2026-0001 rev 2" in b]
-    # rev 1 first; the superseded line and rev 2 only after the approval, in that order.
+    superseded = [n for n, b in enumerate(thailand) if "Superseded by A-2026-0001 rev 2" in b]  # rev 1 edited
+    # rev 1 first; its edit and rev 2 only after the approval, in that order.
     assert len(pier4) == len(pier7) == len(superseded) == 1 and pier4[0] < superseded[0] < pier7[0], out
     assert out.index(thailand[pier7[0]]) > out.index("Approved: A-2026-0001 rev 2"), "sent only once approved"
     assert "Traceback" not in out + run.stderr

@@ -18,6 +18,7 @@ from alerts.errors import InvalidValue
 from alerts.items import ItemDraft, ItemKind
 from alerts.messages import MessageKind
 from alerts.priority import Priority
+from alerts.supersede import Supersession
 from alerts.release import ReleasePolicy, ReleaseRule, ReleaseState
 from alerts.caveats import Caveat
 from alerts.reminder_policy import ReminderPolicy
@@ -286,8 +287,11 @@ def test_an_approved_correction_goes_out_as_corrections_do(sent: ReleaseBot) -> 
     answer = sent.answer("my-approver", f"/approve {REF}")
     assert answer == (f"Approved: {REF} rev 2 is on its way to Th Npoc (Thailand); the earlier copies are marked "
                       "superseded. My Officer (Malaysia) is told.")
-    notice, delivery = sent.messages_to("th-npoc")[-2:]
-    assert notice.text.startswith(f"[TLP:RED] {REF} rev 1 is superseded by {REF} rev 2")
+    edit, delivery = sent.messages_to("th-npoc")[-2:]  # the earlier copy edited in place, then rev 2
+    assert edit.kind is MessageKind.SUPERSEDE
+    supersession = Supersession.from_json(edit.text)
+    assert supersession.text.startswith(f"Superseded by {REF} rev 2")
+    assert supersession.notice.startswith(f"[TLP:RED] {REF} rev 1 is superseded by {REF} rev 2")
     assert delivery.kind is MessageKind.DELIVERY and delivery.text.startswith("[TLP:RED] from Malaysia · rev 2\n")
     assert "The boat leaves at 23:30 from pier 4" in delivery.text
     record = sent.record(REF)
