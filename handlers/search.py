@@ -1,7 +1,8 @@
 """/find, /mine all and /history: looking back over the items a person may see.
 
 Who may see an item is the rule /status applies (handlers.followup.may_see): its originator,
-coordinators and auditors, and its recipients. Content is sealed at rest, so a search never reads
+coordinators and auditors, its recipients, and a delegate who was sent a copy of it for someone away
+(also once that person is back). Content is sealed at rest, so a search never reads
 more than it must: the repository chooses candidates by what is kept in clear (who sent and received
 each item, its topic, when it was made: ItemRepository.find), the country filter reads the
 directory, and only then is each candidate opened, newest first, until the page is full (and one
@@ -33,7 +34,7 @@ from handlers.commands import FindCommand
 from handlers.context import CommandContext
 from handlers.followup import find_item, may_see, sender_of, title
 from handlers.ports import DeliveryRecord, ItemRecord
-from handlers.visibility import ItemView, feedback_for, item_view
+from handlers.visibility import ItemView, feedback_for, own_copies, record_view
 
 PAGE = 8  # lines; a phone screen without scrolling, as /mine
 HISTORY_PAGE = 12  # event lines of /history per answer: a phone screen with a short scroll
@@ -181,16 +182,21 @@ def history(ctx: CommandContext, reference: Reference, page: int = 1) -> None:
     if record is None:
         return
     sender, item = sender_of(ctx), record.item
-    view = item_view(sender, item.originator, (d.contact for d in record.deliveries))
+    view = record_view(sender, record)
     if view is None:
         ctx.audit(AuditAction.REFUSAL, reference=str(reference), caveat=item.caveat.label(),
                   detail={"command": "history", "reason": "not theirs to see"})
         ctx.answer(f"Only the originator, recipients, coordinators and auditors can see {reference}.")
         return
     overseer = view is ItemView.EVERY_RECIPIENT
-    # Whose copies are theirs to know: every one for those who oversee it, else their own (as /status).
-    mine = (lambda contact: True) if overseer else (lambda contact: contact == sender.id)  # noqa: E731
-    feedback = feedback_for(sender, view, ctx.uow.audit.feedback(reference))
+    # Whose copies are theirs to know: every one for those who oversee it, else their own and those
+    # they held as a delegate (as /status).
+    copies = own_copies(sender, record)
+
+    def mine(contact: str) -> bool:
+        return overseer or contact in copies
+
+    feedback = feedback_for(sender, view, ctx.uow.audit.feedback(reference), copies)
     # Feedback texts are the item's content: not in a shared chat unless TLP:CLEAR (as /find), and not
     # over a chat the caveat keeps its text from (TLP:RED on Telegram): there, who and when only.
     texts = readable_here(ctx, record)
@@ -267,7 +273,8 @@ def _feedback_event(ctx: CommandContext, feedback: Feedback, tag: str, withheld:
 def _copy_events(ctx: CommandContext, delivery: DeliveryRecord, revision: str,
                  answered: AbstractSet[str]) -> list[tuple[datetime, str]]:
     who, tag = title(ctx, delivery.contact), f" ({revision})" if revision else ""
-    steps = [(delivery.sent_at, "delivered to"), (delivery.acknowledged_at, "acknowledged by")]
-    if delivery.contact not in answered:
-        steps.append((delivery.answered_at, "answered by"))
-    return [(at, f"{what} {who}{tag}") for at, what in steps if at is not None]
+    # A copy sent to a delegate for someone away says so: the recipient did not have it themselves.
+    held = f" (given to {title(ctx, delivery.held_by)}, standing in)" if delivery.held_by else ""
+    steps = [(delivery.sent_at, "delivered to", held), (delivery.acknowledged_at, "acknowledged by", ""),
+             (delivery.answered_at if delivery.contact not in answered else None, "answered by", "")]
+    return [(at, f"{what} {who}{tag}{extra}") for at, what, extra in steps if at is not None]

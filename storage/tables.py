@@ -185,6 +185,8 @@ outbox = Table(
     Column("sent_at", UtcDateTime),
     Index("ix_outbox_state_destination_id", "state", "destination", "id"),
     Index("ix_outbox_destination_id", "destination", "id"),
+    # Who was sent what: a search finds the copies a delegate held for someone away (0017_heldby).
+    Index("ix_outbox_contact", "contact"),
     _states("state", *OUTBOX_STATES),
 )
 
