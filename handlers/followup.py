@@ -83,9 +83,10 @@ def involved(ctx: CommandContext, record: ItemRecord) -> bool:
     return may_see(sender_of(ctx), record)
 
 
-def find_item(ctx: CommandContext, reference: Reference, command: str) -> ItemRecord | None:
+def find_item(ctx: CommandContext, reference: Reference, command: str, *,
+              withdrawn: bool = False) -> ItemRecord | None:
     """The item, or None after telling the sender there is no such item, or that it was erased or
-    withdrawn.
+    withdrawn (`withdrawn`: a withdrawn item is returned too, for a command that shows its past).
 
     The command's own text is about the item: it is filed under the item's case (see
     ItemRepository.file_message), so that erasing the case erases it too."""
@@ -101,14 +102,19 @@ def find_item(ctx: CommandContext, reference: Reference, command: str) -> ItemRe
         # No reference on the answer: it would be sealed under the erased case's key, which is gone.
         ctx.answer(render_erased(reference, erasure))
         return None
-    if record.withdrawal is not None:
-        # As for an erased item: why, only for those who could see it. The answer is sealed under the
-        # case key, as the reason it shows is.
-        withdrawal = record.withdrawal if involved(ctx, record) else replace(record.withdrawal, reason=None)
-        answer_placed(ctx, render_withdrawn(reference, withdrawal), {record.item.caveat.tlp},
-                      reference=str(reference))
+    if record.withdrawal is not None and not withdrawn:
+        answer_withdrawn(ctx, record)
         return None
     return record
+
+
+def answer_withdrawn(ctx: CommandContext, record: ItemRecord) -> None:
+    """The answer about a withdrawn item: that it was, when and by whom; as for an erased item, why
+    only for those who could see it. The answer is sealed under the case key, as the reason it shows is."""
+    assert record.withdrawal is not None
+    withdrawal = record.withdrawal if involved(ctx, record) else replace(record.withdrawal, reason=None)
+    answer_placed(ctx, render_withdrawn(record.item.reference, withdrawal), {record.item.caveat.tlp},
+                  reference=str(record.item.reference))
 
 
 def refuse(ctx: CommandContext, record: ItemRecord, command: str, text: str) -> None:

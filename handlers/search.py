@@ -10,7 +10,9 @@ more, to know whether there is a next page). Every search is recorded in the aud
 consultation, with the references it showed.
 
 /history reads one item's feedback back from the audit log (AuditLog.feedback, opened under the
-item's case key) and shows what handlers.visibility.feedback_for lets the asker read.
+item's case key) and shows what handlers.visibility.feedback_for lets the asker read. A withdrawn
+item's history is shown too, with the withdrawal (who, when, why), to those who may see it; anyone
+else is told only that it was withdrawn, as by every other command.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from alerts.roles import Role
 from handlers.answer_place import answer_placed, answer_zone
 from handlers.commands import FindCommand
 from handlers.context import CommandContext
-from handlers.followup import find_item, may_see, sender_of, title
+from handlers.followup import answer_withdrawn, find_item, may_see, sender_of, title
 from handlers.ports import DeliveryRecord, ItemRecord
 from handlers.visibility import ItemView, feedback_for, own_copies, record_view
 
@@ -178,11 +180,14 @@ def mine_all(ctx: CommandContext, page: int) -> None:
 
 
 def history(ctx: CommandContext, reference: Reference, page: int = 1) -> None:
-    record = find_item(ctx, reference, "history")
+    record = find_item(ctx, reference, "history", withdrawn=True)
     if record is None:
         return
     sender, item = sender_of(ctx), record.item
     view = record_view(sender, record)
+    if view is None and record.withdrawal is not None:
+        answer_withdrawn(ctx, record)  # that it was withdrawn, as any command about it answers anyone
+        return
     if view is None:
         ctx.audit(AuditAction.REFUSAL, reference=str(reference), caveat=item.caveat.label(),
                   detail={"command": "history", "reason": "not theirs to see"})
@@ -197,10 +202,13 @@ def history(ctx: CommandContext, reference: Reference, page: int = 1) -> None:
         return overseer or contact in copies
 
     feedback = feedback_for(sender, view, ctx.uow.audit.feedback(reference), copies)
-    # Feedback texts are the item's content: not in a shared chat unless TLP:CLEAR (as /find), and not
-    # over a chat the caveat keeps its text from (TLP:RED on Telegram): there, who and when only.
+    withdrawal = record.withdrawal
+    # Feedback texts and why it was withdrawn are the item's content: not in a shared chat unless
+    # TLP:CLEAR (as /find), and not over a chat the caveat keeps its text from (TLP:RED on Telegram):
+    # there, who and when only.
     texts = readable_here(ctx, record)
-    moved = (bool(feedback) and texts and item.caveat.tlp is not Tlp.CLEAR
+    said = bool(feedback) or (withdrawal is not None and bool(withdrawal.reason))
+    moved = (said and texts and item.caveat.tlp is not Tlp.CLEAR
              and shared_chat(ctx.message.chat, ctx.message.direct))
     zone = contact_zone(ctx.directory, sender.id) if moved else answer_zone(ctx, (item.caveat.tlp,))
     events: list[tuple[datetime, str]] = []
@@ -226,8 +234,14 @@ def history(ctx: CommandContext, reference: Reference, page: int = 1) -> None:
             if request.decided_at is not None:
                 events.append((request.decided_at, f"forward to {names} {request.state.value} by "
                                                    f"{title(ctx, request.decided_by or '')}"))
-    if record.closure is not None and record.withdrawal is None:
-        events.append((record.closure.closed_at, f"closed by {title(ctx, record.closure.closed_by)}"))
+    closure = record.closure
+    # A withdrawal closes its item: that closure is the withdrawal, said once (one made before stays).
+    if closure is not None and (withdrawal is None or (closure.closed_at, closure.closed_by) != (
+            withdrawal.withdrawn_at, withdrawal.withdrawn_by)):
+        events.append((closure.closed_at, f"closed by {title(ctx, closure.closed_by)}"))
+    if withdrawal is not None:
+        events.append((withdrawal.withdrawn_at, f"withdrawn by {title(ctx, withdrawal.withdrawn_by)}"
+                       + _reason(withdrawal.reason, item.caveat.tlp.label if not texts else None)))
     events.sort(key=lambda event: event[0])
     pages = max(1, -(-len(events) // HISTORY_PAGE))
     detail = {"command": "history", "view": view.value, "feedback": str(len(feedback))}
@@ -239,7 +253,8 @@ def history(ctx: CommandContext, reference: Reference, page: int = 1) -> None:
                    f"Example: /history {reference}")
         return
     on_page = f", page {page} of {pages}" if pages > 1 else ""
-    lines = [f"{reference} · {item.caveat.label()} · history (times {zone_name(zone)}{on_page})"]
+    state = " · withdrawn" if withdrawal is not None else ""
+    lines = [f"{reference} · {item.caveat.label()}{state} · history (times {zone_name(zone)}{on_page})"]
     if page == 1:
         lines.append(f"{clock_time(item.created_at, zone)} {item.kind.noun.lower()} sent by {title(ctx, item.originator)}")
         if item.revision > 1:
@@ -251,9 +266,22 @@ def history(ctx: CommandContext, reference: Reference, page: int = 1) -> None:
         lines.append(f"More: /history {reference} page:{page + 1}")
     text = "\n".join(lines)
     if moved:
-        _in_direct_chat(ctx, text, "the feedback of an item not for everyone here", str(reference))
+        carries = "the feedback of an item not for everyone here" if feedback else \
+            "why an item not for everyone here was withdrawn"
+        _in_direct_chat(ctx, text, carries, str(reference))
         return
     answer_placed(ctx, text, {item.caveat.tlp}, reference=str(reference))
+
+
+def _reason(reason: str | None, withheld: str | None) -> str:
+    """`: why` of a withdrawal on its /history line, cut short as feedback is; `withheld`: the TLP whose
+    text may not be read here, said instead."""
+    if not reason:
+        return ""
+    if withheld is not None:
+        return f" (why only where {withheld} may be read)"
+    text = " ".join(reason.split())
+    return f": {text if len(text) <= FEEDBACK_SHOWN else text[:FEEDBACK_SHOWN - 1] + '…'}"
 
 
 def _feedback_event(ctx: CommandContext, feedback: Feedback, tag: str, withheld: str | None) -> str:

@@ -213,6 +213,18 @@ def test_red_feedback_text_is_not_shown_over_telegram() -> None:
     assert "feedback from Au Npoc (Australia) (its text only where TLP:RED may be read)" in history
 
 
+def test_why_a_red_item_was_withdrawn_is_not_shown_over_telegram() -> None:
+    bot = Bot()
+    bot.says("my-officer", "/alert to:@au-npoc tlp:red Informant named Somsak")
+    bot.worker_sends()
+    bot.says("my-officer", "/withdraw A-2026-0001 Somsak must not be named")
+    telegram = {"chat": "telegram:4242", "account": "telegram:user:4242"}
+    [history] = bot.says("au-npoc", "/history A-2026-0001", **telegram)
+    assert "Somsak" not in history
+    assert history.splitlines()[-1].endswith(
+        "withdrawn by My Officer (Malaysia) (why only where TLP:RED may be read)")
+
+
 # --- the property: /find shows exactly what /status would show ---------------------------------------
 
 PEOPLE = ["my-officer", "th-npoc", "th-deputy", "th-immigration", "my-npoc", "iom-npoc", "rso-coord", "auditor",
