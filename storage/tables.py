@@ -183,10 +183,10 @@ outbox = Table(
     Column("platform_message_id", String(300)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
-    Index("ix_outbox_state_destination_id", "state", "destination", "id"),
-    Index("ix_outbox_destination_id", "destination", "id"),
     # Who was sent what: a search finds the copies a delegate held for someone away (0017_heldby).
     Index("ix_outbox_contact", "contact"),
+    Index("ix_outbox_state_destination_id", "state", "destination", "id"),
+    Index("ix_outbox_destination_id", "destination", "id"),
     _states("state", *OUTBOX_STATES),
 )
 
