@@ -241,7 +241,8 @@ def render_status(item: Item, originator: str, recipients: Sequence[tuple[str, P
     `zone`, named once in the second line);
     `unreachable` gives, by recipient name, why a copy could never be sent.
 
-    With summary=False (a recipient asking) `recipients` holds only the asker's own line, and the
+    With summary=False (a recipient asking) `recipients` holds only the asker's own line (a delegate's:
+    the lines of the copies they held for someone away), and the
     count of everyone's progress, which is not theirs to know, is left out.
     """
     state = "open" if closure is None else f"closed {_clock(closure.closed_at, zone)} by {closer or closure.closed_by}"

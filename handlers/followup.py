@@ -6,7 +6,8 @@ Who may do what (anyone else is refused, and the refusal is audited):
            to every recipient); both under the item's caveat
   /close   the originator or a coordinator
   /status  the originator, coordinators and auditors see every recipient; a recipient sees only
-           their own line (who else received an item is not theirs to know)
+           their own line (who else received an item is not theirs to know); a delegate sent a copy
+           for someone away sees that copy's line (handlers/visibility.py)
   /mine    anyone, about themselves
 
 /status and /mine about AMBER+STRICT or RED items, asked in a group or room, are answered in the
@@ -59,7 +60,7 @@ from handlers.context import CommandContext
 from handlers.away import acting_for, divert_delivery, kept_back, note_act
 from handlers.ports import DeliveryRecord, ItemRecord
 from handlers.pressed import plan_buttons
-from handlers.visibility import ItemView, item_view
+from handlers.visibility import ItemView, own_copies, record_view
 
 MINE_LIMIT = 8  # lines; a phone screen without scrolling
 
@@ -74,7 +75,7 @@ def sender_of(ctx: CommandContext) -> Contact:
 def may_see(sender: Contact, record: ItemRecord) -> bool:
     """Whether the sender may see the item at all (/status, /find, /mine all, /history): the one rule
     of handlers.visibility, which the web portal applies too."""
-    return item_view(sender, record.item.originator, (d.contact for d in record.deliveries)) is not None
+    return record_view(sender, record) is not None
 
 
 def involved(ctx: CommandContext, record: ItemRecord) -> bool:
@@ -82,9 +83,10 @@ def involved(ctx: CommandContext, record: ItemRecord) -> bool:
     return may_see(sender_of(ctx), record)
 
 
-def find_item(ctx: CommandContext, reference: Reference, command: str) -> ItemRecord | None:
+def find_item(ctx: CommandContext, reference: Reference, command: str, *,
+              withdrawn: bool = False) -> ItemRecord | None:
     """The item, or None after telling the sender there is no such item, or that it was erased or
-    withdrawn.
+    withdrawn (`withdrawn`: a withdrawn item is returned too, for a command that shows its past).
 
     The command's own text is about the item: it is filed under the item's case (see
     ItemRepository.file_message), so that erasing the case erases it too."""
@@ -100,14 +102,19 @@ def find_item(ctx: CommandContext, reference: Reference, command: str) -> ItemRe
         # No reference on the answer: it would be sealed under the erased case's key, which is gone.
         ctx.answer(render_erased(reference, erasure))
         return None
-    if record.withdrawal is not None:
-        # As for an erased item: why, only for those who could see it. The answer is sealed under the
-        # case key, as the reason it shows is.
-        withdrawal = record.withdrawal if involved(ctx, record) else replace(record.withdrawal, reason=None)
-        answer_placed(ctx, render_withdrawn(reference, withdrawal), {record.item.caveat.tlp},
-                      reference=str(reference))
+    if record.withdrawal is not None and not withdrawn:
+        answer_withdrawn(ctx, record)
         return None
     return record
+
+
+def answer_withdrawn(ctx: CommandContext, record: ItemRecord) -> None:
+    """The answer about a withdrawn item: that it was, when and by whom; as for an erased item, why
+    only for those who could see it. The answer is sealed under the case key, as the reason it shows is."""
+    assert record.withdrawal is not None
+    withdrawal = record.withdrawal if involved(ctx, record) else replace(record.withdrawal, reason=None)
+    answer_placed(ctx, render_withdrawn(record.item.reference, withdrawal), {record.item.caveat.tlp},
+                  reference=str(record.item.reference))
 
 
 def refuse(ctx: CommandContext, record: ItemRecord, command: str, text: str) -> None:
@@ -300,22 +307,23 @@ def status(ctx: CommandContext, reference: Reference, platforms: AbstractSet[Pla
     if record is None:
         return
     item, sender = record.item, sender_of(ctx)
-    view = item_view(sender, item.originator, (d.contact for d in record.deliveries))
+    view = record_view(sender, record)
     if view is None:
         refuse(ctx, record, "status", f"Only the originator, recipients, coordinators and auditors can see {reference}.")
         return
     overseer = view is ItemView.EVERY_RECIPIENT
-    own = record.delivery_to(sender.id)
     ctx.audit(AuditAction.CONSULTATION, reference=str(reference), caveat=item.caveat.label(),
               detail={"command": "status", "view": view.value})
-    shown = record.deliveries if overseer else (own,)
+    # A recipient's own line; a delegate's, the line of each copy they held (named by its recipient).
+    copies = own_copies(sender, record)
+    shown = record.deliveries if overseer else tuple(d for d in record.deliveries if d.contact in copies)
     pending = sum(f.pending for f in ctx.uow.items.forwards(reference)) if overseer else 0
     closer = title(ctx, record.closure.closed_by) if record.closure else None
     # With the item's reference, so that the answer (it shows the outcome) is sealed under the case key.
     unreachable = {title(ctx, d.contact): why_unreachable(Destination.parse(d.destination)) for d in shown
-                   if d is not None and not reachable(Destination.parse(d.destination), platforms)}
+                   if not reachable(Destination.parse(d.destination), platforms)}
     text = render_status(
-        item, title(ctx, item.originator), [(title(ctx, d.contact), d.progress) for d in shown if d is not None],
+        item, title(ctx, item.originator), [(title(ctx, d.contact), d.progress) for d in shown],
         closure=record.closure, closer=closer, pending_forwards=pending, summary=overseer, unreachable=unreachable,
         zone=answer_zone(ctx, {item.caveat.tlp}),
     )

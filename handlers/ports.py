@@ -56,6 +56,14 @@ class DeliveryRecord:
     platform_message_id: str | None = None
     # Set on a copy of an earlier revision (ItemRepository.earlier_deliveries): when /correct replaced it.
     superseded_at: datetime | None = None
+    # Who the copy was sent to when not the recipient: their delegate, while they were away (the
+    # outbox row's contact, handlers/away.py). None: it went to the recipient (or nowhere yet).
+    held_by: str | None = None
+
+    @property
+    def holder(self) -> str:
+        """Who was given this copy: the recipient, or the delegate who held it for them."""
+        return self.held_by or self.contact
 
     @property
     def progress(self) -> Progress:
@@ -78,6 +86,10 @@ class ItemRecord:
     def delivery_to(self, contact: str) -> DeliveryRecord | None:
         """The contact's delivery of the item (the first one, should a forward ever repeat it)."""
         return next((d for d in self.deliveries if d.contact == contact), None)
+
+    def copies_held_by(self, contact: str) -> tuple[DeliveryRecord, ...]:
+        """The copies `contact` was given for someone else: as their delegate, while they were away."""
+        return tuple(d for d in self.deliveries if d.held_by == contact)
 
 
 class ItemRepository(Protocol):
@@ -119,8 +131,9 @@ class ItemRepository(Protocol):
     def find(self, contact_id: str | None, *, topic: str | None = None, since: datetime | None = None,
              until: datetime | None = None) -> list[Reference]:
         """The references a search may consider, newest first, chosen by what is kept in clear (no
-        content is opened): the items `contact_id` sent or received (None: every item), created in
-        [since, until), with `topic`. Open and closed, withdrawn and erased alike."""
+        content is opened): the items `contact_id` sent or received, or held a copy of for someone
+        away (DeliveryRecord.held_by; None: every item), created in [since, until), with `topic`. Open
+        and closed, withdrawn and erased alike."""
         ...
 
     def delivery_by_message(self, platform_message_id: str) -> tuple[Reference, str] | None:
@@ -240,6 +253,8 @@ class ItemSummary:
     originator: str
     recipients: tuple[str, ...]
     created_at: datetime
+    # Those given a copy for a recipient away (DeliveryRecord.held_by): they see it as a recipient does.
+    holders: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """/find, /mine all and /history: looking back over the items a person may see.
 
 Who may see an item is the rule /status applies (handlers.followup.may_see): its originator,
-coordinators and auditors, and its recipients. Content is sealed at rest, so a search never reads
+coordinators and auditors, its recipients, and a delegate who was sent a copy of it for someone away
+(also once that person is back). Content is sealed at rest, so a search never reads
 more than it must: the repository chooses candidates by what is kept in clear (who sent and received
 each item, its topic, when it was made: ItemRepository.find), the country filter reads the
 directory, and only then is each candidate opened, newest first, until the page is full (and one
@@ -9,7 +10,9 @@ more, to know whether there is a next page). Every search is recorded in the aud
 consultation, with the references it showed.
 
 /history reads one item's feedback back from the audit log (AuditLog.feedback, opened under the
-item's case key) and shows what handlers.visibility.feedback_for lets the asker read.
+item's case key) and shows what handlers.visibility.feedback_for lets the asker read. A withdrawn
+item's history is shown too, with the withdrawal (who, when, why), to those who may see it; anyone
+else is told only that it was withdrawn, as by every other command.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ from alerts.roles import Role
 from handlers.answer_place import answer_placed, answer_zone
 from handlers.commands import FindCommand
 from handlers.context import CommandContext
-from handlers.followup import find_item, may_see, sender_of, title
+from handlers.followup import answer_withdrawn, find_item, may_see, sender_of, title
 from handlers.ports import DeliveryRecord, ItemRecord
-from handlers.visibility import ItemView, feedback_for, item_view
+from handlers.visibility import ItemView, feedback_for, own_copies, record_view
 
 PAGE = 8  # lines; a phone screen without scrolling, as /mine
 HISTORY_PAGE = 12  # event lines of /history per answer: a phone screen with a short scroll
@@ -177,24 +180,35 @@ def mine_all(ctx: CommandContext, page: int) -> None:
 
 
 def history(ctx: CommandContext, reference: Reference, page: int = 1) -> None:
-    record = find_item(ctx, reference, "history")
+    record = find_item(ctx, reference, "history", withdrawn=True)
     if record is None:
         return
     sender, item = sender_of(ctx), record.item
-    view = item_view(sender, item.originator, (d.contact for d in record.deliveries))
+    view = record_view(sender, record)
+    if view is None and record.withdrawal is not None:
+        answer_withdrawn(ctx, record)  # that it was withdrawn, as any command about it answers anyone
+        return
     if view is None:
         ctx.audit(AuditAction.REFUSAL, reference=str(reference), caveat=item.caveat.label(),
                   detail={"command": "history", "reason": "not theirs to see"})
         ctx.answer(f"Only the originator, recipients, coordinators and auditors can see {reference}.")
         return
     overseer = view is ItemView.EVERY_RECIPIENT
-    # Whose copies are theirs to know: every one for those who oversee it, else their own (as /status).
-    mine = (lambda contact: True) if overseer else (lambda contact: contact == sender.id)  # noqa: E731
-    feedback = feedback_for(sender, view, ctx.uow.audit.feedback(reference))
-    # Feedback texts are the item's content: not in a shared chat unless TLP:CLEAR (as /find), and not
-    # over a chat the caveat keeps its text from (TLP:RED on Telegram): there, who and when only.
+    # Whose copies are theirs to know: every one for those who oversee it, else their own and those
+    # they held as a delegate (as /status).
+    copies = own_copies(sender, record)
+
+    def mine(contact: str) -> bool:
+        return overseer or contact in copies
+
+    feedback = feedback_for(sender, view, ctx.uow.audit.feedback(reference), copies)
+    withdrawal = record.withdrawal
+    # Feedback texts and why it was withdrawn are the item's content: not in a shared chat unless
+    # TLP:CLEAR (as /find), and not over a chat the caveat keeps its text from (TLP:RED on Telegram):
+    # there, who and when only.
     texts = readable_here(ctx, record)
-    moved = (bool(feedback) and texts and item.caveat.tlp is not Tlp.CLEAR
+    said = bool(feedback) or (withdrawal is not None and bool(withdrawal.reason))
+    moved = (said and texts and item.caveat.tlp is not Tlp.CLEAR
              and shared_chat(ctx.message.chat, ctx.message.direct))
     zone = contact_zone(ctx.directory, sender.id) if moved else answer_zone(ctx, (item.caveat.tlp,))
     events: list[tuple[datetime, str]] = []
@@ -220,8 +234,14 @@ def history(ctx: CommandContext, reference: Reference, page: int = 1) -> None:
             if request.decided_at is not None:
                 events.append((request.decided_at, f"forward to {names} {request.state.value} by "
                                                    f"{title(ctx, request.decided_by or '')}"))
-    if record.closure is not None and record.withdrawal is None:
-        events.append((record.closure.closed_at, f"closed by {title(ctx, record.closure.closed_by)}"))
+    closure = record.closure
+    # A withdrawal closes its item: that closure is the withdrawal, said once (one made before stays).
+    if closure is not None and (withdrawal is None or (closure.closed_at, closure.closed_by) != (
+            withdrawal.withdrawn_at, withdrawal.withdrawn_by)):
+        events.append((closure.closed_at, f"closed by {title(ctx, closure.closed_by)}"))
+    if withdrawal is not None:
+        events.append((withdrawal.withdrawn_at, f"withdrawn by {title(ctx, withdrawal.withdrawn_by)}"
+                       + _reason(withdrawal.reason, item.caveat.tlp.label if not texts else None)))
     events.sort(key=lambda event: event[0])
     pages = max(1, -(-len(events) // HISTORY_PAGE))
     detail = {"command": "history", "view": view.value, "feedback": str(len(feedback))}
@@ -233,7 +253,8 @@ def history(ctx: CommandContext, reference: Reference, page: int = 1) -> None:
                    f"Example: /history {reference}")
         return
     on_page = f", page {page} of {pages}" if pages > 1 else ""
-    lines = [f"{reference} · {item.caveat.label()} · history (times {zone_name(zone)}{on_page})"]
+    state = " · withdrawn" if withdrawal is not None else ""
+    lines = [f"{reference} · {item.caveat.label()}{state} · history (times {zone_name(zone)}{on_page})"]
     if page == 1:
         lines.append(f"{clock_time(item.created_at, zone)} {item.kind.noun.lower()} sent by {title(ctx, item.originator)}")
         if item.revision > 1:
@@ -245,9 +266,22 @@ def history(ctx: CommandContext, reference: Reference, page: int = 1) -> None:
         lines.append(f"More: /history {reference} page:{page + 1}")
     text = "\n".join(lines)
     if moved:
-        _in_direct_chat(ctx, text, "the feedback of an item not for everyone here", str(reference))
+        carries = "the feedback of an item not for everyone here" if feedback else \
+            "why an item not for everyone here was withdrawn"
+        _in_direct_chat(ctx, text, carries, str(reference))
         return
     answer_placed(ctx, text, {item.caveat.tlp}, reference=str(reference))
+
+
+def _reason(reason: str | None, withheld: str | None) -> str:
+    """`: why` of a withdrawal on its /history line, cut short as feedback is; `withheld`: the TLP whose
+    text may not be read here, said instead."""
+    if not reason:
+        return ""
+    if withheld is not None:
+        return f" (why only where {withheld} may be read)"
+    text = " ".join(reason.split())
+    return f": {text if len(text) <= FEEDBACK_SHOWN else text[:FEEDBACK_SHOWN - 1] + '…'}"
 
 
 def _feedback_event(ctx: CommandContext, feedback: Feedback, tag: str, withheld: str | None) -> str:
@@ -267,7 +301,8 @@ def _feedback_event(ctx: CommandContext, feedback: Feedback, tag: str, withheld:
 def _copy_events(ctx: CommandContext, delivery: DeliveryRecord, revision: str,
                  answered: AbstractSet[str]) -> list[tuple[datetime, str]]:
     who, tag = title(ctx, delivery.contact), f" ({revision})" if revision else ""
-    steps = [(delivery.sent_at, "delivered to"), (delivery.acknowledged_at, "acknowledged by")]
-    if delivery.contact not in answered:
-        steps.append((delivery.answered_at, "answered by"))
-    return [(at, f"{what} {who}{tag}") for at, what in steps if at is not None]
+    # A copy sent to a delegate for someone away says so: the recipient did not have it themselves.
+    held = f" (given to {title(ctx, delivery.held_by)}, standing in)" if delivery.held_by else ""
+    steps = [(delivery.sent_at, "delivered to", held), (delivery.acknowledged_at, "acknowledged by", ""),
+             (delivery.answered_at if delivery.contact not in answered else None, "answered by", "")]
+    return [(at, f"{what} {who}{tag}{extra}") for at, what, extra in steps if at is not None]

@@ -2,6 +2,9 @@
 
   the originator, coordinators and auditors see the whole item, every recipient's line;
   a recipient sees the item and their own delivery only (who else received it is not theirs to know);
+  a delegate who was sent a copy for someone away sees the item as that recipient does, through that
+  copy (its line, its feedback, the updates to its recipient), and keeps seeing it once the person is
+  back: they held it. A delegate who was sent no copy of an item sees nothing of it;
   anyone else sees nothing of it, not even that it exists.
 
 Of its feedback (/reply), the same: whoever sees every recipient sees every one; a recipient sees the
@@ -16,11 +19,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 from alerts.directory import Contact
 from alerts.lifecycle import Feedback
 from alerts.reminders import Owed
 from alerts.roles import Role
+from handlers.ports import ItemRecord
 
 
 class ItemView(enum.Enum):
@@ -28,20 +33,37 @@ class ItemView(enum.Enum):
     OWN_DELIVERY = "own delivery"
 
 
-def item_view(viewer: Contact, originator: str, recipients: Iterable[str]) -> ItemView | None:
-    """What `viewer` may see of an item sent by `originator` to `recipients` (contact ids); None: nothing."""
+def item_view(viewer: Contact, originator: str, recipients: Iterable[str],
+              holders: Iterable[str] = ()) -> ItemView | None:
+    """What `viewer` may see of an item sent by `originator` to `recipients` (contact ids), copies of
+    which were sent to `holders` for recipients away (DeliveryRecord.held_by); None: nothing."""
     if viewer.id == originator or viewer.has(Role.COORDINATOR) or viewer.has(Role.AUDITOR):
         return ItemView.EVERY_RECIPIENT
-    if viewer.id in set(recipients):
+    if viewer.id in set(recipients) or viewer.id in set(holders):
         return ItemView.OWN_DELIVERY
     return None
 
 
-def feedback_for(viewer: Contact, view: ItemView, feedback: Iterable[Feedback]) -> list[Feedback]:
-    """The feedback on an item that `viewer`, who sees it as `view`, may read."""
+def record_view(viewer: Contact, record: ItemRecord) -> ItemView | None:
+    """item_view of a stored item: its recipients, and whoever held a copy of it for one of them."""
+    return item_view(viewer, record.item.originator, (d.contact for d in record.deliveries),
+                     (d.held_by for d in record.deliveries if d.held_by is not None))
+
+
+def own_copies(viewer: Contact, record: ItemRecord) -> frozenset[str]:
+    """The recipients whose copies are the viewer's to see under ItemView.OWN_DELIVERY: their own, and
+    those they were sent as a delegate (by recipient: a copy's line and feedback are the recipient's)."""
+    return frozenset(d.contact for d in record.deliveries if viewer.id in (d.contact, d.held_by))
+
+
+def feedback_for(viewer: Contact, view: ItemView, feedback: Iterable[Feedback],
+                 copies: AbstractSet[str] | None = None) -> list[Feedback]:
+    """The feedback on an item that `viewer`, who sees it as `view`, may read; `copies`: the recipients
+    whose copies are theirs (own_copies; by default their own alone)."""
     if view is ItemView.EVERY_RECIPIENT:
         return list(feedback)
-    return [f for f in feedback if (viewer.id in f.recipients if f.update else f.copy_of == viewer.id)]
+    mine = copies if copies is not None else {viewer.id}
+    return [f for f in feedback if (not mine.isdisjoint(f.recipients) if f.update else f.copy_of in mine)]
 
 
 def sees_all_overdue(viewer: Contact) -> bool:

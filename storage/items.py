@@ -130,12 +130,15 @@ class SqlItemRepository:
 
     def earlier_deliveries(self, reference: Reference) -> list[tuple[int, DeliveryRecord]]:
         d = superseded_deliveries.c
-        rows = self._conn.execute(select(superseded_deliveries).where(d.item_reference == str(reference))
-                                  .order_by(d.revision, d.id)).all()
+        rows = self._conn.execute(
+            select(superseded_deliveries, outbox.c.contact.label("sent_to"))
+            .select_from(superseded_deliveries.outerjoin(outbox, outbox.c.key == d.outbox_key))
+            .where(d.item_reference == str(reference)).order_by(d.revision, d.id)).all()
         return [(row.revision, DeliveryRecord(row.contact, row.destination, row.outbox_key, row.state, row.sent_at,
                                               row.acknowledged_at, row.answered_at, row.platform_message_id,
-                                              row.superseded_at))
+                                              row.superseded_at, _held_by(row)))
                 for row in rows]
+
     def set_due(self, reference: Reference, ack_due: datetime | None, feedback_due: datetime | None) -> None:
         self._conn.execute(update(items).where(items.c.reference == str(reference))
                            .values(ack_due=ack_due, feedback_due=feedback_due))
@@ -274,7 +277,10 @@ class SqlItemRepository:
         query = select(c.kind, c.year, c.number)
         if contact_id is not None:
             received = select(deliveries.c.item_reference).where(deliveries.c.contact == contact_id)
-            query = query.where(or_(c.originator == contact_id, c.reference.in_(received)))
+            # Copies sent to them as a delegate: the outbox row (ix_outbox_contact) went to them.
+            held = (select(deliveries.c.item_reference)
+                    .join(outbox, outbox.c.key == deliveries.c.outbox_key).where(outbox.c.contact == contact_id))
+            query = query.where(or_(c.originator == contact_id, c.reference.in_(received), c.reference.in_(held)))
         if topic is not None:
             query = query.where(c.topic == topic)
         if since is not None:
@@ -321,7 +327,9 @@ class SqlItemRepository:
         references = [row.reference for row in rows]
         by_item: dict[str, list[Any]] = {ref: [] for ref in references}
         for d in self._conn.execute(
-            select(deliveries).where(deliveries.c.item_reference.in_(references)).order_by(deliveries.c.id)
+            select(deliveries, outbox.c.contact.label("sent_to"))
+            .select_from(deliveries.outerjoin(outbox, outbox.c.key == deliveries.c.outbox_key))
+            .where(deliveries.c.item_reference.in_(references)).order_by(deliveries.c.id)
         ):
             by_item[d.item_reference].append(d)
         return [self._record(row, by_item[row.reference]) for row in rows]
@@ -377,6 +385,7 @@ class SqlItemRepository:
                 acknowledged_at=d.acknowledged_at,
                 answered_at=d.answered_at,
                 platform_message_id=d.platform_message_id,
+                held_by=_held_by(d),
             )
             for d in delivery_rows
         )
@@ -404,6 +413,12 @@ class SqlItemRepository:
             return None
         reason = open_json(self._sealer, row.erasure, aad=_erasure_aad(row.reference))["reason"] if row.erasure else ""
         return Erasure(row.erased_at, reason or None)
+
+
+def _held_by(row: Any) -> str | None:
+    """Who a delivery's copy went to instead of its recipient (their delegate: the outbox row's
+    contact, handlers/away.py); None when it went to the recipient, or was never queued."""
+    return row.sent_to if row.sent_to is not None and row.sent_to != row.contact else None
 
 
 # closed_by of an item the erasure closed: who erased it is sealed with the reason, as the audit

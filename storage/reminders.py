@@ -35,7 +35,7 @@ from handlers.ports import ItemSummary, SetAside
 from storage.audit.log import lock_head
 from storage.db import insert_for
 from storage.reminder_tables import reminder_log, reminder_plans, reminder_snoozes, scheduled_runs
-from storage.tables import cursors, deliveries, items
+from storage.tables import cursors, deliveries, items, outbox
 
 CHUNK = 500  # references per IN (...) list
 _OPEN = "open"
@@ -244,8 +244,14 @@ class SqlReminders:
             .where(i.reference.in_(references)).order_by(i.created_at, i.reference)
         ).all()
         recipients: dict[str, list[str]] = {row.reference: [] for row in rows}
-        for ref, contact in self._conn.execute(select(d.item_reference, d.contact)
-                                               .where(d.item_reference.in_(references)).order_by(d.id)):
+        holders: dict[str, list[str]] = {row.reference: [] for row in rows}
+        # The outbox row's contact: a delegate's, where the copy went to someone standing in.
+        for ref, contact, sent_to in self._conn.execute(
+                select(d.item_reference, d.contact, outbox.c.contact)
+                .select_from(deliveries.outerjoin(outbox, outbox.c.key == d.outbox_key))
+                .where(d.item_reference.in_(references)).order_by(d.id)):
             recipients[ref].append(contact)
+            if sent_to is not None and sent_to != contact:
+                holders[ref].append(sent_to)
         return [ItemSummary(r.reference, _caveat(r), Priority(r.priority), r.topic, r.originator,
-                            tuple(recipients[r.reference]), r.created_at) for r in rows]
+                            tuple(recipients[r.reference]), r.created_at, tuple(holders[r.reference])) for r in rows]

@@ -183,6 +183,8 @@ outbox = Table(
     Column("platform_message_id", String(300)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
+    # Who was sent what: a search finds the copies a delegate held for someone away (0018_heldby).
+    Index("ix_outbox_contact", "contact"),
     Index("ix_outbox_state_destination_id", "state", "destination", "id"),
     Index("ix_outbox_destination_id", "destination", "id"),
     # A reaction on one of the bot's messages is looked up by its platform id (0017_heldfix).

@@ -12,6 +12,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 
 from alerts.arrangements import Arrangement
@@ -98,10 +99,12 @@ class _Items:
         self._staged.items[str(item.reference)] = ItemRecord(item, route, deliveries)
 
     def get(self, reference: Reference) -> ItemRecord | None:
-        return self._staged.items.get(str(reference))
+        record = self._staged.items.get(str(reference))
+        return _with_holders(self._staged, record) if record is not None else None
 
     def get_many(self, references: Sequence[Reference]) -> list[ItemRecord]:
-        return [self._staged.items[str(r)] for r in references if str(r) in self._staged.items]
+        return [_with_holders(self._staged, self._staged.items[str(r)]) for r in references
+                if str(r) in self._staged.items]
 
     def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> None:
         """Nothing to re-seal in memory; its attachments are kept by id."""
@@ -120,7 +123,7 @@ class _Items:
 
     def for_contact(self, contact_id: str) -> list[ItemRecord]:
         found = [
-            r for r in self._staged.items.values()
+            _with_holders(self._staged, r) for r in self._staged.items.values()
             if r.item.state is ItemState.OPEN
             and (r.item.originator == contact_id or r.delivery_to(contact_id) is not None)
         ]
@@ -128,8 +131,9 @@ class _Items:
 
     def find(self, contact_id: str | None, *, topic: str | None = None, since: datetime | None = None,
              until: datetime | None = None) -> list[Reference]:
-        found = [r.item for r in self._staged.items.values()
-                 if (contact_id is None or r.item.originator == contact_id or r.delivery_to(contact_id) is not None)
+        found = [r.item for r in map(partial(_with_holders, self._staged), self._staged.items.values())
+                 if (contact_id is None or r.item.originator == contact_id or r.delivery_to(contact_id) is not None
+                     or r.copies_held_by(contact_id))
                  and (topic is None or r.item.draft.topic == topic)
                  and (since is None or r.item.created_at >= since) and (until is None or r.item.created_at < until)]
         found.sort(key=lambda i: (i.created_at, i.reference.year, i.reference.kind.value, i.reference.number),
@@ -188,7 +192,7 @@ class _Items:
                                                           route=route, deliveries=deliveries)
 
     def earlier_deliveries(self, reference: Reference) -> list[tuple[int, DeliveryRecord]]:
-        return list(self._staged.superseded.get(str(reference), ()))
+        return [(n, _held(self._staged, d)) for n, d in self._staged.superseded.get(str(reference), ())]
 
     def set_due(self, reference: Reference, ack_due: datetime | None, feedback_due: datetime | None) -> None:
         record = self._staged.items[str(reference)]
@@ -391,8 +395,21 @@ class _Reminders:
 
     def summaries(self, since: datetime, until: datetime) -> list[ItemSummary]:
         return [ItemSummary(str(r.item.reference), r.item.caveat, r.item.draft.priority, r.item.draft.topic,
-                            r.item.originator, tuple(d.contact for d in r.deliveries), r.item.created_at)
-                for r in self._created(since, until)]
+                            r.item.originator, tuple(d.contact for d in r.deliveries), r.item.created_at,
+                            tuple(d.held_by for d in r.deliveries if d.held_by is not None))
+                for r in map(partial(_with_holders, self._staged), self._created(since, until))]
+
+
+def _held(staged: MemoryStore, delivery: DeliveryRecord) -> DeliveryRecord:
+    """The delivery with who its copy went to instead of its recipient (the outbox row's contact: a
+    delegate's), as storage reads it."""
+    sent = staged.outbox.get(delivery.outbox_key)
+    held_by = sent.contact if sent is not None and sent.contact not in (None, delivery.contact) else None
+    return replace(delivery, held_by=held_by)
+
+
+def _with_holders(staged: MemoryStore, record: ItemRecord) -> ItemRecord:
+    return replace(record, deliveries=tuple(_held(staged, d) for d in record.deliveries))
 
 
 class _Inbox:

@@ -53,7 +53,7 @@ from handlers.portal import LOGIN_PATH, new_token, token_hash
 from handlers.ports import UnitOfWork
 from handlers.values import parse_period
 from storage.audit.trail import export, read_entries
-from handlers.visibility import item_view
+from handlers.visibility import record_view
 
 log = logging.getLogger(__name__)
 
@@ -476,8 +476,7 @@ class PortalServer:
 
         def run(uow: UnitOfWork) -> list[str]:
             record = uow.items.get(reference)
-            if record is None or item_view(viewer, record.item.originator,
-                                           (d.contact for d in record.deliveries)) is None:
+            if record is None or record_view(viewer, record) is None:
                 raise views.NotFound()
             ctx = self._command(uow, viewer, f"/{action} {reference}", now)
             (coordination.remind if action == "remind" else coordination.escalate)(ctx, reference)

@@ -30,7 +30,7 @@ from alerts.incident import COUNT_MINIMUM, Incident, harmonised_counts
 from handlers.arrangements import status as arrangement_status
 from handlers.coordination import incidents_of
 from handlers.ports import DeliveryRecord, ItemRecord, ItemSummary, UnitOfWork
-from handlers.visibility import ItemView, feedback_for, item_view, overdue_for
+from handlers.visibility import ItemView, feedback_for, item_view, overdue_for, own_copies, record_view
 
 PORTAL_CHANNEL = "portal"
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -176,7 +176,7 @@ def visible_summaries(uow: UnitOfWork, viewer: Contact, now: datetime) -> list[t
     """Every item the viewer may see, newest first, with what they may see of it."""
     found = []
     for summary in uow.reminders.summaries(EPOCH, now + timedelta(seconds=1)):
-        view = item_view(viewer, summary.originator, summary.recipients)
+        view = item_view(viewer, summary.originator, summary.recipients, summary.holders)
         if view is not None:
             found.append((summary, view))
     found.sort(key=lambda pair: (pair[0].created_at, pair[0].reference), reverse=True)
@@ -216,7 +216,7 @@ def _record_for(uow: UnitOfWork, viewer: Contact, reference_text: str) -> tuple[
     record = uow.items.get(reference)
     if record is None:
         raise NotFound()
-    view = item_view(viewer, record.item.originator, (d.contact for d in record.deliveries))
+    view = record_view(viewer, record)
     if view is None:
         raise NotFound()
     return record, view
@@ -237,6 +237,7 @@ def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datet
     _consulted(uow, viewer, now, reference=reference, caveat=item.caveat.label(), command="portal item",
                view=view.value)
     overseer = view is ItemView.EVERY_RECIPIENT
+    copies = own_copies(viewer, record)  # a recipient's own; a delegate's, those they held for someone away
     draft = item.draft
     page: dict[str, Any] = {
         "reference": reference, "tlp": item.caveat.tlp.label, "tlp_class": _tlp_class(item.caveat.tlp),
@@ -247,8 +248,8 @@ def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datet
         "ack_due": clock.at(item.ack_due), "feedback_due": clock.at(item.feedback_due),
         "erased": record.erasure is not None, "body": "" if record.erasure is not None else draft.body,
         "closure": None, "withdrawal": None, "view": view.value, "overseer": overseer, "zone": viewer.timezone,
-        "deliveries": [_copy(directory, clock, d) for d in record.deliveries if overseer or d.contact == viewer.id],
-        "revision": item.revision, "revised": clock.at(item.revised_at) if item.revised_at else None, "revisions": _revisions(uow, directory, viewer, record, overseer, clock),
+        "deliveries": [_copy(directory, clock, d) for d in record.deliveries if overseer or d.contact in copies],
+        "revision": item.revision, "revised": clock.at(item.revised_at) if item.revised_at else None, "revisions": _revisions(uow, directory, copies, record, overseer, clock),
         "forwards": [], "feedback": [],
         "can_act": may_act(viewer) and record.closure is None and record.erasure is None,
         "is_auditor": viewer.has(Role.AUDITOR),
@@ -267,7 +268,7 @@ def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datet
                               "reason": "" if record.erasure is not None else (withdrawal.reason or "")}
     if record.erasure is None:
         page["feedback"] = [_feedback_row(directory, clock, f)
-                            for f in feedback_for(viewer, view, uow.audit.feedback(item.reference))]
+                            for f in feedback_for(viewer, view, uow.audit.feedback(item.reference), copies)]
     if overseer:
         page["forwards"] = [{
             "asker": _title(directory, f.asker), "to": ", ".join(_title(directory, c) for c in f.contacts),
@@ -282,20 +283,21 @@ def _copy(directory: Directory, clock: Clock, delivery: DeliveryRecord) -> dict[
             "platform": _via(directory, delivery.destination)}
 
 
-def _revisions(uow: UnitOfWork, directory: Directory, viewer: Contact, record: ItemRecord, overseer: bool,
+def _revisions(uow: UnitOfWork, directory: Directory, copies: frozenset[str], record: ItemRecord, overseer: bool,
                clock: Clock) -> list[dict[str, Any]]:
     """The item's earlier revisions (/correct), oldest first: when each was made and superseded, and its
-    copies the viewer may see (every one for an overseer, else their own, as for the current revision)."""
+    copies the viewer may see (every one for an overseer, else those of `copies`, the recipients whose
+    copies are theirs: as for the current revision)."""
     by_number: dict[int, list[DeliveryRecord]] = {}
     for number, delivery in uow.items.earlier_deliveries(record.item.reference):
         by_number.setdefault(number, []).append(delivery)
     found: list[dict[str, Any]] = []
     made: datetime | None = record.item.created_at
     for number in sorted(by_number):
-        copies = by_number[number]
-        ended = min((d.superseded_at for d in copies if d.superseded_at is not None), default=None)
+        earlier = by_number[number]
+        ended = min((d.superseded_at for d in earlier if d.superseded_at is not None), default=None)
         found.append({"number": number, "made": clock.at(made), "superseded": clock.at(ended),
-                      "copies": [_copy(directory, clock, d) for d in copies if overseer or d.contact == viewer.id]})
+                      "copies": [_copy(directory, clock, d) for d in earlier if overseer or d.contact in copies]})
         made = ended
     return found
 

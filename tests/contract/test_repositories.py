@@ -188,6 +188,46 @@ def test_a_copy_sent_to_a_delegate_is_held_by_the_delegate(backend: Backend, clo
         assert uow.items.get(item.reference).delivery_to("th-npoc") is not None  # type: ignore[union-attr]
 
 
+def test_a_delegate_holds_the_copy_sent_to_them_and_a_search_of_theirs_finds_it(backend: Backend,
+                                                                                  clock: ManualClock) -> None:
+    """Who was sent a delivery's copy (its outbox row's contact) is kept with it: the one visibility
+    rule lets that delegate see the item (handlers/visibility.py), and their search finds it."""
+    item, other = make_item(1), make_item(2)
+    with backend.factory() as uow:
+        uow.items.add(item, make_route("th-npoc", "my-npoc", "vn-npoc"), {"th-npoc": "o1", "my-npoc": "o2",
+                                                                          "vn-npoc": "o3"})
+        uow.outbox.enqueue(make_message("o1", "th-deputy", kind=MessageKind.DELIVERY, reference=str(item.reference),
+                                        contact="th-deputy"))
+        uow.outbox.enqueue(make_message("o2", "my-npoc", kind=MessageKind.DELIVERY, reference=str(item.reference),
+                                        contact="my-npoc"))  # o3: never queued (no place could carry it)
+        uow.items.add(other, make_route("th-npoc"), {"th-npoc": "o4"})
+        uow.outbox.enqueue(make_message("o4", "th-npoc", kind=MessageKind.DELIVERY, reference=str(other.reference),
+                                        contact="th-npoc"))
+        uow.commit()
+    with backend.factory() as uow:
+        record = uow.items.get(item.reference)
+        [many] = uow.items.get_many([item.reference])
+        assert uow.items.find("th-deputy") == [item.reference]  # not the item that went to th-npoc themselves
+        assert uow.items.find("th-npoc") == [other.reference, item.reference]
+        assert uow.items.find("sg-npoc", topic="nothing-like-it") == []
+        summaries = {s.reference: s.holders for s in uow.reminders.summaries(CREATED - timedelta(days=1),
+                                                                             CREATED + timedelta(days=1))}
+    assert record is not None and record == many
+    assert [(d.contact, d.held_by, d.holder) for d in record.deliveries] == [
+        ("th-npoc", "th-deputy", "th-deputy"), ("my-npoc", None, "my-npoc"), ("vn-npoc", None, "vn-npoc")]
+    assert record.copies_held_by("th-deputy") == (record.deliveries[0],) and record.copies_held_by("th-npoc") == ()
+    assert summaries == {str(item.reference): ("th-deputy",), str(other.reference): ()}
+    # A correction keeps who held each earlier copy.
+    with backend.factory() as uow:
+        uow.items.revise(replace(item, revision=2, revised_at=clock.now()), make_route("th-npoc"), {"th-npoc": "o5"},
+                         clock.now())
+        uow.commit()
+    with backend.factory() as uow:
+        earlier = uow.items.earlier_deliveries(item.reference)
+    assert [(d.contact, d.held_by) for _, d in earlier] == [("th-npoc", "th-deputy"), ("my-npoc", None),
+                                                             ("vn-npoc", None)]
+
+
 def test_open_items_of_a_contact_and_the_first_closure_stands(backend: Backend, clock: ManualClock) -> None:
     with backend.factory() as uow:
         uow.items.add(make_item(1, originator="th-lo"), make_route("my-npoc"), {"my-npoc": "o1"})

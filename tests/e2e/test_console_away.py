@@ -107,3 +107,36 @@ def test_the_backup_receives_the_item_at_escalation_and_acts_for_the_contact(wor
     to_officer = _blocks(out, "to Immigration liaison officer (Malaysia), direct chat")
     assert any(f"A-2026-0001: acknowledged by {DESK} for {NPOC}" in b for b in to_officer)
     assert "Traceback" not in out + run.stderr
+
+
+def test_the_delegate_looks_back_at_what_was_sent_to_them_also_once_the_person_is_back(
+        workdir: Path) -> None:  # noqa: F811
+    last_day = date.today() + timedelta(days=5)
+    script = (
+        ":as my-officer\n"
+        "/alert to:@th-npoc tlp:amber Boat one before the absence\n"
+        ":as th-npoc\n"
+        f"/away until:{last_day:%Y-%m-%d} backup:@th-immigration on leave\n"
+        ":as my-officer\n"
+        "/alert to:@th-npoc tlp:amber Boat two off Satun\n"
+        ":as th-immigration\n"
+        "/reply A-2026-0002 Seen at the pier\n"
+        ":as th-npoc\n"
+        "/away off\n"
+        ":as th-immigration\n"
+        "/status A-2026-0002\n"
+        "/history A-2026-0002\n"
+        "/find boat\n"
+        "/status A-2026-0001\n"
+    )
+    run = console(workdir, script)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    to_desk = "\n".join(_blocks(out, f"to {DESK}, direct chat"))
+    assert f"│ {NPOC}: sent" in to_desk  # /status: the line of the copy they held
+    assert f"delivered to {NPOC} (given to {DESK}, standing in)" in to_desk
+    assert f"feedback from {DESK} for {NPOC}: Seen at the pier" in to_desk
+    found = to_desk.split("Found, newest first", 1)[1].split("└─", 1)[0]
+    assert "A-2026-0002" in found and "A-2026-0001" not in found  # not sent to them: not theirs to see
+    assert "Only the originator, recipients, coordinators and auditors can see A-2026-0001." in to_desk
+    assert "Traceback" not in out + run.stderr

@@ -1,6 +1,7 @@
 """Every page of the portal shows an item only when the chat rule would: over random items (senders,
-recipients, TLPs) and every person of the network as viewer, the items list and the item pages agree
-with /status, and the overdue board with /overdue, as each viewer asks them in their direct chat."""
+recipients, TLPs, someone away whose delegate is sent their copies) and every person of the network as
+viewer, the items list and the item pages agree with /status, and the overdue board with /overdue, as
+each viewer asks them in their direct chat."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ REFERENCE = re.compile(r"[AR]-\d{4}-\d{4}")
 
 item = st.tuples(st.sampled_from(SENDERS), st.lists(st.sampled_from(PEOPLE), min_size=1, max_size=3, unique=True),
                  st.sampled_from(TLPS), st.booleans())
+# Who is away while the items are sent, and stands in for them; (None, None): nobody.
+AWAY = st.sampled_from([(None, None), ("th-npoc", "th-immigration"), ("my-npoc", "my-officer")])
 
 
 def says_as(bot: Bot, contact: str, text: str) -> list[str]:
@@ -45,15 +48,21 @@ def says_as(bot: Bot, contact: str, text: str) -> list[str]:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(item, min_size=1, max_size=4))
-def test_pages_show_an_item_only_when_chat_would(drawn: list[tuple[str, list[str], str, bool]]) -> None:
+@given(st.lists(item, min_size=1, max_size=4), AWAY, st.booleans())
+def test_pages_show_an_item_only_when_chat_would(drawn: list[tuple[str, list[str], str, bool]],
+                                                 away: tuple[str | None, str | None], back: bool) -> None:
     bot = Bot()
+    person, delegate = away
+    if person is not None:
+        bot.says(person, f"/away until:2026-11-24 backup:@{delegate}")
     for n, (sender, recipients, tlp, acknowledged) in enumerate(drawn):
         to = ",".join(f"@{r}" for r in recipients if r != sender) or "@iom-npoc"
         answers = bot.says(sender, f"/alert to:{to} tlp:{tlp} topic:document-fraud confirm:yes\nBody {n}")
         found = [m.group() for a in answers for m in [REFERENCE.search(a)] if m]
         if found and acknowledged:
             bot.says(recipients[0], f"/ack {found[0]}")
+    if person is not None and back:
+        bot.says(person, "/back")  # their delegate keeps seeing what was sent to them
     bot.clock.advance(timedelta(days=4))  # all that is unanswered is overdue
     references = sorted(bot.store.items)
     for viewer in bot.directory.contacts.values():
@@ -75,9 +84,13 @@ def test_pages_show_an_item_only_when_chat_would(drawn: list[tuple[str, list[str
                 except views.NotFound:
                     continue
                 opened.add(reference)
-                # A recipient's page shows their own copy only, as /status does.
+                # A recipient's page shows their own copy only, as /status does (and a delegate's, the
+                # copies sent to them for someone away).
                 if page["view"] == "own delivery":
-                    assert len(page["deliveries"]) == 1
+                    record = bot.record(reference)
+                    held = [d for d in record.deliveries if viewer.id in (d.contact, bot.store.outbox[d.outbox_key].contact
+                                                                           if d.outbox_key in bot.store.outbox else None)]
+                    assert len(page["deliveries"]) == len(held) >= 1
             board = set(views.board(uow, bot.directory, viewer, now)["references"])
         assert listed == in_chat, viewer.id
         assert opened == in_chat, viewer.id

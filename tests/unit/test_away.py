@@ -3,6 +3,7 @@ never does (TLP:RED), acting for someone, the summary when back; and the backup 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -206,3 +207,56 @@ def test_an_item_from_the_delegate_stays_with_the_person(bot: AwayBot) -> None:
     [receipt] = bot.says("th-immigration", "/alert to:@th-npoc tlp:amber Boat sighted")
     assert "away" not in receipt
     assert [m.contact for m in bot.store.outbox.values() if m.kind is MessageKind.DELIVERY] == ["th-npoc"]
+
+
+# --- what a delegate may see: the copies sent to them ---------------------------------------------
+
+def test_the_delegate_sees_what_they_were_sent_as_its_recipient_does_and_still_once_the_person_is_back(
+        bot: AwayBot) -> None:
+    bot.says("my-officer", "/alert to:TH,MY tlp:amber topic:maritime Boat sighted off Satun")
+    bot.worker_sends()
+    bot.says("th-immigration", f"/reply {REF} Seen, checking the port")
+    bot.says("my-npoc", f"/reply {REF} Malaysian side: nothing")
+    bot.says("my-officer", f"/reply {REF} The boat left at dawn")
+    for when in ("away", "back"):
+        status = bot.answer("th-immigration", f"/status {REF}")
+        # The line of the copy they held, named by its recipient; never another recipient's.
+        assert status.startswith(f"{REF} · TLP:AMBER") and "Th Npoc (Thailand): sent" in status, when
+        assert "My Npoc" not in status and "Acknowledged 1 of" not in status, when
+        assert bot.store.audit[-1].detail == {"command": "status", "view": "own delivery"}
+        assert _refs(bot.answer("th-immigration", "/find boat")) == [REF], when
+        assert _refs(bot.answer("th-immigration", "/mine all")) == [REF], when
+        history = bot.answer("th-immigration", f"/history {REF}")
+        assert ("delivered to Th Npoc (Thailand) (given to Th Immigration (Thailand immigration), standing in)"
+                in history), when
+        assert ("feedback from Th Immigration (Thailand immigration) for Th Npoc (Thailand): Seen, checking the port"
+                in history), when
+        assert "update from My Officer (Malaysia): The boat left at dawn" in history, when
+        assert "Malaysian side" not in history and "My Npoc" not in history, when
+        bot.says("th-npoc", "/back")  # they held it: they keep seeing it
+    # The originator's history says where the copy went.
+    assert "delivered to Th Npoc (Thailand) (given to Th Immigration (Thailand immigration), standing in)" in \
+        bot.answer("my-officer", f"/history {REF}")
+
+
+def test_a_delegate_sees_nothing_of_what_was_not_sent_to_them() -> None:
+    bot = AwayBot()
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat one, before the absence")
+    bot.worker_sends()
+    bot.answer("th-npoc", AWAY)
+    bot.says("my-officer", "/alert to:@th-npoc tlp:red Boat two, named source")  # RED is not passed on
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat three")
+    bot.worker_sends()
+    refused = "Only the originator, recipients, coordinators and auditors can see"
+    for reference in (REF, RED):
+        assert bot.answer("th-immigration", f"/status {reference}").startswith(refused)
+        assert bot.answer("th-immigration", f"/history {reference}").startswith(refused)
+    assert _refs(bot.answer("th-immigration", "/find boat")) == ["A-2026-0003"]
+    assert _refs(bot.answer("th-immigration", "/mine all")) == ["A-2026-0003"]
+    # Someone else in the organisation, not standing in, sees none of them.
+    assert bot.answer("th-deputy", "/find boat") == "Nothing found among the items you may see."
+    assert bot.answer("th-deputy", "/status A-2026-0003").startswith(refused)
+
+
+def _refs(answer: str) -> list[str]:
+    return re.findall(r"^([AR]-\d{4}-\d{4})", answer, re.MULTILINE)

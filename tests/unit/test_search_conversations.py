@@ -1,5 +1,6 @@
 """/find, /mine all and /history on the fakes with a manual clock; and a property: /find never returns
-an item /status would refuse to show the same person, over random items and caveats."""
+an item /status would refuse to show the same person, over random items, caveats and absences (a
+delegate sees what was sent to them for someone away, and nothing else of theirs)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerts.audit import AuditAction
+from alerts.roles import Role
 from tests.unit.test_followup_harness import Bot
 
 REF = re.compile(r"^([AR]-\d{4}-\d{4})", re.MULTILINE)
@@ -211,16 +213,34 @@ def test_red_feedback_text_is_not_shown_over_telegram() -> None:
     assert "feedback from Au Npoc (Australia) (its text only where TLP:RED may be read)" in history
 
 
+def test_why_a_red_item_was_withdrawn_is_not_shown_over_telegram() -> None:
+    bot = Bot()
+    bot.says("my-officer", "/alert to:@au-npoc tlp:red Informant named Somsak")
+    bot.worker_sends()
+    bot.says("my-officer", "/withdraw A-2026-0001 Somsak must not be named")
+    telegram = {"chat": "telegram:4242", "account": "telegram:user:4242"}
+    [history] = bot.says("au-npoc", "/history A-2026-0001", **telegram)
+    assert "Somsak" not in history
+    assert history.splitlines()[-1].endswith(
+        "withdrawn by My Officer (Malaysia) (why only where TLP:RED may be read)")
+
+
 # --- the property: /find shows exactly what /status would show ---------------------------------------
 
-PEOPLE = ["my-officer", "th-npoc", "th-deputy", "my-npoc", "iom-npoc", "rso-coord", "auditor", "admin"]
+PEOPLE = ["my-officer", "th-npoc", "th-deputy", "th-immigration", "my-npoc", "iom-npoc", "rso-coord", "auditor",
+          "admin"]
 SENDERS = ["my-officer", "th-npoc", "th-deputy", "my-npoc", "iom-npoc", "rso-coord"]  # au-npoc: no console account
 TARGETS = ["TH", "MY", "AU", "IOM", "@th-npoc", "@my-npoc", "@au-npoc", "@iom-npoc", "TH/immigration"]
 TLPS = ["clear", "green", "amber", "amber+strict", "red"]
+# Before an item: someone goes away (with a delegate in their organisation) or comes back.
+ABSENCES = {"": None, "th-npoc away": ("th-npoc", "/away until:2026-11-24 backup:@th-immigration"),
+            "my-npoc away": ("my-npoc", "/away until:2026-11-24 backup:@my-officer"),
+            "th-npoc back": ("th-npoc", "/back"), "my-npoc back": ("my-npoc", "/back")}
 
 items = st.lists(st.tuples(st.sampled_from(SENDERS), st.lists(st.sampled_from(TARGETS), min_size=1, max_size=3,
                                                               unique=True),
-                           st.sampled_from(TLPS), st.booleans(), st.sampled_from(["withdraw", "close", "correct", ""])),
+                           st.sampled_from(TLPS), st.booleans(), st.sampled_from(["withdraw", "close", "correct", ""]),
+                           st.sampled_from(sorted(ABSENCES))),
                  min_size=1, max_size=12)
 
 
@@ -238,7 +258,9 @@ def _all_pages(bot: Bot, who: str, query: str) -> list[str]:
 @given(items)
 def test_find_never_returns_what_status_would_not_show(drawn) -> None:  # noqa: ANN001
     bot = Bot()
-    for n, (sender, targets, tlp, orcon, later) in enumerate(drawn):
+    for n, (sender, targets, tlp, orcon, later, absence) in enumerate(drawn):
+        if ABSENCES[absence] is not None:
+            bot.says(*ABSENCES[absence])
         bot.says(sender, f"/alert to:{','.join(targets)} tlp:{tlp}{' orcon' if orcon else ''} Needle {n}")
         bot.worker_sends()
         reference = f"A-2026-{len(bot.store.items):04d}"
@@ -252,6 +274,19 @@ def test_find_never_returns_what_status_would_not_show(drawn) -> None:  # noqa: 
         visible = {ref for ref in bot.store.items if _status_shows(bot.answer(who, f"/status {ref}"))}
         assert set(shown) <= visible, who
         assert set(shown) == visible, who  # and nothing it may see is missed
+        # The model: everything for those who oversee; else what they sent, and the items a copy of which
+        # was theirs (the current revision's): to them, or sent to their direct chat for someone away.
+        person = bot.directory.contacts[who]
+        if not (person.has(Role.COORDINATOR) or person.has(Role.AUDITOR)):
+            assert visible == {ref for ref in bot.store.items if _given_to(bot, ref, who)}, who
+
+
+def _given_to(bot: Bot, reference: str, who: str) -> bool:
+    record = bot.record(reference)
+    chats = {f"direct:{identity}" for identity in bot.directory.contacts[who].identities}
+    return record.item.originator == who or any(
+        d.contact == who or (d.outbox_key in bot.store.outbox and str(bot.store.outbox[d.outbox_key].destination)
+                             in chats) for d in record.deliveries)
 
 
 def _status_shows(answer: str) -> bool:

@@ -123,6 +123,43 @@ def test_someone_it_never_concerned_learns_that_it_was_withdrawn_not_why(bot: Bo
         f"{REF}: withdrawn on 2026-11-23. It is closed; nothing more can be done with it.")
 
 
+def test_history_of_a_withdrawn_item_shows_its_past_and_the_withdrawal_to_those_who_may_see_it(bot: Bot) -> None:
+    bot.later(5)
+    bot.says("th-npoc", f"/reply {REF} Both travellers held")
+    bot.later(60)
+    bot.says("rso-coord", f"/withdraw {REF} sent to the wrong country")
+    for who, zone in (("my-officer", "Asia/Kuala_Lumpur"), ("th-npoc", "Asia/Bangkok"), ("auditor", "UTC")):
+        lines = bot.answer(who, f"/history {REF}").splitlines()
+        assert lines[0] == f"{REF} · TLP:AMBER H0 · withdrawn · history (times {zone})", who
+        assert any(line.endswith("feedback from Th Npoc (Thailand): Both travellers held") for line in lines), who
+        # Who, when (on the reader's clock) and why; said once: the closure it made is the withdrawal.
+        assert lines[-1].endswith("withdrawn by Rso Coord (Regional Support Office): sent to the wrong country"), who
+        assert not any("closed by" in line for line in lines), who
+        assert bot.store.audit[-1].detail["command"] == "history"
+    assert "My Npoc" not in bot.answer("th-npoc", f"/history {REF}")  # still only their own copy
+    # Anyone else learns that it was withdrawn, not why, as from every other command.
+    assert bot.answer("iom-npoc", f"/history {REF}") == (
+        f"{REF}: withdrawn on 2026-11-23. It is closed; nothing more can be done with it.")
+
+
+def test_why_it_was_withdrawn_is_not_told_to_a_room(bot: Bot) -> None:
+    bot.says("my-officer", f"/withdraw {REF} sent to the wrong country")
+    in_room = bot.says("th-npoc", f"/history {REF}", chat="console:#network")
+    assert in_room == ["Th Npoc: answered in your direct chat with the bot, because the answer carries why an "
+                       "item not for everyone here was withdrawn."]
+    assert bot.messages_to("th-npoc")[-1].text.splitlines()[-1].endswith(
+        "withdrawn by My Officer (Malaysia): sent to the wrong country")
+
+
+def test_history_of_an_item_closed_then_withdrawn_shows_both(bot: Bot) -> None:
+    bot.says("my-officer", f"/close {REF} travellers held")
+    bot.later(30)
+    bot.says("my-officer", f"/withdraw {REF} wrong flight number")
+    lines = bot.answer("my-officer", f"/history {REF}").splitlines()
+    assert lines[-2].endswith("closed by My Officer (Malaysia)")
+    assert lines[-1].endswith("withdrawn by My Officer (Malaysia): wrong flight number")
+
+
 def test_mine_no_longer_lists_it(bot: Bot) -> None:
     assert REF in bot.answer("th-npoc", "/mine")
     bot.says("my-officer", f"/withdraw {REF} wrong country")
