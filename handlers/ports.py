@@ -86,11 +86,12 @@ class ItemRepository(Protocol):
         """The items of `references` that exist, in that order (a search opens them a batch at a time)."""
         ...
 
-    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> None:
+    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> tuple[str, ...]:
         """`message` (as read from the inbox) is about the item: its stored text is sealed under
         the item's case key from now on, so erasing the case erases it too. The text of a message
         about an erased case is dropped. Its attachments are stored under the same key, each by its
-        id in `message.attachment_ids()`; `origin`: the message created the item (its files are the item's)."""
+        id in `message.attachment_ids()`; `origin`: the message created the item (its files are the item's).
+        Returns the ids of the attachments filed, in attachment_ids' order (none for an erased case)."""
         ...
 
     def attachment_ids(self, reference: Reference) -> tuple[str, ...]:
@@ -493,6 +494,11 @@ class Conversations(Protocol):
     and what became of each command message (platform message id), so an edit of it can be answered."""
 
     def awaited(self, sender: UserRef, chat: ChatRef) -> AwaitedBody | None: ...
+
+    def waiting(self, sender: UserRef, chat: ChatRef) -> tuple[dict[str, Any] | None, AwaitedBody | None]:
+        """(form(sender, chat), awaited(sender, chat)) in one look: what the sender's next message in
+        the chat may answer, asked of every message."""
+        ...
 
     def await_body(self, awaited: AwaitedBody) -> None:
         """Wait for the text of `awaited`, instead of anything the sender awaited in that chat before."""

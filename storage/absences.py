@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Index, String, Table, Text, select, update
+from sqlalchemy import Column, Connection, Index, String, Table, Text, bindparam, select, update
 
 from alerts.away import Absence
 from storage.schema import UtcDateTime, metadata
@@ -34,6 +34,13 @@ absences = Table(
 )
 
 
+# Asked for every recipient of every item: built once, the person and the time as parameters.
+_NOW = bindparam("now", type_=UtcDateTime())
+_CURRENT = (select(absences).where(absences.c.person == bindparam("person"), absences.c.ended_at.is_(None),
+                                   absences.c.set_at <= _NOW, absences.c.until > _NOW)
+            .order_by(absences.c.set_at.desc()).limit(1))
+
+
 def _absence(row: Any) -> Absence:
     return Absence(row.id, row.person, row.delegate, row.until, row.note, row.set_by, row.set_at,
                    row.ended_at, row.ended_by, row.summarised_at, tuple(a for a in row.acts.split("\n") if a))
@@ -55,8 +62,7 @@ class SqlAbsences:
         return (absences.c.ended_at.is_(None), absences.c.set_at <= now, absences.c.until > now)
 
     def current(self, person: str, now: datetime) -> Absence | None:
-        row = self._conn.execute(select(absences).where(absences.c.person == person, *self._running(now))
-                                 .order_by(absences.c.set_at.desc()).limit(1)).first()
+        row = self._conn.execute(_CURRENT, {"person": person, "now": now}).first()
         return _absence(row) if row is not None else None
 
     def end(self, person: str, at: datetime, by: str) -> Absence | None:

@@ -26,7 +26,7 @@ from alerts.identity import ChatRef, MessageRef, UserRef
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from storage.content import json_plaintext, open_json, outbox_aad
-from storage.db import insert_for
+from storage.db import InsertFor
 from storage.sealing import ContentErased, ContentSealer
 from storage.tables import deliveries, outbox
 
@@ -39,6 +39,9 @@ _UNKNOWN = "unknown:"  # the last error's prefix once an attempt may have arrive
 ERASED = "erased"
 
 log = logging.getLogger(__name__)
+
+# ON CONFLICT (key) DO NOTHING: a second enqueue of a key keeps the first row. Built once (storage.db.InsertFor).
+_ENQUEUE = InsertFor(lambda insert: insert(outbox).on_conflict_do_nothing(index_elements=["key"]))
 
 @dataclass(frozen=True, slots=True)
 class UnreadableRow:
@@ -139,8 +142,7 @@ class SqlOutbox:
                 "created_at": now,
             })
         if rows:
-            # ON CONFLICT (key) DO NOTHING: a second enqueue of a key keeps the first row.
-            self._conn.execute(insert_for(self._conn, outbox).on_conflict_do_nothing(index_elements=["key"]), rows)
+            self._conn.execute(_ENQUEUE(self._conn), rows)
 
     def lease(
         self, now: datetime, limit: int, lease_for: timedelta, platforms: set[str] | None = None

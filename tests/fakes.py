@@ -102,14 +102,17 @@ class _Items:
     def get_many(self, references: Sequence[Reference]) -> list[ItemRecord]:
         return [self._staged.items[str(r)] for r in references if str(r) in self._staged.items]
 
-    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> None:
+    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> tuple[str, ...]:
         """Nothing to re-seal in memory; its attachments are kept by id."""
+        filed = []
         for ident, attachment in zip(message.attachment_ids(), message.attachments):
             if attachment.data is not None:
+                filed.append(ident)
                 self._staged.attachments.setdefault((str(reference), ident), replace(attachment, id=ident))
                 if origin:
                     self._staged.origin_attachments[str(reference)] = (
                         *self._staged.origin_attachments.get(str(reference), ()), ident)
+        return tuple(sorted(filed))
 
     def attachment_ids(self, reference: Reference) -> tuple[str, ...]:
         return tuple(sorted(set(self._staged.origin_attachments.get(str(reference), ()))))
@@ -427,6 +430,9 @@ class _Conversations:
 
     def awaited(self, sender: UserRef, chat: ChatRef) -> AwaitedBody | None:
         return self._staged.awaited.get((str(sender), str(chat)))
+
+    def waiting(self, sender: UserRef, chat: ChatRef) -> tuple[dict | None, AwaitedBody | None]:
+        return self.form(sender, chat), self.awaited(sender, chat)
 
     def await_body(self, awaited: AwaitedBody) -> None:
         self._staged.awaited[(str(awaited.sender), str(awaited.chat))] = awaited

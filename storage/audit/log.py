@@ -72,6 +72,7 @@ class Head:
 _SELECT_HEAD = select(audit_head.c.seq, audit_head.c.entry_hash, audit_head.c.frontier, audit_head.c.mac).where(
     audit_head.c.id == 1)
 _UPDATE_HEAD = update(audit_head).where(audit_head.c.id == 1)  # the values come as parameters
+_INSERT_ENTRIES = insert(audit_entries)
 _ENTRY_COLUMNS = ("seq", "recorded_at_us", "action", "reference", "key_id", "schema_version", "case_ref",
                   "sealed_meta", "sealed_detail", "prev_hash", "entry_hash")
 
@@ -228,7 +229,7 @@ class SqlAuditLog:
         connection = self._connection
         frontier = head.frontier.to_bytes()
         mac = mac_for(self._keyring, seq, prev_hash, frontier)
-        connection.execute(insert(audit_entries), rows)
+        connection.execute(_INSERT_ENTRIES, rows)
         connection.execute(_UPDATE_HEAD, {"seq": seq, "entry_hash": prev_hash, "frontier": frontier, "mac": mac})
         _HEADS[root] = (weakref.ref(innermost), Head(seq, prev_hash, head.frontier, mac))
         return seq
