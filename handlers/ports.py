@@ -7,7 +7,7 @@ handler or worker writes through one UnitOfWork commits together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -336,6 +336,11 @@ class AbsenceRepository(Protocol):
         """The person's absence running at `now`, if any."""
         ...
 
+    def away(self, persons: Collection[str], now: datetime) -> frozenset[str]:
+        """Those of `persons` with an absence running at `now` (current() is not None), in one look:
+        asked of every recipient of every item."""
+        ...
+
     def end(self, person: str, at: datetime, by: str) -> Absence | None:
         """End the person's running absence at `at`; the absence as ended, or None when none ran."""
         ...
@@ -608,8 +613,10 @@ class UnitOfWork(Protocol):
         """Commit; a directory changed in it (people or arrangements) is reloaded for the commands after it."""
         ...
 
-    def savepoint(self) -> AbstractContextManager[None]:
-        """What runs in the block is kept or, when it raises, undone alone; the exception goes on."""
+    def savepoint(self, *, alone: bool = False) -> AbstractContextManager[None]:
+        """What runs in the block is kept or, when it raises, undone alone; the exception goes on.
+        `alone`: the caller knows the block is all the transaction writes, so no savepoint is needed:
+        when it raises, the whole transaction is rolled back, and the unit of work goes on in a new one."""
         ...
 
 

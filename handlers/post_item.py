@@ -312,7 +312,11 @@ def _divert_for_absences(ctx: CommandContext, item: Item, recipients: tuple[str,
     audience = frozenset(ctx.directory.contacts[c].organisation for c in recipients
                          if c in ctx.directory.contacts) | {ctx.sender.organisation}
     notes = []
+    # One look for all of them: most items go to nobody away.
+    away = ctx.uow.absences.away({m.contact for m in queued if m.contact is not None}, ctx.now)
     for n, message in enumerate(queued):
+        if message.contact not in away:
+            continue  # divert_delivery would leave it as it is
         queued[n], note = divert_delivery(ctx, item, message, audience)
         if note is not None:
             notes.append(note)

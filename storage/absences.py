@@ -6,6 +6,7 @@ content of an item: it is kept in clear, as the directory keeps names and time z
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,9 @@ _NOW = bindparam("now", type_=UtcDateTime())
 _CURRENT = (select(absences).where(absences.c.person == bindparam("person"), absences.c.ended_at.is_(None),
                                    absences.c.set_at <= _NOW, absences.c.until > _NOW)
             .order_by(absences.c.set_at.desc()).limit(1))
+_AWAY = (select(absences.c.person).distinct()
+         .where(absences.c.person.in_(bindparam("persons", expanding=True)), absences.c.ended_at.is_(None),
+                absences.c.set_at <= _NOW, absences.c.until > _NOW))
 
 
 def _absence(row: Any) -> Absence:
@@ -64,6 +68,12 @@ class SqlAbsences:
     def current(self, person: str, now: datetime) -> Absence | None:
         row = self._conn.execute(_CURRENT, {"person": person, "now": now}).first()
         return _absence(row) if row is not None else None
+
+    def away(self, persons: Collection[str], now: datetime) -> frozenset[str]:
+        if not persons:
+            return frozenset()
+        rows = self._conn.execute(_AWAY, {"persons": sorted(set(persons)), "now": now})
+        return frozenset(rows.scalars())
 
     def end(self, person: str, at: datetime, by: str) -> Absence | None:
         running = self.current(person, at)

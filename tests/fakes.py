@@ -7,7 +7,7 @@ tests/contract runs the same assertions on these and on storage.uow.SqlUnitOfWor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -525,6 +525,9 @@ class _Absences:
     def current(self, person: str, now: datetime) -> Absence | None:
         return next((a for a in self._staged.absences.values() if a.person == person and a.active(now)), None)
 
+    def away(self, persons: Collection[str], now: datetime) -> frozenset[str]:
+        return frozenset(p for p in persons if self.current(p, now) is not None)
+
     def end(self, person: str, at: datetime, by: str) -> Absence | None:
         running = self.current(person, at)
         if running is None:
@@ -742,7 +745,8 @@ class MemoryUnitOfWork:
         return None  # uncommitted changes live only in the staged copy and are dropped with it
 
     @contextmanager
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self, *, alone: bool = False) -> Iterator[None]:
+        """Undone alone when it raises; `alone` changes nothing here (the staged copy is all there is to undo)."""
         before = _copy(self._staged)
         contacts = dict(self.directory_writer.contacts)
         rooms, retired = list(self.directory_writer.rooms), set(self.directory_writer.retired)
