@@ -34,8 +34,8 @@ _PENDING = (select(inbox.c.platform, inbox.c.event_id, inbox.c.sender, inbox.c.c
 _MARK_DONE = (update(inbox).where(tuple_(inbox.c.platform, inbox.c.event_id).in_(bindparam("events", expanding=True)))
               .values(state="done", error_ref=None))
 # The row by its event; the new content comes as the parameter `content`.
-_BY_EVENT = (inbox.c.platform == bindparam("row_platform"), inbox.c.event_id == bindparam("row_event_id"))
-_RESEAL = update(inbox).where(*_BY_EVENT)
+_RESEAL = update(inbox).where(inbox.c.platform == bindparam("row_platform"),
+                              inbox.c.event_id == bindparam("row_event_id"))
 
 
 class SqlInbox:
