@@ -13,7 +13,8 @@ own committed transaction, timed alone (sqlite3 with WAL and synchronous=FULL on
 psycopg on the same PostgreSQL server). Accepting commits twice (record, then handle), so about
 twice the baseline is its floor. The objects are those bot.runtime.app.build_runtime wires.
 It also prints the statements one accept sends (each a round trip to PostgreSQL; COMMITs not
-counted), which a neighbour's load does not change: 17 on PostgreSQL, 19 on SQLite (its BEGINs).
+counted, nor the BEGIN psycopg sends before each transaction's first), which a neighbour's load does
+not change: 15 on PostgreSQL, 17 on SQLite (its BEGINs).
 
 Goal: accept p99 < 20 ms on SQLite and on PostgreSQL. Prints; asserts nothing.
 """

@@ -98,14 +98,14 @@ class Dispatcher:
             message = replace(message, edit_of=None)  # taken as the command it now is
         vocabulary = self._vocabulary()
         parsed = self._commands.parse(message.text, vocabulary)
-        form = uow.conversations.form(message.sender, message.chat)
+        # Both in one look: answering a form leaves a command awaiting its text as it was.
+        form, awaited = uow.conversations.waiting(message.sender, message.chat)
         if form is not None:
             answered = self._form_answer(uow, message, Draft.from_json(form), parsed, GuidedForm(vocabulary))
             if answered is None:
                 return
             if answered is not message:  # Send: the form's command, run as if typed
                 message, parsed = answered, self._commands.parse(answered.text, vocabulary)
-        awaited = uow.conversations.awaited(message.sender, message.chat)
         header: InboundMessage | None = None
         if awaited is not None:
             uow.conversations.stop_awaiting(message.sender, message.chat)  # whatever this message is, it ends the wait

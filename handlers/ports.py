@@ -7,7 +7,7 @@ handler or worker writes through one UnitOfWork commits together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -109,11 +109,12 @@ class ItemRepository(Protocol):
         """The items of `references` that exist, in that order (a search opens them a batch at a time)."""
         ...
 
-    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> None:
+    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> tuple[str, ...]:
         """`message` (as read from the inbox) is about the item: its stored text is sealed under
         the item's case key from now on, so erasing the case erases it too. The text of a message
         about an erased case is dropped. Its attachments are stored under the same key, each by its
-        id in `message.attachment_ids()`; `origin`: the message created the item (its files are the item's)."""
+        id in `message.attachment_ids()`; `origin`: the message created the item (its files are the item's).
+        Returns the ids of the attachments filed, in attachment_ids' order (none for an erased case)."""
         ...
 
     def attachment_ids(self, reference: Reference) -> tuple[str, ...]:
@@ -370,6 +371,11 @@ class AbsenceRepository(Protocol):
         """The person's absence running at `now`, if any."""
         ...
 
+    def away(self, persons: Collection[str], now: datetime) -> frozenset[str]:
+        """Those of `persons` with an absence running at `now` (current() is not None), in one look:
+        asked of every recipient of every item."""
+        ...
+
     def end(self, person: str, at: datetime, by: str) -> Absence | None:
         """End the person's running absence at `at`; the absence as ended, or None when none ran."""
         ...
@@ -529,6 +535,11 @@ class Conversations(Protocol):
 
     def awaited(self, sender: UserRef, chat: ChatRef) -> AwaitedBody | None: ...
 
+    def waiting(self, sender: UserRef, chat: ChatRef) -> tuple[dict[str, Any] | None, AwaitedBody | None]:
+        """(form(sender, chat), awaited(sender, chat)) in one look: what the sender's next message in
+        the chat may answer, asked of every message."""
+        ...
+
     def await_body(self, awaited: AwaitedBody) -> None:
         """Wait for the text of `awaited`, instead of anything the sender awaited in that chat before."""
         ...
@@ -637,8 +648,10 @@ class UnitOfWork(Protocol):
         """Commit; a directory changed in it (people or arrangements) is reloaded for the commands after it."""
         ...
 
-    def savepoint(self) -> AbstractContextManager[None]:
-        """What runs in the block is kept or, when it raises, undone alone; the exception goes on."""
+    def savepoint(self, *, alone: bool = False) -> AbstractContextManager[None]:
+        """What runs in the block is kept or, when it raises, undone alone; the exception goes on.
+        `alone`: the caller knows the block is all the transaction writes, so no savepoint is needed:
+        when it raises, the whole transaction is rolled back, and the unit of work goes on in a new one."""
         ...
 
 

@@ -116,9 +116,9 @@ def post_item(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, conf
 
     ack_due, feedback_due = policy.due.due_times(draft, ctx.now)
     keys = {delivery.contact: ctx.new_key() for delivery in route.deliveries}
-    item = number_item(ctx, draft, ack_due, feedback_due, route, keys)
+    item, files = number_item(ctx, draft, ack_due, feedback_due, route, keys)
     ref = str(item.reference)
-    queued, detail = queue_deliveries(ctx, item, route, reach, keys)
+    queued, detail = queue_deliveries(ctx, item, route, reach, keys, files)
     detail.update(plan_removal(ctx, draft, ref))
     ctx.audit(
         AuditAction.ITEM_CREATED,
@@ -176,8 +176,9 @@ def _refuse_unreachable(ctx: CommandContext, draft: ItemDraft, reach: Reach) -> 
 
 
 def number_item(ctx: CommandContext, draft: ItemDraft, ack_due: datetime | None, feedback_due: datetime | None,
-                route: Route, keys: dict[str, str]) -> Item:
-    """Number the item and store it with `route` (empty for an item held for release)."""
+                route: Route, keys: dict[str, str]) -> tuple[Item, tuple[str, ...]]:
+    """Number the item and store it with `route` (empty for an item held for release), its message's
+    photos and files filed with it; the item, and the ids of those files."""
     assert ctx.sender is not None
     for _ in range(_NUMBERS_TRIED):
         item = Item(
@@ -191,21 +192,20 @@ def number_item(ctx: CommandContext, draft: ItemDraft, ack_due: datetime | None,
         )
         try:
             ctx.uow.items.add(item, route, keys)
-            ctx.uow.items.file_message(item.reference, ctx.message, origin=True)  # text and files, under its key
-            return item
+            files = ctx.uow.items.file_message(item.reference, ctx.message, origin=True)  # text and files, under its key
+            return item, files
         except ReferenceUnavailable:
             continue  # erased before it was issued: that number stays unused
     raise RuntimeError(f"{_NUMBERS_TRIED} numbers in a row were erased before they were issued")
 
 
-def queue_deliveries(ctx: CommandContext, item: Item, route: Route, reach: Reach,
-                     keys: dict[str, str]) -> tuple[list[OutboundMessage], dict[str, str]]:
+def queue_deliveries(ctx: CommandContext, item: Item, route: Route, reach: Reach, keys: dict[str, str],
+                     files: tuple[str, ...]) -> tuple[list[OutboundMessage], dict[str, str]]:
     """The item's copies (and content-free notices) as outbox rows, not yet queued; copies nobody can
-    carry are marked failed. With the audit detail that says where each went."""
+    carry are marked failed. With the audit detail that says where each went. `files`: the item's own
+    photos and files, filed with it under its case key (ItemRepository.attachment_ids)."""
     draft = item.draft
     ref = str(item.reference)
-    # The item's own photos and files, filed with it under its case key (also when it is released later).
-    files = ctx.uow.items.attachment_ids(item.reference)
     for contact in reach.unreachable:
         ctx.uow.items.mark_delivery(keys[contact], "failed", ctx.now)
     queued = [
@@ -269,7 +269,7 @@ def _hold(ctx: CommandContext, draft: ItemDraft, policy: PostingPolicy, confirme
                  "else in the directory may give it (an approver of your organisation, or a coordinator). Ask an "
                  "admin to give someone the approver role.", {draft.caveat.tlp}))
         return None
-    item = number_item(ctx, draft, None, None, Route(()), {})  # due times count from the approval
+    item, _ = number_item(ctx, draft, None, None, Route(()), {})  # due times count from the approval
     ref = str(item.reference)
     expires = ctx.now + policy.release.expires_after
     ctx.uow.releases.hold(HeldRelease(ref, ctx.sender.id, ctx.sender.organisation, confirmed, ctx.now, expires))
@@ -321,7 +321,11 @@ def _divert_for_absences(ctx: CommandContext, item: Item, recipients: tuple[str,
     audience = frozenset(ctx.directory.contacts[c].organisation for c in recipients
                          if c in ctx.directory.contacts) | {ctx.sender.organisation}
     notes = []
+    # One look for all of them: most items go to nobody away.
+    away = ctx.uow.absences.away({m.contact for m in queued if m.contact is not None}, ctx.now)
     for n, message in enumerate(queued):
+        if message.contact not in away:
+            continue  # divert_delivery would leave it as it is
         queued[n], note = divert_delivery(ctx, item, message, audience)
         if note is not None:
             notes.append(note)

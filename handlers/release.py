@@ -77,7 +77,8 @@ def approve(ctx: CommandContext, reference: Reference, policy: PostingPolicy) ->
     item = replace(item, ack_due=ack_due, feedback_due=feedback_due)
     keys = {delivery.contact: ctx.new_key() for delivery in route.deliveries}
     ctx.uow.items.add_deliveries(reference, route, keys)
-    queued, detail = queue_deliveries(ctx, item, route, reach, keys)
+    files = ctx.uow.items.attachment_ids(reference)  # filed with it when it was held
+    queued, detail = queue_deliveries(ctx, item, route, reach, keys, files)
     detail.update({"event": "approved", "originator": held.originator})
     ctx.audit(AuditAction.RELEASE, recipients=route.recipients, reference=ref, caveat=item.caveat.label(),
               purpose=item.draft.purpose, detail=detail)

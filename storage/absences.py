@@ -6,11 +6,12 @@ content of an item: it is kept in clear, as the directory keeps names and time z
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Index, String, Table, Text, select, update
+from sqlalchemy import Column, Connection, Index, String, Table, Text, bindparam, select, update
 
 from alerts.away import Absence
 from storage.schema import UtcDateTime, metadata
@@ -34,6 +35,16 @@ absences = Table(
 )
 
 
+# Asked for every recipient of every item: built once, the person and the time as parameters.
+_NOW = bindparam("now", type_=UtcDateTime())
+_CURRENT = (select(absences).where(absences.c.person == bindparam("person"), absences.c.ended_at.is_(None),
+                                   absences.c.set_at <= _NOW, absences.c.until > _NOW)
+            .order_by(absences.c.set_at.desc()).limit(1))
+_AWAY = (select(absences.c.person).distinct()
+         .where(absences.c.person.in_(bindparam("persons", expanding=True)), absences.c.ended_at.is_(None),
+                absences.c.set_at <= _NOW, absences.c.until > _NOW))
+
+
 def _absence(row: Any) -> Absence:
     return Absence(row.id, row.person, row.delegate, row.until, row.note, row.set_by, row.set_at,
                    row.ended_at, row.ended_by, row.summarised_at, tuple(a for a in row.acts.split("\n") if a))
@@ -55,9 +66,14 @@ class SqlAbsences:
         return (absences.c.ended_at.is_(None), absences.c.set_at <= now, absences.c.until > now)
 
     def current(self, person: str, now: datetime) -> Absence | None:
-        row = self._conn.execute(select(absences).where(absences.c.person == person, *self._running(now))
-                                 .order_by(absences.c.set_at.desc()).limit(1)).first()
+        row = self._conn.execute(_CURRENT, {"person": person, "now": now}).first()
         return _absence(row) if row is not None else None
+
+    def away(self, persons: Collection[str], now: datetime) -> frozenset[str]:
+        if not persons:
+            return frozenset()
+        rows = self._conn.execute(_AWAY, {"persons": sorted(set(persons)), "now": now})
+        return frozenset(rows.scalars())
 
     def end(self, person: str, at: datetime, by: str) -> Absence | None:
         running = self.current(person, at)

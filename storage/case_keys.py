@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import CheckConstraint, Column, Connection, Engine, LargeBinary, String, Table, select, text, update
 
 from alerts.clock import Clock
-from storage.db import insert_for
+from storage.db import InsertFor
 from storage.keyring import Keyring
 from storage.schema import metadata
 from storage.schema import UtcDateTime
@@ -39,14 +39,17 @@ case_keys = Table(
 )
 
 
+# Built once (storage.db.InsertFor): a new case's key is one of the statements of every accepted item.
+_INSERT_KEY = InsertFor(lambda insert: insert(case_keys).on_conflict_do_nothing(index_elements=["reference"])
+                        .returning(case_keys.c.reference))  # RETURNING, not rowcount: drivers disagree on it here
+
+
 def _insert_key(connection: Connection, reference: str, key_id: str, wrapped: bytes | None, master_key_id: str,
                 created_at: datetime, erased_at: datetime | None) -> bool:
     """Insert the key row unless the case has one (of two writers making a case's key, the first
     wins); True when this one went in."""
     inserted = connection.execute(
-        insert_for(connection, case_keys)
-        .on_conflict_do_nothing(index_elements=["reference"])
-        .returning(case_keys.c.reference),  # RETURNING, not rowcount: drivers disagree on it here
+        _INSERT_KEY(connection),
         {"reference": reference, "key_id": key_id, "wrapped_key": wrapped, "master_key_id": master_key_id,
          "created_at": created_at, "erased_at": erased_at},
     ).first()

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, LargeBinary, String, Table, delete, select
+from sqlalchemy import Boolean, Column, Connection, LargeBinary, String, Table, bindparam, delete, literal, null, \
+    select, type_coerce, union_all
 
 from alerts.identity import ChatRef, UserRef
 from handlers.ports import AwaitedBody, CommandOutcome
@@ -51,6 +52,18 @@ guided_forms = Table(
 )
 
 
+# Both of what a person's next message in a chat may answer, in one round trip (most messages find
+# neither): the command awaiting its text, then the open guided form, each a row when there is one.
+_SENDER, _CHAT = bindparam("sender", type_=String()), bindparam("chat", type_=String())
+_WAITING = union_all(
+    select(literal("awaited").label("what"), type_coerce(null(), LargeBinary).label("content"),
+           awaited_bodies.c.command, awaited_bodies.c.platform, awaited_bodies.c.event_id, awaited_bodies.c.since)
+    .where(awaited_bodies.c.sender == _SENDER, awaited_bodies.c.chat == _CHAT),
+    select(literal("form"), guided_forms.c.content, null(), null(), null(), null())
+    .where(guided_forms.c.sender == _SENDER, guided_forms.c.chat == _CHAT),
+)
+
+
 def _form_aad(sender: UserRef, chat: ChatRef) -> bytes:
     return f"guided_forms|{sender}|{chat}".encode()
 
@@ -59,6 +72,15 @@ class SqlConversations:
     def __init__(self, connection: Connection, sealer: ContentSealer) -> None:
         self._conn = connection
         self._sealer = sealer
+
+    def waiting(self, sender: UserRef, chat: ChatRef) -> tuple[dict[str, Any] | None, AwaitedBody | None]:
+        form, awaited = None, None
+        for row in self._conn.execute(_WAITING, {"sender": str(sender), "chat": str(chat)}):
+            if row.what == "form":
+                form = self._opened_form(row.content, sender, chat)
+            else:
+                awaited = AwaitedBody(sender, chat, row.command, row.platform, row.event_id, row.since)
+        return form, awaited
 
     def awaited(self, sender: UserRef, chat: ChatRef) -> AwaitedBody | None:
         c = awaited_bodies.c
@@ -94,8 +116,9 @@ class SqlConversations:
     def form(self, sender: UserRef, chat: ChatRef) -> dict[str, Any] | None:
         c = guided_forms.c
         blob = self._conn.execute(select(c.content).where(c.sender == str(sender), c.chat == str(chat))).scalar()
-        if blob is None:
-            return None
+        return self._opened_form(blob, sender, chat) if blob is not None else None
+
+    def _opened_form(self, blob: bytes, sender: UserRef, chat: ChatRef) -> dict[str, Any] | None:
         try:
             return open_json(self._sealer, blob, aad=_form_aad(sender, chat))
         except (SealError, ValueError):

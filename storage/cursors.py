@@ -6,10 +6,22 @@ the events it covers are durable together.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from collections.abc import Callable
+from typing import Any
 
-from storage.db import insert_for
+from sqlalchemy import Connection, Table, select
+
+from storage.db import InsertFor
 from storage.tables import cursors
+
+
+def _upsert(insert: Callable[[Table], Any]) -> Any:
+    """The cursor's row, made or moved on (built once: storage.db.InsertFor)."""
+    statement = insert(cursors)
+    return statement.on_conflict_do_update(index_elements=[cursors.c.name], set_={"value": statement.excluded.value})
+
+
+_SET = InsertFor(_upsert)
 
 
 class SqlCursors:
@@ -20,5 +32,4 @@ class SqlCursors:
         return self._conn.execute(select(cursors.c.value).where(cursors.c.name == name)).scalar_one_or_none()
 
     def set(self, name: str, value: str) -> None:
-        stmt = insert_for(self._conn, cursors).values(name=name, value=value)
-        self._conn.execute(stmt.on_conflict_do_update(index_elements=[cursors.c.name], set_={"value": value}))
+        self._conn.execute(_SET(self._conn), {"name": name, "value": value})

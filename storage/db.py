@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -163,10 +164,34 @@ def _begin_sqlite_transaction(connection: Any) -> None:
 
 def insert_for(connection: Any, table: Any) -> Any:
     """An INSERT on `table` that knows ON CONFLICT for this connection's database."""
-    if connection.dialect.name == "postgresql":
+    return _dialect_insert(connection.dialect.name)(table)
+
+
+def _dialect_insert(name: str) -> Callable[[Any], Any]:
+    if name == "postgresql":
         from sqlalchemy.dialects import postgresql
-        return postgresql.insert(table)
-    if connection.dialect.name == "sqlite":
+        return postgresql.insert
+    if name == "sqlite":
         from sqlalchemy.dialects import sqlite
-        return sqlite.insert(table)
-    raise ValueError(f"unsupported database {connection.dialect.name!r}")
+        return sqlite.insert
+    raise ValueError(f"unsupported database {name!r}")
+
+
+class InsertFor:
+    """An INSERT … ON CONFLICT built once per database and reused, its values passed as parameters:
+    building a statement costs several times what executing a built one does (its cache key is kept).
+
+        _RECORD = InsertFor(lambda insert: insert(inbox).on_conflict_do_nothing(index_elements=["id"]))
+        connection.execute(_RECORD(connection), row)
+    """
+
+    def __init__(self, build: Callable[[Callable[[Any], Any]], Any]) -> None:
+        self._build = build
+        self._built: dict[str, Any] = {}
+
+    def __call__(self, connection: Any) -> Any:
+        name = connection.dialect.name
+        statement = self._built.get(name)
+        if statement is None:
+            statement = self._built[name] = self._build(_dialect_insert(name))
+        return statement

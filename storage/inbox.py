@@ -12,17 +12,30 @@ import base64
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection, Integer, bindparam, select, tuple_, update
 
 from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.messages import Attachment, InboundMessage, Mention
 from storage.content import inbox_aad, open_json, seal_json
-from storage.db import insert_for
+from storage.db import InsertFor
 from storage.sealing import ContentErased, ContentSealer, SealError
 from storage.tables import inbox
 
 _DONE_PER_STATEMENT = 400  # events per UPDATE of a batch's rows: 2 parameters each, under SQLite's old 999
+
+# The statements of every accepted message, built once: their values come as parameters.
+_RECORD = InsertFor(lambda insert: insert(inbox).on_conflict_do_nothing(index_elements=["platform", "event_id"]))
+_RECORD_ONE = InsertFor(lambda insert: insert(inbox).on_conflict_do_nothing(
+    index_elements=["platform", "event_id"]).returning(inbox.c.id))
+_PENDING = (select(inbox.c.platform, inbox.c.event_id, inbox.c.sender, inbox.c.chat, inbox.c.received_at,
+                   inbox.c.content)
+            .where(inbox.c.state == "pending").order_by(inbox.c.id).limit(bindparam("limit", type_=Integer)))
+_MARK_DONE = (update(inbox).where(tuple_(inbox.c.platform, inbox.c.event_id).in_(bindparam("events", expanding=True)))
+              .values(state="done", error_ref=None))
+# The row by its event; the new content comes as the parameter `content`.
+_RESEAL = update(inbox).where(inbox.c.platform == bindparam("row_platform"),
+                              inbox.c.event_id == bindparam("row_event_id"))
 
 
 class SqlInbox:
@@ -34,11 +47,7 @@ class SqlInbox:
     def record(self, message: InboundMessage) -> bool:
         """Record an event; False when this platform's event id was recorded before."""
         # RETURNING, not rowcount: drivers disagree on rowcount for an INSERT that returns rows.
-        statement = self._insert().values(self._row(message)).returning(inbox.c.id)
-        return self._conn.execute(statement).first() is not None
-
-    def _insert(self) -> Any:
-        return insert_for(self._conn, inbox).on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        return self._conn.execute(_RECORD_ONE(self._conn), self._row(message)).first() is not None
 
     def _row(self, message: InboundMessage) -> dict[str, Any]:
         platform = message.sender.platform.value
@@ -51,7 +60,7 @@ class SqlInbox:
         """record() each of `messages` (a connector's sync), in one executemany. Which of them were
         new is not told; events recorded before stay as they were."""
         if messages:
-            self._conn.execute(self._insert(), [self._row(m) for m in messages])
+            self._conn.execute(_RECORD(self._conn), [self._row(m) for m in messages])
 
     def record_event(
         self,
@@ -70,11 +79,7 @@ class SqlInbox:
 
     def pending(self, limit: int) -> list[InboundMessage]:
         """Events not yet handled, in the order they were recorded."""
-        c = inbox.c
-        rows = self._conn.execute(
-            select(c.platform, c.event_id, c.sender, c.chat, c.received_at, c.content)
-            .where(c.state == "pending").order_by(c.id).limit(limit)
-        ).all()
+        rows = self._conn.execute(_PENDING, {"limit": limit}).all()
         return [self._message(row) for row in rows]
 
     def mark_all_done(self, messages: list[InboundMessage], at: datetime | None = None) -> None:
@@ -83,11 +88,7 @@ class SqlInbox:
         self._drop_attachment_bytes(messages)
         events = [(m.sender.platform.value, m.event_id) for m in messages]
         for start in range(0, len(events), _DONE_PER_STATEMENT):
-            chunk = events[start:start + _DONE_PER_STATEMENT]
-            self._conn.execute(
-                update(inbox).where(tuple_(inbox.c.platform, inbox.c.event_id).in_(chunk))
-                .values(state="done", processed_at=at, error_ref=None)
-            )
+            self._conn.execute(_MARK_DONE, {"events": events[start:start + _DONE_PER_STATEMENT], "processed_at": at})
 
     def mark_failed(self, message: InboundMessage, error_ref: str, at: datetime | None = None) -> None:
         """Give up on an event; `error_ref` names the log entry, it holds no content."""
@@ -190,5 +191,4 @@ def file_under_case(connection: Connection, sealer: ContentSealer, message: Inbo
         sealed = seal_json(sealer, _content(message, with_data=False), aad=aad, case=case)
     except ContentErased:
         sealed = seal_json(sealer, {"text": "", "reply_to": None}, aad=aad)
-    connection.execute(update(inbox).where(inbox.c.platform == platform, inbox.c.event_id == message.event_id)
-                       .values(content=sealed))
+    connection.execute(_RESEAL, {"row_platform": platform, "row_event_id": message.event_id, "content": sealed})

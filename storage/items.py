@@ -27,7 +27,7 @@ from handlers.ports import DeliveryRecord, ItemRecord
 from storage.drafts import content_of, join_selectors, split_selectors
 from storage.content import attachment_aad, item_aad, open_json, seal_json
 from storage.forwards import SqlForwardRequests
-from storage.db import insert_for
+from storage.db import InsertFor, insert_for
 from storage.inbox import file_under_case
 from storage.sealing import ContentErased, ContentSealer
 from storage.schema import UtcDateTime
@@ -39,6 +39,16 @@ from storage.tables import (DELIVERY_STATES, attachments, deliveries, items, out
 _DELIVERY_RANK = {state.value: state.rank for state in DeliveryState}
 _DELIVERY_MOMENT = {"sent": "sent_at", "acknowledged": "acknowledged_at", "answered": "answered_at"}
 
+# One statement, so concurrent writers on PostgreSQL queue on the counter row (or on the unique index
+# for the year's first number) instead of reading the same last number. Built once (storage.db.InsertFor).
+_NEXT_NUMBER = InsertFor(lambda dialect_insert: dialect_insert(reference_counters).on_conflict_do_update(
+    index_elements=[reference_counters.c.kind, reference_counters.c.year],
+    set_={"last_number": reference_counters.c.last_number + 1},
+).returning(reference_counters.c.last_number))
+_ADD_ITEM = insert(items)
+_ADD_DELIVERIES = insert(deliveries)
+
+
 class SqlItemRepository:
     """handlers.ports.ItemRepository on one connection, inside the caller's transaction."""
 
@@ -48,14 +58,8 @@ class SqlItemRepository:
         self._forwards = SqlForwardRequests(connection, sealer)
 
     def next_reference(self, kind: ItemKind, year: int) -> Reference:
-        # One statement, so concurrent writers on PostgreSQL queue on the counter row (or on the
-        # unique index for the year's first number) instead of reading the same last number.
-        counters = reference_counters
-        statement = insert_for(self._conn, counters).on_conflict_do_update(
-            index_elements=[counters.c.kind, counters.c.year],
-            set_={"last_number": counters.c.last_number + 1},
-        ).returning(counters.c.last_number)
-        number = self._conn.execute(statement, {"kind": kind.value, "year": year, "last_number": 1}).scalar_one()
+        number = self._conn.execute(_NEXT_NUMBER(self._conn),
+                                    {"kind": kind.value, "year": year, "last_number": 1}).scalar_one()
         reference = Reference(kind, year, number)
         self._sealer.numbered(str(reference))
         return reference
@@ -72,7 +76,7 @@ class SqlItemRepository:
         except ContentErased:
             raise ReferenceUnavailable(reference) from None
         # The row as parameters, not .values(): one prepared statement, without building a new one per item.
-        self._conn.execute(insert(items), dict(
+        self._conn.execute(_ADD_ITEM, dict(
             reference=reference,
             kind=item.reference.kind.value,
             year=item.reference.year,
@@ -186,7 +190,7 @@ class SqlItemRepository:
 
     def _insert_rows(self, rows: list[dict[str, str]]) -> None:
         if rows:
-            self._conn.execute(insert(deliveries), rows)
+            self._conn.execute(_ADD_DELIVERIES, rows)
 
     @staticmethod
     def _delivery_rows(reference: str, route: Route, outbox_keys: Mapping[str, str]) -> list[dict[str, str]]:
@@ -217,10 +221,10 @@ class SqlItemRepository:
         rows = {row.reference: row for row in self._conn.execute(select(items).where(items.c.reference.in_(wanted)))}
         return self._records([rows[r] for r in wanted if r in rows])
 
-    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> None:
+    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> tuple[str, ...]:
         file_under_case(self._conn, self._sealer, message, str(reference))
         case_ref = str(reference)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for ident, attachment in zip(message.attachment_ids(), message.attachments):
             if attachment.data is None:
                 continue
@@ -230,13 +234,14 @@ class SqlItemRepository:
                                  case=case_ref)
                 data = self._sealer.seal(attachment.data, aad=aad, case=case_ref)
             except ContentErased:
-                return  # nothing may outlive the erasure
+                return ()  # nothing may outlive the erasure
             rows.append({"item_reference": case_ref, "id": ident, "size": len(attachment.data),
                          "created_at": message.received_at, "meta": meta, "data": data,
                          "origin": origin})
         if rows:
             self._conn.execute(insert_for(self._conn, attachments).on_conflict_do_nothing(
                 index_elements=["item_reference", "id"]), rows)
+        return tuple(sorted(row["id"] for row in rows))  # as attachment_ids() orders them
 
     def attachment_ids(self, reference: Reference) -> tuple[str, ...]:
         """The ids of the attachments filed with the message that created the item, in order."""

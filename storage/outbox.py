@@ -26,7 +26,7 @@ from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.messages import Attachment, MessageKind, OutboundMessage
 from alerts.routing import Destination
 from storage.content import json_plaintext, open_json, outbox_aad, outbox_file_aad, seal_json
-from storage.db import insert_for
+from storage.db import InsertFor
 from storage.sealing import ContentErased, ContentSealer
 from storage.tables import deliveries, outbox, outbox_files
 
@@ -39,6 +39,11 @@ _UNKNOWN = "unknown:"  # the last error's prefix once an attempt may have arrive
 ERASED = "erased"
 
 log = logging.getLogger(__name__)
+
+# ON CONFLICT (key) DO NOTHING: a second enqueue of a key keeps the first row. Built once (storage.db.InsertFor).
+_ENQUEUE = InsertFor(lambda insert: insert(outbox).on_conflict_do_nothing(index_elements=["key"]))
+_ENQUEUE_FILES = InsertFor(lambda insert: insert(outbox_files).on_conflict_do_nothing(
+    index_elements=["outbox_key", "position"]))
 
 @dataclass(frozen=True, slots=True)
 class UnreadableRow:
@@ -145,11 +150,9 @@ class SqlOutbox:
                 "created_at": now,
             })
         if rows:
-            # ON CONFLICT (key) DO NOTHING: a second enqueue of a key keeps the first row.
-            self._conn.execute(insert_for(self._conn, outbox).on_conflict_do_nothing(index_elements=["key"]), rows)
+            self._conn.execute(_ENQUEUE(self._conn), rows)
         if files:  # a second enqueue of a key keeps the first row's files too
-            self._conn.execute(insert_for(self._conn, outbox_files).on_conflict_do_nothing(
-                index_elements=["outbox_key", "position"]), files)
+            self._conn.execute(_ENQUEUE_FILES(self._conn), files)
 
     def _file_rows(self, message: OutboundMessage, now: datetime) -> list[dict[str, object]]:
         rows: list[dict[str, object]] = []

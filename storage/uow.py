@@ -136,9 +136,22 @@ class SqlUnitOfWork:
             self._directory.refresh()  # every later command resolves against the changed directory
 
     @contextmanager
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self, *, alone: bool = False) -> Iterator[None]:
         """What runs in the block is kept (RELEASE) or, when it raises, undone alone (ROLLBACK TO),
-        and the exception goes on."""
+        and the exception goes on. `alone` (the block is all the transaction writes): no SAVEPOINT and
+        RELEASE, two round trips fewer; a block that raises rolls the transaction back, and the next
+        statement begins a new one."""
+        if alone:
+            try:
+                with self.audit.held():
+                    yield
+            except BaseException:
+                try:
+                    self.connection.rollback()
+                finally:
+                    self._sealer.forget()  # as below: a case key made in the undone block is gone
+                raise
+            return
         savepoint = self.connection.begin_nested()
         try:
             with self.audit.held():  # the block's audit entries in one append, before the release

@@ -7,7 +7,7 @@ tests/contract runs the same assertions on these and on storage.uow.SqlUnitOfWor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
@@ -106,14 +106,17 @@ class _Items:
         return [_with_holders(self._staged, self._staged.items[str(r)]) for r in references
                 if str(r) in self._staged.items]
 
-    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> None:
+    def file_message(self, reference: Reference, message: InboundMessage, *, origin: bool = False) -> tuple[str, ...]:
         """Nothing to re-seal in memory; its attachments are kept by id."""
+        filed = []
         for ident, attachment in zip(message.attachment_ids(), message.attachments):
             if attachment.data is not None:
+                filed.append(ident)
                 self._staged.attachments.setdefault((str(reference), ident), replace(attachment, id=ident))
                 if origin:
                     self._staged.origin_attachments[str(reference)] = (
                         *self._staged.origin_attachments.get(str(reference), ()), ident)
+        return tuple(sorted(filed))
 
     def attachment_ids(self, reference: Reference) -> tuple[str, ...]:
         return tuple(sorted(set(self._staged.origin_attachments.get(str(reference), ()))))
@@ -458,6 +461,9 @@ class _Conversations:
     def awaited(self, sender: UserRef, chat: ChatRef) -> AwaitedBody | None:
         return self._staged.awaited.get((str(sender), str(chat)))
 
+    def waiting(self, sender: UserRef, chat: ChatRef) -> tuple[dict | None, AwaitedBody | None]:
+        return self.form(sender, chat), self.awaited(sender, chat)
+
     def await_body(self, awaited: AwaitedBody) -> None:
         self._staged.awaited[(str(awaited.sender), str(awaited.chat))] = awaited
 
@@ -548,6 +554,9 @@ class _Absences:
 
     def current(self, person: str, now: datetime) -> Absence | None:
         return next((a for a in self._staged.absences.values() if a.person == person and a.active(now)), None)
+
+    def away(self, persons: Collection[str], now: datetime) -> frozenset[str]:
+        return frozenset(p for p in persons if self.current(p, now) is not None)
 
     def end(self, person: str, at: datetime, by: str) -> Absence | None:
         running = self.current(person, at)
@@ -766,7 +775,8 @@ class MemoryUnitOfWork:
         return None  # uncommitted changes live only in the staged copy and are dropped with it
 
     @contextmanager
-    def savepoint(self) -> Iterator[None]:
+    def savepoint(self, *, alone: bool = False) -> Iterator[None]:
+        """Undone alone when it raises; `alone` changes nothing here (the staged copy is all there is to undo)."""
         before = _copy(self._staged)
         contacts = dict(self.directory_writer.contacts)
         rooms, retired = list(self.directory_writer.rooms), set(self.directory_writer.retired)

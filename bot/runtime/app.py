@@ -119,8 +119,7 @@ class Runtime:
 
     def _awaits_body(self, sender: UserRef, chat: ChatRef) -> bool:
         with self.uow_factory(read_only=True) as uow:
-            conversations = uow.conversations
-            if conversations.awaited(sender, chat) is not None or conversations.form(sender, chat) is not None:
+            if any(waiting is not None for waiting in uow.conversations.waiting(sender, chat)):
                 return True
             return any(m.sender == sender and m.chat == chat for m in uow.inbox.pending(AWAIT_LOOKAHEAD))
 

@@ -5,7 +5,9 @@ together, so a backlog pays one durable commit per batch rather than one per mes
 message is still one transaction, with no wait for company. Each message runs in a savepoint: a
 handler that fails is rolled back alone (what it wrote, and what the sealer cached about it, is
 gone), the row is marked failed with an error reference, and the sender is told that reference, all
-in the same batch; the traceback goes to the log, never to a chat. If the database fails
+in the same batch; the traceback goes to the log, never to a chat. A lone message needs no savepoint
+(two round trips fewer): when it fails, its transaction is rolled back whole and the failure is
+recorded in the next, with the same outcome. If the database fails
 (OperationalError), the whole batch is rolled back and every message in it stays pending.
 """
 
@@ -64,9 +66,11 @@ class InboxProcessor:
             pending = uow.inbox.pending(size)
             handled: list[InboundMessage] = []
             done: list[InboundMessage] = []
+            # A lone message is all its transaction writes: it needs no savepoint of its own.
+            alone = len(pending) == 1
             for message in pending:
                 handled.append(message)
-                if self._process(uow, message):
+                if self._process(uow, message, alone):
                     done.append(message)
                 if uow.directory_writer.changed or uow.arrangements.changed:
                     break  # the commit refreshes the directory the next messages resolve against
@@ -76,10 +80,11 @@ class InboxProcessor:
                 uow.commit()
         return len(handled), len(handled) < len(pending) or len(pending) == size
 
-    def _process(self, uow: UnitOfWork, message: InboundMessage) -> bool:
-        """Handle one message in a savepoint; False when it failed and was marked so."""
+    def _process(self, uow: UnitOfWork, message: InboundMessage, alone: bool = False) -> bool:
+        """Handle one message in a savepoint (`alone`: the transaction is its savepoint; a failure rolls
+        it back and is recorded in the next); False when it failed and was marked so."""
         try:
-            with uow.savepoint():
+            with uow.savepoint(alone=alone):
                 self._dispatcher.handle(uow, message)
             return True
         except (OperationalError, SavepointNotReleased):

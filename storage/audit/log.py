@@ -75,7 +75,9 @@ class Head:
 
 _SELECT_HEAD = select(audit_head.c.seq, audit_head.c.entry_hash, audit_head.c.frontier, audit_head.c.mac).where(
     audit_head.c.id == 1)
+_LOCK_HEAD = _SELECT_HEAD.with_for_update()  # FOR UPDATE on PostgreSQL; SQLite leaves it out
 _UPDATE_HEAD = update(audit_head).where(audit_head.c.id == 1)  # the values come as parameters
+_INSERT_ENTRIES = insert(audit_entries)
 _ENTRY_COLUMNS = ("seq", "recorded_at_us", "action", "reference", "key_id", "schema_version", "case_ref",
                   "sealed_meta", "sealed_detail", "prev_hash", "entry_hash")
 
@@ -106,15 +108,14 @@ _HEADS: weakref.WeakKeyDictionary[RootTransaction, tuple[weakref.ref[Transaction
 def lock_head(connection: Connection, keyring: Keyring | None = None) -> Head:
     """The head, locked until the caller's transaction ends; made on first use. With `keyring`,
     its MAC is checked (AuditHeadCorrupt): whoever extends or signs the head passes one."""
-    lock = _SELECT_HEAD.with_for_update()  # FOR UPDATE on PostgreSQL; SQLite leaves it out
-    row = connection.execute(lock).first()
+    row = connection.execute(_LOCK_HEAD).first()
     if row is None:
         connection.execute(
             insert_for(connection, audit_head)
             .values(id=1, seq=0, entry_hash=GENESIS_HASH, frontier=b"")
             .on_conflict_do_nothing(index_elements=["id"])
         )
-        row = connection.execute(lock).first()
+        row = connection.execute(_LOCK_HEAD).first()
     if row is None:  # the insert above made it, or found it made: not there means a broken table
         raise AuditHeadCorrupt("audit_head has no row; run `liaison-bot audit verify`")
     try:
@@ -257,7 +258,7 @@ class SqlAuditLog:
         connection = self._connection
         frontier = head.frontier.to_bytes()
         mac = mac_for(self._keyring, seq, prev_hash, frontier)
-        connection.execute(insert(audit_entries), rows)
+        connection.execute(_INSERT_ENTRIES, rows)
         connection.execute(_UPDATE_HEAD, {"seq": seq, "entry_hash": prev_hash, "frontier": frontier, "mac": mac})
         _HEADS[root] = (weakref.ref(innermost), Head(seq, prev_hash, head.frontier, mac))
         return seq

@@ -130,6 +130,37 @@ def test_a_failing_message_in_a_batch_is_undone_alone_and_answered(runtime: Runt
     audit_ok(runtime)
 
 
+def test_a_lone_failing_message_is_undone_whole_answered_and_its_number_handed_out_again(runtime: Runtime) -> None:
+    # Alone in its transaction it runs without a savepoint: what it wrote goes with the transaction.
+    seen: list[str] = []
+    event.listen(runtime.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    inbox = processor(runtime, FailsAfterWriting(runtime.inbox._dispatcher, KeyError("boom"), "batch-0"))  # noqa: SLF001
+    runtime.inbox.record(alert(0))
+    assert inbox.process_pending() == 1
+    assert not any("SAVEPOINT" in statement for statement in seen)
+    failed = state(runtime)
+    assert failed["inbox"]["batch-0"][0] == "failed"
+    assert failed["references"] == [] and failed["audit_entries"] == failed["head"] == 0
+    assert [(o[0], o[2]) for o in failed["outbox"]] == [("answer", "chat:console:@" + SENDERS[0])]
+    assert f"(reference {failed['inbox']['batch-0'][1]})" in failed["outbox"][0][3]
+
+    runtime.inbox.record(alert(1))  # the number and the head the undone one had, with no stale key
+    assert runtime.inbox.process_pending() == 1
+    after = state(runtime)
+    assert after["references"] == ["A-2026-0001"] and after["bodies"][0].endswith("#1;")
+    assert after["inbox"]["batch-1"][0] == "done"
+    audit_ok(runtime)
+
+
+def test_an_alert_to_several_people_asks_once_who_of_them_is_away(runtime: Runtime) -> None:
+    seen: list[str] = []
+    event.listen(runtime.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    runtime.inbox.record(alert(0))
+    assert runtime.inbox.process_pending() == 1
+    assert len([text for text in state(runtime)["outbox"] if text[0] == "delivery"]) > 1
+    assert len([statement for statement in seen if "FROM absences" in statement]) == 1
+
+
 def test_a_database_error_mid_batch_leaves_every_message_pending(runtime: Runtime) -> None:
     runtime.inbox.record(alert(0))
     runtime.inbox.process_pending()

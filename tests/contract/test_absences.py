@@ -19,6 +19,10 @@ def test_an_absence_runs_until_its_date_or_its_end_and_is_summarised_once(backen
         uow.commit()
     with backend.factory() as uow:
         assert uow.absences.current("th-npoc", now) == first
+        assert uow.absences.away(["th-npoc", "th-immigration", "nobody"], now) == {"th-npoc"}
+        assert uow.absences.away(["th-npoc"], now + timedelta(days=2)) == frozenset()  # its date passed
+        assert uow.absences.away(["th-npoc"], now - timedelta(seconds=1)) == frozenset()  # not yet set
+        assert uow.absences.away([], now) == frozenset()
         assert uow.absences.current("th-npoc", now + timedelta(days=2)) is None  # its date passed
         assert uow.absences.current("th-npoc", now - timedelta(seconds=1)) is None  # not yet set
         assert uow.absences.standing_in_for("th-immigration", now) == [first]
@@ -43,6 +47,7 @@ def test_an_absence_runs_until_its_date_or_its_end_and_is_summarised_once(backen
         uow.commit()
     with backend.factory() as uow:
         assert uow.absences.current("th-npoc", later + timedelta(minutes=6)) is None
+        assert uow.absences.away(["th-npoc"], later + timedelta(minutes=6)) == frozenset()  # ended
         assert uow.absences.mark_summarised("a1", later)
         assert not uow.absences.mark_summarised("a1", later)
         assert not uow.absences.mark_summarised("no-such", later)

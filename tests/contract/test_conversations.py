@@ -78,3 +78,28 @@ def test_a_guided_form_is_kept_per_sender_and_chat_until_dropped(backend: Backen
         uow.commit()
     with backend.factory() as uow:
         assert uow.conversations.form(ALICE, ROOM) is None
+
+
+def test_what_a_next_message_may_answer_is_the_form_and_the_awaited_command_each_read_alone(
+        backend: Backend, clock: ManualClock) -> None:
+    form = {"kind": "alert", "step": "tlp", "started": 1.5, "to": "TH"}
+    awaited = AwaitedBody(ALICE, ROOM, "alert", "console", "e1", clock.now())
+    with backend.factory() as uow:
+        assert uow.conversations.waiting(ALICE, ROOM) == (None, None)
+        uow.conversations.keep_form(ALICE, ROOM, form)
+        uow.conversations.keep_form(BOB, ROOM, {**form, "to": "MY"})
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.conversations.waiting(ALICE, ROOM) == (form, None)
+        uow.conversations.await_body(awaited)
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.conversations.waiting(ALICE, ROOM) == (form, awaited)
+        assert uow.conversations.waiting(ALICE, ROOM) == (uow.conversations.form(ALICE, ROOM),
+                                                          uow.conversations.awaited(ALICE, ROOM))
+        assert uow.conversations.waiting(BOB, ROOM) == ({**form, "to": "MY"}, None)
+        assert uow.conversations.waiting(ALICE, ChatRef.parse("console:@alice")) == (None, None)
+        uow.conversations.keep_form(ALICE, ROOM, None)
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.conversations.waiting(ALICE, ROOM) == (None, awaited)

@@ -139,9 +139,10 @@ def test_an_items_attachments_are_filed_with_its_message_and_open_whole(backend:
                            attachments=(Attachment("r.pdf", "application/pdf", 3, b"%PD"),))
     with backend.factory() as uow:
         uow.items.add(item, make_route("my-npoc"), {"my-npoc": "o1"})
-        uow.items.file_message(item.reference, message, origin=True)
+        assert uow.items.file_message(item.reference, message, origin=True) == (first,)  # what attachment_ids says
         uow.items.file_message(item.reference, message, origin=True)  # filed again (a retried batch): one copy
-        uow.items.file_message(item.reference, reply)  # a reply's file: the item's too, but not its own
+        # a reply's file: the item's too, but not its own
+        assert uow.items.file_message(item.reference, reply) == reply.attachment_ids()
         uow.commit()
     with backend.factory() as uow:
         assert uow.items.attachment(item.reference, first) == Attachment("passport.jpg", "image/jpeg", 6,
