@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +51,6 @@ __all__ = ["CURSOR", "DeviceInfo", "FindDelivery", "MatrixConnector", "SecurityE
            "SecurityKind", "sync_filter"]
 
 log = logging.getLogger(__name__)
-
-CURSOR_EVERY = 5.0  # seconds: how stale the saved cursor may be after rounds that brought no messages
 
 
 class MatrixConnector:
@@ -101,7 +98,6 @@ class MatrixConnector:
         self._ingest: Ingest | None = None
         self._since: str | None = None
         self._first = True  # the first sync of a session: full state, no long poll
-        self._cursor_saved = 0.0  # monotonic time the cursor was last written
         self._observers: list[SyncObserver] = []
 
     @classmethod
@@ -230,14 +226,7 @@ class MatrixConnector:
         if since is not None:  # not on the very first start: what was said before the bot came is history
             messages = await self.receiver.collect(response, since)
         messages += await self.receiver.retry_undecrypted()
-        # A round without messages (most are the bot's own sends coming back) keeps the loop polling
-        # rather than waiting on the database for its cursor, which is saved every CURSOR_EVERY
-        # seconds: a restart from an older one reads those rounds again, and the inbox knows their
-        # events.
-        now = time.monotonic()
-        if messages or first or now - self._cursor_saved >= CURSOR_EVERY:
-            await self._ingest(messages, cursor=(CURSOR, response.next_batch))
-            self._cursor_saved = now
+        await self._ingest(messages, cursor=(CURSOR, response.next_batch))
         self._since = response.next_batch
         if first:
             log.info("Matrix: connected as %s (device %s)", self.user_id, client.device_id)
