@@ -132,7 +132,8 @@ async def run(recipients: int, rounds: int) -> None:
             sent, total = await fan_out(n)
             bot_times.append(sent)
             recorded.append(total)
-        rooms = [connector._dms[user] for user in people]
+        rooms = [room for user in people if (room := connector.direct.known(user)) is not None]
+        assert len(rooms) == len(people), "every recipient has a direct chat after the warm-up"
         content_text = "[TLP:AMBER] A-2026-0001 · ROUTINE alert\n" + "Bench alert body line\n" * 8
 
         raw_store = root / "raw-store"

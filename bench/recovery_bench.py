@@ -62,7 +62,9 @@ async def one_run(world: World, run: int, alerts: int) -> tuple[float | None, in
     await asyncio.sleep(3)  # a double would come right behind
     lost = sum(t not in lst.seen for lst in world.recipients for t in tokens)
     doubled = sum(lst.counts.get(t, 0) > 1 for lst in world.recipients for t in tokens)
-    first = first_delivery_after(world, tokens, restarted)
+    # From "connected" on: a send the killed process had in flight can land after the restart (it
+    # showed as a negative time), and the restarted bot sends nothing before it is connected.
+    first = first_delivery_after(world, tokens, max(restarted, connected))
     return (first - connected if first is not None else None), in_flight, lost, doubled
 
 

@@ -18,8 +18,9 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, literal, not_, or_, select, update
+from sqlalchemy import Connection, Integer, Select, and_, bindparam, case, delete, func, literal, not_, or_, select, update
 
 from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
@@ -27,6 +28,7 @@ from alerts.messages import Attachment, MessageKind, OutboundMessage
 from alerts.routing import Destination
 from storage.content import json_plaintext, open_json, outbox_aad, outbox_file_aad, seal_json
 from storage.db import InsertFor
+from storage.schema import UtcDateTime
 from storage.sealing import ContentErased, ContentSealer
 from storage.tables import deliveries, outbox, outbox_files
 
@@ -37,6 +39,42 @@ _UNKNOWN = "unknown:"  # the last error's prefix once an attempt may have arrive
 
 # The error code of rows that are not sent because their text went with their case's erasure.
 ERASED = "erased"
+
+
+def _lease_query(by_platform: bool) -> Select[Any]:
+    """What OutboxRepository.lease selects, with `now`, `limit` (and `platforms`) as parameters: built
+    once, as building it costs more than running it, and a lease is on every send's way."""
+    c = outbox.c
+    other = outbox.alias("other")
+    o = other.c
+    now = bindparam("now", type_=UtcDateTime)
+    due = or_(c.not_before.is_(None), c.not_before <= now)
+    leasable = or_(c.state == "pending", and_(c.state == "sending", c.lease_until <= now))
+    earlier_in_queue = (
+        select(o.id)
+        .where(o.destination == c.destination, o.id < c.id, o.state.in_(_UNFINISHED))
+        .where(or_(o.not_before.is_(None), o.not_before <= now, o.attempts > 0))
+    )
+    in_flight = select(o.id).where(
+        o.destination == c.destination, o.id != c.id, o.state == "sending", o.lease_until > now
+    )
+    query = (
+        select(outbox)
+        .where(c.state.in_(_UNFINISHED), due, leasable)
+        .where(not_(earlier_in_queue.exists()), not_(in_flight.exists()))
+        .order_by(c.id)
+        .limit(bindparam("limit", type_=Integer))
+        # PostgreSQL: rows another worker is leasing right now are skipped, not waited for;
+        # SQLite ignores this, its BEGIN IMMEDIATE already serialises leasing.
+        .with_for_update(skip_locked=True, of=outbox)
+    )
+    if by_platform:
+        query = query.where(c.platform.in_(bindparam("platforms", expanding=True)))
+    return query
+
+
+_LEASE = _lease_query(by_platform=False)
+_LEASE_OF = _lease_query(by_platform=True)
 
 log = logging.getLogger(__name__)
 
@@ -198,33 +236,14 @@ class SqlOutbox:
         from being leased.
         """
         c = outbox.c
-        other = outbox.alias("other")
-        o = other.c
-        due = or_(c.not_before.is_(None), c.not_before <= now)
-        leasable = or_(c.state == "pending", and_(c.state == "sending", c.lease_until <= now))
-        earlier_in_queue = (
-            select(o.id)
-            .where(o.destination == c.destination, o.id < c.id, o.state.in_(_UNFINISHED))
-            .where(or_(o.not_before.is_(None), o.not_before <= now, o.attempts > 0))
-        )
-        in_flight = select(o.id).where(
-            o.destination == c.destination, o.id != c.id, o.state == "sending", o.lease_until > now
-        )
-        query = (
-            select(outbox)
-            .where(c.state.in_(_UNFINISHED), due, leasable)
-            .where(not_(earlier_in_queue.exists()), not_(in_flight.exists()))
-            .order_by(c.id)
-            # PostgreSQL: rows another worker is leasing right now are skipped, not waited for;
-            # SQLite ignores this, its BEGIN IMMEDIATE already serialises leasing.
-            .with_for_update(skip_locked=True, of=outbox)
-        )
+        query = _LEASE_OF if platforms is not None else _LEASE
+        params: dict[str, object] = {"now": now}
         if platforms is not None:
-            query = query.where(c.platform.in_(sorted(platforms)))
+            params["platforms"] = sorted(platforms)
         lease_until = now + lease_for
         leased: list[LeasedMessage | UnreadableRow] = []
         while len(leased) < limit:
-            rows = self._conn.execute(query.limit(limit - len(leased))).all()
+            rows = self._conn.execute(query, {**params, "limit": limit - len(leased)}).all()
             batch: list[LeasedMessage | UnreadableRow] = []
             for row in rows:
                 try:

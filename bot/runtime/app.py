@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 
 AWAIT_LOOKAHEAD = 50  # unhandled inbox messages looked through for the sender's own (see awaits_body)
+INBOX_ROUND = 100  # messages handled per inbox round (in batches); a full round is followed by another at once
 
 
 def new_key() -> str:
@@ -101,7 +102,8 @@ class Runtime:
     async def ingest(self, messages: Sequence[InboundMessage], cursor: tuple[str, str] | None = None) -> None:
         """bot.connectors.base.Ingest: inbox rows and the cursor in one transaction, then handling."""
         await self.db.run(self._record_batch, list(messages), cursor)
-        self._inbox_wake.set()
+        if messages:  # a sync that brought nothing (the bot's own sends echoed back) costs no inbox round
+            self._inbox_wake.set()
 
     def _record_batch(self, messages: list[InboundMessage], cursor: tuple[str, str] | None) -> None:
         with self.uow_factory() as uow:
@@ -130,13 +132,19 @@ class Runtime:
     async def run_inbox(self, stop: asyncio.Event, idle: float = 1.0) -> None:
         """Handle what connectors recorded, as soon as they say so, and on a timer as a safety net."""
         while not stop.is_set():
+            # Cleared before handling, so a message recorded meanwhile wakes the next round; a round
+            # that emptied the inbox is not followed by another that finds nothing, which would run
+            # on the database thread ahead of the worker leasing what this one produced.
+            self._inbox_wake.clear()
             try:
-                if await self.db.run(self.inbox.process_pending):
+                handled = await self.db.run(self.inbox.process_pending, INBOX_ROUND)
+                if handled:
                     self.worker.wake()
-                    continue
+                if handled >= INBOX_ROUND:
+                    continue  # a backlog: more may be pending
             except Exception:
                 log.exception("inbox round failed")
-            self._inbox_wake.clear()
+                self._inbox_wake.clear()  # a failing database is tried again after `idle`, not at once
             try:
                 await asyncio.wait_for(self._inbox_wake.wait(), timeout=idle)
             except asyncio.TimeoutError:
