@@ -15,7 +15,7 @@ leased again the moment the connector says it is connected.
 Most rows are texts, posted by their platform's connector (`send`). A row of a kind in `actions`
 (MEMBERSHIP, DEVICE, REMOVAL, SUPERSEDE: see bot/actions/) is a platform action instead, carried out
 by that kind's Operation; it is leased, retried and recorded like any other row, and waits, like
-them, for its platform's connector to be connected. Both are registered in the composition root
+them, for its platform's connector to be connected. The table is built in the composition root
 (bot/runtime/app.py).
 """
 
@@ -71,9 +71,9 @@ def no_one() -> list[Destination]:
 
 
 class DeliveryWorker:
-    """`connectors` and `actions` are read at each send, so connectors and actions added later
-    (Telegram by add_receiver, DEVICE once Matrix is wired) are used from then on. A row whose kind
-    is in `actions` goes to that Operation, any other to its platform's connector.
+    """`connectors` is read at each lease and send, so a connector added later (Telegram by
+    add_receiver) is used from then on, for its texts and its actions alike. A row whose kind is in
+    `actions` goes to that Operation, any other to its platform's connector's send().
     `coordinators` names where the network's coordinators are told of a delivery that failed for
     good (each one's direct chat); it is asked at the time of the failure, so it follows the directory.
     `concurrency` bounds the sends in flight at once (each to a different destination)."""
