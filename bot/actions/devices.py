@@ -2,9 +2,9 @@
 
 1. /device (handlers/devices.py) records the admin's request in the audit log and plans the action
    as an outbox row of kind DEVICE (alerts.devices), in the command's transaction.
-2. The delivery worker leases it like any other row (retries, back-off, retry-after); the runtime's
-   operations (bot.actions.membership.MembershipConnectors) hand a DEVICE row to DeviceActions
-   instead of to a connector's send().
+2. The delivery worker leases it like any other row (retries, back-off, retry-after) and hands a
+   DEVICE row to DeviceActions.carry_out, registered for that kind in the runtime's `actions`
+   (bot/runtime/app.py), instead of to a connector's send().
 3. DeviceActions asks the connector (devices, verify_device, blacklist_device) and then, in one
    transaction, answers the admin in the chat the command came from. After a verify or blacklist,
    the deliveries that were waiting for a device decision are made due now rather than at their next
@@ -12,14 +12,15 @@
    security hook audits the decision itself (bot/connectors/matrix/wiring.py); a failure is audited
    here. The answer's key is made from the action's, so a retry after a crash answers once.
 
-attach_device_trust() plugs it into a runtime; the Matrix wiring does so for its connector.
+/device is offered once a connector has attached its device trust (`attach`); the Matrix wiring does
+so for its connector. Until then the handlers get no DeviceDesk, so no DEVICE row is planned.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.clock import Clock
@@ -28,11 +29,8 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.runtime.dbthread import DatabaseThread
-from bot.connectors.errors import PlatformError
+from bot.connectors.errors import PermanentFailure, PlatformError
 from handlers.ports import UnitOfWorkFactory
-
-if TYPE_CHECKING:
-    from bot.runtime.app import Runtime
 
 TRUST_WORDS = {"verified": "verified", "tofu": "trusted on first use, not verified", "blacklisted": "blacklisted",
                "unverified": "unverified"}
@@ -85,26 +83,39 @@ def listing(user_id: str, devices: Sequence[DeviceView]) -> str:
 class DeviceActions:
     """Carries out one DEVICE outbox row and answers the admin (see the module docstring)."""
 
-    def __init__(self, db: DatabaseThread, uow_factory: UnitOfWorkFactory, trust: DeviceTrustPort, clock: Clock, *,
-                 waiting_code: str, max_attempts: int = 8) -> None:
+    def __init__(self, db: DatabaseThread, uow_factory: UnitOfWorkFactory, clock: Clock, *,
+                 max_attempts: int = 8) -> None:
         self._db = db
         self._uow_factory = uow_factory
-        self._trust = trust
+        self._trust: DeviceTrustPort | None = None  # until a connector attaches its own
         self._clock = clock
-        self._waiting_code = waiting_code  # the outbox error code of a delivery held back by a device
+        self._waiting_code = ""  # the outbox error code of a delivery held back by a device
         self._max_attempts = max_attempts
+
+    def attach(self, trust: DeviceTrustPort, *, waiting_code: str) -> None:
+        """/device works from now on: its actions go to `trust`."""
+        self._trust = trust
+        self._waiting_code = waiting_code
+
+    @property
+    def attached(self) -> bool:
+        """Whether /device can be carried out (the units of work offer the handlers a DeviceDesk)."""
+        return self._trust is not None
 
     async def carry_out(self, message: Outgoing) -> str:
         action = DeviceAction.from_json(message.text)
         user_id = action.user.user_id
         try:
+            trust = self._trust
+            if trust is None:  # planned by a run that had a connector's device trust, carried out by one without
+                raise PermanentFailure("no-device-trust", "no device trust attached")
             if action.op is DeviceOp.LIST:
-                text = listing(user_id, await self._trust.devices(user_id))
+                text = listing(user_id, await trust.devices(user_id))
             else:
-                decide = self._trust.verify_device if action.op is DeviceOp.VERIFY else self._trust.blacklist_device
+                decide = trust.verify_device if action.op is DeviceOp.VERIFY else trust.blacklist_device
                 assert action.device_id is not None
                 changed = await decide(user_id, action.device_id, by=action.requested_by)
-                text = await self._decided(action, changed)
+                text = await self._decided(trust, action, changed)
         except PlatformError as error:
             last = not error.retried_after(message.attempt, self._max_attempts)
             if last:
@@ -113,9 +124,9 @@ class DeviceActions:
         await self._db.run(self._record, action, text, None)
         return f"device:{action.op.value}"
 
-    async def _decided(self, action: DeviceAction, changed: bool) -> str:
+    async def _decided(self, trust: DeviceTrustPort, action: DeviceAction, changed: bool) -> str:
         user_id, device_id = action.user.user_id, action.device_id
-        key = next((d.ed25519 for d in await self._trust.devices(user_id) if d.device_id == device_id), "")
+        key = next((d.ed25519 for d in await trust.devices(user_id) if d.device_id == device_id), "")
         shown = f" (key {fingerprint(key)})" if key else ""
         if action.op is DeviceOp.VERIFY:
             if not changed:
@@ -151,11 +162,3 @@ def _failure(action: DeviceAction, error: PlatformError) -> str:
         return (f"{action.user.user_id} has no device {action.device_id} that the homeserver knows of. "
                 f"/device list {action.user.user_id} shows their devices.")
     return f"Could not {action.describe()} ({error.code}). Try again later."
-
-
-def attach_device_trust(runtime: Runtime, trust: DeviceTrustPort, *, waiting_code: str) -> DeviceActions:
-    """/device works from now on: its actions go to `trust`, and the handlers get their DeviceDesk."""
-    actions = DeviceActions(runtime.db, runtime.uow_factory, trust, runtime.clock, waiting_code=waiting_code,
-                            max_attempts=runtime.settings.delivery.max_attempts)
-    runtime.operations[MessageKind.DEVICE] = actions.carry_out
-    return actions

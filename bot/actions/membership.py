@@ -7,8 +7,9 @@ How it runs:
    outbox rows of kind MEMBERSHIP (alerts.membership.action_message), all in one transaction.
    Nothing is done on a platform before that commits, and nothing committed is lost.
 2. The delivery worker leases those rows like any other (retries, back-off, retry-after, one in
-   flight per room so a room's actions keep their order). MembershipConnectors hands a MEMBERSHIP
-   row to RoomActions instead of to the connector's send().
+   flight per room so a room's actions keep their order) and hands a MEMBERSHIP row to
+   RoomActions.carry_out, registered for that kind in the runtime's `actions` (bot/runtime/app.py),
+   instead of to the connector's send().
 3. RoomActions runs the action through the platform's RoomAdmin (console: print; Telegram:
    bot.connectors.telegram.membership; Matrix: bot.connectors.matrix.membership), then records the outcome in one
    transaction: the room roster, an audit entry (AuditAction.MEMBERSHIP), the run's progress
@@ -22,16 +23,16 @@ The unit of work (storage.uow.SqlUnitOfWork) gives the handlers their ports (dir
 membership, and devices where a connector carries out DEVICE rows: bot/actions/devices.py), and
 reloads the directory snapshot after a commit that changed it.
 
-Other outbox rows that are actions rather than texts (kind DEVICE) are carried out by the runtime's
-`operations`, which MembershipConnectors consults the same way.
+A connector brings its platform's RoomAdmin with `add` (Telegram, Matrix); rows for a platform with
+none fail for good.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Mapping
-from typing import Any, Awaitable, Callable, Protocol, TextIO
+from collections.abc import Mapping
+from typing import Protocol, TextIO
 
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.clock import Clock
@@ -39,7 +40,7 @@ from alerts.identity import ChatRef, Platform
 from alerts.membership import PlannedAction, RoomAction
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
-from bot.connectors.base import Connector, Outgoing
+from bot.connectors.base import Outgoing
 from bot.runtime.dbthread import DatabaseThread
 from bot.connectors.errors import PermanentFailure, PlatformError
 from handlers.ports import UnitOfWork, UnitOfWorkFactory
@@ -47,10 +48,6 @@ from handlers.ports import UnitOfWork, UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 10
-
-# Carries out an outbox row that is an action, not a text to post; returns what is recorded as its
-# platform message id.
-Operation = Callable[[Outgoing], Awaitable[str]]
 
 
 # --- the platforms ----------------------------------------------------------------------------------
@@ -183,47 +180,3 @@ class RoomActions:
         for key, text in notices:
             uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=destination, text=text,
                                                contact=action.requested_by or None))
-
-
-class _WithMembership:
-    """A connector whose MEMBERSHIP rows go to RoomActions, and rows of a kind in `operations` to
-    their operation; everything else to the connector."""
-
-    def __init__(self, connector: Connector, actions: RoomActions, operations: Mapping[MessageKind, Operation]) -> None:
-        self._connector = connector
-        self._actions = actions
-        self._operations = operations
-        self.platform = connector.platform
-
-    async def send(self, message: Outgoing) -> str:
-        if message.kind is MessageKind.MEMBERSHIP:
-            return await self._actions.carry_out(message)
-        operation = self._operations.get(message.kind)
-        if operation is not None:
-            return await operation(message)
-        return await self._connector.send(message)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._connector, name)
-
-
-class MembershipConnectors(Mapping[Platform, Connector]):
-    """The runtime's connectors as the delivery worker should see them: a live view (connectors
-    added later, such as Telegram by add_receiver, are included), each one routing MEMBERSHIP rows
-    to RoomActions and rows of the kinds in `operations` (also live) to their operation."""
-
-    def __init__(self, connectors: Mapping[Platform, Connector], actions: RoomActions,
-                 operations: Mapping[MessageKind, Operation] | None = None) -> None:
-        self._connectors = connectors
-        self._actions = actions
-        self._operations = operations if operations is not None else {}
-
-    def __getitem__(self, platform: Platform) -> Connector:
-        connector = self._connectors[platform]
-        return _WithMembership(connector, self._actions, self._operations)  # type: ignore[return-value]
-
-    def __iter__(self) -> Iterator[Platform]:
-        return iter(self._connectors)
-
-    def __len__(self) -> int:
-        return len(self._connectors)

@@ -5,8 +5,8 @@
    transaction: a crash can neither lose it nor do it twice. /withdraw (handlers/withdrawal.py)
    plans the removal of each delivered copy of the item the same way.
 2. The delivery worker leases it like any other row (retries, back-off, retry-after, one in flight
-   per chat, so it keeps its place among what the bot posts there); the runtime's operations
-   (bot.actions.membership.MembershipConnectors) hand a REMOVAL row to RemovalActions.
+   per chat, so it keeps its place among what the bot posts there) and hands a REMOVAL row to
+   RemovalActions.carry_out, registered for that kind in the runtime's `actions` (bot/runtime/app.py).
 3. RemovalActions asks the platform's room admin to remove the message (Matrix: a redaction;
    Telegram: deleteMessage; console: printed), then, in one transaction, records it in the audit log
    and tells the chat and the officer (in their direct chat). Where the bot lacks the power (or the

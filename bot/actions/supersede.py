@@ -4,8 +4,8 @@
    delivered copy whose reader gets the new revision, in the command's transaction: a crash can
    neither lose it nor do it twice.
 2. The delivery worker leases it like any other row (retries, back-off, retry-after, one in flight per
-   chat, so the edit comes before the new copy there); the runtime's operations hand it to
-   SupersedeActions.
+   chat, so the edit comes before the new copy there) and hands it to SupersedeActions.carry_out,
+   registered for that kind in the runtime's `actions` (bot/runtime/app.py).
 3. SupersedeActions asks the platform's connector to edit the bot's own message (`edit_message`:
    Matrix an m.replace event, Telegram editMessageText or editMessageCaption, the console prints it).
    An edit made twice (a retry after a lost answer) changes nothing more.

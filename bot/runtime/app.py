@@ -23,10 +23,11 @@ from bot.config.settings import Settings
 from bot.connectors.base import Connector, ReceivingConnector
 from bot.connectors.console import ConsoleConnector
 from bot.runtime.dbthread import DatabaseThread
-from bot.runtime.delivery import DeliveryWorker, RetryPolicy
+from bot.runtime.delivery import DeliveryWorker, Operation, RetryPolicy
 from bot.runtime.inbox import InboxProcessor
 from bot.runtime.keys import ensure_keyring
-from bot.actions.membership import ConsoleRoomAdmin, MembershipConnectors, Operation, RoomActions
+from bot.actions.devices import DeviceActions
+from bot.actions.membership import ConsoleRoomAdmin, RoomActions
 from bot.actions.removal import RemovalActions
 from bot.actions.supersede import SupersedeActions
 from bot.scheduling.retention import RetentionSweeper
@@ -84,8 +85,9 @@ class Runtime:
     checkpointer: Checkpointer
     receivers: dict[Platform, ReceivingConnector]
     room_actions: RoomActions  # membership actions, per platform (add a connector's RoomAdmin to it)
-    # Outbox rows that are actions, by kind, and who carries them out (bot.actions.devices adds DEVICE).
-    operations: dict[MessageKind, Operation] = field(default_factory=dict)
+    device_actions: DeviceActions  # /device, once a connector attaches its device trust (Matrix)
+    # Outbox rows that are platform actions, by kind, and the Operation that carries each out.
+    actions: dict[MessageKind, Operation]
     retention: RetentionSweeper | None = None
     keyring: Keyring | None = None  # the web portal opens an item's audit trail with it
     posting_policy: PostingPolicy | None = None  # as the dispatcher has it; the web portal's actions too
@@ -175,11 +177,10 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         return sealer, SqlAuditLog(connection, keyring, clock, sealer=sealer)
 
     directory = DatabaseDirectory(engine)
-    # Outbox rows that are actions, by kind: connectors attached later add theirs (bot.actions.devices
-    # adds DEVICE), so units of work ask at their start whether device actions can be carried out.
-    operations: dict[MessageKind, Operation] = {}
+    # Units of work ask at their start whether device actions can be carried out: a connector attaches
+    # its device trust after this (the Matrix wiring).
     uow_factory = SqlUnitOfWorkFactory(engine, sealing, clock, directory=directory,
-                                       devices=lambda: MessageKind.DEVICE in operations)
+                                       devices=lambda: device_actions.attached)
     directory.seed(settings.directory())  # the config wins for what it names; see storage/directory.py
     vocabulary = vocabulary_for(settings)
     connectors: dict[Platform, Connector] = {}
@@ -202,15 +203,24 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         cap=timedelta(seconds=settings.delivery.retry_max_seconds),
     )
     db = DatabaseThread()
+    attempts = settings.delivery.max_attempts
+    # Outbox rows that are platform actions rather than texts, by kind: the delivery worker hands each
+    # to its Operation instead of to the connector's send(). Connectors added later bring their
+    # platform's part to the executors (room_actions.add, device_actions.attach); each executor finds
+    # it when it carries out a row.
     room_actions = RoomActions(db, uow_factory,
                                {Platform.CONSOLE: ConsoleRoomAdmin(out)} if settings.console.enabled else {},
-                               clock, max_attempts=settings.delivery.max_attempts)
-    # TLP:RED typed in a shared chat is taken out of it through the platform's room admin.
-    operations[MessageKind.REMOVAL] = RemovalActions(db, uow_factory, room_actions.admin, clock,
-                                                     max_attempts=settings.delivery.max_attempts).carry_out
-    # A corrected item's earlier copies are edited to say so, through their platform's connector.
-    operations[MessageKind.SUPERSEDE] = SupersedeActions(db, uow_factory, connectors.get,
-                                                         max_attempts=settings.delivery.max_attempts).carry_out
+                               clock, max_attempts=attempts)
+    device_actions = DeviceActions(db, uow_factory, clock, max_attempts=attempts)
+    actions: dict[MessageKind, Operation] = {
+        MessageKind.MEMBERSHIP: room_actions.carry_out,
+        MessageKind.DEVICE: device_actions.carry_out,
+        # TLP:RED typed in a shared chat, or a withdrawn copy, taken out through the platform's room admin.
+        MessageKind.REMOVAL: RemovalActions(db, uow_factory, room_actions.admin, clock,
+                                            max_attempts=attempts).carry_out,
+        # A corrected item's earlier copies are edited to say so, through their platform's connector.
+        MessageKind.SUPERSEDE: SupersedeActions(db, uow_factory, connectors.get, max_attempts=attempts).carry_out,
+    }
     checkpointer = Checkpointer(
         keyring,
         settings.audit.witness_path,
@@ -226,17 +236,19 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         uow_factory=uow_factory,
         directory=directory,
         inbox=InboxProcessor(uow_factory, dispatcher, new_key),
-        worker=DeliveryWorker(db, uow_factory, MembershipConnectors(connectors, room_actions, operations), clock,
+        worker=DeliveryWorker(db, uow_factory, connectors, clock,
                               new_key, retry, coordinators=coordinator_chats(directory, connectors),
                               tell_originator=originator_rows(directory, connectors, encrypted_only, new_key),
                               tell_coordinators=coordinator_rows(directory, connectors, encrypted_only, new_key),
                               withdrawn_copy=lambda record, delivery: withdrawn_copy(
-                                  record, delivery, directory.current(), clock.now())),
+                                  record, delivery, directory.current(), clock.now()),
+                              actions=actions),
         connectors=connectors,
         checkpointer=checkpointer,
         receivers={},
         room_actions=room_actions,
-        operations=operations,
+        device_actions=device_actions,
+        actions=actions,
         retention=(RetentionSweeper(engine, keyring, timedelta(days=settings.audit.retention_days))
                    if settings.audit.retention_days else None),
         keyring=keyring,

@@ -11,6 +11,12 @@ A send that lands is recorded in the transaction that leases what is next (its d
 row among them): one commit and one trip through the database thread per step, not two.
 A platform that is not connected yet is waited for, not failed: its rows go back untried and are
 leased again the moment the connector says it is connected.
+
+Most rows are texts, posted by their platform's connector (`send`). A row of a kind in `actions`
+(MEMBERSHIP, DEVICE, REMOVAL, SUPERSEDE: see bot/actions/) is a platform action instead, carried out
+by that kind's Operation; it is leased, retried and recorded like any other row, and waits, like
+them, for its platform's connector to be connected. The table is built in the composition root
+(bot/runtime/app.py).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Callable, Mapping
+from typing import Awaitable, Callable, Mapping
 
 from alerts.audit import BOT_ACTOR, AuditAction, AuditEvent
 from alerts.caveat_rules import private_answer
@@ -42,6 +48,10 @@ log = logging.getLogger(__name__)
 
 READY_POLL = 0.05  # seconds between looks at a waited-for connector's `connected`: a flag, not a query
 
+# Carries out an outbox row that is a platform action, not a text to post; returns what is recorded
+# as its platform message id. Raises bot.connectors.errors.PlatformError as a connector's send does.
+Operation = Callable[[Outgoing], Awaitable[str]]
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -61,7 +71,10 @@ def no_one() -> list[Destination]:
 
 
 class DeliveryWorker:
-    """`coordinators` names where the network's coordinators are told of a delivery that failed for
+    """`connectors` is read at each lease and send, so a connector added later (Telegram by
+    add_receiver) is used from then on, for its texts and its actions alike. A row whose kind is in
+    `actions` goes to that Operation, any other to its platform's connector's send().
+    `coordinators` names where the network's coordinators are told of a delivery that failed for
     good (each one's direct chat); it is asked at the time of the failure, so it follows the directory.
     `concurrency` bounds the sends in flight at once (each to a different destination)."""
 
@@ -79,10 +92,12 @@ class DeliveryWorker:
         tell_originator: Callable[[ItemRecord, str], list[OutboundMessage]] = lambda record, text: [],
         tell_coordinators: Callable[[ItemRecord, str], list[OutboundMessage]] | None = None,
         withdrawn_copy: Callable[[ItemRecord, DeliveryRecord], list[OutboundMessage]] | None = None,
+        actions: Mapping[MessageKind, Operation] | None = None,
     ) -> None:
         self._db = db
         self._uow_factory = uow_factory
         self._connectors = connectors
+        self._actions: Mapping[MessageKind, Operation] = actions if actions is not None else {}
         self._clock = clock
         self._new_key = new_key
         self._retry = retry
@@ -268,7 +283,9 @@ class DeliveryWorker:
         try:
             if connector is None:
                 raise NotConnected("not-connected", platform.value)
-            message_id = await asyncio.wait_for(connector.send(message), timeout=self._send_timeout)
+            operation = self._actions.get(message.kind)
+            sending = operation(message) if operation is not None else connector.send(message)
+            message_id = await asyncio.wait_for(sending, timeout=self._send_timeout)
         except NotConnected:
             # Not a failure: the row goes back untried and waits, with every other row of the
             # platform, for the connector to be connected.

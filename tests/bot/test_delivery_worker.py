@@ -761,3 +761,52 @@ async def test_a_copy_that_lands_after_its_item_was_withdrawn_is_taken_back(engi
     removal = Removal.from_json(platform.received[1][1])
     assert (removal.message_id, removal.reference) == ("m1", reference)
     assert "was withdrawn by My Officer (Malaysia)" in platform.received[2][1]
+
+
+async def test_a_row_whose_kind_is_an_action_goes_to_its_operation_on_any_connector_added_later(
+        engine: Engine, sealer: AesGcmSealer) -> None:
+    """bot/actions/: the worker hands an action row to its kind's Operation, never to the connector's
+    send(); it is retried and recorded like a send; a connector added after the worker was made (as
+    add_receiver adds Telegram) carries both its texts and its actions."""
+    from sqlalchemy import select
+
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    console, telegram = FakePlatform(), FakePlatform()
+    telegram.platform = Platform.TELEGRAM  # type: ignore[misc]
+    connectors: dict[Platform, FakePlatform] = {Platform.CONSOLE: console}
+    carried: list[str] = []
+    failures: list[Exception] = [TransientFailure("busy")]
+
+    async def remove(message: Outgoing) -> str:
+        if failures:
+            raise failures.pop(0)
+        carried.append(message.key)
+        return f"removal:{message.key}"
+
+    keys = itertools.count(1)
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, connectors, clock, lambda: f"k{next(keys)}",  # type: ignore[arg-type]
+                            RetryPolicy(max_attempts=3, base=timedelta(seconds=2)),
+                            actions={MessageKind.REMOVAL: remove})
+    try:
+        enqueue(factory, to("alice", "r1", "{}", kind=MessageKind.REMOVAL), to("bob", "n1", "a notice"))
+        await worker.settle()
+        assert carried == [] and console.received == [("console:bob", "a notice")]
+        assert outbox_row(engine, "r1") == ("pending", "busy")  # backed off as a failed send would be
+        clock.advance(timedelta(seconds=5))
+        await worker.settle()
+        assert carried == ["r1"] and console.received == [("console:bob", "a notice")]
+
+        connectors[Platform.TELEGRAM] = telegram
+        carol = Destination.direct(UserRef.parse("telegram:user:77"))
+        enqueue(factory, OutboundMessage("r2", MessageKind.REMOVAL, carol, "{}"),
+                OutboundMessage("n2", MessageKind.NOTICE, carol, "hello"))
+        await worker.settle()
+        assert carried == ["r1", "r2"] and telegram.received == [("telegram:user:77", "hello")]
+        with engine.connect() as conn:
+            recorded = dict(conn.execute(select(outbox.c.key, outbox.c.platform_message_id)
+                                         .where(outbox.c.state == "sent")).all())
+        assert recorded["r1"] == "removal:r1" and recorded["r2"] == "removal:r2"
+    finally:
+        db.close()

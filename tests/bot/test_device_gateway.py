@@ -16,7 +16,6 @@ from alerts.identity import ChatRef, Platform
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
-from bot.actions.devices import attach_device_trust
 from bot.connectors.errors import PermanentFailure
 from storage.tables import outbox
 from tests.ops_member.support import ConsoleBot, settings_for
@@ -82,7 +81,7 @@ def bot(tmp_path: Path):  # noqa: ANN201
 def matrix(bot: ConsoleBot) -> FakeMatrix:
     fake = FakeMatrix()
     bot.runtime.connectors[Platform.MATRIX] = fake
-    attach_device_trust(bot.runtime, fake, waiting_code=WAITING)
+    bot.runtime.device_actions.attach(fake, waiting_code=WAITING)
     return fake
 
 
@@ -153,7 +152,7 @@ def test_a_retry_after_a_crash_answers_once(bot: ConsoleBot, matrix: FakeMatrix)
         uow.commit()
     message = Outgoing(key=leased.key, kind=leased.kind, destination=leased.destination, text=leased.text,
                        reference=None, contact=leased.contact, protect_content=False, reply_to=None, attempt=2)
-    assert run(bot.runtime.operations[MessageKind.DEVICE](message)) == "device:verify"
+    assert run(bot.runtime.actions[MessageKind.DEVICE](message)) == "device:verify"
     with bot.runtime.engine.connect() as conn:
         answers = conn.execute(select(outbox.c.key).where(outbox.c.key.like("dev-%"))).scalars().all()
     assert len(answers) == 1

@@ -30,7 +30,6 @@ from bot.connectors.matrix.connector import (
 )
 from bot.connectors.matrix.errors import UnverifiedDevices
 from bot.connectors.matrix.model import FindApproval
-from bot.actions.devices import attach_device_trust
 
 if TYPE_CHECKING:
     from bot.runtime.app import Runtime
@@ -47,7 +46,7 @@ def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
         on_security=security_recorder(runtime),
         **options,
     )
-    attach_device_trust(runtime, connector.trust, waiting_code=UnverifiedDevices.CODE)
+    runtime.device_actions.attach(connector.trust, waiting_code=UnverifiedDevices.CODE)
     connector.receiver.awaits_body = runtime.awaits_body
     connector.receiver.find_approval = approval_finder(runtime)
     connector.receiver.attachments = runtime.settings.attachments.policy()
