@@ -171,7 +171,13 @@ def render_superseded_copy(earlier: Item, revised: Item, directory: Directory) -
     """What a delivered copy of an earlier revision becomes where the platform lets the bot edit it:
     the mark first, then the banner it had. Its content is gone from it: the new copy carries what is
     current."""
-    return f"Superseded by {revised.label} — see the new copy\n{delivery_banner(earlier, directory)}"
+    return superseded_mark(delivery_banner(earlier, directory), revised)
+
+
+def superseded_mark(banner: str, revised: Item) -> str:
+    """The edited copy's text from the banner it had: a copy that landed after its item was corrected
+    is known by its sent text alone (the earlier revision's draft is not kept)."""
+    return f"Superseded by {revised.label} — see the new copy\n{banner}"
 
 
 def render_withdrawal_notice(item: Item, by: str, withdrawal: Withdrawal, *, removed: bool) -> str:

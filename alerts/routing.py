@@ -102,14 +102,23 @@ class Router:
             post = PostIn.ROOMS  # hub:KUL asks for the hub's rooms, where the caveat allows; else direct chats
         placer = Placer(self.directory, draft.caveat, audience, self.checker, self.policy.encrypted_only,
                         self.platforms, hub=draft.hub, topic=draft.topic)
-        route = Route(placer.place(chosen, PostIn.DIRECT if red else post), confirmed_gaps, tuple(placer.notices),
-                      tuple(placer.not_in_room))
+        deliveries = placer.place(chosen, PostIn.DIRECT if red else post)
+        not_in_room = tuple(placer.not_in_room)
+        if red and draft.hub is not None:  # the hub's room was asked for by name: the receipt says why not
+            not_in_room = tuple((c, self._red_not_in_hub(c, draft.hub)) for c in chosen)
+        route = Route(deliveries, confirmed_gaps, tuple(placer.notices), not_in_room)
         # Always the real check, whatever checker chose the places: one mistake is not enough to leak.
         violation = verify_route(route, draft, originator, self.directory,
                                  encrypted_only=self.policy.encrypted_only)
         if violation is not None:
             raise RouteRefused(f"{violation} (stopped by the final caveat check; please tell an admin).")
         return route
+
+    def _red_not_in_hub(self, contact_id: str, hub: str) -> str:
+        """Why a TLP:RED copy for `contact_id` is not in the hub room `hub:` asked for."""
+        organisation = self.directory.contacts[contact_id].organisation
+        names = [r.name for r in self.directory.rooms_holding(organisation) if hub.upper() in r.hubs]
+        return "TLP:RED is never posted in a room, so not in " + (", ".join(names) or f"a room of hub {hub.upper()}")
 
     def _recipients(self, draft: ItemDraft, selectors: tuple[Selector, ...],
                     rule: RoutingRule | None) -> dict[str, Pick]:

@@ -7,7 +7,7 @@ connector opens one on demand), and the chat is told only where the answer went
 
 A message to a person about an item (feedback, a notice, a reminder, a forward) goes where
 alerts.routing_places.direct_place says, as the item's own copies do: `messages_about`. Those that ask
-the person to act (deliveries, reminders, escalations) carry their accounts as `attention`, so that
+the person to act (deliveries, reminders, escalations, approval requests) carry their accounts as `attention`, so that
 each platform makes them notify (on Matrix: a mention), whatever the chat's quiet settings for the bot.
 """
 
@@ -64,7 +64,8 @@ def _name(ctx: CommandContext) -> str:
 PLATFORM_NAMES = {Platform.MATRIX: "Matrix", Platform.CONSOLE: "the console", Platform.TELEGRAM: "Telegram"}
 
 
-ASKS_TO_ACT = frozenset({MessageKind.DELIVERY, MessageKind.REMINDER, MessageKind.ESCALATION})
+# An approval request (and its reminder) waits on one person's decision, as a delivery on its reader.
+ASKS_TO_ACT = frozenset({MessageKind.DELIVERY, MessageKind.REMINDER, MessageKind.ESCALATION, MessageKind.APPROVAL})
 
 
 def attention_of(directory: Directory, contact_id: str) -> tuple[UserRef, ...]:

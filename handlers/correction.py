@@ -5,7 +5,8 @@ revision's; the result is routed afresh, as /alert routes a draft, and in the co
 - the new revision goes to the new route, each copy queued anew with due times from now, so every
   recipient acknowledges again (their copy changed: its revision, and whatever was corrected);
 - the earlier revision's copies not yet sent, and its pending reminders and escalations, are
-  cancelled (code `superseded`); each delivered copy is edited in place to say it is superseded (an
+  cancelled (code `superseded`); a copy whose send was in flight and lands after all is treated by
+  the delivery worker as below, when it records it (late_copy); each delivered copy is edited in place to say it is superseded (an
   outbox row of kind SUPERSEDE, alerts.supersede, carried out by bot/actions/supersede.py: a Matrix
   edit, a Telegram editMessageText or editMessageCaption), and where it cannot be edited it is
   followed by a one-line notice in the same chat instead; a delivered copy of a recipient
@@ -26,16 +27,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from alerts.audit import AuditAction
 from alerts.caveats import Tlp
+from alerts.directory import Directory
 from alerts.errors import InvalidValue, RouteRefused
 from alerts.items import Item, ItemDraft
 from alerts.lifecycle import Withdrawal
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.reachability import reachable, why_unreachable
 from alerts.release import HeldRelease, ReleaseState, approvers
-from alerts.render import render_delivery, render_superseded_copy, render_superseded_notice
+from alerts.render import render_delivery, render_superseded_copy, render_superseded_notice, superseded_mark
 from alerts.supersede import Supersession, supersede_message
 from alerts.times import contact_zone, local_or_none, zone_at
 from alerts.routing import Destination, Route
@@ -43,7 +46,7 @@ from handlers.answer_place import answer_zone, attention_of, messages_about, pla
 from handlers.commands import CorrectCommand
 from handlers.context import CommandContext
 from handlers.followup import find_item, refuse, sender_of
-from handlers.ports import ItemRecord
+from handlers.ports import DeliveryRecord, ItemRecord
 from handlers.post_item import PostingPolicy, _notice, approval_request, plan_removal, refusal_answer
 from handlers.values import check_due
 from handlers.withdrawal import CANCELLED_KINDS, delivered, originator_place, withdrawn_copy
@@ -139,19 +142,8 @@ def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, rou
         if delivery.outbox_key in cancelled or not delivered(delivery):
             continue
         if delivery.contact in staying:
-            destination = Destination.parse(delivery.destination)
-            notice = render_superseded_notice(revised, item.revision)
-            protect = draft.caveat.protect_content or item.caveat.protect_content
-            if delivery.platform_message_id is not None:  # edited in place where the platform allows
-                rows.append(supersede_message(Supersession(
-                    delivery.platform_message_id, ref, revised.revision,
-                    render_superseded_copy(item, revised, ctx.directory), notice, delivery.contact, protect),
-                    destination))
-            else:  # sent, but its message unknown: the line after it is all that can be done
-                digest = hashlib.sha256(f"superseded|{ref}|{item.revision}|{destination}".encode()).hexdigest()
-                rows.append(OutboundMessage(
-                    key=f"sup-{digest[:48]}", kind=MessageKind.NOTICE, destination=destination, text=notice,
-                    reference=ref, contact=delivery.contact, protect_content=protect))
+            rows.append(_marked(revised, item.revision, delivery, render_superseded_copy(item, revised, ctx.directory),
+                                draft.caveat.protect_content or item.caveat.protect_content))
             marked += 1
         else:
             rows += withdrawn_copy(dropped, delivery, ctx.directory, ctx.now, place)
@@ -182,6 +174,40 @@ def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, rou
     earlier = (f"Earlier copies: {marked} marked superseded, {taken_back} taken back, "
                f"{sum(d.outbox_key in cancelled for d in record.deliveries)} unsent cancelled.")
     return SentRevision(revised, names, earlier)
+
+
+def _marked(revised: Item, earlier: int, delivery: DeliveryRecord, text: str, protect: bool) -> OutboundMessage:
+    """The row that marks a delivered copy of revision `earlier` superseded by `revised`: its edit to
+    `text` (alerts.supersede), or the line after it where its message is unknown. Keyed by the copy and
+    the revision, so planning it again (the correction, then the worker meeting a late send) plans it once."""
+    ref, destination = str(revised.reference), Destination.parse(delivery.destination)
+    notice = render_superseded_notice(revised, earlier)
+    if delivery.platform_message_id is not None:  # edited in place where the platform allows
+        return supersede_message(Supersession(delivery.platform_message_id, ref, revised.revision, text, notice,
+                                              delivery.contact, protect), destination)
+    # sent, but its message unknown: the line after it is all that can be done
+    digest = hashlib.sha256(f"superseded|{ref}|{earlier}|{destination}".encode()).hexdigest()
+    return OutboundMessage(key=f"sup-{digest[:48]}", kind=MessageKind.NOTICE, destination=destination, text=notice,
+                           reference=ref, contact=delivery.contact, protect_content=protect)
+
+
+def late_copy(record: ItemRecord, earlier: int, delivery: DeliveryRecord, banner: str, protect: bool,
+              directory: Directory, now: datetime) -> list[OutboundMessage]:
+    """The rows for a copy of revision `earlier` whose send was in flight when the item was corrected
+    (send_revision cancelled it, so planned nothing for it) and landed after all: what send_revision
+    plans for a delivered copy. Marked superseded by the current revision (`record.item`) if its reader
+    still receives the item, else taken back; taken back too if the item was withdrawn since. `banner`
+    is the first line the copy was sent with; `protect`, whether it was sent protected. The delivery
+    worker plans these in the transaction that records the send, so a restart cannot lose them."""
+    revised = record.item
+    if record.withdrawal is not None:
+        return withdrawn_copy(record, delivery, directory, now)
+    if delivery.contact in {d.contact for d in record.deliveries}:
+        return [_marked(revised, earlier, delivery, superseded_mark(banner, revised),
+                        protect or revised.caveat.protect_content)]
+    dropped = replace(record, withdrawal=Withdrawal(
+        revised.revised_at or now, revised.originator, f"corrected as {revised.label}, which no longer goes to you"))
+    return withdrawn_copy(dropped, delivery, directory, now)
 
 
 def _hold(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, confirmed: bool, policy: PostingPolicy,

@@ -165,6 +165,13 @@ class ItemRepository(Protocol):
         """The deliveries of the item's earlier revisions, as (revision, delivery), oldest first."""
         ...
 
+    def mark_earlier_sent(self, outbox_key: str, at: datetime,
+                          platform_message_id: str) -> tuple[int, DeliveryRecord] | None:
+        """A copy of an earlier revision whose send was in flight when the item was corrected landed:
+        record it sent (as mark_delivery does); its revision and delivery as now recorded, None when
+        `outbox_key` is no earlier revision's copy."""
+        ...
+
     def set_due(self, reference: Reference, ack_due: datetime | None, feedback_due: datetime | None) -> None:
         """New due times for an item (one held for release counts them from its approval)."""
         ...

@@ -143,6 +143,24 @@ class SqlItemRepository:
                                               row.superseded_at, _held_by(row)))
                 for row in rows]
 
+    def mark_earlier_sent(self, outbox_key: str, at: datetime,
+                          platform_message_id: str) -> tuple[int, DeliveryRecord] | None:
+        d = superseded_deliveries.c
+        behind = [s for s, rank in _DELIVERY_RANK.items() if rank < _DELIVERY_RANK["sent"]]
+        self._conn.execute(update(superseded_deliveries).where(d.outbox_key == outbox_key).values(
+            state=case((d.state.in_(behind), "sent"), else_=d.state),
+            platform_message_id=func.coalesce(d.platform_message_id, platform_message_id),
+            sent_at=func.coalesce(d.sent_at, at)))
+        row = self._conn.execute(
+            select(superseded_deliveries, outbox.c.contact.label("sent_to"))
+            .select_from(superseded_deliveries.outerjoin(outbox, outbox.c.key == d.outbox_key))
+            .where(d.outbox_key == outbox_key).order_by(d.revision.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return row.revision, DeliveryRecord(row.contact, row.destination, row.outbox_key, row.state, row.sent_at,
+                                            row.acknowledged_at, row.answered_at, row.platform_message_id,
+                                            row.superseded_at, _held_by(row))
+
     def set_due(self, reference: Reference, ack_due: datetime | None, feedback_due: datetime | None) -> None:
         self._conn.execute(update(items).where(items.c.reference == str(reference))
                            .values(ack_due=ack_due, feedback_due=feedback_due))

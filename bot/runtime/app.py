@@ -33,6 +33,7 @@ from bot.actions.supersede import SupersedeActions
 from bot.scheduling.retention import RetentionSweeper
 from bot.ops.witness_room import room_witness
 from handlers.answer_place import messages_about
+from handlers.correction import late_copy
 from handlers.dispatcher import Dispatcher
 from handlers.ports import ItemRecord
 from handlers.portal import PortalPolicy
@@ -242,6 +243,8 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
                               tell_coordinators=coordinator_rows(directory, connectors, encrypted_only, new_key),
                               withdrawn_copy=lambda record, delivery: withdrawn_copy(
                                   record, delivery, directory.current(), clock.now()),
+                              late_copy=lambda record, revision, delivery, banner, protect: late_copy(
+                                  record, revision, delivery, banner, protect, directory.current(), clock.now()),
                               actions=actions),
         connectors=connectors,
         checkpointer=checkpointer,

@@ -93,6 +93,7 @@ class DeliveryWorker:
         tell_coordinators: Callable[[ItemRecord, str], list[OutboundMessage]] | None = None,
         withdrawn_copy: Callable[[ItemRecord, DeliveryRecord], list[OutboundMessage]] | None = None,
         actions: Mapping[MessageKind, Operation] | None = None,
+        late_copy: Callable[[ItemRecord, int, DeliveryRecord, str, bool], list[OutboundMessage]] | None = None,
     ) -> None:
         self._db = db
         self._uow_factory = uow_factory
@@ -108,6 +109,9 @@ class DeliveryWorker:
         # The rows that take back a copy of a withdrawn item (handlers.withdrawal.withdrawn_copy): for a
         # copy whose send was in flight when its item was withdrawn, and landed.
         self._withdrawn_copy = withdrawn_copy
+        # The rows for a copy of an earlier revision whose send was in flight when its item was
+        # corrected, and landed (handlers.correction.late_copy): its mark as superseded, or its removal.
+        self._late_copy = late_copy
         self._concurrency = max(1, concurrency)
         self._send_timeout = retry.lease.total_seconds() * 0.75
         self._wake = asyncio.Event()
@@ -380,12 +384,15 @@ class DeliveryWorker:
                 uow.outbox.mark_sent(message.key, message_id, now, files=bool(message.attachments))
                 if message.kind is not MessageKind.DELIVERY or not message.reference:
                     continue
-                uow.items.mark_delivery(message.key, "sent", now, message_id)
+                current = uow.items.mark_delivery(message.key, "sent", now, message_id)
                 if message.reference not in records:
                     records[message.reference] = uow.items.get(Reference.parse(message.reference))
                 record = records[message.reference]
-                if record is not None and record.withdrawal is not None and record.erasure is None:
-                    self._take_back(uow, record, message, message_id, now)
+                if record is not None and record.erasure is None:
+                    if not current:  # not a copy of the current revision: of one corrected meanwhile?
+                        self._supersede_late(uow, record, message, message_id, now)
+                    elif record.withdrawal is not None:
+                        self._take_back(uow, record, message, message_id, now)
                 uow.audit.record(
                     AuditEvent(
                         action=AuditAction.DELIVERY,
@@ -414,6 +421,20 @@ class DeliveryWorker:
             return
         landed = replace(delivery, state="sent", platform_message_id=message_id, sent_at=delivery.sent_at or now)
         uow.outbox.enqueue_many(self._withdrawn_copy(record, landed))
+
+    def _supersede_late(self, uow, record: ItemRecord, message: Outgoing, message_id: str,  # noqa: ANN001
+                        now: datetime) -> None:
+        """A copy of an earlier revision landed after its item was corrected (the correction found its
+        send in flight): recorded, and marked superseded as the correction marked the others, in this
+        transaction with its send, so a restart cannot lose it; its keys make it once."""
+        if self._late_copy is None:
+            return
+        found = uow.items.mark_earlier_sent(message.key, now, message_id)
+        if found is None:
+            return
+        revision, landed = found
+        banner = message.text.split("\n", 1)[0]  # the line it was sent with (the earlier draft is not kept)
+        uow.outbox.enqueue_many(self._late_copy(record, revision, landed, banner, message.protect_content))
 
     def _record_failure(self, message: Outgoing, error: PlatformError) -> None:
         now = self._clock.now()

@@ -20,6 +20,7 @@ from alerts.identity import Platform, UserRef
 from alerts.items import Reference
 from alerts.lifecycle import Withdrawal
 from alerts.removal import Removal
+from alerts.supersede import Supersession
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
@@ -27,6 +28,7 @@ from bot.runtime.dbthread import DatabaseThread
 from bot.runtime.app import coordinator_rows, originator_rows
 from bot.runtime.delivery import DeliveryWorker, RetryPolicy
 from bot.connectors.errors import NotConnected, PermanentFailure, PlatformError, RateLimited, TransientFailure
+from handlers.correction import SUPERSEDED, late_copy
 from handlers.withdrawal import CANCELLED, CANCELLED_KINDS, withdrawn_copy
 from storage.sealing import AesGcmSealer
 from storage.tables import outbox
@@ -810,3 +812,65 @@ async def test_a_row_whose_kind_is_an_action_goes_to_its_operation_on_any_connec
         assert recorded["r1"] == "removal:r1" and recorded["r2"] == "removal:r2"
     finally:
         db.close()
+
+
+@pytest.mark.parametrize("stays", [True, False])
+async def test_a_copy_that_lands_after_its_item_was_corrected_is_marked_superseded(
+        engine: Engine, sealer: AesGcmSealer, stays: bool) -> None:
+    """The correction cancelled the rev 1 copy while its send was in flight, so planned nothing for it;
+    the send landed after all: the worker records it and plans what the correction plans for a
+    delivered copy, in the transaction of its send: its edit to say it is superseded (its reader gets
+    rev 2), or its removal and one line (rev 2 no longer goes to them). Planned twice, it is made once."""
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    item = make_item(originator="my-officer")
+    reference = str(item.reference)
+    revised = replace(item, revision=2, revised_at=clock.now())
+
+    class CorrectedMidSend(FakePlatform):
+        async def send(self, message: Outgoing) -> str:
+            if message.key == "d1":
+                with factory() as uow:  # /correct commits while the send is on its way (send_revision)
+                    assert uow.outbox.cancel(reference, CANCELLED_KINDS, SUPERSEDED) == ["d1"]
+                    uow.items.revise(revised, make_route("th-npoc" if stays else "my-npoc"), {
+                        "th-npoc" if stays else "my-npoc": "d2"}, clock.now())
+                    uow.commit()
+            return await super().send(message)
+
+    platform = CorrectedMidSend()
+    db = DatabaseThread()
+    keys = itertools.count(1)
+    planned: list[list[OutboundMessage]] = []
+
+    def late(record, revision, delivery, banner, protect):  # type: ignore[no-untyped-def]
+        planned.append(late_copy(record, revision, delivery, banner, protect, small_network(), clock.now()))
+        return planned[-1] * 2  # planned again (a repeat): its keys make it once
+
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",  # type: ignore[arg-type]
+                            late_copy=late)
+    try:
+        with factory() as uow:
+            uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
+            uow.outbox.enqueue(to("th-npoc", "d1", "[TLP:AMBER] document-fraud · from Malaysia\nthe alert",
+                                  kind=MessageKind.DELIVERY, reference=reference))
+            uow.commit()
+        await worker.settle()
+    finally:
+        db.close()
+    with engine.connect() as connection:
+        rows = connection.execute(outbox.select().order_by(outbox.c.id)).all()
+    with factory() as uow:
+        [(revision, copy)] = uow.items.earlier_deliveries(item.reference)
+    assert (revision, copy.state, copy.platform_message_id) == (1, "sent", "m1")  # recorded, not left "queued"
+    if stays:
+        assert [(r.kind, r.state) for r in rows] == [("delivery", "sent"), ("supersede", "sent")]
+        mark = Supersession.from_json(platform.received[1][1])
+        assert (mark.message_id, mark.revision, mark.contact) == ("m1", 2, "th-npoc")
+        assert mark.text == (f"Superseded by {reference} rev 2 — see the new copy\n"
+                             "[TLP:AMBER] document-fraud · from Malaysia")
+        assert mark.notice.startswith(f"[TLP:AMBER+STRICT] {reference} rev 1 is superseded by {reference} rev 2")
+    else:
+        assert [(r.kind, r.state) for r in rows] == [("delivery", "sent"), ("removal", "sent"), ("notice", "sent")]
+        assert Removal.from_json(platform.received[1][1]).message_id == "m1"
+        assert f"corrected as {reference} rev 2, which no longer goes to you" in platform.received[2][1]
+    assert len(planned) == 1

@@ -638,3 +638,30 @@ def test_a_reminder_and_a_run_are_noted_once(backend: Backend, clock: ManualCloc
         uow.commit()
     with backend.factory() as uow:
         assert not uow.reminders.claim("digest:2026-11-23", clock.now())
+
+
+def test_a_copy_of_an_earlier_revision_that_lands_late_is_recorded_sent(backend: Backend, clock: ManualClock) -> None:
+    item = make_item(1, originator="th-lo")
+    with backend.factory() as uow:
+        uow.items.add(item, make_route("my-npoc", "sg-npoc"), {"my-npoc": "o1", "sg-npoc": "o2"})
+        uow.items.mark_delivery("o1", "acknowledged", clock.now(), "m-1")
+        uow.commit()
+    revised = replace(item, revision=2, revised_at=clock.now())
+    with backend.factory() as uow:
+        uow.items.revise(revised, make_route("my-npoc"), {"my-npoc": "o3"}, clock.now())
+        uow.commit()
+    clock.advance(timedelta(seconds=5))
+    with backend.factory() as uow:
+        assert not uow.items.mark_delivery("o2", "sent", clock.now(), "m-2")  # no current copy: an earlier one
+        landed = uow.items.mark_earlier_sent("o2", clock.now(), "m-2")
+        assert uow.items.mark_earlier_sent("o1", clock.now(), "m-9") is not None  # never moved back
+        assert uow.items.mark_earlier_sent("o3", clock.now(), "m-3") is None  # the current revision's
+        uow.commit()
+    assert landed is not None
+    revision, delivery = landed
+    assert (revision, delivery.contact, delivery.state, delivery.platform_message_id, delivery.sent_at) == (
+        1, "sg-npoc", "sent", "m-2", clock.now())
+    with backend.factory() as uow:
+        earlier = uow.items.earlier_deliveries(item.reference)
+    assert [(d.outbox_key, d.state, d.platform_message_id) for _, d in earlier] == [
+        ("o1", "acknowledged", "m-1"), ("o2", "sent", "m-2")]

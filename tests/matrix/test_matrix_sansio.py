@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from alerts.caveats import Caveat, Tlp
 from alerts.directory import Directory, Room, RoomPurpose
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.messages import MessageKind
@@ -180,6 +181,27 @@ def test_an_approval_request_on_matrix_says_approve_by_reaction_and_decline_type
     # Anything else keeps its text: only an approval request is answered by a reaction.
     notice = message_content(outgoing(MessageKind.NOTICE, DIRECT, ask), ROOM)
     assert "react ✅" not in notice["body"] and "Approve: !approve A-2026-0001 · Decline" in notice["body"]
+
+
+@pytest.mark.parametrize("caveat", [Caveat(Tlp.RED), Caveat(Tlp.AMBER)])
+def test_an_approval_request_notifies_and_mentions_its_approver_as_a_delivery_does(caveat: Caveat) -> None:
+    """Approval requests and their reminders (post_item's and correction's _hold, release.py's round)
+    are made by messages_about: they wait on one person's action, so they are an m.text that mentions
+    the approver (the default push rules notify them), not a quiet m.notice."""
+    from handlers.answer_place import messages_about
+    from handlers.post_item import approval_hint
+    ask = f"Aminah asks you to approve the release of alert A-2026-0001. {approval_hint('A-2026-0001')}"
+    approver = "@au-npoc:example.org"
+    [row] = messages_about(small_network(), "au-npoc", caveat, "A-2026-0001", ask, lambda: "k1",
+                           kind=MessageKind.APPROVAL)
+    assert row.destination == Destination.direct(UserRef.parse(f"matrix:{approver}"))
+    content = message_content(Outgoing(key=row.key, kind=row.kind, destination=row.destination, text=row.text,
+                                       reference=row.reference, contact=row.contact,
+                                       protect_content=row.protect_content, reply_to=None, attempt=1,
+                                       attention=row.attention), ROOM)
+    assert content["msgtype"] == "m.text"
+    assert content["m.mentions"] == {"user_ids": [approver]}  # its Telegram account is not Matrix's business
+    assert content["body"].startswith("Aminah asks you to approve") and approver not in content["body"]  # direct chat
 
 
 def test_hints_on_matrix_use_the_bang_prefix() -> None:

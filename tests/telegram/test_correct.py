@@ -119,3 +119,27 @@ async def test_an_edit_that_failed_before_a_restart_is_made_after_it(tmp_path, f
         assert first.text == MARK
         assert supersede_rows(bot) == [("sent", supersede_rows(bot)[0][1])]
         assert not any(NOTICE in t for t in texts(fake, TH_NPOC.id))
+
+
+async def test_a_copy_whose_send_was_in_flight_when_corrected_is_edited_once_it_lands(tmp_path, fake,
+                                                                                      monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    # Thailand's copy is posted at once but answered 4 s later (within the client's timeout): its send
+    # is in flight meanwhile.
+    fake.stall_next("sendMessage", 4.0, chat_id=TH_NPOC.id)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), request_timeout=10.0) as bot:
+        fake.says(OFFICER, ALERT)
+        await eventually(lambda: any("altered passports" in t for t in texts(fake, TH_NPOC.id)), "the delivery")
+        first = copy_of(fake, "altered passports")
+        assert "sending" in bot.outbox_states()  # not recorded yet
+        fake.says(OFFICER, CORRECTION)
+        # The correction met the copy in flight: nothing to mark then, its send cancelled (too late).
+        await eventually(lambda: any("0 marked superseded, 0 taken back, 1 unsent cancelled" in t
+                                     for t in texts(fake, OFFICER.id)), "the answer")
+        await eventually(lambda: revised(fake), "rev 2")
+        await eventually(lambda: first.text == MARK, "the late copy marked superseded")
+        assert first.buttons() == []
+        await recorded(bot)
+        assert supersede_rows(bot) == [("sent", 1)]  # planned once, made once
+        assert not any(NOTICE in t for t in texts(fake, TH_NPOC.id))
+        assert len(revised(fake)) == 1

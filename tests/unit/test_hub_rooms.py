@@ -3,6 +3,8 @@ only where the caveat allows (the placement check decides). The dispatcher on th
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from alerts.audit import AuditAction
@@ -46,6 +48,21 @@ def test_a_hub_room_takes_a_green_alert_of_its_hub_but_never_an_amber_strict_one
             ItemKind.ALERT, "x", (Selector(SelectorKind.PERSON, person="th-npoc"),), Caveat(tlp), hub="KUL")
         route = Router(directory).route(draft, officer)
         assert all(d.destination.kind is DestinationKind.DIRECT for d in route.deliveries), route
+
+
+def test_a_red_alert_of_a_hub_says_why_the_hub_room_was_not_used() -> None:
+    directory = _with_hub_room()
+    draft = ItemDraft(ItemKind.ALERT, "x", (Selector(SelectorKind.PERSON, person="th-npoc"),
+                                            Selector(SelectorKind.PERSON, person="au-npoc")), Caveat(Tlp.RED), hub="KUL")
+    route = Router(directory).route(draft, directory.contacts["my-officer"])
+    assert all(d.destination.kind is DestinationKind.DIRECT for d in route.deliveries)
+    assert route.not_in_room == (("th-npoc", "TLP:RED is never posted in a room, so not in KUL airport"),
+                                 ("au-npoc", "TLP:RED is never posted in a room, so not in a room of hub KUL"))
+    assert render_places(route, directory, left_out=set())[0] == (
+        "Not posted in a room for Th Npoc (Thailand): TLP:RED is never posted in a room, so not in KUL airport; "
+        "sent to their direct chat instead.")
+    # Without hub: nobody asked for a room, and the receipt says nothing of rooms.
+    assert Router(directory).route(replace(draft, hub=None), directory.contacts["my-officer"]).not_in_room == ()
 
 
 def test_the_receipt_names_the_rooms_and_at_most_three_copies_no_room_took() -> None:
@@ -114,6 +131,15 @@ def test_an_admin_registers_a_hub_room_and_hub_alerts_go_there_where_their_cavea
     assert "Hub: KUL" in in_room[0].splitlines()
     assert any("Named informant" in text for text in bot.received_by("th-npoc"))  # in Thailand's direct chat
     assert "hubs KUL" in bot.answer("admin", "/rooms")
+
+
+def test_the_receipt_of_a_red_hub_alert_says_the_hub_room_was_not_used_and_why(bot: ArrangementBot) -> None:
+    bot.answer("admin", REGISTER)
+    [receipt] = bot.says("my-officer", "/alert to:@th-npoc tlp:red hub:KUL Named informant at gate C3")
+    assert _posted_in(bot, "console:#kul") == []
+    assert any("Named informant" in text for text in bot.received_by("th-npoc"))
+    assert ("Not posted in a room for Th Npoc (Thailand): TLP:RED is never posted in a room, so not in KUL airport; "
+            "sent to their direct chat instead.") in receipt
 
 
 def test_a_retired_room_gets_nothing_more(bot: ArrangementBot) -> None:

@@ -1,6 +1,6 @@
 """What the bot posts on Matrix: the m.room.message content of an outbox row. Pure (sansio/__init__.py).
 
-A message that asks people to act (a delivery, a reminder, an escalation: the row's `attention`) is
+A message that asks people to act (a delivery, a reminder, an escalation, an approval request: the row's `attention`) is
 an m.text that mentions them (`m.mentions`, intentional mentions since Matrix 1.7, and their id in the text
 when it is posted in a room), so the default push rules notify them, encrypted or not; everything
 else (receipts, answers, notices) is an m.notice, which the default rules keep quiet, and mentions
