@@ -37,6 +37,7 @@ from alerts.lifecycle import (
 from alerts.messages import Attachment, InboundMessage, MessageKind, OutboundMessage
 from alerts.priority import Priority
 from alerts.release import HeldRelease, ReleaseState
+from alerts.revisions import RevisionText
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
@@ -247,6 +248,12 @@ class AuditLog(Protocol):
         """The item's feedback and updates (/reply), oldest first, opened under its case key: the log
         is where they are kept. Entries not yet written (those of a held block) are not among them,
         nor those whose text is gone with an erased case."""
+        ...
+
+    def revisions(self, reference: Reference) -> list[RevisionText]:
+        """What each revision of the item said (its creation entry, then each /correct), by revision
+        number, opened under its case key: the item's row keeps only the current one. Left out as for
+        feedback: entries not yet written, and those whose text is gone with an erased case."""
         ...
 
 

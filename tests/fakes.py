@@ -29,6 +29,7 @@ from alerts.lifecycle import (
 from alerts.membership import PlannedAction, action_message
 from alerts.messages import Attachment, InboundMessage, MessageKind, OutboundMessage
 from alerts.release import HeldRelease, ReleaseState
+from alerts.revisions import RevisionText, revision_text_of
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
@@ -319,6 +320,18 @@ class _Audit:
         found = (feedback_of(e.actor, e.at, e.recipients, e.detail) for e in self._staged.audit
                  if e.action is AuditAction.FEEDBACK and e.reference == str(reference))
         return [f for f in found if f is not None]
+
+    def revisions(self, reference: Reference) -> list[RevisionText]:
+        record = self._staged.items.get(str(reference))
+        if record is not None and record.erasure is not None:
+            return []  # gone with the case key, as feedback is
+        found: dict[int, RevisionText] = {}
+        for e in self._staged.audit:
+            if e.reference == str(reference) and e.action in (AuditAction.ITEM_CREATED, AuditAction.CORRECTION):
+                text = revision_text_of(e.action is AuditAction.ITEM_CREATED, e.at, e.caveat, e.detail)
+                if text is not None:
+                    found.setdefault(text.revision, text)
+        return [found[n] for n in sorted(found)]
 
 
 def _signature(record: ItemRecord) -> tuple[int, int]:

@@ -24,6 +24,7 @@ from alerts.lifecycle import FEEDBACK_TO_ORIGINATOR, UPDATE_TO_RECIPIENTS, Feedb
 from alerts.routing_types import Destination, DestinationKind
 from alerts.reminder_render import duration
 from alerts.reminders import Owed, Track, chased, deadline, overdue
+from alerts.revisions import RevisionText, changes
 from alerts.roles import Role
 from alerts.stats import ExchangeTimes, group_stats, median, percentile, period_bounds
 from alerts.incident import COUNT_MINIMUM, Incident, harmonised_counts
@@ -234,10 +235,13 @@ def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datet
         raise
     item, clock = record.item, Clock(viewer.timezone)
     reference = str(item.reference)
-    _consulted(uow, viewer, now, reference=reference, caveat=item.caveat.label(), command="portal item",
-               view=view.value)
     overseer = view is ItemView.EVERY_RECIPIENT
     copies = own_copies(viewer, record)  # a recipient's own; a delegate's, those they held for someone away
+    revisions = _revisions(uow, directory, copies, record, overseer, clock)
+    # The earlier texts shown are named, as the bulletin names the items whose text it carried.
+    shown = ", ".join(str(r["number"]) for r in revisions if r["said"] == "shown")
+    _consulted(uow, viewer, now, reference=reference, caveat=item.caveat.label(), command="portal item",
+               view=view.value, **({"earlier_texts": shown} if shown else {}))
     draft = item.draft
     page: dict[str, Any] = {
         "reference": reference, "tlp": item.caveat.tlp.label, "tlp_class": _tlp_class(item.caveat.tlp),
@@ -249,7 +253,7 @@ def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datet
         "erased": record.erasure is not None, "body": "" if record.erasure is not None else draft.body,
         "closure": None, "withdrawal": None, "view": view.value, "overseer": overseer, "zone": viewer.timezone,
         "deliveries": [_copy(directory, clock, d) for d in record.deliveries if overseer or d.contact in copies],
-        "revision": item.revision, "revised": clock.at(item.revised_at) if item.revised_at else None, "revisions": _revisions(uow, directory, copies, record, overseer, clock),
+        "revision": item.revision, "revised": clock.at(item.revised_at) if item.revised_at else None, "revisions": revisions,
         "forwards": [], "feedback": [],
         "can_act": may_act(viewer) and record.closure is None and record.erasure is None,
         "is_auditor": viewer.has(Role.AUDITOR),
@@ -285,19 +289,31 @@ def _copy(directory: Directory, clock: Clock, delivery: DeliveryRecord) -> dict[
 
 def _revisions(uow: UnitOfWork, directory: Directory, copies: frozenset[str], record: ItemRecord, overseer: bool,
                clock: Clock) -> list[dict[str, Any]]:
-    """The item's earlier revisions (/correct), oldest first: when each was made and superseded, and its
+    """The item's earlier revisions (/correct), oldest first: when each was made and superseded, its
     copies the viewer may see (every one for an overseer, else those of `copies`, the recipients whose
-    copies are theirs: as for the current revision)."""
+    copies are theirs: as for the current revision), and what it said. Its text (a line of what differs
+    from the current revision, then its body) goes to an overseer, and to a recipient only for a
+    revision a copy of theirs was part of: what was never sent to them stays unknown to them."""
     by_number: dict[int, list[DeliveryRecord]] = {}
     for number, delivery in uow.items.earlier_deliveries(record.item.reference):
         by_number.setdefault(number, []).append(delivery)
+    item, erased = record.item, record.erasure is not None
+    texts = {} if erased or not by_number else {t.revision: t for t in uow.audit.revisions(item.reference)}
+    current = RevisionText(item.revision, item.revised_at or item.created_at, item.draft.body, item.caveat.label(),
+                           item.draft.priority.value, item.draft.topic or "")
     found: list[dict[str, Any]] = []
-    made: datetime | None = record.item.created_at
+    made: datetime | None = item.created_at
     for number in sorted(by_number):
         earlier = by_number[number]
         ended = min((d.superseded_at for d in earlier if d.superseded_at is not None), default=None)
+        seen = [d for d in earlier if overseer or d.contact in copies]
+        text = texts.get(number)
+        # "hidden": not the viewer's; "erased": gone with the case; "missing": no entry holds it.
+        said = ("hidden" if not (overseer or seen) else "erased" if erased else "missing" if text is None else "shown")
         found.append({"number": number, "made": clock.at(made), "superseded": clock.at(ended),
-                      "copies": [_copy(directory, clock, d) for d in earlier if overseer or d.contact in copies]})
+                      "copies": [_copy(directory, clock, d) for d in seen], "said": said,
+                      "changes": changes(text, current) if text is not None and said == "shown" else "",
+                      "body": text.body if text is not None and said == "shown" else ""})
         made = ended
     return found
 

@@ -19,6 +19,8 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.engine import RootTransaction, Transaction
@@ -27,6 +29,7 @@ from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import Clock
 from alerts.items import Reference
 from alerts.lifecycle import Feedback, feedback_of
+from alerts.revisions import RevisionText, revision_text_of
 from storage.audit.encoding import (
     GENESIS_HASH,
     HEAD_MAC_LABEL,
@@ -205,14 +208,37 @@ class SqlAuditLog:
         """handlers.ports.AuditLog.feedback: the item's FEEDBACK entries as written so far (not those
         held in this block), each opened under the item's case key; one that cannot be opened (its
         case erased, or a blob that does not verify) is left out rather than failing the reader."""
+        found: list[Feedback] = []
+        for _, at, meta, detail in self._opened(reference, (AuditAction.FEEDBACK,)):
+            entry = feedback_of(meta.get("actor"), at, tuple(meta.get("recipients") or ()), detail)
+            if entry is not None:
+                found.append(entry)
+        return found
+
+    def revisions(self, reference: Reference) -> list[RevisionText]:
+        """handlers.ports.AuditLog.revisions: the item's creation and CORRECTION entries opened as
+        feedback's are, one per revision (the first written stands), by revision number."""
+        found: dict[int, RevisionText] = {}
+        for action, at, meta, detail in self._opened(reference, (AuditAction.ITEM_CREATED, AuditAction.CORRECTION)):
+            text = revision_text_of(action == AuditAction.ITEM_CREATED.value, at, meta.get("caveat"), detail)
+            if text is not None:
+                found.setdefault(text.revision, text)
+        return [found[n] for n in sorted(found)]
+
+    def _opened(self, reference: Reference, actions: tuple[AuditAction, ...]
+                ) -> Iterator[tuple[str, datetime, dict[str, Any], dict[str, Any]]]:
+        """The item's entries of `actions` as written so far, oldest first: (action, recorded at, meta,
+        detail), each opened under the master key (meta) and the item's case key (detail). An entry
+        whose detail was dropped (its case erased when it was written) or does not open (the case
+        erased since, or a blob that does not verify) is skipped."""
         e = audit_entries.c
         rows = self._connection.execute(
-            select(e.seq, e.recorded_at_us, e.key_id, e.schema_version, e.case_ref, e.sealed_meta, e.sealed_detail)
-            .where(e.reference == str(reference), e.action == AuditAction.FEEDBACK.value).order_by(e.seq))
-        found: list[Feedback] = []
+            select(e.seq, e.action, e.recorded_at_us, e.key_id, e.schema_version, e.case_ref, e.sealed_meta,
+                   e.sealed_detail)
+            .where(e.reference == str(reference), e.action.in_([a.value for a in actions])).order_by(e.seq))
         for row in rows:
             if row.sealed_detail is None:
-                continue  # its detail was dropped: the case was erased when it was written
+                continue
             try:
                 meta = loads(self._sealer.open(row.sealed_meta, aad=part_aad(row.seq, row.key_id,
                                                                               row.schema_version, "meta")))
@@ -220,11 +246,7 @@ class SqlAuditLog:
                     row.seq, row.key_id, row.schema_version, "detail"), case=row.case_ref))
             except (SealError, ValueError):
                 continue
-            entry = feedback_of(meta.get("actor"), from_micros(row.recorded_at_us),
-                                tuple(meta.get("recipients") or ()), detail)
-            if entry is not None:
-                found.append(entry)
-        return found
+            yield row.action, from_micros(row.recorded_at_us), meta, detail
 
     def _recorded_at_us(self, event: AuditEvent) -> int:
         return to_micros(self._clock.now() if self._clock else event.at)

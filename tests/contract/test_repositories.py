@@ -32,6 +32,7 @@ from alerts.membership import PlannedAction, RoomAction
 from alerts.messages import Attachment, InboundMessage, Mention, MessageKind
 from alerts.release import HeldRelease, ReleaseState
 from alerts.reminders import Reminder, Stage, Track
+from alerts.revisions import RevisionText
 from alerts.roles import Role
 from tests.contract.conftest import Backend
 from tests.sample_network import person
@@ -348,6 +349,44 @@ def test_the_feedback_on_an_item_reads_back_from_the_log_oldest_first(backend: B
         Feedback(start + timedelta(minutes=10), "vn-npoc", "For SG", False, ("th-lo",), "sg-npoc"),
     ]
     assert found[2].copy_of == "sg-npoc" and found[0].copy_of == "my-npoc"
+
+
+def test_what_each_revision_said_reads_back_from_the_log_by_revision(backend: Backend, clock: ManualClock) -> None:
+    ref = Reference(ItemKind.ALERT, 2026, 1)
+
+    def entry(action: AuditAction, caveat: str, reference: str = str(ref), **detail: str) -> AuditEvent:
+        return AuditEvent(action=action, at=clock.now(), actor="th-lo", recipients=("my-npoc",), channel="console:@x",
+                          reference=reference, caveat=caveat, detail=detail)
+
+    with backend.factory() as uow:
+        uow.items.add(make_item(1, originator="th-lo"), make_route("my-npoc"), {"my-npoc": "o1"})
+        uow.items.add(make_item(2, originator="th-lo"), make_route("my-npoc"), {"my-npoc": "o2"})
+        uow.audit.record(entry(AuditAction.ITEM_CREATED, "TLP:AMBER CLEAR-H0", kind="alert", body="First <words>",
+                               topic="document-fraud", priority="routine", grade="", route="my-npoc via x"))
+        clock.advance(timedelta(minutes=5))
+        uow.audit.record(entry(AuditAction.CORRECTION, "TLP:RED CLEAR-H0", revision="2", body="Second words",
+                               topic="document-fraud", priority="urgent", grade=""))
+        clock.advance(timedelta(minutes=5))
+        uow.audit.record(entry(AuditAction.CORRECTION, "TLP:RED CLEAR-H0", revision="3", body="Third words",
+                               topic="", priority="urgent", grade=""))
+        # Neither another item's revision, nor another kind of entry about this one, nor a damaged one.
+        uow.audit.record(entry(AuditAction.CORRECTION, "TLP:AMBER CLEAR-H0", "A-2026-0002", revision="2",
+                               body="Other item", topic="", priority="routine"))
+        uow.audit.record(entry(AuditAction.FEEDBACK, "TLP:RED CLEAR-H0", text="Not a revision",
+                               direction=FEEDBACK_TO_ORIGINATOR, body="Not a revision"))
+        uow.audit.record(entry(AuditAction.CORRECTION, "TLP:RED CLEAR-H0", revision="x", body="No number"))
+        uow.commit()
+    with backend.factory() as uow:
+        found = uow.audit.revisions(ref)
+        other = uow.audit.revisions(Reference(ItemKind.ALERT, 2026, 2))
+        none = uow.audit.revisions(Reference(ItemKind.ALERT, 2026, 9))
+    start = clock.now() - timedelta(minutes=10)
+    assert found == [
+        RevisionText(1, start, "First <words>", "TLP:AMBER CLEAR-H0", "routine", "document-fraud"),
+        RevisionText(2, start + timedelta(minutes=5), "Second words", "TLP:RED CLEAR-H0", "urgent", "document-fraud"),
+        RevisionText(3, start + timedelta(minutes=10), "Third words", "TLP:RED CLEAR-H0", "urgent", ""),
+    ]
+    assert [(r.revision, r.body) for r in other] == [(2, "Other item")] and none == []
 
 
 def test_find_chooses_by_metadata_newest_first(backend: Backend) -> None:

@@ -21,6 +21,7 @@ from tests.portal.world import PortalWorld
 pytestmark = pytest.mark.slow
 
 HOSTILE = 'Two travellers <script>document.title="pwned"</script><img src=x id="injected"> flight XX123'
+EARLIER = 'One traveller <img src=x id="injected-earlier"> flight XX123 at 14:30'
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalWorld]:
         assert any("A-2026-0002" in a for a in answers), answers
         world.say("th-npoc", "/ack A-2026-0001")
         world.say("th-npoc", "/reply A-2026-0001 Confirmed <b>stolen</b>")
+        answers = world.say("my-officer", f"/alert to:TH tlp:amber topic:document-fraud\n{EARLIER}")
+        assert any("A-2026-0003" in a for a in answers), answers
+        world.advance(timedelta(minutes=30))
+        answers = world.say("my-officer", "/correct A-2026-0003 priority:urgent\n\nOne traveller, flight XX124 at 16:10")
+        assert any("A-2026-0003 rev 2" in a for a in answers), answers
         world.advance(timedelta(days=3))  # everything unanswered is overdue now
         yield world
 
@@ -126,6 +132,26 @@ def test_an_item_page_shows_its_route_feedback_and_hostile_text_inert(world: Por
     assert "Confirmed <b>stolen</b>" in main  # feedback, escaped too
     assert "acknowledged" in main or "answered" in main
     screenshot(browser, "item", shots)
+
+
+def test_a_recipient_reads_what_a_corrected_items_earlier_revision_said(world: PortalWorld, browser: Any,
+                                                                         shots: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    log_in(browser, world, "th-npoc")  # a recipient of rev 1 and of rev 2
+    browser.find_element(By.LINK_TEXT, "Items").click()
+    wait_for_title(browser, "Items")
+    browser.find_element(By.LINK_TEXT, "A-2026-0003").click()
+    wait_for_title(browser, "A-2026-0003 rev 2")
+    assert browser.find_element(By.ID, "body").text == "One traveller, flight XX124 at 16:10"
+    assert browser.find_element(By.ID, "rev-1-body").text == EARLIER  # shown as text, never run
+    assert not browser.find_elements(By.ID, "injected-earlier")
+    assert browser.find_element(By.ID, "rev-1-changes").text == (
+        "Changed since, to the current rev 2: priority routine → urgent · the text.")
+    heading = browser.find_element(By.CSS_SELECTOR, "#rev-1 h3").text
+    assert heading.startswith("Rev 1 · made ") and heading.count("+07") == 2  # on the reader's clock (Bangkok)
+    browser.execute_script("arguments[0].scrollIntoView()", browser.find_element(By.ID, "rev-1"))
+    screenshot(browser, "item-revisions", shots)
 
 
 def test_statistics_show_charts_drawn_on_the_server(world: PortalWorld, browser: Any, shots: Path) -> None:

@@ -363,20 +363,22 @@ def _local(moment: object, zone: str) -> str:
 
 
 def test_a_corrected_and_withdrawn_items_page_shows_its_revisions_and_withdrawal_escaped(world: PortalWorld) -> None:
-    world.say("my-officer", "/alert to:TH,ID tlp:amber topic:document-fraud\nTwo travellers, flight XX123")
+    world.say("my-officer", "/alert to:TH,ID tlp:amber topic:document-fraud\n"
+                            "Two travellers <script>alert('rev1')</script>, flight XX123")
     made = world.clock.now()
     world.advance(timedelta(minutes=20))
     world.say("th-npoc", "/ack A-2026-0003")
     world.advance(timedelta(minutes=20))
     superseded = world.clock.now()
-    world.say("my-officer", "/correct A-2026-0003 to:TH,ID,MY\n\n<img src=x onerror=alert(1)> Three travellers")
+    world.say("my-officer", "/correct A-2026-0003 to:TH,ID,MY tlp:amber+strict priority:urgent\n\n"
+                            "<img src=x onerror=alert(1)> Three travellers")
     world.say("th-npoc", "/reply A-2026-0003 <script>alert('feedback')</script> held at the gate")
     world.advance(timedelta(minutes=20))
     withdrawn = world.clock.now()
     answers = world.say("my-officer", "/withdraw A-2026-0003 <b onclick=x()>sent</b> to the wrong desk")
     assert any("A-2026-0003" in a for a in answers), answers
     pages = {}
-    for contact in ("my-officer", "th-npoc", "my-npoc"):
+    for contact in ("my-officer", "th-npoc", "my-npoc", "rso-auditor"):
         client = Client(world.url)
         client.log_in(world.login_link(contact))
         answer = client.get("/items/A-2026-0003")
@@ -411,3 +413,42 @@ def test_a_corrected_and_withdrawn_items_page_shows_its_revisions_and_withdrawal
     malaysian = pages["my-npoc"]
     assert "No copy of yours." in malaysian.split('id="rev-1"', 1)[1].split("</section>", 1)[0]
     assert "held at the gate" not in malaysian and "(Thailand)" not in malaysian.split("<h2>Earlier revisions</h2>")[1]
+    # What rev 1 said: what differs from the current revision, then its body, escaped; to those who may
+    # see it: overseers (the originator, an auditor) and the recipients of rev 1, never Malaysia.
+    said = ('id="rev-1-changes">Changed since, to the current rev 2: TLP:AMBER H0 → TLP:AMBER+STRICT H0 · '
+            "priority routine → urgent · the text.</p>")
+    rev1_body = 'id="rev-1-body">Two travellers &lt;script&gt;alert(&#39;rev1&#39;)&lt;/script&gt;, flight XX123</pre>'
+    for contact in ("my-officer", "rso-auditor", "th-npoc"):
+        assert said in pages[contact] and rev1_body in pages[contact], contact
+    assert "Two travellers" not in malaysian and 'id="rev-1-changes"' not in malaysian
+    assert "TLP:AMBER →" not in malaysian and "routine" not in malaysian
+    for page in pages.values():
+        assert "<script>alert('rev1')" not in page
+    # Each reading is recorded, naming the earlier texts it showed.
+    with world.runtime.engine.connect() as connection:
+        readings = [(e.actor, (e.detail or {}).get("earlier_texts"))
+                    for e in read_entries(connection, world.runtime.keyring, reference="A-2026-0003")
+                    if e.action == "consultation" and (e.detail or {}).get("command") == "portal item"]
+    assert sorted(readings, key=str) == sorted([("my-officer", "1"), ("th-npoc", "1"), ("my-npoc", None),
+                                                ("rso-auditor", "1")], key=str)
+
+
+def test_an_erased_items_earlier_revisions_say_their_text_was_erased(world: PortalWorld) -> None:
+    from alerts.items import Reference
+    from storage.audit.erasure import erase
+    from storage.audit.log import SqlAuditLog
+
+    world.say("my-officer", "/alert to:TH tlp:amber topic:document-fraud\nFirst words about flight XX123")
+    world.advance(timedelta(minutes=5))
+    world.say("my-officer", "/correct A-2026-0003 priority:urgent\n\nSecond words about flight XX123")
+    officer = Client(world.url)
+    officer.log_in(world.login_link("my-officer"))
+    assert "First words about flight XX123" in officer.get("/items/A-2026-0003").body  # until the case is erased
+    erase(world.runtime.engine, world.runtime.keyring, "A-2026-0003", reason="retention", actor="rso-admin",
+          clock=world.clock)
+    page = officer.get("/items/A-2026-0003").body
+    assert 'id="rev-1"' in page and "Its text was erased with the case." in page
+    assert "First words" not in page and "Second words" not in page and 'id="rev-1-body"' not in page
+    # The log itself can no longer open what either revision said.
+    with world.runtime.engine.connect() as connection:
+        assert SqlAuditLog(connection, world.runtime.keyring).revisions(Reference.parse("A-2026-0003")) == []

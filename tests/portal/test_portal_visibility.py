@@ -24,8 +24,10 @@ PEOPLE = ("th-npoc", "th-deputy", "th-immigration", "my-npoc", "my-officer", "au
 TLPS = ("clear", "green", "amber", "amber+strict", "red")
 REFERENCE = re.compile(r"[AR]-\d{4}-\d{4}")
 
-item = st.tuples(st.sampled_from(SENDERS), st.lists(st.sampled_from(PEOPLE), min_size=1, max_size=3, unique=True),
-                 st.sampled_from(TLPS), st.booleans())
+RECIPIENTS = st.lists(st.sampled_from(PEOPLE), min_size=1, max_size=3, unique=True)
+# Who sent it, to whom, its TLP, whether its first recipient acknowledges it, and to whom its
+# correction (/correct, rev 2) goes; None: it is not corrected.
+item = st.tuples(st.sampled_from(SENDERS), RECIPIENTS, st.sampled_from(TLPS), st.booleans(), st.none() | RECIPIENTS)
 # Who is away while the items are sent, and stands in for them; (None, None): nobody.
 AWAY = st.sampled_from([(None, None), ("th-npoc", "th-immigration"), ("my-npoc", "my-officer")])
 
@@ -55,12 +57,17 @@ def test_pages_show_an_item_only_when_chat_would(drawn: list[tuple[str, list[str
     person, delegate = away
     if person is not None:
         bot.says(person, f"/away until:2026-11-24 backup:@{delegate}")
-    for n, (sender, recipients, tlp, acknowledged) in enumerate(drawn):
+    bodies: dict[tuple[str, int], str] = {}  # (reference, revision): what it said
+    for n, (sender, recipients, tlp, acknowledged, corrected) in enumerate(drawn):
         to = ",".join(f"@{r}" for r in recipients if r != sender) or "@iom-npoc"
         answers = bot.says(sender, f"/alert to:{to} tlp:{tlp} topic:document-fraud confirm:yes\nBody {n}")
         found = [m.group() for a in answers for m in [REFERENCE.search(a)] if m]
         if found and acknowledged:
             bot.says(recipients[0], f"/ack {found[0]}")
+        if found and corrected is not None:
+            bodies[found[0], 1] = f"Body {n}"
+            to = ",".join(f"@{r}" for r in corrected if r != sender) or "@iom-npoc"
+            bot.says(sender, f"/correct {found[0]} to:{to} priority:urgent confirm:yes\n\nBody {n} <rev 2>")
     if person is not None and back:
         bot.says(person, "/back")  # their delegate keeps seeing what was sent to them
     bot.clock.advance(timedelta(days=4))  # all that is unanswered is overdue
@@ -91,6 +98,21 @@ def test_pages_show_an_item_only_when_chat_would(drawn: list[tuple[str, list[str
                     held = [d for d in record.deliveries if viewer.id in (d.contact, bot.store.outbox[d.outbox_key].contact
                                                                            if d.outbox_key in bot.store.outbox else None)]
                     assert len(page["deliveries"]) == len(held) >= 1
+                # An earlier revision's text: never to someone it was not sent to (a copy of theirs, or
+                # one they held for someone away), always to an overseer and to a recipient of it.
+                for revision in page["revisions"]:
+                    copies = [d for number, d in bot.store.superseded.get(reference, ()) if number == revision["number"]]
+                    own = any(d.contact == viewer.id for d in copies)
+                    sent = own or any(bot.store.outbox[d.outbox_key].contact == viewer.id for d in copies
+                                      if d.outbox_key in bot.store.outbox)
+                    overseer = page["view"] == "every recipient"
+                    if revision["said"] == "shown":
+                        assert overseer or sent, (viewer.id, reference)
+                        assert revision["body"] == bodies[reference, revision["number"]]
+                        assert "priority routine → urgent" in revision["changes"]
+                    else:
+                        assert not (overseer or own) and revision["said"] == "hidden", (viewer.id, reference)
+                        assert revision["body"] == revision["changes"] == ""
             board = set(views.board(uow, bot.directory, viewer, now)["references"])
         assert listed == in_chat, viewer.id
         assert opened == in_chat, viewer.id
