@@ -57,7 +57,8 @@ SUPERSEDED = "superseded"
 
 def correct(ctx: CommandContext, command: CorrectCommand, policy: PostingPolicy) -> None:
     reference = command.reference
-    record = find_item(ctx, reference, "correct")
+    # Locked: a send the worker records meanwhile would otherwise be planned for by neither side.
+    record = find_item(ctx, reference, "correct", for_update=True)
     if record is None:
         return
     item, sender = record.item, sender_of(ctx)

@@ -84,13 +84,14 @@ def involved(ctx: CommandContext, record: ItemRecord) -> bool:
 
 
 def find_item(ctx: CommandContext, reference: Reference, command: str, *,
-              withdrawn: bool = False) -> ItemRecord | None:
+              withdrawn: bool = False, for_update: bool = False) -> ItemRecord | None:
     """The item, or None after telling the sender there is no such item, or that it was erased or
     withdrawn (`withdrawn`: a withdrawn item is returned too, for a command that shows its past).
 
     The command's own text is about the item: it is filed under the item's case (see
-    ItemRepository.file_message), so that erasing the case erases it too."""
-    record = ctx.uow.items.get(reference)
+    ItemRepository.file_message), so that erasing the case erases it too. `for_update`: the command
+    changes the item's copies, so it locks the item (ItemRepository.get)."""
+    record = ctx.uow.items.get(reference, for_update=for_update)
     if record is None:
         ctx.answer(f"There is no item {reference}. Check the reference; /mine lists your open items. "
                    f"Example: /{command} A-2026-0042")

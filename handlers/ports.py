@@ -104,7 +104,11 @@ class ItemRepository(Protocol):
         before its number was handed out."""
         ...
 
-    def get(self, reference: Reference) -> ItemRecord | None: ...
+    def get(self, reference: Reference, *, for_update: bool = False) -> ItemRecord | None:
+        """The item with its deliveries. `for_update`: the caller will change the item or its copies
+        (/correct, /withdraw, the delivery worker recording a send); the item is locked until the
+        transaction ends, so those writers take turns and each reads the copies as the other left them."""
+        ...
 
     def get_many(self, references: Sequence[Reference]) -> list[ItemRecord]:
         """The items of `references` that exist, in that order (a search opens them a batch at a time)."""

@@ -169,7 +169,8 @@ def _decidable(ctx: CommandContext, reference: Reference, verb: str) -> tuple[It
     assert ctx.sender is not None
     ref = str(reference)
     held = ctx.uow.releases.get(ref)
-    record = ctx.uow.items.get(reference)
+    # Approving a held correction changes the item's copies (send_revision): locked, as /correct does.
+    record = ctx.uow.items.get(reference, for_update=verb == "approve")
     if held is None or record is None:
         ctx.answer(f"{ref} is not waiting for approval: only items held for two-person release are approved "
                    f"or declined. Example: /{verb} {ref}")

@@ -94,7 +94,8 @@ def delivered(delivery: DeliveryRecord) -> bool:
 
 
 def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
-    record = find_item(ctx, reference, "withdraw")
+    # Locked: a send the worker records meanwhile would otherwise be taken back by neither side.
+    record = find_item(ctx, reference, "withdraw", for_update=True)
     if record is None:
         return
     item, sender = record.item, sender_of(ctx)

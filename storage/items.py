@@ -221,8 +221,12 @@ class SqlItemRepository:
                  "reason": d.reason, "outbox_key": outbox_keys[d.contact], "state": queued}
                 for d in route.deliveries]
 
-    def get(self, reference: Reference) -> ItemRecord | None:
-        row = self._conn.execute(select(items).where(items.c.reference == str(reference))).one_or_none()
+    def get(self, reference: Reference, *, for_update: bool = False) -> ItemRecord | None:
+        query = select(items).where(items.c.reference == str(reference))
+        # The items row is the item's lock on PostgreSQL (the deliveries are read after it, in a statement
+        # of their own, so they are read as the writer before us left them); SQLite's BEGIN IMMEDIATE
+        # already makes each writer wait for the one before, and it leaves FOR UPDATE out.
+        row = self._conn.execute(query.with_for_update(of=items) if for_update else query).one_or_none()
         if row is None:
             return None
         return self._records([row])[0]

@@ -99,7 +99,8 @@ class _Items:
         )
         self._staged.items[str(item.reference)] = ItemRecord(item, route, deliveries)
 
-    def get(self, reference: Reference) -> ItemRecord | None:
+    def get(self, reference: Reference, *, for_update: bool = False) -> ItemRecord | None:
+        # One writer at a time in memory: nothing to lock.
         record = self._staged.items.get(str(reference))
         return _with_holders(self._staged, record) if record is not None else None
 

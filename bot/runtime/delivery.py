@@ -379,14 +379,18 @@ class DeliveryWorker:
         """Mark `sent` sent and lease up to `limit` rows of `platforms` to send next, in one transaction."""
         now = self._clock.now()
         with self._uow_factory() as uow:
-            records: dict[str, ItemRecord | None] = {}  # within one transaction: the same item, read once
+            # Each copy's item is read, and locked, before anything is written: a /correct or /withdraw
+            # of it waits for this record of its send, or this waits for it and then sees the copy
+            # cancelled (a late copy), so one side or the other plans the copy's edit or removal. In
+            # one order (the items', then the outbox's rows), so two such transactions never deadlock.
+            copies_of = sorted({m.reference for m, _ in sent if m.kind is MessageKind.DELIVERY and m.reference})
+            records: dict[str, ItemRecord | None] = {  # within one transaction: the same item, read once
+                reference: uow.items.get(Reference.parse(reference), for_update=True) for reference in copies_of}
             for message, message_id in sent:
                 uow.outbox.mark_sent(message.key, message_id, now, files=bool(message.attachments))
                 if message.kind is not MessageKind.DELIVERY or not message.reference:
                     continue
                 current = uow.items.mark_delivery(message.key, "sent", now, message_id)
-                if message.reference not in records:
-                    records[message.reference] = uow.items.get(Reference.parse(message.reference))
                 record = records[message.reference]
                 if record is not None and record.erasure is None:
                     if not current:  # not a copy of the current revision: of one corrected meanwhile?

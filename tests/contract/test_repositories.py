@@ -130,6 +130,19 @@ def test_an_item_comes_back_as_stored_with_its_deliveries_in_route_order(backend
     assert record.route == make_route("th-lo-2", "my-npoc")
 
 
+def test_an_item_read_for_update_is_the_item_read(backend: Backend) -> None:
+    """The read of a command that changes the item's copies (it locks the item on PostgreSQL: the
+    waiting is shown in tests/bot/test_copy_lock.py) gives what the plain read gives."""
+    item = make_item(1)
+    with backend.factory() as uow:
+        uow.items.add(item, make_route("th-lo-2", "my-npoc"), {"th-lo-2": "o1", "my-npoc": "o2"})
+        uow.commit()
+    with backend.factory() as uow:
+        locked = uow.items.get(item.reference, for_update=True)
+        assert uow.items.get(Reference(ItemKind.ALERT, 2026, 2), for_update=True) is None
+        assert locked is not None and locked == uow.items.get(item.reference)
+
+
 def test_an_items_attachments_are_filed_with_its_message_and_open_whole(backend: Backend, clock: ManualClock) -> None:
     item = make_item(1)
     photo = Attachment("passport.jpg", "image/jpeg", 6, b"\xff\xd8page")
