@@ -260,3 +260,20 @@ def test_a_delegate_sees_nothing_of_what_was_not_sent_to_them() -> None:
 
 def _refs(answer: str) -> list[str]:
     return re.findall(r"^([AR]-\d{4}-\d{4})", answer, re.MULTILINE)
+
+
+def test_a_backup_given_the_item_by_escalation_may_act_on_it_but_is_not_given_sight_of_it() -> None:
+    # Their copy is a reminder, not the item's delivery: seeing follows the delivered copy.
+    bot = AwayBot()
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber priority:urgent Boat sighted")
+    bot.worker_sends()
+    for _ in range(30):
+        bot.tick(10)
+    assert [m for m in bot.messages_to("th-deputy") if m.kind is MessageKind.ESCALATION]
+    assert bot.answer("th-deputy", f"/reply {REF} Checked with the harbour").startswith(
+        f"Your feedback on {REF} for Th Npoc (Thailand) goes to")
+    refused = "Only the originator, recipients, coordinators and auditors can see"
+    assert bot.answer("th-deputy", f"/status {REF}").startswith(refused)
+    assert bot.answer("th-deputy", f"/history {REF}").startswith(refused)
+    assert bot.answer("th-deputy", "/find boat") == "Nothing found among the items you may see."
+    assert _refs(bot.answer("th-deputy", "/mine all")) == []
