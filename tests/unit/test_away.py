@@ -253,6 +253,9 @@ def test_a_delegate_sees_nothing_of_what_was_not_sent_to_them() -> None:
         assert bot.answer("th-immigration", f"/history {reference}").startswith(refused)
     assert _refs(bot.answer("th-immigration", "/find boat")) == ["A-2026-0003"]
     assert _refs(bot.answer("th-immigration", "/mine all")) == ["A-2026-0003"]
+    # They may act on the item from before the absence, and still not see it: seeing follows the copy.
+    assert bot.answer("th-immigration", f"/ack {REF}").startswith(f"Acknowledged {REF} for Th Npoc (Thailand)")
+    assert bot.answer("th-immigration", f"/status {REF}").startswith(refused)
     # Someone else in the organisation, not standing in, sees none of them.
     assert bot.answer("th-deputy", "/find boat") == "Nothing found among the items you may see."
     assert bot.answer("th-deputy", "/status A-2026-0003").startswith(refused)
