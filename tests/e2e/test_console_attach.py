@@ -110,11 +110,12 @@ def test_the_configured_size_and_count_limits_apply(workdir: Path) -> None:  # n
 
 def test_cancel_keeps_detach_and_acting_as_someone_else_drop_what_was_staged(workdir: Path) -> None:  # noqa: F811
     _files(workdir)
-    script = (":attach page.png\n/alert to:TH tlp:amber\nWrong country\n/cancel\n"
+    script = (":attach page.png\n:attach\n/alert to:TH tlp:amber\nWrong country\n/cancel\n"
               ":detach\n/alert to:TH tlp:amber First\n\n"
               ":attach page.png\n:as my-npoc\n/alert to:TH tlp:amber Second\n\n")
     run = console(workdir, script)
     assert run.returncode == 0, run.stderr
+    assert "Staged for your next command: page.png (image/png, 136 bytes)." in run.stdout  # :attach alone lists
     assert "Cancelled. Nothing was sent. Still staged for your next command: page.png (image/png, 136 bytes) " \
            "(:detach drops it)." in run.stdout
     assert "Dropped page.png (image/png, 136 bytes)." in run.stdout
