@@ -189,6 +189,7 @@ def test_every_command_about_an_erased_item_says_when_and_why_it_was_erased(
             ("th-npoc", f"/forward {gone} to:AU purpose:\"joint case\""),
             ("my-officer", f"/consent {gone} yes"), ("my-officer", f"/snooze {gone} 2h busy"),
             ("my-officer", f"/remind {gone}"), ("th-npoc", f"/escalate {gone}"),
+            ("my-officer", f"/history {gone}"), ("th-npoc", f"/history {gone}"),
         ]:
             said[f"{who} {text}"] = await bot.says(who, text)
         said["member remove"] = await bot.says("rso-admin", '/member remove console:th-npoc reason:"posted elsewhere"')

@@ -10,10 +10,13 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import BinaryIO
+
+import pytest
 
 from alerts.attachments import AttachmentPolicy
 from alerts.messages import Attachment
-from bot.connectors.console_files import EXAMPLE, guess_type
+from bot.connectors.console_files import EXAMPLE, guess_type, read_attachment
 from tests.e2e.test_console import ROOT, console, workdir  # noqa: F401 - a fixture, by name
 
 PHOTO = b"\x89PNG\r\n\x1a\n" + b"CANARY-PNG-4e1d passport page 2 " * 4
@@ -107,11 +110,12 @@ def test_the_configured_size_and_count_limits_apply(workdir: Path) -> None:  # n
 
 def test_cancel_keeps_detach_and_acting_as_someone_else_drop_what_was_staged(workdir: Path) -> None:  # noqa: F811
     _files(workdir)
-    script = (":attach page.png\n/alert to:TH tlp:amber\nWrong country\n/cancel\n"
+    script = (":attach page.png\n:attach\n/alert to:TH tlp:amber\nWrong country\n/cancel\n"
               ":detach\n/alert to:TH tlp:amber First\n\n"
               ":attach page.png\n:as my-npoc\n/alert to:TH tlp:amber Second\n\n")
     run = console(workdir, script)
     assert run.returncode == 0, run.stderr
+    assert "Staged for your next command: page.png (image/png, 136 bytes)." in run.stdout  # :attach alone lists
     assert "Cancelled. Nothing was sent. Still staged for your next command: page.png (image/png, 136 bytes) " \
            "(:detach drops it)." in run.stdout
     assert "Dropped page.png (image/png, 136 bytes)." in run.stdout
@@ -148,3 +152,43 @@ def test_the_type_is_read_from_the_content_before_the_name() -> None:
     assert guess_type("page.jpeg", b"plain") == "image/jpeg"
     assert guess_type("x.webp", b"RIFF\0\0\0\0WEBPVP8 ") == "image/webp"
     assert guess_type("blob", b"\0\1\2") == "application/octet-stream"
+    assert guess_type("photo.png", b"\xff\xd8\xff\xe0\0\x10JFIF") == "image/jpeg"
+    assert guess_type("anim", b"GIF89a\x01\0") == "image/gif" and guess_type("old", b"GIF87a") == "image/gif"
+
+
+def test_a_home_path_and_quotes_are_read_as_typed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "page 2.png").write_bytes(PHOTO)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for typed in ("~/page 2.png", '"~/page 2.png"', "'~/page 2.png'", f"  {tmp_path}/page 2.png  "):
+        staged = read_attachment(typed, AttachmentPolicy(), ())
+        assert isinstance(staged, Attachment), (typed, staged)
+        assert (staged.name, staged.mime, staged.data) == ("page 2.png", "image/png", PHOTO)
+
+
+def test_a_file_past_the_limits_is_refused_from_its_first_bytes_without_being_read_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scan = tmp_path / "scan.pdf"
+    scan.write_bytes(MANIFEST + b" page" * 2000)
+    policy = AttachmentPolicy(100, AttachmentPolicy().types, 4)
+    read: list[int] = []
+    opened = Path.open
+
+    class Counting:
+        def __init__(self, stream: BinaryIO) -> None:
+            self.stream = stream
+
+        def __enter__(self) -> Counting:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.stream.close()
+
+        def read(self, size: int = -1) -> bytes:
+            data = self.stream.read(size)
+            read.append(len(data))
+            return data
+
+    monkeypatch.setattr(Path, "open", lambda self, *a, **k: Counting(opened(self, *a, **k)))
+    refused = read_attachment(str(scan), policy, ())
+    assert refused == policy.refusal((Attachment("scan.pdf", "application/pdf", scan.stat().st_size),))
+    assert read and sum(read) <= 16  # its first bytes, for the type: nothing more

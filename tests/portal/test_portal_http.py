@@ -305,9 +305,12 @@ def test_the_directory_shows_admins_everyone_and_a_focal_point_their_own_people(
 
 def test_a_recipient_sees_their_own_feedback_and_the_originators_updates_only(world: PortalWorld) -> None:
     world.say("my-officer", "/alert to:TH,ID tlp:amber topic:document-fraud\nShared with two")
-    world.say("th-npoc", "/reply A-2026-0003 Thai feedback here")
+    world.say("th-npoc", "/reply A-2026-0003 Thai feedback here, " + "checked at the gate " * 8 + "end of the Thai word")
     world.say("id-npoc", "/reply A-2026-0003 Indonesian feedback here")
     world.say("my-officer", "/reply A-2026-0003 Update for everyone")
+    # /history cuts a feedback at 100 characters; the item page shows it whole.
+    [history] = world.say("my-officer", "/history A-2026-0003")
+    assert "Thai feedback here" in history and "end of the Thai word" not in history
     pages = {}
     for contact in ("th-npoc", "id-npoc", "my-officer"):
         client = Client(world.url)
@@ -317,6 +320,7 @@ def test_a_recipient_sees_their_own_feedback_and_the_originators_updates_only(wo
     assert "Indonesian feedback here" in pages["id-npoc"] and "Thai feedback here" not in pages["id-npoc"]
     assert all("Update for everyone" in page for page in pages.values())
     assert "Thai feedback here" in pages["my-officer"] and "Indonesian feedback here" in pages["my-officer"]
+    assert "end of the Thai word" in pages["my-officer"] and "end of the Thai word" in pages["th-npoc"]
     # A recipient's route shows their own copy only.
     assert "National point of contact (Indonesia)" not in pages["th-npoc"].split("<h2>Feedback</h2>")[0]
 

@@ -143,3 +143,38 @@ async def test_a_copy_whose_send_was_in_flight_when_corrected_is_edited_once_it_
         assert supersede_rows(bot) == [("sent", 1)]  # planned once, made once
         assert not any(NOTICE in t for t in texts(fake, TH_NPOC.id))
         assert len(revised(fake)) == 1
+
+
+async def test_only_the_first_part_of_a_long_copy_is_edited_and_its_further_parts_stay(tmp_path, fake,
+                                                                                        monkeypatch) -> None:
+    # The README's word: only the one message the copy is known by (its first part) is edited.
+    body = " ".join(f"Traveller {n} held an altered passport." for n in range(110))[:4000]
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.says(OFFICER, f"/alert to:TH tlp:amber topic:document-fraud {body}")
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) >= 2, "the copy, in two parts")
+        first, second = fake.sent_to(TH_NPOC.id)[:2]
+        assert "Traveller 0 held" in first.text and "Traveller 0 held" not in second.text
+        before = second.text
+        await recorded(bot)
+        fake.says(OFFICER, CORRECTION)
+        await eventually(lambda: revised(fake), "rev 2")
+        assert first.text == MARK and first.buttons() == []
+        assert second.text == before and not second.edits  # the rest stays as it was
+        assert not any(NOTICE in t for t in texts(fake, TH_NPOC.id))
+
+
+async def test_a_text_that_followed_its_photo_stays_and_the_photo_is_marked(tmp_path, fake, monkeypatch) -> None:
+    long_body = "Details of the alteration. " * 60  # past a caption's 1024 characters: the text follows
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.sends_photo(OFFICER, PHOTO, f"/alert to:TH tlp:amber topic:document-fraud\n{long_body}")
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) >= 2, "the photo and the text")
+        photo, text = fake.sent_to(TH_NPOC.id)[:2]
+        assert photo.media == "photo" and text.media is None
+        before = text.text
+        await recorded(bot)
+        fake.says(OFFICER, CORRECTION)
+        await eventually(lambda: revised(fake), "rev 2")
+        assert photo.text == MARK and photo.file == PHOTO  # its photo stays
+        assert text.text == before and not text.edits

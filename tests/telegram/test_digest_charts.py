@@ -18,8 +18,9 @@ PNG = b"\x89PNG\r\n\x1a\n"
 GROUP = f"telegram:{NETWORK_GROUP.id}"
 
 
-def digest_in_the_group(tmp_path, fake: FakeBotApi) -> Settings:  # noqa: ANN001
+def digest_in_the_group(tmp_path, fake: FakeBotApi, portal: bool = True) -> Settings:  # noqa: ANN001
     data = config_data(tmp_path, fake.base_url)
+    data["portal"]["enabled"] = portal
     data["reminders"]["digest_room"] = GROUP
     data["reminders"]["bulletin_room"] = GROUP
     return settings_from_data(data, tmp_path / "config.toml")
@@ -72,3 +73,15 @@ async def test_a_digest_queued_before_a_restart_brings_its_chart_after_it(tmp_pa
         await eventually(lambda: photos_to(fake, NETWORK_GROUP.id), "the chart after the restart")
         [chart] = photos_to(fake, NETWORK_GROUP.id)
         assert chart.file.startswith(PNG) and chart.text.startswith("Daily digest, ")
+
+
+async def test_without_the_portal_the_digest_still_carries_its_chart(tmp_path, fake, monkeypatch) -> None:
+    # The README's word: the charts go with the messages as images, portal or not.
+    settings = digest_in_the_group(tmp_path, fake, portal=False)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), settings=settings) as bot:
+        assert bot.runtime.portal_url is None
+        await alert_and_digest(bot, fake)
+        await eventually(lambda: photos_to(fake, NETWORK_GROUP.id), "the digest's chart")
+        [chart] = photos_to(fake, NETWORK_GROUP.id)
+        assert chart.file.startswith(PNG) and chart.text.startswith("Daily digest, ")
+        assert "Charts (coordinators" not in chart.text  # no link to a portal that is not served

@@ -253,6 +253,9 @@ def test_a_delegate_sees_nothing_of_what_was_not_sent_to_them() -> None:
         assert bot.answer("th-immigration", f"/history {reference}").startswith(refused)
     assert _refs(bot.answer("th-immigration", "/find boat")) == ["A-2026-0003"]
     assert _refs(bot.answer("th-immigration", "/mine all")) == ["A-2026-0003"]
+    # They may act on the item from before the absence, and still not see it: seeing follows the copy.
+    assert bot.answer("th-immigration", f"/ack {REF}").startswith(f"Acknowledged {REF} for Th Npoc (Thailand)")
+    assert bot.answer("th-immigration", f"/status {REF}").startswith(refused)
     # Someone else in the organisation, not standing in, sees none of them.
     assert bot.answer("th-deputy", "/find boat") == "Nothing found among the items you may see."
     assert bot.answer("th-deputy", "/status A-2026-0003").startswith(refused)
@@ -260,3 +263,20 @@ def test_a_delegate_sees_nothing_of_what_was_not_sent_to_them() -> None:
 
 def _refs(answer: str) -> list[str]:
     return re.findall(r"^([AR]-\d{4}-\d{4})", answer, re.MULTILINE)
+
+
+def test_a_backup_given_the_item_by_escalation_may_act_on_it_but_is_not_given_sight_of_it() -> None:
+    # Their copy is a reminder, not the item's delivery: seeing follows the delivered copy.
+    bot = AwayBot()
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber priority:urgent Boat sighted")
+    bot.worker_sends()
+    for _ in range(30):
+        bot.tick(10)
+    assert [m for m in bot.messages_to("th-deputy") if m.kind is MessageKind.ESCALATION]
+    assert bot.answer("th-deputy", f"/reply {REF} Checked with the harbour").startswith(
+        f"Your feedback on {REF} for Th Npoc (Thailand) goes to")
+    refused = "Only the originator, recipients, coordinators and auditors can see"
+    assert bot.answer("th-deputy", f"/status {REF}").startswith(refused)
+    assert bot.answer("th-deputy", f"/history {REF}").startswith(refused)
+    assert bot.answer("th-deputy", "/find boat") == "Nothing found among the items you may see."
+    assert _refs(bot.answer("th-deputy", "/mine all")) == []

@@ -177,6 +177,8 @@ def test_waiting_items_remind_the_approvers_once_per_period_then_expire(bot: Rel
     bot.tick(1)  # the same period again: no second reminder
     reminders = bot.received_by("my-approver")
     assert len(reminders) == 2 and reminders[1].startswith("Reminder: still waiting. My Officer (Malaysia) asks")
+    # Both wait on the approver's action: on Matrix an m.text that mentions them (the kind decides it).
+    assert [m.kind for m in bot.messages_to("my-approver")] == [MessageKind.APPROVAL] * 2
     bot.tick(24 * 60)
     assert bot.store.releases[REF].state is ReleaseState.EXPIRED
     assert bot.last_to("my-officer").startswith(f"{REF} expired unsent: nobody approved it by")
@@ -342,6 +344,7 @@ def test_a_held_correction_is_reminded_about_then_expires_and_the_item_stays_ope
     reminder = sent.last_to("my-approver")
     assert reminder.startswith(f"Reminder: still waiting. My Officer (Malaysia) asks you to approve the release of "
                                f"alert {REF} rev 2 (TLP:RED H0)")
+    assert [m.kind for m in sent.messages_to("my-approver")] == [MessageKind.APPROVAL] * 2  # request, reminder
     sent.tick(22 * 60)
     assert sent.store.releases[REF].state is ReleaseState.EXPIRED
     assert sent.last_to("my-officer").startswith(f"{REF} rev 2 expired unsent: nobody approved it by ")

@@ -179,9 +179,11 @@ def test_a_long_feedback_is_cut_short_and_a_long_history_comes_in_pages() -> Non
     first = bot.answer("my-officer", "/history A-2026-0001").splitlines()
     assert first[0] == "A-2026-0001 · TLP:GREEN H0 · history (times Asia/Kuala_Lumpur, page 1 of 2)"
     assert first[-1] == "More: /history A-2026-0001 page:2"
+    # The README's word: twelve events at a time, after the heading and (page 1) the line saying when it was sent.
+    assert len(first) == 1 + 1 + 12 + 1 and first[1].startswith("23 Nov 17:00 alert sent by")
     feedback = [line for line in first if "feedback from" in line]
     assert feedback and all(line.endswith("…") for line in feedback)
-    assert all(len(line.split(": ", 1)[1]) == FEEDBACK_SHOWN for line in feedback)
+    assert all(len(line.split(": ", 1)[1]) == FEEDBACK_SHOWN == 100 for line in feedback)  # cut at 100 characters
     second = bot.answer("my-officer", "/history A-2026-0001 page:2").splitlines()
     assert second[0].endswith("page 2 of 2)") and "More:" not in second[-1]
     assert "Sighting 14" in second[-1]  # the newest, last

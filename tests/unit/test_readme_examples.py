@@ -1,0 +1,93 @@
+"""Every command the README shows as an example parses through the registry, as a user would type it.
+
+Inline examples (`/ack A-2026-0001`) and the command lines of the README's code blocks (an /alert,
+/request or /correct with its text on the lines after it) are read from README.md. A fragment with a
+placeholder (`/ack REF`, `/reply … text`, `/overdue [TH]`) is not an example and is left out. The few
+examples the README gives of a refusal must stay refused, with the words it quotes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from handlers.command_list import COMMANDS
+from handlers.commands import ParseError
+from handlers.parser import parse
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+NAMES = frozenset(spec.name for spec in COMMANDS.specs)
+# Commands whose text goes on: in a code block, the lines after the first are theirs.
+WITH_TEXT = frozenset({"alert", "request", "correct", "reply"})
+PLACEHOLDER = re.compile(r"…|\[|\]|\||<|\b(?:REF|USER|PATH|DATE|CHAT|DEVICE|PERSON|BACKUP|NAME|text|outcome)\b")
+COMMENT = re.compile(r"\s{2,}#.*$")
+# Shown in the README as what is refused, and why.
+REFUSED = {
+    "/alert to:TH urgent tlp:red …": "comes after the text has begun",
+}
+# Names of a subcommand in the prose, not examples of it.
+MENTIONS = {"/arrangement add", "/arrangement end", "/device verify", "/member add", "/member backup", "/member remove"}
+# Shown as the first line of a command whose text follows on the next lines (the console, two messages).
+FIRST_LINES = {"/alert to:TH tlp:amber"}
+
+
+def _command(text: str) -> str | None:
+    match = re.match(r"/([a-z]+)\b", text)
+    return match.group(1) if match and match.group(1) in NAMES else None
+
+
+def inline_examples(readme: str) -> list[str]:
+    spans = [re.sub(r"^!", "/", s) for s in re.findall(r"`([/!][a-z]+ [^`\n]+)`", readme)]  # ! is Matrix's /
+    return sorted({s for s in spans if _command(s) and s not in REFUSED and s not in FIRST_LINES and s not in MENTIONS
+                   and not PLACEHOLDER.search(s)})
+
+
+def block_examples(readme: str) -> list[str]:
+    found = []
+    for block in re.findall(r"^```[a-z]*\n(.*?)^```", readme, re.S | re.M):
+        lines = block.split("\n")
+        for at, line in enumerate(lines):
+            line = re.sub(r"^\[[^\]]*\]\s+", "", line)  # "[photo of a passport page]  /alert …"
+            line = re.sub(r"^!", "/", line)  # Matrix's prefix
+            name = _command(line)
+            if name is None:
+                continue
+            command = [COMMENT.sub("", line)]
+            if name in WITH_TEXT:
+                rest = lines[at + 1:]
+                for index, more in enumerate(rest):
+                    # The text ends at an empty line before the next command, or at the block's end;
+                    # an empty line right after a first line without text opens the text.
+                    nxt = rest[index + 1] if index + 1 < len(rest) else ""
+                    if re.match(r"^(\[[^\]]*\]\s+)?[/!][a-z]", more):
+                        break
+                    if not more.strip() and (not nxt.strip() or re.match(r"^(\[[^\]]*\]\s+)?[/!][a-z]", nxt)):
+                        break
+                    command.append(more)
+            example = "\n".join(command).rstrip()
+            if not PLACEHOLDER.search(example.split("\n")[0]):
+                found.append(example)
+    return found
+
+
+def test_every_inline_example_parses() -> None:
+    examples = inline_examples(README.read_text(encoding="utf-8"))
+    assert len(examples) >= 10  # the README's examples were found
+    refused = {e: r.message for e in examples if isinstance(r := parse(e), ParseError)}
+    assert refused == {}
+
+
+def test_every_command_in_a_code_block_parses() -> None:
+    examples = block_examples(README.read_text(encoding="utf-8"))
+    assert len(examples) >= 20
+    refused = {e: r.message for e in examples if isinstance(r := parse(e), ParseError)}
+    assert refused == {}
+
+
+def test_the_readmes_refusal_examples_are_refused_with_the_words_it_quotes() -> None:
+    readme = README.read_text(encoding="utf-8")
+    for left_out in MENTIONS | FIRST_LINES:  # the lists name what is in the README, no more
+        assert f"`{left_out}`" in readme, left_out
+    for example, words in REFUSED.items():
+        assert f"`{example}`" in readme, example
+        result = parse(example)
+        assert isinstance(result, ParseError) and words in result.message, (example, result)
