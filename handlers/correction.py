@@ -132,7 +132,8 @@ def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, rou
     revised = replace(item, draft=draft, ack_due=ack_due, feedback_due=feedback_due, revision=item.revision + 1,
                       revised_at=ctx.now)
     ref = str(item.reference)
-    cancelled = set(ctx.uow.outbox.cancel(ref, CANCELLED_KINDS, SUPERSEDED))
+    stopped = ctx.uow.outbox.cancel(ref, CANCELLED_KINDS, SUPERSEDED)
+    cancelled = set(stopped.keys)
     staying = set(route.recipients)
     dropped = replace(record, withdrawal=Withdrawal(
         ctx.now, originator, f"corrected as {revised.label}, which no longer goes to you"))
@@ -172,8 +173,16 @@ def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, rou
     ctx.uow.outbox.enqueue_many(rows)
     names = [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients
              if c in ctx.directory.contacts and c not in unreachable]
-    earlier = (f"Earlier copies: {marked} marked superseded, {taken_back} taken back, "
-               f"{sum(d.outbox_key in cancelled for d in record.deliveries)} unsent cancelled.")
+    # A copy in flight may land after all: it is then marked or taken back (late_copy), so not "cancelled".
+    flying = [d for d in record.deliveries if d.outbox_key in stopped.in_flight]
+    unsent = sum(d.outbox_key in cancelled for d in record.deliveries) - len(flying)
+    earlier = f"Earlier copies: {marked} marked superseded, {taken_back} taken back, {unsent} unsent cancelled"
+    if flying:
+        fates = [fate for fate, stays in (("marked superseded", True), ("taken back", False))
+                 if any((d.contact in staying) is stays for d in flying)]
+        lands = "it lands" if len(flying) == 1 else "they land"
+        earlier += f", {len(flying)} being sent: {' or '.join(fates)} if {lands}"
+    earlier += "."
     return SentRevision(revised, names, earlier)
 
 

@@ -205,6 +205,16 @@ class ItemRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """What Outbox.cancel stopped: the keys, in the order they were enqueued, and those of them whose
+    send was in flight (leased by the delivery worker): such a copy may land after all, and is then
+    recorded as sent (the worker treats it as the canceller planned: late_copy, withdrawn_copy)."""
+
+    keys: tuple[str, ...] = ()
+    in_flight: frozenset[str] = frozenset()
+
+
 class Outbox(Protocol):
     def enqueue(self, message: OutboundMessage) -> None:
         """Add a message to send; enqueuing the same key twice keeps the first and is not an error."""
@@ -214,9 +224,9 @@ class Outbox(Protocol):
         """enqueue() each message, in this order; at once (one statement), where storage can."""
         ...
 
-    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str) -> list[str]:
+    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str) -> Cancelled:
         """The item's messages of `kinds` not yet sent (waiting, or handed to the delivery worker) are
-        never sent: marked failed with `error_code`. Their keys, in the order they were enqueued."""
+        never sent: marked failed with `error_code`. Their keys, and which of them were in flight."""
         ...
 
     def release_held(self, error_code: str, now: datetime) -> int:

@@ -106,7 +106,8 @@ def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
     if not ctx.uow.items.withdraw(reference, withdrawal):  # withdrawn by someone else a moment ago
         ctx.answer(f"{reference} was withdrawn already. See /status {reference}.")
         return
-    cancelled = set(ctx.uow.outbox.cancel(str(reference), CANCELLED_KINDS, CANCELLED))
+    stopped = ctx.uow.outbox.cancel(str(reference), CANCELLED_KINDS, CANCELLED)
+    cancelled = set(stopped.keys)
     record = ItemRecord(record.item, record.route, record.deliveries, record.closure, None, withdrawal)
     place = originator_place(ctx, sender.id, record)
     rows: list[OutboundMessage] = []
@@ -123,16 +124,20 @@ def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
         told += sum(m.kind is MessageKind.NOTICE for m in fresh)
         rows += fresh
     ctx.uow.outbox.enqueue_many(rows)
-    unsent = sum(d.outbox_key in cancelled for d in record.deliveries)
+    # A copy in flight may land after all, and is then taken back (withdrawn_copy): not "cancelled".
+    flying = sum(d.outbox_key in stopped.in_flight for d in record.deliveries)
+    unsent = sum(d.outbox_key in cancelled for d in record.deliveries) - flying
     ctx.audit(AuditAction.WITHDRAWAL, recipients=tuple(d.contact for d in record.deliveries),
               reference=str(reference), caveat=item.caveat.label(),
-              detail={"reason": reason, "copies_removed": str(removals), "unsent_cancelled": str(unsent),
+              detail={"reason": reason, "copies_removed": str(removals), "unsent_cancelled": str(unsent), "in_flight": str(flying),
                       "messages_cancelled": str(len(cancelled)), "recipients_told": str(told)})
     if sender.id != item.originator:
         notify(ctx, item.originator, MessageKind.NOTICE, record,
                f"{reference} was withdrawn by {title(ctx, sender.id)}: {reason}.")
     answer_placed(ctx, f"Withdrew {reference}. {removals} delivered cop{'y' if removals == 1 else 'ies'} "
-                       f"to be removed, {unsent} unsent cancelled, {told} chat{'' if told == 1 else 's'} told.",
+                       f"to be removed, {unsent} unsent cancelled, {told} chat{'' if told == 1 else 's'} told."
+                       + (f" {flying} being sent: taken back if {'it lands' if flying == 1 else 'they land'}."
+                          if flying else ""),
                   {item.caveat.tlp}, reference=str(reference))
 
 

@@ -33,7 +33,7 @@ from alerts.revisions import RevisionText, revision_text_of
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
-from handlers.ports import AwaitedBody, CommandOutcome, DeliveryRecord, ItemRecord, ItemSummary, SetAside
+from handlers.ports import AwaitedBody, Cancelled, CommandOutcome, DeliveryRecord, ItemRecord, ItemSummary, SetAside
 
 # Which time a delivery state records, as storage keeps it: the first time counts.
 _MOMENT = {DeliveryState.SENT: "sent_at", DeliveryState.ACKNOWLEDGED: "acknowledged_at",
@@ -297,14 +297,15 @@ class _Outbox:
         for message in messages:
             self.enqueue(message)
 
-    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str) -> list[str]:
-        keys = [key for key, m in self._staged.outbox.items()
-                if m.reference == reference and m.kind in kinds
-                and self._staged.outbox_state.get(key, "pending") in ("pending", "sending")]
+    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str) -> Cancelled:
+        keys = tuple(key for key, m in self._staged.outbox.items()
+                     if m.reference == reference and m.kind in kinds
+                     and self._staged.outbox_state.get(key, "pending") in ("pending", "sending"))
+        in_flight = frozenset(key for key in keys if self._staged.outbox_state.get(key) == "sending")
         for key in keys:
             self._staged.outbox_state[key] = "failed"
             self._staged.outbox_errors[key] = error_code
-        return keys
+        return Cancelled(keys, in_flight)
 
 
 class _Audit:

@@ -1,7 +1,7 @@
-"""/withdraw and the delivery worker's record of a send take turns on the item (PostgreSQL).
+"""/withdraw, /correct and the delivery worker's record of a send take turns on the item (PostgreSQL).
 
-/withdraw (and /correct, through the same read) reads the item's copies, then cancels the unsent ones
-and plans the removal of the delivered ones. A send recorded between that read and the cancel would be
+/withdraw (and /correct, likewise) reads the item's copies, then cancels the unsent ones and plans the
+removal (or the supersede edit) of the delivered ones. A send recorded between that read and the cancel would be
 planned for by neither side: the command saw the copy unsent, and the worker saw the item not yet
 withdrawn. Both lock the item first, so the one that goes second sees what the first did. SQLite's
 BEGIN IMMEDIATE already makes writers take turns, so this runs on PostgreSQL only.
@@ -15,15 +15,21 @@ import time
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 
 from alerts.clock import ManualClock
+from alerts.due import DuePolicy
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import InboundMessage, MessageKind
+from alerts.items import Selector, SelectorKind
 from bot.connectors.base import Outgoing
 from bot.runtime.dbthread import DatabaseThread
 from bot.runtime.delivery import DeliveryWorker
 from handlers.context import CommandContext
+from handlers.correction import correct, late_copy
+from handlers.parse_items import parse_correct
+from handlers.post_item import PostingPolicy
+from handlers.vocabulary import Vocabulary
 from handlers.withdrawal import withdraw, withdrawn_copy
 from storage.sealing import AesGcmSealer
 from storage.tables import outbox
@@ -148,3 +154,76 @@ def test_a_send_recorded_while_withdraw_reads_the_copies_is_taken_back(engine: E
     assert removals == 1  # the landed copy is taken back, once
     removed = "1 delivered copy" if first == "worker" else "0 delivered copies"  # else the worker took it back
     assert any(f"{removed} to be removed" in a for a in answers), answers
+
+
+@pytest.mark.parametrize("first", ["worker", "command"])
+def test_a_send_recorded_while_correct_reads_the_copies_is_marked_superseded(engine: Engine, sealer: AesGcmSealer,
+                                                                              first: str) -> None:
+    """The copy's send is in flight (leased). `worker` first: the worker records it sent and holds its
+    transaction open; /correct waits for it, then sees the copy delivered and plans its supersede edit
+    itself. `command` first: /correct holds the item and finds the send in flight (counted apart in its
+    answer); the record of the send waits, then finds the copy an earlier revision's and plans the edit
+    (late_copy). Either way the landed copy is marked superseded once."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's BEGIN IMMEDIATE already makes writers take turns")
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    held = HeldCommit(factory)
+    directory = small_network()
+    item = make_item(originator="my-officer", recipients=(Selector(SelectorKind.PERSON, person="th-npoc"),))
+    reference = str(item.reference)
+    copy = to("th-npoc", "d1", "[TLP:AMBER+STRICT] the alert", kind=MessageKind.DELIVERY, reference=reference)
+    with factory() as uow:
+        uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
+        uow.outbox.enqueue(copy)
+        uow.commit()
+    with engine.begin() as conn:  # handed to the worker: its send in flight
+        conn.execute(update(outbox).where(outbox.c.key == "d1").values(state="sending", lease_until=clock.now()))
+
+    db = DatabaseThread()
+    keys = itertools.count(1)
+    worker = DeliveryWorker(db, held if first == "worker" else factory, {}, clock,  # type: ignore[arg-type]
+                            lambda: f"k{next(keys)}",
+                            late_copy=lambda record, revision, delivery, banner, protect: late_copy(
+                                record, revision, delivery, banner, protect, directory, clock.now()))
+    sent = Outgoing(copy.key, copy.kind, copy.destination, copy.text, copy.reference, copy.contact, False, None, 1)
+    answers: list[str] = []
+    line = f"/correct {reference} Two travellers, flight XX124"
+
+    def command() -> None:
+        officer = directory.contacts["my-officer"]
+        message = InboundMessage("e1", UserRef.parse("console:my-officer"), ChatRef.parse("console:@my-officer"),
+                                 line, clock.now())
+        parsed = parse_correct(line.removeprefix("/correct "), Vocabulary())
+        with (held if first == "command" else factory)() as uow:
+            ctx = CommandContext(uow=uow, message=message, sender=officer, directory=directory, now=clock.now(),
+                                 new_key=lambda: f"c{next(keys)}", platforms={Platform.CONSOLE})
+            correct(ctx, parsed, PostingPolicy(DuePolicy.default(), {}))
+            uow.commit()
+        answers.extend(ctx.answers)
+
+    def record() -> None:
+        worker._write_sent([(sent, "m1")])
+
+    one, other = (record, command) if first == "worker" else (command, record)
+    try:
+        going_first, first_failed = in_thread(one)
+        assert held.holding.wait(WAIT)  # its transaction done but open, the item locked
+        going_second, second_failed = in_thread(other)
+        assert waiting_on_a_lock(engine)  # the other waits for it
+        held.go.set()
+        going_first.join(WAIT)
+        going_second.join(WAIT)
+    finally:
+        held.go.set()
+        db.close()
+    assert not first_failed and not second_failed, (first_failed, second_failed)
+    with engine.connect() as conn:
+        edits = conn.execute(select(func.count()).select_from(outbox).where(
+            outbox.c.kind == MessageKind.SUPERSEDE.value)).scalar()
+        state = conn.execute(select(outbox.c.state).where(outbox.c.key == "d1")).scalar()
+    assert state == "sent"
+    assert edits == 1  # the landed copy is marked superseded, once
+    earlier = ("1 marked superseded, 0 taken back, 0 unsent cancelled." if first == "worker"
+               else "0 marked superseded, 0 taken back, 0 unsent cancelled, 1 being sent: marked superseded if it lands.")
+    assert any(earlier in a for a in answers), answers

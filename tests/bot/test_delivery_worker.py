@@ -29,6 +29,7 @@ from bot.runtime.app import coordinator_rows, originator_rows
 from bot.runtime.delivery import DeliveryWorker, RetryPolicy
 from bot.connectors.errors import NotConnected, PermanentFailure, PlatformError, RateLimited, TransientFailure
 from handlers.correction import SUPERSEDED, late_copy
+from handlers.ports import Cancelled
 from handlers.withdrawal import CANCELLED, CANCELLED_KINDS, withdrawn_copy
 from storage.sealing import AesGcmSealer
 from storage.tables import outbox
@@ -739,7 +740,7 @@ async def test_a_copy_that_lands_after_its_item_was_withdrawn_is_taken_back(engi
             if message.kind is MessageKind.DELIVERY:
                 with factory() as uow:  # /withdraw commits while the send is on its way
                     uow.items.withdraw(Reference.parse(reference), Withdrawal(clock.now(), "my-officer", "wrong"))
-                    assert uow.outbox.cancel(reference, CANCELLED_KINDS, CANCELLED) == ["d1"]
+                    assert uow.outbox.cancel(reference, CANCELLED_KINDS, CANCELLED) == Cancelled(("d1",), frozenset({"d1"}))
                     uow.commit()
             return await super().send(message)
 
@@ -831,7 +832,7 @@ async def test_a_copy_that_lands_after_its_item_was_corrected_is_marked_supersed
         async def send(self, message: Outgoing) -> str:
             if message.key == "d1":
                 with factory() as uow:  # /correct commits while the send is on its way (send_revision)
-                    assert uow.outbox.cancel(reference, CANCELLED_KINDS, SUPERSEDED) == ["d1"]
+                    assert uow.outbox.cancel(reference, CANCELLED_KINDS, SUPERSEDED) == Cancelled(("d1",), frozenset({"d1"}))
                     uow.items.revise(revised, make_route("th-npoc" if stays else "my-npoc"), {
                         "th-npoc" if stays else "my-npoc": "d2"}, clock.now())
                     uow.commit()

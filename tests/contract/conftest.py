@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,7 @@ class Backend:
     mark_sent: Callable[[str], None] = lambda key: None
     # committed files of outbox rows (OutboundMessage.files): key -> their sizes, in order
     outbox_files: Callable[[], dict[str, tuple[int, ...]]] = lambda: {}
+    mark_leased: Callable[[str], None] = lambda key: None  # the worker's lease of a row: its send in flight
 
 
 @pytest.fixture
@@ -64,7 +66,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, keyring: Keyring, cl
                       lambda: {key: (store.outbox_state.get(key, "pending"), store.outbox_errors.get(key))
                                for key in store.outbox},
                       lambda key: store.outbox_state.__setitem__(key, "sent"),
-                      lambda: {key: tuple(f.size for f in m.files) for key, m in store.outbox.items() if m.files})
+                      lambda: {key: tuple(f.size for f in m.files) for key, m in store.outbox.items() if m.files},
+                      lambda key: store.outbox_state.__setitem__(key, "sending"))
         return
     if request.param == "postgres":
         url = _emptied(request.getfixturevalue("_migrated_postgres_url"))
@@ -98,6 +101,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, keyring: Keyring, cl
             with engine.begin() as connection:
                 connection.execute(update(outbox).where(outbox.c.key == key).values(state="sent"))
 
+        def mark_leased(key: str) -> None:
+            with engine.begin() as connection:
+                connection.execute(update(outbox).where(outbox.c.key == key).values(
+                    state="sending", lease_until=clock.now() + timedelta(minutes=1)))
+
         def outbox_file_sizes() -> dict[str, tuple[int, ...]]:
             found: dict[str, tuple[int, ...]] = {}
             with engine.connect() as connection:
@@ -108,6 +116,6 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, keyring: Keyring, cl
 
         factory = SqlUnitOfWorkFactory(engine, sealing, clock, directory=sql_directory, devices=lambda: True)
         yield Backend(request.param, factory, sql_directory, outbox_kinds, audit_count, outbox_states, mark_sent,
-                      outbox_file_sizes)
+                      outbox_file_sizes, mark_leased)
     finally:
         engine.dispose()

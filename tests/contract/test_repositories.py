@@ -34,6 +34,7 @@ from alerts.release import HeldRelease, ReleaseState
 from alerts.reminders import Reminder, Stage, Track
 from alerts.revisions import RevisionText
 from alerts.roles import Role
+from handlers.ports import Cancelled
 from tests.contract.conftest import Backend
 from tests.sample_network import person
 from tests.storage.builders import CREATED, make_item, make_message, make_route
@@ -435,15 +436,16 @@ def test_cancel_fails_an_items_unsent_rows_of_the_kinds_named(backend: Backend) 
         ])
         uow.commit()
     backend.mark_sent("d1")
+    backend.mark_leased("d2")  # its send in flight: cancelled too, and told apart
     with backend.factory() as uow:
         cancelled = uow.outbox.cancel("A-2026-0001", {MessageKind.DELIVERY, MessageKind.REMINDER}, "withdrawn")
         uow.commit()
-    assert cancelled == ["d2", "r1"]
+    assert cancelled == Cancelled(("d2", "r1"), frozenset({"d2"}))
     assert backend.outbox_states() == {"d1": ("sent", None), "d2": ("failed", "withdrawn"),
                                        "r1": ("failed", "withdrawn"), "n1": ("pending", None),
                                        "x1": ("pending", None)}
     with backend.factory() as uow:
-        assert uow.outbox.cancel("A-2026-0001", {MessageKind.DELIVERY}, "withdrawn") == []
+        assert uow.outbox.cancel("A-2026-0001", {MessageKind.DELIVERY}, "withdrawn") == Cancelled()
 def test_a_held_release_is_decided_once_and_due_times_can_be_set_again(backend: Backend, clock: ManualClock) -> None:
     first, second = make_item(1, originator="th-lo"), make_item(2, originator="th-lo")
     now = clock.now()

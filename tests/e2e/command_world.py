@@ -29,12 +29,10 @@ from alerts.reminder_policy import zone_of
 from alerts.routing import Destination, DestinationKind
 from bot.config.settings import load_settings
 from bot.connectors.base import Outgoing
-from bot.runtime.admins import admin_destinations
 from bot.runtime.app import Runtime, build_runtime
 from bot.scheduling.retention import RetentionSweeper
-from bot.scheduling.scheduler import previous_month
+from bot.scheduling.scheduler import previous_month, reminder_service
 from handlers.command_list import COMMANDS
-from handlers.followup_reminders import ReminderService
 from storage import keyring as keyfile
 from storage.audit.erasure import erase
 from storage.audit.verify import verify
@@ -115,13 +113,8 @@ class World:
         self.runtime = build_runtime(settings, out=self.out, clock=self.clock, notice=io.StringIO())
         self.runtime.connectors[Platform.CONSOLE] = self.sink  # the worker holds the same dict
         self.keyring = keyfile.load(settings.keys.path)
-        runtime = self.runtime
-        reminders = settings.reminders
-        # As bot.scheduling.scheduler.start_scheduler builds it, without APScheduler's timers.
-        self.reminders = ReminderService(runtime.uow_factory, runtime.directory, reminders.policy(),
-                                         digest_room=reminders.digest_room, bulletin_room=reminders.bulletin_room,
-                                         admins=lambda: admin_destinations(runtime),
-                                         digest_zone=reminders.digest_timezone)
+        # The scheduler's own rounds (charts and all), run by hand here, without APScheduler's timers.
+        self.reminders = reminder_service(self.runtime)
         self.run(self.runtime.db.run(self.reminders.reconcile, self.clock.now()))
         self.settle()
 

@@ -110,8 +110,11 @@ def test_the_monthly_bulletin_counts_the_harmonised_fields_from_five(world: Worl
     delivered = [m.text for m in world.sink.sent if m.destination.address == UserRef.parse("console:th-npoc")]
     assert any("Incident: 3 persons · nationalities MM, BD · sea · route MM→TH→MY" in text for text in delivered)
     world.later(timedelta(days=8))  # 1 December: the November bulletin
-    [bulletin] = [m.text for m in world.sink.sent if "Monthly bulletin · November 2026" in m.text]
-    lines = bulletin.splitlines()
+    [sent] = [m for m in world.sink.sent if "Monthly bulletin · November 2026" in m.text]
+    bulletin, lines = sent.text, sent.text.splitlines()
+    # The scheduler's own rounds (reminder_service) draw its chart, sent with it as a PNG.
+    assert [(a.name, a.mime) for a in sent.attachments] == [("items-by-topic-2026-11.png", "image/png")]
+    assert (sent.attachments[0].data or b"").startswith(b"\x89PNG")
     assert "Harmonised fields (6 items with them; counts under 5 are not shown):" in lines
     assert "  Persons reported: 16" in lines
     assert "  By nationality: BD 5, MM 5" in lines and "  By method: sea 5" in lines

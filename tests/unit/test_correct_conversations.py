@@ -60,6 +60,18 @@ def test_a_correction_goes_to_the_new_route_and_the_earlier_copies_are_marked_or
     assert bot.store.audit[-1].detail["revision"] == "2"
 
 
+def test_copies_whose_send_is_in_flight_are_counted_apart_with_what_becomes_of_them() -> None:
+    bot = Bot()
+    bot.says("my-officer", ALERT)
+    for key, m in bot.store.outbox.items():
+        if m.kind is MessageKind.DELIVERY and m.reference == REF:
+            bot.store.outbox_state[key] = "sending"  # leased by the worker: each may land yet
+    answer = bot.answer("my-officer", f"/correct {REF} to:TH,AU\n\nTwo travellers, flight XX124")
+    # Thailand stays on the route (its copy marked if it lands), Malaysia does not (taken back).
+    assert ("Earlier copies: 0 marked superseded, 0 taken back, 0 unsent cancelled, 2 being sent: marked "
+            "superseded or taken back if they land.") in answer
+
+
 def test_a_copy_sent_whose_message_is_unknown_is_followed_by_the_line() -> None:
     """A send whose outcome was never learnt (no message id): nothing to edit, so the line it is."""
     bot = Bot()

@@ -68,6 +68,17 @@ def test_copies_not_yet_sent_are_cancelled_not_removed_and_their_readers_not_tol
     assert len(deliveries) == 2
     assert all(bot.store.outbox_state[k] == "failed" and bot.store.outbox_errors[k] == CANCELLED for k in deliveries)
     assert not _rows(bot, MessageKind.REMOVAL)
+
+
+def test_a_copy_whose_send_is_in_flight_is_counted_apart_from_the_unsent() -> None:
+    bot = Bot()
+    bot.says("my-officer", ALERT)
+    flying = next(m.key for m in _rows(bot, MessageKind.DELIVERY) if m.contact == "th-npoc")
+    bot.store.outbox_state[flying] = "sending"  # leased by the worker: it may land yet
+    answer = bot.answer("my-officer", f"/withdraw {REF} wrong caveat")
+    assert answer == (f"Withdrew {REF}. 0 delivered copies to be removed, 1 unsent cancelled, 0 chats told. "
+                      "1 being sent: taken back if it lands.")
+    assert bot.store.audit[-1].detail["in_flight"] == "1"
     assert {d.state for d in bot.record(REF).deliveries} == {"failed"}
     assert all(m.kind is MessageKind.DELIVERY for m in bot.messages_to("th-npoc"))  # told nothing
 
