@@ -190,15 +190,15 @@ def _marked(revised: Item, earlier: int, delivery: DeliveryRecord, text: str, pr
     """The row that marks a delivered copy of revision `earlier` superseded by `revised`: its edit to
     `text` (alerts.supersede), or the line after it where its message is unknown. Keyed by the copy and
     the revision, so planning it again (the correction, then the worker meeting a late send) plans it once."""
-    ref, destination = str(revised.reference), Destination.parse(delivery.destination)
+    ref, destination = str(revised.reference), Destination.parse(delivery.place)  # a delegate's chat if they held it
     notice = render_superseded_notice(revised, earlier)
     if delivery.platform_message_id is not None:  # edited in place where the platform allows
         return supersede_message(Supersession(delivery.platform_message_id, ref, revised.revision, text, notice,
-                                              delivery.contact, protect), destination)
+                                              delivery.holder, protect), destination)
     # sent, but its message unknown: the line after it is all that can be done
     digest = hashlib.sha256(f"superseded|{ref}|{earlier}|{destination}".encode()).hexdigest()
     return OutboundMessage(key=f"sup-{digest[:48]}", kind=MessageKind.NOTICE, destination=destination, text=notice,
-                           reference=ref, contact=delivery.contact, protect_content=protect)
+                           reference=ref, contact=delivery.holder, protect_content=protect)
 
 
 def late_copy(record: ItemRecord, earlier: int, delivery: DeliveryRecord, banner: str, protect: bool,

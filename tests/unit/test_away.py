@@ -280,3 +280,27 @@ def test_a_backup_given_the_item_by_escalation_may_act_on_it_but_is_not_given_si
     assert bot.answer("th-deputy", f"/history {REF}").startswith(refused)
     assert bot.answer("th-deputy", "/find boat") == "Nothing found among the items you may see."
     assert _refs(bot.answer("th-deputy", "/mine all")) == []
+
+
+def _held_copy(bot: AwayBot) -> str:
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat sighted")
+    bot.worker_sends()
+    return f"direct:{bot.directory.contacts['th-immigration'].identities[0]}"
+
+
+# The copy went to th-immigration's chat: an edit or a removal aimed at th-npoc's chat would miss it
+# (on Telegram, hit another message there) and leave it as it was, with the delegate never told.
+def test_a_copy_the_delegate_holds_is_marked_superseded_in_the_delegates_chat(bot: AwayBot) -> None:
+    held = _held_copy(bot)
+    bot.says("my-officer", f"/correct {REF} Two boats sighted")
+    [edit] = [m for m in bot.store.outbox.values() if m.kind is MessageKind.SUPERSEDE]
+    assert (str(edit.destination), edit.contact) == (held, "th-immigration")
+
+
+def test_a_copy_the_delegate_holds_is_taken_back_from_the_delegates_chat(bot: AwayBot) -> None:
+    held = _held_copy(bot)
+    bot.says("my-officer", f"/withdraw {REF} wrong boat")
+    [removal] = [m for m in bot.store.outbox.values() if m.kind is MessageKind.REMOVAL]
+    assert str(removal.destination) == held
+    [told] = [m for m in bot.store.outbox.values() if m.kind is MessageKind.NOTICE and "withdrawn" in m.text]
+    assert (str(told.destination), told.contact) == (held, "th-immigration")
