@@ -84,7 +84,11 @@ def parse_away(rest: str, vocabulary: Vocabulary) -> AwayCommand:
 
 def parse_back(rest: str, vocabulary: Vocabulary) -> BackCommand:
     if rest.strip():
-        raise CommandSyntaxError(f"Unexpected '{shorten(rest.strip(), 30)}': /back takes nothing. Example: /back")
+        first = rest.split()[0]
+        other = (f" To end someone else's absence (coordinators): /away {shorten(first, 30)} off."
+                 if first.startswith("@") else "")
+        raise CommandSyntaxError(f"Unexpected '{shorten(rest.strip(), 30)}': /back takes nothing. Example: /back."
+                                 + other)
     return BackCommand()
 
 

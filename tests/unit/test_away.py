@@ -140,6 +140,11 @@ def test_a_red_item_is_not_passed_to_the_delegate_and_waits(bot: AwayBot) -> Non
 
 def test_a_coordinator_ends_someone_elses_absence(bot: AwayBot) -> None:
     assert "Only coordinators" in bot.answer("th-deputy", "/away @th-npoc off")
+    # /back is one's own; written with a person, the answer says how to end their absence instead
+    assert bot.answer("rso-coord", "/back @th-npoc") == (
+        "Unexpected '@th-npoc': /back takes nothing. Example: /back. To end someone else's absence "
+        "(coordinators): /away @th-npoc off.")
+    assert bot.answer("th-npoc", "/back now").endswith("/back takes nothing. Example: /back.")
     assert "away until 24 Nov 2026" in bot.answer("th-npoc", "/away")
     assert "Welcome back, noted for Th Npoc" in bot.answer("rso-coord", "/away @th-npoc off")
     assert "not set away" in bot.answer("th-npoc", "/away")
