@@ -195,6 +195,11 @@ def _decidable(ctx: CommandContext, reference: Reference, verb: str) -> tuple[It
         _answer(ctx, held, f"{ref} expired unsent on {local_or_none(held.expires_at, answer_zone(ctx, {record.item.caveat.tlp}))}; nothing more to decide. "
                            "Its originator is told.")
         return None
+    if record.withdrawal is not None:  # "closed" would hide that it was taken back, and by whom
+        by = ctx.directory.contacts.get(record.withdrawal.withdrawn_by)
+        who = by.title(ctx.directory) if by is not None else record.withdrawal.withdrawn_by
+        _fail(ctx, record, held, f"{who} withdrew it before it was released")
+        return None
     if record.closure is not None:
         _fail(ctx, record, held, "its originator closed it before it was released")
         return None

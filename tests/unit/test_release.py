@@ -380,3 +380,11 @@ def test_the_approval_request_says_when_feedback_falls_due_not_none(bot: Release
     [request] = bot.received_by("my-approver")
     assert "Feedback due none" not in request
     assert "Feedback due: counted from its release" in request
+
+
+def test_approving_an_item_withdrawn_while_held_says_it_was_withdrawn_and_by_whom(bot: ReleaseBot) -> None:
+    bot.says("rso-coord", f"/withdraw {REF} wrong informant")
+    answer = bot.answer("my-approver", f"/approve {REF}")
+    assert answer == (f"Not sent: {REF} was approved, but Rso Coord (Regional Support Office) withdrew it before "
+                      "it was released. Its originator is told.")
+    assert bot.deliveries() == []
