@@ -125,7 +125,7 @@ def _approve_correction(ctx: CommandContext, record: ItemRecord, held: HeldRelea
     ctx.uow.outbox.enqueue_many(_to_originator(
         ctx.directory, held, draft.caveat.tlp, ctx,
         f"{ctx.sender.title(ctx.directory)} approved {held.label}: sending to {names}. {sent.earlier} "
-        f"Track it with /status {held.reference}.", MessageKind.RECEIPT))
+        f"Track it with /status {held.reference}.{sent.away}", MessageKind.RECEIPT))
     _answer(ctx, held, f"Approved: {held.label} is on its way to {names}; the earlier copies are marked superseded. "
                        f"{originator.title(ctx.directory)} is told.")
 

@@ -309,3 +309,17 @@ def test_a_copy_the_delegate_holds_is_taken_back_from_the_delegates_chat(bot: Aw
     assert str(removal.destination) == held
     [told] = [m for m in bot.store.outbox.values() if m.kind is MessageKind.NOTICE and "withdrawn" in m.text]
     assert (str(told.destination), told.contact) == (held, "th-immigration")
+
+
+def test_a_correction_goes_to_the_delegate_while_the_person_is_away_but_red_waits_for_them(bot: AwayBot) -> None:
+    _held_copy(bot)
+    [receipt] = bot.says("my-officer", f"/correct {REF} Two boats sighted")
+    assert receipt.endswith("Th Npoc (Thailand) is away until 24 Nov 2026; it goes to Th Immigration "
+                            "(Thailand immigration), who stands in.")
+    revised = [m for m in bot.messages_to("th-immigration") if m.kind is MessageKind.DELIVERY][-1]
+    assert revised.text.startswith("For Th Npoc (Thailand), who is away") and "Two boats sighted" in revised.text
+    assert not [m for m in bot.messages_to("th-npoc") if m.kind is MessageKind.DELIVERY]
+    bot.worker_sends()
+    bot.says("my-officer", f"/correct {REF} tlp:red The informant names the boat")  # no release policy here
+    red = [m for m in bot.store.outbox.values() if m.kind is MessageKind.DELIVERY and "names the boat" in m.text]
+    assert [str(m.destination) for m in red] == ["direct:console:th-npoc"]  # TLP:RED is never passed on
