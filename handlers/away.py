@@ -136,6 +136,11 @@ def away(ctx: CommandContext, cmd: AwayCommand) -> None:
         _refuse(ctx, str(error))
         return
     assert delegate is not None
+    theirs = ctx.uow.absences.current(delegate.id, ctx.now)
+    if theirs is not None:  # their copies would wait with someone away too (or go round in a circle)
+        _refuse(ctx, f"{delegate.title(ctx.directory)} is away themselves until {until_text(theirs, ctx.directory)}: "
+                     f"name someone who is here to stand in. Example: {EXAMPLE}")
+        return
     absence = Absence(ctx.new_key(), person.id, delegate.id, until, cmd.note, me.id, ctx.now)
     ctx.uow.absences.add(absence)
     ctx.audit(AuditAction.AWAY, recipients=(person.id, delegate.id),

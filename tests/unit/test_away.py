@@ -323,3 +323,12 @@ def test_a_correction_goes_to_the_delegate_while_the_person_is_away_but_red_wait
     bot.says("my-officer", f"/correct {REF} tlp:red The informant names the boat")  # no release policy here
     red = [m for m in bot.store.outbox.values() if m.kind is MessageKind.DELIVERY and "names the boat" in m.text]
     assert [str(m.destination) for m in red] == ["direct:console:th-npoc"]  # TLP:RED is never passed on
+
+
+def test_someone_away_themselves_cannot_be_named_to_stand_in(bot: AwayBot) -> None:
+    # th-npoc is away with th-immigration standing in: th-immigration naming th-npoc would send their
+    # items to someone away, and round in a circle.
+    answer = bot.answer("th-immigration", "/away until:2026-11-24 backup:@th-npoc")
+    assert answer == ("Th Npoc (Thailand) is away themselves until 24 Nov 2026: name someone who is here to stand "
+                      "in. Example: /away until:2026-12-24 backup:@th-immigration on leave")
+    assert "not set away" in bot.answer("th-immigration", "/away")
