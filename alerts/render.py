@@ -67,15 +67,18 @@ def caveat_lines(item: Item) -> list[str]:
     return [f"{caveat.label()} · {grade}", " ".join(meaning)]
 
 
-def render_delivery(item: Item, directory: Directory, forwarded: str | None = None, *, zone: str) -> str:
+def render_delivery(item: Item, directory: Directory, forwarded: str | None = None, *, zone: str,
+                    due: str | None = None) -> str:
     """What one recipient sees: the banner, the body, the reference with the caveat, grading and due
-    time, and how to answer; `forwarded` says who passed it on; times on the clock of `zone`."""
+    time, and how to answer; `forwarded` says who passed it on; times on the clock of `zone`; `due`
+    stands for the due line where none is set yet (an item held for release)."""
     draft = item.draft
     originator = directory.contacts.get(item.originator)
     sender = originator.title(directory) if originator else item.originator
     to = "to " + ", ".join(str(s) for s in draft.recipients) if draft.recipients else "by topic"
     block = [f"{item.label} · {item.kind.noun.lower()} from {sender} · {to}", *caveat_lines(item)]
-    block.append(f"Feedback due {local_or_none(item.feedback_due, zone)}")
+    block.append(due if due is not None and item.feedback_due is None
+                 else f"Feedback due {local_or_none(item.feedback_due, zone)}")
     if draft.purpose:
         block.append(f"Purpose: {draft.purpose}")
     if draft.outside_ref:

@@ -84,7 +84,11 @@ def parse_away(rest: str, vocabulary: Vocabulary) -> AwayCommand:
 
 def parse_back(rest: str, vocabulary: Vocabulary) -> BackCommand:
     if rest.strip():
-        raise CommandSyntaxError(f"Unexpected '{shorten(rest.strip(), 30)}': /back takes nothing. Example: /back")
+        first = rest.split()[0]
+        other = (f" To end someone else's absence (coordinators): /away {shorten(first, 30)} off."
+                 if first.startswith("@") else "")
+        raise CommandSyntaxError(f"Unexpected '{shorten(rest.strip(), 30)}': /back takes nothing. Example: /back."
+                                 + other)
     return BackCommand()
 
 
@@ -132,6 +136,11 @@ def away(ctx: CommandContext, cmd: AwayCommand) -> None:
         _refuse(ctx, str(error))
         return
     assert delegate is not None
+    theirs = ctx.uow.absences.current(delegate.id, ctx.now)
+    if theirs is not None:  # their copies would wait with someone away too (or go round in a circle)
+        _refuse(ctx, f"{delegate.title(ctx.directory)} is away themselves until {until_text(theirs, ctx.directory)}: "
+                     f"name someone who is here to stand in. Example: {EXAMPLE}")
+        return
     absence = Absence(ctx.new_key(), person.id, delegate.id, until, cmd.note, me.id, ctx.now)
     ctx.uow.absences.add(absence)
     ctx.audit(AuditAction.AWAY, recipients=(person.id, delegate.id),

@@ -21,7 +21,8 @@ from handlers import away
 from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.post_item import post_item
 from handlers.registry import EVERYONE, CommandSpec, Parse, Registry
-from handlers.values import parse_duration, parse_period, parse_scope, parse_topic, parse_yes_no, take_reference
+from handlers.values import (parse_duration, parse_organisation, parse_period, parse_scope, parse_topic, parse_yes_no,
+                             take_reference)
 from handlers.vocabulary import Vocabulary
 
 SENDERS = frozenset({Role.OFFICER, Role.CONTACT, Role.COORDINATOR})
@@ -170,15 +171,20 @@ def _find(rest: str, vocabulary: Vocabulary) -> c.FindCommand:
         values[key] = value
     country = None
     if "country" in values:
-        scope = parse_scope(values["country"], vocabulary)
-        if scope is None or scope.organisation is None or scope.desk is not None:
-            raise CommandSyntaxError(f"country: takes a country or organisation code, such as country:TH. "
-                                     f"Example: {FIND_EXAMPLE}")
-        country = scope.organisation
+        if "/" not in values["country"] and not values["country"].startswith("@"):
+            # an unknown code is refused naming country:, the filter given, not the to: of /alert
+            country = parse_organisation(values["country"], vocabulary, example="country:TH")
+        else:
+            scope = parse_scope(values["country"], vocabulary)
+            if scope is None or scope.organisation is None or scope.desk is not None:
+                raise CommandSyntaxError(f"country: takes a country or organisation code, such as country:TH. "
+                                         f"Example: {FIND_EXAMPLE}")
+            country = scope.organisation
     since = _day("from", values["from"]) if "from" in values else None
     until = _day("until", values["until"]) if "until" in values else None
     if since and until and until < since:
-        raise CommandSyntaxError(f"until: is before from:. Example: {FIND_EXAMPLE}")
+        raise CommandSyntaxError(f"until:{until.isoformat()} is before from:{since.isoformat()}: the last day comes "
+                                 f"on or after the first. Example: {FIND_EXAMPLE}")
     return c.FindCommand(tuple(words), parse_topic(values["topic"], vocabulary) if "topic" in values else None,
                          country, values["ref"].upper() if "ref" in values else None, since, until,
                          _page(values["page"], FIND_EXAMPLE) if "page" in values else 1)

@@ -47,7 +47,8 @@ from handlers.commands import CorrectCommand
 from handlers.context import CommandContext
 from handlers.followup import find_item, refuse, sender_of
 from handlers.ports import DeliveryRecord, ItemRecord
-from handlers.post_item import PostingPolicy, _notice, approval_request, plan_removal, refusal_answer
+from handlers.post_item import (PostingPolicy, _divert_for_absences, _notice, approval_request, plan_removal,
+                                refusal_answer)
 from handlers.values import check_due
 from handlers.withdrawal import CANCELLED_KINDS, delivered, originator_place, withdrawn_copy
 
@@ -103,7 +104,7 @@ def correct(ctx: CommandContext, command: CorrectCommand, policy: PostingPolicy)
         return
     sent = send_revision(ctx, record, draft, route, unreachable, policy, sender.id, removal)
     answer = (f"{sent.revised.label} accepted ({draft.caveat.label()}). Sending to {', '.join(sent.names) or 'nobody'}. "
-              f"{sent.earlier} Track it with /status {reference}.")
+              f"{sent.earlier} Track it with /status {reference}.{sent.away}")
     ctx.uow.outbox.enqueue_many(placed_answer(ctx, answer, tlps, kind=MessageKind.RECEIPT, reference=str(reference)))
 
 
@@ -118,6 +119,7 @@ class SentRevision:
     revised: Item
     names: list[str]  # who it goes to, as people read them
     earlier: str  # what became of the earlier copies, as a sentence
+    away: str = ""  # who is away and who stands in for them (each sentence after a space), or nothing
 
 
 def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, route: Route,
@@ -156,12 +158,16 @@ def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, rou
     for contact in unreachable:
         ctx.uow.items.mark_delivery(keys[contact], "failed", ctx.now)
     files = ctx.uow.items.attachment_ids(item.reference)  # the item's photos and files go with each revision
-    rows += [OutboundMessage(key=keys[d.contact], kind=MessageKind.DELIVERY, destination=d.destination,
-                             text=render_delivery(revised, ctx.directory,
-                                                  zone=zone_at(ctx.directory, d.contact, d.destination)),
-                             reference=ref, contact=d.contact, protect_content=draft.caveat.protect_content,
-                             attention=attention_of(ctx.directory, d.contact), attachments=files)
-             for d in route.deliveries if d.contact not in unreachable]
+    copies = [OutboundMessage(key=keys[d.contact], kind=MessageKind.DELIVERY, destination=d.destination,
+                              text=render_delivery(revised, ctx.directory,
+                                                   zone=zone_at(ctx.directory, d.contact, d.destination)),
+                              reference=ref, contact=d.contact, protect_content=draft.caveat.protect_content,
+                              attention=attention_of(ctx.directory, d.contact), attachments=files)
+              for d in route.deliveries if d.contact not in unreachable]
+    # as a first revision: someone away gets it through their delegate (never TLP:RED), where the copy
+    # of the revision before went too
+    away_notes = _divert_for_absences(ctx, revised, route.recipients, copies)
+    rows += copies
     rows += [_notice(ctx, revised, notice) for notice in route.notices]
     ctx.audit(AuditAction.CORRECTION, recipients=route.recipients, reference=ref, caveat=draft.caveat.label(),
               purpose=draft.purpose,
@@ -169,7 +175,8 @@ def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, rou
                       "priority": draft.priority.value, "grade": draft.grading.code if draft.grading else "",
                       "route": "; ".join(f"{d.contact} via {d.destination} ({d.reason})" for d in route.deliveries),
                       "earlier_marked": str(marked), "earlier_taken_back": str(taken_back),
-                      "cancelled": str(len(cancelled)), **audit_detail})
+                      "cancelled": str(len(cancelled)), **audit_detail,
+                      **({"away": " ".join(away_notes)} if away_notes else {})})
     ctx.uow.outbox.enqueue_many(rows)
     names = [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients
              if c in ctx.directory.contacts and c not in unreachable]
@@ -183,22 +190,22 @@ def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, rou
         lands = "it lands" if len(flying) == 1 else "they land"
         earlier += f", {len(flying)} being sent: {' or '.join(fates)} if {lands}"
     earlier += "."
-    return SentRevision(revised, names, earlier)
+    return SentRevision(revised, names, earlier, "".join(f" {note}" for note in away_notes))
 
 
 def _marked(revised: Item, earlier: int, delivery: DeliveryRecord, text: str, protect: bool) -> OutboundMessage:
     """The row that marks a delivered copy of revision `earlier` superseded by `revised`: its edit to
     `text` (alerts.supersede), or the line after it where its message is unknown. Keyed by the copy and
     the revision, so planning it again (the correction, then the worker meeting a late send) plans it once."""
-    ref, destination = str(revised.reference), Destination.parse(delivery.destination)
+    ref, destination = str(revised.reference), Destination.parse(delivery.place)  # a delegate's chat if they held it
     notice = render_superseded_notice(revised, earlier)
     if delivery.platform_message_id is not None:  # edited in place where the platform allows
         return supersede_message(Supersession(delivery.platform_message_id, ref, revised.revision, text, notice,
-                                              delivery.contact, protect), destination)
+                                              delivery.holder, protect), destination)
     # sent, but its message unknown: the line after it is all that can be done
     digest = hashlib.sha256(f"superseded|{ref}|{earlier}|{destination}".encode()).hexdigest()
     return OutboundMessage(key=f"sup-{digest[:48]}", kind=MessageKind.NOTICE, destination=destination, text=notice,
-                           reference=ref, contact=delivery.contact, protect_content=protect)
+                           reference=ref, contact=delivery.holder, protect_content=protect)
 
 
 def late_copy(record: ItemRecord, earlier: int, delivery: DeliveryRecord, banner: str, protect: bool,

@@ -15,7 +15,8 @@ from handlers.commands import (ArrangementAddCommand, ArrangementEndCommand, Arr
                                MemberAddCommand, MemberBackupCommand, MemberRemoveCommand, ReassignCommand,
                                RoomRegisterCommand,
                                RoomRetireCommand, RoomSyncCommand)
-from handlers.lexer import OPENING_QUOTES, CommandSyntaxError, FieldSpec, read_quoted, scan_fields, shorten, take_word
+from handlers.lexer import (OPENING_QUOTES, CommandSyntaxError, FieldSpec, Scan, key_like, read_quoted, scan_fields,
+                            shorten, take_word)
 from handlers.values import (checked, invalid, parse_desk, parse_hub, parse_organisation, parse_topic,
                              parse_user, take_reference)
 from handlers.vocabulary import Vocabulary
@@ -198,12 +199,22 @@ def _take_chat(text: str, example: str) -> tuple[str, str]:
     return str(chat), after
 
 
+def _fields_only(text: str, spec: FieldSpec, refusal: str) -> Scan:
+    """The fields of a command that takes no text; a word before them (`/arrangement add MY TH from:…`)
+    is refused with `refusal`, not read as a text that pushes the fields after it out of place."""
+    words = text.split(maxsplit=1)
+    if words and key_like(words[0]) is None:
+        raise CommandSyntaxError(f"Unexpected '{shorten(words[0], 30)}'. {refusal}")
+    scan = scan_fields(text, spec, after_words=True)
+    if scan.text:
+        raise CommandSyntaxError(f"Unexpected '{shorten(scan.text)}'. {refusal}")
+    return scan
+
+
 def _room_register(text: str, vocabulary: Vocabulary) -> RoomRegisterCommand:
     chat, after = _take_chat(text, ROOM_REGISTER_EXAMPLE)
-    scan = scan_fields(after, ROOM_FIELDS, after_words=True)
-    if scan.text:
-        raise CommandSyntaxError(f"Unexpected '{shorten(scan.text)}'. /room register takes name:, purpose:, orgs:, "
-                                 f"hubs: and topics:. Example: {ROOM_REGISTER_EXAMPLE}")
+    scan = _fields_only(after, ROOM_FIELDS, "/room register takes name:, purpose:, orgs:, hubs: and topics:. "
+                                            f"Example: {ROOM_REGISTER_EXAMPLE}")
     values = scan.single(ROOM_FIELDS)
     for needed in ("name", "purpose", "orgs"):
         if needed not in values:
@@ -325,10 +336,8 @@ def _listed(values: list[str]) -> list[str]:
 
 
 def _arrangement_add(text: str, vocabulary: Vocabulary) -> ArrangementAddCommand:
-    scan = scan_fields(text, ARRANGEMENT_FIELDS, after_words=True)
-    if scan.text:
-        raise CommandSyntaxError(f"Unexpected '{shorten(scan.text)}'. /arrangement add takes between:, doc:, "
-                                 f"topics:, from:, until: and direction:. Example: {ARRANGEMENT_ADD_EXAMPLE}")
+    scan = _fields_only(text, ARRANGEMENT_FIELDS, "/arrangement add takes between:, doc:, topics:, from:, until: "
+                                                  f"and direction:. Example: {ARRANGEMENT_ADD_EXAMPLE}")
     values = scan.single(ARRANGEMENT_FIELDS)
     if "between" not in values:
         raise CommandSyntaxError(f"Name the parties with between:, two or more organisations. "

@@ -60,11 +60,18 @@ class DeliveryRecord:
     # Who the copy was sent to when not the recipient: their delegate, while they were away (the
     # outbox row's contact, handlers/away.py). None: it went to the recipient (or nowhere yet).
     held_by: str | None = None
+    # Where that delegate was sent it (the outbox row's destination): the chat the copy is in.
+    held_at: str | None = None
 
     @property
     def holder(self) -> str:
         """Who was given this copy: the recipient, or the delegate who held it for them."""
         return self.held_by or self.contact
+
+    @property
+    def place(self) -> str:
+        """The chat this copy is in, where it is edited or taken back: the delegate's when one held it."""
+        return self.held_at if self.held_by is not None and self.held_at is not None else self.destination
 
     @property
     def progress(self) -> Progress:

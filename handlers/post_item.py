@@ -310,7 +310,8 @@ def approval_request(directory: Directory, item: Item, reminder: bool = False, *
     return (f"{first}{who} asks you to approve the release of {item.kind.noun.lower()} {item.label} "
             f"({item.caveat.label()}) to {', '.join(str(s) for s in item.draft.recipients) or 'its default recipients'}. "
             f"{corrects}Nothing is sent until someone does. {approval_hint(str(ref))}\n\n"
-            + render_delivery(item, directory, zone=zone))  # on the approver's clock (their direct chat)
+            # on the approver's clock (their direct chat); a held item's due times start at its release
+            + render_delivery(item, directory, zone=zone, due="Feedback due: counted from its release"))
 
 
 def _divert_for_absences(ctx: CommandContext, item: Item, recipients: tuple[str, ...],

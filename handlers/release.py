@@ -125,7 +125,7 @@ def _approve_correction(ctx: CommandContext, record: ItemRecord, held: HeldRelea
     ctx.uow.outbox.enqueue_many(_to_originator(
         ctx.directory, held, draft.caveat.tlp, ctx,
         f"{ctx.sender.title(ctx.directory)} approved {held.label}: sending to {names}. {sent.earlier} "
-        f"Track it with /status {held.reference}.", MessageKind.RECEIPT))
+        f"Track it with /status {held.reference}.{sent.away}", MessageKind.RECEIPT))
     _answer(ctx, held, f"Approved: {held.label} is on its way to {names}; the earlier copies are marked superseded. "
                        f"{originator.title(ctx.directory)} is told.")
 
@@ -194,6 +194,11 @@ def _decidable(ctx: CommandContext, reference: Reference, verb: str) -> tuple[It
         expire(ctx.uow, ctx.directory, held, record, ctx.now, ctx.encrypted_only, ctx.platforms)
         _answer(ctx, held, f"{ref} expired unsent on {local_or_none(held.expires_at, answer_zone(ctx, {record.item.caveat.tlp}))}; nothing more to decide. "
                            "Its originator is told.")
+        return None
+    if record.withdrawal is not None:  # "closed" would hide that it was taken back, and by whom
+        by = ctx.directory.contacts.get(record.withdrawal.withdrawn_by)
+        who = by.title(ctx.directory) if by is not None else record.withdrawal.withdrawn_by
+        _fail(ctx, record, held, f"{who} withdrew it before it was released")
         return None
     if record.closure is not None:
         _fail(ctx, record, held, "its originator closed it before it was released")

@@ -62,7 +62,7 @@ def withdrawn_copy(record: ItemRecord, delivery: DeliveryRecord, directory: Dire
     withdrawal = record.withdrawal
     assert withdrawal is not None, "only a withdrawn item's copies are taken back"
     item, reference = record.item, str(record.item.reference)
-    destination = Destination.parse(delivery.destination)
+    destination = Destination.parse(delivery.place)  # a delegate's chat, where they held it for someone away
     withdrawer = directory.contacts.get(withdrawal.withdrawn_by)
     by = withdrawer.title(directory) if withdrawer else withdrawal.withdrawn_by
     rows: list[OutboundMessage] = []
@@ -70,7 +70,7 @@ def withdrawn_copy(record: ItemRecord, delivery: DeliveryRecord, directory: Dire
     if can_remove:
         assert delivery.platform_message_id is not None
         room = directory.room(destination.address) if isinstance(destination.address, ChatRef) else None
-        reader = directory.contacts.get(delivery.contact)
+        reader = directory.contacts.get(delivery.holder)
         place = room.name if room else (f"the direct chat of {reader.title(directory)}" if reader
                                         else str(destination))
         rows.append(removal_message(Removal(
@@ -84,7 +84,7 @@ def withdrawn_copy(record: ItemRecord, delivery: DeliveryRecord, directory: Dire
     rows.append(OutboundMessage(
         key=f"wdn-{digest}", kind=MessageKind.NOTICE, destination=destination,
         text=render_withdrawal_notice(item, by, withdrawal, removed=can_remove), reference=reference,
-        contact=delivery.contact, protect_content=item.caveat.protect_content))
+        contact=delivery.holder, protect_content=item.caveat.protect_content))
     return rows
 
 

@@ -135,12 +135,12 @@ class SqlItemRepository:
     def earlier_deliveries(self, reference: Reference) -> list[tuple[int, DeliveryRecord]]:
         d = superseded_deliveries.c
         rows = self._conn.execute(
-            select(superseded_deliveries, outbox.c.contact.label("sent_to"))
+            select(superseded_deliveries, outbox.c.contact.label("sent_to"), outbox.c.destination.label("sent_at_place"))
             .select_from(superseded_deliveries.outerjoin(outbox, outbox.c.key == d.outbox_key))
             .where(d.item_reference == str(reference)).order_by(d.revision, d.id)).all()
         return [(row.revision, DeliveryRecord(row.contact, row.destination, row.outbox_key, row.state, row.sent_at,
                                               row.acknowledged_at, row.answered_at, row.platform_message_id,
-                                              row.superseded_at, _held_by(row)))
+                                              row.superseded_at, _held_by(row), _held_at(row)))
                 for row in rows]
 
     def mark_earlier_sent(self, outbox_key: str, at: datetime,
@@ -152,14 +152,14 @@ class SqlItemRepository:
             platform_message_id=func.coalesce(d.platform_message_id, platform_message_id),
             sent_at=func.coalesce(d.sent_at, at)))
         row = self._conn.execute(
-            select(superseded_deliveries, outbox.c.contact.label("sent_to"))
+            select(superseded_deliveries, outbox.c.contact.label("sent_to"), outbox.c.destination.label("sent_at_place"))
             .select_from(superseded_deliveries.outerjoin(outbox, outbox.c.key == d.outbox_key))
             .where(d.outbox_key == outbox_key).order_by(d.revision.desc()).limit(1)).first()
         if row is None:
             return None
         return row.revision, DeliveryRecord(row.contact, row.destination, row.outbox_key, row.state, row.sent_at,
                                             row.acknowledged_at, row.answered_at, row.platform_message_id,
-                                            row.superseded_at, _held_by(row))
+                                            row.superseded_at, _held_by(row), _held_at(row))
 
     def set_due(self, reference: Reference, ack_due: datetime | None, feedback_due: datetime | None) -> None:
         self._conn.execute(update(items).where(items.c.reference == str(reference))
@@ -354,7 +354,7 @@ class SqlItemRepository:
         references = [row.reference for row in rows]
         by_item: dict[str, list[Any]] = {ref: [] for ref in references}
         for d in self._conn.execute(
-            select(deliveries, outbox.c.contact.label("sent_to"))
+            select(deliveries, outbox.c.contact.label("sent_to"), outbox.c.destination.label("sent_at_place"))
             .select_from(deliveries.outerjoin(outbox, outbox.c.key == deliveries.c.outbox_key))
             .where(deliveries.c.item_reference.in_(references)).order_by(deliveries.c.id)
         ):
@@ -413,6 +413,7 @@ class SqlItemRepository:
                 answered_at=d.answered_at,
                 platform_message_id=d.platform_message_id,
                 held_by=_held_by(d),
+                held_at=_held_at(d),
             )
             for d in delivery_rows
         )
@@ -446,6 +447,11 @@ def _held_by(row: Any) -> str | None:
     """Who a delivery's copy went to instead of its recipient (their delegate: the outbox row's
     contact, handlers/away.py); None when it went to the recipient, or was never queued."""
     return row.sent_to if row.sent_to is not None and row.sent_to != row.contact else None
+
+
+def _held_at(row: Any) -> str | None:
+    """The chat a delegate was sent the copy in (the outbox row's destination); None when not held."""
+    return row.sent_at_place if _held_by(row) is not None else None
 
 
 # closed_by of an item the erasure closed: who erased it is sealed with the reason, as the audit

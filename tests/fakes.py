@@ -438,7 +438,8 @@ def _held(staged: MemoryStore, delivery: DeliveryRecord) -> DeliveryRecord:
     delegate's), as storage reads it."""
     sent = staged.outbox.get(delivery.outbox_key)
     held_by = sent.contact if sent is not None and sent.contact not in (None, delivery.contact) else None
-    return replace(delivery, held_by=held_by)
+    return replace(delivery, held_by=held_by,
+                   held_at=str(sent.destination) if sent is not None and held_by is not None else None)
 
 
 def _with_holders(staged: MemoryStore, record: ItemRecord) -> ItemRecord:

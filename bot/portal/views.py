@@ -237,7 +237,7 @@ def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datet
     reference = str(item.reference)
     overseer = view is ItemView.EVERY_RECIPIENT
     copies = own_copies(viewer, record)  # a recipient's own; a delegate's, those they held for someone away
-    revisions = _revisions(uow, directory, copies, record, overseer, clock)
+    revisions = _revisions(uow, directory, copies, record, overseer, clock, viewer.id)
     # The earlier texts shown are named, as the bulletin names the items whose text it carried.
     shown = ", ".join(str(r["number"]) for r in revisions if r["said"] == "shown")
     _consulted(uow, viewer, now, reference=reference, caveat=item.caveat.label(), command="portal item",
@@ -288,7 +288,7 @@ def _copy(directory: Directory, clock: Clock, delivery: DeliveryRecord) -> dict[
 
 
 def _revisions(uow: UnitOfWork, directory: Directory, copies: frozenset[str], record: ItemRecord, overseer: bool,
-               clock: Clock) -> list[dict[str, Any]]:
+               clock: Clock, viewer: str = "") -> list[dict[str, Any]]:
     """The item's earlier revisions (/correct), oldest first: when each was made and superseded, its
     copies the viewer may see (every one for an overseer, else those of `copies`, the recipients whose
     copies are theirs: as for the current revision), and what it said. Its text (a line of what differs
@@ -306,7 +306,9 @@ def _revisions(uow: UnitOfWork, directory: Directory, copies: frozenset[str], re
     for number in sorted(by_number):
         earlier = by_number[number]
         ended = min((d.superseded_at for d in earlier if d.superseded_at is not None), default=None)
-        seen = [d for d in earlier if overseer or d.contact in copies]
+        # and a copy of that revision the viewer was sent themselves (their own, or one they held), though
+        # the current revision is theirs only as a delegate now, or the other way round
+        seen = [d for d in earlier if overseer or d.contact in copies or viewer in (d.contact, d.held_by)]
         text = texts.get(number)
         # "hidden": not the viewer's; "erased": gone with the case; "missing": no entry holds it.
         said = ("hidden" if not (overseer or seen) else "erased" if erased else "missing" if text is None else "shown")

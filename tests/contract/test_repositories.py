@@ -232,6 +232,9 @@ def test_a_delegate_holds_the_copy_sent_to_them_and_a_search_of_theirs_finds_it(
     assert [(d.contact, d.held_by, d.holder) for d in record.deliveries] == [
         ("th-npoc", "th-deputy", "th-deputy"), ("my-npoc", None, "my-npoc"), ("vn-npoc", None, "vn-npoc")]
     assert record.copies_held_by("th-deputy") == (record.deliveries[0],) and record.copies_held_by("th-npoc") == ()
+    # Where each copy is: the delegate's chat for the one they hold (edited or taken back there).
+    assert [d.place for d in record.deliveries] == [
+        "direct:console:th-deputy", "direct:console:my-npoc", "direct:console:vn-npoc"]
     assert summaries == {str(item.reference): ("th-deputy",), str(other.reference): ()}
     # A correction keeps who held each earlier copy.
     with backend.factory() as uow:
@@ -242,6 +245,7 @@ def test_a_delegate_holds_the_copy_sent_to_them_and_a_search_of_theirs_finds_it(
         earlier = uow.items.earlier_deliveries(item.reference)
     assert [(d.contact, d.held_by) for _, d in earlier] == [("th-npoc", "th-deputy"), ("my-npoc", None),
                                                              ("vn-npoc", None)]
+    assert earlier[0][1].place == "direct:console:th-deputy"
 
 
 def test_open_items_of_a_contact_and_the_first_closure_stands(backend: Backend, clock: ManualClock) -> None:

@@ -121,3 +121,16 @@ def test_pages_show_an_item_only_when_chat_would(drawn: list[tuple[str, list[str
             assert board == set(REFERENCE.findall(answer)), (viewer.id, answer)
         else:
             assert board <= in_chat
+
+
+def test_an_earlier_revision_sent_to_the_viewer_shows_though_they_now_hold_the_item_as_a_delegate() -> None:
+    # my-officer had rev 1 as its recipient; rev 2 goes to my-npoc, away, so to my-officer standing in.
+    bot = Bot()
+    bot.says("my-npoc", "/away until:2026-11-24 backup:@my-officer")
+    bot.says("th-deputy", "/alert to:@my-officer tlp:clear topic:document-fraud\nFirst text")
+    bot.worker_sends()
+    bot.says("th-deputy", "/correct A-2026-0001 to:@my-npoc priority:urgent\n\nSecond text")
+    with MemoryUnitOfWork(bot.store) as uow:
+        page = views.item_page(uow, bot.directory, bot.directory.contacts["my-officer"], bot.clock.now(), "A-2026-0001")
+    [first] = page["revisions"]
+    assert (first["said"], first["body"]) == ("shown", "First text")

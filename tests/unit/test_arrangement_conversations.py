@@ -156,6 +156,8 @@ def test_the_list_shows_each_arrangement_with_its_number_and_state(bot: Arrangem
     ('/arrangement add between:MY,CA doc:"x" untill:2026-12-01', "Unknown field 'untill' — did you mean until?"),
     ('/arrangement add between:MY,CA doc:"x" topics:smuggling', "Topic 'smuggling' is not valid."),
     ('/arrangement add between:MY,CA doc:"x" until:2026-11-01', "until:2026-11-01 is past"),
+    # Parties written as words, not between:; the dates after them are not "after the text" (it takes none).
+    ("/arrangement add MY CA from:2026-12-01", "Unexpected 'MY'. /arrangement add takes between:, doc:"),
     ("/arrangement end 1", "Say why it ends"),
     ("/arrangement stop 1", "Use /arrangement list"),
 ])

@@ -140,6 +140,11 @@ def test_a_red_item_is_not_passed_to_the_delegate_and_waits(bot: AwayBot) -> Non
 
 def test_a_coordinator_ends_someone_elses_absence(bot: AwayBot) -> None:
     assert "Only coordinators" in bot.answer("th-deputy", "/away @th-npoc off")
+    # /back is one's own; written with a person, the answer says how to end their absence instead
+    assert bot.answer("rso-coord", "/back @th-npoc") == (
+        "Unexpected '@th-npoc': /back takes nothing. Example: /back. To end someone else's absence "
+        "(coordinators): /away @th-npoc off.")
+    assert bot.answer("th-npoc", "/back now").endswith("/back takes nothing. Example: /back.")
     assert "away until 24 Nov 2026" in bot.answer("th-npoc", "/away")
     assert "Welcome back, noted for Th Npoc" in bot.answer("rso-coord", "/away @th-npoc off")
     assert "not set away" in bot.answer("th-npoc", "/away")
@@ -280,3 +285,50 @@ def test_a_backup_given_the_item_by_escalation_may_act_on_it_but_is_not_given_si
     assert bot.answer("th-deputy", f"/history {REF}").startswith(refused)
     assert bot.answer("th-deputy", "/find boat") == "Nothing found among the items you may see."
     assert _refs(bot.answer("th-deputy", "/mine all")) == []
+
+
+def _held_copy(bot: AwayBot) -> str:
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat sighted")
+    bot.worker_sends()
+    return f"direct:{bot.directory.contacts['th-immigration'].identities[0]}"
+
+
+# The copy went to th-immigration's chat: an edit or a removal aimed at th-npoc's chat would miss it
+# (on Telegram, hit another message there) and leave it as it was, with the delegate never told.
+def test_a_copy_the_delegate_holds_is_marked_superseded_in_the_delegates_chat(bot: AwayBot) -> None:
+    held = _held_copy(bot)
+    bot.says("my-officer", f"/correct {REF} Two boats sighted")
+    [edit] = [m for m in bot.store.outbox.values() if m.kind is MessageKind.SUPERSEDE]
+    assert (str(edit.destination), edit.contact) == (held, "th-immigration")
+
+
+def test_a_copy_the_delegate_holds_is_taken_back_from_the_delegates_chat(bot: AwayBot) -> None:
+    held = _held_copy(bot)
+    bot.says("my-officer", f"/withdraw {REF} wrong boat")
+    [removal] = [m for m in bot.store.outbox.values() if m.kind is MessageKind.REMOVAL]
+    assert str(removal.destination) == held
+    [told] = [m for m in bot.store.outbox.values() if m.kind is MessageKind.NOTICE and "withdrawn" in m.text]
+    assert (str(told.destination), told.contact) == (held, "th-immigration")
+
+
+def test_a_correction_goes_to_the_delegate_while_the_person_is_away_but_red_waits_for_them(bot: AwayBot) -> None:
+    _held_copy(bot)
+    [receipt] = bot.says("my-officer", f"/correct {REF} Two boats sighted")
+    assert receipt.endswith("Th Npoc (Thailand) is away until 24 Nov 2026; it goes to Th Immigration "
+                            "(Thailand immigration), who stands in.")
+    revised = [m for m in bot.messages_to("th-immigration") if m.kind is MessageKind.DELIVERY][-1]
+    assert revised.text.startswith("For Th Npoc (Thailand), who is away") and "Two boats sighted" in revised.text
+    assert not [m for m in bot.messages_to("th-npoc") if m.kind is MessageKind.DELIVERY]
+    bot.worker_sends()
+    bot.says("my-officer", f"/correct {REF} tlp:red The informant names the boat")  # no release policy here
+    red = [m for m in bot.store.outbox.values() if m.kind is MessageKind.DELIVERY and "names the boat" in m.text]
+    assert [str(m.destination) for m in red] == ["direct:console:th-npoc"]  # TLP:RED is never passed on
+
+
+def test_someone_away_themselves_cannot_be_named_to_stand_in(bot: AwayBot) -> None:
+    # th-npoc is away with th-immigration standing in: th-immigration naming th-npoc would send their
+    # items to someone away, and round in a circle.
+    answer = bot.answer("th-immigration", "/away until:2026-11-24 backup:@th-npoc")
+    assert answer == ("Th Npoc (Thailand) is away themselves until 24 Nov 2026: name someone who is here to stand "
+                      "in. Example: /away until:2026-12-24 backup:@th-immigration on leave")
+    assert "not set away" in bot.answer("th-immigration", "/away")

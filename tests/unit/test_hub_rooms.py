@@ -166,6 +166,8 @@ def test_an_item_of_a_retired_hub_can_still_be_forwarded(bot: ArrangementBot) ->
     ('/room register console:#kul name:"KUL" purpose:lounge orgs:MY', "Purpose 'lounge' is not valid."),
     ('/room register console:#kul name:"KUL" purpose:country orgs:MY,TH', "A country room holds one organisation"),
     ('/room register console:#kul purpose:network orgs:MY', "Give name: too."),
+    # A name written as words before the fields: refused as such, not as fields "after the text".
+    ('/room register console:#kul KUL airport name:KUL purpose:network orgs:MY', "Unexpected 'KUL'. /room register takes"),
     ('/room register console:@alice name:"x" purpose:network orgs:MY', "is a direct chat, not a room"),
     ('/room register console:#kul name:"KUL" purpose:network orgs:MY hubs:K', "Hub 'K' is not valid."),
     ('/room register console:#kul name:"KUL" purpose:network orgs:MY hbus:KUL', "Unknown field 'hbus'"),

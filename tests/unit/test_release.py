@@ -373,3 +373,18 @@ def test_a_held_item_cannot_be_corrected_out_of_its_wait(bot: ReleaseBot) -> Non
     answer = bot.answer("my-officer", f"/correct {REF} tlp:amber")
     assert answer.startswith(f"{REF} is waiting for a second person's approval, so {REF} cannot be corrected")
     assert bot.deliveries() == [] and bot.record(REF).item.caveat.tlp is Tlp.RED
+
+
+def test_the_approval_request_says_when_feedback_falls_due_not_none(bot: ReleaseBot) -> None:
+    # A held item has no due time until it is released: "Feedback due none" would read as "no feedback wanted".
+    [request] = bot.received_by("my-approver")
+    assert "Feedback due none" not in request
+    assert "Feedback due: counted from its release" in request
+
+
+def test_approving_an_item_withdrawn_while_held_says_it_was_withdrawn_and_by_whom(bot: ReleaseBot) -> None:
+    bot.says("rso-coord", f"/withdraw {REF} wrong informant")
+    answer = bot.answer("my-approver", f"/approve {REF}")
+    assert answer == (f"Not sent: {REF} was approved, but Rso Coord (Regional Support Office) withdrew it before "
+                      "it was released. Its originator is told.")
+    assert bot.deliveries() == []

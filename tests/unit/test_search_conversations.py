@@ -77,6 +77,15 @@ def test_find_refuses_an_unknown_filter() -> None:
     assert answer.startswith("Unknown filter 'topc:'.") and "Example: /find" in answer
 
 
+def test_find_says_which_dates_and_which_filter_were_wrong() -> None:
+    bot = Bot()
+    answer = bot.answer("my-officer", "/find from:2026-12-01 until:2026-11-01")
+    assert answer.startswith("until:2026-11-01 is before from:2026-12-01") and "Example: /find" in answer
+    answer = bot.answer("my-officer", "/find country:TH!")
+    assert answer.startswith("Organisation 'TH!' is not valid") and answer.endswith("Example: country:TH")
+    assert _refs(bot.answer("my-officer", "/find country:THA")) == []  # alpha-3 still accepted
+
+
 def test_mine_all_lists_closed_and_withdrawn_items_too() -> None:
     bot = _network()
     bot.says("my-officer", "/close A-2026-0001 done")
