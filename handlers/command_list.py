@@ -374,7 +374,7 @@ _declare(CommandSpec("stats", COORDINATION | {Role.AUDITOR}, "/stats [30d|4w|3m|
     "or a calendar month (2026-10) or year (2026).", ("/stats 2026-10",),
     _stats, lambda ctx, cmd, policy: coordination.stats_command(ctx, cmd.period, policy.count_minimum)))
 _declare(CommandSpec("arrangement", COORDINATION, "/arrangement add|end|list …",
-    "sharing arrangements with their dates (coordinators)",
+    "sharing arrangements with their dates (coordinators and admins)",
     "Record the arrangements organisations share under: between: two or more organisations, doc: the signed "
     "document, topics: (all when left out), from: and until: (days in UTC, the last one included; each "
     "optional), direction: both (the default) or one way as MY>CA. Routing checks them on the day: one not yet "

@@ -184,6 +184,11 @@ def _decidable(ctx: CommandContext, reference: Reference, verb: str) -> tuple[It
     if record.erasure is not None:
         ctx.answer(render_erased(reference, record.erasure))
         return None
+    if held.state is ReleaseState.FAILED and record.withdrawal is not None:  # ended by /withdraw
+        by = ctx.directory.contacts.get(record.withdrawal.withdrawn_by)
+        who = by.title(ctx.directory) if by is not None else record.withdrawal.withdrawn_by
+        _answer(ctx, held, f"{ref} was withdrawn by {who} before it was released; nothing to decide.")
+        return None
     if held.state is not ReleaseState.PENDING:
         by = ctx.directory.contacts.get(held.decided_by or "")
         who = f" by {by.title(ctx.directory)}" if by is not None and held.state is not ReleaseState.EXPIRED else ""

@@ -25,6 +25,7 @@ from alerts.directory import Directory
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.items import Reference
 from alerts.lifecycle import DeliveryState, Withdrawal
+from alerts.release import ReleaseState, approvers
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.removal import TELEGRAM_DELETE_MARGIN, TELEGRAM_DELETE_WINDOW, WITHDRAWN, Removal, removal_message
 from alerts.render import render_withdrawal_notice
@@ -134,11 +135,33 @@ def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
     if sender.id != item.originator:
         notify(ctx, item.originator, MessageKind.NOTICE, record,
                f"{reference} was withdrawn by {title(ctx, sender.id)}: {reason}.")
-    answer_placed(ctx, f"Withdrew {reference}. {removals} delivered cop{'y' if removals == 1 else 'ies'} "
+    held = _end_release(ctx, record, reason)
+    answer_placed(ctx, f"Withdrew {reference}. {held}{removals} delivered cop{'y' if removals == 1 else 'ies'} "
                        f"to be removed, {unsent} unsent cancelled, {told} chat{'' if told == 1 else 's'} told."
                        + (f" {flying} being sent: taken back if {'it lands' if flying == 1 else 'they land'}."
                           if flying else ""),
                   {item.caveat.tlp}, reference=str(reference))
+
+
+def _end_release(ctx: CommandContext, record: ItemRecord, reason: str) -> str:
+    """A withdrawn item (or correction) that waited for a second person's approval has nothing left
+    to approve: its release ends (no more reminders, no expiry notice), and its approvers are told in
+    one line without its content. What the withdrawer's answer begins with ("" when nothing waited)."""
+    ref = str(record.item.reference)
+    held = ctx.uow.releases.get(ref)
+    assert ctx.sender is not None
+    why = f"withdrawn by {title(ctx, ctx.sender.id)} before it was released: {reason}"
+    if held is None or held.state is not ReleaseState.PENDING or \
+            not ctx.uow.releases.decide(ref, ReleaseState.FAILED, ctx.sender.id, ctx.now, why):
+        return ""
+    who = [c for c in approvers(ctx.directory, held.originator, held.organisation) if c.id != ctx.sender.id]
+    for approver in who:
+        notify(ctx, approver.id, MessageKind.NOTICE, record,
+               f"{held.label} no longer waits for your approval: it was {why}.")
+    ctx.audit(AuditAction.RELEASE, reference=ref, caveat=record.item.caveat.label(),
+              recipients=tuple(c.id for c in who), detail={"event": "withdrawn", "revision": str(held.revision)})
+    told = f" ({', '.join(c.title(ctx.directory) for c in who)} told)" if who else ""
+    return f"{held.label} was waiting for approval: it will not be sent{told}. "
 
 
 def originator_place(ctx: CommandContext, contact_id: str, record: ItemRecord) -> UserRef | None:

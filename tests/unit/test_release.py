@@ -382,9 +382,19 @@ def test_the_approval_request_says_when_feedback_falls_due_not_none(bot: Release
     assert "Feedback due: counted from its release" in request
 
 
-def test_approving_an_item_withdrawn_while_held_says_it_was_withdrawn_and_by_whom(bot: ReleaseBot) -> None:
-    bot.says("rso-coord", f"/withdraw {REF} wrong informant")
+def test_withdrawing_a_held_item_ends_its_release_and_tells_the_approvers(bot: ReleaseBot) -> None:
+    answer = bot.answer("rso-coord", f"/withdraw {REF} wrong informant")
+    assert answer.startswith(f"Withdrew {REF}. {REF} was waiting for approval: it will not be sent "
+                             "(My Approver (Malaysia) told). ")
+    told = bot.last_to("my-approver")
+    assert told == (f"{REF} no longer waits for your approval: it was withdrawn by Rso Coord (Regional Support "
+                    "Office) before it was released: wrong informant.")
+    assert bot.store.releases[REF].state is ReleaseState.FAILED
+    # Nothing left to approve: no reminders, no expiry notice, and an approval says why.
+    before = len(bot.received_by("my-approver")), len(bot.received_by("my-officer"))
+    bot.tick(25 * 60)
+    assert (len(bot.received_by("my-approver")), len(bot.received_by("my-officer"))) == before
     answer = bot.answer("my-approver", f"/approve {REF}")
-    assert answer == (f"Not sent: {REF} was approved, but Rso Coord (Regional Support Office) withdrew it before "
-                      "it was released. Its originator is told.")
+    assert answer == (f"{REF} was withdrawn by Rso Coord (Regional Support Office) before it was released; "
+                      "nothing to decide.")
     assert bot.deliveries() == []
