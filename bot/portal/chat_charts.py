@@ -11,31 +11,20 @@ Counts only, no content: the digest's room is the coordinators', the bulletin's 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
 from alerts.directory import Directory
-from alerts.items import Reference
 from alerts.messages import Attachment
 from bot.portal import charts
-from bot.portal.views import day_ends, overdue_series
+from bot.portal.views import overdue_by_day, volume_by_topic
 from handlers.ports import DirectorySource, UnitOfWork
 
 
 def digest_chart_png(uow: UnitOfWork, directory: Directory, now: datetime, days: int = 30) -> bytes:
     """Copies overdue at the end of each UTC day of the last `days` days, up to `now`."""
-    since = now - timedelta(days=days)
-    history = uow.reminders.exchange_times(since - timedelta(days=92), now)
-    closed_at: dict[str, datetime] = {}
-    for reference in {row.reference for row in history if not row.open}:
-        record = uow.items.get(Reference.parse(reference))
-        if record is not None and record.closure is not None:
-            closed_at[reference] = record.closure.closed_at
-    ends = day_ends(since, now, now)
-    labels = [f"{end - timedelta(seconds=1):%m-%d}" for end in ends]
-    figure = charts.line_figure(labels, overdue_series(history, closed_at, directory, ends),
-                                "Copies overdue at the end of each day (UTC)", "copies")
+    labels, counts = overdue_by_day(uow, directory, now - timedelta(days=days), now, now)
+    figure = charts.line_figure(labels, counts, "Copies overdue at the end of each day (UTC)", "copies")
     return charts.png(figure)
 
 
@@ -45,11 +34,7 @@ def bulletin_chart_png(uow: UnitOfWork, month: str, now: datetime) -> bytes:
     until = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=timezone.utc)
     since = datetime(year - 1 + number // 12, number % 12 + 1, 1, tzinfo=timezone.utc)  # eleven months before
     summaries = uow.reminders.summaries(since, min(until, now + timedelta(seconds=1)))
-    months = sorted({f"{s.created_at:%Y-%m}" for s in summaries})
-    by_topic: dict[str, Counter[str]] = {}
-    for s in summaries:
-        by_topic.setdefault(s.topic or "(none)", Counter())[f"{s.created_at:%Y-%m}"] += 1
-    volume = {topic: [counts.get(m, 0) for m in months] for topic, counts in sorted(by_topic.items())}
+    months, volume = volume_by_topic(summaries)
     return charts.png(charts.stacked_bars_figure(months, volume, f"Items per month, by topic, to {month}"))
 
 

@@ -388,6 +388,29 @@ def day_ends(since: datetime, until: datetime, now: datetime) -> list[datetime]:
     return ends + ([last] if not ends or ends[-1] < last else [])
 
 
+def volume_by_topic(summaries: Sequence[Any]) -> tuple[list[str], dict[str, list[int]]]:
+    """Items per month (YYYY-MM) by topic: the months with items, and each topic's count in each."""
+    months = sorted({_month(s.created_at) for s in summaries})
+    by_topic: dict[str, Counter[str]] = {}
+    for s in summaries:
+        by_topic.setdefault(s.topic or "(none)", Counter())[_month(s.created_at)] += 1
+    return months, {topic: [counts.get(m, 0) for m in months] for topic, counts in sorted(by_topic.items())}
+
+
+def overdue_by_day(uow: UnitOfWork, directory: Directory, since: datetime, until: datetime,
+                   now: datetime) -> tuple[list[str], list[int]]:
+    """Copies overdue at the end of each UTC day from `since` to `until`: day labels (MM-DD), counts."""
+    # Items made up to a quarter before the period may still have been overdue in it.
+    history = uow.reminders.exchange_times(since - timedelta(days=92), until)
+    closed_at: dict[str, datetime] = {}
+    for reference in {row.reference for row in history if not row.open}:
+        record = uow.items.get(Reference.parse(reference))
+        if record is not None and record.closure is not None:
+            closed_at[reference] = record.closure.closed_at
+    ends = day_ends(since, until, now)
+    return [f"{end - timedelta(seconds=1):%m-%d}" for end in ends], overdue_series(history, closed_at, directory, ends)
+
+
 def stats_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, period: str | None,
                count_minimum: int = COUNT_MINIMUM) -> dict[str, Any]:
     """The numbers behind the charts (drawn by bot.portal.charts). Counts, no content: as /stats in chat,
@@ -398,11 +421,7 @@ def stats_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: date
     groups = group_stats(uow.reminders.exchange_times(since, until), directory, now)
     year_ago = datetime(now.year - 1, now.month, 1, tzinfo=timezone.utc)
     summaries = uow.reminders.summaries(year_ago, now + timedelta(seconds=1))
-    months = sorted({_month(s.created_at) for s in summaries})
-    by_topic: dict[str, Counter[str]] = {}
-    for s in summaries:
-        by_topic.setdefault(s.topic or "(none)", Counter())[_month(s.created_at)] += 1
-    volume = {topic: [counts.get(m, 0) for m in months] for topic, counts in sorted(by_topic.items())}
+    months, volume = volume_by_topic(summaries)
     countries = [g for g in groups if not g.indent and g.label != "All"]
 
     def hours(value: timedelta | None) -> float:
@@ -414,16 +433,7 @@ def stats_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: date
         "feedback_median": hours(median(g.feedback.times)), "feedback_p90": hours(percentile(g.feedback.times, 0.9)),
         "overdue": g.overdue_now,
     } for g in countries]
-    # Items made up to a quarter before the period may still have been overdue in it.
-    history = uow.reminders.exchange_times(since - timedelta(days=92), until)
-    closed_at: dict[str, datetime] = {}
-    for reference in {row.reference for row in history if not row.open}:
-        record = uow.items.get(Reference.parse(reference))
-        if record is not None and record.closure is not None:
-            closed_at[reference] = record.closure.closed_at
-    ends = day_ends(since, until, now)
-    overdue_days = [f"{end - timedelta(seconds=1):%m-%d}" for end in ends]
-    overdue_counts = overdue_series(history, closed_at, directory, ends)
+    overdue_days, overdue_counts = overdue_by_day(uow, directory, since, until, now)
     incidents = harmonised_counts(incidents_of(uow, uow.reminders.summaries(since, until)), count_minimum)
     _consulted(uow, viewer, now, command="portal stats", period=label)
     return {"incidents": incidents, "overdue_days": overdue_days, "overdue_counts": overdue_counts, "label": label, "since": f"{since:%Y-%m-%d}", "until": f"{until:%Y-%m-%d}", "months": months,
