@@ -168,13 +168,7 @@ async def edit_message_text(fake: FakeBotApi, params: dict[str, Any]) -> dict[st
     sent = _message(fake, params)
     if sent.media is not None:  # a photo or a file: its caption is edited with editMessageCaption
         raise ApiError(400, "Bad Request: there is no text in the message to edit")
-    html, shown, entities = _text(params)
-    if html == sent.html and params.get("reply_markup") == sent.reply_markup:
-        raise ApiError(400, _NOT_MODIFIED)
-    sent.edits.append(sent.text)
-    sent.markups.append(sent.reply_markup)
-    sent.html, sent.text, sent.entities, sent.reply_markup = html, shown, entities, params.get("reply_markup")
-    return fake.world.bot_message_json(sent)
+    return _edited(fake, sent, params, *_text(params))
 
 
 _NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
@@ -185,7 +179,11 @@ async def edit_message_caption(fake: FakeBotApi, params: dict[str, Any]) -> dict
     sent = _message(fake, params)
     if sent.media is None:
         raise ApiError(400, "Bad Request: there is no caption in the message to edit")
-    html, shown, entities = _caption(params)
+    return _edited(fake, sent, params, *_caption(params))
+
+
+def _edited(fake: FakeBotApi, sent: Any, params: dict[str, Any], html: str, shown: str, entities: Any) -> dict[str, Any]:
+    """A text's or a caption's edit, as Telegram makes it: refused when nothing changes, else kept."""
     if html == sent.html and params.get("reply_markup") == sent.reply_markup:
         raise ApiError(400, _NOT_MODIFIED)
     sent.edits.append(sent.text)
