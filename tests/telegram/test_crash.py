@@ -64,8 +64,13 @@ async def test_no_update_lost_or_run_twice_across_kills(tmp_path, fake) -> None:
         pushed += [fake.says(OFFICER, f"/alert to:TH tlp:green\nCrash round {round_number}, alert {n}")
                    for n in range(4)]
         await run_until_killed(start_bot(settings_path, fake.token), fake, delay)
+    polled_before = len([r for r in fake.requests if r.method == "getUpdates"])
     survivor = start_bot(settings_path, fake.token)
     try:
+        # The last killed process may have handled every alert already; the survivor still has to be
+        # serving (polling, its signal handlers in place) before it is judged on how it stops.
+        await eventually(lambda: len([r for r in fake.requests if r.method == "getUpdates"]) > polled_before,
+                         "the survivor polling", timeout=120)
         await eventually(lambda: counts(url)[0] >= len(pushed) and not fake.updates, "every alert handled",
                          timeout=120)
         await asyncio.sleep(1.5)  # a little longer: a duplicate, were there one, would show now
