@@ -10,11 +10,18 @@ caveat still holds, so some things never pass to a delegate:
 - A delegate who may not read the item where the bot would post it (another organisation, under
   AMBER; no channel the caveat allows) is not given it: the person's copy goes to them as usual.
 
+A delegate may go away later themselves. Then the chain is followed (`follow`): A away naming B,
+B away naming C, and A's items go to C, the first person on the chain who is here. The walk is
+bounded (each person once, at most MAX_HOPS delegates): a circle (A -> B -> A) or a chain too long
+reaches nobody, and the person's copy goes to them as usual, to wait and be escalated (to their
+backup, the coordinators) by the reminder rounds. /away refuses what would close a circle.
+
 Pure: the clock and the directory are given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -25,6 +32,9 @@ from alerts.reminder_policy import zone_of
 
 MAX_AHEAD = timedelta(days=366)
 NOTE_LIMIT = 200
+# Delegates followed at most from a person away: far beyond any real chain of leave, and a bound on
+# the look-ups one delivery costs whatever is stored.
+MAX_HOPS = 16
 
 
 class AwayRefused(DomainError):
@@ -54,13 +64,70 @@ class Absence:
         return self.ended_at is None and self.set_at <= now < self.until
 
     def back_at(self) -> datetime:
-        """When the person came back: /away off, or the date passed."""
-        return self.ended_at if self.ended_at is not None else self.until
+        """When the person came back: /away off, or the date passed (whichever came first: a new
+        /away ends the one before, which may have run out already)."""
+        return min(self.ended_at, self.until) if self.ended_at is not None else self.until
 
     @property
     def last_day(self) -> date:
         """The date the person gave (their clock): the day before `until` there."""
         return (self.until - timedelta(seconds=1)).date()
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """Who stands in for a person: the absences followed from them, each delegate once.
+
+    `reached` is the first person on the chain who is not away: the person themselves when they are
+    not away, else the delegate of the last absence followed. None when nobody on it is here: it
+    closes a circle (`circle`), or it is longer than MAX_HOPS."""
+
+    person: str
+    absences: tuple[Absence, ...]
+    reached: str | None
+    circle: bool = False
+
+    @property
+    def delegates(self) -> tuple[str, ...]:
+        """Everyone named along the chain, in order: those who may act for the person."""
+        return tuple(a.delegate for a in self.absences)
+
+    @property
+    def away_too(self) -> tuple[Absence, ...]:
+        """The absences of delegates passed over because they are away themselves."""
+        return self.absences[1:]
+
+    @property
+    def away(self) -> Absence | None:
+        """The person's own absence; None when they are not away."""
+        return self.absences[0] if self.absences else None
+
+
+def follow(person: str, absence_of: Callable[[str], Absence | None], limit: int = MAX_HOPS) -> Chain:
+    """Follow `person`'s delegates while each is away too (`absence_of`: the running absence of a
+    person, or None). Bounded: stops at a person seen before (a circle) or after `limit` delegates."""
+    seen = {person}
+    followed: list[Absence] = []
+    at = person
+    while True:
+        absence = absence_of(at)
+        if absence is None:
+            return Chain(person, tuple(followed), at)
+        followed.append(absence)
+        if absence.delegate in seen:
+            return Chain(person, tuple(followed), None, circle=True)
+        if len(followed) > limit:
+            return Chain(person, tuple(followed[:limit]), None)
+        seen.add(absence.delegate)
+        at = absence.delegate
+
+
+def chain_text(chain: Chain, directory: Directory) -> str:
+    """`Th Npoc → Th Immigration → Th Npoc`: the names along the chain."""
+    def name(contact_id: str) -> str:
+        contact = directory.contacts.get(contact_id)
+        return contact.name if contact else contact_id
+    return " → ".join(name(c) for c in (chain.person, *chain.delegates))
 
 
 def until_moment(day: date, zone: str) -> datetime:
@@ -117,6 +184,18 @@ def may_pass(caveat: Caveat) -> bool:
     return caveat.tlp is not Tlp.RED
 
 
-def for_line(person: Contact, absence: Absence, directory: Directory) -> str:
-    """The line heading what a delegate receives for the person."""
-    return f"For {person.title(directory)}, who is away until {until_text(absence, directory)}:"
+def for_line(person: Contact, absence: Absence, directory: Directory, chain: Chain | None = None) -> str:
+    """The line heading what a delegate receives for the person; with who was passed over on the
+    way when their delegate is away too."""
+    passed = "" if chain is None or not chain.away_too else f" ({away_too_text(chain, directory)})"
+    return f"For {person.title(directory)}, who is away until {until_text(absence, directory)}{passed}:"
+
+
+def away_too_text(chain: Chain, directory: Directory) -> str:
+    """`Th Immigration, who stands in for them, is away too until 24 Nov 2026`: the delegates passed over."""
+    def name(contact_id: str) -> str:
+        contact = directory.contacts.get(contact_id)
+        return contact.title(directory) if contact else contact_id
+    first, *rest = chain.away_too
+    text = f"{name(first.person)}, who stands in for them, is away too until {until_text(first, directory)}"
+    return text + "".join(f", then {name(a.person)} until {until_text(a, directory)}" for a in rest)

@@ -10,6 +10,11 @@ What never passes to a delegate (alerts/away.py): TLP:RED (named people only), c
 room, and an item the delegate may not read under its caveat. Those go to the person as usual and
 wait for them; the originator's receipt says so.
 
+A delegate who goes away later themselves passes the person's items on: the chain is followed to
+the first person who is here (alerts.away.follow, bounded), and anyone named along it may act for
+the person. /away refuses a backup whose chain comes back to the person (a circle), and a backup who
+is away. The summary when back says when the delegate was away too.
+
 A contact's backup (the directory's `backup`) is given the item itself when escalation reaches
 them (handlers/followup_reminders.py), and may then acknowledge and reply for the contact too.
 """
@@ -21,7 +26,8 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
-from alerts.away import EXAMPLE, Absence, AwayRefused, check_absence, for_line, may_pass, until_text
+from alerts.away import (EXAMPLE, MAX_HOPS, Absence, AwayRefused, Chain, away_too_text, chain_text, check_absence,
+                         follow, for_line, may_pass, until_text)
 from alerts.caveat_rules import ENCRYPTED_ONLY, check
 from alerts.caveats import Caveat, Tlp
 from alerts.directory import Contact, Directory
@@ -136,8 +142,12 @@ def away(ctx: CommandContext, cmd: AwayCommand) -> None:
         _refuse(ctx, str(error))
         return
     assert delegate is not None
-    theirs = ctx.uow.absences.current(delegate.id, ctx.now)
-    if theirs is not None:  # their copies would wait with someone away too (or go round in a circle)
+    ahead = chain_of(ctx.uow, delegate.id, ctx.now)
+    if person.id in ahead.delegates:  # their items would come back round to the person, away
+        _refuse(ctx, _circle(ctx, person, delegate, ahead, yours))
+        return
+    theirs = ahead.away
+    if theirs is not None:  # their copies would wait with someone away too
         _refuse(ctx, f"{delegate.title(ctx.directory)} is away themselves until {until_text(theirs, ctx.directory)}: "
                      f"name someone who is here to stand in. Example: {EXAMPLE}")
         return
@@ -146,13 +156,21 @@ def away(ctx: CommandContext, cmd: AwayCommand) -> None:
     ctx.audit(AuditAction.AWAY, recipients=(person.id, delegate.id),
               detail={"event": "set", "person": person.id, "delegate": delegate.id, "until": until.isoformat(),
                       "note": cmd.note, "absence": absence.id})
+    # Those the person stood in for, away themselves: their items now go on to the delegate too.
+    behind = stood_in_for(ctx.uow, person.id, ctx.now)
+    through = (f" Through them you also stand in for {_names(ctx.directory, [a.person for a in behind])}, "
+               f"who {'is' if len(behind) == 1 else 'are'} away too." if behind else "")
     _tell_delegate(ctx, absence, f"You stand in for {person.title(ctx.directory)}, who is away until "
                                  f"{until_text(absence, ctx.directory)}: their new items and reminders come to you, "
-                                 f"and you may /ack and /reply for them. TLP:RED items still go to them alone.")
+                                 f"and you may /ack and /reply for them. TLP:RED items still go to them alone."
+                                 + through)
     if not yours:
         _tell(ctx, person, f"{me.title(ctx.directory)} set you away until {until_text(absence, ctx.directory)}; "
                            f"{delegate.title(ctx.directory)} stands in. Back early: /back")
-    ctx.answer(_describe(absence, ctx.directory, whose, yours))
+    passed_on = (f" Items for {_names(ctx.directory, [a.person for a in behind])}, whom "
+                 f"{'you' if yours else 'they'} stand in for, go on to {delegate.title(ctx.directory)} meanwhile."
+                 if behind else "")
+    ctx.answer(_describe(absence, ctx.directory, whose, yours) + passed_on)
 
 
 def back(ctx: CommandContext) -> None:
@@ -167,6 +185,27 @@ def _describe(absence: Absence, directory: Directory, whose: str, yours: bool) -
     return (f"{whose} away until {until_text(absence, directory)} (inclusive); {name} receives new items and "
             f"reminders and may acknowledge and reply for {'you' if yours else 'them'}. TLP:RED items are not "
             f"passed on: they wait.{note} End it: {end}")
+
+
+def _circle(ctx: CommandContext, person: Contact, delegate: Contact, ahead: Chain, yours: bool) -> str:
+    """The refusal of a backup whose chain of stand-ins comes back to the person: the circle named."""
+    names = [person.id, delegate.id]
+    for named in ahead.delegates:
+        names.append(named)
+        if named == person.id:
+            break
+    circle = " → ".join(_name(ctx.directory, c) for c in names)
+    return (f"backup:@{delegate.id} would close a circle: {circle}, so {'your' if yours else 'their'} items "
+            f"would reach nobody who is here. Name a backup who is here (not away). Example: {EXAMPLE}")
+
+
+def _name(directory: Directory, contact_id: str) -> str:
+    contact = directory.contacts.get(contact_id)
+    return contact.name if contact else contact_id
+
+
+def _names(directory: Directory, contact_ids: list[str]) -> str:
+    return ", ".join(_title(directory, c) for c in contact_ids)
 
 
 def _refuse(ctx: CommandContext, text: str) -> None:
@@ -190,23 +229,52 @@ def _tell_delegate(ctx: CommandContext, absence: Absence, text: str) -> None:
 # --- deliveries and reminders for someone away -------------------------------------------------
 
 
+def chain_of(uow: UnitOfWork, person_id: str, now: datetime) -> Chain:
+    """Who stands in for the person at `now`: their delegates followed while each is away too."""
+    return follow(person_id, lambda contact: uow.absences.current(contact, now))
+
+
+def stood_in_for(uow: UnitOfWork, contact: str, now: datetime) -> list[Absence]:
+    """The running absences whose chain of delegates passes through `contact` (those they may act
+    for), nearest first: the people who named them, then those who named those, and so on. Bounded
+    as alerts.away.follow is: each person once, MAX_HOPS deep."""
+    found: list[Absence] = []
+    seen, frontier = {contact}, [contact]
+    for _ in range(MAX_HOPS):
+        nearer: list[str] = []
+        for named in frontier:
+            for absence in uow.absences.standing_in_for(named, now):
+                # Only the absence that counts for them (two running at once is never set, but
+                # whatever is stored, this walk and chain_of must agree).
+                if absence.person not in seen and uow.absences.current(absence.person, now) == absence:
+                    seen.add(absence.person)
+                    found.append(absence)
+                    nearer.append(absence.person)
+        if not nearer:
+            break
+        frontier = nearer
+    return found
+
+
 def stand_in_place(uow: UnitOfWork, directory: Directory, person_id: str, caveat: Caveat, audience: frozenset[str],
                    now: datetime, *, encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY,
                    platforms: AbstractSet[Platform] | None = None
-                   ) -> tuple[Absence | None, Contact | None, Destination | None]:
-    """The person's running absence, and, when the item may pass to their delegate, the delegate
-    and the direct chat it goes to there (the same placement as any delivery). (None, None, None)
-    when the person is not away."""
-    absence = uow.absences.current(person_id, now)
-    if absence is None:
+                   ) -> tuple[Chain | None, Contact | None, Destination | None]:
+    """The chain of stand-ins of a person away, and, when the item may pass to the first of them
+    who is here, that person and the direct chat it goes to there (the same placement as any
+    delivery). (None, None, None) when the person is not away. Nobody is given it when the chain
+    reaches nobody who is here (a circle, or too long): the person's copy goes to them, to wait and
+    be escalated as any copy not acknowledged."""
+    chain = chain_of(uow, person_id, now)
+    if chain.away is None:
         return None, None, None
-    delegate = directory.contacts.get(absence.delegate)
+    delegate = directory.contacts.get(chain.reached) if chain.reached is not None else None
     if delegate is None or not may_pass(caveat):
-        return absence, None, None
+        return chain, None, None
     place = direct_place(delegate, caveat, directory, encrypted_only, platforms).destination
     if place is None or check(caveat, place, directory, audience) is not None:
-        return absence, None, None
-    return absence, delegate, place
+        return chain, None, None
+    return chain, delegate, place
 
 
 def divert_delivery(ctx: CommandContext, item: Item, message: OutboundMessage, audience: frozenset[str]
@@ -216,21 +284,28 @@ def divert_delivery(ctx: CommandContext, item: Item, message: OutboundMessage, a
     person = ctx.directory.contacts.get(message.contact or "")
     if person is None or message.destination.kind is not DestinationKind.DIRECT:
         return message, None
-    absence, delegate, place = stand_in_place(ctx.uow, ctx.directory, person.id, item.caveat, audience, ctx.now,
-                                              encrypted_only=ctx.encrypted_only, platforms=ctx.platforms)
-    if absence is None:
+    chain, delegate, place = stand_in_place(ctx.uow, ctx.directory, person.id, item.caveat, audience, ctx.now,
+                                            encrypted_only=ctx.encrypted_only, platforms=ctx.platforms)
+    if chain is None or chain.away is None:
         return message, None
+    absence = chain.away
     if delegate is not None and delegate.id == item.originator:  # they sent it: nothing to pass on
         return message, None
     if delegate is None or place is None:
-        why = "TLP:RED is for named people only" if not may_pass(item.caveat) else "their delegate may not receive it"
+        if not may_pass(item.caveat):
+            why = "TLP:RED is for named people only"
+        elif chain.reached is None:  # a circle, or too long: escalated from their own copy as any other
+            why = f"nobody standing in for them is here ({chain_text(chain, ctx.directory)})"
+        else:
+            why = "their delegate may not receive it"
         return message, (f"{person.title(ctx.directory)} is away until {until_text(absence, ctx.directory)}; "
                          f"{why}, so it waits for them.")
     diverted = replace(message, destination=place, contact=delegate.id,
                        attention=delegate.identities if message.attention else (),
-                       text=f"{for_line(person, absence, ctx.directory)}\n{message.text}")
+                       text=f"{for_line(person, absence, ctx.directory, chain)}\n{message.text}")
+    passed = f" ({away_too_text(chain, ctx.directory)})" if chain.away_too else ""
     return diverted, (f"{person.title(ctx.directory)} is away until {until_text(absence, ctx.directory)}; "
-                      f"it goes to {delegate.title(ctx.directory)}, who stands in.")
+                      f"it goes to {delegate.title(ctx.directory)}, who stands in{passed}.")
 
 
 # --- acting for someone ----------------------------------------------------------------------------
@@ -247,8 +322,8 @@ def acting_for(ctx: CommandContext, record: ItemRecord) -> tuple[str, str] | Non
     follow_up = next(iter(ctx.uow.reminders.follow_ups([reference])), None)
     done = follow_up.done if follow_up is not None else frozenset()
     for delivery in sorted(record.deliveries, key=lambda d: (d.progress.state.answered, d.progress.state.acknowledged)):
-        absence = ctx.uow.absences.current(delivery.contact, ctx.now)
-        if absence is not None and absence.delegate == me.id:
+        # Anyone named along the chain: the delegate, and whom they named while away too.
+        if me.id in chain_of(ctx.uow, delivery.contact, ctx.now).delegates:
             return delivery.contact, "delegate"
         person = ctx.directory.contacts.get(delivery.contact)
         if person is not None and person.backup == me.id and any(
@@ -258,10 +333,13 @@ def acting_for(ctx: CommandContext, record: ItemRecord) -> tuple[str, str] | Non
 
 
 def note_act(ctx: CommandContext, person: str, act: str) -> None:
-    """Note, for the person's summary when back, what their delegate did for them."""
-    absence = ctx.uow.absences.current(person, ctx.now)
-    if absence is not None and ctx.sender is not None and absence.delegate == ctx.sender.id:
-        ctx.uow.absences.note_act(absence.id, act)
+    """Note, for the person's summary when back, what their delegate did for them (naming who did
+    it when someone further along the chain did)."""
+    chain = chain_of(ctx.uow, person, ctx.now)
+    absence, me = chain.away, ctx.sender
+    if absence is not None and me is not None and me.id in chain.delegates:
+        by = "" if absence.delegate == me.id else f"{BY}{me.title(ctx.directory)})"
+        ctx.uow.absences.note_act(absence.id, act + by)
 
 
 def kept_back(ctx: CommandContext, record: ItemRecord) -> str | None:
@@ -270,14 +348,16 @@ def kept_back(ctx: CommandContext, record: ItemRecord) -> str | None:
     if me is None or may_pass(record.item.caveat):
         return None
     for delivery in record.deliveries:
-        absence = ctx.uow.absences.current(delivery.contact, ctx.now)
-        if absence is not None and absence.delegate == me.id:
+        if me.id in chain_of(ctx.uow, delivery.contact, ctx.now).delegates:
             return (f"{record.item.reference} is TLP:RED: it is for named people only, so it waits for "
                     f"{_title(ctx.directory, delivery.contact)}; you cannot act on it for them.")
     return None
 
 
 # --- back: what arrived meanwhile ---------------------------------------------------------------------
+
+
+BY = " (by "  # an act noted as done by someone further along the chain than the delegate
 
 
 def summary_key(absence: Absence) -> str:
@@ -301,6 +381,11 @@ def summarise(uow: UnitOfWork, directory: Directory, absence: Absence, now: date
     lines = [f"Welcome back. While you were away ({clock_time(absence.set_at, zone)} to {clock_time(came_back, zone)} "
              f"{zone_name(zone)}), "
              f"{name} stood in for you."]
+    # Their delegate away too meanwhile: whom their items went on to then.
+    for theirs in uow.absences.overlapping(absence.delegate, absence.set_at, came_back):
+        start, end = max(theirs.set_at, absence.set_at), min(theirs.back_at(), came_back)
+        lines.append(f"{name} was away too from {clock_time(start, zone)} to {clock_time(end, zone)}; "
+                     f"{_title(directory, theirs.delegate)} stood in for you both then.")
     for record in arrived:
         delivery = record.delivery_to(absence.person)
         assert delivery is not None
@@ -314,9 +399,12 @@ def summarise(uow: UnitOfWork, directory: Directory, absence: Absence, now: date
             state = f"acknowledged {clock_time(delivery.acknowledged_at, zone)}, not yet answered"
         else:
             state = "not yet acknowledged"
-        lines.append(f"• {head}: {state}")
+        held = (f" (given to {_title(directory, delivery.held_by)})"
+                if delivery.held_by is not None and delivery.held_by != absence.delegate else "")
+        lines.append(f"• {head}: {state}{held}")
     if absence.acts:
-        lines.append(f"What {name} did for you: {'; '.join(absence.acts)}.")
+        done_by = "Done for you" if any(BY in act for act in absence.acts) else f"What {name} did for you"
+        lines.append(f"{done_by}: {'; '.join(absence.acts)}.")
     if not arrived:
         lines.append("Nothing arrived for you meanwhile.")
     else:

@@ -320,7 +320,9 @@ _declare(CommandSpec("away", EVERYONE, "/away until:YYYY-MM-DD backup:@contact [
     "away: who stands in for you",
     "Set yourself away until a date (your last day away, your time; at most 366 days ahead) with a delegate in "
     "your organisation, who receives your new items and reminders and may /ack and /reply for you (shown as "
-    "'for you'). TLP:RED items are not passed on: they wait for you. Coordinators may set someone else: "
+    "'for you'). TLP:RED items are not passed on: they wait for you. A backup who is away, or whose own "
+    "stand-ins lead back to you (a circle), is refused; if your backup goes away later, your items go on to "
+    "the person they named. Coordinators may set someone else: "
     "/away @person until:… backup:…. /away alone shows what is set; /away off (or /back) ends it, and you are "
     "told what arrived meanwhile.",
     ("/away until:2026-12-24 backup:@th-immigration on leave", "/away off", "/away"),

@@ -57,7 +57,7 @@ from alerts.routing import Destination
 from alerts.times import UTC, contact_zone, local_or_none, local_time, zone_at
 from handlers.answer_place import answer_placed, answer_zone, messages_about
 from handlers.context import CommandContext
-from handlers.away import acting_for, divert_delivery, kept_back, note_act
+from handlers.away import acting_for, divert_delivery, kept_back, note_act, stood_in_for
 from handlers.ports import DeliveryRecord, ItemRecord
 from handlers.pressed import plan_buttons
 from handlers.visibility import ItemView, own_copies, record_view
@@ -379,7 +379,7 @@ def _stood_in_lines(ctx: CommandContext, zone: str) -> list[tuple[datetime, str,
     """/mine of a delegate: what the people they stand in for still owe, on items that may pass to
     them (never TLP:RED), marked with whom it is for."""
     lines: list[tuple[datetime, str, str, Tlp]] = []
-    for absence in ctx.uow.absences.standing_in_for(sender_of(ctx).id, ctx.now):
+    for absence in stood_in_for(ctx.uow, sender_of(ctx).id, ctx.now):  # through a delegate away too
         for record in ctx.uow.items.for_contact(absence.person):
             item, delivery = record.item, record.delivery_to(absence.person)
             if (delivery is None or delivery.progress.state.answered or record.erasure is not None

@@ -268,12 +268,12 @@ class ReminderService:
         if reminder.stage.escalation or reminder.target != reminder.contact:
             return reminder.target, text, ()
         audience = self._audience(uow, item, directory)
-        absence, delegate, _ = stand_in_place(uow, directory, reminder.target, item.caveat, audience, now,
-                                              encrypted_only=self._encrypted_only, platforms=self._platforms)
+        chain, delegate, _ = stand_in_place(uow, directory, reminder.target, item.caveat, audience, now,
+                                            encrypted_only=self._encrypted_only, platforms=self._platforms)
         person = directory.contacts.get(reminder.target)
-        if absence is None or delegate is None or person is None:
+        if chain is None or chain.away is None or delegate is None or person is None:
             return reminder.target, text, ()
-        return delegate.id, f"{for_line(person, absence, directory)}\n{text}", ()
+        return delegate.id, f"{for_line(person, chain.away, directory, chain)}\n{text}", ()
 
     def _audience(self, uow: UnitOfWork, item: FollowUp, directory: Directory) -> frozenset[str]:
         """The organisations an item's caveat lets it go to: its recipients' and its originator's."""

@@ -419,6 +419,10 @@ class AbsenceRepository(Protocol):
         """The absences running at `now` whose delegate is `delegate`, oldest first."""
         ...
 
+    def overlapping(self, person: str, start: datetime, end: datetime) -> list[Absence]:
+        """The person's absences, running or over, that overlap [start, end), oldest first."""
+        ...
+
     def note_act(self, absence_id: str, act: str) -> None:
         """Note what the delegate did for the person ("acknowledged A-2026-0001"), for the summary."""
         ...

@@ -87,6 +87,12 @@ class SqlAbsences:
                                   .order_by(absences.c.set_at, absences.c.id))
         return [_absence(row) for row in rows]
 
+    def overlapping(self, person: str, start: datetime, end: datetime) -> list[Absence]:
+        # Those begun before the end, in SQL; whether each ran past the start (ended, or its date) here.
+        rows = self._conn.execute(select(absences).where(absences.c.person == person, absences.c.set_at < end)
+                                  .order_by(absences.c.set_at, absences.c.id))
+        return [a for a in map(_absence, rows) if a.back_at() > start]
+
     def note_act(self, absence_id: str, act: str) -> None:
         acts = self._conn.execute(select(absences.c.acts).where(absences.c.id == absence_id)).scalar_one_or_none()
         if acts is not None:

@@ -600,6 +600,11 @@ class _Absences:
     def standing_in_for(self, delegate: str, now: datetime) -> list[Absence]:
         return [a for a in self._staged.absences.values() if a.delegate == delegate and a.active(now)]
 
+    def overlapping(self, person: str, start: datetime, end: datetime) -> list[Absence]:
+        return sorted((a for a in self._staged.absences.values()
+                       if a.person == person and a.set_at < end and a.back_at() > start),
+                      key=lambda a: (a.set_at, a.id))
+
     def note_act(self, absence_id: str, act: str) -> None:
         absence = self._staged.absences.get(absence_id)
         if absence is not None:

@@ -59,3 +59,23 @@ def test_an_absence_runs_until_its_date_or_its_end_and_is_summarised_once(backen
         # Not committed: rolled back.
     with backend.factory() as uow:
         assert [a.id for a in uow.absences.returned(later + timedelta(minutes=6))] == ["a2"]
+
+
+def test_the_absences_of_a_person_overlapping_a_period(backend: Backend, clock: ManualClock) -> None:
+    # The summary of someone back says when their delegate was away too: what overlapped their period.
+    now = clock.now()
+    hour = timedelta(hours=1)
+    over = Absence("b1", "th-immigration", "th-deputy", now + 2 * hour, "", "th-immigration", now)
+    running = Absence("b2", "th-immigration", "th-deputy", now + 48 * hour, "", "th-immigration", now + 5 * hour)
+    with backend.factory() as uow:
+        uow.absences.add(over)
+        uow.absences.add(running)
+        uow.absences.add(Absence("b3", "th-npoc", "th-immigration", now + 48 * hour, "", "th-npoc", now))
+        uow.commit()
+    with backend.factory() as uow:
+        assert [a.id for a in uow.absences.overlapping("th-immigration", now, now + 72 * hour)] == ["b1", "b2"]
+        assert [a.id for a in uow.absences.overlapping("th-immigration", now + 3 * hour, now + 4 * hour)] == []
+        assert [a.id for a in uow.absences.overlapping("th-immigration", now + hour, now + 3 * hour)] == ["b1"]
+        assert [a.id for a in uow.absences.overlapping("th-immigration", now + 4 * hour, now + 6 * hour)] == ["b2"]
+        assert [a.id for a in uow.absences.overlapping("th-immigration", now - 2 * hour, now)] == []  # ends at start
+        assert uow.absences.overlapping("nobody", now, now + 72 * hour) == []

@@ -140,3 +140,35 @@ def test_the_delegate_looks_back_at_what_was_sent_to_them_also_once_the_person_i
     assert "A-2026-0002" in found and "A-2026-0001" not in found  # not sent to them: not theirs to see
     assert "Only the originator, recipients, coordinators and auditors can see A-2026-0001." in to_desk
     assert "Traceback" not in out + run.stderr
+
+
+def test_a_delegate_away_later_passes_items_on_and_a_circle_is_refused(workdir: Path) -> None:  # noqa: F811
+    last_day = date.today() + timedelta(days=5)
+    script = (
+        ":as th-npoc\n"
+        f"/away until:{last_day:%Y-%m-%d} backup:@th-immigration on leave\n"
+        ":as th-immigration\n"  # the delegate goes away later, naming someone who is here
+        f"/away until:{last_day:%Y-%m-%d} backup:@th-police\n"
+        ":as th-police\n"  # naming the first person would close the circle
+        f"/away until:{last_day:%Y-%m-%d} backup:@th-npoc\n"
+        ":as my-officer\n"
+        "/alert to:@th-npoc tlp:amber Boat sighted off Satun\n"
+        ":as th-police\n"
+        "/ack A-2026-0001\n"
+        ":as th-npoc\n"
+        "/away off\n"
+    )
+    run = console(workdir, script)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert ("backup:@th-npoc would close a circle: Police desk → National point of contact → Immigration desk → "
+            "Police desk") in out and "Example: /away until:" in out
+    [police] = [b for b in _blocks(out, "to Police desk") if "· delivery" in b]
+    assert f"For {NPOC}, who is away until {last_day:%d %b %Y} ({DESK}, who stands in for them, is away too" in police
+    assert "Boat sighted off Satun" in police
+    assert not any("Boat sighted" in b for b in _blocks(out, f"to {DESK}, direct chat"))
+    assert any("A-2026-0001: acknowledged by Police desk" in b and f"for {NPOC}" in b
+               for b in _blocks(out, "to Immigration liaison officer (Malaysia), direct chat"))
+    [summary] = [b for b in _blocks(out, f"to {NPOC}, direct chat") if "Welcome back. While you were away" in b]
+    assert f"{DESK} was away too from" in summary and "stood in for you both then" in summary
+    assert "Traceback" not in out + run.stderr

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from alerts.audit import AuditAction
+from alerts.away import Absence
 from alerts.identity import ChatRef
 from alerts.messages import MessageKind
 from alerts.reminder_policy import ReminderPolicy
@@ -325,10 +326,129 @@ def test_a_correction_goes_to_the_delegate_while_the_person_is_away_but_red_wait
     assert [str(m.destination) for m in red] == ["direct:console:th-npoc"]  # TLP:RED is never passed on
 
 
-def test_someone_away_themselves_cannot_be_named_to_stand_in(bot: AwayBot) -> None:
+def test_a_backup_who_would_close_a_circle_is_refused_naming_it(bot: AwayBot) -> None:
     # th-npoc is away with th-immigration standing in: th-immigration naming th-npoc would send their
-    # items to someone away, and round in a circle.
+    # items round in a circle, to nobody who is here.
     answer = bot.answer("th-immigration", "/away until:2026-11-24 backup:@th-npoc")
+    assert answer == ("backup:@th-npoc would close a circle: Th Immigration → Th Npoc → Th Immigration, so your "
+                      "items would reach nobody who is here. Name a backup who is here (not away). "
+                      "Example: /away until:2026-12-24 backup:@th-immigration on leave")
+    assert "not set away" in bot.answer("th-immigration", "/away")
+    refusal = bot.store.audit[-2]
+    assert refusal.action is AuditAction.REFUSAL and "circle" in refusal.detail["reason"]
+
+
+def test_a_longer_circle_is_refused_too_and_a_coordinator_is_told_it_for_the_person(bot: AwayBot) -> None:
+    # th-npoc → th-immigration; th-immigration goes away later naming th-deputy, who was here.
+    assert "away until" in bot.answer("th-immigration", "/away until:2026-11-24 backup:@th-deputy")
+    answer = bot.answer("rso-coord", "/away @th-deputy until:2026-11-24 backup:@th-npoc")
+    assert answer.startswith("backup:@th-npoc would close a circle: Th Deputy → Th Npoc → Th Immigration → "
+                             "Th Deputy, so their items would reach nobody who is here.")
+    assert "Example: /away until:" in answer
+    assert "not set away" in bot.answer("th-deputy", "/away")
+
+
+def test_someone_away_themselves_cannot_be_named_to_stand_in(bot: AwayBot) -> None:
+    answer = bot.answer("th-deputy", "/away until:2026-11-24 backup:@th-npoc")  # no circle: th-npoc names another
     assert answer == ("Th Npoc (Thailand) is away themselves until 24 Nov 2026: name someone who is here to stand "
                       "in. Example: /away until:2026-12-24 backup:@th-immigration on leave")
-    assert "not set away" in bot.answer("th-immigration", "/away")
+
+
+# --- a delegate who goes away later themselves ----------------------------------------------------
+
+CHAINED = "For Th Npoc (Thailand), who is away until 24 Nov 2026 (Th Immigration (Thailand immigration), who " \
+          "stands in for them, is away too until 24 Nov 2026):"
+
+
+@pytest.fixture
+def chained(bot: AwayBot) -> AwayBot:
+    """th-npoc away naming th-immigration, who goes away later naming th-deputy."""
+    bot.later(30)
+    answer = bot.answer("th-immigration", "/away until:2026-11-24 backup:@th-deputy")
+    assert answer.endswith("Items for Th Npoc (Thailand), whom you stand in for, go on to Th Deputy (Thailand) "
+                           "meanwhile."), answer
+    assert bot.last_to("th-deputy").endswith("Through them you also stand in for Th Npoc (Thailand), who is away "
+                                             "too.")
+    return bot
+
+
+def test_items_follow_the_chain_to_the_first_person_who_is_here(chained: AwayBot) -> None:
+    bot = chained
+    [receipt] = bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat sighted")
+    assert receipt.endswith("Th Npoc (Thailand) is away until 24 Nov 2026; it goes to Th Deputy (Thailand), who "
+                            "stands in (Th Immigration (Thailand immigration), who stands in for them, is away too "
+                            "until 24 Nov 2026).")
+    [delivery] = [m for m in bot.store.outbox.values() if m.kind is MessageKind.DELIVERY]
+    assert delivery.contact == "th-deputy" and delivery.text.startswith(CHAINED + "\n[TLP:AMBER]")
+    bot.worker_sends()
+    assert f"{REF} TLP:AMBER" in bot.answer("th-deputy", "/mine") and "for Th Npoc (Thailand)" in bot.answer(
+        "th-deputy", "/mine")
+    assert bot.answer("th-deputy", f"/ack {REF}").startswith(f"Acknowledged {REF} for Th Npoc (Thailand)")
+    with MemoryUnitOfWork(bot.store) as uow:
+        absence = uow.absences.current("th-npoc", bot.clock.now())
+    assert absence is not None and absence.acts == (f"acknowledged {REF} (by Th Deputy (Thailand))",)
+
+
+def test_a_red_item_still_waits_for_the_person_when_the_chain_is_followed(chained: AwayBot) -> None:
+    [receipt] = chained.says("my-officer", "/alert to:@th-npoc tlp:red Named source")
+    assert "TLP:RED is for named people only, so it waits for them" in receipt
+    assert [m.contact for m in chained.store.outbox.values() if m.kind is MessageKind.DELIVERY] == ["th-npoc"]
+    chained.worker_sends()
+    assert "you cannot act on it for them" in chained.answer("th-deputy", f"/ack {REF}")
+
+
+def test_reminders_follow_the_chain_too(bot: AwayBot) -> None:
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber priority:urgent Boat sighted")
+    bot.worker_sends()
+    # The delegate goes away after being given the item: its reminders go on to whom they named.
+    bot.answer("th-immigration", "/away until:2026-11-24 backup:@th-deputy")
+    for _ in range(12):
+        bot.tick(10)
+    reminders = [m for m in bot.store.outbox.values() if m.kind is MessageKind.REMINDER]
+    assert reminders and {m.contact for m in reminders} == {"th-deputy"}
+    assert all(m.text.startswith(CHAINED) for m in reminders)
+    # th-deputy was given no copy, yet may act for th-npoc: they are on the chain.
+    assert bot.answer("th-deputy", f"/ack {REF}").startswith(f"Acknowledged {REF} for Th Npoc (Thailand)")
+
+
+def test_back_the_person_is_told_their_delegate_was_away_too(chained: AwayBot) -> None:
+    bot = chained
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat sighted")
+    bot.worker_sends()
+    bot.says("th-deputy", f"/ack {REF}")
+    bot.later(60)
+    bot.says("th-immigration", "/back")
+    bot.later(60)
+    bot.says("th-npoc", "/back")
+    [summary] = [m for m in bot.messages_to("th-npoc") if m.key.startswith("away-back:")]
+    assert "Th Immigration (Thailand immigration) stood in for you." in summary.text
+    # From when th-immigration went away to when they were back, on th-npoc's clock.
+    assert re.search(r"\nTh Immigration \(Thailand immigration\) was away too from 23 Nov 16:3\d to 23 Nov 17:3\d; "
+                     r"Th Deputy \(Thailand\) stood in for you both then\.\n", summary.text), summary.text
+    assert f"{REF} [TLP:AMBER] from My Officer (Malaysia): acknowledged" in summary.text
+    assert "(given to Th Deputy (Thailand))" in summary.text
+    assert f"Done for you: acknowledged {REF} (by Th Deputy (Thailand))." in summary.text
+
+
+# --- a circle stored however it came about: nothing loops, the copy waits and is escalated ------------
+
+def test_a_stored_circle_leaves_the_copy_with_the_person_and_escalates_it() -> None:
+    bot = AwayBot()
+    now = bot.clock.now()
+    until = now + timedelta(days=1)
+    with MemoryUnitOfWork(bot.store) as uow:  # as no /away would let it be: each names the other
+        uow.absences.add(Absence("c1", "th-npoc", "th-immigration", until, "", "th-npoc", now))
+        uow.absences.add(Absence("c2", "th-immigration", "th-npoc", until, "", "th-immigration", now))
+        uow.commit()
+    [receipt] = bot.says("my-officer", "/alert to:@th-npoc tlp:amber priority:urgent Boat sighted")
+    assert receipt.endswith("Th Npoc (Thailand) is away until 24 Nov 2026; nobody standing in for them is here "
+                            "(Th Npoc → Th Immigration → Th Npoc), so it waits for them.")
+    copies = [m.contact for m in bot.store.outbox.values() if m.kind is MessageKind.DELIVERY]
+    assert "th-npoc" in copies and "th-immigration" not in copies  # (urgent: the coordinators have theirs)
+    bot.worker_sends()
+    for _ in range(30):
+        bot.tick(10)
+    reminders = [m for m in bot.store.outbox.values() if m.kind is MessageKind.REMINDER]
+    assert reminders and {m.contact for m in reminders} == {"th-npoc"}
+    escalated = {m.contact for m in bot.store.outbox.values() if m.kind is MessageKind.ESCALATION}
+    assert {"th-deputy", "rso-coord"} <= escalated  # the backup and the coordinators: people who are here
