@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from alerts.messages import Attachment
 
@@ -23,6 +24,17 @@ def size_text(size: int) -> str:
     return f"{size} bytes"
 
 
+@dataclass(frozen=True, slots=True)
+class AttachmentProblem:
+    """What is wrong with attachments, for a refusal: `what` (with what is accepted, where a limit was
+    passed) and `fix`, what to do about it in a chat. The console says it before anything is sent
+    (bot/connectors/console_files.py), in the same words."""
+
+    kind: Literal["count", "type", "size", "fetch"]
+    what: str
+    fix: str
+
+
 @dataclass(frozen=True)
 class AttachmentPolicy:
     max_bytes: int = 10_000_000
@@ -32,21 +44,29 @@ class AttachmentPolicy:
     def accepts(self, mime: str, size: int) -> bool:
         return mime in self.types and 0 < size <= self.max_bytes
 
-    def refusal(self, attachments: Sequence[Attachment]) -> str | None:
-        """Why these attachments may not go (the answer's text), or None when they may."""
-        accepted = f"accepted: up to {size_text(self.max_bytes)} each, of type {', '.join(sorted(self.types))}"
+    def problem(self, attachments: Sequence[Attachment]) -> AttachmentProblem | None:
+        """What is wrong with these attachments, or None when they may go."""
+        accepted = f"accepted: {self.describe()}"
         if len(attachments) > self.max_count:
-            return f"Not sent: {len(attachments)} attachments, at most {self.max_count} go with one message."
+            return AttachmentProblem("count", f"{len(attachments)} attachments, at most {self.max_count} go with "
+                                              "one message", "")
         for attachment in attachments:
             if attachment.mime not in self.types:
-                return (f"Not sent: the attachment {attachment.name} is of type {attachment.mime or 'unknown'}; "
-                        f"{accepted}. Send it again as one of those (a PDF or a photo).")
+                return AttachmentProblem("type", f"the attachment {attachment.name} is of type "
+                                                 f"{attachment.mime or 'unknown'}; {accepted}",
+                                         "Send it again as one of those (a PDF or a photo).")
             if attachment.size > self.max_bytes:
-                return (f"Not sent: the attachment {attachment.name} is {size_text(attachment.size)}; {accepted}. "
-                        "Send a smaller file (a lower resolution, or fewer pages).")
+                return AttachmentProblem("size", f"the attachment {attachment.name} is {size_text(attachment.size)}; "
+                                                 f"{accepted}", "Send a smaller file (a lower resolution, or fewer pages).")
             if attachment.data is None or len(attachment.data) != attachment.size:
-                return f"Not sent: the attachment {attachment.name} could not be fetched. Send it again."
+                return AttachmentProblem("fetch", f"the attachment {attachment.name} could not be fetched",
+                                         "Send it again.")
         return None
+
+    def refusal(self, attachments: Sequence[Attachment]) -> str | None:
+        """Why a message's attachments may not go (the answer's text), or None when they may."""
+        found = self.problem(attachments)
+        return None if found is None else f"Not sent: {found.what}." + (f" {found.fix}" if found.fix else "")
 
     def describe(self) -> str:
         return f"up to {size_text(self.max_bytes)} each, of type {', '.join(sorted(self.types))}"

@@ -26,6 +26,34 @@ def reachable(destination: Destination, platforms: AbstractSet[Platform] | None)
     return platforms is None or destination.platform in platforms
 
 
+# One id of each kind per platform, for the example in a refusal that names a platform the bot runs.
+ROOM_EXAMPLES = {Platform.MATRIX: "matrix:!kul:example.org", Platform.TELEGRAM: "telegram:-1001234567890",
+                 Platform.CONSOLE: "console:#kul"}
+ACCOUNT_EXAMPLES = {Platform.MATRIX: "@alice:example.org", Platform.TELEGRAM: "telegram:user:42",
+                    Platform.CONSOLE: "console:alice"}
+
+
+def running_text(platforms: AbstractSet[Platform]) -> str:
+    """Platforms as people read them: "matrix and console"."""
+    names = [p.value for p in Platform if p in platforms]
+    if not names:
+        return "no platform"
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def not_run(platform: Platform, platforms: AbstractSet[Platform] | None) -> str | None:
+    """Why nothing on `platform` could ever be reached, as a clause after the platform's name ("on
+    matrix, which …"), or None where a connector for it runs (`platforms` None: every one does)."""
+    if platforms is None or platform in platforms:
+        return None
+    return f"which this bot does not run (it runs {running_text(platforms)})"
+
+
+def example_platform(platforms: AbstractSet[Platform] | None) -> Platform:
+    """The platform a refusal's example is on: one the bot runs, Matrix first."""
+    return next((p for p in Platform if platforms is None or p in platforms), Platform.CONSOLE)
+
+
 def why_unreachable(destination: Destination) -> str:
     if destination.kind is DestinationKind.DIRECT:
         return NO_ACCOUNT

@@ -21,6 +21,7 @@ from alerts.identity import Platform, UserRef
 from alerts.membership import (Drift, Plan, PlannedAction, Run, contact_id_for, drift, offboarding_plan,
                                onboarding_plan, sync_plan)
 from alerts.messages import MessageKind, OutboundMessage
+from alerts.reachability import ACCOUNT_EXAMPLES, example_platform, not_run
 from alerts.removal import LEAVE_DIRECT, OFFBOARDED, Removal, removal_message
 from alerts.routing_types import DestinationKind
 from alerts.items import Selector, SelectorKind
@@ -77,9 +78,25 @@ def _refuse(ctx: CommandContext, command: str, reason: str) -> None:
 
 # --- /member add ----------------------------------------------------------------------------------
 
+def _account_not_run(ctx: CommandContext, command: MemberAddCommand, platform: Platform,
+                     existing: Contact | None) -> str | None:
+    """The refusal of an account on a platform the bot does not run, unless the contact it belongs
+    to has another account the bot reaches; None when it may be added."""
+    unrun = not_run(platform, ctx.platforms)
+    if unrun is None or (existing is not None and any(not_run(i.platform, ctx.platforms) is None
+                                                      for i in existing.identities)):
+        return None
+    example = replace(command, user=ACCOUNT_EXAMPLES[example_platform(ctx.platforms)], backup=None).render()
+    return f"Not added: {command.user} is on {platform.value}, {unrun}: nothing could reach them. Example: {example}"
+
+
 def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
     writer, gateway = ctx.uow.directory_writer, ctx.uow.membership
     if command.user.startswith("@"):
+        unrun = _account_not_run(ctx, command, Platform.TELEGRAM, None)
+        if unrun is not None:
+            ctx.answer(unrun)
+            return
         ctx.answer(f"{command.user} is a Telegram username, and Telegram gives the bot no way to look one up. "
                    "Ask them to write to the bot, then use their number: /member add telegram:user:123456789 …")
         return
@@ -89,11 +106,15 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
         ctx.answer(str(error))
         return
     directory = ctx.directory
+    existing = directory.contact_for(identity)
+    unrun = _account_not_run(ctx, command, identity.platform, existing)
+    if unrun is not None:
+        ctx.answer(unrun)
+        return
     org = directory.organisation(command.organisation)
     if org is None:
         ctx.answer(f"{command.organisation} is not in the network. See /contacts for the list.")
         return
-    existing = directory.contact_for(identity)
     refused = management_refusal(ctx.sender, directory, org.code, command.desk, {command.role})
     if refused is None and existing is not None:
         refused = management_refusal(ctx.sender, directory, existing.organisation, existing.desk, existing.roles)

@@ -8,9 +8,12 @@ rooms; one retired here stays retired at the next start. Membership is not chang
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from alerts.audit import AuditAction
 from alerts.directory import Room, RoomPurpose
 from alerts.identity import ChatRef
+from alerts.reachability import ROOM_EXAMPLES, example_platform, not_run
 from handlers.commands import RoomRegisterCommand, RoomRetireCommand
 from handlers.context import CommandContext
 
@@ -27,6 +30,13 @@ def describe(room: Room) -> str:
 
 def room_register(ctx: CommandContext, command: RoomRegisterCommand) -> None:
     directory = ctx.directory
+    chat = ChatRef.parse(command.chat)
+    unrun = not_run(chat.platform, ctx.platforms)
+    if unrun is not None:  # fail closed: a room nothing could ever be posted in is not kept
+        example = replace(command, chat=ROOM_EXAMPLES[example_platform(ctx.platforms)]).render()
+        ctx.answer(f"Not registered: {chat} is on {chat.platform.value}, {unrun}: nothing could be posted "
+                   f"there. Example: {example}")
+        return
     codes = []
     for code in command.organisations:
         org = directory.organisation(code)
@@ -38,7 +48,6 @@ def room_register(ctx: CommandContext, command: RoomRegisterCommand) -> None:
     if purpose in (RoomPurpose.COUNTRY, RoomPurpose.ORGANISATION) and len(set(codes)) != 1:
         ctx.answer(f"A {purpose.value} room holds one organisation's members; give one in orgs:, or purpose:network.")
         return
-    chat = ChatRef.parse(command.chat)
     before = directory.room(chat)
     room = Room(chat, command.title, purpose, frozenset(codes), before.encrypted if before else False,
                 frozenset(command.hubs), frozenset(command.topics))

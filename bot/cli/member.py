@@ -121,13 +121,15 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         directory = session.runtime.directory.current()
         if portal:
-            contacts, errors = check_portal_rows(portal_rows, directory, frozenset(settings.directory().contacts))
+            contacts, errors = check_portal_rows(portal_rows, directory, frozenset(settings.directory().contacts),
+                                                 settings.enabled_platforms())
             if unknown:  # a column the bot would ignore could be a role or a country it must not miss
                 errors.insert(0, RowError(1, "", f"unknown column(s) {', '.join(unknown)}; expected "
                                                  f"{', '.join(PORTAL_COLUMNS)}"))
             count = len(portal_rows)
         else:
-            contacts, errors = check_rows(rows, directory, 1 if args.file.suffix.lower() == ".toml" else 2)
+            contacts, errors = check_rows(rows, directory, 1 if args.file.suffix.lower() == ".toml" else 2,
+                                          settings.enabled_platforms())
             count = len(rows)
         if errors:
             print(f"{args.file}: {len(errors)} error{'s' if len(errors) != 1 else ''}; nothing was changed.",
@@ -230,8 +232,10 @@ def _run_handler(settings: Settings, admin_id: str | None, dry_run: bool,
         message = InboundMessage(f"cli-{uuid.uuid4().hex}", admin.identities[0], CLI_CHAT, "", now)
         with session.uow_factory() as uow:
             # Answers are printed, not queued, and no progress notices are planned: nobody is in a chat.
+            # The platforms `run` starts with this file: an account elsewhere could never be reached.
             ctx = CommandContext(uow=uow, message=message, sender=admin, directory=directory,
-                                 now=now, new_key=lambda: next(keys), in_chat=False)
+                                 now=now, new_key=lambda: next(keys), in_chat=False,
+                                 platforms=settings.enabled_platforms())
             run(ctx)
             for answer in ctx.answers:
                 print(answer)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,10 +38,10 @@ from alerts.countries import country_code
 from alerts.directory import Contact, Directory, Organisation, OrgKind
 from alerts.errors import InvalidValue
 from alerts.focal import FOCAL_POINTS
-from alerts.identity import UserRef
+from alerts.identity import Platform, UserRef
 from alerts.membership import contact_id_for
 from alerts.roles import Role
-from bot.cli.member_rows import RowError
+from bot.cli.member_rows import RowError, unreached
 from handlers.values import parse_user
 
 COLUMNS = ("name", "email", "country", "organisation", "role", "matrix", "telegram", "accounts", "timezone")
@@ -142,10 +143,11 @@ def _accounts(cells: dict[str, str], problems: list[str]) -> list[UserRef]:
     return found
 
 
-def check_portal_rows(rows: list[PortalRow], directory: Directory,
-                      configured: frozenset[str] = frozenset()) -> tuple[list[Contact], list[RowError]]:
+def check_portal_rows(rows: list[PortalRow], directory: Directory, configured: frozenset[str] = frozenset(),
+                      platforms: AbstractSet[Platform] | None = None) -> tuple[list[Contact], list[RowError]]:
     """Each row to the contact it adds or updates; all errors, not the first. `configured`: the ids
-    the configuration file names, which it sets again at every start: updating one here would not last."""
+    the configuration file names, which it sets again at every start: updating one here would not last.
+    `platforms`: those the bot runs (None: every one)."""
     contacts: list[Contact] = []
     errors: list[RowError] = []
     claimed: dict[UserRef, int] = {}
@@ -184,6 +186,9 @@ def check_portal_rows(rows: list[PortalRow], directory: Directory,
                             "at every start: change them there")
         if existing is not None and existing.id in updated:
             problems.append(f"accounts: {existing.id} is on row {updated[existing.id]} too")
+        unrun = unreached("accounts", [*accounts, *(existing.identities if existing is not None else ())], platforms)
+        if unrun is not None:
+            problems.append(unrun)
         timezone = cells.get("timezone", "")
         if timezone:
             try:

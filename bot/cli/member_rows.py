@@ -7,6 +7,8 @@ import csv
 import io
 import re
 import tomllib
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.directory import Contact, Directory
 from alerts.errors import InvalidValue
-from alerts.identity import UserRef
+from alerts.identity import Platform, UserRef
+from alerts.reachability import ACCOUNT_EXAMPLES, example_platform, not_run, running_text
 from alerts.roles import ACCEPTED as ROLES_ACCEPTED
 from alerts.roles import Role
 from handlers.values import parse_user
@@ -50,9 +53,23 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def check_rows(rows: list[dict[str, Any]], directory: Directory, first: int = 1) -> tuple[list[Contact], list[RowError]]:
+def unreached(column: str, accounts: Iterable[UserRef], platforms: AbstractSet[Platform] | None) -> str | None:
+    """The problem of a row none of whose accounts is on a platform the bot runs (nothing could ever
+    reach that person), or None."""
+    accounts = list(accounts)
+    if not accounts or any(not_run(a.platform, platforms) is None for a in accounts):
+        return None
+    assert platforms is not None  # not_run found a platform outside them
+    return (f"{column}: none of {', '.join(str(a) for a in accounts)} is on a platform this bot runs (it runs "
+            f"{running_text(platforms)}): nothing could reach them; give an account such as "
+            f"{ACCOUNT_EXAMPLES[example_platform(platforms)]}")
+
+
+def check_rows(rows: list[dict[str, Any]], directory: Directory, first: int = 1,
+               platforms: AbstractSet[Platform] | None = None) -> tuple[list[Contact], list[RowError]]:
     """Every row checked against the directory and the other rows; all errors, not the first.
-    Rows are numbered from `first` (2 for CSV: the header is line 1)."""
+    Rows are numbered from `first` (2 for CSV: the header is line 1). `platforms`: those the bot
+    runs (None: every one)."""
     contacts: list[Contact] = []
     errors: list[RowError] = []
     claimed: dict[UserRef, str] = {}
@@ -104,6 +121,9 @@ def check_rows(rows: list[dict[str, Any]], directory: Directory, first: int = 1)
             identities.append(identity)
         if not row.get("identities"):
             problems.append("identities: expected at least one account")
+        unrun = unreached("identities", identities, platforms)
+        if unrun is not None:
+            problems.append(unrun)
         timezone = str(row.get("timezone") or "UTC").strip()
         try:
             ZoneInfo(timezone)

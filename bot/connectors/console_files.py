@@ -1,7 +1,8 @@
 """Files the console operator stages with `:attach PATH`, read from the local disk as a terminal chat
 client uploads them: the name is the file's, the type is read from its first bytes (else from its
-extension), and the [attachments] limits are checked before the file is read whole, with the same
-refusal the bot gives on Matrix and Telegram. Every problem with the path is one line, never a traceback.
+extension), and the [attachments] limits are checked before the file is read whole, in the words the bot
+refuses a file with on Matrix and Telegram, said as "Not staged" (nothing is being sent yet) with what
+to do here. Every problem with the path is one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path
 
-from alerts.attachments import AttachmentPolicy, size_text
+from alerts.attachments import AttachmentPolicy, AttachmentProblem, size_text
 from alerts.messages import Attachment
 
 EXAMPLE = ":attach ~/scans/passport-page2.jpg"
@@ -27,6 +28,10 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"WEBP", 8, "image/webp"),
 )
 _HEAD = 16
+# What to do about each refusal on the console, where a chat says to send the file again.
+_FIXES = {"type": "Attach one of those instead (a PDF or a photo).",
+          "size": "Attach a smaller file (a lower resolution, or fewer pages).",
+          "fetch": "Attach it again."}
 
 
 def guess_type(name: str, head: bytes) -> str:
@@ -68,7 +73,7 @@ def read_attachment(typed: str, policy: AttachmentPolicy, staged: Sequence[Attac
             unread = Attachment(name, mime, info.st_size)
             if len(staged) >= policy.max_count or not policy.accepts(mime, info.st_size):
                 # Past the limits: not read whole, and refused as the bot refuses it on every platform.
-                return policy.refusal((*staged, unread)) or f"Not sent: the attachment {name} is not accepted."
+                return not_staged(policy, staged, policy.problem((*staged, unread)), name)
             data = head + stream.read(policy.max_bytes + 1 - len(head))
     except PermissionError:
         return f"Cannot read {raw}: permission denied."
@@ -77,8 +82,22 @@ def read_attachment(typed: str, policy: AttachmentPolicy, staged: Sequence[Attac
     if not data:
         return f"{raw} is empty: there is nothing to attach."
     attachment = Attachment(name, mime, len(data), data)
-    refused = policy.refusal((*staged, attachment))  # it changed while read (grew past the limit)
-    return refused if refused is not None else attachment
+    problem = policy.problem((*staged, attachment))  # it changed while read (grew past the limit)
+    return attachment if problem is None else not_staged(policy, staged, problem, name)
+
+
+def not_staged(policy: AttachmentPolicy, staged: Sequence[Attachment], problem: AttachmentProblem | None,
+               name: str) -> str:
+    """The refusal of a file at :attach: what is wrong and what is accepted as a chat says it, but
+    "Not staged" (nothing is sent yet), and what to do on the console, with an example."""
+    if problem is None:  # accepts() said no, for a reason problem() does not name: refused all the same
+        return f"Not staged: {name} is not accepted; accepted: {policy.describe()}. Example: {EXAMPLE}"
+    if problem.kind == "count":
+        most, count = policy.max_count, len(staged)
+        return (f"Not staged: at most {most} attachment{'s go' if most != 1 else ' goes'} with one message, and "
+                f"{count} {'is' if count == 1 else 'are'} staged already. Send your command with "
+                f"{'it' if count == 1 else 'them'}, or :detach drops {'it' if count == 1 else 'them'} to choose again.")
+    return f"Not staged: {problem.what}. {_FIXES[problem.kind]} Example: {EXAMPLE}"
 
 
 def describe(attachment: Attachment) -> str:

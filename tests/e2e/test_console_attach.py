@@ -1,7 +1,8 @@
 """`:attach PATH` on the console end to end: a real process, a script on standard input, files on disk.
 
 A staged file goes with the next command, sealed under the item's case key like a photo sent on
-Matrix or Telegram, and erased with the case; the [attachments] limits answer with the bot's own refusal.
+Matrix or Telegram, and erased with the case; the [attachments] limits answer in the bot's own words, said
+as "Not staged" (nothing is being sent yet) with what to do on the console.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import BinaryIO
 
 import pytest
 
-from alerts.attachments import AttachmentPolicy
+from alerts.attachments import AttachmentPolicy, size_text
 from alerts.messages import Attachment
-from bot.connectors.console_files import EXAMPLE, guess_type, read_attachment
+from bot.connectors.console_files import EXAMPLE, guess_type, not_staged, read_attachment
 from tests.e2e.test_console import ROOT, console, workdir  # noqa: F401 - a fixture, by name
 
 PHOTO = b"\x89PNG\r\n\x1a\n" + b"CANARY-PNG-4e1d passport page 2 " * 4
@@ -83,8 +84,15 @@ def test_path_errors_are_one_line_and_the_limits_refuse_with_the_bots_own_text(w
     assert f"scans is a directory: attach one file at a time. Example: {EXAMPLE}" in lines
     assert "Cannot read page.png/inside: Not a directory." in lines
     assert "empty.pdf is empty: there is nothing to attach." in lines
-    refusal = AttachmentPolicy().refusal((Attachment("notes.txt", "text/plain", 10),))
-    assert refusal is not None and refusal in lines
+    # What a chat says of the same file, but at staging: nothing was being sent, and what to do here.
+    in_chat = AttachmentPolicy().refusal((Attachment("notes.txt", "text/plain", 10),))
+    assert in_chat == ("Not sent: the attachment notes.txt is of type text/plain; accepted: up to 10.0 MB each, of "
+                       "type application/pdf, image/jpeg, image/png. Send it again as one of those (a PDF or a photo).")
+    assert ("Not staged: the attachment notes.txt is of type text/plain; accepted: up to 10.0 MB each, of type "
+            "application/pdf, image/jpeg, image/png. Attach one of those instead (a PDF or a photo). "
+            f"Example: {EXAMPLE}") in lines
+    assert not any(line.startswith("Not sent") for line in lines[:lines.index("No file is staged. Example: "
+                                                                               ":attach ~/scans/passport.jpg")])
     assert "No file is staged. Example: :attach ~/scans/passport.jpg" in lines
     [delivery] = [b for b in _blocks(run.stdout, "to National point of contact (Thailand)") if "· delivery" in b]
     assert "[attachment:" not in delivery
@@ -98,14 +106,14 @@ def test_the_configured_size_and_count_limits_apply(workdir: Path) -> None:  # n
     run = console(workdir, ":attach page.png\n:attach manifest scan.bin\n:attach manifest scan.bin\n")
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
-    policy = AttachmentPolicy(100, AttachmentPolicy().types, 1)
-    too_large = policy.refusal((Attachment("page.png", "image/png", len(PHOTO)),))
-    assert too_large is not None and too_large.startswith("Not sent: the attachment page.png is 136 bytes; "
-                                                          "accepted: up to 100 bytes each")
-    assert too_large in lines
+    assert ("Not staged: the attachment page.png is 136 bytes; accepted: up to 100 bytes each, of type "
+            "application/pdf, image/jpeg, image/png. Attach a smaller file (a lower resolution, or fewer pages). "
+            f"Example: {EXAMPLE}") in lines
     assert "Staged manifest scan.bin (application/pdf, 33 bytes): it goes with your next command " \
            "(/alert, /request or /reply). :detach drops it." in lines
-    assert "Not sent: 2 attachments, at most 1 go with one message." in lines
+    assert ("Not staged: at most 1 attachment goes with one message, and 1 is staged already. Send your command "
+            "with it, or :detach drops it to choose again.") in lines
+    assert not any(line.startswith("Not sent") for line in lines)
 
 
 def test_cancel_keeps_detach_and_acting_as_someone_else_drop_what_was_staged(workdir: Path) -> None:  # noqa: F811
@@ -190,5 +198,14 @@ def test_a_file_past_the_limits_is_refused_from_its_first_bytes_without_being_re
 
     monkeypatch.setattr(Path, "open", lambda self, *a, **k: Counting(opened(self, *a, **k)))
     refused = read_attachment(str(scan), policy, ())
-    assert refused == policy.refusal((Attachment("scan.pdf", "application/pdf", scan.stat().st_size),))
+    assert isinstance(refused, str) and refused.startswith(f"Not staged: the attachment scan.pdf is "
+                                                           f"{size_text(scan.stat().st_size)}; accepted: up to 100 bytes")
     assert read and sum(read) <= 16  # its first bytes, for the type: nothing more
+
+
+def test_a_file_past_the_count_is_not_staged_and_the_answer_says_what_is_staged() -> None:
+    policy = AttachmentPolicy(max_count=2)
+    staged = (Attachment("a.png", "image/png", 3, b"abc"), Attachment("b.png", "image/png", 3, b"abc"))
+    assert not_staged(policy, staged, policy.problem((*staged, Attachment("c.pdf", "application/pdf", 3))),
+                      "c.pdf") == ("Not staged: at most 2 attachments go with one message, and 2 are staged "
+                                   "already. Send your command with them, or :detach drops them to choose again.")

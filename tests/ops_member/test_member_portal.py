@@ -22,7 +22,8 @@ GOOD = (
     "Somchai Rattana,somchai.r@immigration.go.th,Thailand,,National Focal Point,,,console:somchai,\n"
     "Niran Police,niran.p@police.go.th,TH,police,Organisational Focal Point,@niran:example.org,,console:niran,"
     "Asia/Bangkok\n"
-    "Ana Officer,ana.o@iom.int,PH,IOM,User,,4242,,\n"
+    # Telegram is not run here (the console only): her console account is the one the bot reaches.
+    "Ana Officer,ana.o@iom.int,PH,IOM,User,,4242,console:ana,\n"
 )
 
 
@@ -131,6 +132,10 @@ def test_an_update_keeps_what_the_portal_does_not_know() -> None:
     ("Eve,eve@x.org,TH,,User,,@eve,console:eve,", "row 3 (eve@x.org): telegram: 'telegram:user:@eve' is not an "
                                                  "account"),
     ("Eve,eve@x.org,TH,,User,,,console:niran,", "row 3 (eve@x.org): accounts: console:niran is on row 2 too"),
+    # Only the console runs: someone with no account there could never be reached.
+    ("Eve,eve@x.org,TH,,User,@eve:example.org,42,,",
+     "row 3 (eve@x.org): accounts: none of matrix:@eve:example.org, telegram:user:42 is on a platform this bot "
+     "runs (it runs console): nothing could reach them; give an account such as console:alice"),
     ("Eve,not-an-address,TH,,User,,,console:eve,", "row 3 (not-an-address): email: 'not-an-address' is not an "
                                                   "email address"),
     ("Eve,eve@x.org,TH,,User,,,console:eve,Mars/Base", "timezone: 'Mars/Base' is not an IANA time zone"),

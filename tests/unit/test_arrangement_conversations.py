@@ -19,6 +19,7 @@ from alerts.routing import Router
 from alerts.identity import ChatRef, UserRef
 from alerts.messages import InboundMessage, MessageKind
 from handlers.followup_reminders import ReminderService
+from handlers.post_item import PostingPolicy
 from alerts.reminder_policy import ReminderPolicy
 from tests.fakes import MemoryDirectory, MemoryUnitOfWork
 from alerts.roles import Role
@@ -33,8 +34,8 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 class ArrangementBot(Bot):
     """The conversation harness on a directory that the unit of work changes, as the database's does."""
 
-    def __init__(self, directory: Directory | None = None) -> None:
-        super().__init__(directory)
+    def __init__(self, directory: Directory | None = None, policy: PostingPolicy | None = None) -> None:
+        super().__init__(directory, policy)
         self.directory_source = MemoryDirectory(self.directory)  # type: ignore[assignment]
         self.dispatcher._directory = self.directory_source  # type: ignore[attr-defined]
 
