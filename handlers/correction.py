@@ -25,7 +25,6 @@ release of the item waits, it is not corrected again (a held item would otherwis
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -39,7 +38,7 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.reachability import reachable, why_unreachable
 from alerts.release import HeldRelease, ReleaseState, approvers
 from alerts.render import render_delivery, render_superseded_copy, render_superseded_notice, superseded_mark
-from alerts.supersede import Supersession, supersede_message
+from alerts.supersede import Supersession, supersede_message, unknown_copy_line_key
 from alerts.times import contact_zone, local_or_none, zone_at
 from alerts.routing import Destination, Route
 from handlers.answer_place import answer_zone, attention_of, messages_about, placed_answer
@@ -203,8 +202,7 @@ def _marked(revised: Item, earlier: int, delivery: DeliveryRecord, text: str, pr
         return supersede_message(Supersession(delivery.platform_message_id, ref, revised.revision, text, notice,
                                               delivery.holder, protect), destination)
     # sent, but its message unknown: the line after it is all that can be done
-    digest = hashlib.sha256(f"superseded|{ref}|{earlier}|{destination}".encode()).hexdigest()
-    return OutboundMessage(key=f"sup-{digest[:48]}", kind=MessageKind.NOTICE, destination=destination, text=notice,
+    return OutboundMessage(key=unknown_copy_line_key(ref, earlier, destination), kind=MessageKind.NOTICE, destination=destination, text=notice,
                            reference=ref, contact=delivery.holder, protect_content=protect)
 
 
