@@ -174,7 +174,9 @@ def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, rou
                       "priority": draft.priority.value, "grade": draft.grading.code if draft.grading else "",
                       "route": "; ".join(f"{d.contact} via {d.destination} ({d.reason})" for d in route.deliveries),
                       "earlier_marked": str(marked), "earlier_taken_back": str(taken_back),
-                      "cancelled": str(len(cancelled)), **audit_detail,
+                      # not sent, and now never sent; one in flight may land, and is then marked or taken back
+                      "cancelled": str(len(cancelled - stopped.in_flight)), "in_flight": str(len(stopped.in_flight)),
+                      **audit_detail,
                       **({"away": " ".join(away_notes)} if away_notes else {})})
     ctx.uow.outbox.enqueue_many(rows)
     names = [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients
