@@ -9,6 +9,10 @@ By its originator or a coordinator. In the command's transaction:
   carried out by bot/actions/removal.py: a Matrix redaction, a Telegram deletion within Telegram's 48
   hours, the console prints it), and its reader is told in one line in the same chat; a Telegram copy
   too old to delete gets that line alone, asking its reader to delete it;
+- a corrected item is taken back whole (earlier_held): each delivered copy of an earlier revision
+  (edited to say it is superseded or not: where the edit failed it reads as it was sent), and each
+  line sent in place of such an edit; such a line not sent yet is cancelled (and bot/actions/
+  supersede.py tells none once the item is withdrawn); one line per chat, whatever it held;
 - the audit log records it, and the originator is told when a coordinator withdrew it.
 
 Every later command about the item answers that it was withdrawn, when and why
