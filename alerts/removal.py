@@ -23,6 +23,9 @@ from alerts.routing_types import Destination
 # Why a message is removed.
 SHARED_RED = "shared-red"  # a TLP:RED item typed in a shared chat
 WITHDRAWN = "withdrawn"    # a delivered copy of an item that was withdrawn
+# the line told where an earlier copy of it could not be edited to say it is superseded: it carries
+# nothing of the item, so nobody is told whether it went
+WITHDRAWN_LINE = "withdrawn-line"
 # /member remove: a copy of TLP:AMBER or above in the removed person's direct chat, then the bot
 # leaving that chat (Matrix; a Telegram bot cannot leave a private chat). A leave has no message id.
 OFFBOARDED = "offboarded"

@@ -32,12 +32,11 @@ class Supersession:
 
     def key_for(self, destination: Destination) -> str:
         """One edit per copy and revision, however often it is planned."""
-        digest = hashlib.sha256(f"supersede|{destination}|{self.message_id}|{self.revision}".encode()).hexdigest()
-        return f"sup-{digest[:48]}"
+        return edit_key(destination, self.message_id, self.revision)
 
     def notice_key(self, destination: Destination) -> str:
         """The fallback line's key: told once, whatever the retries and restarts."""
-        return "supn-" + self.key_for(destination)[4:]
+        return notice_key(destination, self.message_id, self.revision)
 
     def to_json(self) -> str:
         return json.dumps({"message_id": self.message_id, "reference": self.reference, "revision": self.revision,
@@ -49,6 +48,23 @@ class Supersession:
         data = json.loads(text)
         return cls(str(data["message_id"]), str(data["reference"]), int(data["revision"]), str(data["text"]),
                    str(data["notice"]), str(data["contact"]), bool(data.get("protect_content", False)))
+
+
+def edit_key(destination: Destination, message_id: str, revision: int) -> str:
+    """The key of the edit of the copy `message_id` in `destination` to say `revision` supersedes it."""
+    digest = hashlib.sha256(f"supersede|{destination}|{message_id}|{revision}".encode()).hexdigest()
+    return f"sup-{digest[:48]}"
+
+
+def notice_key(destination: Destination, message_id: str, revision: int) -> str:
+    """The key of the line told in that edit's place: /withdraw finds it by this key to take it back."""
+    return "supn-" + edit_key(destination, message_id, revision)[4:]
+
+
+def unknown_copy_line_key(reference: str, earlier: int, destination: Destination) -> str:
+    """The key of the line after a copy of revision `earlier` whose message is unknown (nothing to edit)."""
+    digest = hashlib.sha256(f"superseded|{reference}|{earlier}|{destination}".encode()).hexdigest()
+    return f"sup-{digest[:48]}"
 
 
 def supersede_message(supersession: Supersession, destination: Destination) -> OutboundMessage:

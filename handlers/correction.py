@@ -25,7 +25,6 @@ release of the item waits, it is not corrected again (a held item would otherwis
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -39,7 +38,7 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.reachability import reachable, why_unreachable
 from alerts.release import HeldRelease, ReleaseState, approvers
 from alerts.render import render_delivery, render_superseded_copy, render_superseded_notice, superseded_mark
-from alerts.supersede import Supersession, supersede_message
+from alerts.supersede import Supersession, supersede_message, unknown_copy_line_key
 from alerts.times import contact_zone, local_or_none, zone_at
 from alerts.routing import Destination, Route
 from handlers.answer_place import answer_zone, attention_of, messages_about, placed_answer
@@ -175,7 +174,9 @@ def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, rou
                       "priority": draft.priority.value, "grade": draft.grading.code if draft.grading else "",
                       "route": "; ".join(f"{d.contact} via {d.destination} ({d.reason})" for d in route.deliveries),
                       "earlier_marked": str(marked), "earlier_taken_back": str(taken_back),
-                      "cancelled": str(len(cancelled)), **audit_detail,
+                      # not sent, and now never sent; one in flight may land, and is then marked or taken back
+                      "cancelled": str(len(cancelled - stopped.in_flight)), "in_flight": str(len(stopped.in_flight)),
+                      **audit_detail,
                       **({"away": " ".join(away_notes)} if away_notes else {})})
     ctx.uow.outbox.enqueue_many(rows)
     names = [ctx.directory.contacts[c].title(ctx.directory) for c in route.recipients
@@ -203,8 +204,7 @@ def _marked(revised: Item, earlier: int, delivery: DeliveryRecord, text: str, pr
         return supersede_message(Supersession(delivery.platform_message_id, ref, revised.revision, text, notice,
                                               delivery.holder, protect), destination)
     # sent, but its message unknown: the line after it is all that can be done
-    digest = hashlib.sha256(f"superseded|{ref}|{earlier}|{destination}".encode()).hexdigest()
-    return OutboundMessage(key=f"sup-{digest[:48]}", kind=MessageKind.NOTICE, destination=destination, text=notice,
+    return OutboundMessage(key=unknown_copy_line_key(ref, earlier, destination), kind=MessageKind.NOTICE, destination=destination, text=notice,
                            reference=ref, contact=delivery.holder, protect_content=protect)
 
 

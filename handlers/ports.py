@@ -222,6 +222,16 @@ class Cancelled:
     in_flight: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """An outbox row as it stands: its state (pending, sending, sent, failed), and once sent, the
+    platform's id of its message (None when never learnt) and when."""
+
+    state: str
+    platform_message_id: str | None = None
+    sent_at: datetime | None = None
+
+
 class Outbox(Protocol):
     def enqueue(self, message: OutboundMessage) -> None:
         """Add a message to send; enqueuing the same key twice keeps the first and is not an error."""
@@ -231,9 +241,15 @@ class Outbox(Protocol):
         """enqueue() each message, in this order; at once (one statement), where storage can."""
         ...
 
-    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str) -> Cancelled:
+    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str, *,
+               only: AbstractSet[str] | None = None) -> Cancelled:
         """The item's messages of `kinds` not yet sent (waiting, or handed to the delivery worker) are
-        never sent: marked failed with `error_code`. Their keys, and which of them were in flight."""
+        never sent: marked failed with `error_code`. Their keys, and which of them were in flight.
+        `only`: of these, just the rows with these keys."""
+        ...
+
+    def entries(self, keys: AbstractSet[str]) -> dict[str, OutboxEntry]:
+        """The rows of `keys` that were ever enqueued, by key, as they stand."""
         ...
 
     def release_held(self, error_code: str, now: datetime) -> int:

@@ -9,6 +9,10 @@ By its originator or a coordinator. In the command's transaction:
   carried out by bot/actions/removal.py: a Matrix redaction, a Telegram deletion within Telegram's 48
   hours, the console prints it), and its reader is told in one line in the same chat; a Telegram copy
   too old to delete gets that line alone, asking its reader to delete it;
+- a corrected item is taken back whole (earlier_held): each delivered copy of an earlier revision
+  (edited to say it is superseded or not: where the edit failed it reads as it was sent), and each
+  line sent in place of such an edit; such a line not sent yet is cancelled (and bot/actions/
+  supersede.py tells none once the item is withdrawn); one line per chat, whatever it held;
 - the audit log records it, and the originator is told when a coordinator withdrew it.
 
 Every later command about the item answers that it was withdrawn, when and why
@@ -18,6 +22,7 @@ Every later command about the item answers that it was withdrawn, when and why
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from alerts.audit import AuditAction
@@ -27,12 +32,14 @@ from alerts.items import Reference
 from alerts.lifecycle import DeliveryState, Withdrawal
 from alerts.release import ReleaseState, approvers
 from alerts.messages import MessageKind, OutboundMessage
-from alerts.removal import TELEGRAM_DELETE_MARGIN, TELEGRAM_DELETE_WINDOW, WITHDRAWN, Removal, removal_message
+from alerts.removal import (TELEGRAM_DELETE_MARGIN, TELEGRAM_DELETE_WINDOW, WITHDRAWN, WITHDRAWN_LINE, Removal,
+                            removal_message)
 from alerts.render import render_withdrawal_notice
 from alerts.roles import Role
 from alerts.routing import Destination
 from alerts.routing_places import direct_place
 from alerts.routing_types import DestinationKind
+from alerts.supersede import notice_key, unknown_copy_line_key
 from handlers.answer_place import answer_placed
 from handlers.context import CommandContext
 from handlers.followup import find_item, notify, refuse, sender_of, title
@@ -60,33 +67,115 @@ def withdrawn_copy(record: ItemRecord, delivery: DeliveryRecord, directory: Dire
     platform allows, then the one line its reader is told in the same chat. Keys are made from the
     item and the copy, so planning it twice (the command, then the worker meeting a late send) plans
     it once."""
+    removal = _removal(record, delivery, directory, now, withdrawer_account)
+    return [*([removal] if removal else []),
+            _told(record, Destination.parse(delivery.place), delivery.holder, directory, removed=removal is not None)]
+
+
+def _withdrawer(record: ItemRecord, directory: Directory) -> str:
+    withdrawal = record.withdrawal
+    assert withdrawal is not None, "only a withdrawn item's copies are taken back"
+    withdrawer = directory.contacts.get(withdrawal.withdrawn_by)
+    return withdrawer.title(directory) if withdrawer else withdrawal.withdrawn_by
+
+
+def _removal(record: ItemRecord, delivery: DeliveryRecord, directory: Directory, now: datetime,
+             withdrawer_account: UserRef | None, purpose: str = WITHDRAWN) -> OutboundMessage | None:
+    """The REMOVAL row of one message the bot sent about the withdrawn item (a copy of any revision,
+    or the line that followed one), keyed by its chat and message; None where it cannot be removed."""
     withdrawal = record.withdrawal
     assert withdrawal is not None, "only a withdrawn item's copies are taken back"
     item, reference = record.item, str(record.item.reference)
     destination = Destination.parse(delivery.place)  # a delegate's chat, where they held it for someone away
-    withdrawer = directory.contacts.get(withdrawal.withdrawn_by)
-    by = withdrawer.title(directory) if withdrawer else withdrawal.withdrawn_by
-    rows: list[OutboundMessage] = []
-    can_remove = removable(destination, delivery, now)
-    if can_remove:
-        assert delivery.platform_message_id is not None
-        room = directory.room(destination.address) if isinstance(destination.address, ChatRef) else None
-        reader = directory.contacts.get(delivery.holder)
-        place = room.name if room else (f"the direct chat of {reader.title(directory)}" if reader
-                                        else str(destination))
-        rows.append(removal_message(Removal(
-            chat=destination.address if isinstance(destination.address, ChatRef) else None,
-            message_id=delivery.platform_message_id, chat_name=place, officer=withdrawal.withdrawn_by,
-            officer_account=withdrawer_account, officer_name=by, tlp=item.caveat.tlp.label,
-            noun=item.kind.noun.lower(), reference=reference, purpose=WITHDRAWN,
-            direct_with=destination.address if destination.kind is DestinationKind.DIRECT
-            and isinstance(destination.address, UserRef) else None)))
+    if not removable(destination, delivery, now):
+        return None
+    assert delivery.platform_message_id is not None
+    room = directory.room(destination.address) if isinstance(destination.address, ChatRef) else None
+    reader = directory.contacts.get(delivery.holder)
+    place = room.name if room else (f"the direct chat of {reader.title(directory)}" if reader else str(destination))
+    return removal_message(Removal(
+        chat=destination.address if isinstance(destination.address, ChatRef) else None,
+        message_id=delivery.platform_message_id, chat_name=place, officer=withdrawal.withdrawn_by,
+        officer_account=withdrawer_account, officer_name=_withdrawer(record, directory), tlp=item.caveat.tlp.label,
+        noun=item.kind.noun.lower(), reference=reference, purpose=purpose,
+        direct_with=destination.address if destination.kind is DestinationKind.DIRECT
+        and isinstance(destination.address, UserRef) else None))
+
+
+def _told(record: ItemRecord, destination: Destination, holder: str, directory: Directory, *,
+          removed: bool) -> OutboundMessage:
+    """The one line told in a chat that held copies of the withdrawn item; `removed`: the bot removes
+    every one of them there (else its reader is asked to delete what it cannot)."""
+    withdrawal = record.withdrawal
+    assert withdrawal is not None, "only a withdrawn item's copies are taken back"
+    reference = str(record.item.reference)
     digest = hashlib.sha256(f"withdrawn|{reference}|{destination}".encode()).hexdigest()[:48]
-    rows.append(OutboundMessage(
+    return OutboundMessage(
         key=f"wdn-{digest}", kind=MessageKind.NOTICE, destination=destination,
-        text=render_withdrawal_notice(item, by, withdrawal, removed=can_remove), reference=reference,
-        contact=delivery.holder, protect_content=item.caveat.protect_content))
-    return rows
+        text=render_withdrawal_notice(record.item, _withdrawer(record, directory), withdrawal, removed=removed),
+        reference=reference, contact=holder, protect_content=record.item.caveat.protect_content)
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """A message about the item its reader may still hold, and what it is."""
+
+    delivery: DeliveryRecord  # for a line: the copy it followed, with the line's message
+    earlier: bool = False  # a copy of an earlier revision
+    line: bool = False  # the line sent where such a copy could not be edited to say it is superseded
+
+
+def earlier_held(ctx: CommandContext, record: ItemRecord) -> tuple[list[_Held], frozenset[str]]:
+    """What /withdraw takes back besides the current revision's copies: every delivered copy of an
+    earlier revision (edited to say it is superseded or not: where the edit failed it still reads as
+    sent), and each line sent in place of an edit; and the keys of such lines not sent yet."""
+    ref = str(record.item.reference)
+    held: list[_Held] = []
+    lines: dict[str, DeliveryRecord] = {}  # the line's key -> the copy it would follow
+    for revision, delivery in ctx.uow.items.earlier_deliveries(record.item.reference):
+        if not delivered(delivery):  # cancelled by the correction; if in flight, the worker takes it back
+            continue
+        held.append(_Held(delivery, earlier=True))
+        destination = Destination.parse(delivery.place)
+        if delivery.platform_message_id is None:
+            lines[unknown_copy_line_key(ref, revision, destination)] = delivery
+        else:  # marked by the next revision, or (sent late) by a later one
+            for later in range(revision + 1, record.item.revision + 1):
+                lines[notice_key(destination, delivery.platform_message_id, later)] = delivery
+    found = ctx.uow.outbox.entries(frozenset(lines))
+    for key, copy in lines.items():
+        entry = found.get(key)
+        if entry is not None and entry.state == "sent":
+            held.append(_Held(replace(copy, outbox_key=key, state=DeliveryState.SENT.value,
+                                      platform_message_id=entry.platform_message_id, sent_at=entry.sent_at),
+                              line=True))
+    return held, frozenset(k for k, e in found.items() if e.state in ("pending", "sending"))
+
+
+def _taking_back(ctx: CommandContext, record: ItemRecord, held: list[_Held],
+                 withdrawer_account: UserRef | None) -> tuple[list[OutboundMessage], dict[str, int]]:
+    """The rows that take `held` back: each message's removal where the platform allows, then one line
+    in each chat that holds a copy, saying whether the bot removes what is there. A row planned before
+    (a correction took back the copy of a recipient it left out) is neither planned again nor counted.
+    How many removals of copies (of them, of earlier revisions), of lines, and chats told."""
+    removals: dict[str, tuple[_Held, OutboundMessage]] = {}
+    chats: dict[str, tuple[str, bool]] = {}  # the chat -> (whose copy is there, each copy there removed)
+    for one in held:
+        removal = _removal(record, one.delivery, ctx.directory, ctx.now, withdrawer_account,
+                           WITHDRAWN_LINE if one.line else WITHDRAWN)
+        if removal is not None:
+            removals.setdefault(removal.key, (one, removal))
+        if not one.line:  # a line carries nothing of the item: where it stays, nobody need delete it
+            holder, removed = chats.get(one.delivery.place, (one.delivery.holder, True))
+            chats[one.delivery.place] = (holder, removed and removal is not None)
+    lines = [_told(record, Destination.parse(chat), holder, ctx.directory, removed=removed)
+             for chat, (holder, removed) in chats.items()]
+    known = ctx.uow.outbox.entries(frozenset([*removals, *(m.key for m in lines)]))
+    fresh = [(one, m) for one, m in removals.values() if m.key not in known]
+    told = [m for m in lines if m.key not in known]
+    counts = {"copies": sum(not one.line for one, _ in fresh), "earlier": sum(one.earlier for one, _ in fresh),
+              "lines": sum(one.line for one, _ in fresh), "told": len(told)}
+    return [m for _, m in fresh] + told, counts
 
 
 def delivered(delivery: DeliveryRecord) -> bool:
@@ -111,33 +200,41 @@ def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
     cancelled = set(stopped.keys)
     record = ItemRecord(record.item, record.route, record.deliveries, record.closure, None, withdrawal)
     place = originator_place(ctx, sender.id, record)
-    rows: list[OutboundMessage] = []
-    removals = told = 0
+    held: list[_Held] = []
     for delivery in record.deliveries:
         if delivery.outbox_key in cancelled:
             ctx.uow.items.mark_delivery(delivery.outbox_key, DeliveryState.FAILED.value, ctx.now)
             continue
-        if not delivered(delivery):
-            continue
-        copy = withdrawn_copy(record, delivery, ctx.directory, ctx.now, place)
-        removals += sum(m.kind is MessageKind.REMOVAL for m in copy)
-        fresh = [m for m in copy if m.key not in {r.key for r in rows}]
-        told += sum(m.kind is MessageKind.NOTICE for m in fresh)
-        rows += fresh
+        if delivered(delivery):
+            held.append(_Held(delivery))
+    earlier, lines_unsent = earlier_held(ctx, record)
+    held += earlier
+    # A line saying an earlier copy is superseded, still to be sent: never sent now.
+    lines_stopped = ctx.uow.outbox.cancel(str(reference), {MessageKind.NOTICE}, CANCELLED, only=lines_unsent)
+    rows, counts = _taking_back(ctx, record, held, place)
     ctx.uow.outbox.enqueue_many(rows)
+    removals, told = counts["copies"], counts["told"]
     # A copy in flight may land after all, and is then taken back (withdrawn_copy): not "cancelled".
     flying = sum(d.outbox_key in stopped.in_flight for d in record.deliveries)
     unsent = sum(d.outbox_key in cancelled for d in record.deliveries) - flying
     ctx.audit(AuditAction.WITHDRAWAL, recipients=tuple(d.contact for d in record.deliveries),
               reference=str(reference), caveat=item.caveat.label(),
               detail={"reason": reason, "copies_removed": str(removals), "unsent_cancelled": str(unsent), "in_flight": str(flying),
-                      "messages_cancelled": str(len(cancelled)), "recipients_told": str(told)})
+                      "messages_cancelled": str(len(cancelled)), "recipients_told": str(told),
+                      "earlier_copies_removed": str(counts["earlier"]),
+                      "superseded_lines_removed": str(counts["lines"]),
+                      "superseded_lines_cancelled": str(len(lines_stopped.keys) - len(lines_stopped.in_flight))})
     if sender.id != item.originator:
         notify(ctx, item.originator, MessageKind.NOTICE, record,
                f"{reference} was withdrawn by {title(ctx, sender.id)}: {reason}.")
-    held = _end_release(ctx, record, reason)
-    answer_placed(ctx, f"Withdrew {reference}. {held}{removals} delivered cop{'y' if removals == 1 else 'ies'} "
-                       f"to be removed, {unsent} unsent cancelled, {told} chat{'' if told == 1 else 's'} told."
+    waiting = _end_release(ctx, record, reason)
+    earlier_part = f" ({counts['earlier']} of an earlier revision)" if counts["earlier"] else ""
+    lines = counts["lines"]
+    lines_part = (f" and {lines} line{'' if lines == 1 else 's'} saying an earlier copy was superseded"
+                  if lines else "")
+    answer_placed(ctx, f"Withdrew {reference}. {waiting}{removals} delivered cop{'y' if removals == 1 else 'ies'}"
+                       f"{earlier_part}{lines_part} to be removed, {unsent} unsent cancelled, "
+                       f"{told} chat{'' if told == 1 else 's'} told."
                        + (f" {flying} being sent: taken back if {'it lands' if flying == 1 else 'they land'}."
                           if flying else ""),
                   {item.caveat.tlp}, reference=str(reference))

@@ -26,7 +26,7 @@ from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.messages import Attachment, MessageKind, OutboundMessage
 from alerts.routing import Destination
-from handlers.ports import Cancelled
+from handlers.ports import Cancelled, OutboxEntry
 from storage.content import json_plaintext, open_json, outbox_aad, outbox_file_aad, seal_json
 from storage.db import InsertFor
 from storage.schema import UtcDateTime
@@ -312,12 +312,17 @@ class SqlOutbox:
         self._set(key, state="failed", lease_until=None, last_error=_code(error_code))
         self._drop_files(key)
 
-    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str) -> Cancelled:
+    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str, *,
+               only: AbstractSet[str] | None = None) -> Cancelled:
         """The item's unsent rows of `kinds` (pending, or leased: a send in flight that lands after
         all is recorded as sent by the worker, which then treats it as the caller planned) are
-        marked failed with `error_code`; their keys, in the order they were enqueued, and the leased ones."""
+        marked failed with `error_code`; their keys, in the order they were enqueued, and the leased
+        ones. `only`: of these, just the rows with these keys."""
         c = outbox.c
-        where = (c.reference == reference, c.state.in_(_UNFINISHED), c.kind.in_(sorted(k.value for k in kinds)))
+        if only is not None and not only:
+            return Cancelled()
+        where = (c.reference == reference, c.state.in_(_UNFINISHED), c.kind.in_(sorted(k.value for k in kinds)),
+                 *((c.key.in_(sorted(only)),) if only is not None else ()))
         # Locked as read (PostgreSQL), so no row is leased between reading its state and failing it.
         rows = self._conn.execute(select(c.key, c.state).where(*where).order_by(c.id).with_for_update(of=outbox)).all()
         keys = tuple(row.key for row in rows)
@@ -326,6 +331,14 @@ class SqlOutbox:
                                                                   last_error=_code(error_code)))
             self._drop_files(*keys)
         return Cancelled(keys, frozenset(row.key for row in rows if row.state == "sending"))
+
+    def entries(self, keys: AbstractSet[str]) -> dict[str, OutboxEntry]:
+        if not keys:
+            return {}
+        c = outbox.c
+        rows = self._conn.execute(select(c.key, c.state, c.platform_message_id, c.sent_at)
+                                  .where(c.key.in_(sorted(keys)))).all()
+        return {row.key: OutboxEntry(row.state, row.platform_message_id, row.sent_at) for row in rows}
 
     def release_held(self, error_code: str, now: datetime) -> int:
         """Rows held back by `error_code` become due now; they keep their attempts and their place in line."""

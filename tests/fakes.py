@@ -33,7 +33,8 @@ from alerts.revisions import RevisionText, revision_text_of
 from alerts.reminders import FollowUp, Reminder, Snooze
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
-from handlers.ports import AwaitedBody, Cancelled, CommandOutcome, DeliveryRecord, ItemRecord, ItemSummary, SetAside
+from handlers.ports import (AwaitedBody, Cancelled, CommandOutcome, DeliveryRecord, ItemRecord, ItemSummary, OutboxEntry,
+                           SetAside)
 
 # Which time a delivery state records, as storage keeps it: the first time counts.
 _MOMENT = {DeliveryState.SENT: "sent_at", DeliveryState.ACKNOWLEDGED: "acknowledged_at",
@@ -74,6 +75,8 @@ class MemoryStore:
     # "failed"), and the error code of each failed row.
     outbox_state: dict[str, str] = field(default_factory=dict)
     outbox_errors: dict[str, str] = field(default_factory=dict)
+    # A sent row's platform message id (None: never learnt) and when it was sent, where a test says so.
+    outbox_sent: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
     # each item's deliveries of earlier revisions, as (revision, delivery), as storage keeps them apart
     superseded: dict[str, tuple[tuple[int, DeliveryRecord], ...]] = field(default_factory=dict)
     absences: dict[str, Absence] = field(default_factory=dict)  # by id, in the order set
@@ -297,15 +300,24 @@ class _Outbox:
         for message in messages:
             self.enqueue(message)
 
-    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str) -> Cancelled:
+    def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str, *,
+               only: AbstractSet[str] | None = None) -> Cancelled:
         keys = tuple(key for key, m in self._staged.outbox.items()
-                     if m.reference == reference and m.kind in kinds
+                     if m.reference == reference and m.kind in kinds and (only is None or key in only)
                      and self._staged.outbox_state.get(key, "pending") in ("pending", "sending"))
         in_flight = frozenset(key for key in keys if self._staged.outbox_state.get(key) == "sending")
         for key in keys:
             self._staged.outbox_state[key] = "failed"
             self._staged.outbox_errors[key] = error_code
         return Cancelled(keys, in_flight)
+
+    def entries(self, keys: AbstractSet[str]) -> dict[str, OutboxEntry]:
+        found: dict[str, OutboxEntry] = {}
+        for key in keys:
+            if key in self._staged.outbox:
+                message_id, at = self._staged.outbox_sent.get(key, (None, None))
+                found[key] = OutboxEntry(self._staged.outbox_state.get(key, "pending"), message_id, at)
+        return found
 
 
 class _Audit:

@@ -30,7 +30,7 @@ from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.clock import Clock
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import MessageKind, OutboundMessage
-from alerts.removal import LEAVE_DIRECT, OFFBOARDED, WITHDRAWN, Removal
+from alerts.removal import LEAVE_DIRECT, OFFBOARDED, WITHDRAWN, WITHDRAWN_LINE, Removal
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.runtime.dbthread import DatabaseThread
@@ -40,7 +40,7 @@ from handlers.ports import UnitOfWorkFactory
 REASON = "TLP:RED goes only to direct chats with the people named"
 WITHDRAWN_REASON = "the item was withdrawn"
 OFFBOARDED_REASON = "the person was removed from the network"
-_REASONS = {WITHDRAWN: WITHDRAWN_REASON, OFFBOARDED: OFFBOARDED_REASON}
+_REASONS = {WITHDRAWN: WITHDRAWN_REASON, WITHDRAWN_LINE: WITHDRAWN_REASON, OFFBOARDED: OFFBOARDED_REASON}
 _WHY = {"not-allowed": "it lacks the power to remove others' messages there",
         "no-remover": "the bot cannot remove messages on this platform",
         "too-old": "Telegram lets a bot delete messages only for 48 hours",
@@ -126,8 +126,8 @@ class RemovalActions:
                 # Nobody reads that chat for the network now: only the admin hears what could not be done.
                 texts: tuple[str, ...] = () if error is None else (removal.offboard_kept_text(why),)
                 places = [Destination.direct(removal.officer_account)] if removal.officer_account else []
-            elif withdrawn and error is None:
-                texts = ()  # its reader was told when the item was withdrawn
+            elif withdrawn and error is None or removal.purpose == WITHDRAWN_LINE:
+                texts = ()  # its reader was told when the item was withdrawn (a line: nothing in it to delete)
             elif withdrawn:
                 texts = (removal.kept_copy_text(why), removal.kept_withdrawer_text(why))
             elif error is None:

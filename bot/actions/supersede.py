@@ -11,7 +11,8 @@
    An edit made twice (a retry after a lost answer) changes nothing more.
 4. Where the edit cannot be made, for good (the message is gone or cannot be edited, the platform
    has no edits, the retries ran out), the one-line notice is queued in the same chat instead, under
-   a key made from the edit's, so a retry after a crash tells it once. The correction's own audit
+   a key made from the edit's, so a retry after a crash tells it once; not once the item is withdrawn
+   (its withdrawal takes the copy back, and a line sent before it). The correction's own audit
    entry says how many copies were marked; the edit adds no content to a chat, so it is not audited
    again.
 """
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from alerts.identity import Platform
+from alerts.items import Reference
 from alerts.routing import Destination
 from alerts.supersede import Supersession, fallback_notice
 from bot.connectors.base import Outgoing
@@ -76,5 +78,10 @@ class SupersedeActions:
 
     def _tell(self, supersession: Supersession, destination: Destination) -> None:
         with self._uow_factory() as uow:
+            # Locked, as /withdraw locks it: a withdrawal either comes first, and there is nothing left
+            # to act on (its removal takes the copy back), or comes after and takes this line back too.
+            record = uow.items.get(Reference.parse(supersession.reference), for_update=True)
+            if record is not None and record.withdrawal is not None:
+                return
             uow.outbox.enqueue(fallback_notice(supersession, destination))
             uow.commit()

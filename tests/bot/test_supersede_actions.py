@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 
 from alerts.clock import ManualClock
 from alerts.identity import Platform, UserRef
+from alerts.lifecycle import Withdrawal
 from alerts.messages import MessageKind
 from alerts.routing import Destination
 from alerts.supersede import Supersession, supersede_message
@@ -22,7 +23,7 @@ from storage.sealing import AesGcmSealer
 from storage.tables import outbox
 from storage.uow import SqlUnitOfWorkFactory
 from tests.bot.test_delivery_worker import SharedAudit
-from tests.storage.builders import sealing
+from tests.storage.builders import make_item, make_route, sealing
 
 PLACE = Destination.direct(UserRef.parse("console:th-npoc"))
 MARK = Supersession("console-3", "A-2026-0001", 2, "Superseded by A-2026-0001 rev 2 — see the new copy\n[TLP:AMBER] "
@@ -97,3 +98,17 @@ def test_a_passing_fault_is_retried_and_only_the_last_attempt_falls_back_to_the_
     with pytest.raises(TransientFailure):
         carry_out(Editor(TransientFailure("server-error")), row(attempt=3))
     assert notices() == [("notice", str(PLACE))]
+
+
+def test_no_line_once_the_item_was_withdrawn(run, engine: Engine, sealer: AesGcmSealer) -> None:  # noqa: ANN001
+    """The edit was in flight when the item was withdrawn, and failed: the withdrawal takes the copy
+    back, so its reader is not told to act on a revision that was withdrawn too."""
+    carry_out, notices = run
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), ManualClock())
+    item = make_item(1)
+    with factory() as uow:
+        uow.items.add(item, make_route(), {})
+        uow.items.withdraw(item.reference, Withdrawal(ManualClock().now(), "my-officer", "wrong flight"))
+        uow.commit()
+    assert carry_out(Editor(GONE), row()) == "supersede:notice"
+    assert notices() == []

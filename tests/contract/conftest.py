@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -47,6 +47,8 @@ class Backend:
     # committed files of outbox rows (OutboundMessage.files): key -> their sizes, in order
     outbox_files: Callable[[], dict[str, tuple[int, ...]]] = lambda: {}
     mark_leased: Callable[[str], None] = lambda key: None  # the worker's lease of a row: its send in flight
+    # the worker's record of a send with the platform's message id, and when
+    sent_as: Callable[[str, str, datetime], None] = lambda key, message_id, at: None
 
 
 @pytest.fixture
@@ -67,7 +69,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, keyring: Keyring, cl
                                for key in store.outbox},
                       lambda key: store.outbox_state.__setitem__(key, "sent"),
                       lambda: {key: tuple(f.size for f in m.files) for key, m in store.outbox.items() if m.files},
-                      lambda key: store.outbox_state.__setitem__(key, "sending"))
+                      lambda key: store.outbox_state.__setitem__(key, "sending"),
+                      lambda key, message_id, at: (store.outbox_state.__setitem__(key, "sent"),
+                                                   store.outbox_sent.__setitem__(key, (message_id, at))) and None)
         return
     if request.param == "postgres":
         url = _emptied(request.getfixturevalue("_migrated_postgres_url"))
@@ -106,6 +110,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, keyring: Keyring, cl
                 connection.execute(update(outbox).where(outbox.c.key == key).values(
                     state="sending", lease_until=clock.now() + timedelta(minutes=1)))
 
+        def sent_as(key: str, message_id: str, at: datetime) -> None:
+            with engine.begin() as connection:
+                connection.execute(update(outbox).where(outbox.c.key == key).values(
+                    state="sent", platform_message_id=message_id, sent_at=at))
+
         def outbox_file_sizes() -> dict[str, tuple[int, ...]]:
             found: dict[str, tuple[int, ...]] = {}
             with engine.connect() as connection:
@@ -116,6 +125,6 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, keyring: Keyring, cl
 
         factory = SqlUnitOfWorkFactory(engine, sealing, clock, directory=sql_directory, devices=lambda: True)
         yield Backend(request.param, factory, sql_directory, outbox_kinds, audit_count, outbox_states, mark_sent,
-                      outbox_file_sizes, mark_leased)
+                      outbox_file_sizes, mark_leased, sent_as)
     finally:
         engine.dispose()

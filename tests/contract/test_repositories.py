@@ -34,7 +34,7 @@ from alerts.release import HeldRelease, ReleaseState
 from alerts.reminders import Reminder, Stage, Track
 from alerts.revisions import RevisionText
 from alerts.roles import Role
-from handlers.ports import Cancelled
+from handlers.ports import Cancelled, OutboxEntry
 from tests.contract.conftest import Backend
 from tests.sample_network import person
 from tests.storage.builders import CREATED, make_item, make_message, make_route
@@ -450,6 +450,25 @@ def test_cancel_fails_an_items_unsent_rows_of_the_kinds_named(backend: Backend) 
                                        "x1": ("pending", None)}
     with backend.factory() as uow:
         assert uow.outbox.cancel("A-2026-0001", {MessageKind.DELIVERY}, "withdrawn") == Cancelled()
+def test_cancel_only_the_keys_named_and_entries_say_how_each_row_stands(backend: Backend,
+                                                                         clock: ManualClock) -> None:
+    with backend.factory() as uow:
+        uow.outbox.enqueue_many([make_message(key, kind=MessageKind.NOTICE, reference="A-2026-0001")
+                                 for key in ("n1", "n2", "n3", "n4")])
+        uow.commit()
+    backend.sent_as("n1", "chat:17", clock.now())
+    with backend.factory() as uow:
+        assert uow.outbox.cancel("A-2026-0001", {MessageKind.NOTICE}, "withdrawn", only=frozenset()) == Cancelled()
+        cancelled = uow.outbox.cancel("A-2026-0001", {MessageKind.NOTICE}, "withdrawn", only={"n1", "n2", "x"})
+        uow.commit()
+    assert cancelled == Cancelled(("n2",), frozenset())  # n1 was sent: not cancelled
+    with backend.factory() as uow:
+        assert uow.outbox.entries({"n1", "n2", "n3", "nowhere"}) == {
+            "n1": OutboxEntry("sent", "chat:17", clock.now()), "n2": OutboxEntry("failed"),
+            "n3": OutboxEntry("pending")}
+        assert uow.outbox.entries(frozenset()) == {}
+
+
 def test_a_held_release_is_decided_once_and_due_times_can_be_set_again(backend: Backend, clock: ManualClock) -> None:
     first, second = make_item(1, originator="th-lo"), make_item(2, originator="th-lo")
     now = clock.now()

@@ -179,3 +179,42 @@ async def test_a_text_that_followed_its_photo_stays_and_the_photo_is_marked(tmp_
         await eventually(lambda: revised(fake), "rev 2")
         assert photo.text == MARK and photo.file == PHOTO  # its photo stays
         assert text.text == before and not text.edits
+
+
+async def test_a_withdrawal_deletes_the_earlier_copy_its_line_and_the_new_copy(tmp_path, fake, monkeypatch) -> None:
+    """The rev 1 copy could not be edited (Telegram refused), so it still reads as sent and the line
+    followed it: /withdraw deletes both, and the rev 2 copy, and its reader is told once."""
+    from tests.telegram.test_withdraw import audit, with_room_admin  # noqa: PLC0415 - one test's helpers
+
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        with_room_admin(bot)
+        fake.says(OFFICER, ALERT)
+        await eventually(lambda: any("altered passports" in t for t in texts(fake, TH_NPOC.id)), "the delivery")
+        first = copy_of(fake, "altered passports")
+        fake.fail_next("editMessageText", 400, chat_id=TH_NPOC.id)  # "message can't be edited"
+        await recorded(bot)
+        fake.says(OFFICER, CORRECTION)
+        await eventually(lambda: NOTICE in texts(fake, TH_NPOC.id) and revised(fake), "the line and rev 2")
+        await recorded(bot)
+        [line] = [s for s in fake.sent_to(TH_NPOC.id) if s.text == NOTICE]
+        [rev2] = revised(fake)
+        assert "altered passports" in first.text  # not edited: what it said is still there
+        fake.says(OFFICER, f"/withdraw {REF} wrong document")
+        gone = {(s.chat_id, s.message_id) for s in (first, line, rev2)}
+        await eventually(lambda: gone <= fake.world.deleted, "every copy and the line deleted")
+        deleted = [(r.params.get("chat_id"), r.params.get("message_id")) for r in fake.requests
+                   if r.method == "deleteMessage" and r.status == 200]
+        assert {(int(c), int(m)) for c, m in deleted} == gone
+        await eventually(lambda: any("wrong document" in t for t in texts(fake, TH_NPOC.id)), "the reader told")
+        assert [t for t in texts(fake, TH_NPOC.id) if "wrong document" in t] == [
+            t for t in texts(fake, TH_NPOC.id) if "wrong document" in t and t.endswith("the bot removes its copy.")]
+        assert len([t for t in texts(fake, TH_NPOC.id) if "wrong document" in t]) == 1
+        await eventually(lambda: any(t.startswith(f"Withdrew {REF}. 2 delivered copies (1 of an earlier revision) "
+                                                  "and 1 line saying an earlier copy was superseded to be removed")
+                                     for t in texts(fake, OFFICER.id)), "the officer answered")
+        [withdrawal] = [e for e in audit(bot) if e.action == "withdrawal"]
+        assert (withdrawal.detail["copies_removed"], withdrawal.detail["earlier_copies_removed"],
+                withdrawal.detail["superseded_lines_removed"]) == ("2", "1", "1")
+        await eventually(lambda: len([e for e in audit(bot) if (e.detail or {}).get("event") == "message-removed"]) == 3,
+                         "each removal audited")

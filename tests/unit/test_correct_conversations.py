@@ -72,6 +72,20 @@ def test_copies_whose_send_is_in_flight_are_counted_apart_with_what_becomes_of_t
             "superseded or taken back if they land.") in answer
 
 
+def test_the_audit_counts_as_cancelled_only_what_is_never_sent() -> None:
+    """A send in flight cannot be stopped: it lands and gets its edit later, so the correction's audit
+    entry counts it apart from the copies cancelled."""
+    bot = Bot()
+    bot.says("my-officer", ALERT)
+    flying = next(m.key for m in bot.store.outbox.values()
+                  if m.kind is MessageKind.DELIVERY and m.reference == REF and m.contact == "th-npoc")
+    bot.store.outbox_state[flying] = "sending"  # leased by the worker; Malaysia's copy still waits
+    bot.answer("my-officer", f"/correct {REF} to:TH,AU\n\nTwo travellers, flight XX124")
+    entry = bot.store.audit[-1]
+    assert entry.action is AuditAction.CORRECTION
+    assert (entry.detail["cancelled"], entry.detail["in_flight"]) == ("1", "1")
+
+
 def test_a_copy_sent_whose_message_is_unknown_is_followed_by_the_line() -> None:
     """A send whose outcome was never learnt (no message id): nothing to edit, so the line it is."""
     bot = Bot()

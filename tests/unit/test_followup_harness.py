@@ -86,7 +86,8 @@ class Bot:
                     uow.items.mark_delivery(message.key, "sent", self.clock.now(), f"msg-{message.key}")
             uow.commit()
         for message in self.store.outbox.values():  # every row it could send, it sent
-            self.store.outbox_state.setdefault(message.key, "sent")
+            if self.store.outbox_state.setdefault(message.key, "sent") == "sent":
+                self.store.outbox_sent.setdefault(message.key, (f"msg-{message.key}", self.clock.now()))
 
     def later(self, minutes: int) -> None:
         self.clock.advance(timedelta(minutes=minutes))

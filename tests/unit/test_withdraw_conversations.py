@@ -13,7 +13,8 @@ from alerts.clock import ManualClock
 from alerts.identity import ChatRef, UserRef
 from alerts.lifecycle import Withdrawal
 from alerts.messages import MessageKind
-from alerts.removal import WITHDRAWN, Removal
+from alerts.removal import WITHDRAWN, WITHDRAWN_LINE, Removal
+from alerts.supersede import Supersession, fallback_notice
 from handlers.ports import DeliveryRecord
 from handlers.withdrawal import CANCELLED, withdrawn_copy
 from tests.fakes import MemoryUnitOfWork
@@ -226,3 +227,90 @@ def test_a_copy_in_a_room_is_removed_from_that_room() -> None:
     planned = Removal.from_json(removal.text)
     assert (planned.chat, planned.chat_name, planned.direct_with) == (ChatRef.parse("console:#network"),
                                                                       "Network room", None)
+
+
+# --- an item corrected before it was withdrawn: every revision's copies, and the lines ------------
+
+CORRECTION = f"/correct {REF} to:TH\n\nTwo travellers, flight XX124"  # Malaysia left out: its copy taken back
+
+
+def _corrected(bot: Bot, *, edited: bool) -> str:
+    """Correct the item and let the worker carry it out. `edited`: Thailand's rev 1 copy was edited to
+    say it is superseded; else the edit could not be made and the line was sent in its place (as
+    bot/actions/supersede.py does). Thailand's rev 1 message id."""
+    first = bot.record(REF).delivery_to("th-npoc").platform_message_id  # type: ignore[union-attr]
+    assert first
+    bot.later(30)
+    bot.says("my-officer", CORRECTION)
+    [edit] = _rows(bot, MessageKind.SUPERSEDE)
+    if not edited:
+        with MemoryUnitOfWork(bot.store) as uow:
+            uow.outbox.enqueue(fallback_notice(Supersession.from_json(edit.text), edit.destination))
+            uow.commit()
+    bot.worker_sends()
+    return first
+
+
+def _removed(bot: Bot) -> dict[str, str]:
+    """What each planned removal takes out: message id -> why."""
+    return {r.message_id: r.purpose for r in map(Removal.from_json, (m.text for m in _rows(bot, MessageKind.REMOVAL)))}
+
+
+@pytest.mark.parametrize("edited", [True, False], ids=["edited", "line-instead"])
+def test_the_copies_of_an_earlier_revision_are_taken_back_too(bot: Bot, edited: bool) -> None:
+    first = _corrected(bot, edited=edited)
+    malaysia = _removed(bot)  # the correction took Malaysia's copy back already
+    assert list(malaysia.values()) == [WITHDRAWN]
+    current = bot.record(REF).delivery_to("th-npoc").platform_message_id  # type: ignore[union-attr]
+    lines = [m for m in _rows(bot, MessageKind.NOTICE) if m.key.startswith("supn-")]
+    assert len(lines) == (0 if edited else 1)
+    bot.later(10)
+    answer = bot.answer("my-officer", f"/withdraw {REF} wrong flight")
+    line_part = "" if edited else " and 1 line saying an earlier copy was superseded"
+    assert answer == (f"Withdrew {REF}. 2 delivered copies (1 of an earlier revision){line_part} to be removed, "
+                      "0 unsent cancelled, 1 chat told.")
+    taken = {k: v for k, v in _removed(bot).items() if k not in malaysia}
+    expected = {current: WITHDRAWN, first: WITHDRAWN}
+    if not edited:
+        expected[f"msg-{lines[0].key}"] = WITHDRAWN_LINE  # the line its reader was told instead
+    assert taken == expected
+    # Thailand's chat: the removals, then one line for both copies.
+    tail = bot.messages_to("th-npoc")[-len(expected) - 1:]
+    assert [m.kind for m in tail] == [MessageKind.REMOVAL] * len(expected) + [MessageKind.NOTICE]
+    assert tail[-1].text.endswith("wrong flight. Disregard it; the bot removes its copy.")
+    # Malaysia's copy, taken back by the correction, is neither planned again nor told again.
+    assert not [m for m in bot.messages_to("my-npoc") if "wrong flight" in m.text]
+    entry = bot.store.audit[-1]
+    assert entry.action is AuditAction.WITHDRAWAL
+    assert (entry.detail["copies_removed"], entry.detail["earlier_copies_removed"],
+            entry.detail["superseded_lines_removed"], entry.detail["recipients_told"]) == (
+        "2", "1", "0" if edited else "1", "1")
+
+
+def test_a_line_not_yet_sent_in_place_of_an_edit_is_never_sent(bot: Bot) -> None:
+    first = _corrected(bot, edited=True)
+    # The edit of a copy failed after the worker's round: its line waits in the queue.
+    [edit] = _rows(bot, MessageKind.SUPERSEDE)
+    line = fallback_notice(Supersession.from_json(edit.text), edit.destination)
+    with MemoryUnitOfWork(bot.store) as uow:
+        uow.outbox.enqueue(line)
+        uow.commit()
+    bot.answer("my-officer", f"/withdraw {REF} wrong flight")
+    assert bot.store.outbox_state[line.key] == "failed" and bot.store.outbox_errors[line.key] == CANCELLED
+    assert first in _removed(bot)
+    assert bot.store.audit[-1].detail["superseded_lines_cancelled"] == "1"
+
+
+def test_an_earlier_telegram_copy_past_48_hours_is_asked_to_be_deleted(bot: Bot) -> None:
+    """The rev 2 copy can be removed but the rev 1 copy beside it cannot: the one line in that chat
+    asks its reader to delete what the bot cannot."""
+    _corrected(bot, edited=True)
+    [(revision, old)] = [(r, d) for r, d in bot.store.superseded[REF] if d.contact == "th-npoc"]
+    telegram = replace(old, destination="direct:telegram:user:201", sent_at=bot.clock.now() - timedelta(hours=49))
+    bot.store.superseded[REF] = tuple((r, telegram if d is old else d) for r, d in bot.store.superseded[REF])
+    answer = bot.answer("my-officer", f"/withdraw {REF} wrong flight")
+    assert answer.startswith(f"Withdrew {REF}. 1 delivered copy to be removed, 0 unsent cancelled, 2 chats told.")
+    told = [m for m in bot.store.outbox.values() if m.kind is MessageKind.NOTICE and "wrong flight" in m.text]
+    assert {str(m.destination): m.text.endswith("delete the copy yourself: the bot can no longer remove it here.")
+            for m in told} == {"direct:telegram:user:201": True,
+                               str(bot.record(REF).delivery_to("th-npoc").destination): False}  # type: ignore[union-attr]
