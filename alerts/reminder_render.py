@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from alerts.away import away_too_text, chain_text, until_text
 from alerts.directory import Directory
 from alerts.items import Reference
 from alerts.reminders import FollowUp, Reminder, Stage, Track
@@ -66,8 +67,14 @@ def render_reminder(reminder: Reminder, item: FollowUp, directory: Directory, no
     if reminder.stage is Stage.BACKUP:
         return render_backup(reminder, item, directory, now)
     if reminder.stage is Stage.COORDINATORS:
-        return render_escalation(item, [(reminder.contact, reminder.track, reminder.due)], directory, now,
+        text = render_escalation(item, [(reminder.contact, reminder.track, reminder.due)], directory, now,
                                  target=reminder.target, automatic=True)
+        passed = backup_passed_over(reminder, directory)
+        if passed is None:
+            return text
+        lines = text.split("\n")
+        lines.insert(2, passed)  # after the banner and the head line: why it comes now
+        return "\n".join(lines)
     ref, asked = item.reference, _asked(item, reminder.track)
     sender = title(directory, item.originator)
     due = when_for(reminder.due, directory, reminder.target)
@@ -82,13 +89,30 @@ def render_reminder(reminder: Reminder, item: FollowUp, directory: Directory, no
 
 def render_backup(reminder: Reminder, item: FollowUp, directory: Directory, now: datetime) -> str:
     who = title(directory, reminder.contact)
+    passed = backup_passed_over(reminder, directory)
     return "\n".join([
+        *([passed] if passed is not None else []),
         banner(item),
         f"Please check with {who}, whose {_what(item, reminder.track)} of {item.reference} was due "
-        f"{when_for(reminder.due, directory, reminder.target)}, {duration(now - reminder.due)} ago: "
-        "you are their backup.",
+        f"{when_for(reminder.due, directory, reminder.to)}, {duration(now - reminder.due)} ago: "
+        f"{'you are their backup' if reminder.via is None else 'you stand in for their backup'}.",
         f"Or ask {title(directory, item.originator)}, who sent it.",
     ])
+
+
+def backup_passed_over(reminder: Reminder, directory: Directory) -> str | None:
+    """Who was passed over on an escalation and why: the recipient's backup is away. None when not."""
+    chain = reminder.passed
+    if chain is None or chain.away is None:
+        return None
+    backup = title(directory, chain.person)
+    line = f"{title(directory, reminder.contact)}'s backup {backup} is away until {until_text(chain.away, directory)}"
+    if reminder.stage is Stage.BACKUP and reminder.via is not None:
+        too = f" ({away_too_text(chain, directory)})" if chain.away_too else ""
+        return line + f"{too}; sent to {title(directory, reminder.via)}, who stands in for {backup}."
+    # The chain named whole says who else is away, and where it leads (a circle, the recipient).
+    return line + (f"; nobody standing in for them can take it ({chain_text(chain, directory)}), "
+                   "so it comes to the coordinators now.")
 
 
 def render_escalation(item: FollowUp, owed: list[tuple[str, Track, datetime]], directory: Directory,

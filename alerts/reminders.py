@@ -12,6 +12,13 @@ recipient's backup and to the coordinators. A recipient reached late is given th
 allowance from when their copy was sent. Stages already in `FollowUp.done` never come back, so
 computing the plan again (a restart, a re-fired job) sends nothing twice. Of the reminders to one
 recipient that fell due together, only the latest is sent: one message, late, not a burst.
+
+A backup who is away when their step falls (`absent`: the running absence of a person) is stood in
+for as a person away is (alerts.away.follow): the first person here on their chain is told in
+their place (`Reminder.via`), under the backup's key, so it is sent once whoever stands in. When
+nobody on it can take it (a circle, too long, or it leads back to the recipient or the originator),
+the coordinators are told at the backup's step rather than at their own: an overdue item never
+waits with someone who is not there. TLP:RED has no backup step at all.
 """
 
 from __future__ import annotations
@@ -20,8 +27,9 @@ import enum
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
+from alerts.away import Absence, Chain, follow
 from alerts.caveats import Caveat, Tlp
 from alerts.directory import Directory
 from alerts.lifecycle import Progress
@@ -105,6 +113,16 @@ class Reminder:
     planned_at: datetime  # when the stage falls, before quiet hours or a snooze held it
     due: datetime        # the due time the stage is about
     revision: int = 1    # of the item; the first revision's keys are as they always were
+    # The backup's step when the backup (`target`) is away: who is told in their place (None: the
+    # target), and the backup's chain, for the line that says who was passed over. On the
+    # coordinators' step, told early because nobody on the backup's chain could take it: that chain.
+    via: str | None = None
+    passed: Chain | None = None
+
+    @property
+    def to(self) -> str:
+        """Who is told: the target, or whoever stands in for them."""
+        return self.via or self.target
 
     @property
     def key(self) -> str:
@@ -159,7 +177,8 @@ def _to_recipient(item: FollowUp, progress: Progress, track: Track, due: datetim
 
 
 def _escalations(item: FollowUp, contact: str, track: Track, due: datetime, policy: ReminderPolicy,
-                 directory: Directory, soonest: datetime | None, now: datetime) -> list[Reminder]:
+                 directory: Directory, soonest: datetime | None, now: datetime,
+                 absent: Callable[[str], Absence | None]) -> list[Reminder]:
     """The backup's and the coordinators' stages; none when all fall after `soonest` (see plan_item)."""
     times = policy.stages[item.priority]
     found: list[Reminder] = []
@@ -169,15 +188,35 @@ def _escalations(item: FollowUp, contact: str, track: Track, due: datetime, poli
         return found
     person = directory.contacts.get(contact)
     backup = directory.backup_for(person) if person is not None else None
+    passed: Chain | None = None  # the backup's chain, when nobody on it can take the backup's step
     # TLP:RED is for named people only: a backup is not named, so is not told of it.
     if times.backup_after is not None and backup is not None and backup.id != contact and item.caveat.tlp is not Tlp.RED:
-        found.append(Reminder(item.reference, contact, track, Stage.BACKUP, 0, backup.id, due + times.backup_after, due,
-                              item.revision))
+        chain = follow(backup.id, absent)
+        via = stand_in_for_backup(chain, item, contact, directory) if chain.away is not None else None
+        if chain.away is None or via is not None:
+            found.append(Reminder(item.reference, contact, track, Stage.BACKUP, 0, backup.id,
+                                  due + times.backup_after, due, item.revision, via=via,
+                                  passed=chain if chain.away is not None else None))
+        else:
+            passed = chain
     if times.coordinators_after is not None:
         at = due + times.coordinators_after
-        found += [Reminder(item.reference, contact, track, Stage.COORDINATORS, 0, c.id, at, due, item.revision)
+        if passed is not None and times.backup_after is not None:  # fail closed: not a moment's wait more
+            at = min(at, due + times.backup_after)
+        found += [Reminder(item.reference, contact, track, Stage.COORDINATORS, 0, c.id, at, due, item.revision,
+                           passed=passed)
                   for c in directory.with_role(Role.COORDINATOR) if c.id != contact]
     return found
+
+
+def stand_in_for_backup(chain: Chain, item: FollowUp, contact: str, directory: Directory) -> str | None:
+    """Who takes the backup's step for a backup away: the first person here on their chain, unless
+    that is the recipient who owes it or the originator (no one else would look at it), or someone
+    the bot cannot reach. None: nobody can, and the coordinators are told instead."""
+    reached = directory.contacts.get(chain.reached) if chain.reached is not None else None
+    if reached is None or reached.id in (contact, item.originator) or not reached.identities:
+        return None
+    return reached.id
 
 
 def _when_sendable(reminder: Reminder, item: FollowUp, now: datetime, policy: ReminderPolicy,
@@ -188,12 +227,18 @@ def _when_sendable(reminder: Reminder, item: FollowUp, now: datetime, policy: Re
     snoozed = item.snoozed_until(reminder.contact)
     if snoozed is not None and snoozed > at:
         at = snoozed
-    target = directory.contacts.get(reminder.target)
+    target = directory.contacts.get(reminder.to)
     zone = target.timezone if target else "UTC"
     return policy.release(max(at, now), item.priority, zone)
 
 
-def plan_item(item: FollowUp, now: datetime, policy: ReminderPolicy, directory: Directory) -> Plan:
+def _nobody_away(contact: str) -> Absence | None:
+    return None
+
+
+def plan_item(item: FollowUp, now: datetime, policy: ReminderPolicy, directory: Directory,
+              absent: Callable[[str], Absence | None] = _nobody_away) -> Plan:
+    """`absent`: the running absence of a person at `now` (a backup away is stood in for)."""
     send: list[Reminder] = []
     superseded: list[Reminder] = []
     soonest: datetime | None = None  # when the first stage not sendable yet will be
@@ -225,7 +270,8 @@ def plan_item(item: FollowUp, now: datetime, policy: ReminderPolicy, directory: 
                         soonest = at if soonest is None else min(soonest, at)
                         break
                     ripe.append(reminder)
-            for reminder in _escalations(item, progress.contact, track, due, policy, directory, soonest, now):
+            for reminder in _escalations(item, progress.contact, track, due, policy, directory, soonest, now,
+                                         absent):
                 if beyond_soonest(reminder) or done(reminder):
                     continue
                 at = _when_sendable(reminder, item, now, policy, directory)
@@ -252,9 +298,9 @@ def _in_order(reminder: Reminder) -> tuple[datetime, int, str, str]:
 
 
 def due_reminders(items: Iterable[FollowUp], now: datetime, policy: ReminderPolicy,
-                  directory: Directory) -> list[Reminder]:
+                  directory: Directory, absent: Callable[[str], Absence | None] = _nobody_away) -> list[Reminder]:
     """Every reminder and escalation to send at `now`, over many items."""
-    return [r for item in items for r in plan_item(item, now, policy, directory).send]
+    return [r for item in items for r in plan_item(item, now, policy, directory, absent).send]
 
 
 def distinct_recipients(recipients: Iterable[Progress]) -> list[Progress]:

@@ -16,7 +16,9 @@ the person. /away refuses a backup whose chain comes back to the person (a circl
 is away. The summary when back says when the delegate was away too.
 
 A contact's backup (the directory's `backup`) is given the item itself when escalation reaches
-them (handlers/followup_reminders.py), and may then acknowledge and reply for the contact too.
+them (handlers/followup_reminders.py), and may then acknowledge and reply for the contact too. A
+backup away then is stood in for along their chain (alerts.reminders): the first person here on it
+is given it instead and may act as the backup would while on that chain.
 """
 
 from __future__ import annotations
@@ -313,8 +315,8 @@ def divert_delivery(ctx: CommandContext, item: Item, message: OutboundMessage, a
 
 def acting_for(ctx: CommandContext, record: ItemRecord) -> tuple[str, str] | None:
     """(contact, "delegate" or "backup") whose copy the sender may act on: a recipient away with the
-    sender as delegate, or a recipient whose escalation reached the sender as their backup. Never
-    for TLP:RED. Copies not yet acknowledged come first."""
+    sender as delegate, or a recipient whose escalation reached the sender as their backup (or as one
+    standing in for their backup, away). Never for TLP:RED. Copies not yet acknowledged come first."""
     me = ctx.sender
     if me is None or not may_pass(record.item.caveat):
         return None
@@ -326,8 +328,12 @@ def acting_for(ctx: CommandContext, record: ItemRecord) -> tuple[str, str] | Non
         if me.id in chain_of(ctx.uow, delivery.contact, ctx.now).delegates:
             return delivery.contact, "delegate"
         person = ctx.directory.contacts.get(delivery.contact)
-        if person is not None and person.backup == me.id and any(
-                reminder_key(reference, person.id, track, Stage.BACKUP, 0, me.id) in done for track in Track):
+        backup = person.backup if person is not None else None
+        # The backup, or, while they are away, anyone standing in for them (escalation went on to
+        # the first of them who was here; its key stays the backup's).
+        if person is not None and backup is not None and any(
+                reminder_key(reference, person.id, track, Stage.BACKUP, 0, backup) in done for track in Track) and (
+                me.id == backup or me.id in chain_of(ctx.uow, backup, ctx.now).delegates):
             return delivery.contact, "backup"
     return None
 

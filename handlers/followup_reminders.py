@@ -15,7 +15,9 @@ a second scheduler, sends nothing twice. Nothing here knows APScheduler, SQL or 
 
 Someone standing in (handlers/away.py): a reminder to a person away goes to their delegate, and an
 escalation to a contact's backup carries the item itself where its caveat lets the backup read it
-(never TLP:RED, which is not escalated to a backup at all), so that they can act on it. The
+(never TLP:RED, which is not escalated to a backup at all), so that they can act on it. A backup
+away is stood in for along their chain, and with nobody on it here the coordinators are told at
+once (alerts/reminders.py); who is away is read in the round's own transaction. The
 coordinators' escalations stay content-free (alerts/reminder_render.py). The same round tells
 people back from away what arrived meanwhile.
 
@@ -52,7 +54,7 @@ from alerts.release import ReleasePolicy
 from alerts.reminder_policy import ReminderPolicy
 from alerts.reminder_render import render_reminder
 from alerts.reminders import FollowUp, Plan, Reminder, Stage, overdue, plan_item
-from alerts.away import for_line, may_pass
+from alerts.away import Absence, for_line, may_pass
 from alerts.caveat_rules import check
 from alerts.render import render_delivery
 from alerts.routing_places import direct_place
@@ -101,6 +103,17 @@ class TickReport:
     unreachable: int = 0
     set_aside: int = 0  # items newly set aside by this round
     returned: int = 0  # people back from away, told what arrived meanwhile
+
+
+def _absences(uow: UnitOfWork, now: datetime) -> Callable[[str], Absence | None]:
+    """Who is away at `now`, each person looked up once a round."""
+    known: dict[str, Absence | None] = {}
+
+    def absence_of(contact: str) -> Absence | None:
+        if contact not in known:
+            known[contact] = uow.absences.current(contact, now)
+        return known[contact]
+    return absence_of
 
 
 def _has_account(directory: Directory, contact_id: str) -> bool:
@@ -197,9 +210,10 @@ class ReminderService:
             failed = set(unreadable)
             for reference, error in sorted(unreadable.items()):
                 report.set_aside += self._set_aside(uow, reference, REMINDERS, error, now)
+            away = _absences(uow, now)
             for item in found:
                 try:
-                    plan, texts = self._prepare(item, now, directory)
+                    plan, texts = self._prepare(item, now, directory, away)
                 except Exception as error:  # anything this one item's values make of the planning
                     report.set_aside += self._set_aside(uow, item.reference, REMINDERS, error, now)
                     failed.add(item.reference)
@@ -217,12 +231,14 @@ class ReminderService:
         report.planned += len(plans)
         return report
 
-    def _prepare(self, item: FollowUp, now: datetime, directory: Directory) -> tuple[Plan, dict[str, str]]:
+    def _prepare(self, item: FollowUp, now: datetime, directory: Directory,
+                 away: Callable[[str], Absence | None]) -> tuple[Plan, dict[str, str]]:
         """The item's plan and the texts of what it sends, by key: all that is made of its stored
-        values, made before anything of it is written."""
-        plan = plan_item(item, now, self.policy, directory)
+        values, made before anything of it is written. Planned from who is away now, in the round's
+        transaction: a backup back, or away, since the last round counts."""
+        plan = plan_item(item, now, self.policy, directory, away)
         texts = {r.key: render_reminder(r, item, directory, now) for r in plan.send
-                 if _has_account(directory, r.target)}
+                 if _has_account(directory, r.to)}
         for reminder in plan.send + plan.superseded:
             _storable(reminder.planned_at)
         if plan.next_at is not None:
@@ -252,6 +268,7 @@ class ReminderService:
             detail={"stage": f"{reminder.track.value}-{reminder.stage.value}", "repeat": str(reminder.n),
                     "owed_by": reminder.contact, "due": reminder.due.isoformat(), "key": reminder.key,
                     **({"for": reminder.target} if target != reminder.target else {}),
+                    **({"passed": reminder.passed.person} if reminder.passed is not None else {}),
                     **({"with": "the item"} if text != texts.get(reminder.key, "") and reminder.stage is Stage.BACKUP
                        else {}),
                     **({"attachments": str(len(files))} if files else {})},
@@ -263,8 +280,8 @@ class ReminderService:
         """Who is told, what, and with which of the item's files: a reminder to someone away goes to
         their delegate (handlers/away.py); an escalation to a backup carries the item itself, its
         photos and files included, under its caveat, so the backup can act."""
-        if reminder.stage is Stage.BACKUP:
-            return (reminder.target, *self._backup_copy(uow, reminder, item, directory, text))
+        if reminder.stage is Stage.BACKUP:  # to the backup, or whoever stands in for them (alerts.reminders)
+            return (reminder.to, *self._backup_copy(uow, reminder, item, directory, text))
         if reminder.stage.escalation or reminder.target != reminder.contact:
             return reminder.target, text, ()
         audience = self._audience(uow, item, directory)
@@ -285,7 +302,7 @@ class ReminderService:
         """The escalation to a backup, with the item itself and its photos and files (as a first
         delivery has them) when its caveat lets the backup read it where direct_place puts it; else
         the content-free nudge alone."""
-        backup = directory.contacts.get(reminder.target)
+        backup = directory.contacts.get(reminder.to)
         reference = Reference.parse(item.reference)
         record = uow.items.get(reference)
         if backup is None or record is None or record.erasure is not None or not may_pass(item.caveat):

@@ -172,3 +172,25 @@ def test_a_delegate_away_later_passes_items_on_and_a_circle_is_refused(workdir: 
     [summary] = [b for b in _blocks(out, f"to {NPOC}, direct chat") if "Welcome back. While you were away" in b]
     assert f"{DESK} was away too from" in summary and "stood in for you both then" in summary
     assert "Traceback" not in out + run.stderr
+
+
+def test_escalation_to_a_backup_who_is_away_goes_to_their_stand_in(workdir: Path) -> None:  # noqa: F811
+    # th-npoc's backup in config.example.toml is th-immigration, who goes away naming th-police.
+    last_day = date.today() + timedelta(days=5)
+    first = console(workdir, ":as th-immigration\n"
+                             f"/away until:{last_day:%Y-%m-%d} backup:@th-police on leave\n"
+                             ":as my-officer\n"
+                             "/alert to:@th-npoc tlp:amber priority:urgent Boat sighted off Satun\n")
+    assert first.returncode == 0, first.stderr
+    assert "A-2026-0001 accepted" in first.stdout
+    _shift_back(workdir, timedelta(hours=3))  # unacknowledged for hours: escalation is due at the start
+    run = console(workdir, ":as th-police\n/ack A-2026-0001\n")
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert not any("· escalation" in b for b in _blocks(out, f"to {DESK}, direct chat"))
+    [escalation] = [b for b in _blocks(out, "to Police desk") if "· escalation" in b]
+    assert (f"{NPOC}'s backup {DESK} is away until {last_day:%d %b %Y}; sent to Police desk (Thailand police), "
+            f"who stands in for {DESK}.") in escalation
+    assert f"Please check with {NPOC}" in escalation and "Boat sighted off Satun" in escalation
+    assert any(f"Acknowledged A-2026-0001 for {NPOC}" in b for b in _blocks(out, "to Police desk"))
+    assert "Traceback" not in out + run.stderr
