@@ -229,7 +229,8 @@ def test_a_text_sent_after_its_photos_lists_them_and_only_the_bots_own_list_is_r
     content = message_content(message, ROOM, ["$photo1", "$photo2"])
     assert content[FILES_FIELD] == ["$photo1", "$photo2"] and content["msgtype"] == "m.text"
     assert FILES_FIELD not in message_content(message, ROOM)  # no photos: no list
-    sent = {"type": "m.room.encrypted", "sender": BOT, "event_id": "$text", "content": {FILES_FIELD: ["$photo1", "$photo2"]}}
+    sent = {"type": "m.room.encrypted", "sender": BOT, "event_id": "$text",
+            "content": {FILES_FIELD: ["$photo1", "$photo2"]}}
     assert files_of(sent, BOT) == ("$photo1", "$photo2")
     # Someone else's event never makes the bot redact what it names; nor does a list that is not event ids.
     assert files_of({**sent, "sender": TH}, BOT) == ()
