@@ -135,7 +135,8 @@ async def test_a_photo_alert_corrected_edits_only_its_text_and_withdrawn_loses_i
     before = set(th.invites)
     await world.officer.send_file(world.network_room, PHOTO, "boarding-pass.jpg", "image/jpeg",
                                   "!alert to:@th-npoc tlp:red\n\nHer boarding pass shows the boat leaving at 22:00.")
-    found = await officer_finds(world, lambda e: " accepted (" in e.body and REF.search(e.body)
+    # This alert's receipt (a correction's receipt, "A-… rev 2 accepted", is another item's).
+    found = await officer_finds(world, lambda e: e.body.startswith("Alert A-") and " accepted (" in e.body
                                 and e.event_id not in world.seen_receipts, "the receipt")
     world.seen_receipts.add(found[-1].event_id)
     reference = REF.search(found[-1].body).group(1)
@@ -154,13 +155,14 @@ async def test_a_photo_alert_corrected_edits_only_its_text_and_withdrawn_loses_i
     assert await th.fetch_file(photo) == PHOTO and text.decrypted and "22:00" in text.body
     await th.wait_for(lambda: world.item_state(reference, "th-npoc") not in (None, "queued"), what="the send recorded")
 
+    earlier = {e.event_id for _, e in world.bot_messages(th, dm)}  # an earlier test's edit is in this chat too
     await world.officer.say(world.network_room,
                             f"!correct {reference}\n\nHer boarding pass shows the boat leaving at 23:30.")
     (revised,) = await th.wait_for(
         lambda: [e for _, e in world.bot_messages(th, dm) if f"\n{reference} rev 2 · " in e.body], what="rev 2")
     assert "23:30" in revised.body and revised.decrypted
     # Exactly one edit, decrypted, of the text event, saying rev 2 supersedes it: the photo is never made text.
-    edits = [e for _, e in world.bot_messages(th, dm) if _replaces(e) is not None]
+    edits = [e for _, e in world.bot_messages(th, dm) if _replaces(e) is not None and e.event_id not in earlier]
     assert [_replaces(e) for e in edits] == [text.event_id] and edits[0].decrypted
     new = edits[0].source["content"]["m.new_content"]
     assert new["msgtype"] == "m.text" and new["body"].startswith(f"Superseded by {reference} rev 2 — see the new copy")
