@@ -22,7 +22,7 @@ from bot.connectors.matrix.sansio.inbound import (
     read_event,
     text_message,
 )
-from bot.connectors.matrix.sansio.outbound import bang_commands, edit_content, message_content
+from bot.connectors.matrix.sansio.outbound import FILES_FIELD, bang_commands, edit_content, files_of, message_content
 from bot.connectors.matrix.sansio.rooms import MEGOLM, changes, invite_decision, look_at, roster
 from alerts.roles import Role
 from tests.sample_network import person, small_network
@@ -222,6 +222,31 @@ def test_an_earlier_copy_marked_superseded_is_an_edit_of_the_bots_event_that_not
     assert content["body"] == f"* {text}" and content["org.liaison.key"] == "sup-1"
     assert "TLP:AMBER</span>" in new["formatted_body"]  # the banner's label keeps its colour
     assert read_event(event(content), ROOM).edit_of == "$rev1"  # type: ignore[union-attr]  # as clients read it
+
+
+def test_a_text_sent_after_its_photos_lists_them_and_only_the_bots_own_list_is_read_back() -> None:
+    message = outgoing(MessageKind.DELIVERY, DIRECT, "[TLP:RED] A-2026-0001 · alert\nBody", f"matrix:{TH}")
+    content = message_content(message, ROOM, ["$photo1", "$photo2"])
+    assert content[FILES_FIELD] == ["$photo1", "$photo2"] and content["msgtype"] == "m.text"
+    assert FILES_FIELD not in message_content(message, ROOM)  # no photos: no list
+    sent = {"type": "m.room.encrypted", "sender": BOT, "event_id": "$text",
+            "content": {FILES_FIELD: ["$photo1", "$photo2"]}}
+    assert files_of(sent, BOT) == ("$photo1", "$photo2")
+    # Someone else's event never makes the bot redact what it names; nor does a list that is not event ids.
+    assert files_of({**sent, "sender": TH}, BOT) == ()
+    for bad in (["photo1"], "$photo1", [1], [], ["$x"] * 21, [""], None):
+        assert files_of({**sent, "content": {FILES_FIELD: bad}}, BOT) == ()
+    assert files_of({**sent, "content": "x"}, BOT) == () and files_of(None, BOT) == ()
+
+
+def test_marking_a_photo_copy_superseded_edits_its_text_event_and_never_makes_a_photo_text() -> None:
+    """The edit targets the event the delivery recorded (the text, sent after its photos) and lists no
+    photos: its m.new_content is text, and the photos of the copy are redacted apart (media.redact_files)."""
+    content = edit_content("$text", "Superseded by A-2026-0001 rev 2 — see the new copy\n[TLP:RED] from Malaysia",
+                           "sup-1")
+    assert content["m.relates_to"] == {"rel_type": "m.replace", "event_id": "$text"}
+    assert content["m.new_content"]["msgtype"] == "m.text" and FILES_FIELD not in content
+    assert "file" not in content["m.new_content"] and "url" not in content["m.new_content"]
 
 
 # --- room state -> roster and findings --------------------------------------------------------------

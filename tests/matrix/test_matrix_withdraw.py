@@ -17,7 +17,7 @@ from nio import RedactionEvent
 from bot.runtime.keys import ensure_keyring
 from storage.audit.trail import read_entries
 from tests.matrix.synapse import Synapse
-from tests.matrix.test_matrix_network import World, officer_finds, post_alert
+from tests.matrix.test_matrix_network import REF, World, officer_finds, post_alert
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
@@ -112,3 +112,71 @@ def _audit(world: World) -> list:
     keyring = ensure_keyring(runtime.settings.keys.path, io.StringIO())
     with runtime.engine.connect() as connection:
         return list(read_entries(connection, keyring))
+
+
+PHOTO = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 20 + b"boarding pass"  # bytes a phone might send
+
+
+def _media(world: World, person: Any, room_id: str) -> list[Any]:
+    """The bot's m.image and m.file events in the room, as the person's client decrypted them."""
+    return [e for _, e in world.bot_messages(person, room_id)
+            if e.source["content"].get("msgtype") in ("m.image", "m.file")]
+
+
+def _redacted(person: Any, room_id: str) -> set[str]:
+    return {e.redacts for r, e in person.events if r == room_id and isinstance(e, RedactionEvent)}
+
+
+async def test_a_photo_alert_corrected_edits_only_its_text_and_withdrawn_loses_its_photo_too(world: World) -> None:
+    """A copy with a photo is two events, the photo then the text (the one the delivery records). /correct
+    edits the text alone and takes the earlier photo back (the new copy carries it); /withdraw redacts
+    the current copy's photo and text."""
+    th = world.th
+    before = set(th.invites)
+    await world.officer.send_file(world.network_room, PHOTO, "boarding-pass.jpg", "image/jpeg",
+                                  "!alert to:@th-npoc tlp:red\n\nHer boarding pass shows the boat leaving at 22:00.")
+    # This alert's receipt (a correction's receipt, "A-… rev 2 accepted", is another item's).
+    found = await officer_finds(world, lambda e: e.body.startswith("Alert A-") and " accepted (" in e.body
+                                and e.event_id not in world.seen_receipts, "the receipt")
+    world.seen_receipts.add(found[-1].event_id)
+    reference = REF.search(found[-1].body).group(1)
+    copy = await th.wait_for(
+        lambda: [(r, e) for r, e in world.bot_messages(th) if f"\n{reference} · " in e.body]
+        or set(th.invites) - before, what="the RED delivery, or an invite to the direct chat it is in")
+    if isinstance(copy, set):  # run alone: the direct chat is new
+        await th.join(*copy)
+    ((dm, text),) = await th.wait_for(
+        lambda: [(r, e) for r, e in world.bot_messages(th) if f"\n{reference} · " in e.body],
+        what="the RED delivery's text")
+    # The photo came just before the text, encrypted; the recipient's own client decrypts both.
+    order = [e.event_id for _, e in world.bot_messages(th, dm)]
+    (photo,) = [e for e in _media(world, th, dm) if order.index(e.event_id) == order.index(text.event_id) - 1]
+    assert photo.source["content"]["msgtype"] == "m.image" and "file" in photo.source["content"]
+    assert await th.fetch_file(photo) == PHOTO and text.decrypted and "22:00" in text.body
+    await th.wait_for(lambda: world.item_state(reference, "th-npoc") not in (None, "queued"), what="the send recorded")
+
+    earlier = {e.event_id for _, e in world.bot_messages(th, dm)}  # an earlier test's edit is in this chat too
+    await world.officer.say(world.network_room,
+                            f"!correct {reference}\n\nHer boarding pass shows the boat leaving at 23:30.")
+    (revised,) = await th.wait_for(
+        lambda: [e for _, e in world.bot_messages(th, dm) if f"\n{reference} rev 2 · " in e.body], what="rev 2")
+    assert "23:30" in revised.body and revised.decrypted
+    # Exactly one edit, decrypted, of the text event, saying rev 2 supersedes it: the photo is never made text.
+    edits = [e for _, e in world.bot_messages(th, dm) if _replaces(e) is not None and e.event_id not in earlier]
+    assert [_replaces(e) for e in edits] == [text.event_id] and edits[0].decrypted
+    new = edits[0].source["content"]["m.new_content"]
+    assert new["msgtype"] == "m.text" and new["body"].startswith(f"Superseded by {reference} rev 2 — see the new copy")
+    assert "22:00" not in new["body"]
+    # The earlier photo is taken back, not left beside the mark as if current; rev 2 carries the photo again.
+    await th.wait_for(lambda: photo.event_id in _redacted(th, dm), what="the redaction of the rev 1 photo")
+    order = [e.event_id for _, e in world.bot_messages(th, dm)]
+    (again,) = [e for e in _media(world, th, dm) if order.index(e.event_id) == order.index(revised.event_id) - 1]
+    assert await th.fetch_file(again) == PHOTO
+    assert text.event_id not in _redacted(th, dm) and again.event_id not in _redacted(th, dm)
+
+    # Withdrawn: the current copy's photo and text are both redacted in the recipient's client.
+    await world.officer.say(world.network_room, f"!withdraw {reference} wrong boat")
+    await th.wait_for(lambda: {again.event_id, revised.event_id} <= _redacted(th, dm),
+                      what="the redaction of the rev 2 photo and text")
+    await th.wait_for(lambda: [e for _, e in world.bot_messages(th, dm) if "was withdrawn by" in e.body
+                               and reference in e.body], what="the one line")

@@ -10,6 +10,8 @@ recorded with the attachment's name, type and size only, and the command is refu
 Out: each attachment is uploaded for each recipient's room, encrypted with a new key where the room
 is encrypted (`file` object), and posted as m.image or m.file before the text, each with a
 transaction id made from the outbox key, so a resend after a crash is de-duplicated like the text.
+The text lists their event ids; a copy taken back or marked superseded takes its photos back too
+(redact_files): the photos of a superseded copy are sent again with the new one.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import io
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from nio import UploadResponse
+from nio import RoomGetEventResponse, RoomRedactResponse, UploadResponse
 from nio.crypto.attachments import decrypt_attachment, encrypt_attachment
 
 from alerts.attachments import AttachmentPolicy
@@ -30,7 +33,8 @@ from alerts.messages import Attachment, InboundMessage
 from bot.connectors.matrix.sansio.inbound import COMMAND_PREFIXES, reply_command
 from bot.connectors.matrix.sansio.rooms import is_direct_chat
 from bot.connectors.base import Outgoing
-from bot.connectors.errors import PermanentFailure, TransientFailure
+from bot.connectors.errors import PermanentFailure, PlatformError, TransientFailure
+from bot.connectors.matrix.sansio.outbound import files_of
 
 if TYPE_CHECKING:
     from nio import AsyncClient
@@ -155,14 +159,45 @@ async def media_content(sender: Any, attachment: Attachment, encrypted: bool) ->
     return content
 
 
-async def send_files(sender: Any, room_id: str, message: Outgoing) -> None:
-    """Each attachment of `message` into the room, before its text (which the caller sends)."""
+async def send_files(sender: Any, room_id: str, message: Outgoing) -> list[str]:
+    """Each attachment of `message` into the room, before its text (which the caller sends, listing
+    the event ids returned: outbound.FILES_FIELD). A resend on the same device gets the same ids back."""
     client = sender._session.live()  # noqa: SLF001
     room = client.rooms.get(room_id)
     encrypted = room is not None and room.encrypted
+    sent = []
     for index, attachment in enumerate(message.attachments):
         content = await media_content(sender, attachment, encrypted)
-        await sender.room_send(room_id, content, f"{message.key}.file{index}")
+        sent.append(await sender.room_send(room_id, content, f"{message.key}.file{index}"))
+    return sent
+
+
+Request = Callable[[Callable[["AsyncClient"], Awaitable[Any]], type, str], Awaitable[Any]]
+
+
+async def redact_files(request: Request, bot: str, room_id: str, event_id: str, reason: str) -> int:
+    """Redact the photos and files the bot sent with its text event `event_id` (listed in it:
+    outbound.files_of); how many. `request(make, ok, what)` makes one request and raises a
+    PlatformError on an error response. Called before the text itself is redacted or edited, so a
+    retry still finds the list; an event or file gone already is not an error."""
+    try:
+        response = await request(lambda c: c.room_get_event(room_id, event_id), RoomGetEventResponse, "event")
+    except PlatformError as error:
+        if error.code == "M_NOT_FOUND":
+            return 0
+        raise
+    files = files_of(getattr(response.event, "source", None), bot)
+
+    def redact(file_id: str) -> Callable[["AsyncClient"], Awaitable[Any]]:
+        return lambda c: c.room_redact(room_id, file_id, reason=reason)
+
+    for file_id in files:
+        try:
+            await request(redact(file_id), RoomRedactResponse, "redact")
+        except PlatformError as error:
+            if error.code != "M_NOT_FOUND":
+                raise
+    return len(files)
 
 
 async def inbound(receiver: Any, source: dict[str, Any], room_id: str) -> InboundMessage | None:

@@ -24,6 +24,7 @@ from nio import AsyncClient, ErrorResponse, RoomGetStateEventResponse
 
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.membership import PlannedAction
+from bot.connectors.matrix import media
 from bot.connectors.matrix.errors import from_exception, from_response
 from bot.connectors.matrix.gate import RateGate
 from bot.connectors.errors import NotConnected, PermanentFailure, PlatformError, RateLimited
@@ -129,8 +130,11 @@ class MatrixRoomAdmin:
 
     async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
         """bot.actions.removal.MessageRemover: a redaction. Synapse allows it to a member whose power
-        reaches the room's `redact` level (moderator, 50, by default); below it, M_FORBIDDEN."""
+        reaches the room's `redact` level (moderator, 50, by default); below it, M_FORBIDDEN. A copy the
+        bot sent with photos or files loses them too, first (media.redact_files: its own events)."""
         try:
+            await media.redact_files(lambda make, ok, what: self._call(make, what), self._client().user_id,
+                                     chat.chat_id, message_id, reason)
             await self._call(lambda c: c.room_redact(chat.chat_id, message_id, reason=reason), "redact")
         except PlatformError as error:  # by the Matrix code, as membership() reads it
             if error.code == "M_FORBIDDEN":

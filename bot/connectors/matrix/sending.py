@@ -48,6 +48,7 @@ from handlers.ports import DirectorySource
 log = logging.getLogger(__name__)
 
 ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+SUPERSEDED_REASON = "superseded: the new revision carries what is current"
 SENT_BEFORE_WINDOW = 100  # the bot's own latest events in a room searched for an earlier send of a key
 
 
@@ -194,14 +195,18 @@ class Sender:
             if found is not None:
                 log.info("Matrix: %s was sent before as %s; not sent again", message.key, found)
                 return found
-        if message.attachments:  # photos and files first, then the text (the delivery's event)
-            await media.send_files(self, room_id, message)
-        return await self.room_send(room_id, message_content(message, room_id), message.key)
+        files: list[str] = []
+        if message.attachments:  # photos and files first, then the text (the delivery's event), which lists them
+            files = await media.send_files(self, room_id, message)
+        return await self.room_send(room_id, message_content(message, room_id, files), message.key)
 
     async def edit(self, destination: Destination, event_id: str, text: str, key: str) -> None:
         """bot.actions.supersede.MessageEditor: an m.replace edit of the bot's own event, in the room
         it was sent to (a person's direct chat as the bot knows it; never a new one). The outbox key is
-        the transaction id, so a repeat on the same device is de-duplicated by the homeserver."""
+        the transaction id, so a repeat on the same device is de-duplicated by the homeserver. The edit
+        changes the text event only (a photo is never made a text): the photos sent with it are
+        redacted first, so that no earlier photo stays beside the mark as if current (the new copy
+        carries the item's photos as they are now)."""
         client = self._session.live()
         address = destination.address
         if destination.kind is DestinationKind.DIRECT:
@@ -216,7 +221,11 @@ class Sender:
             room_id = address.chat_id
         if room_id not in client.rooms:
             raise PermanentFailure("not-in-room", f"the bot is not in {room_id}")
+        await media.redact_files(self._request, self._session.user_id, room_id, event_id, SUPERSEDED_REASON)
         await self.room_send(room_id, edit_content(event_id, text, key), key)
+
+    async def _request(self, make: Any, ok: type, what: str) -> Any:
+        return await self._session.limited(make, ok, what)
 
     async def _sent_before(self, room_id: str, key: str) -> str | None:
         """The event id of the bot's recent event in the room that carries `key`, if there is one."""

@@ -27,7 +27,7 @@ from nio.store import SqliteStore
 
 from bot.connectors.matrix.errors import SessionExpired, from_response
 from bot.connectors.matrix.files import private_dir, read_json, touch_private, write_json
-from bot.connectors.matrix.sansio.outbound import KEY_FIELD
+from bot.connectors.matrix.sansio.outbound import FILES_FIELD, KEY_FIELD
 from bot.config.credentials import SecretRef
 
 log = logging.getLogger(__name__)
@@ -83,13 +83,17 @@ def client_config(pickle_key: str, request_timeout: float) -> AsyncClientConfig:
 class KeyedClient(AsyncClient):
     """An AsyncClient whose encrypted events carry the outbox key outside the ciphertext too: another
     device of the bot (the standby after a failover) may hold no room key for them, yet must find an
-    earlier send by its key. The key is random and says nothing about the content."""
+    earlier send by its key. The key is random and says nothing about the content. So do the ids of the
+    photos sent with a text (FILES_FIELD): any device of the bot can then take them back with it."""
 
-    def encrypt(self, room_id: str, message_type: str, content: dict[Any, Any]) -> tuple[str, dict[str, str]]:
+    def encrypt(self, room_id: str, message_type: str, content: dict[Any, Any]) -> tuple[str, dict[str, Any]]:
         kind, encrypted = super().encrypt(room_id, message_type, content)
+        encrypted_: dict[str, Any] = encrypted
         if isinstance(content.get(KEY_FIELD), str):
-            encrypted[KEY_FIELD] = content[KEY_FIELD]
-        return kind, encrypted
+            encrypted_[KEY_FIELD] = content[KEY_FIELD]
+        if isinstance(content.get(FILES_FIELD), list):
+            encrypted_[FILES_FIELD] = list(content[FILES_FIELD])
+        return kind, encrypted_
 
 
 def new_device_id() -> str:

@@ -12,12 +12,18 @@ The caveat banner (the first line, `[TLP:AMBER] A-2026-0042 · URGENT alert`) is
 is shown in the TLP 2.0 colours (FIRST: the label in its colour on a black background), using the
 `data-mx-color` / `data-mx-bg-color` span attributes that Matrix clients render. Every event carries
 its outbox key (KEY_FIELD); a possible repeat opens with "(possible repeat of an earlier send)".
+
+A message sent with photos or files (each its own m.image or m.file event, before the text) lists
+their event ids in its text event (FILES_FIELD, read back by `files_of`): the text event is the one
+the delivery records, so taking the copy back (a redaction) or marking it superseded (an edit of the
+text, never of a photo) finds the photos that belong to it, on any device of the bot.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from alerts.identity import Platform
@@ -41,6 +47,10 @@ HTML_FORMAT = "org.matrix.custom.html"
 # The outbox key in every event the bot sends, also outside the encryption (session.py): after a
 # failover the standby is another device, so the transaction id cannot find an earlier send; this can.
 KEY_FIELD = "org.liaison.key"
+# The event ids of the photos and files sent before a text event, in that event (also outside the
+# encryption, as KEY_FIELD is: ids say nothing of the content).
+FILES_FIELD = "org.liaison.files"
+MAX_FILES = 20  # more than a message may carry (alerts.attachments): a longer list is not the bot's
 
 _BANNER = re.compile(r"^\[TLP:(CLEAR|GREEN|AMBER\+STRICT|AMBER|RED)\](.*)$")
 _LABEL = re.compile(r"\bTLP:(CLEAR|GREEN|AMBER\+STRICT|AMBER|RED)\b")
@@ -99,8 +109,9 @@ def approval_text(text: str, reference: str) -> str:
                         f"Decline: /decline {reference} your reason", 1)
 
 
-def message_content(message: Outgoing, room_id: str) -> dict[str, Any]:
-    """The m.room.message content for one outbox row; a reply when it answers a message in this room."""
+def message_content(message: Outgoing, room_id: str, files: Sequence[str] = ()) -> dict[str, Any]:
+    """The m.room.message content for one outbox row; a reply when it answers a message in this room.
+    `files`: the event ids of the photos and files sent with it, just before it."""
     text = message.text
     if message.kind is MessageKind.APPROVAL and message.reference:
         text = approval_text(text, message.reference)
@@ -124,6 +135,8 @@ def message_content(message: Outgoing, room_id: str) -> dict[str, Any]:
         "m.mentions": {"user_ids": users} if users else {},
         KEY_FIELD: message.key,
     }
+    if files:
+        content[FILES_FIELD] = list(files)
     reply_to = message.reply_to
     if reply_to is not None and reply_to.chat.chat_id == room_id:
         content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to.message_id}}
@@ -140,3 +153,18 @@ def edit_content(event_id: str, text: str, key: str) -> dict[str, Any]:
     return {**new, "body": f"* {body}", "formatted_body": f"* {new['formatted_body']}", "m.new_content": new,
             "m.relates_to": {"rel_type": "m.replace", "event_id": event_id}, KEY_FIELD: key}
 
+
+
+def files_of(source: Any, bot: str) -> tuple[str, ...]:
+    """The event ids of the photos and files sent with the bot's text event `source` (as the
+    homeserver returns it, encrypted or not); none for another sender's event, whatever it claims,
+    and none for a list that is not ids (fail closed: the bot redacts only its own files)."""
+    if not isinstance(source, dict) or source.get("sender") != bot:
+        return ()
+    content = source.get("content")
+    files = content.get(FILES_FIELD) if isinstance(content, dict) else None
+    if not isinstance(files, list) or not 0 < len(files) <= MAX_FILES:
+        return ()
+    if not all(isinstance(f, str) and f.startswith("$") and 1 < len(f) <= 255 for f in files):
+        return ()
+    return tuple(dict.fromkeys(files))
