@@ -4,7 +4,10 @@
                                                                 # (a CSV with a `role` column: the portal's list)
     liaison-bot member export [--format csv|toml] [--output PATH]
     liaison-bot member add USER --country TH --role contact [--desk D] [--as ADMIN]
-    liaison-bot member remove USER [--reason TEXT] [--dry-run] [--as ADMIN]
+    liaison-bot member remove USER [--reason TEXT] [--dry-run] [--as ADMIN]   # USER: an account or a contact id
+
+A refusal (someone not in the directory, a country or desk the network lacks) changes nothing, is
+printed on standard error and exits 1.
 
 Changes go through the same code as /member (handlers/membership.py), in one transaction with
 their audit entries; the room actions they plan are outbox rows that the running bot carries out.
@@ -237,13 +240,16 @@ def _run_handler(settings: Settings, admin_id: str | None, dry_run: bool,
                                  now=now, new_key=lambda: next(keys), in_chat=False,
                                  platforms=settings.enabled_platforms())
             run(ctx)
+            # A refusal changes nothing in the directory: its answer is an error a script must see.
+            done = uow.directory_writer.changed
             for answer in ctx.answers:
-                print(answer)
+                print(answer, file=sys.stdout if done else sys.stderr)
             if dry_run:
-                print("Dry run: nothing was changed.")
-                return 0
-            uow.commit()
-        return 0
+                if done:
+                    print("Dry run: nothing was changed.")
+            else:
+                uow.commit()  # a refusal too: the audit log records it
+        return 0 if done else 1
     finally:
         session.close()
 
@@ -262,9 +268,18 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     return _run_handler(settings, args.admin, False, lambda ctx: member_add(ctx, command))
 
 
+def _account_or_id(text: str) -> str:
+    """An account as /member add reads it (`@alice:example.org` is `matrix:@alice:example.org`), or else
+    a contact id as typed."""
+    try:
+        return parse_user(text)
+    except InvalidValue:
+        return text.strip()
+
+
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     from handlers.membership import member_remove
 
-    command = MemberRemoveCommand(args.user, args.reason)
+    command = MemberRemoveCommand(_account_or_id(args.user), args.reason)
     return _run_handler(settings, args.admin, args.dry_run, lambda ctx: member_remove(ctx, command))
 
