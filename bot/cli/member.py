@@ -22,6 +22,7 @@ import argparse
 import csv
 import io
 import itertools
+import os
 import sys
 import tomllib
 import uuid
@@ -65,7 +66,7 @@ def register(subparsers: Any, settings_from_args: Callable[[argparse.Namespace],
 
     p = actions.add_parser("export", parents=parents, help="write the directory's contacts as CSV or TOML")
     p.add_argument("--format", choices=("csv", "toml"), default="csv")
-    p.add_argument("--output", type=Path, help="a file (default: standard output)")
+    p.add_argument("--output", type=Path, help="a new file, made 0600 (default: standard output)")
     p.set_defaults(handler=runs(cmd_export))
 
     p = actions.add_parser("add", parents=parents, help="as /member add: add a person and bring them into their rooms")
@@ -215,7 +216,19 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         session.close()
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        # People's names and accounts: readable by their owner only, and never over an existing file.
+        try:
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            print(f"error: {args.output} exists: choose a new name (an export never overwrites a file)",
+                  file=sys.stderr)
+            return 1
+        except OSError as error:
+            print(f"error: cannot write {args.output}: {error.strerror or error}; give a file in a folder that "
+                  "exists and this user may write, e.g. --output people.csv", file=sys.stderr)
+            return 1
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
         print(f"Wrote {args.output}.")
     else:
         sys.stdout.write(text)

@@ -100,7 +100,9 @@ def test_audit_export_show_and_erase(run, tmp_path: Path) -> None:  # noqa: ANN0
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert [r["seq"] for r in csv.DictReader(target.open())] == ["5", "6", "7"]  # seq 1 is the KEY entry
     code, _, err = run("audit", "export", "--output", str(target))
-    assert code == 1 and "exists" in err  # never over an existing file
+    assert code == 1 and err == f"error: {target} exists: choose a new name (an export never overwrites a file)\n"
+    code, _, err = run("audit", "export", "--output", str(tmp_path / "nowhere" / "x.jsonl"))
+    assert code == 1 and err.startswith(f"error: cannot write {tmp_path / 'nowhere' / 'x.jsonl'}: No such file")
     code, out, _ = run("audit", "show", "A-2026-0001")
     assert code == 0 and "message 4" in out
     code, out, _ = run("audit", "erase", "A-2026-0001", "--reason", "retention")

@@ -78,3 +78,24 @@ def test_a_refusal_exits_1_on_standard_error_and_changes_nothing(config: Path, c
     code, out, err = member(config, capsys, *argv)
     assert code == 1 and not out and said in err
     assert not in_directory(config, "bob")
+
+
+def test_member_export_writes_a_new_file_0600_and_never_over_one(config: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """The export lists people's names and accounts: readable by its owner only (it was 0644 under
+    the usual umask), never over an existing file, and a folder that is not there is one error line."""
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        target = tmp_path / "people.csv"
+        code, out, _ = member(config, capsys, "export", "--output", str(target))
+        assert code == 0 and f"Wrote {target}" in out
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600 and "th-npoc" in target.read_text()
+        target.write_text("kept")
+        code, _, err = member(config, capsys, "export", "--output", str(target))
+        assert code == 1 and f"error: {target} exists: choose a new name" in err and target.read_text() == "kept"
+        code, _, err = member(config, capsys, "export", "--output", str(tmp_path / "nowhere" / "people.csv"))
+        assert code == 1 and "error: cannot write" in err and "Traceback" not in err
+    finally:
+        os.umask(previous)
