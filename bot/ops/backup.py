@@ -72,7 +72,10 @@ def _private_partial(target: Path) -> Path:
         partial.unlink(missing_ok=True)
         os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
     except OSError as exc:
-        raise BackupError(f"cannot write the backup to {target}: {exc.strerror or exc}; give a path in a folder "
+        # mkdir says "File exists" of a file on the way: say what it is.
+        why = next((f"{p} is a file, not a folder" for p in target.parents if p.exists() and not p.is_dir()),
+                   exc.strerror or str(exc))
+        raise BackupError(f"cannot write the backup to {target}: {why}; give a path in a folder "
                           "this user may write, e.g. /var/backups/liaison-bot/liaison-2026-11-23.backup") from None
     return partial
 

@@ -200,7 +200,8 @@ async def test_a_backup_is_made_0600_whatever_the_umask_and_an_unwritable_place_
         blocker.write_text("")
         assert cmd_backup(args(blocker / "x.backup"), settings) == 1
         err = capsys.readouterr().err
-        assert err.startswith(f"error: cannot write the backup to {blocker / 'x.backup'}:") and err.count("\n") == 1
+        assert err.startswith(f"error: cannot write the backup to {blocker / 'x.backup'}: {blocker} is a file, "
+                              "not a folder;") and err.count("\n") == 1
         assert "Traceback" not in err
     finally:
         os.umask(previous)
