@@ -70,6 +70,11 @@ def _action_lines(actions: tuple[PlannedAction, ...], limit: int = 20) -> list[s
     return lines
 
 
+_WHEN_DONE = "I will say here when it is done."
+# The command line has no chat to say it in; the running bot carries out the planned actions.
+_WHEN_DONE_ELSEWHERE = "The running bot carries these out; its log and the audit log record each."
+
+
 def _refuse(ctx: CommandContext, command: str, reason: str) -> None:
     """A focal point outside their own people: answered and recorded; nothing changes."""
     ctx.audit(AuditAction.REFUSAL, detail={"command": command, "reason": reason})
@@ -114,6 +119,12 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
     org = directory.organisation(command.organisation)
     if org is None:
         ctx.answer(f"{command.organisation} is not in the network. See /contacts for the list.")
+        return
+    if command.desk is not None and command.desk not in org.desks:
+        # The chat's parser checks this against the vocabulary; the command line builds the command itself.
+        has = f"its desks: {', '.join(org.desks)}" if org.desks else "it has no desks: leave desk out"
+        example = replace(command, desk=org.desks[0] if org.desks else None, backup=None).render()
+        ctx.answer(f"{org.name} has no desk '{command.desk}' ({has}). Example: {example}")
         return
     refused = management_refusal(ctx.sender, directory, org.code, command.desk, {command.role})
     if refused is None and existing is not None:
@@ -166,7 +177,7 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
     if plan.actions:
         lines.append(f"Bringing them into {len(plan.actions)} room{'s' if len(plan.actions) != 1 else ''}:")
         lines += _action_lines(plan.actions)
-        lines.append("I will say here when it is done.")
+        lines.append(_WHEN_DONE if ctx.in_chat else _WHEN_DONE_ELSEWHERE)
     else:
         lines.append("No room to bring them into: they are in every room they belong in, as far as I know.")
     for room in plan.unplaceable:
@@ -225,7 +236,7 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
     if plan.actions:
         lines.append(f"Removing them from {len(plan.actions)} room{'s' if len(plan.actions) != 1 else ''}:")
         lines += _action_lines(plan.actions)
-        lines.append("I will say here when it is done.")
+        lines.append(_WHEN_DONE if ctx.in_chat else _WHEN_DONE_ELSEWHERE)
     backup = directory.backup_for(contact)
     item_lines: list[str] = []
     if handed:

@@ -19,11 +19,14 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from alerts.clock import Clock
+from alerts.errors import InvalidValue
+from alerts.items import Reference
 from storage import key_binding
 from storage import keyring as keyfile
 from storage.audit.log import AuditHeadCorrupt
 from storage.keyring import Keyring, KeyringError
 from storage.audit import erase, export, show, verify
+from storage.audit.erasure import case_known
 
 
 class AuditContext(Protocol):
@@ -100,7 +103,7 @@ def register(subparsers: Any, load_context: LoadContext, common: argparse.Argume
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     p.add_argument("--since", type=_when, help="from this UTC time or date (inclusive)")
     p.add_argument("--until", type=_when, help="up to this UTC time or date (exclusive)")
-    p.add_argument("--reference", help="one item, e.g. A-2026-0042")
+    p.add_argument("--reference", type=_reference, help="one item, e.g. A-2026-0042")
     p.add_argument("--country", help="entries whose recipients belong to this country or organisation")
     p.add_argument("--recipient", help="entries with a recipient containing this text")
     p.add_argument("--purpose", help="why you export (recorded with the export)")
@@ -109,14 +112,14 @@ def register(subparsers: Any, load_context: LoadContext, common: argparse.Argume
 
     p = actions.add_parser("show", parents=parents, help="the trail of one item: who received what, when, "
                                                          "how and why (recorded as a consultation)")
-    p.add_argument("reference")
+    p.add_argument("reference", type=_reference, help="an item, e.g. A-2026-0042")
     p.add_argument("--purpose", help="why you look (recorded)")
     p.set_defaults(handler=runs(cmd_show, load_context))
 
     p = actions.add_parser("erase", parents=parents, help="destroy one case's key: its content becomes "
                                                           "unreadable everywhere; the log still verifies")
-    p.add_argument("reference")
-    p.add_argument("--reason", required=True, help="why (recorded with the erasure)")
+    p.add_argument("reference", type=_reference, help="an item, e.g. A-2026-0042")
+    p.add_argument("--reason", required=True, type=_reason, help="why (recorded with the erasure)")
     p.set_defaults(handler=runs(cmd_erase, load_context))
 
 
@@ -138,7 +141,16 @@ def cmd_export(args: argparse.Namespace, ctx: AuditContext) -> int:
         count = export(ctx.engine, keyring, sys.stdout, args.format, **options)
     else:
         # Decrypted content: readable by its owner only, and never over an existing file.
-        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            print(f"error: {args.output} exists: choose a new name (an export never overwrites a file)",
+                  file=sys.stderr)
+            return 1
+        except OSError as error:
+            print(f"error: cannot write {args.output}: {error.strerror or error}; give a file in a folder that "
+                  "exists and this user may write, e.g. --output nov.csv", file=sys.stderr)
+            return 1
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
             count = export(ctx.engine, keyring, out, args.format, **options)
     print(f"exported {count} entries; the export is recorded in the audit log", file=sys.stderr)
@@ -152,7 +164,15 @@ def cmd_show(args: argparse.Namespace, ctx: AuditContext) -> int:
 
 
 def cmd_erase(args: argparse.Namespace, ctx: AuditContext) -> int:
-    erased = erase(ctx.engine, keyring_of(ctx), args.reference, reason=args.reason,
+    keyring = keyring_of(ctx)
+    with ctx.engine.connect() as connection:
+        known = case_known(connection, args.reference)
+    if not known:
+        # A typo must not be recorded as an erasure done while the case meant stays readable.
+        print(f"error: {args.reference}: no item or case of that reference here; nothing was erased. Check the "
+              "reference as the item's receipt gives it, e.g. A-2026-0042 or R-2026-0017", file=sys.stderr)
+        return 1
+    erased = erase(ctx.engine, keyring, args.reference, reason=args.reason,
                    actor=ctx.actor, clock=ctx.clock)
     if erased.key_destroyed:
         print(f"{args.reference}: its key is destroyed; its content can no longer be read. The erasure is recorded.")
@@ -162,6 +182,22 @@ def cmd_erase(args: argparse.Namespace, ctx: AuditContext) -> int:
         print(f"{args.reference}: the item is closed as erased; {erased.outbox_cancelled} unsent message(s) "
               "cancelled. Every command about it now says when and why it was erased.")
     return 0
+
+
+def _reference(text: str) -> str:
+    """An item reference as the chat reads it (any case, spaces around): stored upper case."""
+    try:
+        return str(Reference.parse(text))
+    except InvalidValue:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an item reference: expected A-YYYY-NNNN or "
+                                         "R-YYYY-NNNN, e.g. A-2026-0042") from None
+
+
+def _reason(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the reason is recorded with the erasure: say why, e.g. "
+                                         "--reason \"retention period over\"")
+    return text.strip()
 
 
 def _when(text: str) -> datetime:

@@ -56,9 +56,8 @@ def _actor() -> str:
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     target: Path = args.path.expanduser().resolve()
     if target.exists():
-        print(f"{target} exists: choose a new name (a backup never overwrites one)", file=sys.stderr)
+        print(f"error: {target} exists: choose a new name (a backup never overwrites one)", file=sys.stderr)
         return 1
-    target.parent.mkdir(parents=True, exist_ok=True)
     engine = engine_for(settings)
     try:
         if settings.storage.sqlite_path is not None:
@@ -67,7 +66,7 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
             copied = copies.backup_postgres(engine, target, _password(settings))
         recorded = record_backup(engine, settings.keys.path, SystemClock(), _actor(), target, copied.kind)
     except copies.BackupError as exc:
-        print(f"backup failed: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()
@@ -82,7 +81,9 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     source: Path = args.path.expanduser().resolve()
     if not source.is_file():
-        print(f"{source}: no such backup file", file=sys.stderr)
+        what = "is a folder" if source.is_dir() else "does not exist"
+        print(f"error: {source} {what}: give a backup file made by `liaison-bot backup`, e.g. "
+              "/var/backups/liaison-bot/liaison-2026-11-23.backup", file=sys.stderr)
         return 1
     engine = engine_for(settings)
     try:
@@ -105,7 +106,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
         result = after_restore(engine, settings.keys.path, settings.audit.witness_path, SystemClock(), _actor(),
                                source, new_witness=args.new_witness)
     except copies.BackupError as exc:
-        print(f"restore refused: {exc}", file=sys.stderr)
+        print(f"error: restore refused: {exc}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()

@@ -4,7 +4,10 @@
                                                                 # (a CSV with a `role` column: the portal's list)
     liaison-bot member export [--format csv|toml] [--output PATH]
     liaison-bot member add USER --country TH --role contact [--desk D] [--as ADMIN]
-    liaison-bot member remove USER [--reason TEXT] [--dry-run] [--as ADMIN]
+    liaison-bot member remove USER [--reason TEXT] [--dry-run] [--as ADMIN]   # USER: an account or a contact id
+
+A refusal (someone not in the directory, a country or desk the network lacks) changes nothing, is
+printed on standard error and exits 1.
 
 Changes go through the same code as /member (handlers/membership.py), in one transaction with
 their audit entries; the room actions they plan are outbox rows that the running bot carries out.
@@ -19,6 +22,7 @@ import argparse
 import csv
 import io
 import itertools
+import os
 import sys
 import tomllib
 import uuid
@@ -62,7 +66,7 @@ def register(subparsers: Any, settings_from_args: Callable[[argparse.Namespace],
 
     p = actions.add_parser("export", parents=parents, help="write the directory's contacts as CSV or TOML")
     p.add_argument("--format", choices=("csv", "toml"), default="csv")
-    p.add_argument("--output", type=Path, help="a file (default: standard output)")
+    p.add_argument("--output", type=Path, help="a new file, made 0600 (default: standard output)")
     p.set_defaults(handler=runs(cmd_export))
 
     p = actions.add_parser("add", parents=parents, help="as /member add: add a person and bring them into their rooms")
@@ -212,7 +216,19 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         session.close()
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        # People's names and accounts: readable by their owner only, and never over an existing file.
+        try:
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            print(f"error: {args.output} exists: choose a new name (an export never overwrites a file)",
+                  file=sys.stderr)
+            return 1
+        except OSError as error:
+            print(f"error: cannot write {args.output}: {error.strerror or error}; give a file in a folder that "
+                  "exists and this user may write, e.g. --output people.csv", file=sys.stderr)
+            return 1
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
         print(f"Wrote {args.output}.")
     else:
         sys.stdout.write(text)
@@ -237,13 +253,16 @@ def _run_handler(settings: Settings, admin_id: str | None, dry_run: bool,
                                  now=now, new_key=lambda: next(keys), in_chat=False,
                                  platforms=settings.enabled_platforms())
             run(ctx)
+            # A refusal changes nothing in the directory: its answer is an error a script must see.
+            done = uow.directory_writer.changed
             for answer in ctx.answers:
-                print(answer)
+                print(answer, file=sys.stdout if done else sys.stderr)
             if dry_run:
-                print("Dry run: nothing was changed.")
-                return 0
-            uow.commit()
-        return 0
+                if done:
+                    print("Dry run: nothing was changed.")
+            else:
+                uow.commit()  # a refusal too: the audit log records it
+        return 0 if done else 1
     finally:
         session.close()
 
@@ -262,9 +281,18 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     return _run_handler(settings, args.admin, False, lambda ctx: member_add(ctx, command))
 
 
+def _account_or_id(text: str) -> str:
+    """An account as /member add reads it (`@alice:example.org` is `matrix:@alice:example.org`), or else
+    a contact id as typed."""
+    try:
+        return parse_user(text)
+    except InvalidValue:
+        return text.strip()
+
+
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     from handlers.membership import member_remove
 
-    command = MemberRemoveCommand(args.user, args.reason)
+    command = MemberRemoveCommand(_account_or_id(args.user), args.reason)
     return _run_handler(settings, args.admin, args.dry_run, lambda ctx: member_remove(ctx, command))
 

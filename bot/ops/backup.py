@@ -63,23 +63,46 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _private_partial(target: Path) -> Path:
+    """`target`.partial, made empty with mode 0600 in a folder made 0700: a backup holds in clear who
+    received what, and when, so it is kept as the database is, whatever the umask."""
+    partial = target.with_name(target.name + ".partial")
+    try:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        partial.unlink(missing_ok=True)
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+    except OSError as exc:
+        # mkdir says "File exists" of a file on the way: say what it is.
+        why = next((f"{p} is a file, not a folder" for p in target.parents if p.exists() and not p.is_dir()),
+                   exc.strerror or str(exc))
+        raise BackupError(f"cannot write the backup to {target}: {why}; give a path in a folder "
+                          "this user may write, e.g. /var/backups/liaison-bot/liaison-2026-11-23.backup") from None
+    return partial
+
+
 # --- SQLite ------------------------------------------------------------------------------------
 
 def backup_sqlite(database: Path, target: Path) -> Copied:
     if not database.is_file():
         raise BackupError(f"there is no database at {database} (a backup copies a database the bot has used)")
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
-    source = sqlite3.connect(database, timeout=30)
-    copy = sqlite3.connect(partial)
+    partial = _private_partial(target)
     try:
-        source.backup(copy)  # one step: one read snapshot, so writers going on never restart it
-        copy.execute("PRAGMA journal_mode=DELETE")  # a standalone file, no -wal beside it
-        if copy.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            raise BackupError("the copy failed its integrity check; the database file may be damaged")
-    finally:
-        copy.close()
-        source.close()
+        source = sqlite3.connect(database, timeout=30)
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy)  # one step: one read snapshot, so writers going on never restart it
+            copy.execute("PRAGMA journal_mode=DELETE")  # a standalone file, no -wal beside it
+            if copy.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                raise BackupError("the copy failed its integrity check; the database file may be damaged")
+        finally:
+            copy.close()
+            source.close()
+    except sqlite3.Error as exc:  # a full disk, a database locked for longer than the timeout
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"cannot write the backup to {target}: {exc}") from None
+    except BackupError:
+        partial.unlink(missing_ok=True)
+        raise
     _fsync(partial)
     os.replace(partial, target)
     return Copied(target, "sqlite", target.stat().st_size)
@@ -171,8 +194,7 @@ def _run(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.C
 
 def backup_postgres(engine: Engine, target: Path, password: str | None) -> Copied:
     check_tools(engine, "pg_dump")
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
+    partial = _private_partial(target)  # pg_dump writes into it and keeps its mode
     _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={partial}",
           f"--dbname={libpq_url(engine)}"], tool_env(password))
     _fsync(partial)

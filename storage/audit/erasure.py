@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import Connection, Engine, delete
+from sqlalchemy import Connection, Engine, delete, exists, select, union_all
 
 from alerts.audit import AuditAction, AuditEvent
 from alerts.clock import Clock
@@ -20,9 +20,9 @@ from alerts.lifecycle import Erasure
 from storage.audit.log import SqlAuditLog
 from storage.items import close_as_erased
 from storage.keyring import Keyring
-from storage.case_keys import truncate_wal
+from storage.case_keys import case_keys, truncate_wal
 from storage.outbox import cancel_case
-from storage.tables import attachments
+from storage.tables import attachments, items
 from storage.sealing import CaseKeySealer
 
 RETENTION_ACTOR = "system:retention"
@@ -56,6 +56,13 @@ def erase_case(connection: Connection, keyring: Keyring, reference: str, *, reas
                 "outbox_cancelled": str(cancelled)},
     ))
     return Erased(reference, destroyed, closed, cancelled)
+
+
+def case_known(connection: Connection, reference: str) -> bool:
+    """Whether `reference` names an item or a case key (live, or erased already) in this database."""
+    either = union_all(select(items.c.reference).where(items.c.reference == reference),
+                       select(case_keys.c.reference).where(case_keys.c.reference == reference))
+    return bool(connection.execute(select(exists(either.subquery().select()))).scalar())
 
 
 def erase(engine: Engine, keyring: Keyring, reference: str, *, reason: str, actor: str,

@@ -18,7 +18,7 @@ from bot.cli import audit as cli_audit
 from bot.cli import keys as cli_keys
 from storage import keyring as keyfile
 from storage.audit import Checkpointer, read_entries
-from tests.audit.support import execute, fill
+from tests.audit.support import execute, fill, scalar
 
 
 @dataclass
@@ -100,7 +100,9 @@ def test_audit_export_show_and_erase(run, tmp_path: Path) -> None:  # noqa: ANN0
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert [r["seq"] for r in csv.DictReader(target.open())] == ["5", "6", "7"]  # seq 1 is the KEY entry
     code, _, err = run("audit", "export", "--output", str(target))
-    assert code == 1 and "exists" in err  # never over an existing file
+    assert code == 1 and err == f"error: {target} exists: choose a new name (an export never overwrites a file)\n"
+    code, _, err = run("audit", "export", "--output", str(tmp_path / "nowhere" / "x.jsonl"))
+    assert code == 1 and err.startswith(f"error: cannot write {tmp_path / 'nowhere' / 'x.jsonl'}: No such file")
     code, out, _ = run("audit", "show", "A-2026-0001")
     assert code == 0 and "message 4" in out
     code, out, _ = run("audit", "erase", "A-2026-0001", "--reason", "retention")
@@ -117,3 +119,45 @@ def test_audit_export_show_and_erase(run, tmp_path: Path) -> None:  # noqa: ANN0
 def test_erase_needs_a_reason(run) -> None:  # noqa: ANN001
     with pytest.raises(SystemExit):
         run("audit", "erase", "A-2026-0001")
+
+
+def test_erase_and_show_read_a_reference_in_any_case_as_the_chat_does(run) -> None:  # noqa: ANN001
+    """`audit erase a-2026-0001` erases A-2026-0001: a lower-case reference once left the case intact
+    while the command said "no live key was left" and exited 0."""
+    context = run.context
+    run("keys", "generate")
+    fill(context.engine, keyfile.load(context.keyring_path), context.clock, 6)
+    code, out, _ = run("audit", "show", "a-2026-0001")
+    assert code == 0 and "Trail of A-2026-0001: 3 entries" in out and "message 3" in out
+    code, out, _ = run("audit", "erase", " a-2026-0001", "--reason", "retention")
+    assert code == 0 and "A-2026-0001: its key is destroyed" in out
+    code, out, _ = run("audit", "show", "A-2026-0001")
+    assert "[content erased]" in out and "message 3" not in out
+
+
+def test_erase_refuses_what_names_no_case_and_changes_nothing(run, capsys) -> None:  # noqa: ANN001
+    """A typo in the reference, or a blank reason, destroys nothing and records nothing: it once
+    "erased" a reference that named no case, recorded the erasure and exited 0."""
+    context = run.context
+    run("keys", "generate")
+    fill(context.engine, keyfile.load(context.keyring_path), context.clock, 6)
+    before = scalar(context.engine, "SELECT count(*) FROM audit_entries")
+    code, out, err = run("audit", "erase", "A-2026-9999", "--reason", "retention")
+    assert code == 1 and not out
+    assert err.startswith("error: A-2026-9999: no item or case of that reference here; nothing was erased")
+    with pytest.raises(SystemExit) as exited:
+        run("audit", "erase", "A-2026-0001", "--reason", "  ")
+    assert exited.value.code == 2 and "--reason" in capsys.readouterr().err
+    assert scalar(context.engine, "SELECT count(*) FROM audit_entries") == before
+    assert scalar(context.engine, "SELECT count(*) FROM case_keys WHERE erased_at IS NOT NULL") == 0
+
+
+def test_a_malformed_reference_is_refused_with_the_form_and_an_example(run, capsys) -> None:  # noqa: ANN001
+    run("keys", "generate")
+    for argv in (("audit", "show", "A-26-1"), ("audit", "export", "--reference", "nonsense"),
+                 ("audit", "erase", "nonsense", "--reason", "retention")):
+        with pytest.raises(SystemExit) as exited:
+            run(*argv)
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "not an item reference" in err and "A-YYYY-NNNN or R-YYYY-NNNN" in err and "A-2026-0042" in err

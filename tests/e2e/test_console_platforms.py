@@ -40,8 +40,9 @@ def test_rooms_and_accounts_on_platforms_not_run_are_refused_and_nothing_is_kept
         [sys.executable, "-m", "bot.cli.main", "--config", str(workdir / "config.toml"), "member", "add",
          "telegram:user:42", "--country", "TH", "--role", "contact"],
         capture_output=True, text=True, cwd=workdir, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
-    assert added.returncode == 0, added.stderr
+    assert added.returncode == 1, added.stderr  # a refusal: a script sees it
     assert ("Not added: telegram:user:42 is on telegram, which this bot does not run (it runs console): nothing "
-            "could reach them. Example: /member add console:alice country:TH role:contact") in added.stdout
+            "could reach them. Example: /member add console:alice country:TH role:contact") in added.stderr
+    assert not added.stdout
     again = console(workdir, ":as rso-admin\n/contacts TH\n")
     assert "telegram:user:42" not in again.stdout and "Telegram user 42" not in again.stdout

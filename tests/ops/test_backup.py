@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -176,3 +178,30 @@ async def test_postgres_backup_and_restore(tmp_path: Path, postgres_url: str, po
             assert sink.sent == []  # everything was sent before the backup
         finally:
             await runtime.close()
+
+
+async def test_a_backup_is_made_0600_whatever_the_umask_and_an_unwritable_place_is_one_error_line(
+        tmp_path: Path, bot_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The clear columns (who, to whom, when) are in a backup: it is made readable by its owner only,
+    as the database is, in a folder of its own made 0700. A place it cannot be written is one line
+    starting `error:` and exit 1 (it was a traceback)."""
+    await use_bot(bot_config, 0, 1)
+    settings = load_settings(bot_config)
+    previous = os.umask(0o022)
+    try:
+        target = tmp_path / "backups" / "nightly.backup"
+        assert cmd_backup(args(target), settings) == 0
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+        assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
+        capsys.readouterr()
+        assert cmd_backup(args(target), settings) == 1
+        assert capsys.readouterr().err.startswith(f"error: {target} exists: choose a new name")
+        blocker = tmp_path / "a-file"
+        blocker.write_text("")
+        assert cmd_backup(args(blocker / "x.backup"), settings) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: cannot write the backup to {blocker / 'x.backup'}: {blocker} is a file, "
+                              "not a folder;") and err.count("\n") == 1
+        assert "Traceback" not in err
+    finally:
+        os.umask(previous)

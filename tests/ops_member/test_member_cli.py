@@ -1,0 +1,101 @@
+"""`liaison-bot member add|remove` as an operator types them (bot.cli.main), on the sample network:
+the README's own examples work, and a refusal is an exit status a script can see."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncio
+import io
+
+import pytest
+
+from bot.cli import main as cli
+from bot.config.settings import load_settings
+from bot.runtime.app import build_runtime
+from tests.ops.failover_pair import write_config
+
+
+MATRIX_OFF = "[matrix]\nenabled = false\n"
+MATRIX_ON = """[matrix]
+enabled = true
+homeserver = "https://matrix.example.org"
+user_id = "@liaison-bot:example.org"
+password = { env = "LIAISON_TEST_MATRIX_PASSWORD" }
+pickle_key = { env = "LIAISON_TEST_MATRIX_PICKLE_KEY" }
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example (SQLite and keys under tmp_path/var) with Matrix enabled: the README's examples
+    name Matrix accounts, which the command line refuses on a platform the bot does not run."""
+    path = write_config(tmp_path, None)
+    text = path.read_text()
+    assert MATRIX_OFF in text, "config.example.toml's [matrix] moved"
+    path.write_text(text.replace(MATRIX_OFF, MATRIX_ON, 1))
+    monkeypatch.setenv("LIAISON_TEST_MATRIX_PASSWORD", "not-used")
+    monkeypatch.setenv("LIAISON_TEST_MATRIX_PICKLE_KEY", "not-used-either")
+    return path
+
+
+def member(config: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(["--config", str(config), "member", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def in_directory(config: Path, contact_id: str) -> bool:
+    runtime = build_runtime(load_settings(config), out=io.StringIO(), notice=io.StringIO())
+    try:
+        return runtime.directory.current().contact(contact_id) is not None
+    finally:
+        asyncio.run(runtime.close())
+
+
+def test_the_readme_add_then_remove_by_the_same_matrix_account(config: Path, capsys) -> None:  # noqa: ANN001
+    """`member remove @somchai:example.org` once answered "Nobody in the directory is …" (exit 0)
+    for the person `member add @somchai:example.org` had just added."""
+    code, out, _ = member(config, capsys, "add", "@somchai:example.org", "--country", "TH", "--role", "contact",
+                          "--desk", "immigration")
+    assert code == 0 and out.startswith("Added somchai (@somchai, Thailand, immigration desk)")
+    code, out, _ = member(config, capsys, "add", "console:alice", "--country", "TH", "--role", "officer")
+    assert code == 0 and "invite alice (console:alice) to Network room" in out
+    assert "I will say here" not in out and "The running bot carries these out" in out  # no chat to say it in
+    code, out, err = member(config, capsys, "remove", "@somchai:example.org", "--reason", "posted elsewhere")
+    assert code == 0 and out.startswith("Removed somchai") and "Nobody" not in err
+    assert not in_directory(config, "somchai")
+
+
+@pytest.mark.parametrize("argv, said", [
+    (("remove", "@nobody:example.org"), "Nobody in the directory is matrix:@nobody:example.org"),
+    (("remove", "no-such-id", "--dry-run"), "Nobody in the directory is no-such-id"),
+    (("add", "console:bob", "--country", "ZZ", "--role", "contact"), "ZZ is not in the network"),
+    (("add", "console:bob", "--country", "TH", "--role", "contact", "--desk", "nodesk"),
+     "Thailand has no desk 'nodesk'"),
+])
+def test_a_refusal_exits_1_on_standard_error_and_changes_nothing(config: Path, capsys, argv, said) -> None:  # noqa: ANN001
+    code, out, err = member(config, capsys, *argv)
+    assert code == 1 and not out and said in err
+    assert not in_directory(config, "bob")
+
+
+def test_member_export_writes_a_new_file_0600_and_never_over_one(config: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """The export lists people's names and accounts: readable by its owner only (it was 0644 under
+    the usual umask), never over an existing file, and a folder that is not there is one error line."""
+    import os
+    import stat
+
+    previous = os.umask(0o022)
+    try:
+        target = tmp_path / "people.csv"
+        code, out, _ = member(config, capsys, "export", "--output", str(target))
+        assert code == 0 and f"Wrote {target}" in out
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600 and "th-npoc" in target.read_text()
+        target.write_text("kept")
+        code, _, err = member(config, capsys, "export", "--output", str(target))
+        assert code == 1 and f"error: {target} exists: choose a new name" in err and target.read_text() == "kept"
+        code, _, err = member(config, capsys, "export", "--output", str(tmp_path / "nowhere" / "people.csv"))
+        assert code == 1 and "error: cannot write" in err and "Traceback" not in err
+    finally:
+        os.umask(previous)
