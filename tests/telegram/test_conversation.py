@@ -101,3 +101,18 @@ async def test_both_messages_read_in_one_batch_make_one_alert(tmp_path, fake, mo
         await eventually(lambda: any("Two travellers, read in one batch" in t for t in texts(fake, TH_NPOC.id)),
                          "the delivery")
         assert bot.items() == 1
+
+
+async def test_cancel_in_the_private_chat_ends_the_wait_and_the_next_text_is_not_sent(tmp_path, fake,
+                                                                                     monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.says(OFFICER, "/alert to:TH tlp:amber")
+        await eventually(lambda: any(t.startswith(PROMPT) for t in texts(fake, OFFICER.id)), "the prompt")
+        fake.says(OFFICER, "/cancel")
+        await eventually(lambda: "Cancelled: your alert was not sent." in texts(fake, OFFICER.id), "cancelled")
+        fake.says(OFFICER, "Boat sighted, ignore this")  # no longer the alert's text
+        fake.says(OFFICER, "/cancel")
+        await eventually(lambda: "Nothing to cancel." in texts(fake, OFFICER.id), "nothing left to cancel")
+        assert bot.items() == 0
+        assert not texts(fake, TH_NPOC.id)

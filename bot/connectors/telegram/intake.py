@@ -45,7 +45,7 @@ from bot.connectors.telegram.invite_links import InviteLinks
 from bot.connectors.telegram.sender import TelegramSender
 from bot.connectors.telegram.store import Refusal, TelegramStore
 from bot.connectors.errors import PermanentFailure, PlatformError
-from handlers.command_list import COMMANDS, NOTHING_TO_CANCEL
+from handlers.command_list import COMMANDS
 from handlers.ports import DirectorySource
 
 log = logging.getLogger(__name__)
@@ -226,10 +226,9 @@ class Intake:
             return True
         draft = await self._guided.draft(chat_id, batch)
         if kind == "cancel":
-            if draft is None:
-                self._guided.say(chat_id, NOTHING_TO_CANCEL, batch)
-            else:
-                self._guided.cancel(chat_id, batch)
+            if draft is None:  # recorded: the dispatcher ends a command waiting for its text, or says
+                return False   # there is nothing to cancel
+            self._guided.cancel(chat_id, batch)
             return True
         if draft is not None and word is None and reference is None:
             await self._guided.typed(draft, chat_id, text, update_id, batch)
