@@ -18,6 +18,25 @@ def country_code(text: str) -> str | None:
     return None
 
 
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalpha())
+
+
+_BY_NAME = {_letters(name): a2 for a2, _, name in COUNTRIES}
+
+
+def country_by_name(text: str) -> str | None:
+    """The alpha-2 code of the country a person named in words (`Thailand`, `viet nam`), or None.
+    Only to point them to the code: a name is never taken as a recipient."""
+    key = _letters(text)
+    if len(key) < 4:
+        return None
+    if key in _BY_NAME:
+        return _BY_NAME[key]
+    starting = {a2 for name, a2 in _BY_NAME.items() if name.startswith(key)}
+    return starting.pop() if len(starting) == 1 else None
+
+
 def country_name(alpha2: str) -> str:
     return _BY_ALPHA2[alpha2.upper()][2]
 

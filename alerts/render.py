@@ -101,7 +101,7 @@ def render_receipt(item: Item, recipients: list[str], unreachable: Sequence[tupl
     """What the originator sees at once: the reference number, who it goes to, where copies meant for
     rooms went (`places`, from render_places), and who cannot be reached (each with why), so nobody
     believes a copy is on its way that never will be, or is in a room it never was."""
-    names = ", ".join(recipients) if recipients else "nobody"
+    names = receipt_names(recipients)
     where = "".join(f" {sentence}" for sentence in places)
     cannot = "".join(f" Cannot reach: {name} — {why}." for name, why in unreachable)
     return (
@@ -109,6 +109,19 @@ def render_receipt(item: Item, recipients: list[str], unreachable: Sequence[tupl
         f"Sending to {names}.{where}{cannot} Feedback due {local_or_none(item.feedback_due, zone)}. "
         f"Track it with /status {item.reference}."
     )
+
+
+RECEIPT_NAMES = 6  # a phone shows about this many names without scrolling; /status lists every one
+
+
+def receipt_names(recipients: Sequence[str]) -> str:
+    """Who a receipt says an item goes to: every name for a few, else the first three and a count
+    (`to:all` named twenty people in a message a phone screen and a half long)."""
+    if not recipients:
+        return "nobody"
+    if len(recipients) <= RECEIPT_NAMES:
+        return ", ".join(recipients)
+    return f"{len(recipients)} recipients: {', '.join(recipients[:3])} and {len(recipients) - 3} more"
 
 
 def render_places(route: Route, directory: Directory, left_out: Set[str] = frozenset()) -> list[str]:

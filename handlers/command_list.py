@@ -108,7 +108,7 @@ def _scoped(make: _FromScope[C]) -> Parse[C]:
     def parse_scoped_command(rest: str, vocabulary: Vocabulary) -> C:
         word, after = take_word(rest)
         _nothing_more(after, f"/{command}, /{command} TH or /{command} TH/immigration")
-        return make(parse_scope(word, vocabulary) if word else None)
+        return make(parse_scope(word, vocabulary, f"/{command} ") if word else None)
 
     return parse_scoped_command
 

@@ -29,7 +29,7 @@ from alerts.lifecycle import Closure
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.release import (HeldRelease, ReleasePolicy, ReleaseState, approvers, refusal_to_decide,
                             reminder_round)
-from alerts.render import render_erased, render_places, render_receipt
+from alerts.render import receipt_names, render_erased, render_places, render_receipt
 from alerts.times import UTC, contact_zone, local_or_none
 from handlers.answer_place import answer_placed, answer_zone, messages_about
 from handlers.context import CommandContext
@@ -90,7 +90,7 @@ def approve(ctx: CommandContext, reference: Reference, policy: PostingPolicy) ->
                              + (" " + detail["away"] if "away" in detail else ""),
                              MessageKind.RECEIPT)
     ctx.uow.outbox.enqueue_many(queued)
-    _answer(ctx, held, f"Approved: {ref} is on its way to {', '.join(names)}. "
+    _answer(ctx, held, f"Approved: {ref} is on its way to {receipt_names(names)}. "
                        f"{originator.title(ctx.directory)} is told.")
 
 

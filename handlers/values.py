@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import TypeVar
 
-from alerts.countries import country_code
+from alerts.countries import country_by_name, country_code, country_name
 from alerts.errors import InvalidValue
 from alerts.identity import UserRef
 from alerts.incident import MAX_COUNTRIES, MAX_PERSONS, DocumentType, Method
@@ -79,6 +79,13 @@ def parse_organisation(text: str, vocabulary: Vocabulary, example: str = "to:TH"
         alpha2 = country_code(key)
         if alpha2 in known:
             return alpha2
+        named = country_by_name(text)
+        if named in known:  # `Thailand`: the code it means, not a list that may not show it
+            raise invalid("Organisation", text, f"codes, such as {named} for {country_name(named)}",
+                          _with_code(example, named))
+        if named is not None:
+            raise invalid("Organisation", text, f"the network's codes ({country_name(named)}, {named}, is not one): "
+                          + _listing(sorted(known), key), example)
         raise invalid("Organisation", text, _listing(sorted(known), key), example)
     alpha2 = country_code(key)
     if alpha2:
@@ -88,26 +95,32 @@ def parse_organisation(text: str, vocabulary: Vocabulary, example: str = "to:TH"
     raise invalid("Organisation", text, "a country code (TH or THA) or a short name (IOM)", example)
 
 
+def _with_code(example: str, code: str) -> str:
+    """The example (`to:TH`, `/overdue TH`) with the code the person meant in place of TH."""
+    return example[:-2] + code if example.endswith("TH") else example
+
+
 @lru_cache(maxsize=8)
 def _upper_codes(organisations: frozenset[str]) -> frozenset[str]:
     # Every recipient of every command looks its code up here: the set is made once per vocabulary.
     return frozenset(code.upper() for code in organisations)
 
 
-def parse_desk(organisation: str, text: str, vocabulary: Vocabulary) -> str:
+def parse_desk(organisation: str, text: str, vocabulary: Vocabulary, prefix: str = "to:") -> str:
     desk = text.strip().lower()
     by_code = {code.upper(): tuple(name.lower() for name in names) for code, names in vocabulary.desks.items()}
     desks = by_code.get(organisation)
     if desks is not None and desk not in desks:
         accepted = f"{organisation} desks: {_listing(desks, desk)}" if desks else f"none, {organisation} has no desks"
-        example = f"to:{organisation}/{desks[0]}" if desks else f"to:{organisation}"
+        example = f"{prefix}{organisation}/{desks[0]}" if desks else f"{prefix}{organisation}"
         raise invalid("Desk", text, accepted, example)
     if not _DESK.fullmatch(desk):
-        raise invalid("Desk", text, "letters, digits and hyphens", f"to:{organisation}/immigration")
+        raise invalid("Desk", text, "letters, digits and hyphens", f"{prefix}{organisation}/immigration")
     return desk
 
 
-def parse_selector(text: str, vocabulary: Vocabulary) -> Selector:
+def parse_selector(text: str, vocabulary: Vocabulary, prefix: str = "to:") -> Selector:
+    """`prefix` begins the examples of a refusal: `to:` in /alert, `/overdue ` for /overdue."""
     raw = text.strip()
     if raw.lower() == "all":
         return ALL
@@ -116,15 +129,15 @@ def parse_selector(text: str, vocabulary: Vocabulary) -> Selector:
         return Selector(SelectorKind.PERSON, person=account)
     if raw.startswith("@"):
         if not _PERSON.fullmatch(raw[1:]):
-            raise invalid("Person", raw, "@ and a contact id: letters, digits, . _ -", "to:@th-npoc")
+            raise invalid("Person", raw, "@ and a contact id: letters, digits, . _ -", f"{prefix}@th-npoc")
         return Selector(SelectorKind.PERSON, person=raw[1:])
     if "/" in raw:
         organisation, _, desk = raw.partition("/")
-        code = parse_organisation(organisation, vocabulary)
-        return Selector(SelectorKind.DESK, organisation=code, desk=parse_desk(code, desk, vocabulary))
+        code = parse_organisation(organisation, vocabulary, f"{prefix}TH")
+        return Selector(SelectorKind.DESK, organisation=code, desk=parse_desk(code, desk, vocabulary, prefix))
     if not raw:
-        raise invalid("Recipient", raw, _RECIPIENTS, "to:TH,MY")
-    return Selector(SelectorKind.ORGANISATION, organisation=parse_organisation(raw, vocabulary))
+        raise invalid("Recipient", raw, _RECIPIENTS, f"{prefix}TH,MY")
+    return Selector(SelectorKind.ORGANISATION, organisation=parse_organisation(raw, vocabulary, f"{prefix}TH"))
 
 
 def _account(text: str) -> str | None:
@@ -150,9 +163,9 @@ def parse_recipients(values: Iterable[str], vocabulary: Vocabulary) -> tuple[Sel
     return tuple(dict.fromkeys(selectors))
 
 
-def parse_scope(text: str, vocabulary: Vocabulary) -> Selector | None:
+def parse_scope(text: str, vocabulary: Vocabulary, prefix: str = "to:") -> Selector | None:
     """The optional scope of /overdue and /contacts; `all` is the same as no scope."""
-    selector = parse_selector(text, vocabulary)
+    selector = parse_selector(text, vocabulary, prefix)
     return None if selector.kind is SelectorKind.ALL else selector
 
 

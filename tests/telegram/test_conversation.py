@@ -8,7 +8,7 @@ import re
 import time
 
 from tests.telegram.fake_bot_api import FakeBotApi
-from tests.telegram.support import NETWORK_GROUP, OFFICER, STRANGER, TH_NPOC, eventually, meet, relaxed, running_bot
+from tests.telegram.support import MY_NPOC, NETWORK_GROUP, OFFICER, STRANGER, TH_NPOC, eventually, meet, relaxed, running_bot
 
 PROMPT = "Send the text of your alert now, or /cancel."
 
@@ -101,3 +101,38 @@ async def test_both_messages_read_in_one_batch_make_one_alert(tmp_path, fake, mo
         await eventually(lambda: any("Two travellers, read in one batch" in t for t in texts(fake, TH_NPOC.id)),
                          "the delivery")
         assert bot.items() == 1
+
+
+async def test_cancel_in_the_private_chat_ends_the_wait_and_the_next_text_is_not_sent(tmp_path, fake,
+                                                                                     monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.says(OFFICER, "/alert to:TH tlp:amber")
+        await eventually(lambda: any(t.startswith(PROMPT) for t in texts(fake, OFFICER.id)), "the prompt")
+        fake.says(OFFICER, "/cancel")
+        await eventually(lambda: "Cancelled: your alert was not sent." in texts(fake, OFFICER.id), "cancelled")
+        fake.says(OFFICER, "Boat sighted, ignore this")  # no longer the alert's text
+        fake.says(OFFICER, "/cancel")
+        await eventually(lambda: "Nothing to cancel." in texts(fake, OFFICER.id), "nothing left to cancel")
+        assert bot.items() == 0
+        assert not texts(fake, TH_NPOC.id)
+
+
+async def test_a_text_that_is_no_command_in_the_private_chat_is_answered_once_not_recorded(tmp_path, fake,
+                                                                                          monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC, MY_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.sends_photo(MY_NPOC, b"\xff\xd8photo", None)  # a photo without its command: not lost in silence
+        fake.says(OFFICER, "Boat sighted off Songkhla, 40 people")  # typed before its command: sent nowhere
+        fake.says(OFFICER, "hello?")
+        fake.sends_photo(OFFICER, b"\xff\xd8photo", None)
+        await eventually(lambda: any("was not sent to anyone" in t for t in texts(fake, OFFICER.id)), "the answer")
+        fake.says(OFFICER, "/whoami")
+        await eventually(lambda: any(t.startswith("You are") for t in texts(fake, OFFICER.id)), "the /whoami answer")
+        [hint] = [s for s in fake.sent_to(OFFICER.id) if "was not sent to anyone" in s.text]  # once a minute
+        assert hint.text.startswith("This message was not sent to anyone")
+        assert hint.tappable_commands() == ["/help"]  # /alert to:TH … is shown as code: tapped alone it sends nothing
+        assert bot.inbox_events() and len(bot.inbox_events()) == 1  # /whoami only
+        assert not texts(fake, TH_NPOC.id)
+        await eventually(lambda: texts(fake, MY_NPOC.id), "the answer to the photo")
+        assert texts(fake, MY_NPOC.id)[0].startswith("This photo was not sent to anyone: I take only commands")

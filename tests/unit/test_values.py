@@ -57,6 +57,29 @@ def test_bad_selectors(text: str, vocabulary: Vocabulary) -> None:
     assert "Accepted:" in str(error.value) and "Example:" in str(error.value)
 
 
+@pytest.mark.parametrize("typed, code", [("Thailand", "TH"), ("thailand", "TH"), ("Thai", "TH")])
+def test_a_country_named_in_words_is_refused_pointing_to_its_code(typed: str, code: str) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        parse_selector(typed, KNOWN)
+    assert str(refused.value) == (f"Organisation '{typed}' is not valid. Accepted: codes, such as {code} for "
+                                  f"Thailand. Example: to:{code}")
+
+
+def test_a_country_outside_the_network_named_in_words_says_so() -> None:
+    with pytest.raises(InvalidValue, match=r"\(France, FR, is not one\): IOM, TH\. Example: to:TH"):
+        parse_selector("France", KNOWN)
+
+
+def test_a_scopes_refusal_shows_the_command_it_was_given_in() -> None:
+    """/overdue Thailand, /overdue TH/visa: the example is of /overdue, not of /alert's to:."""
+    from handlers.command_list import COMMANDS
+    from handlers.parser import ParseError
+
+    for typed, example in (("Thailand", "/overdue TH"), ("TH/visa", "/overdue TH/police"), ("XX", "/overdue TH")):
+        parsed = COMMANDS.parse(f"/overdue {typed}", KNOWN)
+        assert isinstance(parsed, ParseError) and str(parsed).endswith(f"Example: {example}"), parsed
+
+
 def test_recipients_merge_split_and_drop_duplicates() -> None:
     th, iom = (Selector(SelectorKind.ORGANISATION, organisation=code) for code in ("TH", "IOM"))
     assert parse_recipients(["TH, IOM", "tha", "", "IOM TH,,"], KNOWN) == (th, iom)

@@ -17,7 +17,8 @@ button before its outcome arrived is not sent again either.
 The item a reply is about is found by the replied-to message: first the delivery that message
 carried (ItemRepository.delivery_by_message("<chat>:<message>")), else the reference on the first
 line of the bot's own message (every part of a delivery, a feedback relay, a reply prompt). Only
-commands and replies to the bot are recorded; other chatter never reaches the database. A request
+commands and replies to the bot are recorded; other chatter never reaches the database (in a
+private chat, where only the bot reads it, its writer is told it went nowhere). A request
 to join a group is approved only through a link the bot made for that very person and group
 (invite_links.py), and declined otherwise.
 """
@@ -45,7 +46,7 @@ from bot.connectors.telegram.invite_links import InviteLinks
 from bot.connectors.telegram.sender import TelegramSender
 from bot.connectors.telegram.store import Refusal, TelegramStore
 from bot.connectors.errors import PermanentFailure, PlatformError
-from handlers.command_list import COMMANDS, NOTHING_TO_CANCEL
+from handlers.command_list import COMMANDS
 from handlers.ports import DirectorySource
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class Intake:
         self._migrations = migrations
         self._now = now
         self._answered_at: dict[int, float] = {}
+        self._hinted_at: dict[int, float] = {}  # chat -> when it was last told a message went nowhere
         self._pressed: dict[str, float] = {}  # "chat:message|data" -> when a command button was last taken
         self.refused = 0
         self._albums: dict[str, list[dict[str, Any]]] = {}  # media_group_id -> its messages in this batch
@@ -158,7 +160,9 @@ class Intake:
         if reason is None and chat is None:
             reason = safety.UNREGISTERED
         if reason is not None or chat is None or text is None or sender is None:
-            if reason is not None and word is not None:
+            if reason is None and private and text is None:
+                self._not_taken(msg, chat_id, batch)  # a sticker, a voice note, a photo without a caption
+            elif reason is not None and word is not None:
                 self._refuse(update_id, msg, chat_id, reason, word, batch)
             elif reason is not None:
                 log.info("update %s from an untrusted source ignored (%s)", update_id, reason)
@@ -177,6 +181,8 @@ class Intake:
                 return
             text = f"/reply {reference} {text}"
         elif word is None and not await self._awaits(msg, batch):
+            if private:
+                self._not_taken(msg, chat_id, batch)
             return
         # A text_mention names someone without a username: the entity carries the user.
         mentions = tuple(Mention(words, UserRef(TG, f"user:{entity.user.id}")) for entity, words in
@@ -198,6 +204,22 @@ class Intake:
         if any(m.sender == sender and m.chat == chat and COMMANDS.takes_text(m.text) for m in batch.messages):
             return True
         return await self._store.awaits_body(sender, chat)
+
+    def _not_taken(self, msg: Message, chat_id: int, batch: Batch) -> None:
+        """Tell someone writing to the bot that a message that is no command went nowhere: in a private
+        chat nobody else reads it, so silence would look like a message sent. Not recorded (it is no
+        command); said at most once a minute per chat, so that a 'thanks' or two draw one answer."""
+        now = self._now().timestamp()
+        if now - self._hinted_at.get(chat_id, -_QUIET) < _QUIET:
+            return
+        self._hinted_at[chat_id] = now
+        files = media.described(msg)
+        what = ("photo" if msg.photo else "file") if files else "message"
+        how = (f"A {what} goes with a command in its caption, such as /alert to:TH tlp:amber Altered passport."
+               if files else "To send an alert: /alert to:TH tlp:amber and your text. To answer an item, reply "
+               "to its message.")
+        self._guided.say(chat_id, f"This {what} was not sent to anyone: I take only commands and replies to my "
+                                  f"messages. {how} /help lists the commands.", batch)
 
     def _album(self, msg: Message) -> list[dict[str, Any]]:
         return self._albums.get(msg.media_group_id, []) if msg.media_group_id else []
@@ -226,10 +248,9 @@ class Intake:
             return True
         draft = await self._guided.draft(chat_id, batch)
         if kind == "cancel":
-            if draft is None:
-                self._guided.say(chat_id, NOTHING_TO_CANCEL, batch)
-            else:
-                self._guided.cancel(chat_id, batch)
+            if draft is None:  # recorded: the dispatcher ends a command waiting for its text, or says
+                return False   # there is nothing to cancel
+            self._guided.cancel(chat_id, batch)
             return True
         if draft is not None and word is None and reference is None:
             await self._guided.typed(draft, chat_id, text, update_id, batch)
