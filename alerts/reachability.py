@@ -2,16 +2,17 @@
 
 A copy whose destination is on a platform no connector serves would wait in the outbox forever
 while the originator believes it is on its way; routing says who cannot be reached instead, and
-check-config names such contacts before anyone posts.
+check-config names such contacts before anyone posts. A room on such a platform is set aside: no
+copy is placed there (the recipient's direct chat is used) and /room sync plans nothing for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from alerts.directory import Contact, Directory
+from alerts.directory import Contact, Directory, Room
 from alerts.identity import Platform
 from alerts.items import Selector, SelectorKind
 from alerts.roles import Role
@@ -54,6 +55,35 @@ def example_platform(platforms: AbstractSet[Platform] | None) -> Platform:
     return next((p for p in Platform if platforms is None or p in platforms), Platform.CONSOLE)
 
 
+def room_not_run(room: Room, platforms: AbstractSet[Platform] | None) -> str | None:
+    """Why nothing is posted in `room` nor synced there: "Network room is on matrix, which this bot
+    does not run (it runs console)"; None where its platform runs."""
+    unrun = not_run(room.chat.platform, platforms)
+    return None if unrun is None else f"{room.name} is on {room.chat.platform.value}, {unrun}"
+
+
+@dataclass(frozen=True, slots=True)
+class SetAside:
+    """A room or a contact the configuration names that no platform the bot runs reaches: it stays in
+    the directory (admins see it and can fix it), but nothing is posted to it and /room sync leaves it out."""
+
+    kind: str  # "room" or "contact"
+    position: int  # among the configuration's rooms, or its contacts: the index of its key path
+    name: str  # the room's chat, or the contact's id
+    platforms: tuple[Platform, ...]  # the platforms it is on, none of them run
+
+
+def set_aside(rooms: Sequence[Room], contacts: Sequence[Contact], platforms: AbstractSet[Platform]) -> list[SetAside]:
+    """The rooms, then the contacts, in the order given, that no platform in `platforms` reaches."""
+    found = [SetAside("room", i, str(r.chat), (r.chat.platform,)) for i, r in enumerate(rooms)
+             if r.chat.platform not in platforms]
+    for i, contact in enumerate(contacts):
+        on = tuple(p for p in Platform if any(identity.platform is p for identity in contact.identities))
+        if not any(p in platforms for p in on):
+            found.append(SetAside("contact", i, contact.id, on))
+    return found
+
+
 def why_unreachable(destination: Destination) -> str:
     if destination.kind is DestinationKind.DIRECT:
         return NO_ACCOUNT
@@ -66,11 +96,6 @@ class Unreachable:
 
     contact: Contact
     routes: tuple[str, ...]
-
-    def line(self, directory: Directory) -> str:
-        accounts = ", ".join(str(i) for i in self.contact.identities) or "none"
-        return (f"contact {self.contact.id} ({self.contact.title(directory)}) has {NO_ACCOUNT} "
-                f"(accounts: {accounts}); routed to by: {', '.join(self.routes)}")
 
 
 def unreachable_contacts(directory: Directory, policy: RoutingPolicy,

@@ -31,6 +31,7 @@ from alerts.caveats import Caveat, Tlp
 from alerts.directory import Contact, Directory, Room
 from alerts.errors import RouteRefused
 from alerts.identity import Platform, UserRef
+from alerts.reachability import room_not_run
 from alerts.routing_rules import PostIn
 from alerts.routing_types import Delivery, Destination, Notice
 
@@ -183,7 +184,10 @@ class Placer:
         first_reason: Violation | None = None
         for room in own_first:
             place = Destination.chat(room.chat)
-            violation = self.checker(self.caveat, place, self.directory, self.audience) or \
+            # A room on a platform the bot does not run is set aside: a copy there would wait forever,
+            # while the recipient's direct chat may well be reached.
+            unrun = room_not_run(room, self.platforms)
+            violation = Violation(unrun) if unrun is not None else self.checker(self.caveat, place, self.directory, self.audience) or \
                 channel_violation(self.caveat, place, self.directory, self.encrypted_only)
             if violation is None and not room.organisations <= self.audience:
                 violation = Violation(f"{room.name} holds organisations the item is not for")

@@ -536,9 +536,23 @@ def _names(items: list[str]) -> str:
     return shown + (f" and {len(items) - SHOWN_PER_ROOM} more" if len(items) > SHOWN_PER_ROOM else "")
 
 
+def _left_out(ctx: CommandContext, drifts: list[Drift]) -> tuple[list[Drift], list[str]]:
+    """The rooms /room sync keeps in step, and a line for each room on a platform the bot does not run:
+    an action planned there would only wait in the outbox, or fail."""
+    kept, lines = [], []
+    for d in drifts:
+        unrun = not_run(d.room.chat.platform, ctx.platforms)
+        if unrun is None:
+            kept.append(d)
+        else:
+            lines.append(f"Left out: {d.room.name} ({d.room.chat}) is on {d.room.chat.platform.value}, {unrun}: "
+                         "nothing is planned for it.")
+    return kept, lines
+
+
 def room_sync(ctx: CommandContext, apply: bool) -> None:
     gateway = ctx.uow.membership
-    drifts = _drifts(ctx, gateway)
+    drifts, left_out = _left_out(ctx, _drifts(ctx, gateway))
     plan = sync_plan(drifts, ctx.directory, _run(ctx))
     lines = []
     for d in drifts:
@@ -550,17 +564,20 @@ def room_sync(ctx: CommandContext, apply: bool) -> None:
         if d.unexpected:
             lines.append(f"  should not be there: {_names([str(u) for u in d.unexpected])}")
     if not plan.actions:
-        ctx.audit(AuditAction.ADMIN, detail={"command": "room sync", "apply": str(apply).lower(), "actions": "0"})
-        ctx.answer("Every room is in step with the directory, as far as I know." +
-                   (f"\n{TELEGRAM_NOTE}" if any(d.room.chat.platform is Platform.TELEGRAM for d in drifts) else ""))
+        ctx.audit(AuditAction.ADMIN, detail={"command": "room sync", "apply": str(apply).lower(), "actions": "0",
+                                             "left_out": str(len(left_out))})
+        ctx.answer("\n".join([("Every room on a platform this bot runs is in step with the directory, as far as I "
+                               "know." if left_out else "Every room is in step with the directory, as far as I know."),
+                              *([TELEGRAM_NOTE] if any(d.room.chat.platform is Platform.TELEGRAM for d in drifts)
+                                else []), *left_out]))
         return
     ctx.audit(AuditAction.ADMIN, detail={"command": "room sync", "apply": str(apply).lower(),
-                                         "actions": str(len(plan.actions))})
+                                         "actions": str(len(plan.actions)), "left_out": str(len(left_out))})
     if not apply:
         ctx.answer("\n".join([f"Dry run, nothing changed. {len(plan.actions)} action"
                               f"{'s' if len(plan.actions) != 1 else ''} would be taken:", *lines,
-                              *_action_lines(plan.actions), "To do it: /room sync --apply"]))
+                              *_action_lines(plan.actions), *left_out, "To do it: /room sync --apply"]))
         return
     _plan_actions(ctx, gateway, plan, "room sync")
     ctx.answer("\n".join([f"Applying {len(plan.actions)} action{'s' if len(plan.actions) != 1 else ''}:", *lines,
-                          *_action_lines(plan.actions), "Progress will follow here."]))
+                          *_action_lines(plan.actions), *left_out, "Progress will follow here."]))

@@ -57,11 +57,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if problems:
         return 1
     directory = settings.directory()
-    from alerts.reachability import unreachable_contacts
+    from bot.runtime.seeded import warning_lines
 
-    # Not an error (the contact may get an account later), but every copy for them would go nowhere.
-    for found in unreachable_contacts(directory, settings.routing_policy(), settings.enabled_platforms()):
-        print(f"warning: {settings.source}: {found.line(directory)}", file=sys.stderr)
+    # Warnings, not errors (the file loads; the bot starts and sets these aside): a room or a contact
+    # on a platform the file does not enable, which nothing could reach.
+    for line in warning_lines(settings):
+        print(f"warning: {line}", file=sys.stderr)
     print(f"{settings.source}: OK ({len(directory.organisations)} organisations, {len(directory.contacts)} contacts, "
           f"{len(directory.rooms)} rooms)")
     return 0
@@ -116,6 +117,9 @@ def cmd_run(args: argparse.Namespace, console_only: bool = False) -> int:
     runtime = build_runtime(settings)
     if not console_only:
         _attach_platforms(runtime, settings)
+    from bot.runtime.seeded import set_aside_at_start
+
+    set_aside_at_start(runtime)  # what no platform run reaches: logged, admins told; the start goes on
     session = None
     if settings.console.enabled:
         session = ConsoleSession(runtime.directory, runtime.submit, runtime.clock, sys.stdout, stdin_reader(),

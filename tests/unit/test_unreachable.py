@@ -100,10 +100,12 @@ def test_check_config_warns_once_per_contact_no_enabled_platform_reaches(
     assert main(["check-config", "--config", str(config)]) == 0
     err = capsys.readouterr().err.splitlines()
     coordinator = [line for line in err if "contact rso-coordinator " in line]
+    position = text[:text.index('id = "rso-coordinator"')].count("[[network.contacts]]") - 1
     assert coordinator == [
-        f"warning: {config}: contact rso-coordinator (Network coordinator (Regional Support Office)) has no account "
-        "on an enabled platform (accounts: console:rso-coordinator); routed to by: to:@rso-coordinator, "
-        "urgent items and escalations (coordinator)"]
+        f"warning: {config}: network.contacts[{position}].identities: contact rso-coordinator (Network coordinator "
+        "(Regional Support Office)) has no account on an enabled platform (accounts: console:rso-coordinator): set "
+        "aside, nothing reaches them; expected an account on a platform this bot runs (matrix), such as "
+        '"@alice:example.org"; routed to by: to:@rso-coordinator, urgent items and escalations (coordinator)']
     assert not [line for line in err if "contact th-npoc " in line]
     assert len([line for line in err if line.startswith("warning:") and "no account on an enabled" in line]) \
         == text.count("[[network.contacts]]") - 1
