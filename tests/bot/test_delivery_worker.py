@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import timedelta
@@ -813,6 +814,47 @@ async def test_a_row_whose_kind_is_an_action_goes_to_its_operation_on_any_connec
         assert recorded["r1"] == "removal:r1" and recorded["r2"] == "removal:r2"
     finally:
         db.close()
+
+
+async def test_an_action_row_whose_kind_has_no_operation_is_set_aside_never_posted(
+        engine: Engine, sealer: AesGcmSealer, caplog: pytest.LogCaptureFixture) -> None:
+    """Fail closed: a platform action nothing carries out (its kind missing from `actions`) is not
+    handed to the connector as a text (its JSON posted in a chat), nor retried for ever: it is set
+    aside as a row that cannot be read is, logged with an error reference, the coordinators told."""
+    clock, audit = ManualClock(), SharedAudit()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, audit), clock)
+    platform = FakePlatform()
+    keys = itertools.count(1)
+    admins = [Destination.direct(UserRef.parse("console:rso-coord"))]
+    carried: list[str] = []
+
+    async def remove(message: Outgoing) -> str:
+        carried.append(message.key)
+        return "removal:done"
+
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",
+                            RetryPolicy(max_attempts=3), coordinators=lambda: admins,
+                            actions={MessageKind.REMOVAL: remove})
+    try:
+        enqueue(factory, to("alice", "m1", '{"secret": "json"}', kind=MessageKind.MEMBERSHIP),
+                to("alice", "a2", "two"), to("bob", "r1", "{}", kind=MessageKind.REMOVAL))
+        with caplog.at_level(logging.ERROR, logger="bot.runtime.delivery"):
+            await worker.settle()
+            await worker.settle()  # asked again: not leased or reported a second time
+    finally:
+        db.close()
+    assert carried == ["r1"]
+    assert [(who, text) for who, text in platform.received if who != "console:rso-coord"] == [("console:alice", "two")]
+    [told] = [text for who, text in platform.received if who == "console:rso-coord"]
+    state, error = outbox_row(engine, "m1")
+    assert state == "failed" and error is not None and error.startswith("set-aside:E-")
+    ref = error.removeprefix("set-aside:")
+    assert ref in told and "membership" in told and "secret" not in told
+    [logged] = [r.getMessage() for r in caplog.records if "m1" in r.getMessage()]
+    assert ref in logged and "secret" not in logged
+    [recorded] = [e for e in audit.events if e.detail.get("event") == "set-aside"]
+    assert recorded.detail["error_ref"] == ref and recorded.detail["kind"] == "membership"
 
 
 @pytest.mark.parametrize("stays", [True, False])
