@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import timedelta
@@ -22,7 +23,7 @@ from alerts.items import Reference
 from alerts.lifecycle import Withdrawal
 from alerts.removal import Removal
 from alerts.supersede import Supersession
-from alerts.messages import MessageKind, OutboundMessage
+from alerts.messages import PLATFORM_ACTIONS, MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.runtime.dbthread import DatabaseThread
@@ -252,6 +253,11 @@ async def test_a_connector_bug_sets_that_row_aside_and_the_next_ones_go_on(engin
     assert error.removeprefix("set-aside:") in told and "RuntimeError" in told
     [recorded] = [e for e in audit.events if e.detail.get("event") == "set-aside"]  # in the audit log, once
     assert recorded.detail["error_ref"] == error.removeprefix("set-aside:") and "console:alice" in recorded.channel
+
+
+def recorded_by(platform: FakePlatform) -> dict[MessageKind, Callable[[Outgoing], Awaitable[str]]]:
+    """An actions table whose Operations are the fake's send: it records each action row as a text."""
+    return {kind: platform.send for kind in PLATFORM_ACTIONS}
 
 
 def outbox_row(engine: Engine, key: str) -> tuple[str, str | None]:
@@ -750,7 +756,8 @@ async def test_a_copy_that_lands_after_its_item_was_withdrawn_is_taken_back(engi
     keys = itertools.count(1)
     worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",  # type: ignore[arg-type]
                             withdrawn_copy=lambda record, delivery: withdrawn_copy(record, delivery, small_network(),
-                                                                                   clock.now()))
+                                                                                   clock.now()),
+                            actions=recorded_by(platform))
     try:
         with factory() as uow:
             uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
@@ -890,7 +897,7 @@ async def test_a_copy_that_lands_after_its_item_was_corrected_is_marked_supersed
         return planned[-1] * 2  # planned again (a repeat): its keys make it once
 
     worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",  # type: ignore[arg-type]
-                            late_copy=late)
+                            late_copy=late, actions=recorded_by(platform))
     try:
         with factory() as uow:
             uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
