@@ -108,6 +108,11 @@ class MessageKind(enum.Enum):
     APPROVAL = "approval"      # asking an approver to release a held item (alerts.release); Telegram adds a button
 
 
+# The kinds that are platform actions, not texts: the delivery worker hands each to the Operation the
+# runtime registered for it (bot/runtime/app.py), and sets aside one it has none for, never posting it.
+PLATFORM_ACTIONS = frozenset({MessageKind.MEMBERSHIP, MessageKind.DEVICE, MessageKind.REMOVAL, MessageKind.SUPERSEDE})
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """One message to send; `key` is made when the message is created and never again.

@@ -67,7 +67,8 @@ class RoomAdmin(Protocol):
         ...
 
     async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
-        """Take a message out of a chat (bot.actions.removal.MessageRemover)."""
+        """Take a message out of a chat (bot.actions.removal); PermanentFailure("not-allowed", …) when
+        the bot lacks the power."""
         ...
 
 
@@ -91,7 +92,7 @@ class ConsoleRoomAdmin:
         self._print(action, f"{action.contact or action.identity} is removed ({action.note or action.reason})")
 
     async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
-        """bot.actions.removal.MessageRemover: the console cannot unprint, so it says what went."""
+        """bot.actions.removal: the console cannot unprint, so it says what went."""
         self._out.write(f"┌─ in {chat.chat_id} · removal\n│ message {message_id} removed ({reason})\n└─\n")
         self._out.flush()
 

@@ -4,9 +4,9 @@
    delivered copy whose reader gets the new revision, in the command's transaction: a crash can
    neither lose it nor do it twice.
 2. The delivery worker leases it like any other row (retries, back-off, retry-after, one in flight per
-   chat, so the edit comes before the new copy there) and hands it to SupersedeActions.carry_out,
-   registered for that kind in the runtime's `actions` (bot/runtime/app.py).
-3. SupersedeActions asks the platform's connector to edit the bot's own message (`edit_message`:
+   chat, so the edit comes before the new copy there) and hands it to `supersede`, registered for
+   that kind in the runtime's `actions` (bot/runtime/app.py).
+3. `supersede` asks the platform's connector to edit the bot's own message (`edit_message`:
    Matrix an m.replace of its text event, the photos sent before it redacted; Telegram
    editMessageText or editMessageCaption; the console prints it).
    An edit made twice (a retry after a lost answer) changes nothing more.
@@ -46,43 +46,36 @@ class MessageEditor(Protocol):
     async def edit_message(self, destination: Destination, message_id: str, text: str, key: str) -> None: ...
 
 
-class SupersedeActions:
-    """Carries out one SUPERSEDE outbox row, or tells its reader in one line (see the module docstring)."""
+async def supersede(db: DatabaseThread, uow_factory: UnitOfWorkFactory, connectors: Callable[[Platform], object | None],
+                    max_attempts: int, message: Outgoing) -> str:
+    """The Operation for a SUPERSEDE row, bound to all but `message` in the runtime's `actions`; asks
+    `connectors` at each row, so a connector attached later is found (see the module docstring)."""
+    supersession = Supersession.from_json(message.text)
+    destination = message.destination
+    edit = getattr(connectors(destination.platform), "edit_message", None)  # a platform may have no edits
+    try:
+        if edit is None:
+            raise PermanentFailure("no-edits", f"no message edits on {destination.platform.value}")
+        await edit(destination, supersession.message_id, supersession.text, message.key)
+    except PermanentFailure as error:
+        # Expected (the message is gone, or too old to edit): the notice says it instead.
+        log.info("an earlier copy could not be edited (%s); its reader is told in one line", error.code,
+                 extra=item_fields(reference=message.reference, key=message.key))
+        await db.run(_tell, uow_factory, supersession, destination)
+        return "supersede:notice"
+    except PlatformError as error:
+        if not error.retried_after(message.attempt, max_attempts):
+            await db.run(_tell, uow_factory, supersession, destination)
+        raise
+    return "supersede:edited"
 
-    def __init__(self, db: DatabaseThread, uow_factory: UnitOfWorkFactory,
-                 connectors: Callable[[Platform], object | None], *, max_attempts: int = 8) -> None:
-        self._db = db
-        self._uow_factory = uow_factory
-        self._connectors = connectors  # live: connectors attached later are found
-        self._max_attempts = max_attempts
 
-    async def carry_out(self, message: Outgoing) -> str:
-        supersession = Supersession.from_json(message.text)
-        destination = message.destination
-        editor = self._connectors(destination.platform)
-        edit = getattr(editor, "edit_message", None)
-        try:
-            if edit is None:
-                raise PermanentFailure("no-edits", f"no message edits on {destination.platform.value}")
-            await edit(destination, supersession.message_id, supersession.text, message.key)
-        except PermanentFailure as error:
-            # Expected (the message is gone, or too old to edit): the notice says it instead.
-            log.info("an earlier copy could not be edited (%s); its reader is told in one line", error.code,
-                     extra=item_fields(reference=message.reference, key=message.key))
-            await self._db.run(self._tell, supersession, destination)
-            return "supersede:notice"
-        except PlatformError as error:
-            if not error.retried_after(message.attempt, self._max_attempts):
-                await self._db.run(self._tell, supersession, destination)
-            raise
-        return "supersede:edited"
-
-    def _tell(self, supersession: Supersession, destination: Destination) -> None:
-        with self._uow_factory() as uow:
-            # Locked, as /withdraw locks it: a withdrawal either comes first, and there is nothing left
-            # to act on (its removal takes the copy back), or comes after and takes this line back too.
-            record = uow.items.get(Reference.parse(supersession.reference), for_update=True)
-            if record is not None and record.withdrawal is not None:
-                return
-            uow.outbox.enqueue(fallback_notice(supersession, destination))
-            uow.commit()
+def _tell(uow_factory: UnitOfWorkFactory, supersession: Supersession, destination: Destination) -> None:
+    with uow_factory() as uow:
+        # Locked, as /withdraw locks it: a withdrawal either comes first, and there is nothing left
+        # to act on (its removal takes the copy back), or comes after and takes this line back too.
+        record = uow.items.get(Reference.parse(supersession.reference), for_update=True)
+        if record is not None and record.withdrawal is not None:
+            return
+        uow.outbox.enqueue(fallback_notice(supersession, destination))
+        uow.commit()

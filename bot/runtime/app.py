@@ -8,6 +8,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Callable, Sequence, TextIO
 
 from sqlalchemy import Connection, Engine
@@ -28,8 +29,8 @@ from bot.runtime.inbox import InboxProcessor
 from bot.runtime.keys import ensure_keyring
 from bot.actions.devices import DeviceActions
 from bot.actions.membership import ConsoleRoomAdmin, RoomActions
-from bot.actions.removal import RemovalActions
-from bot.actions.supersede import SupersedeActions
+from bot.actions.removal import remove
+from bot.actions.supersede import supersede
 from bot.scheduling.retention import RetentionSweeper
 from bot.ops.witness_room import room_witness
 from handlers.answer_place import messages_about
@@ -206,9 +207,10 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
     db = DatabaseThread()
     attempts = settings.delivery.max_attempts
     # Outbox rows that are platform actions rather than texts, by kind: the delivery worker hands each
-    # to its Operation instead of to the connector's send(). Connectors added later bring their
-    # platform's part to the executors (room_actions.add, device_actions.attach); each executor finds
-    # it when it carries out a row.
+    # to its Operation instead of to the connector's send(), and sets aside one of a kind missing here
+    # (alerts.messages.PLATFORM_ACTIONS). Connectors added later bring their platform's part
+    # (room_actions.add, device_actions.attach, or just being in `connectors`); each Operation finds it
+    # when it carries out a row.
     room_actions = RoomActions(db, uow_factory,
                                {Platform.CONSOLE: ConsoleRoomAdmin(out)} if settings.console.enabled else {},
                                clock, max_attempts=attempts)
@@ -217,10 +219,9 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         MessageKind.MEMBERSHIP: room_actions.carry_out,
         MessageKind.DEVICE: device_actions.carry_out,
         # TLP:RED typed in a shared chat, or a withdrawn copy, taken out through the platform's room admin.
-        MessageKind.REMOVAL: RemovalActions(db, uow_factory, room_actions.admin, clock,
-                                            max_attempts=attempts).carry_out,
+        MessageKind.REMOVAL: partial(remove, db, uow_factory, room_actions.admin, clock, attempts),
         # A corrected item's earlier copies are edited to say so, through their platform's connector.
-        MessageKind.SUPERSEDE: SupersedeActions(db, uow_factory, connectors.get, max_attempts=attempts).carry_out,
+        MessageKind.SUPERSEDE: partial(supersede, db, uow_factory, connectors.get, attempts),
     }
     checkpointer = Checkpointer(
         keyring,

@@ -16,7 +16,9 @@ Most rows are texts, posted by their platform's connector (`send`). A row of a k
 (MEMBERSHIP, DEVICE, REMOVAL, SUPERSEDE: see bot/actions/) is a platform action instead, carried out
 by that kind's Operation; it is leased, retried and recorded like any other row, and waits, like
 them, for its platform's connector to be connected. The table is built in the composition root
-(bot/runtime/app.py).
+(bot/runtime/app.py). A platform action's row whose kind has no Operation there is never posted as a
+text: it is set aside, as a row that cannot be read is (failed, logged with an error reference, the
+coordinators told).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from alerts.caveat_rules import private_answer
 from alerts.clock import Clock
 from alerts.identity import Platform
 from alerts.items import Reference
-from alerts.messages import Attachment, MessageKind, OutboundMessage
+from alerts.messages import PLATFORM_ACTIONS, Attachment, MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Connector, Outgoing
 from bot.runtime.dbthread import DatabaseThread
@@ -73,7 +75,8 @@ def no_one() -> list[Destination]:
 class DeliveryWorker:
     """`connectors` is read at each lease and send, so a connector added later (Telegram by
     add_receiver) is used from then on, for its texts and its actions alike. A row whose kind is in
-    `actions` goes to that Operation, any other to its platform's connector's send().
+    `actions` goes to that Operation, any other text to its platform's connector's send(), and a
+    platform action (alerts.messages.PLATFORM_ACTIONS) with no Operation is set aside.
     `coordinators` names where the network's coordinators are told of a delivery that failed for
     good (each one's direct chat); it is asked at the time of the failure, so it follows the directory.
     `concurrency` bounds the sends in flight at once (each to a different destination)."""
@@ -284,10 +287,16 @@ class DeliveryWorker:
     async def _send(self, message: Outgoing) -> bool:
         platform = message.destination.platform
         connector = self._connectors.get(platform)
+        operation = self._actions.get(message.kind)
+        if operation is None and message.kind in PLATFORM_ACTIONS:  # never posted as a text: set aside, told
+            error_ref = new_error_ref()
+            log.error("outbox row %s is a %s action that nothing carries out; set aside as %s", message.key,
+                      message.kind.value, error_ref, extra=item_fields(reference=message.reference, key=message.key))
+            await self._db.run(self._set_aside, message, error_ref, f"nothing carries out a {message.kind.value} row")
+            return False
         try:
             if connector is None:
                 raise NotConnected("not-connected", platform.value)
-            operation = self._actions.get(message.kind)
             sending = operation(message) if operation is not None else connector.send(message)
             message_id = await asyncio.wait_for(sending, timeout=self._send_timeout)
         except NotConnected:
@@ -306,7 +315,7 @@ class DeliveryWorker:
             error_ref = new_error_ref()
             log.exception("connector %s raised while sending %s; set aside as %s", platform.value, message.key,
                           error_ref, extra=item_fields(reference=message.reference, key=message.key))
-            await self._db.run(self._set_aside, message, error_ref, type(error).__name__)
+            await self._db.run(self._set_aside, message, error_ref, f"the connector raised {type(error).__name__}")
         else:
             return await self._record_sent(message, message_id)
         return False
@@ -460,11 +469,12 @@ class DeliveryWorker:
                                           message.destination, message.attempt, error.code, now)
             uow.commit()
 
-    def _set_aside(self, message: Outgoing, error_ref: str, cause: str) -> None:
-        """A row the connector raised an unexpected exception for: failed, with the error reference."""
+    def _set_aside(self, message: Outgoing, error_ref: str, why: str) -> None:
+        """A row that must not be tried again (the connector raised an unexpected exception for it, or no
+        Operation carries out its kind): failed, with the error reference."""
         with self._uow_factory() as uow:
             self._set_aside_row(uow, message.key, message.kind.value, message.reference, message.contact,
-                                message.destination, message.attempt, error_ref, f"the connector raised {cause}")
+                                message.destination, message.attempt, error_ref, why)
             uow.commit()
 
     def _set_aside_unreadable(self, uow, row: UnreadableRow) -> None:  # noqa: ANN001 - a unit of work

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import timedelta
@@ -21,7 +23,7 @@ from alerts.items import Reference
 from alerts.lifecycle import Withdrawal
 from alerts.removal import Removal
 from alerts.supersede import Supersession
-from alerts.messages import MessageKind, OutboundMessage
+from alerts.messages import PLATFORM_ACTIONS, MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.runtime.dbthread import DatabaseThread
@@ -251,6 +253,11 @@ async def test_a_connector_bug_sets_that_row_aside_and_the_next_ones_go_on(engin
     assert error.removeprefix("set-aside:") in told and "RuntimeError" in told
     [recorded] = [e for e in audit.events if e.detail.get("event") == "set-aside"]  # in the audit log, once
     assert recorded.detail["error_ref"] == error.removeprefix("set-aside:") and "console:alice" in recorded.channel
+
+
+def recorded_by(platform: FakePlatform) -> dict[MessageKind, Callable[[Outgoing], Awaitable[str]]]:
+    """An actions table whose Operations are the fake's send: it records each action row as a text."""
+    return {kind: platform.send for kind in PLATFORM_ACTIONS}
 
 
 def outbox_row(engine: Engine, key: str) -> tuple[str, str | None]:
@@ -749,7 +756,8 @@ async def test_a_copy_that_lands_after_its_item_was_withdrawn_is_taken_back(engi
     keys = itertools.count(1)
     worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",  # type: ignore[arg-type]
                             withdrawn_copy=lambda record, delivery: withdrawn_copy(record, delivery, small_network(),
-                                                                                   clock.now()))
+                                                                                   clock.now()),
+                            actions=recorded_by(platform))
     try:
         with factory() as uow:
             uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
@@ -815,6 +823,47 @@ async def test_a_row_whose_kind_is_an_action_goes_to_its_operation_on_any_connec
         db.close()
 
 
+async def test_an_action_row_whose_kind_has_no_operation_is_set_aside_never_posted(
+        engine: Engine, sealer: AesGcmSealer, caplog: pytest.LogCaptureFixture) -> None:
+    """Fail closed: a platform action nothing carries out (its kind missing from `actions`) is not
+    handed to the connector as a text (its JSON posted in a chat), nor retried for ever: it is set
+    aside as a row that cannot be read is, logged with an error reference, the coordinators told."""
+    clock, audit = ManualClock(), SharedAudit()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, audit), clock)
+    platform = FakePlatform()
+    keys = itertools.count(1)
+    admins = [Destination.direct(UserRef.parse("console:rso-coord"))]
+    carried: list[str] = []
+
+    async def remove(message: Outgoing) -> str:
+        carried.append(message.key)
+        return "removal:done"
+
+    db = DatabaseThread()
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",
+                            RetryPolicy(max_attempts=3), coordinators=lambda: admins,
+                            actions={MessageKind.REMOVAL: remove})
+    try:
+        enqueue(factory, to("alice", "m1", '{"secret": "json"}', kind=MessageKind.MEMBERSHIP),
+                to("alice", "a2", "two"), to("bob", "r1", "{}", kind=MessageKind.REMOVAL))
+        with caplog.at_level(logging.ERROR, logger="bot.runtime.delivery"):
+            await worker.settle()
+            await worker.settle()  # asked again: not leased or reported a second time
+    finally:
+        db.close()
+    assert carried == ["r1"]
+    assert [(who, text) for who, text in platform.received if who != "console:rso-coord"] == [("console:alice", "two")]
+    [told] = [text for who, text in platform.received if who == "console:rso-coord"]
+    state, error = outbox_row(engine, "m1")
+    assert state == "failed" and error is not None and error.startswith("set-aside:E-")
+    ref = error.removeprefix("set-aside:")
+    assert ref in told and "membership" in told and "secret" not in told
+    [logged] = [r.getMessage() for r in caplog.records if "m1" in r.getMessage()]
+    assert ref in logged and "secret" not in logged
+    [recorded] = [e for e in audit.events if e.detail.get("event") == "set-aside"]
+    assert recorded.detail["error_ref"] == ref and recorded.detail["kind"] == "membership"
+
+
 @pytest.mark.parametrize("stays", [True, False])
 async def test_a_copy_that_lands_after_its_item_was_corrected_is_marked_superseded(
         engine: Engine, sealer: AesGcmSealer, stays: bool) -> None:
@@ -848,7 +897,7 @@ async def test_a_copy_that_lands_after_its_item_was_corrected_is_marked_supersed
         return planned[-1] * 2  # planned again (a repeat): its keys make it once
 
     worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",  # type: ignore[arg-type]
-                            late_copy=late)
+                            late_copy=late, actions=recorded_by(platform))
     try:
         with factory() as uow:
             uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})

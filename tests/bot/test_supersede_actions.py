@@ -15,7 +15,7 @@ from alerts.lifecycle import Withdrawal
 from alerts.messages import MessageKind
 from alerts.routing import Destination
 from alerts.supersede import Supersession, supersede_message
-from bot.actions.supersede import SupersedeActions
+from bot.actions.supersede import supersede
 from bot.connectors.base import Outgoing
 from bot.connectors.errors import PermanentFailure, PlatformError, TransientFailure
 from bot.runtime.dbthread import DatabaseThread
@@ -60,8 +60,7 @@ def run(engine: Engine, sealer: AesGcmSealer):
     db = DatabaseThread()
 
     def carry_out(connector: object, message: Outgoing) -> str:
-        actions = SupersedeActions(db, factory, lambda platform: connector, max_attempts=3)
-        return asyncio.run(actions.carry_out(message))
+        return asyncio.run(supersede(db, factory, lambda platform: connector, 3, message))
 
     def notices() -> list[tuple[str, str | None]]:
         with engine.connect() as conn:

@@ -53,7 +53,7 @@ class MatrixRoomAdmin:
         return cls(lambda: connector.client, direct_rooms=connector.direct.known, **options)
 
     def direct_chat(self, user: UserRef) -> ChatRef | None:
-        """bot.actions.removal.direct_chat_of: the bot's direct chat with `user`, as the connector knows it."""
+        """bot.actions.removal.remove: the bot's direct chat with `user`, as the connector knows it."""
         room_id = self._direct_rooms(user.user_id) if self._direct_rooms is not None else None
         return ChatRef(Platform.MATRIX, room_id) if room_id else None
 
@@ -129,7 +129,7 @@ class MatrixRoomAdmin:
                 raise
 
     async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
-        """bot.actions.removal.MessageRemover: a redaction. Synapse allows it to a member whose power
+        """bot.actions.membership.RoomAdmin: a redaction. Synapse allows it to a member whose power
         reaches the room's `redact` level (moderator, 50, by default); below it, M_FORBIDDEN. A copy the
         bot sent with photos or files loses them too, first (media.redact_files: its own events)."""
         try:

@@ -114,7 +114,7 @@ class TelegramRoomAdmin:
         await self._call("unban_chat_member", chat_id=chat_id, user_id=user_id, only_if_banned=True)
 
     async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
-        """bot.actions.removal.MessageRemover: deleteMessage. In a group a bot may delete others'
+        """bot.actions.membership.RoomAdmin: deleteMessage. In a group a bot may delete others'
         messages only as an administrator with can_delete_messages; otherwise Telegram answers
         "message can't be deleted". Any message only for 48 hours after it was sent: then "message
         can't be deleted for everyone" (too-old). A message already gone ("not found") is not an error."""
