@@ -126,6 +126,23 @@ class Removal:
                 "the bot.")
 
 
+# --- the one line told in a chat whose copies are taken back: its own key for each telling ------------
+
+def withdrawn_notice_key(reference: str, destination: Destination) -> str:
+    """The line told in `destination` when the item is withdrawn: an item is withdrawn once, so
+    once per chat, whoever plans it (the command, or the delivery worker meeting a late copy)."""
+    digest = hashlib.sha256(f"withdrawal|{reference}|{destination}".encode()).hexdigest()
+    return f"wdn-{digest[:48]}"
+
+
+def dropped_notice_key(reference: str, revision: int, destination: Destination) -> str:
+    """The line told in `destination` when revision `revision` no longer goes there: once per
+    correction and chat, so a reader left out, added back and left out again is told each time,
+    and told of a later withdrawal as well."""
+    digest = hashlib.sha256(f"dropped|{reference}|{revision}|{destination}".encode()).hexdigest()
+    return f"wdd-{digest[:48]}"
+
+
 def removal_message(removal: Removal) -> OutboundMessage:
     """The outbox row that carries the removal to bot/actions/removal.py: kind REMOVAL, addressed to
     the chat (so it keeps its place among what the bot posts there), keyed by the removal."""

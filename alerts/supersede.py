@@ -67,6 +67,12 @@ def unknown_copy_line_key(reference: str, earlier: int, destination: Destination
     return f"sup-{digest[:48]}"
 
 
+def superseded_line(kind: MessageKind, key: str) -> bool:
+    """Whether an outbox row is a line told in place of an edit (notice_key, unknown_copy_line_key):
+    the delivery worker knows it by its key, to take it back when it lands after a withdrawal."""
+    return kind is MessageKind.NOTICE and key.startswith(("supn-", "sup-"))
+
+
 def supersede_message(supersession: Supersession, destination: Destination) -> OutboundMessage:
     """The outbox row that carries the edit to bot/actions/supersede.py: kind SUPERSEDE, addressed to
     the copy's chat (its place among what the bot posts there), keyed by the copy and the revision."""

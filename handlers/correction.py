@@ -149,7 +149,8 @@ def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, rou
                                 draft.caveat.protect_content or item.caveat.protect_content))
             marked += 1
         else:
-            rows += withdrawn_copy(dropped, delivery, ctx.directory, ctx.now, place)
+            rows += withdrawn_copy(dropped, delivery, ctx.directory, ctx.now, place,
+                                   dropped_at=revised.revision)
             taken_back += 1
     rows = list({m.key: m for m in rows}.values())  # recipients sharing a chat: one edit or line there
     keys = {delivery.contact: ctx.new_key() for delivery in route.deliveries}
@@ -224,7 +225,7 @@ def late_copy(record: ItemRecord, earlier: int, delivery: DeliveryRecord, banner
                         protect or revised.caveat.protect_content)]
     dropped = replace(record, withdrawal=Withdrawal(
         revised.revised_at or now, revised.originator, f"corrected as {revised.label}, which no longer goes to you"))
-    return withdrawn_copy(dropped, delivery, directory, now)
+    return withdrawn_copy(dropped, delivery, directory, now, dropped_at=revised.revision)
 
 
 def _hold(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, confirmed: bool, policy: PostingPolicy,

@@ -12,8 +12,11 @@ By its originator or a coordinator. In the command's transaction:
 - a corrected item is taken back whole (earlier_held): each delivered copy of an earlier revision
   (edited to say it is superseded or not: where the edit failed it reads as it was sent), and each
   line sent in place of such an edit; such a line not sent yet is cancelled (and bot/actions/
-  supersede.py tells none once the item is withdrawn); one line per chat, whatever it held;
-- the audit log records it, and the originator is told when a coordinator withdrew it.
+  supersede.py tells none once the item is withdrawn), one in flight is removed by the delivery
+  worker if it lands (withdrawn_line); one line per chat, whatever it held, under a key of its own
+  (alerts.removal.withdrawn_notice_key: not the one a correction told a reader it left out with);
+- the audit log records it (what is never sent counted apart from what was in flight), and the
+  originator is told when a coordinator withdrew it.
 
 Every later command about the item answers that it was withdrawn, when and why
 (handlers.followup.find_item), as for an erased item.
@@ -21,7 +24,6 @@ Every later command about the item answers that it was withdrawn, when and why
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -33,7 +35,7 @@ from alerts.lifecycle import DeliveryState, Withdrawal
 from alerts.release import ReleaseState, approvers
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.removal import (TELEGRAM_DELETE_MARGIN, TELEGRAM_DELETE_WINDOW, WITHDRAWN, WITHDRAWN_LINE, Removal,
-                            removal_message)
+                            dropped_notice_key, removal_message, withdrawn_notice_key)
 from alerts.render import render_withdrawal_notice
 from alerts.roles import Role
 from alerts.routing import Destination
@@ -62,14 +64,34 @@ def removable(destination: Destination, delivery: DeliveryRecord, now: datetime)
 
 
 def withdrawn_copy(record: ItemRecord, delivery: DeliveryRecord, directory: Directory, now: datetime,
-                   withdrawer_account: UserRef | None = None) -> list[OutboundMessage]:
+                   withdrawer_account: UserRef | None = None, *, dropped_at: int | None = None) -> list[OutboundMessage]:
     """The outbox rows that take one delivered copy of the withdrawn item back: its removal where the
-    platform allows, then the one line its reader is told in the same chat. Keys are made from the
-    item and the copy, so planning it twice (the command, then the worker meeting a late send) plans
-    it once."""
+    platform allows, then the one line its reader is told in the same chat. `dropped_at`: not a
+    withdrawal but the revision that no longer goes to this reader (/correct; `record.withdrawal` then
+    says so). Keys are made from the item, the copy, and the withdrawal or that revision, so planning
+    it twice (the command, then the worker meeting a late send) plans it once."""
     removal = _removal(record, delivery, directory, now, withdrawer_account)
+    destination = Destination.parse(delivery.place)
     return [*([removal] if removal else []),
-            _told(record, Destination.parse(delivery.place), delivery.holder, directory, removed=removal is not None)]
+            _told(record, destination, delivery.holder, directory, removed=removal is not None,
+                  key=_told_key(record, destination, dropped_at))]
+
+
+def withdrawn_line(record: ItemRecord, line: DeliveryRecord, directory: Directory, now: datetime,
+                   withdrawer_account: UserRef | None = None) -> list[OutboundMessage]:
+    """The removal of a line told in place of a superseded copy's edit whose send was in flight when
+    the item was withdrawn, and landed (`line`: the copy's chat and holder, with the line's message):
+    planned by the delivery worker as it records the send, as /withdraw plans it for a line sent
+    before. Nothing is told: the line carries nothing of the item, and its chat was told with the
+    copy it followed."""
+    removal = _removal(record, line, directory, now, withdrawer_account, WITHDRAWN_LINE)
+    return [removal] if removal is not None else []
+
+
+def _told_key(record: ItemRecord, destination: Destination, dropped_at: int | None) -> str:
+    reference = str(record.item.reference)
+    return (withdrawn_notice_key(reference, destination) if dropped_at is None
+            else dropped_notice_key(reference, dropped_at, destination))
 
 
 def _withdrawer(record: ItemRecord, directory: Directory) -> str:
@@ -103,15 +125,14 @@ def _removal(record: ItemRecord, delivery: DeliveryRecord, directory: Directory,
 
 
 def _told(record: ItemRecord, destination: Destination, holder: str, directory: Directory, *,
-          removed: bool) -> OutboundMessage:
+          removed: bool, key: str) -> OutboundMessage:
     """The one line told in a chat that held copies of the withdrawn item; `removed`: the bot removes
     every one of them there (else its reader is asked to delete what it cannot)."""
     withdrawal = record.withdrawal
     assert withdrawal is not None, "only a withdrawn item's copies are taken back"
     reference = str(record.item.reference)
-    digest = hashlib.sha256(f"withdrawn|{reference}|{destination}".encode()).hexdigest()[:48]
     return OutboundMessage(
-        key=f"wdn-{digest}", kind=MessageKind.NOTICE, destination=destination,
+        key=key, kind=MessageKind.NOTICE, destination=destination,
         text=render_withdrawal_notice(record.item, _withdrawer(record, directory), withdrawal, removed=removed),
         reference=reference, contact=holder, protect_content=record.item.caveat.protect_content)
 
@@ -121,6 +142,7 @@ class _Held:
     """A message about the item its reader may still hold, and what it is."""
 
     delivery: DeliveryRecord  # for a line: the copy it followed, with the line's message
+    revision: int  # the copy's (for a line: the revision of the copy it followed)
     earlier: bool = False  # a copy of an earlier revision
     line: bool = False  # the line sent where such a copy could not be edited to say it is superseded
 
@@ -131,34 +153,37 @@ def earlier_held(ctx: CommandContext, record: ItemRecord) -> tuple[list[_Held], 
     sent), and each line sent in place of an edit; and the keys of such lines not sent yet."""
     ref = str(record.item.reference)
     held: list[_Held] = []
-    lines: dict[str, DeliveryRecord] = {}  # the line's key -> the copy it would follow
+    lines: dict[str, tuple[int, DeliveryRecord]] = {}  # the line's key -> the copy it would follow
     for revision, delivery in ctx.uow.items.earlier_deliveries(record.item.reference):
         if not delivered(delivery):  # cancelled by the correction; if in flight, the worker takes it back
             continue
-        held.append(_Held(delivery, earlier=True))
+        held.append(_Held(delivery, revision, earlier=True))
         destination = Destination.parse(delivery.place)
         if delivery.platform_message_id is None:
-            lines[unknown_copy_line_key(ref, revision, destination)] = delivery
+            lines[unknown_copy_line_key(ref, revision, destination)] = revision, delivery
         else:  # marked by the next revision, or (sent late) by a later one
             for later in range(revision + 1, record.item.revision + 1):
-                lines[notice_key(destination, delivery.platform_message_id, later)] = delivery
+                lines[notice_key(destination, delivery.platform_message_id, later)] = revision, delivery
     found = ctx.uow.outbox.entries(frozenset(lines))
-    for key, copy in lines.items():
+    for key, (revision, copy) in lines.items():
         entry = found.get(key)
         if entry is not None and entry.state == "sent":
             held.append(_Held(replace(copy, outbox_key=key, state=DeliveryState.SENT.value,
                                       platform_message_id=entry.platform_message_id, sent_at=entry.sent_at),
-                              line=True))
+                              revision, line=True))
     return held, frozenset(k for k, e in found.items() if e.state in ("pending", "sending"))
 
 
 def _taking_back(ctx: CommandContext, record: ItemRecord, held: list[_Held],
                  withdrawer_account: UserRef | None) -> tuple[list[OutboundMessage], dict[str, int]]:
     """The rows that take `held` back: each message's removal where the platform allows, then one line
-    in each chat that holds a copy, saying whether the bot removes what is there. A row planned before
-    (a correction took back the copy of a recipient it left out) is neither planned again nor counted.
-    How many removals of copies (of them, of earlier revisions), of lines, and chats told."""
+    in each chat that holds a copy, saying whether the bot removes what is there. A copy a correction
+    took back already (it left out its recipient: the copy's removal planned, or where it could not
+    be removed, its reader told) is neither planned again nor counted, nor is its chat told again on
+    its account. How many removals of copies (of them, of earlier revisions), of lines, and chats told."""
+    ref, current = str(record.item.reference), record.item.revision
     removals: dict[str, tuple[_Held, OutboundMessage]] = {}
+    kept: dict[_Held, list[str]] = {}  # a copy that cannot be removed -> the keys of lines that told of it
     chats: dict[str, tuple[str, bool]] = {}  # the chat -> (whose copy is there, each copy there removed)
     for one in held:
         removal = _removal(record, one.delivery, ctx.directory, ctx.now, withdrawer_account,
@@ -168,11 +193,18 @@ def _taking_back(ctx: CommandContext, record: ItemRecord, held: list[_Held],
         if not one.line:  # a line carries nothing of the item: where it stays, nobody need delete it
             holder, removed = chats.get(one.delivery.place, (one.delivery.holder, True))
             chats[one.delivery.place] = (holder, removed and removal is not None)
-    lines = [_told(record, Destination.parse(chat), holder, ctx.directory, removed=removed)
-             for chat, (holder, removed) in chats.items()]
-    known = ctx.uow.outbox.entries(frozenset([*removals, *(m.key for m in lines)]))
+            if removal is None:
+                destination = Destination.parse(one.delivery.place)
+                kept[one] = [dropped_notice_key(ref, later, destination) for later in range(one.revision + 1, current + 1)]
+    lines = {chat: _told(record, Destination.parse(chat), holder, ctx.directory, removed=removed,
+                         key=withdrawn_notice_key(ref, Destination.parse(chat)))
+             for chat, (holder, removed) in chats.items()}
+    known = ctx.uow.outbox.entries(frozenset([*removals, *(m.key for m in lines.values()),
+                                              *(key for keys in kept.values() for key in keys)]))
     fresh = [(one, m) for one, m in removals.values() if m.key not in known]
-    told = [m for m in lines if m.key not in known]
+    news = {one.delivery.place for one, _ in fresh if not one.line} | {
+        one.delivery.place for one, keys in kept.items() if not any(key in known for key in keys)}
+    told = [m for chat, m in lines.items() if chat in news and m.key not in known]
     counts = {"copies": sum(not one.line for one, _ in fresh), "earlier": sum(one.earlier for one, _ in fresh),
               "lines": sum(one.line for one, _ in fresh), "told": len(told)}
     return [m for _, m in fresh] + told, counts
@@ -206,7 +238,7 @@ def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
             ctx.uow.items.mark_delivery(delivery.outbox_key, DeliveryState.FAILED.value, ctx.now)
             continue
         if delivered(delivery):
-            held.append(_Held(delivery))
+            held.append(_Held(delivery, item.revision))
     earlier, lines_unsent = earlier_held(ctx, record)
     held += earlier
     # A line saying an earlier copy is superseded, still to be sent: never sent now.
@@ -214,29 +246,37 @@ def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
     rows, counts = _taking_back(ctx, record, held, place)
     ctx.uow.outbox.enqueue_many(rows)
     removals, told = counts["copies"], counts["told"]
-    # A copy in flight may land after all, and is then taken back (withdrawn_copy): not "cancelled".
+    # A send in flight cannot be stopped: it lands after all, and a copy (withdrawn_copy) or a line
+    # about a superseded copy (withdrawn_line) is then taken back as the worker records it; a reminder
+    # stays, as those sent before do. So none of them is counted as cancelled: apart, as in flight.
     flying = sum(d.outbox_key in stopped.in_flight for d in record.deliveries)
     unsent = sum(d.outbox_key in cancelled for d in record.deliveries) - flying
+    lines_flying = len(lines_stopped.in_flight)
     ctx.audit(AuditAction.WITHDRAWAL, recipients=tuple(d.contact for d in record.deliveries),
               reference=str(reference), caveat=item.caveat.label(),
-              detail={"reason": reason, "copies_removed": str(removals), "unsent_cancelled": str(unsent), "in_flight": str(flying),
-                      "messages_cancelled": str(len(cancelled)), "recipients_told": str(told),
+              detail={"reason": reason, "copies_removed": str(removals), "unsent_cancelled": str(unsent),
+                      "in_flight": str(flying),
+                      # copies, reminders and escalations: never sent, and in flight
+                      "messages_cancelled": str(len(cancelled - stopped.in_flight)),
+                      "messages_in_flight": str(len(stopped.in_flight)),
+                      "recipients_told": str(told),
                       "earlier_copies_removed": str(counts["earlier"]),
                       "superseded_lines_removed": str(counts["lines"]),
-                      "superseded_lines_cancelled": str(len(lines_stopped.keys) - len(lines_stopped.in_flight))})
+                      "superseded_lines_cancelled": str(len(lines_stopped.keys) - lines_flying),
+                      "superseded_lines_in_flight": str(lines_flying)})
     if sender.id != item.originator:
         notify(ctx, item.originator, MessageKind.NOTICE, record,
                f"{reference} was withdrawn by {title(ctx, sender.id)}: {reason}.")
     waiting = _end_release(ctx, record, reason)
     earlier_part = f" ({counts['earlier']} of an earlier revision)" if counts["earlier"] else ""
-    lines = counts["lines"]
+    lines, sending = counts["lines"], flying + lines_flying
     lines_part = (f" and {lines} line{'' if lines == 1 else 's'} saying an earlier copy was superseded"
                   if lines else "")
     answer_placed(ctx, f"Withdrew {reference}. {waiting}{removals} delivered cop{'y' if removals == 1 else 'ies'}"
                        f"{earlier_part}{lines_part} to be removed, {unsent} unsent cancelled, "
                        f"{told} chat{'' if told == 1 else 's'} told."
-                       + (f" {flying} being sent: taken back if {'it lands' if flying == 1 else 'they land'}."
-                          if flying else ""),
+                       + (f" {sending} being sent: taken back if {'it lands' if sending == 1 else 'they land'}."
+                          if sending else ""),
                   {item.caveat.tlp}, reference=str(reference))
 
 

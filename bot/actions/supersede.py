@@ -13,7 +13,8 @@
 4. Where the edit cannot be made, for good (the message is gone or cannot be edited, the platform
    has no edits, the retries ran out), the one-line notice is queued in the same chat instead, under
    a key made from the edit's, so a retry after a crash tells it once; not once the item is withdrawn
-   (its withdrawal takes the copy back, and a line sent before it). The correction's own audit
+   (its withdrawal takes the copy back, a line sent before it, and one in flight then once it lands:
+   the delivery worker plans its removal as it records the send). The correction's own audit
    entry says how many copies were marked; the edit adds no content to a chat, so it is not audited
    again.
 """

@@ -40,7 +40,7 @@ from handlers.ports import ItemRecord
 from handlers.portal import PortalPolicy
 from handlers.post_item import PostingPolicy
 from handlers.vocabulary import Vocabulary
-from handlers.withdrawal import withdrawn_copy
+from handlers.withdrawal import withdrawn_copy, withdrawn_line
 from storage.audit.checkpoints import Checkpointer
 from storage.audit.log import SqlAuditLog
 from bot.runtime.engine import engine_for
@@ -246,6 +246,8 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
                                   record, delivery, directory.current(), clock.now()),
                               late_copy=lambda record, revision, delivery, banner, protect: late_copy(
                                   record, revision, delivery, banner, protect, directory.current(), clock.now()),
+                              withdrawn_line=lambda record, line: withdrawn_line(
+                                  record, line, directory.current(), clock.now()),
                               actions=actions),
         connectors=connectors,
         checkpointer=checkpointer,

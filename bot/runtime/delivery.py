@@ -37,6 +37,7 @@ from alerts.identity import Platform
 from alerts.items import Reference
 from alerts.messages import PLATFORM_ACTIONS, Attachment, MessageKind, OutboundMessage
 from alerts.routing import Destination
+from alerts.supersede import superseded_line
 from bot.connectors.base import Connector, Outgoing
 from bot.runtime.dbthread import DatabaseThread
 from bot.ops.logs import item_fields
@@ -97,6 +98,7 @@ class DeliveryWorker:
         withdrawn_copy: Callable[[ItemRecord, DeliveryRecord], list[OutboundMessage]] | None = None,
         actions: Mapping[MessageKind, Operation] | None = None,
         late_copy: Callable[[ItemRecord, int, DeliveryRecord, str, bool], list[OutboundMessage]] | None = None,
+        withdrawn_line: Callable[[ItemRecord, DeliveryRecord], list[OutboundMessage]] | None = None,
     ) -> None:
         self._db = db
         self._uow_factory = uow_factory
@@ -115,6 +117,9 @@ class DeliveryWorker:
         # The rows for a copy of an earlier revision whose send was in flight when its item was
         # corrected, and landed (handlers.correction.late_copy): its mark as superseded, or its removal.
         self._late_copy = late_copy
+        # The removal of a line told in place of a superseded copy's edit (alerts.supersede) whose send
+        # was in flight when its item was withdrawn, and landed (handlers.withdrawal.withdrawn_line).
+        self._withdrawn_line = withdrawn_line
         self._concurrency = max(1, concurrency)
         self._send_timeout = retry.lease.total_seconds() * 0.75
         self._wake = asyncio.Event()
@@ -388,15 +393,18 @@ class DeliveryWorker:
         """Mark `sent` sent and lease up to `limit` rows of `platforms` to send next, in one transaction."""
         now = self._clock.now()
         with self._uow_factory() as uow:
-            # Each copy's item is read, and locked, before anything is written: a /correct or /withdraw
-            # of it waits for this record of its send, or this waits for it and then sees the copy
-            # cancelled (a late copy), so one side or the other plans the copy's edit or removal. In
+            # Each copy's item (and a superseded copy's line's) is read, and locked, before anything is
+            # written: a /correct or /withdraw of it waits for this record of its send, or this waits for
+            # it and then sees the copy cancelled (a late copy), so one side or the other plans the copy's
+            # edit or removal. In
             # one order (the items', then the outbox's rows), so two such transactions never deadlock.
-            copies_of = sorted({m.reference for m, _ in sent if m.kind is MessageKind.DELIVERY and m.reference})
+            copies_of = sorted({m.reference for m, _ in sent if m.reference and _taken_back_with(m)})
             records: dict[str, ItemRecord | None] = {  # within one transaction: the same item, read once
                 reference: uow.items.get(Reference.parse(reference), for_update=True) for reference in copies_of}
             for message, message_id in sent:
                 uow.outbox.mark_sent(message.key, message_id, now, files=bool(message.attachments))
+                if message.kind is MessageKind.NOTICE and message.reference and _taken_back_with(message):
+                    self._take_back_line(uow, records[message.reference], message, message_id, now)
                 if message.kind is not MessageKind.DELIVERY or not message.reference:
                     continue
                 current = uow.items.mark_delivery(message.key, "sent", now, message_id)
@@ -434,6 +442,16 @@ class DeliveryWorker:
             return
         landed = replace(delivery, state="sent", platform_message_id=message_id, sent_at=delivery.sent_at or now)
         uow.outbox.enqueue_many(self._withdrawn_copy(record, landed))
+
+    def _take_back_line(self, uow, record: ItemRecord | None, message: Outgoing, message_id: str,  # noqa: ANN001
+                        now: datetime) -> None:
+        """A line about a superseded copy landed after its item was withdrawn (the withdrawal found its
+        send in flight): its removal, as the withdrawal planned for a line sent before it."""
+        if self._withdrawn_line is None or record is None or record.withdrawal is None or record.erasure is not None:
+            return
+        line = DeliveryRecord(message.contact or "", str(message.destination), message.key, "sent", sent_at=now,
+                              platform_message_id=message_id)
+        uow.outbox.enqueue_many(self._withdrawn_line(record, line))
 
     def _supersede_late(self, uow, record: ItemRecord, message: Outgoing, message_id: str,  # noqa: ANN001
                         now: datetime) -> None:
@@ -550,6 +568,12 @@ class DeliveryWorker:
                 continue
             told.add(row.destination)
             uow.outbox.enqueue(row)
+
+
+def _taken_back_with(message: Outgoing) -> bool:
+    """A row that a withdrawal (or correction) of its item takes back when it lands after it: a copy,
+    or a line told in place of a superseded copy's edit. Its item is locked while its send is recorded."""
+    return message.kind is MessageKind.DELIVERY or superseded_line(message.kind, message.key)
 
 
 def _attachments(uow, reference: str | None, ids: tuple[str, ...]) -> tuple[Attachment, ...] | None:  # noqa: ANN001

@@ -227,3 +227,84 @@ def test_a_send_recorded_while_correct_reads_the_copies_is_marked_superseded(eng
     earlier = ("1 marked superseded, 0 taken back, 0 unsent cancelled." if first == "worker"
                else "0 marked superseded, 0 taken back, 0 unsent cancelled, 1 being sent: marked superseded if it lands.")
     assert any(earlier in a for a in answers), answers
+
+
+@pytest.mark.parametrize("first", ["worker", "command"])
+def test_a_line_about_a_superseded_copy_recorded_while_withdraw_reads_it_is_taken_back(
+        engine: Engine, sealer: AesGcmSealer, first: str) -> None:
+    """The line told in place of rev 1's edit is in flight. `worker` first: its send is recorded and the
+    transaction held open; /withdraw waits, then finds the line sent and plans its removal. `command`
+    first: /withdraw holds the item and cancels the line in flight (counted apart); the record waits,
+    then finds the item withdrawn and plans the removal itself (withdrawn_line). Either way, once."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's BEGIN IMMEDIATE already makes writers take turns")
+    from dataclasses import replace  # noqa: PLC0415 - this test's alone
+
+    from alerts.supersede import notice_key  # noqa: PLC0415
+    from handlers.withdrawal import withdrawn_line  # noqa: PLC0415
+
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    held = HeldCommit(factory)
+    directory = small_network()
+    item = make_item(originator="my-officer")
+    reference = str(item.reference)
+    copy = to("th-npoc", "d1", "the alert", kind=MessageKind.DELIVERY, reference=reference)
+    line = to("th-npoc", notice_key(copy.destination, "m0", 2), "rev 1 is superseded", reference=reference,
+              contact="th-npoc")
+    with factory() as uow:
+        uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
+        uow.outbox.enqueue(copy)
+        uow.outbox.mark_sent("d1", "m0", clock.now())
+        uow.items.mark_delivery("d1", "sent", clock.now(), "m0")
+        uow.items.revise(replace(item, revision=2, revised_at=clock.now()), make_route("th-npoc"),
+                         {"th-npoc": "d2"}, clock.now())
+        uow.outbox.enqueue(line)
+        uow.commit()
+    with engine.begin() as conn:  # leased by the worker: its send is on its way
+        conn.execute(update(outbox).where(outbox.c.key == line.key).values(state="sending"))
+
+    db = DatabaseThread()
+    keys = itertools.count(1)
+    worker = DeliveryWorker(db, held if first == "worker" else factory, {}, clock,  # type: ignore[arg-type]
+                            lambda: f"k{next(keys)}",
+                            withdrawn_line=lambda record, landed: withdrawn_line(record, landed, directory,
+                                                                                 clock.now()))
+    sent = Outgoing(line.key, line.kind, line.destination, line.text, line.reference, line.contact, False, None, 1)
+    answers: list[str] = []
+
+    def command() -> None:
+        officer = directory.contacts["my-officer"]
+        message = InboundMessage("e1", UserRef.parse("console:my-officer"), ChatRef.parse("console:@my-officer"),
+                                 f"/withdraw {reference} wrong", clock.now())
+        with (held if first == "command" else factory)() as uow:
+            ctx = CommandContext(uow=uow, message=message, sender=officer, directory=directory, now=clock.now(),
+                                 new_key=lambda: f"c{next(keys)}", platforms={Platform.CONSOLE})
+            withdraw(ctx, item.reference, "wrong")
+            uow.commit()
+        answers.extend(ctx.answers)
+
+    def record() -> None:
+        worker._write_sent([(sent, "m9")])
+
+    one, other = (record, command) if first == "worker" else (command, record)
+    try:
+        going_first, first_failed = in_thread(one)
+        assert held.holding.wait(WAIT)
+        going_second, second_failed = in_thread(other)
+        assert waiting_on_a_lock(engine)
+        held.go.set()
+        going_first.join(WAIT)
+        going_second.join(WAIT)
+    finally:
+        held.go.set()
+        db.close()
+    assert not first_failed and not second_failed, (first_failed, second_failed)
+    with engine.connect() as conn:
+        removals = conn.execute(select(func.count()).select_from(outbox).where(
+            outbox.c.kind == MessageKind.REMOVAL.value)).scalar()
+        state = conn.execute(select(outbox.c.state).where(outbox.c.key == line.key)).scalar()
+    assert state == "sent"
+    assert removals == 2  # rev 1's copy (by the command) and the landed line, each once
+    part = "and 1 line saying an earlier copy was superseded" if first == "worker" else "1 being sent"
+    assert any(part in a for a in answers), answers

@@ -21,8 +21,8 @@ from alerts.directory import Directory
 from alerts.identity import Platform, UserRef
 from alerts.items import Reference
 from alerts.lifecycle import Withdrawal
-from alerts.removal import Removal
-from alerts.supersede import Supersession
+from alerts.removal import WITHDRAWN_LINE, Removal
+from alerts.supersede import Supersession, notice_key, unknown_copy_line_key
 from alerts.messages import PLATFORM_ACTIONS, MessageKind, OutboundMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
@@ -32,7 +32,7 @@ from bot.runtime.delivery import DeliveryWorker, RetryPolicy
 from bot.connectors.errors import NotConnected, PermanentFailure, PlatformError, RateLimited, TransientFailure
 from handlers.correction import SUPERSEDED, late_copy
 from handlers.ports import Cancelled
-from handlers.withdrawal import CANCELLED, CANCELLED_KINDS, withdrawn_copy
+from handlers.withdrawal import CANCELLED, CANCELLED_KINDS, withdrawn_copy, withdrawn_line
 from storage.sealing import AesGcmSealer
 from storage.tables import outbox
 from storage.uow import SqlUnitOfWorkFactory
@@ -772,6 +772,58 @@ async def test_a_copy_that_lands_after_its_item_was_withdrawn_is_taken_back(engi
     removal = Removal.from_json(platform.received[1][1])
     assert (removal.message_id, removal.reference) == ("m1", reference)
     assert "was withdrawn by My Officer (Malaysia)" in platform.received[2][1]
+
+
+@pytest.mark.parametrize("platform_kind", [Platform.CONSOLE, Platform.MATRIX])
+@pytest.mark.parametrize("edited", [True, False], ids=["edit-failed", "message-unknown"])
+async def test_a_line_about_a_superseded_copy_that_lands_after_the_withdrawal_is_taken_back(
+        engine: Engine, sealer: AesGcmSealer, platform_kind: Platform, edited: bool) -> None:
+    """The line told in place of a superseded copy's edit was in flight when the item was withdrawn:
+    the withdrawal cancelled it (never sent, it thought); the send landed after all. The worker plans
+    its removal as it records the send, as the withdrawal did for a line sent before it; nothing is
+    told (its chat was told with the copy it followed). On Matrix the removal is the redaction of the
+    line's event in the reader's direct chat."""
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    item = make_item(originator="my-officer")
+    reference = str(item.reference)
+    reader = UserRef.parse("matrix:@th-npoc:example.org" if platform_kind is Platform.MATRIX else "console:th-npoc")
+    chat = Destination.direct(reader)
+    key = (notice_key(chat, "m0", 2) if edited else unknown_copy_line_key(reference, 1, chat))
+
+    class WithdrawnMidSend(FakePlatform):
+        async def send(self, message: Outgoing) -> str:
+            if message.key == key:
+                with factory() as uow:  # /withdraw commits while the line is on its way
+                    uow.items.withdraw(Reference.parse(reference), Withdrawal(clock.now(), "my-officer", "wrong"))
+                    assert uow.outbox.cancel(reference, {MessageKind.NOTICE}, CANCELLED, only={key}) == Cancelled(
+                        (key,), frozenset({key}))
+                    uow.commit()
+            return await super().send(message)
+
+    platform = WithdrawnMidSend()
+    platform.platform = platform_kind  # type: ignore[misc]
+    db = DatabaseThread()
+    keys = itertools.count(1)
+    worker = DeliveryWorker(db, factory, {platform_kind: platform}, clock, lambda: f"k{next(keys)}",  # type: ignore[arg-type]
+                            withdrawn_line=lambda record, line: withdrawn_line(record, line, small_network(),
+                                                                               clock.now()),
+                            actions=recorded_by(platform))
+    try:
+        with factory() as uow:
+            uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
+            uow.outbox.enqueue(OutboundMessage(key, MessageKind.NOTICE, chat, "rev 1 is superseded",
+                                               reference=reference, contact="th-npoc"))
+            uow.commit()
+        await worker.settle()
+    finally:
+        db.close()
+    with engine.connect() as connection:
+        rows = connection.execute(outbox.select().order_by(outbox.c.id)).all()
+    assert [(r.kind, r.state) for r in rows] == [("notice", "sent"), ("removal", "sent")]
+    removal = Removal.from_json(platform.received[1][1])
+    assert (removal.message_id, removal.reference, removal.purpose) == ("m1", reference, WITHDRAWN_LINE)
+    assert (removal.chat, removal.direct_with, removal.place) == (None, reader, chat)
 
 
 async def test_a_row_whose_kind_is_an_action_goes_to_its_operation_on_any_connector_added_later(

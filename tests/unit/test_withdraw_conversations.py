@@ -16,7 +16,8 @@ from alerts.messages import MessageKind
 from alerts.removal import WITHDRAWN, WITHDRAWN_LINE, Removal
 from alerts.supersede import Supersession, fallback_notice
 from handlers.ports import DeliveryRecord
-from handlers.withdrawal import CANCELLED, withdrawn_copy
+from handlers.correction import late_copy
+from handlers.withdrawal import CANCELLED, withdrawn_copy, withdrawn_line
 from tests.fakes import MemoryUnitOfWork
 from tests.sample_network import small_network
 from tests.unit.test_followup_harness import Bot
@@ -314,3 +315,113 @@ def test_an_earlier_telegram_copy_past_48_hours_is_asked_to_be_deleted(bot: Bot)
     assert {str(m.destination): m.text.endswith("delete the copy yourself: the bot can no longer remove it here.")
             for m in told} == {"direct:telegram:user:201": True,
                                str(bot.record(REF).delivery_to("th-npoc").destination): False}  # type: ignore[union-attr]
+
+
+# --- sends in flight, and each line about the item told under its own key ---------------------------
+
+def test_the_audit_counts_as_cancelled_only_what_is_never_sent() -> None:
+    """A send in flight cannot be stopped: it lands and is then taken back, so the withdrawal's audit
+    entry counts it apart from the messages that are never sent."""
+    bot = Bot()
+    bot.says("my-officer", ALERT)
+    flying = next(m.key for m in _rows(bot, MessageKind.DELIVERY) if m.contact == "th-npoc")
+    bot.store.outbox_state[flying] = "sending"  # leased by the worker; Malaysia's copy still waits
+    bot.answer("my-officer", f"/withdraw {REF} wrong caveat")
+    entry = bot.store.audit[-1]
+    assert entry.action is AuditAction.WITHDRAWAL
+    assert (entry.detail["messages_cancelled"], entry.detail["messages_in_flight"]) == ("1", "1")
+    assert (entry.detail["unsent_cancelled"], entry.detail["in_flight"]) == ("1", "1")
+
+
+def test_a_line_in_place_of_an_edit_in_flight_is_counted_apart(bot: Bot) -> None:
+    _corrected(bot, edited=True)
+    [edit] = _rows(bot, MessageKind.SUPERSEDE)
+    line = fallback_notice(Supersession.from_json(edit.text), edit.destination)
+    with MemoryUnitOfWork(bot.store) as uow:
+        uow.outbox.enqueue(line)
+        uow.commit()
+    bot.store.outbox_state[line.key] = "sending"  # leased: it may land yet, and is then taken back
+    answer = bot.answer("my-officer", f"/withdraw {REF} wrong flight")
+    assert answer.endswith("1 being sent: taken back if it lands.")
+    entry = bot.store.audit[-1]
+    assert (entry.detail["superseded_lines_cancelled"], entry.detail["superseded_lines_in_flight"]) == ("0", "1")
+
+
+def test_a_line_that_lands_after_the_withdrawal_is_planned_for_removal() -> None:
+    """What the delivery worker plans for a line about a superseded copy that was in flight when the
+    item was withdrawn: its removal, and nothing told (the chat was told with the copy it followed)."""
+    clock = ManualClock()
+    record, copy = _telegram_record(1, clock)
+    line = replace(copy, outbox_key="supn-x", platform_message_id="201:18", sent_at=clock.now())
+    [removal] = withdrawn_line(record, line, small_network(), clock.now())
+    planned = Removal.from_json(removal.text)
+    assert (removal.kind, planned.message_id, planned.purpose) == (MessageKind.REMOVAL, "201:18", WITHDRAWN_LINE)
+    assert withdrawn_line(record, replace(line, platform_message_id=None), small_network(), clock.now()) == []
+
+
+def test_a_recipient_left_out_then_back_in_is_told_of_the_withdrawal(bot: Bot) -> None:
+    """Malaysia's copy is taken back by rev 2 (its reader told it no longer goes to them), rev 3 goes to
+    Malaysia again in the same chat; the withdrawal is then told there too, in a line of its own."""
+    bot.later(10)
+    bot.says("my-officer", CORRECTION)
+    bot.worker_sends()
+    dropped = [m for m in bot.messages_to("my-npoc") if m.kind is MessageKind.NOTICE]
+    assert [m.text.endswith("which no longer goes to you. Disregard it; the bot removes its copy.")
+            for m in dropped] == [True]
+    bot.later(10)
+    bot.says("my-officer", f"/correct {REF} to:TH,MY")
+    bot.worker_sends()
+    bot.later(10)
+    answer = bot.answer("my-officer", f"/withdraw {REF} wrong flight")
+    assert answer.endswith("2 chats told.")
+    told = [m for m in bot.messages_to("my-npoc") if m.kind is MessageKind.NOTICE and "wrong flight" in m.text]
+    assert len(told) == 1 and told[0].key != dropped[0].key
+
+
+def test_each_correction_that_leaves_a_reader_out_tells_them_under_its_own_key(bot: Bot) -> None:
+    """Left out at rev 2, back at rev 3, left out again at rev 4: told twice, once by each."""
+    bot.says("my-officer", CORRECTION)
+    bot.worker_sends()
+    bot.says("my-officer", f"/correct {REF} to:TH,MY")
+    bot.worker_sends()
+    bot.says("my-officer", CORRECTION)
+    bot.worker_sends()
+    told = [m.text for m in bot.messages_to("my-npoc") if m.kind is MessageKind.NOTICE]
+    assert [t.split(": corrected as ")[1][:len(REF) + 6] for t in told] == [f"{REF} rev 2", f"{REF} rev 4"]
+
+
+def test_the_command_and_the_worker_plan_the_same_line_once(bot: Bot) -> None:
+    """The line a chat is told has one key whoever plans it: the withdrawal, then the delivery worker
+    taking back a copy there that landed late, queue it once."""
+    bot.answer("my-officer", f"/withdraw {REF} wrong flight")
+    record = bot.record(REF)
+    delivery = record.delivery_to("th-npoc")
+    assert delivery is not None
+    *_, told = withdrawn_copy(record, delivery, small_network(), bot.clock.now())
+    assert told.key in bot.store.outbox and bot.store.outbox[told.key].text == told.text
+
+
+def test_a_late_copy_of_a_reader_left_out_is_told_under_the_correction_s_key(bot: Bot) -> None:
+    """The correction and the worker (late_copy) plan the line 'no longer goes to you' under one key."""
+    bot.says("my-officer", CORRECTION)
+    [told] = [m for m in bot.messages_to("my-npoc") if m.kind is MessageKind.NOTICE]
+    [(revision, copy)] = [(r, d) for r, d in bot.store.superseded[REF] if d.contact == "my-npoc"]
+    *_, late = late_copy(bot.record(REF), revision, copy, "banner", False, small_network(), bot.clock.now())
+    assert late.key == told.key
+
+
+def test_a_reader_asked_by_a_correction_to_delete_a_copy_is_not_told_again_on_its_account(bot: Bot) -> None:
+    """Malaysia's Telegram copy was past 48 hours when rev 2 left Malaysia out: its reader was asked
+    then to delete it. The withdrawal tells Thailand, and not Malaysia again."""
+    record = bot.record(REF)
+    old = replace(record.delivery_to("my-npoc"), destination="direct:telegram:user:301",  # type: ignore[arg-type]
+                  sent_at=bot.clock.now() - timedelta(hours=49))
+    bot.store.items[REF] = replace(record, deliveries=tuple(old if d.contact == "my-npoc" else d
+                                                            for d in record.deliveries))
+    bot.says("my-officer", CORRECTION)
+    bot.worker_sends()
+    asked = [m for m in bot.store.messages_to("direct:telegram:user:301") if m.kind is MessageKind.NOTICE]
+    assert [m.text.endswith("delete the copy yourself: the bot can no longer remove it here.") for m in asked] == [True]
+    answer = bot.answer("my-officer", f"/withdraw {REF} wrong flight")
+    assert answer.endswith("1 chat told.")
+    assert not [m for m in bot.store.messages_to("direct:telegram:user:301") if "wrong flight" in m.text]
