@@ -170,7 +170,7 @@ class Receiver:
     async def _inbound(self, source: dict[str, Any], room_id: str) -> InboundMessage | None:
         if source.get("sender") == self._user_id:
             return None
-        read = read_event(source, room_id)
+        read = read_event(source, room_id, self._user_id)
         if read is None:  # a photo or file captioned with a command, or nothing for the bot
             return await media.inbound(self, source, room_id)
         if isinstance(read, MatrixReaction):
