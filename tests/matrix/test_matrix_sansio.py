@@ -333,3 +333,25 @@ def test_a_pill_of_the_bot_before_feedback_is_left_out_of_the_feedback() -> None
 def test_a_command_in_reply_to_a_delivery_is_about_its_item_when_it_names_none(typed: str, meant: str) -> None:
     message = text_message(text(f"> <@bot:example.org> [TLP:AMBER] ...\n\n{typed}", "$d"), (DELIVERY,), False)
     assert message is not None and message.text == meant
+
+
+def edit(body: str, original: str = "$r") -> MatrixText:
+    read = read_event(event({"msgtype": "m.text", "body": f"* {body}",
+                             "m.new_content": {"msgtype": "m.text", "body": body},
+                             "m.relates_to": {"rel_type": "m.replace", "event_id": original}}), ROOM, BOT)
+    assert isinstance(read, MatrixText) and read.edit_of == original
+    return read
+
+
+def test_an_edit_of_feedback_says_the_feedback_went_as_first_written() -> None:
+    # The original was a plain reply to the delivery (the connector looked it up): the edit carries no
+    # relation to the delivery (m.new_content), and is not sent on.
+    message = text_message(edit("Confirmed, stolen in 2025"), (), False, edited="A-2026-0001")
+    assert message is not None and message.text == "" and message.remark is not None
+    assert message.remark.startswith("Your feedback on A-2026-0001 was passed on as you first wrote it")
+    assert "!reply A-2026-0001" in message.remark
+    # An edit of conversation the bot never recorded stays conversation.
+    assert text_message(edit("see you at 3"), (), False, edited=None) is None
+    # An edit that is a command is the dispatcher's to judge (answered that it already ran, or run).
+    typed = text_message(edit("!reply A-2026-0001 Confirmed, stolen in 2025"), (), False, edited="A-2026-0001")
+    assert typed is not None and typed.text.startswith("!reply") and typed.edit_of == "$r"

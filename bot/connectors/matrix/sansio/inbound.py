@@ -10,6 +10,8 @@ start two bots talking forever; m.emote, media and edits are not commands). What
 - a reaction ✅ 👍 ✔️ ☑️ by a delivery's recipient on it, as "/ack REF";
 - the same reaction on the bot's request to approve a held item, as "/approve REF" from whoever
   reacted (the handler applies every rule of /approve: never the originator, only an approver);
+- an edit, that is no command, of a reply that was feedback, as a remark: the feedback went as first
+  written (the edit carries no relation to the delivery; the connector looks the original up);
 - a reaction or a reply on one of the bot's messages that does nothing (an unknown emoji, somebody
   else's delivery, a message that is no delivery) as a remark: the sender is told why.
 Ordinary conversation (anything else, replies and reactions among people included) is never stored.
@@ -193,6 +195,13 @@ NOT_A_DELIVERY = ("That message is not a delivered alert or request, so a {what}
                   "React with " + ACK_SHOWN + " on a delivery to acknowledge it, or reply to it to give feedback.")
 
 
+def edited_feedback_remark(reference: str) -> str:
+    """What an edit of feedback on `reference` (a plain reply to its delivery) is told."""
+    return (f"Your feedback on {reference} was passed on as you first wrote it: editing your message changes "
+            f"nothing its sender has. To add or correct something, reply to the alert again, or send "
+            f"!reply {reference} your text.")
+
+
 def approval_remark(reference: str, what: str) -> str:
     return (f"A {what} does nothing. React with {APPROVE_SHOWN} to approve {reference}, or decline it "
             f"with /decline {reference} your reason.")
@@ -227,10 +236,11 @@ def reaction_message(read: MatrixReaction, target: Target, sender_contact: str |
 
 
 def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
-                 awaited: bool = False) -> InboundMessage | None:
+                 awaited: bool = False, edited: str | None = None) -> InboundMessage | None:
     """The inbox message a text makes, given what each of its targets is (in read.targets' order);
     None for ordinary conversation. `awaited`: a command of the sender's awaits its text here, so
-    plain text is kept for the dispatcher to judge."""
+    plain text is kept for the dispatcher to judge. `edited`: for an edit, the item its original was
+    feedback on (the sender's plain reply to its delivery), else None."""
     sender, chat = _refs(read.sender, read.room_id)
     if sender is None or chat is None:
         return None
@@ -243,7 +253,9 @@ def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
         reply_to = MessageRef(chat, read.targets[-1])
     remark = None
     if not text.startswith(COMMAND_PREFIXES) and not awaited:
-        if read.addressed and not any(t.from_bot or t.approval for t in targets):
+        if read.edit_of is not None and edited is not None:
+            text, remark = "", edited_feedback_remark(edited)
+        elif read.addressed and not any(t.from_bot or t.approval for t in targets):
             text, remark = "", ADDRESSED  # words to the bot that it cannot read: never silence
         elif not any(t.from_bot or t.approval for t in targets):
             return None  # ordinary conversation: never stored
