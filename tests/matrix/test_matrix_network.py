@@ -209,6 +209,25 @@ async def test_a_reaction_acknowledges_and_a_reply_is_relayed_to_the_originator(
     assert "> <" not in body, "the reply fallback was stripped before the feedback was relayed"
 
 
+async def test_an_edit_of_feedback_is_answered_that_it_went_as_first_written(world: World) -> None:
+    """The edit (m.replace, as Element sends it) carries no relation to the delivery: the bot finds in
+    its inbox that the original was feedback, and says so rather than nothing."""
+    if not hasattr(world, "amber"):
+        await test_an_amber_strict_alert_reaches_thailand_in_its_encrypted_room(world)
+    reference, delivered = world.amber
+    original = await world.th.reply(world.th_room, delivered, "Checked with the airline")
+    await world.th.wait_for(lambda: world.item_state(reference, "th-npoc") == "answered", what="the feedback")
+    await world.th.send(world.th_room, {"msgtype": "m.text", "body": "* Checked with the airline and the embassy",
+                                        "m.new_content": {"msgtype": "m.text",
+                                                          "body": "Checked with the airline and the embassy"},
+                                        "m.relates_to": {"rel_type": "m.replace", "event_id": original}})
+    [told] = await world.th.wait_for(
+        lambda: [e for _, e in world.bot_messages(world.th, world.th_room)
+                 if e.body.startswith(f"Your feedback on {reference} was passed on as you first wrote it")],
+        what="the answer to the edited feedback")
+    assert f"!reply {reference} your text" in told.body and told.source["content"]["msgtype"] == "m.notice"
+
+
 async def test_a_reaction_or_reply_that_does_nothing_is_answered_with_why(world: World) -> None:
     if not hasattr(world, "amber"):
         await test_an_amber_strict_alert_reaches_thailand_in_its_encrypted_room(world)

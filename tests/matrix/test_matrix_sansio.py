@@ -297,3 +297,86 @@ def test_the_sans_io_layer_imports_no_network_library() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             for name in names:
                 assert name.split(".")[0] not in {"nio", "aiohttp", "asyncio", "socket", "storage"}, (path, name)
+
+
+# --- as people write on a phone -------------------------------------------------------------------
+
+def pilled(body: str, html_body: str, reply_to: str | None = None) -> MatrixText:
+    content: dict[str, Any] = {"msgtype": "m.text", "body": body, "format": "org.matrix.custom.html",
+                               "formatted_body": html_body}
+    if reply_to:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+    read = read_event(event(content), ROOM, BOT)
+    assert isinstance(read, MatrixText)
+    return read
+
+
+BOT_PILL = f'<a href="https://matrix.to/#/{BOT}">Liaison Bot</a>'
+
+
+@pytest.mark.parametrize(("body", "html_body"), [
+    ("Liaison Bot: !status A-2026-0001", f"{BOT_PILL}: !status A-2026-0001"),   # Element's pill, with its colon
+    ("Liaison Bot !status A-2026-0001", f"{BOT_PILL} !status A-2026-0001"),     # Element X: the name alone
+    ("Liaison Bot,\u00a0!status A-2026-0001", f"{BOT_PILL},&nbsp;!status A-2026-0001"),
+    (f"{BOT}: !status A-2026-0001", f"{BOT}: !status A-2026-0001"),            # the id typed, no pill
+])
+def test_a_command_addressed_to_the_bot_by_its_pill_is_the_command(body: str, html_body: str) -> None:
+    message = text_message(pilled(body, html_body), (), direct=False)
+    assert message is not None and message.text == "!status A-2026-0001" and message.remark is None
+    assert message.mentions == ()  # the bot's own pill names nobody in the command
+
+
+def test_a_pill_of_the_bot_before_plain_words_is_told_how_commands_are_written() -> None:
+    message = text_message(pilled("Liaison Bot: what is due today?", f"{BOT_PILL}: what is due today?"), (), False)
+    assert message is not None and message.text == "" and message.remark is not None
+    assert "!help" in message.remark and "!status A-2026-0042" in message.remark
+    # Somebody else's pill, or the bot's in the middle of a sentence, is conversation.
+    other = f'<a href="https://matrix.to/#/{TH}">Somchai</a>'
+    assert text_message(pilled("Somchai: !status A-2026-0001 please?", f"{other}: !status A-2026-0001 please?"),
+                        (), False) is None
+    assert text_message(pilled("ask Liaison Bot about it", f"ask {BOT_PILL} about it"), (), False) is None
+
+
+def test_a_pill_of_the_bot_before_feedback_is_left_out_of_the_feedback() -> None:
+    read = pilled("> <@bot:example.org> [TLP:AMBER] ...\n\nLiaison Bot: Confirmed",
+                  f"<mx-reply>quoted</mx-reply>{BOT_PILL}: Confirmed", "$d")
+    message = text_message(read, (DELIVERY,), False)
+    assert message is not None and message.text == "/reply A-2026-0001 Confirmed"
+
+
+@pytest.mark.parametrize(("typed", "meant"), [
+    ("!ack", "!ack A-2026-0001"),
+    ("/ACK", "/ACK A-2026-0001"),
+    ("!status", "!status A-2026-0001"),
+    ("!snooze 4h waiting for records", "!snooze A-2026-0001 4h waiting for records"),
+    ("!reply Confirmed, stolen", "!reply A-2026-0001 Confirmed, stolen"),
+    ("!ack A-2026-0007", "!ack A-2026-0007"),      # a reference typed is the one meant
+    ("!ack a-2026-0007", "!ack a-2026-0007"),
+    ("!mine", "!mine"),                            # a command about no one item is left as it is
+    ("!help ack", "!help ack"),
+])
+def test_a_command_in_reply_to_a_delivery_is_about_its_item_when_it_names_none(typed: str, meant: str) -> None:
+    message = text_message(text(f"> <@bot:example.org> [TLP:AMBER] ...\n\n{typed}", "$d"), (DELIVERY,), False)
+    assert message is not None and message.text == meant
+
+
+def edit(body: str, original: str = "$r") -> MatrixText:
+    read = read_event(event({"msgtype": "m.text", "body": f"* {body}",
+                             "m.new_content": {"msgtype": "m.text", "body": body},
+                             "m.relates_to": {"rel_type": "m.replace", "event_id": original}}), ROOM, BOT)
+    assert isinstance(read, MatrixText) and read.edit_of == original
+    return read
+
+
+def test_an_edit_of_feedback_says_the_feedback_went_as_first_written() -> None:
+    # The original was a plain reply to the delivery (the connector looked it up): the edit carries no
+    # relation to the delivery (m.new_content), and is not sent on.
+    message = text_message(edit("Confirmed, stolen in 2025"), (), False, edited="A-2026-0001")
+    assert message is not None and message.text == "" and message.remark is not None
+    assert message.remark.startswith("Your feedback on A-2026-0001 was passed on as you first wrote it")
+    assert "!reply A-2026-0001" in message.remark
+    # An edit of conversation the bot never recorded stays conversation.
+    assert text_message(edit("see you at 3"), (), False, edited=None) is None
+    # An edit that is a command is the dispatcher's to judge (answered that it already ran, or run).
+    typed = text_message(edit("!reply A-2026-0001 Confirmed, stolen in 2025"), (), False, edited="A-2026-0001")
+    assert typed is not None and typed.text.startswith("!reply") and typed.edit_of == "$r"

@@ -170,7 +170,7 @@ class Receiver:
     async def _inbound(self, source: dict[str, Any], room_id: str) -> InboundMessage | None:
         if source.get("sender") == self._user_id:
             return None
-        read = read_event(source, room_id)
+        read = read_event(source, room_id, self._user_id)
         if read is None:  # a photo or file captioned with a command, or nothing for the bot
             return await media.inbound(self, source, room_id)
         if isinstance(read, MatrixReaction):
@@ -181,7 +181,8 @@ class Receiver:
         room = self._client.rooms.get(room_id)
         direct = is_direct_chat(self._directory.current(), room_id, room.users if room is not None else None,
                                 self._user_id, read.sender)
-        return text_message(read, targets, direct, awaited=whose and await self._awaited(read))
+        edited = await self._fed_back(room_id, read.edit_of, read.sender) if whose and read.edit_of else None
+        return text_message(read, targets, direct, awaited=whose and await self._awaited(read), edited=edited)
 
     async def _target(self, room_id: str, event_id: str, whose: bool = True) -> Target:
         """What a reaction or reply points at: a delivery, else (`whose`) an approval request, else
@@ -200,6 +201,29 @@ class Receiver:
             return Target(event_id)
         sender = getattr(getattr(response, "event", None), "sender", None)
         return Target(event_id, from_bot=isinstance(response, RoomGetEventResponse) and sender == self._user_id)
+
+    async def _fed_back(self, room_id: str, event_id: str, sender: str) -> str | None:
+        """The item whose delivery `event_id` (by `sender`) was a plain reply to, i.e. feedback on; else
+        None. An edit names only its original, so the original is fetched (and decrypted) to see."""
+        try:
+            response = await self._client.room_get_event(room_id, event_id)
+            event = response.event if isinstance(response, RoomGetEventResponse) else None
+            if isinstance(event, MegolmEvent):
+                event.room_id = room_id
+                event = self._client.decrypt_event(event)
+            source = getattr(event, "source", None)
+        except Exception as exc:  # its key gone, or the server refused: the edit is left alone, as before
+            log.debug("Matrix: the original of an edit could not be read: %s", type(exc).__name__)
+            return None
+        original = read_event(source, room_id, self._user_id) if isinstance(source, dict) else None
+        if not isinstance(original, MatrixText) or original.sender != sender \
+                or original.text.startswith(COMMAND_PREFIXES) or self._find_delivery is None:
+            return None
+        for target in original.targets:
+            found = await self._find_delivery(target)
+            if found is not None:
+                return found[0]
+        return None
 
     def _contact_id(self, user_id: str) -> str | None:
         try:

@@ -3,10 +3,15 @@
 Only what a person typed counts: m.text messages (m.notice is what bots post, and answering it could
 start two bots talking forever; m.emote, media and edits are not commands). What is recorded:
 - a text that is a command (it begins with / or !);
-- a reply or thread reply to a delivered item, as "/reply REF text" (the quoted fallback removed);
+- a reply or thread reply to a delivered item, as "/reply REF text" (the quoted fallback removed); a
+  command in reply to a delivery that names no item (`!ack`, `!snooze 4h`) is about the delivered one;
+- a message that opens with the bot's pill (`Liaison Bot: !status A-1`, as Element writes a mention) is
+  read without it; one whose words after it are no command is told how commands are written;
 - a reaction ✅ 👍 ✔️ ☑️ by a delivery's recipient on it, as "/ack REF";
 - the same reaction on the bot's request to approve a held item, as "/approve REF" from whoever
   reacted (the handler applies every rule of /approve: never the originator, only an approver);
+- an edit, that is no command, of a reply that was feedback, as a remark: the feedback went as first
+  written (the edit carries no relation to the delivery; the connector looks the original up);
 - a reaction or a reply on one of the bot's messages that does nothing (an unknown emoji, somebody
   else's delivery, a message that is no delivery) as a remark: the sender is told why.
 Ordinary conversation (anything else, replies and reactions among people included) is never stored.
@@ -25,6 +30,8 @@ from typing import Any
 
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.messages import InboundMessage, Mention
+from handlers.command_list import COMMANDS
+from handlers.lexer import split_head, take_word
 
 # Reactions that acknowledge a delivered item: ✅ 👍 ✔️ (with or without the emoji variation selector),
 # and ☑️. Skin tones on 👍 count too.
@@ -45,6 +52,7 @@ class MatrixText:
     edit_of: str | None = None  # the event this one edits: `text` is the edited text
     # Pills, in order: (their words in the plain body, the Matrix user id they link to).
     mentions: tuple[tuple[str, str], ...] = ()
+    addressed: bool = False  # it opened with the bot's pill (or id), which `text` no longer holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +96,27 @@ def _when(source: dict[str, Any]) -> datetime:
     return datetime.now(timezone.utc)
 
 
-def read_event(source: dict[str, Any], room_id: str) -> MatrixText | MatrixReaction | None:
-    """A (decrypted) room event's source as a text or a reaction; None for anything else."""
+# What may stand between the bot's pill and the command: Element puts ": " after a pill that opens a message.
+_AFTER_PILL = ":,\u00a0 \t\n"
+
+
+def addressed_to(text: str, mentions: tuple[tuple[str, str], ...], own: str | None
+                 ) -> tuple[str, tuple[tuple[str, str], ...], bool]:
+    """`text` without a leading pill of the bot's (`own`: its user id) or its id typed out, the
+    mentions without that pill, and whether it was there. Element writes a pill as the display name
+    in the plain body, so "Liaison Bot: !status A-1" is a command to the bot, not conversation."""
+    if not own:
+        return text, mentions, False
+    if mentions and mentions[0][1] == own and text.startswith(mentions[0][0]):
+        return text[len(mentions[0][0]):].lstrip(_AFTER_PILL), mentions[1:], True
+    if text.startswith(own) and text[len(own):len(own) + 1] in ("", *_AFTER_PILL):
+        return text[len(own):].lstrip(_AFTER_PILL), mentions, True
+    return text, mentions, False
+
+
+def read_event(source: dict[str, Any], room_id: str, own: str | None = None) -> MatrixText | MatrixReaction | None:
+    """A (decrypted) room event's source as a text or a reaction; None for anything else. `own`: the
+    bot's user id, whose pill opening a text is left out of it (MatrixText.addressed)."""
     event_type = source.get("type")
     content = source.get("content")
     event_id = source.get("event_id")
@@ -112,8 +139,9 @@ def read_event(source: dict[str, Any], room_id: str) -> MatrixText | MatrixReact
         if relation.get("rel_type") != "m.replace" or not isinstance(new, dict) or new.get("msgtype") != "m.text" \
                 or not isinstance(new.get("body"), str) or not isinstance(original, str):
             return None
-        return MatrixText(event_id, sender, room_id, _when(source), new["body"].strip(), edit_of=original,
-                          mentions=pills(new))
+        text, mentions, addressed = addressed_to(new["body"].strip(), pills(new), own)
+        return MatrixText(event_id, sender, room_id, _when(source), text, edit_of=original, mentions=mentions,
+                          addressed=addressed)
     body = content.get("body")
     if not isinstance(body, str):
         return None
@@ -125,14 +153,27 @@ def read_event(source: dict[str, Any], room_id: str) -> MatrixText | MatrixReact
     if isinstance(replied, str) and replied not in targets:
         targets.append(replied)
     text = strip_reply_fallback(body) if isinstance(replied, str) else body
-    return MatrixText(event_id, sender, room_id, _when(source), text.strip(), tuple(targets), mentions=pills(content))
+    text, mentions, addressed = addressed_to(text.strip(), pills(content), own)
+    return MatrixText(event_id, sender, room_id, _when(source), text, tuple(targets), mentions=mentions,
+                      addressed=addressed)
+
+
+# Commands about one item that a reply to its delivery may leave unnamed: `!ack` in reply to the alert.
+# (/withdraw and /correct are kept to a typed reference: they change what every recipient holds.)
+ABOUT_THE_REPLIED = frozenset({"ack", "reply", "status", "history", "snooze", "remind", "escalate"})
+_REFERENCE_TYPED = re.compile(r"^[A-Za-z]-\d")  # a reference, right or wrong: the one the person meant
 
 
 def reply_command(reference: str, text: str) -> str:
-    """A reply to a delivered item as the command it means; a reply that is a command stays one."""
-    if text.startswith(COMMAND_PREFIXES):
+    """A reply to a delivered item as the command it means: plain text is feedback on it; a command
+    about one item that names none is about this one; any other command stays as typed."""
+    head = split_head(text)
+    if head is None:
+        return text if text.startswith(COMMAND_PREFIXES) else f"/reply {reference} {text}"
+    spec, rest = COMMANDS.spec_for(head[0]), head[2]
+    if spec is None or spec.name not in ABOUT_THE_REPLIED or _REFERENCE_TYPED.match(take_word(rest)[0]):
         return text
-    return f"/reply {reference} {text}"
+    return f"{text[:len(text) - len(rest)]} {reference}{rest}"
 
 
 # What the event a reaction or reply points at turned out to be (the connector looks it up).
@@ -148,8 +189,17 @@ APPROVE_SHOWN = "✅"
 
 
 ACK_SHOWN = "✅ 👍 ✔️ ☑️"
+ADDRESSED = ("I read commands, which begin with ! (for example !status A-2026-0042). Send !help to see "
+             "what you can do.")
 NOT_A_DELIVERY = ("That message is not a delivered alert or request, so a {what} on it does nothing. "
                   "React with " + ACK_SHOWN + " on a delivery to acknowledge it, or reply to it to give feedback.")
+
+
+def edited_feedback_remark(reference: str) -> str:
+    """What an edit of feedback on `reference` (a plain reply to its delivery) is told."""
+    return (f"Your feedback on {reference} was passed on as you first wrote it: editing your message changes "
+            f"nothing its sender has. To add or correct something, reply to the alert again, or send "
+            f"!reply {reference} your text.")
 
 
 def approval_remark(reference: str, what: str) -> str:
@@ -186,10 +236,11 @@ def reaction_message(read: MatrixReaction, target: Target, sender_contact: str |
 
 
 def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
-                 awaited: bool = False) -> InboundMessage | None:
+                 awaited: bool = False, edited: str | None = None) -> InboundMessage | None:
     """The inbox message a text makes, given what each of its targets is (in read.targets' order);
     None for ordinary conversation. `awaited`: a command of the sender's awaits its text here, so
-    plain text is kept for the dispatcher to judge."""
+    plain text is kept for the dispatcher to judge. `edited`: for an edit, the item its original was
+    feedback on (the sender's plain reply to its delivery), else None."""
     sender, chat = _refs(read.sender, read.room_id)
     if sender is None or chat is None:
         return None
@@ -202,11 +253,16 @@ def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
         reply_to = MessageRef(chat, read.targets[-1])
     remark = None
     if not text.startswith(COMMAND_PREFIXES) and not awaited:
-        if not any(t.from_bot or t.approval for t in targets):
+        if read.edit_of is not None and edited is not None:
+            text, remark = "", edited_feedback_remark(edited)
+        elif read.addressed and not any(t.from_bot or t.approval for t in targets):
+            text, remark = "", ADDRESSED  # words to the bot that it cannot read: never silence
+        elif not any(t.from_bot or t.approval for t in targets):
             return None  # ordinary conversation: never stored
-        approval = next((t.approval for t in targets if t.approval is not None), None)
-        text, remark = "", (approval_remark(approval, "reply to an approval request") if approval is not None
-                            else NOT_A_DELIVERY.format(what="reply"))
+        else:
+            approval = next((t.approval for t in targets if t.approval is not None), None)
+            text, remark = "", (approval_remark(approval, "reply to an approval request") if approval is not None
+                                else NOT_A_DELIVERY.format(what="reply"))
     return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to, message_id=read.event_id,
                           direct=direct, remark=remark, edit_of=read.edit_of,
                           mentions=tuple(Mention(words, UserRef(Platform.MATRIX, user))
