@@ -236,7 +236,7 @@ class ReminderService:
         """The item's plan and the texts of what it sends, by key: all that is made of its stored
         values, made before anything of it is written. Planned from who is away now, in the round's
         transaction: a backup back, or away, since the last round counts."""
-        plan = plan_item(item, now, self.policy, directory, away)
+        plan = plan_item(item, now, self.policy, directory, away, self._platforms)
         texts = {r.key: render_reminder(r, item, directory, now) for r in plan.send
                  if _has_account(directory, r.to)}
         for reminder in plan.send + plan.superseded:
@@ -254,8 +254,11 @@ class ReminderService:
                                kind=MessageKind.ESCALATION if escalation else MessageKind.REMINDER,
                                encrypted_only=self._encrypted_only, platforms=self._platforms,
                                protect_content=item.caveat.protect_content, attachments=files)
-        if not found:
-            report.unreachable += uow.reminders.record(reminder, "unreachable", now)
+        if not found:  # no account on a platform the bot runs: noted once, and the next step goes on
+            if uow.reminders.record(reminder, "unreachable", now):
+                report.unreachable += 1
+                log.warning("a %s of item %s cannot be sent: its reader has no account on a platform this bot "
+                            "runs", "escalation" if escalation else "reminder", item.reference)
             return
         if not uow.reminders.record(reminder, "sent", now):
             return  # handled before: by an earlier run of this job, or another scheduler
