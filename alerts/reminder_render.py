@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from alerts.away import away_too_text, chain_text, until_text
 from alerts.directory import Directory
 from alerts.items import Reference
+from alerts.reachability import NO_ACCOUNT
 from alerts.reminders import FollowUp, Reminder, Stage, Track
 from alerts.times import contact_zone, local_time
 
@@ -101,7 +102,11 @@ def render_backup(reminder: Reminder, item: FollowUp, directory: Directory, now:
 
 
 def backup_passed_over(reminder: Reminder, directory: Directory) -> str | None:
-    """Who was passed over on an escalation and why: the recipient's backup is away. None when not."""
+    """Who was passed over on an escalation and why: the recipient's backup is away, or cannot be
+    reached. None when not."""
+    if reminder.unreached is not None:
+        return (f"{title(directory, reminder.contact)}'s backup {title(directory, reminder.unreached)} cannot be "
+                f"reached ({NO_ACCOUNT}), so it comes to the coordinators now.")
     chain = reminder.passed
     if chain is None or chain.away is None:
         return None

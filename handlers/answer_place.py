@@ -81,11 +81,14 @@ def messages_about(directory: Directory, contact_id: str, caveat: Caveat, refere
                    key: str | None = None, attachments: tuple[str, ...] = ()) -> list[OutboundMessage]:
     """The outbox rows telling the contact `text` about the item `reference`: `text` in the direct
     chat direct_place allows, and a content-free notice in their usual chat when that is elsewhere,
-    or when no chat of theirs may carry it. [] for someone not (or no longer) reachable at all."""
+    or when no chat of theirs may carry it. [] for someone not (or no longer) reachable at all: nothing
+    is queued for a platform the bot does not run."""
     contact = directory.contacts.get(contact_id)
     if contact is None:
         return []
-    place = direct_place(contact, caveat, directory, encrypted_only, platforms)
+    place = direct_place(contact, caveat, directory, encrypted_only, platforms).running(platforms)
+    if place.destination is None and place.notice is None:
+        return []
     found: list[OutboundMessage] = []
     if place.destination is not None:
         found.append(OutboundMessage(key=key or new_key(), kind=kind, destination=place.destination, text=text,
