@@ -22,7 +22,6 @@ from alerts.clock import Clock
 from alerts.errors import InvalidValue
 from alerts.items import Reference
 from storage import key_binding
-from storage import keyring as keyfile
 from storage.audit.log import AuditHeadCorrupt
 from storage.keyring import Keyring, KeyringError
 from storage.audit import erase, export, show, verify
@@ -78,8 +77,9 @@ def _quiet_stdout() -> None:
 
 def keyring_of(ctx: AuditContext, *, records: bool = True) -> Keyring:
     """The key file, checked against the database it is used with (KeyFileMismatch names the right
-    one); a command that records in the log binds the database to it on first use."""
-    keyring = keyfile.load(ctx.keyring_path)
+    one, and so does a missing one); a command that records in the log binds the database to it on
+    first use."""
+    keyring = key_binding.load_for(ctx.engine, ctx.keyring_path)
     if records:
         key_binding.bind(ctx.engine, keyring)
     else:

@@ -1,0 +1,45 @@
+"""Operator slips on the command line, as an operator types them (bot.cli.main): each refusal is one
+line starting `error:` on standard error with a non-zero exit and no traceback, and says what is
+accepted; nothing is changed or recorded by a refused command."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.config.settings import load_settings
+from storage import keyring as keyfile
+from tests.ops.failover_pair import write_config
+from tests.ops.test_start_refusals import cli, keys_of, one_line_error, used
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    return write_config(tmp_path, None)
+
+
+def audit_entries(config: Path) -> int:
+    database = Path(load_settings(config).storage.url.removeprefix("sqlite:///"))
+    with sqlite3.connect(database) as db:
+        return int(db.execute("SELECT count(*) FROM audit_entries").fetchone()[0])
+
+
+@pytest.mark.parametrize("command", [
+    ["audit", "verify"], ["audit", "export"], ["audit", "show", "A-2026-0001"],
+    ["audit", "erase", "A-2026-0001", "--reason", "retention"], ["keys", "rotate"]])
+def test_a_missing_key_file_is_named_as_the_start_names_it_never_generate_a_new_one(
+        config: Path, command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Without the key file these commands once said "create it with `liaison-bot keys generate`":
+    a new key file cannot read what the database holds. They now give the start's line: the key the
+    database needs, to be put back from its backup."""
+    used(config)
+    keys = keys_of(config)
+    fingerprint = keyfile.load(keys).fingerprint
+    keys.unlink()
+    started = one_line_error(capsys, "--config", str(config), "console")
+    line = one_line_error(capsys, "--config", str(config), *command)
+    assert line == started
+    assert fingerprint in line and "back from its backup" in line and "keys generate" not in line
+    assert not keys.exists()
