@@ -80,15 +80,22 @@ def _key_ids_in_use(connection: Connection) -> tuple[set[str], set[str]]:
     return masters, signing
 
 
-def refuse_new_key_file(engine: Engine, path: Path) -> None:
-    """Raises KeyFileMissing when the database holds content: only an empty one gets a new key file."""
+def belongs_to(engine: Engine) -> str | None:
+    """The key file the database already belongs to (bound, or content sealed under it), for a
+    message; None for a database that may take any key file."""
     with engine.connect() as connection:
         connection = connection.execution_options(**READ_ONLY)
         with connection.begin():
             if read_binding(connection) is None and not holds_sealed_content(connection):
-                return
-            expected = expected_key(connection)
-    raise KeyFileMissing(missing_key_file(path, expected))
+                return None
+            return expected_key(connection)
+
+
+def refuse_new_key_file(engine: Engine, path: Path) -> None:
+    """Raises KeyFileMissing when the database holds content: only an empty one gets a new key file."""
+    expected = belongs_to(engine)
+    if expected is not None:
+        raise KeyFileMissing(missing_key_file(path, expected))
 
 
 def missing_key_file(path: Path, expected: str) -> str:

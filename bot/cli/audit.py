@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from alerts.clock import Clock
 from alerts.errors import InvalidValue
 from alerts.items import Reference
+from bot.ops.leadership import InstanceActive
 from storage import key_binding
 from storage.audit.log import AuditHeadCorrupt
 from storage.keyring import Keyring, KeyringError
@@ -59,7 +60,7 @@ def runs(handler: Handler, load_context: LoadContext) -> Callable[[argparse.Name
             # The reader stopped early (`| head`): what was consulted is recorded already.
             _quiet_stdout()
             return 1
-        except (KeyringError, AuditHeadCorrupt, OSError) as error:
+        except (KeyringError, AuditHeadCorrupt, InstanceActive, OSError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
     return run

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.config.settings import load_settings
+from bot.ops.leadership import FileLock
 from storage import keyring as keyfile
 from tests.ops.failover_pair import write_config
 from tests.ops.test_start_refusals import cli, keys_of, one_line_error, used
@@ -43,3 +44,29 @@ def test_a_missing_key_file_is_named_as_the_start_names_it_never_generate_a_new_
     assert line == started
     assert fingerprint in line and "back from its backup" in line and "keys generate" not in line
     assert not keys.exists()
+
+
+def test_keys_generate_force_is_refused_while_an_instance_runs_and_says_what_replacing_does(
+        config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`keys generate --force` once replaced the key file under a running bot, and its warning blamed
+    AuditHeadCorrupt and `db upgrade`: the database stays bound to the old key file."""
+    used(config)
+    keys = keys_of(config)
+    before = keys.read_bytes()
+    fingerprint = keyfile.load(keys).fingerprint
+    database = Path(load_settings(config).storage.url.removeprefix("sqlite:///"))
+    running = FileLock(database.with_name(database.name + ".leader.lock"))  # as `run` holds it
+    assert running.try_acquire()
+    try:
+        line = one_line_error(capsys, "--config", str(config), "keys", "generate", "--force")
+    finally:
+        running.release()
+    assert "instance is running" in line and "stop every instance" in line
+    assert keys.read_bytes() == before
+    entries = audit_entries(config)
+    assert cli("--config", str(config), "keys", "generate", "--force") == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "AuditHeadCorrupt" not in err and "db upgrade" not in err
+    warning = next(line for line in err.splitlines() if line.startswith("warning:"))
+    assert fingerprint in warning and "will not start" in warning and "put back from its backup" in warning
+    assert audit_entries(config) == entries
