@@ -70,3 +70,19 @@ def test_keys_generate_force_is_refused_while_an_instance_runs_and_says_what_rep
     warning = next(line for line in err.splitlines() if line.startswith("warning:"))
     assert fingerprint in warning and "will not start" in warning and "put back from its backup" in warning
     assert audit_entries(config) == entries
+
+
+def test_operator_commands_print_no_alembic_preamble_but_a_migration_still_shows(
+        config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every operator command once printed alembic's "Context impl SQLiteImpl." and "Will assume
+    non-transactional DDL." on standard error; the steps of a real migration stay in the log."""
+    assert cli("--config", str(config), "db", "upgrade") == 0
+    err = capsys.readouterr().err
+    assert "Running upgrade" in err and "0018_heldby" in err
+    assert "Context impl" not in err and "non-transactional" not in err
+    used(config)
+    capsys.readouterr()
+    for command in (["audit", "verify"], ["db", "upgrade"], ["member", "export"], ["check-config"]):
+        assert cli("--config", str(config), *command) == 0
+        err = capsys.readouterr().err
+        assert "alembic" not in err, (command, err)
