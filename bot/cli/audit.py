@@ -125,6 +125,10 @@ def register(subparsers: Any, load_context: LoadContext, common: argparse.Argume
 
 
 def cmd_verify(args: argparse.Namespace, ctx: AuditContext) -> int:
+    if args.workers is not None and args.workers < 1:
+        print(f"error: --workers {args.workers}: give a number of processes, 1 or more (or leave it out for one "
+              "per CPU), e.g. --workers 4", file=sys.stderr)
+        return 1
     report = verify(ctx.engine, keyring_of(ctx, records=False), ctx.witness_path, workers=args.workers)
     print(report.summary())
     if ctx.witness_path is None:
@@ -134,6 +138,12 @@ def cmd_verify(args: argparse.Namespace, ctx: AuditContext) -> int:
 
 
 def cmd_export(args: argparse.Namespace, ctx: AuditContext) -> int:
+    if args.since is not None and args.until is not None and args.since >= args.until:
+        # It would export nothing and still record an export.
+        print(f"error: --since {_shown(args.since)} is not before --until {_shown(args.until)}: the period holds "
+              "nothing (--until is excluded); give --since earlier than --until, e.g. "
+              "--since 2026-11-01 --until 2026-12-01", file=sys.stderr)
+        return 1
     keyring = keyring_of(ctx)
     options = dict(since=args.since, until=args.until, reference=args.reference, country=args.country,
                    recipient=args.recipient, actor=ctx.actor, purpose=args.purpose, clock=ctx.clock,
@@ -208,3 +218,11 @@ def _when(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date or time, e.g. 2026-11-23 or "
                                          "2026-11-23T09:00") from None
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def _shown(moment: datetime) -> str:
+    """A moment as the operator would have typed it: a date alone at midnight UTC."""
+    utc = moment.astimezone(timezone.utc)
+    if utc.time() == datetime.min.time():
+        return utc.date().isoformat()
+    return utc.replace(tzinfo=None).isoformat(timespec="seconds" if utc.microsecond == 0 else "microseconds") + "Z"
