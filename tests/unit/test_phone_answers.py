@@ -63,3 +63,13 @@ def test_a_pressed_acknowledge_points_to_replying_to_the_message_and_names_the_p
     bot = _posted()
     assert _pressed(bot, "th-npoc", "/ack A-2026-0001", "console:@th-npoc") == [
         "Acknowledged A-2026-0001. To send feedback, reply to the alert's message."]
+
+
+def test_help_and_start_list_only_what_the_asker_may_use() -> None:
+    bot = Bot()
+    [officer] = bot.says("my-officer", "/start")  # Telegram sends /start when someone first opens the bot
+    assert officer == bot.answer("my-officer", "/help")
+    assert officer.startswith("Your commands:\nSend: /alert /request /forward") and "/member" not in officer
+    assert len(officer) < 500
+    [admin] = bot.says("admin", "/help")
+    assert "Administer: /member /room /device" in admin and "/alert" not in admin
