@@ -14,6 +14,7 @@ from alerts.away import away_too_text, chain_text, until_text
 from alerts.directory import Directory
 from alerts.items import Reference
 from alerts.reachability import NO_ACCOUNT
+from alerts.render import reference_banner
 from alerts.reminders import FollowUp, Reminder, Stage, Track
 from alerts.times import contact_zone, local_time
 
@@ -34,8 +35,7 @@ def duration(span: timedelta) -> str:
 
 def banner(item: FollowUp) -> str:
     """The item's banner line, as alerts.render.banner_line writes it for the Item itself."""
-    noun = Reference.parse(item.reference).kind.noun.lower()
-    return f"[{item.caveat.tlp.label}] {item.reference} · {item.priority.value.upper()} {noun}"
+    return reference_banner(item.caveat.tlp, item.reference, item.priority, Reference.parse(item.reference).kind.noun)
 
 
 def title(directory: Directory, contact: str) -> str:

@@ -3,7 +3,9 @@
 An answer about AMBER+STRICT or RED items (who received them, when, how far they got) typed in a
 group or room is given in the asker's direct chat with the bot on the same platform (on Matrix the
 connector opens one on demand), and the chat is told only where the answer went
-(alerts.caveat_rules.private_answer). Everything else is answered where it was asked.
+(alerts.caveat_rules.private_answer). So is an answer that carries what only the asker should read
+(their accounts: /whoami; items' text: /find): answer_in_direct_chat. Everything else is answered
+where it was asked.
 
 A message to a person about an item (feedback, a notice, a reminder, a forward) goes where
 alerts.routing_places.direct_place says, as the item's own copies do: `messages_about`. Those that ask
@@ -55,6 +57,16 @@ def answer_placed(ctx: CommandContext, text: str, tlps: Iterable[Tlp], *, kind: 
                   reference: str | None = None) -> None:
     """Queue placed_answer()."""
     ctx.uow.outbox.enqueue_many(placed_answer(ctx, text, tlps, kind=kind, reference=reference))
+
+
+def answer_in_direct_chat(ctx: CommandContext, text: str, carries: str, reference: str | None = None) -> None:
+    """Answer `text` in the asker's direct chat with the bot (as a stranger's refusal goes), and tell
+    the chat asked in, in one line, where it went and why: what the answer `carries`."""
+    answer = ctx.answer_message(text, reference=reference)
+    ctx.uow.outbox.enqueue_many([
+        replace(answer, destination=Destination.direct(ctx.message.sender)),
+        ctx.answer_message(f"{_name(ctx)}: answered in your direct chat with the bot, because the "
+                           f"answer carries {carries}.")])
 
 
 def _name(ctx: CommandContext) -> str:
