@@ -236,7 +236,7 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
             item, title(ctx, me), text, from_originator=True, closure=record.closure, zone=zone), files)
         ctx.audit(AuditAction.FEEDBACK, recipients=contacts, reference=str(reference), caveat=item.caveat.label(),
                   detail={"direction": UPDATE_TO_RECIPIENTS, "text": text})
-        ctx.answer(f"Your update on {reference} goes to {len(contacts)} recipients.{closed}")
+        ctx.answer(f"Your update on {reference} goes to {_recipients(len(contacts))}.{closed}")
         return
     delivery, on_behalf = _own_or_stood_in(ctx, record)
     if delivery is None:
@@ -262,6 +262,10 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
                f"{title(ctx, item.originator)}.{closed}")
 
 
+def _recipients(count: int) -> str:
+    return f"{count} recipient" if count == 1 else f"{count} recipients"
+
+
 def close(ctx: CommandContext, reference: Reference, outcome: str) -> None:
     record = find_item(ctx, reference, "close")
     if record is None:
@@ -282,7 +286,7 @@ def close(ctx: CommandContext, reference: Reference, outcome: str) -> None:
         notify(ctx, item.originator, MessageKind.NOTICE, record,
                render_closure(item, title(ctx, sender.id), outcome), protect_content=item.caveat.protect_content)
     _refuse_pending_forwards(ctx, record)
-    ctx.answer(f"Closed {reference}. {len(told)} recipients are told.")
+    ctx.answer(f"Closed {reference}. {_recipients(len(told))} {'is' if len(told) == 1 else 'are'} told.")
 
 
 def _refuse_pending_forwards(ctx: CommandContext, record: ItemRecord) -> None:

@@ -202,3 +202,12 @@ def test_mine_stays_short_enough_for_a_phone(bot: Bot) -> None:
     lines = bot.answer("my-officer", "/mine").splitlines()
     assert len(lines) == 10 and lines[-1] == "and 4 more."
     assert lines[1].startswith("A-2026-0012")
+
+
+def test_an_update_or_a_closure_for_one_recipient_says_one_recipient() -> None:
+    bot = Bot()
+    bot.says("my-officer", "/alert to:TH tlp:amber topic:document-fraud Two travellers, flight XX123")
+    bot.worker_sends()
+    assert bot.answer("my-officer", f"/reply {REF} Second traveller identified") == (
+        f"Your update on {REF} goes to 1 recipient.")
+    assert bot.answer("my-officer", f"/close {REF} both arrested") == f"Closed {REF}. 1 recipient is told."
