@@ -347,7 +347,7 @@ def mine(ctx: CommandContext) -> None:
     records = list(ctx.uow.items.for_contact(me))
     # The answer goes to the asker's direct chat when any item in it must (answer_placed): its zone too.
     zone = answer_zone(ctx, {record.item.caveat.tlp for record in records if record.erasure is not None
-                             or record.item.originator == me or _owes(record, me)})
+                             or record.item.originator == me or record.delivery_to(me) is not None})
     lines: list[tuple[datetime, str, str, Tlp]] = []
     for record in records:
         item = record.item
@@ -361,7 +361,7 @@ def mine(ctx: CommandContext) -> None:
             line = mine_sent_line(item, organisations, [d.progress for d in record.deliveries], pending, zone=zone)
         else:
             delivery = record.delivery_to(me)
-            if delivery is None or delivery.progress.state.answered:
+            if delivery is None:
                 continue
             originator = ctx.directory.contacts.get(item.originator)
             sender = f"{originator.name} ({originator.organisation})" if originator else item.originator
@@ -371,12 +371,6 @@ def mine(ctx: CommandContext) -> None:
     lines.sort(key=lambda entry: entry[:2], reverse=True)
     answer_placed(ctx, render_mine([line for _, _, line, _ in lines], MINE_LIMIT, zone=zone),
                   {tlp for *_, tlp in lines})
-
-
-def _owes(record: ItemRecord, me: str) -> bool:
-    """Whether /mine lists the item as received by `me`: delivered to them and not answered yet."""
-    delivery = record.delivery_to(me)
-    return delivery is not None and not delivery.progress.state.answered
 
 
 def _stood_in_lines(ctx: CommandContext, zone: str) -> list[tuple[datetime, str, str, Tlp]]:

@@ -189,11 +189,15 @@ def test_mine_lists_both_directions_newest_first(bot: Bot) -> None:
     ]
 
 
-def test_answered_and_closed_items_leave_mine(bot: Bot) -> None:
+def test_an_answered_item_still_open_stays_in_mine_as_answered_and_a_closed_one_leaves(bot: Bot) -> None:
     bot.says("th-npoc", f"/reply {REF} Confirmed")
-    assert bot.answer("th-npoc", "/mine") == "You have no open items, sent or received."
+    assert bot.answer("th-npoc", "/mine").splitlines() == [
+        "Your open items, newest first (times Asia/Bangkok):",
+        f"{REF} TLP:AMBER · from My Officer (MY) · answered by you, still open · nothing owed",
+    ]
     bot.says("my-officer", f"/close {REF}")
     assert bot.answer("my-officer", "/mine") == "You have no open items, sent or received."
+    assert bot.answer("th-npoc", "/mine") == "You have no open items, sent or received."
 
 
 def test_mine_stays_short_enough_for_a_phone(bot: Bot) -> None:
