@@ -13,7 +13,7 @@ from datetime import datetime
 
 from alerts.caveats import Tlp
 from alerts.directory import Directory
-from alerts.reminder_render import duration, title
+from alerts.reminder_render import lateness, title
 from alerts.reminders import Owed, Track
 from alerts.times import clock_time, zone_name
 
@@ -28,7 +28,7 @@ def overdue_line(owed: Owed, directory: Directory, now: datetime, zone: str) -> 
     what = "acknowledgement" if owed.track is Track.ACK else ("answer" if item.reference.startswith("R-") else "feedback")
     parts = [
         f"{item.reference} {item.caveat.tlp.label}",
-        f"{title(directory, owed.contact)} owes {what} since {clock_time(owed.due, zone)} ({duration(owed.late(now))} late)",
+        f"{title(directory, owed.contact)} owes {what} since {clock_time(owed.due, zone)} ({lateness(owed.late(now))})",
         f"from {title(directory, item.originator)}",
     ]
     snoozed = item.snoozed_until(owed.contact)

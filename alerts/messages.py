@@ -114,6 +114,43 @@ PLATFORM_ACTIONS = frozenset({MessageKind.MEMBERSHIP, MessageKind.DEVICE, Messag
 
 
 @dataclass(frozen=True, slots=True)
+class SentMessage:
+    """What the bot recorded it sent as one platform message (its outbox row): what a reply to that
+    message may mean is decided by this, never by the message's text."""
+
+    kind: MessageKind
+    reference: str | None  # the item it was about
+    contact: str | None    # whom it was for (None: an answer to a chat, a room notice)
+    originator: str | None = None  # the item's originator, when it is about one
+
+
+# Messages that ask their reader to answer about the item: their copy of it, and its reminders and escalations.
+_ASKS_FOR_AN_ANSWER = frozenset({MessageKind.DELIVERY, MessageKind.REMINDER, MessageKind.ESCALATION})
+
+
+def reply_reference(sent: SentMessage | None, contact: str | None) -> str | None:
+    """The item whose /reply a plain reply by `contact` to `sent` is; None when that message invites
+    none. A recipient answers their own copy (or its reminder, escalation); the originator answers a
+    feedback relayed to them. Anything else (a receipt, an answer, an update relayed to recipients,
+    somebody else's copy in a shared room) invites no reply: taken as /reply, a "thanks" to a receipt
+    would go to every recipient as an update."""
+    if sent is None or contact is None or sent.reference is None or sent.contact != contact:
+        return None
+    if sent.kind in _ASKS_FOR_AN_ANSWER and contact != sent.originator:
+        return sent.reference
+    if sent.kind is MessageKind.FEEDBACK and contact == sent.originator:
+        return sent.reference
+    return None
+
+
+def no_reply_hint(reference: str | None) -> str:
+    """The one line that answers a reply to a message of the bot's that invites none."""
+    example = reference or "A-2026-0001"
+    return (f"That reply went to no one: a reply counts only on your own copy of an item, its reminders, or "
+            f"feedback relayed to you. To send feedback or an update on an item: /reply {example} your text")
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """One message to send; `key` is made when the message is created and never again.
 

@@ -33,6 +33,11 @@ def duration(span: timedelta) -> str:
     return "".join(parts[:2]) or "0m"
 
 
+def lateness(span: timedelta) -> str:
+    """`1h5m late`; `due now` within the first minute, where "0m late" reads like a fault."""
+    return "due now" if span < timedelta(minutes=1) else f"{duration(span)} late"
+
+
 def banner(item: FollowUp) -> str:
     """The item's banner line, as alerts.render.banner_line writes it for the Item itself."""
     return reference_banner(item.caveat.tlp, item.reference, item.priority, Reference.parse(item.reference).kind.noun)
@@ -126,7 +131,7 @@ def render_escalation(item: FollowUp, owed: list[tuple[str, Track, datetime]], d
     head = "Overdue, escalated automatically" if automatic else f"Escalated by {asked_by}"
     lines = [banner(item), f"{head}: {item.reference} from {title(directory, item.originator)}."]
     for contact, track, due in owed:
-        late = f"{duration(now - due)} late" if due <= now else f"due {when_for(due, directory, target)}"
+        late = lateness(now - due) if due <= now else f"due {when_for(due, directory, target)}"
         lines.append(f"{title(directory, contact)} owes {_what(item, track)} since "
                      f"{when_for(due, directory, target)} ({late}).")
     if not owed:

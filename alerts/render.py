@@ -317,8 +317,11 @@ def mine_sent_line(item: Item, organisations: Sequence[str], progress: Sequence[
 
 
 def mine_received_line(item: Item, sender: str, state: DeliveryState, *, zone: str) -> str:
-    """/mine, an item I received and have not answered: what is still expected of me, and by when."""
-    if state.acknowledged:
+    """/mine, an item I received and is still open: what is still expected of me, and by when (once
+    answered, nothing: it stays listed until closed, so "no open items" is never said of it)."""
+    if state.answered:
+        todo, due = "answered by you, still open", "nothing owed"
+    elif state.acknowledged:
         todo, due = "to answer", f"due {_clock(item.feedback_due, zone)}"
     else:
         todo, due = "to acknowledge", f"ack due {_clock(item.ack_due, zone)}"

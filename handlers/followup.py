@@ -256,7 +256,7 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
             item, title(ctx, me), text, from_originator=True, closure=record.closure, zone=zone), files)
         ctx.audit(AuditAction.FEEDBACK, recipients=contacts, reference=str(reference), caveat=item.caveat.label(),
                   detail={"direction": UPDATE_TO_RECIPIENTS, "text": text})
-        ctx.answer(f"Your update on {reference} goes to {len(contacts)} recipients.{closed}")
+        ctx.answer(f"Your update on {reference} goes to {_recipients(len(contacts))}.{closed}")
         return
     delivery, on_behalf = _own_or_stood_in(ctx, record)
     if delivery is None:
@@ -282,6 +282,10 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
                f"{title(ctx, item.originator)}.{closed}")
 
 
+def _recipients(count: int) -> str:
+    return f"{count} recipient" if count == 1 else f"{count} recipients"
+
+
 def close(ctx: CommandContext, reference: Reference, outcome: str) -> None:
     record = find_item(ctx, reference, "close")
     if record is None:
@@ -302,7 +306,7 @@ def close(ctx: CommandContext, reference: Reference, outcome: str) -> None:
         notify(ctx, item.originator, MessageKind.NOTICE, record,
                render_closure(item, title(ctx, sender.id), outcome), protect_content=item.caveat.protect_content)
     _refuse_pending_forwards(ctx, record)
-    ctx.answer(f"Closed {reference}. {len(told)} recipients are told.")
+    ctx.answer(f"Closed {reference}. {_recipients(len(told))} {'is' if len(told) == 1 else 'are'} told.")
 
 
 def _refuse_pending_forwards(ctx: CommandContext, record: ItemRecord) -> None:
@@ -363,7 +367,7 @@ def mine(ctx: CommandContext) -> None:
     records = list(ctx.uow.items.for_contact(me))
     # The answer goes to the asker's direct chat when any item in it must (answer_placed): its zone too.
     zone = answer_zone(ctx, {record.item.caveat.tlp for record in records if record.erasure is not None
-                             or record.item.originator == me or _owes(record, me)})
+                             or record.item.originator == me or record.delivery_to(me) is not None})
     lines: list[tuple[datetime, str, str, Tlp]] = []
     for record in records:
         item = record.item
@@ -377,7 +381,7 @@ def mine(ctx: CommandContext) -> None:
             line = mine_sent_line(item, organisations, [d.progress for d in record.deliveries], pending, zone=zone)
         else:
             delivery = record.delivery_to(me)
-            if delivery is None or delivery.progress.state.answered:
+            if delivery is None:
                 continue
             originator = ctx.directory.contacts.get(item.originator)
             sender = f"{originator.name} ({originator.organisation})" if originator else item.originator
@@ -387,12 +391,6 @@ def mine(ctx: CommandContext) -> None:
     lines.sort(key=lambda entry: entry[:2], reverse=True)
     answer_placed(ctx, render_mine([line for _, _, line, _ in lines], MINE_LIMIT, zone=zone),
                   {tlp for *_, tlp in lines})
-
-
-def _owes(record: ItemRecord, me: str) -> bool:
-    """Whether /mine lists the item as received by `me`: delivered to them and not answered yet."""
-    delivery = record.delivery_to(me)
-    return delivery is not None and not delivery.progress.state.answered
 
 
 def _stood_in_lines(ctx: CommandContext, zone: str) -> list[tuple[datetime, str, str, Tlp]]:

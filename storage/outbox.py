@@ -24,14 +24,14 @@ from sqlalchemy import Connection, Integer, Select, and_, bindparam, case, delet
 
 from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
-from alerts.messages import Attachment, MessageKind, OutboundMessage
+from alerts.messages import Attachment, MessageKind, OutboundMessage, SentMessage
 from alerts.routing import Destination
 from handlers.ports import Cancelled, OutboxEntry
 from storage.content import json_plaintext, open_json, outbox_aad, outbox_file_aad, seal_json
 from storage.db import InsertFor
 from storage.schema import UtcDateTime
 from storage.sealing import ContentErased, ContentSealer
-from storage.tables import deliveries, outbox, outbox_files
+from storage.tables import deliveries, items, outbox, outbox_files
 
 # Error codes are kept in clear for operators: a code such as "telegram.429", never a message text.
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -293,6 +293,25 @@ class SqlOutbox:
             select(c.reference).where(c.platform_message_id == platform_message_id, c.platform == platform.value,
                                       c.kind == MessageKind.APPROVAL.value, c.state == "sent").limit(1)
         ).scalar_one_or_none()
+
+    def sent_by_message(self, platform: Platform, platform_message_id: str) -> SentMessage | None:
+        """What the bot sent as `platform_message_id` (its kind, item, addressee, the item's originator),
+        for a connector to judge a reply to it (alerts.messages.reply_reference); None when no sent row
+        carried it."""
+        c = outbox.c
+        row = self._conn.execute(
+            select(c.kind, c.reference, c.contact, items.c.originator)
+            .select_from(outbox.outerjoin(items, items.c.reference == c.reference))
+            .where(c.platform_message_id == platform_message_id, c.platform == platform.value, c.state == "sent")
+            .order_by(c.id).limit(1)
+        ).first()
+        if row is None:
+            return None
+        try:
+            kind = MessageKind(row.kind)
+        except ValueError:  # a kind this version does not know invites nothing
+            return None
+        return SentMessage(kind, row.reference, row.contact, row.originator)
 
     def release(self, key: str) -> None:
         """Hand a leased row back untried (its platform was not connected): due at once when it is,

@@ -11,7 +11,7 @@ import pytest
 from alerts.caveats import Caveat, Tlp
 from alerts.directory import Directory, Room, RoomPurpose
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
-from alerts.messages import MessageKind
+from alerts.messages import MessageKind, SentMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.connectors.matrix.sansio.inbound import (
@@ -65,9 +65,43 @@ def test_a_command_is_recorded_as_typed_and_conversation_is_not() -> None:
 
 
 def test_a_reply_to_a_delivery_is_feedback_on_its_item() -> None:
-    message = text_message(text("> <@bot:example.org> [TLP:AMBER] ...\n\nConfirmed", "$d"), (DELIVERY,), False)
+    message = text_message(text("> <@bot:example.org> [TLP:AMBER] ...\n\nConfirmed", "$d"), (DELIVERY,), False,
+                           sender_contact="th-npoc")
     assert message is not None and message.text == "/reply A-2026-0001 Confirmed"
     assert message.reply_to == MessageRef(ChatRef.parse(f"matrix:{ROOM}"), "$d")
+
+
+def test_a_reply_to_somebody_elses_copy_in_a_shared_room_goes_to_no_one() -> None:
+    # The originator in the recipients' room: taken as /reply, "noted" would be an update to everyone.
+    for who in ("my-officer", "my-npoc", None):
+        message = text_message(text("noted", "$d"), (DELIVERY,), False, sender_contact=who)
+        assert message is not None and message.text == "" and message.remark is not None, who
+        assert "went to no one" in message.remark and "/reply A-2026-0001 your text" in message.remark
+
+
+def sent(kind: MessageKind, to: str) -> Target:
+    return Target("$s", from_bot=True, sent=SentMessage(kind, "A-2026-0001", to, "my-officer"))
+
+
+@pytest.mark.parametrize(("target", "who"), [
+    (sent(MessageKind.REMINDER, "th-npoc"), "th-npoc"),
+    (sent(MessageKind.ESCALATION, "th-npoc"), "th-npoc"),
+    (sent(MessageKind.FEEDBACK, "my-officer"), "my-officer"),  # feedback relayed to the originator
+])
+def test_a_reply_to_a_reminder_of_ones_copy_or_to_relayed_feedback_is_a_reply(target: Target, who: str) -> None:
+    message = text_message(text("Checking", "$s"), (target,), False, sender_contact=who)
+    assert message is not None and message.text == "/reply A-2026-0001 Checking" and message.remark is None
+
+
+@pytest.mark.parametrize(("target", "who"), [
+    (sent(MessageKind.RECEIPT, "my-officer"), "my-officer"),  # "thanks" to one's receipt: no update to all
+    (sent(MessageKind.ANSWER, "th-npoc"), "th-npoc"),  # a /status answer
+    (sent(MessageKind.FEEDBACK, "th-npoc"), "th-npoc"),  # an update relayed to a recipient
+    (sent(MessageKind.REMINDER, "th-npoc"), "my-npoc"),  # somebody else's reminder
+])
+def test_a_reply_to_a_message_that_invites_none_is_told_why_and_routes_nothing(target: Target, who: str) -> None:
+    message = text_message(text("thanks", "$s"), (target,), False, sender_contact=who)
+    assert message is not None and message.text == "" and message.remark is not None
 
 
 def test_a_plain_reply_to_a_bot_message_that_is_no_item_is_told_why() -> None:
@@ -340,7 +374,7 @@ def test_a_pill_of_the_bot_before_plain_words_is_told_how_commands_are_written()
 def test_a_pill_of_the_bot_before_feedback_is_left_out_of_the_feedback() -> None:
     read = pilled("> <@bot:example.org> [TLP:AMBER] ...\n\nLiaison Bot: Confirmed",
                   f"<mx-reply>quoted</mx-reply>{BOT_PILL}: Confirmed", "$d")
-    message = text_message(read, (DELIVERY,), False)
+    message = text_message(read, (DELIVERY,), False, sender_contact="th-npoc")
     assert message is not None and message.text == "/reply A-2026-0001 Confirmed"
 
 
@@ -356,7 +390,8 @@ def test_a_pill_of_the_bot_before_feedback_is_left_out_of_the_feedback() -> None
     ("!help ack", "!help ack"),
 ])
 def test_a_command_in_reply_to_a_delivery_is_about_its_item_when_it_names_none(typed: str, meant: str) -> None:
-    message = text_message(text(f"> <@bot:example.org> [TLP:AMBER] ...\n\n{typed}", "$d"), (DELIVERY,), False)
+    message = text_message(text(f"> <@bot:example.org> [TLP:AMBER] ...\n\n{typed}", "$d"), (DELIVERY,), False,
+                           sender_contact="th-npoc")
     assert message is not None and message.text == meant
 
 

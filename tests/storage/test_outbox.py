@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from alerts.clock import ManualClock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
-from alerts.messages import Attachment, MessageKind
+from alerts.messages import Attachment, MessageKind, SentMessage
 from alerts.routing import Destination
 from storage.outbox import LeasedMessage, UnreadableRow, purge_files
 from storage.tables import outbox, outbox_files
@@ -329,3 +329,16 @@ def test_an_approval_request_is_found_by_the_platform_id_it_was_sent_as(
         assert uow.outbox.approval_by_message(Platform.MATRIX, "pm-console") is None  # another platform's id
         assert uow.outbox.approval_by_message(Platform.CONSOLE, "pm-console") == "A-2026-0008"
         assert uow.outbox.approval_by_message(Platform.MATRIX, "pm-unsent") is None
+
+
+def test_what_was_sent_as_a_platform_message_is_found_for_judging_a_reply_to_it(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    _enqueue(uow_factory,
+             make_message("copy", kind=MessageKind.DELIVERY, reference="A-2026-0007", contact="th-npoc"),
+             make_message("unsent", kind=MessageKind.DELIVERY, reference="A-2026-0007", contact="my-npoc"))
+    _sent(uow_factory, clock, "copy")
+    with uow_factory(read_only=True) as uow:
+        assert uow.outbox.sent_by_message(Platform.CONSOLE, "pm-copy") == SentMessage(
+            MessageKind.DELIVERY, "A-2026-0007", "th-npoc", None)  # no such item stored: no originator
+        assert uow.outbox.sent_by_message(Platform.MATRIX, "pm-copy") is None  # another platform's id
+        assert uow.outbox.sent_by_message(Platform.CONSOLE, "pm-unsent") is None

@@ -98,6 +98,12 @@ class Bot:
     def items(self) -> int:
         return self.count(items)
 
+    def recorded(self, chat_id: int, message_id: int) -> bool:
+        """Whether the bot recorded a message it sent in `chat_id` as sent: a reply to it is judged by
+        that record, so a test replies once it is there (a person is never that quick)."""
+        return self.count(outbox, outbox.c.platform_message_id == f"{chat_id}:{message_id}",
+                          outbox.c.state == "sent") > 0
+
     def inbox_events(self) -> list[str]:
         with self.runtime.engine.connect() as conn:
             return list(conn.execute(select(inbox.c.event_id).order_by(inbox.c.id)).scalars())

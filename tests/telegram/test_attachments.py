@@ -125,10 +125,11 @@ async def test_a_photo_with_a_command_that_takes_none_is_refused(tmp_path, fake,
 
 async def test_a_photo_sent_as_a_reply_to_a_delivery_reaches_the_originator_with_the_feedback(tmp_path, fake,
                                                                                               monkeypatch) -> None:
-    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
         fake.says(OFFICER, "/alert to:TH tlp:amber topic:document-fraud\nIs this passport known to you?")
         await eventually(lambda: fake.sent_to(TH_NPOC.id), "the delivery to Thailand")
         delivery = fake.sent_to(TH_NPOC.id)[0]
+        await eventually(lambda: bot.recorded(TH_NPOC.id, delivery.message_id), "the delivery recorded")
         record = PHOTO[::-1]
         fake.sends_photo(TH_NPOC, record, "Yes: our record of it, issued 2019", reply_to=delivery)
         await eventually(lambda: photos_to(fake, OFFICER.id), "the feedback's photo to the originator")
@@ -140,9 +141,11 @@ async def test_a_photo_sent_as_a_reply_to_a_delivery_reaches_the_originator_with
 async def test_an_oversized_photo_reply_is_refused_and_relays_nothing(tmp_path, fake, monkeypatch) -> None:
     settings = settings_for(tmp_path, fake.base_url)
     settings = replace(settings, attachments=replace(settings.attachments, max_bytes=1000))
-    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), settings=settings):
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), settings=settings) as bot:
         fake.says(OFFICER, "/alert to:TH tlp:amber topic:document-fraud\nIs this passport known to you?")
         await eventually(lambda: fake.sent_to(TH_NPOC.id), "the delivery to Thailand")
+        await eventually(lambda: bot.recorded(TH_NPOC.id, fake.sent_to(TH_NPOC.id)[0].message_id),
+                         "the delivery recorded")
         fake.sends_photo(TH_NPOC, PHOTO, "Our record", reply_to=fake.sent_to(TH_NPOC.id)[0])
         await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) >= 2, "the answer to Somchai")
         answer = fake.sent_to(TH_NPOC.id)[1].text

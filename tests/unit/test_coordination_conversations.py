@@ -137,3 +137,13 @@ def test_a_recipient_escalates_to_the_coordinators_with_who_owes_what(bot: Remin
 
 def test_someone_outside_the_item_cannot_escalate_it(bot: ReminderBot) -> None:
     assert bot.answer("iom-npoc", f"/escalate {REF}").startswith("Only the originator, recipients and coordinators")
+
+
+def test_a_step_just_due_is_due_now_not_zero_minutes_late() -> None:
+    bot = ReminderBot()
+    bot.says("my-officer", "/alert to:TH tlp:amber priority:urgent Two travellers, flight XX123")
+    bot.worker_sends()
+    bot.later(60)  # the acknowledgement falls due this very minute
+    answer = bot.answer("rso-coord", "/overdue")
+    assert "owes acknowledgement since 23 Nov 17:01 (due now)" in answer, answer
+    assert "0m late" not in answer

@@ -189,11 +189,15 @@ def test_mine_lists_both_directions_newest_first(bot: Bot) -> None:
     ]
 
 
-def test_answered_and_closed_items_leave_mine(bot: Bot) -> None:
+def test_an_answered_item_still_open_stays_in_mine_as_answered_and_a_closed_one_leaves(bot: Bot) -> None:
     bot.says("th-npoc", f"/reply {REF} Confirmed")
-    assert bot.answer("th-npoc", "/mine") == "You have no open items, sent or received."
+    assert bot.answer("th-npoc", "/mine").splitlines() == [
+        "Your open items, newest first (times Asia/Bangkok):",
+        f"{REF} TLP:AMBER · from My Officer (MY) · answered by you, still open · nothing owed",
+    ]
     bot.says("my-officer", f"/close {REF}")
     assert bot.answer("my-officer", "/mine") == "You have no open items, sent or received."
+    assert bot.answer("th-npoc", "/mine") == "You have no open items, sent or received."
 
 
 def test_mine_stays_short_enough_for_a_phone(bot: Bot) -> None:
@@ -202,3 +206,12 @@ def test_mine_stays_short_enough_for_a_phone(bot: Bot) -> None:
     lines = bot.answer("my-officer", "/mine").splitlines()
     assert len(lines) == 10 and lines[-1] == "and 4 more."
     assert lines[1].startswith("A-2026-0012")
+
+
+def test_an_update_or_a_closure_for_one_recipient_says_one_recipient() -> None:
+    bot = Bot()
+    bot.says("my-officer", "/alert to:TH tlp:amber topic:document-fraud Two travellers, flight XX123")
+    bot.worker_sends()
+    assert bot.answer("my-officer", f"/reply {REF} Second traveller identified") == (
+        f"Your update on {REF} goes to 1 recipient.")
+    assert bot.answer("my-officer", f"/close {REF} both arrested") == f"Closed {REF}. 1 recipient is told."

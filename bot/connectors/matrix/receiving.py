@@ -13,8 +13,8 @@ opened with the bot: there the inviter's messages since the room was created are
 clients send the first message with the new room, before the bot could join).
 
 What each event becomes is sansio/inbound.py's to say; the Receiver only looks up what a reaction or
-reply points at (a delivery, by find_delivery; an approval request, by find_approval; else whether
-the bot sent it).
+reply points at (a delivery, by find_delivery; what the bot recorded it sent there, by find_sent; an
+approval request, by find_approval; else whether the bot sent it).
 
 An event the bot cannot decrypt yet is kept (undecrypted.json) and its room key requested; it is
 tried again after every sync, and given up after a day.
@@ -30,7 +30,7 @@ from typing import Any
 from nio import MegolmEvent, MessageDirection, RoomGetEventResponse, RoomMessagesResponse, SyncResponse
 
 from alerts.identity import ChatRef, UserRef
-from alerts.messages import InboundMessage
+from alerts.messages import InboundMessage, MessageKind, SentMessage
 from alerts.attachments import AttachmentPolicy
 from bot.connectors.matrix import media
 from bot.connectors.matrix.core import Session
@@ -77,6 +77,8 @@ class Receiver:
         self.awaits_body: Callable[[UserRef, ChatRef], Awaitable[bool]] | None = None
         # Which held item a message of the bot's asked approvers to release (set by wiring.py).
         self.find_approval: FindApproval | None = None
+        # What the bot recorded it sent as an event, for judging a reply to it (set by wiring.py).
+        self.find_sent: Callable[[str], Awaitable[SentMessage | None]] | None = None
         self._collected: list[InboundMessage] = []  # what the sync batch being read holds so far
 
     def load(self) -> None:
@@ -182,16 +184,20 @@ class Receiver:
         direct = is_direct_chat(self._directory.current(), room_id, room.users if room is not None else None,
                                 self._user_id, read.sender)
         edited = await self._fed_back(room_id, read.edit_of, read.sender) if whose and read.edit_of else None
-        return text_message(read, targets, direct, awaited=whose and await self._awaited(read), edited=edited)
+        return text_message(read, targets, direct, awaited=whose and await self._awaited(read), edited=edited,
+                            sender_contact=self._contact_id(read.sender))
 
     async def _target(self, room_id: str, event_id: str, whose: bool = True) -> Target:
         """What a reaction or reply points at: a delivery, else (`whose`) an approval request, else
         whether the bot sent it."""
         found = await self._find_delivery(event_id) if self._find_delivery else None
+        sent = await self.find_sent(event_id) if self.find_sent is not None and whose else None
         if found is not None:
-            return Target(event_id, found, from_bot=True)
+            return Target(event_id, found, from_bot=True, sent=sent)
         if not whose:
             return Target(event_id)
+        if sent is not None and sent.kind is not MessageKind.APPROVAL:
+            return Target(event_id, from_bot=True, sent=sent)
         approval = await self.find_approval(event_id) if self.find_approval else None
         if approval is not None:
             return Target(event_id, from_bot=True, approval=approval)

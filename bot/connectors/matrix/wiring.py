@@ -14,11 +14,12 @@ carried out by this connector (bot/actions/devices.py).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.identity import Platform
-from alerts.messages import MessageKind, OutboundMessage
+from alerts.messages import MessageKind, OutboundMessage, SentMessage
 from alerts.roles import Role
 from alerts.routing import Destination
 from bot.connectors.matrix.connector import (
@@ -49,6 +50,7 @@ def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
     runtime.device_actions.attach(connector.trust, waiting_code=UnverifiedDevices.CODE)
     connector.receiver.awaits_body = runtime.awaits_body
     connector.receiver.find_approval = approval_finder(runtime)
+    connector.receiver.find_sent = sent_finder(runtime)
     connector.receiver.attachments = runtime.settings.attachments.policy()
     return connector
 
@@ -71,6 +73,17 @@ def approval_finder(runtime: Runtime) -> FindApproval:
             return uow.outbox.approval_by_message(Platform.MATRIX, event_id)
 
     async def find(event_id: str) -> str | None:
+        return await runtime.db.run(look, event_id)
+
+    return find
+
+
+def sent_finder(runtime: Runtime) -> Callable[[str], Awaitable[SentMessage | None]]:
+    def look(event_id: str) -> SentMessage | None:
+        with runtime.uow_factory(read_only=True) as uow:
+            return uow.outbox.sent_by_message(Platform.MATRIX, event_id)
+
+    async def find(event_id: str) -> SentMessage | None:
         return await runtime.db.run(look, event_id)
 
     return find

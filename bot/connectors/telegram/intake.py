@@ -14,9 +14,12 @@ plans the button's outcome (see buttons.py). A press of a button the message no 
 on another device) or of an outcome is only answered ("Already done: …"); a second press of the same
 button before its outcome arrived is not sent again either.
 
-The item a reply is about is found by the replied-to message: first the delivery that message
-carried (ItemRepository.delivery_by_message("<chat>:<message>")), else the reference on the first
-line of the bot's own message (every part of a delivery, a feedback relay, a reply prompt). Only
+A plain reply is /reply only on a message that invites one, decided by what the bot recorded it sent
+as that message (Outbox.sent_by_message, alerts.messages.reply_reference), never by its text: the
+replier's own copy of an item, its reminder or escalation, or (to the originator) relayed feedback;
+a Reply button's prompt counts as the message it was pressed on. A reply to any other message of
+the bot's (a receipt, an answer, an update relayed to recipients) goes nowhere, and its writer is told
+how to send feedback or an update: a "thanks" to a receipt must not reach every recipient. Only
 commands and replies to the bot are recorded; other chatter never reaches the database (in a
 private chat, where only the bot reads it, its writer is told it went nowhere). A request
 to join a group is approved only through a link the bot made for that very person and group
@@ -36,7 +39,7 @@ from telegram import CallbackQuery, ChatJoinRequest, ForceReply, InlineKeyboardB
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
 from alerts.items import Reference
 from alerts.attachments import AttachmentPolicy
-from alerts.messages import Attachment, InboundMessage, Mention
+from alerts.messages import Attachment, InboundMessage, Mention, no_reply_hint, reply_reference
 from bot.connectors.telegram import buttons, media, safety
 from bot.connectors.telegram.api import TelegramApi
 from bot.connectors.telegram.batch import Batch
@@ -51,11 +54,12 @@ from handlers.ports import DirectorySource
 
 log = logging.getLogger(__name__)
 
-_REFERENCE = re.compile(r"\b[AR]-\d{4}-\d{4,}\b")
 _QUIET = 60.0  # seconds between two refusal answers in one chat; each refusal is audited regardless
 _REPEAT = 120.0  # seconds within which a second press of the same button is the same press
 # The prompt for a typed snooze reason; the reply to it becomes /snooze REF SPAN <the reply's text>.
 _PROMPTED = "telegram.snooze-prompt."  # "<chat>:<prompt>" -> "<chat>:<message>" whose Snooze asked for it
+# The prompt of a Reply button: "<chat>:<prompt>" -> "<chat>:<message>" whose Reply asked for it.
+_REPLY_PROMPTED = "telegram.reply-prompt."
 _SPAN_WORDS = {"1h": "for 1h", "4h": "for 4h", buttons.TOMORROW: "until tomorrow 09:00"}
 _SNOOZE_PROMPT = re.compile(r"^Snooze ([AR]-\d{4}-\d{4,}) (?:for (\d+h)|until (tomorrow) 09:00):")
 TG = Platform.TELEGRAM
@@ -167,21 +171,24 @@ class Intake:
             elif reason is not None:
                 log.info("update %s from an untrusted source ignored (%s)", update_id, reason)
             return
-        reference = await self._reference_of(ours, chat_id) if ours is not None and word is None else None
+        meant = await self._reply_meaning(ours, chat_id, sender.id, text, batch) \
+            if ours is not None and word is None else None
         # A photo captioned with a bare /alert does not start the guided form (the photo would be lost):
         # it is recorded as typed, and the dispatcher says what the command lacks.
         if private and not edited and not media.described(msg) and await self._form_step(
-                update_id, chat_id, word, text, reference, batch):
+                update_id, chat_id, word, text, isinstance(meant, tuple), batch):
             return
-        if word is None and reference is not None:
-            snooze = await self._snooze_reason(ours, chat_id, sender.id, text, batch)
-            if snooze is not None:
-                self._ingest(update_id, sender.id, chat, snooze[0], ours, chat_id, batch, f"{chat_id}:{msg.message_id}",
-                             pressed=snooze[1])
+        if word is None and isinstance(meant, tuple):
+            command, pressed = meant
+            if command.startswith("/snooze "):
+                self._ingest(update_id, sender.id, chat, command, ours, chat_id, batch, f"{chat_id}:{msg.message_id}",
+                             pressed=pressed)
                 return
-            text = f"/reply {reference} {text}"
+            text = command
         elif word is None and not await self._awaits(msg, batch):
-            if private:
+            if ours is not None:  # a reply to a message of ours that invites none: it went nowhere
+                self._no_reply(chat_id, meant if isinstance(meant, str) else None, batch)
+            elif private:
                 self._not_taken(msg, chat_id, batch)
             return
         # A text_mention names someone without a username: the entity carries the user.
@@ -237,7 +244,7 @@ class Intake:
                     files += await media.fetch(self._api, sibling, self._attachments)
         return files
 
-    async def _form_step(self, update_id: int, chat_id: int, word: str | None, text: str, reference: str | None,
+    async def _form_step(self, update_id: int, chat_id: int, word: str | None, text: str, replying: bool,
                          batch: Batch) -> bool:
         """True when the message belonged to the guided form (started, answered or cancelled it)."""
         kind = COMMANDS.name_for(word or "")
@@ -252,7 +259,7 @@ class Intake:
                 return False   # there is nothing to cancel
             self._guided.cancel(chat_id, batch)
             return True
-        if draft is not None and word is None and reference is None:
+        if draft is not None and word is None and not replying:
             await self._guided.typed(draft, chat_id, text, update_id, batch)
             return True
         return False
@@ -306,7 +313,13 @@ class Intake:
             who = "" if private else f'<a href="tg://user?id={user.id}">{escape(user.first_name, quote=False)}</a>, '
             prompt = f"{who}reply to {reference}: write your feedback as a reply to this message."
             markup = ForceReply(selective=True, input_field_placeholder=f"Feedback on {reference}")
-            batch.then(chat_id, lambda: self._sender.post(chat_id, prompt, markup=markup))
+
+            async def ask_feedback() -> None:
+                target, prompt_id = await self._sender.post(chat_id, prompt, markup=markup)
+                if where is not None:  # a reply to the prompt is judged as a reply to `where`
+                    await self._store.save({f"{_REPLY_PROMPTED}{target}:{prompt_id}": where})
+
+            batch.then(chat_id, ask_feedback)
 
     def _snooze(self, update_id: int, query_id: str, user_id: int, chat: ChatRef, pressed: Message | None,
                 chat_id: int, reference: str, step: str, shown: list[list[tuple[str, str]]], batch: Batch) -> None:
@@ -424,13 +437,31 @@ class Intake:
             return replied
         return None
 
-    async def _reference_of(self, replied: Message, chat_id: int) -> str | None:
-        found = await self._store.delivery_reference(f"{chat_id}:{replied.message_id}")
-        if found:
-            return found
-        first_line = (replied.text or replied.caption or "").split("\n", 1)[0]
-        match = _REFERENCE.search(first_line)
-        return match[0] if match else None
+    async def _reply_meaning(self, replied: Message, chat_id: int, user_id: int, text: str,
+                             batch: Batch) -> tuple[str, str | None] | str | None:
+        """What a plain reply to a message of ours means, by what the bot recorded it sent, never by
+        that message's text: (the command, the pressed message whose outcome it shows) when it is one;
+        else the item the replied-to message was about (for the answer saying how to reply), or None."""
+        snooze = await self._snooze_reason(replied, chat_id, user_id, text, batch)
+        if snooze is not None:
+            return snooze
+        where = f"{chat_id}:{replied.message_id}"
+        # The prompt of a Reply button stands for the message whose button was pressed.
+        where = await self._store.load(f"{_REPLY_PROMPTED}{where}") or where
+        sent = await self._store.sent_message(where)
+        contact = self._directory.current().contact_for(UserRef(TG, f"user:{user_id}"))
+        reference = reply_reference(sent, contact.id if contact is not None else None)
+        if reference is not None:
+            return f"/reply {reference} {text}", None
+        return sent.reference if sent is not None else None
+
+    def _no_reply(self, chat_id: int, about: str | None, batch: Batch) -> None:
+        """Answer a reply to a message of ours that invites none, at most once a minute per chat."""
+        now = self._now().timestamp()
+        if now - self._hinted_at.get(chat_id, -_QUIET) < _QUIET:
+            return
+        self._hinted_at[chat_id] = now
+        self._guided.say(chat_id, no_reply_hint(about), batch)
 
     def _ingest(self, update_id: int, user_id: int, chat: ChatRef, text: str, replied: Message | None,
                 chat_id: int, batch: Batch, message_id: str | None = None, edited: bool = False,

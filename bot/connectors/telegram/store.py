@@ -2,7 +2,7 @@
 
 - small named values in the cursors table: guided-form drafts ("telegram.guided.<chat>") and the
   map of groups that became supergroups ("telegram.chat_migrations"); no new table is needed;
-- the item a delivered message carried (ItemRepository.delivery_by_message), for replies to it;
+- what the bot sent as a message (its outbox row, alerts.messages.SentMessage), for judging a reply to it;
 - refusals of commands from senders who cannot be trusted: an audit entry (who as far as Telegram
   says, which chat, the reason, the command word; never the text) and, optionally, a short answer
   queued in the outbox like any other answer. The outbox key is derived from the update id, so a
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Protocol
 
 from alerts.audit import AuditAction, AuditEvent
-from alerts.identity import ChatRef, UserRef
-from alerts.messages import MessageKind, OutboundMessage
+from alerts.identity import ChatRef, Platform, UserRef
+from alerts.messages import MessageKind, OutboundMessage, SentMessage
 from alerts.routing import Destination
 
 if TYPE_CHECKING:
@@ -41,8 +41,8 @@ class TelegramStore(Protocol):
         """Write named values in one transaction."""
         ...
 
-    async def delivery_reference(self, platform_message_id: str) -> str | None:
-        """The item reference of the delivery that a platform message ("chat:message") carried."""
+    async def sent_message(self, platform_message_id: str) -> SentMessage | None:
+        """What the bot sent as a platform message ("chat:message"); None for one it has no record of."""
         ...
 
     async def refuse(self, refusal: Refusal) -> None: ...
@@ -72,13 +72,12 @@ class RuntimeTelegramStore:
                 uow.cursors.set(name, value)
             uow.commit()
 
-    async def delivery_reference(self, platform_message_id: str) -> str | None:
-        return await self._runtime.db.run(self._delivery_reference, platform_message_id)
+    async def sent_message(self, platform_message_id: str) -> SentMessage | None:
+        return await self._runtime.db.run(self._sent_message, platform_message_id)
 
-    def _delivery_reference(self, platform_message_id: str) -> str | None:
+    def _sent_message(self, platform_message_id: str) -> SentMessage | None:
         with self._runtime.uow_factory(read_only=True) as uow:
-            found = uow.items.delivery_by_message(platform_message_id)
-        return str(found[0]) if found else None
+            return uow.outbox.sent_by_message(Platform.TELEGRAM, platform_message_id)
 
     async def awaits_body(self, sender: UserRef, chat: ChatRef) -> bool:
         return await self._runtime.awaits_body(sender, chat)

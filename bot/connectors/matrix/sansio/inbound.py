@@ -3,7 +3,9 @@
 Only what a person typed counts: m.text messages (m.notice is what bots post, and answering it could
 start two bots talking forever; m.emote, media and edits are not commands). What is recorded:
 - a text that is a command (it begins with / or !);
-- a reply or thread reply to a delivered item, as "/reply REF text" (the quoted fallback removed); a
+- a reply or thread reply to a message that invites one, as "/reply REF text" (the quoted fallback
+  removed): by what the bot recorded it sent there (alerts.messages.reply_reference), the replier's
+  own copy of an item, its reminder or escalation, or (to the originator) relayed feedback; a
   command in reply to a delivery that names no item (`!ack`, `!snooze 4h`) is about the delivered one;
 - a message that opens with the bot's pill (`Liaison Bot: !status A-1`, as Element writes a mention) is
   read without it; one whose words after it are no command is told how commands are written;
@@ -13,7 +15,7 @@ start two bots talking forever; m.emote, media and edits are not commands). What
 - an edit, that is no command, of a reply that was feedback, as a remark: the feedback went as first
   written (the edit carries no relation to the delivery; the connector looks the original up);
 - a reaction or a reply on one of the bot's messages that does nothing (an unknown emoji, somebody
-  else's delivery, a message that is no delivery) as a remark: the sender is told why.
+  else's delivery, a receipt, an answer) as a remark: the sender is told why, and nothing is routed.
 Ordinary conversation (anything else, replies and reactions among people included) is never stored.
 """
 
@@ -29,7 +31,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
-from alerts.messages import InboundMessage, Mention
+from alerts.messages import InboundMessage, Mention, MessageKind, SentMessage, no_reply_hint, reply_reference
 from handlers.command_list import COMMANDS
 from handlers.lexer import split_head, take_word
 
@@ -183,6 +185,15 @@ class Target:
     delivery: tuple[str, str] | None = None  # (item reference, recipient contact id) it delivered
     from_bot: bool = False  # one of the bot's own messages (every delivery is)
     approval: str | None = None  # the item reference the bot's approval request asks to release
+    sent: SentMessage | None = None  # what the bot recorded it sent as this event (its outbox row)
+
+    def invites(self, contact: str | None) -> str | None:
+        """The item whose /reply a plain reply by `contact` to this event is; None when it invites none.
+        Where only the delivery is known, it is the copy recorded for its holder."""
+        sent = self.sent
+        if sent is None and self.delivery is not None:
+            sent = SentMessage(MessageKind.DELIVERY, self.delivery[0], self.delivery[1])
+        return reply_reference(sent, contact)
 
 
 APPROVE_SHOWN = "✅"
@@ -236,18 +247,20 @@ def reaction_message(read: MatrixReaction, target: Target, sender_contact: str |
 
 
 def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
-                 awaited: bool = False, edited: str | None = None) -> InboundMessage | None:
-    """The inbox message a text makes, given what each of its targets is (in read.targets' order);
-    None for ordinary conversation. `awaited`: a command of the sender's awaits its text here, so
-    plain text is kept for the dispatcher to judge. `edited`: for an edit, the item its original was
-    feedback on (the sender's plain reply to its delivery), else None."""
+                 awaited: bool = False, edited: str | None = None,
+                 sender_contact: str | None = None) -> InboundMessage | None:
+    """The inbox message a text by `sender_contact` (None: not in the directory) makes, given what each
+    of its targets is (in read.targets' order); None for ordinary conversation. `awaited`: a command of
+    the sender's awaits its text here, so plain text is kept for the dispatcher to judge. `edited`: for
+    an edit, the item its original was feedback on (the sender's plain reply to its delivery), else None."""
     sender, chat = _refs(read.sender, read.room_id)
     if sender is None or chat is None:
         return None
     text, reply_to = read.text, None
     for target in targets:
-        if target.delivery is not None:
-            text, reply_to = reply_command(target.delivery[0], read.text), MessageRef(chat, target.event_id)
+        invited = target.invites(sender_contact)
+        if invited is not None:
+            text, reply_to = reply_command(invited, read.text), MessageRef(chat, target.event_id)
             break
     if reply_to is None and read.targets:
         reply_to = MessageRef(chat, read.targets[-1])
@@ -261,7 +274,11 @@ def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
             return None  # ordinary conversation: never stored
         else:
             approval = next((t.approval for t in targets if t.approval is not None), None)
+            # Somebody else's copy, say in a shared room: taken as /reply, the originator's "noted" would
+            # be an update to every recipient.
+            copy = next((t.delivery[0] for t in targets if t.delivery is not None), None)
             text, remark = "", (approval_remark(approval, "reply to an approval request") if approval is not None
+                                else no_reply_hint(copy) if copy is not None
                                 else NOT_A_DELIVERY.format(what="reply"))
     return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to, message_id=read.event_id,
                           direct=direct, remark=remark, edit_of=read.edit_of,
