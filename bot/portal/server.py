@@ -117,6 +117,7 @@ class PortalServer:
             undefined=jinja2.StrictUndefined,
         )
         self.templates.globals["roles"] = Role
+        self.templates.globals["sees_directory"] = views.may_see_directory
         self.templates.globals["sees_bulletin"] = lambda viewer: views.may_see_bulletin(
             viewer, self.runtime.directory.current())
         self.stylesheet = resources.files("bot.portal").joinpath("static/portal.css").read_bytes()

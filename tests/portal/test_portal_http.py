@@ -490,3 +490,28 @@ def test_anything_unknown_in_a_query_or_a_form_is_refused_with_a_short_page(worl
         assert "<h1>" in answer.body and "Accepted: GET" in answer.body
     answer = coordinator.post("/items/A-2026-0001/remind", {"csrf": csrf, "reason": "x" * 70_000})
     assert answer.status == 413 and answer.headers["Content-Type"].startswith("text/html") and "<h1>" in answer.body
+
+
+def test_a_focal_point_reads_the_people_they_manage(world: PortalWorld) -> None:
+    """A national focal point as the portal's member list makes one (officer and focal point, not a point of
+    contact) gets the Directory with their country's people; an organisational focal point of a desk, the
+    people of that desk: whose entries /member lets them manage (alerts/focal.py), nobody else's."""
+    for text in ("/member add console:somsak country:TH role:nfp name:Somsak",
+                 "/member add console:niran country:TH desk:police role:ofp name:Niran"):
+        answers = world.say("rso-admin", text)
+        assert any("Added" in a for a in answers), answers
+    national = Client(world.url)
+    national.log_in(world.login_link("somsak"))
+    assert 'href="/directory"' in national.get("/board").body
+    page = national.get("/directory")
+    assert page.status == 200
+    assert "th-immigration" in page.body and "th-police" in page.body and "my-officer" not in page.body
+    organisational = Client(world.url)
+    organisational.log_in(world.login_link("niran"))
+    page = organisational.get("/directory")
+    assert page.status == 200
+    assert "th-police" in page.body and "th-immigration" not in page.body and "my-officer" not in page.body
+    assert "The people you manage" in page.body
+    officer = Client(world.url)
+    officer.log_in(world.login_link("th-officer"))
+    assert officer.get("/directory").status == 404
