@@ -267,16 +267,16 @@ class PortalServer:
             raise web.HTTPSeeOther("/")  # a fixed path: nothing in a request chooses where a redirect goes
         return found
 
-    async def _checked_post(self, request: web.Request, secret: str | None,
-                            fields: tuple[str, ...] = TOKEN_FIELDS) -> dict[str, str]:
+    async def _checked_post(self, request: web.Request, secret: str | None, fields: tuple[str, ...] = TOKEN_FIELDS,
+                            refused: tuple[str, str] = ("Refused", "This form was refused: its security token is "
+                                                        "missing or wrong. Go back, reload the page and try again."),
+                            ) -> dict[str, str]:
         """The form's fields, after its CSRF token was checked against `secret` (403 otherwise); a field
         not among `fields`, or a file, is refused (400) before the form does anything."""
         form = await request.post()
         sent = form.get("csrf")
         if secret is None or not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_for(secret)):
-            raise web.HTTPForbidden(text=self._refusal(
-                "Refused", "This form was refused: its security token is missing or wrong. Go back, reload the "
-                           "page and try again."), content_type="text/html")
+            raise web.HTTPForbidden(text=self._refusal(*refused), content_type="text/html")
         for key, value in form.items():
             if key not in fields or not isinstance(value, str):
                 raise web.HTTPBadRequest(text=self._refusal(
@@ -325,7 +325,12 @@ class PortalServer:
         return response
 
     async def _login(self, request: web.Request) -> web.StreamResponse:
-        form = await self._checked_post(request, request.cookies.get(self.login_cookie), LOGIN_FIELDS)
+        # The login page's cookie lasts as long as its link: without it, the page was open too long (or
+        # opened elsewhere), and only a new link helps.
+        form = await self._checked_post(request, request.cookies.get(self.login_cookie), LOGIN_FIELDS, (
+            "Link refused", "This login page was open longer than its link lasts, or was opened in another browser. "
+                            "Ask /portal in your direct chat with the bot for a new link, and press Log in within "
+                            f"{int(self.settings.link_lifetime.total_seconds() // 60)} minutes."))
         if not self.logins.allow(request.remote or "?"):
             return self._page("message.html", status=429, title="Too many attempts",
                               message="Too many login attempts from here. Wait a minute, then ask /portal for a "

@@ -515,3 +515,15 @@ def test_a_focal_point_reads_the_people_they_manage(world: PortalWorld) -> None:
     officer = Client(world.url)
     officer.log_in(world.login_link("th-officer"))
     assert officer.get("/directory").status == 404
+
+
+def test_a_login_page_left_open_too_long_says_to_ask_for_a_new_link(world: PortalWorld) -> None:
+    """The login page's cookie lasts as long as the link: pressing Log in after that (the browser dropped
+    the cookie) is refused with what to do (ask /portal again), not with a reload that cannot help."""
+    link = world.login_link("th-npoc")
+    client = Client(world.url)
+    page = client.get(urllib.parse.urlsplit(link).path)
+    client.cookies.clear()  # what the browser does once the cookie's Max-Age is over
+    answer = client.post("/login", {"csrf": page.field("csrf"), "token": page.field("token")})
+    assert answer.status == 403 and "Link refused" in answer.body
+    assert "/portal" in answer.body and "reload" not in answer.body
