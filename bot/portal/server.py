@@ -62,6 +62,18 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 
 # The chat the portal's actions are recorded as coming from: answers to it are shown on the page.
 PORTAL_CHAT = ChatRef(Platform.CONSOLE, "@liaison-portal")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The query keys each page takes, and an example; any other key, or one given twice, is refused (a
+# mistyped key is never ignored: the page would show something other than what was asked).
+QUERIES: dict[str, tuple[tuple[str, ...], str]] = {
+    "/items": (("tlp", "topic", "country"), "/items?tlp=AMBER&country=TH"),
+    "/stats": (("period",), "/stats?period=30d"),
+    "/bulletin": (("month",), "/bulletin?month=2026-10"),
+}
+# The fields each form sends; anything else is refused before the form does anything.
+LOGIN_FIELDS = ("csrf", "token")
+TOKEN_FIELDS = ("csrf",)
+ADD_FIELDS = ("csrf", "between", "doc", "topics", "from", "until", "direction")
+END_FIELDS = ("csrf", "which", "reason")
 
 
 class RateLimit:
@@ -105,6 +117,7 @@ class PortalServer:
             undefined=jinja2.StrictUndefined,
         )
         self.templates.globals["roles"] = Role
+        self.templates.globals["sees_directory"] = views.may_see_directory
         self.templates.globals["sees_bulletin"] = lambda viewer: views.may_see_bulletin(
             viewer, self.runtime.directory.current())
         self.stylesheet = resources.files("bot.portal").joinpath("static/portal.css").read_bytes()
@@ -176,6 +189,7 @@ class PortalServer:
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Expected refusals as short pages; anything else as a 500 page, logged without its request."""
         try:
+            self._check_query(request)
             return await handler(request)
         except views.NotFound:
             return self._page("message.html", status=404, title="Not found",
@@ -183,6 +197,17 @@ class PortalServer:
         except web.HTTPNotFound:
             return self._page("message.html", status=404, title="Not found",
                               message="There is no such page, or it is not yours to see.")
+        except web.HTTPMethodNotAllowed as error:
+            allowed = ", ".join(sorted(error.allowed_methods))
+            page = self._page("message.html", status=405, title="Not allowed",
+                              message=f"This address does not answer {request.method[:10]}. Accepted: {allowed}. "
+                                      f"Example: open {request.path[:60]} in the browser.")
+            page.headers["Allow"] = allowed
+            return page
+        except web.HTTPRequestEntityTooLarge:
+            return self._page("message.html", status=413, title="Too large",
+                              message="This form sent more than the portal takes (64 KiB). Accepted: the page's own "
+                                      "fields. Example: reload the page and send its form as it is.")
         except web.HTTPException:
             raise
         except Exception:
@@ -190,6 +215,26 @@ class PortalServer:
             log.exception("portal page failed (error reference %s)", ref)
             return self._page("message.html", status=500, title="Something went wrong",
                               message=f"The page could not be made. Error reference {ref}: tell an admin.")
+
+    def _check_query(self, request: web.Request) -> None:
+        """Fail closed on the address: only the query keys its page takes, each once (else 400)."""
+        if not request.query:
+            return
+        resource = request.match_info.route.resource
+        keys, example = QUERIES.get(resource.canonical if resource is not None else "", ((), request.path[:60]))
+        accepted = ", ".join(keys) if keys else "nothing"
+        for key in request.query:
+            if key not in keys:
+                problem = f"The address asks for '{key[:30]}', which this page does not take."
+            elif len(request.query.getall(key)) > 1:
+                problem = f"The address gives '{key}' more than once."
+            else:
+                continue
+            raise web.HTTPBadRequest(text=self._refusal("Not understood", f"{problem} Accepted: {accepted}, each "
+                                                        f"once. Example: {example}"), content_type="text/html")
+
+    def _refusal(self, title: str, message: str) -> str:
+        return self.templates.get_template("message.html").render(viewer=None, csrf="", title=title, message=message)
 
     def _page(self, template: str, *, status: int = 200, viewer: Contact | None = None, csrf: str = "",
               **values: Any) -> web.Response:
@@ -222,15 +267,22 @@ class PortalServer:
             raise web.HTTPSeeOther("/")  # a fixed path: nothing in a request chooses where a redirect goes
         return found
 
-    async def _checked_post(self, request: web.Request, secret: str | None) -> dict[str, str]:
-        """The form's fields, after its CSRF token was checked against `secret`; 403 otherwise."""
+    async def _checked_post(self, request: web.Request, secret: str | None, fields: tuple[str, ...] = TOKEN_FIELDS,
+                            refused: tuple[str, str] = ("Refused", "This form was refused: its security token is "
+                                                        "missing or wrong. Go back, reload the page and try again."),
+                            ) -> dict[str, str]:
+        """The form's fields, after its CSRF token was checked against `secret` (403 otherwise); a field
+        not among `fields`, or a file, is refused (400) before the form does anything."""
         form = await request.post()
         sent = form.get("csrf")
         if secret is None or not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_for(secret)):
-            raise web.HTTPForbidden(text=self.templates.get_template("message.html").render(
-                viewer=None, csrf="", title="Refused",
-                message="This form was refused: its security token is missing or wrong. Go back, reload the "
-                        "page and try again."), content_type="text/html")
+            raise web.HTTPForbidden(text=self._refusal(*refused), content_type="text/html")
+        for key, value in form.items():
+            if key not in fields or not isinstance(value, str):
+                raise web.HTTPBadRequest(text=self._refusal(
+                    "Not understood", f"This form sent '{key[:30]}', which it does not take. Accepted: "
+                                      f"{', '.join(fields)}. Example: reload the page and send its form as it is."),
+                    content_type="text/html")
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
     def _count_minimum(self) -> int:
@@ -273,7 +325,12 @@ class PortalServer:
         return response
 
     async def _login(self, request: web.Request) -> web.StreamResponse:
-        form = await self._checked_post(request, request.cookies.get(self.login_cookie))
+        # The login page's cookie lasts as long as its link: without it, the page was open too long (or
+        # opened elsewhere), and only a new link helps.
+        form = await self._checked_post(request, request.cookies.get(self.login_cookie), LOGIN_FIELDS, (
+            "Link refused", "This login page was open longer than its link lasts, or was opened in another browser. "
+                            "Ask /portal in your direct chat with the bot for a new link, and press Log in within "
+                            f"{int(self.settings.link_lifetime.total_seconds() // 60)} minutes."))
         if not self.logins.allow(request.remote or "?"):
             return self._page("message.html", status=429, title="Too many attempts",
                               message="Too many login attempts from here. Wait a minute, then ask /portal for a "
@@ -502,10 +559,10 @@ class PortalServer:
         made from the fields and runs through the same parser, role check and handler, so the rules,
         the audit entries and the refusals are the chat command's; its answers are shown on the page."""
         viewer, token = await self._session(request)
-        form = await self._checked_post(request, token)
+        action = request.match_info["action"]
+        form = await self._checked_post(request, token, ADD_FIELDS if action == "add" else END_FIELDS)
         if not views.may_see_arrangements(viewer) or not viewer.identities:
             raise views.NotFound()
-        action = request.match_info["action"]
         text, problem = (_add_text(form) if action == "add" else _end_text(form))
         now = self._now()
 

@@ -18,6 +18,7 @@ from alerts.audit import AuditAction, AuditEvent
 from alerts.caveats import Tlp
 from alerts.bulletin import SharedItem, may_carry, render_bulletin
 from alerts.directory import Contact, Directory, Standing
+from alerts.focal import FOCAL_POINTS, management_refusal
 from alerts.identity import ChatRef
 from alerts.items import Reference
 from alerts.lifecycle import FEEDBACK_TO_ORIGINATOR, UPDATE_TO_RECIPIENTS, Feedback
@@ -486,18 +487,33 @@ def bulletin_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: d
 
 # --- the directory and the arrangements ---------------------------------------------------------
 
+def may_see_directory(viewer: Contact) -> bool:
+    """Admins, coordinators, points of contact and focal points (national or organisational)."""
+    return any(viewer.has(r) for r in (Role.ADMIN, Role.COORDINATOR, Role.CONTACT, *FOCAL_POINTS))
+
+
+def _listed(viewer: Contact, directory: Directory, contact: Contact) -> bool:
+    """Whether the directory page lists `contact` to `viewer`: a point of contact sees their own
+    organisation's people; a focal point those whose entries they manage (alerts/focal.py)."""
+    if viewer.has(Role.CONTACT) and contact.organisation == viewer.organisation:
+        return True
+    return any(viewer.has(r) for r in FOCAL_POINTS) and management_refusal(
+        viewer, directory, contact.organisation, contact.desk, ()) is None
+
+
 def directory_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime) -> dict[str, Any]:
     """People with their roles, desks, zones, backups and accounts: every one for admins, their own
-    organisation's for a focal point (a point of contact); the sharing arrangements for coordinators and
-    admins. Anyone else: 404."""
-    admin, focal = viewer.has(Role.ADMIN), viewer.has(Role.CONTACT)
+    organisation's for a point of contact, those they manage for a focal point; the sharing arrangements
+    for coordinators and admins. Anyone else: 404."""
+    admin = viewer.has(Role.ADMIN)
+    focal = viewer.has(Role.CONTACT) or any(viewer.has(r) for r in FOCAL_POINTS)
     sees_arrangements = admin or viewer.has(Role.COORDINATOR)
-    if not (admin or focal or sees_arrangements):
+    if not may_see_directory(viewer):
         raise NotFound()
     people = []
     if admin or focal:
         for contact in sorted(directory.contacts.values(), key=lambda c: (c.organisation, c.desk or "", c.id)):
-            if not admin and contact.organisation != viewer.organisation:
+            if not admin and not _listed(viewer, directory, contact):
                 continue
             people.append({"id": contact.id, "name": contact.name, "organisation": contact.organisation,
                            "desk": contact.desk or "—", "roles": ", ".join(sorted(r.value for r in contact.roles)),
@@ -509,6 +525,7 @@ def directory_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: 
                         for a in sorted(directory.arrangements, key=lambda a: a.key)]
     _consulted(uow, viewer, now, command="portal directory", view="all" if admin else viewer.organisation)
     return {"people": people, "arrangements": arrangements, "all": admin, "organisation": viewer.organisation,
+            "whole_organisation": viewer.has(Role.CONTACT),
             "sees_people": admin or focal, "sees_arrangements": sees_arrangements}
 
 

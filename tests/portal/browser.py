@@ -38,7 +38,8 @@ def skip_unless_browser() -> None:
     pytest.skip(reason)
 
 
-def chromium(width: int = 1100, height: int = 900, phone: bool = False):  # type: ignore[no-untyped-def]
+def chromium(width: int = 1100, height: int = 900, phone: bool = False,  # type: ignore[no-untyped-def]
+             phone_size: tuple[int, int] = (390, 844)):
     skip_unless_browser()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -49,8 +50,8 @@ def chromium(width: int = 1100, height: int = 900, phone: bool = False):  # type
                      f"--window-size={width},{height}", "--no-first-run", "--disable-extensions"):
         options.add_argument(argument)
     if phone:  # a phone's screen and pixel density, as Chromium's device emulation gives them
-        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844,
-                                                                              "pixelRatio": 2.0}})
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {
+            "width": phone_size[0], "height": phone_size[1], "pixelRatio": 2.0}})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     return driver

@@ -287,3 +287,44 @@ def test_a_coordinator_records_an_arrangement_from_its_page(world: PortalWorld, 
     assert cells[1] == "MoU ID-CA <2026>" and "2026-11-01" in cells and "2027-01-31" in cells
     assert cells[7] == "66" and cells[8].startswith("in force, last day 2027-01-31")  # today: 2026-11-26
     screenshot(browser, "arrangements", shots)
+
+
+# What a phone shows of a page: the page's own width against the screen's, the controls smaller than a
+# fingertip (WCAG 2.5.8's 24 CSS pixels; inline links in a sentence excepted), and those off the screen.
+PHONE_FACTS = """
+const visible = e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+const controls = [...document.querySelectorAll('nav a, button, select, input:not([type=hidden]), .filters a, .pager a')]
+  .filter(visible);
+const small = controls.filter(e => { const r = e.getBoundingClientRect(); return r.height < 24 || r.width < 24; })
+  .map(e => `${e.tagName} ${(e.textContent || e.name).trim().slice(0, 20)} ${Math.round(e.getBoundingClientRect().height)}px`);
+const off = [...document.querySelectorAll('main button')].filter(visible)
+  .filter(e => e.getBoundingClientRect().right > innerWidth).map(e => e.textContent.trim());
+return {inner: innerWidth, wide: document.scrollingElement.scrollWidth, small: small, off: off};
+"""
+
+
+def test_an_officer_and_a_coordinator_use_the_portal_on_a_phone(world: PortalWorld, shots: Path) -> None:
+    """375×740: no page scrolls sideways, every control is big enough to tap, and the board's Remind and
+    Escalate buttons are on the screen (not past a table's edge)."""
+    from selenium.webdriver.common.by import By
+
+    phone = chromium(phone=True, phone_size=(375, 740))
+    try:
+        for contact, paths in (("my-officer", ("/board", "/items", "/items/A-2026-0001")),
+                               ("rso-coordinator", ("/board", "/items", "/items/A-2026-0001", "/stats",
+                                                    "/arrangements", "/directory", "/bulletin"))):
+            log_in(phone, world, contact)
+            for path in paths:
+                phone.get(world.url + path)
+                assert phone.find_element(By.TAG_NAME, "h1").is_displayed()
+                facts = phone.execute_script(PHONE_FACTS)
+                assert facts["inner"] == 375, facts
+                assert facts["wide"] <= facts["inner"], (contact, path, facts)
+                assert not facts["small"], (contact, path, facts["small"])
+                assert not facts["off"], (contact, path, facts["off"])
+            if contact == "rso-coordinator":
+                phone.get(world.url + "/board")
+                assert phone.find_elements(By.CSS_SELECTOR, "form[action='/items/A-2026-0001/remind'] button")
+                screenshot(phone, "board-phone-375", shots)
+    finally:
+        phone.quit()

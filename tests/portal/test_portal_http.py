@@ -59,6 +59,8 @@ def test_a_link_is_stored_as_its_hash_works_once_and_redirects_to_a_fixed_place(
     client.get(urllib.parse.urlsplit(link).path)  # a chat app's link preview: opening it spends nothing
     page = client.get(urllib.parse.urlsplit(link).path)
     answer = client.post("/login", {"csrf": page.field("csrf"), "token": token, "next": "https://evil.example"})
+    assert answer.status == 400 and "Location" not in answer.headers  # no field chooses where to go
+    answer = client.post("/login", {"csrf": page.field("csrf"), "token": token})  # not spent by the refusal
     assert answer.status == 303 and answer.headers["Location"] == "/board"
     assert client.get("/board").status == 200
     again = Client(world.url).log_in(link)
@@ -456,3 +458,72 @@ def test_an_erased_items_earlier_revisions_say_their_text_was_erased(world: Port
     # The log itself can no longer open what either revision said.
     with world.runtime.engine.connect() as connection:
         assert SqlAuditLog(connection, world.runtime.keyring).revisions(Reference.parse("A-2026-0003")) == []
+
+
+def test_anything_unknown_in_a_query_or_a_form_is_refused_with_a_short_page(world: PortalWorld) -> None:
+    """Fail closed: a query key a page does not take (a mistyped ?period= on the bulletin would otherwise
+    show another month than asked), a key given twice, a form field no form has, a file, a method a path
+    does not answer and a body too big: 400 (405, 413) with a short page that says what was wrong, what
+    is accepted and an example; nothing is changed and no traceback is shown."""
+    coordinator = Client(world.url)
+    coordinator.log_in(world.login_link("rso-coordinator"))
+    csrf = coordinator.get("/board").field("csrf")
+    for path, accepted in (("/bulletin?period=2026-10", "month"), ("/items?tlp=RED&colour=red", "tlp, topic, country"),
+                           ("/board?x=1", "nothing"), ("/items/A-2026-0001?view=all", "nothing"),
+                           ("/stats?period=30d&period=3m", "period")):
+        answer = coordinator.get(path)
+        assert answer.status == 400, path
+        assert "<h1>" in answer.body and "Traceback" not in answer.body
+        assert f"Accepted: {accepted}" in answer.body and "Example:" in answer.body, (path, answer.body)
+    assert coordinator.get("/bulletin?month=2026-10").status == 200
+    assert coordinator.get("/items?tlp=RED&topic=document-fraud").status == 200
+    answer = coordinator.post("/items/A-2026-0001/remind", {"csrf": csrf, "force": "yes"})
+    assert answer.status == 400 and "force" in answer.body and "Accepted: csrf" in answer.body
+    before = coordinator.get("/arrangements").body
+    assert coordinator.post("/arrangements/add", {"csrf": csrf, "between": "MY,TH", "doc": "MoU",
+                                                  "colour": "red"}).status == 400
+    assert coordinator.get("/arrangements").body == before  # nothing recorded
+    assert coordinator.post("/items/A-2026-0001/remind", {"csrf": ""}).status == 403  # the token first
+    for method, path in (("POST", "/board"), ("DELETE", "/items/A-2026-0001")):
+        answer = coordinator.request(method, path)
+        assert answer.status == 405 and answer.headers["Content-Type"].startswith("text/html"), path
+        assert "<h1>" in answer.body and "Accepted: GET" in answer.body
+    answer = coordinator.post("/items/A-2026-0001/remind", {"csrf": csrf, "reason": "x" * 70_000})
+    assert answer.status == 413 and answer.headers["Content-Type"].startswith("text/html") and "<h1>" in answer.body
+
+
+def test_a_focal_point_reads_the_people_they_manage(world: PortalWorld) -> None:
+    """A national focal point as the portal's member list makes one (officer and focal point, not a point of
+    contact) gets the Directory with their country's people; an organisational focal point of a desk, the
+    people of that desk: whose entries /member lets them manage (alerts/focal.py), nobody else's."""
+    for text in ("/member add console:somsak country:TH role:nfp name:Somsak",
+                 "/member add console:niran country:TH desk:police role:ofp name:Niran"):
+        answers = world.say("rso-admin", text)
+        assert any("Added" in a for a in answers), answers
+    national = Client(world.url)
+    national.log_in(world.login_link("somsak"))
+    assert 'href="/directory"' in national.get("/board").body
+    page = national.get("/directory")
+    assert page.status == 200
+    assert "th-immigration" in page.body and "th-police" in page.body and "my-officer" not in page.body
+    organisational = Client(world.url)
+    organisational.log_in(world.login_link("niran"))
+    page = organisational.get("/directory")
+    assert page.status == 200
+    assert "th-police" in page.body and "th-immigration" not in page.body and "my-officer" not in page.body
+    assert "The people you manage" in page.body
+    officer = Client(world.url)
+    officer.log_in(world.login_link("th-officer"))
+    assert officer.get("/directory").status == 404
+
+
+def test_a_login_page_left_open_too_long_says_to_ask_for_a_new_link(world: PortalWorld) -> None:
+    """The login page's cookie lasts as long as the link: pressing Log in after that (the browser dropped
+    the cookie) is refused with what to do (ask /portal again), not with a reload that cannot help."""
+    link = world.login_link("th-npoc")
+    client = Client(world.url)
+    page = client.get(urllib.parse.urlsplit(link).path)
+    client.cookies.clear()  # what the browser does once the cookie's Max-Age is over
+    answer = client.post("/login", {"csrf": page.field("csrf"), "token": page.field("token")})
+    assert answer.status == 403 and "Link refused" in answer.body
+    assert "/portal" in answer.body and "reload" not in answer.body
