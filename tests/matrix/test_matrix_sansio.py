@@ -488,7 +488,7 @@ def test_a_command_with_a_space_after_the_bang_is_told_how_it_is_written(body: s
     message = text_message(typed(body), (), False)
     assert message is not None and message.text == "" and message.remark is not None
     assert "\n" not in message.remark and "no space" in message.remark
-    assert f"{written} " in message.remark  # the command as it is written, then an example
+    assert f"for example {written}" in message.remark  # the very command, as it is written
 
 
 def test_a_bang_and_a_space_before_words_that_are_no_command_is_left_to_the_dispatcher() -> None:
