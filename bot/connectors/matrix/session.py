@@ -84,9 +84,7 @@ class KeyedClient(AsyncClient):
     """An AsyncClient whose encrypted events carry the outbox key outside the ciphertext too: another
     device of the bot (the standby after a failover) may hold no room key for them, yet must find an
     earlier send by its key. The key is random and says nothing about the content. So do the ids of the
-    photos sent with a text (FILES_FIELD): any device of the bot can then take them back with it.
-    The relation (m.relates_to: a thread, a reply, an edit) is outside too, as the spec asks: clients
-    and the homeserver read threads and edits from there, never from the ciphertext."""
+    photos sent with a text (FILES_FIELD): any device of the bot can then take them back with it."""
 
     def encrypt(self, room_id: str, message_type: str, content: dict[Any, Any]) -> tuple[str, dict[str, Any]]:
         kind, encrypted = super().encrypt(room_id, message_type, content)
@@ -95,8 +93,6 @@ class KeyedClient(AsyncClient):
             encrypted_[KEY_FIELD] = content[KEY_FIELD]
         if isinstance(content.get(FILES_FIELD), list):
             encrypted_[FILES_FIELD] = list(content[FILES_FIELD])
-        if isinstance(content.get("m.relates_to"), dict):
-            encrypted_["m.relates_to"] = dict(content["m.relates_to"])
         return kind, encrypted_
 
 
