@@ -494,3 +494,16 @@ def test_a_command_with_a_space_after_the_bang_is_told_how_it_is_written(body: s
 def test_a_bang_and_a_space_before_words_that_are_no_command_is_left_to_the_dispatcher() -> None:
     message = text_message(typed("! great news"), (), False)
     assert message is not None and message.text == "! great news" and message.remark is None
+
+
+def test_conversation_in_a_thread_after_the_bots_answer_is_left_alone() -> None:
+    # Element points a thread message's fallback reply at the thread's latest event, now often the
+    # bot's answer: that is no reply the person chose, so it is not "a reply on the bot's message".
+    read = threaded("thanks, that helps")
+    assert read.targets == ("$root",)
+    assert text_message(read, (Target("$root"),), False) is None
+    # A reply the person chose in the thread (is_falling_back false) is one.
+    chosen = threaded("ok", falling_back=False)
+    assert chosen.targets == ("$root", "$last")
+    told = text_message(chosen, (Target("$root"), Target("$last", from_bot=True)), False)
+    assert told is not None and told.remark is not None
