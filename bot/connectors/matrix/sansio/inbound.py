@@ -185,6 +185,10 @@ def read_event(source: dict[str, Any], room_id: str, own: str | None = None,
         targets.append(thread)
     in_reply_to = relation.get("m.in_reply_to")
     replied = in_reply_to.get("event_id") if isinstance(in_reply_to, dict) else None
+    if thread is not None and relation.get("is_falling_back") is True:
+        # The client's fallback for those without threads, at the thread's latest event (often the
+        # bot's answer there): no reply the person chose.
+        replied = None
     if isinstance(replied, str) and replied not in targets:
         targets.append(replied)
     text = strip_reply_fallback(body) if isinstance(replied, str) else body
