@@ -500,8 +500,8 @@ def test_conversation_in_a_thread_after_the_bots_answer_is_left_alone() -> None:
     # Element points a thread message's fallback reply at the thread's latest event, now often the
     # bot's answer: that is no reply the person chose, so it is not "a reply on the bot's message".
     read = threaded("thanks, that helps")
-    assert read.targets == ("$root",)
-    assert text_message(read, (Target("$root"),), False) is None
+    assert read.targets == ("$root", "$last") and read.fallback == "$last"
+    assert text_message(read, (Target("$root"), Target("$last", from_bot=True)), False) is None
     # A reply the person chose in the thread (is_falling_back false) is one.
     chosen = threaded("ok", falling_back=False)
     assert chosen.targets == ("$root", "$last")

@@ -61,6 +61,9 @@ class MatrixText:
     mentions: tuple[tuple[str, str], ...] = ()
     addressed: bool = False  # it opened with the bot's pill (or id, or name), which `text` no longer holds
     thread: str | None = None  # the root of the thread it was sent in (m.thread)
+    # The event its reply points at only as the client's fallback for those without threads (the
+    # thread's latest event, is_falling_back): no reply the person chose.
+    fallback: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,16 +188,14 @@ def read_event(source: dict[str, Any], room_id: str, own: str | None = None,
         targets.append(thread)
     in_reply_to = relation.get("m.in_reply_to")
     replied = in_reply_to.get("event_id") if isinstance(in_reply_to, dict) else None
-    if thread is not None and relation.get("is_falling_back") is True:
-        # The client's fallback for those without threads, at the thread's latest event (often the
-        # bot's answer there): no reply the person chose.
-        replied = None
     if isinstance(replied, str) and replied not in targets:
         targets.append(replied)
+    fallback = replied if thread is not None and relation.get("is_falling_back") is True \
+        and isinstance(replied, str) and replied != thread else None
     text = strip_reply_fallback(body) if isinstance(replied, str) else body
     text, mentions, addressed = addressed_to(text.strip(), pills(content), own, own_name)
     return MatrixText(event_id, sender, room_id, _when(source), text, tuple(targets), mentions=mentions,
-                      addressed=addressed, thread=thread)
+                      addressed=addressed, thread=thread, fallback=fallback)
 
 
 # Commands about one item that a reply to its delivery may leave unnamed: `!ack` in reply to the alert.
@@ -327,14 +328,16 @@ def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
     if remark is not None:
         text = ""
     elif not text.startswith(COMMAND_PREFIXES) and not awaited:
+        # Talk in a thread goes on after the bot's answer there: its fallback reply is not one on the bot.
+        chosen = [t for t in targets if t.event_id != read.fallback]
         if read.edit_of is not None and edited is not None:
             text, remark = "", edited_feedback_remark(edited)
-        elif read.addressed and not any(t.from_bot or t.approval for t in targets):
+        elif read.addressed and not any(t.from_bot or t.approval for t in chosen):
             text, remark = "", ADDRESSED  # words to the bot that it cannot read: never silence
-        elif not any(t.from_bot or t.approval for t in targets):
+        elif not any(t.from_bot or t.approval for t in chosen):
             return None  # ordinary conversation: never stored
         else:
-            approval = next((t.approval for t in targets if t.approval is not None), None)
+            approval = next((t.approval for t in chosen if t.approval is not None), None)
             text, remark = "", (approval_remark(approval, "reply to an approval request") if approval is not None
                                 else NOT_A_DELIVERY.format(what="reply"))
     return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to, message_id=read.event_id,
