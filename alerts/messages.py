@@ -86,6 +86,9 @@ class InboundMessage:
     # The people the message mentions, in the order they appear (handlers.dispatcher reads commands
     # with each mention's words replaced by its account: alerts.messages.with_mentions).
     mentions: tuple[Mention, ...] = ()
+    # Where the answers to it attach, as the connector judged it: a message in `chat` they reply to
+    # (the platform's id; on Matrix it may name the thread too). None: answers are plain messages.
+    answer_to: MessageRef | None = None
 
     def attachment_ids(self) -> tuple[str, ...]:
         """The ids its attachments are filed under in their item: unique, as event ids are per platform."""

@@ -47,7 +47,7 @@ def placed_answer(ctx: CommandContext, text: str, tlps: Iterable[Tlp], *, kind: 
     if not private_answer(ctx.message.chat, found, ctx.message.direct):
         return [answer]
     strictest = max(found & {Tlp.AMBER_STRICT, Tlp.RED}, key=lambda t: t.rank)
-    private = replace(answer, destination=Destination.direct(ctx.message.sender))
+    private = replace(answer, destination=Destination.direct(ctx.message.sender), reply_to=None)
     pointer = ctx.answer_message(f"{_name(ctx)}: answered in your direct chat with the bot, because the answer "
                                  f"is about {strictest.label} items, whose details stay out of shared chats.")
     return [private, pointer]

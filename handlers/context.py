@@ -59,7 +59,9 @@ class CommandContext:
             text=text,
             reference=reference,
             contact=self.sender.id if self.sender else None,
-            reply_to=None,
+            # Attached to the message it answers where the connector asked for that (its thread, a
+            # reply); a platform that cannot attach it there (another chat) sends it plain.
+            reply_to=self.message.answer_to,
         )
 
     def audit(self, action: AuditAction, **fields: object) -> None:

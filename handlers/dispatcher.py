@@ -261,7 +261,7 @@ class Dispatcher:
         (a direct chat that cannot be opened fails that answer alone, logged by the delivery worker)."""
         message = ctx.answer_message(UNKNOWN_SENDER)
         if shared_chat(ctx.message.chat, ctx.message.direct):
-            message = replace(message, destination=Destination.direct(ctx.message.sender))
+            message = replace(message, destination=Destination.direct(ctx.message.sender), reply_to=None)
         ctx.uow.outbox.enqueue(message)
 
     def _run(self, ctx: CommandContext, parsed: Command) -> object:

@@ -252,7 +252,7 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
         # Who now holds an AMBER+STRICT or RED item is a fact of it: not for a shared chat.
         strictest = max(tlps & PRIVATE_FACTS, key=lambda t: t.rank)
         ctx.uow.outbox.enqueue(replace(ctx.answer_message("\n".join(item_lines)),
-                                       destination=Destination.direct(ctx.message.sender)))
+                                       destination=Destination.direct(ctx.message.sender), reply_to=None))
         item_lines = [f"Their open items: answered in your direct chat with the bot, because they include "
                       f"{strictest.label} items, whose details stay out of shared chats."]
     lines += item_lines

@@ -145,7 +145,14 @@ class SqlInbox:
             remark=content.get("remark"),
             edit_of=content.get("edit_of"),
             mentions=tuple(Mention(text, UserRef.parse(user)) for text, user in content.get("mentions", ())),
+            answer_to=_ref(content.get("answer_to")),
         )
+
+
+def _ref(data: Any) -> MessageRef | None:
+    if not isinstance(data, dict):
+        return None
+    return MessageRef(ChatRef.parse(data["chat"]), data["message_id"])
 
 
 def _attachment(data: dict[str, Any]) -> Attachment:
@@ -177,6 +184,8 @@ def _content(message: InboundMessage, with_data: bool = True) -> dict[str, Any]:
         content["edit_of"] = message.edit_of
     if message.mentions:
         content["mentions"] = [[m.text, str(m.user)] for m in message.mentions]
+    if message.answer_to is not None:
+        content["answer_to"] = {"chat": str(message.answer_to.chat), "message_id": message.answer_to.message_id}
     return content
 
 

@@ -12,6 +12,7 @@ import re
 import stat
 import time
 from pathlib import Path
+from urllib.parse import quote
 from typing import Any
 
 import pytest
@@ -253,6 +254,35 @@ async def test_a_thread_reply_is_feedback_too(world: World) -> None:
         what="the delivery"))[0]
     await world.th.reply(world.th_room, delivered, "Coast guard informed", thread=True)
     await world.th.wait_for(lambda: world.item_state(reference, "th-npoc") == "answered", what="thread feedback")
+
+
+async def test_a_command_in_a_thread_is_answered_in_that_thread(world: World) -> None:
+    """A phone in the thread view sees only the thread: the answer goes there (and replies to the
+    command for clients without threads), in an encrypted room too, where the homeserver and Element
+    read the relation from outside the ciphertext."""
+    root = await world.th.say(world.th_room, "Boat sighted off Koh Lipe, checking")
+    command = await world.th.send(world.th_room, {
+        "msgtype": "m.text", "body": "!help ack",
+        "m.relates_to": {"rel_type": "m.thread", "event_id": root, "is_falling_back": True,
+                         "m.in_reply_to": {"event_id": root}}})
+    [answer] = await world.th.wait_for(
+        lambda: [e for _, e in world.bot_messages(world.th, world.th_room) if e.body.startswith("!ack")],
+        what="the answer to a command in a thread")
+    assert answer.decrypted
+    assert answer.source["content"]["m.relates_to"] == {"rel_type": "m.thread", "event_id": root,
+                                                        "is_falling_back": True,
+                                                        "m.in_reply_to": {"event_id": command}}
+    # The homeserver counts it in the thread (what Element's thread view lists).
+    status, found = world.synapse.request(
+        "GET", f"/_matrix/client/v1/rooms/{quote(world.th_room)}/relations/{quote(root)}/m.thread",
+        token=world.th.account.access_token)
+    assert status == 200 and answer.event_id in [e["event_id"] for e in found["chunk"]]
+    # A command in the room's timeline is answered as a reply to it.
+    plain = await world.th.say(world.th_room, "!help snooze")
+    [reply] = await world.th.wait_for(
+        lambda: [e for _, e in world.bot_messages(world.th, world.th_room) if e.body.startswith("!snooze")],
+        what="the answer to a command in the timeline")
+    assert reply.source["content"]["m.relates_to"] == {"m.in_reply_to": {"event_id": plain}}
 
 
 async def test_the_same_transaction_id_twice_makes_one_event(world: World) -> None:

@@ -415,3 +415,130 @@ def test_an_edit_of_feedback_says_the_feedback_went_as_first_written() -> None:
     # An edit that is a command is the dispatcher's to judge (answered that it already ran, or run).
     typed = text_message(edit("!reply A-2026-0001 Confirmed, stolen in 2025"), (), False, edited="A-2026-0001")
     assert typed is not None and typed.text.startswith("!reply") and typed.edit_of == "$r"
+
+
+# --- where an answer goes: the thread, or attached to the command ---------------------------------
+
+def threaded(body: str, root: str = "$root", falling_back: bool = True) -> MatrixText:
+    """A text sent in a thread, as Element writes it (the reply fallback points at the thread's last event)."""
+    read = read_event(event({"msgtype": "m.text", "body": body,
+                             "m.relates_to": {"rel_type": "m.thread", "event_id": root,
+                                              "is_falling_back": falling_back,
+                                              "m.in_reply_to": {"event_id": "$last"}}}), ROOM, BOT)
+    assert isinstance(read, MatrixText) and read.thread == root
+    return read
+
+
+def answer_content(answer_to: MessageRef | None, kind: MessageKind = MessageKind.ANSWER) -> dict[str, Any]:
+    """The event content of an answer the handlers queue for a message (CommandContext.answer_message)."""
+    return message_content(Outgoing(key="k2", kind=kind, destination=IN_ROOM, text="A-2026-0001: delivered to 2",
+                                    reference=None, contact="th-npoc", protect_content=False, reply_to=answer_to,
+                                    attempt=1), ROOM)
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_the_answer_to_a_command_in_a_thread_goes_to_that_thread(direct: bool) -> None:
+    message = text_message(threaded("!status A-2026-0001"), (Target("$root"), Target("$last")), direct)
+    assert message is not None and message.text == "!status A-2026-0001"
+    content = answer_content(message.answer_to)
+    # In the thread for clients with threads; a reply to the command for clients without.
+    assert content["m.relates_to"] == {"rel_type": "m.thread", "event_id": "$root", "is_falling_back": True,
+                                       "m.in_reply_to": {"event_id": "$e"}}
+
+
+def test_the_answer_to_feedback_in_a_delivery_thread_goes_to_that_thread() -> None:
+    read = threaded("Coast guard informed", root="$d")
+    message = text_message(read, (DELIVERY, Target("$last")), False, sender_contact="th-npoc")
+    assert message is not None and message.text == "/reply A-2026-0001 Coast guard informed"
+    assert answer_content(message.answer_to)["m.relates_to"]["event_id"] == "$d"
+
+
+def test_the_answer_to_a_command_in_a_room_replies_to_it_and_in_a_direct_chat_is_plain() -> None:
+    in_room = text_message(text("!status A-2026-0001"), (), direct=False)
+    assert in_room is not None
+    assert answer_content(in_room.answer_to)["m.relates_to"] == {"m.in_reply_to": {"event_id": "$e"}}
+    in_direct = text_message(text("!status A-2026-0001"), (), direct=True)
+    assert in_direct is not None and in_direct.answer_to is None
+    assert "m.relates_to" not in answer_content(in_direct.answer_to)
+    # A remark (a reply that does nothing) is attached to what it is about, too.
+    told = text_message(text("thanks", "$receipt"), (Target("$receipt", from_bot=True),), False)
+    assert told is not None and told.remark is not None
+    assert answer_content(told.answer_to)["m.relates_to"] == {"m.in_reply_to": {"event_id": "$e"}}
+
+
+def test_deliveries_stay_out_of_threads_and_replies() -> None:
+    content = message_content(outgoing(MessageKind.DELIVERY, IN_ROOM, "[TLP:GREEN] A-2026-0001 · alert\nBody",
+                                       f"matrix:{TH}"), ROOM)
+    assert "m.relates_to" not in content
+
+
+def test_an_answer_placed_in_another_room_carries_no_relation() -> None:
+    elsewhere = text_message(threaded("!status A-2026-0001"), (), False)
+    assert elsewhere is not None and elsewhere.answer_to is not None
+    content = message_content(Outgoing(key="k3", kind=MessageKind.ANSWER, destination=DIRECT, text="private",
+                                       reference=None, contact="th-npoc", protect_content=False,
+                                       reply_to=elsewhere.answer_to, attempt=1), "!dm:example.org")
+    assert "m.relates_to" not in content
+
+
+# --- addressed as people type on a phone ----------------------------------------------------------
+
+def typed(body: str) -> MatrixText:
+    """A text with no HTML: the bot's name typed out, not picked as a pill."""
+    read = read_event(event({"msgtype": "m.text", "body": body}), ROOM, BOT, "Liaison Bot")
+    assert isinstance(read, MatrixText)
+    return read
+
+
+@pytest.mark.parametrize("body", [
+    "Liaison Bot: !status A-2026-0001",
+    "liaison bot, !status A-2026-0001",
+    "@Liaison Bot: !status A-2026-0001",   # the @ typed, the completion not picked
+    "Liaison Bot !status A-2026-0001",
+])
+def test_a_command_addressed_by_the_bots_display_name_typed_out_is_the_command(body: str) -> None:
+    read = typed(body)
+    assert read.addressed
+    message = text_message(read, (), direct=False)
+    assert message is not None and message.text == "!status A-2026-0001" and message.remark is None
+
+
+def test_the_bots_display_name_typed_before_plain_words_is_told_and_in_a_sentence_is_conversation() -> None:
+    message = text_message(typed("Liaison Bot: what is due today?"), (), False)
+    assert message is not None and message.text == "" and message.remark is not None and "!help" in message.remark
+    assert text_message(typed("Liaison Bot is slow today"), (), False) is None
+    assert not typed("Liaison Botanical garden: hi").addressed  # the name, then more letters: another word
+    # Without a display name given, nothing is read as one.
+    read = read_event(event({"msgtype": "m.text", "body": "Liaison Bot: hi"}), ROOM, BOT)
+    assert isinstance(read, MatrixText) and not read.addressed
+
+
+@pytest.mark.parametrize(("body", "written"), [
+    ("! status A-2026-0001", "!status"),
+    ("!  ack", "!ack"),
+    ("Liaison Bot: ! mine", "!mine"),
+    ("/ status A-2026-0001", "!status"),
+])
+def test_a_command_with_a_space_after_the_bang_is_told_how_it_is_written(body: str, written: str) -> None:
+    message = text_message(typed(body), (), False)
+    assert message is not None and message.text == "" and message.remark is not None
+    assert "\n" not in message.remark and "no space" in message.remark
+    assert f"for example {written}" in message.remark  # the very command, as it is written
+
+
+def test_a_bang_and_a_space_before_words_that_are_no_command_is_left_to_the_dispatcher() -> None:
+    message = text_message(typed("! great news"), (), False)
+    assert message is not None and message.text == "! great news" and message.remark is None
+
+
+def test_conversation_in_a_thread_after_the_bots_answer_is_left_alone() -> None:
+    # Element points a thread message's fallback reply at the thread's latest event, now often the
+    # bot's answer: that is no reply the person chose, so it is not "a reply on the bot's message".
+    read = threaded("thanks, that helps")
+    assert read.targets == ("$root", "$last") and read.fallback == "$last"
+    assert text_message(read, (Target("$root"), Target("$last", from_bot=True)), False) is None
+    # A reply the person chose in the thread (is_falling_back false) is one.
+    chosen = threaded("ok", falling_back=False)
+    assert chosen.targets == ("$root", "$last")
+    told = text_message(chosen, (Target("$root"), Target("$last", from_bot=True)), False)
+    assert told is not None and told.remark is not None

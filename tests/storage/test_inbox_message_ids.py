@@ -35,3 +35,17 @@ def test_the_pressed_message_round_trips(uow_factory: SqlUnitOfWorkFactory, cloc
         uow.commit()
     with uow_factory() as uow:
         assert [m.pressed for m in uow.inbox.pending(10)] == ["201:7", None]
+
+
+def test_where_answers_attach_round_trips(uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    """The connector's answer_to (a Matrix command's thread and event) is kept for the handlers' answers."""
+    from alerts.identity import MessageRef
+    sender, room = UserRef.parse("matrix:@a:example.org"), ChatRef.parse("matrix:!r:example.org")
+    messages = [InboundMessage("$t1", sender, room, "/mine", clock.now(), message_id="$t1",
+                               answer_to=MessageRef(room, "$t1 $root")),
+                InboundMessage("$t2", sender, room, "/mine", clock.now(), message_id="$t2")]
+    with uow_factory() as uow:
+        uow.inbox.record_many(messages)
+        uow.commit()
+    with uow_factory() as uow:
+        assert [m.answer_to for m in uow.inbox.pending(10)] == [MessageRef(room, "$t1 $root"), None]

@@ -30,7 +30,7 @@ from nio.crypto.attachments import decrypt_attachment, encrypt_attachment
 from alerts.attachments import AttachmentPolicy
 from alerts.identity import ChatRef, MessageRef, UserRef
 from alerts.messages import Attachment, InboundMessage
-from bot.connectors.matrix.sansio.inbound import COMMAND_PREFIXES, reply_command
+from bot.connectors.matrix.sansio.inbound import COMMAND_PREFIXES, answer_point, reply_command
 from bot.connectors.matrix.sansio.rooms import is_direct_chat
 from bot.connectors.base import Outgoing
 from bot.connectors.errors import PermanentFailure, PlatformError, TransientFailure
@@ -59,6 +59,7 @@ class MatrixMedia:
     url: str              # mxc://
     encryption: dict[str, Any] | None  # the `file` object of an encrypted room: key, iv, hashes
     targets: tuple[str, ...] = ()
+    thread: str | None = None  # the root of the thread it was sent in: its answers go there
 
 
 def read_media(source: dict[str, Any], room_id: str) -> MatrixMedia | None:
@@ -89,11 +90,13 @@ def read_media(source: dict[str, Any], room_id: str) -> MatrixMedia | None:
     relation: dict[str, Any] = raw_relation if isinstance(raw_relation, dict) else {}
     in_reply_to = relation.get("m.in_reply_to")
     replied = in_reply_to.get("event_id") if isinstance(in_reply_to, dict) else None
+    thread = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
     ts = source.get("origin_server_ts")
     at = datetime.fromtimestamp(ts / 1000, tz=timezone.utc) if isinstance(ts, int) and ts > 0 \
         else datetime.now(timezone.utc)
     return MatrixMedia(event_id, sender, room_id, at, caption.strip(), filename or body or "file", mime, size, url,
-                       encrypted, (replied,) if isinstance(replied, str) else ())
+                       encrypted, (replied,) if isinstance(replied, str) else (),
+                       thread if isinstance(thread, str) and thread else None)
 
 
 async def download(client: AsyncClient, mxc: str) -> bytes:
@@ -226,5 +229,7 @@ async def inbound(receiver: Any, source: dict[str, Any], room_id: str) -> Inboun
     direct = is_direct_chat(receiver._directory.current(), room_id,  # noqa: SLF001
                             room.users if room is not None else None, receiver._user_id, found.sender)  # noqa: SLF001
     reply_to = MessageRef(chat, found.targets[-1]) if found.targets else None
+    answer_to = MessageRef(chat, answer_point(found.event_id, found.thread)) \
+        if found.thread is not None or not direct else None  # as for a text (sansio/inbound.py)
     return InboundMessage(found.event_id, sender, chat, text, found.at, reply_to, message_id=found.event_id,
-                          direct=direct, attachments=(attachment,))
+                          direct=direct, attachments=(attachment,), answer_to=answer_to)

@@ -172,7 +172,8 @@ class Receiver:
     async def _inbound(self, source: dict[str, Any], room_id: str) -> InboundMessage | None:
         if source.get("sender") == self._user_id:
             return None
-        read = read_event(source, room_id, self._user_id)
+        room = self._client.rooms.get(room_id)
+        read = read_event(source, room_id, self._user_id, self._own_name(room))
         if read is None:  # a photo or file captioned with a command, or nothing for the bot
             return await media.inbound(self, source, room_id)
         if isinstance(read, MatrixReaction):
@@ -180,12 +181,17 @@ class Receiver:
         # Who sent what a command replies to does not matter; what plain text replies to does.
         whose = not read.text.startswith(COMMAND_PREFIXES)
         targets = tuple([await self._target(room_id, t, whose) for t in read.targets])
-        room = self._client.rooms.get(room_id)
         direct = is_direct_chat(self._directory.current(), room_id, room.users if room is not None else None,
                                 self._user_id, read.sender)
         edited = await self._fed_back(room_id, read.edit_of, read.sender) if whose and read.edit_of else None
         return text_message(read, targets, direct, awaited=whose and await self._awaited(read), edited=edited,
                             sender_contact=self._contact_id(read.sender))
+
+    def _own_name(self, room: Any) -> str | None:
+        """The bot's display name in the room (its member event), as people there see it and type it."""
+        me = room.users.get(self._user_id) if room is not None else None
+        name = getattr(me, "display_name", None)
+        return name if isinstance(name, str) and name.strip() else None
 
     async def _target(self, room_id: str, event_id: str, whose: bool = True) -> Target:
         """What a reaction or reply points at: a delivery, else (`whose`) an approval request, else

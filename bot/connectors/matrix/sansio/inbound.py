@@ -7,8 +7,10 @@ start two bots talking forever; m.emote, media and edits are not commands). What
   removed): by what the bot recorded it sent there (alerts.messages.reply_reference), the replier's
   own copy of an item, its reminder or escalation, or (to the originator) relayed feedback; a
   command in reply to a delivery that names no item (`!ack`, `!snooze 4h`) is about the delivered one;
-- a message that opens with the bot's pill (`Liaison Bot: !status A-1`, as Element writes a mention) is
-  read without it; one whose words after it are no command is told how commands are written;
+- a message that opens with the bot's pill (`Liaison Bot: !status A-1`, as Element writes a mention), or
+  with its display name typed out (`Liaison Bot: !status A-1`, `@Liaison Bot, !status A-1`), is read
+  without it; one whose words after it are no command is told how commands are written;
+- a command typed with a space after the ! (`! status A-1`) as a remark: commands are written `!status`;
 - a reaction ✅ 👍 ✔️ ☑️ by a delivery's recipient on it, as "/ack REF";
 - the same reaction on the bot's request to approve a held item, as "/approve REF" from whoever
   reacted (the handler applies every rule of /approve: never the originator, only an approver);
@@ -17,6 +19,11 @@ start two bots talking forever; m.emote, media and edits are not commands). What
 - a reaction or a reply on one of the bot's messages that does nothing (an unknown emoji, somebody
   else's delivery, a receipt, an answer) as a remark: the sender is told why, and nothing is routed.
 Ordinary conversation (anything else, replies and reactions among people included) is never stored.
+
+Where the answers to a text go (InboundMessage.answer_to, which the handlers give every answer as its
+reply_to): into the thread it was sent in, as a reply to it (sansio/outbound.py); in a shared room, a
+reply to it, so that the answer is attached to what it answers; in a direct chat, plain (the chat is the
+conversation with the bot: a quote on every answer would only repeat what was just typed).
 """
 
 from __future__ import annotations
@@ -54,7 +61,11 @@ class MatrixText:
     edit_of: str | None = None  # the event this one edits: `text` is the edited text
     # Pills, in order: (their words in the plain body, the Matrix user id they link to).
     mentions: tuple[tuple[str, str], ...] = ()
-    addressed: bool = False  # it opened with the bot's pill (or id), which `text` no longer holds
+    addressed: bool = False  # it opened with the bot's pill (or id, or name), which `text` no longer holds
+    thread: str | None = None  # the root of the thread it was sent in (m.thread)
+    # The event its reply points at only as the client's fallback for those without threads (the
+    # thread's latest event, is_falling_back): no reply the person chose.
+    fallback: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,23 +113,48 @@ def _when(source: dict[str, Any]) -> datetime:
 _AFTER_PILL = ":,\u00a0 \t\n"
 
 
-def addressed_to(text: str, mentions: tuple[tuple[str, str], ...], own: str | None
+def _typed_name(text: str, name: str | None) -> int:
+    """The length of the bot's display name typed out (no pill) at the start of `text`, with an @
+    before it (the completion not picked); 0 when it is not there. The name is told apart from a
+    sentence about the bot ("Liaison Bot is slow"): a colon or comma follows it, as after a pill, or
+    a command does."""
+    if not name or not name.strip():
+        return 0
+    start = 1 if text.startswith("@") else 0
+    end = start + len(name)
+    if text[start:end].casefold() != name.casefold():
+        return 0
+    after = text[end:]
+    if after == "" or after[0] in ":,":
+        return end
+    if after[0] in _AFTER_PILL and after.lstrip(_AFTER_PILL).startswith(COMMAND_PREFIXES):
+        return end
+    return 0
+
+
+def addressed_to(text: str, mentions: tuple[tuple[str, str], ...], own: str | None, own_name: str | None = None
                  ) -> tuple[str, tuple[tuple[str, str], ...], bool]:
-    """`text` without a leading pill of the bot's (`own`: its user id) or its id typed out, the
-    mentions without that pill, and whether it was there. Element writes a pill as the display name
-    in the plain body, so "Liaison Bot: !status A-1" is a command to the bot, not conversation."""
+    """`text` without a leading pill of the bot's (`own`: its user id), its id typed out or its display
+    name (`own_name`) typed out, the mentions without that pill, and whether it was there. Element writes
+    a pill as the display name in the plain body, so "Liaison Bot: !status A-1" is a command to the bot,
+    not conversation; so is the same typed without picking the pill."""
     if not own:
         return text, mentions, False
     if mentions and mentions[0][1] == own and text.startswith(mentions[0][0]):
         return text[len(mentions[0][0]):].lstrip(_AFTER_PILL), mentions[1:], True
     if text.startswith(own) and text[len(own):len(own) + 1] in ("", *_AFTER_PILL):
         return text[len(own):].lstrip(_AFTER_PILL), mentions, True
+    typed = _typed_name(text, own_name)
+    if typed:
+        return text[typed:].lstrip(_AFTER_PILL), mentions, True
     return text, mentions, False
 
 
-def read_event(source: dict[str, Any], room_id: str, own: str | None = None) -> MatrixText | MatrixReaction | None:
+def read_event(source: dict[str, Any], room_id: str, own: str | None = None,
+               own_name: str | None = None) -> MatrixText | MatrixReaction | None:
     """A (decrypted) room event's source as a text or a reaction; None for anything else. `own`: the
-    bot's user id, whose pill opening a text is left out of it (MatrixText.addressed)."""
+    bot's user id, whose pill opening a text is left out of it (MatrixText.addressed); `own_name`: the
+    bot's display name in the room, likewise when typed out without a pill."""
     event_type = source.get("type")
     content = source.get("content")
     event_id = source.get("event_id")
@@ -141,23 +177,27 @@ def read_event(source: dict[str, Any], room_id: str, own: str | None = None) -> 
         if relation.get("rel_type") != "m.replace" or not isinstance(new, dict) or new.get("msgtype") != "m.text" \
                 or not isinstance(new.get("body"), str) or not isinstance(original, str):
             return None
-        text, mentions, addressed = addressed_to(new["body"].strip(), pills(new), own)
+        text, mentions, addressed = addressed_to(new["body"].strip(), pills(new), own, own_name)
         return MatrixText(event_id, sender, room_id, _when(source), text, edit_of=original, mentions=mentions,
                           addressed=addressed)
     body = content.get("body")
     if not isinstance(body, str):
         return None
     targets: list[str] = []
-    if relation.get("rel_type") == "m.thread" and isinstance(relation.get("event_id"), str):
-        targets.append(relation["event_id"])
+    thread = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
+    thread = thread if isinstance(thread, str) and thread else None
+    if thread is not None:
+        targets.append(thread)
     in_reply_to = relation.get("m.in_reply_to")
     replied = in_reply_to.get("event_id") if isinstance(in_reply_to, dict) else None
     if isinstance(replied, str) and replied not in targets:
         targets.append(replied)
+    fallback = replied if thread is not None and relation.get("is_falling_back") is True \
+        and isinstance(replied, str) and replied != thread else None
     text = strip_reply_fallback(body) if isinstance(replied, str) else body
-    text, mentions, addressed = addressed_to(text.strip(), pills(content), own)
+    text, mentions, addressed = addressed_to(text.strip(), pills(content), own, own_name)
     return MatrixText(event_id, sender, room_id, _when(source), text, tuple(targets), mentions=mentions,
-                      addressed=addressed)
+                      addressed=addressed, thread=thread, fallback=fallback)
 
 
 # Commands about one item that a reply to its delivery may leave unnamed: `!ack` in reply to the alert.
@@ -204,6 +244,36 @@ ADDRESSED = ("I read commands, which begin with ! (for example !status A-2026-00
              "what you can do.")
 NOT_A_DELIVERY = ("That message is not a delivered alert or request, so a {what} on it does nothing. "
                   "React with " + ACK_SHOWN + " on a delivery to acknowledge it, or reply to it to give feedback.")
+
+
+# A command word after "! " or "/ ": a phone's keyboard puts a space after punctuation.
+_SPACED = re.compile(r"^[!/][ \t\u00a0]+([A-Za-z][\w-]*)(?![\w-])")
+
+
+def spaced_remark(text: str) -> str | None:
+    """What a command typed with a space after its ! is told (one line: how it is written, and an
+    example of it); None when the text is no such command (a word that is no command is left alone)."""
+    match = _SPACED.match(text)
+    spec = COMMANDS.spec_for(match.group(1)) if match else None
+    if match is None or spec is None:
+        return None
+    example = (spec.examples[0].split("\n")[0] if spec.examples else f"/{spec.name}").removeprefix("/")
+    return f"Commands are written with no space after the !, for example !{example}"
+
+
+# Where answers go in a thread: the answered event and its thread's root in one platform id (an event
+# id holds no space), which sansio/outbound.py takes apart (answer_relation).
+_IN_THREAD = " "
+
+
+def answer_point(event_id: str, thread: str | None) -> str:
+    return event_id if thread is None else f"{event_id}{_IN_THREAD}{thread}"
+
+
+def answer_parts(point: str) -> tuple[str, str | None]:
+    """(the event an answer replies to, the thread it goes in or None) of answer_point()."""
+    event_id, _, thread = point.partition(_IN_THREAD)
+    return event_id, thread or None
 
 
 def edited_feedback_remark(reference: str) -> str:
@@ -264,24 +334,31 @@ def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
             break
     if reply_to is None and read.targets:
         reply_to = MessageRef(chat, read.targets[-1])
-    remark = None
-    if not text.startswith(COMMAND_PREFIXES) and not awaited:
+    answered = read.edit_of or read.event_id  # an edit is not shown: its original is
+    answer_to = MessageRef(chat, answer_point(answered, read.thread)) if read.thread is not None or not direct \
+        else None
+    remark = spaced_remark(read.text)
+    if remark is not None:
+        text = ""
+    elif not text.startswith(COMMAND_PREFIXES) and not awaited:
+        # Talk in a thread goes on after the bot's answer there: its fallback reply is not one on the bot.
+        chosen = [t for t in targets if t.event_id != read.fallback]
         if read.edit_of is not None and edited is not None:
             text, remark = "", edited_feedback_remark(edited)
-        elif read.addressed and not any(t.from_bot or t.approval for t in targets):
+        elif read.addressed and not any(t.from_bot or t.approval for t in chosen):
             text, remark = "", ADDRESSED  # words to the bot that it cannot read: never silence
-        elif not any(t.from_bot or t.approval for t in targets):
+        elif not any(t.from_bot or t.approval for t in chosen):
             return None  # ordinary conversation: never stored
         else:
-            approval = next((t.approval for t in targets if t.approval is not None), None)
+            approval = next((t.approval for t in chosen if t.approval is not None), None)
             # Somebody else's copy, say in a shared room: taken as /reply, the originator's "noted" would
             # be an update to every recipient.
-            copy = next((t.delivery[0] for t in targets if t.delivery is not None), None)
+            copy = next((t.delivery[0] for t in chosen if t.delivery is not None), None)
             text, remark = "", (approval_remark(approval, "reply to an approval request") if approval is not None
                                 else no_reply_hint(copy) if copy is not None
                                 else NOT_A_DELIVERY.format(what="reply"))
     return InboundMessage(read.event_id, sender, chat, text, read.at, reply_to, message_id=read.event_id,
-                          direct=direct, remark=remark, edit_of=read.edit_of,
+                          direct=direct, remark=remark, edit_of=read.edit_of, answer_to=answer_to,
                           mentions=tuple(Mention(words, UserRef(Platform.MATRIX, user))
                                          for words, user in read.mentions))
 

@@ -6,7 +6,9 @@ when it is posted in a room), so the default push rules notify them, encrypted o
 else (receipts, answers, notices) is an m.notice, which the default rules keep quiet, and mentions
 nobody. Commands in the text read `!ack`, not `/ack`: Element takes an unknown /command as its own
 (the whole text is read so, a command quoted in an item's body included: both mean the same to the bot).
-The plain text is `body`, with an HTML `formatted_body`.
+The plain text is `body`, with an HTML `formatted_body`. An answer to a message (the row's `reply_to`,
+from InboundMessage.answer_to) goes in that message's thread, or replies to it; deliveries and
+everything else the bot says of itself stand alone in the main timeline.
 
 The caveat banner (the first line, `[TLP:AMBER] A-2026-0042 · URGENT alert`) is bold and its TLP label
 is shown in the TLP 2.0 colours (FIRST: the label in its colour on a black background), using the
@@ -30,7 +32,7 @@ from alerts.identity import Platform
 from alerts.routing import DestinationKind
 from alerts.messages import MessageKind
 from bot.connectors.base import POSSIBLE_REPEAT, Outgoing
-from bot.connectors.matrix.sansio.inbound import APPROVE_SHOWN
+from bot.connectors.matrix.sansio.inbound import APPROVE_SHOWN, answer_parts
 from handlers.command_list import COMMANDS
 from handlers.post_item import approval_hint
 
@@ -139,8 +141,19 @@ def message_content(message: Outgoing, room_id: str, files: Sequence[str] = ()) 
         content[FILES_FIELD] = list(files)
     reply_to = message.reply_to
     if reply_to is not None and reply_to.chat.chat_id == room_id:
-        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to.message_id}}
+        content["m.relates_to"] = answer_relation(reply_to.message_id)
     return content
+
+
+def answer_relation(point: str) -> dict[str, Any]:
+    """The m.relates_to of a message that answers the event `point` names (sansio/inbound.py's
+    answer_point): in its thread when it was sent in one (a phone in the thread view sees nothing of
+    the main timeline), with a reply to it for clients without threads (is_falling_back); else a reply."""
+    event_id, thread = answer_parts(point)
+    if thread is None:
+        return {"m.in_reply_to": {"event_id": event_id}}
+    return {"rel_type": "m.thread", "event_id": thread, "is_falling_back": True,
+            "m.in_reply_to": {"event_id": event_id}}
 
 
 def edit_content(event_id: str, text: str, key: str) -> dict[str, Any]:
