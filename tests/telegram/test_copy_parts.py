@@ -6,15 +6,20 @@ restart in the middle of the send goes on after what was sent and forgets none o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
+import pytest
 from sqlalchemy import select
 
 from alerts.identity import UserRef
 from alerts.messages import Attachment, MessageKind
 from alerts.routing import Destination
 from bot.connectors.base import POSSIBLE_REPEAT, Outgoing
-from bot.connectors.telegram.sender import _steps
+from bot.connectors.errors import TransientFailure
+from bot.connectors.ratelimit import Rate, RateLimiter
+from bot.connectors.telegram.chats import ChatMigrations
+from bot.connectors.telegram.sender import TelegramSender, _steps
 from storage.tables import outbox
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.support import OFFICER, TH_NPOC, Bot, eventually, meet, relaxed, running_bot
@@ -135,3 +140,61 @@ def test_a_copy_is_laid_out_the_same_whether_or_not_it_says_it_may_be_a_repeat()
         first_text = next(m.html for m in marked if m.html)
         assert first_text.startswith(POSSIBLE_REPEAT) and POSSIBLE_REPEAT not in "".join(p.html or "" for p in plain)
         assert [m.html for m in marked if m.html][1:] == [p.html for p in plain if p.html][1:]
+
+
+class _Api:
+    """Posts numbered messages in chat 201."""
+
+    def __init__(self) -> None:
+        self.posted: list[str] = []
+
+    async def send_message(self, chat_id: int, html: str, **options: object) -> int:
+        self.posted.append(html)
+        return 100 + len(self.posted)
+
+
+class _Record:
+    """SentParts in memory, whose next writes can be made to fail (the database gone a moment)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, tuple[str, ...]] = {}
+        self.failing = 0
+        self.after = 0  # writes that succeed before the failing ones
+
+    async def record_parts(self, key: str, parts: Sequence[str]) -> None:
+        if self.failing and self.after:
+            self.after -= 1
+        elif self.failing:
+            self.failing -= 1
+            raise OSError("database unavailable")
+        self.parts[key] = tuple(parts)
+
+    async def parts_sent(self, key: str) -> tuple[str, ...]:
+        return self.parts.get(key, ())
+
+
+async def test_a_part_whose_record_failed_is_not_sent_again_and_is_recorded_on_the_retry() -> None:
+    api, record = _Api(), _Record()
+    limiter = RateLimiter(shared=Rate(1000, 1.0), keyed={"chat": Rate(1000, 1.0)})
+    sender = TelegramSender(api, limiter, ChatMigrations(), record)  # type: ignore[arg-type]
+    message = replace(_outgoing("[TLP:AMBER] x\n" + " ".join([BODY] * 3)), attempt=1)  # three parts
+    record.failing = 1
+    with pytest.raises(TransientFailure):
+        await sender.send(message)  # part 1 went; its record did not
+    assert len(api.posted) == 1 and record.parts == {}
+    record.failing = 0
+    known_by = await sender.send(replace(message, attempt=2))
+    assert known_by == "201:101" and len(api.posted) == 3  # parts 2 and 3, not part 1 again
+    assert record.parts["k"] == ("201:101", "201:102", "201:103")
+    # A restart after all went but before the row was marked sent: nothing is sent again.
+    restarted = TelegramSender(api, limiter, ChatMigrations(), record)  # type: ignore[arg-type]
+    assert await restarted.send(replace(message, attempt=3, possible_repeat=True)) == "201:101"
+    assert len(api.posted) == 3
+    # The record of the last part failed: the retry sends nothing and records them all.
+    last = replace(message, key="k2")
+    record.failing, record.after = 1, 2
+    with pytest.raises(TransientFailure):
+        await sender.send(last)
+    assert record.parts["k2"] == ("201:104", "201:105") and len(api.posted) == 6
+    assert await sender.send(replace(last, attempt=2)) == "201:104" and len(api.posted) == 6
+    assert record.parts["k2"] == ("201:104", "201:105", "201:106")

@@ -101,6 +101,8 @@ class TelegramSender:
         steps, known_by = _steps(message, marked=message.possible_repeat and not sent)
         reply_to = _reply_target(message, chat_id)
         target = _chat_of(sent[-1]) if sent else chat_id
+        if len(steps) > 1 and len(sent) >= len(steps):  # all went before: their record may not have
+            await self._record(message.key, sent)
         for index in range(len(sent), len(steps)):
             step = steps[index]
             try:
