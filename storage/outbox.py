@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -284,6 +284,28 @@ class SqlOutbox:
         self._set(key, state="sent", platform_message_id=platform_message_id, sent_at=at, lease_until=None)
         if files:
             self._drop_files(key)
+
+    def record_parts(self, key: str, parts: Sequence[str]) -> None:
+        """The ids of the messages the row `key` became so far (a connector records them as it sends
+        each, so a restart mid-send neither sends them again nor forgets them); not content."""
+        if any(not part or part.split() != [part] for part in parts):
+            raise ValueError("a platform message id has no spaces")
+        self._conn.execute(update(outbox).where(outbox.c.key == key).values(platform_parts=" ".join(parts) or None))
+
+    def parts_sent(self, key: str) -> tuple[str, ...]:
+        """What record_parts last recorded for the row `key` (none: nothing, or it was one message)."""
+        value = self._conn.execute(select(outbox.c.platform_parts).where(outbox.c.key == key)).scalar_one_or_none()
+        return tuple(value.split()) if value else ()
+
+    def parts_of(self, platform: Platform, platform_message_id: str) -> tuple[str, ...]:
+        """Every message of the row sent on `platform` as `platform_message_id` (the one it is known by),
+        in the order sent; none when it was that one message alone, or is not the bot's."""
+        c = outbox.c
+        value = self._conn.execute(
+            select(c.platform_parts).where(c.platform_message_id == platform_message_id, c.platform == platform.value,
+                                           c.platform_parts.is_not(None)).limit(1)
+        ).scalar_one_or_none()
+        return tuple(value.split()) if value else ()
 
     def approval_by_message(self, platform: Platform, platform_message_id: str) -> str | None:
         """The item reference an approval request sent as `platform_message_id` asked to release (a

@@ -181,6 +181,9 @@ outbox = Table(
     Column("lease_until", UtcDateTime),
     Column("last_error", String(100)),  # an error code, never content
     Column("platform_message_id", String(300)),
+    # Every message the row became, where it became more than one (a Telegram copy's photos and text
+    # parts), space-separated, recorded as each is sent (0019_parts); platform_message_id is among them.
+    Column("platform_parts", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
     # Who was sent what: a search finds the copies a delegate held for someone away (0018_heldby).

@@ -7,8 +7,9 @@
 2. The delivery worker leases it like any other row (retries, back-off, retry-after, one in flight
    per chat, so it keeps its place among what the bot posts there) and hands a REMOVAL row to
    `remove`, registered for that kind in the runtime's `actions` (bot/runtime/app.py).
-3. `remove` asks the platform's room admin to remove the message (Matrix: a redaction;
-   Telegram: deleteMessage; console: printed), then, in one transaction, records it in the audit log
+3. `remove` asks the platform's room admin to remove the message (Matrix: a redaction, the copy's
+   photos too; Telegram: deleteMessage of every message the copy was sent as; console: printed),
+   then, in one transaction, records it in the audit log
    and tells the chat and the officer (in their direct chat). Where the bot lacks the power (or the
    platform refuses for good), both are warned instead, so that a person deletes it. The notices'
    keys are made from the removal's, so a retry after a crash tells each of them once. A withdrawn

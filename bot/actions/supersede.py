@@ -8,7 +8,8 @@
    that kind in the runtime's `actions` (bot/runtime/app.py).
 3. `supersede` asks the platform's connector to edit the bot's own message (`edit_message`:
    Matrix an m.replace of its text event, the photos sent before it redacted; Telegram
-   editMessageText or editMessageCaption; the console prints it).
+   editMessageText or editMessageCaption of the message it is known by, its other messages (photos,
+   further parts) deleted, or past 48 hours edited too; the console prints it).
    An edit made twice (a retry after a lost answer) changes nothing more.
 4. Where the edit cannot be made, for good (the message is gone or cannot be edited, the platform
    has no edits, the retries ran out), the one-line notice is queued in the same chat instead, under

@@ -342,3 +342,32 @@ def test_what_was_sent_as_a_platform_message_is_found_for_judging_a_reply_to_it(
             MessageKind.DELIVERY, "A-2026-0007", "th-npoc", None)  # no such item stored: no originator
         assert uow.outbox.sent_by_message(Platform.MATRIX, "pm-copy") is None  # another platform's id
         assert uow.outbox.sent_by_message(Platform.CONSOLE, "pm-unsent") is None
+
+
+def test_the_messages_a_row_became_are_recorded_as_sent_and_found_by_the_one_it_is_known_by(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    telegram = Destination.direct(UserRef.parse("telegram:user:201"))
+    _enqueue(uow_factory, make_message("copy", destination=telegram), make_message("one", destination=telegram),
+             make_message("console"))
+    _lease(uow_factory, clock)
+    with uow_factory() as uow:
+        uow.outbox.record_parts("copy", ["201:7"])  # the photo; a restart here keeps it
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.outbox.parts_sent("copy") == ("201:7",)
+        uow.outbox.record_parts("copy", ["201:7", "201:8", "201:9"])  # then the text, in two parts
+        with pytest.raises(ValueError):
+            uow.outbox.record_parts("copy", ["201:7 201:8"])
+        uow.outbox.mark_sent("copy", "201:8", clock.now())  # known by its text's first part
+        uow.outbox.mark_sent("one", "201:10", clock.now())  # one message: nothing more is recorded
+        uow.outbox.record_parts("console", ["pm-1", "pm-2"])
+        uow.outbox.mark_sent("console", "pm-1", clock.now())
+        uow.commit()
+    with uow_factory(read_only=True) as uow:
+        assert uow.outbox.parts_of(Platform.TELEGRAM, "201:8") == ("201:7", "201:8", "201:9")
+        assert uow.outbox.parts_sent("copy") == ("201:7", "201:8", "201:9")
+        assert uow.outbox.parts_of(Platform.TELEGRAM, "201:7") == ()  # not the one it is known by
+        assert uow.outbox.parts_of(Platform.TELEGRAM, "201:10") == ()
+        assert uow.outbox.parts_of(Platform.TELEGRAM, "pm-1") == ()  # another platform's row
+        assert uow.outbox.parts_of(Platform.CONSOLE, "pm-1") == ("pm-1", "pm-2")
+        assert uow.outbox.parts_sent("no-such-key") == ()

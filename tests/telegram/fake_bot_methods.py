@@ -136,7 +136,7 @@ async def _send_media(fake: FakeBotApi, params: dict[str, Any], media: str) -> d
     reply = params.get("reply_parameters") or {}
     sent = Sent(chat_id, fake.world.next_message_id(chat_id), shown, html, params.get("reply_markup"),
                 bool(params.get("protect_content")), reply.get("message_id"), entities=entities, media=media,
-                file=upload.data, file_name=upload.filename)
+                file=upload.data, file_name=upload.filename, date=fake.world.now())
     fake.world.messages[(chat_id, sent.message_id)] = sent
     fake.world.sent.append(sent)
     return fake.world.bot_message_json(sent)

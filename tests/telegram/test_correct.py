@@ -146,26 +146,55 @@ async def test_a_copy_whose_send_was_in_flight_when_corrected_is_edited_once_it_
         assert len(revised(fake)) == 1
 
 
-async def test_only_the_first_part_of_a_long_copy_is_edited_and_its_further_parts_stay(tmp_path, fake,
-                                                                                        monkeypatch) -> None:
-    # The README's word: only the one message the copy is known by (its first part) is edited.
-    body = " ".join(f"Traveller {n} held an altered passport." for n in range(110))[:4000]
+LONG_BODY = " ".join(f"Traveller {n} held an altered passport." for n in range(110))[:4000]
+
+
+def deleted(fake: FakeBotApi) -> set[tuple[int, int]]:
+    """The messages in Thailand's chat that deleteMessage took out."""
+    return {(int(r.params["chat_id"]), int(r.params["message_id"])) for r in fake.requests
+            if r.method == "deleteMessage" and r.status == 200 and int(r.params.get("chat_id", 0)) == TH_NPOC.id}
+
+
+async def test_a_long_copy_has_its_first_part_marked_and_its_further_parts_deleted(tmp_path, fake,
+                                                                                   monkeypatch) -> None:
+    # Each part repeats the banner: left as it was, part 2 would read as current beside the mark.
     meet(fake, OFFICER, TH_NPOC)
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
-        fake.says(OFFICER, f"/alert to:TH tlp:amber topic:document-fraud {body}")
+        fake.says(OFFICER, f"/alert to:TH tlp:amber topic:document-fraud {LONG_BODY}")
         await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) >= 2, "the copy, in two parts")
         first, second = fake.sent_to(TH_NPOC.id)[:2]
         assert "Traveller 0 held" in first.text and "Traveller 0 held" not in second.text
-        before = second.text
+        assert second.text.startswith("[TLP:AMBER]")  # a part keeps the banner
         await recorded(bot)
         fake.says(OFFICER, CORRECTION)
         await eventually(lambda: revised(fake), "rev 2")
         assert first.text == MARK and first.buttons() == []
-        assert second.text == before and not second.edits  # the rest stays as it was
+        assert deleted(fake) == {(second.chat_id, second.message_id)}  # the rest is gone, the mark stays
+        assert not second.edits
+        assert calls(fake, "deleteMessage", "editMessageText", "sendMessage")[-3:] == [
+            "deleteMessage", "editMessageText", "sendMessage"]  # both before the new copy
         assert not any(NOTICE in t for t in texts(fake, TH_NPOC.id))
+        await eventually(lambda: any("1 marked superseded" in t for t in texts(fake, OFFICER.id)), "the answer")
 
 
-async def test_a_text_that_followed_its_photo_stays_and_the_photo_is_marked(tmp_path, fake, monkeypatch) -> None:
+async def test_past_48_hours_the_further_parts_are_marked_superseded_too(tmp_path, fake, monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.says(OFFICER, f"/alert to:TH tlp:amber topic:document-fraud {LONG_BODY}")
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) >= 2, "the copy, in two parts")
+        first, second = fake.sent_to(TH_NPOC.id)[:2]
+        await recorded(bot)
+        now = fake.world.now
+        fake.world.now = lambda: now() + 49 * 3600  # Telegram deletes no more; it still edits
+        fake.says(OFFICER, CORRECTION)
+        await eventually(lambda: revised(fake), "rev 2")
+        assert first.text == MARK and second.text == MARK  # nothing of rev 1 reads as current
+        assert "(continued 2/2)" in second.edits[0] and second.buttons() == []
+        assert [r.status for r in fake.requests if r.method == "deleteMessage"] == [400]
+        assert not deleted(fake) and not any(NOTICE in t for t in texts(fake, TH_NPOC.id))
+
+
+async def test_a_text_that_followed_its_photo_is_marked_and_the_photo_deleted(tmp_path, fake, monkeypatch) -> None:
     long_body = "Details of the alteration. " * 60  # past a caption's 1024 characters: the text follows
     meet(fake, OFFICER, TH_NPOC)
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
@@ -173,12 +202,14 @@ async def test_a_text_that_followed_its_photo_stays_and_the_photo_is_marked(tmp_
         await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) >= 2, "the photo and the text")
         photo, text = fake.sent_to(TH_NPOC.id)[:2]
         assert photo.media == "photo" and text.media is None
-        before = text.text
         await recorded(bot)
         fake.says(OFFICER, CORRECTION)
         await eventually(lambda: revised(fake), "rev 2")
-        assert photo.text == MARK and photo.file == PHOTO  # its photo stays
-        assert text.text == before and not text.edits
+        assert text.text == MARK and text.buttons() == []  # the banner, and the copy's text, are there
+        assert deleted(fake) == {(photo.chat_id, photo.message_id)} and not photo.edits
+        assert [r.method for r in fake.requests if r.method.startswith("editMessage")] == ["editMessageText"]
+        assert [s.media for s in revised(fake)] == ["photo"]  # rev 2 carries the item's photo again
+        assert not any(NOTICE in t for t in texts(fake, TH_NPOC.id))
 
 
 async def test_a_withdrawal_deletes_the_earlier_copy_its_line_and_the_new_copy(tmp_path, fake, monkeypatch) -> None:

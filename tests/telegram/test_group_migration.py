@@ -19,10 +19,10 @@ def answers_in(fake, chat_id: int, words: str) -> list:  # noqa: ANN001
 async def test_a_migrated_group_is_still_the_registered_room(tmp_path, fake, monkeypatch) -> None:
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
         fake.says(OFFICER, "/whoami", TH_GROUP)
-        await eventually(lambda: answers_in(fake, TH_GROUP.id, "You are"), "the answer in the group")
+        await eventually(lambda: answers_in(fake, TH_GROUP.id, "answered in your direct chat"), "the answer in the group")
         supergroup = fake.migrate(TH_GROUP, NEW_ID, OFFICER)
         fake.says(OFFICER, "/whoami", supergroup)
-        await eventually(lambda: answers_in(fake, NEW_ID, "You are"), "the answer in the supergroup")
+        await eventually(lambda: answers_in(fake, NEW_ID, "answered in your direct chat"), "the answer in the supergroup")
         assert not bot.refusals()  # not taken for an unregistered chat
         assert await bot.runtime.db.run(bot.runtime.cursor, "telegram.chat_migrations") == f'{{"{TH_GROUP.id}": {NEW_ID}}}'
 

@@ -64,7 +64,8 @@ async def test_unregistered_groups_and_other_bots_are_not_heard(tmp_path, fake, 
         fake.push({"channel_post": fake.world.user_message(None, Chat(-100777, "channel"), COMMAND)})
         fake.says(OFFICER, "just chatting in the group", NETWORK_GROUP)
         fake.says(OFFICER, "/whoami", NETWORK_GROUP)
-        await eventually(lambda: any("You are" in s.text for s in fake.sent_to(NETWORK_GROUP.id)), "the answer")
+        await eventually(lambda: any("answered in your direct chat" in s.text for s in fake.sent_to(NETWORK_GROUP.id)),
+                         "the answer")
         await eventually(lambda: refused_for(bot, "unregistered chat"), "the refusal recorded")
         assert bot.items() == 0
         assert len(bot.inbox_events()) == 1

@@ -143,6 +143,13 @@ class TelegramApi:
         except tg.TelegramError as exc:
             raise platform_error(exc) from exc
 
+    async def delete_message(self, chat_id: int, message_id: int) -> None:
+        """deleteMessage: within 48 hours of its sending ("message can't be deleted for everyone" after)."""
+        try:
+            await self._app.bot.delete_message(chat_id=chat_id, message_id=message_id)
+        except tg.TelegramError as exc:
+            raise platform_error(exc) from exc
+
     async def edit_markup(self, chat_id: int, message_id: int, markup: Any) -> None:
         try:
             await self._app.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=markup)

@@ -90,8 +90,13 @@ class TelegramConnector:
         return await self._sender.send(message)
 
     async def edit_message(self, destination: Destination, message_id: str, text: str, key: str) -> None:
-        """bot.actions.supersede.MessageEditor: a message the bot sent now reads `text`."""
-        await self._sender.rewrite(message_id, text)
+        """bot.actions.supersede.MessageEditor: the copy the bot sent as `message_id` now reads `text`
+        there, and the other messages of that copy are deleted (or, past 48 hours, marked too)."""
+        await self._sender.supersede(message_id, await self.parts_of(message_id), text)
+
+    async def parts_of(self, message_id: str) -> tuple[str, ...]:
+        """Every message of the copy the bot sent as `message_id`, as recorded while it was sent."""
+        return await self._store.parts_of(message_id)
 
     async def start(self, ingest: Ingest, cursor: str | None) -> None:
         self._ingest = ingest

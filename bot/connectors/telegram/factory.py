@@ -46,7 +46,7 @@ def telegram_connector_for(runtime: Runtime, vocabulary: Vocabulary, *, settings
     store = RuntimeTelegramStore(runtime)
     migrations = ChatMigrations()
     keyring = ensure_keyring(runtime.settings.keys.path, sys.stderr)  # created already by build_runtime
-    sender = TelegramSender(api, limiter or telegram_limiter(), migrations)
+    sender = TelegramSender(api, limiter or telegram_limiter(), migrations, store)
     guided = GuidedChats(GuidedForm(vocabulary, form_ttl), store, AesGcmSealer.from_keyring(keyring), sender)
     links = InviteLinks(store)
     intake = Intake(api, sender, guided, store, runtime.directory, migrations, runtime.clock.now, links=links,

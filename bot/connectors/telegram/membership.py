@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import html
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
 
 from telegram import error as tg
@@ -32,6 +33,7 @@ from bot.connectors.telegram.chats import ChatMigrations
 from bot.connectors.telegram.connector import TelegramConnector
 from bot.connectors.telegram.errors import platform_error
 from bot.connectors.telegram.invite_links import InviteLink, InviteLinks, MemoryValues
+from bot.connectors.telegram.sender import message_ids
 from bot.connectors.errors import PermanentFailure
 
 LINK_DAYS = 7
@@ -42,8 +44,10 @@ class TelegramRoomAdmin:
     platform = Platform.TELEGRAM
 
     def __init__(self, api: TelegramApi, migrations: ChatMigrations | None = None, *, spacing: float = 0.05,
-                 now=lambda: datetime.now(timezone.utc), links: InviteLinks | None = None) -> None:  # noqa: ANN001
+                 now=lambda: datetime.now(timezone.utc), links: InviteLinks | None = None,  # noqa: ANN001
+                 parts_of: Callable[[str], Awaitable[tuple[str, ...]]] | None = None) -> None:
         self._api = api
+        self._parts_of = parts_of  # the messages of a copy, as recorded while it was sent (sender.py)
         self._links = links if links is not None else InviteLinks(MemoryValues())
         self._migrations = migrations
         self._spacing = spacing  # seconds between two calls: a bulk run stays under the flood limits
@@ -54,7 +58,7 @@ class TelegramRoomAdmin:
     @classmethod
     def for_connector(cls, connector: TelegramConnector) -> TelegramRoomAdmin:
         return cls(connector._api, connector._migrations,  # noqa: SLF001 - the connector's own PTB session
-                   links=connector.invite_links)
+                   links=connector.invite_links, parts_of=connector.parts_of)
 
     def _chat(self, action: PlannedAction) -> int:
         chat_id = int(action.room.chat_id)
@@ -114,10 +118,18 @@ class TelegramRoomAdmin:
         await self._call("unban_chat_member", chat_id=chat_id, user_id=user_id, only_if_banned=True)
 
     async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
-        """bot.actions.membership.RoomAdmin: deleteMessage. In a group a bot may delete others'
-        messages only as an administrator with can_delete_messages; otherwise Telegram answers
-        "message can't be deleted". Any message only for 48 hours after it was sent: then "message
-        can't be deleted for everyone" (too-old). A message already gone ("not found") is not an error."""
+        """bot.actions.membership.RoomAdmin: deleteMessage, of every message of the copy the bot sent
+        as `message_id` (its photos and files, its text's parts: recorded as they were sent), else of
+        that one message. In a group a bot may delete others' messages only as an administrator with
+        can_delete_messages; otherwise Telegram answers "message can't be deleted". Any message only
+        for 48 hours after it was sent: then "message can't be deleted for everyone" (too-old). A
+        message already gone ("not found") is not an error, so a retry after a failure part-way
+        deletes the rest."""
+        parts = await self._parts_of(message_id) if self._parts_of is not None else ()
+        for part in message_ids(parts, message_id):
+            await self._delete(chat, part)
+
+    async def _delete(self, chat: ChatRef, message_id: str) -> None:
         chat_part, _, number = message_id.rpartition(":")
         chat_id = int(chat_part or chat.chat_id)
         if self._migrations is not None:

@@ -6,21 +6,29 @@ Should it anyway, the chat is held for the retry-after it names and the send rai
 so the delivery worker reschedules that outbox row only; no other chat waits.
 
 A send that may repeat an earlier one (its outcome was never recorded) opens with the line
-"(possible repeat of an earlier send)". A long message goes out as several parts; the parts already sent are remembered by outbox key, so
-a retry after a failure in the middle continues where it stopped instead of repeating part one.
-The platform message id returned is "<chat id>:<message id>" of the first part, which is what the
-delivery worker stores and ItemRepository.delivery_by_message finds again for a reply.
+"(possible repeat of an earlier send)". One outbox row may become several messages: its photos and
+files, then its text (unless it fits the first one's caption), and a long text in parts. Each message
+sent is recorded with the row before the next is sent (SentParts: the outbox's platform_parts), so a
+retry, after a failure or a restart in the middle, goes on where it stopped instead of repeating the
+first ones, and the messages already sent are never forgotten. The platform message id returned is
+"<chat id>:<message id>" of the message the copy is known by (where its banner and text begin: the
+text's first part, or the photo it is the caption of), which the delivery worker stores and
+ItemRepository.delivery_by_message finds again for a reply. Taking the copy back (membership.py) or
+marking it superseded (`supersede`) reaches every message recorded with it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
 from alerts.identity import ChatRef, UserRef
-from alerts.messages import MessageKind
+from alerts.messages import Attachment, MessageKind
 from alerts.routing import DestinationKind
 from bot.connectors.base import POSSIBLE_REPEAT, Outgoing
 from bot.connectors.telegram.api import TelegramApi
@@ -29,7 +37,7 @@ from bot.connectors.telegram.buttons import approval_keyboard, delivery_keyboard
 from bot.connectors.telegram.chats import ChatMigrations
 from bot.connectors.telegram.errors import ChatMoved
 from bot.connectors.telegram.formatting import LIMIT, html_parts
-from bot.connectors.errors import PermanentFailure, RateLimited, UnknownOutcome
+from bot.connectors.errors import PermanentFailure, RateLimited, TransientFailure, UnknownOutcome
 from bot.connectors.ratelimit import Rate, RateLimiter
 
 log = logging.getLogger(__name__)
@@ -37,6 +45,21 @@ log = logging.getLogger(__name__)
 CAPTION_LIMIT = 1024  # Telegram's limit for a photo's or file's caption; a longer text follows it
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})  # sent as photos (shown inline); the rest as files
 _REMEMBERED = 1000  # outbox keys whose progress (parts sent, unknown outcomes) is kept
+_MESSAGE_ID = re.compile(r"-?\d{1,20}:\d{1,20}")  # "chat:message", as this module makes it
+
+
+class SentParts(Protocol):
+    """Where the messages one outbox row became are recorded (bot.connectors.telegram.store)."""
+
+    async def record_parts(self, key: str, parts: Sequence[str]) -> None: ...
+
+    async def parts_sent(self, key: str) -> tuple[str, ...]: ...
+
+
+def message_ids(parts: Sequence[str], known_by: str) -> list[str]:
+    """The messages of a copy known by `known_by`: those recorded with it (`parts`) that are well
+    formed, in the order sent, each once, and `known_by` among them (last, where it was not)."""
+    return list(dict.fromkeys([*(part for part in parts if _MESSAGE_ID.fullmatch(part)), known_by]))
 
 
 def telegram_limiter() -> RateLimiter:
@@ -55,89 +78,77 @@ def chat_id_of(message: Outgoing) -> int:
 
 
 class TelegramSender:
-    def __init__(self, api: TelegramApi, limiter: RateLimiter, migrations: ChatMigrations) -> None:
+    def __init__(self, api: TelegramApi, limiter: RateLimiter, migrations: ChatMigrations,
+                 parts: SentParts | None = None) -> None:
         self._api = api
         self._limiter = limiter
         self._migrations = migrations
+        self._parts = parts  # None: remembered in memory only (a restart mid-send sends the row whole again)
         # Told when a send finds its group moved; the connector records and persists the move.
         self.on_migrated: Callable[[int, int], Awaitable[None]] | None = None
-        self._progress: OrderedDict[str, tuple[int, list[int]]] = OrderedDict()
+        self._progress: OrderedDict[str, list[str]] = OrderedDict()  # key -> messages sent, "chat:message"
         self._unknown: OrderedDict[str, None] = OrderedDict()
         self.unknown_outcomes = 0  # sends that timed out after leaving: they may have arrived twice
 
     async def send(self, message: Outgoing) -> str:
+        """Every message of the row, from the first not sent yet; the id of the one the copy is known by
+        (its text's first part, or the photo whose caption the text is), "chat:message"."""
         if message.kind is MessageKind.BUTTONS:
             return await self.show_outcome(message)
         chat_id = chat_id_of(message)
-        if message.attachments:
-            return await self._send_with_files(message, chat_id)
-        target, sent = self._progress.get(message.key, (chat_id, []))
+        sent = await self._sent_before(message)
         # Telegram cannot tell a repeat from a new message: one whose earlier send may have arrived says so.
-        marked = message.possible_repeat and not sent
-        markup = (delivery_keyboard(message.reference)
-                  if message.kind is MessageKind.DELIVERY and message.reference else None)
-        text = with_buttons_footer(message.text, message.reference) if markup is not None and message.reference \
-            else message.text
-        if message.kind is MessageKind.APPROVAL and message.reference:
-            markup = approval_keyboard(message.reference)  # its text keeps every hint: it is not a delivery
-        parts = html_parts(text, LIMIT - len(POSSIBLE_REPEAT) - 1 if marked else LIMIT)
-        if marked:
-            parts[0] = f"{escape(POSSIBLE_REPEAT)}\n{parts[0]}"
+        steps, known_by = _steps(message, marked=message.possible_repeat and not sent)
         reply_to = _reply_target(message, chat_id)
-        for index in range(len(sent), len(parts)):
-            last = index == len(parts) - 1
+        target = _chat_of(sent[-1]) if sent else chat_id
+        if len(steps) > 1 and len(sent) >= len(steps):  # all went before: their record may not have
+            await self._record(message.key, sent)
+        for index in range(len(sent), len(steps)):
+            step = steps[index]
             try:
-                target, message_id = await self.post(
-                    target, parts[index], protect=message.protect_content, markup=markup if last else None,
-                    reply_to=reply_to if index == 0 else None)
-            except UnknownOutcome:
-                self._count_unknown(message.key)
-                raise
-            sent.append(message_id)
-            self._remember(self._progress, message.key, (target, sent))
-        self._progress.pop(message.key, None)
-        self._unknown.pop(message.key, None)
-        return f"{target}:{sent[0]}"
-
-    async def _send_with_files(self, message: Outgoing, chat_id: int) -> str:
-        """The photos and files, each a message, the text as the first one's caption where it fits
-        (1024 characters), else as the text message(s) after them. Steps already sent are not sent again."""
-        target, sent = self._progress.get(message.key, (chat_id, []))
-        marked = message.possible_repeat and not sent
-        markup = (delivery_keyboard(message.reference)
-                  if message.kind is MessageKind.DELIVERY and message.reference else None)
-        text = with_buttons_footer(message.text, message.reference) if markup is not None and message.reference \
-            else message.text
-        if marked:
-            text = f"{POSSIBLE_REPEAT}\n{text}"
-        captions = html_parts(text, CAPTION_LIMIT)
-        caption = captions[0] if len(captions) == 1 else None
-        parts = [] if caption is not None else html_parts(text, LIMIT)
-        reply_to = _reply_target(message, chat_id)
-        steps = len(message.attachments) + len(parts)
-        for index in range(len(sent), steps):
-            last = index == steps - 1
-            try:
-                if index < len(message.attachments):
-                    attachment = message.attachments[index]
-                    first = index == 0
+                if step.attachment is not None:
+                    attachment = step.attachment
                     target, message_id = await self.post_file(
                         target, attachment.data or b"", attachment.name, photo=attachment.mime in PHOTO_TYPES,
-                        caption=caption if first else None, protect=message.protect_content,
-                        markup=markup if first and caption is not None else None,
-                        reply_to=reply_to if first else None)
+                        caption=step.html, protect=message.protect_content, markup=step.markup,
+                        reply_to=reply_to if index == 0 else None)
                 else:
                     target, message_id = await self.post(
-                        target, parts[index - len(message.attachments)], protect=message.protect_content,
-                        markup=markup if last else None)
+                        target, step.html or "", protect=message.protect_content, markup=step.markup,
+                        reply_to=reply_to if index == 0 else None)
             except UnknownOutcome:
                 self._count_unknown(message.key)
                 raise
-            sent.append(message_id)
-            self._remember(self._progress, message.key, (target, sent))
+            sent.append(f"{target}:{message_id}")
+            self._remember(self._progress, message.key, sent)
+            if len(steps) > 1:
+                await self._record(message.key, sent)
         self._progress.pop(message.key, None)
         self._unknown.pop(message.key, None)
-        return f"{target}:{sent[0]}"
+        return sent[known_by]
+
+    async def _sent_before(self, message: Outgoing) -> list[str]:
+        """The messages of this row sent already: remembered, or, after a restart, as recorded (a row
+        leased for the first time has none)."""
+        remembered = self._progress.get(message.key)
+        if remembered is not None:
+            return remembered
+        if self._parts is None or message.attempt <= 1:
+            return []
+        try:
+            recorded = await self._parts.parts_sent(message.key)
+        except Exception as error:  # the database: sending on could repeat what is there
+            raise TransientFailure("parts-unknown", "the parts sent before could not be read") from error
+        return [part for part in recorded if _MESSAGE_ID.fullmatch(part)]
+
+    async def _record(self, key: str, sent: list[str]) -> None:
+        """Recorded before the next is sent: a restart goes on after it, and taking the copy back finds it."""
+        if self._parts is None:
+            return
+        try:
+            await self._parts.record_parts(key, tuple(sent))
+        except Exception as error:  # remembered here: a retry goes on after it, and records it then
+            raise TransientFailure("parts-not-recorded", "the parts sent could not be recorded") from error
 
     async def post_file(self, chat_id: int, data: bytes, name: str, *, photo: bool, caption: str | None,
                         protect: bool, markup: Any = None, reply_to: int | None = None) -> tuple[int, int]:
@@ -182,6 +193,34 @@ class TelegramSender:
                 await self._edit_with(target, lambda: self._api.edit_caption(target, int(number), html))
         except PermanentFailure as failure:
             if "not modified" not in str(failure).lower():
+                raise
+
+    async def supersede(self, message_id: str, parts: Sequence[str], text: str) -> None:
+        """The copy known by `message_id` now reads `text` there (rewrite), and its other messages (its
+        photos, its text's further parts: `parts`, as recorded with it) are deleted first, so that
+        nothing of it reads as current; where Telegram no longer lets them be deleted (after 48 hours)
+        they are edited to read `text` too. One gone already is done."""
+        for part in message_ids(parts, message_id):
+            if part != message_id:
+                await self._retire(part, text)
+        await self.rewrite(message_id, text)
+
+    async def _retire(self, message_id: str, text: str) -> None:
+        chat, _, number = message_id.rpartition(":")
+        target = self._migrations.outgoing(int(chat))
+        try:
+            await self._edit_with(target, lambda: self._api.delete_message(target, int(number)))
+            return
+        except PermanentFailure as failure:
+            said = str(failure).lower()
+            if "not found" in said:
+                return
+            if "can't be deleted" not in said:
+                raise
+        try:
+            await self.rewrite(message_id, text)
+        except PermanentFailure as failure:
+            if "not found" not in str(failure).lower():
                 raise
 
     async def _edit_with(self, target: int, edit: Callable[[], Awaitable[None]]) -> None:
@@ -255,6 +294,51 @@ class TelegramSender:
         store.move_to_end(key)
         while len(store) > _REMEMBERED:
             store.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One message of a row: a photo or file (with its caption, if any), or a text part."""
+
+    html: str | None
+    markup: Any = None
+    attachment: Attachment | None = None
+
+
+def _steps(message: Outgoing, *, marked: bool) -> tuple[list[_Step], int]:
+    """The messages `message` is sent as, and which of them the copy is known by (where its banner
+    and text begin). Photos and files first, the text as the first one's caption where it fits (1024
+    characters), else as the text message(s) after them. The layout leaves room for the repeat line
+    whether or not it is there, so a send resumed after a restart splits it as the first attempt did."""
+    markup = (delivery_keyboard(message.reference)
+              if message.kind is MessageKind.DELIVERY and message.reference else None)
+    text = with_buttons_footer(message.text, message.reference) if markup is not None and message.reference \
+        else message.text
+    if message.kind is MessageKind.APPROVAL and message.reference and not message.attachments:
+        markup = approval_keyboard(message.reference)  # its text keeps every hint: it is not a delivery
+    room = len(POSSIBLE_REPEAT) + 1
+
+    def mark(html: str) -> str:
+        return f"{escape(POSSIBLE_REPEAT)}\n{html}" if marked else html
+
+    if not message.attachments:
+        parts = html_parts(text, LIMIT - room)
+        return [_Step(mark(part) if n == 0 else part, markup if n == len(parts) - 1 else None)
+                for n, part in enumerate(parts)], 0
+    captions = html_parts(text, CAPTION_LIMIT - room)
+    if len(captions) == 1:
+        files = [_Step(mark(captions[0]) if n == 0 else None, markup if n == 0 else None, attachment)
+                 for n, attachment in enumerate(message.attachments)]
+        return files, 0
+    files = [_Step(None, None, attachment) for attachment in message.attachments]
+    parts = html_parts(text, LIMIT - room)
+    texts = [_Step(mark(part) if n == 0 else part, markup if n == len(parts) - 1 else None)
+             for n, part in enumerate(parts)]
+    return files + texts, len(files)
+
+
+def _chat_of(message_id: str) -> int:
+    return int(message_id.rpartition(":")[0])
 
 
 def _reply_target(message: Outgoing, chat_id: int) -> int | None:

@@ -3,6 +3,8 @@
 - small named values in the cursors table: guided-form drafts ("telegram.guided.<chat>") and the
   map of groups that became supergroups ("telegram.chat_migrations"); no new table is needed;
 - what the bot sent as a message (its outbox row, alerts.messages.SentMessage), for judging a reply to it;
+- the messages one outbox row became (its photos, its text's parts: the outbox's platform_parts),
+  recorded as each is sent, for a send resumed after a restart and for the copy's removal or edit;
 - refusals of commands from senders who cannot be trusted: an audit entry (who as far as Telegram
   says, which chat, the reason, the command word; never the text) and, optionally, a short answer
   queued in the outbox like any other answer. The outbox key is derived from the update id, so a
@@ -13,7 +15,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Protocol
+from typing import TYPE_CHECKING, Mapping, Protocol, Sequence
 
 from alerts.audit import AuditAction, AuditEvent
 from alerts.identity import ChatRef, Platform, UserRef
@@ -46,6 +48,18 @@ class TelegramStore(Protocol):
         ...
 
     async def refuse(self, refusal: Refusal) -> None: ...
+
+    async def record_parts(self, key: str, parts: Sequence[str]) -> None:
+        """The messages ("chat:message") the outbox row `key` became so far, in the order sent."""
+        ...
+
+    async def parts_sent(self, key: str) -> tuple[str, ...]:
+        """What record_parts last recorded for `key`."""
+        ...
+
+    async def parts_of(self, platform_message_id: str) -> tuple[str, ...]:
+        """Every message of the copy known by `platform_message_id`; none when it was that one alone."""
+        ...
 
     async def awaits_body(self, sender: UserRef, chat: ChatRef) -> bool:
         """Whether the sender's next text in the chat is to be recorded although it is no command
@@ -81,6 +95,28 @@ class RuntimeTelegramStore:
 
     async def awaits_body(self, sender: UserRef, chat: ChatRef) -> bool:
         return await self._runtime.awaits_body(sender, chat)
+
+    async def record_parts(self, key: str, parts: Sequence[str]) -> None:
+        await self._runtime.db.run(self._record_parts, key, tuple(parts))
+
+    def _record_parts(self, key: str, parts: tuple[str, ...]) -> None:
+        with self._runtime.uow_factory() as uow:
+            uow.outbox.record_parts(key, parts)
+            uow.commit()
+
+    async def parts_sent(self, key: str) -> tuple[str, ...]:
+        return await self._runtime.db.run(self._parts_sent, key)
+
+    def _parts_sent(self, key: str) -> tuple[str, ...]:
+        with self._runtime.uow_factory(read_only=True) as uow:
+            return uow.outbox.parts_sent(key)
+
+    async def parts_of(self, platform_message_id: str) -> tuple[str, ...]:
+        return await self._runtime.db.run(self._parts_of, platform_message_id)
+
+    def _parts_of(self, platform_message_id: str) -> tuple[str, ...]:
+        with self._runtime.uow_factory(read_only=True) as uow:
+            return uow.outbox.parts_of(Platform.TELEGRAM, platform_message_id)
 
     async def refuse(self, refusal: Refusal) -> None:
         await self._runtime.db.run(self._refuse, refusal)

@@ -1,0 +1,200 @@
+"""A copy that is several Telegram messages (its photos, then its text; a long text in parts, each
+with the banner), against the fake Bot API: every message of it is recorded as it is sent, so
+/withdraw deletes each one (past Telegram's 48 hours its reader is asked once to delete it), a
+restart in the middle of the send goes on after what was sent and forgets none of it.
+(/correct of such a copy: test_correct.py.)"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import select
+
+from alerts.identity import UserRef
+from alerts.messages import Attachment, MessageKind
+from alerts.routing import Destination
+from bot.connectors.base import POSSIBLE_REPEAT, Outgoing
+from bot.connectors.errors import TransientFailure
+from bot.connectors.ratelimit import Rate, RateLimiter
+from bot.connectors.telegram.chats import ChatMigrations
+from bot.connectors.telegram.sender import TelegramSender, _steps
+from storage.tables import outbox
+from tests.telegram.fake_bot_api import FakeBotApi
+from tests.telegram.support import OFFICER, TH_NPOC, Bot, eventually, meet, relaxed, running_bot
+from tests.telegram.test_caveats_on_telegram import texts, with_room_admin
+from tests.telegram.test_withdraw import audit
+
+REF = "A-2026-0001"
+BODY = " ".join(f"Traveller {n} held an altered passport." for n in range(110))[:4000]  # two parts
+LONG = f"/alert to:TH tlp:amber topic:document-fraud {BODY}"
+PHOTO = bytes(range(256)) * 40
+
+
+def deleted(fake: FakeBotApi) -> list[tuple[int, int]]:
+    """What deleteMessage took out of Thailand's chat, in order."""
+    return [(int(r.params["chat_id"]), int(r.params["message_id"])) for r in fake.requests
+            if r.method == "deleteMessage" and r.status == 200 and int(r.params["chat_id"]) == TH_NPOC.id]
+
+
+def copy_rows(bot: Bot) -> list[tuple[str, str | None, str | None]]:
+    with bot.runtime.engine.connect() as conn:
+        return [(r.state, r.platform_message_id, r.platform_parts) for r in conn.execute(
+            select(outbox.c.state, outbox.c.platform_message_id, outbox.c.platform_parts)
+            .where(outbox.c.kind == "delivery"))]
+
+
+async def recorded(bot: Bot) -> None:
+    await eventually(lambda: not {"pending", "sending"} & set(bot.outbox_states()), "the sends recorded")
+
+
+async def test_withdraw_deletes_every_part_of_a_long_copy(tmp_path, fake, monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        with_room_admin(bot)
+        fake.says(OFFICER, LONG)
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) >= 2, "the copy, in two parts")
+        parts = fake.sent_to(TH_NPOC.id)[:2]
+        assert all(p.text.startswith("[TLP:AMBER]") for p in parts)
+        await recorded(bot)
+        [(_, known_by, recorded_parts)] = copy_rows(bot)
+        ids = [f"{p.chat_id}:{p.message_id}" for p in parts]
+        assert known_by == ids[0] and recorded_parts == " ".join(ids)
+        fake.says(OFFICER, f"/withdraw {REF} sent to the wrong country")
+        await eventually(lambda: len(deleted(fake)) == 2, "both parts deleted")
+        assert deleted(fake) == [(p.chat_id, p.message_id) for p in parts]
+        await eventually(lambda: any("was withdrawn" in t for t in texts(fake, TH_NPOC.id)), "the reader told")
+        [told] = [t for t in texts(fake, TH_NPOC.id) if "was withdrawn" in t]
+        assert told.endswith("Disregard it; the bot removes its copy.")
+        await eventually(lambda: any((e.detail or {}).get("event") == "message-removed" for e in audit(bot)),
+                         "the removal audited")
+        assert [(e.detail["event"], e.detail["message"]) for e in audit(bot) if (e.detail or {}).get("why")] == [
+            ("message-removed", ids[0])]  # one copy, one removal
+
+
+async def test_past_48_hours_the_reader_is_asked_once_to_delete_a_long_copy(tmp_path, fake, monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        with_room_admin(bot)
+        fake.says(OFFICER, LONG)
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) >= 2, "the copy, in two parts")
+        await recorded(bot)
+        now = fake.world.now
+        fake.world.now = lambda: now() + 49 * 3600  # the server's 48 hours are over; the bot has not noticed
+        fake.says(OFFICER, f"/withdraw {REF} sent to the wrong country")
+        await eventually(lambda: any("could not be removed" in t for t in texts(fake, OFFICER.id)),
+                         "the withdrawer told")
+        await eventually(lambda: any("cannot remove its copy here" in t for t in texts(fake, TH_NPOC.id)),
+                         "the reader asked to delete it")
+        await recorded(bot)
+        assert len([t for t in texts(fake, TH_NPOC.id) if "cannot remove its copy here" in t]) == 1
+        assert not deleted(fake)
+        assert [(e.detail["event"], e.detail["error"]) for e in audit(bot) if (e.detail or {}).get("why")] == [
+            ("message-kept", "too-old")]
+
+
+async def test_a_restart_mid_send_goes_on_after_the_photo_and_withdraw_deletes_it_with_the_text(
+        tmp_path, fake, monkeypatch) -> None:
+    caption = f"/alert to:TH tlp:amber topic:document-fraud\n{BODY}"  # past a caption: the text follows, in two parts
+    meet(fake, OFFICER, TH_NPOC)
+    fake.fail_next("sendMessage", 502, chat_id=TH_NPOC.id, times=1000)  # the photo goes, then Telegram is down
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.sends_photo(OFFICER, PHOTO, caption)
+        await eventually(lambda: any(r.method == "sendMessage" and r.status == 502 for r in fake.requests),
+                         "the photo sent, the text refused")
+        [photo] = fake.sent_to(TH_NPOC.id)
+        [(state, known_by, parts)] = copy_rows(bot)
+        assert (state, known_by, parts) == ("pending", None, f"{photo.chat_id}:{photo.message_id}")
+    fake.faults.clear()
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:  # the same database
+        with_room_admin(bot)
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) >= 3, "the text after the restart")
+        await recorded(bot)
+        sent = fake.sent_to(TH_NPOC.id)
+        assert [s.media for s in sent] == ["photo", None, None]  # the photo was not sent again
+        assert not any(POSSIBLE_REPEAT in s.text for s in sent)  # nor is anything a repeat
+        ids = [f"{s.chat_id}:{s.message_id}" for s in sent]
+        assert copy_rows(bot) == [("sent", ids[1], " ".join(ids))]  # known by its text's first part
+        fake.says(OFFICER, f"/withdraw {REF} wrong photo")
+        await eventually(lambda: len(deleted(fake)) == 3, "the photo and both parts deleted")
+        assert deleted(fake) == [(s.chat_id, s.message_id) for s in sent]
+
+
+def _outgoing(text: str, *, attachments: tuple[Attachment, ...] = (), possible_repeat: bool = False) -> Outgoing:
+    return Outgoing(key="k", kind=MessageKind.DELIVERY, destination=Destination.direct(UserRef.parse("telegram:user:201")),
+                    text=text, reference=REF, contact="th-npoc", protect_content=True, reply_to=None, attempt=2,
+                    possible_repeat=possible_repeat, attachments=attachments)
+
+
+def test_a_copy_is_laid_out_the_same_whether_or_not_it_says_it_may_be_a_repeat() -> None:
+    """A send resumed after a restart is not marked (its first messages went): it must split where the
+    first attempt, marked, did, or the parts would not follow on."""
+    photo = Attachment("p.jpg", "image/jpeg", len(PHOTO), PHOTO)
+    for text, attachments in [("[TLP:AMBER] x\n" + "word " * 812, ()), ("[TLP:AMBER] x\n" + "word " * 200, (photo,)),
+                              ("[TLP:AMBER] x\n" + BODY, (photo, photo)), ("[TLP:AMBER] x\nshort", ())]:
+        marked, known_by = _steps(_outgoing(text, attachments=attachments, possible_repeat=True), marked=True)
+        plain, known_by_plain = _steps(_outgoing(text, attachments=attachments), marked=False)
+        assert known_by == known_by_plain and len(marked) == len(plain)
+        assert [replace(m, html=None) for m in marked] == [replace(p, html=None) for p in plain]
+        first_text = next(m.html for m in marked if m.html)
+        assert first_text.startswith(POSSIBLE_REPEAT) and POSSIBLE_REPEAT not in "".join(p.html or "" for p in plain)
+        assert [m.html for m in marked if m.html][1:] == [p.html for p in plain if p.html][1:]
+
+
+class _Api:
+    """Posts numbered messages in chat 201."""
+
+    def __init__(self) -> None:
+        self.posted: list[str] = []
+
+    async def send_message(self, chat_id: int, html: str, **options: object) -> int:
+        self.posted.append(html)
+        return 100 + len(self.posted)
+
+
+class _Record:
+    """SentParts in memory, whose next writes can be made to fail (the database gone a moment)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, tuple[str, ...]] = {}
+        self.failing = 0
+        self.after = 0  # writes that succeed before the failing ones
+
+    async def record_parts(self, key: str, parts: Sequence[str]) -> None:
+        if self.failing and self.after:
+            self.after -= 1
+        elif self.failing:
+            self.failing -= 1
+            raise OSError("database unavailable")
+        self.parts[key] = tuple(parts)
+
+    async def parts_sent(self, key: str) -> tuple[str, ...]:
+        return self.parts.get(key, ())
+
+
+async def test_a_part_whose_record_failed_is_not_sent_again_and_is_recorded_on_the_retry() -> None:
+    api, record = _Api(), _Record()
+    limiter = RateLimiter(shared=Rate(1000, 1.0), keyed={"chat": Rate(1000, 1.0)})
+    sender = TelegramSender(api, limiter, ChatMigrations(), record)  # type: ignore[arg-type]
+    message = replace(_outgoing("[TLP:AMBER] x\n" + " ".join([BODY] * 3)), attempt=1)  # three parts
+    record.failing = 1
+    with pytest.raises(TransientFailure):
+        await sender.send(message)  # part 1 went; its record did not
+    assert len(api.posted) == 1 and record.parts == {}
+    record.failing = 0
+    known_by = await sender.send(replace(message, attempt=2))
+    assert known_by == "201:101" and len(api.posted) == 3  # parts 2 and 3, not part 1 again
+    assert record.parts["k"] == ("201:101", "201:102", "201:103")
+    # A restart after all went but before the row was marked sent: nothing is sent again.
+    restarted = TelegramSender(api, limiter, ChatMigrations(), record)  # type: ignore[arg-type]
+    assert await restarted.send(replace(message, attempt=3, possible_repeat=True)) == "201:101"
+    assert len(api.posted) == 3
+    # The record of the last part failed: the retry sends nothing and records them all.
+    last = replace(message, key="k2")
+    record.failing, record.after = 1, 2
+    with pytest.raises(TransientFailure):
+        await sender.send(last)
+    assert record.parts["k2"] == ("201:104", "201:105") and len(api.posted) == 6
+    assert await sender.send(replace(last, attempt=2)) == "201:104" and len(api.posted) == 6
+    assert record.parts["k2"] == ("201:104", "201:105", "201:106")
