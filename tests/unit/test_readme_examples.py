@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from alerts.items import Reference
+from bot.connectors.matrix.sansio.inbound import reply_command
 from handlers.command_list import COMMANDS
 from handlers.commands import ParseError
 from handlers.parser import parse
@@ -26,6 +28,9 @@ REFUSED = {
 }
 # Names of a subcommand in the prose, not examples of it.
 MENTIONS = {"/arrangement add", "/arrangement end", "/device verify", "/member add", "/member backup", "/member remove"}
+# On Matrix, a command sent in reply to a delivery that names no item is about the delivered one: the
+# README lists such commands after these words, and each must mean that command about the item.
+REPLIED_AT = "is about the delivery you replied to ("
 # Shown as the first line of a command whose text follows on the next lines (the console, two messages).
 FIRST_LINES = {"/alert to:TH tlp:amber"}
 
@@ -35,8 +40,15 @@ def _command(text: str) -> str | None:
     return match.group(1) if match and match.group(1) in NAMES else None
 
 
+def replied_examples(readme: str) -> list[str]:
+    """The commands the README shows sent in reply to a delivery, naming no item."""
+    start = readme.index(REPLIED_AT) + len(REPLIED_AT)
+    return re.findall(r"`([/!][a-z][^`\n]*)`", readme[start:readme.index(")", start)])
+
+
 def inline_examples(readme: str) -> list[str]:
-    spans = [re.sub(r"^!", "/", s) for s in re.findall(r"`([/!][a-z]+ [^`\n]+)`", readme)]  # ! is Matrix's /
+    replied = set(replied_examples(readme))
+    spans = [re.sub(r"^!", "/", s) for s in re.findall(r"`([/!][a-z]+ [^`\n]+)`", readme) if s not in replied]
     return sorted({s for s in spans if _command(s) and s not in REFUSED and s not in FIRST_LINES and s not in MENTIONS
                    and not PLACEHOLDER.search(s)})
 
@@ -74,6 +86,15 @@ def test_every_inline_example_parses() -> None:
     assert len(examples) >= 10  # the README's examples were found
     refused = {e: r.message for e in examples if isinstance(r := parse(e), ParseError)}
     assert refused == {}
+
+
+def test_every_command_shown_in_reply_to_a_delivery_is_about_its_item() -> None:
+    examples = replied_examples(README.read_text(encoding="utf-8"))
+    assert len(examples) >= 5 and "!snooze 4h" in examples
+    for example in examples:
+        result = parse(reply_command("A-2026-0001", example))
+        assert result is not None and not isinstance(result, ParseError), (example, result)
+        assert getattr(result, "reference", None) == Reference.parse("A-2026-0001"), (example, result)
 
 
 def test_every_command_in_a_code_block_parses() -> None:
