@@ -11,10 +11,12 @@ import re
 from pathlib import Path
 
 from alerts.items import Reference
+from bot.config.settings import load_settings
 from bot.connectors.matrix.sansio.inbound import reply_command
 from handlers.command_list import COMMANDS
 from handlers.commands import ParseError
 from handlers.parser import parse
+from tests.unit.test_registry import Bot
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 NAMES = frozenset(spec.name for spec in COMMANDS.specs)
@@ -112,3 +114,23 @@ def test_the_readmes_refusal_examples_are_refused_with_the_words_it_quotes() -> 
         assert f"`{example}`" in readme, example
         result = parse(example)
         assert isinstance(result, ParseError) and words in result.message, (example, result)
+
+
+def test_every_alert_and_request_in_a_code_block_is_sent_on_the_sample_network() -> None:
+    """Typed by a Malaysian officer on `make run`'s network: each is accepted (or held for release),
+    never refused for its route, once the rooms the README registers beside them are there."""
+    readme = README.read_text(encoding="utf-8")
+    directory = load_settings(README.parent / "config.example.toml").directory()
+    examples = block_examples(readme)
+    rooms = [e for e in examples if e.startswith("/room register console:")]
+    items = [e for e in examples if e.startswith(("/alert", "/request"))]
+    assert rooms and len(items) >= 8
+    refused = {}
+    for example in items:
+        bot = Bot(directory=directory)
+        for room in rooms:
+            assert bot.says("rso-admin", room)[0].startswith("Registered"), room
+        answers = bot.says("my-officer", example)
+        if not (answers and (" accepted (" in answers[0] or " is held (" in answers[0])):
+            refused[example] = answers
+    assert refused == {}
