@@ -134,3 +134,10 @@ def test_every_alert_and_request_in_a_code_block_is_sent_on_the_sample_network()
         if not (answers and (" accepted (" in answers[0] or " is held (" in answers[0])):
             refused[example] = answers
     assert refused == {}
+
+
+def test_the_console_member_example_adds_someone_on_the_sample_network() -> None:
+    readme = README.read_text(encoding="utf-8")
+    example = next(e for e in inline_examples(readme.replace("\n", " ")) if e.startswith("/member add console:"))
+    directory = load_settings(README.parent / "config.example.toml").directory()
+    assert Bot(directory=directory).says("rso-admin", example)[0].startswith("Added somchai ("), example
