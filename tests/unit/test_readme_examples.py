@@ -141,3 +141,13 @@ def test_the_console_member_example_adds_someone_on_the_sample_network() -> None
     example = next(e for e in inline_examples(readme.replace("\n", " ")) if e.startswith("/member add console:"))
     directory = load_settings(README.parent / "config.example.toml").directory()
     assert Bot(directory=directory).says("rso-admin", example)[0].startswith("Added somchai ("), example
+
+
+def test_the_guided_form_shown_is_what_the_form_asks() -> None:
+    readme = README.read_text(encoding="utf-8")
+    shown = next(b for b in re.findall(r"^```[a-z]*\n(.*?)^```", readme, re.S | re.M) if b.startswith("New alert · step"))
+    bot = Bot(directory=load_settings(README.parent / "config.example.toml").directory())
+    bot.says("my-officer", "/alert")
+    asked = bot.says("my-officer", "TH")[0].replace("/cancel", "!cancel")  # the README shows it on Matrix
+    head, _, rest = shown.partition("…\n")  # what the README leaves out of the middle
+    assert asked.startswith(head) and asked.endswith(rest.rstrip("\n")), (shown, asked)
