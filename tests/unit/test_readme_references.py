@@ -6,6 +6,7 @@ environment variable its `make bench` lines name, each benchmark printing its go
 from __future__ import annotations
 
 import re
+import shlex
 import tomllib
 import typing
 from pathlib import Path
@@ -90,3 +91,33 @@ def test_the_performance_table_names_real_benchmarks_with_their_options_and_goal
         assert any(f'"{option}"' in (ROOT / "bench" / p).read_text(encoding="utf-8") for p in on_disk), option
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "bench/*_bench.py" in makefile and "grep '^goal '" in makefile
+
+
+# An option named in prose (the CSV the portal writes is "as `liaison-bot audit export --reference` writes it").
+NAMES_AN_OPTION = {"liaison-bot audit export --reference"}
+
+
+def _command_lines(text: str) -> set[str]:
+    """`liaison-bot …` as shown: in a code span, or a line of a code block (its comment left out)."""
+    found = set(re.findall(r"`(liaison-bot [^`]+)`", text))
+    for block in re.findall(r"^```[a-z]*\n(.*?)^```", text, re.S | re.M):
+        found |= {line.split("  #")[0].strip() for line in block.splitlines() if line.startswith("liaison-bot ")}
+    # A shell redirection is not the command's; a placeholder (`…`, `/ keys rotate`) is no example.
+    return {re.sub(r"\s*<\s*\S+$", "", f) for f in found if "…" not in f and " / " not in f and "REF" not in f
+            and "PATH" not in f and "FILE" not in f and "COMMAND" not in f and f not in NAMES_AN_OPTION}
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/operations.md"])
+def test_every_command_line_shown_is_one_the_command_line_takes(document: str) -> None:
+    from bot.cli.main import build_parser
+
+    lines = _command_lines((ROOT / document).read_text(encoding="utf-8"))
+    assert len(lines) >= 5
+    refused = []
+    for line in sorted(lines):
+        try:
+            build_parser().parse_args(shlex.split(line)[1:])
+        except SystemExit as stop:
+            if stop.code != 0:  # --version and --help stop with 0
+                refused.append(line)
+    assert refused == []
