@@ -282,7 +282,7 @@ def close(ctx: CommandContext, reference: Reference, outcome: str) -> None:
         notify(ctx, item.originator, MessageKind.NOTICE, record,
                render_closure(item, title(ctx, sender.id), outcome), protect_content=item.caveat.protect_content)
     _refuse_pending_forwards(ctx, record)
-    ctx.answer(f"Closed {reference}. {len(told)} recipients are told.")
+    ctx.answer(f"Closed {reference}. {len(told)} recipient{' is' if len(told) == 1 else 's are'} told.")
 
 
 def _refuse_pending_forwards(ctx: CommandContext, record: ItemRecord) -> None:
