@@ -13,7 +13,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from alerts.directory import Contact, Directory, Room
-from alerts.identity import Platform
+from alerts.identity import ChatRef, Platform
 from alerts.items import Selector, SelectorKind
 from alerts.roles import Role
 from alerts.routing_rules import RoutingPolicy
@@ -32,6 +32,11 @@ ROOM_EXAMPLES = {Platform.MATRIX: "matrix:!kul:example.org", Platform.TELEGRAM: 
                  Platform.CONSOLE: "console:#kul"}
 ACCOUNT_EXAMPLES = {Platform.MATRIX: "@alice:example.org", Platform.TELEGRAM: "telegram:user:42",
                     Platform.CONSOLE: "console:alice"}
+
+
+def reaches(contact: Contact | None, platforms: AbstractSet[Platform] | None) -> bool:
+    """Whether the bot can tell `contact` anything: an account of theirs is on a platform it runs."""
+    return contact is not None and any(platforms is None or i.platform in platforms for i in contact.identities)
 
 
 def running_text(platforms: AbstractSet[Platform]) -> str:
@@ -60,6 +65,15 @@ def room_not_run(room: Room, platforms: AbstractSet[Platform] | None) -> str | N
     does not run (it runs console)"; None where its platform runs."""
     unrun = not_run(room.chat.platform, platforms)
     return None if unrun is None else f"{room.name} is on {room.chat.platform.value}, {unrun}"
+
+
+def configured_room_not_run(what: str, chat: ChatRef, platforms: AbstractSet[Platform] | None) -> str | None:
+    """The one line said where what goes to a room the configuration names (`what`: "digest room")
+    goes to the admins instead, because the room is on a platform not run; None where it runs."""
+    unrun = not_run(chat.platform, platforms)
+    if unrun is None:
+        return None
+    return f"⚠ The {what} {chat} is on {chat.platform.value}, {unrun}: sent to the admins instead."
 
 
 @dataclass(frozen=True, slots=True)

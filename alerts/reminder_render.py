@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from alerts.away import away_too_text, chain_text, until_text
 from alerts.directory import Directory
 from alerts.items import Reference
+from alerts.reachability import NO_ACCOUNT
+from alerts.render import reference_banner
 from alerts.reminders import FollowUp, Reminder, Stage, Track
 from alerts.times import contact_zone, local_time
 
@@ -33,8 +35,7 @@ def duration(span: timedelta) -> str:
 
 def banner(item: FollowUp) -> str:
     """The item's banner line, as alerts.render.banner_line writes it for the Item itself."""
-    noun = Reference.parse(item.reference).kind.noun.lower()
-    return f"[{item.caveat.tlp.label}] {item.reference} · {item.priority.value.upper()} {noun}"
+    return reference_banner(item.caveat.tlp, item.reference, item.priority, Reference.parse(item.reference).kind.noun)
 
 
 def title(directory: Directory, contact: str) -> str:
@@ -101,7 +102,11 @@ def render_backup(reminder: Reminder, item: FollowUp, directory: Directory, now:
 
 
 def backup_passed_over(reminder: Reminder, directory: Directory) -> str | None:
-    """Who was passed over on an escalation and why: the recipient's backup is away. None when not."""
+    """Who was passed over on an escalation and why: the recipient's backup is away, or cannot be
+    reached. None when not."""
+    if reminder.unreached is not None:
+        return (f"{title(directory, reminder.contact)}'s backup {title(directory, reminder.unreached)} cannot be "
+                f"reached ({NO_ACCOUNT}), so it comes to the coordinators now.")
     chain = reminder.passed
     if chain is None or chain.away is None:
         return None

@@ -18,7 +18,9 @@ for as a person away is (alerts.away.follow): the first person here on their cha
 their place (`Reminder.via`), under the backup's key, so it is sent once whoever stands in. When
 nobody on it can take it (a circle, too long, or it leads back to the recipient or the originator),
 the coordinators are told at the backup's step rather than at their own: an overdue item never
-waits with someone who is not there. TLP:RED has no backup step at all.
+waits with someone who is not there. TLP:RED has no backup step at all. A backup the bot cannot
+reach (no account on a platform it runs: `platforms`) counts as one nobody can stand in for: the
+coordinators are told at the backup's step, and their escalation says why (`Reminder.unreached`).
 """
 
 from __future__ import annotations
@@ -27,13 +29,16 @@ import enum
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from collections.abc import Set as AbstractSet
 from typing import Callable, Iterable, Iterator
 
 from alerts.away import Absence, Chain, follow
 from alerts.caveats import Caveat, Tlp
 from alerts.directory import Directory
+from alerts.identity import Platform
 from alerts.lifecycle import Progress
 from alerts.priority import Priority
+from alerts.reachability import reaches
 from alerts.reminder_policy import ReminderPolicy
 from alerts.roles import Role
 
@@ -118,6 +123,8 @@ class Reminder:
     # coordinators' step, told early because nobody on the backup's chain could take it: that chain.
     via: str | None = None
     passed: Chain | None = None
+    # On the coordinators' step, told early because the backup cannot be reached at all: the backup.
+    unreached: str | None = None
 
     @property
     def to(self) -> str:
@@ -178,7 +185,8 @@ def _to_recipient(item: FollowUp, progress: Progress, track: Track, due: datetim
 
 def _escalations(item: FollowUp, contact: str, track: Track, due: datetime, policy: ReminderPolicy,
                  directory: Directory, soonest: datetime | None, now: datetime,
-                 absent: Callable[[str], Absence | None]) -> list[Reminder]:
+                 absent: Callable[[str], Absence | None],
+                 platforms: AbstractSet[Platform] | None = None) -> list[Reminder]:
     """The backup's and the coordinators' stages; none when all fall after `soonest` (see plan_item)."""
     times = policy.stages[item.priority]
     found: list[Reminder] = []
@@ -189,11 +197,14 @@ def _escalations(item: FollowUp, contact: str, track: Track, due: datetime, poli
     person = directory.contacts.get(contact)
     backup = directory.backup_for(person) if person is not None else None
     passed: Chain | None = None  # the backup's chain, when nobody on it can take the backup's step
+    unreached: str | None = None  # the backup, when the bot cannot reach them
     # TLP:RED is for named people only: a backup is not named, so is not told of it.
     if times.backup_after is not None and backup is not None and backup.id != contact and item.caveat.tlp is not Tlp.RED:
         chain = follow(backup.id, absent)
-        via = stand_in_for_backup(chain, item, contact, directory) if chain.away is not None else None
-        if chain.away is None or via is not None:
+        via = stand_in_for_backup(chain, item, contact, directory, platforms) if chain.away is not None else None
+        if chain.away is None and not reaches(backup, platforms):
+            unreached = backup.id  # a copy for them would wait forever: on to the coordinators now
+        elif chain.away is None or via is not None:
             found.append(Reminder(item.reference, contact, track, Stage.BACKUP, 0, backup.id,
                                   due + times.backup_after, due, item.revision, via=via,
                                   passed=chain if chain.away is not None else None))
@@ -201,20 +212,21 @@ def _escalations(item: FollowUp, contact: str, track: Track, due: datetime, poli
             passed = chain
     if times.coordinators_after is not None:
         at = due + times.coordinators_after
-        if passed is not None and times.backup_after is not None:  # fail closed: not a moment's wait more
-            at = min(at, due + times.backup_after)
+        if (passed is not None or unreached is not None) and times.backup_after is not None:
+            at = min(at, due + times.backup_after)  # fail closed: not a moment's wait more
         found += [Reminder(item.reference, contact, track, Stage.COORDINATORS, 0, c.id, at, due, item.revision,
-                           passed=passed)
+                           passed=passed, unreached=unreached)
                   for c in directory.with_role(Role.COORDINATOR) if c.id != contact]
     return found
 
 
-def stand_in_for_backup(chain: Chain, item: FollowUp, contact: str, directory: Directory) -> str | None:
+def stand_in_for_backup(chain: Chain, item: FollowUp, contact: str, directory: Directory,
+                        platforms: AbstractSet[Platform] | None = None) -> str | None:
     """Who takes the backup's step for a backup away: the first person here on their chain, unless
     that is the recipient who owes it or the originator (no one else would look at it), or someone
     the bot cannot reach. None: nobody can, and the coordinators are told instead."""
     reached = directory.contacts.get(chain.reached) if chain.reached is not None else None
-    if reached is None or reached.id in (contact, item.originator) or not reached.identities:
+    if reached is None or reached.id in (contact, item.originator) or not reaches(reached, platforms):
         return None
     return reached.id
 
@@ -237,8 +249,10 @@ def _nobody_away(contact: str) -> Absence | None:
 
 
 def plan_item(item: FollowUp, now: datetime, policy: ReminderPolicy, directory: Directory,
-              absent: Callable[[str], Absence | None] = _nobody_away) -> Plan:
-    """`absent`: the running absence of a person at `now` (a backup away is stood in for)."""
+              absent: Callable[[str], Absence | None] = _nobody_away,
+              platforms: AbstractSet[Platform] | None = None) -> Plan:
+    """`absent`: the running absence of a person at `now` (a backup away is stood in for);
+    `platforms`: those the bot runs (None: every one), to pass over a backup it cannot reach."""
     send: list[Reminder] = []
     superseded: list[Reminder] = []
     soonest: datetime | None = None  # when the first stage not sendable yet will be
@@ -271,7 +285,7 @@ def plan_item(item: FollowUp, now: datetime, policy: ReminderPolicy, directory: 
                         break
                     ripe.append(reminder)
             for reminder in _escalations(item, progress.contact, track, due, policy, directory, soonest, now,
-                                         absent):
+                                         absent, platforms):
                 if beyond_soonest(reminder) or done(reminder):
                     continue
                 at = _when_sendable(reminder, item, now, policy, directory)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence, Set
 from datetime import datetime
 
+from alerts.caveats import Tlp
 from alerts.directory import Directory
 from alerts.identity import ChatRef
 from alerts.items import Item, ItemKind
@@ -31,9 +32,21 @@ RULE = "───"
 PLACES_NAMED = 3
 
 
+def priority_mark(priority: Priority) -> list[str]:
+    """The banner's priority word: the one rule every banner follows. Routine says nothing, so that
+    only what is worth a glance takes room on a lock screen."""
+    return [] if priority is Priority.ROUTINE else [priority.value.upper()]
+
+
+def reference_banner(tlp: Tlp, label: str, priority: Priority, noun: str) -> str:
+    """`[TLP:AMBER] A-2026-0042 · URGENT alert` (routine: `[TLP:AMBER] A-2026-0042 · alert`): the first
+    line of every message about an item other than its delivery (alerts.reminder_render too)."""
+    return f"[{tlp.label}] {label} · " + " ".join([*priority_mark(priority), noun.lower()])
+
+
 def banner_line(item: Item) -> str:
     """The first line of every message about the item other than its delivery, which says its number."""
-    return f"[{item.caveat.tlp.label}] {item.label} · {item.draft.priority.value.upper()} {item.kind.noun.lower()}"
+    return reference_banner(item.caveat.tlp, item.label, item.draft.priority, item.kind.noun)
 
 
 def _origin(item: Item, directory: Directory) -> str:
@@ -48,7 +61,7 @@ def delivery_banner(item: Item, directory: Directory) -> str:
     """`[TLP:AMBER] URGENT · document-fraud · from Malaysia`: the caveat, the priority unless routine,
     the topic, and the originating country or organisation; what a notification preview shows first."""
     draft = item.draft
-    parts = [draft.priority.value.upper()] if draft.priority is not Priority.ROUTINE else []
+    parts = priority_mark(draft.priority)
     parts += [draft.topic] if draft.topic else []
     parts.append(f"from {_origin(item, directory)}")
     if item.revision > 1:  # a correction: the reader must see at once that it replaces what they had

@@ -76,6 +76,13 @@ class DirectPlace:
     destination: Destination | None
     notice: Destination | None
 
+    def running(self, platforms: AbstractSet[Platform] | None) -> DirectPlace:
+        """Only what a platform the bot runs carries (`platforms` None: every one): a message for a
+        chat no connector serves would wait in the outbox forever, so it is not made at all."""
+        def kept(place: Destination | None) -> Destination | None:
+            return place if place is None or platforms is None or place.platform in platforms else None
+        return DirectPlace(kept(self.destination), kept(self.notice))
+
 
 def direct_place(contact: Contact, caveat: Caveat, directory: Directory,
                  encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY,

@@ -134,7 +134,7 @@ async def run(recipients: int, rounds: int) -> None:
             recorded.append(total)
         rooms = [room for user in people if (room := connector.direct.known(user)) is not None]
         assert len(rooms) == len(people), "every recipient has a direct chat after the warm-up"
-        content_text = "[TLP:AMBER] A-2026-0001 · ROUTINE alert\n" + "Bench alert body line\n" * 8
+        content_text = "[TLP:AMBER] A-2026-0001 · alert\n" + "Bench alert body line\n" * 8
 
         raw_store = root / "raw-store"
         raw_store.mkdir()

@@ -73,7 +73,7 @@ async def raw_baseline(fake: FakeBotApi, chat_ids: list[int]) -> tuple[int, floa
     try:
         await asyncio.gather(*(sender.send(Outgoing(
             key=f"raw-{chat_id}", kind=MessageKind.DELIVERY, destination=Destination.direct(
-                UserRef(Platform.TELEGRAM, f"user:{chat_id}")), text="[TLP:GREEN] A-2026-9999 · ROUTINE alert\nraw",
+                UserRef(Platform.TELEGRAM, f"user:{chat_id}")), text="[TLP:GREEN] A-2026-9999 · alert\nraw",
             reference="A-2026-9999", contact=None, protect_content=False, reply_to=None, attempt=1))
             for chat_id in chat_ids))
     finally:

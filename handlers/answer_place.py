@@ -3,7 +3,9 @@
 An answer about AMBER+STRICT or RED items (who received them, when, how far they got) typed in a
 group or room is given in the asker's direct chat with the bot on the same platform (on Matrix the
 connector opens one on demand), and the chat is told only where the answer went
-(alerts.caveat_rules.private_answer). Everything else is answered where it was asked.
+(alerts.caveat_rules.private_answer). So is an answer that carries what only the asker should read
+(their accounts: /whoami; items' text: /find): answer_in_direct_chat. Everything else is answered
+where it was asked.
 
 A message to a person about an item (feedback, a notice, a reminder, a forward) goes where
 alerts.routing_places.direct_place says, as the item's own copies do: `messages_about`. Those that ask
@@ -57,6 +59,16 @@ def answer_placed(ctx: CommandContext, text: str, tlps: Iterable[Tlp], *, kind: 
     ctx.uow.outbox.enqueue_many(placed_answer(ctx, text, tlps, kind=kind, reference=reference))
 
 
+def answer_in_direct_chat(ctx: CommandContext, text: str, carries: str, reference: str | None = None) -> None:
+    """Answer `text` in the asker's direct chat with the bot (as a stranger's refusal goes), and tell
+    the chat asked in, in one line, where it went and why: what the answer `carries`."""
+    answer = ctx.answer_message(text, reference=reference)
+    ctx.uow.outbox.enqueue_many([
+        replace(answer, destination=Destination.direct(ctx.message.sender)),
+        ctx.answer_message(f"{_name(ctx)}: answered in your direct chat with the bot, because the "
+                           f"answer carries {carries}.")])
+
+
 def _name(ctx: CommandContext) -> str:
     return ctx.sender.name if ctx.sender is not None else str(ctx.message.sender)
 
@@ -81,11 +93,14 @@ def messages_about(directory: Directory, contact_id: str, caveat: Caveat, refere
                    key: str | None = None, attachments: tuple[str, ...] = ()) -> list[OutboundMessage]:
     """The outbox rows telling the contact `text` about the item `reference`: `text` in the direct
     chat direct_place allows, and a content-free notice in their usual chat when that is elsewhere,
-    or when no chat of theirs may carry it. [] for someone not (or no longer) reachable at all."""
+    or when no chat of theirs may carry it. [] for someone not (or no longer) reachable at all: nothing
+    is queued for a platform the bot does not run."""
     contact = directory.contacts.get(contact_id)
     if contact is None:
         return []
-    place = direct_place(contact, caveat, directory, encrypted_only, platforms)
+    place = direct_place(contact, caveat, directory, encrypted_only, platforms).running(platforms)
+    if place.destination is None and place.notice is None:
+        return []
     found: list[OutboundMessage] = []
     if place.destination is not None:
         found.append(OutboundMessage(key=key or new_key(), kind=kind, destination=place.destination, text=text,

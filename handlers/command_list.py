@@ -20,7 +20,8 @@ from handlers import commands as c
 from handlers import away
 from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.post_item import post_item
-from handlers.registry import EVERYONE, CommandSpec, Parse, Registry
+from handlers.registry import (ADMINISTER, COORDINATE, EVERYONE, FIND, ON_AN_ITEM, SEND, YOU, CommandSpec, Parse,
+                               Registry)
 from handlers.values import (parse_duration, parse_organisation, parse_period, parse_scope, parse_topic, parse_yes_no,
                              take_reference)
 from handlers.vocabulary import Vocabulary
@@ -260,24 +261,24 @@ _declare(CommandSpec("alert", SENDERS, "/alert to:TH topic:… TEXT", "send an a
     "Send an alert to countries, organisations, desks or people. " + _ITEM_STYLES,
     ("/alert to:TH,MY topic:document-fraud tlp:amber grade:B2 priority:urgent feedback:24h Two travellers…",),
     parse_items.parse_alert, lambda ctx, cmd, policy: post_item(ctx, cmd.draft, policy, cmd.confirmed),
-    text="alert"))
+    text="alert", group=SEND))
 _declare(CommandSpec("request", SENDERS, '/request to:TH purpose:"…" TEXT', "ask for information",
     "Ask for information. Needs purpose:, the reason the audit records. " + _ITEM_STYLES,
     ('/request to:TH due:48h purpose:"identity check" Please confirm passport N1234567',),
     parse_items.parse_request, lambda ctx, cmd, policy: post_item(ctx, cmd.draft, policy, cmd.confirmed),
-    aliases=("req", "rfi"), text="request"))
+    aliases=("req", "rfi"), text="request", group=SEND))
 _declare(CommandSpec("ack", EVERYONE, "/ack REF", "acknowledge an item",
     "Acknowledge that you have an item. It stops the acknowledgement reminders.", ("/ack A-2026-0042",),
     _reference_only(c.AckCommand), lambda ctx, cmd, policy: followup.acknowledge(ctx, cmd.reference),
-    aliases=("acknowledge",)))
+    aliases=("acknowledge",), group=ON_AN_ITEM))
 _declare(CommandSpec("reply", EVERYONE, "/reply REF TEXT", "give feedback or an answer",
     "Send feedback on an alert or the answer to a request to its sender.",
     ("/reply A-2026-0042 Confirmed, stolen 2026-10-02",),
-    _reply, lambda ctx, cmd, policy: followup.reply(ctx, cmd.reference, cmd.text), text="reply"))
+    _reply, lambda ctx, cmd, policy: followup.reply(ctx, cmd.reference, cmd.text), text="reply", group=ON_AN_ITEM))
 _declare(CommandSpec("close", EVERYONE, "/close REF [outcome]", "close an item you sent (coordinators too)",
     "Close an item you sent (coordinators may close any), with an optional outcome. Late feedback is still "
     "relayed.", ("/close R-2026-0017 answered",),
-    _close, lambda ctx, cmd, policy: followup.close(ctx, cmd.reference, cmd.outcome)))
+    _close, lambda ctx, cmd, policy: followup.close(ctx, cmd.reference, cmd.outcome), group=ON_AN_ITEM))
 _declare(CommandSpec("correct", EVERYONE, "/correct REF [fields] [text]", "send a corrected revision of your item",
     "Send the next revision of an item you sent (A-2026-0042 rev 2): the fields you give (to:, tlp:, topic:, "
     "grade:, priority:, feedback:, purpose:, ref:, handling:, orcon) and/or the new text replace the old. It "
@@ -285,37 +286,39 @@ _declare(CommandSpec("correct", EVERYONE, "/correct REF [fields] [text]", "send 
     "superseded (or, where they cannot be, followed by a line saying so), and recipients it no longer goes "
     "to have theirs taken back as by /withdraw.",
     ("/correct A-2026-0042 to:MY tlp:green",),
-    parse_items.parse_correct, lambda ctx, cmd, policy: correction.correct(ctx, cmd, policy)))
+    parse_items.parse_correct, lambda ctx, cmd, policy: correction.correct(ctx, cmd, policy), group=ON_AN_ITEM))
 _declare(CommandSpec("withdraw", EVERYONE, "/withdraw REF reason", "take back an item you sent (coordinators too)",
     "Take back an item you sent (coordinators may withdraw any): its delivered copies are removed where the "
     "platform allows (Matrix; Telegram within 48 hours), unsent copies and reminders are cancelled, and its "
     "recipients are told in one line, with your reason. Every later command about it says it was withdrawn.",
     ("/withdraw A-2026-0042 sent to the wrong country",),
-    _withdraw, lambda ctx, cmd, policy: withdrawal.withdraw(ctx, cmd.reference, cmd.reason)))
+    _withdraw, lambda ctx, cmd, policy: withdrawal.withdraw(ctx, cmd.reference, cmd.reason), group=ON_AN_ITEM))
 _declare(CommandSpec("status", EVERYONE, "/status REF", "who has it, who acknowledged, what is due",
     "Where an item has got: deliveries, acknowledgements, due times.", ("/status A-2026-0042",),
-    _reference_only(c.StatusCommand), lambda ctx, cmd, policy: followup.status(ctx, cmd.reference, policy.platforms)))
+    _reference_only(c.StatusCommand), lambda ctx, cmd, policy: followup.status(ctx, cmd.reference, policy.platforms),
+    group=ON_AN_ITEM))
 _declare(CommandSpec("overdue", COORDINATION | SENDERS, "/overdue [TH or TH/desk]", "items past their due time",
     "Items past their acknowledgement or feedback time, for everyone or one country, desk or person.",
     ("/overdue TH/immigration",),
-    _scoped(c.OverdueCommand), lambda ctx, cmd, policy: coordination.overdue_command(ctx, cmd.scope)))
+    _scoped(c.OverdueCommand), lambda ctx, cmd, policy: coordination.overdue_command(ctx, cmd.scope), group=FIND))
 _declare(CommandSpec("mine", EVERYONE, "/mine [all]", "your open items (all: closed ones too)",
     "The items you sent or hold that are still open; /mine all lists closed, withdrawn and erased ones too, "
     "newest first, a page at a time (page:2).", ("/mine", "/mine all page:2"),
-    _mine, lambda ctx, cmd, policy: search.mine_all(ctx, cmd.page) if cmd.everything else followup.mine(ctx)))
+    _mine, lambda ctx, cmd, policy: search.mine_all(ctx, cmd.page) if cmd.everything else followup.mine(ctx),
+    group=FIND))
 _declare(CommandSpec("find", EVERYONE, "/find TEXT [topic: country: ref: from: until:]", "search the items you may see",
     "Search the items you may see (those you sent or received; coordinators and auditors: every item) for "
     "words in their text, and by topic:, country: (sent to or from), ref: (a reference or its beginning, or "
     "their ref:), from: and until: (UTC days). Newest first, a page at a time (page:2).",
     (FIND_EXAMPLE, "/find ref:A-2026-00 page:2"),
-    _find, lambda ctx, cmd, policy: search.find(ctx, cmd)))
+    _find, lambda ctx, cmd, policy: search.find(ctx, cmd), group=FIND))
 _declare(CommandSpec("history", EVERYONE, "/history REF [page:N]",
     "an item's revisions, acknowledgements, feedback and forwards",
     "What happened to an item, as you may see it: its revisions, each copy's delivery and acknowledgement, "
     "the feedback and updates sent with /reply (a recipient: their own feedback and the updates sent to them), "
     "its forward requests, and its closure. A long history comes a page at a time (page:2).",
     ("/history A-2026-0042", "/history A-2026-0042 page:2"),
-    _history, lambda ctx, cmd, policy: search.history(ctx, cmd.reference, cmd.page)))
+    _history, lambda ctx, cmd, policy: search.history(ctx, cmd.reference, cmd.page), group=ON_AN_ITEM))
 _declare(CommandSpec("away", EVERYONE, "/away until:YYYY-MM-DD backup:@contact [note]",
     "away: who stands in for you",
     "Set yourself away until a date (your last day away, your time; at most 366 days ahead) with a delegate in "
@@ -326,55 +329,62 @@ _declare(CommandSpec("away", EVERYONE, "/away until:YYYY-MM-DD backup:@contact [
     "/away @person until:… backup:…. /away alone shows what is set; /away off (or /back) ends it, and you are "
     "told what arrived meanwhile.",
     ("/away until:2026-12-24 backup:@th-immigration on leave", "/away off", "/away"),
-    away.parse_away, lambda ctx, cmd, policy: away.away(ctx, cmd)))
+    away.parse_away, lambda ctx, cmd, policy: away.away(ctx, cmd), group=YOU))
 _declare(CommandSpec("back", EVERYONE, "/back", "back from being away",
     "End your /away early: new items come to you again, and you are told what arrived meanwhile.", ("/back",),
-    away.parse_back, lambda ctx, cmd, policy: away.back(ctx)))
+    away.parse_back, lambda ctx, cmd, policy: away.back(ctx), group=YOU))
 _declare(CommandSpec("contacts", EVERYONE, "/contacts [TH]", "points of contact",
     "The points of contact, for everyone or one country or desk.", ("/contacts TH",),
-    _scoped(c.ContactsCommand), lambda ctx, cmd, policy: info.contacts(ctx, cmd.scope), aliases=("directory",)))
+    _scoped(c.ContactsCommand), lambda ctx, cmd, policy: info.contacts(ctx, cmd.scope), aliases=("directory",),
+    group=YOU))
 _declare(CommandSpec("whoami", EVERYONE, "/whoami", "who the bot takes you for",
     "Your contact entry, organisation, desk and roles as the bot has them.", ("/whoami",),
-    _no_arguments(c.WhoamiCommand), lambda ctx, cmd, policy: info.whoami(ctx), aliases=("me",)))
+    _no_arguments(c.WhoamiCommand), lambda ctx, cmd, policy: info.whoami(ctx), aliases=("me",), group=YOU))
 _declare(CommandSpec("portal", EVERYONE, "/portal", "a login link to the web portal",
     "A one-time link to the web portal (boards, items, statistics with charts), for you alone: it works "
     "once, within a few minutes. Only in your direct chat with the bot.", ("/portal",),
-    _no_arguments(c.PortalCommand), lambda ctx, cmd, policy: portal.portal_link(ctx, policy.portal)))
-_declare(CommandSpec("help", EVERYONE, "/help [command]", "this list, or one command in detail",
-    "The list of commands, or one command or field in detail.", ("/help alert",),
-    _help, lambda ctx, cmd, policy: ctx.answer(COMMANDS.help_text(cmd.topic)),
-    aliases=("start",)))  # Telegram sends /start when someone first opens the bot
+    _no_arguments(c.PortalCommand), lambda ctx, cmd, policy: portal.portal_link(ctx, policy.portal), group=YOU))
+_declare(CommandSpec("help", EVERYONE, "/help [command]", "your commands, or one in detail",
+    "The commands your roles allow, by group; or one command or field in detail.", ("/help alert",),
+    _help, lambda ctx, cmd, policy: ctx.answer(COMMANDS.help_text(
+        cmd.topic, ctx.sender.roles if ctx.sender else None)),
+    aliases=("start",), group=YOU))  # Telegram sends /start when someone first opens the bot
 _declare(CommandSpec("forward", SENDERS, '/forward REF to:VN purpose:"…"', "pass an item on",
     "Pass an item on to more recipients, with a purpose. Items under ORCON, H2/H3 or TLP:RED need the "
     "originator's consent, which the bot asks for; AMBER stays within the organisations that hold it.",
     ('/forward A-2026-0042 to:VN purpose:"joint investigation"',),
-    parse_items.parse_forward, forwarding.forward, aliases=("fwd",)))
+    parse_items.parse_forward, forwarding.forward, aliases=("fwd",), group=SEND))
 _declare(CommandSpec("consent", EVERYONE, "/consent REF yes|no [reason]", "answer a request to forward your item",
     "As originator, allow or refuse a forward of your item.", ("/consent A-2026-0042 no source at risk",),
-    _consent, forwarding.consent))
+    _consent, forwarding.consent, group=ON_AN_ITEM))
 _declare(CommandSpec("approve", EVERYONE, "/approve REF", "release an item held for a second person's approval",
     "Items that need two-person release (TLP:RED by default) wait, unsent, until a second person approves: "
     "an approver of the originator's organisation, or a coordinator where it has none; never the originator. "
     "Approving sends it as it routes now.", ("/approve A-2026-0042",),
-    _reference_only(c.ApproveCommand), lambda ctx, cmd, policy: release.approve(ctx, cmd.reference, policy)))
+    _reference_only(c.ApproveCommand), lambda ctx, cmd, policy: release.approve(ctx, cmd.reference, policy),
+    group=ON_AN_ITEM))
 _declare(CommandSpec("decline", EVERYONE, "/decline REF reason", "refuse to release a held item",
     "Decline an item waiting for your approval, with the reason its originator is told. Nothing is sent, and it is "
     "closed.", ("/decline A-2026-0042 source would be exposed",),
-    _decline, lambda ctx, cmd, policy: release.decline(ctx, cmd.reference, cmd.reason)))
+    _decline, lambda ctx, cmd, policy: release.decline(ctx, cmd.reference, cmd.reason), group=ON_AN_ITEM))
 _declare(CommandSpec("snooze", EVERYONE, "/snooze REF 4h [reason]", "hold reminders for a while",
     "Hold the reminders on an item for a while (90m, 4h, 2d, 1w; at most 30 days).",
     ("/snooze A-2026-0042 4h waiting for records",),
-    _snooze, lambda ctx, cmd, policy: coordination.snooze(ctx, cmd.reference, cmd.duration, cmd.reason)))
+    _snooze, lambda ctx, cmd, policy: coordination.snooze(ctx, cmd.reference, cmd.duration, cmd.reason),
+    group=ON_AN_ITEM))
 _declare(CommandSpec("remind", EVERYONE, "/remind REF", "remind the recipients now",
     "Send a reminder to recipients who have not acknowledged or answered.", ("/remind A-2026-0042",),
-    _reference_only(c.RemindCommand), lambda ctx, cmd, policy: coordination.remind(ctx, cmd.reference)))
+    _reference_only(c.RemindCommand), lambda ctx, cmd, policy: coordination.remind(ctx, cmd.reference),
+    group=ON_AN_ITEM))
 _declare(CommandSpec("escalate", COORDINATION | SENDERS, "/escalate REF", "tell the coordinators",
     "Bring an item to the coordinators now.", ("/escalate A-2026-0042",),
-    _reference_only(c.EscalateCommand), lambda ctx, cmd, policy: coordination.escalate(ctx, cmd.reference)))
+    _reference_only(c.EscalateCommand), lambda ctx, cmd, policy: coordination.escalate(ctx, cmd.reference),
+    group=ON_AN_ITEM))
 _declare(CommandSpec("stats", COORDINATION | {Role.AUDITOR}, "/stats [30d|4w|3m|2026-10|2026]", "exchange statistics",
     "Exchange statistics for the last days (30d), weeks (4w) or months (3m — m means months here), "
     "or a calendar month (2026-10) or year (2026).", ("/stats 2026-10",),
-    _stats, lambda ctx, cmd, policy: coordination.stats_command(ctx, cmd.period, policy.count_minimum)))
+    _stats, lambda ctx, cmd, policy: coordination.stats_command(ctx, cmd.period, policy.count_minimum),
+    group=COORDINATE))
 _declare(CommandSpec("arrangement", COORDINATION, "/arrangement add|end|list …",
     "sharing arrangements with their dates (coordinators and admins)",
     "Record the arrangements organisations share under: between: two or more organisations, doc: the signed "
@@ -388,7 +398,7 @@ _declare(CommandSpec("arrangement", COORDINATION, "/arrangement add|end|list …
                               if isinstance(cmd, c.ArrangementAddCommand)
                               else arrangements.arrangement_end(ctx, cmd) if isinstance(cmd, c.ArrangementEndCommand)
                               else arrangements.arrangement_list(ctx)),
-    aliases=("arrangements",)))
+    aliases=("arrangements",), group=COORDINATE))
 _declare(CommandSpec("member", PEOPLE, "/member add|remove|backup USER …",
     "onboard or offboard someone (admins; focal points: their own people)",
     "Onboard someone into every room they belong in, on every platform, or offboard them from all; "
@@ -404,15 +414,15 @@ _declare(CommandSpec("member", PEOPLE, "/member add|remove|backup USER …",
     parse_admin.parse_member,
     lambda ctx, cmd, policy: (membership.member_add(ctx, cmd) if isinstance(cmd, c.MemberAddCommand)
                               else membership.member_backup(ctx, cmd) if isinstance(cmd, c.MemberBackupCommand)
-                              else membership.member_remove(ctx, cmd))))
+                              else membership.member_remove(ctx, cmd)), group=ADMINISTER))
 _declare(CommandSpec("reassign", COORDINATION, "/reassign REF to:PERSON", "give a left person's copies to someone",
     "Coordinators: the copies of an item whose recipients have left the directory (open, not answered) go to "
     "PERSON, as if its originator had named them (caveat and arrangements checked); they and the originator are "
     "told.", (parse_admin.REASSIGN_EXAMPLE,),
-    parse_admin.parse_reassign, lambda ctx, cmd, policy: membership.reassign(ctx, cmd, policy)))
+    parse_admin.parse_reassign, lambda ctx, cmd, policy: membership.reassign(ctx, cmd, policy), group=COORDINATE))
 _declare(CommandSpec("rooms", COORDINATION, "/rooms", "the registered rooms",
     "The registered rooms and whose members they hold.", ("/rooms",),
-    _no_arguments(c.RoomsCommand), lambda ctx, cmd, policy: membership.rooms(ctx)))
+    _no_arguments(c.RoomsCommand), lambda ctx, cmd, policy: membership.rooms(ctx), group=COORDINATE))
 _declare(CommandSpec("room", ADMINISTRATION, "/room sync [--apply] | register CHAT … | retire CHAT REASON",
     "keep the rooms and their membership (admins)",
     "Compare room membership with the directory; --apply makes the changes. /room register records a room: "
@@ -424,15 +434,15 @@ _declare(CommandSpec("room", ADMINISTRATION, "/room sync [--apply] | register CH
     parse_admin.parse_room,
     lambda ctx, cmd, policy: (rooms.room_register(ctx, cmd) if isinstance(cmd, c.RoomRegisterCommand)
                               else rooms.room_retire(ctx, cmd) if isinstance(cmd, c.RoomRetireCommand)
-                              else membership.room_sync(ctx, cmd.apply))))
+                              else membership.room_sync(ctx, cmd.apply)), group=ADMINISTER))
 _declare(CommandSpec("device", ADMINISTRATION, "/device list|verify|blacklist USER [DEVICE]",
     "trust of Matrix devices (admins)",
     "See a Matrix user's devices with their keys, then verify one (after checking its key with its owner) "
     "or blacklist it. Where only verified devices may receive, deliveries wait until an admin decides.",
     ("/device list @alice:example.org", parse_admin.DEVICE_EXAMPLE),
-    parse_admin.parse_device, lambda ctx, cmd, policy: devices.device(ctx, cmd)))
+    parse_admin.parse_device, lambda ctx, cmd, policy: devices.device(ctx, cmd), group=ADMINISTER))
 # A guided form or a command body still being typed is cancelled where it is kept (the Telegram
 # form, the console); one that reaches the dispatcher has nothing left to cancel.
 _declare(CommandSpec("cancel", EVERYONE, "/cancel", "stop a command you started",
     "Stop a command that is waiting for more from you.", ("/cancel",),
-    _no_arguments(c.CancelCommand), lambda ctx, cmd, policy: ctx.answer(NOTHING_TO_CANCEL)))
+    _no_arguments(c.CancelCommand), lambda ctx, cmd, policy: ctx.answer(NOTHING_TO_CANCEL), group=YOU))

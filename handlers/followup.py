@@ -25,8 +25,9 @@ from dataclasses import replace
 from datetime import datetime
 
 from alerts.audit import AuditAction
+from alerts.caveat_rules import shared_chat
 from alerts.caveats import Tlp
-from alerts.items import Reference
+from alerts.items import ItemKind, Reference
 from alerts.directory import Contact
 from alerts.lifecycle import (
     FEEDBACK_TO_ORIGINATOR,
@@ -184,7 +185,7 @@ def acknowledge(ctx: CommandContext, reference: Reference) -> None:
         return
     if delivery_step(delivery.progress.state, DeliveryState.ACKNOWLEDGED) is None:
         plan_buttons(ctx, record)
-        whose = "You" if on_behalf is None else f"{title(ctx, delivery.contact)}'s copy was"
+        whose = _who(ctx) if on_behalf is None else f"{title(ctx, delivery.contact)}'s copy was"
         when = local_or_none(delivery.acknowledged_at, answer_zone(ctx))
         ctx.answer(f"{whose} already acknowledged {reference} at {when}.")
         return
@@ -200,7 +201,26 @@ def acknowledge(ctx: CommandContext, reference: Reference) -> None:
            f"({acked} of {len(record.deliveries)}).")
     if on_behalf is not None:
         note_act(ctx, delivery.contact, f"acknowledged {reference}")
-    ctx.answer(f"Acknowledged {reference}{_for(ctx, delivery, on_behalf)}. Send feedback with /reply {reference} <text>.")
+    done = (f"{title(ctx, me)} acknowledged" if shared_chat(ctx.message.chat, ctx.message.direct)
+            else "Acknowledged")  # a room sees who; a direct chat is only theirs
+    ctx.answer(f"{done} {reference}{_for(ctx, delivery, on_behalf)}. {_feedback_hint(ctx, record)}")
+
+
+def _who(ctx: CommandContext) -> str:
+    """Who did it, as a room reads it (it names them); "You" in a direct chat."""
+    shared = shared_chat(ctx.message.chat, ctx.message.direct)
+    return title(ctx, sender_of(ctx).id) if shared else "You"
+
+
+def _feedback_hint(ctx: CommandContext, record: ItemRecord) -> str:
+    """How to send feedback next: by a button (Telegram), replying to the message that carried it,
+    which the connector takes as /reply; typed, the command itself."""
+    reference = record.item.reference
+    if ctx.message.pressed is not None:
+        noun = record.item.kind.noun.lower()
+        what = "your answer" if record.item.kind is ItemKind.REQUEST else "feedback"
+        return f"To send {what}, reply to the {noun}'s message."
+    return f"Send feedback with /reply {reference} <text>."
 
 
 def _own_or_stood_in(ctx: CommandContext, record: ItemRecord) -> tuple[DeliveryRecord | None, str | None]:

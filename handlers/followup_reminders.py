@@ -28,6 +28,10 @@ once (the note that it is set aside is durable, so neither the next tick nor a r
 again) and goes on. An item set aside gets no reminders until a start finds it can be handled
 again (its stored values were put right, or it was closed); the digest and the bulletin leave it
 out and try it again each time.
+
+A digest or bulletin room on a platform the bot does not run would keep the post waiting forever:
+it goes to the admins instead (where they are told what the bot finds on its own), headed by one
+line saying so (alerts.reachability.configured_room_not_run), and nothing is queued for the room.
 """
 
 from __future__ import annotations
@@ -56,9 +60,10 @@ from alerts.reminder_render import render_reminder
 from alerts.reminders import FollowUp, Plan, Reminder, Stage, overdue, plan_item
 from alerts.away import Absence, for_line, may_pass
 from alerts.caveat_rules import check
+from alerts.reachability import configured_room_not_run
 from alerts.render import render_delivery
 from alerts.routing_places import direct_place
-from alerts.routing import Destination
+from alerts.routing import Destination, DestinationKind
 from alerts.stats import period_bounds
 from alerts.times import UTC, zone_at
 from handlers.answer_place import messages_about
@@ -114,6 +119,11 @@ def _absences(uow: UnitOfWork, now: datetime) -> Callable[[str], Absence | None]
             known[contact] = uow.absences.current(contact, now)
         return known[contact]
     return absence_of
+
+
+def _channels(posts: Sequence[OutboundMessage]) -> str:
+    """Where a round's post went, for its audit entry: the room, or the admins' places."""
+    return ", ".join(str(p.destination) for p in posts) or "nowhere"
 
 
 def _has_account(directory: Directory, contact_id: str) -> bool:
@@ -236,7 +246,7 @@ class ReminderService:
         """The item's plan and the texts of what it sends, by key: all that is made of its stored
         values, made before anything of it is written. Planned from who is away now, in the round's
         transaction: a backup back, or away, since the last round counts."""
-        plan = plan_item(item, now, self.policy, directory, away)
+        plan = plan_item(item, now, self.policy, directory, away, self._platforms)
         texts = {r.key: render_reminder(r, item, directory, now) for r in plan.send
                  if _has_account(directory, r.to)}
         for reminder in plan.send + plan.superseded:
@@ -254,8 +264,11 @@ class ReminderService:
                                kind=MessageKind.ESCALATION if escalation else MessageKind.REMINDER,
                                encrypted_only=self._encrypted_only, platforms=self._platforms,
                                protect_content=item.caveat.protect_content, attachments=files)
-        if not found:
-            report.unreachable += uow.reminders.record(reminder, "unreachable", now)
+        if not found:  # no account on a platform the bot runs: noted once, and the next step goes on
+            if uow.reminders.record(reminder, "unreachable", now):
+                report.unreachable += 1
+                log.warning("a %s of item %s cannot be sent: its reader has no account on a platform this bot "
+                            "runs", "escalation" if escalation else "reminder", item.reference)
             return
         if not uow.reminders.record(reminder, "sent", now):
             return  # handled before: by an earlier run of this job, or another scheduler
@@ -418,16 +431,31 @@ class ReminderService:
             self._set_aside_unreadable(uow, DIGEST, now)
             text = render_digest(owed, directory, now, day=label, new_items=new_items, zone=self._digest_zone)
             text += self._charts_line("/stats")
-            room = Destination.chat(self._digest_room)
-            uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=room, text=text,
-                                               files=files))
+            posts = self._posts(self._digest_room, "digest room", key, text, files)
+            uow.outbox.enqueue_many(posts)
             uow.audit.record(AuditEvent(
-                action=AuditAction.REMINDER, at=now, actor=BOT_ACTOR, channel=str(room),
+                action=AuditAction.REMINDER, at=now, actor=BOT_ACTOR, channel=_channels(posts),
                 detail={"kind": "digest", "day": day.isoformat(),
                         "overdue": ", ".join(sorted({o.item.reference for o in owed}))},
             ))
             uow.commit()
         return True
+
+    def _posts(self, room: ChatRef, what: str, key: str, text: str,
+               files: tuple[Attachment, ...]) -> list[OutboundMessage]:
+        """The round's post in `room`; where the bot does not run the room's platform, to the admins
+        instead, headed by one line saying so (none when no admin can be reached: logged)."""
+        aside = configured_room_not_run(what, room, self._platforms)
+        if aside is None:
+            return [OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=Destination.chat(room), text=text,
+                                    files=files)]
+        places = self._admins()
+        if not places:
+            log.warning("the %s is on a platform this bot does not run and no admin can be told (no management "
+                        "room or admin chat on a connected platform): %s not posted", what, key)
+        return [OutboundMessage(key=f"{key}:admins:{n}", kind=MessageKind.NOTICE, destination=destination,
+                                text=f"{aside}\n{text}", files=files, contact=contact)
+                for n, (destination, contact) in enumerate(places)]
 
     def _drawn(self, round_: str, draw: Callable[[ChatCharts], Sequence[Attachment]]) -> tuple[Attachment, ...]:
         """The round's charts, or none when they cannot be drawn: its text goes without them, and the
@@ -457,7 +485,12 @@ class ReminderService:
         since, until, label = period_bounds(f"{month:%Y-%m}", now)
         key = f"bulletin:{month:%Y-%m}"
         room = Destination.chat(self._bulletin_room)
-        green_allowed = directory.room(self._bulletin_room) is not None  # registered: network members only
+        aside = configured_room_not_run("bulletin room", self._bulletin_room, self._platforms)
+        # Registered: network members only. Sent to the admins instead: their management rooms
+        # (registered) or their own direct chats.
+        green_allowed = all(d.kind is DestinationKind.DIRECT or
+                            (isinstance(d.address, ChatRef) and directory.room(d.address) is not None)
+                            for d in ([room] if aside is None else [d for d, _ in self._admins()]))
         files = self._drawn(BULLETIN, lambda charts: charts.bulletin(f"{month:%Y-%m}", now))  # as the digest's
         with self._uow_factory() as uow:
             if not uow.reminders.claim(key, now):
@@ -473,17 +506,18 @@ class ReminderService:
                                                                 uow.reminders.summaries(since, until), share)]
             text = render_bulletin(items, label, green_allowed=green_allowed, minimum=self.count_minimum)
             text += self._charts_line(f"/stats?period={month:%Y-%m}")
-            uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, destination=room, text=text,
-                                               files=files))
+            posts = self._posts(self._bulletin_room, "bulletin room", key, text, files)
+            uow.outbox.enqueue_many(posts)
+            channel = _channels(posts)
             carried = [i for i in items if i.body is not None]
             uow.audit.record(AuditEvent(
-                action=AuditAction.DELIVERY, at=now, actor=BOT_ACTOR, channel=str(room),
+                action=AuditAction.DELIVERY, at=now, actor=BOT_ACTOR, channel=channel,
                 detail={"kind": "bulletin", "month": f"{month:%Y-%m}", "items": str(len(items)),
                         "content_of": ", ".join(i.reference for i in carried)},
             ))
             for item in carried:  # each disclosure of content is findable under the item's reference
                 uow.audit.record(AuditEvent(
-                    action=AuditAction.DELIVERY, at=now, actor=BOT_ACTOR, channel=str(room),
+                    action=AuditAction.DELIVERY, at=now, actor=BOT_ACTOR, channel=channel,
                     reference=item.reference, caveat=item.caveat.label(),
                     detail={"kind": "bulletin", "month": f"{month:%Y-%m}"},
                 ))

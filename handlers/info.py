@@ -1,9 +1,12 @@
-"""/whoami and /contacts: what the directory says, answered in the chat they were asked in."""
+"""/whoami and /contacts: what the directory says. /contacts is answered in the chat it was asked in;
+/whoami, which lists the person's accounts on each platform, only in their direct chat with the bot."""
 
 from __future__ import annotations
 
+from alerts.caveat_rules import shared_chat
 from alerts.directory import Contact, Directory, Organisation, Standing
 from alerts.items import Selector, SelectorKind
+from handlers.answer_place import answer_in_direct_chat
 from handlers.context import CommandContext
 
 
@@ -21,7 +24,11 @@ def whoami(ctx: CommandContext) -> None:
     backup = ctx.directory.backup_for(contact)
     if backup:
         lines.append(f"Backup: {backup.title(ctx.directory)}")
-    ctx.answer("\n".join(lines))
+    text = "\n".join(lines)
+    if shared_chat(ctx.message.chat, ctx.message.direct):  # the others in the room need not learn them
+        answer_in_direct_chat(ctx, text, "your accounts on each platform")
+        return
+    ctx.answer(text)
 
 
 def _contact_line(contact: Contact) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import logging
 from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
 from typing import Any, Callable, Generic, TypeVar
 
 from alerts.directory import Contact
@@ -24,6 +25,9 @@ from handlers.vocabulary import Vocabulary
 log = logging.getLogger(__name__)
 
 EVERYONE = frozenset(Role)  # any member of the directory, whatever their roles
+# The groups /help lists the commands in, in this order; each command names its own (CommandSpec.group).
+SEND, ON_AN_ITEM, FIND, YOU, COORDINATE, ADMINISTER = "Send", "On an item", "Find", "You", "Coordinate", "Administer"
+HELP_GROUPS = (SEND, ON_AN_ITEM, FIND, YOU, COORDINATE, ADMINISTER)
 _PROBE = "text"  # what awaits_text() puts where the text goes, to see whether the rest is complete
 INTERNAL_ERROR = "Sorry, I could not read that command. Send /help {name} for how to write it."
 
@@ -53,6 +57,11 @@ class CommandSpec(Generic[C]):
     # What its text is called ("alert"), for a command that ends with a text: sent without it, the
     # sender's next message is awaited as the text (handlers/dispatcher.py). None: it takes no text.
     text: str | None = None
+    group: str = YOU  # where /help lists it (HELP_GROUPS)
+
+    def allows(self, roles: AbstractSet[Role]) -> bool:
+        """Whether someone holding `roles` may use it: the role check and /help's list both ask."""
+        return self.roles == EVERYONE or bool(roles & self.roles)
 
     @property
     def help_line(self) -> str:
@@ -68,6 +77,8 @@ class Registry:
         self._words: dict[str, CommandSpec[Any]] = {}  # every word a command is typed as, in lowercase
 
     def declare(self, spec: CommandSpec[C]) -> CommandSpec[C]:
+        if spec.group not in HELP_GROUPS:
+            raise ValueError(f"/{spec.name} is in no /help group")
         for word in (spec.name, *spec.aliases):
             if word in self._words or word != word.lower():  # a programming error, caught at import
                 raise ValueError(f"/{word} is declared twice or not in lowercase")
@@ -140,7 +151,7 @@ class Registry:
         spec = self._specs.get(name)
         if spec is None:  # fail closed: nobody may use what was never declared
             return f"Unknown command /{name}. Send /help for the list."
-        if spec.roles == EVERYONE or contact.roles & spec.roles:
+        if spec.allows(contact.roles):
             return None
         needed = ", ".join(sorted(role.value for role in spec.roles))
         return f"/{name} needs one of these roles: {needed}. Yours: {', '.join(sorted(r.value for r in contact.roles))}."
@@ -150,19 +161,37 @@ class Registry:
         key = word.strip().lstrip("/!").rstrip(":").lower()
         return self.name_for(key) or field_help.FIELD_ALIASES.get(key) or key
 
-    def help_text(self, topic: str | None = None) -> str:
-        """/help lists the commands one line each; /help COMMAND (or a field) explains one."""
+    def help_text(self, topic: str | None = None, roles: AbstractSet[Role] | None = None) -> str:
+        """/help lists, by group, the commands someone holding `roles` may use (None: every command),
+        short enough for a phone; /help COMMAND (or a field) explains one, and says which roles it
+        needs when `roles` hold none of them."""
         if topic is None or not topic.strip():
-            return "\n".join(["Commands (REF is a reference such as A-2026-0042):",
-                              *(spec.help_line for spec in self.specs),
-                              "Send /help COMMAND for details, /help fields for the fields of /alert and /request."])
+            return self._command_list(roles)
         key = self.help_topic(topic)
         spec = self._specs.get(key)
         if spec is not None:
-            return "\n".join([spec.help_line, spec.details, *(f"Example: {example}" for example in spec.examples)])
+            needs = ([f"Needs one of these roles: {', '.join(sorted(r.value for r in spec.roles))}."]
+                     if roles is not None and not spec.allows(roles) else [])
+            return "\n".join([spec.help_line, spec.details, *(f"Example: {example}" for example in spec.examples),
+                              *needs])
         if key == "fields":
             return "\n".join(["Fields of /alert and /request:", *field_help.FIELDS.values()])
         if key in field_help.FIELDS:
             return field_help.FIELDS[key]
-        names = ", ".join("/" + name for name in self._specs)
+        names = ", ".join("/" + spec.name for spec in self._allowed(roles))
         return f"No help on '{shorten(topic, 20)}'. Commands: {names}. Send /help for what each does."
+
+    def _allowed(self, roles: AbstractSet[Role] | None) -> list[CommandSpec[Any]]:
+        return [spec for spec in self.specs if roles is None or spec.allows(roles)]
+
+    def _command_list(self, roles: AbstractSet[Role] | None) -> str:
+        allowed = self._allowed(roles)
+        lines = ["Your commands:" if roles is not None else "Commands:"]
+        for group in HELP_GROUPS:
+            words = [f"/{spec.name}" for spec in allowed if spec.group == group]
+            if words:
+                lines.append(f"{group}: {' '.join(words)}")
+        may_send = any(spec.name == "alert" for spec in allowed)
+        fields = ", /help fields for the fields of /alert and /request" if may_send else ""
+        lines.append(f"Send /help COMMAND for details (/help {allowed[0].name if allowed else 'help'}){fields}.")
+        return "\n".join(lines)

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from datetime import datetime, time, timedelta, timezone
 
-from dataclasses import replace
 
 from alerts.audit import AuditAction
 from alerts.caveat_rules import channel_violation, shared_chat
@@ -31,7 +30,7 @@ from alerts.lifecycle import Feedback
 from alerts.render import erased_line
 from alerts.times import clock_time, contact_zone, zone_name
 from alerts.roles import Role
-from handlers.answer_place import answer_placed, answer_zone
+from handlers.answer_place import answer_in_direct_chat, answer_placed, answer_zone
 from handlers.commands import FindCommand
 from handlers.context import CommandContext
 from handlers.followup import answer_withdrawn, find_item, may_see, sender_of, title
@@ -141,18 +140,9 @@ def _answer(ctx: CommandContext, head: str, records: list[ItemRecord], more: str
     text = "\n".join(lines)
     if moved:
         # The lines carry items' text: only TLP:CLEAR may be read by a whole room.
-        _in_direct_chat(ctx, text, "the text of items not for everyone here")
+        answer_in_direct_chat(ctx, text, "the text of items not for everyone here")
         return
     answer_placed(ctx, text, tlps)
-
-
-def _in_direct_chat(ctx: CommandContext, text: str, carries: str, reference: str | None = None) -> None:
-    """Answer `text` in the asker's direct chat with the bot, and tell the chat asked in why."""
-    answer = ctx.answer_message(text, reference=reference)
-    ctx.uow.outbox.enqueue_many([
-        replace(answer, destination=Destination.direct(ctx.message.sender)),
-        ctx.answer_message(f"{sender_of(ctx).name}: answered in your direct chat with the bot, because the "
-                           f"answer carries {carries}.")])
 
 
 def find(ctx: CommandContext, command: FindCommand) -> None:
@@ -268,7 +258,7 @@ def history(ctx: CommandContext, reference: Reference, page: int = 1) -> None:
     if moved:
         carries = "the feedback of an item not for everyone here" if feedback else \
             "why an item not for everyone here was withdrawn"
-        _in_direct_chat(ctx, text, carries, str(reference))
+        answer_in_direct_chat(ctx, text, carries, str(reference))
         return
     answer_placed(ctx, text, {item.caveat.tlp}, reference=str(reference))
 

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 from storage.audit.encoding import to_micros
 from storage.audit.tables import key_binding
 from storage.db import READ_ONLY, insert_for
+from storage import keyring as keyring_file
 from storage.keyring import Keyring, KeyringError
 
 KEYS_SECTION = "docs/operations.md, section 6 (Keys)"
@@ -79,18 +80,41 @@ def _key_ids_in_use(connection: Connection) -> tuple[set[str], set[str]]:
     return masters, signing
 
 
-def refuse_new_key_file(engine: Engine, path: Path) -> None:
-    """Raises KeyFileMissing when the database holds content: only an empty one gets a new key file."""
+def belongs_to(engine: Engine) -> str | None:
+    """The key file the database already belongs to (bound, or content sealed under it), for a
+    message; None for a database that may take any key file."""
     with engine.connect() as connection:
         connection = connection.execution_options(**READ_ONLY)
         with connection.begin():
             if read_binding(connection) is None and not holds_sealed_content(connection):
-                return
-            expected = expected_key(connection)
-    raise KeyFileMissing(
-        f"key file {path} does not exist, but the database holds content sealed under {expected}: put that key "
-        f"file back from its backup (kept apart from the database; see {KEYS_SECTION}); a new key file would "
-        "leave everything recorded unreadable and the audit log unverifiable")
+                return None
+            return expected_key(connection)
+
+
+def refuse_new_key_file(engine: Engine, path: Path) -> None:
+    """Raises KeyFileMissing when the database holds content: only an empty one gets a new key file."""
+    expected = belongs_to(engine)
+    if expected is not None:
+        raise KeyFileMissing(missing_key_file(path, expected))
+
+
+def missing_key_file(path: Path, expected: str) -> str:
+    """The one line for a key file that is not there while the database holds content under it:
+    every command says the same (a start, `keys generate`, the audit and key commands)."""
+    return (f"key file {path} does not exist, but the database holds content sealed under {expected}: put that key "
+            f"file back from its backup (kept apart from the database; see {KEYS_SECTION}); a new key file would "
+            "leave everything recorded unreadable and the audit log unverifiable")
+
+
+def load_for(engine: Engine, path: Path) -> Keyring:
+    """The key file for a command on this database's content. A missing one is named as the start
+    names it (the key the database needs, put back from its backup): never "generate one", which
+    would leave what is recorded unreadable."""
+    if not path.exists():
+        refuse_new_key_file(engine, path)
+        raise KeyFileMissing(f"key file {path} does not exist, and the database holds nothing sealed yet: "
+                             "`liaison-bot keys generate` (or the first start) creates one")
+    return keyring_file.load(path)
 
 
 def check(engine: Engine, keyring: Keyring) -> None:

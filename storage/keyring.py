@@ -138,7 +138,8 @@ def load(path: str | Path) -> Keyring:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
-        raise KeyringError(f"key file {path} does not exist; create it with `liaison-bot keys generate`") from None
+        # No advice here: whether a new key file is safe depends on the database (storage.key_binding).
+        raise KeyringError(f"key file {path} does not exist") from None
     except OSError as exc:
         raise KeyringError(f"key file {path} cannot be opened: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as handle:

@@ -21,8 +21,8 @@ from sqlalchemy import Engine
 from alerts.clock import Clock
 from alerts.errors import InvalidValue
 from alerts.items import Reference
+from bot.ops.leadership import InstanceActive
 from storage import key_binding
-from storage import keyring as keyfile
 from storage.audit.log import AuditHeadCorrupt
 from storage.keyring import Keyring, KeyringError
 from storage.audit import erase, export, show, verify
@@ -60,7 +60,7 @@ def runs(handler: Handler, load_context: LoadContext) -> Callable[[argparse.Name
             # The reader stopped early (`| head`): what was consulted is recorded already.
             _quiet_stdout()
             return 1
-        except (KeyringError, AuditHeadCorrupt, OSError) as error:
+        except (KeyringError, AuditHeadCorrupt, InstanceActive, OSError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
     return run
@@ -78,8 +78,9 @@ def _quiet_stdout() -> None:
 
 def keyring_of(ctx: AuditContext, *, records: bool = True) -> Keyring:
     """The key file, checked against the database it is used with (KeyFileMismatch names the right
-    one); a command that records in the log binds the database to it on first use."""
-    keyring = keyfile.load(ctx.keyring_path)
+    one, and so does a missing one); a command that records in the log binds the database to it on
+    first use."""
+    keyring = key_binding.load_for(ctx.engine, ctx.keyring_path)
     if records:
         key_binding.bind(ctx.engine, keyring)
     else:
@@ -124,6 +125,10 @@ def register(subparsers: Any, load_context: LoadContext, common: argparse.Argume
 
 
 def cmd_verify(args: argparse.Namespace, ctx: AuditContext) -> int:
+    if args.workers is not None and args.workers < 1:
+        print(f"error: --workers {args.workers}: give a number of processes, 1 or more (or leave it out for one "
+              "per CPU), e.g. --workers 4", file=sys.stderr)
+        return 1
     report = verify(ctx.engine, keyring_of(ctx, records=False), ctx.witness_path, workers=args.workers)
     print(report.summary())
     if ctx.witness_path is None:
@@ -133,6 +138,12 @@ def cmd_verify(args: argparse.Namespace, ctx: AuditContext) -> int:
 
 
 def cmd_export(args: argparse.Namespace, ctx: AuditContext) -> int:
+    if args.since is not None and args.until is not None and args.since >= args.until:
+        # It would export nothing and still record an export.
+        print(f"error: --since {_shown(args.since)} is not before --until {_shown(args.until)}: the period holds "
+              "nothing (--until is excluded); give --since earlier than --until, e.g. "
+              "--since 2026-11-01 --until 2026-12-01", file=sys.stderr)
+        return 1
     keyring = keyring_of(ctx)
     options = dict(since=args.since, until=args.until, reference=args.reference, country=args.country,
                    recipient=args.recipient, actor=ctx.actor, purpose=args.purpose, clock=ctx.clock,
@@ -207,3 +218,11 @@ def _when(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date or time, e.g. 2026-11-23 or "
                                          "2026-11-23T09:00") from None
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def _shown(moment: datetime) -> str:
+    """A moment as the operator would have typed it: a date alone at midnight UTC."""
+    utc = moment.astimezone(timezone.utc)
+    if utc.time() == datetime.min.time():
+        return utc.date().isoformat()
+    return utc.replace(tzinfo=None).isoformat(timespec="seconds" if utc.microsecond == 0 else "microseconds") + "Z"

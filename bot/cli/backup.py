@@ -58,6 +58,12 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     if target.exists():
         print(f"error: {target} exists: choose a new name (a backup never overwrites one)", file=sys.stderr)
         return 1
+    if not target.parent.exists():
+        # Never made: a mistyped folder would become a new one, and the backup be looked for elsewhere.
+        print(f"error: the folder {target.parent} does not exist (a backup makes none: a mistyped folder would hide "
+              f"it); make it first (install -d -m 0700 {target.parent}) or give a path in a folder that exists, e.g. "
+              "/var/backups/liaison-bot/liaison-2026-11-23.backup", file=sys.stderr)
+        return 1
     engine = engine_for(settings)
     try:
         if settings.storage.sqlite_path is not None:

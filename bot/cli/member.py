@@ -118,8 +118,14 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         portal = args.file.suffix.lower() != ".toml" and is_portal_header(next(csv.reader(io.StringIO(text)), []))
         rows = [] if portal else read_rows(args.file)
         portal_rows, unknown = read_portal(text) if portal else ([], [])
-    except (OSError, tomllib.TOMLDecodeError, csv.Error, UnicodeDecodeError) as error:
-        print(f"{args.file}: {error}", file=sys.stderr)
+    except OSError as error:
+        print(f"error: {args.file}: {_unreadable(args.file, error)}; {IMPORT_ACCEPTS}", file=sys.stderr)
+        return 1
+    except UnicodeDecodeError as error:
+        print(f"error: {args.file}: not UTF-8 text (byte {error.start}); {IMPORT_ACCEPTS}", file=sys.stderr)
+        return 1
+    except (tomllib.TOMLDecodeError, csv.Error) as error:
+        print(f"error: {args.file}: {error}", file=sys.stderr)
         return 1
     session = _Session(settings)
     try:
@@ -161,6 +167,19 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         session.close()
+
+
+IMPORT_ACCEPTS = ("give a .csv or .toml file of members (as `member export` writes) or the portal's member list, "
+                  "e.g. liaison-bot member import people.csv")
+
+
+def _unreadable(path: Path, error: OSError) -> str:
+    """Why the file cannot be read, in words (never Python's `[Errno 2] …`)."""
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    if isinstance(error, IsADirectoryError) or path.is_dir():
+        return "a folder, not a file"
+    return f"cannot be read ({error.strerror or type(error).__name__})"
 
 
 def _changes(before: Contact, after: Contact) -> str:
@@ -255,12 +274,15 @@ def _run_handler(settings: Settings, admin_id: str | None, dry_run: bool,
             run(ctx)
             # A refusal changes nothing in the directory: its answer is an error a script must see.
             done = uow.directory_writer.changed
-            for answer in ctx.answers:
-                print(answer, file=sys.stdout if done else sys.stderr)
-            if dry_run:
-                if done:
-                    print("Dry run: nothing was changed.")
+            if dry_run and done:
+                # The handler answers as if done: framed first, and indented, as what would be.
+                print("Dry run: nothing was changed. Without --dry-run, this would be done, and answered:")
+                for answer in ctx.answers:
+                    print("\n".join(f"  {line}" for line in answer.splitlines()))
             else:
+                for answer in ctx.answers:
+                    print(answer, file=sys.stdout if done else sys.stderr)
+            if not dry_run:
                 uow.commit()  # a refusal too: the audit log records it
         return 0 if done else 1
     finally:

@@ -31,6 +31,7 @@ from bot.config.connectors import ConsoleSettings, DeviceTrust, MatrixSettings, 
 from bot.config.network import NetworkSettings
 from bot.config.ops import FailoverSettings, HealthSettings, LoggingSettings
 from bot.config.portal import PortalSettings
+from bot.config.toml_repeats import repeated
 from bot.config.reader import HERE, ConfigError, Load, Loc, explain, fields_of, key_path, loaded, settings
 from bot.config.release import ReleaseSettings
 from bot.config.reminders import ReminderSettings
@@ -148,7 +149,8 @@ def settings_from_toml(text: str, path: Path) -> Settings:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+        twice = repeated(text, str(exc))
+        raise ConfigError([f"{path}: {twice}" if twice else f"{path}: not valid TOML: {exc}"]) from None
     return settings_from_data(data, path)
 
 

@@ -64,15 +64,15 @@ def _fsync(path: Path) -> None:
 
 
 def _private_partial(target: Path) -> Path:
-    """`target`.partial, made empty with mode 0600 in a folder made 0700: a backup holds in clear who
-    received what, and when, so it is kept as the database is, whatever the umask."""
+    """`target`.partial, made empty with mode 0600 in the folder given (never made: a mistyped one would
+    become new): a backup holds in clear who received what, and when, so it is kept as the database
+    is, whatever the umask."""
     partial = target.with_name(target.name + ".partial")
     try:
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         partial.unlink(missing_ok=True)
         os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
     except OSError as exc:
-        # mkdir says "File exists" of a file on the way: say what it is.
+        # The OS says "Not a directory" of a file on the way: say what it is.
         why = next((f"{p} is a file, not a folder" for p in target.parents if p.exists() and not p.is_dir()),
                    exc.strerror or str(exc))
         raise BackupError(f"cannot write the backup to {target}: {why}; give a path in a folder "

@@ -32,9 +32,10 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Callable, Iterator, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, event, func, select, text, update
 
@@ -339,6 +340,32 @@ def leader_lock_engine(engine: Engine, password: str | None = None) -> Engine:
         dbapi_connection.autocommit = autocommit
 
     return lock_engine
+
+
+def instance_lock_of(engine: Engine) -> InstanceLock | None:
+    """The instance lock `run` takes on this database (None where no other process can share it)."""
+    if engine.dialect.name == "postgresql":
+        return AdvisoryLock(engine)
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    path = Path(database)
+    return FileLock(path.with_name(path.name + ".leader.lock"))
+
+
+@contextmanager
+def instances_stopped(engine: Engine, doing: str) -> Iterator[None]:
+    """Hold the instance lock for an operator command that must not run beside the bot (nor let one
+    start in the middle); raises InstanceActive, naming `doing`, while an instance holds it."""
+    lock = instance_lock_of(engine)
+    if lock is not None and not lock.try_acquire():
+        raise InstanceActive(f"a liaison-bot instance is running on this database (it holds the instance lock): "
+                             f"stop every instance (both machines of a pair) before {doing}")
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def leadership_for(settings: Settings, engine: Engine, clock: Clock | None = None, *, enabled: bool = True

@@ -49,6 +49,8 @@ SECRET_SHAPES = (
 CHATTY_LIBRARIES = ("nio", "httpx", "httpcore", "telegram", "aiohttp.access", "sqlalchemy.engine",
                     "sqlalchemy.pool", "apscheduler", "urllib3", "peewee", "synapse",
                     "alembic.runtime.plugins")  # the last only for noise: a line per plugin at every start
+MIGRATION_LOGGER = "alembic.runtime.migration"
+MIGRATION_PREAMBLE = ("Context impl ", "Will assume ")
 # Exceptions whose messages describe infrastructure, not what a person wrote.
 SAFE_MESSAGE_MODULES = ("sqlalchemy", "psycopg", "alembic", "asyncio", "concurrent", "ssl", "socket", "aiohttp",
                         "httpx", "httpcore", "nio", "telegram", "apscheduler", "bot.connectors.errors", "storage.keyring",
@@ -188,4 +190,15 @@ def configure_logging(settings: LoggingSettings, secrets: Iterable[str] = (), st
     root.setLevel(level)
     for name in CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    migration = logging.getLogger(MIGRATION_LOGGER)
+    if not any(isinstance(f, MigrationPreamble) for f in migration.filters):
+        migration.addFilter(MigrationPreamble())
     return handler
+
+
+class MigrationPreamble(logging.Filter):
+    """Drops the two lines alembic logs every time it looks at the schema (on every operator command);
+    the lines of a migration that runs ("Running upgrade …") stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(MIGRATION_PREAMBLE)

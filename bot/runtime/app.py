@@ -33,6 +33,7 @@ from bot.actions.removal import remove
 from bot.actions.supersede import supersede
 from bot.scheduling.retention import RetentionSweeper
 from bot.ops.witness_room import room_witness
+from bot.runtime.admins import admin_destinations
 from handlers.answer_place import messages_about
 from handlers.correction import late_copy
 from handlers.dispatcher import Dispatcher
@@ -228,7 +229,10 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         settings.audit.witness_path,
         every_entries=settings.audit.checkpoint_every,
         every=timedelta(minutes=settings.audit.checkpoint_minutes),
-        hook=room_witness(uow_factory, settings.audit.witness_room) if settings.audit.witness_room else None,
+        # The runtime made below knows the admins' places; the hook runs only once it is made.
+        hook=room_witness(uow_factory, settings.audit.witness_room, connectors.keys(),
+                          lambda: admin_destinations(served[0]) if served else ())
+        if settings.audit.witness_room else None,
     )
     runtime = Runtime(
         settings=settings,

@@ -58,7 +58,7 @@ def key_unkeyed_head(engine: Engine, keys_path: Path, witness_path: Path | None,
         row = connection.execute(text("SELECT seq, mac FROM audit_head WHERE id = 1")).first()
     if row is None or row[0] == 0 or row[1] is not None:
         return None
-    keyring = keyring_file.load(keys_path)
+    keyring = key_binding.load_for(engine, keys_path)
     key_binding.bind(engine, keyring)
     report = verify(engine, keyring, witness_path, unkeyed_head_ok=True)
     if not report.ok:

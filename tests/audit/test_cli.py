@@ -161,3 +161,27 @@ def test_a_malformed_reference_is_refused_with_the_form_and_an_example(run, caps
         assert exited.value.code == 2
         err = capsys.readouterr().err
         assert "not an item reference" in err and "A-YYYY-NNNN or R-YYYY-NNNN" in err and "A-2026-0042" in err
+
+
+@pytest.mark.parametrize("workers", ["0", "-3"])
+def test_verify_refuses_no_workers_in_one_line(run, workers: str) -> None:  # noqa: ANN001
+    """`audit verify --workers 0` (or -3) was once taken silently."""
+    run("keys", "generate")
+    code, out, err = run("audit", "verify", "--workers", workers)
+    assert code == 1 and not out
+    assert err == (f"error: --workers {workers}: give a number of processes, 1 or more (or leave it out for one "
+                   "per CPU), e.g. --workers 4\n")
+
+
+@pytest.mark.parametrize("since, until", [("2026-12-01", "2026-11-01"), ("2026-11-01", "2026-11-01")])
+def test_export_refuses_a_period_that_ends_before_it_starts_and_records_nothing(run, since, until) -> None:  # noqa: ANN001
+    """`audit export --since` after `--until` once exported nothing and recorded an export."""
+    context = run.context
+    run("keys", "generate")
+    fill(context.engine, keyfile.load(context.keyring_path), context.clock, 3)
+    before = scalar(context.engine, "SELECT count(*) FROM audit_entries")
+    code, out, err = run("audit", "export", "--since", since, "--until", until)
+    assert code == 1 and not out and err.count("\n") == 1
+    assert err.startswith(f"error: --since {since} is not before --until {until}")
+    assert "e.g. --since 2026-11-01 --until 2026-12-01" in err
+    assert scalar(context.engine, "SELECT count(*) FROM audit_entries") == before

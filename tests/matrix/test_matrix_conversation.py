@@ -111,7 +111,8 @@ async def test_a_strangers_refusal_goes_to_a_direct_chat_never_to_the_room(world
         [(dm, _)] = [(r, e) for r, e in world.bot_messages(stranger) if "not in this network's directory" in e.body]
         assert dm != room
         await world.officer.say(room, "!whoami")  # answered after the stranger's command: the room was passed
-        await bot_says(world, world.officer, room, lambda b: b.startswith("You are"), "the /whoami answer")
+        await bot_says(world, world.officer, room, lambda b: "answered in your direct chat" in b,
+                       "the /whoami answer's pointer (the answer itself: in the direct chat)")
         assert not [e for _, e in world.bot_messages(world.officer, room) if "directory" in e.body]
     finally:
         await stranger.close()

@@ -59,7 +59,7 @@ def test_a_plain_answer_is_escaped_and_not_bolded() -> None:
 
 
 def test_the_content_is_a_notice_with_plain_and_html_bodies_and_a_reply_relation_in_the_same_room() -> None:
-    text = "[TLP:RED] A-2026-0001 · ROUTINE alert\nbody"
+    text = "[TLP:RED] A-2026-0001 · alert\nbody"
     content = message_content(outgoing(text, MessageRef(ChatRef(Platform.MATRIX, ROOM), "$orig")), ROOM)
     assert content["msgtype"] == "m.notice" and content["body"] == text
     assert content["format"] == "org.matrix.custom.html"

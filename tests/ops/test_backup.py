@@ -62,6 +62,7 @@ def sent_keys(database: Path) -> tuple[set[str], set[str]]:
 async def test_backup_while_the_bot_writes_and_restore_into_a_fresh_folder(tmp_path: Path, bot_config: Path) -> None:
     runtime, _ = bot_runtime(bot_config)
     target = tmp_path / "backups" / "bot.sqlite"
+    target.parent.mkdir(mode=0o700)  # as the install makes /var/backups/liaison-bot
     stop = asyncio.Event()
 
     async def keep_writing() -> int:
@@ -183,16 +184,22 @@ async def test_postgres_backup_and_restore(tmp_path: Path, postgres_url: str, po
 async def test_a_backup_is_made_0600_whatever_the_umask_and_an_unwritable_place_is_one_error_line(
         tmp_path: Path, bot_config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The clear columns (who, to whom, when) are in a backup: it is made readable by its owner only,
-    as the database is, in a folder of its own made 0700. A place it cannot be written is one line
-    starting `error:` and exit 1 (it was a traceback)."""
+    as the database is. A folder that does not exist is refused, not made (a mistyped folder once
+    became a new one, the backup hidden in it). A place it cannot be written is one line starting
+    `error:` and exit 1 (it was a traceback)."""
     await use_bot(bot_config, 0, 1)
     settings = load_settings(bot_config)
     previous = os.umask(0o022)
     try:
         target = tmp_path / "backups" / "nightly.backup"
+        assert cmd_backup(args(target), settings) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: the folder {target.parent} does not exist") and err.count("\n") == 1
+        assert "e.g. /var/backups/liaison-bot/liaison-2026-11-23.backup" in err
+        assert not target.parent.exists()
+        target.parent.mkdir()
         assert cmd_backup(args(target), settings) == 0
         assert stat.S_IMODE(target.stat().st_mode) == 0o600
-        assert stat.S_IMODE(target.parent.stat().st_mode) == 0o700
         capsys.readouterr()
         assert cmd_backup(args(target), settings) == 1
         assert capsys.readouterr().err.startswith(f"error: {target} exists: choose a new name")

@@ -99,3 +99,27 @@ def test_member_export_writes_a_new_file_0600_and_never_over_one(config: Path, t
         assert code == 1 and "error: cannot write" in err and "Traceback" not in err
     finally:
         os.umask(previous)
+
+
+def test_import_of_a_file_that_is_not_there_is_one_error_line_naming_it_and_what_is_accepted(
+        config: Path, capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    """`member import nofile.csv` once printed Python's raw `[Errno 2] No such file or directory`."""
+    for missing, why in ((tmp_path / "nofile.csv", "no such file"), (tmp_path, "a folder, not a file")):
+        code, out, err = member(config, capsys, "import", str(missing))
+        assert code == 1 and not out
+        assert err.count("\n") == 1 and "Errno" not in err and "Traceback" not in err
+        assert err.startswith(f"error: {missing}: {why}") and ".csv or .toml" in err and "member export" in err
+        assert "e.g. liaison-bot member import people.csv" in err
+
+
+def test_remove_dry_run_says_first_what_would_be_done_and_does_nothing(config: Path, capsys) -> None:  # noqa: ANN001
+    """`member remove X --dry-run` once opened with "Removed … from the directory." and only then said
+    "Dry run: nothing was changed."."""
+    assert member(config, capsys, "export")[0] == 0  # the database made, its migrations logged
+    code, out, err = member(config, capsys, "remove", "console:th-npoc", "--dry-run")
+    assert code == 0 and not err
+    first, *rest = out.splitlines()
+    assert first.startswith("Dry run: nothing was changed.") and "would" in first
+    assert rest[0] == "  Removed National point of contact (Thailand) (@th-npoc) from the directory."
+    assert all(line.startswith("  ") for line in rest)  # each line is what the command would answer
+    assert in_directory(config, "th-npoc")

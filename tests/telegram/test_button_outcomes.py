@@ -156,10 +156,10 @@ async def fake_settled(bot: Bot) -> None:
 
 
 def test_the_footer_of_a_request_asks_for_an_answer_and_another_layout_is_left_alone() -> None:
-    request = "[TLP:GREEN] R-2026-0003 · ROUTINE request\nWhich flights?\nAcknowledge: /ack R-2026-0003 · " \
+    request = "[TLP:GREEN] R-2026-0003 · request\nWhich flights?\nAcknowledge: /ack R-2026-0003 · " \
               "Answer: /reply R-2026-0003 <answer>"
     assert with_buttons_footer(request, "R-2026-0003").splitlines()[-1] == "↩️ Reply to this message with your answer."
-    other = "[TLP:GREEN] A-2026-0003 · ROUTINE alert\nA body that names /ack A-2026-0003 in the middle\nThe end."
+    other = "[TLP:GREEN] A-2026-0003 · alert\nA body that names /ack A-2026-0003 in the middle\nThe end."
     assert with_buttons_footer(other, "A-2026-0003") == other
 
 

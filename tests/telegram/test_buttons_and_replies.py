@@ -42,6 +42,8 @@ async def test_acknowledge_button(tmp_path, fake, monkeypatch) -> None:
         await eventually(lambda: fake.answered(query) is not None, "the press answered")
         assert reference in fake.answered(query)
         await eventually(lambda: to(fake, TH_NPOC.id, f"Acknowledged {reference}"), "the ack answer")
+        [answer] = to(fake, TH_NPOC.id, f"Acknowledged {reference}")
+        assert "reply to the alert's message" in answer.text and "/reply" not in answer.text  # replying works here
         await eventually(lambda: to(fake, OFFICER.id, "acknowledged by"), "the originator told")
         assert delivery_row(bot, reference).state == "acknowledged"
 

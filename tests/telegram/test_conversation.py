@@ -86,8 +86,11 @@ async def test_a_strangers_refusal_goes_to_their_private_chat_never_to_the_group
         await eventually(lambda: any("not in this network's directory" in t for t in texts(fake, STRANGER.id)),
                          "the refusal, in the stranger's private chat")
         await eventually(lambda: re.search(r"failed for good \([\w-]+\) \[E-", caplog.text), "the failure logged")
-        fake.says(OFFICER, "/whoami", NETWORK_GROUP)
-        await eventually(lambda: any(t.startswith("You are") for t in texts(fake, NETWORK_GROUP.id)), "an answer")
+        fake.says(OFFICER, "/whoami", NETWORK_GROUP)  # their accounts: for them alone, the group told so
+        await eventually(lambda: any(t.startswith("You are") for t in texts(fake, OFFICER.id)), "an answer")
+        await eventually(lambda: any("answered in your direct chat" in t for t in texts(fake, NETWORK_GROUP.id)),
+                         "the line saying where it went")
+        assert not any(t.startswith("You are") for t in texts(fake, NETWORK_GROUP.id))
         assert not any("directory" in t for t in texts(fake, NETWORK_GROUP.id))
         assert bot.items() == 0
 

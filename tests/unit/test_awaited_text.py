@@ -180,7 +180,7 @@ def test_an_edit_of_a_command_completed_by_its_text_is_answered_too(bot: Bot) ->
 def test_an_edit_by_someone_else_is_their_own_command(bot: Bot) -> None:
     bot.says("my-officer", "/alert to:TH Two travellers", message_id="m1", chat="console:#network")
     [answer] = bot.says("th-npoc", "/whoami", "console:#network", edit_of="m1")
-    assert answer.startswith("You are")
+    assert answer.startswith("Th Npoc: answered in your direct chat")  # their own /whoami, not my-officer's
 
 
 def test_an_edited_command_on_matrix_names_commands_with_an_exclamation_mark() -> None:

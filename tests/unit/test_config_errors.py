@@ -233,3 +233,21 @@ def test_what_an_organisation_lacks_depends_on_its_kind():
         '"coordinator"',
         'config.toml: network.organisations[2].name: missing; expected a name like "International Organization for '
         'Migration"']
+
+
+@pytest.mark.parametrize("text, line", [
+    pytest.param('[storage]\nurl = "sqlite:///a.sqlite"\n# a note\nurl = "sqlite:///b.sqlite"\n',
+                 "config.toml: storage.url: given twice (at line 4, first at line 2): keep one", id="in a table"),
+    pytest.param('[bot]\nname = "x"\n[storage]\nurl = "sqlite:///a.sqlite"\n[bot]\nname = "y"\n',
+                 "config.toml: [bot] is declared twice (at line 5, first at line 1): put its keys under one [bot]",
+                 id="a table twice"),
+    pytest.param(NETWORK + '\n[[network.rooms]]\nchat = "console:#a"\nname = "A"\nname = "B"\n',
+                 "config.toml: network.rooms[0].name: given twice (at line 36, first at line 35): keep one",
+                 id="in an array of tables"),
+    pytest.param('title = "a"\n"title" = "b"\n', "config.toml: title: given twice (at line 2, first at line 1)",
+                 id="quoted"),
+])
+def test_a_key_given_twice_is_named_with_its_path_and_both_lines(text: str, line: str) -> None:
+    """tomllib says only "Cannot overwrite a value (at line N, column M)"."""
+    (found,) = errors(text)
+    assert found.startswith(line), found

@@ -105,3 +105,20 @@ def test_a_long_delivery_splits_with_the_banner_on_every_part() -> None:
     joined = "\n".join(part.split("\n", 1)[1] for part in parts)
     assert "AMBER+STRICT: the recipient organisation only." in joined  # the caveat in full, in the last part
     assert re.search(r"H2: no onward sharing without the originator's consent\.", parts[-1])
+
+
+@pytest.mark.parametrize("priority, word", [(Priority.ROUTINE, ""), (Priority.PRIORITY, "PRIORITY "),
+                                            (Priority.URGENT, "URGENT ")])
+def test_messages_about_an_item_follow_the_deliverys_banner_rule_routine_says_nothing(
+        priority: Priority, word: str) -> None:
+    from alerts.reminder_render import banner
+    from alerts.reminders import FollowUp
+    from alerts.render import banner_line, delivery_banner
+
+    alert = item(Caveat(Tlp.AMBER), priority)
+    expected = f"[TLP:AMBER] A-2026-0042 · {word}alert"
+    assert banner_line(alert) == expected  # feedback, closures, consent prompts
+    follow_up = FollowUp("A-2026-0042", priority, Caveat(Tlp.AMBER), NOW, None, None, "my-officer", True, ())
+    assert banner(follow_up) == expected  # reminders and escalations
+    # deliveries, by the same rule
+    assert (priority.value.upper() in delivery_banner(alert, small_network())) is bool(word)

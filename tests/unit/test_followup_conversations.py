@@ -61,7 +61,7 @@ def test_feedback_reaches_the_originator_under_the_items_banner(bot: Bot) -> Non
         f"Your feedback on {REF} goes to My Officer (Malaysia).")
     relayed = bot.messages_to("my-officer")[-1]
     delivery = bot.received_by("th-npoc")[0]
-    assert relayed.text.splitlines()[0] == f"[TLP:AMBER] {REF} · ROUTINE alert"
+    assert relayed.text.splitlines()[0] == f"[TLP:AMBER] {REF} · alert"
     assert delivery.splitlines()[0].startswith("[TLP:AMBER] ")  # the same caveat first as the delivery
     assert "Feedback from Th Npoc (Thailand) · TLP:AMBER H0" in relayed.text
     assert "Confirmed, stolen 2026-10-02" in relayed.text
@@ -85,7 +85,7 @@ def test_the_originator_adds_information_for_every_recipient(bot: Bot) -> None:
         f"Your update on {REF} goes to 2 recipients.")
     for contact in ("th-npoc", "my-npoc"):
         first, second, *rest = bot.last_to(contact).splitlines()
-        assert first == f"[TLP:AMBER] {REF} · ROUTINE alert"
+        assert first == f"[TLP:AMBER] {REF} · alert"
         assert second.startswith("Update from the originator, My Officer (Malaysia)")
         assert "Second traveller identified" in rest
     assert _state(bot, "th-npoc") == "sent"  # the originator's update answers nobody's delivery
@@ -102,7 +102,7 @@ def test_someone_outside_the_item_cannot_reply(bot: Bot) -> None:
 def test_the_originator_closes_and_recipients_are_told_briefly(bot: Bot) -> None:
     assert bot.answer("my-officer", f"/close {REF} both arrested at BKK") == f"Closed {REF}. 2 recipients are told."
     assert bot.last_to("th-npoc").splitlines() == [
-        f"[TLP:AMBER] {REF} · ROUTINE alert", "Closed by My Officer (Malaysia): both arrested at BKK",
+        f"[TLP:AMBER] {REF} · alert", "Closed by My Officer (Malaysia): both arrested at BKK",
         "No further action is needed."]
     closure = bot.record(REF).closure
     assert closure is not None and (closure.closed_by, closure.outcome) == ("my-officer", "both arrested at BKK")

@@ -41,7 +41,7 @@ def test_an_orcon_forward_waits_for_consent_then_goes(orcon: Bot) -> None:
         f"{REF} is TLP:AMBER H0 ORCON, so I asked My Officer (Malaysia) for consent to forward it to "
         "Th Immigration (Thailand immigration). Nothing is sent until they answer; I will tell you.")
     assert orcon.last_to("my-officer").splitlines() == [
-        f"[TLP:AMBER] {REF} · ROUTINE alert",
+        f"[TLP:AMBER] {REF} · alert",
         f"Th Npoc (Thailand) asks to forward your alert {REF} to Th Immigration (Thailand immigration).",
         "Purpose: joint investigation",
         "It is TLP:AMBER H0 ORCON: nothing is sent until you answer.",

@@ -2,23 +2,51 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from handlers.command_list import COMMANDS
 from handlers.commands import ParseError
 from handlers.help import FIELDS
 from handlers.parser import parse
+from tests.sample_network import small_network
 
 help_text = COMMANDS.help_text
 help_topic = COMMANDS.help_topic
 COMMAND_NAMES = [spec.name for spec in COMMANDS.specs]
 
 
-def test_the_list_has_one_line_per_command() -> None:
+def _listed(text: str) -> list[str]:
+    """The commands a /help list names, in order."""
+    return re.findall(r"(?<![\w/])/([a-z]+)\b(?! COMMAND)", text.split("\nSend /help COMMAND")[0])
+
+
+def test_the_list_names_every_command_once_in_its_group() -> None:
     text = help_text()
-    for name in COMMAND_NAMES:
-        assert sum(line.startswith(f"/{name} ") for line in text.splitlines()) == 1, name
+    assert sorted(_listed(text)) == sorted(COMMAND_NAMES)
     assert help_text("") == text
+    groups = [line.split(":", 1)[0] for line in text.splitlines()[1:] if not line.startswith("Send /help")]
+    assert groups == ["Send", "On an item", "Find", "You", "Coordinate", "Administer"]
+
+
+@pytest.mark.parametrize("contact", ["my-officer", "th-npoc", "rso-coord", "admin", "auditor"])
+def test_each_person_sees_only_the_commands_their_roles_allow_short_enough_for_a_phone(contact: str) -> None:
+    person = small_network().contacts[contact]
+    text = help_text(None, person.roles)
+    assert sorted(_listed(text)) == sorted(spec.name for spec in COMMANDS.specs
+                                           if COMMANDS.refusal(spec.name, person) is None), contact
+    assert len(text) < 700, (contact, len(text))  # was 2,150 characters for everyone
+    last = text.splitlines()[-1]
+    assert last.startswith("Send /help COMMAND for details") and ("/help fields" in last) is ("alert" in _listed(text))
+
+
+def test_an_officer_is_not_shown_the_admin_commands_but_may_still_read_about_them() -> None:
+    officer = small_network().contacts["my-officer"]
+    listed = _listed(help_text(None, officer.roles))
+    assert "alert" in listed and "member" not in listed and "device" not in listed and "stats" not in listed
+    assert help_text("device", officer.roles).splitlines()[-1] == "Needs one of these roles: admin."
+    assert "Needs" not in help_text("alert", officer.roles)
 
 
 @pytest.mark.parametrize("topic", COMMAND_NAMES)
@@ -58,7 +86,7 @@ def test_an_unknown_topic_gets_a_short_list_of_commands() -> None:
 
 
 def test_the_help_is_unchanged_by_declaring_it_with_each_command() -> None:
-    assert help_text().splitlines()[1:4] == [
+    assert [help_text(name).splitlines()[0] for name in ("alert", "request", "ack")] == [
         "/alert to:TH topic:… TEXT — send an alert",
         '/request to:TH purpose:"…" TEXT — ask for information (also /req, /rfi)',
         "/ack REF — acknowledge an item (also /acknowledge)",

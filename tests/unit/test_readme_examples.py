@@ -43,9 +43,12 @@ def _command(text: str) -> str | None:
 
 
 def replied_examples(readme: str) -> list[str]:
-    """The commands the README shows sent in reply to a delivery, naming no item."""
+    """The commands the README shows sent in reply to a delivery, naming no item: `!ack`, and with
+    what it says follows (`!snooze` with a time such as 4h, `!reply` with your text)."""
     start = readme.index(REPLIED_AT) + len(REPLIED_AT)
-    return re.findall(r"`([/!][a-z][^`\n]*)`", readme[start:readme.index(")", start)])
+    listed = " ".join(readme[start:readme.index(")", start)].split())
+    return [f"{command} {time or text}".rstrip() for command, time, text in
+            re.findall(r"`([/!][a-z][^`]*)`(?: with (?:a time such as ([\w.]+)|(your text)))?", listed)]
 
 
 def inline_examples(readme: str) -> list[str]:
@@ -92,7 +95,7 @@ def test_every_inline_example_parses() -> None:
 
 def test_every_command_shown_in_reply_to_a_delivery_is_about_its_item() -> None:
     examples = replied_examples(README.read_text(encoding="utf-8"))
-    assert len(examples) >= 5 and "!snooze 4h" in examples
+    assert len(examples) >= 5 and "!snooze 4h" in examples and "!reply your text" in examples
     for example in examples:
         result = parse(reply_command("A-2026-0001", example))
         assert result is not None and not isinstance(result, ParseError), (example, result)

@@ -4,7 +4,7 @@ the dispatcher all follow its declaration."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import pytest
@@ -22,7 +22,7 @@ from handlers.dispatcher import Dispatcher
 from tests.fakes import MemoryDirectory, MemoryStore, MemoryUnitOfWork
 from handlers.lexer import CommandSyntaxError
 from handlers.post_item import PostingPolicy
-from handlers.registry import CommandSpec, Registry
+from handlers.registry import HELP_GROUPS, CommandSpec, Registry
 from handlers.vocabulary import Vocabulary
 from tests.sample_network import person, small_network
 
@@ -53,6 +53,12 @@ def test_a_word_is_declared_once() -> None:
     registry.declare(_ping_spec(lambda ctx, command, policy: None))
     with pytest.raises(ValueError):
         registry.declare(_ping_spec(lambda ctx, command, policy: None))
+
+
+def test_a_command_is_listed_in_one_of_the_help_groups() -> None:
+    assert all(spec.group in HELP_GROUPS for spec in COMMANDS.specs)
+    with pytest.raises(ValueError):
+        Registry().declare(replace(_ping_spec(lambda ctx, command, policy: None), group="Misc"))
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,8 @@ def test_a_command_declared_once_is_parsed_listed_checked_and_run() -> None:
 
     registry = Registry()
     registry.declare(_ping_spec(ping))
-    assert "/ping — see whether the bot is there (also /p)" in registry.help_text().splitlines()
+    assert "You: /ping" in registry.help_text().splitlines()  # its group: You, when it names none
+    assert "/ping" not in registry.help_text(None, small_network().contacts["my-officer"].roles)  # admins only
     assert registry.help_text("p") == "/ping — see whether the bot is there (also /p)\nThe bot answers pong.\nExample: /ping"
     assert registry.refusal("ping", small_network().contacts["admin"]) is None
     assert "needs one of these roles: admin" in (registry.refusal("ping", small_network().contacts["my-officer"]) or "")
