@@ -170,3 +170,34 @@ def test_find_mine_all_and_history_on_the_running_bot(workdir: Path) -> None:
     assert "alert sent by Immigration liaison officer (Malaysia)" in history
     assert "delivered to National point of contact (Thailand)" in history
     assert "Traceback" not in out + run.stderr
+
+
+def _quick_start() -> tuple[str, list[str]]:
+    """The README's quick-start session: what is typed (after a prompt `who>`, or `…` for the lines of
+    the body and the empty line that sends it), and what the console shows."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Quick start"):readme.index("### A delivery as a phone shows it")]
+    block = next(b for b in re.findall(r"^```[a-z]*\n(.*?)^```", section, re.S | re.M) if "my-officer> " in b)
+    typed, shown = [], []
+    for line in block.splitlines():
+        if prompt := re.match(r"^[\w-]+> (.*)$", line):
+            typed.append(prompt.group(1))
+        elif line == "…" or line.startswith("… "):
+            typed.append(line[2:])
+        else:
+            shown.append(line)
+    return "\n".join(typed) + "\n", shown
+
+
+def test_the_readme_quick_start_shows_what_it_says(workdir: Path) -> None:
+    script, shown = _quick_start()
+    assert "/ack A-2026-0001" in script and len(shown) > 10
+    run = console(workdir, script)
+    assert run.returncode == 0, run.stderr
+    when = r"\d\d [A-Z][a-z]{2} \d\d:\d\d"  # the README's day and time are of the day it was written
+    missing = []
+    for line in shown:
+        for piece in filter(None, (p.strip() for p in line.removeprefix("│ ").split("…"))):  # README lines wrap
+            if piece not in ("│", "└─") and not re.search(when.join(map(re.escape, re.split(when, piece))), run.stdout):
+                missing.append(piece)
+    assert missing == [], run.stdout

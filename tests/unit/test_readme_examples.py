@@ -10,9 +10,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from alerts.items import Reference
+from bot.config.settings import load_settings
+from bot.connectors.matrix.sansio.inbound import reply_command
 from handlers.command_list import COMMANDS
 from handlers.commands import ParseError
 from handlers.parser import parse
+from tests.unit.test_registry import Bot
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 NAMES = frozenset(spec.name for spec in COMMANDS.specs)
@@ -26,6 +30,9 @@ REFUSED = {
 }
 # Names of a subcommand in the prose, not examples of it.
 MENTIONS = {"/arrangement add", "/arrangement end", "/device verify", "/member add", "/member backup", "/member remove"}
+# On Matrix, a command sent in reply to a delivery that names no item is about the delivered one: the
+# README lists such commands after these words, and each must mean that command about the item.
+REPLIED_AT = "is about the delivery you replied to ("
 # Shown as the first line of a command whose text follows on the next lines (the console, two messages).
 FIRST_LINES = {"/alert to:TH tlp:amber"}
 
@@ -35,8 +42,18 @@ def _command(text: str) -> str | None:
     return match.group(1) if match and match.group(1) in NAMES else None
 
 
+def replied_examples(readme: str) -> list[str]:
+    """The commands the README shows sent in reply to a delivery, naming no item: `!ack`, and with
+    what it says follows (`!snooze` with a time such as 4h, `!reply` with your text)."""
+    start = readme.index(REPLIED_AT) + len(REPLIED_AT)
+    listed = " ".join(readme[start:readme.index(")", start)].split())
+    return [f"{command} {time or text}".rstrip() for command, time, text in
+            re.findall(r"`([/!][a-z][^`]*)`(?: with (?:a time such as ([\w.]+)|(your text)))?", listed)]
+
+
 def inline_examples(readme: str) -> list[str]:
-    spans = [re.sub(r"^!", "/", s) for s in re.findall(r"`([/!][a-z]+ [^`\n]+)`", readme)]  # ! is Matrix's /
+    replied = set(replied_examples(readme))
+    spans = [re.sub(r"^!", "/", s) for s in re.findall(r"`([/!][a-z]+ [^`\n]+)`", readme) if s not in replied]
     return sorted({s for s in spans if _command(s) and s not in REFUSED and s not in FIRST_LINES and s not in MENTIONS
                    and not PLACEHOLDER.search(s)})
 
@@ -76,6 +93,15 @@ def test_every_inline_example_parses() -> None:
     assert refused == {}
 
 
+def test_every_command_shown_in_reply_to_a_delivery_is_about_its_item() -> None:
+    examples = replied_examples(README.read_text(encoding="utf-8"))
+    assert len(examples) >= 5 and "!snooze 4h" in examples and "!reply your text" in examples
+    for example in examples:
+        result = parse(reply_command("A-2026-0001", example))
+        assert result is not None and not isinstance(result, ParseError), (example, result)
+        assert getattr(result, "reference", None) == Reference.parse("A-2026-0001"), (example, result)
+
+
 def test_every_command_in_a_code_block_parses() -> None:
     examples = block_examples(README.read_text(encoding="utf-8"))
     assert len(examples) >= 20
@@ -91,3 +117,40 @@ def test_the_readmes_refusal_examples_are_refused_with_the_words_it_quotes() -> 
         assert f"`{example}`" in readme, example
         result = parse(example)
         assert isinstance(result, ParseError) and words in result.message, (example, result)
+
+
+def test_every_alert_and_request_in_a_code_block_is_sent_on_the_sample_network() -> None:
+    """Typed by a Malaysian officer on `make run`'s network: each is accepted (or held for release),
+    never refused for its route, once the rooms the README registers beside them are there."""
+    readme = README.read_text(encoding="utf-8")
+    directory = load_settings(README.parent / "config.example.toml").directory()
+    examples = block_examples(readme)
+    rooms = [e for e in examples if e.startswith("/room register console:")]
+    items = [e for e in examples if e.startswith(("/alert", "/request"))]
+    assert rooms and len(items) >= 8
+    refused = {}
+    for example in items:
+        bot = Bot(directory=directory)
+        for room in rooms:
+            assert bot.says("rso-admin", room)[0].startswith("Registered"), room
+        answers = bot.says("my-officer", example)
+        if not (answers and (" accepted (" in answers[0] or " is held (" in answers[0])):
+            refused[example] = answers
+    assert refused == {}
+
+
+def test_the_console_member_example_adds_someone_on_the_sample_network() -> None:
+    readme = README.read_text(encoding="utf-8")
+    example = next(e for e in inline_examples(readme.replace("\n", " ")) if e.startswith("/member add console:"))
+    directory = load_settings(README.parent / "config.example.toml").directory()
+    assert Bot(directory=directory).says("rso-admin", example)[0].startswith("Added somchai ("), example
+
+
+def test_the_guided_form_shown_is_what_the_form_asks() -> None:
+    readme = README.read_text(encoding="utf-8")
+    shown = next(b for b in re.findall(r"^```[a-z]*\n(.*?)^```", readme, re.S | re.M) if b.startswith("New alert · step"))
+    bot = Bot(directory=load_settings(README.parent / "config.example.toml").directory())
+    bot.says("my-officer", "/alert")
+    asked = bot.says("my-officer", "TH")[0].replace("/cancel", "!cancel")  # the README shows it on Matrix
+    head, _, rest = shown.partition("…\n")  # what the README leaves out of the middle
+    assert asked.startswith(head) and asked.endswith(rest.rstrip("\n")), (shown, asked)

@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from alerts.focal import FOCAL_POINTS
 from alerts.roles import Role
+from bot.config.settings import load_settings
 from handlers.command_list import COMMANDS
+from tests.unit.test_registry import Bot
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ALLOWED = {"yes"}
@@ -66,3 +70,28 @@ def test_the_focal_points_reach_their_own_people_only_through_member() -> None:
     for spec in COMMANDS.specs:
         if spec.roles & FOCAL_POINTS and spec.roles != frozenset(Role):
             assert spec.name == "member", spec.name
+
+
+@pytest.mark.parametrize("who, may_close, may_withdraw, may_correct", [
+    ("my-officer", True, True, True),         # the originator
+    ("rso-coordinator", True, True, False),   # a coordinator
+    ("th-npoc", False, False, False),         # a recipient
+    ("rso-admin", False, False, False),
+    ("rso-auditor", False, False, False),
+])
+def test_within_a_command_the_acts_the_readme_names_need_more(who: str, may_close: bool, may_withdraw: bool,
+                                                              may_correct: bool) -> None:
+    """"/close of someone else's item needs a coordinator, /withdraw is for the item's originator or a
+    coordinator and /correct for its originator", on the sample network."""
+    readme = README.read_text(encoding="utf-8")
+    assert ("`/close` of someone else's item needs a coordinator,\n`/withdraw` is for the item's originator or a "
+            "coordinator and `/correct` for its originator") in readme
+    directory = load_settings(README.parent / "config.example.toml").directory()
+    for command, allowed, done in [("/close A-2026-0001 both arrested", may_close, "Closed A-2026-0001. 1 recipient is told."),
+                                   ("/withdraw A-2026-0001 sent to the wrong country", may_withdraw, "Withdrew A-2026-0001."),
+                                   ("/correct A-2026-0001 tlp:green", may_correct, "A-2026-0001 rev 2 accepted")]:
+        bot = Bot(directory=directory)
+        assert " accepted (" in bot.says("my-officer", "/alert to:TH tlp:amber topic:document-fraud Two at gate C3")[0]
+        answer = bot.says(who, command)[0]
+        assert answer.startswith(done) if allowed else answer.startswith("Only the originator of A-2026-0001"), (
+            who, command, answer)
