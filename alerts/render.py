@@ -14,7 +14,7 @@ Times are on the reader's clock with the zone named (alerts.times): each rendere
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Collection, Mapping, Sequence, Set
 from datetime import datetime
 
 from alerts.caveats import Tlp
@@ -258,11 +258,15 @@ def render_decision(item: Item, request: ForwardRequest, decider: str, recipient
     return f"{decider} {verb} your forward of {item.reference} to {', '.join(recipients)}.{why}"
 
 
-def _progress_line(name: str, progress: Progress, zone: str, unreachable: str | None = None) -> str:
+def _progress_line(name: str, progress: Progress, zone: str, unreachable: str | None = None,
+                   partly: bool = False) -> str:
     steps = [("sent", progress.sent_at), ("ack", progress.acknowledged_at), ("answered", progress.answered_at)]
     reached = [f"{label} {_clock(moment, zone)}" for label, moment in steps if moment is not None]
     if progress.state is DeliveryState.FAILED and not reached and unreachable:
         return f"{name}: undeliverable ({unreachable})"
+    if progress.state is DeliveryState.FAILED and not reached and partly:
+        # Not "not delivered": its reader holds part of it (a photo, the text's first parts).
+        return f"{name}: partly delivered (part of it reached them, the rest failed)"
     if progress.state is DeliveryState.FAILED and not reached:
         return f"{name}: not delivered yet (retrying)"
     return f"{name}: " + (" · ".join(reached) if reached else progress.state.value)
@@ -271,10 +275,12 @@ def _progress_line(name: str, progress: Progress, zone: str, unreachable: str | 
 def render_status(item: Item, originator: str, recipients: Sequence[tuple[str, Progress]], *,
                   closure: Closure | None = None, closer: str | None = None,
                   pending_forwards: int = 0, summary: bool = True,
-                  unreachable: Mapping[str, str] | None = None, zone: str) -> str:
+                  unreachable: Mapping[str, str] | None = None, partly: Collection[str] = (),
+                  zone: str) -> str:
     """/status: the item's state and due times, then one line per recipient (times on the clock of
     `zone`, named once in the second line);
-    `unreachable` gives, by recipient name, why a copy could never be sent.
+    `unreachable` gives, by recipient name, why a copy could never be sent; `partly` names those whose
+    copy failed after part of it reached them.
 
     With summary=False (a recipient asking) `recipients` holds only the asker's own line (a delegate's:
     the lines of the copies they held for someone away), and the
@@ -293,7 +299,7 @@ def render_status(item: Item, originator: str, recipients: Sequence[tuple[str, P
         acked = sum(p.state.acknowledged for p in progress)
         answered = sum(p.state.answered for p in progress)
         lines.append(f"Acknowledged {acked} of {len(progress)} · answered {answered} of {len(progress)}")
-    lines += [_progress_line(name, p, zone, (unreachable or {}).get(name)) for name, p in recipients]
+    lines += [_progress_line(name, p, zone, (unreachable or {}).get(name), name in partly) for name, p in recipients]
     if pending_forwards:
         lines.append(f"Forward requests waiting for consent: {pending_forwards} (/consent {item.reference} yes|no)")
     return "\n".join(lines)

@@ -6,7 +6,8 @@ revision's; the result is routed afresh, as /alert routes a draft, and in the co
   recipient acknowledges again (their copy changed: its revision, and whatever was corrected);
 - the earlier revision's copies not yet sent, and its pending reminders and escalations, are
   cancelled (code `superseded`); a copy whose send was in flight and lands after all is treated by
-  the delivery worker as below, when it records it (late_copy); each delivered copy is edited in place to say it is superseded (an
+  the delivery worker as below, when it records it (late_copy); each delivered copy (one part of
+  which went before it failed, a Telegram copy's photo, too: it is known by its first message) is edited in place to say it is superseded (an
   outbox row of kind SUPERSEDE, alerts.supersede, carried out by bot/actions/supersede.py: a Matrix
   edit, a Telegram editMessageText or editMessageCaption), and where it cannot be edited it is
   followed by a one-line notice in the same chat instead; a delivered copy of a recipient
@@ -142,7 +143,11 @@ def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, rou
     rows: list[OutboundMessage] = []
     marked = taken_back = 0
     for delivery in record.deliveries:
-        if delivery.outbox_key in cancelled or not delivered(delivery):
+        reached = stopped.reached.get(delivery.outbox_key)
+        if reached is not None:  # part of it went between two attempts (a photo): marked or taken back
+            ctx.uow.items.mark_delivery(delivery.outbox_key, "failed", ctx.now, reached)  # kept with revise
+            delivery = replace(delivery, state="failed", platform_message_id=reached)
+        elif delivery.outbox_key in cancelled or not delivered(delivery):
             continue
         if delivery.contact in staying:
             rows.append(_marked(revised, item.revision, delivery, render_superseded_copy(item, revised, ctx.directory),
@@ -184,7 +189,7 @@ def send_revision(ctx: CommandContext, record: ItemRecord, draft: ItemDraft, rou
              if c in ctx.directory.contacts and c not in unreachable]
     # A copy in flight may land after all: it is then marked or taken back (late_copy), so not "cancelled".
     flying = [d for d in record.deliveries if d.outbox_key in stopped.in_flight]
-    unsent = sum(d.outbox_key in cancelled for d in record.deliveries) - len(flying)
+    unsent = sum(d.outbox_key in cancelled for d in record.deliveries) - len(flying) - len(stopped.reached)
     earlier = f"Earlier copies: {marked} marked superseded, {taken_back} taken back, {unsent} unsent cancelled"
     if flying:
         fates = [fate for fate, stays in (("marked superseded", True), ("taken back", False))

@@ -347,9 +347,13 @@ def status(ctx: CommandContext, reference: Reference, platforms: AbstractSet[Pla
     # With the item's reference, so that the answer (it shows the outcome) is sealed under the case key.
     unreachable = {title(ctx, d.contact): why_unreachable(Destination.parse(d.destination)) for d in shown
                    if not reachable(Destination.parse(d.destination), platforms)}
+    # A copy that failed yet is known by a message: part of it reached its reader (a photo, not its text).
+    partly = {title(ctx, d.contact) for d in shown
+              if d.progress.state is DeliveryState.FAILED and d.platform_message_id is not None}
     text = render_status(
         item, title(ctx, item.originator), [(title(ctx, d.contact), d.progress) for d in shown],
         closure=record.closure, closer=closer, pending_forwards=pending, summary=overseer, unreachable=unreachable,
+        partly=partly,
         zone=answer_zone(ctx, {item.caveat.tlp}),
     )
     held = ctx.uow.releases.get(str(reference))

@@ -220,6 +220,9 @@ class Cancelled:
 
     keys: tuple[str, ...] = ()
     in_flight: frozenset[str] = frozenset()
+    # Of the keys not in flight, those part of which reached its reader before (a Telegram copy's photo,
+    # its text's first parts): the message each is now known by, for taking it back.
+    reached: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,8 +247,8 @@ class Outbox(Protocol):
     def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str, *,
                only: AbstractSet[str] | None = None) -> Cancelled:
         """The item's messages of `kinds` not yet sent (waiting, or handed to the delivery worker) are
-        never sent: marked failed with `error_code`. Their keys, and which of them were in flight.
-        `only`: of these, just the rows with these keys."""
+        never sent: marked failed with `error_code`. Their keys, which of them were in flight, and
+        which had partly gone (Cancelled.reached). `only`: of these, just the rows with these keys."""
         ...
 
     def entries(self, keys: AbstractSet[str]) -> dict[str, OutboxEntry]:

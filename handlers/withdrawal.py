@@ -4,7 +4,11 @@ By its originator or a coordinator. In the command's transaction:
 - the item is closed (if open) and marked withdrawn: when, by whom and why (sealed with its content);
 - its copies not yet sent, and its reminders and escalations, are cancelled (outbox rows failed with
   the code `withdrawn`); a copy whose send was in flight and lands after all is treated by the
-  delivery worker as below, when it records it (withdrawn_copy);
+  delivery worker as below, when it records it (withdrawn_copy), and so is one that fails for good
+  after part of it went;
+- a copy part of which reached its reader before it failed (for good, or cancelled now between two
+  attempts: a Telegram copy's photo went, its text did not) is taken back as a delivered one is: it is
+  known by the first of its messages, and the removal deletes each of them;
 - each delivered copy is removed where the platform allows: a REMOVAL outbox row (alerts.removal,
   carried out by bot/actions/removal.py: a Matrix redaction, a Telegram deletion within Telegram's 48
   hours, the console prints it), and its reader is told in one line in the same chat; a Telegram copy
@@ -211,7 +215,8 @@ def _taking_back(ctx: CommandContext, record: ItemRecord, held: list[_Held],
 
 
 def delivered(delivery: DeliveryRecord) -> bool:
-    """A copy that reached (or may have reached) its reader."""
+    """A copy that reached (or may have reached) its reader, whole or in part (a copy that failed after
+    its photo went is known by that photo's message)."""
     return delivery.platform_message_id is not None or delivery.progress.state.rank >= DeliveryState.SENT.rank
 
 
@@ -235,7 +240,11 @@ def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
     held: list[_Held] = []
     for delivery in record.deliveries:
         if delivery.outbox_key in cancelled:
-            ctx.uow.items.mark_delivery(delivery.outbox_key, DeliveryState.FAILED.value, ctx.now)
+            reached = stopped.reached.get(delivery.outbox_key)
+            ctx.uow.items.mark_delivery(delivery.outbox_key, DeliveryState.FAILED.value, ctx.now, reached)
+            if reached is not None:  # part of it went between two attempts (a photo): that is taken back
+                held.append(_Held(replace(delivery, state=DeliveryState.FAILED.value, platform_message_id=reached),
+                                  item.revision))
             continue
         if delivered(delivery):
             held.append(_Held(delivery, item.revision))
@@ -250,12 +259,13 @@ def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
     # about a superseded copy (withdrawn_line) is then taken back as the worker records it; a reminder
     # stays, as those sent before do. So none of them is counted as cancelled: apart, as in flight.
     flying = sum(d.outbox_key in stopped.in_flight for d in record.deliveries)
-    unsent = sum(d.outbox_key in cancelled for d in record.deliveries) - flying
+    partly = sum(d.outbox_key in stopped.reached for d in record.deliveries)
+    unsent = sum(d.outbox_key in cancelled for d in record.deliveries) - flying - partly
     lines_flying = len(lines_stopped.in_flight)
     ctx.audit(AuditAction.WITHDRAWAL, recipients=tuple(d.contact for d in record.deliveries),
               reference=str(reference), caveat=item.caveat.label(),
               detail={"reason": reason, "copies_removed": str(removals), "unsent_cancelled": str(unsent),
-                      "in_flight": str(flying),
+                      "in_flight": str(flying), "partly_sent_cancelled": str(partly),
                       # copies, reminders and escalations: never sent, and in flight
                       "messages_cancelled": str(len(cancelled - stopped.in_flight)),
                       "messages_in_flight": str(len(stopped.in_flight)),

@@ -349,9 +349,17 @@ class SqlOutbox:
             (outbox.c.last_error.like(_UNKNOWN + "%"), literal(unknown)), else_=literal(_code(error_code)))
         self._set(key, state="pending", not_before=at, lease_until=None, last_error=last_error)
 
-    def mark_failed(self, key: str, error_code: str) -> None:
-        self._set(key, state="failed", lease_until=None, last_error=_code(error_code))
+    def mark_failed(self, key: str, error_code: str) -> tuple[str, ...]:
+        """Given up on. The messages of the row that reached its reader before it failed (record_parts:
+        a copy's photo, its text's first parts), in the order sent; the row is then known by the
+        first of them (its platform_message_id, where parts_of finds them all), so that taking the
+        copy back reaches them although it was never delivered whole."""
+        reached = self.parts_sent(key)
+        self._set(key, state="failed", lease_until=None, last_error=_code(error_code),
+                  **({"platform_message_id": func.coalesce(outbox.c.platform_message_id, reached[0])}
+                     if reached else {}))
         self._drop_files(key)
+        return reached
 
     def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str, *,
                only: AbstractSet[str] | None = None) -> Cancelled:
@@ -365,13 +373,21 @@ class SqlOutbox:
         where = (c.reference == reference, c.state.in_(_UNFINISHED), c.kind.in_(sorted(k.value for k in kinds)),
                  *((c.key.in_(sorted(only)),) if only is not None else ()))
         # Locked as read (PostgreSQL), so no row is leased between reading its state and failing it.
-        rows = self._conn.execute(select(c.key, c.state).where(*where).order_by(c.id).with_for_update(of=outbox)).all()
+        rows = self._conn.execute(select(c.key, c.state, c.platform_parts).where(*where).order_by(c.id)
+                                  .with_for_update(of=outbox)).all()
         keys = tuple(row.key for row in rows)
         if keys:
             self._conn.execute(update(outbox).where(*where).values(state="failed", lease_until=None,
                                                                   last_error=_code(error_code)))
             self._drop_files(*keys)
-        return Cancelled(keys, frozenset(row.key for row in rows if row.state == "sending"))
+        # Part of a row between two attempts went already (a copy's photo): known by the first of its
+        # messages, as mark_failed leaves it. One in flight is left to the worker: it may go on yet.
+        reached = {row.key: row.platform_parts.split()[0] for row in rows
+                   if row.state != "sending" and row.platform_parts}
+        for key, first in reached.items():
+            self._conn.execute(update(outbox).where(c.key == key, c.platform_message_id.is_(None))
+                               .values(platform_message_id=first))
+        return Cancelled(keys, frozenset(row.key for row in rows if row.state == "sending"), reached)
 
     def entries(self, keys: AbstractSet[str]) -> dict[str, OutboxEntry]:
         if not keys:

@@ -77,6 +77,8 @@ class MemoryStore:
     outbox_errors: dict[str, str] = field(default_factory=dict)
     # A sent row's platform message id (None: never learnt) and when it was sent, where a test says so.
     outbox_sent: dict[str, tuple[str | None, datetime]] = field(default_factory=dict)
+    # The messages a row became so far, where it became several (a Telegram copy's photo, then its text).
+    outbox_parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # each item's deliveries of earlier revisions, as (revision, delivery), as storage keeps them apart
     superseded: dict[str, tuple[tuple[int, DeliveryRecord], ...]] = field(default_factory=dict)
     absences: dict[str, Absence] = field(default_factory=dict)  # by id, in the order set
@@ -306,10 +308,12 @@ class _Outbox:
                      if m.reference == reference and m.kind in kinds and (only is None or key in only)
                      and self._staged.outbox_state.get(key, "pending") in ("pending", "sending"))
         in_flight = frozenset(key for key in keys if self._staged.outbox_state.get(key) == "sending")
+        reached = {key: self._staged.outbox_parts[key][0] for key in keys
+                   if key not in in_flight and self._staged.outbox_parts.get(key)}
         for key in keys:
             self._staged.outbox_state[key] = "failed"
             self._staged.outbox_errors[key] = error_code
-        return Cancelled(keys, in_flight)
+        return Cancelled(keys, in_flight, reached)
 
     def entries(self, keys: AbstractSet[str]) -> dict[str, OutboxEntry]:
         found: dict[str, OutboxEntry] = {}

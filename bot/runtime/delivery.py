@@ -471,20 +471,22 @@ class DeliveryWorker:
         now = self._clock.now()
         attempts = message.attempt
         with self._uow_factory() as uow:
+            if message.kind is MessageKind.DELIVERY and message.reference:
+                _lock_item(uow, message.reference)
             if error.retried_after(attempts, self._retry.max_attempts):
                 uow.outbox.retry_later(message.key, now + self._retry.delay(attempts, error.retry_after), error.code,
                                        outcome_unknown=isinstance(error, UnknownOutcome))
                 log.info("delivery %s will be retried (%s, attempt %d)", message.key, error.code, attempts,
                          extra=item_fields(reference=message.reference, key=message.key))
             else:
-                uow.outbox.mark_failed(message.key, error.code)
+                reached = uow.outbox.mark_failed(message.key, error.code)
                 # With an error reference: an answer that could not be given (a stranger's refusal whose
                 # direct chat cannot be opened) is told to nobody else, so the log is where it is found.
                 log.warning("delivery %s failed for good (%s) [%s]", message.key, error.code, new_error_ref(),
                             extra=item_fields(reference=message.reference, key=message.key))
                 if message.kind is MessageKind.DELIVERY and message.reference:
                     self._surface_failure(uow, message.key, message.reference, message.contact,
-                                          message.destination, message.attempt, error.code, now)
+                                          message.destination, message.attempt, error.code, now, reached)
             uow.commit()
 
     def _set_aside(self, message: Outgoing, error_ref: str, why: str) -> None:
@@ -509,9 +511,11 @@ class DeliveryWorker:
         row, the coordinators."""
         now = self._clock.now()
         code = f"set-aside:{error_ref}"
-        uow.outbox.mark_failed(key, code)
         if kind == MessageKind.DELIVERY.value and reference:
-            self._surface_failure(uow, key, reference, contact, destination, attempt, code, now)
+            _lock_item(uow, reference)
+        reached = uow.outbox.mark_failed(key, code)
+        if kind == MessageKind.DELIVERY.value and reference:
+            self._surface_failure(uow, key, reference, contact, destination, attempt, code, now, reached)
             return
         uow.audit.record(AuditEvent(action=AuditAction.REFUSAL, at=now, actor=BOT_ACTOR, recipients=(contact or "",),
                                     channel=str(destination) if destination else "", reference=reference,
@@ -524,16 +528,25 @@ class DeliveryWorker:
                                                    text=text, reference=reference))
 
     def _surface_failure(self, uow, key: str, reference: str, contact: str | None,  # noqa: ANN001
-                         destination: Destination | None, attempt: int, code: str, now: datetime) -> None:
+                         destination: Destination | None, attempt: int, code: str, now: datetime,
+                         reached: tuple[str, ...] = ()) -> None:
         """A delivery that cannot be made is told to its originator and to the coordinators, never
-        silently dropped. The notices are outbox rows in the transaction that marks the row failed."""
-        uow.items.mark_delivery(key, "failed", now, None)
+        silently dropped. The notices are outbox rows in the transaction that marks the row failed.
+        `reached`: the messages of it that reached its reader all the same (a photo before its text):
+        the copy is known by the first, so /withdraw and /correct take them back, and is said to be
+        partly delivered; if its item was withdrawn while it was being sent, they are taken back now,
+        as a copy landing late is. The caller locked the item first (_lock_item)."""
+        current = uow.items.mark_delivery(key, "failed", now, reached[0] if reached else None)
         try:
             record = uow.items.get(Reference.parse(reference))
         except ValueError:  # a reference that does not parse (a corrupt row): nobody to find
             record = None
         if record is None or record.erasure is not None:  # nothing may be written about an erased case
             return
+        if reached and current and record.withdrawal is not None:
+            delivery = next((d for d in record.deliveries if d.outbox_key == key), None)
+            if delivery is not None and self._withdrawn_copy is not None:
+                uow.outbox.enqueue_many(self._withdrawn_copy(record, delivery))
         uow.audit.record(
             AuditEvent(
                 action=AuditAction.REFUSAL,
@@ -546,8 +559,12 @@ class DeliveryWorker:
                 detail={"reason": f"delivery failed: {code}"},
             )
         )
-        text = (f"Delivery of {reference} to {contact} failed ({code}). "
-                "Coordinators can see it with /status; try another channel if it is urgent.")
+        part = (f", after part of it reached them ({len(reached)} message{'s' if len(reached) != 1 else ''}: "
+                "a photo or file, or the beginning of its text); the rest will not be sent"
+                if reached else "")
+        text = (f"Delivery of {reference} to {contact} failed ({code}){part}. "
+                "Coordinators can see it with /status; try another channel if it is urgent."
+                + (f" If what reached them must not stay, /withdraw {reference} takes it back." if reached else ""))
         # Where the item's caveat lets a message about it go, never a shared chat its facts must stay out of.
         notices = self._tell_originator(record, text)
         if not notices and not private_answer(record.item.origin_chat, {record.item.caveat.tlp}):
@@ -557,7 +574,8 @@ class DeliveryWorker:
         uow.outbox.enqueue_many(notices)
         told = {m.destination for m in notices} | {destination}  # not twice, not where it fails
         told_them = (f"Delivery of {reference} to {contact} failed for good ({code}) "
-                     f"after {attempt} attempt{'s' if attempt != 1 else ''}. "
+                     f"after {attempt} attempt{'s' if attempt != 1 else ''}"
+                     f"{'; part of it reached them' if reached else ''}. "
                      f"{record.item.originator} has been told. See /status {reference}.")
         rows = self._tell_coordinators(record, told_them) if self._tell_coordinators is not None else None
         if rows is None:  # not given: each coordinator's chat, whatever the item
@@ -568,6 +586,17 @@ class DeliveryWorker:
                 continue
             told.add(row.destination)
             uow.outbox.enqueue(row)
+
+
+def _lock_item(uow, reference: str) -> None:  # noqa: ANN001 - a unit of work
+    """Lock a copy's item before its outbox row is marked failed, in the order _write_sent takes them
+    (the item's, then the row's): a /withdraw meanwhile either sees the copy failed (and takes back what
+    of it reached its reader) or has withdrawn the item before the failure is recorded, which then
+    takes it back (_surface_failure); never neither."""
+    try:
+        uow.items.get(Reference.parse(reference), for_update=True)
+    except ValueError:  # a reference that does not parse (a corrupt row): nothing to lock
+        pass
 
 
 def _taken_back_with(message: Outgoing) -> bool:

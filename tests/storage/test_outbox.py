@@ -371,3 +371,30 @@ def test_the_messages_a_row_became_are_recorded_as_sent_and_found_by_the_one_it_
         assert uow.outbox.parts_of(Platform.TELEGRAM, "pm-1") == ()  # another platform's row
         assert uow.outbox.parts_of(Platform.CONSOLE, "pm-1") == ("pm-1", "pm-2")
         assert uow.outbox.parts_sent("no-such-key") == ()
+
+
+
+def test_a_row_failed_or_cancelled_after_part_of_it_went_is_known_by_its_first_message(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    """A copy whose photo went and whose text did not: taking it back must find the photo."""
+    telegram = Destination.direct(UserRef.parse("telegram:user:201"))
+    _enqueue(uow_factory, make_message("lost", destination=telegram, kind=MessageKind.DELIVERY, reference="A-2026-0001"),
+             make_message("waits", destination=Destination.direct(UserRef.parse("telegram:user:202")),
+                          kind=MessageKind.DELIVERY, reference="A-2026-0001"),
+             make_message("none", destination=Destination.direct(UserRef.parse("telegram:user:203")),
+                          kind=MessageKind.DELIVERY, reference="A-2026-0001"))
+    _lease(uow_factory, clock)
+    with uow_factory() as uow:
+        uow.outbox.record_parts("lost", ["201:7"])
+        uow.outbox.record_parts("waits", ["202:3", "202:4"])
+        assert uow.outbox.mark_failed("lost", "bad-request") == ("201:7",)
+        uow.outbox.retry_later("waits", clock.now() + timedelta(minutes=5), "bad-gateway")
+        uow.outbox.retry_later("none", clock.now() + timedelta(minutes=5), "bad-gateway")
+        cancelled = uow.outbox.cancel("A-2026-0001", {MessageKind.DELIVERY}, "withdrawn")
+        uow.commit()
+    assert cancelled.keys == ("waits", "none") and cancelled.reached == {"waits": "202:3"}
+    with uow_factory(read_only=True) as uow:
+        assert uow.outbox.parts_of(Platform.TELEGRAM, "201:7") == ("201:7",)
+        assert uow.outbox.parts_of(Platform.TELEGRAM, "202:3") == ("202:3", "202:4")
+        assert uow.outbox.entries(frozenset({"none"}))["none"].platform_message_id is None
+        assert uow.outbox.sent_by_message(Platform.TELEGRAM, "201:7") is None  # no reply is judged against it

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -198,3 +199,88 @@ async def test_a_part_whose_record_failed_is_not_sent_again_and_is_recorded_on_t
     assert record.parts["k2"] == ("201:104", "201:105") and len(api.posted) == 6
     assert await sender.send(replace(last, attempt=2)) == "201:104" and len(api.posted) == 6
     assert record.parts["k2"] == ("201:104", "201:105", "201:106")
+
+
+async def _photo_went_then_the_text_was_refused(bot: Bot, fake: FakeBotApi) -> tuple[int, int]:
+    """The copy's photo reached Thailand; its text, after it, was refused for good: the row failed."""
+    caption = f"/alert to:TH tlp:amber topic:document-fraud\n{BODY}"  # past a caption: the text follows
+    fake.fail_next("sendMessage", 400, chat_id=TH_NPOC.id, times=1000)
+    fake.sends_photo(OFFICER, PHOTO, caption)
+    await eventually(lambda: [s for s, *_ in copy_rows(bot)] == ["failed"], "the copy failed for good")
+    fake.faults.clear()
+    [photo] = fake.sent_to(TH_NPOC.id)
+    assert photo.media == "photo"
+    [(_, known_by, parts)] = copy_rows(bot)
+    ids = f"{photo.chat_id}:{photo.message_id}"
+    assert (known_by, parts) == (ids, ids)  # a failed copy is known by what reached its reader
+    return photo.chat_id, photo.message_id
+
+
+async def test_withdraw_deletes_the_photo_of_a_copy_whose_text_was_refused_for_good(
+        tmp_path, fake, monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        with_room_admin(bot)
+        photo = await _photo_went_then_the_text_was_refused(bot, fake)
+        # The originator is told it failed, and that part of it reached the reader all the same.
+        await eventually(lambda: any("failed" in t and REF in t for t in texts(fake, OFFICER.id)), "the originator told")
+        [told] = [t for t in texts(fake, OFFICER.id) if "failed" in t and REF in t]
+        assert "part of it reached them" in told and f"/withdraw {REF}" in told
+        fake.says(OFFICER, f"/status {REF}")
+        await eventually(lambda: any(t.startswith(REF) for t in texts(fake, OFFICER.id)), "the status")
+        [status] = [t for t in texts(fake, OFFICER.id) if t.startswith(REF)]
+        [line] = [line for line in status.splitlines() if "Thailand" in line or "Somchai" in line or "th-npoc" in line]
+        assert "partly delivered" in line and "not delivered yet" not in line
+        fake.says(OFFICER, f"/withdraw {REF} wrong photo")
+        await eventually(lambda: deleted(fake) == [photo], "the photo deleted")
+        await eventually(lambda: any("was withdrawn" in t for t in texts(fake, TH_NPOC.id)), "the reader told")
+        await eventually(lambda: any(t.startswith(f"Withdrew {REF}.") for t in texts(fake, OFFICER.id)),
+                         "the withdrawer answered")
+        [answer] = [t for t in texts(fake, OFFICER.id) if t.startswith(f"Withdrew {REF}.")]
+        assert "1 delivered copy to be removed" in answer
+        await eventually(lambda: any((e.detail or {}).get("event") == "message-removed" for e in audit(bot)),
+                         "the removal audited")
+
+
+async def test_withdraw_deletes_the_photo_of_a_copy_whose_retries_ran_out(tmp_path, fake, monkeypatch) -> None:
+    caption = f"/alert to:TH tlp:amber topic:document-fraud\n{BODY}"
+    meet(fake, OFFICER, TH_NPOC)
+    fake.fail_next("sendMessage", 502, chat_id=TH_NPOC.id, times=1000)  # the photo goes, then Telegram is down
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        with_room_admin(bot)
+        fake.sends_photo(OFFICER, PHOTO, caption)
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) == 1, "the photo")
+        with bot.runtime.engine.begin() as conn:  # the last attempt is next: no waiting for the back-off
+            conn.execute(outbox.update().where(outbox.c.kind == "delivery")
+                         .values(attempts=bot.runtime.worker._retry.max_attempts - 1,
+                                 not_before=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        await eventually(lambda: [s for s, *_ in copy_rows(bot)] == ["failed"], "the retries ran out")
+        fake.faults.clear()
+        [photo] = fake.sent_to(TH_NPOC.id)
+        fake.says(OFFICER, f"/withdraw {REF} wrong photo")
+        await eventually(lambda: deleted(fake) == [(photo.chat_id, photo.message_id)], "the photo deleted")
+
+
+async def test_withdraw_deletes_the_photo_of_a_copy_still_waiting_to_send_its_text(
+        tmp_path, fake, monkeypatch) -> None:
+    """Withdrawn between two attempts: the copy is cancelled, and what of it went is taken back."""
+    caption = f"/alert to:TH tlp:amber topic:document-fraud\n{BODY}"
+    meet(fake, OFFICER, TH_NPOC)
+    fake.fail_next("sendMessage", 502, chat_id=TH_NPOC.id, times=1)  # the photo goes, the text waits to retry
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        with_room_admin(bot)
+        fake.sends_photo(OFFICER, PHOTO, caption)
+        await eventually(lambda: any(r.method == "sendMessage" and r.status == 502 for r in fake.requests),
+                         "the photo sent, the text refused a moment")
+        with bot.runtime.engine.begin() as conn:  # its retry not due for a long while
+            conn.execute(outbox.update().where(outbox.c.kind == "delivery")
+                         .values(not_before=datetime.now(timezone.utc) + timedelta(hours=1)))
+        await eventually(lambda: [s for s, *_ in copy_rows(bot)] == ["pending"], "waiting to retry")
+        [photo] = fake.sent_to(TH_NPOC.id)
+        fake.says(OFFICER, f"/withdraw {REF} wrong photo")
+        await eventually(lambda: deleted(fake) == [(photo.chat_id, photo.message_id)], "the photo deleted")
+        await eventually(lambda: any(t.startswith(f"Withdrew {REF}.") for t in texts(fake, OFFICER.id)),
+                         "the withdrawer answered")
+        [answer] = [t for t in texts(fake, OFFICER.id) if t.startswith(f"Withdrew {REF}.")]
+        assert "1 delivered copy to be removed" in answer
+        assert [s for s, *_ in copy_rows(bot)] == ["failed"]

@@ -425,3 +425,59 @@ def test_a_reader_asked_by_a_correction_to_delete_a_copy_is_not_told_again_on_it
     answer = bot.answer("my-officer", f"/withdraw {REF} wrong flight")
     assert answer.endswith("1 chat told.")
     assert not [m for m in bot.store.messages_to("direct:telegram:user:301") if "wrong flight" in m.text]
+
+
+def _partly_sent(bot: Bot, contact: str) -> str:
+    """The worker sent the photo of `contact`'s copy and waits to retry its text; the other copies went."""
+    partial = next(m.key for m in _rows(bot, MessageKind.DELIVERY) if m.contact == contact)
+    bot.store.outbox_state[partial] = "pending"
+    bot.store.outbox_parts[partial] = ("201:7",)
+    return partial
+
+
+def test_a_copy_whose_photo_went_and_whose_text_waits_is_cancelled_and_its_photo_removed() -> None:
+    bot = Bot()
+    bot.says("my-officer", ALERT)
+    partial = _partly_sent(bot, "th-npoc")
+    bot.worker_sends()
+    answer = bot.answer("my-officer", f"/withdraw {REF} wrong photo")
+    assert answer == f"Withdrew {REF}. 2 delivered copies to be removed, 0 unsent cancelled, 2 chats told."
+    assert bot.store.outbox_state[partial] == "failed" and bot.store.outbox_errors[partial] == CANCELLED
+    removals = {Removal.from_json(m.text).message_id for m in _rows(bot, MessageKind.REMOVAL)}
+    assert "201:7" in removals
+    [delivery] = [d for d in bot.record(REF).deliveries if d.contact == "th-npoc"]
+    assert (delivery.state, delivery.platform_message_id) == ("failed", "201:7")
+    assert bot.store.audit[-1].detail["partly_sent_cancelled"] == "1"
+    assert bot.messages_to("th-npoc")[-1].text.endswith("Disregard it; the bot removes its copy.")
+
+
+def test_a_copy_that_failed_for_good_after_its_photo_is_removed_and_shown_partly_delivered() -> None:
+    bot = Bot()
+    bot.says("my-officer", ALERT)
+    partial = next(m.key for m in _rows(bot, MessageKind.DELIVERY) if m.contact == "th-npoc")
+    bot.store.outbox_state[partial] = "failed"  # as the worker leaves it: known by the photo that went
+    with MemoryUnitOfWork(bot.store) as uow:
+        uow.items.mark_delivery(partial, "failed", bot.clock.now(), "201:7")
+        uow.commit()
+    bot.worker_sends()
+    status = bot.answer("my-officer", f"/status {REF}")
+    [line] = [line for line in status.splitlines() if "(Thailand)" in line]
+    assert line.endswith("partly delivered (part of it reached them, the rest failed)")
+    answer = bot.answer("my-officer", f"/withdraw {REF} wrong photo")
+    assert answer.startswith(f"Withdrew {REF}. 2 delivered copies to be removed, 0 unsent cancelled")
+    assert "201:7" in {Removal.from_json(m.text).message_id for m in _rows(bot, MessageKind.REMOVAL)}
+
+
+def test_a_correction_marks_a_copy_whose_photo_went_before_it_was_cancelled() -> None:
+    bot2 = Bot()
+    bot2.says("my-officer", ALERT)
+    partial = _partly_sent(bot2, "th-npoc")
+    bot2.worker_sends()
+    answer = bot2.answer("my-officer", f"/correct {REF} Two travellers, flight XX124")
+    assert "2 marked superseded" in answer and "0 unsent cancelled" in answer
+    supersede = [m for m in bot2.store.outbox.values() if m.kind is MessageKind.SUPERSEDE]
+    assert any(Supersession.from_json(m.text).message_id == "201:7" for m in supersede)
+    # Withdrawn after: the photo of the earlier revision is taken back with the rest.
+    bot2.answer("my-officer", f"/withdraw {REF} wrong photo")
+    assert "201:7" in {Removal.from_json(m.text).message_id for m in _rows(bot2, MessageKind.REMOVAL)}
+    assert bot2.store.outbox_state[partial] == "failed"
