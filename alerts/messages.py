@@ -146,6 +146,15 @@ def reply_reference(sent: SentMessage | None, contact: str | None) -> str | None
     return None
 
 
+def acknowledged_reference(sent: SentMessage | None, contact: str | None) -> str | None:
+    """The item an acknowledging gesture (on Matrix a ✅ reaction) by `contact` on `sent` is /ack of:
+    by the rule of replies (reply_reference), on a message that asks them to act on a copy (the copy
+    itself, its reminder or escalation, as a delegate or a backup too: /ack decides whose copy). None
+    elsewhere: relayed feedback invites a reply, but there is nothing of the originator's to acknowledge."""
+    reference = reply_reference(sent, contact)
+    return reference if sent is not None and sent.kind in _ASKS_FOR_AN_ANSWER else None
+
+
 def no_reply_hint(reference: str | None) -> str:
     """The one line that answers a reply to a message of the bot's that invites none."""
     example = reference or "A-2026-0001"

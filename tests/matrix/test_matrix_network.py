@@ -104,16 +104,22 @@ async def world(synapse: Synapse, tmp_path_factory: pytest.TempPathFactory):
 async def officer_finds(world: World, match: Any, what: str, timeout: float = 90.0) -> list[Any]:
     """The bot's messages to the officer that `match`, in any room, joining the direct chat the bot
     opens with them on the way (receipts of AMBER+STRICT and RED items posted in a room go there)."""
-    officer, deadline = world.officer, time.monotonic() + timeout
+    return [e for _, e in await finds(world, world.officer, match, what, timeout)]
+
+
+async def finds(world: World, person: Person, match: Any, what: str, timeout: float = 90.0) -> list[tuple[str, Any]]:
+    """The bot's messages to `person` that `match`, with their rooms, joining on the way any direct
+    chat the bot opens with them."""
+    deadline = time.monotonic() + timeout
     while True:
-        for room_id in [r for r in officer.invites if r not in officer.client.rooms]:
-            await officer.join(room_id)
-        found = [e for _, e in world.bot_messages(officer) if match(e)]
+        for room_id in [r for r in person.invites if r not in person.client.rooms]:
+            await person.join(room_id)
+        found = [(r, e) for r, e in world.bot_messages(person) if match(e)]
         if found:
             return found
         if time.monotonic() > deadline:
-            raise AssertionError(f"the officer waited {timeout:.0f}s in vain for {what}")
-        await officer.sync(timeout_ms=1000)
+            raise AssertionError(f"{person.user_id} waited {timeout:.0f}s in vain for {what}")
+        await person.sync(timeout_ms=1000)
 
 
 async def post_alert(world: World, text: str) -> tuple[str, Any]:
@@ -208,6 +214,25 @@ async def test_a_reaction_acknowledges_and_a_reply_is_relayed_to_the_originator(
     body = relayed[0].body
     assert reference in body and "Feedback from" in body
     assert "> <" not in body, "the reply fallback was stripped before the feedback was relayed"
+
+
+async def test_a_reaction_on_a_reminder_acknowledges_as_on_the_delivery(world: World) -> None:
+    """On a phone the reminder is what is in view: ✅ on it by its recipient is /ack, as on the delivery."""
+    reference, _ = await post_alert(world, "!alert to:TH tlp:amber+strict topic:document-fraud\n"
+                                           "A forged visa stamp seen at the land border.")
+    await finds(world, world.th, lambda e: reference in e.body and "forged visa stamp" in e.body, "the delivery")
+    await world.officer.say(world.network_room, f"!remind {reference}")
+    [(room, reminder)] = await finds(world, world.th, lambda e: reference in e.body and "asks you to acknowledge"
+                                     in e.body, "the reminder")
+    assert world.item_state(reference, "th-npoc") != "acknowledged"
+    said_nothing = [e.event_id for _, e in world.bot_messages(world.th) if "not a delivered alert" in e.body]
+    await world.th.react(room, reminder.event_id, "\u2705", encrypted=world.th.client.rooms[room].encrypted)
+    await world.th.wait_for(lambda: world.item_state(reference, "th-npoc") == "acknowledged",
+                            what="the acknowledgement by a reaction on the reminder")
+    # Answered as a typed /ack is, never with "not a delivered alert or request".
+    await finds(world, world.th, lambda e: re.search(rf"[Aa]cknowledged {reference}\b", e.body) is not None,
+                "the answer to the reaction")
+    assert [e.event_id for _, e in world.bot_messages(world.th) if "not a delivered alert" in e.body] == said_nothing
 
 
 async def test_an_edit_of_feedback_is_answered_that_it_went_as_first_written(world: World) -> None:

@@ -131,6 +131,58 @@ def test_a_reaction_that_does_nothing_is_told_why(key: str, target: Target, who:
     assert message is not None and message.text == "" and message.remark is not None and why in message.remark
 
 
+ACK_KEYS_SENT = ["\u2705", "\U0001F44D\U0001F3FD", "\u2714\ufe0f", "\u2611"]
+
+
+@pytest.mark.parametrize("kind", [MessageKind.REMINDER, MessageKind.ESCALATION])
+@pytest.mark.parametrize("key", ACK_KEYS_SENT)
+def test_an_acknowledging_reaction_on_a_reminder_or_escalation_sent_to_the_reactor_acknowledges(
+        kind: MessageKind, key: str) -> None:
+    # Sent to them: their own copy's reminder, or, as a delegate or a backup, the one sent to them (the
+    # /ack handler decides whose copy that is, as it does for a typed /ack), so a phone need not scroll
+    # back to the delivery.
+    message = reaction_message(reaction(key, "$s"), sent(kind, "th-npoc"), "th-npoc")
+    assert message is not None and message.text == "/ack A-2026-0001" and message.remark is None
+    assert message.reply_to == MessageRef(ChatRef.parse(f"matrix:{ROOM}"), "$s")
+
+
+@pytest.mark.parametrize("kind", list(MessageKind))
+@pytest.mark.parametrize(("to", "who"), [("th-npoc", "th-npoc"), ("th-npoc", "my-npoc"),
+                                         ("my-officer", "my-officer"), (None, "th-npoc")])
+def test_a_reaction_acknowledges_where_a_reply_would_answer_and_the_message_asks_for_one(
+        kind: MessageKind, to: str | None, who: str) -> None:
+    """One rule for replies and reactions: ✅ is /ack exactly where a reply would be /reply on a
+    message that asks its reader to act on their copy; relayed feedback invites a reply, not an ack."""
+    target = Target("$s", from_bot=True, sent=SentMessage(kind, "A-2026-0001", to, "my-officer"))
+    replied = text_message(text("Checking", "$s"), (target,), False, sender_contact=who)
+    reacted = reaction_message(reaction("\u2705", "$s"), target, who)
+    assert replied is not None and reacted is not None
+    acknowledges = replied.text.startswith("/reply ") and kind is not MessageKind.FEEDBACK
+    assert acknowledges == (kind in (MessageKind.DELIVERY, MessageKind.REMINDER, MessageKind.ESCALATION)
+                            and to == who and who != "my-officer")
+    if acknowledges:
+        assert reacted.text == "/ack A-2026-0001" and reacted.remark is None
+    else:  # never silence, never a command
+        assert reacted.text == "" and reacted.remark, (kind, to, who)
+
+
+@pytest.mark.parametrize(("key", "target", "who", "why"), [
+    ("\u2764\ufe0f", sent(MessageKind.REMINDER, "th-npoc"), "th-npoc",
+     "A \u2764\ufe0f reaction does nothing. React with ✅ 👍 ✔️ ☑️ to acknowledge A-2026-0001"),
+    ("\u2705", sent(MessageKind.REMINDER, "th-npoc"), "my-npoc", "that reminder was sent to somebody else"),
+    ("\u2705", sent(MessageKind.ESCALATION, "my-officer"), "my-officer", "/status A-2026-0001"),
+    ("\u2705", sent(MessageKind.FEEDBACK, "my-officer"), "my-officer", "/status A-2026-0001"),
+    ("\u2705", sent(MessageKind.RECEIPT, "my-officer"), "my-officer", "/status A-2026-0001"),
+    ("\u2705", Target("$a", from_bot=True, sent=SentMessage(MessageKind.ANSWER, None, None)), "th-npoc",
+     "That message is not a delivered alert or request"),
+])
+def test_a_reaction_on_a_bot_message_about_an_item_that_does_nothing_is_told_why(
+        key: str, target: Target, who: str, why: str) -> None:
+    message = reaction_message(reaction(key, target.event_id), target, who)
+    assert message is not None and message.text == "" and message.remark is not None
+    assert why in message.remark, message.remark
+
+
 def test_reactions_among_people_and_by_strangers_are_left_alone() -> None:
     assert reaction_message(reaction("\u2705", "$p"), Target("$p"), "th-npoc") is None
     assert reaction_message(reaction("\u2705"), DELIVERY, None) is None

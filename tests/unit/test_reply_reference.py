@@ -1,10 +1,11 @@
-"""Which messages of the bot's a plain reply answers as /reply: decided by what was sent, not its text."""
+"""Which messages of the bot's a plain reply answers as /reply, and an acknowledging reaction as /ack:
+decided by what was sent, not its text."""
 
 from __future__ import annotations
 
 import pytest
 
-from alerts.messages import MessageKind, SentMessage, no_reply_hint, reply_reference
+from alerts.messages import MessageKind, SentMessage, acknowledged_reference, no_reply_hint, reply_reference
 
 REF = "A-2026-0001"
 
@@ -38,3 +39,20 @@ def test_the_answer_to_a_reply_that_went_nowhere_says_how_to_send_one() -> None:
     assert no_reply_hint(REF).endswith(f"/reply {REF} your text")
     assert "/reply A-2026-0001 your text" in no_reply_hint(None)
     assert "went to no one" in no_reply_hint(None)
+
+
+@pytest.mark.parametrize("kind", list(MessageKind))
+@pytest.mark.parametrize(("to", "who"), [("th-npoc", "th-npoc"), ("th-npoc", "my-npoc"), ("my-officer", "my-officer"),
+                                         (None, "th-npoc"), ("th-npoc", None)])
+def test_a_reaction_acknowledges_by_the_rule_of_replies_on_what_asks_to_act_on_a_copy(
+        kind: MessageKind, to: str | None, who: str | None) -> None:
+    asks = kind in (MessageKind.DELIVERY, MessageKind.REMINDER, MessageKind.ESCALATION)
+    expected = reply_reference(sent(kind, to), who) if asks else None
+    assert acknowledged_reference(sent(kind, to), who) == expected
+    assert (expected == REF) == (asks and to == who == "th-npoc")
+
+
+def test_relayed_feedback_invites_a_reply_but_acknowledges_nothing() -> None:
+    assert reply_reference(sent(MessageKind.FEEDBACK, "my-officer"), "my-officer") == REF
+    assert acknowledged_reference(sent(MessageKind.FEEDBACK, "my-officer"), "my-officer") is None
+    assert acknowledged_reference(None, "th-npoc") is None

@@ -11,13 +11,17 @@ start two bots talking forever; m.emote, media and edits are not commands). What
   with its display name typed out (`Liaison Bot: !status A-1`, `@Liaison Bot, !status A-1`), is read
   without it; one whose words after it are no command is told how commands are written;
 - a command typed with a space after the ! (`! status A-1`) as a remark: commands are written `!status`;
-- a reaction ✅ 👍 ✔️ ☑️ by a delivery's recipient on it, as "/ack REF";
+- a reaction ✅ 👍 ✔️ ☑️ as "/ack REF" where a reply would be "/reply REF" on a message that asks its
+  reader to act on a copy (alerts.messages.acknowledged_reference): a delivery by its recipient, or
+  a reminder or escalation of it by whom it was sent to (the recipient, a delegate, a backup: /ack
+  decides whose copy), so a phone need not scroll back to the delivery;
 - the same reaction on the bot's request to approve a held item, as "/approve REF" from whoever
   reacted (the handler applies every rule of /approve: never the originator, only an approver);
 - an edit, that is no command, of a reply that was feedback, as a remark: the feedback went as first
   written (the edit carries no relation to the delivery; the connector looks the original up);
 - a reaction or a reply on one of the bot's messages that does nothing (an unknown emoji, somebody
-  else's delivery, a receipt, an answer) as a remark: the sender is told why, and nothing is routed.
+  else's delivery or reminder, a receipt, relayed feedback, an answer) as a remark: the sender is told
+  why, and nothing is routed.
 Ordinary conversation (anything else, replies and reactions among people included) is never stored.
 
 Where the answers to a text go (InboundMessage.answer_to, which the handlers give every answer as its
@@ -38,7 +42,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
-from alerts.messages import InboundMessage, Mention, MessageKind, SentMessage, no_reply_hint, reply_reference
+from alerts.messages import (
+    InboundMessage,
+    Mention,
+    MessageKind,
+    SentMessage,
+    acknowledged_reference,
+    no_reply_hint,
+    reply_reference,
+)
 from handlers.command_list import COMMANDS
 from handlers.lexer import split_head, take_word
 
@@ -227,13 +239,21 @@ class Target:
     approval: str | None = None  # the item reference the bot's approval request asks to release
     sent: SentMessage | None = None  # what the bot recorded it sent as this event (its outbox row)
 
+    @property
+    def recorded(self) -> SentMessage | None:
+        """What the bot sent as this event; where only the delivery is known, the copy recorded for its holder."""
+        if self.sent is None and self.delivery is not None:
+            return SentMessage(MessageKind.DELIVERY, self.delivery[0], self.delivery[1])
+        return self.sent
+
     def invites(self, contact: str | None) -> str | None:
-        """The item whose /reply a plain reply by `contact` to this event is; None when it invites none.
-        Where only the delivery is known, it is the copy recorded for its holder."""
-        sent = self.sent
-        if sent is None and self.delivery is not None:
-            sent = SentMessage(MessageKind.DELIVERY, self.delivery[0], self.delivery[1])
-        return reply_reference(sent, contact)
+        """The item whose /reply a plain reply by `contact` to this event is; None when it invites none."""
+        return reply_reference(self.recorded, contact)
+
+    def acknowledged(self, contact: str | None) -> str | None:
+        """The item whose /ack an acknowledging reaction by `contact` on this event is (by the rule of
+        replies: their copy, its reminder or escalation); None when it acknowledges nothing."""
+        return acknowledged_reference(self.recorded, contact)
 
 
 APPROVE_SHOWN = "✅"
@@ -243,7 +263,8 @@ ACK_SHOWN = "✅ 👍 ✔️ ☑️"
 ADDRESSED = ("I read commands, which begin with ! (for example !status A-2026-0042). Send !help to see "
              "what you can do.")
 NOT_A_DELIVERY = ("That message is not a delivered alert or request, so a {what} on it does nothing. "
-                  "React with " + ACK_SHOWN + " on a delivery to acknowledge it, or reply to it to give feedback.")
+                  "To acknowledge an item, react with " + ACK_SHOWN + " on your copy of it or its reminder; "
+                  "to give feedback, reply to either.")
 
 
 # A command word after "! " or "/ ": a phone's keyboard puts a space after punctuation.
@@ -303,17 +324,38 @@ def reaction_message(read: MatrixReaction, target: Target, sender_contact: str |
             text, remark = "", approval_remark(reference, f"{shown_key(read.key)} reaction")
         return InboundMessage(read.event_id, sender, chat, text, read.at, MessageRef(chat, read.target),
                               remark=remark)
-    reference, recipient = target.delivery or ("", None)
-    text, remark = f"/ack {reference}", None
-    if target.delivery is None:
-        text, remark = "", NOT_A_DELIVERY.format(what="reaction")
-    elif recipient != sender_contact:
-        text, remark = "", (f"{reference} was delivered here to somebody else: only its recipient acknowledges "
-                            "it, so your reaction does nothing.")
-    elif not read.acknowledges:
-        text, remark = "", (f"A {shown_key(read.key)} reaction does nothing. React with {ACK_SHOWN} to "
-                            f"acknowledge {reference}, or reply to it to give feedback.")
-    return InboundMessage(read.event_id, sender, chat, text, read.at, MessageRef(chat, read.target), remark=remark)
+    acknowledged = target.acknowledged(sender_contact)
+    if acknowledged is not None:
+        if read.acknowledges:
+            return InboundMessage(read.event_id, sender, chat, f"/ack {acknowledged}", read.at,
+                                  MessageRef(chat, read.target))
+        remark = (f"A {shown_key(read.key)} reaction does nothing. React with {ACK_SHOWN} to acknowledge "
+                  f"{acknowledged}, or reply to it to give feedback.")
+    else:
+        remark = _acknowledges_nothing(target, sender_contact)
+    return InboundMessage(read.event_id, sender, chat, "", read.at, MessageRef(chat, read.target), remark=remark)
+
+
+def _acknowledges_nothing(target: Target, contact: str) -> str:
+    """Why a reaction by `contact` on one of the bot's messages acknowledges nothing (target.acknowledged
+    was None)."""
+    if target.delivery is not None:
+        return (f"{target.delivery[0]} was delivered here to somebody else: only its recipient acknowledges "
+                "it, so your reaction does nothing.")
+    sent = target.sent
+    if sent is None or sent.reference is None:
+        return NOT_A_DELIVERY.format(what="reaction")
+    reference = sent.reference
+    noun = _ASKS_TO_ACT.get(sent.kind)
+    if noun is not None and sent.contact not in (None, contact):
+        return (f"{reference}: that {noun} was sent to somebody else, so your reaction on it does nothing. "
+                f"React with {ACK_SHOWN} on your own copy of an item, or its reminder, to acknowledge it.")
+    return (f"A reaction on that message does nothing: {ACK_SHOWN} acknowledges an item only on your own "
+            f"copy of it, its reminder or escalation. See where {reference} stands: /status {reference}")
+
+
+# The messages whose reader acknowledges by a reaction (alerts.messages.acknowledged_reference), as named to others.
+_ASKS_TO_ACT = {MessageKind.DELIVERY: "copy", MessageKind.REMINDER: "reminder", MessageKind.ESCALATION: "escalation"}
 
 
 def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
