@@ -142,8 +142,7 @@ def local_day(moment: datetime, zone: str) -> date:
 
 def until_text(absence: Absence, directory: Directory) -> str:
     """`24 Dec 2026`: the person's last day away, on their clock."""
-    person = directory.contacts.get(absence.person)
-    zone = person.timezone if person else "UTC"
+    zone = directory.zone_for(directory.contacts.get(absence.person))
     return f"{local_day(absence.until - timedelta(seconds=1), zone):%d %b %Y}"
 
 
@@ -154,7 +153,7 @@ def check_absence(person: Contact, delegate: Contact | None, delegate_word: str,
                   directory: Directory) -> datetime:
     """The moment the person is back, or AwayRefused saying what was wrong, what is accepted and
     an example (AwayRefused). Fail closed: each doubt refuses."""
-    today = local_day(now, person.timezone)
+    today = local_day(now, directory.zone_for(person))
     accepted = (f"a date from today ({today:%Y-%m-%d}, your time) to {today + MAX_AHEAD:%Y-%m-%d}, "
                 "and a delegate in your organisation")
     if day < today:
@@ -175,7 +174,7 @@ def check_absence(person: Contact, delegate: Contact | None, delegate_word: str,
             f"{person.organisation}. Example: {EXAMPLE}")
     if not delegate.identities:
         raise AwayRefused(f"{delegate.title(directory)} has no account the bot can reach. Example: {EXAMPLE}")
-    return until_moment(day, person.timezone)
+    return until_moment(day, directory.zone_for(person))
 
 
 def may_pass(caveat: Caveat) -> bool:

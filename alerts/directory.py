@@ -65,6 +65,7 @@ class Contact:
     roles: frozenset[Role]
     identities: tuple[UserRef, ...]  # the first is where direct deliveries go
     desk: str | None = None
+    # Their own IANA zone; "" for none of their own (Directory.zone_for gives the clock they read).
     timezone: str = "UTC"
     backup: str | None = None
 
@@ -169,6 +170,7 @@ class Directory:
     contacts: Mapping[str, Contact]
     rooms: tuple[Room, ...] = ()
     arrangements: tuple[Arrangement, ...] = ()
+    default_zone: str = "UTC"  # the configured default_timezone: the clock of people without a zone of their own
     _index: _Index = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -183,8 +185,17 @@ class Directory:
 
     @classmethod
     def build(cls, organisations: Iterable[Organisation], contacts: Iterable[Contact],
-              rooms: Iterable[Room] = (), arrangements: Iterable[Arrangement] = ()) -> Directory:
-        return cls({o.code: o for o in organisations}, {c.id: c for c in contacts}, tuple(rooms), tuple(arrangements))
+              rooms: Iterable[Room] = (), arrangements: Iterable[Arrangement] = (), *,
+              default_zone: str = "UTC") -> Directory:
+        return cls({o.code: o for o in organisations}, {c.id: c for c in contacts}, tuple(rooms), tuple(arrangements),
+                   default_zone or "UTC")
+
+    def zone_for(self, contact: Contact | None) -> str:
+        """The clock a person reads times on, the one rule chat and portal apply: their own zone, else
+        the configured default (`default_timezone`), else UTC."""
+        if contact is not None and contact.timezone:
+            return contact.timezone
+        return self.default_zone or "UTC"
 
     def organisation(self, text: str) -> Organisation | None:
         """An organisation by code, by the other ISO code form, or by name, in any case."""

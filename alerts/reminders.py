@@ -239,8 +239,7 @@ def _when_sendable(reminder: Reminder, item: FollowUp, now: datetime, policy: Re
     snoozed = item.snoozed_until(reminder.contact)
     if snoozed is not None and snoozed > at:
         at = snoozed
-    target = directory.contacts.get(reminder.to)
-    zone = target.timezone if target else "UTC"
+    zone = directory.zone_for(directory.contacts.get(reminder.to))
     return policy.release(max(at, now), item.priority, zone)
 
 

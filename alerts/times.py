@@ -1,8 +1,9 @@
 """Times as people read them: on the reader's own clock, with the zone named.
 
 This is the one place a moment is written for a person. Everything a person reads (deliveries,
-receipts, /status, /mine, /overdue, reminders, escalations, digests) shows its times on the clock of
-whoever reads it: a contact's `timezone` in the directory, UTC for a contact without one. A message
+receipts, /status, /mine, /overdue, reminders, escalations, digests, the web portal) shows its times
+on the clock of whoever reads it: a contact's own `timezone` in the directory, else the configured
+`default_timezone`, else UTC (`Directory.zone_for`, the one rule). A message
 to a room has several readers with different clocks, so it names UTC; the coordinators' digest is
 the exception, on the zone configured for it (the zone that also decides its day and hour). The
 audit log and exports stay in UTC and are not written here.
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from alerts.directory import Directory
+from alerts.directory import Contact, Directory
 from alerts.reminder_policy import zone_of
 from alerts.routing_types import Destination, DestinationKind
 
@@ -77,9 +78,14 @@ def local_or_none(moment: datetime | None, zone: str) -> str:
 
 
 def contact_zone(directory: Directory, contact_id: str | None) -> str:
-    """The contact's time zone; UTC for someone not (or no longer) in the directory."""
-    contact = directory.contacts.get(contact_id) if contact_id else None
-    return contact.timezone if contact is not None and contact.timezone else UTC
+    """The contact's clock (Directory.zone_for); the default for someone not (or no longer) in the directory."""
+    return directory.zone_for(directory.contacts.get(contact_id) if contact_id else None)
+
+
+def zone_line(directory: Directory, contact: Contact) -> str:
+    """`Asia/Bangkok`, or `Asia/Bangkok (the network's default)` for someone without a zone of their own."""
+    zone = directory.zone_for(contact)
+    return zone if contact.timezone else f"{zone} (the network's default)"
 
 
 def zone_at(directory: Directory, contact_id: str | None, destination: Destination) -> str:

@@ -7,6 +7,7 @@ from alerts.caveat_rules import shared_chat
 from alerts.directory import Contact, Directory, Organisation, Standing
 from alerts.items import Selector, SelectorKind
 from handlers.answer_place import answer_in_direct_chat
+from alerts.times import zone_line
 from handlers.context import CommandContext
 
 
@@ -19,7 +20,7 @@ def whoami(ctx: CommandContext) -> None:
         f"Organisation: {org.name if org else contact.organisation}" + (f", {contact.desk} desk" if contact.desk else ""),
         f"Roles: {', '.join(sorted(r.value for r in contact.roles))}",
         f"Accounts: {', '.join(str(i) for i in contact.identities)}",
-        f"Time zone: {contact.timezone}",
+        f"Time zone: {zone_line(ctx.directory, contact)}",
     ]
     backup = ctx.directory.backup_for(contact)
     if backup:

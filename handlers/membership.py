@@ -27,7 +27,7 @@ from alerts.routing_types import DestinationKind
 from alerts.items import Selector, SelectorKind
 from alerts.lifecycle import DeliveryState
 from alerts.render import render_delivery, render_erased
-from alerts.times import zone_at
+from alerts.times import zone_at, zone_line
 from alerts.routing import Delivery, Destination, Route
 from alerts.routing_places import direct_place
 from handlers.answer_place import answer_placed, content_free_notice, messages_about
@@ -51,7 +51,8 @@ def _run(ctx: CommandContext) -> Run:
 
 
 def _with_contacts(directory: Directory, contacts: list[Contact]) -> Directory:
-    return Directory.build(directory.organisations.values(), contacts, directory.rooms, directory.arrangements)
+    return Directory.build(directory.organisations.values(), contacts, directory.rooms, directory.arrangements,
+                           default_zone=directory.default_zone)
 
 
 def _plan_actions(ctx: CommandContext, gateway: MembershipGateway, plan: Plan, why: str) -> int:
@@ -154,7 +155,7 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
             else f"Telegram user {identity.telegram_id}"
         contact = Contact(id=contact_id_for(identity, directory.contacts), name=command.display_name or name,
                           organisation=org.code, roles=frozenset({command.role}), identities=(identity,),
-                          desk=command.desk, timezone=command.timezone or "UTC",
+                          desk=command.desk, timezone=command.timezone or "",
                           backup=backup.id if backup is not None else None)
         writer.add_contact(contact)
         verb = "Added"
@@ -171,7 +172,7 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
     where = org.name + (f", {contact.desk} desk" if contact.desk else "")
     chosen = after.backup_for(contact)
     lines = [f"{verb} {contact.name} (@{contact.id}, {where}) with roles "
-             f"{', '.join(sorted(r.value for r in contact.roles))}; time zone {contact.timezone}; "
+             f"{', '.join(sorted(r.value for r in contact.roles))}; time zone {zone_line(after, contact)}; "
              + (f"backup {chosen.title(after)}." if chosen is not None
                 else "no backup (their open items would stay with nobody if they left: add one with backup:).")]
     if plan.actions:

@@ -34,8 +34,8 @@ def plan_buttons(ctx: CommandContext, record: ItemRecord, *, acknowledged: datet
         held_until = None
     state = ButtonState(
         message_id=pressed, reference=str(record.item.reference),
-        acknowledged=button_time(acknowledged, ctx.now, me.timezone) if acknowledged else None,
-        held_until=button_time(held_until, ctx.now, me.timezone) if held_until else None)
+        acknowledged=button_time(acknowledged, ctx.now, ctx.directory.zone_for(me)) if acknowledged else None,
+        held_until=button_time(held_until, ctx.now, ctx.directory.zone_for(me)) if held_until else None)
     ctx.uow.outbox.enqueue(OutboundMessage(
         key=ctx.new_key(), kind=MessageKind.BUTTONS, destination=Destination.chat(ctx.message.chat),
         text=state.to_json(), reference=str(record.item.reference), contact=me.id))

@@ -85,8 +85,9 @@ class SqlDirectoryStore:
             {"arrangement": a.key, "organisation": code} for a in arrangements for code in sorted(a.parties)])
         bump_version(connection)  # a running instance reloads what this start's configuration changed
 
-    def load(self, connection: Connection) -> Directory:
-        """The whole directory as one snapshot, in the order the configuration (then admins) gave."""
+    def load(self, connection: Connection, default_zone: str = "UTC") -> Directory:
+        """The whole directory as one snapshot, in the order the configuration (then admins) gave;
+        `default_zone` is the clock of people without a zone of their own (Directory.zone_for)."""
         desks = _grouped(connection, directory_desks, "organisation", "desk", order="position")
         organisations = [
             Organisation(row.code, row.name, OrgKind(row.kind), Standing(row.standing), tuple(desks.get(row.code, ())))
@@ -105,7 +106,7 @@ class SqlDirectoryStore:
         parties = _grouped(connection, directory_parties, "arrangement", "organisation")
         arrangements = [_arrangement(row, parties.get(row.key, ()))
                         for row in _ordered(connection, directory_arrangements, "key")]
-        return Directory.build(organisations, contacts, rooms, arrangements)
+        return Directory.build(organisations, contacts, rooms, arrangements, default_zone=default_zone)
 
 
 class DatabaseDirectory:
@@ -115,8 +116,9 @@ class DatabaseDirectory:
     their transaction commits, and every command after that resolves against the new snapshot.
     """
 
-    def __init__(self, engine: Engine, store: SqlDirectoryStore | None = None) -> None:
+    def __init__(self, engine: Engine, store: SqlDirectoryStore | None = None, *, default_zone: str = "UTC") -> None:
         self._engine = engine
+        self._default_zone = default_zone  # the configured default_timezone
         self._store = store or SqlDirectoryStore()
         self._snapshot: Directory | None = None
         self._version = -1
@@ -135,7 +137,7 @@ class DatabaseDirectory:
                     connection.execution_options(isolation_level="REPEATABLE READ")
                 with connection.begin():
                     version = read_version(connection)
-                    snapshot = self._store.load(connection)
+                    snapshot = self._store.load(connection, self._default_zone)
             self._snapshot, self._version = snapshot, version
             return snapshot
 

@@ -203,7 +203,7 @@ def _apply_import(session: _Session, directory: Directory, admin: Contact, new: 
     op = uuid.uuid4().hex
     after = Directory.build(directory.organisations.values(),
                             [*(next((c for c in changed if c.id == d.id), d) for d in directory.contacts.values()),
-                             *new], directory.rooms, directory.arrangements)
+                             *new], directory.rooms, directory.arrangements, default_zone=directory.default_zone)
     ctx_message = InboundMessage(f"cli-{op}", admin.identities[0], CLI_CHAT, "member import", now)
     with session.uow_factory() as uow:
         ctx = CommandContext(uow=uow, message=ctx_message, sender=admin, directory=directory, now=now,

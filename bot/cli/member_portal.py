@@ -6,8 +6,8 @@ hyphens and `_id` endings do not matter, `organization` is `organisation`):
     name,email,country,organisation,role,matrix,telegram,accounts,timezone
 
 - name: required. email: optional; a new person's contact id is made from it (`somchai.k`), the bot
-  keeps no email address. timezone: optional, IANA (default UTC for a new person; an existing
-  person keeps theirs).
+  keeps no email address. timezone: optional, IANA (a new person without one reads times on the
+  network's default_timezone; an existing person keeps theirs).
 - country and organisation say where the person sits: an organisation of the network that is no
   country (`IOM`) in `organisation`; or a member country in `country` (code or name), with
   `organisation` empty, the country itself, or one of its desks (`immigration`: the agency).
@@ -209,7 +209,7 @@ def check_portal_rows(rows: list[PortalRow], directory: Directory, configured: f
             continue
         cid = _new_id(email, accounts[0], taken)
         taken.add(cid)
-        contacts.append(Contact(cid, name, org.code, roles, tuple(accounts), desk, timezone or "UTC"))
+        contacts.append(Contact(cid, name, org.code, roles, tuple(accounts), desk, timezone))
     return contacts, errors
 
 

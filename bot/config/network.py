@@ -143,7 +143,7 @@ class ContactEntry:
                          if org.desks else f'expected no desk: {org.name} has none (add desks = ["{self.desk}"] '
                          f'to it), got "{self.desk}"', "desk")
         contact = Contact(self.id, self.name, org.code, frozenset(self.roles), self.identities, self.desk,
-                          self.timezone or load.default_timezone, self.backup)
+                          self.timezone or "", self.backup)  # none of their own: the default's (Directory.zone_for)
         if Role.CONTACT in contact.roles:
             where = f"{org.name}" + (f" {self.desk} desk" if self.desk else " (national)")
             try:
@@ -270,9 +270,10 @@ class NetworkSettings:
     arrangements: Annotated[tuple[Arrangement, ...], Tables(ArrangementEntry, "network.arrangements",
                                                             ArrangementEntry.build)] = ()
 
-    def directory(self) -> Directory:
+    def directory(self, default_zone: str = "UTC") -> Directory:
         """A fresh snapshot: Directory holds dicts, so no two callers share one to mutate."""
-        return Directory.build(self.organisations, self.contacts, self.rooms, self.arrangements)
+        return Directory.build(self.organisations, self.contacts, self.rooms, self.arrangements,
+                               default_zone=default_zone)
 
     @model_validator(mode="after")
     def _national_points(self, info: ValidationInfo) -> NetworkSettings:

@@ -88,7 +88,7 @@ class Settings(Sections):
     warnings: tuple[str, ...] = field(default=(), kw_only=True)  # one line each, same form as errors
 
     def directory(self) -> Directory:
-        return self.network.directory()
+        return self.network.directory(self.bot.default_timezone)
 
     def enabled_platforms(self) -> frozenset[Platform]:
         """The platforms whose connectors `run` starts."""

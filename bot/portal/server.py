@@ -27,6 +27,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from typing import Any
@@ -69,11 +70,25 @@ QUERIES: dict[str, tuple[tuple[str, ...], str]] = {
     "/stats": (("period",), "/stats?period=30d"),
     "/bulletin": (("month",), "/bulletin?month=2026-10"),
 }
+SESSION_ENDED = ("Your session ended before this form was sent, so nothing was done. To log in again, type "
+                 "/portal in your direct chat with the bot and open the link it gives; then send the form again.")
 # The fields each form sends; anything else is refused before the form does anything.
 LOGIN_FIELDS = ("csrf", "token")
 TOKEN_FIELDS = ("csrf",)
 ADD_FIELDS = ("csrf", "between", "doc", "topics", "from", "until", "direction")
 END_FIELDS = ("csrf", "which", "reason")
+
+
+@dataclass
+class _PortalContext(CommandContext):
+    """A chat command's context for a form: notes the audit actions its handler records, so that the
+    page can answer a refusal as one (no admin entry: nothing was changed)."""
+
+    recorded: list[AuditAction] = field(default_factory=list)
+
+    def audit(self, action: AuditAction, **fields: object) -> None:
+        self.recorded.append(action)
+        super().audit(action, **fields)
 
 
 class RateLimit:
@@ -191,11 +206,11 @@ class PortalServer:
         try:
             self._check_query(request)
             return await handler(request)
-        except views.NotFound:
-            return self._page("message.html", status=404, title="Not found",
-                              message="There is no such page, or it is not yours to see.")
-        except web.HTTPNotFound:
-            return self._page("message.html", status=404, title="Not found",
+        except (views.NotFound, web.HTTPNotFound):
+            # With the menu for someone logged in: they go on from here as from any page.
+            found = await self._viewer(request)
+            viewer, csrf = (found[0], csrf_for(found[1])) if found is not None else (None, "")
+            return self._page("message.html", status=404, viewer=viewer, csrf=csrf, title="Not found",
                               message="There is no such page, or it is not yours to see.")
         except web.HTTPMethodNotAllowed as error:
             allowed = ", ".join(sorted(error.allowed_methods))
@@ -263,6 +278,9 @@ class PortalServer:
 
     async def _session(self, request: web.Request) -> tuple[Contact, str]:
         found = await self._viewer(request)
+        if found is None and request.method == "POST" and request.path != "/logout":
+            # A form sent after the session ended: said so, not lost silently behind a redirect.
+            raise web.HTTPForbidden(text=self._refusal("Your session ended", SESSION_ENDED), content_type="text/html")
         if found is None:
             raise web.HTTPSeeOther("/")  # a fixed path: nothing in a request chooses where a redirect goes
         return found
@@ -460,6 +478,8 @@ class PortalServer:
 
     async def _stats(self, request: web.Request) -> web.Response:
         viewer, token = await self._session(request)
+        if not views.may_see_stats(viewer):  # who may see the page, before what its address asks
+            raise views.NotFound()
         asked = request.query.get("period", "").strip()
         try:
             period = parse_period(asked[:20]) if asked else None
@@ -473,15 +493,19 @@ class PortalServer:
 
     async def _bulletin(self, request: web.Request) -> web.Response:
         viewer, token = await self._session(request)
+        if not views.may_see_bulletin(viewer, self.runtime.directory.current()):
+            raise views.NotFound()
         asked = request.query.get("month", "").strip()
-        if asked and not re.fullmatch(r"\d{4}-\d{2}", asked):
-            return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Bulletin",
-                              message=f"'{asked[:20]}' is not a month. Accepted: YYYY-MM. Example: 2026-10")
+        # The bulletin's own form and example (parse_period's message is /stats's, which takes more).
+        refusal = (f"'{asked[:20]}' is not a month. Accepted: a calendar month as YYYY-MM (month 01 to 12). "
+                   f"Example: {QUERIES['/bulletin'][1]}")
         try:
             month = parse_period(asked) if asked else None
-        except ValueError as error:
+        except ValueError:
+            month = None
+        if asked and (month is None or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", asked)):
             return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Bulletin",
-                              message=str(error))
+                              message=refusal)
         page = await self._db(self._write(views.bulletin_page), self.runtime.directory.current(), viewer,
                               self._now(), month, self._count_minimum())
         return self._page("bulletin.html", viewer=viewer, csrf=csrf_for(token), title="Monthly bulletin", **page)
@@ -492,13 +516,13 @@ class PortalServer:
                               self._now())
         return self._page("directory.html", viewer=viewer, csrf=csrf_for(token), title="Directory", **page)
 
-    def _command(self, uow: UnitOfWork, viewer: Contact, text: str, now: datetime) -> CommandContext:
+    def _command(self, uow: UnitOfWork, viewer: Contact, text: str, now: datetime) -> _PortalContext:
         """A chat command's context, as if `viewer` typed `text` in their direct chat: the command's own
         handler runs, and its answers are collected for the page instead of being sent."""
         message = InboundMessage(f"portal-{secrets.token_hex(16)}", viewer.identities[0], PORTAL_CHAT, text, now,
                                  direct=True)
         policy = self.runtime.posting_policy
-        return CommandContext(uow=uow, message=message, sender=viewer, directory=self.runtime.directory.current(),
+        return _PortalContext(uow=uow, message=message, sender=viewer, directory=self.runtime.directory.current(),
                               now=now, new_key=lambda: secrets.token_hex(16), in_chat=False,
                               platforms=policy.platforms, encrypted_only=policy.encrypted_only)
 
@@ -566,28 +590,29 @@ class PortalServer:
         text, problem = (_add_text(form) if action == "add" else _end_text(form))
         now = self._now()
 
-        def run(uow: UnitOfWork) -> list[str]:
+        def run(uow: UnitOfWork) -> tuple[list[str], int]:
             ctx = self._command(uow, viewer, text or "/arrangement", now)
             if problem:
                 ctx.audit(AuditAction.REFUSAL, detail={"command": "arrangement", "reason": problem})
-                return [problem]
+                return [problem], 400
             parsed = COMMANDS.parse(text, self.runtime.vocabulary)
             if parsed is None or isinstance(parsed, ParseError):
                 ctx.answer(str(parsed) if parsed else "That is not an /arrangement command.")
-                return ctx.answers
+                return ctx.answers, 400
             ctx.audit(AuditAction.COMMAND, detail={"command": parsed.name, "event": ctx.message.event_id})
             denied = COMMANDS.refusal(parsed.name, viewer)
             if denied:
                 ctx.audit(AuditAction.REFUSAL, detail={"command": parsed.name, "reason": denied})
                 ctx.answer(denied)
-                return ctx.answers
+                return ctx.answers, 403
             spec = COMMANDS.spec_for(parsed.name)
             assert spec is not None
             spec.run(ctx, parsed, self.runtime.posting_policy)
-            return ctx.answers
+            # The handler records an admin entry only when it changed something: without one, it refused.
+            return ctx.answers, 200 if AuditAction.ADMIN in ctx.recorded else 400
 
-        answers = await self._db(self._write(run))
-        return await self._arrangements(request, answers)
+        answers, status = await self._db(self._write(run))
+        return await self._arrangements(request, answers, status)
 
 
 _FIELD_WORD = re.compile(r"[A-Za-z0-9,>_.-]*")

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from alerts.audit import AuditAction, AuditEvent
 from alerts.caveats import Tlp
@@ -26,7 +25,9 @@ from alerts.routing_types import Destination, DestinationKind
 from alerts.reminder_render import duration
 from alerts.reminders import Owed, Track, chased, deadline, overdue
 from alerts.revisions import RevisionText, changes
+from alerts.reminder_policy import zone_of
 from alerts.roles import Role
+from alerts.times import zone_line, zone_name
 from alerts.stats import ExchangeTimes, group_stats, median, percentile, period_bounds
 from alerts.incident import COUNT_MINIMUM, Incident, harmonised_counts
 from handlers.arrangements import status as arrangement_status
@@ -64,7 +65,7 @@ class Clock:
     def at(self, moment: datetime | None) -> str:
         if moment is None:
             return "—"
-        local = moment.astimezone(ZoneInfo(self.zone))
+        local = moment.astimezone(zone_of(self.zone))
         return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
@@ -130,7 +131,7 @@ class BoardGroup:
 
 def board(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime) -> dict[str, Any]:
     owed = overdue_for(viewer, overdue(uow.reminders.overdue(now), now, directory))
-    clock = Clock(viewer.timezone)
+    clock = Clock(directory.zone_for(viewer))
     groups: dict[tuple[str, str], BoardGroup] = {}
     for o in owed:
         contact = directory.contacts.get(o.contact)
@@ -147,7 +148,7 @@ def board(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime)
                references=", ".join(sorted({o.item.reference for o in owed})))
     references = sorted({o.item.reference for o in owed})
     return {"groups": [groups[k] for k in sorted(groups)], "count": len(owed), "references": references,
-            "can_act": may_act(viewer), "zone": viewer.timezone}
+            "can_act": may_act(viewer), "zone": zone_name(directory.zone_for(viewer))}
 
 
 def _tlp_class(tlp: Tlp) -> str:
@@ -188,7 +189,7 @@ def visible_summaries(uow: UnitOfWork, viewer: Contact, now: datetime) -> list[t
 def items_list(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime, filters: ItemFilters,
                topics: tuple[str, ...]) -> dict[str, Any]:
     problems = filters.problems(directory, topics)
-    clock = Clock(viewer.timezone)
+    clock = Clock(directory.zone_for(viewer))
     rows = []
     if not problems:
         for summary, view in visible_summaries(uow, viewer, now):
@@ -207,7 +208,7 @@ def items_list(uow: UnitOfWork, directory: Directory, viewer: Contact, now: date
         _consulted(uow, viewer, now, command="portal items",
                    references=", ".join(r["reference"] for r in rows))
     return {"rows": rows, "filters": filters, "problems": problems, "tlps": [t.value for t in Tlp],
-            "topics": topics, "countries": sorted(directory.organisations), "zone": viewer.timezone}
+            "topics": topics, "countries": sorted(directory.organisations), "zone": zone_name(directory.zone_for(viewer))}
 
 
 def _record_for(uow: UnitOfWork, viewer: Contact, reference_text: str) -> tuple[ItemRecord, ItemView]:
@@ -234,7 +235,7 @@ def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datet
         uow.audit.record(AuditEvent(action=AuditAction.REFUSAL, at=now, actor=viewer.id, channel=PORTAL_CHANNEL,
                                     detail={"command": "portal item", "reason": "not found or not theirs"}))
         raise
-    item, clock = record.item, Clock(viewer.timezone)
+    item, clock = record.item, Clock(directory.zone_for(viewer))
     reference = str(item.reference)
     overseer = view is ItemView.EVERY_RECIPIENT
     copies = own_copies(viewer, record)  # a recipient's own; a delegate's, those they held for someone away
@@ -252,7 +253,7 @@ def item_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datet
         "originator": _title(directory, item.originator), "created": clock.at(item.created_at),
         "ack_due": clock.at(item.ack_due), "feedback_due": clock.at(item.feedback_due),
         "erased": record.erasure is not None, "body": "" if record.erasure is not None else draft.body,
-        "closure": None, "withdrawal": None, "view": view.value, "overseer": overseer, "zone": viewer.timezone,
+        "closure": None, "withdrawal": None, "view": view.value, "overseer": overseer, "zone": zone_name(directory.zone_for(viewer)),
         "deliveries": [_copy(directory, clock, d) for d in record.deliveries if overseer or d.contact in copies],
         "revision": item.revision, "revised": clock.at(item.revised_at) if item.revised_at else None, "revisions": revisions,
         "forwards": [], "feedback": [],
@@ -337,9 +338,9 @@ def audit_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: date
     record, _ = _record_for(uow, viewer, reference_text)
     reference = str(record.item.reference)
     _consulted(uow, viewer, now, reference=reference, caveat=record.item.caveat.label(), command="portal audit")
-    clock = Clock(viewer.timezone)
+    clock = Clock(directory.zone_for(viewer))
     return {"reference": reference, "tlp": record.item.caveat.tlp.label,
-            "tlp_class": _tlp_class(record.item.caveat.tlp), "zone": viewer.timezone,
+            "tlp_class": _tlp_class(record.item.caveat.tlp), "zone": zone_name(directory.zone_for(viewer)),
             "entries": [{"seq": e.seq, "at": clock.at(e.recorded_at), "action": e.action, "actor": e.actor or "—",
                          "channel": e.channel or "—", "recipients": ", ".join(e.recipients),
                          "content": e.content,
@@ -517,7 +518,7 @@ def directory_page(uow: UnitOfWork, directory: Directory, viewer: Contact, now: 
                 continue
             people.append({"id": contact.id, "name": contact.name, "organisation": contact.organisation,
                            "desk": contact.desk or "—", "roles": ", ".join(sorted(r.value for r in contact.roles)),
-                           "timezone": contact.timezone, "backup": contact.backup or "—",
+                           "timezone": zone_line(directory, contact), "backup": contact.backup or "—",
                            "accounts": ", ".join(str(i) for i in contact.identities) or "none"})
     arrangements = []
     if sees_arrangements:

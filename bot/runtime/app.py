@@ -179,7 +179,7 @@ def build_runtime(settings: Settings, out: TextIO = sys.stdout, clock: Clock | N
         sealer = CaseKeySealer(connection, keyring, clock)
         return sealer, SqlAuditLog(connection, keyring, clock, sealer=sealer)
 
-    directory = DatabaseDirectory(engine)
+    directory = DatabaseDirectory(engine, default_zone=settings.bot.default_timezone)
     # Units of work ask at their start whether device actions can be carried out: a connector attaches
     # its device trust after this (the Matrix wiring).
     uow_factory = SqlUnitOfWorkFactory(engine, sealing, clock, directory=directory,

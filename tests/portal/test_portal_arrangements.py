@@ -67,7 +67,7 @@ def test_a_coordinator_ends_one_and_it_shows_as_ended(world: PortalWorld) -> Non
     number = next(w.strip("#") for a in world.say("rso-coordinator", "/arrangement list")
                   for line in a.splitlines() if "MoU TH-CA 2026" in line for w in line.split() if w.startswith("#"))
     answer = post(client, "/arrangements/end", {"which": number, "reason": "superseded"})
-    assert "Ended arrangement" in answer.body
+    assert answer.status == 200 and "Ended arrangement" in answer.body
     row = row_of(answer.body, "MoU TH-CA 2026")
     assert "ended on 2026-11-23 (superseded)" in row and "not-in-force" in answer.body
 
@@ -75,13 +75,17 @@ def test_a_coordinator_ends_one_and_it_shows_as_ended(world: PortalWorld) -> Non
 def test_refusals_are_the_commands_own_and_escaped(world: PortalWorld) -> None:
     client = logged_in(world, "rso-coordinator")
     past = post(client, "/arrangements/add", {**ADD, "until": "2026-01-31", "from": ""})
-    assert "until:2026-01-31 is past" in past.body
+    assert past.status == 400 and "until:2026-01-31 is past" in past.body
     unknown = post(client, "/arrangements/add", {**ADD, "between": "TH,XX"})
-    assert "XX" in unknown.body and "Recorded" not in unknown.body
+    assert unknown.status == 400 and "XX" in unknown.body and "Recorded" not in unknown.body
     hostile = post(client, "/arrangements/add", {**ADD, "between": "<b>TH</b>"})
-    assert "&lt;b&gt;TH&lt;/b&gt;" in hostile.body and "<b>TH</b>" not in hostile.body
+    assert hostile.status == 400 and "&lt;b&gt;TH&lt;/b&gt;" in hostile.body and "<b>TH</b>" not in hostile.body
     injected = post(client, "/arrangements/add", {**ADD, "doc": 'MoU" until:2026-11-24 x:"'})
-    assert "may not hold quotation marks" in injected.body and "Recorded" not in injected.body
+    assert injected.status == 400 and "may not hold quotation marks" in injected.body and "Recorded" not in injected.body
+    unknown_end = post(client, "/arrangements/end", {"which": "999", "reason": "superseded"})
+    assert unknown_end.status == 400 and "Ended" not in unknown_end.body
+    wrong_end = post(client, "/arrangements/end", {"which": "x", "reason": "superseded"})
+    assert wrong_end.status == 400 and "by its number" in wrong_end.body
     assert "<td>MoU TH-CA 2026</td>" not in client.get("/arrangements").body  # none of them was recorded
 
 
@@ -97,7 +101,8 @@ def test_auditors_read_it_without_forms_and_are_refused_by_the_commands_role_rul
     page = client.get("/arrangements")
     assert page.status == 200 and "Sharing arrangements" in page.body and "add-arrangement" not in page.body
     answer = post(client, "/arrangements/add", ADD)
-    assert "/arrangement needs one of these roles" in answer.body and "Recorded" not in answer.body
+    assert answer.status == 403 and "/arrangement needs one of these roles" in answer.body
+    assert "Recorded" not in answer.body
     assert "<td>MoU TH-CA 2026</td>" not in client.get("/arrangements").body
 
 
@@ -131,4 +136,4 @@ def test_an_admin_records_one_and_the_same_again_is_refused_as_in_chat(world: Po
     client = logged_in(world, "rso-admin")
     assert "Recorded arrangement" in post(client, "/arrangements/add", ADD).body
     again = post(client, "/arrangements/add", ADD)
-    assert "Not recorded:" in again.body and again.body.count("<td>MoU TH-CA 2026</td>") == 1
+    assert again.status == 400 and "Not recorded:" in again.body and again.body.count("<td>MoU TH-CA 2026</td>") == 1

@@ -527,3 +527,68 @@ def test_a_login_page_left_open_too_long_says_to_ask_for_a_new_link(world: Porta
     answer = client.post("/login", {"csrf": page.field("csrf"), "token": page.field("token")})
     assert answer.status == 403 and "Link refused" in answer.body
     assert "/portal" in answer.body and "reload" not in answer.body
+
+
+def test_someone_added_without_a_zone_reads_times_on_the_configured_default_in_chat_and_portal(
+        world: PortalWorld) -> None:
+    # The example configuration's default_timezone is Asia/Bangkok.
+    added = world.say("rso-admin", "/member add console:th-newcomer country:TH role:officer")
+    assert any("time zone Asia/Bangkok (the network's default)" in a for a in added), added
+    whoami = world.say("th-newcomer", "/whoami")
+    assert any("Time zone: Asia/Bangkok (the network's default)" in a for a in whoami), whoami
+    sent = world.say("my-officer", "/alert to:@th-newcomer tlp:amber topic:document-fraud\nCheck the manifest")
+    assert sent, sent
+    world.call(world.runtime.worker.settle())
+    delivered = [m.text for m in world.sink.sent if str(m.destination) == "direct:console:th-newcomer"]
+    assert any("UTC+7" in text for text in delivered), delivered  # Bangkok's clock, as the portal's
+    client = Client(world.url)
+    client.log_in(world.login_link("th-newcomer"))
+    page = client.get("/items/A-2026-0003")
+    assert page.status == 200 and "Times in Asia/Bangkok" in page.body and "Times in UTC" not in page.body
+    local = world.clock.now().astimezone(ZoneInfo("Asia/Bangkok"))
+    assert f"{local:%Y-%m-%d %H:%M}" in page.body
+    assert "Times in Asia/Bangkok" in client.get("/board").body
+
+
+def test_a_form_sent_after_the_session_ended_says_so_and_does_nothing(world: PortalWorld) -> None:
+    client = Client(world.url)
+    client.log_in(world.login_link("rso-coordinator"))
+    csrf = client.get("/board").field("csrf")
+    sent = len(world.sink.sent)
+    world.advance(timedelta(minutes=31))
+    answer = client.post("/items/A-2026-0001/remind", {"csrf": csrf})
+    assert answer.status == 403 and "Location" not in answer.headers
+    assert "session ended" in answer.body and "nothing was done" in answer.body.lower()
+    assert "/portal" in answer.body  # how to log in again
+    world.call(world.runtime.worker.settle())
+    assert not [m for m in world.sink.sent[sent:] if "A-2026-0001" in (m.text or "")]
+    add = client.post("/arrangements/add", {"csrf": csrf, "between": "TH,CA"})
+    assert add.status == 403 and "session ended" in add.body
+
+
+def test_a_page_not_theirs_answers_404_before_its_query_is_read(world: PortalWorld) -> None:
+    client = Client(world.url)
+    client.log_in(world.login_link("th-npoc"))  # no access to Statistics
+    for path in ("/stats?period=x", "/stats?period=30d", "/stats"):
+        answer = client.get(path)
+        assert answer.status == 404 and "Statistics" not in answer.body.split("<main>")[1], path
+
+
+def test_an_invalid_bulletin_month_gives_the_bulletins_own_form_and_example(world: PortalWorld) -> None:
+    client = Client(world.url)
+    client.log_in(world.login_link("th-npoc"))
+    for month in ("2026-13", "2026-00", "Nov"):
+        answer = client.get(f"/bulletin?month={month}")
+        assert answer.status == 400 and "/stats" not in answer.body, month
+        assert "YYYY-MM" in answer.body and "/bulletin?month=2026-10" in answer.body, month
+    assert client.get("/bulletin?month=2026-10").status == 200
+
+
+def test_the_not_found_page_keeps_the_menu_for_a_logged_in_viewer(world: PortalWorld) -> None:
+    client = Client(world.url)
+    assert "<nav>" not in client.get("/no-such-page").body  # nobody logged in: no menu
+    client.log_in(world.login_link("rso-coordinator"))
+    for path in ("/no-such-page", "/items/A-2099-0001", "/items/nonsense"):
+        answer = client.get(path)
+        assert answer.status == 404 and "<nav>" in answer.body and 'href="/board"' in answer.body, path
+        assert "Log out" in answer.body, path

@@ -26,9 +26,9 @@ def counts(engine: Engine) -> dict[str, int]:
 
 
 def test_seeding_stores_the_configured_directory_and_loads_it_back_equal(engine: Engine) -> None:
-    source = DatabaseDirectory(engine)
+    source = DatabaseDirectory(engine, default_zone=EXAMPLE.bot.default_timezone)
     loaded = source.seed(EXAMPLE.directory())
-    assert loaded == EXAMPLE.directory()
+    assert loaded == EXAMPLE.directory() and loaded.default_zone == "Asia/Bangkok"
     assert [o.code for o in loaded.members()] == [o.code for o in EXAMPLE.directory().members()]  # order kept
     assert loaded.point_of_contact("TH", "immigration").id == "th-immigration"
     assert loaded.arrangements_between("AU", "CA")

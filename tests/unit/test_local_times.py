@@ -174,8 +174,11 @@ roles = ["officer"]
 identities = ["console:th-sydney"]
 timezone = "Australia/Sydney"
 """, tmp_path / "config.toml")
-    contacts = settings.directory().contacts
-    assert (contacts["th-npoc"].timezone, contacts["th-sydney"].timezone) == ("Asia/Bangkok", "Australia/Sydney")
+    directory = settings.directory()
+    contacts = directory.contacts
+    assert (contacts["th-npoc"].timezone, contacts["th-sydney"].timezone) == ("", "Australia/Sydney")  # their own
+    assert (directory.zone_for(contacts["th-npoc"]), directory.zone_for(contacts["th-sydney"])) == (
+        "Asia/Bangkok", "Australia/Sydney")
 
 
 def test_reminders_and_escalations_say_what_is_asked_first_on_the_readers_clock() -> None:

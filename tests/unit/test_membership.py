@@ -226,7 +226,7 @@ def test_a_backup_may_be_named_by_account(admin: Admin) -> None:
 
 def test_without_a_backup_the_answer_says_what_that_means(admin: Admin) -> None:
     [answer] = admin.says("admin", "/member add console:somchai country:TH role:contact desk:police")
-    assert "time zone UTC; no backup (their open items would stay with nobody if they left" in answer
+    assert "time zone UTC (the network's default); no backup (their open items would stay with nobody if they left" in answer
 
 
 @pytest.mark.parametrize("text, expected", [

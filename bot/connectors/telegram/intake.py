@@ -404,8 +404,8 @@ class Intake:
         return not fresh
 
     def _zone_of(self, user_id: int) -> str:
-        contact = self._directory.current().contact_for(UserRef(TG, f"user:{user_id}"))
-        return contact.timezone if contact is not None else "UTC"
+        directory = self._directory.current()
+        return directory.zone_for(directory.contact_for(UserRef(TG, f"user:{user_id}")))
 
     def _may_post(self, user_id: int, kind: str) -> bool:
         """Only someone the dispatcher would take the finished command from is walked through the form."""
