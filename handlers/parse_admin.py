@@ -77,15 +77,16 @@ def parse_member(rest: str, vocabulary: Vocabulary) -> MemberAddCommand | Member
 _CONTACT_ID = re.compile(r"@?[a-z0-9][a-z0-9._-]{0,199}")
 
 
-def _person(word: str) -> str:
-    """An account, or a contact id as the directory has it (th-immigration): who /member backup names."""
+def _person(word: str, example: str = MEMBER_BACKUP_EXAMPLE) -> str:
+    """An account, or a contact id as the directory has it (th-immigration): who /member backup and
+    /member remove name."""
     try:
         return parse_user(word)
     except InvalidValue:
         if _CONTACT_ID.fullmatch(word.lower()):
             return word.lower().removeprefix("@")
         raise CommandSyntaxError(f"'{shorten(word, 40)}' is neither an account nor a contact id. "
-                                 f"Example: {MEMBER_BACKUP_EXAMPLE}") from None
+                                 f"Example: {example}") from None
 
 
 def _member_backup(text: str) -> MemberBackupCommand:
@@ -148,8 +149,12 @@ def member_name_problem(name: str | None) -> str | None:
 
 
 def _member_remove(text: str) -> MemberRemoveCommand:
-    """`/member remove USER [reason:"..."]`; free text after the user is the reason too."""
-    user, after = _take_user(text, "member remove", MEMBER_REMOVE_EXAMPLE)
+    """`/member remove USER [reason:"..."]`, USER an account or a contact id; free text after the user
+    is the reason too."""
+    word, after = take_word(text)
+    if not word:
+        raise CommandSyntaxError(f"/member remove needs a user, first. Example: {MEMBER_REMOVE_EXAMPLE}")
+    user = _person(word, MEMBER_REMOVE_EXAMPLE)
     scan = scan_fields(after, MEMBER_REMOVE_FIELDS, after_words=True)
     reason = scan.single(MEMBER_REMOVE_FIELDS).get("reason")
     if reason and scan.text:

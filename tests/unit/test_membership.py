@@ -371,11 +371,11 @@ def test_offboarding_on_the_console_counts_the_rooms_they_are_in_not_every_room(
     admin.directory.directory = Directory.build(base.organisations.values(),
                                                 [*base.contacts.values(), person("th-solo", "TH", Role.CONTACT),
                                                  person("th-two", "TH", Role.CONTACT)], rooms, base.arrangements)
-    [answer] = admin.says("admin", "/member remove console:th-solo")
+    [answer] = admin.says("admin", "/member remove th-solo")
     assert "Removing them from 1 room:\n  remove th-solo (console:th-solo) from Thailand room\n" in answer
     assert [(a.room, a.total) for a in admin.actions()] == [(THAILAND, 1)]
     admin.store.present[ChatRef.parse("console:#iom")] = {UserRef.parse("console:th-two"): "joined"}
-    [answer] = admin.says("admin", "/member remove console:th-two")
+    [answer] = admin.says("admin", "/member remove Th-Two")
     assert "Removing them from 2 rooms:" in answer
     assert {a.room_name for a in admin.actions() if a.contact == "th-two"} == {"Thailand room", "IOM room"}
 
