@@ -147,6 +147,11 @@ class Plan:
     def __bool__(self) -> bool:
         return bool(self.actions)
 
+    @property
+    def rooms(self) -> int:
+        """How many rooms the actions are in: two accounts of one person in one room are one room."""
+        return len({a.room for a in self.actions})
+
 
 def _numbered(actions: list[PlannedAction]) -> tuple[PlannedAction, ...]:
     return tuple(replace(a, total=len(actions)) for a in actions)
@@ -183,12 +188,16 @@ def offboarding_plan(contact: Contact, directory: Directory, run: Run,
     """Removal from every registered room on every platform the person has an account on where they
     may be: not only the rooms the directory put them in, since they may have joined others on their
     own. A Matrix room whose members the bot knows (`present`: the sync keeps them) and where they are
-    not is left out; elsewhere (Telegram cannot list a group's members) every room is tried. `note`:
-    the admin's reason, shown to the person where the platform shows one."""
+    not is left out. The console has no real rooms: its members are those the directory puts there and
+    those the bot brought in (the roster records them), so only those rooms are planned. Elsewhere
+    (Telegram cannot list a group's members) every room is tried. `note`: the admin's reason, shown
+    to the person where the platform shows one."""
     known = present or {}
 
     def maybe_in(room: Room, account: UserRef) -> bool:
         members = known.get(room.chat)
+        if room.chat.platform is Platform.CONSOLE:
+            return belongs_in(contact, room) or account in (members or ())
         return room.chat.platform is not Platform.MATRIX or members is None or account in members
 
     actions = [PlannedAction(RoomAction.REMOVE, room.chat, room.name, a, contact.id, "offboarding", run.op,

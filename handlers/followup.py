@@ -203,7 +203,7 @@ def acknowledge(ctx: CommandContext, reference: Reference) -> None:
         note_act(ctx, delivery.contact, f"acknowledged {reference}")
     done = (f"{title(ctx, me)} acknowledged" if shared_chat(ctx.message.chat, ctx.message.direct)
             else "Acknowledged")  # a room sees who; a direct chat is only theirs
-    ctx.answer(f"{done} {reference}{_for(ctx, delivery, on_behalf)}. {_feedback_hint(ctx, record)}")
+    ctx.answer(f"{done} {reference}{_for(ctx, delivery, on_behalf)}. {_feedback_hint(ctx, record, delivery)}")
 
 
 def _who(ctx: CommandContext) -> str:
@@ -212,11 +212,14 @@ def _who(ctx: CommandContext) -> str:
     return title(ctx, sender_of(ctx).id) if shared else "You"
 
 
-def _feedback_hint(ctx: CommandContext, record: ItemRecord) -> str:
-    """How to send feedback next: by a button (Telegram), replying to the message that carried it,
-    which the connector takes as /reply; typed, the command itself."""
+def _feedback_hint(ctx: CommandContext, record: ItemRecord, delivery: DeliveryRecord) -> str:
+    """How to send feedback next: by a button (Telegram), or typed on Telegram where the copy went
+    to Telegram too, replying to the message that carried it, which the connector takes as /reply;
+    elsewhere, the command itself."""
     reference = record.item.reference
-    if ctx.message.pressed is not None:
+    on_telegram = (ctx.message.chat.platform is Platform.TELEGRAM
+                   and Destination.parse(delivery.destination).platform is Platform.TELEGRAM)
+    if ctx.message.pressed is not None or on_telegram:
         noun = record.item.kind.noun.lower()
         what = "your answer" if record.item.kind is ItemKind.REQUEST else "feedback"
         return f"To send {what}, reply to the {noun}'s message."

@@ -64,6 +64,11 @@ def _plan_actions(ctx: CommandContext, gateway: MembershipGateway, plan: Plan, w
     return planned
 
 
+def _rooms(plan: Plan) -> str:
+    """The rooms a plan's actions are in, counted as rooms (not as actions), as the answer says it."""
+    return f"{plan.rooms} room{'s' if plan.rooms != 1 else ''}"
+
+
 def _action_lines(actions: tuple[PlannedAction, ...], limit: int = 20) -> list[str]:
     lines = [f"  {a.describe()}" for a in actions[:limit]]
     if len(actions) > limit:
@@ -176,7 +181,7 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
              + (f"backup {chosen.title(after)}." if chosen is not None
                 else "no backup (their open items would stay with nobody if they left: add one with backup:).")]
     if plan.actions:
-        lines.append(f"Bringing them into {len(plan.actions)} room{'s' if len(plan.actions) != 1 else ''}:")
+        lines.append(f"Bringing them into {_rooms(plan)}:")
         lines += _action_lines(plan.actions)
         lines.append(_WHEN_DONE if ctx.in_chat else _WHEN_DONE_ELSEWHERE)
     else:
@@ -235,7 +240,7 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
     lines = [f"Removed {contact.title(directory)} (@{contact.id}) from the directory"
              + (f" ({command.reason})." if command.reason else ".")]
     if plan.actions:
-        lines.append(f"Removing them from {len(plan.actions)} room{'s' if len(plan.actions) != 1 else ''}:")
+        lines.append(f"Removing them from {_rooms(plan)}:")
         lines += _action_lines(plan.actions)
         lines.append(_WHEN_DONE if ctx.in_chat else _WHEN_DONE_ELSEWHERE)
     backup = directory.backup_for(contact)

@@ -77,15 +77,16 @@ def parse_member(rest: str, vocabulary: Vocabulary) -> MemberAddCommand | Member
 _CONTACT_ID = re.compile(r"@?[a-z0-9][a-z0-9._-]{0,199}")
 
 
-def _person(word: str) -> str:
-    """An account, or a contact id as the directory has it (th-immigration): who /member backup names."""
+def _person(word: str, example: str = MEMBER_BACKUP_EXAMPLE) -> str:
+    """An account, or a contact id as the directory has it (th-immigration): who /member backup and
+    /member remove name."""
     try:
         return parse_user(word)
     except InvalidValue:
         if _CONTACT_ID.fullmatch(word.lower()):
             return word.lower().removeprefix("@")
         raise CommandSyntaxError(f"'{shorten(word, 40)}' is neither an account nor a contact id. "
-                                 f"Example: {MEMBER_BACKUP_EXAMPLE}") from None
+                                 f"Example: {example}") from None
 
 
 def _member_backup(text: str) -> MemberBackupCommand:
@@ -123,19 +124,37 @@ def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
     organisation = parse_organisation(values["org"], vocabulary, example="country:TH")
     role = checked(Role.parse, values["role"])
     desk = parse_desk(organisation, values["desk"], vocabulary) if "desk" in values else None
-    zone = values.get("tz")
-    if zone is not None and not known_zone(zone):
-        raise CommandSyntaxError(f"Time zone '{shorten(zone, 40)}' is not valid: use an IANA zone such as "
-                                 f"Asia/Bangkok or UTC. Example: {MEMBER_ADD_FULL_EXAMPLE}")
-    name = values.get("name")
-    if name is not None and (len(name) > 100 or any(ch in name for ch in "\n\r")):
-        raise CommandSyntaxError(f"A name is one line of up to 100 characters. Example: {MEMBER_ADD_FULL_EXAMPLE}")
+    zone, name = values.get("tz"), values.get("name")
+    problem = member_zone_problem(zone) or member_name_problem(name)
+    if problem is not None:
+        raise CommandSyntaxError(f"{problem} Example: {MEMBER_ADD_FULL_EXAMPLE}")
     return MemberAddCommand(user, organisation, role, desk, name, values.get("backup"), zone)
 
 
+# The rules of /member add's tz: and name:, here once: `liaison-bot member add --tz/--name` applies them too
+# (bot/cli/member.py), each giving its own example.
+
+def member_zone_problem(zone: str | None) -> str | None:
+    """What is wrong with a person's time zone as given, or None (none given is fine: UTC)."""
+    if zone is not None and not known_zone(zone):
+        return f"Time zone '{shorten(zone, 40)}' is not valid: use an IANA zone such as Asia/Bangkok or UTC."
+    return None
+
+
+def member_name_problem(name: str | None) -> str | None:
+    """What is wrong with a person's display name as given, or None (none given: their account's name)."""
+    if name is not None and (len(name) > 100 or any(ch in name for ch in "\n\r")):
+        return "A name is one line of up to 100 characters."
+    return None
+
+
 def _member_remove(text: str) -> MemberRemoveCommand:
-    """`/member remove USER [reason:"..."]`; free text after the user is the reason too."""
-    user, after = _take_user(text, "member remove", MEMBER_REMOVE_EXAMPLE)
+    """`/member remove USER [reason:"..."]`, USER an account or a contact id; free text after the user
+    is the reason too."""
+    word, after = take_word(text)
+    if not word:
+        raise CommandSyntaxError(f"/member remove needs a user, first. Example: {MEMBER_REMOVE_EXAMPLE}")
+    user = _person(word, MEMBER_REMOVE_EXAMPLE)
     scan = scan_fields(after, MEMBER_REMOVE_FIELDS, after_words=True)
     reason = scan.single(MEMBER_REMOVE_FIELDS).get("reason")
     if reason and scan.text:

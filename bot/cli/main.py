@@ -63,7 +63,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     # on a platform the file does not enable, which nothing could reach.
     for line in warning_lines(settings):
         print(f"warning: {line}", file=sys.stderr)
-    print(f"{settings.source}: OK ({len(directory.organisations)} organisations, {len(directory.contacts)} contacts, "
+    print(f"{settings.given}: OK ({len(directory.organisations)} organisations, {len(directory.contacts)} contacts, "
           f"{len(directory.rooms)} rooms)")
     return 0
 
@@ -106,7 +106,7 @@ def cmd_run(args: argparse.Namespace, console_only: bool = False) -> int:
         settings = _with_console(settings)
     else:
         if not _enabled(settings):
-            print(f"{settings.source}: no connector is enabled; enable [console], [matrix] or [telegram].",
+            print(f"{settings.given}: no connector is enabled; enable [console], [matrix] or [telegram].",
                   file=sys.stderr)
             return 2
         problems = settings.check_secrets()

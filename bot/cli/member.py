@@ -3,11 +3,12 @@
     liaison-bot member import FILE [--dry-run] [--as ADMIN]     # .csv or .toml; every row checked first
                                                                 # (a CSV with a `role` column: the portal's list)
     liaison-bot member export [--format csv|toml] [--output PATH]
-    liaison-bot member add USER --country TH --role contact [--desk D] [--as ADMIN]
+    liaison-bot member add USER --country TH --role contact [--desk D] [--name N] [--backup B] [--tz Z] [--as ADMIN]
     liaison-bot member remove USER [--reason TEXT] [--dry-run] [--as ADMIN]   # USER: an account or a contact id
 
-A refusal (someone not in the directory, a country or desk the network lacks) changes nothing, is
-printed on standard error and exits 1.
+A refusal (someone not in the directory, a country or desk the network lacks, a backup who is not
+someone else in it) changes nothing, is printed on standard error and exits 1; a value that is not
+valid (a role, a time zone, a name: the rules of /member add, handlers/parse_admin.py) exits 2.
 
 Changes go through the same code as /member (handlers/membership.py), in one transaction with
 their audit entries; the room actions they plan are outbox rows that the running bot carries out.
@@ -36,6 +37,7 @@ from alerts.errors import InvalidValue
 from alerts.identity import ChatRef, Platform
 from alerts.membership import PlannedAction, Run, onboarding_plan
 from alerts.messages import InboundMessage
+from alerts.roles import ACCEPTED as ROLES_ACCEPTED
 from alerts.roles import Role
 from bot.config.settings import Settings
 from bot.cli.member_portal import COLUMNS as PORTAL_COLUMNS
@@ -43,8 +45,11 @@ from bot.cli.member_portal import check_portal_rows, is_portal_header, read_port
 from bot.cli.member_rows import RowError, check_rows, read_rows, render_export
 from handlers.commands import MemberAddCommand, MemberRemoveCommand
 from handlers.context import CommandContext
+from handlers.parse_admin import member_name_problem, member_zone_problem
 from handlers.values import parse_user
 
+CLI_ADD_EXAMPLE = ('liaison-bot member add @somchai:example.org --country TH --role contact --name "Somchai P." '
+                   '--backup @kanya:example.org --tz Asia/Bangkok')
 CLI_CHAT = ChatRef(Platform.CONSOLE, "@liaison-cli")  # answers to it are printed, never queued
 
 
@@ -69,19 +74,28 @@ def register(subparsers: Any, settings_from_args: Callable[[argparse.Namespace],
     p.add_argument("--output", type=Path, help="a new file, made 0600 (default: standard output)")
     p.set_defaults(handler=runs(cmd_export))
 
-    p = actions.add_parser("add", parents=parents, help="as /member add: add a person and bring them into their rooms")
+    p = actions.add_parser("add", parents=parents, help="as /member add: add a person and bring them into their rooms",
+                           description="As /member add: add a person (or, for someone already in the directory, "
+                                       "add the role and change only what is given) and bring them into their "
+                                       f"rooms. Example: {CLI_ADD_EXAMPLE}")
     p.add_argument("user", help="an account: console:alice, telegram:user:42, @alice:example.org")
-    p.add_argument("--country", "--org", dest="organisation", required=True)
-    p.add_argument("--role", required=True)
-    p.add_argument("--desk")
-    p.add_argument("--as", dest="admin")
+    p.add_argument("--country", "--org", dest="organisation", required=True,
+                   help="the organisation's code in the network, as TH (as country: or org:)")
+    p.add_argument("--role", required=True, help=f"what they do (as role:): {ROLES_ACCEPTED}")
+    p.add_argument("--desk", help="a desk of their organisation, as immigration (as desk:)")
+    p.add_argument("--name", help='how the bot names them, one line of up to 100 characters, as "Somchai P." '
+                                  "(as name:; default: their account's name)")
+    p.add_argument("--backup", help="who takes over their open items when they leave: a contact id or an account "
+                                    "in the directory (as backup:)")
+    p.add_argument("--tz", help="their time zone, an IANA zone such as Asia/Bangkok (as tz:; default: UTC)")
+    p.add_argument("--as", dest="admin", help="the admin the audit records (a contact id; default: the first admin)")
     p.set_defaults(handler=runs(cmd_add))
 
     p = actions.add_parser("remove", parents=parents, help="as /member remove: offboard from every room, hand over items")
     p.add_argument("user", help="an account or a contact id")
-    p.add_argument("--reason")
+    p.add_argument("--reason", help="why they leave: recorded, and shown to them where the platform shows one")
     p.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
-    p.add_argument("--as", dest="admin")
+    p.add_argument("--as", dest="admin", help="the admin the audit records (a contact id; default: the first admin)")
     p.set_defaults(handler=runs(cmd_remove))
 
 
@@ -298,8 +312,13 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     except InvalidValue as error:
         print(error, file=sys.stderr)
         return 2
+    problem = member_zone_problem(args.tz) or member_name_problem(args.name)
+    if problem is not None:
+        print(f"{problem} Example: {CLI_ADD_EXAMPLE}", file=sys.stderr)
+        return 2
     organisation = args.organisation.strip().upper()
-    command = MemberAddCommand(user, organisation, role, args.desk.lower() if args.desk else None)
+    command = MemberAddCommand(user, organisation, role, args.desk.lower() if args.desk else None,
+                               args.name, args.backup, args.tz)
     return _run_handler(settings, args.admin, False, lambda ctx: member_add(ctx, command))
 
 

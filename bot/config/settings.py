@@ -85,6 +85,8 @@ class Sections:
 @settings
 class Settings(Sections):
     source: Path = field(kw_only=True)  # the file, absolute; relative paths in it were resolved from its folder
+    # The file as the operator typed it: every line about the file (error, warning, OK) begins with it.
+    given: Path = field(kw_only=True)
     warnings: tuple[str, ...] = field(default=(), kw_only=True)  # one line each, same form as errors
 
     def directory(self) -> Directory:
@@ -124,7 +126,7 @@ class Settings(Sections):
             try:
                 ref.read()
             except SecretError as exc:
-                problems.append(f"{self.source}: {key}: {exc}")
+                problems.append(f"{self.given}: {key}: {exc}")
         return problems
 
 
@@ -167,7 +169,8 @@ def settings_from_data(data: dict[str, Any], path: Path) -> Settings:
     if problems:
         raise ConfigError([_line(path, loc, message) for loc, message in problems])
     values = {name: getattr(sections, name) for name in fields_of(Sections)}
-    return Settings(**values, source=source, warnings=tuple(f"{path}: {line}" for line in load.warnings))
+    return Settings(**values, source=source, given=Path(path),
+                    warnings=tuple(f"{path}: {line}" for line in load.warnings))
 
 
 def _unregistered_witness(load: Load) -> list[tuple[Loc, str]]:

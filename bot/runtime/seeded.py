@@ -44,7 +44,7 @@ def warning_lines(settings: Settings) -> list[str]:
     for aside in seeded_aside(settings):
         if aside.kind == "room":
             platform = aside.platforms[0]
-            lines.append(f'{settings.source}: {key_path(aside)}.chat: "{aside.name}" is on {platform.value}, '
+            lines.append(f'{settings.given}: {key_path(aside)}.chat: "{aside.name}" is on {platform.value}, '
                          f"{not_run(platform, platforms)}: set aside, nothing is posted there nor synced; expected a "
                          f'room on a platform it runs, such as "{ROOM_EXAMPLES[example]}", or enable '
                          f"[{platform.value}]")
@@ -53,7 +53,7 @@ def warning_lines(settings: Settings) -> list[str]:
         accounts = ", ".join(str(i) for i in contact.identities) or "none"
         found = routes.get(aside.name)
         routed = f"; routed to by: {', '.join(found.routes)}" if found is not None else ""
-        lines.append(f"{settings.source}: {key_path(aside)}.identities: contact {contact.id} "
+        lines.append(f"{settings.given}: {key_path(aside)}.identities: contact {contact.id} "
                      f"({contact.title(directory)}) has {NO_ACCOUNT} (accounts: {accounts}): set aside, nothing "
                      f"reaches them; expected an account on a platform this bot runs ({running_text(platforms)}), "
                      f'such as "{ACCOUNT_EXAMPLES[example]}"{routed}')

@@ -121,3 +121,20 @@ def test_nothing_is_set_aside_or_told_when_every_room_and_contact_is_reached(
 
     assert not [t for t in asyncio.run(start()) if "Set aside" in t]
     assert not [r for r in caplog.records if "set aside" in r.getMessage()]
+
+
+def test_check_config_names_the_file_as_typed_in_its_warnings_as_in_its_errors(
+        seeded: tuple[Path, int, int], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """One way for every line about the file: the path given on the command line, not its absolute form."""
+    config, _, _ = seeded
+    monkeypatch.chdir(config.parent)
+    assert cli("check-config", "--config", config.name) == 0
+    captured = capsys.readouterr()
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2 and all(w.startswith(f"warning: {config.name}: network.") for w in warnings), warnings
+    assert captured.out.startswith(f"{config.name}: OK (")
+    config.write_text(config.read_text().replace("[storage]\n", '[storage]\npassword = { env = "LIAISON_NOT_SET_HERE" }\n', 1))
+    monkeypatch.delenv("LIAISON_NOT_SET_HERE", raising=False)
+    assert cli("check-config", "--config", config.name) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning:")]
+    assert errors == [f"{config.name}: storage.password: environment variable LIAISON_NOT_SET_HERE is not set"]

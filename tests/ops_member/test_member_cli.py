@@ -123,3 +123,51 @@ def test_remove_dry_run_says_first_what_would_be_done_and_does_nothing(config: P
     assert rest[0] == "  Removed National point of contact (Thailand) (@th-npoc) from the directory."
     assert all(line.startswith("  ") for line in rest)  # each line is what the command would answer
     assert in_directory(config, "th-npoc")
+
+
+def test_add_takes_a_name_a_backup_and_a_time_zone_as_the_chat_command_does(config: Path, capsys) -> None:  # noqa: ANN001
+    code, out, err = member(config, capsys, "add", "@somchai:example.org", "--country", "TH", "--role", "contact",
+                            "--name", "Somchai P.", "--backup", "th-npoc", "--tz", "Asia/Bangkok")
+    assert code == 0, err
+    assert out.startswith("Added Somchai P. (@somchai, Thailand) with roles contact; time zone Asia/Bangkok; "
+                          "backup National point of contact (Thailand).")
+    runtime = build_runtime(load_settings(config), out=io.StringIO(), notice=io.StringIO())
+    try:
+        somchai = runtime.directory.current().contact("somchai")
+    finally:
+        asyncio.run(runtime.close())
+    assert somchai is not None and (somchai.name, somchai.backup, somchai.timezone) == (
+        "Somchai P.", "th-npoc", "Asia/Bangkok")
+
+
+@pytest.mark.parametrize("extra, code, said", [
+    (("--tz", "Mars/Olympus"), 2, "Time zone 'Mars/Olympus' is not valid: use an IANA zone such as Asia/Bangkok or "
+                                  "UTC. Example: liaison-bot member add @somchai:example.org --country TH"),
+    (("--name", "x" * 101), 2, "A name is one line of up to 100 characters. Example: liaison-bot member add"),
+    (("--backup", "nobody-here"), 1, "Backup nobody-here is not someone else in the directory"),
+])
+def test_add_refuses_a_bad_zone_name_or_backup_as_the_chat_command_does_and_changes_nothing(
+        config: Path, capsys, extra, code, said) -> None:  # noqa: ANN001
+    got, out, err = member(config, capsys, "add", "console:bob", "--country", "TH", "--role", "contact", *extra)
+    assert got == code and not out and said in err and "Traceback" not in err
+    assert not in_directory(config, "bob")
+
+
+def test_every_option_of_member_add_and_remove_has_help_text(config: Path, capsys) -> None:  # noqa: ANN001
+    import argparse
+
+    def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+    member_parser = subparsers(cli.build_parser())["member"]
+    for action in ("add", "remove"):
+        options = [a for a in subparsers(member_parser)[action]._actions if a.dest not in ("help", "config")]
+        assert {a.dest for a in options} >= ({"user", "organisation", "role", "desk", "name", "backup", "tz", "admin"}
+                                             if action == "add" else {"user", "reason", "dry_run", "admin"})
+        with pytest.raises(SystemExit) as done:
+            cli.main(["--config", str(config), "member", action, "--help"])
+        assert done.value.code == 0
+        shown = " ".join(capsys.readouterr().out.split())
+        for option in options:
+            assert option.help, (action, option.dest)
+            assert " ".join(option.help.split()) in shown, (action, option.dest)

@@ -58,6 +58,18 @@ async def test_acknowledge_button(tmp_path, fake, monkeypatch) -> None:
         assert delivery_row(bot, reference).state == "acknowledged"
 
 
+async def test_a_typed_ack_on_telegram_points_to_replying_to_the_alerts_message_as_the_button_does(
+        tmp_path, fake, monkeypatch) -> None:  # noqa: ANN001
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        delivery, reference = await delivered(fake)
+        await eventually(lambda: delivery_row(bot, reference).platform_message_id
+                         == f"{TH_NPOC.id}:{delivery.message_id}", "the delivery recorded")
+        fake.says(TH_NPOC, f"/ack {reference}")
+        await eventually(lambda: to(fake, TH_NPOC.id, f"Acknowledged {reference}"), "the ack answer")
+        [answer] = to(fake, TH_NPOC.id, f"Acknowledged {reference}")
+        assert answer.text == f"Acknowledged {reference}. To send feedback, reply to the alert's message."
+
+
 async def test_snooze_button_asks_how_long_and_why_then_becomes_the_snooze_command(tmp_path, fake, monkeypatch) -> None:
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
         delivery, reference = await delivered(fake)

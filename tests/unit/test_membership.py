@@ -138,8 +138,9 @@ def test_offboarding_removes_them_from_every_room_and_hands_their_items_to_the_b
     [answer] = admin.says("admin", '/member remove console:th-npoc reason:"left the service"')
     assert "Removed" in answer and "left the service" in answer
     removed = {(a.action, a.room) for a in admin.actions()}
-    # every registered console room, not only those the directory put them in
-    assert removed == {(RoomAction.REMOVE, room.chat) for room in admin.directory.current().rooms}
+    # the console's rooms they are in: the console has no real rooms, so it knows; none they are not in
+    assert removed == {(RoomAction.REMOVE, room) for room in (NETWORK, THAILAND, MY_TH)}
+    assert "Removing them from 3 rooms:" in answer
     assert admin.directory.current().contact("th-npoc") is None
     [record] = admin.store.items.values()
     handed = record.delivery_to("th-deputy")
@@ -355,6 +356,47 @@ def test_offboarding_leaves_out_matrix_rooms_they_are_known_not_to_be_in_and_car
     assert [a.room_name for a in plan.actions] == ["A", "C", "D"]  # Telegram cannot list members: tried
     assert all(a.note == "left the service" and a.total == 3 for a in plan.actions)
     assert PlannedAction.from_json(plan.actions[0].to_json()) == plan.actions[0]
+
+
+def test_offboarding_on_the_console_counts_the_rooms_they_are_in_not_every_room(admin: Admin) -> None:
+    """Only the Thailand room holds th-solo: 'Removing them from 1 room', and one removal planned;
+    a room the bot brought them into besides (the roster records it) is one more."""
+    from alerts.directory import Directory
+    from tests.sample_network import room
+
+    base = admin.directory.current()
+    rooms = (room("console:#thailand", "Thailand room", RoomPurpose.COUNTRY, "TH"),
+             room("console:#coordination", "Coordinators", RoomPurpose.COORDINATION, "RSO"),
+             room("console:#iom", "IOM room", RoomPurpose.ORGANISATION, "IOM"))
+    admin.directory.directory = Directory.build(base.organisations.values(),
+                                                [*base.contacts.values(), person("th-solo", "TH", Role.CONTACT),
+                                                 person("th-two", "TH", Role.CONTACT)], rooms, base.arrangements)
+    [answer] = admin.says("admin", "/member remove th-solo")
+    assert "Removing them from 1 room:\n  remove th-solo (console:th-solo) from Thailand room\n" in answer
+    assert [(a.room, a.total) for a in admin.actions()] == [(THAILAND, 1)]
+    admin.store.present[ChatRef.parse("console:#iom")] = {UserRef.parse("console:th-two"): "joined"}
+    [answer] = admin.says("admin", "/member remove Th-Two")
+    assert "Removing them from 2 rooms:" in answer
+    assert {a.room_name for a in admin.actions() if a.contact == "th-two"} == {"Thailand room", "IOM room"}
+
+
+def test_the_count_is_of_rooms_planned_on_matrix_and_telegram_not_of_actions() -> None:
+    """Two Matrix accounts in one room are one room; a Matrix room known not to hold them is no
+    room; a Telegram group (whose members the bot cannot list) is tried and counted."""
+    from alerts.directory import Directory
+    from alerts.membership import Run, offboarding_plan, onboarding_plan
+    from tests.sample_network import room
+
+    base = network_with_rooms()
+    kanya = person("kanya", "TH", Role.CONTACT,
+                   identities=("matrix:@kanya:x.org", "matrix:@kanya2:x.org", "telegram:user:7"))
+    rooms = [room("matrix:!a:x.org", "A", RoomPurpose.NETWORK, "TH"), room("matrix:!b:x.org", "B", RoomPurpose.NETWORK, "TH"),
+             room("telegram:-100", "D", RoomPurpose.NETWORK, "TH"), room("telegram:-200", "E", RoomPurpose.NETWORK, "MY")]
+    directory = Directory.build(base.organisations.values(), [*base.contacts.values(), kanya], rooms)
+    both = {UserRef.parse("matrix:@kanya:x.org"): "joined", UserRef.parse("matrix:@kanya2:x.org"): "joined"}
+    plan = offboarding_plan(kanya, directory, Run("op-1", "admin", None), {rooms[0].chat: both, rooms[1].chat: {}})
+    assert len(plan.actions) == 4 and plan.rooms == 3  # A (two accounts), D and E tried; not B
+    assert onboarding_plan(kanya, directory, Run("op-2", "admin", None)).rooms == 3  # A, B, D
 
 
 def test_mentions_name_a_backup_and_the_person_to_remove(admin: Admin) -> None:

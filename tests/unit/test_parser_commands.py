@@ -84,6 +84,7 @@ TH_IMMIGRATION = Selector(SelectorKind.DESK, organisation="TH", desk="immigratio
         ("/member remove matrix:@user:server left the service",
          c.MemberRemoveCommand("matrix:@user:server", "left the service")),
         ("/member remove @user:server", c.MemberRemoveCommand("matrix:@user:server", None)),
+        ("/member remove th-npoc left", c.MemberRemoveCommand("th-npoc", "left")),  # a contact id, as /contacts shows
         ("/rooms", c.RoomsCommand()),
         ("/room sync", c.RoomSyncCommand(False)),
         ("/room sync --apply", c.RoomSyncCommand(True)),
@@ -144,6 +145,9 @@ def test_any_bot_name_is_accepted_when_none_is_configured() -> None:
         ("/member add @u:s country:TH role:contact extra words", "member", ["Unexpected 'extra words'"]),
         ("/member add @u:s contry:TH role:contact", "member", ["Unknown field 'contry'", "did you mean country?"]),
         ("/member remove @u:s reason:x and more", "member", ["Give the reason once"]),
+        ("/member remove th:npoc!", "member", ["'th:npoc!' is neither an account nor a contact id",
+                                               'Example: /member remove @alice:example.org reason:"left the service"']),
+        ("/member remove", "member", ["needs a user", "Example: /member remove"]),
         ("/room", "room", ["/room sync", "--apply"]),
         ("/room sync now", "room", ["/room sync"]),
         ("/ack " + "x" * 16_100, "ack", ["too long", "16,000"]),

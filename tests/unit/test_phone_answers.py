@@ -73,3 +73,26 @@ def test_help_and_start_list_only_what_the_asker_may_use() -> None:
     assert len(officer) < 500
     [admin] = bot.says("admin", "/help")
     assert "Administer: /member /room /device" in admin and "/alert" not in admin
+
+
+def test_a_typed_acknowledge_on_telegram_points_to_replying_where_the_copy_is_there_too() -> None:
+    """Replying to the alert's message is the way on Telegram; a copy that went elsewhere has no
+    message there to reply to, so the typed command is the hint."""
+    from dataclasses import replace
+
+    from alerts.directory import Directory
+    from tests.sample_network import small_network
+
+    for accounts, hint in ((("telegram:user:5", "console:th-npoc"), "To send feedback, reply to the alert's message."),
+                           (("console:th-npoc", "telegram:user:5"), "Send feedback with /reply A-2026-0001 <text>.")):
+        base = small_network()
+        npoc = replace(base.contacts["th-npoc"], identities=tuple(UserRef.parse(a) for a in accounts))
+        bot = Bot(Directory.build(base.organisations.values(), [npoc if c.id == "th-npoc" else c
+                                                                for c in base.contacts.values()], base.rooms,
+                                  base.arrangements))
+        bot.says("my-officer", "/alert to:TH tlp:green topic:document-fraud Two travellers, flight XX123")
+        bot.worker_sends()
+        [copy] = [d.destination for d in bot.record("A-2026-0001").deliveries if d.contact == "th-npoc"]
+        assert copy == f"direct:{accounts[0]}"
+        assert bot.says("th-npoc", "/ack A-2026-0001", chat="telegram:5", account="telegram:user:5") == [
+            f"Acknowledged A-2026-0001. {hint}"]
