@@ -31,7 +31,7 @@ from storage.content import json_plaintext, open_json, outbox_aad, outbox_file_a
 from storage.db import InsertFor
 from storage.schema import UtcDateTime
 from storage.sealing import ContentErased, ContentSealer
-from storage.tables import deliveries, items, outbox, outbox_files
+from storage.tables import deliveries, items, outbox, outbox_files, outbox_parts
 
 # Error codes are kept in clear for operators: a code such as "telegram.429", never a message text.
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
@@ -83,6 +83,29 @@ log = logging.getLogger(__name__)
 _ENQUEUE = InsertFor(lambda insert: insert(outbox).on_conflict_do_nothing(index_elements=["key"]))
 _ENQUEUE_FILES = InsertFor(lambda insert: insert(outbox_files).on_conflict_do_nothing(
     index_elements=["outbox_key", "position"]))
+
+# Which row a part recorded with it belongs to (record_parts): the first to record it keeps it.
+_RECORD_PARTS = InsertFor(lambda insert: insert(outbox_parts).on_conflict_do_nothing(
+    index_elements=["platform", "message_id"]))
+
+
+def _sent_query() -> Select[Any]:
+    """What the bot sent, for sent_by_message: a sent row on `platform` and its item's originator."""
+    c = outbox.c
+    return (select(c.kind, c.reference, c.contact, items.c.originator)
+            .select_from(outbox.outerjoin(items, items.c.reference == c.reference))
+            .where(c.platform == bindparam("platform"), c.state == "sent"))
+
+
+# A message a row was sent as (the one it is known by, ix_outbox_platform_message_id), then any other it
+# became (its photo, its text's second part: outbox_parts' key, then the row by its unique key); each
+# an index lookup, as a reply or a pressed button looks one up.
+_BY_MESSAGE = (_sent_query().where(outbox.c.platform_message_id == bindparam("message_id"))
+               .order_by(outbox.c.id).limit(1))
+_BY_PART = _sent_query().where(outbox.c.key == select(outbox_parts.c.outbox_key).where(
+    outbox_parts.c.platform == bindparam("platform"),
+    outbox_parts.c.message_id == bindparam("message_id")).scalar_subquery())
+
 
 @dataclass(frozen=True, slots=True)
 class UnreadableRow:
@@ -290,7 +313,17 @@ class SqlOutbox:
         each, so a restart mid-send neither sends them again nor forgets them); not content."""
         if any(not part or part.split() != [part] for part in parts):
             raise ValueError("a platform message id has no spaces")
-        self._conn.execute(update(outbox).where(outbox.c.key == key).values(platform_parts=" ".join(parts) or None))
+        platform = self._conn.execute(update(outbox).where(outbox.c.key == key)
+                                      .values(platform_parts=" ".join(parts) or None)
+                                      .returning(outbox.c.platform)).scalar_one_or_none()
+        if platform is None:
+            return
+        # Each part is found by its id too (sent_by_message): written here, the one place parts are.
+        p = outbox_parts.c
+        self._conn.execute(delete(outbox_parts).where(p.outbox_key == key, p.message_id.not_in(parts)))
+        if parts:
+            self._conn.execute(_RECORD_PARTS(self._conn),
+                               [{"platform": platform, "message_id": part, "outbox_key": key} for part in parts])
 
     def parts_sent(self, key: str) -> tuple[str, ...]:
         """What record_parts last recorded for the row `key` (none: nothing, or it was one message)."""
@@ -319,14 +352,10 @@ class SqlOutbox:
     def sent_by_message(self, platform: Platform, platform_message_id: str) -> SentMessage | None:
         """What the bot sent as `platform_message_id` (its kind, item, addressee, the item's originator),
         for a connector to judge a reply to it (alerts.messages.reply_reference); None when no sent row
-        carried it."""
-        c = outbox.c
-        row = self._conn.execute(
-            select(c.kind, c.reference, c.contact, items.c.originator)
-            .select_from(outbox.outerjoin(items, items.c.reference == c.reference))
-            .where(c.platform_message_id == platform_message_id, c.platform == platform.value, c.state == "sent")
-            .order_by(c.id).limit(1)
-        ).first()
+        carried it. Any message the row became counts (record_parts: a Telegram copy's photo, its text's
+        second part), not only the one it is known by."""
+        params = {"platform": platform.value, "message_id": platform_message_id}
+        row = self._conn.execute(_BY_MESSAGE, params).first() or self._conn.execute(_BY_PART, params).first()
         if row is None:
             return None
         try:

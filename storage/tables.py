@@ -240,6 +240,18 @@ outbox_files = Table(
     Column("data", LargeBinary, nullable=False),  # the sealed bytes
     Index("ix_outbox_files_created_at", "created_at"),
 )
+
+# Which outbox row each message recorded in platform_parts belongs to (0020_partids), written with it
+# by SqlOutbox.record_parts: a reply to any message of a copy (its photo, its text's second part)
+# finds the row by key, where platform_parts itself could only be scanned. Ids only, never content.
+outbox_parts = Table(
+    "outbox_parts",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("message_id", String(300), primary_key=True),
+    Column("outbox_key", String(100), nullable=False),
+    Index("ix_outbox_parts_outbox_key", "outbox_key"),
+)
 from storage import conversations as _conversations  # noqa: E402,F401
 from storage import portal_tables as _portal_tables  # noqa: E402,F401
 from storage import releases as _releases  # noqa: E402,F401  (0013_release; as the reminder tables)

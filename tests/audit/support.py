@@ -18,11 +18,11 @@ from storage.db import create_engine_for
 from storage.keyring import Keyring
 from storage.case_keys import case_keys
 from storage.schema import metadata
-from storage.tables import attachments, deliveries, items, outbox, outbox_files
+from storage.tables import attachments, deliveries, items, outbox, outbox_files, outbox_parts
 
 # With the core tables an erasure closes items and cancels outbox rows in.
 AUDIT_TABLES = [audit_entries, audit_head, audit_checkpoints, case_keys, key_binding, items, deliveries, outbox,
-                attachments, outbox_files]
+                attachments, outbox_files, outbox_parts]
 
 
 def make_engine(url: str) -> Engine:

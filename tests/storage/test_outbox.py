@@ -398,3 +398,69 @@ def test_a_row_failed_or_cancelled_after_part_of_it_went_is_known_by_its_first_m
         assert uow.outbox.parts_of(Platform.TELEGRAM, "202:3") == ("202:3", "202:4")
         assert uow.outbox.entries(frozenset({"none"}))["none"].platform_message_id is None
         assert uow.outbox.sent_by_message(Platform.TELEGRAM, "201:7") is None  # no reply is judged against it
+
+
+def test_a_reply_to_any_message_a_copy_became_finds_what_was_sent(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    """A Telegram copy sent as its photo and then its text in two parts: a reply to the photo, or to
+    the text's second part, is to the same copy as a reply to the part it is known by."""
+    telegram = Destination.direct(UserRef.parse("telegram:user:201"))
+    _enqueue(uow_factory,
+             make_message("copy", kind=MessageKind.DELIVERY, destination=telegram, reference="A-2026-0007",
+                          contact="th-npoc"),
+             make_message("one", kind=MessageKind.RECEIPT, destination=telegram, reference="A-2026-0007"),
+             make_message("going", kind=MessageKind.DELIVERY, destination=telegram, reference="A-2026-0008",
+                          contact="th-npoc"),
+             make_message("console", kind=MessageKind.DELIVERY, reference="A-2026-0009", contact="my-npoc"))
+    _lease(uow_factory, clock)
+    with uow_factory() as uow:
+        uow.outbox.record_parts("copy", ["201:7"])
+        uow.outbox.record_parts("copy", ["201:7", "201:8", "201:9"])  # recorded again as each goes
+        uow.outbox.mark_sent("copy", "201:8", clock.now())
+        uow.outbox.mark_sent("one", "201:10", clock.now())  # one message: no parts recorded
+        uow.outbox.record_parts("going", ["201:11", "201:12"])  # its last part not sent yet
+        uow.outbox.record_parts("console", ["201:7", "201:13"])
+        uow.outbox.mark_sent("console", "201:13", clock.now())
+        uow.commit()
+    copy = SentMessage(MessageKind.DELIVERY, "A-2026-0007", "th-npoc", None)
+    with uow_factory(read_only=True) as uow:
+        for part in ("201:7", "201:8", "201:9"):  # the photo, the text's first part, its second
+            assert uow.outbox.sent_by_message(Platform.TELEGRAM, part) == copy, part
+        assert uow.outbox.sent_by_message(Platform.TELEGRAM, "201:10") == SentMessage(
+            MessageKind.RECEIPT, "A-2026-0007", None, None)
+        assert uow.outbox.sent_by_message(Platform.TELEGRAM, "201:11") is None  # its row is not sent
+        assert uow.outbox.sent_by_message(Platform.TELEGRAM, "201:13") is None  # another platform's row
+        assert uow.outbox.sent_by_message(Platform.CONSOLE, "201:7") == SentMessage(
+            MessageKind.DELIVERY, "A-2026-0009", "my-npoc", None)
+        assert uow.outbox.sent_by_message(Platform.TELEGRAM, "201:14") is None
+
+
+def test_a_message_is_found_by_its_part_through_an_index_not_a_scan_of_the_outbox(
+        engine, clock: ManualClock) -> None:  # noqa: ANN001
+    """The lookup sent_by_message makes for a part is two key lookups on either database: the part's
+    row in outbox_parts, then the outbox row by its key, among many sent rows."""
+    from storage.outbox import _BY_PART  # the statement itself, so the plan is the one run
+    from storage.tables import outbox_parts
+
+    with engine.begin() as conn:
+        conn.execute(outbox.insert(), [
+            {"key": f"k{n}", "kind": "delivery", "platform": "telegram", "destination": "direct:telegram:user:201",
+             "protect_content": False, "content": b"x", "state": "sent", "attempts": 1, "created_at": clock.now(),
+             "platform_message_id": f"201:{3 * n}", "platform_parts": f"201:{3 * n} 201:{3 * n + 1}"}
+            for n in range(2000)])
+        conn.execute(outbox_parts.insert(), [{"platform": "telegram", "message_id": f"201:{3 * n + part}",
+                                              "outbox_key": f"k{n}"} for n in range(2000) for part in (0, 1)])
+        conn.exec_driver_sql("ANALYZE")
+    with engine.connect() as conn:
+        compiled = _BY_PART.compile(conn)
+        params = {**compiled.params, "platform": "telegram", "message_id": "201:301"}
+        if engine.dialect.name == "sqlite":
+            plan = " | ".join(str(row[-1]) for row in conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {compiled}", tuple(params[name] for name in compiled.positiontup or ())))
+            assert "SCAN outbox" not in plan and "outbox USING INDEX sqlite_autoindex_outbox_1 (key=?)" in plan, plan
+            assert "outbox_parts USING INDEX sqlite_autoindex_outbox_parts_1 (platform=? AND message_id=?)" in plan
+        else:
+            plan = " | ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}", params))
+            assert "Seq Scan on outbox" not in plan and "Index Cond: ((key)::text = " in plan, plan  # items is empty
+            assert "Index Scan using pk_outbox_parts on outbox_parts" in plan, plan
+        assert conn.execute(_BY_PART, params).one().reference is None  # the lookup finds k100 by its second part

@@ -1,8 +1,9 @@
 """A copy that is several Telegram messages (its photos, then its text; a long text in parts, each
 with the banner), against the fake Bot API: every message of it is recorded as it is sent, so
 /withdraw deletes each one (past Telegram's 48 hours its reader is asked once to delete it), a
-restart in the middle of the send goes on after what was sent and forgets none of it.
-(/correct of such a copy: test_correct.py.)"""
+restart in the middle of the send goes on after what was sent and forgets none of it, and a reply
+to any of them (the photo, the text's second part, or the prompt of the Reply button under the last
+part) is feedback on the copy. (/correct of such a copy: test_correct.py.)"""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from bot.connectors.errors import TransientFailure
 from bot.connectors.ratelimit import Rate, RateLimiter
 from bot.connectors.telegram.chats import ChatMigrations
 from bot.connectors.telegram.sender import TelegramSender, _steps
-from storage.tables import outbox
+from storage.tables import cursors, outbox
 from tests.telegram.fake_bot_api import FakeBotApi
+from tests.telegram.fake_bot_state import Sent
 from tests.telegram.support import OFFICER, TH_NPOC, Bot, eventually, meet, relaxed, running_bot
 from tests.telegram.test_caveats_on_telegram import texts, with_room_admin
 from tests.telegram.test_withdraw import audit
@@ -120,6 +122,51 @@ async def test_a_restart_mid_send_goes_on_after_the_photo_and_withdraw_deletes_i
         fake.says(OFFICER, f"/withdraw {REF} wrong photo")
         await eventually(lambda: len(deleted(fake)) == 3, "the photo and both parts deleted")
         assert deleted(fake) == [(s.chat_id, s.message_id) for s in sent]
+
+
+def to(fake: FakeBotApi, user_id: int, words: str) -> list[str]:
+    return [t for t in texts(fake, user_id) if words in t]
+
+
+async def test_a_reply_to_the_photo_or_to_the_second_part_of_a_copy_is_feedback(tmp_path, fake, monkeypatch) -> None:
+    caption = f"/alert to:TH tlp:amber topic:document-fraud\n{BODY}"  # past a caption: the text follows, in two parts
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.sends_photo(OFFICER, PHOTO, caption)
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) >= 3, "the photo and the text in two parts")
+        await recorded(bot)
+        photo, first, second = fake.sent_to(TH_NPOC.id)[:3]
+        assert (photo.media, first.media, second.media) == ("photo", None, None)
+        fake.says(TH_NPOC, "Both passports reported stolen", reply_to=photo)
+        await eventually(lambda: to(fake, OFFICER.id, "Both passports reported stolen"), "the feedback on the photo")
+        fake.says(TH_NPOC, "Traveller 104 is known here", reply_to=second)
+        await eventually(lambda: to(fake, OFFICER.id, "Traveller 104 is known here"), "the feedback on part 2")
+        [feedback] = to(fake, OFFICER.id, "Both passports reported stolen")
+        assert feedback.startswith(f"[TLP:AMBER] {REF}")
+        assert not to(fake, TH_NPOC.id, "went to no one")
+
+
+async def test_the_reply_button_under_the_last_part_of_a_long_copy_takes_feedback(tmp_path, fake, monkeypatch) -> None:
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.says(OFFICER, LONG)
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) >= 2, "the copy, in two parts")
+        await recorded(bot)
+        first, second = fake.sent_to(TH_NPOC.id)[:2]
+        assert not first.buttons() and ("Reply", f"r:{REF}") in second.buttons()  # its buttons end the copy
+        fake.press(TH_NPOC, second, f"r:{REF}")
+        await eventually(lambda: any(f"reply to {REF}" in s.text for s in fake.sent_to(TH_NPOC.id)), "the prompt")
+        [prompt] = [s for s in fake.sent_to(TH_NPOC.id) if f"reply to {REF}" in s.text]
+        await eventually(lambda: prompt_remembered(bot, prompt), "the prompt remembered")
+        fake.says(TH_NPOC, "Not known here", reply_to=prompt)
+        await eventually(lambda: to(fake, OFFICER.id, "Not known here"), "the feedback")
+        assert not to(fake, TH_NPOC.id, "went to no one")
+
+
+def prompt_remembered(bot: Bot, prompt: Sent) -> bool:
+    with bot.runtime.engine.connect() as conn:
+        return conn.execute(select(cursors.c.name).where(
+            cursors.c.name == f"telegram.reply-prompt.{prompt.chat_id}:{prompt.message_id}")).first() is not None
 
 
 def _outgoing(text: str, *, attachments: tuple[Attachment, ...] = (), possible_repeat: bool = False) -> Outgoing:

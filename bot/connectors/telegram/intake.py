@@ -15,7 +15,8 @@ on another device) or of an outcome is only answered ("Already done: …"); a se
 button before its outcome arrived is not sent again either.
 
 A plain reply is /reply only on a message that invites one, decided by what the bot recorded it sent
-as that message (Outbox.sent_by_message, alerts.messages.reply_reference), never by its text: the
+as that message (Outbox.sent_by_message, alerts.messages.reply_reference: any message of a copy sent
+as several, its photo or its text's second part, counts as the copy), never by its text: the
 replier's own copy of an item, its reminder or escalation, or (to the originator) relayed feedback;
 a Reply button's prompt counts as the message it was pressed on. A reply to any other message of
 the bot's (a receipt, an answer, an update relayed to recipients) goes nowhere, and its writer is told

@@ -12,9 +12,9 @@ sent is recorded with the row before the next is sent (SentParts: the outbox's p
 retry, after a failure or a restart in the middle, goes on where it stopped instead of repeating the
 first ones, and the messages already sent are never forgotten. The platform message id returned is
 "<chat id>:<message id>" of the message the copy is known by (where its banner and text begin: the
-text's first part, or the photo it is the caption of), which the delivery worker stores and
-ItemRepository.delivery_by_message finds again for a reply. Taking the copy back (membership.py) or
-marking it superseded (`supersede`) reaches every message recorded with it.
+text's first part, or the photo it is the caption of), which the delivery worker stores. A reply to
+any message recorded with it (Outbox.sent_by_message) is a reply to the copy; taking the copy back
+(membership.py) or marking it superseded (`supersede`) reaches every one of them.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 - small named values in the cursors table: guided-form drafts ("telegram.guided.<chat>") and the
   map of groups that became supergroups ("telegram.chat_migrations"); no new table is needed;
-- what the bot sent as a message (its outbox row, alerts.messages.SentMessage), for judging a reply to it;
+- what the bot sent as a message (its outbox row, alerts.messages.SentMessage; any message a row became
+  counts), for judging a reply to it;
 - the messages one outbox row became (its photos, its text's parts: the outbox's platform_parts),
   recorded as each is sent, for a send resumed after a restart and for the copy's removal or edit;
 - refusals of commands from senders who cannot be trusted: an audit entry (who as far as Telegram
@@ -44,7 +45,8 @@ class TelegramStore(Protocol):
         ...
 
     async def sent_message(self, platform_message_id: str) -> SentMessage | None:
-        """What the bot sent as a platform message ("chat:message"); None for one it has no record of."""
+        """What the bot sent as a platform message ("chat:message"), whichever of a copy's messages it is;
+        None for one it has no record of."""
         ...
 
     async def refuse(self, refusal: Refusal) -> None: ...
