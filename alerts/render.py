@@ -258,8 +258,36 @@ def render_decision(item: Item, request: ForwardRequest, decider: str, recipient
     return f"{decider} {verb} your forward of {item.reference} to {', '.join(recipients)}.{why}"
 
 
+# What /status says of a copy given up on with nothing of it sent, by its outbox row's error code: why,
+# and what the originator can do. The codes are the outbox's (storage.outbox; handlers.withdrawal's
+# CANCELLED, handlers.correction's SUPERSEDED); a platform's are its connector's.
+_NOT_SENT = {
+    "withdrawn": "not sent: the item was withdrawn before it went",
+    "superseded": "not sent: replaced by a correction before it went",
+    "erased": "not sent: its case was erased",
+}
+_GIVEN_UP = "failed, will not be retried"
+_ELSEWHERE = "reach them another way if it is urgent"
+
+
+def failed_copy(code: str | None) -> str:
+    """A copy that failed for good and reached nobody (`code`: its outbox row's last error, if known)."""
+    if code is None:
+        return f"{_GIVEN_UP}; {_ELSEWHERE}"
+    if code in _NOT_SENT:
+        return _NOT_SENT[code]
+    if code.startswith("set-aside:"):
+        return (f"{_GIVEN_UP}: the bot could not send it (error {code.removeprefix('set-aside:')}); quote the "
+                f"error to whoever runs the bot, and {_ELSEWHERE}")
+    if code.startswith("unknown:"):
+        return (f"{_GIVEN_UP}: the platform never confirmed it ({code}), so it may have arrived; ask them, "
+                f"or {_ELSEWHERE}")
+    return f"{_GIVEN_UP}: the platform refused it or kept failing ({code}); {_ELSEWHERE}, or ask a coordinator " \
+        "to check their account"
+
+
 def _progress_line(name: str, progress: Progress, zone: str, unreachable: str | None = None,
-                   partly: bool = False) -> str:
+                   partly: bool = False, failed: str | None = None) -> str:
     steps = [("sent", progress.sent_at), ("ack", progress.acknowledged_at), ("answered", progress.answered_at)]
     reached = [f"{label} {_clock(moment, zone)}" for label, moment in steps if moment is not None]
     if progress.state is DeliveryState.FAILED and not reached and unreachable:
@@ -267,8 +295,8 @@ def _progress_line(name: str, progress: Progress, zone: str, unreachable: str | 
     if progress.state is DeliveryState.FAILED and not reached and partly:
         # Not "not delivered": its reader holds part of it (a photo, the text's first parts).
         return f"{name}: partly delivered (part of it reached them, the rest failed)"
-    if progress.state is DeliveryState.FAILED and not reached:
-        return f"{name}: not delivered yet (retrying)"
+    if progress.state is DeliveryState.FAILED and not reached:  # given up on: nothing retries it
+        return f"{name}: {failed_copy(failed)}"
     return f"{name}: " + (" · ".join(reached) if reached else progress.state.value)
 
 
@@ -276,11 +304,11 @@ def render_status(item: Item, originator: str, recipients: Sequence[tuple[str, P
                   closure: Closure | None = None, closer: str | None = None,
                   pending_forwards: int = 0, summary: bool = True,
                   unreachable: Mapping[str, str] | None = None, partly: Collection[str] = (),
-                  zone: str) -> str:
+                  failed: Mapping[str, str | None] | None = None, zone: str) -> str:
     """/status: the item's state and due times, then one line per recipient (times on the clock of
     `zone`, named once in the second line);
     `unreachable` gives, by recipient name, why a copy could never be sent; `partly` names those whose
-    copy failed after part of it reached them.
+    copy failed after part of it reached them; `failed`, the error code of each copy given up on (failed_copy).
 
     With summary=False (a recipient asking) `recipients` holds only the asker's own line (a delegate's:
     the lines of the copies they held for someone away), and the
@@ -299,7 +327,8 @@ def render_status(item: Item, originator: str, recipients: Sequence[tuple[str, P
         acked = sum(p.state.acknowledged for p in progress)
         answered = sum(p.state.answered for p in progress)
         lines.append(f"Acknowledged {acked} of {len(progress)} · answered {answered} of {len(progress)}")
-    lines += [_progress_line(name, p, zone, (unreachable or {}).get(name), name in partly) for name, p in recipients]
+    lines += [_progress_line(name, p, zone, (unreachable or {}).get(name), name in partly, (failed or {}).get(name))
+              for name, p in recipients]
     if pending_forwards:
         lines.append(f"Forward requests waiting for consent: {pending_forwards} (/consent {item.reference} yes|no)")
     return "\n".join(lines)

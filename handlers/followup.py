@@ -353,10 +353,15 @@ def status(ctx: CommandContext, reference: Reference, platforms: AbstractSet[Pla
     # A copy that failed yet is known by a message: part of it reached its reader (a photo, not its text).
     partly = {title(ctx, d.contact) for d in shown
               if d.progress.state is DeliveryState.FAILED and d.platform_message_id is not None}
+    # A copy given up on with nothing of it sent: why, by its outbox row's error code.
+    gone = {d.outbox_key: title(ctx, d.contact) for d in shown
+            if d.progress.state is DeliveryState.FAILED and d.platform_message_id is None}
+    entries = ctx.uow.outbox.entries(frozenset(gone)) if gone else {}
+    failed = {name: entries[key].error if key in entries else None for key, name in gone.items()}
     text = render_status(
         item, title(ctx, item.originator), [(title(ctx, d.contact), d.progress) for d in shown],
         closure=record.closure, closer=closer, pending_forwards=pending, summary=overseer, unreachable=unreachable,
-        partly=partly,
+        partly=partly, failed=failed,
         zone=answer_zone(ctx, {item.caveat.tlp}),
     )
     held = ctx.uow.releases.get(str(reference))

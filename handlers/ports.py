@@ -228,11 +228,13 @@ class Cancelled:
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
     """An outbox row as it stands: its state (pending, sending, sent, failed), and once sent, the
-    platform's id of its message (None when never learnt) and when."""
+    platform's id of its message (None when never learnt) and when; its last error's code (a code
+    such as "telegram.403" or "withdrawn", never a text), if any."""
 
     state: str
     platform_message_id: str | None = None
     sent_at: datetime | None = None
+    error: str | None = None
 
 
 class Outbox(Protocol):

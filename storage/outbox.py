@@ -108,6 +108,16 @@ _BY_PART = _sent_query().where(outbox.c.key == select(outbox_parts.c.outbox_key)
 
 
 @dataclass(frozen=True, slots=True)
+class Failed:
+    """What SqlOutbox.mark_failed found: the messages of the row that reached its reader (record_parts),
+    in the order sent, and whether the row had been cancelled while its send was in flight (then it
+    keeps the code it was cancelled with)."""
+
+    reached: tuple[str, ...] = ()
+    cancelled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class UnreadableRow:
     """A leased row that could not be opened (its content does not unseal, a column does not parse):
     handed to the worker as what is known in clear, so it can set the row aside and go on."""
@@ -370,25 +380,32 @@ class SqlOutbox:
         self._conn.execute(update(outbox).where(outbox.c.key == key, outbox.c.state == "sending")
                            .values(state="pending", lease_until=None, attempts=outbox.c.attempts - 1))
 
-    def retry_later(self, key: str, at: datetime, error_code: str, outcome_unknown: bool = False) -> None:
+    def retry_later(self, key: str, at: datetime, error_code: str, outcome_unknown: bool = False) -> bool:
         """Send again no earlier than `at`; the message keeps its place before later ones.
-        `outcome_unknown`: the attempt may have arrived; the row stays a possible repeat until sent."""
+        `outcome_unknown`: the attempt may have arrived; the row stays a possible repeat until sent.
+        Only a row still being sent goes back in line: one cancelled while its send was in flight
+        (/withdraw, /correct) stays cancelled, never sent later; False then."""
         unknown = (_UNKNOWN + _code(error_code))[:100]
         last_error = literal(unknown) if outcome_unknown else case(
             (outbox.c.last_error.like(_UNKNOWN + "%"), literal(unknown)), else_=literal(_code(error_code)))
-        self._set(key, state="pending", not_before=at, lease_until=None, last_error=last_error)
+        return self._set_sending(key, state="pending", not_before=at, lease_until=None, last_error=last_error)
 
-    def mark_failed(self, key: str, error_code: str) -> tuple[str, ...]:
+    def mark_failed(self, key: str, error_code: str) -> Failed:
         """Given up on. The messages of the row that reached its reader before it failed (record_parts:
         a copy's photo, its text's first parts), in the order sent; the row is then known by the
         first of them (its platform_message_id, where parts_of finds them all), so that taking the
-        copy back reaches them although it was never delivered whole."""
+        copy back reaches them although it was never delivered whole. A row cancelled while its send
+        was in flight keeps its state and code (Failed.cancelled); what of it reached is recorded all the same."""
+        code = _code(error_code)
         reached = self.parts_sent(key)
-        self._set(key, state="failed", lease_until=None, last_error=_code(error_code),
-                  **({"platform_message_id": func.coalesce(outbox.c.platform_message_id, reached[0])}
-                     if reached else {}))
+        known_by = ({"platform_message_id": func.coalesce(outbox.c.platform_message_id, reached[0])}
+                    if reached else {})
+        failed = self._set_sending(key, state="failed", lease_until=None, last_error=code, **known_by)
+        if not failed and known_by:
+            self._conn.execute(update(outbox).where(outbox.c.key == key, outbox.c.state == "failed")
+                               .values(**known_by))
         self._drop_files(key)
-        return reached
+        return Failed(reached, cancelled=not failed)
 
     def cancel(self, reference: str, kinds: AbstractSet[MessageKind], error_code: str, *,
                only: AbstractSet[str] | None = None) -> Cancelled:
@@ -422,9 +439,9 @@ class SqlOutbox:
         if not keys:
             return {}
         c = outbox.c
-        rows = self._conn.execute(select(c.key, c.state, c.platform_message_id, c.sent_at)
+        rows = self._conn.execute(select(c.key, c.state, c.platform_message_id, c.sent_at, c.last_error)
                                   .where(c.key.in_(sorted(keys)))).all()
-        return {row.key: OutboxEntry(row.state, row.platform_message_id, row.sent_at) for row in rows}
+        return {row.key: OutboxEntry(row.state, row.platform_message_id, row.sent_at, row.last_error) for row in rows}
 
     def release_held(self, error_code: str, now: datetime) -> int:
         """Rows held back by `error_code` become due now; they keep their attempts and their place in line."""
@@ -447,6 +464,17 @@ class SqlOutbox:
         if oldest is None:
             return None
         return max(now - oldest, timedelta(0))
+
+    def _set_sending(self, key: str, **values: object) -> bool:
+        """The worker's record of a send's outcome: written only while the row is being sent, so a row
+        cancelled meanwhile stays as cancel() left it; False then. KeyError for a key that is no row."""
+        c = outbox.c
+        result = self._conn.execute(update(outbox).where(c.key == key, c.state == "sending").values(**values))
+        if result.rowcount:
+            return True
+        if self._conn.execute(select(c.id).where(c.key == key)).first() is None:
+            raise KeyError("no outbox row with that key")
+        return False
 
     def _set(self, key: str, **values: object) -> None:
         result = self._conn.execute(update(outbox).where(outbox.c.key == key).values(**values))

@@ -320,7 +320,8 @@ class _Outbox:
         for key in keys:
             if key in self._staged.outbox:
                 message_id, at = self._staged.outbox_sent.get(key, (None, None))
-                found[key] = OutboxEntry(self._staged.outbox_state.get(key, "pending"), message_id, at)
+                found[key] = OutboxEntry(self._staged.outbox_state.get(key, "pending"), message_id, at,
+                                         self._staged.outbox_errors.get(key))
         return found
 
 

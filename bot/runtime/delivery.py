@@ -473,21 +473,48 @@ class DeliveryWorker:
         with self._uow_factory() as uow:
             if message.kind is MessageKind.DELIVERY and message.reference:
                 _lock_item(uow, message.reference)
-            if error.retried_after(attempts, self._retry.max_attempts):
-                uow.outbox.retry_later(message.key, now + self._retry.delay(attempts, error.retry_after), error.code,
-                                       outcome_unknown=isinstance(error, UnknownOutcome))
+            if error.retried_after(attempts, self._retry.max_attempts) and uow.outbox.retry_later(
+                    message.key, now + self._retry.delay(attempts, error.retry_after), error.code,
+                    outcome_unknown=isinstance(error, UnknownOutcome)):
                 log.info("delivery %s will be retried (%s, attempt %d)", message.key, error.code, attempts,
                          extra=item_fields(reference=message.reference, key=message.key))
-            else:
-                reached = uow.outbox.mark_failed(message.key, error.code)
+            else:  # failed for good, or cancelled while it was being sent (then never retried)
+                failed = uow.outbox.mark_failed(message.key, error.code)
+                if failed.cancelled:
+                    log.info("delivery %s was cancelled while it was being sent (%s); not retried", message.key,
+                             error.code, extra=item_fields(reference=message.reference, key=message.key))
+                    self._cancelled_meanwhile(uow, message.key, message.kind.value, message.reference, failed.reached,
+                                              now)
+                    uow.commit()
+                    return
                 # With an error reference: an answer that could not be given (a stranger's refusal whose
                 # direct chat cannot be opened) is told to nobody else, so the log is where it is found.
                 log.warning("delivery %s failed for good (%s) [%s]", message.key, error.code, new_error_ref(),
                             extra=item_fields(reference=message.reference, key=message.key))
                 if message.kind is MessageKind.DELIVERY and message.reference:
                     self._surface_failure(uow, message.key, message.reference, message.contact,
-                                          message.destination, message.attempt, error.code, now, reached)
+                                          message.destination, message.attempt, error.code, now, failed.reached)
             uow.commit()
+
+    def _cancelled_meanwhile(self, uow, key: str, kind: str, reference: str | None,  # noqa: ANN001
+                             reached: tuple[str, ...], now: datetime) -> None:
+        """A row cancelled (/withdraw, /correct) while its send was in flight, and the send failed: done,
+        as its canceller planned; nobody is told a delivery failed. What of a copy reached its reader
+        before (a photo) is taken back if its item was withdrawn, as a failed copy's is (_surface_failure).
+        The caller locked the item first (_lock_item)."""
+        if not reached or kind != MessageKind.DELIVERY.value or not reference:
+            return
+        current = uow.items.mark_delivery(key, "failed", now, reached[0])
+        try:
+            record = uow.items.get(Reference.parse(reference))
+        except ValueError:  # a reference that does not parse (a corrupt row): nothing to take back
+            return
+        if (not current or record is None or record.erasure is not None or record.withdrawal is None
+                or self._withdrawn_copy is None):
+            return
+        delivery = next((d for d in record.deliveries if d.outbox_key == key), None)
+        if delivery is not None:
+            uow.outbox.enqueue_many(self._withdrawn_copy(record, delivery))
 
     def _set_aside(self, message: Outgoing, error_ref: str, why: str) -> None:
         """A row that must not be tried again (the connector raised an unexpected exception for it, or no
@@ -513,9 +540,14 @@ class DeliveryWorker:
         code = f"set-aside:{error_ref}"
         if kind == MessageKind.DELIVERY.value and reference:
             _lock_item(uow, reference)
-        reached = uow.outbox.mark_failed(key, code)
+        failed = uow.outbox.mark_failed(key, code)
+        if failed.cancelled:  # cancelled while it was being sent: nothing to tell, as for any failure of it
+            log.info("outbox row %s set aside as %s had been cancelled meanwhile", key, error_ref,
+                     extra=item_fields(reference=reference, key=key))
+            self._cancelled_meanwhile(uow, key, kind, reference, failed.reached, now)
+            return
         if kind == MessageKind.DELIVERY.value and reference:
-            self._surface_failure(uow, key, reference, contact, destination, attempt, code, now, reached)
+            self._surface_failure(uow, key, reference, contact, destination, attempt, code, now, failed.reached)
             return
         uow.audit.record(AuditEvent(action=AuditAction.REFUSAL, at=now, actor=BOT_ACTOR, recipients=(contact or "",),
                                     channel=str(destination) if destination else "", reference=reference,

@@ -976,3 +976,66 @@ async def test_a_copy_that_lands_after_its_item_was_corrected_is_marked_supersed
         assert Removal.from_json(platform.received[1][1]).message_id == "m1"
         assert f"corrected as {reference} rev 2, which no longer goes to you" in platform.received[2][1]
     assert len(planned) == 1
+
+
+@pytest.mark.parametrize("error", [TransientFailure("bad-gateway"), PermanentFailure("bad-request")],
+                         ids=["temporary", "for-good"])
+@pytest.mark.parametrize("partly", [False, True], ids=["nothing-went", "photo-went"])
+async def test_a_copy_cancelled_while_its_send_was_in_flight_is_never_sent_later(
+        engine: Engine, sealer: AesGcmSealer, error: PlatformError, partly: bool) -> None:
+    """/withdraw cancelled the copy while its send was in flight, and the send then failed: the row stays
+    cancelled (never back in line, sent later and then taken back), nobody is told a delivery failed,
+    and what of it reached its reader before (a photo) is taken back as the withdrawal takes back the rest."""
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    item = make_item(originator="my-officer")
+    reference = str(item.reference)
+    calls: list[str] = []
+
+    class WithdrawnMidSend(FakePlatform):
+        async def send(self, message: Outgoing) -> str:
+            if message.kind is not MessageKind.DELIVERY:
+                return await super().send(message)
+            calls.append(message.key)
+            if len(calls) == 1:
+                with factory() as uow:  # part of it goes, then /withdraw commits, then the send fails
+                    if partly:
+                        uow.outbox.record_parts(message.key, ["m-photo"])
+                    uow.items.withdraw(Reference.parse(reference), Withdrawal(clock.now(), "my-officer", "wrong"))
+                    assert uow.outbox.cancel(reference, CANCELLED_KINDS, CANCELLED).in_flight == {"d1"}
+                    uow.commit()
+                raise error
+            return await super().send(message)
+
+    platform = WithdrawnMidSend()
+    db = DatabaseThread()
+    keys = itertools.count(1)
+    connectors = {Platform.CONSOLE: platform}
+    worker = DeliveryWorker(db, factory, connectors, clock, lambda: f"k{next(keys)}",  # type: ignore[arg-type]
+                            tell_originator=originator_rows(FixedDirectory(small_network()),  # type: ignore[arg-type]
+                                                            connectors, ENCRYPTED_ONLY, lambda: f"k{next(keys)}"),
+                            withdrawn_copy=lambda record, delivery: withdrawn_copy(record, delivery, small_network(),
+                                                                                   clock.now()),
+                            actions=recorded_by(platform))
+    try:
+        with factory() as uow:
+            uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
+            uow.outbox.enqueue(to("th-npoc", "d1", "the alert", kind=MessageKind.DELIVERY, reference=reference))
+            uow.commit()
+        await worker.settle()
+        clock.advance(timedelta(hours=1))  # any retry would be due by now
+        await worker.settle()
+    finally:
+        db.close()
+    assert calls == ["d1"]  # sent once, never again
+    with engine.connect() as connection:
+        rows = connection.execute(outbox.select().order_by(outbox.c.id)).all()
+    assert (rows[0].key, rows[0].state, rows[0].last_error) == ("d1", "failed", CANCELLED)
+    later = [(r.kind, r.state) for r in rows[1:]]
+    if not partly:
+        assert later == []  # nothing to take back, and no "delivery failed" to tell
+        return
+    assert rows[0].platform_message_id == "m-photo"
+    assert later == [("removal", "sent"), ("notice", "sent")]
+    removal = Removal.from_json(platform.received[0][1])
+    assert (removal.message_id, removal.reference) == ("m-photo", reference)

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from alerts.identity import ChatRef, Platform
 from alerts.messages import MessageKind, OutboundMessage
@@ -91,7 +91,9 @@ def hold_a_delivery(bot: ConsoleBot, key: str) -> None:
     with runtime.uow_factory() as uow:
         uow.outbox.enqueue(OutboundMessage(key=key, kind=MessageKind.NOTICE, text="Held back",
                                            destination=Destination.chat(ChatRef(Platform.MATRIX, "!th:example.org"))))
-        uow.outbox.retry_later(key, runtime.clock.now() + timedelta(hours=1), WAITING)
+        # leased by the worker, whose send the device gate held back (only a row being sent is retried)
+        uow.connection.execute(update(outbox).where(outbox.c.key == key).values(state="sending"))
+        assert uow.outbox.retry_later(key, runtime.clock.now() + timedelta(hours=1), WAITING)
         uow.commit()
 
 

@@ -464,7 +464,7 @@ def test_cancel_only_the_keys_named_and_entries_say_how_each_row_stands(backend:
     assert cancelled == Cancelled(("n2",), frozenset())  # n1 was sent: not cancelled
     with backend.factory() as uow:
         assert uow.outbox.entries({"n1", "n2", "n3", "nowhere"}) == {
-            "n1": OutboxEntry("sent", "chat:17", clock.now()), "n2": OutboxEntry("failed"),
+            "n1": OutboxEntry("sent", "chat:17", clock.now()), "n2": OutboxEntry("failed", error="withdrawn"),
             "n3": OutboxEntry("pending")}
         assert uow.outbox.entries(frozenset()) == {}
 

@@ -387,7 +387,7 @@ def test_a_row_failed_or_cancelled_after_part_of_it_went_is_known_by_its_first_m
     with uow_factory() as uow:
         uow.outbox.record_parts("lost", ["201:7"])
         uow.outbox.record_parts("waits", ["202:3", "202:4"])
-        assert uow.outbox.mark_failed("lost", "bad-request") == ("201:7",)
+        assert uow.outbox.mark_failed("lost", "bad-request").reached == ("201:7",)
         uow.outbox.retry_later("waits", clock.now() + timedelta(minutes=5), "bad-gateway")
         uow.outbox.retry_later("none", clock.now() + timedelta(minutes=5), "bad-gateway")
         cancelled = uow.outbox.cancel("A-2026-0001", {MessageKind.DELIVERY}, "withdrawn")
@@ -464,3 +464,44 @@ def test_a_message_is_found_by_its_part_through_an_index_not_a_scan_of_the_outbo
             assert "Seq Scan on outbox" not in plan and "Index Cond: ((key)::text = " in plan, plan  # items is empty
             assert "Index Scan using pk_outbox_parts on outbox_parts" in plan, plan
         assert conn.execute(_BY_PART, params).one().reference is None  # the lookup finds k100 by its second part
+
+
+def test_a_row_cancelled_while_its_send_was_in_flight_stays_cancelled(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    """/withdraw cancelled the row while the worker was sending it; the worker's record of a temporary
+    error (or of a failure, or of a hand-back) must not put it back in line nor change why it stopped."""
+    _enqueue(uow_factory, make_message("k1", kind=MessageKind.DELIVERY, reference="A-2026-0001"))
+    assert _lease(uow_factory, clock) == ["k1"]
+    with uow_factory() as uow:
+        uow.outbox.record_parts("k1", ["p1"])  # its photo went before its text's send failed
+        assert uow.outbox.cancel("A-2026-0001", {MessageKind.DELIVERY}, "withdrawn").in_flight == {"k1"}
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.outbox.retry_later("k1", clock.now(), "bad-gateway") is False
+        uow.outbox.release("k1")
+        failed = uow.outbox.mark_failed("k1", "bad-request")
+        uow.commit()
+    assert (failed.reached, failed.cancelled) == (("p1",), True)
+    clock.advance(timedelta(hours=1))
+    assert _lease(uow_factory, clock) == []
+    with uow_factory(read_only=True) as uow:
+        row = uow.connection.execute(select(outbox.c.state, outbox.c.last_error, outbox.c.attempts,
+                                            outbox.c.platform_message_id).where(outbox.c.key == "k1")).one()
+    # still cancelled, and known by what of it reached its reader, so it can be taken back
+    assert tuple(row) == ("failed", "withdrawn", 1, "p1")
+
+
+def test_the_worker_side_writes_still_act_on_a_row_being_sent(
+        uow_factory: SqlUnitOfWorkFactory, clock: ManualClock) -> None:
+    _enqueue(uow_factory, make_message("k1"), make_message("k2", to="bob"))
+    assert _lease(uow_factory, clock) == ["k1", "k2"]
+    with uow_factory() as uow:
+        assert uow.outbox.retry_later("k1", clock.now(), "bad-gateway") is True
+        failed = uow.outbox.mark_failed("k2", "bad-request")
+        with pytest.raises(KeyError):
+            uow.outbox.retry_later("no-such-key", clock.now(), "bad-gateway")
+        with pytest.raises(KeyError):
+            uow.outbox.mark_failed("no-such-key", "bad-request")
+        uow.commit()
+    assert (failed.reached, failed.cancelled) == ((), False)
+    assert _lease(uow_factory, clock) == ["k1"]

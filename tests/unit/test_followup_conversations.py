@@ -6,6 +6,8 @@ import pytest
 
 from alerts.audit import AuditAction
 from alerts.messages import MessageKind
+from alerts.render import failed_copy
+from tests.fakes import MemoryUnitOfWork
 from tests.unit.test_followup_harness import Bot
 
 ALERT = "/alert to:TH,MY tlp:amber topic:document-fraud Two travellers, flight XX123"
@@ -149,6 +151,37 @@ def test_a_queued_delivery_shows_as_queued() -> None:
     bot = Bot()
     bot.says("my-officer", "/alert to:TH Boat sighted")
     assert bot.answer("my-officer", "/status A-2026-0001").splitlines()[-1] == "Th Npoc (Thailand): queued"
+
+
+@pytest.mark.parametrize(("code", "says"), [
+    ("telegram.403", "failed, will not be retried: the platform refused it or kept failing (telegram.403); "
+                     "reach them another way if it is urgent, or ask a coordinator to check their account"),
+    ("unknown:send-timeout", "failed, will not be retried: the platform never confirmed it (unknown:send-timeout), "
+                             "so it may have arrived; ask them, or reach them another way if it is urgent"),
+    ("set-aside:E-7Q2K", "failed, will not be retried: the bot could not send it (error E-7Q2K); quote the error "
+                         "to whoever runs the bot, and reach them another way if it is urgent"),
+])
+def test_a_copy_that_failed_for_good_with_nothing_sent_says_so_and_what_to_do(code: str, says: str) -> None:
+    """Not "not delivered yet (retrying)": nothing retries a copy the worker gave up on."""
+    bot = Bot()
+    bot.says("my-officer", "/alert to:TH Boat sighted")
+    key = next(k for k, m in bot.store.outbox.items() if m.kind is MessageKind.DELIVERY)
+    bot.store.outbox_state[key], bot.store.outbox_errors[key] = "failed", code  # as the worker leaves it
+    with MemoryUnitOfWork(bot.store) as uow:
+        uow.items.mark_delivery(key, "failed", bot.clock.now())
+        uow.commit()
+    line = bot.answer("my-officer", f"/status {REF}").splitlines()[-1]
+    assert line == f"Th Npoc (Thailand): {says}"
+    assert "retrying" not in line
+
+
+@pytest.mark.parametrize(("code", "says"), [
+    ("withdrawn", "not sent: the item was withdrawn before it went"),
+    ("superseded", "not sent: replaced by a correction before it went"),
+    (None, "failed, will not be retried; reach them another way if it is urgent"),
+])
+def test_a_copy_cancelled_before_it_went_is_not_called_a_failure(code: str | None, says: str) -> None:
+    assert failed_copy(code) == says
 
 
 def test_a_recipient_sees_only_their_own_line(bot: Bot) -> None:
