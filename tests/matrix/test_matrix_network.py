@@ -281,6 +281,40 @@ async def test_a_thread_reply_is_feedback_too(world: World) -> None:
     await world.th.wait_for(lambda: world.item_state(reference, "th-npoc") == "answered", what="thread feedback")
 
 
+PASSPORT = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8 + b"altered passport page"
+
+
+async def test_a_tick_or_a_reply_on_a_copys_photo_is_on_the_copy(world: World) -> None:
+    """A copy with a photo is two events, the photo then the text; on a phone the photo is what is in
+    view. Its recipient's ✅ on the photo acknowledges, their reply to it is feedback the originator
+    receives, never "not a delivered alert or request"."""
+    th = world.th
+    said_nothing = [e.event_id for _, e in world.bot_messages(th) if "not a delivered alert" in e.body]
+    await world.officer.send_file(world.network_room, PASSPORT, "page-2.png", "image/png",
+                                  "!alert to:TH tlp:amber+strict topic:document-fraud\n\nPage 2 was replaced.")
+    found = await officer_finds(world, lambda e: e.body.startswith("Alert A-") and " accepted (" in e.body
+                                and e.event_id not in world.seen_receipts, "the receipt")
+    world.seen_receipts.add(found[-1].event_id)
+    reference = REF.search(found[-1].body).group(1)
+    (text,) = await th.wait_for(
+        lambda: [e for _, e in world.bot_messages(th, world.th_room) if f"{reference} · alert from" in e.body],
+        what="the delivery's text")
+    order = [e.event_id for _, e in world.bot_messages(th, world.th_room)]
+    (photo,) = [e for _, e in world.bot_messages(th, world.th_room)
+                if order.index(e.event_id) == order.index(text.event_id) - 1]
+    assert photo.source["content"]["msgtype"] == "m.image" and await th.fetch_file(photo) == PASSPORT
+    await th.wait_for(lambda: world.item_state(reference, "th-npoc") not in (None, "queued"), what="the send recorded")
+
+    await th.react(world.th_room, photo.event_id, "\u2705", encrypted=True)
+    await th.wait_for(lambda: world.item_state(reference, "th-npoc") == "acknowledged",
+                      what="the acknowledgement by a reaction on the photo")
+    await th.reply(world.th_room, photo, "Same forger as in March")
+    await th.wait_for(lambda: world.item_state(reference, "th-npoc") == "answered", what="the feedback on the photo")
+    relayed = await officer_finds(world, lambda e: "Same forger as in March" in e.body, "the relayed feedback")
+    assert reference in relayed[0].body and "Feedback from" in relayed[0].body
+    assert [e.event_id for _, e in world.bot_messages(th) if "not a delivered alert" in e.body] == said_nothing
+
+
 async def test_a_command_in_a_thread_is_answered_in_that_thread(world: World) -> None:
     """A phone in the thread view sees only the thread: the answer goes there (and replies to the
     command for clients without threads), in an encrypted room too, where the homeserver and Element

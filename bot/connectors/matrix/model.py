@@ -5,7 +5,7 @@ asks of the homeserver in every sync (the filter)."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,9 @@ TIMELINE_TYPES = ["m.room.message", "m.reaction", "m.room.encrypted", "m.room.me
 FindDelivery = Callable[[str], Awaitable["tuple[str, str] | None"]]
 # The item reference whose approval a Matrix event id asked for (the bot's approval request), or None.
 FindApproval = Callable[[str], Awaitable["str | None"]]
+# Records the events one outbox row became (its photos and files, then its text), with the row
+# (storage.outbox.SqlOutbox.record_parts, as on Telegram): a reply or reaction on any of them is on the copy.
+RecordParts = Callable[[str, Sequence[str]], Awaitable[None]]
 
 
 class SecurityKind(enum.Enum):

@@ -6,7 +6,10 @@ remembered in `direct_rooms.json` (0600, written before the first send into it) 
 m.direct account data, and reused until the person leaves it. The outbox key is the transaction id,
 so a resend after a crash (same device) is de-duplicated by the homeserver; it is also in the event
 (outbound.KEY_FIELD), so a possible repeat (after a failover the standby is another device) is first
-looked for among the bot's latest events in the room and, if found, recorded as sent, not sent again. After a 429 the rate
+looked for among the bot's latest events in the room and, if found, recorded as sent, not sent again.
+A copy sent with photos or files is recorded with its outbox row as all its events (`record_parts`: the
+photos, then the text, which stays the id the copy is known by), so a reply or ✅ on its photo is one
+on the copy (storage.outbox.SqlOutbox.sent_by_message). After a 429 the rate
 gate keeps every rate-limited request back until the window has passed; a send waits and retries
 within `rate_wait_budget` seconds, then hands RateLimited (with the time left) to the worker.
 """
@@ -17,7 +20,7 @@ import asyncio
 import json
 import logging
 from collections import defaultdict
-from typing import Any
+from typing import Any, Sequence
 
 from nio import (
     AsyncClient,
@@ -36,11 +39,12 @@ from nio.responses import EmptyResponse
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.routing import Destination, DestinationKind
 from bot.connectors.base import Outgoing
-from bot.connectors.errors import PermanentFailure
+from bot.connectors.errors import PermanentFailure, TransientFailure
 from bot.connectors.matrix import media
 from bot.connectors.matrix.core import Session
 from bot.connectors.matrix.files import read_json, write_json
-from bot.connectors.matrix.sansio.outbound import KEY_FIELD, edit_content, message_content
+from bot.connectors.matrix.model import RecordParts
+from bot.connectors.matrix.sansio.outbound import KEY_FIELD, edit_content, files_of, message_content
 from bot.connectors.matrix.sansio.rooms import DIRECT_MARKER, is_direct_with
 from bot.connectors.matrix.trust import DeviceTrustKeeper
 from handlers.ports import DirectorySource
@@ -168,6 +172,9 @@ class Sender:
         self._session = session
         self._trust = trust
         self._direct = direct
+        # Where the events a copy became are recorded (wiring.py); None: not recorded, and a reply to
+        # a copy's photo is not one to the copy.
+        self.record_parts: RecordParts | None = None
 
     async def send(self, message: Outgoing) -> str:
         client = self._session.live()
@@ -193,12 +200,27 @@ class Sender:
             # The transaction id only de-duplicates on the device that sent; the event's key works on any.
             found = await self._sent_before(room_id, message.key)
             if found is not None:
-                log.info("Matrix: %s was sent before as %s; not sent again", message.key, found)
-                return found
+                event_id, files_before = found
+                log.info("Matrix: %s was sent before as %s; not sent again", message.key, event_id)
+                await self._record(message.key, files_before, event_id)
+                return event_id
         files: list[str] = []
         if message.attachments:  # photos and files first, then the text (the delivery's event), which lists them
             files = await media.send_files(self, room_id, message)
-        return await self.room_send(room_id, message_content(message, room_id, files), message.key)
+        event_id = await self.room_send(room_id, message_content(message, room_id, files), message.key)
+        await self._record(message.key, files, event_id)
+        return event_id
+
+    async def _record(self, key: str, files: Sequence[str], event_id: str) -> None:
+        """The copy's events, its photos and files then its text, recorded with its row once the text
+        went (until then the row is not sent, and nothing answers to it). Not recorded, the send is
+        tried again: the same device gets the same event ids back (transaction ids), so nothing repeats."""
+        if not files or self.record_parts is None:
+            return
+        try:
+            await self.record_parts(key, (*files, event_id))
+        except Exception as error:  # the database
+            raise TransientFailure("parts-not-recorded", "the events sent could not be recorded") from error
 
     async def edit(self, destination: Destination, event_id: str, text: str, key: str) -> None:
         """bot.actions.supersede.MessageEditor: an m.replace edit of the bot's own event, in the room
@@ -227,8 +249,9 @@ class Sender:
     async def _request(self, make: Any, ok: type, what: str) -> Any:
         return await self._session.limited(make, ok, what)
 
-    async def _sent_before(self, room_id: str, key: str) -> str | None:
-        """The event id of the bot's recent event in the room that carries `key`, if there is one."""
+    async def _sent_before(self, room_id: str, key: str) -> tuple[str, tuple[str, ...]] | None:
+        """The bot's recent event in the room that carries `key`, if there is one: its event id and the
+        photos and files it lists as sent before it."""
         client = self._session.client
         assert client is not None
         await self._session.gate.wait()
@@ -245,7 +268,7 @@ class Sender:
                 continue
             content = source.get("content")
             if isinstance(content, dict) and content.get(KEY_FIELD) == key:
-                return str(source.get("event_id"))
+                return str(source.get("event_id")), files_of(source, self._session.user_id)
         return None
 
     async def room_send(self, room_id: str, content: dict[str, Any], tx_id: str,

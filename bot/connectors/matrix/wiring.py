@@ -5,7 +5,8 @@
         add_receiver(runtime, matrix_connector_for(runtime))
 
 `find_delivery` looks a Matrix event id up among delivered items (for reactions and replies), and
-`find_approval` among the approval requests sent (a reaction on one approves);
+`find_approval` among the approval requests sent (a reaction on one approves), `find_sent` among all
+it sent (any event a copy became: `record_parts` records a copy's photos and files with its outbox row);
 `on_security` writes device-trust and invite decisions to the audit log and tells the admins when an
 unverified device blocks deliveries under device_trust = "verified". The admins' /device command is
 carried out by this connector (bot/actions/devices.py).
@@ -14,7 +15,7 @@ carried out by this connector (bot/actions/devices.py).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
@@ -30,7 +31,7 @@ from bot.connectors.matrix.connector import (
     SecurityKind,
 )
 from bot.connectors.matrix.errors import UnverifiedDevices
-from bot.connectors.matrix.model import FindApproval
+from bot.connectors.matrix.model import FindApproval, RecordParts
 
 if TYPE_CHECKING:
     from bot.runtime.app import Runtime
@@ -51,6 +52,7 @@ def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
     connector.receiver.awaits_body = runtime.awaits_body
     connector.receiver.find_approval = approval_finder(runtime)
     connector.receiver.find_sent = sent_finder(runtime)
+    connector.sender.record_parts = parts_recorder(runtime)
     connector.receiver.attachments = runtime.settings.attachments.policy()
     return connector
 
@@ -87,6 +89,20 @@ def sent_finder(runtime: Runtime) -> Callable[[str], Awaitable[SentMessage | Non
         return await runtime.db.run(look, event_id)
 
     return find
+
+
+def parts_recorder(runtime: Runtime) -> RecordParts:
+    """The events an outbox row became, written with the row by the outbox's one path for parts
+    (as bot/connectors/telegram/store.py does), so sent_finder finds the row by any of them."""
+    def record(key: str, parts: tuple[str, ...]) -> None:
+        with runtime.uow_factory() as uow:
+            uow.outbox.record_parts(key, parts)
+            uow.commit()
+
+    async def write(key: str, parts: Sequence[str]) -> None:
+        await runtime.db.run(record, key, tuple(parts))
+
+    return write
 
 
 def security_recorder(runtime: Runtime) -> SecurityHook:
