@@ -36,6 +36,7 @@ import jinja2
 from aiohttp import web
 
 from alerts.directory import Contact
+from alerts.errors import InvalidValue
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.items import Reference
 from alerts.roles import Role
@@ -483,9 +484,9 @@ class PortalServer:
         asked = request.query.get("period", "").strip()
         try:
             period = parse_period(asked[:20]) if asked else None
-        except ValueError as error:  # fail closed: what was wrong, what is accepted, an example
+        except InvalidValue as error:  # fail closed: what was wrong, what is accepted, the page's own example
             return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Statistics",
-                              message=str(error))
+                              message=str(InvalidValue(error.what, error.got, error.accepted, QUERIES["/stats"][1])))
         page = await self._db(self._write(views.stats_page), self.runtime.directory.current(), viewer,
                               self._now(), period, self._count_minimum())
         page.update(await asyncio.to_thread(_draw_charts, page))  # drawing takes a while: not on the event loop

@@ -264,7 +264,9 @@ def test_statistics_refuse_an_unknown_period_with_what_is_accepted(world: Portal
     client = Client(world.url)
     client.log_in(world.login_link("rso-coordinator"))
     answer = client.get("/stats?period=fortnight")
-    assert answer.status == 400 and "fortnight" in answer.body and "/stats 30d" in answer.body
+    assert answer.status == 400 and "fortnight" in answer.body and "Accepted:" in answer.body
+    # The page's own example, not the chat command's: the reader is in a browser.
+    assert "/stats?period=30d" in answer.body and "/stats 30d" not in answer.body
     assert client.get("/stats?period=2026-11").status == 200
 
 
