@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from alerts.clock import Clock
 from alerts.errors import InvalidValue
 from alerts.items import Reference
+from bot.cli.context import new_private_file
 from bot.ops.leadership import InstanceActive
 from storage import key_binding
 from storage.audit.log import AuditHeadCorrupt
@@ -151,18 +152,10 @@ def cmd_export(args: argparse.Namespace, ctx: AuditContext) -> int:
     if args.output == "-":
         count = export(ctx.engine, keyring, sys.stdout, args.format, **options)
     else:
-        # Decrypted content: readable by its owner only, and never over an existing file.
-        try:
-            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            print(f"error: {args.output} exists: choose a new name (an export never overwrites a file)",
-                  file=sys.stderr)
+        out = new_private_file(args.output, "nov.csv")  # decrypted content
+        if out is None:
             return 1
-        except OSError as error:
-            print(f"error: cannot write {args.output}: {error.strerror or error}; give a file in a folder that "
-                  "exists and this user may write, e.g. --output nov.csv", file=sys.stderr)
-            return 1
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        with out:
             count = export(ctx.engine, keyring, out, args.format, **options)
     print(f"exported {count} entries; the export is recorded in the audit log", file=sys.stderr)
     return 0

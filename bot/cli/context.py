@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TextIO
 
 from sqlalchemy import Engine
 
@@ -46,3 +48,18 @@ def context_loader(settings_from_args: Callable[[argparse.Namespace], Settings])
         )
 
     return load
+
+
+def new_private_file(path: str, example: str) -> TextIO | None:
+    """`path` created for writing, readable by its owner only (0600 whatever the umask), never over an
+    existing file; None, with one `error:` line said, when it cannot be. `example`: an --output to suggest."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        print(f"error: {path} exists: choose a new name (an export never overwrites a file)", file=sys.stderr)
+        return None
+    except OSError as error:
+        print(f"error: cannot write {path}: {error.strerror or error}; give a file in a folder that exists and "
+              f"this user may write, e.g. --output {example}", file=sys.stderr)
+        return None
+    return os.fdopen(fd, "w", encoding="utf-8", newline="")

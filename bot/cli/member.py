@@ -23,7 +23,6 @@ import argparse
 import csv
 import io
 import itertools
-import os
 import sys
 import tomllib
 import uuid
@@ -40,6 +39,7 @@ from alerts.messages import InboundMessage
 from alerts.roles import ACCEPTED as ROLES_ACCEPTED
 from alerts.roles import Role
 from bot.config.settings import Settings
+from bot.cli.context import new_private_file
 from bot.cli.member_portal import COLUMNS as PORTAL_COLUMNS
 from bot.cli.member_portal import check_portal_rows, is_portal_header, read_portal
 from bot.cli.member_rows import RowError, check_rows, read_rows, render_export
@@ -249,18 +249,10 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         session.close()
     if args.output:
-        # People's names and accounts: readable by their owner only, and never over an existing file.
-        try:
-            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            print(f"error: {args.output} exists: choose a new name (an export never overwrites a file)",
-                  file=sys.stderr)
+        out = new_private_file(args.output, "people.csv")  # people's names and accounts
+        if out is None:
             return 1
-        except OSError as error:
-            print(f"error: cannot write {args.output}: {error.strerror or error}; give a file in a folder that "
-                  "exists and this user may write, e.g. --output people.csv", file=sys.stderr)
-            return 1
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        with out:
             out.write(text)
         print(f"Wrote {args.output}.")
     else:
