@@ -124,7 +124,8 @@ async def one_alert_at_a_time(world: World, alerts: int, pair_rooms: list[str]) 
 
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="latency-bench-", dir=args.dir) as tmp:
-        world = World(Path(tmp), args.officers, args.recipients, code_root=args.code_root)
+        world = World(Path(tmp), args.officers, args.recipients, code_root=args.code_root,
+                      postgres=args.homeserver_db == "postgres")
         print(f"starting Synapse, the bot and {args.officers + args.recipients} matrix-nio clients ...", flush=True)
         started = time.monotonic()
         try:
@@ -183,6 +184,8 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="where the homeserver, the bot and the clients keep files")
     parser.add_argument("--only", choices=("one", "busy"), default=None,
                         help="run only one part: one alert at a time, or the busy morning")
+    parser.add_argument("--homeserver-db", choices=("postgres", "sqlite"), default="sqlite",
+                        help="Synapse's database: SQLite (default, as the tests) or PostgreSQL on 127.0.0.1:5432 as production runs")
     parser.add_argument("--no-synapse", action="store_true", help="print the goals as not measured")
     parser.add_argument("--code-root", type=Path, default=ROOT, help="the bot's code (another checkout to compare)")
     args = parser.parse_args()

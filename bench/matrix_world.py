@@ -208,11 +208,12 @@ post = "rooms"
 class World:
     """`officers` officers and `recipients` recipients (one per country) on a fresh Synapse."""
 
-    def __init__(self, root: Path, officers: int, recipients: int, code_root: Path = ROOT) -> None:
+    def __init__(self, root: Path, officers: int, recipients: int, code_root: Path = ROOT,
+                 postgres: bool = False) -> None:
         self.root = root
         self.n_officers, self.n_recipients = officers, recipients
         self.code_root = code_root
-        self.synapse = Synapse(root / "synapse")
+        self.synapse = Synapse(root / "synapse", postgres=postgres)
         self.officers: list[Person] = []
         self.recipients: list[Listener] = []
         self.bot_dm: list[str] = []  # each officer's direct chat with the bot

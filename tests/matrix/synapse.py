@@ -1,6 +1,7 @@
 """A real Synapse homeserver for the tests: installed from PyPI (the test extra), started on 127.0.0.1 on
-a free port with SQLite, no federation, no presence, a media repository, relaxed rate limits; users registered
-with the shared secret through the admin API."""
+a free port with SQLite (or, for the benchmarks, a database of its own on the local PostgreSQL, as
+production homeservers run), no federation, no presence, a media repository, relaxed rate limits; users
+registered with the shared secret through the admin API."""
 
 from __future__ import annotations
 
@@ -32,13 +33,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def homeserver_config(root: Path, port: int) -> dict[str, Any]:
+def homeserver_config(root: Path, port: int, postgres_db: str | None = None) -> dict[str, Any]:
+    database: dict[str, Any] = {"name": "sqlite3", "args": {"database": str(root / "homeserver.db")}}
+    if postgres_db is not None:
+        database = {"name": "psycopg2", "args": {"user": "postgres", "host": "127.0.0.1", "port": 5432,
+                                                 "database": postgres_db, "cp_min": 5, "cp_max": 10}}
     return {
         "server_name": SERVER_NAME,
         "pid_file": str(root / "homeserver.pid"),
         "listeners": [{"port": port, "bind_addresses": ["127.0.0.1"], "type": "http", "tls": False,
                        "x_forwarded": False, "resources": [{"names": ["client"], "compress": False}]}],
-        "database": {"name": "sqlite3", "args": {"database": str(root / "homeserver.db")}},
+        "database": database,
         "log_config": str(root / "log.yaml"),
         "media_store_path": str(root / "media"),
         "enable_media_repo": True,  # photos and files (bot/connectors/matrix/media.py)
@@ -99,9 +104,19 @@ class Account:
         return self.user_id[1:].split(":", 1)[0]
 
 
+def _postgres(statement: str) -> None:
+    import psycopg  # the bot's own driver; Synapse itself talks psycopg2
+
+    with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
+        conn.execute(statement)  # type: ignore[arg-type]  # names made here, never from input
+
+
 class Synapse:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, postgres: bool = False) -> None:
+        """`postgres`: keep the homeserver's data in a fresh database on 127.0.0.1:5432 (dropped at stop).
+        Synapse on SQLite writes one event at a time for the whole server; production runs PostgreSQL."""
         self.root = root
+        self.postgres_db = f"synapse_{os.getpid()}_{os.urandom(3).hex()}" if postgres else None
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -118,7 +133,10 @@ class Synapse:
             write_signing_keys(handle, [generate_signing_key("a_test")])
         (self.root / "log.yaml").write_text(LOG_CONFIG.replace("{path}", str(self.root / "homeserver.log")))
         config = self.root / "homeserver.yaml"
-        config.write_text(yaml.safe_dump(homeserver_config(self.root, self.port)))
+        if self.postgres_db is not None:
+            _postgres(f"CREATE DATABASE {self.postgres_db} ENCODING 'UTF8' LC_COLLATE='C' LC_CTYPE='C' "
+                      "TEMPLATE template0")
+        config.write_text(yaml.safe_dump(homeserver_config(self.root, self.port, self.postgres_db)))
         out = open(self.root / "stdout.log", "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "synapse.app.homeserver", "-c", str(config)],
@@ -140,14 +158,16 @@ class Synapse:
         self.admin = self.register("admin", admin=True)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=30)
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+        if self.postgres_db is not None:
+            _postgres(f"DROP DATABASE IF EXISTS {self.postgres_db}")
+            self.postgres_db = None
 
     def log_tail(self, lines: int = 40) -> str:
         text = ""
