@@ -31,6 +31,7 @@ from alerts.times import zone_at, zone_line
 from alerts.routing import Delivery, Destination, Route
 from alerts.routing_places import direct_place
 from handlers.answer_place import answer_placed, content_free_notice, messages_about
+from handlers.commands_admin import ZONE_DEFAULT
 from handlers.commands import MemberAddCommand, MemberBackupCommand, MemberRemoveCommand, ReassignCommand
 from handlers.context import CommandContext
 from handlers.followup import sender_of
@@ -149,9 +150,12 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
         ctx.answer(f"{identity} is already {existing.title(directory)} (@{existing.id}). "
                    f"Remove them first (/member remove {existing.id}) to move them to {org.name}.")
         return
+    # "" is none of their own: the network's default (tz:default, or someone new given no tz:).
+    zone = "" if command.timezone == ZONE_DEFAULT else command.timezone
     if existing is not None:
         contact = replace(existing, roles=existing.roles | {command.role}, desk=command.desk or existing.desk,
-                          name=command.display_name or existing.name, timezone=command.timezone or existing.timezone,
+                          name=command.display_name or existing.name,
+                          timezone=existing.timezone if zone is None else zone,
                           backup=backup.id if backup is not None else existing.backup)
         writer.update_contact(contact)
         verb = "Updated"
@@ -160,7 +164,7 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
             else f"Telegram user {identity.telegram_id}"
         contact = Contact(id=contact_id_for(identity, directory.contacts), name=command.display_name or name,
                           organisation=org.code, roles=frozenset({command.role}), identities=(identity,),
-                          desk=command.desk, timezone=command.timezone or "",
+                          desk=command.desk, timezone=zone or "",
                           backup=backup.id if backup is not None else None)
         writer.add_contact(contact)
         verb = "Added"

@@ -12,7 +12,7 @@ import pytest
 
 from alerts.audit import AuditAction
 from alerts.clock import ManualClock
-from alerts.directory import RoomPurpose
+from alerts.directory import Contact, Directory, RoomPurpose
 from alerts.due import DuePolicy
 from alerts.identity import ChatRef, UserRef
 from alerts.membership import PlannedAction, RoomAction, belongs_in, contact_id_for, drift, rooms_for
@@ -231,7 +231,8 @@ def test_without_a_backup_the_answer_says_what_that_means(admin: Admin) -> None:
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("tz:Bangkok", "Time zone 'Bangkok' is not valid: use an IANA zone such as Asia/Bangkok or UTC."),
+    ("tz:Bangkok", "Time zone 'Bangkok' is not valid: use an IANA zone such as Asia/Bangkok or UTC, or default "
+                   "for the network's."),
     ("backup:nobody-here", "Backup nobody-here is not someone else in the directory"),
     ("backup:@ghost:example.org", "Backup @ghost:example.org is not someone else in the directory"),
     ("backup:console:somchai", "Backup console:somchai is not someone else in the directory"),
@@ -246,6 +247,28 @@ def test_an_update_keeps_what_is_not_given_and_changes_what_is(admin: Admin) -> 
     admin.says("admin", '/member add console:th-npoc country:TH role:contact name:"Kanya S." tz:Asia/Tokyo')
     contact = admin.directory.current().contacts["th-npoc"]
     assert (contact.name, contact.timezone, contact.backup) == ("Kanya S.", "Asia/Tokyo", "th-deputy")
+
+
+def test_tz_default_gives_someone_back_the_network_default(admin: Admin) -> None:
+    """A zone stored for someone who never chose one (an explicit UTC, as people added without tz: were
+    once stored) cannot be told from a chosen one: an admin can give them back the network's default."""
+    admin.says("admin", "/member add console:th-npoc country:TH role:contact tz:UTC")
+    assert admin.directory.current().contacts["th-npoc"].timezone == "UTC"
+    [answer] = admin.says("admin", "/member add console:th-npoc country:TH role:contact tz:default")
+    contact = admin.directory.current().contacts["th-npoc"]
+    assert contact.timezone == "" and contact.backup == "th-deputy"  # none of their own; the rest kept
+    assert "time zone UTC (the network's default)" in answer
+    [*_, audit] = [e for e in admin.store.audit if e.detail.get("command") == "member add"]
+    assert audit.detail["timezone"] == ""
+    [answer] = admin.says("admin", "/member add console:somchai country:TH role:contact desk:police tz:Default")
+    assert admin.directory.current().contacts["somchai"].timezone == ""  # someone new: as if none given
+
+
+def test_a_contact_built_without_a_zone_has_none_of_their_own() -> None:
+    """No zone given is stored as none (""), never as UTC: the network's default then applies."""
+    contact = Contact("x", "X", "TH", frozenset({Role.OFFICER}), (UserRef.parse("console:x"),))
+    directory = Directory.build([], [contact], default_zone="Asia/Bangkok")
+    assert contact.timezone == "" and directory.zone_for(contact) == "Asia/Bangkok"
 
 
 def test_a_second_national_contact_is_told_they_receive_nothing_from_the_country_and_what_would_reach_them(
