@@ -474,10 +474,8 @@ class DeliveryWorker:
         failed after its first message(s) reached the reader (a photo before its text): recorded failed,
         known by `first` (so a later /withdraw takes it back), and planned as a late copy is, in this
         transaction: marked superseded, or taken back from a reader the new revision leaves out."""
-        if self._late_copy is None:
-            return
         found = uow.items.mark_earlier(key, "failed", now, first)
-        if found is None:
+        if found is None or self._late_copy is None:
             return
         revision, partly = found
         banner = message.text.split("\n", 1)[0] if message is not None else None
