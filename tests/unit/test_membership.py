@@ -499,6 +499,59 @@ def test_offboarding_takes_back_exactly_the_amber_and_above_copies_in_their_dire
     assert removed.detail["copies_taken_back"] == "2"
 
 
+def _sent_all(admin: Admin, prefix: str) -> None:
+    """Every copy queued so far sent (its outbox row and its delivery), known by `prefix` and its key."""
+    with MemoryUnitOfWork(admin.store, admin.directory) as uow:
+        for key, message in list(admin.store.outbox.items()):
+            if message.kind is MessageKind.DELIVERY and admin.store.outbox_state.get(key) is None:
+                uow.items.mark_delivery(key, "sent", admin.clock.now(), f"{prefix}-{key}")
+        uow.commit()
+    for key, message in admin.store.outbox.items():  # as the worker leaves them (Bot.worker_sends)
+        if message.kind is MessageKind.DELIVERY and admin.store.outbox_state.setdefault(key, "sent") == "sent":
+            admin.store.outbox_sent.setdefault(key, (f"{prefix}-{key}", admin.clock.now()))
+
+
+def _offboarded_removals(admin: Admin, who: str) -> set[str]:
+    from alerts.removal import Removal
+
+    admin.says("admin", f"/member remove console:{who}")
+    return {Removal.from_json(m.text).message_id for m in admin.store.outbox.values() if m.kind is MessageKind.REMOVAL}
+
+
+def test_offboarding_takes_back_the_copies_they_held_for_someone_away_not_those_held_for_them(admin: Admin) -> None:
+    """A delegate holds an away colleague's copies in their own direct chat: removed from the network,
+    they must not keep those. A copy sent to the leaving person's delegate stays with the delegate."""
+    admin.says("th-deputy", "/away until:2026-12-24 backup:@th-immigration on leave")
+    admin.says("my-officer", "/alert to:@th-deputy tlp:amber Two travellers")
+    _sent_all(admin, "m")
+    [held] = [k for k, m in admin.store.outbox.items() if m.kind is MessageKind.DELIVERY]
+    assert str(admin.store.outbox[held].destination) == "direct:console:th-immigration"
+    assert _offboarded_removals(admin, "th-immigration") == {f"m-{held}"}
+    admin2 = Admin()
+    admin2.says("th-deputy", "/away until:2026-12-24 backup:@th-immigration on leave")
+    admin2.says("my-officer", "/alert to:@th-deputy tlp:amber Two travellers")
+    _sent_all(admin2, "m")
+    assert _offboarded_removals(admin2, "th-deputy") == set()  # in th-immigration's chat, who stays
+
+
+def test_offboarding_takes_back_their_copies_of_earlier_revisions_by_each_revision_s_caveat(admin: Admin) -> None:
+    """A copy of an earlier revision stays in their chat (edited to say it is superseded, or as sent where
+    the edit failed): taken back too, by the TLP it was sent under, not the current one's."""
+    admin.says("my-officer", "/alert to:TH tlp:amber Two travellers")
+    _sent_all(admin, "rev1")
+    admin.says("my-officer", "/correct A-2026-0001 tlp:green Two travellers, now public")
+    admin.says("my-officer", "/alert to:TH tlp:amber Boat sighted")
+    _sent_all(admin, "rev2")
+    admin.says("my-officer", "/correct A-2026-0002 Boat sighted, two on board")
+    _sent_all(admin, "rev3")
+    keys = {k for k, m in admin.store.outbox.items() if m.kind is MessageKind.DELIVERY and m.contact == "th-npoc"}
+    green = {k for k in keys if admin.store.outbox[k].text.startswith("[TLP:GREEN]")}
+    assert len(keys) == 4 and len(green) == 1
+    removed = _offboarded_removals(admin, "th-npoc")
+    # The AMBER rev 1 of the first item (its rev 2, GREEN, stays), and both revisions of the second.
+    assert removed == {admin.store.outbox_sent[k][0] for k in keys - green}
+
+
 def test_offboarding_someone_who_received_nothing_amber_plans_no_removal(admin: Admin) -> None:
     admin.says("my-officer", "/alert to:TH tlp:green A public notice")
     _sent(admin, "th-npoc")
