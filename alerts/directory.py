@@ -65,8 +65,9 @@ class Contact:
     roles: frozenset[Role]
     identities: tuple[UserRef, ...]  # the first is where direct deliveries go
     desk: str | None = None
-    # Their own IANA zone; "" for none of their own (Directory.zone_for gives the clock they read).
-    timezone: str = "UTC"
+    # Their own IANA zone; "" for none of their own (Directory.zone_for gives the clock they read): never
+    # "UTC" for none given, which would hide the network's default from them.
+    timezone: str = ""
     backup: str | None = None
 
     def has(self, role: Role) -> bool:

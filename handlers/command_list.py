@@ -404,7 +404,7 @@ _declare(CommandSpec("member", PEOPLE, "/member add|remove|backup USER …",
     "Onboard someone into every room they belong in, on every platform, or offboard them from all; "
     "/member backup USER BACKUP (or none) names who takes over their open items when they leave. "
     "USER is @alice:example.org (Matrix), @username or telegram:user:42 (Telegram), or a mention. "
-    "/member add also takes name:, backup: (a contact) and tz: (an IANA zone). "
+    "/member add also takes name:, backup: (a contact) and tz: (an IANA zone, or tz:default for the network's). "
     "Admins manage everyone; a national focal point the people of their own country, an organisational "
     "focal point those of their own organisation (in a country: their own desk), with the roles officer, "
     "contact and focal point. "

@@ -17,6 +17,12 @@ from handlers.command_text import Bare
 from handlers.lexer import quote
 
 
+# `tz:default`: none of their own, so the network's default_timezone (Directory.zone_for). A zone
+# once stored for someone given none (UTC, before none was stored as none) reads as a chosen one, so
+# only an admin can say it was not.
+ZONE_DEFAULT = "default"
+
+
 @dataclass(frozen=True)
 class MemberAddCommand:
     name: ClassVar[str] = "member"
@@ -26,7 +32,7 @@ class MemberAddCommand:
     desk: str | None
     display_name: str | None = None  # None: keep theirs, or (someone new) name them after their account
     backup: str | None = None  # a contact id or an account, as typed; the handler looks it up
-    timezone: str | None = None  # an IANA zone the parser checked
+    timezone: str | None = None  # an IANA zone the parser checked, or ZONE_DEFAULT
 
     def render(self) -> str:
         key = "country" if country_code(self.organisation) == self.organisation else "org"

@@ -5,8 +5,9 @@ revision's; the result is routed afresh, as /alert routes a draft, and in the co
 - the new revision goes to the new route, each copy queued anew with due times from now, so every
   recipient acknowledges again (their copy changed: its revision, and whatever was corrected);
 - the earlier revision's copies not yet sent, and its pending reminders and escalations, are
-  cancelled (code `superseded`); a copy whose send was in flight and lands after all is treated by
-  the delivery worker as below, when it records it (late_copy); each delivered copy (one part of
+  cancelled (code `superseded`); a copy whose send was in flight and lands after all, or fails after
+  part of it (a photo) reached its reader, is treated by the delivery worker as below, when it records
+  it (late_copy); each delivered copy (one part of
   which went before it failed, a Telegram copy's photo, too: it is known by its first message) is edited in place to say it is superseded (an
   outbox row of kind SUPERSEDE, alerts.supersede, carried out by bot/actions/supersede.py: a Matrix
   edit, a Telegram editMessageText or editMessageCaption), and where it cannot be edited it is
@@ -214,20 +215,22 @@ def _marked(revised: Item, earlier: int, delivery: DeliveryRecord, text: str, pr
                            reference=ref, contact=delivery.holder, protect_content=protect)
 
 
-def late_copy(record: ItemRecord, earlier: int, delivery: DeliveryRecord, banner: str, protect: bool,
+def late_copy(record: ItemRecord, earlier: int, delivery: DeliveryRecord, banner: str | None, protect: bool,
               directory: Directory, now: datetime) -> list[OutboundMessage]:
     """The rows for a copy of revision `earlier` whose send was in flight when the item was corrected
-    (send_revision cancelled it, so planned nothing for it) and landed after all: what send_revision
-    plans for a delivered copy. Marked superseded by the current revision (`record.item`) if its reader
-    still receives the item, else taken back; taken back too if the item was withdrawn since. `banner`
-    is the first line the copy was sent with; `protect`, whether it was sent protected. The delivery
-    worker plans these in the transaction that records the send, so a restart cannot lose them."""
+    (send_revision cancelled it, so planned nothing for it) and landed after all, or failed after part
+    of it reached its reader (a photo; `delivery` is then known by it): what send_revision plans for a
+    delivered copy. Marked superseded by the current revision (`record.item`) if its reader still
+    receives the item, else taken back; taken back too if the item was withdrawn since. `banner` is the
+    first line the copy was sent with (None: unknown, and the mark is the line a reader is told where
+    an edit cannot be made); `protect`, whether it was sent protected. The delivery worker plans these
+    in the transaction that records the send (or its failure), so a restart cannot lose them."""
     revised = record.item
     if record.withdrawal is not None:
         return withdrawn_copy(record, delivery, directory, now)
     if delivery.contact in {d.contact for d in record.deliveries}:
-        return [_marked(revised, earlier, delivery, superseded_mark(banner, revised),
-                        protect or revised.caveat.protect_content)]
+        mark = superseded_mark(banner, revised) if banner else render_superseded_notice(revised, earlier)
+        return [_marked(revised, earlier, delivery, mark, protect or revised.caveat.protect_content)]
     dropped = replace(record, withdrawal=Withdrawal(
         revised.revised_at or now, revised.originator, f"corrected as {revised.label}, which no longer goes to you"))
     return withdrawn_copy(dropped, delivery, directory, now, dropped_at=revised.revision)

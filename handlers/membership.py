@@ -31,6 +31,7 @@ from alerts.times import zone_at, zone_line
 from alerts.routing import Delivery, Destination, Route
 from alerts.routing_places import direct_place
 from handlers.answer_place import answer_placed, content_free_notice, messages_about
+from handlers.commands_admin import ZONE_DEFAULT
 from handlers.commands import MemberAddCommand, MemberBackupCommand, MemberRemoveCommand, ReassignCommand
 from handlers.context import CommandContext
 from handlers.followup import sender_of
@@ -149,9 +150,12 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
         ctx.answer(f"{identity} is already {existing.title(directory)} (@{existing.id}). "
                    f"Remove them first (/member remove {existing.id}) to move them to {org.name}.")
         return
+    # "" is none of their own: the network's default (tz:default, or someone new given no tz:).
+    zone = "" if command.timezone == ZONE_DEFAULT else command.timezone
     if existing is not None:
         contact = replace(existing, roles=existing.roles | {command.role}, desk=command.desk or existing.desk,
-                          name=command.display_name or existing.name, timezone=command.timezone or existing.timezone,
+                          name=command.display_name or existing.name,
+                          timezone=existing.timezone if zone is None else zone,
                           backup=backup.id if backup is not None else existing.backup)
         writer.update_contact(contact)
         verb = "Updated"
@@ -160,7 +164,7 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
             else f"Telegram user {identity.telegram_id}"
         contact = Contact(id=contact_id_for(identity, directory.contacts), name=command.display_name or name,
                           organisation=org.code, roles=frozenset({command.role}), identities=(identity,),
-                          desk=command.desk, timezone=command.timezone or "",
+                          desk=command.desk, timezone=zone or "",
                           backup=backup.id if backup is not None else None)
         writer.add_contact(contact)
         verb = "Added"
@@ -269,9 +273,23 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
     ctx.answer("\n".join(lines))
 
 
+def _revision_tlps(ctx: CommandContext, record: ItemRecord) -> dict[int, Tlp]:
+    """The TLP each revision of the item was sent under: the current one's, and the earlier ones' as
+    the audit log recorded them (a revision not found there is left out: its copies count as RED)."""
+    found = {record.item.revision: record.item.caveat.tlp}
+    if record.item.revision > 1:
+        for text in ctx.uow.audit.revisions(record.item.reference):
+            try:
+                found.setdefault(text.revision, Tlp.parse(text.caveat.split()[0]))
+            except (InvalidValue, IndexError):
+                continue
+    return found
+
+
 def _take_back(ctx: CommandContext, leaving: Contact) -> tuple[int, int]:
     """Plan the removal of the bot's copies of TLP:AMBER and above in the leaving person's direct
-    chats (open and closed items alike), then, on Matrix, the bot leaving each of those chats: REMOVAL
+    chats (open and closed items alike; a copy of an earlier revision by the TLP it was sent under, and
+    one they held for someone away too), then, on Matrix, the bot leaving each of those chats: REMOVAL
     outbox rows, in this transaction, queued behind whatever else goes to that chat. Copies of GREEN
     and CLEAR items stay. Returns (copies to be taken back, Telegram copies too old to delete)."""
     planned: list[OutboundMessage] = []
@@ -280,12 +298,22 @@ def _take_back(ctx: CommandContext, leaving: Contact) -> tuple[int, int]:
     name = f"the direct chat of {leaving.title(ctx.directory)}"
     for record in ctx.uow.items.get_many(ctx.uow.items.find(leaving.id)):
         item = record.item
-        if item.caveat.tlp.rank < Tlp.AMBER.rank or record.withdrawal is not None:
+        if record.withdrawal is not None:
             continue  # a withdrawn item's copies were taken back when it was withdrawn
-        for delivery in record.deliveries:
-            destination = Destination.parse(delivery.destination)
-            if (delivery.contact != leaving.id or destination.kind is not DestinationKind.DIRECT
+        copies = [(item.revision, d) for d in record.deliveries]
+        if item.revision > 1:  # an earlier copy stays in their chat: edited to say so, or as sent
+            copies += ctx.uow.items.earlier_deliveries(item.reference)
+        tlps: dict[int, Tlp] | None = None
+        for revision, delivery in copies:
+            # Where the copy is: a copy they held for someone away is in their chat; one held for them
+            # by their delegate is in the delegate's, who stays.
+            destination = Destination.parse(delivery.place)
+            if (delivery.holder != leaving.id or destination.kind is not DestinationKind.DIRECT
                     or not isinstance(destination.address, UserRef) or not delivered(delivery)):
+                continue
+            if tlps is None:
+                tlps = _revision_tlps(ctx, record)
+            if tlps.get(revision, Tlp.RED).rank < Tlp.AMBER.rank:  # unknown: taken back, failing closed
                 continue
             if not removable(destination, delivery, ctx.now):
                 too_old += destination.platform is Platform.TELEGRAM and delivery.platform_message_id is not None
@@ -294,7 +322,7 @@ def _take_back(ctx: CommandContext, leaving: Contact) -> tuple[int, int]:
             planned.append(removal_message(Removal(
                 chat=None, message_id=delivery.platform_message_id, chat_name=name, officer=admin.id,
                 officer_account=originator_place(ctx, admin.id, record), officer_name=admin.title(ctx.directory),
-                tlp=item.caveat.tlp.label, noun=item.kind.noun.lower(),
+                tlp=tlps.get(revision, item.caveat.tlp).label, noun=item.kind.noun.lower(),
                 # An erased case's key is gone: the row is not tied to it (it names no content anyway).
                 reference=str(item.reference) if record.erasure is None else None,
                 purpose=OFFBOARDED, direct_with=destination.address)))

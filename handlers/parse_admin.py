@@ -11,6 +11,7 @@ from alerts.identity import ChatRef, Platform, UserRef
 from alerts.reminder_policy import known_zone
 from alerts.roles import ACCEPTED as ROLES_ACCEPTED
 from alerts.roles import Role
+from handlers.commands_admin import ZONE_DEFAULT
 from handlers.commands import (ArrangementAddCommand, ArrangementEndCommand, ArrangementListCommand, DeviceCommand,
                                MemberAddCommand, MemberBackupCommand, MemberRemoveCommand, ReassignCommand,
                                RoomRegisterCommand,
@@ -124,7 +125,7 @@ def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
     organisation = parse_organisation(values["org"], vocabulary, example="country:TH")
     role = checked(Role.parse, values["role"])
     desk = parse_desk(organisation, values["desk"], vocabulary) if "desk" in values else None
-    zone, name = values.get("tz"), values.get("name")
+    zone, name = member_zone(values.get("tz")), values.get("name")
     problem = member_zone_problem(zone) or member_name_problem(name)
     if problem is not None:
         raise CommandSyntaxError(f"{problem} Example: {MEMBER_ADD_FULL_EXAMPLE}")
@@ -134,10 +135,17 @@ def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
 # The rules of /member add's tz: and name:, here once: `liaison-bot member add --tz/--name` applies them too
 # (bot/cli/member.py), each giving its own example.
 
+def member_zone(zone: str | None) -> str | None:
+    """A person's time zone as given, `default` in any case read as ZONE_DEFAULT."""
+    return ZONE_DEFAULT if zone is not None and zone.strip().lower() == ZONE_DEFAULT else zone
+
+
 def member_zone_problem(zone: str | None) -> str | None:
-    """What is wrong with a person's time zone as given, or None (none given is fine: UTC)."""
-    if zone is not None and not known_zone(zone):
-        return f"Time zone '{shorten(zone, 40)}' is not valid: use an IANA zone such as Asia/Bangkok or UTC."
+    """What is wrong with a person's time zone as given (member_zone), or None (none given is fine: a
+    new person follows the network's default_timezone, someone known keeps theirs)."""
+    if zone is not None and zone != ZONE_DEFAULT and not known_zone(zone):
+        return (f"Time zone '{shorten(zone, 40)}' is not valid: use an IANA zone such as Asia/Bangkok or UTC, "
+                "or default for the network's.")
     return None
 
 

@@ -177,11 +177,12 @@ class ItemRepository(Protocol):
         """The deliveries of the item's earlier revisions, as (revision, delivery), oldest first."""
         ...
 
-    def mark_earlier_sent(self, outbox_key: str, at: datetime,
-                          platform_message_id: str) -> tuple[int, DeliveryRecord] | None:
-        """A copy of an earlier revision whose send was in flight when the item was corrected landed:
-        record it sent (as mark_delivery does); its revision and delivery as now recorded, None when
-        `outbox_key` is no earlier revision's copy."""
+    def mark_earlier(self, outbox_key: str, state: str, at: datetime,
+                     platform_message_id: str) -> tuple[int, DeliveryRecord] | None:
+        """A copy of an earlier revision whose send was in flight when the item was corrected landed
+        ("sent"), or failed after part of it reached its reader ("failed", known by that first part):
+        record it so (as mark_delivery does, never moving it back); its revision and delivery as now
+        recorded, None when `outbox_key` is no earlier revision's copy."""
         ...
 
     def set_due(self, reference: Reference, ack_due: datetime | None, feedback_due: datetime | None) -> None:

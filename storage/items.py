@@ -143,14 +143,18 @@ class SqlItemRepository:
                                               row.superseded_at, _held_by(row), _held_at(row)))
                 for row in rows]
 
-    def mark_earlier_sent(self, outbox_key: str, at: datetime,
-                          platform_message_id: str) -> tuple[int, DeliveryRecord] | None:
+    def mark_earlier(self, outbox_key: str, state: str, at: datetime,
+                     platform_message_id: str) -> tuple[int, DeliveryRecord] | None:
+        if state not in DELIVERY_STATES:
+            raise ValueError(f"unknown delivery state {state!r}")
         d = superseded_deliveries.c
-        behind = [s for s, rank in _DELIVERY_RANK.items() if rank < _DELIVERY_RANK["sent"]]
-        self._conn.execute(update(superseded_deliveries).where(d.outbox_key == outbox_key).values(
-            state=case((d.state.in_(behind), "sent"), else_=d.state),
-            platform_message_id=func.coalesce(d.platform_message_id, platform_message_id),
-            sent_at=func.coalesce(d.sent_at, at)))
+        behind = [s for s, rank in _DELIVERY_RANK.items() if rank < _DELIVERY_RANK[state]]
+        values: dict[str, Any] = {"state": case((d.state.in_(behind), state), else_=d.state),
+                                  "platform_message_id": func.coalesce(d.platform_message_id, platform_message_id)}
+        moment = _DELIVERY_MOMENT.get(state)
+        if moment is not None:
+            values[moment] = func.coalesce(d[moment], at)
+        self._conn.execute(update(superseded_deliveries).where(d.outbox_key == outbox_key).values(**values))
         row = self._conn.execute(
             select(superseded_deliveries, outbox.c.contact.label("sent_to"), outbox.c.destination.label("sent_at_place"))
             .select_from(superseded_deliveries.outerjoin(outbox, outbox.c.key == d.outbox_key))

@@ -204,16 +204,18 @@ class _Items:
     def earlier_deliveries(self, reference: Reference) -> list[tuple[int, DeliveryRecord]]:
         return [(n, _held(self._staged, d)) for n, d in self._staged.superseded.get(str(reference), ())]
 
-    def mark_earlier_sent(self, outbox_key: str, at: datetime,
-                          platform_message_id: str) -> tuple[int, DeliveryRecord] | None:
+    def mark_earlier(self, outbox_key: str, state: str, at: datetime,
+                     platform_message_id: str) -> tuple[int, DeliveryRecord] | None:
+        target = DeliveryState(state)
         for reference, earlier in self._staged.superseded.items():
             for index, (revision, delivery) in enumerate(earlier):
                 if delivery.outbox_key != outbox_key:
                     continue
-                changes: dict[str, object] = {"platform_message_id": delivery.platform_message_id or platform_message_id,
-                                              "sent_at": delivery.sent_at or at}
-                if delivery_step(delivery.progress.state, DeliveryState.SENT) is not None:
-                    changes["state"] = DeliveryState.SENT.value
+                changes: dict[str, object] = {"platform_message_id": delivery.platform_message_id or platform_message_id}
+                if target is DeliveryState.SENT:
+                    changes["sent_at"] = delivery.sent_at or at
+                if delivery.progress.state.rank < target.rank:
+                    changes["state"] = target.value
                 landed = replace(delivery, **changes)  # type: ignore[arg-type]
                 self._staged.superseded[reference] = (*earlier[:index], (revision, landed), *earlier[index + 1:])
                 return revision, _held(self._staged, landed)

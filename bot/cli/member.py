@@ -45,7 +45,7 @@ from bot.cli.member_portal import check_portal_rows, is_portal_header, read_port
 from bot.cli.member_rows import RowError, check_rows, read_rows, render_export
 from handlers.commands import MemberAddCommand, MemberRemoveCommand
 from handlers.context import CommandContext
-from handlers.parse_admin import member_name_problem, member_zone_problem
+from handlers.parse_admin import member_name_problem, member_zone, member_zone_problem
 from handlers.values import parse_user
 
 CLI_ADD_EXAMPLE = ('liaison-bot member add @somchai:example.org --country TH --role contact --name "Somchai P." '
@@ -87,7 +87,9 @@ def register(subparsers: Any, settings_from_args: Callable[[argparse.Namespace],
                                   "(as name:; default: their account's name)")
     p.add_argument("--backup", help="who takes over their open items when they leave: a contact id or an account "
                                     "in the directory (as backup:)")
-    p.add_argument("--tz", help="their time zone, an IANA zone such as Asia/Bangkok (as tz:; default: UTC)")
+    p.add_argument("--tz", help="their time zone, an IANA zone such as Asia/Bangkok, or default: the network's "
+                                "default_timezone (as tz:; without it, someone new follows that default and "
+                                "someone known keeps theirs)")
     p.add_argument("--as", dest="admin", help="the admin the audit records (a contact id; default: the first admin)")
     p.set_defaults(handler=runs(cmd_add))
 
@@ -304,13 +306,14 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     except InvalidValue as error:
         print(error, file=sys.stderr)
         return 2
-    problem = member_zone_problem(args.tz) or member_name_problem(args.name)
+    zone = member_zone(args.tz)
+    problem = member_zone_problem(zone) or member_name_problem(args.name)
     if problem is not None:
         print(f"{problem} Example: {CLI_ADD_EXAMPLE}", file=sys.stderr)
         return 2
     organisation = args.organisation.strip().upper()
     command = MemberAddCommand(user, organisation, role, args.desk.lower() if args.desk else None,
-                               args.name, args.backup, args.tz)
+                               args.name, args.backup, zone)
     return _run_handler(settings, args.admin, False, lambda ctx: member_add(ctx, command))
 
 

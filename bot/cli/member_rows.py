@@ -124,11 +124,13 @@ def check_rows(rows: list[dict[str, Any]], directory: Directory, first: int = 1,
         unrun = unreached("identities", identities, platforms)
         if unrun is not None:
             problems.append(unrun)
-        timezone = str(row.get("timezone") or "UTC").strip()
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            problems.append(f"timezone: {timezone!r} is not an IANA time zone like Asia/Bangkok")
+        # Empty: none of their own (the network's default_timezone), as `member export` writes it.
+        timezone = str(row.get("timezone") or "").strip()
+        if timezone:
+            try:
+                ZoneInfo(timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                problems.append(f"timezone: {timezone!r} is not an IANA time zone like Asia/Bangkok")
         backup = str(row.get("backup") or "").strip().lower() or None
         if backup and backup not in directory.contacts and backup not in ids:
             problems.append(f"backup: {backup} is neither in the directory nor in the file")

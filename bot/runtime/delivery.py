@@ -97,7 +97,7 @@ class DeliveryWorker:
         tell_coordinators: Callable[[ItemRecord, str], list[OutboundMessage]] | None = None,
         withdrawn_copy: Callable[[ItemRecord, DeliveryRecord], list[OutboundMessage]] | None = None,
         actions: Mapping[MessageKind, Operation] | None = None,
-        late_copy: Callable[[ItemRecord, int, DeliveryRecord, str, bool], list[OutboundMessage]] | None = None,
+        late_copy: Callable[[ItemRecord, int, DeliveryRecord, str | None, bool], list[OutboundMessage]] | None = None,
         withdrawn_line: Callable[[ItemRecord, DeliveryRecord], list[OutboundMessage]] | None = None,
     ) -> None:
         self._db = db
@@ -115,7 +115,8 @@ class DeliveryWorker:
         # copy whose send was in flight when its item was withdrawn, and landed.
         self._withdrawn_copy = withdrawn_copy
         # The rows for a copy of an earlier revision whose send was in flight when its item was
-        # corrected, and landed (handlers.correction.late_copy): its mark as superseded, or its removal.
+        # corrected, and landed, or failed after part of it went (handlers.correction.late_copy): its
+        # mark as superseded, or its removal.
         self._late_copy = late_copy
         # The removal of a line told in place of a superseded copy's edit (alerts.supersede) whose send
         # was in flight when its item was withdrawn, and landed (handlers.withdrawal.withdrawn_line).
@@ -460,12 +461,26 @@ class DeliveryWorker:
         transaction with its send, so a restart cannot lose it; its keys make it once."""
         if self._late_copy is None:
             return
-        found = uow.items.mark_earlier_sent(message.key, now, message_id)
+        found = uow.items.mark_earlier(message.key, "sent", now, message_id)
         if found is None:
             return
         revision, landed = found
         banner = message.text.split("\n", 1)[0]  # the line it was sent with (the earlier draft is not kept)
         uow.outbox.enqueue_many(self._late_copy(record, revision, landed, banner, message.protect_content))
+
+    def _supersede_partly_sent(self, uow, record: ItemRecord, key: str, first: str, now: datetime,  # noqa: ANN001
+                               message: Outgoing | None) -> None:
+        """A copy of an earlier revision that the correction cancelled while it was being sent, and that
+        failed after its first message(s) reached the reader (a photo before its text): recorded failed,
+        known by `first` (so a later /withdraw takes it back), and planned as a late copy is, in this
+        transaction: marked superseded, or taken back from a reader the new revision leaves out."""
+        found = uow.items.mark_earlier(key, "failed", now, first)
+        if found is None or self._late_copy is None:
+            return
+        revision, partly = found
+        banner = message.text.split("\n", 1)[0] if message is not None else None
+        uow.outbox.enqueue_many(self._late_copy(record, revision, partly, banner,
+                                                message.protect_content if message is not None else False))
 
     def _record_failure(self, message: Outgoing, error: PlatformError) -> None:
         now = self._clock.now()
@@ -484,7 +499,7 @@ class DeliveryWorker:
                     log.info("delivery %s was cancelled while it was being sent (%s); not retried", message.key,
                              error.code, extra=item_fields(reference=message.reference, key=message.key))
                     self._cancelled_meanwhile(uow, message.key, message.kind.value, message.reference, failed.reached,
-                                              now)
+                                              now, message)
                     uow.commit()
                     return
                 # With an error reference: an answer that could not be given (a stranger's refusal whose
@@ -497,11 +512,13 @@ class DeliveryWorker:
             uow.commit()
 
     def _cancelled_meanwhile(self, uow, key: str, kind: str, reference: str | None,  # noqa: ANN001
-                             reached: tuple[str, ...], now: datetime) -> None:
+                             reached: tuple[str, ...], now: datetime, message: Outgoing | None = None) -> None:
         """A row cancelled (/withdraw, /correct) while its send was in flight, and the send failed: done,
         as its canceller planned; nobody is told a delivery failed. What of a copy reached its reader
-        before (a photo) is taken back if its item was withdrawn, as a failed copy's is (_surface_failure).
-        The caller locked the item first (_lock_item)."""
+        before (a photo) is taken back if its item was withdrawn, as a failed copy's is (_surface_failure);
+        a copy of a revision corrected meanwhile is treated as one that landed late (_supersede_late):
+        what went is marked superseded, or taken back, so nobody acts on it. `message`: the row as it
+        was being sent (None when it could not be read). The caller locked the item first (_lock_item)."""
         if not reached or kind != MessageKind.DELIVERY.value or not reference:
             return
         current = uow.items.mark_delivery(key, "failed", now, reached[0])
@@ -509,8 +526,12 @@ class DeliveryWorker:
             record = uow.items.get(Reference.parse(reference))
         except ValueError:  # a reference that does not parse (a corrupt row): nothing to take back
             return
-        if (not current or record is None or record.erasure is not None or record.withdrawal is None
-                or self._withdrawn_copy is None):
+        if record is None or record.erasure is not None:
+            return
+        if not current:  # a copy of an earlier revision: of one corrected while it was being sent?
+            self._supersede_partly_sent(uow, record, key, reached[0], now, message)
+            return
+        if record.withdrawal is None or self._withdrawn_copy is None:
             return
         delivery = next((d for d in record.deliveries if d.outbox_key == key), None)
         if delivery is not None:
@@ -521,7 +542,7 @@ class DeliveryWorker:
         Operation carries out its kind): failed, with the error reference."""
         with self._uow_factory() as uow:
             self._set_aside_row(uow, message.key, message.kind.value, message.reference, message.contact,
-                                message.destination, message.attempt, error_ref, why)
+                                message.destination, message.attempt, error_ref, why, message)
             uow.commit()
 
     def _set_aside_unreadable(self, uow, row: UnreadableRow) -> None:  # noqa: ANN001 - a unit of work
@@ -532,10 +553,11 @@ class DeliveryWorker:
                             "it could not be read")
 
     def _set_aside_row(self, uow, key: str, kind: str, reference: str | None, contact: str | None,  # noqa: ANN001
-                       destination: Destination | None, attempt: int, error_ref: str, why: str) -> None:
+                       destination: Destination | None, attempt: int, error_ref: str, why: str,
+                       message: Outgoing | None = None) -> None:
         """Mark one row failed with `error_ref` as its code, record it in the audit log and tell people
         once: a delivery's originator and the coordinators as for any failed delivery; for any other
-        row, the coordinators."""
+        row, the coordinators. `message`: the row as leased (None: it could not be read)."""
         now = self._clock.now()
         code = f"set-aside:{error_ref}"
         if kind == MessageKind.DELIVERY.value and reference:
@@ -544,7 +566,7 @@ class DeliveryWorker:
         if failed.cancelled:  # cancelled while it was being sent: nothing to tell, as for any failure of it
             log.info("outbox row %s set aside as %s had been cancelled meanwhile", key, error_ref,
                      extra=item_fields(reference=reference, key=key))
-            self._cancelled_meanwhile(uow, key, kind, reference, failed.reached, now)
+            self._cancelled_meanwhile(uow, key, kind, reference, failed.reached, now, message)
             return
         if kind == MessageKind.DELIVERY.value and reference:
             self._surface_failure(uow, key, reference, contact, destination, attempt, code, now, failed.reached)

@@ -978,6 +978,72 @@ async def test_a_copy_that_lands_after_its_item_was_corrected_is_marked_supersed
     assert len(planned) == 1
 
 
+@pytest.mark.parametrize("error", [PermanentFailure("bad-request"), RuntimeError("connector bug")],
+                         ids=["refused", "set-aside"])
+@pytest.mark.parametrize("fate", ["stays", "left-out", "withdrawn"])
+async def test_a_copy_corrected_mid_send_whose_photo_went_has_the_photo_marked_or_taken_back(
+        engine: Engine, sealer: AesGcmSealer, error: Exception, fate: str) -> None:
+    """The correction cancelled the rev 1 copy while it was being sent; its photo reached the reader,
+    then its text failed. Nobody must act on that photo as current: it is marked superseded (its reader
+    gets rev 2), or taken back (rev 2 leaves them out, or the item was withdrawn since), as a copy that
+    landed late is, and the earlier copy is known by the photo. Nobody is told a delivery failed."""
+    clock = ManualClock()
+    factory = SqlUnitOfWorkFactory(engine, sealing(sealer, SharedAudit()), clock)
+    item = make_item(originator="my-officer")
+    reference = str(item.reference)
+    revised = replace(item, revision=2, revised_at=clock.now())
+    reader = "th-npoc" if fate == "stays" else "my-npoc"
+
+    class CorrectedMidSend(FakePlatform):
+        async def send(self, message: Outgoing) -> str:
+            if message.key != "d1":
+                return await super().send(message)
+            with factory() as uow:  # the photo goes, then /correct commits, then the text fails
+                uow.outbox.record_parts(message.key, ["m-photo"])
+                uow.outbox.cancel(reference, CANCELLED_KINDS, SUPERSEDED)
+                uow.items.revise(revised, make_route(reader), {reader: "d2"}, clock.now())
+                if fate == "withdrawn":
+                    uow.items.withdraw(Reference.parse(reference), Withdrawal(clock.now(), "my-officer", "wrong"))
+                uow.commit()
+            raise error
+
+    platform = CorrectedMidSend()
+    db = DatabaseThread()
+    keys = itertools.count(1)
+    worker = DeliveryWorker(db, factory, {Platform.CONSOLE: platform}, clock, lambda: f"k{next(keys)}",  # type: ignore[arg-type]
+                            late_copy=lambda record, revision, delivery, banner, protect: late_copy(
+                                record, revision, delivery, banner, protect, small_network(), clock.now()),
+                            actions=recorded_by(platform))
+    try:
+        with factory() as uow:
+            uow.items.add(item, make_route("th-npoc"), {"th-npoc": "d1"})
+            uow.outbox.enqueue(to("th-npoc", "d1", "[TLP:AMBER] document-fraud · from Malaysia\nthe alert",
+                                  kind=MessageKind.DELIVERY, reference=reference))
+            uow.commit()
+        await worker.settle()
+    finally:
+        db.close()
+    with engine.connect() as connection:
+        rows = connection.execute(outbox.select().order_by(outbox.c.id)).all()
+    with factory() as uow:
+        [(revision, copy)] = uow.items.earlier_deliveries(item.reference)
+    assert (revision, copy.state, copy.platform_message_id) == (1, "failed", "m-photo")  # /withdraw finds it
+    assert (rows[0].key, rows[0].state, rows[0].last_error) == ("d1", "failed", SUPERSEDED)
+    later = [(r.kind, r.state) for r in rows[1:]]
+    if fate == "stays":
+        assert later == [("supersede", "sent")]
+        mark = Supersession.from_json(platform.received[0][1])
+        assert (mark.message_id, mark.revision, mark.contact) == ("m-photo", 2, "th-npoc")
+        assert mark.text == (f"Superseded by {reference} rev 2 — see the new copy\n"
+                             "[TLP:AMBER] document-fraud · from Malaysia")
+        return
+    assert later == [("removal", "sent"), ("notice", "sent")]
+    assert Removal.from_json(platform.received[0][1]).message_id == "m-photo"
+    told = platform.received[1][1]
+    assert ("was withdrawn" if fate == "withdrawn" else "which no longer goes to you") in told
+    assert not any("failed" in text for _, text in platform.received)
+
+
 @pytest.mark.parametrize("error", [TransientFailure("bad-gateway"), PermanentFailure("bad-request")],
                          ids=["temporary", "for-good"])
 @pytest.mark.parametrize("partly", [False, True], ids=["nothing-went", "photo-went"])

@@ -730,9 +730,9 @@ def test_a_copy_of_an_earlier_revision_that_lands_late_is_recorded_sent(backend:
     clock.advance(timedelta(seconds=5))
     with backend.factory() as uow:
         assert not uow.items.mark_delivery("o2", "sent", clock.now(), "m-2")  # no current copy: an earlier one
-        landed = uow.items.mark_earlier_sent("o2", clock.now(), "m-2")
-        assert uow.items.mark_earlier_sent("o1", clock.now(), "m-9") is not None  # never moved back
-        assert uow.items.mark_earlier_sent("o3", clock.now(), "m-3") is None  # the current revision's
+        landed = uow.items.mark_earlier("o2", "sent", clock.now(), "m-2")
+        assert uow.items.mark_earlier("o1", "sent", clock.now(), "m-9") is not None  # never moved back
+        assert uow.items.mark_earlier("o3", "sent", clock.now(), "m-3") is None  # the current revision's
         uow.commit()
     assert landed is not None
     revision, delivery = landed
@@ -742,3 +742,29 @@ def test_a_copy_of_an_earlier_revision_that_lands_late_is_recorded_sent(backend:
         earlier = uow.items.earlier_deliveries(item.reference)
     assert [(d.outbox_key, d.state, d.platform_message_id) for _, d in earlier] == [
         ("o1", "acknowledged", "m-1"), ("o2", "sent", "m-2")]
+
+
+def test_a_copy_of_an_earlier_revision_that_failed_after_its_photo_is_known_by_the_photo(
+        backend: Backend, clock: ManualClock) -> None:
+    """Cancelled by the correction mid-send, its photo went and its text failed: recorded failed, known
+    by the photo (so /withdraw finds it delivered in part); a copy further on is never moved back."""
+    item = make_item(1, originator="th-lo")
+    with backend.factory() as uow:
+        uow.items.add(item, make_route("my-npoc", "sg-npoc"), {"my-npoc": "o1", "sg-npoc": "o2"})
+        uow.items.mark_delivery("o1", "sent", clock.now(), "m-1")
+        uow.commit()
+    with backend.factory() as uow:
+        uow.items.revise(replace(item, revision=2, revised_at=clock.now()), make_route("my-npoc"), {"my-npoc": "o3"},
+                         clock.now())
+        uow.commit()
+    with backend.factory() as uow:
+        failed = uow.items.mark_earlier("o2", "failed", clock.now(), "m-photo")
+        kept = uow.items.mark_earlier("o1", "failed", clock.now(), "m-9")
+        uow.commit()
+    assert failed is not None and kept is not None
+    assert (failed[0], failed[1].state, failed[1].platform_message_id, failed[1].sent_at) == (1, "failed", "m-photo",
+                                                                                              None)
+    assert (kept[1].state, kept[1].platform_message_id) == ("sent", "m-1")
+    with backend.factory() as uow:
+        assert {d.outbox_key: (d.state, d.platform_message_id) for _, d in uow.items.earlier_deliveries(item.reference)
+                } == {"o1": ("sent", "m-1"), "o2": ("failed", "m-photo")}

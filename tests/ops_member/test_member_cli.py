@@ -142,7 +142,8 @@ def test_add_takes_a_name_a_backup_and_a_time_zone_as_the_chat_command_does(conf
 
 @pytest.mark.parametrize("extra, code, said", [
     (("--tz", "Mars/Olympus"), 2, "Time zone 'Mars/Olympus' is not valid: use an IANA zone such as Asia/Bangkok or "
-                                  "UTC. Example: liaison-bot member add @somchai:example.org --country TH"),
+                                  "UTC, or default for the network's. Example: liaison-bot member add "
+                                  "@somchai:example.org --country TH"),
     (("--name", "x" * 101), 2, "A name is one line of up to 100 characters. Example: liaison-bot member add"),
     (("--backup", "nobody-here"), 1, "Backup nobody-here is not someone else in the directory"),
 ])
@@ -171,3 +172,19 @@ def test_every_option_of_member_add_and_remove_has_help_text(config: Path, capsy
         for option in options:
             assert option.help, (action, option.dest)
             assert " ".join(option.help.split()) in shown, (action, option.dest)
+
+
+def test_add_with_tz_default_gives_someone_back_the_network_default(config: Path, capsys) -> None:  # noqa: ANN001
+    code, _, err = member(config, capsys, "add", "@somchai:example.org", "--country", "TH", "--role", "contact",
+                          "--tz", "UTC")
+    assert code == 0, err
+    code, out, err = member(config, capsys, "add", "@somchai:example.org", "--country", "TH", "--role", "contact",
+                            "--tz", "default")
+    assert code == 0, err
+    assert "time zone Asia/Bangkok (the network's default)" in out
+    runtime = build_runtime(load_settings(config), out=io.StringIO(), notice=io.StringIO())
+    try:
+        somchai = runtime.directory.current().contact("somchai")
+    finally:
+        asyncio.run(runtime.close())
+    assert somchai is not None and somchai.timezone == ""

@@ -143,3 +143,29 @@ def test_a_running_bot_follows_an_import_made_by_the_cli_meanwhile(bot: ConsoleB
         return await bot.says("new-one", "/whoami")
 
     assert "New One" in run(scenario())
+
+
+def test_a_row_without_a_time_zone_is_imported_with_none_and_an_export_imports_back_unchanged(
+        tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """A row that gives no timezone was once stored as UTC, so the network's default_timezone (Bangkok
+    in the example) never applied to that person; and people with no zone of their own, exported with an
+    empty timezone, came back as UTC: each an update nobody asked for."""
+    settings = settings_for(tmp_path)
+    path = tmp_path / "people.csv"
+    path.write_text(",".join(member_rows.FIELDS) + "\nnew-one,New One,TH,officer,,console:new-one,,\n",
+                    encoding="utf-8")
+    assert cli_member.cmd_import(argparse.Namespace(file=path, dry_run=False, admin=None), settings) == 0
+    capsys.readouterr()
+    fresh = ConsoleBot(settings)
+    try:
+        directory = fresh.runtime.directory.current()
+        assert directory.contacts["new-one"].timezone == ""
+        assert directory.zone_for(directory.contacts["new-one"]) == "Asia/Bangkok"
+        assert "Time zone: Asia/Bangkok (the network's default)" in run(fresh.says("new-one", "/whoami"))
+    finally:
+        run(fresh.runtime.close())
+    for form in ("csv", "toml"):
+        exported = tmp_path / f"again.{form}"
+        assert cli_member.cmd_export(argparse.Namespace(format=form, output=exported), settings) == 0
+        assert cli_member.cmd_import(argparse.Namespace(file=exported, dry_run=True, admin=None), settings) == 0
+        assert "0 to add, 0 to update" in capsys.readouterr().out

@@ -186,9 +186,11 @@ class FakeBotApi:
     # --- faults ---------------------------------------------------------------------------------
 
     def fail_next(self, method: str, status: int, *, retry_after: int | None = None, chat_id: int | None = None,
-                  times: int = 1) -> None:
+                  times: int = 1, after: float = 0.0) -> None:
+        """Refuse the next `method` with `status`; `after`: only that many seconds later (a send in
+        flight meanwhile, which then fails)."""
         self.faults.append(Fault(method, "status", status=status, retry_after=retry_after, chat_id=chat_id,
-                                 times=times))
+                                 times=times, seconds=after))
 
     def stall_next(self, method: str, seconds: float, *, chat_id: int | None = None, times: int = 1) -> None:
         """Do the next `method`, then answer only after `seconds` (the client times out first)."""
@@ -211,6 +213,8 @@ class FakeBotApi:
         if fault is not None:
             fault.times -= 1
             if fault.kind == "status":
+                if fault.seconds:
+                    await asyncio.sleep(fault.seconds)
                 if fault.status == 429:
                     self.flood.open_window(fault.chat_id, fault.retry_after or 1)
                     self.flood.too_many += 1

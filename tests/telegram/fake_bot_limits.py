@@ -100,7 +100,7 @@ class FloodControl:
 @dataclass
 class Fault:
     method: str
-    kind: str                     # "status", "stall" (answer late, after doing it), "drop" (do it, hang up)
+    kind: str                     # "status" (after `seconds`), "stall" (answer late, after doing it), "drop" (do it, hang up)
     status: int = 500
     retry_after: int | None = None
     chat_id: int | None = None

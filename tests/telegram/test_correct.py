@@ -146,6 +146,32 @@ async def test_a_copy_whose_send_was_in_flight_when_corrected_is_edited_once_it_
         assert len(revised(fake)) == 1
 
 
+async def test_a_copy_cancelled_mid_send_has_the_photo_that_reached_its_reader_marked_superseded(
+        tmp_path, fake, monkeypatch) -> None:
+    """The copy's photo went, then the correction came while its text was being sent, and the text was
+    refused: what reached the reader (the photo) is marked superseded, as a copy that lands late is."""
+    long_body = "Details of the alteration. " * 60  # past a caption's 1024 characters: the text follows
+    meet(fake, OFFICER, TH_NPOC)
+    # The photo goes; the text after it is refused, but only 4 s later: its send is in flight meanwhile.
+    fake.fail_next("sendMessage", 400, chat_id=TH_NPOC.id, after=4.0)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), request_timeout=10.0) as bot:
+        fake.sends_photo(OFFICER, PHOTO, f"/alert to:TH tlp:amber topic:document-fraud\n{long_body}")
+        await eventually(lambda: any(r.method == "sendMessage" and r.params.get("chat_id") == TH_NPOC.id
+                                     for r in fake.requests), "the photo sent, its text asked for")
+        [photo] = fake.sent_to(TH_NPOC.id)
+        assert photo.media == "photo" and "sending" in bot.outbox_states()
+        fake.says(OFFICER, CORRECTION)
+        await eventually(lambda: any("1 being sent: marked superseded if it lands." in t
+                                     for t in texts(fake, OFFICER.id)), "the answer")
+        await eventually(lambda: revised(fake), "rev 2")
+        await eventually(lambda: photo.text == MARK, "the photo that went marked superseded")
+        assert photo.buttons() == []
+        await recorded(bot)
+        assert supersede_rows(bot) == [("sent", 1)]  # planned once, made once
+        assert not any(NOTICE in t for t in texts(fake, TH_NPOC.id))
+        assert not any("failed" in t for t in texts(fake, OFFICER.id))  # cancelled, as planned: no failure told
+
+
 LONG_BODY = " ".join(f"Traveller {n} held an altered passport." for n in range(110))[:4000]
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from alerts.audit import AuditAction
 from alerts.clock import ManualClock
-from alerts.directory import RoomPurpose
+from alerts.directory import Contact, Directory, RoomPurpose
 from alerts.due import DuePolicy
 from alerts.identity import ChatRef, UserRef
 from alerts.membership import PlannedAction, RoomAction, belongs_in, contact_id_for, drift, rooms_for
@@ -231,7 +231,8 @@ def test_without_a_backup_the_answer_says_what_that_means(admin: Admin) -> None:
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("tz:Bangkok", "Time zone 'Bangkok' is not valid: use an IANA zone such as Asia/Bangkok or UTC."),
+    ("tz:Bangkok", "Time zone 'Bangkok' is not valid: use an IANA zone such as Asia/Bangkok or UTC, or default "
+                   "for the network's."),
     ("backup:nobody-here", "Backup nobody-here is not someone else in the directory"),
     ("backup:@ghost:example.org", "Backup @ghost:example.org is not someone else in the directory"),
     ("backup:console:somchai", "Backup console:somchai is not someone else in the directory"),
@@ -246,6 +247,28 @@ def test_an_update_keeps_what_is_not_given_and_changes_what_is(admin: Admin) -> 
     admin.says("admin", '/member add console:th-npoc country:TH role:contact name:"Kanya S." tz:Asia/Tokyo')
     contact = admin.directory.current().contacts["th-npoc"]
     assert (contact.name, contact.timezone, contact.backup) == ("Kanya S.", "Asia/Tokyo", "th-deputy")
+
+
+def test_tz_default_gives_someone_back_the_network_default(admin: Admin) -> None:
+    """A zone stored for someone who never chose one (an explicit UTC, as people added without tz: were
+    once stored) cannot be told from a chosen one: an admin can give them back the network's default."""
+    admin.says("admin", "/member add console:th-npoc country:TH role:contact tz:UTC")
+    assert admin.directory.current().contacts["th-npoc"].timezone == "UTC"
+    [answer] = admin.says("admin", "/member add console:th-npoc country:TH role:contact tz:default")
+    contact = admin.directory.current().contacts["th-npoc"]
+    assert contact.timezone == "" and contact.backup == "th-deputy"  # none of their own; the rest kept
+    assert "time zone UTC (the network's default)" in answer
+    [*_, audit] = [e for e in admin.store.audit if e.detail.get("command") == "member add"]
+    assert audit.detail["timezone"] == ""
+    [answer] = admin.says("admin", "/member add console:somchai country:TH role:contact desk:police tz:Default")
+    assert admin.directory.current().contacts["somchai"].timezone == ""  # someone new: as if none given
+
+
+def test_a_contact_built_without_a_zone_has_none_of_their_own() -> None:
+    """No zone given is stored as none (""), never as UTC: the network's default then applies."""
+    contact = Contact("x", "X", "TH", frozenset({Role.OFFICER}), (UserRef.parse("console:x"),))
+    directory = Directory.build([], [contact], default_zone="Asia/Bangkok")
+    assert contact.timezone == "" and directory.zone_for(contact) == "Asia/Bangkok"
 
 
 def test_a_second_national_contact_is_told_they_receive_nothing_from_the_country_and_what_would_reach_them(
@@ -474,6 +497,59 @@ def test_offboarding_takes_back_exactly_the_amber_and_above_copies_in_their_dire
     assert "Nothing can take back what they already forwarded, copied or screenshotted." in answer
     removed = next(e for e in admin.store.audit if e.detail.get("command") == "member remove")
     assert removed.detail["copies_taken_back"] == "2"
+
+
+def _sent_all(admin: Admin, prefix: str) -> None:
+    """Every copy queued so far sent (its outbox row and its delivery), known by `prefix` and its key."""
+    with MemoryUnitOfWork(admin.store, admin.directory) as uow:
+        for key, message in list(admin.store.outbox.items()):
+            if message.kind is MessageKind.DELIVERY and admin.store.outbox_state.get(key) is None:
+                uow.items.mark_delivery(key, "sent", admin.clock.now(), f"{prefix}-{key}")
+        uow.commit()
+    for key, message in admin.store.outbox.items():  # as the worker leaves them (Bot.worker_sends)
+        if message.kind is MessageKind.DELIVERY and admin.store.outbox_state.setdefault(key, "sent") == "sent":
+            admin.store.outbox_sent.setdefault(key, (f"{prefix}-{key}", admin.clock.now()))
+
+
+def _offboarded_removals(admin: Admin, who: str) -> set[str]:
+    from alerts.removal import Removal
+
+    admin.says("admin", f"/member remove console:{who}")
+    return {Removal.from_json(m.text).message_id for m in admin.store.outbox.values() if m.kind is MessageKind.REMOVAL}
+
+
+def test_offboarding_takes_back_the_copies_they_held_for_someone_away_not_those_held_for_them(admin: Admin) -> None:
+    """A delegate holds an away colleague's copies in their own direct chat: removed from the network,
+    they must not keep those. A copy sent to the leaving person's delegate stays with the delegate."""
+    admin.says("th-deputy", "/away until:2026-12-24 backup:@th-immigration on leave")
+    admin.says("my-officer", "/alert to:@th-deputy tlp:amber Two travellers")
+    _sent_all(admin, "m")
+    [held] = [k for k, m in admin.store.outbox.items() if m.kind is MessageKind.DELIVERY]
+    assert str(admin.store.outbox[held].destination) == "direct:console:th-immigration"
+    assert _offboarded_removals(admin, "th-immigration") == {f"m-{held}"}
+    admin2 = Admin()
+    admin2.says("th-deputy", "/away until:2026-12-24 backup:@th-immigration on leave")
+    admin2.says("my-officer", "/alert to:@th-deputy tlp:amber Two travellers")
+    _sent_all(admin2, "m")
+    assert _offboarded_removals(admin2, "th-deputy") == set()  # in th-immigration's chat, who stays
+
+
+def test_offboarding_takes_back_their_copies_of_earlier_revisions_by_each_revision_s_caveat(admin: Admin) -> None:
+    """A copy of an earlier revision stays in their chat (edited to say it is superseded, or as sent where
+    the edit failed): taken back too, by the TLP it was sent under, not the current one's."""
+    admin.says("my-officer", "/alert to:TH tlp:amber Two travellers")
+    _sent_all(admin, "rev1")
+    admin.says("my-officer", "/correct A-2026-0001 tlp:green Two travellers, now public")
+    admin.says("my-officer", "/alert to:TH tlp:amber Boat sighted")
+    _sent_all(admin, "rev2")
+    admin.says("my-officer", "/correct A-2026-0002 Boat sighted, two on board")
+    _sent_all(admin, "rev3")
+    keys = {k for k, m in admin.store.outbox.items() if m.kind is MessageKind.DELIVERY and m.contact == "th-npoc"}
+    green = {k for k in keys if admin.store.outbox[k].text.startswith("[TLP:GREEN]")}
+    assert len(keys) == 4 and len(green) == 1
+    removed = _offboarded_removals(admin, "th-npoc")
+    # The AMBER rev 1 of the first item (its rev 2, GREEN, stays), and both revisions of the second.
+    assert removed == {admin.store.outbox_sent[k][0] for k in keys - green}
 
 
 def test_offboarding_someone_who_received_nothing_amber_plans_no_removal(admin: Admin) -> None:

@@ -169,7 +169,7 @@ def member_adds(vocabulary: Vocabulary) -> st.SearchStrategy[c.MemberAddCommand]
         lambda org: st.builds(c.MemberAddCommand, users, st.just(org), st.sampled_from(Role), desk_for(org),
                               st.one_of(st.none(), line_text.filter(lambda t: len(t) <= 100)),
                               st.one_of(st.none(), st.sampled_from(["th-npoc", "@kanya:example.org"])),
-                              st.one_of(st.none(), st.sampled_from(["Asia/Bangkok", "UTC", "America/Toronto"])))
+                              st.one_of(st.none(), st.sampled_from(["Asia/Bangkok", "UTC", "America/Toronto", "default"])))
     )
 
 
