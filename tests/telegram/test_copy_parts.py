@@ -340,7 +340,8 @@ async def test_a_photo_sent_in_answer_to_any_part_of_a_copy_is_feedback_with_the
                                                                                        monkeypatch) -> None:
     """As a reply in words there is: a photo, captioned or not (a phone sends a photo alone), sent in
     answer to the copy's photo or to its text's second part, reaches the originator with the photo; an
-    album of photos alone is one feedback; an edited caption is answered as an edited reply is."""
+    album of photos alone is one feedback; an edited caption is answered as an edited reply is; one
+    sent in answer to a message that invites none goes to no one, said so."""
     caption = f"/alert to:TH tlp:amber topic:document-fraud\n{BODY}"
     meet(fake, OFFICER, TH_NPOC)
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
@@ -373,3 +374,8 @@ async def test_a_photo_sent_in_answer_to_any_part_of_a_copy_is_feedback_with_the
         assert [s.file for s in fake.sent_to(OFFICER.id) if s.file in pages] == pages
         assert to(fake, OFFICER.id, "(2 attachments, with no text)") and not to(fake, OFFICER.id, "issued 2018")
         assert not to(fake, TH_NPOC.id, "went to no one") and not to(fake, TH_NPOC.id, "was not sent to anyone")
+        # A photo sent as a reply to a message that invites none (the officer's receipt) goes to no one, said so.
+        [receipt] = [s for s in fake.sent_to(OFFICER.id) if "accepted" in s.text]
+        fake.sends_photo(OFFICER, RECORD, reply_to=receipt)
+        await eventually(lambda: to(fake, OFFICER.id, "That reply went to no one"), "the answer to the officer")
+        assert not [s for s in fake.sent_to(TH_NPOC.id) if s.file == RECORD]  # never an update to the recipients
