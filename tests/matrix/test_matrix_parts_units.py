@@ -348,4 +348,13 @@ def test_a_photo_in_conversation_is_never_fetched_nor_recorded(tmp_path: Path, m
     assert fetched.urls == []
     message = asyncio.run(receiver._inbound(photo_event(None, "!alert to:TH tlp:amber Page 2"), ROOM))
     assert message is not None and message.text == "!alert to:TH tlp:amber Page 2" and len(message.attachments) == 1
+    # Its caption edited: the command it now is, with the new content's photo, for the dispatcher to
+    # judge as a text's edit (run if the first was refused, else answered that it ran).
+    new = {**photo_event(None, "!alert to:TH tlp:amber Page 3")["content"], "url": "mxc://example.org/rec3"}
+    edit = {**photo_event(None, event_id="$edit"), "content": {
+        **new, "body": "* !alert to:TH tlp:amber Page 3", "m.new_content": new,
+        "m.relates_to": {"rel_type": "m.replace", "event_id": "$photo"}}}
+    message = asyncio.run(receiver._inbound(edit, ROOM))
+    assert message is not None and message.text == "!alert to:TH tlp:amber Page 3" and message.edit_of == "$photo"
+    assert message.attachments[0].data == PAGE and fetched.urls[-1] == "mxc://example.org/rec3"
     runtime.engine.dispose()
