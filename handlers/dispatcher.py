@@ -11,6 +11,8 @@ A conversation, kept in the database (uow.conversations) so that a restart does 
   answered that it lapsed;
 - an edit of a command that was refused, or never taken as one, is taken as a new command; an edit
   of a command that was carried out is answered that it was, and is not run again;
+- a /reply that comes with photos or files and no text (a photo sent without a caption in answer to
+  one's copy) is feedback of the files alone: its text says so (`without_words`);
 - a bare /alert or /request in a direct chat on Matrix or the console starts the guided form
   (handlers/guided.py, its choices numbered: handlers/guided_chat.py); the person's next messages
   there answer it, and on Send its command is run as if typed. Telegram's connector runs the same
@@ -31,7 +33,7 @@ from alerts.audit import AuditAction
 from alerts.caveat_rules import shared_chat
 from alerts.identity import Platform
 from alerts.items import Item
-from alerts.messages import InboundMessage, with_mentions
+from alerts.messages import Attachment, InboundMessage, with_mentions
 from alerts.routing import Destination
 from handlers.command_list import COMMANDS
 from handlers.commands import Command, ParseError
@@ -59,6 +61,15 @@ BODY_WAIT = timedelta(minutes=5)  # how long a command sent without its text wai
 def command(message: InboundMessage, word: str) -> str:
     """A command as a hint names it: with `!` on Matrix, where clients take `/word` for their own."""
     return f"{'!' if message.chat.platform is Platform.MATRIX else '/'}{word}"
+
+
+def without_words(attachments: tuple[Attachment, ...]) -> str:
+    """The text of feedback that is photos or files alone: what its reader is shown instead of words."""
+    if len(attachments) == 1:
+        what = "a photo" if attachments[0].mime.startswith("image/") else "a file"
+    else:
+        what = f"{len(attachments)} attachments"
+    return f"({what}, with no text)"
 
 
 def _minutes(wait: timedelta) -> str:
@@ -98,6 +109,8 @@ class Dispatcher:
             message = replace(message, edit_of=None)  # taken as the command it now is
         vocabulary = self._vocabulary()
         parsed = self._commands.parse(message.text, vocabulary)
+        if isinstance(parsed, ParseError) and message.attachments:
+            parsed = self._files_alone(message, parsed, vocabulary)
         # Both in one look: answering a form leaves a command awaiting its text as it was.
         form, awaited = uow.conversations.waiting(message.sender, message.chat)
         if form is not None:
@@ -226,6 +239,15 @@ class Dispatcher:
             platforms=self._policy.platforms,
             encrypted_only=self._policy.encrypted_only,
         )
+
+    def _files_alone(self, message: InboundMessage, parsed: ParseError, vocabulary: Vocabulary) -> Command | ParseError:
+        """A /reply whose photos or files are the whole feedback (a photo sent with no caption in answer
+        to one's copy: "/reply REF"), with a line saying so as its text; any other mistake as it was."""
+        spec = self._commands.awaits_text(message.text, vocabulary)
+        if spec is None or spec.name != "reply":
+            return parsed
+        completed = self._commands.parse(f"{message.text.rstrip()}\n\n{without_words(message.attachments)}", vocabulary)
+        return completed if completed is not None else parsed
 
     def _header(self, uow: UnitOfWork, message: InboundMessage, awaited: AwaitedBody) -> InboundMessage | None:
         """The first message of the command `message` is the text of; None (and the sender told why)

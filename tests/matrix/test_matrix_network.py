@@ -315,6 +315,44 @@ async def test_a_tick_or_a_reply_on_a_copys_photo_is_on_the_copy(world: World) -
     assert [e.event_id for _, e in world.bot_messages(th) if "not a delivered alert" in e.body] == said_nothing
 
 
+RECORD = b"\x89PNG\r\n\x1a\n" + bytes(range(255, -1, -1)) * 8 + b"our record of the passport"
+
+
+async def test_a_photo_sent_in_answer_to_a_copys_photo_reaches_the_originator_as_feedback(world: World) -> None:
+    """Somchai answers the photo of his copy with a photo of Thailand's own record, with no caption (as
+    Element Web sends a photo). It is feedback on the copy, as a reply in words there is: the officer
+    receives it with the photo, never "not a delivered alert or request" nor silence."""
+    th = world.th
+    said_nothing = [e.event_id for _, e in world.bot_messages(th) if "not a delivered alert" in e.body]
+    await world.officer.send_file(world.network_room, PASSPORT, "page-4.png", "image/png",
+                                  "!alert to:TH tlp:amber+strict topic:document-fraud\n\nIs this passport known?")
+    found = await officer_finds(world, lambda e: e.body.startswith("Alert A-") and " accepted (" in e.body
+                                and e.event_id not in world.seen_receipts, "the receipt")
+    world.seen_receipts.add(found[-1].event_id)
+    reference = REF.search(found[-1].body).group(1)
+    (text,) = await th.wait_for(
+        lambda: [e for _, e in world.bot_messages(th, world.th_room) if f"{reference} · alert from" in e.body],
+        what="the delivery's text")
+    order = [e.event_id for _, e in world.bot_messages(th, world.th_room)]
+    (photo,) = [e for _, e in world.bot_messages(th, world.th_room)
+                if order.index(e.event_id) == order.index(text.event_id) - 1]
+    await th.wait_for(lambda: world.item_state(reference, "th-npoc") not in (None, "queued"), what="the send recorded")
+
+    await th.send_file(world.th_room, RECORD, "record.png", "image/png", "record.png", reply_to=photo.event_id)
+    await th.wait_for(lambda: world.item_state(reference, "th-npoc") == "answered", what="the photo as feedback")
+    found = await finds(world, world.officer, lambda e: reference in e.body and "Feedback from" in e.body,
+                        "the relayed feedback")
+    room, relayed = found[-1]
+    assert "(a photo, with no text)" in relayed.body
+    in_room = [e for _, e in world.bot_messages(world.officer, room)]
+    before = in_room[[e.event_id for e in in_room].index(relayed.event_id) - 1]
+    assert before.source["content"]["msgtype"] == "m.image" and await world.officer.fetch_file(before) == RECORD
+    told = await th.wait_for(lambda: [e for _, e in world.bot_messages(th, world.th_room)
+                                      if e.body.startswith(f"Your feedback on {reference} goes to")],
+                             what="the answer to Somchai")
+    assert told and [e.event_id for _, e in world.bot_messages(th) if "not a delivered alert" in e.body] == said_nothing
+
+
 async def test_a_command_in_a_thread_is_answered_in_that_thread(world: World) -> None:
     """A phone in the thread view sees only the thread: the answer goes there (and replies to the
     command for clients without threads), in an encrypted room too, where the homeserver and Element

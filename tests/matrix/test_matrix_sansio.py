@@ -15,6 +15,7 @@ from alerts.messages import MessageKind, SentMessage
 from alerts.routing import Destination
 from bot.connectors.base import Outgoing
 from bot.connectors.matrix.sansio.inbound import (
+    MatrixFile,
     MatrixReaction,
     MatrixText,
     Target,
@@ -594,3 +595,105 @@ def test_conversation_in_a_thread_after_the_bots_answer_is_left_alone() -> None:
     assert chosen.targets == ("$root", "$last")
     told = text_message(chosen, (Target("$root"), Target("$last", from_bot=True)), False)
     assert told is not None and told.remark is not None
+
+
+# --- a photo or file: read as its caption, and judged by the rule of replies as a text is -----------
+
+PAGE = MatrixFile("page-2.png", "image/png", 1234, "mxc://example.org/p2")
+
+
+def photo(caption: str | None = None, relates: dict[str, Any] | None = None, **more: Any) -> dict[str, Any]:
+    """An m.image as Element sends it: without a caption its body is the file's name (Element Web sends
+    none); with one, the body is the caption and `filename` names the file."""
+    content: dict[str, Any] = {"msgtype": "m.image", "body": caption if caption is not None else "page-2.png",
+                               "filename": "page-2.png", "info": {"mimetype": "image/png", "size": 1234},
+                               "url": "mxc://example.org/p2", **more}
+    if relates is not None:
+        content["m.relates_to"] = relates
+    return content
+
+
+def read_photo(content: dict[str, Any]) -> MatrixText:
+    read = read_event(event(content), ROOM, BOT)
+    assert isinstance(read, MatrixText) and read.file is not None
+    return read
+
+
+def test_a_photo_is_read_as_its_caption_with_its_file_and_what_it_answers() -> None:
+    read = read_photo(photo("Same forger as in March", {"m.in_reply_to": {"event_id": "$d"}}))
+    assert read.text == "Same forger as in March" and read.targets == ("$d",) and read.file == PAGE
+    bare = read_photo(photo(None, {"m.in_reply_to": {"event_id": "$d"}}))  # no caption: no words
+    assert bare.text == "" and bare.targets == ("$d",)
+    in_thread = read_photo(photo(None, {"rel_type": "m.thread", "event_id": "$d", "is_falling_back": True,
+                                        "m.in_reply_to": {"event_id": "$last"}}))
+    assert in_thread.targets == ("$d", "$last") and in_thread.thread == "$d" and in_thread.fallback == "$last"
+    keys = {"url": "mxc://example.org/e2", "key": {"k": "x"}, "iv": "y", "hashes": {"sha256": "z"}, "v": "v2"}
+    encrypted = {k: v for k, v in photo("!alert to:TH x").items() if k != "url"} | {"file": keys}
+    sealed = read_photo(encrypted)
+    assert sealed.file is not None and sealed.file.url == "mxc://example.org/e2" and sealed.file.encryption == keys
+    document = read_photo(photo("!alert to:TH x", msgtype="m.file", info={"mimetype": "Application/PDF"}))
+    assert document.file is not None and document.file.mime == "application/pdf" and document.file.size == 0
+    # Without a file to fetch it is no photo (and never a text).
+    assert read_event(event({k: v for k, v in photo("!alert to:TH x").items() if k != "url"}), ROOM) is None
+
+
+@pytest.mark.parametrize(("target", "who"), [
+    (DELIVERY, "th-npoc"),
+    (sent(MessageKind.REMINDER, "th-npoc"), "th-npoc"),
+    (sent(MessageKind.ESCALATION, "th-npoc"), "th-npoc"),
+    (sent(MessageKind.FEEDBACK, "my-officer"), "my-officer"),  # the originator answers relayed feedback
+])
+def test_a_photo_sent_as_a_reply_is_feedback_where_a_text_would_be(target: Target, who: str) -> None:
+    for caption, meant in (("Same forger", "/reply A-2026-0001 Same forger"), (None, "/reply A-2026-0001")):
+        message = text_message(read_photo(photo(caption, {"m.in_reply_to": {"event_id": target.event_id}})),
+                               (target,), False, sender_contact=who)
+        assert message is not None and message.text == meant and message.remark is None
+        assert message.reply_to == MessageRef(ChatRef.parse(f"matrix:{ROOM}"), target.event_id)
+
+
+@pytest.mark.parametrize(("target", "who"), [
+    (DELIVERY, "my-officer"),  # somebody else's copy in a shared room: an update to all, taken as /reply
+    (sent(MessageKind.RECEIPT, "my-officer"), "my-officer"),
+    (sent(MessageKind.REMINDER, "th-npoc"), "my-npoc"),
+])
+def test_a_photo_sent_as_a_reply_that_invites_none_is_told_why_as_a_text_is(target: Target, who: str) -> None:
+    message = text_message(read_photo(photo(None, {"m.in_reply_to": {"event_id": target.event_id}})),
+                           (target,), False, sender_contact=who)
+    said = text_message(text("thanks", target.event_id), (target,), False, sender_contact=who)
+    assert message is not None and said is not None
+    assert message.text == "" and message.remark is not None and message.remark == said.remark
+
+
+def test_a_photo_in_a_thread_on_ones_copy_is_feedback_and_answered_there() -> None:
+    read = read_photo(photo("Coast guard informed", {"rel_type": "m.thread", "event_id": "$d",
+                                                     "is_falling_back": True, "m.in_reply_to": {"event_id": "$last"}}))
+    message = text_message(read, (DELIVERY, Target("$last")), False, sender_contact="th-npoc")
+    assert message is not None and message.text == "/reply A-2026-0001 Coast guard informed"
+    assert answer_content(message.answer_to)["m.relates_to"]["event_id"] == "$d"
+
+
+def test_a_photo_in_conversation_is_not_recorded() -> None:
+    assert text_message(read_photo(photo(None)), (), False) is None
+    assert text_message(read_photo(photo("look at this", {"m.in_reply_to": {"event_id": "$p"}})),
+                        (Target("$p"),), False) is None
+
+
+def photo_edit(caption: str, original: str = "$r", new_file: bool = True) -> dict[str, Any]:
+    """An edit of a photo's caption, as Element X sends it: m.new_content is the whole new content."""
+    new = {k: v for k, v in photo(caption).items() if new_file or k != "url"}
+    return {**photo(f"* {caption}"), "m.new_content": new,
+            "m.relates_to": {"rel_type": "m.replace", "event_id": original}}
+
+
+def test_an_edit_of_a_photo_sent_as_feedback_says_the_feedback_went_as_first_written() -> None:
+    read = read_photo(photo_edit("Same forger as in March, and April"))
+    assert read.edit_of == "$r" and read.text == "Same forger as in March, and April" and read.file == PAGE
+    message = text_message(read, (), False, edited="A-2026-0001", sender_contact="th-npoc")
+    said = text_message(edit("Same forger as in March, and April"), (), False, edited="A-2026-0001")
+    assert message is not None and said is not None and message.text == ""
+    assert message.remark == said.remark and message.remark is not None
+    assert message.remark.startswith("Your feedback on A-2026-0001 was passed on as you first wrote it")
+    # An edit that is a command is the dispatcher's to judge, as a text's is; one with no file is not read.
+    typed = text_message(read_photo(photo_edit("!reply A-2026-0001 Same forger")), (), False)
+    assert typed is not None and typed.text == "!reply A-2026-0001 Same forger" and typed.edit_of == "$r"
+    assert read_event(event(photo_edit("!alert to:TH x", new_file=False)), ROOM) is None

@@ -115,15 +115,17 @@ class FakeBotApi:
                     "file_size": len(data) if size is None else size}
         return self._sends(user, chat, caption, None, document=document)
 
-    def sends_album(self, user: User, photos: list[bytes], caption: str, chat: Chat | None = None) -> list[int]:
-        """`user` sends several photos at once: one message each, one media_group_id, the caption on the first."""
+    def sends_album(self, user: User, photos: list[bytes], caption: str | None, chat: Chat | None = None, *,
+                    reply_to: Sent | None = None) -> list[int]:
+        """`user` sends several photos at once: one message each, one media_group_id, the caption (if any)
+        on the first; sent as a reply, each message replies to `reply_to`, as Telegram has it."""
         group = f"album-{self.world.next_link_suffix()}"
         ids = []
         for index, data in enumerate(photos):
             full = self.world.new_file(data)
             sizes = [{"file_id": full, "file_unique_id": "u" + full, "width": 1280, "height": 960,
                       "file_size": len(data)}]
-            ids.append(self._sends(user, chat, caption if index == 0 else None, None, photo=sizes,
+            ids.append(self._sends(user, chat, caption if index == 0 else None, reply_to, photo=sizes,
                                    media_group_id=group))
         return ids
 

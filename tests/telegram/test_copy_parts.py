@@ -331,3 +331,51 @@ async def test_withdraw_deletes_the_photo_of_a_copy_still_waiting_to_send_its_te
         [answer] = [t for t in texts(fake, OFFICER.id) if t.startswith(f"Withdrew {REF}.")]
         assert "1 delivered copy to be removed" in answer
         assert [s for s, *_ in copy_rows(bot)] == ["failed"]
+
+
+RECORD = bytes(range(255, -1, -1)) * 40 + b"our record"
+
+
+async def test_a_photo_sent_in_answer_to_any_part_of_a_copy_is_feedback_with_the_photo(tmp_path, fake,
+                                                                                       monkeypatch) -> None:
+    """As a reply in words there is: a photo, captioned or not (a phone sends a photo alone), sent in
+    answer to the copy's photo or to its text's second part, reaches the originator with the photo; an
+    album of photos alone is one feedback; an edited caption is answered as an edited reply is; one
+    sent in answer to a message that invites none goes to no one, said so."""
+    caption = f"/alert to:TH tlp:amber topic:document-fraud\n{BODY}"
+    meet(fake, OFFICER, TH_NPOC)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)) as bot:
+        fake.sends_photo(OFFICER, PHOTO, caption)
+        await eventually(lambda: len(fake.sent_to(TH_NPOC.id)) >= 3, "the photo and the text in two parts")
+        await recorded(bot)
+        photo, first, second = fake.sent_to(TH_NPOC.id)[:3]
+        fake.sends_photo(TH_NPOC, RECORD, "Our record of it, issued 2019", reply_to=photo)
+        await eventually(lambda: [s for s in fake.sent_to(OFFICER.id) if s.media == "photo" and s.file == RECORD
+                                  and "Our record of it, issued 2019" in s.text], "the captioned photo as feedback")
+        fake.sends_photo(TH_NPOC, RECORD[::-1], reply_to=second)
+        await eventually(lambda: [s for s in fake.sent_to(OFFICER.id) if s.media == "photo"
+                                  and s.file == RECORD[::-1]], "the photo alone as feedback")
+        [alone] = [s for s in fake.sent_to(OFFICER.id) if s.file == RECORD[::-1]]
+        assert alone.text.startswith(f"[TLP:AMBER] {REF}") and "(a photo, with no text)" in alone.text
+        await eventually(lambda: len(to(fake, TH_NPOC.id, f"Your feedback on {REF} goes to")) == 2, "the answers")
+        # Its caption edited, as a text reply edited: said to have gone as first written, nothing relayed.
+        [captioned] = [m for (chat, _), m in fake.world.user_messages.items()
+                       if chat == TH_NPOC.id and m.get("caption") == "Our record of it, issued 2019"]
+        fake.push({"edited_message": {**captioned, "caption": "Our record of it, issued 2018", "edit_date": 1}})
+        await eventually(lambda: to(fake, TH_NPOC.id, "already carried out as you first wrote it"), "the answer")
+        # Several photos at once, none captioned: one feedback (one inbox message), with all of them.
+        fake.max_batch = 100
+        taken = len(bot.inbox_events())
+        pages = [RECORD[::2], RECORD[1::2]]
+        fake.sends_album(TH_NPOC, pages, None, reply_to=first)
+        await eventually(lambda: len(to(fake, TH_NPOC.id, f"Your feedback on {REF} goes to")) == 3, "the answer")
+        await recorded(bot)
+        assert len(bot.inbox_events()) == taken + 1
+        assert [s.file for s in fake.sent_to(OFFICER.id) if s.file in pages] == pages
+        assert to(fake, OFFICER.id, "(2 attachments, with no text)") and not to(fake, OFFICER.id, "issued 2018")
+        assert not to(fake, TH_NPOC.id, "went to no one") and not to(fake, TH_NPOC.id, "was not sent to anyone")
+        # A photo sent as a reply to a message that invites none (the officer's receipt) goes to no one, said so.
+        [receipt] = [s for s in fake.sent_to(OFFICER.id) if "accepted" in s.text]
+        fake.sends_photo(OFFICER, RECORD, reply_to=receipt)
+        await eventually(lambda: to(fake, OFFICER.id, "That reply went to no one"), "the answer to the officer")
+        assert not [s for s in fake.sent_to(TH_NPOC.id) if s.file == RECORD]  # never an update to the recipients

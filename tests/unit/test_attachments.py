@@ -65,3 +65,23 @@ def test_an_alerts_files_go_with_its_deliveries_and_its_forwards_but_not_a_reply
     with MemoryUnitOfWork(bot.store) as uow:
         assert uow.items.attachment(Reference.parse("A-2026-0001"), "console:e1/0") == \
             Attachment("passport.jpg", "image/jpeg", 4, b"\xff\xd8pp", "console:e1/0")
+
+
+def test_a_photo_sent_as_feedback_without_words_is_the_feedback() -> None:
+    """A photo with no caption sent in answer to one's copy (Element Web sends no caption) comes as
+    "/reply REF" with the photo: it is the feedback, and the originator gets it, said to be a photo alone.
+    Typed without a photo, /reply REF still waits for its text."""
+    bot = Bot(network_with_rooms(), PostingPolicy(DuePolicy.default(), routing=RoutingPolicy(post=PostIn.DIRECT)))
+    bot.says("my-officer", "/alert to:TH tlp:amber topic:document-fraud Is this passport known to you?")
+    record = Attachment("record.png", "image/png", 4, b"\x89PNG")
+    answers = bot.says("th-npoc", "/reply A-2026-0001", attachments=(record,))
+    assert any(a.startswith("Your feedback on A-2026-0001 goes to") for a in answers), answers
+    [feedback] = [m for m in bot.messages_to("my-officer") if m.kind is MessageKind.FEEDBACK]
+    assert feedback.attachments == ("console:e2/0",)
+    assert "(a photo, with no text)" in feedback.text
+    answers = bot.says("th-npoc", "/reply A-2026-0001")
+    assert answers == ["Send the text of your reply now, or /cancel. I wait 5 minutes for it."]
+    bot.says("th-npoc", "/cancel")
+    files = (record, Attachment("scan.pdf", "application/pdf", 3, b"%PD"))
+    bot.says("th-npoc", "/reply A-2026-0001", attachments=files)
+    assert "(2 attachments, with no text)" in bot.last_to("my-officer")

@@ -1,11 +1,12 @@
 """Photos and files on Matrix: m.image and m.file, in and out, encrypted where the room is.
 
-In: an m.image or m.file whose caption is a command (Matrix media captions: `body` is the caption
-when `filename` names the file and differs from it) is that command with an attachment. The file is
-fetched from the media repository (the authenticated endpoint) only within the configured size and
-types; in an encrypted room the event's `file` object carries the key, iv and hash, and the bytes
-are decrypted with nio's attachment crypto (the hash is checked). Past the limits, the message is
-recorded with the attachment's name, type and size only, and the command is refused.
+In: an m.image or m.file is read as its caption by sansio/inbound.py, as a text is (a caption that is
+a command, or a photo sent in answer to a copy, is that command with an attachment); the Receiver
+fetches the file only then. It is fetched from the media repository (the authenticated endpoint)
+only within the configured size and types; in an encrypted room the event's `file` object carries
+the key, iv and hash, and the bytes are decrypted with nio's attachment crypto (the hash is checked).
+Past the limits, the message is recorded with the attachment's name, type and size only, and the
+command is refused.
 
 Out: each attachment is uploaded for each recipient's room, encrypted with a new key where the room
 is encrypted (`file` object), and posted as m.image or m.file before the text, each with a
@@ -18,8 +19,6 @@ from __future__ import annotations
 
 import io
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -28,10 +27,8 @@ from nio import RoomGetEventResponse, RoomRedactResponse, UploadResponse
 from nio.crypto.attachments import decrypt_attachment, encrypt_attachment
 
 from alerts.attachments import AttachmentPolicy
-from alerts.identity import ChatRef, MessageRef, UserRef
-from alerts.messages import Attachment, InboundMessage
-from bot.connectors.matrix.sansio.inbound import COMMAND_PREFIXES, answer_point, reply_command
-from bot.connectors.matrix.sansio.rooms import is_direct_chat
+from alerts.messages import Attachment
+from bot.connectors.matrix.sansio.inbound import MatrixFile
 from bot.connectors.base import Outgoing
 from bot.connectors.errors import PermanentFailure, PlatformError, TransientFailure
 from bot.connectors.matrix.sansio.outbound import files_of
@@ -42,61 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MEDIA_TYPES = {"m.image", "m.file"}
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
-
-
-@dataclass(frozen=True, slots=True)
-class MatrixMedia:
-    event_id: str
-    sender: str
-    room_id: str
-    at: datetime
-    caption: str          # the text that came with it ("" without a caption)
-    name: str
-    mime: str
-    size: int
-    url: str              # mxc://
-    encryption: dict[str, Any] | None  # the `file` object of an encrypted room: key, iv, hashes
-    targets: tuple[str, ...] = ()
-    thread: str | None = None  # the root of the thread it was sent in: its answers go there
-
-
-def read_media(source: dict[str, Any], room_id: str) -> MatrixMedia | None:
-    """A (decrypted) m.image or m.file event; None for anything else."""
-    content = source.get("content")
-    if source.get("type") != "m.room.message" or not isinstance(content, dict):
-        return None
-    if content.get("msgtype") not in MEDIA_TYPES:
-        return None
-    event_id, sender = source.get("event_id"), source.get("sender")
-    if not isinstance(event_id, str) or not isinstance(sender, str):
-        return None
-    raw_body, raw_name = content.get("body"), content.get("filename")
-    body = raw_body if isinstance(raw_body, str) else ""
-    filename = raw_name if isinstance(raw_name, str) else None
-    caption = body if filename is not None and body != filename else ""
-    raw_info = content.get("info")
-    info: dict[str, Any] = raw_info if isinstance(raw_info, dict) else {}
-    raw_file = content.get("file")
-    encrypted: dict[str, Any] | None = raw_file if isinstance(raw_file, dict) else None
-    url = encrypted.get("url") if encrypted is not None else content.get("url")
-    if not isinstance(url, str) or not url.startswith("mxc://"):
-        return None
-    raw_size = info.get("size")
-    size = raw_size if isinstance(raw_size, int) else 0
-    mime = str(info.get("mimetype") or "application/octet-stream").lower()
-    raw_relation = content.get("m.relates_to")
-    relation: dict[str, Any] = raw_relation if isinstance(raw_relation, dict) else {}
-    in_reply_to = relation.get("m.in_reply_to")
-    replied = in_reply_to.get("event_id") if isinstance(in_reply_to, dict) else None
-    thread = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
-    ts = source.get("origin_server_ts")
-    at = datetime.fromtimestamp(ts / 1000, tz=timezone.utc) if isinstance(ts, int) and ts > 0 \
-        else datetime.now(timezone.utc)
-    return MatrixMedia(event_id, sender, room_id, at, caption.strip(), filename or body or "file", mime, size, url,
-                       encrypted, (replied,) if isinstance(replied, str) else (),
-                       thread if isinstance(thread, str) and thread else None)
 
 
 async def download(client: AsyncClient, mxc: str) -> bytes:
@@ -115,7 +58,7 @@ async def download(client: AsyncClient, mxc: str) -> bytes:
         return await response.read()
 
 
-async def fetch(client: AsyncClient, media: MatrixMedia, policy: AttachmentPolicy) -> Attachment:
+async def fetch(client: AsyncClient, media: MatrixFile, policy: AttachmentPolicy) -> Attachment:
     """The attachment, fetched and decrypted when within the limits; without bytes otherwise."""
     if not policy.accepts(media.mime, media.size):
         return Attachment(media.name, media.mime, media.size)
@@ -201,35 +144,3 @@ async def redact_files(request: Request, bot: str, room_id: str, event_id: str, 
             if error.code != "M_NOT_FOUND":
                 raise
     return len(files)
-
-
-async def inbound(receiver: Any, source: dict[str, Any], room_id: str) -> InboundMessage | None:
-    """An m.image or m.file captioned with a command, as an inbox message with its attachment; None
-    for any other event, and for media without a command (never stored)."""
-    found = read_media(source, room_id)
-    if found is None:
-        return None
-    text = found.caption
-    find = receiver._find_delivery  # noqa: SLF001 - its own receiver
-    for target in found.targets:  # a photo sent as a reply to a delivery is a /reply with the photo
-        delivered = await find(target) if find is not None else None
-        if delivered is not None:
-            text = reply_command(delivered[0], found.caption)
-            break
-    if not text.startswith(COMMAND_PREFIXES):
-        return None  # a photo in conversation: never fetched, never stored
-    try:
-        sender = UserRef.parse(f"matrix:{found.sender}")
-        chat = ChatRef.parse(f"matrix:{room_id}")
-    except ValueError:
-        return None
-    client = receiver._client  # noqa: SLF001
-    attachment = await fetch(client, found, receiver.attachments)
-    room = client.rooms.get(room_id)
-    direct = is_direct_chat(receiver._directory.current(), room_id,  # noqa: SLF001
-                            room.users if room is not None else None, receiver._user_id, found.sender)  # noqa: SLF001
-    reply_to = MessageRef(chat, found.targets[-1]) if found.targets else None
-    answer_to = MessageRef(chat, answer_point(found.event_id, found.thread)) \
-        if found.thread is not None or not direct else None  # as for a text (sansio/inbound.py)
-    return InboundMessage(found.event_id, sender, chat, text, found.at, reply_to, message_id=found.event_id,
-                          direct=direct, attachments=(attachment,), answer_to=answer_to)

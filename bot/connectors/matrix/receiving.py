@@ -14,7 +14,8 @@ clients send the first message with the new room, before the bot could join).
 
 What each event becomes is sansio/inbound.py's to say; the Receiver only looks up what a reaction or
 reply points at (a delivery, by find_delivery; what the bot recorded it sent there, by find_sent; an
-approval request, by find_approval; else whether the bot sent it).
+approval request, by find_approval; else whether the bot sent it), and fetches the photo or file of
+a message that became a command (media.fetch), never that of one that did not.
 
 An event the bot cannot decrypt yet is kept (undecrypted.json) and its room key requested; it is
 tried again after every sync, and given up after a day.
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -174,18 +176,25 @@ class Receiver:
             return None
         room = self._client.rooms.get(room_id)
         read = read_event(source, room_id, self._user_id, self._own_name(room))
-        if read is None:  # a photo or file captioned with a command, or nothing for the bot
-            return await media.inbound(self, source, room_id)
+        if read is None:
+            return None
         if isinstance(read, MatrixReaction):
             return reaction_message(read, await self._target(room_id, read.target), self._contact_id(read.sender))
+        # A text, or a photo or file read as its caption: one path, so a photo sent in answer to a copy
+        # is judged by the very rule (and lookups) a text reply is.
         # Who sent what a command replies to does not matter; what plain text replies to does.
         whose = not read.text.startswith(COMMAND_PREFIXES)
         targets = tuple([await self._target(room_id, t, whose) for t in read.targets])
         direct = is_direct_chat(self._directory.current(), room_id, room.users if room is not None else None,
                                 self._user_id, read.sender)
         edited = await self._fed_back(room_id, read.edit_of, read.sender) if whose and read.edit_of else None
-        return text_message(read, targets, direct, awaited=whose and await self._awaited(read), edited=edited,
-                            sender_contact=self._contact_id(read.sender))
+        # A photo's caption is its whole command: a photo is never the text a command awaits.
+        awaited = whose and read.file is None and await self._awaited(read)
+        message = text_message(read, targets, direct, awaited=awaited, edited=edited,
+                               sender_contact=self._contact_id(read.sender))
+        if message is None or read.file is None or message.remark is not None:
+            return message  # a remark runs nothing: its photo is never fetched
+        return replace(message, attachments=(await media.fetch(self._client, read.file, self.attachments),))
 
     def _own_name(self, room: Any) -> str | None:
         """The bot's display name in the room (its member event), as people there see it and type it."""
@@ -215,8 +224,9 @@ class Receiver:
         return Target(event_id, from_bot=isinstance(response, RoomGetEventResponse) and sender == self._user_id)
 
     async def _fed_back(self, room_id: str, event_id: str, sender: str) -> str | None:
-        """The item whose delivery `event_id` (by `sender`) was a plain reply to, i.e. feedback on; else
-        None. An edit names only its original, so the original is fetched (and decrypted) to see."""
+        """The item `event_id` (by `sender`) was feedback on: a plain reply (in words, or a photo) to a
+        message that invited one, by the rule its reply was taken by; else None. An edit names only its
+        original, so the original is fetched (and decrypted) to see."""
         try:
             response = await self._client.room_get_event(room_id, event_id)
             event = response.event if isinstance(response, RoomGetEventResponse) else None
@@ -229,12 +239,13 @@ class Receiver:
             return None
         original = read_event(source, room_id, self._user_id) if isinstance(source, dict) else None
         if not isinstance(original, MatrixText) or original.sender != sender \
-                or original.text.startswith(COMMAND_PREFIXES) or self._find_delivery is None:
+                or original.text.startswith(COMMAND_PREFIXES):
             return None
+        contact = self._contact_id(sender)
         for target in original.targets:
-            found = await self._find_delivery(target)
-            if found is not None:
-                return found[0]
+            invited = (await self._target(room_id, target)).invites(contact)
+            if invited is not None:
+                return invited
         return None
 
     def _contact_id(self, user_id: str) -> str | None:

@@ -7,6 +7,8 @@ in the same inbox as typed ones, so the dispatcher checks and runs them the same
     Snooze…, 4 hours, Checking records ->  /snooze A-2026-0042 4h checking records
     Snooze…, 1 hour, Other, a reply    ->  /snooze A-2026-0042 1h <the reply's text>
     a reply to a delivered message     ->  /reply A-2026-0042 <the reply's text>
+    a photo sent as that reply         ->  /reply A-2026-0042 <its caption>, with the photo (no caption:
+                                           /reply A-2026-0042, the photo the feedback; an album, one reply)
     Reply, then a reply to the prompt  ->  /reply A-2026-0042 <the reply's text>
 
 A command sent by a button names the message it was on (InboundMessage.pressed), so the command
@@ -148,10 +150,12 @@ class Intake:
             return
         # A photo's or file's caption is its text: a captioned photo is a command with an attachment.
         text, chat_id = (msg.text if msg.text is not None else msg.caption), msg.chat.id
-        if text is None and self._in_captioned_album(msg):
-            return  # taken with the album's captioned photo
-        word = safety.command_word(text, self._api.username)
+        if not self._leads_album(msg):
+            return  # taken with the album's captioned photo (or, with none, its first)
         ours = self._replied_to_us(msg)
+        if text is None and ours is not None and media.described(msg):
+            text = ""  # a photo without a caption in answer to us: what the reply means (feedback: the photo)
+        word = safety.command_word(text, self._api.username)
         private = msg.chat.type == "private"
         if not private and ours is None and (word is None or (
                 COMMANDS.spec_for(word) is None and not safety.addressed_to_us(text or "", self._api.username))) \
@@ -186,7 +190,7 @@ class Intake:
                              pressed=pressed)
                 return
             text = command
-        elif word is None and not await self._awaits(msg, batch):
+        elif word is None and (not text or not await self._awaits(msg, batch)):  # a photo alone is no awaited text
             if ours is not None:  # a reply to a message of ours that invites none: it went nowhere
                 self._no_reply(chat_id, meant if isinstance(meant, str) else None, batch)
             elif private:
@@ -232,8 +236,16 @@ class Intake:
     def _album(self, msg: Message) -> list[dict[str, Any]]:
         return self._albums.get(msg.media_group_id, []) if msg.media_group_id else []
 
-    def _in_captioned_album(self, msg: Message) -> bool:
-        return any(other.get("caption") for other in self._album(msg))
+    def _leads_album(self, msg: Message) -> bool:
+        """Whether the message is taken, not only as part of its album: any with a caption (or in no
+        album); of an album with none captioned (photos alone sent as a reply), its first. The album's
+        photos without a caption go with it (_files)."""
+        album = self._album(msg)
+        if msg.caption is not None or not album:
+            return True
+        if any(other.get("caption") for other in album):
+            return False
+        return min(int(other.get("message_id") or 0) for other in album) == msg.message_id
 
     async def _files(self, msg: Message) -> tuple[Attachment, ...]:
         """The message's photos and files, and those of the uncaptioned rest of its album."""

@@ -1,12 +1,16 @@
 """Matrix events as the bot reads them, and what each becomes in the inbox. Pure (sansio/__init__.py).
 
-Only what a person typed counts: m.text messages (m.notice is what bots post, and answering it could
-start two bots talking forever; m.emote, media and edits are not commands). What is recorded:
-- a text that is a command (it begins with / or !);
+Only what a person typed counts: m.text messages, and photos and files (m.image, m.file) read as their
+caption with the file they carry (MatrixText.file; no caption: no words), each by the same rules below
+(m.notice is what bots post, and answering it could start two bots talking forever; m.emote is no
+command). What is recorded:
+- a text that is a command (it begins with / or !), or a photo captioned with one (the photo goes with it);
 - a reply or thread reply to a message that invites one, as "/reply REF text" (the quoted fallback
   removed): by what the bot recorded it sent there (alerts.messages.reply_reference), the replier's
-  own copy of an item, its reminder or escalation, or (to the originator) relayed feedback; a
-  command in reply to a delivery that names no item (`!ack`, `!snooze 4h`) is about the delivered one;
+  own copy of an item (any event of it: its photo too), its reminder or escalation, or (to the
+  originator) relayed feedback; a photo sent so is "/reply REF caption" with the photo, "/reply REF"
+  without a caption (the dispatcher takes the photo as the feedback); a command in reply to a
+  delivery that names no item (`!ack`, `!snooze 4h`) is about the delivered one;
 - a message that opens with the bot's pill (`Liaison Bot: !status A-1`, as Element writes a mention), or
   with its display name typed out (`Liaison Bot: !status A-1`, `@Liaison Bot, !status A-1`), is read
   without it; one whose words after it are no command is told how commands are written;
@@ -17,8 +21,9 @@ start two bots talking forever; m.emote, media and edits are not commands). What
   decides whose copy), so a phone need not scroll back to the delivery;
 - the same reaction on the bot's request to approve a held item, as "/approve REF" from whoever
   reacted (the handler applies every rule of /approve: never the originator, only an approver);
-- an edit, that is no command, of a reply that was feedback, as a remark: the feedback went as first
-  written (the edit carries no relation to the delivery; the connector looks the original up);
+- an edit, that is no command, of a reply that was feedback (in words or a photo's caption), as a
+  remark: the feedback went as first written (the edit carries no relation to the delivery; the
+  connector looks the original up, and judges what it replied to by the same rule);
 - a reaction or a reply on one of the bot's messages that does nothing (an unknown emoji, somebody
   else's delivery or reminder, a receipt, relayed feedback, an answer) as a remark: the sender is told
   why, and nothing is routed.
@@ -59,6 +64,21 @@ from handlers.lexer import split_head, take_word
 ACK_KEYS = frozenset({"\u2705", "\U0001F44D", "\u2714", "\u2611"})
 _SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
 COMMAND_PREFIXES = ("/", "!")
+MEDIA_TYPES = frozenset({"m.image", "m.file"})  # read as their caption, with the file they carry
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixFile:
+    """The photo or file of an m.image or m.file event, as the event describes it (not fetched)."""
+
+    name: str
+    mime: str
+    size: int             # as the event says (0 when it does not): the limits are checked against it
+    url: str              # mxc://
+    encryption: dict[str, Any] | None = None  # an encrypted room's `file` object: key, iv, hashes
+
+    def __repr__(self) -> str:  # never the name (content) in a log or a traceback
+        return f"MatrixFile({self.mime}, {self.size} bytes)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +98,9 @@ class MatrixText:
     # The event its reply points at only as the client's fallback for those without threads (the
     # thread's latest event, is_falling_back): no reply the person chose.
     fallback: str | None = None
+    # A photo or file (m.image, m.file): `text` is its caption ("" without one). For an edit, the file
+    # of the new content.
+    file: MatrixFile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,19 +205,23 @@ def read_event(source: dict[str, Any], room_id: str, own: str | None = None,
         if not isinstance(key, str) or not isinstance(target, str):
             return None
         return MatrixReaction(event_id, sender, room_id, _when(source), key, target)
-    if event_type != "m.room.message" or content.get("msgtype") != "m.text":
+    if event_type != "m.room.message" or content.get("msgtype") not in ("m.text", *MEDIA_TYPES):
         return None
     if relation.get("rel_type") == "m.replace" or "m.new_content" in content:
         new, original = content.get("m.new_content"), relation.get("event_id")
-        if relation.get("rel_type") != "m.replace" or not isinstance(new, dict) or new.get("msgtype") != "m.text" \
-                or not isinstance(new.get("body"), str) or not isinstance(original, str):
+        if relation.get("rel_type") != "m.replace" or not isinstance(new, dict) or not isinstance(original, str) \
+                or new.get("msgtype") != content.get("msgtype"):
             return None
-        text, mentions, addressed = addressed_to(new["body"].strip(), pills(new), own, own_name)
+        written = _written(new)
+        if written is None:
+            return None
+        text, mentions, addressed = addressed_to(written[0].strip(), pills(new), own, own_name)
         return MatrixText(event_id, sender, room_id, _when(source), text, edit_of=original, mentions=mentions,
-                          addressed=addressed)
-    body = content.get("body")
-    if not isinstance(body, str):
+                          addressed=addressed, file=written[1])
+    written = _written(content)
+    if written is None:
         return None
+    body, file = written
     targets: list[str] = []
     thread = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
     thread = thread if isinstance(thread, str) and thread else None
@@ -209,7 +236,33 @@ def read_event(source: dict[str, Any], room_id: str, own: str | None = None,
     text = strip_reply_fallback(body) if isinstance(replied, str) else body
     text, mentions, addressed = addressed_to(text.strip(), pills(content), own, own_name)
     return MatrixText(event_id, sender, room_id, _when(source), text, tuple(targets), mentions=mentions,
-                      addressed=addressed, thread=thread, fallback=fallback)
+                      addressed=addressed, thread=thread, fallback=fallback, file=file)
+
+
+def _written(content: dict[str, Any]) -> tuple[str, MatrixFile | None] | None:
+    """What a message's content says in words (a text's body, a photo's caption: "" without one) and the
+    file it carries; None when it is no text, photo or file the bot reads (a photo with no file to fetch)."""
+    msgtype, body = content.get("msgtype"), content.get("body")
+    if msgtype == "m.text":
+        return (body, None) if isinstance(body, str) else None
+    if msgtype not in MEDIA_TYPES:
+        return None
+    # A caption (Matrix media captions): `body` is the caption when `filename` names the file and differs from it.
+    raw_name = content.get("filename")
+    name = raw_name if isinstance(raw_name, str) and raw_name else None
+    said = body if isinstance(body, str) else ""
+    caption = said if name is not None and said != name else ""
+    raw_info = content.get("info")
+    info: dict[str, Any] = raw_info if isinstance(raw_info, dict) else {}
+    raw_file = content.get("file")
+    encryption: dict[str, Any] | None = raw_file if isinstance(raw_file, dict) else None
+    url = encryption.get("url") if encryption is not None else content.get("url")
+    if not isinstance(url, str) or not url.startswith("mxc://"):
+        return None
+    raw_size = info.get("size")
+    size = raw_size if isinstance(raw_size, int) and not isinstance(raw_size, bool) and raw_size > 0 else 0
+    mime = str(info.get("mimetype") or "application/octet-stream").lower()
+    return caption, MatrixFile(name or said or "file", mime, size, url, encryption)
 
 
 # Commands about one item that a reply to its delivery may leave unnamed: `!ack` in reply to the alert.
@@ -219,11 +272,12 @@ _REFERENCE_TYPED = re.compile(r"^[A-Za-z]-\d")  # a reference, right or wrong: t
 
 
 def reply_command(reference: str, text: str) -> str:
-    """A reply to a delivered item as the command it means: plain text is feedback on it; a command
-    about one item that names none is about this one; any other command stays as typed."""
+    """A reply to a delivered item as the command it means: plain text is feedback on it (no text, as
+    under a photo without a caption: "/reply REF", the photo its feedback); a command about one item
+    that names none is about this one; any other command stays as typed."""
     head = split_head(text)
     if head is None:
-        return text if text.startswith(COMMAND_PREFIXES) else f"/reply {reference} {text}"
+        return text if text.startswith(COMMAND_PREFIXES) else f"/reply {reference} {text}".rstrip()
     spec, rest = COMMANDS.spec_for(head[0]), head[2]
     if spec is None or spec.name not in ABOUT_THE_REPLIED or _REFERENCE_TYPED.match(take_word(rest)[0]):
         return text
@@ -393,9 +447,10 @@ def text_message(read: MatrixText, targets: tuple[Target, ...], direct: bool,
             return None  # ordinary conversation: never stored
         else:
             approval = next((t.approval for t in chosen if t.approval is not None), None)
-            # Somebody else's copy, say in a shared room: taken as /reply, the originator's "noted" would
-            # be an update to every recipient.
-            copy = next((t.delivery[0] for t in chosen if t.delivery is not None), None)
+            # Somebody else's copy (any event of it), reminder or escalation, say in a shared room: taken
+            # as /reply, the originator's "noted" would be an update to every recipient.
+            copy = next((t.recorded.reference for t in chosen if t.recorded is not None
+                         and t.recorded.kind in _ASKS_TO_ACT), None)
             text, remark = "", (approval_remark(approval, "reply to an approval request") if approval is not None
                                 else no_reply_hint(copy) if copy is not None
                                 else NOT_A_DELIVERY.format(what="reply"))
