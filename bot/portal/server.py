@@ -6,7 +6,8 @@
     await portal.close()
 
 Logging in: /portal in a direct chat gives a one-time link (handlers/portal.py). Opening it shows a
-button; only pressing it (a POST) uses the link up, so a chat app's link preview cannot. The session
+button; only pressing it (a POST) uses the link up, so a chat app's link preview cannot (opening only
+checks it, and a link that can no longer log in says so at once, with no button). The session
 is a random token in an HttpOnly, SameSite=Strict cookie (Secure, and named __Host-, when the public
 URL is https); only its hash is stored, and `/member remove` ends it in the same transaction.
 
@@ -73,6 +74,8 @@ QUERIES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 SESSION_ENDED = ("Your session ended before this form was sent, so nothing was done. To log in again, type "
                  "/portal in your direct chat with the bot and open the link it gives; then send the form again.")
+LINK_GONE = ("This link has expired or was used; ask the bot for /portal again in a direct chat, and open the "
+             "new link within {minutes} minutes.")
 # The fields each form sends; anything else is refused before the form does anything.
 LOGIN_FIELDS = ("csrf", "token")
 TOKEN_FIELDS = ("csrf",)
@@ -336,8 +339,20 @@ class PortalServer:
         return self._page("home.html", title="Log in")
 
     async def _login_form(self, request: web.Request) -> web.Response:
-        # Not used up here: a link preview fetching this page must not spend it. The button posts it.
+        # Not used up here: a link preview fetching this page must not spend it. The button posts it. It
+        # is only checked (read, not written), so that a link that can no longer log in says so at once
+        # rather than behind a button that could only fail.
         token = request.match_info["token"]
+        now = self._now()
+
+        def holder() -> str | None:
+            with self.runtime.uow_factory(read_only=True) as uow:
+                return uow.portal.live_link(token_hash(token), now)  # type: ignore[no-any-return]
+
+        contact_id = await self._db(holder) if 0 < len(token) <= 100 else None
+        if contact_id is None or contact_id not in self.runtime.directory.current().contacts:
+            minutes = max(1, int(self.settings.link_lifetime.total_seconds() // 60))
+            return self._page("message.html", status=403, title="Link refused", message=LINK_GONE.format(minutes=minutes))
         login_secret = secrets.token_urlsafe(32)
         response = self._page("login.html", title="Log in", token=token[:100], csrf=csrf_for(login_secret))
         self._set_cookie(response, self.login_cookie, login_secret, max_age=int(self.settings.link_lifetime.total_seconds()))
