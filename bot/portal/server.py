@@ -585,14 +585,18 @@ class PortalServer:
                           answers=answers, reference=str(reference))
 
 
-    async def _arrangements(self, request: web.Request, answers: list[str] | None = None,
-                            status: int = 200) -> web.Response:
+    async def _arrangements(self, request: web.Request, answers: list[str] | None = None, status: int = 200,
+                            kept: tuple[str, dict[str, str]] = ("", {})) -> web.Response:
+        """The page; after a refused form, `kept` (which form, what it sent) fills that form in again."""
         viewer, token = await self._session(request)
         page = await self._db(self._write(views.arrangements_page), self.runtime.directory.current(), viewer,
                               self._now())
         may_change = bool(viewer.identities) and COMMANDS.refusal("arrangement", viewer) is None
+        sent = {k: v for k, v in kept[1].items() if k != "csrf"}
         return self._page("arrangements.html", status=status, viewer=viewer, csrf=csrf_for(token),
-                          title="Arrangements", may_change=may_change, answers=answers or [], **page)
+                          title="Arrangements", may_change=may_change, answers=answers or [],
+                          add_sent=sent if kept[0] == "add" else {}, end_sent=sent if kept[0] == "end" else {},
+                          **page)
 
     async def _arrangement_change(self, request: web.Request) -> web.Response:
         """Add or end an arrangement from the page's forms: the text /arrangement would be in chat is
@@ -628,7 +632,8 @@ class PortalServer:
             return ctx.answers, 200 if AuditAction.ADMIN in ctx.recorded else 400
 
         answers, status = await self._db(self._write(run))
-        return await self._arrangements(request, answers, status)
+        # A refused form comes back as it was sent: what was typed (on a phone, too) is not lost to one mistake.
+        return await self._arrangements(request, answers, status, (action, form) if status != 200 else ("", {}))
 
 
 _FIELD_WORD = re.compile(r"[A-Za-z0-9,>_.-]*")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import html
+import re
 
 import pytest
 
@@ -92,6 +93,34 @@ def test_refusals_are_the_commands_own_and_escaped(world: PortalWorld) -> None:
     wrong_end = post(client, "/arrangements/end", {"which": "x", "reason": "superseded"})
     assert wrong_end.status == 400 and "by its number" in wrong_end.body
     assert cell("Document", "MoU TH-CA 2026") not in client.get("/arrangements").body  # none of them was recorded
+
+
+def field_value(body: str, name: str) -> str | None:
+    found = re.search(rf'<input name="{name}" value="([^"]*)"', body)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_a_refused_form_comes_back_with_what_was_typed(world: PortalWorld) -> None:
+    """Six fields typed on a phone are not lost to one mistake: the refusal shows the form filled in as it
+    was sent (escaped), to be put right and sent again; once recorded, the form is empty again."""
+    client = logged_in(world, "rso-coordinator")
+    typed = {**ADD, "doc": "MoU <TH-CA> 2026", "until": "2026-13-01", "direction": "TH>CA"}
+    refused = post(client, "/arrangements/add", typed)
+    assert refused.status == 400 and "Recorded" not in refused.body
+    for name in ("between", "doc", "topics", "from", "until", "direction"):
+        assert field_value(refused.body, name) == typed[name], name
+    assert "<TH-CA>" not in refused.body
+    recorded = post(client, "/arrangements/add", {**typed, "until": "2026-12-31"})
+    assert recorded.status == 200 and "Recorded arrangement" in recorded.body
+    assert all(field_value(recorded.body, name) == "" for name in ("between", "doc", "until"))
+    number = re.search(r"Recorded arrangement #(\d+)", recorded.body)
+    assert number
+    past = post(client, "/arrangements/end", {"which": number.group(1), "reason": ""})
+    assert past.status == 400 and field_value(past.body, "reason") == ""
+    assert f'<option value="{number.group(1)}" selected>' in past.body  # the one chosen stays chosen
+    assert field_value(past.body, "between") == ""  # the other form is not filled from this one
+    wrong = post(client, "/arrangements/end", {"which": "999", "reason": "superseded by <the 2027 MoU>"})
+    assert wrong.status == 400 and field_value(wrong.body, "reason") == "superseded by <the 2027 MoU>"
 
 
 def test_a_form_without_its_csrf_token_is_refused(world: PortalWorld) -> None:
