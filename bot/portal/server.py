@@ -208,17 +208,17 @@ class PortalServer:
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Expected refusals as short pages; anything else as a 500 page, logged without its request."""
         try:
-            self._check_query(request)
+            problem = self._check_query(request)
+            if problem:
+                return self._page("message.html", status=400, **await self._menu(request), title="Not understood",
+                                  message=problem)
             return await handler(request)
         except (views.NotFound, web.HTTPNotFound):
-            # With the menu for someone logged in: they go on from here as from any page.
-            found = await self._viewer(request)
-            viewer, csrf = (found[0], csrf_for(found[1])) if found is not None else (None, "")
-            return self._page("message.html", status=404, viewer=viewer, csrf=csrf, title="Not found",
+            return self._page("message.html", status=404, **await self._menu(request), title="Not found",
                               message="There is no such page, or it is not yours to see.")
         except web.HTTPMethodNotAllowed as error:
             allowed = ", ".join(sorted(error.allowed_methods))
-            page = self._page("message.html", status=405, title="Not allowed",
+            page = self._page("message.html", status=405, **await self._menu(request), title="Not allowed",
                               message=f"This address does not answer {request.method[:10]}. Accepted: {allowed}. "
                                       f"Example: open {request.path[:60]} in the browser.")
             page.headers["Allow"] = allowed
@@ -235,10 +235,16 @@ class PortalServer:
             return self._page("message.html", status=500, title="Something went wrong",
                               message=f"The page could not be made. Error reference {ref}: tell an admin.")
 
-    def _check_query(self, request: web.Request) -> None:
-        """Fail closed on the address: only the query keys its page takes, each once (else 400)."""
+    async def _menu(self, request: web.Request) -> dict[str, Any]:
+        """The viewer and CSRF token for a refusal's page: with the menu for someone logged in, they go on
+        from there as from any page."""
+        found = await self._viewer(request)
+        return {"viewer": found[0], "csrf": csrf_for(found[1])} if found is not None else {"viewer": None, "csrf": ""}
+
+    def _check_query(self, request: web.Request) -> str:
+        """Fail closed on the address: only the query keys its page takes, each once; else what was wrong."""
         if not request.query:
-            return
+            return ""
         resource = request.match_info.route.resource
         keys, example = QUERIES.get(resource.canonical if resource is not None else "", ((), request.path[:60]))
         accepted = ", ".join(keys) if keys else "nothing"
@@ -249,8 +255,8 @@ class PortalServer:
                 problem = f"The address gives '{key}' more than once."
             else:
                 continue
-            raise web.HTTPBadRequest(text=self._refusal("Not understood", f"{problem} Accepted: {accepted}, each "
-                                                        f"once. Example: {example}"), content_type="text/html")
+            return f"{problem} Accepted: {accepted}, each once. Example: {example}"
+        return ""
 
     def _refusal(self, title: str, message: str) -> str:
         return self.templates.get_template("message.html").render(viewer=None, csrf="", title=title, message=message)

@@ -517,6 +517,7 @@ def test_anything_unknown_in_a_query_or_a_form_is_refused_with_a_short_page(worl
         assert answer.status == 400, path
         assert "<h1>" in answer.body and "Traceback" not in answer.body
         assert f"Accepted: {accepted}" in answer.body and "Example:" in answer.body, (path, answer.body)
+        assert "<nav>" in answer.body and "Log out" in answer.body, path  # the menu stays, as on any page
     assert coordinator.get("/bulletin?month=2026-10").status == 200
     assert coordinator.get("/items?tlp=RED&topic=document-fraud").status == 200
     answer = coordinator.post("/items/A-2026-0001/remind", {"csrf": csrf, "force": "yes"})
@@ -530,6 +531,7 @@ def test_anything_unknown_in_a_query_or_a_form_is_refused_with_a_short_page(worl
         answer = coordinator.request(method, path)
         assert answer.status == 405 and answer.headers["Content-Type"].startswith("text/html"), path
         assert "<h1>" in answer.body and "Accepted: GET" in answer.body
+        assert "<nav>" in answer.body, path
     answer = coordinator.post("/items/A-2026-0001/remind", {"csrf": csrf, "reason": "x" * 70_000})
     assert answer.status == 413 and answer.headers["Content-Type"].startswith("text/html") and "<h1>" in answer.body
 
