@@ -168,7 +168,28 @@ def test_statistics_show_charts_drawn_on_the_server(world: PortalWorld, browser:
     assert browser.execute_script("return arguments[0].naturalWidth", chart) > 100  # the browser drew it
     for other in ("overdue-chart", "ack-chart", "feedback-chart"):
         assert browser.execute_script("return arguments[0].naturalWidth", browser.find_element(By.ID, other)) > 100
+    # Drawn small for phones, they stand two a row on a desktop, each at least its own size.
+    tops = [browser.find_element(By.ID, c).rect["y"] for c in ("volume-chart", "overdue-chart", "ack-chart")]
+    assert tops[0] == tops[1] < tops[2], tops
+    assert chart.rect["width"] >= browser.execute_script("return arguments[0].naturalWidth", chart)
     screenshot(browser, "stats", shots)
+
+
+def test_the_charts_text_is_legible_on_a_phone(world: PortalWorld) -> None:
+    """A chart is an image scaled to the screen: drawn for a desktop, its 10-point labels shrank to 8 px
+    on a 375 px phone. Drawn smaller, they stay at least 10 px; a desktop shows the charts two a row."""
+    from selenium.webdriver.common.by import By
+
+    phone = chromium(phone=True, phone_size=(375, 740))
+    try:
+        log_in(phone, world, "rso-coordinator")
+        phone.get(world.url + "/stats")
+        for chart in phone.find_elements(By.CSS_SELECTOR, "img.chart"):
+            shown, natural = phone.execute_script("return [arguments[0].clientWidth, arguments[0].naturalWidth]", chart)
+            label_px = 10 * 4 / 3 * shown / natural  # matplotlib's 10 pt labels, at 4/3 px a point, as scaled
+            assert label_px >= 10, (chart.get_attribute("id"), shown, natural, label_px)
+    finally:
+        phone.quit()
 
 
 def test_a_used_link_is_refused(world: PortalWorld, browser: Any) -> None:
