@@ -69,7 +69,9 @@ def arrangement_add(ctx: CommandContext, command: ArrangementAddCommand, members
     if membership and all(o.standing is Standing.MEMBER and o.kind is not OrgKind.COORDINATOR for o in orgs):
         note = (" Note: they are all members, who share on every topic by being members, so it changes no route "
                 "unless [routing] membership_arrangement is turned off.")
-    ctx.answer(f"Recorded arrangement {stored.describe()}; it is {status(stored, ctx.now)}. "
+    lapse = stored.lapse(ctx.now)  # "starts on ...": a verb of its own, not after "it is"
+    state = f"it {lapse}" if lapse is not None else f"it is {status(stored, ctx.now)}"
+    ctx.answer(f"Recorded arrangement {stored.describe()}; {state}. "
                f"Routing honours it from now on; /arrangement end {stored.number} REASON ends it.{note}")
 
 

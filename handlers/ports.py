@@ -406,6 +406,11 @@ class PortalAccess(Protocol):
         """Use the link up and return whose it is; None when it is unknown, used or expired."""
         ...
 
+    def live_link(self, token_hash: str, now: datetime) -> str | None:
+        """Whose link this is while it is unused and unexpired, without using it up (opening the link's
+        page asks this: a link preview may fetch it); None when it is unknown, used or expired."""
+        ...
+
     def add_session(self, session_hash: str, contact: str, expires_at: datetime, at: datetime) -> None: ...
 
     def session(self, session_hash: str, now: datetime) -> str | None:

@@ -26,6 +26,11 @@ class SqlPortalAccess:
             return None
         return self._conn.execute(select(c.contact).where(c.token_hash == token_hash)).scalar_one()
 
+    def live_link(self, token_hash: str, now: datetime) -> str | None:
+        c = portal_links.c
+        return self._conn.execute(select(c.contact).where(c.token_hash == token_hash, c.used_at.is_(None),
+                                                          c.expires_at > now)).scalar_one_or_none()
+
     def add_session(self, session_hash: str, contact: str, expires_at: datetime, at: datetime) -> None:
         self._conn.execute(portal_sessions.insert().values(session_hash=session_hash, contact=contact, created_at=at,
                                                            expires_at=expires_at))

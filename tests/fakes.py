@@ -555,6 +555,10 @@ class _Portal:
         self._staged.portal_links[token_hash] = (link[0], link[1], now)
         return link[0]
 
+    def live_link(self, token_hash: str, now: datetime) -> str | None:
+        link = self._staged.portal_links.get(token_hash)
+        return link[0] if link is not None and link[2] is None and link[1] > now else None
+
     def add_session(self, session_hash: str, contact: str, expires_at: datetime, at: datetime) -> None:
         self._staged.portal_sessions[session_hash] = (contact, expires_at, None)
 

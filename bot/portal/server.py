@@ -6,7 +6,8 @@
     await portal.close()
 
 Logging in: /portal in a direct chat gives a one-time link (handlers/portal.py). Opening it shows a
-button; only pressing it (a POST) uses the link up, so a chat app's link preview cannot. The session
+button; only pressing it (a POST) uses the link up, so a chat app's link preview cannot (opening only
+checks it, and a link that can no longer log in says so at once, with no button). The session
 is a random token in an HttpOnly, SameSite=Strict cookie (Secure, and named __Host-, when the public
 URL is https); only its hash is stored, and `/member remove` ends it in the same transaction.
 
@@ -73,6 +74,8 @@ QUERIES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 SESSION_ENDED = ("Your session ended before this form was sent, so nothing was done. To log in again, type "
                  "/portal in your direct chat with the bot and open the link it gives; then send the form again.")
+LINK_GONE = ("This link has expired or was used; ask the bot for /portal again in a direct chat, and open the "
+             "new link within {minutes} minutes.")
 # The fields each form sends; anything else is refused before the form does anything.
 LOGIN_FIELDS = ("csrf", "token")
 TOKEN_FIELDS = ("csrf",)
@@ -205,17 +208,17 @@ class PortalServer:
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         """Expected refusals as short pages; anything else as a 500 page, logged without its request."""
         try:
-            self._check_query(request)
+            problem = self._check_query(request)
+            if problem:
+                return self._page("message.html", status=400, **await self._menu(request), title="Not understood",
+                                  message=problem)
             return await handler(request)
         except (views.NotFound, web.HTTPNotFound):
-            # With the menu for someone logged in: they go on from here as from any page.
-            found = await self._viewer(request)
-            viewer, csrf = (found[0], csrf_for(found[1])) if found is not None else (None, "")
-            return self._page("message.html", status=404, viewer=viewer, csrf=csrf, title="Not found",
+            return self._page("message.html", status=404, **await self._menu(request), title="Not found",
                               message="There is no such page, or it is not yours to see.")
         except web.HTTPMethodNotAllowed as error:
             allowed = ", ".join(sorted(error.allowed_methods))
-            page = self._page("message.html", status=405, title="Not allowed",
+            page = self._page("message.html", status=405, **await self._menu(request), title="Not allowed",
                               message=f"This address does not answer {request.method[:10]}. Accepted: {allowed}. "
                                       f"Example: open {request.path[:60]} in the browser.")
             page.headers["Allow"] = allowed
@@ -232,10 +235,16 @@ class PortalServer:
             return self._page("message.html", status=500, title="Something went wrong",
                               message=f"The page could not be made. Error reference {ref}: tell an admin.")
 
-    def _check_query(self, request: web.Request) -> None:
-        """Fail closed on the address: only the query keys its page takes, each once (else 400)."""
+    async def _menu(self, request: web.Request) -> dict[str, Any]:
+        """The viewer and CSRF token for a refusal's page: with the menu for someone logged in, they go on
+        from there as from any page."""
+        found = await self._viewer(request)
+        return {"viewer": found[0], "csrf": csrf_for(found[1])} if found is not None else {"viewer": None, "csrf": ""}
+
+    def _check_query(self, request: web.Request) -> str:
+        """Fail closed on the address: only the query keys its page takes, each once; else what was wrong."""
         if not request.query:
-            return
+            return ""
         resource = request.match_info.route.resource
         keys, example = QUERIES.get(resource.canonical if resource is not None else "", ((), request.path[:60]))
         accepted = ", ".join(keys) if keys else "nothing"
@@ -246,8 +255,8 @@ class PortalServer:
                 problem = f"The address gives '{key}' more than once."
             else:
                 continue
-            raise web.HTTPBadRequest(text=self._refusal("Not understood", f"{problem} Accepted: {accepted}, each "
-                                                        f"once. Example: {example}"), content_type="text/html")
+            return f"{problem} Accepted: {accepted}, each once. Example: {example}"
+        return ""
 
     def _refusal(self, title: str, message: str) -> str:
         return self.templates.get_template("message.html").render(viewer=None, csrf="", title=title, message=message)
@@ -336,8 +345,20 @@ class PortalServer:
         return self._page("home.html", title="Log in")
 
     async def _login_form(self, request: web.Request) -> web.Response:
-        # Not used up here: a link preview fetching this page must not spend it. The button posts it.
+        # Not used up here: a link preview fetching this page must not spend it. The button posts it. It
+        # is only checked (read, not written), so that a link that can no longer log in says so at once
+        # rather than behind a button that could only fail.
         token = request.match_info["token"]
+        now = self._now()
+
+        def holder() -> str | None:
+            with self.runtime.uow_factory(read_only=True) as uow:
+                return uow.portal.live_link(token_hash(token), now)  # type: ignore[no-any-return]
+
+        contact_id = await self._db(holder) if 0 < len(token) <= 100 else None
+        if contact_id is None or contact_id not in self.runtime.directory.current().contacts:
+            minutes = max(1, int(self.settings.link_lifetime.total_seconds() // 60))
+            return self._page("message.html", status=403, title="Link refused", message=LINK_GONE.format(minutes=minutes))
         login_secret = secrets.token_urlsafe(32)
         response = self._page("login.html", title="Log in", token=token[:100], csrf=csrf_for(login_secret))
         self._set_cookie(response, self.login_cookie, login_secret, max_age=int(self.settings.link_lifetime.total_seconds()))
@@ -570,14 +591,18 @@ class PortalServer:
                           answers=answers, reference=str(reference))
 
 
-    async def _arrangements(self, request: web.Request, answers: list[str] | None = None,
-                            status: int = 200) -> web.Response:
+    async def _arrangements(self, request: web.Request, answers: list[str] | None = None, status: int = 200,
+                            kept: tuple[str, dict[str, str]] = ("", {})) -> web.Response:
+        """The page; after a refused form, `kept` (which form, what it sent) fills that form in again."""
         viewer, token = await self._session(request)
         page = await self._db(self._write(views.arrangements_page), self.runtime.directory.current(), viewer,
                               self._now())
         may_change = bool(viewer.identities) and COMMANDS.refusal("arrangement", viewer) is None
+        sent = {k: v for k, v in kept[1].items() if k != "csrf"}
         return self._page("arrangements.html", status=status, viewer=viewer, csrf=csrf_for(token),
-                          title="Arrangements", may_change=may_change, answers=answers or [], **page)
+                          title="Arrangements", may_change=may_change, answers=answers or [],
+                          add_sent=sent if kept[0] == "add" else {}, end_sent=sent if kept[0] == "end" else {},
+                          **page)
 
     async def _arrangement_change(self, request: web.Request) -> web.Response:
         """Add or end an arrangement from the page's forms: the text /arrangement would be in chat is
@@ -613,7 +638,8 @@ class PortalServer:
             return ctx.answers, 200 if AuditAction.ADMIN in ctx.recorded else 400
 
         answers, status = await self._db(self._write(run))
-        return await self._arrangements(request, answers, status)
+        # A refused form comes back as it was sent: what was typed (on a phone, too) is not lost to one mistake.
+        return await self._arrangements(request, answers, status, (action, form) if status != 200 else ("", {}))
 
 
 _FIELD_WORD = re.compile(r"[A-Za-z0-9,>_.-]*")

@@ -23,6 +23,25 @@ def test_a_link_is_redeemed_once_before_it_expires_and_only_by_its_hash(backend:
         assert uow.portal.redeem_link("b" * 64, now + timedelta(minutes=5)) is None  # expired at its time
 
 
+def test_a_link_is_checked_without_being_used(backend: Backend, clock: ManualClock) -> None:
+    """What opening a link's page asks: whose link it is while it can still log in, spending nothing."""
+    now = clock.now()
+    with backend.factory() as uow:
+        uow.portal.add_link("a" * 64, "th-lo", now + timedelta(minutes=5), now)
+        uow.portal.add_link("b" * 64, "th-lo", now + timedelta(minutes=5), now)
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.portal.live_link("a" * 64, now) == "th-lo"
+        assert uow.portal.live_link("a" * 64, now) == "th-lo"  # checking twice spends nothing
+        assert uow.portal.live_link("c" * 64, now) is None  # unknown
+        assert uow.portal.live_link("a" * 64, now + timedelta(minutes=5)) is None  # expired at its time
+        assert uow.portal.redeem_link("b" * 64, now) == "th-lo"
+        uow.commit()
+    with backend.factory() as uow:
+        assert uow.portal.live_link("b" * 64, now) is None  # used
+        assert uow.portal.redeem_link("a" * 64, now) == "th-lo"  # the checks left it usable
+
+
 def test_a_session_lives_until_it_expires_or_ends(backend: Backend, clock: ManualClock) -> None:
     now = clock.now()
     with backend.factory() as uow:

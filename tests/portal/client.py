@@ -60,7 +60,10 @@ class Client:
         return self.request("POST", path, form)
 
     def log_in(self, link: str) -> Answer:
-        """Open the link and press its button: the redemption's answer (303 to /board when it worked)."""
+        """Open the link and press its button: the redemption's answer (303 to /board when it worked), or
+        the page itself when it has no button (a link that can no longer log in is refused on opening)."""
         path = urllib.parse.urlsplit(link).path
         page = self.get(path)
+        if 'id="login"' not in page.body:
+            return page
         return self.post("/login", {"csrf": page.field("csrf"), "token": page.field("token")})

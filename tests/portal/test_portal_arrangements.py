@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import html
+import re
 
 import pytest
 
@@ -37,8 +38,13 @@ def post(client: Client, path: str, form: dict[str, str]) -> Answer:
     return client.post(path, {"csrf": page.field("csrf"), **form})
 
 
+def cell(column: str, text: str) -> str:
+    """A cell of the arrangements table as the page writes it (named after its column, for phones)."""
+    return f'<td data-label="{column}">{text}</td>'
+
+
 def row_of(body: str, document: str) -> str:
-    start = body.index(f"<td>{document}</td>")
+    start = body.index(cell("Document", document))
     return body[start:body.index("</tr>", start)]
 
 
@@ -49,7 +55,7 @@ def test_a_coordinator_adds_an_arrangement_and_sees_its_dates(world: PortalWorld
     assert "Recorded arrangement" in answer.body  # the chat command's own answer
     row = row_of(answer.body, "MoU TH-CA 2026")
     # today is 2026-11-23 (the world's clock): 38 days to its last day
-    assert "2026-11-01" in row and "2026-12-31" in row and "<td>38</td>" in row and "in force" in row
+    assert "2026-11-01" in row and "2026-12-31" in row and cell("Days left", "38") in row and "in force" in row
     assert "CA, TH" in row and "document-fraud" in row and "both ways" in row
     # The chat sees the same arrangement, and the audit log holds the command as in chat.
     listed = world.say("rso-coordinator", "/arrangement list")
@@ -86,14 +92,42 @@ def test_refusals_are_the_commands_own_and_escaped(world: PortalWorld) -> None:
     assert unknown_end.status == 400 and "Ended" not in unknown_end.body
     wrong_end = post(client, "/arrangements/end", {"which": "x", "reason": "superseded"})
     assert wrong_end.status == 400 and "by its number" in wrong_end.body
-    assert "<td>MoU TH-CA 2026</td>" not in client.get("/arrangements").body  # none of them was recorded
+    assert cell("Document", "MoU TH-CA 2026") not in client.get("/arrangements").body  # none of them was recorded
+
+
+def field_value(body: str, name: str) -> str | None:
+    found = re.search(rf'<input name="{name}" value="([^"]*)"', body)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_a_refused_form_comes_back_with_what_was_typed(world: PortalWorld) -> None:
+    """Six fields typed on a phone are not lost to one mistake: the refusal shows the form filled in as it
+    was sent (escaped), to be put right and sent again; once recorded, the form is empty again."""
+    client = logged_in(world, "rso-coordinator")
+    typed = {**ADD, "doc": "MoU <TH-CA> 2026", "until": "2026-13-01", "direction": "TH>CA"}
+    refused = post(client, "/arrangements/add", typed)
+    assert refused.status == 400 and "Recorded" not in refused.body
+    for name in ("between", "doc", "topics", "from", "until", "direction"):
+        assert field_value(refused.body, name) == typed[name], name
+    assert "<TH-CA>" not in refused.body
+    recorded = post(client, "/arrangements/add", {**typed, "until": "2026-12-31"})
+    assert recorded.status == 200 and "Recorded arrangement" in recorded.body
+    assert all(field_value(recorded.body, name) == "" for name in ("between", "doc", "until"))
+    number = re.search(r"Recorded arrangement #(\d+)", recorded.body)
+    assert number
+    past = post(client, "/arrangements/end", {"which": number.group(1), "reason": ""})
+    assert past.status == 400 and field_value(past.body, "reason") == ""
+    assert f'<option value="{number.group(1)}" selected>' in past.body  # the one chosen stays chosen
+    assert field_value(past.body, "between") == ""  # the other form is not filled from this one
+    wrong = post(client, "/arrangements/end", {"which": "999", "reason": "superseded by <the 2027 MoU>"})
+    assert wrong.status == 400 and field_value(wrong.body, "reason") == "superseded by <the 2027 MoU>"
 
 
 def test_a_form_without_its_csrf_token_is_refused(world: PortalWorld) -> None:
     client = logged_in(world, "rso-coordinator")
     assert client.post("/arrangements/add", ADD).status == 403
     assert client.post("/arrangements/add", {**ADD, "csrf": "0" * 64}).status == 403
-    assert "<td>MoU TH-CA 2026</td>" not in client.get("/arrangements").body
+    assert cell("Document", "MoU TH-CA 2026") not in client.get("/arrangements").body
 
 
 def test_auditors_read_it_without_forms_and_are_refused_by_the_commands_role_rule(world: PortalWorld) -> None:
@@ -103,7 +137,7 @@ def test_auditors_read_it_without_forms_and_are_refused_by_the_commands_role_rul
     answer = post(client, "/arrangements/add", ADD)
     assert answer.status == 403 and "/arrangement needs one of these roles" in answer.body
     assert "Recorded" not in answer.body
-    assert "<td>MoU TH-CA 2026</td>" not in client.get("/arrangements").body
+    assert cell("Document", "MoU TH-CA 2026") not in client.get("/arrangements").body
 
 
 def test_others_get_404(world: PortalWorld) -> None:
@@ -136,4 +170,4 @@ def test_an_admin_records_one_and_the_same_again_is_refused_as_in_chat(world: Po
     client = logged_in(world, "rso-admin")
     assert "Recorded arrangement" in post(client, "/arrangements/add", ADD).body
     again = post(client, "/arrangements/add", ADD)
-    assert again.status == 400 and "Not recorded:" in again.body and again.body.count("<td>MoU TH-CA 2026</td>") == 1
+    assert again.status == 400 and "Not recorded:" in again.body and again.body.count(cell("Document", "MoU TH-CA 2026")) == 1

@@ -23,7 +23,7 @@ from storage.audit.trail import read_entries
 from storage.portal_tables import portal_links, portal_sessions
 from tests.ops.conftest import bot_runtime
 from tests.ops.failover_pair import write_config
-from tests.portal.client import Client
+from tests.portal.client import Answer, Client
 from tests.portal.world import PortalWorld
 
 BODY = "Travellers <b>X</b> on flight XX123"
@@ -73,6 +73,46 @@ def test_a_link_expires_after_its_minutes(world: PortalWorld) -> None:
     assert Client(world.url).log_in(link).status == 403
 
 
+def expired_page_says_so_without_a_button(answer: Answer) -> None:
+    assert answer.status == 403 and "Link refused" in answer.body
+    assert "This link has expired or was used" in answer.body and "/portal" in answer.body
+    assert "direct chat" in answer.body
+    assert "<button" not in answer.body.split("<main>")[1] and 'name="token"' not in answer.body
+
+
+def test_an_expired_used_or_unknown_link_says_so_on_opening_with_no_button(world: PortalWorld) -> None:
+    """Opening a link checks, without spending it, that it can still log in; one that cannot says so at
+    once (no Log in button that would only fail when pressed), and sets no login cookie."""
+    expired = world.login_link("th-npoc")
+    used = world.login_link("th-npoc")
+    assert Client(world.url).log_in(used).status == 303
+    world.advance(timedelta(minutes=4))
+    fresh = world.login_link("th-npoc")
+    world.advance(timedelta(minutes=1))  # `expired` is 5 minutes old now: over
+    for link in (expired, used, "/login/no-such-token", "/login/" + "x" * 150):
+        client = Client(world.url)
+        answer = client.get(urllib.parse.urlsplit(link).path)
+        expired_page_says_so_without_a_button(answer)
+        assert not client.cookies, link
+    opened = Client(world.url)
+    page = opened.get(urllib.parse.urlsplit(fresh).path)
+    assert page.status == 200 and 'id="login"' in page.body  # a live link still shows its button
+    page = opened.get(urllib.parse.urlsplit(fresh).path)  # opening it (twice) spent nothing
+    assert opened.post("/login", {"csrf": page.field("csrf"), "token": page.field("token")}).status == 303
+    expired_page_says_so_without_a_button(Client(world.url).get(urllib.parse.urlsplit(fresh).path))
+
+
+def test_a_link_that_expires_while_its_page_is_open_is_refused_when_pressed(world: PortalWorld) -> None:
+    link = world.login_link("th-npoc")
+    client = Client(world.url)
+    page = client.get(urllib.parse.urlsplit(link).path)
+    assert 'id="login"' in page.body
+    world.advance(timedelta(minutes=5))
+    answer = client.post("/login", {"csrf": page.field("csrf"), "token": page.field("token")})
+    assert answer.status == 403 and "Link refused" in answer.body and "/portal" in answer.body
+    assert "portal_session" not in client.cookies
+
+
 def test_portal_gives_links_only_in_a_direct_chat(world: PortalWorld) -> None:
     answers = world.say("th-npoc", "/portal", chat="console:#network")
     assert answers and "direct chat" in answers[0] and "/login/" not in answers[0]
@@ -108,7 +148,7 @@ def test_member_remove_ends_their_sessions_at_once(world: PortalWorld) -> None:
 def test_link_redemption_is_rate_limited(tmp_path: Path) -> None:
     with PortalWorld(tmp_path, logins_per_minute=2) as world:
         client = Client(world.url)
-        page = client.get("/login/x")
+        page = client.get(urllib.parse.urlsplit(world.login_link("th-police")).path)  # its form, then wrong tokens
         for _ in range(2):
             assert client.post("/login", {"csrf": page.field("csrf"), "token": "wrong"}).status == 403
         assert client.post("/login", {"csrf": page.field("csrf"), "token": "wrong"}).status == 429
@@ -477,6 +517,7 @@ def test_anything_unknown_in_a_query_or_a_form_is_refused_with_a_short_page(worl
         assert answer.status == 400, path
         assert "<h1>" in answer.body and "Traceback" not in answer.body
         assert f"Accepted: {accepted}" in answer.body and "Example:" in answer.body, (path, answer.body)
+        assert "<nav>" in answer.body and "Log out" in answer.body, path  # the menu stays, as on any page
     assert coordinator.get("/bulletin?month=2026-10").status == 200
     assert coordinator.get("/items?tlp=RED&topic=document-fraud").status == 200
     answer = coordinator.post("/items/A-2026-0001/remind", {"csrf": csrf, "force": "yes"})
@@ -490,6 +531,7 @@ def test_anything_unknown_in_a_query_or_a_form_is_refused_with_a_short_page(worl
         answer = coordinator.request(method, path)
         assert answer.status == 405 and answer.headers["Content-Type"].startswith("text/html"), path
         assert "<h1>" in answer.body and "Accepted: GET" in answer.body
+        assert "<nav>" in answer.body, path
     answer = coordinator.post("/items/A-2026-0001/remind", {"csrf": csrf, "reason": "x" * 70_000})
     assert answer.status == 413 and answer.headers["Content-Type"].startswith("text/html") and "<h1>" in answer.body
 

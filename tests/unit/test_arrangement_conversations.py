@@ -115,7 +115,8 @@ def test_a_coordinator_records_an_arrangement_and_routing_honours_it_until_its_l
 
 
 def test_an_arrangement_not_yet_started_authorises_nothing(bot: ArrangementBot) -> None:
-    bot.answer("rso-coord", '/arrangement add between:MY,CA doc:"MoU 2027" from:2026-12-01')
+    recorded = bot.answer("rso-coord", '/arrangement add between:MY,CA doc:"MoU 2027" from:2026-12-01')
+    assert "; it starts on 2026-12-01. Routing honours it" in recorded  # not "it is starts on"
     assert "the arrangement MY–CA 'MoU 2027' for document-fraud starts on 2026-12-01" in bot.answer("my-officer", TO_CANADA)
     bot.clock.set(datetime(2026, 12, 1, 0, 0, tzinfo=timezone.utc))
     assert " accepted (" in bot.answer("my-officer", TO_CANADA)
