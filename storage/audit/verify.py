@@ -152,7 +152,7 @@ def _lenient_text(connection: Connection) -> Iterator[None]:
     if connection.dialect.name != "sqlite":
         yield
         return
-    raw = connection.connection.driver_connection
+    raw: Any = connection.connection.driver_connection
     before = raw.text_factory
     raw.text_factory = _text_or_bytes
     try:
