@@ -97,8 +97,13 @@ def verify(engine: Engine, keyring: Keyring, witness_path: str | Path | None = N
     # The witness first: its lines are written after their checkpoint commits, so every line read
     # now is covered by the database state read next.
     if witness_path is not None:
-        witness = WitnessFile(witness_path)
-        for number, checkpoint in witness.lines():
+        try:
+            witness_lines = WitnessFile(witness_path).lines()
+        except OSError as error:  # a folder, or no permission: a finding, not the end of the check
+            witness_lines = []
+            failures.append((0, None, f"witness file {witness_path} cannot be read ({error.strerror or error}): "
+                                      "[audit] witness_path must name the witness file itself"))
+        for number, checkpoint in witness_lines:
             if checkpoint is None:
                 failures.append((0, None, f"witness {witness_path} line {number} is not a readable checkpoint"))
             else:

@@ -358,3 +358,15 @@ def test_a_column_of_the_wrong_type_is_said_so(small_log: tuple[Engine, sqlite3.
     raw.execute("UPDATE audit_entries SET sealed_detail = 'hello' WHERE seq = 7")
     report = verify(engine, keyring, witness_path)
     assert report.first_bad_seq == 7 and report.reason == "a column holds a value of the wrong type: entry altered"
+
+
+def test_a_witness_path_that_is_a_folder_is_a_finding_and_the_entries_are_still_checked(
+        log20: Engine, keyring: Keyring, witness_path: Path) -> None:
+    """It stopped verify with "[Errno 21] Is a directory", checking nothing else."""
+    witness_path.unlink()
+    witness_path.mkdir()
+    execute(log20, "DELETE FROM audit_entries WHERE seq = 13")
+    report = verify(log20, keyring, witness_path)
+    assert report.first_bad_seq == 13
+    assert report.findings[1] == (f"witness file {witness_path} cannot be read (Is a directory): [audit] witness_path "
+                                  "must name the witness file itself")
