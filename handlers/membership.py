@@ -17,7 +17,7 @@ from alerts.caveats import Tlp
 from alerts.directory import Contact, Directory
 from alerts.errors import InvalidValue, RouteRefused
 from alerts.focal import management_refusal
-from alerts.identity import Platform, UserRef
+from alerts.identity import ChatRef, Platform, UserRef
 from alerts.membership import (Drift, Plan, PlannedAction, Run, contact_id_for, drift, offboarding_plan,
                                onboarding_plan, sync_plan)
 from alerts.messages import MessageKind, OutboundMessage
@@ -54,6 +54,31 @@ def _run(ctx: CommandContext) -> Run:
 def _with_contacts(directory: Directory, contacts: list[Contact]) -> Directory:
     return Directory.build(directory.organisations.values(), contacts, directory.rooms, directory.arrangements,
                            default_zone=directory.default_zone)
+
+
+def _on_platforms_run(ctx: CommandContext, plan: Plan) -> tuple[Plan, dict[ChatRef, list[PlannedAction]]]:
+    """The plan's actions in rooms on a platform the bot runs, renumbered, and those it leaves out by room:
+    planned there, an action would wait in the outbox for ever while the admin waits to hear it was done."""
+    kept = [a for a in plan.actions if not_run(a.room.platform, ctx.platforms) is None]
+    left: dict[ChatRef, list[PlannedAction]] = {}
+    for action in plan.actions:
+        if not_run(action.room.platform, ctx.platforms) is not None:
+            left.setdefault(action.room, []).append(action)
+    return Plan(tuple(replace(a, total=len(kept)) for a in kept), plan.unplaceable), left
+
+
+def _left_out_lines(ctx: CommandContext, left: dict[ChatRef, list[PlannedAction]], removing: bool) -> list[str]:
+    lines = []
+    for room, actions in left.items():
+        where = f"{actions[0].room_name} ({room})"
+        unrun = f"{room.platform.value}, {not_run(room.platform, ctx.platforms)}"
+        if removing:
+            accounts = " or ".join(dict.fromkeys(str(a.identity) for a in actions))
+            lines.append(f"Not removed from {where}: it is on {unrun}; if {accounts} is in it, remove them there "
+                         "by hand.")
+        else:
+            lines.append(f"Left out: {where} is on {unrun}: they are not invited there.")
+    return lines
 
 
 def _plan_actions(ctx: CommandContext, gateway: MembershipGateway, plan: Plan, why: str) -> int:
@@ -171,12 +196,12 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
     after = _with_contacts(directory, [contact if c.id == contact.id else c for c in directory.contacts.values()]
                            + ([] if existing else [contact]))
     present = {room.chat: tuple(gateway.present(room.chat) or ()) for room in after.rooms}
-    plan = onboarding_plan(contact, after, _run(ctx), present)
+    plan, left = _on_platforms_run(ctx, onboarding_plan(contact, after, _run(ctx), present))
     ctx.audit(AuditAction.ADMIN, recipients=(contact.id,),
               detail={"command": "member add", "contact": contact.id, "identity": str(identity),
                       "organisation": org.code, "role": command.role.value, "desk": command.desk or "",
                       "name": contact.name, "backup": contact.backup or "", "timezone": contact.timezone,
-                      "change": verb.lower()})
+                      "change": verb.lower(), **({"left_out": ", ".join(map(str, left))} if left else {})})
     _plan_actions(ctx, gateway, plan, "onboarding")
     where = org.name + (f", {contact.desk} desk" if contact.desk else "")
     chosen = after.backup_for(contact)
@@ -188,8 +213,9 @@ def member_add(ctx: CommandContext, command: MemberAddCommand) -> None:
         lines.append(f"Bringing them into {_rooms(plan)}:")
         lines += _action_lines(plan.actions)
         lines.append(_WHEN_DONE if ctx.in_chat else _WHEN_DONE_ELSEWHERE)
-    else:
+    elif not left:
         lines.append("No room to bring them into: they are in every room they belong in, as far as I know.")
+    lines += _left_out_lines(ctx, left, removing=False)
     for room in plan.unplaceable:
         lines.append(f"Not placed in {room.name}: they have no {room.chat.platform.value} account in the directory.")
     other = directory.point_of_contact(org.code, contact.desk)
@@ -229,9 +255,10 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
         _refuse(ctx, "member remove", refused)
         return
     present = {room.chat: gateway.present(room.chat) for room in directory.rooms}
-    plan = offboarding_plan(contact, directory, _run(ctx), present, note=command.reason or "")
+    plan, left = _on_platforms_run(ctx, offboarding_plan(contact, directory, _run(ctx), present,
+                                                         note=command.reason or ""))
     handed, kept, without_backup, tlps = _hand_over(ctx, contact)
-    taken_back, too_old = _take_back(ctx, contact)
+    taken_back, too_old, unrun = _take_back(ctx, contact)
     writer.remove_contact(contact.id)
     # Their web portal sessions end with this transaction: someone who left reads nothing more.
     ctx.uow.portal.end_sessions(contact.id, ctx.now)
@@ -239,7 +266,9 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
               detail={"command": "member remove", "contact": contact.id, "reason": command.reason or "",
                       "accounts": ", ".join(str(i) for i in contact.identities),
                       "handed_over": ", ".join(handed), "not_handed_over": ", ".join(without_backup),
-                      "copies_taken_back": str(taken_back), "copies_too_old": str(too_old)})
+                      "copies_taken_back": str(taken_back), "copies_too_old": str(too_old),
+                      **({"left_out": ", ".join(map(str, left))} if left else {}),
+                      **({"copies_not_run": str(sum(unrun.values()))} if unrun else {})})
     _plan_actions(ctx, gateway, plan, "offboarding")
     lines = [f"Removed {contact.title(directory)} (@{contact.id}) from the directory"
              + (f" ({command.reason})." if command.reason else ".")]
@@ -247,6 +276,7 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
         lines.append(f"Removing them from {_rooms(plan)}:")
         lines += _action_lines(plan.actions)
         lines.append(_WHEN_DONE if ctx.in_chat else _WHEN_DONE_ELSEWHERE)
+    lines += _left_out_lines(ctx, left, removing=True)
     backup = directory.backup_for(contact)
     item_lines: list[str] = []
     if handed:
@@ -269,7 +299,7 @@ def member_remove(ctx: CommandContext, command: MemberRemoveCommand) -> None:
     orphans = [c.id for c in directory.contacts.values() if c.backup == contact.id and c.id != contact.id]
     if orphans:
         lines.append(f"They were the backup of {', '.join(orphans)}: give them a new one.")
-    lines += _take_back_lines(contact, taken_back, too_old)
+    lines += _take_back_lines(ctx, contact, taken_back, too_old, unrun)
     ctx.answer("\n".join(lines))
 
 
@@ -286,14 +316,17 @@ def _revision_tlps(ctx: CommandContext, record: ItemRecord) -> dict[int, Tlp]:
     return found
 
 
-def _take_back(ctx: CommandContext, leaving: Contact) -> tuple[int, int]:
+def _take_back(ctx: CommandContext, leaving: Contact) -> tuple[int, int, dict[Platform, int]]:
     """Plan the removal of the bot's copies of TLP:AMBER and above in the leaving person's direct
     chats (open and closed items alike; a copy of an earlier revision by the TLP it was sent under, and
     one they held for someone away too), then, on Matrix, the bot leaving each of those chats: REMOVAL
     outbox rows, in this transaction, queued behind whatever else goes to that chat. Copies of GREEN
-    and CLEAR items stay. Returns (copies to be taken back, Telegram copies too old to delete)."""
+    and CLEAR items stay, and so do those on a platform the bot does not run now (a row planned there
+    would wait for ever). Returns (copies to be taken back, Telegram copies too old to delete, copies
+    left on each platform not run)."""
     planned: list[OutboundMessage] = []
     too_old = 0
+    unrun: dict[Platform, int] = {}
     admin = sender_of(ctx)
     name = f"the direct chat of {leaving.title(ctx.directory)}"
     for record in ctx.uow.items.get_many(ctx.uow.items.find(leaving.id)):
@@ -315,6 +348,9 @@ def _take_back(ctx: CommandContext, leaving: Contact) -> tuple[int, int]:
                 tlps = _revision_tlps(ctx, record)
             if tlps.get(revision, Tlp.RED).rank < Tlp.AMBER.rank:  # unknown: taken back, failing closed
                 continue
+            if not_run(destination.platform, ctx.platforms) is not None:
+                unrun[destination.platform] = unrun.get(destination.platform, 0) + 1
+                continue
             if not removable(destination, delivery, ctx.now):
                 too_old += destination.platform is Platform.TELEGRAM and delivery.platform_message_id is not None
                 continue
@@ -330,12 +366,14 @@ def _take_back(ctx: CommandContext, leaving: Contact) -> tuple[int, int]:
         chat=None, message_id="leave", chat_name=name, officer=admin.id,
         officer_account=None, officer_name=admin.title(ctx.directory),  # the audit log records how it went
         tlp="", noun="", reference=None, purpose=LEAVE_DIRECT, direct_with=identity))
-        for identity in leaving.identities if identity.platform is Platform.MATRIX]
+        for identity in leaving.identities
+        if identity.platform is Platform.MATRIX and not_run(Platform.MATRIX, ctx.platforms) is None]
     ctx.uow.outbox.enqueue_many(planned + leaves)  # in this order: each chat's removals before its leave
-    return len(planned), too_old
+    return len(planned), too_old, unrun
 
 
-def _take_back_lines(leaving: Contact, taken_back: int, too_old: int) -> list[str]:
+def _take_back_lines(ctx: CommandContext, leaving: Contact, taken_back: int, too_old: int,
+                     unrun: dict[Platform, int]) -> list[str]:
     """What the removal report says of the copies in their direct chats, and what cannot be taken back."""
     lines: list[str] = []
     if taken_back:
@@ -346,9 +384,15 @@ def _take_back_lines(leaving: Contact, taken_back: int, too_old: int) -> list[st
         lines.append(f"{too_old} Telegram cop{'y is' if one else 'ies are'} older than 48 hours: Telegram no longer "
                      f"lets the bot delete {'it' if one else 'them'}, so {'it stays' if one else 'they stay'} "
                      "with them.")
-    if taken_back or too_old:
+    for platform, count in unrun.items():
+        one = count == 1
+        lines.append(f"{count} cop{'y' if one else 'ies'} of TLP:AMBER and above in their {platform.value.capitalize()} "
+                     f"direct chat {'stays' if one else 'stay'}: {'it is' if one else 'they are'} on {platform.value}, "
+                     f"{not_run(platform, ctx.platforms)}.")
+    if taken_back or too_old or unrun:
         lines.append("Nothing can take back what they already forwarded, copied or screenshotted.")
-    platforms = {identity.platform for identity in leaving.identities}
+    platforms = {identity.platform for identity in leaving.identities
+                 if not_run(identity.platform, ctx.platforms) is None}
     if Platform.MATRIX in platforms:
         lines.append("The bot leaves their Matrix direct chat after that.")
     if Platform.TELEGRAM in platforms:

@@ -124,7 +124,7 @@ def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
         )
     organisation = parse_organisation(values["org"], vocabulary, example="country:TH")
     role = checked(Role.parse, values["role"])
-    desk = parse_desk(organisation, values["desk"], vocabulary) if "desk" in values else None
+    desk = parse_desk(organisation, values["desk"], vocabulary, field=True) if "desk" in values else None
     zone, name = member_zone(values.get("tz")), values.get("name")
     problem = member_zone_problem(zone) or member_name_problem(name)
     if problem is not None:

@@ -498,6 +498,10 @@ class DirectoryWriter(Protocol):
         bring it back; False when it was not registered."""
         ...
 
+    def retired_at(self, chat: ChatRef) -> datetime | None:
+        """When the room was retired; None when it is registered or never was."""
+        ...
+
 
 class ArrangementRepository(Protocol):
     """Sharing arrangements as coordinators record them (/arrangement), in the unit of work's

@@ -64,6 +64,11 @@ def room_retire(ctx: CommandContext, command: RoomRetireCommand) -> None:
     chat = ChatRef.parse(command.chat)
     room = ctx.directory.room(chat)
     if room is None or not ctx.uow.directory_writer.retire_room(chat, ctx.now):
+        retired = ctx.uow.directory_writer.retired_at(chat)
+        if retired is not None:  # typed twice, or by two admins: say so, not "not registered"
+            ctx.answer(f"{chat} was retired already, on {retired:%Y-%m-%d %H:%M} UTC: nothing is posted there. "
+                       f"/room register {chat} … brings it back.")
+            return
         ctx.answer(f"{chat} is not a registered room. /rooms lists them.")
         return
     ctx.audit(AuditAction.ADMIN, detail={"command": "room retire", "room": str(chat), "name": room.name,

@@ -106,16 +106,22 @@ def _upper_codes(organisations: frozenset[str]) -> frozenset[str]:
     return frozenset(code.upper() for code in organisations)
 
 
-def parse_desk(organisation: str, text: str, vocabulary: Vocabulary, prefix: str = "to:") -> str:
+def parse_desk(organisation: str, text: str, vocabulary: Vocabulary, prefix: str = "to:", field: bool = False) -> str:
+    """A desk of `organisation`, as a selector writes it (`to:TH/immigration`), or with `field` as the
+    field `desk:` (/member add), whose refusal gives an example of that field, not of a selector."""
     desk = text.strip().lower()
     by_code = {code.upper(): tuple(name.lower() for name in names) for code, names in vocabulary.desks.items()}
     desks = by_code.get(organisation)
     if desks is not None and desk not in desks:
         accepted = f"{organisation} desks: {_listing(desks, desk)}" if desks else f"none, {organisation} has no desks"
-        example = f"{prefix}{organisation}/{desks[0]}" if desks else f"{prefix}{organisation}"
+        if field:
+            example = f"desk:{desks[0]}" if desks else f"country:{organisation} role:contact (no desk:)"
+        else:
+            example = f"{prefix}{organisation}/{desks[0]}" if desks else f"{prefix}{organisation}"
         raise invalid("Desk", text, accepted, example)
     if not _DESK.fullmatch(desk):
-        raise invalid("Desk", text, "letters, digits and hyphens", f"{prefix}{organisation}/immigration")
+        raise invalid("Desk", text, "letters, digits and hyphens",
+                      "desk:immigration" if field else f"{prefix}{organisation}/immigration")
     return desk
 
 

@@ -345,6 +345,14 @@ class SqlDirectoryWriter:
             self._mark_changed()
         return bool(result.rowcount)
 
+    def retired_at(self, chat: ChatRef) -> datetime | None:
+        r = directory_rooms.c
+        found = self._conn.execute(select(r.retired_at).where(r.chat == str(chat))).first()
+        if found is None or found.retired_at is None:
+            return None
+        at: datetime = found.retired_at
+        return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)  # SQLite gives back naive UTC
+
     def remove_contact(self, contact_id: str) -> bool:
         # Children first: SQLite enforces ON DELETE CASCADE only with PRAGMA foreign_keys.
         _delete_in(self._conn, directory_roles, "contact", [contact_id])

@@ -142,10 +142,12 @@ def load(path: str | Path) -> Keyring:
         raise KeyringError(f"key file {path} does not exist") from None
     except OSError as exc:
         raise KeyringError(f"key file {path} cannot be opened: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):  # checked before fdopen, which refuses a folder naming only its descriptor
+        os.close(fd)
+        raise KeyringError(f"key file {path} is not a regular file: give the path of the key file itself "
+                           "([keys] path), e.g. var/keys/liaison.keys")
     with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise KeyringError(f"key file {path} is not a regular file")
         if stat.S_IMODE(mode) & ~0o600:  # any bit beyond owner read/write, execute and setuid included
             raise KeyFilePermissionError(
                 f"key file {path} has permissions {stat.S_IMODE(mode):04o}, wider than 0600; "

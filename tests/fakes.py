@@ -67,6 +67,7 @@ class MemoryStore:
     outcomes: dict[tuple[str, str], CommandOutcome] = field(default_factory=dict)  # by (platform, message id)
     forms: dict[tuple[str, str], dict] = field(default_factory=dict)  # guided forms, by (sender, chat)
     present: dict[ChatRef, dict[UserRef, str]] = field(default_factory=dict)  # each room's members as known
+    retired_rooms: dict[ChatRef, datetime] = field(default_factory=dict)  # when each room was retired
     progress: dict[str, dict[str, str]] = field(default_factory=dict)  # each membership run's outcomes, by key
     # The portal's links and sessions by token hash: (contact, expires_at, used_at or ended_at).
     portal_links: dict[str, tuple[str, datetime, datetime | None]] = field(default_factory=dict)
@@ -687,11 +688,16 @@ class MemoryDirectory:
 class _DirectoryWriter:
     """handlers.ports.DirectoryWriter on a staged copy of the contacts."""
 
-    def __init__(self, contacts: dict[str, Contact], rooms: list[Room] | None = None) -> None:
+    def __init__(self, contacts: dict[str, Contact], rooms: list[Room] | None = None,
+                 store: MemoryStore | None = None) -> None:
         self.contacts = contacts
         self.rooms: list[Room] = list(rooms or ())
-        self.retired: set[ChatRef] = set()
+        self._store = store if store is not None else MemoryStore()  # the retired rooms outlive the unit of work
         self.changed = False
+
+    @property
+    def retired(self) -> dict[ChatRef, datetime]:
+        return self._store.retired_rooms
 
     def _check_accounts(self, contact: Contact) -> None:
         for other in self.contacts.values():
@@ -720,7 +726,7 @@ class _DirectoryWriter:
         new = all(r.chat != room.chat for r in self.rooms)
         self.rooms = [room if r.chat == room.chat else r for r in self.rooms] + ([room] if new else [])
         was_retired = room.chat in self.retired
-        self.retired.discard(room.chat)
+        self.retired.pop(room.chat, None)
         self.changed = True
         return new or was_retired
 
@@ -728,9 +734,12 @@ class _DirectoryWriter:
         if all(r.chat != chat for r in self.rooms):
             return False
         self.rooms = [r for r in self.rooms if r.chat != chat]
-        self.retired.add(chat)
+        self.retired[chat] = at
         self.changed = True
         return True
+
+    def retired_at(self, chat: ChatRef) -> datetime | None:
+        return self.retired.get(chat)
 
 
 class _Arrangements:
@@ -820,7 +829,7 @@ class MemoryUnitOfWork:
         self.conversations = _Conversations(self._staged)
         self.roster = _Roster(self._staged)
         self.directory_writer = _DirectoryWriter(dict(self._directory.directory.contacts),
-                                                 list(self._directory.directory.rooms))
+                                                 list(self._directory.directory.rooms), self._staged)
         self.arrangements = _Arrangements(list(self._directory.directory.arrangements))
         self.membership = _Membership(self._staged, self.outbox, self.roster)
         self.devices = _Devices(self.outbox) if devices else None
@@ -838,7 +847,7 @@ class MemoryUnitOfWork:
         """Undone alone when it raises; `alone` changes nothing here (the staged copy is all there is to undo)."""
         before = _copy(self._staged)
         contacts = dict(self.directory_writer.contacts)
-        rooms, retired = list(self.directory_writer.rooms), set(self.directory_writer.retired)
+        rooms = list(self.directory_writer.rooms)  # the retired rooms are in the staged store
         arrangements = list(self.arrangements.arrangements)
         try:
             yield
@@ -846,7 +855,7 @@ class MemoryUnitOfWork:
             _put(self._staged, before)
             self.directory_writer.contacts.clear()
             self.directory_writer.contacts.update(contacts)
-            self.directory_writer.rooms, self.directory_writer.retired = rooms, retired
+            self.directory_writer.rooms = rooms
             self.arrangements.arrangements[:] = arrangements
             raise
 

@@ -162,10 +162,8 @@ class RoomActions:
     def _tell(self, uow: UnitOfWork, action: PlannedAction, outcomes: dict[str, str], failed: bool, error: str) -> None:
         destination = Destination.parse(f"chat:{action.reply_chat}")
         notices: list[tuple[str, str]] = []
-        if failed:
-            hint = " They must open a chat with the bot first (send it /start)." \
-                if action.room.platform is Platform.TELEGRAM and ("forbidden" in error.lower() or "chat not found" in error.lower()) else ""
-            notices.append((_key("mbf-", action.key), f"Could not {action.describe()}: {error}.{hint}"))
+        if failed:  # what to do about it is the platform's room admin's to say, in the error (whose chat failed)
+            notices.append((_key("mbf-", action.key), f"Could not {action.describe()}: {error}."))
         done = len(outcomes)
         bad = sum(1 for o in outcomes.values() if o.startswith("failed"))
         if done >= action.total:

@@ -131,7 +131,7 @@ def cmd_verify(args: argparse.Namespace, ctx: AuditContext) -> int:
               "per CPU), e.g. --workers 4", file=sys.stderr)
         return 1
     report = verify(ctx.engine, keyring_of(ctx, records=False), ctx.witness_path, workers=args.workers)
-    print(report.summary())
+    print("\n".join(report.lines()))  # one line per finding
     if ctx.witness_path is None:
         print("note: no witness file is configured, so truncation is only checked against the database",
               file=sys.stderr)

@@ -140,7 +140,8 @@ def _report(source: Path, result: Any) -> int:
             print(f"NOT VERIFIED: {problem}", file=sys.stderr)
             return 2
     if not result.report.ok:
-        print(f"NOT VERIFIED: {result.report.summary()}", file=sys.stderr)
+        for line in result.report.lines():
+            print(f"NOT VERIFIED: {line}", file=sys.stderr)
         return 2
     print(result.report.summary())
     return 0

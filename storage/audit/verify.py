@@ -24,11 +24,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from storage.audit.checkpoints import Checkpoint, WitnessFile, read_checkpoints
 from storage.audit.encoding import GENESIS_HASH
@@ -55,16 +57,27 @@ class VerifyReport:
     reason: str | None = None
     by_key: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    findings: list[str] = field(default_factory=list)  # every problem found, the first one first (`reason`)
 
     def summary(self) -> str:
+        """One line: the verdict, and the first finding with where it is."""
         if self.ok:
             keys = ", ".join(f"{k}: {n}" for k, n in sorted(self.by_key.items())) or "none"
             return (f"audit log OK: {self.entries} entries, {self.checkpoints} checkpoints, "
                     f"{self.witness_checkpoints} witnessed, {self.erased} with erased content; "
                     f"root {self.root.hex() if self.root else EMPTY_ROOT.hex()} (size {self.entries}); "
                     f"entries by key: {keys}; {self.seconds:.2f} s")
+        more = len(self.findings) - 1
+        return self.lines()[0] + (f" (and {more} more finding{'s' if more != 1 else ''})" if more > 0 else "")
+
+    def lines(self) -> list[str]:
+        """The verdict, then each further finding on a line of its own (`also: …`): one problem must not
+        hide another (a missing witness file, a deleted entry)."""
+        if self.ok:
+            return [self.summary()]
         where = f"first bad entry: {self.first_bad_seq}: " if self.first_bad_seq is not None else ""
-        return f"audit log FAILED verification: {where}{self.reason} ({self.entries} entries read)"
+        return ([f"audit log FAILED verification: {where}{self.reason} ({self.entries} entries read)"]
+                + [f"also: {finding}" for finding in self.findings[1:]])
 
 
 @dataclass
@@ -84,14 +97,19 @@ def verify(engine: Engine, keyring: Keyring, witness_path: str | Path | None = N
     # The witness first: its lines are written after their checkpoint commits, so every line read
     # now is covered by the database state read next.
     if witness_path is not None:
-        witness = WitnessFile(witness_path)
-        for number, checkpoint in witness.lines():
+        try:
+            witness_lines = WitnessFile(witness_path).lines()
+        except OSError as error:  # a folder, or no permission: a finding, not the end of the check
+            witness_lines = []
+            failures.append((0, None, f"witness file {witness_path} cannot be read ({error.strerror or error}): "
+                                      "[audit] witness_path must name the witness file itself"))
+        for number, checkpoint in witness_lines:
             if checkpoint is None:
                 failures.append((0, None, f"witness {witness_path} line {number} is not a readable checkpoint"))
             else:
                 witness_count += 1
                 signed.append(_Signed(f"witness line {number}", checkpoint))
-    with engine.connect() as connection:
+    with engine.connect() as connection, _lenient_text(connection):
         connection = connection.execution_options(**READ_ONLY)
         if connection.dialect.name == "postgresql":
             connection = connection.execution_options(isolation_level="REPEATABLE READ")
@@ -116,15 +134,36 @@ def verify(engine: Engine, keyring: Keyring, witness_path: str | Path | None = N
             else:
                 case_keys = CaseKeyTable(keyring)
                 results = [scan_chunk(connection, keyring, chunk, case_keys) for chunk in chunks]
-    for s in signed:
-        if not keyring.verify_signature(s.checkpoint.key_id, s.checkpoint.signature, s.checkpoint.body()):
-            failures.append((s.checkpoint.tree_size, None,
-                             f"checkpoint at size {s.checkpoint.tree_size} ({s.source}): signature does not verify"))
-    report = _merge(results, signed, head, failures, lambda h: _head_mac_problem(keyring, h, unkeyed_head_ok))
+    report = _merge(results, _signed_only(keyring, signed, failures), head, failures,
+                    lambda h: _head_mac_problem(keyring, h, unkeyed_head_ok))
     report.checkpoints = len(table_checkpoints)
     report.witness_checkpoints = witness_count
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _text_or_bytes(data: bytes) -> str | bytes:
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return data  # read as it is, so that the check of its row names it
+
+
+@contextmanager
+def _lenient_text(connection: Connection) -> Iterator[None]:
+    """SQLite keeps whatever a column is given: text that is not UTF-8, written over a hash or a sealed
+    part, would stop the reading of the whole log ("Could not decode to UTF-8"), naming no entry. Such
+    a value is read as bytes, and the entry holding it fails its own check."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw: Any = connection.connection.driver_connection
+    before = raw.text_factory
+    raw.text_factory = _text_or_bytes
+    try:
+        yield
+    finally:
+        raw.text_factory = before
 
 
 def _read_table_checkpoints(connection: Any) -> tuple[list[Checkpoint], list[tuple[int, int | None, str]]]:
@@ -190,9 +229,31 @@ def _merge(results: list[ChunkResult], signed: list[_Signed], head: Any,
         _check_end(entries, last_hash, fold(final), head, strays, signed, failures, head_mac_problem)
     _check_roots(roots, signed, failures)
     if failures:
-        _, bad_seq, why = min(failures, key=lambda f: (f[0], f[1] is None))
-        return VerifyReport(False, entries, 0, 0, erased, None, bad_seq, why, by_key)
+        # An entry named first (the verdict names the first bad entry), then by place in the log.
+        ranked = sorted(failures, key=lambda f: (f[1] is None, f[0]))
+        _, bad_seq, why = ranked[0]
+        return VerifyReport(False, entries, 0, 0, erased, None, bad_seq, why, by_key,
+                            findings=[_finding(seq, reason) for _, seq, reason in ranked])
     return VerifyReport(True, entries, 0, 0, erased, fold(final) if entries else EMPTY_ROOT, by_key=by_key)
+
+
+def _finding(seq: int | None, why: str) -> str:
+    return f"entry {seq}: {why}" if seq is not None else why
+
+
+def _signed_only(keyring: Keyring, signed: list[_Signed], failures: list[tuple[int, int | None, str]]) -> list[_Signed]:
+    """The checkpoints whose signature verifies; each other one is a finding of its own. An altered
+    checkpoint proves nothing about the entries: compared with them, it would blame entries that
+    are intact (a size changed to 5: "entries 1..5 were rewritten"; to 40: "truncated")."""
+    good = []
+    for s in signed:
+        if keyring.verify_signature(s.checkpoint.key_id, s.checkpoint.signature, s.checkpoint.body()):
+            good.append(s)
+            continue
+        what = "checkpoint row" if s.source == "table" else "checkpoint"
+        failures.append((s.checkpoint.tree_size, None, f"checkpoint at size {s.checkpoint.tree_size} ({s.source}): "
+                                                       f"signature does not verify: the {what} was altered or forged"))
+    return good
 
 
 def _check_end(n: int, last_hash: bytes, root: bytes, head: Any, strays: list[int], signed: list[_Signed],
@@ -289,7 +350,7 @@ def _init_worker(url: str, keyring: Keyring) -> None:
 
 def _scan_in_worker(chunk: Chunk) -> ChunkResult:
     engine, keyring = _worker_state["engine"], _worker_state["keyring"]
-    with engine.connect() as connection:
+    with engine.connect() as connection, _lenient_text(connection):
         connection = connection.execution_options(**READ_ONLY)
         with connection.begin():
             if "case_keys" not in _worker_state:

@@ -189,9 +189,8 @@ def _scan_rows(cursor: Any, aeads: dict[bytes, AESGCM], chunk: Chunk, case_keys:
                     result.failure = (seq, str(exc))
                     return
                 except Exception as exc:  # InvalidTag above all; also wrong types from an altered row
-                    name = type(exc).__name__
-                    why = "sealed payload does not decrypt (AEAD tag mismatch)" if name == "InvalidTag" else \
-                        f"unreadable entry ({name})"
+                    why = "sealed payload does not decrypt (AEAD tag mismatch)" if type(exc).__name__ == "InvalidTag" \
+                        else "a column holds a value of the wrong type: entry altered"
                     result.failure = (seq, why)
                     return
                 if kid != run_key:

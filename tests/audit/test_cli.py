@@ -185,3 +185,21 @@ def test_export_refuses_a_period_that_ends_before_it_starts_and_records_nothing(
     assert err.startswith(f"error: --since {since} is not before --until {until}")
     assert "e.g. --since 2026-11-01 --until 2026-12-01" in err
     assert scalar(context.engine, "SELECT count(*) FROM audit_entries") == before
+
+
+def test_verify_prints_one_line_per_finding_each_saying_what_and_where(run) -> None:  # noqa: ANN001
+    """A text value that is not UTF-8 written over a sealed part stopped verify with "the database cannot
+    be used", naming no entry; and the first finding alone was printed, so a missing witness file hid it."""
+    context = run.context
+    run("keys", "generate")
+    keyring = keyfile.load(context.keyring_path)
+    fill(context.engine, keyring, context.clock, 9)
+    Checkpointer(keyring, context.witness_path, every_entries=1).run(context.engine, context.clock.now())
+    execute(context.engine, "UPDATE audit_entries SET sealed_detail = CAST(X'FF00' AS TEXT) WHERE seq = 6")
+    context.witness_path.unlink()
+    code, out, err = run("audit", "verify", "--workers", "1")
+    assert code == 1 and err == "" and "Traceback" not in out
+    assert out.splitlines() == [
+        "audit log FAILED verification: first bad entry: 6: entry hash does not match its columns: entry altered "
+        "(5 entries read)",
+        f"also: witness file {context.witness_path} is missing or empty, but the table holds 1 checkpoints"]

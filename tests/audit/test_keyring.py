@@ -126,3 +126,13 @@ def test_a_symlinked_key_file_is_refused(tmp_path: Path) -> None:
     os.symlink(real, link)
     with pytest.raises(KeyringError):
         keyfile.load(link)
+
+
+def test_a_folder_where_the_key_file_should_be_is_named_as_such(tmp_path: Path) -> None:
+    """It was `[Errno 21] Is a directory: 6`: neither the path nor what is expected."""
+    folder = tmp_path / "liaison.keys"
+    folder.mkdir()
+    with pytest.raises(KeyringError) as refused:
+        keyfile.load(folder)
+    assert str(refused.value) == (f"key file {folder} is not a regular file: give the path of the key file itself "
+                                  "([keys] path), e.g. var/keys/liaison.keys")

@@ -287,3 +287,86 @@ def test_a_blanked_or_removed_head_is_reported(log20: Engine, keyring: Keyring, 
         pytest.skip("this database refuses a value of the wrong type")
     report = verify(log20, keyring, witness_path)
     assert not report.ok and "head" in report.reason
+
+
+# --- what verify blames, and every finding (an auditor acts on each line) -----------------------
+
+@pytest.mark.parametrize("sql", ["UPDATE audit_checkpoints SET tree_size = 5 WHERE tree_size = 16",
+                                 "UPDATE audit_checkpoints SET tree_size = 40 WHERE tree_size = 16",
+                                 "UPDATE audit_checkpoints SET root_hash = :zero WHERE tree_size = 16"])
+def test_an_altered_checkpoint_row_is_blamed_not_the_entries_it_no_longer_matches(
+        log20: Engine, keyring: Keyring, witness_path: Path, sql: str) -> None:
+    """A checkpoint whose signature does not verify proves nothing about the entries: verify named
+    entries 1..5 rewritten, or 17..40 cut, when only the checkpoint row had been changed."""
+    execute(log20, sql, zero=bytes(32))
+    report = verify(log20, keyring, witness_path)
+    assert not report.ok and report.first_bad_seq is None, report.findings
+    assert report.findings == [f"checkpoint at size {5 if '= 5' in sql else 40 if '40' in sql else 16} (table): "
+                               "signature does not verify: the checkpoint row was altered or forged"], report.findings
+
+
+def test_an_edited_witness_line_is_blamed_not_the_entries(log20: Engine, keyring: Keyring, witness_path: Path) -> None:
+    lines = witness_path.read_text().splitlines()
+    assert '"tree_size": 16' in lines[1]
+    lines[1] = lines[1].replace('"tree_size": 16', '"tree_size": 12')
+    witness_path.write_text("\n".join(lines) + "\n")
+    report = verify(log20, keyring, witness_path)
+    assert report.findings == ["checkpoint at size 12 (witness line 2): signature does not verify: the checkpoint "
+                               "was altered or forged"], report.findings
+
+
+def test_every_finding_is_its_own_line_and_a_missing_witness_does_not_hide_a_deleted_entry(
+        log20: Engine, keyring: Keyring, witness_path: Path) -> None:
+    witness_path.unlink()
+    execute(log20, "DELETE FROM audit_entries WHERE seq = 13")
+    report = verify(log20, keyring, witness_path)
+    assert not report.ok and report.first_bad_seq == 13
+    assert len(report.findings) == 2 and "13" in report.findings[0] and "witness" in report.findings[1]
+    lines = report.lines()
+    assert lines[0].startswith("audit log FAILED verification: first bad entry: 13: entry is missing")
+    assert lines[1] == f"also: witness file {witness_path} is missing or empty, but the table holds 2 checkpoints"
+    assert report.summary() == lines[0] + " (and 1 more finding)"  # one line where one line is wanted
+
+
+@pytest.mark.parametrize("table, column, key", [
+    ("audit_entries", "sealed_detail", "seq = 7"), ("audit_entries", "sealed_meta", "seq = 7"),
+    ("audit_entries", "prev_hash", "seq = 7"), ("audit_entries", "entry_hash", "seq = 7"),
+    ("audit_entries", "reference", "seq = 7"), ("audit_entries", "action", "seq = 7"),
+    ("audit_head", "entry_hash", "id = 1"), ("case_keys", "wrapped_key", "reference = 'A-2026-0002'"),
+    ("audit_checkpoints", "root_hash", "tree_size = 16"),
+])
+def test_a_value_stored_as_text_that_is_not_utf8_is_named_where_it_is(
+        small_log: tuple[Engine, sqlite3.Connection], keyring: Keyring, witness_path: Path,
+        table: str, column: str, key: str) -> None:
+    """SQLite keeps whatever it is given: a column of bytes overwritten as text that does not decode
+    stopped verify with "the database cannot be used", naming neither entry nor table."""
+    engine, raw = small_log
+    raw.execute(f"UPDATE {table} SET {column} = CAST(X'FF00FE' AS TEXT) WHERE {key}")
+    report = verify(engine, keyring, witness_path)
+    assert not report.ok
+    if table == "audit_entries":
+        assert report.first_bad_seq == 7, report.findings
+    elif table == "case_keys":
+        assert report.first_bad_seq is not None and "data key of case A-2026-0002" in report.reason, report.findings
+    else:
+        assert ("head" if table == "audit_head" else "checkpoint at size 16") in report.findings[0], report.findings
+
+
+def test_a_column_of_the_wrong_type_is_said_so(small_log: tuple[Engine, sqlite3.Connection], keyring: Keyring,
+                                               witness_path: Path) -> None:
+    engine, raw = small_log
+    raw.execute("UPDATE audit_entries SET sealed_detail = 'hello' WHERE seq = 7")
+    report = verify(engine, keyring, witness_path)
+    assert report.first_bad_seq == 7 and report.reason == "a column holds a value of the wrong type: entry altered"
+
+
+def test_a_witness_path_that_is_a_folder_is_a_finding_and_the_entries_are_still_checked(
+        log20: Engine, keyring: Keyring, witness_path: Path) -> None:
+    """It stopped verify with "[Errno 21] Is a directory", checking nothing else."""
+    witness_path.unlink()
+    witness_path.mkdir()
+    execute(log20, "DELETE FROM audit_entries WHERE seq = 13")
+    report = verify(log20, keyring, witness_path)
+    assert report.first_bad_seq == 13
+    assert report.findings[1] == (f"witness file {witness_path} cannot be read (Is a directory): [audit] witness_path "
+                                  "must name the witness file itself")

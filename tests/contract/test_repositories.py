@@ -654,9 +654,12 @@ def test_a_room_is_registered_retired_and_registered_again_on_commit(backend: Ba
     assert backend.directory.current().room(kul.chat) == kul
     assert backend.directory.current().hubs() == frozenset({"KUL"})
     with backend.factory() as uow:
+        assert uow.directory_writer.retired_at(kul.chat) is None
         assert uow.directory_writer.retire_room(kul.chat, clock.now())
         assert not uow.directory_writer.retire_room(kul.chat, clock.now())
+        assert uow.directory_writer.retired_at(kul.chat) == clock.now()
         assert not uow.directory_writer.retire_room(ChatRef.parse("console:#nowhere"), clock.now())
+        assert uow.directory_writer.retired_at(ChatRef.parse("console:#nowhere")) is None
         uow.commit()
     assert backend.directory.current().room(kul.chat) is None
     with backend.factory() as uow:

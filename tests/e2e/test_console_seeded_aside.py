@@ -5,6 +5,7 @@ nothing for the Matrix room and says so."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from tests.e2e.test_console import console, workdir  # noqa: F401 - a fixture, by name
@@ -36,3 +37,31 @@ def test_a_room_and_a_contact_on_matrix_are_set_aside_and_the_console_goes_on(wo
     again = console(workdir, ":as rso-admin\n/rooms\n")
     assert again.returncode == 0, again.stderr
     assert "Set aside at start" not in again.stdout  # told once
+
+
+def test_member_add_and_remove_plan_nothing_on_a_platform_not_run_and_say_what_is_left_to_do_by_hand(
+        workdir: Path) -> None:  # noqa: F811
+    """th-npoc has a Matrix account too, and the KUL airport room is on Matrix, which this bot does not
+    run: an invite or removal there would wait in the outbox for ever while the admin was told "I will
+    say here when it is done". The admin is told instead what was not done, and what to do by hand."""
+    config = workdir / "config.toml"
+    text = seeded_text(config.read_text())[0]
+    assert text.count('identities = ["console:th-npoc"]') == 1, "config.example.toml moved"
+    config.write_text(text.replace('identities = ["console:th-npoc"]',
+                                   'identities = ["console:th-npoc", "matrix:@th:example.org"]'))
+    run = console(workdir, ":as rso-admin\n"
+                           "/member add console:th-npoc country:TH role:coordinator\n"
+                           '/member remove th-npoc reason:"posted elsewhere"\n')
+    assert run.returncode == 0, run.stderr
+    out, lines = run.stdout, run.stdout.splitlines()
+    assert "Traceback" not in out + run.stderr
+    assert "(matrix:@th:example.org) from KUL" not in out and "(matrix:@th:example.org) to KUL" not in out, out
+    assert ("│ Left out: KUL airport on Matrix (matrix:!kul:example.org) is on matrix, which this bot does not run "
+            "(it runs console): they are not invited there.") in lines, out
+    assert ("│ Not removed from KUL airport on Matrix (matrix:!kul:example.org): it is on matrix, which this bot does "
+            "not run (it runs console); if matrix:@th:example.org is in it, remove them there by hand.") in lines, out
+    assert "leaves their Matrix direct chat" not in out
+    with sqlite3.connect(workdir / "var" / "liaison.sqlite") as db:
+        waiting = db.execute("SELECT kind, destination FROM outbox WHERE platform != 'console' AND state = 'pending'"
+                             ).fetchall()
+    assert waiting == []  # nothing waits for a platform that does not run

@@ -118,7 +118,7 @@ async def test_someone_already_in_a_group_gets_no_link_and_a_closed_chat_is_told
         await eventually(lambda: "Finished onboarding" in admin.printed(), "the end of the run")
         assert [p["chat_id"] for p in calls(fake, "createChatInviteLink")] == [TH_GROUP.id]
         assert "Could not invite tg-302 (telegram:user:302) to Thailand desk" in admin.printed()
-        assert "They must open a chat with the bot first" in admin.printed()
+        assert "they must open a chat with the bot first" in admin.printed()
         assert "1 done" in admin.printed() and "1 failed" in admin.printed()
 
 
@@ -275,3 +275,37 @@ async def test_offboarding_counts_the_telegram_copies_older_than_48_hours_as_sta
         removed = next(e for e in _audit(admin) if (e.detail or {}).get("command") == "member remove")
         assert (removed.detail["copies_taken_back"], removed.detail["copies_too_old"]) == ("0", "1")
         assert not calls(fake, "deleteMessage")
+
+
+async def test_a_group_the_bot_cannot_act_in_is_blamed_not_the_person(tmp_path, fake, monkeypatch) -> None:  # noqa: ANN001
+    """A registered group the bot is not in (or not an administrator of) answers "chat not found"; the
+    admin was told the person "must open a chat with the bot first", who had, and for a removal was
+    not told that the person may still be in the group."""
+    remember_joins(fake, monkeypatch, joined=set())
+    async with bot_with_membership(tmp_path, fake, monkeypatch) as admin:
+        await admin.says('/room register telegram:-1009999 name:"Ghost" purpose:network orgs:TH')
+        await admin.says("/member add telegram:user:201 country:TH role:contact")
+        await eventually(lambda: "Finished onboarding" in admin.printed(), "the end of the onboarding")
+        [invite] = [line for line in admin.printed().splitlines() if "Could not invite" in line]
+        assert invite == ("│ Could not invite th-npoc (telegram:user:201) to Ghost: bad-request: Chat not found: the bot "
+                          "cannot act in Ghost (telegram:-1009999): add it to the group as an administrator allowed to "
+                          "invite and ban members, or check the chat id."), admin.printed()
+        await admin.says('/member remove telegram:user:201 reason:"left the service"')
+        await eventually(lambda: "Finished offboarding" in admin.printed(), "the end of the offboarding")
+        [remove] = [line for line in admin.printed().splitlines() if "Could not remove" in line]
+        assert remove == ("│ Could not remove th-npoc (telegram:user:201) from Ghost: bad-request: Chat not found: the bot "
+                          "cannot act in Ghost (telegram:-1009999); if they are in it, remove them there by hand, and "
+                          "add the bot to the group as an administrator allowed to invite and ban members."), \
+            admin.printed()
+        assert "must open a chat with the bot" not in admin.printed()
+
+
+async def test_someone_who_never_wrote_to_the_bot_is_told_to_the_admin_as_such(tmp_path, fake, monkeypatch) -> None:  # noqa: ANN001
+    remember_joins(fake, monkeypatch, joined=set())
+    async with bot_with_membership(tmp_path, fake, monkeypatch) as admin:
+        await admin.says("/member add telegram:user:777 country:TH role:contact")
+        await eventually(lambda: "Finished onboarding" in admin.printed(), "the end of the onboarding")
+        failed = [line for line in admin.printed().splitlines() if "Could not invite" in line]
+        assert len(failed) == 2 and all(
+            line.endswith(": they must open a chat with the bot first (send it /start), then /member add them "
+                          "again.") for line in failed), failed

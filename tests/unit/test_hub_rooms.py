@@ -149,8 +149,11 @@ def test_a_retired_room_gets_nothing_more(bot: ArrangementBot) -> None:
         "removed from it; the configuration does not bring it back.")
     assert "No room is registered for hub KUL" in bot.answer("my-officer", "/alert to:TH tlp:green hub:KUL Boat")
     assert _posted_in(bot, "console:#kul") == []
-    assert bot.answer("admin", "/room retire console:#kul again") == (
-        "console:#kul is not a registered room. /rooms lists them.")
+    assert bot.answer("admin", "/room retire console:#kul again") == (  # typed twice: said so, not "not registered"
+        f"console:#kul was retired already, on {bot.clock.now():%Y-%m-%d %H:%M} UTC: nothing is posted there. "
+        "/room register console:#kul … brings it back.")
+    assert bot.answer("admin", "/room retire console:#nowhere gone") == (
+        "console:#nowhere is not a registered room. /rooms lists them.")
 
 
 def test_an_item_of_a_retired_hub_can_still_be_forwarded(bot: ArrangementBot) -> None:

@@ -558,3 +558,34 @@ def test_offboarding_someone_who_received_nothing_amber_plans_no_removal(admin: 
     [answer] = admin.says("admin", "/member remove console:th-npoc")
     assert not [m for m in admin.store.outbox.values() if m.kind is MessageKind.REMOVAL]
     assert "Taking back" not in answer and "screenshotted" not in answer
+
+
+def test_offboarding_while_matrix_is_not_run_plans_nothing_there_and_says_what_stays() -> None:
+    """th-npoc was sent an AMBER copy on Matrix; the bot now runs the console alone. A removal from
+    their Matrix direct chat, or the bot leaving it, would wait in the outbox for ever: none is
+    planned, and the answer says the copy stays."""
+    from dataclasses import replace as replaced
+
+    from alerts.directory import Directory
+    from alerts.identity import Platform
+
+    admin = Admin()
+    base = admin.directory.current()
+    th = replaced(base.contacts["th-npoc"], identities=(UserRef.parse("matrix:@th:x.org"),
+                                                        UserRef.parse("console:th-npoc")))
+    admin.directory.directory = Directory.build(base.organisations.values(),
+                                                [th if c.id == "th-npoc" else c for c in base.contacts.values()],
+                                                base.rooms, base.arrangements)
+    running = {Platform.CONSOLE, Platform.MATRIX}
+    admin.dispatcher._policy = PostingPolicy(DuePolicy.default(), {}, platforms=running)
+    admin.says("my-officer", "/alert to:TH tlp:amber Two travellers")
+    _sent(admin, "th-npoc")
+    assert any("matrix" in str(m.destination) for m in admin.store.outbox.values() if m.kind is MessageKind.DELIVERY)
+    running.discard(Platform.MATRIX)
+    [answer] = admin.says("admin", "/member remove console:th-npoc")
+    assert [m for m in admin.store.outbox.values() if m.kind is MessageKind.REMOVAL] == []
+    assert ("1 copy of TLP:AMBER and above in their Matrix direct chat stays: it is on matrix, which this bot does "
+            "not run (it runs console).") in answer
+    assert "leaves their Matrix direct chat" not in answer and "Taking back" not in answer
+    removed = next(e for e in admin.store.audit if e.detail.get("command") == "member remove")
+    assert removed.detail["copies_not_run"] == "1"

@@ -141,7 +141,7 @@ def test_any_bot_name_is_accepted_when_none_is_configured() -> None:
         ("/member add @u:s country:TH", "member", ["role:", "officer, contact"]),
         ("/member add @u:s country:TH role:boss", "member", ["Role 'boss'", "Example: role:contact"]),
         ("/member add @u:s country:XX role:contact", "member", ["Organisation 'XX'", "Example: country:TH"]),
-        ("/member add @u:s country:TH role:contact desk:visa", "member", ["Desk 'visa'"]),
+        ("/member add @u:s country:TH role:contact desk:visa", "member", ["Desk 'visa'", "Example: desk:immigration"]),
         ("/member add @u:s country:TH role:contact extra words", "member", ["Unexpected 'extra words'"]),
         ("/member add @u:s contry:TH role:contact", "member", ["Unknown field 'contry'", "did you mean country?"]),
         ("/member remove @u:s reason:x and more", "member", ["Give the reason once"]),

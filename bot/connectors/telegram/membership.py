@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, timezone
 from telegram import error as tg
 
 from alerts.identity import ChatRef, Platform
-from alerts.membership import PlannedAction
+from alerts.membership import PlannedAction, RoomAction
 from bot.connectors.telegram.api import TelegramApi
 from bot.connectors.telegram.chats import ChatMigrations
 from bot.connectors.telegram.connector import TelegramConnector
@@ -77,6 +77,20 @@ class TelegramRoomAdmin:
             finally:
                 self._last = time.monotonic()
 
+    async def _in_group(self, action: PlannedAction, method: str, **kwargs):  # noqa: ANN003, ANN202
+        """A call on the group itself. Its refusal ("chat not found", "bot was kicked") is the group's:
+        the admin is told to put the bot there, and after a removal that the person may still be in it."""
+        try:
+            return await self._call(method, **kwargs)
+        except PermanentFailure as error:
+            where = f"the bot cannot act in {action.room_name} ({action.room})"
+            advice = ("add it to the group as an administrator allowed to invite and ban members, or check the "
+                      "chat id") if action.action is RoomAction.INVITE else \
+                ("if they are in it, remove them there by hand, and add the bot to the group as an administrator "
+                 "allowed to invite and ban members")
+            raise PermanentFailure(error.code, f"{_detail(error)}: {where}{': ' if action.action is RoomAction.INVITE else '; '}"
+                                               f"{advice}") from error
+
     async def status(self, chat_id: int, user_id: int) -> str | None:
         """The person's status in the group ("member", "left", "kicked", ...); None when Telegram
         does not know them there."""
@@ -94,16 +108,20 @@ class TelegramRoomAdmin:
         if status in IN_GROUP:
             return "joined"
         if status == "kicked":
-            await self._call("unban_chat_member", chat_id=chat_id, user_id=user_id, only_if_banned=True)
+            await self._in_group(action, "unban_chat_member", chat_id=chat_id, user_id=user_id, only_if_banned=True)
         now = self._now()
         expires = now + timedelta(days=LINK_DAYS)
         # Approval, not member_limit (Telegram takes one or the other): a forwarded link admits nobody else.
-        link = await self._call("create_chat_invite_link", chat_id=chat_id, creates_join_request=True,
-                                expire_date=expires, name=(action.contact or "liaison")[:32])
+        link = await self._in_group(action, "create_chat_invite_link", chat_id=chat_id, creates_join_request=True,
+                                    expire_date=expires, name=(action.contact or "liaison")[:32])
         await self._links.add(InviteLink(link.invite_link, chat_id, user_id, expires), now)  # before it is sent
         text = (f"You have been added to <b>{html.escape(action.room_name)}</b> on the liaison network. "
                 f"Join with this link; it admits only you, for {LINK_DAYS} days:\n{html.escape(link.invite_link)}")
-        await self._call("send_message", chat_id=user_id, text=text, parse_mode="HTML", protect_content=True)
+        try:
+            await self._call("send_message", chat_id=user_id, text=text, parse_mode="HTML", protect_content=True)
+        except PermanentFailure as error:  # Telegram lets a bot write only to who started a chat with it
+            raise PermanentFailure(error.code, f"{_detail(error)}: they must open a chat with the bot first (send it "
+                                               "/start), then /member add them again") from error
         return "invited"
 
     async def remove(self, action: PlannedAction) -> None:
@@ -114,8 +132,8 @@ class TelegramRoomAdmin:
             except PermanentFailure:
                 pass  # expired or revoked already: it admits nobody either way
             await self._links.forget(unused.link)
-        await self._call("ban_chat_member", chat_id=chat_id, user_id=user_id, revoke_messages=False)
-        await self._call("unban_chat_member", chat_id=chat_id, user_id=user_id, only_if_banned=True)
+        await self._in_group(action, "ban_chat_member", chat_id=chat_id, user_id=user_id, revoke_messages=False)
+        await self._in_group(action, "unban_chat_member", chat_id=chat_id, user_id=user_id, only_if_banned=True)
 
     async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
         """bot.actions.membership.RoomAdmin: deleteMessage, of every message of the copy the bot sent
@@ -145,3 +163,8 @@ class TelegramRoomAdmin:
             if error.code == "forbidden" or "can't be deleted" in detail or "not enough rights" in detail:
                 raise PermanentFailure("not-allowed", "the bot may not delete messages in this group") from error
             raise
+
+
+def _detail(error: PermanentFailure) -> str:
+    """What the platform said, without the code the error's text starts with (it is kept as the code)."""
+    return str(error).removeprefix(f"{error.code}: ")
