@@ -30,7 +30,7 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.release import (HeldRelease, ReleasePolicy, ReleaseState, approvers, refusal_to_decide,
                             reminder_round)
 from alerts.render import receipt_names, render_erased, render_places, render_receipt
-from alerts.times import UTC, contact_zone, local_or_none
+from alerts.times import contact_zone, local_or_none
 from handlers.answer_place import answer_placed, answer_zone, messages_about
 from handlers.context import CommandContext
 from handlers.correction import send_revision, unreachable_in
