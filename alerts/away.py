@@ -31,7 +31,6 @@ from alerts.errors import DomainError
 from alerts.reminder_policy import zone_of
 
 MAX_AHEAD = timedelta(days=366)
-NOTE_LIMIT = 200
 # Delegates followed at most from a person away: far beyond any real chain of leave, and a bound on
 # the look-ups one delivery costs whatever is stored.
 MAX_HOPS = 16
@@ -67,11 +66,6 @@ class Absence:
         """When the person came back: /away off, or the date passed (whichever came first: a new
         /away ends the one before, which may have run out already)."""
         return min(self.ended_at, self.until) if self.ended_at is not None else self.until
-
-    @property
-    def last_day(self) -> date:
-        """The date the person gave (their clock): the day before `until` there."""
-        return (self.until - timedelta(seconds=1)).date()
 
 
 @dataclass(frozen=True, slots=True)

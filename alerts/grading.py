@@ -48,5 +48,3 @@ class Grading:
     def __str__(self) -> str:
         return self.code
 
-
-UNGRADED = Grading("F", "6")

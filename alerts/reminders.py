@@ -310,12 +310,6 @@ def _in_order(reminder: Reminder) -> tuple[datetime, int, str, str]:
     return reminder.planned_at, _STAGE_ORDER[reminder.stage], reminder.contact, reminder.target
 
 
-def due_reminders(items: Iterable[FollowUp], now: datetime, policy: ReminderPolicy,
-                  directory: Directory, absent: Callable[[str], Absence | None] = _nobody_away) -> list[Reminder]:
-    """Every reminder and escalation to send at `now`, over many items."""
-    return [r for item in items for r in plan_item(item, now, policy, directory, absent).send]
-
-
 def distinct_recipients(recipients: Iterable[Progress]) -> list[Progress]:
     """One progress per contact (the first delivery counts, as ItemRecord.delivery_to has it)."""
     seen: dict[str, Progress] = {}

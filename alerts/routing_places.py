@@ -170,10 +170,6 @@ class Placer:
             self.notices.append(Notice(contact.id, place.notice, place.destination))
         return place.destination
 
-    def direct_allowed(self, identities: list[UserRef]) -> Destination | None:
-        """The direct chat of the first of `identities` whose channel may carry the item, if any."""
-        return first_allowed(identities, self.caveat, self.directory, self.encrypted_only)
-
     def room_for(self, organisation: str) -> Room | Violation:
         """The room to post in for recipients of `organisation`, or why there is none."""
         if organisation not in self._rooms:

@@ -48,8 +48,6 @@ from handlers.lexer import CommandSyntaxError, shorten, take_word
 from handlers.ports import ItemRecord, UnitOfWork
 from handlers.vocabulary import Vocabulary
 
-USAGE = "/away [@person] until:YYYY-MM-DD backup:@contact [note] · /away off · /away"
-
 
 def parse_away(rest: str, vocabulary: Vocabulary) -> AwayCommand:
     person: str | None = None

@@ -370,11 +370,8 @@ class AwayCommand:
 
 
 @dataclass(frozen=True)
-class BackCommand:
+class BackCommand(Bare):
     name: ClassVar[str] = "back"
-
-    def render(self) -> str:
-        return "/back"
 
 
 class Command(Protocol):

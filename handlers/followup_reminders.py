@@ -297,18 +297,13 @@ class ReminderService:
             return (reminder.to, *self._backup_copy(uow, reminder, item, directory, text))
         if reminder.stage.escalation or reminder.target != reminder.contact:
             return reminder.target, text, ()
-        audience = self._audience(uow, item, directory)
+        audience = _audience(item, directory)
         chain, delegate, _ = stand_in_place(uow, directory, reminder.target, item.caveat, audience, now,
                                             encrypted_only=self._encrypted_only, platforms=self._platforms)
         person = directory.contacts.get(reminder.target)
         if chain is None or chain.away is None or delegate is None or person is None:
             return reminder.target, text, ()
         return delegate.id, f"{for_line(person, chain.away, directory, chain)}\n{text}", ()
-
-    def _audience(self, uow: UnitOfWork, item: FollowUp, directory: Directory) -> frozenset[str]:
-        """The organisations an item's caveat lets it go to: its recipients' and its originator's."""
-        contacts = [item.originator, *(p.contact for p in item.recipients)]
-        return frozenset(directory.contacts[c].organisation for c in contacts if c in directory.contacts)
 
     def _backup_copy(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,
                      nudge: str) -> tuple[str, tuple[str, ...]]:
@@ -321,7 +316,7 @@ class ReminderService:
         if backup is None or record is None or record.erasure is not None or not may_pass(item.caveat):
             return nudge, ()
         place = direct_place(backup, item.caveat, directory, self._encrypted_only, self._platforms).destination
-        if place is None or check(item.caveat, place, directory, self._audience(uow, item, directory)) is not None:
+        if place is None or check(item.caveat, place, directory, _audience(item, directory)) is not None:
             return nudge, ()
         return "\n".join([nudge, f"You may act for them: /ack {item.reference} · /reply {item.reference} <text>",
                           render_delivery(record.item, directory,
@@ -540,3 +535,9 @@ class ReminderService:
         return SharedItem(summary.reference, summary.caveat, summary.priority, summary.topic,
                           org(summary.originator), recipients, summary.created_at, body,
                           draft.incident if draft is not None else Incident())
+
+
+def _audience(item: FollowUp, directory: Directory) -> frozenset[str]:
+    """The organisations an item's caveat lets it go to: its recipients' and its originator's."""
+    contacts = [item.originator, *(p.contact for p in item.recipients)]
+    return frozenset(directory.contacts[c].organisation for c in contacts if c in directory.contacts)

@@ -188,9 +188,6 @@ def _check_complete(draft: ItemDraft) -> None:
         raise CommandSyntaxError(f"The {noun} has no text: write it after the fields. Example: {example}")
 
 
-CORRECT_EXAMPLE = "/correct A-2026-0042 to:MY tlp:green"
-
-
 def parse_correct(rest: str, vocabulary: Vocabulary) -> CorrectCommand:
     """`/correct REF` with the fields that change and/or the new text (after the fields, or after an
     empty line), as /alert takes them; what is not given stays as it was."""

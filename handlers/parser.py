@@ -10,13 +10,13 @@ How each command is read is declared with it in handlers/command_list.py.
 from __future__ import annotations
 
 from handlers import parse_admin, parse_items
-from handlers.command_list import COMMANDS, MAX_SNOOZE
+from handlers.command_list import COMMANDS
 from handlers.commands import Command, ParseError
-from handlers.lexer import MAX_LENGTH, FieldSpec
+from handlers.lexer import FieldSpec
 from handlers.registry import INTERNAL_ERROR
 from handlers.vocabulary import Vocabulary
 
-__all__ = ["parse", "ParseError", "Command", "Vocabulary", "MAX_LENGTH", "MAX_SNOOZE", "INTERNAL_ERROR"]
+__all__ = ["parse", "ParseError", "Command", "Vocabulary", "INTERNAL_ERROR"]
 
 # Every command that takes fields: what comes before its fields (the command word and positional
 # words, as an example) -> the fields it takes. Tests draw every key and flag from here.

@@ -30,7 +30,7 @@ from alerts.messages import MessageKind, OutboundMessage
 from alerts.release import (HeldRelease, ReleasePolicy, ReleaseState, approvers, refusal_to_decide,
                             reminder_round)
 from alerts.render import receipt_names, render_erased, render_places, render_receipt
-from alerts.times import UTC, contact_zone, local_or_none
+from alerts.times import contact_zone, local_or_none
 from handlers.answer_place import answer_placed, answer_zone, messages_about
 from handlers.context import CommandContext
 from handlers.correction import send_revision, unreachable_in
@@ -83,7 +83,7 @@ def approve(ctx: CommandContext, reference: Reference, policy: PostingPolicy) ->
     ctx.audit(AuditAction.RELEASE, recipients=route.recipients, reference=ref, caveat=item.caveat.label(),
               purpose=item.draft.purpose, detail=detail)
     names = reach.names(ctx, route)
-    queued += _to_originator(ctx.directory, held, item.caveat.tlp, ctx,
+    queued += _to_originator(ctx, held,
                              f"{ctx.sender.title(ctx.directory)} approved {ref}. "
                              + render_receipt(item, names, reach.cannot, zone=contact_zone(ctx.directory, held.originator),
                                               places=render_places(route, ctx.directory, frozenset(reach.cut_off)))
@@ -123,7 +123,7 @@ def _approve_correction(ctx: CommandContext, record: ItemRecord, held: HeldRelea
                                              "originator": held.originator})
     names = ", ".join(sent.names) or "nobody"
     ctx.uow.outbox.enqueue_many(_to_originator(
-        ctx.directory, held, draft.caveat.tlp, ctx,
+        ctx, held,
         f"{ctx.sender.title(ctx.directory)} approved {held.label}: sending to {names}. {sent.earlier} "
         f"Track it with /status {held.reference}.{sent.away}", MessageKind.RECEIPT))
     _answer(ctx, held, f"Approved: {held.label} is on its way to {names}; the earlier copies are marked superseded. "
@@ -156,7 +156,7 @@ def decline(ctx: CommandContext, reference: Reference, reason: str) -> None:
     after = (f"Nothing was sent: {record.item.label} stays as it was." if correction
              else "Nothing was sent, and it is closed.")
     ctx.uow.outbox.enqueue_many(_to_originator(
-        ctx.directory, held, record.item.caveat.tlp, ctx,
+        ctx, held,
         f"{ctx.sender.title(ctx.directory)} declined {held.label}: {reason}. {after}"))
     originator = ctx.directory.contacts.get(held.originator)
     state = f"{record.item.label} stays as it was" if correction else "is closed"
@@ -226,7 +226,7 @@ def _fail(ctx: CommandContext, record: ItemRecord, held: HeldRelease, why: str) 
     again = (f"{record.item.label} stays as it was; correct it again if still needed." if correction
              else "Send it again if it is still needed.")
     ctx.uow.outbox.enqueue_many(_to_originator(
-        ctx.directory, held, record.item.caveat.tlp, ctx,
+        ctx, held,
         f"{held.label} was approved by {ctx.sender.title(ctx.directory)} but not sent: {why}. {again}"))
     _answer(ctx, held, f"Not sent: {held.label} was approved, but {why}. Its originator is told.")
 
@@ -245,11 +245,11 @@ def _answer(ctx: CommandContext, held: HeldRelease, text: str) -> None:
     answer_placed(ctx, text, tlps, reference=held.reference)
 
 
-def _to_originator(directory: Directory, held: HeldRelease, tlp: Tlp, ctx: CommandContext, text: str,
+def _to_originator(ctx: CommandContext, held: HeldRelease, text: str,
                    kind: MessageKind = MessageKind.NOTICE) -> list[OutboundMessage]:
     record = ctx.uow.items.get(Reference.parse(held.reference))
     assert record is not None
-    return messages_about(directory, held.originator, _caveat_of(held, record.item), held.reference, text, ctx.new_key,
+    return messages_about(ctx.directory, held.originator, _caveat_of(held, record.item), held.reference, text, ctx.new_key,
                           kind=kind, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms)
 
 

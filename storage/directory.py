@@ -258,8 +258,8 @@ def _grouped(connection: Connection, table: Table, owner: str, value: str,
 
 # --- writes (/member, `liaison-bot member`) ---------------------------------------------------------
 
-class SqlDirectoryWriter:
-    """handlers.ports.DirectoryWriter on the caller's connection, inside the caller's transaction.
+class _DirectoryChanges:
+    """Writes to the directory on the caller's connection, inside the caller's transaction.
 
     `changed` tells the unit of work that the snapshot must be reloaded after its commit
     (DatabaseDirectory.refresh); storage.uow.SqlUnitOfWork.commit does it.
@@ -273,6 +273,10 @@ class SqlDirectoryWriter:
         if not self.changed:
             bump_version(self._conn)  # once per transaction: other processes reload after it commits
         self.changed = True
+
+
+class SqlDirectoryWriter(_DirectoryChanges):
+    """handlers.ports.DirectoryWriter."""
 
     def _exists(self, contact_id: str) -> bool:
         c = directory_contacts.c
@@ -364,18 +368,8 @@ class SqlDirectoryWriter:
 
 # --- sharing arrangements (/arrangement) ------------------------------------------------------------
 
-class SqlArrangements:
-    """handlers.ports.ArrangementRepository on the caller's connection, inside the caller's transaction.
-    `changed` asks for the directory snapshot to be reloaded after the commit, as SqlDirectoryWriter's."""
-
-    def __init__(self, connection: Connection) -> None:
-        self._conn = connection
-        self.changed = False
-
-    def _mark_changed(self) -> None:
-        if not self.changed:
-            bump_version(self._conn)
-        self.changed = True
+class SqlArrangements(_DirectoryChanges):
+    """handlers.ports.ArrangementRepository."""
 
     def add(self, arrangement: Arrangement) -> Arrangement:
         a = directory_arrangements.c

@@ -105,7 +105,7 @@ class SqlItemRepository:
         found = self._conn.execute(select(items.c.reference).where(items.c.reference == str(reference))).first()
         if found is None:
             raise ValueError(f"no item {reference} to add deliveries to")
-        self._insert_deliveries(str(reference), route, outbox_keys)
+        self._insert_rows(self._delivery_rows(str(reference), route, outbox_keys))
 
     def revise(self, item: Item, route: Route, outbox_keys: Mapping[str, str], at: datetime) -> None:
         """Store `item`, the next revision of an item stored before, in its place: its draft, due times
@@ -206,9 +206,6 @@ class SqlItemRepository:
         self, request_id: str, state: ForwardState, decided_by: str, at: datetime, reason: str
     ) -> bool:
         return self._forwards.decide(request_id, state, decided_by, at, reason)
-
-    def _insert_deliveries(self, reference: str, route: Route, outbox_keys: Mapping[str, str]) -> None:
-        self._insert_rows(self._delivery_rows(reference, route, outbox_keys))
 
     def _insert_rows(self, rows: list[dict[str, str]]) -> None:
         if rows:

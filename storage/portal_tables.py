@@ -32,5 +32,3 @@ portal_sessions = Table(
     Column("ended_at", UtcDateTime),
     Index("ix_portal_sessions_contact", "contact"),
 )
-
-PORTAL_TABLES = (portal_links, portal_sessions)

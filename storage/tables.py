@@ -204,7 +204,6 @@ cursors = Table(
 
 CORE_TABLES = (reference_counters, items, deliveries, inbox, outbox, cursors)
 FOLLOWUP_TABLES = (forward_requests,)
-REVISION_TABLES = (superseded_deliveries,)
 
 # The reminder tables (0005_reminders) live in their own module; importing it here puts them on the
 # shared MetaData wherever the core tables are loaded (the migrations' env.py, the schema tests), so

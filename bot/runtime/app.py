@@ -23,7 +23,7 @@ from bot.runtime.clock import SystemClock
 from bot.config.settings import Settings
 from bot.connectors.base import Connector, ReceivingConnector
 from bot.connectors.console import ConsoleConnector
-from bot.runtime.dbthread import DatabaseThread
+from bot.runtime.dbthread import DatabaseThread, read
 from bot.runtime.delivery import DeliveryWorker, Operation, RetryPolicy
 from bot.runtime.inbox import InboxProcessor
 from bot.runtime.keys import ensure_keyring
@@ -49,7 +49,7 @@ from storage.directory import DatabaseDirectory
 from storage.keyring import Keyring
 from storage.migrate import upgrade
 from storage.sealing import CaseKeySealer
-from storage.uow import SqlUnitOfWorkFactory
+from storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -122,13 +122,12 @@ class Runtime:
         wait lapsed) or an answer to their guided form, so a connector records it although it is no
         command: a command of theirs awaits its text there, a form of theirs is open there, or one of
         their messages there is not handled yet (it may be such a command)."""
-        return await self.db.run(self._awaits_body, sender, chat)
-
-    def _awaits_body(self, sender: UserRef, chat: ChatRef) -> bool:
-        with self.uow_factory(read_only=True) as uow:
+        def look(uow: SqlUnitOfWork) -> bool:
             if any(waiting is not None for waiting in uow.conversations.waiting(sender, chat)):
                 return True
             return any(m.sender == sender and m.chat == chat for m in uow.inbox.pending(AWAIT_LOOKAHEAD))
+
+        return await read(self, look)
 
     def cursor(self, name: str) -> str | None:
         with self.uow_factory(read_only=True) as uow:

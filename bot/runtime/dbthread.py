@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, TypeVar
+from typing import Callable, Protocol, TypeVar
+
+from storage.uow import SqlUnitOfWork, SqlUnitOfWorkFactory
 
 T = TypeVar("T")
 
@@ -18,3 +20,27 @@ class DatabaseThread:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+class Database(Protocol):
+    """What read and write need (bot.runtime.app.Runtime has it)."""
+
+    db: DatabaseThread
+    uow_factory: SqlUnitOfWorkFactory
+
+
+async def read(on: Database, look: Callable[[SqlUnitOfWork], T]) -> T:
+    """`look` in a read-only unit of work, on the database thread."""
+    def run() -> T:
+        with on.uow_factory(read_only=True) as uow:
+            return look(uow)
+    return await on.db.run(run)
+
+
+async def write(on: Database, change: Callable[[SqlUnitOfWork], object]) -> None:
+    """`change` in a unit of work it then commits, on the database thread."""
+    def run() -> None:
+        with on.uow_factory() as uow:
+            change(uow)
+            uow.commit()
+    await on.db.run(run)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import math
 import time
 from typing import Any
 
@@ -125,8 +124,3 @@ def from_exception(error: BaseException, what: str, *, request_sent: bool = True
     if isinstance(error, LocalProtocolError):
         return TransientFailure("matrix-local", f"{what}: {error}")
     return TransientFailure("matrix-error", f"{what}: {type(error).__name__}: {error}")
-
-
-def ceil_seconds(value: float) -> float:
-    """A wait rounded up to the millisecond, so that waiting it never ends inside the window."""
-    return math.ceil(value * 1000) / 1000

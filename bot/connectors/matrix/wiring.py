@@ -32,6 +32,7 @@ from bot.connectors.matrix.connector import (
 )
 from bot.connectors.matrix.errors import UnverifiedDevices
 from bot.connectors.matrix.model import FindApproval, RecordParts
+from bot.runtime.dbthread import read, write
 
 if TYPE_CHECKING:
     from bot.runtime.app import Runtime
@@ -58,35 +59,23 @@ def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
 
 
 def delivery_finder(runtime: Runtime) -> FindDelivery:
-    def look(event_id: str) -> tuple[str, str] | None:
-        with runtime.uow_factory(read_only=True) as uow:
-            found = uow.items.delivery_by_message(event_id)
-        return (str(found[0]), found[1]) if found else None
-
     async def find(event_id: str) -> tuple[str, str] | None:
-        return await runtime.db.run(look, event_id)
+        found = await read(runtime, lambda uow: uow.items.delivery_by_message(event_id))
+        return (str(found[0]), found[1]) if found else None
 
     return find
 
 
 def approval_finder(runtime: Runtime) -> FindApproval:
-    def look(event_id: str) -> str | None:
-        with runtime.uow_factory(read_only=True) as uow:
-            return uow.outbox.approval_by_message(Platform.MATRIX, event_id)
-
     async def find(event_id: str) -> str | None:
-        return await runtime.db.run(look, event_id)
+        return await read(runtime, lambda uow: uow.outbox.approval_by_message(Platform.MATRIX, event_id))
 
     return find
 
 
 def sent_finder(runtime: Runtime) -> Callable[[str], Awaitable[SentMessage | None]]:
-    def look(event_id: str) -> SentMessage | None:
-        with runtime.uow_factory(read_only=True) as uow:
-            return uow.outbox.sent_by_message(Platform.MATRIX, event_id)
-
     async def find(event_id: str) -> SentMessage | None:
-        return await runtime.db.run(look, event_id)
+        return await read(runtime, lambda uow: uow.outbox.sent_by_message(Platform.MATRIX, event_id))
 
     return find
 
@@ -94,15 +83,10 @@ def sent_finder(runtime: Runtime) -> Callable[[str], Awaitable[SentMessage | Non
 def parts_recorder(runtime: Runtime) -> RecordParts:
     """The events an outbox row became, written with the row by the outbox's one path for parts
     (as bot/connectors/telegram/store.py does), so sent_finder finds the row by any of them."""
-    def record(key: str, parts: tuple[str, ...]) -> None:
-        with runtime.uow_factory() as uow:
-            uow.outbox.record_parts(key, parts)
-            uow.commit()
+    async def record(key: str, parts: Sequence[str]) -> None:
+        await write(runtime, lambda uow: uow.outbox.record_parts(key, tuple(parts)))
 
-    async def write(key: str, parts: Sequence[str]) -> None:
-        await runtime.db.run(record, key, tuple(parts))
-
-    return write
+    return record
 
 
 def security_recorder(runtime: Runtime) -> SecurityHook:

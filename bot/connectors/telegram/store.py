@@ -22,9 +22,11 @@ from alerts.audit import AuditAction, AuditEvent
 from alerts.identity import ChatRef, Platform, UserRef
 from alerts.messages import MessageKind, OutboundMessage, SentMessage
 from alerts.routing import Destination
+from bot.runtime.dbthread import read, write
 
 if TYPE_CHECKING:
     from bot.runtime.app import Runtime
+    from storage.uow import SqlUnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,54 +81,30 @@ class RuntimeTelegramStore:
         return await self._runtime.db.run(self._runtime.cursor, name)
 
     async def save(self, values: Mapping[str, str]) -> None:
-        if values:
-            await self._runtime.db.run(self._save, dict(values))
-
-    def _save(self, values: dict[str, str]) -> None:
-        with self._runtime.uow_factory() as uow:
+        def change(uow: SqlUnitOfWork) -> None:
             for name, value in values.items():
                 uow.cursors.set(name, value)
-            uow.commit()
+
+        if values:
+            await write(self._runtime, change)
 
     async def sent_message(self, platform_message_id: str) -> SentMessage | None:
-        return await self._runtime.db.run(self._sent_message, platform_message_id)
-
-    def _sent_message(self, platform_message_id: str) -> SentMessage | None:
-        with self._runtime.uow_factory(read_only=True) as uow:
-            return uow.outbox.sent_by_message(Platform.TELEGRAM, platform_message_id)
+        return await read(self._runtime, lambda uow: uow.outbox.sent_by_message(Platform.TELEGRAM, platform_message_id))
 
     async def awaits_body(self, sender: UserRef, chat: ChatRef) -> bool:
         return await self._runtime.awaits_body(sender, chat)
 
     async def record_parts(self, key: str, parts: Sequence[str]) -> None:
-        await self._runtime.db.run(self._record_parts, key, tuple(parts))
-
-    def _record_parts(self, key: str, parts: tuple[str, ...]) -> None:
-        with self._runtime.uow_factory() as uow:
-            uow.outbox.record_parts(key, parts)
-            uow.commit()
+        await write(self._runtime, lambda uow: uow.outbox.record_parts(key, tuple(parts)))
 
     async def parts_sent(self, key: str) -> tuple[str, ...]:
-        return await self._runtime.db.run(self._parts_sent, key)
-
-    def _parts_sent(self, key: str) -> tuple[str, ...]:
-        with self._runtime.uow_factory(read_only=True) as uow:
-            return uow.outbox.parts_sent(key)
+        return await read(self._runtime, lambda uow: uow.outbox.parts_sent(key))
 
     async def parts_of(self, platform_message_id: str) -> tuple[str, ...]:
-        return await self._runtime.db.run(self._parts_of, platform_message_id)
-
-    def _parts_of(self, platform_message_id: str) -> tuple[str, ...]:
-        with self._runtime.uow_factory(read_only=True) as uow:
-            return uow.outbox.parts_of(Platform.TELEGRAM, platform_message_id)
+        return await read(self._runtime, lambda uow: uow.outbox.parts_of(Platform.TELEGRAM, platform_message_id))
 
     async def refuse(self, refusal: Refusal) -> None:
-        await self._runtime.db.run(self._refuse, refusal)
-        if refusal.answer:
-            self._runtime.worker.wake()
-
-    def _refuse(self, refusal: Refusal) -> None:
-        with self._runtime.uow_factory() as uow:
+        def change(uow: SqlUnitOfWork) -> None:
             uow.audit.record(AuditEvent(
                 action=AuditAction.REFUSAL,
                 at=self._runtime.clock.now(),
@@ -141,4 +119,7 @@ class RuntimeTelegramStore:
                     destination=Destination.chat(refusal.chat),
                     text=refusal.answer,
                 ))
-            uow.commit()
+
+        await write(self._runtime, change)
+        if refusal.answer:
+            self._runtime.worker.wake()
