@@ -636,3 +636,59 @@ def test_the_not_found_page_keeps_the_menu_for_a_logged_in_viewer(world: PortalW
         answer = client.get(path)
         assert answer.status == 404 and "<nav>" in answer.body and 'href="/board"' in answer.body, path
         assert "Log out" in answer.body, path
+
+
+def test_every_refused_form_keeps_the_menu_for_a_logged_in_viewer(world: PortalWorld) -> None:
+    """A form refused (403 without or with a wrong CSRF token, 400 for a field no form has, 413 for a body
+    too big) is a page like any other refusal: the menu and Log out stay, with a token that works, so the
+    person goes on from there. Before login, the same pages have no menu."""
+    client = Client(world.url)
+    client.log_in(world.login_link("rso-coordinator"))
+    csrf = client.get("/board").field("csrf")
+    refused = [
+        (403, client.post("/items/A-2026-0001/remind", {"csrf": ""})),
+        (403, client.post("/items/A-2026-0001/escalate", {"csrf": "forged"})),
+        (403, client.post("/arrangements/add", {"between": "MY,TH"})),
+        (403, client.post("/logout", {})),
+        (400, client.post("/items/A-2026-0001/remind", {"csrf": csrf, "force": "yes"})),
+        (400, client.post("/arrangements/end", {"csrf": csrf, "which": "1", "colour": "red"})),
+        (413, client.post("/items/A-2026-0001/remind", {"csrf": csrf, "reason": "x" * 70_000})),
+    ]
+    for status, answer in refused:
+        assert answer.status == status, (status, answer.body)
+        assert "<h1>" in answer.body and "Traceback" not in answer.body
+        assert "<nav>" in answer.body and 'href="/board"' in answer.body and "Log out" in answer.body, (
+            status, answer.body)
+        assert answer.field("csrf") == csrf  # the menu's Log out works from here
+    assert client.post("/logout", {"csrf": refused[0][1].field("csrf")}).status == 303
+    nobody = Client(world.url)
+    answer = nobody.post("/login", {"csrf": "forged", "token": "x"})
+    assert answer.status == 403 and "<nav>" not in answer.body and "Log out" not in answer.body
+
+
+def test_a_page_that_fails_says_so_with_a_reference_and_keeps_the_menu(world: PortalWorld,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A page that fails is a refusal page too (500, an error reference, no traceback), with the menu
+    for someone logged in; when even the session cannot be read, the page is said without the menu."""
+    from bot.portal import views
+
+    client = Client(world.url)
+    client.log_in(world.login_link("rso-coordinator"))
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("the board broke")
+
+    monkeypatch.setattr(views, "board", broken)
+    answer = client.get("/board")
+    assert answer.status == 500 and "Error reference" in answer.body and "Traceback" not in answer.body
+    assert "<nav>" in answer.body and "Log out" in answer.body
+    reference = answer.body.split("Error reference ")[1][:8]
+    assert reference in caplog.text and "the board broke" in caplog.text
+
+    async def unreadable(request: object) -> None:
+        raise RuntimeError("the database is away")
+
+    monkeypatch.setattr(world.portal, "_viewer", unreadable)
+    answer = client.get("/board")
+    assert answer.status == 500 and "Error reference" in answer.body and "<nav>" not in answer.body
