@@ -5,6 +5,7 @@ auditors' pages, and every consultation in the audit log."""
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
 import socket
 import urllib.parse
@@ -692,3 +693,48 @@ def test_a_page_that_fails_says_so_with_a_reference_and_keeps_the_menu(world: Po
     monkeypatch.setattr(world.portal, "_viewer", unreadable)
     answer = client.get("/board")
     assert answer.status == 500 and "Error reference" in answer.body and "<nav>" not in answer.body
+
+
+SEES_OWN = "You see the lines you owe or sent; coordinators and admins see every line."
+FOCAL_POINT = "As a focal point you manage your people's entries in the directory, not their items"
+
+
+def test_a_focal_points_overdue_board_says_what_it_shows_them_as_overdue_does_in_chat(world: PortalWorld) -> None:
+    """The overdue list is a coordinators' view (handlers/visibility.py): a national focal point manages
+    their country's directory entries (README "Focal points"), not its items, so their board shows what
+    they owe or sent, as /overdue does in chat for anyone not a coordinator or admin. A short or empty
+    list says so, in chat and on the board alike, rather than "Nothing is overdue" while Thailand owes."""
+    for text in ("/member add console:somsak country:TH role:nfp name:Somsak",
+                 "/member add console:somchai country:TH role:officer name:Somchai",  # as the portal's list
+                 "/member add console:somchai country:TH role:nfp name:Somchai"):    # makes one: both
+        answers = world.say("rso-admin", text)
+        assert any("Added" in a or "Updated" in a for a in answers), answers
+    world.advance(timedelta(days=3))  # Thailand owes A-2026-0001 and A-2026-0002
+    # Chat: /overdue is not a focal point's command (README "Who may do what")...
+    [refused] = world.say("somsak", "/overdue")
+    assert "/overdue needs one of these roles" in refused and "A-2026" not in refused
+    # ...and whoever may ask it but sees only their own lines is told so.
+    [officer] = world.say("th-officer", "/overdue")
+    assert officer == f"Nothing of yours is overdue. {SEES_OWN}"
+    [both] = world.say("somchai", "/overdue")
+    assert both.startswith(f"Nothing of yours is overdue. {SEES_OWN} {FOCAL_POINT}") and "A-2026" not in both
+    [owing] = world.say("th-npoc", "/overdue")
+    assert "A-2026-0001" in owing and owing.endswith(SEES_OWN)
+    [coordinator] = world.say("rso-coordinator", "/overdue")
+    assert "A-2026-0001" in coordinator and "You see" not in coordinator
+    # The portal: the same rule, said the same way.
+    for contact in ("somsak", "somchai"):
+        client = Client(world.url)
+        client.log_in(world.login_link(contact))
+        board = html.unescape(client.get("/board").body)
+        assert "A-2026" not in board, contact
+        assert "Nothing of yours is overdue." in board and "Nothing is overdue" not in board, contact
+        assert SEES_OWN in board and FOCAL_POINT in board, contact
+    client = Client(world.url)
+    client.log_in(world.login_link("th-npoc"))
+    board = client.get("/board").body
+    assert "A-2026-0001" in board and SEES_OWN in board and FOCAL_POINT not in board
+    client = Client(world.url)
+    client.log_in(world.login_link("rso-coordinator"))
+    board = client.get("/board").body
+    assert "A-2026-0001" in board and "You see" not in board
