@@ -57,13 +57,14 @@ def _lines(owed: Sequence[Owed], directory: Directory, now: datetime, in_room: b
 
 
 def render_overdue(owed: Sequence[Owed], directory: Directory, now: datetime, *, in_room: bool,
-                   zone: str, scope: str | None = None, limit: int = OVERDUE_LIMIT) -> str:
-    """/overdue, on the asker's clock (`zone`), or UTC when it is read in a room."""
+                   zone: str, scope: str | None = None, limit: int = OVERDUE_LIMIT, shown: str = "") -> str:
+    """/overdue, on the asker's clock (`zone`), or UTC when it is read in a room. `shown`: what of the
+    list the asker sees when it is not every line (handlers.visibility.overdue_shown), said with it."""
     where = f" for {scope}" if scope else ""
     if not owed:
-        return f"Nothing is overdue{where}."
+        return f"Nothing of yours is overdue{where}. {shown}" if shown else f"Nothing is overdue{where}."
     head = f"Overdue{where}: {len(owed)}, most overdue first (times {zone_name(zone)})"
-    return "\n".join([head, *_lines(owed, directory, now, in_room, limit, zone)])
+    return "\n".join([head, *_lines(owed, directory, now, in_room, limit, zone), *([shown] if shown else [])])
 
 
 def render_digest(owed: Sequence[Owed], directory: Directory, now: datetime, *, day: str, new_items: int,

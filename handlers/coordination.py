@@ -32,7 +32,7 @@ from handlers.followup import find_item, notify, refuse, sender_of
 from handlers.answer_place import answer_zone, messages_about
 from handlers.pressed import plan_buttons
 from handlers.ports import ItemRecord, ItemSummary, ReminderRepository, UnitOfWork
-from handlers.visibility import overdue_for
+from handlers.visibility import overdue_for, overdue_shown
 
 def in_direct_chat(ctx: CommandContext) -> bool:
     """Whether the command came from a direct chat. Where the platform cannot tell (Matrix), a chat
@@ -81,7 +81,7 @@ def overdue_command(ctx: CommandContext, scope: Selector | None) -> None:
         "references": ", ".join(sorted({o.item.reference for o in owed})),
     })
     ctx.answer(render_overdue(owed, ctx.directory, ctx.now, in_room=in_room, zone=answer_zone(ctx),
-                              scope=str(scope) if scope else None))
+                              scope=str(scope) if scope else None, shown=overdue_shown(me)))
 
 
 def stats_command(ctx: CommandContext, period: str | None, count_minimum: int = COUNT_MINIMUM) -> None:

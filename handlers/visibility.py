@@ -12,7 +12,11 @@ feedback on their own copy (theirs, or given for them by a delegate or backup) a
 updates that were sent to them; never another recipient's feedback.
 
 The overdue list is a coordinators' view: coordinators and admins see every line of it (references,
-names and times, no content), anyone else the lines they owe or sent.
+names and times, no content), anyone else the lines they owe or sent. A focal point is no exception: they
+manage their people's directory entries (alerts/focal.py), not their items, and a country's lines would
+name items (a TLP:RED one too) that its focal point may not know exist. Whoever sees only their own
+lines is told so with the list (overdue_shown), in chat and on the portal's board alike, so that a short
+or empty list is not taken for the whole.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 
 from alerts.directory import Contact
+from alerts.focal import FOCAL_POINTS
 from alerts.lifecycle import Feedback
 from alerts.reminders import Owed
 from alerts.roles import Role
@@ -75,3 +80,15 @@ def overdue_for(viewer: Contact, owed: Iterable[Owed]) -> list[Owed]:
     if sees_all_overdue(viewer):
         return list(owed)
     return [o for o in owed if viewer.id in (o.contact, o.item.originator)]
+
+
+def overdue_shown(viewer: Contact) -> str:
+    """What of the overdue list `viewer` sees, said with it (/overdue, the portal's board): "" for those
+    who see every line."""
+    if sees_all_overdue(viewer):
+        return ""
+    said = "You see the lines you owe or sent; coordinators and admins see every line."
+    if any(viewer.has(role) for role in FOCAL_POINTS):
+        said += (" As a focal point you manage your people's entries in the directory, not their items: "
+                 "a coordinator follows up what they owe.")
+    return said

@@ -83,6 +83,16 @@ ADD_FIELDS = ("csrf", "between", "doc", "topics", "from", "until", "direction")
 END_FIELDS = ("csrf", "which", "reason")
 
 
+class Refused(Exception):
+    """A request refused with a short page: what was wrong, what is accepted, an example. Wherever it is
+    raised, `PortalServer._refused` alone answers it, so every refusal page is made one way (the menu kept
+    for someone logged in)."""
+
+    def __init__(self, status: int, title: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(title)
+        self.status, self.title, self.message, self.headers = status, title, message, headers or {}
+
+
 @dataclass
 class _PortalContext(CommandContext):
     """A chat command's context for a form: notes the audit actions its handler records, so that the
@@ -210,36 +220,43 @@ class PortalServer:
         try:
             problem = self._check_query(request)
             if problem:
-                return self._page("message.html", status=400, **await self._menu(request), title="Not understood",
-                                  message=problem)
+                raise Refused(400, "Not understood", problem)
             return await handler(request)
+        except Refused as refusal:
+            return await self._refused(request, refusal)
         except (views.NotFound, web.HTTPNotFound):
-            return self._page("message.html", status=404, **await self._menu(request), title="Not found",
-                              message="There is no such page, or it is not yours to see.")
+            return await self._refused(request, Refused(404, "Not found",
+                                                        "There is no such page, or it is not yours to see."))
         except web.HTTPMethodNotAllowed as error:
             allowed = ", ".join(sorted(error.allowed_methods))
-            page = self._page("message.html", status=405, **await self._menu(request), title="Not allowed",
-                              message=f"This address does not answer {request.method[:10]}. Accepted: {allowed}. "
-                                      f"Example: open {request.path[:60]} in the browser.")
-            page.headers["Allow"] = allowed
-            return page
+            return await self._refused(request, Refused(
+                405, "Not allowed", f"This address does not answer {request.method[:10]}. Accepted: {allowed}. "
+                                    f"Example: open {request.path[:60]} in the browser.", {"Allow": allowed}))
         except web.HTTPRequestEntityTooLarge:
-            return self._page("message.html", status=413, title="Too large",
-                              message="This form sent more than the portal takes (64 KiB). Accepted: the page's own "
-                                      "fields. Example: reload the page and send its form as it is.")
+            return await self._refused(request, Refused(
+                413, "Too large", "This form sent more than the portal takes (64 KiB). Accepted: the page's own "
+                                  "fields. Example: reload the page and send its form as it is."))
         except web.HTTPException:
             raise
         except Exception:
             ref = secrets.token_hex(4)
             log.exception("portal page failed (error reference %s)", ref)
-            return self._page("message.html", status=500, title="Something went wrong",
-                              message=f"The page could not be made. Error reference {ref}: tell an admin.")
+            return await self._refused(request, Refused(
+                500, "Something went wrong", f"The page could not be made. Error reference {ref}: tell an admin."))
 
-    async def _menu(self, request: web.Request) -> dict[str, Any]:
-        """The viewer and CSRF token for a refusal's page: with the menu for someone logged in, they go on
-        from there as from any page."""
-        found = await self._viewer(request)
-        return {"viewer": found[0], "csrf": csrf_for(found[1])} if found is not None else {"viewer": None, "csrf": ""}
+    async def _refused(self, request: web.Request, refusal: Refused) -> web.Response:
+        """The one way a refusal's page is made: with the menu for someone logged in, so that they go on
+        from there as from any page; without it for anyone else."""
+        try:
+            found = await self._viewer(request)
+        except Exception:  # what failed may be the database itself: the page is still said, without the menu
+            log.warning("portal: the session of a refusal page could not be read")
+            found = None
+        viewer, csrf = (found[0], csrf_for(found[1])) if found is not None else (None, "")
+        page = self._page("message.html", status=refusal.status, viewer=viewer, csrf=csrf, title=refusal.title,
+                          message=refusal.message)
+        page.headers.update(refusal.headers)
+        return page
 
     def _check_query(self, request: web.Request) -> str:
         """Fail closed on the address: only the query keys its page takes, each once; else what was wrong."""
@@ -257,9 +274,6 @@ class PortalServer:
                 continue
             return f"{problem} Accepted: {accepted}, each once. Example: {example}"
         return ""
-
-    def _refusal(self, title: str, message: str) -> str:
-        return self.templates.get_template("message.html").render(viewer=None, csrf="", title=title, message=message)
 
     def _page(self, template: str, *, status: int = 200, viewer: Contact | None = None, csrf: str = "",
               **values: Any) -> web.Response:
@@ -290,7 +304,7 @@ class PortalServer:
         found = await self._viewer(request)
         if found is None and request.method == "POST" and request.path != "/logout":
             # A form sent after the session ended: said so, not lost silently behind a redirect.
-            raise web.HTTPForbidden(text=self._refusal("Your session ended", SESSION_ENDED), content_type="text/html")
+            raise Refused(403, "Your session ended", SESSION_ENDED)
         if found is None:
             raise web.HTTPSeeOther("/")  # a fixed path: nothing in a request chooses where a redirect goes
         return found
@@ -304,13 +318,12 @@ class PortalServer:
         form = await request.post()
         sent = form.get("csrf")
         if secret is None or not isinstance(sent, str) or not hmac.compare_digest(sent, csrf_for(secret)):
-            raise web.HTTPForbidden(text=self._refusal(*refused), content_type="text/html")
+            raise Refused(403, *refused)
         for key, value in form.items():
             if key not in fields or not isinstance(value, str):
-                raise web.HTTPBadRequest(text=self._refusal(
-                    "Not understood", f"This form sent '{key[:30]}', which it does not take. Accepted: "
-                                      f"{', '.join(fields)}. Example: reload the page and send its form as it is."),
-                    content_type="text/html")
+                raise Refused(400, "Not understood", f"This form sent '{key[:30]}', which it does not take. "
+                                                     f"Accepted: {', '.join(fields)}. Example: reload the page "
+                                                     "and send its form as it is.")
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
     def _count_minimum(self) -> int:
@@ -358,7 +371,7 @@ class PortalServer:
         contact_id = await self._db(holder) if 0 < len(token) <= 100 else None
         if contact_id is None or contact_id not in self.runtime.directory.current().contacts:
             minutes = max(1, int(self.settings.link_lifetime.total_seconds() // 60))
-            return self._page("message.html", status=403, title="Link refused", message=LINK_GONE.format(minutes=minutes))
+            raise Refused(403, "Link refused", LINK_GONE.format(minutes=minutes))
         login_secret = secrets.token_urlsafe(32)
         response = self._page("login.html", title="Log in", token=token[:100], csrf=csrf_for(login_secret))
         self._set_cookie(response, self.login_cookie, login_secret, max_age=int(self.settings.link_lifetime.total_seconds()))
@@ -372,9 +385,8 @@ class PortalServer:
                             "Ask /portal in your direct chat with the bot for a new link, and press Log in within "
                             f"{int(self.settings.link_lifetime.total_seconds() // 60)} minutes."))
         if not self.logins.allow(request.remote or "?"):
-            return self._page("message.html", status=429, title="Too many attempts",
-                              message="Too many login attempts from here. Wait a minute, then ask /portal for a "
-                                      "new link.")
+            raise Refused(429, "Too many attempts", "Too many login attempts from here. Wait a minute, then ask "
+                                                    "/portal for a new link.")
         token = form.get("token", "")
         session = new_token()
         now = self._now()
@@ -389,9 +401,8 @@ class PortalServer:
 
         contact_id = await self._db(redeem)
         if contact_id is None or contact_id not in self.runtime.directory.current().contacts:
-            return self._page("message.html", status=403, title="Link refused",
-                              message="This login link is unknown, used already or expired. Ask /portal in your "
-                                      "direct chat with the bot for a new one.")
+            raise Refused(403, "Link refused", "This login link is unknown, used already or expired. Ask /portal "
+                                               "in your direct chat with the bot for a new one.")
         log.info("web portal: a login link was used")
         response = web.HTTPSeeOther("/board")
         self._set_cookie(response, self.cookie, session, max_age=int(self.settings.session_lifetime.total_seconds()))
@@ -506,8 +517,8 @@ class PortalServer:
         try:
             period = parse_period(asked[:20]) if asked else None
         except InvalidValue as error:  # fail closed: what was wrong, what is accepted, the page's own example
-            return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Statistics",
-                              message=str(InvalidValue(error.what, error.got, error.accepted, QUERIES["/stats"][1])))
+            raise Refused(400, "Statistics",
+                          str(InvalidValue(error.what, error.got, error.accepted, QUERIES["/stats"][1]))) from None
         page = await self._db(self._write(views.stats_page), self.runtime.directory.current(), viewer,
                               self._now(), period, self._count_minimum())
         page.update(await asyncio.to_thread(_draw_charts, page))  # drawing takes a while: not on the event loop
@@ -526,8 +537,7 @@ class PortalServer:
         except ValueError:
             month = None
         if asked and (month is None or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", asked)):
-            return self._page("message.html", viewer=viewer, csrf=csrf_for(token), status=400, title="Bulletin",
-                              message=refusal)
+            raise Refused(400, "Bulletin", refusal)
         page = await self._db(self._write(views.bulletin_page), self.runtime.directory.current(), viewer,
                               self._now(), month, self._count_minimum())
         return self._page("bulletin.html", viewer=viewer, csrf=csrf_for(token), title="Monthly bulletin", **page)

@@ -33,7 +33,8 @@ from alerts.incident import COUNT_MINIMUM, Incident, harmonised_counts
 from handlers.arrangements import status as arrangement_status
 from handlers.coordination import incidents_of
 from handlers.ports import DeliveryRecord, ItemRecord, ItemSummary, UnitOfWork
-from handlers.visibility import ItemView, feedback_for, item_view, overdue_for, own_copies, record_view
+from handlers.visibility import (ItemView, feedback_for, item_view, overdue_for, overdue_shown, own_copies,
+                                 record_view)
 
 PORTAL_CHANNEL = "portal"
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -148,7 +149,8 @@ def board(uow: UnitOfWork, directory: Directory, viewer: Contact, now: datetime)
                references=", ".join(sorted({o.item.reference for o in owed})))
     references = sorted({o.item.reference for o in owed})
     return {"groups": [groups[k] for k in sorted(groups)], "count": len(owed), "references": references,
-            "can_act": may_act(viewer), "zone": zone_name(directory.zone_for(viewer))}
+            "can_act": may_act(viewer), "zone": zone_name(directory.zone_for(viewer)),
+            "shown": overdue_shown(viewer)}  # what of the list the viewer sees, when not every line
 
 
 def _tlp_class(tlp: Tlp) -> str:

@@ -399,6 +399,62 @@ def test_everyone_uses_the_portal_on_a_phone(world: PortalWorld, shots: Path) ->
         phone.quit()
 
 
+# A header on a phone is one row: the brand and a Menu to open; more would push every page's content
+# down (three rows of links, 190 px, for a coordinator). The bound: a fingertip-high control and its padding.
+HEADER_MOST_PX = 64
+
+
+def test_the_header_is_one_row_on_a_phone_and_its_menu_reaches_every_page(world: PortalWorld,
+                                                                           browser: Any) -> None:
+    """At 375 px the header takes one row; its menu, opened by a tap (a <details>: the CSP allows no
+    script), holds a fingertip-high link to every page the desktop menu has, and Log out; each link
+    opens its page. On a desktop the menu is in the header as before."""
+    from urllib.parse import urlsplit
+
+    from selenium.webdriver.common.by import By
+
+    def shown_links(driver: Any) -> list[Any]:
+        return [a for a in driver.find_elements(By.CSS_SELECTOR, "header a") if a.is_displayed()]
+
+    phone = chromium(phone=True, phone_size=(375, 740))
+    try:
+        for contact in ("rso-coordinator", "rso-auditor", "my-officer"):
+            log_in(browser, world, contact)
+            pages = [urlsplit(a.get_attribute("href")).path for a in shown_links(browser)]
+            assert browser.find_element(By.CSS_SELECTOR, "header button").is_displayed()  # Log out
+            if contact == "rso-coordinator":
+                assert pages == ["/board", "/items", "/stats", "/bulletin", "/directory", "/rooms", "/arrangements"]
+            log_in(phone, world, contact)
+            for path in pages:
+                header = phone.find_element(By.TAG_NAME, "header")
+                assert header.rect["height"] <= HEADER_MOST_PX, (contact, header.rect)
+                assert phone.find_element(By.TAG_NAME, "h1").rect["y"] < HEADER_MOST_PX + 40
+                assert not shown_links(phone)  # closed until tapped
+                menu = phone.find_element(By.CSS_SELECTOR, "header summary")
+                assert menu.rect["height"] >= 44 and menu.rect["x"] + menu.rect["width"] <= 375
+                menu.click()
+                links = shown_links(phone)
+                assert [urlsplit(a.get_attribute("href")).path for a in links] == pages, contact
+                for link in links:
+                    assert link.rect["height"] >= 44 and link.rect["x"] + link.rect["width"] <= 375, link.text
+                [logout] = [b for b in phone.find_elements(By.CSS_SELECTOR, "header button") if b.is_displayed()]
+                assert logout.text == "Log out" and logout.rect["height"] >= 44
+                [link] = [a for a in links if urlsplit(a.get_attribute("href")).path == path]
+                title = link.text
+                link.click()
+                wait_for_path(phone, path)
+                assert phone.find_element(By.TAG_NAME, "h1").text, (contact, path, title)
+    finally:
+        phone.quit()
+
+
+def wait_for_path(driver: Any, path: str) -> None:
+    """Wait until the page a click loads is at `path`."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 20).until(lambda d: d.current_url.split("?")[0].endswith(path), f"not at {path}")
+
+
 def test_wide_tables_stay_tables_on_a_desktop(world: PortalWorld, browser: Any) -> None:
     from selenium.webdriver.common.by import By
 

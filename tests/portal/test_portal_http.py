@@ -5,6 +5,7 @@ auditors' pages, and every consultation in the audit log."""
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
 import socket
 import urllib.parse
@@ -636,3 +637,104 @@ def test_the_not_found_page_keeps_the_menu_for_a_logged_in_viewer(world: PortalW
         answer = client.get(path)
         assert answer.status == 404 and "<nav>" in answer.body and 'href="/board"' in answer.body, path
         assert "Log out" in answer.body, path
+
+
+def test_every_refused_form_keeps_the_menu_for_a_logged_in_viewer(world: PortalWorld) -> None:
+    """A form refused (403 without or with a wrong CSRF token, 400 for a field no form has, 413 for a body
+    too big) is a page like any other refusal: the menu and Log out stay, with a token that works, so the
+    person goes on from there. Before login, the same pages have no menu."""
+    client = Client(world.url)
+    client.log_in(world.login_link("rso-coordinator"))
+    csrf = client.get("/board").field("csrf")
+    refused = [
+        (403, client.post("/items/A-2026-0001/remind", {"csrf": ""})),
+        (403, client.post("/items/A-2026-0001/escalate", {"csrf": "forged"})),
+        (403, client.post("/arrangements/add", {"between": "MY,TH"})),
+        (403, client.post("/logout", {})),
+        (400, client.post("/items/A-2026-0001/remind", {"csrf": csrf, "force": "yes"})),
+        (400, client.post("/arrangements/end", {"csrf": csrf, "which": "1", "colour": "red"})),
+        (413, client.post("/items/A-2026-0001/remind", {"csrf": csrf, "reason": "x" * 70_000})),
+    ]
+    for status, answer in refused:
+        assert answer.status == status, (status, answer.body)
+        assert "<h1>" in answer.body and "Traceback" not in answer.body
+        assert "<nav>" in answer.body and 'href="/board"' in answer.body and "Log out" in answer.body, (
+            status, answer.body)
+        assert answer.field("csrf") == csrf  # the menu's Log out works from here
+    assert client.post("/logout", {"csrf": refused[0][1].field("csrf")}).status == 303
+    nobody = Client(world.url)
+    answer = nobody.post("/login", {"csrf": "forged", "token": "x"})
+    assert answer.status == 403 and "<nav>" not in answer.body and "Log out" not in answer.body
+
+
+def test_a_page_that_fails_says_so_with_a_reference_and_keeps_the_menu(world: PortalWorld,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A page that fails is a refusal page too (500, an error reference, no traceback), with the menu
+    for someone logged in; when even the session cannot be read, the page is said without the menu."""
+    from bot.portal import views
+
+    client = Client(world.url)
+    client.log_in(world.login_link("rso-coordinator"))
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("the board broke")
+
+    monkeypatch.setattr(views, "board", broken)
+    answer = client.get("/board")
+    assert answer.status == 500 and "Error reference" in answer.body and "Traceback" not in answer.body
+    assert "<nav>" in answer.body and "Log out" in answer.body
+    reference = answer.body.split("Error reference ")[1][:8]
+    assert reference in caplog.text and "the board broke" in caplog.text
+
+    async def unreadable(request: object) -> None:
+        raise RuntimeError("the database is away")
+
+    monkeypatch.setattr(world.portal, "_viewer", unreadable)
+    answer = client.get("/board")
+    assert answer.status == 500 and "Error reference" in answer.body and "<nav>" not in answer.body
+
+
+SEES_OWN = "You see the lines you owe or sent; coordinators and admins see every line."
+FOCAL_POINT = "As a focal point you manage your people's entries in the directory, not their items"
+
+
+def test_a_focal_points_overdue_board_says_what_it_shows_them_as_overdue_does_in_chat(world: PortalWorld) -> None:
+    """The overdue list is a coordinators' view (handlers/visibility.py): a national focal point manages
+    their country's directory entries (README "Focal points"), not its items, so their board shows what
+    they owe or sent, as /overdue does in chat for anyone not a coordinator or admin. A short or empty
+    list says so, in chat and on the board alike, rather than "Nothing is overdue" while Thailand owes."""
+    for text in ("/member add console:somsak country:TH role:nfp name:Somsak",
+                 "/member add console:somchai country:TH role:officer name:Somchai",  # as the portal's list
+                 "/member add console:somchai country:TH role:nfp name:Somchai"):    # makes one: both
+        answers = world.say("rso-admin", text)
+        assert any("Added" in a or "Updated" in a for a in answers), answers
+    world.advance(timedelta(days=3))  # Thailand owes A-2026-0001 and A-2026-0002
+    # Chat: /overdue is not a focal point's command (README "Who may do what")...
+    [refused] = world.say("somsak", "/overdue")
+    assert "/overdue needs one of these roles" in refused and "A-2026" not in refused
+    # ...and whoever may ask it but sees only their own lines is told so.
+    [officer] = world.say("th-officer", "/overdue")
+    assert officer == f"Nothing of yours is overdue. {SEES_OWN}"
+    [both] = world.say("somchai", "/overdue")
+    assert both.startswith(f"Nothing of yours is overdue. {SEES_OWN} {FOCAL_POINT}") and "A-2026" not in both
+    [owing] = world.say("th-npoc", "/overdue")
+    assert "A-2026-0001" in owing and owing.endswith(SEES_OWN)
+    [coordinator] = world.say("rso-coordinator", "/overdue")
+    assert "A-2026-0001" in coordinator and "You see" not in coordinator
+    # The portal: the same rule, said the same way.
+    for contact in ("somsak", "somchai"):
+        client = Client(world.url)
+        client.log_in(world.login_link(contact))
+        board = html.unescape(client.get("/board").body)
+        assert "A-2026" not in board, contact
+        assert "Nothing of yours is overdue." in board and "Nothing is overdue" not in board, contact
+        assert SEES_OWN in board and FOCAL_POINT in board, contact
+    client = Client(world.url)
+    client.log_in(world.login_link("th-npoc"))
+    board = client.get("/board").body
+    assert "A-2026-0001" in board and SEES_OWN in board and FOCAL_POINT not in board
+    client = Client(world.url)
+    client.log_in(world.login_link("rso-coordinator"))
+    board = client.get("/board").body
+    assert "A-2026-0001" in board and "You see" not in board
