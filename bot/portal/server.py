@@ -145,10 +145,7 @@ class PortalServer:
             autoescape=True,  # every template, whatever its name: bodies are hostile input
             undefined=jinja2.StrictUndefined,
         )
-        self.templates.globals["roles"] = Role
-        self.templates.globals["sees_directory"] = views.may_see_directory
-        self.templates.globals["sees_bulletin"] = lambda viewer: views.may_see_bulletin(
-            viewer, self.runtime.directory.current())
+        self.templates.globals["menu_links"] = lambda viewer: views.menu(viewer, self.runtime.directory.current())
         self.stylesheet = resources.files("bot.portal").joinpath("static/portal.css").read_bytes()
 
     @property
@@ -561,7 +558,7 @@ class PortalServer:
     async def _rooms(self, request: web.Request) -> web.Response:
         """The registered rooms with their drift, as /rooms answers coordinators and admins in chat."""
         viewer, token = await self._session(request)
-        if not (viewer.has(Role.COORDINATOR) or viewer.has(Role.ADMIN)) or not viewer.identities:
+        if not views.may_see_rooms(viewer) or not viewer.identities:
             raise views.NotFound()
         now = self._now()
 

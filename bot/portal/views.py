@@ -52,6 +52,23 @@ def may_see_stats(viewer: Contact) -> bool:
     return any(viewer.has(r) for r in (Role.COORDINATOR, Role.ADMIN, Role.AUDITOR))
 
 
+def may_see_rooms(viewer: Contact) -> bool:
+    """Coordinators and admins: the rooms the bot keeps, and their drift."""
+    return viewer.has(Role.COORDINATOR) or viewer.has(Role.ADMIN)
+
+
+def menu(viewer: Contact, directory: Directory) -> list[tuple[str, str]]:
+    """The pages the menu offers `viewer`: by the same checks the pages themselves make, so the two
+    cannot drift apart."""
+    offered = [("/board", "Overdue", True), ("/items", "Items", True),
+               ("/stats", "Statistics", may_see_stats(viewer)),
+               ("/bulletin", "Bulletin", may_see_bulletin(viewer, directory)),
+               ("/directory", "Directory", may_see_directory(viewer)),
+               ("/rooms", "Rooms", may_see_rooms(viewer)),
+               ("/arrangements", "Arrangements", may_see_arrangements(viewer))]
+    return [(href, label) for href, label, shown in offered if shown]
+
+
 def may_act(viewer: Contact) -> bool:
     """Remind and escalate from the board: coordinators (chat lets originators too, item by item)."""
     return viewer.has(Role.COORDINATOR)

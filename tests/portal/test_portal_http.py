@@ -738,3 +738,22 @@ def test_a_focal_points_overdue_board_says_what_it_shows_them_as_overdue_does_in
     client.log_in(world.login_link("rso-coordinator"))
     board = client.get("/board").body
     assert "A-2026-0001" in board and "You see" not in board
+
+
+PAGES = ("/board", "/items", "/stats", "/bulletin", "/directory", "/rooms", "/arrangements")
+
+
+def test_the_menu_offers_exactly_the_pages_its_viewer_may_open(world: PortalWorld) -> None:
+    """The menu is made from the pages' own checks: every link it shows opens, and every page it leaves
+    out answers 404, for each kind of person."""
+    seen: set[tuple[str, ...]] = set()
+    for person in ("rso-coordinator", "rso-admin", "rso-auditor", "th-npoc", "th-officer", "ca-npoc", "th-police"):
+        client = Client(world.url)
+        client.log_in(world.login_link(person))
+        nav = client.get("/board").body.split("<nav>")[1].split("</nav>")[0]
+        offered = tuple(page for page in PAGES if f'href="{page}"' in nav)
+        seen.add(offered)
+        for page in PAGES:
+            status = client.get(page).status
+            assert status == (200 if page in offered else 404), (person, page, status)
+    assert len(seen) >= 3  # the people differ in what they may see: the test is not of one menu
