@@ -20,7 +20,6 @@ from typing import Mapping
 from zoneinfo import available_timezones
 
 UTC = "UTC"
-ZONE_EXPECTED = "an IANA time zone such as Asia/Bangkok or UTC"
 _NOT_PLACES = frozenset({"localtime", "Factory", "posixrules"})
 _NOT_PLACE_TREES = ("posix/", "right/")
 
