@@ -19,6 +19,7 @@ from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.priority import Priority
+from alerts.zones import UTC, canonical_zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,25 +51,16 @@ DEFAULT_STAGES: Mapping[Priority, StageTimes] = {
 
 @functools.lru_cache(maxsize=512)
 def zone_of(name: str) -> tzinfo:
-    """The named IANA zone; UTC for a name this machine does not know (the config checks names, a
-    directory edited later might not, and a reminder at the wrong hour beats no reminder)."""
-    if name.upper() == "UTC":
+    """The named IANA zone (alerts.zones: any case, the odd entries of the tz database not); UTC for a
+    name it does not take (every way in checks names, one stored before it did might not, and a reminder
+    at the wrong hour beats no reminder)."""
+    zone = canonical_zone(name)
+    if zone is None or zone == UTC:
         return timezone.utc
     try:
-        return ZoneInfo(name)
+        return ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         return timezone.utc
-
-
-def known_zone(name: str) -> bool:
-    """Whether `name` is an IANA zone this machine knows (or UTC)."""
-    if name.upper() == "UTC":
-        return True
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def first_instant_at_or_after(day: date, wall: time, zone: tzinfo) -> datetime:

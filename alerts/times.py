@@ -28,13 +28,15 @@ from datetime import datetime, timedelta, timezone
 from alerts.directory import Contact, Directory
 from alerts.reminder_policy import zone_of
 from alerts.routing_types import Destination, DestinationKind
-
-UTC = "UTC"
+from alerts.zones import UTC as UTC  # re-exported: the name rooms and headings use
+from alerts.zones import canonical_zone
 
 
 def zone_name(zone: str) -> str:
-    """The zone as a heading names it: its IANA name, or UTC (also for a name not known here)."""
-    return UTC if zone_of(zone) is timezone.utc else zone
+    """The zone as a heading names it: its IANA name as the tz database spells it, or UTC (also for a
+    name not taken here, alerts.zones)."""
+    name = canonical_zone(zone)
+    return UTC if name is None or zone_of(name) is timezone.utc else name
 
 
 def _offset(span: timedelta | None) -> str:
@@ -84,7 +86,7 @@ def contact_zone(directory: Directory, contact_id: str | None) -> str:
 
 def zone_line(directory: Directory, contact: Contact) -> str:
     """`Asia/Bangkok`, or `Asia/Bangkok (the network's default)` for someone without a zone of their own."""
-    zone = directory.zone_for(contact)
+    zone = zone_name(directory.zone_for(contact))  # the clock their times are shown on
     return zone if contact.timezone else f"{zone} (the network's default)"
 
 

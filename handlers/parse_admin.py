@@ -8,9 +8,9 @@ from datetime import date
 from alerts.devices import DeviceOp
 from alerts.errors import InvalidValue
 from alerts.identity import ChatRef, Platform, UserRef
-from alerts.reminder_policy import known_zone
 from alerts.roles import ACCEPTED as ROLES_ACCEPTED
 from alerts.roles import Role
+from alerts.zones import canonical_zone
 from handlers.commands_admin import ZONE_DEFAULT
 from handlers.commands import (ArrangementAddCommand, ArrangementEndCommand, ArrangementListCommand, DeviceCommand,
                                MemberAddCommand, MemberBackupCommand, MemberRemoveCommand, ReassignCommand,
@@ -136,14 +136,20 @@ def _member_add(text: str, vocabulary: Vocabulary) -> MemberAddCommand:
 # (bot/cli/member.py), each giving its own example.
 
 def member_zone(zone: str | None) -> str | None:
-    """A person's time zone as given, `default` in any case read as ZONE_DEFAULT."""
-    return ZONE_DEFAULT if zone is not None and zone.strip().lower() == ZONE_DEFAULT else zone
+    """A person's time zone as given: `default` in any case read as ZONE_DEFAULT, a zone as the tz
+    database spells it (alerts.zones: `asia/bangkok` is Asia/Bangkok), anything else as typed, for
+    member_zone_problem to refuse."""
+    if zone is None:
+        return None
+    if zone.strip().lower() == ZONE_DEFAULT:
+        return ZONE_DEFAULT
+    return canonical_zone(zone) or zone
 
 
 def member_zone_problem(zone: str | None) -> str | None:
     """What is wrong with a person's time zone as given (member_zone), or None (none given is fine: a
     new person follows the network's default_timezone, someone known keeps theirs)."""
-    if zone is not None and zone != ZONE_DEFAULT and not known_zone(zone):
+    if zone is not None and zone != ZONE_DEFAULT and canonical_zone(zone) != zone:
         return (f"Time zone '{shorten(zone, 40)}' is not valid: use an IANA zone such as Asia/Bangkok or UTC, "
                 "or default for the network's.")
     return None

@@ -62,6 +62,10 @@ class DeliveryRecord:
     held_by: str | None = None
     # Where that delegate was sent it (the outbox row's destination): the chat the copy is in.
     held_at: str | None = None
+    # When the first of its messages went, for a copy sent as several (its photos, then its text;
+    # outbox_parts): a copy only partly sent has no sent_at, yet Telegram's 48 hours to delete what
+    # reached its reader run from then. None: a copy of one message, or one recorded before it was kept.
+    first_part_at: datetime | None = None
 
     @property
     def holder(self) -> str:

@@ -11,8 +11,9 @@ By its originator or a coordinator. In the command's transaction:
   known by the first of its messages, and the removal deletes each of them;
 - each delivered copy is removed where the platform allows: a REMOVAL outbox row (alerts.removal,
   carried out by bot/actions/removal.py: a Matrix redaction, a Telegram deletion within Telegram's 48
-  hours, the console prints it), and its reader is told in one line in the same chat; a Telegram copy
-  too old to delete gets that line alone, asking its reader to delete it;
+  hours, counted from its first message, the console prints it), and its reader is told in one line in
+  the same chat; a Telegram copy too old to delete (one only partly sent too: dated by its photo) gets
+  that line alone, asking its reader to delete it;
 - a corrected item is taken back whole (earlier_held): each delivered copy of an earlier revision
   (edited to say it is superseded or not: where the edit failed it reads as it was sent), and each
   line sent in place of such an edit; such a line not sent yet is cancelled (and bot/actions/
@@ -58,11 +59,13 @@ CANCELLED_KINDS = frozenset({MessageKind.DELIVERY, MessageKind.REMINDER, Message
 
 def removable(destination: Destination, delivery: DeliveryRecord, now: datetime) -> bool:
     """The bot can still take this delivered copy out: it knows the message, and on Telegram it is
-    inside the 48 hours Telegram allows (with a margin for the removal's turn in the queue)."""
+    inside the 48 hours Telegram allows (with a margin for the removal's turn in the queue), counted
+    from when its first message went: a copy only partly sent (its photo went, its text did not) has
+    no sent time of its own, and the photo is the oldest of it."""
     if delivery.platform_message_id is None:
         return False
     if destination.platform is Platform.TELEGRAM:
-        sent = delivery.sent_at or now
+        sent = min((t for t in (delivery.first_part_at, delivery.sent_at) if t is not None), default=now)
         return now - sent < TELEGRAM_DELETE_WINDOW - TELEGRAM_DELETE_MARGIN
     return True
 
@@ -173,7 +176,8 @@ def earlier_held(ctx: CommandContext, record: ItemRecord) -> tuple[list[_Held], 
         entry = found.get(key)
         if entry is not None and entry.state == "sent":
             held.append(_Held(replace(copy, outbox_key=key, state=DeliveryState.SENT.value,
-                                      platform_message_id=entry.platform_message_id, sent_at=entry.sent_at),
+                                      platform_message_id=entry.platform_message_id, sent_at=entry.sent_at,
+                                      first_part_at=None),  # the line is one message, of its own time
                               revision, line=True))
     return held, frozenset(k for k, e in found.items() if e.state in ("pending", "sending"))
 

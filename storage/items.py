@@ -31,13 +31,20 @@ from storage.db import InsertFor, insert_for
 from storage.inbox import file_under_case
 from storage.sealing import ContentErased, ContentSealer
 from storage.schema import UtcDateTime
-from storage.tables import (DELIVERY_STATES, attachments, deliveries, items, outbox, reference_counters,
+from storage.tables import (DELIVERY_STATES, attachments, deliveries, items, outbox, outbox_parts, reference_counters,
                             superseded_deliveries)
 
 # A delivery only moves forward (alerts.lifecycle): a late "sent" must not undo an
 # acknowledgement that overtook it.
 _DELIVERY_RANK = {state.value: state.rank for state in DeliveryState}
 _DELIVERY_MOMENT = {"sent": "sent_at", "acknowledged": "acknowledged_at", "answered": "answered_at"}
+
+
+def _first_part_at(table: Any) -> Any:
+    """When the first message of a delivery's outbox row went (DeliveryRecord.first_part_at), for its row."""
+    p = outbox_parts.c
+    return (select(func.min(p.sent_at)).where(p.outbox_key == table.c.outbox_key).correlate(table)
+            .scalar_subquery().label("first_part_at"))
 
 # One statement, so concurrent writers on PostgreSQL queue on the counter row (or on the unique index
 # for the year's first number) instead of reading the same last number. Built once (storage.db.InsertFor).
@@ -135,12 +142,13 @@ class SqlItemRepository:
     def earlier_deliveries(self, reference: Reference) -> list[tuple[int, DeliveryRecord]]:
         d = superseded_deliveries.c
         rows = self._conn.execute(
-            select(superseded_deliveries, outbox.c.contact.label("sent_to"), outbox.c.destination.label("sent_at_place"))
+            select(superseded_deliveries, outbox.c.contact.label("sent_to"), outbox.c.destination.label("sent_at_place"),
+                   _first_part_at(superseded_deliveries))
             .select_from(superseded_deliveries.outerjoin(outbox, outbox.c.key == d.outbox_key))
             .where(d.item_reference == str(reference)).order_by(d.revision, d.id)).all()
         return [(row.revision, DeliveryRecord(row.contact, row.destination, row.outbox_key, row.state, row.sent_at,
                                               row.acknowledged_at, row.answered_at, row.platform_message_id,
-                                              row.superseded_at, _held_by(row), _held_at(row)))
+                                              row.superseded_at, _held_by(row), _held_at(row), row.first_part_at))
                 for row in rows]
 
     def mark_earlier(self, outbox_key: str, state: str, at: datetime,
@@ -156,14 +164,15 @@ class SqlItemRepository:
             values[moment] = func.coalesce(d[moment], at)
         self._conn.execute(update(superseded_deliveries).where(d.outbox_key == outbox_key).values(**values))
         row = self._conn.execute(
-            select(superseded_deliveries, outbox.c.contact.label("sent_to"), outbox.c.destination.label("sent_at_place"))
+            select(superseded_deliveries, outbox.c.contact.label("sent_to"), outbox.c.destination.label("sent_at_place"),
+                   _first_part_at(superseded_deliveries))
             .select_from(superseded_deliveries.outerjoin(outbox, outbox.c.key == d.outbox_key))
             .where(d.outbox_key == outbox_key).order_by(d.revision.desc()).limit(1)).first()
         if row is None:
             return None
         return row.revision, DeliveryRecord(row.contact, row.destination, row.outbox_key, row.state, row.sent_at,
                                             row.acknowledged_at, row.answered_at, row.platform_message_id,
-                                            row.superseded_at, _held_by(row), _held_at(row))
+                                            row.superseded_at, _held_by(row), _held_at(row), row.first_part_at)
 
     def set_due(self, reference: Reference, ack_due: datetime | None, feedback_due: datetime | None) -> None:
         self._conn.execute(update(items).where(items.c.reference == str(reference))
@@ -355,7 +364,8 @@ class SqlItemRepository:
         references = [row.reference for row in rows]
         by_item: dict[str, list[Any]] = {ref: [] for ref in references}
         for d in self._conn.execute(
-            select(deliveries, outbox.c.contact.label("sent_to"), outbox.c.destination.label("sent_at_place"))
+            select(deliveries, outbox.c.contact.label("sent_to"), outbox.c.destination.label("sent_at_place"),
+                   _first_part_at(deliveries))
             .select_from(deliveries.outerjoin(outbox, outbox.c.key == deliveries.c.outbox_key))
             .where(deliveries.c.item_reference.in_(references)).order_by(deliveries.c.id)
         ):
@@ -415,6 +425,7 @@ class SqlItemRepository:
                 platform_message_id=d.platform_message_id,
                 held_by=_held_by(d),
                 held_at=_held_at(d),
+                first_part_at=d.first_part_at,
             )
             for d in delivery_rows
         )

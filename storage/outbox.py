@@ -320,7 +320,8 @@ class SqlOutbox:
 
     def record_parts(self, key: str, parts: Sequence[str]) -> None:
         """The ids of the messages the row `key` became so far (a connector records them as it sends
-        each, so a restart mid-send neither sends them again nor forgets them); not content."""
+        each, so a restart mid-send neither sends them again nor forgets them); not content. Each is
+        dated when first recorded: when it went, near enough (Telegram's 48 hours to delete it)."""
         if any(not part or part.split() != [part] for part in parts):
             raise ValueError("a platform message id has no spaces")
         platform = self._conn.execute(update(outbox).where(outbox.c.key == key)
@@ -332,8 +333,9 @@ class SqlOutbox:
         p = outbox_parts.c
         self._conn.execute(delete(outbox_parts).where(p.outbox_key == key, p.message_id.not_in(parts)))
         if parts:
-            self._conn.execute(_RECORD_PARTS(self._conn),
-                               [{"platform": platform, "message_id": part, "outbox_key": key} for part in parts])
+            now = self._clock.now()
+            self._conn.execute(_RECORD_PARTS(self._conn), [{"platform": platform, "message_id": part, "outbox_key": key,
+                                                            "sent_at": now} for part in parts])
 
     def parts_sent(self, key: str) -> tuple[str, ...]:
         """What record_parts last recorded for the row `key` (none: nothing, or it was one message)."""

@@ -249,6 +249,8 @@ outbox_parts = Table(
     Column("platform", String(16), primary_key=True),
     Column("message_id", String(300), primary_key=True),
     Column("outbox_key", String(100), nullable=False),
+    # When it was first recorded, as it was sent (0021_partsat); None for one recorded before that.
+    Column("sent_at", UtcDateTime),
     Index("ix_outbox_parts_outbox_key", "outbox_key"),
 )
 from storage import conversations as _conversations  # noqa: E402,F401

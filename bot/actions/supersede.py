@@ -7,7 +7,9 @@
    chat, so the edit comes before the new copy there) and hands it to `supersede`, registered for
    that kind in the runtime's `actions` (bot/runtime/app.py).
 3. `supersede` asks the platform's connector to edit the bot's own message (`edit_message`:
-   Matrix an m.replace of its text event, the photos sent before it redacted; Telegram
+   Matrix an m.replace of its text event, the photos sent before it redacted (a copy known by its
+   photo, its text never sent, is redacted whole instead, as /withdraw redacts it, and is "not-a-text":
+   the notice below is told); Telegram
    editMessageText or editMessageCaption of the message it is known by, its other messages (photos,
    further parts) deleted, or past 48 hours edited too; the console prints it).
    An edit made twice (a retry after a lost answer) changes nothing more.

@@ -32,7 +32,6 @@ import re
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Iterable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.countries import country_code
 from alerts.directory import Contact, Directory, Organisation, OrgKind
@@ -41,6 +40,7 @@ from alerts.focal import FOCAL_POINTS
 from alerts.identity import Platform, UserRef
 from alerts.membership import contact_id_for
 from alerts.roles import Role
+from alerts.zones import canonical_zone
 from bot.cli.member_rows import RowError, unreached
 from handlers.values import parse_user
 
@@ -191,10 +191,10 @@ def check_portal_rows(rows: list[PortalRow], directory: Directory, configured: f
             problems.append(unrun)
         timezone = cells.get("timezone", "")
         if timezone:
-            try:
-                ZoneInfo(timezone)
-            except (ZoneInfoNotFoundError, ValueError):
+            zone = canonical_zone(timezone)  # the rule of /member add's tz: (alerts.zones)
+            if zone is None:
                 problems.append(f"timezone: {timezone!r} is not an IANA time zone like Asia/Bangkok")
+            timezone = zone or timezone
         who = existing.id if existing is not None else (email or name)
         errors += [RowError(row.line, who, p) for p in problems]
         if problems or org is None or roles is None:

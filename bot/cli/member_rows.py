@@ -12,7 +12,6 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.directory import Contact, Directory
 from alerts.errors import InvalidValue
@@ -20,6 +19,7 @@ from alerts.identity import Platform, UserRef
 from alerts.reachability import ACCOUNT_EXAMPLES, example_platform, not_run, running_text
 from alerts.roles import ACCEPTED as ROLES_ACCEPTED
 from alerts.roles import Role
+from alerts.zones import canonical_zone
 from handlers.values import parse_user
 
 FIELDS = ("id", "name", "organisation", "roles", "desk", "identities", "timezone", "backup")
@@ -127,10 +127,10 @@ def check_rows(rows: list[dict[str, Any]], directory: Directory, first: int = 1,
         # Empty: none of their own (the network's default_timezone), as `member export` writes it.
         timezone = str(row.get("timezone") or "").strip()
         if timezone:
-            try:
-                ZoneInfo(timezone)
-            except (ZoneInfoNotFoundError, ValueError):
+            zone = canonical_zone(timezone)  # the rule of /member add's tz: (alerts.zones)
+            if zone is None:
                 problems.append(f"timezone: {timezone!r} is not an IANA time zone like Asia/Bangkok")
+            timezone = zone or timezone
         backup = str(row.get("backup") or "").strip().lower() or None
         if backup and backup not in directory.contacts and backup not in ids:
             problems.append(f"backup: {backup} is neither in the directory nor in the file")

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import difflib
 import enum
-import functools
 import math
 import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Callable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import ValidationError, ValidationInfo
 
 from bot.config.reader import (Check, fields_of, Load, Loc, Problems, Refused, describe, expect_of, explain, key_path, loaded,
                                refuse)
+from alerts.zones import UTC, canonical_zone, zone_names
 from bot.config.credentials import ENV_NAME, SecretRef
 
 _DURATION = re.compile(r"^(?:\d+[wdhms])+$")
@@ -52,24 +51,16 @@ def format_duration(value: timedelta) -> str:
     return f"{seconds}s"
 
 
-@functools.cache
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
 def timezone_name(name: str) -> str:
-    """An IANA time zone name as the tz database spells it; a near miss is suggested."""
-    zones = _zones()
-    if name in zones:
-        return name
-    if not zones:  # no tz database on this machine: let zoneinfo decide, and say what is missing
-        try:
-            ZoneInfo(name)
-            return name
-        except (ZoneInfoNotFoundError, ValueError):
-            raise Refused("no time zone database found; install the tzdata package") from None
-    same = [z for z in zones if z.lower() == name.lower()]
-    near = same or difflib.get_close_matches(name, sorted(zones), n=1)
+    """An IANA time zone name, kept as the tz database spells it: the rule of /member add's tz:
+    (alerts.zones: any case; not the database's odd entries, localtime, Factory). A near miss is suggested."""
+    kept = canonical_zone(name)
+    if kept is not None:
+        return kept
+    zones = zone_names()
+    if zones == {UTC}:  # no tz database on this machine: say what is missing
+        raise Refused("no time zone database found; install the tzdata package")
+    near = difflib.get_close_matches(name, sorted(zones), n=1)
     if near:
         raise Refused(f'did you mean "{near[0]}"?')
     raise ValueError(name)

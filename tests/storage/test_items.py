@@ -15,7 +15,8 @@ from alerts.items import ALL, DueSpec, Item, ItemKind, ItemState, Reference
 from alerts.priority import Priority
 from storage.db import create_engine_for
 from storage.uow import SqlUnitOfWorkFactory
-from tests.storage.builders import CREATED, RecordingAudit, make_item, make_route, sealing
+from alerts.messages import MessageKind
+from tests.storage.builders import CREATED, RecordingAudit, make_item, make_message, make_route, sealing
 
 BANGKOK = timezone(timedelta(hours=7))
 
@@ -157,6 +158,38 @@ def test_delivery_states_move_forward_and_keep_first_times(uow_factory: SqlUnitO
     assert delivery.sent_at == t0 + timedelta(minutes=1)
     assert delivery.acknowledged_at == t0 + timedelta(minutes=2)
     assert delivery.platform_message_id == "msg-1"
+
+
+def test_a_copy_partly_sent_is_dated_by_when_its_first_message_went(uow_factory: SqlUnitOfWorkFactory,
+                                                                     clock) -> None:  # noqa: ANN001
+    """It has no sent time of its own (never delivered whole), yet Telegram's 48 hours to delete what
+    reached its reader run from its first message: recorded as it went (outbox_parts.sent_at), kept as
+    it is recorded again, and carried to the copy of an earlier revision."""
+    item = make_item()
+    with uow_factory() as uow:
+        uow.items.add(item, make_route("th-npoc", "my-npoc"), {"th-npoc": "k", "my-npoc": "k2"})
+        for key in ("k", "k2"):
+            uow.outbox.enqueue(make_message(key, kind=MessageKind.DELIVERY, reference=str(item.reference)))
+        uow.outbox.lease(clock.now(), 10, timedelta(minutes=5))
+        photo_at = clock.now()
+        uow.outbox.record_parts("k", ["photo"])  # the photo went
+        uow.commit()
+    clock.advance(timedelta(hours=3))
+    with uow_factory() as uow:
+        uow.outbox.record_parts("k", ["photo", "text-1"])  # then its text's first part; the second fails
+        failed = uow.outbox.mark_failed("k", "bad-request")
+        assert uow.items.mark_delivery("k", "failed", clock.now(), failed.reached[0])
+        uow.commit()
+    with uow_factory() as uow:
+        record = uow.items.get(item.reference)
+        assert record is not None
+        partly, whole = record.deliveries
+        assert (partly.state, partly.sent_at, partly.first_part_at) == ("failed", None, photo_at)
+        assert whole.first_part_at is None  # nothing of it went
+        uow.items.revise(replace(item, revision=2), make_route("th-npoc"), {"th-npoc": "k3"}, clock.now())
+        [(revision, earlier), _] = uow.items.earlier_deliveries(item.reference)
+        assert (revision, earlier.outbox_key, earlier.first_part_at) == (1, "k", photo_at)
+        assert uow.items.mark_earlier("k", "failed", clock.now(), "photo")[1].first_part_at == photo_at  # type: ignore[index]
 
 
 def test_deliveries_come_back_in_the_routes_order(uow_factory: SqlUnitOfWorkFactory) -> None:

@@ -27,7 +27,7 @@ from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.fake_bot_state import Sent
 from tests.telegram.support import OFFICER, TH_NPOC, Bot, eventually, meet, relaxed, running_bot
 from tests.telegram.test_caveats_on_telegram import texts, with_room_admin
-from tests.telegram.test_withdraw import audit
+from tests.telegram.test_withdraw import HOURS_49, AheadClock, audit
 
 REF = "A-2026-0001"
 BODY = " ".join(f"Traveller {n} held an altered passport." for n in range(110))[:4000]  # two parts
@@ -330,6 +330,64 @@ async def test_withdraw_deletes_the_photo_of_a_copy_still_waiting_to_send_its_te
                          "the withdrawer answered")
         [answer] = [t for t in texts(fake, OFFICER.id) if t.startswith(f"Withdrew {REF}.")]
         assert "1 delivered copy to be removed" in answer
+        assert [s for s, *_ in copy_rows(bot)] == ["failed"]
+
+
+async def _withdrawn_49_hours_later(bot: Bot, fake: FakeBotApi, clock: AheadClock) -> None:
+    """The bot and Telegram both 49 hours on from the photo's send; then /withdraw."""
+    clock.shift = timedelta(hours=49)
+    now = fake.world.now
+    fake.world.now = lambda: now() + HOURS_49
+    fake.says(OFFICER, f"/withdraw {REF} wrong photo")
+    await eventually(lambda: any("was withdrawn" in t for t in texts(fake, TH_NPOC.id)), "the reader told")
+    await eventually(lambda: any(t.startswith(f"Withdrew {REF}.") for t in texts(fake, OFFICER.id)),
+                     "the withdrawer answered")
+
+
+def _asked_once_to_delete_it(bot: Bot, fake: FakeBotApi) -> None:
+    """Past the 48 hours from when its photo went, the reader is asked in the one line to delete what
+    reached them: no deletion is tried (it would fail), so no second line, and no warning to the withdrawer."""
+    [told] = [t for t in texts(fake, TH_NPOC.id) if "was withdrawn" in t]
+    assert told.endswith("Disregard it and delete the copy yourself: the bot can no longer remove it here.")
+    [answer] = [t for t in texts(fake, OFFICER.id) if t.startswith(f"Withdrew {REF}.")]
+    assert answer.startswith(f"Withdrew {REF}. 0 delivered copies to be removed")
+    assert not [r for r in fake.requests if r.method == "deleteMessage"]
+    assert not any("cannot remove its copy here" in t for t in texts(fake, TH_NPOC.id))
+    assert not any("could not be removed" in t for t in texts(fake, OFFICER.id))
+
+
+async def test_past_48_hours_from_its_photo_a_copy_whose_text_was_refused_is_the_readers_to_delete(
+        tmp_path, fake, monkeypatch) -> None:
+    """A copy partly sent has no sent time of its own: the time its photo went is when Telegram's 48
+    hours began."""
+    meet(fake, OFFICER, TH_NPOC)
+    clock = AheadClock(0)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), clock=clock) as bot:
+        with_room_admin(bot)
+        await _photo_went_then_the_text_was_refused(bot, fake)
+        await recorded(bot)
+        await _withdrawn_49_hours_later(bot, fake, clock)
+        _asked_once_to_delete_it(bot, fake)
+
+
+async def test_past_48_hours_from_its_photo_a_copy_still_waiting_to_send_its_text_is_the_readers_to_delete(
+        tmp_path, fake, monkeypatch) -> None:
+    caption = f"/alert to:TH tlp:amber topic:document-fraud\n{BODY}"
+    meet(fake, OFFICER, TH_NPOC)
+    fake.fail_next("sendMessage", 502, chat_id=TH_NPOC.id, times=1000)  # the photo goes, the text waits to retry
+    clock = AheadClock(0)
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), clock=clock) as bot:
+        with_room_admin(bot)
+        fake.sends_photo(OFFICER, PHOTO, caption)
+        await eventually(lambda: [s for s, *_ in copy_rows(bot)] == ["pending"]
+                         and any(r.method == "sendMessage" and r.status == 502 for r in fake.requests),
+                         "the photo sent, the text refused a moment")
+        with bot.runtime.engine.begin() as conn:  # its retry not due for a long while, 49 hours on too
+            conn.execute(outbox.update().where(outbox.c.kind == "delivery", outbox.c.state == "pending")
+                         .values(not_before=datetime.now(timezone.utc) + timedelta(hours=100)))
+        fake.faults.clear()  # the reader's chat takes the bot's lines again
+        await _withdrawn_49_hours_later(bot, fake, clock)
+        _asked_once_to_delete_it(bot, fake)
         assert [s for s, *_ in copy_rows(bot)] == ["failed"]
 
 

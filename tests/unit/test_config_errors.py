@@ -118,9 +118,24 @@ def test_bad_timezone():
         'got "Bangkok"; did you mean "Asia/Bangkok"?']
 
 
-def test_timezone_in_the_wrong_case_is_refused_with_the_right_spelling():
-    (line,) = errors(NETWORK + fourth(timezone="asia/bangkok"))
-    assert line.endswith('got "asia/bangkok"; did you mean "Asia/Bangkok"?')
+def test_timezone_in_the_wrong_case_is_kept_as_the_tz_database_spells_it():
+    """As /member add's tz: and the command line take it (alerts/zones.py): the case of a zone is no
+    mistake worth refusing a start for, and it is stored in the one spelling."""
+    settings = settings_from_toml("[bot]\ndefault_timezone = \"utc\"\n" + NETWORK + fourth(timezone="asia/bangkok"),
+                                  SOURCE)
+    assert settings.directory().contacts["th-immigration"].timezone == "Asia/Bangkok"
+    assert settings.bot.default_timezone == "UTC" and settings.reminders.digest_timezone == "UTC"
+
+
+@pytest.mark.parametrize("odd", ["localtime", "Factory", "posixrules", "posix/Asia/Bangkok", "right/UTC"])
+def test_an_odd_entry_of_the_tz_database_is_refused(odd: str):
+    """The machine's own zone, the placeholder Factory and the files beside the zones name no place."""
+    (line,) = errors(NETWORK + fourth(timezone=odd))
+    assert line.startswith('config.toml: network.contacts[3].timezone: expected an IANA time zone like '
+                           f'"Asia/Bangkok" or "UTC", got "{odd}"')
+    (line,) = errors(f"[bot]\ndefault_timezone = \"{odd}\"\n" + NETWORK + fourth())
+    assert line.startswith(f'config.toml: bot.default_timezone: expected an IANA time zone like "Asia/Bangkok" or '
+                           f'"UTC", got "{odd}"')
 
 
 def test_unknown_organisation_in_a_contact():

@@ -243,6 +243,25 @@ def test_a_bad_zone_or_an_unknown_backup_changes_nothing(admin: Admin, text: str
     assert admin.directory.current().contact("somchai") is None and admin.actions() == []
 
 
+@pytest.mark.parametrize("typed, kept", [("tz:utc", "UTC"), ("tz:asia/bangkok", "Asia/Bangkok"),
+                                         ("timezone:AUSTRALIA/canberra", "Australia/Canberra")])
+def test_a_zone_typed_in_any_case_is_stored_as_the_tz_database_spells_it(admin: Admin, typed: str, kept: str) -> None:
+    [answer] = admin.says("admin", f"/member add console:somchai country:TH role:contact desk:police {typed}")
+    assert f"time zone {kept};" in answer
+    assert admin.directory.current().contacts["somchai"].timezone == kept
+
+
+@pytest.mark.parametrize("odd", ["localtime", "Factory", "posixrules", "posix/Asia/Bangkok", "right/UTC"])
+def test_an_odd_entry_of_the_tz_database_is_refused_and_changes_nothing(admin: Admin, odd: str) -> None:
+    """The machine's own zone (localtime), the placeholder Factory and the files beside the zones load in
+    zoneinfo, but name no place: a person given one would read times on a clock nobody chose."""
+    [answer] = admin.says("admin", f"/member add console:somchai country:TH role:contact desk:police tz:{odd}")
+    assert answer.startswith(f"Time zone '{odd}' is not valid: use an IANA zone such as Asia/Bangkok or UTC, "
+                             "or default for the network's. Example: /member add")
+    assert "tz:Asia/Bangkok" in answer
+    assert admin.directory.current().contact("somchai") is None and admin.actions() == []
+
+
 def test_an_update_keeps_what_is_not_given_and_changes_what_is(admin: Admin) -> None:
     admin.says("admin", '/member add console:th-npoc country:TH role:contact name:"Kanya S." tz:Asia/Tokyo')
     contact = admin.directory.current().contacts["th-npoc"]

@@ -14,10 +14,11 @@ from alerts.identity import ChatRef, UserRef
 from alerts.lifecycle import Withdrawal
 from alerts.messages import MessageKind
 from alerts.removal import WITHDRAWN, WITHDRAWN_LINE, Removal
+from alerts.routing import Destination
 from alerts.supersede import Supersession, fallback_notice
 from handlers.ports import DeliveryRecord
 from handlers.correction import late_copy
-from handlers.withdrawal import CANCELLED, withdrawn_copy, withdrawn_line
+from handlers.withdrawal import CANCELLED, removable, withdrawn_copy, withdrawn_line
 from tests.fakes import MemoryUnitOfWork
 from tests.sample_network import small_network
 from tests.unit.test_followup_harness import Bot
@@ -481,3 +482,19 @@ def test_a_correction_marks_a_copy_whose_photo_went_before_it_was_cancelled() ->
     bot2.answer("my-officer", f"/withdraw {REF} wrong photo")
     assert "201:7" in {Removal.from_json(m.text).message_id for m in _rows(bot2, MessageKind.REMOVAL)}
     assert bot2.store.outbox_state[partial] == "failed"
+
+
+@pytest.mark.parametrize(("first_part", "sent", "removable_now"), [
+    (None, 47, True),    # one message, sent 47 hours ago: inside Telegram's 48 (and the margin)
+    (None, 49, False),
+    (49, None, False),   # only partly sent: its photo went 49 hours ago, its text never
+    (47, None, True),
+    (49, 47, False),     # sent whole, its photo 49 hours ago and its text (a retry) 47: the photo is past
+])
+def test_a_telegram_copy_is_removable_for_48_hours_from_its_first_message(
+        first_part: int | None, sent: int | None, removable_now: bool) -> None:
+    now = ManualClock().now()
+    ago = {None: None, 47: now - timedelta(hours=47), 49: now - timedelta(hours=49)}
+    copy = DeliveryRecord("th-npoc", str(Destination.direct(UserRef.parse("telegram:user:42"))), "k", "failed" if sent is None else "sent",
+                          sent_at=ago[sent], platform_message_id="42:7", first_part_at=ago[first_part])
+    assert removable(Destination.parse(copy.destination), copy, now) is removable_now

@@ -11,15 +11,17 @@ command is refused.
 Out: each attachment is uploaded for each recipient's room, encrypted with a new key where the room
 is encrypted (`file` object), and posted as m.image or m.file before the text, each with a
 transaction id made from the outbox key, so a resend after a crash is de-duplicated like the text.
-The text lists their event ids; a copy taken back or marked superseded takes its photos back too
-(redact_files): the photos of a superseded copy are sent again with the new one.
+The text lists their event ids, and each is recorded with the copy's outbox row as it goes (so a copy
+whose text then fails for good is known by its first photo); a copy taken back or marked superseded
+takes its photos back too (redact_files, or redact_events of what was recorded where its text never
+went): the photos of a superseded copy are sent again with the new one.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -105,16 +107,21 @@ async def media_content(sender: Any, attachment: Attachment, encrypted: bool) ->
     return content
 
 
-async def send_files(sender: Any, room_id: str, message: Outgoing) -> list[str]:
+async def send_files(sender: Any, room_id: str, message: Outgoing,
+                     record: Callable[[Sequence[str]], Awaitable[None]] | None = None) -> list[str]:
     """Each attachment of `message` into the room, before its text (which the caller sends, listing
-    the event ids returned: outbound.FILES_FIELD). A resend on the same device gets the same ids back."""
+    the event ids returned: outbound.FILES_FIELD); `record` is given those sent so far after each,
+    so that what reached the room is known if the text never goes. A resend on the same device gets
+    the same ids back."""
     client = sender._session.live()  # noqa: SLF001
     room = client.rooms.get(room_id)
     encrypted = room is not None and room.encrypted
-    sent = []
+    sent: list[str] = []
     for index, attachment in enumerate(message.attachments):
         content = await media_content(sender, attachment, encrypted)
         sent.append(await sender.room_send(room_id, content, f"{message.key}.file{index}"))
+        if record is not None:
+            await record(tuple(sent))
     return sent
 
 
@@ -134,13 +141,18 @@ async def redact_files(request: Request, bot: str, room_id: str, event_id: str, 
         raise
     files = files_of(getattr(response.event, "source", None), bot)
 
-    def redact(file_id: str) -> Callable[["AsyncClient"], Awaitable[Any]]:
-        return lambda c: c.room_redact(room_id, file_id, reason=reason)
+    await redact_events(request, room_id, files, reason)
+    return len(files)
 
-    for file_id in files:
+
+async def redact_events(request: Request, room_id: str, events: Sequence[str], reason: str) -> None:
+    """Redact each of `events` (the bot's own, as recorded), in order; one gone already is not an error."""
+    def redact(event_id: str) -> Callable[["AsyncClient"], Awaitable[Any]]:
+        return lambda c: c.room_redact(room_id, event_id, reason=reason)
+
+    for event_id in events:
         try:
-            await request(redact(file_id), RoomRedactResponse, "redact")
+            await request(redact(event_id), RoomRedactResponse, "redact")
         except PlatformError as error:
             if error.code != "M_NOT_FOUND":
                 raise
-    return len(files)

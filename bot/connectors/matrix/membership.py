@@ -27,6 +27,8 @@ from alerts.membership import PlannedAction
 from bot.connectors.matrix import media
 from bot.connectors.matrix.errors import from_exception, from_response
 from bot.connectors.matrix.gate import RateGate
+from bot.connectors.matrix.model import PartsOf
+from bot.connectors.matrix.sansio.outbound import known_by_text
 from bot.connectors.errors import NotConnected, PermanentFailure, PlatformError, RateLimited
 
 INVITE_SPACING = 1.0  # seconds between two invites
@@ -38,9 +40,11 @@ class MatrixRoomAdmin:
     def __init__(self, client_of: Callable[[], AsyncClient | None], *, invite_spacing: float = INVITE_SPACING,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 direct_rooms: Callable[[str], str | None] | None = None) -> None:
+                 direct_rooms: Callable[[str], str | None] | None = None,
+                 parts_of: PartsOf | None = None) -> None:
         self._client_of = client_of  # the connector's client, which is replaced when it logs in again
         self._direct_rooms = direct_rooms  # the connector's direct chats, by user id
+        self._parts_of = parts_of  # the events of a copy, as recorded while it was sent (sending.py)
         self._spacing = invite_spacing
         self._clock = clock
         self._sleep = sleep
@@ -50,7 +54,8 @@ class MatrixRoomAdmin:
 
     @classmethod
     def for_connector(cls, connector: Any, **options: Any) -> MatrixRoomAdmin:
-        return cls(lambda: connector.client, direct_rooms=connector.direct.known, **options)
+        return cls(lambda: connector.client, direct_rooms=connector.direct.known, parts_of=connector.sender.parts,
+                   **options)
 
     def direct_chat(self, user: UserRef) -> ChatRef | None:
         """bot.actions.removal.remove: the bot's direct chat with `user`, as the connector knows it."""
@@ -131,10 +136,18 @@ class MatrixRoomAdmin:
     async def remove_message(self, chat: ChatRef, message_id: str, reason: str) -> None:
         """bot.actions.membership.RoomAdmin: a redaction. Synapse allows it to a member whose power
         reaches the room's `redact` level (moderator, 50, by default); below it, M_FORBIDDEN. A copy the
-        bot sent with photos or files loses them too, first (media.redact_files: its own events)."""
+        bot sent with photos or files loses them too, first (media.redact_files: its own events); one
+        known by its photo, its text never sent, loses every event recorded of it (as Telegram deletes
+        every message of such a copy)."""
+        def request(make: Callable[[AsyncClient], Awaitable[Any]], ok: type, what: str) -> Awaitable[Any]:
+            return self._call(make, what)
+
         try:
-            await media.redact_files(lambda make, ok, what: self._call(make, what), self._client().user_id,
-                                     chat.chat_id, message_id, reason)
+            parts = await self._parts_of(message_id) if self._parts_of is not None else ()
+            if not known_by_text(message_id, parts):
+                await media.redact_events(request, chat.chat_id, parts, reason)
+                return
+            await media.redact_files(request, self._client().user_id, chat.chat_id, message_id, reason)
             await self._call(lambda c: c.room_redact(chat.chat_id, message_id, reason=reason), "redact")
         except PlatformError as error:  # by the Matrix code, as membership() reads it
             if error.code == "M_FORBIDDEN":

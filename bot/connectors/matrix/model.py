@@ -22,6 +22,9 @@ FindApproval = Callable[[str], Awaitable["str | None"]]
 # Records the events one outbox row became (its photos and files, then its text), with the row
 # (storage.outbox.SqlOutbox.record_parts, as on Telegram): a reply or reaction on any of them is on the copy.
 RecordParts = Callable[[str, Sequence[str]], Awaitable[None]]
+# Every event of the copy the bot sent as an event id, in the order sent, as recorded (storage.outbox.
+# SqlOutbox.parts_of); none for a copy of one event, or one not recorded.
+PartsOf = Callable[[str], Awaitable["tuple[str, ...]"]]
 
 
 class SecurityKind(enum.Enum):

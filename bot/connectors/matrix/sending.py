@@ -8,8 +8,9 @@ so a resend after a crash (same device) is de-duplicated by the homeserver; it i
 (outbound.KEY_FIELD), so a possible repeat (after a failover the standby is another device) is first
 looked for among the bot's latest events in the room and, if found, recorded as sent, not sent again.
 A copy sent with photos or files is recorded with its outbox row as all its events (`record_parts`: the
-photos, then the text, which stays the id the copy is known by), so a reply or ✅ on its photo is one
-on the copy (storage.outbox.SqlOutbox.sent_by_message). After a 429 the rate
+photos as each goes, then the text, which stays the id the copy is known by), so a reply or ✅ on its
+photo is one on the copy (storage.outbox.SqlOutbox.sent_by_message), and a copy whose text never went
+is known by its photo, which /withdraw and /correct redact (an image is never edited into text). After a 429 the rate
 gate keeps every rate-limited request back until the window has passed; a send waits and retries
 within `rate_wait_budget` seconds, then hands RateLimited (with the time left) to the worker.
 """
@@ -43,8 +44,8 @@ from bot.connectors.errors import PermanentFailure, TransientFailure
 from bot.connectors.matrix import media
 from bot.connectors.matrix.core import Session
 from bot.connectors.matrix.files import read_json, write_json
-from bot.connectors.matrix.model import RecordParts
-from bot.connectors.matrix.sansio.outbound import KEY_FIELD, edit_content, files_of, message_content
+from bot.connectors.matrix.model import PartsOf, RecordParts
+from bot.connectors.matrix.sansio.outbound import KEY_FIELD, edit_content, files_of, known_by_text, message_content
 from bot.connectors.matrix.sansio.rooms import DIRECT_MARKER, is_direct_with
 from bot.connectors.matrix.trust import DeviceTrustKeeper
 from handlers.ports import DirectorySource
@@ -175,6 +176,8 @@ class Sender:
         # Where the events a copy became are recorded (wiring.py); None: not recorded, and a reply to
         # a copy's photo is not one to the copy.
         self.record_parts: RecordParts | None = None
+        # Where they are looked up again (wiring.py): a copy known by its photo is redacted whole.
+        self.parts_of: PartsOf | None = None
 
     async def send(self, message: Outgoing) -> str:
         client = self._session.live()
@@ -206,21 +209,28 @@ class Sender:
                 return event_id
         files: list[str] = []
         if message.attachments:  # photos and files first, then the text (the delivery's event), which lists them
-            files = await media.send_files(self, room_id, message)
+            files = await media.send_files(self, room_id, message, lambda sent: self._record(message.key, sent))
         event_id = await self.room_send(room_id, message_content(message, room_id, files), message.key)
         await self._record(message.key, files, event_id)
         return event_id
 
-    async def _record(self, key: str, files: Sequence[str], event_id: str) -> None:
-        """The copy's events, its photos and files then its text, recorded with its row once the text
-        went (until then the row is not sent, and nothing answers to it). Not recorded, the send is
-        tried again: the same device gets the same event ids back (transaction ids), so nothing repeats."""
+    async def _record(self, key: str, files: Sequence[str], event_id: str | None = None) -> None:
+        """The copy's events recorded with its row: each photo or file as it goes, then all of them with
+        the text (`event_id`). A copy whose text fails for good is then known by its first photo, so
+        /withdraw and /correct reach what went (until the text went the row is not sent, and nothing
+        answers to it). Not recorded, the send is tried again: the same device gets the same event ids
+        back (transaction ids), so nothing repeats."""
         if not files or self.record_parts is None:
             return
         try:
-            await self.record_parts(key, (*files, event_id))
+            await self.record_parts(key, (*files, event_id) if event_id is not None else tuple(files))
         except Exception as error:  # the database
             raise TransientFailure("parts-not-recorded", "the events sent could not be recorded") from error
+
+    async def parts(self, event_id: str) -> tuple[str, ...]:
+        """Every event of the copy the bot sent as `event_id`, as recorded; none where nothing is (a
+        copy of one event) or nothing can look it up."""
+        return await self.parts_of(event_id) if self.parts_of is not None else ()
 
     async def edit(self, destination: Destination, event_id: str, text: str, key: str) -> None:
         """bot.actions.supersede.MessageEditor: an m.replace edit of the bot's own event, in the room
@@ -228,7 +238,9 @@ class Sender:
         the transaction id, so a repeat on the same device is de-duplicated by the homeserver. The edit
         changes the text event only (a photo is never made a text): the photos sent with it are
         redacted first, so that no earlier photo stays beside the mark as if current (the new copy
-        carries the item's photos as they are now)."""
+        carries the item's photos as they are now). A copy known by its photo (its text never went:
+        known_by_text) has no text to edit: its events are redacted, as /withdraw redacts them, and
+        PermanentFailure("not-a-text") has bot/actions/supersede.py tell the one line instead."""
         client = self._session.live()
         address = destination.address
         if destination.kind is DestinationKind.DIRECT:
@@ -243,6 +255,10 @@ class Sender:
             room_id = address.chat_id
         if room_id not in client.rooms:
             raise PermanentFailure("not-in-room", f"the bot is not in {room_id}")
+        parts = await self.parts(event_id)
+        if not known_by_text(event_id, parts):
+            await media.redact_events(self._request, room_id, parts, SUPERSEDED_REASON)
+            raise PermanentFailure("not-a-text", "the copy is known by a photo or file: its text never went")
         await media.redact_files(self._request, self._session.user_id, room_id, event_id, SUPERSEDED_REASON)
         await self.room_send(room_id, edit_content(event_id, text, key), key)
 

@@ -31,7 +31,7 @@ from bot.connectors.matrix.connector import (
     SecurityKind,
 )
 from bot.connectors.matrix.errors import UnverifiedDevices
-from bot.connectors.matrix.model import FindApproval, RecordParts
+from bot.connectors.matrix.model import FindApproval, PartsOf, RecordParts
 from bot.runtime.dbthread import read, write
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ def matrix_connector_for(runtime: Runtime, **options: Any) -> MatrixConnector:
     connector.receiver.find_approval = approval_finder(runtime)
     connector.receiver.find_sent = sent_finder(runtime)
     connector.sender.record_parts = parts_recorder(runtime)
+    connector.sender.parts_of = parts_finder(runtime)
     connector.receiver.attachments = runtime.settings.attachments.policy()
     return connector
 
@@ -87,6 +88,15 @@ def parts_recorder(runtime: Runtime) -> RecordParts:
         await write(runtime, lambda uow: uow.outbox.record_parts(key, tuple(parts)))
 
     return record
+
+
+def parts_finder(runtime: Runtime) -> PartsOf:
+    """Every event of the copy the bot sent as an event id, as record_parts recorded them (its photos and
+    files, then its text if that went): what superseding or removing the copy redacts."""
+    async def find(event_id: str) -> tuple[str, ...]:
+        return await read(runtime, lambda uow: uow.outbox.parts_of(Platform.MATRIX, event_id))
+
+    return find
 
 
 def security_recorder(runtime: Runtime) -> SecurityHook:

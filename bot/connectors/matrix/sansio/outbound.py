@@ -181,3 +181,12 @@ def files_of(source: Any, bot: str) -> tuple[str, ...]:
     if not all(isinstance(f, str) and f.startswith("$") and 1 < len(f) <= 255 for f in files):
         return ()
     return tuple(dict.fromkeys(files))
+
+
+def known_by_text(event_id: str, parts: Sequence[str]) -> bool:
+    """Whether `event_id`, the event a copy is known by, is the copy's text (which an m.replace can make
+    the superseded mark) rather than one of its photos or files. `parts`: its events as recorded
+    (storage.outbox.SqlOutbox.parts_of). A copy of one event records none; one sent with photos or files
+    records them as each goes, then its text last, which it is known by once sent whole. A copy whose
+    text never went (or went but was not recorded as sent) is known by its first photo."""
+    return not parts or (len(parts) > 1 and parts[-1] == event_id)
