@@ -54,6 +54,14 @@ def _what(item: FollowUp, track: Track) -> str:
     return "an answer" if item.reference.startswith("R-") else "feedback"
 
 
+def _owed_on(item: FollowUp, track: Track) -> str:
+    """What someone owes on the item, after "whose": `acknowledgement of A-…`, `feedback on A-…`, `answer to R-…`."""
+    ref = item.reference
+    if track is Track.ACK:
+        return f"acknowledgement of {ref}"
+    return f"answer to {ref}" if ref.startswith("R-") else f"feedback on {ref}"
+
+
 def _asked(item: FollowUp, track: Track) -> str:
     """What the reader is asked to do, as a verb: `acknowledge`, `send feedback on`, `answer`."""
     if track is Track.ACK:
@@ -86,6 +94,8 @@ def render_reminder(reminder: Reminder, item: FollowUp, directory: Directory, no
     due = when_for(reminder.due, directory, reminder.target)
     if reminder.due > now:
         line = f"Reminder: please {asked} {ref} from {sender} by {due}."
+    elif now - reminder.due < timedelta(minutes=1):  # at its due time: "0m ago" would read like a fault
+        line = f"Due now: please {asked} {ref} from {sender}, due {due}."
     else:
         count = f" (reminder {reminder.n + 1})" if reminder.stage is Stage.REPEAT else ""
         line = (f"Overdue{count}: please {asked} {ref} from {sender}; it was due {due}, "
@@ -99,7 +109,7 @@ def render_backup(reminder: Reminder, item: FollowUp, directory: Directory, now:
     return "\n".join([
         *([passed] if passed is not None else []),
         banner(item),
-        f"Please check with {who}, whose {_what(item, reminder.track)} of {item.reference} was due "
+        f"Please check with {who}, whose {_owed_on(item, reminder.track)} was due "
         f"{when_for(reminder.due, directory, reminder.to)}, {duration(now - reminder.due)} ago: "
         f"{'you are their backup' if reminder.via is None else 'you stand in for their backup'}.",
         f"Or ask {title(directory, item.originator)}, who sent it.",
