@@ -76,8 +76,10 @@ def _how(item: FollowUp, track: Track) -> str:
     return f"{'Answer' if ref.startswith('R-') else 'Feedback'}: /reply {ref} <text>"
 
 
-def render_reminder(reminder: Reminder, item: FollowUp, directory: Directory, now: datetime) -> str:
-    """To the recipient who owes it, or, for an escalation, to their backup or a coordinator."""
+def render_reminder(reminder: Reminder, item: FollowUp, directory: Directory, now: datetime, *,
+                    may_snooze: bool = True) -> str:
+    """To the recipient who owes it, or, for an escalation, to their backup or a coordinator.
+    `may_snooze`: whether the reader may /snooze it (not someone standing in: it holds one's own reminders)."""
     if reminder.stage is Stage.BACKUP:
         return render_backup(reminder, item, directory, now)
     if reminder.stage is Stage.COORDINATORS:
@@ -100,7 +102,8 @@ def render_reminder(reminder: Reminder, item: FollowUp, directory: Directory, no
         count = f" (reminder {reminder.n + 1})" if reminder.stage is Stage.REPEAT else ""
         line = (f"Overdue{count}: please {asked} {ref} from {sender}; it was due {due}, "
                 f"{duration(now - reminder.due)} ago.")
-    return "\n".join([banner(item), line, f"{_how(item, reminder.track)} · Hold reminders: /snooze {ref} 4h <reason>"])
+    hold = f" · Hold reminders: /snooze {ref} 4h <reason>" if may_snooze else ""
+    return "\n".join([banner(item), line, _how(item, reminder.track) + hold])
 
 
 def render_backup(reminder: Reminder, item: FollowUp, directory: Directory, now: datetime) -> str:

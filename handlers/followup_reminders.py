@@ -303,6 +303,8 @@ class ReminderService:
         person = directory.contacts.get(reminder.target)
         if chain is None or chain.away is None or delegate is None or person is None:
             return reminder.target, text, ()
+        # Without the /snooze hint: it holds one's own reminders, and a delegate is refused it.
+        text = render_reminder(reminder, item, directory, now, may_snooze=False)
         return delegate.id, f"{for_line(person, chain.away, directory, chain)}\n{text}", ()
 
     def _backup_copy(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,

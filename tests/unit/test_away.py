@@ -164,6 +164,22 @@ def test_reminders_go_to_the_delegate_but_not_for_red(bot: AwayBot) -> None:
     assert {m.reference for m in reminders if m.contact == "th-npoc"} == {RED}
 
 
+
+def test_a_reminder_to_the_delegate_offers_only_what_the_delegate_may_do(bot: AwayBot) -> None:
+    """/snooze holds a recipient's own reminders; a delegate is refused it, so their reminder does not
+    offer it. What it does offer (acknowledging, answering for the person) works."""
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber priority:urgent Boat sighted")
+    bot.worker_sends()
+    for _ in range(12):
+        bot.tick(10)
+    to_delegate = [m.text for m in bot.store.outbox.values()
+                   if m.kind is MessageKind.REMINDER and m.contact == "th-immigration"]
+    assert to_delegate
+    assert not any("/snooze" in text for text in to_delegate), to_delegate[-1]
+    assert "Only recipients" in bot.answer("th-immigration", f"/snooze {REF} 4h checking")
+    assert all(f"/ack {REF}" in text or f"/reply {REF}" in text for text in to_delegate)
+    assert bot.answer("th-immigration", f"/ack {REF}").startswith(f"Acknowledged {REF} for Th Npoc")
+
 def test_back_the_person_gets_one_summary_of_what_arrived(bot: AwayBot) -> None:
     bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat sighted")
     bot.says("my-officer", "/alert to:@th-npoc tlp:red Named source")
