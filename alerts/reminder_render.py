@@ -144,9 +144,11 @@ def render_escalation(item: FollowUp, owed: list[tuple[str, Track, datetime]], d
     head = "Overdue, escalated automatically" if automatic else f"Escalated by {asked_by}"
     lines = [banner(item), f"{head}: {item.reference} from {title(directory, item.originator)}."]
     for contact, track, due in owed:
-        late = lateness(now - due) if due <= now else f"due {when_for(due, directory, target)}"
-        lines.append(f"{title(directory, contact)} owes {_what(item, track)} since "
-                     f"{when_for(due, directory, target)} ({late}).")
+        when = when_for(due, directory, target)
+        if due <= now:
+            lines.append(f"{title(directory, contact)} owes {_what(item, track)} since {when} ({lateness(now - due)}).")
+        else:  # /escalate before the due time
+            lines.append(f"{title(directory, contact)} owes {_what(item, track)} by {when} (not overdue yet).")
     if not owed:
         lines.append("Nobody owes anything on it now.")
     lines.append(f"Follow up: /status {item.reference}")
