@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from alerts.away import away_too_text, chain_text, until_text
+from alerts.away import Chain, away_too_text, chain_text, until_text
 from alerts.directory import Directory
 from alerts.items import Reference
 from alerts.reachability import NO_ACCOUNT
@@ -77,19 +77,21 @@ def _how(item: FollowUp, track: Track) -> str:
 
 
 def render_reminder(reminder: Reminder, item: FollowUp, directory: Directory, now: datetime, *,
-                    may_snooze: bool = True) -> str:
+                    may_snooze: bool = True, away: str | None = None) -> str:
     """To the recipient who owes it, or, for an escalation, to their backup or a coordinator.
-    `may_snooze`: whether the reader may /snooze it (not someone standing in: it holds one's own reminders)."""
+    `may_snooze`: whether the reader may /snooze it (not someone standing in: it holds one's own
+    reminders); `away`: on an escalation, that the recipient is away and who stands in (owed_while_away)."""
     if reminder.stage is Stage.BACKUP:
-        return render_backup(reminder, item, directory, now)
+        return render_backup(reminder, item, directory, now, away)
     if reminder.stage is Stage.COORDINATORS:
         text = render_escalation(item, [(reminder.contact, reminder.track, reminder.due)], directory, now,
                                  target=reminder.target, automatic=True)
         passed = backup_passed_over(reminder, directory)
-        if passed is None:
-            return text
         lines = text.split("\n")
-        lines.insert(2, passed)  # after the banner and the head line: why it comes now
+        if away is not None:
+            lines.insert(len(lines) - 1, away)  # before "Follow up": whom to follow up with
+        if passed is not None:
+            lines.insert(2, passed)  # after the banner and the head line: why it comes now
         return "\n".join(lines)
     ref, asked = item.reference, _asked(item, reminder.track)
     sender = title(directory, item.originator)
@@ -106,7 +108,8 @@ def render_reminder(reminder: Reminder, item: FollowUp, directory: Directory, no
     return "\n".join([banner(item), line, _how(item, reminder.track) + hold])
 
 
-def render_backup(reminder: Reminder, item: FollowUp, directory: Directory, now: datetime) -> str:
+def render_backup(reminder: Reminder, item: FollowUp, directory: Directory, now: datetime,
+                  away: str | None = None) -> str:
     who = title(directory, reminder.contact)
     passed = backup_passed_over(reminder, directory)
     return "\n".join([
@@ -115,8 +118,23 @@ def render_backup(reminder: Reminder, item: FollowUp, directory: Directory, now:
         f"Please check with {who}, whose {_owed_on(item, reminder.track)} was due "
         f"{when_for(reminder.due, directory, reminder.to)}, {duration(now - reminder.due)} ago: "
         f"{'you are their backup' if reminder.via is None else 'you stand in for their backup'}.",
+        *([away] if away is not None else []),
         f"Or ask {title(directory, item.originator)}, who sent it.",
     ])
+
+
+def owed_while_away(contact: str, chain: Chain | None, stand_in: str | None, red: bool,
+                    directory: Directory) -> str | None:
+    """On an escalation about someone away: that they are, and who has had their reminders meanwhile
+    (`stand_in`), or why nobody has. None when they are not away."""
+    if chain is None or chain.away is None:
+        return None
+    head = f"{title(directory, contact)} is away until {until_text(chain.away, directory)}"
+    if stand_in is not None:
+        return f"{head}; {title(directory, stand_in)} stands in for them and has had their reminders."
+    if red:
+        return f"{head}; TLP:RED is for named people only, so it waits for them."
+    return f"{head}; nobody standing in for them can take it ({chain_text(chain, directory)}), so it waits for them."
 
 
 def backup_passed_over(reminder: Reminder, directory: Directory) -> str | None:
