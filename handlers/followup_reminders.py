@@ -247,7 +247,8 @@ class ReminderService:
         values, made before anything of it is written. Planned from who is away now, in the round's
         transaction: a backup back, or away, since the last round counts."""
         plan = plan_item(item, now, self.policy, directory, away, self._platforms)
-        texts = {r.key: render_reminder(r, item, directory, now, away=self._owed_while_away(uow, r, item, directory, now))
+        texts = {r.key: render_reminder(r, item, directory, now,
+                                        away=self._owed_while_away(uow, r, item, directory, now))
                  for r in plan.send if _has_account(directory, r.to)}
         for reminder in plan.send + plan.superseded:
             _storable(reminder.planned_at)

@@ -739,7 +739,8 @@ def test_the_reminders_sent_about_what_a_recipient_owes_are_found_by_whom_and_wh
         assert uow.reminders.record(skipped, "superseded", now)  # never queued: nothing to drop
         uow.commit()
     with backend.factory() as uow:
-        assert sorted(uow.reminders.sent_about("A-2026-0001", "my-npoc", {Track.ACK})) == sorted([ack_due.key, backup.key])
+        assert sorted(uow.reminders.sent_about("A-2026-0001", "my-npoc", {Track.ACK})) == sorted(
+            [ack_due.key, backup.key])
         assert sorted(uow.reminders.sent_about("A-2026-0001", "my-npoc", set(Track))) == sorted(
             [ack_due.key, backup.key, feedback.key])
         assert sorted(uow.reminders.sent_about("A-2026-0001", None, set(Track))) == sorted(
