@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from alerts.away import away_too_text, chain_text, until_text
+from alerts.away import Chain, away_too_text, chain_text, until_text
 from alerts.directory import Directory
 from alerts.items import Reference
 from alerts.reachability import NO_ACCOUNT
@@ -54,6 +54,14 @@ def _what(item: FollowUp, track: Track) -> str:
     return "an answer" if item.reference.startswith("R-") else "feedback"
 
 
+def _owed_on(item: FollowUp, track: Track) -> str:
+    """What someone owes on the item, after "whose": `acknowledgement of A-…`, `feedback on A-…`, `answer to R-…`."""
+    ref = item.reference
+    if track is Track.ACK:
+        return f"acknowledgement of {ref}"
+    return f"answer to {ref}" if ref.startswith("R-") else f"feedback on {ref}"
+
+
 def _asked(item: FollowUp, track: Track) -> str:
     """What the reader is asked to do, as a verb: `acknowledge`, `send feedback on`, `answer`."""
     if track is Track.ACK:
@@ -68,42 +76,65 @@ def _how(item: FollowUp, track: Track) -> str:
     return f"{'Answer' if ref.startswith('R-') else 'Feedback'}: /reply {ref} <text>"
 
 
-def render_reminder(reminder: Reminder, item: FollowUp, directory: Directory, now: datetime) -> str:
-    """To the recipient who owes it, or, for an escalation, to their backup or a coordinator."""
+def render_reminder(reminder: Reminder, item: FollowUp, directory: Directory, now: datetime, *,
+                    may_snooze: bool = True, away: str | None = None) -> str:
+    """To the recipient who owes it, or, for an escalation, to their backup or a coordinator.
+    `may_snooze`: whether the reader may /snooze it (not someone standing in: it holds one's own
+    reminders); `away`: on an escalation, that the recipient is away and who stands in (owed_while_away)."""
     if reminder.stage is Stage.BACKUP:
-        return render_backup(reminder, item, directory, now)
+        return render_backup(reminder, item, directory, now, away)
     if reminder.stage is Stage.COORDINATORS:
         text = render_escalation(item, [(reminder.contact, reminder.track, reminder.due)], directory, now,
                                  target=reminder.target, automatic=True)
         passed = backup_passed_over(reminder, directory)
-        if passed is None:
-            return text
         lines = text.split("\n")
-        lines.insert(2, passed)  # after the banner and the head line: why it comes now
+        if away is not None:
+            lines.insert(len(lines) - 1, away)  # before "Follow up": whom to follow up with
+        if passed is not None:
+            lines.insert(2, passed)  # after the banner and the head line: why it comes now
         return "\n".join(lines)
     ref, asked = item.reference, _asked(item, reminder.track)
     sender = title(directory, item.originator)
     due = when_for(reminder.due, directory, reminder.target)
     if reminder.due > now:
         line = f"Reminder: please {asked} {ref} from {sender} by {due}."
+    elif now - reminder.due < timedelta(minutes=1):  # at its due time: "0m ago" would read like a fault
+        line = f"Due now: please {asked} {ref} from {sender}, due {due}."
     else:
         count = f" (reminder {reminder.n + 1})" if reminder.stage is Stage.REPEAT else ""
         line = (f"Overdue{count}: please {asked} {ref} from {sender}; it was due {due}, "
                 f"{duration(now - reminder.due)} ago.")
-    return "\n".join([banner(item), line, f"{_how(item, reminder.track)} · Hold reminders: /snooze {ref} 4h <reason>"])
+    hold = f" · Hold reminders: /snooze {ref} 4h <reason>" if may_snooze else ""
+    return "\n".join([banner(item), line, _how(item, reminder.track) + hold])
 
 
-def render_backup(reminder: Reminder, item: FollowUp, directory: Directory, now: datetime) -> str:
+def render_backup(reminder: Reminder, item: FollowUp, directory: Directory, now: datetime,
+                  away: str | None = None) -> str:
     who = title(directory, reminder.contact)
     passed = backup_passed_over(reminder, directory)
     return "\n".join([
         *([passed] if passed is not None else []),
         banner(item),
-        f"Please check with {who}, whose {_what(item, reminder.track)} of {item.reference} was due "
+        f"Please check with {who}, whose {_owed_on(item, reminder.track)} was due "
         f"{when_for(reminder.due, directory, reminder.to)}, {duration(now - reminder.due)} ago: "
         f"{'you are their backup' if reminder.via is None else 'you stand in for their backup'}.",
+        *([away] if away is not None else []),
         f"Or ask {title(directory, item.originator)}, who sent it.",
     ])
+
+
+def owed_while_away(contact: str, chain: Chain | None, stand_in: str | None, red: bool,
+                    directory: Directory) -> str | None:
+    """On an escalation about someone away: that they are, and who has had their reminders meanwhile
+    (`stand_in`), or why nobody has. None when they are not away."""
+    if chain is None or chain.away is None:
+        return None
+    head = f"{title(directory, contact)} is away until {until_text(chain.away, directory)}"
+    if stand_in is not None:
+        return f"{head}; {title(directory, stand_in)} stands in for them and has had their reminders."
+    if red:
+        return f"{head}; TLP:RED is for named people only, so it waits for them."
+    return f"{head}; nobody standing in for them can take it ({chain_text(chain, directory)}), so it waits for them."
 
 
 def backup_passed_over(reminder: Reminder, directory: Directory) -> str | None:
@@ -131,9 +162,11 @@ def render_escalation(item: FollowUp, owed: list[tuple[str, Track, datetime]], d
     head = "Overdue, escalated automatically" if automatic else f"Escalated by {asked_by}"
     lines = [banner(item), f"{head}: {item.reference} from {title(directory, item.originator)}."]
     for contact, track, due in owed:
-        late = lateness(now - due) if due <= now else f"due {when_for(due, directory, target)}"
-        lines.append(f"{title(directory, contact)} owes {_what(item, track)} since "
-                     f"{when_for(due, directory, target)} ({late}).")
+        when = when_for(due, directory, target)
+        if due <= now:
+            lines.append(f"{title(directory, contact)} owes {_what(item, track)} since {when} ({lateness(now - due)}).")
+        else:  # /escalate before the due time
+            lines.append(f"{title(directory, contact)} owes {_what(item, track)} by {when} (not overdue yet).")
     if not owed:
         lines.append("Nobody owes anything on it now.")
     lines.append(f"Follow up: /status {item.reference}")

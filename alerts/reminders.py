@@ -7,7 +7,9 @@
 
 For each recipient who has the item (their copy was sent) and has not answered, two tracks run:
 acknowledgement (until they acknowledge) and feedback (until they answer); closing the item stops
-both. Each track has stages: before the due time, at it, repeats, then escalation to the
+both. Once feedback is due, the acknowledgement's reminders to the recipient stop (its escalations
+do not): the feedback's ask for the answer, which acknowledges too, so one message goes, not two.
+Each track has stages: before the due time, at it, repeats, then escalation to the
 recipient's backup and to the coordinators. A recipient reached late is given the item's whole
 allowance from when their copy was sent. Stages already in `FollowUp.done` never come back, so
 computing the plan again (a restart, a re-fired job) sends nothing twice. Of the reminders to one
@@ -171,16 +173,25 @@ def open_tracks(item: FollowUp, progress: Progress) -> list[tuple[Track, datetim
 
 
 def _to_recipient(item: FollowUp, progress: Progress, track: Track, due: datetime,
-                  policy: ReminderPolicy) -> Iterator[Reminder]:
-    """The stages that go to the recipient themselves, earliest first."""
+                  policy: ReminderPolicy, covered_from: datetime | None = None) -> Iterator[Reminder]:
+    """The stages that go to the recipient themselves, earliest first; none from `covered_from` on
+    (the acknowledgement's, once feedback is due: its reminders ask for the answer, which acknowledges too)."""
     times, contact = policy.stages[item.priority], progress.contact
-    if times.before is not None and due - times.before > progress.sent_at:  # type: ignore[operator]
-        yield Reminder(item.reference, contact, track, Stage.BEFORE, 0, contact, due - times.before, due, item.revision)
-    yield Reminder(item.reference, contact, track, Stage.DUE, 0, contact, due, due, item.revision)
-    if times.repeat is not None:
-        for n in range(1, times.max_repeats + 1):
-            yield Reminder(item.reference, contact, track, Stage.REPEAT, n, contact, due + n * times.repeat, due,
+
+    def stages() -> Iterator[Reminder]:
+        if times.before is not None and due - times.before > progress.sent_at:  # type: ignore[operator]
+            yield Reminder(item.reference, contact, track, Stage.BEFORE, 0, contact, due - times.before, due,
                            item.revision)
+        yield Reminder(item.reference, contact, track, Stage.DUE, 0, contact, due, due, item.revision)
+        if times.repeat is not None:
+            for n in range(1, times.max_repeats + 1):
+                yield Reminder(item.reference, contact, track, Stage.REPEAT, n, contact, due + n * times.repeat, due,
+                               item.revision)
+
+    for reminder in stages():
+        if covered_from is not None and reminder.planned_at >= covered_from:
+            return  # later stages are later still
+        yield reminder
 
 
 def _escalations(item: FollowUp, contact: str, track: Track, due: datetime, policy: ReminderPolicy,
@@ -267,11 +278,15 @@ def plan_item(item: FollowUp, now: datetime, policy: ReminderPolicy, directory: 
     for progress in distinct_recipients(item.recipients):
         if not chased(directory, progress.contact):
             continue
-        for track, due in open_tracks(item, progress):
+        tracks = open_tracks(item, progress)
+        feedback_due = next((due for track, due in tracks if track is Track.FEEDBACK), None)
+        newest: dict[Track, Reminder] = {}  # the one reminder of each track to send the recipient now
+        for track, due in tracks:
             ripe: list[Reminder] = []  # due now, to the recipient themselves
             latest_done = None
             if progress.contact in directory.contacts:  # someone no longer in the directory cannot be reminded
-                for reminder in _to_recipient(item, progress, track, due, policy):
+                covered_from = feedback_due if track is Track.ACK else None
+                for reminder in _to_recipient(item, progress, track, due, policy, covered_from):
                     if done(reminder):
                         latest_done = reminder.planned_at
                         continue
@@ -293,12 +308,17 @@ def plan_item(item: FollowUp, now: datetime, policy: ReminderPolicy, directory: 
                 else:
                     send.append(reminder)
             if ripe:
-                newest = ripe.pop()  # the latest stage; the ones it overtook are noted, not sent
+                latest = ripe.pop()  # the latest stage; the ones it overtook are noted, not sent
                 superseded += ripe
-                if latest_done is not None and latest_done > newest.planned_at:
-                    superseded.append(newest)  # a later reminder went already
+                if latest_done is not None and latest_done > latest.planned_at:
+                    superseded.append(latest)  # a later reminder went already
                 else:
-                    send.append(newest)
+                    newest[track] = latest
+        if Track.ACK in newest and Track.FEEDBACK in newest:
+            # Both fell due together (held by a snooze, the night or a downtime): one message, the
+            # feedback's, which asks for the answer that acknowledges too.
+            superseded.append(newest.pop(Track.ACK))
+        send += newest.values()
     return Plan(tuple(sorted(send, key=_in_order)), tuple(sorted(superseded, key=_in_order)), soonest)
 
 

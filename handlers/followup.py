@@ -53,6 +53,7 @@ from alerts.render import (
     render_withdrawn,
 )
 from alerts.release import ReleaseState
+from alerts.reminders import Track
 from alerts.roles import Role
 from alerts.routing import Destination
 from alerts.times import UTC, contact_zone, local_or_none, local_time, zone_at
@@ -170,6 +171,21 @@ def relay_to_recipients(ctx: CommandContext, record: ItemRecord, kind: MessageKi
     return tuple(d.contact for d in record.deliveries)
 
 
+FOLLOW_UPS = frozenset({MessageKind.REMINDER, MessageKind.ESCALATION})
+
+
+def drop_waiting_reminders(ctx: CommandContext, reference: str, contact: str | None, tracks: AbstractSet[Track],
+                           why: str) -> None:
+    """What was asked is done: the item's reminders and escalations about it (what `contact` owes
+    on `tracks`; None: anyone) that are queued but not sent yet, because their platform made them
+    wait, are not sent at all, nor their content-free notices. The reminder round reads the item
+    under lock, so one it makes after this sees what was done; this drops those it made before."""
+    keys = frozenset(ctx.uow.reminders.sent_about(reference, contact, tracks))
+    if keys:
+        ctx.uow.outbox.cancel(reference, FOLLOW_UPS | {MessageKind.NOTICE}, why,
+                              only=keys | {f"{key}:notice" for key in keys})
+
+
 # --- the commands -------------------------------------------------------------------------------
 
 
@@ -190,6 +206,7 @@ def acknowledge(ctx: CommandContext, reference: Reference) -> None:
         ctx.answer(f"{whose} already acknowledged {reference} at {when}.")
         return
     ctx.uow.items.mark_delivery(delivery.outbox_key, DeliveryState.ACKNOWLEDGED.value, ctx.now)
+    drop_waiting_reminders(ctx, str(reference), delivery.contact, {Track.ACK}, "acknowledged")
     plan_buttons(ctx, record, acknowledged=ctx.now)
     item = record.item
     ctx.audit(AuditAction.ACKNOWLEDGEMENT, recipients=(item.originator,), reference=str(reference),
@@ -276,6 +293,7 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
     # Answering implies acknowledging: both times are recorded, the first of each counts.
     for state in (DeliveryState.ACKNOWLEDGED, DeliveryState.ANSWERED):
         ctx.uow.items.mark_delivery(delivery.outbox_key, state.value, ctx.now)
+    drop_waiting_reminders(ctx, str(reference), delivery.contact, set(Track), "answered")
     ctx.audit(AuditAction.FEEDBACK, recipients=(item.originator,), reference=str(reference),
               caveat=item.caveat.label(), detail={"direction": FEEDBACK_TO_ORIGINATOR, "text": text,
                                                   **_behalf_detail(delivery, on_behalf)})
@@ -303,6 +321,8 @@ def close(ctx: CommandContext, reference: Reference, outcome: str) -> None:
         return
     ctx.audit(AuditAction.CLOSURE, recipients=tuple(d.contact for d in record.deliveries),
               reference=str(reference), caveat=item.caveat.label(), detail={"outcome": outcome})
+    drop_waiting_reminders(ctx, str(reference), None, set(Track), "closed")
+    ctx.uow.outbox.cancel(str(reference), FOLLOW_UPS, "closed")  # and those asked for by hand (/remind, /escalate)
     closed = render_closure(item, title(ctx, sender.id), outcome)
     told = relay_to_recipients(ctx, record, MessageKind.NOTICE, lambda zone: closed)
     if sender.id != item.originator:

@@ -56,7 +56,7 @@ from alerts.items import Reference
 from alerts.messages import Attachment, MessageKind, OutboundMessage
 from alerts.release import ReleasePolicy
 from alerts.reminder_policy import ReminderPolicy
-from alerts.reminder_render import render_reminder
+from alerts.reminder_render import owed_while_away, render_reminder
 from alerts.reminders import FollowUp, Plan, Reminder, Stage, overdue, plan_item
 from alerts.away import Absence, for_line, may_pass
 from alerts.caveat_rules import check
@@ -223,7 +223,7 @@ class ReminderService:
             away = _absences(uow, now)
             for item in found:
                 try:
-                    plan, texts = self._prepare(item, now, directory, away)
+                    plan, texts = self._prepare(uow, item, now, directory, away)
                 except Exception as error:  # anything this one item's values make of the planning
                     report.set_aside += self._set_aside(uow, item.reference, REMINDERS, error, now)
                     failed.add(item.reference)
@@ -241,19 +241,31 @@ class ReminderService:
         report.planned += len(plans)
         return report
 
-    def _prepare(self, item: FollowUp, now: datetime, directory: Directory,
+    def _prepare(self, uow: UnitOfWork, item: FollowUp, now: datetime, directory: Directory,
                  away: Callable[[str], Absence | None]) -> tuple[Plan, dict[str, str]]:
         """The item's plan and the texts of what it sends, by key: all that is made of its stored
         values, made before anything of it is written. Planned from who is away now, in the round's
         transaction: a backup back, or away, since the last round counts."""
         plan = plan_item(item, now, self.policy, directory, away, self._platforms)
-        texts = {r.key: render_reminder(r, item, directory, now) for r in plan.send
-                 if _has_account(directory, r.to)}
+        texts = {r.key: render_reminder(r, item, directory, now,
+                                        away=self._owed_while_away(uow, r, item, directory, now))
+                 for r in plan.send if _has_account(directory, r.to)}
         for reminder in plan.send + plan.superseded:
             _storable(reminder.planned_at)
         if plan.next_at is not None:
             _storable(plan.next_at)
         return plan, texts
+
+    def _owed_while_away(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,
+                         now: datetime) -> str | None:
+        """On an escalation about someone away, the line saying so and who has had their reminders
+        (as _stand_in sends them): "Please check with X" alone would send the backup to someone on leave."""
+        if not reminder.stage.escalation:
+            return None
+        chain, delegate, _ = stand_in_place(uow, directory, reminder.contact, item.caveat, _audience(item, directory),
+                                            now, encrypted_only=self._encrypted_only, platforms=self._platforms)
+        return owed_while_away(reminder.contact, chain, delegate.id if delegate is not None else None,
+                               not may_pass(item.caveat), directory)
 
     def _send(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,
               texts: dict[str, str], now: datetime, report: TickReport) -> None:
@@ -303,6 +315,8 @@ class ReminderService:
         person = directory.contacts.get(reminder.target)
         if chain is None or chain.away is None or delegate is None or person is None:
             return reminder.target, text, ()
+        # Without the /snooze hint: it holds one's own reminders, and a delegate is refused it.
+        text = render_reminder(reminder, item, directory, now, may_snooze=False)
         return delegate.id, f"{for_line(person, chain.away, directory, chain)}\n{text}", ()
 
     def _backup_copy(self, uow: UnitOfWork, reminder: Reminder, item: FollowUp, directory: Directory,

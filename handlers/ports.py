@@ -38,7 +38,7 @@ from alerts.messages import Attachment, InboundMessage, MessageKind, OutboundMes
 from alerts.priority import Priority
 from alerts.release import HeldRelease, ReleaseState
 from alerts.revisions import RevisionText
-from alerts.reminders import FollowUp, Reminder, Snooze
+from alerts.reminders import FollowUp, Reminder, Snooze, Track
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
 
@@ -364,6 +364,11 @@ class ReminderRepository(Protocol):
     def record(self, reminder: Reminder, outcome: str, at: datetime) -> bool:
         """Note a reminder "sent" or "superseded"; False when its key was noted before: then it was
         handled already (a re-fired job, a second scheduler) and nothing more must be done."""
+        ...
+
+    def sent_about(self, reference: str, contact: str | None, tracks: AbstractSet[Track]) -> list[str]:
+        """The keys (their outbox rows') of the item's reminders and escalations noted "sent" about
+        what `contact` (None: any recipient) owes on `tracks`: sent or still waiting to be."""
         ...
 
     def claim(self, key: str, at: datetime) -> bool:

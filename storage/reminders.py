@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -29,7 +30,7 @@ from sqlalchemy.sql.elements import BindParameter
 from alerts.caveats import Caveat, Handling, Tlp
 from alerts.lifecycle import DeliveryState, Progress
 from alerts.priority import Priority
-from alerts.reminders import FollowUp, Reminder, Snooze
+from alerts.reminders import FollowUp, Reminder, Snooze, Track
 from alerts.stats import ExchangeTimes
 from handlers.ports import ItemSummary, SetAside
 from storage.audit.log import lock_head
@@ -151,6 +152,14 @@ class SqlReminders:
             planned_at=reminder.planned_at, recorded_at=at, outcome=outcome,
         )
         return self._inserted(stmt, reminder_log.c.key)
+
+    def sent_about(self, reference: str, contact: str | None, tracks: AbstractSet[Track]) -> list[str]:
+        log = reminder_log.c
+        query = select(log.key).where(log.item_reference == reference, log.outcome == "sent",
+                                      log.track.in_(sorted(t.value for t in tracks)))
+        if contact is not None:
+            query = query.where(log.contact == contact)
+        return list(self._conn.execute(query.order_by(log.recorded_at, log.key)).scalars())
 
     def claim(self, key: str, at: datetime) -> bool:
         stmt = insert_for(self._conn, scheduled_runs).values(key=key, ran_at=at)

@@ -30,7 +30,7 @@ from alerts.membership import PlannedAction, action_message
 from alerts.messages import Attachment, InboundMessage, MessageKind, OutboundMessage
 from alerts.release import HeldRelease, ReleaseState
 from alerts.revisions import RevisionText, revision_text_of
-from alerts.reminders import FollowUp, Reminder, Snooze
+from alerts.reminders import FollowUp, Reminder, Snooze, Track
 from alerts.routing import Route
 from alerts.stats import ExchangeTimes
 from handlers.ports import (AwaitedBody, Cancelled, CommandOutcome, DeliveryRecord, ItemRecord, ItemSummary, OutboxEntry,
@@ -401,6 +401,11 @@ class _Reminders:
             return False
         self._staged.reminder_log[reminder.key] = (reminder, outcome)
         return True
+
+    def sent_about(self, reference: str, contact: str | None, tracks: AbstractSet[Track]) -> list[str]:
+        return [key for key, (reminder, outcome) in self._staged.reminder_log.items()
+                if reminder.reference == reference and outcome == "sent" and reminder.track in tracks
+                and (contact is None or reminder.contact == contact)]
 
     def claim(self, key: str, at: datetime) -> bool:
         if key in self._staged.runs:

@@ -720,6 +720,33 @@ def test_a_reminder_and_a_run_are_noted_once(backend: Backend, clock: ManualCloc
         assert not uow.reminders.claim("digest:2026-11-23", clock.now())
 
 
+
+def test_the_reminders_sent_about_what_a_recipient_owes_are_found_by_whom_and_what(
+        backend: Backend, clock: ManualClock) -> None:
+    """So that an /ack, a /reply or a /close can drop those still waiting to be sent."""
+    now = clock.now()
+
+    def reminder(contact: str, track: Track, stage: Stage, target: str | None = None) -> Reminder:
+        return Reminder("A-2026-0001", contact, track, stage, 0, target or contact, now, now)
+
+    ack_due, backup = reminder("my-npoc", Track.ACK, Stage.DUE), reminder("my-npoc", Track.ACK, Stage.BACKUP, "my-pol")
+    feedback, other = reminder("my-npoc", Track.FEEDBACK, Stage.DUE), reminder("sg-npoc", Track.ACK, Stage.DUE)
+    skipped = reminder("my-npoc", Track.ACK, Stage.BEFORE)
+    with backend.factory() as uow:
+        uow.items.add(make_item(1), make_route("my-npoc", "sg-npoc"), {"my-npoc": "o1", "sg-npoc": "o2"})
+        for each in (ack_due, backup, feedback, other):
+            assert uow.reminders.record(each, "sent", now)
+        assert uow.reminders.record(skipped, "superseded", now)  # never queued: nothing to drop
+        uow.commit()
+    with backend.factory() as uow:
+        assert sorted(uow.reminders.sent_about("A-2026-0001", "my-npoc", {Track.ACK})) == sorted(
+            [ack_due.key, backup.key])
+        assert sorted(uow.reminders.sent_about("A-2026-0001", "my-npoc", set(Track))) == sorted(
+            [ack_due.key, backup.key, feedback.key])
+        assert sorted(uow.reminders.sent_about("A-2026-0001", None, set(Track))) == sorted(
+            [ack_due.key, backup.key, feedback.key, other.key])
+        assert uow.reminders.sent_about("A-2026-0002", None, set(Track)) == []
+
 def test_a_copy_of_an_earlier_revision_that_lands_late_is_recorded_sent(backend: Backend, clock: ManualClock) -> None:
     item = make_item(1, originator="th-lo")
     with backend.factory() as uow:

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from alerts.pressed import ButtonState
-from bot.connectors.telegram.buttons import delivery_keyboard, durations_keyboard, reasons_keyboard, with_buttons_footer
+from bot.connectors.telegram.buttons import (delivery_keyboard, durations_keyboard, reasons_keyboard, snooze_span,
+                                            with_buttons_footer)
 from bot.connectors.telegram.formatting import complete_alone
 from storage.tables import outbox
 from tests.telegram.fake_bot_state import Sent, bot_commands, parse_html
@@ -169,3 +170,21 @@ def test_every_button_fits_telegrams_64_bytes_for_a_long_reference() -> None:
                  durations_keyboard(reference, []), reasons_keyboard(reference, "t", [])]
     data = [b.callback_data for k in keyboards for row in k.inline_keyboard for b in row]
     assert data and all(len(str(d).encode()) <= 64 for d in data)
+
+
+@pytest.mark.parametrize("pressed, zone, nine", [
+    # Sydney's clocks go back an hour in the night of the first Sunday of April (AEDT to AEST) ...
+    ("2027-04-03T20:00:00+11:00", "Australia/Sydney", "2027-04-04T09:00:00+10:00"),
+    # ... and forward in the night of the first Sunday of October (AEST to AEDT).
+    ("2027-10-02T20:00:00+10:00", "Australia/Sydney", "2027-10-03T09:00:00+11:00"),
+    ("2027-04-02T15:00:00+07:00", "Asia/Bangkok", "2027-04-03T09:00:00+07:00"),  # no change: Friday to Saturday
+])
+def test_tomorrow_0900_is_0900_on_the_persons_clock_across_a_daylight_saving_change(
+        pressed: str, zone: str, nine: str) -> None:
+    from datetime import datetime, timedelta
+
+    now = datetime.fromisoformat(pressed)
+    span = snooze_span("t", now, zone)  # as /snooze takes it: minutes
+    assert span is not None and span.endswith("m")
+    held_until = now + timedelta(minutes=int(span[:-1]))
+    assert held_until == datetime.fromisoformat(nine), held_until.astimezone(ZoneInfo(zone))

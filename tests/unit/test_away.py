@@ -164,6 +164,42 @@ def test_reminders_go_to_the_delegate_but_not_for_red(bot: AwayBot) -> None:
     assert {m.reference for m in reminders if m.contact == "th-npoc"} == {RED}
 
 
+
+def test_a_reminder_to_the_delegate_offers_only_what_the_delegate_may_do(bot: AwayBot) -> None:
+    """/snooze holds a recipient's own reminders; a delegate is refused it, so their reminder does not
+    offer it. What it does offer (acknowledging, answering for the person) works."""
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber priority:urgent Boat sighted")
+    bot.worker_sends()
+    for _ in range(12):
+        bot.tick(10)
+    to_delegate = [m.text for m in bot.store.outbox.values()
+                   if m.kind is MessageKind.REMINDER and m.contact == "th-immigration"]
+    assert to_delegate
+    assert not any("/snooze" in text for text in to_delegate), to_delegate[-1]
+    assert "Only recipients" in bot.answer("th-immigration", f"/snooze {REF} 4h checking")
+    assert all(f"/ack {REF}" in text or f"/reply {REF}" in text for text in to_delegate)
+    assert bot.answer("th-immigration", f"/ack {REF}").startswith(f"Acknowledged {REF} for Th Npoc")
+
+
+def test_escalations_about_someone_away_say_so_and_who_stands_in(bot: AwayBot) -> None:
+    """"Please check with Th Npoc" sends their backup to someone on leave; the coordinators too are
+    better told who has had the reminders meanwhile. A RED item was not passed on: it waits."""
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber priority:urgent Boat sighted")
+    bot.says("my-officer", "/alert to:@th-npoc tlp:red priority:urgent Named source")
+    bot.worker_sends()
+    for _ in range(15):
+        bot.tick(10)
+    escalations = [m for m in bot.store.outbox.values() if m.kind is MessageKind.ESCALATION]
+    to_backup = [m.text for m in escalations if m.contact == "th-deputy"]
+    to_coordinator = {m.reference: m.text for m in escalations if m.contact == "rso-coord"}
+    assert len(to_backup) == 1 and set(to_coordinator) == {REF, RED}
+    passed = ("Th Npoc (Thailand) is away until 24 Nov 2026; Th Immigration (Thailand immigration) stands in for them "
+              "and has had their reminders.")
+    assert passed in to_backup[0].splitlines(), to_backup[0]
+    assert passed in to_coordinator[REF].splitlines(), to_coordinator[REF]
+    assert ("Th Npoc (Thailand) is away until 24 Nov 2026; TLP:RED is for named people only, so it waits for them."
+            in to_coordinator[RED].splitlines()), to_coordinator[RED]
+
 def test_back_the_person_gets_one_summary_of_what_arrived(bot: AwayBot) -> None:
     bot.says("my-officer", "/alert to:@th-npoc tlp:amber Boat sighted")
     bot.says("my-officer", "/alert to:@th-npoc tlp:red Named source")

@@ -147,3 +147,14 @@ def test_a_step_just_due_is_due_now_not_zero_minutes_late() -> None:
     answer = bot.answer("rso-coord", "/overdue")
     assert "owes acknowledgement since 23 Nov 17:01 (due now)" in answer, answer
     assert "0m late" not in answer
+
+
+def test_an_escalation_before_anything_is_overdue_says_when_it_is_due_not_since() -> None:
+    """/escalate is allowed before the due time; "owes it since <a time still to come>" is no sentence."""
+    bot = ReminderBot()
+    bot.says("my-officer", "/alert to:@th-npoc tlp:amber priority:urgent Two travellers, flight XX123")
+    bot.worker_sends()
+    bot.later(10)
+    assert bot.answer("th-npoc", f"/escalate {REF}").endswith("is escalated to Rso Coord (Regional Support Office).")
+    owed = bot.messages_to("rso-coord")[-1].text.splitlines()[2]
+    assert owed == "Th Npoc (Thailand) owes acknowledgement by 23 Nov 17:01 UTC+7 (not overdue yet).", owed

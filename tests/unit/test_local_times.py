@@ -201,6 +201,23 @@ def test_reminders_and_escalations_say_what_is_asked_first_on_the_readers_clock(
     assert "My Npoc (Malaysia) owes acknowledgement since 23 Nov 17:01 UTC+7 (1h late)." in escalation
 
 
+
+def test_a_request_reminded_at_its_due_time_reads_due_now_and_its_backup_is_asked_about_the_answer() -> None:
+    """At the minute it falls due, "0m ago" reads like a fault; "whose an answer of" is no sentence."""
+    bot = ReminderBot(ReminderPolicy())  # no quiet hours: this is about the words
+    bot.says("my-officer", '/request to:@th-npoc tlp:amber priority:urgent feedback:2h purpose:"identity check" '
+                           "Is passport N1234567 reported stolen?")
+    bot.worker_sends()
+    for _ in range(0, 180, 5):
+        bot.tick(5)
+    second = {m.key.split(":", 2)[2]: m.text.splitlines()[1] for m in bot.reminders()
+              if m.key.startswith("rem:R-2026-0001:")}
+    assert second["th-npoc:feedback-due:0"] == (
+        "Due now: please answer R-2026-0001 from My Officer (Malaysia), due 23 Nov 18:01 UTC+7.")
+    assert second["th-npoc:feedback-backup:0:th-deputy"] == (
+        "Please check with Th Npoc (Thailand), whose answer to R-2026-0001 was due 23 Nov 18:01 UTC+7, 30m ago: "
+        "you are their backup.")
+
 def test_a_button_on_a_persons_own_copy_says_the_time_short() -> None:
     assert button_time(SUMMER, SUMMER, "Australia/Sydney") == "20:05"  # their own message, their clock
     assert button_time(SUMMER, WINTER, "Asia/Bangkok") == "Mon 16:05"  # another day: its weekday

@@ -140,6 +140,39 @@ def test_acknowledgement_due_with_feedback_is_one_track_not_two() -> None:
     assert {r.track for _, r in run(same, T0 + timedelta(hours=5))} == {Track.FEEDBACK}
 
 
+
+def test_once_feedback_is_due_its_reminders_stand_for_the_acknowledgements_one_message_not_two() -> None:
+    """A routine request: acknowledge within a day, answer within three. Once the answer is due, the
+    acknowledgement's repeats would reach the recipient beside the answer's, at the same minute and
+    again every day after; answering acknowledges too, so the answer's reminders are enough. The
+    acknowledgement's escalations still go: it was overdue for days before."""
+    request = item(priority=Priority.ROUTINE, ack=timedelta(days=1), feedback=timedelta(days=3))
+    sent_ = run(request, T0 + timedelta(days=7), step=timedelta(hours=1))
+    to_recipient = [(when - T0, r.track.value, r.stage.value, r.n) for when, r in sent_ if r.target == "th-npoc"]
+    assert to_recipient == [
+        (timedelta(hours=20), "ack", "before", 0),
+        (timedelta(days=1), "ack", "due", 0),
+        (timedelta(days=2), "ack", "repeat", 1),
+        (timedelta(days=2, hours=20), "feedback", "before", 0),
+        (timedelta(days=3), "feedback", "due", 0),
+        (timedelta(days=4), "feedback", "repeat", 1),
+        (timedelta(days=5), "feedback", "repeat", 2),
+        (timedelta(days=6), "feedback", "repeat", 3),
+    ]
+    escalations = [(when - T0, r.track.value, r.stage.value) for when, r in sent_ if r.stage.escalation]
+    assert escalations == [(timedelta(days=2), "ack", "backup"), (timedelta(days=3), "ack", "coordinators"),
+                           (timedelta(days=4), "feedback", "backup"), (timedelta(days=5), "feedback", "coordinators")]
+
+
+def test_an_acknowledgement_reminder_held_past_the_feedback_due_time_gives_way_to_the_feedbacks() -> None:
+    """Held by a snooze until after the answer is due, the acknowledgement's reminder and the answer's
+    fall due together: one message, the answer's."""
+    request = item(priority=Priority.ROUTINE, ack=timedelta(hours=2), feedback=timedelta(hours=6),
+                   snoozes=(Snooze("th-npoc", T0 + timedelta(hours=7), "th-npoc", T0),))
+    plan = plan_item(request, T0 + timedelta(hours=7), POLICY, NETWORK)
+    assert stages(plan.send) == [("feedback", "due", 0, "th-npoc")]
+    assert ("ack", "due", 0, "th-npoc") in stages(plan.superseded)
+
 def test_keys_are_deterministic_distinct_and_fit_the_outbox() -> None:
     keys = {r.key for _, r in run(item(sent("th-npoc"), sent("my-npoc")), T0 + timedelta(days=3), timedelta(minutes=5))}
     again = {r.key for _, r in run(item(sent("th-npoc"), sent("my-npoc")), T0 + timedelta(days=3), timedelta(minutes=5))}

@@ -26,13 +26,13 @@ letting Telegram refuse the whole message.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from alerts.pressed import ButtonState
-from alerts.reminder_policy import zone_of
+from alerts.reminder_policy import first_instant_at_or_after, zone_of
 
 ACK = "a"
 SNOOZE = "s"
@@ -124,9 +124,11 @@ def duration_label(value: str) -> str | None:
 def snooze_span(value: str, now: datetime, zone: str) -> str | None:
     """A duration button as /snooze takes it ("4h", or minutes until tomorrow 09:00 in `zone`); None if unknown."""
     if value == TOMORROW:
-        local = now.astimezone(zone_of(zone))
-        nine = (local + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
-        return f"{max(1, math.ceil((nine - local).total_seconds() / 60))}m"  # up: 09:00, never 08:59
+        tz = zone_of(zone)
+        # Found on tomorrow's wall clock and measured in UTC: across a daylight-saving change in the
+        # night, wall-clock arithmetic would give 08:00 or 10:00.
+        nine = first_instant_at_or_after(now.astimezone(tz).date() + timedelta(days=1), time(9), tz)
+        return f"{max(1, math.ceil((nine - now).total_seconds() / 60))}m"  # up: 09:00, never 08:59
     return value if duration_label(value) is not None else None
 
 
