@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import vodozemac
-from nio import AsyncClient, AsyncClientConfig, KeysClaimResponse, ShareGroupSessionResponse
+from nio import AsyncClient, AsyncClientConfig, KeysClaimResponse, ShareGroupSessionResponse, SyncResponse
 from nio.crypto import OlmDevice
 from nio.rooms import MatrixRoom
 from nio.store import SqliteStore
@@ -20,7 +20,7 @@ from nio.store import SqliteStore
 from bot.config.connectors import DeviceTrust
 from bot.connectors.matrix.core import Session
 from bot.connectors.matrix.errors import DevicesWithoutKeys
-from bot.connectors.matrix.session import SessionPaths
+from bot.connectors.matrix.session import KeyedClient, SessionPaths
 from bot.connectors.matrix.trust import DeviceTrustKeeper, devices_without_key
 
 BOT = "@bot:example.org"
@@ -163,3 +163,19 @@ async def test_a_blacklisted_device_is_not_waited_for(world: World) -> None:
     await world.keeper.prepare_encrypted(ROOM)
     assert world.given() == [(TH, "PHONE")] and devices_without_key(world.client, ROOM) == []
 
+
+async def test_the_bot_uploads_one_time_keys_again_once_all_were_claimed(tmp_path: Path) -> None:
+    client = KeyedClient("http://homeserver.invalid", BOT, device_id="BOTDEVICE", store_path=str(tmp_path),
+                         config=AsyncClientConfig(encryption_enabled=True, store=SqliteStore, store_sync_tokens=False))
+    client.restore_login(BOT, "BOTDEVICE", "token")
+    try:
+        assert client.olm is not None
+        client.olm.account.shared = True  # its identity keys and a full set of one-time keys went up
+        for count, batch in ((50, "s1"), (0, "s2")):  # then every one of them was claimed before a sync
+            response = SyncResponse.from_dict({"next_batch": batch,
+                                               "device_one_time_keys_count": {"signed_curve25519": count}})
+            assert isinstance(response, SyncResponse)
+            await client.receive_response(response)
+        assert client.should_upload_keys and client.olm.uploaded_key_count == 0
+    finally:
+        await client.close()
