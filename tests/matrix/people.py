@@ -40,6 +40,7 @@ class Person:
                                                            store_sync_tokens=False, request_timeout=60))
         self.events: list[tuple[str, Any]] = []  # (room id, event) in the order received, decrypted
         self.invites: dict[str, dict[str, Any]] = {}  # room id -> the invite member event's source
+        self._unreachable: set[tuple[str, str]] = set()  # devices no room key could be given to in time
 
     async def login(self) -> Person:
         self.client.restore_login(self.account.user_id, self.account.device_id, self.account.access_token)
@@ -55,6 +56,10 @@ class Person:
         response = await client.sync(timeout=timeout_ms, since=client.next_batch or None,
                                      sync_filter={"room": {"timeline": {"limit": 100}}})
         assert isinstance(response, SyncResponse), response
+        # nio reads a one-time key count of 0 as no count and then never uploads keys again (a device
+        # whose keys were all claimed would stay out of reach for good); a phone's app uploads more.
+        if response.device_key_count.signed_curve25519 == 0 and client.olm is not None:
+            client.olm.uploaded_key_count = 0
         for room_id, info in response.rooms.join.items():
             for event in info.timeline.events:
                 self.events.append((room_id, event))
@@ -118,7 +123,50 @@ class Person:
         response = await self.client.room_invite(room_id, user_id)
         assert not hasattr(response, "status_code") or response.status_code is None, response
 
+    async def share_room_key(self, room_id: str, budget: float = 5.0) -> None:
+        """Before a send into an encrypted room: its group session given to every device of its members,
+        as a phone's app does. nio shares it once, skips a device whose one-time key claim came back
+        empty (Synapse on PostgreSQL hands one of two concurrent claimers nothing; a device may not have
+        uploaded keys yet) and marks it shared, so that device could never read what this person says.
+        Here the claim is made again, the same session given to the devices still without it, for up to
+        `budget` seconds; then the send goes on (a lost message is then what a benchmark counts), and
+        that device is offered the session once per later send, without waiting for it again."""
+        client = self.client
+        room = client.rooms[room_id]
+        if not room.encrypted or client.olm is None:
+            return
+        if not room.members_synced:
+            await client.joined_members(room_id)
+        if client.should_query_keys:
+            await client.keys_query()
+        deadline = time.monotonic() + budget
+        first = True
+        while True:
+            if client.olm.should_share_group_session(room_id):
+                await client.share_group_session(room_id, ignore_unverified_devices=True)
+            session = client.olm.outbound_group_sessions[room_id]
+            self._unreachable -= session.users_shared_with
+            missing = self._without_key(room_id)
+            waiting = [device for device in missing if device not in self._unreachable]
+            if not missing or (not waiting and not first) or time.monotonic() > deadline:
+                self._unreachable.update(waiting)
+                return
+            first = False
+            session.shared = False  # nio's next share gives this same session to those without it
+            if waiting:
+                await asyncio.sleep(0.25)
+
+    def _without_key(self, room_id: str) -> list[tuple[str, str]]:
+        client = self.client
+        assert client.olm is not None
+        session = client.olm.outbound_group_sessions[room_id]
+        return [(user, device.id) for user in client.rooms[room_id].users
+                for device in client.device_store.active_user_devices(user)
+                if device.id != client.device_id and (user, device.id) not in session.users_shared_with
+                and (user, device.id) not in session.users_ignored and not client.olm.is_device_blacklisted(device)]
+
     async def send(self, room_id: str, content: dict[str, Any], event_type: str = "m.room.message") -> str:
+        await self.share_room_key(room_id)
         response = await self.client.room_send(room_id, event_type, content, ignore_unverified_devices=True)
         assert isinstance(response, RoomSendResponse), response
         return response.event_id
@@ -178,12 +226,7 @@ class Person:
             return await self.send(room_id, content, "m.reaction")
         # nio sends reactions in clear; Element encrypts them: do what Element does.
         client = self.client
-        if not client.rooms[room_id].members_synced:
-            await client.joined_members(room_id)
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.olm.should_share_group_session(room_id):
-            await client.share_group_session(room_id, ignore_unverified_devices=True)
+        await self.share_room_key(room_id)
         event_type, encrypted_content = client.encrypt(room_id, "m.reaction", content)
         method, path, data = Api.room_send(client.access_token, room_id, event_type, encrypted_content,
                                            f"react-{time.monotonic_ns()}")

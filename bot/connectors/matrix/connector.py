@@ -45,7 +45,7 @@ from bot.connectors.matrix.model import (
 from bot.connectors.matrix.receiving import Receiver
 from bot.connectors.matrix.sending import DirectChats, Sender
 from bot.connectors.matrix.session import MatrixStartError, SessionPaths, open_session
-from bot.connectors.matrix.trust import DeviceTrustKeeper
+from bot.connectors.matrix.trust import KEYS_GRACE, DeviceTrustKeeper
 from handlers.ports import DirectorySource
 
 __all__ = ["CURSOR", "DeviceInfo", "FindDelivery", "MatrixConnector", "SecurityEvent", "SecurityHook",
@@ -79,6 +79,7 @@ class MatrixConnector:
         rate_wait_budget: float = 45.0,
         room_wait: float = 60.0,
         unverified_retry: float = 300.0,
+        keys_grace: float = KEYS_GRACE,
         start_timeout: float = 120.0,
     ) -> None:
         if password is None and access_token is None:
@@ -91,7 +92,7 @@ class MatrixConnector:
         self._start_timeout = start_timeout
         self.session = Session(user_id, SessionPaths(Path(store_path)), on_security=on_security,
                                rate_wait_budget=rate_wait_budget, room_wait=room_wait)
-        self.trust = DeviceTrustKeeper(self.session, device_trust, unverified_retry)
+        self.trust = DeviceTrustKeeper(self.session, device_trust, unverified_retry, keys_grace)
         self.direct = DirectChats(self.session, directory)
         self.sender = Sender(self.session, self.trust, self.direct)
         self.receiver = Receiver(self.session, directory, find_delivery)

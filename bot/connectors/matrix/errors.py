@@ -4,7 +4,8 @@
                        retry_after_ms, whichever asks to wait longer
     TransientFailure   5xx, a refused connection, an expired session (the connector logs in again),
                        an encrypted room whose keys could not be shared yet, an unverified device
-                       blocking a send under the "verified" policy (UnverifiedDevices)
+                       blocking a send under the "verified" policy (UnverifiedDevices), a member's
+                       device the room key could not be given to yet (DevicesWithoutKeys)
     UnknownOutcome     a send that timed out or lost its connection after the request went out:
                        retried with the same transaction id, which the homeserver de-duplicates
     PermanentFailure   any other 4xx (M_FORBIDDEN, M_NOT_FOUND, M_TOO_LARGE, M_BAD_JSON, ...)
@@ -42,6 +43,25 @@ class UnverifiedDevices(TransientFailure):
         self.room_id = room_id
         names = ", ".join(f"{user} {device}" for user, device in devices)
         super().__init__(self.CODE, f"in {room_id}: {names}", retry_after=retry_after)
+
+
+class DevicesWithoutKeys(TransientFailure):
+    """An encrypted room holds a member's device the bot could not give the room key to yet (no
+    one-time key could be claimed for it: it has just logged in, its keys ran out, or the claim raced
+    another client's). A copy sent now could never be read on that device, so the send waits; the
+    keeper (trust.DeviceTrustKeeper) holds it back only for a short grace per device, so waiting this
+    way never uses up the delivery's attempts."""
+
+    CODE = "devices-without-keys"
+
+    def __init__(self, devices: list[tuple[str, str]], room_id: str, retry_after: float) -> None:
+        self.devices = tuple(devices)
+        self.room_id = room_id
+        names = ", ".join(f"{user} {device}" for user, device in devices)
+        super().__init__(self.CODE, f"in {room_id}: {names}", retry_after=retry_after)
+
+    def retried_after(self, attempt: int, max_attempts: int) -> bool:
+        return True  # bounded by the keeper's grace, not by the attempts
 
 
 class SessionExpired(TransientFailure):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nio import AsyncClient, AsyncClientConfig, LoginResponse, WhoamiResponse
+from nio import AsyncClient, AsyncClientConfig, LoginResponse, SyncResponse, WhoamiResponse
 from nio.store import SqliteStore
 
 from bot.connectors.matrix.errors import SessionExpired, from_response
@@ -84,7 +84,18 @@ class KeyedClient(AsyncClient):
     """An AsyncClient whose encrypted events carry the outbox key outside the ciphertext too: another
     device of the bot (the standby after a failover) may hold no room key for them, yet must find an
     earlier send by its key. The key is random and says nothing about the content. So do the ids of the
-    photos sent with a text (FILES_FIELD): any device of the bot can then take them back with it."""
+    photos sent with a text (FILES_FIELD): any device of the bot can then take them back with it.
+
+    It also uploads one-time keys again once all were claimed: nio reads a count of 0 in a sync as no
+    count at all and keeps the last one, so a burst of claims between two syncs (many people starting
+    to write to the bot at once) would leave the bot with no one-time key for good, and nobody could
+    start an Olm session with it, so nobody could give it the room keys of what they write."""
+
+    async def receive_response(self, response: Any) -> None:
+        await super().receive_response(response)
+        if (isinstance(response, SyncResponse) and self.olm is not None
+                and response.device_key_count.signed_curve25519 == 0):
+            self.olm.uploaded_key_count = 0  # should_upload_keys: then the upkeep uploads a full set
 
     def encrypt(self, room_id: str, message_type: str, content: dict[Any, Any]) -> tuple[str, dict[str, Any]]:
         kind, encrypted = super().encrypt(room_id, message_type, content)

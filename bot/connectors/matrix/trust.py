@@ -8,12 +8,24 @@ Device trust (config device_trust):
             until an admin runs verify_device or blacklist_device; the hook alerts the admins once
             per device. If nobody decides before the worker's attempts run out, the delivery fails
             and its originator is told (the worker's usual path).
+
+Room keys reach every member device the policy lets in. nio shares a room's group session once and
+skips a device it could not claim a one-time key for (just logged in, its keys ran out, or the claim
+raced another client's: Synapse on PostgreSQL then hands one of two concurrent claimers nothing), yet
+marks the session shared and never tries that device again. So before every encrypted send the keeper
+gives the current session to each member device still without it (`devices_without_key`), claiming
+again for those with no Olm session, a few times within the send; a device still out of reach holds
+the send back (DevicesWithoutKeys, retried) for `keys_grace` seconds, so that no copy goes where one of
+its readers' devices could never decrypt it; after that the send goes on and the log names the device,
+which is offered the session again at every later send.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from nio import AsyncClient, ErrorResponse, JoinedMembersResponse, KeysQueryResponse
@@ -21,19 +33,32 @@ from nio.crypto import TrustState
 
 from bot.config.connectors import DeviceTrust
 from bot.connectors.matrix.core import Session
-from bot.connectors.matrix.errors import UnverifiedDevices, from_response
+from bot.connectors.matrix.errors import DevicesWithoutKeys, UnverifiedDevices, from_response
 from bot.connectors.matrix.model import TRUST_NAMES, DeviceInfo, SecurityEvent, SecurityKind
 from bot.connectors.errors import NotConnected, PermanentFailure
 
 log = logging.getLogger(__name__)
 
+KEYS_GRACE = 60.0  # seconds a send waits for a member device the room key cannot be given to yet
+KEYS_RETRY = 5.0  # seconds before a send held back that way is tried again
+# Pauses between the claim-and-share rounds within one send: a claim that raced another client's
+# succeeds a moment later; a device that has just logged in uploads its one-time keys within seconds.
+CLAIM_PAUSES = (0.25, 1.0)
+
 
 class DeviceTrustKeeper:
     def __init__(self, session: Session, policy: DeviceTrust = DeviceTrust.TOFU,
-                 unverified_retry: float = 300.0) -> None:
+                 unverified_retry: float = 300.0, keys_grace: float = KEYS_GRACE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._session = session
         self.policy = policy
         self._unverified_retry = unverified_retry
+        self.keys_grace = keys_grace
+        self.claim_pauses: tuple[float, ...] = CLAIM_PAUSES
+        self._clock = clock
+        # (room, user, device) -> when the device was first found without the room's key
+        self._keyless_since: dict[tuple[str, str, str], float] = {}
+        self._told_keyless: set[tuple[str, str, str]] = set()  # (session id, user, device) logged once
         # Serialises key uploads, queries, claims and group session shares: two sends must never claim
         # keys for the same device.
         self._lock = asyncio.Lock()
@@ -103,11 +128,80 @@ class DeviceTrustKeeper:
             await self._refuse_unverified(room_id)
         async with self._lock:
             if client.olm.should_share_group_session(room_id) and room_id not in client.sharing_session:
-                response = await self._session.call(
-                    client.share_group_session(room_id, ignore_unverified_devices=self.ignore_unverified),
-                    "share keys", request_sent=False)
-                if isinstance(response, ErrorResponse):
-                    raise from_response(response, "share keys")
+                await self._share(room_id)
+        await self._give_the_rest(room_id)
+
+    async def _share(self, room_id: str) -> None:
+        """nio's share: one-time keys claimed for devices without an Olm session, then the room's
+        group session (the current one if it is not marked shared, else a new one) to every member
+        device not given it yet. Called with the lock held."""
+        client = self._session.client
+        assert client is not None
+        try:
+            response = await self._session.call(
+                client.share_group_session(room_id, ignore_unverified_devices=self.ignore_unverified),
+                "share keys", request_sent=False)
+        except BaseException:
+            # nio sets its "sharing" mark before claiming keys and clears it only after: a claim that
+            # raised (a timeout) leaves it behind, and every later send into the room would wait on it.
+            stale = client.sharing_session.pop(room_id, None)
+            if stale is not None:
+                stale.set()
+            raise
+        if isinstance(response, ErrorResponse):
+            raise from_response(response, "share keys")
+
+    async def _give_the_rest(self, room_id: str) -> None:
+        """The room's current group session given to every member device still without it; a reader's
+        device still out of reach after the rounds holds the send back within its grace."""
+        client = self._session.client
+        assert client is not None and client.olm is not None
+        missing: list[Any] = []
+        for pause in (*self.claim_pauses, None):
+            async with self._lock:
+                missing = devices_without_key(client, room_id)
+                session = client.olm.outbound_group_sessions.get(room_id)
+                if missing and session is not None and room_id not in client.sharing_session:
+                    # nio's own meaning of "shared" (its receive_response): given to every member
+                    # device. Not shared, nio's next share gives this same session to those without
+                    # it, claiming keys for them, and leaves the others be.
+                    session.shared = False
+                    await self._share(room_id)
+                    missing = devices_without_key(client, room_id)
+            if pause is None or not self._waiting(room_id, missing):
+                break
+            await asyncio.sleep(pause)
+        self._hold_or_go(room_id, missing)
+
+    def _waiting(self, room_id: str, missing: list[Any]) -> bool:
+        """Whether a reader's device without the key is still within its grace (then it is worth
+        claiming again within this send; past it, one round per send is enough)."""
+        now = self._clock()
+        return any(now - self._keyless_since.get((room_id, d.user_id, d.id), now) < self.keys_grace
+                   for d in missing if d.user_id != self._session.user_id)
+
+    def _hold_or_go(self, room_id: str, missing: list[Any]) -> None:
+        client = self._session.client
+        assert client is not None and client.olm is not None
+        now = self._clock()
+        keys = {(room_id, d.user_id, d.id) for d in missing}
+        for key in [k for k in self._keyless_since if k[0] == room_id and k not in keys]:
+            del self._keyless_since[key]  # given the key since: a later loss of it starts a new grace
+        # The bot's own other devices (the standby instance) are not readers: never held back for.
+        readers = [d for d in missing if d.user_id != self._session.user_id]
+        waiting = [d for d in readers
+                   if now - self._keyless_since.setdefault((room_id, d.user_id, d.id), now) < self.keys_grace]
+        if waiting:
+            log.info("Matrix: %d device(s) in %s have no room key yet; the send waits", len(waiting), room_id)
+            raise DevicesWithoutKeys([(d.user_id, d.id) for d in waiting], room_id, retry_after=KEYS_RETRY)
+        session = client.olm.outbound_group_sessions.get(room_id)
+        for device in readers:
+            told = (session.id if session is not None else "", device.user_id, device.id)
+            if told not in self._told_keyless:
+                self._told_keyless.add(told)
+                log.warning("Matrix: %s's device %s in %s could not be given the room key for %.0fs (no one-time "
+                            "key to claim); sending without it: that device cannot read what is sent now",
+                            device.user_id, device.id, room_id, self.keys_grace)
 
     async def _refuse_unverified(self, room_id: str) -> None:
         client = self._session.client
@@ -178,6 +272,27 @@ class DeviceTrustKeeper:
                 response = await self._session.call(client.keys_query(), "keys", request_sent=False)
                 if not isinstance(response, KeysQueryResponse):
                     raise from_response(response, "keys")
+
+
+def devices_without_key(client: AsyncClient, room_id: str) -> list[Any]:
+    """The devices of the room's members (joined or invited) that the room's current outbound group
+    session was not given to, apart from those left out on purpose: the client's own device and
+    blacklisted devices (nio's users_ignored). Empty while the room has no outbound session."""
+    assert client.olm is not None
+    session = client.olm.outbound_group_sessions.get(room_id)
+    room = client.rooms.get(room_id)
+    if session is None or room is None:
+        return []
+    found = []
+    for user_id in room.users:
+        for device in client.device_store.active_user_devices(user_id):
+            key = (user_id, device.id)
+            if device.id == client.device_id or key in session.users_shared_with or key in session.users_ignored:
+                continue
+            if client.olm.is_device_blacklisted(device):
+                continue
+            found.append(device)
+    return found
 
 
 def _ignore_one(client: AsyncClient, device: Any) -> bool:
