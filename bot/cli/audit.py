@@ -98,7 +98,7 @@ def register(subparsers: Any, load_context: LoadContext, common: argparse.Argume
                                                            "exit 1 naming the first bad entry")
     p.add_argument("--workers", type=int, default=None, help="processes to scan with (default: one per CPU "
                                                              "for large logs)")
-    p.set_defaults(handler=runs(cmd_verify, load_context))
+    p.set_defaults(handler=runs(cmd_verify, load_context), existing_database=True)
 
     p = actions.add_parser("export", parents=parents, help="decrypt entries for an auditor (JSON lines or CSV); "
                                                            "the export is itself recorded")
@@ -110,19 +110,19 @@ def register(subparsers: Any, load_context: LoadContext, common: argparse.Argume
     p.add_argument("--recipient", help="entries with a recipient containing this text")
     p.add_argument("--purpose", help="why you export (recorded with the export)")
     p.add_argument("--output", "-o", default="-", help="file to write (created 0600), or - for stdout")
-    p.set_defaults(handler=runs(cmd_export, load_context))
+    p.set_defaults(handler=runs(cmd_export, load_context), existing_database=True)
 
     p = actions.add_parser("show", parents=parents, help="the trail of one item: who received what, when, "
                                                          "how and why (recorded as a consultation)")
     p.add_argument("reference", type=_reference, help="an item, e.g. A-2026-0042")
     p.add_argument("--purpose", help="why you look (recorded)")
-    p.set_defaults(handler=runs(cmd_show, load_context))
+    p.set_defaults(handler=runs(cmd_show, load_context), existing_database=True)
 
     p = actions.add_parser("erase", parents=parents, help="destroy one case's key: its content becomes "
                                                           "unreadable everywhere; the log still verifies")
     p.add_argument("reference", type=_reference, help="an item, e.g. A-2026-0042")
     p.add_argument("--reason", required=True, type=_reason, help="why (recorded with the erasure)")
-    p.set_defaults(handler=runs(cmd_erase, load_context))
+    p.set_defaults(handler=runs(cmd_erase, load_context), existing_database=True)
 
 
 def cmd_verify(args: argparse.Namespace, ctx: AuditContext) -> int:
