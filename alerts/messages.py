@@ -111,6 +111,31 @@ class MessageKind(enum.Enum):
     APPROVAL = "approval"      # asking an approver to release a held item (alerts.release); Telegram adds a button
 
 
+class Disclosure(enum.Enum):
+    """Why an outbox row carries its item's content to its reader: the item itself, or what someone
+    wrote on it that the bot passes on. A row that has one is audited when it is sent, as a copy is
+    (an entry `delivery`: whom it reached, by which chat, the platform's message id, and this)."""
+
+    COPY = "copy"              # the item itself: a first copy, a correction's, one handed to a backup
+    FORWARD = "forward"        # the item passed on by /forward (or /consent)
+    FEEDBACK = "feedback"      # a recipient's /reply, relayed to the originator
+    UPDATE = "update"          # the originator's /reply, relayed to the recipients
+    CLOSURE = "closure"        # the outcome written on /close, told to the recipients and the originator
+    ESCALATION = "escalation"  # an escalation to a recipient's backup with the item itself
+    APPROVAL = "approval"      # a held item shown to an approver (two-person release)
+
+
+# Kinds whose every row carries its item's content, whatever it says (rows enqueued before rows named
+# their Disclosure among them): a copy, relayed feedback, an approval request.
+_DISCLOSED_BY_KIND = {MessageKind.DELIVERY: Disclosure.COPY, MessageKind.FEEDBACK: Disclosure.FEEDBACK,
+                      MessageKind.APPROVAL: Disclosure.APPROVAL}
+
+
+def disclosure_of(kind: MessageKind, disclosure: Disclosure | None) -> Disclosure | None:
+    """What a row of `kind` that names `disclosure` (or none) discloses of its item; None: nothing."""
+    return disclosure if disclosure is not None else _DISCLOSED_BY_KIND.get(kind)
+
+
 # The kinds that are platform actions, not texts: the delivery worker hands each to the Operation the
 # runtime registered for it (bot/runtime/app.py), and sets aside one it has none for, never posting it.
 PLATFORM_ACTIONS = frozenset({MessageKind.MEMBERSHIP, MessageKind.DEVICE, MessageKind.REMOVAL, MessageKind.SUPERSEDE})
@@ -187,3 +212,6 @@ class OutboundMessage:
     # The people this message asks to act (a delivery, a reminder, an escalation): each platform makes
     # it notify them (on Matrix, a mention). Empty: a message to read, which need not notify.
     attention: tuple[UserRef, ...] = ()
+    # Whether, and why, it carries the item's content (see Disclosure); None: nothing of it, or what
+    # its kind says (disclosure_of). Set by whoever writes the text from the item.
+    disclosure: Disclosure | None = None

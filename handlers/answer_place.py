@@ -23,7 +23,7 @@ from alerts.caveat_rules import ENCRYPTED_ONLY, private_answer, shared_chat
 from alerts.caveats import Caveat, Tlp
 from alerts.directory import Directory
 from alerts.identity import Platform, UserRef
-from alerts.messages import MessageKind, OutboundMessage
+from alerts.messages import Disclosure, MessageKind, OutboundMessage
 from alerts.routing import Destination
 from alerts.routing_places import direct_place
 from alerts.times import UTC, contact_zone
@@ -90,11 +90,13 @@ def messages_about(directory: Directory, contact_id: str, caveat: Caveat, refere
                    new_key: Callable[[], str], *, kind: MessageKind = MessageKind.NOTICE,
                    encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY,
                    platforms: AbstractSet[Platform] | None = None, protect_content: bool = False,
-                   key: str | None = None, attachments: tuple[str, ...] = ()) -> list[OutboundMessage]:
+                   key: str | None = None, attachments: tuple[str, ...] = (),
+                   disclosure: Disclosure | None = None) -> list[OutboundMessage]:
     """The outbox rows telling the contact `text` about the item `reference`: `text` in the direct
     chat direct_place allows, and a content-free notice in their usual chat when that is elsewhere,
     or when no chat of theirs may carry it. [] for someone not (or no longer) reachable at all: nothing
-    is queued for a platform the bot does not run."""
+    is queued for a platform the bot does not run. `disclosure`: what of the item `text` carries
+    (alerts.messages.Disclosure), audited when it is sent; never the notice's."""
     contact = directory.contacts.get(contact_id)
     if contact is None:
         return []
@@ -106,6 +108,7 @@ def messages_about(directory: Directory, contact_id: str, caveat: Caveat, refere
         found.append(OutboundMessage(key=key or new_key(), kind=kind, destination=place.destination, text=text,
                                      reference=reference, contact=contact_id, protect_content=protect_content,
                                      attachments=attachments,  # with the content; never with the notice
+                                     disclosure=disclosure,
                                      attention=contact.identities if kind in ASKS_TO_ACT else ()))
     if place.notice is not None:
         found.append(OutboundMessage(

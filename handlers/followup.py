@@ -39,7 +39,7 @@ from alerts.lifecycle import (
 )
 from alerts.identity import Platform
 from alerts.reachability import reachable, why_unreachable
-from alerts.messages import MessageKind, OutboundMessage
+from alerts.messages import Disclosure, MessageKind, OutboundMessage
 from alerts.render import (
     erased_line,
     mine_received_line,
@@ -135,19 +135,21 @@ def title(ctx: CommandContext, contact_id: str) -> str:
 
 
 def notify(ctx: CommandContext, contact_id: str, kind: MessageKind, record: ItemRecord, text: str,
-           *, protect_content: bool = False, attachments: tuple[str, ...] = ()) -> bool:
+           *, protect_content: bool = False, attachments: tuple[str, ...] = (),
+           disclosure: Disclosure | None = None) -> bool:
     """Queue `text` about the item for the contact's direct chat, where the item's caveat lets it
     go (handlers.answer_place.messages_about); False when they are not (or no longer) reachable."""
     caveat = record.item.caveat
     found = messages_about(ctx.directory, contact_id, caveat, str(record.item.reference), text, ctx.new_key,
                            kind=kind, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms,
-                           protect_content=protect_content, attachments=attachments)
+                           protect_content=protect_content, attachments=attachments, disclosure=disclosure)
     ctx.uow.outbox.enqueue_many(found)
     return bool(found)
 
 
 def relay_to_recipients(ctx: CommandContext, record: ItemRecord, kind: MessageKind,
-                        text: Callable[[str], str], attachments: tuple[str, ...] = ()) -> tuple[str, ...]:
+                        text: Callable[[str], str], attachments: tuple[str, ...] = (),
+                        disclosure: Disclosure | None = None) -> tuple[str, ...]:
     """Queue `text(zone)` to every recipient where their delivery went (a place the caveat allowed),
     once per place: recipients who share a room get one post there, as with the item itself. The
     zone is the recipient's in their direct chat, UTC in a room (alerts.times)."""
@@ -164,7 +166,7 @@ def relay_to_recipients(ctx: CommandContext, record: ItemRecord, kind: MessageKi
             key=ctx.new_key(), kind=kind, destination=destination,
             text=text(zone_at(ctx.directory, delivery.contact, destination)),
             reference=str(item.reference), contact=delivery.contact, protect_content=item.caveat.protect_content,
-            attachments=attachments,
+            attachments=attachments, disclosure=disclosure,
         )
         # Someone away reads it where their delegate stands in (handlers/away.py), as with new items.
         ctx.uow.outbox.enqueue(divert_delivery(ctx, item, message, audience)[0])
@@ -273,7 +275,8 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
     files = ctx.message.attachment_ids()  # filed under the item by find_item, with the reply's text
     if me == item.originator:
         contacts = relay_to_recipients(ctx, record, MessageKind.FEEDBACK, lambda zone: render_feedback(
-            item, title(ctx, me), text, from_originator=True, closure=record.closure, zone=zone), files)
+            item, title(ctx, me), text, from_originator=True, closure=record.closure, zone=zone), files,
+            Disclosure.UPDATE)
         ctx.audit(AuditAction.FEEDBACK, recipients=contacts, reference=str(reference), caveat=item.caveat.label(),
                   detail={"direction": UPDATE_TO_RECIPIENTS, "text": text})
         ctx.answer(f"Your update on {reference} goes to {_recipients(len(contacts))}.{closed}")
@@ -286,7 +289,7 @@ def reply(ctx: CommandContext, reference: Reference, text: str) -> None:
     relayed = render_feedback(item, title(ctx, me) + _for(ctx, delivery, on_behalf), text, from_originator=False,
                               closure=record.closure, zone=contact_zone(ctx.directory, item.originator))
     if not notify(ctx, item.originator, MessageKind.FEEDBACK, record, relayed,
-                  protect_content=item.caveat.protect_content, attachments=files):
+                  protect_content=item.caveat.protect_content, attachments=files, disclosure=Disclosure.FEEDBACK):
         refuse(ctx, record, "reply", f"The originator of {reference} is no longer in the directory, so your "
                                      "feedback cannot be relayed. Tell a coordinator.")
         return
@@ -324,10 +327,13 @@ def close(ctx: CommandContext, reference: Reference, outcome: str) -> None:
     drop_waiting_reminders(ctx, str(reference), None, set(Track), "closed")
     ctx.uow.outbox.cancel(str(reference), FOLLOW_UPS, "closed")  # and those asked for by hand (/remind, /escalate)
     closed = render_closure(item, title(ctx, sender.id), outcome)
-    told = relay_to_recipients(ctx, record, MessageKind.NOTICE, lambda zone: closed)
+    # The outcome written is what the closer says of the item: audited as it reaches each reader.
+    outcome_told = Disclosure.CLOSURE if outcome else None
+    told = relay_to_recipients(ctx, record, MessageKind.NOTICE, lambda zone: closed, disclosure=outcome_told)
     if sender.id != item.originator:
         notify(ctx, item.originator, MessageKind.NOTICE, record,
-               render_closure(item, title(ctx, sender.id), outcome), protect_content=item.caveat.protect_content)
+               render_closure(item, title(ctx, sender.id), outcome), protect_content=item.caveat.protect_content,
+               disclosure=outcome_told)
     _refuse_pending_forwards(ctx, record)
     ctx.answer(f"Closed {reference}. {_recipients(len(told))} {'is' if len(told) == 1 else 'are'} told.")
 

@@ -53,7 +53,7 @@ from alerts.digest import render_digest
 from alerts.directory import Directory
 from alerts.identity import ChatRef, Platform
 from alerts.items import Reference
-from alerts.messages import Attachment, MessageKind, OutboundMessage
+from alerts.messages import Attachment, Disclosure, MessageKind, OutboundMessage
 from alerts.release import ReleasePolicy
 from alerts.reminder_policy import ReminderPolicy
 from alerts.reminder_render import owed_while_away, render_reminder
@@ -271,11 +271,13 @@ class ReminderService:
               texts: dict[str, str], now: datetime, report: TickReport) -> None:
         escalation = reminder.stage.escalation
         target, text, files = self._stand_in(uow, reminder, item, directory, texts.get(reminder.key, ""), now)
+        with_item = text != texts.get(reminder.key, "") and reminder.stage is Stage.BACKUP  # _backup_copy's
         found = messages_about(directory, target, item.caveat, item.reference, text,
                                lambda: reminder.key, key=reminder.key,
                                kind=MessageKind.ESCALATION if escalation else MessageKind.REMINDER,
                                encrypted_only=self._encrypted_only, platforms=self._platforms,
-                               protect_content=item.caveat.protect_content, attachments=files)
+                               protect_content=item.caveat.protect_content, attachments=files,
+                               disclosure=Disclosure.ESCALATION if with_item else None)
         if not found:  # no account on a platform the bot runs: noted once, and the next step goes on
             if uow.reminders.record(reminder, "unreachable", now):
                 report.unreachable += 1
@@ -294,8 +296,7 @@ class ReminderService:
                     "owed_by": reminder.contact, "due": reminder.due.isoformat(), "key": reminder.key,
                     **({"for": reminder.target} if target != reminder.target else {}),
                     **({"passed": reminder.passed.person} if reminder.passed is not None else {}),
-                    **({"with": "the item"} if text != texts.get(reminder.key, "") and reminder.stage is Stage.BACKUP
-                       else {}),
+                    **({"with": "the item"} if with_item else {}),
                     **({"attachments": str(len(files))} if files else {})},
         ))
         report.sent += 1

@@ -30,7 +30,7 @@ from alerts.directory import Contact, missing_arrangement
 from alerts.errors import RouteRefused
 from alerts.items import ItemState, Selector, SelectorKind
 from alerts.lifecycle import ForwardRequest, forward_step
-from alerts.messages import MessageKind, OutboundMessage
+from alerts.messages import Disclosure, MessageKind, OutboundMessage
 from alerts.render import render_consent_prompt, render_decision, render_delivery
 from alerts.times import local_or_none, zone_at
 from alerts.routing import Delivery, Route, RouteNeedsConfirmation
@@ -266,7 +266,7 @@ def _send(ctx: CommandContext, record: ItemRecord, route: Route, asker: str, pur
             key=keys[delivery.contact], kind=MessageKind.DELIVERY, destination=delivery.destination, text=text,
             reference=str(item.reference), contact=delivery.contact, protect_content=item.caveat.protect_content,
             attention=attention_of(ctx.directory, delivery.contact),
-            attachments=files,
+            attachments=files, disclosure=Disclosure.FORWARD,
         ))
     ctx.uow.outbox.enqueue_many([OutboundMessage(
         key=ctx.new_key(), kind=MessageKind.NOTICE, destination=notice.destination, reference=str(item.reference),

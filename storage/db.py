@@ -14,10 +14,11 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.engine import make_url
 
 # Execution option naming how a SQLite transaction begins; ignored by other databases.
@@ -27,6 +28,11 @@ READ_ONLY: dict[str, Any] = {SQLITE_BEGIN: "DEFERRED"}
 
 class DatabaseUnavailable(Exception):
     """The database file cannot be made or opened where the configuration puts it (one line)."""
+
+
+class NoDatabase(DatabaseUnavailable):
+    """open_existing: no database at the URL, or one that holds none of the bot's tables (one line,
+    naming it without its password). Nothing was created or changed."""
 
 BUSY_TIMEOUT_MS = 5000
 # PostgreSQL pool: see _postgres_engine.
@@ -51,6 +57,60 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
             parsed = parsed.set(drivername="postgresql+psycopg")
         return _postgres_engine(parsed, **kwargs)
     raise ValueError(f"unsupported database backend {backend!r}: use sqlite:///path or postgresql://")
+
+
+def shown_url(url: Any) -> str:
+    """`url` as it may be printed: its password, if any, as ***."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# The table Alembic keeps the schema's revision in: a database the bot ever migrated has it, with a row.
+_REVISION_TABLE = "alembic_version"
+
+
+def open_existing(url: str, **kwargs: Any) -> Engine:
+    """An engine for the database at `url` only when it is there and holds the bot's tables (migrated,
+    perhaps by an older version); NoDatabase otherwise, having created and changed nothing: for the
+    commands that read what is there. create_engine_for would make a missing SQLite file and its
+    folder, and its connections switch a file to WAL, so a SQLite file is looked at read-only first."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _require_sqlite_schema(Path(parsed.database or ""), shown_url(parsed))
+        return create_engine_for(url, **kwargs)
+    engine = create_engine_for(url, **kwargs)
+    try:
+        with engine.connect() as connection:
+            migrated = inspect(connection).has_table(_REVISION_TABLE) and connection.execute(
+                text(f"SELECT count(*) FROM {_REVISION_TABLE}")).scalar_one() > 0
+    except BaseException:
+        engine.dispose()
+        raise
+    if not migrated:
+        engine.dispose()
+        raise NoDatabase(_no_tables(shown_url(parsed)))
+    return engine
+
+
+def _no_tables(shown: str) -> str:
+    return f"the database {shown} holds none of liaison-bot's tables (a new or empty database, or another program's)"
+
+
+def _require_sqlite_schema(path: Path, shown: str) -> None:
+    if not path.is_file():
+        raise NoDatabase(f"no database at {shown} (no such file)")
+    if path.stat().st_size == 0:  # what SQLite makes of a path it is given: an empty database
+        raise NoDatabase(_no_tables(shown))
+    try:
+        # Read-only, by URI: nothing is written to the file, and a file that vanished meanwhile is not made.
+        with closing(sqlite3.connect(f"{path.resolve().as_uri().replace('file://', 'file:', 1)}?mode=ro",
+                                     uri=True)) as db:
+            tables = db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                (_REVISION_TABLE,)).fetchone()[0]
+            migrated = bool(tables) and db.execute(f"SELECT count(*) FROM {_REVISION_TABLE}").fetchone()[0] > 0
+    except sqlite3.DatabaseError as error:  # not a database file, or one that cannot be read
+        raise NoDatabase(f"the database {shown} cannot be read: {error}") from None
+    if not migrated:
+        raise NoDatabase(_no_tables(shown))
 
 
 def _postgres_engine(url: Any, **kwargs: Any) -> Engine:

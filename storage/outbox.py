@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Integer, Select, and_, bindparam, case, delet
 
 from alerts.clock import Clock
 from alerts.identity import ChatRef, MessageRef, Platform, UserRef
-from alerts.messages import Attachment, MessageKind, OutboundMessage, SentMessage
+from alerts.messages import Attachment, Disclosure, MessageKind, OutboundMessage, SentMessage
 from alerts.routing import Destination
 from handlers.ports import Cancelled, OutboxEntry
 from storage.content import json_plaintext, open_json, outbox_aad, outbox_file_aad, seal_json
@@ -151,6 +151,7 @@ class LeasedMessage:
     attachments: tuple[str, ...] = ()
     attention: tuple[UserRef, ...] = ()
     files: tuple[Attachment, ...] = ()  # OutboundMessage.files, opened from their rows
+    disclosure: Disclosure | None = None
 
     @property
     def message(self) -> OutboundMessage:
@@ -167,6 +168,7 @@ class LeasedMessage:
             attachments=self.attachments,
             attention=self.attention,
             files=self.files,
+            disclosure=self.disclosure,
         )
 
 
@@ -190,9 +192,12 @@ class SqlOutbox:
         rows = []
         files: list[dict[str, object]] = []
         for message in messages:
-            # Whom it asks to act, and which files go with it, are sealed with the text.
+            # Whom it asks to act, which files go with it and what of its item it discloses are sealed
+            # with the text.
             attention = [str(user) for user in message.attention]
-            cache_key = (message.text, *attention, "|", *message.attachments, "|", str(len(message.files)))
+            disclosure = message.disclosure.value if message.disclosure is not None else ""
+            cache_key = (message.text, *attention, "|", *message.attachments, "|", str(len(message.files)),
+                         "|", disclosure)
             plaintext = plaintexts.get(cache_key)
             if plaintext is None:
                 content: dict[str, object] = {"text": message.text}
@@ -202,6 +207,8 @@ class SqlOutbox:
                     content["attachments"] = list(message.attachments)
                 if message.files:  # how many: a row whose files are not all there is never sent without them
                     content["files"] = len(message.files)
+                if disclosure:
+                    content["disclosure"] = disclosure
                 plaintext = plaintexts[cache_key] = json_plaintext(content)
             files.extend(self._file_rows(message, now))
             reply_to = message.reply_to
@@ -505,6 +512,7 @@ class SqlOutbox:
             attachments=tuple(content.get("attachments", ())),
             attention=tuple(UserRef.parse(user) for user in content.get("attention", ())),
             files=self._files(row.key, int(content["files"]), row.reference) if content.get("files") else (),
+            disclosure=Disclosure(content["disclosure"]) if content.get("disclosure") else None,
         )
 
 

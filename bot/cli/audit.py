@@ -98,7 +98,7 @@ def register(subparsers: Any, load_context: LoadContext, common: argparse.Argume
                                                            "exit 1 naming the first bad entry")
     p.add_argument("--workers", type=int, default=None, help="processes to scan with (default: one per CPU "
                                                              "for large logs)")
-    p.set_defaults(handler=runs(cmd_verify, load_context))
+    p.set_defaults(handler=runs(cmd_verify, load_context), existing_database=True)
 
     p = actions.add_parser("export", parents=parents, help="decrypt entries for an auditor (JSON lines or CSV); "
                                                            "the export is itself recorded")
@@ -110,19 +110,19 @@ def register(subparsers: Any, load_context: LoadContext, common: argparse.Argume
     p.add_argument("--recipient", help="entries with a recipient containing this text")
     p.add_argument("--purpose", help="why you export (recorded with the export)")
     p.add_argument("--output", "-o", default="-", help="file to write (created 0600), or - for stdout")
-    p.set_defaults(handler=runs(cmd_export, load_context))
+    p.set_defaults(handler=runs(cmd_export, load_context), existing_database=True)
 
     p = actions.add_parser("show", parents=parents, help="the trail of one item: who received what, when, "
                                                          "how and why (recorded as a consultation)")
     p.add_argument("reference", type=_reference, help="an item, e.g. A-2026-0042")
     p.add_argument("--purpose", help="why you look (recorded)")
-    p.set_defaults(handler=runs(cmd_show, load_context))
+    p.set_defaults(handler=runs(cmd_show, load_context), existing_database=True)
 
     p = actions.add_parser("erase", parents=parents, help="destroy one case's key: its content becomes "
                                                           "unreadable everywhere; the log still verifies")
     p.add_argument("reference", type=_reference, help="an item, e.g. A-2026-0042")
     p.add_argument("--reason", required=True, type=_reason, help="why (recorded with the erasure)")
-    p.set_defaults(handler=runs(cmd_erase, load_context))
+    p.set_defaults(handler=runs(cmd_erase, load_context), existing_database=True)
 
 
 def cmd_verify(args: argparse.Namespace, ctx: AuditContext) -> int:
@@ -146,9 +146,10 @@ def cmd_export(args: argparse.Namespace, ctx: AuditContext) -> int:
               "--since 2026-11-01 --until 2026-12-01", file=sys.stderr)
         return 1
     keyring = keyring_of(ctx)
+    checked = _checked(ctx, keyring, "exported")
     options = dict(since=args.since, until=args.until, reference=args.reference, country=args.country,
                    recipient=args.recipient, actor=ctx.actor, purpose=args.purpose, clock=ctx.clock,
-                   organisation_of=getattr(ctx, "organisation_of", None))
+                   organisation_of=getattr(ctx, "organisation_of", None), **checked)
     if args.output == "-":
         count = export(ctx.engine, keyring, sys.stdout, args.format, **options)
     else:
@@ -158,13 +159,28 @@ def cmd_export(args: argparse.Namespace, ctx: AuditContext) -> int:
         with out:
             count = export(ctx.engine, keyring, out, args.format, **options)
     print(f"exported {count} entries; the export is recorded in the audit log", file=sys.stderr)
-    return 0
+    return 0 if checked["verified"] else 1
 
 
 def cmd_show(args: argparse.Namespace, ctx: AuditContext) -> int:
-    entries = show(ctx.engine, keyring_of(ctx), args.reference, sys.stdout, actor=ctx.actor,
-                   purpose=args.purpose, clock=ctx.clock)
-    return 0 if entries else 1
+    keyring = keyring_of(ctx)
+    checked = _checked(ctx, keyring, "shown")
+    entries = show(ctx.engine, keyring, args.reference, sys.stdout, actor=ctx.actor,
+                   purpose=args.purpose, clock=ctx.clock, **checked)
+    return 0 if entries and checked["verified"] else 1
+
+
+def _checked(ctx: AuditContext, keyring: Keyring, done: str) -> dict[str, Any]:
+    """The log verified as `audit verify` does, before anything of it is shown or exported: when it
+    verifies, only what it covered is (`upto`: entries appended since wait for the next reading); when
+    it does not, one `error:` line says so first, and everything is written as stored (what an auditor
+    looking into it needs), the caller exiting 1. `verified` is recorded with the reading."""
+    report = verify(ctx.engine, keyring, ctx.witness_path)
+    if report.ok:
+        return {"upto": report.entries, "verified": True}
+    print(f"error: {report.summary()}; the entries {done} are as stored, and may have been altered: "
+          "`liaison-bot audit verify` names every finding", file=sys.stderr)
+    return {"upto": None, "verified": False}
 
 
 def cmd_erase(args: argparse.Namespace, ctx: AuditContext) -> int:

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from alerts.clock import Clock
 from bot.runtime.clock import SystemClock
 from bot.config.settings import Settings
 from bot.runtime.engine import engine_for
+from storage.db import DatabaseUnavailable, NoDatabase, shown_url
 from storage.migrate import upgrade
 
 
@@ -34,9 +36,12 @@ class OperatorContext:
 
 
 def context_loader(settings_from_args: Callable[[argparse.Namespace], Settings]) -> Callable[[argparse.Namespace], OperatorContext]:
+    """A command whose parser sets `existing_database` (the audit commands: they read what a database
+    holds) is refused, creating nothing, when the configuration points at none (storage.db.NoDatabase);
+    the others (`keys generate` on a new installation) make it."""
     def load(args: argparse.Namespace) -> OperatorContext:
         settings = settings_from_args(args)
-        engine = engine_for(settings)
+        engine = _existing(settings) if getattr(args, "existing_database", False) else engine_for(settings)
         upgrade(engine)
         return OperatorContext(
             engine=engine,
@@ -48,6 +53,28 @@ def context_loader(settings_from_args: Callable[[argparse.Namespace], Settings])
         )
 
     return load
+
+
+def _existing(settings: Settings) -> Engine:
+    """The database the settings name, when it is there; else DatabaseUnavailable in one line that
+    names it (without its password) and says where it is configured."""
+    where = f"nothing was created: check [storage] url in {settings.given}"
+    try:
+        return engine_for(settings, existing=True)
+    except NoDatabase as missing:
+        raise DatabaseUnavailable(f"{missing}; {where}") from None
+    except OperationalError as error:  # PostgreSQL: a database of that name not there, or no server
+        raise DatabaseUnavailable(f"{database_problem(error)} ({shown_url(settings.storage.url)}); {where}") from None
+
+
+def database_problem(error: Exception) -> str:
+    """The driver's own first line (no SQL, no parameters: they may hold content), and a hint."""
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    first = reason[0] if reason else type(error).__name__
+    hint = ""
+    if "locked" in first:
+        hint = " (another process holds it: is the bot, a restore or a sqlite3 shell using it?)"
+    return f"the database cannot be used: {first}{hint}"
 
 
 def new_private_file(path: str, example: str) -> TextIO | None:

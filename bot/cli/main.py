@@ -216,20 +216,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except OperationalError as error:
+        from bot.cli.context import database_problem
+
         print(f"error: {database_problem(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-
-
-def database_problem(error: Exception) -> str:
-    """The driver's own first line (no SQL, no parameters: they may hold content), and a hint."""
-    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
-    first = reason[0] if reason else type(error).__name__
-    hint = ""
-    if "locked" in first:
-        hint = " (another process holds it: is the bot, a restore or a sqlite3 shell using it?)"
-    return f"the database cannot be used: {first}{hint}"
 
 
 if __name__ == "__main__":

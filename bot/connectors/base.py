@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 from alerts.identity import MessageRef, Platform, UserRef
-from alerts.messages import Attachment, InboundMessage, MessageKind
+from alerts.messages import Attachment, Disclosure, InboundMessage, MessageKind
 from alerts.routing import Destination
 
 
@@ -26,6 +26,7 @@ class Outgoing:
     possible_repeat: bool = False  # an earlier attempt may have arrived (storage.outbox): say so, or check
     attachments: tuple[Attachment, ...] = ()  # photos and files to send with the text, with their bytes
     attention: tuple[UserRef, ...] = ()  # alerts.messages.OutboundMessage.attention
+    disclosure: Disclosure | None = None  # alerts.messages.OutboundMessage.disclosure
 
 
 # The first line of a send that may repeat an earlier one whose outcome was never recorded.

@@ -35,7 +35,7 @@ from alerts.caveat_rules import private_answer
 from alerts.clock import Clock
 from alerts.identity import Platform
 from alerts.items import Reference
-from alerts.messages import PLATFORM_ACTIONS, Attachment, MessageKind, OutboundMessage
+from alerts.messages import PLATFORM_ACTIONS, Attachment, MessageKind, OutboundMessage, disclosure_of
 from alerts.routing import Destination
 from alerts.supersede import superseded_line
 from bot.connectors.base import Connector, Outgoing
@@ -276,6 +276,7 @@ class DeliveryWorker:
                 possible_repeat=row.possible_repeat,
                 attachments=row.files + files,  # the row's own (charts), then its item's
                 attention=row.attention,
+                disclosure=row.disclosure,
             ))
         return messages, len(rows)
 
@@ -406,31 +407,49 @@ class DeliveryWorker:
                 uow.outbox.mark_sent(message.key, message_id, now, files=bool(message.attachments))
                 if message.kind is MessageKind.NOTICE and message.reference and _taken_back_with(message):
                     self._take_back_line(uow, records[message.reference], message, message_id, now)
-                if message.kind is not MessageKind.DELIVERY or not message.reference:
-                    continue
-                current = uow.items.mark_delivery(message.key, "sent", now, message_id)
-                record = records[message.reference]
-                if record is not None and record.erasure is None:
-                    if not current:  # not a copy of the current revision: of one corrected meanwhile?
-                        self._supersede_late(uow, record, message, message_id, now)
-                    elif record.withdrawal is not None:
-                        self._take_back(uow, record, message, message_id, now)
-                uow.audit.record(
-                    AuditEvent(
-                        action=AuditAction.DELIVERY,
-                        at=now,
-                        actor=BOT_ACTOR,
-                        recipients=(message.contact or "",),
-                        channel=str(message.destination),
-                        reference=message.reference,
-                        caveat=record.item.caveat.label() if record else None,
-                        purpose=record.item.draft.purpose if record else None,
-                        detail={"platform_message_id": message_id, "attempt": str(message.attempt)},
-                    )
-                )
+                if message.kind is MessageKind.DELIVERY and message.reference:
+                    current = uow.items.mark_delivery(message.key, "sent", now, message_id)
+                    record = records[message.reference]
+                    if record is not None and record.erasure is None:
+                        if not current:  # not a copy of the current revision: of one corrected meanwhile?
+                            self._supersede_late(uow, record, message, message_id, now)
+                        elif record.withdrawal is not None:
+                            self._take_back(uow, record, message, message_id, now)
+                self._audit_disclosure(uow, records, message, message_id, now)
             leased = self._lease_in(uow, limit, set(platforms))
             uow.commit()
         return leased
+
+    @staticmethod
+    def _audit_disclosure(uow, records: dict[str, ItemRecord | None], message: Outgoing,  # noqa: ANN001
+                          message_id: str, now: datetime) -> None:
+        """A sent row that carried its item's content (a copy, relayed feedback, an update, an outcome,
+        an escalation with the item, an approval request: alerts.messages.disclosure_of) is a
+        disclosure: whom it reached, by which chat, the platform's message id, and why (the item's
+        purpose, and what the row was). One entry per row, in the transaction that records its send."""
+        disclosure = disclosure_of(message.kind, message.disclosure)
+        if disclosure is None or not message.reference:
+            return
+        if message.reference not in records:  # read once per item and transaction, as the copies' are
+            try:
+                records[message.reference] = uow.items.get(Reference.parse(message.reference))
+            except ValueError:  # a reference that does not parse (a corrupt row): the entry says what it can
+                records[message.reference] = None
+        record = records[message.reference]
+        uow.audit.record(
+            AuditEvent(
+                action=AuditAction.DELIVERY,
+                at=now,
+                actor=BOT_ACTOR,
+                recipients=(message.contact or "",),
+                channel=str(message.destination),
+                reference=message.reference,
+                caveat=record.item.caveat.label() if record else None,
+                purpose=record.item.draft.purpose if record else None,
+                detail={"platform_message_id": message_id, "attempt": str(message.attempt),
+                        "kind": message.kind.value, "sent_as": disclosure.value},
+            )
+        )
 
     def _take_back(self, uow, record: ItemRecord, message: Outgoing, message_id: str,  # noqa: ANN001
                    now: datetime) -> None:

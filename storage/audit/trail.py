@@ -83,9 +83,13 @@ class TrailEntry:
 
 
 def read_entries(connection: Connection, keyring: Keyring, *, since: datetime | None = None,
-                 until: datetime | None = None, reference: str | None = None) -> Iterator[TrailEntry]:
-    """Entries in seq order, decrypted; what cannot be opened is marked, not raised."""
+                 until: datetime | None = None, reference: str | None = None,
+                 upto: int | None = None) -> Iterator[TrailEntry]:
+    """Entries in seq order, decrypted; what cannot be opened is marked, not raised. `upto`: none after
+    that seq (those a verification covered: entries appended since are left out)."""
     query = select(audit_entries).order_by(audit_entries.c.seq)
+    if upto is not None:
+        query = query.where(audit_entries.c.seq <= upto)
     if since is not None:
         query = query.where(audit_entries.c.recorded_at_us >= to_micros(since))
     if until is not None:
@@ -155,9 +159,11 @@ def _csv_cell(value: Any) -> str:
 def export(engine: Engine, keyring: Keyring, out: TextIO, fmt: str = "jsonl", *, since: datetime | None = None,
            until: datetime | None = None, reference: str | None = None, country: str | None = None,
            recipient: str | None = None, actor: str, purpose: str | None = None, clock: Clock | None = None,
-           organisation_of: Callable[[str], str | None] | None = None, channel: str = "cli") -> int:
+           organisation_of: Callable[[str], str | None] | None = None, channel: str = "cli",
+           upto: int | None = None, verified: bool | None = None) -> int:
     """Write the matching entries, decrypted, as JSON lines or CSV; records the export (made by way of
-    `channel`: the command line, or the web portal). Returns the count."""
+    `channel`: the command line, or the web portal). Returns the count. `upto` (read_entries) and
+    `verified`: what a verification of the log found just before, recorded with the export."""
     if fmt not in ("jsonl", "csv"):
         raise ValueError("format must be jsonl or csv")
     writer = csv.writer(out) if fmt == "csv" else None
@@ -169,7 +175,8 @@ def export(engine: Engine, keyring: Keyring, out: TextIO, fmt: str = "jsonl", *,
         with engine.connect() as connection:
             connection = connection.execution_options(**READ_ONLY)
             with connection.begin():
-                for entry in read_entries(connection, keyring, since=since, until=until, reference=reference):
+                for entry in read_entries(connection, keyring, since=since, until=until, reference=reference,
+                                          upto=upto):
                     if not _matches(entry, country, recipient, organisation_of):
                         continue
                     data = entry.to_dict()
@@ -186,21 +193,23 @@ def export(engine: Engine, keyring: Keyring, out: TextIO, fmt: str = "jsonl", *,
                    "until": until.isoformat() if until else None,
                    "reference": reference, "country": country, "recipient": recipient}
         detail = {k: v for k, v in filters.items() if v is not None}
-        detail.update(entries=str(count), completed="yes" if completed else "no")
+        detail.update(entries=str(count), completed="yes" if completed else "no", **_verified(verified))
         _record(engine, keyring, clock, AuditAction.EXPORT, actor, reference, purpose, detail, channel)
     return count
 
 
 def show(engine: Engine, keyring: Keyring, reference: str, out: TextIO, *, actor: str,
-         purpose: str | None = None, clock: Clock | None = None) -> list[TrailEntry]:
+         purpose: str | None = None, clock: Clock | None = None, upto: int | None = None,
+         verified: bool | None = None) -> list[TrailEntry]:
     """Print the trail of one item: who received what, when, by which channel, and why. The
-    consultation is recorded (committed) before the first line is written."""
+    consultation is recorded (committed) before the first line is written. `upto`, `verified`: as
+    for export."""
     with engine.connect() as connection:
         connection = connection.execution_options(**READ_ONLY)
         with connection.begin():
-            entries = list(read_entries(connection, keyring, reference=reference))
+            entries = list(read_entries(connection, keyring, reference=reference, upto=upto))
     _record(engine, keyring, clock, AuditAction.CONSULTATION, actor, reference, purpose,
-            {"via": "audit show", "entries": str(len(entries))})
+            {"via": "audit show", "entries": str(len(entries)), **_verified(verified)})
     x = escape_controls
     out.write(f"Trail of {x(reference)}: {len(entries)} entries\n")
     for e in entries:
@@ -220,6 +229,10 @@ def show(engine: Engine, keyring: Keyring, reference: str, out: TextIO, *, actor
             out.write(f"    [content {e.content}]\n")
     out.flush()
     return entries
+
+
+def _verified(verified: bool | None) -> dict[str, str]:
+    return {} if verified is None else {"verified": "yes" if verified else "no"}
 
 
 def _record(engine: Engine, keyring: Keyring, clock: Clock | None, action: AuditAction, actor: str,

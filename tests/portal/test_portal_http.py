@@ -384,6 +384,19 @@ def test_rooms_with_their_drift_for_coordinators_and_admins_as_rooms_answers(wor
     assert ("rso-admin", "rooms") in consulted
 
 
+def test_an_items_trail_shows_relayed_feedback_as_a_delivery_with_its_chat_and_message_id(world: PortalWorld) -> None:
+    """Feedback relayed to the originator was once in the trail only as the recipient's /reply, with the
+    chat it was typed in: now its delivery is an entry too, as a copy's is."""
+    world.say("th-npoc", "/reply A-2026-0001 seen at the border")
+    auditor = Client(world.url)
+    auditor.log_in(world.login_link("rso-auditor"))
+    trail = auditor.get("/items/A-2026-0001/audit").body
+    rows = [row for row in trail.split("<tr>") if "sent_as: feedback" in row]
+    assert len(rows) == 1, trail
+    assert ">delivery<" in rows[0] and ">direct:console:my-officer<" in rows[0] and ">my-officer<" in rows[0]
+    assert "platform_message_id: " in rows[0] and "kind: feedback" in rows[0]
+
+
 def test_auditors_export_an_items_trail_as_csv_recorded_as_an_export(world: PortalWorld) -> None:
     world.say("th-npoc", "/reply A-2026-0001 =HYPERLINK(\"http://evil\") found")
     auditor = Client(world.url)
