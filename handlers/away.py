@@ -29,13 +29,14 @@ from datetime import date, datetime
 
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.away import (EXAMPLE, MAX_HOPS, Absence, AwayRefused, Chain, away_too_text, chain_text, check_absence,
-                         follow, for_line, may_pass, until_text)
+                         follow, for_line, may_pass, summary_due, until_text)
 from alerts.caveat_rules import ENCRYPTED_ONLY, check
 from alerts.caveats import Caveat, Tlp
 from alerts.directory import Contact, Directory
 from alerts.identity import Platform
 from alerts.items import Item
 from alerts.messages import MessageKind, OutboundMessage
+from alerts.reminder_policy import QuietHours
 from alerts.reminders import Stage, Track, chased, reminder_key
 from alerts.times import clock_time, contact_zone, zone_name
 from alerts.roles import Role
@@ -119,7 +120,13 @@ def away(ctx: CommandContext, cmd: AwayCommand) -> None:
     if cmd.off:
         ended = ctx.uow.absences.end(person.id, ctx.now, me.id)
         if ended is None:
-            ctx.answer(f"{whose} not set away. To set it: {EXAMPLE}")
+            # Back by the date, before their morning's summary: they asked for it, so it comes now.
+            waiting = [a for a in ctx.uow.absences.returned(ctx.now) if a.person == person.id]
+            told = sum(summarise(ctx.uow, ctx.directory, a, ctx.now, platforms=ctx.platforms,
+                                 encrypted_only=ctx.encrypted_only) for a in waiting)
+            ctx.answer(f"Welcome back: {'your' if yours else 'their'} absence ended by its date; what arrived "
+                       f"meanwhile is sent {'to you ' if yours else ''}now." if told
+                       else f"{whose} not set away. To set it: {EXAMPLE}")
             return
         ctx.audit(AuditAction.AWAY, recipients=(person.id, ended.delegate),
                   detail={"event": "ended", "person": person.id, "delegate": ended.delegate, "absence": ended.id})
@@ -448,10 +455,13 @@ def summarise(uow: UnitOfWork, directory: Directory, absence: Absence, now: date
 
 def summarise_returns(uow: UnitOfWork, directory: Directory, now: datetime, *,
                       platforms: AbstractSet[Platform] | None = None,
-                      encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY) -> int:
-    """The scheduler's part: every absence over (its date passed, or ended) whose person was not told."""
+                      encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY, quiet: QuietHours | None = None) -> int:
+    """The scheduler's part: every absence over (its date passed, or ended) whose person was not told,
+    once its summary is due (alerts.away.summary_due: their morning, when it ran out by its date)."""
     told = 0
     for absence in uow.absences.returned(now):
+        if summary_due(absence, contact_zone(directory, absence.person), quiet) > now:
+            continue
         told += summarise(uow, directory, absence, now, platforms=platforms, encrypted_only=encrypted_only)
     return told
 

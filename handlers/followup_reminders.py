@@ -362,7 +362,7 @@ class ReminderService:
         directory = self._directory.current()
         with self._uow_factory() as uow:
             told = summarise_returns(uow, directory, now, platforms=self._platforms,
-                                     encrypted_only=self._encrypted_only)
+                                     encrypted_only=self._encrypted_only, quiet=self.policy.quiet)
             uow.commit()
         return told
 

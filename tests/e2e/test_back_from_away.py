@@ -58,3 +58,22 @@ def test_back_the_person_is_told_and_reminded_again_of_what_they_owed_before(wor
     assert all("A-2026-0001" in m.text for m in after)
     # One at a time, by the usual repeat: not a burst.
     assert len(after) <= 4
+
+
+def test_an_absence_ending_by_its_date_is_summed_up_at_the_start_of_their_morning(world: World) -> None:
+    # T0 is 16:00 in Bangkok: away through today, back at midnight there (17:00 UTC); their morning
+    # begins when the quiet hours end, 07:00 Bangkok (00:00 UTC).
+    says(world, "th-npoc", f"/away until:{T0:%Y-%m-%d} backup:@th-immigration on leave")
+    summaries: list[tuple[timedelta, Outgoing]] = []
+    for _ in range(40):
+        summaries += [(world.clock.now() - T0, m) for m in world.later(timedelta(minutes=30))
+                      if "While you were away" in m.text]
+    assert [when for when, _ in summaries] == [timedelta(hours=15)], summaries
+
+
+def test_typing_back_before_the_morning_brings_the_summary_then(world: World) -> None:
+    says(world, "th-npoc", f"/away until:{T0:%Y-%m-%d} backup:@th-immigration on leave")
+    early = passes(world, 10)  # 02:00 in Bangkok: back, their morning not begun
+    assert not [m for m in early if "While you were away" in m.text]
+    assert [m for m in says(world, "th-npoc", "/back") if "While you were away" in m.text]
+    assert not [m for m in passes(world, 8) if "While you were away" in m.text], "once"
