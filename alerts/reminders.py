@@ -182,31 +182,32 @@ def open_tracks(item: FollowUp, progress: Progress) -> list[tuple[Track, datetim
     return tracks
 
 
-def back_from(progress: Progress, absences: Sequence[Absence], now: datetime) -> Absence | None:
-    """The recipient's latest absence over by `now` that ran while they had their copy."""
+def back_from(progress: Progress, absences: Sequence[Absence], now: datetime) -> tuple[Absence, ...]:
+    """The recipient's absences over by `now` that ran while they had their copy, in the order they
+    came back."""
     assert progress.sent_at is not None
     over = [a for a in absences if progress.sent_at < a.back_at() <= now and a.set_at < a.back_at()]
-    return max(over, key=lambda a: a.back_at(), default=None)
+    return tuple(sorted(over, key=lambda a: (a.back_at(), a.id)))
 
 
 def _to_recipient(item: FollowUp, progress: Progress, track: Track, due: datetime,
                   policy: ReminderPolicy, covered_from: datetime | None = None,
-                  back: Absence | None = None) -> Iterator[Reminder]:
+                  back: Sequence[Absence] = ()) -> Iterator[Reminder]:
     """The stages that go to the recipient themselves, earliest first; none from `covered_from` on
     (the acknowledgement's, once feedback is due: its reminders ask for the answer, which acknowledges too).
-    `back`: an absence they came back from; when stages fell during it, the repeats begin again
-    from their return and take the place of the first series' stages still to come."""
+    `back`: absences they came back from, in order; when stages fell during one, the repeats begin
+    again from their return and take the place of the stages still to come."""
     times, contact = policy.stages[item.priority], progress.contact
     first = list(_first_series(item, progress, track, due, times))
-    if back is not None:
-        assert progress.sent_at is not None  # open_tracks: no stage before their copy was sent
-        returned_at, went = back.back_at(), max(back.set_at, progress.sent_at)
+    assert progress.sent_at is not None  # open_tracks: no stage before their copy was sent
+    for absence in back:
+        returned_at, went = absence.back_at(), max(absence.set_at, progress.sent_at)
         if any(went <= r.planned_at < returned_at for r in first):
             first = [r for r in first if r.planned_at < returned_at]
             count = times.max_repeats if times.repeat is not None else 1
             step = times.repeat or timedelta(0)
             first += [Reminder(item.reference, contact, track, Stage.REPEAT, n, contact, returned_at + n * step, due,
-                               item.revision, resumed=back.id) for n in range(1, count + 1)]
+                               item.revision, resumed=absence.id) for n in range(1, count + 1)]
     for reminder in first:
         if covered_from is not None and reminder.planned_at >= covered_from:
             return  # later stages are later still
@@ -320,7 +321,7 @@ def plan_item(item: FollowUp, now: datetime, policy: ReminderPolicy, directory: 
         tracks = open_tracks(item, progress)
         feedback_due = next((due for track, due in tracks if track is Track.FEEDBACK), None)
         newest: dict[Track, Reminder] = {}  # the one reminder of each track to send the recipient now
-        back = back_from(progress, returned(progress.contact), now) if tracks else None
+        back = back_from(progress, returned(progress.contact), now) if tracks else ()
         for track, due in tracks:
             ripe: list[Reminder] = []  # due now, to the recipient themselves
             latest_done = None

@@ -59,3 +59,12 @@ def test_an_absence_still_running_or_before_their_copy_changes_nothing() -> None
     plain = mine(run(T0 + timedelta(hours=8), []))
     assert mine(run(T0 + timedelta(hours=8), [running])) == plain
     assert mine(run(T0 + timedelta(hours=8), [before])) == plain
+
+
+def test_away_again_during_the_resumed_repeats_they_begin_again_from_the_second_return() -> None:
+    again = Absence("ab2", "th-npoc", "th-deputy", T0 + timedelta(hours=9), "", "th-npoc",
+                    T0 + timedelta(hours=5, minutes=45))
+    sent = mine(run(T0 + timedelta(hours=12), [AWAY, again]))
+    assert [s for s in sent if s[0] >= timedelta(hours=9)] == [
+        (timedelta(hours=9, minutes=30), "repeat", 1), (timedelta(hours=10), "repeat", 2),
+        (timedelta(hours=10, minutes=30), "repeat", 3)]
