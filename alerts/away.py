@@ -28,7 +28,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from alerts.caveats import Caveat, Tlp
 from alerts.directory import Contact, Directory
 from alerts.errors import DomainError
-from alerts.reminder_policy import zone_of
+from alerts.reminder_policy import QuietHours, zone_of
 
 MAX_AHEAD = timedelta(days=366)
 # Delegates followed at most from a person away: far beyond any real chain of leave, and a bound on
@@ -114,6 +114,15 @@ def follow(person: str, absence_of: Callable[[str], Absence | None], limit: int 
             return Chain(person, tuple(followed[:limit]), None)
         seen.add(absence.delegate)
         at = absence.delegate
+
+
+def summary_due(absence: Absence, zone: str, quiet: QuietHours | None) -> datetime:
+    """When the person is told what happened while they were away: at once when it was ended by
+    hand (/back, /away off); when it ran out by its date (midnight on their clock), at the start of
+    their working morning, when the quiet hours that hold routine reminders end for them."""
+    if absence.ended_at is not None and absence.ended_at < absence.until:
+        return absence.ended_at
+    return quiet.release(absence.until, zone) if quiet is not None else absence.until
 
 
 def chain_text(chain: Chain, directory: Directory) -> str:

@@ -23,6 +23,11 @@ the coordinators are told at the backup's step rather than at their own: an over
 waits with someone who is not there. TLP:RED has no backup step at all. A backup the bot cannot
 reach (no account on a platform it runs: `platforms`) counts as one nobody can stand in for: the
 coordinators are told at the backup's step, and their escalation says why (`Reminder.unreached`).
+
+A recipient back from away (`returned`: their absences) whose own reminders fell while they were
+away (to their delegate, or waiting for them) is reminded again of what they still owe: the repeats
+start afresh from the moment they came back (`Reminder.resumed`, a key of their own), one at a time
+as any repeats; the stages of the first series still to come are replaced by them, never added.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from collections.abc import Set as AbstractSet
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 from alerts.away import Absence, Chain, follow
 from alerts.caveats import Caveat, Tlp
@@ -41,7 +46,7 @@ from alerts.identity import Platform
 from alerts.lifecycle import Progress
 from alerts.priority import Priority
 from alerts.reachability import reaches
-from alerts.reminder_policy import ReminderPolicy
+from alerts.reminder_policy import ReminderPolicy, StageTimes
 from alerts.roles import Role
 
 KEY_LIMIT = 100  # the outbox key column
@@ -99,11 +104,14 @@ class FollowUp:
         return max(held) if held else None
 
 
-def reminder_key(reference: str, contact: str, track: Track, stage: Stage, n: int, target: str) -> str:
+def reminder_key(reference: str, contact: str, track: Track, stage: Stage, n: int, target: str,
+                 resumed: str | None = None) -> str:
     """The outbox key of a reminder: made from what it is, so that it is the same whenever computed."""
     key = f"rem:{reference}:{contact}:{track.value}-{stage.value}:{n}"
     if target != contact:
         key += f":{target}"
+    if resumed is not None:
+        key += f":back-{resumed}"
     if len(key) > KEY_LIMIT:  # long contact ids: still deterministic, still unique
         key = "rem:" + hashlib.sha256(key.encode()).hexdigest()
     return key
@@ -127,6 +135,8 @@ class Reminder:
     passed: Chain | None = None
     # On the coordinators' step, told early because the backup cannot be reached at all: the backup.
     unreached: str | None = None
+    # A repeat of the series begun again when the recipient came back from away: that absence's id.
+    resumed: str | None = None
 
     @property
     def to(self) -> str:
@@ -136,7 +146,7 @@ class Reminder:
     @property
     def key(self) -> str:
         subject = self.reference if self.revision <= 1 else f"{self.reference}~rev{self.revision}"
-        return reminder_key(subject, self.contact, self.track, self.stage, self.n, self.target)
+        return reminder_key(subject, self.contact, self.track, self.stage, self.n, self.target, self.resumed)
 
 
 @dataclass(frozen=True)
@@ -172,26 +182,50 @@ def open_tracks(item: FollowUp, progress: Progress) -> list[tuple[Track, datetim
     return tracks
 
 
+def back_from(progress: Progress, absences: Sequence[Absence], now: datetime) -> tuple[Absence, ...]:
+    """The recipient's absences over by `now` that ran while they had their copy, in the order they
+    came back."""
+    assert progress.sent_at is not None
+    over = [a for a in absences if progress.sent_at < a.back_at() <= now and a.set_at < a.back_at()]
+    return tuple(sorted(over, key=lambda a: (a.back_at(), a.id)))
+
+
 def _to_recipient(item: FollowUp, progress: Progress, track: Track, due: datetime,
-                  policy: ReminderPolicy, covered_from: datetime | None = None) -> Iterator[Reminder]:
+                  policy: ReminderPolicy, covered_from: datetime | None = None,
+                  back: Sequence[Absence] = ()) -> Iterator[Reminder]:
     """The stages that go to the recipient themselves, earliest first; none from `covered_from` on
-    (the acknowledgement's, once feedback is due: its reminders ask for the answer, which acknowledges too)."""
+    (the acknowledgement's, once feedback is due: its reminders ask for the answer, which acknowledges too).
+    `back`: absences they came back from, in order; when stages fell during one, the repeats begin
+    again from their return and take the place of the stages still to come."""
     times, contact = policy.stages[item.priority], progress.contact
-
-    def stages() -> Iterator[Reminder]:
-        if times.before is not None and due - times.before > progress.sent_at:  # type: ignore[operator]
-            yield Reminder(item.reference, contact, track, Stage.BEFORE, 0, contact, due - times.before, due,
-                           item.revision)
-        yield Reminder(item.reference, contact, track, Stage.DUE, 0, contact, due, due, item.revision)
-        if times.repeat is not None:
-            for n in range(1, times.max_repeats + 1):
-                yield Reminder(item.reference, contact, track, Stage.REPEAT, n, contact, due + n * times.repeat, due,
-                               item.revision)
-
-    for reminder in stages():
+    first = list(_first_series(item, progress, track, due, times))
+    assert progress.sent_at is not None  # open_tracks: no stage before their copy was sent
+    for absence in back:
+        returned_at, went = absence.back_at(), max(absence.set_at, progress.sent_at)
+        if any(went <= r.planned_at < returned_at for r in first):
+            first = [r for r in first if r.planned_at < returned_at]
+            count = times.max_repeats if times.repeat is not None else 1
+            step = times.repeat or timedelta(0)
+            first += [Reminder(item.reference, contact, track, Stage.REPEAT, n, contact, returned_at + n * step, due,
+                               item.revision, resumed=absence.id) for n in range(1, count + 1)]
+    for reminder in first:
         if covered_from is not None and reminder.planned_at >= covered_from:
             return  # later stages are later still
         yield reminder
+
+
+def _first_series(item: FollowUp, progress: Progress, track: Track, due: datetime,
+                  times: StageTimes) -> Iterator[Reminder]:
+    contact = progress.contact
+
+    if times.before is not None and due - times.before > progress.sent_at:  # type: ignore[operator]
+        yield Reminder(item.reference, contact, track, Stage.BEFORE, 0, contact, due - times.before, due,
+                       item.revision)
+    yield Reminder(item.reference, contact, track, Stage.DUE, 0, contact, due, due, item.revision)
+    if times.repeat is not None:
+        for n in range(1, times.max_repeats + 1):
+            yield Reminder(item.reference, contact, track, Stage.REPEAT, n, contact, due + n * times.repeat, due,
+                           item.revision)
 
 
 def _escalations(item: FollowUp, contact: str, track: Track, due: datetime, policy: ReminderPolicy,
@@ -258,11 +292,17 @@ def _nobody_away(contact: str) -> Absence | None:
     return None
 
 
+def _never_away(contact: str) -> Sequence[Absence]:
+    return ()
+
+
 def plan_item(item: FollowUp, now: datetime, policy: ReminderPolicy, directory: Directory,
               absent: Callable[[str], Absence | None] = _nobody_away,
-              platforms: AbstractSet[Platform] | None = None) -> Plan:
+              platforms: AbstractSet[Platform] | None = None,
+              returned: Callable[[str], Sequence[Absence]] = _never_away) -> Plan:
     """`absent`: the running absence of a person at `now` (a backup away is stood in for);
-    `platforms`: those the bot runs (None: every one), to pass over a backup it cannot reach."""
+    `platforms`: those the bot runs (None: every one), to pass over a backup it cannot reach;
+    `returned`: a person's absences (those over by `now` count), to remind them again once back."""
     send: list[Reminder] = []
     superseded: list[Reminder] = []
     soonest: datetime | None = None  # when the first stage not sendable yet will be
@@ -281,12 +321,13 @@ def plan_item(item: FollowUp, now: datetime, policy: ReminderPolicy, directory: 
         tracks = open_tracks(item, progress)
         feedback_due = next((due for track, due in tracks if track is Track.FEEDBACK), None)
         newest: dict[Track, Reminder] = {}  # the one reminder of each track to send the recipient now
+        back = back_from(progress, returned(progress.contact), now) if tracks else ()
         for track, due in tracks:
             ripe: list[Reminder] = []  # due now, to the recipient themselves
             latest_done = None
             if progress.contact in directory.contacts:  # someone no longer in the directory cannot be reminded
                 covered_from = feedback_due if track is Track.ACK else None
-                for reminder in _to_recipient(item, progress, track, due, policy, covered_from):
+                for reminder in _to_recipient(item, progress, track, due, policy, covered_from, back):
                     if done(reminder):
                         latest_done = reminder.planned_at
                         continue

@@ -29,14 +29,15 @@ from datetime import date, datetime
 
 from alerts.audit import AuditAction, AuditEvent, BOT_ACTOR
 from alerts.away import (EXAMPLE, MAX_HOPS, Absence, AwayRefused, Chain, away_too_text, chain_text, check_absence,
-                         follow, for_line, may_pass, until_text)
+                         follow, for_line, may_pass, summary_due, until_text)
 from alerts.caveat_rules import ENCRYPTED_ONLY, check
 from alerts.caveats import Caveat, Tlp
 from alerts.directory import Contact, Directory
 from alerts.identity import Platform
 from alerts.items import Item
 from alerts.messages import MessageKind, OutboundMessage
-from alerts.reminders import Stage, Track, reminder_key
+from alerts.reminder_policy import QuietHours
+from alerts.reminders import Stage, Track, chased, reminder_key
 from alerts.times import clock_time, contact_zone, zone_name
 from alerts.roles import Role
 from alerts.routing import Destination, DestinationKind
@@ -119,7 +120,13 @@ def away(ctx: CommandContext, cmd: AwayCommand) -> None:
     if cmd.off:
         ended = ctx.uow.absences.end(person.id, ctx.now, me.id)
         if ended is None:
-            ctx.answer(f"{whose} not set away. To set it: {EXAMPLE}")
+            # Back by the date, before their morning's summary: they asked for it, so it comes now.
+            waiting = [a for a in ctx.uow.absences.returned(ctx.now) if a.person == person.id]
+            told = sum(summarise(ctx.uow, ctx.directory, a, ctx.now, platforms=ctx.platforms,
+                                 encrypted_only=ctx.encrypted_only) for a in waiting)
+            ctx.answer(f"Welcome back: {'your' if yours else 'their'} absence ended by its date; what arrived "
+                       f"meanwhile is sent {'to you ' if yours else ''}now." if told
+                       else f"{whose} not set away. To set it: {EXAMPLE}")
             return
         ctx.audit(AuditAction.AWAY, recipients=(person.id, ended.delegate),
                   detail={"event": "ended", "person": person.id, "delegate": ended.delegate, "absence": ended.id})
@@ -406,14 +413,33 @@ def summarise(uow: UnitOfWork, directory: Directory, absence: Absence, now: date
         held = (f" (given to {_title(directory, delivery.held_by)})"
                 if delivery.held_by is not None and delivery.held_by != absence.delegate else "")
         lines.append(f"• {head}: {state}{held}")
+    if not arrived:
+        lines.append("Nothing arrived for you meanwhile.")
+    # What they had before going away and still owe: not answered, the item open (alerts.reminders
+    # reminds them of it again from now on, by the usual stages).
+    before = [r for r in uow.items.for_contact(absence.person) if chased(directory, absence.person)
+              and r.item.created_at < absence.set_at and r.closure is None and r.erasure is None
+              and (d := r.delivery_to(absence.person)) is not None and d.sent_at is not None
+              and d.answered_at is None
+              and (r.item.feedback_due is not None or (r.item.ack_due is not None and d.acknowledged_at is None))]
+    if before:
+        lines.append("Still waiting for you from before:")
+    for record in before:
+        delivery = record.delivery_to(absence.person)
+        assert delivery is not None
+        item = record.item
+        state = ("acknowledged, not yet answered" if delivery.acknowledged_at is not None
+                 else "not yet acknowledged")
+        lines.append(f"• {item.reference} [{item.caveat.tlp.label}] from {_title(directory, item.originator)}: "
+                     f"{state}")
+    # Their reminders go on now they are back: the round plans these items again at once.
+    uow.reminders.set_plans({str(r.item.reference): now for r in before + arrived if r.closure is None}, now)
     if absence.acts:
         done_by = "Done for you" if any(BY in act for act in absence.acts) else f"What {name} did for you"
         lines.append(f"{done_by}: {'; '.join(absence.acts)}.")
-    if not arrived:
-        lines.append("Nothing arrived for you meanwhile.")
-    else:
+    if arrived or before:
         lines.append("Details: /status REF · open items: /mine")
-    strictest = max((r.item.caveat.tlp for r in arrived), key=lambda t: t.rank, default=Tlp.GREEN)
+    strictest = max((r.item.caveat.tlp for r in arrived + before), key=lambda t: t.rank, default=Tlp.GREEN)
     found = messages_about(directory, absence.person, Caveat(strictest), "what arrived while you were away", "\n".join(lines),
                            lambda: summary_key(absence), key=summary_key(absence), kind=MessageKind.NOTICE,
                            encrypted_only=encrypted_only, platforms=platforms)
@@ -422,16 +448,20 @@ def summarise(uow: UnitOfWork, directory: Directory, absence: Absence, now: date
     uow.audit.record(AuditEvent(action=AuditAction.AWAY, at=now, actor=BOT_ACTOR, recipients=(absence.person,),
                                 channel=str(found[0].destination) if found else "scheduler",
                                 detail={"event": "summary", "person": absence.person, "absence": absence.id,
-                                        "items": ", ".join(str(r.item.reference) for r in arrived)}))
+                                        "items": ", ".join(str(r.item.reference) for r in arrived),
+                                        "owed": ", ".join(str(r.item.reference) for r in before)}))
     return True
 
 
 def summarise_returns(uow: UnitOfWork, directory: Directory, now: datetime, *,
                       platforms: AbstractSet[Platform] | None = None,
-                      encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY) -> int:
-    """The scheduler's part: every absence over (its date passed, or ended) whose person was not told."""
+                      encrypted_only: frozenset[Tlp] = ENCRYPTED_ONLY, quiet: QuietHours | None = None) -> int:
+    """The scheduler's part: every absence over (its date passed, or ended) whose person was not told,
+    once its summary is due (alerts.away.summary_due: their morning, when it ran out by its date)."""
     told = 0
     for absence in uow.absences.returned(now):
+        if summary_due(absence, contact_zone(directory, absence.person), quiet) > now:
+            continue
         told += summarise(uow, directory, absence, now, platforms=platforms, encrypted_only=encrypted_only)
     return told
 

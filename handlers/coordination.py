@@ -28,7 +28,7 @@ from alerts.roles import Role
 from alerts.stats import group_stats, period_bounds, render_stats
 from alerts.times import contact_zone, local_time
 from handlers.context import CommandContext
-from handlers.followup import find_item, notify, refuse, sender_of
+from handlers.followup import drop_waiting_reminders, find_item, notify, refuse, sender_of
 from handlers.answer_place import answer_zone, messages_about
 from handlers.pressed import plan_buttons
 from handlers.ports import ItemRecord, ItemSummary, ReminderRepository, UnitOfWork
@@ -127,6 +127,9 @@ def snooze(ctx: CommandContext, reference: Reference, duration: timedelta, reaso
         return
     until = ctx.now + duration
     store.add_snooze(str(reference), Snooze(held, until, me.id, ctx.now))
+    # One queued already and still waiting on its platform would go during the snooze: not sent.
+    # Its stage stays done; the round plans the next one from the snooze's end.
+    drop_waiting_reminders(ctx, str(reference), held, set(Track), "snoozed")
     plan_buttons(ctx, record, held_until=until)
     ctx.audit(AuditAction.REMINDER, reference=str(reference), caveat=item.caveat.label(),
               detail={"snooze": until.isoformat(), "for": held or "every recipient", "reason": reason})
@@ -153,8 +156,9 @@ def remind(ctx: CommandContext, reference: Reference) -> None:
     told = []
     for contact_id, track, due in _owed(ctx, follow):
         text = render_nudge(follow, track, due, title(ctx.directory, me.id), ctx.directory, contact_id, ctx.now)
+        # Keyed, so its content-free notice is `<key>:notice`: /close finds it with the reminder.
         found = messages_about(ctx.directory, contact_id, item.caveat, str(reference), text, ctx.new_key,
-                               kind=MessageKind.REMINDER, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms,
+                               key=ctx.new_key(), kind=MessageKind.REMINDER, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms,
                                protect_content=item.caveat.protect_content)
         if not found:
             continue
@@ -190,7 +194,7 @@ def escalate(ctx: CommandContext, reference: Reference) -> None:
         text = render_escalation(follow, owed, ctx.directory, ctx.now, target=coordinator.id,
                                  automatic=False, asked_by=title(ctx.directory, me.id))
         ctx.uow.outbox.enqueue_many(messages_about(
-            ctx.directory, coordinator.id, item.caveat, str(reference), text, ctx.new_key,
+            ctx.directory, coordinator.id, item.caveat, str(reference), text, ctx.new_key, key=ctx.new_key(),
             kind=MessageKind.ESCALATION, encrypted_only=ctx.encrypted_only, platforms=ctx.platforms,
             protect_content=item.caveat.protect_content))
     ctx.audit(AuditAction.ESCALATION, recipients=tuple(c.id for c in coordinators), reference=str(reference),

@@ -325,7 +325,10 @@ def close(ctx: CommandContext, reference: Reference, outcome: str) -> None:
     ctx.audit(AuditAction.CLOSURE, recipients=tuple(d.contact for d in record.deliveries),
               reference=str(reference), caveat=item.caveat.label(), detail={"outcome": outcome})
     drop_waiting_reminders(ctx, str(reference), None, set(Track), "closed")
-    ctx.uow.outbox.cancel(str(reference), FOLLOW_UPS, "closed")  # and those asked for by hand (/remind, /escalate)
+    # And those asked for by hand (/remind, /escalate), with their content-free notices.
+    by_hand = ctx.uow.outbox.cancel(str(reference), FOLLOW_UPS, "closed")
+    ctx.uow.outbox.cancel(str(reference), {MessageKind.NOTICE}, "closed",
+                          only={f"{key}:notice" for key in by_hand.keys})
     closed = render_closure(item, title(ctx, sender.id), outcome)
     # The outcome written is what the closer says of the item: audited as it reaches each reader.
     outcome_told = Disclosure.CLOSURE if outcome else None

@@ -121,6 +121,21 @@ def _absences(uow: UnitOfWork, now: datetime) -> Callable[[str], Absence | None]
     return absence_of
 
 
+def _returns(uow: UnitOfWork, now: datetime) -> Callable[[str], Sequence[Absence]]:
+    """Each person's absences begun before `now` (alerts.reminders keeps those over that count), looked
+    up once a round: someone back is reminded again of what they still owe."""
+    known: dict[str, Sequence[Absence]] = {}
+
+    def absences_of(contact: str) -> Sequence[Absence]:
+        if contact not in known:
+            known[contact] = uow.absences.overlapping(contact, _EPOCH, now)
+        return known[contact]
+    return absences_of
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _channels(posts: Sequence[OutboundMessage]) -> str:
     """Where a round's post went, for its audit entry: the room, or the admins' places."""
     return ", ".join(str(p.destination) for p in posts) or "nowhere"
@@ -220,10 +235,10 @@ class ReminderService:
             failed = set(unreadable)
             for reference, error in sorted(unreadable.items()):
                 report.set_aside += self._set_aside(uow, reference, REMINDERS, error, now)
-            away = _absences(uow, now)
+            away, returns = _absences(uow, now), _returns(uow, now)
             for item in found:
                 try:
-                    plan, texts = self._prepare(uow, item, now, directory, away)
+                    plan, texts = self._prepare(uow, item, now, directory, away, returns)
                 except Exception as error:  # anything this one item's values make of the planning
                     report.set_aside += self._set_aside(uow, item.reference, REMINDERS, error, now)
                     failed.add(item.reference)
@@ -242,11 +257,13 @@ class ReminderService:
         return report
 
     def _prepare(self, uow: UnitOfWork, item: FollowUp, now: datetime, directory: Directory,
-                 away: Callable[[str], Absence | None]) -> tuple[Plan, dict[str, str]]:
+                 away: Callable[[str], Absence | None],
+                 returns: Callable[[str], Sequence[Absence]] | None = None) -> tuple[Plan, dict[str, str]]:
         """The item's plan and the texts of what it sends, by key: all that is made of its stored
         values, made before anything of it is written. Planned from who is away now, in the round's
         transaction: a backup back, or away, since the last round counts."""
-        plan = plan_item(item, now, self.policy, directory, away, self._platforms)
+        plan = plan_item(item, now, self.policy, directory, away, self._platforms,
+                         returns or (lambda contact: ()))
         texts = {r.key: render_reminder(r, item, directory, now,
                                         away=self._owed_while_away(uow, r, item, directory, now))
                  for r in plan.send if _has_account(directory, r.to)}
@@ -346,7 +363,7 @@ class ReminderService:
         directory = self._directory.current()
         with self._uow_factory() as uow:
             told = summarise_returns(uow, directory, now, platforms=self._platforms,
-                                     encrypted_only=self._encrypted_only)
+                                     encrypted_only=self._encrypted_only, quiet=self.policy.quiet)
             uow.commit()
         return told
 

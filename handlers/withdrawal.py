@@ -41,6 +41,7 @@ from alerts.release import ReleaseState, approvers
 from alerts.messages import MessageKind, OutboundMessage
 from alerts.removal import (TELEGRAM_DELETE_MARGIN, TELEGRAM_DELETE_WINDOW, WITHDRAWN, WITHDRAWN_LINE, Removal,
                             dropped_notice_key, removal_message, withdrawn_notice_key)
+from alerts.reminders import Track
 from alerts.render import render_withdrawal_notice
 from alerts.roles import Role
 from alerts.routing import Destination
@@ -239,6 +240,11 @@ def withdraw(ctx: CommandContext, reference: Reference, reason: str) -> None:
         return
     stopped = ctx.uow.outbox.cancel(str(reference), CANCELLED_KINDS, CANCELLED)
     cancelled = set(stopped.keys)
+    # The content-free notices queued with its reminders and escalations ("a message for you about
+    # …, read it in …"): they would point at nothing now.
+    follow_ups = set(ctx.uow.reminders.sent_about(str(reference), None, set(Track))) | cancelled
+    ctx.uow.outbox.cancel(str(reference), {MessageKind.NOTICE}, CANCELLED,
+                          only={f"{key}:notice" for key in follow_ups})
     record = ItemRecord(record.item, record.route, record.deliveries, record.closure, None, withdrawal)
     place = originator_place(ctx, sender.id, record)
     held: list[_Held] = []
