@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -300,7 +300,7 @@ async def test_withdraw_deletes_the_photo_of_a_copy_whose_retries_ran_out(tmp_pa
         with bot.runtime.engine.begin() as conn:  # the last attempt is next: no waiting for the back-off
             conn.execute(outbox.update().where(outbox.c.kind == "delivery")
                          .values(attempts=bot.runtime.worker._retry.max_attempts - 1,
-                                 not_before=datetime.now(timezone.utc) - timedelta(seconds=1)))
+                                 not_before=bot.runtime.clock.now() - timedelta(seconds=1)))
         await eventually(lambda: [s for s, *_ in copy_rows(bot)] == ["failed"], "the retries ran out")
         fake.faults.clear()
         [photo] = fake.sent_to(TH_NPOC.id)
@@ -321,7 +321,7 @@ async def test_withdraw_deletes_the_photo_of_a_copy_still_waiting_to_send_its_te
                          "the photo sent, the text refused a moment")
         with bot.runtime.engine.begin() as conn:  # its retry not due for a long while
             conn.execute(outbox.update().where(outbox.c.kind == "delivery")
-                         .values(not_before=datetime.now(timezone.utc) + timedelta(hours=1)))
+                         .values(not_before=bot.runtime.clock.now() + timedelta(hours=1)))
         await eventually(lambda: [s for s, *_ in copy_rows(bot)] == ["pending"], "waiting to retry")
         [photo] = fake.sent_to(TH_NPOC.id)
         fake.says(OFFICER, f"/withdraw {REF} wrong photo")
