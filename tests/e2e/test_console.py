@@ -10,7 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.story_clock import StoryClock, story_environment
+
 ROOT = Path(__file__).resolve().parents[2]
+# The bot's process reads the tests' story clock (tests/story_clock.py), so its first alert is A-2026-0001, as
+# the scripts here type it, whatever the day they run; one shift for all, so time never goes back between runs.
+STORY = StoryClock()
+ENV = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **story_environment(STORY)}
+
+
+def liaison_bot(workdir: Path, *args: str) -> list[str]:
+    """`liaison-bot --config workdir/config.toml ARGS…` (bot.cli.main) on the story's clock."""
+    return [sys.executable, "-m", "tests.story_clock", "--config", str(workdir / "config.toml"), *args]
 
 SCRIPT = """\
 # a Malaysian liaison officer posts an urgent alert to Thailand
@@ -32,9 +43,8 @@ def workdir(tmp_path: Path) -> Path:
 
 def console(workdir: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli.main", "--config", str(workdir / "config.toml"), "console", *args],
-        input=script, capture_output=True, text=True, cwd=workdir, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        liaison_bot(workdir, "console", *args), input=script, capture_output=True, text=True, cwd=workdir,
+        timeout=120, env=ENV,
     )
 
 
@@ -124,9 +134,8 @@ def test_a_withdrawal_reason_is_sealed_with_the_item_and_erased_with_its_case(wo
         if path.is_file():
             assert b"CANARY-WD-51c2" not in path.read_bytes(), path
     erased = subprocess.run(
-        [sys.executable, "-m", "bot.cli.main", "--config", str(workdir / "config.toml"), "audit", "erase",
-         "A-2026-0001", "--reason", "retention period over"],
-        capture_output=True, text=True, cwd=workdir, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+        liaison_bot(workdir, "audit", "erase", "A-2026-0001", "--reason", "retention period over"),
+        capture_output=True, text=True, cwd=workdir, timeout=120, env=ENV)
     assert erased.returncode == 0, erased.stderr
     run = console(workdir, "/status A-2026-0001\n")
     assert "A-2026-0001: content erased on " in run.stdout and "(retention period over)" in run.stdout

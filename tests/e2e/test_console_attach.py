@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,7 +17,7 @@ import pytest
 from alerts.attachments import AttachmentPolicy, size_text
 from alerts.messages import Attachment
 from bot.connectors.console_files import EXAMPLE, guess_type, not_staged, read_attachment
-from tests.e2e.test_console import ROOT, console, workdir  # noqa: F401 - a fixture, by name
+from tests.e2e.test_console import ENV, console, liaison_bot, workdir  # noqa: F401 - a fixture, by name
 
 PHOTO = b"\x89PNG\r\n\x1a\n" + b"CANARY-PNG-4e1d passport page 2 " * 4
 MANIFEST = b"%PDF-1.4 passenger manifest XX123"
@@ -147,9 +146,8 @@ def test_an_attached_file_is_sealed_at_rest_and_gone_with_its_case(workdir: Path
         if path.is_file():
             assert b"CANARY-PNG-4e1d" not in path.read_bytes(), path
     erased = subprocess.run(
-        [sys.executable, "-m", "bot.cli.main", "--config", str(workdir / "config.toml"), "audit", "erase",
-         "A-2026-0001", "--reason", "retention period over"],
-        capture_output=True, text=True, cwd=workdir, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+        liaison_bot(workdir, "audit", "erase", "A-2026-0001", "--reason", "retention period over"),
+        capture_output=True, text=True, cwd=workdir, timeout=120, env=ENV)
     assert erased.returncode == 0, erased.stderr
     assert stored() == 0
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
 
 from storage.db import create_engine_for, sqlite_url
 from storage.tables import deliveries, items
-from tests.e2e.test_console import console, workdir  # noqa: F401 - a fixture, by name
+from tests.e2e.test_console import STORY, console, workdir  # noqa: F401 - a fixture, by name
 
 NPOC = "National point of contact (Thailand)"
 DESK = "Immigration desk (Thailand immigration)"
@@ -20,7 +20,7 @@ def _blocks(out: str, heading: str) -> list[str]:
 
 
 def test_away_passes_items_to_the_delegate_keeps_red_back_and_sums_up_when_back(workdir: Path) -> None:  # noqa: F811
-    last_day = date.today() + timedelta(days=5)
+    last_day = STORY.now().date() + timedelta(days=5)  # the bot's today
     script = (
         ":as th-npoc\n"
         f"/away until:{last_day:%Y-%m-%d} backup:@th-immigration on leave\n"
@@ -111,7 +111,7 @@ def test_the_backup_receives_the_item_at_escalation_and_acts_for_the_contact(wor
 
 def test_the_delegate_looks_back_at_what_was_sent_to_them_also_once_the_person_is_back(
         workdir: Path) -> None:  # noqa: F811
-    last_day = date.today() + timedelta(days=5)
+    last_day = STORY.now().date() + timedelta(days=5)  # the bot's today
     script = (
         ":as my-officer\n"
         "/alert to:@th-npoc tlp:amber Boat one before the absence\n"
@@ -143,7 +143,7 @@ def test_the_delegate_looks_back_at_what_was_sent_to_them_also_once_the_person_i
 
 
 def test_a_delegate_away_later_passes_items_on_and_a_circle_is_refused(workdir: Path) -> None:  # noqa: F811
-    last_day = date.today() + timedelta(days=5)
+    last_day = STORY.now().date() + timedelta(days=5)  # the bot's today
     script = (
         ":as th-npoc\n"
         f"/away until:{last_day:%Y-%m-%d} backup:@th-immigration on leave\n"
@@ -176,7 +176,7 @@ def test_a_delegate_away_later_passes_items_on_and_a_circle_is_refused(workdir: 
 
 def test_escalation_to_a_backup_who_is_away_goes_to_their_stand_in(workdir: Path) -> None:  # noqa: F811
     # th-npoc's backup in config.example.toml is th-immigration, who goes away naming th-police.
-    last_day = date.today() + timedelta(days=5)
+    last_day = STORY.now().date() + timedelta(days=5)  # the bot's today
     first = console(workdir, ":as th-immigration\n"
                              f"/away until:{last_day:%Y-%m-%d} backup:@th-police on leave\n"
                              ":as my-officer\n"

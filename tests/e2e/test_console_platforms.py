@@ -5,10 +5,9 @@ nothing is kept; the same room on the console is registered."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.e2e.test_console import ROOT, console, workdir  # noqa: F401 - a fixture, by name
+from tests.e2e.test_console import ENV, console, liaison_bot, workdir  # noqa: F401 - a fixture, by name
 
 FIELDS = 'name:"KUL airport" purpose:network orgs:MY,TH hubs:KUL'
 
@@ -37,9 +36,8 @@ def test_rooms_and_accounts_on_platforms_not_run_are_refused_and_nothing_is_kept
 
     # The command line reads the platforms the file enables: the console only, here.
     added = subprocess.run(
-        [sys.executable, "-m", "bot.cli.main", "--config", str(workdir / "config.toml"), "member", "add",
-         "telegram:user:42", "--country", "TH", "--role", "contact"],
-        capture_output=True, text=True, cwd=workdir, timeout=120, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+        liaison_bot(workdir, "member", "add", "telegram:user:42", "--country", "TH", "--role", "contact"),
+        capture_output=True, text=True, cwd=workdir, timeout=120, env=ENV)
     assert added.returncode == 1, added.stderr  # a refusal: a script sees it
     assert ("Not added: telegram:user:42 is on telegram, which this bot does not run (it runs console): nothing "
             "could reach them. Example: /member add console:alice country:TH role:contact") in added.stderr

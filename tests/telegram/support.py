@@ -27,6 +27,7 @@ from bot.runtime.keys import ensure_keyring
 from bot.connectors.ratelimit import Rate, RateLimiter
 from storage.audit.trail import read_entries
 from storage.tables import inbox, items, outbox
+from tests.story_clock import StoryClock
 from tests.telegram.fake_bot_api import TOKEN, FakeBotApi
 from tests.telegram.fake_bot_state import Chat, User
 
@@ -127,7 +128,8 @@ async def running_bot(tmp: Path, fake: FakeBotApi, monkeypatch, *, limiter: Rate
                       **options) -> AsyncIterator[Bot]:  # noqa: ANN001
     monkeypatch.setenv(TOKEN_ENV, fake.token)
     settings = settings or settings_for(tmp, fake.base_url)
-    runtime = build_runtime(settings, out=io.StringIO(), notice=io.StringIO(), clock=clock)
+    # On the story's clock, not the system's: its references stay A-2026-… whatever the day the tests run.
+    runtime = build_runtime(settings, out=io.StringIO(), notice=io.StringIO(), clock=clock or StoryClock())
     options.setdefault("poll_timeout", 1)
     options.setdefault("request_timeout", 2.0)
     connector = telegram_connector_for(runtime, vocabulary_for(settings), limiter=limiter, **options)

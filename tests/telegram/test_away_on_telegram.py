@@ -3,8 +3,9 @@ who acknowledges it for them; the originator reads for whom."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
+from tests.story_clock import StoryClock
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.support import MY_NPOC, OFFICER, TH_NPOC, eventually, meet, relaxed, running_bot
 
@@ -15,8 +16,9 @@ def texts(fake: FakeBotApi, chat_id: int) -> list[str]:
 
 async def test_an_item_for_someone_away_reaches_their_delegate_who_acks_for_them(tmp_path, fake, monkeypatch) -> None:
     meet(fake, OFFICER, TH_NPOC, MY_NPOC)
-    last_day = date.today() + timedelta(days=3)
-    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake)):
+    clock = StoryClock()
+    last_day = clock.now().date() + timedelta(days=3)  # the bot's today, not the system's
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), clock=clock):
         fake.says(MY_NPOC, f"/away until:{last_day:%Y-%m-%d} backup:@my-officer on leave")
         await eventually(lambda: any("You are away until" in t for t in texts(fake, MY_NPOC.id)), "the answer")
         fake.says(TH_NPOC, "/alert to:@my-npoc tlp:amber Boat sighted off Langkawi")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -27,7 +27,8 @@ from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.fake_bot_state import Sent
 from tests.telegram.support import OFFICER, TH_NPOC, Bot, eventually, meet, relaxed, running_bot
 from tests.telegram.test_caveats_on_telegram import texts, with_room_admin
-from tests.telegram.test_withdraw import HOURS_49, AheadClock, audit
+from tests.story_clock import StoryClock
+from tests.telegram.test_withdraw import HOURS_49, audit
 
 REF = "A-2026-0001"
 BODY = " ".join(f"Traveller {n} held an altered passport." for n in range(110))[:4000]  # two parts
@@ -302,7 +303,7 @@ async def test_withdraw_deletes_the_photo_of_a_copy_whose_retries_ran_out(tmp_pa
         with bot.runtime.engine.begin() as conn:  # the last attempt is next: no waiting for the back-off
             conn.execute(outbox.update().where(outbox.c.kind == "delivery")
                          .values(attempts=bot.runtime.worker._retry.max_attempts - 1,
-                                 not_before=datetime.now(timezone.utc) - timedelta(seconds=1)))
+                                 not_before=bot.runtime.clock.now() - timedelta(seconds=1)))
         await eventually(lambda: [s for s, *_ in copy_rows(bot)] == ["failed"], "the retries ran out")
         fake.faults.clear()
         [photo] = fake.sent_to(TH_NPOC.id)
@@ -323,7 +324,7 @@ async def test_withdraw_deletes_the_photo_of_a_copy_still_waiting_to_send_its_te
                          "the photo sent, the text refused a moment")
         with bot.runtime.engine.begin() as conn:  # its retry not due for a long while
             conn.execute(outbox.update().where(outbox.c.kind == "delivery")
-                         .values(not_before=datetime.now(timezone.utc) + timedelta(hours=1)))
+                         .values(not_before=bot.runtime.clock.now() + timedelta(hours=1)))
         await eventually(lambda: [s for s, *_ in copy_rows(bot)] == ["pending"], "waiting to retry")
         [photo] = fake.sent_to(TH_NPOC.id)
         fake.says(OFFICER, f"/withdraw {REF} wrong photo")
@@ -335,9 +336,9 @@ async def test_withdraw_deletes_the_photo_of_a_copy_still_waiting_to_send_its_te
         assert [s for s, *_ in copy_rows(bot)] == ["failed"]
 
 
-async def _withdrawn_49_hours_later(bot: Bot, fake: FakeBotApi, clock: AheadClock) -> None:
+async def _withdrawn_49_hours_later(bot: Bot, fake: FakeBotApi, clock: StoryClock) -> None:
     """The bot and Telegram both 49 hours on from the photo's send; then /withdraw."""
-    clock.shift = timedelta(hours=49)
+    clock.shift += timedelta(hours=49)
     now = fake.world.now
     fake.world.now = lambda: now() + HOURS_49
     fake.says(OFFICER, f"/withdraw {REF} wrong photo")
@@ -363,7 +364,7 @@ async def test_past_48_hours_from_its_photo_a_copy_whose_text_was_refused_is_the
     """A copy partly sent has no sent time of its own: the time its photo went is when Telegram's 48
     hours began."""
     meet(fake, OFFICER, TH_NPOC)
-    clock = AheadClock(0)
+    clock = StoryClock()
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), clock=clock) as bot:
         with_room_admin(bot)
         await _photo_went_then_the_text_was_refused(bot, fake)
@@ -377,7 +378,7 @@ async def test_past_48_hours_from_its_photo_a_copy_still_waiting_to_send_its_tex
     caption = f"/alert to:TH tlp:amber topic:document-fraud\n{BODY}"
     meet(fake, OFFICER, TH_NPOC)
     fake.fail_next("sendMessage", 502, chat_id=TH_NPOC.id, times=1000)  # the photo goes, the text waits to retry
-    clock = AheadClock(0)
+    clock = StoryClock()
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), clock=clock) as bot:
         with_room_admin(bot)
         fake.sends_photo(OFFICER, PHOTO, caption)
@@ -386,7 +387,7 @@ async def test_past_48_hours_from_its_photo_a_copy_still_waiting_to_send_its_tex
                          "the photo sent, the text refused a moment")
         with bot.runtime.engine.begin() as conn:  # its retry not due for a long while, 49 hours on too
             conn.execute(outbox.update().where(outbox.c.kind == "delivery", outbox.c.state == "pending")
-                         .values(not_before=datetime.now(timezone.utc) + timedelta(hours=100)))
+                         .values(not_before=clock.now() + timedelta(hours=100)))
         fake.faults.clear()  # the reader's chat takes the bot's lines again
         await _withdrawn_49_hours_later(bot, fake, clock)
         _asked_once_to_delete_it(bot, fake)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from bot.connectors.telegram.formatting import complete_alone
+from tests.story_clock import StoryClock
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.fake_bot_state import Sent, User
 from tests.telegram.support import OFFICER, TH_NPOC, eventually, relaxed, running_bot
@@ -118,3 +121,24 @@ async def test_send_is_not_lost_when_recording_fails_once(tmp_path, fake, monkey
         fake.press(OFFICER, summary, button(summary, "Send"))
         await eventually(lambda: fake.sent_to(TH_NPOC.id), "the delivery, after the poll read the batch again")
         assert failures and bot.items() == 1
+
+
+async def test_the_guided_alert_is_dated_by_the_bots_clock(tmp_path, fake, monkeypatch) -> None:
+    """As every message is, the form's alert is received at the time of the bot's one clock, not the system's:
+    a bot whose clock reads 2030 numbers it A-2030-0001 (and a test's story clock keeps it A-2026-…)."""
+    clock = StoryClock(datetime(2030, 6, 3, 9, 0, tzinfo=timezone.utc))
+    async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), clock=clock):
+        fake.says(OFFICER, "/alert")
+        await question(fake, OFFICER, 0)
+        fake.says(OFFICER, "TH")
+        for seen, label in enumerate(("AMBER", "routine", "document-fraud", "B", "2 probably true"), start=1):
+            ask = await question(fake, OFFICER, seen)
+            fake.press(OFFICER, ask, button(ask, label))
+        await question(fake, OFFICER, 6)
+        fake.says(OFFICER, "-")
+        await question(fake, OFFICER, 7)
+        fake.says(OFFICER, "Two travellers with altered passports")
+        summary = await question(fake, OFFICER, 8)
+        fake.press(OFFICER, summary, button(summary, "Send"))
+        await eventually(lambda: fake.sent_to(TH_NPOC.id), "the delivery to Thailand")
+        assert "A-2030-0001 · alert from" in fake.sent_to(TH_NPOC.id)[0].text

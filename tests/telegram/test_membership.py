@@ -20,6 +20,7 @@ from alerts.messages import InboundMessage
 from bot.runtime.app import add_receiver, build_runtime, vocabulary_for
 from bot.connectors.telegram import telegram_connector_for
 from bot.connectors.telegram.membership import TelegramRoomAdmin
+from tests.story_clock import StoryClock
 from tests.telegram import fake_bot_methods
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.fake_bot_state import Chat, User
@@ -65,7 +66,7 @@ async def bot_with_membership(tmp_path, fake: FakeBotApi, monkeypatch, clock=Non
     monkeypatch.setenv(TOKEN_ENV, fake.token)
     settings = settings_for(tmp_path, fake.base_url)
     out = io.StringIO()
-    runtime = build_runtime(settings, out=out, notice=io.StringIO(), clock=clock)
+    runtime = build_runtime(settings, out=out, notice=io.StringIO(), clock=clock or StoryClock())
     connector = telegram_connector_for(runtime, vocabulary_for(settings), limiter=relaxed(fake), poll_timeout=1,
                                        request_timeout=2.0)
     add_receiver(runtime, connector)
@@ -258,15 +259,13 @@ async def test_offboarding_past_telegrams_48_hours_the_copy_stays_and_the_audit_
 
 async def test_offboarding_counts_the_telegram_copies_older_than_48_hours_as_staying(
         tmp_path, fake, monkeypatch) -> None:  # noqa: ANN001
-    from tests.telegram.test_withdraw import AheadClock
-
     remember_joins(fake, monkeypatch, joined=set())
-    clock = AheadClock(0)
+    clock = StoryClock()
     async with bot_with_membership(tmp_path, fake, monkeypatch, clock=clock) as admin:
         fake.says(OFFICER, "/alert to:TH tlp:amber Two travellers, flight XX123")
         await eventually(lambda: any("Two travellers" in s.text for s in fake.sent_to(TH_NPOC.id)), "the delivery")
         await eventually(lambda: _recorded(admin, 1), "the delivery recorded")
-        clock.shift = timedelta(hours=49)
+        clock.shift += timedelta(hours=49)
         answer = await admin.says("/member remove telegram:user:201")
         assert ("1 Telegram copy is older than 48 hours: Telegram no longer lets the bot delete it, so it "
                 "stays with them.") in answer

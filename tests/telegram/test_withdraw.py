@@ -5,11 +5,12 @@ told in one line; past Telegram's 48 hours the copy cannot be deleted, and its r
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from bot.runtime.keys import ensure_keyring
 from storage.audit.trail import read_entries
 
+from tests.story_clock import StoryClock
 from tests.telegram.fake_bot_api import FakeBotApi
 from tests.telegram.support import OFFICER, TH_NPOC, Bot, eventually, meet, relaxed, running_bot
 from tests.telegram.test_caveats_on_telegram import texts, with_room_admin
@@ -17,16 +18,6 @@ from tests.telegram.test_caveats_on_telegram import texts, with_room_admin
 ALERT = "/alert to:TH tlp:amber topic:document-fraud Two travellers with altered passports"
 REF = "A-2026-0001"
 HOURS_49 = 49 * 3600
-
-
-class AheadClock:
-    """The system clock, `hours` ahead: the bot's view of a copy sent that long ago."""
-
-    def __init__(self, hours: float) -> None:
-        self.shift = timedelta(hours=hours)
-
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.shift
 
 
 def audit(bot: Bot) -> list:
@@ -97,13 +88,13 @@ async def test_past_48_hours_the_fake_refuses_and_the_reader_and_withdrawer_are_
 async def test_a_copy_the_bot_knows_is_past_48_hours_gets_the_one_line_notice_instead(tmp_path, fake,
                                                                                       monkeypatch) -> None:
     meet(fake, OFFICER, TH_NPOC)
-    clock = AheadClock(0)
+    clock = StoryClock()
     async with running_bot(tmp_path, fake, monkeypatch, limiter=relaxed(fake), clock=clock) as bot:
         with_room_admin(bot)
         copy = await _delivered(fake)
         # Its send recorded before the clock moves on (else the bot would date it 49 hours later).
         await eventually(lambda: not {"pending", "sending"} & set(bot.outbox_states()), "the sends recorded")
-        clock.shift = timedelta(hours=49)
+        clock.shift += timedelta(hours=49)
         now = fake.world.now
         fake.world.now = lambda: now() + HOURS_49
         fake.says(OFFICER, f"/withdraw {REF} sent to the wrong country")

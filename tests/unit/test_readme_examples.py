@@ -154,3 +154,30 @@ def test_the_guided_form_shown_is_what_the_form_asks() -> None:
     asked = bot.says("my-officer", "TH")[0].replace("/cancel", "!cancel")  # the README shows it on Matrix
     head, _, rest = shown.partition("…\n")  # what the README leaves out of the middle
     assert asked.startswith(head) and asked.endswith(rest.rstrip("\n")), (shown, asked)
+
+
+
+# Who types each dated example in the README's story, and how the bot's answer to it begins.
+DATED = {
+    "/away @": ("rso-coordinator", "National point of contact (Thailand) is away until "),
+    "/away until:": ("th-npoc", "You are away until "),
+    "/arrangement add ": ("rso-coordinator", "Recorded arrangement "),
+    "/find ": ("my-officer", "Nothing found among the items you may see."),  # a past day is what /find looks back to
+}
+
+
+def test_every_dated_example_is_accepted_on_the_readmes_day() -> None:
+    """The README's story is set on Monday 23 November 2026 (the Bot's clock here, alerts.clock.ManualClock's
+    start): its examples with a date (`/away until:2026-12-24 …`) are valid that day, and are checked on it,
+    never against the day the tests run, which would refuse them once their date has passed."""
+    readme = README.read_text(encoding="utf-8")
+    directory = load_settings(README.parent / "config.example.toml").directory()
+    dated = {e for e in inline_examples(readme) + block_examples(readme) if re.search(r"\d{4}-\d\d-\d\d", e)}
+    assert any(e.startswith("/away until:") for e in dated) and any(e.startswith("/arrangement add ") for e in dated)
+    refused = {}
+    for example in sorted(dated):
+        [(who, begins)] = [spec for start, spec in DATED.items() if example.startswith(start)]  # each is known
+        answers = Bot(directory=directory).says(who, example)
+        if not (answers and answers[0].startswith(begins)):
+            refused[example] = answers
+    assert refused == {}

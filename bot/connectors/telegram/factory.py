@@ -47,7 +47,9 @@ def telegram_connector_for(runtime: Runtime, vocabulary: Vocabulary, *, settings
     migrations = ChatMigrations()
     keyring = ensure_keyring(runtime.settings.keys.path, sys.stderr)  # created already by build_runtime
     sender = TelegramSender(api, limiter or telegram_limiter(), migrations, store)
-    guided = GuidedChats(GuidedForm(vocabulary, form_ttl), store, AesGcmSealer.from_keyring(keyring), sender)
+    # The runtime's clock, as every other message's time: the form's alert is received at the bot's time.
+    guided = GuidedChats(GuidedForm(vocabulary, form_ttl), store, AesGcmSealer.from_keyring(keyring), sender,
+                         clock=lambda: runtime.clock.now().timestamp())
     links = InviteLinks(store)
     intake = Intake(api, sender, guided, store, runtime.directory, migrations, runtime.clock.now, links=links,
                     attachments=runtime.settings.attachments.policy())
